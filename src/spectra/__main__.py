@@ -1,0 +1,3 @@
+from spectra.cli.main import main
+
+main()

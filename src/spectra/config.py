@@ -1,0 +1,110 @@
+"""Deployment settings: `SPECTRA_` environment variables, then an optional TOML config file.
+
+Workspace settings (currency, time zone, thresholds) live in the database, not here.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _config_file() -> Path | None:
+    raw = os.environ.get("SPECTRA_CONFIG")
+    if raw:
+        return Path(raw)
+    data_dir = Path(os.environ.get("SPECTRA_DATA_DIR", ".spectra"))
+    candidate = data_dir / "spectra.toml"
+    return candidate if candidate.exists() else None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SPECTRA_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".spectra"), description="Where the SQLite database and the secret key live.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in the data directory.")
+    redis_url: str | None = Field(default=None, description="Redis for state shared by several processes.")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    public_url: str | None = Field(default=None, description="How people reach this server (links, snippets).")
+    secret_key: SecretStr | None = Field(default=None, description="Server secret (base64 or hex); default: generated into the data directory.")
+    secret_key_file: Path | None = None
+    auto_migrate: bool = True
+    log_level: str = "INFO"
+    log_json: bool = False
+    change_poll_interval: float = 0.5
+    commit_max_delay: float = 0.02
+    commit_max_batch: int = 500
+    lease_ttl_seconds: float = 15.0
+    session_ttl_hours: int = 12
+    cookie_secure: bool | None = None
+
+    @field_validator("change_poll_interval")
+    @classmethod
+    def _poll_bound(cls, value: float) -> float:
+        return max(0.05, min(value, 0.5))
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'spectra.db').resolve()}"
+
+    @property
+    def resolved_secret_file(self) -> Path:
+        return self.secret_key_file or self.data_dir / "secret.key"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def public_base(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings(**overrides: Any) -> Settings:
+    """Forget cached settings (tests and the CLI's global options)."""
+    get_settings.cache_clear()
+    for key, value in overrides.items():
+        os.environ[f"SPECTRA_{key.upper()}"] = str(value)
+    return get_settings()
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    with path.open("rb") as fh:
+        return tomllib.load(fh)

@@ -1,0 +1,144 @@
+"""The group committer: many small writes, one transaction per batch.
+
+`submit(work)` queues a coroutine function that takes a session; a single worker gathers up
+to `max_batch` items or waits at most `max_delay` seconds, runs them in one transaction and
+resolves each caller's future when the commit is durable. If the batch fails, each item is
+retried alone, so one bad item cannot sink the others. `stop()` flushes what is queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from spectra.db.session import Database, session_scope
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Work = Callable[[AsyncSession], Awaitable[Any]]
+
+
+@dataclass(slots=True)
+class _Item:
+    work: Work
+    future: asyncio.Future[Any]
+    queued_at: float = field(default_factory=time.monotonic)
+
+
+class CommitterStoppedError(RuntimeError):
+    pass
+
+
+class GroupCommitter:
+    def __init__(self, db: Database, *, max_batch: int = 500, max_delay: float = 0.02) -> None:
+        self.db = db
+        self.max_batch = max_batch
+        self.max_delay = max_delay
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.batches = 0
+        self.committed = 0
+        self.failed = 0
+        self.last_lag = 0.0
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="group-committer")
+
+    def submit_nowait(self, work: Work) -> asyncio.Future[Any]:
+        """Queue `work`; the returned future resolves with its result after commit."""
+        if self._stopping or self._task is None:
+            raise CommitterStoppedError("The group committer is not running.")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Item(work, future))
+        return future
+
+    async def submit(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Queue `work` and wait until it is committed; returns its result."""
+        result: T = await self.submit_nowait(work)
+        return result
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is committed (or failed)."""
+        marker = self.submit_nowait(_noop)
+        await asyncio.shield(marker)
+
+    async def stop(self) -> None:
+        """Stop accepting work, commit what is queued, then end the worker."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._queue.put_nowait(_Item(_stop_marker, asyncio.get_running_loop().create_future()))
+        await self._task
+        self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            deadline = time.monotonic() + self.max_delay
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                    continue
+                except asyncio.QueueEmpty:
+                    pass
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._stopping:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                except TimeoutError:
+                    break
+            stop = any(item.work is _stop_marker for item in batch)
+            items = [item for item in batch if item.work is not _stop_marker]
+            if items:
+                await self._commit(items)
+            for item in batch:
+                if item.work is _stop_marker and not item.future.done():
+                    item.future.set_result(None)
+            if stop and self._queue.empty():
+                return
+
+    async def _commit(self, items: list[_Item]) -> None:
+        self.last_lag = time.monotonic() - items[0].queued_at
+        try:
+            results = []
+            async with session_scope(self.db) as session:
+                for item in items:
+                    results.append(await item.work(session))
+        except Exception as exc:
+            if len(items) == 1:
+                self.failed += 1
+                log.exception("group commit item failed")
+                if not items[0].future.done():
+                    items[0].future.set_exception(exc)
+                return
+            for item in items:
+                await self._commit([item])
+            return
+        self.batches += 1
+        self.committed += len(items)
+        for item, result in zip(items, results, strict=True):
+            if not item.future.done():
+                item.future.set_result(result)
+
+
+async def _noop(_session: AsyncSession) -> None:
+    return None
+
+
+async def _stop_marker(_session: AsyncSession) -> None:
+    return None

@@ -1,0 +1,1 @@
+"""One module per domain; each exposes `router` (an APIRouter, paths relative to /api)."""

@@ -1,0 +1,1 @@
+"""Surface: the `spectra` command (Typer + Rich)."""

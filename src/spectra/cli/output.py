@@ -1,0 +1,87 @@
+"""The CLI's one error map and its printing: tables or `--json`, one sentence on stderr on failure."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from spectra.errors import ErrorKind, SpectraError
+
+EXIT_BY_KIND: dict[ErrorKind, int] = {
+    ErrorKind.INVALID: 2,
+    ErrorKind.NOT_FOUND: 3,
+    ErrorKind.CONFLICT: 4,
+    ErrorKind.UNAUTHENTICATED: 5,
+    ErrorKind.FORBIDDEN: 6,
+    ErrorKind.REFUSED: 7,
+    ErrorKind.RATE_LIMITED: 8,
+    ErrorKind.UNAVAILABLE: 9,
+    ErrorKind.UPSTREAM: 10,
+}
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one sentence on stderr and exit non-zero."""
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def fail_error(exc: SpectraError) -> NoReturn:
+    fail(exc.message, EXIT_BY_KIND.get(exc.kind, 1))
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def show_object(data: Mapping[str, Any], *, as_json: bool, title: str | None = None,
+                fields: Sequence[str] | None = None) -> None:
+    if as_json:
+        print_json(data)
+        return
+    table = Table(show_header=False, title=title, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key in fields or [k for k in data if not k.endswith("_micros")]:
+        table.add_row(key, _cell(data.get(key)))
+    console.print(table)
+
+
+def show_list(page: Mapping[str, Any], *, as_json: bool, columns: Sequence[str], title: str | None = None) -> None:
+    """Print `{"items": [...], "next_cursor": ...}` as JSON or as a table with `columns`."""
+    if as_json:
+        print_json({"items": page.get("items", []), "next_cursor": page.get("next_cursor")})
+        return
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for item in page.get("items", []):
+        table.add_row(*(_cell(item.get(c)) for c in columns))
+    console.print(table)
+    if page.get("next_cursor"):
+        console.print(f"more: --cursor {page['next_cursor']}", style="dim")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def items(rows: Iterable[Mapping[str, Any]], next_cursor: str | None = None) -> dict[str, Any]:
+    return {"items": list(rows), "next_cursor": next_cursor}

@@ -1,0 +1,1 @@
+"""Surface: the server-rendered admin console and member portal."""

@@ -1,0 +1,1 @@
+"""One module per console area; each exposes `router` (paths relative to /console)."""

@@ -1,0 +1,23 @@
+"""Developer tool: `make migration m="what changed"` autogenerates a revision against a
+scratch SQLite database upgraded to the current head."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from alembic import command
+
+from spectra.db.migrate import run_alembic, upgrade_sync
+
+
+def main(message: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{Path(tmp) / 'autogen.db'}"
+        upgrade_sync(url)
+        run_alembic(url, command.revision, message=message, autogenerate=True)
+
+
+if __name__ == "__main__":
+    main(" ".join(sys.argv[1:]) or "change")

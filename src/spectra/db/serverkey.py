@@ -1,0 +1,116 @@
+"""The server secret: loaded from settings or the data directory (generated there, mode 0600, on
+first start), checked against the fingerprint stored in the database, and split into subkeys.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from spectra.config import Settings
+from spectra.db.models import ServerIdentity
+from spectra.db.session import Database, session_scope
+from spectra.errors import ConfigError
+from spectra.kit import crypto
+
+
+class SecretKeyMismatchError(ConfigError):
+    code = "secret_key_mismatch"
+
+
+class SecretKeyMissingError(ConfigError):
+    code = "secret_key_missing"
+
+
+@dataclass(frozen=True)
+class ServerKeys:
+    """Subkeys derived from the server secret; the secret itself is never used directly."""
+
+    secret: bytes
+    credentials_version: int = 1
+    hash_version: int = 1
+
+    def credentials_key(self, version: int | None = None) -> bytes:
+        return crypto.derive_subkey(self.secret, crypto.PURPOSE_CREDENTIALS, version or self.credentials_version)
+
+    @property
+    def hash_key(self) -> bytes:
+        return crypto.derive_subkey(self.secret, crypto.PURPOSE_KEY_HASH, self.hash_version)
+
+    @property
+    def session_key(self) -> bytes:
+        return crypto.derive_subkey(self.secret, crypto.PURPOSE_SESSION, 1)
+
+    @property
+    def webhook_key(self) -> bytes:
+        return crypto.derive_subkey(self.secret, crypto.PURPOSE_WEBHOOK, 1)
+
+    @property
+    def fingerprint(self) -> str:
+        return crypto.fingerprint(self.secret)
+
+
+_keys: ServerKeys | None = None
+
+
+def _decode_secret(raw: str) -> bytes:
+    text = raw.strip()
+    for decoder in (bytes.fromhex, base64.urlsafe_b64decode, base64.b64decode):
+        try:
+            value = decoder(text + ("=" * (-len(text) % 4) if decoder is not bytes.fromhex else ""))  # type: ignore[operator]
+        except (ValueError, binascii.Error):
+            continue
+        if len(value) >= 32:
+            return value
+    raise ConfigError("The server secret must be at least 32 bytes, written as hex or base64.")
+
+
+def load_secret(settings: Settings, *, create: bool) -> bytes:
+    """Return the server secret; generate it into the data directory when allowed and absent."""
+    if settings.secret_key is not None:
+        return _decode_secret(settings.secret_key.get_secret_value())
+    path: Path = settings.resolved_secret_file
+    if path.exists():
+        return _decode_secret(path.read_text())
+    if not create:
+        raise SecretKeyMissingError(
+            f"The server secret file {path} is missing; restore it from your backup "
+            "(without it, stored upstream credentials and key hashes cannot be used)."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = crypto.new_server_secret()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret.hex() + "\n")
+    return secret
+
+
+async def bind_secret(db: Database, secret: bytes) -> ServerKeys:
+    """Check the secret against the database's fingerprint (recording it on first use)."""
+    keys = ServerKeys(secret=secret)
+    async with session_scope(db) as session:
+        row = (await session.execute(select(ServerIdentity).where(ServerIdentity.id == 1))).scalar_one_or_none()
+        if row is None:
+            session.add(ServerIdentity(id=1, secret_fingerprint=keys.fingerprint))
+        elif row.secret_fingerprint != keys.fingerprint:
+            raise SecretKeyMismatchError(
+                "The server secret does not match the one this database was created with; "
+                "restore the original secret key file (or SPECTRA_SECRET_KEY) before starting."
+            )
+    return keys
+
+
+def set_server_keys(keys: ServerKeys | None) -> None:
+    global _keys
+    _keys = keys
+
+
+def get_server_keys() -> ServerKeys:
+    if _keys is None:
+        raise RuntimeError("The server secret is not loaded in this process.")
+    return _keys

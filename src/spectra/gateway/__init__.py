@@ -1,0 +1,1 @@
+"""Surface: the proxy — protocol adapters, caller auth, admission, selection, streaming, settlement."""

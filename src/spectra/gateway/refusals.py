@@ -1,0 +1,91 @@
+"""Refusals and errors in the caller's protocol: OpenAI `{"error": {...}}`, Anthropic
+`{"type": "error", "error": {...}}`, each with a Spectra `reason_code` and one human sentence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from starlette.responses import JSONResponse
+
+from spectra.errors import ErrorKind, SpectraError
+
+STATUS_BY_KIND: dict[ErrorKind, int] = {
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.INVALID: 400,
+    ErrorKind.REFUSED: 402,
+    ErrorKind.RATE_LIMITED: 429,
+    ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.UPSTREAM: 502,
+}
+
+_ANTHROPIC_TYPES: dict[ErrorKind, str] = {
+    ErrorKind.NOT_FOUND: "not_found_error",
+    ErrorKind.UNAUTHENTICATED: "authentication_error",
+    ErrorKind.FORBIDDEN: "permission_error",
+    ErrorKind.INVALID: "invalid_request_error",
+    ErrorKind.REFUSED: "permission_error",
+    ErrorKind.RATE_LIMITED: "rate_limit_error",
+    ErrorKind.UNAVAILABLE: "overloaded_error",
+    ErrorKind.UPSTREAM: "api_error",
+    ErrorKind.CONFLICT: "invalid_request_error",
+}
+
+_OPENAI_TYPES: dict[ErrorKind, str] = {
+    ErrorKind.UNAUTHENTICATED: "invalid_request_error",
+    ErrorKind.REFUSED: "insufficient_quota",
+    ErrorKind.RATE_LIMITED: "rate_limit_error",
+    ErrorKind.UNAVAILABLE: "server_error",
+    ErrorKind.UPSTREAM: "server_error",
+}
+
+
+def is_anthropic_path(path: str) -> bool:
+    return path.startswith("/v1/messages")
+
+
+def refusal_body(*, anthropic: bool, kind: ErrorKind, code: str, message: str, request_id: str | None) -> dict[str, Any]:
+    if anthropic:
+        body: dict[str, Any] = {
+            "type": "error",
+            "error": {"type": _ANTHROPIC_TYPES.get(kind, "api_error"), "message": message, "reason_code": code},
+        }
+        if request_id:
+            body["request_id"] = request_id
+        return body
+    return {
+        "error": {
+            "message": message,
+            "type": _OPENAI_TYPES.get(kind, "invalid_request_error"),
+            "param": None,
+            "code": code,
+            "reason_code": code,
+        }
+    }
+
+
+def render_error(request: Request, exc: SpectraError) -> JSONResponse:
+    rid = request.scope.get("state", {}).get("request_id")
+    status = STATUS_BY_KIND.get(exc.kind, 400)
+    headers = {"x-spectra-request-id": rid} if rid else {}
+    headers["x-spectra-reason"] = exc.code
+    retry_after = exc.details.get("retry_after")
+    if retry_after is not None:
+        headers["retry-after"] = str(int(retry_after))
+    body = refusal_body(anthropic=is_anthropic_path(request.url.path), kind=exc.kind, code=exc.code,
+                        message=exc.message, request_id=rid)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def render_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return render_error(request, _InvalidRequest("The request is not valid for this endpoint."))
+
+
+class _InvalidRequest(SpectraError):
+    code = "invalid_request"
+    kind = ErrorKind.INVALID

@@ -1,0 +1,133 @@
+"""One process's running parts: database, secret, change feed, group committer, jobs, caches.
+
+Surfaces (the app, the CLI) build a Runtime; domains never import it: `spectra.wiring` hands
+each domain the pieces it needs (a cache subscribes to the feed, a job registers itself).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from spectra.config import Settings, get_settings
+from spectra.db import migrate
+from spectra.db.batch import GroupCommitter
+from spectra.db.changes import ChangeFeed
+from spectra.db.leases import SERVE_LEASE, JobScheduler, process_holder, release, try_acquire
+from spectra.db.serverkey import ServerKeys, bind_secret, load_secret, set_server_keys
+from spectra.db.session import Database, open_database, set_database
+from spectra.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[[], Awaitable[None]]
+
+
+class AnotherProcessServingError(ConfigError):
+    code = "another_process_serving"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    keys: ServerKeys
+    feed: ChangeFeed
+    committer: GroupCommitter
+    jobs: JobScheduler
+    holder: str = field(default_factory=process_holder)
+    on_start: list[Hook] = field(default_factory=list)
+    on_stop: list[Hook] = field(default_factory=list)
+    serving: bool = False
+    started: bool = False
+
+    async def start(self, *, serve: bool = False, run_jobs: bool = True) -> None:
+        """Start background parts; with `serve`, take the serve lease first (one process per database)."""
+        if serve:
+            await self._take_serve_lease()
+        await self.feed.start()
+        await self.committer.start()
+        for hook in self.on_start:
+            await hook()
+        if run_jobs:
+            if serve:
+                self.jobs.register("serve-lease", max(self.settings.lease_ttl_seconds / 3, 1.0), self._renew_serve_lease)
+            await self.jobs.start()
+        self.started = True
+
+    async def stop(self) -> None:
+        await self.jobs.stop()
+        for hook in reversed(self.on_stop):
+            try:
+                await hook()
+            except Exception:
+                log.exception("shutdown hook failed")
+        await self.committer.stop()
+        await self.feed.stop()
+        if self.serving:
+            await release(self.db, SERVE_LEASE, self.holder)
+            self.serving = False
+        self.started = False
+
+    async def _take_serve_lease(self) -> None:
+        if self.settings.redis_url:
+            raise AnotherProcessServingError(
+                "SPECTRA_REDIS_URL is set, but shared state in Redis is not available in this version; "
+                "unset it and run one Spectra process per database."
+            )
+        other = await try_acquire(self.db, SERVE_LEASE, self.holder, self.settings.lease_ttl_seconds, info="spectra serve")
+        if other is not None:
+            raise AnotherProcessServingError(
+                f"Another Spectra process ({other.holder}) is already serving this database; "
+                "running two without shared state in Redis would weaken the overspend bound, so this one stops."
+            )
+        self.serving = True
+
+    async def _renew_serve_lease(self) -> None:
+        other = await try_acquire(self.db, SERVE_LEASE, self.holder, self.settings.lease_ttl_seconds, info="spectra serve")
+        if other is not None:
+            log.error("lost the serve lease to %s", other.holder)
+
+
+async def build_runtime(settings: Settings | None = None, *, migrate_schema: bool | None = None,
+                        create_secret: bool = True) -> Runtime:
+    """Open the database (migrating it when configured), load and check the secret."""
+    settings = settings or get_settings()
+    url = settings.resolved_database_url
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    should_migrate = settings.auto_migrate if migrate_schema is None else migrate_schema
+    if should_migrate:
+        await migrate.upgrade(url)
+    else:
+        state = await migrate.check_schema(url)
+        if state != "ok":
+            raise ConfigError(
+                "The database schema is not up to date; run `spectra migrate` first "
+                "(or leave SPECTRA_AUTO_MIGRATE on)."
+            )
+    db = open_database(url)
+    secret = load_secret(settings, create=create_secret)
+    keys = await bind_secret(db, secret)
+    set_server_keys(keys)
+    runtime = Runtime(
+        settings=settings,
+        db=db,
+        keys=keys,
+        feed=ChangeFeed(db, interval=settings.change_poll_interval),
+        committer=GroupCommitter(db, max_batch=settings.commit_max_batch, max_delay=settings.commit_max_delay),
+        jobs=JobScheduler(db),
+    )
+    from spectra import wiring
+
+    wiring.install(runtime)
+    return runtime
+
+
+async def close_runtime(runtime: Runtime) -> None:
+    if runtime.started:
+        await runtime.stop()
+    await runtime.db.dispose()
+    set_database(None)
+    set_server_keys(None)

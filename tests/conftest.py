@@ -1,0 +1,180 @@
+"""Test infrastructure: one database per xdist worker (SQLite, or PostgreSQL when
+SPECTRA_TEST_DATABASE_URL is set), schema built by migrations once, then either
+
+- `session`: one connection + outer transaction, rolled back after the test (service tests), or
+- `runtime` / `client`: a real Runtime with real commits and the ASGI app over HTTP; every table
+  is emptied after the test (API, gateway and concurrency tests).
+
+Fakes: only the upstream network (tests/fakes) and the clock (`clock`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy import delete, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from spectra import wiring
+from spectra.config import Settings
+from spectra.db import migrate
+from spectra.db.base import Base
+from spectra.db.engine import create_engine
+from spectra.db.session import Session
+from spectra.kit import clock as clock_module
+from spectra.runtime import Runtime, build_runtime, close_runtime
+
+TEST_SECRET = "a" * 64
+PG_URL = os.environ.get("SPECTRA_TEST_DATABASE_URL")
+KEEP_TABLES = {"alembic_version", "server_identity"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("CI") == "true" and os.environ.get("SPECTRA_REQUIRE_POSTGRES") == "1" and not PG_URL:
+        raise pytest.UsageError("SPECTRA_REQUIRE_POSTGRES=1 but SPECTRA_TEST_DATABASE_URL is not set.")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if PG_URL:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set SPECTRA_TEST_DATABASE_URL)")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+async def _make_pg_database(base_url: str, name: str) -> str:
+    import asyncpg
+
+    from spectra.db.engine import normalize_url
+
+    url = normalize_url(base_url)
+    plain = url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(plain)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    head, _, _ = url.rpartition("/")
+    return f"{head}/{name}"
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp(f"spectra-{_worker()}")
+
+
+@pytest_asyncio.fixture(scope="session")
+async def database_url(data_dir: Path) -> str:
+    """The worker's database, migrated to head once."""
+    if PG_URL:
+        url = await _make_pg_database(PG_URL, f"spectra_test_{_worker()}")
+    else:
+        url = f"sqlite+aiosqlite:///{data_dir / 'test.db'}"
+    await migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def dialect(database_url: str) -> str:
+    return "postgresql" if database_url.startswith("postgresql") else "sqlite"
+
+
+@pytest.fixture
+def settings(database_url: str, data_dir: Path) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        secret_key=TEST_SECRET,  # type: ignore[arg-type]
+        auto_migrate=False,
+        change_poll_interval=0.05,
+        commit_max_delay=0.005,
+    )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    wiring.register_handlers()
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[Session]:
+    """A session inside an outer transaction that is rolled back after the test."""
+    async with engine.connect() as conn:
+        outer = await conn.begin()
+        maker = async_sessionmaker(bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        async with maker() as s:
+            yield Session(s)
+        if outer.is_active:
+            await outer.rollback()
+
+
+async def _empty_tables(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name not in KEEP_TABLES)
+            if names:
+                await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                if table.name not in KEEP_TABLES:
+                    await conn.execute(delete(table))
+
+
+@pytest_asyncio.fixture
+async def runtime(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Runtime]:
+    """A started Runtime on the worker's database with real commits; tables emptied afterwards."""
+    rt = await build_runtime(settings, migrate_schema=False)
+    await rt.start(serve=False, run_jobs=False)
+    try:
+        yield rt
+    finally:
+        await close_runtime(rt)
+        await _empty_tables(engine)
+
+
+@pytest_asyncio.fixture
+async def app(runtime: Runtime) -> AsyncIterator[object]:
+    from spectra.app import create_app
+
+    yield create_app(runtime)
+
+
+@pytest_asyncio.fixture
+async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
+    """Real HTTP through the ASGI app."""
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://spectra.test") as c:
+        yield c
+
+
+@pytest.fixture
+def clock() -> Iterator[datetime]:
+    """Freeze the clock at 2026-11-15 10:00 UTC; `clock_module.advance()` moves it."""
+    start = datetime(2026, 11, 15, 10, 0, tzinfo=UTC)
+    clock_module.freeze(start)
+    yield start
+    clock_module.unfreeze()
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:8]
+
+

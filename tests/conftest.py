@@ -10,12 +10,13 @@ Fakes: only the upstream network (tests/fakes) and the clock (`clock`).
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from spectra import wiring
+from spectra.audit.actor import Actor
 from spectra.config import Settings
 from spectra.db import migrate
 from spectra.db.base import Base
@@ -81,7 +83,9 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def database_url(data_dir: Path) -> str:
     """The worker's database, migrated to head once."""
     if PG_URL:
-        url = await _make_pg_database(PG_URL, f"spectra_test_{_worker()}")
+        # Several checkouts may test against one server at once: name databases per checkout too.
+        tag = hashlib.sha256(str(Path(__file__).resolve()).encode()).hexdigest()[:6]
+        url = await _make_pg_database(PG_URL, f"spectra_test_{tag}_{_worker()}")
     else:
         url = f"sqlite+aiosqlite:///{data_dir / 'test.db'}"
     await migrate.upgrade(url)
@@ -171,6 +175,17 @@ def clock() -> Iterator[datetime]:
     clock_module.freeze(start)
     yield start
     clock_module.unfreeze()
+
+
+@pytest.fixture
+def act_as(app: Any) -> Callable[[Actor], None]:
+    """Make every request of `client` act as the given actor (bypasses sign-in; tests only)."""
+    from spectra.api.deps import get_actor
+
+    def _set(actor: Actor) -> None:
+        app.dependency_overrides[get_actor] = lambda: actor
+
+    return _set
 
 
 @pytest.fixture

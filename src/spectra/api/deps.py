@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from spectra.audit.actor import Actor
 from spectra.db.session import ReadSession, Session, read_scope, session_scope
+from spectra.errors import UnauthenticatedError
 from spectra.runtime import Runtime
 
 
@@ -26,6 +28,18 @@ async def _read_session(request: Request) -> AsyncIterator[ReadSession]:
         yield session
 
 
+async def get_actor(request: Request) -> Actor:
+    """The caller of this request: an admin API token, a member key or a console session.
+
+    Resolved by the authentication layer (users/keys); refuses when there is none.
+    """
+    actor: Actor | None = request.scope.get("state", {}).get("actor")
+    if actor is None:
+        raise UnauthenticatedError("Sign in, or send an API token as 'Authorization: Bearer <token>'.")
+    return actor
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionDep = Annotated[Session, Depends(_session)]
 ReadSessionDep = Annotated[ReadSession, Depends(_read_session)]
+ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -22,7 +22,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import delete, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from spectra import wiring
 from spectra.audit.actor import Actor
@@ -37,11 +37,18 @@ from spectra.runtime import Runtime, build_runtime, close_runtime
 TEST_SECRET = "a" * 64
 PG_URL = os.environ.get("SPECTRA_TEST_DATABASE_URL")
 KEEP_TABLES = {"alembic_version", "server_identity"}
+CHECKOUT_TAG = hashlib.sha256(str(Path(__file__).resolve()).encode()).hexdigest()[:6]
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if os.environ.get("CI") == "true" and os.environ.get("SPECTRA_REQUIRE_POSTGRES") == "1" and not PG_URL:
-        raise pytest.UsageError("SPECTRA_REQUIRE_POSTGRES=1 but SPECTRA_TEST_DATABASE_URL is not set.")
+    if (
+        os.environ.get("CI") == "true"
+        and os.environ.get("SPECTRA_REQUIRE_POSTGRES") == "1"
+        and not PG_URL
+    ):
+        raise pytest.UsageError(
+            "SPECTRA_REQUIRE_POSTGRES=1 but SPECTRA_TEST_DATABASE_URL is not set."
+        )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -84,10 +91,9 @@ async def database_url(data_dir: Path) -> str:
     """The worker's database, migrated to head once."""
     if PG_URL:
         # Several checkouts may test against one server at once: name databases per checkout too.
-        tag = hashlib.sha256(str(Path(__file__).resolve()).encode()).hexdigest()[:6]
-        url = await _make_pg_database(PG_URL, f"spectra_test_{tag}_{_worker()}")
+        url = await _make_pg_database(PG_URL, f"spectra_test_{CHECKOUT_TAG}_{_worker()}")
     else:
-        url = f"sqlite+aiosqlite:///{data_dir / 'test.db'}"
+        url = f"sqlite+aiosqlite:///{data_dir}/test.db"
     await migrate.upgrade(url)
     return url
 
@@ -102,7 +108,7 @@ def settings(database_url: str, data_dir: Path) -> Settings:
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
-        secret_key=TEST_SECRET,  # type: ignore[arg-type]
+        secret_key=TEST_SECRET,
         auto_migrate=False,
         change_poll_interval=0.05,
         commit_max_delay=0.005,
@@ -122,7 +128,9 @@ async def session(engine: AsyncEngine) -> AsyncIterator[Session]:
     """A session inside an outer transaction that is rolled back after the test."""
     async with engine.connect() as conn:
         outer = await conn.begin()
-        maker = async_sessionmaker(bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        maker = async_sessionmaker(
+            bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
         async with maker() as s:
             yield Session(s)
         if outer.is_active:
@@ -132,7 +140,9 @@ async def session(engine: AsyncEngine) -> AsyncIterator[Session]:
 async def _empty_tables(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name not in KEEP_TABLES)
+            names = ", ".join(
+                f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name not in KEEP_TABLES
+            )
             if names:
                 await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
@@ -191,5 +201,3 @@ def act_as(app: Any) -> Callable[[Actor], None]:
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:8]
-
-

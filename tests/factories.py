@@ -12,7 +12,9 @@ from spectra.users.models import DEFAULT_GROUP, Group, User
 
 
 async def default_group(session: AsyncSession) -> Group:
-    group = (await session.execute(select(Group).where(Group.name_key == DEFAULT_GROUP))).scalar_one_or_none()
+    group = (
+        await session.execute(select(Group).where(Group.name_key == DEFAULT_GROUP))
+    ).scalar_one_or_none()
     if group is None:
         group = Group(name=DEFAULT_GROUP, name_key=DEFAULT_GROUP, is_builtin=True)
         session.add(group)

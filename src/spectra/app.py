@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 SURFACES = ("gateway", "api", "console")
 
 
-def create_app(runtime: Runtime | None = None, *, settings: Settings | None = None, serve: bool = False) -> FastAPI:
+def create_app(
+    runtime: Runtime | None = None, *, settings: Settings | None = None, serve: bool = False
+) -> FastAPI:
     """Build the ASGI app. With `runtime`, the caller owns its lifetime (tests); otherwise the
     lifespan builds one, and with `serve` takes the serve lease.
     """
@@ -76,11 +78,16 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
             checks["database"] = f"unreachable: {type(exc).__name__}"
         if checks["database"] == "ok":
             try:
-                checks["migrations"] = "ok" if await migrate.check_schema(rt.db.url) == "ok" else "behind"
+                checks["migrations"] = (
+                    "ok" if await migrate.check_schema(rt.db.url) == "ok" else "behind"
+                )
             except SpectraError as exc:
                 checks["migrations"] = exc.message
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
 
     @app.head("/", include_in_schema=False)
     async def head_root() -> Response:
@@ -92,19 +99,26 @@ def create_app(runtime: Runtime | None = None, *, settings: Settings | None = No
 
     @app.exception_handler(SpectraError)
     async def spectra_error(request: Request, exc: SpectraError) -> Response:
-        return _surface_for(request.url.path).render_error(request, exc)
+        response: Response = _surface_for(request.url.path).render_error(request, exc)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        return _surface_for(request.url.path).render_validation_error(request, exc)
+        response: Response = _surface_for(request.url.path).render_validation_error(request, exc)
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         rid = request.scope.get("state", {}).get("request_id", "")
         log.exception("unhandled error", extra={"path": request.url.path})
         return JSONResponse(
-            {"error": {"code": "internal_error", "message": f"Something went wrong on our side (request {rid}).",
-                       "details": {"request_id": rid}}},
+            {
+                "error": {
+                    "code": "internal_error",
+                    "message": f"Something went wrong on our side (request {rid}).",
+                    "details": {"request_id": rid},
+                }
+            },
             status_code=500,
         )
 
@@ -118,5 +132,3 @@ def _surface_for(path: str) -> Any:
     if path.startswith("/console"):
         return importlib.import_module("spectra.console.handlers")
     return importlib.import_module("spectra.api.handlers")
-
-

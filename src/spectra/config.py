@@ -32,14 +32,25 @@ def _config_file() -> Path | None:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SPECTRA_", extra="ignore")
 
-    data_dir: Path = Field(default=Path(".spectra"), description="Where the SQLite database and the secret key live.")
-    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in the data directory.")
-    redis_url: str | None = Field(default=None, description="Redis for state shared by several processes.")
+    data_dir: Path = Field(
+        default=Path(".spectra"), description="Where the SQLite database and the secret key live."
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default SQLite in the data directory."
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis for state shared by several processes."
+    )
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
-    public_url: str | None = Field(default=None, description="How people reach this server (links, snippets).")
-    secret_key: SecretStr | None = Field(default=None, description="Server secret (base64 or hex); default: generated into the data directory.")
+    public_url: str | None = Field(
+        default=None, description="How people reach this server (links, snippets)."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Server secret (base64 or hex); default: generated into the data directory.",
+    )
     secret_key_file: Path | None = None
     auto_migrate: bool = True
     log_level: str = "INFO"

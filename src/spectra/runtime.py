@@ -15,7 +15,7 @@ from spectra.db import migrate
 from spectra.db.batch import GroupCommitter
 from spectra.db.changes import ChangeFeed
 from spectra.db.leases import SERVE_LEASE, JobScheduler, process_holder, release, try_acquire
-from spectra.db.serverkey import ServerKeys, bind_secret, load_secret, set_server_keys
+from spectra.db.serverkey import ServerKeys, bind_secret, has_identity, load_secret, set_server_keys
 from spectra.db.session import Database, open_database, set_database
 from spectra.errors import ConfigError
 
@@ -52,7 +52,11 @@ class Runtime:
             await hook()
         if run_jobs:
             if serve:
-                self.jobs.register("serve-lease", max(self.settings.lease_ttl_seconds / 3, 1.0), self._renew_serve_lease)
+                self.jobs.register(
+                    "serve-lease",
+                    max(self.settings.lease_ttl_seconds / 3, 1.0),
+                    self._renew_serve_lease,
+                )
             await self.jobs.start()
         self.started = True
 
@@ -76,7 +80,9 @@ class Runtime:
                 "SPECTRA_REDIS_URL is set, but shared state in Redis is not available in this version; "
                 "unset it and run one Spectra process per database."
             )
-        other = await try_acquire(self.db, SERVE_LEASE, self.holder, self.settings.lease_ttl_seconds, info="spectra serve")
+        other = await try_acquire(
+            self.db, SERVE_LEASE, self.holder, self.settings.lease_ttl_seconds, info="spectra serve"
+        )
         if other is not None:
             raise AnotherProcessServingError(
                 f"Another Spectra process ({other.holder}) is already serving this database; "
@@ -85,13 +91,19 @@ class Runtime:
         self.serving = True
 
     async def _renew_serve_lease(self) -> None:
-        other = await try_acquire(self.db, SERVE_LEASE, self.holder, self.settings.lease_ttl_seconds, info="spectra serve")
+        other = await try_acquire(
+            self.db, SERVE_LEASE, self.holder, self.settings.lease_ttl_seconds, info="spectra serve"
+        )
         if other is not None:
             log.error("lost the serve lease to %s", other.holder)
 
 
-async def build_runtime(settings: Settings | None = None, *, migrate_schema: bool | None = None,
-                        create_secret: bool = True) -> Runtime:
+async def build_runtime(
+    settings: Settings | None = None,
+    *,
+    migrate_schema: bool | None = None,
+    create_secret: bool = True,
+) -> Runtime:
     """Open the database (migrating it when configured), load and check the secret."""
     settings = settings or get_settings()
     url = settings.resolved_database_url
@@ -108,7 +120,9 @@ async def build_runtime(settings: Settings | None = None, *, migrate_schema: boo
                 "(or leave SPECTRA_AUTO_MIGRATE on)."
             )
     db = open_database(url)
-    secret = load_secret(settings, create=create_secret)
+    # A new secret is generated only for a new database: for an existing one, a missing secret
+    # file must stop start-up (a new key would make stored credentials unreadable).
+    secret = load_secret(settings, create=create_secret and not await has_identity(db))
     keys = await bind_secret(db, secret)
     set_server_keys(keys)
     runtime = Runtime(
@@ -116,7 +130,9 @@ async def build_runtime(settings: Settings | None = None, *, migrate_schema: boo
         db=db,
         keys=keys,
         feed=ChangeFeed(db, interval=settings.change_poll_interval),
-        committer=GroupCommitter(db, max_batch=settings.commit_max_batch, max_delay=settings.commit_max_delay),
+        committer=GroupCommitter(
+            db, max_batch=settings.commit_max_batch, max_delay=settings.commit_max_delay
+        ),
         jobs=JobScheduler(db),
     )
     from spectra import wiring

@@ -12,8 +12,15 @@ async def _record_many(session: AsyncSession, n: int) -> list[AuditEvent]:
     events = []
     for i in range(n):
         events.append(
-            await audit_service.record(session, local_actor(), "users.create", target_type="user",
-                                       target_id=str(i), target_label=f"u{i}@example.com", after={"n": i})
+            await audit_service.record(
+                session,
+                local_actor(),
+                "users.create",
+                target_type="user",
+                target_id=str(i),
+                target_label=f"u{i}@example.com",
+                after={"n": i},
+            )
         )
     return events
 
@@ -25,8 +32,13 @@ class TestRecord:
         assert second.id == first.id + 1
 
     async def test_secret_fields_never_enter_the_log(self, session: AsyncSession) -> None:
-        event = await audit_service.record(session, SYSTEM, "pool.add", after={"api_key": "sk-live-123", "name": "a"},
-                                           credential="sk-live-123")
+        event = await audit_service.record(
+            session,
+            SYSTEM,
+            "pool.add",
+            after={"api_key": "sk-live-123", "name": "a"},
+            credential="sk-live-123",
+        )
         assert event.after == {"api_key": "[redacted]", "name": "a"}
         assert event.details == {"credential": "[redacted]"}
 
@@ -40,8 +52,10 @@ class TestVerifyChain:
 
     async def test_an_edited_row_is_named(self, session: AsyncSession) -> None:
         events = await _record_many(session, 5)
-        await session.execute(text("UPDATE audit_events SET target_label = 'evil@example.com' WHERE id = :id"),
-                              {"id": events[2].id})
+        await session.execute(
+            text("UPDATE audit_events SET target_label = 'evil@example.com' WHERE id = :id"),
+            {"id": events[2].id},
+        )
         session.expire_all()
         report = await audit_service.verify_chain(session)
         assert not report.ok
@@ -59,9 +73,17 @@ class TestVerifyChain:
     async def test_swapped_rows_are_caught(self, session: AsyncSession) -> None:
         events = await _record_many(session, 4)
         a, b = events[1], events[2]
-        await session.execute(text("UPDATE audit_events SET target_id = 'tmp' WHERE id = :id"), {"id": a.id})
-        await session.execute(text("UPDATE audit_events SET target_id = :t WHERE id = :id"), {"id": a.id, "t": b.target_id})
-        await session.execute(text("UPDATE audit_events SET target_id = :t WHERE id = :id"), {"id": b.id, "t": a.target_id})
+        await session.execute(
+            text("UPDATE audit_events SET target_id = 'tmp' WHERE id = :id"), {"id": a.id}
+        )
+        await session.execute(
+            text("UPDATE audit_events SET target_id = :t WHERE id = :id"),
+            {"id": a.id, "t": b.target_id},
+        )
+        await session.execute(
+            text("UPDATE audit_events SET target_id = :t WHERE id = :id"),
+            {"id": b.id, "t": a.target_id},
+        )
         session.expire_all()
         report = await audit_service.verify_chain(session)
         assert report.problems[0].event_id == a.id
@@ -69,4 +91,5 @@ class TestVerifyChain:
     async def test_verification_streams_in_batches(self, session: AsyncSession) -> None:
         await _record_many(session, 30)
         report = await audit_service.verify_chain(session, batch=7)
-        assert report.ok and report.checked >= 30
+        assert report.ok
+        assert report.checked >= 30

@@ -18,7 +18,9 @@ from spectra.runtime import Runtime
 
 async def _count(runtime: Runtime, kind: str) -> int:
     async with read_scope(runtime.db) as session:
-        return (await session.execute(select(func.count()).where(ChangeFeedEntry.kind == kind))).scalar_one()
+        return (
+            await session.execute(select(func.count()).where(ChangeFeedEntry.kind == kind))
+        ).scalar_one()
 
 
 class TestGroupCommitter:
@@ -28,7 +30,11 @@ class TestGroupCommitter:
 
         def work(i: int):  # type: ignore[no-untyped-def]
             async def run(session: AsyncSession) -> int:
-                await session.execute(insert(ChangeFeedEntry).values(kind="batch.test", entity_id=str(i), created_at=utc_now()))
+                await session.execute(
+                    insert(ChangeFeedEntry).values(
+                        kind="batch.test", entity_id=str(i), created_at=utc_now()
+                    )
+                )
                 return i
 
             return run
@@ -45,18 +51,26 @@ class TestGroupCommitter:
         fixed_id = 10_000_000 + uuid.uuid4().int % 1_000_000
 
         async def good(session: AsyncSession) -> None:
-            await session.execute(insert(ChangeFeedEntry).values(kind="batch.good", created_at=utc_now()))
+            await session.execute(
+                insert(ChangeFeedEntry).values(kind="batch.good", created_at=utc_now())
+            )
 
         async def dup(session: AsyncSession) -> None:
-            await session.execute(insert(ChangeFeedEntry).values(id=fixed_id, kind="batch.dup", created_at=utc_now()))
+            await session.execute(
+                insert(ChangeFeedEntry).values(id=fixed_id, kind="batch.dup", created_at=utc_now())
+            )
 
-        first = await committer.submit(dup)
-        assert first is None
-        outcomes = await asyncio.gather(committer.submit(good), committer.submit(dup), committer.submit(good),
-                                        return_exceptions=True)
+        await committer.submit(dup)
+        outcomes = await asyncio.gather(
+            committer.submit(good),
+            committer.submit(dup),
+            committer.submit(good),
+            return_exceptions=True,
+        )
         await committer.stop()
         assert isinstance(outcomes[1], IntegrityError)
-        assert outcomes[0] is None and outcomes[2] is None
+        assert outcomes[0] is None
+        assert outcomes[2] is None
         assert await _count(runtime, "batch.good") == 2
 
     async def test_stop_flushes_what_is_queued(self, runtime: Runtime) -> None:
@@ -64,7 +78,9 @@ class TestGroupCommitter:
         await committer.start()
 
         async def work(session: AsyncSession) -> None:
-            await session.execute(insert(ChangeFeedEntry).values(kind="batch.flush", created_at=utc_now()))
+            await session.execute(
+                insert(ChangeFeedEntry).values(kind="batch.flush", created_at=utc_now())
+            )
 
         futures = [committer.submit_nowait(work) for _ in range(25)]
         await committer.stop()
@@ -76,7 +92,8 @@ class TestLeases:
     async def test_one_holder_at_a_time_until_release(self, runtime: Runtime) -> None:
         assert await try_acquire(runtime.db, "job:x", "host:1:a", ttl=30) is None
         other = await try_acquire(runtime.db, "job:x", "host:2:b", ttl=30)
-        assert other is not None and other.holder == "host:1:a"
+        assert other is not None
+        assert other.holder == "host:1:a"
         assert await try_acquire(runtime.db, "job:x", "host:1:a", ttl=30) is None  # renew
         await release(runtime.db, "job:x", "host:1:a")
         assert await try_acquire(runtime.db, "job:x", "host:2:b", ttl=30) is None
@@ -97,7 +114,10 @@ class TestLeases:
 
             return run
 
-        first, second = JobScheduler(runtime.db, holder="h:1:a"), JobScheduler(runtime.db, holder="h:2:b")
+        first, second = (
+            JobScheduler(runtime.db, holder="h:1:a"),
+            JobScheduler(runtime.db, holder="h:2:b"),
+        )
         first.register("renewals", 60, job("first"))
         second.register("renewals", 60, job("second"))
         await asyncio.gather(first.run_due(now=0), second.run_due(now=0))

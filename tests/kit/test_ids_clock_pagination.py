@@ -33,6 +33,9 @@ def test_unfrozen_clock_is_utc() -> None:
 
 
 def test_cursor_round_trip_and_garbage() -> None:
-    assert decode_cursor(encode_cursor(["2026-01-01T00:00:00+00:00", 5])) == ["2026-01-01T00:00:00+00:00", 5]
+    assert decode_cursor(encode_cursor(["2026-01-01T00:00:00+00:00", 5])) == [
+        "2026-01-01T00:00:00+00:00",
+        5,
+    ]
     with pytest.raises(InvalidCursorError):
         decode_cursor("%%%not-a-cursor")

@@ -13,7 +13,13 @@ from spectra.kit.money import display, format_amount, parse_amount, round_micros
 class TestParseAmount:
     @pytest.mark.parametrize(
         ("text", "micros"),
-        [("12.50", 12_500_000), ("0.000001", 1), ("1", 1_000_000), ("300", 300_000_000), ("1.500000", 1_500_000)],
+        [
+            ("12.50", 12_500_000),
+            ("0.000001", 1),
+            ("1", 1_000_000),
+            ("300", 300_000_000),
+            ("1.500000", 1_500_000),
+        ],
     )
     def test_exact_decimal_strings_become_micros(self, text: str, micros: int) -> None:
         assert parse_amount(text) == micros
@@ -38,7 +44,13 @@ class TestParseAmount:
 class TestFormat:
     @pytest.mark.parametrize(
         ("micros", "text"),
-        [(12_500_000, "12.50"), (1, "0.000001"), (0, "0.00"), (-1_250_000, "-1.25"), (1_234_567, "1.234567")],
+        [
+            (12_500_000, "12.50"),
+            (1, "0.000001"),
+            (0, "0.00"),
+            (-1_250_000, "-1.25"),
+            (1_234_567, "1.234567"),
+        ],
     )
     def test_format_is_exact(self, micros: int, text: str) -> None:
         assert format_amount(micros) == text

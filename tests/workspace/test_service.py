@@ -23,12 +23,19 @@ class TestGetSettings:
 
 class TestSetSetting:
     async def test_owner_changes_a_setting_and_it_is_audited(self, session: AsyncSession) -> None:
-        result = await workspace_service.set_setting(session, local_actor(), name="four_eyes_threshold", value="250")
+        result = await workspace_service.set_setting(
+            session, local_actor(), name="four_eyes_threshold", value="250"
+        )
         assert result.value == "250.00"
         ws = await workspace_service.get_settings(session)
         assert ws.four_eyes_threshold_micros == 250_000_000
-        event = (await session.execute(select(AuditEvent).where(AuditEvent.action == "settings.set"))).scalars().one()
-        assert event.before == {"value": "none"} and event.after == {"value": "250.00"}
+        event = (
+            (await session.execute(select(AuditEvent).where(AuditEvent.action == "settings.set")))
+            .scalars()
+            .one()
+        )
+        assert event.before == {"value": "none"}
+        assert event.after == {"value": "250.00"}
 
     async def test_an_admin_may_not_change_settings(self, session: AsyncSession) -> None:
         with pytest.raises(PermissionDeniedError, match="role 'admin'"):
@@ -36,8 +43,12 @@ class TestSetSetting:
 
     @pytest.mark.parametrize(
         ("name", "value", "error"),
-        [("currency", "EURO", InvalidSettingError), ("time_zone", "Mars/Base", InvalidSettingError),
-         ("max_recharge", "1.0000001", Exception), ("nope", "1", UnknownSettingError)],
+        [
+            ("currency", "EURO", InvalidSettingError),
+            ("time_zone", "Mars/Base", InvalidSettingError),
+            ("max_recharge", "1.0000001", Exception),
+            ("nope", "1", UnknownSettingError),
+        ],
     )
     def test_bad_values_are_refused(self, name: str, value: str, error: type[Exception]) -> None:
         from spectra.workspace.specs import spec_for
@@ -46,6 +57,10 @@ class TestSetSetting:
             spec_for(name).parse(value)
 
     async def test_none_clears_an_optional_setting(self, session: AsyncSession) -> None:
-        await workspace_service.set_setting(session, local_actor(), name="max_recharge", value="500")
-        await workspace_service.set_setting(session, local_actor(), name="max_recharge", value="none")
+        await workspace_service.set_setting(
+            session, local_actor(), name="max_recharge", value="500"
+        )
+        await workspace_service.set_setting(
+            session, local_actor(), name="max_recharge", value="none"
+        )
         assert (await workspace_service.get_settings(session)).max_recharge_micros is None

@@ -35,7 +35,9 @@ async def get_actor(request: Request) -> Actor:
     """
     actor: Actor | None = request.scope.get("state", {}).get("actor")
     if actor is None:
-        raise UnauthenticatedError("Sign in, or send an API token as 'Authorization: Bearer <token>'.")
+        raise UnauthenticatedError(
+            "Sign in, or send an API token as 'Authorization: Bearer <token>'."
+        )
     return actor
 
 

@@ -50,5 +50,9 @@ SYSTEM = Actor(kind=ActorKind.SYSTEM, label="system", role="owner")
 GATEWAY = Actor(kind=ActorKind.GATEWAY, label="gateway", role="owner")
 
 
-def user_actor(*, user_id: uuid.UUID, email: str, role: str, via: str, read_only: bool = False) -> Actor:
-    return Actor(kind=ActorKind.USER, label=email, user_id=user_id, role=role, via=via, read_only=read_only)
+def user_actor(
+    *, user_id: uuid.UUID, email: str, role: str, via: str, read_only: bool = False
+) -> Actor:
+    return Actor(
+        kind=ActorKind.USER, label=email, user_id=user_id, role=role, via=via, read_only=read_only
+    )

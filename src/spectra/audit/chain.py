@@ -9,11 +9,21 @@ from typing import Any
 
 GENESIS = "0" * 64
 
-SECRET_FIELD_MARKERS = ("secret", "password", "credential", "api_key", "token_hash", "key_hash", "code_hash")
+SECRET_FIELD_MARKERS = (
+    "secret",
+    "password",
+    "credential",
+    "api_key",
+    "token_hash",
+    "key_hash",
+    "code_hash",
+)
 
 
 def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+    )
 
 
 def _default(value: Any) -> str:

@@ -36,7 +36,11 @@ async def record(
     """
     if session.bind is not None and session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
-    last = (await session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))).first()
+    last = (
+        await session.execute(
+            select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+        )
+    ).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     occurred_at = utc_now()
     fields = {
@@ -54,7 +58,7 @@ async def record(
         "request_id": actor.request_id,
         "client_ip": actor.client_ip,
     }
-    digest = chain_hash(prev, event_payload(seq=seq, **fields))
+    digest = chain_hash(prev, event_payload(seq=seq, **fields))  # type: ignore[arg-type]
     event = AuditEvent(
         id=seq,
         prev_hash=prev,
@@ -102,18 +106,27 @@ def _payload_of(event: AuditEvent) -> dict[str, Any]:
     )
 
 
-def check_events(events: Iterable[AuditEvent], *, expected_prev: str = GENESIS, expected_seq: int = 1) -> Iterable[ChainProblem | None]:
+def check_events(
+    events: Iterable[AuditEvent], *, expected_prev: str = GENESIS, expected_seq: int = 1
+) -> Iterable[ChainProblem | None]:
     """Yield a problem (or None) per event, walking the chain in order."""
     prev = expected_prev
     seq = expected_seq
     for event in events:
         problem: ChainProblem | None = None
         if event.id != seq:
-            problem = ChainProblem(event.id, f"event {seq} is missing (next found is {event.id}): removed or reordered")
+            problem = ChainProblem(
+                event.id, f"event {seq} is missing (next found is {event.id}): removed or reordered"
+            )
         elif event.prev_hash != prev:
-            problem = ChainProblem(event.id, "its link to the previous event is broken: an earlier event was changed, removed or reordered")
+            problem = ChainProblem(
+                event.id,
+                "its link to the previous event is broken: an earlier event was changed, removed or reordered",
+            )
         elif chain_hash(prev, _payload_of(event)) != event.hash:
-            problem = ChainProblem(event.id, "its content does not match its hash: this event was changed")
+            problem = ChainProblem(
+                event.id, "its content does not match its hash: this event was changed"
+            )
         yield problem
         prev = event.hash
         seq = event.id + 1
@@ -126,13 +139,22 @@ async def verify_chain(session: AsyncSession, *, batch: int = 5000) -> ChainRepo
     after_id = 0
     while True:
         rows = (
-            await session.execute(
-                select(AuditEvent).where(AuditEvent.id > after_id).order_by(AuditEvent.id).limit(batch)
+            (
+                await session.execute(
+                    select(AuditEvent)
+                    .where(AuditEvent.id > after_id)
+                    .order_by(AuditEvent.id)
+                    .limit(batch)
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         if not rows:
             return ChainReport(checked=checked, problems=[])
-        for event, problem in zip(rows, check_events(rows, expected_prev=prev, expected_seq=seq), strict=True):
+        for event, problem in zip(
+            rows, check_events(rows, expected_prev=prev, expected_seq=seq), strict=True
+        ):
             checked += 1
             if problem is not None:
                 return ChainReport(checked=checked, problems=[problem])
@@ -141,7 +163,9 @@ async def verify_chain(session: AsyncSession, *, batch: int = 5000) -> ChainRepo
         session.expunge_all()
 
 
-async def iter_events(session: AsyncSession, *, since: datetime | None = None) -> AsyncIterator[AuditEvent]:
+async def iter_events(
+    session: AsyncSession, *, since: datetime | None = None
+) -> AsyncIterator[AuditEvent]:
     stmt = select(AuditEvent).order_by(AuditEvent.id)
     if since is not None:
         stmt = stmt.where(AuditEvent.occurred_at >= since)

@@ -83,11 +83,20 @@ def api(method: str, path: str, *, json: Any = None, params: dict[str, Any] | No
     assert ctx.server is not None
     token = ctx.token or os.environ.get("SPECTRA_TOKEN")
     if not token:
-        fail("--server needs an API token in SPECTRA_TOKEN (create one with `spectra tokens create`).", 5)
+        fail(
+            "--server needs an API token in SPECTRA_TOKEN (create one with `spectra tokens create`).",
+            5,
+        )
     clean = {k: v for k, v in (params or {}).items() if v is not None}
     try:
-        response = httpx.request(method, f"{ctx.server}{path}", json=json, params=clean,
-                                 headers={"authorization": f"Bearer {token}"}, timeout=60)
+        response = httpx.request(
+            method,
+            f"{ctx.server}{path}",
+            json=json,
+            params=clean,
+            headers={"authorization": f"Bearer {token}"},
+            timeout=60,
+        )
     except httpx.HTTPError as exc:
         fail(f"Cannot reach {ctx.server}: {exc}.", 9)
     if response.status_code >= 400:
@@ -96,9 +105,16 @@ def api(method: str, path: str, *, json: Any = None, params: dict[str, Any] | No
             message, code = err["message"], err["code"]
         except (ValueError, KeyError, TypeError):
             fail(f"{ctx.server} answered {response.status_code}.", 1)
-        kind = {401: ErrorKind.UNAUTHENTICATED, 403: ErrorKind.FORBIDDEN, 404: ErrorKind.NOT_FOUND,
-                409: ErrorKind.CONFLICT, 422: ErrorKind.INVALID, 402: ErrorKind.REFUSED,
-                429: ErrorKind.RATE_LIMITED, 503: ErrorKind.UNAVAILABLE}.get(response.status_code, ErrorKind.UPSTREAM)
+        kind = {
+            401: ErrorKind.UNAUTHENTICATED,
+            403: ErrorKind.FORBIDDEN,
+            404: ErrorKind.NOT_FOUND,
+            409: ErrorKind.CONFLICT,
+            422: ErrorKind.INVALID,
+            402: ErrorKind.REFUSED,
+            429: ErrorKind.RATE_LIMITED,
+            503: ErrorKind.UNAVAILABLE,
+        }.get(response.status_code, ErrorKind.UPSTREAM)
         err_cls = type("RemoteError", (SpectraError,), {"code": code, "kind": kind})
         fail_error(err_cls(message))
     if response.status_code == 204 or not response.content:

@@ -21,8 +21,14 @@ app = typer.Typer(
 
 @app.callback()
 def _global(
-    server: Annotated[str | None, typer.Option("--server", envvar="SPECTRA_SERVER",
-                                               help="Act through this server's REST API (token from SPECTRA_TOKEN).")] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            envvar="SPECTRA_SERVER",
+            help="Act through this server's REST API (token from SPECTRA_TOKEN).",
+        ),
+    ] = None,
 ) -> None:
     context.configure(server, None)
 

@@ -43,8 +43,13 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
 
 
-def show_object(data: Mapping[str, Any], *, as_json: bool, title: str | None = None,
-                fields: Sequence[str] | None = None) -> None:
+def show_object(
+    data: Mapping[str, Any],
+    *,
+    as_json: bool,
+    title: str | None = None,
+    fields: Sequence[str] | None = None,
+) -> None:
     if as_json:
         print_json(data)
         return
@@ -56,7 +61,9 @@ def show_object(data: Mapping[str, Any], *, as_json: bool, title: str | None = N
     console.print(table)
 
 
-def show_list(page: Mapping[str, Any], *, as_json: bool, columns: Sequence[str], title: str | None = None) -> None:
+def show_list(
+    page: Mapping[str, Any], *, as_json: bool, columns: Sequence[str], title: str | None = None
+) -> None:
     """Print `{"items": [...], "next_cursor": ...}` as JSON or as a table with `columns`."""
     if as_json:
         print_json({"items": page.get("items", []), "next_cursor": page.get("next_cursor")})

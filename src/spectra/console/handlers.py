@@ -17,10 +17,21 @@ def render_error(request: Request, exc: SpectraError) -> Response:
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
         back = request.headers.get("referer") or "/console/"
         response = RedirectResponse(back, status_code=303)
-        response.set_cookie("spectra_flash", quote(f"error|{exc.message}"), max_age=30, httponly=True, samesite="lax")
+        response.set_cookie(
+            "spectra_flash",
+            quote(f"error|{exc.message}"),
+            max_age=30,
+            httponly=True,
+            samesite="lax",
+        )
         return response
-    status = 404 if exc.kind == ErrorKind.NOT_FOUND else 403 if exc.kind == ErrorKind.FORBIDDEN else 400
-    return HTMLResponse(f"<!doctype html><title>Spectra</title><p role=alert>{_escape(exc.message)}</p>", status_code=status)
+    status = (
+        404 if exc.kind == ErrorKind.NOT_FOUND else 403 if exc.kind == ErrorKind.FORBIDDEN else 400
+    )
+    return HTMLResponse(
+        f"<!doctype html><title>Spectra</title><p role=alert>{_escape(exc.message)}</p>",
+        status_code=status,
+    )
 
 
 def render_validation_error(request: Request, exc: RequestValidationError) -> Response:

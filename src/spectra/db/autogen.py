@@ -21,7 +21,6 @@ def main(message: str) -> None:
     path = getattr(script, "path", None)
     if path:
         subprocess.run([sys.executable, "-m", "ruff", "format", "-q", path], check=False)
-        print(f"Written {path}: rename it to its place in the chain and set `revision` (see the guide).")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, MetaData, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -23,7 +24,7 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UtcDateTime(),
         uuid.UUID: Uuid(),
         dict: JSON(),

@@ -7,6 +7,7 @@ process sees its own change at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -68,7 +69,9 @@ class ChangeFeed:
     async def start(self) -> None:
         global _active
         async with read_scope(self.db) as session:
-            self.last_id = (await session.execute(select(func.max(ChangeFeedEntry.id)))).scalar() or 0
+            self.last_id = (
+                await session.execute(select(func.max(ChangeFeedEntry.id)))
+            ).scalar() or 0
         _active = self
         self._task = asyncio.create_task(self._run(), name="change-feed")
 
@@ -78,10 +81,8 @@ class ChangeFeed:
             _active = None
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     def kick(self) -> None:
@@ -89,10 +90,8 @@ class ChangeFeed:
 
     async def _run(self) -> None:
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
-            except TimeoutError:
-                pass
             self._wake.clear()
             try:
                 await self.poll_once()
@@ -106,7 +105,9 @@ class ChangeFeed:
         """Read new changes (including late commits that filled a gap) and dispatch them."""
         async with self._lock:
             now = monotonic()
-            self._gaps = {gid: seen for gid, seen in self._gaps.items() if now - seen < _GAP_TTL_SECONDS}
+            self._gaps = {
+                gid: seen for gid, seen in self._gaps.items() if now - seen < _GAP_TTL_SECONDS
+            }
             low = min([self.last_id, *(gid - 1 for gid in self._gaps)])
             async with read_scope(self.db) as session:
                 rows = (

@@ -18,7 +18,7 @@ SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 def normalize_url(url: str) -> str:
     """Accept the common spellings and return an async driver URL, or raise ConfigError."""
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -50,7 +50,9 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 10, immediate: bool = True) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, immediate: bool = True
+) -> AsyncEngine:
     """Create the async engine for `url`.
 
     SQLite: WAL journal, foreign keys on, a busy timeout, and `BEGIN IMMEDIATE` so a

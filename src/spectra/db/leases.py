@@ -8,6 +8,7 @@ INSERT for a new name) in its own short transaction; renewing moves `expires_at`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -50,7 +51,9 @@ def _holder_is_dead_local_process(holder: str) -> bool:
     return False
 
 
-async def try_acquire(db: Database, name: str, holder: str, ttl: float, *, info: str = "") -> Lease | None:
+async def try_acquire(
+    db: Database, name: str, holder: str, ttl: float, *, info: str = ""
+) -> Lease | None:
     """Take or renew lease `name` for `holder`. Returns the current holder's row if another holds it."""
     now = utc_now()
     expires = now + timedelta(seconds=ttl)
@@ -63,14 +66,22 @@ async def try_acquire(db: Database, name: str, holder: str, ttl: float, *, info:
         )
         if result.rowcount:  # type: ignore[attr-defined]
             return None
-        current = (await session.execute(select(Lease).where(Lease.name == name))).scalar_one_or_none()
+        current = (
+            await session.execute(select(Lease).where(Lease.name == name))
+        ).scalar_one_or_none()
         if current is None:
             try:
                 async with session.begin_nested():
-                    session.add(Lease(name=name, holder=holder, expires_at=expires, info=info, acquired_at=now))
+                    session.add(
+                        Lease(
+                            name=name, holder=holder, expires_at=expires, info=info, acquired_at=now
+                        )
+                    )
                 return None
             except IntegrityError:
-                current = (await session.execute(select(Lease).where(Lease.name == name))).scalar_one()
+                current = (
+                    await session.execute(select(Lease).where(Lease.name == name))
+                ).scalar_one()
         if _holder_is_dead_local_process(current.holder):
             await session.execute(
                 update(Lease)
@@ -118,7 +129,10 @@ class JobScheduler:
                 continue
             job.next_at = loop_now + job.interval
             lease = f"job:{job.name}"
-            if await try_acquire(self.db, lease, self.holder, ttl=max(job.interval * 2, 30)) is not None:
+            if (
+                await try_acquire(self.db, lease, self.holder, ttl=max(job.interval * 2, 30))
+                is not None
+            ):
                 continue
             try:
                 await job.run()
@@ -134,10 +148,8 @@ class JobScheduler:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     async def _loop(self) -> None:

@@ -28,19 +28,25 @@ def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", "spectra:migrations")
     cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
-    cfg.set_main_option("file_template", "%%(year)d-%%(month).2d-%%(day).2d-%%(hour).2d%%(minute).2d_%%(slug)s")
+    cfg.set_main_option(
+        "file_template", "%%(year)d-%%(month).2d-%%(day).2d-%%(hour).2d%%(minute).2d_%%(slug)s"
+    )
     return cfg
 
 
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite:///x.db")).get_current_head()
+    return ScriptDirectory.from_config(
+        alembic_config("sqlite+aiosqlite:///x.db")
+    ).get_current_head()
 
 
 async def current_revision(url: str) -> str | None:
     engine = create_engine(url, immediate=False)
     try:
         async with engine.connect() as conn:
-            return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+            return await conn.run_sync(
+                lambda c: MigrationContext.configure(c).get_current_revision()
+            )
     except (OSError, OperationalError, DBAPIError) as exc:
         raise DatabaseUnreachableError(f"The database cannot be reached: {_reason(exc)}.") from None
     finally:
@@ -85,7 +91,9 @@ async def upgrade(url: str, revision: str = "head") -> None:
         async with engine.begin() as conn:
             await conn.run_sync(_upgrade, cfg, revision)
     except (OSError, OperationalError) as exc:
-        raise DatabaseUnreachableError(f"The database cannot be migrated: {_reason(exc)}.") from None
+        raise DatabaseUnreachableError(
+            f"The database cannot be migrated: {_reason(exc)}."
+        ) from None
     finally:
         await engine.dispose()
 
@@ -102,6 +110,7 @@ def run_alembic(url: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         engine = create_engine(url)
         try:
             async with engine.begin() as conn:
+
                 def _run(sync_conn: Connection) -> Any:
                     cfg.attributes["connection"] = sync_conn
                     return fn(cfg, *args, **kwargs)

@@ -68,5 +68,7 @@ async def paginate(
     if len(rows) > size:
         rows = rows[:size]
         last = rows[-1]
-        next_cursor = encode_cursor([getattr(last, sort_time.key).isoformat(), getattr(last, sort_id.key)])
+        next_cursor = encode_cursor(
+            [getattr(last, sort_time.key).isoformat(), getattr(last, sort_id.key)]
+        )
     return Page(items=rows, next_cursor=next_cursor)

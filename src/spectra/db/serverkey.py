@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,9 @@ class ServerKeys:
     hash_version: int = 1
 
     def credentials_key(self, version: int | None = None) -> bytes:
-        return crypto.derive_subkey(self.secret, crypto.PURPOSE_CREDENTIALS, version or self.credentials_version)
+        return crypto.derive_subkey(
+            self.secret, crypto.PURPOSE_CREDENTIALS, version or self.credentials_version
+        )
 
     @property
     def hash_key(self) -> bytes:
@@ -60,9 +63,15 @@ _keys: ServerKeys | None = None
 
 def _decode_secret(raw: str) -> bytes:
     text = raw.strip()
-    for decoder in (bytes.fromhex, base64.urlsafe_b64decode, base64.b64decode):
+    padded = text + "=" * (-len(text) % 4)
+    candidates: list[Callable[[], bytes]] = [
+        lambda: bytes.fromhex(text),
+        lambda: base64.urlsafe_b64decode(padded),
+        lambda: base64.b64decode(padded),
+    ]
+    for decode in candidates:
         try:
-            value = decoder(text + ("=" * (-len(text) % 4) if decoder is not bytes.fromhex else ""))  # type: ignore[operator]
+            value = decode()
         except (ValueError, binascii.Error):
             continue
         if len(value) >= 32:
@@ -94,7 +103,9 @@ async def bind_secret(db: Database, secret: bytes) -> ServerKeys:
     """Check the secret against the database's fingerprint (recording it on first use)."""
     keys = ServerKeys(secret=secret)
     async with session_scope(db) as session:
-        row = (await session.execute(select(ServerIdentity).where(ServerIdentity.id == 1))).scalar_one_or_none()
+        row = (
+            await session.execute(select(ServerIdentity).where(ServerIdentity.id == 1))
+        ).scalar_one_or_none()
         if row is None:
             session.add(ServerIdentity(id=1, secret_fingerprint=keys.fingerprint))
         elif row.secret_fingerprint != keys.fingerprint:
@@ -103,6 +114,14 @@ async def bind_secret(db: Database, secret: bytes) -> ServerKeys:
                 "restore the original secret key file (or SPECTRA_SECRET_KEY) before starting."
             )
     return keys
+
+
+async def has_identity(db: Database) -> bool:
+    """Whether this database already recorded a server secret's fingerprint."""
+    async with session_scope(db) as session:
+        return (
+            await session.execute(select(ServerIdentity.id).where(ServerIdentity.id == 1))
+        ).first() is not None
 
 
 def set_server_keys(keys: ServerKeys | None) -> None:

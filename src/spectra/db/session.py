@@ -58,7 +58,11 @@ def open_database(url: str, *, echo: bool = False) -> Database:
     """Create engines for `url` and make them this process's database."""
     global _database
     engine = create_engine(url, echo=echo)
-    read_engine = create_engine(url, echo=echo, immediate=False) if engine.dialect.name == "sqlite" else engine
+    read_engine = (
+        create_engine(url, echo=echo, immediate=False)
+        if engine.dialect.name == "sqlite"
+        else engine
+    )
     db = Database(
         engine=engine,
         read_engine=read_engine,
@@ -125,7 +129,9 @@ async def read_scope(db: Database | None = None) -> AsyncIterator[ReadSession]:
 
 def translate_db_error(exc: BaseException) -> DatabaseUnavailableError | None:
     """A connection-level failure as a clear, expected error (None when it is something else)."""
-    if isinstance(exc, OperationalError | DBAPIError) and getattr(exc, "connection_invalidated", False):
+    if isinstance(exc, OperationalError | DBAPIError) and getattr(
+        exc, "connection_invalidated", False
+    ):
         return DatabaseUnavailableError("The database connection was lost; try again in a moment.")
     if isinstance(exc, OSError | ConnectionError):
         return DatabaseUnavailableError(f"The database cannot be reached: {exc}.")

@@ -49,11 +49,17 @@ def is_anthropic_path(path: str) -> bool:
     return path.startswith("/v1/messages")
 
 
-def refusal_body(*, anthropic: bool, kind: ErrorKind, code: str, message: str, request_id: str | None) -> dict[str, Any]:
+def refusal_body(
+    *, anthropic: bool, kind: ErrorKind, code: str, message: str, request_id: str | None
+) -> dict[str, Any]:
     if anthropic:
         body: dict[str, Any] = {
             "type": "error",
-            "error": {"type": _ANTHROPIC_TYPES.get(kind, "api_error"), "message": message, "reason_code": code},
+            "error": {
+                "type": _ANTHROPIC_TYPES.get(kind, "api_error"),
+                "message": message,
+                "reason_code": code,
+            },
         }
         if request_id:
             body["request_id"] = request_id
@@ -77,15 +83,22 @@ def render_error(request: Request, exc: SpectraError) -> JSONResponse:
     retry_after = exc.details.get("retry_after")
     if retry_after is not None:
         headers["retry-after"] = str(int(retry_after))
-    body = refusal_body(anthropic=is_anthropic_path(request.url.path), kind=exc.kind, code=exc.code,
-                        message=exc.message, request_id=rid)
+    body = refusal_body(
+        anthropic=is_anthropic_path(request.url.path),
+        kind=exc.kind,
+        code=exc.code,
+        message=exc.message,
+        request_id=rid,
+    )
     return JSONResponse(body, status_code=status, headers=headers)
 
 
 def render_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    return render_error(request, _InvalidRequest("The request is not valid for this endpoint."))
+    return render_error(
+        request, _InvalidRequestError("The request is not valid for this endpoint.")
+    )
 
 
-class _InvalidRequest(SpectraError):
+class _InvalidRequestError(SpectraError):
     code = "invalid_request"
     kind = ErrorKind.INVALID

@@ -31,8 +31,12 @@ class CredentialDecryptError(ConfigError):
 
 def derive_subkey(secret: bytes, purpose: str, version: int = 1) -> bytes:
     """A 32-byte subkey for `purpose` at `version`, derived from the server secret by HKDF-SHA256."""
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"spectra-hkdf-v1",
-                info=f"{purpose}#v{version}".encode())
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=b"spectra-hkdf-v1",
+        info=f"{purpose}#v{version}".encode(),
+    )
     return hkdf.derive(secret)
 
 
@@ -42,7 +46,9 @@ def new_server_secret() -> bytes:
 
 def fingerprint(secret: bytes) -> str:
     """A public fingerprint of the server secret, stored in the database to detect a changed key."""
-    return hashlib.sha256(b"spectra-fingerprint:" + derive_subkey(secret, "spectra/fingerprint")).hexdigest()[:32]
+    return hashlib.sha256(
+        b"spectra-fingerprint:" + derive_subkey(secret, "spectra/fingerprint")
+    ).hexdigest()[:32]
 
 
 def keyed_hash(key: bytes, value: str) -> str:

@@ -19,11 +19,16 @@ _MAX_DECIMALS = 6
 _MAX_ABS_MICROS = 10**18
 
 
-def parse_amount(text: str | int | Decimal, *, allow_zero: bool = False, allow_negative: bool = False,
-                 field: str = "amount") -> Micros:
+def parse_amount(
+    text: str | int | Decimal,
+    *,
+    allow_zero: bool = False,
+    allow_negative: bool = False,
+    field: str = "amount",
+) -> Micros:
     """Parse a decimal amount in currency units into micros, exactly."""
     if isinstance(text, bool):
-        raise InvalidAmountError(f"{field} must be a decimal string such as \"12.50\".", field=field)
+        raise InvalidAmountError(f'{field} must be a decimal string such as "12.50".', field=field)
     raw = str(text).strip()
     try:
         value = Decimal(raw)

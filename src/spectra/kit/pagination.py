@@ -33,9 +33,13 @@ def decode_cursor(cursor: str) -> list[Any]:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, json.JSONDecodeError):
-        raise InvalidCursorError("The cursor is not one Spectra gave out; start from the first page.") from None
+        raise InvalidCursorError(
+            "The cursor is not one Spectra gave out; start from the first page."
+        ) from None
     if not isinstance(values, list):
-        raise InvalidCursorError("The cursor is not one Spectra gave out; start from the first page.")
+        raise InvalidCursorError(
+            "The cursor is not one Spectra gave out; start from the first page."
+        )
     return values
 
 

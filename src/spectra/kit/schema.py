@@ -22,14 +22,20 @@ def _nonneg_in(value: Any) -> int:
     return parse_amount(str(value), allow_zero=True)
 
 
-_AMOUNT_SCHEMA = WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d{1,6})?$", "examples": ["12.50"]})
+_AMOUNT_SCHEMA = WithJsonSchema(
+    {"type": "string", "pattern": r"^-?\d+(\.\d{1,6})?$", "examples": ["12.50"]}
+)
 
 AmountIn = Annotated[Micros, BeforeValidator(_amount_in), _AMOUNT_SCHEMA]
 """A positive amount in currency units ("12.50"), parsed exactly into micros; >6 decimals is a 422."""
 SignedAmountIn = Annotated[Micros, BeforeValidator(_signed_in), _AMOUNT_SCHEMA]
 NonNegativeAmountIn = Annotated[Micros, BeforeValidator(_nonneg_in), _AMOUNT_SCHEMA]
 
-AmountOut = Annotated[int, PlainSerializer(format_amount, return_type=str), WithJsonSchema({"type": "string", "examples": ["12.50"]})]
+AmountOut = Annotated[
+    int,
+    PlainSerializer(format_amount, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["12.50"]}),
+]
 """Micros serialised as an exact decimal string; pair it with a plain `<name>_micros: int` field."""
 
 

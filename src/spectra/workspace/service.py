@@ -37,8 +37,12 @@ async def list_settings(session: AsyncSession, actor: Actor) -> list[SettingRead
     require(actor, Permission.READ_ALL)
     stored = await _stored(session)
     return [
-        SettingRead(name=spec.name, value=spec.show(stored.get(spec.name, spec.default)),
-                    is_default=spec.name not in stored, description=spec.description)
+        SettingRead(
+            name=spec.name,
+            value=spec.show(stored.get(spec.name, spec.default)),
+            is_default=spec.name not in stored,
+            description=spec.description,
+        )
         for spec in SPECS.values()
     ]
 
@@ -57,7 +61,15 @@ async def set_setting(session: AsyncSession, actor: Actor, *, name: str, value: 
         row.updated_by = actor.label
     await session.flush()
     after = spec.show(parsed)
-    await audit_service.record(session, actor, "settings.set", target_type="setting", target_id=name,
-                               target_label=name, before={"value": before}, after={"value": after})
+    await audit_service.record(
+        session,
+        actor,
+        "settings.set",
+        target_type="setting",
+        target_id=name,
+        target_label=name,
+        before={"value": before},
+        after={"value": after},
+    )
     await record_change(session, CHANGE_KIND, name)
     return SettingRead(name=name, value=after, is_default=False, description=spec.description)

@@ -48,7 +48,9 @@ def _amount(text: str) -> int:
 def _currency(text: str) -> str:
     code = text.strip().upper()
     if not re.fullmatch(r"[A-Z]{3}", code):
-        raise InvalidSettingError(f"'{text}' is not a currency code; use three letters such as USD or EUR.")
+        raise InvalidSettingError(
+            f"'{text}' is not a currency code; use three letters such as USD or EUR."
+        )
     return code
 
 
@@ -57,7 +59,9 @@ def _time_zone(text: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidSettingError(f"'{text}' is not a time zone; use an IANA name such as Europe/Berlin.") from None
+        raise InvalidSettingError(
+            f"'{text}' is not a time zone; use an IANA name such as Europe/Berlin."
+        ) from None
     return name
 
 
@@ -99,17 +103,94 @@ def _show(value: Any) -> str:
 SPECS: dict[str, SettingSpec] = {
     spec.name: spec
     for spec in (
-        SettingSpec("currency", "currency", "USD", "Workspace currency for balances and prices.", _currency, _show),
-        SettingSpec("usd_rate", "decimal", "1", "Units of the workspace currency per US dollar (converts default prices).", _rate, _show),
-        SettingSpec("time_zone", "time_zone", "UTC", "Time zone for periods, statements and reports.", _time_zone, _show),
-        SettingSpec("max_recharge", "amount", None, "Largest single recharge; none = no limit.", _none_or(_amount), _show_amount),
-        SettingSpec("four_eyes_threshold", "amount", None, "Recharges above this wait for a second approver; none = off.", _none_or(_amount), _show_amount),
-        SettingSpec("low_balance_threshold", "amount", None, "Default low-balance notice threshold; none = off.", _none_or(_amount), _show_amount),
-        SettingSpec("webhook_url", "url", None, "Where signed webhook notices are POSTed; none = off.", _none_or(_url), _show),
-        SettingSpec("output_estimate_cap", "int", 4096, "Output tokens assumed at most when estimating a request's hold.", _positive_int, _show),
-        SettingSpec("key_rotation_grace_hours", "int", 24, "How long a rotated key keeps working.", _positive_int, _show),
-        SettingSpec("usage_retention_days", "int", 90, "How long request-level usage records are kept.", _positive_int, _show),
-        SettingSpec("hold_expiry_seconds", "int", 900, "When an unsettled hold is released by the sweeper.", _positive_int, _show),
+        SettingSpec(
+            "currency",
+            "currency",
+            "USD",
+            "Workspace currency for balances and prices.",
+            _currency,
+            _show,
+        ),
+        SettingSpec(
+            "usd_rate",
+            "decimal",
+            "1",
+            "Units of the workspace currency per US dollar (converts default prices).",
+            _rate,
+            _show,
+        ),
+        SettingSpec(
+            "time_zone",
+            "time_zone",
+            "UTC",
+            "Time zone for periods, statements and reports.",
+            _time_zone,
+            _show,
+        ),
+        SettingSpec(
+            "max_recharge",
+            "amount",
+            None,
+            "Largest single recharge; none = no limit.",
+            _none_or(_amount),
+            _show_amount,
+        ),
+        SettingSpec(
+            "four_eyes_threshold",
+            "amount",
+            None,
+            "Recharges above this wait for a second approver; none = off.",
+            _none_or(_amount),
+            _show_amount,
+        ),
+        SettingSpec(
+            "low_balance_threshold",
+            "amount",
+            None,
+            "Default low-balance notice threshold; none = off.",
+            _none_or(_amount),
+            _show_amount,
+        ),
+        SettingSpec(
+            "webhook_url",
+            "url",
+            None,
+            "Where signed webhook notices are POSTed; none = off.",
+            _none_or(_url),
+            _show,
+        ),
+        SettingSpec(
+            "output_estimate_cap",
+            "int",
+            4096,
+            "Output tokens assumed at most when estimating a request's hold.",
+            _positive_int,
+            _show,
+        ),
+        SettingSpec(
+            "key_rotation_grace_hours",
+            "int",
+            24,
+            "How long a rotated key keeps working.",
+            _positive_int,
+            _show,
+        ),
+        SettingSpec(
+            "usage_retention_days",
+            "int",
+            90,
+            "How long request-level usage records are kept.",
+            _positive_int,
+            _show,
+        ),
+        SettingSpec(
+            "hold_expiry_seconds",
+            "int",
+            900,
+            "When an unsettled hold is released by the sweeper.",
+            _positive_int,
+            _show,
+        ),
     )
 }
 
@@ -119,4 +200,6 @@ def spec_for(name: str) -> SettingSpec:
         return SPECS[name]
     except KeyError:
         known = ", ".join(sorted(SPECS))
-        raise UnknownSettingError(f"There is no setting '{name}'; known settings: {known}.") from None
+        raise UnknownSettingError(
+            f"There is no setting '{name}'; known settings: {known}."
+        ) from None

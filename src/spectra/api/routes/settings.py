@@ -17,5 +17,7 @@ async def list_settings(session: ReadSessionDep, actor: ActorDep) -> dict[str, l
 
 
 @router.put("/{name}")
-async def set_setting(name: str, body: SettingUpdate, session: SessionDep, actor: ActorDep) -> SettingRead:
+async def set_setting(
+    name: str, body: SettingUpdate, session: SessionDep, actor: ActorDep
+) -> SettingRead:
     return await workspace_service.set_setting(session, actor, name=name, value=body.value)

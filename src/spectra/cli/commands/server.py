@@ -11,7 +11,7 @@ import typer
 from spectra.cli.output import console, fail, fail_error
 from spectra.config import get_settings, reset_settings
 from spectra.db import migrate as db_migrate
-from spectra.db.leases import SERVE_LEASE, try_acquire, release
+from spectra.db.leases import SERVE_LEASE, release, try_acquire
 from spectra.errors import SpectraError
 from spectra.runtime import AnotherProcessServingError, build_runtime, close_runtime
 
@@ -55,7 +55,9 @@ async def _preflight() -> list[str]:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes (one until shared state lives in Redis).")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (one until shared state lives in Redis).")
+    ] = 1,
 ) -> None:
     """Start Spectra: gateway (/v1), REST API (/api) and console (/console)."""
     if host:

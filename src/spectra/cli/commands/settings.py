@@ -12,7 +12,10 @@ from spectra.cli.output import show_list, show_object
 from spectra.db.session import Session
 from spectra.workspace import service as workspace_service
 
-app = typer.Typer(help="Workspace settings: currency, time zone, thresholds, limits, webhooks.", no_args_is_help=True)
+app = typer.Typer(
+    help="Workspace settings: currency, time zone, thresholds, limits, webhooks.",
+    no_args_is_help=True,
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -27,6 +30,7 @@ def show(as_json: JsonOpt = False) -> None:
     if context.current().remote:
         data: dict[str, Any] = context.api("GET", "/api/settings")
     else:
+
         async def go(session: Session, actor: Actor) -> dict[str, Any]:
             rows = await workspace_service.list_settings(session, actor)
             return {"items": [r.model_dump() for r in rows], "next_cursor": None}
@@ -45,8 +49,11 @@ def set_(
     if context.current().remote:
         data: dict[str, Any] = context.api("PUT", f"/api/settings/{key}", json={"value": value})
     else:
+
         async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            return (await workspace_service.set_setting(session, actor, name=key, value=value)).model_dump()
+            return (
+                await workspace_service.set_setting(session, actor, name=key, value=value)
+            ).model_dump()
 
         data = context.run_local(go)
     show_object(data, as_json=as_json)

@@ -14,7 +14,6 @@ from alembic import op
 
 import spectra.db.types
 
-
 revision: str = "0001_foundation"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None

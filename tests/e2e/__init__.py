@@ -1,0 +1,1 @@
+"""End-to-end tests that drive real clients (Claude Code, Codex CLI) and servers."""

@@ -11,7 +11,7 @@ pointing at the fake upstream on a local port).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -72,7 +72,7 @@ class UpstreamResponse:
             (name.decode("latin-1"), value.decode("latin-1")) for name, value in self.raw_headers
         ]
 
-    async def iter_chunks(self) -> AsyncIterator[bytes]:
+    async def iter_chunks(self) -> AsyncGenerator[bytes, None]:
         """Yield body bytes as they arrive (no buffering, no decompression)."""
         content = self._resp.content
         idle = self._idle

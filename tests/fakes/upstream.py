@@ -605,6 +605,7 @@ class FakeUpstream:
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
+        self._closing = asyncio.Event()
         self.url = ""
         self.app = self._make_app()
 
@@ -628,7 +629,10 @@ class FakeUpstream:
         return app
 
     async def start(self) -> str:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._closing.clear()
+        self._runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port, reuse_address=True)
         await site.start()
@@ -638,6 +642,7 @@ class FakeUpstream:
         return self.url
 
     async def stop(self) -> None:
+        self._closing.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -671,11 +676,11 @@ class FakeUpstream:
     def _authorised(self, request: web.Request) -> bool:
         if self.api_key is None:
             return True
-        if request.path in _ANTHROPIC_PATHS:
-            return request.headers.get("x-api-key") == self.api_key
-        if request.path == "/v1/models" and "x-api-key" in request.headers:
-            return request.headers.get("x-api-key") == self.api_key
-        return request.headers.get("authorization") == f"Bearer {self.api_key}"
+        bearer = request.headers.get("authorization") == f"Bearer {self.api_key}"
+        if request.path in _ANTHROPIC_PATHS or "x-api-key" in request.headers:
+            # Anthropic takes `x-api-key`; its Python SDK sends `Authorization: Bearer`.
+            return request.headers.get("x-api-key") == self.api_key or bearer
+        return bearer
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:
         raw = await self._recorded(request)
@@ -700,7 +705,10 @@ class FakeUpstream:
             _abort(request)
             return web.Response(status=500)
         if isinstance(behaviour, Hang):
-            await asyncio.sleep(behaviour.seconds)
+            await self._wait(None, behaviour.seconds)
+            if self._closing.is_set():
+                _abort(request)
+                return web.Response(status=500)
             behaviour = self.default
         reply = behaviour
         protocol = _GENERATION[request.path]
@@ -766,12 +774,26 @@ class FakeUpstream:
                 _abort(request)
                 return resp
             if number == 1 and reply.gate is not None:
-                await reply.gate.wait()
+                await self._wait(reply.gate, None)
+                if self._closing.is_set():
+                    _abort(request)
+                    return resp
             if number and reply.chunk_delay > 0:
                 await asyncio.sleep(reply.chunk_delay)
             await resp.write(event)
         await resp.write_eof()
         return resp
+
+    async def _wait(self, event: asyncio.Event | None, seconds: float | None) -> None:
+        """Wait for `event` (or `seconds`), but never past `stop()`."""
+        waiters = [asyncio.ensure_future(self._closing.wait())]
+        if event is not None:
+            waiters.append(asyncio.ensure_future(event.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     async def _count_tokens(self, request: web.Request) -> web.Response:
         raw = await self._recorded(request)

@@ -36,7 +36,10 @@ async def get_key(session: AsyncSession, key_id: uuid.UUID) -> MemberKey | None:
 
 async def find_key_by_hash(session: AsyncSession, digest: str) -> MemberKey | None:
     result = await session.execute(
-        select(MemberKey).options(joinedload(MemberKey.user)).where(MemberKey.hash == digest)
+        select(MemberKey)
+        .options(joinedload(MemberKey.user))
+        .where(MemberKey.hash == digest)
+        .execution_options(populate_existing=True)
     )
     return result.scalar_one_or_none()
 
@@ -66,16 +69,20 @@ async def page_keys(
 
 
 def _key_status_clause(status: str, now: datetime) -> Any:
-    revoked = or_(MemberKey.status == KEY_REVOKED, MemberKey.grace_until <= now)
-    expired = or_(MemberKey.expires_at <= now, MemberKey.use_expires_at <= now)
+    # Written without NOT over nullable comparisons: NULL would make them unknown, not true.
+    in_grace = or_(MemberKey.grace_until.is_(None), MemberKey.grace_until > now)
     if status == KEY_REVOKED:
-        return revoked
+        return or_(MemberKey.status == KEY_REVOKED, MemberKey.grace_until <= now)
     if status == KEY_EXPIRED:
-        return and_(~revoked, expired)
+        return and_(
+            MemberKey.status == KEY_ACTIVE,
+            in_grace,
+            or_(MemberKey.expires_at <= now, MemberKey.use_expires_at <= now),
+        )
     assert status == KEY_ACTIVE
     return and_(
         MemberKey.status == KEY_ACTIVE,
-        or_(MemberKey.grace_until.is_(None), MemberKey.grace_until > now),
+        in_grace,
         or_(MemberKey.expires_at.is_(None), MemberKey.expires_at > now),
         or_(MemberKey.use_expires_at.is_(None), MemberKey.use_expires_at > now),
     )
@@ -167,7 +174,10 @@ async def get_token(session: AsyncSession, token_id: uuid.UUID) -> AdminToken | 
 
 async def find_token_by_hash(session: AsyncSession, digest: str) -> AdminToken | None:
     result = await session.execute(
-        select(AdminToken).options(joinedload(AdminToken.user)).where(AdminToken.hash == digest)
+        select(AdminToken)
+        .options(joinedload(AdminToken.user))
+        .where(AdminToken.hash == digest)
+        .execution_options(populate_existing=True)
     )
     return result.scalar_one_or_none()
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from conftest import TEST_SECRET
 from spectra.db import serverkey
 from spectra.db.serverkey import ServerKeys, set_server_keys
-from conftest import TEST_SECRET
 
 
 @pytest.fixture(autouse=True)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from factories import make_user
 from spectra.audit.actor import Actor, local_actor, user_actor
 from spectra.db.session import Session
 from spectra.keys import service as keys_service
 from spectra.keys.models import AdminToken, MemberKey
 from spectra.users.models import User
-from factories import make_user
 
 
 def actor_for(user: User, *, read_only: bool = False) -> Actor:
-    return user_actor(user_id=user.id, email=user.email, role=user.role, via="token", read_only=read_only)
+    return user_actor(
+        user_id=user.id, email=user.email, role=user.role, via="token", read_only=read_only
+    )
 
 
 async def make_member(session: Session, **overrides: Any) -> User:

@@ -20,7 +20,10 @@ ActAs = Callable[[Actor], None]
 
 async def users(runtime: Runtime, *roles: str) -> list[User]:
     async with session_scope(runtime.db) as session:
-        return [await (make_admin if role == "admin" else make_member)(session, role=role) for role in roles]
+        return [
+            await (make_admin if role == "admin" else make_member)(session, role=role)
+            for role in roles
+        ]
 
 
 def error_code(response: httpx.Response) -> str:
@@ -29,27 +32,39 @@ def error_code(response: httpx.Response) -> str:
 
 
 class TestKeysApi:
-    async def test_a_member_creates_lists_and_revokes_their_key(self, client: httpx.AsyncClient, act_as: ActAs, runtime: Runtime) -> None:
+    async def test_a_member_creates_lists_and_revokes_their_key(
+        self, client: httpx.AsyncClient, act_as: ActAs, runtime: Runtime
+    ) -> None:
         (member,) = await users(runtime, "member")
         act_as(actor_for(member))
         created = await client.post("/api/keys", json={"name": "laptop", "scopes": ["claude-*"]})
         assert created.status_code == 201, created.text
         body = created.json()
-        assert body["secret"].startswith("sk-spectra-") and body["status"] == "active"
+        assert body["secret"].startswith("sk-spectra-")
+        assert body["status"] == "active"
         assert body["user_email"] == member.email
         listed = (await client.get("/api/keys")).json()
         assert [k["id"] for k in listed["items"]] == [body["id"]]
-        assert "secret" not in listed["items"][0] and "hash" not in listed["items"][0]
+        assert "secret" not in listed["items"][0]
+        assert "hash" not in listed["items"][0]
         assert listed["next_cursor"] is None
         one = await client.get(f"/api/keys/{body['id']}")
-        assert one.status_code == 200 and "secret" not in one.json()
+        assert one.status_code == 200
+        assert "secret" not in one.json()
         revoked = await client.post(f"/api/keys/{body['id']}/revoke", json={"reason": "done"})
-        assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+        assert revoked.status_code == 200
+        assert revoked.json()["status"] == "revoked"
         async with session_scope(runtime.db) as session:
-            actions = (await session.execute(select(AuditEvent.action).order_by(AuditEvent.id))).scalars().all()
+            actions = (
+                (await session.execute(select(AuditEvent.action).order_by(AuditEvent.id)))
+                .scalars()
+                .all()
+            )
         assert list(actions) == ["keys.create", "keys.revoke"]
 
-    async def test_rotate_returns_a_new_secret_and_patch_changes_fields(self, client: httpx.AsyncClient, act_as: ActAs, runtime: Runtime) -> None:
+    async def test_rotate_returns_a_new_secret_and_patch_changes_fields(
+        self, client: httpx.AsyncClient, act_as: ActAs, runtime: Runtime
+    ) -> None:
         (admin, member) = await users(runtime, "admin", "member")
         act_as(actor_for(admin))
         created = (await client.post("/api/keys", json={"user_email": member.email})).json()
@@ -57,24 +72,34 @@ class TestKeysApi:
         assert rotated.status_code == 201
         assert rotated.json()["secret"] != created["secret"]
         assert rotated.json()["rotated_from_id"] == created["id"]
-        patched = await client.patch(f"/api/keys/{rotated.json()['id']}", json={"name": "ci", "ip_allowlist": ["10.0.0.0/8"]})
+        patched = await client.patch(
+            f"/api/keys/{rotated.json()['id']}", json={"name": "ci", "ip_allowlist": ["10.0.0.0/8"]}
+        )
         assert patched.status_code == 200
         assert (patched.json()["name"], patched.json()["ip_allowlist"]) == ("ci", ["10.0.0.0/8"])
 
-    async def test_a_malformed_cidr_is_a_422_with_a_stable_code(self, client: httpx.AsyncClient, act_as: ActAs, runtime: Runtime) -> None:
+    async def test_a_malformed_cidr_is_a_422_with_a_stable_code(
+        self, client: httpx.AsyncClient, act_as: ActAs, runtime: Runtime
+    ) -> None:
         (member,) = await users(runtime, "member")
         act_as(actor_for(member))
         response = await client.post("/api/keys", json={"ip_allowlist": ["300.1.1.1/8"]})
-        assert response.status_code == 422 and error_code(response) == "invalid_cidr"
+        assert response.status_code == 422
+        assert error_code(response) == "invalid_cidr"
         async with session_scope(runtime.db) as session:
             assert (await session.execute(select(MemberKey))).first() is None
 
-    async def test_an_unknown_user_is_a_404(self, client: httpx.AsyncClient, act_as: ActAs, runtime: Runtime) -> None:
+    async def test_an_unknown_user_is_a_404(
+        self, client: httpx.AsyncClient, act_as: ActAs, runtime: Runtime
+    ) -> None:
         act_as(local_actor())
         response = await client.post("/api/keys", json={"user_email": "ghost@example.com"})
-        assert response.status_code == 404 and error_code(response) == "user_not_found"
+        assert response.status_code == 404
+        assert error_code(response) == "user_not_found"
 
-    async def test_oversize_fields_are_refused(self, client: httpx.AsyncClient, act_as: ActAs, runtime: Runtime) -> None:
+    async def test_oversize_fields_are_refused(
+        self, client: httpx.AsyncClient, act_as: ActAs, runtime: Runtime
+    ) -> None:
         (member,) = await users(runtime, "member")
         act_as(actor_for(member))
         response = await client.post("/api/keys", json={"name": "x" * 101})
@@ -82,7 +107,9 @@ class TestKeysApi:
         response = await client.post("/api/keys", json={"expires_after_first_use_days": 0})
         assert response.status_code == 422
 
-    async def test_a_member_touching_another_members_key_gets_403(self, client: httpx.AsyncClient, act_as: ActAs, runtime: Runtime) -> None:
+    async def test_a_member_touching_another_members_key_gets_403(
+        self, client: httpx.AsyncClient, act_as: ActAs, runtime: Runtime
+    ) -> None:
         (alice, bob) = await users(runtime, "member", "member")
         async with session_scope(runtime.db) as session:
             key, _ = await make_key(session, bob)
@@ -98,7 +125,9 @@ class TestKeysApi:
             assert response.status_code == 403, (method, path, response.text)
             assert error_code(response) == "permission_denied"
 
-    async def test_an_expiry_date_means_the_end_of_that_day(self, client: httpx.AsyncClient, act_as: ActAs, runtime: Runtime) -> None:
+    async def test_an_expiry_date_means_the_end_of_that_day(
+        self, client: httpx.AsyncClient, act_as: ActAs, runtime: Runtime
+    ) -> None:
         (member,) = await users(runtime, "member")
         act_as(actor_for(member))
         response = await client.post("/api/keys", json={"expires_at": "2099-12-31"})
@@ -107,23 +136,33 @@ class TestKeysApi:
 
 
 class TestTokensApi:
-    async def test_a_user_creates_lists_and_revokes_a_token(self, client: httpx.AsyncClient, act_as: ActAs, runtime: Runtime) -> None:
+    async def test_a_user_creates_lists_and_revokes_a_token(
+        self, client: httpx.AsyncClient, act_as: ActAs, runtime: Runtime
+    ) -> None:
         (admin,) = await users(runtime, "admin")
         act_as(actor_for(admin))
-        created = await client.post("/api/tokens", json={"read_only": True, "expires_at": "2099-01-01"})
+        created = await client.post(
+            "/api/tokens", json={"read_only": True, "expires_at": "2099-01-01"}
+        )
         assert created.status_code == 201
         body = created.json()
-        assert body["secret"].startswith("st-spectra-") and body["read_only"] is True
+        assert body["secret"].startswith("st-spectra-")
+        assert body["read_only"] is True
         listed = (await client.get("/api/tokens")).json()
-        assert [t["id"] for t in listed["items"]] == [body["id"]] and "secret" not in listed["items"][0]
+        assert [t["id"] for t in listed["items"]] == [body["id"]]
+        assert "secret" not in listed["items"][0]
         revoked = await client.post(f"/api/tokens/{body['id']}/revoke")
-        assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+        assert revoked.status_code == 200
+        assert revoked.json()["status"] == "revoked"
 
-    async def test_a_token_for_someone_else_is_refused(self, client: httpx.AsyncClient, act_as: ActAs, runtime: Runtime) -> None:
+    async def test_a_token_for_someone_else_is_refused(
+        self, client: httpx.AsyncClient, act_as: ActAs, runtime: Runtime
+    ) -> None:
         (owner, member) = await users(runtime, "owner", "member")
         act_as(actor_for(owner))
         response = await client.post("/api/tokens", json={"user_id": str(member.id)})
-        assert response.status_code == 403 and error_code(response) == "token_for_other_user"
+        assert response.status_code == 403
+        assert error_code(response) == "token_for_other_user"
 
     async def test_without_an_actor_the_api_answers_401(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/api/keys")

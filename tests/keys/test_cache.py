@@ -34,7 +34,12 @@ async def eventually(check: Callable[[], T]) -> T:
     while True:
         try:
             return check()
-        except (AssertionError, errors.InvalidApiKeyError, errors.KeyRevokedError, errors.UserSuspendedError):
+        except (
+            AssertionError,
+            errors.InvalidApiKeyError,
+            errors.KeyRevokedError,
+            errors.UserSuspendedError,
+        ):
             if time.monotonic() > deadline:
                 raise
         await asyncio.sleep(0.02)
@@ -59,13 +64,20 @@ async def committed_key(runtime: Runtime, **options: Any) -> tuple[User, MemberK
 
 
 class TestLookup:
-    async def test_a_new_key_reaches_the_cache_and_looks_up_without_the_database(self, runtime: Runtime) -> None:
+    async def test_a_new_key_reaches_the_cache_and_looks_up_without_the_database(
+        self, runtime: Runtime
+    ) -> None:
         member, key, secret = await committed_key(runtime, scopes=["claude-*"])
         cache = current_cache()
         entry: KeyEntry = await eventually(lambda: cache.lookup(secret, "127.0.0.1"))
         assert (entry.key_id, entry.user_id, entry.user_email) == (key.id, member.id, member.email)
-        assert (entry.user_role, entry.user_status, entry.group_id) == ("member", "active", member.group_id)
-        assert entry.allows_model("claude-sonnet-4") and not entry.allows_model("gpt-4o")
+        assert (entry.user_role, entry.user_status, entry.group_id) == (
+            "member",
+            "active",
+            member.group_id,
+        )
+        assert entry.allows_model("claude-sonnet-4")
+        assert not entry.allows_model("gpt-4o")
 
     async def test_a_revoke_through_the_service_reaches_the_cache(self, runtime: Runtime) -> None:
         _, key, secret = await committed_key(runtime)
@@ -75,7 +87,9 @@ class TestLookup:
             await keys_service.revoke_key(session, local_actor(), key_id=key.id)
         await eventually(raises(errors.KeyRevokedError, lambda: cache.lookup(secret, None)))
 
-    async def test_a_suspension_reaches_the_cache_through_the_users_change(self, runtime: Runtime) -> None:
+    async def test_a_suspension_reaches_the_cache_through_the_users_change(
+        self, runtime: Runtime
+    ) -> None:
         member, _, secret = await committed_key(runtime)
         cache = current_cache()
         await eventually(lambda: cache.lookup(secret, None))
@@ -86,10 +100,14 @@ class TestLookup:
             await record_change(session, "users.status", member.id)
         await eventually(raises(errors.UserSuspendedError, lambda: cache.lookup(secret, None)))
 
-    async def test_a_rotated_key_works_until_its_grace_ends(self, runtime: Runtime, clock: datetime) -> None:
+    async def test_a_rotated_key_works_until_its_grace_ends(
+        self, runtime: Runtime, clock: datetime
+    ) -> None:
         _, key, old_secret = await committed_key(runtime)
         async with session_scope(runtime.db) as session:
-            _, new_secret = await keys_service.rotate_key(session, local_actor(), key_id=key.id, grace=timedelta(hours=1))
+            _, new_secret = await keys_service.rotate_key(
+                session, local_actor(), key_id=key.id, grace=timedelta(hours=1)
+            )
         cache = current_cache()
         await eventually(lambda: cache.lookup(new_secret, None))
         assert cache.lookup(old_secret, None).key_id == key.id
@@ -97,8 +115,14 @@ class TestLookup:
         with pytest.raises(errors.KeyRevokedError):
             cache.lookup(old_secret, None)
 
-    async def test_ip_allowlist_and_expiry_are_checked(self, runtime: Runtime, clock: datetime) -> None:
-        _, _, secret = await committed_key(runtime, ip_allowlist=["10.0.0.0/8", "2001:db8::/32"], expires_at=clock + timedelta(days=1))
+    async def test_ip_allowlist_and_expiry_are_checked(
+        self, runtime: Runtime, clock: datetime
+    ) -> None:
+        _, _, secret = await committed_key(
+            runtime,
+            ip_allowlist=["10.0.0.0/8", "2001:db8::/32"],
+            expires_at=clock + timedelta(days=1),
+        )
         cache = current_cache()
         await eventually(lambda: cache.lookup(secret, "10.1.1.1"))
         assert cache.lookup(secret, "2001:db8::1")
@@ -118,7 +142,9 @@ class TestLookup:
                 cache.lookup(secret, None)
             assert caught.value.code == "invalid_api_key"
 
-    async def test_lookup_compares_the_hash_in_constant_time(self, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def test_lookup_compares_the_hash_in_constant_time(
+        self, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         _, _, secret = await committed_key(runtime)
         cache = current_cache()
         await eventually(lambda: cache.lookup(secret, None))
@@ -141,12 +167,15 @@ class TestUses:
         _, key, secret = await committed_key(runtime, expires_after_first_use_days=2)
         cache = current_cache()
         entry = await eventually(lambda: cache.lookup(secret, None))
-        assert entry.first_used_at == clock and entry.effective_expires_at == clock + timedelta(days=2)
+        assert entry.first_used_at == clock
+        assert entry.effective_expires_at == clock + timedelta(days=2)
         await runtime.committer.flush()
 
         async def stored() -> MemberKey:
             async with session_scope(runtime.db) as session:
-                return (await session.execute(select(MemberKey).where(MemberKey.id == key.id))).scalar_one()
+                return (
+                    await session.execute(select(MemberKey).where(MemberKey.id == key.id))
+                ).scalar_one()
 
         row = await stored()
         assert (row.first_used_at, row.use_expires_at) == (clock, clock + timedelta(days=2))
@@ -156,7 +185,9 @@ class TestUses:
         with pytest.raises(errors.KeyExpiredError):
             fresh.lookup(secret, None)
 
-    async def test_last_used_is_collected_in_memory_and_flushed_in_a_batch(self, runtime: Runtime, clock: datetime) -> None:
+    async def test_last_used_is_collected_in_memory_and_flushed_in_a_batch(
+        self, runtime: Runtime, clock: datetime
+    ) -> None:
         _, key, secret = await committed_key(runtime)
         cache = current_cache()
         await eventually(lambda: cache.lookup(secret, None))
@@ -166,7 +197,9 @@ class TestUses:
         assert recorder is not None
         await recorder.flush()
         async with session_scope(runtime.db) as session:
-            row = (await session.execute(select(MemberKey).where(MemberKey.id == key.id))).scalar_one()
+            row = (
+                await session.execute(select(MemberKey).where(MemberKey.id == key.id))
+            ).scalar_one()
         assert row.last_used_at == clock + timedelta(minutes=5)
 
 
@@ -176,8 +209,16 @@ class TestLoad:
         secrets = [new_member_key() for _ in range(10_000)]
         await session.execute(
             insert(MemberKey),
-            [{"user_id": member.id, "prefix": display_prefix(s), "hash": hash_secret(s), "scopes": ["claude-*"],
-              "ip_allowlist": ["10.0.0.0/8"]} for s in secrets],
+            [
+                {
+                    "user_id": member.id,
+                    "prefix": display_prefix(s),
+                    "hash": hash_secret(s),
+                    "scopes": ["claude-*"],
+                    "ip_allowlist": ["10.0.0.0/8"],
+                }
+                for s in secrets
+            ],
         )
         statements: list[str] = []
         conn = (await session.connection()).sync_connection

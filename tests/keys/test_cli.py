@@ -64,18 +64,25 @@ def spectra(*args: str) -> Any:
 
 def test_keys_create_prints_the_secret_once_and_list_never_does(data_dir: Path) -> None:
     email = make_cli_user()
-    created = spectra("keys", "create", "--user", email, "--name", "laptop", "--scope", "claude-*", "--json")
+    created = spectra(
+        "keys", "create", "--user", email, "--name", "laptop", "--scope", "claude-*", "--json"
+    )
     assert created.exit_code == 0, created.output
     body = json.loads(created.output)
-    assert body["secret"].startswith("sk-spectra-") and body["user_email"] == email
+    assert body["secret"].startswith("sk-spectra-")
+    assert body["user_email"] == email
     table = spectra("keys", "create", "--user", email)
-    assert table.exit_code == 0 and "shown once" in table.output and "sk-spectra-" in table.output
+    assert table.exit_code == 0
+    assert "shown once" in table.output
+    assert "sk-spectra-" in table.output
     listed = spectra("keys", "list", "--user", email, "--json")
     page = json.loads(listed.output)
-    assert len(page["items"]) == 2 and page["next_cursor"] is None
+    assert len(page["items"]) == 2
+    assert page["next_cursor"] is None
     assert body["secret"] not in listed.output
     [stored] = [k for k in rows(MemberKey) if str(k.id) == body["id"]]
-    assert stored.name == "laptop" and stored.scopes == ["claude-*"]
+    assert stored.name == "laptop"
+    assert stored.scopes == ["claude-*"]
 
 
 def test_keys_revoke_and_rotate(data_dir: Path) -> None:
@@ -84,21 +91,27 @@ def test_keys_revoke_and_rotate(data_dir: Path) -> None:
     rotated = spectra("keys", "rotate", first["id"], "--grace-hours", "0", "--json")
     assert rotated.exit_code == 0, rotated.output
     new = json.loads(rotated.output)
-    assert new["secret"] != first["secret"] and new["rotated_from_id"] == first["id"]
+    assert new["secret"] != first["secret"]
+    assert new["rotated_from_id"] == first["id"]
     revoked = spectra("keys", "revoke", new["id"], "--reason", "test", "--json")
-    assert revoked.exit_code == 0 and json.loads(revoked.output)["status"] == "revoked"
+    assert revoked.exit_code == 0
+    assert json.loads(revoked.output)["status"] == "revoked"
     statuses = {str(k.id): k.status for k in rows(MemberKey)}
     assert statuses[new["id"]] == "revoked"
     again = spectra("keys", "revoke", new["id"])
-    assert again.exit_code == 4 and "already revoked" in again.output
+    assert again.exit_code == 4
+    assert "already revoked" in again.output
 
 
 def test_tokens_create_list_and_revoke(data_dir: Path) -> None:
     email = make_cli_user(role="admin")
-    created = spectra("tokens", "create", "--user", email, "--read-only", "--expires", "2099-12-31", "--json")
+    created = spectra(
+        "tokens", "create", "--user", email, "--read-only", "--expires", "2099-12-31", "--json"
+    )
     assert created.exit_code == 0, created.output
     body = json.loads(created.output)
-    assert body["secret"].startswith("st-spectra-") and body["read_only"] is True
+    assert body["secret"].startswith("st-spectra-")
+    assert body["read_only"] is True
     assert body["expires_at"].startswith("2100-01-01")
     listed = spectra("tokens", "list", "--json")
     assert [t["id"] for t in json.loads(listed.output)["items"]] == [body["id"]]
@@ -106,7 +119,8 @@ def test_tokens_create_list_and_revoke(data_dir: Path) -> None:
     revoked = spectra("tokens", "revoke", body["id"], "--json")
     assert json.loads(revoked.output)["status"] == "revoked"
     [stored] = rows(AdminToken)
-    assert stored.status == "revoked" and stored.is_read_only
+    assert stored.status == "revoked"
+    assert stored.is_read_only
 
 
 @pytest.mark.parametrize(
@@ -116,10 +130,16 @@ def test_tokens_create_list_and_revoke(data_dir: Path) -> None:
         (("keys", "create"), 2, "--user"),
         (("keys", "revoke", "not-an-id"), 2, "is not a key id"),
         (("tokens", "create", "--user", "ghost@example.com"), 3, "No user"),
-        (("tokens", "create", "--user", "x@example.com", "--expires", "someday"), 2, "is not a date"),
+        (
+            ("tokens", "create", "--user", "x@example.com", "--expires", "someday"),
+            2,
+            "is not a date",
+        ),
     ],
 )
-def test_bad_input_fails_with_one_sentence(data_dir: Path, args: tuple[str, ...], exit_code: int, message: str) -> None:
+def test_bad_input_fails_with_one_sentence(
+    data_dir: Path, args: tuple[str, ...], exit_code: int, message: str
+) -> None:
     result = spectra(*args)
     assert result.exit_code == exit_code, result.output
     assert message in result.output
@@ -128,5 +148,6 @@ def test_bad_input_fails_with_one_sentence(data_dir: Path, args: tuple[str, ...]
 def test_a_malformed_cidr_fails_with_exit_2(data_dir: Path) -> None:
     email = make_cli_user()
     result = spectra("keys", "create", "--user", email, "--allow-ip", "10.0.0.0/99")
-    assert result.exit_code == 2 and "is not an IP address or network" in result.output
+    assert result.exit_code == 2
+    assert "is not an IP address or network" in result.output
     assert rows(MemberKey) == []

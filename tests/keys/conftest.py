@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from tests.conftest import TEST_SECRET
 
-from conftest import TEST_SECRET
 from spectra.db import serverkey
 from spectra.db.serverkey import ServerKeys, set_server_keys
 

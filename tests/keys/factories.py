@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from factories import make_user
+from tests.factories import make_user
+
 from spectra.audit.actor import Actor, local_actor, user_actor
 from spectra.db.session import Session
 from spectra.keys import service as keys_service

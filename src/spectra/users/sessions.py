@@ -36,3 +36,8 @@ def csrf_matches(session_token: str, presented: str | None) -> bool:
     if not presented:
         return False
     return constant_time_equal(csrf_for(session_token), presented)
+
+
+def setup_path(token: str) -> str:
+    """Where a password-setup link points (the console's setup page), relative to the base URL."""
+    return f"/console/setup?token={token}"

@@ -1,7 +1,7 @@
 """users
 
 Revision ID: 0002_users
-Revises: 0001_foundation
+Revises: 0003_keys
 Create Date: 2026-11-29 13:14:40.182745
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import spectra.db.types
 
 revision: str = "0002_users"
-down_revision: str | Sequence[str] | None = "0001_foundation"
+down_revision: str | Sequence[str] | None = "0003_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

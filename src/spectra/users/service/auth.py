@@ -107,8 +107,9 @@ async def change_password(
     return target
 
 
-def check_usable(user: User) -> None:
-    """Refuse a user who may not act now: suspended, removed or not yet set up."""
+def check_usable(user: User, *, allow_invited: bool = False) -> None:
+    """Refuse a user who may not act now: suspended, removed or (unless `allow_invited`: API
+    keys and tokens work before a console password is set) not yet set up."""
     if user.status == "suspended":
         reason = f" ({user.status_reason})" if user.status_reason else ""
         raise UserSuspendedError(
@@ -116,18 +117,20 @@ def check_usable(user: User) -> None:
         )
     if user.status == "removed":
         raise UserRemovedError("Your account was removed; ask an admin if this is a mistake.")
-    if user.status != "active":
+    if user.status != "active" and not (allow_invited and user.status == "invited"):
         raise UserNotActiveError(
             "Your account is not set up yet; use the setup link an admin gave you."
         )
 
 
-async def active_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+async def active_user(
+    session: AsyncSession, user_id: uuid.UUID, *, allow_invited: bool = False
+) -> User:
     """The user behind a credential, if they may act now (for authentication; no permission check)."""
     user = await repository.get_user(session, user_id)
     if user is None:
         raise InvalidCredentialsError("The user behind this credential no longer exists.")
-    check_usable(user)
+    check_usable(user, allow_invited=allow_invited)
     return user
 
 

@@ -42,7 +42,7 @@ async def record(
     last = (await session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     occurred_at = utc_now()
-    fields = {
+    fields: dict[str, Any] = {
         "occurred_at": occurred_at,
         "actor_kind": str(actor.kind),
         "actor_label": actor.label,
@@ -172,7 +172,7 @@ def _escape_like(text_: str) -> str:
     return text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filtered(stmt: Select[tuple[AuditEvent]], where: AuditFilter) -> Select[tuple[AuditEvent]]:
+def _filtered(stmt: Select[AuditEvent], where: AuditFilter) -> Select[AuditEvent]:
     if where.actor:
         try:
             stmt = stmt.where(AuditEvent.actor_user_id == uuid.UUID(where.actor))

@@ -17,7 +17,7 @@ from spectra.kit.pagination import Page
 from .models import Group, PasswordSetupLink, User, UserSession
 
 
-def _users() -> Select[tuple[User]]:
+def _users() -> Select[User]:
     return select(User).options(joinedload(User.group))
 
 

@@ -28,7 +28,9 @@ UNSET: object = object()
 """Marks a cap argument that was not given (None means "no cap")."""
 
 
-def _check_cap(value: int | None, field: str) -> int | None:
+def _check_cap(value: int | None | object, field: str) -> int | None:
+    if value is not None and not isinstance(value, int):
+        raise InvalidAmountError(f"{field} must be an amount.", field=field)
     if value is not None and value < 0:
         raise InvalidAmountError(f"{field} must not be negative.", field=field)
     return value
@@ -123,11 +125,11 @@ async def update_group(
     if description is not None:
         target.description = clean_text(description, field="description", limit=MAX_DESCRIPTION)
     if monthly_cap_micros is not UNSET:
-        target.monthly_cap_micros = _check_cap(monthly_cap_micros, "monthly_cap")  # type: ignore[arg-type]
+        target.monthly_cap_micros = _check_cap(monthly_cap_micros, "monthly_cap")
     if member_monthly_cap_micros is not UNSET:
         target.member_monthly_cap_micros = _check_cap(
             member_monthly_cap_micros, "member_monthly_cap"
-        )  # type: ignore[arg-type]
+        )
     await _flush(session, target.name)
     after = group_snapshot(target)
     if after != before:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import TEST_SECRET
+from argon2 import PasswordHasher
 
+from conftest import TEST_SECRET
 from spectra.db import serverkey
 from spectra.db.serverkey import ServerKeys, set_server_keys
+from spectra.users import passwords
 from spectra.users.throttle import throttle
 
 
@@ -26,3 +28,11 @@ def fresh_throttle() -> Iterator[None]:
     throttle.reset()
     yield
     throttle.reset()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_argon2() -> Iterator[None]:
+    """argon2id still, with test-sized cost: the default profile takes about a second here."""
+    previous = passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    yield
+    passwords.use_hasher(previous)

@@ -31,7 +31,8 @@ class TestSetPassword:
     ) -> None:
         user = await make_user(session, status="invited")
         await users_service.set_password(session, local_actor(), user=user.email, password=PASSWORD)
-        assert user.password_hash is not None and user.password_hash.startswith("$argon2id$")
+        assert user.password_hash is not None
+        assert user.password_hash.startswith("$argon2id$")
         assert user.status == "active"
         event = await last_audit(session, "users.set_password")
         assert PASSWORD not in str(event.before) + str(event.after) + str(event.details)
@@ -89,7 +90,8 @@ class TestConsumeSetupLink:
         issued = await users_service.invite_user(session, local_actor(), email="hash@example.com")
         stmt = select(PasswordSetupLink).where(PasswordSetupLink.user_id == issued.user.id)
         link = (await session.execute(stmt)).scalar_one()
-        assert issued.token not in link.token_hash and len(link.token_hash) == 64
+        assert issued.token not in link.token_hash
+        assert len(link.token_hash) == 64
 
     async def test_refuses_an_unknown_token(self, session: Session) -> None:
         with pytest.raises(SpectraError) as caught:

@@ -39,7 +39,8 @@ class TestCreateUser:
         )
         event = await last_audit(session, "users.create")
         assert event.target_id == str(user.id)
-        assert event.after is not None and event.after["email"] == "priya@example.com"
+        assert event.after is not None
+        assert event.after["email"] == "priya@example.com"
         assert event.actor_label.startswith("local:")
 
     async def test_puts_the_user_in_the_named_group(self, session: Session) -> None:
@@ -140,8 +141,10 @@ class TestUpdateUser:
         )
         assert (user.email, user.name) == ("new@example.com", "New")
         event = await last_audit(session, "users.update")
-        assert event.before is not None and event.before["email"] == "old@example.com"
-        assert event.after is not None and event.after["email"] == "new@example.com"
+        assert event.before is not None
+        assert event.before["email"] == "old@example.com"
+        assert event.after is not None
+        assert event.after["email"] == "new@example.com"
 
     async def test_refuses_an_email_another_user_has(self, session: Session) -> None:
         await make_user(session, email="taken@example.com")
@@ -169,11 +172,14 @@ class TestSuspendUser:
         )
         assert (user.status, user.status_reason) == ("suspended", "left the team")
         row = await session.get(UserSession, opened.row.id)
-        assert row is not None and row.ended_at is not None
+        assert row is not None
+        assert row.ended_at is not None
         assert str(user.id) in await _changes(session, "users.status")
         event = await last_audit(session, "users.suspend")
-        assert event.before is not None and event.before["status"] == "active"
-        assert event.after is not None and event.after["status"] == "suspended"
+        assert event.before is not None
+        assert event.before["status"] == "active"
+        assert event.after is not None
+        assert event.after["status"] == "suspended"
 
     async def test_refuses_the_last_active_owner(self, session: Session) -> None:
         owner = await make_owner(session)
@@ -215,7 +221,8 @@ class TestRemoveUser:
         user = await make_user(session)
         await users_service.remove_user(session, local_actor(), user=user.id, reason="left")
         found = await session.get(User, user.id)
-        assert found is not None and found.status == "removed"
+        assert found is not None
+        assert found.status == "removed"
         assert (await last_audit(session)).action == "users.remove"
         assert str(user.id) in await _changes(session, "users.status")
 
@@ -239,7 +246,8 @@ class TestChangeRole:
         await users_service.change_role(session, actor_for(owner), user=user.id, role="billing")
         assert user.role == "billing"
         event = await last_audit(session, "users.change_role")
-        assert (event.before or {})["role"] == "member" and (event.after or {})["role"] == "billing"
+        assert (event.before or {})["role"] == "member"
+        assert (event.after or {})["role"] == "billing"
         assert str(user.id) in await _changes(session, "users.role")
 
     async def test_refuses_to_demote_the_last_owner(self, session: Session) -> None:

@@ -26,6 +26,7 @@ USERS_WRITE = frozenset({"owner", "admin"})
 KEYS_WRITE_ANY = USERS_WRITE
 ROLES_WRITE = frozenset({"owner"})
 BUDGETS_WRITE = frozenset({"owner", "admin", "billing"})
+SETTINGS_WRITE = frozenset({"owner"})
 
 
 class Fixtures(Protocol):
@@ -128,6 +129,10 @@ async def _own_token(fx: Fixtures) -> Call:
     return Call(json={"name": f"t-{fx.unique()}"})
 
 
+async def _setting(fx: Fixtures) -> Call:
+    return Call({"name": "time_zone"}, json={"value": "Europe/Berlin"})
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/openapi.json"): Case(EVERYONE, public=True),
     ("GET", "/api/docs"): Case(EVERYONE, public=True),
@@ -178,8 +183,11 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/keys/{key_id}/revoke"): Case(KEYS_WRITE_ANY, _others_key),
     ("POST", "/api/keys/{key_id}/rotate"): Case(KEYS_WRITE_ANY, _others_key),
     ("GET", "/api/tokens"): Case(EVERYONE),
-    ("POST", "/api/tokens"): Case(SELF_WRITE, _own_token),
+    ("POST", "/api/tokens"): Case(SELF_WRITE - {"member_key"}, _own_token),
     ("POST", "/api/tokens/{token_id}/revoke"): Case(KEYS_WRITE_ANY, _others_token),
+    # workspace settings
+    ("GET", "/api/settings"): Case(READ_ALL),
+    ("PUT", "/api/settings/{name}"): Case(SETTINGS_WRITE, _setting),
 }
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.routing import iter_route_contexts
+from tests.factories import make_group, make_user
 
-from factories import make_group, make_user
 from spectra.audit.actor import local_actor
 from spectra.db.session import session_scope
 from spectra.keys import service as keys_service
@@ -22,7 +22,7 @@ from spectra.users import service as users_service
 from .rbac_matrix import MATRIX, ROLES, Call, Case, fill
 
 PASSWORD = "rbac matrix password"
-DENIED_CODES = {"permission_denied", "read_only_token", "owner_protected"}
+DENIED_CODES = {"permission_denied", "read_only_token", "owner_protected", "token_from_member_key"}
 
 
 def api_routes(app: Any) -> set[tuple[str, str]]:

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 from argon2 import PasswordHasher
+from tests.conftest import TEST_SECRET
 
-from conftest import TEST_SECRET
 from spectra.db import serverkey
 from spectra.db.serverkey import ServerKeys, set_server_keys
 from spectra.users import passwords

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from tests.factories import make_user
 
-from factories import make_user
 from spectra.audit import service as audit_service
 from spectra.audit.actor import local_actor, user_actor
 from spectra.audit.service import AuditFilter

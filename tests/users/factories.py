@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from tests.factories import make_user
 
-from factories import make_user
 from spectra.audit.actor import Actor, user_actor
 from spectra.audit.models import AuditEvent
 from spectra.db.session import Session

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from tests.factories import make_user
 
-from factories import make_user
 from spectra.audit.actor import local_actor
 from spectra.db.session import session_scope
 from spectra.keys import service as keys_service

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from tests.factories import make_user
 
-from factories import make_user
 from spectra.audit.actor import local_actor
 from spectra.db.session import Session
 from spectra.errors import SpectraError

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import TEST_SECRET
 from typer.testing import CliRunner
 
-from conftest import TEST_SECRET
 from spectra.cli.main import app as cli_app
 from spectra.config import Settings, reset_settings
 from spectra.db.serverkey import set_server_keys

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from tests.factories import make_group, make_user
 
-from factories import make_group, make_user
 from spectra.audit.actor import local_actor
 from spectra.db.session import Session
 from spectra.errors import SpectraError

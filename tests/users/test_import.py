@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+from tests.factories import make_group, make_user
 
-from factories import make_group, make_user
 from spectra.audit.actor import local_actor
 from spectra.audit.models import AuditEvent
 from spectra.db.session import Session

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from tests.factories import default_group, make_group, make_user
 
-from factories import default_group, make_group, make_user
 from spectra.audit.actor import local_actor
 from spectra.db import events
 from spectra.db.models import ChangeFeedEntry

@@ -8,8 +8,8 @@ import logging
 import httpx
 import pytest
 from sqlalchemy import select, text
+from tests.factories import make_user
 
-from factories import make_user
 from spectra import bootstrap
 from spectra.audit.actor import local_actor
 from spectra.db.base import Base

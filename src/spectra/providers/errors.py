@@ -160,7 +160,7 @@ def classify_response(
     err_type, err_code, message = _error_fields(body)
     failure_type = _decide(status, err_type, err_code, message)
     retry_after = parse_retry_after(pairs)
-    provider_message = _clean(message)
+    provider_message = _provider_message(body)
     summary = f"The {provider} upstream answered {status} ({failure_type.value})"
     if provider_message:
         summary += f": {provider_message}"
@@ -182,7 +182,7 @@ def classify_stream_error(provider: str, payload: Mapping[str, Any] | None) -> U
     failure_type = _decide(None, err_type, err_code, message)
     if failure_type is FailureType.SERVER_ERROR and err_type is None and err_code is None:
         failure_type = FailureType.STREAM_BROKEN
-    provider_message = _clean(message)
+    provider_message = _provider_message(raw)
     return UpstreamFailure(
         failure_type,
         f"The {provider} upstream sent an error inside the stream ({failure_type.value})",
@@ -288,26 +288,46 @@ def _decide(
 
 
 def _error_fields(body: bytes) -> tuple[str | None, str | None, str]:
-    """(type, code, message) from an Anthropic, OpenAI or OpenAI-compatible error body."""
+    """(type, code, message) from an Anthropic, OpenAI or OpenAI-compatible error body.
+
+    The message is returned only from Anthropic's envelope (`{"type": "error", ...}`), the
+    one shape whose decision may rest on it; the others signal in `type`/`code`.
+    """
     try:
         obj = json.loads(body) if body else None
     except (ValueError, UnicodeDecodeError):
-        return None, None, body[:_MAX_MESSAGE].decode("utf-8", "replace").strip()
+        return None, None, ""
     if not isinstance(obj, dict):
         return None, None, ""
     err = obj.get("error")
     if isinstance(err, str):
-        return None, None, err
+        return None, None, ""
     if not isinstance(err, dict):
         err = obj  # vLLM-style: {"object": "error", "message", "type", "code"}
     err_type = err.get("type")
     err_code = err.get("code")
-    message = err.get("message")
+    message = err.get("message") if obj.get("type") == "error" else None
     return (
         err_type if isinstance(err_type, str) else None,
         err_code if isinstance(err_code, str) else None,
         message if isinstance(message, str) else "",
     )
+
+
+def _provider_message(body: bytes) -> str:
+    """The upstream's human message, for logs and refusals (shortened, keys masked)."""
+    try:
+        obj = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        return _clean(body[:_MAX_MESSAGE].decode("utf-8", "replace"))
+    if not isinstance(obj, dict):
+        return ""
+    err = obj.get("error")
+    if isinstance(err, str):
+        return _clean(err)
+    source = err if isinstance(err, dict) else obj
+    message = source.get("message")
+    return _clean(message) if isinstance(message, str) else ""
 
 
 def _clean(message: str) -> str:

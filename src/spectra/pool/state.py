@@ -140,7 +140,7 @@ class PoolState:
             seen = set()
             for row in rows:
                 seen.add(row.id)
-                self._merge(row)
+                self.merge_row(row)
             for gone in set(self.accounts) - seen:
                 del self.accounts[gone]
             now = utc_now()
@@ -167,9 +167,10 @@ class PoolState:
                 if row is None:
                     self.accounts.pop(account_id, None)
                 else:
-                    self._merge(row)
+                    self.merge_row(row)
 
-    def _merge(self, row: PoolAccount) -> None:
+    def merge_row(self, row: PoolAccount) -> None:
+        """Take an account row into memory (the newer of the stored and the live state wins)."""
         try:
             config = config_of(row, self.keys)
         except Exception:

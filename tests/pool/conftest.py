@@ -41,17 +41,35 @@ def server_keys() -> Iterator[ServerKeys]:
 
 @pytest.fixture
 def admin() -> Actor:
-    return Actor(kind=ActorKind.USER, label="admin@example.com", user_id=uuid.uuid4(), role="admin", via="session")
+    return Actor(
+        kind=ActorKind.USER,
+        label="admin@example.com",
+        user_id=uuid.uuid4(),
+        role="admin",
+        via="session",
+    )
 
 
 @pytest.fixture
 def member() -> Actor:
-    return Actor(kind=ActorKind.USER, label="member@example.com", user_id=uuid.uuid4(), role="member", via="session")
+    return Actor(
+        kind=ActorKind.USER,
+        label="member@example.com",
+        user_id=uuid.uuid4(),
+        role="member",
+        via="session",
+    )
 
 
 @pytest.fixture
 def auditor() -> Actor:
-    return Actor(kind=ActorKind.USER, label="auditor@example.com", user_id=uuid.uuid4(), role="auditor", via="session")
+    return Actor(
+        kind=ActorKind.USER,
+        label="auditor@example.com",
+        user_id=uuid.uuid4(),
+        role="auditor",
+        via="session",
+    )
 
 
 @pytest_asyncio.fixture

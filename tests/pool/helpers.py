@@ -12,7 +12,9 @@ from spectra.db.base import Base
 
 
 async def last_audit(session: AsyncSession) -> AuditEvent:
-    return (await session.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))).scalar_one()
+    return (
+        await session.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
+    ).scalar_one()
 
 
 async def dump_database(session: AsyncSession) -> str:

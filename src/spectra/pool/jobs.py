@@ -71,6 +71,7 @@ async def run_probes(
                 ok=outcome.ok,
                 failure_type=outcome.failure_type,
                 retry_after=outcome.retry_after,
+                status=outcome.status,
             ),
             actor_label="system",
         )

@@ -516,6 +516,7 @@ async def _record_outcome(
             ok=outcome.ok,
             failure_type=outcome.failure_type,
             retry_after=outcome.retry_after,
+            status=outcome.status,
             by_admin=by_admin,
         ),
     )

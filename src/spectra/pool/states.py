@@ -97,6 +97,7 @@ class ProbeResult:
     ok: bool
     failure_type: str | None = None
     retry_after: float | None = None
+    status: int | None = None
     by_admin: bool = False
     """An admin asked for it ("test account", rotate credential): may lift `needs_attention`."""
 

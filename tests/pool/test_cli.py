@@ -74,7 +74,8 @@ def test_pool_commands_end_to_end(spectra) -> None:  # type: ignore[no-untyped-d
     assert added["monthly_spend_cap"] == "99.90"
 
     listed = json.loads(spectra("pool", "list", "--json").stdout)
-    assert [a["name"] for a in listed["items"]] == ["Main"] and listed["next_cursor"] is None
+    assert [a["name"] for a in listed["items"]] == ["Main"]
+    assert listed["next_cursor"] is None
     assert (
         json.loads(spectra("pool", "show", "main", "--json").stdout)["figures"]["requests_today"]
         == 0
@@ -129,10 +130,12 @@ def test_pool_commands_end_to_end(spectra) -> None:  # type: ignore[no-untyped-d
         "gpt-5",
         ok=False,
     )
-    assert no_env.returncode == 2 and "UNSET_VAR" in no_env.stderr
+    assert no_env.returncode == 2
+    assert "UNSET_VAR" in no_env.stderr
 
     for text in spectra.outputs:
-        assert KEY not in text and NEW_KEY not in text
+        assert KEY not in text
+        assert NEW_KEY not in text
     conn = sqlite3.connect(spectra.db)
     try:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
@@ -140,4 +143,5 @@ def test_pool_commands_end_to_end(spectra) -> None:  # type: ignore[no-untyped-d
     finally:
         conn.close()
     assert "Main" in dump
-    assert KEY not in dump and NEW_KEY not in dump
+    assert KEY not in dump
+    assert NEW_KEY not in dump

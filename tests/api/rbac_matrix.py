@@ -40,6 +40,7 @@ class Fixtures(Protocol):
     async def setup_token(self) -> str: ...
     async def key(self, user: Any) -> Any: ...
     async def token(self, user: Any) -> Any: ...
+    async def pool_account(self) -> Any: ...
 
 
 @dataclass
@@ -133,6 +134,34 @@ async def _setting(fx: Fixtures) -> Call:
     return Call({"name": "time_zone"}, json={"value": "Europe/Berlin"})
 
 
+def _new_pool_account(fx: Fixtures) -> Any:
+    return {
+        "name": f"acct-{fx.unique()}",
+        "provider": "anthropic",
+        "base_url": "http://127.0.0.1:9",
+        "api_key": "sk-ant-rbac-0000",
+        "models": ["claude-*"],
+    }
+
+
+async def _pool_add(fx: Fixtures) -> Call:
+    return Call(json=_new_pool_account(fx))
+
+
+def _pool(json: Callable[[Fixtures], Any] | None = None) -> Prepare:
+    async def prepare(fx: Fixtures) -> Call:
+        account = await fx.pool_account()
+        return Call({"account_id": str(account.id)}, json=json(fx) if json else None)
+
+    return prepare
+
+
+async def _pool_by_name(fx: Fixtures) -> Call:
+    return Call({"name": (await fx.pool_account()).name})
+
+
+POOL_WRITE = frozenset({"owner", "admin"})
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/openapi.json"): Case(EVERYONE, public=True),
     ("GET", "/api/docs"): Case(EVERYONE, public=True),
@@ -185,6 +214,26 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/tokens"): Case(EVERYONE),
     ("POST", "/api/tokens"): Case(SELF_WRITE - {"member_key"}, _own_token),
     ("POST", "/api/tokens/{token_id}/revoke"): Case(KEYS_WRITE_ANY, _others_token),
+    # account pool (the member view is the redacted status)
+    ("GET", "/api/pool/accounts"): Case(READ_ALL),
+    ("POST", "/api/pool/accounts"): Case(POOL_WRITE, _pool_add),
+    ("GET", "/api/pool/accounts/by-name/{name}"): Case(READ_ALL, _pool_by_name),
+    ("GET", "/api/pool/accounts/{account_id}"): Case(READ_ALL, _pool()),
+    ("PATCH", "/api/pool/accounts/{account_id}"): Case(
+        POOL_WRITE, _pool(lambda fx: {"weight": 50})
+    ),
+    ("POST", "/api/pool/accounts/{account_id}/credential"): Case(
+        POOL_WRITE, _pool(lambda fx: {"api_key": "sk-ant-rotated-1111", "probe": False})
+    ),
+    ("POST", "/api/pool/accounts/{account_id}/test"): Case(POOL_WRITE, _pool()),
+    ("POST", "/api/pool/accounts/{account_id}/disable"): Case(
+        POOL_WRITE, _pool(lambda fx: {"reason": "rbac"})
+    ),
+    ("POST", "/api/pool/accounts/{account_id}/enable"): Case(POOL_WRITE, _pool()),
+    ("POST", "/api/pool/accounts/{account_id}/reset"): Case(POOL_WRITE, _pool()),
+    ("GET", "/api/pool/accounts/{account_id}/history"): Case(READ_ALL, _pool()),
+    ("GET", "/api/pool/alerts"): Case(READ_ALL),
+    ("GET", "/api/pool/status"): Case(EVERYONE),
     # workspace settings
     ("GET", "/api/settings"): Case(READ_ALL),
     ("PUT", "/api/settings/{name}"): Case(SETTINGS_WRITE, _setting),

@@ -78,6 +78,25 @@ class Fixtures:
             token, _ = await keys_service.create_token(session, local_actor(), user_id=user.id)
             return token
 
+    async def pool_account(self) -> Any:
+        from spectra.pool import service as pool_service
+        from spectra.pool.schemas import AccountCreate
+
+        async with session_scope(self.runtime.db) as session:
+            return await pool_service.add_account(
+                session,
+                local_actor(),
+                data=AccountCreate.model_validate(
+                    {
+                        "name": f"rbac-acct-{self.unique()}",
+                        "provider": "anthropic",
+                        "base_url": "http://127.0.0.1:9",
+                        "api_key": "sk-ant-rbac-0000",
+                        "models": ["claude-*"],
+                    }
+                ),
+            )
+
     async def credential(self, kind: str) -> str:
         """A real secret for a caller of `kind`."""
         role = {"member_key": "member", "read_only": "owner"}.get(kind, kind)

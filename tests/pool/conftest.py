@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from tests.conftest import TEST_SECRET
+from tests.fakes.upstream import FakeUpstream
 
 from spectra.audit.actor import Actor, ActorKind
 from spectra.db.serverkey import ServerKeys, get_server_keys, set_server_keys
-
-# `tests.fakes` is imported by its full name; until the pytest config sets `pythonpath = ["."]`,
-# put the project root on the path ourselves (as tests/providers does).
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from tests.fakes.upstream import FakeUpstream  # noqa: E402
-
-TEST_SECRET = "a" * 64
 
 FAKE_KEY = "sk-fake-upstream-key-7f3a"
 

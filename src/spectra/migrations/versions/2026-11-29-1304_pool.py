@@ -1,7 +1,7 @@
 """pool
 
 Revision ID: 0004_pool
-Revises: 0001_foundation
+Revises: 0002_users
 Create Date: 2026-11-29 13:10:26.263888
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import spectra.db.types
 
 revision: str = "0004_pool"
-down_revision: str | Sequence[str] | None = "0001_foundation"
+down_revision: str | Sequence[str] | None = "0002_users"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -61,7 +61,7 @@ async def create_batch(
             media_type="text/csv",
             headers={"content-disposition": f'attachment; filename="codes-{batch.id}.csv"'},
         )
-    return BatchCreated(**batch.model_dump(), codes=created.codes)
+    return BatchCreated(**dict(batch), codes=created.codes)
 
 
 @router.get("/batches")

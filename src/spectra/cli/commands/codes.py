@@ -64,7 +64,7 @@ def create(count: Annotated[int, typer.Option("--count", help="How many codes.")
             created = await ledger_service.create_codes(session, actor, count=count, amount=micros,
                                                         expires_at=expires_at, memo=memo)
             batch = schemas.batch_read(created.batch)
-            return BatchCreated(**batch.model_dump(), codes=created.codes).model_dump(mode="json")
+            return BatchCreated(**dict(batch), codes=created.codes).model_dump(mode="json")
 
         data = context.run_local(go)
     if csv_path is not None:

@@ -21,9 +21,16 @@ def member(user_id: uuid.UUID, label: str = "member@example.com") -> Actor:
     return Actor(kind=ActorKind.USER, label=label, user_id=user_id, role="member", via="session")
 
 
-async def fund(session: AsyncSession, account: LedgerAccount, amount: int, *, key: str | None = None) -> None:
+async def fund(
+    session: AsyncSession, account: LedgerAccount, amount: int, *, key: str | None = None
+) -> None:
     """Credit `account` from funding with a plain posting (no recharge controls)."""
     funding = await ledger_service.get_or_create_account(session, kind=AccountKind.FUNDING)
-    await ledger_service.post(session, SYSTEM_TEST, kind=TransactionKind.GRANT,
-                              postings=[(funding.id, -amount), (account.id, amount)],
-                              idempotency_key=key or f"test-fund:{uuid.uuid4()}", memo="test funding")
+    await ledger_service.post(
+        session,
+        SYSTEM_TEST,
+        kind=TransactionKind.GRANT,
+        postings=[(funding.id, -amount), (account.id, amount)],
+        idempotency_key=key or f"test-fund:{uuid.uuid4()}",
+        memo="test funding",
+    )

@@ -6,6 +6,7 @@ view's available amounts equal the database balance minus open holds."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Coroutine
 from datetime import timedelta
@@ -66,11 +67,17 @@ class LedgerMachine(RuleBasedStateMachine):
                 s.add(group)
                 await s.flush()
                 for i in range(USERS):
-                    user = User(email=f"sm{i}-{uuid.uuid4().hex[:6]}@example.com", role="member", group_id=group.id)
+                    user = User(
+                        email=f"sm{i}-{uuid.uuid4().hex[:6]}@example.com",
+                        role="member",
+                        group_id=group.id,
+                    )
                     s.add(user)
                     await s.flush()
                     self.users.append(user.id)
-                    self.wallets.append((await ledger_service.wallet_account(s, user_id=user.id)).id)
+                    self.wallets.append(
+                        (await ledger_service.wallet_account(s, user_id=user.id)).id
+                    )
                 self.group_wallet = (await ledger_service.wallet_account(s, group_id=group.id)).id
             await self.view.start()
 
@@ -85,8 +92,14 @@ class LedgerMachine(RuleBasedStateMachine):
     def recharge(self, who: int, amount: int) -> None:
         async def go() -> None:
             async with session_scope(self.db) as s:
-                await ledger_service.recharge(s, ADMIN, user_id=self.users[who], amount=amount, memo="sm",
-                                              idempotency_key=self.key())
+                await ledger_service.recharge(
+                    s,
+                    ADMIN,
+                    user_id=self.users[who],
+                    amount=amount,
+                    memo="sm",
+                    idempotency_key=self.key(),
+                )
 
         self.run(go())
         self.expected[self.wallets[who]] += amount
@@ -109,11 +122,14 @@ class LedgerMachine(RuleBasedStateMachine):
         plan: list[tuple[uuid.UUID, int | None]] = [(self.wallets[who], None)]
         if use_group:
             plan.append((self.group_wallet, None))
-        try:
-            self.holds.append(self.run(self.view.reserve(self.key(), plan, amount=amount,
-                                                         expires_in=timedelta(minutes=5))))
-        except InsufficientFundsError:
-            pass
+        with contextlib.suppress(InsufficientFundsError):
+            self.holds.append(
+                self.run(
+                    self.view.reserve(
+                        self.key(), plan, amount=amount, expires_in=timedelta(minutes=5)
+                    )
+                )
+            )
 
     @precondition(lambda self: bool(self.holds))
     @rule(data=st.data(), factor=st.sampled_from([0, 0.5, 1, 1.5]))
@@ -158,8 +174,14 @@ class LedgerMachine(RuleBasedStateMachine):
 
         async def go() -> dict[uuid.UUID, int]:
             async with session_scope(self.db) as s:
-                txn = await ledger_service.refund(s, ADMIN, transaction_id=txn_id, amount=amount, reason="sm",
-                                                  idempotency_key=self.key())
+                txn = await ledger_service.refund(
+                    s,
+                    ADMIN,
+                    transaction_id=txn_id,
+                    amount=amount,
+                    reason="sm",
+                    idempotency_key=self.key(),
+                )
                 return {p.account_id: p.amount_micros for p in txn.postings}
 
         for account_id, credit in self.run(go()).items():
@@ -172,8 +194,14 @@ class LedgerMachine(RuleBasedStateMachine):
     def adjustment(self, who: int, amount: int) -> None:
         async def go() -> None:
             async with session_scope(self.db) as s:
-                await ledger_service.adjust(s, ADMIN, user_id=self.users[who], amount=amount, reason="sm",
-                                            idempotency_key=self.key())
+                await ledger_service.adjust(
+                    s,
+                    ADMIN,
+                    user_id=self.users[who],
+                    amount=amount,
+                    reason="sm",
+                    idempotency_key=self.key(),
+                )
 
         try:
             self.run(go())
@@ -190,8 +218,15 @@ class LedgerMachine(RuleBasedStateMachine):
 
         async def go() -> None:
             async with session_scope(self.db) as s:
-                await ledger_service.transfer(s, ADMIN, from_user_id=self.users[src], to_user_id=self.users[dst],
-                                              amount=amount, memo="sm", idempotency_key=self.key())
+                await ledger_service.transfer(
+                    s,
+                    ADMIN,
+                    from_user_id=self.users[src],
+                    to_user_id=self.users[dst],
+                    amount=amount,
+                    memo="sm",
+                    idempotency_key=self.key(),
+                )
 
         try:
             self.run(go())
@@ -210,7 +245,9 @@ class LedgerMachine(RuleBasedStateMachine):
         async def go() -> tuple[bool, list[str], int, dict[uuid.UUID, int]]:
             async with session_scope(self.db) as s:
                 report = await verify_ledger(s)
-                total = (await s.execute(select(func.coalesce(func.sum(LedgerPosting.amount_micros), 0)))).scalar_one()
+                total = (
+                    await s.execute(select(func.coalesce(func.sum(LedgerPosting.amount_micros), 0)))
+                ).scalar_one()
                 balances = await ledger_service.get_balances(s, list(self.expected))
             return report.ok, [p.message for p in report.problems], int(total), balances
 
@@ -241,7 +278,10 @@ class LedgerMachine(RuleBasedStateMachine):
 def test_ledger_state_machine(database_url: str) -> None:
     LedgerMachine.url = database_url
     machine = LedgerMachine.TestCase
-    machine.settings = settings(max_examples=15, stateful_step_count=12, deadline=None,
-                                suppress_health_check=list(HealthCheck))
+    machine.settings = settings(
+        max_examples=15,
+        stateful_step_count=12,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
     machine().runTest()
-

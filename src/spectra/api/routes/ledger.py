@@ -89,7 +89,7 @@ async def list_transactions(
         session,
         actor,
         user_id=user_id,
-        group_id=group_id,  # type: ignore[arg-type]
+        group_id=group_id,
         account_id=account_id,
         kind=kind,
         since=since,

@@ -20,8 +20,10 @@ from spectra.ledger import schemas
 from spectra.ledger import service as ledger_service
 from spectra.ledger.schemas import BatchCreated
 
-app = typer.Typer(help="Redemption codes: batches of prepaid value members redeem into their wallets.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Redemption codes: batches of prepaid value members redeem into their wallets.",
+    no_args_is_help=True,
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -43,12 +45,18 @@ def _expiry(text: str | None) -> datetime | None:
 
 
 @app.command("create")
-def create(count: Annotated[int, typer.Option("--count", help="How many codes.")],
-           amount: Annotated[str, typer.Option("--amount", help="Value of each code, e.g. 25.00.")],
-           expires: Annotated[str | None, typer.Option("--expires", help="Last day (UTC) a code may be redeemed.")] = None,
-           memo: Annotated[str, typer.Option("--memo")] = "",
-           csv_path: Annotated[Path | None, typer.Option("--csv", help="Also write the codes to this CSV file.")] = None,
-           as_json: JsonOpt = False) -> None:
+def create(
+    count: Annotated[int, typer.Option("--count", help="How many codes.")],
+    amount: Annotated[str, typer.Option("--amount", help="Value of each code, e.g. 25.00.")],
+    expires: Annotated[
+        str | None, typer.Option("--expires", help="Last day (UTC) a code may be redeemed.")
+    ] = None,
+    memo: Annotated[str, typer.Option("--memo")] = "",
+    csv_path: Annotated[
+        Path | None, typer.Option("--csv", help="Also write the codes to this CSV file.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Generate a batch; the codes are printed this once (Spectra keeps only keyed hashes)."""
     try:
         micros = parse_amount(amount)
@@ -56,13 +64,22 @@ def create(count: Annotated[int, typer.Option("--count", help="How many codes.")
         fail_error(exc)
     expires_at = _expiry(expires)
     if context.current().remote:
-        data: dict[str, Any] = context.api("POST", "/api/codes/batches", json={
-            "count": count, "amount": amount, "memo": memo,
-            "expires_at": expires_at.isoformat() if expires_at else None})
+        data: dict[str, Any] = context.api(
+            "POST",
+            "/api/codes/batches",
+            json={
+                "count": count,
+                "amount": amount,
+                "memo": memo,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+            },
+        )
     else:
+
         async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            created = await ledger_service.create_codes(session, actor, count=count, amount=micros,
-                                                        expires_at=expires_at, memo=memo)
+            created = await ledger_service.create_codes(
+                session, actor, count=count, amount=micros, expires_at=expires_at, memo=memo
+            )
             batch = schemas.batch_read(created.batch)
             return BatchCreated(**dict(batch), codes=created.codes).model_dump(mode="json")
 
@@ -76,32 +93,65 @@ def create(count: Annotated[int, typer.Option("--count", help="How many codes.")
     if as_json:
         print_json(data)
         return
-    console.print(f"Batch {data['id']}: {count} codes of {format_amount(micros)} each. "
-                  "They are shown only now; store them safely.")
+    console.print(
+        f"Batch {data['id']}: {count} codes of {format_amount(micros)} each. "
+        "They are shown only now; store them safely."
+    )
     for code in data["codes"]:
         console.print(code, markup=False, highlight=False)
 
 
 @app.command("list")
-def list_(limit: Annotated[int | None, typer.Option("--limit")] = None,
-          cursor: Annotated[str | None, typer.Option("--cursor")] = None, as_json: JsonOpt = False) -> None:
+def list_(
+    limit: Annotated[int | None, typer.Option("--limit")] = None,
+    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """List code batches with redeemed, unused, revoked and expired counts."""
     if context.current().remote:
-        data: dict[str, Any] = context.api("GET", "/api/codes/batches", params={"limit": limit, "cursor": cursor})
+        data: dict[str, Any] = context.api(
+            "GET", "/api/codes/batches", params={"limit": limit, "cursor": cursor}
+        )
     else:
+
         async def go(session: Session, actor: Actor) -> dict[str, Any]:
             page = await ledger_service.list_batches(session, actor, limit=limit, cursor=cursor)
-            return {"items": [schemas.batch_read(s.batch, redeemed=s.redeemed, unused=s.unused, revoked=s.revoked,
-                                                 expired=s.expired).model_dump(mode="json") for s in page.items],
-                    "next_cursor": page.next_cursor}
+            return {
+                "items": [
+                    schemas.batch_read(
+                        s.batch,
+                        redeemed=s.redeemed,
+                        unused=s.unused,
+                        revoked=s.revoked,
+                        expired=s.expired,
+                    ).model_dump(mode="json")
+                    for s in page.items
+                ],
+                "next_cursor": page.next_cursor,
+            }
 
         data = context.run_local(go)
-    show_list(data, as_json=as_json,
-              columns=["id", "created_at", "count", "value", "redeemed", "unused", "revoked", "expired", "memo"])
+    show_list(
+        data,
+        as_json=as_json,
+        columns=[
+            "id",
+            "created_at",
+            "count",
+            "value",
+            "redeemed",
+            "unused",
+            "revoked",
+            "expired",
+            "memo",
+        ],
+    )
 
 
 @app.command("revoke")
-def revoke(batch_id: Annotated[str, typer.Argument(help="The batch id.")], as_json: JsonOpt = False) -> None:
+def revoke(
+    batch_id: Annotated[str, typer.Argument(help="The batch id.")], as_json: JsonOpt = False
+) -> None:
     """Revoke a batch's unused codes; their value returns to funding."""
     try:
         ident = uuid.UUID(batch_id)
@@ -110,8 +160,12 @@ def revoke(batch_id: Annotated[str, typer.Argument(help="The batch id.")], as_js
     if context.current().remote:
         data: dict[str, Any] = context.api("POST", f"/api/codes/batches/{ident}/revoke", json={})
     else:
+
         async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            return {"batch_id": str(ident), "revoked": await ledger_service.revoke_codes(session, actor, batch_id=ident)}
+            return {
+                "batch_id": str(ident),
+                "revoked": await ledger_service.revoke_codes(session, actor, batch_id=ident),
+            }
 
         data = context.run_local(go)
     show_object(data, as_json=as_json)

@@ -1,7 +1,7 @@
 """ledger
 
 Revision ID: 0005_ledger
-Revises: 0001_foundation
+Revises: 0004_pool
 Create Date: 2026-11-29 13:15:01.790404
 """
 
@@ -14,9 +14,8 @@ from alembic import op
 
 import spectra.db.types
 
-
 revision: str = "0005_ledger"
-down_revision: str | Sequence[str] | None = "0001_foundation"
+down_revision: str | Sequence[str] | None = "0004_pool"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from spectra.db.hub import Hub
 
 # Domains in layer order, low to high. A domain opts in with `<domain>/wiring.py: install(hub: spectra.db.hub.Hub)`.
-DOMAINS = ("audit", "users", "keys", "pool", "ledger", "packages", "usage", "policy", "gateway")
+DOMAINS = ("audit", "users", "workspace", "keys", "pool", "ledger", "packages", "usage", "policy", "gateway")
 
 
 def register_handlers() -> None:

@@ -3,6 +3,7 @@ scratch SQLite database upgraded to the current head."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -16,7 +17,11 @@ def main(message: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'autogen.db'}"
         upgrade_sync(url)
-        run_alembic(url, command.revision, message=message, autogenerate=True)
+        script = run_alembic(url, command.revision, message=message, autogenerate=True)
+    path = getattr(script, "path", None)
+    if path:
+        subprocess.run([sys.executable, "-m", "ruff", "format", "-q", path], check=False)
+        print(f"Written {path}: rename it to its place in the chain and set `revision` (see the guide).")
 
 
 if __name__ == "__main__":

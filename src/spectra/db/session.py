@@ -117,11 +117,10 @@ async def session_scope(db: Database | None = None, **info: Any) -> AsyncIterato
 async def read_scope(db: Database | None = None) -> AsyncIterator[ReadSession]:
     """A query-only unit of work."""
     database = db or get_database()
+    # Closing (not rolling back) ends the transaction without expiring loaded objects,
+    # so what a read returns stays usable after the scope.
     async with database.read_sessionmaker() as session:
-        try:
-            yield ReadSession(session)
-        finally:
-            await session.rollback()
+        yield ReadSession(session)
 
 
 def translate_db_error(exc: BaseException) -> DatabaseUnavailableError | None:

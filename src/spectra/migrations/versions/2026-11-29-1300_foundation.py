@@ -2,7 +2,7 @@
 
 Revision ID: 0001_foundation
 Revises:
-Create Date: 2026-11-29 13:03:14.450467
+Create Date: 2026-11-29 13:06:47.876082
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import spectra.db.types
+
 
 revision: str = "0001_foundation"
 down_revision: str | Sequence[str] | None = None
@@ -101,6 +102,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_server_identity")),
     )
     op.create_table(
+        "workspace_settings",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.JSON(), nullable=False),
+        sa.Column("updated_at", spectra.db.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_by", sa.String(length=320), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_workspace_settings")),
+    )
+    op.create_table(
         "users",
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -132,6 +141,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_users_created_at_id")
 
     op.drop_table("users")
+    op.drop_table("workspace_settings")
     op.drop_table("server_identity")
     op.drop_table("leases")
     op.drop_table("groups")

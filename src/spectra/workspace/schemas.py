@@ -1,0 +1,38 @@
+"""The typed view of all workspace settings, defaults filled in."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class WorkspaceSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    currency: str = "USD"
+    usd_rate: str = "1"
+    time_zone: str = "UTC"
+    max_recharge_micros: int | None = None
+    four_eyes_threshold_micros: int | None = None
+    low_balance_threshold_micros: int | None = None
+    webhook_url: str | None = None
+    output_estimate_cap: int = 4096
+    key_rotation_grace_hours: int = 24
+    usage_retention_days: int = 90
+    hold_expiry_seconds: int = 900
+
+    @property
+    def usd_rate_decimal(self) -> Decimal:
+        return Decimal(self.usd_rate)
+
+
+class SettingRead(BaseModel):
+    name: str
+    value: str
+    is_default: bool
+    description: str
+
+
+class SettingUpdate(BaseModel):
+    value: str

@@ -1,0 +1,122 @@
+"""The settings a workspace has: name, type, default, what it means. Pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from spectra.errors import InvalidError
+from spectra.kit.money import format_amount, parse_amount
+
+
+class InvalidSettingError(InvalidError):
+    code = "invalid_setting"
+
+
+class UnknownSettingError(InvalidError):
+    code = "unknown_setting"
+
+
+@dataclass(frozen=True, slots=True)
+class SettingSpec:
+    name: str
+    kind: str
+    default: Any
+    description: str
+    parse: Callable[[str], Any]
+    show: Callable[[Any], str]
+
+
+def _none_or(fn: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        if text.strip().lower() in ("", "none", "off", "null"):
+            return None
+        return fn(text)
+
+    return parse
+
+
+def _amount(text: str) -> int:
+    return parse_amount(text, field="value")
+
+
+def _currency(text: str) -> str:
+    code = text.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise InvalidSettingError(f"'{text}' is not a currency code; use three letters such as USD or EUR.")
+    return code
+
+
+def _time_zone(text: str) -> str:
+    name = text.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidSettingError(f"'{text}' is not a time zone; use an IANA name such as Europe/Berlin.") from None
+    return name
+
+
+def _rate(text: str) -> str:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise InvalidSettingError(f"'{text}' is not a decimal rate such as 0.92.") from None
+    if not value.is_finite() or value <= 0:
+        raise InvalidSettingError("The rate must be a positive decimal number.")
+    return str(value)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise InvalidSettingError(f"'{text}' is not a whole number.") from None
+    if value <= 0:
+        raise InvalidSettingError("The value must be a positive whole number.")
+    return value
+
+
+def _url(text: str) -> str:
+    parsed = urlparse(text.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InvalidSettingError(f"'{text}' is not an http(s) URL.")
+    return text.strip()
+
+
+def _show_amount(value: Any) -> str:
+    return "none" if value is None else format_amount(value)
+
+
+def _show(value: Any) -> str:
+    return "none" if value is None else str(value)
+
+
+SPECS: dict[str, SettingSpec] = {
+    spec.name: spec
+    for spec in (
+        SettingSpec("currency", "currency", "USD", "Workspace currency for balances and prices.", _currency, _show),
+        SettingSpec("usd_rate", "decimal", "1", "Units of the workspace currency per US dollar (converts default prices).", _rate, _show),
+        SettingSpec("time_zone", "time_zone", "UTC", "Time zone for periods, statements and reports.", _time_zone, _show),
+        SettingSpec("max_recharge", "amount", None, "Largest single recharge; none = no limit.", _none_or(_amount), _show_amount),
+        SettingSpec("four_eyes_threshold", "amount", None, "Recharges above this wait for a second approver; none = off.", _none_or(_amount), _show_amount),
+        SettingSpec("low_balance_threshold", "amount", None, "Default low-balance notice threshold; none = off.", _none_or(_amount), _show_amount),
+        SettingSpec("webhook_url", "url", None, "Where signed webhook notices are POSTed; none = off.", _none_or(_url), _show),
+        SettingSpec("output_estimate_cap", "int", 4096, "Output tokens assumed at most when estimating a request's hold.", _positive_int, _show),
+        SettingSpec("key_rotation_grace_hours", "int", 24, "How long a rotated key keeps working.", _positive_int, _show),
+        SettingSpec("usage_retention_days", "int", 90, "How long request-level usage records are kept.", _positive_int, _show),
+        SettingSpec("hold_expiry_seconds", "int", 900, "When an unsettled hold is released by the sweeper.", _positive_int, _show),
+    )
+}
+
+
+def spec_for(name: str) -> SettingSpec:
+    try:
+        return SPECS[name]
+    except KeyError:
+        known = ", ".join(sorted(SPECS))
+        raise UnknownSettingError(f"There is no setting '{name}'; known settings: {known}.") from None

@@ -161,7 +161,8 @@ class PackagePeriod(IdMixin, Base):
     overspend carried from the previous period (< 0, reduces what this period makes available)."""
     granted_micros: Mapped[int] = mapped_column(MicrosType)
     """The grant transaction's amount (the version's allowance), micros."""
-    grant_transaction_id: Mapped[uuid.UUID] = mapped_column()
+    grant_transaction_id: Mapped[uuid.UUID | None] = mapped_column()
+    """None when the allowance is zero (a ledger transaction needs non-zero postings)."""
     closed_at: Mapped[datetime | None] = mapped_column()
     closing_balance_micros: Mapped[int | None] = mapped_column(MicrosType)
     """Balance at period end before expiry, micros (negative = overspend carried on)."""

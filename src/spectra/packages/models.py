@@ -117,7 +117,7 @@ class PackageAssignment(IdMixin, TimestampMixin, Base):
     """Set by a cancel at period end: the assignment stops when its current period ends (UTC)."""
     time_zone: Mapped[str] = mapped_column(String(64))
     """The workspace time zone when assigned: periods keep their boundaries if it changes later."""
-    allowance_account_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    allowance_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_accounts.id"), unique=True)
     """The ledger account (kind `allowance`) this assignment's grants go to."""
     period_index: Mapped[int | None] = mapped_column(Integer)
     """Index of the current (last granted) period; None before the first grant."""

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.db.repository import paginate
@@ -98,12 +98,8 @@ async def group_members(session: AsyncSession, group_id: uuid.UUID) -> Sequence[
     return (await session.execute(stmt)).scalars().all()
 
 
-def _assignments() -> Select[tuple[PackageAssignment]]:
-    return select(PackageAssignment)
-
-
 async def get_assignment(session: AsyncSession, assignment_id: uuid.UUID, *, lock: bool = False) -> PackageAssignment | None:
-    stmt = _assignments().where(PackageAssignment.id == assignment_id)
+    stmt = select(PackageAssignment).where(PackageAssignment.id == assignment_id)
     if lock:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
@@ -112,7 +108,7 @@ async def get_assignment(session: AsyncSession, assignment_id: uuid.UUID, *, loc
 async def active_assignments_of_package(
     session: AsyncSession, package_id: uuid.UUID, *, user_ids: Iterable[uuid.UUID] | None = None
 ) -> Sequence[PackageAssignment]:
-    stmt = _assignments().where(
+    stmt = select(PackageAssignment).where(
         PackageAssignment.package_id == package_id, PackageAssignment.status == AssignmentStatus.ACTIVE
     )
     if user_ids is not None:
@@ -123,7 +119,7 @@ async def active_assignments_of_package(
 async def active_assignments(
     session: AsyncSession, *, user_ids: Iterable[uuid.UUID] | None = None
 ) -> Sequence[PackageAssignment]:
-    stmt = _assignments().where(PackageAssignment.status == AssignmentStatus.ACTIVE)
+    stmt = select(PackageAssignment).where(PackageAssignment.status == AssignmentStatus.ACTIVE)
     if user_ids is not None:
         stmt = stmt.where(PackageAssignment.user_id.in_(set(user_ids)))
     return (await session.execute(stmt.order_by(PackageAssignment.period_ends_at, PackageAssignment.id))).scalars().all()
@@ -138,7 +134,7 @@ async def list_assignments(
     limit: int | None,
     cursor: str | None,
 ) -> Page[PackageAssignment]:
-    stmt = _assignments()
+    stmt = select(PackageAssignment)
     if user_id is not None:
         stmt = stmt.where(PackageAssignment.user_id == user_id)
     if package_id is not None:

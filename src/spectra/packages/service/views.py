@@ -119,6 +119,7 @@ async def packages_of_user(session: AsyncSession, actor: Actor, *, user_id: uuid
         remaining = await ledger_service.balance(session, a.allowance_account_id)
         carried = period.carried_in_micros if period else remaining
         available = period.opening_micros if period else remaining
+        next_reset: datetime | None
         if period is None:
             next_reset = a.starts_at
         else:

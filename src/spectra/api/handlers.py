@@ -35,7 +35,11 @@ def render_error(request: Request, exc: SpectraError) -> JSONResponse:
         headers["retry-after"] = str(int(retry_after))
     if status == 401:
         headers["www-authenticate"] = "Bearer"
-    return JSONResponse(error_body(exc.code, exc.message, _jsonable(exc.details)), status_code=status, headers=headers)
+    return JSONResponse(
+        error_body(exc.code, exc.message, _jsonable(exc.details)),
+        status_code=status,
+        headers=headers,
+    )
 
 
 def render_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -45,11 +49,17 @@ def render_validation_error(request: Request, exc: RequestValidationError) -> JS
         problems.append({"field": loc, "message": err.get("msg", "invalid")})
     first = problems[0] if problems else {"field": "", "message": "invalid input"}
     message = f"{first['field']}: {first['message']}" if first["field"] else str(first["message"])
-    return JSONResponse(error_body("invalid_input", message, {"problems": problems}), status_code=422)
+    return JSONResponse(
+        error_body("invalid_input", message, {"problems": problems}), status_code=422
+    )
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in details.items():
-        out[key] = value if isinstance(value, str | int | float | bool | list | dict) or value is None else str(value)
+        out[key] = (
+            value
+            if isinstance(value, str | int | float | bool | list | dict) or value is None
+            else str(value)
+        )
     return out

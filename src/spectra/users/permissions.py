@@ -46,19 +46,36 @@ class Permission(StrEnum):
 
 
 _WRITE = {
-    Permission.USERS_WRITE, Permission.ROLES_WRITE, Permission.KEYS_WRITE_ANY, Permission.POOL_WRITE,
-    Permission.PACKAGES_WRITE, Permission.POLICY_WRITE, Permission.LEDGER_RECHARGE,
-    Permission.LEDGER_APPROVE, Permission.LEDGER_ADJUST, Permission.CODES_WRITE,
-    Permission.BUDGETS_WRITE, Permission.PRICES_WRITE, Permission.SETTINGS_WRITE,
+    Permission.USERS_WRITE,
+    Permission.ROLES_WRITE,
+    Permission.KEYS_WRITE_ANY,
+    Permission.POOL_WRITE,
+    Permission.PACKAGES_WRITE,
+    Permission.POLICY_WRITE,
+    Permission.LEDGER_RECHARGE,
+    Permission.LEDGER_APPROVE,
+    Permission.LEDGER_ADJUST,
+    Permission.CODES_WRITE,
+    Permission.BUDGETS_WRITE,
+    Permission.PRICES_WRITE,
+    Permission.SETTINGS_WRITE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
     Role.ADMIN: frozenset(Permission) - {Permission.ROLES_WRITE, Permission.SETTINGS_WRITE},
-    Role.BILLING: frozenset({
-        Permission.READ_ALL, Permission.AUDIT_READ, Permission.LEDGER_RECHARGE, Permission.LEDGER_APPROVE,
-        Permission.LEDGER_ADJUST, Permission.CODES_WRITE, Permission.BUDGETS_WRITE, Permission.SELF,
-    }),
+    Role.BILLING: frozenset(
+        {
+            Permission.READ_ALL,
+            Permission.AUDIT_READ,
+            Permission.LEDGER_RECHARGE,
+            Permission.LEDGER_APPROVE,
+            Permission.LEDGER_ADJUST,
+            Permission.CODES_WRITE,
+            Permission.BUDGETS_WRITE,
+            Permission.SELF,
+        }
+    ),
     Role.AUDITOR: frozenset({Permission.READ_ALL, Permission.AUDIT_READ, Permission.SELF}),
     Role.MEMBER: frozenset({Permission.SELF}),
 }
@@ -108,7 +125,8 @@ def require(actor: Actor, permission: Permission) -> None:
     """Raise a clear ForbiddenError unless `actor` may do `permission`."""
     if actor.read_only and permission in _WRITE:
         raise ReadOnlyTokenError(
-            f"This API token is read-only; it cannot {_DESCRIPTIONS[permission]}.", permission=str(permission)
+            f"This API token is read-only; it cannot {_DESCRIPTIONS[permission]}.",
+            permission=str(permission),
         )
     if permission not in ROLE_PERMISSIONS[role_of(actor)]:
         raise PermissionDeniedError(

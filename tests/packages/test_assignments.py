@@ -4,8 +4,6 @@ and the read models (entitlements, the member view)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
@@ -17,11 +15,12 @@ from spectra.db import events
 from spectra.db.session import Session
 from spectra.kit import clock as clock_module
 from spectra.ledger import service as ledger_service
-from spectra.packages import handlers
 from spectra.packages import service as packages_service
 from spectra.packages.errors import AssignmentExistsError, AssignmentImportRejectedError
 from spectra.packages.models import PackageAssignment
 from spectra.packages.schemas import PackageUpdate
+from spectra.users import service as users_service
+from spectra.users.events import UserJoinedGroup
 from spectra.users.permissions import PermissionDeniedError
 
 from .factories import OWNER, UNIT, audit_actions, make_package, spend
@@ -184,47 +183,42 @@ class TestImportAssignments:
         assert len(await audit_actions(session, "packages.import")) == 1
 
 
-@dataclass(frozen=True)
-class _UserJoinedGroup:
-    """Stand-in for spectra.users.events.UserJoinedGroup (same fields) until users publishes it."""
-
-    user_id: uuid.UUID
-    group_id: uuid.UUID
-
-
-@pytest.fixture
-def joined_event() -> Iterator[type[_UserJoinedGroup]]:
-    events.subscribe(_UserJoinedGroup, handlers.on_user_joined_group)
-    yield _UserJoinedGroup
-    events._handlers.pop(_UserJoinedGroup, None)
-
-
 class TestGroupDefault:
-    async def test_a_member_who_joins_later_gets_the_default(
-        self, session: Session, clock: datetime, joined_event: type[_UserJoinedGroup]
+    async def test_a_member_created_in_the_group_gets_the_default(
+        self, session: Session, clock: datetime
     ) -> None:
         await make_package(session, name="Starter")
-        group = await make_group(session, name="Mobile")
+        await make_group(session, name="Mobile")
         await packages_service.set_group_default_package(
             session, OWNER, group="Mobile", package="Starter"
         )
-        user = await make_user(session, group=group)
-        await events.publish(session, joined_event(user_id=user.id, group_id=group.id))
+        user = await users_service.create_user(
+            session, OWNER, email="tom@example.com", group="Mobile"
+        )
         (a,) = await _held(session, user.id)
         assert await ledger_service.balance(session, a.allowance_account_id) == 20 * UNIT
         assign = (await audit_actions(session, "packages.assign"))[-1]
         assert assign.actor_label == "system"
         assert assign.details is not None
         assert assign.details["reason"] == "default package of group Mobile"
-        await events.publish(session, joined_event(user_id=user.id, group_id=group.id))
+
+    async def test_a_member_moved_into_the_group_gets_it_once(
+        self, session: Session, clock: datetime
+    ) -> None:
+        await make_package(session, name="Power")
+        group = await make_group(session, name="Platform")
+        await packages_service.set_group_default_package(
+            session, OWNER, group="Platform", package="Power"
+        )
+        user = await make_user(session)
+        await users_service.move_group(session, OWNER, user=user.id, group="Platform")
+        assert len(await _held(session, user.id)) == 1
+        await events.publish(session, UserJoinedGroup(user_id=user.id, group_id=group.id))
         assert len(await _held(session, user.id)) == 1
 
-    async def test_no_default_assigns_nothing(
-        self, session: Session, clock: datetime, joined_event: type[_UserJoinedGroup]
-    ) -> None:
-        group = await make_group(session)
-        user = await make_user(session, group=group)
-        await events.publish(session, joined_event(user_id=user.id, group_id=group.id))
+    async def test_no_default_assigns_nothing(self, session: Session, clock: datetime) -> None:
+        await make_group(session, name="Quiet")
+        user = await users_service.create_user(session, OWNER, email="q@example.com", group="Quiet")
         assert await _held(session, user.id) == []
 
     async def test_clearing_the_default_is_audited(self, session: Session) -> None:

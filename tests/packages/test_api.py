@@ -60,6 +60,8 @@ async def test_catalog_assign_and_member_view(
 
     admin_view = await client.get(f"/api/users/{priya.id}/packages")
     assert admin_view.status_code == 200, admin_view.text
+    by_email = await client.get("/api/users/priya@example.com/packages")
+    assert by_email.json() == admin_view.json()
     act_as(
         Actor(
             kind=ActorKind.USER, label=priya.email, user_id=priya.id, role="member", via="session"
@@ -78,6 +80,8 @@ async def test_catalog_assign_and_member_view(
     async with session_scope(runtime.db) as session:
         balance = await ledger_service.balance(session, uuid.UUID(item["allowance_account_id"]))
     assert item["remaining_micros"] == balance
+    other = await client.get("/api/users/tom@example.com/packages")
+    assert other.status_code == 403
     forbidden = await client.post(
         "/api/packages", json={"name": "Y", "allowance": "1", "period": "daily"}
     )
@@ -92,6 +96,8 @@ async def test_catalog_assign_and_member_view(
     listed = await client.get(
         "/api/package-assignments", params={"package": "Power", "status": "active"}
     )
+    mine_listed = await client.get("/api/package-assignments", params={"user": "priya@example.com"})
+    assert [a["status"] for a in mine_listed.json()["items"]] == ["cancelled"]
     assert [a["email"] for a in listed.json()["items"]] == ["tom@example.com"]
 
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -484,16 +485,11 @@ def assignments(
 ) -> None:
     """List package assignments."""
     if context.current().remote:
-        user_id = None
-        if user is not None:
-            fail(
-                "--user with --server is not available yet; use --package or the API's user_id.", 2
-            )
         page = context.api(
             "GET",
             "/api/package-assignments",
             params={
-                "user_id": user_id,
+                "user": user,
                 "package": package,
                 "status": status,
                 "limit": limit,
@@ -702,11 +698,9 @@ def holdings(
         return {"items": [_dump(holding_read(h)) for h in rows], "next_cursor": None}
 
     if context.current().remote:
-        fail(
-            "holdings with --server: call GET /api/users/{user_id}/packages (or /api/me/packages).",
-            2,
-        )
-    page = context.run_local(go)
+        page = context.api("GET", f"/api/users/{quote(user.strip(), safe='@')}/packages")
+    else:
+        page = context.run_local(go)
     show_list(
         page,
         as_json=as_json,

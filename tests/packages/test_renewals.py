@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from tests.factories import make_user
 
-from factories import make_user
 from spectra.audit.actor import SYSTEM
 from spectra.db.models import ChangeFeedEntry
 from spectra.db.session import Session

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
+from functools import lru_cache
 from importlib.metadata import version
 from typing import Any
 
@@ -62,7 +62,7 @@ class DefaultPrice:
         )
 
 
-@cache
+@lru_cache(maxsize=4096)
 def _find(model_ref: str) -> tuple[gp.Provider, gp.ModelInfo] | None:
     snapshot = data_snapshot.get_snapshot()
     ref = model_ref.lower()

@@ -7,12 +7,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Dialect, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Dialect, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from spectra.db.base import Base, IdMixin
-from spectra.db.types import MicrosType
+from spectra.db.types import BigIntPK, MicrosType
 from spectra.kit.clock import utc_now
 
 
@@ -136,3 +136,82 @@ Index(
 )
 Index("ix_usage_records_request_id", UsageRecord.request_id)
 Index("ix_usage_records_ledger_transaction_id", UsageRecord.ledger_transaction_id)
+
+
+ROLLUP_PERIODS = ("hour", "day")
+ROLLUP_DIMENSIONS = (
+    "all",
+    "user",
+    "group",
+    "model",
+    "account",
+    "key",
+    "client",
+    "user_client",
+    "user_model",
+    "group_model",
+)
+"""What a rollup row is grouped by. `all` is the workspace total (value ""); the pairs
+(`user_client`, `user_model`, `group_model`) hold "<first>|<second>" and answer adoption and
+usage-by-model in statements."""
+
+
+class UsageRollup(Base):
+    """Aggregates of usage records per period bucket and dimension value, kept for good.
+
+    Maintained incrementally by the rollup job (`rollups.py`); never rebuilt by re-scanning.
+    """
+
+    __tablename__ = "usage_rollups"
+    __table_args__ = (CheckConstraint("period IN ('hour', 'day')", name="period"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(8))
+    bucket_start: Mapped[datetime] = mapped_column()
+    """Start of the UTC hour or UTC day the records fall in (by `created_at`)."""
+    dimension: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(240))
+    """The dimension's value: an id, a model name, a client family, or "a|b" for pairs."""
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    ok: Mapped[int] = mapped_column(BigInteger, default=0)
+    refused: Mapped[int] = mapped_column(BigInteger, default=0)
+    errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    partial: Mapped[int] = mapped_column(BigInteger, default=0)
+    streamed: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_micros: Mapped[int] = mapped_column(MicrosType, default=0)
+    """Sum of what members were charged, micros of the workspace currency."""
+    latency_ms_sum: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Sum of latencies of the records that have one (average = sum / latency_count)."""
+    latency_count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+Index(
+    "uq_usage_rollups_key",
+    UsageRollup.period,
+    UsageRollup.dimension,
+    UsageRollup.value,
+    UsageRollup.bucket_start,
+    unique=True,
+)
+Index(
+    "ix_usage_rollups_period_dimension_bucket",
+    UsageRollup.period,
+    UsageRollup.dimension,
+    UsageRollup.bucket_start,
+)
+
+
+class UsageRollupCursor(Base):
+    """How far the rollup job has read usage records, by (created_at, id)."""
+
+    __tablename__ = "usage_rollup_cursors"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_created_at: Mapped[datetime | None] = mapped_column()
+    last_id: Mapped[uuid.UUID | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+    """When the cursor last moved (for staleness checks), never a cursor itself."""

@@ -96,3 +96,23 @@ class TestUsageCli:
         result = spectra(["usage", "list", "--user", "nobody@example.com"], data_dir)
         assert result.returncode == 3
         assert "nobody@example.com" in result.stderr
+
+    def test_report_on_an_empty_workspace(self, data_dir: Path) -> None:
+        result = spectra(
+            ["usage", "report", "--by", "model", "--from", "2026-11-01", "--json"], data_dir
+        )
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        assert data["items"] == []
+        assert data["buckets"] == "day"
+
+    def test_report_by_an_unknown_dimension_is_one_sentence(self, data_dir: Path) -> None:
+        result = spectra(["usage", "report", "--by", "planet"], data_dir)
+        assert result.returncode == 2
+        assert "Cannot report by 'planet'" in result.stderr
+
+    def test_export_writes_a_csv_file(self, data_dir: Path, tmp_path: Path) -> None:
+        out = tmp_path / "usage.csv"
+        result = spectra(["usage", "export", "--format", "csv", "--out", str(out)], data_dir)
+        assert result.returncode == 0, result.stderr
+        assert out.read_text().startswith("id,created_at,")

@@ -26,7 +26,7 @@ MODELS = ["claude-sonnet-4-5", "gpt-5", "my-llama"]
 CLIENTS = ["claude_code", "codex_cli", "other"]
 STATUSES = ["ok", "ok", "refused", "error", "partial"]
 
-records = st.builds(
+records: st.SearchStrategy[dict[str, Any]] = st.builds(
     dict,
     user=st.sampled_from([*USERS, None]),
     model=st.sampled_from(MODELS),

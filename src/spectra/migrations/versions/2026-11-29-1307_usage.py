@@ -14,7 +14,6 @@ from alembic import op
 
 import spectra.db.types
 
-
 revision: str = "0007_usage"
 down_revision: str | Sequence[str] | None = "0001_foundation"
 branch_labels: str | Sequence[str] | None = None

@@ -1,0 +1,145 @@
+"""Usage records, filtered and paginated (members see their own)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from spectra.api.deps import ActorDep, ReadSessionDep, RuntimeDep
+from spectra.db.session import read_scope
+from spectra.usage import exports, reports
+from spectra.usage import service as usage_service
+from spectra.usage.errors import UsageUserNotFoundError
+from spectra.usage.schemas import UsageRecordRead
+
+router = APIRouter(prefix="/usage", tags=["usage"])
+
+
+@router.get("")
+async def list_usage(
+    session: ReadSessionDep,
+    actor: ActorDep,
+    user_id: uuid.UUID | None = None,
+    user: str | None = Query(None, description="The user's email."),
+    group_id: uuid.UUID | None = None,
+    group: str | None = Query(None, description="The group's name."),
+    key_id: uuid.UUID | None = None,
+    model: str | None = None,
+    account_id: uuid.UUID | None = None,
+    client: str | None = None,
+    status: str | None = None,
+    refusal_reason: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    page = await usage_service.list_usage(
+        session,
+        actor,
+        user_id=user_id,
+        user_email=user,
+        group_id=group_id,
+        group_name=group,
+        key_id=key_id,
+        model=model,
+        account_id=account_id,
+        client=client,
+        status=status,
+        refusal_reason=refusal_reason,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+    )
+    emails = page.extra.get("emails", {})
+    items = [UsageRecordRead.of(r, user_email=emails.get(r.user_id)) for r in page.items]
+    return {"items": items, "next_cursor": page.next_cursor}
+
+
+@router.get("/report")
+async def usage_report(
+    session: ReadSessionDep,
+    actor: ActorDep,
+    by: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+    sort: str = "cost",
+) -> dict[str, Any]:
+    report = await reports.usage_report(
+        session, actor, by=by, since=since, until=until, limit=limit, sort=sort
+    )
+    return report.as_json()
+
+
+@router.get("/timeseries")
+async def usage_timeseries(
+    session: ReadSessionDep,
+    actor: ActorDep,
+    period: str = "day",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    dimension: str = "all",
+    value: str | None = None,
+) -> dict[str, Any]:
+    items = await reports.timeseries(
+        session, actor, period=period, since=since, until=until, dimension=dimension, value=value
+    )
+    return {"items": items, "next_cursor": None}
+
+
+@router.get("/adoption")
+async def usage_adoption(
+    session: ReadSessionDep,
+    actor: ActorDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    items = await reports.adoption(session, actor, since=since, until=until)
+    return {"items": items, "next_cursor": None}
+
+
+@router.get("/export")
+async def export_usage(
+    runtime: RuntimeDep,
+    session: ReadSessionDep,
+    actor: ActorDep,
+    format: str = "csv",
+    user: str | None = None,
+    model: str | None = None,
+    client: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> StreamingResponse:
+    user_id = None
+    if user is not None:
+        user_id = await usage_service.find_user_id(session, user)
+        if user_id is None:
+            raise UsageUserNotFoundError(f"There is no user {user}.", email=user)
+    filters = exports.authorize_export(
+        actor,
+        fmt=format,
+        user_id=user_id,
+        model=model,
+        client=client,
+        status=status,
+        since=since,
+        until=until,
+    )
+
+    async def body() -> AsyncIterator[str]:
+        # Its own read session: the request's closes before a streamed body is sent.
+        async with read_scope(runtime.db) as stream_session:
+            async for chunk in exports.stream_records(stream_session, filters, fmt=format):
+                yield chunk
+
+    media = "text/csv" if format == "csv" else "application/x-ndjson"
+    headers = {"content-disposition": f'attachment; filename="usage.{format}"'}
+    return StreamingResponse(body(), media_type=media, headers=headers)

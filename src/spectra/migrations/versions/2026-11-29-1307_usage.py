@@ -1,7 +1,7 @@
 """usage
 
 Revision ID: 0007_usage
-Revises: 0001_foundation
+Revises: 0006_packages
 Create Date: 2026-11-29 13:49:18.759657
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import spectra.db.types
 
 revision: str = "0007_usage"
-down_revision: str | Sequence[str] | None = "0001_foundation"
+down_revision: str | Sequence[str] | None = "0006_packages"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

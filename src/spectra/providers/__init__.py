@@ -1,0 +1,80 @@
+"""Upstream providers: the shared HTTP client, each provider's wire details, stream taps and
+the typed upstream error taxonomy. Base layer: imports only errors, kit and config."""
+
+from __future__ import annotations
+
+from . import anthropic, openai
+from .bodies import RequestInfo, estimate_input_tokens, inspect_request, rewrite_request
+from .client import ClientLimits, Timeouts, UpstreamClient, UpstreamResponse
+from .errors import (
+    AccountEffect,
+    FailureType,
+    UpstreamFailure,
+    classify_exception,
+    classify_response,
+    classify_stream_error,
+)
+from .taps import StreamUsageTap
+from .types import Provider, Usage, WireProtocol
+
+
+def make_tap(protocol: WireProtocol) -> StreamUsageTap:
+    """A fresh stream tap for `protocol`."""
+    if protocol is WireProtocol.ANTHROPIC_MESSAGES:
+        return anthropic.AnthropicMessagesTap()
+    if protocol is WireProtocol.OPENAI_CHAT:
+        return openai.OpenAIChatTap()
+    return openai.OpenAIResponsesTap()
+
+
+def usage_from_body(protocol: WireProtocol, body: bytes) -> Usage | None:
+    """Usage of a non-streamed (already decompressed) response body, or None."""
+    if protocol is WireProtocol.ANTHROPIC_MESSAGES:
+        return anthropic.usage_from_body(body)
+    if protocol is WireProtocol.OPENAI_CHAT:
+        return openai.chat_usage_from_body(body)
+    return openai.responses_usage_from_body(body)
+
+
+def upstream_headers(
+    provider: Provider,
+    caller_headers: list[tuple[str, str]],
+    *,
+    api_key: str,
+    body_decompressed: bool = False,
+) -> list[tuple[str, str]]:
+    """Headers to send to an upstream of `provider` (see `headers.py` for the rules)."""
+    if provider is Provider.ANTHROPIC:
+        return anthropic.upstream_headers(
+            caller_headers, api_key=api_key, body_decompressed=body_decompressed
+        )
+    return openai.upstream_headers(
+        caller_headers, api_key=api_key, body_decompressed=body_decompressed
+    )
+
+
+__all__ = [
+    "AccountEffect",
+    "ClientLimits",
+    "FailureType",
+    "Provider",
+    "RequestInfo",
+    "StreamUsageTap",
+    "Timeouts",
+    "UpstreamClient",
+    "UpstreamFailure",
+    "UpstreamResponse",
+    "Usage",
+    "WireProtocol",
+    "anthropic",
+    "classify_exception",
+    "classify_response",
+    "classify_stream_error",
+    "estimate_input_tokens",
+    "inspect_request",
+    "make_tap",
+    "openai",
+    "rewrite_request",
+    "upstream_headers",
+    "usage_from_body",
+]

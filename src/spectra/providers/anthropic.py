@@ -1,0 +1,123 @@
+"""Anthropic Messages wire details: upstream headers, usage from bodies and streams.
+
+Anthropic's `input_tokens` already excludes cache reads (`cache_read_input_tokens`) and
+cache writes (`cache_creation_input_tokens`), so its usage maps onto `Usage` one to one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .headers import forward_request_headers, header_value
+from .sse import SSEEvent
+from .taps import StreamUsageTap
+from .types import Usage, as_int
+
+DEFAULT_VERSION = "2023-06-01"
+
+
+def upstream_headers(
+    caller_headers: Iterable[tuple[str, str]], *, api_key: str, body_decompressed: bool = False
+) -> list[tuple[str, str]]:
+    """The caller's headers as forwarded, plus `x-api-key`; the caller's `anthropic-version`
+    and `anthropic-beta` pass unchanged (`anthropic-version` defaults to 2023-06-01)."""
+    headers = forward_request_headers(caller_headers, body_decompressed=body_decompressed)
+    if header_value(headers, "anthropic-version") is None:
+        headers.append(("anthropic-version", DEFAULT_VERSION))
+    headers.append(("x-api-key", api_key))
+    return headers
+
+
+def usage_from_dict(usage: Mapping[str, Any]) -> Usage:
+    return Usage(
+        input_tokens=as_int(usage.get("input_tokens")) or 0,
+        output_tokens=as_int(usage.get("output_tokens")) or 0,
+        cache_read_tokens=as_int(usage.get("cache_read_input_tokens")) or 0,
+        cache_write_tokens=as_int(usage.get("cache_creation_input_tokens")) or 0,
+    )
+
+
+def usage_from_body(body: bytes) -> Usage | None:
+    """Usage of a non-streamed Messages response, or None when it carries none."""
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    usage = obj.get("usage") if isinstance(obj, dict) else None
+    return usage_from_dict(usage) if isinstance(usage, dict) else None
+
+
+def model_from_body(body: bytes) -> str | None:
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    model = obj.get("model") if isinstance(obj, dict) else None
+    return model if isinstance(model, str) else None
+
+
+class AnthropicMessagesTap(StreamUsageTap):
+    """Usage from `message_start.message.usage`, then each `message_delta.usage` (whose
+    `output_tokens` is cumulative); per field the latest non-null value wins."""
+
+    def on_event(self, event: SSEEvent) -> bool:
+        name = event.event
+        if name == "ping":
+            return False
+        try:
+            obj = json.loads(event.data)
+        except ValueError:
+            return False
+        if not isinstance(obj, dict):
+            return False
+        if not name:
+            kind = obj.get("type")
+            name = kind if isinstance(kind, str) else ""
+        if name == "content_block_delta":
+            self._on_delta(obj.get("delta"))
+        elif name == "message_start":
+            message = obj.get("message")
+            if isinstance(message, dict):
+                model = message.get("model")
+                if isinstance(model, str):
+                    self.model = model
+                self._take_usage(message.get("usage"))
+        elif name == "message_delta":
+            self._take_usage(obj.get("usage"))
+        elif name == "content_block_start":
+            block = obj.get("content_block")
+            if isinstance(block, dict) and block.get("type") not in ("text", "thinking"):
+                self.saw_output = True
+                tool_name = block.get("name")
+                if isinstance(tool_name, str):
+                    self.output_chars += len(tool_name)
+        elif name == "message_stop":
+            self.finished = True
+        elif name == "error":
+            self.error = obj
+        return False
+
+    def _on_delta(self, delta: Any) -> None:
+        if not isinstance(delta, dict):
+            return
+        for key in ("text", "thinking", "partial_json"):
+            value = delta.get(key)
+            if isinstance(value, str):
+                if value:
+                    self.saw_output = True
+                    self.output_chars += len(value)
+                return
+        if delta.get("type") == "signature_delta":
+            self.saw_output = True
+
+    def _take_usage(self, usage: Any) -> None:
+        if not isinstance(usage, dict):
+            return
+        self._set_usage(
+            input_tokens=as_int(usage.get("input_tokens")),
+            output_tokens=as_int(usage.get("output_tokens")),
+            cache_read=as_int(usage.get("cache_read_input_tokens")),
+            cache_write=as_int(usage.get("cache_creation_input_tokens")),
+        )

@@ -1,0 +1,262 @@
+"""OpenAI wire details (chat completions and Responses; also OpenAI-compatible upstreams).
+
+Normalisation: OpenAI's `prompt_tokens` (chat) and `input_tokens` (Responses) INCLUDE the
+cached tokens reported in `*_tokens_details.cached_tokens`. `Usage.input_tokens` holds only
+the uncached part and `Usage.cache_read_tokens` the cached part. OpenAI does not bill cache
+writes, so `cache_write_tokens` is 0. DeepSeek-style `prompt_cache_hit_tokens` is read
+when no details are given. Reasoning tokens are part of `completion_tokens`/`output_tokens`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .headers import forward_request_headers
+from .sse import SSEEvent, SSEParser
+from .taps import StreamUsageTap
+from .types import Usage, as_int
+
+
+def upstream_headers(
+    caller_headers: Iterable[tuple[str, str]], *, api_key: str, body_decompressed: bool = False
+) -> list[tuple[str, str]]:
+    """The caller's headers as forwarded, plus `Authorization: Bearer <account key>`."""
+    headers = forward_request_headers(caller_headers, body_decompressed=body_decompressed)
+    headers.append(("Authorization", f"Bearer {api_key}"))
+    return headers
+
+
+def _normalise(total_input: int | None, cached: int | None, output: int | None) -> Usage:
+    cached_tokens = max(cached or 0, 0)
+    return Usage(
+        input_tokens=max((total_input or 0) - cached_tokens, 0),
+        output_tokens=output or 0,
+        cache_read_tokens=cached_tokens,
+    )
+
+
+def _cached(usage: Mapping[str, Any], details_key: str) -> int | None:
+    details = usage.get(details_key)
+    if isinstance(details, dict):
+        cached = as_int(details.get("cached_tokens"))
+        if cached is not None:
+            return cached
+    return as_int(usage.get("prompt_cache_hit_tokens"))
+
+
+def chat_usage_from_dict(usage: Mapping[str, Any]) -> Usage:
+    return _normalise(
+        as_int(usage.get("prompt_tokens")),
+        _cached(usage, "prompt_tokens_details"),
+        as_int(usage.get("completion_tokens")),
+    )
+
+
+def responses_usage_from_dict(usage: Mapping[str, Any]) -> Usage:
+    return _normalise(
+        as_int(usage.get("input_tokens")),
+        _cached(usage, "input_tokens_details"),
+        as_int(usage.get("output_tokens")),
+    )
+
+
+def _body_usage(body: bytes) -> dict[str, Any] | None:
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    usage = obj.get("usage") if isinstance(obj, dict) else None
+    return usage if isinstance(usage, dict) else None
+
+
+def chat_usage_from_body(body: bytes) -> Usage | None:
+    usage = _body_usage(body)
+    return chat_usage_from_dict(usage) if usage is not None else None
+
+
+def responses_usage_from_body(body: bytes) -> Usage | None:
+    usage = _body_usage(body)
+    return responses_usage_from_dict(usage) if usage is not None else None
+
+
+class OpenAIChatTap(StreamUsageTap):
+    """Chat chunks; usage arrives on the final `choices: []` chunk (include_usage), or on
+    every chunk for some compatible servers (the latest wins). `[DONE]` finishes."""
+
+    def on_event(self, event: SSEEvent) -> bool:
+        data = event.data
+        if data == "[DONE]":
+            self.finished = True
+            return False
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            return False
+        if not isinstance(obj, dict):
+            return False
+        if self.model is None:
+            model = obj.get("model")
+            if isinstance(model, str) and model:
+                self.model = model
+        choices = obj.get("choices")
+        if isinstance(choices, list):
+            for choice in choices:
+                if isinstance(choice, dict):
+                    self._on_delta(choice.get("delta"))
+        error = obj.get("error")
+        if isinstance(error, dict):
+            self.error = obj
+        usage = obj.get("usage")
+        if not isinstance(usage, dict):
+            return False
+        normalised = chat_usage_from_dict(usage)
+        self._set_usage(
+            input_tokens=normalised.input_tokens,
+            output_tokens=normalised.output_tokens,
+            cache_read=normalised.cache_read_tokens,
+            cache_write=None,
+        )
+        return choices == []
+
+    def _on_delta(self, delta: Any) -> None:
+        if not isinstance(delta, dict):
+            return
+        for key in ("content", "reasoning_content", "reasoning", "refusal"):
+            value = delta.get(key)
+            if isinstance(value, str) and value:
+                self.saw_output = True
+                self.output_chars += len(value)
+        tool_calls = delta.get("tool_calls")
+        if isinstance(tool_calls, list):
+            for call in tool_calls:
+                function = call.get("function") if isinstance(call, dict) else None
+                if isinstance(function, dict):
+                    self.saw_output = True
+                    for key in ("name", "arguments"):
+                        value = function.get(key)
+                        if isinstance(value, str):
+                            self.output_chars += len(value)
+
+
+_RESPONSES_DELTAS = frozenset(
+    {
+        "response.output_text.delta",
+        "response.refusal.delta",
+        "response.function_call_arguments.delta",
+        "response.custom_tool_call_input.delta",
+        "response.reasoning_text.delta",
+        "response.reasoning_summary_text.delta",
+    }
+)
+_RESPONSES_ENDS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+class OpenAIResponsesTap(StreamUsageTap):
+    """Responses events; `response.completed` / `.incomplete` / `.failed` carry
+    `response.usage` and end the stream."""
+
+    def on_event(self, event: SSEEvent) -> bool:
+        try:
+            obj = json.loads(event.data)
+        except ValueError:
+            return False
+        if not isinstance(obj, dict):
+            return False
+        kind = obj.get("type")
+        name = kind if isinstance(kind, str) else event.event
+        if name in _RESPONSES_DELTAS:
+            delta = obj.get("delta")
+            if isinstance(delta, str) and delta:
+                self.saw_output = True
+                self.output_chars += len(delta)
+        elif name == "response.output_item.added":
+            item = obj.get("item")
+            if isinstance(item, dict) and item.get("type") not in ("message", "reasoning"):
+                self.saw_output = True
+                tool_name = item.get("name")
+                if isinstance(tool_name, str):
+                    self.output_chars += len(tool_name)
+        elif name in _RESPONSES_ENDS or name in ("response.created", "response.in_progress"):
+            self._on_response(obj.get("response"))
+            if name in _RESPONSES_ENDS:
+                self.finished = True
+                if name == "response.failed":
+                    response = obj.get("response")
+                    error = response.get("error") if isinstance(response, dict) else None
+                    if isinstance(error, dict):
+                        self.error = {"error": error}
+        elif name == "error":
+            self.error = obj
+        return False
+
+    def _on_response(self, response: Any) -> None:
+        if not isinstance(response, dict):
+            return
+        model = response.get("model")
+        if isinstance(model, str) and model:
+            self.model = model
+        usage = response.get("usage")
+        if isinstance(usage, dict):
+            normalised = responses_usage_from_dict(usage)
+            self._set_usage(
+                input_tokens=normalised.input_tokens,
+                output_tokens=normalised.output_tokens,
+                cache_read=normalised.cache_read_tokens,
+                cache_write=None,
+            )
+
+
+class OpenAIChatStreamFilter:
+    """Relay a chat stream, tapping usage, and optionally withhold the usage-only chunk.
+
+    Use it when the gateway added `stream_options.include_usage` for a caller that did not
+    ask (`withhold_usage=True`): `feed` returns the bytes to forward, which are the input
+    bytes minus exactly that event's block. Bytes are released at event boundaries, so an
+    incomplete event is held until its blank line arrives (never longer). With
+    `withhold_usage=False` every byte is returned at once, unchanged.
+    """
+
+    __slots__ = ("_parser", "_pending", "_pending_start", "_withhold", "tap")
+
+    def __init__(self, *, withhold_usage: bool) -> None:
+        self.tap = OpenAIChatTap()
+        self._withhold = withhold_usage
+        self._parser = SSEParser()
+        self._pending = b""
+        self._pending_start = 0
+
+    def feed(self, chunk: bytes) -> bytes:
+        events = self._parser.feed(chunk)
+        if not self._withhold:
+            for event in events:
+                self.tap.on_event(event)
+            return chunk
+        return self._release(chunk, events, self._parser.boundary)
+
+    def close(self) -> bytes:
+        """End of stream: return whatever is still held (an unterminated last event)."""
+        events = self._parser.close()
+        if not self._withhold:
+            for event in events:
+                self.tap.on_event(event)
+            return b""
+        return self._release(b"", events, self._pending_start + len(self._pending))
+
+    def _release(self, chunk: bytes, events: list[SSEEvent], boundary: int) -> bytes:
+        pending = self._pending + chunk if self._pending else chunk
+        base = self._pending_start
+        out: list[bytes] = []
+        cursor = 0
+        for event in events:
+            if self.tap.on_event(event):
+                out.append(pending[cursor : event.start - base])
+                cursor = event.end - base
+        release = boundary - base
+        if release > cursor:
+            out.append(pending[cursor:release])
+            cursor = release
+        self._pending = pending[cursor:]
+        self._pending_start = base + cursor
+        return out[0] if len(out) == 1 else b"".join(out)

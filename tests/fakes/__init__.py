@@ -1,0 +1,1 @@
+"""Test doubles: the fake OpenAI/Anthropic upstream (`tests.fakes.upstream`)."""

@@ -1,0 +1,497 @@
+"""`spectra pool ...`: add, edit, list, show, test, disable, enable, reset, rotate-credential,
+history, status, alerts. Credentials are read from an environment variable or stdin, never a flag."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import typer
+
+from spectra.audit.actor import Actor
+from spectra.cli import context
+from spectra.cli.output import fail, print_json, show_list, show_object
+from spectra.db.session import Session
+from spectra.pool import service as pool_service
+from spectra.pool.models import PoolAccount
+from spectra.pool.probes import ProbeOutcome
+from spectra.pool.schemas import AccountCreate, AccountRead, AccountUpdate, TransitionRead
+
+pool_app = typer.Typer(help="The account pool: upstream provider accounts.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+_COLUMNS = [
+    "name",
+    "provider",
+    "state",
+    "state_reason",
+    "priority",
+    "weight",
+    "models",
+    "credential_last4",
+]
+_SHOW = [
+    "id",
+    "name",
+    "provider",
+    "base_url",
+    "credential_last4",
+    "models",
+    "aliases",
+    "priority",
+    "weight",
+    "max_concurrency",
+    "rpm_cap",
+    "tpm_cap",
+    "monthly_spend_cap",
+    "cost_basis",
+    "fixed_monthly_cost",
+    "group_ids",
+    "tags",
+    "notes",
+    "state",
+    "state_reason",
+    "state_changed_at",
+    "cooling_until",
+    "last_probe_at",
+    "last_probe_outcome",
+    "last_probe_latency_ms",
+    "figures",
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(pool_app, name="pool")
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _aliases(values: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values or []:
+        public, sep, upstream = item.partition("=")
+        if not sep or not public.strip() or not upstream.strip():
+            fail(f"--alias takes PUBLIC=UPSTREAM, not '{item}'.", 2)
+        out[public.strip()] = upstream.strip()
+    return out
+
+
+def _key_from_env(var: str) -> str:
+    value = os.environ.get(var)
+    if not value or not value.strip():
+        fail(
+            f"The environment variable {var} is not set or empty; export the API key in it first.",
+            2,
+        )
+    return value.strip()
+
+
+def _account_json(account: PoolAccount, figures: dict[str, Any] | None = None) -> dict[str, Any]:
+    return AccountRead.of(account, figures).model_dump(mode="json")
+
+
+def _probe_json(outcome: ProbeOutcome) -> dict[str, Any]:
+    return {
+        "ok": outcome.ok,
+        "outcome": outcome.label,
+        "latency_ms": outcome.latency_ms,
+        "status": outcome.status,
+        "message": outcome.message,
+    }
+
+
+def _remote_id(name: str) -> str:
+    found = context.api("GET", f"/api/pool/accounts/by-name/{quote(name, safe='')}")
+    return str(found["id"])
+
+
+async def _local_id(session: Session, actor: Actor, name: str) -> uuid.UUID:
+    return (await pool_service.get_account_by_name(session, actor, name=name)).id
+
+
+@pool_app.command("add")
+def add(
+    name: Annotated[str, typer.Option("--name", help="A unique name for the account.")],
+    provider: Annotated[
+        str, typer.Option("--provider", help="anthropic | openai | openai_compatible")
+    ],
+    base_url: Annotated[str, typer.Option("--base-url", help="e.g. https://api.anthropic.com")],
+    api_key_env: Annotated[
+        str, typer.Option("--api-key-env", help="Environment variable holding the API key.")
+    ],
+    models: Annotated[
+        str, typer.Option("--models", help="Model names or glob patterns, comma-separated.")
+    ],
+    alias: Annotated[
+        list[str] | None, typer.Option("--alias", help="PUBLIC=UPSTREAM model alias (repeatable).")
+    ] = None,
+    priority: Annotated[int, typer.Option(help="Priority tier (lowest usable tier first).")] = 0,
+    weight: Annotated[int, typer.Option(help="Relative share of traffic within its tier.")] = 100,
+    max_concurrency: Annotated[
+        int | None, typer.Option(help="Most requests in flight at once.")
+    ] = None,
+    rpm: Annotated[int | None, typer.Option("--rpm", help="Requests per minute cap.")] = None,
+    tpm: Annotated[int | None, typer.Option("--tpm", help="Tokens per minute cap.")] = None,
+    monthly_spend_cap: Annotated[
+        str | None, typer.Option(help="Monthly spend cap at list price, e.g. 500.00.")
+    ] = None,
+    fixed_monthly_cost: Annotated[
+        str | None, typer.Option(help="Fixed monthly cost (sets cost basis fixed_monthly).")
+    ] = None,
+    groups: Annotated[
+        str | None,
+        typer.Option(help="Dedicate to these groups (comma-separated); default everyone."),
+    ] = None,
+    tags: Annotated[str | None, typer.Option(help="Tags, comma-separated.")] = None,
+    notes: Annotated[str, typer.Option(help="Free-form notes.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Add an upstream account; the API key is read from --api-key-env, never from a flag."""
+    payload: dict[str, Any] = {
+        "name": name,
+        "provider": provider,
+        "base_url": base_url,
+        "api_key": _key_from_env(api_key_env),
+        "models": _split(models),
+        "aliases": _aliases(alias),
+        "priority": priority,
+        "weight": weight,
+        "max_concurrency": max_concurrency,
+        "rpm_cap": rpm,
+        "tpm_cap": tpm,
+        "monthly_spend_cap": monthly_spend_cap,
+        "groups": _split(groups),
+        "tags": _split(tags),
+        "notes": notes,
+    }
+    if fixed_monthly_cost is not None:
+        payload.update(cost_basis="fixed_monthly", fixed_monthly_cost=fixed_monthly_cost)
+    if context.current().remote:
+        result = context.api("POST", "/api/pool/accounts", json=payload)
+    else:
+        data = _validate(AccountCreate, payload)
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            return _account_json(await pool_service.add_account(session, actor, data=data))
+
+        result = context.run_local(go)
+    show_object(result, as_json=as_json, title=f"Added {result['name']}", fields=_SHOW)
+
+
+@pool_app.command("edit")
+def edit(
+    name: Annotated[str, typer.Argument(help="The account's name.")],
+    new_name: Annotated[str | None, typer.Option("--name", help="Rename the account.")] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url")] = None,
+    models: Annotated[
+        str | None, typer.Option("--models", help="Replace the models served (comma-separated).")
+    ] = None,
+    alias: Annotated[
+        list[str] | None,
+        typer.Option("--alias", help="Replace aliases: PUBLIC=UPSTREAM (repeatable)."),
+    ] = None,
+    priority: Annotated[int | None, typer.Option()] = None,
+    weight: Annotated[int | None, typer.Option()] = None,
+    max_concurrency: Annotated[int | None, typer.Option()] = None,
+    rpm: Annotated[int | None, typer.Option("--rpm")] = None,
+    tpm: Annotated[int | None, typer.Option("--tpm")] = None,
+    monthly_spend_cap: Annotated[str | None, typer.Option()] = None,
+    groups: Annotated[
+        str | None, typer.Option(help="Replace dedicated groups; '' = everyone.")
+    ] = None,
+    tags: Annotated[str | None, typer.Option()] = None,
+    notes: Annotated[str | None, typer.Option()] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change an account's settings (only the options given)."""
+    payload: dict[str, Any] = {}
+    for key, value in (
+        ("name", new_name),
+        ("base_url", base_url),
+        ("priority", priority),
+        ("weight", weight),
+        ("max_concurrency", max_concurrency),
+        ("rpm_cap", rpm),
+        ("tpm_cap", tpm),
+        ("monthly_spend_cap", monthly_spend_cap),
+        ("notes", notes),
+    ):
+        if value is not None:
+            payload[key] = value
+    if models is not None:
+        payload["models"] = _split(models)
+    if alias:
+        payload["aliases"] = _aliases(alias)
+    if groups is not None:
+        payload["groups"] = _split(groups)
+    if tags is not None:
+        payload["tags"] = _split(tags)
+    if context.current().remote:
+        result = context.api("PATCH", f"/api/pool/accounts/{_remote_id(name)}", json=payload)
+    else:
+        data = _validate(AccountUpdate, payload)
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            account_id = await _local_id(session, actor, name)
+            return _account_json(
+                await pool_service.update_account(session, actor, account_id=account_id, data=data)
+            )
+
+        result = context.run_local(go)
+    show_object(result, as_json=as_json, title=f"Updated {result['name']}", fields=_SHOW)
+
+
+@pool_app.command("list")
+def list_(
+    state: Annotated[str | None, typer.Option(help="Only accounts in this state.")] = None,
+    limit: Annotated[int | None, typer.Option()] = None,
+    cursor: Annotated[str | None, typer.Option()] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the pool's accounts with their state and why."""
+    if context.current().remote:
+        page = context.api(
+            "GET", "/api/pool/accounts", params={"limit": limit, "cursor": cursor, "state": state}
+        )
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            result = await pool_service.list_accounts(
+                session, actor, limit=limit, cursor=cursor, state=state
+            )
+            return {
+                "items": [_account_json(a) for a in result.items],
+                "next_cursor": result.next_cursor,
+            }
+
+        page = context.run_local(go)
+    show_list(page, as_json=as_json, columns=_COLUMNS, title="Pool accounts")
+
+
+@pool_app.command("show")
+def show(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
+    """Show one account: settings, state, last probe and figures (never the credential)."""
+    if context.current().remote:
+        result = context.api("GET", f"/api/pool/accounts/by-name/{quote(name, safe='')}")
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            account = await pool_service.get_account_by_name(session, actor, name=name)
+            figures = await pool_service.persisted_figures(session, actor, account_id=account.id)
+            return _account_json(account, figures)
+
+        result = context.run_local(go)
+    show_object(result, as_json=as_json, title=result["name"], fields=_SHOW)
+
+
+@pool_app.command("test")
+def probe_account(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
+    """Send one cheap real request through the account; prints latency and outcome."""
+    if context.current().remote:
+        result = context.api("POST", f"/api/pool/accounts/{_remote_id(name)}/test")
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            account_id = await _local_id(session, actor, name)
+            account, outcome = await pool_service.test_account(
+                session, actor, account_id=account_id
+            )
+            return {"account": _account_json(account), "probe": _probe_json(outcome)}
+
+        result = context.run_local(go)
+    if as_json:
+        print_json(result)
+        return
+    probe = result["probe"]
+    account = result["account"]
+    verdict = "ok" if probe["ok"] else f"failed: {probe['outcome']}"
+    show_object(
+        {
+            "account": account["name"],
+            "result": verdict,
+            "latency_ms": probe["latency_ms"],
+            "message": probe["message"] or None,
+            "state": account["state"],
+        },
+        as_json=False,
+    )
+    if not probe["ok"]:
+        raise typer.Exit(10)
+
+
+def _state_command(name: str, action: str, as_json: bool, reason: str = "") -> None:
+    if context.current().remote:
+        body = {"reason": reason} if action == "disable" else None
+        result = context.api("POST", f"/api/pool/accounts/{_remote_id(name)}/{action}", json=body)
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            account_id = await _local_id(session, actor, name)
+            if action == "disable":
+                account = await pool_service.disable_account(
+                    session, actor, account_id=account_id, reason=reason
+                )
+            elif action == "enable":
+                account = await pool_service.enable_account(session, actor, account_id=account_id)
+            else:
+                account = await pool_service.reset_account_state(
+                    session, actor, account_id=account_id
+                )
+            return _account_json(account)
+
+        result = context.run_local(go)
+    show_object(
+        result,
+        as_json=as_json,
+        title=result["name"],
+        fields=["name", "state", "state_reason", "state_changed_at"],
+    )
+
+
+@pool_app.command("disable")
+def disable(
+    name: Annotated[str, typer.Argument()],
+    reason: Annotated[str, typer.Option(help="Why (shown in the history).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Stop sending traffic to the account until it is enabled."""
+    _state_command(name, "disable", as_json, reason)
+
+
+@pool_app.command("enable")
+def enable(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
+    """Return a disabled account to service."""
+    _state_command(name, "enable", as_json)
+
+
+@pool_app.command("reset")
+def reset(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
+    """Clear cooling, failures and needs-attention: the account is active again."""
+    _state_command(name, "reset", as_json)
+
+
+@pool_app.command("rotate-credential")
+def rotate_credential(
+    name: Annotated[str, typer.Argument()],
+    api_key_env: Annotated[
+        str | None, typer.Option("--api-key-env", help="Environment variable with the new key.")
+    ] = None,
+    stdin: Annotated[bool, typer.Option("--stdin", help="Read the new key from stdin.")] = False,
+    probe: Annotated[
+        bool, typer.Option("--probe/--no-probe", help="Test the new key at once.")
+    ] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replace the account's API key (from --api-key-env or stdin, never a flag) and test it."""
+    if (api_key_env is None) == (not stdin):
+        fail("Give exactly one of --api-key-env VAR or --stdin.", 2)
+    key = _key_from_env(api_key_env) if api_key_env else sys.stdin.readline().strip()
+    if not key:
+        fail("No API key was given on stdin.", 2)
+    if context.current().remote:
+        result = context.api(
+            "POST",
+            f"/api/pool/accounts/{_remote_id(name)}/credential",
+            json={"api_key": key, "probe": probe},
+        )
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            account_id = await _local_id(session, actor, name)
+            account, outcome = await pool_service.rotate_credential(
+                session, actor, account_id=account_id, api_key=key, run_probe=probe
+            )
+            return {
+                "account": _account_json(account),
+                "probe": None if outcome is None else _probe_json(outcome),
+            }
+
+        result = context.run_local(go)
+    if as_json:
+        print_json(result)
+        return
+    probe_result = result["probe"]
+    show_object(
+        {
+            "account": result["account"]["name"],
+            "credential_last4": result["account"]["credential_last4"],
+            "probe": None if probe_result is None else probe_result["outcome"],
+            "state": result["account"]["state"],
+        },
+        as_json=False,
+    )
+
+
+@pool_app.command("history")
+def history(
+    name: Annotated[str, typer.Argument()],
+    limit: Annotated[int | None, typer.Option()] = None,
+    cursor: Annotated[str | None, typer.Option()] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The account's state changes, newest first, with reasons."""
+    if context.current().remote:
+        page = context.api(
+            "GET",
+            f"/api/pool/accounts/{_remote_id(name)}/history",
+            params={"limit": limit, "cursor": cursor},
+        )
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            account_id = await _local_id(session, actor, name)
+            result = await pool_service.list_history(
+                session, actor, account_id=account_id, limit=limit, cursor=cursor
+            )
+            return {
+                "items": [
+                    TransitionRead.model_validate(t).model_dump(mode="json") for t in result.items
+                ],
+                "next_cursor": result.next_cursor,
+            }
+
+        page = context.run_local(go)
+    show_list(
+        page,
+        as_json=as_json,
+        columns=["occurred_at", "from_state", "to_state", "reason", "actor_label"],
+        title=f"History of {name}",
+    )
+
+
+@pool_app.command("status")
+def status(as_json: JsonOpt = False) -> None:
+    """Per model: how many accounts serve it, how many are usable, whether the pool is degraded."""
+    if context.current().remote:
+        result = context.api("GET", "/api/pool/status")
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            return await pool_service.pool_status(session, actor)
+
+        result = context.run_local(go)
+    if as_json:
+        print_json(result)
+        return
+    show_list(
+        {"items": result["models"]},
+        as_json=False,
+        columns=["model", "accounts", "available", "degraded"],
+        title="Pool status: degraded" if result["degraded"] else "Pool status: healthy",
+    )
+
+
+def _validate(model: Any, payload: dict[str, Any]) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err.get("loc", ()))
+        fail(f"{field}: {err.get('msg', 'invalid')}", 2)

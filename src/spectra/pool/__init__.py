@@ -1,0 +1,1 @@
+"""The account pool: upstream accounts, their state machine and health, and the scheduler."""

@@ -1,0 +1,299 @@
+"""The in-memory pool: each account's configuration, state and figures, for the hot path.
+
+Loaded at start (`PoolState.load`) and refreshed through the change feed (prefix `pool.`):
+an admin's change reaches the scheduler within one poll (≤ 500 ms). State transitions decided
+on the hot path (a 429, a run of 500s) are applied here at once and persisted asynchronously
+through the `persist` hook (the group committer, installed by `wiring.install`): the database
+row is updated only when the memory's transition is newer than the row's, so a late write
+never undoes an admin's later change. When reloading a row, the newer of the two states wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from spectra.db.serverkey import ServerKeys
+from spectra.db.session import Database, read_scope
+from spectra.kit.clock import utc_now
+
+from . import repository
+from .credentials import Credential, unseal
+from .health import AccountFigures
+from .models import PoolAccount
+from .states import AccountState, Event, StatePolicy, StateSnapshot, Transition, apply
+
+log = logging.getLogger(__name__)
+
+PersistWork = Callable[[AsyncSession], Awaitable[Any]]
+PersistHook = Callable[[PersistWork], None]
+
+PROTOCOL_PROVIDERS: dict[str, frozenset[str]] = {
+    "anthropic_messages": frozenset({"anthropic"}),
+    "openai_chat": frozenset({"openai", "openai_compatible"}),
+    "openai_responses": frozenset({"openai", "openai_compatible"}),
+}
+
+_ALERT_EVERY = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountConfig:
+    """An account's configuration as the scheduler sees it (immutable; replaced on refresh)."""
+
+    id: uuid.UUID
+    name: str
+    provider: str
+    base_url: str
+    credential: Credential
+    models: tuple[str, ...]
+    aliases: dict[str, str]
+    priority: int
+    weight: int
+    max_concurrency: int | None
+    rpm_cap: int | None
+    tpm_cap: int | None
+    monthly_spend_cap_micros: int | None
+    group_ids: frozenset[str]
+    tags: tuple[str, ...]
+
+    def upstream_model(self, model: str) -> str | None:
+        """The upstream name this account uses for `model`, or None when it does not serve it."""
+        target = self.aliases.get(model, model)
+        for pattern in self.models:
+            if target == pattern or fnmatch.fnmatchcase(target, pattern):
+                return target
+        return None
+
+    def open_to(self, group_id: str | None) -> bool:
+        return not self.group_ids or (group_id is not None and group_id in self.group_ids)
+
+
+@dataclass(slots=True)
+class AccountRuntime:
+    config: AccountConfig
+    snapshot: StateSnapshot
+    figures: AccountFigures = field(default_factory=AccountFigures)
+    last_probe_at: datetime | None = None
+
+
+def snapshot_of(row: PoolAccount) -> StateSnapshot:
+    times = tuple(datetime.fromisoformat(t) for t in row.failure_times or [])
+    return StateSnapshot(
+        state=AccountState(row.state),
+        reason=row.state_reason,
+        changed_at=row.state_changed_at,
+        cooling_until=row.cooling_until,
+        cool_streak=row.cool_streak,
+        failure_times=times,
+    )
+
+
+def config_of(row: PoolAccount, keys: ServerKeys) -> AccountConfig:
+    credential = unseal(
+        keys.credentials_key(row.credential_key_version), row.id, row.credential_ciphertext
+    )
+    return AccountConfig(
+        id=row.id,
+        name=row.name,
+        provider=row.provider,
+        base_url=row.base_url,
+        credential=credential,
+        models=tuple(row.models or ()),
+        aliases=dict(row.aliases or {}),
+        priority=row.priority,
+        weight=row.weight,
+        max_concurrency=row.max_concurrency,
+        rpm_cap=row.rpm_cap,
+        tpm_cap=row.tpm_cap,
+        monthly_spend_cap_micros=row.monthly_spend_cap_micros,
+        group_ids=frozenset(row.group_ids or ()),
+        tags=tuple(row.tags or ()),
+    )
+
+
+class PoolState:
+    """All accounts of the pool in memory. One instance per process (see `wiring`)."""
+
+    def __init__(self, keys: ServerKeys, *, policy: StatePolicy | None = None) -> None:
+        self.keys = keys
+        self.policy = policy or StatePolicy()
+        self.accounts: dict[uuid.UUID, AccountRuntime] = {}
+        self.persist: PersistHook | None = None
+        self.pending: list[PersistWork] = []
+        """Persistence work queued while no hook is installed (tests, or before start)."""
+        self._alerted: dict[str, datetime] = {}
+        self._lock = asyncio.Lock()
+
+    async def load(self, db: Database) -> None:
+        """Read every account (and this month's persisted figures) from the database."""
+        async with self._lock, read_scope(db) as session:
+            rows = await repository.list_all_accounts(session)
+            seen = set()
+            for row in rows:
+                seen.add(row.id)
+                self.merge_row(row)
+            for gone in set(self.accounts) - seen:
+                del self.accounts[gone]
+            now = utc_now()
+            figures = await repository.month_figures(session, now.date())
+            for account_id, (today, month_cost, month_tokens) in figures.items():
+                runtime = self.accounts.get(account_id)
+                if runtime is not None:
+                    runtime.figures.load(
+                        now,
+                        today=today,
+                        month_before_today_micros=month_cost,
+                        month_tokens_before_today=month_tokens,
+                    )
+
+    async def refresh(self, db: Database, account_ids: Iterable[uuid.UUID]) -> None:
+        """Re-read the named accounts (a change feed batch); deleted ones leave memory."""
+        ids = list(dict.fromkeys(account_ids))
+        if not ids:
+            return
+        async with self._lock, read_scope(db) as session:
+            rows = {row.id: row for row in await repository.get_accounts(session, ids)}
+            for account_id in ids:
+                row = rows.get(account_id)
+                if row is None:
+                    self.accounts.pop(account_id, None)
+                else:
+                    self.merge_row(row)
+
+    def merge_row(self, row: PoolAccount) -> None:
+        """Take an account row into memory (the newer of the stored and the live state wins)."""
+        try:
+            config = config_of(row, self.keys)
+        except Exception:
+            log.error(
+                "pool account %s: its credential cannot be decrypted; it serves no traffic",
+                row.name,
+            )
+            self.accounts.pop(row.id, None)
+            return
+        stored = snapshot_of(row)
+        current = self.accounts.get(row.id)
+        if current is None:
+            self.accounts[row.id] = AccountRuntime(
+                config=config, snapshot=stored, last_probe_at=row.last_probe_at
+            )
+            return
+        current.config = config
+        mine = current.snapshot.changed_at
+        if mine is None or (stored.changed_at is not None and stored.changed_at > mine):
+            current.snapshot = stored
+        if row.last_probe_at is not None and (
+            current.last_probe_at is None or row.last_probe_at > current.last_probe_at
+        ):
+            current.last_probe_at = row.last_probe_at
+
+    def apply_event(
+        self, account_id: uuid.UUID, event: Event, *, actor_label: str
+    ) -> Transition | None:
+        """Apply a hot-path event in memory now; persist any transition asynchronously."""
+        runtime = self.accounts.get(account_id)
+        if runtime is None:
+            return None
+        before = runtime.snapshot
+        outcome = apply(before, event, self.policy)
+        runtime.snapshot = outcome.snapshot
+        if outcome.transition is not None:
+            transition = outcome.transition
+            log.info(
+                "pool account %s: %s -> %s (%s)",
+                runtime.config.name,
+                transition.from_state,
+                transition.to_state,
+                transition.reason,
+            )
+            self._persist(
+                _persist_transition(account_id, outcome.snapshot, transition, actor_label)
+            )
+            if transition.to_state is AccountState.NEEDS_ATTENTION:
+                self._persist(
+                    _persist_alert(
+                        "account_needs_attention",
+                        runtime.config.name,
+                        f"Account {runtime.config.name} needs attention: {transition.reason}.",
+                        {"account_id": str(account_id)},
+                    )
+                )
+        elif outcome.snapshot != before and outcome.snapshot.state == before.state:
+            # Failure counts moved without a transition: keep them for the next process start.
+            self._persist(_persist_counters(account_id, outcome.snapshot))
+        return outcome.transition
+
+    def alert_no_account(self, model: str, protocol: str, reasons: list[str]) -> None:
+        """Tell admins (a pool alert, at most once per model every five minutes)."""
+        now = utc_now()
+        last = self._alerted.get(model)
+        if last is not None and now - last < _ALERT_EVERY:
+            return
+        self._alerted[model] = now
+        log.warning(
+            "no pool account can serve %s (%s): %s",
+            model,
+            protocol,
+            "; ".join(reasons) or "none configured",
+        )
+        self._persist(
+            _persist_alert(
+                "no_account_available",
+                model,
+                f"No account can serve {model} right now.",
+                {"protocol": protocol, "reasons": reasons[:20]},
+            )
+        )
+
+    def _persist(self, work: PersistWork) -> None:
+        if self.persist is None:
+            self.pending.append(work)
+            return
+        self.persist(work)
+
+    async def drain(self, session: AsyncSession) -> int:
+        """Run persistence work queued without a hook (tests and CLI)."""
+        work, self.pending = self.pending, []
+        for item in work:
+            await item(session)
+        return len(work)
+
+
+def _persist_transition(
+    account_id: uuid.UUID, snapshot: StateSnapshot, transition: Transition, actor_label: str
+) -> PersistWork:
+    async def work(session: AsyncSession) -> None:
+        await repository.store_transition(
+            session,
+            account_id=account_id,
+            snapshot=snapshot,
+            transition=transition,
+            actor_label=actor_label,
+        )
+
+    return work
+
+
+def _persist_counters(account_id: uuid.UUID, snapshot: StateSnapshot) -> PersistWork:
+    async def work(session: AsyncSession) -> None:
+        await repository.store_counters(session, account_id=account_id, snapshot=snapshot)
+
+    return work
+
+
+def _persist_alert(kind: str, subject: str, message: str, details: dict[str, Any]) -> PersistWork:
+    async def work(session: AsyncSession) -> None:
+        await repository.add_alert(
+            session, kind=kind, subject=subject, message=message, details=details
+        )
+
+    return work

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor
 from spectra.audit.chain import GENESIS, chain_hash, event_payload, scrub
 from spectra.audit.models import AuditEvent
+from spectra.errors import InvalidCursorError
 from spectra.kit.clock import utc_now
+from spectra.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
 
 _PG_CHAIN_LOCK = 7_202_611_001
 
@@ -43,7 +46,7 @@ async def record(
     ).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     occurred_at = utc_now()
-    fields = {
+    fields: dict[str, Any] = {
         "occurred_at": occurred_at,
         "actor_kind": str(actor.kind),
         "actor_label": actor.label,
@@ -172,3 +175,94 @@ async def iter_events(
     result = await session.stream_scalars(stmt.execution_options(yield_per=2000))
     async for event in result:
         yield event
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which events to read. `action` is exact, or a prefix when it ends in `*` (`ledger.*`)."""
+
+    actor: str | None = None
+    """An actor label (email, `local:<os user>`, `system`, `gateway`) or a user id."""
+    action: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    since: datetime | None = None
+    """Inclusive lower bound on `occurred_at` (UTC)."""
+    until: datetime | None = None
+    """Exclusive upper bound on `occurred_at` (UTC)."""
+
+
+def _escape_like(text_: str) -> str:
+    return text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filtered(stmt: Select[AuditEvent], where: AuditFilter) -> Select[AuditEvent]:
+    if where.actor:
+        try:
+            stmt = stmt.where(AuditEvent.actor_user_id == uuid.UUID(where.actor))
+        except ValueError:
+            stmt = stmt.where(AuditEvent.actor_label == where.actor)
+    if where.action:
+        if where.action.endswith("*"):
+            prefix = where.action.rstrip("*")
+            if prefix:
+                stmt = stmt.where(AuditEvent.action.like(_escape_like(prefix) + "%", escape="\\"))
+        else:
+            stmt = stmt.where(AuditEvent.action == where.action)
+    if where.target_type:
+        stmt = stmt.where(AuditEvent.target_type == where.target_type)
+    if where.target_id:
+        stmt = stmt.where(AuditEvent.target_id == where.target_id)
+    if where.since is not None:
+        stmt = stmt.where(AuditEvent.occurred_at >= where.since)
+    if where.until is not None:
+        stmt = stmt.where(AuditEvent.occurred_at < where.until)
+    return stmt
+
+
+async def list_events(
+    session: AsyncSession,
+    *,
+    where: AuditFilter,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page[AuditEvent]:
+    """Events matching `where`, newest first, in keyset pages over the chain order (id)."""
+    size = clamp_limit(limit)
+    stmt = _filtered(select(AuditEvent), where)
+    if cursor:
+        values = decode_cursor(cursor)
+        if len(values) != 1 or not isinstance(values[0], int):
+            raise InvalidCursorError(
+                "The cursor is not one Spectra gave out; start from the first page."
+            )
+        stmt = stmt.where(AuditEvent.id < values[0])
+    rows = list(
+        (await session.execute(stmt.order_by(AuditEvent.id.desc()).limit(size + 1))).scalars()
+    )
+    next_cursor = None
+    if len(rows) > size:
+        rows = rows[:size]
+        next_cursor = encode_cursor([rows[-1].id])
+    return Page(items=rows, next_cursor=next_cursor)
+
+
+async def count_events(session: AsyncSession, *, where: AuditFilter) -> int:
+    stmt = _filtered(select(AuditEvent), where).with_only_columns(func.count()).order_by(None)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def stream_events(
+    session: AsyncSession, *, where: AuditFilter, batch: int = 2000
+) -> AsyncIterator[AuditEvent]:
+    """Events matching `where`, oldest first, read in keyset batches (never all at once)."""
+    after_id = 0
+    while True:
+        stmt = _filtered(select(AuditEvent), where).where(AuditEvent.id > after_id)
+        rows = list((await session.execute(stmt.order_by(AuditEvent.id).limit(batch))).scalars())
+        if not rows:
+            return
+        for event in rows:
+            yield event
+        after_id = rows[-1].id
+        session.expunge_all()

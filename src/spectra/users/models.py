@@ -1,23 +1,36 @@
-"""Users and groups."""
+"""Users, groups, console sign-in sessions and one-time password-setup links."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from spectra.db.base import Base, IdMixin, TimestampMixin
 from spectra.db.types import MicrosType
+from spectra.kit.clock import utc_now
 
 DEFAULT_GROUP = "default"
+
+ROLES = ("owner", "admin", "billing", "auditor", "member")
+STATUSES = ("invited", "active", "suspended", "removed")
 
 
 class Group(IdMixin, TimestampMixin, Base):
     """A team: what policy, budgets and shared balances attach to."""
 
     __tablename__ = "groups"
+    __table_args__ = (
+        CheckConstraint(
+            "monthly_cap_micros IS NULL OR monthly_cap_micros >= 0", name="monthly_cap_nonnegative"
+        ),
+        CheckConstraint(
+            "member_monthly_cap_micros IS NULL OR member_monthly_cap_micros >= 0",
+            name="member_monthly_cap_nonnegative",
+        ),
+    )
 
     name: Mapped[str] = mapped_column(String(100))
     name_key: Mapped[str] = mapped_column(String(100), unique=True)
@@ -32,6 +45,11 @@ class Group(IdMixin, TimestampMixin, Base):
 
 class User(IdMixin, TimestampMixin, Base):
     __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLES)})", name="role_known"),
+        CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})", name="status_known"),
+        CheckConstraint("email = lower(email)", name="email_lower"),
+    )
 
     email: Mapped[str] = mapped_column(String(320))
     """Stored lower-cased; unique."""
@@ -43,8 +61,47 @@ class User(IdMixin, TimestampMixin, Base):
     """argon2id hash; None until a password is set."""
     status_reason: Mapped[str | None] = mapped_column(String(500))
     last_seen_at: Mapped[datetime | None] = mapped_column()
+    """Last console sign-in (UTC)."""
+
+    group: Mapped[Group] = relationship(lazy="raise")
+
+
+class UserSession(IdMixin, Base):
+    """A console sign-in. Only a keyed hash of the session token is stored."""
+
+    __tablename__ = "user_sessions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    """HMAC-SHA256 of the session token under the session subkey of the server secret."""
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column()
+    """Absolute expiry (UTC); the session is refused from then on."""
+    ended_at: Mapped[datetime | None] = mapped_column()
+    """When the user signed out or an admin action ended it (UTC); None while live."""
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class PasswordSetupLink(IdMixin, Base):
+    """A one-time link to set a password: hashed token, expiry, single use."""
+
+    __tablename__ = "password_setup_links"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    """HMAC-SHA256 of the link token under the session subkey of the server secret."""
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    created_by: Mapped[str] = mapped_column(String(320))
+    """The actor label that generated the link."""
+    expires_at: Mapped[datetime] = mapped_column()
+    """After this time (UTC) the link is refused."""
+    used_at: Mapped[datetime | None] = mapped_column()
+    """When the link set a password (UTC), or when a newer link replaced it; None while usable."""
 
 
 Index("uq_users_email", User.email, unique=True)
 Index("ix_users_group_id", User.group_id)
 Index("ix_users_created_at_id", User.created_at, User.id)
+Index("ix_user_sessions_user_id", UserSession.user_id)
+Index("ix_password_setup_links_user_id", PasswordSetupLink.user_id)

@@ -1,0 +1,116 @@
+"""/api/audit: query the audit log, export it (CSV or JSON lines, streamed), verify its chain.
+The log itself is append-only: no route edits or deletes it."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from starlette.responses import StreamingResponse
+
+from spectra.api.deps import ActorDep, ReadSessionDep, RuntimeDep
+from spectra.audit.schemas import AuditEventRead, ChainReportRead
+from spectra.audit.service import AuditFilter
+from spectra.db.session import read_scope
+from spectra.users import service as users_service
+from spectra.users.schemas import page_body
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+
+def _filter(
+    actor: str | None,
+    action: str | None,
+    target_type: str | None,
+    target_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> AuditFilter:
+    return AuditFilter(
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        since=since,
+        until=until,
+    )
+
+
+_ACTOR = Query(
+    default=None,
+    max_length=320,
+    alias="actor",
+    description="Actor label (email, local:NAME, system) or user id.",
+)
+_ACTION = Query(
+    default=None, max_length=100, description="An action (`users.create`) or a prefix (`ledger.*`)."
+)
+
+
+@router.get("/events")
+async def list_events(
+    session: ReadSessionDep,
+    actor: ActorDep,
+    by: str | None = _ACTOR,
+    action: str | None = _ACTION,
+    target_type: str | None = Query(default=None, max_length=50),
+    target_id: str | None = Query(default=None, max_length=64),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Audit events, newest first, filtered by actor, action, target and time range."""
+    page = await users_service.list_audit_events(
+        session,
+        actor,
+        where=_filter(by, action, target_type, target_id, since, until),
+        limit=limit,
+        cursor=cursor,
+    )
+    return page_body([AuditEventRead.of(e) for e in page.items], page.next_cursor)
+
+
+@router.get("/export", response_class=StreamingResponse)
+async def export_events(
+    actor: ActorDep,
+    runtime: RuntimeDep,
+    format: Literal["csv", "jsonl"] = "jsonl",
+    by: str | None = _ACTOR,
+    action: str | None = _ACTION,
+    target_type: str | None = Query(default=None, max_length=50),
+    target_id: str | None = Query(default=None, max_length=64),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> StreamingResponse:
+    """The matching events, oldest first, streamed as CSV or JSON lines."""
+    stack = AsyncExitStack()
+    # The export outlives this function: its read session closes when the stream ends.
+    session = await stack.enter_async_context(read_scope(runtime.db))
+    try:
+        lines = await users_service.export_audit_events(
+            session,
+            actor,
+            where=_filter(by, action, target_type, target_id, since, until),
+            fmt=format,
+        )
+    except BaseException:
+        await stack.aclose()
+        raise
+
+    async def body() -> Any:
+        async with stack:
+            async for line in lines:
+                yield line.encode()
+
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
+    disposition = f'attachment; filename="spectra-audit.{format}"'
+    return StreamingResponse(body(), media_type=media, headers={"content-disposition": disposition})
+
+
+@router.get("/verify")
+async def verify_chain(session: ReadSessionDep, actor: ActorDep) -> ChainReportRead:
+    """Walk the hash chain and name the first event that was changed, removed or reordered."""
+    return ChainReportRead.of(await users_service.verify_audit_chain(session, actor))

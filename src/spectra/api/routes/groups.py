@@ -1,0 +1,67 @@
+"""/api/groups: teams and their budgets. A group is named in the path by id or by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
+from spectra.users import service as users_service
+from spectra.users.schemas import GroupCreate, GroupRead, GroupUpdate, page_body
+
+router = APIRouter(prefix="/groups", tags=["groups"])
+
+
+@router.get("")
+async def list_groups(
+    session: ReadSessionDep,
+    actor: ActorDep,
+    q: str | None = Query(default=None, max_length=100),
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    page = await users_service.list_groups(session, actor, text=q, limit=limit, cursor=cursor)
+    counts = page.extra.get("member_counts", {})
+    return page_body(
+        [GroupRead.of(g, member_count=counts.get(g.id, 0)) for g in page.items], page.next_cursor
+    )
+
+
+@router.post("", status_code=201)
+async def create_group(body: GroupCreate, session: SessionDep, actor: ActorDep) -> GroupRead:
+    """Create a group; budgets (`monthly_cap`, `member_monthly_cap`) are decimal amounts."""
+    group = await users_service.create_group(
+        session,
+        actor,
+        name=body.name,
+        description=body.description,
+        monthly_cap_micros=body.monthly_cap,
+        member_monthly_cap_micros=body.member_monthly_cap,
+    )
+    return GroupRead.of(group, member_count=0)
+
+
+@router.get("/{group_ref}")
+async def get_group(group_ref: str, session: ReadSessionDep, actor: ActorDep) -> GroupRead:
+    return GroupRead.of(await users_service.get_group(session, actor, group=group_ref))
+
+
+@router.patch("/{group_ref}")
+async def update_group(
+    group_ref: str, body: GroupUpdate, session: SessionDep, actor: ActorDep
+) -> GroupRead:
+    """Change only the fields sent; `null` for a cap removes it."""
+    sent = body.model_fields_set
+    group = await users_service.update_group(
+        session,
+        actor,
+        group=group_ref,
+        name=body.name,
+        description=body.description,
+        monthly_cap_micros=body.monthly_cap if "monthly_cap" in sent else users_service.UNSET,
+        member_monthly_cap_micros=body.member_monthly_cap
+        if "member_monthly_cap" in sent
+        else users_service.UNSET,
+    )
+    return GroupRead.of(group)

@@ -1,0 +1,52 @@
+"""/api/me: the signed-in caller's own view (any role, any credential: session, token or key).
+
+To add to it (packages, balances, keys), extend `describe_me`: it is the one place that
+builds the answer of GET /api/me.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
+from spectra.audit.actor import Actor
+from spectra.db.session import ReadSession
+from spectra.errors import UnauthenticatedError
+from spectra.users import service as users_service
+from spectra.users.schemas import GroupRead, PasswordChange, UserRead
+from spectra.users.sessions import CSRF_COOKIE, SESSION_COOKIE
+
+router = APIRouter(prefix="/me", tags=["me"])
+
+
+async def describe_me(session: ReadSession, actor: Actor) -> dict[str, Any]:
+    """The caller's user, role, credential and group. Other domains add their sections here."""
+    if actor.user_id is None:
+        raise UnauthenticatedError("Only a signed-in user has a /api/me.")
+    user = await users_service.get_user(session, actor, user=actor.user_id)
+    return {
+        "user": UserRead.of(user).model_dump(mode="json"),
+        "role": actor.role,
+        "via": actor.via,
+        "read_only": actor.read_only,
+        "group": GroupRead.of(user.group).model_dump(mode="json"),
+    }
+
+
+@router.get("")
+async def get_me(session: ReadSessionDep, actor: ActorDep) -> dict[str, Any]:
+    return await describe_me(session, actor)
+
+
+@router.post("/password", status_code=204)
+async def change_password(body: PasswordChange, session: SessionDep, actor: ActorDep) -> Response:
+    """Change your own password (checks the current one); every session of yours ends, so sign in again."""
+    await users_service.change_password(
+        session, actor, current_password=body.current_password, new_password=body.new_password
+    )
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response

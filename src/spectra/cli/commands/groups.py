@@ -1,0 +1,194 @@
+"""`spectra groups ...`: teams and their monthly budgets (amounts in currency units).
+`spectra groups set-default-package` belongs to the packages domain's commands."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import typer
+
+from spectra.audit.actor import Actor
+from spectra.cli import context
+from spectra.cli.output import fail, items, show_list, show_object
+from spectra.db.session import Session
+from spectra.errors import InvalidAmountError
+from spectra.kit.money import parse_amount
+from spectra.users import service as users_service
+from spectra.users.schemas import GroupRead
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+LIST_COLUMNS = ("name", "member_count", "monthly_cap", "member_monthly_cap", "description")
+SHOW_FIELDS = (
+    "id",
+    "name",
+    "description",
+    "is_builtin",
+    "member_count",
+    "monthly_cap",
+    "member_monthly_cap",
+    "created_at",
+    "updated_at",
+)
+NO_CAP = ("none", "off", "")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(groups_app, name="groups")
+
+
+groups_app = typer.Typer(help="Groups (teams) and their budgets.", no_args_is_help=True)
+
+
+def group_path(name: str) -> str:
+    return f"/api/groups/{quote(name.strip(), safe='')}"
+
+
+def _cap(raw: str | None, option: str) -> int | None:
+    """Micros of a cap typed in currency units; `none` removes the cap."""
+    if raw is None or raw.strip().lower() in NO_CAP:
+        return None
+    try:
+        return parse_amount(raw, allow_zero=True, field=option)
+    except InvalidAmountError as exc:
+        fail(exc.message, 2)
+
+
+def _read(group: Any, member_count: int | None = None) -> dict[str, Any]:
+    return GroupRead.of(group, member_count=member_count).model_dump(mode="json")
+
+
+def _show(data: dict[str, Any], as_json: bool) -> None:
+    show_object(data, as_json=as_json, fields=[f for f in SHOW_FIELDS if f in data])
+
+
+@groups_app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="The group's name (unique, any case).")],
+    description: Annotated[str, typer.Option("--description", help="What the group is.")] = "",
+    monthly_cap: Annotated[
+        str | None,
+        typer.Option("--monthly-cap", help="Monthly spend cap for the group, e.g. 500.00."),
+    ] = None,
+    member_monthly_cap: Annotated[
+        str | None, typer.Option("--member-monthly-cap", help="Monthly cap per member.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a group."""
+    group_cap = _cap(monthly_cap, "--monthly-cap")
+    member_cap = _cap(member_monthly_cap, "--member-monthly-cap")
+    if context.current().remote:
+        body = {
+            "name": name,
+            "description": description,
+            "monthly_cap": monthly_cap if group_cap is not None else None,
+            "member_monthly_cap": member_monthly_cap if member_cap is not None else None,
+        }
+        data = context.api("POST", "/api/groups", json=body)
+    else:
+
+        async def run(session: Session, actor: Actor) -> dict[str, Any]:
+            group = await users_service.create_group(
+                session,
+                actor,
+                name=name,
+                description=description,
+                monthly_cap_micros=group_cap,
+                member_monthly_cap_micros=member_cap,
+            )
+            return _read(group, 0)
+
+        data = context.run_local(run)
+    _show(data, as_json)
+
+
+@groups_app.command("list")
+def list_(
+    search: Annotated[str | None, typer.Option("--search", help="Text in the name.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most N groups.")] = None,
+    cursor: Annotated[
+        str | None, typer.Option("--cursor", help="Continue from a previous page.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List groups with their member counts and budgets."""
+    if context.current().remote:
+        page = context.api(
+            "GET", "/api/groups", params={"q": search, "limit": limit, "cursor": cursor}
+        )
+    else:
+
+        async def run(session: Session, actor: Actor) -> dict[str, Any]:
+            result = await users_service.list_groups(
+                session, actor, text=search, limit=limit, cursor=cursor
+            )
+            counts = result.extra.get("member_counts", {})
+            return items([_read(g, counts.get(g.id, 0)) for g in result.items], result.next_cursor)
+
+        page = context.run_local(run)
+    show_list(page, as_json=as_json, columns=LIST_COLUMNS, title="Groups")
+
+
+@groups_app.command("show")
+def show(
+    name: Annotated[str, typer.Argument(help="The group's name.")], as_json: JsonOpt = False
+) -> None:
+    """Show one group."""
+    if context.current().remote:
+        data = context.api("GET", group_path(name))
+    else:
+
+        async def run(session: Session, actor: Actor) -> dict[str, Any]:
+            return _read(await users_service.get_group(session, actor, group=name))
+
+        data = context.run_local(run)
+    _show(data, as_json)
+
+
+@groups_app.command("update")
+def update(
+    name: Annotated[str, typer.Argument(help="The group's name.")],
+    new_name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", help="New description.")
+    ] = None,
+    monthly_cap: Annotated[
+        str | None,
+        typer.Option("--monthly-cap", help="Monthly cap for the group; `none` removes it."),
+    ] = None,
+    member_monthly_cap: Annotated[
+        str | None,
+        typer.Option("--member-monthly-cap", help="Monthly cap per member; `none` removes it."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rename a group, describe it, or set its budgets."""
+    caps: dict[str, Any] = {}
+    if monthly_cap is not None:
+        caps["monthly_cap_micros"] = _cap(monthly_cap, "--monthly-cap")
+    if member_monthly_cap is not None:
+        caps["member_monthly_cap_micros"] = _cap(member_monthly_cap, "--member-monthly-cap")
+    if context.current().remote:
+        body: dict[str, Any] = {}
+        if new_name is not None:
+            body["name"] = new_name
+        if description is not None:
+            body["description"] = description
+        if "monthly_cap_micros" in caps:
+            body["monthly_cap"] = monthly_cap if caps["monthly_cap_micros"] is not None else None
+        if "member_monthly_cap_micros" in caps:
+            body["member_monthly_cap"] = (
+                member_monthly_cap if caps["member_monthly_cap_micros"] is not None else None
+            )
+        data = context.api("PATCH", group_path(name), json=body)
+    else:
+
+        async def run(session: Session, actor: Actor) -> dict[str, Any]:
+            group = await users_service.update_group(
+                session, actor, group=name, name=new_name, description=description, **caps
+            )
+            return _read(group)
+
+        data = context.run_local(run)
+    _show(data, as_json)

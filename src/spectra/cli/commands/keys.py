@@ -1,0 +1,232 @@
+"""`spectra keys ...`: members' gateway keys (secrets printed once, at creation and rotation)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+
+from spectra.audit.actor import Actor
+from spectra.cli import context
+from spectra.cli.output import console, fail, items, show_list, show_object
+from spectra.db.session import Session
+from spectra.keys import service as keys_service
+from spectra.keys.schemas import KeyCreated, KeyRead, parse_expiry
+
+keys_app = typer.Typer(help="Members' API keys for the gateway.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+LIST_COLUMNS = (
+    "id",
+    "user_email",
+    "name",
+    "prefix",
+    "status",
+    "scopes",
+    "last_used_at",
+    "effective_expires_at",
+)
+SHOW_FIELDS = (
+    "id",
+    "user_email",
+    "name",
+    "prefix",
+    "status",
+    "scopes",
+    "ip_allowlist",
+    "created_at",
+    "last_used_at",
+    "expires_at",
+    "expires_after_first_use_days",
+    "effective_expires_at",
+    "grace_until",
+    "rotated_from_id",
+    "revoked_at",
+    "revoked_reason",
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app, name="keys")
+
+
+def parse_id(raw: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        fail(f"'{raw}' is not a {what} id; `spectra {what}s list` shows them.", 2)
+
+
+def parse_date(raw: str | None) -> datetime | None:
+    if raw is None:
+        return None
+    try:
+        value = parse_expiry(raw)
+        return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"'{raw}' is not a date; write it as YYYY-MM-DD (or an ISO time with a zone).", 2)
+
+
+def _show_created(data: dict[str, Any], *, as_json: bool, what: str) -> None:
+    if as_json:
+        show_object(data, as_json=True)
+        return
+    show_object(data, as_json=False, fields=[f for f in SHOW_FIELDS if f in data])
+    console.print(f"\n{what} (shown once, store it now):", style="bold")
+    console.print(data["secret"], markup=False, highlight=False, soft_wrap=True)
+
+
+@keys_app.command("create")
+def create(
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="The member's email (default: yourself with --server)."),
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="A label for the key.")] = "",
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help="Model glob the key may use (repeatable).")
+    ] = None,
+    allow_ip: Annotated[
+        list[str] | None,
+        typer.Option("--allow-ip", help="CIDR the key may be used from (repeatable)."),
+    ] = None,
+    expires: Annotated[
+        str | None, typer.Option("--expires", help="Last day the key works (YYYY-MM-DD, UTC).")
+    ] = None,
+    expires_after_first_use: Annotated[
+        int | None,
+        typer.Option("--expires-after-first-use", help="Days the key works after its first use."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a key; prints the secret once (--json: "secret")."""
+    expires_at = parse_date(expires)
+    if context.current().remote:
+        body = {
+            "user_email": user,
+            "name": name,
+            "scopes": scope or [],
+            "ip_allowlist": allow_ip or [],
+            "expires_at": expires_at.isoformat() if expires_at else None,
+            "expires_after_first_use_days": expires_after_first_use,
+        }
+        data = context.api("POST", "/api/keys", json=body)
+    else:
+        if user is None:
+            fail("Name the member with --user EMAIL.", 2)
+
+        async def run(session: Session, actor: Actor) -> dict[str, Any]:
+            key, secret = await keys_service.create_key(
+                session,
+                actor,
+                user_email=user,
+                name=name,
+                scopes=scope or [],
+                ip_allowlist=allow_ip or [],
+                expires_at=expires_at,
+                expires_after_first_use_days=expires_after_first_use,
+            )
+            return KeyCreated.with_secret(key, secret).model_dump(mode="json")
+
+        data = context.run_local(run)
+    _show_created(data, as_json=as_json, what="API key")
+
+
+@keys_app.command("list")
+def list_(
+    user: Annotated[
+        str | None, typer.Option("--user", help="Only this member's keys (email).")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="active, revoked or expired.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit")] = None,
+    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List keys, newest first."""
+    if context.current().remote:
+        page = context.api(
+            "GET",
+            "/api/keys",
+            params={"user_email": user, "status": status, "limit": limit, "cursor": cursor},
+        )
+    else:
+
+        async def run(session: Session, actor: Actor) -> dict[str, Any]:
+            result = await keys_service.list_keys(
+                session, actor, user_email=user, status=status, limit=limit, cursor=cursor
+            )
+            return items(
+                (KeyRead.of(k).model_dump(mode="json") for k in result.items), result.next_cursor
+            )
+
+        page = context.run_local(run)
+    show_list(page, as_json=as_json, columns=LIST_COLUMNS, title="API keys")
+
+
+@keys_app.command("show")
+def show(
+    key_id: Annotated[str, typer.Argument(help="The key's id.")], as_json: JsonOpt = False
+) -> None:
+    """Show one key."""
+    kid = parse_id(key_id, "key")
+    if context.current().remote:
+        data = context.api("GET", f"/api/keys/{kid}")
+    else:
+
+        async def run(session: Session, actor: Actor) -> dict[str, Any]:
+            return KeyRead.of(await keys_service.get_key(session, actor, key_id=kid)).model_dump(
+                mode="json"
+            )
+
+        data = context.run_local(run)
+    show_object(data, as_json=as_json, fields=SHOW_FIELDS)
+
+
+@keys_app.command("revoke")
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id.")],
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (kept in the audit log).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke a key now; every gateway process stops accepting it within a second."""
+    kid = parse_id(key_id, "key")
+    if context.current().remote:
+        data = context.api("POST", f"/api/keys/{kid}/revoke", json={"reason": reason})
+    else:
+
+        async def run(session: Session, actor: Actor) -> dict[str, Any]:
+            key = await keys_service.revoke_key(session, actor, key_id=kid, reason=reason)
+            return KeyRead.of(key).model_dump(mode="json")
+
+        data = context.run_local(run)
+    show_object(data, as_json=as_json, fields=SHOW_FIELDS)
+
+
+@keys_app.command("rotate")
+def rotate(
+    key_id: Annotated[str, typer.Argument(help="The key's id.")],
+    grace_hours: Annotated[
+        float, typer.Option("--grace-hours", help="How long the old secret keeps working.")
+    ] = 24.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Issue a new secret for a key (printed once); the old one works for the grace period."""
+    kid = parse_id(key_id, "key")
+    if context.current().remote:
+        data = context.api("POST", f"/api/keys/{kid}/rotate", json={"grace_hours": grace_hours})
+    else:
+
+        async def run(session: Session, actor: Actor) -> dict[str, Any]:
+            key, secret = await keys_service.rotate_key(
+                session, actor, key_id=kid, grace=timedelta(hours=grace_hours)
+            )
+            return KeyCreated.with_secret(key, secret).model_dump(mode="json")
+
+        data = context.run_local(run)
+    _show_created(data, as_json=as_json, what="New API key")

@@ -1,0 +1,130 @@
+"""`spectra tokens ...`: API tokens for the REST API and `spectra --server` (printed once)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from spectra.audit.actor import Actor
+from spectra.cli import context
+from spectra.cli.commands.keys import JsonOpt, parse_date, parse_id
+from spectra.cli.output import console, fail, items, show_list, show_object
+from spectra.db.session import Session
+from spectra.keys import service as keys_service
+from spectra.keys.schemas import TokenCreated, TokenRead
+
+tokens_app = typer.Typer(
+    help="API tokens for the REST API and `spectra --server`.", no_args_is_help=True
+)
+
+COLUMNS = (
+    "id",
+    "user_email",
+    "name",
+    "prefix",
+    "read_only",
+    "status",
+    "last_used_at",
+    "expires_at",
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(tokens_app, name="tokens")
+
+
+@tokens_app.command("create")
+def create(
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="Whose token (local command only; default yourself)."),
+    ] = None,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="The token can read but not change anything.")
+    ] = False,
+    expires: Annotated[
+        str | None, typer.Option("--expires", help="Last day the token works (YYYY-MM-DD, UTC).")
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="A label for the token.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API token with your role; prints it once (--json: "secret")."""
+    expires_at = parse_date(expires)
+    if context.current().remote:
+        body = {
+            "user_email": user,
+            "name": name,
+            "read_only": read_only,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        }
+        data = context.api("POST", "/api/tokens", json=body)
+    else:
+        if user is None:
+            fail("Name the user with --user EMAIL.", 2)
+
+        async def run(session: Session, actor: Actor) -> dict[str, Any]:
+            token, secret = await keys_service.create_token(
+                session,
+                actor,
+                user_email=user,
+                read_only=read_only,
+                expires_at=expires_at,
+                name=name,
+            )
+            return TokenCreated.with_secret(token, secret).model_dump(mode="json")
+
+        data = context.run_local(run)
+    if as_json:
+        show_object(data, as_json=True)
+        return
+    show_object(data, as_json=False, fields=[c for c in COLUMNS if c in data])
+    console.print("\nAPI token (shown once; use it as SPECTRA_TOKEN with --server):", style="bold")
+    console.print(data["secret"], markup=False, highlight=False, soft_wrap=True)
+
+
+@tokens_app.command("list")
+def list_(
+    user: Annotated[
+        str | None, typer.Option("--user", help="Only this user's tokens (email).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit")] = None,
+    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List API tokens (your own; admins see everyone's)."""
+    if context.current().remote:
+        page = context.api(
+            "GET", "/api/tokens", params={"user_email": user, "limit": limit, "cursor": cursor}
+        )
+    else:
+
+        async def run(session: Session, actor: Actor) -> dict[str, Any]:
+            result = await keys_service.list_tokens(
+                session, actor, user_email=user, limit=limit, cursor=cursor
+            )
+            return items(
+                (TokenRead.of(t).model_dump(mode="json") for t in result.items), result.next_cursor
+            )
+
+        page = context.run_local(run)
+    show_list(page, as_json=as_json, columns=COLUMNS, title="API tokens")
+
+
+@tokens_app.command("revoke")
+def revoke(
+    token_id: Annotated[str, typer.Argument(help="The token's id.")], as_json: JsonOpt = False
+) -> None:
+    """Revoke an API token now."""
+    tid = parse_id(token_id, "token")
+    if context.current().remote:
+        data = context.api("POST", f"/api/tokens/{tid}/revoke")
+    else:
+
+        async def run(session: Session, actor: Actor) -> dict[str, Any]:
+            return TokenRead.of(
+                await keys_service.revoke_token(session, actor, token_id=tid)
+            ).model_dump(mode="json")
+
+        data = context.run_local(run)
+    show_object(data, as_json=as_json, fields=COLUMNS)

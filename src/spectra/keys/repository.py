@@ -1,0 +1,198 @@
+"""Queries of member keys and admin tokens (and the few user reads they need)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, Select, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from spectra.db.repository import paginate
+from spectra.kit.pagination import Page
+from spectra.users.models import User
+
+from .models import KEY_ACTIVE, KEY_EXPIRED, KEY_REVOKED, AdminToken, MemberKey
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
+    result = await session.execute(select(User).where(User.email == email.strip().lower()))
+    return result.scalar_one_or_none()
+
+
+async def get_key(session: AsyncSession, key_id: uuid.UUID) -> MemberKey | None:
+    result = await session.execute(
+        select(MemberKey).options(joinedload(MemberKey.user)).where(MemberKey.id == key_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def find_key_by_hash(session: AsyncSession, digest: str) -> MemberKey | None:
+    result = await session.execute(
+        select(MemberKey)
+        .options(joinedload(MemberKey.user))
+        .where(MemberKey.hash == digest)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def page_keys(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID | None,
+    status: str | None,
+    now: datetime,
+    limit: int | None,
+    cursor: str | None,
+) -> Page[MemberKey]:
+    stmt: Select[Any] = select(MemberKey).options(joinedload(MemberKey.user))
+    if user_id is not None:
+        stmt = stmt.where(MemberKey.user_id == user_id)
+    if status is not None:
+        stmt = stmt.where(_key_status_clause(status, now))
+    return await paginate(
+        session,
+        stmt,
+        sort_time=MemberKey.created_at,
+        sort_id=MemberKey.id,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def _key_status_clause(status: str, now: datetime) -> Any:
+    # Written without NOT over nullable comparisons: NULL would make them unknown, not true.
+    in_grace = or_(MemberKey.grace_until.is_(None), MemberKey.grace_until > now)
+    if status == KEY_REVOKED:
+        return or_(MemberKey.status == KEY_REVOKED, MemberKey.grace_until <= now)
+    if status == KEY_EXPIRED:
+        return and_(
+            MemberKey.status == KEY_ACTIVE,
+            in_grace,
+            or_(MemberKey.expires_at <= now, MemberKey.use_expires_at <= now),
+        )
+    assert status == KEY_ACTIVE
+    return and_(
+        MemberKey.status == KEY_ACTIVE,
+        in_grace,
+        or_(MemberKey.expires_at.is_(None), MemberKey.expires_at > now),
+        or_(MemberKey.use_expires_at.is_(None), MemberKey.use_expires_at > now),
+    )
+
+
+CACHE_COLUMNS = (
+    MemberKey.id,
+    MemberKey.hash,
+    MemberKey.name,
+    MemberKey.prefix,
+    MemberKey.user_id,
+    MemberKey.scopes,
+    MemberKey.ip_allowlist,
+    MemberKey.status,
+    MemberKey.expires_at,
+    MemberKey.expires_after_first_use_days,
+    MemberKey.first_used_at,
+    MemberKey.use_expires_at,
+    MemberKey.grace_until,
+    User.email,
+    User.status,
+    User.role,
+    User.group_id,
+)
+
+
+async def cache_rows(
+    session: AsyncSession,
+    *,
+    key_ids: Iterable[uuid.UUID] | None = None,
+    user_ids: Iterable[uuid.UUID] | None = None,
+) -> Sequence[Row[Any]]:
+    """One query: the columns the gateway cache needs, for all keys or the ones named."""
+    stmt = select(*CACHE_COLUMNS).join(User, User.id == MemberKey.user_id)
+    if key_ids is not None:
+        stmt = stmt.where(MemberKey.id.in_(list(key_ids)))
+    if user_ids is not None:
+        stmt = stmt.where(MemberKey.user_id.in_(list(user_ids)))
+    result = await session.execute(stmt)
+    rows: Sequence[Row[Any]] = result.all()  # type: ignore[assignment]
+    return rows
+
+
+async def record_first_use(
+    session: AsyncSession, key_id: uuid.UUID, at: datetime, expires: datetime
+) -> bool:
+    """Persist a key's first use unless another process already did; True when this one did."""
+    result = await session.execute(
+        update(MemberKey)
+        .where(MemberKey.id == key_id, MemberKey.first_used_at.is_(None))
+        .values(first_used_at=at, use_expires_at=expires)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def touch_keys(session: AsyncSession, uses: dict[uuid.UUID, datetime]) -> None:
+    for key_id, at in uses.items():
+        await session.execute(
+            update(MemberKey)
+            .where(
+                MemberKey.id == key_id,
+                or_(MemberKey.last_used_at.is_(None), MemberKey.last_used_at < at),
+            )
+            .values(last_used_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def touch_tokens(session: AsyncSession, uses: dict[uuid.UUID, datetime]) -> None:
+    for token_id, at in uses.items():
+        await session.execute(
+            update(AdminToken)
+            .where(
+                AdminToken.id == token_id,
+                or_(AdminToken.last_used_at.is_(None), AdminToken.last_used_at < at),
+            )
+            .values(last_used_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def get_token(session: AsyncSession, token_id: uuid.UUID) -> AdminToken | None:
+    result = await session.execute(
+        select(AdminToken).options(joinedload(AdminToken.user)).where(AdminToken.id == token_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def find_token_by_hash(session: AsyncSession, digest: str) -> AdminToken | None:
+    result = await session.execute(
+        select(AdminToken)
+        .options(joinedload(AdminToken.user))
+        .where(AdminToken.hash == digest)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def page_tokens(
+    session: AsyncSession, *, user_id: uuid.UUID | None, limit: int | None, cursor: str | None
+) -> Page[AdminToken]:
+    stmt: Select[Any] = select(AdminToken).options(joinedload(AdminToken.user))
+    if user_id is not None:
+        stmt = stmt.where(AdminToken.user_id == user_id)
+    return await paginate(
+        session,
+        stmt,
+        sort_time=AdminToken.created_at,
+        sort_id=AdminToken.id,
+        limit=limit,
+        cursor=cursor,
+    )

@@ -1,0 +1,50 @@
+"""Password hashing (argon2id) and the password rule. Pure: no session."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from .errors import WeakPasswordError
+
+MIN_LENGTH = 12
+MAX_LENGTH = 256
+"""Long enough for passphrases, short enough that hashing cannot be used to burn CPU."""
+
+_hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
+_DUMMY_HASH = _hasher.hash("spectra-timing-equaliser")
+
+
+def check_rule(password: str) -> None:
+    """Refuse a password that is too short, too long or blank."""
+    if len(password) < MIN_LENGTH:
+        raise WeakPasswordError(
+            f"A password needs at least {MIN_LENGTH} characters.", min_length=MIN_LENGTH
+        )
+    if len(password) > MAX_LENGTH:
+        raise WeakPasswordError(
+            f"A password may have at most {MAX_LENGTH} characters.", max_length=MAX_LENGTH
+        )
+    if not password.strip():
+        raise WeakPasswordError("A password cannot be only spaces.")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when `password` matches; an absent hash still costs one verification (no timing oracle)."""
+    if len(password) > MAX_LENGTH:
+        return False
+    try:
+        if password_hash is None:
+            _hasher.verify(_DUMMY_HASH, password)
+            return False
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)

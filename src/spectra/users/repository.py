@@ -1,0 +1,178 @@
+"""Queries of the users domain: users (with their group loaded), groups, sessions, setup links."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from spectra.db.repository import paginate
+from spectra.kit.pagination import Page
+
+from .models import Group, PasswordSetupLink, User, UserSession
+
+
+def _users() -> Select[User]:
+    return select(User).options(joinedload(User.group))
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return (await session.execute(_users().where(User.id == user_id))).scalar_one_or_none()
+
+
+async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
+    return (await session.execute(_users().where(User.email == email.lower()))).scalar_one_or_none()
+
+
+async def email_exists(
+    session: AsyncSession, email: str, *, except_id: uuid.UUID | None = None
+) -> bool:
+    stmt = select(User.id).where(User.email == email.lower())
+    if except_id is not None:
+        stmt = stmt.where(User.id != except_id)
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
+async def existing_emails(session: AsyncSession, emails: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    chunk = 500
+    for start in range(0, len(emails), chunk):
+        part = list(emails[start : start + chunk])
+        rows = await session.execute(select(User.email).where(User.email.in_(part)))
+        found.update(rows.scalars())
+    return found
+
+
+async def count_active_owners(session: AsyncSession, *, lock: bool = False) -> int:
+    stmt = select(User.id).where(User.role == "owner", User.status == "active")
+    if lock and session.get_bind().dialect.name == "postgresql":
+        # Lock the owner rows so two concurrent demotions cannot both see "another owner remains".
+        stmt = stmt.with_for_update()
+    return len((await session.execute(stmt)).scalars().all())
+
+
+async def any_owner(session: AsyncSession) -> User | None:
+    stmt = _users().where(User.role == "owner", User.status.in_(("active", "invited"))).limit(1)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_users(
+    session: AsyncSession,
+    *,
+    status: str | None,
+    role: str | None,
+    group_id: uuid.UUID | None,
+    text: str | None,
+    limit: int | None,
+    cursor: str | None,
+) -> Page[User]:
+    stmt = _users()
+    if status is not None:
+        stmt = stmt.where(User.status == status)
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    if group_id is not None:
+        stmt = stmt.where(User.group_id == group_id)
+    if text:
+        pattern = (
+            "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        stmt = stmt.where(
+            or_(
+                User.email.like(pattern, escape="\\"),
+                func.lower(User.name).like(pattern, escape="\\"),
+            )
+        )
+    return await paginate(
+        session, stmt, sort_time=User.created_at, sort_id=User.id, limit=limit, cursor=cursor
+    )
+
+
+async def get_group(session: AsyncSession, group_id: uuid.UUID) -> Group | None:
+    return await session.get(Group, group_id)
+
+
+async def find_group_by_name(session: AsyncSession, name: str) -> Group | None:
+    stmt = select(Group).where(Group.name_key == name.strip().lower())
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def groups_by_name_key(session: AsyncSession) -> dict[str, Group]:
+    return {g.name_key: g for g in (await session.execute(select(Group))).scalars()}
+
+
+async def group_name_exists(
+    session: AsyncSession, name_key: str, *, except_id: uuid.UUID | None = None
+) -> bool:
+    stmt = select(Group.id).where(Group.name_key == name_key)
+    if except_id is not None:
+        stmt = stmt.where(Group.id != except_id)
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
+async def list_groups(
+    session: AsyncSession, *, text: str | None, limit: int | None, cursor: str | None
+) -> Page[Group]:
+    stmt = select(Group)
+    if text:
+        stmt = stmt.where(Group.name_key.like("%" + text.lower() + "%"))
+    return await paginate(
+        session,
+        stmt,
+        sort_time=Group.created_at,
+        sort_id=Group.id,
+        limit=limit,
+        cursor=cursor,
+        descending=False,
+    )
+
+
+async def member_counts(
+    session: AsyncSession, group_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    if not group_ids:
+        return {}
+    stmt = (
+        select(User.group_id, func.count())
+        .where(User.group_id.in_(list(group_ids)), User.status != "removed")
+        .group_by(User.group_id)
+    )
+    return {gid: int(n) for gid, n in (await session.execute(stmt)).all()}
+
+
+async def find_session_by_hash(session: AsyncSession, token_hash: str) -> UserSession | None:
+    stmt = select(UserSession).where(UserSession.token_hash == token_hash)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def end_sessions(
+    session: AsyncSession, user_id: uuid.UUID, *, at: datetime, keep: uuid.UUID | None = None
+) -> int:
+    stmt = update(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+    if keep is not None:
+        stmt = stmt.where(UserSession.id != keep)
+    result: Any = await session.execute(
+        stmt.values(ended_at=at).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
+async def find_setup_link_by_hash(
+    session: AsyncSession, token_hash: str
+) -> PasswordSetupLink | None:
+    stmt = select(PasswordSetupLink).where(PasswordSetupLink.token_hash == token_hash)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def retire_setup_links(session: AsyncSession, user_id: uuid.UUID, *, at: datetime) -> None:
+    await session.execute(
+        update(PasswordSetupLink)
+        .where(PasswordSetupLink.user_id == user_id, PasswordSetupLink.used_at.is_(None))
+        .values(used_at=at)
+        .execution_options(synchronize_session=False)
+    )

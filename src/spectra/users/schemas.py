@@ -1,0 +1,190 @@
+"""Pydantic input and output shared by the API, the CLI and the console."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from spectra.kit.schema import AmountOut, NonNegativeAmountIn
+
+from .models import Group, User
+from .permissions import Role
+
+Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+GroupName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Description = Annotated[str, StringConstraints(max_length=1000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Password = Annotated[str, StringConstraints(max_length=256)]
+Token = Annotated[str, StringConstraints(max_length=200)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UserCreate(_In):
+    email: Email
+    name: Name = ""
+    role: Role = Role.MEMBER
+    group: GroupName | None = None
+    """Group name; the built-in `default` group when absent."""
+    invite: bool = False
+    """Create the user as `invited` and answer with a one-time password-setup link."""
+
+
+class UserUpdate(_In):
+    email: Email | None = None
+    name: Name | None = None
+
+
+class UserSuspend(_In):
+    reason: Reason
+
+
+class RoleChange(_In):
+    role: Role
+
+
+class GroupMove(_In):
+    group: GroupName
+
+
+class PasswordSet(_In):
+    password: Password
+
+
+class UserImport(_In):
+    csv: Annotated[str, StringConstraints(max_length=5_000_000)]
+    """CSV text: email,name,group,role (a header line is optional)."""
+
+
+class GroupCreate(_In):
+    name: GroupName
+    description: Description = ""
+    monthly_cap: NonNegativeAmountIn | None = None
+    member_monthly_cap: NonNegativeAmountIn | None = None
+
+
+class GroupUpdate(_In):
+    """Only the fields sent change; send `null` for a cap to remove it."""
+
+    name: GroupName | None = None
+    description: Description | None = None
+    monthly_cap: NonNegativeAmountIn | None = None
+    member_monthly_cap: NonNegativeAmountIn | None = None
+
+
+class LoginIn(_In):
+    email: Email
+    password: Password
+
+
+class SetupIn(_In):
+    token: Token
+    password: Password
+
+
+class PasswordChange(_In):
+    current_password: Password
+    new_password: Password
+
+
+class GroupRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    description: str
+    is_builtin: bool
+    monthly_cap: AmountOut | None
+    monthly_cap_micros: int | None
+    member_monthly_cap: AmountOut | None
+    member_monthly_cap_micros: int | None
+    member_count: int | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, group: Group, *, member_count: int | None = None) -> GroupRead:
+        return cls(
+            id=group.id,
+            name=group.name,
+            description=group.description,
+            is_builtin=group.is_builtin,
+            monthly_cap=group.monthly_cap_micros,
+            monthly_cap_micros=group.monthly_cap_micros,
+            member_monthly_cap=group.member_monthly_cap_micros,
+            member_monthly_cap_micros=group.member_monthly_cap_micros,
+            member_count=member_count,
+            created_at=group.created_at,
+            updated_at=group.updated_at,
+        )
+
+
+class UserRead(BaseModel):
+    id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    status: str
+    status_reason: str | None
+    group_id: uuid.UUID
+    group: str
+    has_password: bool
+    created_at: datetime
+    updated_at: datetime
+    last_seen_at: datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> UserRead:
+        """Needs `user.group` loaded (the repository loads it)."""
+        return cls(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            role=user.role,
+            status=user.status,
+            status_reason=user.status_reason,
+            group_id=user.group_id,
+            group=user.group.name,
+            has_password=user.password_hash is not None,
+            created_at=user.created_at,
+            updated_at=user.updated_at,
+            last_seen_at=user.last_seen_at,
+        )
+
+
+class SetupLinkRead(BaseModel):
+    """Shown once: the token is never stored in plaintext and cannot be shown again."""
+
+    token: str
+    url: str | None = None
+    expires_at: datetime
+
+
+class UserCreated(UserRead):
+    setup_link: SetupLinkRead | None = None
+
+
+class ImportRejection(BaseModel):
+    line: int
+    email: str | None
+    reason: str
+
+
+class ImportReport(BaseModel):
+    created: int
+    users: list[UserRead]
+
+
+class SignInRead(BaseModel):
+    user: UserRead
+    csrf_token: str
+    """Send it back as `x-csrf-token` on every state-changing request made with the cookie."""
+    expires_at: datetime
+
+
+def page_body(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
+    return {"items": items, "next_cursor": next_cursor}

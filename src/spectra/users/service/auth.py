@@ -1,0 +1,263 @@
+"""Passwords, setup links, console sign-in sessions, and the first start's owner."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from spectra.audit.actor import SYSTEM, Actor, user_actor
+from spectra.db.changes import record_change
+from spectra.kit.clock import utc_now
+from spectra.users import passwords, repository
+from spectra.users.errors import (
+    CurrentPasswordWrongError,
+    InvalidCredentialsError,
+    SessionInvalidError,
+    SetupLinkInvalidError,
+    SignInLockedError,
+    UserNotActiveError,
+    UserNotFoundError,
+    UserRemovedError,
+    UserSuspendedError,
+)
+from spectra.users.models import User, UserSession
+from spectra.users.permissions import Permission, Role, require
+from spectra.users.sessions import csrf_for, hash_token, new_token
+from spectra.users.throttle import throttle
+
+from ._common import UserRef, audit_user, clean_email, default_group, load_user
+from .members import IssuedSetupLink, _guard_owner, _insert_user, _issue_setup_link
+
+SESSION_TTL = timedelta(hours=12)
+MAX_USER_AGENT = 300
+
+
+def _actor_for(user: User, *, via: str) -> Actor:
+    return user_actor(user_id=user.id, email=user.email, role=user.role, via=via)
+
+
+async def _store_password(session: AsyncSession, user: User, password: str) -> None:
+    passwords.check_rule(password)
+    user.password_hash = passwords.hash_password(password)
+    now = utc_now()
+    await repository.retire_setup_links(session, user.id, at=now)
+    await repository.end_sessions(session, user.id, at=now)
+    if user.status == "invited":
+        user.status = "active"
+        await record_change(session, "users.status", user.id)
+    await session.flush()
+
+
+async def set_password(
+    session: AsyncSession, actor: Actor, *, user: UserRef, password: str
+) -> User:
+    """Set a user's password as an admin (or from `spectra users set-password`).
+
+    Ends the user's sessions and unused setup links; activates an invited user. Only an owner
+    may set an owner's password. Writes an audit event (never the password).
+    """
+    require(actor, Permission.USERS_WRITE)
+    target = await load_user(session, user)
+    _guard_owner(actor, target)
+    if target.status == "removed":
+        raise UserRemovedError(f"{target.email} was removed; reactivate them first.")
+    await _store_password(session, target, password)
+    await audit_user(session, actor, "users.set_password", target)
+    return target
+
+
+async def consume_setup_link(
+    session: AsyncSession, *, token: str, password: str, client_ip: str | None = None
+) -> User:
+    """Set a password through a one-time link: unknown, used or expired links are refused.
+
+    Single use: the link is spent in the same transaction. Writes an audit event as the user.
+    """
+    refused = SetupLinkInvalidError(
+        "This setup link is unknown, already used or expired; ask an admin for a new one."
+    )
+    link = await repository.find_setup_link_by_hash(session, hash_token(token.strip()))
+    if link is None or link.used_at is not None or link.expires_at <= utc_now():
+        raise refused
+    target = await load_user(session, link.user_id)
+    if target.status in ("suspended", "removed"):
+        raise refused
+    await _store_password(session, target, password)
+    actor = _actor_for(target, via="setup_link").with_request(None, client_ip)
+    await audit_user(session, actor, "users.password_setup", target)
+    return target
+
+
+async def change_password(
+    session: AsyncSession, actor: Actor, *, current_password: str, new_password: str
+) -> User:
+    """Change the signed-in user's own password, checking the current one. Ends every session
+    of the user (sign in again). Writes an audit event."""
+    require(actor, Permission.SELF)
+    if actor.user_id is None:
+        raise UserNotFoundError("Only a user can change their own password.")
+    target = await load_user(session, actor.user_id)
+    if not passwords.verify_password(target.password_hash, current_password):
+        raise CurrentPasswordWrongError("The current password is wrong.")
+    await _store_password(session, target, new_password)
+    await audit_user(session, actor, "users.change_password", target)
+    return target
+
+
+def check_usable(user: User, *, allow_invited: bool = False) -> None:
+    """Refuse a user who may not act now: suspended, removed or (unless `allow_invited`: API
+    keys and tokens work before a console password is set) not yet set up."""
+    if user.status == "suspended":
+        reason = f" ({user.status_reason})" if user.status_reason else ""
+        raise UserSuspendedError(
+            f"Your account is suspended{reason}; ask an admin to reactivate it."
+        )
+    if user.status == "removed":
+        raise UserRemovedError("Your account was removed; ask an admin if this is a mistake.")
+    if user.status != "active" and not (allow_invited and user.status == "invited"):
+        raise UserNotActiveError(
+            "Your account is not set up yet; use the setup link an admin gave you."
+        )
+
+
+async def active_user(
+    session: AsyncSession, user_id: uuid.UUID, *, allow_invited: bool = False
+) -> User:
+    """The user behind a credential, if they may act now (for authentication; no permission check)."""
+    user = await repository.get_user(session, user_id)
+    if user is None:
+        raise InvalidCredentialsError("The user behind this credential no longer exists.")
+    check_usable(user, allow_invited=allow_invited)
+    return user
+
+
+async def authenticate_password(
+    session: AsyncSession, *, email: str, password: str, ip: str | None
+) -> User:
+    """The user whose email and password match, or a refusal. Rate limited per email and per IP
+    (see `users/throttle.py`); a suspended user learns why only with the right password."""
+    key = email.strip().lower()[:320]
+    locked = throttle.locked_for(email=key, ip=ip)
+    if locked is not None:
+        scope, seconds = locked
+        minutes = max(1, int(seconds // 60) + (1 if seconds % 60 else 0))
+        what = "this email" if scope == "email" else "your network address"
+        raise SignInLockedError(
+            f"Too many failed sign-ins for {what}; try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+            retry_after=int(seconds) + 1,
+        )
+    user = await repository.find_user_by_email(session, key)
+    ok = passwords.verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or user.status in ("removed", "invited"):
+        throttle.record_failure(email=key, ip=ip)
+        raise InvalidCredentialsError("The email or password is wrong.")
+    throttle.record_success(email=key)
+    check_usable(user)
+    if user.password_hash and passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    return user
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """A console session; `token` (the cookie value) and `csrf_token` exist only here."""
+
+    row: UserSession
+    user: User
+    token: str
+    csrf_token: str
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.row.expires_at
+
+
+async def create_session(
+    session: AsyncSession,
+    *,
+    user: User,
+    client_ip: str | None = None,
+    user_agent: str | None = None,
+    ttl: timedelta = SESSION_TTL,
+) -> NewSession:
+    """Open a console session for an authenticated user; only the token's keyed hash is stored."""
+    now = utc_now()
+    token = new_token()
+    row = UserSession(
+        user_id=user.id,
+        token_hash=hash_token(token),
+        created_at=now,
+        expires_at=now + ttl,
+        client_ip=client_ip,
+        user_agent=(user_agent or "")[:MAX_USER_AGENT] or None,
+    )
+    session.add(row)
+    user.last_seen_at = now
+    await session.flush()
+    return NewSession(row=row, user=user, token=token, csrf_token=csrf_for(token))
+
+
+async def sign_in(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    client_ip: str | None = None,
+    user_agent: str | None = None,
+    ttl: timedelta = SESSION_TTL,
+) -> NewSession:
+    """Check email and password, then open a session. Writes an `auth.sign_in` audit event."""
+    user = await authenticate_password(session, email=email, password=password, ip=client_ip)
+    opened = await create_session(
+        session, user=user, client_ip=client_ip, user_agent=user_agent, ttl=ttl
+    )
+    actor = _actor_for(user, via="session").with_request(None, client_ip)
+    await audit_user(session, actor, "auth.sign_in", user, session_id=str(opened.row.id))
+    return opened
+
+
+async def resolve_session(session: AsyncSession, *, token: str) -> tuple[UserSession, User]:
+    """The live session and its usable user for a cookie token, or a refusal."""
+    row = await repository.find_session_by_hash(session, hash_token(token))
+    if row is None or row.ended_at is not None:
+        raise SessionInvalidError("Your session has ended; sign in again.")
+    if row.expires_at <= utc_now():
+        raise SessionInvalidError("Your session has expired; sign in again.")
+    return row, await active_user(session, row.user_id)
+
+
+async def end_session(session: AsyncSession, *, token: str) -> None:
+    """Sign out: end the session behind `token` (idempotent)."""
+    row = await repository.find_session_by_hash(session, hash_token(token))
+    if row is not None and row.ended_at is None:
+        row.ended_at = utc_now()
+        await session.flush()
+
+
+async def ensure_owner(session: AsyncSession, *, email: str) -> IssuedSetupLink | None:
+    """First start: make sure the `default` group exists and that there is an owner.
+
+    When there is none, create `email` as an invited owner and return a one-time setup link to
+    print once (None when an owner already exists). Audited as `system`.
+    """
+    await default_group(session)
+    if await repository.any_owner(session) is not None:
+        return None
+    existing = await repository.find_user_by_email(session, clean_email(email))
+    if existing is not None:
+        # Someone reused the owner's email for another account: promote it rather than fail start-up.
+        existing.role = Role.OWNER.value
+        if existing.status != "active":
+            existing.status = "invited" if existing.password_hash is None else "active"
+        await session.flush()
+        await audit_user(session, SYSTEM, "users.change_role", existing, after={"role": "owner"})
+        if existing.status == "active":
+            return None
+        return await _issue_setup_link(session, SYSTEM, existing)
+    owner = await _insert_user(
+        session, SYSTEM, email=email, name="Owner", role="owner", group=None, status="invited"
+    )
+    return await _issue_setup_link(session, SYSTEM, owner)

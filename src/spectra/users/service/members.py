@@ -1,0 +1,406 @@
+"""Users: create, invite, update, suspend, reactivate, remove, change role, move group, read."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from spectra.audit.actor import Actor
+from spectra.db import events
+from spectra.db.changes import record_change
+from spectra.kit.clock import utc_now
+from spectra.kit.pagination import Page
+from spectra.users import repository
+from spectra.users.errors import (
+    EmailTakenError,
+    LastOwnerError,
+    OwnerProtectedError,
+    SelfActionError,
+    UserStatusError,
+)
+from spectra.users.events import UserJoinedGroup
+from spectra.users.models import PasswordSetupLink, User
+from spectra.users.permissions import Permission, Role, allows, require
+from spectra.users.sessions import hash_token, new_token
+
+from ._common import (
+    MAX_NAME,
+    MAX_REASON,
+    GroupRef,
+    UserRef,
+    audit_user,
+    clean_email,
+    clean_text,
+    default_group,
+    load_group,
+    load_user,
+    parse_role,
+    parse_status,
+    user_snapshot,
+)
+
+SETUP_LINK_TTL = timedelta(hours=72)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedSetupLink:
+    """A one-time password-setup link; `token` exists only here, never in the database."""
+
+    user: User
+    token: str
+    expires_at: datetime
+
+
+async def _email_free(
+    session: AsyncSession, email: str, *, except_id: uuid.UUID | None = None
+) -> None:
+    if await repository.email_exists(session, email, except_id=except_id):
+        raise EmailTakenError(f"A user with the email {email} already exists.", email=email)
+
+
+async def _insert_user(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    group: GroupRef | None,
+    status: str,
+) -> User:
+    email = clean_email(email)
+    name = clean_text(name, field="name", limit=MAX_NAME)
+    parsed_role = parse_role(role)
+    require(actor, Permission.USERS_WRITE)
+    if parsed_role is not Role.MEMBER:
+        # Only owners hand out roles: an admin creating an admin would be a role change by another name.
+        require(actor, Permission.ROLES_WRITE)
+    target_group = await load_group(session, group) if group else await default_group(session)
+    await _email_free(session, email)
+    user = User(
+        email=email, name=name, role=parsed_role.value, status=status, group_id=target_group.id
+    )
+    session.add(user)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise EmailTakenError(
+            f"A user with the email {email} already exists.", email=email
+        ) from None
+    user.group = target_group
+    await audit_user(
+        session,
+        actor,
+        "users.create",
+        user,
+        after=user_snapshot(user, group_name=target_group.name),
+    )
+    await events.publish(session, UserJoinedGroup(user_id=user.id, group_id=target_group.id))
+    return user
+
+
+async def create_user(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    email: str,
+    name: str = "",
+    role: str = "member",
+    group: GroupRef | None = None,
+) -> User:
+    """Create an active user in `group` (the built-in `default` when None).
+
+    Emails are unique regardless of case. A role other than `member` needs an owner. Writes an
+    audit event and publishes `UserJoinedGroup` in the same transaction.
+    """
+    return await _insert_user(
+        session, actor, email=email, name=name, role=role, group=group, status="active"
+    )
+
+
+async def invite_user(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    email: str,
+    name: str = "",
+    role: str = "member",
+    group: GroupRef | None = None,
+) -> IssuedSetupLink:
+    """Create an `invited` user and a one-time password-setup link (returned once).
+
+    The user becomes `active` when they set a password through the link.
+    """
+    user = await _insert_user(
+        session, actor, email=email, name=name, role=role, group=group, status="invited"
+    )
+    return await _issue_setup_link(session, actor, user)
+
+
+async def _issue_setup_link(session: AsyncSession, actor: Actor, user: User) -> IssuedSetupLink:
+    now = utc_now()
+    await repository.retire_setup_links(session, user.id, at=now)
+    token = new_token()
+    expires_at = now + SETUP_LINK_TTL
+    session.add(
+        PasswordSetupLink(
+            user_id=user.id,
+            token_hash=hash_token(token),
+            created_at=now,
+            created_by=actor.label,
+            expires_at=expires_at,
+        )
+    )
+    await session.flush()
+    await audit_user(session, actor, "users.setup_link", user, expires_at=expires_at.isoformat())
+    return IssuedSetupLink(user=user, token=token, expires_at=expires_at)
+
+
+async def create_setup_link(
+    session: AsyncSession, actor: Actor, *, user: UserRef
+) -> IssuedSetupLink:
+    """Issue a one-time password-setup link for `user` (valid 72 hours; earlier unused links stop working).
+
+    Only an owner may issue a link for an owner. Writes an audit event (never the token).
+    """
+    require(actor, Permission.USERS_WRITE)
+    target = await load_user(session, user)
+    _guard_owner(actor, target)
+    if target.status == "removed":
+        raise UserStatusError(
+            f"{target.email} was removed; reactivate them first.", status=target.status
+        )
+    return await _issue_setup_link(session, actor, target)
+
+
+async def update_user(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    user: UserRef,
+    email: str | None = None,
+    name: str | None = None,
+) -> User:
+    """Change a user's email or display name. Writes an audit event with before/after."""
+    require(actor, Permission.USERS_WRITE)
+    target = await load_user(session, user)
+    _guard_owner(actor, target)
+    before = user_snapshot(target, group_name=target.group.name)
+    if email is not None:
+        new_email = clean_email(email)
+        if new_email != target.email:
+            await _email_free(session, new_email, except_id=target.id)
+            target.email = new_email
+    if name is not None:
+        target.name = clean_text(name, field="name", limit=MAX_NAME)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise EmailTakenError(
+            f"A user with the email {target.email} already exists.", email=target.email
+        ) from None
+    after = user_snapshot(target, group_name=target.group.name)
+    if after != before:
+        await audit_user(session, actor, "users.update", target, before=before, after=after)
+    return target
+
+
+def _guard_owner(actor: Actor, target: User) -> None:
+    if target.role == Role.OWNER.value and not allows(actor, Permission.ROLES_WRITE):
+        raise OwnerProtectedError(f"Only an owner can change the owner account {target.email}.")
+
+
+def _guard_self(actor: Actor, target: User, verb: str) -> None:
+    if actor.user_id is not None and actor.user_id == target.id:
+        raise SelfActionError(f"You cannot {verb} your own account; ask another admin.")
+
+
+async def _guard_last_owner(session: AsyncSession, target: User, verb: str) -> None:
+    if (
+        target.role == Role.OWNER.value
+        and target.status == "active"
+        and await repository.count_active_owners(session, lock=True) <= 1
+    ):
+        raise LastOwnerError(
+            f"{target.email} is the last active owner; make someone else an owner before you {verb} them.",
+            user=target.email,
+        )
+
+
+async def _set_status(
+    session: AsyncSession,
+    actor: Actor,
+    target: User,
+    *,
+    status: str,
+    reason: str | None,
+    action: str,
+) -> User:
+    before = user_snapshot(target, group_name=target.group.name)
+    target.status = status
+    target.status_reason = reason
+    await session.flush()
+    if status in ("suspended", "removed"):
+        await repository.end_sessions(session, target.id, at=utc_now())
+    await audit_user(
+        session,
+        actor,
+        action,
+        target,
+        before=before,
+        after=user_snapshot(target, group_name=target.group.name),
+    )
+    await record_change(session, "users.status", target.id)
+    return target
+
+
+async def suspend_user(session: AsyncSession, actor: Actor, *, user: UserRef, reason: str) -> User:
+    """Suspend a user: their sessions end and gateways drop their keys within a second (change feed).
+
+    Refuses the last active owner. Writes an audit event.
+    """
+    require(actor, Permission.USERS_WRITE)
+    reason = clean_text(reason, field="reason", limit=MAX_REASON, required=True)
+    target = await load_user(session, user)
+    _guard_owner(actor, target)
+    _guard_self(actor, target, "suspend")
+    if target.status in ("suspended", "removed"):
+        raise UserStatusError(f"{target.email} is already {target.status}.", status=target.status)
+    await _guard_last_owner(session, target, "suspend")
+    return await _set_status(
+        session, actor, target, status="suspended", reason=reason, action="users.suspend"
+    )
+
+
+async def reactivate_user(session: AsyncSession, actor: Actor, *, user: UserRef) -> User:
+    """Make a suspended or removed user active again. Writes an audit event."""
+    require(actor, Permission.USERS_WRITE)
+    target = await load_user(session, user)
+    _guard_owner(actor, target)
+    if target.status not in ("suspended", "removed"):
+        raise UserStatusError(
+            f"{target.email} is {target.status}, not suspended or removed.", status=target.status
+        )
+    return await _set_status(
+        session, actor, target, status="active", reason=None, action="users.reactivate"
+    )
+
+
+async def remove_user(
+    session: AsyncSession, actor: Actor, *, user: UserRef, reason: str | None = None
+) -> User:
+    """Remove a user (soft: history, usage and ledger stay; the email stays reserved).
+
+    Refuses the last active owner. Writes an audit event.
+    """
+    require(actor, Permission.USERS_WRITE)
+    clean_reason = clean_text(reason, field="reason", limit=MAX_REASON) if reason else None
+    target = await load_user(session, user)
+    _guard_owner(actor, target)
+    _guard_self(actor, target, "remove")
+    if target.status == "removed":
+        raise UserStatusError(f"{target.email} is already removed.", status=target.status)
+    await _guard_last_owner(session, target, "remove")
+    return await _set_status(
+        session, actor, target, status="removed", reason=clean_reason, action="users.remove"
+    )
+
+
+async def change_role(session: AsyncSession, actor: Actor, *, user: UserRef, role: str) -> User:
+    """Give a user another role (owners only). Refuses to leave no active owner. Writes an audit event."""
+    require(actor, Permission.ROLES_WRITE)
+    new_role = parse_role(role)
+    target = await load_user(session, user)
+    if target.role == new_role.value:
+        return target
+    await _guard_last_owner(session, target, "demote")
+    before = user_snapshot(target, group_name=target.group.name)
+    target.role = new_role.value
+    await session.flush()
+    await audit_user(
+        session,
+        actor,
+        "users.change_role",
+        target,
+        before=before,
+        after=user_snapshot(target, group_name=target.group.name),
+    )
+    await record_change(session, "users.role", target.id)
+    return target
+
+
+async def move_group(
+    session: AsyncSession, actor: Actor, *, user: UserRef, group: GroupRef
+) -> User:
+    """Move a user to another home group. Publishes `UserJoinedGroup`; writes an audit event."""
+    require(actor, Permission.USERS_WRITE)
+    target = await load_user(session, user)
+    new_group = await load_group(session, group)
+    if target.group_id == new_group.id:
+        return target
+    before = user_snapshot(target, group_name=target.group.name)
+    target.group_id = new_group.id
+    target.group = new_group
+    await session.flush()
+    await audit_user(
+        session,
+        actor,
+        "users.move_group",
+        target,
+        before=before,
+        after=user_snapshot(target, group_name=new_group.name),
+    )
+    await events.publish(session, UserJoinedGroup(user_id=target.id, group_id=new_group.id))
+    await record_change(session, "users.group", target.id)
+    return target
+
+
+def _require_read(actor: Actor, target_id: uuid.UUID | None) -> None:
+    if target_id is not None and actor.user_id == target_id:
+        require(actor, Permission.SELF)
+    else:
+        require(actor, Permission.READ_ALL)
+
+
+async def get_user(session: AsyncSession, actor: Actor, *, user: UserRef) -> User:
+    """The user named by id or email; a user may read themselves, others need read access."""
+    require(actor, Permission.SELF)
+    target = await load_user(session, user)
+    _require_read(actor, target.id)
+    return target
+
+
+async def find_user_by_email(session: AsyncSession, actor: Actor, *, email: str) -> User | None:
+    require(actor, Permission.READ_ALL)
+    return await repository.find_user_by_email(session, email.strip().lower())
+
+
+async def list_users(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    role: str | None = None,
+    group: GroupRef | None = None,
+    text: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page[User]:
+    """Users, newest first, filtered by status, role, group and text (email or name)."""
+    require(actor, Permission.READ_ALL)
+    group_id = (await load_group(session, group)).id if group else None
+    return await repository.list_users(
+        session,
+        status=parse_status(status) if status else None,
+        role=parse_role(role).value if role else None,
+        group_id=group_id,
+        text=text.strip()[:200] if text else None,
+        limit=limit,
+        cursor=cursor,
+    )

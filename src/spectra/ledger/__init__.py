@@ -1,0 +1,1 @@
+"""The double-entry ledger: accounts, transactions, postings, holds, recharges, approvals, codes."""

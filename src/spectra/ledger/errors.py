@@ -1,0 +1,108 @@
+"""Ledger errors: each a one-sentence refusal with a stable code."""
+
+from __future__ import annotations
+
+from spectra.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    RateLimitedError,
+    RefusedError,
+)
+
+
+class UnbalancedTransactionError(InvalidError):
+    code = "unbalanced_transaction"
+
+
+class IdempotencyConflictError(ConflictError):
+    code = "idempotency_conflict"
+
+
+class AccountNotFoundError(NotFoundError):
+    code = "ledger_account_not_found"
+
+
+class TransactionNotFoundError(NotFoundError):
+    code = "ledger_transaction_not_found"
+
+
+class WalletOwnerNotFoundError(NotFoundError):
+    code = "wallet_owner_not_found"
+
+
+class InsufficientFundsError(RefusedError):
+    code = "insufficient_funds"
+
+
+class InsufficientBalanceError(ConflictError):
+    code = "insufficient_balance"
+
+
+class HoldNotOpenError(ConflictError):
+    code = "hold_not_open"
+
+
+class RechargeLimitExceededError(InvalidError):
+    code = "recharge_limit_exceeded"
+
+
+class MemoRequiredError(InvalidError):
+    code = "memo_required"
+
+
+class ApprovalNotFoundError(NotFoundError):
+    code = "recharge_approval_not_found"
+
+
+class ApprovalNotPendingError(ConflictError):
+    code = "recharge_approval_not_pending"
+
+
+class FourEyesRequiredError(ForbiddenError):
+    code = "four_eyes_required"
+
+
+class RechargeRequestNotFoundError(NotFoundError):
+    code = "recharge_request_not_found"
+
+
+class RechargeRequestNotPendingError(ConflictError):
+    code = "recharge_request_not_pending"
+
+
+class RefundNotAllowedError(ConflictError):
+    code = "refund_not_allowed"
+
+
+class RefundExceedsOriginalError(ConflictError):
+    code = "refund_exceeds_original"
+
+
+class TransferInvalidError(InvalidError):
+    code = "transfer_invalid"
+
+
+class CodeNotFoundError(NotFoundError):
+    code = "code_not_found"
+
+
+class CodeAlreadyRedeemedError(ConflictError):
+    code = "code_already_redeemed"
+
+
+class CodeExpiredError(ConflictError):
+    code = "code_expired"
+
+
+class CodeRevokedError(ConflictError):
+    code = "code_revoked"
+
+
+class CodeBatchNotFoundError(NotFoundError):
+    code = "code_batch_not_found"
+
+
+class RedeemRateLimitedError(RateLimitedError):
+    code = "rate_limited"

@@ -1,0 +1,405 @@
+"""Holds: the gateway's in-process view of available balances (reserve, settle, release) with no
+database round trip on the hot path. A Redis implementation of `BalanceView` fills in later.
+
+available(account) = balance read from the database
+                     - open holds on it
+                     - settlements returned by `settle` but not yet written (`written`)
+
+`reserve` splits an estimate across the funding sources in the caller's order, granting only what
+each source's available amount covers; when the sources cannot cover the whole estimate nothing
+is reserved and `InsufficientFundsError` (`insufficient_funds`) is raised.
+
+THE OVERSPEND BOUND. `settle` charges the real cost in the same funding order. Up to the hold,
+each source pays at most what it held. A cost above the hold (the excess = actual - held) is
+charged in the same order from what each source still has available; whatever is left of the
+excess is charged to the LAST source the hold used (the first source of the plan if the hold
+used none), which may go below zero. So one settlement takes one account below zero by at most
+its own excess (actual cost - amount still held), and never touches a source outside the plan.
+Holds never overlap available money, so concurrent holds cannot overspend at all; only the
+excess of settlements above their holds can, each bounded as above. See docs/money.md.
+
+Refresh: the change feed (`ledger.balance`) names accounts another writer changed; the view
+re-reads their balance and which of its pending settlements the database already has, in one
+snapshot, and recomputes available from that (never overwriting blindly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from spectra.db.changes import Change
+from spectra.db.session import Database, read_scope, session_scope
+from spectra.errors import InvalidError
+from spectra.kit.clock import utc_now
+from spectra.kit.ids import uuid7
+from spectra.ledger import repository as repo
+from spectra.ledger.errors import AccountNotFoundError, HoldNotOpenError, InsufficientFundsError
+from spectra.ledger.models import AccountKind, TransactionKind
+
+log = logging.getLogger(__name__)
+
+FundingPlan = Sequence[tuple[uuid.UUID, int | None]]
+"""Funding sources in order, each with the most it may contribute (None = what it has available)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Money reserved for one request: `parts` in funding order; `plan` is the full order asked for."""
+
+    id: uuid.UUID
+    request_id: str
+    amount: int
+    parts: tuple[tuple[uuid.UUID, int], ...]
+    plan: tuple[tuple[uuid.UUID, int | None], ...]
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerTransactionSpec:
+    """A ledger transaction to write (`ledger_service.post_spec`): postings sources -> usage_expense."""
+
+    kind: TransactionKind
+    postings: tuple[tuple[uuid.UUID, int], ...]
+    idempotency_key: str
+    memo: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    hold_id: uuid.UUID | None = None
+
+    @property
+    def charges(self) -> dict[uuid.UUID, int]:
+        """Micros taken from each source (positive)."""
+        return {a: -m for a, m in self.postings if m < 0}
+
+
+class BalanceView(Protocol):
+    """Available balances for the gateway: the in-process one below, a Redis one later."""
+
+    async def reserve(
+        self, request_id: str, plan: FundingPlan, *, amount: int, expires_in: timedelta
+    ) -> Hold: ...
+
+    async def settle(
+        self,
+        hold: Hold,
+        actual_cost: int,
+        *,
+        idempotency_key: str | None = None,
+        memo: str = "",
+        metadata: Mapping[str, Any] | None = None,
+    ) -> LedgerTransactionSpec | None: ...
+
+    async def release(self, hold: Hold) -> bool: ...
+
+    async def written(self, spec: LedgerTransactionSpec) -> None: ...
+
+    async def available(self, account_id: uuid.UUID) -> int: ...
+
+    async def release_expired(self, now: datetime | None = None) -> int: ...
+
+
+@dataclass(slots=True)
+class _Account:
+    balance: int
+    held: int = 0
+    pending: dict[str, int] = field(default_factory=dict)
+    """Settled but unwritten debits by idempotency key (positive micros)."""
+    refresh_log: dict[str, int] | None = None
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held - sum(self.pending.values())
+
+
+class InProcessBalanceView:
+    """The single-process `BalanceView`. Safe under asyncio concurrency: every decision runs
+    without an await between reading and changing the numbers."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.expense_account_id: uuid.UUID | None = None
+        self._accounts: dict[uuid.UUID, _Account] = {}
+        self._holds: dict[uuid.UUID, Hold] = {}
+        self._settled: set[uuid.UUID] = set()
+        self._lock = asyncio.Lock()
+        self._settle_gen = 0
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self, *, sweep_every: float | None = None) -> None:
+        """Find the usage expense account; with `sweep_every`, release expired holds periodically."""
+        await self._ensure_expense()
+        if sweep_every:
+            self._sweeper = asyncio.create_task(
+                self._sweep(sweep_every), name="ledger-hold-sweeper"
+            )
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+
+    @property
+    def open_holds(self) -> int:
+        return len(self._holds)
+
+    async def available(self, account_id: uuid.UUID) -> int:
+        await self._ensure([account_id])
+        return self._accounts[account_id].available
+
+    async def reserve(
+        self, request_id: str, plan: FundingPlan, *, amount: int, expires_in: timedelta
+    ) -> Hold:
+        """Reserve `amount` across `plan` in order, or raise `InsufficientFundsError` reserving nothing."""
+        if amount <= 0:
+            raise InvalidError("A hold must be for more than zero.", amount=amount)
+        ordered = _dedupe(plan)
+        if not ordered:
+            raise InsufficientFundsError(
+                "No funding source may pay for this request.",
+                needed_micros=amount,
+                available_micros=0,
+            )
+        await self._ensure([a for a, _ in ordered])
+        # No await from here on: the decision and the reservation are one atomic step.
+        parts: list[tuple[uuid.UUID, int]] = []
+        remaining = amount
+        for account_id, cap in ordered:
+            if remaining == 0:
+                break
+            can = max(0, self._accounts[account_id].available)
+            if cap is not None:
+                can = min(can, max(0, cap))
+            take = min(can, remaining)
+            if take > 0:
+                parts.append((account_id, take))
+                remaining -= take
+        if remaining > 0:
+            raise InsufficientFundsError(
+                "The balance available to this request does not cover its estimated cost.",
+                needed_micros=amount,
+                available_micros=amount - remaining,
+            )
+        for account_id, take in parts:
+            self._accounts[account_id].held += take
+        now = utc_now()
+        hold = Hold(
+            id=uuid7(),
+            request_id=request_id,
+            amount=amount,
+            parts=tuple(parts),
+            plan=tuple(ordered),
+            created_at=now,
+            expires_at=now + expires_in,
+        )
+        self._holds[hold.id] = hold
+        return hold
+
+    async def settle(
+        self,
+        hold: Hold,
+        actual_cost: int,
+        *,
+        idempotency_key: str | None = None,
+        memo: str = "",
+        metadata: Mapping[str, Any] | None = None,
+    ) -> LedgerTransactionSpec | None:
+        """Turn a hold into the usage transaction to write (None when the cost is zero).
+
+        A hold already released (or swept) still settles: all of its cost is then excess.
+        """
+        if actual_cost < 0:
+            raise InvalidError("A cost cannot be negative.", actual_cost=actual_cost)
+        if hold.id in self._settled:
+            raise HoldNotOpenError("This hold was already settled.", hold_id=str(hold.id))
+        await self._ensure([a for a, _ in hold.plan])
+        if self.expense_account_id is None:
+            await self._ensure_expense()
+        assert self.expense_account_id is not None
+        still_open = self._holds.pop(hold.id, None) is not None
+        self._settled.add(hold.id)
+        if still_open:
+            for account_id, take in hold.parts:
+                self._accounts[account_id].held -= take
+        charges: dict[uuid.UUID, int] = {}
+        remaining = actual_cost
+        for account_id, take in hold.parts if still_open else ():
+            charge = min(take, remaining)
+            if charge:
+                charges[account_id] = charges.get(account_id, 0) + charge
+                remaining -= charge
+        if remaining > 0:
+            for account_id, cap in hold.plan:
+                if remaining == 0:
+                    break
+                can = max(0, self._accounts[account_id].available - charges.get(account_id, 0))
+                if cap is not None:
+                    can = min(can, max(0, cap - charges.get(account_id, 0)))
+                charge = min(can, remaining)
+                if charge:
+                    charges[account_id] = charges.get(account_id, 0) + charge
+                    remaining -= charge
+        if remaining > 0:
+            last = hold.parts[-1][0] if hold.parts else hold.plan[0][0]
+            charges[last] = charges.get(last, 0) + remaining
+        if actual_cost == 0:
+            return None
+        key = idempotency_key or f"usage:{hold.request_id}"
+        for account_id, charge in charges.items():
+            pending = self._accounts[account_id].pending
+            pending[key] = pending.get(key, 0) + charge
+        self._settle_gen += 1
+        order = [a for a, _ in hold.plan]
+        postings = [(a, -charges[a]) for a in order if charges.get(a)]
+        postings.append((self.expense_account_id, actual_cost))
+        return LedgerTransactionSpec(
+            kind=TransactionKind.USAGE,
+            postings=tuple(postings),
+            idempotency_key=key,
+            memo=memo,
+            metadata=dict(metadata or {}),
+            hold_id=hold.id,
+        )
+
+    async def release(self, hold: Hold) -> bool:
+        """Give the held amounts back; False if the hold was no longer open (idempotent)."""
+        if self._holds.pop(hold.id, None) is None:
+            return False
+        for account_id, take in hold.parts:
+            self._accounts[account_id].held -= take
+        return True
+
+    async def written(self, spec: LedgerTransactionSpec) -> None:
+        """The spec is committed: its pending debits become part of the balance."""
+        for account_id, charge in spec.charges.items():
+            account = self._accounts.get(account_id)
+            if account is None:
+                continue
+            pending = account.pending.pop(spec.idempotency_key, None)
+            if pending is None:
+                continue  # a refresh already read it from the database
+            account.balance -= charge
+            if account.refresh_log is not None:
+                account.refresh_log[spec.idempotency_key] = charge
+
+    async def discard(self, spec: LedgerTransactionSpec) -> None:
+        """The spec could not be written: drop its pending debits (the money was not taken)."""
+        for account_id in spec.charges:
+            account = self._accounts.get(account_id)
+            if account is not None:
+                account.pending.pop(spec.idempotency_key, None)
+
+    async def release_expired(self, now: datetime | None = None) -> int:
+        """Release every hold past its expiry; returns how many."""
+        at = now or utc_now()
+        expired = [h for h in self._holds.values() if h.expires_at <= at]
+        for hold in expired:
+            await self.release(hold)
+        return len(expired)
+
+    async def on_changes(self, changes: list[Change]) -> None:
+        """Change-feed listener for `ledger.balance`: refresh the accounts this view knows."""
+        ids: set[uuid.UUID] = set()
+        for change in changes:
+            if change.entity_id is None:
+                continue
+            with contextlib.suppress(ValueError):
+                account_id = uuid.UUID(change.entity_id)
+                if account_id in self._accounts:
+                    ids.add(account_id)
+        if ids:
+            await self.refresh(sorted(ids))
+
+    async def refresh(self, account_ids: Sequence[uuid.UUID]) -> None:
+        """Re-read balances from the database and reconcile them with pending settlements."""
+        async with self._lock:
+            ids = [a for a in account_ids if a in self._accounts]
+            for attempt in range(3):
+                keys = sorted({k for a in ids for k in self._accounts[a].pending})
+                generation = self._settle_gen
+                for a in ids:
+                    self._accounts[a].refresh_log = {}
+                try:
+                    fresh, written = await self._read(ids, keys)
+                except BaseException:
+                    for a in ids:
+                        self._accounts[a].refresh_log = None
+                    raise
+                if self._settle_gen != generation and attempt < 2:
+                    # A settlement arrived mid-read; its key was not asked about. Read again.
+                    for a in ids:
+                        self._accounts[a].refresh_log = None
+                    continue
+                for a in ids:
+                    account = self._accounts[a]
+                    log_ = account.refresh_log or {}
+                    account.refresh_log = None
+                    if a not in fresh:
+                        continue
+                    balance = fresh[a]
+                    for key, charge in log_.items():
+                        if key not in written:
+                            balance -= charge  # written after the snapshot
+                    for key in [k for k in account.pending if k in written]:
+                        del account.pending[key]
+                    account.balance = balance
+                return
+
+    async def _read(
+        self, ids: Sequence[uuid.UUID], keys: Sequence[str]
+    ) -> tuple[dict[uuid.UUID, int], set[str]]:
+        async with read_scope(self.db) as session:
+            if self.db.dialect == "postgresql":
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            return await repo.balances_with_keys(session, ids, keys)
+
+    async def _ensure(self, account_ids: Sequence[uuid.UUID]) -> None:
+        if all(a in self._accounts for a in account_ids):
+            return
+        async with self._lock:
+            missing = sorted({a for a in account_ids if a not in self._accounts})
+            if not missing:
+                return
+            fresh, _ = await self._read(missing, [])
+            for account_id in missing:
+                if account_id not in fresh:
+                    raise AccountNotFoundError(
+                        "A funding source names a ledger account that does not exist.",
+                        account_id=str(account_id),
+                    )
+                self._accounts[account_id] = _Account(balance=fresh[account_id])
+
+    async def _ensure_expense(self) -> None:
+        from spectra.ledger.service.accounts import get_or_create_account
+
+        async with session_scope(self.db) as session:
+            account = await get_or_create_account(session, kind=AccountKind.USAGE_EXPENSE)
+            self.expense_account_id = account.id
+
+    async def _sweep(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                released = await self.release_expired()
+                if released:
+                    log.info("released %d expired holds", released)
+            except Exception:
+                log.exception("hold sweep failed")
+
+
+def _dedupe(plan: FundingPlan) -> list[tuple[uuid.UUID, int | None]]:
+    seen: set[uuid.UUID] = set()
+    out: list[tuple[uuid.UUID, int | None]] = []
+    for account_id, cap in plan:
+        if account_id not in seen:
+            seen.add(account_id)
+            out.append((account_id, cap))
+    return out

@@ -1,0 +1,183 @@
+"""Ledger accounts: race-safe creation, wallets, balances, lookups and the transaction list."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from spectra.audit.actor import Actor
+from spectra.db.session import Session
+from spectra.errors import InvalidError
+from spectra.kit.pagination import Page
+from spectra.ledger import repository as repo
+from spectra.ledger.errors import (
+    AccountNotFoundError,
+    TransactionNotFoundError,
+    WalletOwnerNotFoundError,
+)
+from spectra.ledger.models import (
+    OWNED_KINDS,
+    SINGLETON_KINDS,
+    AccountKind,
+    LedgerAccount,
+    LedgerTransaction,
+)
+from spectra.users.permissions import Permission, PermissionDeniedError, allows, require
+
+
+async def get_or_create_account(
+    session: AsyncSession, *, kind: AccountKind | str, owner_id: uuid.UUID | None = None
+) -> LedgerAccount:
+    """Return the account for (kind, owner), creating it if missing. Race-safe: unique in the schema
+    and inserted with on-conflict-do-nothing, so concurrent callers get the same row."""
+    kind = AccountKind(kind)
+    if kind in OWNED_KINDS and owner_id is None:
+        raise InvalidError(f"A {kind} account needs an owner id.")
+    if kind in SINGLETON_KINDS and owner_id is not None:
+        raise InvalidError(f"The {kind} account is a singleton; it has no owner.")
+    account = await repo.find_account(session, kind=kind, owner_id=owner_id)
+    if account is None:
+        await repo.insert_account_if_missing(session, kind=kind, owner_id=owner_id)
+        account = await repo.find_account(session, kind=kind, owner_id=owner_id)
+    assert account is not None
+    return account
+
+
+async def wallet_account(
+    session: AsyncSession, *, user_id: uuid.UUID | None = None, group_id: uuid.UUID | None = None
+) -> LedgerAccount:
+    """The wallet of exactly one of a user or a group (created on first use); the owner must exist."""
+    if (user_id is None) == (group_id is None):
+        raise InvalidError("Name exactly one of a user or a group.")
+    if user_id is not None:
+        if await repo.get_user(session, user_id) is None:
+            raise WalletOwnerNotFoundError("That user does not exist.", user_id=str(user_id))
+        return await get_or_create_account(session, kind=AccountKind.USER_WALLET, owner_id=user_id)
+    assert group_id is not None
+    if await repo.get_group(session, group_id) is None:
+        raise WalletOwnerNotFoundError("That group does not exist.", group_id=str(group_id))
+    return await get_or_create_account(session, kind=AccountKind.GROUP_WALLET, owner_id=group_id)
+
+
+async def get_account(session: AsyncSession, account_id: uuid.UUID) -> LedgerAccount:
+    account = await repo.get_account(session, account_id)
+    if account is None:
+        raise AccountNotFoundError(
+            "That ledger account does not exist.", account_id=str(account_id)
+        )
+    return account
+
+
+async def balance(session: AsyncSession, account_id: uuid.UUID) -> int:
+    """The account's balance in micros (the cached sum of its postings)."""
+    found = await repo.balances(session, [account_id])
+    if account_id not in found:
+        raise AccountNotFoundError(
+            "That ledger account does not exist.", account_id=str(account_id)
+        )
+    return found[account_id]
+
+
+async def get_balances(
+    session: AsyncSession, account_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """Balances in micros of the given accounts (missing ids are left out)."""
+    return await repo.balances(session, account_ids)
+
+
+async def resolve_owner(
+    session: AsyncSession,
+    *,
+    user_email: str | None = None,
+    group_name: str | None = None,
+    user_id: uuid.UUID | None = None,
+    group_id: uuid.UUID | None = None,
+) -> tuple[uuid.UUID | None, uuid.UUID | None]:
+    """Turn an email or a group name (as typed on the command line) into (user_id, group_id)."""
+    if user_email is not None:
+        user = await repo.find_user_by_email(session, user_email)
+        if user is None:
+            raise WalletOwnerNotFoundError(f"No user has the email {user_email}.", email=user_email)
+        user_id = user.id
+    if group_name is not None:
+        group = await repo.find_group_by_name(session, group_name)
+        if group is None:
+            raise WalletOwnerNotFoundError(f"No group is named {group_name}.", group=group_name)
+        group_id = group.id
+    return user_id, group_id
+
+
+async def _may_read_wallet(
+    session: AsyncSession, actor: Actor, *, user_id: uuid.UUID | None, group_id: uuid.UUID | None
+) -> None:
+    if allows(actor, Permission.READ_ALL):
+        return
+    require(actor, Permission.SELF)
+    if user_id is not None and actor.user_id == user_id:
+        return
+    if group_id is not None and actor.user_id is not None:
+        me = await repo.get_user(session, actor.user_id)
+        if me is not None and me.group_id == group_id:
+            return
+    raise PermissionDeniedError("You can only see your own balance and your group's.")
+
+
+async def get_wallet(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    user_id: uuid.UUID | None = None,
+    group_id: uuid.UUID | None = None,
+) -> LedgerAccount:
+    """A wallet with its balance, for its owner, its group's members, or anyone who may read all."""
+    await _may_read_wallet(session, actor, user_id=user_id, group_id=group_id)
+    return await wallet_account(session, user_id=user_id, group_id=group_id)
+
+
+async def list_transactions(
+    session: Session,
+    actor: Actor,
+    *,
+    user_id: uuid.UUID | None = None,
+    group_id: uuid.UUID | None = None,
+    account_id: uuid.UUID | None = None,
+    kind: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page[LedgerTransaction]:
+    """Transactions, newest first, filtered by wallet owner, account, kind and time."""
+    account_ids: list[uuid.UUID] | None = None
+    if user_id is not None or group_id is not None:
+        wallet = await get_wallet(session, actor, user_id=user_id, group_id=group_id)
+        account_ids = [wallet.id]
+    else:
+        require(actor, Permission.READ_ALL)
+    if account_id is not None:
+        require(actor, Permission.READ_ALL)
+        account_ids = [*(account_ids or []), account_id]
+    return await repo.list_transactions(
+        session,
+        account_ids=account_ids,
+        kind=kind,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+async def get_transaction(
+    session: AsyncSession, actor: Actor, *, transaction_id: uuid.UUID
+) -> LedgerTransaction:
+    require(actor, Permission.READ_ALL)
+    txn = await repo.get_transaction(session, transaction_id)
+    if txn is None:
+        raise TransactionNotFoundError(
+            "That ledger transaction does not exist.", transaction_id=str(transaction_id)
+        )
+    return txn

@@ -1,0 +1,178 @@
+"""Member recharge requests: a member asks (amount, reason); an admin or billing user decides."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from spectra.audit import service as audit_service
+from spectra.audit.actor import Actor
+from spectra.db.repository import paginate
+from spectra.errors import InvalidError
+from spectra.kit.clock import utc_now
+from spectra.kit.money import format_amount
+from spectra.kit.pagination import Page
+from spectra.ledger import repository as repo
+from spectra.ledger.errors import (
+    FourEyesRequiredError,
+    RechargeRequestNotFoundError,
+    RechargeRequestNotPendingError,
+)
+from spectra.ledger.models import ApprovalStatus, RechargeRequest
+from spectra.users.permissions import Permission, allows, require
+
+from ._common import positive
+from .recharge import recharge
+
+
+async def create_recharge_request(
+    session: AsyncSession, actor: Actor, *, amount: int, reason: str
+) -> RechargeRequest:
+    """A signed-in member asks for a recharge of their own wallet. Writes an audit event."""
+    require(actor, Permission.SELF)
+    positive(amount)
+    if actor.user_id is None:
+        raise InvalidError("Only a signed-in user can request a recharge of their own wallet.")
+    reason = reason.strip()
+    if not reason:
+        raise InvalidError("Say why you need the recharge.", field="reason")
+    request = RechargeRequest(
+        user_id=actor.user_id, amount_micros=amount, reason=reason, status=ApprovalStatus.PENDING
+    )
+    session.add(request)
+    await session.flush()
+    await audit_service.record(
+        session,
+        actor,
+        "ledger.recharge_request.create",
+        target_type="recharge_request",
+        target_id=request.id,
+        target_label=actor.label,
+        after={"amount": format_amount(amount), "status": "pending"},
+        reason=reason,
+    )
+    return request
+
+
+async def list_recharge_requests(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    mine: bool = False,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page[RechargeRequest]:
+    """Members see their own requests; admins, billing and auditors see all (or theirs with `mine`)."""
+    require(actor, Permission.SELF)
+    stmt = select(RechargeRequest)
+    if mine or not allows(actor, Permission.READ_ALL):
+        stmt = stmt.where(RechargeRequest.user_id == actor.user_id)
+    if status:
+        stmt = stmt.where(RechargeRequest.status == status)
+    page: Page[RechargeRequest] = await paginate(
+        session,
+        stmt,
+        sort_time=RechargeRequest.created_at,
+        sort_id=RechargeRequest.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return page
+
+
+async def get_recharge_request(
+    session: AsyncSession, actor: Actor, *, request_id: uuid.UUID
+) -> RechargeRequest:
+    request = await session.get(RechargeRequest, request_id)
+    if request is None or not (
+        allows(actor, Permission.READ_ALL) or request.user_id == actor.user_id
+    ):
+        raise RechargeRequestNotFoundError(
+            "That recharge request does not exist.", request_id=str(request_id)
+        )
+    return request
+
+
+async def approve_recharge_request(
+    session: AsyncSession, actor: Actor, *, request_id: uuid.UUID, note: str = ""
+) -> RechargeRequest:
+    """Approve a member's request: recharge their wallet through the normal controls (above the
+    four-eyes threshold that opens an approval for a second person). Writes an audit event."""
+    require(actor, Permission.LEDGER_APPROVE)
+    request = await _locked(session, request_id)
+    if request.status == ApprovalStatus.APPROVED:
+        return request
+    if request.status != ApprovalStatus.PENDING:
+        raise RechargeRequestNotPendingError(
+            f"This request was already {request.status}.", status=request.status
+        )
+    if actor.user_id is not None and actor.user_id == request.user_id:
+        raise FourEyesRequiredError("You cannot approve your own recharge request.")
+    outcome = await recharge(
+        session,
+        actor,
+        user_id=request.user_id,
+        amount=request.amount_micros,
+        memo=f"Recharge request: {request.reason}",
+        idempotency_key=f"request:{request.id}",
+    )
+    request.status = ApprovalStatus.APPROVED
+    request.decided_by_label = actor.label
+    request.decided_at = utc_now()
+    request.decision_note = note
+    request.transaction_id = outcome.transaction.id if outcome.transaction else None
+    request.approval_id = outcome.approval.id if outcome.approval else None
+    await session.flush()
+    await audit_service.record(
+        session,
+        actor,
+        "ledger.recharge_request.approve",
+        target_type="recharge_request",
+        target_id=request.id,
+        before={"status": "pending"},
+        after={"status": "approved", "outcome": outcome.status},
+        note=note,
+    )
+    return request
+
+
+async def reject_recharge_request(
+    session: AsyncSession, actor: Actor, *, request_id: uuid.UUID, note: str = ""
+) -> RechargeRequest:
+    """Reject a member's request with a note they will see. Writes an audit event."""
+    require(actor, Permission.LEDGER_APPROVE)
+    request = await _locked(session, request_id)
+    if request.status == ApprovalStatus.REJECTED:
+        return request
+    if request.status != ApprovalStatus.PENDING:
+        raise RechargeRequestNotPendingError(
+            f"This request was already {request.status}.", status=request.status
+        )
+    request.status = ApprovalStatus.REJECTED
+    request.decided_by_label = actor.label
+    request.decided_at = utc_now()
+    request.decision_note = note
+    await session.flush()
+    await audit_service.record(
+        session,
+        actor,
+        "ledger.recharge_request.reject",
+        target_type="recharge_request",
+        target_id=request.id,
+        before={"status": "pending"},
+        after={"status": "rejected"},
+        note=note,
+    )
+    return request
+
+
+async def _locked(session: AsyncSession, request_id: uuid.UUID) -> RechargeRequest:
+    request = await repo.lock_request(session, request_id)
+    if request is None:
+        raise RechargeRequestNotFoundError(
+            "That recharge request does not exist.", request_id=str(request_id)
+        )
+    return request

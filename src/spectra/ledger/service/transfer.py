@@ -1,0 +1,136 @@
+"""Adjustments (a debit or credit with a reason) and transfers between wallets."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from spectra.audit import service as audit_service
+from spectra.audit.actor import Actor
+from spectra.errors import InvalidAmountError, InvalidError
+from spectra.kit.money import format_amount
+from spectra.ledger import repository as repo
+from spectra.ledger.errors import InsufficientBalanceError, TransferInvalidError
+from spectra.ledger.models import AccountKind, LedgerTransaction, TransactionKind
+from spectra.users.permissions import Permission, require
+
+from ._common import positive, replayed
+from .accounts import get_or_create_account, wallet_account
+from .post import post
+
+
+async def adjust(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    user_id: uuid.UUID | None = None,
+    group_id: uuid.UUID | None = None,
+    amount: int,
+    reason: str,
+    idempotency_key: str,
+) -> LedgerTransaction:
+    """Credit (amount > 0) or debit (amount < 0) a wallet against the adjustments account. A debit
+    may not take the wallet below zero. Idempotent on `idempotency_key`. Writes an audit event."""
+    require(actor, Permission.LEDGER_ADJUST)
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
+        raise InvalidAmountError("An adjustment must be a non-zero amount.", field="amount")
+    reason = reason.strip()
+    if not reason:
+        raise InvalidError("An adjustment needs a reason.", field="reason")
+    wallet = await wallet_account(session, user_id=user_id, group_id=group_id)
+    adjustments = await get_or_create_account(session, kind=AccountKind.ADJUSTMENTS)
+    key = f"adjust:{idempotency_key}"
+    again = await replayed(session, key)
+    if again is None and amount < 0:
+        await repo.lock_accounts(session, [wallet.id, adjustments.id])
+        available = (await repo.balances(session, [wallet.id]))[wallet.id]
+        if available + amount < 0:
+            raise InsufficientBalanceError(
+                f"The wallet holds {format_amount(available)}; a debit of {format_amount(-amount)} would take it below zero.",
+                balance_micros=available,
+                amount_micros=amount,
+            )
+    before = wallet.balance_micros
+    txn = await post(
+        session,
+        actor,
+        kind=TransactionKind.ADJUSTMENT,
+        postings=[(adjustments.id, -amount), (wallet.id, amount)],
+        idempotency_key=key,
+        memo=reason,
+    )
+    if again is None:
+        await audit_service.record(
+            session,
+            actor,
+            "ledger.adjust",
+            target_type="ledger_account",
+            target_id=wallet.id,
+            target_label=f"{wallet.kind}:{wallet.owner_id}",
+            before={"balance": format_amount(before)},
+            after={"balance": format_amount(wallet.balance_micros)},
+            amount=format_amount(amount),
+            reason=reason,
+            transaction_id=str(txn.id),
+        )
+    return txn
+
+
+async def transfer(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    from_user_id: uuid.UUID | None = None,
+    from_group_id: uuid.UUID | None = None,
+    to_user_id: uuid.UUID | None = None,
+    to_group_id: uuid.UUID | None = None,
+    amount: int,
+    memo: str,
+    idempotency_key: str,
+) -> LedgerTransaction:
+    """Move money from one wallet to another; the source may not go below zero.
+    Idempotent on `idempotency_key`. Writes an audit event."""
+    require(actor, Permission.LEDGER_ADJUST)
+    positive(amount)
+    memo = memo.strip()
+    if not memo:
+        raise InvalidError("A transfer needs a memo.", field="memo")
+    source = await wallet_account(session, user_id=from_user_id, group_id=from_group_id)
+    target = await wallet_account(session, user_id=to_user_id, group_id=to_group_id)
+    if source.id == target.id:
+        raise TransferInvalidError("A transfer needs two different wallets.")
+    key = f"transfer:{idempotency_key}"
+    again = await replayed(session, key)
+    if again is None:
+        await repo.lock_accounts(session, [source.id, target.id])
+        available = (await repo.balances(session, [source.id]))[source.id]
+        if available < amount:
+            raise InsufficientBalanceError(
+                f"The source wallet holds {format_amount(available)}, less than {format_amount(amount)}.",
+                balance_micros=available,
+                amount_micros=amount,
+            )
+    txn = await post(
+        session,
+        actor,
+        kind=TransactionKind.TRANSFER,
+        postings=[(source.id, -amount), (target.id, amount)],
+        idempotency_key=key,
+        memo=memo,
+    )
+    if again is None:
+        await audit_service.record(
+            session,
+            actor,
+            "ledger.transfer",
+            target_type="ledger_account",
+            target_id=target.id,
+            target_label=f"{target.kind}:{target.owner_id}",
+            before={"from": str(source.id)},
+            after={"to": str(target.id)},
+            amount=format_amount(amount),
+            memo=memo,
+            transaction_id=str(txn.id),
+        )
+    return txn

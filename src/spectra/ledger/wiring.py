@@ -1,0 +1,48 @@
+"""Start-up wiring: the in-process balance view (fed by the change feed, swept for expired holds)
+and the low-balance webhook dispatcher (kicked after commit, retried by a job)."""
+
+from __future__ import annotations
+
+from spectra.db.hub import Hub
+from spectra.ledger import webhooks
+from spectra.ledger.holds import InProcessBalanceView
+from spectra.ledger.jobs import webhook_job
+from spectra.ledger.service.post import BALANCE_CHANGE
+
+HOLD_SWEEP_SECONDS = 5.0
+WEBHOOK_RETRY_SECONDS = 5.0
+
+_view: InProcessBalanceView | None = None
+
+
+def balance_view() -> InProcessBalanceView:
+    """This process's balance view (the gateway reserves, settles and releases through it)."""
+    if _view is None:
+        raise RuntimeError("The ledger is not wired into a running process.")
+    return _view
+
+
+def install(hub: Hub) -> None:
+    global _view
+    view = InProcessBalanceView(hub.db)
+    _view = view
+
+    def webhook_url() -> str | None:
+        from spectra.workspace.cache import settings_cache
+
+        return settings_cache.current.webhook_url
+
+    dispatcher = webhooks.WebhookDispatcher(db=hub.db, key=hub.keys.webhook_key, url_of=webhook_url)
+    webhooks.install(dispatcher)
+
+    async def start() -> None:
+        await view.start(sweep_every=HOLD_SWEEP_SECONDS)
+
+    async def stop() -> None:
+        await view.stop()
+        await dispatcher.wait_idle()
+
+    hub.on_start.append(start)
+    hub.on_stop.append(stop)
+    hub.feed.subscribe(BALANCE_CHANGE, view.on_changes)
+    hub.jobs.register("ledger.webhooks", WEBHOOK_RETRY_SECONDS, webhook_job(dispatcher))

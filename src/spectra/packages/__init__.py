@@ -1,0 +1,1 @@
+"""Packages: the versioned catalog, assignments to users and groups, periods and renewal."""

@@ -1,0 +1,63 @@
+"""The packages service: catalog, assignments, periods on the ledger, read models.
+
+Import as `from spectra.packages import service as packages_service`.
+"""
+
+from spectra.packages.service.assignments import (
+    AssignmentDetail,
+    Plan,
+    Preview,
+    PreviewRow,
+    Progress,
+    assign_group,
+    assign_group_default,
+    assign_many,
+    assign_package,
+    cancel_assignment,
+    get_assignment,
+    group_members,
+    import_assignments,
+    list_assignments,
+    list_group_defaults,
+    migrate_assignments,
+    preview_assignment,
+    preview_migration,
+    resolve_users,
+    set_group_default_package,
+)
+from spectra.packages.service.catalog import (
+    PackageDetail,
+    archive_package,
+    create_package,
+    edit_package,
+    find_package,
+    get_package,
+    list_packages,
+    list_versions,
+)
+from spectra.packages.service.periods import (
+    CHANGE_KIND,
+    RenewalResult,
+    close_current_period,
+    expire_key,
+    grant_key,
+    grant_period,
+    renew_assignment,
+    workspace_time_zone,
+)
+from spectra.packages.service.views import (
+    Entitlement,
+    Holding,
+    entitlements_for_users,
+    packages_of_user,
+)
+
+__all__ = [
+    "CHANGE_KIND", "AssignmentDetail", "Entitlement", "Holding", "PackageDetail", "Plan", "Preview", "PreviewRow",
+    "Progress", "RenewalResult", "archive_package", "assign_group", "assign_group_default", "assign_many",
+    "assign_package", "cancel_assignment", "close_current_period", "create_package", "edit_package",
+    "entitlements_for_users", "expire_key", "find_package", "get_assignment", "get_package", "grant_key",
+    "grant_period", "group_members", "import_assignments", "list_assignments", "list_group_defaults",
+    "list_packages", "list_versions", "migrate_assignments", "packages_of_user", "preview_assignment",
+    "preview_migration", "renew_assignment", "resolve_users", "set_group_default_package", "workspace_time_zone",
+]

@@ -8,7 +8,7 @@ import pytest
 
 from spectra.db import serverkey
 from spectra.db.serverkey import ServerKeys, set_server_keys
-from conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET
 
 
 @pytest.fixture(autouse=True)

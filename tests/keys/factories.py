@@ -9,7 +9,7 @@ from spectra.db.session import Session
 from spectra.keys import service as keys_service
 from spectra.keys.models import AdminToken, MemberKey
 from spectra.users.models import User
-from factories import make_user
+from tests.factories import make_user
 
 
 def actor_for(user: User, *, read_only: bool = False) -> Actor:

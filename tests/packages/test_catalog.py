@@ -12,7 +12,7 @@ from spectra.packages import service as packages_service
 from spectra.packages.errors import PackageArchivedError, PackageNameTakenError, PackageTermsInvalidError
 from spectra.packages.schemas import PackageUpdate
 from spectra.users.permissions import PermissionDeniedError
-from factories import make_user
+from tests.factories import make_user
 from .factories import OWNER, UNIT, audit_actions, make_package
 
 

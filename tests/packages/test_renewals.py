@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from factories import make_user
+from tests.factories import make_user
 from sqlalchemy import select
 
 from spectra.audit.actor import SYSTEM

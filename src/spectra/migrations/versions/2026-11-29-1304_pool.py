@@ -16,7 +16,7 @@ import spectra.db.types
 
 
 revision: str = "0004_pool"
-down_revision: str | Sequence[str] | None = "0001_foundation"
+down_revision: str | Sequence[str] | None = "0002_users"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

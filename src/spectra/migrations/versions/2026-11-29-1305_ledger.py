@@ -16,7 +16,7 @@ import spectra.db.types
 
 
 revision: str = "0005_ledger"
-down_revision: str | Sequence[str] | None = "0001_foundation"
+down_revision: str | Sequence[str] | None = "0004_pool"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

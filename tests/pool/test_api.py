@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.fakes.upstream import FakeUpstream
 
 from spectra.audit.actor import Actor
-from tests.fakes.upstream import FakeUpstream
 
 from .conftest import FAKE_KEY
 
@@ -50,20 +50,20 @@ async def test_account_lifecycle_never_returns_the_credential(
     assert created.status_code == 201, created.text
     account = created.json()
     assert account["credential_last4"] == FAKE_KEY[-4:]
-    assert (
-        account["monthly_spend_cap"] == "250.50"
-        and account["monthly_spend_cap_micros"] == 250_500_000
-    )
+    assert account["monthly_spend_cap"] == "250.50"
+    assert account["monthly_spend_cap_micros"] == 250_500_000
     path = f"/accounts/{account['id']}"
 
     assert (await call("GET", "/accounts")).json()["items"][0]["name"] == "Main"
     assert (await call("GET", path)).json()["state"] == "active"
     assert (await call("GET", "/accounts/by-name/main")).json()["id"] == account["id"]
     edited = await call("PATCH", path, json={"weight": 5, "tags": ["primary"]})
-    assert edited.json()["weight"] == 5 and edited.json()["tags"] == ["primary"]
+    assert edited.json()["weight"] == 5
+    assert edited.json()["tags"] == ["primary"]
 
     tested = (await call("POST", f"{path}/test")).json()
-    assert tested["probe"]["ok"] is True and tested["account"]["last_probe_outcome"] == "ok"
+    assert tested["probe"]["ok"] is True
+    assert tested["account"]["last_probe_outcome"] == "ok"
 
     disabled = await call("POST", f"{path}/disable", json={"reason": "maintenance"})
     assert disabled.json()["state"] == "disabled"
@@ -128,4 +128,5 @@ async def test_members_see_only_the_redacted_status(
     assert status.status_code == 200
     assert status.json()["degraded"] is False
     assert {m["model"] for m in status.json()["models"]} == {"claude-sonnet-4-5", "claude-*"}
-    assert "HiddenName" not in status.text and fake.url not in status.text
+    assert "HiddenName" not in status.text
+    assert fake.url not in status.text

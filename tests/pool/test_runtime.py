@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
+from tests.fakes.upstream import FakeUpstream
 
 from spectra.audit.actor import Actor
 from spectra.db.session import read_scope, session_scope
@@ -20,7 +21,6 @@ from spectra.pool.schemas import AccountUpdate
 from spectra.pool.states import AccountState
 from spectra.providers.errors import FailureType, UpstreamFailure
 from spectra.runtime import Runtime
-from tests.fakes.upstream import FakeUpstream
 
 from .factories import make_account
 
@@ -113,10 +113,10 @@ async def test_hot_path_transition_is_persisted_and_an_older_one_never_undoes_an
     await eventually(
         lambda: pool.state.accounts[account_id].snapshot.state is AccountState.ACTIVE, deadline=1.0
     )
-    async with read_scope(runtime.db) as session:
+    async with read_scope(runtime.db) as reader:
         rows = (
             (
-                await session.execute(
+                await reader.execute(
                     select(PoolAccountTransition)
                     .where(PoolAccountTransition.account_id == account_id)
                     .order_by(PoolAccountTransition.id)

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
+from tests.factories import make_group
+from tests.fakes.upstream import Fail, FakeUpstream, Hang, Reply, Reset
 
 from spectra.audit.actor import Actor
 from spectra.db.serverkey import ServerKeys
@@ -27,8 +29,6 @@ from spectra.pool.states import AccountState
 from spectra.providers import anthropic, openai
 from spectra.providers.client import Timeouts, UpstreamClient
 from spectra.providers.errors import UpstreamFailure
-from tests.factories import make_group
-from tests.fakes.upstream import Fail, FakeUpstream, Hang, Reply, Reset
 
 from .factories import make_account
 
@@ -133,11 +133,9 @@ class TestFailuresFromTheFakeUpstream:
         fake.script(Fail("rate_limited", retry_after="30"))
         selection, failure = await attempt(pool, client)
         assert selection.account_id == first.id
-        assert (
-            failure is not None
-            and failure.type.value == "rate_limited"
-            and failure.retryable_elsewhere
-        )
+        assert failure is not None
+        assert failure.type.value == "rate_limited"
+        assert failure.retryable_elsewhere
         snap = pool.state.accounts[first.id].snapshot
         assert snap.state is AccountState.COOLING
         assert snap.cooling_until == clock + timedelta(seconds=30)
@@ -169,7 +167,9 @@ class TestFailuresFromTheFakeUpstream:
         account = await pool.add(base_url=fake.url)
         fake.script(Fail("overloaded"))
         _, failure = await attempt(pool, client)
-        assert failure is not None and failure.status == 529 and failure.type.value == "overloaded"
+        assert failure is not None
+        assert failure.status == 529
+        assert failure.type.value == "overloaded"
         assert pool.state_of(account) is AccountState.COOLING
         assert "backoff 2s" in pool.state.accounts[account.id].snapshot.reason
 
@@ -179,14 +179,16 @@ class TestFailuresFromTheFakeUpstream:
         account = await pool.add(base_url=fake.url)
         fake.script(Fail("auth_failed"))
         _, failure = await attempt(pool, client)
-        assert failure is not None and failure.type.value == "auth_failed"
+        assert failure is not None
+        assert failure.type.value == "auth_failed"
         assert pool.state_of(account) is AccountState.NEEDS_ATTENTION
         await pool.state.drain(session)
         await session.refresh(account)
         assert account.state == "needs_attention"
         assert account.state_reason == "auth failed (401)"
         alert = (await session.execute(select(PoolAlert))).scalar_one()
-        assert alert.kind == "account_needs_attention" and alert.subject == account.name
+        assert alert.kind == "account_needs_attention"
+        assert alert.subject == account.name
 
     async def test_three_500s_make_failing(
         self, pool: Pool, client: UpstreamClient, fake: FakeUpstream
@@ -195,7 +197,8 @@ class TestFailuresFromTheFakeUpstream:
         fake.script(Fail("server_error"), Fail("server_error"), Fail("server_error"))
         for _ in range(2):
             _, failure = await attempt(pool, client)
-            assert failure is not None and failure.type.value == "server_error"
+            assert failure is not None
+            assert failure.type.value == "server_error"
             assert pool.state_of(account) is AccountState.ACTIVE
         await attempt(pool, client)
         assert pool.state_of(account) is AccountState.FAILING
@@ -208,7 +211,8 @@ class TestFailuresFromTheFakeUpstream:
         fake.script(Reset(), Reset(), Reset())
         for _ in range(3):
             _, failure = await attempt(pool, client)
-            assert failure is not None and failure.type.value == "connect_error"
+            assert failure is not None
+            assert failure.type.value == "connect_error"
             assert failure.retryable_elsewhere
         assert pool.state_of(account) is AccountState.FAILING
 
@@ -220,7 +224,8 @@ class TestFailuresFromTheFakeUpstream:
         short = Timeouts(connect=1.0, first_byte=0.2, idle=0.2)
         for _ in range(3):
             _, failure = await attempt(pool, client, timeouts=short)
-            assert failure is not None and failure.type.value == "timeout"
+            assert failure is not None
+            assert failure.type.value == "timeout"
         assert pool.state_of(account) is AccountState.FAILING
 
     async def test_a_stream_cut_in_the_middle_is_stream_broken(
@@ -230,7 +235,8 @@ class TestFailuresFromTheFakeUpstream:
         fake.script(*(Reply(cut_after=2, pieces=4, text="hello world") for _ in range(3)))
         for _ in range(3):
             _, failure = await attempt(pool, client, stream=True)
-            assert failure is not None and failure.type.value == "stream_broken"
+            assert failure is not None
+            assert failure.type.value == "stream_broken"
             assert not failure.retryable_elsewhere
         assert pool.state_of(account) is AccountState.FAILING
 
@@ -370,12 +376,14 @@ class TestSelection:
         for _ in range(20):
             again = pool.scheduler.select("anthropic_messages", "claude-x", None, "sess-1")
             pool.scheduler.release(again)
-            assert again.account_id == first.account_id and again.sticky
+            assert again.account_id == first.account_id
+            assert again.sticky
         pool.scheduler.report(
             first, UpstreamFailure(_rate_limited(), "429", status=429, retry_after=60.0)
         )
         moved = pool.scheduler.select("anthropic_messages", "claude-x", None, "sess-1")
-        assert moved.account_id != first.account_id and not moved.sticky
+        assert moved.account_id != first.account_id
+        assert not moved.sticky
 
     async def test_affinity_expires(self, pool: Pool) -> None:
         await pool.add()

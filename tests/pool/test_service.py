@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 from sqlalchemy import select
+from tests.factories import make_group
+from tests.fakes.upstream import FakeUpstream
 
 from spectra.audit.actor import Actor
 from spectra.db.models import ChangeFeedEntry
@@ -24,8 +26,6 @@ from spectra.pool.errors import (
 from spectra.pool.models import PoolAccountTransition
 from spectra.pool.schemas import AccountCreate, AccountUpdate
 from spectra.users.permissions import PermissionDeniedError
-from tests.factories import make_group
-from tests.fakes.upstream import FakeUpstream
 
 from .conftest import FAKE_KEY
 from .factories import make_account
@@ -83,7 +83,8 @@ class TestAddAccount:
         assert event.action == "pool.account_added"
         assert event.target_id == str(account.id)
         assert event.actor_label == admin.label
-        assert event.after is not None and event.after["name"] == "Audited"
+        assert event.after is not None
+        assert event.after["name"] == "Audited"
         assert FAKE_KEY not in repr((event.before, event.after, event.details))
 
     async def test_records_a_change(self, session: Session, admin: Actor) -> None:
@@ -204,10 +205,11 @@ class TestRotateCredential:
         _, outcome = await pool_service.test_account(session, admin, account_id=account.id)
         assert outcome.failure_type == "auth_failed"
         assert account.state == "needs_attention"
-        _, outcome = await pool_service.rotate_credential(
+        _, healed = await pool_service.rotate_credential(
             session, admin, account_id=account.id, api_key=FAKE_KEY
         )
-        assert outcome is not None and outcome.ok
+        assert healed is not None
+        assert healed.ok
         assert account.state == "active"
         states = [(t.from_state, t.to_state) for t in await _transitions(session, account.id)]
         assert states == [("active", "needs_attention"), ("needs_attention", "active")]
@@ -277,7 +279,8 @@ class TestTestAccount:
         assert fake.requests[-1].json()["model"] == "claude-sonnet-4-5"
         event = await last_audit(session)
         assert event.action == "pool.account_tested"
-        assert event.details is not None and event.details["outcome"] == "ok"
+        assert event.details is not None
+        assert event.details["outcome"] == "ok"
 
     async def test_openai_uses_models_list(
         self, session: Session, admin: Actor, fake: FakeUpstream

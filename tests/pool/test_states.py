@@ -207,7 +207,8 @@ def test_transition_table(
 def test_cooling_until_follows_retry_after() -> None:
     outcome = apply(ACTIVE, Failure(T0, "rate_limited", 30.0, 429))
     assert outcome.snapshot.cooling_until == T0 + 30 * S
-    assert outcome.transition is not None and outcome.transition.cooling_until == T0 + 30 * S
+    assert outcome.transition is not None
+    assert outcome.transition.cooling_until == T0 + 30 * S
 
 
 def test_backoff_doubles_with_consecutive_coolings_and_resets_on_success() -> None:

@@ -100,6 +100,7 @@ class Scheduler:
         self.affinity_ttl = affinity_ttl
         self.rng = rng or random.Random()
         self._affinity: dict[str, _Affinity] = {}
+        self._selects = 0
 
     def select(
         self,
@@ -144,6 +145,7 @@ class Scheduler:
         chosen.figures.in_flight += 1
         chosen.figures.started(now)
         if session_key:
+            self._prune_affinity()
             self._affinity[session_key] = _Affinity(
                 chosen.config.id, monotonic() + self.affinity_ttl.total_seconds()
             )
@@ -260,6 +262,15 @@ class Scheduler:
         runtime = self.state.accounts.get(selection.account_id)
         if runtime is not None and runtime.figures.in_flight > 0:
             runtime.figures.in_flight -= 1
+
+    def _prune_affinity(self) -> None:
+        # Amortised sweep so the map stays bounded by the sessions active within the TTL.
+        self._selects += 1
+        if self._selects % 1024:
+            return
+        now = monotonic()
+        for key in [k for k, v in self._affinity.items() if v.expires_at <= now]:
+            del self._affinity[key]
 
     def forget_session(self, session_key: str) -> None:
         self._affinity.pop(session_key, None)

@@ -189,7 +189,10 @@ def apply(snapshot: StateSnapshot, event: Event, policy: StatePolicy | None = No
         if event.failure_type is None:
             return Outcome(snapshot)
         failure = Failure(
-            at=event.at, failure_type=event.failure_type, retry_after=event.retry_after
+            at=event.at,
+            failure_type=event.failure_type,
+            retry_after=event.retry_after,
+            status=event.status,
         )
         if state is AccountState.FAILING and event.failure_type in COUNTED_TYPES:
             return Outcome(snapshot)

@@ -14,7 +14,6 @@ from alembic import op
 
 import spectra.db.types
 
-
 revision: str = "0004_pool"
 down_revision: str | Sequence[str] | None = "0002_users"
 branch_labels: str | Sequence[str] | None = None

@@ -1,0 +1,147 @@
+"""`spectra pool ...` in local mode, as real subprocesses on a fresh data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+KEY = "sk-cli-upstream-secret-8c1d"
+NEW_KEY = "sk-cli-rotated-secret-5e6f"
+
+
+@pytest.fixture
+def spectra(tmp_path: Path):  # type: ignore[no-untyped-def]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTRA_")}
+    env.update(SPECTRA_DATA_DIR=str(tmp_path), POOL_KEY=KEY, LOG_LEVEL="DEBUG")
+    outputs: list[str] = []
+
+    def run(
+        *args: str, stdin: str | None = None, ok: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "spectra", *args],
+            env=env,
+            input=stdin,
+            text=True,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        outputs.append(done.stdout + done.stderr)
+        if ok:
+            assert done.returncode == 0, done.stderr
+        return done
+
+    run.outputs = outputs  # type: ignore[attr-defined]
+    run.db = tmp_path / "spectra.db"  # type: ignore[attr-defined]
+    return run
+
+
+def test_pool_commands_end_to_end(spectra) -> None:  # type: ignore[no-untyped-def]
+    added = json.loads(
+        spectra(
+            "pool",
+            "add",
+            "--name",
+            "Main",
+            "--provider",
+            "openai",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--api-key-env",
+            "POOL_KEY",
+            "--models",
+            "gpt-5,gpt-5-*",
+            "--alias",
+            "codex=gpt-5-codex",
+            "--priority",
+            "1",
+            "--rpm",
+            "60",
+            "--monthly-spend-cap",
+            "99.90",
+            "--json",
+        ).stdout
+    )
+    assert added["credential_last4"] == "8c1d"
+    assert added["aliases"] == {"codex": "gpt-5-codex"}
+    assert added["monthly_spend_cap"] == "99.90"
+
+    listed = json.loads(spectra("pool", "list", "--json").stdout)
+    assert [a["name"] for a in listed["items"]] == ["Main"]
+    assert listed["next_cursor"] is None
+    assert (
+        json.loads(spectra("pool", "show", "main", "--json").stdout)["figures"]["requests_today"]
+        == 0
+    )
+
+    spectra("pool", "edit", "Main", "--weight", "5")
+    assert (
+        json.loads(spectra("pool", "disable", "Main", "--reason", "rotation", "--json").stdout)[
+            "state"
+        ]
+        == "disabled"
+    )
+    assert json.loads(spectra("pool", "enable", "Main", "--json").stdout)["state"] == "active"
+
+    tested = spectra("pool", "test", "Main", "--json")
+    assert json.loads(tested.stdout)["probe"]["outcome"] == "connect_error"
+    failed = spectra("pool", "test", "Main", ok=False)
+    assert failed.returncode == 10
+
+    rotated = json.loads(
+        spectra(
+            "pool",
+            "rotate-credential",
+            "Main",
+            "--stdin",
+            "--no-probe",
+            "--json",
+            stdin=NEW_KEY + "\n",
+        ).stdout
+    )
+    assert rotated["account"]["credential_last4"] == "5e6f"
+
+    history = json.loads(spectra("pool", "history", "Main", "--json").stdout)["items"]
+    assert [h["to_state"] for h in history] == ["active", "disabled"]
+
+    missing = spectra("pool", "show", "nope", ok=False)
+    assert missing.returncode == 3
+    assert missing.stderr.strip().count("\n") == 0
+
+    no_env = spectra(
+        "pool",
+        "add",
+        "--name",
+        "X",
+        "--provider",
+        "openai",
+        "--base-url",
+        "https://a.b",
+        "--api-key-env",
+        "UNSET_VAR",
+        "--models",
+        "gpt-5",
+        ok=False,
+    )
+    assert no_env.returncode == 2
+    assert "UNSET_VAR" in no_env.stderr
+
+    for text in spectra.outputs:
+        assert KEY not in text
+        assert NEW_KEY not in text
+    conn = sqlite3.connect(spectra.db)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        dump = "\n".join(repr(row) for t in tables for row in conn.execute(f'SELECT * FROM "{t}"'))
+    finally:
+        conn.close()
+    assert "Main" in dump
+    assert KEY not in dump
+    assert NEW_KEY not in dump

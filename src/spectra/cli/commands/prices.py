@@ -1,0 +1,126 @@
+"""`spectra prices set MODEL --input PRICE --output PRICE ... | list`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+
+from spectra.audit.actor import Actor
+from spectra.cli import context
+from spectra.cli.output import fail, show_list, show_object
+from spectra.db.session import Session
+from spectra.usage import service as usage_service
+
+app = typer.Typer(
+    help="Model prices per million tokens in the workspace currency.", no_args_is_help=True
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+COLUMNS = [
+    "model",
+    "source",
+    "input",
+    "output",
+    "cache_read",
+    "cache_write",
+    "currency",
+    "effective_from",
+    "is_current",
+]
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="prices")
+
+
+def parse_time(text: str, option: str) -> datetime:
+    """An ISO date or date-time; without a zone it is UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        fail(
+            f"{option} '{text}' is not a date or time; write it like 2026-12-01 or 2026-12-01T09:00Z.",
+            2,
+        )
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+@app.command("set")
+def set_(
+    model: Annotated[str, typer.Argument(help="Model name, e.g. claude-sonnet-4-5.")],
+    input_price: Annotated[str, typer.Option("--input", help="Price per million input tokens.")],
+    output_price: Annotated[str, typer.Option("--output", help="Price per million output tokens.")],
+    cache_read: Annotated[
+        str | None, typer.Option("--cache-read", help="Per million cache-read tokens.")
+    ] = None,
+    cache_write: Annotated[
+        str | None, typer.Option("--cache-write", help="Per million cache-write tokens.")
+    ] = None,
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="When it takes effect (UTC unless a zone is given); now by default."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set a model's price from now (or --from); earlier prices stay in history."""
+    when = parse_time(from_, "--from") if from_ else None
+    if context.current().remote:
+        body: dict[str, Any] = {
+            "model": model,
+            "input": input_price,
+            "output": output_price,
+            "cache_read": cache_read,
+            "cache_write": cache_write,
+            "effective_from": when.isoformat() if when else None,
+        }
+        data: dict[str, Any] = context.api("PUT", "/api/prices", json=body)
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            price = await usage_service.set_price(
+                session,
+                actor,
+                model=model,
+                input=input_price,
+                output=output_price,
+                cache_read=cache_read,
+                cache_write=cache_write,
+                effective_from=when,
+            )
+            return price.model_dump(mode="json")
+
+        data = context.run_local(go)
+    show_object(data, as_json=as_json)
+
+
+@app.command("list")
+def list_(
+    model: Annotated[str | None, typer.Option("--model", help="Only this model.")] = None,
+    defaults: Annotated[
+        bool, typer.Option("--defaults", help="Include genai-prices defaults.")
+    ] = False,
+    history: Annotated[bool, typer.Option("--history", help="Include earlier versions.")] = False,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most N rows.")] = None,
+    cursor: Annotated[str | None, typer.Option("--cursor", help="Unused: one page.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Prices in force (and scheduled): admin overrides, optionally the defaults."""
+    if context.current().remote:
+        params = {"model": model, "defaults": defaults, "history": history}
+        data: dict[str, Any] = context.api("GET", "/api/prices", params=params)
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            rows = await usage_service.list_prices(
+                session, actor, model=model, include_defaults=defaults, include_history=history
+            )
+            return {"items": [r.model_dump(mode="json") for r in rows], "next_cursor": None}
+
+        data = context.run_local(go)
+    if limit is not None:
+        data["items"] = data["items"][:limit]
+    show_list(data, as_json=as_json, columns=COLUMNS)

@@ -1,0 +1,135 @@
+"""Default prices from the `genai-prices` package (USD), converted to the workspace currency.
+
+Model names match exactly first, then by genai-prices' own matching, which maps dated variants
+(`claude-sonnet-4-5-20250929`) and suffixed ones (`gpt-5-codex`) to their priced model. Anthropic
+and OpenAI are searched first, then any provider genai-prices knows the model from.
+
+Where a model has tiered (long-context) prices, the base tier is used: an admin who serves long
+contexts overrides the price with `spectra prices set`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import cache
+from importlib.metadata import version
+from typing import Any
+
+from genai_prices import data_snapshot
+from genai_prices import types as gp
+
+from spectra.usage.pricing import Price
+
+PREFERRED_PROVIDERS = ("anthropic", "openai")
+GENAI_PRICES_VERSION = version("genai-prices")
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultPrice:
+    """A genai-prices price in USD per million tokens; cache prices None when it has none."""
+
+    model_id: str
+    provider_id: str
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal | None
+    cache_write: Decimal | None
+    variant: int
+    """Which of the model's time-conditional prices applies (0 when it has one)."""
+
+    @property
+    def version_id(self) -> str:
+        suffix = f"#{self.variant}" if self.variant else ""
+        return f"genai-prices@{GENAI_PRICES_VERSION}:{self.provider_id}/{self.model_id}{suffix}"
+
+    def in_currency(self, model: str, *, currency: str, usd_rate: Decimal) -> Price:
+        """This price in the workspace currency (exact product with the rate; no rounding)."""
+        rate = Decimal(1) if currency.upper() == "USD" else usd_rate
+        read = self.input if self.cache_read is None else self.cache_read
+        write = self.input if self.cache_write is None else self.cache_write
+        version_id = self.version_id
+        if rate != 1:
+            version_id += f"@{currency.upper()}{rate}"
+        return Price(
+            model=model,
+            input=self.input * rate,
+            output=self.output * rate,
+            cache_read=read * rate,
+            cache_write=write * rate,
+            version_id=version_id,
+        )
+
+
+@cache
+def _find(model_ref: str) -> tuple[gp.Provider, gp.ModelInfo] | None:
+    snapshot = data_snapshot.get_snapshot()
+    ref = model_ref.lower()
+    for provider_id in PREFERRED_PROVIDERS:
+        provider = next((p for p in snapshot.providers if p.id == provider_id), None)
+        if provider is None:
+            continue
+        exact = next((m for m in provider.models if m.id == ref), None)
+        if exact is not None:
+            return provider, exact
+    for provider_id in PREFERRED_PROVIDERS:
+        provider = next((p for p in snapshot.providers if p.id == provider_id), None)
+        if provider is None:
+            continue
+        found = provider.find_model(ref, all_providers=snapshot.providers)
+        if found is not None:
+            return provider, found
+    try:
+        return snapshot.find_provider_model(ref, None, None, None)
+    except LookupError:
+        return None
+
+
+def canonical_model(model_ref: str) -> str | None:
+    """The genai-prices model id a name matches (e.g. the undated id of a dated variant)."""
+    found = _find(model_ref)
+    return None if found is None else found[1].id
+
+
+def _flat(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, gp.TieredPrices):
+        return value.base
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))
+
+
+def default_price(model_ref: str, at: datetime) -> DefaultPrice | None:
+    """The genai-prices price (USD per million tokens) for `model_ref` at `at`, or None."""
+    found = _find(model_ref)
+    if found is None:
+        return None
+    provider, info = found
+    prices = info.get_prices(at)
+    variant = 0
+    if isinstance(info.prices, list):
+        variant = next((i for i, c in enumerate(info.prices) if c.prices is prices), 0)
+    input_price = _flat(getattr(prices, "input_mtok", None))
+    output_price = _flat(getattr(prices, "output_mtok", None))
+    if input_price is None or output_price is None:
+        return None
+    return DefaultPrice(
+        model_id=info.id,
+        provider_id=provider.id,
+        input=input_price,
+        output=output_price,
+        cache_read=_flat(getattr(prices, "cache_read_mtok", None)),
+        cache_write=_flat(getattr(prices, "cache_write_mtok", None)),
+        variant=variant,
+    )
+
+
+def known_models() -> list[tuple[str, str]]:
+    """(provider id, model id) of every model genai-prices prices for Anthropic and OpenAI."""
+    snapshot = data_snapshot.get_snapshot()
+    return [
+        (p.id, m.id) for p in snapshot.providers if p.id in PREFERRED_PROVIDERS for m in p.models
+    ]

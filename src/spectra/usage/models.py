@@ -1,0 +1,138 @@
+"""Usage records (one per gateway request, never bodies) and admin price overrides."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, Dialect, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from spectra.db.base import Base, IdMixin
+from spectra.db.types import MicrosType
+from spectra.kit.clock import utc_now
+
+
+class DecimalText(TypeDecorator[Decimal]):
+    """An exact decimal stored as text: the same on SQLite and PostgreSQL, never a float."""
+
+    impl = String(64)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
+        return None if value is None else format(value, "f")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+class PriceOverride(IdMixin, Base):
+    """An admin's price for a model from `effective_from` on: one row per price version.
+
+    Rows are never updated; a new price is a new row, so the history stays and every usage
+    record's `price_version` (`override:<id>`) names the exact prices it was charged at.
+    """
+
+    __tablename__ = "prices"
+
+    model: Mapped[str] = mapped_column(String(200))
+    """The model name as requested, lower-cased; it also prices dated variants of that model."""
+    input_price: Mapped[Decimal] = mapped_column(DecimalText())
+    """Workspace currency units per million uncached input tokens."""
+    output_price: Mapped[Decimal] = mapped_column(DecimalText())
+    """Workspace currency units per million output tokens."""
+    cache_read_price: Mapped[Decimal] = mapped_column(DecimalText())
+    """Workspace currency units per million cache-read tokens (filled in at set time if omitted)."""
+    cache_write_price: Mapped[Decimal] = mapped_column(DecimalText())
+    """Workspace currency units per million cache-write tokens (filled in at set time if omitted)."""
+    currency: Mapped[str] = mapped_column(String(3))
+    """The workspace currency when the price was set."""
+    effective_from: Mapped[datetime] = mapped_column()
+    """From when the price applies (UTC); it applies until a later override takes effect."""
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    created_by: Mapped[str] = mapped_column(String(320))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    """How missing cache prices were filled in, for the record."""
+
+    @property
+    def version_id(self) -> str:
+        return f"override:{self.id}"
+
+
+Index("ix_prices_model_effective_from", PriceOverride.model, PriceOverride.effective_from)
+
+
+USAGE_STATUSES = ("ok", "refused", "error", "partial")
+
+
+class UsageRecord(IdMixin, Base):
+    """One gateway request: who, what, how many tokens, what it cost. Never a body.
+
+    No foreign keys: records are written in bulk on the settlement path and outlive keys and
+    accounts; ids are kept as they were at request time.
+    """
+
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        CheckConstraint("status IN ('ok', 'refused', 'error', 'partial')", name="status"),
+        CheckConstraint(
+            "input_tokens >= 0 AND output_tokens >= 0 AND cache_read_tokens >= 0"
+            " AND cache_write_tokens >= 0",
+            name="tokens_non_negative",
+        ),
+        CheckConstraint("cost_micros >= 0", name="cost_non_negative"),
+    )
+
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    """When the record was written at settlement (UTC); with `id` the rollup cursor's key."""
+    started_at: Mapped[datetime | None] = mapped_column()
+    """When the request arrived (UTC)."""
+    request_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[uuid.UUID | None] = mapped_column()
+    key_id: Mapped[uuid.UUID | None] = mapped_column()
+    group_id: Mapped[uuid.UUID | None] = mapped_column()
+    funding: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """Funding sources charged: [{"account_id", "kind", "amount_micros"}], amounts in micros."""
+    account_id: Mapped[uuid.UUID | None] = mapped_column()
+    """The pool (upstream) account that served the request; None when none was picked."""
+    protocol: Mapped[str] = mapped_column(String(32))
+    """`openai_chat`, `openai_responses`, `anthropic_messages`, ... (as the gateway names it)."""
+    model_requested: Mapped[str] = mapped_column(String(200))
+    model_served: Mapped[str | None] = mapped_column(String(200))
+    is_streamed: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16))
+    error_type: Mapped[str | None] = mapped_column(String(64))
+    """The upstream error taxonomy name when the request failed."""
+    refusal_reason: Mapped[str | None] = mapped_column(String(64))
+    """The Spectra reason code of a refusal (e.g. `package_allowance_exhausted`)."""
+    refusal_rule: Mapped[str | None] = mapped_column(String(200))
+    """The policy rule that decided the refusal."""
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_micros: Mapped[int] = mapped_column(MicrosType, default=0)
+    """What the member was charged, micros of the workspace currency (>= 0)."""
+    price_version: Mapped[str | None] = mapped_column(String(160))
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    ttfb_ms: Mapped[int | None] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    client_family: Mapped[str] = mapped_column(String(32), default="other")
+    ledger_transaction_id: Mapped[uuid.UUID | None] = mapped_column()
+
+
+Index("ix_usage_records_created_at_id", UsageRecord.created_at, UsageRecord.id)
+Index("ix_usage_records_user_id_created_at", UsageRecord.user_id, UsageRecord.created_at)
+Index("ix_usage_records_group_id_created_at", UsageRecord.group_id, UsageRecord.created_at)
+Index("ix_usage_records_key_id_created_at", UsageRecord.key_id, UsageRecord.created_at)
+Index("ix_usage_records_account_id_created_at", UsageRecord.account_id, UsageRecord.created_at)
+Index(
+    "ix_usage_records_model_requested_created_at",
+    UsageRecord.model_requested,
+    UsageRecord.created_at,
+)
+Index("ix_usage_records_request_id", UsageRecord.request_id)
+Index("ix_usage_records_ledger_transaction_id", UsageRecord.ledger_transaction_id)

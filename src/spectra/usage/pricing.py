@@ -1,0 +1,110 @@
+"""Tokens × price, exactly: the cost of one request (pure, no session).
+
+Token classes are disjoint: `input_tokens` are the uncached input tokens, `cache_read_tokens`
+the input tokens served from the provider's prompt cache, `cache_write_tokens` the input tokens
+written to it, `output_tokens` everything generated (reasoning included). OpenAI reports cached
+tokens inside `prompt_tokens`; the caller subtracts them before building a `TokenUsage`.
+
+The cost of a request is, for each class, tokens × price per million tokens, summed exactly as
+a Decimal, then rounded ONCE, half up, to a micro-unit by `spectra.kit.money.round_micros`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, Inexact, localcontext
+
+from spectra.kit.money import MICROS_PER_UNIT, Micros, round_micros
+
+TOKENS_PER_PRICE_UNIT = 1_000_000
+"""Prices are quoted per million tokens."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """Tokens of one request by class (disjoint classes; see the module docstring)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
+
+    @property
+    def total_tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """A model's prices per MILLION tokens in the workspace currency (exact Decimals).
+
+    `version_id` names exactly this price (an override row, or a genai-prices default at a
+    package version, converted at a rate); every usage record keeps the one it was charged at.
+    Cache prices are always filled in; `resolve_cache_prices` states the rule when a source
+    has none.
+    """
+
+    model: str
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal
+    cache_write: Decimal
+    version_id: str
+
+    def __post_init__(self) -> None:
+        for name in ("input", "output", "cache_read", "cache_write"):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
+                raise ValueError(
+                    f"price {name} must be a non-negative finite Decimal, not {value!r}"
+                )
+
+
+def resolve_cache_prices(
+    input_price: Decimal, cache_read: Decimal | None, cache_write: Decimal | None
+) -> tuple[Decimal, Decimal]:
+    """The documented rule for missing cache prices: a cache token costs what an input token costs.
+
+    Providers that publish no cache-write price (OpenAI caches automatically) bill written
+    tokens as plain input, and a provider with no cache-read discount bills cached input at the
+    input price; charging the input price is therefore never below the provider's own bill.
+    Where genai-prices knows a model's cache prices, those are used instead (see `defaults.py`).
+    """
+    return (
+        input_price if cache_read is None else cache_read,
+        input_price if cache_write is None else cache_write,
+    )
+
+
+def exact_cost_micros(usage: TokenUsage, price: Price) -> Decimal:
+    """The unrounded cost in micros: Σ tokens × price per million, as an exact Decimal.
+
+    Computed with enough precision that no step rounds (an inexact step raises instead).
+    """
+    with localcontext() as ctx:
+        ctx.prec = 120
+        ctx.traps[Inexact] = True
+        total = (
+            usage.input_tokens * price.input
+            + usage.output_tokens * price.output
+            + usage.cache_read_tokens * price.cache_read
+            + usage.cache_write_tokens * price.cache_write
+        )
+        # Units per million tokens × 1e6 micros per unit ÷ 1e6 tokens = micros.
+        return total * MICROS_PER_UNIT / TOKENS_PER_PRICE_UNIT
+
+
+def cost_micros(usage: TokenUsage, price: Price) -> Micros:
+    """The cost of one request in micros, rounded once, half up (the only rounding)."""
+    return round_micros(exact_cost_micros(usage, price))

@@ -1,0 +1,167 @@
+"""Usage and price shapes shared by the gateway, the API and the CLI."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field, field_serializer
+
+from spectra.kit.money import format_amount
+from spectra.kit.schema import AmountOut, NonNegativeAmountIn
+
+
+@dataclass(frozen=True, slots=True)
+class FundingSource:
+    """One ledger account a request was charged to, in funding order."""
+
+    account_id: uuid.UUID
+    kind: str
+    """`allowance`, `user_wallet`, `group_wallet` (as the ledger names its accounts)."""
+    amount_micros: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "account_id": str(self.account_id),
+            "kind": self.kind,
+            "amount_micros": self.amount_micros,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecordCreate:
+    """What the gateway's settlement knows about one request. A plain dataclass: the hot path
+    builds many of these; the schema's check constraints guard the table."""
+
+    request_id: str
+    protocol: str
+    model_requested: str
+    status: str
+    """`ok`, `refused`, `error` or `partial` (a stream that ended early)."""
+    user_id: uuid.UUID | None = None
+    key_id: uuid.UUID | None = None
+    group_id: uuid.UUID | None = None
+    funding: tuple[FundingSource, ...] = ()
+    account_id: uuid.UUID | None = None
+    model_served: str | None = None
+    is_streamed: bool = False
+    error_type: str | None = None
+    refusal_reason: str | None = None
+    refusal_rule: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_micros: int = 0
+    price_version: str | None = None
+    latency_ms: int | None = None
+    ttfb_ms: int | None = None
+    attempts: int = 1
+    client_family: str = "other"
+    ledger_transaction_id: uuid.UUID | None = None
+    started_at: datetime | None = None
+    id: uuid.UUID | None = None
+    """Set it to know the record's id before the batch commits; a uuid7 otherwise."""
+    created_at: datetime | None = None
+    """Leave unset: the record is stamped when it is written (the rollup cursor relies on it)."""
+
+
+class FundingSourceRead(BaseModel):
+    account_id: uuid.UUID
+    kind: str
+    amount: AmountOut
+    amount_micros: int
+
+
+class UsageRecordRead(BaseModel):
+    id: uuid.UUID
+    created_at: datetime
+    started_at: datetime | None
+    request_id: str
+    user_id: uuid.UUID | None
+    user_email: str | None = None
+    key_id: uuid.UUID | None
+    group_id: uuid.UUID | None
+    funding: list[dict[str, Any]]
+    account_id: uuid.UUID | None
+    protocol: str
+    model_requested: str
+    model_served: str | None
+    is_streamed: bool
+    status: str
+    error_type: str | None
+    refusal_reason: str | None
+    refusal_rule: str | None
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost: AmountOut
+    cost_micros: int
+    price_version: str | None
+    latency_ms: int | None
+    ttfb_ms: int | None
+    attempts: int
+    client_family: str
+    ledger_transaction_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, row: Any, *, user_email: str | None = None) -> UsageRecordRead:
+        data = {name: getattr(row, name) for name in _READ_FIELDS}
+        return cls(**data, cost=row.cost_micros, user_email=user_email)
+
+    @field_serializer("funding")
+    def _funding(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {**item, "amount": format_amount(int(item.get("amount_micros", 0)))} for item in value
+        ]
+
+
+class PriceSet(BaseModel):
+    """An admin's price for a model, per million tokens in the workspace currency."""
+
+    model: str = Field(min_length=1, max_length=200)
+    input: NonNegativeAmountIn
+    output: NonNegativeAmountIn
+    cache_read: NonNegativeAmountIn | None = None
+    cache_write: NonNegativeAmountIn | None = None
+    effective_from: datetime | None = None
+    """When it takes effect (UTC); now when omitted."""
+
+
+def _decimal_text(value: Decimal) -> str:
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0")
+        head, _, tail = text.partition(".")
+        text = f"{head}.{tail.ljust(2, '0')}"
+    return text
+
+
+class PriceRead(BaseModel):
+    """A price in force (or scheduled), per million tokens in the workspace currency."""
+
+    model: str
+    source: str
+    """`override` (set by an admin) or `genai-prices` (the package default)."""
+    version_id: str
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal
+    cache_write: Decimal
+    currency: str
+    effective_from: datetime | None = None
+    created_by: str | None = None
+    is_current: bool = True
+
+    @field_serializer("input", "output", "cache_read", "cache_write")
+    def _price(self, value: Decimal) -> str:
+        return _decimal_text(value)
+
+
+_READ_FIELDS = tuple(
+    name for name in UsageRecordRead.model_fields if name not in ("cost", "user_email")
+)

@@ -1,0 +1,392 @@
+"""Prices (admin overrides over genai-prices defaults) and usage records."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import fields
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from spectra.audit import service as audit_service
+from spectra.audit.actor import Actor
+from spectra.db.changes import record_change
+from spectra.kit.clock import utc_now
+from spectra.kit.ids import uuid7
+from spectra.kit.money import parse_amount, to_decimal
+from spectra.kit.pagination import Page
+from spectra.usage import defaults, repository
+from spectra.usage.clients import CLIENT_FAMILIES
+from spectra.usage.errors import (
+    InvalidPriceError,
+    InvalidUsageFilterError,
+    PriceNotFoundError,
+    UsageGroupNotFoundError,
+    UsageUserNotFoundError,
+)
+from spectra.usage.models import USAGE_STATUSES, PriceOverride, UsageRecord
+from spectra.usage.schemas import PriceRead, UsageRecordCreate
+from spectra.usage.table import OverrideView, PriceTable
+from spectra.users.models import Group, User
+from spectra.users.permissions import Permission, allows, require
+from spectra.workspace import service as workspace_service
+
+PRICES_CHANGE = "usage.prices"
+_PAST_TOLERANCE = timedelta(minutes=1)
+
+
+def _parse_price(value: Decimal | str, field: str) -> Decimal:
+    return to_decimal(parse_amount(str(value), allow_zero=True, field=field))
+
+
+def _parse_optional(value: Decimal | str | None, field: str) -> Decimal | None:
+    return None if value is None else _parse_price(value, field)
+
+
+async def set_price(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    model: str,
+    input: Decimal | str,
+    output: Decimal | str,
+    cache_read: Decimal | str | None = None,
+    cache_write: Decimal | str | None = None,
+    effective_from: datetime | None = None,
+) -> PriceRead:
+    """Set a model's price per million tokens (workspace currency) from `effective_from` (now).
+
+    A new price version: earlier ones stay in history. Omitted cache prices are filled in now,
+    from genai-prices when it knows the model, else at the input price (see
+    `pricing.resolve_cache_prices`). Writes an audit event and a `usage.prices` change.
+    """
+    require(actor, Permission.PRICES_WRITE)
+    name = model.strip().lower()
+    if not name or len(name) > 200 or any(c.isspace() for c in name):
+        raise InvalidPriceError("The model name must be one word of at most 200 characters.")
+    input_price = _parse_price(input, "input")
+    output_price = _parse_price(output, "output")
+    read = _parse_optional(cache_read, "cache_read")
+    write = _parse_optional(cache_write, "cache_write")
+    now = utc_now()
+    when = effective_from or now
+    if when.tzinfo is None:
+        raise InvalidPriceError(
+            "The effective-from time needs a time zone (e.g. 2026-12-01T00:00Z)."
+        )
+    if when < now - _PAST_TOLERANCE:
+        raise InvalidPriceError(
+            "A price cannot take effect in the past: requests already charged keep their price."
+        )
+    when = max(when, now)
+    settings = await workspace_service.get_settings(session)
+    notes = []
+    if read is None or write is None:
+        known = defaults.default_price(name, when)
+        converted = (
+            known.in_currency(name, currency=settings.currency, usd_rate=settings.usd_rate_decimal)
+            if known is not None
+            else None
+        )
+        if read is None:
+            has = known is not None and known.cache_read is not None
+            read = converted.cache_read if has and converted else input_price
+            notes.append("cache read from genai-prices" if has else "cache read at input price")
+        if write is None:
+            has = known is not None and known.cache_write is not None
+            write = converted.cache_write if has and converted else input_price
+            notes.append("cache write from genai-prices" if has else "cache write at input price")
+    row = PriceOverride(
+        id=uuid7(),
+        model=name,
+        input_price=input_price,
+        output_price=output_price,
+        cache_read_price=read,
+        cache_write_price=write,
+        currency=settings.currency,
+        effective_from=when,
+        created_at=now,
+        created_by=actor.label,
+        note="; ".join(notes),
+    )
+    previous = await _current_read(session, name, when)
+    session.add(row)
+    await session.flush()
+    result = _override_read(row, current=when <= now)
+    await audit_service.record(
+        session,
+        actor,
+        "prices.set",
+        target_type="model",
+        target_id=name,
+        target_label=name,
+        before=_audit_view(previous),
+        after=_audit_view(result),
+    )
+    await record_change(session, PRICES_CHANGE, name)
+    return result
+
+
+def _audit_view(price: PriceRead | None) -> dict[str, Any] | None:
+    if price is None:
+        return None
+    data = price.model_dump(mode="json")
+    return {
+        k: data[k]
+        for k in (
+            "source",
+            "version_id",
+            "input",
+            "output",
+            "cache_read",
+            "cache_write",
+            "currency",
+            "effective_from",
+        )
+    }
+
+
+def _override_read(row: PriceOverride | OverrideView, *, current: bool) -> PriceRead:
+    view = row if isinstance(row, OverrideView) else OverrideView.of(row)
+    return PriceRead(
+        model=view.model,
+        source="override",
+        version_id=view.version_id,
+        input=view.input,
+        output=view.output,
+        cache_read=view.cache_read,
+        cache_write=view.cache_write,
+        currency=row.currency if isinstance(row, PriceOverride) else "",
+        effective_from=view.effective_from,
+        created_by=row.created_by if isinstance(row, PriceOverride) else None,
+        is_current=current,
+    )
+
+
+async def _table(session: AsyncSession) -> PriceTable:
+    table = PriceTable()
+    await table.load(session)
+    return table
+
+
+async def _current_read(session: AsyncSession, model: str, at: datetime) -> PriceRead | None:
+    table = await _table(session)
+    return _resolved_read(table, model, at)
+
+
+def _resolved_read(table: PriceTable, model: str, at: datetime) -> PriceRead | None:
+    override = table.override_for(model, at)
+    price = table.price_for(model, at)
+    if price is None:
+        return None
+    return PriceRead(
+        model=model,
+        source="override" if override is not None else "genai-prices",
+        version_id=price.version_id,
+        input=price.input,
+        output=price.output,
+        cache_read=price.cache_read,
+        cache_write=price.cache_write,
+        currency=table.currency,
+        effective_from=override.effective_from if override is not None else None,
+        is_current=True,
+    )
+
+
+async def get_price(session: AsyncSession, actor: Actor, *, model: str) -> PriceRead:
+    """The price in force for `model` now; raises PriceNotFoundError when it has none."""
+    require(actor, Permission.SELF)
+    table = await _table(session)
+    found = _resolved_read(table, model.strip().lower(), utc_now())
+    if found is None:
+        raise PriceNotFoundError(
+            f"Model {model} has no price; set one with `spectra prices set {model} --input PRICE --output PRICE`.",
+            model=model,
+        )
+    return found
+
+
+async def list_prices(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    model: str | None = None,
+    include_defaults: bool = False,
+    include_history: bool = False,
+) -> list[PriceRead]:
+    """Prices in force now (and scheduled ones): overrides, optionally the genai-prices defaults.
+
+    With `model`, that model's price in force plus, with `include_history`, every override
+    version it has had. Any signed-in user may read prices.
+    """
+    require(actor, Permission.SELF)
+    now = utc_now()
+    table = await _table(session)
+    rows = await repository.all_overrides(session)
+    out: list[PriceRead] = []
+    if model is not None:
+        name = model.strip().lower()
+        current = _resolved_read(table, name, now)
+        if current is not None:
+            out.append(current)
+        for row in rows:
+            if row.model != name:
+                continue
+            if row.effective_from > now or include_history:
+                if current is not None and row.version_id == current.version_id:
+                    continue
+                out.append(_override_read(row, current=False))
+        return out
+    current_versions: dict[str, str] = {}
+    for name in table.overridden_models():
+        view = table.override_for(name, now)
+        if view is not None:
+            current_versions[name] = view.version_id
+    for row in rows:
+        is_current = current_versions.get(row.model) == row.version_id
+        if is_current or row.effective_from > now or include_history:
+            out.append(_override_read(row, current=is_current))
+    if include_defaults:
+        overridden = set(current_versions)
+        for _provider, model_id in defaults.known_models():
+            if model_id in overridden:
+                continue
+            resolved = _resolved_read(table, model_id, now)
+            if resolved is not None:
+                out.append(resolved)
+    return out
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(UsageRecordCreate))
+
+
+def _row(record: UsageRecordCreate, now: datetime) -> dict[str, Any]:
+    values = {name: getattr(record, name) for name in _RECORD_FIELDS}
+    values["funding"] = [source.as_json() for source in record.funding]
+    values["id"] = record.id or uuid7()
+    values["created_at"] = record.created_at or now
+    return values
+
+
+async def record_usage(session: AsyncSession, *, record: UsageRecordCreate) -> UsageRecord:
+    """Write one usage record (no actor, no audit: settlement writes it beside its postings)."""
+    values = _row(record, utc_now())
+    row = UsageRecord(**values)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def record_usage_batch(
+    session: AsyncSession, records: Sequence[UsageRecordCreate]
+) -> list[uuid.UUID]:
+    """Write many usage records in one multi-row INSERT; returns their ids in order.
+
+    For the gateway's group committer: no ORM objects, no per-row flush.
+    """
+    now = utc_now()
+    rows = [_row(record, now) for record in records]
+    await repository.insert_records(session, rows)
+    return [row["id"] for row in rows]
+
+
+async def list_usage(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    user_id: uuid.UUID | None = None,
+    user_email: str | None = None,
+    group_id: uuid.UUID | None = None,
+    group_name: str | None = None,
+    key_id: uuid.UUID | None = None,
+    model: str | None = None,
+    account_id: uuid.UUID | None = None,
+    client: str | None = None,
+    status: str | None = None,
+    refusal_reason: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page[UsageRecord]:
+    """Usage records, newest first. Members see only their own; admins, auditors, billing all.
+
+    `user_email` names the user by email instead of id. The page's `extra["emails"]` maps the
+    user ids on the page to emails, for display.
+    """
+    if user_email is not None:
+        found = await find_user_id(session, user_email)
+        if found is None:
+            raise UsageUserNotFoundError(f"There is no user {user_email}.", email=user_email)
+        user_id = found
+    if group_name is not None:
+        group_found = await find_group_id(session, group_name)
+        if group_found is None:
+            raise UsageGroupNotFoundError(f"There is no group {group_name}.", group=group_name)
+        group_id = group_found
+    for label, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidUsageFilterError(
+                f"{label} needs a time zone (e.g. 2026-12-01T00:00:00Z).", field=label
+            )
+    if not allows(actor, Permission.READ_ALL):
+        require(actor, Permission.SELF)
+        if actor.user_id is None:
+            require(actor, Permission.READ_ALL)
+        if user_id is not None and user_id != actor.user_id:
+            require(actor, Permission.READ_ALL)
+        user_id = actor.user_id
+    if client is not None and client not in CLIENT_FAMILIES:
+        raise InvalidUsageFilterError(
+            f"Unknown client '{client}'; use one of {', '.join(CLIENT_FAMILIES)}.", client=client
+        )
+    if status is not None and status not in USAGE_STATUSES:
+        raise InvalidUsageFilterError(
+            f"Unknown status '{status}'; use one of {', '.join(USAGE_STATUSES)}.", status=status
+        )
+    if since is not None and until is not None and until <= since:
+        raise InvalidUsageFilterError("The end of the time range must be after its start.")
+    stmt = repository.usage_query(
+        user_id=user_id,
+        group_id=group_id,
+        key_id=key_id,
+        model=model,
+        account_id=account_id,
+        client=client,
+        status=status,
+        refusal_reason=refusal_reason,
+        since=since,
+        until=until,
+    )
+    page = await repository.page_usage(session, stmt, limit=limit, cursor=cursor)
+    page.extra["emails"] = await user_emails(session, [r.user_id for r in page.items])
+    return page
+
+
+async def user_emails(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID | None]
+) -> dict[uuid.UUID, str]:
+    """Emails for display beside usage rows."""
+    ids = {u for u in user_ids if u is not None}
+    if not ids:
+        return {}
+    rows = (await session.execute(select(User.id, User.email).where(User.id.in_(ids)))).all()
+    return {row[0]: row[1] for row in rows}
+
+
+async def find_user_id(session: AsyncSession, email: str) -> uuid.UUID | None:
+    """A user's id by email (surfaces name users by email)."""
+    return (
+        await session.execute(select(User.id).where(User.email == email.strip().lower()))
+    ).scalar_one_or_none()
+
+
+async def find_group_id(session: AsyncSession, name: str) -> uuid.UUID | None:
+    """A group's id by name (case-insensitive)."""
+    return (
+        await session.execute(select(Group.id).where(Group.name_key == name.strip().lower()))
+    ).scalar_one_or_none()

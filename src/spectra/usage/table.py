@@ -1,0 +1,138 @@
+"""The in-memory price table the gateway's hot path reads: no database round trip per request.
+
+Loaded at start-up and refreshed through the change feed (`usage.prices` for overrides,
+`workspace.settings` for the currency and the USD rate).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from spectra.usage import defaults, repository
+from spectra.usage.errors import ModelUnpricedError
+from spectra.usage.models import PriceOverride
+from spectra.usage.pricing import Price
+from spectra.workspace import service as workspace_service
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideView:
+    """A detached copy of one override row (the table never holds ORM objects)."""
+
+    model: str
+    effective_from: datetime
+    created_at: datetime
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal
+    cache_write: Decimal
+    version_id: str
+
+    @classmethod
+    def of(cls, row: PriceOverride) -> OverrideView:
+        return cls(
+            model=row.model,
+            effective_from=row.effective_from,
+            created_at=row.created_at,
+            input=row.input_price,
+            output=row.output_price,
+            cache_read=row.cache_read_price,
+            cache_write=row.cache_write_price,
+            version_id=row.version_id,
+        )
+
+    def price(self, model: str) -> Price:
+        return Price(
+            model=model,
+            input=self.input,
+            output=self.output,
+            cache_read=self.cache_read,
+            cache_write=self.cache_write,
+            version_id=self.version_id,
+        )
+
+
+@dataclass(slots=True)
+class _History:
+    starts: list[datetime] = field(default_factory=list)
+    rows: list[OverrideView] = field(default_factory=list)
+
+    def at(self, when: datetime) -> OverrideView | None:
+        index = bisect.bisect_right(self.starts, when) - 1
+        return self.rows[index] if index >= 0 else None
+
+
+class PriceTable:
+    """Prices by model and time: the admin override in force, else the genai-prices default."""
+
+    def __init__(self) -> None:
+        self.currency = "USD"
+        self.usd_rate = Decimal(1)
+        self._overrides: dict[str, _History] = {}
+
+    def replace(
+        self, overrides: Iterable[PriceOverride], *, currency: str, usd_rate: Decimal
+    ) -> None:
+        """Swap in a fresh view (built aside, then assigned, so readers never see half of it)."""
+        fresh: dict[str, _History] = {}
+        views = sorted(
+            (OverrideView.of(r) for r in overrides),
+            key=lambda v: (v.model, v.effective_from, v.created_at),
+        )
+        for row in views:
+            history = fresh.setdefault(row.model, _History())
+            history.starts.append(row.effective_from)
+            history.rows.append(row)
+        self._overrides = fresh
+        self.currency = currency
+        self.usd_rate = usd_rate
+
+    async def load(self, session: AsyncSession) -> None:
+        """Read overrides and the currency settings from the database."""
+        settings = await workspace_service.get_settings(session)
+        rows = await repository.all_overrides(session)
+        self.replace(rows, currency=settings.currency, usd_rate=settings.usd_rate_decimal)
+
+    def override_for(self, model: str, at: datetime) -> OverrideView | None:
+        """The override in force for `model` at `at`: by exact name, then its genai-prices id."""
+        key = model.lower()
+        history = self._overrides.get(key)
+        row = history.at(at) if history is not None else None
+        if row is not None:
+            return row
+        canonical = defaults.canonical_model(key)
+        if canonical is not None and canonical != key:
+            history = self._overrides.get(canonical)
+            if history is not None:
+                return history.at(at)
+        return None
+
+    def price_for(self, model: str, at: datetime) -> Price | None:
+        """The price of `model` at `at`: override in force, else the genai-prices default, else None."""
+        row = self.override_for(model, at)
+        if row is not None:
+            return row.price(model)
+        default = defaults.default_price(model, at)
+        if default is None:
+            return None
+        return default.in_currency(model, currency=self.currency, usd_rate=self.usd_rate)
+
+    def require_price(self, model: str, at: datetime) -> Price:
+        """Like `price_for`, but an unpriced model raises `ModelUnpricedError` (`model_unpriced`)."""
+        price = self.price_for(model, at)
+        if price is None:
+            raise ModelUnpricedError.for_model(model)
+        return price
+
+    def overridden_models(self) -> list[str]:
+        return sorted(self._overrides)
+
+
+price_table = PriceTable()
+"""This process's price table (installed by `usage.wiring`)."""

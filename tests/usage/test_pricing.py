@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spectra.usage.pricing import (
+    Price,
+    TokenUsage,
+    cost_micros,
+    exact_cost_micros,
+    resolve_cache_prices,
+)
+
+tokens = st.integers(min_value=0, max_value=5_000_000)
+prices = st.decimals(
+    min_value=Decimal(0), max_value=Decimal(1000), places=6, allow_nan=False, allow_infinity=False
+)
+
+
+def _price(i: Decimal, o: Decimal, r: Decimal, w: Decimal) -> Price:
+    return Price(model="m", input=i, output=o, cache_read=r, cache_write=w, version_id="v")
+
+
+def _reference(usage: TokenUsage, price: Price) -> int:
+    exact = (
+        Fraction(usage.input_tokens) * Fraction(price.input)
+        + Fraction(usage.output_tokens) * Fraction(price.output)
+        + Fraction(usage.cache_read_tokens) * Fraction(price.cache_read)
+        + Fraction(usage.cache_write_tokens) * Fraction(price.cache_write)
+    )  # units per million tokens x tokens = micros
+    floor = exact.numerator // exact.denominator
+    return floor + (1 if exact - floor >= Fraction(1, 2) else 0)
+
+
+class TestCostMicros:
+    @given(tokens, tokens, tokens, tokens, prices, prices, prices, prices)
+    def test_cost_is_exact_and_rounded_half_up_once(
+        self, ti: int, to: int, tr: int, tw: int, pi: Decimal, po: Decimal, pr: Decimal, pw: Decimal
+    ) -> None:
+        usage = TokenUsage(ti, to, tr, tw)
+        price = _price(pi, po, pr, pw)
+        exact = exact_cost_micros(usage, price)
+        assert Fraction(exact) == (
+            Fraction(ti) * Fraction(pi)
+            + Fraction(to) * Fraction(po)
+            + Fraction(tr) * Fraction(pr)
+            + Fraction(tw) * Fraction(pw)
+        )
+        assert cost_micros(usage, price) == _reference(usage, price)
+
+    @given(st.lists(st.tuples(tokens, prices), min_size=2, max_size=4))
+    def test_rounding_happens_once_not_per_class(self, parts: list[tuple[int, Decimal]]) -> None:
+        # Summing per-class rounded costs may differ; the one rounding is of the exact sum.
+        names = ["input", "output", "cache_read", "cache_write"]
+        values = {n: Decimal(0) for n in names}
+        counts = dict.fromkeys(names, 0)
+        for name, (count, unit_price) in zip(names, parts, strict=False):
+            values[name] = unit_price
+            counts[name] = count
+        usage = TokenUsage(
+            counts["input"], counts["output"], counts["cache_read"], counts["cache_write"]
+        )
+        price = _price(
+            values["input"], values["output"], values["cache_read"], values["cache_write"]
+        )
+        exact = sum(Fraction(counts[n]) * Fraction(values[n]) for n in names)
+        charged = Fraction(cost_micros(usage, price))
+        # Within half a micro of the exact total, and never more than the exact total + 1/2:
+        # per-class rounding could drift by up to 2 micros over four classes.
+        assert -Fraction(1, 2) < charged - exact <= Fraction(1, 2)
+
+    def test_half_a_micro_rounds_up(self) -> None:
+        # 1 token at 0.5 per million = 0.5 micros -> 1 micro.
+        price = _price(Decimal("0.5"), Decimal(0), Decimal(0), Decimal(0))
+        assert cost_micros(TokenUsage(input_tokens=1), price) == 1
+
+    def test_per_class_rounding_would_charge_differently(self) -> None:
+        # Each class alone is 0.4 micros (rounds to 0); together 1.6 micros -> 2.
+        price = _price(Decimal("0.4"), Decimal("0.4"), Decimal("0.4"), Decimal("0.4"))
+        usage = TokenUsage(1, 1, 1, 1)
+        assert cost_micros(usage, price) == 2
+
+    def test_a_claude_code_turn_costs_what_the_price_sheet_says(self) -> None:
+        price = _price(Decimal(3), Decimal(15), Decimal("0.3"), Decimal("3.75"))
+        usage = TokenUsage(
+            input_tokens=12, output_tokens=345, cache_read_tokens=20_000, cache_write_tokens=1_500
+        )
+        # 12*3 + 345*15 + 20000*0.3 + 1500*3.75 = 36 + 5175 + 6000 + 5625 = 16836 micros
+        assert cost_micros(usage, price) == 16_836
+
+    def test_prices_with_many_decimals_stay_exact(self) -> None:
+        price = _price(Decimal("0.0346296123456789"), Decimal(0), Decimal(0), Decimal(0))
+        usage = TokenUsage(input_tokens=987_654_321)
+        exact = Fraction(987_654_321) * Fraction(Decimal("0.0346296123456789"))
+        assert exact_cost_micros(usage, price) == Decimal(exact.numerator) / Decimal(
+            exact.denominator
+        )
+
+
+class TestTokenUsage:
+    def test_negative_tokens_are_refused(self) -> None:
+        with pytest.raises(ValueError, match="input_tokens"):
+            TokenUsage(input_tokens=-1)
+
+    def test_total(self) -> None:
+        assert TokenUsage(1, 2, 3, 4).total_tokens == 10
+
+
+class TestPrice:
+    def test_negative_price_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="output"):
+            _price(Decimal(1), Decimal(-1), Decimal(0), Decimal(0))
+
+
+class TestResolveCachePrices:
+    def test_missing_cache_prices_are_the_input_price(self) -> None:
+        assert resolve_cache_prices(Decimal(2), None, None) == (Decimal(2), Decimal(2))
+
+    def test_given_cache_prices_are_kept(self) -> None:
+        assert resolve_cache_prices(Decimal(2), Decimal("0.2"), Decimal("2.5")) == (
+            Decimal("0.2"),
+            Decimal("2.5"),
+        )

@@ -15,7 +15,7 @@ from alembic import op
 import spectra.db.types
 
 revision: str = "0007_usage"
-down_revision: str | Sequence[str] | None = "0001_foundation"
+down_revision: str | Sequence[str] | None = "0006_packages"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

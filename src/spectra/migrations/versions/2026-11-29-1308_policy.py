@@ -1,7 +1,7 @@
 """policy
 
 Revision ID: 0008_policy
-Revises: 0006_packages
+Revises: 0007_usage
 Create Date: 2026-11-29 13:34:38.679795
 """
 
@@ -16,7 +16,7 @@ import spectra.db.types
 
 
 revision: str = "0008_policy"
-down_revision: str | Sequence[str] | None = "0006_packages"
+down_revision: str | Sequence[str] | None = "0007_usage"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -103,7 +103,12 @@ class TraceStep:
     inputs: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "outcome": self.outcome, "detail": self.detail, "inputs": self.inputs}
+        return {
+            "rule": self.rule,
+            "outcome": self.outcome,
+            "detail": self.detail,
+            "inputs": self.inputs,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +190,9 @@ def decide(inputs: PolicyInputs, model: str, *, now: datetime) -> Decision:
     if inputs.user_status not in USABLE_USER_STATUSES:
         trace.append(
             TraceStep(
-                "user_status", "deny", f"{inputs.user_email} is {inputs.user_status}",
+                "user_status",
+                "deny",
+                f"{inputs.user_email} is {inputs.user_status}",
                 {"status": inputs.user_status},
             )
         )
@@ -198,8 +205,12 @@ def decide(inputs: PolicyInputs, model: str, *, now: datetime) -> Decision:
             ),
         )
     trace.append(
-        TraceStep("user_status", "pass", f"{inputs.user_email} is {inputs.user_status}",
-                  {"status": inputs.user_status})
+        TraceStep(
+            "user_status",
+            "pass",
+            f"{inputs.user_email} is {inputs.user_status}",
+            {"status": inputs.user_status},
+        )
     )
 
     funding: list[FundingPick] = []
@@ -212,11 +223,15 @@ def decide(inputs: PolicyInputs, model: str, *, now: datetime) -> Decision:
             "period_ends_at": pkg.period_ends_at.isoformat(),
         }
         if pkg.period_ends_at <= now:
-            trace.append(TraceStep("packages", "skip", f"'{pkg.package_name}' period has ended", facts))
+            trace.append(
+                TraceStep("packages", "skip", f"'{pkg.package_name}' period has ended", facts)
+            )
             continue
         if not pkg.allows(model):
             trace.append(
-                TraceStep("packages", "skip", f"'{pkg.package_name}' does not include {model}", facts)
+                TraceStep(
+                    "packages", "skip", f"'{pkg.package_name}' does not include {model}", facts
+                )
             )
             continue
         allowing.append(pkg)
@@ -237,7 +252,8 @@ def decide(inputs: PolicyInputs, model: str, *, now: datetime) -> Decision:
         )
         trace.append(
             TraceStep(
-                "packages", "pick",
+                "packages",
+                "pick",
                 f"'{pkg.package_name}' pays first with {_money(inputs, pkg.available_micros)} left",
                 facts,
             )
@@ -246,18 +262,33 @@ def decide(inputs: PolicyInputs, model: str, *, now: datetime) -> Decision:
         trace.append(TraceStep("packages", "skip", "no active package", {}))
 
     wallet_ok = _wallet_step(
-        trace, funding, "wallet", USER_WALLET, "your wallet", inputs.wallet,
-        inputs.wallet_fallback, inputs,
+        trace,
+        funding,
+        "wallet",
+        USER_WALLET,
+        "your wallet",
+        inputs.wallet,
+        inputs.wallet_fallback,
+        inputs,
     )
     group_ok = _wallet_step(
-        trace, funding, "group_wallet", GROUP_WALLET, f"group wallet '{inputs.group_name}'",
-        inputs.group_wallet, inputs.group_wallet_fallback, inputs,
+        trace,
+        funding,
+        "group_wallet",
+        GROUP_WALLET,
+        f"group wallet '{inputs.group_name}'",
+        inputs.group_wallet,
+        inputs.group_wallet_fallback,
+        inputs,
     )
 
     if funding:
         order = ", then ".join(f.label for f in funding)
-        trace.append(TraceStep("funding", "pass", f"paid by {order}",
-                               {"sources": [f.label for f in funding]}))
+        trace.append(
+            TraceStep(
+                "funding", "pass", f"paid by {order}", {"sources": [f.label for f in funding]}
+            )
+        )
         return Decision(
             allowed=True,
             reason_code=None,
@@ -283,7 +314,10 @@ def insufficient_for_request(
     first = decision.funding[0] if decision.funding else None
     pkg = _package(inputs, first.assignment_id) if first is not None else None
     if pkg is not None and len(decision.funding) == 1:
-        if pkg.max_cost_per_request_micros is not None and needed_micros > pkg.max_cost_per_request_micros:
+        if (
+            pkg.max_cost_per_request_micros is not None
+            and needed_micros > pkg.max_cost_per_request_micros
+        ):
             return PackageAllowanceExhaustedError(
                 f"This request would cost about {need}, more than the "
                 f"{_money(inputs, pkg.max_cost_per_request_micros)} per request that package "
@@ -314,18 +348,24 @@ def _wallet_step(
     switch: bool,
     inputs: PolicyInputs,
 ) -> bool:
-    facts = {"switch": switch, "available_micros": wallet.available_micros,
-             "account_id": _s(wallet.account_id)}
+    facts = {
+        "switch": switch,
+        "available_micros": wallet.available_micros,
+        "account_id": _s(wallet.account_id),
+    }
     if not switch:
-        trace.append(TraceStep(rule, "skip", f"the group does not let members pay from {label}", facts))
+        trace.append(
+            TraceStep(rule, "skip", f"the group does not let members pay from {label}", facts)
+        )
         return False
     if wallet.account_id is None or wallet.available_micros <= 0:
         trace.append(TraceStep(rule, "skip", f"{label} is empty", facts))
         return True
     funding.append(FundingPick(kind, wallet.account_id, label, wallet.available_micros))
     trace.append(
-        TraceStep(rule, "pick", f"{label} pays next with {_money(inputs, wallet.available_micros)}",
-                  facts)
+        TraceStep(
+            rule, "pick", f"{label} pays next with {_money(inputs, wallet.available_micros)}", facts
+        )
     )
     return True
 
@@ -377,7 +417,9 @@ def _no_funding(
 def _allowance_phrase(inputs: PolicyInputs, pkg: PackageFacts) -> str:
     left = _money(inputs, max(pkg.available_micros, 0))
     of = f" of {_money(inputs, pkg.allowance_micros)}" if pkg.allowance_micros is not None else ""
-    return f"Package '{pkg.package_name}' has {left}{of} left until {_day(inputs, pkg.period_ends_at)}"
+    return (
+        f"Package '{pkg.package_name}' has {left}{of} left until {_day(inputs, pkg.period_ends_at)}"
+    )
 
 
 def _wallet_phrase(inputs: PolicyInputs) -> str:

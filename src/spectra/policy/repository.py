@@ -49,7 +49,7 @@ async def group_names(
     stmt = select(Group.id, Group.name)
     if group_ids is not None:
         stmt = stmt.where(Group.id.in_(list(group_ids)))
-    return {gid: name for gid, name in (await session.execute(stmt)).all()}
+    return dict((await session.execute(stmt)).all())
 
 
 async def wallet_accounts(
@@ -81,7 +81,9 @@ async def package_terms(session: AsyncSession) -> list[VersionTerms]:
         PackageVersion.model_patterns,
     ).join(PackageVersion, PackageVersion.package_id == Package.id)
     return [
-        VersionTerms(pid, name, status, current == version, version, allowance, tuple(patterns or ()))
+        VersionTerms(
+            pid, name, status, current == version, version, allowance, tuple(patterns or ())
+        )
         for pid, name, status, current, version, allowance, patterns in (
             await session.execute(stmt)
         ).all()

@@ -80,7 +80,9 @@ async def set_group_funding(
     row = await repository.get_group_policy(session, target.id)
     before = None if row is None else _view(row)
     if row is None:
-        row = GroupPolicy(group_id=target.id, is_wallet_fallback=True, is_group_wallet_fallback=True)
+        row = GroupPolicy(
+            group_id=target.id, is_wallet_fallback=True, is_group_wallet_fallback=True
+        )
         session.add(row)
     if wallet_fallback is not None:
         row.is_wallet_fallback = wallet_fallback

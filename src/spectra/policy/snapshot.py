@@ -52,7 +52,10 @@ class Snapshot:
     def funding_accounts(self, user_id: uuid.UUID, group_id: uuid.UUID) -> list[uuid.UUID]:
         """Every account whose available amount the decision needs for this member."""
         ids = [e.allowance_account_id for e in self.entitlements.get(user_id, ())]
-        for kind, owner in ((AccountKind.USER_WALLET, user_id), (AccountKind.GROUP_WALLET, group_id)):
+        for kind, owner in (
+            (AccountKind.USER_WALLET, user_id),
+            (AccountKind.GROUP_WALLET, group_id),
+        ):
             account = self.wallet_of(kind.value, owner)
             if account is not None:
                 ids.append(account)
@@ -163,9 +166,12 @@ class PolicyCache:
                     users.add(entity)
             elif change.kind.startswith(("policy.", "groups.")):
                 reload_groups = True
-            elif change.kind.startswith("ledger.") and entity is not None:
-                if entity not in self.snapshot.wallet_owner:
-                    accounts.add(entity)
+            elif (
+                change.kind.startswith("ledger.")
+                and entity is not None
+                and entity not in self.snapshot.wallet_owner
+            ):
+                accounts.add(entity)
         if not (users or accounts or reload_terms or reload_groups):
             return
         async with self._lock, read_scope(self.db) as session:

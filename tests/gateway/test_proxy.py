@@ -41,7 +41,8 @@ async def test_anthropic_stream_is_relayed_and_charged_exactly(
     )
     assert resp.status_code == 200, resp.text
     assert resp.headers["x-spectra-request-id"]
-    assert "message_stop" in resp.text and "hello" in resp.text
+    assert "message_stop" in resp.text
+    assert "hello" in resp.text
     sent = fake.requests[-1]
     assert sent.query == "beta=true"
     assert sent.header("anthropic-beta") == "claude-code-20250219"
@@ -51,7 +52,8 @@ async def test_anthropic_stream_is_relayed_and_charged_exactly(
     cost = expected_cost(100, 20, 50, 10)
     assert await pooled.balance(wallet) == before - cost
     (record,) = await pooled.records()
-    assert record.status == "ok" and record.cost_micros == cost
+    assert record.status == "ok"
+    assert record.cost_micros == cost
     assert (record.input_tokens, record.output_tokens) == (100, 20)
     assert (record.cache_read_tokens, record.cache_write_tokens) == (50, 10)
     assert record.ledger_transaction_id is not None
@@ -119,7 +121,8 @@ async def test_count_tokens_is_forwarded_and_free(
         headers=pooled.headers(anthropic=True),
         json={"model": ANTHROPIC_MODEL, "messages": [{"role": "user", "content": "hi"}]},
     )
-    assert resp.status_code == 200 and "input_tokens" in resp.json()
+    assert resp.status_code == 200
+    assert "input_tokens" in resp.json()
     await pooled.settle()
     assert await pooled.records() == []
 
@@ -127,9 +130,12 @@ async def test_count_tokens_is_forwarded_and_free(
 async def test_models_in_both_shapes(client: httpx.AsyncClient, pooled: World) -> None:
     openai = (await client.get("/v1/models", headers=pooled.headers())).json()
     ids = {m["id"] for m in openai["data"]}
-    assert openai["object"] == "list" and ANTHROPIC_MODEL in ids and OPENAI_MODEL in ids
+    assert openai["object"] == "list"
+    assert ANTHROPIC_MODEL in ids
+    assert OPENAI_MODEL in ids
     anthropic = (await client.get("/v1/models", headers=pooled.headers(anthropic=True))).json()
-    assert anthropic["data"][0]["type"] == "model" and anthropic["has_more"] is False
+    assert anthropic["data"][0]["type"] == "model"
+    assert anthropic["has_more"] is False
 
 
 async def test_head_root_answers_at_once(client: httpx.AsyncClient) -> None:

@@ -171,7 +171,15 @@ async def build_world(runtime: Runtime, *, scopes: list[str] | None = None) -> W
             session, OWNER, user_id=user.id, name="test", scopes=scopes or []
         )
         for model in (ANTHROPIC_MODEL, "claude-opus-4-8", OPENAI_MODEL, "gpt-5-codex"):
-            await usage_service.set_price(session, OWNER, model=model, **PRICES)
+            await usage_service.set_price(
+                session,
+                OWNER,
+                model=model,
+                input=PRICES["input"],
+                output=PRICES["output"],
+                cache_read=PRICES["cache_read"],
+                cache_write=PRICES["cache_write"],
+            )
         ids = (user.id, user.email, group.id, key.id)
     await runtime.feed.poll_once()
     return World(runtime, ids[0], ids[1], ids[2], ids[3], secret)

@@ -359,10 +359,9 @@ class GenerationEndpoint:
         else:
             # Partial: billed for what the upstream reported or, failing that, the estimate;
             # nothing generated means nothing billed.
-            billable = tap.saw_output or (tap.usage is not None and tap.usage.output_tokens > 0)
             usage = (
                 tap.billable_usage(input_tokens_estimate=info.input_tokens_estimate)
-                if billable
+                if tap.saw_output
                 else None
             )
             status = "partial"

@@ -11,15 +11,23 @@ from tests.fakes.upstream import ERROR_KINDS, Fail, FakeUpstream, Hang, Reply, R
 
 from .world import ANTHROPIC_MODEL, OPENAI_MODEL, World, expected_cost
 
-RETRYABLE = {"rate_limited", "overloaded", "auth_failed", "permission_denied", "server_error",
-             "quota_exhausted"}
+RETRYABLE = {
+    "rate_limited",
+    "overloaded",
+    "auth_failed",
+    "permission_denied",
+    "server_error",
+    "quota_exhausted",
+}
 
 
 @pytest.fixture
 async def two_accounts(world: World, fake: FakeUpstream) -> World:
     for name in ("first", "second"):
         await world.add_account(name, provider="anthropic", base_url=fake.url, models=["claude-*"])
-        await world.add_account(f"oa-{name}", provider="openai", base_url=fake.url, models=["gpt-*"])
+        await world.add_account(
+            f"oa-{name}", provider="openai", base_url=fake.url, models=["gpt-*"]
+        )
     await world.recharge("10")
     return world
 
@@ -32,8 +40,12 @@ async def test_error_type(
     resp = await client.post(
         "/v1/messages",
         headers=two_accounts.headers(anthropic=True),
-        json={"model": ANTHROPIC_MODEL, "max_tokens": 50, "stream": True,
-              "messages": [{"role": "user", "content": "hi"}]},
+        json={
+            "model": ANTHROPIC_MODEL,
+            "max_tokens": 50,
+            "stream": True,
+            "messages": [{"role": "user", "content": "hi"}],
+        },
     )
     await two_accounts.settle()
     records = await two_accounts.records()
@@ -92,7 +104,11 @@ async def test_every_account_failing_passes_the_last_error_through(
     resp = await client.post(
         "/v1/messages",
         headers=two_accounts.headers(anthropic=True),
-        json={"model": ANTHROPIC_MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]},
+        json={
+            "model": ANTHROPIC_MODEL,
+            "max_tokens": 5,
+            "messages": [{"role": "user", "content": "x"}],
+        },
     )
     assert resp.status_code == 529
     assert resp.json()["error"]["type"] == "overloaded_error"

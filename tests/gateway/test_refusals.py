@@ -78,14 +78,17 @@ async def test_revoked_key(client: httpx.AsyncClient, pooled: World) -> None:
 async def test_expired_key(client: httpx.AsyncClient, pooled: World) -> None:
     async with session_scope(pooled.runtime.db) as session:
         _, secret = await keys_service.create_key(
-            session, OWNER, user_id=pooled.user_id,
+            session,
+            OWNER,
+            user_id=pooled.user_id,
             expires_at=clock_module.utc_now() + timedelta(hours=1),
         )
     await pooled.sync()
     clock_module.freeze(clock_module.utc_now() + timedelta(hours=2))
     try:
         resp = await client.post(
-            "/v1/messages", headers={"x-api-key": secret},
+            "/v1/messages",
+            headers={"x-api-key": secret},
             json={"model": ANTHROPIC_MODEL, "max_tokens": 10, "messages": MESSAGES},
         )
     finally:
@@ -101,7 +104,8 @@ async def test_ip_not_allowed(client: httpx.AsyncClient, pooled: World) -> None:
         )
     await pooled.sync()
     resp = await client.post(
-        "/v1/messages", headers={"x-api-key": secret},
+        "/v1/messages",
+        headers={"x-api-key": secret},
         json={"model": ANTHROPIC_MODEL, "max_tokens": 10, "messages": MESSAGES},
     )
     assert resp.status_code == 403
@@ -124,7 +128,8 @@ async def test_model_outside_key_scope(client: httpx.AsyncClient, pooled: World)
         )
     await pooled.sync()
     resp = await client.post(
-        "/v1/messages", headers={"x-api-key": secret},
+        "/v1/messages",
+        headers={"x-api-key": secret},
         json={"model": ANTHROPIC_MODEL, "max_tokens": 10, "messages": MESSAGES},
     )
     assert resp.status_code == 403
@@ -151,9 +156,15 @@ async def test_model_not_in_package_names_the_package_that_has_it(
         from spectra.packages.schemas import PackageCreate
 
         await packages_service.create_package(
-            session, OWNER,
+            session,
+            OWNER,
             data=PackageCreate.model_validate(
-                {"name": "Power", "allowance": "100", "period": "monthly", "model_patterns": ["claude-*"]}
+                {
+                    "name": "Power",
+                    "allowance": "100",
+                    "period": "monthly",
+                    "model_patterns": ["claude-*"],
+                }
             ),
         )
     # The catalog reaches the gateway with the next assignment change (creating a package
@@ -176,7 +187,10 @@ async def test_package_allowance_exhausted(
     async with session_scope(world.runtime.db) as session:
         expense = await ledger_service.get_or_create_account(session, kind="usage_expense")
         await ledger_service.post(
-            session, OWNER, kind="usage", postings=[(allowance, -20_000_000), (expense.id, 20_000_000)],
+            session,
+            OWNER,
+            kind="usage",
+            postings=[(allowance, -20_000_000), (expense.id, 20_000_000)],
             idempotency_key=f"spend:{uuid.uuid4()}",
         )
     await world.sync()
@@ -193,7 +207,11 @@ async def test_no_funding_source_when_the_group_forbids_wallets(
 ) -> None:
     async with session_scope(pooled.runtime.db) as session:
         await policy_service.set_group_funding(
-            session, OWNER, group=pooled.group_id, wallet_fallback=False, group_wallet_fallback=False
+            session,
+            OWNER,
+            group=pooled.group_id,
+            wallet_fallback=False,
+            group_wallet_fallback=False,
         )
     await pooled.sync()
     resp = await _ask(client, pooled)
@@ -238,7 +256,9 @@ async def test_concurrency_limit_per_package(
     assert _anthropic_error(second)["reason_code"] == "concurrency_limit_exceeded"
 
 
-async def test_hold_larger_than_the_wallet(client: httpx.AsyncClient, world: World, fake: FakeUpstream) -> None:
+async def test_hold_larger_than_the_wallet(
+    client: httpx.AsyncClient, world: World, fake: FakeUpstream
+) -> None:
     await world.add_account("a", provider="anthropic", base_url=fake.url, models=["claude-*"])
     await world.recharge("0.000100")
     resp = await _ask(client, world)
@@ -257,7 +277,9 @@ async def test_a_small_balance_still_works_with_claude_codes_max_tokens(
         "/v1/messages?beta=true",
         headers=world.headers(anthropic=True),
         content=b'{"model":"claude-sonnet-4-5","max_tokens":64000,"stream":true,"messages":'
-        + b'[{"role":"user","content":"' + b"x" * 76_000 + b'"}]}',
+        + b'[{"role":"user","content":"'
+        + b"x" * 76_000
+        + b'"}]}',
     )
     assert resp.status_code == 200
 
@@ -279,7 +301,12 @@ async def test_no_account_available(client: httpx.AsyncClient, world: World) -> 
         (b"{not json", {}, 400, "invalid_request_body"),
         (b'{"messages": []}', {}, 400, "model_required"),
         (b"abc", {"content-encoding": "br"}, 400, "unsupported_content_encoding"),
-        (gzip.compress(b"x" * 64), {"content-encoding": "gzip", "x-limit": "1"}, 413, "request_too_large"),
+        (
+            gzip.compress(b"x" * 64),
+            {"content-encoding": "gzip", "x-limit": "1"},
+            413,
+            "request_too_large",
+        ),
     ],
 )
 async def test_bad_bodies(

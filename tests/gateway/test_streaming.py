@@ -14,8 +14,12 @@ from tests.fakes.upstream import FakeUpstream, Reply
 
 from .world import ANTHROPIC_MODEL, OPENAI_MODEL, World, expected_cost, serve
 
-BODY = {"model": ANTHROPIC_MODEL, "max_tokens": 100, "stream": True,
-        "messages": [{"role": "user", "content": "hi"}]}
+BODY = {
+    "model": ANTHROPIC_MODEL,
+    "max_tokens": 100,
+    "stream": True,
+    "messages": [{"role": "user", "content": "hi"}],
+}
 
 
 async def test_no_buffering_second_chunk_waits_for_the_first_to_arrive(
@@ -23,9 +27,13 @@ async def test_no_buffering_second_chunk_waits_for_the_first_to_arrive(
 ) -> None:
     gate = asyncio.Event()
     fake.script(Reply(text="abcdef", pieces=3, gate=gate))
-    async with serve(app) as base, httpx.AsyncClient(base_url=base) as http, http.stream(
-        "POST", "/v1/messages", headers=pooled.headers(anthropic=True), json=BODY
-    ) as resp:
+    async with (
+        serve(app) as base,
+        httpx.AsyncClient(base_url=base) as http,
+        http.stream(
+            "POST", "/v1/messages", headers=pooled.headers(anthropic=True), json=BODY
+        ) as resp,
+    ):
         assert resp.status_code == 200
         chunks = resp.aiter_bytes()
         first = await asyncio.wait_for(anext(chunks), 5)
@@ -39,7 +47,9 @@ async def test_no_buffering_second_chunk_waits_for_the_first_to_arrive(
 async def test_client_disconnect_cancels_upstream_and_bills_what_was_relayed(
     app: object, pooled: World, fake: FakeUpstream
 ) -> None:
-    fake.script(Reply(text="x" * 400, pieces=40, chunk_delay=0.05, input_tokens=50, output_tokens=99))
+    fake.script(
+        Reply(text="x" * 400, pieces=40, chunk_delay=0.05, input_tokens=50, output_tokens=99)
+    )
     async with serve(app) as base, httpx.AsyncClient(base_url=base) as http:
         async with http.stream(
             "POST", "/v1/messages", headers=pooled.headers(anthropic=True), json=BODY
@@ -90,11 +100,20 @@ async def test_failure_before_anything_was_generated_is_not_billed(
 async def test_gzip_and_zstd_bodies_are_decompressed(
     client: httpx.AsyncClient, pooled: World, fake: FakeUpstream
 ) -> None:
-    raw = json.dumps({"model": OPENAI_MODEL, "messages": [{"role": "user", "content": "hi"}]}).encode()
-    for encoding, body in (("gzip", gzip.compress(raw)), ("zstd", zstandard.ZstdCompressor().compress(raw))):
+    raw = json.dumps(
+        {"model": OPENAI_MODEL, "messages": [{"role": "user", "content": "hi"}]}
+    ).encode()
+    for encoding, body in (
+        ("gzip", gzip.compress(raw)),
+        ("zstd", zstandard.ZstdCompressor().compress(raw)),
+    ):
         resp = await client.post(
             "/v1/chat/completions",
-            headers={**pooled.headers(), "content-encoding": encoding, "content-type": "application/json"},
+            headers={
+                **pooled.headers(),
+                "content-encoding": encoding,
+                "content-type": "application/json",
+            },
             content=body,
         )
         assert resp.status_code == 200, resp.text

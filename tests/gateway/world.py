@@ -14,7 +14,6 @@ from typing import Any
 
 import uvicorn
 from sqlalchemy import select
-from tests.factories import make_group, make_user
 
 from spectra.audit.actor import Actor, local_actor
 from spectra.db.session import read_scope, session_scope
@@ -29,6 +28,7 @@ from spectra.pool.schemas import AccountCreate
 from spectra.runtime import Runtime
 from spectra.usage import service as usage_service
 from spectra.usage.models import UsageRecord
+from tests.factories import make_group, make_user
 
 OWNER: Actor = local_actor()
 UPSTREAM_KEY = "sk-fake-upstream-gw"
@@ -64,13 +64,17 @@ class World:
     secret: str
     accounts: dict[str, uuid.UUID] = field(default_factory=dict)
 
-    async def settle(self) -> None:
-        """Wait until every settlement is committed and applied, and the caches caught up."""
+    async def flush(self) -> None:
+        """Wait until every settlement is committed and applied to the balance view."""
         gw = gateway_wiring.current()
         assert gw is not None
         await gw.settler.flush()
         await self.runtime.committer.flush()
         await gw.settler.flush()
+
+    async def settle(self) -> None:
+        """`flush`, then let the caches catch up with the change feed."""
+        await self.flush()
         await self.runtime.feed.poll_once()
 
     async def sync(self) -> None:

@@ -27,8 +27,13 @@ async def run_renewals(db: Database, *, batch: int = _BATCH) -> int:
     skipped: set[object] = set()
     while True:
         async with read_scope(db) as session:
-            due = [i for i in await repository.due_assignment_ids(session, now, limit=batch + len(skipped))
-                   if i not in skipped]
+            due = [
+                i
+                for i in await repository.due_assignment_ids(
+                    session, now, limit=batch + len(skipped)
+                )
+                if i not in skipped
+            ]
         if not due:
             return processed
         for assignment_id in due[:batch]:

@@ -117,7 +117,9 @@ class PackageAssignment(IdMixin, TimestampMixin, Base):
     """Set by a cancel at period end: the assignment stops when its current period ends (UTC)."""
     time_zone: Mapped[str] = mapped_column(String(64))
     """The workspace time zone when assigned: periods keep their boundaries if it changes later."""
-    allowance_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_accounts.id"), unique=True)
+    allowance_account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_accounts.id"), unique=True
+    )
     """The ledger account (kind `allowance`) this assignment's grants go to."""
     period_index: Mapped[int | None] = mapped_column(Integer)
     """Index of the current (last granted) period; None before the first grant."""
@@ -140,7 +142,11 @@ Index(
     postgresql_where=text("status = 'active'"),
 )
 Index("ix_package_assignments_user_id", PackageAssignment.user_id)
-Index("ix_package_assignments_status_period_ends_at", PackageAssignment.status, PackageAssignment.period_ends_at)
+Index(
+    "ix_package_assignments_status_period_ends_at",
+    PackageAssignment.status,
+    PackageAssignment.period_ends_at,
+)
 Index("ix_package_assignments_created_at_id", PackageAssignment.created_at, PackageAssignment.id)
 
 

@@ -65,14 +65,17 @@ def validate_terms(period: Period, valid_days: int | None, rollover_periods: int
             )
         if rollover_periods:
             raise PackageTermsInvalidError(
-                "A one_time package has a single period, so it cannot roll over.", field="rollover_periods"
+                "A one_time package has a single period, so it cannot roll over.",
+                field="rollover_periods",
             )
     elif valid_days is not None:
         raise PackageTermsInvalidError(
             f"--valid-days applies to one_time packages only, not {period}.", field="valid_days"
         )
     if rollover_periods < 0:
-        raise PackageTermsInvalidError("Rollover is none (0) or a number of periods.", field="rollover_periods")
+        raise PackageTermsInvalidError(
+            "Rollover is none (0) or a number of periods.", field="rollover_periods"
+        )
 
 
 def add_months(value: datetime, months: int) -> datetime:
@@ -123,8 +126,12 @@ def window(
     """
     if index < 0 or (period is Period.ONE_TIME and index > 0):
         return None
-    starts_at = boundary(anchor, period=period, index=index, time_zone=time_zone, valid_days=valid_days)
-    ends = boundary(anchor, period=period, index=index + 1, time_zone=time_zone, valid_days=valid_days)
+    starts_at = boundary(
+        anchor, period=period, index=index, time_zone=time_zone, valid_days=valid_days
+    )
+    ends = boundary(
+        anchor, period=period, index=index + 1, time_zone=time_zone, valid_days=valid_days
+    )
     if ends_at is not None:
         if starts_at >= ends_at:
             return None

@@ -37,29 +37,52 @@ async def list_packages(
     stmt = select(Package)
     if status is not None:
         stmt = stmt.where(Package.status == status)
-    return await paginate(session, stmt, sort_time=Package.created_at, sort_id=Package.id,
-                          limit=limit, cursor=cursor, descending=False)
+    return await paginate(
+        session,
+        stmt,
+        sort_time=Package.created_at,
+        sort_id=Package.id,
+        limit=limit,
+        cursor=cursor,
+        descending=False,
+    )
 
 
-async def get_version(session: AsyncSession, package_id: uuid.UUID, version: int) -> PackageVersion | None:
-    stmt = select(PackageVersion).where(PackageVersion.package_id == package_id, PackageVersion.version == version)
+async def get_version(
+    session: AsyncSession, package_id: uuid.UUID, version: int
+) -> PackageVersion | None:
+    stmt = select(PackageVersion).where(
+        PackageVersion.package_id == package_id, PackageVersion.version == version
+    )
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def list_versions(session: AsyncSession, package_id: uuid.UUID) -> Sequence[PackageVersion]:
-    stmt = select(PackageVersion).where(PackageVersion.package_id == package_id).order_by(PackageVersion.version)
+    stmt = (
+        select(PackageVersion)
+        .where(PackageVersion.package_id == package_id)
+        .order_by(PackageVersion.version)
+    )
     return (await session.execute(stmt)).scalars().all()
 
 
-async def versions_by_id(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, PackageVersion]:
+async def versions_by_id(
+    session: AsyncSession, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, PackageVersion]:
     wanted = set(ids)
     if not wanted:
         return {}
-    rows = (await session.execute(select(PackageVersion).where(PackageVersion.id.in_(wanted)))).scalars().all()
+    rows = (
+        (await session.execute(select(PackageVersion).where(PackageVersion.id.in_(wanted))))
+        .scalars()
+        .all()
+    )
     return {row.id: row for row in rows}
 
 
-async def packages_by_id(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Package]:
+async def packages_by_id(
+    session: AsyncSession, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Package]:
     wanted = set(ids)
     if not wanted:
         return {}
@@ -94,11 +117,15 @@ async def find_group_by_name(session: AsyncSession, name: str) -> Group | None:
 
 
 async def group_members(session: AsyncSession, group_id: uuid.UUID) -> Sequence[User]:
-    stmt = select(User).where(User.group_id == group_id, User.status == "active").order_by(User.email)
+    stmt = (
+        select(User).where(User.group_id == group_id, User.status == "active").order_by(User.email)
+    )
     return (await session.execute(stmt)).scalars().all()
 
 
-async def get_assignment(session: AsyncSession, assignment_id: uuid.UUID, *, lock: bool = False) -> PackageAssignment | None:
+async def get_assignment(
+    session: AsyncSession, assignment_id: uuid.UUID, *, lock: bool = False
+) -> PackageAssignment | None:
     stmt = select(PackageAssignment).where(PackageAssignment.id == assignment_id)
     if lock:
         stmt = stmt.with_for_update()
@@ -109,11 +136,16 @@ async def active_assignments_of_package(
     session: AsyncSession, package_id: uuid.UUID, *, user_ids: Iterable[uuid.UUID] | None = None
 ) -> Sequence[PackageAssignment]:
     stmt = select(PackageAssignment).where(
-        PackageAssignment.package_id == package_id, PackageAssignment.status == AssignmentStatus.ACTIVE
+        PackageAssignment.package_id == package_id,
+        PackageAssignment.status == AssignmentStatus.ACTIVE,
     )
     if user_ids is not None:
         stmt = stmt.where(PackageAssignment.user_id.in_(set(user_ids)))
-    return (await session.execute(stmt.order_by(PackageAssignment.created_at, PackageAssignment.id))).scalars().all()
+    return (
+        (await session.execute(stmt.order_by(PackageAssignment.created_at, PackageAssignment.id)))
+        .scalars()
+        .all()
+    )
 
 
 async def active_assignments(
@@ -122,7 +154,15 @@ async def active_assignments(
     stmt = select(PackageAssignment).where(PackageAssignment.status == AssignmentStatus.ACTIVE)
     if user_ids is not None:
         stmt = stmt.where(PackageAssignment.user_id.in_(set(user_ids)))
-    return (await session.execute(stmt.order_by(PackageAssignment.period_ends_at, PackageAssignment.id))).scalars().all()
+    return (
+        (
+            await session.execute(
+                stmt.order_by(PackageAssignment.period_ends_at, PackageAssignment.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
 
 
 async def list_assignments(
@@ -141,18 +181,28 @@ async def list_assignments(
         stmt = stmt.where(PackageAssignment.package_id == package_id)
     if status is not None:
         stmt = stmt.where(PackageAssignment.status == status)
-    return await paginate(session, stmt, sort_time=PackageAssignment.created_at, sort_id=PackageAssignment.id,
-                          limit=limit, cursor=cursor)
+    return await paginate(
+        session,
+        stmt,
+        sort_time=PackageAssignment.created_at,
+        sort_id=PackageAssignment.id,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
-async def due_assignment_ids(session: AsyncSession, now: datetime, *, limit: int) -> Sequence[uuid.UUID]:
+async def due_assignment_ids(
+    session: AsyncSession, now: datetime, *, limit: int
+) -> Sequence[uuid.UUID]:
     """Active assignments with work to do: never granted and started, or whose period has ended."""
     stmt = (
         select(PackageAssignment.id)
         .where(
             PackageAssignment.status == AssignmentStatus.ACTIVE,
-            ((PackageAssignment.period_ends_at.is_(None) & (PackageAssignment.starts_at <= now))
-             | (PackageAssignment.period_ends_at <= now)),
+            (
+                (PackageAssignment.period_ends_at.is_(None) & (PackageAssignment.starts_at <= now))
+                | (PackageAssignment.period_ends_at <= now)
+            ),
         )
         .order_by(PackageAssignment.period_ends_at, PackageAssignment.id)
         .limit(limit)
@@ -160,14 +210,18 @@ async def due_assignment_ids(session: AsyncSession, now: datetime, *, limit: int
     return (await session.execute(stmt)).scalars().all()
 
 
-async def find_period(session: AsyncSession, assignment_id: uuid.UUID, index: int) -> PackagePeriod | None:
+async def find_period(
+    session: AsyncSession, assignment_id: uuid.UUID, index: int
+) -> PackagePeriod | None:
     stmt = select(PackagePeriod).where(
         PackagePeriod.assignment_id == assignment_id, PackagePeriod.period_index == index
     )
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def current_periods(session: AsyncSession, assignments: Sequence[PackageAssignment]) -> dict[uuid.UUID, PackagePeriod]:
+async def current_periods(
+    session: AsyncSession, assignments: Sequence[PackageAssignment]
+) -> dict[uuid.UUID, PackagePeriod]:
     """The current period row of each assignment that has one."""
     pairs = [(a.id, a.period_index) for a in assignments if a.period_index is not None]
     if not pairs:
@@ -179,18 +233,29 @@ async def current_periods(session: AsyncSession, assignments: Sequence[PackageAs
 
 
 async def list_periods(session: AsyncSession, assignment_id: uuid.UUID) -> Sequence[PackagePeriod]:
-    stmt = select(PackagePeriod).where(PackagePeriod.assignment_id == assignment_id).order_by(PackagePeriod.period_index)
+    stmt = (
+        select(PackagePeriod)
+        .where(PackagePeriod.assignment_id == assignment_id)
+        .order_by(PackagePeriod.period_index)
+    )
     return (await session.execute(stmt)).scalars().all()
 
 
 async def count_active_assignments(session: AsyncSession, package_id: uuid.UUID) -> int:
-    stmt = select(func.count()).select_from(PackageAssignment).where(
-        PackageAssignment.package_id == package_id, PackageAssignment.status == AssignmentStatus.ACTIVE
+    stmt = (
+        select(func.count())
+        .select_from(PackageAssignment)
+        .where(
+            PackageAssignment.package_id == package_id,
+            PackageAssignment.status == AssignmentStatus.ACTIVE,
+        )
     )
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def get_group_default(session: AsyncSession, group_id: uuid.UUID) -> GroupDefaultPackage | None:
+async def get_group_default(
+    session: AsyncSession, group_id: uuid.UUID
+) -> GroupDefaultPackage | None:
     return await session.get(GroupDefaultPackage, group_id)
 
 

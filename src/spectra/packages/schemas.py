@@ -238,55 +238,118 @@ class HoldingRead(BaseModel):
 
 def version_read(v: PackageVersion) -> VersionRead:
     return VersionRead(
-        version=v.version, allowance=v.allowance_micros, allowance_micros=v.allowance_micros, period=v.period,
-        valid_days=v.valid_days, rollover_periods=v.rollover_periods, model_patterns=list(v.model_patterns),
-        rpm=v.rpm, tpm=v.tpm, max_concurrent=v.max_concurrent,
+        version=v.version,
+        allowance=v.allowance_micros,
+        allowance_micros=v.allowance_micros,
+        period=v.period,
+        valid_days=v.valid_days,
+        rollover_periods=v.rollover_periods,
+        model_patterns=list(v.model_patterns),
+        rpm=v.rpm,
+        tpm=v.tpm,
+        max_concurrent=v.max_concurrent,
         max_cost_per_request=v.max_cost_per_request_micros,
-        max_cost_per_request_micros=v.max_cost_per_request_micros, list_price=v.list_price_micros,
-        list_price_micros=v.list_price_micros, note=v.note, created_by=v.created_by, created_at=v.created_at,
+        max_cost_per_request_micros=v.max_cost_per_request_micros,
+        list_price=v.list_price_micros,
+        list_price_micros=v.list_price_micros,
+        note=v.note,
+        created_by=v.created_by,
+        created_at=v.created_at,
     )
 
 
 def package_read(d: PackageDetail) -> PackageRead:
     p = d.package
-    return PackageRead(id=p.id, name=p.name, description=p.description, status=p.status,
-                       current_version=p.current_version, terms=version_read(d.terms),
-                       active_assignments=d.active_assignments, created_at=p.created_at)
+    return PackageRead(
+        id=p.id,
+        name=p.name,
+        description=p.description,
+        status=p.status,
+        current_version=p.current_version,
+        terms=version_read(d.terms),
+        active_assignments=d.active_assignments,
+        created_at=p.created_at,
+    )
 
 
 def assignment_read(d: AssignmentDetail) -> AssignmentRead:
     a = d.assignment
     return AssignmentRead(
-        id=a.id, user_id=a.user_id, email=d.email, package_id=a.package_id, package_name=d.package_name,
-        version=d.version, status=a.status, starts_at=a.starts_at, ends_at=a.ends_at, auto_renew=a.auto_renew,
-        cancel_at=a.cancel_at, period_starts_at=a.period_starts_at, period_ends_at=a.period_ends_at,
-        closed_at=a.closed_at, allowance_account_id=a.allowance_account_id, reason=a.reason,
-        assigned_by=a.assigned_by, created_at=a.created_at,
+        id=a.id,
+        user_id=a.user_id,
+        email=d.email,
+        package_id=a.package_id,
+        package_name=d.package_name,
+        version=d.version,
+        status=a.status,
+        starts_at=a.starts_at,
+        ends_at=a.ends_at,
+        auto_renew=a.auto_renew,
+        cancel_at=a.cancel_at,
+        period_starts_at=a.period_starts_at,
+        period_ends_at=a.period_ends_at,
+        closed_at=a.closed_at,
+        allowance_account_id=a.allowance_account_id,
+        reason=a.reason,
+        assigned_by=a.assigned_by,
+        created_at=a.created_at,
     )
 
 
 def preview_read(p: Preview) -> PreviewRead:
     return PreviewRead(
-        action=p.action, package=p.package, applied=p.applied, gain=p.count("gain"), lose=p.count("lose"),
-        change=p.count("change"), unchanged=p.count("unchanged"), allowance_delta=p.allowance_delta_micros,
+        action=p.action,
+        package=p.package,
+        applied=p.applied,
+        gain=p.count("gain"),
+        lose=p.count("lose"),
+        change=p.count("change"),
+        unchanged=p.count("unchanged"),
+        allowance_delta=p.allowance_delta_micros,
         allowance_delta_micros=p.allowance_delta_micros,
-        rows=[PreviewRowRead(user_id=r.user_id, email=r.email, change=r.change, from_version=r.from_version,
-                             to_version=r.to_version, allowance_before=r.allowance_before_micros,
-                             allowance_before_micros=r.allowance_before_micros,
-                             allowance_after=r.allowance_after_micros,
-                             allowance_after_micros=r.allowance_after_micros, note=r.note) for r in p.rows],
+        rows=[
+            PreviewRowRead(
+                user_id=r.user_id,
+                email=r.email,
+                change=r.change,
+                from_version=r.from_version,
+                to_version=r.to_version,
+                allowance_before=r.allowance_before_micros,
+                allowance_before_micros=r.allowance_before_micros,
+                allowance_after=r.allowance_after_micros,
+                allowance_after_micros=r.allowance_after_micros,
+                note=r.note,
+            )
+            for r in p.rows
+        ],
     )
 
 
 def holding_read(h: Holding) -> HoldingRead:
     return HoldingRead(
-        assignment_id=h.assignment.id, package=h.package_name, version=h.version, status=h.assignment.status,
-        allowance=h.allowance_micros, allowance_micros=h.allowance_micros, carried_in=h.carried_in_micros,
-        carried_in_micros=h.carried_in_micros, available=h.available_micros, available_micros=h.available_micros,
-        used=h.used_micros, used_micros=h.used_micros, remaining=h.remaining_micros,
-        remaining_micros=h.remaining_micros, period_starts_at=h.period_starts_at, period_ends_at=h.period_ends_at,
-        next_reset_at=h.next_reset_at, ends_at=h.assignment.ends_at, models=h.model_patterns, rpm=h.rpm,
-        tpm=h.tpm, max_concurrent=h.max_concurrent, max_cost_per_request=h.max_cost_per_request_micros,
+        assignment_id=h.assignment.id,
+        package=h.package_name,
+        version=h.version,
+        status=h.assignment.status,
+        allowance=h.allowance_micros,
+        allowance_micros=h.allowance_micros,
+        carried_in=h.carried_in_micros,
+        carried_in_micros=h.carried_in_micros,
+        available=h.available_micros,
+        available_micros=h.available_micros,
+        used=h.used_micros,
+        used_micros=h.used_micros,
+        remaining=h.remaining_micros,
+        remaining_micros=h.remaining_micros,
+        period_starts_at=h.period_starts_at,
+        period_ends_at=h.period_ends_at,
+        next_reset_at=h.next_reset_at,
+        ends_at=h.assignment.ends_at,
+        models=h.model_patterns,
+        rpm=h.rpm,
+        tpm=h.tpm,
+        max_concurrent=h.max_concurrent,
+        max_cost_per_request=h.max_cost_per_request_micros,
         max_cost_per_request_micros=h.max_cost_per_request_micros,
         allowance_account_id=h.assignment.allowance_account_id,
     )

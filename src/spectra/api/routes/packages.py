@@ -34,9 +34,16 @@ router = APIRouter(tags=["packages"])
 
 
 @router.get("/packages")
-async def list_packages(session: ReadSessionDep, actor: ActorDep, status: str | None = None,
-                        limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
-    page = await packages_service.list_packages(session, actor, status=status, limit=limit, cursor=cursor)
+async def list_packages(
+    session: ReadSessionDep,
+    actor: ActorDep,
+    status: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    page = await packages_service.list_packages(
+        session, actor, status=status, limit=limit, cursor=cursor
+    )
     return {"items": [package_read(d) for d in page.items], "next_cursor": page.next_cursor}
 
 
@@ -51,7 +58,9 @@ async def get_package(name: str, session: ReadSessionDep, actor: ActorDep) -> Pa
 
 
 @router.patch("/packages/{name}")
-async def edit_package(name: str, body: PackageUpdate, session: SessionDep, actor: ActorDep) -> PackageRead:
+async def edit_package(
+    name: str, body: PackageUpdate, session: SessionDep, actor: ActorDep
+) -> PackageRead:
     """Changing terms makes a new version; existing assignments keep theirs until migrated."""
     return package_read(await packages_service.edit_package(session, actor, name=name, data=body))
 
@@ -68,7 +77,9 @@ async def list_versions(name: str, session: ReadSessionDep, actor: ActorDep) -> 
 
 
 @router.post("/packages/{name}/assignments", status_code=201)
-async def assign_package(name: str, body: AssignmentCreate, session: SessionDep, actor: ActorDep) -> AssignmentRead:
+async def assign_package(
+    name: str, body: AssignmentCreate, session: SessionDep, actor: ActorDep
+) -> AssignmentRead:
     if (body.user_id is None) == (body.email is None):
         raise InvalidError("Name the user by exactly one of user_id or email.")
     if body.user_id is not None:
@@ -78,85 +89,134 @@ async def assign_package(name: str, body: AssignmentCreate, session: SessionDep,
         (user,) = await packages_service.resolve_users(session, emails=[body.email])
         user_id = user.id
     detail = await packages_service.assign_package(
-        session, actor, package=name, user_id=user_id, starts_at=body.starts_at, ends_at=body.ends_at,
-        auto_renew=body.auto_renew, reason=body.reason,
+        session,
+        actor,
+        package=name,
+        user_id=user_id,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        auto_renew=body.auto_renew,
+        reason=body.reason,
     )
     return assignment_read(detail)
 
 
 @router.post("/packages/{name}/assignments/bulk")
-async def assign_bulk(name: str, body: BulkAssignmentCreate, session: SessionDep, actor: ActorDep) -> PreviewRead:
+async def assign_bulk(
+    name: str, body: BulkAssignmentCreate, session: SessionDep, actor: ActorDep
+) -> PreviewRead:
     """Assign to many users or a group's current members; `preview: true` changes nothing."""
-    window: dict[str, Any] = {"starts_at": body.starts_at, "ends_at": body.ends_at, "auto_renew": body.auto_renew,
-                              "reason": body.reason, "preview": body.preview}
+    window: dict[str, Any] = {
+        "starts_at": body.starts_at,
+        "ends_at": body.ends_at,
+        "auto_renew": body.auto_renew,
+        "reason": body.reason,
+        "preview": body.preview,
+    }
     if body.group is not None:
         if body.user_ids or body.emails:
             raise InvalidError("Name either a group or users, not both.")
-        result = await packages_service.assign_group(session, actor, package=name, group=body.group, **window)
+        result = await packages_service.assign_group(
+            session, actor, package=name, group=body.group, **window
+        )
     else:
         if not body.user_ids and not body.emails:
             raise InvalidError("Name users (emails or user_ids) or a group.")
-        users = await packages_service.resolve_users(session, emails=body.emails, user_ids=body.user_ids)
-        result = await packages_service.assign_many(session, actor, package=name, users=users, **window)
+        users = await packages_service.resolve_users(
+            session, emails=body.emails, user_ids=body.user_ids
+        )
+        result = await packages_service.assign_many(
+            session, actor, package=name, users=users, **window
+        )
     return preview_read(result)
 
 
 @router.post("/packages/{name}/migrate")
-async def migrate_version(name: str, body: MigrateIn, session: SessionDep, actor: ActorDep) -> PreviewRead:
+async def migrate_version(
+    name: str, body: MigrateIn, session: SessionDep, actor: ActorDep
+) -> PreviewRead:
     """Move assignments to another version; `preview: true` shows who changes and how."""
     if body.preview:
-        result = await packages_service.preview_migration(session, actor, package=name, to_version=body.to_version,
-                                                          from_version=body.from_version)
+        result = await packages_service.preview_migration(
+            session, actor, package=name, to_version=body.to_version, from_version=body.from_version
+        )
     else:
         result = await packages_service.migrate_assignments(
-            session, actor, package=name, to_version=body.to_version, from_version=body.from_version,
-            reason=body.reason)
+            session,
+            actor,
+            package=name,
+            to_version=body.to_version,
+            from_version=body.from_version,
+            reason=body.reason,
+        )
     return preview_read(result)
 
 
 @router.post("/package-assignments/import")
-async def import_assignments(body: ImportIn, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+async def import_assignments(
+    body: ImportIn, session: SessionDep, actor: ActorDep
+) -> dict[str, Any]:
     """CSV of `email,package[,starts_at,ends_at,reason]`: all or nothing, rejected lines in the error."""
-    results = await packages_service.import_assignments(session, actor, csv_text=body.csv, reason=body.reason,
-                                                        preview=body.preview)
+    results = await packages_service.import_assignments(
+        session, actor, csv_text=body.csv, reason=body.reason, preview=body.preview
+    )
     return {"items": [preview_read(r) for r in results], "next_cursor": None}
 
 
 @router.get("/package-assignments")
-async def list_assignments(session: ReadSessionDep, actor: ActorDep, user_id: uuid.UUID | None = None,
-                           package: str | None = None, status: str | None = None, limit: int | None = None,
-                           cursor: str | None = None) -> dict[str, Any]:
-    page = await packages_service.list_assignments(session, actor, user_id=user_id, package=package, status=status,
-                                                   limit=limit, cursor=cursor)
+async def list_assignments(
+    session: ReadSessionDep,
+    actor: ActorDep,
+    user_id: uuid.UUID | None = None,
+    package: str | None = None,
+    status: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    page = await packages_service.list_assignments(
+        session, actor, user_id=user_id, package=package, status=status, limit=limit, cursor=cursor
+    )
     return {"items": [assignment_read(d) for d in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/package-assignments/{assignment_id}")
-async def get_assignment(assignment_id: uuid.UUID, session: ReadSessionDep, actor: ActorDep) -> AssignmentRead:
-    return assignment_read(await packages_service.get_assignment(session, actor, assignment_id=assignment_id))
+async def get_assignment(
+    assignment_id: uuid.UUID, session: ReadSessionDep, actor: ActorDep
+) -> AssignmentRead:
+    return assignment_read(
+        await packages_service.get_assignment(session, actor, assignment_id=assignment_id)
+    )
 
 
 @router.post("/package-assignments/{assignment_id}/cancel")
-async def cancel_assignment(assignment_id: uuid.UUID, body: CancelIn, session: SessionDep,
-                            actor: ActorDep) -> AssignmentRead:
+async def cancel_assignment(
+    assignment_id: uuid.UUID, body: CancelIn, session: SessionDep, actor: ActorDep
+) -> AssignmentRead:
     """`when: now` closes the period at once (unused allowance expires); `period_end` (default)
     keeps it until the period ends, then no renewal."""
-    detail = await packages_service.cancel_assignment(session, actor, assignment_id=assignment_id, when=body.when,
-                                                      reason=body.reason)
+    detail = await packages_service.cancel_assignment(
+        session, actor, assignment_id=assignment_id, when=body.when, reason=body.reason
+    )
     return assignment_read(detail)
 
 
 @router.get("/group-default-packages")
 async def list_group_defaults(session: ReadSessionDep, actor: ActorDep) -> dict[str, Any]:
     rows = await packages_service.list_group_defaults(session, actor)
-    return {"items": [{"group": g.name, "group_id": str(g.id), "package": p.name} for g, p in rows],
-            "next_cursor": None}
+    return {
+        "items": [{"group": g.name, "group_id": str(g.id), "package": p.name} for g, p in rows],
+        "next_cursor": None,
+    }
 
 
 @router.put("/groups/{group}/default-package")
-async def set_group_default(group: str, body: GroupDefaultIn, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+async def set_group_default(
+    group: str, body: GroupDefaultIn, session: SessionDep, actor: ActorDep
+) -> dict[str, Any]:
     """Members who join the group later get this package; `package: null` clears it."""
-    await packages_service.set_group_default_package(session, actor, group=group, package=body.package)
+    await packages_service.set_group_default_package(
+        session, actor, group=group, package=body.package
+    )
     return {"group": group, "package": body.package}
 
 
@@ -164,13 +224,17 @@ async def set_group_default(group: str, body: GroupDefaultIn, session: SessionDe
 async def my_packages(session: ReadSessionDep, actor: ActorDep) -> dict[str, Any]:
     """The packages the signed-in member holds: allowance, used, remaining, next reset, models, limits."""
     if actor.user_id is None:
-        raise InvalidError("Only a signed-in member has packages; admins use /api/users/{user_id}/packages.")
+        raise InvalidError(
+            "Only a signed-in member has packages; admins use /api/users/{user_id}/packages."
+        )
     holdings = await packages_service.packages_of_user(session, actor, user_id=actor.user_id)
     return {"items": [holding_read(h) for h in holdings], "next_cursor": None}
 
 
 @router.get("/users/{user_id}/packages")
-async def user_packages(user_id: uuid.UUID, session: ReadSessionDep, actor: ActorDep) -> dict[str, Any]:
+async def user_packages(
+    user_id: uuid.UUID, session: ReadSessionDep, actor: ActorDep
+) -> dict[str, Any]:
     """The same view as /api/me/packages, for any user (admins and auditors)."""
     holdings = await packages_service.packages_of_user(session, actor, user_id=user_id)
     return {"items": [holding_read(h) for h in holdings], "next_cursor": None}

@@ -76,33 +76,59 @@ def _show_package(data: dict[str, Any], as_json: bool) -> None:
         print_json(data)
         return
     terms = data["terms"]
-    show_object({
-        "name": data["name"], "status": data["status"], "version": data["current_version"],
-        "allowance": f"{terms['allowance']} per {terms['period']}"
-                     + (f" ({terms['valid_days']} days)" if terms["valid_days"] else ""),
-        "rollover": f"{terms['rollover_periods']} periods" if terms["rollover_periods"] else "none",
-        "models": terms["model_patterns"], "rpm": terms["rpm"], "tpm": terms["tpm"],
-        "max concurrent": terms["max_concurrent"], "max cost per request": terms["max_cost_per_request"],
-        "list price": terms["list_price"], "holders": data["active_assignments"], "description": data["description"],
-    }, as_json=False)
+    show_object(
+        {
+            "name": data["name"],
+            "status": data["status"],
+            "version": data["current_version"],
+            "allowance": f"{terms['allowance']} per {terms['period']}"
+            + (f" ({terms['valid_days']} days)" if terms["valid_days"] else ""),
+            "rollover": f"{terms['rollover_periods']} periods"
+            if terms["rollover_periods"]
+            else "none",
+            "models": terms["model_patterns"],
+            "rpm": terms["rpm"],
+            "tpm": terms["tpm"],
+            "max concurrent": terms["max_concurrent"],
+            "max cost per request": terms["max_cost_per_request"],
+            "list price": terms["list_price"],
+            "holders": data["active_assignments"],
+            "description": data["description"],
+        },
+        as_json=False,
+    )
 
 
 def _show_preview(data: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    rows = [{**r, "allowance": f"{r['allowance_before']} → {r['allowance_after']}",
-             "version": f"{r['from_version'] or '—'} → {r['to_version'] or '—'}"} for r in data["rows"]]
-    show_list({"items": rows}, as_json=False, columns=["email", "change", "version", "allowance", "note"],
-              title=f"{data['action']} {data['package']}")
+    rows = [
+        {
+            **r,
+            "allowance": f"{r['allowance_before']} → {r['allowance_after']}",
+            "version": f"{r['from_version'] or '—'} → {r['to_version'] or '—'}",
+        }
+        for r in data["rows"]
+    ]
+    show_list(
+        {"items": rows},
+        as_json=False,
+        columns=["email", "change", "version", "allowance", "note"],
+        title=f"{data['action']} {data['package']}",
+    )
     verb = "applied" if data["applied"] else "preview"
-    console.print(f"{verb}: {data['gain']} gain, {data['lose']} lose, {data['change']} change allowance, "
-                  f"{data['unchanged']} unchanged; allowance per period changes by {data['allowance_delta']}")
+    console.print(
+        f"{verb}: {data['gain']} gain, {data['lose']} lose, {data['change']} change allowance, "
+        f"{data['unchanged']} unchanged; allowance per period changes by {data['allowance_delta']}"
+    )
 
 
 @contextmanager
 def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as bar:
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), console=console, transient=True
+    ) as bar:
         task = bar.add_task(label, total=None)
 
         def update(done: int, total: int) -> None:
@@ -112,8 +138,12 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
 
 
 def _confirm(preview: dict[str, Any], yes: bool) -> bool:
-    touched = preview["gain"] + preview["lose"] + preview["change"] + (
-        preview["unchanged"] if preview["action"] == "migrate" else 0)
+    touched = (
+        preview["gain"]
+        + preview["lose"]
+        + preview["change"]
+        + (preview["unchanged"] if preview["action"] == "migrate" else 0)
+    )
     if touched == 0:
         console.print("Nothing to change.")
         return False
@@ -123,23 +153,46 @@ def _confirm(preview: dict[str, Any], yes: bool) -> bool:
 @packages_app.command("create")
 def create(
     name: Annotated[str, typer.Argument(help="Package name.")],
-    allowance: Annotated[str, typer.Option(help="Allowance per period, in currency units (20.00).")],
+    allowance: Annotated[
+        str, typer.Option(help="Allowance per period, in currency units (20.00).")
+    ],
     period: Annotated[Period, typer.Option(help="monthly, weekly, daily or one_time.")],
-    valid_days: Annotated[int | None, typer.Option(help="Validity of a one_time package, in days.")] = None,
-    models: Annotated[str | None, typer.Option(help="Allowed model glob patterns, comma-separated.")] = None,
+    valid_days: Annotated[
+        int | None, typer.Option(help="Validity of a one_time package, in days.")
+    ] = None,
+    models: Annotated[
+        str | None, typer.Option(help="Allowed model glob patterns, comma-separated.")
+    ] = None,
     description: Annotated[str, typer.Option(help="What the package is for.")] = "",
-    rollover: Annotated[int, typer.Option(help="Unused allowance rolls over, capped at N periods (0 = none).")] = 0,
+    rollover: Annotated[
+        int, typer.Option(help="Unused allowance rolls over, capped at N periods (0 = none).")
+    ] = 0,
     rpm: Annotated[int | None, typer.Option(help="Requests per minute.")] = None,
     tpm: Annotated[int | None, typer.Option(help="Tokens per minute.")] = None,
     max_concurrent: Annotated[int | None, typer.Option(help="Concurrent requests.")] = None,
-    max_cost: Annotated[str | None, typer.Option(help="Largest cost of one request, in currency units.")] = None,
-    list_price: Annotated[str, typer.Option(help="What one period costs the budget (reports).")] = "0",
+    max_cost: Annotated[
+        str | None, typer.Option(help="Largest cost of one request, in currency units.")
+    ] = None,
+    list_price: Annotated[
+        str, typer.Option(help="What one period costs the budget (reports).")
+    ] = "0",
     as_json: JsonOpt = False,
 ) -> None:
     """Add a package to the catalog."""
-    body = {"name": name, "description": description, "allowance": allowance, "period": period.value,
-            "valid_days": valid_days, "rollover_periods": rollover, "model_patterns": _split(models), "rpm": rpm,
-            "tpm": tpm, "max_concurrent": max_concurrent, "max_cost_per_request": max_cost, "list_price": list_price}
+    body = {
+        "name": name,
+        "description": description,
+        "allowance": allowance,
+        "period": period.value,
+        "valid_days": valid_days,
+        "rollover_periods": rollover,
+        "model_patterns": _split(models),
+        "rpm": rpm,
+        "tpm": tpm,
+        "max_concurrent": max_concurrent,
+        "max_cost_per_request": max_cost,
+        "list_price": list_price,
+    }
     if context.current().remote:
         _show_package(context.api("POST", "/api/packages", json=body), as_json)
         return
@@ -155,24 +208,43 @@ def create(
 def edit(
     name: Annotated[str, typer.Argument(help="Package name.")],
     allowance: Annotated[str | None, typer.Option(help="Allowance per period.")] = None,
-    period: Annotated[Period | None, typer.Option(help="monthly, weekly, daily or one_time.")] = None,
-    valid_days: Annotated[int | None, typer.Option(help="Validity of a one_time package, in days.")] = None,
-    models: Annotated[str | None, typer.Option(help="Allowed model glob patterns, comma-separated.")] = None,
+    period: Annotated[
+        Period | None, typer.Option(help="monthly, weekly, daily or one_time.")
+    ] = None,
+    valid_days: Annotated[
+        int | None, typer.Option(help="Validity of a one_time package, in days.")
+    ] = None,
+    models: Annotated[
+        str | None, typer.Option(help="Allowed model glob patterns, comma-separated.")
+    ] = None,
     description: Annotated[str | None, typer.Option(help="What the package is for.")] = None,
-    rollover: Annotated[int | None, typer.Option(help="Rollover cap in periods (0 = none).")] = None,
+    rollover: Annotated[
+        int | None, typer.Option(help="Rollover cap in periods (0 = none).")
+    ] = None,
     rpm: Annotated[int | None, typer.Option(help="Requests per minute.")] = None,
     tpm: Annotated[int | None, typer.Option(help="Tokens per minute.")] = None,
     max_concurrent: Annotated[int | None, typer.Option(help="Concurrent requests.")] = None,
     max_cost: Annotated[str | None, typer.Option(help="Largest cost of one request.")] = None,
-    list_price: Annotated[str | None, typer.Option(help="What one period costs the budget.")] = None,
+    list_price: Annotated[
+        str | None, typer.Option(help="What one period costs the budget.")
+    ] = None,
     note: Annotated[str, typer.Option(help="Why (kept on the new version).")] = "",
     as_json: JsonOpt = False,
 ) -> None:
     """Change a package: new terms make a new version; holders keep theirs until migrated."""
-    given = {"allowance": allowance, "period": period.value if period else None, "valid_days": valid_days,
-             "model_patterns": _split(models) if models is not None else None, "description": description,
-             "rollover_periods": rollover, "rpm": rpm, "tpm": tpm, "max_concurrent": max_concurrent,
-             "max_cost_per_request": max_cost, "list_price": list_price}
+    given = {
+        "allowance": allowance,
+        "period": period.value if period else None,
+        "valid_days": valid_days,
+        "model_patterns": _split(models) if models is not None else None,
+        "description": description,
+        "rollover_periods": rollover,
+        "rpm": rpm,
+        "tpm": tpm,
+        "max_concurrent": max_concurrent,
+        "max_cost_per_request": max_cost,
+        "list_price": list_price,
+    }
     body = {k: v for k, v in given.items() if v is not None} | {"note": note}
     if context.current().remote:
         _show_package(context.api("PATCH", f"/api/packages/{name}", json=body), as_json)
@@ -180,28 +252,52 @@ def edit(
     data = _validate(PackageUpdate, body)
 
     async def go(session: Session, actor: Actor) -> dict[str, Any]:
-        return _dump(package_read(await packages_service.edit_package(session, actor, name=name, data=data)))
+        return _dump(
+            package_read(await packages_service.edit_package(session, actor, name=name, data=data))
+        )
 
     _show_package(context.run_local(go), as_json)
 
 
 @packages_app.command("list")
-def list_(status: Annotated[str | None, typer.Option(help="active or archived.")] = None,
-          limit: LimitOpt = None, cursor: CursorOpt = None, as_json: JsonOpt = False) -> None:
+def list_(
+    status: Annotated[str | None, typer.Option(help="active or archived.")] = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """List the catalog."""
     if context.current().remote:
-        page = context.api("GET", "/api/packages", params={"status": status, "limit": limit, "cursor": cursor})
+        page = context.api(
+            "GET", "/api/packages", params={"status": status, "limit": limit, "cursor": cursor}
+        )
     else:
+
         async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            result = await packages_service.list_packages(session, actor, status=status, limit=limit, cursor=cursor)
-            return {"items": [_dump(package_read(d)) for d in result.items], "next_cursor": result.next_cursor}
+            result = await packages_service.list_packages(
+                session, actor, status=status, limit=limit, cursor=cursor
+            )
+            return {
+                "items": [_dump(package_read(d)) for d in result.items],
+                "next_cursor": result.next_cursor,
+            }
 
         page = context.run_local(go)
-    rows = [{**p, "allowance": f"{p['terms']['allowance']}/{p['terms']['period']}",
-             "models": p["terms"]["model_patterns"], "version": p["current_version"],
-             "holders": p["active_assignments"]} for p in page["items"]]
-    show_list({**page, "items": rows if not as_json else page["items"]}, as_json=as_json,
-              columns=["name", "status", "version", "allowance", "models", "holders"])
+    rows = [
+        {
+            **p,
+            "allowance": f"{p['terms']['allowance']}/{p['terms']['period']}",
+            "models": p["terms"]["model_patterns"],
+            "version": p["current_version"],
+            "holders": p["active_assignments"],
+        }
+        for p in page["items"]
+    ]
+    show_list(
+        {**page, "items": rows if not as_json else page["items"]},
+        as_json=as_json,
+        columns=["name", "status", "version", "allowance", "models", "holders"],
+    )
 
 
 @packages_app.command("show")
@@ -223,13 +319,26 @@ def versions(name: str, as_json: JsonOpt = False) -> None:
     if context.current().remote:
         page = context.api("GET", f"/api/packages/{name}/versions")
     else:
+
         async def go(session: Session, actor: Actor) -> dict[str, Any]:
             rows = await packages_service.list_versions(session, actor, name=name)
             return {"items": [_dump(version_read(v)) for v in rows], "next_cursor": None}
 
         page = context.run_local(go)
-    show_list(page, as_json=as_json, columns=["version", "allowance", "period", "model_patterns", "rpm", "note",
-                                               "created_by", "created_at"])
+    show_list(
+        page,
+        as_json=as_json,
+        columns=[
+            "version",
+            "allowance",
+            "period",
+            "model_patterns",
+            "rpm",
+            "note",
+            "created_by",
+            "created_at",
+        ],
+    )
 
 
 @packages_app.command("archive")
@@ -240,7 +349,9 @@ def archive(name: str, as_json: JsonOpt = False) -> None:
         return
 
     async def go(session: Session, actor: Actor) -> dict[str, Any]:
-        return _dump(package_read(await packages_service.archive_package(session, actor, name=name)))
+        return _dump(
+            package_read(await packages_service.archive_package(session, actor, name=name))
+        )
 
     _show_package(context.run_local(go), as_json)
 
@@ -249,42 +360,71 @@ def archive(name: str, as_json: JsonOpt = False) -> None:
 def assign(
     name: Annotated[str, typer.Argument(help="Package name.")],
     user: Annotated[str | None, typer.Option("--user", help="One user, by email.")] = None,
-    users: Annotated[str | None, typer.Option("--users", help="Several users: emails, comma-separated.")] = None,
-    group: Annotated[str | None, typer.Option("--group", help="Every current member of this group.")] = None,
-    starts: Annotated[str | None, typer.Option(help="Start (date or ISO time; default now).")] = None,
-    ends: Annotated[str | None, typer.Option(help="End (date or ISO time); default: renews until cancelled.")] = None,
-    no_renew: Annotated[bool, typer.Option("--no-renew", help="One period only (unless --ends).")] = False,
+    users: Annotated[
+        str | None, typer.Option("--users", help="Several users: emails, comma-separated.")
+    ] = None,
+    group: Annotated[
+        str | None, typer.Option("--group", help="Every current member of this group.")
+    ] = None,
+    starts: Annotated[
+        str | None, typer.Option(help="Start (date or ISO time; default now).")
+    ] = None,
+    ends: Annotated[
+        str | None, typer.Option(help="End (date or ISO time); default: renews until cancelled.")
+    ] = None,
+    no_renew: Annotated[
+        bool, typer.Option("--no-renew", help="One period only (unless --ends).")
+    ] = False,
     reason: Annotated[str, typer.Option(help="Why (shown in the audit log).")] = "",
     preview: Annotated[bool, typer.Option("--preview", help="Only show who would change.")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply a bulk change without asking.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Apply a bulk change without asking.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Assign a package to a user, several users (--users) or a group's current members (--group)."""
     if sum(x is not None for x in (user, users, group)) != 1:
         fail("Name exactly one of --user EMAIL, --users EMAILS or --group G.", 2)
-    window = {"starts_at": _when(starts, "--starts"), "ends_at": _when(ends, "--ends"), "auto_renew": not no_renew,
-              "reason": reason}
+    window = {
+        "starts_at": _when(starts, "--starts"),
+        "ends_at": _when(ends, "--ends"),
+        "auto_renew": not no_renew,
+        "reason": reason,
+    }
     if user is not None and not preview:
         _assign_one(name, user, window, as_json)
         return
     emails = [user] if user is not None else _split(users)
     target = {"group": group} if group is not None else {"emails": emails}
     if context.current().remote:
-        body = {**{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in window.items()}, **target}
-        first = context.api("POST", f"/api/packages/{name}/assignments/bulk", json={**body, "preview": True})
+        body = {
+            **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in window.items()},
+            **target,
+        }
+        first = context.api(
+            "POST", f"/api/packages/{name}/assignments/bulk", json={**body, "preview": True}
+        )
         _show_preview(first, as_json and preview)
         if preview or not _confirm(first, yes):
             return
-        _show_preview(context.api("POST", f"/api/packages/{name}/assignments/bulk", json=body), as_json)
+        _show_preview(
+            context.api("POST", f"/api/packages/{name}/assignments/bulk", json=body), as_json
+        )
         return
 
-    async def run(session: Session, actor: Actor, *, dry: bool, progress: Any = None) -> dict[str, Any]:
+    async def run(
+        session: Session, actor: Actor, *, dry: bool, progress: Any = None
+    ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {**window, "preview": dry, "progress": progress}
         if group is not None:
-            result = await packages_service.assign_group(session, actor, package=name, group=group, **kwargs)
+            result = await packages_service.assign_group(
+                session, actor, package=name, group=group, **kwargs
+            )
         else:
             found = await packages_service.resolve_users(session, emails=emails)
-            result = await packages_service.assign_many(session, actor, package=name, users=found, **kwargs)
+            result = await packages_service.assign_many(
+                session, actor, package=name, users=found, **kwargs
+            )
         return _dump(preview_read(result))
 
     first = context.run_local(lambda s, a: run(s, a, dry=True))
@@ -303,16 +443,34 @@ def assign(
 def _assign_one(name: str, email: str, window: dict[str, Any], as_json: bool) -> None:
     if context.current().remote:
         body = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in window.items()}
-        data = context.api("POST", f"/api/packages/{name}/assignments", json={**body, "email": email})
+        data = context.api(
+            "POST", f"/api/packages/{name}/assignments", json={**body, "email": email}
+        )
     else:
+
         async def go(session: Session, actor: Actor) -> dict[str, Any]:
             (found,) = await packages_service.resolve_users(session, emails=[email])
-            detail = await packages_service.assign_package(session, actor, package=name, user_id=found.id, **window)
+            detail = await packages_service.assign_package(
+                session, actor, package=name, user_id=found.id, **window
+            )
             return _dump(assignment_read(detail))
 
         data = context.run_local(go)
-    show_object(data, as_json=as_json, fields=["id", "email", "package_name", "version", "status", "starts_at",
-                                               "ends_at", "period_ends_at", "auto_renew"])
+    show_object(
+        data,
+        as_json=as_json,
+        fields=[
+            "id",
+            "email",
+            "package_name",
+            "version",
+            "status",
+            "starts_at",
+            "ends_at",
+            "period_ends_at",
+            "auto_renew",
+        ],
+    )
 
 
 @packages_app.command("assignments")
@@ -320,53 +478,108 @@ def assignments(
     user: Annotated[str | None, typer.Option("--user", help="Only this user's (email).")] = None,
     package: Annotated[str | None, typer.Option("--package", help="Only this package's.")] = None,
     status: Annotated[str | None, typer.Option(help="active, ended or cancelled.")] = None,
-    limit: LimitOpt = None, cursor: CursorOpt = None, as_json: JsonOpt = False,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """List package assignments."""
     if context.current().remote:
         user_id = None
         if user is not None:
-            fail("--user with --server is not available yet; use --package or the API's user_id.", 2)
-        page = context.api("GET", "/api/package-assignments", params={
-            "user_id": user_id, "package": package, "status": status, "limit": limit, "cursor": cursor})
+            fail(
+                "--user with --server is not available yet; use --package or the API's user_id.", 2
+            )
+        page = context.api(
+            "GET",
+            "/api/package-assignments",
+            params={
+                "user_id": user_id,
+                "package": package,
+                "status": status,
+                "limit": limit,
+                "cursor": cursor,
+            },
+        )
     else:
+
         async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            uid = (await packages_service.resolve_users(session, emails=[user]))[0].id if user else None
-            result = await packages_service.list_assignments(session, actor, user_id=uid, package=package,
-                                                             status=status, limit=limit, cursor=cursor)
-            return {"items": [_dump(assignment_read(d)) for d in result.items], "next_cursor": result.next_cursor}
+            uid = (
+                (await packages_service.resolve_users(session, emails=[user]))[0].id
+                if user
+                else None
+            )
+            result = await packages_service.list_assignments(
+                session,
+                actor,
+                user_id=uid,
+                package=package,
+                status=status,
+                limit=limit,
+                cursor=cursor,
+            )
+            return {
+                "items": [_dump(assignment_read(d)) for d in result.items],
+                "next_cursor": result.next_cursor,
+            }
 
         page = context.run_local(go)
-    show_list(page, as_json=as_json, columns=["id", "email", "package_name", "version", "status", "period_ends_at",
-                                               "cancel_at", "reason"])
+    show_list(
+        page,
+        as_json=as_json,
+        columns=[
+            "id",
+            "email",
+            "package_name",
+            "version",
+            "status",
+            "period_ends_at",
+            "cancel_at",
+            "reason",
+        ],
+    )
 
 
 @packages_app.command("cancel")
 def cancel(
-    assignment_id: Annotated[uuid.UUID, typer.Argument(help="Assignment id (see `packages assignments`).")],
-    now: Annotated[bool, typer.Option("--now", help="Cancel at once: unused allowance expires now.")] = False,
+    assignment_id: Annotated[
+        uuid.UUID, typer.Argument(help="Assignment id (see `packages assignments`).")
+    ],
+    now: Annotated[
+        bool, typer.Option("--now", help="Cancel at once: unused allowance expires now.")
+    ] = False,
     reason: Annotated[str, typer.Option(help="Why (shown in the audit log).")] = "",
     as_json: JsonOpt = False,
 ) -> None:
     """Cancel an assignment at the end of its current period (default) or --now."""
     when = "now" if now else "period_end"
     if context.current().remote:
-        data = context.api("POST", f"/api/package-assignments/{assignment_id}/cancel",
-                           json={"when": when, "reason": reason})
+        data = context.api(
+            "POST",
+            f"/api/package-assignments/{assignment_id}/cancel",
+            json={"when": when, "reason": reason},
+        )
     else:
+
         async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            detail = await packages_service.cancel_assignment(session, actor, assignment_id=assignment_id,
-                                                              when=when, reason=reason)  # type: ignore[arg-type]
+            detail = await packages_service.cancel_assignment(
+                session, actor, assignment_id=assignment_id, when=when, reason=reason
+            )  # type: ignore[arg-type]
             return _dump(assignment_read(detail))
 
         data = context.run_local(go)
-    show_object(data, as_json=as_json, fields=["id", "email", "package_name", "status", "cancel_at", "closed_at"])
+    show_object(
+        data,
+        as_json=as_json,
+        fields=["id", "email", "package_name", "status", "cancel_at", "closed_at"],
+    )
 
 
 @packages_app.command("migrate")
 def migrate(
     name: Annotated[str, typer.Argument(help="Package name.")],
-    to_version: Annotated[int | None, typer.Option(help="Target version (default: current).")] = None,
+    to_version: Annotated[
+        int | None, typer.Option(help="Target version (default: current).")
+    ] = None,
     from_version: Annotated[int | None, typer.Option(help="Only holders of this version.")] = None,
     reason: Annotated[str, typer.Option(help="Why (shown in the audit log).")] = "",
     preview: Annotated[bool, typer.Option("--preview", help="Only show who would change.")] = False,
@@ -384,8 +597,13 @@ def migrate(
         return
 
     async def look(session: Session, actor: Actor) -> dict[str, Any]:
-        return _dump(preview_read(await packages_service.preview_migration(
-            session, actor, package=name, to_version=to_version, from_version=from_version)))
+        return _dump(
+            preview_read(
+                await packages_service.preview_migration(
+                    session, actor, package=name, to_version=to_version, from_version=from_version
+                )
+            )
+        )
 
     first = context.run_local(look)
     if preview:
@@ -396,10 +614,21 @@ def migrate(
     if not _confirm(first, yes):
         return
     with _progress("migrating") as tick:
+
         async def apply(session: Session, actor: Actor) -> dict[str, Any]:
-            return _dump(preview_read(await packages_service.migrate_assignments(
-                session, actor, package=name, to_version=to_version, from_version=from_version, reason=reason,
-                progress=tick)))
+            return _dump(
+                preview_read(
+                    await packages_service.migrate_assignments(
+                        session,
+                        actor,
+                        package=name,
+                        to_version=to_version,
+                        from_version=from_version,
+                        reason=reason,
+                        progress=tick,
+                    )
+                )
+            )
 
         done = context.run_local(apply)
     _show_preview(done, as_json)
@@ -407,34 +636,51 @@ def migrate(
 
 @packages_app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV with email,package[,starts_at,ends_at,reason].", exists=True,
-                                         dir_okay=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with email,package[,starts_at,ends_at,reason].", exists=True, dir_okay=False
+        ),
+    ],
     reason: Annotated[str, typer.Option(help="Why (shown in the audit log).")] = "",
-    preview: Annotated[bool, typer.Option("--preview", help="Validate and show, change nothing.")] = False,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Validate and show, change nothing.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Assign packages from a CSV: every line is checked first; one rejected line imports nothing."""
     text = file.read_text(encoding="utf-8")
     if context.current().remote:
-        data = context.api("POST", "/api/package-assignments/import",
-                           json={"csv": text, "reason": reason, "preview": preview})
+        data = context.api(
+            "POST",
+            "/api/package-assignments/import",
+            json={"csv": text, "reason": reason, "preview": preview},
+        )
         for item in data["items"]:
             _show_preview(item, as_json)
         return
     try:
         with _progress("importing") as tick:
+
             async def go(session: Session, actor: Actor) -> list[dict[str, Any]]:
-                results = await packages_service.import_assignments(session, actor, csv_text=text, reason=reason,
-                                                                    preview=preview, progress=tick)
+                results = await packages_service.import_assignments(
+                    session, actor, csv_text=text, reason=reason, preview=preview, progress=tick
+                )
                 return [_dump(preview_read(r)) for r in results]
 
             results = _run_raw(go)
     except AssignmentImportRejectedError as exc:
         if as_json:
-            print_json({"error": {"code": exc.code, "message": exc.message, "details": exc.details}})
+            print_json(
+                {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
+            )
         else:
-            show_list({"items": exc.details.get("rejected", [])}, as_json=False,
-                      columns=["line", "email", "package", "reason"], title="rejected lines")
+            show_list(
+                {"items": exc.details.get("rejected", [])},
+                as_json=False,
+                columns=["line", "email", "package", "reason"],
+                title="rejected lines",
+            )
         fail_error(exc)
     if as_json:
         print_json({"items": results, "next_cursor": None})
@@ -444,8 +690,10 @@ def import_(
 
 
 @packages_app.command("holdings")
-def holdings(user: Annotated[str, typer.Option("--user", help="The member, by email.")],
-             as_json: JsonOpt = False) -> None:
+def holdings(
+    user: Annotated[str, typer.Option("--user", help="The member, by email.")],
+    as_json: JsonOpt = False,
+) -> None:
     """What a member holds: allowance, used, remaining, next reset, models, limits (the member's own view)."""
 
     async def go(session: Session, actor: Actor) -> dict[str, Any]:
@@ -454,10 +702,26 @@ def holdings(user: Annotated[str, typer.Option("--user", help="The member, by em
         return {"items": [_dump(holding_read(h)) for h in rows], "next_cursor": None}
 
     if context.current().remote:
-        fail("holdings with --server: call GET /api/users/{user_id}/packages (or /api/me/packages).", 2)
+        fail(
+            "holdings with --server: call GET /api/users/{user_id}/packages (or /api/me/packages).",
+            2,
+        )
     page = context.run_local(go)
-    show_list(page, as_json=as_json, columns=["package", "version", "allowance", "used", "remaining", "next_reset_at",
-                                               "models", "rpm", "tpm"])
+    show_list(
+        page,
+        as_json=as_json,
+        columns=[
+            "package",
+            "version",
+            "allowance",
+            "used",
+            "remaining",
+            "next_reset_at",
+            "models",
+            "rpm",
+            "tpm",
+        ],
+    )
 
 
 def set_default_package(
@@ -470,8 +734,11 @@ def set_default_package(
     if context.current().remote:
         data = context.api("PUT", f"/api/groups/{group}/default-package", json={"package": name})
     else:
+
         async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            await packages_service.set_group_default_package(session, actor, group=group, package=name)
+            await packages_service.set_group_default_package(
+                session, actor, group=group, package=name
+            )
             return {"group": group, "package": name}
 
         data = context.run_local(go)
@@ -514,4 +781,3 @@ def _run_raw(fn: Any) -> Any:
         raise
     except SpectraError as exc:
         fail_error(exc)
-

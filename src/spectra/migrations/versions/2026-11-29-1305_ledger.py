@@ -14,7 +14,6 @@ from alembic import op
 
 import spectra.db.types
 
-
 revision: str = "0005_ledger"
 down_revision: str | Sequence[str] | None = "0004_pool"
 branch_labels: str | Sequence[str] | None = None

@@ -14,7 +14,6 @@ from alembic import op
 
 import spectra.db.types
 
-
 revision: str = "0006_packages"
 down_revision: str | Sequence[str] | None = "0005_ledger"
 branch_labels: str | Sequence[str] | None = None

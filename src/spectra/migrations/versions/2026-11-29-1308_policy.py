@@ -14,7 +14,6 @@ from alembic import op
 
 import spectra.db.types
 
-
 revision: str = "0008_policy"
 down_revision: str | Sequence[str] | None = "0007_usage"
 branch_labels: str | Sequence[str] | None = None

@@ -101,33 +101,46 @@ class Plan:
     reason: str = ""
 
 
-async def get_assignment(session: AsyncSession, actor: Actor, *, assignment_id: uuid.UUID) -> AssignmentDetail:
+async def get_assignment(
+    session: AsyncSession, actor: Actor, *, assignment_id: uuid.UUID
+) -> AssignmentDetail:
     require(actor, Permission.READ_ALL)
     assignment = await _assignment(session, assignment_id)
     return (await _details(session, [assignment]))[0]
 
 
 async def list_assignments(
-    session: AsyncSession, actor: Actor, *, user_id: uuid.UUID | None = None, package: str | None = None,
-    status: str | None = None, limit: int | None = None, cursor: str | None = None,
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    user_id: uuid.UUID | None = None,
+    package: str | None = None,
+    status: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
 ) -> Page[AssignmentDetail]:
     if user_id is None or user_id != actor.user_id:
         require(actor, Permission.READ_ALL)
     package_id = (await _by_name(session, package)).id if package else None
-    page = await repository.list_assignments(session, user_id=user_id, package_id=package_id, status=status,
-                                             limit=limit, cursor=cursor)
+    page = await repository.list_assignments(
+        session, user_id=user_id, package_id=package_id, status=status, limit=limit, cursor=cursor
+    )
     return Page(items=await _details(session, page.items), next_cursor=page.next_cursor)
 
 
-async def resolve_users(session: AsyncSession, *, emails: Sequence[str] = (),
-                        user_ids: Sequence[uuid.UUID] = ()) -> list[User]:
+async def resolve_users(
+    session: AsyncSession, *, emails: Sequence[str] = (), user_ids: Sequence[uuid.UUID] = ()
+) -> list[User]:
     """Users named by email or id, in the order given; unknown ones are one clear error."""
     by_email = await repository.users_by_email(session, emails)
     by_id = await repository.users_by_id(session, user_ids)
-    missing = [e for e in emails if e.strip().lower() not in by_email] + [str(i) for i in user_ids if i not in by_id]
+    missing = [e for e in emails if e.strip().lower() not in by_email] + [
+        str(i) for i in user_ids if i not in by_id
+    ]
     if missing:
-        raise AssignmentTargetNotFoundError(f"No user {', '.join(missing)}; `spectra users list` shows them.",
-                                            missing=missing)
+        raise AssignmentTargetNotFoundError(
+            f"No user {', '.join(missing)}; `spectra users list` shows them.", missing=missing
+        )
     seen: dict[uuid.UUID, User] = {}
     for user in [by_email[e.strip().lower()] for e in emails] + [by_id[i] for i in user_ids]:
         seen.setdefault(user.id, user)
@@ -142,21 +155,36 @@ async def group_members(session: AsyncSession, *, group: str) -> tuple[Group, li
 
 
 async def assign_package(
-    session: AsyncSession, actor: Actor, *, package: str, user_id: uuid.UUID, starts_at: datetime | None = None,
-    ends_at: datetime | None = None, auto_renew: bool = True, reason: str = "",
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    package: str,
+    user_id: uuid.UUID,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    auto_renew: bool = True,
+    reason: str = "",
 ) -> AssignmentDetail:
     """Give one user a package at its current version; a started first period is granted at once.
     Writes an audit event and a change-feed row."""
     require(actor, Permission.PACKAGES_WRITE)
     pkg, version = await _assignable(session, package)
     (user,) = await resolve_users(session, user_ids=[user_id])
-    assignment = await _assign(session, actor, package=pkg, version=version,
-                               plan=Plan(user=user, starts_at=starts_at, ends_at=ends_at,
-                                         auto_renew=auto_renew, reason=reason))
+    assignment = await _assign(
+        session,
+        actor,
+        package=pkg,
+        version=version,
+        plan=Plan(
+            user=user, starts_at=starts_at, ends_at=ends_at, auto_renew=auto_renew, reason=reason
+        ),
+    )
     return (await _details(session, [assignment]))[0]
 
 
-async def preview_assignment(session: AsyncSession, actor: Actor, *, package: str, users: Sequence[User]) -> Preview:
+async def preview_assignment(
+    session: AsyncSession, actor: Actor, *, package: str, users: Sequence[User]
+) -> Preview:
     """Who would gain the package (and its allowance) and who already holds it. Changes nothing."""
     require(actor, Permission.READ_ALL)
     pkg, version = await _assignable(session, package)
@@ -164,9 +192,18 @@ async def preview_assignment(session: AsyncSession, actor: Actor, *, package: st
 
 
 async def assign_many(
-    session: AsyncSession, actor: Actor, *, package: str, users: Sequence[User], starts_at: datetime | None = None,
-    ends_at: datetime | None = None, auto_renew: bool = True, reason: str = "", preview: bool = False,
-    progress: Progress | None = None, scope: str | None = None,
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    package: str,
+    users: Sequence[User],
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    auto_renew: bool = True,
+    reason: str = "",
+    preview: bool = False,
+    progress: Progress | None = None,
+    scope: str | None = None,
 ) -> Preview:
     """Assign a package to many users (those who already hold it are left unchanged). With
     `preview`, only say who would change. Each assignment is audited, plus one summary event."""
@@ -178,33 +215,74 @@ async def assign_many(
     gains = [r for r in result.rows if r.change == "gain"]
     by_id = {u.id: u for u in users}
     for done, row in enumerate(gains, start=1):
-        await _assign(session, actor, package=pkg, version=version,
-                      plan=Plan(user=by_id[row.user_id], starts_at=starts_at, ends_at=ends_at,
-                                auto_renew=auto_renew, reason=reason))
+        await _assign(
+            session,
+            actor,
+            package=pkg,
+            version=version,
+            plan=Plan(
+                user=by_id[row.user_id],
+                starts_at=starts_at,
+                ends_at=ends_at,
+                auto_renew=auto_renew,
+                reason=reason,
+            ),
+        )
         if progress is not None:
             progress(done, len(gains))
     await audit_service.record(
-        session, actor, "packages.assign_bulk", target_type="package", target_id=pkg.id, target_label=pkg.name,
-        scope=scope, version=version.version, gained=len(gains), unchanged=result.count("unchanged"), reason=reason,
+        session,
+        actor,
+        "packages.assign_bulk",
+        target_type="package",
+        target_id=pkg.id,
+        target_label=pkg.name,
+        scope=scope,
+        version=version.version,
+        gained=len(gains),
+        unchanged=result.count("unchanged"),
+        reason=reason,
     )
     result.applied = True
     return result
 
 
 async def assign_group(
-    session: AsyncSession, actor: Actor, *, package: str, group: str, starts_at: datetime | None = None,
-    ends_at: datetime | None = None, auto_renew: bool = True, reason: str = "", preview: bool = False,
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    package: str,
+    group: str,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    auto_renew: bool = True,
+    reason: str = "",
+    preview: bool = False,
     progress: Progress | None = None,
 ) -> Preview:
     """Assign a package to every current (active) member of a group; see `assign_many`."""
     found, members = await group_members(session, group=group)
-    return await assign_many(session, actor, package=package, users=members, starts_at=starts_at, ends_at=ends_at,
-                             auto_renew=auto_renew, reason=reason or f"members of group {found.name}",
-                             preview=preview, progress=progress, scope=f"group:{found.name}")
+    return await assign_many(
+        session,
+        actor,
+        package=package,
+        users=members,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        auto_renew=auto_renew,
+        reason=reason or f"members of group {found.name}",
+        preview=preview,
+        progress=progress,
+        scope=f"group:{found.name}",
+    )
 
 
 async def cancel_assignment(
-    session: AsyncSession, actor: Actor, *, assignment_id: uuid.UUID, when: Literal["now", "period_end"],
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    assignment_id: uuid.UUID,
+    when: Literal["now", "period_end"],
     reason: str = "",
 ) -> AssignmentDetail:
     """Cancel an assignment.
@@ -219,30 +297,53 @@ async def cancel_assignment(
     require(actor, Permission.PACKAGES_WRITE)
     assignment = await repository.get_assignment(session, assignment_id, lock=True)
     if assignment is None:
-        raise AssignmentNotFoundError(f"No package assignment {assignment_id}.", assignment_id=str(assignment_id))
+        raise AssignmentNotFoundError(
+            f"No package assignment {assignment_id}.", assignment_id=str(assignment_id)
+        )
     if assignment.status != AssignmentStatus.ACTIVE:
-        raise AssignmentNotActiveError(f"This assignment is already {assignment.status}.", status=assignment.status)
+        raise AssignmentNotActiveError(
+            f"This assignment is already {assignment.status}.", status=assignment.status
+        )
     now = utc_now()
     if when == "period_end" and assignment.period_ends_at is not None:
         assignment.cancel_at = assignment.period_ends_at
         await session.flush()
         version = await session.get(PackageVersion, assignment.version_id)
         await audit_service.record(
-            session, actor, "packages.cancel_scheduled", target_type="package_assignment", target_id=assignment.id,
-            target_label=await _label(session, assignment), before={"cancel_at": None},
-            after={"cancel_at": assignment.cancel_at.isoformat()}, user_id=str(assignment.user_id),
-            version=version.version if version else None, reason=reason,
+            session,
+            actor,
+            "packages.cancel_scheduled",
+            target_type="package_assignment",
+            target_id=assignment.id,
+            target_label=await _label(session, assignment),
+            before={"cancel_at": None},
+            after={"cancel_at": assignment.cancel_at.isoformat()},
+            user_id=str(assignment.user_id),
+            version=version.version if version else None,
+            reason=reason,
         )
         await record_change(session, period_service.CHANGE_KIND, assignment.user_id)
     else:
-        await period_service.close_current_period(session, actor, assignment=assignment, final=True, at=now)
-        await period_service.end_assignment(session, actor, assignment=assignment, at=now,
-                                            status=AssignmentStatus.CANCELLED, reason=reason or "cancelled now")
+        await period_service.close_current_period(
+            session, actor, assignment=assignment, final=True, at=now
+        )
+        await period_service.end_assignment(
+            session,
+            actor,
+            assignment=assignment,
+            at=now,
+            status=AssignmentStatus.CANCELLED,
+            reason=reason or "cancelled now",
+        )
     return (await _details(session, [assignment]))[0]
 
 
 async def preview_migration(
-    session: AsyncSession, actor: Actor, *, package: str, to_version: int | None = None,
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    package: str,
+    to_version: int | None = None,
     from_version: int | None = None,
 ) -> Preview:
     """Who would move to `to_version` (default: current) and how their allowance changes."""
@@ -251,8 +352,14 @@ async def preview_migration(
 
 
 async def migrate_assignments(
-    session: AsyncSession, actor: Actor, *, package: str, to_version: int | None = None,
-    from_version: int | None = None, reason: str = "", progress: Progress | None = None,
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    package: str,
+    to_version: int | None = None,
+    from_version: int | None = None,
+    reason: str = "",
+    progress: Progress | None = None,
 ) -> Preview:
     """Move active assignments to another version of their package. Models and limits change at
     once; the allowance changes from the next grant (the current period keeps what it was given).
@@ -262,14 +369,23 @@ async def migrate_assignments(
     pkg = await _by_name(session, package)
     target = await _version(session, pkg, to_version or pkg.current_version)
     moved = [r for r in result.rows if r.from_version != r.to_version]
-    assignments = {a.user_id: a for a in await repository.active_assignments_of_package(session, pkg.id)}
+    assignments = {
+        a.user_id: a for a in await repository.active_assignments_of_package(session, pkg.id)
+    }
     for done, row in enumerate(moved, start=1):
         assignment = assignments[row.user_id]
         assignment.version_id = target.id
         await audit_service.record(
-            session, actor, "packages.migrate", target_type="package_assignment", target_id=assignment.id,
-            target_label=f"{pkg.name} for {row.email}", before={"version": row.from_version},
-            after={"version": row.to_version}, user_id=str(row.user_id), reason=reason,
+            session,
+            actor,
+            "packages.migrate",
+            target_type="package_assignment",
+            target_id=assignment.id,
+            target_label=f"{pkg.name} for {row.email}",
+            before={"version": row.from_version},
+            after={"version": row.to_version},
+            user_id=str(row.user_id),
+            reason=reason,
         )
         await record_change(session, period_service.CHANGE_KIND, row.user_id)
         if progress is not None:
@@ -280,7 +396,12 @@ async def migrate_assignments(
 
 
 async def import_assignments(
-    session: AsyncSession, actor: Actor, *, csv_text: str, reason: str = "", preview: bool = False,
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    csv_text: str,
+    reason: str = "",
+    preview: bool = False,
     progress: Progress | None = None,
 ) -> list[Preview]:
     """Assign packages from CSV (`email,package` and optional `starts_at,ends_at,reason`).
@@ -293,12 +414,16 @@ async def import_assignments(
     reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
     columns = {c.strip().lower() for c in reader.fieldnames or []}
     if not {"email", "package"} <= columns:
-        raise PackageTermsInvalidError("The CSV needs a header line with at least the columns email,package.")
+        raise PackageTermsInvalidError(
+            "The CSV needs a header line with at least the columns email,package."
+        )
     rows: list[tuple[int, dict[str, str]]] = [
         (n, {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()})
         for n, raw in enumerate(reader, start=2)
     ]
-    users = await repository.users_by_email(session, [r["email"] for _, r in rows if r.get("email")])
+    users = await repository.users_by_email(
+        session, [r["email"] for _, r in rows if r.get("email")]
+    )
     rejected: list[dict[str, Any]] = []
     plans: dict[str, list[Plan]] = {}
     seen: set[tuple[str, str]] = set()
@@ -340,12 +465,19 @@ async def import_assignments(
         if await repository.active_assignments_of_package(session, found[0].id, user_ids=[user.id]):
             reject(f"{email} already holds {found[0].name}")
             continue
-        plans.setdefault(key, []).append(Plan(user=user, starts_at=starts_at, ends_at=ends_at,
-                                              reason=row.get("reason") or reason or "CSV import"))
+        plans.setdefault(key, []).append(
+            Plan(
+                user=user,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                reason=row.get("reason") or reason or "CSV import",
+            )
+        )
     if rejected:
         raise AssignmentImportRejectedError(
             f"{len(rejected)} of {len(rows)} lines were rejected, so nothing was imported; fix them and import again.",
-            rejected=rejected, lines=len(rows),
+            rejected=rejected,
+            lines=len(rows),
         )
     results: list[Preview] = []
     total = sum(len(p) for p in plans.values())
@@ -365,8 +497,15 @@ async def import_assignments(
             result.applied = True
         results.append(result)
     if not preview:
-        await audit_service.record(session, actor, "packages.import", target_type="package_import",
-                                   lines=len(rows), assigned=total, reason=reason)
+        await audit_service.record(
+            session,
+            actor,
+            "packages.import",
+            target_type="package_import",
+            lines=len(rows),
+            assigned=total,
+            reason=reason,
+        )
     return results
 
 
@@ -389,14 +528,24 @@ async def set_group_default_package(
     else:
         pkg, _ = await _assignable(session, package)
         if row is None:
-            row = GroupDefaultPackage(group_id=found.id, package_id=pkg.id, set_by=actor.label, set_at=utc_now())
+            row = GroupDefaultPackage(
+                group_id=found.id, package_id=pkg.id, set_by=actor.label, set_at=utc_now()
+            )
             session.add(row)
         else:
             row.package_id, row.set_by, row.set_at = pkg.id, actor.label, utc_now()
         result = row
     await session.flush()
-    await audit_service.record(session, actor, "packages.group_default", target_type="group", target_id=found.id,
-                               target_label=found.name, before=before, after={"package": package})
+    await audit_service.record(
+        session,
+        actor,
+        "packages.group_default",
+        target_type="group",
+        target_id=found.id,
+        target_label=found.name,
+        before=before,
+        after={"package": package},
+    )
     return result
 
 
@@ -404,13 +553,18 @@ async def list_group_defaults(session: AsyncSession, actor: Actor) -> list[tuple
     require(actor, Permission.READ_ALL)
     out: list[tuple[Group, Package]] = []
     for row in await repository.list_group_defaults(session):
-        group, pkg = await session.get(Group, row.group_id), await session.get(Package, row.package_id)
+        group, pkg = (
+            await session.get(Group, row.group_id),
+            await session.get(Package, row.package_id),
+        )
         if group is not None and pkg is not None:
             out.append((group, pkg))
     return sorted(out, key=lambda gp: gp[0].name_key)
 
 
-async def assign_group_default(session: AsyncSession, *, user_id: uuid.UUID, group_id: uuid.UUID) -> PackageAssignment | None:
+async def assign_group_default(
+    session: AsyncSession, *, user_id: uuid.UUID, group_id: uuid.UUID
+) -> PackageAssignment | None:
     """Give a user who joined `group_id` the group's default package, if it has an active one and
     the user does not hold it already. Runs as `system` in the joining unit of work; audited."""
     row = await repository.get_group_default(session, group_id)
@@ -425,7 +579,9 @@ async def assign_group_default(session: AsyncSession, *, user_id: uuid.UUID, gro
         return None
     version = await _version(session, pkg, pkg.current_version)
     reason = f"default package of group {group.name if group else group_id}"
-    return await _assign(session, SYSTEM, package=pkg, version=version, plan=Plan(user=user, reason=reason))
+    return await _assign(
+        session, SYSTEM, package=pkg, version=version, plan=Plan(user=user, reason=reason)
+    )
 
 
 async def _assign(
@@ -438,51 +594,104 @@ async def _assign(
     _check_window(starts_at, ends_at)
     user = plan.user
     if await repository.active_assignments_of_package(session, package.id, user_ids=[user.id]):
-        raise AssignmentExistsError(f"{user.email} already holds package '{package.name}'.",
-                                    email=user.email, package=package.name)
+        raise AssignmentExistsError(
+            f"{user.email} already holds package '{package.name}'.",
+            email=user.email,
+            package=package.name,
+        )
     assignment_id = uuid7()
-    account = await ledger_service.get_or_create_account(session, kind="allowance", owner_id=assignment_id)
+    account = await ledger_service.get_or_create_account(
+        session, kind="allowance", owner_id=assignment_id
+    )
     assignment = PackageAssignment(
-        id=assignment_id, user_id=user.id, package_id=package.id, version_id=version.id,
-        status=AssignmentStatus.ACTIVE, starts_at=starts_at, ends_at=ends_at, auto_renew=plan.auto_renew,
-        time_zone=time_zone, allowance_account_id=account.id,
-        reason=plan.reason, assigned_by=actor.label,
+        id=assignment_id,
+        user_id=user.id,
+        package_id=package.id,
+        version_id=version.id,
+        status=AssignmentStatus.ACTIVE,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        auto_renew=plan.auto_renew,
+        time_zone=time_zone,
+        allowance_account_id=account.id,
+        reason=plan.reason,
+        assigned_by=actor.label,
     )
     session.add(assignment)
     await session.flush()
     await audit_service.record(
-        session, actor, "packages.assign", target_type="package_assignment", target_id=assignment.id,
+        session,
+        actor,
+        "packages.assign",
+        target_type="package_assignment",
+        target_id=assignment.id,
         target_label=f"{package.name} for {user.email}",
-        after={"package": package.name, "version": version.version, "starts_at": starts_at.isoformat(),
-               "ends_at": ends_at.isoformat() if ends_at else None, "auto_renew": plan.auto_renew},
-        user_id=str(user.id), email=user.email, version=version.version, reason=plan.reason,
+        after={
+            "package": package.name,
+            "version": version.version,
+            "starts_at": starts_at.isoformat(),
+            "ends_at": ends_at.isoformat() if ends_at else None,
+            "auto_renew": plan.auto_renew,
+        },
+        user_id=str(user.id),
+        email=user.email,
+        version=version.version,
+        reason=plan.reason,
     )
     await record_change(session, period_service.CHANGE_KIND, user.id)
     if starts_at <= now:
-        await period_service.renew_assignment(session, assignment_id=assignment.id, now=now, actor=actor)
+        await period_service.renew_assignment(
+            session, assignment_id=assignment.id, now=now, actor=actor
+        )
     return assignment
 
 
-async def _assign_preview(session: AsyncSession, pkg: Package, version: PackageVersion,
-                          users: Sequence[User]) -> Preview:
-    held = {a.user_id: a for a in await repository.active_assignments_of_package(
-        session, pkg.id, user_ids=[u.id for u in users])}
+async def _assign_preview(
+    session: AsyncSession, pkg: Package, version: PackageVersion, users: Sequence[User]
+) -> Preview:
+    held = {
+        a.user_id: a
+        for a in await repository.active_assignments_of_package(
+            session, pkg.id, user_ids=[u.id for u in users]
+        )
+    }
     versions = await repository.versions_by_id(session, [a.version_id for a in held.values()])
     result = Preview(action="assign", package=pkg.name)
     for user in users:
         current = held.get(user.id)
         if current is None:
-            result.rows.append(PreviewRow(user.id, user.email, "gain", None, version.version, 0,
-                                          version.allowance_micros, "gains the package"))
+            result.rows.append(
+                PreviewRow(
+                    user.id,
+                    user.email,
+                    "gain",
+                    None,
+                    version.version,
+                    0,
+                    version.allowance_micros,
+                    "gains the package",
+                )
+            )
         else:
             have = versions[current.version_id]
-            result.rows.append(PreviewRow(user.id, user.email, "unchanged", have.version, have.version,
-                                          have.allowance_micros, have.allowance_micros,
-                                          f"already holds version {have.version}"))
+            result.rows.append(
+                PreviewRow(
+                    user.id,
+                    user.email,
+                    "unchanged",
+                    have.version,
+                    have.version,
+                    have.allowance_micros,
+                    have.allowance_micros,
+                    f"already holds version {have.version}",
+                )
+            )
     return result
 
 
-async def _migration(session: AsyncSession, package: str, to_version: int | None, from_version: int | None) -> Preview:
+async def _migration(
+    session: AsyncSession, package: str, to_version: int | None, from_version: int | None
+) -> Preview:
     pkg = await _by_name(session, package)
     target = await _version(session, pkg, to_version or pkg.current_version)
     if from_version is not None:
@@ -495,9 +704,21 @@ async def _migration(session: AsyncSession, package: str, to_version: int | None
         have = versions[a.version_id]
         if have.id == target.id or (from_version is not None and have.version != from_version):
             continue
-        change: Change = "change" if have.allowance_micros != target.allowance_micros else "unchanged"
-        result.rows.append(PreviewRow(a.user_id, users[a.user_id].email, change, have.version, target.version,
-                                      have.allowance_micros, target.allowance_micros, _terms_note(have, target)))
+        change: Change = (
+            "change" if have.allowance_micros != target.allowance_micros else "unchanged"
+        )
+        result.rows.append(
+            PreviewRow(
+                a.user_id,
+                users[a.user_id].email,
+                change,
+                have.version,
+                target.version,
+                have.allowance_micros,
+                target.allowance_micros,
+                _terms_note(have, target),
+            )
+        )
     return result
 
 
@@ -509,7 +730,14 @@ def _terms_note(old: PackageVersion, new: PackageVersion) -> str:
         notes.append("models +" + ",".join(added))
     if removed:
         notes.append("models -" + ",".join(removed))
-    for name in ("period", "rollover_periods", "rpm", "tpm", "max_concurrent", "max_cost_per_request_micros"):
+    for name in (
+        "period",
+        "rollover_periods",
+        "rpm",
+        "tpm",
+        "max_concurrent",
+        "max_cost_per_request_micros",
+    ):
         if getattr(old, name) != getattr(new, name):
             notes.append(f"{name} {getattr(old, name)}→{getattr(new, name)}")
     return "; ".join(notes)
@@ -518,30 +746,42 @@ def _terms_note(old: PackageVersion, new: PackageVersion) -> str:
 async def _assignable(session: AsyncSession, name: str) -> tuple[Package, PackageVersion]:
     pkg = await _by_name(session, name)
     if pkg.status != PackageStatus.ACTIVE:
-        raise PackageArchivedError(f"Package '{pkg.name}' is archived; it cannot be assigned.", package=pkg.name)
+        raise PackageArchivedError(
+            f"Package '{pkg.name}' is archived; it cannot be assigned.", package=pkg.name
+        )
     return pkg, await _version(session, pkg, pkg.current_version)
 
 
 async def _assignment(session: AsyncSession, assignment_id: uuid.UUID) -> PackageAssignment:
     assignment = await repository.get_assignment(session, assignment_id)
     if assignment is None:
-        raise AssignmentNotFoundError(f"No package assignment {assignment_id}.", assignment_id=str(assignment_id))
+        raise AssignmentNotFoundError(
+            f"No package assignment {assignment_id}.", assignment_id=str(assignment_id)
+        )
     return assignment
 
 
-async def _details(session: AsyncSession, assignments: Sequence[PackageAssignment]) -> list[AssignmentDetail]:
+async def _details(
+    session: AsyncSession, assignments: Sequence[PackageAssignment]
+) -> list[AssignmentDetail]:
     versions = await repository.versions_by_id(session, [a.version_id for a in assignments])
     packages = await repository.packages_by_id(session, [a.package_id for a in assignments])
     users = await repository.users_by_id(session, [a.user_id for a in assignments])
     return [
-        AssignmentDetail(assignment=a, package_name=packages[a.package_id].name, version=versions[a.version_id].version,
-                         email=users[a.user_id].email if a.user_id in users else None)
+        AssignmentDetail(
+            assignment=a,
+            package_name=packages[a.package_id].name,
+            version=versions[a.version_id].version,
+            email=users[a.user_id].email if a.user_id in users else None,
+        )
         for a in assignments
     ]
 
 
 async def _label(session: AsyncSession, assignment: PackageAssignment) -> str:
-    return f"{(await _details(session, [assignment]))[0].package_name} for user {assignment.user_id}"
+    return (
+        f"{(await _details(session, [assignment]))[0].package_name} for user {assignment.user_id}"
+    )
 
 
 def _aware(value: datetime | None, time_zone: str) -> datetime | None:
@@ -553,7 +793,9 @@ def _aware(value: datetime | None, time_zone: str) -> datetime | None:
 
 def _check_window(starts_at: datetime, ends_at: datetime | None) -> None:
     if ends_at is not None and ends_at <= starts_at:
-        raise PackageTermsInvalidError("The end date must be after the start date.", field="ends_at")
+        raise PackageTermsInvalidError(
+            "The end date must be after the start date.", field="ends_at"
+        )
 
 
 def _parse_time(text: str, tz: ZoneInfo, name: str) -> datetime | None:
@@ -565,5 +807,7 @@ def _parse_time(text: str, tz: ZoneInfo, name: str) -> datetime | None:
             return datetime.combine(date.fromisoformat(text), time(), tzinfo=tz)
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise PackageTermsInvalidError(f"{name} '{text}' is not a date (2026-12-01) or an ISO time.") from None
+        raise PackageTermsInvalidError(
+            f"{name} '{text}' is not a date (2026-12-01) or an ISO time."
+        ) from None
     return value if value.tzinfo else value.replace(tzinfo=tz)

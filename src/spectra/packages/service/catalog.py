@@ -26,11 +26,22 @@ from spectra.packages.schemas import PackageCreate, PackageUpdate
 from spectra.users.permissions import Permission, require
 
 _TERM_FIELDS = (
-    "allowance", "period", "valid_days", "rollover_periods", "model_patterns", "rpm", "tpm",
-    "max_concurrent", "max_cost_per_request", "list_price",
+    "allowance",
+    "period",
+    "valid_days",
+    "rollover_periods",
+    "model_patterns",
+    "rpm",
+    "tpm",
+    "max_concurrent",
+    "max_cost_per_request",
+    "list_price",
 )
-_COLUMN = {"allowance": "allowance_micros", "max_cost_per_request": "max_cost_per_request_micros",
-           "list_price": "list_price_micros"}
+_COLUMN = {
+    "allowance": "allowance_micros",
+    "max_cost_per_request": "max_cost_per_request_micros",
+    "list_price": "list_price_micros",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +76,11 @@ async def find_package(session: AsyncSession, name: str) -> Package | None:
 
 
 async def list_packages(
-    session: AsyncSession, actor: Actor, *, status: str | None = None, limit: int | None = None,
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    limit: int | None = None,
     cursor: str | None = None,
 ) -> Page[PackageDetail]:
     require(actor, Permission.READ_ALL)
@@ -79,44 +94,75 @@ async def list_versions(session: AsyncSession, actor: Actor, *, name: str) -> li
     return list(await repository.list_versions(session, package.id))
 
 
-async def create_package(session: AsyncSession, actor: Actor, *, data: PackageCreate) -> PackageDetail:
+async def create_package(
+    session: AsyncSession, actor: Actor, *, data: PackageCreate
+) -> PackageDetail:
     """Add a package to the catalog with version 1 of its terms. Writes an audit event."""
     require(actor, Permission.PACKAGES_WRITE)
     name = data.name.strip()
     if not name:
         raise PackageTermsInvalidError("A package needs a name.", field="name")
     if await repository.find_package_by_name(session, name) is not None:
-        raise PackageNameTakenError(f"A package named '{name}' already exists; edit it to make a new version.",
-                                    name=name)
-    package = Package(id=uuid7(), name=name, name_key=name.lower(), description=data.description,
-                      status=PackageStatus.ACTIVE, current_version=1)
+        raise PackageNameTakenError(
+            f"A package named '{name}' already exists; edit it to make a new version.", name=name
+        )
+    package = Package(
+        id=uuid7(),
+        name=name,
+        name_key=name.lower(),
+        description=data.description,
+        status=PackageStatus.ACTIVE,
+        current_version=1,
+    )
     version = PackageVersion(
-        package_id=package.id, version=1, allowance_micros=data.allowance, period=str(data.period),
-        valid_days=data.valid_days, rollover_periods=data.rollover_periods,
-        model_patterns=_clean_patterns(data.model_patterns), rpm=data.rpm, tpm=data.tpm,
-        max_concurrent=data.max_concurrent, max_cost_per_request_micros=data.max_cost_per_request,
-        list_price_micros=data.list_price, note="created", created_by=actor.label,
+        package_id=package.id,
+        version=1,
+        allowance_micros=data.allowance,
+        period=str(data.period),
+        valid_days=data.valid_days,
+        rollover_periods=data.rollover_periods,
+        model_patterns=_clean_patterns(data.model_patterns),
+        rpm=data.rpm,
+        tpm=data.tpm,
+        max_concurrent=data.max_concurrent,
+        max_cost_per_request_micros=data.max_cost_per_request,
+        list_price_micros=data.list_price,
+        note="created",
+        created_by=actor.label,
     )
     _check(version)
     session.add(package)
     try:
         await session.flush()
     except IntegrityError:
-        raise PackageNameTakenError(f"A package named '{name}' already exists.", name=name) from None
+        raise PackageNameTakenError(
+            f"A package named '{name}' already exists.", name=name
+        ) from None
     session.add(version)
     await session.flush()
-    await audit_service.record(session, actor, "packages.create", target_type="package", target_id=package.id,
-                               target_label=package.name, after=version_terms(version))
+    await audit_service.record(
+        session,
+        actor,
+        "packages.create",
+        target_type="package",
+        target_id=package.id,
+        target_label=package.name,
+        after=version_terms(version),
+    )
     return PackageDetail(package=package, terms=version, active_assignments=0)
 
 
-async def edit_package(session: AsyncSession, actor: Actor, *, name: str, data: PackageUpdate) -> PackageDetail:
+async def edit_package(
+    session: AsyncSession, actor: Actor, *, name: str, data: PackageUpdate
+) -> PackageDetail:
     """Change a package. New terms make a new version; existing assignments keep theirs until
     migrated. A description-only change makes no version. Writes an audit event."""
     require(actor, Permission.PACKAGES_WRITE)
     package = await _by_name(session, name)
     if package.status == PackageStatus.ARCHIVED:
-        raise PackageArchivedError(f"Package '{package.name}' is archived; its terms cannot change.")
+        raise PackageArchivedError(
+            f"Package '{package.name}' is archived; its terms cannot change."
+        )
     current = await _version(session, package, package.current_version)
     sent = data.model_fields_set & set(_TERM_FIELDS)
     values = {f: getattr(current, _COLUMN.get(f, f)) for f in _TERM_FIELDS}
@@ -131,12 +177,20 @@ async def edit_package(session: AsyncSession, actor: Actor, *, name: str, data: 
     terms = current
     if changed:
         terms = PackageVersion(
-            package_id=package.id, version=current.version + 1, allowance_micros=values["allowance"],
-            period=str(values["period"]), valid_days=values["valid_days"],
-            rollover_periods=values["rollover_periods"], model_patterns=list(values["model_patterns"]),
-            rpm=values["rpm"], tpm=values["tpm"], max_concurrent=values["max_concurrent"],
-            max_cost_per_request_micros=values["max_cost_per_request"], list_price_micros=values["list_price"],
-            note=data.note, created_by=actor.label,
+            package_id=package.id,
+            version=current.version + 1,
+            allowance_micros=values["allowance"],
+            period=str(values["period"]),
+            valid_days=values["valid_days"],
+            rollover_periods=values["rollover_periods"],
+            model_patterns=list(values["model_patterns"]),
+            rpm=values["rpm"],
+            tpm=values["tpm"],
+            max_concurrent=values["max_concurrent"],
+            max_cost_per_request_micros=values["max_cost_per_request"],
+            list_price_micros=values["list_price"],
+            note=data.note,
+            created_by=actor.label,
         )
         _check(terms)
         session.add(terms)
@@ -145,14 +199,23 @@ async def edit_package(session: AsyncSession, actor: Actor, *, name: str, data: 
         package.description = data.description
     await session.flush()
     await audit_service.record(
-        session, actor, "packages.edit", target_type="package", target_id=package.id, target_label=package.name,
-        before=before, after={"description": package.description, **version_terms(terms)},
-        new_version=terms.version if changed else None, reason=data.note,
+        session,
+        actor,
+        "packages.edit",
+        target_type="package",
+        target_id=package.id,
+        target_label=package.name,
+        before=before,
+        after={"description": package.description, **version_terms(terms)},
+        new_version=terms.version if changed else None,
+        reason=data.note,
     )
     return await _detail(session, package)
 
 
-async def archive_package(session: AsyncSession, actor: Actor, *, name: str, reason: str = "") -> PackageDetail:
+async def archive_package(
+    session: AsyncSession, actor: Actor, *, name: str, reason: str = ""
+) -> PackageDetail:
     """Stop assigning a package. Existing assignments run on until they end or are cancelled.
     Writes an audit event."""
     require(actor, Permission.PACKAGES_WRITE)
@@ -161,25 +224,35 @@ async def archive_package(session: AsyncSession, actor: Actor, *, name: str, rea
         return await _detail(session, package)
     package.status = PackageStatus.ARCHIVED
     await session.flush()
-    await audit_service.record(session, actor, "packages.archive", target_type="package", target_id=package.id,
-                               target_label=package.name, before={"status": "active"},
-                               after={"status": "archived"}, reason=reason)
+    await audit_service.record(
+        session,
+        actor,
+        "packages.archive",
+        target_type="package",
+        target_id=package.id,
+        target_label=package.name,
+        before={"status": "active"},
+        after={"status": "archived"},
+        reason=reason,
+    )
     return await _detail(session, package)
 
 
 async def _by_name(session: AsyncSession, name: str) -> Package:
     package = await repository.find_package_by_name(session, name)
     if package is None:
-        raise PackageNotFoundError(f"There is no package named '{name}'; `spectra packages list` shows them.",
-                                   name=name)
+        raise PackageNotFoundError(
+            f"There is no package named '{name}'; `spectra packages list` shows them.", name=name
+        )
     return package
 
 
 async def _version(session: AsyncSession, package: Package, version: int) -> PackageVersion:
     row = await repository.get_version(session, package.id, version)
     if row is None:
-        raise PackageVersionNotFoundError(f"Package '{package.name}' has no version {version}.",
-                                          version=version)
+        raise PackageVersionNotFoundError(
+            f"Package '{package.name}' has no version {version}.", version=version
+        )
     return row
 
 

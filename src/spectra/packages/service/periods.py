@@ -56,22 +56,37 @@ async def workspace_time_zone(session: AsyncSession) -> str:
     return (await workspace_service.get_settings(session)).time_zone
 
 
-def period_window(assignment: PackageAssignment, version: PackageVersion, index: int) -> Window | None:
+def period_window(
+    assignment: PackageAssignment, version: PackageVersion, index: int
+) -> Window | None:
     """Period `index` of `assignment` under `version`'s period rule, cut at its end date."""
-    return window(assignment.starts_at, period=Period(version.period), index=index,
-                  time_zone=assignment.time_zone, valid_days=version.valid_days, ends_at=assignment.ends_at)
+    return window(
+        assignment.starts_at,
+        period=Period(version.period),
+        index=index,
+        time_zone=assignment.time_zone,
+        valid_days=version.valid_days,
+        ends_at=assignment.ends_at,
+    )
 
 
 def stops_after_current(assignment: PackageAssignment) -> bool:
     """True when no period follows the current one: cancelled at period end, or not renewing."""
-    if (assignment.cancel_at is not None and assignment.period_ends_at is not None
-            and assignment.cancel_at <= assignment.period_ends_at):
+    if (
+        assignment.cancel_at is not None
+        and assignment.period_ends_at is not None
+        and assignment.cancel_at <= assignment.period_ends_at
+    ):
         return True
     return not assignment.auto_renew and assignment.ends_at is None
 
 
 async def renew_assignment(
-    session: AsyncSession, *, assignment_id: uuid.UUID, now: datetime | None = None, actor: Actor = SYSTEM
+    session: AsyncSession,
+    *,
+    assignment_id: uuid.UUID,
+    now: datetime | None = None,
+    actor: Actor = SYSTEM,
 ) -> RenewalResult:
     """Bring one assignment up to `now`: grant a started first period, close each ended period
     (expire, roll over, carry a negative balance), grant the next or end the assignment.
@@ -97,13 +112,20 @@ async def renew_assignment(
         assert assignment.period_ends_at is not None
         if assignment.period_ends_at > at:
             break
-        nxt = None if stops_after_current(assignment) else period_window(assignment, version, assignment.period_index + 1)
+        nxt = (
+            None
+            if stops_after_current(assignment)
+            else period_window(assignment, version, assignment.period_index + 1)
+        )
         await close_current_period(session, actor, assignment=assignment, final=nxt is None, at=at)
         closed += 1
         if nxt is None:
             cancelled = assignment.cancel_at is not None
             await end_assignment(
-                session, actor, assignment=assignment, at=assignment.period_ends_at,
+                session,
+                actor,
+                assignment=assignment,
+                at=assignment.period_ends_at,
                 status=AssignmentStatus.CANCELLED if cancelled else AssignmentStatus.ENDED,
                 reason="cancelled at period end" if cancelled else "last period ended",
             )
@@ -115,7 +137,12 @@ async def renew_assignment(
 
 
 async def grant_period(
-    session: AsyncSession, actor: Actor, *, assignment: PackageAssignment, version: PackageVersion, win: Window
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    assignment: PackageAssignment,
+    version: PackageVersion,
+    win: Window,
 ) -> PackagePeriod:
     """Grant one period's allowance (funding -> the assignment's allowance) and make it current.
 
@@ -131,20 +158,31 @@ async def grant_period(
         package = await session.get(Package, assignment.package_id)
         funding = await ledger_service.get_or_create_account(session, kind="funding")
         txn = await ledger_service.post(
-            session, actor, kind="grant",
+            session,
+            actor,
+            kind="grant",
             postings=[(funding.id, -amount), (assignment.allowance_account_id, amount)],
             idempotency_key=grant_key(assignment.id, win.starts_at),
             memo=f"{package.name if package else 'package'} v{version.version}: allowance "
-                 f"{format_amount(amount)} for {win.starts_at.isoformat()} to {win.ends_at.isoformat()}",
-            metadata={"assignment_id": str(assignment.id), "user_id": str(assignment.user_id),
-                      "period_index": win.index, "period_start": win.starts_at.isoformat(),
-                      "version": version.version},
+            f"{format_amount(amount)} for {win.starts_at.isoformat()} to {win.ends_at.isoformat()}",
+            metadata={
+                "assignment_id": str(assignment.id),
+                "user_id": str(assignment.user_id),
+                "period_index": win.index,
+                "period_start": win.starts_at.isoformat(),
+                "version": version.version,
+            },
         )
         txn_id = txn.id
     balance = await ledger_service.balance(session, assignment.allowance_account_id)
     period = PackagePeriod(
-        assignment_id=assignment.id, period_index=win.index, version_id=version.id, starts_at=win.starts_at,
-        ends_at=win.ends_at, carried_in_micros=balance - amount, granted_micros=amount,
+        assignment_id=assignment.id,
+        period_index=win.index,
+        version_id=version.id,
+        starts_at=win.starts_at,
+        ends_at=win.ends_at,
+        carried_in_micros=balance - amount,
+        granted_micros=amount,
         grant_transaction_id=txn_id,
     )
     session.add(period)
@@ -166,17 +204,30 @@ async def close_current_period(
         return period
     version = await _version(session, period.version_id)
     balance = await ledger_service.balance(session, assignment.allowance_account_id)
-    closing = close_period(balance, allowance=version.allowance_micros,
-                           rollover_periods=version.rollover_periods, final=final)
+    closing = close_period(
+        balance,
+        allowance=version.allowance_micros,
+        rollover_periods=version.rollover_periods,
+        final=final,
+    )
     if closing.expire_micros > 0:
         expired = await ledger_service.get_or_create_account(session, kind="expired_allowance")
         txn = await ledger_service.post(
-            session, actor, kind="expire",
-            postings=[(assignment.allowance_account_id, -closing.expire_micros), (expired.id, closing.expire_micros)],
+            session,
+            actor,
+            kind="expire",
+            postings=[
+                (assignment.allowance_account_id, -closing.expire_micros),
+                (expired.id, closing.expire_micros),
+            ],
             idempotency_key=expire_key(assignment.id, period.starts_at),
             memo=f"unused allowance of the period from {period.starts_at.isoformat()} expired",
-            metadata={"assignment_id": str(assignment.id), "user_id": str(assignment.user_id),
-                      "period_index": period.period_index, "kept_micros": closing.kept_micros},
+            metadata={
+                "assignment_id": str(assignment.id),
+                "user_id": str(assignment.user_id),
+                "period_index": period.period_index,
+                "kept_micros": closing.kept_micros,
+            },
         )
         period.expire_transaction_id = txn.id
     period.closing_balance_micros = balance
@@ -187,7 +238,13 @@ async def close_current_period(
 
 
 async def end_assignment(
-    session: AsyncSession, actor: Actor, *, assignment: PackageAssignment, at: datetime, status: str, reason: str
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    assignment: PackageAssignment,
+    at: datetime,
+    status: str,
+    reason: str,
 ) -> None:
     """Mark an assignment ended or cancelled (its periods already closed). Writes an audit event."""
     before = {"status": assignment.status}
@@ -197,10 +254,16 @@ async def end_assignment(
     version = await _version(session, assignment.version_id)
     package = await session.get(Package, assignment.package_id)
     await audit_service.record(
-        session, actor, "packages.assignment_end" if status == AssignmentStatus.ENDED else "packages.cancel",
-        target_type="package_assignment", target_id=assignment.id,
+        session,
+        actor,
+        "packages.assignment_end" if status == AssignmentStatus.ENDED else "packages.cancel",
+        target_type="package_assignment",
+        target_id=assignment.id,
         target_label=f"{package.name if package else assignment.package_id} for user {assignment.user_id}",
-        before=before, after={"status": status}, user_id=str(assignment.user_id), version=version.version,
+        before=before,
+        after={"status": status},
+        user_id=str(assignment.user_id),
+        version=version.version,
         reason=reason,
     )
     await record_change(session, CHANGE_KIND, assignment.user_id)

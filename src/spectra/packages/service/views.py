@@ -80,8 +80,11 @@ async def entitlements_for_users(
     """Entitlements of `user_ids` (every user when None): active assignments whose first period
     was granted, ordered by user, then soonest period end. For cache loading; no permission check."""
     assignments = [
-        a for a in await repository.active_assignments(session, user_ids=user_ids)
-        if a.period_index is not None and a.period_starts_at is not None and a.period_ends_at is not None
+        a
+        for a in await repository.active_assignments(session, user_ids=user_ids)
+        if a.period_index is not None
+        and a.period_starts_at is not None
+        and a.period_ends_at is not None
     ]
     versions = await repository.versions_by_id(session, [a.version_id for a in assignments])
     packages = await repository.packages_by_id(session, [a.package_id for a in assignments])
@@ -90,18 +93,30 @@ async def entitlements_for_users(
         v = versions[a.version_id]
         assert a.period_starts_at is not None
         assert a.period_ends_at is not None
-        out.append(Entitlement(
-            user_id=a.user_id, assignment_id=a.id, package_id=a.package_id, package_name=packages[a.package_id].name,
-            version=v.version, model_patterns=tuple(v.model_patterns), rpm=v.rpm, tpm=v.tpm,
-            max_concurrent=v.max_concurrent, max_cost_per_request_micros=v.max_cost_per_request_micros,
-            allowance_account_id=a.allowance_account_id, period_starts_at=a.period_starts_at,
-            period_ends_at=a.period_ends_at,
-        ))
+        out.append(
+            Entitlement(
+                user_id=a.user_id,
+                assignment_id=a.id,
+                package_id=a.package_id,
+                package_name=packages[a.package_id].name,
+                version=v.version,
+                model_patterns=tuple(v.model_patterns),
+                rpm=v.rpm,
+                tpm=v.tpm,
+                max_concurrent=v.max_concurrent,
+                max_cost_per_request_micros=v.max_cost_per_request_micros,
+                allowance_account_id=a.allowance_account_id,
+                period_starts_at=a.period_starts_at,
+                period_ends_at=a.period_ends_at,
+            )
+        )
     out.sort(key=lambda e: (str(e.user_id), e.period_ends_at, str(e.assignment_id)))
     return out
 
 
-async def packages_of_user(session: AsyncSession, actor: Actor, *, user_id: uuid.UUID) -> list[Holding]:
+async def packages_of_user(
+    session: AsyncSession, actor: Actor, *, user_id: uuid.UUID
+) -> list[Holding]:
     """The packages a user holds now (active assignments), with allowance, used, remaining (the
     ledger balance), next reset, models and limits. A member may read their own; admins anyone's."""
     if actor.user_id != user_id:
@@ -123,15 +138,28 @@ async def packages_of_user(session: AsyncSession, actor: Actor, *, user_id: uuid
         if period is None:
             next_reset = a.starts_at
         else:
-            following = None if stops_after_current(a) else period_window(a, v, period.period_index + 1)
+            following = (
+                None if stops_after_current(a) else period_window(a, v, period.period_index + 1)
+            )
             next_reset = following.starts_at if following is not None else None
-        out.append(Holding(
-            assignment=a, package_name=packages[a.package_id].name, version=v.version,
-            allowance_micros=v.allowance_micros, carried_in_micros=carried, available_micros=available,
-            used_micros=available - remaining, remaining_micros=remaining, period_starts_at=a.period_starts_at,
-            period_ends_at=a.period_ends_at, next_reset_at=next_reset, model_patterns=list(v.model_patterns),
-            rpm=v.rpm, tpm=v.tpm, max_concurrent=v.max_concurrent,
-            max_cost_per_request_micros=v.max_cost_per_request_micros,
-        ))
+        out.append(
+            Holding(
+                assignment=a,
+                package_name=packages[a.package_id].name,
+                version=v.version,
+                allowance_micros=v.allowance_micros,
+                carried_in_micros=carried,
+                available_micros=available,
+                used_micros=available - remaining,
+                remaining_micros=remaining,
+                period_starts_at=a.period_starts_at,
+                period_ends_at=a.period_ends_at,
+                next_reset_at=next_reset,
+                model_patterns=list(v.model_patterns),
+                rpm=v.rpm,
+                tpm=v.tpm,
+                max_concurrent=v.max_concurrent,
+                max_cost_per_request_micros=v.max_cost_per_request_micros,
+            )
+        )
     return out
-

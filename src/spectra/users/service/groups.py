@@ -28,7 +28,7 @@ UNSET: object = object()
 """Marks a cap argument that was not given (None means "no cap")."""
 
 
-def _check_cap(value: int | None | object, field: str) -> int | None:
+def _check_cap(value: int | object | None, field: str) -> int | None:
     if value is not None and not isinstance(value, int):
         raise InvalidAmountError(f"{field} must be an amount.", field=field)
     if value is not None and value < 0:

@@ -29,9 +29,12 @@ async def test_openai_sdk(app: object, pooled: World, fake: FakeUpstream) -> Non
             assert text == "sdk says hi"
             response = await client.responses.create(model=OPENAI_MODEL, input="hi")
             assert response.output_text == "sdk says hi"
-            events = [e.type async for e in await client.responses.create(
-                model=OPENAI_MODEL, input="hi", stream=True
-            )]
+            events = [
+                e.type
+                async for e in await client.responses.create(
+                    model=OPENAI_MODEL, input="hi", stream=True
+                )
+            ]
             assert events[-1] == "response.completed"
             models = [m.id async for m in client.models.list()]
             assert OPENAI_MODEL in models
@@ -60,7 +63,9 @@ async def test_anthropic_sdk(app: object, pooled: World, fake: FakeUpstream) -> 
                 final = await stream.get_final_message()
             assert final.usage.output_tokens == 6
             beta = await client.beta.messages.create(
-                model=ANTHROPIC_MODEL, max_tokens=64, betas=["context-1m-2025-08-07"],
+                model=ANTHROPIC_MODEL,
+                max_tokens=64,
+                betas=["context-1m-2025-08-07"],
                 messages=[{"role": "user", "content": "hi"}],
             )
             assert beta.content[0].text == "claude here"  # type: ignore[union-attr]

@@ -13,7 +13,9 @@ from tests.factories import make_user
 
 
 def actor_for(user: User, *, read_only: bool = False) -> Actor:
-    return user_actor(user_id=user.id, email=user.email, role=user.role, via="token", read_only=read_only)
+    return user_actor(
+        user_id=user.id, email=user.email, role=user.role, via="token", read_only=read_only
+    )
 
 
 async def make_member(session: Session, **overrides: Any) -> User:

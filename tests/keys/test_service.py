@@ -21,48 +21,72 @@ from .factories import actor_for, make_admin, make_key, make_member, make_token
 
 
 async def last_audit(session: Session) -> AuditEvent:
-    return (await session.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))).scalar_one()
+    return (
+        await session.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
+    ).scalar_one()
 
 
 async def changes_for(session: Session, entity: object) -> list[str]:
-    rows = await session.execute(select(ChangeFeedEntry.kind).where(ChangeFeedEntry.entity_id == str(entity)))
+    rows = await session.execute(
+        select(ChangeFeedEntry.kind).where(ChangeFeedEntry.entity_id == str(entity))
+    )
     return list(rows.scalars())
 
 
 class TestCreateKey:
-    async def test_a_member_creates_their_own_key_and_sees_the_secret_once(self, session: Session) -> None:
+    async def test_a_member_creates_their_own_key_and_sees_the_secret_once(
+        self, session: Session
+    ) -> None:
         member = await make_member(session)
         key, secret = await keys_service.create_key(session, actor_for(member), name="laptop")
-        stored = (await session.execute(select(MemberKey).where(MemberKey.id == key.id))).scalar_one()
+        stored = (
+            await session.execute(select(MemberKey).where(MemberKey.id == key.id))
+        ).scalar_one()
         assert stored.user_id == member.id
         assert stored.hash == hash_secret(secret)
-        assert stored.prefix.startswith("sk-spectra-") and secret not in stored.prefix
+        assert stored.prefix.startswith("sk-spectra-")
+        assert secret not in stored.prefix
         assert stored.status == "active"
         event = await last_audit(session)
-        assert (event.action, event.target_id, event.actor_label) == ("keys.create", str(key.id), member.email)
-        assert event.after is not None and event.after["name"] == "laptop"
-        assert secret not in str(event.after) and stored.hash not in str(event.after)
+        assert (event.action, event.target_id, event.actor_label) == (
+            "keys.create",
+            str(key.id),
+            member.email,
+        )
+        assert event.after is not None
+        assert event.after["name"] == "laptop"
+        assert secret not in str(event.after)
+        assert stored.hash not in str(event.after)
         assert await changes_for(session, key.id) == ["keys.changed"]
 
     async def test_an_admin_creates_a_key_for_a_member_by_email(self, session: Session) -> None:
         admin, member = await make_admin(session), await make_member(session)
-        key, _ = await keys_service.create_key(session, actor_for(admin), user_email=member.email.upper())
+        key, _ = await keys_service.create_key(
+            session, actor_for(admin), user_email=member.email.upper()
+        )
         assert key.user_id == member.id
 
     async def test_scopes_and_allowlist_are_cleaned(self, session: Session) -> None:
         member = await make_member(session)
         key, _ = await make_key(
-            session, member, scopes=[" claude-* ", "claude-*", "gpt-4o"], ip_allowlist=["10.1.2.3/8", "192.168.0.7"]
+            session,
+            member,
+            scopes=[" claude-* ", "claude-*", "gpt-4o"],
+            ip_allowlist=["10.1.2.3/8", "192.168.0.7"],
         )
         assert key.scopes == ["claude-*", "gpt-4o"]
         assert key.ip_allowlist == ["10.0.0.0/8", "192.168.0.7/32"]
 
-    async def test_a_malformed_cidr_is_refused_and_nothing_is_written(self, session: Session) -> None:
+    async def test_a_malformed_cidr_is_refused_and_nothing_is_written(
+        self, session: Session
+    ) -> None:
         member = await make_member(session)
         with pytest.raises(errors.InvalidCidrError) as caught:
             await make_key(session, member, ip_allowlist=["10.0.0.0/33"])
         assert caught.value.code == "invalid_cidr"
-        assert (await session.execute(select(MemberKey).where(MemberKey.user_id == member.id))).first() is None
+        assert (
+            await session.execute(select(MemberKey).where(MemberKey.user_id == member.id))
+        ).first() is None
 
     async def test_a_scope_with_spaces_is_refused(self, session: Session) -> None:
         member = await make_member(session)
@@ -84,7 +108,9 @@ class TestCreateKey:
         with pytest.raises(ReadOnlyTokenError):
             await keys_service.create_key(session, actor_for(admin, read_only=True))
 
-    async def test_an_expiry_in_the_past_is_refused(self, session: Session, clock: datetime) -> None:
+    async def test_an_expiry_in_the_past_is_refused(
+        self, session: Session, clock: datetime
+    ) -> None:
         member = await make_member(session)
         with pytest.raises(errors.InvalidExpiryError):
             await make_key(session, member, expires_at=clock - timedelta(minutes=1))
@@ -118,20 +144,31 @@ class TestListKeys:
         second, _ = await make_key(session, member)
         third, _ = await make_key(session, member)
         await keys_service.revoke_key(session, actor_for(admin), key_id=second.id)
-        active = await keys_service.list_keys(session, actor_for(admin), user_id=member.id, status="active")
+        active = await keys_service.list_keys(
+            session, actor_for(admin), user_id=member.id, status="active"
+        )
         assert {k.id for k in active.items} == {first.id, third.id}
-        revoked = await keys_service.list_keys(session, actor_for(admin), user_email=member.email, status="revoked")
+        revoked = await keys_service.list_keys(
+            session, actor_for(admin), user_email=member.email, status="revoked"
+        )
         assert [k.id for k in revoked.items] == [second.id]
         page1 = await keys_service.list_keys(session, actor_for(admin), user_id=member.id, limit=2)
-        page2 = await keys_service.list_keys(session, actor_for(admin), user_id=member.id, limit=2, cursor=page1.next_cursor)
-        assert len(page1.items) == 2 and page1.next_cursor is not None
+        page2 = await keys_service.list_keys(
+            session, actor_for(admin), user_id=member.id, limit=2, cursor=page1.next_cursor
+        )
+        assert len(page1.items) == 2
+        assert page1.next_cursor is not None
         assert {k.id for k in [*page1.items, *page2.items]} == {first.id, second.id, third.id}
 
-    async def test_expired_keys_are_listed_as_expired(self, session: Session, clock: datetime) -> None:
+    async def test_expired_keys_are_listed_as_expired(
+        self, session: Session, clock: datetime
+    ) -> None:
         member = await make_member(session)
         key, _ = await make_key(session, member, expires_at=clock + timedelta(hours=1))
         clock_module.advance(timedelta(hours=2))
-        expired = await keys_service.list_keys(session, local_actor(), user_id=member.id, status="expired")
+        expired = await keys_service.list_keys(
+            session, local_actor(), user_id=member.id, status="expired"
+        )
         assert [k.id for k in expired.items] == [key.id]
         assert key.effective_status(clock_module.utc_now()) == "expired"
 
@@ -141,7 +178,9 @@ class TestListKeys:
 
 
 class TestGetKey:
-    async def test_a_member_gets_a_forbidden_answer_for_another_members_key(self, session: Session) -> None:
+    async def test_a_member_gets_a_forbidden_answer_for_another_members_key(
+        self, session: Session
+    ) -> None:
         alice, bob = await make_member(session), await make_member(session)
         key, _ = await make_key(session, bob)
         with pytest.raises(PermissionDeniedError):
@@ -156,14 +195,20 @@ class TestRevokeKey:
     async def test_a_member_revokes_their_own_key(self, session: Session) -> None:
         member = await make_member(session)
         key, secret = await make_key(session, member)
-        await keys_service.revoke_key(session, actor_for(member), key_id=key.id, reason="lost laptop")
-        stored = (await session.execute(select(MemberKey).where(MemberKey.id == key.id))).scalar_one()
+        await keys_service.revoke_key(
+            session, actor_for(member), key_id=key.id, reason="lost laptop"
+        )
+        stored = (
+            await session.execute(select(MemberKey).where(MemberKey.id == key.id))
+        ).scalar_one()
         assert (stored.status, stored.revoked_reason) == ("revoked", "lost laptop")
         assert stored.revoked_at is not None
         event = await last_audit(session)
         assert event.action == "keys.revoke"
-        assert event.before is not None and event.before["status"] == "active"
-        assert event.after is not None and event.after["status"] == "revoked"
+        assert event.before is not None
+        assert event.before["status"] == "active"
+        assert event.after is not None
+        assert event.after["status"] == "revoked"
         assert (await changes_for(session, key.id)).count("keys.changed") == 2
         with pytest.raises(errors.KeyRevokedError):
             await keys_service.authenticate_key(session, secret)
@@ -192,22 +237,37 @@ class TestRevokeKey:
 
 
 class TestRotateKey:
-    async def test_the_old_secret_works_during_the_grace_period_then_stops(self, session: Session, clock: datetime) -> None:
+    async def test_the_old_secret_works_during_the_grace_period_then_stops(
+        self, session: Session, clock: datetime
+    ) -> None:
         member = await make_member(session)
-        old, old_secret = await make_key(session, member, name="ci", scopes=["gpt-*"], ip_allowlist=["10.0.0.0/8"])
+        old, old_secret = await make_key(
+            session, member, name="ci", scopes=["gpt-*"], ip_allowlist=["10.0.0.0/8"]
+        )
         new, new_secret = await keys_service.rotate_key(
             session, actor_for(member), key_id=old.id, grace=timedelta(hours=2)
         )
-        assert new_secret != old_secret and new.id != old.id
-        assert (new.name, new.scopes, new.ip_allowlist, new.rotated_from_id) == ("ci", ["gpt-*"], ["10.0.0.0/8"], old.id)
+        assert new_secret != old_secret
+        assert new.id != old.id
+        assert (new.name, new.scopes, new.ip_allowlist, new.rotated_from_id) == (
+            "ci",
+            ["gpt-*"],
+            ["10.0.0.0/8"],
+            old.id,
+        )
         assert old.grace_until == clock + timedelta(hours=2)
-        assert (await keys_service.authenticate_key(session, old_secret, client_ip="10.0.0.1")).id == old.id
+        assert (
+            await keys_service.authenticate_key(session, old_secret, client_ip="10.0.0.1")
+        ).id == old.id
         clock_module.advance(timedelta(hours=2))
         with pytest.raises(errors.KeyRevokedError):
             await keys_service.authenticate_key(session, old_secret, client_ip="10.0.0.1")
-        assert (await keys_service.authenticate_key(session, new_secret, client_ip="10.0.0.1")).id == new.id
+        assert (
+            await keys_service.authenticate_key(session, new_secret, client_ip="10.0.0.1")
+        ).id == new.id
         event = await last_audit(session)
-        assert event.action == "keys.rotate" and event.details is not None
+        assert event.action == "keys.rotate"
+        assert event.details is not None
         assert event.details["new_key_id"] == str(new.id)
         assert new_secret not in str(event.details)
         assert "keys.changed" in await changes_for(session, new.id)
@@ -237,41 +297,59 @@ class TestUpdateKey:
     async def test_only_the_fields_given_change(self, session: Session) -> None:
         member = await make_member(session)
         key, _ = await make_key(session, member, name="a", scopes=["claude-*"])
-        await keys_service.update_key(session, actor_for(member), key_id=key.id, ip_allowlist=["2001:db8::/32"])
+        await keys_service.update_key(
+            session, actor_for(member), key_id=key.id, ip_allowlist=["2001:db8::/32"]
+        )
         assert (key.name, key.scopes, key.ip_allowlist) == ("a", ["claude-*"], ["2001:db8::/32"])
         event = await last_audit(session)
         assert event.action == "keys.update"
-        assert event.before is not None and event.before["ip_allowlist"] == []
-        assert event.after is not None and event.after["ip_allowlist"] == ["2001:db8::/32"]
+        assert event.before is not None
+        assert event.before["ip_allowlist"] == []
+        assert event.after is not None
+        assert event.after["ip_allowlist"] == ["2001:db8::/32"]
 
-    async def test_changing_first_use_days_after_first_use_moves_the_expiry(self, session: Session, clock: datetime) -> None:
+    async def test_changing_first_use_days_after_first_use_moves_the_expiry(
+        self, session: Session, clock: datetime
+    ) -> None:
         member = await make_member(session)
         key, secret = await make_key(session, member, expires_after_first_use_days=30)
         await keys_service.authenticate_key(session, secret)
         await session.refresh(key)
-        assert key.first_used_at == clock and key.use_expires_at == clock + timedelta(days=30)
-        await keys_service.update_key(session, local_actor(), key_id=key.id, expires_after_first_use_days=7)
+        assert key.first_used_at == clock
+        assert key.use_expires_at == clock + timedelta(days=30)
+        await keys_service.update_key(
+            session, local_actor(), key_id=key.id, expires_after_first_use_days=7
+        )
         assert key.use_expires_at == clock + timedelta(days=7)
 
     async def test_a_malformed_cidr_leaves_the_key_unchanged(self, session: Session) -> None:
         member = await make_member(session)
         key, _ = await make_key(session, member)
         with pytest.raises(errors.InvalidCidrError):
-            await keys_service.update_key(session, local_actor(), key_id=key.id, ip_allowlist=["not-an-ip"])
+            await keys_service.update_key(
+                session, local_actor(), key_id=key.id, ip_allowlist=["not-an-ip"]
+            )
         assert key.ip_allowlist == []
 
 
 class TestAuthenticateKey:
-    async def test_a_valid_key_authenticates_and_records_its_use(self, session: Session, clock: datetime) -> None:
+    async def test_a_valid_key_authenticates_and_records_its_use(
+        self, session: Session, clock: datetime
+    ) -> None:
         member = await make_member(session)
         key, secret = await make_key(session, member)
         found = await keys_service.authenticate_key(session, secret)
-        assert found.id == key.id and found.user.email == member.email
+        assert found.id == key.id
+        assert found.user.email == member.email
         await session.refresh(key)
         assert key.last_used_at == clock
 
-    @pytest.mark.parametrize("secret", ["", "sk-spectra-", "sk-spectra-nope", "st-spectra-abc", "Bearer x"])
-    async def test_an_unknown_or_malformed_key_is_invalid(self, session: Session, secret: str) -> None:
+    @pytest.mark.parametrize(
+        "secret", ["", "sk-spectra-", "sk-spectra-nope", "st-spectra-abc", "Bearer x"]
+    )
+    async def test_an_unknown_or_malformed_key_is_invalid(
+        self, session: Session, secret: str
+    ) -> None:
         with pytest.raises(errors.InvalidApiKeyError) as caught:
             await keys_service.authenticate_key(session, secret)
         assert caught.value.code == "invalid_api_key"
@@ -284,7 +362,9 @@ class TestAuthenticateKey:
             await keys_service.authenticate_key(session, secret)
         assert caught.value.code == "key_expired"
 
-    async def test_a_key_expires_n_days_after_first_use(self, session: Session, clock: datetime) -> None:
+    async def test_a_key_expires_n_days_after_first_use(
+        self, session: Session, clock: datetime
+    ) -> None:
         member = await make_member(session)
         _, secret = await make_key(session, member, expires_after_first_use_days=3)
         clock_module.advance(timedelta(days=10))
@@ -311,19 +391,26 @@ class TestAuthenticateKey:
 
 
 class TestCreateToken:
-    async def test_a_user_creates_a_read_only_token_for_themselves(self, session: Session, clock: datetime) -> None:
+    async def test_a_user_creates_a_read_only_token_for_themselves(
+        self, session: Session, clock: datetime
+    ) -> None:
         admin = await make_admin(session)
         token, secret = await keys_service.create_token(
             session, actor_for(admin), read_only=True, expires_at=clock + timedelta(days=30)
         )
-        stored = (await session.execute(select(AdminToken).where(AdminToken.id == token.id))).scalar_one()
-        assert secret.startswith("st-spectra-") and stored.hash == hash_secret(secret)
+        stored = (
+            await session.execute(select(AdminToken).where(AdminToken.id == token.id))
+        ).scalar_one()
+        assert secret.startswith("st-spectra-")
+        assert stored.hash == hash_secret(secret)
         assert (stored.user_id, stored.read_only) == (admin.id, True)
         event = await last_audit(session)
         assert (event.action, event.target_id) == ("tokens.create", str(token.id))
         assert secret not in str(event.after)
 
-    async def test_nobody_creates_a_token_for_someone_else_over_the_api(self, session: Session) -> None:
+    async def test_nobody_creates_a_token_for_someone_else_over_the_api(
+        self, session: Session
+    ) -> None:
         owner = await make_member(session, role="owner")
         member = await make_member(session)
         with pytest.raises(errors.TokenForOtherUserError):
@@ -347,7 +434,11 @@ class TestCreateToken:
 
 class TestListTokens:
     async def test_members_see_their_own_admins_see_all(self, session: Session) -> None:
-        admin, alice, bob = await make_admin(session), await make_member(session), await make_member(session)
+        admin, alice, bob = (
+            await make_admin(session),
+            await make_member(session),
+            await make_member(session),
+        )
         mine, _ = await make_token(session, alice)
         theirs, _ = await make_token(session, bob)
         own = await keys_service.list_tokens(session, actor_for(alice))
@@ -381,15 +472,24 @@ class TestRevokeToken:
 
 
 class TestAuthenticateToken:
-    async def test_a_valid_token_authenticates_with_its_user(self, session: Session, clock: datetime) -> None:
+    async def test_a_valid_token_authenticates_with_its_user(
+        self, session: Session, clock: datetime
+    ) -> None:
         admin = await make_admin(session)
         token, secret = await make_token(session, admin, read_only=True)
         found = await keys_service.authenticate_token(session, secret)
-        assert (found.id, found.user_id, found.read_only, found.user.role) == (token.id, admin.id, True, "admin")
+        assert (found.id, found.user_id, found.read_only, found.user.role) == (
+            token.id,
+            admin.id,
+            True,
+            "admin",
+        )
         await session.refresh(token)
         assert token.last_used_at == clock
 
-    async def test_last_used_is_written_at_most_once_a_minute(self, session: Session, clock: datetime) -> None:
+    async def test_last_used_is_written_at_most_once_a_minute(
+        self, session: Session, clock: datetime
+    ) -> None:
         admin = await make_admin(session)
         token, secret = await make_token(session, admin)
         await keys_service.authenticate_token(session, secret)

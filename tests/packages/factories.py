@@ -20,21 +20,38 @@ UNIT = 1_000_000
 
 
 async def make_package(session: AsyncSession, **overrides: Any) -> packages_service.PackageDetail:
-    body: dict[str, Any] = {"name": f"pkg-{uuid.uuid4().hex[:6]}", "allowance": "20", "period": "monthly",
-                            "model_patterns": ["claude-sonnet-*"]}
+    body: dict[str, Any] = {
+        "name": f"pkg-{uuid.uuid4().hex[:6]}",
+        "allowance": "20",
+        "period": "monthly",
+        "model_patterns": ["claude-sonnet-*"],
+    }
     body.update(overrides)
-    return await packages_service.create_package(session, OWNER, data=PackageCreate.model_validate(body))
+    return await packages_service.create_package(
+        session, OWNER, data=PackageCreate.model_validate(body)
+    )
 
 
 async def spend(session: AsyncSession, account_id: uuid.UUID, micros: int) -> None:
     """Charge usage to an allowance account, as the gateway's settlement would."""
     expense = await ledger_service.get_or_create_account(session, kind="usage_expense")
-    await ledger_service.post(session, OWNER, kind="usage", postings=[(account_id, -micros), (expense.id, micros)],
-                              idempotency_key=f"test-usage:{uuid.uuid4()}")
+    await ledger_service.post(
+        session,
+        OWNER,
+        kind="usage",
+        postings=[(account_id, -micros), (expense.id, micros)],
+        idempotency_key=f"test-usage:{uuid.uuid4()}",
+    )
 
 
-async def count_txns(session: AsyncSession, kind: str, assignment_id: uuid.UUID | None = None) -> int:
-    rows = (await session.execute(select(LedgerTransaction).where(LedgerTransaction.kind == kind))).scalars().all()
+async def count_txns(
+    session: AsyncSession, kind: str, assignment_id: uuid.UUID | None = None
+) -> int:
+    rows = (
+        (await session.execute(select(LedgerTransaction).where(LedgerTransaction.kind == kind)))
+        .scalars()
+        .all()
+    )
     if assignment_id is None:
         return len(rows)
     return sum(1 for r in rows if (r.meta or {}).get("assignment_id") == str(assignment_id))

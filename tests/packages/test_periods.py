@@ -8,7 +8,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from spectra.packages.errors import PackageTermsInvalidError
-from spectra.packages.periods import Period, add_months, boundary, close_period, validate_terms, window
+from spectra.packages.periods import (
+    Period,
+    add_months,
+    boundary,
+    close_period,
+    validate_terms,
+    window,
+)
 
 NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -35,13 +42,24 @@ class TestAddMonths:
 class TestMonthly:
     def test_month_end_anchor_returns_to_31_after_february(self) -> None:
         anchor = utc(2027, 1, 31, 9)
-        starts = [boundary(anchor, period=Period.MONTHLY, index=i, time_zone="UTC") for i in range(4)]
-        assert starts == [utc(2027, 1, 31, 9), utc(2027, 2, 28, 9), utc(2027, 3, 31, 9), utc(2027, 4, 30, 9)]
+        starts = [
+            boundary(anchor, period=Period.MONTHLY, index=i, time_zone="UTC") for i in range(4)
+        ]
+        assert starts == [
+            utc(2027, 1, 31, 9),
+            utc(2027, 2, 28, 9),
+            utc(2027, 3, 31, 9),
+            utc(2027, 4, 30, 9),
+        ]
 
     def test_leap_day_anchor_renews_on_feb_28_next_year(self) -> None:
         anchor = utc(2028, 2, 29)
-        assert boundary(anchor, period=Period.MONTHLY, index=12, time_zone="UTC") == utc(2029, 2, 28)
-        assert boundary(anchor, period=Period.MONTHLY, index=48, time_zone="UTC") == utc(2032, 2, 29)
+        assert boundary(anchor, period=Period.MONTHLY, index=12, time_zone="UTC") == utc(
+            2029, 2, 28
+        )
+        assert boundary(anchor, period=Period.MONTHLY, index=48, time_zone="UTC") == utc(
+            2032, 2, 29
+        )
 
     def test_window_is_start_to_next_start(self) -> None:
         w = window(utc(2026, 11, 15, 10), period=Period.MONTHLY, index=1, time_zone="UTC")
@@ -64,7 +82,9 @@ class TestMonthly:
 class TestWeeklyAndDaily:
     def test_weekly_is_seven_local_days(self) -> None:
         anchor = utc(2026, 11, 15, 10)
-        assert boundary(anchor, period=Period.WEEKLY, index=2, time_zone="UTC") == utc(2026, 11, 29, 10)
+        assert boundary(anchor, period=Period.WEEKLY, index=2, time_zone="UTC") == utc(
+            2026, 11, 29, 10
+        )
 
     def test_week_across_spring_forward_is_167_hours(self) -> None:
         anchor = datetime(2026, 3, 5, 9, tzinfo=NY)
@@ -85,26 +105,44 @@ class TestWeeklyAndDaily:
         assert nxt.astimezone(NY).replace(tzinfo=None) == datetime(2026, 3, 8, 3, 30)  # noqa: DTZ001
 
     def test_daily_over_a_leap_day(self) -> None:
-        assert boundary(utc(2028, 2, 28), period=Period.DAILY, index=1, time_zone="UTC") == utc(2028, 2, 29)
+        assert boundary(utc(2028, 2, 28), period=Period.DAILY, index=1, time_zone="UTC") == utc(
+            2028, 2, 29
+        )
 
 
 class TestOneTimeAndEnds:
     def test_one_time_lasts_valid_days(self) -> None:
-        w = window(utc(2026, 11, 15), period=Period.ONE_TIME, index=0, time_zone="UTC", valid_days=30)
+        w = window(
+            utc(2026, 11, 15), period=Period.ONE_TIME, index=0, time_zone="UTC", valid_days=30
+        )
         assert w is not None
         assert w.ends_at == utc(2026, 12, 15)
 
     def test_one_time_has_no_second_period(self) -> None:
-        assert window(utc(2026, 11, 15), period=Period.ONE_TIME, index=1, time_zone="UTC", valid_days=30) is None
+        assert (
+            window(
+                utc(2026, 11, 15), period=Period.ONE_TIME, index=1, time_zone="UTC", valid_days=30
+            )
+            is None
+        )
 
     def test_end_date_cuts_the_last_period(self) -> None:
-        w = window(utc(2026, 11, 15), period=Period.MONTHLY, index=1, time_zone="UTC", ends_at=utc(2026, 12, 20))
+        w = window(
+            utc(2026, 11, 15),
+            period=Period.MONTHLY,
+            index=1,
+            time_zone="UTC",
+            ends_at=utc(2026, 12, 20),
+        )
         assert w is not None
         assert w.ends_at == utc(2026, 12, 20)
 
     def test_no_period_starts_at_or_after_the_end_date(self) -> None:
         ends = utc(2026, 12, 15)
-        assert window(utc(2026, 11, 15), period=Period.MONTHLY, index=1, time_zone="UTC", ends_at=ends) is None
+        assert (
+            window(utc(2026, 11, 15), period=Period.MONTHLY, index=1, time_zone="UTC", ends_at=ends)
+            is None
+        )
 
 
 class TestValidateTerms:

@@ -14,9 +14,8 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from tests.fakes.upstream import FakeUpstream  # noqa: E402
-
 from spectra.providers import UpstreamClient  # noqa: E402
+from tests.fakes.upstream import FakeUpstream  # noqa: E402
 
 FAKE_KEY = "sk-fake-upstream"
 

@@ -22,13 +22,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("installed_clients")]
 
 FINAL_TEXT = "SPECTRA-FINAL"
 TOOL_MARKER = "spectra-tool-ok"
-TURN1 = {
+TURN1: dict[str, Any] = {
     "input_tokens": 1200,
     "output_tokens": 40,
     "cache_read_tokens": 300,
     "cache_write_tokens": 50,
 }
-TURN2 = {
+TURN2: dict[str, Any] = {
     "input_tokens": 1500,
     "output_tokens": 12,
     "cache_read_tokens": 900,

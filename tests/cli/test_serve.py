@@ -70,8 +70,8 @@ def test_first_start_prints_sign_in_once_and_a_second_server_refuses(tmp_path: P
         assert second.returncode != 0
         assert "Another Spectra process" in second.stderr
         assert "Traceback" not in second.stderr
-        assert "Password:" not in second.stdout, (
-            "the sign-in secret must be printed only on first start"
+        assert "/console/setup" not in second.stdout, (
+            "the setup link is printed only on first start"
         )
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -79,12 +79,10 @@ def test_first_start_prints_sign_in_once_and_a_second_server_refuses(tmp_path: P
     # uvicorn shuts down gracefully, then re-raises SIGTERM as its exit status.
     assert proc.returncode in (0, -signal.SIGTERM)
     assert "Traceback" not in log_file.read_text()
-    assert "/console/" in out
-    assert "Password:" in out
-    password = next(
-        line.split("Password:", 1)[1].strip() for line in out.splitlines() if "Password:" in line
-    )
-    assert password not in log_file.read_text(), "the sign-in secret must never reach the log"
+    link = next(line.strip() for line in out.splitlines() if "/console/setup?token=" in line)
+    token = link.rsplit("=", 1)[-1]
+    assert len(token) >= 20
+    assert token not in log_file.read_text(), "the setup link must never reach the log"
 
 
 def test_more_than_one_worker_is_refused_with_a_sentence(tmp_path: Path) -> None:

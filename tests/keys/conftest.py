@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from tests.conftest import TEST_SECRET
 
 from spectra.db import serverkey
 from spectra.db.serverkey import ServerKeys, set_server_keys
-from tests.conftest import TEST_SECRET
 
 
 @pytest.fixture(autouse=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.factories import make_user
+
 from spectra.audit.actor import Actor, local_actor, user_actor
 from spectra.db.session import Session
 from spectra.keys import service as keys_service
 from spectra.keys.models import AdminToken, MemberKey
 from spectra.users.models import User
-from tests.factories import make_user
 
 
 def actor_for(user: User, *, read_only: bool = False) -> Actor:

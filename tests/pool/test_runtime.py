@@ -165,9 +165,18 @@ async def test_probe_job_heals_a_failing_account(
     await runtime.committer.flush()
     results = await jobs.run_probes(runtime.db, pool.state, pool.client)
     assert results[account_id].ok
+    await runtime.committer.flush()
     assert pool.state.accounts[account_id].snapshot.state is AccountState.ACTIVE
     async with read_scope(runtime.db) as session:
         row = (
             await session.execute(select(PoolAccount).where(PoolAccount.id == account_id))
         ).scalar_one()
         assert (row.state, row.last_probe_outcome) == ("active", "ok")
+        history = (
+            await session.execute(
+                select(PoolAccountTransition.to_state, PoolAccountTransition.actor_label)
+                .where(PoolAccountTransition.account_id == account_id)
+                .order_by(PoolAccountTransition.id)
+            )
+        ).all()
+        assert [tuple(h) for h in history] == [("failing", "gateway"), ("active", "system")]

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
+from tests.fakes.upstream import FakeUpstream
 
-# `tests.fakes` is imported by its full name everywhere; until the pytest config sets
-# `pythonpath = ["."]`, put the project root on the path ourselves.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from spectra.providers import UpstreamClient  # noqa: E402
-from tests.fakes.upstream import FakeUpstream  # noqa: E402
+from spectra.providers import UpstreamClient
 
 FAKE_KEY = "sk-fake-upstream"
 

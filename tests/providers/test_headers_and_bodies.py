@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +18,12 @@ from spectra.providers import (
 from spectra.providers.bodies import RequestBodyInvalidError, estimate_input_tokens
 from spectra.providers.headers import forward_request_headers, forward_response_headers
 
-_HERE = Path(__file__).resolve()
-_CANDIDATES = [
-    Path(os.environ.get("SPECTRA_RECORDINGS_DIR", "/nonexistent")),
-    _HERE.parents[1] / "fixtures" / "client-recordings",
-    _HERE.parents[3] / "shared" / "fixtures" / "client-recordings",
-    Path("/work/shared/fixtures/client-recordings"),
-]
+# A copy of ../shared/fixtures/client-recordings lives in the repository, so CI always has it.
+_RECORDINGS = Path(__file__).resolve().parents[1] / "fixtures" / "client-recordings"
 
 
 def _recorded(name: str) -> list[dict[str, Any]]:
-    path = next((c / name for c in _CANDIDATES if (c / name).exists()), None)
-    if path is None:
-        pytest.skip(f"client recording {name} is not available")
+    path = _RECORDINGS / name
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 

@@ -61,7 +61,7 @@ async def record(
         "request_id": actor.request_id,
         "client_ip": actor.client_ip,
     }
-    digest = chain_hash(prev, event_payload(seq=seq, **fields))  # type: ignore[arg-type]
+    digest = chain_hash(prev, event_payload(seq=seq, **fields))
     event = AuditEvent(
         id=seq,
         prev_hash=prev,

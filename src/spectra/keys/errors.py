@@ -94,3 +94,7 @@ class KeyOwnerRequiredError(InvalidError):
 
 class TokenForOtherUserError(ForbiddenError):
     code = "token_for_other_user"
+
+
+class TokenFromMemberKeyError(ForbiddenError):
+    code = "token_from_member_key"

@@ -33,6 +33,7 @@ from .errors import (
     KeyOwnerRequiredError,
     TokenExpiredError,
     TokenForOtherUserError,
+    TokenFromMemberKeyError,
     TokenNotActiveError,
     TokenNotFoundError,
     TokenRevokedError,
@@ -339,6 +340,11 @@ async def create_token(
     (shown once). Audited."""
     if actor.read_only:
         raise ReadOnlyTokenError("This API token is read-only; it cannot create tokens.")
+    if actor.via == "key":
+        # A member key acts as a member; the token would carry the user's full role.
+        raise TokenFromMemberKeyError(
+            "An API token cannot be created with a member key; sign in to the console or use an existing token."
+        )
     owner = await _resolve_owner(session, actor, user_id=user_id, user_email=user_email)
     if actor.kind != ActorKind.LOCAL and owner.id != actor.user_id:
         raise TokenForOtherUserError(

@@ -19,7 +19,6 @@ from . import service as pool_service
 from .credentials import unseal
 from .probes import ProbeOutcome, probe
 from .state import PoolState
-from .states import ProbeResult
 
 log = logging.getLogger(__name__)
 
@@ -63,20 +62,10 @@ async def run_probes(
             client, provider=provider, base_url=base_url, credential=credential, models=models
         )
         results[account_id] = outcome
-        # The live state learns the outcome at once; the row follows in the same breath.
-        state.apply_event(
-            account_id,
-            ProbeResult(
-                at=utc_now(),
-                ok=outcome.ok,
-                failure_type=outcome.failure_type,
-                retry_after=outcome.retry_after,
-                status=outcome.status,
-            ),
-            actor_label="system",
-        )
         async with session_scope(db) as session:
             await pool_service.record_probe(session, account_id=account_id, outcome=outcome)
+        # The row decided the transition (one history entry); memory takes it at once.
+        await state.refresh(db, [account_id])
         log.info(
             "probe of pool account %s: %s in %.0f ms", account_id, outcome.label, outcome.latency_ms
         )

@@ -15,6 +15,15 @@ _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory pr
 _DUMMY_HASH = _hasher.hash("spectra-timing-equaliser")
 
 
+def use_hasher(hasher: PasswordHasher) -> PasswordHasher:
+    """Swap the argon2id parameters (tests use a cheap profile); returns the previous hasher."""
+    global _hasher, _DUMMY_HASH
+    previous = _hasher
+    _hasher = hasher
+    _DUMMY_HASH = hasher.hash("spectra-timing-equaliser")
+    return previous
+
+
 def check_rule(password: str) -> None:
     """Refuse a password that is too short, too long or blank."""
     if len(password) < MIN_LENGTH:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -153,13 +152,15 @@ async def find_session_by_hash(session: AsyncSession, token_hash: str) -> UserSe
 async def end_sessions(
     session: AsyncSession, user_id: uuid.UUID, *, at: datetime, keep: uuid.UUID | None = None
 ) -> int:
-    stmt = update(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+    """End the user's live sessions (loaded, so objects in this unit of work see it too)."""
+    stmt = select(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
     if keep is not None:
         stmt = stmt.where(UserSession.id != keep)
-    result: Any = await session.execute(
-        stmt.values(ended_at=at).execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)
+    rows = list((await session.execute(stmt)).scalars())
+    for row in rows:
+        row.ended_at = at
+    await session.flush()
+    return len(rows)
 
 
 async def find_setup_link_by_hash(
@@ -170,9 +171,10 @@ async def find_setup_link_by_hash(
 
 
 async def retire_setup_links(session: AsyncSession, user_id: uuid.UUID, *, at: datetime) -> None:
-    await session.execute(
-        update(PasswordSetupLink)
-        .where(PasswordSetupLink.user_id == user_id, PasswordSetupLink.used_at.is_(None))
-        .values(used_at=at)
-        .execution_options(synchronize_session=False)
+    """Spend every unused setup link of the user (a newer link or a set password replaces them)."""
+    stmt = select(PasswordSetupLink).where(
+        PasswordSetupLink.user_id == user_id, PasswordSetupLink.used_at.is_(None)
     )
+    for link in (await session.execute(stmt)).scalars():
+        link.used_at = at
+    await session.flush()

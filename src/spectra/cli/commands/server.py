@@ -83,7 +83,7 @@ def serve(
     logs.configure(settings.log_level, as_json=settings.log_json)
     console.print(f"Spectra is starting on {settings.public_base()}")
     for line in lines:
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)  # never split the link
     uvicorn.run(
         create_app(settings=settings, serve=True),
         host=settings.host,

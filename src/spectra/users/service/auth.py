@@ -24,7 +24,7 @@ from spectra.users.errors import (
     UserSuspendedError,
 )
 from spectra.users.models import User, UserSession
-from spectra.users.permissions import Permission, Role, require
+from spectra.users.permissions import Permission, ReadOnlyTokenError, Role, require
 from spectra.users.sessions import csrf_for, hash_token, new_token
 from spectra.users.throttle import throttle
 
@@ -97,6 +97,8 @@ async def change_password(
     """Change the signed-in user's own password, checking the current one. Ends every session
     of the user (sign in again). Writes an audit event."""
     require(actor, Permission.SELF)
+    if actor.read_only:
+        raise ReadOnlyTokenError("This API token is read-only; it cannot change your password.")
     if actor.user_id is None:
         raise UserNotFoundError("Only a user can change their own password.")
     target = await load_user(session, actor.user_id)

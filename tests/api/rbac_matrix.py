@@ -1,0 +1,203 @@
+"""The expected allow/deny table of the REST API: every route under /api × every caller kind.
+
+Each entry names the roles that may call the route; every other caller must get a 403. A route
+the app serves without an entry here fails `test_every_api_route_has_an_entry` by name; add it
+when you add the route. `prepare` builds a fresh request for one call (path parameters, body,
+query) from `Fixtures`, so allowed calls succeed (2xx) and denials are about permission only.
+
+Caller kinds: a user of each role through an admin API token, `member_key` (a member's
+`sk-spectra-` key: self-service only) and `read_only` (an owner's read-only token).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+ROLES = ("owner", "admin", "billing", "auditor", "member", "member_key", "read_only")
+
+EVERYONE = frozenset(ROLES)
+SELF_WRITE = EVERYONE - {"read_only"}
+READ_ALL = frozenset({"owner", "admin", "billing", "auditor", "read_only"})
+AUDIT_READ = READ_ALL
+USERS_WRITE = frozenset({"owner", "admin"})
+KEYS_WRITE_ANY = USERS_WRITE
+ROLES_WRITE = frozenset({"owner"})
+BUDGETS_WRITE = frozenset({"owner", "admin", "billing"})
+SETTINGS_WRITE = frozenset({"owner"})
+
+
+class Fixtures(Protocol):
+    """What `prepare` may use (tests/api/test_rbac.py implements it)."""
+
+    password: str
+
+    def unique(self) -> str: ...
+    async def user(self, *, status: str = "active", role: str = "member") -> Any: ...
+    async def group(self) -> Any: ...
+    async def setup_token(self) -> str: ...
+    async def key(self, user: Any) -> Any: ...
+    async def token(self, user: Any) -> Any: ...
+
+
+@dataclass
+class Call:
+    path_params: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+Prepare = Callable[[Fixtures], Awaitable[Call]]
+
+
+async def _none(fx: Fixtures) -> Call:
+    return Call()
+
+
+@dataclass(frozen=True)
+class Case:
+    allow: frozenset[str]
+    prepare: Prepare = _none
+    public: bool = False
+    """No credentials needed (sign-in, docs); checked anonymously instead of per role."""
+
+
+def _user_call(status: str = "active", json: Callable[[Fixtures], Any] | None = None) -> Prepare:
+    async def prepare(fx: Fixtures) -> Call:
+        user = await fx.user(status=status)
+        return Call({"user_ref": user.email}, json=json(fx) if json else None)
+
+    return prepare
+
+
+async def _new_user(fx: Fixtures) -> Call:
+    return Call(json={"email": f"new-{fx.unique()}@example.com", "name": "New"})
+
+
+async def _import(fx: Fixtures) -> Call:
+    return Call(json={"csv": f"imp-{fx.unique()}@example.com,Imported,,\n"})
+
+
+async def _group_ref(fx: Fixtures) -> Call:
+    return Call({"group_ref": (await fx.group()).name})
+
+
+async def _group_budget(fx: Fixtures) -> Call:
+    return Call({"group_ref": (await fx.group()).name}, json={"monthly_cap": "120.00"})
+
+
+async def _new_group(fx: Fixtures) -> Call:
+    return Call(json={"name": f"team-{fx.unique()}"})
+
+
+async def _login(fx: Fixtures) -> Call:
+    user = await fx.user()
+    return Call(json={"email": user.email, "password": fx.password})
+
+
+async def _setup(fx: Fixtures) -> Call:
+    return Call(json={"token": await fx.setup_token(), "password": fx.password})
+
+
+async def _my_password(fx: Fixtures) -> Call:
+    return Call(json={"current_password": fx.password, "new_password": fx.password})
+
+
+async def _key_for_other(fx: Fixtures) -> Call:
+    user = await fx.user()
+    return Call(json={"user_email": user.email, "name": "other's key"})
+
+
+async def _others_key(fx: Fixtures) -> Call:
+    key = await fx.key(await fx.user())
+    return Call({"key_id": str(key.id)})
+
+
+async def _others_key_rename(fx: Fixtures) -> Call:
+    key = await fx.key(await fx.user())
+    return Call({"key_id": str(key.id)}, json={"name": "renamed"})
+
+
+async def _others_token(fx: Fixtures) -> Call:
+    token = await fx.token(await fx.user())
+    return Call({"token_id": str(token.id)})
+
+
+async def _own_token(fx: Fixtures) -> Call:
+    return Call(json={"name": f"t-{fx.unique()}"})
+
+
+async def _setting(fx: Fixtures) -> Call:
+    return Call({"name": "time_zone"}, json={"value": "Europe/Berlin"})
+
+
+MATRIX: dict[tuple[str, str], Case] = {
+    ("GET", "/api/openapi.json"): Case(EVERYONE, public=True),
+    ("GET", "/api/docs"): Case(EVERYONE, public=True),
+    # auth: signing in needs no credentials
+    ("POST", "/api/auth/login"): Case(EVERYONE, _login, public=True),
+    ("POST", "/api/auth/logout"): Case(EVERYONE, public=True),
+    ("POST", "/api/auth/setup"): Case(EVERYONE, _setup, public=True),
+    # me
+    ("GET", "/api/me"): Case(EVERYONE),
+    ("POST", "/api/me/password"): Case(SELF_WRITE, _my_password),
+    # users (the target is always another, fresh member)
+    ("GET", "/api/users"): Case(READ_ALL),
+    ("POST", "/api/users"): Case(USERS_WRITE, _new_user),
+    ("POST", "/api/users/import"): Case(USERS_WRITE, _import),
+    ("GET", "/api/users/{user_ref}"): Case(READ_ALL, _user_call()),
+    ("PATCH", "/api/users/{user_ref}"): Case(
+        USERS_WRITE, _user_call(json=lambda fx: {"name": "Renamed"})
+    ),
+    ("DELETE", "/api/users/{user_ref}"): Case(USERS_WRITE, _user_call()),
+    ("POST", "/api/users/{user_ref}/suspend"): Case(
+        USERS_WRITE, _user_call(json=lambda fx: {"reason": "rbac"})
+    ),
+    ("POST", "/api/users/{user_ref}/reactivate"): Case(USERS_WRITE, _user_call("suspended")),
+    ("POST", "/api/users/{user_ref}/role"): Case(
+        ROLES_WRITE, _user_call(json=lambda fx: {"role": "auditor"})
+    ),
+    ("POST", "/api/users/{user_ref}/group"): Case(
+        USERS_WRITE, _user_call(json=lambda fx: {"group": "default"})
+    ),
+    ("POST", "/api/users/{user_ref}/password"): Case(
+        USERS_WRITE, _user_call(json=lambda fx: {"password": fx.password})
+    ),
+    ("POST", "/api/users/{user_ref}/setup-link"): Case(USERS_WRITE, _user_call("invited")),
+    # groups (never the caller's own group)
+    ("GET", "/api/groups"): Case(READ_ALL),
+    ("POST", "/api/groups"): Case(USERS_WRITE, _new_group),
+    ("GET", "/api/groups/{group_ref}"): Case(READ_ALL, _group_ref),
+    ("PATCH", "/api/groups/{group_ref}"): Case(BUDGETS_WRITE, _group_budget),
+    # audit
+    ("GET", "/api/audit/events"): Case(AUDIT_READ),
+    ("GET", "/api/audit/export"): Case(AUDIT_READ),
+    ("GET", "/api/audit/verify"): Case(AUDIT_READ),
+    # keys (another member's) and tokens
+    ("GET", "/api/keys"): Case(EVERYONE),
+    ("POST", "/api/keys"): Case(KEYS_WRITE_ANY, _key_for_other),
+    ("GET", "/api/keys/{key_id}"): Case(READ_ALL, _others_key),
+    ("PATCH", "/api/keys/{key_id}"): Case(KEYS_WRITE_ANY, _others_key_rename),
+    ("POST", "/api/keys/{key_id}/revoke"): Case(KEYS_WRITE_ANY, _others_key),
+    ("POST", "/api/keys/{key_id}/rotate"): Case(KEYS_WRITE_ANY, _others_key),
+    ("GET", "/api/tokens"): Case(EVERYONE),
+    ("POST", "/api/tokens"): Case(SELF_WRITE - {"member_key"}, _own_token),
+    ("POST", "/api/tokens/{token_id}/revoke"): Case(KEYS_WRITE_ANY, _others_token),
+    # workspace settings
+    ("GET", "/api/settings"): Case(READ_ALL),
+    ("PUT", "/api/settings/{name}"): Case(SETTINGS_WRITE, _setting),
+}
+
+
+def fill(path: str, params: dict[str, str]) -> str:
+    """The concrete URL path for a route template."""
+    for name, value in params.items():
+        path = path.replace("{" + name + "}", value)
+    assert "{" not in path, f"prepare() left a path parameter unfilled in {path}"
+    return path
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())

@@ -9,7 +9,6 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor
-from spectra.db.session import Session
 from spectra.errors import InvalidError
 from spectra.kit.pagination import Page
 from spectra.ledger import repository as repo
@@ -138,7 +137,7 @@ async def get_wallet(
 
 
 async def list_transactions(
-    session: Session,
+    session: AsyncSession,
     actor: Actor,
     *,
     user_id: uuid.UUID | None = None,

@@ -70,11 +70,6 @@ async def recharge(
             amount_micros=amount,
         )
     wallet = await wallet_account(session, user_id=user_id, group_id=group_id)
-    target = {
-        "target_type": "ledger_account",
-        "target_id": wallet.id,
-        "target_label": _label(wallet),
-    }
     pending = await _approval_by_key(session, idempotency_key)
     if pending is not None:
         if pending.account_id != wallet.id or pending.amount_micros != amount:
@@ -99,7 +94,9 @@ async def recharge(
             session,
             actor,
             "ledger.recharge.request_approval",
-            **target,
+            target_type="ledger_account",
+            target_id=wallet.id,
+            target_label=_label(wallet),
             after={"amount": format_amount(amount), "status": "pending"},
             approval_id=str(approval.id),
             memo=memo,
@@ -122,7 +119,9 @@ async def recharge(
             session,
             actor,
             "ledger.recharge",
-            **target,
+            target_type="ledger_account",
+            target_id=wallet.id,
+            target_label=_label(wallet),
             before={"balance": format_amount(wallet.balance_micros - amount)},
             after={"balance": format_amount(wallet.balance_micros)},
             amount=format_amount(amount),

@@ -43,7 +43,6 @@ async def set_low_balance_threshold(
         row.threshold_micros = threshold
         row.updated_by = actor.label
     await session.flush()
-    show = lambda v: "none" if v is None else format_amount(v)  # noqa: E731
     await audit_service.record(
         session,
         actor,
@@ -51,8 +50,8 @@ async def set_low_balance_threshold(
         target_type="ledger_account",
         target_id=wallet.id,
         target_label=f"{wallet.kind}:{wallet.owner_id}",
-        before={"threshold": show(before)},
-        after={"threshold": show(threshold)},
+        before={"threshold": _show(before)},
+        after={"threshold": _show(threshold)},
     )
     return row
 
@@ -70,3 +69,7 @@ async def list_notices(
         cursor=cursor,
     )
     return page
+
+
+def _show(micros: int | None) -> str:
+    return "none" if micros is None else format_amount(micros)

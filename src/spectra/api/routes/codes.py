@@ -1,0 +1,103 @@
+"""REST: redemption code batches (create once with the codes, list with counts, revoke) and redemption."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
+from spectra.kit.money import format_amount
+from spectra.ledger import schemas
+from spectra.ledger import service as ledger_service
+from spectra.ledger.schemas import (
+    BatchCreated,
+    CodeRedeem,
+    CodesCreate,
+    CodesRevoke,
+    TransactionRead,
+)
+
+router = APIRouter(prefix="/codes", tags=["codes"])
+
+
+@router.post("/batches", status_code=201, response_model=BatchCreated)
+async def create_batch(
+    body: CodesCreate,
+    session: SessionDep,
+    actor: ActorDep,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Any:
+    """Generate a batch; the codes are in this answer (JSON, or CSV with `?format=csv`) and never again."""
+    created = await ledger_service.create_codes(
+        session,
+        actor,
+        count=body.count,
+        amount=body.amount,
+        expires_at=body.expires_at,
+        memo=body.memo,
+    )
+    batch = schemas.batch_read(created.batch)
+    if format == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["code", "value", "expires_at", "batch_id"])
+        for code in created.codes:
+            writer.writerow(
+                [
+                    code,
+                    format_amount(batch.value_micros),
+                    batch.expires_at.isoformat() if batch.expires_at else "",
+                    str(batch.id),
+                ]
+            )
+        return Response(
+            out.getvalue(),
+            status_code=201,
+            media_type="text/csv",
+            headers={"content-disposition": f'attachment; filename="codes-{batch.id}.csv"'},
+        )
+    return BatchCreated(**dict(batch), codes=created.codes)
+
+
+@router.get("/batches")
+async def list_batches(
+    session: ReadSessionDep,
+    actor: ActorDep,
+    limit: Annotated[int | None, Query(ge=1, le=500)] = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    page = await ledger_service.list_batches(session, actor, limit=limit, cursor=cursor)
+    items = [
+        schemas.batch_read(
+            s.batch, redeemed=s.redeemed, unused=s.unused, revoked=s.revoked, expired=s.expired
+        ).model_dump(mode="json")
+        for s in page.items
+    ]
+    return {"items": items, "next_cursor": page.next_cursor}
+
+
+@router.post("/batches/{batch_id}/revoke")
+async def revoke_batch(
+    batch_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: CodesRevoke | None = None
+) -> dict[str, Any]:
+    """Revoke the batch's unused codes (or the listed ones); their value returns to funding."""
+    revoked = await ledger_service.revoke_codes(
+        session, actor, batch_id=batch_id, code_ids=body.code_ids if body else None
+    )
+    return {"batch_id": str(batch_id), "revoked": revoked}
+
+
+@router.post("/redeem")
+async def redeem(
+    body: CodeRedeem, request: Request, session: SessionDep, actor: ActorDep
+) -> TransactionRead:
+    """Redeem a code into your own wallet."""
+    client_ip = actor.client_ip or (request.client.host if request.client else None)
+    return TransactionRead.of(
+        await ledger_service.redeem_code(session, actor, code=body.code, client_ip=client_ip)
+    )

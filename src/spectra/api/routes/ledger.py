@@ -1,0 +1,315 @@
+"""REST: balances, transactions, recharges, approvals, recharge requests, adjustments, transfers,
+refunds, low-balance thresholds and notices, verify. Parse, call one service, shape the answer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+
+from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
+from spectra.kit.ids import uuid7
+from spectra.kit.money import format_amount
+from spectra.ledger import schemas
+from spectra.ledger import service as ledger_service
+from spectra.ledger.schemas import (
+    AccountRead,
+    AdjustmentCreate,
+    ApprovalRead,
+    Decision,
+    RechargeCreate,
+    RechargeRead,
+    RechargeRequestCreate,
+    RechargeRequestRead,
+    RefundCreate,
+    ThresholdSet,
+    TransactionRead,
+    TransferCreate,
+    VerifyRead,
+    WalletRef,
+)
+
+router = APIRouter(prefix="/ledger", tags=["ledger"])
+
+IdempotencyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=150)]
+Limit = Annotated[int | None, Query(ge=1, le=500)]
+
+
+def _key(header: str | None, body: str | None) -> str:
+    return header or body or str(uuid7())
+
+
+async def _owner(session: Any, ref: WalletRef) -> dict[str, uuid.UUID | None]:
+    user_id, group_id = await ledger_service.resolve_owner(
+        session,
+        user_email=ref.user_email,
+        group_name=ref.group_name,
+        user_id=ref.user_id,
+        group_id=ref.group_id,
+    )
+    return {"user_id": user_id, "group_id": group_id}
+
+
+@router.get("/balance")
+async def get_balance(
+    session: ReadSessionDep,
+    actor: ActorDep,
+    user_id: uuid.UUID | None = None,
+    user_email: str | None = None,
+    group_id: uuid.UUID | None = None,
+    group_name: str | None = None,
+) -> AccountRead:
+    """A wallet's balance (your own when nothing is named)."""
+    if not any((user_id, user_email, group_id, group_name)):
+        user_id = actor.user_id
+    ref = WalletRef(
+        user_id=user_id, user_email=user_email, group_id=group_id, group_name=group_name
+    )
+    return AccountRead.of(
+        await ledger_service.get_wallet(session, actor, **await _owner(session, ref))
+    )
+
+
+@router.get("/transactions")
+async def list_transactions(
+    session: ReadSessionDep,
+    actor: ActorDep,
+    user_id: uuid.UUID | None = None,
+    group_id: uuid.UUID | None = None,
+    account_id: uuid.UUID | None = None,
+    kind: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Limit = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    page = await ledger_service.list_transactions(
+        session,
+        actor,
+        user_id=user_id,
+        group_id=group_id,
+        account_id=account_id,
+        kind=kind,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+    )
+    return {
+        "items": [TransactionRead.of(t).model_dump(mode="json") for t in page.items],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.get("/transactions/{transaction_id}")
+async def get_transaction(
+    transaction_id: uuid.UUID, session: ReadSessionDep, actor: ActorDep
+) -> TransactionRead:
+    return TransactionRead.of(
+        await ledger_service.get_transaction(session, actor, transaction_id=transaction_id)
+    )
+
+
+@router.post("/recharges", status_code=201)
+async def create_recharge(
+    body: RechargeCreate,
+    session: SessionDep,
+    actor: ActorDep,
+    idempotency_key: IdempotencyHeader = None,
+) -> RechargeRead:
+    """Credit a wallet; above the four-eyes threshold the answer is `pending_approval`."""
+    outcome = await ledger_service.recharge(
+        session,
+        actor,
+        **await _owner(session, body),
+        amount=body.amount,
+        memo=body.memo,
+        idempotency_key=_key(idempotency_key, body.idempotency_key),
+    )
+    return schemas.recharge_read(outcome)
+
+
+@router.get("/approvals")
+async def list_approvals(
+    session: ReadSessionDep,
+    actor: ActorDep,
+    status: str | None = None,
+    limit: Limit = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    page = await ledger_service.list_approvals(
+        session, actor, status=status, limit=limit, cursor=cursor
+    )
+    return {
+        "items": [schemas.approval_read(a).model_dump(mode="json") for a in page.items],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.post("/approvals/{approval_id}/approve")
+async def approve_recharge(
+    approval_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: Decision | None = None
+) -> ApprovalRead:
+    approval = await ledger_service.approve_recharge(
+        session, actor, approval_id=approval_id, note=body.note if body else ""
+    )
+    return schemas.approval_read(approval)
+
+
+@router.post("/approvals/{approval_id}/reject")
+async def reject_recharge(
+    approval_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: Decision | None = None
+) -> ApprovalRead:
+    approval = await ledger_service.reject_recharge(
+        session, actor, approval_id=approval_id, note=body.note if body else ""
+    )
+    return schemas.approval_read(approval)
+
+
+@router.post("/recharge-requests", status_code=201)
+async def create_recharge_request(
+    body: RechargeRequestCreate, session: SessionDep, actor: ActorDep
+) -> RechargeRequestRead:
+    """A member asks for a recharge of their own wallet."""
+    request = await ledger_service.create_recharge_request(
+        session, actor, amount=body.amount, reason=body.reason
+    )
+    return schemas.request_read(request)
+
+
+@router.get("/recharge-requests")
+async def list_recharge_requests(
+    session: ReadSessionDep,
+    actor: ActorDep,
+    status: str | None = None,
+    mine: bool = False,
+    limit: Limit = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    page = await ledger_service.list_recharge_requests(
+        session, actor, status=status, mine=mine, limit=limit, cursor=cursor
+    )
+    return {
+        "items": [schemas.request_read(r).model_dump(mode="json") for r in page.items],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.get("/recharge-requests/{request_id}")
+async def get_recharge_request(
+    request_id: uuid.UUID, session: ReadSessionDep, actor: ActorDep
+) -> RechargeRequestRead:
+    return schemas.request_read(
+        await ledger_service.get_recharge_request(session, actor, request_id=request_id)
+    )
+
+
+@router.post("/recharge-requests/{request_id}/approve")
+async def approve_recharge_request(
+    request_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: Decision | None = None
+) -> RechargeRequestRead:
+    request = await ledger_service.approve_recharge_request(
+        session, actor, request_id=request_id, note=body.note if body else ""
+    )
+    return schemas.request_read(request)
+
+
+@router.post("/recharge-requests/{request_id}/reject")
+async def reject_recharge_request(
+    request_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: Decision | None = None
+) -> RechargeRequestRead:
+    request = await ledger_service.reject_recharge_request(
+        session, actor, request_id=request_id, note=body.note if body else ""
+    )
+    return schemas.request_read(request)
+
+
+@router.post("/adjustments", status_code=201)
+async def create_adjustment(
+    body: AdjustmentCreate,
+    session: SessionDep,
+    actor: ActorDep,
+    idempotency_key: IdempotencyHeader = None,
+) -> TransactionRead:
+    txn = await ledger_service.adjust(
+        session,
+        actor,
+        **await _owner(session, body),
+        amount=body.amount,
+        reason=body.reason,
+        idempotency_key=_key(idempotency_key, body.idempotency_key),
+    )
+    return TransactionRead.of(txn)
+
+
+@router.post("/transfers", status_code=201)
+async def create_transfer(
+    body: TransferCreate,
+    session: SessionDep,
+    actor: ActorDep,
+    idempotency_key: IdempotencyHeader = None,
+) -> TransactionRead:
+    source = await _owner(session, body.source)
+    target = await _owner(session, body.target)
+    txn = await ledger_service.transfer(
+        session,
+        actor,
+        from_user_id=source["user_id"],
+        from_group_id=source["group_id"],
+        to_user_id=target["user_id"],
+        to_group_id=target["group_id"],
+        amount=body.amount,
+        memo=body.memo,
+        idempotency_key=_key(idempotency_key, body.idempotency_key),
+    )
+    return TransactionRead.of(txn)
+
+
+@router.post("/refunds", status_code=201)
+async def create_refund(
+    body: RefundCreate,
+    session: SessionDep,
+    actor: ActorDep,
+    idempotency_key: IdempotencyHeader = None,
+) -> TransactionRead:
+    txn = await ledger_service.refund(
+        session,
+        actor,
+        transaction_id=body.transaction_id,
+        amount=body.amount,
+        reason=body.reason,
+        idempotency_key=_key(idempotency_key, body.idempotency_key),
+    )
+    return TransactionRead.of(txn)
+
+
+@router.put("/thresholds")
+async def set_threshold(body: ThresholdSet, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    row = await ledger_service.set_low_balance_threshold(
+        session, actor, **await _owner(session, body), threshold=body.threshold
+    )
+    micros = row.threshold_micros
+    return {
+        "account_id": str(row.account_id),
+        "threshold": None if micros is None else format_amount(micros),
+        "threshold_micros": micros,
+    }
+
+
+@router.get("/notices")
+async def list_notices(
+    session: ReadSessionDep, actor: ActorDep, limit: Limit = None, cursor: str | None = None
+) -> dict[str, Any]:
+    page = await ledger_service.list_notices(session, actor, limit=limit, cursor=cursor)
+    return {
+        "items": [schemas.notice_read(n).model_dump(mode="json") for n in page.items],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.get("/verify")
+async def verify(session: ReadSessionDep, actor: ActorDep) -> VerifyRead:
+    """Recompute every balance from postings and check every ledger invariant."""
+    return schemas.verify_read(await ledger_service.verify(session, actor))

@@ -1,0 +1,171 @@
+"""`spectra codes create | list | revoke`."""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from spectra.audit.actor import Actor
+from spectra.cli import context
+from spectra.cli.output import console, fail, fail_error, print_json, show_list, show_object
+from spectra.db.session import Session
+from spectra.errors import SpectraError
+from spectra.kit.money import format_amount, parse_amount
+from spectra.ledger import schemas
+from spectra.ledger import service as ledger_service
+from spectra.ledger.schemas import BatchCreated
+
+app = typer.Typer(
+    help="Redemption codes: batches of prepaid value members redeem into their wallets.",
+    no_args_is_help=True,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="codes")
+
+
+def _expiry(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--expires {text!r} is not a date; write it like 2026-12-31.", 2)
+    if len(text) <= 10:
+        value = datetime.combine(value.date(), time.max)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@app.command("create")
+def create(
+    count: Annotated[int, typer.Option("--count", help="How many codes.")],
+    amount: Annotated[str, typer.Option("--amount", help="Value of each code, e.g. 25.00.")],
+    expires: Annotated[
+        str | None, typer.Option("--expires", help="Last day (UTC) a code may be redeemed.")
+    ] = None,
+    memo: Annotated[str, typer.Option("--memo")] = "",
+    csv_path: Annotated[
+        Path | None, typer.Option("--csv", help="Also write the codes to this CSV file.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate a batch; the codes are printed this once (Spectra keeps only keyed hashes)."""
+    try:
+        micros = parse_amount(amount)
+    except SpectraError as exc:
+        fail_error(exc)
+    expires_at = _expiry(expires)
+    if context.current().remote:
+        data: dict[str, Any] = context.api(
+            "POST",
+            "/api/codes/batches",
+            json={
+                "count": count,
+                "amount": amount,
+                "memo": memo,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+            },
+        )
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            created = await ledger_service.create_codes(
+                session, actor, count=count, amount=micros, expires_at=expires_at, memo=memo
+            )
+            batch = schemas.batch_read(created.batch)
+            return BatchCreated(**dict(batch), codes=created.codes).model_dump(mode="json")
+
+        data = context.run_local(go)
+    if csv_path is not None:
+        with csv_path.open("x", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["code", "value", "expires_at", "batch_id"])
+            for code in data["codes"]:
+                writer.writerow([code, data["value"], data["expires_at"] or "", data["id"]])
+    if as_json:
+        print_json(data)
+        return
+    console.print(
+        f"Batch {data['id']}: {count} codes of {format_amount(micros)} each. "
+        "They are shown only now; store them safely."
+    )
+    for code in data["codes"]:
+        console.print(code, markup=False, highlight=False)
+
+
+@app.command("list")
+def list_(
+    limit: Annotated[int | None, typer.Option("--limit")] = None,
+    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List code batches with redeemed, unused, revoked and expired counts."""
+    if context.current().remote:
+        data: dict[str, Any] = context.api(
+            "GET", "/api/codes/batches", params={"limit": limit, "cursor": cursor}
+        )
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            page = await ledger_service.list_batches(session, actor, limit=limit, cursor=cursor)
+            return {
+                "items": [
+                    schemas.batch_read(
+                        s.batch,
+                        redeemed=s.redeemed,
+                        unused=s.unused,
+                        revoked=s.revoked,
+                        expired=s.expired,
+                    ).model_dump(mode="json")
+                    for s in page.items
+                ],
+                "next_cursor": page.next_cursor,
+            }
+
+        data = context.run_local(go)
+    show_list(
+        data,
+        as_json=as_json,
+        columns=[
+            "id",
+            "created_at",
+            "count",
+            "value",
+            "redeemed",
+            "unused",
+            "revoked",
+            "expired",
+            "memo",
+        ],
+    )
+
+
+@app.command("revoke")
+def revoke(
+    batch_id: Annotated[str, typer.Argument(help="The batch id.")], as_json: JsonOpt = False
+) -> None:
+    """Revoke a batch's unused codes; their value returns to funding."""
+    try:
+        ident = uuid.UUID(batch_id)
+    except ValueError:
+        fail(f"{batch_id!r} is not a batch id.", 2)
+    if context.current().remote:
+        data: dict[str, Any] = context.api("POST", f"/api/codes/batches/{ident}/revoke", json={})
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            return {
+                "batch_id": str(ident),
+                "revoked": await ledger_service.revoke_codes(session, actor, batch_id=ident),
+            }
+
+        data = context.run_local(go)
+    show_object(data, as_json=as_json)

@@ -1,0 +1,406 @@
+"""`spectra ledger recharge | balance | verify | transactions | approvals | approve | reject |
+adjust | transfer | refund | threshold`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import typer
+
+from spectra.audit.actor import Actor
+from spectra.cli import context
+from spectra.cli.output import (
+    console,
+    err_console,
+    fail,
+    fail_error,
+    print_json,
+    show_list,
+    show_object,
+)
+from spectra.db.session import Session
+from spectra.errors import SpectraError
+from spectra.kit.ids import uuid7
+from spectra.kit.money import Micros, format_amount, parse_amount
+from spectra.ledger import schemas
+from spectra.ledger import service as ledger_service
+from spectra.ledger.schemas import AccountRead, TransactionRead
+
+app = typer.Typer(
+    help="The ledger: balances, recharges, approvals, adjustments, transfers, refunds.",
+    no_args_is_help=True,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+UserOpt = Annotated[str | None, typer.Option("--user", help="The user's email.")]
+GroupOpt = Annotated[str | None, typer.Option("--group", help="The group's name.")]
+LimitOpt = Annotated[int | None, typer.Option("--limit", help="At most this many rows.")]
+CursorOpt = Annotated[str | None, typer.Option("--cursor", help="Continue from a previous page.")]
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="ledger")
+
+
+def _amount(text: str, *, signed: bool = False) -> Micros:
+    try:
+        return parse_amount(text, allow_negative=signed)
+    except SpectraError as exc:
+        fail_error(exc)
+
+
+def _wallet(user: str | None, group: str | None) -> dict[str, str | None]:
+    if (user is None) == (group is None):
+        fail("Name exactly one of --user EMAIL or --group NAME.", 2)
+    return {"user_email": user, "group_name": group}
+
+
+async def _ids(session: Session, ref: dict[str, str | None]) -> dict[str, uuid.UUID | None]:
+    user_id, group_id = await ledger_service.resolve_owner(
+        session, user_email=ref["user_email"], group_name=ref["group_name"]
+    )
+    return {"user_id": user_id, "group_id": group_id}
+
+
+def _txn_row(t: dict[str, Any]) -> dict[str, Any]:
+    credit = sum(p["amount_micros"] for p in t["postings"] if p["amount_micros"] > 0)
+    return {**t, "amount": format_amount(credit)}
+
+
+@app.command("recharge")
+def recharge(
+    user: UserOpt = None,
+    group: GroupOpt = None,
+    amount: Annotated[
+        str, typer.Option("--amount", help="Amount in currency units, e.g. 12.50.")
+    ] = "",
+    memo: Annotated[str, typer.Option("--memo", help="Why (required).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Credit a user's or a group's wallet (above the four-eyes threshold: waits for approval)."""
+    ref = _wallet(user, group)
+    micros = _amount(amount)
+    if not memo.strip():
+        fail("--memo is required: say why the wallet is recharged.", 2)
+    key = f"cli:{uuid7()}"
+    if context.current().remote:
+        data: dict[str, Any] = context.api(
+            "POST",
+            "/api/ledger/recharges",
+            json={**ref, "amount": amount, "memo": memo, "idempotency_key": key},
+        )
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            outcome = await ledger_service.recharge(
+                session,
+                actor,
+                **await _ids(session, ref),
+                amount=micros,
+                memo=memo,
+                idempotency_key=key,
+            )
+            return schemas.recharge_read(outcome).model_dump(mode="json")
+
+        data = context.run_local(go)
+    if as_json:
+        print_json(data)
+    elif data["status"] == "credited":
+        console.print(f"Credited {amount}; the wallet now holds {data['account']['balance']}.")
+    else:
+        console.print(
+            f"Recharge of {amount} waits for a second approver (approval {data['approval_id']})."
+        )
+
+
+@app.command("balance")
+def balance(user: UserOpt = None, group: GroupOpt = None, as_json: JsonOpt = False) -> None:
+    """Show a wallet's balance."""
+    ref = _wallet(user, group)
+    if context.current().remote:
+        data: dict[str, Any] = context.api("GET", "/api/ledger/balance", params=ref)
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            wallet = await ledger_service.get_wallet(session, actor, **await _ids(session, ref))
+            return AccountRead.of(wallet).model_dump(mode="json")
+
+        data = context.run_local(go)
+    show_object(data, as_json=as_json, fields=["kind", "owner_id", "balance"])
+
+
+@app.command("verify")
+def verify(as_json: JsonOpt = False) -> None:
+    """Recompute every balance from postings and check every invariant; non-zero exit on any disagreement."""
+    if context.current().remote:
+        data: dict[str, Any] = context.api("GET", "/api/ledger/verify")
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            return schemas.verify_read(await ledger_service.verify(session, actor)).model_dump(
+                mode="json"
+            )
+
+        data = context.run_local(go)
+    if as_json:
+        print_json(data)
+    else:
+        for problem in data["problems"]:
+            err_console.print(problem["message"], markup=False, highlight=False, soft_wrap=True)
+        if data["ok"]:
+            console.print(
+                f"Ledger verified: {data['accounts']} accounts, {data['transactions']} transactions, "
+                f"{data['postings']} postings; every balance equals its postings."
+            )
+    if not data["ok"]:
+        if not as_json:
+            err_console.print(f"{len(data['problems'])} disagreement(s) found.", markup=False)
+        raise typer.Exit(1)
+
+
+@app.command("transactions")
+def transactions(
+    user: UserOpt = None,
+    group: GroupOpt = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="Only this kind.")] = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List ledger transactions, newest first."""
+    ref = {"user_email": user, "group_name": group}
+    if context.current().remote:
+        params: dict[str, Any] = {"kind": kind, "limit": limit, "cursor": cursor}
+        if user or group:
+            acct = context.api("GET", "/api/ledger/balance", params=_wallet(user, group))
+            params[f"{acct['kind'].split('_')[0]}_id"] = acct["owner_id"]
+        data: dict[str, Any] = context.api("GET", "/api/ledger/transactions", params=params)
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            ids: dict[str, Any] = await _ids(session, ref) if (user or group) else {}
+            page = await ledger_service.list_transactions(
+                session, actor, kind=kind, limit=limit, cursor=cursor, **ids
+            )
+            return {
+                "items": [TransactionRead.of(t).model_dump(mode="json") for t in page.items],
+                "next_cursor": page.next_cursor,
+            }
+
+        data = context.run_local(go)
+    data["items"] = [_txn_row(t) for t in data["items"]]
+    show_list(
+        data, as_json=as_json, columns=["id", "created_at", "kind", "amount", "memo", "actor_label"]
+    )
+
+
+@app.command("approvals")
+def approvals(
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending, approved or rejected.")
+    ] = "pending",
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List recharges waiting for (or past) a second approval."""
+    if context.current().remote:
+        data: dict[str, Any] = context.api(
+            "GET",
+            "/api/ledger/approvals",
+            params={"status": status, "limit": limit, "cursor": cursor},
+        )
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            page = await ledger_service.list_approvals(
+                session, actor, status=status, limit=limit, cursor=cursor
+            )
+            return {
+                "items": [schemas.approval_read(a).model_dump(mode="json") for a in page.items],
+                "next_cursor": page.next_cursor,
+            }
+
+        data = context.run_local(go)
+    show_list(
+        data,
+        as_json=as_json,
+        columns=["id", "amount", "memo", "status", "requested_by", "decided_by"],
+    )
+
+
+def _decide(approval_id: str, note: str, as_json: bool, *, approve: bool) -> None:
+    try:
+        ident = uuid.UUID(approval_id)
+    except ValueError:
+        fail(f"{approval_id!r} is not an approval id.", 2)
+    verb = "approve" if approve else "reject"
+    if context.current().remote:
+        data: dict[str, Any] = context.api(
+            "POST", f"/api/ledger/approvals/{ident}/{verb}", json={"note": note}
+        )
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            fn = ledger_service.approve_recharge if approve else ledger_service.reject_recharge
+            return schemas.approval_read(
+                await fn(session, actor, approval_id=ident, note=note)
+            ).model_dump(mode="json")
+
+        data = context.run_local(go)
+    show_object(
+        data,
+        as_json=as_json,
+        fields=["id", "amount", "status", "requested_by", "decided_by", "transaction_id"],
+    )
+
+
+@app.command("approve")
+def approve(
+    approval_id: Annotated[str, typer.Argument(help="The approval id.")],
+    note: Annotated[str, typer.Option("--note")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve a pending recharge (you must not be the one who asked for it)."""
+    _decide(approval_id, note, as_json, approve=True)
+
+
+@app.command("reject")
+def reject(
+    approval_id: Annotated[str, typer.Argument(help="The approval id.")],
+    note: Annotated[str, typer.Option("--note")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Reject a pending recharge."""
+    _decide(approval_id, note, as_json, approve=False)
+
+
+@app.command("adjust")
+def adjust(
+    user: UserOpt = None,
+    group: GroupOpt = None,
+    amount: Annotated[
+        str, typer.Option("--amount", help="Signed: -5.00 debits, 5.00 credits.")
+    ] = "",
+    reason: Annotated[str, typer.Option("--reason", help="Why (required).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Credit or debit a wallet with a reason."""
+    ref = _wallet(user, group)
+    micros = _amount(amount, signed=True)
+    key = f"cli:{uuid7()}"
+    if context.current().remote:
+        data: dict[str, Any] = context.api(
+            "POST",
+            "/api/ledger/adjustments",
+            json={**ref, "amount": amount, "reason": reason, "idempotency_key": key},
+        )
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            txn = await ledger_service.adjust(
+                session,
+                actor,
+                **await _ids(session, ref),
+                amount=micros,
+                reason=reason,
+                idempotency_key=key,
+            )
+            return TransactionRead.of(txn).model_dump(mode="json")
+
+        data = context.run_local(go)
+    show_object(_txn_row(data), as_json=as_json, fields=["id", "kind", "amount", "memo"])
+
+
+@app.command("transfer")
+def transfer(
+    from_user: Annotated[str | None, typer.Option("--from-user")] = None,
+    from_group: Annotated[str | None, typer.Option("--from-group")] = None,
+    to_user: Annotated[str | None, typer.Option("--to-user")] = None,
+    to_group: Annotated[str | None, typer.Option("--to-group")] = None,
+    amount: Annotated[str, typer.Option("--amount")] = "",
+    memo: Annotated[str, typer.Option("--memo")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Move money between two wallets."""
+    source, target = _wallet(from_user, from_group), _wallet(to_user, to_group)
+    micros = _amount(amount)
+    key = f"cli:{uuid7()}"
+    if context.current().remote:
+        data: dict[str, Any] = context.api(
+            "POST",
+            "/api/ledger/transfers",
+            json={
+                "source": source,
+                "target": target,
+                "amount": amount,
+                "memo": memo,
+                "idempotency_key": key,
+            },
+        )
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            s, t = await _ids(session, source), await _ids(session, target)
+            txn = await ledger_service.transfer(
+                session,
+                actor,
+                from_user_id=s["user_id"],
+                from_group_id=s["group_id"],
+                to_user_id=t["user_id"],
+                to_group_id=t["group_id"],
+                amount=micros,
+                memo=memo,
+                idempotency_key=key,
+            )
+            return TransactionRead.of(txn).model_dump(mode="json")
+
+        data = context.run_local(go)
+    show_object(_txn_row(data), as_json=as_json, fields=["id", "kind", "amount", "memo"])
+
+
+@app.command("refund")
+def refund(
+    transaction_id: Annotated[str, typer.Argument(help="The usage transaction id.")],
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="Part of it; all that is left by default.")
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Refund a usage transaction, fully or partly."""
+    try:
+        ident = uuid.UUID(transaction_id)
+    except ValueError:
+        fail(f"{transaction_id!r} is not a transaction id.", 2)
+    micros = _amount(amount) if amount is not None else None
+    key = f"cli:{uuid7()}"
+    if context.current().remote:
+        data: dict[str, Any] = context.api(
+            "POST",
+            "/api/ledger/refunds",
+            json={
+                "transaction_id": str(ident),
+                "amount": amount,
+                "reason": reason,
+                "idempotency_key": key,
+            },
+        )
+    else:
+
+        async def go(session: Session, actor: Actor) -> dict[str, Any]:
+            txn = await ledger_service.refund(
+                session,
+                actor,
+                transaction_id=ident,
+                amount=micros,
+                reason=reason,
+                idempotency_key=key,
+            )
+            return TransactionRead.of(txn).model_dump(mode="json")
+
+        data = context.run_local(go)
+    show_object(
+        _txn_row(data), as_json=as_json, fields=["id", "kind", "amount", "memo", "reverses_id"]
+    )

@@ -1,0 +1,140 @@
+"""REST: recharges with an Idempotency-Key header, exact amounts, approvals, and a redemption
+code racing 50 times through HTTP (separate connections that commit)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import httpx
+
+from factories import make_group, make_user
+from spectra.audit.actor import Actor
+from spectra.db.session import session_scope
+from spectra.ledger import service as ledger_service
+from spectra.runtime import Runtime
+
+from .factories import admin, member
+
+ADMIN = admin()
+
+
+async def _user(runtime: Runtime) -> tuple[str, object]:
+    async with session_scope(runtime.db) as s:
+        user = await make_user(s)
+        return user.email, user.id
+
+
+class TestRechargeApi:
+    async def test_the_header_key_makes_a_retry_credit_once(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        email, _ = await _user(runtime)
+        act_as(ADMIN)
+        body = {"user_email": email, "amount": "12.50", "memo": "pilot"}
+        for _ in range(2):
+            answer = await client.post(
+                "/api/ledger/recharges", json=body, headers={"Idempotency-Key": "once"}
+            )
+            assert answer.status_code == 201, answer.text
+        data = answer.json()
+        assert data["status"] == "credited"
+        assert data["account"]["balance"] == "12.50"
+        assert data["account"]["balance_micros"] == 12_500_000
+        listed = (await client.get("/api/ledger/transactions", params={"kind": "recharge"})).json()
+        assert len(listed["items"]) == 1
+        assert listed["items"][0]["postings"][1]["amount"] == "12.50"
+
+    async def test_more_than_six_decimals_is_a_422(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        email, _ = await _user(runtime)
+        act_as(ADMIN)
+        answer = await client.post(
+            "/api/ledger/recharges", json={"user_email": email, "amount": "1.0000001", "memo": "m"}
+        )
+        assert answer.status_code == 422
+
+    async def test_four_eyes_over_http(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        async with session_scope(runtime.db) as s:
+            group = await make_group(s)
+            from spectra.audit.actor import local_actor
+            from spectra.workspace import service as workspace_service
+
+            await workspace_service.set_setting(
+                s, local_actor(), name="four_eyes_threshold", value="250"
+            )
+        act_as(ADMIN)
+        answer = await client.post(
+            "/api/ledger/recharges",
+            json={"group_id": str(group.id), "amount": "500", "memo": "runway"},
+        )
+        assert answer.json()["status"] == "pending_approval"
+        approval_id = answer.json()["approval_id"]
+        refused = await client.post(f"/api/ledger/approvals/{approval_id}/approve")
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "four_eyes_required"
+        act_as(admin("second@example.com", role="billing"))
+        clicks = await asyncio.gather(
+            *(client.post(f"/api/ledger/approvals/{approval_id}/approve") for _ in range(2))
+        )
+        assert [c.status_code for c in clicks] == [200, 200]
+        balance = (
+            await client.get("/api/ledger/balance", params={"group_id": str(group.id)})
+        ).json()
+        assert balance["balance"] == "500.00"
+
+
+class TestRedeemRace:
+    async def test_fifty_racing_redemptions_credit_once(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        _, user_id = await _user(runtime)
+        act_as(admin(role="billing"))
+        created = await client.post(
+            "/api/codes/batches", json={"count": 1, "amount": "25", "memo": "race"}
+        )
+        assert created.status_code == 201
+        code = created.json()["codes"][0]
+        act_as(member(user_id))  # type: ignore[arg-type]
+        answers = await asyncio.gather(
+            *(client.post("/api/codes/redeem", json={"code": code}) for _ in range(50))
+        )
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses.count(200) == 1, statuses
+        assert statuses.count(409) == 49, statuses
+        async with session_scope(runtime.db) as s:
+            wallet = await ledger_service.wallet_account(s, user_id=user_id)  # type: ignore[arg-type]
+            assert wallet.balance_micros == 25_000_000
+            assert (await ledger_service.verify(s, ADMIN)).ok
+        act_as(ADMIN)
+        batches = (await client.get("/api/codes/batches")).json()["items"]
+        assert (batches[0]["redeemed"], batches[0]["unused"]) == (1, 0)
+
+    async def test_guessing_gets_a_429_with_retry_after(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        _, user_id = await _user(runtime)
+        act_as(member(user_id))  # type: ignore[arg-type]
+        for _ in range(10):
+            assert (
+                await client.post("/api/codes/redeem", json={"code": "SPC-XXXX"})
+            ).status_code == 404
+        limited = await client.post("/api/codes/redeem", json={"code": "SPC-XXXX"})
+        assert limited.status_code == 429
+        assert limited.json()["error"]["code"] == "rate_limited"
+        assert int(limited.headers["retry-after"]) > 0
+
+    async def test_codes_can_be_exported_as_csv_once(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        act_as(ADMIN)
+        answer = await client.post(
+            "/api/codes/batches", params={"format": "csv"}, json={"count": 2, "amount": "1"}
+        )
+        assert answer.status_code == 201
+        assert answer.headers["content-type"].startswith("text/csv")
+        assert answer.text.splitlines()[0] == "code,value,expires_at,batch_id"
+        assert answer.text.count("SPC-") == 2

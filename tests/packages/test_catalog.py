@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pytest
 
+from factories import make_user
 from spectra.audit.actor import Actor, ActorKind
 from spectra.db.session import Session
 from spectra.packages import service as packages_service
@@ -16,7 +17,6 @@ from spectra.packages.errors import (
 )
 from spectra.packages.schemas import PackageUpdate
 from spectra.users.permissions import PermissionDeniedError
-from tests.factories import make_user
 
 from .factories import OWNER, UNIT, audit_actions, make_package
 

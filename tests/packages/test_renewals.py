@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from factories import make_user
 from spectra.audit.actor import SYSTEM
-from spectra.db.changes import ChangeFeedEntry
+from spectra.db.models import ChangeFeedEntry
 from spectra.db.session import Session
 from spectra.kit import clock as clock_module
 from spectra.ledger import service as ledger_service

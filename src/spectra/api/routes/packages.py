@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
+from spectra.audit.actor import Actor
 from spectra.errors import InvalidError
 from spectra.packages import service as packages_service
 from spectra.packages.schemas import (
@@ -29,6 +30,7 @@ from spectra.packages.schemas import (
     preview_read,
     version_read,
 )
+from spectra.users.permissions import Permission, require
 
 router = APIRouter(tags=["packages"])
 
@@ -167,12 +169,13 @@ async def import_assignments(
 async def list_assignments(
     session: ReadSessionDep,
     actor: ActorDep,
-    user_id: uuid.UUID | None = None,
+    user: str | None = None,
     package: str | None = None,
     status: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
 ) -> dict[str, Any]:
+    user_id = await _user_id(session, actor, user) if user else None
     page = await packages_service.list_assignments(
         session, actor, user_id=user_id, package=package, status=status, limit=limit, cursor=cursor
     )
@@ -231,10 +234,20 @@ async def my_packages(session: ReadSessionDep, actor: ActorDep) -> dict[str, Any
     return {"items": [holding_read(h) for h in holdings], "next_cursor": None}
 
 
-@router.get("/users/{user_id}/packages")
-async def user_packages(
-    user_id: uuid.UUID, session: ReadSessionDep, actor: ActorDep
-) -> dict[str, Any]:
-    """The same view as /api/me/packages, for any user (admins and auditors)."""
+@router.get("/users/{user}/packages")
+async def user_packages(user: str, session: ReadSessionDep, actor: ActorDep) -> dict[str, Any]:
+    """The same view as /api/me/packages, for any user named by id or email (admins and auditors)."""
+    user_id = await _user_id(session, actor, user)
     holdings = await packages_service.packages_of_user(session, actor, user_id=user_id)
     return {"items": [holding_read(h) for h in holdings], "next_cursor": None}
+
+
+async def _user_id(session: ReadSessionDep, actor: Actor, user: str) -> uuid.UUID:
+    """A user named by id or email; looking up someone else's email needs read rights first."""
+    try:
+        return uuid.UUID(user)
+    except ValueError:
+        if user.strip().lower() != actor.label.lower():
+            require(actor, Permission.READ_ALL)
+        (found,) = await packages_service.resolve_users(session, emails=[user])
+        return found.id

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -484,16 +485,11 @@ def assignments(
 ) -> None:
     """List package assignments."""
     if context.current().remote:
-        user_id = None
-        if user is not None:
-            fail(
-                "--user with --server is not available yet; use --package or the API's user_id.", 2
-            )
         page = context.api(
             "GET",
             "/api/package-assignments",
             params={
-                "user_id": user_id,
+                "user": user,
                 "package": package,
                 "status": status,
                 "limit": limit,
@@ -551,7 +547,7 @@ def cancel(
     as_json: JsonOpt = False,
 ) -> None:
     """Cancel an assignment at the end of its current period (default) or --now."""
-    when = "now" if now else "period_end"
+    when: Literal["now", "period_end"] = "now" if now else "period_end"
     if context.current().remote:
         data = context.api(
             "POST",
@@ -563,7 +559,7 @@ def cancel(
         async def go(session: Session, actor: Actor) -> dict[str, Any]:
             detail = await packages_service.cancel_assignment(
                 session, actor, assignment_id=assignment_id, when=when, reason=reason
-            )  # type: ignore[arg-type]
+            )
             return _dump(assignment_read(detail))
 
         data = context.run_local(go)
@@ -702,11 +698,9 @@ def holdings(
         return {"items": [_dump(holding_read(h)) for h in rows], "next_cursor": None}
 
     if context.current().remote:
-        fail(
-            "holdings with --server: call GET /api/users/{user_id}/packages (or /api/me/packages).",
-            2,
-        )
-    page = context.run_local(go)
+        page = context.api("GET", f"/api/users/{quote(user.strip(), safe='@')}/packages")
+    else:
+        page = context.run_local(go)
     show_list(
         page,
         as_json=as_json,
@@ -750,6 +744,8 @@ def _validate(model: Any, body: dict[str, Any]) -> Any:
 
     try:
         return model.model_validate(body)
+    except SpectraError as exc:
+        fail_error(exc)
     except ValidationError as exc:
         first = exc.errors()[0]
         cause = first.get("ctx", {}).get("error")

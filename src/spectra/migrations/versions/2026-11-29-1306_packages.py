@@ -1,7 +1,7 @@
 """packages
 
 Revision ID: 0006_packages
-Revises: 0005_ledger
+Revises: 0005_ledger, 0002_users
 Create Date: 2026-11-29 13:16:08.083963
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import spectra.db.types
 
 revision: str = "0006_packages"
-down_revision: str | Sequence[str] | None = "0005_ledger"
+down_revision: str | Sequence[str] | None = ("0005_ledger", "0002_users")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,20 +10,14 @@ from spectra.packages.service.assignments import (
     PreviewRow,
     Progress,
     assign_group,
-    assign_group_default,
     assign_many,
     assign_package,
     cancel_assignment,
     get_assignment,
     group_members,
-    import_assignments,
     list_assignments,
-    list_group_defaults,
-    migrate_assignments,
     preview_assignment,
-    preview_migration,
     resolve_users,
-    set_group_default_package,
 )
 from spectra.packages.service.catalog import (
     PackageDetail,
@@ -35,6 +29,13 @@ from spectra.packages.service.catalog import (
     list_packages,
     list_versions,
 )
+from spectra.packages.service.groups import (
+    assign_group_default,
+    list_group_defaults,
+    set_group_default_package,
+)
+from spectra.packages.service.imports import import_assignments
+from spectra.packages.service.migrate import migrate_assignments, preview_migration
 from spectra.packages.service.periods import (
     CHANGE_KIND,
     RenewalResult,

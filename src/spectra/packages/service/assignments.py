@@ -5,21 +5,18 @@ same code that applies them.
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
-from typing import Any, Literal
+from datetime import datetime
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit import service as audit_service
-from spectra.audit.actor import SYSTEM, Actor
+from spectra.audit.actor import Actor
 from spectra.db.changes import record_change
-from spectra.errors import SpectraError
 from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
 from spectra.kit.pagination import Page
@@ -27,7 +24,6 @@ from spectra.ledger import service as ledger_service
 from spectra.packages import repository
 from spectra.packages.errors import (
     AssignmentExistsError,
-    AssignmentImportRejectedError,
     AssignmentNotActiveError,
     AssignmentNotFoundError,
     AssignmentTargetNotFoundError,
@@ -36,7 +32,6 @@ from spectra.packages.errors import (
 )
 from spectra.packages.models import (
     AssignmentStatus,
-    GroupDefaultPackage,
     Package,
     PackageAssignment,
     PackageStatus,
@@ -168,9 +163,9 @@ async def assign_package(
     """Give one user a package at its current version; a started first period is granted at once.
     Writes an audit event and a change-feed row."""
     require(actor, Permission.PACKAGES_WRITE)
-    pkg, version = await _assignable(session, package)
+    pkg, version = await assignable_version(session, package)
     (user,) = await resolve_users(session, user_ids=[user_id])
-    assignment = await _assign(
+    assignment = await make_assignment(
         session,
         actor,
         package=pkg,
@@ -187,8 +182,8 @@ async def preview_assignment(
 ) -> Preview:
     """Who would gain the package (and its allowance) and who already holds it. Changes nothing."""
     require(actor, Permission.READ_ALL)
-    pkg, version = await _assignable(session, package)
-    return await _assign_preview(session, pkg, version, users)
+    pkg, version = await assignable_version(session, package)
+    return await preview_gains(session, pkg, version, users)
 
 
 async def assign_many(
@@ -208,14 +203,14 @@ async def assign_many(
     """Assign a package to many users (those who already hold it are left unchanged). With
     `preview`, only say who would change. Each assignment is audited, plus one summary event."""
     require(actor, Permission.READ_ALL if preview else Permission.PACKAGES_WRITE)
-    pkg, version = await _assignable(session, package)
-    result = await _assign_preview(session, pkg, version, users)
+    pkg, version = await assignable_version(session, package)
+    result = await preview_gains(session, pkg, version, users)
     if preview:
         return result
     gains = [r for r in result.rows if r.change == "gain"]
     by_id = {u.id: u for u in users}
     for done, row in enumerate(gains, start=1):
-        await _assign(
+        await make_assignment(
             session,
             actor,
             package=pkg,
@@ -338,260 +333,14 @@ async def cancel_assignment(
     return (await _details(session, [assignment]))[0]
 
 
-async def preview_migration(
-    session: AsyncSession,
-    actor: Actor,
-    *,
-    package: str,
-    to_version: int | None = None,
-    from_version: int | None = None,
-) -> Preview:
-    """Who would move to `to_version` (default: current) and how their allowance changes."""
-    require(actor, Permission.READ_ALL)
-    return await _migration(session, package, to_version, from_version)
-
-
-async def migrate_assignments(
-    session: AsyncSession,
-    actor: Actor,
-    *,
-    package: str,
-    to_version: int | None = None,
-    from_version: int | None = None,
-    reason: str = "",
-    progress: Progress | None = None,
-) -> Preview:
-    """Move active assignments to another version of their package. Models and limits change at
-    once; the allowance changes from the next grant (the current period keeps what it was given).
-    Each move is audited and goes out on the change feed."""
-    require(actor, Permission.PACKAGES_WRITE)
-    result = await _migration(session, package, to_version, from_version)
-    pkg = await _by_name(session, package)
-    target = await _version(session, pkg, to_version or pkg.current_version)
-    moved = [r for r in result.rows if r.from_version != r.to_version]
-    assignments = {
-        a.user_id: a for a in await repository.active_assignments_of_package(session, pkg.id)
-    }
-    for done, row in enumerate(moved, start=1):
-        assignment = assignments[row.user_id]
-        assignment.version_id = target.id
-        await audit_service.record(
-            session,
-            actor,
-            "packages.migrate",
-            target_type="package_assignment",
-            target_id=assignment.id,
-            target_label=f"{pkg.name} for {row.email}",
-            before={"version": row.from_version},
-            after={"version": row.to_version},
-            user_id=str(row.user_id),
-            reason=reason,
-        )
-        await record_change(session, period_service.CHANGE_KIND, row.user_id)
-        if progress is not None:
-            progress(done, len(moved))
-    await session.flush()
-    result.applied = True
-    return result
-
-
-async def import_assignments(
-    session: AsyncSession,
-    actor: Actor,
-    *,
-    csv_text: str,
-    reason: str = "",
-    preview: bool = False,
-    progress: Progress | None = None,
-) -> list[Preview]:
-    """Assign packages from CSV (`email,package` and optional `starts_at,ends_at,reason`).
-
-    Every line is validated first; if any is rejected nothing is applied and
-    AssignmentImportRejectedError lists each rejected line and why. All or nothing.
-    """
-    require(actor, Permission.READ_ALL if preview else Permission.PACKAGES_WRITE)
-    tz = ZoneInfo(await period_service.workspace_time_zone(session))
-    reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
-    columns = {c.strip().lower() for c in reader.fieldnames or []}
-    if not {"email", "package"} <= columns:
-        raise PackageTermsInvalidError(
-            "The CSV needs a header line with at least the columns email,package."
-        )
-    rows: list[tuple[int, dict[str, str]]] = [
-        (n, {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()})
-        for n, raw in enumerate(reader, start=2)
-    ]
-    users = await repository.users_by_email(
-        session, [r["email"] for _, r in rows if r.get("email")]
-    )
-    rejected: list[dict[str, Any]] = []
-    plans: dict[str, list[Plan]] = {}
-    seen: set[tuple[str, str]] = set()
-    packages: dict[str, tuple[Package, PackageVersion] | str] = {}
-    for line, row in rows:
-        email, name = row.get("email", "").lower(), row.get("package", "")
-
-        def reject(why: str, line: int = line, email: str = email, name: str = name) -> None:
-            rejected.append({"line": line, "email": email, "package": name, "reason": why})
-
-        if not email or not name:
-            reject("email and package are both required")
-            continue
-        user = users.get(email)
-        if user is None:
-            reject(f"no user {email}")
-            continue
-        key = name.lower()
-        if key not in packages:
-            try:
-                packages[key] = await _assignable(session, name)
-            except SpectraError as exc:
-                packages[key] = exc.message
-        found = packages[key]
-        if isinstance(found, str):
-            reject(found)
-            continue
-        if (email, key) in seen:
-            reject("the same user and package appear on an earlier line")
-            continue
-        seen.add((email, key))
-        try:
-            starts_at = _parse_time(row.get("starts_at", ""), tz, "starts_at")
-            ends_at = _parse_time(row.get("ends_at", ""), tz, "ends_at")
-            _check_window(starts_at or utc_now(), ends_at)
-        except PackageTermsInvalidError as exc:
-            reject(exc.message)
-            continue
-        if await repository.active_assignments_of_package(session, found[0].id, user_ids=[user.id]):
-            reject(f"{email} already holds {found[0].name}")
-            continue
-        plans.setdefault(key, []).append(
-            Plan(
-                user=user,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                reason=row.get("reason") or reason or "CSV import",
-            )
-        )
-    if rejected:
-        raise AssignmentImportRejectedError(
-            f"{len(rejected)} of {len(rows)} lines were rejected, so nothing was imported; fix them and import again.",
-            rejected=rejected,
-            lines=len(rows),
-        )
-    results: list[Preview] = []
-    total = sum(len(p) for p in plans.values())
-    done = 0
-    for key, batch in plans.items():
-        found = packages[key]
-        assert not isinstance(found, str)
-        pkg, version = found
-        result = await _assign_preview(session, pkg, version, [p.user for p in batch])
-        result.action = "import"
-        if not preview:
-            for plan in batch:
-                await _assign(session, actor, package=pkg, version=version, plan=plan)
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-            result.applied = True
-        results.append(result)
-    if not preview:
-        await audit_service.record(
-            session,
-            actor,
-            "packages.import",
-            target_type="package_import",
-            lines=len(rows),
-            assigned=total,
-            reason=reason,
-        )
-    return results
-
-
-async def set_group_default_package(
-    session: AsyncSession, actor: Actor, *, group: str, package: str | None
-) -> GroupDefaultPackage | None:
-    """Set (or with None, clear) the package members get when they join `group` later.
-    Current members are not changed (`assign_group` does that). Writes an audit event."""
-    require(actor, Permission.PACKAGES_WRITE)
-    found = await repository.find_group_by_name(session, group)
-    if found is None:
-        raise AssignmentTargetNotFoundError(f"There is no group named '{group}'.", group=group)
-    row = await repository.get_group_default(session, found.id)
-    before_pkg = await session.get(Package, row.package_id) if row else None
-    before = {"package": before_pkg.name if before_pkg else None}
-    if package is None:
-        if row is not None:
-            await session.delete(row)
-        result = None
-    else:
-        pkg, _ = await _assignable(session, package)
-        if row is None:
-            row = GroupDefaultPackage(
-                group_id=found.id, package_id=pkg.id, set_by=actor.label, set_at=utc_now()
-            )
-            session.add(row)
-        else:
-            row.package_id, row.set_by, row.set_at = pkg.id, actor.label, utc_now()
-        result = row
-    await session.flush()
-    await audit_service.record(
-        session,
-        actor,
-        "packages.group_default",
-        target_type="group",
-        target_id=found.id,
-        target_label=found.name,
-        before=before,
-        after={"package": package},
-    )
-    return result
-
-
-async def list_group_defaults(session: AsyncSession, actor: Actor) -> list[tuple[Group, Package]]:
-    require(actor, Permission.READ_ALL)
-    out: list[tuple[Group, Package]] = []
-    for row in await repository.list_group_defaults(session):
-        group, pkg = (
-            await session.get(Group, row.group_id),
-            await session.get(Package, row.package_id),
-        )
-        if group is not None and pkg is not None:
-            out.append((group, pkg))
-    return sorted(out, key=lambda gp: gp[0].name_key)
-
-
-async def assign_group_default(
-    session: AsyncSession, *, user_id: uuid.UUID, group_id: uuid.UUID
-) -> PackageAssignment | None:
-    """Give a user who joined `group_id` the group's default package, if it has an active one and
-    the user does not hold it already. Runs as `system` in the joining unit of work; audited."""
-    row = await repository.get_group_default(session, group_id)
-    if row is None:
-        return None
-    pkg = await session.get(Package, row.package_id)
-    group = await session.get(Group, group_id)
-    user = await session.get(User, user_id)
-    if pkg is None or user is None or pkg.status != PackageStatus.ACTIVE:
-        return None
-    if await repository.active_assignments_of_package(session, pkg.id, user_ids=[user_id]):
-        return None
-    version = await _version(session, pkg, pkg.current_version)
-    reason = f"default package of group {group.name if group else group_id}"
-    return await _assign(
-        session, SYSTEM, package=pkg, version=version, plan=Plan(user=user, reason=reason)
-    )
-
-
-async def _assign(
+async def make_assignment(
     session: AsyncSession, actor: Actor, *, package: Package, version: PackageVersion, plan: Plan
 ) -> PackageAssignment:
     now = utc_now()
     time_zone = await period_service.workspace_time_zone(session)
     starts_at = _aware(plan.starts_at, time_zone) or now
     ends_at = _aware(plan.ends_at, time_zone)
-    _check_window(starts_at, ends_at)
+    check_window(starts_at, ends_at)
     user = plan.user
     if await repository.active_assignments_of_package(session, package.id, user_ids=[user.id]):
         raise AssignmentExistsError(
@@ -646,7 +395,7 @@ async def _assign(
     return assignment
 
 
-async def _assign_preview(
+async def preview_gains(
     session: AsyncSession, pkg: Package, version: PackageVersion, users: Sequence[User]
 ) -> Preview:
     held = {
@@ -689,61 +438,7 @@ async def _assign_preview(
     return result
 
 
-async def _migration(
-    session: AsyncSession, package: str, to_version: int | None, from_version: int | None
-) -> Preview:
-    pkg = await _by_name(session, package)
-    target = await _version(session, pkg, to_version or pkg.current_version)
-    if from_version is not None:
-        await _version(session, pkg, from_version)
-    assignments = await repository.active_assignments_of_package(session, pkg.id)
-    versions = await repository.versions_by_id(session, [a.version_id for a in assignments])
-    users = await repository.users_by_id(session, [a.user_id for a in assignments])
-    result = Preview(action="migrate", package=pkg.name)
-    for a in assignments:
-        have = versions[a.version_id]
-        if have.id == target.id or (from_version is not None and have.version != from_version):
-            continue
-        change: Change = (
-            "change" if have.allowance_micros != target.allowance_micros else "unchanged"
-        )
-        result.rows.append(
-            PreviewRow(
-                a.user_id,
-                users[a.user_id].email,
-                change,
-                have.version,
-                target.version,
-                have.allowance_micros,
-                target.allowance_micros,
-                _terms_note(have, target),
-            )
-        )
-    return result
-
-
-def _terms_note(old: PackageVersion, new: PackageVersion) -> str:
-    notes = []
-    added = sorted(set(new.model_patterns) - set(old.model_patterns))
-    removed = sorted(set(old.model_patterns) - set(new.model_patterns))
-    if added:
-        notes.append("models +" + ",".join(added))
-    if removed:
-        notes.append("models -" + ",".join(removed))
-    for name in (
-        "period",
-        "rollover_periods",
-        "rpm",
-        "tpm",
-        "max_concurrent",
-        "max_cost_per_request_micros",
-    ):
-        if getattr(old, name) != getattr(new, name):
-            notes.append(f"{name} {getattr(old, name)}→{getattr(new, name)}")
-    return "; ".join(notes)
-
-
-async def _assignable(session: AsyncSession, name: str) -> tuple[Package, PackageVersion]:
+async def assignable_version(session: AsyncSession, name: str) -> tuple[Package, PackageVersion]:
     pkg = await _by_name(session, name)
     if pkg.status != PackageStatus.ACTIVE:
         raise PackageArchivedError(
@@ -791,23 +486,8 @@ def _aware(value: datetime | None, time_zone: str) -> datetime | None:
     return value.replace(tzinfo=ZoneInfo(time_zone))
 
 
-def _check_window(starts_at: datetime, ends_at: datetime | None) -> None:
+def check_window(starts_at: datetime, ends_at: datetime | None) -> None:
     if ends_at is not None and ends_at <= starts_at:
         raise PackageTermsInvalidError(
             "The end date must be after the start date.", field="ends_at"
         )
-
-
-def _parse_time(text: str, tz: ZoneInfo, name: str) -> datetime | None:
-    """A CSV date (midnight in the workspace time zone) or an ISO datetime (naive = workspace time)."""
-    if not text:
-        return None
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), tzinfo=tz)
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise PackageTermsInvalidError(
-            f"{name} '{text}' is not a date (2026-12-01) or an ISO time."
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=tz)

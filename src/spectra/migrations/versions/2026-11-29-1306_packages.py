@@ -15,7 +15,7 @@ from alembic import op
 import spectra.db.types
 
 revision: str = "0006_packages"
-down_revision: str | Sequence[str] | None = ("0005_ledger", "0002_users")
+down_revision: str | Sequence[str] | None = "0005_ledger"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

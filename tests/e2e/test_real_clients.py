@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from spectra.runtime import Runtime
 from tests.fakes.upstream import FakeUpstream, RecordedRequest, Reply, ToolCall
 from tests.gateway.world import UPSTREAM_KEY, World, build_world, expected_cost, serve
+
+from spectra.runtime import Runtime
 
 from . import clients
 from .conftest import TOOL_COMMAND

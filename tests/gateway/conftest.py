@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
+from tests.fakes.upstream import FakeUpstream
 
 from spectra.runtime import Runtime
-from tests.fakes.upstream import FakeUpstream
 
 from .world import UPSTREAM_KEY, World, build_world
 

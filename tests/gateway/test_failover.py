@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from tests.fakes.upstream import ERROR_KINDS, Fail, FakeUpstream, Hang, Reply, Reset
 
 from spectra.gateway import wiring
-from tests.fakes.upstream import ERROR_KINDS, Fail, FakeUpstream, Hang, Reply, Reset
 
 from .world import ANTHROPIC_MODEL, OPENAI_MODEL, World, expected_cost
 

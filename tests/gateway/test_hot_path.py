@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 from sqlalchemy import event
-
 from tests.fakes.upstream import FakeUpstream
 
 from .world import ANTHROPIC_MODEL, OPENAI_MODEL, World

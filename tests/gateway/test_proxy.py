@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import httpx
-
 from tests.fakes.upstream import FakeUpstream, Reply
 
 from .world import ANTHROPIC_MODEL, OPENAI_MODEL, World, expected_cost

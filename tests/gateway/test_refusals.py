@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.fakes.upstream import FakeUpstream, Reply
 
 from spectra.db.session import session_scope
 from spectra.keys import service as keys_service
@@ -17,7 +18,6 @@ from spectra.kit import clock as clock_module
 from spectra.ledger import service as ledger_service
 from spectra.policy import service as policy_service
 from spectra.users import service as users_service
-from tests.fakes.upstream import FakeUpstream, Reply
 
 from .world import ANTHROPIC_MODEL, OPENAI_MODEL, OWNER, World
 

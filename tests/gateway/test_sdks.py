@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import anthropic
 import openai
-
 from tests.fakes.upstream import FakeUpstream, Reply
 
 from .world import OPENAI_MODEL, World, expected_cost, serve

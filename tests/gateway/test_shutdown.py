@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+from tests.fakes.upstream import FakeUpstream, Reply
 
 from spectra.gateway import wiring
-from tests.fakes.upstream import FakeUpstream, Reply
 
 from .world import ANTHROPIC_MODEL, World
 

@@ -9,7 +9,6 @@ import json
 
 import httpx
 import zstandard
-
 from tests.fakes.upstream import FakeUpstream, Reply
 
 from .world import ANTHROPIC_MODEL, OPENAI_MODEL, World, expected_cost, serve

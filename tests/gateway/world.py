@@ -14,6 +14,7 @@ from typing import Any
 
 import uvicorn
 from sqlalchemy import select
+from tests.factories import make_group, make_user
 
 from spectra.audit.actor import Actor, local_actor
 from spectra.db.session import read_scope, session_scope
@@ -28,7 +29,6 @@ from spectra.pool.schemas import AccountCreate
 from spectra.runtime import Runtime
 from spectra.usage import service as usage_service
 from spectra.usage.models import UsageRecord
-from tests.factories import make_group, make_user
 
 OWNER: Actor = local_actor()
 UPSTREAM_KEY = "sk-fake-upstream-gw"

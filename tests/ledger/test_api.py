@@ -7,8 +7,8 @@ import asyncio
 from collections.abc import Callable
 
 import httpx
+from tests.factories import make_group, make_user
 
-from factories import make_group, make_user
 from spectra.audit.actor import Actor
 from spectra.db.session import session_scope
 from spectra.ledger import service as ledger_service

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from tests.factories import make_group, make_user
 
-from factories import make_group, make_user
 from spectra.audit.actor import GATEWAY, Actor, ActorKind, local_actor
 from spectra.audit.models import AuditEvent
 from spectra.errors import InvalidAmountError

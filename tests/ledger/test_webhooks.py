@@ -12,8 +12,8 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from sqlalchemy import select
+from tests.factories import make_user
 
-from factories import make_user
 from spectra.db.session import session_scope
 from spectra.kit import clock as clock_module
 from spectra.ledger import service as ledger_service

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 import httpx
+from tests.factories import make_group, make_user
 
-from factories import make_group, make_user
 from spectra.audit.actor import Actor, ActorKind, local_actor
 from spectra.db.session import session_scope
 from spectra.ledger import service as ledger_service

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from tests.factories import make_group, make_user
 
-from factories import make_group, make_user
 from spectra.audit.actor import Actor, ActorKind
 from spectra.db import events
 from spectra.db.session import Session

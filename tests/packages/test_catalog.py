@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from tests.factories import make_user
 
-from factories import make_user
 from spectra.audit.actor import Actor, ActorKind
 from spectra.db.session import Session
 from spectra.packages import service as packages_service

@@ -7,8 +7,8 @@ import asyncio
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from tests.factories import make_user
 
-from factories import make_user
 from spectra.db.session import session_scope
 from spectra.kit import clock as clock_module
 from spectra.ledger import service as ledger_service

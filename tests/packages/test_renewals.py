@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from tests.factories import make_user
 
-from factories import make_user
 from spectra.audit.actor import SYSTEM
 from spectra.db.models import ChangeFeedEntry
 from spectra.db.session import Session
@@ -16,7 +16,6 @@ from spectra.ledger import service as ledger_service
 from spectra.packages import service as packages_service
 from spectra.packages.models import PackagePeriod, PackageVersion
 from spectra.packages.service.periods import period_window
-from tests.factories import make_user
 
 from .factories import OWNER, UNIT, audit_actions, count_txns, make_package, spend
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import select
+from tests.gateway.world import OWNER, World, build_world
 
 from spectra.audit.models import AuditEvent
 from spectra.db.session import read_scope, session_scope
 from spectra.policy import service as policy_service
 from spectra.runtime import Runtime
-from tests.gateway.world import OWNER, World, build_world
 
 
 class TestExplain:

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.fakes.upstream import FakeUpstream
 
 from spectra.audit.actor import Actor
-from tests.fakes.upstream import FakeUpstream
 
 from .conftest import FAKE_KEY
 

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
+from tests.fakes.upstream import FakeUpstream
 
 from spectra.audit.actor import Actor
 from spectra.db.session import read_scope, session_scope
@@ -20,7 +21,6 @@ from spectra.pool.schemas import AccountUpdate
 from spectra.pool.states import AccountState
 from spectra.providers.errors import FailureType, UpstreamFailure
 from spectra.runtime import Runtime
-from tests.fakes.upstream import FakeUpstream
 
 from .factories import make_account
 

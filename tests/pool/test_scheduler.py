@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
+from tests.factories import make_group
+from tests.fakes.upstream import Fail, FakeUpstream, Hang, Reply, Reset
 
 from spectra.audit.actor import Actor
 from spectra.db.serverkey import ServerKeys
@@ -27,8 +29,6 @@ from spectra.pool.states import AccountState
 from spectra.providers import anthropic, openai
 from spectra.providers.client import Timeouts, UpstreamClient
 from spectra.providers.errors import UpstreamFailure
-from tests.factories import make_group
-from tests.fakes.upstream import Fail, FakeUpstream, Hang, Reply, Reset
 
 from .factories import make_account
 

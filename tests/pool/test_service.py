@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 from sqlalchemy import select
+from tests.factories import make_group
+from tests.fakes.upstream import FakeUpstream
 
 from spectra.audit.actor import Actor
 from spectra.db.models import ChangeFeedEntry
@@ -24,8 +26,6 @@ from spectra.pool.errors import (
 from spectra.pool.models import PoolAccountTransition
 from spectra.pool.schemas import AccountCreate, AccountUpdate
 from spectra.users.permissions import PermissionDeniedError
-from tests.factories import make_group
-from tests.fakes.upstream import FakeUpstream
 
 from .conftest import FAKE_KEY
 from .factories import make_account

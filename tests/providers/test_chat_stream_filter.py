@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from tests.fakes.upstream import Reply, chat_events
+
 from spectra.providers import Usage
 from spectra.providers.openai import OpenAIChatStreamFilter
-from tests.fakes.upstream import Reply, chat_events
 
 REPLY = Reply(text="abcdefghij", pieces=3, input_tokens=20, output_tokens=3, cache_read_tokens=4)
 

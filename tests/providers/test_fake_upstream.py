@@ -12,7 +12,6 @@ import aiohttp
 import anthropic
 import openai
 import pytest
-
 from tests.fakes.upstream import FakeUpstream, Reply, ToolCall
 
 KEY = "sk-fake-upstream"

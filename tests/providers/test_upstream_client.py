@@ -7,6 +7,7 @@ import asyncio
 import socket
 
 import pytest
+from tests.fakes.upstream import Fail, FakeUpstream, Hang, Reply, Reset
 
 from spectra.providers import (
     FailureType,
@@ -19,7 +20,6 @@ from spectra.providers import (
     make_tap,
     upstream_headers,
 )
-from tests.fakes.upstream import Fail, FakeUpstream, Hang, Reply, Reset
 
 KEY = "sk-fake-upstream"
 FAST = Timeouts(connect=1.0, first_byte=0.3, idle=0.3)

@@ -8,6 +8,7 @@ from email.utils import format_datetime
 
 import aiohttp
 import pytest
+from tests.fakes.upstream import ERROR_KINDS, error_response
 
 from spectra.errors import UpstreamError
 from spectra.kit import clock
@@ -20,7 +21,6 @@ from spectra.providers.errors import (
     classify_stream_error,
     parse_retry_after,
 )
-from tests.fakes.upstream import ERROR_KINDS, error_response
 
 NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 

@@ -6,12 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from spectra.providers import Usage, WireProtocol, make_tap, usage_from_body
-from spectra.providers.anthropic import AnthropicMessagesTap
-from spectra.providers.errors import FailureType, classify_stream_error
-from spectra.providers.openai import OpenAIChatTap, OpenAIResponsesTap
-from spectra.providers.taps import StreamUsageTap
 from tests.fakes.upstream import (
     Reply,
     ToolCall,
@@ -22,6 +16,12 @@ from tests.fakes.upstream import (
     responses_body,
     responses_events,
 )
+
+from spectra.providers import Usage, WireProtocol, make_tap, usage_from_body
+from spectra.providers.anthropic import AnthropicMessagesTap
+from spectra.providers.errors import FailureType, classify_stream_error
+from spectra.providers.openai import OpenAIChatTap, OpenAIResponsesTap
+from spectra.providers.taps import StreamUsageTap
 
 REPLY = Reply(
     text="Hello there, général ☃",

@@ -302,12 +302,13 @@ async def test_no_account_available(client: httpx.AsyncClient, world: World) -> 
         (b'{"messages": []}', {}, 400, "model_required"),
         (b"abc", {"content-encoding": "br"}, 400, "unsupported_content_encoding"),
         (
-            gzip.compress(b"x" * 64),
+            gzip.compress(b"x" * 64, mtime=0),
             {"content-encoding": "gzip", "x-limit": "1"},
             413,
             "request_too_large",
         ),
     ],
+    ids=["not-json", "no-model", "brotli", "too-large"],
 )
 async def test_bad_bodies(
     client: httpx.AsyncClient,

@@ -206,19 +206,27 @@ class GenerationEndpoint:
                 send, refused.error, anthropic=self.anthropic, request_id=rid
             )
             return
-        await self._forward(
-            gw,
-            admission,
-            scope,
-            receive,
-            send,
-            rid,
-            info,
-            body,
-            decompressed,
-            headers,
-            replace(record, started_at=admission.started_at),
-        )
+        try:
+            await self._forward(
+                gw,
+                admission,
+                scope,
+                receive,
+                send,
+                rid,
+                info,
+                body,
+                decompressed,
+                headers,
+                replace(record, started_at=admission.started_at),
+            )
+        finally:
+            # A bug or a cancellation must not strand money or slots: settle() clears the hold,
+            # so this releases only what an unexpected exit left behind.
+            if admission.hold is not None:
+                await gw.settler.release(admission)
+            if admission.lease is not None:
+                admission.lease.finish(0)
 
     async def _forward(
         self,
@@ -274,6 +282,23 @@ class GenerationEndpoint:
             else:
                 await refusals.send_refusal(send, exc, anthropic=self.anthropic, request_id=rid)
             return
+        try:
+            await self._relay(gw, admission, forwarded, receive, send, rid, info, record, started)
+        finally:
+            gw.scheduler.release(forwarded.selection)
+
+    async def _relay(
+        self,
+        gw: Gateway,
+        admission: Admission,
+        forwarded: Forwarded,
+        receive: Receive,
+        send: Send,
+        rid: str,
+        info: RequestInfo,
+        record: Any,
+        started: float,
+    ) -> None:
         if info.stream:
             await self._relay_stream(
                 gw, admission, forwarded, receive, send, rid, info, record, started

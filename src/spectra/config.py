@@ -61,6 +61,31 @@ class Settings(BaseSettings):
     lease_ttl_seconds: float = 15.0
     session_ttl_hours: int = 12
     cookie_secure: bool | None = None
+    gateway_max_body_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        description="Largest request body the gateway accepts (after decompression), bytes.",
+    )
+    gateway_connect_timeout: float = Field(default=10.0, description="Upstream connect timeout, s.")
+    gateway_first_byte_timeout: float = Field(
+        default=300.0, description="Upstream response-headers timeout (includes connect), s."
+    )
+    gateway_idle_timeout: float = Field(
+        default=300.0, description="Longest wait for the next upstream body chunk, s."
+    )
+    gateway_max_attempts: int = Field(
+        default=3, description="Accounts tried per request before the first byte (failover)."
+    )
+    gateway_shutdown_grace: float = Field(
+        default=30.0, description="On shutdown, how long open streams may run on, s."
+    )
+    gateway_key_rpm: int | None = Field(default=None, description="Requests/min per member key.")
+    gateway_key_tpm: int | None = Field(default=None, description="Tokens/min per member key.")
+    gateway_key_concurrency: int | None = Field(default=None, description="Open requests per key.")
+    gateway_user_rpm: int | None = Field(default=None, description="Requests/min per member.")
+    gateway_user_tpm: int | None = Field(default=None, description="Tokens/min per member.")
+    gateway_user_concurrency: int | None = Field(
+        default=None, description="Open requests per member."
+    )
 
     @field_validator("change_poll_interval")
     @classmethod

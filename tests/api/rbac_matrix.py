@@ -162,6 +162,16 @@ async def _pool_by_name(fx: Fixtures) -> Call:
 
 POOL_WRITE = frozenset({"owner", "admin"})
 
+
+async def _explain_other(fx: Fixtures) -> Call:
+    user = await fx.user()
+    return Call(params={"user": user.email, "model": "gpt-5"})
+
+
+async def _group_funding(fx: Fixtures) -> Call:
+    return Call({"group": (await fx.group()).name}, json={"wallet_fallback": False})
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/openapi.json"): Case(EVERYONE, public=True),
     ("GET", "/api/docs"): Case(EVERYONE, public=True),
@@ -237,6 +247,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     # workspace settings
     ("GET", "/api/settings"): Case(READ_ALL),
     ("PUT", "/api/settings/{name}"): Case(SETTINGS_WRITE, _setting),
+    # policy (explaining another member's access; a group's funding switches)
+    ("GET", "/api/policy/explain"): Case(READ_ALL, _explain_other),
+    ("PATCH", "/api/policy/groups/{group}"): Case(USERS_WRITE, _group_funding),
 }
 
 

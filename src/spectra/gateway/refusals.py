@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import Request
@@ -11,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.responses import JSONResponse
 
 from spectra.errors import ErrorKind, SpectraError
+from spectra.providers.errors import UpstreamFailure
+from spectra.providers.headers import forward_response_headers
 
 STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.NOT_FOUND: 404,
@@ -23,6 +26,8 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.UNAVAILABLE: 503,
     ErrorKind.UPSTREAM: 502,
 }
+
+STATUS_BY_CODE: dict[str, int] = {"request_too_large": 413, "websocket_not_supported": 426}
 
 _ANTHROPIC_TYPES: dict[ErrorKind, str] = {
     ErrorKind.NOT_FOUND: "not_found_error",
@@ -102,3 +107,55 @@ def render_validation_error(request: Request, exc: RequestValidationError) -> JS
 class _InvalidRequestError(SpectraError):
     code = "invalid_request"
     kind = ErrorKind.INVALID
+
+
+async def send_json(
+    send: Any,
+    status: int,
+    body: dict[str, Any],
+    *,
+    request_id: str,
+    prefix: str = "",
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """Send a complete JSON response from a plain ASGI endpoint."""
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"x-spectra-request-id", request_id.encode()),
+        *(extra or []),
+    ]
+    await send({"type": f"{prefix}http.response.start", "status": status, "headers": headers})
+    await send({"type": f"{prefix}http.response.body", "body": payload, "more_body": False})
+
+
+async def send_refusal(send: Any, exc: SpectraError, *, anthropic: bool, request_id: str) -> None:
+    """A Spectra refusal in the caller's protocol, with `x-spectra-reason` and `retry-after`."""
+    status = STATUS_BY_CODE.get(exc.code) or STATUS_BY_KIND.get(exc.kind, 400)
+    extra = [(b"x-spectra-reason", exc.code.encode())]
+    retry_after = exc.details.get("retry_after")
+    if retry_after is not None:
+        extra.append((b"retry-after", str(int(retry_after)).encode()))
+    body = refusal_body(
+        anthropic=anthropic,
+        kind=exc.kind,
+        code=exc.code,
+        message=exc.message,
+        request_id=request_id,
+    )
+    await send_json(send, status, body, request_id=request_id, extra=extra)
+
+
+async def send_upstream_error(send: Any, failure: UpstreamFailure, *, request_id: str) -> None:
+    """Pass the upstream's own error response through (status, body, its safe headers)."""
+    headers = [
+        (k.lower().encode("latin-1"), v.encode("latin-1"))
+        for k, v in forward_response_headers(failure.headers)
+        if k.lower() not in ("content-length", "content-encoding")
+    ]
+    headers.append((b"content-length", str(len(failure.body)).encode()))
+    headers.append((b"x-spectra-request-id", request_id.encode()))
+    headers.append((b"x-spectra-upstream-error", failure.type.value.encode()))
+    await send({"type": "http.response.start", "status": failure.status or 502, "headers": headers})
+    await send({"type": "http.response.body", "body": failure.body, "more_body": False})

@@ -1,9 +1,42 @@
-"""Mount the gateway's routes under /v1 (plain Starlette routes on the hot path)."""
+"""Mount the gateway's routes under /v1 (plain ASGI endpoints on the hot path)."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.routing import Route, WebSocketRoute
+
+from spectra.providers.types import WireProtocol
+
+from .routes import (
+    CountTokensEndpoint,
+    GenerationEndpoint,
+    ModelsEndpoint,
+    ResponsesSocketEndpoint,
+)
 
 
 def install(app: FastAPI) -> None:
-    """Add the gateway's endpoints to `app` (none yet: the gateway issue fills this in)."""
+    """Add the gateway's endpoints to `app` (ahead of everything else)."""
+    socket = ResponsesSocketEndpoint()
+    routes = [
+        Route(
+            "/v1/chat/completions",
+            GenerationEndpoint(WireProtocol.OPENAI_CHAT, "/v1/chat/completions"),
+            methods=["POST"],
+        ),
+        Route(
+            "/v1/responses",
+            GenerationEndpoint(WireProtocol.OPENAI_RESPONSES, "/v1/responses"),
+            methods=["POST"],
+        ),
+        Route("/v1/responses", socket, methods=["GET"]),
+        WebSocketRoute("/v1/responses", socket),
+        Route(
+            "/v1/messages",
+            GenerationEndpoint(WireProtocol.ANTHROPIC_MESSAGES, "/v1/messages"),
+            methods=["POST"],
+        ),
+        Route("/v1/messages/count_tokens", CountTokensEndpoint(), methods=["POST"]),
+        Route("/v1/models", ModelsEndpoint(), methods=["GET"]),
+    ]
+    app.router.routes[0:0] = routes

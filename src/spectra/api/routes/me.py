@@ -14,6 +14,7 @@ from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
 from spectra.audit.actor import Actor
 from spectra.db.session import ReadSession
 from spectra.errors import UnauthenticatedError
+from spectra.policy import service as policy_service
 from spectra.users import service as users_service
 from spectra.users.schemas import GroupRead, PasswordChange, UserRead
 from spectra.users.sessions import CSRF_COOKIE, SESSION_COOKIE
@@ -32,6 +33,7 @@ async def describe_me(session: ReadSession, actor: Actor) -> dict[str, Any]:
         "via": actor.via,
         "read_only": actor.read_only,
         "group": GroupRead.of(user.group).model_dump(mode="json"),
+        **await policy_service.member_view(session, actor, user_id=user.id),
     }
 
 

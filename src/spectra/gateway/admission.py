@@ -1,0 +1,297 @@
+"""Admission: the access decision (policy), the price, rate limits, the cost estimate and the
+hold, all in memory. Returns an `Admission` the rest of the request carries, or raises the
+refusal (with the deciding rule attached for the usage record).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from spectra.errors import SpectraError
+from spectra.keys.cache import KeyEntry
+from spectra.kit.clock import monotonic, utc_now
+from spectra.ledger.errors import InsufficientFundsError
+from spectra.ledger.holds import Hold, InProcessBalanceView
+from spectra.policy.decide import (
+    ALLOWANCE,
+    Decision,
+    PolicyInputs,
+    decide,
+    insufficient_for_request,
+)
+from spectra.policy.snapshot import PolicyCache
+from spectra.providers.bodies import RequestInfo
+from spectra.usage.pricing import Price, TokenUsage, cost_micros
+from spectra.usage.table import PriceTable
+from spectra.workspace.schemas import WorkspaceSettings
+
+from .errors import ConcurrencyLimitExceededError, RateLimitExceededError
+
+WINDOW_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    scope: str
+    """`key`, `user` or `package`."""
+    subject: str
+    """Id of the key, user or package assignment."""
+    label: str
+    """For the refusal sentence: "This key", "You", "Package 'Starter'"."""
+    rpm: int | None = None
+    tpm: int | None = None
+    concurrency: int | None = None
+
+
+@dataclass(slots=True)
+class _Counter:
+    requests: deque[float] = field(default_factory=deque)
+    tokens: deque[tuple[float, int]] = field(default_factory=deque)
+    token_sum: int = 0
+    in_flight: int = 0
+
+    def prune(self, now: float) -> None:
+        edge = now - WINDOW_SECONDS
+        while self.requests and self.requests[0] <= edge:
+            self.requests.popleft()
+        while self.tokens and self.tokens[0][0] <= edge:
+            self.token_sum -= self.tokens.popleft()[1]
+
+
+@dataclass(slots=True)
+class Lease:
+    """Taken on admission; `finish` corrects the token count and frees the concurrency slots."""
+
+    limiter: RateLimiter
+    keys: tuple[tuple[str, str], ...]
+    tokens: int
+    done: bool = False
+
+    def finish(self, actual_tokens: int | None = None) -> None:
+        if self.done:
+            return
+        self.done = True
+        self.limiter.finish(self, actual_tokens)
+
+
+class RateLimiter:
+    """Sliding one-minute windows of requests and tokens, and open-request counts, per scope.
+
+    In memory and per process (with several processes this moves to Redis). Tokens are counted
+    at admission from the estimate and corrected to the real count when the request settles.
+    """
+
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, str], _Counter] = {}
+
+    def acquire(self, limits: Iterable[Limit], tokens: int) -> Lease:
+        now = monotonic()
+        checked: list[tuple[Limit, _Counter]] = []
+        for limit in limits:
+            counter = self._counters.setdefault((limit.scope, limit.subject), _Counter())
+            counter.prune(now)
+            if limit.concurrency is not None and counter.in_flight >= limit.concurrency:
+                raise ConcurrencyLimitExceededError(
+                    f"{limit.label} may have {limit.concurrency} requests open at once; "
+                    "wait for one to finish and try again.",
+                    scope=limit.scope,
+                    retry_after=1,
+                )
+            if limit.rpm is not None and len(counter.requests) >= limit.rpm:
+                wait = _wait(counter.requests[0], now)
+                raise RateLimitExceededError(
+                    f"{limit.label} may send {limit.rpm} requests per minute; "
+                    f"wait {wait} s and try again.",
+                    scope=limit.scope,
+                    retry_after=wait,
+                )
+            if limit.tpm is not None and counter.token_sum + tokens > limit.tpm and counter.tokens:
+                wait = _wait(counter.tokens[0][0], now)
+                raise RateLimitExceededError(
+                    f"{limit.label} may use {limit.tpm} tokens per minute; "
+                    f"wait {wait} s and try again.",
+                    scope=limit.scope,
+                    retry_after=wait,
+                )
+            checked.append((limit, counter))
+        for _limit, counter in checked:
+            counter.requests.append(now)
+            counter.tokens.append((now, tokens))
+            counter.token_sum += tokens
+            counter.in_flight += 1
+        return Lease(self, tuple((lim.scope, lim.subject) for lim, _ in checked), tokens)
+
+    def finish(self, lease: Lease, actual_tokens: int | None) -> None:
+        now = monotonic()
+        for key in lease.keys:
+            counter = self._counters.get(key)
+            if counter is None:
+                continue
+            counter.in_flight = max(0, counter.in_flight - 1)
+            if actual_tokens is not None and actual_tokens != lease.tokens:
+                delta = actual_tokens - lease.tokens
+                counter.tokens.append((now, delta))
+                counter.token_sum += delta
+
+
+def _wait(oldest: float, now: float) -> int:
+    return max(1, math.ceil(oldest + WINDOW_SECONDS - now))
+
+
+@dataclass(slots=True)
+class Admission:
+    """What admission decided for one request."""
+
+    request_id: str
+    entry: KeyEntry
+    model: str
+    inputs: PolicyInputs
+    decision: Decision
+    price: Price
+    estimate_micros: int
+    estimate_tokens: int
+    hold: Hold | None = None
+    lease: Lease | None = None
+    started_at: datetime = field(default_factory=utc_now)
+
+
+class AdmissionRefused(Exception):  # noqa: N818 - carries a refusal plus what to record
+    """A refusal with the rule that decided it and what admission knew (for the usage record)."""
+
+    def __init__(self, error: SpectraError, rule: str, inputs: PolicyInputs | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.rule = rule
+        self.inputs = inputs
+
+
+async def policy_inputs(
+    cache: PolicyCache,
+    view: InProcessBalanceView,
+    entry: KeyEntry,
+    settings: WorkspaceSettings,
+) -> PolicyInputs:
+    """The decision's inputs for this key's member, from memory (available = balance - holds)."""
+    snap = cache.snapshot
+    available = {
+        account: await view.available(account)
+        for account in snap.funding_accounts(entry.user_id, entry.group_id)
+    }
+    return snap.inputs(
+        user_id=entry.user_id,
+        user_email=entry.user_email,
+        user_status=entry.user_status,
+        group_id=entry.group_id,
+        available=available,
+        key_id=entry.key_id,
+        key_scopes=entry.scopes,
+        currency=settings.currency,
+        time_zone=settings.time_zone,
+    )
+
+
+def estimate(info: RequestInfo, price: Price, output_cap: int) -> tuple[int, int]:
+    """(micros, tokens) to hold: the input size estimate plus min(max_tokens, cap) output tokens.
+
+    The cap keeps a client asking for a huge `max_tokens` (Claude Code asks for 64,000) from
+    locking out a member with a small balance; a cost above the hold is still charged (the
+    overspend bound).
+    """
+    output = min(info.max_tokens, output_cap) if info.max_tokens else output_cap
+    usage = TokenUsage(input_tokens=info.input_tokens_estimate, output_tokens=max(output, 0))
+    return max(int(cost_micros(usage, price)), 1), usage.total_tokens
+
+
+def limits_for(
+    entry: KeyEntry, decision: Decision, inputs: PolicyInputs, key_limits: Limit, user_limits: Limit
+) -> list[Limit]:
+    out = [lim for lim in (key_limits, user_limits) if lim.rpm or lim.tpm or lim.concurrency]
+    by_assignment = {p.assignment_id: p for p in inputs.packages}
+    for pick in decision.funding:
+        if pick.kind != ALLOWANCE or pick.assignment_id is None:
+            continue
+        pkg = by_assignment.get(pick.assignment_id)
+        if pkg is not None and (pkg.rpm or pkg.tpm or pkg.max_concurrent):
+            out.append(
+                Limit(
+                    "package",
+                    str(pkg.assignment_id),
+                    f"Package '{pkg.package_name}'",
+                    rpm=pkg.rpm,
+                    tpm=pkg.tpm,
+                    concurrency=pkg.max_concurrent,
+                )
+            )
+    return out
+
+
+async def admit(
+    *,
+    request_id: str,
+    entry: KeyEntry,
+    info: RequestInfo,
+    model: str,
+    cache: PolicyCache,
+    view: InProcessBalanceView,
+    prices: PriceTable,
+    limiter: RateLimiter,
+    settings: WorkspaceSettings,
+    key_limits: Limit,
+    user_limits: Limit,
+) -> Admission:
+    """Decide, price, rate-limit, estimate and hold; raises `AdmissionRefused`."""
+    now = utc_now()
+    inputs = await policy_inputs(cache, view, entry, settings)
+    decision = decide(inputs, model, now=now)
+    if not decision.allowed:
+        assert decision.error is not None
+        raise AdmissionRefused(decision.error, decision.deciding_rule, inputs)
+    try:
+        price = prices.require_price(model, now)
+    except SpectraError as exc:
+        raise AdmissionRefused(exc, "price", inputs) from exc
+    micros, tokens = estimate(info, price, settings.output_estimate_cap)
+    try:
+        lease = limiter.acquire(
+            limits_for(entry, decision, inputs, key_limits, user_limits), tokens
+        )
+    except SpectraError as exc:
+        raise AdmissionRefused(exc, "rate_limit", inputs) from exc
+    plan = [(pick.account_id, pick.cap_micros) for pick in decision.funding]
+    try:
+        hold = await view.reserve(
+            request_id,
+            plan,
+            amount=micros,
+            expires_in=timedelta(seconds=settings.hold_expiry_seconds),
+        )
+    except InsufficientFundsError as exc:
+        lease.finish(0)
+        raise AdmissionRefused(
+            insufficient_for_request(inputs, decision, model, micros), "hold", inputs
+        ) from exc
+    return Admission(
+        request_id=request_id,
+        entry=entry,
+        model=model,
+        inputs=inputs,
+        decision=decision,
+        price=price,
+        estimate_micros=micros,
+        estimate_tokens=tokens,
+        hold=hold,
+        lease=lease,
+        started_at=now,
+    )
+
+
+def funding_kind(decision: Decision, account_id: uuid.UUID) -> str:
+    for pick in decision.funding:
+        if pick.account_id == account_id:
+            return pick.kind
+    return "unknown"

@@ -1,0 +1,34 @@
+"""Caller auth: the member key from `Authorization: Bearer` or `x-api-key`, checked against the
+in-memory key cache (no database round trip)."""
+
+from __future__ import annotations
+
+from spectra.keys.cache import KeyCache, KeyEntry
+
+from .errors import MissingApiKeyError
+
+
+def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The secret the caller sent: `x-api-key`, else a Bearer token (the SDKs use either)."""
+    bearer = api_key = None
+    for name, value in headers:
+        if name == b"x-api-key":
+            api_key = value.decode("latin-1").strip()
+        elif name == b"authorization":
+            scheme, _, rest = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and rest.strip():
+                bearer = rest.strip()
+    return api_key or bearer
+
+
+def authenticate(
+    cache: KeyCache, headers: list[tuple[bytes, bytes]], client_ip: str | None
+) -> KeyEntry:
+    """The key entry for this request; raises the keys domain's typed refusal."""
+    secret = presented_key(headers)
+    if secret is None:
+        raise MissingApiKeyError(
+            "No API key was sent; send your Spectra key as 'x-api-key' or "
+            "'Authorization: Bearer <key>'."
+        )
+    return cache.lookup(secret, client_ip)

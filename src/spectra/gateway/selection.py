@@ -1,0 +1,130 @@
+"""Upstream selection and failover before the first byte.
+
+Each attempt asks the pool scheduler for an account (session affinity from the client's
+session header or `prompt_cache_key`), rewrites only `model` (aliases) and, for OpenAI chat
+streams, `stream_options.include_usage`, and sends. A failure the taxonomy marks
+`retryable_elsewhere` (rate limited, overloaded, auth, quota, 5xx, timeouts, connect errors)
+is reported to the pool and the next account is tried, up to `max_attempts`; nothing has
+reached the caller yet, so the caller sees one answer and is billed at most once.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from spectra.pool.errors import NoAccountAvailableError
+from spectra.pool.scheduler import Scheduler, Selection
+from spectra.providers import Provider, upstream_headers
+from spectra.providers.bodies import RequestInfo, rewrite_request
+from spectra.providers.client import Timeouts, UpstreamClient, UpstreamResponse
+from spectra.providers.errors import UpstreamFailure, classify_response
+from spectra.providers.types import WireProtocol
+
+SESSION_HEADERS = ("x-claude-code-session-id", "session-id", "x-session-id")
+
+
+@dataclass(slots=True)
+class Forwarded:
+    selection: Selection
+    response: UpstreamResponse
+    attempts: int
+    sent_at: float
+    headers_at: float
+    injected_usage: bool
+
+
+@dataclass(slots=True)
+class Attempts:
+    count: int = 0
+    failures: list[UpstreamFailure] = field(default_factory=list)
+
+
+def session_key(headers: Sequence[tuple[str, str]], info: RequestInfo) -> str | None:
+    lowered = {k.lower(): v for k, v in headers}
+    for name in SESSION_HEADERS:
+        value = lowered.get(name)
+        if value:
+            return f"{name}:{value}"
+    cache_key = info.fields.get("prompt_cache_key")
+    if isinstance(cache_key, str) and cache_key:
+        return f"prompt_cache_key:{cache_key}"
+    return None
+
+
+async def forward(
+    *,
+    scheduler: Scheduler,
+    client: UpstreamClient,
+    protocol: WireProtocol,
+    path: str,
+    query: str,
+    headers: Sequence[tuple[str, str]],
+    body: bytes,
+    body_decompressed: bool,
+    info: RequestInfo,
+    model: str,
+    group_id: uuid.UUID,
+    timeouts: Timeouts,
+    max_attempts: int,
+    attempts: Attempts,
+) -> Forwarded:
+    """Send to the first account that answers with a success status.
+
+    Raises `NoAccountAvailableError` when no account could even be tried, or the last
+    `UpstreamFailure` (its body and status pass through to the caller) when every try failed.
+    """
+    tried: set[uuid.UUID] = set()
+    inject = protocol is WireProtocol.OPENAI_CHAT and info.stream and not info.include_usage
+    affinity = session_key(headers, info)
+    while True:
+        try:
+            selection = scheduler.select(protocol.value, model, group_id, affinity, exclude=tried)
+        except NoAccountAvailableError:
+            if attempts.failures:
+                raise attempts.failures[-1] from None
+            raise
+        tried.add(selection.account_id)
+        attempts.count += 1
+        upstream_body = rewrite_request(
+            body,
+            model=selection.upstream_model if selection.upstream_model != model else None,
+            include_usage=inject,
+        )
+        send_headers = upstream_headers(
+            Provider(selection.provider),
+            list(headers),
+            api_key=selection.credential.reveal(),
+            body_decompressed=body_decompressed,
+        )
+        url = selection.url(path) + (f"?{query}" if query else "")
+        sent_at = time.monotonic()
+        try:
+            response = await client.send(
+                "POST", url, headers=send_headers, body=upstream_body, timeouts=timeouts
+            )
+            if response.status >= 400:
+                raw = await response.read()
+                response.release()
+                failure = classify_response(
+                    selection.provider, response.status, response.header_pairs(), raw
+                )
+                if failure is not None:
+                    raise failure
+        except UpstreamFailure as failure:
+            scheduler.report(selection, failure)
+            scheduler.release(selection)
+            attempts.failures.append(failure)
+            if not failure.retryable_elsewhere or attempts.count >= max_attempts:
+                raise
+            continue
+        return Forwarded(
+            selection=selection,
+            response=response,
+            attempts=attempts.count,
+            sent_at=sent_at,
+            headers_at=time.monotonic(),
+            injected_usage=inject,
+        )

@@ -1,0 +1,175 @@
+"""Settlement: the exact cost of a finished request, its hold settled, and the usage record and
+the ledger postings written together, in one transaction per batch, by the group committer.
+
+Billing policy (docs/gateway.md states it for members and admins):
+- cost = Σ tokens × price per class, summed exactly, rounded once per request, half up;
+- a finished request is billed for the usage the upstream reported;
+- a stream that ended early (cut by the upstream, or the client went away, which cancels the
+  upstream request) is billed for the tokens the upstream reported or, when it reported none,
+  for an estimate: input = request bytes / 4, output = characters of relayed deltas / 4
+  (rounded up); the larger of reported and estimated output counts;
+- an attempt that failed before generating anything is not billed; a failed-over attempt is
+  never billed (only the attempt that relayed bytes to the client is).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from spectra.audit.actor import GATEWAY
+from spectra.db.batch import GroupCommitter
+from spectra.kit.clock import utc_now
+from spectra.ledger import service as ledger_service
+from spectra.ledger.holds import InProcessBalanceView, LedgerTransactionSpec
+from spectra.providers.types import Usage
+from spectra.usage import service as usage_service
+from spectra.usage.pricing import TokenUsage, cost_micros
+from spectra.usage.schemas import FundingSource, UsageRecordCreate
+
+from .admission import Admission, funding_kind
+
+log = logging.getLogger(__name__)
+
+
+class Settler:
+    """Submits settlements and refusal records to the group committer without waiting for them."""
+
+    def __init__(self, committer: GroupCommitter, view: InProcessBalanceView) -> None:
+        self.committer = committer
+        self.view = view
+        self._pending: set[asyncio.Future[Any]] = set()
+        self._callbacks: set[asyncio.Task[None]] = set()
+        self.failed = 0
+
+    async def settle(
+        self,
+        admission: Admission,
+        record: UsageRecordCreate,
+        usage: Usage | None,
+    ) -> int:
+        """Charge `usage` (None = not billed) against the admission's hold; queue the record and
+        the postings. Returns the cost in micros."""
+        tokens = _tokens(usage)
+        cost = int(cost_micros(tokens, admission.price)) if tokens.total_tokens else 0
+        spec: LedgerTransactionSpec | None = None
+        if admission.hold is not None:
+            spec = await self.view.settle(
+                admission.hold,
+                cost,
+                idempotency_key=f"usage:{admission.request_id}",
+                memo=f"{record.model_requested} via gateway",
+                metadata={"request_id": admission.request_id, "model": record.model_requested},
+            )
+            admission.hold = None
+        funding: tuple[FundingSource, ...] = ()
+        if spec is not None:
+            funding = tuple(
+                FundingSource(account_id, funding_kind(admission.decision, account_id), charge)
+                for account_id, charge in spec.charges.items()
+            )
+        record = replace(
+            record,
+            input_tokens=tokens.input_tokens,
+            output_tokens=tokens.output_tokens,
+            cache_read_tokens=tokens.cache_read_tokens,
+            cache_write_tokens=tokens.cache_write_tokens,
+            cost_micros=cost,
+            price_version=admission.price.version_id,
+            funding=funding,
+        )
+        self._submit(record, spec)
+        return cost
+
+    async def release(self, admission: Admission) -> None:
+        if admission.hold is not None:
+            await self.view.release(admission.hold)
+            admission.hold = None
+
+    def record(self, record: UsageRecordCreate) -> None:
+        """Queue a record that moves no money (a refusal, an unbilled failure)."""
+        self._submit(record, None)
+
+    def _submit(self, record: UsageRecordCreate, spec: LedgerTransactionSpec | None) -> None:
+        async def work(session: AsyncSession) -> None:
+            final = record
+            if spec is not None:
+                txn = await ledger_service.post_spec(session, GATEWAY, spec)
+                final = replace(record, ledger_transaction_id=txn.id)
+            await usage_service.record_usage_batch(session, [final])
+
+        try:
+            future = self.committer.submit_nowait(work)
+        except RuntimeError:
+            log.error(
+                "usage record %s not written: the group committer is stopped", record.request_id
+            )
+            if spec is not None:
+                self._later(self.view.discard(spec))
+            return
+        self._pending.add(future)
+        future.add_done_callback(lambda f: self._done(f, spec))
+
+    def _done(self, future: asyncio.Future[Any], spec: LedgerTransactionSpec | None) -> None:
+        self._pending.discard(future)
+        failed = future.cancelled() or future.exception() is not None
+        if failed:
+            self.failed += 1
+            log.error("a settlement batch item failed; its hold money was not taken")
+        if spec is not None:
+            self._later(self.view.discard(spec) if failed else self.view.written(spec))
+
+    def _later(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._callbacks.add(task)
+        task.add_done_callback(self._callbacks.discard)
+
+    async def flush(self) -> None:
+        """Wait until every queued settlement is committed (or failed) and applied to the view."""
+        if self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        if self._callbacks:
+            await asyncio.gather(*list(self._callbacks), return_exceptions=True)
+
+
+def _tokens(usage: Usage | None) -> TokenUsage:
+    if usage is None:
+        return TokenUsage()
+    return TokenUsage(
+        input_tokens=max(usage.input_tokens, 0),
+        output_tokens=max(usage.output_tokens, 0),
+        cache_read_tokens=max(usage.cache_read_tokens, 0),
+        cache_write_tokens=max(usage.cache_write_tokens, 0),
+    )
+
+
+def base_record(
+    *,
+    request_id: str,
+    protocol: str,
+    model: str,
+    admission: Admission | None,
+    client_family: str,
+    user_id: uuid.UUID | None = None,
+    key_id: uuid.UUID | None = None,
+    group_id: uuid.UUID | None = None,
+    streamed: bool = False,
+) -> UsageRecordCreate:
+    entry = admission.entry if admission is not None else None
+    return UsageRecordCreate(
+        request_id=request_id,
+        protocol=protocol,
+        model_requested=model,
+        status="ok",
+        user_id=entry.user_id if entry else user_id,
+        key_id=entry.key_id if entry else key_id,
+        group_id=entry.group_id if entry else group_id,
+        is_streamed=streamed,
+        client_family=client_family,
+        started_at=admission.started_at if admission is not None else utc_now(),
+    )

@@ -1,0 +1,156 @@
+"""The gateway's running parts in one object: the caches it reads (keys, policy, prices,
+settings), the balance view, the pool scheduler, the upstream client, the rate limiter and the
+settler. Installed at start-up; stopped gracefully (stop accepting, let open streams finish up
+to the grace period, flush settlements) before the group committer stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from spectra.config import Settings
+from spectra.db.batch import GroupCommitter
+from spectra.db.hub import Hub
+from spectra.keys.cache import KeyCache
+from spectra.keys.cache import current_cache as current_keys
+from spectra.ledger.holds import InProcessBalanceView
+from spectra.ledger.wiring import balance_view
+from spectra.policy.snapshot import PolicyCache
+from spectra.policy.snapshot import current_cache as current_policy
+from spectra.pool.scheduler import Scheduler
+from spectra.pool.wiring import scheduler as pool_scheduler
+from spectra.providers.client import Timeouts, UpstreamClient
+from spectra.usage.table import PriceTable, price_table
+from spectra.workspace.cache import settings_cache
+from spectra.workspace.schemas import WorkspaceSettings
+
+from .admission import Limit, RateLimiter
+from .settlement import Settler
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    def __init__(self, settings: Settings, committer: GroupCommitter) -> None:
+        self.settings = settings
+        self.committer = committer
+        self.client = UpstreamClient()
+        self.limiter = RateLimiter()
+        self.accepting = True
+        self.in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._settler: Settler | None = None
+
+    @property
+    def keys(self) -> KeyCache:
+        return current_keys()
+
+    @property
+    def policy(self) -> PolicyCache:
+        return current_policy()
+
+    @property
+    def view(self) -> InProcessBalanceView:
+        return balance_view()
+
+    @property
+    def scheduler(self) -> Scheduler:
+        return pool_scheduler()
+
+    @property
+    def prices(self) -> PriceTable:
+        return price_table
+
+    @property
+    def workspace(self) -> WorkspaceSettings:
+        return settings_cache.current
+
+    @property
+    def settler(self) -> Settler:
+        if self._settler is None:
+            self._settler = Settler(self.committer, self.view)
+        return self._settler
+
+    @property
+    def timeouts(self) -> Timeouts:
+        s = self.settings
+        return Timeouts(
+            connect=s.gateway_connect_timeout,
+            first_byte=s.gateway_first_byte_timeout,
+            idle=s.gateway_idle_timeout,
+        )
+
+    def key_limits(self, key_id: str) -> Limit:
+        s = self.settings
+        return Limit(
+            "key",
+            key_id,
+            "This key",
+            s.gateway_key_rpm,
+            s.gateway_key_tpm,
+            s.gateway_key_concurrency,
+        )
+
+    def user_limits(self, user_id: str) -> Limit:
+        s = self.settings
+        return Limit(
+            "user",
+            user_id,
+            "You",
+            s.gateway_user_rpm,
+            s.gateway_user_tpm,
+            s.gateway_user_concurrency,
+        )
+
+    def enter(self) -> None:
+        self.in_flight += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self.in_flight -= 1
+        if self.in_flight <= 0:
+            self.in_flight = 0
+            self._idle.set()
+
+    async def drain(self, grace: float) -> bool:
+        """Stop accepting; wait up to `grace` seconds for open requests. True when all finished."""
+        self.accepting = False
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout=grace)
+        except TimeoutError:
+            log.warning("%d gateway requests still open after the grace period", self.in_flight)
+            return False
+        return True
+
+    async def stop(self) -> None:
+        await self.drain(self.settings.gateway_shutdown_grace)
+        if self._settler is not None:
+            await self._settler.flush()
+        await self.client.close()
+
+
+_current: Gateway | None = None
+
+
+def current() -> Gateway | None:
+    return _current
+
+
+def install(hub: Hub) -> None:
+    global _current
+    gateway = Gateway(hub.settings, hub.committer)
+    _current = gateway
+
+    async def start() -> None:
+        gateway.accepting = True
+
+    async def stop() -> None:
+        global _current
+        await gateway.stop()
+        if _current is gateway:
+            _current = None
+
+    hub.on_start.append(start)
+    hub.on_stop.append(stop)

@@ -1,0 +1,462 @@
+"""The access decision, pure: may this member use this model now, who pays, and why.
+
+    decision = decide(inputs, "claude-sonnet-4-5", now=utc_now())
+
+Rules, in order (each leaves a step in `decision.trace`):
+1. `key_scope`    the key's model patterns (none = any model) must match the model.
+2. `user_status`  the member must be active (or invited).
+3. `packages`     each active package that allows the model is a funding source, the
+                  soonest-expiring first; one with nothing left is skipped.
+4. `wallet`       then the member's wallet, when the group allows that fallback (default on).
+5. `group_wallet` then the home group's wallet, when the group allows it (default on).
+6. `funding`      allowed when at least one source has money available; else refused with the
+                  reason that tells the member what happened and what to do.
+
+`inputs` is a snapshot: the gateway builds it from its in-memory caches, `spectra policy
+explain` from the database; both call this same function, so both show the same trace.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from fnmatch import fnmatchcase
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from spectra.errors import SpectraError
+from spectra.kit.money import display, format_amount
+
+from .errors import (
+    ModelNotInKeyScopeError,
+    ModelNotInPackageError,
+    NoFundingSourceError,
+    PackageAllowanceExhaustedError,
+    UserNotActiveError,
+    WalletEmptyError,
+)
+
+USABLE_USER_STATUSES = frozenset({"active", "invited"})
+ALLOWANCE = "allowance"
+USER_WALLET = "user_wallet"
+GROUP_WALLET = "group_wallet"
+
+
+@dataclass(frozen=True, slots=True)
+class PackageFacts:
+    """One active package assignment of the member, with what is left on its allowance."""
+
+    assignment_id: uuid.UUID
+    package_name: str
+    allowance_account_id: uuid.UUID
+    model_patterns: tuple[str, ...]
+    period_ends_at: datetime
+    available_micros: int
+    """What the allowance can still pay (balance minus open holds), micros."""
+    allowance_micros: int | None = None
+    """The allowance granted per period, micros (for the sentence "$X of $Y left")."""
+    max_cost_per_request_micros: int | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    max_concurrent: int | None = None
+
+    def allows(self, model: str) -> bool:
+        return any(fnmatchcase(model, pattern) for pattern in self.model_patterns)
+
+
+@dataclass(frozen=True, slots=True)
+class WalletFacts:
+    account_id: uuid.UUID | None
+    """None when the wallet was never created (nothing was ever paid into it)."""
+    available_micros: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyInputs:
+    """Everything the decision reads, as plain values."""
+
+    user_id: uuid.UUID
+    user_email: str
+    user_status: str
+    group_id: uuid.UUID
+    group_name: str
+    packages: tuple[PackageFacts, ...]
+    wallet: WalletFacts
+    group_wallet: WalletFacts
+    key_id: uuid.UUID | None = None
+    key_scopes: tuple[str, ...] = ()
+    wallet_fallback: bool = True
+    group_wallet_fallback: bool = True
+    offered: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Active packages of the catalog (name, model patterns): to say which package would do."""
+    currency: str = "USD"
+    time_zone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class TraceStep:
+    rule: str
+    outcome: str
+    """`pass`, `deny`, `pick` (a funding source chosen) or `skip`."""
+    detail: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "outcome": self.outcome,
+            "detail": self.detail,
+            "inputs": self.inputs,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FundingPick:
+    """A funding source, in the order holds and charges use them."""
+
+    kind: str
+    account_id: uuid.UUID
+    label: str
+    available_micros: int
+    cap_micros: int | None = None
+    """The most this source may pay for one request (a package's max cost per request)."""
+    assignment_id: uuid.UUID | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "account_id": str(self.account_id),
+            "label": self.label,
+            "available": format_amount(self.available_micros),
+            "available_micros": self.available_micros,
+            "cap_micros": self.cap_micros,
+            "assignment_id": str(self.assignment_id) if self.assignment_id else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason_code: str | None
+    message: str
+    deciding_rule: str
+    funding: tuple[FundingPick, ...]
+    trace: tuple[TraceStep, ...]
+    error: SpectraError | None = None
+    """The refusal to raise when not allowed."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "reason_code": self.reason_code,
+            "message": self.message,
+            "deciding_rule": self.deciding_rule,
+            "funding": [f.as_json() for f in self.funding],
+            "trace": [s.as_json() for s in self.trace],
+        }
+
+
+def decide(inputs: PolicyInputs, model: str, *, now: datetime) -> Decision:
+    """Decide access to `model` and the funding order. Pure: same inputs, same answer."""
+    trace: list[TraceStep] = []
+    if inputs.key_scopes and not any(fnmatchcase(model, p) for p in inputs.key_scopes):
+        patterns = ", ".join(inputs.key_scopes)
+        trace.append(
+            TraceStep(
+                "key_scope",
+                "deny",
+                f"the key allows {patterns}, not {model}",
+                {"key_id": _s(inputs.key_id), "scopes": list(inputs.key_scopes), "model": model},
+            )
+        )
+        return _deny(
+            trace,
+            "key_scope",
+            ModelNotInKeyScopeError(
+                f"This key may only use models matching {patterns}, not {model}; "
+                "use another key or ask an admin to widen its scope.",
+                model=model,
+            ),
+        )
+    trace.append(
+        TraceStep(
+            "key_scope",
+            "pass",
+            "the key allows any model" if not inputs.key_scopes else f"the key allows {model}",
+            {"key_id": _s(inputs.key_id), "scopes": list(inputs.key_scopes), "model": model},
+        )
+    )
+    if inputs.user_status not in USABLE_USER_STATUSES:
+        trace.append(
+            TraceStep(
+                "user_status",
+                "deny",
+                f"{inputs.user_email} is {inputs.user_status}",
+                {"status": inputs.user_status},
+            )
+        )
+        return _deny(
+            trace,
+            "user_status",
+            UserNotActiveError(
+                f"This key's user is {inputs.user_status}; ask an admin to reactivate the account.",
+                user_status=inputs.user_status,
+            ),
+        )
+    trace.append(
+        TraceStep(
+            "user_status",
+            "pass",
+            f"{inputs.user_email} is {inputs.user_status}",
+            {"status": inputs.user_status},
+        )
+    )
+
+    funding: list[FundingPick] = []
+    allowing: list[PackageFacts] = []
+    for pkg in sorted(inputs.packages, key=lambda p: (p.period_ends_at, str(p.assignment_id))):
+        facts = {
+            "package": pkg.package_name,
+            "patterns": list(pkg.model_patterns),
+            "left_micros": pkg.available_micros,
+            "period_ends_at": pkg.period_ends_at.isoformat(),
+        }
+        if pkg.period_ends_at <= now:
+            trace.append(
+                TraceStep("packages", "skip", f"'{pkg.package_name}' period has ended", facts)
+            )
+            continue
+        if not pkg.allows(model):
+            trace.append(
+                TraceStep(
+                    "packages", "skip", f"'{pkg.package_name}' does not include {model}", facts
+                )
+            )
+            continue
+        allowing.append(pkg)
+        if pkg.available_micros <= 0:
+            trace.append(
+                TraceStep("packages", "skip", f"'{pkg.package_name}' has nothing left", facts)
+            )
+            continue
+        funding.append(
+            FundingPick(
+                ALLOWANCE,
+                pkg.allowance_account_id,
+                f"package '{pkg.package_name}'",
+                pkg.available_micros,
+                cap_micros=pkg.max_cost_per_request_micros,
+                assignment_id=pkg.assignment_id,
+            )
+        )
+        trace.append(
+            TraceStep(
+                "packages",
+                "pick",
+                f"'{pkg.package_name}' pays first with {_money(inputs, pkg.available_micros)} left",
+                facts,
+            )
+        )
+    if not inputs.packages:
+        trace.append(TraceStep("packages", "skip", "no active package", {}))
+
+    wallet_ok = _wallet_step(
+        trace,
+        funding,
+        "wallet",
+        USER_WALLET,
+        "your wallet",
+        inputs.wallet,
+        inputs.wallet_fallback,
+        inputs,
+    )
+    group_ok = _wallet_step(
+        trace,
+        funding,
+        "group_wallet",
+        GROUP_WALLET,
+        f"group wallet '{inputs.group_name}'",
+        inputs.group_wallet,
+        inputs.group_wallet_fallback,
+        inputs,
+    )
+
+    if funding:
+        order = ", then ".join(f.label for f in funding)
+        trace.append(
+            TraceStep(
+                "funding", "pass", f"paid by {order}", {"sources": [f.label for f in funding]}
+            )
+        )
+        return Decision(
+            allowed=True,
+            reason_code=None,
+            message=f"Allowed: {model} is paid by {order}.",
+            deciding_rule="funding",
+            funding=tuple(funding),
+            trace=tuple(trace),
+        )
+    error = _no_funding(inputs, model, allowing, wallet_ok=wallet_ok, group_ok=group_ok)
+    trace.append(TraceStep("funding", "deny", error.message, {"reason_code": error.code}))
+    return _deny(trace, "funding", error)
+
+
+def insufficient_for_request(
+    inputs: PolicyInputs, decision: Decision, model: str, needed_micros: int
+) -> SpectraError:
+    """The refusal when the allowed sources together cannot hold a request's estimated cost."""
+    available = sum(
+        min(f.available_micros, f.cap_micros) if f.cap_micros is not None else f.available_micros
+        for f in decision.funding
+    )
+    need = _money(inputs, needed_micros)
+    first = decision.funding[0] if decision.funding else None
+    pkg = _package(inputs, first.assignment_id) if first is not None else None
+    if pkg is not None and len(decision.funding) == 1:
+        if (
+            pkg.max_cost_per_request_micros is not None
+            and needed_micros > pkg.max_cost_per_request_micros
+        ):
+            return PackageAllowanceExhaustedError(
+                f"This request would cost about {need}, more than the "
+                f"{_money(inputs, pkg.max_cost_per_request_micros)} per request that package "
+                f"'{pkg.package_name}' allows; ask for fewer output tokens or ask an admin.",
+                needed_micros=needed_micros,
+            )
+        return PackageAllowanceExhaustedError(
+            f"{_allowance_phrase(inputs, pkg)}, and this request needs about {need}; "
+            f"{_wallet_phrase(inputs)}. Ask an admin to recharge or request a top-up.",
+            needed_micros=needed_micros,
+            available_micros=available,
+        )
+    return WalletEmptyError(
+        f"Your funding sources have {_money(inputs, available)} available, and this request "
+        f"needs about {need}. Ask an admin to recharge or request a top-up.",
+        needed_micros=needed_micros,
+        available_micros=available,
+    )
+
+
+def _wallet_step(
+    trace: list[TraceStep],
+    funding: list[FundingPick],
+    rule: str,
+    kind: str,
+    label: str,
+    wallet: WalletFacts,
+    switch: bool,
+    inputs: PolicyInputs,
+) -> bool:
+    facts = {
+        "switch": switch,
+        "available_micros": wallet.available_micros,
+        "account_id": _s(wallet.account_id),
+    }
+    if not switch:
+        trace.append(
+            TraceStep(rule, "skip", f"the group does not let members pay from {label}", facts)
+        )
+        return False
+    if wallet.account_id is None or wallet.available_micros <= 0:
+        trace.append(TraceStep(rule, "skip", f"{label} is empty", facts))
+        return True
+    funding.append(FundingPick(kind, wallet.account_id, label, wallet.available_micros))
+    trace.append(
+        TraceStep(
+            rule, "pick", f"{label} pays next with {_money(inputs, wallet.available_micros)}", facts
+        )
+    )
+    return True
+
+
+def _no_funding(
+    inputs: PolicyInputs,
+    model: str,
+    allowing: list[PackageFacts],
+    *,
+    wallet_ok: bool,
+    group_ok: bool,
+) -> SpectraError:
+    if allowing:
+        pkg = allowing[0]
+        return PackageAllowanceExhaustedError(
+            f"{_allowance_phrase(inputs, pkg)}; {_wallet_phrase(inputs)}. "
+            "Ask an admin to recharge or request a top-up.",
+            package=pkg.package_name,
+            model=model,
+        )
+    if inputs.packages:
+        names = " and ".join(f"'{p.package_name}'" for p in inputs.packages)
+        noun = "package" if len(inputs.packages) == 1 else "packages"
+        own = {p.package_name for p in inputs.packages}
+        others = [
+            name
+            for name, patterns in inputs.offered
+            if name not in own and any(fnmatchcase(model, p) for p in patterns)
+        ]
+        tail = f"; {' and '.join(others)} {'does' if len(others) == 1 else 'do'}" if others else ""
+        verb = "does" if len(inputs.packages) == 1 else "do"
+        return ModelNotInPackageError(
+            f"Your {noun} {names} {verb} not include {model}{tail}. Ask an admin.",
+            model=model,
+        )
+    if not wallet_ok and not group_ok:
+        return NoFundingSourceError(
+            f"You have no package that includes {model}, and your group does not let members pay "
+            "from wallets; ask an admin to assign you a package.",
+            model=model,
+        )
+    return WalletEmptyError(
+        f"You have no package that includes {model} and {_wallet_phrase(inputs)}; "
+        "ask an admin to recharge it or request a top-up.",
+        model=model,
+    )
+
+
+def _allowance_phrase(inputs: PolicyInputs, pkg: PackageFacts) -> str:
+    left = _money(inputs, max(pkg.available_micros, 0))
+    of = f" of {_money(inputs, pkg.allowance_micros)}" if pkg.allowance_micros is not None else ""
+    return (
+        f"Package '{pkg.package_name}' has {left}{of} left until {_day(inputs, pkg.period_ends_at)}"
+    )
+
+
+def _wallet_phrase(inputs: PolicyInputs) -> str:
+    if not inputs.wallet_fallback and not inputs.group_wallet_fallback:
+        return "your group does not let members pay from wallets"
+    group = inputs.group_wallet_fallback and inputs.group_wallet.account_id is not None
+    if inputs.wallet_fallback and group:
+        return "your wallet and your group's wallet are empty"
+    if inputs.wallet_fallback:
+        return "your wallet is empty"
+    return "your group's wallet is empty"
+
+
+def _package(inputs: PolicyInputs, assignment_id: uuid.UUID | None) -> PackageFacts | None:
+    return next((p for p in inputs.packages if p.assignment_id == assignment_id), None)
+
+
+def _deny(trace: list[TraceStep], rule: str, error: SpectraError) -> Decision:
+    return Decision(
+        allowed=False,
+        reason_code=error.code,
+        message=error.message,
+        deciding_rule=rule,
+        funding=(),
+        trace=tuple(trace),
+        error=error,
+    )
+
+
+def _money(inputs: PolicyInputs, micros: int) -> str:
+    return display(micros, inputs.currency)
+
+
+def _day(inputs: PolicyInputs, at: datetime) -> str:
+    local = at.astimezone(ZoneInfo(inputs.time_zone))
+    return f"{local.strftime('%b')} {local.day}"
+
+
+def _s(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)

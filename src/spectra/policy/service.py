@@ -1,0 +1,208 @@
+"""Policy service: explain the access decision for a member and a model (the same pure
+function and trace the gateway uses), and set a group's funding switches.
+
+`from spectra.policy import service as policy_service`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from fnmatch import fnmatchcase
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from spectra.audit import service as audit_service
+from spectra.audit.actor import SYSTEM, Actor
+from spectra.db.changes import record_change
+from spectra.db.session import ReadSession
+from spectra.keys import service as keys_service
+from spectra.kit.clock import utc_now
+from spectra.kit.money import format_amount
+from spectra.ledger import service as ledger_service
+from spectra.ledger.models import AccountKind
+from spectra.packages import service as packages_service
+from spectra.pool import service as pool_service
+from spectra.usage.defaults import known_models
+from spectra.users import service as users_service
+from spectra.users.permissions import Permission, require
+from spectra.workspace import service as workspace_service
+
+from . import repository
+from .decide import Decision, decide
+from .errors import PolicyKeyNotFoundError
+from .models import GroupPolicy
+from .snapshot import GROUP_POLICY_CHANGE, load_snapshot
+
+
+async def explain(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    user: uuid.UUID | str,
+    model: str,
+    key_id: uuid.UUID | None = None,
+) -> Decision:
+    """Decide, from the database, whether `user` (id or email) may use `model` now and who would
+    pay; with `key_id`, through that key's scope. A member may explain their own access."""
+    require(actor, Permission.SELF)
+    member = await users_service.get_user(session, actor, user=user)
+    scopes: tuple[str, ...] = ()
+    if key_id is not None:
+        key = await keys_service.get_key(session, actor, key_id=key_id)
+        if key.user_id != member.id:
+            raise PolicyKeyNotFoundError(
+                f"That key does not belong to {member.email}.", key_id=str(key_id)
+            )
+        scopes = tuple(key.scopes or ())
+    snap = await load_snapshot(session, user_ids=[member.id], group_ids=[member.group_id])
+    accounts = snap.funding_accounts(member.id, member.group_id)
+    balances = await ledger_service.get_balances(session, accounts)
+    settings = await workspace_service.get_settings(session)
+    inputs = snap.inputs(
+        user_id=member.id,
+        user_email=member.email,
+        user_status=member.status,
+        group_id=member.group_id,
+        available=balances,
+        key_id=key_id,
+        key_scopes=scopes,
+        currency=settings.currency,
+        time_zone=settings.time_zone,
+    )
+    return decide(inputs, model, now=utc_now())
+
+
+async def set_group_funding(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    group: uuid.UUID | str,
+    wallet_fallback: bool | None = None,
+    group_wallet_fallback: bool | None = None,
+) -> GroupPolicy:
+    """Turn a group's funding fallbacks on or off (both on by default). Writes an audit event
+    and a `policy.group` change, so every gateway applies it within a second."""
+    require(actor, Permission.POLICY_WRITE)
+    target = await users_service.get_group(session, actor, group=group)
+    row = await repository.get_group_policy(session, target.id)
+    before = None if row is None else _view(row)
+    if row is None:
+        row = GroupPolicy(
+            group_id=target.id, is_wallet_fallback=True, is_group_wallet_fallback=True
+        )
+        session.add(row)
+    if wallet_fallback is not None:
+        row.is_wallet_fallback = wallet_fallback
+    if group_wallet_fallback is not None:
+        row.is_group_wallet_fallback = group_wallet_fallback
+    row.updated_at = utc_now()
+    await session.flush()
+    await audit_service.record(
+        session,
+        actor,
+        "policy.group_funding",
+        target_type="group",
+        target_id=target.id,
+        target_label=target.name,
+        before=before,
+        after=_view(row),
+    )
+    await record_change(session, GROUP_POLICY_CHANGE, target.id)
+    return row
+
+
+MONEY_REASONS = frozenset({"package_allowance_exhausted", "wallet_empty"})
+
+
+async def served_models(session: AsyncSession) -> list[str]:
+    """Models the pool serves: concrete names and aliases, and priced models its globs match."""
+    page = await pool_service.list_accounts(ReadSession(session), SYSTEM, limit=1000)
+    priced = [m for _, m in known_models()]
+    out: set[str] = set()
+    for account in page.items:
+        out.update(account.aliases or {})
+        for pattern in account.models or []:
+            if not set("*?[") & set(pattern):
+                out.add(pattern)
+            else:
+                out.update(m for m in priced if fnmatchcase(m, pattern))
+    return sorted(out)
+
+
+async def member_view(
+    session: AsyncSession, actor: Actor, *, user_id: uuid.UUID, key_id: uuid.UUID | None = None
+) -> dict[str, Any]:
+    """What a member has: packages (allowance, used, left, reset), wallet and group wallet
+    balances, and the models they may use (through `key_id`'s scope when given)."""
+    require(actor, Permission.SELF)
+    member = await users_service.get_user(session, actor, user=user_id)
+    holdings = await packages_service.packages_of_user(session, actor, user_id=member.id)
+    snap = await load_snapshot(session, user_ids=[member.id], group_ids=[member.group_id])
+    accounts = snap.funding_accounts(member.id, member.group_id)
+    balances = await ledger_service.get_balances(session, accounts)
+    settings = await workspace_service.get_settings(session)
+    scopes: tuple[str, ...] = ()
+    if key_id is not None:
+        key = await keys_service.get_key(session, actor, key_id=key_id)
+        scopes = tuple(key.scopes or ())
+    inputs = snap.inputs(
+        user_id=member.id,
+        user_email=member.email,
+        user_status=member.status,
+        group_id=member.group_id,
+        available=balances,
+        key_id=key_id,
+        key_scopes=scopes,
+        currency=settings.currency,
+        time_zone=settings.time_zone,
+    )
+    now = utc_now()
+    models = []
+    for model in await served_models(session):
+        decision = decide(inputs, model, now=now)
+        if decision.allowed or decision.reason_code in MONEY_REASONS:
+            models.append(model)
+
+    def money(name: str, micros: int | None) -> dict[str, Any]:
+        if micros is None:
+            return {name: None, f"{name}_micros": None}
+        return {name: format_amount(micros), f"{name}_micros": micros}
+
+    wallet = snap.wallet_of(AccountKind.USER_WALLET.value, member.id)
+    group_wallet = snap.wallet_of(AccountKind.GROUP_WALLET.value, member.group_id)
+    return {
+        "currency": settings.currency,
+        "packages": [
+            {
+                "assignment_id": str(h.assignment.id),
+                "package": h.package_name,
+                "version": h.version,
+                **money("allowance", h.allowance_micros),
+                **money("available", h.available_micros),
+                **money("used", h.used_micros),
+                **money("left", h.remaining_micros),
+                "period_ends_at": h.period_ends_at.isoformat() if h.period_ends_at else None,
+                "resets_at": h.next_reset_at.isoformat() if h.next_reset_at else None,
+                "models": h.model_patterns,
+            }
+            for h in holdings
+        ],
+        "wallet": money("balance", balances.get(wallet, 0) if wallet else 0),
+        "group_wallet": {
+            "group": snap.group_names.get(member.group_id),
+            "usable": inputs.group_wallet_fallback,
+            **money("balance", balances.get(group_wallet, 0) if group_wallet else 0),
+        },
+        "models": models,
+    }
+
+
+def _view(row: GroupPolicy) -> dict[str, bool]:
+    return {
+        "wallet_fallback": row.is_wallet_fallback,
+        "group_wallet_fallback": row.is_group_wallet_fallback,
+    }
+
+
+__all__ = ["Decision", "explain", "member_view", "served_models", "set_group_funding"]

@@ -1,0 +1,218 @@
+"""The facts the access decision reads, held in memory by the gateway (`PolicyCache`) and
+loaded on demand by `explain`: entitlements, package terms, group switches, wallet accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from spectra.db.changes import Change
+from spectra.db.session import Database, read_scope
+from spectra.ledger.models import AccountKind
+from spectra.packages import service as packages_service
+from spectra.packages.models import PackageStatus
+from spectra.packages.service import Entitlement
+
+from . import repository
+from .decide import PackageFacts, PolicyInputs, WalletFacts
+from .repository import VersionTerms
+
+log = logging.getLogger(__name__)
+
+GROUP_POLICY_CHANGE = "policy.group"
+
+
+@dataclass(slots=True)
+class Snapshot:
+    entitlements: dict[uuid.UUID, list[Entitlement]] = field(default_factory=dict)
+    terms: dict[tuple[uuid.UUID, int], VersionTerms] = field(default_factory=dict)
+    policies: dict[uuid.UUID, tuple[bool, bool]] = field(default_factory=dict)
+    group_names: dict[uuid.UUID, str] = field(default_factory=dict)
+    wallets: dict[tuple[str, uuid.UUID], uuid.UUID] = field(default_factory=dict)
+    wallet_owner: dict[uuid.UUID, tuple[str, uuid.UUID]] = field(default_factory=dict)
+
+    @property
+    def offered(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        return tuple(
+            sorted(
+                (t.package_name, t.model_patterns)
+                for t in self.terms.values()
+                if t.is_current and t.package_status == PackageStatus.ACTIVE
+            )
+        )
+
+    def wallet_of(self, kind: str, owner_id: uuid.UUID) -> uuid.UUID | None:
+        return self.wallets.get((kind, owner_id))
+
+    def funding_accounts(self, user_id: uuid.UUID, group_id: uuid.UUID) -> list[uuid.UUID]:
+        """Every account whose available amount the decision needs for this member."""
+        ids = [e.allowance_account_id for e in self.entitlements.get(user_id, ())]
+        for kind, owner in (
+            (AccountKind.USER_WALLET, user_id),
+            (AccountKind.GROUP_WALLET, group_id),
+        ):
+            account = self.wallet_of(kind.value, owner)
+            if account is not None:
+                ids.append(account)
+        return ids
+
+    def inputs(
+        self,
+        *,
+        user_id: uuid.UUID,
+        user_email: str,
+        user_status: str,
+        group_id: uuid.UUID,
+        available: Mapping[uuid.UUID, int],
+        key_id: uuid.UUID | None = None,
+        key_scopes: Iterable[str] = (),
+        currency: str = "USD",
+        time_zone: str = "UTC",
+    ) -> PolicyInputs:
+        packages = []
+        for e in self.entitlements.get(user_id, ()):
+            terms = self.terms.get((e.package_id, e.version))
+            packages.append(
+                PackageFacts(
+                    assignment_id=e.assignment_id,
+                    package_name=e.package_name,
+                    allowance_account_id=e.allowance_account_id,
+                    model_patterns=e.model_patterns,
+                    period_ends_at=e.period_ends_at,
+                    available_micros=available.get(e.allowance_account_id, 0),
+                    allowance_micros=terms.allowance_micros if terms is not None else None,
+                    max_cost_per_request_micros=e.max_cost_per_request_micros,
+                    rpm=e.rpm,
+                    tpm=e.tpm,
+                    max_concurrent=e.max_concurrent,
+                )
+            )
+        wallet = self.wallet_of(AccountKind.USER_WALLET.value, user_id)
+        group_wallet = self.wallet_of(AccountKind.GROUP_WALLET.value, group_id)
+        switches = self.policies.get(group_id, (True, True))
+        return PolicyInputs(
+            user_id=user_id,
+            user_email=user_email,
+            user_status=user_status,
+            group_id=group_id,
+            group_name=self.group_names.get(group_id, "your group"),
+            packages=tuple(packages),
+            wallet=WalletFacts(wallet, available.get(wallet, 0) if wallet else 0),
+            group_wallet=WalletFacts(
+                group_wallet, available.get(group_wallet, 0) if group_wallet else 0
+            ),
+            key_id=key_id,
+            key_scopes=tuple(key_scopes),
+            wallet_fallback=switches[0],
+            group_wallet_fallback=switches[1],
+            offered=self.offered,
+            currency=currency,
+            time_zone=time_zone,
+        )
+
+    def put_wallets(self, rows: Iterable[tuple[uuid.UUID, str, uuid.UUID]]) -> None:
+        for account_id, kind, owner in rows:
+            self.wallets[(kind, owner)] = account_id
+            self.wallet_owner[account_id] = (kind, owner)
+
+
+async def load_snapshot(
+    session: AsyncSession,
+    *,
+    user_ids: list[uuid.UUID] | None = None,
+    group_ids: list[uuid.UUID] | None = None,
+) -> Snapshot:
+    """Read the snapshot (for everyone, or only the named users and groups)."""
+    snap = Snapshot()
+    for e in await packages_service.entitlements_for_users(session, user_ids):
+        snap.entitlements.setdefault(e.user_id, []).append(e)
+    snap.terms = {(t.package_id, t.version): t for t in await repository.package_terms(session)}
+    snap.policies = await repository.group_policies(session, group_ids)
+    snap.group_names = await repository.group_names(session, group_ids)
+    owners = None if user_ids is None else [*user_ids, *(group_ids or [])]
+    snap.put_wallets(await repository.wallet_accounts(session, owner_ids=owners))
+    return snap
+
+
+class PolicyCache:
+    """The gateway's snapshot for every member, refreshed through the change feed."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.snapshot = Snapshot()
+        self._lock = asyncio.Lock()
+        self.loaded = False
+
+    async def load(self) -> None:
+        async with self._lock, read_scope(self.db) as session:
+            self.snapshot = await load_snapshot(session)
+            self.loaded = True
+
+    async def apply(self, changes: list[Change]) -> None:
+        """Change-feed listener (`packages.`, `policy.`, `groups.`, `ledger.balance`)."""
+        users: set[uuid.UUID] = set()
+        accounts: set[uuid.UUID] = set()
+        reload_terms = reload_groups = False
+        for change in changes:
+            entity = _uuid(change.entity_id)
+            if change.kind.startswith("packages."):
+                reload_terms = True
+                if entity is not None:
+                    users.add(entity)
+            elif change.kind.startswith(("policy.", "groups.")):
+                reload_groups = True
+            elif (
+                change.kind.startswith("ledger.")
+                and entity is not None
+                and entity not in self.snapshot.wallet_owner
+            ):
+                accounts.add(entity)
+        if not (users or accounts or reload_terms or reload_groups):
+            return
+        async with self._lock, read_scope(self.db) as session:
+            snap = self.snapshot
+            if users:
+                fresh = await packages_service.entitlements_for_users(session, sorted(users))
+                for user_id in users:
+                    snap.entitlements.pop(user_id, None)
+                for e in fresh:
+                    snap.entitlements.setdefault(e.user_id, []).append(e)
+            if reload_terms:
+                snap.terms = {
+                    (t.package_id, t.version): t for t in await repository.package_terms(session)
+                }
+            if reload_groups:
+                snap.policies = await repository.group_policies(session)
+                snap.group_names = await repository.group_names(session)
+            if accounts:
+                snap.put_wallets(
+                    await repository.wallet_accounts(session, account_ids=sorted(accounts))
+                )
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+_cache: PolicyCache | None = None
+
+
+def current_cache() -> PolicyCache:
+    if _cache is None:
+        raise RuntimeError("The policy cache is not installed in this process.")
+    return _cache
+
+
+def set_current(cache: PolicyCache | None) -> None:
+    global _cache
+    _cache = cache

@@ -42,6 +42,18 @@ class Fixtures(Protocol):
     async def token(self, user: Any) -> Any: ...
     async def pool_account(self) -> Any: ...
 
+    caller: Any
+    """The user behind the credential under test (None when calling anonymously)."""
+
+    async def funded_user(self, amount: str = "50") -> Any: ...
+    async def usage(self) -> Any: ...
+    async def pending_approval(self) -> Any: ...
+    async def recharge_request(self, user: Any = None) -> Any: ...
+    async def code_batch(self, count: int = 1) -> Any: ...
+    async def package(self) -> Any: ...
+    async def new_version(self, name: str) -> None: ...
+    async def assignment(self, package: str | None = None) -> Any: ...
+
 
 @dataclass
 class Call:
@@ -172,6 +184,176 @@ async def _group_funding(fx: Fixtures) -> Call:
     return Call({"group": (await fx.group()).name}, json={"wallet_fallback": False})
 
 
+# --- ledger, codes and packages -------------------------------------------------------------
+# Money moves need owner, admin or billing; packages need owner or admin. Self-service (own
+# balance, requests, redemption, own packages) is for every signed-in caller; the self-service
+# WRITES (a recharge request, redeeming a code) are refused to a read-only token.
+
+LEDGER_RECHARGE = frozenset({"owner", "admin", "billing"})
+LEDGER_APPROVE = LEDGER_RECHARGE
+LEDGER_ADJUST = LEDGER_RECHARGE
+CODES_WRITE = LEDGER_RECHARGE
+PACKAGES_WRITE = frozenset({"owner", "admin"})
+
+
+async def _others_balance(fx: Fixtures) -> Call:
+    return Call(params={"user_email": (await fx.funded_user()).email})
+
+
+async def _others_transactions(fx: Fixtures) -> Call:
+    return Call(params={"user_id": str((await fx.funded_user()).id)})
+
+
+async def _transaction(fx: Fixtures) -> Call:
+    return Call({"transaction_id": str((await fx.usage()).id)})
+
+
+async def _recharge(fx: Fixtures) -> Call:
+    # below the four-eyes threshold, so an allowed caller's recharge is credited at once
+    user = await fx.user()
+    return Call(json={"user_email": user.email, "amount": "5.00", "memo": "rbac"})
+
+
+async def _approval(fx: Fixtures) -> Call:
+    # requested by the local command, so the caller is never the requester (four-eyes)
+    return Call({"approval_id": str((await fx.pending_approval()).id)}, json={"note": "rbac"})
+
+
+async def _new_recharge_request(fx: Fixtures) -> Call:
+    return Call(json={"amount": "10.00", "reason": "rbac: running low"})
+
+
+async def _own_recharge_request(fx: Fixtures) -> Call:
+    # the caller's own: anyone may read theirs; another member's is a 404 for a member, not a
+    # 403 (tests/ledger: test_a_member_cannot_see_another_members_request)
+    request = await fx.recharge_request(fx.caller)
+    return Call({"request_id": str(request.id)})
+
+
+async def _others_recharge_request(fx: Fixtures) -> Call:
+    request = await fx.recharge_request()
+    return Call({"request_id": str(request.id)}, json={"note": "rbac"})
+
+
+async def _adjustment(fx: Fixtures) -> Call:
+    user = await fx.user()
+    return Call(json={"user_email": user.email, "amount": "2.00", "reason": "rbac"})
+
+
+async def _transfer(fx: Fixtures) -> Call:
+    source, target = await fx.funded_user(), await fx.user()
+    return Call(
+        json={
+            "source": {"user_email": source.email},
+            "target": {"user_email": target.email},
+            "amount": "1.00",
+            "memo": "rbac",
+        }
+    )
+
+
+async def _refund(fx: Fixtures) -> Call:
+    return Call(json={"transaction_id": str((await fx.usage()).id), "reason": "rbac"})
+
+
+async def _threshold(fx: Fixtures) -> Call:
+    user = await fx.user()
+    return Call(json={"user_email": user.email, "threshold": "3.00"})
+
+
+async def _new_codes(fx: Fixtures) -> Call:
+    return Call(json={"count": 2, "amount": "5.00", "memo": "rbac"})
+
+
+async def _code_batch(fx: Fixtures) -> Call:
+    return Call({"batch_id": str((await fx.code_batch(count=2)).batch.id)})
+
+
+async def _redeem(fx: Fixtures) -> Call:
+    return Call(json={"code": (await fx.code_batch()).codes[0]})
+
+
+def _package(json: Callable[[Fixtures], Any] | None = None) -> Prepare:
+    async def prepare(fx: Fixtures) -> Call:
+        name = (await fx.package()).package.name
+        return Call({"name": name}, json=json(fx) if json else None)
+
+    return prepare
+
+
+async def _new_package(fx: Fixtures) -> Call:
+    return Call(
+        json={
+            "name": f"pkg-{fx.unique()}",
+            "allowance": "20",
+            "period": "monthly",
+            "model_patterns": ["claude-sonnet-*"],
+        }
+    )
+
+
+async def _assign(fx: Fixtures) -> Call:
+    name = (await fx.package()).package.name
+    return Call({"name": name}, json={"email": (await fx.user()).email})
+
+
+async def _assign_bulk(fx: Fixtures) -> Call:
+    name = (await fx.package()).package.name
+    users = [await fx.user(), await fx.user()]
+    return Call({"name": name}, json={"emails": [u.email for u in users]})
+
+
+async def _migrate(fx: Fixtures) -> Call:
+    held = await fx.assignment()
+    await fx.new_version(held.package_name)
+    return Call({"name": held.package_name}, json={"to_version": 2, "reason": "rbac"})
+
+
+async def _import_assignments(fx: Fixtures) -> Call:
+    name = (await fx.package()).package.name
+    user = await fx.user()
+    return Call(json={"csv": f"email,package\n{user.email},{name}\n"})
+
+
+async def _assignment(fx: Fixtures) -> Call:
+    return Call({"assignment_id": str((await fx.assignment()).assignment.id)})
+
+
+async def _cancel_assignment(fx: Fixtures) -> Call:
+    held = await fx.assignment()
+    return Call({"assignment_id": str(held.assignment.id)}, json={"when": "now"})
+
+
+async def _group_default(fx: Fixtures) -> Call:
+    group, package = await fx.group(), await fx.package()
+    return Call({"group": group.name}, json={"package": package.package.name})
+
+
+async def _others_packages(fx: Fixtures) -> Call:
+    held = await fx.assignment()
+    assert held.email is not None
+    return Call({"user": held.email})
+
+
+PRICES_WRITE = frozenset({"owner", "admin"})
+
+
+async def _usage_export(fx: Fixtures) -> Call:
+    return Call(params={"format": "jsonl"})
+
+
+async def _usage_report(fx: Fixtures) -> Call:
+    return Call(params={"by": "model"})
+
+
+async def _price_of(fx: Fixtures) -> Call:
+    return Call({"model": "claude-sonnet-4-5"})
+
+
+async def _price_set(fx: Fixtures) -> Call:
+    return Call(json={"model": f"house-model-{fx.unique()}", "input": "1.00", "output": "2.00"})
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/openapi.json"): Case(EVERYONE, public=True),
     ("GET", "/api/docs"): Case(EVERYONE, public=True),
@@ -244,12 +426,77 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/pool/accounts/{account_id}/history"): Case(READ_ALL, _pool()),
     ("GET", "/api/pool/alerts"): Case(READ_ALL),
     ("GET", "/api/pool/status"): Case(EVERYONE),
+    # usage and prices (members see their own records; reports need READ_ALL)
+    ("GET", "/api/usage"): Case(EVERYONE),
+    ("GET", "/api/usage/export"): Case(EVERYONE, _usage_export),
+    ("GET", "/api/usage/report"): Case(READ_ALL, _usage_report),
+    ("GET", "/api/usage/timeseries"): Case(READ_ALL),
+    ("GET", "/api/usage/adoption"): Case(READ_ALL),
+    ("GET", "/api/prices"): Case(EVERYONE),
+    ("GET", "/api/prices/{model}"): Case(EVERYONE, _price_of),
+    ("POST", "/api/prices"): Case(PRICES_WRITE, _price_set),
+    ("PUT", "/api/prices"): Case(PRICES_WRITE, _price_set),
     # workspace settings
     ("GET", "/api/settings"): Case(READ_ALL),
     ("PUT", "/api/settings/{name}"): Case(SETTINGS_WRITE, _setting),
     # policy (explaining another member's access; a group's funding switches)
     ("GET", "/api/policy/explain"): Case(READ_ALL, _explain_other),
     ("PATCH", "/api/policy/groups/{group}"): Case(USERS_WRITE, _group_funding),
+    # ledger: balances and transactions (another member's wallet; your own is self-service)
+    ("GET", "/api/ledger/balance"): Case(READ_ALL, _others_balance),
+    ("GET", "/api/ledger/transactions"): Case(READ_ALL, _others_transactions),
+    ("GET", "/api/ledger/transactions/{transaction_id}"): Case(READ_ALL, _transaction),
+    ("GET", "/api/ledger/verify"): Case(READ_ALL),
+    # ledger: recharges and four-eyes approvals
+    ("POST", "/api/ledger/recharges"): Case(LEDGER_RECHARGE, _recharge),
+    ("GET", "/api/ledger/approvals"): Case(READ_ALL),
+    ("POST", "/api/ledger/approvals/{approval_id}/approve"): Case(LEDGER_APPROVE, _approval),
+    ("POST", "/api/ledger/approvals/{approval_id}/reject"): Case(LEDGER_APPROVE, _approval),
+    # ledger: member recharge requests (ask and read your own; billing decides on others')
+    ("POST", "/api/ledger/recharge-requests"): Case(SELF_WRITE, _new_recharge_request),
+    ("GET", "/api/ledger/recharge-requests"): Case(EVERYONE),
+    ("GET", "/api/ledger/recharge-requests/{request_id}"): Case(EVERYONE, _own_recharge_request),
+    ("POST", "/api/ledger/recharge-requests/{request_id}/approve"): Case(
+        LEDGER_APPROVE, _others_recharge_request
+    ),
+    ("POST", "/api/ledger/recharge-requests/{request_id}/reject"): Case(
+        LEDGER_APPROVE, _others_recharge_request
+    ),
+    # ledger: adjustments, transfers, refunds of usage, low-balance thresholds and notices
+    ("POST", "/api/ledger/adjustments"): Case(LEDGER_ADJUST, _adjustment),
+    ("POST", "/api/ledger/transfers"): Case(LEDGER_ADJUST, _transfer),
+    ("POST", "/api/ledger/refunds"): Case(LEDGER_ADJUST, _refund),
+    ("PUT", "/api/ledger/thresholds"): Case(BUDGETS_WRITE, _threshold),
+    ("GET", "/api/ledger/notices"): Case(READ_ALL),
+    # redemption codes (anyone signed in may redeem into their own wallet)
+    ("POST", "/api/codes/batches"): Case(CODES_WRITE, _new_codes),
+    ("GET", "/api/codes/batches"): Case(READ_ALL),
+    ("POST", "/api/codes/batches/{batch_id}/revoke"): Case(CODES_WRITE, _code_batch),
+    ("POST", "/api/codes/redeem"): Case(SELF_WRITE, _redeem),
+    # packages: the catalog and its versions
+    ("GET", "/api/packages"): Case(READ_ALL),
+    ("POST", "/api/packages"): Case(PACKAGES_WRITE, _new_package),
+    ("GET", "/api/packages/{name}"): Case(READ_ALL, _package()),
+    ("PATCH", "/api/packages/{name}"): Case(
+        PACKAGES_WRITE, _package(lambda fx: {"allowance": "25"})
+    ),
+    ("POST", "/api/packages/{name}/archive"): Case(PACKAGES_WRITE, _package()),
+    ("GET", "/api/packages/{name}/versions"): Case(READ_ALL, _package()),
+    # packages: assignments (always to other, fresh members), migration, group defaults
+    ("POST", "/api/packages/{name}/assignments"): Case(PACKAGES_WRITE, _assign),
+    ("POST", "/api/packages/{name}/assignments/bulk"): Case(PACKAGES_WRITE, _assign_bulk),
+    ("POST", "/api/packages/{name}/migrate"): Case(PACKAGES_WRITE, _migrate),
+    ("POST", "/api/package-assignments/import"): Case(PACKAGES_WRITE, _import_assignments),
+    ("GET", "/api/package-assignments"): Case(READ_ALL),
+    ("GET", "/api/package-assignments/{assignment_id}"): Case(READ_ALL, _assignment),
+    ("POST", "/api/package-assignments/{assignment_id}/cancel"): Case(
+        PACKAGES_WRITE, _cancel_assignment
+    ),
+    ("GET", "/api/group-default-packages"): Case(READ_ALL),
+    ("PUT", "/api/groups/{group}/default-package"): Case(PACKAGES_WRITE, _group_default),
+    # packages: what a member holds (their own: self-service; another's: read rights)
+    ("GET", "/api/me/packages"): Case(EVERYONE),
+    ("GET", "/api/users/{user}/packages"): Case(READ_ALL, _others_packages),
 }
 
 

@@ -12,16 +12,23 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from tests.factories import make_group, make_user
 
-from spectra.audit.actor import local_actor
+from spectra.audit.actor import GATEWAY, local_actor, user_actor
 from spectra.db.session import session_scope
 from spectra.keys import service as keys_service
+from spectra.kit.money import parse_amount
+from spectra.ledger import service as ledger_service
+from spectra.packages import service as packages_service
+from spectra.packages.schemas import PackageCreate, PackageUpdate
 from spectra.runtime import Runtime
 from spectra.users import passwords
 from spectra.users import service as users_service
+from spectra.workspace import service as workspace_service
 
 from .rbac_matrix import MATRIX, ROLES, Call, Case, fill
 
 PASSWORD = "rbac matrix password"
+FOUR_EYES_THRESHOLD = "100"
+"""Recharges above this wait for approval; the matrix's own recharges stay below it."""
 DENIED_CODES = {"permission_denied", "read_only_token", "owner_protected", "token_from_member_key"}
 
 
@@ -43,6 +50,8 @@ class Fixtures:
         self.password = PASSWORD
         self._n = itertools.count()
         self._hash = passwords.hash_password(PASSWORD)
+        self.caller: Any = None
+        """The user behind the credential under test (None for anonymous calls)."""
 
     def unique(self) -> str:
         return f"{next(self._n)}"
@@ -97,10 +106,115 @@ class Fixtures:
                 ),
             )
 
+    # ledger, codes and packages: everything made by the local command (owner rights), so the
+    # caller under test is never the requester of what they decide on
+
+    async def funded_user(self, amount: str = "50") -> Any:
+        """A fresh member whose wallet holds `amount`."""
+        user = await self.user()
+        async with session_scope(self.runtime.db) as session:
+            wallet = await ledger_service.wallet_account(session, user_id=user.id)
+            funding = await ledger_service.get_or_create_account(session, kind="funding")
+            micros = parse_amount(amount)
+            await ledger_service.post(
+                session,
+                local_actor(),
+                kind="grant",
+                postings=[(funding.id, -micros), (wallet.id, micros)],
+                idempotency_key=f"rbac-fund:{self.unique()}:{user.id}",
+                memo="rbac funding",
+            )
+        return user
+
+    async def usage(self) -> Any:
+        """A usage transaction charged to a fresh member's wallet (refundable)."""
+        user = await self.funded_user()
+        async with session_scope(self.runtime.db) as session:
+            wallet = await ledger_service.wallet_account(session, user_id=user.id)
+            expense = await ledger_service.get_or_create_account(session, kind="usage_expense")
+            return await ledger_service.post(
+                session,
+                GATEWAY,
+                kind="usage",
+                postings=[(wallet.id, -3_000_000), (expense.id, 3_000_000)],
+                idempotency_key=f"rbac-usage:{self.unique()}:{user.id}",
+                memo="rbac usage",
+            )
+
+    async def pending_approval(self) -> Any:
+        """A recharge above the four-eyes threshold, requested by the local command."""
+        user = await self.user()
+        async with session_scope(self.runtime.db) as session:
+            await workspace_service.set_setting(
+                session, local_actor(), name="four_eyes_threshold", value=FOUR_EYES_THRESHOLD
+            )
+            outcome = await ledger_service.recharge(
+                session,
+                local_actor(),
+                user_id=user.id,
+                amount=parse_amount(FOUR_EYES_THRESHOLD) + 1_000_000,
+                memo="rbac: needs a second person",
+                idempotency_key=f"rbac-approval:{self.unique()}:{user.id}",
+            )
+        assert outcome.approval is not None
+        return outcome.approval
+
+    async def recharge_request(self, user: Any = None) -> Any:
+        """A pending recharge request of `user` (default: a fresh member)."""
+        user = user or await self.user()
+        asker = user_actor(user_id=user.id, email=user.email, role="member", via="session")
+        async with session_scope(self.runtime.db) as session:
+            return await ledger_service.create_recharge_request(
+                session, asker, amount=10_000_000, reason="rbac: running low"
+            )
+
+    async def code_batch(self, count: int = 1) -> Any:
+        """A fresh batch of redemption codes (`.batch` and the plaintext `.codes`)."""
+        async with session_scope(self.runtime.db) as session:
+            return await ledger_service.create_codes(
+                session, local_actor(), count=count, amount=5_000_000, memo="rbac"
+            )
+
+    async def package(self) -> Any:
+        """A fresh active package (a PackageDetail: `.package.name`)."""
+        async with session_scope(self.runtime.db) as session:
+            return await packages_service.create_package(
+                session,
+                local_actor(),
+                data=PackageCreate.model_validate(
+                    {
+                        "name": f"rbac-pkg-{self.unique()}",
+                        "allowance": "20",
+                        "period": "monthly",
+                        "model_patterns": ["claude-sonnet-*"],
+                    }
+                ),
+            )
+
+    async def new_version(self, name: str) -> None:
+        """Change a package's terms, so it has a version 2."""
+        async with session_scope(self.runtime.db) as session:
+            await packages_service.edit_package(
+                session,
+                local_actor(),
+                name=name,
+                data=PackageUpdate.model_validate({"allowance": "30"}),
+            )
+
+    async def assignment(self, package: str | None = None) -> Any:
+        """A fresh member holding `package` (default: a fresh package); an AssignmentDetail."""
+        name = package or (await self.package()).package.name
+        user = await self.user()
+        async with session_scope(self.runtime.db) as session:
+            return await packages_service.assign_package(
+                session, local_actor(), package=name, user_id=user.id
+            )
+
     async def credential(self, kind: str) -> str:
         """A real secret for a caller of `kind`."""
         role = {"member_key": "member", "read_only": "owner"}.get(kind, kind)
         user = await self.user(role=role)
+        self.caller = user
         async with session_scope(self.runtime.db) as session:
             if kind == "member_key":
                 _, secret = await keys_service.create_key(session, local_actor(), user_id=user.id)

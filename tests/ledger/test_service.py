@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from tests.factories import make_group, make_user
 
-from spectra.audit.actor import GATEWAY, Actor, ActorKind, local_actor
+from spectra.audit.actor import GATEWAY, Actor, ActorKind, local_actor, user_actor
 from spectra.audit.models import AuditEvent
 from spectra.errors import InvalidAmountError
 from spectra.kit import clock as clock_module
@@ -25,6 +25,7 @@ from spectra.ledger.errors import (
     InsufficientBalanceError,
     MemoRequiredError,
     RechargeLimitExceededError,
+    RechargeRequestNotFoundError,
     RedeemRateLimitedError,
     RefundExceedsOriginalError,
     RefundNotAllowedError,
@@ -34,11 +35,13 @@ from spectra.ledger.models import (
     LedgerTransaction,
     LowBalanceNotice,
     RechargeApproval,
+    RechargeRequest,
     RedemptionCode,
     TransactionKind,
 )
 from spectra.ledger.verify import verify_ledger
-from spectra.users.permissions import PermissionDeniedError
+from spectra.users.models import User
+from spectra.users.permissions import PermissionDeniedError, ReadOnlyTokenError
 from spectra.workspace import service as workspace_service
 
 from .factories import admin, fund, member
@@ -52,6 +55,13 @@ async def _audit(session: AsyncSession, action: str) -> list[AuditEvent]:
         (await session.execute(select(AuditEvent).where(AuditEvent.action == action)))
         .scalars()
         .all()
+    )
+
+
+def _read_only(user: User) -> Actor:
+    """The actor of `user`'s read-only admin API token."""
+    return user_actor(
+        user_id=user.id, email=user.email, role=user.role, via="token", read_only=True
     )
 
 
@@ -225,6 +235,27 @@ class TestRechargeRequests:
         seen = await ledger_service.get_recharge_request(session, me, request_id=request.id)
         assert seen.status == "rejected"
         assert seen.decision_note == "use your package"
+
+    async def test_a_read_only_token_cannot_ask(self, session: AsyncSession) -> None:
+        user = await make_user(session, role="owner")
+        with pytest.raises(ReadOnlyTokenError):
+            await ledger_service.create_recharge_request(
+                session, _read_only(user), amount=1_000_000, reason="r"
+            )
+        assert (await session.execute(select(RechargeRequest))).scalars().all() == []
+        assert await _audit(session, "ledger.recharge_request.create") == []
+
+    async def test_a_member_cannot_see_another_members_request(self, session: AsyncSession) -> None:
+        asker, other = await make_user(session), await make_user(session)
+        request = await ledger_service.create_recharge_request(
+            session, member(asker.id), amount=1_000_000, reason="r"
+        )
+        with pytest.raises(RechargeRequestNotFoundError):
+            await ledger_service.get_recharge_request(
+                session, member(other.id), request_id=request.id
+            )
+        page = await ledger_service.list_recharge_requests(session, member(other.id))
+        assert page.items == []
 
 
 class TestAdjustAndTransfer:
@@ -422,6 +453,15 @@ class TestCodes:
         clock_module.advance(timedelta(days=2))
         with pytest.raises(CodeExpiredError):
             await ledger_service.redeem_code(session, member(user.id), code=created.codes[0])
+
+    async def test_a_read_only_token_cannot_redeem(self, session: AsyncSession) -> None:
+        user = await make_user(session, role="owner")
+        created = await ledger_service.create_codes(session, BILLING, count=1, amount=1_000_000)
+        with pytest.raises(ReadOnlyTokenError):
+            await ledger_service.redeem_code(session, _read_only(user), code=created.codes[0])
+        [code] = (await session.execute(select(RedemptionCode))).scalars().all()
+        assert code.status == "unused"
+        assert await _audit(session, "codes.redeem") == []
 
     async def test_guessing_is_rate_limited_per_user(self, session: AsyncSession) -> None:
         user = await make_user(session)

@@ -41,7 +41,7 @@ from spectra.ledger.models import (
     TransactionKind,
 )
 from spectra.ledger.ratelimit import redeem_limiter
-from spectra.users.permissions import Permission, require
+from spectra.users.permissions import Permission, ReadOnlyTokenError, require
 
 from ._common import positive
 from .accounts import get_or_create_account
@@ -157,8 +157,11 @@ async def redeem_code(
     session: AsyncSession, actor: Actor, *, code: str, client_ip: str | None = None
 ) -> LedgerTransaction:
     """Credit the caller's wallet with a code's value; each code is redeemed at most once.
-    Failed attempts count against per-user and per-IP limits. Writes an audit event."""
+    Not with a read-only token. Failed attempts count against per-user and per-IP limits.
+    Writes an audit event."""
     require(actor, Permission.SELF)
+    if actor.read_only:
+        raise ReadOnlyTokenError("This API token is read-only; it cannot redeem a code.")
     if actor.user_id is None:
         raise InvalidError("Only a signed-in user can redeem a code into their wallet.")
     ip = client_ip or actor.client_ip

@@ -21,7 +21,7 @@ from spectra.ledger.errors import (
     RechargeRequestNotPendingError,
 )
 from spectra.ledger.models import ApprovalStatus, RechargeRequest
-from spectra.users.permissions import Permission, allows, require
+from spectra.users.permissions import Permission, ReadOnlyTokenError, allows, require
 
 from ._common import positive
 from .recharge import recharge
@@ -30,8 +30,11 @@ from .recharge import recharge
 async def create_recharge_request(
     session: AsyncSession, actor: Actor, *, amount: int, reason: str
 ) -> RechargeRequest:
-    """A signed-in member asks for a recharge of their own wallet. Writes an audit event."""
+    """A signed-in member asks for a recharge of their own wallet (not with a read-only token).
+    Writes an audit event."""
     require(actor, Permission.SELF)
+    if actor.read_only:
+        raise ReadOnlyTokenError("This API token is read-only; it cannot request a recharge.")
     positive(amount)
     if actor.user_id is None:
         raise InvalidError("Only a signed-in user can request a recharge of their own wallet.")

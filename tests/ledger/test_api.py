@@ -9,8 +9,9 @@ from collections.abc import Callable
 import httpx
 from tests.factories import make_group, make_user
 
-from spectra.audit.actor import Actor
+from spectra.audit.actor import Actor, local_actor
 from spectra.db.session import session_scope
+from spectra.keys import service as keys_service
 from spectra.ledger import service as ledger_service
 from spectra.runtime import Runtime
 
@@ -138,3 +139,21 @@ class TestRedeemRace:
         assert answer.headers["content-type"].startswith("text/csv")
         assert answer.text.splitlines()[0] == "code,value,expires_at,batch_id"
         assert answer.text.count("SPC-") == 2
+
+
+async def test_a_member_cannot_probe_which_emails_exist(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """An unknown email answers like a known one the member may not read: 403 both times."""
+    async with session_scope(runtime.db) as session:
+        member = await make_user(session, role="member")
+        other = await make_user(session, role="member")
+        _, secret = await keys_service.create_key(session, local_actor(), user_id=member.id)
+    headers = {"authorization": f"Bearer {secret}"}
+    known = await client.get(
+        "/api/ledger/balance", params={"user_email": other.email}, headers=headers
+    )
+    unknown = await client.get(
+        "/api/ledger/balance", params={"user_email": "nobody-here@example.com"}, headers=headers
+    )
+    assert known.status_code == unknown.status_code == 403

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 
 from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
+from spectra.audit.actor import Actor
+from spectra.errors import NotFoundError
 from spectra.kit.ids import uuid7
 from spectra.kit.money import format_amount
 from spectra.ledger import schemas
@@ -30,6 +32,7 @@ from spectra.ledger.schemas import (
     VerifyRead,
     WalletRef,
 )
+from spectra.users.permissions import Permission, PermissionDeniedError, allows
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 
@@ -41,14 +44,23 @@ def _key(header: str | None, body: str | None) -> str:
     return header or body or str(uuid7())
 
 
-async def _owner(session: Any, ref: WalletRef) -> dict[str, uuid.UUID | None]:
-    user_id, group_id = await ledger_service.resolve_owner(
-        session,
-        user_email=ref.user_email,
-        group_name=ref.group_name,
-        user_id=ref.user_id,
-        group_id=ref.group_id,
-    )
+async def _owner(session: Any, actor: Actor, ref: WalletRef) -> dict[str, uuid.UUID | None]:
+    """The wallet owner named by `ref`. To a caller who may not read everyone's data, an unknown
+    name answers like a known one they may not touch (403), so emails cannot be probed."""
+    try:
+        user_id, group_id = await ledger_service.resolve_owner(
+            session,
+            user_email=ref.user_email,
+            group_name=ref.group_name,
+            user_id=ref.user_id,
+            group_id=ref.group_id,
+        )
+    except NotFoundError:
+        if not allows(actor, Permission.READ_ALL):
+            raise PermissionDeniedError(
+                "You can only act on your own wallet or your group's; ask an admin."
+            ) from None
+        raise
     return {"user_id": user_id, "group_id": group_id}
 
 
@@ -68,7 +80,7 @@ async def get_balance(
         user_id=user_id, user_email=user_email, group_id=group_id, group_name=group_name
     )
     return AccountRead.of(
-        await ledger_service.get_wallet(session, actor, **await _owner(session, ref))
+        await ledger_service.get_wallet(session, actor, **await _owner(session, actor, ref))
     )
 
 
@@ -123,7 +135,7 @@ async def create_recharge(
     outcome = await ledger_service.recharge(
         session,
         actor,
-        **await _owner(session, body),
+        **await _owner(session, actor, body),
         amount=body.amount,
         memo=body.memo,
         idempotency_key=_key(idempotency_key, body.idempotency_key),
@@ -236,7 +248,7 @@ async def create_adjustment(
     txn = await ledger_service.adjust(
         session,
         actor,
-        **await _owner(session, body),
+        **await _owner(session, actor, body),
         amount=body.amount,
         reason=body.reason,
         idempotency_key=_key(idempotency_key, body.idempotency_key),
@@ -251,8 +263,8 @@ async def create_transfer(
     actor: ActorDep,
     idempotency_key: IdempotencyHeader = None,
 ) -> TransactionRead:
-    source = await _owner(session, body.source)
-    target = await _owner(session, body.target)
+    source = await _owner(session, actor, body.source)
+    target = await _owner(session, actor, body.target)
     txn = await ledger_service.transfer(
         session,
         actor,
@@ -288,7 +300,7 @@ async def create_refund(
 @router.put("/thresholds")
 async def set_threshold(body: ThresholdSet, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     row = await ledger_service.set_low_balance_threshold(
-        session, actor, **await _owner(session, body), threshold=body.threshold
+        session, actor, **await _owner(session, actor, body), threshold=body.threshold
     )
     micros = row.threshold_micros
     return {

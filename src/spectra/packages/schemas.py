@@ -28,7 +28,8 @@ class TermsIn(BaseModel):
     period: Period
     valid_days: int | None = Field(default=None, ge=1, le=3650)
     rollover_periods: int = Field(default=0, ge=0, le=120)
-    model_patterns: list[str] = Field(default_factory=list)
+    model_patterns: list[str] = Field(default_factory=lambda: ["*"])
+    """Allowed model glob patterns; all models when not given."""
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
     max_concurrent: int | None = Field(default=None, ge=1)

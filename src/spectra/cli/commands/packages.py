@@ -162,7 +162,8 @@ def create(
         int | None, typer.Option(help="Validity of a one_time package, in days.")
     ] = None,
     models: Annotated[
-        str | None, typer.Option(help="Allowed model glob patterns, comma-separated.")
+        str | None,
+        typer.Option(help="Allowed model glob patterns, comma-separated (default: all models)."),
     ] = None,
     description: Annotated[str, typer.Option(help="What the package is for.")] = "",
     rollover: Annotated[
@@ -187,7 +188,7 @@ def create(
         "period": period.value,
         "valid_days": valid_days,
         "rollover_periods": rollover,
-        "model_patterns": _split(models),
+        "model_patterns": _split(models) if models else ["*"],
         "rpm": rpm,
         "tpm": tpm,
         "max_concurrent": max_concurrent,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -84,6 +85,8 @@ def serve(
     console.print(f"Spectra is starting on {settings.public_base()}")
     for line in lines:
         console.print(line, markup=False, highlight=False, soft_wrap=True)  # never split the link
+    # Flush now: under a pipe or a service manager stdout is block-buffered.
+    sys.stdout.flush()
     uvicorn.run(
         create_app(settings=settings, serve=True),
         host=settings.host,

@@ -23,7 +23,7 @@ from spectra.runtime import Runtime
 from spectra.users import service as users_service
 from spectra.users.errors import CsrfError
 from spectra.users.models import User
-from spectra.users.permissions import Permission, Role, allows
+from spectra.users.permissions import Permission, Role, allows, require
 from spectra.users.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_for, csrf_matches
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -130,3 +130,13 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionDep = Annotated[Session, Depends(_session)]
 ReadSessionDep = Annotated[ReadSession, Depends(_read_session)]
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+async def get_admin_viewer(request: Request) -> Viewer:
+    """A viewer who may see the admin pages (owner, admin, billing, auditor); members get a 403."""
+    viewer = await get_viewer(request)
+    require(viewer.actor, Permission.READ_ALL)
+    return viewer
+
+
+AdminDep = Annotated[Viewer, Depends(get_admin_viewer)]

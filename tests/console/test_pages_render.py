@@ -22,6 +22,14 @@ ADMIN_PAGES = [
     "/console/packages-import",
     "/console/recharges",
     "/console/codes",
+    "/console/ledger",
+    "/console/ledger/verify",
+    "/console/usage",
+    "/console/prices",
+    "/console/audit",
+    "/console/audit/verify",
+    "/console/policy",
+    "/console/settings",
 ]
 
 
@@ -59,6 +67,16 @@ async def test_detail_pages_render(browser: Any, runtime: Runtime) -> None:
         f"/console/users/{b.user.id}",
         "/console/groups/Platform",
         "/console/packages/Starter",
+        "/console/",
+        f"/console/policy?user={b.user.email}&model=claude-opus-4-8",
+        f"/console/ledger?user={b.user.email}",
     ):
         response = await b.get(path)
         assert response.status_code == 200, (path, response.text)
+
+
+async def test_a_member_landing_on_the_overview_goes_to_the_portal(browser: Any) -> None:
+    b = await browser(role="member")
+    response = await b.get("/console/")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/me"

@@ -51,13 +51,19 @@ class Form:
         return [part.strip() for part in text.split(",") if part.strip()]
 
     def amount(self, name: str, *, label: str | None = None, allow_zero: bool = False) -> Micros:
-        return parse_amount(
-            self.data.get(name, "") or "", allow_zero=allow_zero, field=label or name
-        )
+        """The amount in micros; a refusal names the form field (`details["field"]`)."""
+        try:
+            return parse_amount(
+                self.data.get(name, "") or "", allow_zero=allow_zero, field=label or name
+            )
+        except SpectraError as exc:
+            exc.details["field"] = name
+            raise
 
     def optional_amount(self, name: str, *, label: str | None = None) -> Micros | None:
-        text = self.data.get(name, "").strip()
-        return None if not text else parse_amount(text, allow_zero=True, field=label or name)
+        if not self.data.get(name, "").strip():
+            return None
+        return self.amount(name, label=label, allow_zero=True)
 
     def optional_int(self, name: str, *, label: str | None = None) -> int | None:
         text = self.data.get(name, "").strip()

@@ -31,7 +31,8 @@ class TestPool:
         )
         assert response.status_code == 303, response.text
         page = await b.get(response.headers["location"])
-        assert "anthropic-a" in page.text and "…1234" in page.text
+        assert "anthropic-a" in page.text
+        assert "…1234" in page.text
         assert "sk-ant-secret-value" not in page.text
         async with session_scope(runtime.db) as session:
             assert (await session.execute(select(PoolAccount))).scalar_one().name == "anthropic-a"
@@ -192,4 +193,5 @@ class TestRecharges:
         assert len(lines) == 4
         code = lines[1].split(",")[0]
         page = await b.get("/console/codes")
-        assert "event" in page.text and code not in page.text
+        assert "event" in page.text
+        assert code not in page.text

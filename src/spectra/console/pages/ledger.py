@@ -1,0 +1,175 @@
+"""The ledger: transactions (filtered by member, group, kind), verification, adjustments,
+transfers, refunds, low-balance thresholds and notices. Every money form carries an idempotency
+key made when the page renders, so a double submit posts once.
+
+URLs: GET /console/ledger, GET /console/ledger/verify, POST /console/ledger/adjust,
+POST /console/ledger/transfer, POST /console/ledger/refund, POST /console/ledger/threshold.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
+from spectra.console.forms import Form
+from spectra.console.pages.recharges import wallet_label
+from spectra.console.render import redirect, render
+from spectra.errors import InvalidError
+from spectra.kit.ids import uuid7
+from spectra.kit.money import display
+from spectra.ledger import service as ledger_service
+from spectra.ledger.models import TransactionKind
+from spectra.ledger.schemas import TransactionRead, verify_read
+
+router = APIRouter()
+
+KINDS = tuple(k.value for k in TransactionKind)
+
+
+async def _owner(
+    session: Any, form: Form, prefix: str = ""
+) -> tuple[uuid.UUID | None, uuid.UUID | None]:
+    user, group = form.get(f"{prefix}user"), form.get(f"{prefix}group")
+    if bool(user) == bool(group):
+        raise InvalidError("Name either a member (email) or a group for each wallet.")
+    return await ledger_service.resolve_owner(session, user_email=user, group_name=group)
+
+
+@router.get("/ledger")
+async def ledger(
+    request: Request,
+    viewer: AdminDep,
+    session: ReadSessionDep,
+    user: str | None = None,
+    group: str | None = None,
+    kind: str | None = None,
+    cursor: str | None = None,
+) -> Response:
+    actor = viewer.actor
+    user_id = group_id = None
+    balance = None
+    wallet = None
+    if user or group:
+        user_id, group_id = await ledger_service.resolve_owner(
+            session, user_email=user or None, group_name=None if user else group
+        )
+        account = await ledger_service.get_wallet(
+            session, actor, user_id=user_id, group_id=group_id
+        )
+        balance = await ledger_service.balance(session, account.id)
+        wallet = await wallet_label(session, actor, account)
+    page = await ledger_service.list_transactions(
+        session,
+        actor,
+        user_id=user_id,
+        group_id=group_id,
+        kind=kind or None,
+        limit=50,
+        cursor=cursor,
+    )
+    notices = await ledger_service.list_notices(session, actor, limit=10)
+    return render(
+        request,
+        viewer,
+        "ledger/index.html",
+        title="Ledger",
+        nav="Ledger",
+        transactions=[TransactionRead.of(t) for t in page.items],
+        next_cursor=page.next_cursor,
+        kinds=KINDS,
+        balance=balance,
+        wallet=wallet,
+        notices=notices.items,
+        key=str(uuid7()),
+        report=None,
+    )
+
+
+@router.get("/ledger/verify")
+async def verify(request: Request, viewer: AdminDep, session: ReadSessionDep) -> Response:
+    """Recompute every balance from postings and check every invariant."""
+    report = verify_read(await ledger_service.verify(session, viewer.actor))
+    return render(
+        request,
+        viewer,
+        "ledger/verify.html",
+        title="Ledger verification",
+        nav="Ledger",
+        report=report,
+    )
+
+
+@router.post("/ledger/adjust")
+async def adjust(request: Request, viewer: AdminDep, session: SessionDep) -> Response:
+    form = await Form.read(request)
+    user_id, group_id = await _owner(session, form)
+    amount = form.amount("amount", label="Amount")
+    if form["direction"] == "debit":
+        amount = -amount  # type: ignore[assignment]
+    await ledger_service.adjust(
+        session,
+        viewer.actor,
+        user_id=user_id,
+        group_id=group_id,
+        amount=amount,
+        reason=form["reason"],
+        idempotency_key=f"console:{form.get('idempotency_key') or uuid7()}",
+    )
+    return redirect("/console/ledger", ok=f"Adjusted by {display(amount)}.")
+
+
+@router.post("/ledger/transfer")
+async def transfer(request: Request, viewer: AdminDep, session: SessionDep) -> Response:
+    form = await Form.read(request)
+    from_user, from_group = await _owner(session, form, "from_")
+    to_user, to_group = await _owner(session, form, "to_")
+    amount = form.amount("amount", label="Amount")
+    await ledger_service.transfer(
+        session,
+        viewer.actor,
+        from_user_id=from_user,
+        from_group_id=from_group,
+        to_user_id=to_user,
+        to_group_id=to_group,
+        amount=amount,
+        memo=form["memo"],
+        idempotency_key=f"console:{form.get('idempotency_key') or uuid7()}",
+    )
+    return redirect("/console/ledger", ok=f"Transferred {display(amount)}.")
+
+
+@router.post("/ledger/refund")
+async def refund(request: Request, viewer: AdminDep, session: SessionDep) -> Response:
+    form = await Form.read(request)
+    try:
+        transaction_id = uuid.UUID(form["transaction_id"])
+    except ValueError:
+        raise InvalidError("Paste the id of the transaction to refund.") from None
+    amount = form.optional_amount("amount", label="Amount")
+    await ledger_service.refund(
+        session,
+        viewer.actor,
+        transaction_id=transaction_id,
+        amount=amount or None,
+        reason=form["reason"],
+        idempotency_key=f"console:{form.get('idempotency_key') or uuid7()}",
+    )
+    return redirect("/console/ledger", ok="Refunded.")
+
+
+@router.post("/ledger/threshold")
+async def threshold(request: Request, viewer: AdminDep, session: SessionDep) -> Response:
+    form = await Form.read(request)
+    user_id, group_id = await _owner(session, form)
+    value = form.optional_amount("threshold", label="Threshold")
+    await ledger_service.set_low_balance_threshold(
+        session, viewer.actor, user_id=user_id, group_id=group_id, threshold=value
+    )
+    return redirect(
+        "/console/ledger",
+        ok="Threshold silenced." if value is None else f"Threshold set to {display(value)}.",
+    )

@@ -1,0 +1,166 @@
+"""Usage and billing: charts of spend (tokens, requests, errors) per day by group, model or
+client from the rollups; the report table by any dimension; adoption by client; usage records
+with filters (paginated); streamed CSV/JSONL exports; prices.
+
+URLs: GET /console/usage, GET /console/usage/export, GET /console/prices, POST /console/prices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response, StreamingResponse
+
+from spectra.console.charts import MEASURES, series_chart
+from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep, SessionDep
+from spectra.console.forms import Form
+from spectra.console.refusals import explain_reason
+from spectra.console.render import redirect, render
+from spectra.db.session import read_scope
+from spectra.errors import InvalidError
+from spectra.usage import exports, reports
+from spectra.usage import service as usage_service
+from spectra.usage.errors import UsageUserNotFoundError
+
+router = APIRouter()
+
+DIMENSIONS = ("group", "model", "client", "user", "account", "key")
+RANGES = (("7", "last 7 days"), ("30", "last 30 days"), ("90", "last 90 days"))
+
+
+def _days(text: str | None) -> int:
+    try:
+        return max(1, min(366, int(text or "30")))
+    except ValueError:
+        return 30
+
+
+def _since(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidError("Dates look like 2026-11-01.") from None
+    return value if value.tzinfo else value.replace(tzinfo=reports.default_range(1)[0].tzinfo)
+
+
+@router.get("/usage")
+async def usage(
+    request: Request,
+    viewer: AdminDep,
+    session: ReadSessionDep,
+    days: str | None = None,
+    by: str = "group",
+    measure: str = "cost",
+    user: str | None = None,
+    group: str | None = None,
+    model: str | None = None,
+    client: str | None = None,
+    status: str | None = None,
+    cursor: str | None = None,
+) -> Response:
+    actor = viewer.actor
+    by = by if by in DIMENSIONS else "group"
+    measure = measure if measure in MEASURES else "cost"
+    since, until = reports.default_range(_days(days))
+    chart = await series_chart(
+        session, actor, since=since, until=until, dimension=by, measure=measure
+    )
+    report = await reports.usage_report(session, actor, by=by, since=since, until=until, limit=50)
+    adoption = await reports.adoption(session, actor, since=since, until=until)
+    records = await usage_service.list_usage(
+        session,
+        actor,
+        user_email=user or None,
+        group_name=group or None,
+        model=model or None,
+        client=client or None,
+        status=status or None,
+        limit=50,
+        cursor=cursor,
+    )
+    return render(
+        request,
+        viewer,
+        "usage/index.html",
+        title="Usage and billing",
+        nav="Usage",
+        chart=chart,
+        report=report.as_json(),
+        adoption=adoption,
+        records=records.items,
+        emails=records.extra.get("emails", {}),
+        next_cursor=records.next_cursor,
+        dimensions=DIMENSIONS,
+        measures=[(k, v[1]) for k, v in MEASURES.items()],
+        ranges=RANGES,
+        by=by,
+        explain_reason=explain_reason,
+    )
+
+
+@router.get("/usage/export")
+async def export(
+    viewer: AdminDep,
+    session: ReadSessionDep,
+    runtime: RuntimeDep,
+    format: str = "csv",
+    user: str | None = None,
+    model: str | None = None,
+    client: str | None = None,
+    status: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> Response:
+    """The matching usage records, streamed (the same export as the API's)."""
+    user_id = None
+    if user:
+        user_id = await usage_service.find_user_id(session, user)
+        if user_id is None:
+            raise UsageUserNotFoundError(f"There is no user {user}.", email=user)
+    filters = exports.authorize_export(
+        viewer.actor,
+        fmt=format,
+        user_id=user_id,
+        model=model or None,
+        client=client or None,
+        status=status or None,
+        since=_since(since),
+        until=_since(until),
+    )
+
+    async def body() -> AsyncIterator[str]:
+        async with read_scope(runtime.db) as stream_session:
+            async for chunk in exports.stream_records(stream_session, filters, fmt=format):
+                yield chunk
+
+    media = "text/csv" if format == "csv" else "application/x-ndjson"
+    headers = {"content-disposition": f'attachment; filename="usage.{format}"'}
+    return StreamingResponse(body(), media_type=media, headers=headers)
+
+
+@router.get("/prices")
+async def prices(
+    request: Request, viewer: AdminDep, session: ReadSessionDep, defaults: bool = False
+) -> Response:
+    items = await usage_service.list_prices(session, viewer.actor, include_defaults=defaults)
+    return render(request, viewer, "usage/prices.html", title="Prices", nav="Usage", prices=items)
+
+
+@router.post("/prices")
+async def set_price(request: Request, viewer: AdminDep, session: SessionDep) -> Response:
+    form = await Form.read(request)
+    await usage_service.set_price(
+        session,
+        viewer.actor,
+        model=form["model"],
+        input=form["input"],
+        output=form["output"],
+        cache_read=form.get("cache_read"),
+        cache_write=form.get("cache_write"),
+        effective_from=_since(form.get("effective_from")),
+    )
+    return redirect("/console/prices", ok=f"Price for {form['model']} is set.")

@@ -172,6 +172,11 @@ async def _group_funding(fx: Fixtures) -> Call:
     return Call({"group": (await fx.group()).name}, json={"wallet_fallback": False})
 
 
+async def _others_statement(fx: Fixtures) -> Call:
+    user = await fx.user()
+    return Call(params={"user": user.email, "since": "2026-11-01", "until": "2026-12-01"})
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/openapi.json"): Case(EVERYONE, public=True),
     ("GET", "/api/docs"): Case(EVERYONE, public=True),
@@ -250,6 +255,11 @@ MATRIX: dict[tuple[str, str], Case] = {
     # policy (explaining another member's access; a group's funding switches)
     ("GET", "/api/policy/explain"): Case(READ_ALL, _explain_other),
     ("PATCH", "/api/policy/groups/{group}"): Case(USERS_WRITE, _group_funding),
+    # statements, forecasts, pool economics (another user's statement: members are denied)
+    ("GET", "/api/statements"): Case(READ_ALL, _others_statement),
+    ("GET", "/api/usage/forecast"): Case(READ_ALL),
+    ("GET", "/api/usage/economics"): Case(READ_ALL),
+    ("GET", "/api/usage/reconcile"): Case(READ_ALL),
 }
 
 

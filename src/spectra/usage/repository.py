@@ -16,7 +16,7 @@ from spectra.kit.pagination import Page
 from spectra.ledger.models import LedgerAccount, LedgerPosting, LedgerTransaction
 from spectra.packages.models import Package, PackageAssignment
 from spectra.pool.models import PoolAccount
-from spectra.usage.models import PriceOverride, UsageRecord
+from spectra.usage.models import PriceOverride, UsageRecord, UsageRollup
 from spectra.users.models import Group, User
 
 
@@ -324,3 +324,31 @@ async def users_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[
 async def members_of(session: AsyncSession, group_id: uuid.UUID) -> list[User]:
     stmt = select(User).where(User.group_id == group_id).order_by(User.email)
     return list((await session.execute(stmt)).scalars().all())
+
+
+async def rollup_sums(
+    session: AsyncSession,
+    *,
+    dimension: str,
+    since: datetime,
+    until: datetime | None = None,
+    values: Sequence[str] | None = None,
+    period: str = "hour",
+    measures: Sequence[str] = ("cost_micros",),
+    by_bucket: bool = False,
+) -> list[Any]:
+    """Sums of `measures` per dimension value (and bucket) over buckets starting in [since, until)."""
+    keys: list[Any] = [UsageRollup.value]
+    if by_bucket:
+        keys.append(UsageRollup.bucket_start)
+    cols = [func.sum(getattr(UsageRollup, m)).label(m) for m in measures]
+    stmt = select(*keys, *cols).where(
+        UsageRollup.period == period,
+        UsageRollup.dimension == dimension,
+        UsageRollup.bucket_start >= since,
+    )
+    if until is not None:
+        stmt = stmt.where(UsageRollup.bucket_start < until)
+    if values is not None:
+        stmt = stmt.where(UsageRollup.value.in_(list(values)))
+    return list((await session.execute(stmt.group_by(*keys))).all())

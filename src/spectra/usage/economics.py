@@ -36,6 +36,7 @@ from spectra.workspace.schemas import WorkspaceSettings
 
 from . import periods
 
+METHOD = " ".join((__doc__ or "").split("\n\n", 1)[-1].split())
 ECONOMICS_COLUMNS = (
     "account",
     "cost_basis",
@@ -259,7 +260,7 @@ async def pool_economics(
         "time_zone": ws.time_zone,
         "currency": ws.currency,
         "rollups_as_of": as_of.isoformat() if as_of else None,
-        "method": __doc__.split("\n\n", 1)[1].strip() if __doc__ else "",
+        "method": METHOD,
         "accounts": summary,
         "items": items,
         "next_cursor": None,

@@ -373,15 +373,20 @@ async def iter_entries(
 
 
 async def resolve_period(
-    session: AsyncSession, *, since: str | None, until: str | None
+    session: AsyncSession, *, since: str | None, until: str | None, to_current_month: bool = False
 ) -> tuple[datetime, datetime]:
     """Typed bounds as UTC instants in the workspace time zone; the current calendar month by
-    default (from its first day when only `until` is given, to its end when only `since` is)."""
+    default. Given only `since`, the end is the end of that month, or with `to_current_month` the
+    end of the current month (a range of months up to now)."""
     settings = await workspace_service.get_settings(session)
     tz = periods.zone(settings.time_zone)
     month_start, month_end = periods.month_bounds(utc_now(), tz)
     start = periods.parse_moment(since, tz, field="since") if since else month_start
     end = periods.parse_moment(until, tz, field="until") if until else None
     if end is None:
-        end = periods.next_month_start(periods.month_start(start, tz), tz) if since else month_end
+        end = (
+            periods.next_month_start(periods.month_start(start, tz), tz)
+            if since and not to_current_month
+            else month_end
+        )
     return start, end

@@ -183,7 +183,9 @@ async def usage_reconcile(
 ) -> Any:
     """Per month: members charged vs pool cost at list price vs fixed account costs."""
     exports.check_report_format(format)
-    start, end = await statements.resolve_period(session, since=since, until=until)
+    start, end = await statements.resolve_period(
+        session, since=since, until=until, to_current_month=True
+    )
     data = await economics.reconcile(session, actor, since=start, until=end)
     if format != "json":
         return _download(data["items"], format, economics.RECONCILE_COLUMNS, "reconcile")

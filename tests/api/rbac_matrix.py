@@ -354,6 +354,11 @@ async def _price_set(fx: Fixtures) -> Call:
     return Call(json={"model": f"house-model-{fx.unique()}", "input": "1.00", "output": "2.00"})
 
 
+async def _others_statement(fx: Fixtures) -> Call:
+    user = await fx.user()
+    return Call(params={"user": user.email, "since": "2026-11-01", "until": "2026-12-01"})
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/openapi.json"): Case(EVERYONE, public=True),
     ("GET", "/api/docs"): Case(EVERYONE, public=True),
@@ -497,6 +502,11 @@ MATRIX: dict[tuple[str, str], Case] = {
     # packages: what a member holds (their own: self-service; another's: read rights)
     ("GET", "/api/me/packages"): Case(EVERYONE),
     ("GET", "/api/users/{user}/packages"): Case(READ_ALL, _others_packages),
+    # statements, forecasts, pool economics (another user's statement: members are denied)
+    ("GET", "/api/statements"): Case(READ_ALL, _others_statement),
+    ("GET", "/api/usage/forecast"): Case(READ_ALL),
+    ("GET", "/api/usage/economics"): Case(READ_ALL),
+    ("GET", "/api/usage/reconcile"): Case(READ_ALL),
 }
 
 

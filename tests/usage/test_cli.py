@@ -116,3 +116,55 @@ class TestUsageCli:
         result = spectra(["usage", "export", "--format", "csv", "--out", str(out)], data_dir)
         assert result.returncode == 0, result.stderr
         assert out.read_text().startswith("id,created_at,")
+
+
+class TestBillingCli:
+    def test_statement_forecast_economics_reconcile(self, data_dir: Path, tmp_path: Path) -> None:
+        assert spectra(["users", "create", "stm@example.com"], data_dir).returncode == 0
+        recharge = ["ledger", "recharge", "--user", "stm@example.com", "--amount", "12.50"]
+        assert spectra([*recharge, "--memo", "card"], data_dir).returncode == 0
+        result = spectra(["usage", "statement", "--user", "stm@example.com", "--json"], data_dir)
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        assert data["closing_balance"] == "12.50"
+        assert data["ledger_balance"] == "12.50"
+        assert data["reconciles"] is True
+        out = tmp_path / "s.csv"
+        result = spectra(
+            [
+                "usage",
+                "statement",
+                "--user",
+                "stm@example.com",
+                "--format",
+                "csv",
+                "--out",
+                str(out),
+            ],
+            data_dir,
+        )
+        assert result.returncode == 0, result.stderr
+        text = out.read_text()
+        assert text.startswith("section,date,category,label")
+        assert "closing" in text
+        page = tmp_path / "s.html"
+        args = ["usage", "statement", "--user", "stm@example.com", "--format", "html"]
+        result = spectra([*args, "--out", str(page)], data_dir)
+        assert result.returncode == 0, result.stderr
+        assert "<html" in page.read_text()
+        table = spectra(["usage", "statement", "--user", "stm@example.com"], data_dir)
+        assert "reconciles with the ledger" in table.stdout
+        both = spectra(["usage", "statement"], data_dir)
+        assert both.returncode == 2
+        assert "exactly one" in both.stderr
+        forecast = json.loads(spectra(["usage", "forecast", "--json"], data_dir).stdout)
+        assert forecast["items"][0]["subject"] == "workspace"
+        assert "Runway" in forecast["method"]
+        economics = json.loads(spectra(["usage", "economics", "--json"], data_dir).stdout)
+        assert "items" in economics
+        reconcile = json.loads(spectra(["usage", "reconcile", "--json"], data_dir).stdout)
+        assert len(reconcile["items"]) == 1
+        report = spectra(["usage", "report", "--by", "user", "--format", "jsonl"], data_dir)
+        assert report.returncode == 0, report.stderr
+        bad = spectra(["usage", "forecast", "--format", "xml"], data_dir)
+        assert bad.returncode == 2

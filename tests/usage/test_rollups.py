@@ -54,17 +54,20 @@ def _reference(rows: list[UsageRecord]) -> dict[tuple[str, str, str, datetime], 
     for r in rows:
         user = "" if r.user_id is None else str(r.user_id)
         group = "" if r.group_id is None else str(r.group_id)
+        account = "" if r.account_id is None else str(r.account_id)
         keys = {
             "all": "",
             "user": user,
             "group": group,
             "model": r.model_requested,
-            "account": "" if r.account_id is None else str(r.account_id),
+            "account": account,
             "key": "" if r.key_id is None else str(r.key_id),
             "client": r.client_family,
             "user_client": f"{user}|{r.client_family}",
             "user_model": f"{user}|{r.model_requested}",
             "group_model": f"{group}|{r.model_requested}",
+            "account_model": f"{account}|{r.model_requested}",
+            "account_user": f"{account}|{user}",
         }
         hour = r.created_at.replace(minute=0, second=0, microsecond=0)
         day = hour.replace(hour=0)

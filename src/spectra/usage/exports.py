@@ -161,3 +161,69 @@ async def stream_records(
         last = (rows[-1].created_at, rows[-1].id)
         if len(rows) < chunk:
             return
+
+
+REPORT_FORMATS = ("json", "csv", "jsonl")
+
+
+def check_report_format(fmt: str, *, html: bool = False) -> None:
+    allowed = (*REPORT_FORMATS, "html") if html else REPORT_FORMATS
+    if fmt not in allowed:
+        raise InvalidUsageFilterError(
+            f"Unknown format '{fmt}'; use {', '.join(allowed[:-1])} or {allowed[-1]}.", format=fmt
+        )
+
+
+def _flat(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+async def stream_rows(
+    rows: AsyncIterator[Mapping[str, Any]] | Iterable[Mapping[str, Any]],
+    fmt: str,
+    columns: Sequence[str],
+    *,
+    chunk: int = CHUNK,
+) -> AsyncIterator[str]:
+    """Yield report rows as CSV (header first, only `columns`) or JSON lines (every key), in
+    chunks of `chunk` rows: a caller that produces rows lazily never holds them all."""
+    check_format(fmt)
+    if fmt == "csv":
+        yield render([], fmt, columns, header=True)
+    batch: list[Mapping[str, Any]] = []
+    if isinstance(rows, AsyncIterator):
+        async for row in rows:
+            batch.append(_flat(row))
+            if len(batch) >= chunk:
+                yield render(batch, fmt, columns, header=False)
+                batch = []
+    else:
+        for row in rows:
+            batch.append(_flat(row))
+            if len(batch) >= chunk:
+                yield render(batch, fmt, columns, header=False)
+                batch = []
+    if batch:
+        yield render(batch, fmt, columns, header=False)
+
+
+REPORT_COLUMNS = (
+    "key",
+    "label",
+    "requests",
+    "ok",
+    "refused",
+    "errors",
+    "partial",
+    "error_rate",
+    "refusal_rate",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost",
+    "cost_micros",
+    "avg_latency_ms",
+)
+TIMESERIES_COLUMNS = ("bucket_start", *REPORT_COLUMNS[2:])
+ADOPTION_COLUMNS = ("client", "members", "share_of_members", "requests", "cost", "cost_micros")

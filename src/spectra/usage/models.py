@@ -150,10 +150,13 @@ ROLLUP_DIMENSIONS = (
     "user_client",
     "user_model",
     "group_model",
+    "account_model",
+    "account_user",
 )
 """What a rollup row is grouped by. `all` is the workspace total (value ""); the pairs
-(`user_client`, `user_model`, `group_model`) hold "<first>|<second>" and answer adoption and
-usage-by-model in statements."""
+(`user_client`, `user_model`, `group_model`, `account_model`, `account_user`) hold
+"<first>|<second>" and answer adoption, usage by model, and pool economics (what each account
+served per model, and which members it served)."""
 
 
 class UsageRollup(Base):

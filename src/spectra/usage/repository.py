@@ -7,12 +7,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, and_, case, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from spectra.db.repository import paginate
 from spectra.kit.pagination import Page
-from spectra.usage.models import PriceOverride, UsageRecord
+from spectra.ledger.models import LedgerAccount, LedgerPosting, LedgerTransaction
+from spectra.packages.models import Package, PackageAssignment
+from spectra.pool.models import PoolAccount
+from spectra.usage.models import PriceOverride, UsageRecord, UsageRollup
+from spectra.users.models import Group, User
 
 
 async def insert_records(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -87,3 +92,263 @@ async def page_usage(
         limit=limit,
         cursor=cursor,
     )
+
+
+# Statements, forecasts and economics read the ledger, packages and pool tables (lower layers)
+# directly, read-only, like the ledger reads users: the aggregates they need have no service.
+
+
+def _model_expr() -> Any:
+    """The model a usage or refund transaction is about: the transaction's metadata, else the
+    original's (a refund), else its usage record's, else None."""
+    original = aliased(LedgerTransaction)
+    record_model = (
+        select(UsageRecord.model_requested)
+        .where(
+            UsageRecord.ledger_transaction_id
+            == func.coalesce(LedgerTransaction.reverses_id, LedgerTransaction.id)
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    expr = func.coalesce(
+        LedgerTransaction.meta["model"].as_string(),
+        original.meta["model"].as_string(),
+        record_model,
+    )
+    return original, expr
+
+
+async def find_owned_account(
+    session: AsyncSession, *, kind: str, owner_id: uuid.UUID
+) -> LedgerAccount | None:
+    stmt = select(LedgerAccount).where(
+        LedgerAccount.kind == kind, LedgerAccount.owner_key == str(owner_id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def allowance_accounts(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[uuid.UUID, str]]]:
+    """Per user: (allowance account id, package name) of every assignment they ever held."""
+    if not user_ids:
+        return {}
+    stmt = (
+        select(PackageAssignment.user_id, PackageAssignment.allowance_account_id, Package.name)
+        .join(Package, Package.id == PackageAssignment.package_id)
+        .where(PackageAssignment.user_id.in_(list(user_ids)))
+        .order_by(PackageAssignment.created_at, PackageAssignment.id)
+    )
+    out: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
+    for user_id, account_id, name in (await session.execute(stmt)).all():
+        out.setdefault(user_id, []).append((account_id, name))
+    return out
+
+
+async def posted_before(
+    session: AsyncSession, account_ids: Sequence[uuid.UUID], at: datetime
+) -> dict[uuid.UUID, int]:
+    """Per account: the sum of its postings before `at` (its balance at that instant)."""
+    if not account_ids:
+        return {}
+    stmt = (
+        select(LedgerPosting.account_id, func.sum(LedgerPosting.amount_micros))
+        .where(LedgerPosting.account_id.in_(list(account_ids)), LedgerPosting.created_at < at)
+        .group_by(LedgerPosting.account_id)
+    )
+    found = {row[0]: int(row[1] or 0) for row in (await session.execute(stmt)).all()}
+    return {a: found.get(a, 0) for a in account_ids}
+
+
+async def cached_balances(
+    session: AsyncSession, account_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    if not account_ids:
+        return {}
+    stmt = select(LedgerAccount.id, LedgerAccount.balance_micros).where(
+        LedgerAccount.id.in_(list(account_ids))
+    )
+    return {row[0]: int(row[1]) for row in (await session.execute(stmt)).all()}
+
+
+async def movements(
+    session: AsyncSession, account_ids: Sequence[uuid.UUID], since: datetime, until: datetime
+) -> list[Any]:
+    """Per (transaction kind, model, direction): how many transactions and their net amount on
+    `account_ids` in [since, until). Direction is "in" when a transaction's net is >= 0."""
+    if not account_ids:
+        return []
+    original, model = _model_expr()
+    per_txn = (
+        select(
+            LedgerTransaction.id.label("txn_id"),
+            LedgerTransaction.kind.label("kind"),
+            case((LedgerTransaction.kind.in_(("usage", "refund")), model), else_=None).label(
+                "model"
+            ),
+            func.sum(LedgerPosting.amount_micros).label("net"),
+        )
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerPosting.transaction_id)
+        .outerjoin(original, original.id == LedgerTransaction.reverses_id)
+        .where(
+            LedgerPosting.account_id.in_(list(account_ids)),
+            LedgerPosting.created_at >= since,
+            LedgerPosting.created_at < until,
+        )
+        .group_by(LedgerTransaction.id, LedgerTransaction.kind, "model")
+        .subquery()
+    )
+    direction = case((per_txn.c.net >= 0, "in"), else_="out").label("direction")
+    stmt = select(
+        per_txn.c.kind,
+        per_txn.c.model,
+        direction,
+        func.count().label("count"),
+        func.sum(per_txn.c.net).label("amount"),
+    ).group_by(per_txn.c.kind, per_txn.c.model, direction)
+    return list((await session.execute(stmt)).all())
+
+
+async def statement_entries(
+    session: AsyncSession,
+    account_ids: Sequence[uuid.UUID],
+    since: datetime,
+    until: datetime,
+    *,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[Any]:
+    """One page of the transactions touching `account_ids` in [since, until), oldest first, with
+    their net amount on those accounts (keyset on (created_at, id))."""
+    original, model = _model_expr()
+    stmt = (
+        select(
+            LedgerTransaction.id,
+            LedgerTransaction.created_at,
+            LedgerTransaction.kind,
+            LedgerTransaction.memo,
+            LedgerTransaction.actor_label,
+            LedgerTransaction.reverses_id,
+            model.label("model"),
+            func.sum(LedgerPosting.amount_micros).label("net"),
+        )
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerPosting.transaction_id)
+        .outerjoin(original, original.id == LedgerTransaction.reverses_id)
+        .where(
+            LedgerPosting.account_id.in_(list(account_ids)),
+            LedgerPosting.created_at >= since,
+            LedgerPosting.created_at < until,
+        )
+        .group_by(
+            LedgerTransaction.id,
+            LedgerTransaction.created_at,
+            LedgerTransaction.kind,
+            LedgerTransaction.memo,
+            LedgerTransaction.actor_label,
+            LedgerTransaction.reverses_id,
+            "model",
+        )
+        .order_by(LedgerTransaction.created_at, LedgerTransaction.id)
+        .limit(limit)
+    )
+    if after is not None:
+        at, last = after
+        stmt = stmt.where(
+            or_(
+                LedgerTransaction.created_at > at,
+                and_(LedgerTransaction.created_at == at, LedgerTransaction.id > last),
+            )
+        )
+    return list((await session.execute(stmt)).all())
+
+
+async def singleton_movements(
+    session: AsyncSession, *, kind: str, since: datetime, until: datetime
+) -> dict[str, int]:
+    """Per transaction kind: the net postings on the singleton account `kind` in [since, until)."""
+    stmt = (
+        select(LedgerTransaction.kind, func.sum(LedgerPosting.amount_micros))
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerPosting.transaction_id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerPosting.account_id)
+        .where(
+            LedgerAccount.kind == kind,
+            LedgerPosting.created_at >= since,
+            LedgerPosting.created_at < until,
+        )
+        .group_by(LedgerTransaction.kind)
+    )
+    return {row[0]: int(row[1] or 0) for row in (await session.execute(stmt)).all()}
+
+
+async def usage_outflow(
+    session: AsyncSession, account_ids: Sequence[uuid.UUID], since: datetime, until: datetime
+) -> int:
+    """What usage took from `account_ids` in [since, until), net of refunds, micros (>= 0 usually)."""
+    if not account_ids:
+        return 0
+    stmt = (
+        select(func.coalesce(func.sum(LedgerPosting.amount_micros), 0))
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerPosting.transaction_id)
+        .where(
+            LedgerPosting.account_id.in_(list(account_ids)),
+            LedgerTransaction.kind.in_(("usage", "refund")),
+            LedgerPosting.created_at >= since,
+            LedgerPosting.created_at < until,
+        )
+    )
+    return -int((await session.execute(stmt)).scalar_one())
+
+
+async def accounts_of_kinds(session: AsyncSession, kinds: Sequence[str]) -> list[uuid.UUID]:
+    stmt = select(LedgerAccount.id).where(LedgerAccount.kind.in_(list(kinds)))
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def pool_accounts(session: AsyncSession) -> list[PoolAccount]:
+    stmt = select(PoolAccount).order_by(PoolAccount.name_key)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def groups(session: AsyncSession) -> list[Group]:
+    return list((await session.execute(select(Group).order_by(Group.name_key))).scalars().all())
+
+
+async def users_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
+    if not ids:
+        return {}
+    stmt = select(User).where(User.id.in_(list(ids)))
+    return {u.id: u for u in (await session.execute(stmt)).scalars().all()}
+
+
+async def members_of(session: AsyncSession, group_id: uuid.UUID) -> list[User]:
+    stmt = select(User).where(User.group_id == group_id).order_by(User.email)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def rollup_sums(
+    session: AsyncSession,
+    *,
+    dimension: str,
+    since: datetime,
+    until: datetime | None = None,
+    values: Sequence[str] | None = None,
+    period: str = "hour",
+    measures: Sequence[str] = ("cost_micros",),
+    by_bucket: bool = False,
+) -> list[Any]:
+    """Sums of `measures` per dimension value (and bucket) over buckets starting in [since, until)."""
+    keys: list[Any] = [UsageRollup.value]
+    if by_bucket:
+        keys.append(UsageRollup.bucket_start)
+    cols = [func.sum(getattr(UsageRollup, m)).label(m) for m in measures]
+    stmt = select(*keys, *cols).where(
+        UsageRollup.period == period,
+        UsageRollup.dimension == dimension,
+        UsageRollup.bucket_start >= since,
+    )
+    if until is not None:
+        stmt = stmt.where(UsageRollup.bucket_start < until)
+    if values is not None:
+        stmt = stmt.where(UsageRollup.value.in_(list(values)))
+    return list((await session.execute(stmt.group_by(*keys))).all())

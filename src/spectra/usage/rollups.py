@@ -76,17 +76,20 @@ def dimension_values(row: Any) -> list[tuple[str, str]]:
     """The (dimension, value) pairs one record counts towards."""
     user, group = _s(row.user_id), _s(row.group_id)
     model, client = row.model_requested, row.client_family
+    account = _s(row.account_id)
     return [
         ("all", ""),
         ("user", user),
         ("group", group),
         ("model", model),
-        ("account", _s(row.account_id)),
+        ("account", account),
         ("key", _s(row.key_id)),
         ("client", client),
         ("user_client", f"{user}|{client}"),
         ("user_model", f"{user}|{model}"),
         ("group_model", f"{group}|{model}"),
+        ("account_model", f"{account}|{model}"),
+        ("account_user", f"{account}|{user}"),
     ]
 
 

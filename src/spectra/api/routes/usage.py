@@ -12,12 +12,24 @@ from fastapi.responses import StreamingResponse
 
 from spectra.api.deps import ActorDep, ReadSessionDep, RuntimeDep
 from spectra.db.session import read_scope
-from spectra.usage import exports, reports
+from spectra.usage import economics, exports, forecasts, reports, statements
 from spectra.usage import service as usage_service
 from spectra.usage.errors import UsageUserNotFoundError
 from spectra.usage.schemas import UsageRecordRead
 
 router = APIRouter(prefix="/usage", tags=["usage"])
+
+FormatQuery = Query("json", description="json, or csv / jsonl for a streamed download.")
+
+
+def _download(
+    items: list[dict[str, Any]], fmt: str, columns: tuple[str, ...], name: str
+) -> StreamingResponse:
+    media = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    headers = {"content-disposition": f'attachment; filename="{name}.{fmt}"'}
+    return StreamingResponse(
+        exports.stream_rows(items, fmt, columns), media_type=media, headers=headers
+    )
 
 
 @router.get("")
@@ -71,11 +83,16 @@ async def usage_report(
     until: datetime | None = None,
     limit: int | None = None,
     sort: str = "cost",
-) -> dict[str, Any]:
+    format: str = FormatQuery,
+) -> Any:
+    exports.check_report_format(format)
     report = await reports.usage_report(
         session, actor, by=by, since=since, until=until, limit=limit, sort=sort
     )
-    return report.as_json()
+    data = report.as_json()
+    if format != "json":
+        return _download(data["items"], format, exports.REPORT_COLUMNS, f"usage-by-{by}")
+    return data
 
 
 @router.get("/timeseries")
@@ -87,10 +104,14 @@ async def usage_timeseries(
     until: datetime | None = None,
     dimension: str = "all",
     value: str | None = None,
-) -> dict[str, Any]:
+    format: str = FormatQuery,
+) -> Any:
+    exports.check_report_format(format)
     items = await reports.timeseries(
         session, actor, period=period, since=since, until=until, dimension=dimension, value=value
     )
+    if format != "json":
+        return _download(items, format, exports.TIMESERIES_COLUMNS, "usage-timeseries")
     return {"items": items, "next_cursor": None}
 
 
@@ -100,9 +121,75 @@ async def usage_adoption(
     actor: ActorDep,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> dict[str, Any]:
+    format: str = FormatQuery,
+) -> Any:
+    exports.check_report_format(format)
     items = await reports.adoption(session, actor, since=since, until=until)
+    if format != "json":
+        return _download(items, format, exports.ADOPTION_COLUMNS, "usage-adoption")
     return {"items": items, "next_cursor": None}
+
+
+@router.get("/forecast")
+async def usage_forecast(
+    session: ReadSessionDep,
+    actor: ActorDep,
+    user: str | None = Query(None, description="One user (by email)."),
+    group: str | None = Query(None, description="One group (by name) and its members."),
+    window_days: int = 7,
+    limit: int = 50,
+    format: str = FormatQuery,
+) -> Any:
+    """Burn rate, projected month spend against budgets, and runway; `method` says how."""
+    exports.check_report_format(format)
+    user_id = group_id = None
+    if user is not None or group is not None:
+        user_id, group_id = await statements.resolve_subject(
+            session, user_email=user, group_name=group
+        )
+    data = await forecasts.forecast(
+        session, actor, user_id=user_id, group_id=group_id, window_days=window_days, limit=limit
+    )
+    if format != "json":
+        return _download(data["items"], format, forecasts.FORECAST_COLUMNS, "usage-forecast")
+    return data
+
+
+@router.get("/economics")
+async def usage_economics(
+    session: ReadSessionDep,
+    actor: ActorDep,
+    since: str | None = Query(None, description="A date (workspace time zone) or a time."),
+    until: str | None = Query(None, description="End (exclusive); default: the month's end."),
+    format: str = FormatQuery,
+) -> Any:
+    """Per pool account and model: served, charged, cost at list price; fixed-cost accounts'
+    cost per active member and idle share (`accounts`)."""
+    exports.check_report_format(format)
+    start, end = await statements.resolve_period(session, since=since, until=until)
+    data = await economics.pool_economics(session, actor, since=start, until=end)
+    if format != "json":
+        return _download(data["items"], format, economics.ECONOMICS_COLUMNS, "pool-economics")
+    return data
+
+
+@router.get("/reconcile")
+async def usage_reconcile(
+    session: ReadSessionDep,
+    actor: ActorDep,
+    since: str | None = Query(None, description="A date (workspace time zone) or a time."),
+    until: str | None = Query(None, description="End (exclusive); default: the month's end."),
+    format: str = FormatQuery,
+) -> Any:
+    """Per month: members charged vs pool cost at list price vs fixed account costs."""
+    exports.check_report_format(format)
+    start, end = await statements.resolve_period(
+        session, since=since, until=until, to_current_month=True
+    )
+    data = await economics.reconcile(session, actor, since=start, until=end)
+    if format != "json":
+        return _download(data["items"], format, economics.RECONCILE_COLUMNS, "reconcile")
+    return data
 
 
 @router.get("/export")

@@ -155,17 +155,36 @@ def report(
     since: Annotated[str | None, typer.Option("--from", help="From this date (UTC).")] = None,
     until: Annotated[str | None, typer.Option("--to", help="Before this date (UTC).")] = None,
     top: Annotated[int | None, typer.Option("--top", help="Only the N largest rows.")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv or jsonl: a download (see --out).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the download here.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Spend, tokens, error and refusal rates grouped by one dimension (from the rollups)."""
     start, end = _range(since, until)
+    params = {
+        "by": by,
+        "since": start.isoformat() if start else None,
+        "until": end.isoformat() if end else None,
+        "limit": top,
+    }
+    if fmt is not None and fmt != "json":
+        from spectra.cli.commands import usage_billing
+
+        usage_billing.check_format(fmt)
+
+        async def rows(session: Any) -> dict[str, Any]:
+            result = await reports.usage_report(
+                session, local_actor(), by=by, since=start, until=end, limit=top
+            )
+            return result.as_json()
+
+        usage_billing.rows_download(
+            fmt, out, "/api/usage/report", params, rows, exports.REPORT_COLUMNS
+        )
+        return
     if context.current().remote:
-        params = {
-            "by": by,
-            "since": start.isoformat() if start else None,
-            "until": end.isoformat() if end else None,
-            "limit": top,
-        }
         data: dict[str, Any] = context.api("GET", "/api/usage/report", params=params)
     else:
 

@@ -1,0 +1,392 @@
+"""Statements: what happened to a user's or a group's money over a period, from the ledger.
+
+A user's statement covers their wallet and the allowance account of every package assignment
+they held; a group's covers the group wallet. Every figure is a sum of ledger postings on
+those accounts, so opening + Σ lines = closing exactly, and the closing balance of a period
+that ends now equals the ledger's cached balance (`spectra ledger verify` checks that cache).
+Period bounds typed as dates are local midnight in the workspace time zone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from spectra.audit.actor import Actor
+from spectra.kit.clock import utc_now
+from spectra.kit.money import format_amount
+from spectra.ledger.models import AccountKind
+from spectra.usage import repository
+from spectra.usage.errors import (
+    InvalidUsageFilterError,
+    UsageGroupNotFoundError,
+    UsageUserNotFoundError,
+)
+from spectra.users.permissions import Permission, PermissionDeniedError, allows, require
+from spectra.workspace import service as workspace_service
+
+from . import periods
+
+CATEGORIES: tuple[tuple[str, str], ...] = (
+    ("recharges", "Recharges"),
+    ("redemptions", "Code redemptions"),
+    ("grants", "Package grants"),
+    ("usage", "Usage"),
+    ("refunds", "Refunds"),
+    ("adjustments", "Adjustments"),
+    ("transfers_in", "Transfers in"),
+    ("transfers_out", "Transfers out"),
+    ("expiries", "Expired allowance"),
+    ("reversals", "Reversals"),
+    ("other", "Other"),
+)
+_LABELS = dict(CATEGORIES)
+_ORDER = {name: i for i, (name, _) in enumerate(CATEGORIES)}
+_BY_KIND = {
+    "recharge": "recharges",
+    "redeem": "redemptions",
+    "grant": "grants",
+    "usage": "usage",
+    "refund": "refunds",
+    "adjustment": "adjustments",
+    "expire": "expiries",
+    "reversal": "reversals",
+}
+ENTRY_COLUMNS = ("created_at", "local_date", "kind", "category", "model", "memo", "amount", "by")
+_PAGE = 1000
+
+
+def category_of(kind: str, direction: str) -> str:
+    if kind == "transfer":
+        return "transfers_in" if direction == "in" else "transfers_out"
+    return _BY_KIND.get(kind, "other")
+
+
+@dataclass
+class StatementLine:
+    category: str
+    model: str | None
+    count: int
+    amount_micros: int
+    """Signed, from the subject's point of view: + money in, - money out."""
+
+    @property
+    def label(self) -> str:
+        base = _LABELS[self.category]
+        return f"{base}: {self.model}" if self.model else base
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "label": self.label,
+            "model": self.model,
+            "count": self.count,
+            "amount": format_amount(self.amount_micros),
+            "amount_micros": self.amount_micros,
+        }
+
+
+@dataclass
+class StatementAccount:
+    account_id: uuid.UUID
+    kind: str
+    label: str
+    opening_micros: int
+    closing_micros: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "account_id": str(self.account_id),
+            "kind": self.kind,
+            "label": self.label,
+            "opening": format_amount(self.opening_micros),
+            "opening_micros": self.opening_micros,
+            "closing": format_amount(self.closing_micros),
+            "closing_micros": self.closing_micros,
+        }
+
+
+@dataclass
+class Statement:
+    subject: str
+    """`user` or `group`."""
+    subject_id: uuid.UUID
+    subject_label: str
+    currency: str
+    time_zone: str
+    since: datetime
+    until: datetime
+    generated_at: datetime
+    accounts: list[StatementAccount]
+    lines: list[StatementLine]
+    opening_micros: int
+    closing_micros: int
+    ledger_balance_micros: int | None = None
+    """The ledger's cached balance of the accounts, when the period ends at or after now."""
+    totals: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def account_ids(self) -> list[uuid.UUID]:
+        return [a.account_id for a in self.accounts]
+
+    @property
+    def reconciles(self) -> bool:
+        moved = sum(line.amount_micros for line in self.lines)
+        ok = self.opening_micros + moved == self.closing_micros
+        if self.ledger_balance_micros is not None:
+            ok = ok and self.closing_micros == self.ledger_balance_micros
+        return ok
+
+    def category_total(self, category: str) -> int:
+        return sum(line.amount_micros for line in self.lines if line.category == category)
+
+    def as_json(self) -> dict[str, Any]:
+        tz = periods.zone(self.time_zone)
+        by_category = [
+            {
+                "category": name,
+                "label": label,
+                "amount": format_amount(self.category_total(name)),
+                "amount_micros": self.category_total(name),
+            }
+            for name, label in CATEGORIES
+            if any(line.category == name for line in self.lines)
+        ]
+        return {
+            "subject": self.subject,
+            "subject_id": str(self.subject_id),
+            "subject_label": self.subject_label,
+            "currency": self.currency,
+            "time_zone": self.time_zone,
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "since_local": self.since.astimezone(tz).isoformat(),
+            "until_local": self.until.astimezone(tz).isoformat(),
+            "generated_at": self.generated_at.isoformat(),
+            "opening_balance": format_amount(self.opening_micros),
+            "opening_balance_micros": self.opening_micros,
+            "closing_balance": format_amount(self.closing_micros),
+            "closing_balance_micros": self.closing_micros,
+            "ledger_balance": (
+                None
+                if self.ledger_balance_micros is None
+                else format_amount(self.ledger_balance_micros)
+            ),
+            "ledger_balance_micros": self.ledger_balance_micros,
+            "reconciles": self.reconciles,
+            "lines": [line.as_json() for line in self.lines],
+            "by_category": by_category,
+            "accounts": [a.as_json() for a in self.accounts],
+            "method": (
+                "Every figure is a sum of ledger postings on the accounts listed, over"
+                f" [since, until) with date bounds at local midnight in {self.time_zone};"
+                " opening balance + lines = closing balance."
+            ),
+        }
+
+
+async def _may_read(
+    session: AsyncSession, actor: Actor, *, user_id: uuid.UUID | None, group_id: uuid.UUID | None
+) -> None:
+    if allows(actor, Permission.READ_ALL):
+        return
+    require(actor, Permission.SELF)
+    if user_id is not None and actor.user_id == user_id:
+        return
+    if group_id is not None and actor.user_id is not None:
+        me = (await repository.users_by_ids(session, [actor.user_id])).get(actor.user_id)
+        if me is not None and me.group_id == group_id:
+            return
+    raise PermissionDeniedError("You can only see your own statement and your group's.")
+
+
+async def resolve_subject(
+    session: AsyncSession,
+    *,
+    user_email: str | None = None,
+    group_name: str | None = None,
+    user_id: uuid.UUID | None = None,
+    group_id: uuid.UUID | None = None,
+) -> tuple[uuid.UUID | None, uuid.UUID | None]:
+    """(user_id, group_id) from an email or a group name; exactly one must be named."""
+    from spectra.usage import service as usage_service
+
+    if user_email is not None:
+        user_id = await usage_service.find_user_id(session, user_email)
+        if user_id is None:
+            raise UsageUserNotFoundError(f"There is no user {user_email}.", email=user_email)
+    if group_name is not None:
+        group_id = await usage_service.find_group_id(session, group_name)
+        if group_id is None:
+            raise UsageGroupNotFoundError(f"There is no group {group_name}.", group=group_name)
+    if (user_id is None) == (group_id is None):
+        raise InvalidUsageFilterError("Name exactly one of a user or a group.")
+    return user_id, group_id
+
+
+async def _accounts(
+    session: AsyncSession, *, user_id: uuid.UUID | None, group_id: uuid.UUID | None
+) -> tuple[str, uuid.UUID, str, list[tuple[uuid.UUID, str, str]]]:
+    out: list[tuple[uuid.UUID, str, str]] = []
+    if user_id is not None:
+        user = (await repository.users_by_ids(session, [user_id])).get(user_id)
+        if user is None:
+            raise UsageUserNotFoundError("That user does not exist.", user_id=str(user_id))
+        wallet = await repository.find_owned_account(
+            session, kind=AccountKind.USER_WALLET, owner_id=user_id
+        )
+        if wallet is not None:
+            out.append((wallet.id, AccountKind.USER_WALLET.value, "wallet"))
+        for account_id, package in (await repository.allowance_accounts(session, [user_id])).get(
+            user_id, []
+        ):
+            out.append((account_id, AccountKind.ALLOWANCE.value, f"allowance: {package}"))
+        return "user", user_id, user.email, out
+    assert group_id is not None
+    group = next((g for g in await repository.groups(session) if g.id == group_id), None)
+    if group is None:
+        raise UsageGroupNotFoundError("That group does not exist.", group_id=str(group_id))
+    wallet = await repository.find_owned_account(
+        session, kind=AccountKind.GROUP_WALLET, owner_id=group_id
+    )
+    if wallet is not None:
+        out.append((wallet.id, AccountKind.GROUP_WALLET.value, "group wallet"))
+    return "group", group_id, group.name, out
+
+
+async def build_statement(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    user_id: uuid.UUID | None = None,
+    group_id: uuid.UUID | None = None,
+    since: datetime,
+    until: datetime,
+) -> Statement:
+    """A user's or a group's statement over [since, until) (UTC instants; see `periods` for how
+    typed dates become them). Members may read their own and their group's. Read-only."""
+    await _may_read(session, actor, user_id=user_id, group_id=group_id)
+    if since.tzinfo is None or until.tzinfo is None:
+        raise InvalidUsageFilterError("A statement's bounds need a time zone.")
+    if until <= since:
+        raise InvalidUsageFilterError("The end of the period must be after its start.")
+    settings = await workspace_service.get_settings(session)
+    subject, subject_id, label, accounts = await _accounts(
+        session, user_id=user_id, group_id=group_id
+    )
+    ids = [a for a, _, _ in accounts]
+    opening = await repository.posted_before(session, ids, since)
+    closing = await repository.posted_before(session, ids, until)
+    lines = [
+        StatementLine(
+            category=category_of(row.kind, row.direction),
+            model=row.model,
+            count=int(row.count),
+            amount_micros=int(row.amount or 0),
+        )
+        for row in await repository.movements(session, ids, since, until)
+    ]
+    lines = _merge(lines)
+    now = utc_now()
+    ledger_balance = None
+    if until >= now:
+        ledger_balance = sum((await repository.cached_balances(session, ids)).values())
+    return Statement(
+        subject=subject,
+        subject_id=subject_id,
+        subject_label=label,
+        currency=settings.currency,
+        time_zone=settings.time_zone,
+        since=since,
+        until=until,
+        generated_at=now,
+        accounts=[
+            StatementAccount(a, kind, name, opening.get(a, 0), closing.get(a, 0))
+            for a, kind, name in accounts
+        ],
+        lines=lines,
+        opening_micros=sum(opening.values()),
+        closing_micros=sum(closing.values()),
+        ledger_balance_micros=ledger_balance,
+    )
+
+
+def _merge(lines: list[StatementLine]) -> list[StatementLine]:
+    """One line per (category, model), in statement order (adjustment credits and debits net)."""
+    merged: dict[tuple[str, str | None], StatementLine] = {}
+    for line in lines:
+        key = (line.category, line.model)
+        found = merged.get(key)
+        if found is None:
+            merged[key] = StatementLine(line.category, line.model, line.count, line.amount_micros)
+        else:
+            found.count += line.count
+            found.amount_micros += line.amount_micros
+    return sorted(
+        merged.values(), key=lambda x: (_ORDER[x.category], x.amount_micros, x.model or "")
+    )
+
+
+async def iter_entries(
+    session: AsyncSession, statement: Statement, *, include_usage: bool = False
+) -> AsyncIterator[dict[str, Any]]:
+    """The statement's transactions one by one, oldest first, read in keyset pages.
+
+    Usage transactions (one per request) are left out unless `include_usage`: the statement's
+    lines already sum them per model.
+    """
+    tz = periods.zone(statement.time_zone)
+    after: tuple[datetime, uuid.UUID] | None = None
+    while True:
+        rows = await repository.statement_entries(
+            session,
+            statement.account_ids,
+            statement.since,
+            statement.until,
+            after=after,
+            limit=_PAGE,
+        )
+        for row in rows:
+            if row.kind == "usage" and not include_usage:
+                continue
+            net = int(row.net or 0)
+            yield {
+                "transaction_id": str(row.id),
+                "created_at": row.created_at.isoformat(),
+                "local_date": periods.local_date(row.created_at, tz).isoformat(),
+                "kind": row.kind,
+                "category": category_of(row.kind, "in" if net >= 0 else "out"),
+                "model": row.model if row.kind in ("usage", "refund") else None,
+                "memo": row.memo,
+                "amount": format_amount(net),
+                "amount_micros": net,
+                "by": row.actor_label,
+            }
+        if len(rows) < _PAGE:
+            return
+        after = (rows[-1].created_at, rows[-1].id)
+
+
+async def resolve_period(
+    session: AsyncSession, *, since: str | None, until: str | None, to_current_month: bool = False
+) -> tuple[datetime, datetime]:
+    """Typed bounds as UTC instants in the workspace time zone; the current calendar month by
+    default. Given only `since`, the end is the end of that month, or with `to_current_month` the
+    end of the current month (a range of months up to now)."""
+    settings = await workspace_service.get_settings(session)
+    tz = periods.zone(settings.time_zone)
+    month_start, month_end = periods.month_bounds(utc_now(), tz)
+    start = periods.parse_moment(since, tz, field="since") if since else month_start
+    end = periods.parse_moment(until, tz, field="until") if until else None
+    if end is None:
+        end = (
+            periods.next_month_start(periods.month_start(start, tz), tz)
+            if since and not to_current_month
+            else month_end
+        )
+    return start, end

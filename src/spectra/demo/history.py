@@ -26,6 +26,7 @@ from spectra.runtime import Runtime
 from .upstream import FAIL_HEADER, USAGE_HEADER
 from .workspace import ACCOUNTS, MEMBERS, Member
 
+OPUS = "claude-opus-4-1"
 ProgressFn = Callable[[str, int, int], None]
 """(what, done, total): called as the seeding moves on."""
 
@@ -80,6 +81,14 @@ def plan(start: datetime, *, days: int, volume: float = 1.0) -> list[Turn]:
                 drafts.append(
                     (at, member, client, _model(member, client, rng), _tokens(member, client, rng))
                 )
+    for member in MEMBERS:
+        if member.tries_opus:
+            # Scenario 2.3: whatever the volume, he asks for Opus (refused) in the last week.
+            for day, second in ((days - 5, 50_700), (days - 1, 37_800)):
+                at = start + timedelta(days=max(day, 0), seconds=second)
+                drafts.append(
+                    (at, member, "claude_code", OPUS, _tokens(member, "claude_code", rng))
+                )
     drafts.sort(key=lambda d: (d[0], d[1].handle))
     prefix = request_prefix(start)
     primary = ACCOUNTS[0].credential
@@ -117,9 +126,9 @@ def _model(member: Member, client: str, rng: random.Random) -> str:
     if client == "openai_sdk":
         return "gpt-5" if rng.random() < 0.7 else "gpt-5-mini"
     if member.tries_opus and rng.random() < 0.12:
-        return "claude-opus-4-1"
+        return OPUS
     if rng.random() < member.opus_share:
-        return "claude-opus-4-1"
+        return OPUS
     return "claude-sonnet-4-5" if rng.random() < 0.8 else "claude-haiku-4-5"
 
 

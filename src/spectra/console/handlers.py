@@ -1,4 +1,12 @@
-"""The console's one error map: a flash message and a redirect back (or an error page)."""
+"""The console's one error map.
+
+- not signed in (or session ended/expired): the sign-in page, remembering where you were going;
+- a refused CSRF check: a 403 page (nothing changed);
+- any other failure of a form post: back to the form's page with the service's sentence as a
+  flash message (pages that show the error next to the field catch it themselves);
+- an htmx request: a small alert fragment (status 200, so htmx swaps it in);
+- a failed page view: an error page with the status (404, 403, 400).
+"""
 
 from __future__ import annotations
 
@@ -8,36 +16,55 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from spectra.console.deps import SAFE_METHODS, Viewer
+from spectra.console.render import back_url, redirect, render
 from spectra.errors import ErrorKind, SpectraError
+from spectra.users.errors import CsrfError
+
+_STATUS = {
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.RATE_LIMITED: 429,
+    ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.UPSTREAM: 502,
+}
+
+
+def _escape(text: str) -> str:
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    )
 
 
 def render_error(request: Request, exc: SpectraError) -> Response:
     if exc.kind == ErrorKind.UNAUTHENTICATED:
-        return RedirectResponse(f"/console/login?next={quote(request.url.path)}", status_code=303)
-    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
-        back = request.headers.get("referer") or "/console/"
-        response = RedirectResponse(back, status_code=303)
-        response.set_cookie(
-            "spectra_flash",
-            quote(f"error|{exc.message}"),
-            max_age=30,
-            httponly=True,
-            samesite="lax",
+        if request.headers.get("hx-request"):
+            response = Response(status_code=200)
+            response.headers["HX-Redirect"] = "/console/login"
+            return response
+        target = request.url.path
+        if request.url.query and request.method in SAFE_METHODS:
+            target += "?" + request.url.query
+        return RedirectResponse(f"/console/login?next={quote(target)}", status_code=303)
+    if request.headers.get("hx-request"):
+        return HTMLResponse(
+            f'<p class="flash error" role="alert">{_escape(exc.message)}</p>', status_code=200
         )
-        return response
-    status = (
-        404 if exc.kind == ErrorKind.NOT_FOUND else 403 if exc.kind == ErrorKind.FORBIDDEN else 400
-    )
-    return HTMLResponse(
-        f"<!doctype html><title>Spectra</title><p role=alert>{_escape(exc.message)}</p>",
-        status_code=status,
-    )
+    viewer: Viewer | None = request.scope.get("state", {}).get("viewer")
+    if isinstance(exc, CsrfError):
+        return render(request, viewer, "error.html", status_code=403, message=exc.message)
+    if request.method not in SAFE_METHODS:
+        return redirect(back_url(request), error=exc.message)
+    status = _STATUS.get(exc.kind, 400)
+    return render(request, viewer, "error.html", status_code=status, message=exc.message)
 
 
 def render_validation_error(request: Request, exc: RequestValidationError) -> Response:
-    first = exc.errors()[0] if exc.errors() else {"msg": "invalid input"}
-    return render_error(request, SpectraError(str(first.get("msg", "invalid input"))))
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    where = ".".join(str(p) for p in first.get("loc", ())[1:])
+    message = str(first.get("msg", "The input is not valid."))
+    if where:
+        message = f"{where}: {message}"
+    return render_error(request, SpectraError(message))

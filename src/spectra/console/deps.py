@@ -1,0 +1,142 @@
+"""Console dependencies: the unit of work, and the signed-in viewer (session cookie -> Actor).
+
+Every state-changing console request passes the CSRF check here: the same-origin check (when the
+browser says where the request comes from), then the signed double-submit token of
+`spectra.users.sessions`, sent as the `csrf_token` form field (or the `x-csrf-token` header, which
+htmx requests carry).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+
+from spectra.audit.actor import Actor, user_actor
+from spectra.db.session import ReadSession, Session, read_scope, session_scope
+from spectra.errors import UnauthenticatedError
+from spectra.runtime import Runtime
+from spectra.users import service as users_service
+from spectra.users.errors import CsrfError
+from spectra.users.models import User
+from spectra.users.permissions import Permission, Role, allows, require
+from spectra.users.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_for, csrf_matches
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_FIELD = "csrf_token"
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def _session(request: Request) -> AsyncIterator[Session]:
+    async with session_scope(get_runtime(request).db) as session:
+        yield session
+
+
+async def _read_session(request: Request) -> AsyncIterator[ReadSession]:
+    async with read_scope(get_runtime(request).db) as session:
+        yield session
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The signed-in person looking at the console: their Actor (what services check), their
+    user row as of sign-in resolution, and the CSRF token to put in every form."""
+
+    actor: Actor
+    user_id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    csrf_token: str
+
+    @property
+    def is_admin_viewer(self) -> bool:
+        """May see the admin pages (owner, admin, billing, auditor)."""
+        return allows(self.actor, Permission.READ_ALL)
+
+    def can(self, permission: Permission | str) -> bool:
+        return allows(self.actor, Permission(permission))
+
+    @property
+    def is_member(self) -> bool:
+        return self.role == Role.MEMBER.value
+
+
+async def get_viewer(request: Request) -> Viewer:
+    """The signed-in viewer, or UnauthenticatedError (the console answers with the sign-in page).
+
+    Non-GET requests must carry a valid CSRF token; the token is checked before the page runs.
+    """
+    state = request.scope.setdefault("state", {})
+    cached: Viewer | None = state.get("viewer")
+    if cached is not None:
+        return cached
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise UnauthenticatedError("Sign in to use the console.")
+    async with read_scope(get_runtime(request).db) as session:
+        _, user = await users_service.resolve_session(session, token=token)
+        viewer = _viewer_for(user, token, request)
+    if request.method not in SAFE_METHODS:
+        await check_csrf(request, token)
+    state["viewer"] = viewer
+    return viewer
+
+
+def _viewer_for(user: User, token: str, request: Request) -> Viewer:
+    actor = user_actor(user_id=user.id, email=user.email, role=user.role, via="console")
+    state = request.scope.get("state", {})
+    return Viewer(
+        actor=actor.with_request(state.get("request_id"), client_ip(request)),
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        csrf_token=csrf_for(token),
+    )
+
+
+async def check_csrf(request: Request, session_token: str | None) -> None:
+    """Refuse a state-changing request that comes from another site or lacks the form's token."""
+    origin = request.headers.get("origin")
+    if origin is not None and (
+        origin == "null" or urlsplit(origin).netloc != request.headers.get("host")
+    ):
+        raise CsrfError(
+            "This form was sent from another site; it was refused to protect your session."
+        )
+    presented = request.headers.get(CSRF_HEADER)
+    if presented is None:
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        presented = value if isinstance(value, str) else None
+    if session_token is None or not csrf_matches(session_token, presented):
+        raise CsrfError("This form has expired or was not sent from the console; reload the page.")
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SessionDep = Annotated[Session, Depends(_session)]
+ReadSessionDep = Annotated[ReadSession, Depends(_read_session)]
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+async def get_admin_viewer(request: Request) -> Viewer:
+    """A viewer who may see the admin pages (owner, admin, billing, auditor); members get a 403."""
+    viewer = await get_viewer(request)
+    require(viewer.actor, Permission.READ_ALL)
+    return viewer
+
+
+AdminDep = Annotated[Viewer, Depends(get_admin_viewer)]

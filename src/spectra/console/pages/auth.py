@@ -1,0 +1,190 @@
+"""Sign-in, sign-out, the password-setup page behind a one-time link, and password change.
+
+URLs: GET/POST /console/login, POST /console/logout, GET/POST /console/setup?token=...,
+GET /console/account, POST /console/account/password.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from spectra.console.deps import (
+    RuntimeDep,
+    SessionDep,
+    ViewerDep,
+    check_csrf,
+    client_ip,
+)
+from spectra.console.forms import Form, field_errors
+from spectra.console.render import redirect, render
+from spectra.errors import SpectraError
+from spectra.users import service as users_service
+from spectra.users.sessions import CSRF_COOKIE, SESSION_COOKIE
+
+router = APIRouter()
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a console path may follow sign-in (no open redirect)."""
+    if target and target.startswith("/console") and not target.startswith("//"):
+        return target
+    return "/console/"
+
+
+def _secure(request: Request, runtime: RuntimeDep) -> bool:
+    configured = runtime.settings.cookie_secure
+    return configured if configured is not None else request.url.scheme == "https"
+
+
+@router.get("/login")
+async def login_page(request: Request, next: str | None = None) -> Response:
+    return render(
+        request, None, "auth/login.html", title="Sign in", next=_safe_next(next), values={}
+    )
+
+
+@router.post("/login")
+async def login(request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
+    """Sign in: no CSRF token yet (there is no session), but the request must come from this site."""
+    await _same_origin(request)
+    form = await Form.read(request)
+    target = _safe_next(form.get("next"))
+    try:
+        opened = await users_service.sign_in(
+            session,
+            email=form["email"],
+            password=form.data.get("password", ""),
+            client_ip=client_ip(request),
+            user_agent=request.headers.get("user-agent"),
+            ttl=timedelta(hours=max(1, runtime.settings.session_ttl_hours)),
+        )
+    except SpectraError as exc:
+        await session.rollback()
+        return render(
+            request,
+            None,
+            "auth/login.html",
+            status_code=200,
+            title="Sign in",
+            next=target,
+            values={"email": form["email"]},
+            error=exc.message,
+        )
+    if opened.user.role == "member" and target == "/console/":
+        target = "/console/me"
+    response = redirect(target)
+    secure = _secure(request, runtime)
+    max_age = int((opened.expires_at - opened.row.created_at).total_seconds())
+    response.set_cookie(
+        SESSION_COOKIE,
+        opened.token,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        path="/",
+    )
+    response.set_cookie(
+        CSRF_COOKIE,
+        opened.csrf_token,
+        max_age=max_age,
+        httponly=False,
+        samesite="lax",
+        secure=secure,
+        path="/",
+    )
+    return response
+
+
+async def _same_origin(request: Request) -> None:
+    origin = request.headers.get("origin")
+    host = request.headers.get("host")
+    if origin is not None and (origin == "null" or not origin.endswith("://" + (host or ""))):
+        from spectra.users.errors import CsrfError
+
+        raise CsrfError("This form was sent from another site; it was refused.")
+
+
+@router.post("/logout")
+async def logout(request: Request, session: SessionDep) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await check_csrf(request, token)
+        await users_service.end_session(session, token=token)
+    response = redirect("/console/login", ok="You are signed out.")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
+
+
+@router.get("/setup")
+async def setup_page(request: Request, token: str = "") -> Response:
+    return render(request, None, "auth/setup.html", title="Choose your password", token=token)
+
+
+@router.post("/setup")
+async def setup(request: Request, session: SessionDep) -> Response:
+    """Choose a password with the link's token (the token itself is the proof; single use)."""
+    await _same_origin(request)
+    form = await Form.read(request)
+    token = form["token"]
+    password = form.data.get("password", "")
+    errors: dict[str, str] = {}
+    if password != form.data.get("password_again", ""):
+        errors["password_again"] = "The two passwords differ."
+    else:
+        try:
+            user = await users_service.consume_setup_link(
+                session, token=token, password=password, client_ip=client_ip(request)
+            )
+        except SpectraError as exc:
+            await session.rollback()
+            errors = field_errors(exc, default_field="password")
+            if exc.code == "setup_link_invalid":
+                errors = {"_form": exc.message}
+        else:
+            return redirect(
+                f"/console/login?email={quote(user.email)}",
+                ok="Your password is set; sign in with it.",
+            )
+    return render(
+        request, None, "auth/setup.html", title="Choose your password", token=token, errors=errors
+    )
+
+
+@router.get("/account")
+async def account(request: Request, viewer: ViewerDep) -> Response:
+    return render(request, viewer, "auth/account.html", title="Your account", errors={})
+
+
+@router.post("/account/password")
+async def change_password(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
+    form = await Form.read(request)
+    errors: dict[str, str] = {}
+    if form.data.get("new_password", "") != form.data.get("new_password_again", ""):
+        errors["new_password_again"] = "The two new passwords differ."
+    else:
+        try:
+            await users_service.change_password(
+                session,
+                viewer.actor,
+                current_password=form.data.get("current_password", ""),
+                new_password=form.data.get("new_password", ""),
+            )
+        except SpectraError as exc:
+            await session.rollback()
+            errors = field_errors(exc, default_field="new_password")
+            if exc.code == "current_password_wrong":
+                errors = {"current_password": exc.message}
+        else:
+            response = redirect(
+                "/console/login", ok="Your password is changed; sign in again with the new one."
+            )
+            response.delete_cookie(SESSION_COOKIE, path="/")
+            response.delete_cookie(CSRF_COOKIE, path="/")
+            return response
+    return render(request, viewer, "auth/account.html", title="Your account", errors=errors)

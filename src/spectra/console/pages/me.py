@@ -1,0 +1,373 @@
+"""The member portal (every signed-in user, member role or not): my keys, packages, balance and
+history, redeem a code, request a recharge, my usage, my refusals and why, pool status, API tokens.
+
+URLs (all under /console): GET /me, GET/POST /me/keys, POST /me/keys/{id}/revoke,
+POST /me/keys/{id}/rotate, GET /me/wallet, POST /me/redeem, POST /me/recharge-request,
+GET /me/usage, GET /me/refusals, GET /me/explain, GET/POST /me/tokens, POST /me/tokens/{id}/revoke.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from spectra.console.deps import ReadSessionDep, RuntimeDep, SessionDep, ViewerDep, client_ip
+from spectra.console.forms import Form, field_errors
+from spectra.console.refusals import explain_reason
+from spectra.console.render import redirect, render
+from spectra.console.snippets import snippets
+from spectra.errors import InvalidError, SpectraError
+from spectra.keys import service as keys_service
+from spectra.keys.schemas import KeyCreate
+from spectra.kit.clock import utc_now
+from spectra.kit.money import display
+from spectra.ledger import service as ledger_service
+from spectra.ledger.schemas import TransactionRead
+from spectra.policy import service as policy_service
+from spectra.pool import service as pool_service
+from spectra.usage import service as usage_service
+
+router = APIRouter(prefix="/me")
+
+
+def _uuid(text: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text) if text else None
+    except ValueError:
+        return None
+
+
+async def _my_refusals(session: Any, viewer: Any, limit: int = 5) -> list[dict[str, Any]]:
+    page = await usage_service.list_usage(
+        session, viewer.actor, user_id=viewer.user_id, status="refused", limit=limit
+    )
+    return [
+        {
+            "at": r.created_at,
+            "model": r.model_requested,
+            "reason": r.refusal_reason,
+            "rule": r.refusal_rule,
+            "why": explain_reason(r.refusal_reason, r.refusal_rule),
+            "client": r.client_family,
+        }
+        for r in page.items
+    ]
+
+
+@router.get("")
+async def home(request: Request, viewer: ViewerDep, session: ReadSessionDep) -> Response:
+    view = await policy_service.member_view(session, viewer.actor, user_id=viewer.user_id)
+    status = await pool_service.pool_status(session, viewer.actor)
+    return render(
+        request,
+        viewer,
+        "me/home.html",
+        title="My portal",
+        nav="Me",
+        view=view,
+        pool=status,
+        refusals=await _my_refusals(session, viewer),
+    )
+
+
+async def _keys_context(session: Any, viewer: Any, cursor: str | None) -> dict[str, Any]:
+    page = await keys_service.list_keys(
+        session, viewer.actor, user_id=viewer.user_id, limit=50, cursor=cursor
+    )
+    now = utc_now()
+    return {
+        "keys": [{"key": k, "status": k.effective_status(now)} for k in page.items],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.get("/keys")
+async def keys_page(
+    request: Request,
+    viewer: ViewerDep,
+    session: ReadSessionDep,
+    runtime: RuntimeDep,
+    cursor: str | None = None,
+) -> Response:
+    return render(
+        request,
+        viewer,
+        "me/keys.html",
+        title="My keys",
+        nav="Me",
+        errors={},
+        values={},
+        snippets=snippets(runtime.settings.public_base()),
+        **await _keys_context(session, viewer, cursor),
+    )
+
+
+def _expiry(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidError(
+            "The expiry must be a date like 2026-12-31.", field="expires_at"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@router.post("/keys")
+async def create_key(
+    request: Request, viewer: ViewerDep, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """Create a key for yourself; the answer shows the secret once, with set-up snippets."""
+    form = await Form.read(request)
+    try:
+        body = KeyCreate(
+            name=form["name"],
+            scopes=form.words("scopes"),
+            ip_allowlist=form.words("ip_allowlist"),
+            expires_at=_expiry(form.get("expires_at")),
+        )
+        key, secret = await keys_service.create_key(
+            session,
+            viewer.actor,
+            user_id=viewer.user_id,
+            name=body.name,
+            scopes=body.scopes,
+            ip_allowlist=body.ip_allowlist,
+            expires_at=body.expires_at,
+        )
+    except (SpectraError, ValidationError) as exc:
+        await session.rollback()
+        return render(
+            request,
+            viewer,
+            "me/keys.html",
+            title="My keys",
+            nav="Me",
+            errors=field_errors(exc, default_field="name"),
+            values=form.data,
+            snippets=snippets(runtime.settings.public_base()),
+            **await _keys_context(session, viewer, None),
+        )
+    return _secret_page(request, viewer, runtime, key, secret, rotated=False)
+
+
+def _secret_page(
+    request: Request, viewer: Any, runtime: Any, key: Any, secret: str, *, rotated: bool
+) -> Response:
+    return render(
+        request,
+        viewer,
+        "me/key_created.html",
+        title="Your new key",
+        nav="Me",
+        key=key,
+        secret=secret,
+        rotated=rotated,
+        snippets=snippets(runtime.settings.public_base(), secret),
+    )
+
+
+@router.post("/keys/{key_id}/revoke")
+async def revoke_key(
+    key_id: uuid.UUID, request: Request, viewer: ViewerDep, session: SessionDep
+) -> Response:
+    form = await Form.read(request)
+    key = await keys_service.revoke_key(
+        session, viewer.actor, key_id=key_id, reason=form.get("reason")
+    )
+    return redirect("/console/me/keys", ok=f"Key {key.name or key.prefix} is revoked.")
+
+
+@router.post("/keys/{key_id}/rotate")
+async def rotate_key(
+    key_id: uuid.UUID,
+    request: Request,
+    viewer: ViewerDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    key, secret = await keys_service.rotate_key(session, viewer.actor, key_id=key_id)
+    return _secret_page(request, viewer, runtime, key, secret, rotated=True)
+
+
+def _wallet_delta(txn: Any, account_ids: set[uuid.UUID]) -> int:
+    return sum(p.amount_micros for p in txn.postings if p.account_id in account_ids)
+
+
+@router.get("/wallet")
+async def wallet(
+    request: Request, viewer: ViewerDep, session: ReadSessionDep, cursor: str | None = None
+) -> Response:
+    account = await ledger_service.get_wallet(session, viewer.actor, user_id=viewer.user_id)
+    balance = await ledger_service.balance(session, account.id)
+    page = await ledger_service.list_transactions(
+        session, viewer.actor, user_id=viewer.user_id, limit=25, cursor=cursor
+    )
+    rows = []
+    for txn in page.items:
+        read = TransactionRead.of(txn)
+        rows.append({"txn": read, "delta": _wallet_delta(read, {account.id})})
+    requests = await ledger_service.list_recharge_requests(
+        session, viewer.actor, mine=True, limit=10
+    )
+    return render(
+        request,
+        viewer,
+        "me/wallet.html",
+        title="My balance",
+        nav="Me",
+        balance=balance,
+        rows=rows,
+        next_cursor=page.next_cursor,
+        requests=requests.items,
+        errors={},
+        values={},
+    )
+
+
+@router.post("/redeem")
+async def redeem(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
+    form = await Form.read(request)
+    txn = await ledger_service.redeem_code(
+        session, viewer.actor, code=form["code"], client_ip=client_ip(request)
+    )
+    credited = max((p.amount_micros for p in TransactionRead.of(txn).postings), default=0)
+    return redirect("/console/me/wallet", ok=f"The code added {display(credited)} to your wallet.")
+
+
+@router.post("/recharge-request")
+async def request_recharge(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
+    form = await Form.read(request)
+    amount = form.amount("amount")
+    await ledger_service.create_recharge_request(
+        session, viewer.actor, amount=amount, reason=form["reason"]
+    )
+    return redirect("/console/me/wallet", ok="Your recharge request is sent to the admins.")
+
+
+@router.get("/usage")
+async def usage(
+    request: Request,
+    viewer: ViewerDep,
+    session: ReadSessionDep,
+    model: str | None = None,
+    status: str | None = None,
+    client: str | None = None,
+    cursor: str | None = None,
+) -> Response:
+    page = await usage_service.list_usage(
+        session,
+        viewer.actor,
+        user_id=viewer.user_id,
+        model=model or None,
+        status=status or None,
+        client=client or None,
+        limit=50,
+        cursor=cursor,
+    )
+    return render(
+        request,
+        viewer,
+        "me/usage.html",
+        title="My usage",
+        nav="Me",
+        records=page.items,
+        next_cursor=page.next_cursor,
+        explain_reason=explain_reason,
+    )
+
+
+@router.get("/refusals")
+async def refusals(
+    request: Request, viewer: ViewerDep, session: ReadSessionDep, cursor: str | None = None
+) -> Response:
+    page = await usage_service.list_usage(
+        session, viewer.actor, user_id=viewer.user_id, status="refused", limit=50, cursor=cursor
+    )
+    return render(
+        request,
+        viewer,
+        "me/refusals.html",
+        title="My refusals",
+        nav="Me",
+        records=page.items,
+        next_cursor=page.next_cursor,
+        explain_reason=explain_reason,
+    )
+
+
+@router.get("/explain")
+async def explain(
+    request: Request, viewer: ViewerDep, session: ReadSessionDep, model: str = ""
+) -> Response:
+    """Why may I (not) use this model now: the gateway's own decision with its trace."""
+    decision = None
+    if model.strip():
+        decision = await policy_service.explain(
+            session, viewer.actor, user=viewer.user_id, model=model.strip()
+        )
+    return render(
+        request,
+        viewer,
+        "me/explain.html",
+        title="Explain my access",
+        nav="Me",
+        model=model,
+        decision=decision.as_json() if decision else None,
+    )
+
+
+@router.get("/tokens")
+async def tokens(
+    request: Request, viewer: ViewerDep, session: ReadSessionDep, cursor: str | None = None
+) -> Response:
+    page = await keys_service.list_tokens(
+        session, viewer.actor, user_id=viewer.user_id, limit=50, cursor=cursor
+    )
+    return render(
+        request,
+        viewer,
+        "me/tokens.html",
+        title="My API tokens",
+        nav="Me",
+        tokens=page.items,
+        next_cursor=page.next_cursor,
+        secret=None,
+    )
+
+
+@router.post("/tokens")
+async def create_token(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
+    form = await Form.read(request)
+    token, secret = await keys_service.create_token(
+        session,
+        viewer.actor,
+        user_id=viewer.user_id,
+        name=form["name"],
+        read_only=form.flag("read_only"),
+        expires_at=_expiry(form.get("expires_at")),
+    )
+    page = await keys_service.list_tokens(session, viewer.actor, user_id=viewer.user_id, limit=50)
+    return render(
+        request,
+        viewer,
+        "me/tokens.html",
+        title="My API tokens",
+        nav="Me",
+        tokens=page.items,
+        next_cursor=page.next_cursor,
+        secret=secret,
+        created=token,
+    )
+
+
+@router.post("/tokens/{token_id}/revoke")
+async def revoke_token(token_id: uuid.UUID, viewer: ViewerDep, session: SessionDep) -> Response:
+    await keys_service.revoke_token(session, viewer.actor, token_id=token_id)
+    return redirect("/console/me/tokens", ok="The token is revoked.")

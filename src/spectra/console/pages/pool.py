@@ -1,0 +1,294 @@
+"""The account pool: every account's state at a glance (colour, reason, since), utilisation,
+latency, success rate; add, edit, rotate the credential, test (htmx), disable, enable, reset;
+the account page with its state history. No page ever shows a credential (only its last four).
+
+URLs: GET/POST /console/pool, GET /console/pool/{id}, POST /console/pool/{id}/edit,
+POST .../credential, POST .../test (htmx fragment, or a redirect), POST .../disable,
+POST .../enable, POST .../reset.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import SecretStr, ValidationError
+from starlette.responses import HTMLResponse, Response
+
+from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
+from spectra.console.forms import Form, field_errors
+from spectra.console.render import environment, redirect, render
+from spectra.errors import SpectraError
+from spectra.kit.clock import utc_now
+from spectra.pool import service as pool_service
+from spectra.pool import wiring as pool_wiring
+from spectra.pool.models import PoolAccount
+from spectra.pool.schemas import AccountCreate, AccountUpdate
+
+router = APIRouter()
+
+PROVIDERS = (
+    ("anthropic", "Anthropic"),
+    ("openai", "OpenAI"),
+    ("openai_compatible", "OpenAI-compatible"),
+)
+DEFAULT_URLS = {"anthropic": "https://api.anthropic.com", "openai": "https://api.openai.com/v1"}
+STATES = ("active", "cooling", "failing", "needs_attention", "disabled")
+
+
+async def figures_of(session: Any, actor: Any, account: PoolAccount) -> dict[str, Any]:
+    """Live figures from this process's pool, else what the figures job last persisted."""
+    running = pool_wiring.find_current()
+    if running is not None:
+        live = running.state.accounts.get(account.id)
+        if live is not None:
+            return dict(live.figures.summary(utc_now()))
+    return await pool_service.persisted_figures(session, actor, account_id=account.id)
+
+
+def _utilisation(account: PoolAccount, figures: dict[str, Any]) -> int | None:
+    if account.rpm_cap:
+        return min(
+            100, round(100 * int(figures.get("requests_last_minute") or 0) / account.rpm_cap)
+        )
+    if account.max_concurrency:
+        return min(100, round(100 * int(figures.get("in_flight") or 0) / account.max_concurrency))
+    return None
+
+
+def _success_rate(figures: dict[str, Any]) -> str:
+    rate = figures.get("success_rate_today")
+    if rate is None:
+        done = int(figures.get("successes_today") or 0) + int(figures.get("failures_today") or 0)
+        rate = None if done == 0 else int(figures.get("successes_today") or 0) / done
+    return "—" if rate is None else f"{100 * float(rate):.1f}%"
+
+
+async def _list(
+    request: Request,
+    viewer: Any,
+    session: Any,
+    *,
+    state: str | None = None,
+    cursor: str | None = None,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+) -> Response:
+    page = await pool_service.list_accounts(
+        session, viewer.actor, limit=50, cursor=cursor, state=state
+    )
+    rows = []
+    for account in page.items:
+        figures = await figures_of(session, viewer.actor, account)
+        rows.append(
+            {
+                "account": account,
+                "figures": figures,
+                "utilisation": _utilisation(account, figures),
+                "success_rate": _success_rate(figures),
+            }
+        )
+    alerts = await pool_service.list_alerts(session, viewer.actor, limit=20, open_only=True)
+    return render(
+        request,
+        viewer,
+        "pool/list.html",
+        title="Account pool",
+        nav="Pool",
+        rows=rows,
+        next_cursor=page.next_cursor,
+        alerts=alerts.items,
+        providers=PROVIDERS,
+        states=STATES,
+        errors=errors or {},
+        values=values or {},
+    )
+
+
+@router.get("/pool")
+async def pool(
+    request: Request,
+    viewer: AdminDep,
+    session: ReadSessionDep,
+    state: str | None = None,
+    cursor: str | None = None,
+) -> Response:
+    return await _list(request, viewer, session, state=state or None, cursor=cursor)
+
+
+def _aliases(text: str) -> dict[str, str]:
+    """`public=upstream` pairs, comma- or line-separated."""
+    out: dict[str, str] = {}
+    for part in text.replace("\n", ",").split(","):
+        if "=" in part:
+            public, _, upstream = part.partition("=")
+            if public.strip() and upstream.strip():
+                out[public.strip()] = upstream.strip()
+    return out
+
+
+def _common(form: Form) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in ("priority", "weight", "max_concurrency", "rpm_cap", "tpm_cap"):
+        if form.get(name) is not None:
+            values[name] = form[name]
+    for name in ("monthly_spend_cap", "fixed_monthly_cost"):
+        if form.get(name) is not None:
+            values[name] = form[name]
+    if form.get("cost_basis"):
+        values["cost_basis"] = form["cost_basis"]
+    return values
+
+
+@router.post("/pool")
+async def add_account(request: Request, viewer: AdminDep, session: SessionDep) -> Response:
+    form = await Form.read(request)
+    provider = form.get("provider") or "anthropic"
+    try:
+        data = AccountCreate(
+            name=form["name"],
+            provider=provider,
+            base_url=form.get("base_url") or DEFAULT_URLS.get(provider, ""),
+            api_key=SecretStr(form.data.get("api_key", "").strip()),
+            models=form.words("models"),
+            aliases=_aliases(form["aliases"]),
+            groups=form.words("groups"),
+            tags=form.words("tags"),
+            notes=form["notes"],
+            **_common(form),
+        )
+        account = await pool_service.add_account(session, viewer.actor, data=data)
+    except (SpectraError, ValidationError) as exc:
+        await session.rollback()
+        values = {k: v for k, v in form.data.items() if k != "api_key"}
+        return await _list(
+            request, viewer, session, errors=field_errors(exc, default_field="name"), values=values
+        )
+    return redirect(
+        f"/console/pool/{account.id}",
+        ok=f"Account {account.name} is added; test it to see it answer.",
+    )
+
+
+@router.get("/pool/{account_id}")
+async def show_account(
+    account_id: uuid.UUID,
+    request: Request,
+    viewer: AdminDep,
+    session: ReadSessionDep,
+    cursor: str | None = None,
+) -> Response:
+    account = await pool_service.get_account(session, viewer.actor, account_id=account_id)
+    history = await pool_service.list_history(
+        session, viewer.actor, account_id=account_id, limit=50, cursor=cursor
+    )
+    figures = await figures_of(session, viewer.actor, account)
+    return render(
+        request,
+        viewer,
+        "pool/show.html",
+        title=f"Account {account.name}",
+        nav="Pool",
+        account=account,
+        history=history.items,
+        next_cursor=history.next_cursor,
+        figures=figures,
+        utilisation=_utilisation(account, figures),
+        success_rate=_success_rate(figures),
+        aliases=", ".join(f"{k}={v}" for k, v in account.aliases.items()),
+        errors={},
+    )
+
+
+@router.post("/pool/{account_id}/edit")
+async def edit_account(
+    account_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    form = await Form.read(request)
+    try:
+        fields: dict[str, Any] = {
+            "name": form.get("name"),
+            "base_url": form.get("base_url"),
+            "models": form.words("models") or None,
+            "aliases": _aliases(form["aliases"]),
+            "groups": form.words("groups"),
+            "tags": form.words("tags"),
+            "notes": form["notes"],
+            **_common(form),
+        }
+        for cap in ("max_concurrency", "rpm_cap", "tpm_cap", "monthly_spend_cap"):
+            fields.setdefault(cap, None)
+        data = AccountUpdate(**fields)
+        await pool_service.update_account(session, viewer.actor, account_id=account_id, data=data)
+    except ValidationError as exc:
+        await session.rollback()
+        first = next(iter(field_errors(exc).items()))
+        return redirect(f"/console/pool/{account_id}", error=f"{first[0]}: {first[1]}")
+    return redirect(f"/console/pool/{account_id}", ok="Saved.")
+
+
+@router.post("/pool/{account_id}/credential")
+async def rotate_credential(
+    account_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    form = await Form.read(request)
+    account, outcome = await pool_service.rotate_credential(
+        session,
+        viewer.actor,
+        account_id=account_id,
+        api_key=form.data.get("api_key", "").strip(),
+        run_probe=True,
+    )
+    if outcome is not None and not outcome.ok:
+        return redirect(
+            f"/console/pool/{account_id}",
+            error=f"The new credential is stored, but the test failed: {outcome.message or outcome.label}.",
+        )
+    return redirect(
+        f"/console/pool/{account_id}", ok=f"Credential rotated; {account.name} is {account.state}."
+    )
+
+
+@router.post("/pool/{account_id}/test")
+async def test_account(
+    account_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    """Probe the account now. With htmx, answer the result fragment for the row."""
+    account, outcome = await pool_service.test_account(session, viewer.actor, account_id=account_id)
+    if request.headers.get("hx-request"):
+        html = environment.get_template("pool/_test_result.html").render(
+            account=account, outcome=outcome
+        )
+        return HTMLResponse(html)
+    message = (
+        f"{account.name} answered in {outcome.latency_ms:.0f} ms."
+        if outcome.ok
+        else f"{account.name} failed the test: {outcome.message or outcome.label}."
+    )
+    return redirect(
+        f"/console/pool/{account_id}", **({"ok": message} if outcome.ok else {"error": message})
+    )
+
+
+@router.post("/pool/{account_id}/disable")
+async def disable_account(
+    account_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    form = await Form.read(request)
+    account = await pool_service.disable_account(
+        session, viewer.actor, account_id=account_id, reason=form["reason"]
+    )
+    return redirect(f"/console/pool/{account_id}", ok=f"{account.name} is disabled.")
+
+
+@router.post("/pool/{account_id}/enable")
+async def enable_account(account_id: uuid.UUID, viewer: AdminDep, session: SessionDep) -> Response:
+    account = await pool_service.enable_account(session, viewer.actor, account_id=account_id)
+    return redirect(f"/console/pool/{account_id}", ok=f"{account.name} is enabled.")
+
+
+@router.post("/pool/{account_id}/reset")
+async def reset_account(account_id: uuid.UUID, viewer: AdminDep, session: SessionDep) -> Response:
+    account = await pool_service.reset_account_state(session, viewer.actor, account_id=account_id)
+    return redirect(f"/console/pool/{account_id}", ok=f"{account.name} is back to {account.state}.")

@@ -1,0 +1,273 @@
+"""Recharges: the recharge form (a confirmation step, and an idempotency key made per form
+render so a double submit credits once), the four-eyes approvals queue, member recharge
+requests, and redemption code batches (generate and download the CSV once, revoke).
+
+URLs: GET /console/recharges (?user=EMAIL or ?group=NAME prefills), POST /console/recharges/confirm,
+POST /console/recharges, POST /console/approvals/{id}/{approve,reject},
+POST /console/recharge-requests/{id}/{approve,reject}, GET/POST /console/codes,
+POST /console/codes/{batch_id}/revoke.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
+from spectra.console.forms import Form, field_errors
+from spectra.console.render import redirect, render
+from spectra.errors import InvalidError, SpectraError
+from spectra.kit.ids import uuid7
+from spectra.kit.money import display, format_amount
+from spectra.ledger import service as ledger_service
+from spectra.ledger.models import LedgerAccount
+from spectra.users import service as users_service
+
+router = APIRouter()
+
+
+async def wallet_label(session: Any, actor: Any, account: LedgerAccount) -> str:
+    """`user@example.com` or `group Platform` for a wallet; the kind for other accounts."""
+    if account.owner_id is None:
+        return account.kind
+    try:
+        if account.kind == "user_wallet":
+            return (await users_service.get_user(session, actor, user=account.owner_id)).email
+        if account.kind == "group_wallet":
+            group = await users_service.get_group(session, actor, group=account.owner_id)
+            return f"group {group.name}"
+    except SpectraError:
+        pass
+    return f"{account.kind}:{account.owner_id}"
+
+
+async def _target(session: Any, form: Form) -> tuple[uuid.UUID | None, uuid.UUID | None, str]:
+    user, group = form.get("user"), form.get("group")
+    if bool(user) == bool(group):
+        raise InvalidError("Name either a member (email) or a group, not both.", field="user")
+    user_id, group_id = await ledger_service.resolve_owner(
+        session, user_email=user, group_name=group
+    )
+    return user_id, group_id, (user or f"group {group}")
+
+
+async def _page(
+    request: Request,
+    viewer: Any,
+    session: Any,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    actor = viewer.actor
+    approvals = await ledger_service.list_approvals(session, actor, status="pending", limit=50)
+    approval_rows = []
+    for a in approvals.items:
+        account = await ledger_service.get_account(session, a.account_id)
+        approval_rows.append({"approval": a, "wallet": await wallet_label(session, actor, account)})
+    requests = await ledger_service.list_recharge_requests(
+        session, actor, status="pending", limit=50
+    )
+    request_rows = []
+    for r in requests.items:
+        who = await users_service.get_user(session, actor, user=r.user_id)
+        request_rows.append({"request": r, "email": who.email})
+    recent = await ledger_service.list_approvals(session, actor, limit=10)
+    values = dict(values or {})
+    values.setdefault("user", request.query_params.get("user", ""))
+    values.setdefault("group", request.query_params.get("group", ""))
+    return render(
+        request,
+        viewer,
+        "recharges/index.html",
+        title="Recharges",
+        nav="Recharges",
+        values=values,
+        errors=errors or {},
+        approvals=approval_rows,
+        requests=request_rows,
+        recent=recent.items,
+    )
+
+
+@router.get("/recharges")
+async def recharges(request: Request, viewer: AdminDep, session: ReadSessionDep) -> Response:
+    return await _page(request, viewer, session)
+
+
+@router.post("/recharges/confirm")
+async def confirm(request: Request, viewer: AdminDep, session: SessionDep) -> Response:
+    """Check the form and ask for confirmation; the confirm form carries a fresh idempotency key."""
+    form = await Form.read(request)
+    try:
+        user_id, group_id, label = await _target(session, form)
+        amount = form.amount("amount", label="Amount")
+        await ledger_service.get_wallet(session, viewer.actor, user_id=user_id, group_id=group_id)
+        if not form["memo"]:
+            raise InvalidError("Write a memo: it is what the ledger will say.", field="memo")
+    except SpectraError as exc:
+        await session.rollback()
+        return await _page(
+            request,
+            viewer,
+            session,
+            values=form.data,
+            errors=field_errors(exc, default_field="user"),
+        )
+    return render(
+        request,
+        viewer,
+        "recharges/confirm.html",
+        title="Confirm the recharge",
+        nav="Recharges",
+        label=label,
+        amount=amount,
+        values=form.data,
+        idempotency_key=str(uuid7()),
+    )
+
+
+@router.post("/recharges")
+async def recharge(request: Request, viewer: AdminDep, session: SessionDep) -> Response:
+    """Credit the wallet; the same idempotency key (a double submit) credits once."""
+    form = await Form.read(request)
+    user_id, group_id, label = await _target(session, form)
+    amount = form.amount("amount", label="Amount")
+    key = form.get("idempotency_key") or str(uuid7())
+    outcome = await ledger_service.recharge(
+        session,
+        viewer.actor,
+        user_id=user_id,
+        group_id=group_id,
+        amount=amount,
+        memo=form["memo"],
+        idempotency_key=f"console:{key}",
+    )
+    if outcome.status == "credited":
+        return redirect("/console/recharges", ok=f"Credited {display(amount)} to {label}.")
+    return redirect(
+        "/console/recharges",
+        ok=f"{display(amount)} for {label} waits for a second admin's approval.",
+    )
+
+
+@router.post("/approvals/{approval_id}/approve")
+async def approve(
+    approval_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    form = await Form.read(request)
+    approval = await ledger_service.approve_recharge(
+        session, viewer.actor, approval_id=approval_id, note=form["note"]
+    )
+    return redirect(
+        "/console/recharges", ok=f"Approved: {display(approval.amount_micros)} is credited."
+    )
+
+
+@router.post("/approvals/{approval_id}/reject")
+async def reject(
+    approval_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    form = await Form.read(request)
+    await ledger_service.reject_recharge(
+        session, viewer.actor, approval_id=approval_id, note=form["note"]
+    )
+    return redirect("/console/recharges", ok="Rejected.")
+
+
+@router.post("/recharge-requests/{request_id}/approve")
+async def approve_request(
+    request_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    form = await Form.read(request)
+    row = await ledger_service.approve_recharge_request(
+        session, viewer.actor, request_id=request_id, note=form["note"]
+    )
+    message = (
+        f"Approved: {display(row.amount_micros)} is credited."
+        if row.status == "approved" and row.transaction_id
+        else f"Request is {row.status.replace('_', ' ')}."
+    )
+    return redirect("/console/recharges", ok=message)
+
+
+@router.post("/recharge-requests/{request_id}/reject")
+async def reject_request(
+    request_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    form = await Form.read(request)
+    await ledger_service.reject_recharge_request(
+        session, viewer.actor, request_id=request_id, note=form["note"]
+    )
+    return redirect("/console/recharges", ok="Request rejected.")
+
+
+@router.get("/codes")
+async def codes(
+    request: Request, viewer: AdminDep, session: ReadSessionDep, cursor: str | None = None
+) -> Response:
+    page = await ledger_service.list_batches(session, viewer.actor, limit=50, cursor=cursor)
+    return render(
+        request,
+        viewer,
+        "recharges/codes.html",
+        title="Redemption codes",
+        nav="Recharges",
+        batches=page.items,
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.post("/codes")
+async def create_codes(request: Request, viewer: AdminDep, session: SessionDep) -> Response:
+    """Generate a batch and answer with its CSV as a download: the codes exist only in it."""
+    form = await Form.read(request)
+    expires = form.get("expires_at")
+    expires_at = None
+    if expires:
+        try:
+            expires_at = datetime.fromisoformat(expires)
+        except ValueError:
+            raise InvalidError("The expiry must be a date like 2026-12-31.") from None
+        expires_at = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
+    created = await ledger_service.create_codes(
+        session,
+        viewer.actor,
+        count=form.integer("count", 1, label="Count"),
+        amount=form.amount("amount", label="Value"),
+        expires_at=expires_at,
+        memo=form["memo"],
+    )
+    batch = created.batch
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["code", "value", "expires_at", "batch_id"])
+    for code in created.codes:
+        writer.writerow(
+            [
+                code,
+                format_amount(batch.value_micros),
+                batch.expires_at.isoformat() if batch.expires_at else "",
+                str(batch.id),
+            ]
+        )
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={
+            "content-disposition": f'attachment; filename="codes-{batch.id}.csv"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+@router.post("/codes/{batch_id}/revoke")
+async def revoke_codes(batch_id: uuid.UUID, viewer: AdminDep, session: SessionDep) -> Response:
+    revoked = await ledger_service.revoke_codes(session, viewer.actor, batch_id=batch_id)
+    return redirect("/console/codes", ok=f"{revoked} unused codes are revoked.")

@@ -1,0 +1,314 @@
+"""Users: searchable, filterable, paginated list; create or invite; CSV import with the line
+report; the user page (keys, packages, wallet and ledger, usage chart, refusals, audit trail)
+and its actions (suspend, reactivate, change role, move group, edit, remove, setup link, set
+password, assign package, revoke key).
+
+URLs: GET/POST /console/users, POST /console/users/import, GET /console/users/{id},
+POST /console/users/{id}/{suspend,reactivate,role,group,edit,remove,setup-link,password,package},
+POST /console/keys/{id}/revoke.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from spectra.audit.service import AuditFilter
+from spectra.console.charts import series_chart
+from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep, SessionDep
+from spectra.console.forms import Form
+from spectra.console.refusals import explain_reason
+from spectra.console.render import back_url, redirect, render
+from spectra.errors import SpectraError
+from spectra.keys import service as keys_service
+from spectra.kit.clock import utc_now
+from spectra.ledger import service as ledger_service
+from spectra.ledger.schemas import TransactionRead
+from spectra.packages import service as packages_service
+from spectra.usage import reports
+from spectra.usage import service as usage_service
+from spectra.users import service as users_service
+from spectra.users.models import User
+from spectra.users.permissions import Role
+from spectra.users.sessions import setup_path
+
+router = APIRouter()
+
+STATUSES = ("active", "invited", "suspended", "removed")
+ROLES = tuple(r.value for r in Role)
+
+
+async def group_options(session: Any, actor: Any) -> list[tuple[str, str]]:
+    page = await users_service.list_groups(session, actor, limit=500)
+    return [(g.name, g.name) for g in page.items]
+
+
+async def package_options(session: Any, actor: Any) -> list[tuple[str, str]]:
+    page = await packages_service.list_packages(session, actor, status="active", limit=500)
+    return [(d.package.name, d.package.name) for d in page.items]
+
+
+@router.get("/users")
+async def list_users(
+    request: Request,
+    viewer: AdminDep,
+    session: ReadSessionDep,
+    q: str | None = None,
+    status: str | None = None,
+    role: str | None = None,
+    group: str | None = None,
+    cursor: str | None = None,
+) -> Response:
+    page = await users_service.list_users(
+        session,
+        viewer.actor,
+        status=status or None,
+        role=role or None,
+        group=group or None,
+        text=q or None,
+        limit=50,
+        cursor=cursor,
+    )
+    return render(
+        request,
+        viewer,
+        "users/list.html",
+        title="Users",
+        nav="Users",
+        users=page.items,
+        next_cursor=page.next_cursor,
+        groups=await group_options(session, viewer.actor),
+        statuses=STATUSES,
+        roles=ROLES,
+        report=None,
+    )
+
+
+@router.post("/users")
+async def create_user(
+    request: Request, viewer: AdminDep, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    form = await Form.read(request)
+    fields: dict[str, Any] = {
+        "email": form["email"],
+        "name": form["name"],
+        "role": form.get("role") or "member",
+        "group": form.get("group"),
+    }
+    if form.flag("invite"):
+        issued = await users_service.invite_user(session, viewer.actor, **fields)
+        return render(
+            request,
+            viewer,
+            "users/link.html",
+            title="Setup link",
+            nav="Users",
+            user=issued.user,
+            link=runtime.settings.public_base() + setup_path(issued.token),
+            expires_at=issued.expires_at,
+        )
+    user = await users_service.create_user(session, viewer.actor, **fields)
+    return redirect(f"/console/users/{user.id}", ok=f"{user.email} is created.")
+
+
+@router.post("/users/import")
+async def import_users(request: Request, viewer: AdminDep, session: SessionDep) -> Response:
+    """All or nothing: a rejected file shows the report of every rejected line."""
+    form = await Form.read(request)
+    text = form.data.get("csv", "")
+    upload = (await request.form()).get("file")
+    if upload is not None and not isinstance(upload, str):
+        text = (await upload.read()).decode("utf-8-sig", errors="replace") or text
+    try:
+        created = await users_service.import_users(session, viewer.actor, csv_text=text)
+    except SpectraError as exc:
+        await session.rollback()
+        return render(
+            request,
+            viewer,
+            "users/list.html",
+            title="Users",
+            nav="Users",
+            users=[],
+            next_cursor=None,
+            groups=await group_options(session, viewer.actor),
+            statuses=STATUSES,
+            roles=ROLES,
+            report={"error": exc.message, "rejected": exc.details.get("rejected", []), "csv": text},
+        )
+    return redirect("/console/users", ok=f"Imported {len(created)} users.")
+
+
+@router.get("/users/{user_id}")
+async def user_page(
+    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: ReadSessionDep
+) -> Response:
+    actor = viewer.actor
+    user = await users_service.get_user(session, actor, user=user_id)
+    keys = await keys_service.list_keys(session, actor, user_id=user.id, limit=50)
+    holdings = await packages_service.packages_of_user(session, actor, user_id=user.id)
+    account = await ledger_service.get_wallet(session, actor, user_id=user.id)
+    balance = await ledger_service.balance(session, account.id)
+    txns = await ledger_service.list_transactions(session, actor, user_id=user.id, limit=15)
+    rows = []
+    for txn in txns.items:
+        read = TransactionRead.of(txn)
+        delta = sum(p.amount_micros for p in read.postings if p.account_id == account.id)
+        rows.append({"txn": read, "delta": delta})
+    refusals = await usage_service.list_usage(
+        session, actor, user_id=user.id, status="refused", limit=10
+    )
+    audit = None
+    if viewer.can("audit.read"):
+        audit = await users_service.list_audit_events(
+            session, actor, where=AuditFilter(target_id=str(user.id)), limit=20
+        )
+    since, until = reports.default_range(30)
+    chart = await series_chart(
+        session, actor, since=since, until=until, dimension="user", value=str(user.id)
+    )
+    chart["datasets"][0]["label"] = "Spend per day"
+    now = utc_now()
+    return render(
+        request,
+        viewer,
+        "users/show.html",
+        title=user.email,
+        nav="Users",
+        user=user,
+        keys=[{"key": k, "status": k.effective_status(now)} for k in keys.items],
+        holdings=holdings,
+        balance=balance,
+        rows=rows,
+        refusals=refusals.items,
+        audit=audit.items if audit else None,
+        chart=chart,
+        groups=await group_options(session, actor),
+        packages=await package_options(session, actor),
+        roles=ROLES,
+        explain_reason=explain_reason,
+    )
+
+
+def _back(user: User) -> str:
+    return f"/console/users/{user.id}"
+
+
+@router.post("/users/{user_id}/suspend")
+async def suspend(
+    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    form = await Form.read(request)
+    user = await users_service.suspend_user(
+        session, viewer.actor, user=user_id, reason=form["reason"] or "suspended by an admin"
+    )
+    return redirect(_back(user), ok=f"{user.email} is suspended.")
+
+
+@router.post("/users/{user_id}/reactivate")
+async def reactivate(user_id: uuid.UUID, viewer: AdminDep, session: SessionDep) -> Response:
+    user = await users_service.reactivate_user(session, viewer.actor, user=user_id)
+    return redirect(_back(user), ok=f"{user.email} is active again.")
+
+
+@router.post("/users/{user_id}/remove")
+async def remove(
+    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    form = await Form.read(request)
+    user = await users_service.remove_user(
+        session, viewer.actor, user=user_id, reason=form.get("reason")
+    )
+    return redirect(_back(user), ok=f"{user.email} is removed; their history stays.")
+
+
+@router.post("/users/{user_id}/role")
+async def change_role(
+    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    form = await Form.read(request)
+    user = await users_service.change_role(session, viewer.actor, user=user_id, role=form["role"])
+    return redirect(_back(user), ok=f"{user.email} is now {user.role}.")
+
+
+@router.post("/users/{user_id}/group")
+async def move_group(
+    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    form = await Form.read(request)
+    user = await users_service.move_group(session, viewer.actor, user=user_id, group=form["group"])
+    return redirect(_back(user), ok=f"{user.email} moved to {form['group']}.")
+
+
+@router.post("/users/{user_id}/edit")
+async def edit(
+    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    form = await Form.read(request)
+    user = await users_service.update_user(
+        session, viewer.actor, user=user_id, email=form.get("email"), name=form.get("name")
+    )
+    return redirect(_back(user), ok="Saved.")
+
+
+@router.post("/users/{user_id}/setup-link")
+async def setup_link(
+    user_id: uuid.UUID,
+    request: Request,
+    viewer: AdminDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    """A one-time password-setup (reset) link, shown this once."""
+    issued = await users_service.create_setup_link(session, viewer.actor, user=user_id)
+    return render(
+        request,
+        viewer,
+        "users/link.html",
+        title="Setup link",
+        nav="Users",
+        user=issued.user,
+        link=runtime.settings.public_base() + setup_path(issued.token),
+        expires_at=issued.expires_at,
+    )
+
+
+@router.post("/users/{user_id}/password")
+async def set_password(
+    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    form = await Form.read(request)
+    user = await users_service.set_password(
+        session, viewer.actor, user=user_id, password=form.data.get("password", "")
+    )
+    return redirect(_back(user), ok=f"{user.email}'s password is set; their sessions ended.")
+
+
+@router.post("/users/{user_id}/package")
+async def assign_package(
+    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    form = await Form.read(request)
+    await packages_service.assign_package(
+        session,
+        viewer.actor,
+        package=form["package"],
+        user_id=user_id,
+        reason=form["reason"] or "assigned in the console",
+    )
+    return redirect(f"/console/users/{user_id}", ok=f"Package {form['package']} is assigned.")
+
+
+@router.post("/keys/{key_id}/revoke")
+async def revoke_key(
+    key_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    """An admin revokes anyone's key (members use /console/me/keys)."""
+    form = await Form.read(request)
+    key = await keys_service.revoke_key(
+        session, viewer.actor, key_id=key_id, reason=form.get("reason")
+    )
+    return redirect(back_url(request, f"/console/users/{key.user_id}"), ok="The key is revoked.")

@@ -1,0 +1,63 @@
+// Spectra console: confirmations, copy buttons, CSRF header for htmx, charts. No build step.
+(function () {
+  "use strict";
+  var token = function () {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  };
+  // Every destructive form carries data-confirm; ask before sending.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+      return;
+    }
+    // A double click sends once; the server is idempotent anyway.
+    if (form.hasAttribute && form.hasAttribute("data-once")) {
+      if (form.dataset.sent) { event.preventDefault(); return; }
+      form.dataset.sent = "1";
+    }
+  }, true);
+  document.addEventListener("htmx:configRequest", function (event) {
+    event.detail.headers["x-csrf-token"] = token();
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button) { return; }
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source || !navigator.clipboard) { return; }
+    navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+      var label = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = label; }, 1500);
+    });
+  });
+  var palette = ["#2452c7", "#d9480f", "#2b8a3e", "#862e9c", "#c2255c", "#1098ad", "#5c940d", "#e67700", "#495057", "#364fc7"];
+  function drawCharts() {
+    if (!window.Chart) { return; }
+    document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      if (canvas.dataset.drawn) { return; }
+      var source = document.getElementById(canvas.getAttribute("data-chart"));
+      if (!source) { return; }
+      var spec = JSON.parse(source.textContent);
+      (spec.datasets || []).forEach(function (set, i) {
+        set.backgroundColor = set.backgroundColor || palette[i % palette.length];
+        set.borderColor = set.borderColor || palette[i % palette.length];
+      });
+      canvas.dataset.drawn = "1";
+      new window.Chart(canvas, {
+        type: spec.type || "bar",
+        data: { labels: spec.labels, datasets: spec.datasets },
+        options: {
+          responsive: true, maintainAspectRatio: false, animation: false,
+          scales: { x: { stacked: !!spec.stacked }, y: { stacked: !!spec.stacked, beginAtZero: true,
+            title: { display: !!spec.yTitle, text: spec.yTitle || "" } } },
+          plugins: { legend: { position: "bottom" } }
+        }
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", drawCharts);
+  document.addEventListener("htmx:afterSettle", drawCharts);
+})();

@@ -1,0 +1,64 @@
+"""Every console page renders for the roles that may see it and refuses the others."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tests.factories import make_group
+
+from spectra.audit.actor import local_actor
+from spectra.db.session import session_scope
+from spectra.kit.money import parse_amount
+from spectra.packages import service as packages_service
+from spectra.packages.schemas import PackageCreate
+from spectra.runtime import Runtime
+
+ADMIN_PAGES = [
+    "/console/pool",
+    "/console/users",
+    "/console/groups",
+    "/console/packages",
+    "/console/packages-import",
+    "/console/recharges",
+    "/console/codes",
+]
+
+
+async def _seed(runtime: Runtime) -> dict[str, Any]:
+    async with session_scope(runtime.db) as session:
+        group = await make_group(session, name="Platform")
+        await packages_service.create_package(
+            session,
+            local_actor(),
+            data=PackageCreate(name="Starter", allowance=parse_amount("20"), period="monthly"),
+        )
+    return {"group": group}
+
+
+@pytest.mark.parametrize("path", ADMIN_PAGES)
+async def test_admin_pages_render_for_an_auditor(path: str, browser: Any, runtime: Runtime) -> None:
+    await _seed(runtime)
+    b = await browser(role="auditor")
+    response = await b.get(path)
+    assert response.status_code == 200, response.text
+    assert "<h1>" in response.text
+
+
+@pytest.mark.parametrize("path", ADMIN_PAGES)
+async def test_admin_pages_refuse_a_member(path: str, browser: Any) -> None:
+    b = await browser(role="member")
+    response = await b.get(path)
+    assert response.status_code == 403
+
+
+async def test_detail_pages_render(browser: Any, runtime: Runtime) -> None:
+    await _seed(runtime)
+    b = await browser(role="owner")
+    for path in (
+        f"/console/users/{b.user.id}",
+        "/console/groups/Platform",
+        "/console/packages/Starter",
+    ):
+        response = await b.get(path)
+        assert response.status_code == 200, (path, response.text)

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Dialog, Page, async_playwright, expect
 from tests.gateway.world import serve
 
 from spectra.app import create_app
@@ -73,6 +73,8 @@ class Site:
     upstream: DemoUpstream
     owner_email: str = OWNER_EMAIL
     contexts: list[BrowserContext] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    """Confirmation questions the pages asked (each accepted, as a person clicking OK)."""
 
     async def settle(self) -> None:
         """Commit every pending settlement, roll usage up, and let caches catch up."""
@@ -153,6 +155,12 @@ async def new_page(browser: Browser, site: Site, request: pytest.FixtureRequest)
         context.set_default_timeout(TIMEOUT_MS)
         site.contexts.append(context)
         page = await context.new_page()
+
+        async def confirm(dialog: Dialog) -> None:
+            site.dialogs.append(dialog.message)
+            await dialog.accept()
+
+        page.on("dialog", confirm)
         pages.append(page)
         return page
 

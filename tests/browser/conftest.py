@@ -42,7 +42,7 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 OWNER_EMAIL = "owner@browser.test"
 PASSWORD = "correct horse battery"
-TIMEOUT_MS = 20_000
+TIMEOUT_MS = 45_000  # generous: CI machines and a loaded laptop hash passwords slowly
 
 expect.set_options(timeout=TIMEOUT_MS)
 

@@ -79,7 +79,7 @@ PACKAGES = (
         ("claude-sonnet-*", "claude-haiku-*"),
         60,
     ),
-    DemoPackage("Power", "Every model the pool serves", "100", (), None),
+    DemoPackage("Power", "Every model the pool serves", "100", ("*",), None),
 )
 GROUPS = (("Platform", "Power", "Platform engineering"), ("Mobile", "Starter", "iOS and Android"))
 

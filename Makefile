@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/spectra serve
 
+demo: $(STAMP)
+	$(BIN)/spectra demo $(ARGS)
+
 test: $(STAMP)
 	$(BIN)/pytest -n auto -q $(ARGS)
 

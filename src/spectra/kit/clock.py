@@ -23,7 +23,7 @@ def monotonic() -> float:
 
 
 def freeze(at: datetime) -> None:
-    """Freeze the clock at `at` (tests only)."""
+    """Freeze the clock at `at` (tests, and `spectra demo` replaying its history)."""
     global _frozen
     if at.tzinfo is None:
         raise ValueError("freeze() needs a timezone-aware datetime")

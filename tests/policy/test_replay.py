@@ -110,9 +110,9 @@ async def test_dry_run_predicts_exactly_what_the_gateway_refuses(
         event = (
             await session.execute(select(AuditEvent).where(AuditEvent.action == "policy.publish"))
         ).scalar_one()
-    assert event.details["dry_run"]["would_refuse"] == 4
-    assert event.details["confirmed_without_dry_run"] is False
-    assert event.after["denied_models"] == ["claude-opus-*"]
+    assert _d(event.details)["dry_run"]["would_refuse"] == 4
+    assert _d(event.details)["confirmed_without_dry_run"] is False
+    assert _d(event.after)["denied_models"] == ["claude-opus-*"]
 
 
 async def test_member_cap_is_enforced_from_settled_spend(
@@ -139,3 +139,8 @@ async def test_member_cap_is_enforced_from_settled_spend(
     step = next(s for s in decision.trace if s.rule == "member_cap")
     assert step.inputs["cap_micros"] == 1
     assert step.inputs["spent_micros"] > 1
+
+
+def _d(value: dict[str, Any] | None) -> dict[str, Any]:
+    assert value is not None
+    return value

@@ -171,7 +171,12 @@ async def dry_run(
         proposal = await rollouts_service.cohort_proposal(session, cohort)
         base = {"cohort_status": cohort.status}
     result = await dryrun.run(
-        session, proposal, days=days, now=now, served=await policy_service.served_models(session)
+        session,
+        proposal,
+        days=days,
+        now=now,
+        served=await policy_service.served_models(session),
+        priced=await repository.priced_models(session),
     )
     result["base"] = base
     draft.dry_run = result

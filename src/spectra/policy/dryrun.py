@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
@@ -102,12 +102,15 @@ def _has_access(decision: Decision) -> bool:
     return decision.allowed or decision.reason_code in MONEY_REASONS
 
 
-def _concrete(patterns: Iterable[str], known: Iterable[str]) -> set[str]:
+def _concrete(patterns: Iterable[str], known: Iterable[str], priced: Iterable[str]) -> set[str]:
+    """Concrete models the patterns name: those the pool serves or members asked for, else
+    (a pattern nobody uses yet) the priced models it matches."""
     out: set[str] = set()
-    known = list(known)
+    known, priced = list(known), list(priced)
     for pattern in patterns:
         if set("*?[") & set(pattern):
-            out.update(m for m in known if fnmatchcase(m, pattern))
+            found = [m for m in known if fnmatchcase(m, pattern)]
+            out.update(found or [m for m in priced if fnmatchcase(m, pattern)])
         else:
             out.add(pattern)
     return out
@@ -120,6 +123,7 @@ async def run(
     days: int,
     now: datetime,
     served: list[str],
+    priced: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Judge `proposal`; the stored, shown result (JSON)."""
     users = proposal.users
@@ -210,15 +214,15 @@ async def run(
                 unestimated.add(r.model_requested)
 
     models = set(served) | {r.model_requested for r in records}
-    models |= _concrete(proposal.extra_models, models)
-    models |= _concrete(
-        [
+    patterns = [
+        *proposal.extra_models,
+        *(
             p
             for rules in proposal.rules.values()
             for p in (*rules.allowed_models, *rules.denied_models)
-        ],
-        models,
-    )
+        ),
+    ]
+    models |= _concrete(patterns, set(models), priced)
     changes: list[dict[str, Any]] = []
     gaining: set[str] = set()
     losing: set[str] = set()

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from spectra.keys.models import MemberKey
 from spectra.ledger.models import AccountKind, LedgerAccount
 from spectra.packages.models import GroupDefaultPackage, Package, PackageVersion
-from spectra.usage.models import UsageRecord
+from spectra.usage.models import PriceOverride, UsageRecord
 from spectra.users.models import Group, User
 
 from .models import GroupPolicy, MemberGrant, PolicyDraft, Rollout, RolloutCohort
@@ -285,3 +285,9 @@ async def package_terms(session: AsyncSession) -> list[VersionTerms]:
             await session.execute(stmt)
         ).all()
     ]
+
+
+async def priced_models(session: AsyncSession) -> list[str]:
+    """Models with an admin price."""
+    stmt = select(PriceOverride.model).distinct().order_by(PriceOverride.model)
+    return list((await session.execute(stmt)).scalars())

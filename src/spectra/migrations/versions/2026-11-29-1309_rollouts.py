@@ -14,7 +14,6 @@ from alembic import op
 
 import spectra.db.types
 
-
 revision: str = "0009_rollouts"
 down_revision: str | Sequence[str] | None = "0008_policy"
 branch_labels: str | Sequence[str] | None = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 ROLES = ("owner", "admin", "billing", "auditor", "member", "member_key", "read_only")
 
@@ -278,6 +278,43 @@ def _package(json: Callable[[Fixtures], Any] | None = None) -> Prepare:
         name = (await fx.package()).package.name
         return Call({"name": name}, json=json(fx) if json else None)
 
+
+POLICY_WRITE = frozenset({"owner", "admin"})
+
+
+def _runtime(fx: Fixtures) -> Any:
+    return cast(Any, fx).runtime
+
+
+async def _policy_group(fx: Fixtures) -> Call:
+    return Call({"group": (await fx.group()).name})
+
+
+async def _new_draft_body(fx: Fixtures) -> Call:
+    group = await fx.group()
+    return Call(json={"group": group.name, "changes": {"denied_models": ["claude-opus-*"]}})
+
+
+async def _a_draft(fx: Fixtures) -> Any:
+    from spectra.audit.actor import local_actor
+    from spectra.db.session import session_scope
+    from spectra.policy import drafts as drafts_service
+    from spectra.policy.schemas import GroupPolicyChange
+
+    group = await fx.group()
+    async with session_scope(_runtime(fx).db) as session:
+        return await drafts_service.create_draft(
+            session,
+            local_actor(),
+            group=group.name,
+            change=GroupPolicyChange(denied_models=["claude-opus-*"]),
+        )
+
+
+def _draft(json: Any = None) -> Prepare:
+    async def prepare(fx: Fixtures) -> Call:
+        return Call({"draft_id": str((await _a_draft(fx)).id)}, json=json)
+
     return prepare
 
 
@@ -357,6 +394,41 @@ async def _price_set(fx: Fixtures) -> Call:
 async def _others_statement(fx: Fixtures) -> Call:
     user = await fx.user()
     return Call(params={"user": user.email, "since": "2026-11-01", "until": "2026-12-01"})
+
+
+def _rollout_body(fx: Fixtures, group: str) -> dict[str, Any]:
+    return {
+        "name": f"rollout-{fx.unique()}",
+        "goal": "rbac",
+        "cohorts": [{"name": "pilot", "groups": [group], "models": ["claude-opus-*"]}],
+    }
+
+
+async def _new_rollout(fx: Fixtures) -> Call:
+    return Call(json=_rollout_body(fx, (await fx.group()).name))
+
+
+async def _a_rollout(fx: Fixtures, *, promoted: bool = False) -> str:
+    from spectra.audit.actor import local_actor
+    from spectra.db.session import session_scope
+    from spectra.policy import rollouts as rollouts_service
+    from spectra.policy.schemas import RolloutCreate
+
+    data = RolloutCreate.model_validate(_rollout_body(fx, (await fx.group()).name))
+    async with session_scope(_runtime(fx).db) as session:
+        await rollouts_service.create_rollout(session, local_actor(), data=data)
+        if promoted:
+            await rollouts_service.promote(
+                session, local_actor(), rollout=data.name, confirmed_without_dry_run=True
+            )
+    return data.name
+
+
+def _rollout(json: Any = None, *, promoted: bool = False) -> Prepare:
+    async def prepare(fx: Fixtures) -> Call:
+        return Call({"rollout": await _a_rollout(fx, promoted=promoted)}, json=json)
+
+    return prepare
 
 
 MATRIX: dict[tuple[str, str], Case] = {
@@ -507,6 +579,24 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/usage/forecast"): Case(READ_ALL),
     ("GET", "/api/usage/economics"): Case(READ_ALL),
     ("GET", "/api/usage/reconcile"): Case(READ_ALL),
+    # policy (group policy, drafts, dry-runs, publish) and rollouts
+    ("GET", "/api/policy/groups/{group}"): Case(READ_ALL, _policy_group),
+    ("POST", "/api/policy/drafts"): Case(POLICY_WRITE, _new_draft_body),
+    ("GET", "/api/policy/drafts"): Case(READ_ALL),
+    ("GET", "/api/policy/drafts/{draft_id}"): Case(READ_ALL, _draft()),
+    ("POST", "/api/policy/drafts/{draft_id}/dry-run"): Case(POLICY_WRITE, _draft({"days": 7})),
+    ("POST", "/api/policy/drafts/{draft_id}/publish"): Case(
+        POLICY_WRITE, _draft({"confirm_without_dry_run": True})
+    ),
+    ("POST", "/api/policy/drafts/{draft_id}/discard"): Case(POLICY_WRITE, _draft()),
+    ("POST", "/api/rollouts"): Case(POLICY_WRITE, _new_rollout),
+    ("GET", "/api/rollouts"): Case(READ_ALL),
+    ("GET", "/api/rollouts/{rollout}"): Case(READ_ALL, _rollout()),
+    ("GET", "/api/rollouts/{rollout}/metrics"): Case(READ_ALL, _rollout()),
+    ("POST", "/api/rollouts/{rollout}/promote"): Case(
+        POLICY_WRITE, _rollout({"confirm_without_dry_run": True})
+    ),
+    ("POST", "/api/rollouts/{rollout}/rollback"): Case(POLICY_WRITE, _rollout(promoted=True)),
 }
 
 

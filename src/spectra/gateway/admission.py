@@ -175,8 +175,10 @@ async def policy_inputs(
     view: InProcessBalanceView,
     entry: KeyEntry,
     settings: WorkspaceSettings,
+    client: str | None = None,
 ) -> PolicyInputs:
-    """The decision's inputs for this key's member, from memory (available = balance - holds)."""
+    """The decision's inputs for this key's member, from memory (available = balance - holds,
+    month-to-date spend from the policy cache's counters)."""
     snap = cache.snapshot
     available = {
         account: await view.available(account)
@@ -192,6 +194,8 @@ async def policy_inputs(
         key_scopes=entry.scopes,
         currency=settings.currency,
         time_zone=settings.time_zone,
+        client=client,
+        spent=cache.spend.spent(group_id=entry.group_id, user_id=entry.user_id, now=utc_now()),
     )
 
 
@@ -211,6 +215,17 @@ def limits_for(
     entry: KeyEntry, decision: Decision, inputs: PolicyInputs, key_limits: Limit, user_limits: Limit
 ) -> list[Limit]:
     out = [lim for lim in (key_limits, user_limits) if lim.rpm or lim.tpm or lim.concurrency]
+    if inputs.rpm or inputs.tpm or inputs.max_concurrent:
+        out.append(
+            Limit(
+                "group_member",
+                f"{inputs.group_id}:{inputs.user_id}",
+                f"Each member of group '{inputs.group_name}'",
+                rpm=inputs.rpm,
+                tpm=inputs.tpm,
+                concurrency=inputs.max_concurrent,
+            )
+        )
     by_assignment = {p.assignment_id: p for p in inputs.packages}
     for pick in decision.funding:
         if pick.kind != ALLOWANCE or pick.assignment_id is None:
@@ -243,10 +258,12 @@ async def admit(
     settings: WorkspaceSettings,
     key_limits: Limit,
     user_limits: Limit,
+    client: str | None = None,
 ) -> Admission:
-    """Decide, price, rate-limit, estimate and hold; raises `AdmissionRefused`."""
+    """Decide, price, rate-limit, estimate and hold; raises `AdmissionRefused`. `client` is the
+    request's client family (for the group's allowed clients)."""
     now = utc_now()
-    inputs = await policy_inputs(cache, view, entry, settings)
+    inputs = await policy_inputs(cache, view, entry, settings, client)
     decision = decide(inputs, model, now=now)
     if not decision.allowed:
         assert decision.error is not None

@@ -192,6 +192,7 @@ class GenerationEndpoint:
                 settings=gw.workspace,
                 key_limits=gw.key_limits(str(entry.key_id)),
                 user_limits=gw.user_limits(str(entry.user_id)),
+                client=family,
             )
         except AdmissionRefused as refused:
             gw.settler.record(

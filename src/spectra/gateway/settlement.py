@@ -27,6 +27,7 @@ from spectra.db.batch import GroupCommitter
 from spectra.kit.clock import utc_now
 from spectra.ledger import service as ledger_service
 from spectra.ledger.holds import InProcessBalanceView, LedgerTransactionSpec
+from spectra.policy.counters import SpendCounters
 from spectra.providers.types import Usage
 from spectra.usage import service as usage_service
 from spectra.usage.pricing import TokenUsage, cost_micros
@@ -40,9 +41,16 @@ log = logging.getLogger(__name__)
 class Settler:
     """Submits settlements and refusal records to the group committer without waiting for them."""
 
-    def __init__(self, committer: GroupCommitter, view: InProcessBalanceView) -> None:
+    def __init__(
+        self,
+        committer: GroupCommitter,
+        view: InProcessBalanceView,
+        spend: SpendCounters | None = None,
+    ) -> None:
         self.committer = committer
         self.view = view
+        self.spend = spend
+        """Month-to-date spend counters the cap rules read; each settled cost is added."""
         self._pending: set[asyncio.Future[Any]] = set()
         self._callbacks: set[asyncio.Task[None]] = set()
         self.failed = 0
@@ -83,6 +91,13 @@ class Settler:
             price_version=admission.price.version_id,
             funding=funding,
         )
+        if self.spend is not None and cost:
+            self.spend.add(
+                group_id=admission.entry.group_id,
+                user_id=admission.entry.user_id,
+                micros=cost,
+                at=utc_now(),
+            )
         self._submit(record, spec)
         return cost
 

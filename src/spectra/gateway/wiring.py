@@ -70,7 +70,7 @@ class Gateway:
     @property
     def settler(self) -> Settler:
         if self._settler is None:
-            self._settler = Settler(self.committer, self.view)
+            self._settler = Settler(self.committer, self.view, self.policy.spend)
         return self._settler
 
     @property

@@ -3,14 +3,29 @@
     decision = decide(inputs, "claude-sonnet-4-5", now=utc_now())
 
 Rules, in order (each leaves a step in `decision.trace`):
-1. `key_scope`    the key's model patterns (none = any model) must match the model.
-2. `user_status`  the member must be active (or invited).
-3. `packages`     each active package that allows the model is a funding source, the
-                  soonest-expiring first; one with nothing left is skipped.
-4. `wallet`       then the member's wallet, when the group allows that fallback (default on).
-5. `group_wallet` then the home group's wallet, when the group allows it (default on).
-6. `funding`      allowed when at least one source has money available; else refused with the
-                  reason that tells the member what happened and what to do.
+1. `key_scope`      the key's model patterns (none = any model) must match the model.
+2. `user_status`    the member must be active (or invited).
+3. `group_deny`     the group's explicitly denied models: a match refuses, whatever else allows
+                    it (explicit deny wins over allow patterns, rollout grants and packages).
+4. `group_allow`    the group's allowed model patterns (none = any model), widened by the
+                    member's own grants (from a rollout cohort), must match the model.
+5. `client`         the group's allowed client families (none = any client) must include the
+                    client that sent the request (not checked when the client is unknown).
+6. `group_cap`      the group's month-to-date spend must be below its monthly cap.
+7. `member_cap`     the member's month-to-date spend must be below the group's per-member cap.
+8. `request_limits` the group's per-member request limits (enforced by the gateway's limiter).
+9. `packages`       each active package that allows the model is a funding source, the
+                    soonest-expiring first; one with nothing left is skipped.
+10. `wallet`        then the member's wallet, when the group allows that fallback (default on).
+11. `group_wallet`  then the home group's wallet, when the group allows it (default on).
+12. `funding`       allowed when at least one source has money available; else refused with the
+                    reason that tells the member what happened and what to do.
+
+Rules 1 to 8 bound what any funding source may pay for; within that bound packages pay for the
+models they allow and wallets for the rest, where the group's fallback switches permit.
+Caps compare month-to-date spend (settled usage, in memory in the gateway) with the cap: at or
+over the cap is refused. A request admitted below the cap is charged in full, so a cap can be
+exceeded by the cost of the requests admitted before the counter reached it (see counters.py).
 
 `inputs` is a snapshot: the gateway builds it from its in-memory caches, `spectra policy
 explain` from the database; both call this same function, so both show the same trace.
@@ -29,6 +44,11 @@ from spectra.errors import SpectraError
 from spectra.kit.money import display, format_amount
 
 from .errors import (
+    ClientNotAllowedError,
+    GroupCapReachedError,
+    MemberCapReachedError,
+    ModelDeniedByGroupError,
+    ModelNotAllowedByGroupError,
     ModelNotInKeyScopeError,
     ModelNotInPackageError,
     NoFundingSourceError,
@@ -92,6 +112,28 @@ class PolicyInputs:
     """Active packages of the catalog (name, model patterns): to say which package would do."""
     currency: str = "USD"
     time_zone: str = "UTC"
+    allowed_models: tuple[str, ...] = ()
+    """The group's allowed model patterns; empty = any model."""
+    member_models: tuple[str, ...] = ()
+    """Patterns granted to this member on top of the group's (a rollout cohort's models)."""
+    denied_models: tuple[str, ...] = ()
+    """The group's explicitly denied model patterns: they win over every allow."""
+    allowed_clients: tuple[str, ...] = ()
+    """Client families (spectra.usage.clients) the group allows; empty = any client."""
+    client: str | None = None
+    """The client family of the request; None when unknown (explain without --client)."""
+    group_cap_micros: int | None = None
+    group_spent_micros: int = 0
+    """The group's spend this month (workspace time zone), micros."""
+    member_cap_micros: int | None = None
+    member_spent_micros: int = 0
+    """The member's spend this month, micros."""
+    rpm: int | None = None
+    tpm: int | None = None
+    max_concurrent: int | None = None
+    """The group's per-member request limits (None = none from the group)."""
+    default_package: str | None = None
+    """The group's default package, shown in the trace as part of its policy."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +254,9 @@ def decide(inputs: PolicyInputs, model: str, *, now: datetime) -> Decision:
             {"status": inputs.user_status},
         )
     )
+    refusal = _group_rules(inputs, model, trace)
+    if refusal is not None:
+        return _deny(trace, trace[-1].rule, refusal)
 
     funding: list[FundingPick] = []
     allowing: list[PackageFacts] = []
@@ -300,6 +345,140 @@ def decide(inputs: PolicyInputs, model: str, *, now: datetime) -> Decision:
     error = _no_funding(inputs, model, allowing, wallet_ok=wallet_ok, group_ok=group_ok)
     trace.append(TraceStep("funding", "deny", error.message, {"reason_code": error.code}))
     return _deny(trace, "funding", error)
+
+
+def _matches(model: str, patterns: tuple[str, ...]) -> list[str]:
+    return [p for p in patterns if fnmatchcase(model, p)]
+
+
+def _group_rules(inputs: PolicyInputs, model: str, trace: list[TraceStep]) -> SpectraError | None:
+    """Rules 3 to 8: the group's bound on what any source may pay for; the refusal or None."""
+    group = inputs.group_name
+    denied = _matches(model, inputs.denied_models)
+    facts: dict[str, Any] = {"denied": list(inputs.denied_models), "model": model}
+    if denied:
+        trace.append(
+            TraceStep("group_deny", "deny", f"group '{group}' denies {', '.join(denied)}", facts)
+        )
+        return ModelDeniedByGroupError(
+            f"Your group '{group}' does not allow {model} (it is explicitly denied); "
+            "ask an admin if you need it.",
+            model=model,
+            group=group,
+        )
+    trace.append(
+        TraceStep(
+            "group_deny",
+            "pass",
+            f"group '{group}' denies no pattern matching {model}"
+            if inputs.denied_models
+            else f"group '{group}' denies no model",
+            facts,
+        )
+    )
+    facts = {
+        "allowed": list(inputs.allowed_models),
+        "member_grants": list(inputs.member_models),
+        "model": model,
+        "default_package": inputs.default_package,
+    }
+    if inputs.allowed_models:
+        by_group = _matches(model, inputs.allowed_models)
+        by_grant = _matches(model, inputs.member_models)
+        if not by_group and not by_grant:
+            trace.append(
+                TraceStep(
+                    "group_allow",
+                    "deny",
+                    f"group '{group}' allows {', '.join(inputs.allowed_models)}, not {model}",
+                    facts,
+                )
+            )
+            return ModelNotAllowedByGroupError(
+                f"Your group '{group}' allows {', '.join(inputs.allowed_models)}, not {model}; "
+                "ask an admin to enable it for you.",
+                model=model,
+                group=group,
+            )
+        why = (
+            f"group '{group}' allows {', '.join(by_group)}"
+            if by_group
+            else f"you were granted {', '.join(by_grant)}"
+        )
+        trace.append(TraceStep("group_allow", "pass", why, facts))
+    else:
+        trace.append(TraceStep("group_allow", "pass", f"group '{group}' allows any model", facts))
+    facts = {"allowed_clients": list(inputs.allowed_clients), "client": inputs.client}
+    if not inputs.allowed_clients:
+        trace.append(TraceStep("client", "pass", f"group '{group}' allows any client", facts))
+    elif inputs.client is None:
+        trace.append(TraceStep("client", "skip", "the client is not known here", facts))
+    elif inputs.client not in inputs.allowed_clients:
+        clients = ", ".join(inputs.allowed_clients)
+        trace.append(
+            TraceStep(
+                "client", "deny", f"group '{group}' allows {clients}, not {inputs.client}", facts
+            )
+        )
+        return ClientNotAllowedError(
+            f"Your group '{group}' only allows requests from {clients}, and this one came from "
+            f"{inputs.client}; use one of those tools or ask an admin.",
+            client=inputs.client,
+            group=group,
+        )
+    else:
+        trace.append(TraceStep("client", "pass", f"group '{group}' allows {inputs.client}", facts))
+    for rule, cap, spent, whose in (
+        ("group_cap", inputs.group_cap_micros, inputs.group_spent_micros, f"group '{group}'"),
+        ("member_cap", inputs.member_cap_micros, inputs.member_spent_micros, "you"),
+    ):
+        facts = {
+            "cap_micros": cap,
+            "spent_micros": spent,
+            "remaining_micros": None if cap is None else cap - spent,
+        }
+        if cap is None:
+            trace.append(TraceStep(rule, "pass", f"no monthly cap for {whose}", facts))
+            continue
+        if spent >= cap:
+            trace.append(
+                TraceStep(
+                    rule,
+                    "deny",
+                    f"{whose} spent {_money(inputs, spent)} of the {_money(inputs, cap)} "
+                    "monthly cap",
+                    facts,
+                )
+            )
+            if rule == "group_cap":
+                return GroupCapReachedError(
+                    f"Your group '{group}' has used its {_money(inputs, cap)} monthly cap "
+                    f"({_money(inputs, spent)} spent this month); ask an admin to raise it.",
+                    cap_micros=cap,
+                    spent_micros=spent,
+                )
+            return MemberCapReachedError(
+                f"You have used your {_money(inputs, cap)} monthly cap in group '{group}' "
+                f"({_money(inputs, spent)} spent this month); ask an admin to raise it.",
+                cap_micros=cap,
+                spent_micros=spent,
+            )
+        trace.append(
+            TraceStep(
+                rule,
+                "pass",
+                f"{whose} spent {_money(inputs, spent)} of {_money(inputs, cap)}; "
+                f"{_money(inputs, cap - spent)} left this month",
+                facts,
+            )
+        )
+    limits = {"rpm": inputs.rpm, "tpm": inputs.tpm, "max_concurrent": inputs.max_concurrent}
+    if any(v is not None for v in limits.values()):
+        shown = ", ".join(f"{k} {v}" for k, v in limits.items() if v is not None)
+        trace.append(TraceStep("request_limits", "pass", f"per member: {shown}", limits))
+    else:
+        trace.append(TraceStep("request_limits", "pass", "no group request limits", limits))
+    return None
 
 
 def insufficient_for_request(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spectra.errors import ForbiddenError, NotFoundError, RefusedError
+from spectra.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError, RefusedError
 
 
 class ModelNotInKeyScopeError(ForbiddenError):
@@ -29,6 +29,26 @@ class RequestTooCostlyError(RefusedError):
     code = "request_cost_over_limit"
 
 
+class ModelDeniedByGroupError(ForbiddenError):
+    code = "model_denied"
+
+
+class ModelNotAllowedByGroupError(ForbiddenError):
+    code = "model_not_allowed"
+
+
+class ClientNotAllowedError(ForbiddenError):
+    code = "client_not_allowed"
+
+
+class GroupCapReachedError(RefusedError):
+    code = "group_cap_reached"
+
+
+class MemberCapReachedError(RefusedError):
+    code = "member_cap_reached"
+
+
 class UserNotActiveError(ForbiddenError):
     code = "user_suspended"
 
@@ -39,3 +59,47 @@ class PolicyUserNotFoundError(NotFoundError):
 
 class PolicyKeyNotFoundError(NotFoundError):
     code = "key_not_found"
+
+
+class PolicyChangeInvalidError(InvalidError):
+    code = "policy_change_invalid"
+
+
+class PolicyGroupNotFoundError(NotFoundError):
+    code = "group_not_found"
+
+
+class DraftNotFoundError(NotFoundError):
+    code = "policy_draft_not_found"
+
+
+class DraftNotOpenError(ConflictError):
+    code = "policy_draft_not_open"
+
+
+class DryRunRequiredError(ConflictError):
+    code = "dry_run_required"
+
+
+class DryRunStaleError(ConflictError):
+    code = "dry_run_stale"
+
+
+class RolloutNotFoundError(NotFoundError):
+    code = "rollout_not_found"
+
+
+class RolloutExistsError(ConflictError):
+    code = "rollout_exists"
+
+
+class CohortNotFoundError(NotFoundError):
+    code = "cohort_not_found"
+
+
+class CohortOrderError(ConflictError):
+    code = "cohort_out_of_order"
+
+
+class RolloutGateError(ConflictError):
+    code = "rollout_gate_closed"

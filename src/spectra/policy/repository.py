@@ -6,15 +6,36 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from spectra.keys.models import MemberKey
 from spectra.ledger.models import AccountKind, LedgerAccount
-from spectra.packages.models import Package, PackageVersion
-from spectra.users.models import Group
+from spectra.packages.models import GroupDefaultPackage, Package, PackageVersion
+from spectra.usage.models import PriceOverride, UsageRecord
+from spectra.users.models import Group, User
 
-from .models import GroupPolicy
+from .models import GroupPolicy, MemberGrant, PolicyDraft, Rollout, RolloutCohort
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRules:
+    """A group's policy as plain values (defaults = no row: anything goes, both switches on)."""
+
+    wallet_fallback: bool = True
+    group_wallet_fallback: bool = True
+    allowed_models: tuple[str, ...] = ()
+    denied_models: tuple[str, ...] = ()
+    allowed_clients: tuple[str, ...] = ()
+    rpm: int | None = None
+    tpm: int | None = None
+    max_concurrent: int | None = None
+    monthly_cap_micros: int | None = None
+    member_monthly_cap_micros: int | None = None
+    default_package: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +55,189 @@ async def get_group_policy(session: AsyncSession, group_id: uuid.UUID) -> GroupP
 
 async def group_policies(
     session: AsyncSession, group_ids: Sequence[uuid.UUID] | None = None
-) -> dict[uuid.UUID, tuple[bool, bool]]:
-    stmt = select(
-        GroupPolicy.group_id, GroupPolicy.is_wallet_fallback, GroupPolicy.is_group_wallet_fallback
+) -> dict[uuid.UUID, GroupRules]:
+    """Every group's rules: its policy row (if any), its caps and its default package."""
+    stmt = (
+        select(Group, GroupPolicy, Package.name)
+        .outerjoin(GroupPolicy, GroupPolicy.group_id == Group.id)
+        .outerjoin(GroupDefaultPackage, GroupDefaultPackage.group_id == Group.id)
+        .outerjoin(Package, Package.id == GroupDefaultPackage.package_id)
     )
     if group_ids is not None:
-        stmt = stmt.where(GroupPolicy.group_id.in_(list(group_ids)))
-    return {gid: (w, g) for gid, w, g in (await session.execute(stmt)).all()}
+        stmt = stmt.where(Group.id.in_(list(group_ids)))
+    out: dict[uuid.UUID, GroupRules] = {}
+    for group, policy, default in (await session.execute(stmt)).all():
+        out[group.id] = rules_of(group, policy, default)
+    return out
+
+
+def rules_of(group: Group, policy: GroupPolicy | None, default_package: str | None) -> GroupRules:
+    caps = {
+        "monthly_cap_micros": group.monthly_cap_micros,
+        "member_monthly_cap_micros": group.member_monthly_cap_micros,
+        "default_package": default_package,
+    }
+    if policy is None:
+        return GroupRules(**caps)  # type: ignore[arg-type]
+    return GroupRules(
+        wallet_fallback=policy.is_wallet_fallback,
+        group_wallet_fallback=policy.is_group_wallet_fallback,
+        allowed_models=tuple(policy.allowed_models or ()),
+        denied_models=tuple(policy.denied_models or ()),
+        allowed_clients=tuple(policy.allowed_clients or ()),
+        rpm=policy.rpm,
+        tpm=policy.tpm,
+        max_concurrent=policy.max_concurrent,
+        monthly_cap_micros=group.monthly_cap_micros,
+        member_monthly_cap_micros=group.member_monthly_cap_micros,
+        default_package=default_package,
+    )
+
+
+async def member_grants(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID] | None = None
+) -> dict[uuid.UUID, tuple[str, ...]]:
+    stmt = select(MemberGrant.user_id, MemberGrant.models)
+    if user_ids is not None:
+        stmt = stmt.where(MemberGrant.user_id.in_(list(user_ids)))
+    return {u: tuple(m or ()) for u, m in (await session.execute(stmt)).all() if m}
+
+
+async def get_member_grant(session: AsyncSession, user_id: uuid.UUID) -> MemberGrant | None:
+    return await session.get(MemberGrant, user_id)
+
+
+async def spend_since(
+    session: AsyncSession,
+    since: datetime,
+    *,
+    group_ids: Sequence[uuid.UUID] | None = None,
+    user_ids: Sequence[uuid.UUID] | None = None,
+) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, int]]:
+    """Charged cost since `since` from usage records: (by group, by member), micros."""
+    by_group = select(UsageRecord.group_id, func.sum(UsageRecord.cost_micros)).where(
+        UsageRecord.created_at >= since, UsageRecord.group_id.is_not(None)
+    )
+    if group_ids is not None:
+        by_group = by_group.where(UsageRecord.group_id.in_(list(group_ids)))
+    by_user = select(UsageRecord.user_id, func.sum(UsageRecord.cost_micros)).where(
+        UsageRecord.created_at >= since, UsageRecord.user_id.is_not(None)
+    )
+    if user_ids is not None:
+        by_user = by_user.where(UsageRecord.user_id.in_(list(user_ids)))
+    groups = {
+        g: int(total or 0)
+        for g, total in (await session.execute(by_group.group_by(UsageRecord.group_id))).all()
+        if g is not None
+    }
+    members = {
+        u: int(total or 0)
+        for u, total in (await session.execute(by_user.group_by(UsageRecord.user_id))).all()
+        if u is not None
+    }
+    return groups, members
+
+
+async def users_in(
+    session: AsyncSession,
+    *,
+    user_ids: Sequence[uuid.UUID] = (),
+    group_ids: Sequence[uuid.UUID] = (),
+) -> list[User]:
+    """Users named, plus every member of the groups named (any status), by email."""
+    if not user_ids and not group_ids:
+        return []
+    cond = []
+    if user_ids:
+        cond.append(User.id.in_(list(user_ids)))
+    if group_ids:
+        cond.append(User.group_id.in_(list(group_ids)))
+    stmt = select(User).where(or_(*cond)).order_by(User.email)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def all_group_ids(session: AsyncSession) -> list[uuid.UUID]:
+    return list((await session.execute(select(Group.id).order_by(Group.name_key))).scalars())
+
+
+async def scoped_keys(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[uuid.UUID, tuple[str, ...]]]:
+    """Every key of these users: key id -> (user id, scopes), revoked ones included (a past
+    request is judged through the key it came with)."""
+    if not user_ids:
+        return {}
+    stmt = select(MemberKey.id, MemberKey.user_id, MemberKey.scopes).where(
+        MemberKey.user_id.in_(list(user_ids))
+    )
+    return {k: (u, tuple(s or ())) for k, u, s in (await session.execute(stmt)).all()}
+
+
+async def active_keys(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID]
+) -> list[tuple[uuid.UUID, uuid.UUID, tuple[str, ...]]]:
+    """(key id, user id, scopes) of the users' usable keys."""
+    if not user_ids:
+        return []
+    stmt = select(MemberKey.id, MemberKey.user_id, MemberKey.scopes).where(
+        MemberKey.user_id.in_(list(user_ids)),
+        MemberKey.status == "active",
+        MemberKey.revoked_at.is_(None),
+    )
+    return [(k, u, tuple(s or ())) for k, u, s in (await session.execute(stmt)).all()]
+
+
+async def records_since(
+    session: AsyncSession, since: datetime, user_ids: Sequence[uuid.UUID]
+) -> list[UsageRecord]:
+    """The usage records of these users since `since`, oldest first."""
+    if not user_ids:
+        return []
+    stmt = (
+        select(UsageRecord)
+        .where(UsageRecord.created_at >= since, UsageRecord.user_id.in_(list(user_ids)))
+        .order_by(UsageRecord.created_at, UsageRecord.id)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def get_rollout(session: AsyncSession, ref: str, *, lock: bool = False) -> Rollout | None:
+    stmt = select(Rollout)
+    try:
+        stmt = stmt.where(Rollout.id == uuid.UUID(ref))
+    except ValueError:
+        stmt = stmt.where(Rollout.name == ref)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def cohorts_of(session: AsyncSession, rollout_id: uuid.UUID) -> list[RolloutCohort]:
+    stmt = (
+        select(RolloutCohort)
+        .where(RolloutCohort.rollout_id == rollout_id)
+        .order_by(RolloutCohort.position)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def get_cohort(session: AsyncSession, cohort_id: uuid.UUID) -> RolloutCohort | None:
+    return await session.get(RolloutCohort, cohort_id)
+
+
+def rollouts_query() -> Select[Any]:
+    return select(Rollout)
+
+
+async def get_draft(session: AsyncSession, draft_id: uuid.UUID) -> PolicyDraft | None:
+    return await session.get(PolicyDraft, draft_id)
+
+
+def drafts_query(status: str | None = None) -> Select[Any]:
+    stmt = select(PolicyDraft)
+    if status is not None:
+        stmt = stmt.where(PolicyDraft.status == status)
+    return stmt
 
 
 async def group_names(
@@ -88,3 +285,9 @@ async def package_terms(session: AsyncSession) -> list[VersionTerms]:
             await session.execute(stmt)
         ).all()
     ]
+
+
+async def priced_models(session: AsyncSession) -> list[str]:
+    """Models with an admin price."""
+    stmt = select(PriceOverride.model).distinct().order_by(PriceOverride.model)
+    return list((await session.execute(stmt)).scalars())

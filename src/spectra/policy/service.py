@@ -7,6 +7,7 @@ function and trace the gateway uses), and set a group's funding switches.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -29,10 +30,13 @@ from spectra.users.permissions import Permission, require
 from spectra.workspace import service as workspace_service
 
 from . import repository
+from .counters import month_start
 from .decide import Decision, decide
 from .errors import PolicyKeyNotFoundError
-from .models import GroupPolicy
-from .snapshot import GROUP_POLICY_CHANGE, load_snapshot
+from .models import GroupPolicy, MemberGrant
+from .repository import GroupRules
+from .schemas import GroupPolicyChange
+from .snapshot import GROUP_POLICY_CHANGE, MEMBER_GRANT_CHANGE, load_snapshot
 
 
 async def explain(
@@ -42,9 +46,11 @@ async def explain(
     user: uuid.UUID | str,
     model: str,
     key_id: uuid.UUID | None = None,
+    client: str | None = None,
 ) -> Decision:
     """Decide, from the database, whether `user` (id or email) may use `model` now and who would
-    pay; with `key_id`, through that key's scope. A member may explain their own access."""
+    pay; with `key_id`, through that key's scope; with `client` (a client family), as if that
+    tool sent it. A member may explain their own access."""
     require(actor, Permission.SELF)
     member = await users_service.get_user(session, actor, user=user)
     scopes: tuple[str, ...] = ()
@@ -59,6 +65,13 @@ async def explain(
     accounts = snap.funding_accounts(member.id, member.group_id)
     balances = await ledger_service.get_balances(session, accounts)
     settings = await workspace_service.get_settings(session)
+    now = utc_now()
+    groups, members = await repository.spend_since(
+        session,
+        month_start(now, settings.time_zone),
+        group_ids=[member.group_id],
+        user_ids=[member.id],
+    )
     inputs = snap.inputs(
         user_id=member.id,
         user_email=member.email,
@@ -69,8 +82,10 @@ async def explain(
         key_scopes=scopes,
         currency=settings.currency,
         time_zone=settings.time_zone,
+        client=client,
+        spent=(groups.get(member.group_id, 0), members.get(member.id, 0)),
     )
-    return decide(inputs, model, now=utc_now())
+    return decide(inputs, model, now=now)
 
 
 async def set_group_funding(
@@ -110,6 +125,117 @@ async def set_group_funding(
     )
     await record_change(session, GROUP_POLICY_CHANGE, target.id)
     return row
+
+
+async def get_group_policy(
+    session: AsyncSession, actor: Actor, *, group: uuid.UUID | str
+) -> dict[str, Any]:
+    """A group's whole policy: allowed and denied models, clients, request limits, the funding
+    switches, its caps with this month's spend, and its default package."""
+    require(actor, Permission.READ_ALL)
+    target = await users_service.get_group(session, actor, group=group)
+    rules = (await repository.group_policies(session, [target.id])).get(target.id, GroupRules())
+    settings = await workspace_service.get_settings(session)
+    month = month_start(utc_now(), settings.time_zone)
+    groups, _ = await repository.spend_since(session, month, group_ids=[target.id], user_ids=[])
+    return group_policy_view(target.name, target.id, rules, spent=groups.get(target.id, 0))
+
+
+def group_policy_view(
+    name: str, group_id: uuid.UUID, rules: GroupRules, *, spent: int | None = None
+) -> dict[str, Any]:
+    def money(field: str, micros: int | None) -> dict[str, Any]:
+        return {field: None if micros is None else format_amount(micros), f"{field}_micros": micros}
+
+    view: dict[str, Any] = {
+        "group": name,
+        "group_id": str(group_id),
+        "allowed_models": list(rules.allowed_models),
+        "denied_models": list(rules.denied_models),
+        "allowed_clients": list(rules.allowed_clients),
+        "rpm": rules.rpm,
+        "tpm": rules.tpm,
+        "max_concurrent": rules.max_concurrent,
+        "wallet_fallback": rules.wallet_fallback,
+        "group_wallet_fallback": rules.group_wallet_fallback,
+        **money("monthly_cap", rules.monthly_cap_micros),
+        **money("member_monthly_cap", rules.member_monthly_cap_micros),
+        "default_package": rules.default_package,
+    }
+    if spent is not None:
+        view.update(money("spent_this_month", spent))
+    return view
+
+
+def rules_after(rules: GroupRules, change: GroupPolicyChange) -> GroupRules:
+    """The rules once `change` is applied (pure: the dry-run and publish agree)."""
+    fields = change.model_fields_set
+    values: dict[str, Any] = {}
+    for name in ("allowed_models", "denied_models", "allowed_clients"):
+        if name in fields:
+            values[name] = tuple(getattr(change, name) or ())
+    for name in ("rpm", "tpm", "max_concurrent"):
+        if name in fields:
+            values[name] = getattr(change, name)
+    for name in ("wallet_fallback", "group_wallet_fallback"):
+        if name in fields and getattr(change, name) is not None:
+            values[name] = getattr(change, name)
+    if "monthly_cap" in fields:
+        values["monthly_cap_micros"] = change.monthly_cap
+    if "member_monthly_cap" in fields:
+        values["member_monthly_cap_micros"] = change.member_monthly_cap
+    return replace(rules, **values)
+
+
+async def apply_group_rules(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    group_id: uuid.UUID,
+    rules: GroupRules,
+) -> None:
+    """Write `rules` (policy row and caps) for a group, with a `policy.group` change. No audit:
+    the caller (publish, promote, rollback) records one event for the whole action."""
+    row = await repository.get_group_policy(session, group_id)
+    if row is None:
+        row = GroupPolicy(group_id=group_id)
+        session.add(row)
+    row.is_wallet_fallback = rules.wallet_fallback
+    row.is_group_wallet_fallback = rules.group_wallet_fallback
+    row.allowed_models = list(rules.allowed_models)
+    row.denied_models = list(rules.denied_models)
+    row.allowed_clients = list(rules.allowed_clients)
+    row.rpm, row.tpm, row.max_concurrent = rules.rpm, rules.tpm, rules.max_concurrent
+    row.updated_at = utc_now()
+    group = await users_service.get_group(session, SYSTEM, group=group_id)
+    if (group.monthly_cap_micros, group.member_monthly_cap_micros) != (
+        rules.monthly_cap_micros,
+        rules.member_monthly_cap_micros,
+    ):
+        await users_service.update_group(
+            session,
+            actor,
+            group=group_id,
+            monthly_cap_micros=rules.monthly_cap_micros,
+            member_monthly_cap_micros=rules.member_monthly_cap_micros,
+        )
+    await session.flush()
+    await record_change(session, GROUP_POLICY_CHANGE, group_id)
+
+
+async def set_member_grant(session: AsyncSession, *, user_id: uuid.UUID, models: list[str]) -> None:
+    """Set the model patterns granted to one member (empty removes the grant). No audit: the
+    rollout action that calls it records one event."""
+    row = await repository.get_member_grant(session, user_id)
+    if not models:
+        if row is not None:
+            await session.delete(row)
+    elif row is None:
+        session.add(MemberGrant(user_id=user_id, models=list(models), updated_at=utc_now()))
+    else:
+        row.models, row.updated_at = list(models), utc_now()
+    await session.flush()
+    await record_change(session, MEMBER_GRANT_CHANGE, user_id)
 
 
 MONEY_REASONS = frozenset({"package_allowance_exhausted", "wallet_empty"})
@@ -205,4 +331,15 @@ def _view(row: GroupPolicy) -> dict[str, bool]:
     }
 
 
-__all__ = ["Decision", "explain", "member_view", "served_models", "set_group_funding"]
+__all__ = [
+    "Decision",
+    "apply_group_rules",
+    "explain",
+    "get_group_policy",
+    "group_policy_view",
+    "member_view",
+    "rules_after",
+    "served_models",
+    "set_group_funding",
+    "set_member_grant",
+]

@@ -13,25 +13,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.db.changes import Change
 from spectra.db.session import Database, read_scope
+from spectra.kit.clock import utc_now
 from spectra.ledger.models import AccountKind
 from spectra.packages import service as packages_service
 from spectra.packages.models import PackageStatus
 from spectra.packages.service import Entitlement
+from spectra.workspace import service as workspace_service
 
 from . import repository
+from .counters import SpendCounters, month_start
 from .decide import PackageFacts, PolicyInputs, WalletFacts
-from .repository import VersionTerms
+from .repository import GroupRules, VersionTerms
 
 log = logging.getLogger(__name__)
 
 GROUP_POLICY_CHANGE = "policy.group"
+MEMBER_GRANT_CHANGE = "policy.member"
 
 
 @dataclass(slots=True)
 class Snapshot:
     entitlements: dict[uuid.UUID, list[Entitlement]] = field(default_factory=dict)
     terms: dict[tuple[uuid.UUID, int], VersionTerms] = field(default_factory=dict)
-    policies: dict[uuid.UUID, tuple[bool, bool]] = field(default_factory=dict)
+    policies: dict[uuid.UUID, GroupRules] = field(default_factory=dict)
+    grants: dict[uuid.UUID, tuple[str, ...]] = field(default_factory=dict)
+    """Model patterns granted to members one by one (rollout cohorts)."""
     group_names: dict[uuid.UUID, str] = field(default_factory=dict)
     wallets: dict[tuple[str, uuid.UUID], uuid.UUID] = field(default_factory=dict)
     wallet_owner: dict[uuid.UUID, tuple[str, uuid.UUID]] = field(default_factory=dict)
@@ -73,7 +79,10 @@ class Snapshot:
         key_scopes: Iterable[str] = (),
         currency: str = "USD",
         time_zone: str = "UTC",
+        client: str | None = None,
+        spent: tuple[int, int] = (0, 0),
     ) -> PolicyInputs:
+        """The decision's inputs; `spent` = (group, member) month-to-date spend, micros."""
         packages = []
         for e in self.entitlements.get(user_id, ()):
             terms = self.terms.get((e.package_id, e.version))
@@ -94,7 +103,7 @@ class Snapshot:
             )
         wallet = self.wallet_of(AccountKind.USER_WALLET.value, user_id)
         group_wallet = self.wallet_of(AccountKind.GROUP_WALLET.value, group_id)
-        switches = self.policies.get(group_id, (True, True))
+        rules = self.policies.get(group_id, GroupRules())
         return PolicyInputs(
             user_id=user_id,
             user_email=user_email,
@@ -108,11 +117,24 @@ class Snapshot:
             ),
             key_id=key_id,
             key_scopes=tuple(key_scopes),
-            wallet_fallback=switches[0],
-            group_wallet_fallback=switches[1],
+            wallet_fallback=rules.wallet_fallback,
+            group_wallet_fallback=rules.group_wallet_fallback,
             offered=self.offered,
             currency=currency,
             time_zone=time_zone,
+            allowed_models=rules.allowed_models,
+            member_models=self.grants.get(user_id, ()),
+            denied_models=rules.denied_models,
+            allowed_clients=rules.allowed_clients,
+            client=client,
+            group_cap_micros=rules.monthly_cap_micros,
+            group_spent_micros=spent[0],
+            member_cap_micros=rules.member_monthly_cap_micros,
+            member_spent_micros=spent[1],
+            rpm=rules.rpm,
+            tpm=rules.tpm,
+            max_concurrent=rules.max_concurrent,
+            default_package=rules.default_package,
         )
 
     def put_wallets(self, rows: Iterable[tuple[uuid.UUID, str, uuid.UUID]]) -> None:
@@ -133,6 +155,7 @@ async def load_snapshot(
         snap.entitlements.setdefault(e.user_id, []).append(e)
     snap.terms = {(t.package_id, t.version): t for t in await repository.package_terms(session)}
     snap.policies = await repository.group_policies(session, group_ids)
+    snap.grants = await repository.member_grants(session, user_ids)
     snap.group_names = await repository.group_names(session, group_ids)
     owners = None if user_ids is None else [*user_ids, *(group_ids or [])]
     snap.put_wallets(await repository.wallet_accounts(session, owner_ids=owners))
@@ -145,13 +168,23 @@ class PolicyCache:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.snapshot = Snapshot()
+        self.spend = SpendCounters()
         self._lock = asyncio.Lock()
         self.loaded = False
 
     async def load(self) -> None:
         async with self._lock, read_scope(self.db) as session:
             self.snapshot = await load_snapshot(session)
+            await self.load_spend(session)
             self.loaded = True
+
+    async def load_spend(self, session: AsyncSession) -> None:
+        """This month's spend per group and member, from the usage records (see counters.py)."""
+        time_zone = (await workspace_service.get_settings(session)).time_zone
+        month = month_start(utc_now(), time_zone)
+        groups, members = await repository.spend_since(session, month)
+        self.spend.time_zone = time_zone
+        self.spend.replace(groups, members, month)
 
     async def apply(self, changes: list[Change]) -> None:
         """Change-feed listener (`packages.`, `policy.`, `groups.`, `ledger.balance`)."""
@@ -186,8 +219,10 @@ class PolicyCache:
                 snap.terms = {
                     (t.package_id, t.version): t for t in await repository.package_terms(session)
                 }
-            if reload_groups:
+            if reload_groups or reload_terms:
                 snap.policies = await repository.group_policies(session)
+                snap.grants = await repository.member_grants(session)
+            if reload_groups:
                 snap.group_names = await repository.group_names(session)
             if accounts:
                 snap.put_wallets(

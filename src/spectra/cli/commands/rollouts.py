@@ -1,0 +1,313 @@
+"""`spectra rollouts ...`: staged rollouts: create, show, list, promote (with a dry-run first),
+roll back, metrics per cohort."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from spectra.audit.actor import Actor
+from spectra.cli import context
+from spectra.cli.commands.policy import show_dry_run
+from spectra.cli.output import console, fail, print_json, show_list, show_object
+from spectra.db.session import Session
+from spectra.policy import drafts as drafts_service
+from spectra.policy import rollouts as rollouts_service
+from spectra.policy.schemas import RolloutCreate
+
+rollouts_app = typer.Typer(
+    help="Staged rollouts: pilot -> wave 1 -> everyone.", no_args_is_help=True
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+COHORT_HELP = (
+    "NAME:key=value;... with groups=A,B users=a@x,b@x models=P,Q package=NAME "
+    "monthly-cap=AMOUNT member-cap=AMOUNT everyone (repeat, in order)"
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(rollouts_app, name="rollouts")
+
+
+def parse_cohort(spec: str) -> dict[str, Any]:
+    """`pilot:groups=Platform;models=claude-opus-*;package=Pro` -> a cohort body."""
+    name, _, rest = spec.partition(":")
+    cohort: dict[str, Any] = {"name": name.strip()}
+    keys = {
+        "groups": "groups",
+        "users": "users",
+        "models": "models",
+        "package": "package",
+        "monthly-cap": "monthly_cap",
+        "member-cap": "member_monthly_cap",
+    }
+    for part in filter(None, (p.strip() for p in rest.split(";"))):
+        key, eq, value = part.partition("=")
+        key = key.strip()
+        if key == "everyone" and not eq:
+            cohort["everyone"] = True
+        elif key in ("groups", "users", "models"):
+            cohort[keys[key]] = [v.strip() for v in value.split(",") if v.strip()]
+        elif key in keys:
+            cohort[keys[key]] = value.strip()
+        else:
+            fail(f"Unknown cohort setting '{key}'; use {COHORT_HELP}.", 2)
+    return cohort
+
+
+@rollouts_app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="The rollout's name.")],
+    cohort: Annotated[list[str] | None, typer.Option("--cohort", help=COHORT_HELP)] = None,
+    goal: Annotated[str, typer.Option("--goal", help="What the rollout is for.")] = "",
+    min_days: Annotated[
+        int | None, typer.Option("--min-days", help="Gate: days between cohorts.")
+    ] = None,
+    max_error_rate: Annotated[
+        str | None, typer.Option("--max-error-rate", help="Gate: percent, e.g. 5.")
+    ] = None,
+    max_refusal_rate: Annotated[
+        str | None, typer.Option("--max-refusal-rate", help="Gate: percent, e.g. 10.")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="A JSON file with the cohorts instead.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a rollout with its cohorts in order; nothing changes until a promotion."""
+    body: dict[str, Any] = {
+        "name": name,
+        "goal": goal,
+        "min_days": min_days,
+        "max_error_rate": max_error_rate,
+        "max_refusal_rate": max_refusal_rate,
+    }
+    if file is not None:
+        try:
+            loaded = json.loads(file.read_text())
+        except (OSError, ValueError) as exc:
+            fail(f"Could not read {file}: {exc}.", 2)
+        body["cohorts"] = loaded["cohorts"] if isinstance(loaded, dict) else loaded
+    else:
+        body["cohorts"] = [parse_cohort(c) for c in cohort or []]
+    if context.current().remote:
+        data = context.api("POST", "/api/rollouts", json=body)
+    else:
+        try:
+            spec = RolloutCreate.model_validate(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            fail(f"Invalid rollout ({'.'.join(map(str, first['loc']))}): {first['msg']}.", 2)
+
+        async def run(session: Session, actor: Actor) -> dict[str, Any]:
+            made = await rollouts_service.create_rollout(session, actor, data=spec)
+            return rollouts_service.detail_view(made)
+
+        data = context.run_local(run)
+    _show(data, as_json)
+
+
+def _show(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(data)
+        return
+    show_object(
+        data,
+        as_json=False,
+        fields=("name", "goal", "status", "min_days", "max_error_rate", "max_refusal_rate"),
+    )
+    show_list(
+        {"items": data["cohorts"]},
+        as_json=False,
+        columns=("position", "name", "models", "package", "monthly_cap", "status", "promoted_at"),
+    )
+
+
+@rollouts_app.command("show")
+def show(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
+    """Show a rollout and its cohorts."""
+    if context.current().remote:
+        data = context.api("GET", f"/api/rollouts/{name}")
+    else:
+
+        async def run(session: Session, actor: Actor) -> dict[str, Any]:
+            found = await rollouts_service.get_rollout(session, actor, rollout=name)
+            return rollouts_service.detail_view(found)
+
+        data = context.run_local(run)
+    _show(data, as_json)
+
+
+@rollouts_app.command("list")
+def list_(
+    limit: Annotated[int | None, typer.Option("--limit")] = None,
+    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List rollouts, newest first."""
+    if context.current().remote:
+        params = {k: v for k, v in (("limit", limit), ("cursor", cursor)) if v}
+        data = context.api("GET", "/api/rollouts", params=params)
+    else:
+
+        async def run(session: Session, actor: Actor) -> dict[str, Any]:
+            page = await rollouts_service.list_rollouts(session, actor, limit=limit, cursor=cursor)
+            return {
+                "items": [rollouts_service.rollout_view(r) for r in page.items],
+                "next_cursor": page.next_cursor,
+            }
+
+        data = context.run_local(run)
+    show_list(data, as_json=as_json, columns=("name", "status", "goal", "created_at"))
+
+
+@rollouts_app.command("promote")
+def promote(
+    name: Annotated[str, typer.Argument()],
+    cohort: Annotated[
+        str | None, typer.Option("--cohort", help="The cohort; the next one by default.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only draft and dry-run the promotion; show it.")
+    ] = False,
+    days: Annotated[int, typer.Option("--days", help="Dry-run look-back in days.")] = 7,
+    yes_without_dry_run: Annotated[
+        bool, typer.Option("--yes-without-dry-run", help="Promote although nothing was dry-run.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Promote the next cohort (its latest dry-run is published); --dry-run only evaluates it."""
+    if dry_run:
+        if context.current().remote:
+            made = context.api(
+                "POST", "/api/policy/drafts", json={"rollout": name, "cohort": cohort}
+            )
+            data = context.api(
+                "POST", f"/api/policy/drafts/{made['id']}/dry-run", json={"days": days}
+            )
+        else:
+
+            async def run_dry(session: Session, actor: Actor) -> dict[str, Any]:
+                draft = await drafts_service.create_draft(
+                    session, actor, rollout=name, cohort=cohort
+                )
+                done = await drafts_service.dry_run(session, actor, draft_id=draft.id, days=days)
+                return drafts_service.draft_view(done)
+
+            data = context.run_local(run_dry)
+        if as_json:
+            print_json(data)
+        else:
+            show_dry_run(data)
+            console.print(f"to apply: spectra rollouts promote {name}", markup=False)
+        return
+    if context.current().remote:
+        data = context.api(
+            "POST",
+            f"/api/rollouts/{name}/promote",
+            json={"cohort": cohort, "confirm_without_dry_run": yes_without_dry_run},
+        )
+    else:
+
+        async def run(session: Session, actor: Actor) -> dict[str, Any]:
+            done = await drafts_service.promote_cohort(
+                session,
+                actor,
+                rollout=name,
+                cohort=cohort,
+                confirm_without_dry_run=yes_without_dry_run,
+            )
+            return rollouts_service.cohort_view(done)
+
+        data = context.run_local(run)
+    if as_json:
+        print_json(data)
+    else:
+        console.print(f"promoted cohort '{data['name']}' of {name}", markup=False)
+
+
+@rollouts_app.command("rollback")
+def rollback(
+    name: Annotated[str, typer.Argument()],
+    cohort: Annotated[
+        str | None, typer.Option("--cohort", help="The cohort; the last promoted by default.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reverse the last promoted cohort: its policy changes and package assignments."""
+    if context.current().remote:
+        data = context.api("POST", f"/api/rollouts/{name}/rollback", json={"cohort": cohort})
+    else:
+
+        async def run(session: Session, actor: Actor) -> dict[str, Any]:
+            done = await rollouts_service.rollback(session, actor, rollout=name, cohort=cohort)
+            return rollouts_service.cohort_view(done)
+
+        data = context.run_local(run)
+    if as_json:
+        print_json(data)
+    else:
+        console.print(f"rolled back cohort '{data['name']}' of {name}", markup=False)
+
+
+@rollouts_app.command("metrics")
+def metrics(
+    name: Annotated[str, typer.Argument()],
+    days: Annotated[int, typer.Option("--days", help="Days before (and after) promotion.")] = 7,
+    as_json: JsonOpt = False,
+) -> None:
+    """Per cohort: members, requests, spend vs cap, refusal and error rates, clients."""
+    if context.current().remote:
+        data = context.api("GET", f"/api/rollouts/{name}/metrics", params={"days": days})
+    else:
+
+        async def run(session: Session, actor: Actor) -> dict[str, Any]:
+            return await rollouts_service.rollout_metrics(session, actor, rollout=name, days=days)
+
+        data = context.run_local(run)
+    if as_json:
+        print_json(data)
+        return
+    rows = []
+    for c in data["cohorts"]:
+        for side in ("before", "after"):
+            w = c.get(side)
+            if w is None:
+                continue
+            rows.append(
+                {
+                    "cohort": c["name"],
+                    "status": c["status"],
+                    "window": side,
+                    "members": c["members"],
+                    "active": w["active_members"],
+                    "requests": w["requests"],
+                    "spend": w["spend"],
+                    "cap": c["group_caps"],
+                    "refusal %": w["refusal_rate"],
+                    "error %": w["error_rate"],
+                    "clients": ", ".join(f"{k} {v}" for k, v in w["clients"].items()),
+                }
+            )
+    show_list(
+        {"items": rows},
+        as_json=False,
+        columns=(
+            "cohort",
+            "status",
+            "window",
+            "members",
+            "active",
+            "requests",
+            "spend",
+            "cap",
+            "refusal %",
+            "error %",
+            "clients",
+        ),
+    )

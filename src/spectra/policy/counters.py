@@ -1,0 +1,67 @@
+"""Month-to-date spend per group and per member, in memory: what the cap rules read.
+
+Loaded at start-up with one aggregate over this month's usage records (month in the workspace
+time zone), then kept current by the gateway's settlements (`add`, called with each request's
+cost as it settles). The month rolls over on its own: the first read or write in a new month
+starts from zero.
+
+Bound: the counters count settled cost only. A request admitted while its member and group
+were below their caps is charged in full, so a cap can be exceeded by at most the cost of the
+requests in flight when the counter crossed it (one request per open slot). Refunds and
+adjustments do not lower the counters (they are spend controls, not balances); a restart
+reloads them from the records.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+
+def month_start(at: datetime, time_zone: str) -> datetime:
+    """The first instant of `at`'s month in `time_zone`, as an aware datetime."""
+    local = at.astimezone(ZoneInfo(time_zone))
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+class SpendCounters:
+    """Month-to-date spend (micros) by group and by member."""
+
+    def __init__(self, time_zone: str = "UTC") -> None:
+        self.time_zone = time_zone
+        self.month: datetime | None = None
+        self.groups: dict[uuid.UUID, int] = defaultdict(int)
+        self.members: dict[uuid.UUID, int] = defaultdict(int)
+
+    def _roll(self, now: datetime) -> None:
+        month = month_start(now, self.time_zone)
+        if self.month != month:
+            self.month = month
+            self.groups.clear()
+            self.members.clear()
+
+    def add(
+        self, *, group_id: uuid.UUID | None, user_id: uuid.UUID | None, micros: int, at: datetime
+    ) -> None:
+        """Count a settled cost."""
+        if micros <= 0:
+            return
+        self._roll(at)
+        if group_id is not None:
+            self.groups[group_id] += micros
+        if user_id is not None:
+            self.members[user_id] += micros
+
+    def spent(self, *, group_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> tuple[int, int]:
+        """(group, member) month-to-date spend."""
+        self._roll(now)
+        return self.groups.get(group_id, 0), self.members.get(user_id, 0)
+
+    def replace(
+        self, groups: dict[uuid.UUID, int], members: dict[uuid.UUID, int], month: datetime
+    ) -> None:
+        self.month = month
+        self.groups = defaultdict(int, groups)
+        self.members = defaultdict(int, members)

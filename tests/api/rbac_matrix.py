@@ -278,6 +278,8 @@ def _package(json: Callable[[Fixtures], Any] | None = None) -> Prepare:
         name = (await fx.package()).package.name
         return Call({"name": name}, json=json(fx) if json else None)
 
+    return prepare
+
 
 POLICY_WRITE = frozenset({"owner", "admin"})
 

@@ -80,3 +80,20 @@ async def test_a_member_landing_on_the_overview_goes_to_the_portal(browser: Any)
     response = await b.get("/console/")
     assert response.status_code == 303
     assert response.headers["location"] == "/console/me"
+
+
+@pytest.mark.parametrize("path", [*ADMIN_PAGES, "/console/"])
+async def test_admin_pages_have_unique_element_ids(
+    path: str, browser: Any, runtime: Runtime
+) -> None:
+    """Duplicate ids break labels (a label points at the first element with its id)."""
+    import collections
+    import re
+
+    await _seed(runtime)
+    b = await browser(role="owner")
+    response = await b.get(path)
+    assert response.status_code == 200
+    ids = re.findall(r'\sid="([^"]+)"', response.text)
+    duplicated = sorted(i for i, n in collections.Counter(ids).items() if n > 1)
+    assert not duplicated, f"{path} repeats element ids: {duplicated}"

@@ -177,6 +177,10 @@ async def test_model_not_in_package_names_the_package_that_has_it(
     assert error["message"] == (
         "Your package 'Starter' does not include claude-opus-4-8; Power does. Ask an admin."
     )
+    # The member's portal shows the same sentence: the record keeps it.
+    await world.settle()
+    refused = [r for r in await world.records() if r.status == "refused"]
+    assert [r.refusal_message for r in refused] == [error["message"]]
 
 
 async def test_package_allowance_exhausted(

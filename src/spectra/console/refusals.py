@@ -19,7 +19,10 @@ _LABELS = {
 }
 
 
-def explain_reason(code: str | None, rule: str | None = None) -> str:
+def explain_reason(code: str | None, rule: str | None = None, message: str | None = None) -> str:
+    """The sentence the caller was given when it was recorded; otherwise a plain-language label."""
+    if message:
+        return message
     if not code:
         return ""
     label = _LABELS.get(code) or code.replace("_", " ")

@@ -201,6 +201,7 @@ class GenerationEndpoint:
                     status="refused",
                     refusal_reason=refused.error.code,
                     refusal_rule=refused.rule,
+                    refusal_message=refused.error.message[:500],
                 )
             )
             await refusals.send_refusal(
@@ -274,6 +275,7 @@ class GenerationEndpoint:
                     error_type=failure.type.value if failure is not None else None,
                     refusal_reason=None if failure is not None else exc.code,
                     refusal_rule=None if failure is not None else "pool",
+                    refusal_message=None if failure is not None else exc.message[:500],
                     attempts=max(attempts.count, 1),
                     latency_ms=_ms(time.monotonic() - started),
                 )

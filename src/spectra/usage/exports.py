@@ -41,6 +41,7 @@ EXPORT_COLUMNS = (
     "error_type",
     "refusal_reason",
     "refusal_rule",
+    "refusal_message",
     "input_tokens",
     "output_tokens",
     "cache_read_tokens",

@@ -110,6 +110,8 @@ class UsageRecord(IdMixin, Base):
     """The Spectra reason code of a refusal (e.g. `package_allowance_exhausted`)."""
     refusal_rule: Mapped[str | None] = mapped_column(String(200))
     """The policy rule that decided the refusal."""
+    refusal_message: Mapped[str | None] = mapped_column(String(500))
+    """The sentence the caller was given with the refusal, so the portal can show the same one."""
     input_tokens: Mapped[int] = mapped_column(Integer, default=0)
     output_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)

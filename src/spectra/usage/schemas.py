@@ -51,6 +51,7 @@ class UsageRecordCreate:
     error_type: str | None = None
     refusal_reason: str | None = None
     refusal_rule: str | None = None
+    refusal_message: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
@@ -95,6 +96,7 @@ class UsageRecordRead(BaseModel):
     error_type: str | None
     refusal_reason: str | None
     refusal_rule: str | None
+    refusal_message: str | None
     input_tokens: int
     output_tokens: int
     cache_read_tokens: int

@@ -52,7 +52,7 @@ async def _my_refusals(session: Any, viewer: Any, limit: int = 5) -> list[dict[s
             "model": r.model_requested,
             "reason": r.refusal_reason,
             "rule": r.refusal_rule,
-            "why": explain_reason(r.refusal_reason, r.refusal_rule),
+            "why": explain_reason(r.refusal_reason, r.refusal_rule, r.refusal_message),
             "client": r.client_family,
         }
         for r in page.items

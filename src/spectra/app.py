@@ -126,6 +126,15 @@ def create_app(
     return app
 
 
+def serve_app() -> FastAPI:
+    """The app of one `spectra serve --workers N` worker (uvicorn imports it by name)."""
+    from spectra import logs
+
+    settings = get_settings()
+    logs.configure(settings.log_level, as_json=settings.log_json)
+    return create_app(settings=settings, serve=True)
+
+
 def _surface_for(path: str) -> Any:
     if path.startswith("/v1"):
         return importlib.import_module("spectra.gateway.refusals")

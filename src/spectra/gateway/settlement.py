@@ -26,7 +26,7 @@ from spectra.audit.actor import GATEWAY
 from spectra.db.batch import GroupCommitter
 from spectra.kit.clock import utc_now
 from spectra.ledger import service as ledger_service
-from spectra.ledger.holds import InProcessBalanceView, LedgerTransactionSpec
+from spectra.ledger.holds import BalanceView, LedgerTransactionSpec
 from spectra.providers.types import Usage
 from spectra.usage import service as usage_service
 from spectra.usage.pricing import TokenUsage, cost_micros
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 class Settler:
     """Submits settlements and refusal records to the group committer without waiting for them."""
 
-    def __init__(self, committer: GroupCommitter, view: InProcessBalanceView) -> None:
+    def __init__(self, committer: GroupCommitter, view: BalanceView) -> None:
         self.committer = committer
         self.view = view
         self._pending: set[asyncio.Future[Any]] = set()

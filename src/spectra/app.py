@@ -89,6 +89,13 @@ def create_app(
             status_code=200 if ready else 503,
         )
 
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        from spectra import metrics as exposition
+
+        body = await exposition.render(request.app.state.runtime)
+        return Response(body, media_type=exposition.CONTENT_TYPE)
+
     @app.head("/", include_in_schema=False)
     async def head_root() -> Response:
         return Response(status_code=200)

@@ -11,6 +11,7 @@ import typer
 from spectra.cli.output import console, fail, fail_error
 from spectra.config import get_settings, reset_settings
 from spectra.db import migrate as db_migrate
+from spectra.db.leases import release, try_acquire
 from spectra.errors import ConfigError, SpectraError
 from spectra.runtime import build_runtime, close_runtime
 
@@ -50,7 +51,16 @@ async def _preflight() -> list[str]:
             )
         from spectra import bootstrap
 
-        return await bootstrap.first_start(runtime)
+        # Several processes may start at once on a new database: one at a time creates the
+        # owner account and the built-in rows.
+        for _ in range(300):
+            if await try_acquire(runtime.db, "bootstrap", runtime.holder, 30.0) is None:
+                break
+            await asyncio.sleep(0.1)
+        try:
+            return await bootstrap.first_start(runtime)
+        finally:
+            await release(runtime.db, "bootstrap", runtime.holder)
     finally:
         await close_runtime(runtime)
 

@@ -81,8 +81,8 @@ class Cluster:
         self.servers.append(server)
         return server
 
-    async def wait_ready(self, server: Server, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
+    async def wait_ready(self, server: Server, within: float = 60.0) -> None:
+        deadline = time.monotonic() + within
         async with httpx.AsyncClient() as http:
             while time.monotonic() < deadline:
                 if server.proc.poll() is not None:
@@ -137,7 +137,7 @@ async def cluster(
     local = Settings(
         database_url=url,
         data_dir=workdir / "data",
-        secret_key=secret,  # type: ignore[arg-type]
+        secret_key=secret,
         auto_migrate=False,
     )
     runtime = await build_runtime(local)

@@ -89,6 +89,13 @@ def create_app(
             status_code=200 if ready else 503,
         )
 
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        from spectra import metrics as exposition
+
+        body = await exposition.render(request.app.state.runtime)
+        return Response(body, media_type=exposition.CONTENT_TYPE)
+
     @app.head("/", include_in_schema=False)
     async def head_root() -> Response:
         return Response(status_code=200)
@@ -124,6 +131,15 @@ def create_app(
 
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def serve_app() -> FastAPI:
+    """The app of one `spectra serve --workers N` worker (uvicorn imports it by name)."""
+    from spectra import logs
+
+    settings = get_settings()
+    logs.configure(settings.log_level, as_json=settings.log_json)
+    return create_app(settings=settings, serve=True)
 
 
 def _surface_for(path: str) -> Any:

@@ -39,7 +39,11 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default SQLite in the data directory."
     )
     redis_url: str | None = Field(
-        default=None, description="Redis for state shared by several processes."
+        default=None,
+        description="Redis for hot-path state shared by several processes (holds, limits, affinity).",
+    )
+    redis_prefix: str = Field(
+        default="spectra:", description="Prefix of every Redis key (one per installation)."
     )
     host: str = "127.0.0.1"
     port: int = 8080

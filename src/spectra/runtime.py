@@ -14,7 +14,15 @@ from spectra.config import Settings, get_settings
 from spectra.db import migrate
 from spectra.db.batch import GroupCommitter
 from spectra.db.changes import ChangeFeed
-from spectra.db.leases import SERVE_LEASE, JobScheduler, process_holder, release, try_acquire
+from spectra.db.leases import (
+    SERVE_LEASE,
+    JobScheduler,
+    live_holders,
+    process_holder,
+    release,
+    try_acquire,
+)
+from spectra.db.redis import SharedRedis, open_redis
 from spectra.db.serverkey import ServerKeys, bind_secret, has_identity, load_secret, set_server_keys
 from spectra.db.session import Database, open_database, set_database
 from spectra.errors import ConfigError
@@ -36,6 +44,7 @@ class Runtime:
     feed: ChangeFeed
     committer: GroupCommitter
     jobs: JobScheduler
+    redis: SharedRedis | None = None
     holder: str = field(default_factory=process_holder)
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
@@ -43,9 +52,10 @@ class Runtime:
     started: bool = False
 
     async def start(self, *, serve: bool = False, run_jobs: bool = True) -> None:
-        """Start background parts; with `serve`, take the serve lease first (one process per database)."""
+        """Start background parts; with `serve`, take the serve lease first (without Redis, one
+        process per database; with Redis, each process holds its own `serve:<holder>` row)."""
         if serve:
-            await self._take_serve_lease()
+            await self.take_serve_lease()
         await self.feed.start()
         await self.committer.start()
         for hook in self.on_start:
@@ -69,33 +79,66 @@ class Runtime:
                 log.exception("shutdown hook failed")
         await self.committer.stop()
         await self.feed.stop()
-        if self.serving:
-            await release(self.db, SERVE_LEASE, self.holder)
-            self.serving = False
+        await self.release_serve_lease()
         self.started = False
 
-    async def _take_serve_lease(self) -> None:
-        if self.settings.redis_url:
+    @property
+    def _serve_lease_name(self) -> str:
+        # With shared state in Redis any number of processes may serve; each keeps its own row
+        # (so `leases` lists who serves). Without it, one row: one process per database.
+        return f"{SERVE_LEASE}:{self.holder}" if self.redis is not None else SERVE_LEASE
+
+    async def take_serve_lease(self) -> None:
+        """Become a serving process, or raise `AnotherProcessServingError` (one sentence)."""
+        # A process with Redis and one without must never serve the same database together.
+        if self.redis is not None:
+            mixed = await live_holders(self.db, SERVE_LEASE, exclude=self.holder)
+        else:
+            mixed = await live_holders(self.db, f"{SERVE_LEASE}:", prefix=True, exclude=self.holder)
+        if mixed:
             raise AnotherProcessServingError(
-                "SPECTRA_REDIS_URL is set, but shared state in Redis is not available in this version; "
-                "unset it and run one Spectra process per database."
+                serving_refusal(mixed[0], shared=self.redis is not None)
             )
         other = await try_acquire(
-            self.db, SERVE_LEASE, self.holder, self.settings.lease_ttl_seconds, info="spectra serve"
+            self.db,
+            self._serve_lease_name,
+            self.holder,
+            self.settings.lease_ttl_seconds,
+            info="spectra serve",
         )
         if other is not None:
-            raise AnotherProcessServingError(
-                f"Another Spectra process ({other.holder}) is already serving this database; "
-                "running two without shared state in Redis would weaken the overspend bound, so this one stops."
-            )
+            raise AnotherProcessServingError(serving_refusal(other.holder))
         self.serving = True
+
+    async def release_serve_lease(self) -> None:
+        if self.serving:
+            await release(self.db, self._serve_lease_name, self.holder)
+            self.serving = False
 
     async def _renew_serve_lease(self) -> None:
         other = await try_acquire(
-            self.db, SERVE_LEASE, self.holder, self.settings.lease_ttl_seconds, info="spectra serve"
+            self.db,
+            self._serve_lease_name,
+            self.holder,
+            self.settings.lease_ttl_seconds,
+            info="spectra serve",
         )
         if other is not None:
             log.error("lost the serve lease to %s", other.holder)
+
+
+def serving_refusal(holder: str, *, shared: bool = False) -> str:
+    """The one sentence a second process stops with (without Redis, or mixing with and without)."""
+    if shared:
+        return (
+            f"Spectra process {holder} serves this database without SPECTRA_REDIS_URL; stop it or "
+            "give it the same Redis before starting processes that share state in Redis."
+        )
+    return (
+        f"Another Spectra process ({holder}) is already serving this database; without "
+        "SPECTRA_REDIS_URL a second one would weaken the overspend bound, so this one stops "
+        "(set SPECTRA_REDIS_URL to run several)."
+    )
 
 
 async def build_runtime(
@@ -134,6 +177,7 @@ async def build_runtime(
             db, max_batch=settings.commit_max_batch, max_delay=settings.commit_max_delay
         ),
         jobs=JobScheduler(db),
+        redis=open_redis(settings.redis_url, settings.redis_prefix) if settings.redis_url else None,
     )
     from spectra import wiring
 
@@ -145,5 +189,7 @@ async def close_runtime(runtime: Runtime) -> None:
     if runtime.started:
         await runtime.stop()
     await runtime.db.dispose()
+    if runtime.redis is not None:
+        await runtime.redis.close()
     set_database(None)
     set_server_keys(None)

@@ -1,20 +1,25 @@
-"""The in-process balance view: exact holds under concurrency, the overspend bound, settlement
-through the group committer with real commits, refresh through the change feed, the sweeper."""
+"""The balance views (in-process and Redis, same tests): exact holds under concurrency, the
+overspend bound, settlement through the group committer with real commits, refresh through the
+change feed, the sweeper."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import pytest
+from tests.support.redis import shared_redis
 
 from spectra.audit.actor import GATEWAY
 from spectra.db.session import session_scope
 from spectra.kit import clock as clock_module
 from spectra.ledger import service as ledger_service
 from spectra.ledger.errors import HoldNotOpenError, InsufficientFundsError
-from spectra.ledger.holds import Hold, InProcessBalanceView, LedgerTransactionSpec
+from spectra.ledger.holds import BalanceView, Hold, InProcessBalanceView, LedgerTransactionSpec
+from spectra.ledger.holds_redis import RedisBalanceView
 from spectra.ledger.models import AccountKind, LedgerAccount
 from spectra.ledger.verify import verify_ledger
 from spectra.runtime import Runtime
@@ -37,15 +42,32 @@ async def _wallets(runtime: Runtime, *amounts: int) -> list[LedgerAccount]:
     return out
 
 
-async def _view(runtime: Runtime) -> InProcessBalanceView:
-    view = InProcessBalanceView(runtime.db)
-    await view.start()
-    return view
+ViewFactory = Callable[[], Awaitable[BalanceView]]
 
 
-async def _write(
-    runtime: Runtime, view: InProcessBalanceView, spec: LedgerTransactionSpec | None
-) -> None:
+@pytest.fixture(params=["memory", "redis"])
+async def make_view(request: pytest.FixtureRequest, runtime: Runtime) -> AsyncIterator[ViewFactory]:
+    """Builds the view under test; the Redis one gets its own key prefix, cleaned afterwards."""
+    async with contextlib.AsyncExitStack() as stack:
+        views: list[BalanceView] = []
+
+        async def make() -> BalanceView:
+            view: BalanceView
+            if request.param == "redis":
+                shared = await stack.enter_async_context(shared_redis())
+                view = RedisBalanceView(runtime.db, shared)
+            else:
+                view = InProcessBalanceView(runtime.db)
+            await view.start()
+            views.append(view)
+            return view
+
+        yield make
+        for view in views:
+            await view.stop()
+
+
+async def _write(runtime: Runtime, view: BalanceView, spec: LedgerTransactionSpec | None) -> None:
     """What the gateway's settlement does: submit through the committer, then tell the view."""
     if spec is None:
         return
@@ -65,10 +87,10 @@ async def _balances(runtime: Runtime, *accounts: LedgerAccount) -> list[int]:
 
 class TestReserveExactness:
     async def test_fifty_concurrent_holds_of_a_tenth_grant_exactly_ten(
-        self, runtime: Runtime
+        self, runtime: Runtime, make_view: ViewFactory
     ) -> None:
         (wallet,) = await _wallets(runtime, 1_000_000)
-        view = await _view(runtime)
+        view = await make_view()
 
         async def request(i: int) -> bool:
             try:
@@ -89,18 +111,22 @@ class TestReserveExactness:
         async with session_scope(runtime.db) as s:
             assert (await verify_ledger(s)).ok
 
-    async def test_a_refused_hold_reserves_nothing(self, runtime: Runtime) -> None:
+    async def test_a_refused_hold_reserves_nothing(
+        self, runtime: Runtime, make_view: ViewFactory
+    ) -> None:
         a, b = await _wallets(runtime, 300, 200)
-        view = await _view(runtime)
+        view = await make_view()
         with pytest.raises(InsufficientFundsError) as info:
             await view.reserve("r", [(a.id, None), (b.id, None)], amount=600, expires_in=MINUTE)
         assert info.value.details == {"needed_micros": 600, "available_micros": 500}
         assert await view.available(a.id) == 300
         assert await view.available(b.id) == 200
 
-    async def test_splits_the_estimate_across_sources_in_order(self, runtime: Runtime) -> None:
+    async def test_splits_the_estimate_across_sources_in_order(
+        self, runtime: Runtime, make_view: ViewFactory
+    ) -> None:
         a, b, c = await _wallets(runtime, 300, 0, 1000)
-        view = await _view(runtime)
+        view = await make_view()
         hold = await view.reserve(
             "r", [(a.id, None), (b.id, None), (c.id, 150)], amount=400, expires_in=MINUTE
         )
@@ -111,10 +137,10 @@ class TestReserveExactness:
 
 class TestSettle:
     async def test_below_the_hold_charges_in_order_and_releases_the_rest(
-        self, runtime: Runtime
+        self, runtime: Runtime, make_view: ViewFactory
     ) -> None:
         a, b = await _wallets(runtime, 300, 1000)
-        view = await _view(runtime)
+        view = await make_view()
         hold = await view.reserve("r", [(a.id, None), (b.id, None)], amount=500, expires_in=MINUTE)
         spec = await view.settle(hold, 350)
         assert spec is not None
@@ -128,10 +154,10 @@ class TestSettle:
         assert await view.available(b.id) == 950
 
     async def test_above_the_hold_takes_the_last_source_below_zero_by_at_most_the_excess(
-        self, runtime: Runtime
+        self, runtime: Runtime, make_view: ViewFactory
     ) -> None:
         a, b = await _wallets(runtime, 300, 200)
-        view = await _view(runtime)
+        view = await make_view()
         hold = await view.reserve("r", [(a.id, None), (b.id, None)], amount=500, expires_in=MINUTE)
         spec = await view.settle(hold, 580)
         await _write(runtime, view, spec)
@@ -139,10 +165,10 @@ class TestSettle:
         assert -80 >= -(580 - 500)
 
     async def test_the_excess_first_uses_what_the_sources_still_have(
-        self, runtime: Runtime
+        self, runtime: Runtime, make_view: ViewFactory
     ) -> None:
         a, b = await _wallets(runtime, 1000, 1000)
-        view = await _view(runtime)
+        view = await make_view()
         hold = await view.reserve("r", [(a.id, 100), (b.id, None)], amount=300, expires_in=MINUTE)
         assert hold.parts == ((a.id, 100), (b.id, 200))
         spec = await view.settle(hold, 450)
@@ -150,10 +176,10 @@ class TestSettle:
         assert await _balances(runtime, a, b) == [1000 - 100, 1000 - 350]
 
     async def test_overspend_is_bounded_even_when_every_source_is_empty(
-        self, runtime: Runtime
+        self, runtime: Runtime, make_view: ViewFactory
     ) -> None:
         a, b = await _wallets(runtime, 100, 100)
-        view = await _view(runtime)
+        view = await make_view()
         holds = [
             await view.reserve(f"r{i}", [(a.id, None), (b.id, None)], amount=100, expires_in=MINUTE)
             for i in range(2)
@@ -168,10 +194,10 @@ class TestSettle:
         assert balances == [-30, -70]
 
     async def test_a_zero_cost_writes_nothing_and_settling_twice_is_refused(
-        self, runtime: Runtime
+        self, runtime: Runtime, make_view: ViewFactory
     ) -> None:
         (a,) = await _wallets(runtime, 100)
-        view = await _view(runtime)
+        view = await make_view()
         hold = await view.reserve("r", [(a.id, None)], amount=40, expires_in=MINUTE)
         assert await view.settle(hold, 0) is None
         assert await view.available(a.id) == 100
@@ -180,9 +206,11 @@ class TestSettle:
 
 
 class TestRelease:
-    async def test_release_gives_the_hold_back_once(self, runtime: Runtime) -> None:
+    async def test_release_gives_the_hold_back_once(
+        self, runtime: Runtime, make_view: ViewFactory
+    ) -> None:
         (a,) = await _wallets(runtime, 100)
-        view = await _view(runtime)
+        view = await make_view()
         hold = await view.reserve("r", [(a.id, None)], amount=60, expires_in=MINUTE)
         assert await view.available(a.id) == 40
         assert await view.release(hold) is True
@@ -190,10 +218,10 @@ class TestRelease:
         assert await view.available(a.id) == 100
 
     async def test_the_sweeper_releases_holds_past_their_expiry(
-        self, runtime: Runtime, clock: object
+        self, runtime: Runtime, clock: object, make_view: ViewFactory
     ) -> None:
         (a,) = await _wallets(runtime, 100)
-        view = await _view(runtime)
+        view = await make_view()
         short: Hold = await view.reserve(
             "r1", [(a.id, None)], amount=30, expires_in=timedelta(seconds=30)
         )
@@ -201,7 +229,7 @@ class TestRelease:
         clock_module.advance(timedelta(seconds=31))
         assert await view.release_expired() == 1
         assert await view.available(a.id) == 80
-        assert view.open_holds == 1
+        assert await view.count_open_holds() == 1
         # A late settlement of a swept hold still charges: all of it is excess, within the bound.
         spec = await view.settle(short, 30)
         assert spec is not None
@@ -210,10 +238,10 @@ class TestRelease:
 
 class TestRefresh:
     async def test_another_writers_change_reaches_the_view_through_the_feed(
-        self, runtime: Runtime
+        self, runtime: Runtime, make_view: ViewFactory
     ) -> None:
         (a,) = await _wallets(runtime, 100)
-        view = await _view(runtime)
+        view = await make_view()
         runtime.feed.subscribe("ledger.balance", view.on_changes)
         hold = await view.reserve("r", [(a.id, None)], amount=60, expires_in=MINUTE)
         pending = await view.settle(hold, 50)  # settled, not yet written
@@ -231,10 +259,10 @@ class TestRefresh:
         assert await _balances(runtime, a) == [1050]
 
     async def test_a_refresh_that_already_sees_a_pending_settlement_counts_it_once(
-        self, runtime: Runtime
+        self, runtime: Runtime, make_view: ViewFactory
     ) -> None:
         (a,) = await _wallets(runtime, 100)
-        view = await _view(runtime)
+        view = await make_view()
         hold = await view.reserve("r", [(a.id, None)], amount=60, expires_in=MINUTE)
         spec = await view.settle(hold, 60)
         assert spec is not None

@@ -12,6 +12,7 @@ from spectra.config import Settings
 from spectra.db.batch import GroupCommitter
 from spectra.db.changes import ChangeFeed
 from spectra.db.leases import JobScheduler
+from spectra.db.redis import SharedRedis
 from spectra.db.serverkey import ServerKeys
 from spectra.db.session import Database
 
@@ -23,5 +24,7 @@ class Hub(Protocol):
     feed: ChangeFeed
     committer: GroupCommitter
     jobs: JobScheduler
+    redis: SharedRedis | None
+    """Shared hot-path state when `SPECTRA_REDIS_URL` is set; None in the embedded default."""
     on_start: list[Callable[[], Awaitable[None]]]
     on_stop: list[Callable[[], Awaitable[None]]]

@@ -1,5 +1,6 @@
-"""Database leases: one process serves a database (until shared state lives in Redis), and
-one process at a time runs each background job.
+"""Database leases: one process serves a database (unless shared state lives in Redis; then
+each serving process holds its own `serve:<holder>` row), and one process at a time runs each
+background job.
 
 A lease is a row (name, holder, expires_at). Taking it is one conditional UPDATE (or an
 INSERT for a new name) in its own short transaction; renewing moves `expires_at`.
@@ -92,6 +93,18 @@ async def try_acquire(
             return None
         session.expunge(current)
         return current
+
+
+async def live_holders(
+    db: Database, name: str, *, prefix: bool = False, exclude: str | None = None
+) -> list[str]:
+    """Holders of the unexpired lease `name` (or every lease starting with it), but `exclude`."""
+    match = Lease.name.startswith(name, autoescape=True) if prefix else Lease.name == name
+    async with session_scope(db) as session:
+        rows = (
+            await session.execute(select(Lease.holder).where(match, Lease.expires_at >= utc_now()))
+        ).scalars()
+        return [h for h in rows if h != exclude and not _holder_is_dead_local_process(h)]
 
 
 async def release(db: Database, name: str, holder: str) -> None:

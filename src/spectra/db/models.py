@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String
+from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from spectra.db.base import Base
@@ -43,6 +43,8 @@ class ServerIdentity(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     secret_fingerprint: Mapped[str] = mapped_column(String(64))
+    credentials_key_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """Version of the credential-encryption subkey new ciphertexts use (raised by rotation)."""
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 

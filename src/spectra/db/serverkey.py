@@ -8,14 +8,15 @@ import base64
 import binascii
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.config import Settings
 from spectra.db.models import ServerIdentity
-from spectra.db.session import Database, session_scope
+from spectra.db.session import Database, on_commit, session_scope
 from spectra.errors import ConfigError
 from spectra.kit import crypto
 
@@ -113,6 +114,23 @@ async def bind_secret(db: Database, secret: bytes) -> ServerKeys:
                 "The server secret does not match the one this database was created with; "
                 "restore the original secret key file (or SPECTRA_SECRET_KEY) before starting."
             )
+        else:
+            keys = ServerKeys(secret=secret, credentials_version=row.credentials_key_version)
+    return keys
+
+
+async def raise_credentials_version(session: AsyncSession) -> ServerKeys:
+    """Move the credential subkey to its next version (in the caller's transaction) and make
+    this process use it; returns the new keys. Member-key and token hashes are untouched."""
+    row = (
+        await session.execute(
+            select(ServerIdentity).where(ServerIdentity.id == 1).with_for_update()
+        )
+    ).scalar_one()
+    row.credentials_key_version = row.credentials_key_version + 1
+    await session.flush()
+    keys = replace(get_server_keys(), credentials_version=row.credentials_key_version)
+    on_commit(session, lambda: set_server_keys(keys))
     return keys
 
 

@@ -11,12 +11,13 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from spectra.errors import SpectraError
 from spectra.keys.cache import KeyEntry
 from spectra.kit.clock import monotonic, utc_now
-from spectra.ledger.errors import InsufficientFundsError
-from spectra.ledger.holds import Hold, InProcessBalanceView
+from spectra.ledger.errors import HoldStoreUnavailableError, InsufficientFundsError
+from spectra.ledger.holds import BalanceView, Hold
 from spectra.policy.decide import (
     ALLOWANCE,
     Decision,
@@ -63,14 +64,23 @@ class _Counter:
             self.token_sum -= self.tokens.popleft()[1]
 
 
+class Limiter(Protocol):
+    """Rate-limit counters: `RateLimiter` in process, `RedisRateLimiter` shared."""
+
+    async def acquire(self, limits: Iterable[Limit], tokens: int) -> Lease: ...
+
+    def finish(self, lease: Lease, actual_tokens: int | None) -> None: ...
+
+
 @dataclass(slots=True)
 class Lease:
     """Taken on admission; `finish` corrects the token count and frees the concurrency slots."""
 
-    limiter: RateLimiter
+    limiter: Limiter
     keys: tuple[tuple[str, str], ...]
     tokens: int
     done: bool = False
+    id: str = ""
 
     def finish(self, actual_tokens: int | None = None) -> None:
         if self.done:
@@ -82,14 +92,15 @@ class Lease:
 class RateLimiter:
     """Sliding one-minute windows of requests and tokens, and open-request counts, per scope.
 
-    In memory and per process (with several processes this moves to Redis). Tokens are counted
+    In memory and per process (with several processes, `RedisRateLimiter` shares them). Tokens are counted
     at admission from the estimate and corrected to the real count when the request settles.
     """
 
     def __init__(self) -> None:
         self._counters: dict[tuple[str, str], _Counter] = {}
 
-    def acquire(self, limits: Iterable[Limit], tokens: int) -> Lease:
+    async def acquire(self, limits: Iterable[Limit], tokens: int) -> Lease:
+        """Count one request of `tokens` against every limit, or raise the first one exceeded."""
         now = monotonic()
         checked: list[tuple[Limit, _Counter]] = []
         for limit in limits:
@@ -172,7 +183,7 @@ class AdmissionRefused(Exception):  # noqa: N818 - carries a refusal plus what t
 
 async def policy_inputs(
     cache: PolicyCache,
-    view: InProcessBalanceView,
+    view: BalanceView,
     entry: KeyEntry,
     settings: WorkspaceSettings,
     client: str | None = None,
@@ -180,10 +191,9 @@ async def policy_inputs(
     """The decision's inputs for this key's member, from memory (available = balance - holds,
     month-to-date spend from the policy cache's counters)."""
     snap = cache.snapshot
-    available = {
-        account: await view.available(account)
-        for account in snap.funding_accounts(entry.user_id, entry.group_id)
-    }
+    available = await view.available_many(
+        list(snap.funding_accounts(entry.user_id, entry.group_id))
+    )
     return snap.inputs(
         user_id=entry.user_id,
         user_email=entry.user_email,
@@ -252,9 +262,9 @@ async def admit(
     info: RequestInfo,
     model: str,
     cache: PolicyCache,
-    view: InProcessBalanceView,
+    view: BalanceView,
     prices: PriceTable,
-    limiter: RateLimiter,
+    limiter: Limiter,
     settings: WorkspaceSettings,
     key_limits: Limit,
     user_limits: Limit,
@@ -263,7 +273,10 @@ async def admit(
     """Decide, price, rate-limit, estimate and hold; raises `AdmissionRefused`. `client` is the
     request's client family (for the group's allowed clients)."""
     now = utc_now()
-    inputs = await policy_inputs(cache, view, entry, settings, client)
+    try:
+        inputs = await policy_inputs(cache, view, entry, settings, client)
+    except HoldStoreUnavailableError as exc:
+        raise AdmissionRefused(exc, "hold") from exc
     decision = decide(inputs, model, now=now)
     if not decision.allowed:
         assert decision.error is not None
@@ -274,7 +287,7 @@ async def admit(
         raise AdmissionRefused(exc, "price", inputs) from exc
     micros, tokens = estimate(info, price, settings.output_estimate_cap)
     try:
-        lease = limiter.acquire(
+        lease = await limiter.acquire(
             limits_for(entry, decision, inputs, key_limits, user_limits), tokens
         )
     except SpectraError as exc:
@@ -292,6 +305,9 @@ async def admit(
         raise AdmissionRefused(
             insufficient_for_request(inputs, decision, model, micros), "hold", inputs
         ) from exc
+    except HoldStoreUnavailableError as exc:
+        lease.finish(0)
+        raise AdmissionRefused(exc, "hold", inputs) from exc
     return Admission(
         request_id=request_id,
         entry=entry,

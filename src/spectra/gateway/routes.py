@@ -29,7 +29,7 @@ from spectra.providers.errors import UpstreamFailure
 from spectra.providers.types import Usage, WireProtocol
 from spectra.usage.clients import client_family
 
-from . import models_list, refusals
+from . import metrics, models_list, refusals
 from .admission import Admission, AdmissionRefused, admit
 from .auth import authenticate
 from .errors import (
@@ -163,6 +163,7 @@ class GenerationEndpoint:
             if not info.model:
                 raise ModelMissingError("The request names no model; set the 'model' field.")
         except SpectraError as exc:
+            metrics.observe_request(self.protocol.value, "", "refused", exc.code)
             await refusals.send_refusal(send, exc, anthropic=self.anthropic, request_id=rid)
             return
         headers = _header_pairs(scope)
@@ -195,6 +196,7 @@ class GenerationEndpoint:
                 client=family,
             )
         except AdmissionRefused as refused:
+            metrics.observe_request(self.protocol.value, model, "refused", refused.error.code)
             gw.settler.record(
                 replace(
                     record,
@@ -268,6 +270,13 @@ class GenerationEndpoint:
             if admission.lease is not None:
                 admission.lease.finish(0)
             failure = exc if isinstance(exc, UpstreamFailure) else None
+            metrics.observe_request(
+                self.protocol.value,
+                admission.model,
+                "error" if failure is not None else "refused",
+                failure.type.value if failure is not None else exc.code,
+                latency=time.monotonic() - started,
+            )
             gw.settler.record(
                 replace(
                     record,
@@ -439,6 +448,16 @@ class GenerationEndpoint:
             latency_ms=_ms(now - started),
             ttfb_ms=_ms(ttfb - started) if ttfb is not None else None,
         )
+        metrics.observe_request(
+            self.protocol.value,
+            admission.model,
+            status,
+            error_type or "",
+            latency=now - started,
+            ttfb=ttfb - started if ttfb is not None else None,
+        )
+        if failure is not None:
+            metrics.observe_upstream_error(failure.type.value, fw.selection.account_name)
         cost = await gw.settler.settle(admission, final, usage)
         if admission.lease is not None:
             admission.lease.finish(usage.total_tokens if usage is not None else 0)

@@ -23,6 +23,8 @@ from spectra.providers.client import Timeouts, UpstreamClient, UpstreamResponse
 from spectra.providers.errors import UpstreamFailure, classify_response
 from spectra.providers.types import WireProtocol
 
+from . import metrics
+
 SESSION_HEADERS = ("x-claude-code-session-id", "session-id", "x-session-id")
 
 
@@ -79,6 +81,7 @@ async def forward(
     tried: set[uuid.UUID] = set()
     inject = protocol is WireProtocol.OPENAI_CHAT and info.stream and not info.include_usage
     affinity = session_key(headers, info)
+    await scheduler.recall(affinity)
     while True:
         try:
             selection = scheduler.select(protocol.value, model, group_id, affinity, exclude=tried)
@@ -86,6 +89,7 @@ async def forward(
             if attempts.failures:
                 raise attempts.failures[-1] from None
             raise
+        await scheduler.remember(affinity, selection)
         tried.add(selection.account_id)
         attempts.count += 1
         upstream_body = rewrite_request(
@@ -114,6 +118,7 @@ async def forward(
                 if failure is not None:
                     raise failure
         except UpstreamFailure as failure:
+            metrics.observe_upstream_error(failure.type.value, selection.account_name)
             scheduler.report(selection, failure)
             scheduler.release(selection)
             attempts.failures.append(failure)

@@ -26,7 +26,7 @@ from spectra.audit.actor import GATEWAY
 from spectra.db.batch import GroupCommitter
 from spectra.kit.clock import utc_now
 from spectra.ledger import service as ledger_service
-from spectra.ledger.holds import InProcessBalanceView, LedgerTransactionSpec
+from spectra.ledger.holds import BalanceView, LedgerTransactionSpec
 from spectra.policy.counters import SpendCounters
 from spectra.providers.types import Usage
 from spectra.usage import service as usage_service
@@ -44,7 +44,7 @@ class Settler:
     def __init__(
         self,
         committer: GroupCommitter,
-        view: InProcessBalanceView,
+        view: BalanceView,
         spend: SpendCounters | None = None,
     ) -> None:
         self.committer = committer

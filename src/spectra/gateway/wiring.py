@@ -12,9 +12,10 @@ import logging
 from spectra.config import Settings
 from spectra.db.batch import GroupCommitter
 from spectra.db.hub import Hub
+from spectra.db.redis import SharedRedis
 from spectra.keys.cache import KeyCache
 from spectra.keys.cache import current_cache as current_keys
-from spectra.ledger.holds import InProcessBalanceView
+from spectra.ledger.holds import BalanceView
 from spectra.ledger.wiring import balance_view
 from spectra.policy.snapshot import PolicyCache
 from spectra.policy.snapshot import current_cache as current_policy
@@ -25,18 +26,21 @@ from spectra.usage.table import PriceTable, price_table
 from spectra.workspace.cache import settings_cache
 from spectra.workspace.schemas import WorkspaceSettings
 
-from .admission import Limit, RateLimiter
+from .admission import Limit, Limiter, RateLimiter
+from .limits_redis import RedisRateLimiter
 from .settlement import Settler
 
 log = logging.getLogger(__name__)
 
 
 class Gateway:
-    def __init__(self, settings: Settings, committer: GroupCommitter) -> None:
+    def __init__(
+        self, settings: Settings, committer: GroupCommitter, redis: SharedRedis | None = None
+    ) -> None:
         self.settings = settings
         self.committer = committer
         self.client = UpstreamClient()
-        self.limiter = RateLimiter()
+        self.limiter: Limiter = RedisRateLimiter(redis) if redis is not None else RateLimiter()
         self.accepting = True
         self.in_flight = 0
         self._idle = asyncio.Event()
@@ -52,7 +56,7 @@ class Gateway:
         return current_policy()
 
     @property
-    def view(self) -> InProcessBalanceView:
+    def view(self) -> BalanceView:
         return balance_view()
 
     @property
@@ -128,6 +132,8 @@ class Gateway:
         await self.drain(self.settings.gateway_shutdown_grace)
         if self._settler is not None:
             await self._settler.flush()
+        if isinstance(self.limiter, RedisRateLimiter):
+            await self.limiter.flush()
         await self.client.close()
 
 
@@ -140,7 +146,7 @@ def current() -> Gateway | None:
 
 def install(hub: Hub) -> None:
     global _current
-    gateway = Gateway(hub.settings, hub.committer)
+    gateway = Gateway(hub.settings, hub.committer, hub.redis)
     _current = gateway
 
     async def start() -> None:

@@ -9,6 +9,7 @@ from spectra.errors import (
     NotFoundError,
     RateLimitedError,
     RefusedError,
+    UnavailableError,
 )
 
 
@@ -42,6 +43,12 @@ class InsufficientBalanceError(ConflictError):
 
 class HoldNotOpenError(ConflictError):
     code = "hold_not_open"
+
+
+class HoldStoreUnavailableError(UnavailableError):
+    """The shared hold store (Redis) cannot answer: requests that need a hold fail closed."""
+
+    code = "hold_store_unavailable"
 
 
 class RechargeLimitExceededError(InvalidError):

@@ -1,5 +1,6 @@
 """Holds: the gateway's in-process view of available balances (reserve, settle, release) with no
-database round trip on the hot path. A Redis implementation of `BalanceView` fills in later.
+database round trip on the hot path. `RedisBalanceView` (holds_redis.py) implements the same
+`BalanceView` rules for several processes sharing one database.
 
 available(account) = balance read from the database
                      - open holds on it
@@ -80,7 +81,13 @@ class LedgerTransactionSpec:
 
 
 class BalanceView(Protocol):
-    """Available balances for the gateway: the in-process one below, a Redis one later."""
+    """Available balances for the gateway: the in-process one below, or `RedisBalanceView`."""
+
+    expense_account_id: uuid.UUID | None
+
+    async def start(self, *, sweep_every: float | None = None) -> None: ...
+
+    async def stop(self) -> None: ...
 
     async def reserve(
         self, request_id: str, plan: FundingPlan, *, amount: int, expires_in: timedelta
@@ -100,9 +107,19 @@ class BalanceView(Protocol):
 
     async def written(self, spec: LedgerTransactionSpec) -> None: ...
 
+    async def discard(self, spec: LedgerTransactionSpec) -> None: ...
+
     async def available(self, account_id: uuid.UUID) -> int: ...
 
+    async def available_many(self, account_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]: ...
+
+    async def count_open_holds(self) -> int: ...
+
     async def release_expired(self, now: datetime | None = None) -> int: ...
+
+    async def on_changes(self, changes: list[Change]) -> None: ...
+
+    async def refresh(self, account_ids: Sequence[uuid.UUID]) -> None: ...
 
 
 @dataclass(slots=True)
@@ -151,9 +168,16 @@ class InProcessBalanceView:
     def open_holds(self) -> int:
         return len(self._holds)
 
+    async def count_open_holds(self) -> int:
+        return len(self._holds)
+
     async def available(self, account_id: uuid.UUID) -> int:
         await self._ensure([account_id])
         return self._accounts[account_id].available
+
+    async def available_many(self, account_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        await self._ensure(account_ids)
+        return {a: self._accounts[a].available for a in account_ids}
 
     async def reserve(
         self, request_id: str, plan: FundingPlan, *, amount: int, expires_in: timedelta
@@ -161,7 +185,7 @@ class InProcessBalanceView:
         """Reserve `amount` across `plan` in order, or raise `InsufficientFundsError` reserving nothing."""
         if amount <= 0:
             raise InvalidError("A hold must be for more than zero.", amount=amount)
-        ordered = _dedupe(plan)
+        ordered = dedupe_plan(plan)
         if not ordered:
             raise InsufficientFundsError(
                 "No funding source may pay for this request.",
@@ -395,7 +419,7 @@ class InProcessBalanceView:
                 log.exception("hold sweep failed")
 
 
-def _dedupe(plan: FundingPlan) -> list[tuple[uuid.UUID, int | None]]:
+def dedupe_plan(plan: FundingPlan) -> list[tuple[uuid.UUID, int | None]]:
     seen: set[uuid.UUID] = set()
     out: list[tuple[uuid.UUID, int | None]] = []
     for account_id, cap in plan:

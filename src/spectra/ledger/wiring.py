@@ -1,21 +1,28 @@
-"""Start-up wiring: the in-process balance view (fed by the change feed, swept for expired holds)
-and the low-balance webhook dispatcher (kicked after commit, retried by a job)."""
+"""Start-up wiring: the balance view (in-process, or in Redis when several processes share one
+database; fed by the change feed, its expired holds swept) and the low-balance webhook
+dispatcher (kicked after commit, retried by a job)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
 from spectra.db.hub import Hub
 from spectra.ledger import webhooks
-from spectra.ledger.holds import InProcessBalanceView
+from spectra.ledger.holds import BalanceView, InProcessBalanceView
+from spectra.ledger.holds_redis import RedisBalanceView
 from spectra.ledger.jobs import webhook_job
 from spectra.ledger.service.post import BALANCE_CHANGE
 
 HOLD_SWEEP_SECONDS = 5.0
 WEBHOOK_RETRY_SECONDS = 5.0
 
-_view: InProcessBalanceView | None = None
+log = logging.getLogger(__name__)
+
+_view: BalanceView | None = None
 
 
-def balance_view() -> InProcessBalanceView:
+def balance_view() -> BalanceView:
     """This process's balance view (the gateway reserves, settles and releases through it)."""
     if _view is None:
         raise RuntimeError("The ledger is not wired into a running process.")
@@ -24,7 +31,13 @@ def balance_view() -> InProcessBalanceView:
 
 def install(hub: Hub) -> None:
     global _view
-    view = InProcessBalanceView(hub.db)
+    view: BalanceView
+    if hub.redis is not None:
+        shared = RedisBalanceView(hub.db, hub.redis)
+        view = shared
+        hub.jobs.register("ledger.holds.expire", HOLD_SWEEP_SECONDS, _sweep(shared))
+    else:
+        view = InProcessBalanceView(hub.db)
     _view = view
 
     def webhook_url() -> str | None:
@@ -36,7 +49,7 @@ def install(hub: Hub) -> None:
     webhooks.install(dispatcher)
 
     async def start() -> None:
-        await view.start(sweep_every=HOLD_SWEEP_SECONDS)
+        await view.start(sweep_every=None if hub.redis is not None else HOLD_SWEEP_SECONDS)
 
     async def stop() -> None:
         await view.stop()
@@ -46,3 +59,12 @@ def install(hub: Hub) -> None:
     hub.on_stop.append(stop)
     hub.feed.subscribe(BALANCE_CHANGE, view.on_changes)
     hub.jobs.register("ledger.webhooks", WEBHOOK_RETRY_SECONDS, webhook_job(dispatcher))
+
+
+def _sweep(view: RedisBalanceView) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        released = await view.release_expired()
+        if released:
+            log.info("released %d expired holds", released)
+
+    return run

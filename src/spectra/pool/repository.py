@@ -266,3 +266,9 @@ async def daily_figures(
         .scalars()
         .all()
     )
+
+
+async def all_accounts_for_update(session: AsyncSession) -> list[PoolAccount]:
+    """Every pool account, row-locked in id order (credential key rotation)."""
+    stmt = select(PoolAccount).order_by(PoolAccount.id).with_for_update()
+    return list((await session.execute(stmt)).scalars().all())

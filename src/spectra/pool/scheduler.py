@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from spectra.kit.clock import monotonic, utc_now
 from spectra.providers.errors import UpstreamFailure
 
+from .affinity import RedisAffinity
 from .credentials import Credential
 from .errors import NoAccountAvailableError
 from .state import PROTOCOL_PROVIDERS, AccountRuntime, PoolState
@@ -101,6 +102,24 @@ class Scheduler:
         self.rng = rng or random.Random()
         self._affinity: dict[str, _Affinity] = {}
         self._selects = 0
+        self.shared_affinity: RedisAffinity | None = None
+        """Set when several processes share affinity through Redis (see affinity.py)."""
+
+    async def recall(self, session_key: str | None) -> None:
+        """Adopt the shared binding of `session_key` (if any) before `select`."""
+        if session_key is None or self.shared_affinity is None:
+            return
+        account_id = await self.shared_affinity.recall(session_key)
+        if account_id is not None:
+            self._affinity[session_key] = _Affinity(
+                account_id, monotonic() + self.affinity_ttl.total_seconds()
+            )
+
+    async def remember(self, session_key: str | None, selection: Selection) -> None:
+        """Share the account `select` chose for `session_key` with the other processes."""
+        if session_key is None or self.shared_affinity is None or selection.sticky:
+            return
+        await self.shared_affinity.remember(session_key, selection.account_id)
 
     def select(
         self,

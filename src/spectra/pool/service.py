@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
+from spectra.db import serverkey
 from spectra.db.changes import record_change
 from spectra.db.serverkey import get_server_keys
 from spectra.db.session import ReadSession, Session
@@ -242,6 +243,41 @@ async def rotate_credential(
         )
     await record_change(session, "pool.account", account.id)
     return account, outcome
+
+
+async def rotate_credential_key(session: Session, actor: Actor) -> int:
+    """Move the credential-encryption subkey to its next version and re-encrypt every pool
+    account's credential under it (one transaction). Member-key and token hashes use another
+    subkey and are not touched. Returns how many credentials were re-encrypted. Audited."""
+    require(actor, Permission.SETTINGS_WRITE)
+    old = get_server_keys()
+    accounts = await repository.all_accounts_for_update(session)
+    keys = await serverkey.raise_credentials_version(session)
+    for account in accounts:
+        credential = unseal(
+            old.credentials_key(account.credential_key_version),
+            account.id,
+            account.credential_ciphertext,
+        )
+        account.credential_ciphertext = seal(
+            keys.credentials_key(), keys.credentials_version, account.id, credential.reveal()
+        )
+        account.credential_key_version = keys.credentials_version
+    await session.flush()
+    await audit_service.record(
+        session,
+        actor,
+        "pool.credential_key_rotated",
+        target_type="server_identity",
+        target_id=None,
+        target_label="credential-encryption subkey",
+        before={"version": old.credentials_version},
+        after={"version": keys.credentials_version},
+        accounts=len(accounts),
+    )
+    for account in accounts:
+        await record_change(session, "pool.account", account.id)
+    return len(accounts)
 
 
 async def disable_account(

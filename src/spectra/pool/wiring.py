@@ -17,6 +17,7 @@ from spectra.db.hub import Hub
 from spectra.providers.client import UpstreamClient
 
 from . import jobs
+from .affinity import RedisAffinity
 from .errors import PoolNotRunningError
 from .scheduler import Scheduler
 from .state import PersistWork, PoolState
@@ -32,6 +33,8 @@ class PoolRuntime:
         self.hub = hub
         self.state = PoolState(hub.keys)
         self.scheduler = Scheduler(self.state)
+        if hub.redis is not None:
+            self.scheduler.shared_affinity = RedisAffinity(hub.redis, self.scheduler.affinity_ttl)
         self.client = UpstreamClient()
 
     async def start(self) -> None:

@@ -12,9 +12,13 @@ import typer
 from spectra.cli.output import console, fail, fail_error
 from spectra.config import get_settings, reset_settings
 from spectra.db import migrate as db_migrate
-from spectra.db.leases import SERVE_LEASE, release, try_acquire
-from spectra.errors import SpectraError
-from spectra.runtime import AnotherProcessServingError, build_runtime, close_runtime
+from spectra.db.leases import release, try_acquire
+from spectra.errors import ConfigError, SpectraError
+from spectra.runtime import build_runtime, close_runtime
+
+
+class RedisUnreachableError(ConfigError):
+    code = "redis_unreachable"
 
 
 def register(app: typer.Typer) -> None:
@@ -39,16 +43,25 @@ async def _preflight() -> list[str]:
     secret, the serve lease, and the owner account (printing how to sign in, once)."""
     runtime = await build_runtime()
     try:
-        other = await try_acquire(runtime.db, SERVE_LEASE, runtime.holder, 5.0, info="preflight")
-        if other is not None:
-            raise AnotherProcessServingError(
-                f"Another Spectra process ({other.holder}) is already serving this database; "
-                "running two without shared state in Redis would weaken the overspend bound, so this one stops."
+        await runtime.take_serve_lease()
+        await runtime.release_serve_lease()
+        if runtime.redis is not None and not await runtime.redis.ping():
+            raise RedisUnreachableError(
+                "SPECTRA_REDIS_URL is set but Redis does not answer; start Redis (or unset the "
+                "variable to run a single process) and try again."
             )
-        await release(runtime.db, SERVE_LEASE, runtime.holder)
         from spectra import bootstrap
 
-        return await bootstrap.first_start(runtime)
+        # Several processes may start at once on a new database: one at a time creates the
+        # owner account and the built-in rows.
+        for _ in range(300):
+            if await try_acquire(runtime.db, "bootstrap", runtime.holder, 30.0) is None:
+                break
+            await asyncio.sleep(0.1)
+        try:
+            return await bootstrap.first_start(runtime)
+        finally:
+            await release(runtime.db, "bootstrap", runtime.holder)
     finally:
         await close_runtime(runtime)
 
@@ -57,8 +70,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
     workers: Annotated[
-        int, typer.Option(help="Worker processes (one until shared state lives in Redis).")
-    ] = 1,
+        int | None,
+        typer.Option(help="Worker processes (more than one needs SPECTRA_REDIS_URL)."),
+    ] = None,
 ) -> None:
     """Start Spectra: gateway (/v1), REST API (/api) and console (/console)."""
     if host:
@@ -66,10 +80,13 @@ def serve(
     if port:
         os.environ["SPECTRA_PORT"] = str(port)
     settings = reset_settings()
-    if workers != 1:
+    count = workers if workers is not None else settings.workers
+    if count < 1:
+        fail("--workers must be at least 1.", 2)
+    if count > 1 and not settings.redis_url:
         fail(
-            f"--workers {workers} needs hold and quota state shared in Redis, which this version does not have; "
-            "run one worker per database (it serves thousands of requests per second).",
+            f"--workers {count} needs hold and rate-limit state shared in Redis; set "
+            "SPECTRA_REDIS_URL (see docs/deployment.md) or run one worker.",
             2,
         )
     try:
@@ -85,10 +102,16 @@ def serve(
     console.print(f"Spectra is starting on {settings.public_base()}")
     for line in lines:
         console.print(line, markup=False, highlight=False, soft_wrap=True)  # never split the link
+    # Each worker of several builds its own app and runtime (and takes its own serve lease).
+    app: object = (
+        "spectra.app:serve_app" if count > 1 else create_app(settings=settings, serve=True)
+    )
     # Flush now: under a pipe or a service manager stdout is block-buffered.
     sys.stdout.flush()
     uvicorn.run(
-        create_app(settings=settings, serve=True),
+        app,  # type: ignore[arg-type]
+        factory=count > 1,
+        workers=count if count > 1 else None,
         host=settings.host,
         port=settings.port,
         loop="uvloop",

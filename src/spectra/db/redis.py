@@ -1,0 +1,58 @@
+"""Redis: the hot-path state several processes share (holds, rate-limit counters, session
+affinity) when `SPECTRA_REDIS_URL` is set. PostgreSQL stays the source of truth; Redis only
+holds what can be rebuilt from it or safely lost (see docs/operations.md, "Redis outage").
+
+`SharedRedis` pairs a client with a key prefix; `REDIS_DOWN` is the one tuple of exceptions that
+means "Redis cannot answer now" (callers fail closed or degrade, never guess).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+REDIS_DOWN: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+"""Exceptions that mean Redis is unreachable (down, restarting, loading, timed out)."""
+
+SOCKET_TIMEOUT = 1.0
+"""Seconds before a Redis call counts as failed: short, so a request fails closed quickly."""
+
+
+@dataclass(frozen=True)
+class SharedRedis:
+    """A Redis client and the prefix every key this process writes starts with."""
+
+    client: aioredis.Redis
+    prefix: str
+
+    def key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.client.ping())
+        except REDIS_DOWN:
+            return False
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def open_redis(url: str, prefix: str = "spectra:") -> SharedRedis:
+    """A client for `url` with short timeouts and one quick retry (no backoff)."""
+    if any(ch in prefix for ch in "|=\n"):
+        raise ValueError("The Redis key prefix may not contain '|', '=' or newlines.")
+    client = aioredis.Redis.from_url(
+        url,
+        socket_timeout=SOCKET_TIMEOUT,
+        socket_connect_timeout=SOCKET_TIMEOUT,
+        retry=Retry(NoBackoff(), 1),
+        health_check_interval=10,
+        decode_responses=True,
+    )
+    return SharedRedis(client=client, prefix=prefix)

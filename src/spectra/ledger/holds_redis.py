@@ -1,0 +1,647 @@
+"""The Redis `BalanceView`: the same reserve/settle/release/written/discard rules as
+`InProcessBalanceView` (holds.py states them, including THE OVERSPEND BOUND), shared by every
+process that serves one database. Each decision is one Lua script, so it is atomic across
+processes exactly as the in-process view is atomic across coroutines.
+
+Keys (prefix P):
+    P a:<account>   hash: b (balance read from the database, minus written settlements),
+                    h (open holds), pt (pending total), sg (settle generation),
+                    ws (written sequence), p:<idempotency key> (a pending settlement's debit)
+    P w:<account>   list: recent `written` entries "seq|charge|key" (refresh reconciliation)
+    P h:<hold>      hash: parts "<account key>=<micros>|...", exp (ms)
+    P holds         sorted set of open hold ids by expiry (ms): any process sweeps them
+    P s:<hold>      marker: this hold was settled (a day)
+
+Outage (docs/operations.md): `reserve` and `available` raise `HoldStoreUnavailableError` (fail
+closed). `settle` never fails for Redis: it charges the hold's parts up to the cost and the
+excess to the last source the hold used (within the overspend bound), and the money is written
+to the database as usual. What Redis missed (the hold's release, `written`, `discard`, a
+refresh of the accounts a degraded settlement charged) is queued in this process and replayed
+in order as soon as Redis answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from spectra.db.redis import REDIS_DOWN, SharedRedis
+from spectra.db.session import Database, read_scope, session_scope
+from spectra.errors import InvalidError
+from spectra.kit.clock import utc_now
+from spectra.kit.ids import uuid7
+from spectra.ledger import repository as repo
+from spectra.ledger.errors import (
+    AccountNotFoundError,
+    HoldNotOpenError,
+    HoldStoreUnavailableError,
+    InsufficientFundsError,
+)
+from spectra.ledger.holds import FundingPlan, Hold, LedgerTransactionSpec, dedupe_plan
+from spectra.ledger.models import AccountKind, TransactionKind
+
+log = logging.getLogger(__name__)
+
+SETTLED_TTL_SECONDS = 86_400
+WRITTEN_LOG_LENGTH = 1000
+REPAIR_EVERY_SECONDS = 0.5
+SWEEP_BATCH = 500
+
+_INIT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'b', ARGV[1], 'h', '0', 'pt', '0', 'sg', '0', 'ws', '0')
+return 1
+"""
+
+_AVAILABLE = """
+local out = {}
+for i = 1, #KEYS do
+  local v = redis.call('HMGET', KEYS[i], 'b', 'h', 'pt')
+  if not v[1] then
+    out[i] = false
+  else
+    out[i] = string.format('%d', tonumber(v[1]) - tonumber(v[2]) - tonumber(v[3]))
+  end
+end
+return out
+"""
+
+# KEYS: holds zset, hold key, account keys (plan order). ARGV: amount, expiry ms, hold id,
+# then one cap per account (-1 = none). Returns {1, take...}, {0, coverable} or {-1, index}.
+_RESERVE = """
+local amount = tonumber(ARGV[1])
+local n = #KEYS - 2
+for i = 1, n do
+  if redis.call('EXISTS', KEYS[2 + i]) == 0 then return {-1, i} end
+end
+local remaining = amount
+local takes = {}
+for i = 1, n do
+  local v = redis.call('HMGET', KEYS[2 + i], 'b', 'h', 'pt')
+  local can = tonumber(v[1]) - tonumber(v[2]) - tonumber(v[3])
+  if can < 0 then can = 0 end
+  local cap = tonumber(ARGV[3 + i])
+  if cap >= 0 and cap < can then can = cap end
+  local take = math.min(can, remaining)
+  takes[i] = take
+  remaining = remaining - take
+end
+if remaining > 0 then return {0, string.format('%d', amount - remaining)} end
+local parts = {}
+local out = {1}
+for i = 1, n do
+  if takes[i] > 0 then
+    redis.call('HINCRBY', KEYS[2 + i], 'h', string.format('%d', takes[i]))
+    parts[#parts + 1] = KEYS[2 + i] .. '=' .. string.format('%d', takes[i])
+  end
+  out[#out + 1] = string.format('%d', takes[i])
+end
+redis.call('HSET', KEYS[2], 'parts', table.concat(parts, '|'), 'exp', ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+return out
+"""
+
+_RELEASE_BODY = """
+local function release(holds, hold_key, hold_id)
+  local parts = redis.call('HGET', hold_key, 'parts')
+  if not parts then
+    redis.call('ZREM', holds, hold_id)
+    return 0
+  end
+  for key, take in string.gmatch(parts, '([^|=]+)=(%d+)') do
+    if redis.call('EXISTS', key) == 1 then
+      redis.call('HINCRBY', key, 'h', '-' .. take)
+    end
+  end
+  redis.call('DEL', hold_key)
+  redis.call('ZREM', holds, hold_id)
+  return 1
+end
+"""
+
+# KEYS: holds zset, hold key. ARGV: hold id.
+_RELEASE = _RELEASE_BODY + "return release(KEYS[1], KEYS[2], ARGV[1])\n"
+
+# KEYS: holds zset. ARGV: now ms, batch size, hold key prefix.
+_EXPIRE = (
+    _RELEASE_BODY
+    + """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local n = 0
+for _, id in ipairs(ids) do
+  n = n + release(KEYS[1], ARGV[3] .. id, id)
+end
+return n
+"""
+)
+
+# KEYS: holds zset, hold key, settled marker, account keys (plan order).
+# ARGV: cost, idempotency key, last index (1-based plan index that takes what is left),
+#       settled ttl, hold id, then per account: cap (-1 none), held part (0 if none).
+# Returns {1, charge...}, {-2} (already settled) or {-1, index} (account not loaded).
+_SETTLE = """
+local cost = tonumber(ARGV[1])
+local n = #KEYS - 3
+if redis.call('EXISTS', KEYS[3]) == 1 then return {-2} end
+for i = 1, n do
+  if redis.call('EXISTS', KEYS[3 + i]) == 0 then return {-1, i} end
+end
+local still_open = redis.call('EXISTS', KEYS[2]) == 1
+local charges = {}
+for i = 1, n do charges[i] = 0 end
+local remaining = cost
+if still_open then
+  for i = 1, n do
+    local take = tonumber(ARGV[5 + 2 * i])
+    if take > 0 then
+      redis.call('HINCRBY', KEYS[3 + i], 'h', string.format('%d', -take))
+      local charge = math.min(take, remaining)
+      charges[i] = charges[i] + charge
+      remaining = remaining - charge
+    end
+  end
+  redis.call('DEL', KEYS[2])
+  redis.call('ZREM', KEYS[1], ARGV[5])
+end
+if remaining > 0 then
+  for i = 1, n do
+    if remaining == 0 then break end
+    local v = redis.call('HMGET', KEYS[3 + i], 'b', 'h', 'pt')
+    local can = tonumber(v[1]) - tonumber(v[2]) - tonumber(v[3]) - charges[i]
+    if can < 0 then can = 0 end
+    local cap = tonumber(ARGV[4 + 2 * i])
+    if cap >= 0 then
+      local room = cap - charges[i]
+      if room < 0 then room = 0 end
+      if room < can then can = room end
+    end
+    local charge = math.min(can, remaining)
+    charges[i] = charges[i] + charge
+    remaining = remaining - charge
+  end
+end
+if remaining > 0 then
+  local last = tonumber(ARGV[3])
+  charges[last] = charges[last] + remaining
+end
+redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])
+local out = {1}
+for i = 1, n do
+  if cost > 0 and charges[i] > 0 then
+    local c = string.format('%d', charges[i])
+    redis.call('HINCRBY', KEYS[3 + i], 'p:' .. ARGV[2], c)
+    redis.call('HINCRBY', KEYS[3 + i], 'pt', c)
+    redis.call('HINCRBY', KEYS[3 + i], 'sg', 1)
+  end
+  out[#out + 1] = string.format('%d', charges[i])
+end
+return out
+"""
+
+# KEYS: pairs (account key, written-log key). ARGV: idempotency key, log length, charges.
+_WRITTEN = """
+local key = ARGV[1]
+for i = 1, #KEYS / 2 do
+  local acct = KEYS[2 * i - 1]
+  local pending = redis.call('HGET', acct, 'p:' .. key)
+  if pending then
+    redis.call('HDEL', acct, 'p:' .. key)
+    redis.call('HINCRBY', acct, 'pt', '-' .. pending)
+    local charge = ARGV[2 + i]
+    redis.call('HINCRBY', acct, 'b', '-' .. charge)
+    local seq = redis.call('HINCRBY', acct, 'ws', 1)
+    redis.call('LPUSH', KEYS[2 * i], seq .. '|' .. charge .. '|' .. key)
+    redis.call('LTRIM', KEYS[2 * i], 0, tonumber(ARGV[2]) - 1)
+  end
+end
+return 1
+"""
+
+# KEYS: account keys. ARGV: idempotency key.
+_DISCARD = """
+for i = 1, #KEYS do
+  local pending = redis.call('HGET', KEYS[i], 'p:' .. ARGV[1])
+  if pending then
+    redis.call('HDEL', KEYS[i], 'p:' .. ARGV[1])
+    redis.call('HINCRBY', KEYS[i], 'pt', '-' .. pending)
+  end
+end
+return 1
+"""
+
+# KEYS: account key. Returns {ws, sg, pending keys...} or {} when not loaded.
+_SNAPSHOT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+local out = {redis.call('HGET', KEYS[1], 'ws'), redis.call('HGET', KEYS[1], 'sg')}
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(field, 1, 2) == 'p:' then out[#out + 1] = string.sub(field, 3) end
+end
+return out
+"""
+
+# KEYS: account key, written-log key. ARGV: fresh balance, ws at snapshot, sg at snapshot,
+# then the idempotency keys the database snapshot already has.
+# Returns 1 (applied), 0 (not loaded) or -1 (a settlement arrived meanwhile: read again).
+_RECONCILE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[1], 'sg') ~= ARGV[3] then return -1 end
+local written = {}
+for i = 4, #ARGV do written[ARGV[i]] = true end
+local balance = tonumber(ARGV[1])
+local since = tonumber(ARGV[2])
+for _, entry in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+  local seq, charge, key = string.match(entry, '^(%d+)|(%d+)|(.*)$')
+  if tonumber(seq) <= since then break end
+  if not written[key] then balance = balance - tonumber(charge) end
+end
+for key, _ in pairs(written) do
+  local pending = redis.call('HGET', KEYS[1], 'p:' .. key)
+  if pending then
+    redis.call('HDEL', KEYS[1], 'p:' .. key)
+    redis.call('HINCRBY', KEYS[1], 'pt', '-' .. pending)
+  end
+end
+redis.call('HSET', KEYS[1], 'b', string.format('%d', balance))
+return 1
+"""
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+class RedisBalanceView:
+    """The shared `BalanceView` (several processes, one database)."""
+
+    def __init__(self, db: Database, shared: SharedRedis) -> None:
+        self.db = db
+        self.shared = shared
+        self.expense_account_id: uuid.UUID | None = None
+        client = shared.client
+        self._init = client.register_script(_INIT)
+        self._available = client.register_script(_AVAILABLE)
+        self._reserve = client.register_script(_RESERVE)
+        self._release = client.register_script(_RELEASE)
+        self._expire = client.register_script(_EXPIRE)
+        self._settle = client.register_script(_SETTLE)
+        self._written = client.register_script(_WRITTEN)
+        self._discard = client.register_script(_DISCARD)
+        self._snapshot = client.register_script(_SNAPSHOT)
+        self._reconcile = client.register_script(_RECONCILE)
+        self._settled_here: set[uuid.UUID] = set()
+        self._degraded: set[str] = set()
+        self._repairs: deque[tuple[str, Any]] = deque()
+        self._repair_task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def _acct(self, account_id: uuid.UUID) -> str:
+        return self.shared.key("a", str(account_id))
+
+    def _wlog(self, account_id: uuid.UUID) -> str:
+        return self.shared.key("w", str(account_id))
+
+    def _hold(self, hold_id: uuid.UUID | str) -> str:
+        return self.shared.key("h", str(hold_id))
+
+    @property
+    def _holds(self) -> str:
+        return self.shared.key("holds")
+
+    async def start(self, *, sweep_every: float | None = None) -> None:
+        """Find the usage expense account and start replaying what an outage left undone.
+        Expired holds are swept by the `ledger.holds.expire` job (one process at a time)."""
+        await self._ensure_expense()
+        self._repair_task = asyncio.create_task(self._repair_loop(), name="ledger-hold-repair")
+
+    async def stop(self) -> None:
+        if self._repair_task is not None:
+            self._repair_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._repair_task
+            self._repair_task = None
+        with contextlib.suppress(*REDIS_DOWN):
+            await self._replay()
+
+    @property
+    def backlog(self) -> int:
+        """Operations an outage left to replay against Redis."""
+        return len(self._repairs)
+
+    async def count_open_holds(self) -> int:
+        try:
+            return int(await self.shared.client.zcard(self._holds))
+        except REDIS_DOWN as exc:
+            raise _unavailable() from exc
+
+    async def available(self, account_id: uuid.UUID) -> int:
+        return (await self.available_many([account_id]))[account_id]
+
+    async def available_many(self, account_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """Available micros of each account (loading unknown ones from the database)."""
+        ids = list(dict.fromkeys(account_ids))
+        if not ids:
+            return {}
+        try:
+            for _ in range(2):
+                values = await self._available(keys=[self._acct(a) for a in ids])
+                missing = [a for a, v in zip(ids, values, strict=True) if v is None]
+                if not missing:
+                    return {a: int(v) for a, v in zip(ids, values, strict=True)}
+                await self._load(missing)
+        except REDIS_DOWN as exc:
+            raise _unavailable() from exc
+        raise RuntimeError("balance accounts vanished from Redis while loading")
+
+    async def reserve(
+        self, request_id: str, plan: FundingPlan, *, amount: int, expires_in: timedelta
+    ) -> Hold:
+        """Reserve `amount` across `plan` in order, or raise `InsufficientFundsError` reserving
+        nothing; `HoldStoreUnavailableError` when Redis cannot answer."""
+        if amount <= 0:
+            raise InvalidError("A hold must be for more than zero.", amount=amount)
+        ordered = dedupe_plan(plan)
+        if not ordered:
+            raise InsufficientFundsError(
+                "No funding source may pay for this request.",
+                needed_micros=amount,
+                available_micros=0,
+            )
+        now = utc_now()
+        hold_id = uuid7()
+        expires_at = now + expires_in
+        keys = [self._holds, self._hold(hold_id), *(self._acct(a) for a, _ in ordered)]
+        args: list[Any] = [amount, _ms(expires_at), str(hold_id)]
+        args += [-1 if cap is None else max(0, cap) for _, cap in ordered]
+        try:
+            for _ in range(2):
+                result = await self._reserve(keys=keys, args=args)
+                if int(result[0]) == -1:
+                    await self._load([a for a, _ in ordered])
+                    continue
+                break
+        except REDIS_DOWN as exc:
+            raise _unavailable() from exc
+        if int(result[0]) != 1:
+            raise InsufficientFundsError(
+                "The balance available to this request does not cover its estimated cost.",
+                needed_micros=amount,
+                available_micros=int(result[1]) if int(result[0]) == 0 else 0,
+            )
+        takes = [int(t) for t in result[1:]]
+        parts = tuple((a, t) for (a, _), t in zip(ordered, takes, strict=True) if t > 0)
+        return Hold(
+            id=hold_id,
+            request_id=request_id,
+            amount=amount,
+            parts=parts,
+            plan=tuple(ordered),
+            created_at=now,
+            expires_at=expires_at,
+        )
+
+    async def settle(
+        self,
+        hold: Hold,
+        actual_cost: int,
+        *,
+        idempotency_key: str | None = None,
+        memo: str = "",
+        metadata: Mapping[str, Any] | None = None,
+    ) -> LedgerTransactionSpec | None:
+        """Turn a hold into the usage transaction to write (None when the cost is zero).
+        Never fails for Redis: an outage degrades to the hold's own parts (see the module)."""
+        if actual_cost < 0:
+            raise InvalidError("A cost cannot be negative.", actual_cost=actual_cost)
+        if hold.id in self._settled_here:
+            raise HoldNotOpenError("This hold was already settled.", hold_id=str(hold.id))
+        if self.expense_account_id is None:
+            await self._ensure_expense()
+        assert self.expense_account_id is not None
+        key = idempotency_key or f"usage:{hold.request_id}"
+        order = [a for a, _ in hold.plan]
+        last_account = hold.parts[-1][0] if hold.parts else hold.plan[0][0]
+        held = dict(hold.parts)
+        keys = [self._holds, self._hold(hold.id), self.shared.key("s", str(hold.id))]
+        keys += [self._acct(a) for a in order]
+        args: list[Any] = [actual_cost, key, order.index(last_account) + 1]
+        args += [SETTLED_TTL_SECONDS, str(hold.id)]
+        for account_id, cap in hold.plan:
+            args += [-1 if cap is None else max(0, cap), held.get(account_id, 0)]
+        charges: dict[uuid.UUID, int]
+        try:
+            for _ in range(2):
+                result = await self._settle(keys=keys, args=args)
+                if int(result[0]) == -1:
+                    await self._load(order)
+                    continue
+                break
+            if int(result[0]) == -2:
+                raise HoldNotOpenError("This hold was already settled.", hold_id=str(hold.id))
+            if int(result[0]) != 1:
+                raise RuntimeError("balance accounts vanished from Redis while settling")
+            charges = {a: int(c) for a, c in zip(order, result[1:], strict=True) if int(c) > 0}
+        except REDIS_DOWN:
+            log.warning("Redis unavailable: settling hold %s from its own parts", hold.id)
+            charges = _degraded_charges(hold, actual_cost)
+            self._queue("release", hold)
+            if actual_cost:
+                self._degraded.add(key)
+        self._settled_here.add(hold.id)
+        if actual_cost == 0:
+            return None
+        postings = [(a, -charges[a]) for a in order if charges.get(a)]
+        postings.append((self.expense_account_id, actual_cost))
+        return LedgerTransactionSpec(
+            kind=TransactionKind.USAGE,
+            postings=tuple(postings),
+            idempotency_key=key,
+            memo=memo,
+            metadata=dict(metadata or {}),
+            hold_id=hold.id,
+        )
+
+    async def release(self, hold: Hold) -> bool:
+        """Give the held amounts back; False if the hold was no longer open (idempotent).
+        During an outage the release is queued and replayed (True: it will happen)."""
+        try:
+            return bool(await self._release_now(hold.id))
+        except REDIS_DOWN:
+            self._queue("release", hold)
+            return True
+
+    async def _release_now(self, hold_id: uuid.UUID) -> int:
+        return int(
+            await self._release(keys=[self._holds, self._hold(hold_id)], args=[str(hold_id)])
+        )
+
+    async def written(self, spec: LedgerTransactionSpec) -> None:
+        """The spec is committed: its pending debits become part of the balance."""
+        if spec.idempotency_key in self._degraded:
+            self._degraded.discard(spec.idempotency_key)
+            self._queue("refresh", sorted(spec.charges))
+            return
+        try:
+            await self._written_now(spec)
+        except REDIS_DOWN:
+            self._queue("written", spec)
+
+    async def _written_now(self, spec: LedgerTransactionSpec) -> None:
+        charges = spec.charges
+        keys: list[str] = []
+        for account_id in charges:
+            keys += [self._acct(account_id), self._wlog(account_id)]
+        await self._written(
+            keys=keys,
+            args=[spec.idempotency_key, WRITTEN_LOG_LENGTH, *charges.values()],
+        )
+
+    async def discard(self, spec: LedgerTransactionSpec) -> None:
+        """The spec could not be written: drop its pending debits (the money was not taken)."""
+        self._degraded.discard(spec.idempotency_key)
+        try:
+            await self._discard_now(spec)
+        except REDIS_DOWN:
+            self._queue("discard", spec)
+
+    async def _discard_now(self, spec: LedgerTransactionSpec) -> None:
+        await self._discard(keys=[self._acct(a) for a in spec.charges], args=[spec.idempotency_key])
+
+    async def release_expired(self, now: datetime | None = None) -> int:
+        """Release every hold past its expiry, whichever process placed it; returns how many."""
+        at = _ms(now or utc_now())
+        total = 0
+        while True:
+            released = int(
+                await self._expire(
+                    keys=[self._holds], args=[at, SWEEP_BATCH, self.shared.key("h", "")]
+                )
+            )
+            total += released
+            if released < SWEEP_BATCH:
+                return total
+
+    async def on_changes(self, changes: list[Any]) -> None:
+        """Change-feed listener for `ledger.balance`: refresh the accounts Redis holds."""
+        ids: set[uuid.UUID] = set()
+        for change in changes:
+            if change.entity_id is None:
+                continue
+            with contextlib.suppress(ValueError):
+                ids.add(uuid.UUID(change.entity_id))
+        if not ids:
+            return
+        try:
+            await self.refresh(sorted(ids))
+        except REDIS_DOWN:
+            self._queue("refresh", sorted(ids))
+
+    async def refresh(self, account_ids: Sequence[uuid.UUID]) -> None:
+        """Re-read balances from the database and reconcile them with pending settlements
+        (the in-process rule, made safe against settlements of other processes)."""
+        for account_id in account_ids:
+            for attempt in range(5):
+                snap = await self._snapshot(keys=[self._acct(account_id)])
+                if not snap:
+                    break
+                ws, sg, pending = snap[0], snap[1], list(snap[2:])
+                fresh, written = await self._read([account_id], pending)
+                if account_id not in fresh:
+                    break
+                applied = int(
+                    await self._reconcile(
+                        keys=[self._acct(account_id), self._wlog(account_id)],
+                        args=[fresh[account_id], ws, sg, *sorted(written)],
+                    )
+                )
+                if applied != -1:
+                    break
+                if attempt == 4:
+                    log.warning("balance refresh of %s kept racing settlements", account_id)
+
+    async def _read(
+        self, ids: Sequence[uuid.UUID], keys: Sequence[str]
+    ) -> tuple[dict[uuid.UUID, int], set[str]]:
+        async with read_scope(self.db) as session:
+            if self.db.dialect == "postgresql":
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            return await repo.balances_with_keys(session, ids, keys)
+
+    async def _load(self, account_ids: Sequence[uuid.UUID]) -> None:
+        fresh, _ = await self._read(sorted(set(account_ids)), [])
+        for account_id in account_ids:
+            if account_id not in fresh:
+                raise AccountNotFoundError(
+                    "A funding source names a ledger account that does not exist.",
+                    account_id=str(account_id),
+                )
+            await self._init(keys=[self._acct(account_id)], args=[fresh[account_id]])
+
+    async def _ensure_expense(self) -> None:
+        from spectra.ledger.service.accounts import get_or_create_account
+
+        async with session_scope(self.db) as session:
+            account = await get_or_create_account(session, kind=AccountKind.USAGE_EXPENSE)
+            self.expense_account_id = account.id
+
+    def _queue(self, op: str, item: Any) -> None:
+        self._repairs.append((op, item))
+        self._wake.set()
+
+    async def _replay(self) -> None:
+        """Apply queued operations in order; stops (keeping the rest) at the first failure."""
+        while self._repairs:
+            op, item = self._repairs[0]
+            if op == "release":
+                await self._release_now(item.id)
+            elif op == "written":
+                await self._written_now(item)
+            elif op == "discard":
+                await self._discard_now(item)
+            else:
+                await self.refresh(item)
+            self._repairs.popleft()
+
+    async def _repair_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            try:
+                await self._replay()
+            except REDIS_DOWN:
+                await asyncio.sleep(REPAIR_EVERY_SECONDS)
+                continue
+            except Exception:
+                log.exception("replaying hold operations failed")
+                await asyncio.sleep(REPAIR_EVERY_SECONDS)
+                continue
+            if not self._repairs:
+                self._wake.clear()
+
+
+def _degraded_charges(hold: Hold, actual_cost: int) -> dict[uuid.UUID, int]:
+    """Charges without Redis: each part up to what it held, the excess to the last source the
+    hold used (the first of the plan if none) — the overspend bound's own worst case."""
+    charges: dict[uuid.UUID, int] = {}
+    remaining = actual_cost
+    for account_id, take in hold.parts:
+        charge = min(take, remaining)
+        if charge:
+            charges[account_id] = charges.get(account_id, 0) + charge
+            remaining -= charge
+    if remaining > 0:
+        last = hold.parts[-1][0] if hold.parts else hold.plan[0][0]
+        charges[last] = charges.get(last, 0) + remaining
+    return charges
+
+
+def _unavailable() -> HoldStoreUnavailableError:
+    return HoldStoreUnavailableError(
+        "The shared hold store (Redis) is not answering, so no request can reserve money right "
+        "now; retry in a few seconds.",
+        retry_after=2,
+    )

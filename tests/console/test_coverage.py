@@ -142,10 +142,37 @@ COVERAGE: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 # API routes with no console counterpart, each with the reason.
+_NOT_YET = (
+    "Not in the console yet (API and CLI only): console pages for rollouts, policy drafts and "
+    "dry-runs, statements, forecasts, economics and reconciliation are the next console work."
+)
+
 EXEMPT: dict[tuple[str, str], str] = {
     ("PATCH", "/api/keys/{key_id}"): (
         "Editing a key's name/scopes/allowlist/expiry after creation is API/CLI only for now; "
         "the console sets them at creation, and rotate/revoke cover the rest."
+    ),
+    **dict.fromkeys(
+        [
+            ("GET", "/api/policy/drafts"),
+            ("GET", "/api/policy/drafts/{draft_id}"),
+            ("POST", "/api/policy/drafts"),
+            ("POST", "/api/policy/drafts/{draft_id}/discard"),
+            ("POST", "/api/policy/drafts/{draft_id}/dry-run"),
+            ("POST", "/api/policy/drafts/{draft_id}/publish"),
+            ("GET", "/api/policy/groups/{group}"),
+            ("GET", "/api/rollouts"),
+            ("GET", "/api/rollouts/{rollout}"),
+            ("GET", "/api/rollouts/{rollout}/metrics"),
+            ("POST", "/api/rollouts"),
+            ("POST", "/api/rollouts/{rollout}/promote"),
+            ("POST", "/api/rollouts/{rollout}/rollback"),
+            ("GET", "/api/statements"),
+            ("GET", "/api/usage/economics"),
+            ("GET", "/api/usage/forecast"),
+            ("GET", "/api/usage/reconcile"),
+        ],
+        _NOT_YET,
     ),
 }
 

@@ -5,7 +5,8 @@ table (markdown) and writes it with the raw numbers to $BENCH_OUT (default: a sc
 Environment:
   BENCH_QUICK=1          ~2 minute smoke run (short runs, fewer keys and records)
   BENCH_SECONDS=N        seconds per load run (default 5; quick 2)
-  BENCH_RECORDS=N        usage records for the report scenario (default 1,000,000; quick 50,000)
+  BENCH_RECORDS=N        usage records for the report scenario (default 100,000; quick 20,000;
+                         see bench/RESULTS.md for why not 10M by default)
   BENCH_PG_URL=...       PostgreSQL server (default postgresql://postgres@127.0.0.1:5432/postgres);
                          BENCH_PG=0 skips PostgreSQL
   BENCH_ONLY=a,b         only scenarios whose name contains one of these words
@@ -14,6 +15,7 @@ Environment:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -29,7 +31,7 @@ from bench.loadgen import LoadResult
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 SECONDS = float(os.environ.get("BENCH_SECONDS") or (2 if QUICK else 5))
-RECORDS = int(os.environ.get("BENCH_RECORDS") or (50_000 if QUICK else 1_000_000))
+RECORDS = int(os.environ.get("BENCH_RECORDS") or (20_000 if QUICK else 100_000))
 HOT_KEYS = 1_000 if QUICK else 10_000
 OPEN_STREAMS = 200 if QUICK else 1_000
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -119,6 +121,19 @@ class Target:
     name: str
     child: procs.Child
     world: dict[str, Any] = field(default_factory=dict)
+    db_url: str | None = None
+
+    def records(self) -> int | None:
+        """Usage records in Spectra's database (what settlement has made durable)."""
+        if not self.spectra:
+            return None
+        if self.db_url is None:
+            import sqlite3
+
+            path = Path(self.world["data_dir"]) / "spectra.db"
+            with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
+                return int(conn.execute("SELECT count(*) FROM usage_records").fetchone()[0])
+        return asyncio.run(_pg_count(self.db_url))
 
     @property
     def spectra(self) -> bool:
@@ -157,6 +172,7 @@ def measure(target: Target, scenario: Scenario, scratch: Path) -> Row:
     header, value, prefix = target.auth(scenario)
     body = json.dumps(scenario.body).encode()
     url = target.child.url + scenario.path
+    records0 = target.records()
     cpu0 = target.child.cpu_seconds()
     peak = [target.child.rss_mb()]
     if scenario.stream:
@@ -180,6 +196,10 @@ def measure(target: Target, scenario: Scenario, scratch: Path) -> Row:
         )
     cpu = target.child.cpu_seconds() - cpu0
     rss = max(peak[0], target.child.rss_mb())
+    note = ""
+    if records0 is not None and result.requests:
+        settled = (target.records() or 0) - records0
+        note = f"{100 * settled / result.requests:.0f}% settled by the end"
     return Row(
         scenario.name,
         target.name,
@@ -192,7 +212,18 @@ def measure(target: Target, scenario: Scenario, scratch: Path) -> Row:
         rss_mb=rss,
         errors=result.errors,
         non_2xx=result.non_2xx,
+        note=note,
     )
+
+
+async def _pg_count(url: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("+asyncpg", ""), timeout=5)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM usage_records"))
+    finally:
+        await conn.close()
 
 
 async def _streams_sampling(
@@ -369,7 +400,8 @@ def start_spectra(label: str, scratch: Path, fake: procs.Child, db_url: str | No
         env={**os.environ, "PYTHONPATH": str(procs.ROOT), **env},
     )
     child = procs.start_spectra(label, env, procs.free_port(), scratch / f"{label}.log")
-    return Target(label, child, json.loads(world_file.read_text()))
+    world = {**json.loads(world_file.read_text()), "data_dir": str(data_dir)}
+    return Target(label, child, world, db_url)
 
 
 def main() -> None:
@@ -493,7 +525,13 @@ def side_benchmarks(scratch: Path, use_pg: bool, pg_dbs: list[str]) -> list[Row]
             )
             for name, ms in data["reports_ms"].items():
                 rows.append(
-                    Row(f"report: {name}", label, p50=ms[0], p99=ms[1], note="target < 300 ms")
+                    Row(
+                        f"report: {name}",
+                        label,
+                        p50=ms[0],
+                        p99=ms[1],
+                        note="median / max of 5; target < 300 ms",
+                    )
                 )
         if not ONLY or "ledger" in ONLY:
             ledger_url = url.replace("reports", "ledger") if label == "sqlite" else None
@@ -504,7 +542,9 @@ def side_benchmarks(scratch: Path, use_pg: bool, pg_dbs: list[str]) -> list[Row]
             data = python_json(
                 "bench.ledger",
                 "--count",
-                str(5_000 if QUICK else 20_000),
+                str(2_000 if QUICK else 5_000),
+                "--window",
+                str(15 if QUICK else 30),
                 env=spectra_env(scratch / f"ledger-{label}", ledger_url),
             )
             rows.append(
@@ -515,7 +555,8 @@ def side_benchmarks(scratch: Path, use_pg: bool, pg_dbs: list[str]) -> list[Row]
                     "ledger: settled records into DB",
                     label,
                     rps=data["durable_per_s"],
-                    note=f"{data['batches']} batches; target "
+                    note=f"{data['written']:,} of {data['count']:,} written in the window; "
+                    f"{data['batches']} batches; target "
                     f"{'5,000' if label == 'sqlite' else '10,000'}/s",
                 )
             )

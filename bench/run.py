@@ -3,7 +3,8 @@ reachable), in one run, then usage reports over many records and ledger throughp
 table (markdown) and writes it with the raw numbers to $BENCH_OUT (default: a scratch dir).
 
 Environment:
-  BENCH_QUICK=1          ~2 minute smoke run (short runs, fewer keys and records)
+  BENCH_QUICK=1          smoke run (2 s runs, fewer keys, streams and records; ~5 min on a
+                         busy 2-core box)
   BENCH_SECONDS=N        seconds per load run (default 5; quick 2)
   BENCH_RECORDS=N        usage records for the report scenario (default 100,000; quick 20,000;
                          see bench/RESULTS.md for why not 10M by default)
@@ -11,7 +12,7 @@ Environment:
                          BENCH_PG=0 skips PostgreSQL
   BENCH_ONLY=a,b         only scenarios whose name contains one of these words
   BENCH_DRAIN_SECONDS=N  after each Spectra run, wait up to N s for its settlements to be
-                         written (default 20; quick 10); CPU per request includes that wait
+                         written (default 20; quick 3); CPU per request includes that wait
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ QUICK = os.environ.get("BENCH_QUICK") == "1"
 SECONDS = float(os.environ.get("BENCH_SECONDS") or (2 if QUICK else 5))
 RECORDS = int(os.environ.get("BENCH_RECORDS") or (20_000 if QUICK else 100_000))
 HOT_KEYS = 1_000 if QUICK else 10_000
-DRAIN_SECONDS = float(os.environ.get("BENCH_DRAIN_SECONDS") or (10 if QUICK else 20))
+DRAIN_SECONDS = float(os.environ.get("BENCH_DRAIN_SECONDS") or (3 if QUICK else 20))
 OPEN_STREAMS = 200 if QUICK else 1_000
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 ONLY = [w for w in os.environ.get("BENCH_ONLY", "").split(",") if w]

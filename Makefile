@@ -42,3 +42,8 @@ ci:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# `make bench`: the benchmark suite (bench/run.py); BENCH_QUICK=1 for a ~2 minute smoke run.
+bench: $(STAMP)
+	@command -v wrk >/dev/null || (sudo -n true 2>/dev/null && sudo apt-get install -y wrk || apt-get install -y wrk)
+	PYTHONPATH=. $(BIN)/python -m bench.run

@@ -8,7 +8,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from spectra.db.batch import GroupCommitter
+from spectra.db.batch import GroupCommitter, defer
 from spectra.db.leases import JobScheduler, release, try_acquire
 from spectra.db.models import ChangeFeedEntry, Lease
 from spectra.db.session import read_scope
@@ -44,6 +44,47 @@ class TestGroupCommitter:
         assert results == list(range(250))
         assert await _count(runtime, "batch.test") == 250
         assert committer.batches < 250 / 2
+
+    async def test_deferred_values_run_once_per_batch_before_the_commit(
+        self, runtime: Runtime
+    ) -> None:
+        committer = GroupCommitter(runtime.db, max_batch=100, max_delay=0.05)
+        await committer.start()
+        calls: list[list[int]] = []
+
+        async def write_all(session: AsyncSession, values: list[int]) -> None:
+            calls.append(values)
+            await session.execute(
+                insert(ChangeFeedEntry),
+                [
+                    {"kind": "batch.deferred", "entity_id": str(v), "created_at": utc_now()}
+                    for v in values
+                ],
+            )
+
+        def work(i: int):  # type: ignore[no-untyped-def]
+            async def run(session: AsyncSession) -> int:
+                await defer(session, write_all, i)
+                return i
+
+            return run
+
+        results = await asyncio.gather(*(committer.submit(work(i)) for i in range(20)))
+        await committer.stop()
+        assert results == list(range(20))
+        assert sorted(v for call in calls for v in call) == list(range(20))
+        assert len(calls) == committer.batches < 20  # one call per batch, not per item
+        assert await _count(runtime, "batch.deferred") == 20
+
+    async def test_defer_outside_a_batch_runs_at_once(self, runtime: Runtime) -> None:
+        calls: list[list[str]] = []
+
+        async def record(_session: AsyncSession, values: list[str]) -> None:
+            calls.append(values)
+
+        async with read_scope(runtime.db) as session:
+            await defer(session, record, "now")
+        assert calls == [["now"]]
 
     async def test_one_bad_item_fails_alone(self, runtime: Runtime) -> None:
         committer = GroupCommitter(runtime.db, max_batch=100, max_delay=0.05)

@@ -70,6 +70,33 @@ async def test_client_disconnect_cancels_upstream_and_bills_what_was_relayed(
     assert await pooled.balance(wallet) == 10_000_000 - record.cost_micros
 
 
+async def test_client_disconnect_closes_a_silent_upstream_at_once(
+    app: object, pooled: World, fake: FakeUpstream
+) -> None:
+    # The upstream sends its first event and then nothing until the gate opens: the relay must
+    # not wait for another upstream chunk to notice that the caller went away.
+    gate = asyncio.Event()
+    fake.script(Reply(text="abcdef", pieces=3, gate=gate, input_tokens=50, output_tokens=9))
+    try:
+        async with serve(app) as base, httpx.AsyncClient(base_url=base) as http:
+            async with http.stream(
+                "POST", "/v1/messages", headers=pooled.headers(anthropic=True), json=BODY
+            ) as resp:
+                await asyncio.wait_for(anext(resp.aiter_bytes()), 5)
+            for _ in range(50):
+                await asyncio.sleep(0.1)
+                await pooled.settle()
+                if await pooled.records():
+                    break
+            (record,) = await pooled.records()
+            assert not gate.is_set()
+    finally:
+        gate.set()
+    assert record.status == "partial"
+    assert record.error_type == "client_disconnected"
+    assert record.cost_micros == 0  # nothing was generated before the caller left
+
+
 async def test_stream_cut_by_upstream_is_billed_as_partial(
     client: httpx.AsyncClient, pooled: World, fake: FakeUpstream
 ) -> None:

@@ -4,6 +4,10 @@
 to `max_batch` items or waits at most `max_delay` seconds, runs them in one transaction and
 resolves each caller's future when the commit is durable. If the batch fails, each item is
 retried alone, so one bad item cannot sink the others. `stop()` flushes what is queued.
+
+Inside an item's work, `await defer(session, fn, value)` hands `value` to `fn(session, values)`,
+which runs ONCE per batch, with every value deferred to it, just before the commit (same
+transaction): many small INSERTs become one executemany. Outside a batch it runs at once.
 """
 
 from __future__ import annotations
@@ -23,6 +27,26 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Work = Callable[[AsyncSession], Awaitable[Any]]
+BatchFn = Callable[[AsyncSession, list[Any]], Awaitable[Any]]
+
+_DEFERRED = "spectra.batch.deferred"
+
+
+async def defer(session: AsyncSession, fn: BatchFn, value: Any) -> None:
+    """Queue `value` for `fn(session, values)` at the end of this group-commit batch (same
+    transaction, insertion order); run `fn(session, [value])` now when not inside a batch."""
+    deferred: dict[BatchFn, list[Any]] | None = session.info.get(_DEFERRED)
+    if deferred is None:
+        await fn(session, [value])
+        return
+    deferred.setdefault(fn, []).append(value)
+
+
+async def _run_deferred(session: AsyncSession) -> None:
+    deferred: dict[BatchFn, list[Any]] = session.info[_DEFERRED]
+    while deferred:
+        fn = next(iter(deferred))
+        await fn(session, deferred.pop(fn))
 
 
 @dataclass(slots=True)
@@ -117,8 +141,11 @@ class GroupCommitter:
         try:
             results = []
             async with session_scope(self.db) as session:
+                session.info[_DEFERRED] = {}
                 for item in items:
                     results.append(await item.work(session))
+                await _run_deferred(session)
+                del session.info[_DEFERRED]
         except Exception as exc:
             if len(items) == 1:
                 self.failed += 1

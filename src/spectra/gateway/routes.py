@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 from spectra.errors import SpectraError
 from spectra.pool.errors import NoAccountAvailableError
 from spectra.pool.scheduler import Succeeded
-from spectra.providers import inspect_request, usage_from_body
+from spectra.providers import inspect_request, usage_and_model_from_body
 from spectra.providers.bodies import RequestInfo
 from spectra.providers.errors import UpstreamFailure
 from spectra.providers.types import Usage, WireProtocol
@@ -336,10 +336,9 @@ class GenerationEndpoint:
         except UpstreamFailure as exc:
             failure = exc
             raw = b""
-        usage = usage_from_body(
+        usage, served = usage_and_model_from_body(
             self.protocol, decode_body(raw, resp.headers.get("content-encoding"))
         )
-        served = _served_model(raw, resp.headers.get("content-encoding"))
         if failure is None:
             resp.release()
             await send(
@@ -608,17 +607,6 @@ class ResponsesSocketEndpoint:
         await refusals.send_json(
             send, 426, body, request_id=rid, extra=[(b"upgrade", b"websocket")]
         )
-
-
-def _served_model(raw: bytes, encoding: str | None) -> str | None:
-    import json
-
-    try:
-        obj = json.loads(decode_body(raw, encoding) or b"null")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    model = obj.get("model") if isinstance(obj, dict) else None
-    return model if isinstance(model, str) else None
 
 
 def _ms(seconds: float) -> int:

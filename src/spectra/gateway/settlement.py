@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import GATEWAY
-from spectra.db.batch import GroupCommitter
+from spectra.db.batch import GroupCommitter, defer
 from spectra.kit.clock import utc_now
 from spectra.ledger import service as ledger_service
 from spectra.ledger.holds import BalanceView, LedgerTransactionSpec
@@ -116,7 +116,8 @@ class Settler:
             if spec is not None:
                 txn = await ledger_service.post_spec(session, GATEWAY, spec)
                 final = replace(record, ledger_transaction_id=txn.id)
-            await usage_service.record_usage_batch(session, [final])
+            # One multi-row INSERT for the whole batch, in the same transaction.
+            await defer(session, usage_service.record_usage_batch, final)
 
         try:
             future = self.committer.submit_nowait(work)

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import time
 import zlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,29 +104,38 @@ async def relay_stream(
         }
     )
     result = RelayResult(tap, None, False, None, 0)
+    chunks = resp.iter_chunks()
+
+    def client_left(task: asyncio.Future[None]) -> None:
+        # The caller went away (or its receive failed): close the upstream request at once,
+        # which also wakes the pending read below.
+        if not task.cancelled():
+            result.client_gone = True
+            resp.close()
+
+    # One watcher for the whole stream and a plain await per chunk: no task and no
+    # asyncio.wait per chunk on the hot path.
+    def gone() -> bool:  # a call, so no narrowing: `client_left` flips it during an await
+        return result.client_gone
+
     watcher = asyncio.ensure_future(_disconnected(receive))
-    chunks: AsyncIterator[bytes] = resp.iter_chunks()
+    watcher.add_done_callback(client_left)
     try:
-        while True:
-            pending = asyncio.ensure_future(anext(chunks))
-            done, _ = await asyncio.wait({pending, watcher}, return_when=asyncio.FIRST_COMPLETED)
-            if pending not in done:
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
-                result.client_gone = True
-                resp.close()
-                break
+        while not gone():
             try:
-                chunk = pending.result()
+                chunk = await anext(chunks)
             except StopAsyncIteration:
                 break
             except UpstreamFailure as failure:
-                result.failure = failure
+                if not gone():
+                    result.failure = failure
                 break
             except Exception as exc:
-                result.failure = classify_exception(exc, after_headers=True)
-                resp.close()
+                if not gone():
+                    result.failure = classify_exception(exc, after_headers=True)
+                    resp.close()
+                break
+            if gone():
                 break
             if chat_filter is not None:
                 out = chat_filter.feed(chunk)
@@ -145,9 +153,12 @@ async def relay_stream(
                     break
                 result.relayed_bytes += len(out)
     finally:
+        watcher.remove_done_callback(client_left)
         watcher.cancel()
         with contextlib.suppress(BaseException):
             await watcher
+        with contextlib.suppress(Exception):
+            await chunks.aclose()
     tail = chat_filter.close() if chat_filter is not None else b""
     if chat_filter is None:
         tap.close()

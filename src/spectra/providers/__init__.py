@@ -3,6 +3,9 @@ the typed upstream error taxonomy. Base layer: imports only errors, kit and conf
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from . import anthropic, openai
 from .bodies import RequestInfo, estimate_input_tokens, inspect_request, rewrite_request
 from .client import ClientLimits, Timeouts, UpstreamClient, UpstreamResponse
@@ -34,6 +37,29 @@ def usage_from_body(protocol: WireProtocol, body: bytes) -> Usage | None:
     if protocol is WireProtocol.OPENAI_CHAT:
         return openai.chat_usage_from_body(body)
     return openai.responses_usage_from_body(body)
+
+
+def usage_and_model_from_body(
+    protocol: WireProtocol, body: bytes
+) -> tuple[Usage | None, str | None]:
+    """`usage_from_body` and the body's string `model` (the served model), parsing it once."""
+    try:
+        obj: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, None
+    if not isinstance(obj, dict):
+        return None, None
+    model = obj.get("model")
+    raw = obj.get("usage")
+    usage: Usage | None = None
+    if isinstance(raw, dict):
+        if protocol is WireProtocol.ANTHROPIC_MESSAGES:
+            usage = anthropic.usage_from_dict(raw)
+        elif protocol is WireProtocol.OPENAI_CHAT:
+            usage = openai.chat_usage_from_dict(raw)
+        else:
+            usage = openai.responses_usage_from_dict(raw)
+    return usage, model if isinstance(model, str) else None
 
 
 def upstream_headers(
@@ -76,5 +102,6 @@ __all__ = [
     "openai",
     "rewrite_request",
     "upstream_headers",
+    "usage_and_model_from_body",
     "usage_from_body",
 ]

@@ -1,0 +1,123 @@
+"""Ledger throughput through the gateway's own code: `admit` (decision, price, rate limits,
+hold) + `Settler.settle` per request, in-process; then the settled records (ledger transaction
++ usage record, one group-commit item each) reaching the database.
+
+    python -m bench.ledger --count 20000   # SPECTRA_DATA_DIR / SPECTRA_DATABASE_URL: scratch
+Prints `BENCH_JSON {...}`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bench import world
+from spectra.config import reset_settings
+from spectra.db.session import read_scope
+from spectra.gateway import wiring as gateway_wiring
+from spectra.gateway.admission import admit
+from spectra.gateway.settlement import base_record
+from spectra.providers.bodies import RequestInfo
+from spectra.providers.types import Usage
+from spectra.runtime import build_runtime, close_runtime
+from spectra.usage.models import UsageRecord
+
+
+async def run(count: int, scratch: Path, window: float) -> dict[str, Any]:
+    out = scratch / "world.json"
+    await world.seed("http://127.0.0.1:9", out, hot_keys=0, hot_members=0)
+    secret = json.loads(out.read_text())["key"]
+    runtime = await build_runtime(reset_settings())
+    try:
+        await runtime.start(run_jobs=False)
+        gw = gateway_wiring.current()
+        assert gw is not None
+        info = RequestInfo(
+            model=world.OPENAI_MODEL,
+            stream=False,
+            max_tokens=256,
+            include_usage=False,
+            input_tokens_estimate=100,
+            fields={},
+        )
+        entry = gw.keys.lookup(secret, None)
+        usage = Usage(input_tokens=120, output_tokens=40)
+        t0 = time.perf_counter()
+        for i in range(count):
+            rid = f"req_ledger_{i}"
+            admission = await admit(
+                request_id=rid,
+                entry=entry,
+                info=info,
+                model=world.OPENAI_MODEL,
+                cache=gw.policy,
+                view=gw.view,
+                prices=gw.prices,
+                limiter=gw.limiter,
+                settings=gw.workspace,
+                key_limits=gw.key_limits(str(entry.key_id)),
+                user_limits=gw.user_limits(str(entry.user_id)),
+            )
+            record = base_record(
+                request_id=rid,
+                protocol="openai_chat",
+                model=world.OPENAI_MODEL,
+                admission=admission,
+                client_family="other",
+            )
+            await gw.settler.settle(admission, replace(record, status="ok"), usage)
+            if admission.lease is not None:
+                admission.lease.finish(usage.total_tokens)
+            if i % 500 == 499:
+                await asyncio.sleep(0)  # let the committer run, as a server's loop would
+        t1 = time.perf_counter()
+        # The durable rate: what reached the database within the window (the rest is dropped).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(gw.settler.flush(), timeout=window)
+        t2 = time.perf_counter()
+        async with read_scope(runtime.db) as session:
+            written = (
+                await session.execute(
+                    select(func.count())
+                    .select_from(UsageRecord)
+                    .where(UsageRecord.request_id.like("req_ledger_%"))
+                )
+            ).scalar_one()
+        result = {
+            "count": count,
+            "written": int(written),
+            "failed": gw.settler.failed,
+            "in_process_per_s": count / (t1 - t0),
+            "durable_per_s": written / (t2 - t0),
+            "batches": runtime.committer.batches,
+            "complete": written == count,
+        }
+        print("BENCH_JSON " + json.dumps(result), flush=True)
+        if written != count:
+            os._exit(0)  # do not wait for the backlog to drain
+        return result
+    finally:
+        await close_runtime(runtime)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=5_000)
+    parser.add_argument("--window", type=float, default=30.0, help="seconds to wait for commits")
+    args = parser.parse_args()
+    settings = reset_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(run(args.count, settings.data_dir, args.window))
+
+
+if __name__ == "__main__":
+    main()

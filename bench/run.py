@@ -1,0 +1,588 @@
+"""`make bench`: every scenario against direct / bare proxy / Spectra (SQLite, PostgreSQL when
+reachable), in one run, then usage reports over many records and ledger throughput; prints ONE
+table (markdown) and writes it with the raw numbers to $BENCH_OUT (default: a scratch dir).
+
+Environment:
+  BENCH_QUICK=1          smoke run (2 s runs, fewer keys, streams and records; ~5 min on a
+                         busy 2-core box)
+  BENCH_SECONDS=N        seconds per load run (default 5; quick 2)
+  BENCH_RECORDS=N        usage records for the report scenario (default 100,000; quick 20,000;
+                         see bench/RESULTS.md for why not 10M by default)
+  BENCH_PG_URL=...       PostgreSQL server (default postgresql://postgres@127.0.0.1:5432/postgres);
+                         BENCH_PG=0 skips PostgreSQL
+  BENCH_ONLY=a,b         only scenarios whose name contains one of these words
+  BENCH_DRAIN_SECONDS=N  after each Spectra run, wait up to N s for its settlements to be
+                         written (default 20; quick 3); CPU per request includes that wait
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import loadgen, procs
+from bench.loadgen import LoadResult
+
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+SECONDS = float(os.environ.get("BENCH_SECONDS") or (2 if QUICK else 5))
+RECORDS = int(os.environ.get("BENCH_RECORDS") or (20_000 if QUICK else 100_000))
+HOT_KEYS = 1_000 if QUICK else 10_000
+DRAIN_SECONDS = float(os.environ.get("BENCH_DRAIN_SECONDS") or (3 if QUICK else 20))
+OPEN_STREAMS = 200 if QUICK else 1_000
+PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+ONLY = [w for w in os.environ.get("BENCH_ONLY", "").split(",") if w]
+UPSTREAM_KEY = "sk-bench-upstream"
+
+PROMPT = "Write a haiku about proxies. " * 8
+
+
+def chat(stream: bool, delay: int = 0) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": "bench-gpt",
+        "messages": [{"role": "user", "content": PROMPT}],
+        "max_tokens": 256,
+    }
+    if stream:
+        body["stream"] = True
+    if delay:
+        body["bench_chunk_delay_ms"] = delay
+    return body
+
+
+def messages(stream: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": "bench-claude",
+        "max_tokens": 256,
+        "messages": [{"role": "user", "content": PROMPT}],
+    }
+    if stream:
+        body["stream"] = True
+    return body
+
+
+@dataclass
+class Scenario:
+    name: str
+    path: str
+    body: dict[str, Any]
+    concurrency: int
+    stream: bool = False
+    spectra_only: bool = False
+    hot_keys: bool = False
+    broke: bool = False
+    open_streams: bool = False
+    max_requests: int | None = None
+
+
+SCENARIOS = [
+    Scenario("chat c1", "/v1/chat/completions", chat(False), 1),
+    Scenario("chat c16", "/v1/chat/completions", chat(False), 16),
+    Scenario("chat c64", "/v1/chat/completions", chat(False), 64),
+    Scenario("chat stream c1", "/v1/chat/completions", chat(True), 1, stream=True),
+    Scenario("chat stream c16", "/v1/chat/completions", chat(True), 16, stream=True),
+    Scenario("messages stream c1", "/v1/messages", messages(True), 1, stream=True),
+    Scenario("messages stream c16", "/v1/messages", messages(True), 16, stream=True),
+    Scenario("chat stream 5ms/chunk c4", "/v1/chat/completions", chat(True, 5), 4, stream=True),
+    Scenario(
+        f"{HOT_KEYS} keys hot c16",
+        "/v1/chat/completions",
+        chat(False),
+        16,
+        spectra_only=True,
+        hot_keys=True,
+    ),
+    Scenario(
+        "refusal (balance 0) c16",
+        "/v1/chat/completions",
+        chat(False),
+        16,
+        spectra_only=True,
+        broke=True,
+    ),
+    Scenario(
+        f"{OPEN_STREAMS} open streams",
+        "/v1/chat/completions",
+        chat(True, 200),
+        OPEN_STREAMS,
+        stream=True,
+        open_streams=True,
+        max_requests=OPEN_STREAMS,
+    ),
+]
+
+
+@dataclass
+class Target:
+    name: str
+    child: procs.Child
+    world: dict[str, Any] = field(default_factory=dict)
+    db_url: str | None = None
+
+    def records(self) -> int | None:
+        """Usage records in Spectra's database (what settlement has made durable)."""
+        if not self.spectra:
+            return None
+        if self.db_url is None:
+            import sqlite3
+
+            path = Path(self.world["data_dir"]) / "spectra.db"
+            with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
+                return int(conn.execute("SELECT count(*) FROM usage_records").fetchone()[0])
+        return asyncio.run(_pg_count(self.db_url))
+
+    @property
+    def spectra(self) -> bool:
+        return bool(self.world)
+
+    def auth(self, scenario: Scenario) -> tuple[str, str, str]:
+        """(header, value, prefix for rotated keys)."""
+        anthropic = scenario.path == "/v1/messages"
+        secret = UPSTREAM_KEY
+        if self.spectra:
+            secret = self.world["broke_key"] if scenario.broke else self.world["key"]
+        if anthropic:
+            return "x-api-key", secret, ""
+        return "authorization", f"Bearer {secret}", "Bearer "
+
+
+@dataclass
+class Row:
+    scenario: str
+    target: str
+    rps: float | None = None
+    p50: float | None = None
+    p99: float | None = None
+    ttfb50: float | None = None
+    gap99: float | None = None
+    cpu_ms: float | None = None
+    rss_mb: float | None = None
+    errors: int = 0
+    non_2xx: int = 0
+    note: str = ""
+    vs_bare: str = ""
+    vs_direct: str = ""
+
+
+def measure(target: Target, scenario: Scenario, scratch: Path) -> Row:
+    header, value, prefix = target.auth(scenario)
+    body = json.dumps(scenario.body).encode()
+    url = target.child.url + scenario.path
+    records0 = target.records()
+    cpu0 = target.child.cpu_seconds()
+    peak = [target.child.rss_mb()]
+    if scenario.stream:
+        headers = {header: value, "content-type": "application/json"}
+        if scenario.path == "/v1/messages":
+            headers["anthropic-version"] = "2023-06-01"
+        result = asyncio.run(_streams_sampling(url, headers, body, scenario, target.child, peak))
+    else:
+        body_file = scratch / f"body-{abs(hash(body))}.json"
+        body_file.write_bytes(body)
+        keys_file = Path(target.world["hot_keys_file"]) if scenario.hot_keys else None
+        result = loadgen.run_wrk(
+            url,
+            body_file=body_file,
+            header=header,
+            value=value,
+            connections=scenario.concurrency,
+            seconds=SECONDS,
+            keys_file=keys_file,
+            key_prefix=prefix,
+        )
+    rss = max(peak[0], target.child.rss_mb())
+    note = ""
+    if records0 is not None and result.requests:
+        # Wait (bounded) for this run's settlements to reach the database, so that CPU per
+        # request includes settling it and the backlog does not spill into the next run.
+        loaded = time.monotonic()
+        settled = 0
+        while True:
+            settled = (target.records() or 0) - records0
+            if settled >= result.requests or time.monotonic() - loaded > DRAIN_SECONDS:
+                break
+            time.sleep(0.5)
+        note = (
+            f"{100 * settled / result.requests:.0f}% settled "
+            f"{time.monotonic() - loaded:.0f} s after the load"
+        )
+    cpu = target.child.cpu_seconds() - cpu0
+    return Row(
+        scenario.name,
+        target.name,
+        rps=None if scenario.open_streams else result.rps,
+        p50=result.pct("latency", 50),
+        p99=result.pct("latency", 99),
+        ttfb50=result.pct("ttfb", 50) if scenario.stream else None,
+        gap99=result.pct("gaps", 99) if scenario.stream else None,
+        cpu_ms=cpu * 1000 / result.requests if result.requests else None,
+        rss_mb=rss,
+        errors=result.errors,
+        non_2xx=result.non_2xx,
+        note=note,
+    )
+
+
+async def _pg_count(url: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("+asyncpg", ""), timeout=5)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM usage_records"))
+    finally:
+        await conn.close()
+
+
+async def _streams_sampling(
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    scenario: Scenario,
+    child: procs.Child,
+    peak: list[float],
+) -> LoadResult:
+    async def sample() -> None:
+        while True:
+            peak[0] = max(peak[0], child.rss_mb())
+            await asyncio.sleep(0.2)
+
+    sampler = asyncio.ensure_future(sample())
+    try:
+        return await loadgen.run_streams(
+            url,
+            headers=headers,
+            body=body,
+            concurrency=scenario.concurrency,
+            seconds=SECONDS if scenario.max_requests is None else 120,
+            max_requests=scenario.max_requests,
+        )
+    finally:
+        sampler.cancel()
+
+
+def ratios(rows: list[Row]) -> None:
+    """Fill Spectra/bare and Spectra/direct for rows of the same scenario."""
+    by = {(r.scenario, r.target): r for r in rows}
+    for row in rows:
+        if not row.target.startswith("spectra"):
+            continue
+        for base, attr in (("bare", "vs_bare"), ("direct", "vs_direct")):
+            ref = by.get((row.scenario, base))
+            if ref is None:
+                continue
+            parts = []
+            if row.rps and ref.rps:
+                parts.append(f"{row.rps / ref.rps:.2f}x rps")
+            if row.p50 is not None and ref.p50 is not None:
+                parts.append(f"+{row.p50 - ref.p50:.2f}/+{(row.p99 or 0) - (ref.p99 or 0):.2f} ms")
+            if row.ttfb50 is not None and ref.ttfb50 is not None:
+                parts.append(f"ttfb +{row.ttfb50 - ref.ttfb50:.2f}")
+            if row.gap99 is not None and ref.gap99 is not None:
+                parts.append(f"gap99 +{row.gap99 - ref.gap99:.2f}")
+            setattr(row, attr, ", ".join(parts))
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.{digits}f}"
+
+
+def table(rows: list[Row]) -> str:
+    head = (
+        "scenario",
+        "target",
+        "rps",
+        "p50 ms",
+        "p99 ms",
+        "ttfb p50",
+        "gap p99",
+        "cpu ms/req (incl. settling)",
+        "rss MB",
+        "err/non-2xx",
+        "Spectra/bare",
+        "Spectra/direct",
+        "note",
+    )
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = (
+            r.scenario,
+            r.target,
+            fmt(r.rps, 0),
+            fmt(r.p50),
+            fmt(r.p99),
+            fmt(r.ttfb50),
+            fmt(r.gap99),
+            fmt(r.cpu_ms, 3),
+            fmt(r.rss_mb, 0),
+            f"{r.errors}/{r.non_2xx}" if r.errors or r.non_2xx else "",
+            r.vs_bare,
+            r.vs_direct,
+            r.note,
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def pg_reachable() -> bool:
+    if os.environ.get("BENCH_PG") == "0":
+        return False
+    try:
+        asyncio.run(_pg("SELECT 1"))
+    except Exception as exc:
+        print(f"PostgreSQL not reachable ({type(exc).__name__}); skipping it", file=sys.stderr)
+        return False
+    return True
+
+
+async def _pg(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_BASE, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def scratch_pg(name: str) -> str:
+    asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}"'))
+    asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
+    base = PG_BASE.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{name}"
+
+
+def drop_pg(name: str) -> None:
+    try:
+        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    except Exception as exc:
+        print(f"could not drop {name}: {exc}", file=sys.stderr)
+
+
+def python_json(module: str, *args: str, env: dict[str, str]) -> Any:
+    out = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=procs.ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(procs.ROOT), **env},
+    ).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("BENCH_JSON "))
+    return json.loads(line.removeprefix("BENCH_JSON "))
+
+
+def spectra_env(data_dir: Path, db_url: str | None) -> dict[str, str]:
+    env = {
+        "SPECTRA_DATA_DIR": str(data_dir),
+        "SPECTRA_LOG_LEVEL": "WARNING",
+        "SPECTRA_OWNER_EMAIL": "owner@bench.local",
+        "SPECTRA_HOST": "127.0.0.1",
+    }
+    if db_url:
+        env["SPECTRA_DATABASE_URL"] = db_url
+    return env
+
+
+def start_spectra(label: str, scratch: Path, fake: procs.Child, db_url: str | None) -> Target:
+    data_dir = scratch / label
+    data_dir.mkdir()
+    env = spectra_env(data_dir, db_url)
+    world_file = data_dir / "world.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.world",
+            "--upstream",
+            fake.url,
+            "--out",
+            str(world_file),
+            "--hot-keys",
+            str(HOT_KEYS),
+        ],
+        cwd=procs.ROOT,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(procs.ROOT), **env},
+    )
+    child = procs.start_spectra(label, env, procs.free_port(), scratch / f"{label}.log")
+    world = {**json.loads(world_file.read_text()), "data_dir": str(data_dir)}
+    return Target(label, child, world, db_url)
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # so the children are stopped on the way out
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
+    t_start = time.monotonic()
+    scratch = Path(os.environ.get("BENCH_OUT") or tempfile.mkdtemp(prefix="spectra-bench-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    if not loadgen.wrk_available():
+        sys.exit("wrk is not installed (make bench installs it with apt-get)")
+    load0 = os.getloadavg()
+    use_pg = pg_reachable()
+    pg_dbs: list[str] = []
+    rows: list[Row] = []
+    with procs.children() as running:
+        fake = procs.start_module(
+            "direct", "bench.fake", marker="BENCH_FAKE_URL", log=scratch / "fake.log"
+        )
+        running.append(fake)
+        bare = procs.start_module(
+            "bare",
+            "bench.bare_proxy",
+            "--upstream",
+            fake.url,
+            marker="BENCH_BARE_URL",
+            log=scratch / "bare.log",
+        )
+        running.append(bare)
+        targets = [Target("direct", fake), Target("bare", bare)]
+        sq = start_spectra("spectra-sqlite", scratch, fake, None)
+        running.append(sq.child)
+        targets.append(sq)
+        if use_pg:
+            name = f"spectra_bench_{os.getpid()}"
+            pg_dbs.append(name)
+            pg = start_spectra("spectra-pg", scratch, fake, scratch_pg(name))
+            running.append(pg.child)
+            targets.append(pg)
+        print(f"setup done in {time.monotonic() - t_start:.0f} s; running scenarios", flush=True)
+        warm = Scenario("warm-up", "/v1/chat/completions", chat(False), 16)
+        for target in targets:
+            loadgen_seconds = 1
+            header, value, _ = target.auth(warm)
+            body_file = scratch / "warm.json"
+            body_file.write_text(json.dumps(warm.body))
+            loadgen.run_wrk(
+                target.child.url + warm.path,
+                body_file=body_file,
+                header=header,
+                value=value,
+                connections=16,
+                seconds=loadgen_seconds,
+            )
+        for scenario in SCENARIOS:
+            if ONLY and not any(w in scenario.name for w in ONLY):
+                continue
+            for target in targets:
+                if scenario.spectra_only and not target.spectra:
+                    continue
+                if scenario.open_streams and target.name == "direct":
+                    continue
+                row = measure(target, scenario, scratch)
+                rows.append(row)
+                print(
+                    f"  {row.scenario:28} {row.target:15} rps={fmt(row.rps, 0):>7} "
+                    f"p50={fmt(row.p50)} p99={fmt(row.p99)} ttfb={fmt(row.ttfb50)} "
+                    f"gap99={fmt(row.gap99)} cpu={fmt(row.cpu_ms, 3)} rss={fmt(row.rss_mb, 0)}",
+                    flush=True,
+                )
+                time.sleep(0.5)
+    ratios(rows)
+    if not ONLY or any(w in ("reports", "ledger") for w in ONLY):
+        rows += side_benchmarks(scratch, use_pg, pg_dbs)
+    for name in pg_dbs:
+        drop_pg(name)
+    load1 = os.getloadavg()
+    text = table(rows)
+    print()
+    print(text)
+    print(
+        f"\nload average before {load0[0]:.2f}, after {load1[0]:.2f}; "
+        f"{os.cpu_count()} CPUs; {time.monotonic() - t_start:.0f} s; raw: {scratch}/results.json"
+    )
+    (scratch / "table.md").write_text(text + "\n")
+    (scratch / "results.json").write_text(
+        json.dumps(
+            {"rows": [r.__dict__ for r in rows], "load": [load0, load1], "records": RECORDS},
+            indent=1,
+        )
+    )
+
+
+def side_benchmarks(scratch: Path, use_pg: bool, pg_dbs: list[str]) -> list[Row]:
+    rows: list[Row] = []
+    dbs: list[tuple[str, str]] = [("sqlite", f"sqlite+aiosqlite:///{scratch / 'reports.db'}")]
+    if use_pg:
+        name = f"spectra_bench_reports_{os.getpid()}"
+        pg_dbs.append(name)
+        dbs.append(("pg", scratch_pg(name)))
+    for label, url in dbs:
+        if not ONLY or "reports" in ONLY:
+            data = python_json(
+                "bench.reports",
+                "--records",
+                str(RECORDS),
+                env=spectra_env(scratch / f"reports-{label}", url),
+            )
+            rows.append(
+                Row(
+                    f"seed {data['records']:,} usage records",
+                    label,
+                    rps=data["seed_per_s"],
+                    note=f"{data['seed_s']:.1f} s",
+                )
+            )
+            rows.append(
+                Row(
+                    "rollup job",
+                    label,
+                    rps=data["rollup_per_s"],
+                    note=f"{data['rollup_s']:.1f} s, {data['rollup_rows']:,} rollup rows",
+                )
+            )
+            for name, ms in data["reports_ms"].items():
+                rows.append(
+                    Row(
+                        f"report: {name}",
+                        label,
+                        p50=ms[0],
+                        p99=ms[1],
+                        note="median / max of 5; target < 300 ms",
+                    )
+                )
+        if not ONLY or "ledger" in ONLY:
+            ledger_url = url.replace("reports", "ledger") if label == "sqlite" else None
+            if label == "pg":
+                name = f"spectra_bench_ledger_{os.getpid()}"
+                pg_dbs.append(name)
+                ledger_url = scratch_pg(name)
+            data = python_json(
+                "bench.ledger",
+                "--count",
+                str(2_000 if QUICK else 5_000),
+                "--window",
+                str(15 if QUICK else 30),
+                env=spectra_env(scratch / f"ledger-{label}", ledger_url),
+            )
+            rows.append(
+                Row("ledger: admit+hold+settle in-process", label, rps=data["in_process_per_s"])
+            )
+            rows.append(
+                Row(
+                    "ledger: settled records into DB",
+                    label,
+                    rps=data["durable_per_s"],
+                    note=f"{data['written']:,} of {data['count']:,} written in the window; "
+                    f"{data['batches']} batches; target "
+                    f"{'5,000' if label == 'sqlite' else '10,000'}/s",
+                )
+            )
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -143,6 +143,11 @@ COVERAGE: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/api/audit/verify"): ("GET", "/console/audit/verify"),
     ("GET", "/api/policy/explain"): ("GET", "/console/policy"),
     ("PATCH", "/api/policy/groups/{group}"): ("POST", "/console/groups/{name}/funding"),
+    ("GET", "/api/rollouts"): ("GET", "/console/rollouts"),
+    ("GET", "/api/rollouts/{rollout}"): ("GET", "/console/rollouts/{rollout}"),
+    ("GET", "/api/rollouts/{rollout}/metrics"): ("GET", "/console/rollouts/{rollout}"),
+    ("POST", "/api/rollouts/{rollout}/promote"): ("POST", "/console/rollouts/{rollout}/promote"),
+    ("POST", "/api/rollouts/{rollout}/rollback"): ("POST", "/console/rollouts/{rollout}/rollback"),
 }
 
 # API routes with no console counterpart, each with the reason.
@@ -165,12 +170,7 @@ EXEMPT: dict[tuple[str, str], str] = {
             ("POST", "/api/policy/drafts/{draft_id}/dry-run"),
             ("POST", "/api/policy/drafts/{draft_id}/publish"),
             ("GET", "/api/policy/groups/{group}"),
-            ("GET", "/api/rollouts"),
-            ("GET", "/api/rollouts/{rollout}"),
-            ("GET", "/api/rollouts/{rollout}/metrics"),
             ("POST", "/api/rollouts"),
-            ("POST", "/api/rollouts/{rollout}/promote"),
-            ("POST", "/api/rollouts/{rollout}/rollback"),
         ],
         _NOT_YET,
     ),

@@ -33,6 +33,7 @@ ADMIN_PAGES = [
     "/console/audit",
     "/console/audit/verify",
     "/console/policy",
+    "/console/rollouts",
     "/console/settings",
 ]
 

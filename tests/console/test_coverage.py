@@ -144,6 +144,20 @@ COVERAGE: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/api/policy/explain"): ("GET", "/console/policy"),
     ("PATCH", "/api/policy/groups/{group}"): ("POST", "/console/groups/{name}/funding"),
     ("GET", "/api/rollouts"): ("GET", "/console/rollouts"),
+    ("GET", "/api/policy/drafts"): ("GET", "/console/policy/drafts"),
+    ("GET", "/api/policy/drafts/{draft_id}"): ("GET", "/console/policy/drafts/{draft_id}"),
+    ("POST", "/api/policy/drafts/{draft_id}/discard"): (
+        "POST",
+        "/console/policy/drafts/{draft_id}/discard",
+    ),
+    ("POST", "/api/policy/drafts/{draft_id}/dry-run"): (
+        "POST",
+        "/console/policy/drafts/{draft_id}/dry-run",
+    ),
+    ("POST", "/api/policy/drafts/{draft_id}/publish"): (
+        "POST",
+        "/console/policy/drafts/{draft_id}/publish",
+    ),
     ("GET", "/api/rollouts/{rollout}"): ("GET", "/console/rollouts/{rollout}"),
     ("GET", "/api/rollouts/{rollout}/metrics"): ("GET", "/console/rollouts/{rollout}"),
     ("POST", "/api/rollouts/{rollout}/promote"): ("POST", "/console/rollouts/{rollout}/promote"),
@@ -163,12 +177,7 @@ EXEMPT: dict[tuple[str, str], str] = {
     ),
     **dict.fromkeys(
         [
-            ("GET", "/api/policy/drafts"),
-            ("GET", "/api/policy/drafts/{draft_id}"),
             ("POST", "/api/policy/drafts"),
-            ("POST", "/api/policy/drafts/{draft_id}/discard"),
-            ("POST", "/api/policy/drafts/{draft_id}/dry-run"),
-            ("POST", "/api/policy/drafts/{draft_id}/publish"),
             ("GET", "/api/policy/groups/{group}"),
             ("POST", "/api/rollouts"),
         ],

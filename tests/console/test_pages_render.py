@@ -34,6 +34,7 @@ ADMIN_PAGES = [
     "/console/audit/verify",
     "/console/policy",
     "/console/rollouts",
+    "/console/policy/drafts",
     "/console/settings",
 ]
 

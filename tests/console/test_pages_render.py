@@ -25,10 +25,16 @@ ADMIN_PAGES = [
     "/console/ledger",
     "/console/ledger/verify",
     "/console/usage",
+    "/console/usage/statements",
+    "/console/usage/forecast",
+    "/console/usage/economics",
+    "/console/usage/reconcile",
     "/console/prices",
     "/console/audit",
     "/console/audit/verify",
     "/console/policy",
+    "/console/rollouts",
+    "/console/policy/drafts",
     "/console/settings",
 ]
 
@@ -70,6 +76,9 @@ async def test_detail_pages_render(browser: Any, runtime: Runtime) -> None:
         "/console/",
         f"/console/policy?user={b.user.email}&model=claude-opus-4-8",
         f"/console/ledger?user={b.user.email}",
+        f"/console/usage/statements?user={b.user.email}",
+        "/console/usage/statements?group=Platform&since=2026-10-01",
+        "/console/usage/forecast?group=Platform",
     ):
         response = await b.get(path)
         assert response.status_code == 200, (path, response.text)

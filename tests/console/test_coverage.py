@@ -166,8 +166,9 @@ COVERAGE: dict[tuple[str, str], tuple[str, str]] = {
 
 # API routes with no console counterpart, each with the reason.
 _NOT_YET = (
-    "Not in the console yet (API and CLI only): console pages for rollouts, policy drafts and "
-    "dry-runs, statements, forecasts, economics and reconciliation are the next console work."
+    "Not in the console yet (API and CLI only): creating a rollout or a policy draft, and the "
+    "read-only group policy document; the console lists, dry-runs, publishes, promotes and rolls "
+    "back what the CLI or API created."
 )
 
 EXEMPT: dict[tuple[str, str], str] = {

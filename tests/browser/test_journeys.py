@@ -169,6 +169,9 @@ class TestAdminChain:
         await expect(member.locator("#setup-form")).to_have_count(0)
         await sign_in(member, MEMBER)
         secret = await _member_key(member)
+        # The new key reaches the gateway's key cache through the change feed; on a loaded
+        # machine the background poll may not have run yet, so run one now.
+        await site.runtime.feed.poll_once()
         answer = await site.gateway(secret)
         assert answer.status_code == 200, answer.text
         await site.settle()
@@ -259,6 +262,7 @@ class TestRefusal:
         member = await new_page()
         await sign_in(member, MEMBER)
         secret = await _member_key(member)
+        await site.runtime.feed.poll_once()  # the new key reaches the key cache (see above)
 
         answer = await site.gateway(secret, model="claude-opus-4-1")
         await site.settle()

@@ -86,6 +86,13 @@ async def test_catalog_assign_and_member_view(
         "/api/packages", json={"name": "Y", "allowance": "1", "period": "daily"}
     )
     assert forbidden.status_code == 403
+    # A member cannot tell from the answer whether an email belongs to someone.
+    for email in ("tom@example.com", "nobody@example.com"):
+        single = await client.post("/api/packages/Power/assignments", json={"email": email})
+        bulk = await client.post(
+            "/api/packages/Power/assignments/bulk", json={"emails": [email], "preview": True}
+        )
+        assert (single.status_code, bulk.status_code) == (403, 403), (single.text, bulk.text)
 
     act_as(local_actor())
     cancelled = await client.post(

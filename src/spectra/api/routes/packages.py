@@ -88,6 +88,8 @@ async def assign_package(
         user_id = body.user_id
     else:
         assert body.email is not None
+        # Check the right before looking the email up, so callers cannot probe for accounts.
+        require(actor, Permission.PACKAGES_WRITE)
         (user,) = await packages_service.resolve_users(session, emails=[body.email])
         user_id = user.id
     detail = await packages_service.assign_package(
@@ -124,6 +126,7 @@ async def assign_bulk(
     else:
         if not body.user_ids and not body.emails:
             raise InvalidError("Name users (emails or user_ids) or a group.")
+        require(actor, Permission.READ_ALL if body.preview else Permission.PACKAGES_WRITE)
         users = await packages_service.resolve_users(
             session, emails=body.emails, user_ids=body.user_ids
         )

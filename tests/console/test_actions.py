@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from spectra.audit.models import AuditEvent
 from spectra.db.session import session_scope
 from spectra.ledger import service as ledger_service
-from spectra.ledger.models import LedgerTransaction, RechargeApproval
+from spectra.ledger.models import CodeBatch, LedgerTransaction, RechargeApproval
 from spectra.pool.models import PoolAccount
 from spectra.runtime import Runtime
 from spectra.users.models import User
@@ -195,3 +195,20 @@ class TestRecharges:
         page = await b.get("/console/codes")
         assert "event" in page.text
         assert code not in page.text
+
+    async def test_a_double_submitted_codes_form_creates_one_batch(
+        self, browser: Any, runtime: Runtime
+    ) -> None:
+        b = await browser(role="admin")
+        form = {"count": "2", "amount": "5", "memo": "twice", "idempotency_key": "form-1"}
+        first = await b.post_form("/console/codes", form)
+        assert first.headers["content-type"].startswith("text/csv")
+        second = await b.post_form("/console/codes", form)
+        assert second.status_code == 303
+        shown = await b.get(second.headers["location"])
+        assert "already created a batch" in shown.text
+        async with session_scope(runtime.db) as session:
+            count = (
+                await session.execute(select(func.count()).select_from(CodeBatch))
+            ).scalar_one()
+        assert count == 1

@@ -140,6 +140,27 @@ class TestRedeemRace:
         assert answer.text.splitlines()[0] == "code,value,expires_at,batch_id"
         assert answer.text.count("SPC-") == 2
 
+    async def test_a_retried_batch_request_issues_once(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        act_as(ADMIN)
+        body = {"count": 3, "amount": "2"}
+        headers = {"Idempotency-Key": "batch-retry-1"}
+        first = await client.post("/api/codes/batches", json=body, headers=headers)
+        assert first.status_code == 201, first.text
+        retry = await client.post("/api/codes/batches", json=body, headers=headers)
+        assert retry.status_code == 409
+        assert retry.json()["error"]["code"] == "codes_already_issued"
+        assert retry.json()["error"]["details"]["batch_id"] == first.json()["id"]
+        other = await client.post(
+            "/api/codes/batches", json={"count": 4, "amount": "2"}, headers=headers
+        )
+        assert other.json()["error"]["code"] == "idempotency_conflict"
+        batches = (await client.get("/api/codes/batches")).json()["items"]
+        assert [b["id"] for b in batches] == [first.json()["id"]]
+        async with session_scope(runtime.db) as session:
+            assert (await ledger_service.verify(session, local_actor())).ok
+
 
 async def test_a_member_cannot_probe_which_emails_exist(
     client: httpx.AsyncClient, runtime: Runtime

@@ -107,6 +107,12 @@ class CodeRevokedError(ConflictError):
     code = "code_revoked"
 
 
+class CodesAlreadyIssuedError(ConflictError):
+    """A retried batch request: the first one created the batch; its codes were shown once."""
+
+    code = "codes_already_issued"
+
+
 class CodeBatchNotFoundError(NotFoundError):
     code = "code_batch_not_found"
 

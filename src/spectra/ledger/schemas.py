@@ -76,6 +76,8 @@ class CodesCreate(BaseModel):
     amount: AmountIn
     expires_at: datetime | None = None
     memo: str = Field(default="", max_length=1000)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=150)
+    """A retry with the same key creates nothing (`codes_already_issued`)."""
 
 
 class CodeRedeem(BaseModel):

@@ -7,7 +7,7 @@ import io
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
 from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
@@ -31,6 +31,9 @@ async def create_batch(
     session: SessionDep,
     actor: ActorDep,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=150)
+    ] = None,
 ) -> Any:
     """Generate a batch; the codes are in this answer (JSON, or CSV with `?format=csv`) and never again."""
     created = await ledger_service.create_codes(
@@ -40,6 +43,7 @@ async def create_batch(
         amount=body.amount,
         expires_at=body.expires_at,
         memo=body.memo,
+        idempotency_key=idempotency_key or body.idempotency_key,
     )
     batch = schemas.batch_read(created.batch)
     if format == "csv":

@@ -55,6 +55,12 @@ def create(
     csv_path: Annotated[
         Path | None, typer.Option("--csv", help="Also write the codes to this CSV file.")
     ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--idempotency-key", help="A retry with the same key creates no second batch."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate a batch; the codes are printed this once (Spectra keeps only keyed hashes)."""
@@ -72,13 +78,20 @@ def create(
                 "amount": amount,
                 "memo": memo,
                 "expires_at": expires_at.isoformat() if expires_at else None,
+                "idempotency_key": idempotency_key,
             },
         )
     else:
 
         async def go(session: Session, actor: Actor) -> dict[str, Any]:
             created = await ledger_service.create_codes(
-                session, actor, count=count, amount=micros, expires_at=expires_at, memo=memo
+                session,
+                actor,
+                count=count,
+                amount=micros,
+                expires_at=expires_at,
+                memo=memo,
+                idempotency_key=idempotency_key,
             )
             batch = schemas.batch_read(created.batch)
             return BatchCreated(**dict(batch), codes=created.codes).model_dump(mode="json")

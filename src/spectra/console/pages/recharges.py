@@ -221,6 +221,7 @@ async def codes(
         nav="Recharges",
         batches=page.items,
         next_cursor=page.next_cursor,
+        form_key=str(uuid7()),  # a double submit of this form creates one batch
     )
 
 
@@ -243,6 +244,7 @@ async def create_codes(request: Request, viewer: AdminDep, session: SessionDep) 
         amount=form.amount("amount", label="Value"),
         expires_at=expires_at,
         memo=form["memo"],
+        idempotency_key=form.get("idempotency_key") or None,
     )
     batch = created.batch
     out = io.StringIO()

@@ -31,6 +31,7 @@ from spectra.ledger.errors import (
     CodeExpiredError,
     CodeNotFoundError,
     CodeRevokedError,
+    CodesAlreadyIssuedError,
 )
 from spectra.ledger.models import (
     AccountKind,
@@ -93,9 +94,15 @@ async def create_codes(
     amount: int,
     expires_at: datetime | None = None,
     memo: str = "",
+    idempotency_key: str | None = None,
 ) -> CreatedBatch:
     """Generate `count` codes worth `amount` each; moves count x amount from funding to
-    codes_outstanding. Returns the codes in plaintext once. Writes an audit event."""
+    codes_outstanding. Returns the codes in plaintext once. Writes an audit event.
+
+    With an `idempotency_key`, a retry of the same request (a double submit, a timed-out call)
+    creates nothing and raises `codes_already_issued` naming the first batch: its codes cannot
+    be shown again, but no money moves twice; the same key for a different batch is an
+    `idempotency_conflict`."""
     require(actor, Permission.CODES_WRITE)
     positive(amount)
     if not 1 <= count <= MAX_BATCH:
@@ -111,10 +118,17 @@ async def create_codes(
         actor,
         kind=TransactionKind.CODES_ISSUE,
         postings=[(funding.id, -total), (outstanding.id, total)],
-        idempotency_key=f"codes.issue:{batch_id}",
+        idempotency_key=f"codes.issue:{idempotency_key or batch_id}",
         memo=memo or f"{count} redemption codes",
         metadata={"batch_id": str(batch_id), "count": count, "value_micros": amount},
     )
+    first = (txn.meta or {}).get("batch_id")
+    if first != str(batch_id):
+        raise CodesAlreadyIssuedError(
+            "This request already created a batch of codes; they were shown once and cannot be "
+            "shown again. Revoke that batch and create a new one if the codes were lost.",
+            batch_id=first,
+        )
     batch = CodeBatch(
         id=batch_id,
         count=count,

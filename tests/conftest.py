@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -33,6 +35,12 @@ from spectra.db.engine import create_engine
 from spectra.db.session import Session
 from spectra.kit import clock as clock_module
 from spectra.runtime import Runtime, build_runtime, close_runtime
+
+# No timed assertions: Hypothesis' per-example deadline would fail tests on a busy CI machine.
+hypothesis_settings.register_profile(
+    "spectra", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("spectra")
 
 TEST_SECRET = "a" * 64
 PG_URL = os.environ.get("SPECTRA_TEST_DATABASE_URL")

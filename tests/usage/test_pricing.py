@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
 
+import genai_prices
 import pytest
+from genai_prices import calc_price
 from hypothesis import given
 from hypothesis import strategies as st
 
+from spectra.usage.defaults import default_price
 from spectra.usage.pricing import (
     Price,
+    PriceTier,
     TokenUsage,
     cost_micros,
     exact_cost_micros,
@@ -125,3 +130,78 @@ class TestResolveCachePrices:
             Decimal("0.2"),
             Decimal("2.5"),
         )
+
+
+class TestLongContextTiers:
+    """Tiered ("cliff") prices: above the threshold, every token of the request costs the tier's price."""
+
+    SONNET_AT = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def _sonnet(self) -> Price:
+        found = default_price("claude-sonnet-4-5", self.SONNET_AT)
+        assert found is not None
+        assert found.tiers, "genai-prices prices Sonnet 4.5 in tiers"
+        return found.in_currency("claude-sonnet-4-5", currency="USD", usd_rate=Decimal(1))
+
+    def test_the_threshold_is_on_the_whole_prompt_and_is_exclusive(self) -> None:
+        price = self._sonnet()
+        (tier,) = price.tiers
+        at = TokenUsage(input_tokens=tier.above - 1000, cache_read_tokens=1000, output_tokens=10)
+        above = TokenUsage(input_tokens=tier.above - 1000, cache_read_tokens=1001, output_tokens=10)
+        assert price.rates(at) is price
+        assert price.rates(above) is tier
+        assert cost_micros(above, price) * 10 > cost_micros(at, price) * 18  # about twice
+
+    @given(
+        st.integers(0, 400_000),
+        st.integers(0, 50_000),
+        st.integers(0, 300_000),
+        st.integers(0, 50_000),
+    )
+    def test_matches_genai_prices_own_calculation(
+        self, uncached: int, output: int, read: int, write: int
+    ) -> None:
+        price = self._sonnet()
+        ours = exact_cost_micros(TokenUsage(uncached, output, read, write), price)
+        theirs = calc_price(
+            genai_prices.Usage(
+                input_tokens=uncached + read + write,
+                output_tokens=output,
+                cache_read_tokens=read,
+                cache_write_tokens=write,
+            ),
+            "claude-sonnet-4-5",
+            provider_id="anthropic",
+            genai_request_timestamp=self.SONNET_AT,
+        ).total_price
+        assert Fraction(ours) == Fraction(theirs) * 1_000_000
+
+    def test_a_missing_cache_price_follows_the_tier_input_price(self) -> None:
+        found = default_price("gpt-5.4-pro", self.SONNET_AT)
+        if found is None or not found.tiers or found.cache_read is not None:
+            pytest.skip("genai-prices no longer prices gpt-5.4-pro in tiers without cache prices")
+        (tier,) = found.tiers
+        assert tier.cache_read == tier.input
+        assert tier.input > found.input
+
+    def test_tiers_convert_with_the_currency(self) -> None:
+        found = default_price("claude-sonnet-4-5", self.SONNET_AT)
+        assert found is not None
+        eur = found.in_currency("claude-sonnet-4-5", currency="EUR", usd_rate=Decimal("0.9"))
+        assert eur.tiers[0].output == found.tiers[0].output * Decimal("0.9")
+
+    def test_tiers_must_ascend(self) -> None:
+        tier = PriceTier(above=10, input=D1, output=D1, cache_read=D1, cache_write=D1)
+        with pytest.raises(ValueError, match="ascending"):
+            Price(
+                model="m",
+                input=D1,
+                output=D1,
+                cache_read=D1,
+                cache_write=D1,
+                version_id="v",
+                tiers=(tier, tier),
+            )
+
+
+D1 = Decimal(1)

@@ -164,6 +164,15 @@ class TestListPrices:
         items = await usage_service.list_prices(session, AUDITOR, model="gpt-4o")
         assert len(items) == 1
         assert items[0].source == "genai-prices"
+        assert items[0].tiers == []
+
+    async def test_a_tiered_default_shows_its_long_context_tier(
+        self, session: AsyncSession, clock: datetime
+    ) -> None:
+        (item,) = await usage_service.list_prices(session, AUDITOR, model="claude-sonnet-4-5")
+        (tier,) = item.tiers
+        assert tier.above_prompt_tokens == 200_000
+        assert (tier.input, tier.output) == (2 * item.input, Decimal("1.5") * item.output)
 
     async def test_defaults_are_listed_on_request(
         self, session: AsyncSession, clock: datetime

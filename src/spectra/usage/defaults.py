@@ -4,8 +4,9 @@ Model names match exactly first, then by genai-prices' own matching, which maps 
 (`claude-sonnet-4-5-20250929`) and suffixed ones (`gpt-5-codex`) to their priced model. Anthropic
 and OpenAI are searched first, then any provider genai-prices knows the model from.
 
-Where a model has tiered (long-context) prices, the base tier is used: an admin who serves long
-contexts overrides the price with `spectra prices set`.
+Where a model has tiered (long-context) prices, they are kept as the price's tiers (see
+`pricing.Price.rates`): a request whose prompt crosses a threshold pays that tier's prices for
+every token. An admin override (`spectra prices set`) is one flat price without tiers.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from genai_prices import data_snapshot
 from genai_prices import types as gp
 
-from spectra.usage.pricing import Price
+from spectra.usage.pricing import Price, PriceTier
 
 PREFERRED_PROVIDERS = ("anthropic", "openai")
 GENAI_PRICES_VERSION = version("genai-prices")
@@ -38,6 +39,8 @@ class DefaultPrice:
     cache_write: Decimal | None
     variant: int
     """Which of the model's time-conditional prices applies (0 when it has one)."""
+    tiers: tuple[PriceTier, ...] = ()
+    """Long-context tiers in USD, cache prices already resolved (see `_tiers`)."""
 
     @property
     def version_id(self) -> str:
@@ -59,6 +62,16 @@ class DefaultPrice:
             cache_read=read * rate,
             cache_write=write * rate,
             version_id=version_id,
+            tiers=tuple(
+                PriceTier(
+                    above=t.above,
+                    input=t.input * rate,
+                    output=t.output * rate,
+                    cache_read=t.cache_read * rate,
+                    cache_write=t.cache_write * rate,
+                )
+                for t in self.tiers
+            ),
         )
 
 
@@ -102,6 +115,48 @@ def _flat(value: Any) -> Decimal | None:
     return Decimal(str(value))
 
 
+def _at(value: Any, prompt_above: int) -> Decimal | None:
+    """A component's price for a prompt above `prompt_above` tokens (base when -1)."""
+    if value is None:
+        return None
+    if not isinstance(value, gp.TieredPrices):
+        return _flat(value)
+    chosen = value.base
+    for tier in value.tiers:
+        if tier.start <= prompt_above:
+            chosen = tier.price
+    return chosen
+
+
+def _tiers(prices: Any) -> tuple[PriceTier, ...]:
+    """genai-prices' per-component tiers merged into whole-price tiers, one per threshold.
+
+    A component without tiers keeps its base price above every threshold; a missing cache price
+    follows the input price of the same tier (the documented rule for missing cache prices).
+    """
+    components = [getattr(prices, f"{n}_mtok", None) for n in ("input", "output")] + [
+        getattr(prices, f"cache_{n}_mtok", None) for n in ("read", "write")
+    ]
+    starts = sorted(
+        {t.start for c in components if isinstance(c, gp.TieredPrices) for t in c.tiers}
+    )
+    tiers = []
+    for start in starts:
+        input_price, output_price, read, write = (_at(c, start) for c in components)
+        assert input_price is not None
+        assert output_price is not None
+        tiers.append(
+            PriceTier(
+                above=start,
+                input=input_price,
+                output=output_price,
+                cache_read=input_price if read is None else read,
+                cache_write=input_price if write is None else write,
+            )
+        )
+    return tuple(tiers)
+
+
 def default_price(model_ref: str, at: datetime) -> DefaultPrice | None:
     """The genai-prices price (USD per million tokens) for `model_ref` at `at`, or None."""
     found = _find(model_ref)
@@ -124,6 +179,7 @@ def default_price(model_ref: str, at: datetime) -> DefaultPrice | None:
         cache_read=_flat(getattr(prices, "cache_read_mtok", None)),
         cache_write=_flat(getattr(prices, "cache_write_mtok", None)),
         variant=variant,
+        tiers=_tiers(prices),
     )
 
 

@@ -7,6 +7,11 @@ tokens inside `prompt_tokens`; the caller subtracts them before building a `Toke
 
 The cost of a request is, for each class, tokens × price per million tokens, summed exactly as
 a Decimal, then rounded ONCE, half up, to a micro-unit by `spectra.kit.money.round_micros`.
+
+Long-context ("cliff") tiers: some models cost more per token once a request's prompt (input +
+cache read + cache write tokens) exceeds a threshold, and then the higher price applies to EVERY
+token of that request, output included — the providers' rule, and genai-prices'. A `Price`
+carries its tiers; `Price.rates` picks the one a request falls in.
 """
 
 from __future__ import annotations
@@ -46,6 +51,17 @@ class TokenUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceTier:
+    """Prices per million tokens for a request whose prompt exceeds `above` tokens."""
+
+    above: int
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal
+    cache_write: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class Price:
     """A model's prices per MILLION tokens in the workspace currency (exact Decimals).
 
@@ -61,14 +77,28 @@ class Price:
     cache_read: Decimal
     cache_write: Decimal
     version_id: str
+    tiers: tuple[PriceTier, ...] = ()
+    """Long-context tiers, ascending by `above` (empty for a flat price)."""
 
     def __post_init__(self) -> None:
-        for name in ("input", "output", "cache_read", "cache_write"):
-            value = getattr(self, name)
-            if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
-                raise ValueError(
-                    f"price {name} must be a non-negative finite Decimal, not {value!r}"
-                )
+        for part in (self, *self.tiers):
+            for name in ("input", "output", "cache_read", "cache_write"):
+                value = getattr(part, name)
+                if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
+                    raise ValueError(
+                        f"price {name} must be a non-negative finite Decimal, not {value!r}"
+                    )
+        if [t.above for t in self.tiers] != sorted({t.above for t in self.tiers}):
+            raise ValueError("price tiers must be ascending with distinct thresholds")
+
+    def rates(self, usage: TokenUsage) -> Price | PriceTier:
+        """The prices that apply to `usage`: the highest tier its prompt exceeds, else the base."""
+        if self.tiers:
+            prompt = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+            for tier in reversed(self.tiers):
+                if prompt > tier.above:
+                    return tier
+        return self
 
 
 def resolve_cache_prices(
@@ -92,14 +122,15 @@ def exact_cost_micros(usage: TokenUsage, price: Price) -> Decimal:
 
     Computed with enough precision that no step rounds (an inexact step raises instead).
     """
+    rates = price.rates(usage)
     with localcontext() as ctx:
         ctx.prec = 120
         ctx.traps[Inexact] = True
         total = (
-            usage.input_tokens * price.input
-            + usage.output_tokens * price.output
-            + usage.cache_read_tokens * price.cache_read
-            + usage.cache_write_tokens * price.cache_write
+            usage.input_tokens * rates.input
+            + usage.output_tokens * rates.output
+            + usage.cache_read_tokens * rates.cache_read
+            + usage.cache_write_tokens * rates.cache_write
         )
         # Units per million tokens × 1e6 micros per unit ÷ 1e6 tokens = micros.
         return total * MICROS_PER_UNIT / TOKENS_PER_PRICE_UNIT

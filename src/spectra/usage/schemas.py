@@ -143,6 +143,21 @@ def _decimal_text(value: Decimal) -> str:
     return text
 
 
+class PriceTierRead(BaseModel):
+    """Prices for a request whose prompt (input + cache tokens) exceeds `above_prompt_tokens`:
+    they apply to every token of such a request."""
+
+    above_prompt_tokens: int
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal
+    cache_write: Decimal
+
+    @field_serializer("input", "output", "cache_read", "cache_write")
+    def _price(self, value: Decimal) -> str:
+        return _decimal_text(value)
+
+
 class PriceRead(BaseModel):
     """A price in force (or scheduled), per million tokens in the workspace currency."""
 
@@ -158,6 +173,8 @@ class PriceRead(BaseModel):
     effective_from: datetime | None = None
     created_by: str | None = None
     is_current: bool = True
+    tiers: list[PriceTierRead] = Field(default_factory=list)
+    """Long-context tiers (genai-prices defaults only; an override is one flat price)."""
 
     @field_serializer("input", "output", "cache_read", "cache_write")
     def _price(self, value: Decimal) -> str:

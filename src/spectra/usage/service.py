@@ -29,7 +29,7 @@ from spectra.usage.errors import (
     UsageUserNotFoundError,
 )
 from spectra.usage.models import USAGE_STATUSES, PriceOverride, UsageRecord
-from spectra.usage.schemas import PriceRead, UsageRecordCreate
+from spectra.usage.schemas import PriceRead, PriceTierRead, UsageRecordCreate
 from spectra.usage.table import OverrideView, PriceTable
 from spectra.users.models import Group, User
 from spectra.users.permissions import Permission, allows, require
@@ -194,6 +194,16 @@ def _resolved_read(table: PriceTable, model: str, at: datetime) -> PriceRead | N
         currency=table.currency,
         effective_from=override.effective_from if override is not None else None,
         is_current=True,
+        tiers=[
+            PriceTierRead(
+                above_prompt_tokens=t.above,
+                input=t.input,
+                output=t.output,
+                cache_read=t.cache_read,
+                cache_write=t.cache_write,
+            )
+            for t in price.tiers
+        ],
     )
 
 

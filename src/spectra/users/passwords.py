@@ -12,16 +12,25 @@ MAX_LENGTH = 256
 """Long enough for passphrases, short enough that hashing cannot be used to burn CPU."""
 
 _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
-_DUMMY_HASH = _hasher.hash("spectra-timing-equaliser")
+_dummy_hash: str | None = None
+"""A hash to verify against when the user has none (made on first need: hashing costs ~0.1 s,
+which every `spectra` command would otherwise pay at import)."""
 
 
 def use_hasher(hasher: PasswordHasher) -> PasswordHasher:
     """Swap the argon2id parameters (tests use a cheap profile); returns the previous hasher."""
-    global _hasher, _DUMMY_HASH
+    global _hasher, _dummy_hash
     previous = _hasher
     _hasher = hasher
-    _DUMMY_HASH = hasher.hash("spectra-timing-equaliser")
+    _dummy_hash = None
     return previous
+
+
+def _dummy() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("spectra-timing-equaliser")
+    return _dummy_hash
 
 
 def check_rule(password: str) -> None:
@@ -48,7 +57,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
     try:
         if password_hash is None:
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(_dummy(), password)
             return False
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

@@ -160,6 +160,49 @@ class TestLookup:
         assert calls == [hash_secret(secret).encode()]
 
 
+class TestCacheMiss:
+    async def test_a_key_the_cache_has_not_seen_yet_is_read_from_the_database_once(
+        self, runtime: Runtime
+    ) -> None:
+        # A cache with no change feed and nothing loaded: another process, before the feed caught up.
+        cache = KeyCache(hash_key=runtime.keys.hash_key, db=runtime.db)
+        member, key, secret = await committed_key(runtime)
+        with pytest.raises(errors.InvalidApiKeyError):
+            cache.lookup(secret, None)
+        entry = await cache.lookup_fresh(secret, None)
+        assert (entry.key_id, entry.user_id) == (key.id, member.id)
+        assert cache.lookup(secret, None).key_id == key.id  # now cached
+
+    async def test_a_revoked_key_found_on_a_miss_is_refused_as_revoked(
+        self, runtime: Runtime
+    ) -> None:
+        cache = KeyCache(hash_key=runtime.keys.hash_key, db=runtime.db)
+        _, key, secret = await committed_key(runtime)
+        async with session_scope(runtime.db) as session:
+            await keys_service.revoke_key(session, local_actor(), key_id=key.id)
+        with pytest.raises(errors.KeyRevokedError):
+            await cache.lookup_fresh(secret, None)
+
+    async def test_an_unknown_key_is_remembered_so_guessing_costs_no_queries(
+        self, runtime: Runtime
+    ) -> None:
+        cache = KeyCache(hash_key=runtime.keys.hash_key, db=runtime.db)
+        guess = new_member_key()
+        statements: list[str] = []
+
+        def count(*args: Any) -> None:
+            statements.append(args[2])
+
+        event.listen(runtime.db.read_engine.sync_engine, "before_cursor_execute", count)
+        try:
+            for _ in range(5):
+                with pytest.raises(errors.InvalidApiKeyError):
+                    await cache.lookup_fresh(guess, None)
+        finally:
+            event.remove(runtime.db.read_engine.sync_engine, "before_cursor_execute", count)
+        assert len([s for s in statements if "member_keys" in s]) == 1
+
+
 class TestUses:
     async def test_first_use_is_persisted_through_the_committer_and_survives_a_reload(
         self, runtime: Runtime, clock: datetime

@@ -7,6 +7,11 @@ and flushes them through the group committer every few seconds (and at shutdown)
 first use, which starts an "expires N days after first use" clock, is submitted to the
 committer at once (a conditional UPDATE: the first process wins) and announced on the change
 feed, so it survives restarts and every process agrees on the expiry.
+
+A key the cache does not know yet (created a moment ago, before the change feed brought it, or
+on another process) is looked up once in the database by `lookup_fresh` before the request is
+refused; a digest found nowhere is remembered for `MISS_TTL_SECONDS`, so a client retrying a
+wrong key, or someone guessing, costs one dict lookup per request and not a query.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -36,6 +42,9 @@ log = logging.getLogger(__name__)
 
 FIRST_USE_CHANGE = "keys.first_use"
 FLUSH_INTERVAL_SECONDS = 5.0
+MISS_TTL_SECONDS = 10.0
+"""How long a digest that is in neither the cache nor the database is answered from memory."""
+MAX_MISSES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +221,8 @@ class KeyCache:
         self._by_id: dict[uuid.UUID, KeyEntry] = {}
         self._by_user: dict[uuid.UUID, set[uuid.UUID]] = {}
         self._pending_first_use: dict[uuid.UUID, tuple[datetime, datetime]] = {}
+        self._misses: dict[str, float] = {}
+        """digest -> monotonic time until which it is known to be in no row."""
         self._lock = asyncio.Lock()
         self.loaded = False
 
@@ -243,6 +254,31 @@ class KeyCache:
         if self.recorder is not None:
             self.recorder.touch_key(entry.key_id, now)
         return entry
+
+    async def lookup_fresh(self, secret: str, client_ip: str | None) -> KeyEntry:
+        """`lookup`, but a key the cache does not hold yet is read from the database once before
+        the request is refused (see the module docstring)."""
+        try:
+            return self.lookup(secret, client_ip)
+        except InvalidApiKeyError:
+            if self.db is None or not is_member_key(secret):
+                raise
+            digest = hash_secret(secret, self._hash_key)
+            now = time.monotonic()
+            if self._misses.get(digest, 0.0) > now:
+                raise
+            rows = await self._rows(None, hashes=[digest])
+            if not rows:
+                if len(self._misses) >= MAX_MISSES:
+                    self._misses = {d: t for d, t in self._misses.items() if t > now}
+                    if len(self._misses) >= MAX_MISSES:
+                        self._misses.clear()
+                self._misses[digest] = now + MISS_TTL_SECONDS
+                raise
+            async with self._lock:
+                for row in rows:
+                    self._put(self._with_pending(_entry(row)))
+        return self.lookup(secret, client_ip)
 
     def _start_first_use(self, entry: KeyEntry, now: datetime) -> KeyEntry:
         assert entry.expires_after_first_use_days is not None
@@ -338,6 +374,7 @@ class KeyCache:
         return replace(entry, first_used_at=pending[0], use_expires_at=pending[1])
 
     def _put(self, entry: KeyEntry) -> None:
+        self._misses.pop(entry.hash, None)
         old = self._by_id.get(entry.key_id)
         if old is not None and old.hash != entry.hash:
             self._by_hash.pop(old.hash, None)

@@ -114,9 +114,12 @@ async def cache_rows(
     *,
     key_ids: Iterable[uuid.UUID] | None = None,
     user_ids: Iterable[uuid.UUID] | None = None,
+    hashes: Iterable[str] | None = None,
 ) -> Sequence[Row[Any]]:
     """One query: the columns the gateway cache needs, for all keys or the ones named."""
     stmt = select(*CACHE_COLUMNS).join(User, User.id == MemberKey.user_id)
+    if hashes is not None:
+        stmt = stmt.where(MemberKey.hash.in_(list(hashes)))
     if key_ids is not None:
         stmt = stmt.where(MemberKey.id.in_(list(key_ids)))
     if user_ids is not None:

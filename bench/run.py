@@ -1,6 +1,7 @@
 """`make bench`: every scenario against direct / bare proxy / Spectra (SQLite, PostgreSQL when
-reachable), in one run, then usage reports over many records and ledger throughput; prints ONE
-table (markdown) and writes it with the raw numbers to $BENCH_OUT (default: a scratch dir).
+reachable; PostgreSQL + Redis, one process and two, when Redis is reachable too), in one run,
+then usage reports over many records and ledger throughput; prints ONE table (markdown) and
+writes it with the raw numbers to $BENCH_OUT (default: a scratch dir).
 
 Environment:
   BENCH_QUICK=1          smoke run (2 s runs, fewer keys, streams and records; ~5 min on a
@@ -10,7 +11,12 @@ Environment:
                          see bench/RESULTS.md for why not 10M by default)
   BENCH_PG_URL=...       PostgreSQL server (default postgresql://postgres@127.0.0.1:5432/postgres);
                          BENCH_PG=0 skips PostgreSQL
+  BENCH_REDIS_URL=...    Redis for the shared-state targets (default redis://127.0.0.1:6379/0;
+                         keys under a prefix of this run, deleted before and after);
+                         BENCH_REDIS=0 skips them
   BENCH_ONLY=a,b         only scenarios whose name contains one of these words
+  BENCH_TARGETS=a,b      only these targets (direct, bare, spectra-sqlite, spectra-pg,
+                         spectra-pg-redis, spectra-pg-redis-x2; default all that are reachable)
   BENCH_DRAIN_SECONDS=N  after each Spectra run, wait up to N s for its settlements to be
                          written (default 20; quick 3); CPU per request includes that wait
 """
@@ -26,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +48,17 @@ DRAIN_SECONDS = float(os.environ.get("BENCH_DRAIN_SECONDS") or (3 if QUICK else 
 OPEN_STREAMS = 200 if QUICK else 1_000
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 ONLY = [w for w in os.environ.get("BENCH_ONLY", "").split(",") if w]
+REDIS_BASE = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+TARGET_NAMES = (
+    "direct",
+    "bare",
+    "spectra-sqlite",
+    "spectra-pg",
+    "spectra-pg-redis",
+    "spectra-pg-redis-x2",
+)
+TARGETS = [w.strip() for w in os.environ.get("BENCH_TARGETS", "").split(",") if w.strip()]
+REDIS_TARGETS = ("spectra-pg-redis", "spectra-pg-redis-x2")
 UPSTREAM_KEY = "sk-bench-upstream"
 
 PROMPT = "Write a haiku about proxies. " * 8
@@ -82,14 +100,16 @@ class Scenario:
     broke: bool = False
     open_streams: bool = False
     max_requests: int | None = None
+    shared: bool = False
+    """Also run against the PostgreSQL + Redis targets (one process and two)."""
 
 
 SCENARIOS = [
     Scenario("chat c1", "/v1/chat/completions", chat(False), 1),
-    Scenario("chat c16", "/v1/chat/completions", chat(False), 16),
-    Scenario("chat c64", "/v1/chat/completions", chat(False), 64),
+    Scenario("chat c16", "/v1/chat/completions", chat(False), 16, shared=True),
+    Scenario("chat c64", "/v1/chat/completions", chat(False), 64, shared=True),
     Scenario("chat stream c1", "/v1/chat/completions", chat(True), 1, stream=True),
-    Scenario("chat stream c16", "/v1/chat/completions", chat(True), 16, stream=True),
+    Scenario("chat stream c16", "/v1/chat/completions", chat(True), 16, stream=True, shared=True),
     Scenario("messages stream c1", "/v1/messages", messages(True), 1, stream=True),
     Scenario("messages stream c16", "/v1/messages", messages(True), 16, stream=True),
     Scenario("chat stream 5ms/chunk c4", "/v1/chat/completions", chat(True, 5), 4, stream=True),
@@ -100,6 +120,7 @@ SCENARIOS = [
         16,
         spectra_only=True,
         hot_keys=True,
+        shared=True,
     ),
     Scenario(
         "refusal (balance 0) c16",
@@ -108,6 +129,7 @@ SCENARIOS = [
         16,
         spectra_only=True,
         broke=True,
+        shared=True,
     ),
     Scenario(
         f"{OPEN_STREAMS} open streams",
@@ -127,6 +149,28 @@ class Target:
     child: procs.Child
     world: dict[str, Any] = field(default_factory=dict)
     db_url: str | None = None
+    others: list[procs.Child] = field(default_factory=list)
+    """Further processes of the same deployment (same database and Redis); the load is split
+    evenly across `child` and these, and CPU and RSS are summed over all of them."""
+    shared_only: bool = False
+    """Runs only the scenarios marked `shared`."""
+
+    @property
+    def processes(self) -> list[procs.Child]:
+        return [self.child, *self.others]
+
+    def cpu_seconds(self) -> float:
+        return sum(c.cpu_seconds() for c in self.processes)
+
+    def rss_mb(self) -> float:
+        return sum(c.rss_mb() for c in self.processes)
+
+    def runs(self, scenario: Scenario) -> bool:
+        if scenario.spectra_only and not self.spectra:
+            return False
+        if scenario.open_streams and self.name == "direct":
+            return False
+        return scenario.shared or not self.shared_only
 
     def records(self) -> int | None:
         """Usage records in Spectra's database (what settlement has made durable)."""
@@ -176,46 +220,46 @@ class Row:
 def measure(target: Target, scenario: Scenario, scratch: Path) -> Row:
     header, value, prefix = target.auth(scenario)
     body = json.dumps(scenario.body).encode()
-    url = target.child.url + scenario.path
+    urls = [c.url + scenario.path for c in target.processes]
     records0 = target.records()
-    cpu0 = target.child.cpu_seconds()
-    peak = [target.child.rss_mb()]
+    cpu0 = target.cpu_seconds()
+    peak = [target.rss_mb()]
+    split = ""
     if scenario.stream:
         headers = {header: value, "content-type": "application/json"}
         if scenario.path == "/v1/messages":
             headers["anthropic-version"] = "2023-06-01"
-        result = asyncio.run(_streams_sampling(url, headers, body, scenario, target.child, peak))
+        result = asyncio.run(_streams_sampling(urls, headers, body, scenario, target, peak))
     else:
         body_file = scratch / f"body-{abs(hash(body))}.json"
         body_file.write_bytes(body)
         keys_file = Path(target.world["hot_keys_file"]) if scenario.hot_keys else None
-        result = loadgen.run_wrk(
-            url,
+        result, split = _wrk_split(
+            urls,
             body_file=body_file,
             header=header,
             value=value,
             connections=scenario.concurrency,
-            seconds=SECONDS,
             keys_file=keys_file,
             key_prefix=prefix,
         )
-    rss = max(peak[0], target.child.rss_mb())
-    note = ""
+    rss = max(peak[0], target.rss_mb())
+    note = split
     if records0 is not None and result.requests:
         # Wait (bounded) for this run's settlements to reach the database, so that CPU per
         # request includes settling it and the backlog does not spill into the next run.
         loaded = time.monotonic()
-        settled = 0
-        while True:
-            settled = (target.records() or 0) - records0
-            if settled >= result.requests or time.monotonic() - loaded > DRAIN_SECONDS:
-                break
-            time.sleep(0.5)
-        note = (
-            f"{100 * settled / result.requests:.0f}% settled "
-            f"{time.monotonic() - loaded:.0f} s after the load"
+        settled = drain(target, records0, result.requests)
+        note = "; ".join(
+            n
+            for n in (
+                f"{100 * settled / result.requests:.0f}% settled "
+                f"{time.monotonic() - loaded:.0f} s after the load",
+                split,
+            )
+            if n
         )
-    cpu = target.child.cpu_seconds() - cpu0
+    cpu = target.cpu_seconds() - cpu0
     return Row(
         scenario.name,
         target.name,
@@ -232,6 +276,17 @@ def measure(target: Target, scenario: Scenario, scratch: Path) -> Row:
     )
 
 
+def drain(target: Target, records0: int, expected: int) -> int:
+    """Wait up to DRAIN_SECONDS until `expected` usage records were written after `records0`;
+    the number written."""
+    started = time.monotonic()
+    while True:
+        settled = (target.records() or 0) - records0
+        if settled >= expected or time.monotonic() - started > DRAIN_SECONDS:
+            return settled
+        time.sleep(0.5)
+
+
 async def _pg_count(url: str) -> int:
     import asyncpg
 
@@ -242,31 +297,113 @@ async def _pg_count(url: str) -> int:
         await conn.close()
 
 
+def _wrk_split(
+    urls: list[str],
+    *,
+    body_file: Path,
+    header: str,
+    value: str,
+    connections: int,
+    keys_file: Path | None,
+    key_prefix: str,
+) -> tuple[LoadResult, str]:
+    """wrk against each URL at once, the connections split evenly; the result summed.
+
+    wrk takes one URL, and a load balancer in front would add its own hop and CPU on this box,
+    so a deployment of N processes is driven by N wrk instances started together. Requests and
+    rps add up exactly. wrk reports percentiles, not samples, so the merged p50/p99 are the
+    slower half's (an upper bound: a percentile of the union lies between the halves' values);
+    the note gives both halves.
+    """
+
+    def one(url: str, share: int) -> LoadResult:
+        return loadgen.run_wrk(
+            url,
+            body_file=body_file,
+            header=header,
+            value=value,
+            connections=share,
+            seconds=SECONDS,
+            keys_file=keys_file,
+            key_prefix=key_prefix,
+        )
+
+    if len(urls) == 1:
+        return one(urls[0], connections), ""
+    shares = [connections // len(urls) + (i < connections % len(urls)) for i in range(len(urls))]
+    with ThreadPoolExecutor(len(urls)) as pool:
+        parts = list(pool.map(one, urls, shares))
+    total = sum(p.requests for p in parts)
+    rps = sum(p.rps for p in parts)
+    merged = LoadResult(
+        requests=total,
+        errors=sum(p.errors for p in parts),
+        non_2xx=sum(p.non_2xx for p in parts),
+        seconds=total / rps if rps else max(p.seconds for p in parts),
+        summary={
+            "p50": max(p.summary["p50"] for p in parts),
+            "p99": max(p.summary["p99"] for p in parts),
+        },
+    )
+    # No "|" here: the note is a markdown table cell.
+    halves = " + ".join(
+        f"{fmt(p.rps, 0)} rps (p50 {fmt(p.summary['p50'])}, p99 {fmt(p.summary['p99'])})"
+        for p in parts
+    )
+    return merged, f"{len(urls)} wrk x c{shares[0]}: {halves}"
+
+
 async def _streams_sampling(
-    url: str,
+    urls: list[str],
     headers: dict[str, str],
     body: bytes,
     scenario: Scenario,
-    child: procs.Child,
+    target: Target,
     peak: list[float],
 ) -> LoadResult:
+    """Streams against each URL at once, concurrency split evenly; samples merged exactly."""
+
     async def sample() -> None:
         while True:
-            peak[0] = max(peak[0], child.rss_mb())
+            peak[0] = max(peak[0], target.rss_mb())
             await asyncio.sleep(0.2)
 
+    n = len(urls)
+    shares = [scenario.concurrency // n + (i < scenario.concurrency % n) for i in range(n)]
+    budgets: list[int | None] = [
+        None
+        if scenario.max_requests is None
+        else scenario.max_requests // n + (i == 0) * (scenario.max_requests % n)
+        for i in range(n)
+    ]
     sampler = asyncio.ensure_future(sample())
     try:
-        return await loadgen.run_streams(
-            url,
-            headers=headers,
-            body=body,
-            concurrency=scenario.concurrency,
-            seconds=SECONDS if scenario.max_requests is None else 120,
-            max_requests=scenario.max_requests,
+        parts = await asyncio.gather(
+            *(
+                loadgen.run_streams(
+                    url,
+                    headers=headers,
+                    body=body,
+                    concurrency=share,
+                    seconds=SECONDS if scenario.max_requests is None else 120,
+                    max_requests=budget,
+                )
+                for url, share, budget in zip(urls, shares, budgets, strict=True)
+            )
         )
     finally:
         sampler.cancel()
+    if n == 1:
+        return parts[0]
+    return LoadResult(
+        requests=sum(p.requests for p in parts),
+        errors=sum(p.errors for p in parts),
+        non_2xx=sum(p.non_2xx for p in parts),
+        seconds=max(p.seconds for p in parts),
+        latency_ms=[v for p in parts for v in p.latency_ms],
+        ttfb_ms=[v for p in parts for v in p.ttfb_ms],
+        gaps_ms=[v for p in parts for v in p.gaps_ms],
+    )
 
 
 def ratios(rows: list[Row]) -> None:
@@ -382,7 +519,9 @@ def python_json(module: str, *args: str, env: dict[str, str]) -> Any:
     return json.loads(line.removeprefix("BENCH_JSON "))
 
 
-def spectra_env(data_dir: Path, db_url: str | None) -> dict[str, str]:
+def spectra_env(
+    data_dir: Path, db_url: str | None, redis_prefix: str | None = None
+) -> dict[str, str]:
     env = {
         "SPECTRA_DATA_DIR": str(data_dir),
         "SPECTRA_LOG_LEVEL": "WARNING",
@@ -391,13 +530,65 @@ def spectra_env(data_dir: Path, db_url: str | None) -> dict[str, str]:
     }
     if db_url:
         env["SPECTRA_DATABASE_URL"] = db_url
+    if redis_prefix:
+        env["SPECTRA_REDIS_URL"] = REDIS_BASE
+        env["SPECTRA_REDIS_PREFIX"] = redis_prefix
     return env
 
 
-def start_spectra(label: str, scratch: Path, fake: procs.Child, db_url: str | None) -> Target:
+def redis_reachable() -> bool:
+    if os.environ.get("BENCH_REDIS") == "0":
+        return False
+    import redis
+
+    client = redis.Redis.from_url(REDIS_BASE, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except Exception as exc:
+        print(f"Redis not reachable ({type(exc).__name__}); skipping it", file=sys.stderr)
+        return False
+    finally:
+        client.close()
+    return True
+
+
+def clear_redis(prefix: str) -> None:
+    """Delete every key under `prefix` (this run's; other users of the Redis are untouched)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_BASE, socket_connect_timeout=2)
+    try:
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                client.delete(*batch)
+                batch.clear()
+        if batch:
+            client.delete(*batch)
+    except Exception as exc:
+        print(f"could not clear Redis prefix {prefix}: {exc}", file=sys.stderr)
+    finally:
+        client.close()
+
+
+def wanted(name: str) -> bool:
+    return not TARGETS or name in TARGETS
+
+
+def start_spectra(
+    label: str,
+    scratch: Path,
+    fake: procs.Child,
+    db_url: str | None,
+    *,
+    redis_prefix: str | None = None,
+    processes: int = 1,
+    running: list[procs.Child] | None = None,
+) -> Target:
     data_dir = scratch / label
     data_dir.mkdir()
-    env = spectra_env(data_dir, db_url)
+    env = spectra_env(data_dir, db_url, redis_prefix)
     world_file = data_dir / "world.json"
     subprocess.run(
         [
@@ -415,9 +606,22 @@ def start_spectra(label: str, scratch: Path, fake: procs.Child, db_url: str | No
         check=True,
         env={**os.environ, "PYTHONPATH": str(procs.ROOT), **env},
     )
-    child = procs.start_spectra(label, env, procs.free_port(), scratch / f"{label}.log")
+    children: list[procs.Child] = []
+    for i in range(processes):
+        log = scratch / (f"{label}.log" if processes == 1 else f"{label}-{i + 1}.log")
+        child = procs.start_spectra(label, env, procs.free_port(), log)
+        children.append(child)
+        if running is not None:
+            running.append(child)
     world = {**json.loads(world_file.read_text()), "data_dir": str(data_dir)}
-    return Target(label, child, world, db_url)
+    return Target(
+        label,
+        children[0],
+        world,
+        db_url,
+        others=children[1:],
+        shared_only=redis_prefix is not None,
+    )
 
 
 def _terminate(signum: int, _frame: object) -> None:
@@ -432,60 +636,89 @@ def main() -> None:
     if not loadgen.wrk_available():
         sys.exit("wrk is not installed (make bench installs it with apt-get)")
     load0 = os.getloadavg()
-    use_pg = pg_reachable()
+    use_pg = pg_reachable() and any(wanted(n) for n in ("spectra-pg", *REDIS_TARGETS))
+    use_redis = use_pg and any(wanted(n) for n in REDIS_TARGETS) and redis_reachable()
+    redis_prefix = f"spectra-bench:{os.getpid()}:"
     pg_dbs: list[str] = []
     rows: list[Row] = []
-    with procs.children() as running:
+    if use_redis:
+        clear_redis(redis_prefix)
+    with contextlib.ExitStack() as cleanup, procs.children() as running:
+        if use_redis:
+            cleanup.callback(clear_redis, redis_prefix)
         fake = procs.start_module(
             "direct", "bench.fake", marker="BENCH_FAKE_URL", log=scratch / "fake.log"
         )
         running.append(fake)
-        bare = procs.start_module(
-            "bare",
-            "bench.bare_proxy",
-            "--upstream",
-            fake.url,
-            marker="BENCH_BARE_URL",
-            log=scratch / "bare.log",
-        )
-        running.append(bare)
-        targets = [Target("direct", fake), Target("bare", bare)]
-        sq = start_spectra("spectra-sqlite", scratch, fake, None)
-        running.append(sq.child)
-        targets.append(sq)
-        if use_pg:
-            name = f"spectra_bench_{os.getpid()}"
+        targets: list[Target] = []
+        if wanted("direct"):
+            targets.append(Target("direct", fake))
+        if wanted("bare"):
+            bare = procs.start_module(
+                "bare",
+                "bench.bare_proxy",
+                "--upstream",
+                fake.url,
+                marker="BENCH_BARE_URL",
+                log=scratch / "bare.log",
+            )
+            running.append(bare)
+            targets.append(Target("bare", bare))
+        if wanted("spectra-sqlite"):
+            targets.append(start_spectra("spectra-sqlite", scratch, fake, None, running=running))
+        pg_targets: list[tuple[str, str | None, int]] = [("spectra-pg", None, 1)]
+        if use_redis:
+            # One Redis prefix per deployment, both under this run's prefix (cleared at the end).
+            pg_targets.append(("spectra-pg-redis", f"{redis_prefix}one:", 1))
+            pg_targets.append(("spectra-pg-redis-x2", f"{redis_prefix}two:", 2))
+        for label, prefix, count in pg_targets:
+            if not use_pg or not wanted(label):
+                continue
+            name = f"spectra_bench_{os.getpid()}" + label.removeprefix("spectra-pg").replace(
+                "-", "_"
+            )
             pg_dbs.append(name)
-            pg = start_spectra("spectra-pg", scratch, fake, scratch_pg(name))
-            running.append(pg.child)
-            targets.append(pg)
+            targets.append(
+                start_spectra(
+                    label,
+                    scratch,
+                    fake,
+                    scratch_pg(name),
+                    redis_prefix=prefix,
+                    processes=count,
+                    running=running,
+                )
+            )
         print(f"setup done in {time.monotonic() - t_start:.0f} s; running scenarios", flush=True)
         warm = Scenario("warm-up", "/v1/chat/completions", chat(False), 16)
+        body_file = scratch / "warm.json"
+        body_file.write_text(json.dumps(warm.body))
         for target in targets:
-            loadgen_seconds = 1
             header, value, _ = target.auth(warm)
-            body_file = scratch / "warm.json"
-            body_file.write_text(json.dumps(warm.body))
-            loadgen.run_wrk(
-                target.child.url + warm.path,
-                body_file=body_file,
-                header=header,
-                value=value,
-                connections=16,
-                seconds=loadgen_seconds,
-            )
+            records0 = target.records()
+            warmed = 0
+            for child in target.processes:
+                warmed += loadgen.run_wrk(
+                    child.url + warm.path,
+                    body_file=body_file,
+                    header=header,
+                    value=value,
+                    connections=16,
+                    seconds=1,
+                ).requests
+            if records0 is not None:
+                # So the warm-up's backlog is not counted as the first scenario's settling.
+                drain(target, records0, warmed)
         for scenario in SCENARIOS:
             if ONLY and not any(w in scenario.name for w in ONLY):
                 continue
             for target in targets:
-                if scenario.spectra_only and not target.spectra:
-                    continue
-                if scenario.open_streams and target.name == "direct":
+                if not target.runs(scenario):
                     continue
                 row = measure(target, scenario, scratch)
                 rows.append(row)
                 print(
-                    f"  {row.scenario:28} {row.target:15} rps={fmt(row.rps, 0):>7} "
+                    f"  {row.scenario:28} {row.target:19} rps={fmt(row.rps, 0):>7} "
                     f"p50={fmt(row.p50)} p99={fmt(row.p99)} ttfb={fmt(row.ttfb50)} "
                     f"gap99={fmt(row.gap99)} cpu={fmt(row.cpu_ms, 3)} rss={fmt(row.rss_mb, 0)}",
                     flush=True,

@@ -1,13 +1,35 @@
-"""Failed-redemption limits per user and per IP (in process: one serving process per database)."""
+"""Failed-redemption limits per user and per IP: in process by default (one serving process per
+database), in Redis when several processes serve (`SPECTRA_REDIS_URL`), behind one interface
+(`RedeemLimiter`). If Redis cannot answer, each process falls back to its own counts."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from spectra.db.redis import REDIS_DOWN, SharedRedis
 from spectra.kit.clock import monotonic
+from spectra.kit.ids import uuid7
 from spectra.ledger.errors import RedeemRateLimitedError
+
+log = logging.getLogger(__name__)
+
+PER_USER = 10
+PER_IP = 30
+WINDOW_SECONDS = 600.0
+
+
+class RedeemLimiter(Protocol):
+    async def check(self, *, user_id: uuid.UUID, ip: str | None) -> None:
+        """Raise `RedeemRateLimitedError` while the user or the IP is over its limit."""
+        ...
+
+    async def failed(self, *, user_id: uuid.UUID, ip: str | None) -> None:
+        """Count one failed attempt for the user and the IP."""
+        ...
 
 
 @dataclass
@@ -31,12 +53,12 @@ class _Window:
 
 
 @dataclass
-class RedeemLimiter:
+class InProcessRedeemLimiter:
     """At most `per_user` failed attempts per user and `per_ip` per IP in `window` seconds."""
 
-    per_user: int = 10
-    per_ip: int = 30
-    window: float = 600.0
+    per_user: int = PER_USER
+    per_ip: int = PER_IP
+    window: float = WINDOW_SECONDS
     _users: _Window = field(init=False)
     _ips: _Window = field(init=False)
 
@@ -47,24 +69,118 @@ class RedeemLimiter:
         self._users = _Window(self.per_user, self.window)
         self._ips = _Window(self.per_ip, self.window)
 
-    def check(self, *, user_id: uuid.UUID, ip: str | None) -> None:
+    async def check(self, *, user_id: uuid.UUID, ip: str | None) -> None:
         now = monotonic()
         waits = [self._users.retry_after(str(user_id), now)]
         if ip:
             waits.append(self._ips.retry_after(ip, now))
-        wait = max((w for w in waits if w is not None), default=None)
-        if wait is not None:
-            seconds = max(1, int(wait + 0.999))
-            raise RedeemRateLimitedError(
-                f"Too many invalid codes were tried; try again in {seconds} seconds.",
-                retry_after=seconds,
-            )
+        _refuse(max((w for w in waits if w is not None), default=None))
 
-    def failed(self, *, user_id: uuid.UUID, ip: str | None) -> None:
+    async def failed(self, *, user_id: uuid.UUID, ip: str | None) -> None:
         now = monotonic()
         self._users.add(str(user_id), now)
         if ip:
             self._ips.add(ip, now)
 
 
-redeem_limiter = RedeemLimiter()
+# KEYS: sliding windows (sorted sets of attempt ids scored by ms). ARGV: window s, then one
+# limit per key. Returns the ms until the longest-blocked key has room again (0: allowed).
+_CHECK = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1]) * 1000
+local wait = 0
+for i = 1, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  local limit = tonumber(ARGV[i + 1])
+  local count = redis.call('ZCARD', KEYS[i])
+  if count >= limit then
+    local oldest = redis.call('ZRANGE', KEYS[i], count - limit, count - limit, 'WITHSCORES')
+    wait = math.max(wait, tonumber(oldest[2]) + window - now)
+  end
+end
+return wait
+"""
+
+# KEYS: the same windows. ARGV: window s, attempt id.
+_FAILED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], now, ARGV[2])
+  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[1]) * 1000)
+end
+return 0
+"""
+
+
+class RedisRedeemLimiter:
+    """The same limits, counted in Redis by every process (Redis's clock)."""
+
+    def __init__(
+        self,
+        redis: SharedRedis,
+        *,
+        per_user: int = PER_USER,
+        per_ip: int = PER_IP,
+        window: float = WINDOW_SECONDS,
+    ) -> None:
+        self.redis = redis
+        self.per_user = per_user
+        self.per_ip = per_ip
+        self.window = int(window)
+        self.fallback = InProcessRedeemLimiter(per_user, per_ip, window)
+        self._check = redis.client.register_script(_CHECK)
+        self._failed = redis.client.register_script(_FAILED)
+
+    def _keys(self, user_id: uuid.UUID, ip: str | None) -> tuple[list[str], list[int]]:
+        keys = [self.redis.key("redeem", "user", str(user_id))]
+        limits = [self.per_user]
+        if ip:
+            keys.append(self.redis.key("redeem", "ip", ip))
+            limits.append(self.per_ip)
+        return keys, limits
+
+    async def check(self, *, user_id: uuid.UUID, ip: str | None) -> None:
+        keys, limits = self._keys(user_id, ip)
+        try:
+            wait_ms = int(await self._check(keys=keys, args=[self.window, *limits]))
+        except REDIS_DOWN:
+            log.warning("Redis unavailable: redemption limits fall back to this process")
+            await self.fallback.check(user_id=user_id, ip=ip)
+            return
+        _refuse(wait_ms / 1000 if wait_ms > 0 else None)
+
+    async def failed(self, *, user_id: uuid.UUID, ip: str | None) -> None:
+        keys, _ = self._keys(user_id, ip)
+        try:
+            await self._failed(keys=keys, args=[self.window, str(uuid7())])
+        except REDIS_DOWN:
+            await self.fallback.failed(user_id=user_id, ip=ip)
+
+
+def _refuse(wait: float | None) -> None:
+    if wait is None:
+        return
+    seconds = max(1, int(wait + 0.999))
+    raise RedeemRateLimitedError(
+        f"Too many invalid codes were tried; try again in {seconds} seconds.",
+        retry_after=seconds,
+    )
+
+
+redeem_limiter = InProcessRedeemLimiter()
+"""The process's in-process limiter (the embedded default; tests reset it)."""
+
+_current: RedeemLimiter = redeem_limiter
+
+
+def current() -> RedeemLimiter:
+    """The limiter this process uses now (Redis-backed while a process with Redis serves)."""
+    return _current
+
+
+def use(chosen: RedeemLimiter | None) -> None:
+    """Use `chosen` from now on; None goes back to the in-process default."""
+    global _current
+    _current = chosen if chosen is not None else redeem_limiter

@@ -1,6 +1,7 @@
 """Start-up wiring: the balance view (in-process, or in Redis when several processes share one
-database; fed by the change feed, its expired holds swept) and the low-balance webhook
-dispatcher (kicked after commit, retried by a job)."""
+database; fed by the change feed, its expired holds swept), the code-redemption limits (in
+Redis too when it is set) and the low-balance webhook dispatcher (kicked after commit, retried
+by a job)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from spectra.db.hub import Hub
-from spectra.ledger import webhooks
+from spectra.ledger import ratelimit, webhooks
 from spectra.ledger.holds import BalanceView, InProcessBalanceView
 from spectra.ledger.holds_redis import RedisBalanceView
 from spectra.ledger.jobs import webhook_job
@@ -48,10 +49,16 @@ def install(hub: Hub) -> None:
     dispatcher = webhooks.WebhookDispatcher(db=hub.db, key=hub.keys.webhook_key, url_of=webhook_url)
     webhooks.install(dispatcher)
 
+    limiter = ratelimit.RedisRedeemLimiter(hub.redis) if hub.redis is not None else None
+
     async def start() -> None:
         await view.start(sweep_every=None if hub.redis is not None else HOLD_SWEEP_SECONDS)
+        if limiter is not None:
+            ratelimit.use(limiter)
 
     async def stop() -> None:
+        if limiter is not None:
+            ratelimit.use(None)
         await view.stop()
         await dispatcher.wait_idle()
 

@@ -24,6 +24,7 @@ from spectra.kit.crypto import keyed_hash
 from spectra.kit.ids import REDEEM_CODE_PREFIX, uuid7
 from spectra.kit.money import format_amount
 from spectra.kit.pagination import Page
+from spectra.ledger import ratelimit
 from spectra.ledger import repository as repo
 from spectra.ledger.errors import (
     CodeAlreadyRedeemedError,
@@ -41,7 +42,6 @@ from spectra.ledger.models import (
     RedemptionCode,
     TransactionKind,
 )
-from spectra.ledger.ratelimit import redeem_limiter
 from spectra.users.permissions import Permission, ReadOnlyTokenError, require
 
 from ._common import positive
@@ -179,11 +179,12 @@ async def redeem_code(
     if actor.user_id is None:
         raise InvalidError("Only a signed-in user can redeem a code into their wallet.")
     ip = client_ip or actor.client_ip
-    redeem_limiter.check(user_id=actor.user_id, ip=ip)
+    limiter = ratelimit.current()
+    await limiter.check(user_id=actor.user_id, ip=ip)
     digest = hash_code(code)
     row = await repo.find_code(session, digest)
     if row is None:
-        redeem_limiter.failed(user_id=actor.user_id, ip=ip)
+        await limiter.failed(user_id=actor.user_id, ip=ip)
         raise CodeNotFoundError("That code is not valid; check it and try again.")
     batch = await session.get(CodeBatch, row.batch_id)
     assert batch is not None

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from spectra.audit.actor import SYSTEM, Actor, user_actor
 from spectra.db.changes import record_change
 from spectra.kit.clock import utc_now
-from spectra.users import passwords, repository
+from spectra.users import passwords, repository, throttle
 from spectra.users.errors import (
     CurrentPasswordWrongError,
     InvalidCredentialsError,
@@ -26,7 +26,6 @@ from spectra.users.errors import (
 from spectra.users.models import User, UserSession
 from spectra.users.permissions import Permission, ReadOnlyTokenError, Role, require
 from spectra.users.sessions import csrf_for, hash_token, new_token
-from spectra.users.throttle import throttle
 
 from ._common import UserRef, audit_user, clean_email, default_group, load_user
 from .members import IssuedSetupLink, _guard_owner, _insert_user, _issue_setup_link
@@ -142,7 +141,8 @@ async def authenticate_password(
     """The user whose email and password match, or a refusal. Rate limited per email and per IP
     (see `users/throttle.py`); a suspended user learns why only with the right password."""
     key = email.strip().lower()[:320]
-    locked = throttle.locked_for(email=key, ip=ip)
+    limiter = throttle.current()
+    locked = await limiter.locked_for(email=key, ip=ip)
     if locked is not None:
         scope, seconds = locked
         minutes = max(1, int(seconds // 60) + (1 if seconds % 60 else 0))
@@ -154,9 +154,9 @@ async def authenticate_password(
     user = await repository.find_user_by_email(session, key)
     ok = passwords.verify_password(user.password_hash if user else None, password)
     if user is None or not ok or user.status in ("removed", "invited"):
-        throttle.record_failure(email=key, ip=ip)
+        await limiter.record_failure(email=key, ip=ip)
         raise InvalidCredentialsError("The email or password is wrong.")
-    throttle.record_success(email=key)
+    await limiter.record_success(email=key)
     check_usable(user)
     if user.password_hash and passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)

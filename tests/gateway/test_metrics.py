@@ -4,6 +4,7 @@ scrape-time gauges (pool states, open holds, settlement queue, rollup cursor).""
 from __future__ import annotations
 
 import httpx
+from tests.fakes.upstream import Fail, FakeUpstream
 
 from .world import OPENAI_MODEL, World
 
@@ -31,3 +32,19 @@ async def test_metrics_count_served_and_refused_requests(
     assert "spectra_open_holds 0.0" in text
     assert "spectra_settlement_queue_depth 0.0" in text
     assert "spectra_rollup_pending_records" in text
+
+
+async def test_metrics_count_upstream_errors_by_type_and_account(
+    client: httpx.AsyncClient, pooled: World, fake: FakeUpstream
+) -> None:
+    fake.script(Fail("server_error"))
+    body = {"model": OPENAI_MODEL, "messages": [{"role": "user", "content": "hi"}]}
+    answer = await client.post("/v1/chat/completions", json=body, headers=pooled.headers())
+    assert answer.status_code >= 500
+    await pooled.flush()
+    text = (await client.get("/metrics")).text
+    assert 'spectra_upstream_errors_total{account="openai-a",type="server_error"} 1.0' in text
+    assert 'status="error"' in text
+    assert "spectra_hold_store_up 1.0" in text
+    assert "spectra_settlement_lag_seconds" in text
+    assert "spectra_rollup_cursor_lag_seconds" in text

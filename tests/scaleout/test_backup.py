@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -112,6 +113,59 @@ class TestSqliteRoundTrip:
         await _check(settings, user_id)
         verify = _cli(env, "ledger", "verify")
         assert verify.returncode == 0, verify.stderr
+
+    async def test_a_backup_taken_while_writes_commit_is_a_consistent_snapshot(
+        self, tmp_path: Path
+    ) -> None:
+        data = tmp_path / "data"
+        env = {**os.environ, "SPECTRA_DATA_DIR": str(data)}
+        for name in (
+            "SPECTRA_DATABASE_URL",
+            "SPECTRA_SECRET_KEY",
+            "SPECTRA_CONFIG",
+            "SPECTRA_REDIS_URL",
+        ):
+            env.pop(name, None)
+        settings = Settings(data_dir=data, database_url=None, secret_key=None, redis_url=None)
+        _, user_id = await _populate(settings)
+        archive = tmp_path / "online.tar.gz"
+        runtime = await build_runtime(settings)
+        written = 0
+        try:
+            # Recharges keep committing (each one transaction over several tables) while the
+            # backup runs in another process, as they would while Spectra serves.
+            backup = asyncio.ensure_future(asyncio.to_thread(_cli, env, "backup", str(archive)))
+            while not backup.done() or written < 5:
+                async with session_scope(runtime.db) as session:
+                    await ledger_service.recharge(
+                        session,
+                        local_actor(),
+                        user_id=user_id,
+                        amount=parse_amount("1"),
+                        memo="during backup",
+                        idempotency_key=f"online-{written}",
+                    )
+                written += 1
+            done = await backup
+            assert done.returncode == 0, done.stderr
+        finally:
+            await close_runtime(runtime)
+        restored = tmp_path / "restored"
+        env_restored = {**env, "SPECTRA_DATA_DIR": str(restored)}
+        done = _cli(env_restored, "restore", str(archive))
+        assert done.returncode == 0, done.stderr
+        snapshot = Settings(data_dir=restored, database_url=None, secret_key=None, redis_url=None)
+        runtime = await build_runtime(snapshot)
+        try:
+            async with session_scope(runtime.db) as session:
+                assert (await verify_ledger(session)).ok
+                wallet = await ledger_service.wallet_account(session, user_id=user_id)
+                balance = await ledger_service.balance(session, wallet.id)
+        finally:
+            await close_runtime(runtime)
+        # Some prefix of the recharges, each whole: 12.50 plus a whole number of 1.00.
+        assert (balance - 12_500_000) % 1_000_000 == 0
+        assert 12_500_000 <= balance <= 12_500_000 + written * 1_000_000
 
 
 @pytest.mark.postgres_only

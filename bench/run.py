@@ -19,6 +19,9 @@ Environment:
                          spectra-pg-redis, spectra-pg-redis-x2; default all that are reachable)
   BENCH_DRAIN_SECONDS=N  after each Spectra run, wait up to N s for its settlements to be
                          written (default 20; quick 3); CPU per request includes that wait
+  BENCH_QUIET_SECONDS=N  before each run, wait up to N s until every Spectra process is idle
+                         (a backlog another target left would take CPU from this run;
+                         default 60; quick 15); the note says when it was not
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ SECONDS = float(os.environ.get("BENCH_SECONDS") or (2 if QUICK else 5))
 RECORDS = int(os.environ.get("BENCH_RECORDS") or (20_000 if QUICK else 100_000))
 HOT_KEYS = 1_000 if QUICK else 10_000
 DRAIN_SECONDS = float(os.environ.get("BENCH_DRAIN_SECONDS") or (3 if QUICK else 20))
+QUIET_SECONDS = float(os.environ.get("BENCH_QUIET_SECONDS") or (15 if QUICK else 60))
+QUIET_CPU = 0.05
+"""A Spectra process using less than this share of a core is idle (feed polls, jobs)."""
 OPEN_STREAMS = 200 if QUICK else 1_000
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 ONLY = [w for w in os.environ.get("BENCH_ONLY", "").split(",") if w]
@@ -274,6 +280,26 @@ def measure(target: Target, scenario: Scenario, scratch: Path) -> Row:
         non_2xx=result.non_2xx,
         note=note,
     )
+
+
+def quiet(targets: list[Target]) -> str:
+    """Wait (bounded) until no Spectra process is still busy, typically writing the settlement
+    backlog of an earlier run: on this 2-core box it would take CPU from the next run. Returns
+    a note when the bound was reached."""
+    spectra = [c for t in targets if t.spectra for c in t.processes]
+    if not spectra:
+        return ""
+    started = time.monotonic()
+    before = [c.cpu_seconds() for c in spectra]
+    while True:
+        time.sleep(1.0)
+        after = [c.cpu_seconds() for c in spectra]
+        busy = [c.name for c, b, a in zip(spectra, before, after, strict=True) if a - b > QUIET_CPU]
+        if not busy:
+            return ""
+        if time.monotonic() - started > QUIET_SECONDS:
+            return f"{', '.join(sorted(set(busy)))} still busy {QUIET_SECONDS:.0f} s before the run"
+        before = after
 
 
 def drain(target: Target, records0: int, expected: int) -> int:
@@ -715,7 +741,10 @@ def main() -> None:
             for target in targets:
                 if not target.runs(scenario):
                     continue
+                busy = quiet(targets)
                 row = measure(target, scenario, scratch)
+                if busy:
+                    row.note = "; ".join(n for n in (row.note, busy) if n)
                 rows.append(row)
                 print(
                     f"  {row.scenario:28} {row.target:19} rps={fmt(row.rps, 0):>7} "

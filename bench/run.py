@@ -662,7 +662,7 @@ def main() -> None:
     if not loadgen.wrk_available():
         sys.exit("wrk is not installed (make bench installs it with apt-get)")
     load0 = os.getloadavg()
-    use_pg = pg_reachable() and any(wanted(n) for n in ("spectra-pg", *REDIS_TARGETS))
+    use_pg = pg_reachable()  # also for the report and ledger side benchmarks
     use_redis = use_pg and any(wanted(n) for n in REDIS_TARGETS) and redis_reachable()
     redis_prefix = f"spectra-bench:{os.getpid()}:"
     pg_dbs: list[str] = []

@@ -3,7 +3,6 @@ same job; every run comes from the lease holder, none overlaps another."""
 
 from __future__ import annotations
 
-import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -59,5 +58,6 @@ async def test_two_processes_never_run_the_same_job_twice(
         await db.dispose()
     assert len(rows) >= 4
     assert len({r.entity_id for r in rows}) == 1  # one holder ran every pass
-    gaps = [(b.created_at - a.created_at).total_seconds() for a, b in itertools.pairwise(rows)]
-    assert min(gaps) >= 0.4  # never two runs of one interval
+    # Each worker runs for 4 s with a 0.5 s interval: at most 9 runs if only the lease holder
+    # runs the job; two processes each running it would make ~16. (A count, not a timing.)
+    assert len(rows) <= 4 / 0.5 + 1

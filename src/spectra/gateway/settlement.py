@@ -170,11 +170,15 @@ class Settler:
         task.add_done_callback(self._callbacks.discard)
 
     async def flush(self) -> None:
-        """Wait until every queued settlement is committed (or failed) and applied to the view."""
+        """Wait until every queued settlement is committed (or failed) and applied to the view.
+
+        Cancelling the wait (a caller's timeout) leaves the settlements queued: `asyncio.wait`,
+        unlike `gather`, does not cancel them, so none is counted failed and dropped from the
+        view while the committer still writes it."""
         if self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+            await asyncio.wait(list(self._pending))
         if self._callbacks:
-            await asyncio.gather(*list(self._callbacks), return_exceptions=True)
+            await asyncio.wait(list(self._callbacks))
 
 
 @dataclass(slots=True)

@@ -4,6 +4,7 @@ settlement backlog makes admission wait, then refuse `settlement_backlog`."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import replace
 from datetime import timedelta
@@ -116,3 +117,28 @@ async def test_a_full_backlog_refuses_settlement_backlog_without_recording_it(
     await pooled.settle()
     assert [(r.status, r.refusal_reason) for r in await pooled.records()] == [("ok", None)]
     assert gw.settler.dropped == 1
+
+
+async def test_a_cancelled_flush_leaves_queued_settlements_to_commit(runtime: Runtime) -> None:
+    view = InProcessBalanceView(runtime.db)
+    await view.start()
+    async with session_scope(runtime.db) as session:
+        wallet = await ledger_service.get_or_create_account(
+            session, kind=AccountKind.USER_WALLET, owner_id=uuid.uuid4()
+        )
+        await fund(session, wallet, 1_000)
+    settler = Settler(runtime.committer, view)
+    hold = await view.reserve(
+        "c1", [(wallet.id, None)], amount=100, expires_in=timedelta(minutes=5)
+    )
+    spec = await view.settle(hold, 100, idempotency_key="usage:c1")
+    settler._submit(_record("c1"), spec)
+    waiting = asyncio.ensure_future(settler.flush())
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await settler.flush()
+    assert settler.failed == 0
+    assert await view.available(wallet.id) == 900
+    async with read_scope(runtime.db) as session:
+        assert (await ledger_service.get_balances(session, [wallet.id]))[wallet.id] == 900
+    await view.stop()

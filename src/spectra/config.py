@@ -62,6 +62,16 @@ class Settings(BaseSettings):
     change_poll_interval: float = 0.5
     commit_max_delay: float = 0.02
     commit_max_batch: int = 500
+    commit_max_queue: int = Field(
+        default=10_000,
+        description="Settlements the group committer may hold uncommitted; at this depth the "
+        "gateway admits new requests only as the backlog drains (the crash window bound).",
+    )
+    commit_backlog_wait: float = Field(
+        default=2.0,
+        description="Longest a request waits for the settlement backlog to drain below "
+        "SPECTRA_COMMIT_MAX_QUEUE before it is refused 503 settlement_backlog, s.",
+    )
     lease_ttl_seconds: float = 15.0
     session_ttl_hours: int = 12
     cookie_secure: bool | None = None

@@ -174,7 +174,10 @@ async def build_runtime(
         keys=keys,
         feed=ChangeFeed(db, interval=settings.change_poll_interval),
         committer=GroupCommitter(
-            db, max_batch=settings.commit_max_batch, max_delay=settings.commit_max_delay
+            db,
+            max_batch=settings.commit_max_batch,
+            max_delay=settings.commit_max_delay,
+            max_queue=settings.commit_max_queue,
         ),
         jobs=JobScheduler(db),
         redis=open_redis(settings.redis_url, settings.redis_prefix) if settings.redis_url else None,

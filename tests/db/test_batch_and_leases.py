@@ -128,6 +128,51 @@ class TestGroupCommitter:
         assert all(f.done() and f.exception() is None for f in futures)
         assert await _count(runtime, "batch.flush") == 25
 
+    async def test_a_bounded_backlog_has_room_again_once_it_drains(self, runtime: Runtime) -> None:
+        committer = GroupCommitter(runtime.db, max_batch=1, max_delay=0.0, max_queue=2)
+        await committer.start()
+        gate = asyncio.Event()
+
+        async def blocked(_session: AsyncSession) -> None:
+            await gate.wait()
+
+        async def quick(_session: AsyncSession) -> None:
+            return None
+
+        first = committer.submit_nowait(blocked)
+        while committer.depth:
+            await asyncio.sleep(0)
+        queued = [committer.submit_nowait(quick) for _ in range(2)]
+        assert not committer.has_room
+        assert not await committer.wait_for_room(0)
+        waiter = asyncio.create_task(committer.wait_for_room(600))
+        await asyncio.sleep(0)
+        assert not waiter.done()
+        gate.set()
+        assert await waiter
+        await asyncio.gather(first, *queued)
+        assert committer.depth == 0
+        await committer.stop()
+
+    async def test_lag_counts_the_oldest_uncommitted_item(self, runtime: Runtime) -> None:
+        committer = GroupCommitter(runtime.db, max_batch=1, max_delay=0.0)
+        await committer.start()
+        gate = asyncio.Event()
+
+        async def blocked(_session: AsyncSession) -> None:
+            await gate.wait()
+
+        first = committer.submit_nowait(blocked)
+        while committer.depth:
+            await asyncio.sleep(0)
+        second = committer.submit_nowait(blocked)
+        lag = committer.last_lag
+        await asyncio.sleep(0.01)
+        assert committer.last_lag > lag
+        gate.set()
+        await asyncio.gather(first, second)
+        await committer.stop()
+
 
 class TestLeases:
     async def test_one_holder_at_a_time_until_release(self, runtime: Runtime) -> None:

@@ -275,3 +275,33 @@ class TestRefresh:
         assert await view.available(a.id) == 40
         await view.written(spec)
         assert await view.available(a.id) == 40
+
+
+class TestPendingSettlements:
+    async def test_pending_charges_count_until_written_or_discarded(
+        self, runtime: Runtime, make_view: ViewFactory
+    ) -> None:
+        (a,) = await _wallets(runtime, 1_000)
+        view = await make_view()
+        specs = []
+        for i in range(3):
+            hold = await view.reserve(f"p{i}", [(a.id, None)], amount=100, expires_in=MINUTE)
+            spec = await view.settle(hold, 100 + i)
+            assert spec is not None
+            specs.append(spec)
+        assert await view.available(a.id) == 1_000 - 303
+        await view.discard(specs[1])
+        assert await view.available(a.id) == 1_000 - 202
+        await view.discard(specs[1])  # idempotent
+        assert await view.available(a.id) == 1_000 - 202
+        for spec in (specs[0], specs[2]):
+
+            async def work(session, spec=spec) -> None:  # type: ignore[no-untyped-def]
+                await ledger_service.post_spec(session, GATEWAY, spec)
+
+            await runtime.committer.submit(work)
+            await view.written(spec)
+        assert await view.available(a.id) == 1_000 - 202
+        await view.refresh([a.id])
+        assert await view.available(a.id) == 1_000 - 202
+        assert await _balances(runtime, a) == [1_000 - 202]

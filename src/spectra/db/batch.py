@@ -8,6 +8,12 @@ retried alone, so one bad item cannot sink the others. `stop()` flushes what is 
 Inside an item's work, `await defer(session, fn, value)` hands `value` to `fn(session, values)`,
 which runs ONCE per batch, with every value deferred to it, just before the commit (same
 transaction): many small INSERTs become one executemany. Outside a batch it runs at once.
+Deferred functions run in the order each was first deferred in the batch; a write that another
+references (ledger transactions before the usage records naming them) goes in the SAME function,
+in order, so the order never depends on which item of the batch came first.
+
+`max_queue` bounds the backlog for callers that ask (`has_room`, `wait_for_room`): the gateway
+waits, then refuses, rather than let finished-but-uncommitted work (the crash window) grow.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -61,21 +68,68 @@ class CommitterStoppedError(RuntimeError):
 
 
 class GroupCommitter:
-    def __init__(self, db: Database, *, max_batch: int = 500, max_delay: float = 0.02) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_batch: int = 500,
+        max_delay: float = 0.02,
+        max_queue: int | None = None,
+    ) -> None:
         self.db = db
         self.max_batch = max_batch
         self.max_delay = max_delay
+        self.max_queue = max_queue
+        """Backlog bound: `has_room` is False at this many queued items (None = unbounded).
+        The committer never refuses work itself; callers that can wait or refuse ask first."""
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._queued_at: deque[float] = deque()
+        self._room = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.batches = 0
         self.committed = 0
         self.failed = 0
-        self.last_lag = 0.0
+        self._last_lag = 0.0
 
     @property
     def depth(self) -> int:
         return self._queue.qsize()
+
+    @property
+    def last_lag(self) -> float:
+        """Seconds the oldest not-yet-committed item has waited, or the oldest item of the last
+        committed batch waited if the queue is empty: a stuck backlog keeps growing it."""
+        if self._queued_at:
+            return max(self._last_lag, time.monotonic() - self._queued_at[0])
+        return self._last_lag
+
+    @property
+    def has_room(self) -> bool:
+        return self.max_queue is None or self._queue.qsize() < self.max_queue
+
+    async def wait_for_room(self, seconds: float) -> bool:
+        """Wait up to `seconds` for the backlog to fall below `max_queue`; True if it did."""
+        deadline = time.monotonic() + seconds
+        while True:
+            if self.has_room:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._task is None:
+                return False
+            self._room.clear()
+            try:
+                await asyncio.wait_for(self._room.wait(), remaining)
+            except TimeoutError:
+                return self.has_room
+
+    def _put(self, item: _Item) -> None:
+        self._queued_at.append(item.queued_at)
+        self._queue.put_nowait(item)
+
+    def _taken(self, item: _Item) -> _Item:
+        self._queued_at.popleft()
+        return item
 
     async def start(self) -> None:
         self._stopping = False
@@ -86,7 +140,7 @@ class GroupCommitter:
         if self._stopping or self._task is None:
             raise CommitterStoppedError("The group committer is not running.")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Item(work, future))
+        self._put(_Item(work, future))
         return future
 
     async def submit(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -104,18 +158,18 @@ class GroupCommitter:
         if self._task is None:
             return
         self._stopping = True
-        self._queue.put_nowait(_Item(_stop_marker, asyncio.get_running_loop().create_future()))
+        self._put(_Item(_stop_marker, asyncio.get_running_loop().create_future()))
         await self._task
         self._task = None
 
     async def _run(self) -> None:
         while True:
-            first = await self._queue.get()
+            first = self._taken(await self._queue.get())
             batch = [first]
             deadline = time.monotonic() + self.max_delay
             while len(batch) < self.max_batch:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.append(self._taken(self._queue.get_nowait()))
                     continue
                 except asyncio.QueueEmpty:
                     pass
@@ -123,13 +177,15 @@ class GroupCommitter:
                 if remaining <= 0 or self._stopping:
                     break
                 try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                    batch.append(self._taken(await asyncio.wait_for(self._queue.get(), remaining)))
                 except TimeoutError:
                     break
             stop = any(item.work is _stop_marker for item in batch)
             items = [item for item in batch if item.work is not _stop_marker]
             if items:
                 await self._commit(items)
+            if self.has_room:
+                self._room.set()
             for item in batch:
                 if item.work is _stop_marker and not item.future.done():
                     item.future.set_result(None)
@@ -137,7 +193,7 @@ class GroupCommitter:
                 return
 
     async def _commit(self, items: list[_Item]) -> None:
-        self.last_lag = time.monotonic() - items[0].queued_at
+        self._last_lag = time.monotonic() - items[0].queued_at
         try:
             results = []
             async with session_scope(self.db) as session:

@@ -31,7 +31,7 @@ from spectra.usage.pricing import Price, TokenUsage, cost_micros
 from spectra.usage.table import PriceTable
 from spectra.workspace.schemas import WorkspaceSettings
 
-from .errors import ConcurrencyLimitExceededError, RateLimitExceededError
+from .errors import ConcurrencyLimitExceededError, RateLimitExceededError, SettlementBacklogError
 
 WINDOW_SECONDS = 60.0
 
@@ -255,6 +255,27 @@ def limits_for(
     return out
 
 
+class Backlog(Protocol):
+    """The settlement backlog admission waits on (the group committer)."""
+
+    @property
+    def has_room(self) -> bool: ...
+
+    async def wait_for_room(self, seconds: float) -> bool: ...
+
+
+async def wait_for_backlog(backlog: Backlog, seconds: float) -> None:
+    """Back-pressure: while the committer holds `max_queue` uncommitted items, wait up to
+    `seconds` for it to drain, then refuse `settlement_backlog` (503, retry later)."""
+    if backlog.has_room or await backlog.wait_for_room(seconds):
+        return
+    exc = SettlementBacklogError(
+        "The gateway is writing finished requests more slowly than they arrive; retry shortly.",
+        retry_after=max(1, math.ceil(seconds)),
+    )
+    raise AdmissionRefused(exc, "backlog")
+
+
 async def admit(
     *,
     request_id: str,
@@ -269,9 +290,14 @@ async def admit(
     key_limits: Limit,
     user_limits: Limit,
     client: str | None = None,
+    backlog: Backlog | None = None,
+    backlog_wait: float = 0.0,
 ) -> Admission:
     """Decide, price, rate-limit, estimate and hold; raises `AdmissionRefused`. `client` is the
-    request's client family (for the group's allowed clients)."""
+    request's client family (for the group's allowed clients). With `backlog`, first wait for
+    room in the settlement backlog (`wait_for_backlog`)."""
+    if backlog is not None:
+        await wait_for_backlog(backlog, backlog_wait)
     now = utc_now()
     try:
         inputs = await policy_inputs(cache, view, entry, settings, client)

@@ -53,3 +53,10 @@ class WebSocketNotSupportedError(InvalidError):
 
 class EndpointNotFoundError(NotFoundError):
     code = "endpoint_not_found"
+
+
+class SettlementBacklogError(UnavailableError):
+    """Finished requests are waiting to be written faster than the database takes them: new
+    requests wait `SPECTRA_COMMIT_BACKLOG_WAIT`, then get this (503, retryable)."""
+
+    code = "settlement_backlog"

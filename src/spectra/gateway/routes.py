@@ -194,6 +194,8 @@ class GenerationEndpoint:
                 key_limits=gw.key_limits(str(entry.key_id)),
                 user_limits=gw.user_limits(str(entry.user_id)),
                 client=family,
+                backlog=gw.committer,
+                backlog_wait=gw.settings.commit_backlog_wait,
             )
         except AdmissionRefused as refused:
             metrics.observe_request(self.protocol.value, model, "refused", refused.error.code)

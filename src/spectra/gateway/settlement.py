@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import GATEWAY
 from spectra.db.batch import GroupCommitter, defer
+from spectra.errors import SpectraError
 from spectra.kit.clock import utc_now
 from spectra.ledger import service as ledger_service
 from spectra.ledger.holds import BalanceView, LedgerTransactionSpec
@@ -34,6 +35,7 @@ from spectra.usage.pricing import TokenUsage, cost_micros
 from spectra.usage.schemas import FundingSource, UsageRecordCreate
 
 from .admission import Admission, funding_kind
+from .errors import SettlementBacklogError
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,8 @@ class Settler:
         self._pending: set[asyncio.Future[Any]] = set()
         self._callbacks: set[asyncio.Task[None]] = set()
         self.failed = 0
+        self.dropped = 0
+        """`settlement_backlog` refusals not written as usage records."""
 
     async def settle(
         self,
@@ -107,17 +111,26 @@ class Settler:
             admission.hold = None
 
     def record(self, record: UsageRecordCreate) -> None:
-        """Queue a record that moves no money (a refusal, an unbilled failure)."""
+        """Queue a record that moves no money (a refusal, an unbilled failure).
+
+        A `settlement_backlog` refusal is not queued: writing it would grow the backlog it was
+        refused for. It is counted (`dropped`, and the requests metric by reason) and logged."""
+        if record.refusal_reason == SettlementBacklogError.code:
+            self.dropped += 1
+            if self.dropped % 1000 == 1:
+                log.warning(
+                    "settlement backlog: refusing requests (%d refusals not recorded so far)",
+                    self.dropped,
+                )
+            return
         self._submit(record, None)
 
     def _submit(self, record: UsageRecordCreate, spec: LedgerTransactionSpec | None) -> None:
-        async def work(session: AsyncSession) -> None:
-            final = record
-            if spec is not None:
-                txn = await ledger_service.post_spec(session, GATEWAY, spec)
-                final = replace(record, ledger_transaction_id=txn.id)
-            # One multi-row INSERT for the whole batch, in the same transaction.
-            await defer(session, usage_service.record_usage_batch, final)
+        async def work(session: AsyncSession) -> _Settlement:
+            item = _Settlement(record, spec)
+            # Written once per batch, ledger first: see `_write_batch`.
+            await defer(session, _write_batch, item)
+            return item
 
         try:
             future = self.committer.submit_nowait(work)
@@ -135,8 +148,19 @@ class Settler:
         self._pending.discard(future)
         failed = future.cancelled() or future.exception() is not None
         if failed:
-            self.failed += 1
             log.error("a settlement batch item failed; its hold money was not taken")
+        else:
+            item: _Settlement = future.result()
+            if item.error is not None:
+                failed = True
+                log.error(
+                    "settlement of %s not written (%s: %s); its hold money was not taken",
+                    item.record.request_id,
+                    item.error.code,
+                    item.error.message,
+                )
+        if failed:
+            self.failed += 1
         if spec is not None:
             self._later(self.view.discard(spec) if failed else self.view.written(spec))
 
@@ -146,11 +170,49 @@ class Settler:
         task.add_done_callback(self._callbacks.discard)
 
     async def flush(self) -> None:
-        """Wait until every queued settlement is committed (or failed) and applied to the view."""
+        """Wait until every queued settlement is committed (or failed) and applied to the view.
+
+        Cancelling the wait (a caller's timeout) leaves the settlements queued: `asyncio.wait`,
+        unlike `gather`, does not cancel them, so none is counted failed and dropped from the
+        view while the committer still writes it."""
         if self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+            await asyncio.wait(list(self._pending))
         if self._callbacks:
-            await asyncio.gather(*list(self._callbacks), return_exceptions=True)
+            await asyncio.wait(list(self._callbacks))
+
+
+@dataclass(slots=True)
+class _Settlement:
+    """One settlement item of a committer batch; `error` is set when its spec was refused."""
+
+    record: UsageRecordCreate
+    spec: LedgerTransactionSpec | None
+    error: SpectraError | None = None
+
+
+async def _write_batch(session: AsyncSession, items: list[_Settlement]) -> None:
+    """Write a batch's settlements: every ledger transaction first (one `post_specs`), then
+    every usage record (one INSERT) carrying its transaction's id, so the foreign key always
+    points at a row already written. A spec the ledger refuses (skip-and-report) writes neither
+    its transaction nor its record; the rest of the batch commits."""
+    charged = [item for item in items if item.spec is not None]
+    posted = await ledger_service.post_specs(
+        session, GATEWAY, [item.spec for item in charged if item.spec is not None]
+    )
+    txn_ids: dict[int, uuid.UUID] = {}
+    for item, outcome in zip(charged, posted, strict=True):
+        if outcome.error is not None:
+            item.error = outcome.error
+        elif outcome.transaction_id is not None:
+            txn_ids[id(item)] = outcome.transaction_id
+    records = [
+        replace(item.record, ledger_transaction_id=txn_ids[id(item)])
+        if id(item) in txn_ids
+        else item.record
+        for item in items
+        if item.error is None
+    ]
+    await usage_service.record_usage_batch(session, records)
 
 
 def _tokens(usage: Usage | None) -> TokenUsage:

@@ -127,12 +127,25 @@ class _Account:
     balance: int
     held: int = 0
     pending: dict[str, int] = field(default_factory=dict)
-    """Settled but unwritten debits by idempotency key (positive micros)."""
+    """Settled but unwritten debits by idempotency key (positive micros). Change it only through
+    `add_pending` / `pop_pending`, which keep `pending_total` equal to its sum."""
+    pending_total: int = 0
+    """Sum of `pending`, kept as it changes so `available` is O(1) however long the backlog."""
     refresh_log: dict[str, int] | None = None
 
     @property
     def available(self) -> int:
-        return self.balance - self.held - sum(self.pending.values())
+        return self.balance - self.held - self.pending_total
+
+    def add_pending(self, key: str, charge: int) -> None:
+        self.pending[key] = self.pending.get(key, 0) + charge
+        self.pending_total += charge
+
+    def pop_pending(self, key: str) -> int | None:
+        charge = self.pending.pop(key, None)
+        if charge is not None:
+            self.pending_total -= charge
+        return charge
 
 
 class InProcessBalanceView:
@@ -278,8 +291,7 @@ class InProcessBalanceView:
             return None
         key = idempotency_key or f"usage:{hold.request_id}"
         for account_id, charge in charges.items():
-            pending = self._accounts[account_id].pending
-            pending[key] = pending.get(key, 0) + charge
+            self._accounts[account_id].add_pending(key, charge)
         self._settle_gen += 1
         order = [a for a, _ in hold.plan]
         postings = [(a, -charges[a]) for a in order if charges.get(a)]
@@ -307,7 +319,7 @@ class InProcessBalanceView:
             account = self._accounts.get(account_id)
             if account is None:
                 continue
-            pending = account.pending.pop(spec.idempotency_key, None)
+            pending = account.pop_pending(spec.idempotency_key)
             if pending is None:
                 continue  # a refresh already read it from the database
             account.balance -= charge
@@ -319,7 +331,7 @@ class InProcessBalanceView:
         for account_id in spec.charges:
             account = self._accounts.get(account_id)
             if account is not None:
-                account.pending.pop(spec.idempotency_key, None)
+                account.pop_pending(spec.idempotency_key)
 
     async def release_expired(self, now: datetime | None = None) -> int:
         """Release every hold past its expiry; returns how many."""
@@ -373,7 +385,7 @@ class InProcessBalanceView:
                         if key not in written:
                             balance -= charge  # written after the snapshot
                     for key in [k for k in account.pending if k in written]:
-                        del account.pending[key]
+                        account.pop_pending(key)
                     account.balance = balance
                 return
 

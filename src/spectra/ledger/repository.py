@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, insert, select, text, update
+from sqlalchemy import Select, Table, bindparam, exists, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -30,6 +30,11 @@ from spectra.ledger.models import (
     RedemptionCode,
 )
 from spectra.users.models import Group, User
+
+_TXN: Table = LedgerTransaction.__table__  # type: ignore[assignment]
+_POSTING: Table = LedgerPosting.__table__  # type: ignore[assignment]
+_ACCOUNT: Table = LedgerAccount.__table__  # type: ignore[assignment]
+_NOTICE: Table = LowBalanceNotice.__table__  # type: ignore[assignment]
 
 
 def dialect_of(session: AsyncSession) -> str:
@@ -127,6 +132,95 @@ async def insert_postings(
             for a, m in postings
         ],
     )
+
+
+async def lock_accounts_for_batch(
+    session: AsyncSession, account_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, int]]:
+    """`lock_accounts` that also reads the balances: {id: (kind, balance)} for the ids that exist.
+    Under the lock the balances cannot move until commit, so new balances can be computed."""
+    ordered = sorted(set(account_ids))
+    stmt = (
+        select(LedgerAccount.id, LedgerAccount.kind, LedgerAccount.balance_micros)
+        .where(LedgerAccount.id.in_(ordered))
+        .order_by(LedgerAccount.id)
+    )
+    if dialect_of(session) == "postgresql":
+        stmt = stmt.with_for_update()
+    return {row[0]: (row[1], int(row[2])) for row in (await session.execute(stmt)).all()}
+
+
+async def transactions_by_keys(
+    session: AsyncSession, keys: Sequence[str]
+) -> dict[str, tuple[uuid.UUID, str, list[tuple[uuid.UUID, int]]]]:
+    """{idempotency_key: (transaction id, kind, postings)} for the keys already written: one
+    `IN` query, plus one for the postings when any key is found."""
+    if not keys:
+        return {}
+    txns = _TXN.c
+    rows = (
+        await session.execute(
+            select(txns.id, txns.idempotency_key, txns.kind).where(
+                txns.idempotency_key.in_(list(keys))
+            )
+        )
+    ).all()
+    if not rows:
+        return {}
+    postings: dict[uuid.UUID, list[tuple[uuid.UUID, int]]] = {row[0]: [] for row in rows}
+    found = await session.execute(
+        select(_POSTING.c.transaction_id, _POSTING.c.account_id, _POSTING.c.amount_micros).where(
+            _POSTING.c.transaction_id.in_(list(postings))
+        )
+    )
+    for txn_id, account_id, amount in found.all():
+        postings[txn_id].append((account_id, int(amount)))
+    return {row[1]: (row[0], row[2], postings[row[0]]) for row in rows}
+
+
+async def insert_transactions_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """One executemany INSERT of transaction rows (Core, column names: `metadata`, not `meta`).
+    No on-conflict clause: the caller looked the keys up under the account locks, and a key
+    written meanwhile by another process fails the batch (the committer then retries alone)."""
+    if rows:
+        await session.execute(insert(_TXN), list(rows))
+
+
+async def insert_postings_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(_POSTING), list(rows))
+
+
+async def add_to_balances(
+    session: AsyncSession, deltas: dict[uuid.UUID, int], new_balances: dict[uuid.UUID, int]
+) -> None:
+    """`balance = balance + delta` for each account (one executemany, ascending id order), and
+    the new balances into any loaded ORM object."""
+    from spectra.kit.clock import utc_now
+
+    accounts = _ACCOUNT.c
+    now = utc_now()
+    params = [{"b_id": a, "b_delta": d, "b_now": now} for a, d in sorted(deltas.items()) if d != 0]
+    if not params:
+        return
+    stmt = (
+        update(_ACCOUNT)
+        .where(accounts.id == bindparam("b_id"))
+        .values(
+            balance_micros=accounts.balance_micros + bindparam("b_delta"),
+            updated_at=bindparam("b_now"),
+        )
+    )
+    await session.execute(stmt, params)
+    for account_id in deltas:
+        loaded = session.identity_map.get(identity_key(LedgerAccount, account_id))
+        if loaded is not None:
+            set_committed_value(loaded, "balance_micros", new_balances[account_id])
+
+
+async def insert_notices_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(_NOTICE), list(rows))
 
 
 async def apply_deltas(

@@ -28,6 +28,7 @@ from .accounts import (
 from .approvals import approve_recharge, get_approval, list_approvals, reject_recharge
 from .codes import BatchSummary, CreatedBatch, create_codes, list_batches, redeem_code, revoke_codes
 from .post import BALANCE_CHANGE, post, post_spec
+from .post_batch import PostedSpec, post_specs
 from .recharge import RechargeOutcome, recharge
 from .refund import refund
 from .requests import (
@@ -58,6 +59,7 @@ __all__ = [
     "LedgerAccount",
     "LedgerTransaction",
     "LedgerTransactionSpec",
+    "PostedSpec",
     "RechargeOutcome",
     "TransactionKind",
     "VerifyReport",
@@ -81,6 +83,7 @@ __all__ = [
     "list_transactions",
     "post",
     "post_spec",
+    "post_specs",
     "recharge",
     "redeem_code",
     "refund",

@@ -1,5 +1,7 @@
 """Usage reports over many usage records: seed a scratch database with a fast bulk insert
-(SQLAlchemy executemany on SQLite, COPY on PostgreSQL), run the rollup job, time each report.
+(SQLAlchemy executemany on SQLite, COPY on PostgreSQL), run the rollup job (set-based: one
+INSERT … SELECT … GROUP BY per batch), time each report; the 1-minute load average before and
+after is in the output (the machine is shared).
 
     python -m bench.reports --records 1000000   # SPECTRA_DATABASE_URL names the scratch database
 Prints `BENCH_JSON {...}`.
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import time
@@ -161,6 +164,7 @@ async def run(records: int) -> dict[str, Any]:
     settings = reset_settings()
     runtime = await build_runtime(settings, migrate_schema=True)
     owner = local_actor()
+    load0 = os.getloadavg()[0]
     try:
         db = runtime.db
         t0 = time.perf_counter()
@@ -207,6 +211,7 @@ async def run(records: int) -> dict[str, Any]:
             "rollup_per_s": records / rollup_s,
             "rollup_rows": int(rollup_rows),
             "reports_ms": timings,
+            "load": [load0, os.getloadavg()[0]],
         }
     finally:
         await close_runtime(runtime)

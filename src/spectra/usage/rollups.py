@@ -1,20 +1,34 @@
 """Rollups: usage records aggregated by hour and day × dimension, maintained incrementally.
 
-The job walks records by (created_at, id) from its cursor and adds each batch into the rollup
-rows with one upsert per (period, dimension, value, bucket); the cursor moves in the same
-transaction as the rows, so a crash re-does nothing and skips nothing. Records are read only up
-to `now - lag`: a settlement batch that committed late with an earlier `created_at` is still
-picked up, as long as it commits within the lag.
+The job walks records by (created_at, id) from its cursor. Each run takes the next `batch`
+records as a bounded key range (cursor, end] and adds them into the rollup rows with ONE
+`INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE` (sums added to the existing rows), so
+every dimension and period is aggregated from the same snapshot of the range; the cursor moves
+to `end` in the same transaction as the rows, so a crash re-does nothing and skips nothing.
+Records are read only up to `now - lag`: a settlement batch that committed late with an earlier
+`created_at` is still picked up, as long as it commits within the lag. Buckets are UTC hours and
+UTC days of `created_at`, computed in SQL (no time zone or DST involved).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +37,8 @@ from spectra.usage.models import UsageRecord, UsageRollup, UsageRollupCursor
 
 CURSOR_NAME = "rollups"
 DEFAULT_LAG = timedelta(seconds=30)
-DEFAULT_BATCH = 5000
+DEFAULT_BATCH = 10_000
+_PG_WORK_MEM = "64MB"
 MEASURES = (
     "requests",
     "ok",
@@ -39,25 +54,8 @@ MEASURES = (
     "latency_ms_sum",
     "latency_count",
 )
-_STATUS_MEASURE = {"ok": "ok", "refused": "refused", "error": "errors", "partial": "partial"}
-_COLUMNS = (
-    UsageRecord.id,
-    UsageRecord.created_at,
-    UsageRecord.user_id,
-    UsageRecord.group_id,
-    UsageRecord.key_id,
-    UsageRecord.account_id,
-    UsageRecord.model_requested,
-    UsageRecord.client_family,
-    UsageRecord.status,
-    UsageRecord.is_streamed,
-    UsageRecord.input_tokens,
-    UsageRecord.output_tokens,
-    UsageRecord.cache_read_tokens,
-    UsageRecord.cache_write_tokens,
-    UsageRecord.cost_micros,
-    UsageRecord.latency_ms,
-)
+_STATUS_MEASURE = {"ok": "ok", "refused": "refused", "partial": "partial"}
+"""Measure counted per status; any other status (i.e. `error`) counts as `errors`."""
 
 
 def hour_of(at: datetime) -> datetime:
@@ -68,94 +66,180 @@ def day_of(at: datetime) -> datetime:
     return at.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _s(value: object | None) -> str:
-    return "" if value is None else str(value)
+def _after(at: datetime, last: Any) -> ColumnElement[bool]:
+    """Records strictly after the key (at, last) in (created_at, id) order."""
+    return and_(
+        UsageRecord.created_at >= at,
+        or_(
+            UsageRecord.created_at > at,
+            and_(UsageRecord.created_at == at, UsageRecord.id > last),
+        ),
+    )
 
 
-def dimension_values(row: Any) -> list[tuple[str, str]]:
-    """The (dimension, value) pairs one record counts towards."""
-    user, group = _s(row.user_id), _s(row.group_id)
-    model, client = row.model_requested, row.client_family
-    account = _s(row.account_id)
+def _up_to(at: datetime, last: Any) -> ColumnElement[bool]:
+    """Records at or before the key (at, last) in (created_at, id) order."""
+    return and_(
+        UsageRecord.created_at <= at,
+        or_(
+            UsageRecord.created_at < at,
+            and_(UsageRecord.created_at == at, UsageRecord.id <= last),
+        ),
+    )
+
+
+def _buckets(dialect: str) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """The UTC hour and UTC day of `created_at`, as the column stores them.
+
+    SQLite stores naive UTC text `YYYY-MM-DD HH:MM:SS.ffffff`, so truncating the text is exact
+    and yields the same text the ORM writes for a bucket; PostgreSQL truncates in UTC whatever
+    the session's TimeZone.
+    """
+    at: ColumnElement[Any] = UsageRecord.created_at
+    if dialect == "postgresql":
+        utc = func.timezone("UTC", at)
+        return (
+            func.timezone("UTC", func.date_trunc("hour", utc)),
+            func.timezone("UTC", func.date_trunc("day", utc)),
+        )
+    text = type_coerce(at, String)
+    return (
+        func.substr(text, 1, 13).concat(":00:00.000000"),
+        func.substr(text, 1, 10).concat(" 00:00:00.000000"),
+    )
+
+
+def _id_text(column: Any, dialect: str) -> ColumnElement[str]:
+    """An id as `str(uuid)` writes it (lower-case, hyphenated), "" for None."""
+    if dialect == "postgresql":
+        return func.coalesce(func.cast(column, String), "")
+    hex_ = type_coerce(column, String)
+    parts = [
+        func.substr(hex_, start, length)
+        for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+    ]
+    joined: ColumnElement[str] = parts[0]
+    for part in parts[1:]:
+        joined = joined.concat("-").concat(part)
+    return func.coalesce(joined, "")
+
+
+def _fine(dialect: str, low: tuple[datetime, Any] | None, high: tuple[datetime, Any]) -> Any:
+    """The range's records summed per (hour, day, user, group, key, account, model, client)."""
+    r = UsageRecord
+    hour, day = _buckets(dialect)
+    rows = select(
+        hour.label("bucket_hour"),
+        day.label("bucket_day"),
+        r.user_id,
+        r.group_id,
+        r.key_id,
+        r.account_id,
+        r.model_requested,
+        r.client_family,
+        r.status,
+        r.is_streamed,
+        r.input_tokens,
+        r.output_tokens,
+        r.cache_read_tokens,
+        r.cache_write_tokens,
+        r.cost_micros,
+        r.latency_ms,
+    ).where(_up_to(*high))
+    if low is not None:
+        rows = rows.where(_after(*low))
+    src = rows.subquery("range_records")
+
+    status = src.c.status
+    per_record: dict[str, ColumnElement[Any]] = {
+        "requests": literal(1),
+        "ok": case((status == "ok", 1), else_=0),
+        "refused": case((status == "refused", 1), else_=0),
+        "errors": case((status.in_(tuple(_STATUS_MEASURE)), 0), else_=1),
+        "partial": case((status == "partial", 1), else_=0),
+        "streamed": case((src.c.is_streamed.is_(True), 1), else_=0),
+        "input_tokens": src.c.input_tokens,
+        "output_tokens": src.c.output_tokens,
+        "cache_read_tokens": src.c.cache_read_tokens,
+        "cache_write_tokens": src.c.cache_write_tokens,
+        "cost_micros": src.c.cost_micros,
+        "latency_ms_sum": func.coalesce(src.c.latency_ms, 0),
+        "latency_count": case((src.c.latency_ms.is_(None), 0), else_=1),
+    }
+    stmt = select(
+        src.c.bucket_hour,
+        src.c.bucket_day,
+        _id_text(src.c.user_id, dialect).label("user_v"),
+        _id_text(src.c.group_id, dialect).label("group_v"),
+        _id_text(src.c.key_id, dialect).label("key_v"),
+        _id_text(src.c.account_id, dialect).label("account_v"),
+        src.c.model_requested.label("model_v"),
+        src.c.client_family.label("client_v"),
+        *(func.sum(e).label(m) for m, e in per_record.items()),
+    ).group_by(
+        src.c.bucket_hour,
+        src.c.bucket_day,
+        src.c.user_id,
+        src.c.group_id,
+        src.c.key_id,
+        src.c.account_id,
+        src.c.model_requested,
+        src.c.client_family,
+    )
+    return stmt.cte("fine")
+
+
+def _dimension_values(fine: Any) -> list[tuple[str, ColumnElement[str]]]:
+    """Per dimension, the value a fine row counts towards (pairs are "<first>|<second>")."""
+    c = fine.c
+
+    def pair(first: ColumnElement[str], second: ColumnElement[str]) -> ColumnElement[str]:
+        return first.concat("|").concat(second)
+
     return [
-        ("all", ""),
-        ("user", user),
-        ("group", group),
-        ("model", model),
-        ("account", account),
-        ("key", _s(row.key_id)),
-        ("client", client),
-        ("user_client", f"{user}|{client}"),
-        ("user_model", f"{user}|{model}"),
-        ("group_model", f"{group}|{model}"),
-        ("account_model", f"{account}|{model}"),
-        ("account_user", f"{account}|{user}"),
+        ("all", literal("")),
+        ("user", c.user_v),
+        ("group", c.group_v),
+        ("model", c.model_v),
+        ("account", c.account_v),
+        ("key", c.key_v),
+        ("client", c.client_v),
+        ("user_client", pair(c.user_v, c.client_v)),
+        ("user_model", pair(c.user_v, c.model_v)),
+        ("group_model", pair(c.group_v, c.model_v)),
+        ("account_model", pair(c.account_v, c.model_v)),
+        ("account_user", pair(c.account_v, c.user_v)),
     ]
 
 
-def measures_of(row: Any) -> dict[str, int]:
-    values = dict.fromkeys(MEASURES, 0)
-    values["requests"] = 1
-    values[_STATUS_MEASURE.get(row.status, "errors")] = 1
-    values["streamed"] = 1 if row.is_streamed else 0
-    values["input_tokens"] = row.input_tokens
-    values["output_tokens"] = row.output_tokens
-    values["cache_read_tokens"] = row.cache_read_tokens
-    values["cache_write_tokens"] = row.cache_write_tokens
-    values["cost_micros"] = row.cost_micros
-    if row.latency_ms is not None:
-        values["latency_ms_sum"] = row.latency_ms
-        values["latency_count"] = 1
-    return values
-
-
-Key = tuple[str, str, str, datetime]
-
-
-@dataclass
-class Aggregate:
-    """Rollup deltas of a batch of records, keyed by (period, dimension, value, bucket)."""
-
-    cells: dict[Key, dict[str, int]] = field(default_factory=dict)
-
-    def add(self, row: Any) -> None:
-        measures = measures_of(row)
-        buckets = (("hour", hour_of(row.created_at)), ("day", day_of(row.created_at)))
-        for dimension, value in dimension_values(row):
-            for period, bucket in buckets:
-                cell = self.cells.get((period, dimension, value, bucket))
-                if cell is None:
-                    self.cells[(period, dimension, value, bucket)] = dict(measures)
-                else:
-                    for name, amount in measures.items():
-                        cell[name] += amount
-
-    def rows(self) -> list[dict[str, Any]]:
-        return [
-            {"period": p, "dimension": d, "value": v, "bucket_start": b, **m}
-            for (p, d, v, b), m in self.cells.items()
-        ]
-
-
-def aggregate(rows: Iterable[Any]) -> Aggregate:
-    result = Aggregate()
-    for row in rows:
-        result.add(row)
-    return result
-
-
-async def _upsert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
+def _upsert_range(
+    dialect: str, low: tuple[datetime, Any] | None, high: tuple[datetime, Any]
+) -> Any:
+    """One statement: every (period, dimension) aggregate of the range, added into the rollups."""
+    fine = _fine(dialect, low, high)
+    parts = []
+    for period, bucket in (("hour", fine.c.bucket_hour), ("day", fine.c.bucket_day)):
+        for dimension, value in _dimension_values(fine):
+            parts.append(
+                select(
+                    literal(period).label("period"),
+                    literal(dimension).label("dimension"),
+                    value.label("value"),
+                    bucket.label("bucket_start"),
+                    *(func.sum(fine.c[m]).label(m) for m in MEASURES),
+                ).group_by(*([bucket] if dimension == "all" else [value, bucket]))
+            )
+    cells = union_all(*parts).subquery("cells")
+    columns = ["period", "dimension", "value", "bucket_start", *MEASURES]
+    # `WHERE true`: SQLite's parser needs it to read ON CONFLICT after INSERT … SELECT.
+    source = select(*(cells.c[name] for name in columns)).where(true())
     insert_fn: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert_fn(UsageRollup)
+    stmt = insert_fn(UsageRollup).from_select(columns, source)
     table = UsageRollup.__table__
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=["period", "dimension", "value", "bucket_start"],
         set_={name: table.c[name] + stmt.excluded[name] for name in MEASURES},
     )
-    await session.execute(stmt, list(rows))
 
 
 async def _cursor(session: AsyncSession) -> UsageRollupCursor:
@@ -170,6 +254,29 @@ async def _cursor(session: AsyncSession) -> UsageRollupCursor:
     return cursor
 
 
+async def _range_end(
+    session: AsyncSession, low: tuple[datetime, Any] | None, horizon: datetime, batch: int
+) -> tuple[datetime, Any, int] | None:
+    """The key of the `batch`-th record after `low` up to `horizon` (or of the last one there),
+    and how many records (low, end] holds; None when there are none."""
+    first = (
+        select(UsageRecord.created_at, UsageRecord.id)
+        .where(UsageRecord.created_at <= horizon)
+        .order_by(UsageRecord.created_at, UsageRecord.id)
+        .limit(batch)
+    )
+    if low is not None:
+        first = first.where(_after(*low))
+    sub = first.subquery("next_records")
+    stmt = (
+        select(sub.c.created_at, sub.c.id, func.count().over().label("n"))
+        .order_by(sub.c.created_at.desc(), sub.c.id.desc())
+        .limit(1)
+    )
+    row = (await session.execute(stmt)).one_or_none()
+    return None if row is None else (row.created_at, row.id, int(row.n))
+
+
 async def roll_up(
     session: AsyncSession,
     *,
@@ -179,29 +286,31 @@ async def roll_up(
 ) -> int:
     """Add the next batch of records after the cursor into the rollups; returns how many.
 
-    Runs in the caller's transaction: the rows and the cursor commit together.
+    Runs in the caller's transaction: the rows and the cursor commit together. The range is
+    fixed by its end key first, then aggregated by one statement (one snapshot on PostgreSQL):
+    a record that commits in between inside the range is counted by that statement, never
+    twice and never skipped by the cursor.
     """
     cursor = await _cursor(session)
     horizon = (now or utc_now()) - lag
-    stmt = select(*_COLUMNS).where(UsageRecord.created_at <= horizon)
+    low = None
     if cursor.last_created_at is not None and cursor.last_id is not None:
-        at, last = cursor.last_created_at, cursor.last_id
-        stmt = stmt.where(
-            or_(
-                UsageRecord.created_at > at,
-                and_(UsageRecord.created_at == at, UsageRecord.id > last),
-            )
-        )
-    stmt = stmt.order_by(UsageRecord.created_at, UsageRecord.id).limit(batch)
-    rows = (await session.execute(stmt)).all()
-    if not rows:
+        low = (cursor.last_created_at, cursor.last_id)
+    end = await _range_end(session, low, horizon, batch)
+    if end is None:
         return 0
-    await _upsert(session, aggregate(rows).rows())
-    cursor.last_created_at = rows[-1].created_at
-    cursor.last_id = rows[-1].id
+    at, last, count = end
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # Room for the batch's hash aggregates in memory (the stock 4 MB spills them to disk);
+        # LOCAL: for this transaction only.
+        await session.execute(text(f"SET LOCAL work_mem = '{_PG_WORK_MEM}'"))
+    await session.execute(_upsert_range(dialect, low, (at, last)))
+    cursor.last_created_at = at
+    cursor.last_id = last
     cursor.updated_at = utc_now()
     await session.flush()
-    return len(rows)
+    return count
 
 
 async def cursor_position(session: AsyncSession) -> tuple[datetime | None, Any]:
@@ -215,10 +324,5 @@ async def pending_records(session: AsyncSession) -> int:
     at, last = await cursor_position(session)
     stmt = select(func.count()).select_from(UsageRecord)
     if at is not None:
-        stmt = stmt.where(
-            or_(
-                UsageRecord.created_at > at,
-                and_(UsageRecord.created_at == at, UsageRecord.id > last),
-            )
-        )
+        stmt = stmt.where(_after(at, last))
     return int((await session.execute(stmt)).scalar() or 0)

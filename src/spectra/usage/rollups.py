@@ -95,17 +95,17 @@ def _buckets(dialect: str) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     and yields the same text the ORM writes for a bucket; PostgreSQL truncates in UTC whatever
     the session's TimeZone.
     """
-    at: ColumnElement[Any] = UsageRecord.created_at
+    at: Any = UsageRecord.created_at
     if dialect == "postgresql":
         utc = func.timezone("UTC", at)
         return (
             func.timezone("UTC", func.date_trunc("hour", utc)),
             func.timezone("UTC", func.date_trunc("day", utc)),
         )
-    text = type_coerce(at, String)
+    stored = type_coerce(at, String)
     return (
-        func.substr(text, 1, 13).concat(":00:00.000000"),
-        func.substr(text, 1, 10).concat(" 00:00:00.000000"),
+        func.substr(stored, 1, 13).concat(":00:00.000000"),
+        func.substr(stored, 1, 10).concat(" 00:00:00.000000"),
     )
 
 

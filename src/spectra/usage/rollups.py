@@ -289,7 +289,8 @@ async def roll_up(
     Runs in the caller's transaction: the rows and the cursor commit together. The range is
     fixed by its end key first, then aggregated by one statement (one snapshot on PostgreSQL):
     a record that commits in between inside the range is counted by that statement, never
-    twice and never skipped by the cursor.
+    twice and never skipped by the cursor (the count returned is the one seen when the range
+    was fixed, so it can then be a few short).
     """
     cursor = await _cursor(session)
     horizon = (now or utc_now()) - lag

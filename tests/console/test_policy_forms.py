@@ -293,3 +293,14 @@ class TestDraftPromotion:
         response = await b.post_form("/console/policy/drafts", {"rollout": "opus"}, csrf=False)
         assert response.status_code == 403
         assert await _count(runtime, PolicyDraft) == 0
+
+
+async def test_the_optional_cohorts_open_when_they_hold_an_error(
+    browser: Any, runtime: Runtime
+) -> None:
+    b = await browser(role="admin")
+    blank = await b.get("/console/rollouts-new")
+    assert blank.text.count('<details class="more-cohort">') == 2
+    response = await b.post_form("/console/rollouts", {"name": "x", "cohort2_groups": "Nope"})
+    assert '<details class="more-cohort" open>' in response.text
+    assert 'id="e-cohort2_name"' in response.text

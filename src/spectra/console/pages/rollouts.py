@@ -188,6 +188,13 @@ async def _create_page(
         title="New rollout",
         nav="Rollouts",
         slots=range(COHORT_SLOTS),
+        filled={
+            index
+            for index in range(COHORT_SLOTS)
+            for name in (*_COHORT_FIELDS, "everyone")
+            if (values or {}).get(_cohort_field(index, name))
+            or _cohort_field(index, name) in (errors or {})
+        },
         groups=await group_options(session, viewer.actor),
         packages=await package_options(session, viewer.actor),
         errors=errors or {},

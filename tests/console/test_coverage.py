@@ -144,6 +144,9 @@ COVERAGE: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/api/policy/explain"): ("GET", "/console/policy"),
     ("PATCH", "/api/policy/groups/{group}"): ("POST", "/console/groups/{name}/funding"),
     ("GET", "/api/rollouts"): ("GET", "/console/rollouts"),
+    ("POST", "/api/rollouts"): ("POST", "/console/rollouts"),
+    ("POST", "/api/policy/drafts"): ("POST", "/console/policy/drafts"),
+    ("GET", "/api/policy/groups/{group}"): ("GET", "/console/groups/{name}/policy"),
     ("GET", "/api/policy/drafts"): ("GET", "/console/policy/drafts"),
     ("GET", "/api/policy/drafts/{draft_id}"): ("GET", "/console/policy/drafts/{draft_id}"),
     ("POST", "/api/policy/drafts/{draft_id}/discard"): (
@@ -165,24 +168,10 @@ COVERAGE: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 # API routes with no console counterpart, each with the reason.
-_NOT_YET = (
-    "Not in the console yet (API and CLI only): creating a rollout or a policy draft, and the "
-    "read-only group policy document; the console lists, dry-runs, publishes, promotes and rolls "
-    "back what the CLI or API created."
-)
-
 EXEMPT: dict[tuple[str, str], str] = {
     ("PATCH", "/api/keys/{key_id}"): (
         "Editing a key's name/scopes/allowlist/expiry after creation is API/CLI only for now; "
         "the console sets them at creation, and rotate/revoke cover the rest."
-    ),
-    **dict.fromkeys(
-        [
-            ("POST", "/api/policy/drafts"),
-            ("GET", "/api/policy/groups/{group}"),
-            ("POST", "/api/rollouts"),
-        ],
-        _NOT_YET,
     ),
 }
 

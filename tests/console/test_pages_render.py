@@ -34,7 +34,9 @@ ADMIN_PAGES = [
     "/console/audit/verify",
     "/console/policy",
     "/console/rollouts",
+    "/console/rollouts-new",
     "/console/policy/drafts",
+    "/console/groups/Platform/policy",
     "/console/settings",
 ]
 

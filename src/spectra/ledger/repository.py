@@ -18,6 +18,7 @@ from spectra.db.repository import paginate
 from spectra.kit.pagination import Page
 from spectra.ledger.models import (
     SINGLETON_OWNER_KEY,
+    AccountKind,
     CodeBatch,
     CodeStatus,
     LedgerAccount,
@@ -510,3 +511,20 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
 
 async def get_group(session: AsyncSession, group_id: uuid.UUID) -> Group | None:
     return await session.get(Group, group_id)
+
+
+def user_wallet_owners(
+    *, below: int | None = None, at_least: int | None = None, nonzero: bool = False
+) -> Select[Any]:
+    """The ids of users whose wallet balance matches (a subquery for a user list's filter).
+    Users without a wallet account are not in it: their balance is zero."""
+    stmt = select(LedgerAccount.owner_id).where(
+        LedgerAccount.kind == AccountKind.USER_WALLET.value, LedgerAccount.owner_id.is_not(None)
+    )
+    if below is not None:
+        stmt = stmt.where(LedgerAccount.balance_micros < below)
+    if at_least is not None:
+        stmt = stmt.where(LedgerAccount.balance_micros >= at_least)
+    if nonzero:
+        stmt = stmt.where(LedgerAccount.balance_micros != 0)
+    return stmt

@@ -9,8 +9,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.db.repository import paginate
@@ -261,3 +262,19 @@ async def get_group_default(
 
 async def list_group_defaults(session: AsyncSession) -> Sequence[GroupDefaultPackage]:
     return (await session.execute(select(GroupDefaultPackage))).scalars().all()
+
+
+def holder_ids(package_id: uuid.UUID) -> Select[Any]:
+    """The ids of users who hold the package now (an active assignment): a subquery."""
+    return select(PackageAssignment.user_id).where(
+        PackageAssignment.package_id == package_id,
+        PackageAssignment.status == AssignmentStatus.ACTIVE,
+    )
+
+
+async def allowance_accounts_of(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """The allowance accounts of every assignment the user ever had (active or not)."""
+    stmt = select(PackageAssignment.allowance_account_id).where(
+        PackageAssignment.user_id == user_id
+    )
+    return list((await session.execute(stmt)).scalars())

@@ -220,8 +220,12 @@ async def timeseries(
     dimension: str = "all",
     value: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Spend and tokens per hour or day bucket (UTC), for the workspace or one dimension value."""
-    require(actor, Permission.READ_ALL)
+    """Spend and tokens per hour or day bucket (UTC), for the workspace or one dimension value.
+    A member may read their own series (`dimension="user"`, `value` = their id)."""
+    if dimension == "user" and actor.user_id is not None and value == str(actor.user_id):
+        require(actor, Permission.SELF)
+    else:
+        require(actor, Permission.READ_ALL)
     if period not in ("hour", "day"):
         raise InvalidUsageFilterError("period must be 'hour' or 'day'.", period=period)
     _check_range(since, until)

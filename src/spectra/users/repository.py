@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,8 +70,14 @@ async def list_users(
     text: str | None,
     limit: int | None,
     cursor: str | None,
+    among: Sequence[Select[Any]] = (),
+    excluding: Sequence[Select[Any]] = (),
 ) -> Page[User]:
     stmt = _users()
+    for ids in among:
+        stmt = stmt.where(User.id.in_(ids))
+    for ids in excluding:
+        stmt = stmt.where(User.id.not_in(ids))
     if status is not None:
         stmt = stmt.where(User.status == status)
     if role is not None:

@@ -2,7 +2,8 @@
 dry-run / publish / discard actions (confirmed, CSRF-checked) through the same service functions
 as /api/policy/drafts.
 
-URLs: GET /console/policy/drafts, GET /console/policy/drafts/{draft_id},
+URLs: GET /console/policy/drafts, POST /console/policy/drafts (a group's policy change, from the
+group policy page, or a rollout cohort's promotion), GET /console/policy/drafts/{draft_id},
 POST /console/policy/drafts/{draft_id}/dry-run, POST /console/policy/drafts/{draft_id}/publish,
 POST /console/policy/drafts/{draft_id}/discard.
 """
@@ -10,18 +11,60 @@ POST /console/policy/drafts/{draft_id}/discard.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import ValidationError
 from starlette.responses import Response
 
-from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
-from spectra.console.forms import Form
+from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, Viewer
+from spectra.console.forms import Form, field_errors
+from spectra.console.pages.group_policy import SWITCHES, policy_change, render_group_policy
+from spectra.console.pages.users import group_options
 from spectra.console.render import redirect, render
+from spectra.db.session import ReadSession
+from spectra.errors import ErrorKind, SpectraError
 from spectra.policy import drafts as drafts_service
+from spectra.policy import rollouts as rollouts_service
+from spectra.policy import service as policy_service
+from spectra.policy.errors import CohortNotFoundError
 
 router = APIRouter()
 
 STATUSES = ("draft", "published", "discarded")
+
+
+async def _list(
+    request: Request,
+    viewer: Viewer,
+    session: ReadSession,
+    *,
+    status: str = "",
+    cursor: str | None = None,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    page = await drafts_service.list_drafts(
+        session, viewer.actor, status=status or None, limit=50, cursor=cursor
+    )
+    rollouts = await rollouts_service.list_rollouts(session, viewer.actor, limit=100)
+    return render(
+        request,
+        viewer,
+        "drafts/list.html",
+        status_code=status_code,
+        title="Policy drafts",
+        nav="Policy",
+        drafts=[drafts_service.draft_view(d, full=False) for d in page.items],
+        next_cursor=page.next_cursor,
+        statuses=STATUSES,
+        status=status,
+        rollouts=[r.name for r in rollouts.items if r.status == "active"],
+        groups=await group_options(session, viewer.actor),
+        errors=errors or {},
+        values=values or {},
+    )
 
 
 @router.get("/policy/drafts")
@@ -32,20 +75,58 @@ async def list_drafts(
     status: str = "",
     cursor: str | None = None,
 ) -> Response:
-    page = await drafts_service.list_drafts(
-        session, viewer.actor, status=status or None, limit=50, cursor=cursor
-    )
-    return render(
-        request,
-        viewer,
-        "drafts/list.html",
-        title="Policy drafts",
-        nav="Policy",
-        drafts=[drafts_service.draft_view(d, full=False) for d in page.items],
-        next_cursor=page.next_cursor,
-        statuses=STATUSES,
-        status=status,
-    )
+    return await _list(request, viewer, session, status=status, cursor=cursor)
+
+
+@router.post("/policy/drafts")
+async def create_draft(request: Request, viewer: AdminDep, session: SessionDep) -> Response:
+    """Draft a group's policy change (`group` + the policy form; only the fields that differ from
+    the current policy) or a cohort's promotion (`rollout`, `cohort`: the next one when blank).
+    Errors re-render the form they came from with the sentence next to the field."""
+    form = await Form.read(request)
+    group = form.get("group")
+    try:
+        if group is not None:
+            current = await policy_service.get_group_policy(session, viewer.actor, group=group)
+            draft = await drafts_service.create_draft(
+                session, viewer.actor, group=group, change=policy_change(form, current)
+            )
+        else:
+            draft = await drafts_service.create_draft(
+                session,
+                viewer.actor,
+                rollout=form.get("rollout") or "",
+                cohort=form.get("cohort"),
+            )
+    except (SpectraError, ValidationError) as exc:
+        if isinstance(exc, SpectraError) and (
+            exc.kind == ErrorKind.FORBIDDEN
+            or (group is not None and exc.kind == ErrorKind.NOT_FOUND)
+        ):
+            raise
+        await session.rollback()
+        errors = field_errors(exc, default_field="_form" if group is not None else "rollout")
+        if isinstance(exc, CohortNotFoundError):
+            errors = {"cohort": exc.message}
+        if group is not None:
+            values: dict[str, Any] = {
+                **form.data,
+                "allowed_clients": form.all("allowed_clients"),
+                **{name: form.flag(name) for name in SWITCHES},
+            }
+            return await render_group_policy(
+                request,
+                viewer,
+                ReadSession(session),
+                group=group,
+                errors=errors,
+                values=values,
+                status_code=422,
+            )
+        return await _list(
+            request, viewer, ReadSession(session), errors=errors, values=form.data, status_code=422
+        )
+    return redirect(_back(draft.id), ok="The draft is saved; dry-run it, then publish.")
 
 
 @router.get("/policy/drafts/{draft_id}")

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from spectra.console.charts import series_chart
 from spectra.console.deps import ReadSessionDep, RuntimeDep, SessionDep, ViewerDep, client_ip
 from spectra.console.forms import Form, field_errors
 from spectra.console.refusals import explain_reason
@@ -30,6 +31,7 @@ from spectra.ledger import service as ledger_service
 from spectra.ledger.schemas import TransactionRead
 from spectra.policy import service as policy_service
 from spectra.pool import service as pool_service
+from spectra.usage import reports
 from spectra.usage import service as usage_service
 
 router = APIRouter(prefix="/me")
@@ -63,6 +65,11 @@ async def _my_refusals(session: Any, viewer: Any, limit: int = 5) -> list[dict[s
 async def home(request: Request, viewer: ViewerDep, session: ReadSessionDep) -> Response:
     view = await policy_service.member_view(session, viewer.actor, user_id=viewer.user_id)
     status = await pool_service.pool_status(session, viewer.actor)
+    since, until = reports.default_range(30)
+    chart = await series_chart(
+        session, viewer.actor, since=since, until=until, dimension="user", value=str(viewer.user_id)
+    )
+    chart["datasets"][0]["label"] = "My spend per day"
     return render(
         request,
         viewer,
@@ -71,6 +78,7 @@ async def home(request: Request, viewer: ViewerDep, session: ReadSessionDep) -> 
         nav="Me",
         view=view,
         pool=status,
+        chart=chart,
         refusals=await _my_refusals(session, viewer),
     )
 

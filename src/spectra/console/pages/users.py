@@ -11,9 +11,11 @@ POST /console/keys/{id}/revoke.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlalchemy import Select
 from starlette.responses import Response
 
 from spectra.audit.service import AuditFilter
@@ -22,9 +24,10 @@ from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep, SessionDe
 from spectra.console.forms import Form
 from spectra.console.refusals import explain_reason
 from spectra.console.render import back_url, redirect, render
-from spectra.errors import SpectraError
+from spectra.errors import InvalidError, SpectraError
 from spectra.keys import service as keys_service
 from spectra.kit.clock import utc_now
+from spectra.kit.money import parse_amount
 from spectra.ledger import service as ledger_service
 from spectra.ledger.schemas import TransactionRead
 from spectra.packages import service as packages_service
@@ -60,31 +63,76 @@ async def list_users(
     status: str | None = None,
     role: str | None = None,
     group: str | None = None,
+    package: str | None = None,
+    balance: str | None = None,
+    below: str | None = None,
     cursor: str | None = None,
 ) -> Response:
-    page = await users_service.list_users(
-        session,
-        viewer.actor,
-        status=status or None,
-        role=role or None,
-        group=group or None,
-        text=q or None,
-        limit=50,
-        cursor=cursor,
-    )
+    """Filters run in the one paginated query: a package's holders and a wallet balance (below
+    an amount, zero or negative) are subqueries of the packages and ledger services."""
+    among: list[Select[Any]] = []
+    if package:
+        detail = await packages_service.get_package(session, viewer.actor, name=package)
+        among.append(packages_service.holders_of(detail.package.id))
+    errors: dict[str, str] = {}
+    users: Sequence[User] = ()
+    next_cursor = None
+    try:
+        more, excluding = _balance_filter(balance or "", below or "")
+    except SpectraError as exc:
+        errors = {"below": exc.message}
+    else:
+        page = await users_service.list_users(
+            session,
+            viewer.actor,
+            status=status or None,
+            role=role or None,
+            group=group or None,
+            text=q or None,
+            among=[*among, *more],
+            excluding=excluding,
+            limit=50,
+            cursor=cursor,
+        )
+        users, next_cursor = page.items, page.next_cursor
     return render(
         request,
         viewer,
         "users/list.html",
         title="Users",
         nav="Users",
-        users=page.items,
-        next_cursor=page.next_cursor,
+        users=users,
+        next_cursor=next_cursor,
+        errors=errors,
         groups=await group_options(session, viewer.actor),
+        packages=await package_options(session, viewer.actor),
         statuses=STATUSES,
         roles=ROLES,
+        balances=BALANCE_FILTERS,
         report=None,
     )
+
+
+BALANCE_FILTERS = (("below", "below an amount"), ("zero", "zero"), ("negative", "negative"))
+
+
+def _balance_filter(balance: str, below: str) -> tuple[list[Select[Any]], list[Select[Any]]]:
+    """(among, excluding) subqueries for the wallet-balance filter. A user with no wallet yet
+    has a zero balance, so "zero" and "below a positive amount" exclude the others instead."""
+    if balance == "negative":
+        return [ledger_service.user_wallet_owners(below=0)], []
+    if balance == "zero":
+        return [], [ledger_service.user_wallet_owners(nonzero=True)]
+    if balance == "below" or below.strip():
+        if not below.strip():
+            raise InvalidError("Give the amount to list balances below.", field="below")
+        limit = parse_amount(below, allow_zero=True, allow_negative=True, field="Below")
+        if limit > 0:
+            return [], [ledger_service.user_wallet_owners(at_least=limit)]
+        return [ledger_service.user_wallet_owners(below=limit)], []
+    if balance:
+        raise InvalidError(f"Unknown balance filter {balance!r}; use below, zero or negative.")
+    return [], []
 
 
 @router.post("/users")
@@ -135,16 +183,39 @@ async def import_users(request: Request, viewer: AdminDep, session: SessionDep) 
             users=[],
             next_cursor=None,
             groups=await group_options(session, viewer.actor),
+            packages=await package_options(session, viewer.actor),
             statuses=STATUSES,
             roles=ROLES,
+            balances=BALANCE_FILTERS,
             report={"error": exc.message, "rejected": exc.details.get("rejected", []), "csv": text},
         )
     return redirect("/console/users", ok=f"Imported {len(created)} users.")
 
 
+def ledger_rows(ledger: packages_service.UserLedger) -> list[dict[str, Any]]:
+    """Each transaction with what it did to the member's wallet and to their allowances."""
+    rows = []
+    for txn in ledger.page.items:
+        read = TransactionRead.of(txn)
+        mine = [p for p in read.postings if p.account_id == ledger.wallet_id]
+        allowance = [p for p in read.postings if p.account_id in ledger.allowance_ids]
+        rows.append(
+            {
+                "txn": read,
+                "wallet": sum(p.amount_micros for p in mine) if mine else None,
+                "allowance": sum(p.amount_micros for p in allowance) if allowance else None,
+            }
+        )
+    return rows
+
+
 @router.get("/users/{user_id}")
 async def user_page(
-    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: ReadSessionDep
+    user_id: uuid.UUID,
+    request: Request,
+    viewer: AdminDep,
+    session: ReadSessionDep,
+    ledger_cursor: str | None = None,
 ) -> Response:
     actor = viewer.actor
     user = await users_service.get_user(session, actor, user=user_id)
@@ -152,12 +223,9 @@ async def user_page(
     holdings = await packages_service.packages_of_user(session, actor, user_id=user.id)
     account = await ledger_service.get_wallet(session, actor, user_id=user.id)
     balance = await ledger_service.balance(session, account.id)
-    txns = await ledger_service.list_transactions(session, actor, user_id=user.id, limit=15)
-    rows = []
-    for txn in txns.items:
-        read = TransactionRead.of(txn)
-        delta = sum(p.amount_micros for p in read.postings if p.account_id == account.id)
-        rows.append({"txn": read, "delta": delta})
+    ledger = await packages_service.user_ledger(
+        session, actor, user_id=user.id, limit=20, cursor=ledger_cursor
+    )
     refusals = await usage_service.list_usage(
         session, actor, user_id=user.id, status="refused", limit=10
     )
@@ -182,7 +250,8 @@ async def user_page(
         keys=[{"key": k, "status": k.effective_status(now)} for k in keys.items],
         holdings=holdings,
         balance=balance,
-        rows=rows,
+        rows=ledger_rows(ledger),
+        ledger_next=ledger.page.next_cursor,
         refusals=refusals.items,
         audit=audit.items if audit else None,
         chart=chart,

@@ -23,6 +23,7 @@ from .accounts import (
     get_wallet,
     list_transactions,
     resolve_owner,
+    user_wallet_owners,
     wallet_account,
 )
 from .approvals import approve_recharge, get_approval, list_approvals, reject_recharge
@@ -93,6 +94,7 @@ __all__ = [
     "revoke_codes",
     "set_low_balance_threshold",
     "transfer",
+    "user_wallet_owners",
     "verify",
     "wallet_account",
 ]

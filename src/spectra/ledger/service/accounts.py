@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor
@@ -143,13 +145,16 @@ async def list_transactions(
     user_id: uuid.UUID | None = None,
     group_id: uuid.UUID | None = None,
     account_id: uuid.UUID | None = None,
+    also_accounts: Sequence[uuid.UUID] = (),
     kind: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Page[LedgerTransaction]:
-    """Transactions, newest first, filtered by wallet owner, account, kind and time."""
+    """Transactions, newest first, filtered by wallet owner, account, kind and time.
+    `also_accounts` widens the owner's wallet to more accounts of the same owner (a member's
+    allowances); the caller vouches that they are the owner's."""
     account_ids: list[uuid.UUID] | None = None
     if user_id is not None or group_id is not None:
         wallet = await get_wallet(session, actor, user_id=user_id, group_id=group_id)
@@ -159,6 +164,8 @@ async def list_transactions(
     if account_id is not None:
         require(actor, Permission.READ_ALL)
         account_ids = [*(account_ids or []), account_id]
+    if also_accounts:
+        account_ids = [*(account_ids or []), *also_accounts]
     return await repo.list_transactions(
         session,
         account_ids=account_ids,
@@ -180,3 +187,11 @@ async def get_transaction(
             "That ledger transaction does not exist.", transaction_id=str(transaction_id)
         )
     return txn
+
+
+def user_wallet_owners(
+    *, below: int | None = None, at_least: int | None = None, nonzero: bool = False
+) -> Select[Any]:
+    """A subquery of the users whose wallet balance (micros) is below `below`, at least
+    `at_least`, or not zero; users without a wallet (balance zero) are never in it."""
+    return repo.user_wallet_owners(below=below, at_least=at_least, nonzero=nonzero)

@@ -49,8 +49,11 @@ from spectra.packages.service.periods import (
 from spectra.packages.service.views import (
     Entitlement,
     Holding,
+    UserLedger,
     entitlements_for_users,
+    holders_of,
     packages_of_user,
+    user_ledger,
 )
 
 __all__ = [
@@ -64,6 +67,7 @@ __all__ = [
     "PreviewRow",
     "Progress",
     "RenewalResult",
+    "UserLedger",
     "archive_package",
     "assign_group",
     "assign_group_default",
@@ -81,6 +85,7 @@ __all__ = [
     "grant_key",
     "grant_period",
     "group_members",
+    "holders_of",
     "import_assignments",
     "list_assignments",
     "list_group_defaults",
@@ -93,5 +98,6 @@ __all__ = [
     "renew_assignment",
     "resolve_users",
     "set_group_default_package",
+    "user_ledger",
     "workspace_time_zone",
 ]

@@ -7,11 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from fnmatch import fnmatchcase
+from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor
+from spectra.kit.pagination import Page
 from spectra.ledger import service as ledger_service
+from spectra.ledger.models import LedgerTransaction
 from spectra.packages import repository
 from spectra.packages.models import PackageAssignment
 from spectra.packages.service.periods import period_window, stops_after_current
@@ -163,3 +167,39 @@ async def packages_of_user(
             )
         )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class UserLedger:
+    """A page of a member's ledger activity and which of the accounts in it are theirs."""
+
+    page: Page[LedgerTransaction]
+    wallet_id: uuid.UUID
+    allowance_ids: frozenset[uuid.UUID]
+
+
+async def user_ledger(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    user_id: uuid.UUID,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> UserLedger:
+    """All of a member's ledger activity, newest first: their wallet and the allowance accounts
+    of every package they held (grants, usage, expiries). A member may read their own."""
+    if actor.user_id != user_id:
+        require(actor, Permission.READ_ALL)
+    else:
+        require(actor, Permission.SELF)
+    wallet = await ledger_service.get_wallet(session, actor, user_id=user_id)
+    allowances = await repository.allowance_accounts_of(session, user_id)
+    page = await ledger_service.list_transactions(
+        session, actor, user_id=user_id, also_accounts=allowances, limit=limit, cursor=cursor
+    )
+    return UserLedger(page=page, wallet_id=wallet.id, allowance_ids=frozenset(allowances))
+
+
+def holders_of(package_id: uuid.UUID) -> Select[Any]:
+    """A subquery of the users holding the package now (for a user list's filter)."""
+    return repository.holder_ids(package_id)

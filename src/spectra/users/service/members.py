@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -389,10 +392,14 @@ async def list_users(
     role: str | None = None,
     group: GroupRef | None = None,
     text: str | None = None,
+    among: Sequence[Select[Any]] = (),
+    excluding: Sequence[Select[Any]] = (),
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Page[User]:
-    """Users, newest first, filtered by status, role, group and text (email or name)."""
+    """Users, newest first, filtered by status, role, group and text (email or name).
+    `among` / `excluding` are subqueries of user ids from a higher domain's filter (the holders
+    of a package, wallets below a balance), applied in the same paginated query."""
     require(actor, Permission.READ_ALL)
     group_id = (await load_group(session, group)).id if group else None
     return await repository.list_users(
@@ -403,4 +410,6 @@ async def list_users(
         text=text.strip()[:200] if text else None,
         limit=limit,
         cursor=cursor,
+        among=among,
+        excluding=excluding,
     )

@@ -4,25 +4,136 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import text
 from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spectra import __version__
 from spectra.config import Settings, get_settings
 from spectra.db import migrate
 from spectra.errors import SpectraError
-from spectra.middleware import RequestIdMiddleware
+from spectra.logs import request_id_var
+from spectra.middleware import RequestIdMiddleware, request_id_for
 from spectra.runtime import Runtime, build_runtime, close_runtime
 
 log = logging.getLogger(__name__)
 
 SURFACES = ("gateway", "api", "console")
+
+GATEWAY_PREFIX = "/v1/"
+
+
+class SpectraApp(FastAPI):
+    """FastAPI, except that an HTTP request for one of the gateway's plain ASGI endpoints skips
+    the middleware stack and the router: the request id, the exception handlers and the 500
+    handler are applied here exactly as `RequestIdMiddleware`, Starlette's exception middleware
+    and its server-error middleware would (same headers, same bodies, same logs). Everything
+    else (other paths and methods, websockets, a root path) takes the usual way.
+    """
+
+    _gateway_routes: dict[tuple[str, str], ASGIApp] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(GATEWAY_PREFIX):
+            routes = self._gateway_routes
+            if routes is None:
+                routes = self._gateway_routes = _gateway_routes(self)
+            endpoint = routes.get((scope["method"], scope["path"]))
+            if endpoint is not None and not scope.get("root_path") and not self.root_path:
+                await self._gateway(endpoint, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    async def _gateway(self, endpoint: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        rid = request_id_for(scope)
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = {"request_id": rid}
+        else:
+            state["request_id"] = rid
+        header = (b"x-request-id", rid.encode())
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        token = request_id_var.set(rid)
+        reset = False
+        try:
+            try:
+                await endpoint(scope, receive, send_with_id)
+            except Exception as exc:
+                handler = _handler_for(self, exc)
+                if handler is None:
+                    raise
+                if started:
+                    raise RuntimeError(
+                        "Caught handled exception, but response already started."
+                    ) from exc
+                handled: Response = await handler(Request(scope, receive), exc)
+                await handled(scope, receive, send_with_id)
+        except Exception as exc:
+            request_id_var.reset(token)
+            reset = True
+            # As Starlette's ServerErrorMiddleware: the 500 handler, without the request id
+            # header (that middleware sits outside RequestIdMiddleware), then re-raise.
+            unexpected = cast(
+                Callable[..., Awaitable[Response]] | None,
+                self.exception_handlers.get(500) or self.exception_handlers.get(Exception),
+            )
+            if unexpected is not None:
+                response = await unexpected(Request(scope), exc)
+                if not started:
+                    await response(scope, receive, send)
+            raise
+        finally:
+            if not reset:
+                request_id_var.reset(token)
+
+
+def _gateway_routes(app: FastAPI) -> dict[tuple[str, str], ASGIApp]:
+    """(method, path) -> endpoint for every gateway route the router itself would pick first
+    (a plain ASGI endpoint under /v1/ with a fixed path), found with the router's own matching."""
+    table: dict[tuple[str, str], ASGIApp] = {}
+    candidates = [
+        (method, route.path)
+        for route in app.router.routes
+        if isinstance(route, Route)
+        and route.path.startswith(GATEWAY_PREFIX)
+        and not route.param_convertors
+        for method in route.methods or ()
+    ]
+    for method, path in candidates:
+        probe: Scope = {"type": "http", "path": path, "method": method, "root_path": ""}
+        for route in app.router.routes:
+            match, _ = route.matches(probe)
+            if match is Match.FULL:
+                if isinstance(route, Route) and route.path == path and route.app is route.endpoint:
+                    table[(method, path)] = route.app
+                break
+    return table
+
+
+def _handler_for(app: FastAPI, exc: Exception) -> Callable[..., Awaitable[Response]] | None:
+    handlers = app.exception_handlers
+    for cls in type(exc).__mro__:
+        if cls is Exception:
+            return None
+        if cls in handlers:
+            return cast(Callable[..., Awaitable[Response]], handlers[cls])
+    return None
 
 
 def create_app(
@@ -47,7 +158,7 @@ def create_app(
             if owns_runtime:
                 await close_runtime(runtime)
 
-    app = FastAPI(
+    app = SpectraApp(
         title="Spectra",
         version=__version__,
         lifespan=lifespan,

@@ -16,6 +16,15 @@ def new_request_id() -> str:
     return "req_" + secrets.token_hex(10)
 
 
+def request_id_for(scope: Scope) -> str:
+    """The caller's `x-request-id` when it is sane, else a new one."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            incoming = value.decode("latin-1")
+            return incoming if incoming and _SAFE_ID.match(incoming) else new_request_id()
+    return new_request_id()
+
+
 class RequestIdMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -24,12 +33,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                incoming = value.decode("latin-1")
-                break
-        rid = incoming if incoming and _SAFE_ID.match(incoming) else new_request_id()
+        rid = request_id_for(scope)
         scope.setdefault("state", {})["request_id"] = rid
         token = request_id_var.set(rid)
         header = (b"x-request-id", rid.encode())

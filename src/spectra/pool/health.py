@@ -48,6 +48,8 @@ class AccountFigures:
     _latencies: deque[float] = field(default_factory=lambda: deque(maxlen=_SAMPLES))
     _recent_requests: deque[float] = field(default_factory=deque)
     _recent_tokens: deque[tuple[float, int]] = field(default_factory=deque)
+    _recent_token_sum: int = 0
+    """Sum of the tokens in `_recent_tokens`, kept as they come and go."""
 
     def roll(self, now: datetime) -> None:
         """Start a new day (and month) when the UTC date has moved on."""
@@ -70,7 +72,12 @@ class AccountFigures:
         self.roll(now)
         self.requests_today += 1
         self.last_used_at = now
-        self._recent_requests.append(now.timestamp())
+        at = now.timestamp()
+        self._recent_requests.append(at)
+        # Trim as we go, so the window stays bounded when nothing reads it (no caps set).
+        horizon = at - _WINDOW_SECONDS
+        while self._recent_requests[0] <= horizon:
+            self._recent_requests.popleft()
 
     def succeeded(self, now: datetime, *, latency_ms: float | None, ttfb_ms: float | None) -> None:
         self.roll(now)
@@ -102,14 +109,19 @@ class AccountFigures:
         self.input_tokens_today += input_tokens
         self.output_tokens_today += output_tokens
         self.cost_today_micros += cost_micros
-        self._recent_tokens.append((now.timestamp(), input_tokens + output_tokens))
+        at = now.timestamp()
+        self._recent_tokens.append((at, input_tokens + output_tokens))
+        self._recent_token_sum += input_tokens + output_tokens
+        horizon = at - _WINDOW_SECONDS
+        while self._recent_tokens[0][0] <= horizon:
+            self._recent_token_sum -= self._recent_tokens.popleft()[1]
 
     def _trim(self, now: datetime) -> None:
         horizon = now.timestamp() - _WINDOW_SECONDS
         while self._recent_requests and self._recent_requests[0] <= horizon:
             self._recent_requests.popleft()
         while self._recent_tokens and self._recent_tokens[0][0] <= horizon:
-            self._recent_tokens.popleft()
+            self._recent_token_sum -= self._recent_tokens.popleft()[1]
 
     def requests_last_minute(self, now: datetime) -> int:
         self._trim(now)
@@ -117,7 +129,7 @@ class AccountFigures:
 
     def tokens_last_minute(self, now: datetime) -> int:
         self._trim(now)
-        return sum(tokens for _, tokens in self._recent_tokens)
+        return self._recent_token_sum
 
     def cost_month_micros(self, now: datetime) -> int:
         self.roll(now)

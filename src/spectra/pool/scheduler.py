@@ -223,8 +223,15 @@ class Scheduler:
                         return runtime, upstream, True
             elif bound is not None:
                 del self._affinity[session_key]
+        if len(usable) == 1:
+            # The common single-account pool: nothing to weigh (weights are always > 0).
+            runtime, upstream = usable[0]
+            return runtime, upstream, False
         tier = min(runtime.config.priority for runtime, _ in usable)
         in_tier = [(r, u) for r, u in usable if r.config.priority == tier]
+        if len(in_tier) == 1:
+            runtime, upstream = in_tier[0]
+            return runtime, upstream, False
         weights = [r.config.weight * r.figures.health for r, _ in in_tier]
         runtime, upstream = self.rng.choices(in_tier, weights=weights, k=1)[0]
         return runtime, upstream, False

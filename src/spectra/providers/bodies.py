@@ -83,10 +83,19 @@ def inspect_request(protocol: WireProtocol, body: bytes) -> RequestInfo:
     )
 
 
-def rewrite_request(body: bytes, *, model: str | None = None, include_usage: bool = False) -> bytes:
+def rewrite_request(
+    body: bytes,
+    *,
+    model: str | None = None,
+    include_usage: bool = False,
+    parsed: dict[str, Any] | None = None,
+) -> bytes:
     """Set the top-level `model` (when given and different) and, when `include_usage`,
-    `stream_options.include_usage = true`. Returns `body` itself when nothing changes."""
-    obj = parse_body(body)
+    `stream_options.include_usage = true`. Returns `body` itself when nothing changes.
+
+    `parsed` is `body` already parsed (`RequestInfo.fields`): a large body is not parsed twice.
+    """
+    obj = parse_body(body) if parsed is None else parsed
     want_model = model is not None and obj.get("model") != model
     options = obj.get("stream_options")
     want_usage = include_usage and not (

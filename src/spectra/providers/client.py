@@ -89,8 +89,24 @@ class UpstreamResponse:
 
     async def read(self) -> bytes:
         """Read the whole body (each wait bounded by the idle timeout)."""
-        parts = [chunk async for chunk in self.iter_chunks()]
-        return b"".join(parts)
+        content = self._resp.content
+        parts: list[bytes] = []
+        while True:
+            try:
+                # What has arrived already is taken at once, without arming a timer.
+                chunk = content.read_nowait()
+                if not chunk:
+                    if content.at_eof():
+                        break
+                    async with asyncio.timeout(self._idle):
+                        chunk = await content.readany()
+                    if not chunk:
+                        break
+            except _TRANSPORT_ERRORS as exc:
+                self._resp.close()
+                raise classify_exception(exc, after_headers=True) from exc
+            parts.append(chunk)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def raise_for_failure(self, provider: str) -> None:
         """Read the body and raise the classified `UpstreamFailure` when status >= 400."""

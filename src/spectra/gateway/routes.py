@@ -169,17 +169,6 @@ class GenerationEndpoint:
         headers = _header_pairs(scope)
         family = client_family(_header(scope, b"user-agent"), dict(headers))
         model = info.model
-        record = base_record(
-            request_id=rid,
-            protocol=self.protocol.value,
-            model=model,
-            admission=None,
-            client_family=family,
-            user_id=entry.user_id,
-            key_id=entry.key_id,
-            group_id=entry.group_id,
-            streamed=info.stream,
-        )
         try:
             admission = await admit(
                 request_id=rid,
@@ -199,6 +188,17 @@ class GenerationEndpoint:
             )
         except AdmissionRefused as refused:
             metrics.observe_request(self.protocol.value, model, "refused", refused.error.code)
+            record = base_record(
+                request_id=rid,
+                protocol=self.protocol.value,
+                model=model,
+                admission=None,
+                client_family=family,
+                user_id=entry.user_id,
+                key_id=entry.key_id,
+                group_id=entry.group_id,
+                streamed=info.stream,
+            )
             gw.settler.record(
                 replace(
                     record,
@@ -224,7 +224,15 @@ class GenerationEndpoint:
                 body,
                 decompressed,
                 headers,
-                replace(record, started_at=admission.started_at),
+                # The admission's entry is the key's, and its start time the record's.
+                base_record(
+                    request_id=rid,
+                    protocol=self.protocol.value,
+                    model=model,
+                    admission=admission,
+                    client_family=family,
+                    streamed=info.stream,
+                ),
             )
         finally:
             # A bug or a cancellation must not strand money or slots: settle() clears the hold,

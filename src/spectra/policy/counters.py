@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -34,13 +34,26 @@ class SpendCounters:
         self.month: datetime | None = None
         self.groups: dict[uuid.UUID, int] = defaultdict(int)
         self.members: dict[uuid.UUID, int] = defaultdict(int)
+        self._span: tuple[datetime, str, datetime] | None = None
+        """(month, time zone, next month's start) once computed: most calls fall inside it."""
 
     def _roll(self, now: datetime) -> None:
+        span = self._span
+        if (
+            span is not None
+            and span[0] is self.month
+            and span[1] == self.time_zone
+            and span[0] <= now < span[2]
+        ):
+            return
         month = month_start(now, self.time_zone)
         if self.month != month:
             self.month = month
             self.groups.clear()
             self.members.clear()
+        if self.month is not None:
+            following = month_start(self.month + timedelta(days=32), self.time_zone)
+            self._span = (self.month, self.time_zone, following)
 
     def add(
         self, *, group_id: uuid.UUID | None, user_id: uuid.UUID | None, micros: int, at: datetime

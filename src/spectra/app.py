@@ -138,7 +138,7 @@ def _handler_for(app: FastAPI, exc: Exception) -> Callable[..., Awaitable[Respon
 
 def create_app(
     runtime: Runtime | None = None, *, settings: Settings | None = None, serve: bool = False
-) -> FastAPI:
+) -> SpectraApp:
     """Build the ASGI app. With `runtime`, the caller owns its lifetime (tests); otherwise the
     lifespan builds one, and with `serve` takes the serve lease.
     """

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 GROUP_POLICY_CHANGE = "policy.group"
 MEMBER_GRANT_CHANGE = "policy.member"
+_NO_RULES = GroupRules()
+"""A group without a policy row (frozen, so one instance serves every request)."""
 
 
 @dataclass(slots=True)
@@ -103,7 +105,7 @@ class Snapshot:
             )
         wallet = self.wallet_of(AccountKind.USER_WALLET.value, user_id)
         group_wallet = self.wallet_of(AccountKind.GROUP_WALLET.value, group_id)
-        rules = self.policies.get(group_id, GroupRules())
+        rules = self.policies.get(group_id, _NO_RULES)
         return PolicyInputs(
             user_id=user_id,
             user_email=user_email,

@@ -78,8 +78,12 @@ class UpstreamResponse:
         idle = self._idle
         while True:
             try:
-                async with asyncio.timeout(idle):
-                    chunk = await content.readany()
+                # What has arrived already (the same bytes readany would return) is taken
+                # without arming a timer; only a real wait is bounded by the idle timeout.
+                chunk = content.read_nowait()
+                if not chunk and not content.at_eof():
+                    async with asyncio.timeout(idle):
+                        chunk = await content.readany()
             except _TRANSPORT_ERRORS as exc:
                 self._resp.close()
                 raise classify_exception(exc, after_headers=True) from exc
@@ -93,15 +97,13 @@ class UpstreamResponse:
         parts: list[bytes] = []
         while True:
             try:
-                # What has arrived already is taken at once, without arming a timer.
+                # As in iter_chunks: what has arrived already is taken without a timer.
                 chunk = content.read_nowait()
-                if not chunk:
-                    if content.at_eof():
-                        break
+                if not chunk and not content.at_eof():
                     async with asyncio.timeout(self._idle):
                         chunk = await content.readany()
-                    if not chunk:
-                        break
+                if not chunk:
+                    break
             except _TRANSPORT_ERRORS as exc:
                 self._resp.close()
                 raise classify_exception(exc, after_headers=True) from exc

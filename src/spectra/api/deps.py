@@ -118,6 +118,8 @@ def _check_csrf(request: Request, session_token: str) -> None:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SessionDep = Annotated[Session, Depends(_session)]
+# "function" scope: the transaction commits before the answer is sent, so a client that acts on
+# the answer (a redirect, a follow-up GET) sees the write, and a failed commit is an error answer.
+SessionDep = Annotated[Session, Depends(_session, scope="function")]
 ReadSessionDep = Annotated[ReadSession, Depends(_read_session)]
 ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -127,7 +127,9 @@ async def check_csrf(request: Request, session_token: str | None) -> None:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SessionDep = Annotated[Session, Depends(_session)]
+# "function" scope: the transaction commits before the answer is sent, so a client that acts on
+# the answer (a redirect, a follow-up GET) sees the write, and a failed commit is an error answer.
+SessionDep = Annotated[Session, Depends(_session, scope="function")]
 ReadSessionDep = Annotated[ReadSession, Depends(_read_session)]
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 

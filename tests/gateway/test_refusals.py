@@ -66,6 +66,21 @@ async def test_unknown_key_in_openai_shape(client: httpx.AsyncClient, pooled: Wo
     assert error["message"].endswith(".")
 
 
+async def test_a_key_used_before_the_change_feed_brings_it_is_served(
+    client: httpx.AsyncClient, pooled: World
+) -> None:
+    # As on a process whose change feed has not polled since the key was created elsewhere.
+    await pooled.runtime.feed.stop()
+    async with session_scope(pooled.runtime.db) as session:
+        _, secret = await keys_service.create_key(session, OWNER, user_id=pooled.user_id)
+    resp = await client.post(
+        "/v1/messages",
+        headers={"x-api-key": secret},
+        json={"model": ANTHROPIC_MODEL, "max_tokens": 10, "messages": MESSAGES},
+    )
+    assert resp.status_code == 200, resp.text
+
+
 async def test_revoked_key(client: httpx.AsyncClient, pooled: World) -> None:
     async with session_scope(pooled.runtime.db) as session:
         await keys_service.revoke_key(session, OWNER, key_id=pooled.key_id)

@@ -1,9 +1,11 @@
 """Caller auth: the member key from `Authorization: Bearer` or `x-api-key`, checked against the
-in-memory key cache (no database round trip)."""
+in-memory key cache (no database round trip; a key the cache has not seen yet is read from the
+database once before it is refused — see `KeyCache.lookup_fresh`)."""
 
 from __future__ import annotations
 
 from spectra.keys.cache import KeyCache, KeyEntry
+from spectra.keys.errors import InvalidApiKeyError
 
 from .errors import MissingApiKeyError
 
@@ -21,7 +23,7 @@ def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
     return api_key or bearer
 
 
-def authenticate(
+async def authenticate(
     cache: KeyCache, headers: list[tuple[bytes, bytes]], client_ip: str | None
 ) -> KeyEntry:
     """The key entry for this request; raises the keys domain's typed refusal."""
@@ -31,4 +33,7 @@ def authenticate(
             "No API key was sent; send your Spectra key as 'x-api-key' or "
             "'Authorization: Bearer <key>'."
         )
-    return cache.lookup(secret, client_ip)
+    try:
+        return cache.lookup(secret, client_ip)
+    except InvalidApiKeyError:
+        return await cache.lookup_fresh(secret, client_ip)

@@ -157,7 +157,7 @@ class GenerationEndpoint:
         self, gw: Gateway, scope: Scope, receive: Receive, send: Send, rid: str
     ) -> None:
         try:
-            entry = authenticate(gw.keys, scope["headers"], _client_ip(scope))
+            entry = await authenticate(gw.keys, scope["headers"], _client_ip(scope))
             body, decompressed = await read_body(scope, receive, gw.settings.gateway_max_body_bytes)
             info = inspect_request(self.protocol, body)
             if not info.model:
@@ -516,7 +516,7 @@ class CountTokensEndpoint:
     ) -> None:
         protocol = WireProtocol.ANTHROPIC_MESSAGES
         try:
-            entry = authenticate(gw.keys, scope["headers"], _client_ip(scope))
+            entry = await authenticate(gw.keys, scope["headers"], _client_ip(scope))
             body, decompressed = await read_body(scope, receive, gw.settings.gateway_max_body_bytes)
             info = inspect_request(protocol, body)
             if not info.model:
@@ -574,7 +574,7 @@ class ModelsEndpoint:
         try:
             if gw is None:
                 raise GatewayNotReadyError("The gateway is not running in this process.")
-            entry = authenticate(gw.keys, scope["headers"], _client_ip(scope))
+            entry = await authenticate(gw.keys, scope["headers"], _client_ip(scope))
             models = await models_list.usable_models(gw, entry)
         except SpectraError as exc:
             await refusals.send_refusal(send, exc, anthropic=anthropic, request_id=rid)

@@ -67,6 +67,11 @@ def _prepared(
             b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
         )
         frames = [f"{len(e):x}\r\n".encode() + e + b"\r\n" for e in events]
+        if include_usage and path == b"/v1/chat/completions":
+            # As OpenAI does, the usage-only chunk follows the finish chunk at once (usage is
+            # known when generation ends); a delay slot of its own would time an event that
+            # real upstreams do not space out, and that Spectra withholds when it asked for it.
+            frames[-3:-1] = [frames[-3] + frames[-2]]
         frames.append(b"0\r\n\r\n")
         hit = (head, frames)
     _cache[key] = hit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -136,6 +137,14 @@ def _handler_for(app: FastAPI, exc: Exception) -> Callable[..., Awaitable[Respon
     return None
 
 
+def _freeze_startup_objects() -> None:
+    """Keep what start-up built (routes, price tables, caches) out of the garbage collector's
+    passes: it lives as long as the process, and scanning it in a full collection pauses the
+    event loop for every request in flight (visible as p99 latency and stream gaps)."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(
     runtime: Runtime | None = None, *, settings: Settings | None = None, serve: bool = False
 ) -> SpectraApp:
@@ -152,6 +161,8 @@ def create_app(
         app.state.runtime = runtime
         if not runtime.started:
             await runtime.start(serve=serve)
+        if serve:
+            _freeze_startup_objects()
         try:
             yield
         finally:

@@ -18,7 +18,11 @@ from spectra.db.redis import open_redis
 from spectra.db.session import session_scope
 from spectra.kit import clock as clock_module
 from spectra.ledger import service as ledger_service
-from spectra.ledger.errors import HoldStoreUnavailableError, InsufficientFundsError
+from spectra.ledger.errors import (
+    HoldNotOpenError,
+    HoldStoreUnavailableError,
+    InsufficientFundsError,
+)
 from spectra.ledger.holds import LedgerTransactionSpec
 from spectra.ledger.holds_redis import RedisBalanceView
 from spectra.ledger.models import AccountKind, LedgerAccount
@@ -142,3 +146,26 @@ class TestOutage:
             finally:
                 await view.stop()
                 await shared.close()
+
+
+class TestMemory:
+    async def test_the_local_settled_guard_is_bounded_and_redis_still_refuses_a_second_settle(
+        self, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("spectra.ledger.holds_redis.SETTLED_HERE_MAX", 3)
+        wallet = await _wallet(runtime, 1_000_000)
+        async with shared_redis() as shared:
+            view = RedisBalanceView(runtime.db, shared)
+            await view.start()
+            try:
+                holds = [
+                    await view.reserve(f"m{i}", [(wallet.id, None)], amount=10, expires_in=MINUTE)
+                    for i in range(6)
+                ]
+                for hold in holds:
+                    await view.settle(hold, 5)
+                assert len(view._settled_here) == 3  # one id per request: must not grow forever
+                with pytest.raises(HoldNotOpenError):
+                    await view.settle(holds[0], 5)  # forgotten locally, refused by Redis
+            finally:
+                await view.stop()

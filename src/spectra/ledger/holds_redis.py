@@ -53,6 +53,9 @@ WRITTEN_LOG_LENGTH = 1000
 REPAIR_EVERY_SECONDS = 0.5
 SWEEP_BATCH = 500
 
+SETTLED_HERE_MAX = 100_000
+"""How many recently settled hold ids a process remembers locally (one per request, so bounded)."""
+
 _INIT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'b', ARGV[1], 'h', '0', 'pt', '0', 'sg', '0', 'ws', '0')
@@ -294,7 +297,9 @@ class RedisBalanceView:
         self._discard = client.register_script(_DISCARD)
         self._snapshot = client.register_script(_SNAPSHOT)
         self._reconcile = client.register_script(_RECONCILE)
-        self._settled_here: set[uuid.UUID] = set()
+        self._settled_here: dict[uuid.UUID, None] = {}
+        """Holds this process settled recently (a fast local guard; the settle script's own
+        "already settled" answer is the real one). Bounded: oldest dropped first."""
         self._degraded: set[str] = set()
         self._repairs: deque[tuple[str, Any]] = deque()
         self._repair_task: asyncio.Task[None] | None = None
@@ -446,13 +451,20 @@ class RedisBalanceView:
             if int(result[0]) != 1:
                 raise RuntimeError("balance accounts vanished from Redis while settling")
             charges = {a: int(c) for a, c in zip(order, result[1:], strict=True) if int(c) > 0}
-        except REDIS_DOWN:
-            log.warning("Redis unavailable: settling hold %s from its own parts", hold.id)
+        except REDIS_DOWN as exc:
+            log.warning(
+                "Redis unavailable (%s: %s): settling hold %s from its own parts",
+                type(exc).__name__,
+                exc,
+                hold.id,
+            )
             charges = _degraded_charges(hold, actual_cost)
             self._queue("release", hold)
             if actual_cost:
                 self._degraded.add(key)
-        self._settled_here.add(hold.id)
+        self._settled_here[hold.id] = None
+        if len(self._settled_here) > SETTLED_HERE_MAX:
+            del self._settled_here[next(iter(self._settled_here))]
         if actual_cost == 0:
             return None
         postings = [(a, -charges[a]) for a in order if charges.get(a)]

@@ -22,6 +22,15 @@ REDIS_DOWN: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeou
 SOCKET_TIMEOUT = 1.0
 """Seconds before a Redis call counts as failed: short, so a request fails closed quickly."""
 
+MAX_CONNECTIONS = 256
+"""Connections per process. More concurrent calls than this WAIT for a free connection (up to
+POOL_WAIT): redis-py's default pool instead fails at once with "Too many connections" past
+100, which under a few hundred concurrent requests made a healthy Redis look down."""
+
+POOL_WAIT = 5.0
+"""Seconds a call waits for a free connection when all are busy (a burst of new connections on
+a loaded host can take more than SOCKET_TIMEOUT); an unreachable Redis still fails at once."""
+
 
 @dataclass(frozen=True)
 class SharedRedis:
@@ -47,12 +56,14 @@ def open_redis(url: str, prefix: str = "spectra:") -> SharedRedis:
     """A client for `url` with short timeouts and one quick retry (no backoff)."""
     if any(ch in prefix for ch in "|=\n"):
         raise ValueError("The Redis key prefix may not contain '|', '=' or newlines.")
-    client = aioredis.Redis.from_url(
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=POOL_WAIT,
         socket_timeout=SOCKET_TIMEOUT,
         socket_connect_timeout=SOCKET_TIMEOUT,
         retry=Retry(NoBackoff(), 1),
         health_check_interval=10,
         decode_responses=True,
     )
-    return SharedRedis(client=client, prefix=prefix)
+    return SharedRedis(client=aioredis.Redis.from_pool(pool), prefix=prefix)

@@ -26,7 +26,6 @@ from spectra.ledger.holds import LedgerTransactionSpec
 from spectra.ledger.models import (
     WALLET_KINDS,
     LedgerTransaction,
-    LowBalanceNotice,
     NoticeDelivery,
     TransactionKind,
 )
@@ -54,9 +53,7 @@ async def post(
     """
     kind = TransactionKind(kind)
     canonical = check_postings(postings)
-    key = idempotency_key.strip()
-    if not key or len(key) > 200:
-        raise InvalidError("An idempotency key of 1 to 200 characters is required.")
+    key = clean_key(idempotency_key)
     account_ids = [a for a, _ in canonical]
     kinds = await repo.lock_accounts(session, account_ids)
     missing = [a for a in account_ids if a not in kinds]
@@ -98,7 +95,8 @@ async def post(
     if actor.kind != ActorKind.GATEWAY:
         for account_id in account_ids:
             await record_change(session, BALANCE_CHANGE, account_id)
-    await _notice_low_balances(session, txn_id, canonical, kinds, new_balances)
+    start = {a: new_balances[a] - d for a, d in canonical}
+    await notice_low_balances(session, [(txn_id, canonical)], kinds, start)
     txn = await repo.get_transaction(session, txn_id)
     assert txn is not None
     return txn
@@ -119,38 +117,54 @@ async def post_spec(
     )
 
 
-async def _notice_low_balances(
+def clean_key(raw: str) -> str:
+    """The idempotency key as stored: stripped, 1 to 200 characters."""
+    key = raw.strip()
+    if not key or len(key) > 200:
+        raise InvalidError("An idempotency key of 1 to 200 characters is required.")
+    return key
+
+
+async def notice_low_balances(
     session: AsyncSession,
-    txn_id: uuid.UUID,
-    postings: Sequence[tuple[uuid.UUID, int]],
+    written: Sequence[tuple[uuid.UUID, Sequence[tuple[uuid.UUID, int]]]],
     kinds: dict[uuid.UUID, str],
-    new_balances: dict[uuid.UUID, int],
+    start: dict[uuid.UUID, int],
 ) -> None:
-    debited = [(a, d) for a, d in postings if d < 0 and kinds.get(a) in WALLET_KINDS]
-    if not debited:
+    """Walk `written` transactions in order with running balances from `start`; record a notice
+    for each debit of a wallet that takes it from at-or-above its threshold to below. Thresholds
+    and the workspace default are read once."""
+    wallets = {a for _, ps in written for a, m in ps if m < 0 and kinds.get(a) in WALLET_KINDS}
+    if not wallets:
         return
-    own = await repo.thresholds_for(session, [a for a, _ in debited])
+    own = await repo.thresholds_for(session, sorted(wallets))
     default: int | None = None
-    if any(a not in own for a, _ in debited):
+    if any(a not in own for a in wallets):
         default = (await workspace_service.get_settings(session)).low_balance_threshold_micros
-    recorded = False
-    for account_id, delta in debited:
-        threshold = own.get(account_id, default)
-        if threshold is None:
-            continue
-        after = new_balances[account_id]
-        before = after - delta
-        if before >= threshold > after:
-            session.add(
-                LowBalanceNotice(
-                    account_id=account_id,
-                    transaction_id=txn_id,
-                    threshold_micros=threshold,
-                    balance_micros=after,
-                    delivery=NoticeDelivery.PENDING,
+    thresholds = {a: own.get(a, default) for a in wallets}
+    if all(t is None for t in thresholds.values()):
+        return
+    running = dict(start)
+    now = utc_now()
+    notices: list[dict[str, Any]] = []
+    for txn_id, postings in written:
+        for account_id, delta in postings:
+            before = running[account_id]
+            after = running[account_id] = before + delta
+            threshold = thresholds.get(account_id) if delta < 0 else None
+            if threshold is not None and before >= threshold > after:
+                notices.append(
+                    {
+                        "id": uuid7(),
+                        "account_id": account_id,
+                        "transaction_id": txn_id,
+                        "threshold_micros": threshold,
+                        "balance_micros": after,
+                        "delivery": NoticeDelivery.PENDING.value,
+                        "attempts": 0,
+                        "created_at": now,
+                    }
                 )
-            )
-            recorded = True
-    if recorded:
-        await session.flush()
+    if notices:
+        await repo.insert_notices_many(session, notices)
         webhooks.kick_after_commit(session)

@@ -23,14 +23,12 @@ from spectra.errors import InvalidError, SpectraError
 from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
 from spectra.ledger import repository as repo
-from spectra.ledger import webhooks
 from spectra.ledger.errors import AccountNotFoundError, IdempotencyConflictError
 from spectra.ledger.holds import LedgerTransactionSpec
-from spectra.ledger.models import WALLET_KINDS, NoticeDelivery, TransactionKind
+from spectra.ledger.models import TransactionKind
 from spectra.ledger.postings import Posting, check_postings, same_postings
-from spectra.workspace import service as workspace_service
 
-from .post import BALANCE_CHANGE
+from .post import BALANCE_CHANGE, clean_key, notice_low_balances
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +68,9 @@ async def post_specs(
     valid: list[_Valid] = []
     for index, spec in enumerate(specs):
         try:
-            valid.append(_Valid(index, _key(spec.idempotency_key), _kind(spec.kind), _check(spec)))
+            valid.append(
+                _Valid(index, clean_key(spec.idempotency_key), _kind(spec.kind), _check(spec))
+            )
         except SpectraError as exc:
             outcomes[index] = PostedSpec(spec, None, error=exc)
     if valid:
@@ -164,58 +164,7 @@ async def _write(
         for account_id in sorted(deltas):
             await record_change(session, BALANCE_CHANGE, account_id)
     kinds = {a: accounts[a][0] for a in deltas}
-    await _notice_low_balances(session, written, kinds, start)
-
-
-async def _notice_low_balances(
-    session: AsyncSession,
-    written: list[tuple[uuid.UUID, list[Posting]]],
-    kinds: dict[uuid.UUID, str],
-    start: dict[uuid.UUID, int],
-) -> None:
-    """Walk the batch in order with running balances; a notice for each debit of a wallet that
-    takes it from at-or-above its threshold to below (as `post` does per transaction)."""
-    wallets = {a for _, ps in written for a, m in ps if m < 0 and kinds[a] in WALLET_KINDS}
-    if not wallets:
-        return
-    own = await repo.thresholds_for(session, sorted(wallets))
-    default: int | None = None
-    if any(a not in own for a in wallets):
-        default = (await workspace_service.get_settings(session)).low_balance_threshold_micros
-    thresholds = {a: own.get(a, default) for a in wallets}
-    if all(t is None for t in thresholds.values()):
-        return
-    running = dict(start)
-    now = utc_now()
-    notices: list[dict[str, Any]] = []
-    for txn_id, postings in written:
-        for account_id, delta in postings:
-            before = running[account_id]
-            after = running[account_id] = before + delta
-            threshold = thresholds.get(account_id) if delta < 0 else None
-            if threshold is not None and before >= threshold > after:
-                notices.append(
-                    {
-                        "id": uuid7(),
-                        "account_id": account_id,
-                        "transaction_id": txn_id,
-                        "threshold_micros": threshold,
-                        "balance_micros": after,
-                        "delivery": NoticeDelivery.PENDING.value,
-                        "attempts": 0,
-                        "created_at": now,
-                    }
-                )
-    if notices:
-        await repo.insert_notices_many(session, notices)
-        webhooks.kick_after_commit(session)
-
-
-def _key(raw: str) -> str:
-    key = raw.strip()
-    if not key or len(key) > 200:
-        raise InvalidError("An idempotency key of 1 to 200 characters is required.")
-    return key
+    await notice_low_balances(session, written, kinds, start)
 
 
 def _kind(raw: TransactionKind | str) -> TransactionKind:

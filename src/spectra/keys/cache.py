@@ -1,7 +1,7 @@
 """The gateway's hot path: every key in memory, by keyed hash, refreshed through the change feed.
 
 `KeyCache.lookup(secret, client_ip)` computes one HMAC and does one dict lookup; no database
-round trip. Uses are not written per request: `UseRecorder` keeps last-used times in memory
+round trip. Uses are not written per request: `UseRecorder` (`uses.py`) keeps last-used times in memory
 and flushes them through the group committer every few seconds (and at shutdown), so the
 `last_used_at` columns lag by at most that interval (a crash loses at most that much). A key's
 first use, which starts an "expires N days after first use" clock, is submitted to the
@@ -17,7 +17,6 @@ wrong key, or someone guessing, costs one dict lookup per request and not a quer
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -28,8 +27,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from spectra.db.batch import CommitterStoppedError, GroupCommitter
-from spectra.db.changes import Change, record_change
+from spectra.db.changes import Change
 from spectra.db.session import Database, read_scope
 from spectra.kit.clock import utc_now
 
@@ -37,11 +35,10 @@ from . import repository
 from .errors import InvalidApiKeyError
 from .rules import Network, check_usable, parse_networks, scope_allows
 from .secrets import hash_secret, is_member_key, matches
+from .uses import UseRecorder
 
 log = logging.getLogger(__name__)
 
-FIRST_USE_CHANGE = "keys.first_use"
-FLUSH_INTERVAL_SECONDS = 5.0
 MISS_TTL_SECONDS = 10.0
 """How long a digest that is in neither the cache nor the database is answered from memory."""
 MAX_MISSES = 10_000
@@ -132,80 +129,6 @@ def _entry(row: Any) -> KeyEntry:
         grace_until=grace_until,
         hash=digest,
     )
-
-
-class UseRecorder:
-    """Collects key and token uses in memory; flushes them through the group committer."""
-
-    def __init__(
-        self, committer: GroupCommitter | None, *, interval: float = FLUSH_INTERVAL_SECONDS
-    ) -> None:
-        self.committer = committer
-        self.interval = interval
-        self._keys: dict[uuid.UUID, datetime] = {}
-        self._tokens: dict[uuid.UUID, datetime] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    def touch_key(self, key_id: uuid.UUID, at: datetime) -> None:
-        self._keys[key_id] = at
-
-    def touch_token(self, token_id: uuid.UUID, at: datetime) -> None:
-        self._tokens[token_id] = at
-
-    def first_use(
-        self, key_id: uuid.UUID, at: datetime, expires: datetime
-    ) -> asyncio.Future[Any] | None:
-        """Queue the durable write of a key's first use; None when no committer is running."""
-        if self.committer is None:
-            return None
-
-        async def work(session: AsyncSession) -> bool:
-            done = await repository.record_first_use(session, key_id, at, expires)
-            if done:
-                await record_change(session, FIRST_USE_CHANGE, key_id)
-            return done
-
-        try:
-            future = self.committer.submit_nowait(work)
-        except CommitterStoppedError:
-            log.warning("first use of key %s not persisted: the group committer is stopped", key_id)
-            return None
-        future.add_done_callback(_log_first_use_failure)
-        return future
-
-    async def flush(self) -> None:
-        """Write the collected last-used times (one committer item)."""
-        keys, tokens = self._keys, self._tokens
-        if (not keys and not tokens) or self.committer is None:
-            return
-        self._keys, self._tokens = {}, {}
-
-        async def work(session: AsyncSession) -> None:
-            await repository.touch_keys(session, keys)
-            await repository.touch_tokens(session, tokens)
-
-        try:
-            await self.committer.submit(work)
-        except Exception:
-            log.exception(
-                "could not record last-used times of %d keys and tokens", len(keys) + len(tokens)
-            )
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="keys-last-used")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self.flush()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            await self.flush()
 
 
 class KeyCache:
@@ -394,11 +317,6 @@ class KeyCache:
             owned.discard(key_id)
             if not owned:
                 del self._by_user[old.user_id]
-
-
-def _log_first_use_failure(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.error("a key's first use was not persisted; its next use retries")
 
 
 def _as_uuid(value: str | None) -> uuid.UUID | None:

@@ -21,7 +21,7 @@ from spectra.users.models import User
 from spectra.users.permissions import Permission, ReadOnlyTokenError, allows, require
 
 from . import repository
-from .cache import FIRST_USE_CHANGE, current_recorder
+from .cache import current_recorder
 from .errors import (
     InvalidApiKeyError,
     InvalidTokenError,
@@ -58,6 +58,7 @@ from .secrets import (
     new_admin_token,
     new_member_key,
 )
+from .uses import FIRST_USE_CHANGE
 
 KEY_CHANGE = "keys.changed"
 DEFAULT_ROTATION_GRACE = timedelta(hours=24)

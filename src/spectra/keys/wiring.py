@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from spectra.db.hub import Hub
 
-from .cache import KeyCache, UseRecorder, clear_current, set_current
+from .cache import KeyCache, clear_current, set_current
+from .uses import UseRecorder
 
 
 def install(hub: Hub) -> None:

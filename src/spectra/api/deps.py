@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
 from spectra.audit.actor import Actor, user_actor
 from spectra.db.session import ReadSession, Session, read_scope, session_scope
@@ -122,4 +122,6 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 # the answer (a redirect, a follow-up GET) sees the write, and a failed commit is an error answer.
 SessionDep = Annotated[Session, Depends(_session, scope="function")]
 ReadSessionDep = Annotated[ReadSession, Depends(_read_session)]
+IdempotencyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=150)]
+"""A client's key for a write it may retry: the retry then changes nothing twice."""
 ActorDep = Annotated[Actor, Depends(get_actor)]

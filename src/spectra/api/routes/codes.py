@@ -7,10 +7,10 @@ import io
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
+from spectra.api.deps import ActorDep, IdempotencyHeader, ReadSessionDep, SessionDep
 from spectra.kit.money import format_amount
 from spectra.ledger import schemas
 from spectra.ledger import service as ledger_service
@@ -31,9 +31,7 @@ async def create_batch(
     session: SessionDep,
     actor: ActorDep,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=150)
-    ] = None,
+    idempotency_key: IdempotencyHeader = None,
 ) -> Any:
     """Generate a batch; the codes are in this answer (JSON, or CSV with `?format=csv`) and never again."""
     created = await ledger_service.create_codes(

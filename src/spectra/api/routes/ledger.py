@@ -7,9 +7,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 
-from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
+from spectra.api.deps import ActorDep, IdempotencyHeader, ReadSessionDep, SessionDep
 from spectra.audit.actor import Actor
 from spectra.errors import NotFoundError
 from spectra.kit.ids import uuid7
@@ -36,7 +36,6 @@ from spectra.users.permissions import Permission, PermissionDeniedError, allows
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 
-IdempotencyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=150)]
 Limit = Annotated[int | None, Query(ge=1, le=500)]
 
 

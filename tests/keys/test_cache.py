@@ -202,6 +202,26 @@ class TestCacheMiss:
             event.remove(runtime.db.read_engine.sync_engine, "before_cursor_execute", count)
         assert len([s for s in statements if "member_keys" in s]) == 1
 
+    async def test_a_flood_of_distinct_made_up_keys_is_refused_from_memory_past_the_budget(
+        self, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("spectra.keys.cache.MISS_LOOKUPS_PER_SECOND", 3)
+        cache = KeyCache(hash_key=runtime.keys.hash_key, db=runtime.db)
+        statements: list[str] = []
+
+        def count(*args: Any) -> None:
+            statements.append(args[2])
+
+        event.listen(runtime.db.read_engine.sync_engine, "before_cursor_execute", count)
+        try:
+            for _ in range(20):
+                with pytest.raises(errors.InvalidApiKeyError):
+                    await cache.lookup_fresh(new_member_key(), None)
+        finally:
+            event.remove(runtime.db.read_engine.sync_engine, "before_cursor_execute", count)
+        # Within one second at most 3 reads; a second boundary during the loop allows 3 more.
+        assert len([s for s in statements if "member_keys" in s]) <= 6
+
 
 class TestUses:
     async def test_first_use_is_persisted_through_the_committer_and_survives_a_reload(

@@ -11,7 +11,9 @@ feed, so it survives restarts and every process agrees on the expiry.
 A key the cache does not know yet (created a moment ago, before the change feed brought it, or
 on another process) is looked up once in the database by `lookup_fresh` before the request is
 refused; a digest found nowhere is remembered for `MISS_TTL_SECONDS`, so a client retrying a
-wrong key, or someone guessing, costs one dict lookup per request and not a query.
+wrong key, or someone guessing, costs one dict lookup per request and not a query; and at most
+`MISS_LOOKUPS_PER_SECOND` such reads happen per second, so a flood of distinct made-up keys
+cannot turn into a query each.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ log = logging.getLogger(__name__)
 MISS_TTL_SECONDS = 10.0
 """How long a digest that is in neither the cache nor the database is answered from memory."""
 MAX_MISSES = 10_000
+MISS_LOOKUPS_PER_SECOND = 50
+"""At most this many database reads per second for keys the cache does not know: a flood of
+distinct made-up keys is refused from memory beyond it, not turned into a query each."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +150,8 @@ class KeyCache:
         self._by_user: dict[uuid.UUID, set[uuid.UUID]] = {}
         self._pending_first_use: dict[uuid.UUID, tuple[datetime, datetime]] = {}
         self._misses: dict[str, float] = {}
+        self._lookup_window = (0, 0)
+        """(second, database reads made in it) for MISS_LOOKUPS_PER_SECOND."""
         """digest -> monotonic time until which it is known to be in no row."""
         self._lock = asyncio.Lock()
         self.loaded = False
@@ -190,6 +197,12 @@ class KeyCache:
             now = time.monotonic()
             if self._misses.get(digest, 0.0) > now:
                 raise
+            second, used = self._lookup_window
+            if int(now) != second:
+                second, used = int(now), 0
+            if used >= MISS_LOOKUPS_PER_SECOND:
+                raise
+            self._lookup_window = (second, used + 1)
             rows = await self._rows(None, hashes=[digest])
             if not rows:
                 if len(self._misses) >= MAX_MISSES:

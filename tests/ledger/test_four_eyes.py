@@ -69,7 +69,9 @@ class TestMoneyTowardTheActor:
         assert await _balance(client, me.label) == "999999999.00"
         async with session_scope(runtime.db) as s:
             event = (
-                await s.execute(select(AuditEvent).where(AuditEvent.action == "ledger.adjust.approve"))
+                await s.execute(
+                    select(AuditEvent).where(AuditEvent.action == "ledger.adjust.approve")
+                )
             ).scalar_one()
         assert event.details["requested_by"] == me.label
         assert event.details["approved_by"] == second.label

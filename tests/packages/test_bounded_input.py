@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+from tests.ledger.factories import admin
 
 from spectra.audit.actor import Actor
-from tests.ledger.factories import admin
 
 ADMIN = admin(role="owner")
 HUGE = 10**30

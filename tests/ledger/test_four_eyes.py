@@ -231,3 +231,18 @@ class TestIdempotencyKeysPerActor:
                 await s.execute(select(LedgerAccount).where(LedgerAccount.kind == "user_wallet"))
             ).scalar_one()
         assert wallet.balance_micros == 14_000_000
+
+
+class TestCodeBatches:
+    async def test_a_batch_above_the_threshold_is_refused_and_moves_nothing(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        await _setting(runtime, "four_eyes_threshold", "250")
+        act_as(await _admin(runtime))
+        small = await client.post("/api/codes/batches", json={"count": 2, "amount": "100"})
+        assert small.status_code == 201, small.text
+        split = await client.post("/api/codes/batches", json={"count": 1, "amount": "100"})
+        assert split.status_code == 403
+        assert split.json()["error"]["code"] == "four_eyes_required"
+        listed = (await client.get("/api/codes/batches")).json()["items"]
+        assert [b["count"] for b in listed] == [2]

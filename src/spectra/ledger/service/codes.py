@@ -33,6 +33,7 @@ from spectra.ledger.errors import (
     CodeNotFoundError,
     CodeRevokedError,
     CodesAlreadyIssuedError,
+    FourEyesRequiredError,
 )
 from spectra.ledger.models import (
     AccountKind,
@@ -44,9 +45,9 @@ from spectra.ledger.models import (
 )
 from spectra.users.permissions import Permission, ReadOnlyTokenError, require
 
-from ._common import positive
+from ._common import positive, replayed
 from .accounts import get_or_create_account
-from .four_eyes import scoped_key
+from .four_eyes import approval_rule, scoped_key
 from .post import post
 
 MAX_BATCH = 10_000
@@ -117,19 +118,32 @@ async def create_codes(
             f"({count} codes of {format_amount(amount)} is {format_amount(total)}).",
             field="amount",
         )
+    batch_id = uuid7()
+    key = (
+        scoped_key(actor, "codes.issue", idempotency_key)
+        if idempotency_key
+        else f"codes.issue:{batch_id}"
+    )
+    why = None
+    if await replayed(session, key) is None:
+        why = await approval_rule(session, actor, amount=total, creates=True, capped=True)
+    if why is not None:
+        # Codes are shown once, to whoever creates them, so a batch cannot wait for a second
+        # approver the way a recharge does: above the four-eyes rule it is refused.
+        raise FourEyesRequiredError(
+            f"A batch worth {format_amount(total)} in all needs a second approver "
+            f"({why.replace('_', ' ')}); issue a smaller batch or ask an owner to change "
+            "four_eyes_threshold.",
+            reason=why,
+        )
     funding = await get_or_create_account(session, kind=AccountKind.FUNDING)
     outstanding = await get_or_create_account(session, kind=AccountKind.CODES_OUTSTANDING)
-    batch_id = uuid7()
     txn = await post(
         session,
         actor,
         kind=TransactionKind.CODES_ISSUE,
         postings=[(funding.id, -total), (outstanding.id, total)],
-        idempotency_key=(
-            scoped_key(actor, "codes.issue", idempotency_key)
-            if idempotency_key
-            else f"codes.issue:{batch_id}"
-        ),
+        idempotency_key=key,
         memo=memo or f"{count} redemption codes",
         metadata={"batch_id": str(batch_id), "count": count, "value_micros": amount},
     )

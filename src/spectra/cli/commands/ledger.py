@@ -234,7 +234,7 @@ def approvals(
     show_list(
         data,
         as_json=as_json,
-        columns=["id", "amount", "memo", "status", "requested_by", "decided_by"],
+        columns=["id", "operation", "amount", "memo", "status", "requested_by", "decided_by"],
     )
 
 
@@ -270,7 +270,7 @@ def approve(
     note: Annotated[str, typer.Option("--note")] = "",
     as_json: JsonOpt = False,
 ) -> None:
-    """Approve a pending recharge (you must not be the one who asked for it)."""
+    """Approve a pending money operation (you must not be the one who asked for it)."""
     _decide(approval_id, note, as_json, approve=True)
 
 

@@ -73,6 +73,7 @@ class TestMoneyTowardTheActor:
                     select(AuditEvent).where(AuditEvent.action == "ledger.adjust.approve")
                 )
             ).scalar_one()
+        assert event.details is not None
         assert event.details["requested_by"] == me.label
         assert event.details["approved_by"] == second.label
 
@@ -152,6 +153,7 @@ class TestIndependentApprover:
     ) -> None:
         requester, approval_id = await self._pending(runtime, client, act_as)
         puppet = await _admin(runtime, role="billing")
+        assert puppet.user_id is not None
         async with session_scope(runtime.db) as s:
             await users_service.set_password(
                 s, requester, user=puppet.user_id, password="Correct-Horse-42!"

@@ -34,7 +34,7 @@ from spectra.ledger.models import (
     RechargeApproval,
 )
 
-from ._common import workspace_settings
+from ._common import replayed, workspace_settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +121,49 @@ async def _toward(
         ):
             return True
     return False
+
+
+async def hold_for_approval(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    operation: ApprovalOperation,
+    account: LedgerAccount,
+    amount: int,
+    memo: str,
+    key: str,
+    creates: bool,
+    targets: Sequence[LedgerAccount],
+    capped: bool = False,
+    payload: dict[str, Any] | None = None,
+    same_account: bool = True,
+) -> RechargeOutcome | None:
+    """The approval this operation waits for: one opened earlier under the same `key`, or a new
+    one when `approval_rule` says so. None when it may be written now (or `key` was written)."""
+    pending = await pending_by_key(
+        session, key, account_id=account.id if same_account else None, amount=amount
+    )
+    if pending is not None:
+        return RechargeOutcome(account=account, approval=pending)
+    if await replayed(session, key) is not None:
+        return None
+    why = await approval_rule(
+        session, actor, amount=amount, creates=creates, targets=targets, capped=capped
+    )
+    if why is None:
+        return None
+    approval = await open_approval(
+        session,
+        actor,
+        operation=operation,
+        account=account,
+        amount=amount,
+        memo=memo,
+        key=key,
+        reason=why,
+        payload=payload or {},
+    )
+    return RechargeOutcome(account=account, approval=approval)
 
 
 async def pending_by_key(

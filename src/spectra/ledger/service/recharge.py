@@ -21,7 +21,7 @@ from spectra.users.permissions import Permission, require
 
 from ._common import positive, replayed
 from .accounts import get_or_create_account, wallet_account
-from .four_eyes import RechargeOutcome, approval_rule, open_approval, pending_by_key, scoped_key
+from .four_eyes import RechargeOutcome, hold_for_approval, scoped_key
 from .post import post
 
 
@@ -44,26 +44,20 @@ async def recharge(
         raise MemoRequiredError("A recharge needs a memo that says why.")
     wallet = await wallet_account(session, user_id=user_id, group_id=group_id)
     key = scoped_key(actor, "recharge", idempotency_key)
-    pending = await pending_by_key(session, key, account_id=wallet.id, amount=amount)
-    if pending is not None:
-        return RechargeOutcome(account=wallet, approval=pending)
-    if await replayed(session, key) is None:
-        reason = await approval_rule(
-            session, actor, amount=amount, creates=True, targets=[wallet], capped=True
-        )
-        if reason is not None:
-            approval = await open_approval(
-                session,
-                actor,
-                operation=ApprovalOperation.RECHARGE,
-                account=wallet,
-                amount=amount,
-                memo=memo,
-                key=key,
-                reason=reason,
-                payload={},
-            )
-            return RechargeOutcome(account=wallet, approval=approval)
+    waits = await hold_for_approval(
+        session,
+        actor,
+        operation=ApprovalOperation.RECHARGE,
+        account=wallet,
+        amount=amount,
+        memo=memo,
+        key=key,
+        creates=True,
+        targets=[wallet],
+        capped=True,
+    )
+    if waits is not None:
+        return waits
     txn = await apply_recharge(
         session,
         actor,

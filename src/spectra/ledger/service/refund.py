@@ -21,7 +21,7 @@ from spectra.users.permissions import Permission, require
 
 from ._common import positive, replayed
 from .accounts import get_account
-from .four_eyes import RechargeOutcome, approval_rule, open_approval, pending_by_key, scoped_key
+from .four_eyes import RechargeOutcome, hold_for_approval, scoped_key
 from .post import post
 
 
@@ -55,23 +55,21 @@ async def refund(
     original, postings, _ = await _plan(session, transaction_id, amount)
     total = -postings[-1][1]
     accounts = [await get_account(session, a) for a, m in postings if m > 0]
-    pending = await pending_by_key(session, key, account_id=None, amount=total)
-    if pending is not None:
-        return RechargeOutcome(account=accounts[0], approval=pending)
-    why = await approval_rule(session, actor, amount=total, creates=True, targets=accounts)
-    if why is not None:
-        approval = await open_approval(
-            session,
-            actor,
-            operation=ApprovalOperation.REFUND,
-            account=accounts[0],
-            amount=total,
-            memo=reason,
-            key=key,
-            reason=why,
-            payload={"transaction_id": str(original.id)},
-        )
-        return RechargeOutcome(account=accounts[0], approval=approval)
+    waits = await hold_for_approval(
+        session,
+        actor,
+        operation=ApprovalOperation.REFUND,
+        account=accounts[0],
+        amount=total,
+        memo=reason,
+        key=key,
+        creates=True,
+        targets=accounts,
+        payload={"transaction_id": str(original.id)},
+        same_account=False,
+    )
+    if waits is not None:
+        return waits
     txn = await apply_refund(
         session, actor, transaction_id=original.id, amount=total, reason=reason, key=key
     )

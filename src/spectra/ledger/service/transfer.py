@@ -23,7 +23,7 @@ from spectra.users.permissions import Permission, require
 
 from ._common import bounded, positive, replayed
 from .accounts import get_or_create_account, wallet_account
-from .four_eyes import RechargeOutcome, approval_rule, open_approval, pending_by_key, scoped_key
+from .four_eyes import RechargeOutcome, hold_for_approval, scoped_key
 from .post import post
 
 
@@ -50,26 +50,21 @@ async def adjust(
         raise InvalidError("An adjustment needs a reason.", field="reason")
     wallet = await wallet_account(session, user_id=user_id, group_id=group_id)
     key = scoped_key(actor, "adjust", idempotency_key)
-    pending = await pending_by_key(session, key, account_id=wallet.id, amount=amount)
-    if pending is not None:
-        return RechargeOutcome(account=wallet, approval=pending)
-    if amount > 0 and await replayed(session, key) is None:
-        why = await approval_rule(
-            session, actor, amount=amount, creates=True, targets=[wallet], capped=True
+    if amount > 0:
+        waits = await hold_for_approval(
+            session,
+            actor,
+            operation=ApprovalOperation.ADJUST,
+            account=wallet,
+            amount=amount,
+            memo=reason,
+            key=key,
+            creates=True,
+            targets=[wallet],
+            capped=True,
         )
-        if why is not None:
-            approval = await open_approval(
-                session,
-                actor,
-                operation=ApprovalOperation.ADJUST,
-                account=wallet,
-                amount=amount,
-                memo=reason,
-                key=key,
-                reason=why,
-                payload={},
-            )
-            return RechargeOutcome(account=wallet, approval=approval)
+        if waits is not None:
+            return waits
     txn = await apply_adjust(session, actor, wallet=wallet, amount=amount, reason=reason, key=key)
     return RechargeOutcome(account=wallet, transaction=txn)
 
@@ -149,24 +144,20 @@ async def transfer(
     if source.id == target.id:
         raise TransferInvalidError("A transfer needs two different wallets.")
     key = scoped_key(actor, "transfer", idempotency_key)
-    pending = await pending_by_key(session, key, account_id=target.id, amount=amount)
-    if pending is not None:
-        return RechargeOutcome(account=target, approval=pending)
-    if await replayed(session, key) is None:
-        why = await approval_rule(session, actor, amount=amount, creates=False, targets=[target])
-        if why is not None:
-            approval = await open_approval(
-                session,
-                actor,
-                operation=ApprovalOperation.TRANSFER,
-                account=target,
-                amount=amount,
-                memo=memo,
-                key=key,
-                reason=why,
-                payload={"source_account_id": str(source.id)},
-            )
-            return RechargeOutcome(account=target, approval=approval)
+    waits = await hold_for_approval(
+        session,
+        actor,
+        operation=ApprovalOperation.TRANSFER,
+        account=target,
+        amount=amount,
+        memo=memo,
+        key=key,
+        creates=False,
+        targets=[target],
+        payload={"source_account_id": str(source.id)},
+    )
+    if waits is not None:
+        return waits
     txn = await apply_transfer(
         session, actor, source=source, target=target, amount=amount, memo=memo, key=key
     )

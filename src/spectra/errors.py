@@ -105,5 +105,11 @@ class InvalidAmountError(InvalidError):
     code = "invalid_amount"
 
 
+class AmountOutOfRangeError(InvalidAmountError):
+    """An amount or a balance beyond the workspace-wide bounds (kit/money.py)."""
+
+    code = "amount_out_of_range"
+
+
 class InvalidCursorError(InvalidError):
     code = "invalid_cursor"

@@ -9,7 +9,6 @@ from tests.factories import make_group
 
 from spectra.audit.actor import local_actor
 from spectra.db.session import session_scope
-from spectra.kit.money import parse_amount
 from spectra.packages import service as packages_service
 from spectra.packages.schemas import PackageCreate
 from spectra.runtime import Runtime
@@ -47,7 +46,9 @@ async def _seed(runtime: Runtime) -> dict[str, Any]:
         await packages_service.create_package(
             session,
             local_actor(),
-            data=PackageCreate(name="Starter", allowance=parse_amount("20"), period="monthly"),
+            data=PackageCreate.model_validate(
+                {"name": "Starter", "allowance": "20", "period": "monthly"}
+            ),
         )
     return {"group": group}
 

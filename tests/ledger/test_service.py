@@ -269,14 +269,17 @@ class TestAdjustAndTransfer:
             reason="goodwill",
             idempotency_key="a",
         )
-        txn = await ledger_service.adjust(
-            session,
-            ADMIN,
-            user_id=user.id,
-            amount=-2_000_000,
-            reason="correction",
-            idempotency_key="b",
-        )
+        txn = (
+            await ledger_service.adjust(
+                session,
+                ADMIN,
+                user_id=user.id,
+                amount=-2_000_000,
+                reason="correction",
+                idempotency_key="b",
+            )
+        ).transaction
+        assert txn is not None
         assert txn.kind == TransactionKind.ADJUSTMENT
         wallet = await ledger_service.wallet_account(session, user_id=user.id)
         assert wallet.balance_micros == 3_000_000
@@ -344,14 +347,17 @@ class TestRefund:
         await fund(session, wallet, 1_000)
         await fund(session, allowance, 1_000)
         usage = await _usage(session, [(allowance.id, 300), (wallet.id, 200)])
-        first = await ledger_service.refund(
-            session,
-            ADMIN,
-            transaction_id=usage.id,
-            amount=150,
-            reason="timeout",
-            idempotency_key="r1",
-        )
+        first = (
+            await ledger_service.refund(
+                session,
+                ADMIN,
+                transaction_id=usage.id,
+                amount=150,
+                reason="timeout",
+                idempotency_key="r1",
+            )
+        ).transaction
+        assert first is not None
         assert first.reverses_id == usage.id
         assert await ledger_service.get_balances(session, [wallet.id, allowance.id]) == {
             wallet.id: 950,

@@ -174,7 +174,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
         async def go() -> dict[uuid.UUID, int]:
             async with session_scope(self.db) as s:
-                txn = await ledger_service.refund(
+                outcome = await ledger_service.refund(
                     s,
                     ADMIN,
                     transaction_id=txn_id,
@@ -182,6 +182,8 @@ class LedgerMachine(RuleBasedStateMachine):
                     reason="sm",
                     idempotency_key=self.key(),
                 )
+                txn = outcome.transaction
+                assert txn is not None
                 return {p.account_id: p.amount_micros for p in txn.postings}
 
         for account_id, credit in self.run(go()).items():

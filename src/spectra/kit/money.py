@@ -3,20 +3,32 @@
 1 currency unit = 1,000,000 micros. Amounts cross the API and the command line as exact
 decimal strings in currency units ("12.50"); more than six decimals is an error, never a
 rounding. The only rounding in Spectra is `round_micros` (half up, once per request).
+
+A money string matches `AMOUNT_PATTERN` exactly: ASCII digits, an optional leading minus, an
+optional point with one to six decimals; no sign "+", no exponent, no padding, no other digits.
+Every amount is at most `MAX_AMOUNT_MICROS` (10^15 micros = 10^9 units) in size, and no balance
+may leave ±`MAX_BALANCE_MICROS` (2^62), well inside the 64-bit integer the database stores.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from decimal import ROUND_HALF_UP, Decimal
 from typing import NewType
 
-from spectra.errors import InvalidAmountError
+from spectra.errors import AmountOutOfRangeError, InvalidAmountError
 
 Micros = NewType("Micros", int)
 
 MICROS_PER_UNIT = 1_000_000
 _MAX_DECIMALS = 6
-_MAX_ABS_MICROS = 10**18
+AMOUNT_PATTERN = r"^-?[0-9]+(\.[0-9]{1,6})?$"
+_AMOUNT_RE = re.compile(AMOUNT_PATTERN.strip("^$"), re.ASCII)
+_TOO_PRECISE_RE = re.compile(r"-?[0-9]+\.[0-9]{7,}", re.ASCII)
+MAX_AMOUNT_MICROS = 10**15
+"""The largest amount (in size) of one posting, recharge, adjustment, code batch or price."""
+MAX_BALANCE_MICROS = 2**62
+"""No posting may take a balance beyond plus or minus this (int64 holds 2^63 - 1)."""
 
 
 def parse_amount(
@@ -26,28 +38,32 @@ def parse_amount(
     allow_negative: bool = False,
     field: str = "amount",
 ) -> Micros:
-    """Parse a decimal amount in currency units into micros, exactly."""
-    if isinstance(text, bool):
+    """Parse a decimal amount in currency units into micros, exactly.
+
+    A string must match `AMOUNT_PATTERN` as it is (no trimming); an int or a finite Decimal
+    (from code, never from a request) is taken at its exact value."""
+    if isinstance(text, bool) or not isinstance(text, str | int | Decimal):
         raise InvalidAmountError(f'{field} must be a decimal string such as "12.50".', field=field)
-    raw = str(text).strip()
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise InvalidAmountError(
-            f"{field} '{raw}' is not a decimal amount; write it like \"12.50\".", field=field
-        ) from None
-    if not value.is_finite():
+    if isinstance(text, Decimal) and not text.is_finite():
         raise InvalidAmountError(f"{field} must be a finite decimal amount.", field=field)
-    exponent = value.as_tuple().exponent
-    assert isinstance(exponent, int)
-    if exponent < -_MAX_DECIMALS and value != value.quantize(Decimal(1).scaleb(-_MAX_DECIMALS)):
+    raw = format(text, "f") if isinstance(text, Decimal) else str(text)
+    if _TOO_PRECISE_RE.fullmatch(raw):
         raise InvalidAmountError(
-            f"{field} '{raw}' has more than {_MAX_DECIMALS} decimals; amounts are exact to the micro-unit.",
+            f"{field} '{raw[:40]}' has more than {_MAX_DECIMALS} decimals; amounts are exact to the micro-unit.",
             field=field,
         )
-    micros = int(value * MICROS_PER_UNIT)
-    if abs(micros) > _MAX_ABS_MICROS:
-        raise InvalidAmountError(f"{field} '{raw}' is too large.", field=field)
+    if _AMOUNT_RE.fullmatch(raw) is None:
+        raise InvalidAmountError(
+            f"{field} '{raw[:40]}' is not a decimal amount; write it like \"12.50\".", field=field
+        )
+    value = Decimal(raw)
+    if abs(value) > Decimal(MAX_AMOUNT_MICROS).scaleb(-_MAX_DECIMALS):
+        raise AmountOutOfRangeError(
+            f"{field} '{raw[:40]}' is too large; an amount is at most {format_amount(MAX_AMOUNT_MICROS)}.",
+            field=field,
+            max=format_amount(MAX_AMOUNT_MICROS),
+        )
+    micros = int(value.scaleb(_MAX_DECIMALS))
     if micros == 0 and not allow_zero:
         raise InvalidAmountError(f"{field} must be greater than zero.", field=field)
     if micros < 0 and not allow_negative:

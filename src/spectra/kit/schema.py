@@ -6,24 +6,31 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-from spectra.kit.money import Micros, format_amount, parse_amount
+from spectra.errors import InvalidAmountError
+from spectra.kit.money import AMOUNT_PATTERN, Micros, format_amount, parse_amount
+
+
+def _text(value: Any) -> str:
+    # Only a JSON string is money: a JSON number (1e3, 12.5) is refused, never converted.
+    if not isinstance(value, str):
+        raise InvalidAmountError('An amount is a decimal string such as "12.50", not a number.')
+    return value
 
 
 def _amount_in(value: Any) -> int:
-    # A JSON number is read through its shortest repr, so 12.5 means "12.5", never 12.4999...
-    return parse_amount(repr(value) if isinstance(value, float) else value)
+    return parse_amount(_text(value))
 
 
 def _signed_in(value: Any) -> int:
-    return parse_amount(str(value), allow_zero=True, allow_negative=True)
+    return parse_amount(_text(value), allow_zero=True, allow_negative=True)
 
 
 def _nonneg_in(value: Any) -> int:
-    return parse_amount(str(value), allow_zero=True)
+    return parse_amount(_text(value), allow_zero=True)
 
 
 _AMOUNT_SCHEMA = WithJsonSchema(
-    {"type": "string", "pattern": r"^-?\d+(\.\d{1,6})?$", "examples": ["12.50"]}
+    {"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["12.50"]}
 )
 
 AmountIn = Annotated[Micros, BeforeValidator(_amount_in), _AMOUNT_SCHEMA]

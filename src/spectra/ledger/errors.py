@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from spectra.errors import (
+    AmountOutOfRangeError,
     ConflictError,
     ForbiddenError,
     InvalidError,
@@ -119,3 +120,27 @@ class CodeBatchNotFoundError(NotFoundError):
 
 class RedeemRateLimitedError(RateLimitedError):
     code = "rate_limited"
+
+
+class CurrencyMismatchError(InvalidError):
+    """An amount named a currency that is not the workspace's: nothing is converted."""
+
+    code = "currency_mismatch"
+
+
+class WalletRefInvalidError(InvalidError):
+    """A request named no wallet, or more than one (a user and a group)."""
+
+    code = "wallet_ref_invalid"
+
+
+class BalanceOutOfRangeError(AmountOutOfRangeError):
+    """A posting would take a balance beyond the workspace-wide bound (kit/money.py)."""
+
+    code = "balance_out_of_range"
+
+
+class ApproverNotIndependentError(ForbiddenError):
+    """The approver requested the operation, or holds a credential its requester issued."""
+
+    code = "approver_not_independent"

@@ -131,8 +131,19 @@ class LedgerPosting(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
+class ApprovalOperation(StrEnum):
+    """The money operations that may wait for a second approver (see `four_eyes.approval_rule`)."""
+
+    RECHARGE = "recharge"
+    ADJUST = "adjust"
+    TRANSFER = "transfer"
+    REFUND = "refund"
+
+
 class RechargeApproval(IdMixin, Base):
-    """A recharge above the four-eyes threshold, waiting for a second admin or billing user."""
+    """A money operation (a recharge, adjustment, transfer or refund) that creates money or moves
+    it toward its requester's own wallet or group above a four-eyes threshold, or splits to stay
+    under one, waiting for a second, independent admin or billing user. Applied on approval."""
 
     __tablename__ = "ledger_recharge_approvals"
     __table_args__ = (
@@ -155,6 +166,16 @@ class RechargeApproval(IdMixin, Base):
     decision_note: Mapped[str] = mapped_column(String(1000), default="")
     transaction_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ledger_transactions.id"))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    operation: Mapped[str] = mapped_column(
+        String(16), default=ApprovalOperation.RECHARGE, server_default="recharge"
+    )
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The operation's arguments (ids as strings, amounts in micros), applied on approval."""
+    reason: Mapped[str | None] = mapped_column(String(32))
+    """Why it waits: `over_threshold`, `own_wallet` or `split` (the rolling window)."""
+    requested_by_user_id: Mapped[uuid.UUID | None] = mapped_column()
+    decided_by_credential: Mapped[str | None] = mapped_column(String(400))
+    """The approver's credential provenance when deciding: `self`, or `issued:<label>`."""
 
 
 class RechargeRequest(IdMixin, Base):

@@ -8,7 +8,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 
-from spectra.ledger.errors import UnbalancedTransactionError
+from spectra.kit.money import MAX_BALANCE_MICROS, format_amount
+from spectra.ledger.errors import BalanceOutOfRangeError, UnbalancedTransactionError
 
 Posting = tuple[uuid.UUID, int]
 
@@ -29,6 +30,11 @@ def check_postings(postings: Sequence[Posting]) -> list[Posting]:
             raise UnbalancedTransactionError(
                 "A posting may not be zero.", account_id=str(account_id)
             )
+        if abs(amount) >= MAX_BALANCE_MICROS:
+            raise BalanceOutOfRangeError(
+                f"A posting may move less than {format_amount(MAX_BALANCE_MICROS)}.",
+                account_id=str(account_id),
+            )
         if account_id in seen:
             raise UnbalancedTransactionError(
                 "An account may appear only once per transaction.", account_id=str(account_id)
@@ -40,6 +46,20 @@ def check_postings(postings: Sequence[Posting]) -> list[Posting]:
             f"The postings sum to {total} micros instead of zero.", total=total
         )
     return [(account_id, amount) for account_id, amount in postings]
+
+
+def check_in_range(balances: dict[uuid.UUID, int], postings: Iterable[Posting]) -> None:
+    """Raise unless every account's balance after `postings` stays within ±MAX_BALANCE_MICROS
+    (the database stores a 64-bit integer; SQLite would silently turn an overflow into a float)."""
+    for account_id, amount in postings:
+        after = balances.get(account_id, 0) + amount
+        if abs(after) > MAX_BALANCE_MICROS:
+            raise BalanceOutOfRangeError(
+                f"This would take a balance beyond ±{format_amount(MAX_BALANCE_MICROS)}, the most "
+                "a ledger account may hold; nothing was written.",
+                account_id=str(account_id),
+                max=format_amount(MAX_BALANCE_MICROS),
+            )
 
 
 def same_postings(a: Iterable[Posting], b: Iterable[Posting]) -> bool:

@@ -52,17 +52,25 @@ def owner_key(owner_id: uuid.UUID | None) -> str:
     return SINGLETON_OWNER_KEY if owner_id is None else str(owner_id)
 
 
+_ACCOUNT_NAMESPACE = uuid.UUID("6f1c5e0a-3f7e-4d59-9a51-0c2b8f1d7e42")
+
+
+def account_id_for(kind: str, owner_id: uuid.UUID | None) -> uuid.UUID:
+    """The id an account gets when created: derived from (kind, owner), so a read of a wallet
+    that does not exist yet can name the id it will have, without writing it."""
+    return uuid.uuid5(_ACCOUNT_NAMESPACE, f"{kind}:{owner_key(owner_id)}")
+
+
 async def insert_account_if_missing(
     session: AsyncSession, *, kind: str, owner_id: uuid.UUID | None
 ) -> None:
     from spectra.kit.clock import utc_now
-    from spectra.kit.ids import uuid7
 
     now = utc_now()
     stmt = (
         _insert(session, LedgerAccount)
         .values(
-            id=uuid7(),
+            id=account_id_for(kind, owner_id),
             kind=kind,
             owner_id=owner_id,
             owner_key=owner_key(owner_id),
@@ -528,3 +536,32 @@ def user_wallet_owners(
     if nonzero:
         stmt = stmt.where(LedgerAccount.balance_micros != 0)
     return stmt
+
+
+async def created_by_actor_since(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID | None,
+    label: str,
+    since: datetime,
+    sources: Sequence[str],
+) -> int:
+    """Micros one actor took out of the `sources` accounts (money created) since `since`: the
+    rolling window of the four-eyes rule. A user is matched by id, any other actor by label."""
+    who = (
+        LedgerTransaction.actor_user_id == user_id
+        if user_id is not None
+        else (LedgerTransaction.actor_label == label) & LedgerTransaction.actor_user_id.is_(None)
+    )
+    stmt = (
+        select(func.coalesce(func.sum(LedgerPosting.amount_micros), 0))
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerPosting.transaction_id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerPosting.account_id)
+        .where(
+            who,
+            LedgerTransaction.created_at >= since,
+            LedgerPosting.amount_micros < 0,
+            LedgerAccount.kind.in_(list(sources)),
+        )
+    )
+    return -int((await session.execute(stmt)).scalar_one())

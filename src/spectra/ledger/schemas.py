@@ -31,19 +31,26 @@ class WalletRef(BaseModel):
         return self
 
 
-class RechargeCreate(WalletRef):
+class CurrencyIn(BaseModel):
+    """An optional currency beside an amount: when given it must be the workspace's (checked by
+    `ledger_service.check_currency`); nothing is ever converted."""
+
+    currency: str | None = Field(default=None, max_length=16)
+
+
+class RechargeCreate(WalletRef, CurrencyIn):
     amount: AmountIn
     memo: str = Field(min_length=1, max_length=1000)
     idempotency_key: str | None = Field(default=None, max_length=150)
 
 
-class AdjustmentCreate(WalletRef):
+class AdjustmentCreate(WalletRef, CurrencyIn):
     amount: SignedAmountIn
     reason: str = Field(min_length=1, max_length=1000)
     idempotency_key: str | None = Field(default=None, max_length=150)
 
 
-class TransferCreate(BaseModel):
+class TransferCreate(CurrencyIn):
     source: WalletRef
     target: WalletRef
     amount: AmountIn
@@ -51,14 +58,14 @@ class TransferCreate(BaseModel):
     idempotency_key: str | None = Field(default=None, max_length=150)
 
 
-class RefundCreate(BaseModel):
+class RefundCreate(CurrencyIn):
     transaction_id: uuid.UUID
     amount: AmountIn | None = None
     reason: str = Field(min_length=1, max_length=1000)
     idempotency_key: str | None = Field(default=None, max_length=150)
 
 
-class RechargeRequestCreate(BaseModel):
+class RechargeRequestCreate(CurrencyIn):
     amount: AmountIn
     reason: str = Field(min_length=1, max_length=1000)
 
@@ -67,11 +74,11 @@ class Decision(BaseModel):
     note: str = Field(default="", max_length=1000)
 
 
-class ThresholdSet(WalletRef):
+class ThresholdSet(WalletRef, CurrencyIn):
     threshold: AmountIn | None = None
 
 
-class CodesCreate(BaseModel):
+class CodesCreate(CurrencyIn):
     count: int = Field(ge=1, le=10_000)
     amount: AmountIn
     expires_at: datetime | None = None
@@ -155,6 +162,10 @@ class RechargeRead(BaseModel):
 
 class ApprovalRead(BaseModel):
     id: uuid.UUID
+    operation: str
+    """`recharge`, `adjust`, `transfer` or `refund`."""
+    reason: str | None
+    """Why it waits: `over_threshold`, `own_wallet` or `split`."""
     account_id: uuid.UUID
     amount: AmountOut
     amount_micros: int
@@ -162,10 +173,23 @@ class ApprovalRead(BaseModel):
     status: str
     requested_by: str
     decided_by: str | None
+    decided_by_credential: str | None
+    """The approver's credential provenance when deciding: `self`, `local`, ..."""
     decided_at: datetime | None
     decision_note: str
     transaction_id: uuid.UUID | None
     created_at: datetime
+
+
+class PendingRead(BaseModel):
+    """An operation that waits for a second, independent approver (`ledger approvals`)."""
+
+    status: str = "pending_approval"
+    approval_id: uuid.UUID
+    operation: str
+    reason: str | None
+    amount: AmountOut
+    amount_micros: int
 
 
 class RechargeRequestRead(BaseModel):
@@ -232,6 +256,8 @@ class VerifyRead(BaseModel):
 def approval_read(a: Any) -> ApprovalRead:
     return ApprovalRead(
         id=a.id,
+        operation=a.operation,
+        reason=a.reason,
         account_id=a.account_id,
         amount=a.amount_micros,
         amount_micros=a.amount_micros,
@@ -239,11 +265,29 @@ def approval_read(a: Any) -> ApprovalRead:
         status=a.status,
         requested_by=a.requested_by_label,
         decided_by=a.decided_by_label,
+        decided_by_credential=a.decided_by_credential,
         decided_at=a.decided_at,
         decision_note=a.decision_note,
         transaction_id=a.transaction_id,
         created_at=a.created_at,
     )
+
+
+def pending_read(a: Any) -> PendingRead:
+    return PendingRead(
+        approval_id=a.id,
+        operation=a.operation,
+        reason=a.reason,
+        amount=a.amount_micros,
+        amount_micros=a.amount_micros,
+    )
+
+
+def outcome_read(outcome: Any) -> dict[str, Any]:
+    """A written transaction, or the approval the operation waits for, as JSON."""
+    if outcome.transaction is not None:
+        return TransactionRead.of(outcome.transaction).model_dump(mode="json")
+    return pending_read(outcome.approval).model_dump(mode="json")
 
 
 def request_read(r: Any) -> RechargeRequestRead:

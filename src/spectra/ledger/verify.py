@@ -3,17 +3,19 @@
 Checks: each transaction has two or more postings summing to zero; each cached balance equals
 the sum of its account's postings; refunds of a usage never exceed it; the codes_outstanding
 balance equals the value of codes neither redeemed nor revoked; each redeemed code and each
-approved recharge points at its transaction.
+approved recharge points at its transaction; no cached balance or posting lies beyond
+±MAX_BALANCE_MICROS (such a row is reported, and left out of the sums, never a crash).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from spectra.kit.money import format_amount
+from spectra.kit.money import MAX_BALANCE_MICROS, format_amount
 from spectra.ledger.models import (
     AccountKind,
     ApprovalStatus,
@@ -50,6 +52,60 @@ class VerifyReport:
 async def verify_ledger(session: AsyncSession) -> VerifyReport:
     """Check the whole ledger; every disagreement is named in the report."""
     report = VerifyReport()
+    if await _out_of_range(session, report):
+        return report
+    try:
+        async with session.begin_nested():
+            await _verify_sums(session, report)
+    except DBAPIError as exc:
+        report.problems.append(
+            Disagreement("range", "ledger", f"the database could not sum the postings: {exc.orig}")
+        )
+    return report
+
+
+async def _out_of_range(session: AsyncSession, report: VerifyReport) -> bool:
+    """Report every cached balance and posting beyond the bound (SQLite stores an overflowed
+    integer as a float); True when there is any, since sums over them are meaningless."""
+    found = False
+    accounts = await session.execute(
+        select(LedgerAccount.id, LedgerAccount.balance_micros).where(
+            or_(
+                LedgerAccount.balance_micros > MAX_BALANCE_MICROS,
+                LedgerAccount.balance_micros < -MAX_BALANCE_MICROS,
+            )
+        )
+    )
+    for account_id, cached in accounts.all():
+        found = True
+        report.problems.append(
+            Disagreement(
+                "range",
+                f"account {account_id}",
+                f"account {account_id} caches {cached!r} micros, beyond ±{MAX_BALANCE_MICROS}",
+            )
+        )
+    postings = await session.execute(
+        select(LedgerPosting.id, LedgerPosting.transaction_id, LedgerPosting.amount_micros).where(
+            or_(
+                LedgerPosting.amount_micros >= MAX_BALANCE_MICROS,
+                LedgerPosting.amount_micros <= -MAX_BALANCE_MICROS,
+            )
+        )
+    )
+    for posting_id, txn_id, amount in postings.all():
+        found = True
+        report.problems.append(
+            Disagreement(
+                "range",
+                f"transaction {txn_id}",
+                f"posting {posting_id} of transaction {txn_id} moves {amount!r} micros, beyond the bound",
+            )
+        )
+    return found
+
+
+async def _verify_sums(session: AsyncSession, report: VerifyReport) -> None:
     report.transactions = int(
         (await session.execute(select(func.count()).select_from(LedgerTransaction))).scalar_one()
     )
@@ -203,4 +259,3 @@ async def verify_ledger(session: AsyncSession) -> VerifyReport:
                 f"approval {approval_id} is approved but credited nothing",
             )
         )
-    return report

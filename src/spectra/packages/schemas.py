@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from spectra.packages.service.views import Holding
 
 PeriodName = Literal["monthly", "weekly", "daily", "one_time"]
+INT32_MAX = 2_147_483_647
+"""Limits and versions are stored as 32-bit integers: a larger number is a 422, not a 500."""
+Patterns = list[Annotated[str, Field(max_length=200)]]
 
 
 class TermsIn(BaseModel):
@@ -28,11 +31,11 @@ class TermsIn(BaseModel):
     period: Period
     valid_days: int | None = Field(default=None, ge=1, le=3650)
     rollover_periods: int = Field(default=0, ge=0, le=120)
-    model_patterns: list[str] = Field(default_factory=lambda: ["*"])
+    model_patterns: Patterns = Field(default_factory=lambda: ["*"], max_length=500)
     """Allowed model glob patterns; all models when not given."""
-    rpm: int | None = Field(default=None, ge=1)
-    tpm: int | None = Field(default=None, ge=1)
-    max_concurrent: int | None = Field(default=None, ge=1)
+    rpm: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    tpm: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    max_concurrent: int | None = Field(default=None, ge=1, le=INT32_MAX)
     max_cost_per_request: AmountIn | None = None
     list_price: NonNegativeAmountIn = 0  # type: ignore[assignment]
 
@@ -52,10 +55,10 @@ class PackageUpdate(BaseModel):
     period: Period | None = None
     valid_days: int | None = Field(default=None, ge=1, le=3650)
     rollover_periods: int | None = Field(default=None, ge=0, le=120)
-    model_patterns: list[str] | None = None
-    rpm: int | None = Field(default=None, ge=1)
-    tpm: int | None = Field(default=None, ge=1)
-    max_concurrent: int | None = Field(default=None, ge=1)
+    model_patterns: Patterns | None = Field(default=None, max_length=500)
+    rpm: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    tpm: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    max_concurrent: int | None = Field(default=None, ge=1, le=INT32_MAX)
     max_cost_per_request: AmountIn | None = None
     list_price: NonNegativeAmountIn | None = None
     note: str = Field(default="", max_length=500)
@@ -150,9 +153,9 @@ class CancelIn(BaseModel):
 class MigrateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    to_version: int | None = None
+    to_version: int | None = Field(default=None, ge=1, le=INT32_MAX)
     """Default: the package's current version."""
-    from_version: int | None = None
+    from_version: int | None = Field(default=None, ge=1, le=INT32_MAX)
     """Default: every older version."""
     reason: str = Field(default="", max_length=500)
     preview: bool = False

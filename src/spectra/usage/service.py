@@ -40,7 +40,7 @@ _PAST_TOLERANCE = timedelta(minutes=1)
 
 
 def _parse_price(value: Decimal | str, field: str) -> Decimal:
-    return to_decimal(parse_amount(str(value), allow_zero=True, field=field))
+    return to_decimal(parse_amount(value, allow_zero=True, field=field))
 
 
 def _parse_optional(value: Decimal | str | None, field: str) -> Decimal | None:

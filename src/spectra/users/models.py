@@ -59,6 +59,10 @@ class User(IdMixin, TimestampMixin, Base):
     group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("groups.id"))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     """argon2id hash; None until a password is set."""
+    credential_issued_by: Mapped[str | None] = mapped_column(String(320))
+    """Who set the current password when it was not its owner (an admin's set-password, or a
+    setup link another user issued): their actor label; None once the owner chose it
+    themselves. Such an account is no independent four-eyes approver (ledger four_eyes)."""
     status_reason: Mapped[str | None] = mapped_column(String(500))
     last_seen_at: Mapped[datetime | None] = mapped_column()
     """Last console sign-in (UTC)."""

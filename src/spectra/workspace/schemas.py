@@ -15,6 +15,8 @@ class WorkspaceSettings(BaseModel):
     time_zone: str = "UTC"
     max_recharge_micros: int | None = None
     four_eyes_threshold_micros: int | None = None
+    four_eyes_self_threshold_micros: int | None = 0
+    four_eyes_window_hours: int = 24
     low_balance_threshold_micros: int | None = None
     webhook_url: str | None = None
     output_estimate_cap: int = 4096

@@ -45,6 +45,10 @@ def _amount(text: str) -> int:
     return parse_amount(text, field="value")
 
 
+def _nonnegative_amount(text: str) -> int:
+    return parse_amount(text, allow_zero=True, field="value")
+
+
 def _currency(text: str) -> str:
     code = text.strip().upper()
     if not re.fullmatch(r"[A-Z]{3}", code):
@@ -75,13 +79,22 @@ def _rate(text: str) -> str:
     return str(value)
 
 
+_MAX_INT_SETTING = 100_000_000
+
+
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise InvalidSettingError(f"'{text}' is not a whole number.") from None
-    if value <= 0:
-        raise InvalidSettingError("The value must be a positive whole number.")
+    if not re.fullmatch(r"[0-9]{1,10}", text.strip(), re.ASCII):
+        raise InvalidSettingError(f"'{text[:40]}' is not a whole number of at most 10 digits.")
+    value = int(text.strip())
+    if not 0 < value <= _MAX_INT_SETTING:
+        raise InvalidSettingError(f"The value must be a whole number from 1 to {_MAX_INT_SETTING}.")
+    return value
+
+
+def _window_hours(text: str) -> int:
+    value = _positive_int(text)
+    if value > 24 * 366:
+        raise InvalidSettingError("The window is at most 8784 hours (a year).")
     return value
 
 
@@ -131,7 +144,7 @@ SPECS: dict[str, SettingSpec] = {
             "max_recharge",
             "amount",
             None,
-            "Largest single recharge; none = no limit.",
+            "Largest single recharge, adjustment credit or code batch (in total); none = no limit.",
             _none_or(_amount),
             _show_amount,
         ),
@@ -139,9 +152,29 @@ SPECS: dict[str, SettingSpec] = {
             "four_eyes_threshold",
             "amount",
             None,
-            "Recharges above this wait for a second approver; none = off.",
+            "Money created (recharges, credits, refunds, code batches) above this, or adding up "
+            "above it within four_eyes_window_hours for one actor, waits for a second approver; "
+            "none = off.",
             _none_or(_amount),
             _show_amount,
+        ),
+        SettingSpec(
+            "four_eyes_self_threshold",
+            "amount",
+            0,
+            "Money created or moved toward the actor's own wallet or group above this waits "
+            "for a second approver (0 = any amount); none = off.",
+            _none_or(_nonnegative_amount),
+            _show_amount,
+        ),
+        SettingSpec(
+            "four_eyes_window_hours",
+            "int",
+            24,
+            "The rolling window in which one actor's money-creating amounts add up toward "
+            "four_eyes_threshold, so splitting an amount does not avoid approval (at most 8784).",
+            _window_hours,
+            _show,
         ),
         SettingSpec(
             "low_balance_threshold",

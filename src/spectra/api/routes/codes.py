@@ -34,6 +34,7 @@ async def create_batch(
     idempotency_key: IdempotencyHeader = None,
 ) -> Any:
     """Generate a batch; the codes are in this answer (JSON, or CSV with `?format=csv`) and never again."""
+    await ledger_service.check_currency(session, body.currency)
     created = await ledger_service.create_codes(
         session,
         actor,

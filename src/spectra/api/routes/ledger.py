@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from spectra.api.deps import ActorDep, IdempotencyHeader, ReadSessionDep, SessionDep
 from spectra.audit.actor import Actor
@@ -16,6 +18,7 @@ from spectra.kit.ids import uuid7
 from spectra.kit.money import format_amount
 from spectra.ledger import schemas
 from spectra.ledger import service as ledger_service
+from spectra.ledger.errors import WalletRefInvalidError
 from spectra.ledger.schemas import (
     AccountRead,
     AdjustmentCreate,
@@ -37,6 +40,19 @@ from spectra.users.permissions import Permission, PermissionDeniedError, allows
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 
 Limit = Annotated[int | None, Query(ge=1, le=500)]
+
+
+_PENDING: dict[int | str, dict[str, Any]] = {
+    202: {"model": schemas.PendingRead, "description": "Waits for a second approver."}
+}
+
+
+def _answer(outcome: ledger_service.RechargeOutcome) -> Any:
+    """The transaction written (201), or the approval it waits for (202)."""
+    if outcome.transaction is not None:
+        return TransactionRead.of(outcome.transaction)
+    assert outcome.approval is not None
+    return JSONResponse(schemas.pending_read(outcome.approval).model_dump(mode="json"), 202)
 
 
 def _key(header: str | None, body: str | None) -> str:
@@ -75,9 +91,14 @@ async def get_balance(
     """A wallet's balance (your own when nothing is named)."""
     if not any((user_id, user_email, group_id, group_name)):
         user_id = actor.user_id
-    ref = WalletRef(
-        user_id=user_id, user_email=user_email, group_id=group_id, group_name=group_name
-    )
+    try:
+        ref = WalletRef(
+            user_id=user_id, user_email=user_email, group_id=group_id, group_name=group_name
+        )
+    except ValidationError:
+        raise WalletRefInvalidError(
+            "Name exactly one wallet: a user (user_id or user_email) or a group (group_id or group_name)."
+        ) from None
     return AccountRead.of(
         await ledger_service.get_wallet(session, actor, **await _owner(session, actor, ref))
     )
@@ -131,6 +152,7 @@ async def create_recharge(
     idempotency_key: IdempotencyHeader = None,
 ) -> RechargeRead:
     """Credit a wallet; above the four-eyes threshold the answer is `pending_approval`."""
+    await ledger_service.check_currency(session, body.currency)
     outcome = await ledger_service.recharge(
         session,
         actor,
@@ -184,6 +206,7 @@ async def create_recharge_request(
     body: RechargeRequestCreate, session: SessionDep, actor: ActorDep
 ) -> RechargeRequestRead:
     """A member asks for a recharge of their own wallet."""
+    await ledger_service.check_currency(session, body.currency)
     request = await ledger_service.create_recharge_request(
         session, actor, amount=body.amount, reason=body.reason
     )
@@ -237,14 +260,15 @@ async def reject_recharge_request(
     return schemas.request_read(request)
 
 
-@router.post("/adjustments", status_code=201)
+@router.post("/adjustments", status_code=201, response_model=TransactionRead, responses=_PENDING)
 async def create_adjustment(
     body: AdjustmentCreate,
     session: SessionDep,
     actor: ActorDep,
     idempotency_key: IdempotencyHeader = None,
-) -> TransactionRead:
-    txn = await ledger_service.adjust(
+) -> Any:
+    await ledger_service.check_currency(session, body.currency)
+    outcome = await ledger_service.adjust(
         session,
         actor,
         **await _owner(session, actor, body),
@@ -252,19 +276,20 @@ async def create_adjustment(
         reason=body.reason,
         idempotency_key=_key(idempotency_key, body.idempotency_key),
     )
-    return TransactionRead.of(txn)
+    return _answer(outcome)
 
 
-@router.post("/transfers", status_code=201)
+@router.post("/transfers", status_code=201, response_model=TransactionRead, responses=_PENDING)
 async def create_transfer(
     body: TransferCreate,
     session: SessionDep,
     actor: ActorDep,
     idempotency_key: IdempotencyHeader = None,
-) -> TransactionRead:
+) -> Any:
+    await ledger_service.check_currency(session, body.currency)
     source = await _owner(session, actor, body.source)
     target = await _owner(session, actor, body.target)
-    txn = await ledger_service.transfer(
+    outcome = await ledger_service.transfer(
         session,
         actor,
         from_user_id=source["user_id"],
@@ -275,17 +300,18 @@ async def create_transfer(
         memo=body.memo,
         idempotency_key=_key(idempotency_key, body.idempotency_key),
     )
-    return TransactionRead.of(txn)
+    return _answer(outcome)
 
 
-@router.post("/refunds", status_code=201)
+@router.post("/refunds", status_code=201, response_model=TransactionRead, responses=_PENDING)
 async def create_refund(
     body: RefundCreate,
     session: SessionDep,
     actor: ActorDep,
     idempotency_key: IdempotencyHeader = None,
-) -> TransactionRead:
-    txn = await ledger_service.refund(
+) -> Any:
+    await ledger_service.check_currency(session, body.currency)
+    outcome = await ledger_service.refund(
         session,
         actor,
         transaction_id=body.transaction_id,
@@ -293,11 +319,12 @@ async def create_refund(
         reason=body.reason,
         idempotency_key=_key(idempotency_key, body.idempotency_key),
     )
-    return TransactionRead.of(txn)
+    return _answer(outcome)
 
 
 @router.put("/thresholds")
 async def set_threshold(body: ThresholdSet, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    await ledger_service.check_currency(session, body.currency)
     row = await ledger_service.set_low_balance_threshold(
         session, actor, **await _owner(session, actor, body), threshold=body.threshold
     )

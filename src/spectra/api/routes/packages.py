@@ -4,9 +4,9 @@ previews), cancellation, version migration, group defaults and the member's pack
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
 from spectra.audit.actor import Actor
@@ -40,7 +40,7 @@ async def list_packages(
     session: ReadSessionDep,
     actor: ActorDep,
     status: str | None = None,
-    limit: int | None = None,
+    limit: Annotated[int | None, Query(ge=1, le=500)] = None,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     page = await packages_service.list_packages(
@@ -175,7 +175,7 @@ async def list_assignments(
     user: str | None = None,
     package: str | None = None,
     status: str | None = None,
-    limit: int | None = None,
+    limit: Annotated[int | None, Query(ge=1, le=500)] = None,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     user_id = await _user_id(session, actor, user) if user else None

@@ -63,6 +63,14 @@ async def _ids(session: Session, ref: dict[str, str | None]) -> dict[str, uuid.U
     return {"user_id": user_id, "group_id": group_id}
 
 
+def _show_outcome(data: dict[str, Any], as_json: bool, fields: list[str]) -> None:
+    """A written transaction, or the approval it waits for (`ledger approvals`)."""
+    if data.get("status") == "pending_approval":
+        show_object(data, as_json=as_json, fields=["status", "approval_id", "operation", "amount"])
+    else:
+        show_object(_txn_row(data), as_json=as_json, fields=fields)
+
+
 def _txn_row(t: dict[str, Any]) -> dict[str, Any]:
     credit = sum(p["amount_micros"] for p in t["postings"] if p["amount_micros"] > 0)
     return {**t, "amount": format_amount(credit)}
@@ -226,7 +234,7 @@ def approvals(
     show_list(
         data,
         as_json=as_json,
-        columns=["id", "amount", "memo", "status", "requested_by", "decided_by"],
+        columns=["id", "operation", "amount", "memo", "status", "requested_by", "decided_by"],
     )
 
 
@@ -262,7 +270,7 @@ def approve(
     note: Annotated[str, typer.Option("--note")] = "",
     as_json: JsonOpt = False,
 ) -> None:
-    """Approve a pending recharge (you must not be the one who asked for it)."""
+    """Approve a pending money operation (you must not be the one who asked for it)."""
     _decide(approval_id, note, as_json, approve=True)
 
 
@@ -299,7 +307,7 @@ def adjust(
     else:
 
         async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            txn = await ledger_service.adjust(
+            outcome = await ledger_service.adjust(
                 session,
                 actor,
                 **await _ids(session, ref),
@@ -307,10 +315,10 @@ def adjust(
                 reason=reason,
                 idempotency_key=key,
             )
-            return TransactionRead.of(txn).model_dump(mode="json")
+            return schemas.outcome_read(outcome)
 
         data = context.run_local(go)
-    show_object(_txn_row(data), as_json=as_json, fields=["id", "kind", "amount", "memo"])
+    _show_outcome(data, as_json, ["id", "kind", "amount", "memo"])
 
 
 @app.command("transfer")
@@ -343,7 +351,7 @@ def transfer(
 
         async def go(session: Session, actor: Actor) -> dict[str, Any]:
             s, t = await _ids(session, source), await _ids(session, target)
-            txn = await ledger_service.transfer(
+            outcome = await ledger_service.transfer(
                 session,
                 actor,
                 from_user_id=s["user_id"],
@@ -354,10 +362,10 @@ def transfer(
                 memo=memo,
                 idempotency_key=key,
             )
-            return TransactionRead.of(txn).model_dump(mode="json")
+            return schemas.outcome_read(outcome)
 
         data = context.run_local(go)
-    show_object(_txn_row(data), as_json=as_json, fields=["id", "kind", "amount", "memo"])
+    _show_outcome(data, as_json, ["id", "kind", "amount", "memo"])
 
 
 @app.command("refund")
@@ -390,7 +398,7 @@ def refund(
     else:
 
         async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            txn = await ledger_service.refund(
+            outcome = await ledger_service.refund(
                 session,
                 actor,
                 transaction_id=ident,
@@ -398,9 +406,7 @@ def refund(
                 reason=reason,
                 idempotency_key=key,
             )
-            return TransactionRead.of(txn).model_dump(mode="json")
+            return schemas.outcome_read(outcome)
 
         data = context.run_local(go)
-    show_object(
-        _txn_row(data), as_json=as_json, fields=["id", "kind", "amount", "memo", "reverses_id"]
-    )
+    _show_outcome(data, as_json, ["id", "kind", "amount", "memo", "reverses_id"])

@@ -110,7 +110,7 @@ async def show_group(
         session, actor, group=group.id, limit=50, cursor=cursor
     )
     account = await ledger_service.get_wallet(session, actor, group_id=group.id)
-    balance = await ledger_service.balance(session, account.id)
+    balance = account.balance_micros
     defaults = {g.id: p.name for g, p in await packages_service.list_group_defaults(session, actor)}
     policy = await policy_repository.get_group_policy(session, group.id)
     since, until = reports.default_range(30)

@@ -60,7 +60,7 @@ async def ledger(
         account = await ledger_service.get_wallet(
             session, actor, user_id=user_id, group_id=group_id
         )
-        balance = await ledger_service.balance(session, account.id)
+        balance = account.balance_micros
         wallet = await wallet_label(session, actor, account)
     page = await ledger_service.list_transactions(
         session,
@@ -110,7 +110,7 @@ async def adjust(request: Request, viewer: AdminDep, session: SessionDep) -> Res
     amount = form.amount("amount", label="Amount")
     if form["direction"] == "debit":
         amount = -amount  # type: ignore[assignment]
-    await ledger_service.adjust(
+    outcome = await ledger_service.adjust(
         session,
         viewer.actor,
         user_id=user_id,
@@ -119,7 +119,7 @@ async def adjust(request: Request, viewer: AdminDep, session: SessionDep) -> Res
         reason=form["reason"],
         idempotency_key=f"console:{form.get('idempotency_key') or uuid7()}",
     )
-    return redirect("/console/ledger", ok=f"Adjusted by {display(amount)}.")
+    return redirect("/console/ledger", ok=_said(outcome, f"Adjusted by {display(amount)}."))
 
 
 @router.post("/ledger/transfer")
@@ -128,7 +128,7 @@ async def transfer(request: Request, viewer: AdminDep, session: SessionDep) -> R
     from_user, from_group = await _owner(session, form, "from_")
     to_user, to_group = await _owner(session, form, "to_")
     amount = form.amount("amount", label="Amount")
-    await ledger_service.transfer(
+    outcome = await ledger_service.transfer(
         session,
         viewer.actor,
         from_user_id=from_user,
@@ -139,7 +139,7 @@ async def transfer(request: Request, viewer: AdminDep, session: SessionDep) -> R
         memo=form["memo"],
         idempotency_key=f"console:{form.get('idempotency_key') or uuid7()}",
     )
-    return redirect("/console/ledger", ok=f"Transferred {display(amount)}.")
+    return redirect("/console/ledger", ok=_said(outcome, f"Transferred {display(amount)}."))
 
 
 @router.post("/ledger/refund")
@@ -150,7 +150,7 @@ async def refund(request: Request, viewer: AdminDep, session: SessionDep) -> Res
     except ValueError:
         raise InvalidError("Paste the id of the transaction to refund.") from None
     amount = form.optional_amount("amount", label="Amount")
-    await ledger_service.refund(
+    outcome = await ledger_service.refund(
         session,
         viewer.actor,
         transaction_id=transaction_id,
@@ -158,7 +158,13 @@ async def refund(request: Request, viewer: AdminDep, session: SessionDep) -> Res
         reason=form["reason"],
         idempotency_key=f"console:{form.get('idempotency_key') or uuid7()}",
     )
-    return redirect("/console/ledger", ok="Refunded.")
+    return redirect("/console/ledger", ok=_said(outcome, "Refunded."))
+
+
+def _said(outcome: ledger_service.RechargeOutcome, done: str) -> str:
+    if outcome.approval is not None:
+        return "This waits for a second approver; it is listed under Approvals."
+    return done
 
 
 @router.post("/ledger/threshold")

@@ -213,7 +213,7 @@ async def wallet(
     request: Request, viewer: ViewerDep, session: ReadSessionDep, cursor: str | None = None
 ) -> Response:
     account = await ledger_service.get_wallet(session, viewer.actor, user_id=viewer.user_id)
-    balance = await ledger_service.balance(session, account.id)
+    balance = account.balance_micros
     page = await ledger_service.list_transactions(
         session, viewer.actor, user_id=viewer.user_id, limit=25, cursor=cursor
     )

@@ -222,7 +222,7 @@ async def user_page(
     keys = await keys_service.list_keys(session, actor, user_id=user.id, limit=50)
     holdings = await packages_service.packages_of_user(session, actor, user_id=user.id)
     account = await ledger_service.get_wallet(session, actor, user_id=user.id)
-    balance = await ledger_service.balance(session, account.id)
+    balance = account.balance_micros
     ledger = await packages_service.user_ledger(
         session, actor, user_id=user.id, limit=20, cursor=ledger_cursor
     )

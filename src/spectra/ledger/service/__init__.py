@@ -14,6 +14,7 @@ from spectra.ledger.models import AccountKind, LedgerAccount, LedgerTransaction,
 from spectra.ledger.verify import VerifyReport, verify_ledger
 from spectra.users.permissions import Permission, require
 
+from ._common import check_currency
 from .accounts import (
     balance,
     get_account,
@@ -28,9 +29,10 @@ from .accounts import (
 )
 from .approvals import approve_recharge, get_approval, list_approvals, reject_recharge
 from .codes import BatchSummary, CreatedBatch, create_codes, list_batches, redeem_code, revoke_codes
+from .four_eyes import RechargeOutcome, approval_rule, scoped_key
 from .post import BALANCE_CHANGE, post, post_spec
 from .post_batch import PostedSpec, post_specs
-from .recharge import RechargeOutcome, recharge
+from .recharge import recharge
 from .refund import refund
 from .requests import (
     approve_recharge_request,
@@ -65,9 +67,11 @@ __all__ = [
     "TransactionKind",
     "VerifyReport",
     "adjust",
+    "approval_rule",
     "approve_recharge",
     "approve_recharge_request",
     "balance",
+    "check_currency",
     "create_codes",
     "create_recharge_request",
     "get_account",
@@ -92,6 +96,7 @@ __all__ = [
     "reject_recharge_request",
     "resolve_owner",
     "revoke_codes",
+    "scoped_key",
     "set_low_balance_threshold",
     "transfer",
     "user_wallet_owners",

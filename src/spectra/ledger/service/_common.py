@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from spectra.errors import InvalidAmountError
+from spectra.errors import AmountOutOfRangeError, InvalidAmountError
+from spectra.kit.money import MAX_AMOUNT_MICROS, format_amount
 from spectra.ledger import repository as repo
+from spectra.ledger.errors import CurrencyMismatchError
 from spectra.ledger.models import LedgerTransaction
 from spectra.workspace import service as workspace_service
 from spectra.workspace.schemas import WorkspaceSettings
@@ -16,9 +18,33 @@ async def workspace_settings(session: AsyncSession) -> WorkspaceSettings:
     return await workspace_service.get_settings(session)
 
 
+async def check_currency(session: AsyncSession, currency: str | None) -> None:
+    """Refuse an amount that names a currency other than the workspace's (nothing converts)."""
+    if currency is None:
+        return
+    ws = await workspace_settings(session)
+    if currency != ws.currency:
+        raise CurrencyMismatchError(
+            f"Amounts are in the workspace currency, {ws.currency}; '{currency[:16]}' was refused.",
+            currency=currency[:16],
+            workspace_currency=ws.currency,
+        )
+
+
 def positive(amount: int, field: str = "amount") -> int:
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise InvalidAmountError(f"{field} must be greater than zero.", field=field)
+    return bounded(amount, field)
+
+
+def bounded(amount: int, field: str = "amount") -> int:
+    """Refuse an amount beyond the workspace-wide maximum (callers of the service may pass raw
+    micros, not only parsed strings)."""
+    if abs(amount) > MAX_AMOUNT_MICROS:
+        raise AmountOutOfRangeError(
+            f"{field} is too large; an amount is at most {format_amount(MAX_AMOUNT_MICROS)}.",
+            field=field,
+        )
     return amount
 
 

@@ -51,16 +51,42 @@ async def wallet_account(
     session: AsyncSession, *, user_id: uuid.UUID | None = None, group_id: uuid.UUID | None = None
 ) -> LedgerAccount:
     """The wallet of exactly one of a user or a group (created on first use); the owner must exist."""
+    kind, owner_id = await _wallet_owner(session, user_id=user_id, group_id=group_id)
+    return await get_or_create_account(session, kind=kind, owner_id=owner_id)
+
+
+async def _find_wallet(
+    session: AsyncSession, *, user_id: uuid.UUID | None, group_id: uuid.UUID | None
+) -> LedgerAccount:
+    """The wallet as it is, without writing: one that does not exist yet is answered as a
+    transient, unsaved account with a zero balance and the id it will get when first used."""
+    kind, owner_id = await _wallet_owner(session, user_id=user_id, group_id=group_id)
+    found = await repo.find_account(session, kind=kind, owner_id=owner_id)
+    if found is not None:
+        return found
+    return LedgerAccount(
+        id=repo.account_id_for(kind, owner_id),
+        kind=kind,
+        owner_id=owner_id,
+        owner_key=repo.owner_key(owner_id),
+        balance_micros=0,
+    )
+
+
+async def _wallet_owner(
+    session: AsyncSession, *, user_id: uuid.UUID | None, group_id: uuid.UUID | None
+) -> tuple[AccountKind, uuid.UUID]:
+    """The wallet kind and owner for exactly one of a user or a group, which must exist."""
     if (user_id is None) == (group_id is None):
         raise InvalidError("Name exactly one of a user or a group.")
     if user_id is not None:
         if await repo.get_user(session, user_id) is None:
             raise WalletOwnerNotFoundError("That user does not exist.", user_id=str(user_id))
-        return await get_or_create_account(session, kind=AccountKind.USER_WALLET, owner_id=user_id)
+        return AccountKind.USER_WALLET, user_id
     assert group_id is not None
     if await repo.get_group(session, group_id) is None:
         raise WalletOwnerNotFoundError("That group does not exist.", group_id=str(group_id))
-    return await get_or_create_account(session, kind=AccountKind.GROUP_WALLET, owner_id=group_id)
+    return AccountKind.GROUP_WALLET, group_id
 
 
 async def get_account(session: AsyncSession, account_id: uuid.UUID) -> LedgerAccount:
@@ -133,9 +159,10 @@ async def get_wallet(
     user_id: uuid.UUID | None = None,
     group_id: uuid.UUID | None = None,
 ) -> LedgerAccount:
-    """A wallet with its balance, for its owner, its group's members, or anyone who may read all."""
+    """A wallet with its balance, for its owner, its group's members, or anyone who may read all.
+    A read: a wallet not yet used is answered with a zero balance and nothing is written."""
     await _may_read_wallet(session, actor, user_id=user_id, group_id=group_id)
-    return await wallet_account(session, user_id=user_id, group_id=group_id)
+    return await _find_wallet(session, user_id=user_id, group_id=group_id)
 
 
 async def list_transactions(

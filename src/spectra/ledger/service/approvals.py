@@ -1,4 +1,5 @@
-"""Four-eyes approvals of large recharges: a different admin or billing user approves or rejects."""
+"""Four-eyes approvals of money operations (four_eyes.py): an independent admin or billing user
+approves (and so applies) or rejects them."""
 
 from __future__ import annotations
 
@@ -17,52 +18,50 @@ from spectra.ledger import repository as repo
 from spectra.ledger.errors import (
     ApprovalNotFoundError,
     ApprovalNotPendingError,
+    ApproverNotIndependentError,
     FourEyesRequiredError,
 )
-from spectra.ledger.models import AccountKind, ApprovalStatus, RechargeApproval, TransactionKind
+from spectra.ledger.models import (
+    ApprovalOperation,
+    ApprovalStatus,
+    LedgerTransaction,
+    RechargeApproval,
+)
+from spectra.users import service as users_service
 from spectra.users.permissions import Permission, require
 
-from .accounts import get_or_create_account
-from .post import post
+from .accounts import get_account
+from .recharge import apply_recharge
+from .refund import apply_refund
+from .transfer import apply_adjust, apply_transfer
 
 
 async def approve_recharge(
     session: AsyncSession, actor: Actor, *, approval_id: uuid.UUID, note: str = ""
 ) -> RechargeApproval:
-    """Approve a pending recharge and credit the wallet. The approver must not be the requester.
-    Approving an approved recharge again returns it and credits nothing. Writes an audit event."""
+    """Approve a pending money operation and apply it, as the approver. The approver must be
+    independent: not the requester, and not signed in with a credential someone else set (see
+    `users_service.credential_provenance`). Approving an approved one again returns it and
+    moves nothing. Writes an audit event naming requester, approver and the credential."""
     require(actor, Permission.LEDGER_APPROVE)
     approval = await _locked(session, approval_id)
     if approval.status == ApprovalStatus.APPROVED:
         return approval
     if approval.status != ApprovalStatus.PENDING:
         raise ApprovalNotPendingError(
-            f"This recharge was already {approval.status}.", status=approval.status
+            f"This request was already {approval.status}.", status=approval.status
         )
-    if actor.identity == approval.requested_by_identity:
-        raise FourEyesRequiredError(
-            "A recharge above the four-eyes threshold needs a second person to approve it."
-        )
-    funding = await get_or_create_account(session, kind=AccountKind.FUNDING)
-    txn = await post(
-        session,
-        actor,
-        kind=TransactionKind.RECHARGE,
-        postings=[
-            (funding.id, -approval.amount_micros),
-            (approval.account_id, approval.amount_micros),
-        ],
-        idempotency_key=f"approval:{approval.id}",
-        memo=approval.memo,
-        metadata={
-            "requested_by": approval.requested_by_label,
-            "approved_by": actor.label,
-            "approval_id": str(approval.id),
-        },
-    )
+    credential = await _independent(session, actor, approval)
+    metadata = {
+        "requested_by": approval.requested_by_label,
+        "approved_by": actor.label,
+        "approval_id": str(approval.id),
+    }
+    txn = await _apply(session, actor, approval, metadata)
     approval.status = ApprovalStatus.APPROVED
     approval.decided_by_identity = actor.identity
     approval.decided_by_label = actor.label
+    approval.decided_by_credential = credential
     approval.decided_at = utc_now()
     approval.decision_note = note
     approval.transaction_id = txn.id
@@ -70,7 +69,7 @@ async def approve_recharge(
     await audit_service.record(
         session,
         actor,
-        "ledger.recharge.approve",
+        f"ledger.{approval.operation}.approve",
         target_type="recharge_approval",
         target_id=approval.id,
         target_label=approval.requested_by_label,
@@ -78,8 +77,82 @@ async def approve_recharge(
         after={"status": "approved"},
         amount=format_amount(approval.amount_micros),
         transaction_id=str(txn.id),
+        requested_by=approval.requested_by_label,
+        approved_by=actor.label,
+        approver_credential=credential,
     )
     return approval
+
+
+async def _independent(session: AsyncSession, actor: Actor, approval: RechargeApproval) -> str:
+    """The approver's credential provenance, or a refusal when they are not independent."""
+    if actor.identity == approval.requested_by_identity:
+        raise FourEyesRequiredError(
+            "This needs a second person to approve it; you requested it yourself."
+        )
+    if actor.user_id is None:
+        return str(actor.kind)
+    user = await repo.get_user(session, actor.user_id)
+    if user is None:
+        return "self"
+    credential = users_service.credential_provenance(user)
+    if user.credential_issued_by is not None:
+        raise ApproverNotIndependentError(
+            f"Your password was set by {user.credential_issued_by}, not by you; change it "
+            "yourself before you approve money.",
+            credential=credential,
+        )
+    return credential
+
+
+async def _apply(
+    session: AsyncSession, actor: Actor, approval: RechargeApproval, metadata: dict[str, str]
+) -> LedgerTransaction:
+    key = f"approval:{approval.id}"
+    account = await get_account(session, approval.account_id)
+    payload = approval.payload or {}
+    if approval.operation == ApprovalOperation.ADJUST:
+        return await apply_adjust(
+            session,
+            actor,
+            wallet=account,
+            amount=approval.amount_micros,
+            reason=approval.memo,
+            key=key,
+            metadata=metadata,
+        )
+    if approval.operation == ApprovalOperation.TRANSFER:
+        source = await get_account(session, uuid.UUID(payload["source_account_id"]))
+        return await apply_transfer(
+            session,
+            actor,
+            source=source,
+            target=account,
+            amount=approval.amount_micros,
+            memo=approval.memo,
+            key=key,
+            metadata=metadata,
+        )
+    if approval.operation == ApprovalOperation.REFUND:
+        return await apply_refund(
+            session,
+            actor,
+            transaction_id=uuid.UUID(payload["transaction_id"]),
+            amount=approval.amount_micros,
+            reason=approval.memo,
+            key=key,
+            metadata=metadata,
+        )
+    return await apply_recharge(
+        session,
+        actor,
+        wallet=account,
+        amount=approval.amount_micros,
+        memo=approval.memo,
+        key=key,
+        metadata=metadata,
+        audit=False,
+    )
 
 
 async def reject_recharge(
@@ -92,7 +165,7 @@ async def reject_recharge(
         return approval
     if approval.status != ApprovalStatus.PENDING:
         raise ApprovalNotPendingError(
-            f"This recharge was already {approval.status}.", status=approval.status
+            f"This request was already {approval.status}.", status=approval.status
         )
     approval.status = ApprovalStatus.REJECTED
     approval.decided_by_identity = actor.identity
@@ -103,7 +176,7 @@ async def reject_recharge(
     await audit_service.record(
         session,
         actor,
-        "ledger.recharge.reject",
+        f"ledger.{approval.operation}.reject",
         target_type="recharge_approval",
         target_id=approval.id,
         target_label=approval.requested_by_label,

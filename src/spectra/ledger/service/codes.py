@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.serverkey import get_server_keys
-from spectra.errors import InvalidError
+from spectra.errors import AmountOutOfRangeError, InvalidError
 from spectra.kit.clock import utc_now
 from spectra.kit.crypto import keyed_hash
 from spectra.kit.ids import REDEEM_CODE_PREFIX, uuid7
-from spectra.kit.money import format_amount
+from spectra.kit.money import MAX_AMOUNT_MICROS, format_amount
 from spectra.kit.pagination import Page
 from spectra.ledger import ratelimit
 from spectra.ledger import repository as repo
@@ -33,6 +33,7 @@ from spectra.ledger.errors import (
     CodeNotFoundError,
     CodeRevokedError,
     CodesAlreadyIssuedError,
+    FourEyesRequiredError,
 )
 from spectra.ledger.models import (
     AccountKind,
@@ -44,8 +45,9 @@ from spectra.ledger.models import (
 )
 from spectra.users.permissions import Permission, ReadOnlyTokenError, require
 
-from ._common import positive
+from ._common import positive, replayed
 from .accounts import get_or_create_account
+from .four_eyes import approval_rule, scoped_key
 from .post import post
 
 MAX_BATCH = 10_000
@@ -109,16 +111,39 @@ async def create_codes(
         raise InvalidError(f"A batch holds 1 to {MAX_BATCH} codes.", field="count")
     if expires_at is not None and expires_at <= utc_now():
         raise InvalidError("The expiry must be in the future.", field="expires")
+    total = count * amount
+    if total > MAX_AMOUNT_MICROS:
+        raise AmountOutOfRangeError(
+            f"A batch may be worth at most {format_amount(MAX_AMOUNT_MICROS)} in all "
+            f"({count} codes of {format_amount(amount)} is {format_amount(total)}).",
+            field="amount",
+        )
+    batch_id = uuid7()
+    key = (
+        scoped_key(actor, "codes.issue", idempotency_key)
+        if idempotency_key
+        else f"codes.issue:{batch_id}"
+    )
+    why = None
+    if await replayed(session, key) is None:
+        why = await approval_rule(session, actor, amount=total, creates=True, capped=True)
+    if why is not None:
+        # Codes are shown once, to whoever creates them, so a batch cannot wait for a second
+        # approver the way a recharge does: above the four-eyes rule it is refused.
+        raise FourEyesRequiredError(
+            f"A batch worth {format_amount(total)} in all needs a second approver "
+            f"({why.replace('_', ' ')}); issue a smaller batch or ask an owner to change "
+            "four_eyes_threshold.",
+            reason=why,
+        )
     funding = await get_or_create_account(session, kind=AccountKind.FUNDING)
     outstanding = await get_or_create_account(session, kind=AccountKind.CODES_OUTSTANDING)
-    batch_id = uuid7()
-    total = count * amount
     txn = await post(
         session,
         actor,
         kind=TransactionKind.CODES_ISSUE,
         postings=[(funding.id, -total), (outstanding.id, total)],
-        idempotency_key=f"codes.issue:{idempotency_key or batch_id}",
+        idempotency_key=key,
         memo=memo or f"{count} redemption codes",
         metadata={"batch_id": str(batch_id), "count": count, "value_micros": amount},
     )

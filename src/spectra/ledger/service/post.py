@@ -29,7 +29,7 @@ from spectra.ledger.models import (
     NoticeDelivery,
     TransactionKind,
 )
-from spectra.ledger.postings import check_postings, same_postings
+from spectra.ledger.postings import check_in_range, check_postings, same_postings
 from spectra.workspace import service as workspace_service
 
 BALANCE_CHANGE = "ledger.balance"
@@ -55,12 +55,14 @@ async def post(
     canonical = check_postings(postings)
     key = clean_key(idempotency_key)
     account_ids = [a for a, _ in canonical]
-    kinds = await repo.lock_accounts(session, account_ids)
+    locked = await repo.lock_accounts_for_batch(session, account_ids)
+    kinds = {a: kind for a, (kind, _) in locked.items()}
     missing = [a for a in account_ids if a not in kinds]
     if missing:
         raise AccountNotFoundError(
             "A posting names a ledger account that does not exist.", account_id=str(missing[0])
         )
+    check_in_range({a: balance for a, (_, balance) in locked.items()}, canonical)
     now = utc_now()
     txn_id = uuid7()
     inserted = await repo.insert_transaction(

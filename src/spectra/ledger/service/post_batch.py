@@ -26,7 +26,7 @@ from spectra.ledger import repository as repo
 from spectra.ledger.errors import AccountNotFoundError, IdempotencyConflictError
 from spectra.ledger.holds import LedgerTransactionSpec
 from spectra.ledger.models import TransactionKind
-from spectra.ledger.postings import Posting, check_postings, same_postings
+from spectra.ledger.postings import Posting, check_in_range, check_postings, same_postings
 
 from .post import BALANCE_CHANGE, clean_key, notice_low_balances
 
@@ -98,6 +98,7 @@ async def _write(
     txn_rows: list[dict[str, Any]] = []
     posting_rows: list[dict[str, Any]] = []
     written: list[tuple[uuid.UUID, list[Posting]]] = []
+    running = {a: balance for a, (_, balance) in accounts.items()}
     for v in valid:
         spec = specs[v.index]
         missing = [a for a, _ in v.postings if a not in accounts]
@@ -128,6 +129,13 @@ async def _write(
             else:
                 outcomes[v.index] = PostedSpec(spec, txn_id, replayed=True)
             continue
+        try:
+            check_in_range(running, v.postings)
+        except SpectraError as exc:
+            outcomes[v.index] = PostedSpec(spec, None, error=exc)
+            continue
+        for a, m in v.postings:
+            running[a] += m
         txn_id = uuid7()
         known[v.key] = (txn_id, v.kind, v.postings)
         txn_rows.append(

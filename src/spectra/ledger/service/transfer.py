@@ -12,11 +12,18 @@ from spectra.errors import InvalidAmountError, InvalidError
 from spectra.kit.money import format_amount
 from spectra.ledger import repository as repo
 from spectra.ledger.errors import InsufficientBalanceError, TransferInvalidError
-from spectra.ledger.models import AccountKind, LedgerTransaction, TransactionKind
+from spectra.ledger.models import (
+    AccountKind,
+    ApprovalOperation,
+    LedgerAccount,
+    LedgerTransaction,
+    TransactionKind,
+)
 from spectra.users.permissions import Permission, require
 
-from ._common import positive, replayed
+from ._common import bounded, positive, replayed
 from .accounts import get_or_create_account, wallet_account
+from .four_eyes import RechargeOutcome, hold_for_approval, scoped_key
 from .post import post
 
 
@@ -29,18 +36,51 @@ async def adjust(
     amount: int,
     reason: str,
     idempotency_key: str,
-) -> LedgerTransaction:
+) -> RechargeOutcome:
     """Credit (amount > 0) or debit (amount < 0) a wallet against the adjustments account. A debit
-    may not take the wallet below zero. Idempotent on `idempotency_key`. Writes an audit event."""
+    may not take the wallet below zero; a credit creates money, so the four-eyes rule may make it
+    wait for a second approver. Idempotent on `idempotency_key` (scoped to the actor). Writes an
+    audit event."""
     require(actor, Permission.LEDGER_ADJUST)
     if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
         raise InvalidAmountError("An adjustment must be a non-zero amount.", field="amount")
+    bounded(amount)
     reason = reason.strip()
     if not reason:
         raise InvalidError("An adjustment needs a reason.", field="reason")
     wallet = await wallet_account(session, user_id=user_id, group_id=group_id)
+    key = scoped_key(actor, "adjust", idempotency_key)
+    if amount > 0:
+        waits = await hold_for_approval(
+            session,
+            actor,
+            operation=ApprovalOperation.ADJUST,
+            account=wallet,
+            amount=amount,
+            memo=reason,
+            key=key,
+            creates=True,
+            targets=[wallet],
+            capped=True,
+        )
+        if waits is not None:
+            return waits
+    txn = await apply_adjust(session, actor, wallet=wallet, amount=amount, reason=reason, key=key)
+    return RechargeOutcome(account=wallet, transaction=txn)
+
+
+async def apply_adjust(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    wallet: LedgerAccount,
+    amount: int,
+    reason: str,
+    key: str,
+    metadata: dict[str, str] | None = None,
+) -> LedgerTransaction:
+    """Write the adjustment; a debit may not take the wallet below zero. Audited once."""
     adjustments = await get_or_create_account(session, kind=AccountKind.ADJUSTMENTS)
-    key = f"adjust:{idempotency_key}"
     again = await replayed(session, key)
     if again is None and amount < 0:
         await repo.lock_accounts(session, [wallet.id, adjustments.id])
@@ -59,6 +99,7 @@ async def adjust(
         postings=[(adjustments.id, -amount), (wallet.id, amount)],
         idempotency_key=key,
         memo=reason,
+        metadata=metadata,
     )
     if again is None:
         await audit_service.record(
@@ -73,6 +114,7 @@ async def adjust(
             amount=format_amount(amount),
             reason=reason,
             transaction_id=str(txn.id),
+            **(metadata or {}),
         )
     return txn
 
@@ -88,9 +130,10 @@ async def transfer(
     amount: int,
     memo: str,
     idempotency_key: str,
-) -> LedgerTransaction:
-    """Move money from one wallet to another; the source may not go below zero.
-    Idempotent on `idempotency_key`. Writes an audit event."""
+) -> RechargeOutcome:
+    """Move money from one wallet to another; the source may not go below zero. Toward the
+    actor's own wallet or group the four-eyes rule may make it wait for a second approver.
+    Idempotent on `idempotency_key` (scoped to the actor). Writes an audit event."""
     require(actor, Permission.LEDGER_ADJUST)
     positive(amount)
     memo = memo.strip()
@@ -100,7 +143,39 @@ async def transfer(
     target = await wallet_account(session, user_id=to_user_id, group_id=to_group_id)
     if source.id == target.id:
         raise TransferInvalidError("A transfer needs two different wallets.")
-    key = f"transfer:{idempotency_key}"
+    key = scoped_key(actor, "transfer", idempotency_key)
+    waits = await hold_for_approval(
+        session,
+        actor,
+        operation=ApprovalOperation.TRANSFER,
+        account=target,
+        amount=amount,
+        memo=memo,
+        key=key,
+        creates=False,
+        targets=[target],
+        payload={"source_account_id": str(source.id)},
+    )
+    if waits is not None:
+        return waits
+    txn = await apply_transfer(
+        session, actor, source=source, target=target, amount=amount, memo=memo, key=key
+    )
+    return RechargeOutcome(account=target, transaction=txn)
+
+
+async def apply_transfer(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    source: LedgerAccount,
+    target: LedgerAccount,
+    amount: int,
+    memo: str,
+    key: str,
+    metadata: dict[str, str] | None = None,
+) -> LedgerTransaction:
+    """Write the transfer; the source may not go below zero. Audited once."""
     again = await replayed(session, key)
     if again is None:
         await repo.lock_accounts(session, [source.id, target.id])
@@ -118,6 +193,7 @@ async def transfer(
         postings=[(source.id, -amount), (target.id, amount)],
         idempotency_key=key,
         memo=memo,
+        metadata=metadata,
     )
     if again is None:
         await audit_service.record(
@@ -132,5 +208,6 @@ async def transfer(
             amount=format_amount(amount),
             memo=memo,
             transaction_id=str(txn.id),
+            **(metadata or {}),
         )
     return txn

@@ -37,6 +37,7 @@ _TERM_FIELDS = (
     "max_cost_per_request",
     "list_price",
 )
+_REQUIRED_TERMS = {"allowance", "period", "rollover_periods", "model_patterns", "list_price"}
 _COLUMN = {
     "allowance": "allowance_micros",
     "max_cost_per_request": "max_cost_per_request_micros",
@@ -165,6 +166,11 @@ async def edit_package(
         )
     current = await _version(session, package, package.current_version)
     sent = data.model_fields_set & set(_TERM_FIELDS)
+    for field in sorted(sent & _REQUIRED_TERMS):
+        if getattr(data, field) is None:
+            raise PackageTermsInvalidError(
+                f"{field} cannot be null; send a value or leave it out.", field=field
+            )
     values = {f: getattr(current, _COLUMN.get(f, f)) for f in _TERM_FIELDS}
     for field in sent:
         values[field] = getattr(data, field)

@@ -38,9 +38,15 @@ def _actor_for(user: User, *, via: str) -> Actor:
     return user_actor(user_id=user.id, email=user.email, role=user.role, via=via)
 
 
-async def _store_password(session: AsyncSession, user: User, password: str) -> None:
+async def _store_password(
+    session: AsyncSession, user: User, password: str, *, issued_by: str | None
+) -> None:
+    """Store a new password with its provenance: `issued_by` is the label of whoever set it
+    when that was not the user (then the account is no independent approver until the user
+    changes it themselves), None when the user chose it."""
     passwords.check_rule(password)
     user.password_hash = passwords.hash_password(password)
+    user.credential_issued_by = issued_by
     now = utc_now()
     await repository.retire_setup_links(session, user.id, at=now)
     await repository.end_sessions(session, user.id, at=now)
@@ -63,8 +69,11 @@ async def set_password(
     _guard_owner(actor, target)
     if target.status == "removed":
         raise UserRemovedError(f"{target.email} was removed; reactivate them first.")
-    await _store_password(session, target, password)
-    await audit_user(session, actor, "users.set_password", target)
+    issued_by = None if actor.user_id == target.id else actor.label
+    await _store_password(session, target, password, issued_by=issued_by)
+    await audit_user(
+        session, actor, "users.set_password", target, credential=_provenance(issued_by)
+    )
     return target
 
 
@@ -84,9 +93,12 @@ async def consume_setup_link(
     target = await load_user(session, link.user_id)
     if target.status in ("suspended", "removed"):
         raise refused
-    await _store_password(session, target, password)
+    issued_by = None if link.created_by == target.email else link.created_by
+    await _store_password(session, target, password, issued_by=issued_by)
     actor = _actor_for(target, via="setup_link").with_request(None, client_ip)
-    await audit_user(session, actor, "users.password_setup", target)
+    await audit_user(
+        session, actor, "users.password_setup", target, credential=_provenance(issued_by)
+    )
     return target
 
 
@@ -103,9 +115,19 @@ async def change_password(
     target = await load_user(session, actor.user_id)
     if not passwords.verify_password(target.password_hash, current_password):
         raise CurrentPasswordWrongError("The current password is wrong.")
-    await _store_password(session, target, new_password)
-    await audit_user(session, actor, "users.change_password", target)
+    await _store_password(session, target, new_password, issued_by=None)
+    await audit_user(session, actor, "users.change_password", target, credential="self")
     return target
+
+
+def _provenance(issued_by: str | None) -> str:
+    return "self" if issued_by is None else f"issued:{issued_by}"
+
+
+def credential_provenance(user: User) -> str:
+    """`self` when the user chose their current password, `issued:<label>` when someone else
+    set it (or issued the setup link it was set through) and the user has not changed it since."""
+    return _provenance(user.credential_issued_by)
 
 
 def check_usable(user: User, *, allow_invited: bool = False) -> None:

@@ -24,12 +24,22 @@ from spectra.users import passwords
 from spectra.users import service as users_service
 from spectra.workspace import service as workspace_service
 
-from .rbac_matrix import MATRIX, ROLES, Call, Case, fill
+from .rbac_matrix import (
+    MATRIX,
+    RANK_ACTORS,
+    RANK_MATRIX,
+    RANK_TARGETS,
+    ROLES,
+    Call,
+    Case,
+    fill,
+)
 
 PASSWORD = "rbac matrix password"
 FOUR_EYES_THRESHOLD = "100"
 """Recharges above this wait for approval; the matrix's own recharges stay below it."""
-DENIED_CODES = {"permission_denied", "read_only_token", "owner_protected", "token_from_member_key"}
+DENIED_CODES = {"permission_denied", "read_only_token", "rank_too_low", "token_from_member_key"}
+RANK_DENIED_CODES = DENIED_CODES | {"self_action", "token_for_other_user"}
 
 
 def api_routes(app: Any) -> set[tuple[str, str]]:
@@ -294,6 +304,40 @@ def _code(response: httpx.Response) -> str | None:
     except ValueError:
         return None
     return body.get("error", {}).get("code") if isinstance(body, dict) else None
+
+
+@pytest.mark.parametrize("actor", RANK_ACTORS)
+async def test_rank_matrix(actor: str, runtime: Runtime, client: httpx.AsyncClient) -> None:
+    """Every credential and user-management action × target rank (and oneself) for one actor
+    role: allowed calls succeed, the rest are a 403 (rank, permission or self)."""
+    fx = Fixtures(runtime)
+    await fx.user(role="owner")  # an owner stays whatever an owner actor suspends or removes
+    secret = await fx.credential(actor)
+    headers = {"authorization": f"Bearer {secret}"}
+    wrong: list[str] = []
+    for (method, path), case in sorted(RANK_MATRIX.items()):
+        for target_rank in RANK_TARGETS:
+            if target_rank == "self":
+                target = fx.caller
+            else:
+                target = await fx.user(role=target_rank, status=case.target_status)
+            call = await case.prepare(fx, target)
+            response = await _call(client, method, path.partition("#")[0], call, headers)
+            code = _code(response)
+            where = f"{method} {path}: {actor} on {target_rank}"
+            if target_rank in case.allow[actor]:
+                if response.status_code >= 400:
+                    wrong.append(f"{where} should be allowed, got {response.status_code} {code}")
+            elif response.status_code != 403 or code not in RANK_DENIED_CODES:
+                wrong.append(f"{where} should be denied (403), got {response.status_code} {code}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_rank_table_names_every_actor() -> None:
+    for key, case in RANK_MATRIX.items():
+        assert set(case.allow) == set(RANK_ACTORS), key
+        for targets in case.allow.values():
+            assert targets <= set(RANK_TARGETS), key
 
 
 def test_the_table_covers_every_role_per_entry() -> None:

@@ -50,7 +50,7 @@ class TestSetPassword:
             await users_service.set_password(
                 session, actor_for(admin), user=owner.id, password=PASSWORD
             )
-        assert caught.value.code == "owner_protected"
+        assert caught.value.code == "rank_too_low"
 
 
 class TestCreateSetupLink:

@@ -24,11 +24,18 @@ from spectra.users.errors import (
     UserSuspendedError,
 )
 from spectra.users.models import User, UserSession
-from spectra.users.permissions import Permission, ReadOnlyTokenError, Role, require
+from spectra.users.permissions import (
+    Manage,
+    Permission,
+    ReadOnlyTokenError,
+    Role,
+    require,
+    require_can_manage,
+)
 from spectra.users.sessions import csrf_for, hash_token, new_token
 
 from ._common import UserRef, audit_user, clean_email, default_group, load_user
-from .members import IssuedSetupLink, _guard_owner, _insert_user, _issue_setup_link
+from .members import IssuedSetupLink, _insert_user, _issue_setup_link
 
 SESSION_TTL = timedelta(hours=12)
 MAX_USER_AGENT = 300
@@ -55,12 +62,13 @@ async def set_password(
 ) -> User:
     """Set a user's password as an admin (or from `spectra users set-password`).
 
-    Ends the user's sessions and unused setup links; activates an invited user. Only an owner
-    may set an owner's password. Writes an audit event (never the password).
+    Ends the user's sessions and unused setup links; activates an invited user. Needs a rank
+    above the user's (`require_can_manage`): setting a password is signing in as them. Writes
+    an audit event (never the password).
     """
     require(actor, Permission.USERS_WRITE)
     target = await load_user(session, user)
-    _guard_owner(actor, target)
+    require_can_manage(actor, target, Manage.CREDENTIALS)
     if target.status == "removed":
         raise UserRemovedError(f"{target.email} was removed; reactivate them first.")
     await _store_password(session, target, password)

@@ -640,15 +640,21 @@ class RankCase:
     target_status: str = "active"
 
 
-def _with_self(table: dict[str, frozenset[str]], actors: frozenset[str]) -> dict[str, frozenset[str]]:
-    return {a: table.get(a, frozenset()) | ({"self"} if a in actors else set()) for a in RANK_ACTORS}
+def _with_self(
+    table: dict[str, frozenset[str]], actors: frozenset[str]
+) -> dict[str, frozenset[str]]:
+    return {
+        a: table.get(a, frozenset()) | ({"self"} if a in actors else set()) for a in RANK_ACTORS
+    }
 
 
 _ADMINS = frozenset({"owner", "admin"})
 _ALL = frozenset(RANK_ACTORS)
 
 
-def _on_user(json: Callable[[Fixtures], Any] | None = None) -> Callable[[Fixtures, Any], Awaitable[Call]]:
+def _on_user(
+    json: Callable[[Fixtures], Any] | None = None,
+) -> Callable[[Fixtures, Any], Awaitable[Call]]:
     async def prepare(fx: Fixtures, target: Any) -> Call:
         # by id: the actor's own email may have changed in an earlier case
         return Call({"user_ref": str(target.id)}, json=json(fx) if json else None)

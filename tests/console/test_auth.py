@@ -188,8 +188,8 @@ class TestChangePassword:
             "/console/account/password",
             {
                 "current_password": PASSWORD,
-                "new_password": "x" * 20,
-                "new_password_again": "x" * 20,
+                "new_password": "a new long password",
+                "new_password_again": "a new long password",
             },
             csrf=False,
         )

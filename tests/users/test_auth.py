@@ -43,6 +43,30 @@ class TestSetPassword:
             await users_service.set_password(session, local_actor(), user=user.id, password="short")
         assert caught.value.code == "password_too_weak"
 
+    @pytest.mark.parametrize(
+        "password", ["password1234", "Password123!", "qwertyuiop12", "x" * 20, "123456789012"]
+    )
+    async def test_refuses_a_common_or_trivial_password_with_advice(
+        self, session: Session, password: str
+    ) -> None:
+        user = await make_user(session)
+        with pytest.raises(SpectraError) as caught:
+            await users_service.set_password(
+                session, local_actor(), user=user.id, password=password
+            )
+        assert caught.value.code == "password_too_weak"
+        assert "too easy to guess" in caught.value.message
+        assert caught.value.details["feedback"]
+        assert user.password_hash is None
+
+    async def test_refuses_a_password_made_of_the_users_own_email(self, session: Session) -> None:
+        user = await make_user(session, email="marguerite.okonkwo@example.com")
+        with pytest.raises(SpectraError) as caught:
+            await users_service.set_password(
+                session, local_actor(), user=user.id, password="marguerite.okonkwo2024"
+            )
+        assert caught.value.code == "password_too_weak"
+
     async def test_an_admin_cannot_set_an_owners_password(self, session: Session) -> None:
         owner = await make_owner(session)
         admin = await make_user(session, role="admin")

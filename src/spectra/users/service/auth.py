@@ -46,7 +46,9 @@ def _actor_for(user: User, *, via: str) -> Actor:
 
 
 async def _store_password(session: AsyncSession, user: User, password: str) -> None:
-    passwords.check_rule(password)
+    passwords.check_rule(
+        password, user_inputs=(user.email, user.email.partition("@")[0], user.name)
+    )
     user.password_hash = passwords.hash_password(password)
     now = utc_now()
     await repository.retire_setup_links(session, user.id, at=now)

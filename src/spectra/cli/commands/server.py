@@ -14,6 +14,7 @@ from spectra.config import get_settings, reset_settings
 from spectra.db import migrate as db_migrate
 from spectra.db.leases import release, try_acquire
 from spectra.errors import ConfigError, SpectraError
+from spectra.kit.files import private_dir
 from spectra.runtime import build_runtime, close_runtime
 
 
@@ -31,7 +32,7 @@ def migrate() -> None:
     settings = get_settings()
     try:
         if settings.is_sqlite:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(settings.data_dir)
         asyncio.run(db_migrate.upgrade(settings.resolved_database_url))
     except SpectraError as exc:
         fail_error(exc)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from spectra import bootstrap
 
 
 def _free_port() -> int:
@@ -79,10 +82,45 @@ def test_first_start_prints_sign_in_once_and_a_second_server_refuses(tmp_path: P
     # uvicorn shuts down gracefully, then re-raises SIGTERM as its exit status.
     assert proc.returncode in (0, -signal.SIGTERM)
     assert "Traceback" not in log_file.read_text()
-    link = next(line.strip() for line in out.splitlines() if "/console/setup?token=" in line)
+    # stdout is a pipe here, as under systemd: the link is in a 0600 file, not in the output
+    assert "/console/setup?token=" not in out
+    link_file = tmp_path / "owner-setup-link.txt"
+    assert str(link_file) in out
+    assert stat.S_IMODE(link_file.stat().st_mode) == 0o600
+    text = link_file.read_text()
+    link = next(line.strip() for line in text.splitlines() if "/console/setup?token=" in line)
     token = link.rsplit("=", 1)[-1]
     assert len(token) >= 20
     assert token not in log_file.read_text(), "the setup link must never reach the log"
+
+
+def test_on_a_terminal_the_setup_link_is_printed_and_no_file_is_written(tmp_path: Path) -> None:
+    lines = ["First start: ...", "  http://127.0.0.1:8080/console/setup?token=abc"]
+    leader, follower = os.openpty()
+    try:
+        with os.fdopen(follower, "w", closefd=False) as terminal:
+            shown = bootstrap.announce(lines, data_dir=tmp_path, stdout=terminal)
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert shown == lines
+    assert not (tmp_path / bootstrap.SETUP_LINK_FILE).exists()
+
+
+def test_off_a_terminal_the_setup_link_goes_to_a_private_file(tmp_path: Path) -> None:
+    lines = ["First start: ...", "  http://127.0.0.1:8080/console/setup?token=abc"]
+    read_end, write_end = os.pipe()
+    try:
+        with os.fdopen(write_end, "w", closefd=False) as pipe:
+            shown = bootstrap.announce(lines, data_dir=tmp_path / "data", stdout=pipe)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    path = tmp_path / "data" / bootstrap.SETUP_LINK_FILE
+    assert "token=abc" not in "\n".join(shown)
+    assert any(str(path) in line for line in shown)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "token=abc" in path.read_text()
 
 
 def test_more_than_one_worker_is_refused_with_a_sentence(tmp_path: Path) -> None:

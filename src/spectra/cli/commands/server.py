@@ -101,7 +101,10 @@ def serve(
 
     logs.configure(settings.log_level, as_json=settings.log_json)
     console.print(f"Spectra is starting on {settings.public_base()}")
-    for line in lines:
+    from spectra import bootstrap
+
+    # The link goes to a terminal only; a journal (systemd) would keep it readable.
+    for line in bootstrap.announce(lines, data_dir=settings.data_dir, stdout=sys.stdout):
         console.print(line, markup=False, highlight=False, soft_wrap=True)  # never split the link
     # Each worker of several builds its own app and runtime (and takes its own serve lease).
     app: object = (

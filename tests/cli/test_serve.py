@@ -135,3 +135,33 @@ def test_more_than_one_worker_is_refused_with_a_sentence(tmp_path: Path) -> None
     assert result.returncode == 2
     assert "Redis" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_the_server_ignores_forwarded_for_from_localhost_by_default(tmp_path: Path) -> None:
+    """uvicorn alone would believe X-Forwarded-For from 127.0.0.1: each sign-in attempt could
+    then claim a new address and never reach the per-address limit."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spectra", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=_env(tmp_path),
+    )
+    try:
+        _wait_ready(base, proc)
+        codes = [
+            httpx.post(
+                f"{base}/api/auth/login",
+                json={"email": f"spray{n}@example.com", "password": "not the password"},
+                headers={"x-forwarded-for": f"203.0.113.{n}"},
+                timeout=30,
+            ).status_code
+            for n in range(21)
+        ]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert codes[-1] == 429, codes

@@ -123,5 +123,8 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=30,
+        # The app applies SPECTRA_TRUSTED_PROXIES itself; uvicorn's default would trust
+        # X-Forwarded-For from 127.0.0.1 (anyone on this host could pick their client IP).
+        proxy_headers=False,
         server_header=False,
     )

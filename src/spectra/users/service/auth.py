@@ -38,6 +38,11 @@ from ._common import UserRef, audit_user, clean_email, default_group, load_user
 from .members import IssuedSetupLink, _insert_user, _issue_setup_link
 
 SESSION_TTL = timedelta(hours=12)
+_LOCKED_WHAT = {
+    throttle.SCOPE_EMAIL_IP: "this email from your network address",
+    throttle.SCOPE_IP: "your network address",
+    throttle.SCOPE_ACCOUNT: "this email from many network addresses",
+}
 MAX_USER_AGENT = 300
 
 
@@ -156,9 +161,9 @@ async def authenticate_password(
     if locked is not None:
         scope, seconds = locked
         minutes = max(1, int(seconds // 60) + (1 if seconds % 60 else 0))
-        what = "this email" if scope == "email" else "your network address"
         raise SignInLockedError(
-            f"Too many failed sign-ins for {what}; try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+            f"Too many failed sign-ins for {_LOCKED_WHAT[scope]}; try again in {minutes} "
+            f"minute{'s' if minutes != 1 else ''}.",
             retry_after=int(seconds) + 1,
         )
     user = await repository.find_user_by_email(session, key)
@@ -166,8 +171,19 @@ async def authenticate_password(
     if user is None or not ok or user.status in ("removed", "invited"):
         await limiter.record_failure(email=key, ip=ip)
         raise InvalidCredentialsError("The email or password is wrong.")
-    await limiter.record_success(email=key)
+    await limiter.record_success(email=key, ip=ip)
     check_usable(user)
+    lockouts = await limiter.take_lockouts(email=key)
+    if lockouts:
+        # The failed attempts' own units of work rolled back: this is the first committed
+        # moment to tell the user (and every admin reading the audit log) that it happened.
+        await audit_user(
+            session,
+            SYSTEM,
+            "auth.sign_in_locked",
+            user,
+            lockouts=[{"scope": lock.scope, "ip": lock.ip, "at": lock.at} for lock in lockouts],
+        )
     if user.password_hash and passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     return user

@@ -22,7 +22,7 @@ from spectra.config import Settings, get_settings
 from spectra.db import migrate
 from spectra.errors import SpectraError
 from spectra.logs import request_id_var
-from spectra.middleware import RequestIdMiddleware, request_id_for
+from spectra.middleware import ConsoleHeadersMiddleware, RequestIdMiddleware, request_id_for
 from spectra.runtime import Runtime, build_runtime, close_runtime
 
 log = logging.getLogger(__name__)
@@ -268,6 +268,7 @@ def create_app(
             status_code=500,
         )
 
+    app.add_middleware(ConsoleHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8080
+    behind_proxy: bool = Field(
+        default=False,
+        description="A reverse proxy bounds slow clients (header and body read timeouts); "
+        "needed to listen on a non-loopback address (see docs/deployment.md).",
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For and "

@@ -165,3 +165,18 @@ def test_the_server_ignores_forwarded_for_from_localhost_by_default(tmp_path: Pa
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     assert codes[-1] == 429, codes
+
+
+def test_listening_beyond_loopback_needs_a_proxy_that_bounds_slow_clients(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "spectra", "serve", "--host", "0.0.0.0", "--port", "9"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--behind-proxy" in result.stderr
+    assert "docs/deployment.md" in result.stderr
+    assert "Traceback" not in result.stderr

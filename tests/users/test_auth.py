@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
-
-import logging
 
 import pytest
 from sqlalchemy import select
@@ -280,6 +279,7 @@ class TestLockoutCannotKeepTheOwnerOut:
         )
         event = await last_audit(session, "auth.sign_in_locked")
         assert event.target_id == str(owner.id)
+        assert event.details is not None
         assert [(x["scope"], x["ip"]) for x in event.details["lockouts"]] == [
             ("email_ip", "203.0.113.9")
         ]

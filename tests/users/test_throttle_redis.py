@@ -134,4 +134,5 @@ class TestAuthenticateWithRedis:
             session, email="bossr@example.com", password=PASSWORD, client_ip="198.51.100.1"
         )
         event = await last_audit(session, "auth.sign_in_locked")
+        assert event.details is not None
         assert event.details["lockouts"][0]["ip"] == "203.0.113.9"

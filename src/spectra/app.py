@@ -15,13 +15,14 @@ from sqlalchemy import text
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from spectra import __version__
 from spectra.config import Settings, get_settings
 from spectra.db import migrate
 from spectra.errors import SpectraError
 from spectra.logs import request_id_var
-from spectra.middleware import RequestIdMiddleware, request_id_for
+from spectra.middleware import ConsoleHeadersMiddleware, RequestIdMiddleware, request_id_for
 from spectra.runtime import Runtime, build_runtime, close_runtime
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,21 @@ class SpectraApp(FastAPI):
     """
 
     _gateway_routes: dict[tuple[str, str], ASGIApp] | None = None
+    _proxies: ProxyHeadersMiddleware | None = None
+
+    def trust_proxies(self, proxies: list[str]) -> None:
+        """Believe X-Forwarded-For/-Proto only from these IPs or CIDRs (none: the TCP peer is
+        the client). Every client-IP decision (key allowlists, sign-in throttle, audit) reads
+        `scope["client"]`, which this sets once, here."""
+        self._proxies = ProxyHeadersMiddleware(self._dispatch, proxies) if proxies else None  # type: ignore[arg-type]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._proxies is not None and scope["type"] != "lifespan":
+            await self._proxies(scope, receive, send)  # type: ignore[arg-type]
+        else:
+            await self._dispatch(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(GATEWAY_PREFIX):
             routes = self._gateway_routes
             if routes is None:
@@ -179,6 +193,9 @@ def create_app(
     )
     if runtime is not None:
         app.state.runtime = runtime
+    app.trust_proxies(
+        (runtime.settings if runtime else settings or get_settings()).trusted_proxy_list
+    )
 
     for name in SURFACES:
         module = importlib.import_module(f"spectra.{name}.router")
@@ -251,6 +268,7 @@ def create_app(
             status_code=500,
         )
 
+    app.add_middleware(ConsoleHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -5,6 +5,7 @@ Workspace settings (currency, time zone, thresholds) live in the database, not h
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from functools import lru_cache
@@ -29,6 +30,10 @@ def _config_file() -> Path | None:
     return candidate if candidate.exists() else None
 
 
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SPECTRA_", extra="ignore")
 
@@ -47,6 +52,16 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8080
+    behind_proxy: bool = Field(
+        default=False,
+        description="A reverse proxy bounds slow clients (header and body read timeouts); "
+        "needed to listen on a non-loopback address (see docs/deployment.md).",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; default none (the TCP peer is the client).",
+    )
     workers: int = 1
     public_url: str | None = Field(
         default=None, description="How people reach this server (links, snippets)."
@@ -100,6 +115,22 @@ class Settings(BaseSettings):
     gateway_user_concurrency: int | None = Field(
         default=None, description="Open requests per member."
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        for item in _split(value):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"SPECTRA_TRUSTED_PROXIES: {item!r} is not an IP address or CIDR range"
+                ) from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return _split(self.trusted_proxies)
 
     @field_validator("change_poll_interval")
     @classmethod

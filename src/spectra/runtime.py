@@ -26,6 +26,7 @@ from spectra.db.redis import SharedRedis, open_redis
 from spectra.db.serverkey import ServerKeys, bind_secret, has_identity, load_secret, set_server_keys
 from spectra.db.session import Database, open_database, set_database
 from spectra.errors import ConfigError
+from spectra.kit.files import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ async def build_runtime(
     settings = settings or get_settings()
     url = settings.resolved_database_url
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
     should_migrate = settings.auto_migrate if migrate_schema is None else migrate_schema
     if should_migrate:
         await migrate.upgrade(url)

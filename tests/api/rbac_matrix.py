@@ -612,3 +612,109 @@ def fill(path: str, params: dict[str, str]) -> str:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+# --- rank: acting on another user ------------------------------------------------------------
+# Every credential and user-management action × actor role × target rank (and the actor
+# themselves). Whoever holds a user's password, set-up link, key or token IS that user, so
+# nobody touches the credentials or email of an equal or higher rank; owners may still
+# suspend, reactivate, remove, rename or move each other. Acting on oneself follows the role's
+# own permission (an admin may set their own password; nobody suspends themselves).
+
+RANK_ACTORS = ("owner", "admin", "billing", "auditor", "member")
+RANK_TARGETS = ("member", "billing", "auditor", "admin", "owner", "self")
+
+_BELOW = {
+    "owner": frozenset({"member", "billing", "auditor", "admin"}),
+    "admin": frozenset({"member", "billing", "auditor"}),
+}
+_BELOW_OR_OWNER = {"owner": _BELOW["owner"] | {"owner"}, "admin": _BELOW["admin"]}
+STRONG_PASSWORD = "violet anchor mountain ledger"
+
+
+@dataclass(frozen=True)
+class RankCase:
+    allow: dict[str, frozenset[str]]
+    """Actor role -> the targets it may act on ("self" = its own account)."""
+    prepare: Callable[[Fixtures, Any], Awaitable[Call]]
+    target_status: str = "active"
+
+
+def _with_self(
+    table: dict[str, frozenset[str]], actors: frozenset[str]
+) -> dict[str, frozenset[str]]:
+    return {
+        a: table.get(a, frozenset()) | ({"self"} if a in actors else set()) for a in RANK_ACTORS
+    }
+
+
+_ADMINS = frozenset({"owner", "admin"})
+_ALL = frozenset(RANK_ACTORS)
+
+
+def _on_user(
+    json: Callable[[Fixtures], Any] | None = None,
+) -> Callable[[Fixtures, Any], Awaitable[Call]]:
+    async def prepare(fx: Fixtures, target: Any) -> Call:
+        # by id: the actor's own email may have changed in an earlier case
+        return Call({"user_ref": str(target.id)}, json=json(fx) if json else None)
+
+    return prepare
+
+
+async def _rank_key_for(fx: Fixtures, target: Any) -> Call:
+    return Call(json={"user_id": str(target.id), "name": "minted"})
+
+
+async def _rank_key(fx: Fixtures, target: Any) -> Call:
+    return Call({"key_id": str((await fx.key(target)).id)})
+
+
+async def _rank_key_rename(fx: Fixtures, target: Any) -> Call:
+    return Call({"key_id": str((await fx.key(target)).id)}, json={"name": "renamed"})
+
+
+async def _rank_token(fx: Fixtures, target: Any) -> Call:
+    return Call({"token_id": str((await fx.token(target)).id)})
+
+
+async def _rank_token_for(fx: Fixtures, target: Any) -> Call:
+    return Call(json={"user_id": str(target.id), "name": "minted"})
+
+
+async def _rank_group(fx: Fixtures, target: Any) -> Call:
+    return Call({"user_ref": str(target.id)}, json={"group": (await fx.group()).name})
+
+
+RANK_MATRIX: dict[tuple[str, str], RankCase] = {
+    ("POST", "/api/users/{user_ref}/password"): RankCase(
+        _with_self(_BELOW, _ADMINS), _on_user(lambda fx: {"password": STRONG_PASSWORD})
+    ),
+    ("POST", "/api/users/{user_ref}/setup-link"): RankCase(_with_self(_BELOW, _ADMINS), _on_user()),
+    ("PATCH", "/api/users/{user_ref}#email"): RankCase(
+        _with_self(_BELOW, _ADMINS),
+        _on_user(lambda fx: {"email": f"moved-{fx.unique()}@example.com"}),
+    ),
+    ("PATCH", "/api/users/{user_ref}#name"): RankCase(
+        _with_self(_BELOW_OR_OWNER, _ADMINS), _on_user(lambda fx: {"name": "Renamed"})
+    ),
+    ("POST", "/api/users/{user_ref}/group"): RankCase(
+        _with_self(_BELOW_OR_OWNER, _ADMINS), _rank_group
+    ),
+    ("POST", "/api/users/{user_ref}/suspend"): RankCase(
+        _with_self(_BELOW_OR_OWNER, frozenset()), _on_user(lambda fx: {"reason": "rank"})
+    ),
+    ("POST", "/api/users/{user_ref}/reactivate"): RankCase(
+        _with_self(_BELOW_OR_OWNER, frozenset()), _on_user(), target_status="suspended"
+    ),
+    ("DELETE", "/api/users/{user_ref}"): RankCase(
+        _with_self(_BELOW_OR_OWNER, frozenset()), _on_user()
+    ),
+    ("POST", "/api/keys"): RankCase(_with_self(_BELOW, _ALL), _rank_key_for),
+    ("PATCH", "/api/keys/{key_id}"): RankCase(_with_self(_BELOW, _ALL), _rank_key_rename),
+    ("POST", "/api/keys/{key_id}/rotate"): RankCase(_with_self(_BELOW, _ALL), _rank_key),
+    ("POST", "/api/keys/{key_id}/revoke"): RankCase(_with_self(_BELOW, _ALL), _rank_key),
+    ("POST", "/api/tokens"): RankCase(_with_self({}, _ALL), _rank_token_for),
+    ("POST", "/api/tokens/{token_id}/revoke"): RankCase(_with_self(_BELOW, _ALL), _rank_token),
+}
+"""A `#suffix` on a path only tells two cases of one route apart."""

@@ -24,12 +24,22 @@ from spectra.users import passwords
 from spectra.users import service as users_service
 from spectra.workspace import service as workspace_service
 
-from .rbac_matrix import MATRIX, ROLES, Call, Case, fill
+from .rbac_matrix import (
+    MATRIX,
+    RANK_ACTORS,
+    RANK_MATRIX,
+    RANK_TARGETS,
+    ROLES,
+    Call,
+    Case,
+    fill,
+)
 
 PASSWORD = "rbac matrix password"
 FOUR_EYES_THRESHOLD = "100"
 """Recharges above this wait for approval; the matrix's own recharges stay below it."""
-DENIED_CODES = {"permission_denied", "read_only_token", "owner_protected", "token_from_member_key"}
+DENIED_CODES = {"permission_denied", "read_only_token", "rank_too_low", "token_from_member_key"}
+RANK_DENIED_CODES = DENIED_CODES | {"self_action", "token_for_other_user"}
 
 
 def api_routes(app: Any) -> set[tuple[str, str]]:
@@ -233,6 +243,25 @@ async def _call(
     )
 
 
+async def _caller(runtime: Runtime, kind: str) -> tuple[Fixtures, dict[str, str]]:
+    """Fixtures and the auth header of a fresh caller of `kind`; another owner exists, so the
+    workspace keeps one whatever the caller suspends, removes or demotes."""
+    fx = Fixtures(runtime)
+    await fx.user(role="owner")
+    secret = await fx.credential(kind)
+    return fx, {"authorization": f"Bearer {secret}"}
+
+
+def _misjudged(where: str, allowed: bool, response: httpx.Response, denied: set[str]) -> list[str]:
+    """[] when `response` is what `allowed` expects (2xx, or a 403 with a code in `denied`)."""
+    code = _code(response)
+    if allowed and response.status_code >= 400:
+        return [f"{where} should be allowed, got {response.status_code} {code}"]
+    if not allowed and (response.status_code != 403 or code not in denied):
+        return [f"{where} should be denied (403), got {response.status_code} {code}"]
+    return []
+
+
 def test_every_api_route_has_an_entry(app: Any) -> None:
     served = api_routes(app)
     missing = sorted(served - set(MATRIX))
@@ -247,26 +276,14 @@ def test_every_api_route_has_an_entry(app: Any) -> None:
 
 @pytest.mark.parametrize("kind", ROLES)
 async def test_matrix(kind: str, runtime: Runtime, app: Any, client: httpx.AsyncClient) -> None:
-    fx = Fixtures(runtime)
-    await fx.user(role="owner")  # someone else keeps owning the workspace whatever the caller does
-    secret = await fx.credential(kind)
-    headers = {"authorization": f"Bearer {secret}"}
+    fx, headers = await _caller(runtime, kind)
     wrong: list[str] = []
     for (method, path), case in sorted(MATRIX.items()):
         if case.public or (method, path) not in api_routes(app):
             continue
         call = await case.prepare(fx)
         response = await _call(client, method, path, call, headers)
-        code = _code(response)
-        if kind in case.allow:
-            if response.status_code >= 400:
-                wrong.append(
-                    f"{method} {path}: {kind} should be allowed, got {response.status_code} {code}"
-                )
-        elif response.status_code != 403 or code not in DENIED_CODES:
-            wrong.append(
-                f"{method} {path}: {kind} should be denied (403), got {response.status_code} {code}"
-            )
+        wrong += _misjudged(f"{method} {path}: {kind}", kind in case.allow, response, DENIED_CODES)
     assert not wrong, "\n".join(wrong)
 
 
@@ -294,6 +311,36 @@ def _code(response: httpx.Response) -> str | None:
     except ValueError:
         return None
     return body.get("error", {}).get("code") if isinstance(body, dict) else None
+
+
+@pytest.mark.parametrize("actor", RANK_ACTORS)
+async def test_rank_matrix(actor: str, runtime: Runtime, client: httpx.AsyncClient) -> None:
+    """Every credential and user-management action × target rank (and oneself) for one actor
+    role: allowed calls succeed, the rest are a 403 (rank, permission or self)."""
+    fx, headers = await _caller(runtime, actor)
+    wrong: list[str] = []
+    for (method, path), case in sorted(RANK_MATRIX.items()):
+        for target_rank in RANK_TARGETS:
+            if target_rank == "self":
+                target = fx.caller
+            else:
+                target = await fx.user(role=target_rank, status=case.target_status)
+            call = await case.prepare(fx, target)
+            response = await _call(client, method, path.partition("#")[0], call, headers)
+            wrong += _misjudged(
+                f"{method} {path}: {actor} on {target_rank}",
+                target_rank in case.allow[actor],
+                response,
+                RANK_DENIED_CODES,
+            )
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_rank_table_names_every_actor() -> None:
+    for key, case in RANK_MATRIX.items():
+        assert set(case.allow) == set(RANK_ACTORS), key
+        for targets in case.allow.values():
+            assert targets <= set(RANK_TARGETS), key
 
 
 def test_the_table_covers_every_role_per_entry() -> None:

@@ -188,8 +188,8 @@ class TestChangePassword:
             "/console/account/password",
             {
                 "current_password": PASSWORD,
-                "new_password": "x" * 20,
-                "new_password_again": "x" * 20,
+                "new_password": "a new long password",
+                "new_password_again": "a new long password",
             },
             csrf=False,
         )
@@ -204,3 +204,18 @@ class TestChangePassword:
             headers={"origin": "https://evil.test"},
         )
         assert response.status_code == 403
+
+
+class TestBrowserHardening:
+    async def test_console_pages_may_not_be_framed_and_run_only_own_scripts(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.get("/console/login")
+        csp = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp
+        assert "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp.split("script-src", 1)[1].split(";", 1)[0]
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        static = await client.get("/console/static/console.js")
+        assert static.headers["x-frame-options"] == "DENY"

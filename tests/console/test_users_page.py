@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from tests.factories import make_user
 
 from spectra.audit.actor import local_actor
@@ -15,6 +16,7 @@ from spectra.ledger import service as ledger_service
 from spectra.packages import service as packages_service
 from spectra.packages.schemas import PackageCreate
 from spectra.runtime import Runtime
+from spectra.users.models import PasswordSetupLink
 
 
 async def _charge(session: Any, user_id: uuid.UUID, amount: str) -> None:
@@ -144,3 +146,25 @@ async def test_the_member_sees_their_own_usage_chart(browser: Any, runtime: Runt
     assert 'data-chart="my-usage-chart"' in page.text
     assert 'id="my-usage-chart"' in page.text
     assert "/console/static/vendor/chart-4.6.1.umd.min.js" in page.text
+
+
+class TestActionsFollowRank:
+    async def test_an_admin_sees_no_credential_or_status_actions_on_another_admin(
+        self, runtime: Runtime, browser: Any
+    ) -> None:
+        admin = await browser(role="admin")
+        async with session_scope(runtime.db) as session:
+            peer = await make_user(session, email="peer@acme.test", role="admin")
+            member = await make_user(session, email="member@acme.test")
+        on_peer = (await admin.get(f"/console/users/{peer.id}")).text
+        on_member = (await admin.get(f"/console/users/{member.id}")).text
+        for action in ('id="setup-link-user"', 'id="suspend-user"', 'id="edit-user-form"'):
+            assert action in on_member
+            assert action not in on_peer
+        refused = await admin.post_form(f"/console/users/{peer.id}/setup-link")
+        assert "token=" not in refused.text
+        async with session_scope(runtime.db) as session:
+            links = await session.execute(
+                select(PasswordSetupLink).where(PasswordSetupLink.user_id == peer.id)
+            )
+            assert links.first() is None

@@ -146,6 +146,29 @@ class TestExports:
         assert [int(r["cost_micros"]) for r in rows] == list(range(25))
         assert rows[1]["cost"] == "0.000001"
 
+    async def test_csv_neutralises_formulas_a_caller_chose(
+        self, session: AsyncSession, clock: datetime
+    ) -> None:
+        # the requested model is whatever a member's client sent
+        chosen = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tx"]
+        await usage_service.record_usage_batch(
+            session, [usage_record(model_requested=m, cost_micros=1) for m in chosen]
+        )
+        filters = exports.authorize_export(AUDITOR, fmt="csv")
+        text = "".join([c async for c in exports.stream_records(session, filters, fmt="csv")])
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert sorted(r["model_requested"] for r in rows) == sorted("'" + m for m in chosen)
+
+    async def test_a_report_csv_neutralises_a_members_name(
+        self, session: AsyncSession, clock: datetime
+    ) -> None:
+        rows = [{"user": "=cmd|' /C calc'!A0", "cost": "-1.50", "requests": 2}]
+        text = "".join(
+            [c async for c in exports.stream_rows(rows, "csv", ["user", "cost", "requests"])]
+        )
+        parsed = list(csv.DictReader(io.StringIO(text)))
+        assert parsed == [{"user": "'=cmd|' /C calc'!A0", "cost": "-1.50", "requests": "2"}]
+
     async def test_jsonl_and_member_scope(self, session: AsyncSession, clock: datetime) -> None:
         alice, _bob = await _seed(session)
         member = Actor(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,13 +11,19 @@ from sqlalchemy import select
 from tests.factories import make_user
 
 from spectra.audit.actor import local_actor
+from spectra.audit.models import AuditEvent
 from spectra.db.session import Session
 from spectra.errors import SpectraError
 from spectra.kit import clock as clock_module
 from spectra.users import passwords
 from spectra.users import service as users_service
 from spectra.users.models import PasswordSetupLink, User
-from spectra.users.throttle import MAX_FAILURES_PER_EMAIL, MAX_FAILURES_PER_IP
+from spectra.users.throttle import (
+    ACCOUNT_LOCK_SECONDS,
+    MAX_FAILURES_PER_ACCOUNT,
+    MAX_FAILURES_PER_EMAIL_AND_IP,
+    MAX_FAILURES_PER_IP,
+)
 
 from .factories import PASSWORD, actor_for, last_audit, make_owner
 
@@ -43,6 +50,30 @@ class TestSetPassword:
             await users_service.set_password(session, local_actor(), user=user.id, password="short")
         assert caught.value.code == "password_too_weak"
 
+    @pytest.mark.parametrize(
+        "password", ["password1234", "Password123!", "qwertyuiop12", "x" * 20, "123456789012"]
+    )
+    async def test_refuses_a_common_or_trivial_password_with_advice(
+        self, session: Session, password: str
+    ) -> None:
+        user = await make_user(session)
+        with pytest.raises(SpectraError) as caught:
+            await users_service.set_password(
+                session, local_actor(), user=user.id, password=password
+            )
+        assert caught.value.code == "password_too_weak"
+        assert "too easy to guess" in caught.value.message
+        assert caught.value.details["feedback"]
+        assert user.password_hash is None
+
+    async def test_refuses_a_password_made_of_the_users_own_email(self, session: Session) -> None:
+        user = await make_user(session, email="marguerite.okonkwo@example.com")
+        with pytest.raises(SpectraError) as caught:
+            await users_service.set_password(
+                session, local_actor(), user=user.id, password="marguerite.okonkwo2024"
+            )
+        assert caught.value.code == "password_too_weak"
+
     async def test_an_admin_cannot_set_an_owners_password(self, session: Session) -> None:
         owner = await make_owner(session)
         admin = await make_user(session, role="admin")
@@ -50,7 +81,7 @@ class TestSetPassword:
             await users_service.set_password(
                 session, actor_for(admin), user=owner.id, password=PASSWORD
             )
-        assert caught.value.code == "owner_protected"
+        assert caught.value.code == "rank_too_low"
 
 
 class TestCreateSetupLink:
@@ -155,7 +186,7 @@ class TestAuthenticatePassword:
         self, session: Session, clock: datetime
     ) -> None:
         await _with_password(session, email="lock@example.com")
-        for _ in range(MAX_FAILURES_PER_EMAIL):
+        for _ in range(MAX_FAILURES_PER_EMAIL_AND_IP):
             with pytest.raises(SpectraError):
                 await users_service.authenticate_password(
                     session, email="lock@example.com", password="bad password!", ip=None
@@ -187,6 +218,80 @@ class TestAuthenticatePassword:
         await users_service.authenticate_password(
             session, email="victim@example.com", password=PASSWORD, ip="198.51.100.1"
         )
+
+
+async def _fail_from(session: Session, email: str, ips: list[str]) -> None:
+    for ip in ips:
+        with pytest.raises(SpectraError) as caught:
+            await users_service.authenticate_password(
+                session, email=email, password="not the password", ip=ip
+            )
+        assert caught.value.code == "invalid_credentials"
+
+
+class TestLockoutCannotKeepTheOwnerOut:
+    async def test_an_attacker_elsewhere_locks_only_their_own_address(
+        self, session: Session, clock: datetime
+    ) -> None:
+        await _with_password(session, email="boss@example.com", role="owner")
+        await _fail_from(
+            session, "boss@example.com", ["203.0.113.9"] * MAX_FAILURES_PER_EMAIL_AND_IP
+        )
+        with pytest.raises(SpectraError) as caught:
+            await users_service.authenticate_password(
+                session, email="boss@example.com", password=PASSWORD, ip="203.0.113.9"
+            )
+        assert caught.value.code == "sign_in_locked"
+        found = await users_service.authenticate_password(
+            session, email="boss@example.com", password=PASSWORD, ip="198.51.100.1"
+        )
+        assert found.email == "boss@example.com"
+
+    async def test_many_addresses_lock_the_account_only_briefly(
+        self, session: Session, clock: datetime
+    ) -> None:
+        await _with_password(session, email="boss@example.com", role="owner")
+        spread = [f"203.0.{n // 200}.{n % 200}" for n in range(MAX_FAILURES_PER_ACCOUNT)]
+        await _fail_from(session, "boss@example.com", spread)
+        with pytest.raises(SpectraError) as caught:
+            await users_service.authenticate_password(
+                session, email="boss@example.com", password=PASSWORD, ip="198.51.100.1"
+            )
+        assert caught.value.code == "sign_in_locked"
+        assert "many network addresses" in caught.value.message
+        assert caught.value.details["retry_after"] <= ACCOUNT_LOCK_SECONDS + 1
+        clock_module.advance(timedelta(seconds=ACCOUNT_LOCK_SECONDS + 1))
+        await users_service.authenticate_password(
+            session, email="boss@example.com", password=PASSWORD, ip="198.51.100.1"
+        )
+
+    async def test_the_owner_is_told_in_the_log_and_at_the_next_sign_in(
+        self, session: Session, clock: datetime, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        owner = await _with_password(session, email="boss@example.com", role="owner")
+        with caplog.at_level(logging.WARNING, logger="spectra.users.throttle"):
+            await _fail_from(
+                session, "boss@example.com", ["203.0.113.9"] * MAX_FAILURES_PER_EMAIL_AND_IP
+            )
+        assert any("sign-in locked" in r.getMessage() for r in caplog.records)
+        await users_service.sign_in(
+            session, email="boss@example.com", password=PASSWORD, client_ip="198.51.100.1"
+        )
+        event = await last_audit(session, "auth.sign_in_locked")
+        assert event.target_id == str(owner.id)
+        assert event.details is not None
+        assert [(x["scope"], x["ip"]) for x in event.details["lockouts"]] == [
+            ("email_ip", "203.0.113.9")
+        ]
+        await users_service.sign_in(
+            session, email="boss@example.com", password=PASSWORD, client_ip="198.51.100.1"
+        )
+        told = (
+            await session.execute(
+                select(AuditEvent).where(AuditEvent.action == "auth.sign_in_locked")
+            )
+        ).scalars()
+        assert len(list(told)) == 1, "told once"
 
 
 class TestSessions:

@@ -160,7 +160,7 @@ class TestUpdateUser:
         admin = await make_user(session, role="admin")
         with pytest.raises(SpectraError) as caught:
             await users_service.update_user(session, actor_for(admin), user=owner.id, name="Pwned")
-        assert caught.value.code == "owner_protected"
+        assert caught.value.code == "rank_too_low"
 
 
 class TestSuspendUser:

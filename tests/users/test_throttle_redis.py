@@ -17,12 +17,12 @@ from spectra.users import passwords, throttle
 from spectra.users import service as users_service
 from spectra.users.throttle import (
     LOCK_SECONDS,
-    MAX_FAILURES_PER_EMAIL,
+    MAX_FAILURES_PER_EMAIL_AND_IP,
     MAX_FAILURES_PER_IP,
     RedisSignInThrottle,
 )
 
-from .factories import PASSWORD
+from .factories import PASSWORD, last_audit
 
 
 @pytest.fixture
@@ -50,14 +50,14 @@ class TestRedisSignInThrottle:
         self, redis: SharedRedis
     ) -> None:
         a, b = RedisSignInThrottle(redis), RedisSignInThrottle(redis)
-        await _fail("x@example.com", None, [a, b], MAX_FAILURES_PER_EMAIL - 1)
+        await _fail("x@example.com", None, [a, b], MAX_FAILURES_PER_EMAIL_AND_IP - 1)
         assert await a.locked_for(email="x@example.com", ip=None) is None
         await _fail("x@example.com", None, [b], 1)
         for seen in (a, b):
             locked = await seen.locked_for(email="x@example.com", ip=None)
             assert locked is not None
             scope, seconds = locked
-            assert scope == "email"
+            assert scope == "email_ip"
             assert 0 < seconds <= LOCK_SECONDS
         assert await a.locked_for(email="other@example.com", ip=None) is None
 
@@ -72,19 +72,19 @@ class TestRedisSignInThrottle:
 
     async def test_a_success_clears_the_emails_count(self, redis: SharedRedis) -> None:
         a, b = RedisSignInThrottle(redis), RedisSignInThrottle(redis)
-        await _fail("y@example.com", None, [a], MAX_FAILURES_PER_EMAIL - 1)
-        await b.record_success(email="y@example.com")
-        await _fail("y@example.com", None, [a], MAX_FAILURES_PER_EMAIL - 1)
+        await _fail("y@example.com", None, [a], MAX_FAILURES_PER_EMAIL_AND_IP - 1)
+        await b.record_success(email="y@example.com", ip=None)
+        await _fail("y@example.com", None, [a], MAX_FAILURES_PER_EMAIL_AND_IP - 1)
         assert await a.locked_for(email="y@example.com", ip=None) is None
 
     async def test_an_outage_falls_back_to_the_processs_own_counts(self) -> None:
         down = open_redis(f"redis://127.0.0.1:{free_port()}/0", "spectra-test:down:")
         try:
             gone = RedisSignInThrottle(down)
-            await _fail("z@example.com", None, [gone], MAX_FAILURES_PER_EMAIL)
+            await _fail("z@example.com", None, [gone], MAX_FAILURES_PER_EMAIL_AND_IP)
             locked = await gone.locked_for(email="z@example.com", ip=None)
             assert locked is not None
-            assert locked[0] == "email"
+            assert locked[0] == "email_ip"
         finally:
             await down.close()
 
@@ -96,7 +96,7 @@ class TestAuthenticateWithRedis:
         await make_user(
             session, email="lockr@example.com", password_hash=passwords.hash_password(PASSWORD)
         )
-        for _ in range(MAX_FAILURES_PER_EMAIL):
+        for _ in range(MAX_FAILURES_PER_EMAIL_AND_IP):
             with pytest.raises(SpectraError):
                 await users_service.authenticate_password(
                     session, email="lockr@example.com", password="bad password!", ip=None
@@ -111,3 +111,28 @@ class TestAuthenticateWithRedis:
         assert await RedisSignInThrottle(in_redis.redis).locked_for(
             email="lockr@example.com", ip=None
         )
+
+    async def test_an_attacker_elsewhere_locks_only_their_address_and_the_owner_is_told(
+        self, session: Session, in_redis: RedisSignInThrottle
+    ) -> None:
+        await make_user(
+            session,
+            email="bossr@example.com",
+            role="owner",
+            password_hash=passwords.hash_password(PASSWORD),
+        )
+        for _ in range(MAX_FAILURES_PER_EMAIL_AND_IP):
+            with pytest.raises(SpectraError):
+                await users_service.authenticate_password(
+                    session, email="bossr@example.com", password="bad password!", ip="203.0.113.9"
+                )
+        other_process = RedisSignInThrottle(in_redis.redis)
+        assert await other_process.locked_for(email="bossr@example.com", ip="203.0.113.9")
+        assert await other_process.locked_for(email="bossr@example.com", ip="198.51.100.1") is None
+        throttle.use(other_process)
+        await users_service.sign_in(
+            session, email="bossr@example.com", password=PASSWORD, client_ip="198.51.100.1"
+        )
+        event = await last_audit(session, "auth.sign_in_locked")
+        assert event.details is not None
+        assert event.details["lockouts"][0]["ip"] == "203.0.113.9"

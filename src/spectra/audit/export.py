@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from spectra.audit.models import AuditEvent
+from spectra.kit import spreadsheet
 
 ExportFormat = Literal["csv", "jsonl"]
 FORMATS: tuple[ExportFormat, ...] = ("csv", "jsonl")
@@ -57,16 +57,13 @@ def event_record(event: AuditEvent) -> dict[str, Any]:
 
 def _csv_line(values: list[Any]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(values)
+    spreadsheet.writer(buffer, lineterminator="\n").writerow(values)
     return buffer.getvalue()
 
 
 def _csv_cell(value: Any) -> Any:
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        # Neutralise spreadsheet formulas in free text (CSV injection).
-        return "'" + value
     return "" if value is None else value
 
 

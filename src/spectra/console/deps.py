@@ -23,7 +23,7 @@ from spectra.runtime import Runtime
 from spectra.users import service as users_service
 from spectra.users.errors import CsrfError
 from spectra.users.models import User
-from spectra.users.permissions import Permission, Role, allows, require
+from spectra.users.permissions import Manage, Permission, Role, allows, can_manage, require
 from spectra.users.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_for, csrf_matches
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -68,6 +68,10 @@ class Viewer:
 
     def can(self, permission: Permission | str) -> bool:
         return allows(self.actor, Permission(permission))
+
+    def can_manage(self, target: User, action: Manage | str) -> bool:
+        """The users service's rank rule, to show only the actions on `target` that would pass."""
+        return can_manage(self.actor, target, Manage(action))
 
     @property
     def is_member(self) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from spectra.errors import ConfigError
+from spectra.kit.files import private_sqlite_files
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
@@ -75,15 +76,17 @@ def create_engine(
     except (NoSuchModuleError, ArgumentError) as exc:
         raise ConfigError(f"SPECTRA_DATABASE_URL cannot be used: {exc}") from None
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine, immediate=immediate)
+        _configure_sqlite(engine, immediate=immediate, path=make_url(url).database or "")
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, immediate: bool, path: str) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Before the WAL pragma: SQLite gives the WAL and SHM files the database file's mode.
+        private_sqlite_files(path)
         # Let SQLAlchemy, not the driver, decide when transactions begin.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()

@@ -19,6 +19,7 @@ from spectra.db.models import ServerIdentity
 from spectra.db.session import Database, on_commit, session_scope
 from spectra.errors import ConfigError
 from spectra.kit import crypto
+from spectra.kit.files import private_dir
 
 
 class SecretKeyMismatchError(ConfigError):
@@ -92,7 +93,8 @@ def load_secret(settings: Settings, *, create: bool) -> bytes:
             f"The server secret file {path} is missing; restore it from your backup "
             "(without it, stored upstream credentials and key hashes cannot be used)."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.exists():
+        private_dir(path.parent)
     secret = crypto.new_server_secret()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:

@@ -18,7 +18,14 @@ from spectra.errors import InvalidError
 from spectra.kit.clock import utc_now
 from spectra.kit.pagination import Page
 from spectra.users.models import User
-from spectra.users.permissions import Permission, ReadOnlyTokenError, allows, require
+from spectra.users.permissions import (
+    Manage,
+    Permission,
+    ReadOnlyTokenError,
+    allows,
+    require,
+    require_can_manage,
+)
 
 from . import repository
 from .cache import current_recorder
@@ -90,7 +97,7 @@ async def create_key(
     """Create a key for a user (the actor's own when none is named); returns it and its secret,
     which is never available again. Writes an audit event and a `keys.changed` change."""
     owner = await _resolve_owner(session, actor, user_id=user_id, user_email=user_email)
-    _require_manage(actor, owner.id)
+    _require_manage(actor, owner)
     if owner.status == "removed":
         raise KeyOwnerInactiveError(f"{owner.email} was removed; they cannot get new keys.")
     now = utc_now()
@@ -155,7 +162,7 @@ async def revoke_key(
     """Stop a key now (also during a rotation grace period). Audited; reaches every gateway
     process through the change feed."""
     key = await _get_key(session, key_id)
-    _require_manage(actor, key.user_id)
+    _require_manage(actor, key.user)
     if key.status == KEY_REVOKED:
         raise KeyNotActiveError("This key is already revoked.", key_id=str(key.id))
     before = key.audit_view()
@@ -188,7 +195,7 @@ async def rotate_key(
             f"The grace period must be between 0 and {MAX_ROTATION_GRACE.days} days.", field="grace"
         )
     old = await _get_key(session, key_id)
-    _require_manage(actor, old.user_id)
+    _require_manage(actor, old.user)
     now = utc_now()
     if old.grace_until is not None:
         raise KeyAlreadyRotatedError(
@@ -248,7 +255,7 @@ async def update_key(
 ) -> MemberKey:
     """Change a key's name, model scopes, IP allowlist or expiry. Audited (before/after)."""
     key = await _get_key(session, key_id)
-    _require_manage(actor, key.user_id)
+    _require_manage(actor, key.user)
     if key.status == KEY_REVOKED:
         raise KeyNotActiveError("A revoked key cannot be changed.", key_id=str(key.id))
     now = utc_now()
@@ -352,6 +359,7 @@ async def create_token(
             "An API token can only be created by its own user (or with the local `spectra tokens create --user`)."
         )
     require(actor, Permission.SELF)
+    require_can_manage(actor, owner, Manage.CREDENTIALS)
     if owner.status not in USABLE_USER_STATUSES:
         raise KeyOwnerInactiveError(f"{owner.email} is {owner.status}; reactivate them first.")
     check_expiry(expires_at, None, utc_now())
@@ -399,7 +407,7 @@ async def revoke_token(session: Session, actor: Actor, *, token_id: uuid.UUID) -
     token = await repository.get_token(session, token_id)
     if token is None:
         raise TokenNotFoundError("No API token has this id.", token_id=str(token_id))
-    _require_manage(actor, token.user_id)
+    _require_manage(actor, token.user)
     if token.status == KEY_REVOKED:
         raise TokenNotActiveError("This API token is already revoked.", token_id=str(token.id))
     before = token.audit_view()
@@ -501,10 +509,13 @@ def _is_own(actor: Actor, owner_id: uuid.UUID) -> bool:
     return actor.user_id is not None and actor.user_id == owner_id
 
 
-def _require_manage(actor: Actor, owner_id: uuid.UUID) -> None:
+def _require_manage(actor: Actor, owner: User) -> None:
+    """The permission (own keys, or `keys.write_any`) and the rank rule: nobody mints, rotates,
+    changes or revokes the credentials of a user of equal or higher rank."""
     if actor.read_only:
         raise ReadOnlyTokenError("This API token is read-only; it cannot change keys or tokens.")
-    require(actor, Permission.SELF if _is_own(actor, owner_id) else Permission.KEYS_WRITE_ANY)
+    require(actor, Permission.SELF if _is_own(actor, owner.id) else Permission.KEYS_WRITE_ANY)
+    require_can_manage(actor, owner, Manage.CREDENTIALS)
 
 
 def _require_read(actor: Actor, owner_id: uuid.UUID) -> None:

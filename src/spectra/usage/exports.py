@@ -6,7 +6,6 @@ handed on before the next is read.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -17,6 +16,7 @@ from sqlalchemy import and_, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor
+from spectra.kit import spreadsheet
 from spectra.kit.money import format_amount
 from spectra.usage import repository
 from spectra.usage.errors import InvalidUsageFilterError
@@ -104,7 +104,7 @@ def render(
     if fmt == "jsonl":
         return "".join(json.dumps(dict(r), default=str, ensure_ascii=False) + "\n" for r in rows)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = spreadsheet.writer(buffer, lineterminator="\n")
     if header:
         writer.writerow(columns)
     for r in rows:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 from .errors import WeakPasswordError
 
 MIN_LENGTH = 12
 MAX_LENGTH = 256
 """Long enough for passphrases, short enough that hashing cannot be used to burn CPU."""
+MIN_SCORE = 3
+"""zxcvbn's 0-4 scale; 3 is "safely unguessable" (about 10^8 guesses or more)."""
 
 _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
 _dummy_hash: str | None = None
@@ -33,8 +38,9 @@ def _dummy() -> str:
     return _dummy_hash
 
 
-def check_rule(password: str) -> None:
-    """Refuse a password that is too short, too long or blank."""
+def check_rule(password: str, *, user_inputs: Sequence[str] = ()) -> None:
+    """Refuse a password that is too short, too long, blank, or easy to guess (zxcvbn's strength
+    estimate, which also penalises the user's own email or name given in `user_inputs`)."""
     if len(password) < MIN_LENGTH:
         raise WeakPasswordError(
             f"A password needs at least {MIN_LENGTH} characters.", min_length=MIN_LENGTH
@@ -45,6 +51,17 @@ def check_rule(password: str) -> None:
         )
     if not password.strip():
         raise WeakPasswordError("A password cannot be only spaces.")
+    estimate = zxcvbn(password, user_inputs=[i for i in user_inputs if i])
+    if estimate["score"] < MIN_SCORE:
+        feedback = estimate["feedback"]
+        sentences = [feedback.get("warning") or "", *feedback.get("suggestions", [])]
+        advice = " ".join(s.strip() for s in sentences if s.strip())
+        raise WeakPasswordError(
+            "This password is too easy to guess." + (f" {advice}" if advice else ""),
+            score=estimate["score"],
+            min_score=MIN_SCORE,
+            feedback=advice,
+        )
 
 
 def hash_password(password: str) -> str:

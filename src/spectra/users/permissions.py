@@ -6,14 +6,22 @@ admin    everything except changing roles and workspace settings
 billing  recharges, approvals, codes, statements, budgets; read everything
 auditor  read-only everything, including the audit log
 member   self-service only (their own keys, balance, packages, usage)
+
+On top of the role's permission, acting on another user needs rank (`require_can_manage`):
+owner > admin > billing, auditor > member. Nobody acts on the credentials of a user of equal or
+higher rank (an admin cannot set an admin's password or mint an owner's key); owners may still
+suspend, reactivate or rename each other. The local command (`local:<os user>`) and `system`
+are the break-glass path and may act on anyone.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from spectra.audit.actor import Actor
+from spectra.audit.actor import Actor, ActorKind
 from spectra.errors import ForbiddenError
+
+from .models import User
 
 
 class Role(StrEnum):
@@ -106,6 +114,86 @@ class PermissionDeniedError(ForbiddenError):
 
 class ReadOnlyTokenError(ForbiddenError):
     code = "read_only_token"
+
+
+class RankTooLowError(ForbiddenError):
+    code = "rank_too_low"
+
+
+class Manage(StrEnum):
+    """What an actor does to another user, for `require_can_manage`."""
+
+    CREDENTIALS = "credentials"
+    """Set a password, issue a set-up link, create, rotate, change or revoke keys and tokens."""
+    IDENTITY = "identity"
+    """Change the email (the name the user signs in with)."""
+    STATUS = "status"
+    """Suspend, reactivate or remove."""
+    PROFILE = "profile"
+    """Display name, home group."""
+
+
+RANK: dict[Role, int] = {
+    Role.OWNER: 3,
+    Role.ADMIN: 2,
+    Role.BILLING: 1,
+    Role.AUDITOR: 1,
+    Role.MEMBER: 0,
+}
+
+_OWNERS_AMONG_THEMSELVES = frozenset({Manage.STATUS, Manage.PROFILE})
+_SELF = frozenset({Manage.CREDENTIALS, Manage.IDENTITY, Manage.PROFILE})
+_VERBS: dict[Manage, str] = {
+    Manage.CREDENTIALS: "set passwords, links, keys or tokens for",
+    Manage.IDENTITY: "change the email of",
+    Manage.STATUS: "suspend, reactivate or remove",
+    Manage.PROFILE: "change",
+}
+
+
+def _role_named(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        return Role.MEMBER
+
+
+def can_manage(actor: Actor, target: User, action: Manage) -> bool:
+    """Whether `actor` outranks the target enough for `action` (the role permission is separate).
+
+    Self: credentials, email and profile (never status: nobody suspends themselves). Local and
+    system actors: anyone. Otherwise the actor's rank must be strictly higher, except that
+    owners may change each other's status and profile (never credentials or email)."""
+    if actor.kind in (ActorKind.LOCAL, ActorKind.SYSTEM):
+        return True
+    if actor.user_id is not None and actor.user_id == target.id:
+        return action in _SELF
+    mine, theirs = role_of(actor), _role_named(target.role)
+    if mine is Role.OWNER and theirs is Role.OWNER:
+        return action in _OWNERS_AMONG_THEMSELVES
+    return RANK[mine] > RANK[theirs]
+
+
+def require_can_manage(actor: Actor, target: User, action: Manage) -> None:
+    """Refuse (`rank_too_low`) unless `actor` may do `action` to the target user: the one rank
+    rule for every surface (see the module docstring)."""
+    if can_manage(actor, target, action):
+        return
+    if actor.user_id is not None and actor.user_id == target.id:
+        raise RankTooLowError(
+            f"You cannot {_VERBS[action]} your own account; ask another admin.", action=str(action)
+        )
+    why = (
+        "credentials are self-service between equals"
+        if action is Manage.CREDENTIALS
+        else "that needs a higher role"
+    )
+    raise RankTooLowError(
+        f"Your role '{actor.role}' cannot {_VERBS[action]} {target.email}, who is "
+        f"'{target.role}': {why}.",
+        action=str(action),
+        target_role=target.role,
+    )
 
 
 def role_of(actor: Actor) -> Role:

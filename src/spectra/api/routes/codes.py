@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from typing import Annotated, Any
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from spectra.api.deps import ActorDep, IdempotencyHeader, ReadSessionDep, SessionDep
+from spectra.kit import spreadsheet
 from spectra.kit.money import format_amount
 from spectra.ledger import schemas
 from spectra.ledger import service as ledger_service
@@ -47,7 +47,7 @@ async def create_batch(
     batch = schemas.batch_read(created.batch)
     if format == "csv":
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = spreadsheet.writer(out)
         writer.writerow(["code", "value", "expires_at", "batch_id"])
         for code in created.codes:
             writer.writerow(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import uuid
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -15,6 +14,7 @@ from spectra.cli import context
 from spectra.cli.output import console, fail, fail_error, print_json, show_list, show_object
 from spectra.db.session import Session
 from spectra.errors import SpectraError
+from spectra.kit import spreadsheet
 from spectra.kit.money import format_amount, parse_amount
 from spectra.ledger import schemas
 from spectra.ledger import service as ledger_service
@@ -99,7 +99,7 @@ def create(
         data = context.run_local(go)
     if csv_path is not None:
         with csv_path.open("x", newline="") as fh:
-            writer = csv.writer(fh)
+            writer = spreadsheet.writer(fh)
             writer.writerow(["code", "value", "expires_at", "batch_id"])
             for code in data["codes"]:
                 writer.writerow([code, data["value"], data["expires_at"] or "", data["id"]])

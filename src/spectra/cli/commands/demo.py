@@ -168,5 +168,6 @@ async def _serve(settings: Settings) -> None:
         access_log=False,
         timeout_graceful_shutdown=10,
         server_header=False,
+        proxy_headers=False,  # the app applies SPECTRA_TRUSTED_PROXIES itself
     )
     await uvicorn.Server(config).serve()

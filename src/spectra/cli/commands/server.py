@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import sys
 from typing import Annotated
@@ -14,6 +15,7 @@ from spectra.config import get_settings, reset_settings
 from spectra.db import migrate as db_migrate
 from spectra.db.leases import release, try_acquire
 from spectra.errors import ConfigError, SpectraError
+from spectra.kit.files import private_dir
 from spectra.runtime import build_runtime, close_runtime
 
 
@@ -31,7 +33,7 @@ def migrate() -> None:
     settings = get_settings()
     try:
         if settings.is_sqlite:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(settings.data_dir)
         asyncio.run(db_migrate.upgrade(settings.resolved_database_url))
     except SpectraError as exc:
         fail_error(exc)
@@ -66,6 +68,15 @@ async def _preflight() -> list[str]:
         await close_runtime(runtime)
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
@@ -73,13 +84,31 @@ def serve(
         int | None,
         typer.Option(help="Worker processes (more than one needs SPECTRA_REDIS_URL)."),
     ] = None,
+    behind_proxy: Annotated[
+        bool,
+        typer.Option(
+            "--behind-proxy",
+            help="A reverse proxy bounds slow clients; needed to listen beyond loopback.",
+        ),
+    ] = False,
 ) -> None:
     """Start Spectra: gateway (/v1), REST API (/api) and console (/console)."""
     if host:
         os.environ["SPECTRA_HOST"] = host
     if port:
         os.environ["SPECTRA_PORT"] = str(port)
+    if behind_proxy:
+        os.environ["SPECTRA_BEHIND_PROXY"] = "true"
     settings = reset_settings()
+    if not _is_loopback(settings.host) and not settings.behind_proxy:
+        # uvicorn has no header-read timeout: a client that sends headers a byte a minute
+        # holds a connection forever. A reverse proxy (nginx) bounds it; see deployment.md.
+        fail(
+            f"Listening on {settings.host} exposes Spectra to slow clients that uvicorn cannot "
+            "time out; put a reverse proxy in front (docs/deployment.md) and start with "
+            "--behind-proxy (or SPECTRA_BEHIND_PROXY=true).",
+            2,
+        )
     count = workers if workers is not None else settings.workers
     if count < 1:
         fail("--workers must be at least 1.", 2)
@@ -100,7 +129,10 @@ def serve(
 
     logs.configure(settings.log_level, as_json=settings.log_json)
     console.print(f"Spectra is starting on {settings.public_base()}")
-    for line in lines:
+    from spectra import bootstrap
+
+    # The link goes to a terminal only; a journal (systemd) would keep it readable.
+    for line in bootstrap.announce(lines, data_dir=settings.data_dir, stdout=sys.stdout):
         console.print(line, markup=False, highlight=False, soft_wrap=True)  # never split the link
     # Each worker of several builds its own app and runtime (and takes its own serve lease).
     app: object = (
@@ -119,5 +151,9 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=30,
+        # The app applies SPECTRA_TRUSTED_PROXIES itself; uvicorn's default would trust
+        # X-Forwarded-For from 127.0.0.1 (anyone on this host could pick their client IP).
+        proxy_headers=False,
+        timeout_keep_alive=5,  # an idle kept-alive connection closes after 5 s
         server_header=False,
     )

@@ -10,7 +10,6 @@ POST /console/codes/{batch_id}/revoke.
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
 from spectra.console.forms import Form, field_errors
 from spectra.console.render import redirect, render
 from spectra.errors import InvalidError, SpectraError
+from spectra.kit import spreadsheet
 from spectra.kit.ids import uuid7
 from spectra.kit.money import display, format_amount
 from spectra.ledger import service as ledger_service
@@ -248,7 +248,7 @@ async def create_codes(request: Request, viewer: AdminDep, session: SessionDep) 
     )
     batch = created.batch
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = spreadsheet.writer(out)
     writer.writerow(["code", "value", "expires_at", "batch_id"])
     for code in created.codes:
         writer.writerow(

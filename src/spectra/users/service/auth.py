@@ -24,13 +24,25 @@ from spectra.users.errors import (
     UserSuspendedError,
 )
 from spectra.users.models import User, UserSession
-from spectra.users.permissions import Permission, ReadOnlyTokenError, Role, require
+from spectra.users.permissions import (
+    Manage,
+    Permission,
+    ReadOnlyTokenError,
+    Role,
+    require,
+    require_can_manage,
+)
 from spectra.users.sessions import csrf_for, hash_token, new_token
 
 from ._common import UserRef, audit_user, clean_email, default_group, load_user
-from .members import IssuedSetupLink, _guard_owner, _insert_user, _issue_setup_link
+from .members import IssuedSetupLink, _insert_user, _issue_setup_link
 
 SESSION_TTL = timedelta(hours=12)
+_LOCKED_WHAT = {
+    throttle.SCOPE_EMAIL_IP: "this email from your network address",
+    throttle.SCOPE_IP: "your network address",
+    throttle.SCOPE_ACCOUNT: "this email from many network addresses",
+}
 MAX_USER_AGENT = 300
 
 
@@ -44,7 +56,9 @@ async def _store_password(
     """Store a new password with its provenance: `issued_by` is the label of whoever set it
     when that was not the user (then the account is no independent approver until the user
     changes it themselves), None when the user chose it."""
-    passwords.check_rule(password)
+    passwords.check_rule(
+        password, user_inputs=(user.email, user.email.partition("@")[0], user.name)
+    )
     user.password_hash = passwords.hash_password(password)
     user.credential_issued_by = issued_by
     now = utc_now()
@@ -61,12 +75,13 @@ async def set_password(
 ) -> User:
     """Set a user's password as an admin (or from `spectra users set-password`).
 
-    Ends the user's sessions and unused setup links; activates an invited user. Only an owner
-    may set an owner's password. Writes an audit event (never the password).
+    Ends the user's sessions and unused setup links; activates an invited user. Needs a rank
+    above the user's (`require_can_manage`): setting a password is signing in as them. Writes
+    an audit event (never the password).
     """
     require(actor, Permission.USERS_WRITE)
     target = await load_user(session, user)
-    _guard_owner(actor, target)
+    require_can_manage(actor, target, Manage.CREDENTIALS)
     if target.status == "removed":
         raise UserRemovedError(f"{target.email} was removed; reactivate them first.")
     issued_by = None if actor.user_id == target.id else actor.label
@@ -168,9 +183,9 @@ async def authenticate_password(
     if locked is not None:
         scope, seconds = locked
         minutes = max(1, int(seconds // 60) + (1 if seconds % 60 else 0))
-        what = "this email" if scope == "email" else "your network address"
         raise SignInLockedError(
-            f"Too many failed sign-ins for {what}; try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+            f"Too many failed sign-ins for {_LOCKED_WHAT[scope]}; try again in {minutes} "
+            f"minute{'s' if minutes != 1 else ''}.",
             retry_after=int(seconds) + 1,
         )
     user = await repository.find_user_by_email(session, key)
@@ -178,8 +193,19 @@ async def authenticate_password(
     if user is None or not ok or user.status in ("removed", "invited"):
         await limiter.record_failure(email=key, ip=ip)
         raise InvalidCredentialsError("The email or password is wrong.")
-    await limiter.record_success(email=key)
+    await limiter.record_success(email=key, ip=ip)
     check_usable(user)
+    lockouts = await limiter.take_lockouts(email=key)
+    if lockouts:
+        # The failed attempts' own units of work rolled back: this is the first committed
+        # moment to tell the user (and every admin reading the audit log) that it happened.
+        await audit_user(
+            session,
+            SYSTEM,
+            "auth.sign_in_locked",
+            user,
+            lockouts=[{"scope": lock.scope, "ip": lock.ip, "at": lock.at} for lock in lockouts],
+        )
     if user.password_hash and passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     return user

@@ -21,13 +21,12 @@ from spectra.users import repository
 from spectra.users.errors import (
     EmailTakenError,
     LastOwnerError,
-    OwnerProtectedError,
     SelfActionError,
     UserStatusError,
 )
 from spectra.users.events import UserJoinedGroup
 from spectra.users.models import PasswordSetupLink, User
-from spectra.users.permissions import Permission, Role, allows, require
+from spectra.users.permissions import Manage, Permission, Role, require, require_can_manage
 from spectra.users.sessions import hash_token, new_token
 
 from ._common import (
@@ -169,11 +168,12 @@ async def create_setup_link(
 ) -> IssuedSetupLink:
     """Issue a one-time password-setup link for `user` (valid 72 hours; earlier unused links stop working).
 
-    Only an owner may issue a link for an owner. Writes an audit event (never the token).
+    Needs a rank above the user's (`require_can_manage`): whoever holds the link becomes them.
+    Writes an audit event (never the token).
     """
     require(actor, Permission.USERS_WRITE)
     target = await load_user(session, user)
-    _guard_owner(actor, target)
+    require_can_manage(actor, target, Manage.CREDENTIALS)
     if target.status == "removed":
         raise UserStatusError(
             f"{target.email} was removed; reactivate them first.", status=target.status
@@ -189,10 +189,13 @@ async def update_user(
     email: str | None = None,
     name: str | None = None,
 ) -> User:
-    """Change a user's email or display name. Writes an audit event with before/after."""
+    """Change a user's email or display name (an email change needs a rank above the user's, a
+    name change too unless owners among themselves). Writes an audit event with before/after."""
     require(actor, Permission.USERS_WRITE)
     target = await load_user(session, user)
-    _guard_owner(actor, target)
+    require_can_manage(actor, target, Manage.PROFILE)
+    if email is not None and clean_email(email) != target.email:
+        require_can_manage(actor, target, Manage.IDENTITY)
     before = user_snapshot(target, group_name=target.group.name)
     if email is not None:
         new_email = clean_email(email)
@@ -212,11 +215,6 @@ async def update_user(
     if after != before:
         await audit_user(session, actor, "users.update", target, before=before, after=after)
     return target
-
-
-def _guard_owner(actor: Actor, target: User) -> None:
-    if target.role == Role.OWNER.value and not allows(actor, Permission.ROLES_WRITE):
-        raise OwnerProtectedError(f"Only an owner can change the owner account {target.email}.")
 
 
 def _guard_self(actor: Actor, target: User, verb: str) -> None:
@@ -271,8 +269,8 @@ async def suspend_user(session: AsyncSession, actor: Actor, *, user: UserRef, re
     require(actor, Permission.USERS_WRITE)
     reason = clean_text(reason, field="reason", limit=MAX_REASON, required=True)
     target = await load_user(session, user)
-    _guard_owner(actor, target)
     _guard_self(actor, target, "suspend")
+    require_can_manage(actor, target, Manage.STATUS)
     if target.status in ("suspended", "removed"):
         raise UserStatusError(f"{target.email} is already {target.status}.", status=target.status)
     await _guard_last_owner(session, target, "suspend")
@@ -285,7 +283,7 @@ async def reactivate_user(session: AsyncSession, actor: Actor, *, user: UserRef)
     """Make a suspended or removed user active again. Writes an audit event."""
     require(actor, Permission.USERS_WRITE)
     target = await load_user(session, user)
-    _guard_owner(actor, target)
+    require_can_manage(actor, target, Manage.STATUS)
     if target.status not in ("suspended", "removed"):
         raise UserStatusError(
             f"{target.email} is {target.status}, not suspended or removed.", status=target.status
@@ -305,8 +303,8 @@ async def remove_user(
     require(actor, Permission.USERS_WRITE)
     clean_reason = clean_text(reason, field="reason", limit=MAX_REASON) if reason else None
     target = await load_user(session, user)
-    _guard_owner(actor, target)
     _guard_self(actor, target, "remove")
+    require_can_manage(actor, target, Manage.STATUS)
     if target.status == "removed":
         raise UserStatusError(f"{target.email} is already removed.", status=target.status)
     await _guard_last_owner(session, target, "remove")
@@ -344,6 +342,7 @@ async def move_group(
     """Move a user to another home group. Publishes `UserJoinedGroup`; writes an audit event."""
     require(actor, Permission.USERS_WRITE)
     target = await load_user(session, user)
+    require_can_manage(actor, target, Manage.PROFILE)
     new_group = await load_group(session, group)
     if target.group_id == new_group.id:
         return target

@@ -199,7 +199,7 @@ class TestRollUp:
     async def test_an_absurd_older_record_does_not_stop_the_job(
         self, session: AsyncSession, clock: datetime
     ) -> None:
-        if session.bind.dialect.name == "postgresql":
+        if session.get_bind().dialect.name == "postgresql":
             pytest.skip("PostgreSQL's INTEGER token columns cannot hold such a row")
         await usage_service.record_usage_batch(
             session,

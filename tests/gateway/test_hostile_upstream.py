@@ -132,7 +132,9 @@ async def test_garbage_from_the_upstream_never_breaks_the_books(
 
 
 @pytest.mark.parametrize(
-    "flood", [{"header_count": 3000}, {"header_size": 200_000}], ids=["many", "huge"]
+    "flood",
+    [Misbehave(reply=Reply(), header_count=3000), Misbehave(reply=Reply(), header_size=200_000)],
+    ids=["many", "huge"],
 )
 @pytest.mark.parametrize("protocol", list(PROTOCOLS))
 async def test_a_header_flood_is_an_upstream_error_not_a_crash(
@@ -140,9 +142,9 @@ async def test_a_header_flood_is_an_upstream_error_not_a_crash(
     pooled: World,
     fake: FakeUpstream,
     protocol: str,
-    flood: dict[str, int],
+    flood: Misbehave,
 ) -> None:
-    fake.script(Misbehave(reply=Reply(), **flood))
+    fake.script(flood)
     resp = await _send(client, pooled, protocol, stream=True)
     # Unreadable headers: an upstream failure (502, failover first), billed nothing, and
     # neither the account's URL nor the upstream's header text reaches the member.

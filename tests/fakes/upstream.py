@@ -472,6 +472,21 @@ def responses_body(reply: Reply, model: str) -> bytes:
     return json.dumps(_response_object(reply, model, done=True)).encode()
 
 
+def make_body(protocol: str, reply: Reply, model: str) -> bytes:
+    """A non-streamed answer of `protocol` (`anthropic`, `chat` or `responses`)."""
+    maker = {"anthropic": anthropic_body, "chat": chat_body, "responses": responses_body}
+    return maker[protocol](reply, model)
+
+
+def make_events(protocol: str, reply: Reply, model: str, *, include_usage: bool) -> list[bytes]:
+    """A streamed answer of `protocol`, one SSE event block per item."""
+    if protocol == "anthropic":
+        return anthropic_events(reply, model)
+    if protocol == "chat":
+        return chat_events(reply, model, include_usage=include_usage)
+    return responses_events(reply, model)
+
+
 _ANTHROPIC_ERRORS: dict[str, tuple[int, str, str]] = {
     "rate_limited": (
         429,
@@ -727,12 +742,7 @@ class FakeUpstream:
         key = (protocol, model, stream, include_usage)
         events = reply._cache.get(key)
         if events is None:
-            if protocol == "anthropic":
-                events = anthropic_events(reply, model)
-            elif protocol == "chat":
-                events = chat_events(reply, model, include_usage=include_usage)
-            else:
-                events = responses_events(reply, model)
+            events = make_events(protocol, reply, model, include_usage=include_usage)
             reply._cache[key] = events
         return await self._stream(request, reply, events, anthropic=anthropic)
 
@@ -747,15 +757,9 @@ class FakeUpstream:
     ) -> web.StreamResponse:
         headers = {**reply.extra_headers, **hostile.headers()}
         if not stream:
-            maker = {"anthropic": anthropic_body, "chat": chat_body, "responses": responses_body}
-            body = hostile.spoil_body(maker[protocol](reply, model))
+            body = hostile.spoil_body(make_body(protocol, reply, model))
             return web.Response(body=body, content_type="application/json", headers=headers)
-        if protocol == "anthropic":
-            events = anthropic_events(reply, model)
-        elif protocol == "chat":
-            events = chat_events(reply, model, include_usage=True)
-        else:
-            events = responses_events(reply, model)
+        events = make_events(protocol, reply, model, include_usage=True)
         spoiled = Reply(extra_headers=headers)
         return await self._stream(
             request,
@@ -770,10 +774,7 @@ class FakeUpstream:
         key = (protocol, model, False, False)
         cached = reply._cache.get(key)
         if cached is None:
-            maker = {"anthropic": anthropic_body, "chat": chat_body, "responses": responses_body}[
-                protocol
-            ]
-            cached = [maker(reply, model)]
+            cached = [make_body(protocol, reply, model)]
             reply._cache[key] = cached
         body = cached[0]
         headers = {"content-type": "application/json", **reply.extra_headers}

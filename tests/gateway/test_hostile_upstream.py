@@ -27,6 +27,11 @@ PROTOCOLS = {
     "chat": ("/v1/chat/completions", OPENAI_MODEL, 400_000),
     "responses": ("/v1/responses", OPENAI_MODEL, 400_000),
 }
+EVERY_WIRE_FORMAT = pytest.mark.parametrize(
+    ("protocol", "stream"),
+    [(p, s) for p in PROTOCOLS for s in (False, True)],
+    ids=[f"{p}-{'stream' if s else 'body'}" for p in PROTOCOLS for s in (False, True)],
+)
 ABSURD: list[Any] = [-5, 12.5, 10**18, 10**30, 1e308, "lots", math.nan, math.inf]
 
 
@@ -79,8 +84,7 @@ async def _alerts(world: World) -> list[PoolAlert]:
         return list(rows.scalars())
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["body", "stream"])
-@pytest.mark.parametrize("protocol", list(PROTOCOLS))
+@EVERY_WIRE_FORMAT
 async def test_an_answer_without_usage_is_billed_on_the_estimate_and_marked(
     client: httpx.AsyncClient, pooled: World, fake: FakeUpstream, protocol: str, stream: bool
 ) -> None:
@@ -96,8 +100,7 @@ async def test_an_answer_without_usage_is_billed_on_the_estimate_and_marked(
     assert await _alerts(pooled) == []  # no usage is not an anomaly of the account
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["body", "stream"])
-@pytest.mark.parametrize("protocol", list(PROTOCOLS))
+@EVERY_WIRE_FORMAT
 async def test_absurd_usage_is_clamped_or_estimated_recorded_and_alerted(
     client: httpx.AsyncClient, pooled: World, fake: FakeUpstream, protocol: str, stream: bool
 ) -> None:
@@ -119,8 +122,7 @@ async def test_absurd_usage_is_clamped_or_estimated_recorded_and_alerted(
     assert alert.details["anomalies"]
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["body", "stream"])
-@pytest.mark.parametrize("protocol", list(PROTOCOLS))
+@EVERY_WIRE_FORMAT
 async def test_garbage_from_the_upstream_never_breaks_the_books(
     client: httpx.AsyncClient, pooled: World, fake: FakeUpstream, protocol: str, stream: bool
 ) -> None:

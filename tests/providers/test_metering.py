@@ -35,7 +35,8 @@ def test_token_count(value: Any, expected: int | None, noted: bool) -> None:
 
 def test_invalid_counts_are_missing_and_estimated() -> None:
     usage = anthropic.usage_from_dict({"input_tokens": "lots", "output_tokens": math.nan})
-    assert usage.input_missing and usage.output_missing
+    assert usage.input_missing
+    assert usage.output_missing
     metered = meter(usage, input_estimate=40, output_estimate=7, window=1000)
     assert metered.usage == Usage(input_tokens=40, output_tokens=7)
     assert metered.estimated

@@ -6,10 +6,13 @@ import math
 from typing import Any
 
 import pytest
+from tests.fakes.upstream import Reply, anthropic_events
 
 from spectra.providers import anthropic, openai
+from spectra.providers.anthropic import AnthropicMessagesTap
+from spectra.providers.context import MAX_CHOICES, server_context
 from spectra.providers.metering import meter
-from spectra.providers.types import Usage, token_count
+from spectra.providers.types import Usage, WireProtocol, token_count
 
 
 @pytest.mark.parametrize(
@@ -75,3 +78,22 @@ def test_cached_more_than_the_input_is_noted_and_capped() -> None:
     )
     assert (usage.input_tokens, usage.cache_read_tokens) == (0, 10)
     assert usage.anomalies
+
+
+def test_a_stream_whose_final_count_is_not_a_count_is_estimated() -> None:
+    # message_start says output_tokens 1; the final message_delta sends garbage instead of
+    # the real count: the output is estimated from the relayed text, not billed as 1.
+    reply = Reply(text="y" * 400, pieces=4)
+    tap = AnthropicMessagesTap()
+    for event in anthropic_events(reply, "claude-sonnet-4-5"):
+        tap.feed(event.replace(b'"output_tokens":4}', b'"output_tokens":"many"}'))
+    metered = tap.metered(input_tokens_estimate=5, window=200_000)
+    assert metered.usage.output_tokens == 100
+    assert metered.usage.input_tokens == reply.input_tokens
+    assert metered.estimated
+    assert metered.anomalies
+
+
+def test_chat_n_is_bounded() -> None:
+    context = server_context(WireProtocol.OPENAI_CHAT, {"n": 10**9, "messages": []})
+    assert context.choices == MAX_CHOICES

@@ -132,10 +132,17 @@ class AnthropicMessagesTap(StreamUsageTap):
     def _take_usage(self, usage: Any) -> None:
         if not isinstance(usage, dict):
             return
-        input_tokens, output_tokens, cache_read, cache_write = _counts(usage, self.anomalies)
+        counts = _counts(usage, self.anomalies)
+        input_tokens, output_tokens, cache_read, cache_write = counts
         self._set_usage(
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             cache_read=cache_read,
             cache_write=cache_write,
         )
+        # A count sent but not a count makes that class unknown (estimated), not the
+        # earlier event's value (`message_start` says output_tokens: 1).
+        if usage.get("input_tokens") is not None and input_tokens is None:
+            self._input = None
+        if usage.get("output_tokens") is not None and output_tokens is None:
+            self._output = None

@@ -23,6 +23,8 @@ stops a server-tool loop after 10 iterations with `pause_turn`)."""
 _RESPONSES_STATE_TOOLS = frozenset({"file_search", "code_interpreter", "mcp"})
 _ANTHROPIC_SERVER_TOOLS = ("web_search", "web_fetch", "code_execution", "tool_search")
 _MAX_DEPTH = 8
+MAX_CHOICES = 128
+"""OpenAI's own limit on chat `n`; a larger one is held (and bounded) as this many."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +85,7 @@ def _chat(body: dict[str, Any]) -> ServerContext:
     n = as_int(body.get("n"))
     tools = ("web_search_options",) if body.get("web_search_options") is not None else ()
     refs = ("input file",) if _mentions(body.get("messages"), 0) else ()
-    return ServerContext(refs, tools, max(n or 1, 1))
+    return ServerContext(refs, tools, min(max(n or 1, 1), MAX_CHOICES))
 
 
 def _anthropic(body: dict[str, Any]) -> ServerContext:

@@ -20,6 +20,8 @@ from .types import Usage, WireProtocol
 CHARS_PER_TOKEN = 4
 DEFAULT_CONTEXT_WINDOW = 2_000_000
 """The bound for a model whose context window is unknown (the largest windows served today)."""
+MAX_TOKENS = 2**31 - 1
+"""No count billed exceeds what a usage record's INTEGER columns hold, whatever the window."""
 
 
 def estimate_tokens_from_chars(chars: int) -> int:
@@ -46,7 +48,7 @@ def meter(
     """The tokens to bill for `reported` (None: the upstream reported no usage at all)."""
     if reported is None:
         usage = Usage(input_tokens=input_estimate, output_tokens=output_estimate)
-        return Metered(_clamp(usage, window or DEFAULT_CONTEXT_WINDOW, []), estimated=True)
+        return Metered(_clamp(usage, window, []), estimated=True)
     anomalies = list(reported.anomalies)
     input_tokens = reported.input_tokens
     if reported.input_missing:
@@ -60,12 +62,13 @@ def meter(
         cache_read_tokens=reported.cache_read_tokens,
         cache_write_tokens=reported.cache_write_tokens,
     )
-    usage = _clamp(filled, window or DEFAULT_CONTEXT_WINDOW, anomalies)
+    usage = _clamp(filled, window, anomalies)
     estimated = reported.input_missing or reported.output_missing or bool(anomalies)
     return Metered(usage, estimated=estimated, anomalies=tuple(dict.fromkeys(anomalies)))
 
 
-def _clamp(usage: Usage, window: int, anomalies: list[str]) -> Usage:
+def _clamp(usage: Usage, bound: int | None, anomalies: list[str]) -> Usage:
+    window = min(bound or DEFAULT_CONTEXT_WINDOW, MAX_TOKENS)
     room = window
     prompt: dict[str, int] = {}
     for name in ("input_tokens", "cache_write_tokens", "cache_read_tokens"):

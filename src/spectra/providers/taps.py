@@ -2,9 +2,9 @@
 
 Cut-stream estimate: when a stream ends before the upstream reported output usage, output
 tokens are estimated as ceil(characters of generated text, reasoning and tool-argument
-deltas / 4), the common rule of thumb for English and code. `billable_usage` takes the larger
-of that estimate and any output count already reported, so a cut stream is billed for
-what was relayed.
+deltas / 4), the common rule of thumb for English and code. `metered` takes the larger of
+that estimate and any output count already reported, so a cut stream is billed for what was
+relayed; counts that are not sane are estimated or clamped (`metering.meter`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Serves `POST /v1/messages`, `POST /v1/messages/count_tokens`, `POST /v1/chat/com
 `POST /v1/responses` and `GET /v1/models` in the event shapes real clients accept. Each
 generation request takes the next behaviour from a script (`fake.script(...)`), else the
 default `Reply()`: a text reply, a tool call, a typed error, a reset before headers, a
-hang, a cut stream, per-chunk delay and a gate that withholds the second chunk.
+hang, a cut stream, per-chunk delay and a gate that withholds the second chunk, and a hostile
+reply (`Misbehave`: no usage, absurd usage, garbage SSE, header floods; see `misbehave.py`).
 
 In-process:  `async with FakeUpstream(api_key="sk-fake") as fake: ... fake.url ...`
 As a process: `python -m tests.fakes.upstream --port 0 --api-key sk-fake` prints
@@ -26,6 +27,8 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import web
+
+from .misbehave import Misbehave
 
 JsonDict = dict[str, Any]
 
@@ -96,7 +99,7 @@ class Hang:
     seconds: float = 3600.0
 
 
-Behaviour = Reply | Fail | Reset | Hang
+Behaviour = Reply | Fail | Reset | Hang | Misbehave
 
 
 @dataclass(frozen=True)
@@ -469,6 +472,21 @@ def responses_body(reply: Reply, model: str) -> bytes:
     return json.dumps(_response_object(reply, model, done=True)).encode()
 
 
+def make_body(protocol: str, reply: Reply, model: str) -> bytes:
+    """A non-streamed answer of `protocol` (`anthropic`, `chat` or `responses`)."""
+    maker = {"anthropic": anthropic_body, "chat": chat_body, "responses": responses_body}
+    return maker[protocol](reply, model)
+
+
+def make_events(protocol: str, reply: Reply, model: str, *, include_usage: bool) -> list[bytes]:
+    """A streamed answer of `protocol`, one SSE event block per item."""
+    if protocol == "anthropic":
+        return anthropic_events(reply, model)
+    if protocol == "chat":
+        return chat_events(reply, model, include_usage=include_usage)
+    return responses_events(reply, model)
+
+
 _ANTHROPIC_ERRORS: dict[str, tuple[int, str, str]] = {
     "rate_limited": (
         429,
@@ -710,25 +728,45 @@ class FakeUpstream:
                 _abort(request)
                 return web.Response(status=500)
             behaviour = self.default
-        reply = behaviour
+        hostile = behaviour if isinstance(behaviour, Misbehave) else None
+        reply = behaviour.reply or self.default if isinstance(behaviour, Misbehave) else behaviour
         protocol = _GENERATION[request.path]
         model = reply.model or str(body.get("model") or "fake-model")
         stream = body.get("stream") is True
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        if hostile is not None:
+            return await self._hostile(request, hostile, reply, protocol, model, stream)
         if not stream:
             return await self._json_reply(request, reply, protocol, model)
         key = (protocol, model, stream, include_usage)
         events = reply._cache.get(key)
         if events is None:
-            if protocol == "anthropic":
-                events = anthropic_events(reply, model)
-            elif protocol == "chat":
-                events = chat_events(reply, model, include_usage=include_usage)
-            else:
-                events = responses_events(reply, model)
+            events = make_events(protocol, reply, model, include_usage=include_usage)
             reply._cache[key] = events
         return await self._stream(request, reply, events, anthropic=anthropic)
+
+    async def _hostile(
+        self,
+        request: web.Request,
+        hostile: Misbehave,
+        reply: Reply,
+        protocol: str,
+        model: str,
+        stream: bool,
+    ) -> web.StreamResponse:
+        headers = {**reply.extra_headers, **hostile.headers()}
+        if not stream:
+            body = hostile.spoil_body(make_body(protocol, reply, model))
+            return web.Response(body=body, content_type="application/json", headers=headers)
+        events = make_events(protocol, reply, model, include_usage=True)
+        spoiled = Reply(extra_headers=headers)
+        return await self._stream(
+            request,
+            spoiled,
+            [hostile.spoil_event(e) for e in events],
+            anthropic=protocol == "anthropic",
+        )
 
     async def _json_reply(
         self, request: web.Request, reply: Reply, protocol: str, model: str
@@ -736,10 +774,7 @@ class FakeUpstream:
         key = (protocol, model, False, False)
         cached = reply._cache.get(key)
         if cached is None:
-            maker = {"anthropic": anthropic_body, "chat": chat_body, "responses": responses_body}[
-                protocol
-            ]
-            cached = [maker(reply, model)]
+            cached = [make_body(protocol, reply, model)]
             reply._cache[key] = cached
         body = cached[0]
         headers = {"content-type": "application/json", **reply.extra_headers}

@@ -12,6 +12,7 @@ from tests.fakes.upstream import FakeUpstream
 
 from spectra.audit.actor import Actor
 from spectra.db.session import read_scope, session_scope
+from spectra.kit.clock import utc_now
 from spectra.pool import jobs
 from spectra.pool import service as pool_service
 from spectra.pool import wiring as pool_wiring
@@ -180,3 +181,26 @@ async def test_probe_job_heals_a_failing_account(
             )
         ).all()
         assert [tuple(h) for h in history] == [("failing", "gateway"), ("active", "system")]
+
+
+async def test_figures_job_writes_every_account_when_one_has_absurd_figures(
+    runtime: Runtime, admin: Actor
+) -> None:
+    # Usage is clamped at settlement; a figure a column cannot hold must still not fail the job
+    # for every account (before: one transaction, an OverflowError, every minute, for all).
+    pool = pool_wiring.current()
+    bad = await _add(runtime, admin, name="bad-upstream")
+    good = await _add(runtime, admin, name="good-upstream")
+    await eventually(lambda: {bad, good} <= set(pool.state.accounts))
+    for account_id, tokens in ((bad, 10**30), (good, 50)):
+        figures = pool.state.accounts[account_id].figures
+        figures.started(utc_now())
+        figures.add_usage(utc_now(), input_tokens=tokens, output_tokens=1, cost_micros=7)
+    assert await jobs.persist_figures(runtime.db, pool.state) == 2
+    async with read_scope(runtime.db) as session:
+        rows = {
+            r.account_id: r
+            for r in (await session.execute(select(PoolAccountDailyFigures))).scalars()
+        }
+    assert rows[good].input_tokens == 50
+    assert rows[bad].input_tokens == 2**63 - 1

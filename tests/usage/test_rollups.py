@@ -8,6 +8,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -194,6 +195,27 @@ class TestRollUp:
             )
         ).scalar_one()
         assert (row.requests, row.cost_micros, row.latency_ms_sum) == (5, 500, 50)
+
+    async def test_an_absurd_older_record_does_not_stop_the_job(
+        self, session: AsyncSession, clock: datetime
+    ) -> None:
+        if session.get_bind().dialect.name == "postgresql":
+            pytest.skip("PostgreSQL's INTEGER token columns cannot hold such a row")
+        await usage_service.record_usage_batch(
+            session,
+            [usage_record(input_tokens=4 * 10**18) for _ in range(3)]
+            + [usage_record(input_tokens=10)],
+        )
+        # Summed as stored, three such rows overflow SQLite's 64-bit integers.
+        assert await rollups.roll_up(session, now=clock, lag=timedelta(0)) == 4
+        row = (
+            await session.execute(
+                select(UsageRollup).where(
+                    UsageRollup.dimension == "all", UsageRollup.period == "day"
+                )
+            )
+        ).scalar_one()
+        assert row.input_tokens == 3 * (2**31 - 1) + 10  # each absurd row counts at most 2^31-1
 
     async def test_records_inside_the_lag_wait(
         self, session: AsyncSession, clock: datetime

@@ -27,13 +27,21 @@ from spectra.policy.decide import (
 )
 from spectra.policy.snapshot import PolicyCache
 from spectra.providers.bodies import RequestInfo
+from spectra.providers.metering import DEFAULT_CONTEXT_WINDOW
+from spectra.usage import defaults
 from spectra.usage.pricing import Price, TokenUsage, cost_micros
 from spectra.usage.table import PriceTable
 from spectra.workspace.schemas import WorkspaceSettings
 
-from .errors import ConcurrencyLimitExceededError, RateLimitExceededError, SettlementBacklogError
+from .errors import (
+    ConcurrencyLimitExceededError,
+    RateLimitExceededError,
+    SettlementBacklogError,
+    UnboundedCostError,
+)
 
 WINDOW_SECONDS = 60.0
+LONG_CONTEXT_WINDOW = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +174,9 @@ class Admission:
     price: Price
     estimate_micros: int
     estimate_tokens: int
+    window: int = DEFAULT_CONTEXT_WINDOW
+    """The bound of one model turn's tokens (`context_window`); reported usage is clamped to
+    it (times the server-tool turns, `ServerContext.turns`)."""
     hold: Hold | None = None
     lease: Lease | None = None
     started_at: datetime = field(default_factory=utc_now)
@@ -209,15 +220,31 @@ async def policy_inputs(
     )
 
 
-def estimate(info: RequestInfo, price: Price, output_cap: int) -> tuple[int, int]:
-    """(micros, tokens) to hold: the input size estimate plus min(max_tokens, cap) output tokens.
+def context_window(model: str, price: Price) -> int:
+    """The model's context window (genai-prices), at least `LONG_CONTEXT_WINDOW` when its
+    price has long-context tiers (those exist because it takes such prompts), and
+    `DEFAULT_CONTEXT_WINDOW` when unknown. Bounds holds for kept input and reported usage."""
+    window = defaults.context_window(model) or DEFAULT_CONTEXT_WINDOW
+    return max(window, LONG_CONTEXT_WINDOW) if price.tiers else window
+
+
+def estimate(info: RequestInfo, price: Price, output_cap: int, window: int = 0) -> tuple[int, int]:
+    """(micros, tokens) to hold: the input size estimate plus min(max_tokens, cap) output tokens
+    per completion (`n`). When the request pulls in input the upstream keeps (an earlier
+    response, a conversation, files, server tools: `info.context`), the input held is the
+    model's whole context `window` instead of the body's size.
 
     The cap keeps a client asking for a huge `max_tokens` (Claude Code asks for 64,000) from
     locking out a member with a small balance; a cost above the hold is still charged (the
     overspend bound).
     """
     output = min(info.max_tokens, output_cap) if info.max_tokens else output_cap
-    usage = TokenUsage(input_tokens=info.input_tokens_estimate, output_tokens=max(output, 0))
+    input_tokens = info.input_tokens_estimate
+    if info.context.keeps_input:
+        input_tokens = max(input_tokens, window)
+    usage = TokenUsage(
+        input_tokens=input_tokens, output_tokens=max(output, 0) * info.context.choices
+    )
     return max(int(cost_micros(usage, price)), 1), usage.total_tokens
 
 
@@ -311,7 +338,15 @@ async def admit(
         price = prices.require_price(model, now)
     except SpectraError as exc:
         raise AdmissionRefused(exc, "price", inputs) from exc
-    micros, tokens = estimate(info, price, settings.output_estimate_cap)
+    if info.context.unbounded is not None:
+        unbounded = UnboundedCostError(
+            f"Spectra cannot bound the cost of '{info.context.unbounded}' requests before "
+            f"sending them; send the request without '{info.context.unbounded}'.",
+            field=info.context.unbounded,
+        )
+        raise AdmissionRefused(unbounded, "hold", inputs)
+    window = context_window(model, price)
+    micros, tokens = estimate(info, price, settings.output_estimate_cap, window)
     try:
         lease = await limiter.acquire(
             limits_for(entry, decision, inputs, key_limits, user_limits), tokens
@@ -343,6 +378,7 @@ async def admit(
         price=price,
         estimate_micros=micros,
         estimate_tokens=tokens,
+        window=window * max(info.context.turns, info.context.choices),
         hold=hold,
         lease=lease,
         started_at=now,

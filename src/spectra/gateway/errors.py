@@ -60,3 +60,11 @@ class SettlementBacklogError(UnavailableError):
     requests wait `SPECTRA_COMMIT_BACKLOG_WAIT`, then get this (503, retryable)."""
 
     code = "settlement_backlog"
+
+
+class UnboundedCostError(InvalidError):
+    """A request field whose cost Spectra cannot bound before forwarding (Responses
+    `background`: it runs on after the answer, and its usage never comes back through
+    Spectra), so no hold could cover it (docs/money.md)."""
+
+    code = "unbounded_cost"

@@ -23,10 +23,11 @@ from starlette.types import Receive, Scope, Send
 from spectra.errors import SpectraError
 from spectra.pool.errors import NoAccountAvailableError
 from spectra.pool.scheduler import Succeeded
-from spectra.providers import inspect_request, usage_and_model_from_body
+from spectra.providers import inspect_request, read_response_body
 from spectra.providers.bodies import RequestInfo
 from spectra.providers.errors import UpstreamFailure
-from spectra.providers.types import Usage, WireProtocol
+from spectra.providers.metering import Metered, estimate_tokens_from_chars, meter
+from spectra.providers.types import WireProtocol
 from spectra.usage.clients import client_family
 
 from . import metrics, models_list, refusals
@@ -346,8 +347,19 @@ class GenerationEndpoint:
         except UpstreamFailure as exc:
             failure = exc
             raw = b""
-        usage, served = usage_and_model_from_body(
+        usage, served, chars = read_response_body(
             self.protocol, decode_body(raw, resp.headers.get("content-encoding"))
+        )
+        # An answer without (sane) usage is billed on the estimate, as a stream would be.
+        metered = (
+            meter(
+                usage,
+                input_estimate=info.input_tokens_estimate,
+                output_estimate=estimate_tokens_from_chars(chars),
+                window=admission.window,
+            )
+            if failure is None
+            else None
         )
         if failure is None:
             resp.release()
@@ -366,7 +378,7 @@ class GenerationEndpoint:
             admission,
             fw,
             record,
-            usage,
+            metered,
             started=started,
             status="ok" if failure is None else "error",
             error_type=failure.type.value if failure else None,
@@ -396,17 +408,19 @@ class GenerationEndpoint:
             send=send,
         )
         tap = result.tap
-        usage: Usage | None
+        metered: Metered | None
         if tap.finished and result.failure is None and not result.client_gone:
-            usage = tap.usage or tap.billable_usage(
-                input_tokens_estimate=info.input_tokens_estimate
+            metered = tap.metered(
+                input_tokens_estimate=info.input_tokens_estimate, window=admission.window
             )
             status, error_type = "ok", None
         else:
             # Partial: billed for what the upstream reported or, failing that, the estimate;
             # nothing generated means nothing billed.
-            usage = (
-                tap.billable_usage(input_tokens_estimate=info.input_tokens_estimate)
+            metered = (
+                tap.metered(
+                    input_tokens_estimate=info.input_tokens_estimate, window=admission.window
+                )
                 if tap.saw_output
                 else None
             )
@@ -422,7 +436,7 @@ class GenerationEndpoint:
             admission,
             fw,
             record,
-            usage,
+            metered,
             started=started,
             status=status,
             error_type=error_type,
@@ -437,7 +451,7 @@ class GenerationEndpoint:
         admission: Admission,
         fw: Forwarded,
         record: Any,
-        usage: Usage | None,
+        metered: Metered | None,
         *,
         started: float,
         status: str,
@@ -467,7 +481,15 @@ class GenerationEndpoint:
         )
         if failure is not None:
             metrics.observe_upstream_error(failure.type.value, fw.selection.account_name)
-        cost = await gw.settler.settle(admission, final, usage)
+        cost = await gw.settler.settle(admission, final, metered)
+        usage = metered.usage if metered is not None else None
+        if metered is not None and metered.anomalies:
+            gw.scheduler.state.alert_usage_anomaly(
+                fw.selection.account_id,
+                request_id=admission.request_id,
+                model=final.model_served or admission.model,
+                anomalies=metered.anomalies,
+            )
         if admission.lease is not None:
             admission.lease.finish(usage.total_tokens if usage is not None else 0)
         if failure is not None:

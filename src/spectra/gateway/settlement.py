@@ -9,7 +9,10 @@ Billing policy (docs/gateway.md states it for members and admins):
   for an estimate: input = request bytes / 4, output = characters of relayed deltas / 4
   (rounded up); the larger of reported and estimated output counts;
 - an attempt that failed before generating anything is not billed; a failed-over attempt is
-  never billed (only the attempt that relayed bytes to the client is).
+  never billed (only the attempt that relayed bytes to the client is);
+- an answer without usage (streamed or not) is billed on the same estimate, and reported counts
+  that are not sane are replaced or clamped (`providers.metering`); such a record is marked
+  `is_estimated`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from spectra.kit.clock import utc_now
 from spectra.ledger import service as ledger_service
 from spectra.ledger.holds import BalanceView, LedgerTransactionSpec
 from spectra.policy.counters import SpendCounters
+from spectra.providers.metering import Metered
 from spectra.providers.types import Usage
 from spectra.usage import service as usage_service
 from spectra.usage.pricing import TokenUsage, cost_micros
@@ -63,11 +67,11 @@ class Settler:
         self,
         admission: Admission,
         record: UsageRecordCreate,
-        usage: Usage | None,
+        metered: Metered | None,
     ) -> int:
-        """Charge `usage` (None = not billed) against the admission's hold; queue the record and
-        the postings. Returns the cost in micros."""
-        tokens = _tokens(usage)
+        """Charge `metered` usage (None = not billed) against the admission's hold; queue the
+        record and the postings. Returns the cost in micros."""
+        tokens = _tokens(metered.usage if metered is not None else None)
         cost = int(cost_micros(tokens, admission.price)) if tokens.total_tokens else 0
         spec: LedgerTransactionSpec | None = None
         if admission.hold is not None:
@@ -94,6 +98,7 @@ class Settler:
             cost_micros=cost,
             price_version=admission.price.version_id,
             funding=funding,
+            is_estimated=metered is not None and metered.estimated,
         )
         if self.spend is not None and cost:
             self.spend.add(

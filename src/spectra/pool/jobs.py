@@ -6,9 +6,12 @@ Both run through the `JobScheduler` (one process at a time holds each job's leas
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from datetime import timedelta
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from spectra.db.session import Database, read_scope, session_scope
 from spectra.kit.clock import utc_now
@@ -72,8 +75,27 @@ async def run_probes(
     return results
 
 
+BIGINT_MAX = 2**63 - 1
+
+
+def _column_safe(value: Any) -> Any:
+    """A figure as a BIGINT/FLOAT column takes it: integers clamped to the column's range,
+    non-finite floats dropped. Usage is clamped at settlement already; this keeps one bad
+    figure from failing the job for every account."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return max(0, min(value, BIGINT_MAX))
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 async def persist_figures(db: Database, state: PoolState) -> int:
-    """Write today's in-memory figures of every account (one row per account and UTC day)."""
+    """Write today's in-memory figures of every account (one row per account and UTC day).
+
+    Each account's row is written in its own savepoint: one that cannot be written is logged
+    and skipped, and the others commit."""
     now = utc_now()
     rows: list[tuple[uuid.UUID, dict[str, Any]]] = []
     for account_id, runtime in state.accounts.items():
@@ -81,28 +103,32 @@ async def persist_figures(db: Database, state: PoolState) -> int:
         figures.roll(now)
         if figures.requests_today == 0 and figures.cost_today_micros == 0:
             continue
-        rows.append(
-            (
-                account_id,
-                {
-                    "requests": figures.requests_today,
-                    "successes": figures.successes_today,
-                    "failures": figures.failures_today,
-                    "input_tokens": figures.input_tokens_today,
-                    "output_tokens": figures.output_tokens_today,
-                    "cost_micros": figures.cost_today_micros,
-                    "latency_p50_ms": figures.latency_p50_ms,
-                    "latency_p95_ms": figures.latency_p95_ms,
-                },
-            )
-        )
+        values = {
+            "requests": figures.requests_today,
+            "successes": figures.successes_today,
+            "failures": figures.failures_today,
+            "input_tokens": figures.input_tokens_today,
+            "output_tokens": figures.output_tokens_today,
+            "cost_micros": figures.cost_today_micros,
+            "latency_p50_ms": figures.latency_p50_ms,
+            "latency_p95_ms": figures.latency_p95_ms,
+        }
+        rows.append((account_id, {k: _column_safe(v) for k, v in values.items()}))
     if not rows:
         return 0
+    written = 0
     async with session_scope(db) as session:
         known = {a.id for a in await repository.get_accounts(session, [aid for aid, _ in rows])}
         for account_id, values in rows:
-            if account_id in known:
-                await repository.upsert_daily_figures(
-                    session, account_id=account_id, day=now.date(), values=values
-                )
-    return len(rows)
+            if account_id not in known:
+                continue
+            try:
+                async with session.begin_nested():
+                    await repository.upsert_daily_figures(
+                        session, account_id=account_id, day=now.date(), values=values
+                    )
+            except (SQLAlchemyError, OverflowError, ValueError):
+                log.exception("figures of pool account %s not written", account_id)
+                continue
+            written += 1
+    return written

@@ -162,7 +162,7 @@ class PoolAlert(IdMixin, Base):
     __tablename__ = "pool_alerts"
 
     kind: Mapped[str] = mapped_column(String(32))
-    """`no_account_available` or `account_needs_attention`."""
+    """`no_account_available`, `account_needs_attention` or `usage_anomaly`."""
     subject: Mapped[str] = mapped_column(String(200))
     """The model name or the account name."""
     message: Mapped[str] = mapped_column(String(500))

@@ -234,11 +234,8 @@ class PoolState:
 
     def alert_no_account(self, model: str, protocol: str, reasons: list[str]) -> None:
         """Tell admins (a pool alert, at most once per model every five minutes)."""
-        now = utc_now()
-        last = self._alerted.get(model)
-        if last is not None and now - last < _ALERT_EVERY:
+        if not self._due(model):
             return
-        self._alerted[model] = now
         log.warning(
             "no pool account can serve %s (%s): %s",
             model,
@@ -253,6 +250,47 @@ class PoolState:
                 {"protocol": protocol, "reasons": reasons[:20]},
             )
         )
+
+    def alert_usage_anomaly(
+        self, account_id: uuid.UUID, *, request_id: str, model: str, anomalies: Iterable[str]
+    ) -> None:
+        """An upstream reported usage that is not sane (see `providers.metering`): always
+        logged; a pool alert on the account at most once every five minutes."""
+        runtime = self.accounts.get(account_id)
+        name = runtime.config.name if runtime is not None else str(account_id)
+        found = list(anomalies)[:10]
+        log.warning(
+            "pool account %s reported unusable usage for %s (request %s): %s",
+            name,
+            model,
+            request_id,
+            "; ".join(found),
+        )
+        if not self._due(f"usage_anomaly:{account_id}"):
+            return
+        self._persist(
+            _persist_alert(
+                "usage_anomaly",
+                name,
+                f"Account {name} reported usage that cannot be right ({found[0] if found else ''}); "
+                "the request was billed on an estimate. Check the upstream or its proxy.",
+                {
+                    "account_id": str(account_id),
+                    "request_id": request_id,
+                    "model": model,
+                    "anomalies": found,
+                },
+            )
+        )
+
+    def _due(self, key: str) -> bool:
+        """Whether the alert `key` may fire now (at most once every five minutes)."""
+        now = utc_now()
+        last = self._alerted.get(key)
+        if last is not None and now - last < _ALERT_EVERY:
+            return False
+        self._alerted[key] = now
+        return True
 
     def _persist(self, work: PersistWork) -> None:
         if self.persist is None:

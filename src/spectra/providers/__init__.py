@@ -17,6 +17,7 @@ from .errors import (
     classify_response,
     classify_stream_error,
 )
+from .metering import Metered, body_output_chars, meter
 from .taps import StreamUsageTap
 from .types import Provider, Usage, WireProtocol
 
@@ -39,16 +40,15 @@ def usage_from_body(protocol: WireProtocol, body: bytes) -> Usage | None:
     return openai.responses_usage_from_body(body)
 
 
-def usage_and_model_from_body(
-    protocol: WireProtocol, body: bytes
-) -> tuple[Usage | None, str | None]:
-    """`usage_from_body` and the body's string `model` (the served model), parsing it once."""
+def read_response_body(protocol: WireProtocol, body: bytes) -> tuple[Usage | None, str | None, int]:
+    """A non-streamed (decompressed) response body's usage, its string `model` (the served
+    model) and the characters it generated (`metering.body_output_chars`), parsing it once."""
     try:
         obj: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None, None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None, None, 0
     if not isinstance(obj, dict):
-        return None, None
+        return None, None, 0
     model = obj.get("model")
     raw = obj.get("usage")
     usage: Usage | None = None
@@ -59,7 +59,8 @@ def usage_and_model_from_body(
             usage = openai.chat_usage_from_dict(raw)
         else:
             usage = openai.responses_usage_from_dict(raw)
-    return usage, model if isinstance(model, str) else None
+    chars = body_output_chars(protocol, obj)
+    return usage, model if isinstance(model, str) else None, chars
 
 
 def upstream_headers(
@@ -83,6 +84,7 @@ __all__ = [
     "AccountEffect",
     "ClientLimits",
     "FailureType",
+    "Metered",
     "Provider",
     "RequestInfo",
     "StreamUsageTap",
@@ -99,9 +101,10 @@ __all__ = [
     "estimate_input_tokens",
     "inspect_request",
     "make_tap",
+    "meter",
     "openai",
+    "read_response_body",
     "rewrite_request",
     "upstream_headers",
-    "usage_and_model_from_body",
     "usage_from_body",
 ]

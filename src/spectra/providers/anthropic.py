@@ -13,7 +13,7 @@ from typing import Any
 from .headers import forward_request_headers, header_value
 from .sse import SSEEvent
 from .taps import StreamUsageTap
-from .types import Usage, as_int
+from .types import Usage, token_count
 
 DEFAULT_VERSION = "2023-06-01"
 
@@ -30,12 +30,29 @@ def upstream_headers(
     return headers
 
 
+_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+)
+
+
+def _counts(usage: Mapping[str, Any], anomalies: list[str]) -> list[int | None]:
+    return [token_count(usage.get(name), name, anomalies) for name in _FIELDS]
+
+
 def usage_from_dict(usage: Mapping[str, Any]) -> Usage:
+    anomalies: list[str] = []
+    input_tokens, output_tokens, cache_read, cache_write = _counts(usage, anomalies)
     return Usage(
-        input_tokens=as_int(usage.get("input_tokens")) or 0,
-        output_tokens=as_int(usage.get("output_tokens")) or 0,
-        cache_read_tokens=as_int(usage.get("cache_read_input_tokens")) or 0,
-        cache_write_tokens=as_int(usage.get("cache_creation_input_tokens")) or 0,
+        input_tokens=input_tokens or 0,
+        output_tokens=output_tokens or 0,
+        cache_read_tokens=cache_read or 0,
+        cache_write_tokens=cache_write or 0,
+        input_missing=input_tokens is None,
+        output_missing=output_tokens is None,
+        anomalies=tuple(anomalies),
     )
 
 
@@ -115,9 +132,17 @@ class AnthropicMessagesTap(StreamUsageTap):
     def _take_usage(self, usage: Any) -> None:
         if not isinstance(usage, dict):
             return
+        counts = _counts(usage, self.anomalies)
+        input_tokens, output_tokens, cache_read, cache_write = counts
         self._set_usage(
-            input_tokens=as_int(usage.get("input_tokens")),
-            output_tokens=as_int(usage.get("output_tokens")),
-            cache_read=as_int(usage.get("cache_read_input_tokens")),
-            cache_write=as_int(usage.get("cache_creation_input_tokens")),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cache_read=cache_read,
+            cache_write=cache_write,
         )
+        # A count sent but not a count makes that class unknown (estimated), not the
+        # earlier event's value (`message_start` says output_tokens: 1).
+        if usage.get("input_tokens") is not None and input_tokens is None:
+            self._input = None
+        if usage.get("output_tokens") is not None and output_tokens is None:
+            self._output = None

@@ -15,7 +15,8 @@ from typing import Any
 
 from spectra.errors import InvalidError
 
-from .taps import estimate_tokens_from_chars
+from .context import ServerContext, server_context
+from .metering import estimate_tokens_from_chars
 from .types import WireProtocol, as_int
 
 _DECODER = json.JSONDecoder()
@@ -37,6 +38,8 @@ class RequestInfo:
     """OpenAI chat: the caller itself asked for `stream_options.include_usage`."""
     input_tokens_estimate: int
     fields: dict[str, Any] = field(repr=False, compare=False)
+    context: ServerContext = field(default_factory=ServerContext)
+    """Input the upstream keeps or fetches, server tools, `n` (see `context.py`)."""
     """The parsed body, for callers that need more than the above."""
 
 
@@ -80,6 +83,7 @@ def inspect_request(protocol: WireProtocol, body: bytes) -> RequestInfo:
         include_usage=include_usage,
         input_tokens_estimate=estimate_input_tokens(body),
         fields=obj,
+        context=server_context(protocol, obj),
     )
 
 

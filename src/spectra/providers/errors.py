@@ -212,6 +212,14 @@ def classify_exception(exc: BaseException, *, after_headers: bool = False) -> Up
             f"The upstream connection broke during the response ({type(exc).__name__})",
             phase="body",
         )
+    if isinstance(exc, aiohttp.ClientResponseError):
+        # The upstream answered something HTTP cannot parse (a header flood, a huge header):
+        # its text and the account's URL stay out of the member's error.
+        return UpstreamFailure(
+            FailureType.CONNECT_ERROR,
+            "The upstream's response could not be read (malformed or oversized headers)",
+            phase="connect",
+        )
     return UpstreamFailure(
         FailureType.CONNECT_ERROR,
         f"Could not reach the upstream ({type(exc).__name__}: {_clean(str(exc))})",

@@ -16,7 +16,7 @@ from typing import Any
 from .headers import forward_request_headers
 from .sse import SSEEvent, SSEParser
 from .taps import StreamUsageTap
-from .types import Usage, as_int
+from .types import Usage, token_count
 
 
 def upstream_headers(
@@ -28,38 +28,46 @@ def upstream_headers(
     return headers
 
 
-def _normalise(total_input: int | None, cached: int | None, output: int | None) -> Usage:
-    cached_tokens = max(cached or 0, 0)
+def _normalise(
+    total_input: int | None, cached: int | None, output: int | None, anomalies: list[str]
+) -> Usage:
+    cached_tokens = cached or 0
+    if total_input is not None and cached_tokens > total_input:
+        anomalies.append(f"cached_tokens: {cached_tokens} is more than the input {total_input}")
+        cached_tokens = total_input
     return Usage(
         input_tokens=max((total_input or 0) - cached_tokens, 0),
         output_tokens=output or 0,
         cache_read_tokens=cached_tokens,
+        input_missing=total_input is None,
+        output_missing=output is None,
+        anomalies=tuple(anomalies),
     )
 
 
-def _cached(usage: Mapping[str, Any], details_key: str) -> int | None:
+def _cached(usage: Mapping[str, Any], details_key: str, anomalies: list[str]) -> int | None:
     details = usage.get(details_key)
-    if isinstance(details, dict):
-        cached = as_int(details.get("cached_tokens"))
-        if cached is not None:
-            return cached
-    return as_int(usage.get("prompt_cache_hit_tokens"))
+    if isinstance(details, dict) and details.get("cached_tokens") is not None:
+        return token_count(details.get("cached_tokens"), "cached_tokens", anomalies)
+    return token_count(usage.get("prompt_cache_hit_tokens"), "prompt_cache_hit_tokens", anomalies)
+
+
+def _usage(usage: Mapping[str, Any], input_key: str, output_key: str, details: str) -> Usage:
+    anomalies: list[str] = []
+    return _normalise(
+        token_count(usage.get(input_key), input_key, anomalies),
+        _cached(usage, details, anomalies),
+        token_count(usage.get(output_key), output_key, anomalies),
+        anomalies,
+    )
 
 
 def chat_usage_from_dict(usage: Mapping[str, Any]) -> Usage:
-    return _normalise(
-        as_int(usage.get("prompt_tokens")),
-        _cached(usage, "prompt_tokens_details"),
-        as_int(usage.get("completion_tokens")),
-    )
+    return _usage(usage, "prompt_tokens", "completion_tokens", "prompt_tokens_details")
 
 
 def responses_usage_from_dict(usage: Mapping[str, Any]) -> Usage:
-    return _normalise(
-        as_int(usage.get("input_tokens")),
-        _cached(usage, "input_tokens_details"),
-        as_int(usage.get("output_tokens")),
-    )
+    return _usage(usage, "input_tokens", "output_tokens", "input_tokens_details")
 
 
 def _body_usage(body: bytes) -> dict[str, Any] | None:
@@ -111,13 +119,7 @@ class OpenAIChatTap(StreamUsageTap):
         usage = obj.get("usage")
         if not isinstance(usage, dict):
             return False
-        normalised = chat_usage_from_dict(usage)
-        self._set_usage(
-            input_tokens=normalised.input_tokens,
-            output_tokens=normalised.output_tokens,
-            cache_read=normalised.cache_read_tokens,
-            cache_write=None,
-        )
+        self.take_usage(chat_usage_from_dict(usage))
         return choices == []
 
     def _on_delta(self, delta: Any) -> None:
@@ -199,13 +201,7 @@ class OpenAIResponsesTap(StreamUsageTap):
             self.model = model
         usage = response.get("usage")
         if isinstance(usage, dict):
-            normalised = responses_usage_from_dict(usage)
-            self._set_usage(
-                input_tokens=normalised.input_tokens,
-                output_tokens=normalised.output_tokens,
-                cache_read=normalised.cache_read_tokens,
-                cache_write=None,
-            )
+            self.take_usage(responses_usage_from_dict(usage))
 
 
 class OpenAIChatStreamFilter:

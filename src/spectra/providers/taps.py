@@ -2,24 +2,21 @@
 
 Cut-stream estimate: when a stream ends before the upstream reported output usage, output
 tokens are estimated as ceil(characters of generated text, reasoning and tool-argument
-deltas / 4), the common rule of thumb for English and code. `billable_usage` takes the larger
-of that estimate and any output count already reported, so a cut stream is billed for
-what was relayed.
+deltas / 4), the common rule of thumb for English and code. `metered` takes the larger of
+that estimate and any output count already reported, so a cut stream is billed for what was
+relayed; counts that are not sane are estimated or clamped (`metering.meter`).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from .metering import CHARS_PER_TOKEN, Metered, estimate_tokens_from_chars, meter
 from .sse import SSEEvent, SSEParser
 from .types import Usage
 
-CHARS_PER_TOKEN = 4
-
-
-def estimate_tokens_from_chars(chars: int) -> int:
-    """ceil(chars / 4): the cut-stream and request-size estimate used throughout."""
-    return -(-chars // CHARS_PER_TOKEN) if chars > 0 else 0
+__all__ = ["CHARS_PER_TOKEN", "StreamUsageTap", "estimate_tokens_from_chars"]
 
 
 class StreamUsageTap:
@@ -41,6 +38,8 @@ class StreamUsageTap:
         """Characters of generated deltas, for the cut-stream estimate."""
         self.error: dict[str, Any] | None = None
         """The payload of an error event inside the stream, if one arrived."""
+        self.anomalies: list[str] = []
+        """What was wrong with the reported usage counts (see `types.token_count`)."""
 
     def feed(self, chunk: bytes) -> None:
         for event in self._parser.feed(chunk):
@@ -58,37 +57,53 @@ class StreamUsageTap:
     @property
     def usage(self) -> Usage | None:
         """The latest usage the upstream reported, or None if it reported none."""
-        if self._input is None and self._output is None and self._cache_read is None:
+        if (
+            self._input is None
+            and self._output is None
+            and self._cache_read is None
+            and not self.anomalies
+        ):
             return None
         return Usage(
             input_tokens=self._input or 0,
             output_tokens=self._output or 0,
             cache_read_tokens=self._cache_read or 0,
             cache_write_tokens=self._cache_write or 0,
+            input_missing=self._input is None,
+            output_missing=self._output is None,
+            anomalies=tuple(dict.fromkeys(self.anomalies)),
         )
 
     @property
     def estimated_output_tokens(self) -> int:
         return estimate_tokens_from_chars(self.output_chars)
 
-    def billable_usage(self, *, input_tokens_estimate: int) -> Usage:
-        """Usage to bill: the reported usage for a finished stream, else reported counts
-        topped up by the estimates (input from the request, output from relayed text)."""
+    def metered(self, *, input_tokens_estimate: int, window: int | None = None) -> Metered:
+        """Usage to bill (`metering.meter`): what the upstream reported for a finished stream,
+        with what it did not report estimated; for a cut stream, the reported counts topped
+        up by the estimates (the larger of reported and relayed-text output counts)."""
         reported = self.usage
-        if reported is not None and self.finished:
-            return reported
-        if reported is None:
-            return Usage(
-                input_tokens=input_tokens_estimate, output_tokens=self.estimated_output_tokens
-            )
-        input_tokens = reported.input_tokens
-        if self._input is None and not reported.cache_read_tokens:
-            input_tokens = input_tokens_estimate
-        return Usage(
-            input_tokens=input_tokens,
-            output_tokens=max(reported.output_tokens, self.estimated_output_tokens),
-            cache_read_tokens=reported.cache_read_tokens,
-            cache_write_tokens=reported.cache_write_tokens,
+        if reported is not None and not self.finished:
+            reported = replace(reported, output_missing=True)
+        return meter(
+            reported,
+            input_estimate=input_tokens_estimate,
+            output_estimate=self.estimated_output_tokens,
+            window=window,
+        )
+
+    def billable_usage(self, *, input_tokens_estimate: int) -> Usage:
+        """`metered(...).usage`."""
+        return self.metered(input_tokens_estimate=input_tokens_estimate).usage
+
+    def take_usage(self, usage: Usage) -> None:
+        """Keep a parsed usage object's counts (its missing ones stay unknown)."""
+        self.anomalies.extend(usage.anomalies)
+        self._set_usage(
+            input_tokens=None if usage.input_missing else usage.input_tokens,
+            output_tokens=None if usage.output_missing else usage.output_tokens,
+            cache_read=usage.cache_read_tokens,
+            cache_write=None,
         )
 
     def _set_usage(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -33,6 +34,12 @@ class Usage:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    input_missing: bool = False
+    """The upstream reported no valid (uncached) input count: settlement estimates it."""
+    output_missing: bool = False
+    """The upstream reported no valid output count: settlement estimates it."""
+    anomalies: tuple[str, ...] = ()
+    """What was wrong with the reported counts ("output_tokens: 'lots' is not a count")."""
 
     @property
     def total_tokens(self) -> int:
@@ -45,11 +52,33 @@ class Usage:
 
 
 def as_int(value: object) -> int | None:
-    """Return a token count from a JSON value, or None when absent or not a number."""
+    """Return an integer from a JSON value, or None when absent or not a finite number."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, float):
+    if isinstance(value, float) and math.isfinite(value):
         return int(value)
     return None
+
+
+def token_count(value: object, name: str, anomalies: list[str]) -> int | None:
+    """A token count reported by an upstream: None when absent; when it is not a sane count
+    (a string, a bool, NaN, infinite, negative) None too, with the anomaly noted; a
+    fractional count is rounded up and noted. Size is checked later, against the model."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value >= 0:
+        if value.is_integer():
+            return int(value)
+        anomalies.append(f"{name}: {value!r} is not a whole number")
+        return math.ceil(value)
+    anomalies.append(f"{name}: {_shown(value)} is not a token count")
+    return None
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

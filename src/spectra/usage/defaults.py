@@ -189,3 +189,11 @@ def known_models() -> list[tuple[str, str]]:
     return [
         (p.id, m.id) for p in snapshot.providers if p.id in PREFERRED_PROVIDERS for m in p.models
     ]
+
+
+def context_window(model_ref: str) -> int | None:
+    """The model's context window in tokens (input and output together) per genai-prices, or
+    None when it does not know the model or its window."""
+    found = _find(model_ref)
+    window = None if found is None else found[1].context_window
+    return window if isinstance(window, int) and window > 0 else None

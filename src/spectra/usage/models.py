@@ -7,7 +7,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Dialect, Index, Integer, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Dialect,
+    Index,
+    Integer,
+    String,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -118,6 +128,10 @@ class UsageRecord(IdMixin, Base):
     cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_micros: Mapped[int] = mapped_column(MicrosType, default=0)
     """What the member was charged, micros of the workspace currency (>= 0)."""
+    is_estimated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Some of the tokens billed are Spectra's estimate, not the upstream's report: it reported
+    no usage, a stream was cut before its usage, or reported counts were not sane (replaced or
+    clamped; docs/gateway.md, Billing policy)."""
     price_version: Mapped[str | None] = mapped_column(String(160))
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     ttfb_ms: Mapped[int | None] = mapped_column(Integer)

@@ -39,6 +39,8 @@ CURSOR_NAME = "rollups"
 DEFAULT_LAG = timedelta(seconds=30)
 DEFAULT_BATCH = 10_000
 _PG_WORK_MEM = "64MB"
+MAX_RECORD_TOKENS = 2**31 - 1
+"""What PostgreSQL's INTEGER token columns hold; SQLite would store more."""
 MEASURES = (
     "requests",
     "ok",
@@ -124,6 +126,13 @@ def _id_text(column: Any, dialect: str) -> ColumnElement[str]:
     return func.coalesce(joined, "")
 
 
+def _bounded(column: Any) -> ColumnElement[Any]:
+    """A record's token count, at most `MAX_RECORD_TOKENS`: the gateway clamps what it writes
+    (docs/gateway.md), and an older absurd row must not overflow a batch's sums and stop the
+    job for every record after it."""
+    return case((column > MAX_RECORD_TOKENS, MAX_RECORD_TOKENS), else_=column)
+
+
 def _fine(dialect: str, low: tuple[datetime, Any] | None, high: tuple[datetime, Any]) -> Any:
     """The range's records summed per (hour, day, user, group, key, account, model, client)."""
     r = UsageRecord
@@ -158,10 +167,10 @@ def _fine(dialect: str, low: tuple[datetime, Any] | None, high: tuple[datetime, 
         "errors": case((status.in_(tuple(_STATUS_MEASURE)), 0), else_=1),
         "partial": case((status == "partial", 1), else_=0),
         "streamed": case((src.c.is_streamed.is_(True), 1), else_=0),
-        "input_tokens": src.c.input_tokens,
-        "output_tokens": src.c.output_tokens,
-        "cache_read_tokens": src.c.cache_read_tokens,
-        "cache_write_tokens": src.c.cache_write_tokens,
+        "input_tokens": _bounded(src.c.input_tokens),
+        "output_tokens": _bounded(src.c.output_tokens),
+        "cache_read_tokens": _bounded(src.c.cache_read_tokens),
+        "cache_write_tokens": _bounded(src.c.cache_write_tokens),
         "cost_micros": src.c.cost_micros,
         "latency_ms_sum": func.coalesce(src.c.latency_ms, 0),
         "latency_count": case((src.c.latency_ms.is_(None), 0), else_=1),

@@ -57,6 +57,8 @@ class UsageRecordCreate:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     cost_micros: int = 0
+    is_estimated: bool = False
+    """Some of the tokens billed are Spectra's estimate (see `UsageRecord.is_estimated`)."""
     price_version: str | None = None
     latency_ms: int | None = None
     ttfb_ms: int | None = None
@@ -103,6 +105,7 @@ class UsageRecordRead(BaseModel):
     cache_write_tokens: int
     cost: AmountOut
     cost_micros: int
+    is_estimated: bool
     price_version: str | None
     latency_ms: int | None
     ttfb_ms: int | None

@@ -1,0 +1,30 @@
+"""usage records: is_estimated
+
+Revision ID: 0012_usage_estimated
+Revises: 0011_scaleout
+Create Date: 2026-12-07 07:30:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0012_usage_estimated"
+down_revision: str | Sequence[str] | None = "0011_scaleout"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("usage_records", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("is_estimated", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("usage_records", schema=None) as batch_op:
+        batch_op.drop_column("is_estimated")

@@ -1,7 +1,7 @@
 """usage records: is_estimated
 
-Revision ID: 0012_usage_estimated
-Revises: 0011_scaleout
+Revision ID: 0013_usage_estimated
+Revises: 0012_four_eyes
 Create Date: 2026-12-07 07:30:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_usage_estimated"
-down_revision: str | Sequence[str] | None = "0011_scaleout"
+revision: str = "0013_usage_estimated"
+down_revision: str | Sequence[str] | None = "0012_four_eyes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -198,3 +198,17 @@ class TestAnchorLog:
 
         assert await anchor_head(session, anchor_log) is None
         assert [a.seq for a in anchor_log.read().anchors] == [6]
+
+    async def test_an_anchor_log_that_cannot_be_read_fails_and_is_never_anchored_over(
+        self, session: Session, tmp_path: Path, server_keys: ServerKeys
+    ) -> None:
+        await _seed(session, 3)
+        unreadable = AnchorLog(path=tmp_path, key=server_keys.audit_anchor_key)  # a directory
+
+        report = await _verify(session, unreadable)
+        anchored = await anchor_head(session, unreadable)
+
+        assert report.problems[0].problem.startswith(
+            f"the anchor log {tmp_path}: it cannot be read"
+        )
+        assert anchored is None  # never anchored over a log it cannot read

@@ -121,31 +121,39 @@ class AnchorLog:
     sinks: dict[str, Sink] = field(default_factory=dict)
 
     def read(self) -> AnchorRead:
-        if not self.path.exists():
-            return AnchorRead(anchors=[], bad_lines=[])
+        """The anchors; a file that cannot be read is one bad line 0 (verify must not pass)."""
         anchors: list[Anchor] = []
         bad: list[tuple[int, str]] = []
-        with self.path.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                parsed = _parse(self.key, line)
-                if isinstance(parsed, Anchor):
-                    anchors.append(parsed)
-                else:
-                    bad.append((number, parsed))
+        try:
+            with self.path.open(encoding="utf-8", errors="replace") as fh:
+                for number, line in enumerate(fh, start=1):
+                    if not line.strip():
+                        continue
+                    parsed = _parse(self.key, line)
+                    if isinstance(parsed, Anchor):
+                        anchors.append(parsed)
+                    else:
+                        bad.append((number, parsed))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            bad.append((0, f"it cannot be read ({exc.strerror or exc}); run as the server's user"))
         return AnchorRead(anchors=anchors, bad_lines=bad)
 
     async def append(self, anchor: Anchor) -> None:
-        """Append `anchor` (created 0600, fsynced), log it, and hand it to every sink."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Append `anchor` (created 0600, fsynced), log it, and hand it to every sink. A file
+        that cannot be written is logged; the log line and the sinks still get the anchor."""
         line = json.dumps(anchor.as_dict(), sort_keys=True, separators=(",", ":")) + "\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, line.encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line.encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            log.exception("cannot append the audit anchor to %s", self.path)
         log.info(
             "audit anchor: head %d hash %s at %s (signature %s)",
             anchor.seq,

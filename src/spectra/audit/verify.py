@@ -141,7 +141,11 @@ async def verify_chain(
         read = anchor_log.read()
         if read.bad_lines:
             number, why = read.bad_lines[0]
-            where = f"line {number} of the anchor log {anchor_log.path}"
+            where = (
+                f"line {number} of the anchor log {anchor_log.path}"
+                if number
+                else (f"the anchor log {anchor_log.path}")
+            )
             return ChainReport(checked=0, problems=[ChainProblem(0, f"{where}: {why}")])
         anchors = read.anchors
     latest = newest(anchors)

@@ -188,7 +188,7 @@ class TestAnchorLog:
         assert [a.seq for a in anchor_log.read().anchors] == [4, 5]
 
     async def test_a_broken_chain_is_never_anchored(
-        self, session: Session, anchor_log: AnchorLog
+        self, session: Session, anchor_log: AnchorLog, caplog: pytest.LogCaptureFixture
     ) -> None:
         await _seed(session, 6)
         await anchor_head(session, anchor_log)
@@ -198,6 +198,7 @@ class TestAnchorLog:
 
         assert await anchor_head(session, anchor_log) is None
         assert [a.seq for a in anchor_log.read().anchors] == [6]
+        assert "broken at event 7: event 6 is missing" in caplog.text
 
     async def test_an_anchor_log_that_cannot_be_read_fails_and_is_never_anchored_over(
         self, session: Session, tmp_path: Path, server_keys: ServerKeys

@@ -141,11 +141,9 @@ async def verify_chain(
         read = anchor_log.read()
         if read.bad_lines:
             number, why = read.bad_lines[0]
-            where = (
-                f"line {number} of the anchor log {anchor_log.path}"
-                if number
-                else (f"the anchor log {anchor_log.path}")
-            )
+            where = f"the anchor log {anchor_log.path}"
+            if number:
+                where = f"line {number} of {where}"
             return ChainReport(checked=0, problems=[ChainProblem(0, f"{where}: {why}")])
         anchors = read.anchors
     latest = newest(anchors)
@@ -156,12 +154,13 @@ async def verify_chain(
     for anchor in sorted(anchors, key=lambda a: a.at):
         walk.anchors[anchor.seq] = anchor
     after_id = 0
-    if start is not None:
-        first = await session.get(AuditEvent, start.seq)
-        problem = _missing_at_end(0, start) if first is None else _check_anchor(first, start)
+    first = None if start is None else await session.get(AuditEvent, start.seq)
+    if start is not None and first is not None:
+        problem = _check_anchor(first, start)
         if problem is not None:
-            return ChainReport(checked=0, problems=[problem], anchor=latest)
+            return ChainReport(checked=0, problems=[problem], head=first.id, anchor=latest)
         walk.prev, walk.seq, after_id = start.hash, start.seq + 1, start.seq
+    # (An anchored event that is gone: walk the whole chain to name exactly what is missing.)
     head = after_id
     while True:
         rows = (

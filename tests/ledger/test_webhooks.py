@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import select, text
 from tests.factories import make_user
 
 from spectra.audit import anchors as audit_anchors
@@ -167,3 +167,32 @@ async def test_an_audit_anchor_is_posted_signed(
         anchor.hash,
         anchor.sig,
     )
+
+
+async def test_a_broken_audit_chain_is_posted_once_per_problem(
+    runtime: Runtime, receiver: tuple[Receiver, str]
+) -> None:
+    rx, url = receiver
+    rx.fail_first = 0
+    dispatcher = webhooks.current()
+    assert dispatcher is not None
+    dispatcher.url_of = lambda: url
+    anchor_log = audit_anchors.current()
+    assert anchor_log is not None
+    async with session_scope(runtime.db) as s:
+        for _ in range(3):
+            await audit_service.record(s, ADMIN, "audit.test")
+    async with session_scope(runtime.db) as s:
+        anchor = await anchor_head(s, anchor_log)
+    assert anchor is not None
+    async with session_scope(runtime.db) as s:
+        await s.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": anchor.seq})
+
+    for _ in range(2):
+        async with session_scope(runtime.db) as s:
+            assert await anchor_head(s, anchor_log) is None
+
+    broken = [json.loads(body) for body, h in rx.calls if h["X-Spectra-Event"] == "audit.broken"]
+    assert len(broken) == 1
+    assert broken[0]["event_id"] == anchor.seq
+    assert broken[0]["problem"].startswith(f"event {anchor.seq} is missing")

@@ -4,7 +4,8 @@ rewriting the chain is caught by `verify`.
 An anchor is one JSON line `{"v", "seq", "hash", "at", "legacy_until", "sig"}` appended to the
 anchor log (a file in the data directory, mode 0600, never rewritten); `sig` is HMAC-SHA256 under
 the server's audit-anchor subkey over the canonical JSON of the other fields. Each anchor is also
-logged and handed to the registered sinks (the webhook, event `audit.anchor`).
+logged and handed to the registered sinks (the webhook, event `audit.anchor`); a chain found
+broken when anchoring is sent to them too (event `audit.broken`).
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from spectra.audit.chain import canonical
 log = logging.getLogger(__name__)
 
 ANCHOR_EVENT = "audit.anchor"
+BROKEN_EVENT = "audit.broken"
 _VERSION = 1
 
-Sink = Callable[["Anchor"], Awaitable[None]]
+Sink = Callable[[str, dict[str, Any]], Awaitable[None]]
+"""Receives (event, body): `audit.anchor` with the anchor, `audit.broken` with the problem."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,7 @@ class AnchorLog:
     path: Path
     key: bytes
     sinks: dict[str, Sink] = field(default_factory=dict)
+    _alerted: str | None = None
 
     def read(self) -> AnchorRead:
         """The anchors; a file that cannot be read is one bad line 0 (verify must not pass)."""
@@ -161,9 +165,21 @@ class AnchorLog:
             anchor.at.isoformat(),
             anchor.sig,
         )
+        self._alerted = None
+        await self._notify(ANCHOR_EVENT, anchor.as_dict())
+
+    async def alert(self, event_id: int, problem: str) -> None:
+        """Report a broken chain: logged each time, sent to the sinks once per distinct problem."""
+        log.error("the audit chain is broken at event %d: %s; not anchored", event_id, problem)
+        if problem == self._alerted:
+            return
+        self._alerted = problem
+        await self._notify(BROKEN_EVENT, {"event_id": event_id, "problem": problem})
+
+    async def _notify(self, event: str, body: dict[str, Any]) -> None:
         for name, sink in list(self.sinks.items()):
             try:
-                await sink(anchor)
+                await sink(event, body)
             except Exception:
                 log.exception("audit anchor sink %s failed", name)
 
@@ -182,6 +198,7 @@ def current() -> AnchorLog | None:
 
 
 def add_sink(name: str, sink: Sink) -> None:
-    """Also send each new anchor to `sink` (a higher domain's channel, e.g. the webhook)."""
+    """Also send each new anchor, and each broken chain, to `sink` (a higher domain's channel,
+    e.g. the webhook)."""
     if _log is not None:
         _log.sinks[name] = sink

@@ -4,7 +4,6 @@ verified head."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +17,6 @@ from spectra.audit.chain import GENESIS, chain_hash, event_payload
 from spectra.audit.models import AuditChainState, AuditEvent
 from spectra.db.serverkey import get_server_keys
 from spectra.kit.clock import utc_now
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,12 +212,7 @@ async def anchor_head(session: AsyncSession, anchor_log: AnchorLog) -> Anchor | 
         return None
     report = await verify_chain(session, anchor_log=anchor_log, start=latest)
     if not report.ok:
-        problem = report.problems[0]
-        log.error(
-            "the audit chain is broken at event %d: %s; not anchored",
-            problem.event_id,
-            problem.problem,
-        )
+        await anchor_log.alert(report.problems[0].event_id, report.problems[0].problem)
         return None
     assert head is not None  # an empty chain under an anchor is reported missing above
     legacy = min(await _legacy_until(session, read.anchors), head[0])

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from spectra import wiring
 from spectra.audit.actor import Actor
 from spectra.config import Settings
-from spectra.db import migrate
+from spectra.db import migrate, serverkey
 from spectra.db.base import Base
 from spectra.db.engine import create_engine
 from spectra.db.session import Session
@@ -112,9 +112,10 @@ def dialect(database_url: str) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str, data_dir: Path) -> Settings:
+def settings(database_url: str, data_dir: Path, tmp_path: Path) -> Settings:
     return Settings(
         data_dir=data_dir,
+        audit_anchor_file=tmp_path / "audit-anchors.jsonl",
         database_url=database_url,
         secret_key=TEST_SECRET,
         auto_migrate=False,
@@ -184,6 +185,16 @@ async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://spectra.test") as c:
         yield c
+
+
+@pytest.fixture(autouse=True)
+def server_keys_loaded() -> Iterator[None]:
+    """The server's subkeys, as every process has them (audit events are keyed with one)."""
+    previous = serverkey._keys
+    if previous is None:
+        serverkey.set_server_keys(serverkey.ServerKeys(secret=bytes.fromhex(TEST_SECRET)))
+    yield
+    serverkey.set_server_keys(previous)
 
 
 @pytest.fixture

@@ -88,6 +88,17 @@ class Settings(BaseSettings):
         "SPECTRA_COMMIT_MAX_QUEUE before it is refused 503 settlement_backlog, s.",
     )
     lease_ttl_seconds: float = 15.0
+    audit_anchor_interval: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often the audit chain's head is anchored outside the database, s "
+        "(only when it moved; also on serve shutdown and after `spectra audit verify`).",
+    )
+    audit_anchor_file: Path | None = Field(
+        default=None,
+        description="The append-only log of signed audit anchors; default "
+        "audit-anchors.jsonl in the data directory.",
+    )
     session_ttl_hours: int = 12
     cookie_secure: bool | None = None
     gateway_max_body_bytes: int = Field(
@@ -161,6 +172,10 @@ class Settings(BaseSettings):
     @property
     def resolved_secret_file(self) -> Path:
         return self.secret_key_file or self.data_dir / "secret.key"
+
+    @property
+    def resolved_audit_anchor_file(self) -> Path:
+        return self.audit_anchor_file or self.data_dir / "audit-anchors.jsonl"
 
     @property
     def is_sqlite(self) -> bool:

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from spectra.audit import anchors as audit_anchors
 from spectra.config import Settings, get_settings
 from spectra.db import migrate
 from spectra.db.batch import GroupCommitter
@@ -197,3 +198,4 @@ async def close_runtime(runtime: Runtime) -> None:
         await runtime.redis.close()
     set_database(None)
     set_server_keys(None)
+    audit_anchors.use(None)

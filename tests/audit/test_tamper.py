@@ -12,14 +12,17 @@ from spectra.audit import service as audit_service
 from spectra.audit.actor import local_actor
 from spectra.audit.chain import GENESIS, chain_hash, event_payload
 from spectra.audit.models import AuditEvent
+from spectra.db.serverkey import get_server_keys
 from spectra.db.session import Session
 from spectra.users import service as users_service
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def chained_rows(count: int) -> list[dict[str, Any]]:
-    """`count` valid audit rows, built the way `record` builds them."""
+def chained_rows(count: int, *, key: bytes | None = None) -> list[dict[str, Any]]:
+    """`count` valid audit rows, built the way `record` builds them: keyed with the server's
+    audit-chain subkey, or (`key=b""`) plain SHA-256 as before the chain was keyed."""
+    chain_key = get_server_keys().audit_chain_key if key is None else key or None
     rows: list[dict[str, Any]] = []
     prev = GENESIS
     for seq in range(1, count + 1):
@@ -38,7 +41,7 @@ def chained_rows(count: int) -> list[dict[str, Any]]:
             "request_id": None,
             "client_ip": None,
         }
-        digest = chain_hash(prev, event_payload(seq=seq, **fields))
+        digest = chain_hash(prev, event_payload(seq=seq, **fields), key=chain_key)
         rows.append({"id": seq, "prev_hash": prev, "hash": digest, **fields})
         prev = digest
     return rows
@@ -78,7 +81,11 @@ class TestVerifyChain:
         rows = chained_rows(30)
         forged = {**rows[11], "after": {"n": 999}}
         payload = {k: forged[k] for k in forged if k not in ("id", "prev_hash", "hash")}
-        new_hash = chain_hash(forged["prev_hash"], event_payload(seq=12, **payload))
+        new_hash = chain_hash(
+            forged["prev_hash"],
+            event_payload(seq=12, **payload),
+            key=get_server_keys().audit_chain_key,
+        )
         await session.execute(
             text("UPDATE audit_events SET after = :after, hash = :hash WHERE id = 12"),
             {"after": '{"n": 999}', "hash": new_hash},

@@ -11,9 +11,12 @@ from datetime import timedelta
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import select, text
 from tests.factories import make_user
 
+from spectra.audit import anchors as audit_anchors
+from spectra.audit import service as audit_service
+from spectra.audit.verify import anchor_head
 from spectra.db.session import session_scope
 from spectra.kit import clock as clock_module
 from spectra.ledger import service as ledger_service
@@ -133,3 +136,63 @@ async def test_gives_up_after_the_last_attempt(
 @pytest.mark.parametrize("header", ["", "t=1", "v1=abc", "t=x,v1=y"])
 def test_malformed_signatures_are_rejected(header: str) -> None:
     assert not webhooks.verify_signature(b"k" * 32, b"{}", header)
+
+
+async def test_an_audit_anchor_is_posted_signed(
+    runtime: Runtime, receiver: tuple[Receiver, str]
+) -> None:
+    rx, url = receiver
+    rx.fail_first = 0
+    dispatcher = webhooks.current()
+    assert dispatcher is not None
+    dispatcher.url_of = lambda: url
+    async with session_scope(runtime.db) as s:
+        await audit_service.record(s, ADMIN, "audit.test")
+    anchor_log = audit_anchors.current()
+    assert anchor_log is not None
+
+    async with session_scope(runtime.db) as s:
+        anchor = await anchor_head(s, anchor_log)
+
+    assert anchor is not None
+    body, headers = rx.calls[-1]
+    assert headers["X-Spectra-Event"] == "audit.anchor"
+    assert webhooks.verify_signature(
+        runtime.keys.webhook_key, body, headers[webhooks.SIGNATURE_HEADER]
+    )
+    payload = json.loads(body)
+    assert (payload["event"], payload["seq"], payload["hash"], payload["sig"]) == (
+        "audit.anchor",
+        anchor.seq,
+        anchor.hash,
+        anchor.sig,
+    )
+
+
+async def test_a_broken_audit_chain_is_posted_once_per_problem(
+    runtime: Runtime, receiver: tuple[Receiver, str]
+) -> None:
+    rx, url = receiver
+    rx.fail_first = 0
+    dispatcher = webhooks.current()
+    assert dispatcher is not None
+    dispatcher.url_of = lambda: url
+    anchor_log = audit_anchors.current()
+    assert anchor_log is not None
+    async with session_scope(runtime.db) as s:
+        for _ in range(3):
+            await audit_service.record(s, ADMIN, "audit.test")
+    async with session_scope(runtime.db) as s:
+        anchor = await anchor_head(s, anchor_log)
+    assert anchor is not None
+    async with session_scope(runtime.db) as s:
+        await s.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": anchor.seq})
+
+    for _ in range(2):
+        async with session_scope(runtime.db) as s:
+            assert await anchor_head(s, anchor_log) is None
+
+    broken = [json.loads(body) for body, h in rx.calls if h["X-Spectra-Event"] == "audit.broken"]
+    assert len(broken) == 1
+    assert broken[0]["event_id"] == anchor.seq
+    assert broken[0]["problem"].startswith(f"event {anchor.seq} is missing")

@@ -135,3 +135,23 @@ async def test_import_rejects_all_or_nothing_and_group_default(
     assert put.status_code == 200
     defaults = await client.get("/api/group-default-packages")
     assert defaults.json()["items"][0]["package"] == "Starter"
+
+
+async def test_import_of_text_that_is_not_csv_is_a_422_not_a_500(
+    client: httpx.AsyncClient, runtime: Runtime, act_as: Callable[[Actor], None]
+) -> None:
+    """Found by the API fuzz: a carriage return inside an unquoted field, and a field over the
+    csv module's size limit, raised csv.Error out of the service (a 500)."""
+    act_as(local_actor())
+    stray_return = await client.post(
+        "/api/package-assignments/import", json={"csv": "email,pack\rage\na@example.com,S\n"}
+    )
+    assert stray_return.status_code == 422
+    assert stray_return.json()["error"]["code"] == "package_terms_invalid"
+    huge_field = await client.post(
+        "/api/package-assignments/import",
+        json={"csv": 'email,package\n"' + "x" * 200_000 + '",Starter\n'},
+    )
+    assert huge_field.status_code == 422
+    assert huge_field.json()["error"]["code"] == "package_import_rejected"
+    assert "not valid CSV" in huge_field.json()["error"]["message"]

@@ -1,8 +1,14 @@
-"""The hash chain: each event's hash covers the previous hash and its own canonical JSON."""
+"""The hash chain: each event's hash covers the previous hash and its own canonical JSON.
+
+Version 2 (every event since the chain was keyed): HMAC-SHA256 under the server's audit-chain
+subkey, so only a holder of the server secret can write a hash that verifies. Version 1 (events
+written before, up to `AuditChainState.legacy_until`): plain SHA-256, still verified as such.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from datetime import datetime
 from typing import Any
@@ -63,8 +69,12 @@ def event_payload(
     }
 
 
-def chain_hash(prev_hash: str, payload: dict[str, Any]) -> str:
-    return hashlib.sha256((prev_hash + canonical(payload)).encode()).hexdigest()
+def chain_hash(prev_hash: str, payload: dict[str, Any], *, key: bytes | None) -> str:
+    """The event's hash: HMAC-SHA256 under `key` (v2), or plain SHA-256 for a legacy event (v1)."""
+    message = (prev_hash + canonical(payload)).encode()
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def scrub(value: Any) -> Any:

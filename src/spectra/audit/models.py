@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from spectra.db.base import Base
@@ -34,6 +34,18 @@ class AuditEvent(Base):
     client_ip: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainState(Base):
+    """One row: how far the chain was written before it was keyed. Absent means 0."""
+
+    __tablename__ = "audit_chain_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    legacy_until: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Events 1..legacy_until carry plain SHA-256 hashes (v1, written before keying); every
+    later event must carry the keyed hash. Set once by the migration that keyed the chain and
+    pinned into every anchor, so raising it here is caught by the anchors."""
 
 
 Index("ix_audit_events_action_id", AuditEvent.action, AuditEvent.id)

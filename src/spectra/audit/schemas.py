@@ -46,6 +46,11 @@ class ChainReportRead(BaseModel):
     ok: bool
     checked: int
     first_problem: ChainProblemRead | None
+    head: int = 0
+    """The newest event id found."""
+    anchor_seq: int | None = None
+    """The head that the latest anchor (kept outside the database) saw, if there is one."""
+    anchor_at: datetime | None = None
 
     @classmethod
     def of(cls, report: ChainReport) -> ChainReportRead:
@@ -56,4 +61,7 @@ class ChainReportRead(BaseModel):
             first_problem=ChainProblemRead(event_id=first.event_id, problem=first.problem)
             if first
             else None,
+            head=report.head,
+            anchor_seq=report.anchor.seq if report.anchor else None,
+            anchor_at=report.anchor.at if report.anchor else None,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from spectra.audit.actor import Actor
 from spectra.audit.chain import GENESIS, chain_hash, event_payload, scrub
 from spectra.audit.models import AuditEvent
+from spectra.audit.verify import ChainReport as ChainReport
+from spectra.audit.verify import verify_chain as verify_chain
+from spectra.db.serverkey import get_server_keys
 from spectra.errors import InvalidCursorError
 from spectra.kit.clock import utc_now
 from spectra.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
@@ -35,7 +38,8 @@ async def record(
 ) -> AuditEvent:
     """Append one audit event in the caller's transaction. Secret-named fields are redacted.
 
-    The chain is serialised: an advisory lock on PostgreSQL, the write lock on SQLite.
+    The chain is serialised: an advisory lock on PostgreSQL, the write lock on SQLite. The
+    hash is keyed with the server's audit-chain subkey.
     """
     if session.bind is not None and session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
@@ -61,7 +65,9 @@ async def record(
         "request_id": actor.request_id,
         "client_ip": actor.client_ip,
     }
-    digest = chain_hash(prev, event_payload(seq=seq, **fields))
+    digest = chain_hash(
+        prev, event_payload(seq=seq, **fields), key=get_server_keys().audit_chain_key
+    )
     event = AuditEvent(
         id=seq,
         prev_hash=prev,
@@ -72,98 +78,6 @@ async def record(
     session.add(event)
     await session.flush()
     return event
-
-
-@dataclass(frozen=True, slots=True)
-class ChainProblem:
-    event_id: int
-    problem: str
-
-
-@dataclass(frozen=True, slots=True)
-class ChainReport:
-    checked: int
-    problems: list[ChainProblem]
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def _payload_of(event: AuditEvent) -> dict[str, Any]:
-    return event_payload(
-        seq=event.id,
-        occurred_at=event.occurred_at,
-        actor_kind=event.actor_kind,
-        actor_label=event.actor_label,
-        actor_user_id=str(event.actor_user_id) if event.actor_user_id else None,
-        action=event.action,
-        target_type=event.target_type,
-        target_id=event.target_id,
-        target_label=event.target_label,
-        before=event.before,
-        after=event.after,
-        details=event.details,
-        request_id=event.request_id,
-        client_ip=event.client_ip,
-    )
-
-
-def check_events(
-    events: Iterable[AuditEvent], *, expected_prev: str = GENESIS, expected_seq: int = 1
-) -> Iterable[ChainProblem | None]:
-    """Yield a problem (or None) per event, walking the chain in order."""
-    prev = expected_prev
-    seq = expected_seq
-    for event in events:
-        problem: ChainProblem | None = None
-        if event.id != seq:
-            problem = ChainProblem(
-                event.id, f"event {seq} is missing (next found is {event.id}): removed or reordered"
-            )
-        elif event.prev_hash != prev:
-            problem = ChainProblem(
-                event.id,
-                "its link to the previous event is broken: an earlier event was changed, removed or reordered",
-            )
-        elif chain_hash(prev, _payload_of(event)) != event.hash:
-            problem = ChainProblem(
-                event.id, "its content does not match its hash: this event was changed"
-            )
-        yield problem
-        prev = event.hash
-        seq = event.id + 1
-
-
-async def verify_chain(session: AsyncSession, *, batch: int = 5000) -> ChainReport:
-    """Walk the whole chain in id order, streaming, and name the first event that breaks it."""
-    checked = 0
-    prev, seq = GENESIS, 1
-    after_id = 0
-    while True:
-        rows = (
-            (
-                await session.execute(
-                    select(AuditEvent)
-                    .where(AuditEvent.id > after_id)
-                    .order_by(AuditEvent.id)
-                    .limit(batch)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if not rows:
-            return ChainReport(checked=checked, problems=[])
-        for event, problem in zip(
-            rows, check_events(rows, expected_prev=prev, expected_seq=seq), strict=True
-        ):
-            checked += 1
-            if problem is not None:
-                return ChainReport(checked=checked, problems=[problem])
-            prev, seq = event.hash, event.id + 1
-        after_id = rows[-1].id
-        session.expunge_all()
 
 
 async def iter_events(

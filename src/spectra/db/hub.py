@@ -26,5 +26,7 @@ class Hub(Protocol):
     jobs: JobScheduler
     redis: SharedRedis | None
     """Shared hot-path state when `SPECTRA_REDIS_URL` is set; None in the embedded default."""
+    serving: bool
+    """Whether this process serves (holds the serve lease), as opposed to a command's runtime."""
     on_start: list[Callable[[], Awaitable[None]]]
     on_stop: list[Callable[[], Awaitable[None]]]

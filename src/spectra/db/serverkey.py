@@ -56,6 +56,16 @@ class ServerKeys:
         return crypto.derive_subkey(self.secret, crypto.PURPOSE_WEBHOOK, 1)
 
     @property
+    def audit_chain_key(self) -> bytes:
+        """Keys the audit chain's hashes (HMAC-SHA256): without it, no one can rewrite the chain."""
+        return crypto.derive_subkey(self.secret, crypto.PURPOSE_AUDIT_CHAIN, 1)
+
+    @property
+    def audit_anchor_key(self) -> bytes:
+        """Signs the audit chain's anchors kept outside the database."""
+        return crypto.derive_subkey(self.secret, crypto.PURPOSE_AUDIT_ANCHOR, 1)
+
+    @property
     def fingerprint(self) -> str:
         return crypto.fingerprint(self.secret)
 

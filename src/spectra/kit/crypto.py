@@ -23,6 +23,8 @@ PURPOSE_CREDENTIALS = "spectra/credentials"
 PURPOSE_KEY_HASH = "spectra/key-hash"
 PURPOSE_SESSION = "spectra/session"
 PURPOSE_WEBHOOK = "spectra/webhook"
+PURPOSE_AUDIT_CHAIN = "spectra/audit-chain"
+PURPOSE_AUDIT_ANCHOR = "spectra/audit-anchor"
 
 
 class CredentialDecryptError(ConfigError):

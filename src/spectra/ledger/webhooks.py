@@ -108,14 +108,26 @@ class WebhookDispatcher:
                         notice.last_error = error
         return delivered
 
+    async def send_once(self, event: str, body_obj: dict[str, Any]) -> bool:
+        """POST one signed event now, without a stored notice or retries (for events a later
+        one supersedes, such as `audit.anchor`). False when no URL is set or delivery failed."""
+        url = self.url_of()
+        if not url:
+            return False
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as http:
+            ok, error = await self._send(http, url, body_obj, event=event)
+        if not ok:
+            log.warning("webhook %s to %s failed: %s", event, url, error)
+        return ok
+
     async def _send(
-        self, http: aiohttp.ClientSession, url: str, body_obj: dict[str, Any]
+        self, http: aiohttp.ClientSession, url: str, body_obj: dict[str, Any], event: str = EVENT
     ) -> tuple[bool, str | None]:
         body = json.dumps(body_obj, separators=(",", ":"), sort_keys=True).encode()
         headers = {
             "content-type": "application/json",
             SIGNATURE_HEADER: sign(self.key, body, int(utc_now().timestamp())),
-            "X-Spectra-Event": EVENT,
+            "X-Spectra-Event": event,
             "X-Spectra-Delivery": body_obj["id"],
         }
         try:

@@ -1,14 +1,17 @@
 """Start-up wiring: the balance view (in-process, or in Redis when several processes share one
 database; fed by the change feed, its expired holds swept), the code-redemption limits (in
 Redis too when it is set) and the low-balance webhook dispatcher (kicked after commit, retried
-by a job)."""
+by a job), which also carries the audit chain's anchors and breaks (`audit.anchor`, `audit.broken`)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+from spectra.audit import anchors as audit_anchors
 from spectra.db.hub import Hub
+from spectra.kit.clock import utc_now
 from spectra.ledger import ratelimit, webhooks
 from spectra.ledger.holds import BalanceView, InProcessBalanceView
 from spectra.ledger.holds_redis import RedisBalanceView
@@ -48,6 +51,12 @@ def install(hub: Hub) -> None:
 
     dispatcher = webhooks.WebhookDispatcher(db=hub.db, key=hub.keys.webhook_key, url_of=webhook_url)
     webhooks.install(dispatcher)
+
+    async def post_audit_event(event: str, body: dict[str, Any]) -> None:
+        at = utc_now().isoformat()
+        await dispatcher.send_once(event, {"id": f"{event}-{at}", "event": event, **body})
+
+    audit_anchors.add_sink("webhook", post_audit_event)
 
     limiter = ratelimit.RedisRedeemLimiter(hub.redis) if hub.redis is not None else None
 

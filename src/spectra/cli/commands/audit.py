@@ -142,7 +142,9 @@ def verify(as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(data)
     elif data["ok"]:
-        console.print(f"The audit chain is intact: {data['checked']} events checked.")
+        console.print(
+            f"The audit chain is intact: {data['checked']} events checked{_anchored(data)}."
+        )
     if not data["ok"]:
         problem = data["first_problem"]
         err_console.print(
@@ -151,6 +153,13 @@ def verify(as_json: JsonOpt = False) -> None:
             highlight=False,
         )
         raise typer.Exit(1)
+
+
+def _anchored(data: dict[str, Any]) -> str:
+    if data.get("anchor_seq") is None:
+        return ", no earlier anchor to compare with"
+    at = datetime.fromisoformat(data["anchor_at"])
+    return f", up to head {data['anchor_seq']} seen by the anchor of {at:%Y-%m-%d %H:%M} UTC"
 
 
 def _progress() -> Progress:

@@ -52,16 +52,21 @@ async def import_assignments(
     """
     require(actor, Permission.READ_ALL if preview else Permission.PACKAGES_WRITE)
     tz = ZoneInfo(await period_service.workspace_time_zone(session))
-    reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
-    columns = {c.strip().lower() for c in reader.fieldnames or []}
-    if not {"email", "package"} <= columns:
-        raise PackageTermsInvalidError(
-            "The CSV needs a header line with at least the columns email,package."
-        )
-    rows: list[tuple[int, dict[str, str]]] = [
-        (n, {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()})
-        for n, raw in enumerate(reader, start=2)
-    ]
+    reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff"), newline=""))
+    try:
+        columns = {c.strip().lower() for c in reader.fieldnames or []}
+        if not {"email", "package"} <= columns:
+            raise PackageTermsInvalidError(
+                "The CSV needs a header line with at least the columns email,package."
+            )
+        rows: list[tuple[int, dict[str, str]]] = [
+            (n, {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()})
+            for n, raw in enumerate(reader, start=2)
+        ]
+    except csv.Error as exc:
+        raise AssignmentImportRejectedError(
+            f"The file is not valid CSV (line {reader.line_num}: {exc}).", rejected=[]
+        ) from None
     users = await repository.users_by_email(
         session, [r["email"] for _, r in rows if r.get("email")]
     )

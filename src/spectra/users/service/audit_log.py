@@ -8,8 +8,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from spectra.audit import anchors as audit_anchors
 from spectra.audit import export as audit_export
 from spectra.audit import service as audit_service
+from spectra.audit import verify as audit_verify
 from spectra.audit.actor import Actor
 from spectra.audit.models import AuditEvent
 from spectra.audit.service import AuditFilter, ChainReport
@@ -63,6 +65,11 @@ async def count_audit_events(session: AsyncSession, actor: Actor, *, where: Audi
 
 
 async def verify_audit_chain(session: AsyncSession, actor: Actor) -> ChainReport:
-    """Walk the whole hash chain (streamed) and name the first event changed, removed or reordered."""
+    """Walk the whole hash chain (streamed) and name the first event changed, removed or
+    reordered, or missing after the end the latest anchor saw; anchor the head when intact."""
     require(actor, Permission.AUDIT_READ)
-    return await audit_service.verify_chain(session)
+    anchor_log = audit_anchors.current()
+    report = await audit_service.verify_chain(session, anchor_log=anchor_log)
+    if report.ok and anchor_log is not None:
+        await audit_verify.anchor_head(session, anchor_log)
+    return report

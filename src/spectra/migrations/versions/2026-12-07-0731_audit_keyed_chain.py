@@ -1,7 +1,7 @@
 """audit keyed chain: record how many events were written before the chain was keyed
 
-Revision ID: 0012_audit_keyed_chain
-Revises: 0011_scaleout
+Revision ID: 0014_audit_keyed_chain
+Revises: 0013_usage_estimated
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_audit_keyed_chain"
-down_revision: str | Sequence[str] | None = "0011_scaleout"
+revision: str = "0014_audit_keyed_chain"
+down_revision: str | Sequence[str] | None = "0013_usage_estimated"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

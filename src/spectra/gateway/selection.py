@@ -96,7 +96,7 @@ async def forward(
             body,
             model=selection.upstream_model if selection.upstream_model != model else None,
             include_usage=inject,
-            parsed=info.fields,
+            parsed=info,
         )
         send_headers = upstream_headers(
             Provider(selection.provider),

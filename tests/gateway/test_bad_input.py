@@ -41,6 +41,11 @@ def _bodies(model: str, limit: str, listed: str) -> list[tuple[str, bytes, str]]
             f'{{{good},"x":{deep_objects}}}'.encode(),
             "invalid_request_body",
         ),
+        (
+            "model-too-long",
+            f'{{"model":"{model}{"x" * 200}","{listed}":[]}}'.encode(),
+            "invalid_request_field",
+        ),
         ("model-number", f'{{"model":123,"{listed}":[]}}'.encode(), "invalid_request_field"),
         ("model-list", f'{{"model":["{model}"],"{listed}":[]}}'.encode(), "invalid_request_field"),
         (

@@ -138,6 +138,9 @@ def _parse_object(text: str) -> tuple[dict[str, Any], BodyLayout]:
     return fields, BodyLayout(spans, open_end)
 
 
+MAX_MODEL_CHARS = 200
+"""The longest model name kept on a usage record (its column); real names are far shorter."""
+
 _TOKEN_FIELDS: dict[WireProtocol, tuple[str, ...]] = {
     WireProtocol.ANTHROPIC_MESSAGES: ("max_tokens",),
     WireProtocol.OPENAI_CHAT: ("max_completion_tokens", "max_tokens"),
@@ -172,8 +175,8 @@ def inspect_request(protocol: WireProtocol, body: bytes) -> RequestInfo:
     body the gateway would authorise or price differently from how the upstream reads it."""
     obj, layout = _parse(body)
     model = obj.get("model")
-    if model is not None and not isinstance(model, str):
-        raise _bad_field("model", "a string")
+    if model is not None and not (isinstance(model, str) and len(model) <= MAX_MODEL_CHARS):
+        raise _bad_field("model", f"a string of at most {MAX_MODEL_CHARS} characters")
     stream = obj.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise _bad_field("stream", "true or false")

@@ -3,6 +3,8 @@ and nothing reaches the upstream; an unexpected internal error is a 500 in the p
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import httpx
 import pytest
 from tests.fakes.upstream import FakeUpstream
@@ -11,13 +13,22 @@ from spectra.gateway import routes
 
 from .world import ANTHROPIC_MODEL, OPENAI_MODEL, World
 
-# (name, path, anthropic, model, token-limit field, list field)
-ENDPOINTS = [
-    ("messages", "/v1/messages", True, ANTHROPIC_MODEL, "max_tokens", "messages"),
-    ("chat", "/v1/chat/completions", False, OPENAI_MODEL, "max_tokens", "messages"),
-    ("responses", "/v1/responses", False, OPENAI_MODEL, "max_output_tokens", "input"),
-]
-IDS = [e[0] for e in ENDPOINTS]
+
+class Endpoint(NamedTuple):
+    path: str
+    anthropic: bool
+    model: str
+    limit: str
+    """The token-limit field."""
+    listed: str
+    """The conversation field (a list)."""
+
+
+ENDPOINTS = {
+    "messages": Endpoint("/v1/messages", True, ANTHROPIC_MODEL, "max_tokens", "messages"),
+    "chat": Endpoint("/v1/chat/completions", False, OPENAI_MODEL, "max_tokens", "messages"),
+    "responses": Endpoint("/v1/responses", False, OPENAI_MODEL, "max_output_tokens", "input"),
+}
 
 
 def _bodies(model: str, limit: str, listed: str) -> list[tuple[str, bytes, str]]:
@@ -78,20 +89,14 @@ def _reason(resp: httpx.Response, *, anthropic: bool) -> str:
     return str(body["error"]["code"])
 
 
-@pytest.mark.parametrize(
-    ("name", "path", "anthropic", "model", "limit", "listed"), ENDPOINTS, ids=IDS
-)
+@pytest.mark.parametrize("name", ENDPOINTS)
 async def test_bad_bodies_are_400s_in_the_protocols_shape(
     client: httpx.AsyncClient,
     pooled: World,
     fake: FakeUpstream,
     name: str,
-    path: str,
-    anthropic: bool,
-    model: str,
-    limit: str,
-    listed: str,
 ) -> None:
+    path, anthropic, model, limit, listed = ENDPOINTS[name]
     answers: dict[str, tuple[int, str]] = {}
     expected: dict[str, tuple[int, str]] = {}
     for case, raw, code in _bodies(model, limit, listed):
@@ -139,20 +144,21 @@ async def test_a_whole_float_limit_is_taken_as_its_integer(
     assert len(fake.requests) == 1
 
 
-@pytest.mark.parametrize(
-    ("name", "path", "anthropic", "model", "limit", "listed"), ENDPOINTS, ids=IDS
-)
+@pytest.mark.parametrize("name", ENDPOINTS)
 async def test_an_internal_error_is_a_500_in_the_protocols_shape(
     app: object,
     pooled: World,
     monkeypatch: pytest.MonkeyPatch,
     name: str,
-    path: str,
-    anthropic: bool,
-    model: str,
-    limit: str,
-    listed: str,
 ) -> None:
+    endpoint = ENDPOINTS[name]
+    path, anthropic, model, listed = (
+        endpoint.path,
+        endpoint.anthropic,
+        endpoint.model,
+        endpoint.listed,
+    )
+
     async def broken(**_: object) -> None:
         raise RuntimeError("a bug")
 

@@ -257,6 +257,10 @@ def create_app(
     async def unexpected(request: Request, exc: Exception) -> Response:
         rid = request.scope.get("state", {}).get("request_id", "")
         log.exception("unhandled error", extra={"path": request.url.path})
+        if request.url.path.startswith("/v1"):
+            # The gateway answers in the caller's protocol, so its SDK reads the error.
+            gateway: Response = _surface_for(request.url.path).render_unexpected(request, rid)
+            return gateway
         return JSONResponse(
             {
                 "error": {

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from spectra.audit.actor import local_actor
 from spectra.db.session import read_scope
+from spectra.demo.history import plan
 from spectra.demo.seed import SeedReport, seed
 from spectra.demo.upstream import DemoUpstream
 from spectra.demo.workspace import MEMBERS, NotADemoWorkspaceError
@@ -101,6 +102,16 @@ class TestSeed:
         assert {r.client_family for r in rows} >= {"claude_code", "codex_cli"}
         assert any(r.status == "refused" for r in rows)  # Tom asks for Opus on Starter
         assert q4 == 300_000_000
+        # The plan's sizes reach the demo upstream through the gateway (in the body:
+        # headers pass only by allowlist), so the history is the one planned.
+        planned = {t.request_id: t for t in plan(report.start, days=30, volume=0.06)}
+        served = [(r, planned[r.request_id]) for r in rows if r.status == "ok"]
+        assert served
+        for record, turn in served:
+            assert (record.input_tokens, record.output_tokens) == (
+                turn.input_tokens,
+                turn.output_tokens,
+            )
 
     async def test_a_second_run_seeds_nothing_twice(
         self, clock: datetime, runtime: Runtime, upstream: DemoUpstream

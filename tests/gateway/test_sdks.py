@@ -64,7 +64,8 @@ async def test_anthropic_sdk(app: object, pooled: World, fake: FakeUpstream) -> 
             beta = await client.beta.messages.create(
                 model=ANTHROPIC_MODEL,
                 max_tokens=64,
-                betas=["context-1m-2025-08-07"],
+                # A priced beta passes (context-1m would not: this model is priced flat).
+                betas=["interleaved-thinking-2025-05-14"],
                 messages=[{"role": "user", "content": "hi"}],
             )
             assert beta.content[0].text == "claude here"  # type: ignore[union-attr]
@@ -76,7 +77,7 @@ async def test_anthropic_sdk(app: object, pooled: World, fake: FakeUpstream) -> 
             assert ANTHROPIC_MODEL in [m.id for m in page.data]
         finally:
             await client.close()
-    assert fake.requests[2].header("anthropic-beta") == "context-1m-2025-08-07"
+    assert fake.requests[2].header("anthropic-beta") == "interleaved-thinking-2025-05-14"
     await pooled.settle()
     records = await pooled.records()
     assert len(records) == 3

@@ -146,7 +146,7 @@ class TestSettle:
         assert spec is not None
         assert spec.postings[:2] == ((a.id, -300), (b.id, -50))
         assert spec.postings[2][1] == 350
-        assert spec.idempotency_key == "usage:r"
+        assert spec.idempotency_key == f"usage:{hold.id}"
         assert await view.available(b.id) == 950
         await _write(runtime, view, spec)
         assert await _balances(runtime, a, b) == [0, 950]

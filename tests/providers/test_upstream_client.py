@@ -29,7 +29,7 @@ STREAM_BODY = b'{"model": "claude-sonnet-4-5", "stream": true, "max_tokens": 64}
 def _anthropic_headers() -> list[tuple[str, str]]:
     caller = [
         ("content-type", "application/json"),
-        ("anthropic-beta", "b1"),
+        ("anthropic-beta", "interleaved-thinking-2025-05-14"),
         ("x-api-key", "member"),
     ]
     return upstream_headers(Provider.ANTHROPIC, caller, api_key=KEY)

@@ -23,7 +23,7 @@ from spectra.gateway import wiring as gateway_wiring
 from spectra.kit import clock
 from spectra.runtime import Runtime
 
-from .upstream import FAIL_HEADER, USAGE_HEADER
+from .upstream import DEMO_FIELD
 from .workspace import ACCOUNTS, MEMBERS, Member
 
 OPUS = "claude-opus-4-1"
@@ -159,9 +159,10 @@ def request_for(turn: Turn, secret: str) -> tuple[str, dict[str, str], dict[str,
         f"input={turn.input_tokens},output={turn.output_tokens},"
         f"cache_read={turn.cache_read_tokens},cache_write={turn.cache_write_tokens}"
     )
-    headers = {USAGE_HEADER: usage, "x-request-id": turn.request_id}
+    headers = {"x-request-id": turn.request_id}
+    demo = {"usage": usage}
     if turn.fail_credential:
-        headers[FAIL_HEADER] = turn.fail_credential
+        demo["fail"] = turn.fail_credential
     prompt = "Refactor the retry loop in the sync worker and add a test for the backoff."
     if turn.client == "claude_code":
         headers.update(_ANTHROPIC_HEADERS, **{"x-api-key": secret})
@@ -177,15 +178,26 @@ def request_for(turn: Turn, secret: str) -> tuple[str, dict[str, str], dict[str,
                 }
             ],
             "messages": [{"role": "user", "content": prompt}],
+            DEMO_FIELD: demo,
         }
         return "/v1/messages?beta=true", headers, body
     headers["authorization"] = f"Bearer {secret}"
     if turn.client == "codex_cli":
         headers.update(_CODEX_HEADERS)
-        body = {"model": turn.model, "stream": True, "input": prompt, "store": False}
+        body = {
+            "model": turn.model,
+            "stream": True,
+            "input": prompt,
+            "store": False,
+            DEMO_FIELD: demo,
+        }
         return "/v1/responses", headers, body
     headers.update(_SDK_HEADERS)
-    body = {"model": turn.model, "messages": [{"role": "user", "content": prompt}]}
+    body = {
+        "model": turn.model,
+        "messages": [{"role": "user", "content": prompt}],
+        DEMO_FIELD: demo,
+    }
     return "/v1/chat/completions", headers, body
 
 

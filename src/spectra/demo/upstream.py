@@ -4,9 +4,10 @@ Serves `POST /v1/messages` (and `/count_tokens`), `POST /v1/chat/completions`,
 `POST /v1/responses` and `GET /v1/models`, streamed (SSE) or not, in the shapes Claude Code,
 Codex CLI and the SDKs accept. Usage numbers are estimated from the request (about four bytes a
 token; a prompt marked with `cache_control` is mostly read from cache, as Claude Code's are), or
-taken from the `x-spectra-demo-usage` header (`input=..,output=..,cache_read=..,cache_write=..`),
-which the demo's history generator sends so that its traffic has realistic, reproducible sizes.
-`x-spectra-demo-fail: <credential>` answers a 429 with `retry-after` to the pool account using
+taken from the body's `spectra_demo.usage` (`input=..,output=..,cache_read=..,cache_write=..`),
+which the demo's history generator sends so that its traffic has realistic, reproducible sizes
+(a body field, since the gateway passes body fields unchanged but headers only by allowlist).
+`spectra_demo.fail: <credential>` answers a 429 with `retry-after` to the pool account using
 that credential (the gateway then fails over to another), so the pool has some trouble to show. With `api_key`, any other credential gets the provider's 401.
 """
 
@@ -20,8 +21,8 @@ from typing import Any, Self
 
 from aiohttp import web
 
-USAGE_HEADER = "x-spectra-demo-usage"
-FAIL_HEADER = "x-spectra-demo-fail"
+DEMO_FIELD = "spectra_demo"
+"""The body field carrying the demo's instructions: {"usage": "input=..,...", "fail": credential}."""
 MODELS = (
     "claude-opus-4-1",
     "claude-sonnet-4-5",
@@ -306,9 +307,6 @@ class DemoUpstream:
         if not self._authorised(request):
             kind = "authentication_error" if anthropic else "invalid_api_key"
             return _error(anthropic, 401, kind, "Invalid API key.")
-        if self._credential(request) == request.headers.get(FAIL_HEADER, "\0"):
-            kind = "rate_limit_error" if anthropic else "rate_limit_exceeded"
-            return _error(anthropic, 429, kind, "Rate limit reached.", **{"retry-after": "30"})
         try:
             body = json.loads(raw)
         except ValueError:
@@ -316,8 +314,14 @@ class DemoUpstream:
         if not isinstance(body, dict) or not isinstance(body.get("model"), str):
             kind = "invalid_request_error"
             return _error(anthropic, 400, kind, "The body must be JSON naming a model.")
+        demo = body.get(DEMO_FIELD)
+        demo = demo if isinstance(demo, dict) else {}
+        if self._credential(request) == demo.get("fail", "\0"):
+            kind = "rate_limit_error" if anthropic else "rate_limit_exceeded"
+            return _error(anthropic, 429, kind, "Rate limit reached.", **{"retry-after": "30"})
         model: str = body["model"]
-        usage = parse_usage_header(request.headers.get(USAGE_HEADER)) or estimate_usage(
+        given = demo.get("usage")
+        usage = parse_usage_header(given if isinstance(given, str) else None) or estimate_usage(
             raw, anthropic=anthropic
         )
         self.served += 1

@@ -98,6 +98,20 @@ def render_error(request: Request, exc: SpectraError) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def render_unexpected(request: Request, request_id: str) -> JSONResponse:
+    """A 500 in the caller's protocol: Anthropic `api_error`, OpenAI `server_error`."""
+    body = refusal_body(
+        anthropic=is_anthropic_path(request.url.path),
+        # UPSTREAM maps to exactly those two types; the reason code says it was ours.
+        kind=ErrorKind.UPSTREAM,
+        code="internal_error",
+        message=f"Something went wrong on our side (request {request_id}).",
+        request_id=request_id,
+    )
+    headers = {"x-spectra-request-id": request_id} if request_id else {}
+    return JSONResponse(body, status_code=500, headers=headers)
+
+
 def render_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     return render_error(
         request, _InvalidRequestError("The request is not valid for this endpoint.")

@@ -275,6 +275,8 @@ class GenerationEndpoint:
                 timeouts=gw.timeouts,
                 max_attempts=gw.settings.gateway_max_attempts,
                 attempts=attempts,
+                # A 1M-context beta only where long prompts are priced as the upstream bills them.
+                long_context=bool(admission.price.tiers),
             )
         except (UpstreamFailure, NoAccountAvailableError) as exc:
             await gw.settler.release(admission)
@@ -562,6 +564,7 @@ class CountTokensEndpoint:
                 timeouts=gw.timeouts,
                 max_attempts=gw.settings.gateway_max_attempts,
                 attempts=Attempts(),
+                long_context=True,  # counting tokens is free
             )
         except UpstreamFailure as failure:
             if failure.status is not None and failure.body:

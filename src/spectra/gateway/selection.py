@@ -21,6 +21,7 @@ from spectra.providers import Provider, upstream_headers
 from spectra.providers.bodies import RequestInfo, rewrite_request
 from spectra.providers.client import Timeouts, UpstreamClient, UpstreamResponse
 from spectra.providers.errors import UpstreamFailure, classify_response
+from spectra.providers.headers import forward_query
 from spectra.providers.types import WireProtocol
 
 from . import metrics
@@ -72,6 +73,7 @@ async def forward(
     timeouts: Timeouts,
     max_attempts: int,
     attempts: Attempts,
+    long_context: bool = False,
 ) -> Forwarded:
     """Send to the first account that answers with a success status.
 
@@ -80,6 +82,7 @@ async def forward(
     """
     tried: set[uuid.UUID] = set()
     inject = protocol is WireProtocol.OPENAI_CHAT and info.stream and not info.include_usage
+    query = forward_query(query, anthropic=protocol is WireProtocol.ANTHROPIC_MESSAGES)
     affinity = session_key(headers, info)
     await scheduler.recall(affinity)
     while True:
@@ -96,13 +99,14 @@ async def forward(
             body,
             model=selection.upstream_model if selection.upstream_model != model else None,
             include_usage=inject,
-            parsed=info.fields,
+            parsed=info,
         )
         send_headers = upstream_headers(
             Provider(selection.provider),
             list(headers),
             api_key=selection.credential.reveal(),
             body_decompressed=body_decompressed,
+            long_context=long_context,
         )
         url = selection.url(path) + (f"?{query}" if query else "")
         sent_at = time.monotonic()

@@ -78,7 +78,9 @@ class Settler:
             spec = await self.view.settle(
                 admission.hold,
                 cost,
-                idempotency_key=f"usage:{admission.request_id}",
+                # The hold's id, made here: a caller's request id is logged, never trusted to
+                # key money (a repeated or borrowed one would merge or drop charges).
+                idempotency_key=f"usage:{admission.hold.id}",
                 memo=f"{record.model_requested} via gateway",
                 metadata={"request_id": admission.request_id, "model": record.model_requested},
             )

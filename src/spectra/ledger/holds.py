@@ -289,7 +289,7 @@ class InProcessBalanceView:
             charges[last] = charges.get(last, 0) + remaining
         if actual_cost == 0:
             return None
-        key = idempotency_key or f"usage:{hold.request_id}"
+        key = idempotency_key or f"usage:{hold.id}"
         for account_id, charge in charges.items():
             self._accounts[account_id].add_pending(key, charge)
         self._settle_gen += 1

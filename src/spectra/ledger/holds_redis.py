@@ -428,7 +428,7 @@ class RedisBalanceView:
         if self.expense_account_id is None:
             await self._ensure_expense()
         assert self.expense_account_id is not None
-        key = idempotency_key or f"usage:{hold.request_id}"
+        key = idempotency_key or f"usage:{hold.id}"
         order = [a for a, _ in hold.plan]
         last_account = hold.parts[-1][0] if hold.parts else hold.plan[0][0]
         held = dict(hold.parts)

@@ -69,11 +69,16 @@ def upstream_headers(
     *,
     api_key: str,
     body_decompressed: bool = False,
+    long_context: bool = False,
 ) -> list[tuple[str, str]]:
-    """Headers to send to an upstream of `provider` (see `headers.py` for the rules)."""
+    """Headers to send to an upstream of `provider` (see `headers.py` for the rules).
+    `long_context`: the model's price has long-context tiers, so `context-1m` may pass."""
     if provider is Provider.ANTHROPIC:
         return anthropic.upstream_headers(
-            caller_headers, api_key=api_key, body_decompressed=body_decompressed
+            caller_headers,
+            api_key=api_key,
+            body_decompressed=body_decompressed,
+            long_context=long_context,
         )
     return openai.upstream_headers(
         caller_headers, api_key=api_key, body_decompressed=body_decompressed

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .headers import forward_request_headers, header_value
+from .headers import ANTHROPIC_REQUEST, forward_request_headers, header_value
 from .sse import SSEEvent
 from .taps import StreamUsageTap
 from .types import Usage, token_count
@@ -19,11 +19,20 @@ DEFAULT_VERSION = "2023-06-01"
 
 
 def upstream_headers(
-    caller_headers: Iterable[tuple[str, str]], *, api_key: str, body_decompressed: bool = False
+    caller_headers: Iterable[tuple[str, str]],
+    *,
+    api_key: str,
+    body_decompressed: bool = False,
+    long_context: bool = False,
 ) -> list[tuple[str, str]]:
-    """The caller's headers as forwarded, plus `x-api-key`; the caller's `anthropic-version`
-    and `anthropic-beta` pass unchanged (`anthropic-version` defaults to 2023-06-01)."""
-    headers = forward_request_headers(caller_headers, body_decompressed=body_decompressed)
+    """The caller's allowed headers (headers.py), plus `x-api-key`; `anthropic-version` passes
+    unchanged (default 2023-06-01), `anthropic-beta` keeps its priced features."""
+    headers = forward_request_headers(
+        caller_headers,
+        ANTHROPIC_REQUEST,
+        body_decompressed=body_decompressed,
+        long_context=long_context,
+    )
     if header_value(headers, "anthropic-version") is None:
         headers.append(("anthropic-version", DEFAULT_VERSION))
     headers.append(("x-api-key", api_key))

@@ -1,5 +1,6 @@
-"""Request-body helpers: read `model`/`stream`/`max_tokens`, estimate input size, and rewrite
-`model` or `stream_options.include_usage` with the smallest possible byte change.
+"""Request-body helpers: parse a body once (strictly: UTF-8, one JSON object, no duplicate
+top-level key, no NaN/Infinity), read and check `model`/`stream`/`max_tokens`, estimate input
+size, and rewrite `model` or `stream_options.include_usage` with the smallest possible byte change.
 
 A body that needs no change is returned as the very same bytes object. A change re-serialises
 only the one top-level value it touches; every other byte (key order, spacing, escapes)
@@ -9,6 +10,7 @@ stays as the caller sent it.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,14 +19,43 @@ from spectra.errors import InvalidError
 
 from .context import ServerContext, server_context
 from .metering import estimate_tokens_from_chars
-from .types import WireProtocol, as_int
+from .types import WireProtocol
 
-_DECODER = json.JSONDecoder()
-_WS = re.compile(r"[ \t\n\r]*")
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+_OPEN = re.compile(r"[ \t\n\r]*\{[ \t\n\r]*")
+_COLON = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
+_SEP = re.compile(r"[ \t\n\r]*([,}])[ \t\n\r]*")
 
 
 class RequestBodyInvalidError(InvalidError):
     code = "invalid_request_body"
+
+
+class DuplicateKeyError(RequestBodyInvalidError):
+    """A top-level key given twice: parsers disagree on which one counts (the gateway would
+    authorise and price one value while the upstream acts on the other)."""
+
+    code = "duplicate_key"
+
+
+class RequestFieldInvalidError(InvalidError):
+    """A field the gateway reads (to authorise, price or relay) has the wrong type or value."""
+
+    code = "invalid_request_field"
+
+
+@dataclass(frozen=True, slots=True)
+class BodyLayout:
+    """Where each top-level value sits in the decoded body text (char offsets)."""
+
+    spans: dict[str, tuple[int, int]]
+    open_end: int
+    """The position just after the opening brace."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +69,11 @@ class RequestInfo:
     """OpenAI chat: the caller itself asked for `stream_options.include_usage`."""
     input_tokens_estimate: int
     fields: dict[str, Any] = field(repr=False, compare=False)
+    """The parsed body, for callers that need more than the above."""
+    layout: BodyLayout | None = field(default=None, repr=False, compare=False)
+    """The body's top-level layout, so a rewrite does not parse it again."""
     context: ServerContext = field(default_factory=ServerContext)
     """Input the upstream keeps or fetches, server tools, `n` (see `context.py`)."""
-    """The parsed body, for callers that need more than the above."""
 
 
 def estimate_input_tokens(body: bytes) -> int:
@@ -51,38 +84,128 @@ def estimate_input_tokens(body: bytes) -> int:
 
 
 def parse_body(body: bytes) -> dict[str, Any]:
-    """Parse a JSON object body or raise `RequestBodyInvalidError`."""
+    """Parse a JSON object body or raise `RequestBodyInvalidError` (`DuplicateKeyError`)."""
+    return _parse(body)[0]
+
+
+def _parse(body: bytes) -> tuple[dict[str, Any], BodyLayout]:
     try:
-        obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestBodyInvalidError("The request body is not valid UTF-8.") from exc
+    try:
+        return _parse_object(text)
+    except RecursionError as exc:
+        raise RequestBodyInvalidError("The request body is nested too deeply.") from exc
+    except ValueError as exc:
         raise RequestBodyInvalidError("The request body is not valid JSON.") from exc
-    if not isinstance(obj, dict):
+
+
+def _parse_object(text: str) -> tuple[dict[str, Any], BodyLayout]:
+    """One pass: the top level by hand (to see every key, duplicates included), each value by
+    the C scanner, exactly once. Raises ValueError for anything that is not one JSON object."""
+    opened = _OPEN.match(text)
+    if opened is None:
         raise RequestBodyInvalidError("The request body must be a JSON object.")
-    return obj
+    open_end = text.index("{", 0, opened.end()) + 1
+    fields: dict[str, Any] = {}
+    spans: dict[str, tuple[int, int]] = {}
+    idx = opened.end()
+    if text.startswith("}", idx):
+        idx += 1
+    else:
+        while True:
+            if not text.startswith('"', idx):
+                raise ValueError("expected a key")
+            key, idx = _DECODER.raw_decode(text, idx)  # a string: it starts with a quote
+            colon = _COLON.match(text, idx)
+            if colon is None:
+                raise ValueError("expected ':'")
+            start = colon.end()
+            value, end = _DECODER.raw_decode(text, start)
+            if key in fields:
+                raise DuplicateKeyError(
+                    f"The request body gives the key '{key[:100]}' more than once; send it once.",
+                    key=key[:100],
+                )
+            fields[key] = value
+            spans[key] = (start, end)
+            sep = _SEP.match(text, end)
+            if sep is None:
+                raise ValueError("expected ',' or '}'")
+            idx = sep.end()
+            if sep.group(1) == "}":
+                break
+    if text[idx:].strip(" \t\n\r"):
+        raise ValueError("extra data after the object")
+    return fields, BodyLayout(spans, open_end)
+
+
+MAX_MODEL_CHARS = 200
+"""The longest model name kept on a usage record (its column); real names are far shorter."""
+
+_TOKEN_FIELDS: dict[WireProtocol, tuple[str, ...]] = {
+    WireProtocol.ANTHROPIC_MESSAGES: ("max_tokens",),
+    WireProtocol.OPENAI_CHAT: ("max_completion_tokens", "max_tokens"),
+    WireProtocol.OPENAI_RESPONSES: ("max_output_tokens",),
+}
+_LIST_FIELDS: dict[WireProtocol, str] = {
+    WireProtocol.ANTHROPIC_MESSAGES: "messages",
+    WireProtocol.OPENAI_CHAT: "messages",
+}
+
+
+def _bad_field(name: str, expected: str) -> RequestFieldInvalidError:
+    return RequestFieldInvalidError(f"The field '{name}' must be {expected}.", field=name)
+
+
+def _token_limit(obj: dict[str, Any], name: str) -> int | None:
+    """A token limit: absent/null, or a whole number >= 0 (a float only when finite and whole)."""
+    value = obj.get(name)
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _bad_field(name, "a whole number of tokens, zero or more")
+    return value
 
 
 def inspect_request(protocol: WireProtocol, body: bytes) -> RequestInfo:
-    """Read what admission needs from a request body (one `json.loads`)."""
-    obj = parse_body(body)
+    """Read and check what admission needs from a request body (parsed once).
+
+    Raises `RequestBodyInvalidError` (`DuplicateKeyError`) or `RequestFieldInvalidError` for a
+    body the gateway would authorise or price differently from how the upstream reads it."""
+    obj, layout = _parse(body)
     model = obj.get("model")
-    stream = obj.get("stream") is True
-    if protocol is WireProtocol.ANTHROPIC_MESSAGES:
-        max_tokens = as_int(obj.get("max_tokens"))
-    elif protocol is WireProtocol.OPENAI_CHAT:
-        max_tokens = as_int(obj.get("max_completion_tokens"))
+    if model is not None and not (isinstance(model, str) and len(model) <= MAX_MODEL_CHARS):
+        raise _bad_field("model", f"a string of at most {MAX_MODEL_CHARS} characters")
+    stream = obj.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise _bad_field("stream", "true or false")
+    max_tokens: int | None = None
+    for name in _TOKEN_FIELDS[protocol]:
+        limit = _token_limit(obj, name)
         if max_tokens is None:
-            max_tokens = as_int(obj.get("max_tokens"))
-    else:
-        max_tokens = as_int(obj.get("max_output_tokens"))
+            max_tokens = limit
+    listed = _LIST_FIELDS.get(protocol)
+    if listed is not None and obj.get(listed) is not None and not isinstance(obj[listed], list):
+        raise _bad_field(listed, "a list")
+    if protocol is WireProtocol.OPENAI_RESPONSES and not isinstance(
+        obj.get("input"), str | list | None
+    ):
+        raise _bad_field("input", "a string or a list")
     options = obj.get("stream_options")
-    include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    if options is not None and not isinstance(options, dict):
+        raise _bad_field("stream_options", "an object")
     return RequestInfo(
-        model=model if isinstance(model, str) else None,
-        stream=stream,
+        model=model,
+        stream=stream is True,
         max_tokens=max_tokens,
-        include_usage=include_usage,
+        include_usage=isinstance(options, dict) and options.get("include_usage") is True,
         input_tokens_estimate=estimate_input_tokens(body),
         fields=obj,
+        layout=layout,
         context=server_context(protocol, obj),
     )
 
@@ -92,14 +215,17 @@ def rewrite_request(
     *,
     model: str | None = None,
     include_usage: bool = False,
-    parsed: dict[str, Any] | None = None,
+    parsed: RequestInfo | None = None,
 ) -> bytes:
     """Set the top-level `model` (when given and different) and, when `include_usage`,
     `stream_options.include_usage = true`. Returns `body` itself when nothing changes.
 
-    `parsed` is `body` already parsed (`RequestInfo.fields`): a large body is not parsed twice.
+    `parsed` is `inspect_request(body)`: a large body is not parsed twice.
     """
-    obj = parse_body(body) if parsed is None else parsed
+    if parsed is not None and parsed.layout is not None:
+        obj, layout = parsed.fields, parsed.layout
+    else:
+        obj, layout = _parse(body)
     want_model = model is not None and obj.get("model") != model
     options = obj.get("stream_options")
     want_usage = include_usage and not (
@@ -108,7 +234,7 @@ def rewrite_request(
     if not want_model and not want_usage:
         return body
     text = body.decode("utf-8")
-    spans, open_end = _top_level_spans(text)
+    spans, open_end = layout.spans, layout.open_end
     edits: list[tuple[int, int, str]] = []
     if want_model:
         if "model" in spans:
@@ -140,34 +266,3 @@ def rewrite_request(
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _ws(text: str, idx: int) -> int:
-    match = _WS.match(text, idx)
-    return match.end() if match else idx
-
-
-def _top_level_spans(text: str) -> tuple[dict[str, tuple[int, int]], int]:
-    """Char spans of each top-level value (last occurrence wins, as in json.loads) and the
-    position just after the opening brace."""
-    idx = _ws(text, 0)
-    if text[idx : idx + 1] != "{":
-        raise RequestBodyInvalidError("The request body must be a JSON object.")
-    open_end = idx + 1
-    spans: dict[str, tuple[int, int]] = {}
-    idx = _ws(text, open_end)
-    if text[idx : idx + 1] == "}":
-        return spans, open_end
-    while True:
-        key, idx = _DECODER.raw_decode(text, idx)
-        idx = _ws(text, idx)
-        if text[idx : idx + 1] != ":":
-            raise RequestBodyInvalidError("The request body is not valid JSON.")
-        idx = _ws(text, idx + 1)
-        _, end = _DECODER.raw_decode(text, idx)
-        spans[str(key)] = (idx, end)
-        idx = _ws(text, end)
-        if text[idx : idx + 1] == ",":
-            idx = _ws(text, idx + 1)
-            continue
-        return spans, open_end

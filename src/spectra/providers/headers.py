@@ -1,66 +1,154 @@
-"""Which headers cross the gateway, in each direction.
+"""Which headers and query parameters cross the gateway, in each direction: by ALLOWLIST.
 
-Request: everything the caller sent passes unchanged except hop-by-hop headers (and any
-named in `Connection`), `host` and `content-length` (the client recomputes them), the
-caller's own credentials, and `content-encoding` when the gateway decompressed the body.
-Response: everything passes except hop-by-hop headers; `content-length` too when the
-gateway changes the body (the OpenAI include_usage filter).
+Request: only what the real clients (Claude Code, Codex CLI, the official SDKs; see
+tests/fixtures/client-recordings) send and need passes, per upstream protocol. Never cookies,
+credentials (the account's are added), a caller-chosen provider organisation or project, a
+client idempotency key (the upstream would replay another member's answer), forwarding
+headers or hop-by-hop headers. `anthropic-beta` keeps only the beta features whose cost the
+gateway prices (`ANTHROPIC_BETAS`); `accept-encoding` only the codings the usage tap can read.
+Query: `beta=true` on Anthropic paths, nothing else.
+Response: only the content headers and the retry hints clients act on; never the pool
+account's organisation, rate-limit state, cookies, request ids or edge-network headers.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from urllib.parse import parse_qsl
 
-HOP_BY_HOP = frozenset(
+_COMMON_REQUEST = frozenset({"accept", "content-type", "user-agent"})
+ANTHROPIC_REQUEST = _COMMON_REQUEST | {
+    "anthropic-version",
+    "anthropic-beta",
+    "anthropic-dangerous-direct-browser-access",
+    "x-app",
+    "x-claude-code-session-id",
+}
+OPENAI_REQUEST = _COMMON_REQUEST | {
+    "openai-beta",
+    "originator",
+    "version",
+    "session-id",
+    "session_id",
+    "thread-id",
+    "conversation_id",
+    "x-client-request-id",
+    "x-codex-beta-features",
+    "x-codex-turn-metadata",
+    "x-codex-window-id",
+    "x-openai-internal-codex-responses-lite",
+}
+_REQUEST_PREFIXES = ("x-stainless-",)
+"""The official SDKs' platform and retry headers (`x-stainless-os`, `-retry-count`, ...)."""
+
+ANTHROPIC_BETAS = frozenset(
     {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
+        "claude-code",
+        "computer-use",
+        "context-management",
+        "effort",
+        "fine-grained-tool-streaming",
+        "interleaved-thinking",
+        "mid-conversation-system",
+        "output-128k",
+        "prompt-caching",
+        "prompt-caching-scope",
+        "structured-outputs",
+        "thinking-token-count",
+        "token-counting",
+        "token-efficient-tools",
     }
 )
-CALLER_CREDENTIALS = frozenset({"authorization", "x-api-key"})
-_RECOMPUTED = frozenset({"host", "content-length"})
+"""`anthropic-beta` features (name without its date) that change only what the request's
+tokens buy, so token prices cover them. `context-1m` passes only where the model's price has
+long-context tiers (`long_context`). Any other value is dropped: an unknown feature could be
+billed in a way the price table does not know (fast mode, per-hour code execution, 1-hour cache
+writes, files stored in the pool's account)."""
+LONG_CONTEXT_BETA = "context-1m"
+_BETA_DATE = re.compile(r"-\d{4}-?\d{2}-?\d{2}$")
+
+DECODABLE_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "zstd", "identity"})
+"""What the stream tap can decompress (streaming._Decoder): a response in any other coding
+could not be metered."""
+
+RESPONSE_HEADERS = frozenset(
+    {
+        "content-type",
+        "content-encoding",
+        "content-length",
+        "cache-control",
+        "retry-after",
+        "retry-after-ms",
+        "x-should-retry",
+    }
+)
 
 
-def _connection_tokens(headers: list[tuple[str, str]]) -> set[str]:
-    tokens: set[str] = set()
-    for name, value in headers:
-        if name.lower() == "connection":
-            tokens.update(t.strip().lower() for t in value.split(",") if t.strip())
-    return tokens
+def _beta_family(value: str) -> str:
+    return _BETA_DATE.sub("", value.strip().lower())
+
+
+def anthropic_betas(value: str, *, long_context: bool) -> str | None:
+    """The `anthropic-beta` list with only the priced features, order kept; None if empty."""
+    allowed = ANTHROPIC_BETAS | {LONG_CONTEXT_BETA} if long_context else ANTHROPIC_BETAS
+    kept = [v.strip() for v in value.split(",") if _beta_family(v) in allowed]
+    return ",".join(kept) if kept else None
+
+
+def _accept_encoding(value: str) -> str | None:
+    kept = [
+        part.strip()
+        for part in value.split(",")
+        if part.split(";", 1)[0].strip().lower() in DECODABLE_CODINGS
+    ]
+    return ", ".join(kept) if kept else None
 
 
 def forward_request_headers(
-    headers: Iterable[tuple[str, str]], *, body_decompressed: bool = False
+    headers: Iterable[tuple[str, str]],
+    allowed: frozenset[str],
+    *,
+    body_decompressed: bool = False,
+    long_context: bool = False,
 ) -> list[tuple[str, str]]:
-    """Return the caller's headers minus what must not reach the upstream, order and case kept."""
-    pairs = list(headers)
-    drop = HOP_BY_HOP | CALLER_CREDENTIALS | _RECOMPUTED | _connection_tokens(pairs)
-    if body_decompressed:
-        drop = drop | {"content-encoding"}
-    return [
-        (name, value)
-        for name, value in pairs
-        if (lower := name.lower()) not in drop and not lower.startswith("proxy-")
-    ]
+    """The caller's headers that `allowed` (plus the SDK prefixes) lets through, order and
+    case kept; `anthropic-beta` and `accept-encoding` filtered by value."""
+    out: list[tuple[str, str]] = []
+    for name, value in headers:
+        lower = name.lower()
+        kept: str | None = value
+        if lower == "anthropic-beta" and lower in allowed:
+            kept = anthropic_betas(value, long_context=long_context)
+        elif lower == "accept-encoding":
+            kept = _accept_encoding(value)
+        elif lower == "content-encoding":
+            kept = None if body_decompressed else value
+        elif lower not in allowed and not lower.startswith(_REQUEST_PREFIXES):
+            kept = None
+        if kept is not None:
+            out.append((name, kept))
+    return out
+
+
+def forward_query(query: str, *, anthropic: bool) -> str:
+    """The query string to send upstream: `beta=true` on Anthropic paths, nothing else."""
+    if not anthropic or not query:
+        return ""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return "beta=true" if ("beta", "true") in pairs else ""
 
 
 def forward_response_headers(
     headers: Iterable[tuple[str, str]], *, body_changed: bool = False
 ) -> list[tuple[str, str]]:
-    """Return the upstream's response headers the gateway relays to the caller."""
-    pairs = list(headers)
-    drop = HOP_BY_HOP | _connection_tokens(pairs)
-    if body_changed:
-        drop = drop | {"content-length"}
-    return [(name, value) for name, value in pairs if name.lower() not in drop]
+    """The upstream's response headers relayed to the caller (`RESPONSE_HEADERS` only)."""
+    return [
+        (name, value)
+        for name, value in headers
+        if (lower := name.lower()) in RESPONSE_HEADERS
+        and not (body_changed and lower == "content-length")
+    ]
 
 
 def header_value(headers: Iterable[tuple[str, str]], name: str) -> str | None:

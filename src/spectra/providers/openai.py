@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .headers import forward_request_headers
+from .headers import OPENAI_REQUEST, forward_request_headers
 from .sse import SSEEvent, SSEParser
 from .taps import StreamUsageTap
 from .types import Usage, token_count
@@ -22,8 +22,10 @@ from .types import Usage, token_count
 def upstream_headers(
     caller_headers: Iterable[tuple[str, str]], *, api_key: str, body_decompressed: bool = False
 ) -> list[tuple[str, str]]:
-    """The caller's headers as forwarded, plus `Authorization: Bearer <account key>`."""
-    headers = forward_request_headers(caller_headers, body_decompressed=body_decompressed)
+    """The caller's allowed headers (headers.py), plus `Authorization: Bearer <account key>`."""
+    headers = forward_request_headers(
+        caller_headers, OPENAI_REQUEST, body_decompressed=body_decompressed
+    )
     headers.append(("Authorization", f"Bearer {api_key}"))
     return headers
 

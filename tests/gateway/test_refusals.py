@@ -303,14 +303,19 @@ async def test_a_small_balance_still_works_with_claude_codes_max_tokens(
     assert resp.status_code == 200
 
 
-async def test_no_account_available(client: httpx.AsyncClient, world: World) -> None:
+async def test_a_model_no_account_serves_is_not_found_not_an_outage(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    # No account lists the model: a 404 the client does not retry, not a 503 "overloaded".
     await world.recharge("5")
     resp = await _ask(client, world)
-    assert resp.status_code == 503
-    assert _anthropic_error(resp)["reason_code"] == "no_account_available"
+    assert resp.status_code == 404
+    error = _anthropic_error(resp)
+    assert error["type"] == "not_found_error"
+    assert error["reason_code"] == "model_not_served"
     await world.settle()
     (record,) = await world.records()
-    assert record.refusal_reason == "no_account_available"
+    assert record.refusal_reason == "model_not_served"
     assert await world.balance(await world.wallet_id()) == 5_000_000
 
 

@@ -21,7 +21,7 @@ from spectra.audit.actor import Actor
 from spectra.db.serverkey import ServerKeys
 from spectra.db.session import Session
 from spectra.kit import clock as clock_module
-from spectra.pool.errors import NoAccountAvailableError
+from spectra.pool.errors import ModelNotServedError, NoAccountAvailableError
 from spectra.pool.models import PoolAccount, PoolAccountTransition, PoolAlert
 from spectra.pool.scheduler import Scheduler, Selection, Succeeded
 from spectra.pool.state import PoolState
@@ -415,10 +415,19 @@ class TestNoAccountAvailable:
         alerts = (await session.execute(select(PoolAlert))).scalars().all()
         assert [(a.kind, a.subject) for a in alerts] == [("no_account_available", "gpt-5-codex")]
 
-    async def test_unserved_model(self, pool: Pool) -> None:
+    async def test_unserved_model_is_not_found_and_names_what_is_served(
+        self, pool: Pool, session: Session
+    ) -> None:
         await pool.add(models=["claude-*"])
-        with pytest.raises(NoAccountAvailableError, match="No account can serve gpt-5"):
+        with pytest.raises(ModelNotServedError) as caught:
             pool.scheduler.select("anthropic_messages", "gpt-5", None, None)
+        assert caught.value.code == "model_not_served"
+        assert "gpt-5" in str(caught.value)
+        assert "claude-*" in str(caught.value)
+        assert caught.value.details["served"] == ["claude-*"]
+        await pool.state.drain(session)
+        # Not a capacity problem: admins get no outage alert for it.
+        assert (await session.execute(select(PoolAlert))).scalars().all() == []
 
 
 def _rate_limited() -> Any:

@@ -21,7 +21,7 @@ import zstandard
 from starlette.types import Receive, Scope, Send
 
 from spectra.errors import SpectraError
-from spectra.pool.errors import NoAccountAvailableError
+from spectra.pool.errors import ModelNotServedError, NoAccountAvailableError
 from spectra.pool.scheduler import Succeeded
 from spectra.providers import inspect_request, read_response_body
 from spectra.providers.bodies import RequestInfo
@@ -278,7 +278,7 @@ class GenerationEndpoint:
                 # A 1M-context beta only where long prompts are priced as the upstream bills them.
                 long_context=bool(admission.price.tiers),
             )
-        except (UpstreamFailure, NoAccountAvailableError) as exc:
+        except (UpstreamFailure, NoAccountAvailableError, ModelNotServedError) as exc:
             await gw.settler.release(admission)
             if admission.lease is not None:
                 admission.lease.finish(0)

@@ -31,5 +31,12 @@ class NoAccountAvailableError(UnavailableError):
     code = "no_account_available"
 
 
+class ModelNotServedError(NotFoundError):
+    """No account in the pool is configured to serve this model in the caller's protocol at all:
+    not a capacity problem (no alert, no retry), so a 404 naming the models that are served."""
+
+    code = "model_not_served"
+
+
 class PoolNotRunningError(UnavailableError):
     code = "pool_not_running"

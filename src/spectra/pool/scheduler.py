@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -28,7 +29,7 @@ from spectra.providers.errors import UpstreamFailure
 
 from .affinity import RedisAffinity
 from .credentials import Credential
-from .errors import NoAccountAvailableError
+from .errors import ModelNotServedError, NoAccountAvailableError
 from .state import PROTOCOL_PROVIDERS, AccountRuntime, PoolState
 from .states import AccountState, Failure, Success, Tick
 from .urls import upstream_url
@@ -150,6 +151,8 @@ class Scheduler:
                 continue
             usable.append((runtime, upstream))
         if not usable:
+            if not trace:
+                raise _not_served(self.state, providers, model, protocol)
             reasons = [f"{s.account_name}: {s.reason}" for s in trace]
             self.state.alert_no_account(model, protocol, reasons)
             raise NoAccountAvailableError(
@@ -300,3 +303,27 @@ class Scheduler:
 
     def forget_session(self, session_key: str) -> None:
         self._affinity.pop(session_key, None)
+
+
+def _not_served(
+    state: PoolState, providers: Iterable[str], model: str, protocol: str
+) -> ModelNotServedError:
+    """The refusal for a model that no account of this protocol lists (aliases included)."""
+    kinds = set(providers)
+    served = sorted(
+        {
+            pattern
+            for runtime in state.accounts.values()
+            if runtime.config.provider in kinds
+            for pattern in runtime.config.models
+        }
+    )
+    shown = ", ".join(served[:12]) + (", ..." if len(served) > 12 else "")
+    listing = f" Served here: {shown}." if served else " No account serves this protocol yet."
+    return ModelNotServedError(
+        f"No account in this workspace serves {model}.{listing} "
+        "Ask an admin to add it to an account, or choose a served model.",
+        model=model,
+        protocol=protocol,
+        served=served[:50],
+    )

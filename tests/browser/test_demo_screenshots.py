@@ -38,6 +38,9 @@ async def test_main_pages_of_the_demo_workspace(site: Site, new_page: NewPage) -
         upstream_url=site.upstream.url,
         owner_email=site.owner_email,
         password="spectra-demo",
+        # 35 days, not the default 30: a monthly package assigned 30 days ago renews today at
+        # 08:00, so on many days its current period would hold no usage yet ("Power was used").
+        days=35,
         volume=0.05,
     )
     assert report.sent > 0

@@ -208,6 +208,9 @@ class TestRedeemCode:
         assert await _wallet_balance(site, MEMBER) == parse_amount("10")
 
 
+SAMS_OWN_PASSWORD = "quartz lantern orbit meadow"
+
+
 class TestFourEyes:
     async def test_a_second_admin_approves_a_large_recharge_once(
         self, site: Site, new_page: NewPage
@@ -232,10 +235,24 @@ class TestFourEyes:
         await expect(owner.locator("#approvals")).to_contain_text("500.00")
         assert await _wallet_balance(site, MEMBER) == 0
 
+        # Sam's password was set by someone else: no independent approver until Sam changes it.
         sam = await new_page()
         await sign_in(sam, "sam@browser.test")
         await sam.goto("/console/recharges")
         await expect(sam.locator("#approvals")).to_contain_text("500.00")
+        await sam.locator("#approvals").get_by_role("button", name="Approve").click()
+        await expect(sam.locator("main")).to_contain_text("change")
+        await expect(sam.locator("#approvals")).to_contain_text("Runway to quarter end")
+        assert await _wallet_balance(site, MEMBER) == 0
+
+        await sam.goto("/console/account")
+        await sam.get_by_label("Current password").fill(PASSWORD)
+        await sam.get_by_label("New password", exact=True).fill(SAMS_OWN_PASSWORD)
+        await sam.get_by_label("Repeat the new password").fill(SAMS_OWN_PASSWORD)
+        await sam.locator("#change-password").click()
+        await expect(sam.locator("#login-form")).to_have_count(1)
+        await sign_in(sam, "sam@browser.test", SAMS_OWN_PASSWORD)
+        await sam.goto("/console/recharges")
         await sam.locator("#approvals").get_by_role("button", name="Approve").dblclick()
         await expect(sam.locator("#approvals")).not_to_contain_text("Runway to quarter end")
         assert any("Approve" in question for question in site.dialogs)

@@ -35,7 +35,7 @@ SECRET_FIELDS = frozenset({"secret", "token", "code", "prefix"})
 _ACTOR = re.compile(rf"local:[^\s\"]+|{re.escape(OWNER)}")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -163,7 +163,7 @@ def served(cli: Cli) -> Iterator[Cli]:
     """`cli`, plus a real `spectra serve` on this database and an owner's API token for it."""
     cli.ok("users", "create", OWNER, "--role", "owner")
     cli.token = cli.ok("tokens", "create", "--user", OWNER, "--json")["secret"]
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTRA_")}
     env.update(cli.env)
     proc = subprocess.Popen(
@@ -175,7 +175,7 @@ def served(cli: Cli) -> Iterator[Cli]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, proc)
+        wait_ready(base, proc)
         cli.server = base
         yield cli
     finally:
@@ -187,7 +187,7 @@ def served(cli: Cli) -> Iterator[Cli]:
             proc.wait()
 
 
-def _wait_ready(base: str, proc: subprocess.Popen[str], deadline: float = 120) -> None:
+def wait_ready(base: str, proc: subprocess.Popen[str], deadline: float = 120) -> None:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if proc.poll() is not None:

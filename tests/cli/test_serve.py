@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.cli.conftest import free_port, wait_ready
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -27,25 +20,9 @@ def _env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def _wait_ready(base: str, proc: subprocess.Popen[str], deadline: float = 60) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise AssertionError(
-                f"server exited early: {proc.stderr.read() if proc.stderr else ''}"
-            )
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("server did not become ready")
-
-
 @pytest.mark.slow
 def test_first_start_prints_sign_in_once_and_a_second_server_refuses(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log_file = tmp_path / "server.log"
     with log_file.open("w") as log:
@@ -57,10 +34,10 @@ def test_first_start_prints_sign_in_once_and_a_second_server_refuses(tmp_path: P
             env=_env(tmp_path),
         )
     try:
-        _wait_ready(base, proc)
+        wait_ready(base, proc)
         assert httpx.get(f"{base}/healthz").json()["status"] == "ok"
         second = subprocess.run(
-            [sys.executable, "-m", "spectra", "serve", "--port", str(_free_port())],
+            [sys.executable, "-m", "spectra", "serve", "--port", str(free_port())],
             capture_output=True,
             text=True,
             env=_env(tmp_path),

@@ -41,6 +41,21 @@ def wants_progress(request: Request) -> bool:
     return NDJSON in request.headers.get("accept", "")
 
 
+async def answer(
+    request: Request,
+    runtime: Runtime,
+    session: Session,
+    work: Callable[[Session, Tick | None], Awaitable[Any]],
+    *,
+    streamable: bool = True,
+) -> Any:
+    """`work` on the request's unit of work, or, when the client asked for progress and the
+    work is `streamable` (a change, not a preview), streamed in its own (`progress_answer`)."""
+    if streamable and wants_progress(request):
+        return progress_answer(runtime, work)
+    return await work(session, None)
+
+
 def _line(kind: str, value: Any) -> bytes:
     return (json.dumps({kind: jsonable_encoder(value)}, default=str) + "\n").encode()
 

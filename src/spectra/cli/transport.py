@@ -206,17 +206,11 @@ def call(
     return transport.run(go)
 
 
-def api(
-    method: str,
-    path: str,
-    *,
-    json: Any = None,
-    params: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Any:
-    """`call`, with an error answer printed as one sentence on stderr and a non-zero exit."""
+def api(method: str, path: str, **options: Any) -> Any:
+    """`call` (same options), with an error answer printed as one sentence on stderr and a
+    non-zero exit."""
     try:
-        return call(method, path, json=json, params=params, headers=headers)
+        return call(method, path, **options)
     except ApiError as exc:
         exc.fail()
 

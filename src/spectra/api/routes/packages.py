@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from spectra.api.deps import ActorDep, ReadSessionDep, RuntimeDep, SessionDep
-from spectra.api.progress import PROGRESS_RESPONSES, Tick, progress_answer, wants_progress
+from spectra.api.progress import PROGRESS_RESPONSES, Tick, answer
 from spectra.audit.actor import Actor
 from spectra.db.session import Session
 from spectra.errors import InvalidError
@@ -120,9 +120,13 @@ async def assign_bulk(
 ) -> Any:
     """Assign to many users or a group's current members; `preview: true` changes nothing.
     With `Accept: application/x-ndjson` the change streams its progress (see `api.progress`)."""
-    if wants_progress(request) and not body.preview:
-        return progress_answer(runtime, lambda s, tick: _assign_bulk(s, actor, name, body, tick))
-    return await _assign_bulk(session, actor, name, body)
+    return await answer(
+        request,
+        runtime,
+        session,
+        lambda s, tick: _assign_bulk(s, actor, name, body, tick),
+        streamable=not body.preview,
+    )
 
 
 async def _assign_bulk(
@@ -170,9 +174,13 @@ async def migrate_version(
 ) -> Any:
     """Move assignments to another version; `preview: true` shows who changes and how.
     With `Accept: application/x-ndjson` the change streams its progress (see `api.progress`)."""
-    if wants_progress(request) and not body.preview:
-        return progress_answer(runtime, lambda s, tick: _migrate(s, actor, name, body, tick))
-    return await _migrate(session, actor, name, body)
+    return await answer(
+        request,
+        runtime,
+        session,
+        lambda s, tick: _migrate(s, actor, name, body, tick),
+        streamable=not body.preview,
+    )
 
 
 async def _migrate(
@@ -201,9 +209,7 @@ async def import_assignments(
 ) -> Any:
     """CSV of `email,package[,starts_at,ends_at,reason]`: all or nothing, rejected lines in the error.
     With `Accept: application/x-ndjson` the import streams its progress (see `api.progress`)."""
-    if wants_progress(request):
-        return progress_answer(runtime, lambda s, tick: _import(s, actor, body, tick))
-    return await _import(session, actor, body)
+    return await answer(request, runtime, session, lambda s, tick: _import(s, actor, body, tick))
 
 
 async def _import(

@@ -32,6 +32,8 @@ _TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d
 _SECRET = re.compile(r"\b(sk|st|SPC)-[A-Za-z0-9_\-]{12,}")
 _BASE = re.compile(r"https?://127\.0\.0\.1:\d+|token=[\w-]+")
 SECRET_FIELDS = frozenset({"secret", "token", "code", "prefix"})
+# Fields that name or derive from who acted (local:<os user> in process, a user over HTTP).
+ACTOR_FIELDS = frozenset({"actor_kind", "idempotency_key"})
 _ACTOR = re.compile(rf"local:[^\s\"]+|{re.escape(OWNER)}")
 
 
@@ -125,7 +127,12 @@ def normalise(value: Any, names: list[str] | None = None) -> Any:
     """`value` with ids, times, secrets, the actor and `names` (words) replaced by placeholders."""
     if isinstance(value, dict):
         return {
-            k: "<secret>" if k in SECRET_FIELDS else normalise(v, names) for k, v in value.items()
+            k: "<secret>"
+            if k in SECRET_FIELDS
+            else "<actor>"
+            if k in ACTOR_FIELDS
+            else normalise(v, names)
+            for k, v in value.items()
         }
     if isinstance(value, list):
         return [normalise(v, names) for v in value]

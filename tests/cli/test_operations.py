@@ -93,6 +93,7 @@ def test_policy_and_rollouts_print_the_same_both_ways(served: Cli) -> None:
     cli.ok("groups", "create", "Platform")
     cli.ok("groups", "create", "Mobile")
     cli.ok("users", "create", "ana@example.com", "--group", "Platform")
+    cli.ok("users", "create", "mo@example.com", "--group", "Mobile")
     pm = ("Platform", "Mobile")
     draft = ["--deny", "claude-opus-*", "--member-cap", "50", "--json"]
     ld, rd = cli.both(
@@ -209,5 +210,7 @@ def test_audit_commands_print_the_same_both_ways(served: Cli, tmp_path: Path) ->
         )
         assert local_file.read_text() == remote_file.read_text()
     lines = (tmp_path / "l.jsonl").read_text().splitlines()
-    assert [json.loads(line)["action"] for line in lines] == ["groups.create"]
+    actions = [json.loads(line)["action"] for line in lines]
+    assert "groups.create" in actions
+    assert set(actions) == {"groups.create"}
     cli.both_fail("audit", "export", "--format", "xml", "--output", str(tmp_path / "x"))

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.cli.conftest import free_port, wait_ready
 
 from spectra import bootstrap
-from tests.cli.conftest import free_port, wait_ready
 
 
 def _env(data_dir: Path) -> dict[str, str]:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from anthropic.lib.streaming._messages import accumulate_event
 from anthropic.types import Message
@@ -16,6 +16,7 @@ from anthropic.types.message_create_params import (
     MessageCreateParamsNonStreaming,
     MessageCreateParamsStreaming,
 )
+from openai import omit
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.lib.streaming.responses._responses import ResponseStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
@@ -155,15 +156,18 @@ def chat_final(chunks: list[JsonDict]) -> ChatCompletion:
     return state.get_final_completion()
 
 
-_RESPONSE_EVENT: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
+_RESPONSE_EVENTS: dict[str, Any] = {
+    get_args(cls.model_fields["type"].annotation)[0]: cls
+    for cls in get_args(get_args(ResponseStreamEvent)[0])
+}
 
 
 def responses_final(events: list[JsonDict]) -> Response:
     """Validate each event as the SDK's event model and fold them with its stream state."""
-    state: ResponseStreamState[Any] = ResponseStreamState(input_tools=[], text_format=Any)  # type: ignore[arg-type]
+    state: ResponseStreamState[Any] = ResponseStreamState(input_tools=[], text_format=omit)
     final = None
     for event in events:
-        parsed = _RESPONSE_EVENT.validate_python(event)
+        parsed = _RESPONSE_EVENTS[event["type"]].model_validate(event)
         state.handle_event(parsed)
         if parsed.type in ("response.completed", "response.incomplete"):
             final = parsed.response

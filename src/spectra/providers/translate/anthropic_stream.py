@@ -65,6 +65,7 @@ class AnthropicDecoder:
         if kind == "message_delta":
             return self._message_delta(event)
         if kind == "error":
+            self._ended = True
             err = error_from_anthropic(0, event)
             return [Failure(dataclasses.replace(err, status=_STATUS_OF_TYPE.get(err.type, 500)))]
         return []

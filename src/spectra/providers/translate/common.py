@@ -90,27 +90,27 @@ def usage_from_anthropic(raw: object) -> Usage | None:
     )
 
 
-def chat_usage(usage: Usage, reasoning_tokens: int = 0) -> dict[str, Any]:
-    """OpenAI has no cache-write count: written tokens are reported as uncached prompt tokens."""
+def _openai_usage(usage: Usage, reasoning_tokens: int, prefix: str, output: str) -> dict[str, Any]:
     prompt = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
     return {
-        "prompt_tokens": prompt,
-        "completion_tokens": usage.output_tokens,
+        f"{prefix}_tokens": prompt,
+        f"{output}_tokens": usage.output_tokens,
         "total_tokens": prompt + usage.output_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
-        "completion_tokens_details": {"reasoning_tokens": reasoning_tokens},
+        f"{prefix}_tokens_details": {
+            "cached_tokens": usage.cache_read_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+        },
+        f"{output}_tokens_details": {"reasoning_tokens": reasoning_tokens},
     }
+
+
+def chat_usage(usage: Usage, reasoning_tokens: int = 0) -> dict[str, Any]:
+    """Chat's usage: `prompt_tokens` counts cached and cache-written tokens too."""
+    return _openai_usage(usage, reasoning_tokens, "prompt", "completion")
 
 
 def responses_usage(usage: Usage, reasoning_tokens: int = 0) -> dict[str, Any]:
-    prompt = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
-    return {
-        "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": usage.cache_read_tokens},
-        "output_tokens": usage.output_tokens,
-        "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
-        "total_tokens": prompt + usage.output_tokens,
-    }
+    return _openai_usage(usage, reasoning_tokens, "input", "output")
 
 
 def usage_from_openai(raw: object) -> tuple[Usage | None, int]:
@@ -124,11 +124,13 @@ def usage_from_openai(raw: object) -> tuple[Usage | None, int]:
         cached = as_int(raw.get("prompt_cache_hit_tokens"))
     out_details = raw.get("completion_tokens_details", raw.get("output_tokens_details"))
     reasoning = as_int(out_details.get("reasoning_tokens")) if isinstance(out_details, dict) else 0
-    cached = max(cached or 0, 0)
+    written = as_int(details.get("cache_write_tokens")) if isinstance(details, dict) else None
+    cached, written = max(cached or 0, 0), max(written or 0, 0)
     usage = Usage(
-        input_tokens=max(total - cached, 0),
+        input_tokens=max(total - cached - written, 0),
         output_tokens=as_int(raw.get("completion_tokens", raw.get("output_tokens"))) or 0,
         cache_read_tokens=cached,
+        cache_write_tokens=written,
     )
     return usage, reasoning or 0
 

@@ -82,7 +82,8 @@ def _restore(protocol: WireProtocol, body: JsonDict) -> JsonDict:
     elif protocol is RESPONSES:
         if body.get("tools"):
             body["tools"] = [_restore_responses_tool(t) for t in body["tools"]]
-        for item in body.get("input") if isinstance(body.get("input"), list) else []:
+        items = body.get("input")
+        for item in items if isinstance(items, list) else []:
             if item.get("type") == "additional_tools":
                 item["tools"] = [_restore_responses_tool(t) for t in item["tools"]]
     return body

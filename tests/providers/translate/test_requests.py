@@ -90,7 +90,8 @@ def test_codex_lite_additional_tools_flatten_for_anthropic() -> None:
     assert out.context.custom_tools == frozenset({"exec"})
     assert out.context.namespaces["exec"] == ("functions", "exec")
     assert out.context.namespaces["clock__clock_status"] == ("clock", "clock_status")
-    assert out.body["thinking"]["type"] == "enabled"  # configuration_update effort low
+    assert out.body["thinking"] == {"type": "adaptive"}
+    assert out.body["output_config"] == {"effort": "low"}  # from its configuration_update item
     assert out.body["system"][0]["text"].startswith("You are Codex")
 
 
@@ -103,10 +104,8 @@ def test_codex_tool_turn_to_anthropic_pairs_call_and_result() -> None:
     assert use["input"] == {"cmd": "echo pong-from-tool"}
     assert result["type"] == "tool_result"
     assert result["tool_use_id"] == use["id"] == "call_fd63d83ec21d452487cae53e"
-    # prompt_cache_key becomes cache breakpoints on system, tools and the last turn
-    assert out["system"][-1]["cache_control"] == {"type": "ephemeral"}
-    assert out["tools"][-1]["cache_control"] == {"type": "ephemeral"}
-    assert out["messages"][-1]["content"][-1]["cache_control"] == {"type": "ephemeral"}
+    # prompt_cache_key becomes top-level cache_control: the whole prefix is cached
+    assert out["cache_control"] == {"type": "ephemeral"}
 
 
 def test_codex_custom_tool_call_round_trips_through_anthropic_input() -> None:
@@ -159,7 +158,7 @@ def test_images_base64_and_url_map_both_ways() -> None:
         {"type": "url", "url": "https://example.com/a.png"},
     ]
     back = translate_request(anthropic, client=ANTHROPIC, upstream=CHAT).body
-    assert back["messages"][0]["content"] == body["messages"][0]["content"]
+    assert back["messages"] == body["messages"]
     responses = translate_request(anthropic, client=ANTHROPIC, upstream=RESPONSES).body
     urls = [c["image_url"] for c in responses["input"][0]["content"] if c["type"] == "input_image"]
     assert urls == ["data:image/png;base64,iVBORw0KGgo=", "https://example.com/a.png"]
@@ -215,15 +214,16 @@ def test_ids_anthropic_rejects_are_mapped_the_same_way_on_call_and_result() -> N
     assert use_id.startswith("toolu_")
 
 
-def test_thinking_with_temperature_drops_temperature() -> None:
+def test_reasoning_effort_becomes_adaptive_thinking_and_sampling_is_dropped() -> None:
     body = {
         "model": "m",
         "messages": [{"role": "user", "content": "x"}],
-        "reasoning_effort": "medium",
+        "reasoning_effort": "minimal",
         "temperature": 0.2,
     }
     out = translate_request(body, client=CHAT, upstream=ANTHROPIC)
-    assert out.body["thinking"] == {"type": "enabled", "budget_tokens": 10000}
+    assert out.body["thinking"] == {"type": "adaptive"}
+    assert out.body["output_config"] == {"effort": "low"}
     assert "temperature" not in out.body
     assert any("temperature" in d for d in out.context.degraded)
 

@@ -96,7 +96,7 @@ def _final(
     if client is ANTHROPIC:
         msg = anthropic_final(events)
         text = "".join(b.text for b in msg.content if b.type == "text")
-        calls = [(b.id, b.name, dict(b.input)) for b in msg.content if b.type == "tool_use"]  # type: ignore[call-overload]
+        calls = [(b.id, b.name, dict(b.input)) for b in msg.content if b.type == "tool_use"]
         return (
             text,
             calls,
@@ -143,10 +143,11 @@ def test_stream_folds_into_the_same_answer_in_the_client_sdk(
     )
     text, calls, stop, usage = _final(client, _client_events(out))
     assert text == REPLY.text
-    assert calls == [(pytest.approx("call_fake01"), "Bash", {"command": "ls -la"})]
+    assert calls == [("call_fake01", "Bash", {"command": "ls -la"})]
     assert stop == STOPS[client]
     upstream_usage = translator.usage
-    assert upstream_usage is not None and upstream_usage.output_tokens == REPLY.output_tokens
+    assert upstream_usage is not None
+    assert upstream_usage.output_tokens == REPLY.output_tokens
     if client is ANTHROPIC:
         assert usage == upstream_usage
     else:  # OpenAI shapes have no cache-write count: written tokens read as uncached input
@@ -176,7 +177,7 @@ def test_each_text_delta_is_sent_on_as_soon_as_it_arrives(
 
 def _has_text(event: JsonDict) -> bool:
     if event.get("type") == "content_block_delta":
-        return event["delta"].get("type") == "text_delta"
+        return bool(event["delta"].get("type") == "text_delta")
     if event.get("type") == "response.output_text.delta":
         return True
     choices = event.get("choices") or [{}]
@@ -202,7 +203,7 @@ def _anthropic_thinking_and_parallel_calls() -> list[JsonDict]:
         "cache_read_input_tokens": 0,
         "cache_creation_input_tokens": 0,
     }
-    message = {
+    message: JsonDict = {
         "id": "msg_1",
         "type": "message",
         "role": "assistant",
@@ -278,7 +279,8 @@ def test_anthropic_thinking_reaches_responses_and_comes_back_with_its_signature(
     ] + translator.finish()
     resp = responses_final(events)
     reasoning, first, second = resp.output
-    assert reasoning.type == "reasoning" and reasoning.summary[0].text == "Let me look."
+    assert reasoning.type == "reasoning"
+    assert reasoning.summary[0].text == "Let me look."
     assert reasoning.encrypted_content == "spectra:anthropic:SIG=="
     assert first.type == second.type == "function_call"
     assert (first.call_id, first.arguments, second.call_id) == (
@@ -302,7 +304,7 @@ def test_anthropic_thinking_reaches_responses_and_comes_back_with_its_signature(
     assert assistant[0] == {"type": "thinking", "thinking": "Let me look.", "signature": "SIG=="}
     assert [b["id"] for b in assistant[1:]] == ["toolu_a", "toolu_b"]
     assert [b["tool_use_id"] for b in body["messages"][2]["content"]] == ["toolu_a", "toolu_b"]
-    assert body["thinking"]["type"] == "enabled"
+    assert body["thinking"] == {"type": "adaptive"}
 
 
 def test_parallel_calls_reach_chat_as_indexed_tool_call_deltas() -> None:
@@ -377,9 +379,11 @@ def test_responses_reasoning_reaches_anthropic_as_a_replayable_signature() -> No
     up = _responses_reasoning_and_call("Bash", ['{"command":', ' "ls"}'], custom=False)
     msg = anthropic_final([e for u in up for e in translator.feed(u)] + translator.finish())
     thinking, call = msg.content
-    assert thinking.type == "thinking" and thinking.thinking == "Thinking"
+    assert thinking.type == "thinking"
+    assert thinking.thinking == "Thinking"
     assert thinking.signature == "spectra:openai:rs_9:ENC"
-    assert call.type == "tool_use" and call.input == {"command": "ls"}
+    assert call.type == "tool_use"
+    assert call.input == {"command": "ls"}
     assert msg.stop_reason == "tool_use"
     assert (msg.usage.input_tokens, msg.usage.cache_read_input_tokens) == (30, 20)
     follow_up = {
@@ -456,7 +460,7 @@ def test_codex_custom_tool_call_comes_back_as_custom_input(upstream: WireProtoco
 
 @pytest.mark.parametrize("client", [ANTHROPIC, CHAT], ids=lambda p: p.value)
 def test_custom_tool_input_from_responses_streams_as_json_arguments(client: WireProtocol) -> None:
-    body = {
+    bodies: dict[WireProtocol, JsonDict] = {
         ANTHROPIC: {
             "model": "m",
             "max_tokens": 5,
@@ -469,13 +473,14 @@ def test_custom_tool_input_from_responses_streams_as_json_arguments(client: Wire
             "tools": [{"type": "custom", "custom": {"name": "exec"}}],
             "stream_options": {"include_usage": True},
         },
-    }[client]
-    translator = StreamTranslator(_context(client, RESPONSES, body))
+    }
+    translator = StreamTranslator(_context(client, RESPONSES, bodies[client]))
     up = _responses_reasoning_and_call("exec", ['say "hi"', "\nbye"], custom=True)
     events = [e for u in up for e in translator.feed(u)] + translator.finish()
     if client is ANTHROPIC:
         call = anthropic_final(events).content[1]
-        assert call.type == "tool_use" and call.input == {"input": 'say "hi"\nbye'}
+        assert call.type == "tool_use"
+        assert call.input == {"input": 'say "hi"\nbye'}
     else:
         (tool_call,) = chat_final(events).choices[0].message.tool_calls or []
         assert tool_call.type == "function"

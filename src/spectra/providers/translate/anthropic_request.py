@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from .common import (
-    ANTHROPIC_EFFORTS,
+    ANTHROPIC_TO_OPENAI_EFFORT,
+    OPENAI_TO_ANTHROPIC_EFFORT,
     anthropic_id,
-    budget_for_effort,
     cache_key_for,
     custom_input,
     custom_parameters,
@@ -30,7 +30,6 @@ from .ir import (
 
 DEFAULT_MAX_TOKENS = 32000
 """`max_tokens` is required by Anthropic; OpenAI callers that omit it get this ceiling."""
-_MIN_BUDGET = 1024
 _CACHE = {"type": "ephemeral"}
 _DROPPED_FIELDS = ("context_management", "top_k", "service_tier", "container", "mcp_servers")
 
@@ -78,7 +77,7 @@ def read_request(body: dict[str, Any]) -> Request:
     for name in _DROPPED_FIELDS:
         if name in body:
             req.degraded.append(f"{name} has no equivalent and was dropped")
-    if _has_cache_marks(req):
+    if body.get("cache_control") or _has_cache_marks(req):
         req.cache_key = cache_key_for(req.system, [t.name for t in req.tools])
     return req
 
@@ -98,7 +97,6 @@ def _read_thinking(body: dict[str, Any], req: Request) -> None:
     thinking = body.get("thinking")
     if isinstance(thinking, dict):
         if thinking.get("type") == "enabled" and isinstance(thinking.get("budget_tokens"), int):
-            req.thinking_budget = thinking["budget_tokens"]
             req.effort = effort_for_budget(thinking["budget_tokens"])
         elif thinking.get("type") == "disabled":
             req.thinking_off = True
@@ -107,8 +105,8 @@ def _read_thinking(body: dict[str, Any], req: Request) -> None:
     config = body.get("output_config")
     if isinstance(config, dict):
         effort = config.get("effort")
-        if isinstance(effort, str) and effort in ANTHROPIC_EFFORTS:
-            req.effort = "high" if effort == "max" else effort
+        if isinstance(effort, str) and effort in ANTHROPIC_TO_OPENAI_EFFORT:
+            req.effort = ANTHROPIC_TO_OPENAI_EFFORT[effort]
         if "format" in config:
             req.degraded.append("output_config.format (structured output) dropped")
 
@@ -192,18 +190,11 @@ def write_request(req: Request, *, default_max_tokens: int = DEFAULT_MAX_TOKENS)
         body["stream"] = True
     if req.user:
         body["metadata"] = {"user_id": req.user}
-    thinking = _write_thinking(req, max_tokens)
-    if thinking is not None:
-        body["thinking"] = thinking
-        if req.temperature is not None or req.top_p is not None:
-            req.degraded.append("temperature/top_p dropped: Anthropic rejects them with thinking")
-    else:
-        if req.temperature is not None:
-            body["temperature"] = req.temperature
-        if req.top_p is not None:
-            body["top_p"] = req.top_p
+    _write_reasoning_config(req, body)
+    if req.temperature is not None or req.top_p is not None:
+        req.degraded.append("temperature/top_p dropped: the Messages API no longer takes them")
     if req.cache_key and not _has_cache_marks(req):
-        _mark_cache(body)
+        body["cache_control"] = dict(_CACHE)
     if req.metadata:
         req.degraded.append("metadata other than a user id dropped")
     return body
@@ -318,16 +309,14 @@ def _write_choice(req: Request) -> dict[str, Any] | None:
     return out
 
 
-def _write_thinking(req: Request, max_tokens: int) -> dict[str, Any] | None:
-    if req.thinking_off or (req.effort is None and req.thinking_budget is None):
-        return None
-    budget = req.thinking_budget or (budget_for_effort(req.effort) if req.effort else None)
-    if budget is None:
-        return None
-    budget = min(budget, max_tokens - 1)
-    if budget < _MIN_BUDGET:
-        req.degraded.append("reasoning dropped: max_tokens leaves no room for a thinking budget")
-        return None
+def _write_reasoning_config(req: Request, body: dict[str, Any]) -> None:
+    """OpenAI's effort becomes adaptive thinking at that effort, as Claude Code asks for it."""
+    if req.thinking_off:
+        body["thinking"] = {"type": "disabled"}
+        return
+    if req.effort is None:
+        return
+    body["output_config"] = {"effort": OPENAI_TO_ANTHROPIC_EFFORT.get(req.effort, "high")}
     last = next((m for m in reversed(req.messages) if m.role == "assistant"), None)
     if (
         last
@@ -335,18 +324,7 @@ def _write_thinking(req: Request, max_tokens: int) -> dict[str, Any] | None:
         and not any(isinstance(p, Reasoning) and p.origin == "anthropic" for p in last.parts)
     ):
         req.degraded.append(
-            "thinking off for this turn: the tool call before it has no Anthropic thinking"
+            "thinking off for this turn: the tool call before it carries no Anthropic thinking"
         )
-        return None
-    return {"type": "enabled", "budget_tokens": budget}
-
-
-def _mark_cache(body: dict[str, Any]) -> None:
-    """Cache the prefix an OpenAI caller keyed: system, tools and the conversation so far."""
-    if body.get("system"):
-        body["system"][-1]["cache_control"] = dict(_CACHE)
-    if body.get("tools"):
-        body["tools"][-1]["cache_control"] = dict(_CACHE)
-    messages = body["messages"]
-    if messages and isinstance(messages[-1]["content"], list) and messages[-1]["content"]:
-        messages[-1]["content"][-1]["cache_control"] = dict(_CACHE)
+        return
+    body["thinking"] = {"type": "adaptive"}

@@ -136,22 +136,28 @@ def usage_from_openai(raw: object) -> tuple[Usage | None, int]:
 
 
 EFFORT_BUDGET: dict[str, int] = {"minimal": 1024, "low": 4096, "medium": 10000, "high": 24000}
-ANTHROPIC_EFFORTS: frozenset[str] = frozenset(("low", "medium", "high", "max"))
+ANTHROPIC_TO_OPENAI_EFFORT: dict[str, str] = {
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "xhigh",
+    "max": "xhigh",
+}
+OPENAI_TO_ANTHROPIC_EFFORT: dict[str, str] = {
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "xhigh",
+}
 
 
 def effort_for_budget(budget: int) -> str:
-    """The OpenAI reasoning effort nearest an Anthropic thinking budget."""
+    """The OpenAI reasoning effort nearest an Anthropic thinking budget (older clients)."""
     for effort, limit in EFFORT_BUDGET.items():
         if budget <= limit:
             return effort
     return "high"
-
-
-def budget_for_effort(effort: str) -> int | None:
-    """The Anthropic thinking budget for an OpenAI effort; None means thinking off."""
-    if effort == "none":
-        return None
-    return EFFORT_BUDGET.get(effort, EFFORT_BUDGET["high"])
 
 
 _ANTHROPIC_MARK = "spectra:anthropic:"

@@ -112,8 +112,6 @@ class Request:
     metadata: dict[str, str] = field(default_factory=dict)
     effort: str | None = None
     """OpenAI reasoning effort (minimal/low/medium/high/...), or None for the default."""
-    thinking_budget: int | None = None
-    """Anthropic thinking budget in tokens when the caller gave one."""
     thinking_off: bool = False
     thinking_summary: str | None = None
     cache_key: str | None = None

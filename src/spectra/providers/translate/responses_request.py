@@ -235,24 +235,28 @@ def _write_message(msg: Message, req: Request) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     content: list[dict[str, Any]] = []
     role = "developer" if msg.role == "system" else msg.role
+
+    def flush() -> None:
+        if not content:
+            return
+        if msg.role == "assistant":  # earlier output goes back as plain text
+            text = "".join(c["text"] for c in content if c["type"] == "input_text")
+            items.append({"type": "message", "role": role, "content": text})
+        else:
+            items.append({"type": "message", "role": role, "content": list(content)})
+        content.clear()
+
     for part in msg.parts:
         if isinstance(part, Text):
-            kind = "output_text" if msg.role == "assistant" else "input_text"
-            content.append(
-                {"type": kind, "text": part.text}
-                | ({"annotations": []} if msg.role == "assistant" else {})
-            )
+            content.append({"type": "input_text", "text": part.text})
         elif isinstance(part, Image):
             content.append(_image(part))
         else:
-            if content:
-                items.append({"type": "message", "role": role, "content": content})
-                content = []
+            flush()
             item = _write_item(part, req)
             if item is not None:
                 items.append(item)
-    if content:
-        items.append({"type": "message", "role": role, "content": content})
+    flush()
     return items
 
 

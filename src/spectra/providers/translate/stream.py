@@ -11,8 +11,8 @@ from spectra.providers.types import Usage, WireProtocol
 
 from .anthropic_stream import AnthropicDecoder, AnthropicEncoder
 from .chat_stream import ChatDecoder, ChatEncoder
-from .common import custom_input
 from .context import TranslationContext
+from .custom_text import InputTextDecoder
 from .ir import BlockStart, BlockStop, Delta, StreamEvent
 from .responses_stream import ResponsesDecoder, ResponsesEncoder
 
@@ -30,14 +30,13 @@ class _Encoder(Protocol):
 
 
 class _ToolAdapter:
-    """Renames upstream tool calls to the caller's tools and converts between a custom tool's
-    free text and its `{"input": ...}` function stand-in. Text becomes JSON delta by delta;
-    JSON becomes text only once complete, so a custom call's input arrives at its end."""
+    """Renames upstream tool calls to the caller's tools and converts, delta by delta, between
+    a custom tool's free text and its `{"input": ...}` function stand-in."""
 
     def __init__(self, ctx: TranslationContext) -> None:
         self._ctx = ctx
         self._mode: dict[int, str] = {}
-        self._buffer: dict[int, str] = {}
+        self._decoders: dict[int, InputTextDecoder] = {}
         self._wrapped: set[int] = set()
 
     def apply(self, event: StreamEvent) -> list[StreamEvent]:
@@ -45,14 +44,16 @@ class _ToolAdapter:
             namespace, name, custom = self._ctx.client_tool(event.name)
             if custom != event.custom:
                 self._mode[event.index] = "unwrap" if custom else "wrap"
+                if custom:
+                    self._decoders[event.index] = InputTextDecoder()
             return [dataclasses.replace(event, name=name, custom=custom, namespace=namespace)]
         mode = self._mode.get(getattr(event, "index", -1))
         if mode is None:
             return [event]
         if isinstance(event, Delta) and event.kind == "args":
             if mode == "unwrap":
-                self._buffer[event.index] = self._buffer.get(event.index, "") + event.value
-                return []
+                text = self._decoders[event.index].feed(event.value)
+                return [dataclasses.replace(event, value=text)] if text else []
             escaped = json.dumps(event.value, ensure_ascii=False)[1:-1]
             if event.index not in self._wrapped:
                 self._wrapped.add(event.index)
@@ -61,8 +62,8 @@ class _ToolAdapter:
         if isinstance(event, BlockStop):
             del self._mode[event.index]
             if mode == "unwrap":
-                text = custom_input(self._buffer.pop(event.index, ""))
-                return [Delta(event.index, "args", text), event]
+                rest = self._decoders.pop(event.index).finish()
+                return [Delta(event.index, "args", rest), event] if rest else [event]
             tail = '"}' if event.index in self._wrapped else '{"input": ""}'
             self._wrapped.discard(event.index)
             return [Delta(event.index, "args", tail), event]

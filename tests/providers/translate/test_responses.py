@@ -209,3 +209,12 @@ def test_errors_keep_their_meaning_in_the_callers_shape(
     else:
         assert got["error"]["type"] == want_type
         assert set(got["error"]) == {"message", "type", "param", "code"}
+
+
+@pytest.mark.parametrize("client", [CHAT, RESPONSES], ids=lambda p: p.value)
+def test_answers_from_anthropic_carry_the_callers_time_stamp(client: WireProtocol) -> None:
+    ctx = translate_request(
+        REQUESTS[client], client=client, upstream=ANTHROPIC, created=1_800_000_000
+    ).context
+    out = translate_response(_upstream_body(ANTHROPIC), ctx)
+    assert out["created" if client is CHAT else "created_at"] == 1_800_000_000

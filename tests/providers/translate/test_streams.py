@@ -196,76 +196,38 @@ def test_bytes_split_anywhere_translate_the_same(
     assert got == expected
 
 
+def _delta(index: int, kind: str, key: str, value: str) -> JsonDict:
+    return {"type": "content_block_delta", "index": index, "delta": {"type": kind, key: value}}
+
+
+def _start(index: int, block: JsonDict) -> JsonDict:
+    return {"type": "content_block_start", "index": index, "content_block": block}
+
+
+def _tool(index: int, call_id: str, *pieces: str) -> list[JsonDict]:
+    return [
+        _start(index, {"type": "tool_use", "id": call_id, "name": "Bash", "input": {}}),
+        *[_delta(index, "input_json_delta", "partial_json", p) for p in pieces],
+        {"type": "content_block_stop", "index": index},
+    ]
+
+
 def _anthropic_thinking_and_parallel_calls() -> list[JsonDict]:
-    usage = {
-        "input_tokens": 10,
-        "output_tokens": 1,
-        "cache_read_input_tokens": 0,
-        "cache_creation_input_tokens": 0,
-    }
-    message: JsonDict = {
-        "id": "msg_1",
-        "type": "message",
-        "role": "assistant",
-        "model": "claude",
-        "content": [],
-        "stop_reason": None,
-        "stop_sequence": None,
-        "usage": usage,
-    }
+    usage = {"input_tokens": 10, "output_tokens": 1}
+    message: JsonDict = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude"}
+    message |= {"content": [], "stop_reason": None, "stop_sequence": None, "usage": usage}
     return [
         {"type": "message_start", "message": message},
-        {
-            "type": "content_block_start",
-            "index": 0,
-            "content_block": {"type": "thinking", "thinking": "", "signature": ""},
-        },
-        {
-            "type": "content_block_delta",
-            "index": 0,
-            "delta": {"type": "thinking_delta", "thinking": "Let me "},
-        },
-        {
-            "type": "content_block_delta",
-            "index": 0,
-            "delta": {"type": "thinking_delta", "thinking": "look."},
-        },
-        {
-            "type": "content_block_delta",
-            "index": 0,
-            "delta": {"type": "signature_delta", "signature": "SIG=="},
-        },
+        _start(0, {"type": "thinking", "thinking": "", "signature": ""}),
+        _delta(0, "thinking_delta", "thinking", "Let me "),
+        _delta(0, "thinking_delta", "thinking", "look."),
+        _delta(0, "signature_delta", "signature", "SIG=="),
         {"type": "content_block_stop", "index": 0},
-        {
-            "type": "content_block_start",
-            "index": 1,
-            "content_block": {"type": "tool_use", "id": "toolu_a", "name": "Bash", "input": {}},
-        },
-        {
-            "type": "content_block_delta",
-            "index": 1,
-            "delta": {"type": "input_json_delta", "partial_json": '{"command": '},
-        },
-        {
-            "type": "content_block_delta",
-            "index": 1,
-            "delta": {"type": "input_json_delta", "partial_json": '"ls"}'},
-        },
-        {"type": "content_block_stop", "index": 1},
-        {
-            "type": "content_block_start",
-            "index": 2,
-            "content_block": {"type": "tool_use", "id": "toolu_b", "name": "Bash", "input": {}},
-        },
-        {
-            "type": "content_block_delta",
-            "index": 2,
-            "delta": {"type": "input_json_delta", "partial_json": '{"command": "pwd"}'},
-        },
-        {"type": "content_block_stop", "index": 2},
+        *_tool(1, "toolu_a", '{"command": ', '"ls"}'),
+        *_tool(2, "toolu_b", '{"command": "pwd"}'),
         {
             "type": "message_delta",
-            "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+            "delta": {"stop_reason": "tool_use"},
             "usage": {"output_tokens": 20},
         },
         {"type": "message_stop"},
@@ -555,7 +517,7 @@ def test_upstream_stream_error_reaches_each_client_in_its_shape() -> None:
     assert chat.finish() == []
 
 
-@pytest.mark.parametrize("upstream", [ANTHROPIC, RESPONSES], ids=lambda p: p.value)
+@pytest.mark.parametrize("upstream", [ANTHROPIC, CHAT, RESPONSES], ids=lambda p: p.value)
 def test_a_truncated_upstream_stream_ends_in_an_error_not_a_clean_stop(
     upstream: WireProtocol,
 ) -> None:

@@ -70,11 +70,17 @@ class TranslatedRequest:
 
 
 def translate_request(
-    body: dict[str, Any], *, client: WireProtocol, upstream: WireProtocol, model: str | None = None
+    body: dict[str, Any],
+    *,
+    client: WireProtocol,
+    upstream: WireProtocol,
+    model: str | None = None,
+    created: int = 0,
 ) -> TranslatedRequest:
     """Translate a parsed request body from the caller's protocol to the upstream's.
 
-    `model` replaces the model name (an account alias). Raises `TranslationRefusedError`
+    `model` replaces the model name (an account alias); `created` (Unix time, from the
+    caller's clock) stamps answers whose upstream gives no time. Raises `TranslationRefusedError`
     (code `translation_unsupported`) for what the upstream protocol cannot express at all;
     what it can only approximate is listed in `context.degraded`.
     """
@@ -90,6 +96,7 @@ def translate_request(
         namespaces=dict(req.namespaces),
         custom_tools=frozenset(t.name for t in req.tools if t.custom),
         degraded=tuple(dict.fromkeys(req.degraded)),
+        created=created,
     )
     return TranslatedRequest(out, context)
 

@@ -14,9 +14,10 @@ from .common import (
     anthropic_usage,
     error_from_anthropic,
     openai_signature,
+    truncated,
     usage_from_anthropic,
 )
-from .ir import BlockStart, BlockStop, Delta, End, Error, Failure, Start, StreamEvent
+from .ir import BlockStart, BlockStop, Delta, End, Failure, Start, StreamEvent
 
 _STATUS_OF_TYPE = {
     "invalid_request_error": 400,
@@ -117,13 +118,7 @@ class AnthropicDecoder:
     def finish(self) -> list[StreamEvent]:
         if self._started and not self._ended:
             self._ended = True
-            return [
-                Failure(
-                    Error(
-                        502, "api_error", "the upstream stream ended before the answer was complete"
-                    )
-                )
-            ]
+            return [truncated()]
         return []
 
 

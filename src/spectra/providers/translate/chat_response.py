@@ -69,7 +69,7 @@ def write_response(resp: Response, ctx: TranslationContext) -> dict[str, Any]:
     return {
         "id": resp.id,
         "object": "chat.completion",
-        "created": resp.created,
+        "created": resp.created or ctx.created,
         "model": resp.model,
         "choices": [
             {

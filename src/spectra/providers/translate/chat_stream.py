@@ -13,6 +13,7 @@ from .common import (
     error_from_openai,
     openai_error,
     openai_id,
+    truncated,
     usage_from_openai,
 )
 from .context import TranslationContext
@@ -109,9 +110,11 @@ class ChatDecoder:
         if not self._started or self._ended:
             return []
         self._ended = True
+        if self._stop is None:  # no finish_reason: the stream was cut
+            return [*self._close(), truncated()]
         return [
             *self._close(),
-            End(self._stop or "end_turn", self.usage, reasoning_tokens=self._reasoning_tokens),
+            End(self._stop, self.usage, reasoning_tokens=self._reasoning_tokens),
         ]
 
 
@@ -120,6 +123,7 @@ class ChatEncoder:
 
     def __init__(self, ctx: TranslationContext) -> None:
         self._include_usage = ctx.include_usage
+        self._created = ctx.created
         self._head: dict[str, Any] = {"object": "chat.completion.chunk"}
         self._tools: dict[int, int] = {}
 
@@ -129,7 +133,11 @@ class ChatEncoder:
 
     def feed(self, event: StreamEvent) -> list[dict[str, Any]]:
         if isinstance(event, Start):
-            self._head |= {"id": event.id, "model": event.model, "created": event.created}
+            self._head |= {
+                "id": event.id,
+                "model": event.model,
+                "created": event.created or self._created,
+            }
             return [self._chunk({"role": "assistant", "content": ""})]
         if isinstance(event, BlockStart):
             if event.kind != "tool":

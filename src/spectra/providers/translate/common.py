@@ -11,7 +11,7 @@ from typing import Any
 from spectra.errors import InvalidError
 from spectra.providers.types import Usage, as_int
 
-from .ir import Error, Reasoning, StopReason, Text
+from .ir import Error, Failure, Reasoning, StopReason, Text
 
 
 class TranslationRefusedError(InvalidError):
@@ -271,6 +271,13 @@ OPENAI_ERROR_TYPES: dict[str, str] = {
     "api_error": "server_error",
     "overloaded_error": "server_error",
 }
+
+
+def truncated() -> Failure:
+    """The error that ends a stream which stopped before its final event."""
+    return Failure(
+        Error(502, "api_error", "the upstream stream ended before the answer was complete")
+    )
 
 
 def error_type_for_status(status: int) -> str:

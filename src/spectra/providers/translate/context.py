@@ -26,6 +26,8 @@ class TranslationContext:
     """Tools the caller declared as free-text (custom) tools."""
     degraded: tuple[str, ...] = ()
     """What the request translation dropped or changed, one sentence each."""
+    created: int = 0
+    """Unix time stamped on answers whose upstream gives none (Anthropic's)."""
 
     def client_tool(self, name: str) -> tuple[str | None, str, bool]:
         """(namespace, name, is_custom) of an upstream tool name as the caller declared it."""

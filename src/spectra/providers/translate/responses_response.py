@@ -141,7 +141,7 @@ def write_response(resp: Response, ctx: TranslationContext) -> dict[str, Any]:
         elif isinstance(part, Reasoning):
             output.append(reasoning_item(part, i))
     status, details = responses_status(resp.stop_reason)
-    body = envelope(resp.id, resp.model, resp.created, output, status)
+    body = envelope(resp.id, resp.model, resp.created or ctx.created, output, status)
     body["incomplete_details"] = details
     body["usage"] = responses_usage(resp.usage, resp.reasoning_tokens)
     return body

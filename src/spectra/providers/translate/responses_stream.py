@@ -14,9 +14,11 @@ from .common import (
     responses_status,
     responses_stop,
     responses_usage,
+    truncated,
     usage_from_openai,
 )
-from .ir import BlockStart, BlockStop, Delta, End, Error, Failure, Reasoning, Start, StreamEvent
+from .context import TranslationContext
+from .ir import BlockStart, BlockStop, Delta, End, Failure, Reasoning, Start, StreamEvent
 from .responses_request import flat_name
 from .responses_response import envelope, message_item
 
@@ -135,13 +137,7 @@ class ResponsesDecoder:
     def finish(self) -> list[StreamEvent]:
         if self._started and not self._ended:
             self._ended = True
-            return [
-                Failure(
-                    Error(
-                        502, "api_error", "the upstream stream ended before the answer was complete"
-                    )
-                )
-            ]
+            return [truncated()]
         return []
 
 
@@ -149,7 +145,8 @@ class ResponsesEncoder:
     """Writes neutral stream events as the Responses stream the openai SDK reads. The `.done`
     events and `response.completed` repeat the whole item, so what was sent is kept."""
 
-    def __init__(self) -> None:
+    def __init__(self, ctx: TranslationContext) -> None:
+        self._created = ctx.created
         self._seq = 0
         self._resp: dict[str, Any] = {}
         self._output: list[dict[str, Any]] = []
@@ -162,7 +159,7 @@ class ResponsesEncoder:
 
     def feed(self, event: StreamEvent) -> list[dict[str, Any]]:
         if isinstance(event, Start):
-            self._resp = envelope(event.id, event.model, event.created, [])
+            self._resp = envelope(event.id, event.model, event.created or self._created, [])
             return [
                 self._event("response.created", response=dict(self._resp)),
                 self._event("response.in_progress", response=dict(self._resp)),

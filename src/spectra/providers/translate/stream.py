@@ -83,7 +83,7 @@ def _encoder(ctx: TranslationContext) -> _Encoder:
         return AnthropicEncoder()
     if ctx.client is WireProtocol.OPENAI_CHAT:
         return ChatEncoder(ctx)
-    return ResponsesEncoder()
+    return ResponsesEncoder(ctx)
 
 
 class StreamTranslator:

@@ -65,7 +65,7 @@ def test_codex_custom_call_from_anthropic_streams_its_input_as_it_comes() -> Non
         translate_request(body, client=RESPONSES, upstream=ANTHROPIC).context
     )
     usage = {"input_tokens": 5, "output_tokens": 1}
-    head = [
+    head: list[JsonDict] = [
         {
             "type": "message_start",
             "message": {
@@ -97,7 +97,7 @@ def test_codex_custom_call_from_anthropic_streams_its_input_as_it_comes() -> Non
         deltas += [e["delta"] for e in out if e["type"] == "response.custom_tool_call_input.delta"]
         events += out
     assert deltas == ["tools.", 'exec_command({cmd: "l', 's"})']
-    tail = [
+    tail: list[JsonDict] = [
         {"type": "content_block_stop", "index": 0},
         {
             "type": "message_delta",

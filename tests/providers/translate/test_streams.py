@@ -527,3 +527,52 @@ def test_a_truncated_upstream_stream_ends_in_an_error_not_a_clean_stop(
     events = _client_events(out)
     assert events[-1]["type"] == "error"
     assert not any(e["type"] == "message_stop" for e in events)
+
+
+def test_chat_calls_without_index_are_told_apart_by_id() -> None:
+    base = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gemini"}
+
+    def call(cid: str, name: str, args: str) -> JsonDict:
+        entry = {"id": cid, "type": "function", "function": {"name": name, "arguments": args}}
+        return base | {"choices": [{"index": 0, "delta": {"tool_calls": [entry]}}]}
+
+    up = [
+        call("call_a", "Bash", '{"command": "ls"}'),
+        call("call_b", "Bash", '{"command": "pwd"}'),
+        base | {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+    ]
+    translator = StreamTranslator(_context(ANTHROPIC, CHAT))
+    msg = anthropic_final([e for u in up for e in translator.feed(u)] + translator.finish())
+    assert [(b.id, b.input) for b in msg.content if b.type == "tool_use"] == [
+        ("call_a", {"command": "ls"}),
+        ("call_b", {"command": "pwd"}),
+    ]
+
+
+def test_responses_text_without_a_content_part_event_still_arrives() -> None:
+    resp = {"id": "resp_1", "object": "response", "created_at": 1, "model": "gpt", "output": []}
+    item = {"type": "message", "id": "msg_1", "role": "assistant", "content": []}
+    up = [
+        {"type": "response.created", "response": resp},
+        {"type": "response.output_item.added", "output_index": 0, "item": item},
+        {
+            "type": "response.output_text.delta",
+            "output_index": 0,
+            "item_id": "msg_1",
+            "content_index": 0,
+            "delta": "po",
+        },
+        {
+            "type": "response.output_text.delta",
+            "output_index": 0,
+            "item_id": "msg_1",
+            "content_index": 0,
+            "delta": "ng",
+        },
+        {"type": "response.output_item.done", "output_index": 0, "item": item},
+        {"type": "response.completed", "response": resp | {"status": "completed"}},
+    ]
+    translator = StreamTranslator(_context(ANTHROPIC, RESPONSES))
+    msg = anthropic_final([e for u in up for e in translator.feed(u)] + translator.finish())
+    assert [(b.type, getattr(b, "text", None)) for b in msg.content] == [("text", "pong")]
+    assert msg.stop_reason == "end_turn"

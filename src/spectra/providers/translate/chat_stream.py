@@ -30,6 +30,7 @@ class ChatDecoder:
         self._open: tuple[str, int] | None = None
         self._blocks = 0
         self._tools: dict[int, int] = {}
+        self._tool_ids: dict[int, object] = {}
         self._stop: StopReason | None = None
         self._started = False
         self._ended = False
@@ -73,11 +74,13 @@ class ChatDecoder:
         if not isinstance(call, dict):
             return []
         fn = call.get("function") or {}
-        position = call.get("index", 0)
+        position, call_id = call.get("index", 0), call.get("id")
         out: list[StreamEvent] = []
-        if position not in self._tools or (call.get("id") and self._open != ("tool", position)):
+        # a new id at a known index is a new call (servers that send no index use 0 for all)
+        if position not in self._tools or (call_id and call_id != self._tool_ids.get(position)):
             out += self._close()
             self._tools[position] = self._blocks
+            self._tool_ids[position] = call_id
             out.append(
                 BlockStart(
                     self._blocks, "tool", str(call.get("id") or ""), str(fn.get("name") or "")

@@ -58,13 +58,14 @@ class ResponsesDecoder:
             ]
         if kind == "response.output_item.added" and isinstance(index, int):
             return self._item_added(index, event.get("item") or {})
-        if (
-            kind == "response.content_part.added"
-            and isinstance(index, int)
-            and index not in self._open
-        ):
+        opens_text = kind == "response.content_part.added" or kind in _TEXT_DELTAS
+        if opens_text and isinstance(index, int) and index not in self._open:
+            # a text part opens its block; some servers skip straight to the first delta
             self._open.add(index)
-            return [BlockStart(index, "text")]
+            opened: list[StreamEvent] = [BlockStart(index, "text")]
+            if kind in _TEXT_DELTAS and event.get("delta"):
+                opened.append(Delta(index, "text", str(event["delta"])))
+            return opened
         if not isinstance(index, int) or (
             kind != "response.output_item.done" and index not in self._open
         ):
@@ -210,7 +211,7 @@ class ResponsesEncoder:
                 item["namespace"] = event.namespace
         else:
             item = {
-                "id": f"rs_{position}",
+                "id": f"rs_{self._resp.get('id', '')}_{position}",
                 "type": "reasoning",
                 "summary": [],
                 "status": "in_progress",

@@ -552,7 +552,7 @@ def test_chat_calls_without_index_are_told_apart_by_id() -> None:
 def test_responses_text_without_a_content_part_event_still_arrives() -> None:
     resp = {"id": "resp_1", "object": "response", "created_at": 1, "model": "gpt", "output": []}
     item = {"type": "message", "id": "msg_1", "role": "assistant", "content": []}
-    up = [
+    up: list[JsonDict] = [
         {"type": "response.created", "response": resp},
         {"type": "response.output_item.added", "output_index": 0, "item": item},
         {

@@ -218,3 +218,28 @@ def test_answers_from_anthropic_carry_the_callers_time_stamp(client: WireProtoco
     ).context
     out = translate_response(_upstream_body(ANTHROPIC), ctx)
     assert out["created" if client is CHAT else "created_at"] == 1_800_000_000
+
+
+def test_a_context_overflow_reads_as_one_in_each_protocol() -> None:
+    openai_body = {
+        "error": {
+            "message": "This model's maximum context length is 128000 tokens.",
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": "context_length_exceeded",
+        }
+    }
+    ctx = translate_request(REQUESTS[ANTHROPIC], client=ANTHROPIC, upstream=CHAT).context
+    status, body = translate_error(400, openai_body, ctx)
+    assert status == 400
+    assert body["error"]["message"].startswith("prompt is too long: This model's maximum")
+    anthropic_body = {
+        "type": "error",
+        "error": {
+            "type": "invalid_request_error",
+            "message": "prompt is too long: 210000 tokens > 200000 maximum",
+        },
+    }
+    ctx = translate_request(REQUESTS[CHAT], client=CHAT, upstream=ANTHROPIC).context
+    status, body = translate_error(400, anthropic_body, ctx)
+    assert (status, body["error"]["code"]) == (400, "context_length_exceeded")

@@ -274,6 +274,8 @@ def _write_user(msg: Message, out: list[dict[str, Any]], req: Request) -> None:
             if any(isinstance(p, Image) for p in part.content):
                 req.degraded.append("images inside tool results moved to a user message")
                 content.extend(_image_part(p) for p in part.content if isinstance(p, Image))
+            if part.is_error:
+                req.degraded.append("the error flag of a tool result dropped")
             out.append({"role": "tool", "tool_call_id": openai_id(part.call_id), "content": text})
         elif isinstance(part, Text):
             content.append({"type": "text", "text": part.text})

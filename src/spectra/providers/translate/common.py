@@ -280,6 +280,10 @@ def truncated() -> Failure:
     )
 
 
+_TOO_LONG = "prompt is too long"
+_CONTEXT_CODE = "context_length_exceeded"
+
+
 def error_type_for_status(status: int) -> str:
     if status in ANTHROPIC_ERROR_TYPES:
         return ANTHROPIC_ERROR_TYPES[status]
@@ -290,11 +294,13 @@ def error_from_anthropic(status: int, body: object) -> Error:
     err = body.get("error") if isinstance(body, dict) else None
     if not isinstance(err, dict):
         return Error(status, error_type_for_status(status), _plain(body))
-    kind = err.get("type")
+    kind, message = err.get("type"), str(err.get("message") or "")
+    too_long = kind == "invalid_request_error" and _TOO_LONG in message
     return Error(
         status,
         kind if isinstance(kind, str) else error_type_for_status(status),
-        str(err.get("message") or ""),
+        message,
+        _CONTEXT_CODE if too_long else None,
     )
 
 
@@ -316,7 +322,12 @@ def error_from_openai(status: int, body: object) -> Error:
 
 
 def anthropic_error(error: Error) -> tuple[int, dict[str, Any]]:
-    body = {"type": "error", "error": {"type": error.type, "message": error.message}}
+    """Anthropic's shape. A context overflow says "prompt is too long", the words Claude Code
+    looks for before it compacts the conversation."""
+    message = error.message
+    if error.code == _CONTEXT_CODE and _TOO_LONG not in message:
+        message = f"{_TOO_LONG}: {message}"
+    body = {"type": "error", "error": {"type": error.type, "message": message}}
     return error.status, body
 
 

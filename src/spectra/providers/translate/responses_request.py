@@ -281,6 +281,8 @@ def _write_item(part: ToolCall | ToolResult | Reasoning, req: Request) -> dict[s
             "arguments": part.arguments or "{}",
         }
     if isinstance(part, ToolResult):
+        if part.is_error:
+            req.degraded.append("the error flag of a tool result dropped")
         output: str | list[dict[str, Any]] = "\n".join(
             p.text for p in part.content if isinstance(p, Text)
         )

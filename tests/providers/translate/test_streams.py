@@ -576,3 +576,34 @@ def test_responses_text_without_a_content_part_event_still_arrives() -> None:
     msg = anthropic_final([e for u in up for e in translator.feed(u)] + translator.finish())
     assert [(b.type, getattr(b, "text", None)) for b in msg.content] == [("text", "pong")]
     assert msg.stop_reason == "end_turn"
+
+
+def test_a_call_id_anthropic_rejects_pairs_up_again_on_the_next_turn() -> None:
+    """Kimi-style ids (`functions.Bash:0`) are renamed for Claude Code; the next turn sends the
+    new id on both the call and its result, so the upstream still sees them paired."""
+    first = translate_request(CLIENT_BODIES[ANTHROPIC], client=ANTHROPIC, upstream=CHAT)
+    reply = Reply(
+        text="",
+        tool_call=ToolCall(name="Bash", arguments={"command": "ls"}, call_id="functions.Bash:0"),
+    )
+    translator = SSEStreamTranslator(first.context)
+    out = b"".join(translator.feed(c) for c in chat_events(reply, "kimi", include_usage=True))
+    message = anthropic_final(_client_events(out + translator.finish()))
+    (use,) = message.content
+    assert use.type == "tool_use"
+    assert use.id.startswith("toolu_")
+    follow_up = CLIENT_BODIES[ANTHROPIC] | {
+        "messages": [
+            *CLIENT_BODIES[ANTHROPIC]["messages"],
+            {"role": "assistant", "content": [use.model_dump()]},
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "a b"}],
+            },
+            {"role": "system", "content": "reminder"},
+        ]
+    }
+    body = translate_request(follow_up, client=ANTHROPIC, upstream=CHAT).body
+    call = body["messages"][-3]["tool_calls"][0]
+    assert body["messages"][-2] == {"role": "tool", "tool_call_id": call["id"], "content": "a b"}
+    assert body["messages"][-1] == {"role": "system", "content": "reminder"}

@@ -262,3 +262,20 @@ def test_model_alias_replaces_the_model() -> None:
     }
     out = translate_request(body, client=ANTHROPIC, upstream=CHAT, model="deepseek-chat")
     assert out.body["model"] == "deepseek-chat"
+
+
+def test_thinking_display_follows_the_callers_summary_request() -> None:
+    body = {"model": "m", "input": "x", "reasoning": {"effort": "high", "summary": "detailed"}}
+    out = translate_request(body, client=RESPONSES, upstream=ANTHROPIC).body
+    assert out["thinking"] == {"type": "adaptive", "display": "summarized"}
+    hidden = {
+        "model": "m",
+        "max_tokens": 9,
+        "messages": [{"role": "user", "content": "x"}],
+        "thinking": {"type": "adaptive", "display": "omitted"},
+        "output_config": {"effort": "max"},
+    }
+    assert (
+        translate_request(hidden, client=ANTHROPIC, upstream=CHAT).body["reasoning_effort"]
+        == "xhigh"
+    )

@@ -100,8 +100,8 @@ def _read_thinking(body: dict[str, Any], req: Request) -> None:
             req.effort = effort_for_budget(thinking["budget_tokens"])
         elif thinking.get("type") == "disabled":
             req.thinking_off = True
-        if thinking.get("display") == "omitted" or thinking.get("type") == "adaptive":
-            req.thinking_summary = "auto"
+        if thinking.get("type") != "disabled" and thinking.get("display") != "omitted":
+            req.thinking_summary = "auto"  # thinking text is shown: ask OpenAI for summaries
     config = body.get("output_config")
     if isinstance(config, dict):
         effort = config.get("effort")
@@ -328,3 +328,5 @@ def _write_reasoning_config(req: Request, body: dict[str, Any]) -> None:
         )
         return
     body["thinking"] = {"type": "adaptive"}
+    if req.thinking_summary:
+        body["thinking"]["display"] = "summarized"

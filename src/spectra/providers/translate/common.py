@@ -141,7 +141,7 @@ ANTHROPIC_TO_OPENAI_EFFORT: dict[str, str] = {
     "medium": "medium",
     "high": "high",
     "xhigh": "xhigh",
-    "max": "xhigh",
+    "max": "max",
 }
 OPENAI_TO_ANTHROPIC_EFFORT: dict[str, str] = {
     "minimal": "low",
@@ -149,6 +149,7 @@ OPENAI_TO_ANTHROPIC_EFFORT: dict[str, str] = {
     "medium": "medium",
     "high": "high",
     "xhigh": "xhigh",
+    "max": "max",
 }
 
 

@@ -277,5 +277,5 @@ def test_thinking_display_follows_the_callers_summary_request() -> None:
     }
     assert (
         translate_request(hidden, client=ANTHROPIC, upstream=CHAT).body["reasoning_effort"]
-        == "xhigh"
+        == "max"
     )

@@ -98,7 +98,7 @@ def requests(draw: st.DrawFn) -> Request:
         ToolResult(p.id, [Text("done")]) for p in messages[-1].parts if isinstance(p, ToolCall)
     ]
     messages.append(Message("user", [*last, Text("next")]))
-    effort = draw(st.sampled_from([None, "low", "medium", "high"]))
+    effort = draw(st.sampled_from([None, "low", "medium", "high", "xhigh", "max"]))
     choice = draw(
         st.one_of(
             st.none(),

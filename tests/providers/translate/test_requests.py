@@ -276,6 +276,5 @@ def test_thinking_display_follows_the_callers_summary_request() -> None:
         "output_config": {"effort": "max"},
     }
     assert (
-        translate_request(hidden, client=ANTHROPIC, upstream=CHAT).body["reasoning_effort"]
-        == "max"
+        translate_request(hidden, client=ANTHROPIC, upstream=CHAT).body["reasoning_effort"] == "max"
     )

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from openai.types.responses import ResponseFailedEvent
 from tests.fakes.upstream import Reply, ToolCall, anthropic_events, chat_events, responses_events
 
 from spectra.providers import anthropic as anthropic_wire
@@ -607,3 +608,16 @@ def test_a_call_id_anthropic_rejects_pairs_up_again_on_the_next_turn() -> None:
     call = body["messages"][-3]["tool_calls"][0]
     assert body["messages"][-2] == {"role": "tool", "tool_call_id": call["id"], "content": "a b"}
     assert body["messages"][-1] == {"role": "system", "content": "reminder"}
+
+
+def test_an_error_before_the_answer_starts_still_parses_in_the_responses_sdk() -> None:
+    translator = StreamTranslator(_context(RESPONSES, ANTHROPIC))
+    (failed,) = translator.feed(
+        {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}
+    )
+    event = ResponseFailedEvent.model_validate(failed)
+    assert event.response.error is not None
+    assert (event.response.error.code, event.response.error.message) == (
+        "rate_limit_exceeded",
+        "slow down",
+    )

@@ -183,10 +183,9 @@ class ResponsesEncoder:
             return [self._event(kind, response=resp)]
         error = event.error
         failed = {"code": _FAILED_CODES.get(error.type, "server_error"), "message": error.message}
+        resp = self._resp or envelope("", "", self._created, [])  # failed before it started
         return [
-            self._event(
-                "response.failed", response=self._resp | {"status": "failed", "error": failed}
-            )
+            self._event("response.failed", response=resp | {"status": "failed", "error": failed})
         ]
 
     def _start(self, event: BlockStart) -> list[dict[str, Any]]:

@@ -26,7 +26,10 @@ from . import (
     responses_response,
 )
 from .common import (
+    SHAPE_ERRORS,
     TranslationRefusedError,
+    UnreadableAnswerError,
+    UnreadableBodyError,
     anthropic_error,
     error_from_anthropic,
     error_from_openai,
@@ -84,10 +87,15 @@ def translate_request(
     (code `translation_unsupported`) for what the upstream protocol cannot express at all;
     what it can only approximate is listed in `context.degraded`.
     """
-    req = _READ_REQUEST[client](body)
-    if model is not None:
-        req.model = model
-    out = _WRITE_REQUEST[upstream](req)
+    try:
+        req = _READ_REQUEST[client](body)
+        if model is not None:
+            req.model = model
+        out = _WRITE_REQUEST[upstream](req)
+    except SHAPE_ERRORS as exc:
+        raise UnreadableBodyError(
+            f"the request body is not a valid {client.value} request", error=repr(exc)
+        ) from exc
     options = body.get("stream_options")
     context = TranslationContext(
         client=client,
@@ -102,8 +110,14 @@ def translate_request(
 
 
 def translate_response(body: dict[str, Any], context: TranslationContext) -> dict[str, Any]:
-    """Translate a non-streamed upstream answer body into the caller's protocol."""
-    return _WRITE_RESPONSE[context.client](_READ_RESPONSE[context.upstream](body), context)
+    """Translate a non-streamed upstream answer body into the caller's protocol. Raises
+    `UnreadableAnswerError` (an upstream error, 502) when the body is not its protocol's shape."""
+    try:
+        return _WRITE_RESPONSE[context.client](_READ_RESPONSE[context.upstream](body), context)
+    except SHAPE_ERRORS as exc:
+        raise UnreadableAnswerError(
+            f"the upstream answer is not a valid {context.upstream.value} body", error=repr(exc)
+        ) from exc
 
 
 def response_usage(body: dict[str, Any], protocol: WireProtocol) -> Usage:
@@ -136,6 +150,8 @@ __all__ = [
     "TranslatedRequest",
     "TranslationContext",
     "TranslationRefusedError",
+    "UnreadableAnswerError",
+    "UnreadableBodyError",
     "encode_sse",
     "response_usage",
     "translate_error",

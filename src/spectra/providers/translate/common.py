@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from spectra.errors import InvalidError
+from spectra.errors import InvalidError, UpstreamError
 from spectra.providers.types import Usage, as_int
 
 from .ir import Error, Failure, Reasoning, StopReason, Text
@@ -18,6 +18,24 @@ class TranslationRefusedError(InvalidError):
     """The request needs something the upstream protocol cannot express at all."""
 
     code = "translation_unsupported"
+
+
+SHAPE_ERRORS = (AttributeError, KeyError, IndexError, TypeError, ValueError)
+"""What reading JSON of the wrong shape raises. Readers check types where a value matters and
+leave odd shapes to the boundaries in `__init__` and `stream`, which catch exactly these."""
+
+
+class UnreadableBodyError(InvalidError):
+    """A request body whose shape the caller's protocol does not allow (a list where an
+    object belongs, ...), found while translating it."""
+
+    code = "invalid_request_body"
+
+
+class UnreadableAnswerError(UpstreamError):
+    """An upstream answer body that is not its protocol's shape, so it cannot be translated."""
+
+    code = "upstream_answer_unreadable"
 
 
 CHAT_FINISH: dict[str, str] = {

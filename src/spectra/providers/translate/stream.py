@@ -11,6 +11,7 @@ from spectra.providers.types import Usage, WireProtocol
 
 from .anthropic_stream import AnthropicDecoder, AnthropicEncoder
 from .chat_stream import ChatDecoder, ChatEncoder
+from .common import SHAPE_ERRORS
 from .context import TranslationContext
 from .custom_text import InputTextDecoder
 from .ir import BlockStart, BlockStop, Delta, StreamEvent
@@ -106,7 +107,11 @@ class StreamTranslator:
         return self._decoder.usage
 
     def feed(self, event: dict[str, Any]) -> list[dict[str, Any]]:
-        return self._encode(self._decoder.feed(event))
+        try:
+            events = self._decoder.feed(event)
+        except SHAPE_ERRORS:
+            return []  # an upstream event of the wrong shape carries nothing we can pass on
+        return self._encode(events)
 
     def finish(self) -> list[dict[str, Any]]:
         return self._encode(self._decoder.finish()) + self._encoder.finish()

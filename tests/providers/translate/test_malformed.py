@@ -99,7 +99,7 @@ PAIRS = [
 
 
 @pytest.mark.parametrize(("client", "upstream"), PAIRS, ids=lambda p: p.value)
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(body=bodies, events=st.lists(bodies, max_size=6))
 def test_odd_json_is_translated_or_refused(
     client: WireProtocol, upstream: WireProtocol, body: dict[str, Any], events: list[dict[str, Any]]

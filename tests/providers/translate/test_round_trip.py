@@ -170,7 +170,7 @@ PAIRS = [
 
 
 @pytest.mark.parametrize(("source", "via"), PAIRS, ids=lambda p: p.value)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(req=requests())
 def test_translate_and_back_keeps_what_the_target_can_express(
     source: WireProtocol, via: WireProtocol, req: Request

@@ -278,3 +278,8 @@ def test_thinking_display_follows_the_callers_summary_request() -> None:
     assert (
         translate_request(hidden, client=ANTHROPIC, upstream=CHAT).body["reasoning_effort"] == "max"
     )
+
+
+def test_same_protocol_is_not_a_translation() -> None:
+    with pytest.raises(ValueError, match="two different protocols"):
+        translate_request({"model": "m", "input": "x"}, client=RESPONSES, upstream=RESPONSES)

@@ -85,8 +85,11 @@ def translate_request(
     `model` replaces the model name (an account alias); `created` (Unix time, from the
     caller's clock) stamps answers whose upstream gives no time. Raises `TranslationRefusedError`
     (code `translation_unsupported`) for what the upstream protocol cannot express at all;
-    what it can only approximate is listed in `context.degraded`.
+    what it can only approximate is listed in `context.degraded`. Same-protocol traffic is
+    relayed untouched, never translated: `client` and `upstream` must differ.
     """
+    if client is upstream:
+        raise ValueError("translate_request needs two different protocols")
     try:
         req = _READ_REQUEST[client](body)
         if model is not None:

@@ -511,6 +511,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/usage/report"): Case(READ_ALL, _usage_report),
     ("GET", "/api/usage/timeseries"): Case(READ_ALL),
     ("GET", "/api/usage/adoption"): Case(READ_ALL),
+    # counting pending records into the rollups changes no figure, so readers may ask for it
+    ("POST", "/api/usage/rollup"): Case(READ_ALL),
     ("GET", "/api/prices"): Case(EVERYONE),
     ("GET", "/api/prices/{model}"): Case(EVERYONE, _price_of),
     ("POST", "/api/prices"): Case(PRICES_WRITE, _price_set),

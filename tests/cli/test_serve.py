@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+from tests.cli.conftest import free_port, wait_ready
 
 from spectra import bootstrap
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -30,25 +23,9 @@ def _env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def _wait_ready(base: str, proc: subprocess.Popen[str], deadline: float = 60) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise AssertionError(
-                f"server exited early: {proc.stderr.read() if proc.stderr else ''}"
-            )
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("server did not become ready")
-
-
 @pytest.mark.slow
 def test_first_start_prints_sign_in_once_and_a_second_server_refuses(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log_file = tmp_path / "server.log"
     with log_file.open("w") as log:
@@ -60,10 +37,10 @@ def test_first_start_prints_sign_in_once_and_a_second_server_refuses(tmp_path: P
             env=_env(tmp_path),
         )
     try:
-        _wait_ready(base, proc)
+        wait_ready(base, proc)
         assert httpx.get(f"{base}/healthz").json()["status"] == "ok"
         second = subprocess.run(
-            [sys.executable, "-m", "spectra", "serve", "--port", str(_free_port())],
+            [sys.executable, "-m", "spectra", "serve", "--port", str(free_port())],
             capture_output=True,
             text=True,
             env=_env(tmp_path),
@@ -146,7 +123,7 @@ def test_more_than_one_worker_is_refused_with_a_sentence(tmp_path: Path) -> None
 def test_the_server_ignores_forwarded_for_from_localhost_by_default(tmp_path: Path) -> None:
     """uvicorn alone would believe X-Forwarded-For from 127.0.0.1: each sign-in attempt could
     then claim a new address and never reach the per-address limit."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "spectra", "serve", "--port", str(port)],
@@ -156,7 +133,7 @@ def test_the_server_ignores_forwarded_for_from_localhost_by_default(tmp_path: Pa
         env=_env(tmp_path),
     )
     try:
-        _wait_ready(base, proc)
+        wait_ready(base, proc)
         codes = [
             httpx.post(
                 f"{base}/api/auth/login",

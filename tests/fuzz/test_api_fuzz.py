@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.cli.test_serve import _free_port, _wait_ready
+from tests.cli.conftest import free_port, wait_ready
 from tests.conftest import PG_URL
 
 from .driver import FuzzReport, fuzz
@@ -79,7 +79,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         check=True,
     )
     tokens = json.loads(seeded.stdout.strip().splitlines()[-1])
-    port = _free_port()
+    port = free_port()
     with (data_dir / "server.log").open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "spectra", "serve", "--port", str(port)],
@@ -90,7 +90,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         )
     live = LiveServer(f"http://127.0.0.1:{port}", tokens, data_dir, env, process)
     try:
-        _wait_ready(live.base_url, process, deadline=120)
+        wait_ready(live.base_url, process, deadline=120)
         yield live
     finally:
         if process.poll() is None:

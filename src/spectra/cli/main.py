@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from spectra.cli import commands, context
+from spectra.cli import commands, transport
 
 app = typer.Typer(
     name="spectra",
@@ -21,6 +21,7 @@ app = typer.Typer(
 
 @app.callback()
 def _global(
+    ctx: typer.Context,
     server: Annotated[
         str | None,
         typer.Option(
@@ -30,7 +31,8 @@ def _global(
         ),
     ] = None,
 ) -> None:
-    context.configure(server, None)
+    transport.configure(server)
+    ctx.call_on_close(transport.close)
 
 
 def _register() -> None:

@@ -85,17 +85,15 @@ async def export_events(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> StreamingResponse:
-    """The matching events, oldest first, streamed as CSV or JSON lines."""
+    """The matching events, oldest first, streamed as CSV or JSON lines; `x-total-count` says
+    how many events match (for a progress bar)."""
+    where = _filter(by, action, target_type, target_id, since, until)
     stack = AsyncExitStack()
     # The export outlives this function: its read session closes when the stream ends.
     session = await stack.enter_async_context(read_scope(runtime.db))
     try:
-        lines = await users_service.export_audit_events(
-            session,
-            actor,
-            where=_filter(by, action, target_type, target_id, since, until),
-            fmt=format,
-        )
+        total = await users_service.count_audit_events(session, actor, where=where)
+        lines = await users_service.export_audit_events(session, actor, where=where, fmt=format)
     except BaseException:
         await stack.aclose()
         raise
@@ -106,8 +104,11 @@ async def export_events(
                 yield line.encode()
 
     media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
-    disposition = f'attachment; filename="spectra-audit.{format}"'
-    return StreamingResponse(body(), media_type=media, headers={"content-disposition": disposition})
+    headers = {
+        "content-disposition": f'attachment; filename="spectra-audit.{format}"',
+        "x-total-count": str(total),
+    }
+    return StreamingResponse(body(), media_type=media, headers=headers)
 
 
 @router.get("/verify")

@@ -6,10 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
+from spectra.api.deps import ActorDep, ReadSessionDep, RuntimeDep, SessionDep
+from spectra.api.progress import PROGRESS_RESPONSES, Tick, answer
 from spectra.audit.actor import Actor
+from spectra.db.session import Session
 from spectra.errors import InvalidError
 from spectra.packages import service as packages_service
 from spectra.packages.schemas import (
@@ -105,17 +107,42 @@ async def assign_package(
     return assignment_read(detail)
 
 
-@router.post("/packages/{name}/assignments/bulk")
+@router.post(
+    "/packages/{name}/assignments/bulk", response_model=PreviewRead, responses=PROGRESS_RESPONSES
+)
 async def assign_bulk(
-    name: str, body: BulkAssignmentCreate, session: SessionDep, actor: ActorDep
+    name: str,
+    body: BulkAssignmentCreate,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    runtime: RuntimeDep,
+) -> Any:
+    """Assign to many users or a group's current members; `preview: true` changes nothing.
+    With `Accept: application/x-ndjson` the change streams its progress (see `api.progress`)."""
+    return await answer(
+        request,
+        runtime,
+        session,
+        lambda s, tick: _assign_bulk(s, actor, name, body, tick),
+        streamable=not body.preview,
+    )
+
+
+async def _assign_bulk(
+    session: Session,
+    actor: Actor,
+    name: str,
+    body: BulkAssignmentCreate,
+    progress: Tick | None = None,
 ) -> PreviewRead:
-    """Assign to many users or a group's current members; `preview: true` changes nothing."""
     window: dict[str, Any] = {
         "starts_at": body.starts_at,
         "ends_at": body.ends_at,
         "auto_renew": body.auto_renew,
         "reason": body.reason,
         "preview": body.preview,
+        "progress": progress,
     }
     if body.group is not None:
         if body.user_ids or body.emails:
@@ -136,11 +163,29 @@ async def assign_bulk(
     return preview_read(result)
 
 
-@router.post("/packages/{name}/migrate")
+@router.post("/packages/{name}/migrate", response_model=PreviewRead, responses=PROGRESS_RESPONSES)
 async def migrate_version(
-    name: str, body: MigrateIn, session: SessionDep, actor: ActorDep
+    name: str,
+    body: MigrateIn,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    runtime: RuntimeDep,
+) -> Any:
+    """Move assignments to another version; `preview: true` shows who changes and how.
+    With `Accept: application/x-ndjson` the change streams its progress (see `api.progress`)."""
+    return await answer(
+        request,
+        runtime,
+        session,
+        lambda s, tick: _migrate(s, actor, name, body, tick),
+        streamable=not body.preview,
+    )
+
+
+async def _migrate(
+    session: Session, actor: Actor, name: str, body: MigrateIn, progress: Tick | None = None
 ) -> PreviewRead:
-    """Move assignments to another version; `preview: true` shows who changes and how."""
     if body.preview:
         result = await packages_service.preview_migration(
             session, actor, package=name, to_version=body.to_version, from_version=body.from_version
@@ -153,17 +198,30 @@ async def migrate_version(
             to_version=body.to_version,
             from_version=body.from_version,
             reason=body.reason,
+            progress=progress,
         )
     return preview_read(result)
 
 
-@router.post("/package-assignments/import")
+@router.post("/package-assignments/import", responses=PROGRESS_RESPONSES)
 async def import_assignments(
-    body: ImportIn, session: SessionDep, actor: ActorDep
+    body: ImportIn, request: Request, session: SessionDep, actor: ActorDep, runtime: RuntimeDep
+) -> Any:
+    """CSV of `email,package[,starts_at,ends_at,reason]`: all or nothing, rejected lines in the error.
+    With `Accept: application/x-ndjson` the import streams its progress (see `api.progress`)."""
+    return await answer(request, runtime, session, lambda s, tick: _import(s, actor, body, tick))
+
+
+async def _import(
+    session: Session, actor: Actor, body: ImportIn, progress: Tick | None = None
 ) -> dict[str, Any]:
-    """CSV of `email,package[,starts_at,ends_at,reason]`: all or nothing, rejected lines in the error."""
     results = await packages_service.import_assignments(
-        session, actor, csv_text=body.csv, reason=body.reason, preview=body.preview
+        session,
+        actor,
+        csv_text=body.csv,
+        reason=body.reason,
+        preview=body.preview,
+        progress=progress,
     )
     return {"items": [preview_read(r) for r in results], "next_cursor": None}
 

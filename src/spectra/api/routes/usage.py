@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
 
 from spectra.api.deps import ActorDep, ReadSessionDep, RuntimeDep
 from spectra.db.session import read_scope
 from spectra.usage import economics, exports, forecasts, reports, statements
+from spectra.usage import jobs as usage_jobs
 from spectra.usage import service as usage_service
 from spectra.usage.errors import UsageUserNotFoundError
 from spectra.usage.schemas import UsageRecordRead
+from spectra.users.permissions import Permission, require
 
 router = APIRouter(prefix="/usage", tags=["usage"])
 
@@ -230,3 +233,16 @@ async def export_usage(
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     headers = {"content-disposition": f'attachment; filename="usage.{format}"'}
     return StreamingResponse(body(), media_type=media, headers=headers)
+
+
+class RollupRead(BaseModel):
+    counted: int
+    """Usage records counted into the rollups by this call."""
+
+
+@router.post("/rollup")
+async def roll_up(actor: ActorDep, runtime: RuntimeDep) -> RollupRead:
+    """Count every pending usage record into the rollups now (servers do it every few seconds).
+    Idempotent; changes no figure, only how current the reports are."""
+    require(actor, Permission.READ_ALL)
+    return RollupRead(counted=await usage_jobs.run_rollups(runtime.db, lag=timedelta(0)))

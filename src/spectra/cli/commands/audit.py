@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
+from contextlib import ExitStack
 from datetime import UTC, datetime, time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal
 
 import httpx
 import typer
@@ -18,14 +18,11 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from spectra.audit.actor import Actor
-from spectra.audit.schemas import AuditEventRead, ChainReportRead
-from spectra.audit.service import AuditFilter
-from spectra.cli import context
-from spectra.cli.output import console, err_console, fail, items, print_json, show_list
-from spectra.db.session import Session, read_scope
-from spectra.runtime import Runtime
-from spectra.users import service as users_service
+from spectra.cli import transport
+from spectra.cli.output import console, err_console, fail, print_json, show_list
+
+if TYPE_CHECKING:
+    from spectra.audit.service import AuditFilter
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
@@ -71,6 +68,8 @@ def _filter(
     since: str | None,
     until: str | None,
 ) -> AuditFilter:
+    from spectra.audit.service import AuditFilter
+
     return AuditFilter(
         actor=actor,
         action=action,
@@ -108,37 +107,16 @@ def list_(
 ) -> None:
     """List audit events, newest first."""
     where = _filter(actor, action, target_type, target_id, since, until)
-    if context.current().remote:
-        page = context.api(
-            "GET", "/api/audit/events", params={**_params(where), "limit": limit, "cursor": cursor}
-        )
-    else:
-
-        async def run(session: Session, who: Actor) -> dict[str, Any]:
-            result = await users_service.list_audit_events(
-                session, who, where=where, limit=limit, cursor=cursor
-            )
-            return items(
-                [AuditEventRead.of(e).model_dump(mode="json") for e in result.items],
-                result.next_cursor,
-            )
-
-        page = context.run_local(run)
+    page = transport.api(
+        "GET", "/api/audit/events", params={**_params(where), "limit": limit, "cursor": cursor}
+    )
     show_list(page, as_json=as_json, columns=LIST_COLUMNS, title="Audit log")
 
 
 @audit_app.command("verify")
 def verify(as_json: JsonOpt = False) -> None:
     """Walk the hash chain; name the first event that was changed, removed or reordered (exit 1)."""
-    if context.current().remote:
-        data = context.api("GET", "/api/audit/verify")
-    else:
-
-        async def run(session: Session, who: Actor) -> dict[str, Any]:
-            report = await users_service.verify_audit_chain(session, who)
-            return ChainReportRead.of(report).model_dump(mode="json")
-
-        data = context.run_local(run)
+    data = transport.api("GET", "/api/audit/verify")
     if as_json:
         print_json(data)
     elif data["ok"]:
@@ -190,69 +168,32 @@ def export(
         fail(f"--format '{fmt}' is not an export format; use csv or jsonl.", 2)
     chosen: Literal["csv", "jsonl"] = "csv" if fmt == "csv" else "jsonl"
     where = _filter(actor, action, target_type, target_id, since, until)
-    written = (
-        _export_remote(output, chosen, where)
-        if context.current().remote
-        else _export_local(output, chosen, where)
-    )
+    written = _export(output, chosen, where)
     console.print(f"Exported {written} events to {output}.")
 
 
-def _export_local(output: Path, fmt: Literal["csv", "jsonl"], where: AuditFilter) -> int:
-    async def run(runtime: Runtime) -> int:
-        from spectra.audit.actor import local_actor
-
-        who = local_actor()
-        async with read_scope(runtime.db) as session:
-            total = await users_service.count_audit_events(session, who, where=where)
-            lines = await users_service.export_audit_events(session, who, where=where, fmt=fmt)
-            written = 0
-            with output.open("w", encoding="utf-8", newline="") as fh, _progress() as progress:
-                task = progress.add_task("Exporting audit events", total=total)
-                header = fmt == "csv"
-                async for line in lines:
-                    fh.write(line)
-                    if header:
-                        header = False
-                        continue
-                    written += 1
-                    progress.advance(task)
-            return written
-
-    return context.run_with_runtime(run)
-
-
-def _export_remote(output: Path, fmt: Literal["csv", "jsonl"], where: AuditFilter) -> int:
-    ctx = context.current()
-    token = ctx.token or os.environ.get("SPECTRA_TOKEN")
-    if not token:
-        fail(
-            "--server needs an API token in SPECTRA_TOKEN (create one with `spectra tokens create`).",
-            5,
-        )
-    params = {k: v for k, v in {**_params(where), "format": fmt}.items() if v is not None}
+def _export(output: Path, fmt: Literal["csv", "jsonl"], where: AuditFilter) -> int:
+    """Stream the export into `output` (opened once the server answered), with a progress bar."""
+    params = {**_params(where), "format": fmt}
     written = 0
-    try:
-        with httpx.stream(
-            "GET",
-            f"{ctx.server}/api/audit/export",
-            params=params,
-            headers={"authorization": f"Bearer {token}"},
-            timeout=None,
-        ) as response:
-            if response.status_code >= 400:
-                response.read()
-                context.api(
-                    "GET", "/api/audit/export", params=params
-                )  # raises the server's sentence
-            with output.open("wb") as fh, _progress() as progress:
-                task = progress.add_task("Exporting audit events", total=None)
-                for chunk in response.iter_bytes():
-                    fh.write(chunk)
-                    lines = chunk.count(b"\n")
-                    written += lines
-                    progress.advance(task, lines)
-    except httpx.HTTPError as exc:
-        fail(f"Cannot reach {ctx.server}: {exc}.", 9)
+    with ExitStack() as stack:
+        progress = stack.enter_context(_progress())
+        task = progress.add_task("Exporting audit events", total=None)
+        files: list[BinaryIO] = []
+
+        def start(headers: httpx.Headers) -> None:
+            files.append(stack.enter_context(output.open("wb")))
+            total = headers.get("x-total-count")
+            if total is not None and total.isdigit():
+                progress.update(task, total=int(total) + (1 if fmt == "csv" else 0))
+
+        def write(chunk: bytes) -> None:
+            nonlocal written
+            files[0].write(chunk)
+            lines = chunk.count(b"\n")
+            written += lines
+            progress.advance(task, lines)
+
+        transport.stream("GET", "/api/audit/export", write, on_start=start, params=params)
     # One line per event (CSV: less its header; a free-text cell holding a newline counts twice).
     return max(written - 1, 0) if fmt == "csv" else written

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from spectra.audit.actor import Actor
 from spectra.cli import context
 from spectra.cli.output import console, fail_error, print_json
 from spectra.config import get_settings
 from spectra.db import backup as db_backup
-from spectra.db.session import Session
 from spectra.errors import SpectraError
-from spectra.pool import service as pool_service
+
+if TYPE_CHECKING:
+    from spectra.audit.actor import Actor
+    from spectra.db.session import Session
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -81,6 +82,8 @@ def restore(
 def rotate_credentials(as_json: JsonOpt = False) -> None:
     """Move credential encryption to a new subkey and re-encrypt every upstream credential
     (member keys and tokens are not touched). Restart running servers afterwards."""
+
+    from spectra.pool import service as pool_service
 
     async def go(session: Session, actor: Actor) -> int:
         return await pool_service.rotate_credential_key(session, actor)

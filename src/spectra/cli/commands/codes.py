@@ -9,16 +9,11 @@ from typing import Annotated, Any
 
 import typer
 
-from spectra.audit.actor import Actor
-from spectra.cli import context
+from spectra.cli import transport
 from spectra.cli.output import console, fail, fail_error, print_json, show_list, show_object
-from spectra.db.session import Session
 from spectra.errors import SpectraError
 from spectra.kit import spreadsheet
 from spectra.kit.money import format_amount, parse_amount
-from spectra.ledger import schemas
-from spectra.ledger import service as ledger_service
-from spectra.ledger.schemas import BatchCreated
 
 app = typer.Typer(
     help="Redemption codes: batches of prepaid value members redeem into their wallets.",
@@ -69,34 +64,17 @@ def create(
     except SpectraError as exc:
         fail_error(exc)
     expires_at = _expiry(expires)
-    if context.current().remote:
-        data: dict[str, Any] = context.api(
-            "POST",
-            "/api/codes/batches",
-            json={
-                "count": count,
-                "amount": amount,
-                "memo": memo,
-                "expires_at": expires_at.isoformat() if expires_at else None,
-                "idempotency_key": idempotency_key,
-            },
-        )
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            created = await ledger_service.create_codes(
-                session,
-                actor,
-                count=count,
-                amount=micros,
-                expires_at=expires_at,
-                memo=memo,
-                idempotency_key=idempotency_key,
-            )
-            batch = schemas.batch_read(created.batch)
-            return BatchCreated(**dict(batch), codes=created.codes).model_dump(mode="json")
-
-        data = context.run_local(go)
+    data: dict[str, Any] = transport.api(
+        "POST",
+        "/api/codes/batches",
+        json={
+            "count": count,
+            "amount": amount,
+            "memo": memo,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+            "idempotency_key": idempotency_key,
+        },
+    )
     if csv_path is not None:
         with csv_path.open("x", newline="") as fh:
             writer = spreadsheet.writer(fh)
@@ -121,29 +99,9 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List code batches with redeemed, unused, revoked and expired counts."""
-    if context.current().remote:
-        data: dict[str, Any] = context.api(
-            "GET", "/api/codes/batches", params={"limit": limit, "cursor": cursor}
-        )
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            page = await ledger_service.list_batches(session, actor, limit=limit, cursor=cursor)
-            return {
-                "items": [
-                    schemas.batch_read(
-                        s.batch,
-                        redeemed=s.redeemed,
-                        unused=s.unused,
-                        revoked=s.revoked,
-                        expired=s.expired,
-                    ).model_dump(mode="json")
-                    for s in page.items
-                ],
-                "next_cursor": page.next_cursor,
-            }
-
-        data = context.run_local(go)
+    data: dict[str, Any] = transport.api(
+        "GET", "/api/codes/batches", params={"limit": limit, "cursor": cursor}
+    )
     show_list(
         data,
         as_json=as_json,
@@ -170,15 +128,5 @@ def revoke(
         ident = uuid.UUID(batch_id)
     except ValueError:
         fail(f"{batch_id!r} is not a batch id.", 2)
-    if context.current().remote:
-        data: dict[str, Any] = context.api("POST", f"/api/codes/batches/{ident}/revoke", json={})
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            return {
-                "batch_id": str(ident),
-                "revoked": await ledger_service.revoke_codes(session, actor, batch_id=ident),
-            }
-
-        data = context.run_local(go)
+    data: dict[str, Any] = transport.api("POST", f"/api/codes/batches/{ident}/revoke", json={})
     show_object(data, as_json=as_json)

@@ -8,14 +8,10 @@ from urllib.parse import quote
 
 import typer
 
-from spectra.audit.actor import Actor
-from spectra.cli import context
-from spectra.cli.output import fail, items, show_list, show_object
-from spectra.db.session import Session
+from spectra.cli import transport
+from spectra.cli.output import fail, show_list, show_object
 from spectra.errors import InvalidAmountError
 from spectra.kit.money import parse_amount
-from spectra.users import service as users_service
-from spectra.users.schemas import GroupRead
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 LIST_COLUMNS = ("name", "member_count", "monthly_cap", "member_monthly_cap", "description")
@@ -54,10 +50,6 @@ def _cap(raw: str | None, option: str) -> int | None:
         fail(exc.message, 2)
 
 
-def _read(group: Any, member_count: int | None = None) -> dict[str, Any]:
-    return GroupRead.of(group, member_count=member_count).model_dump(mode="json")
-
-
 def _show(data: dict[str, Any], as_json: bool) -> None:
     show_object(data, as_json=as_json, fields=[f for f in SHOW_FIELDS if f in data])
 
@@ -78,28 +70,13 @@ def create(
     """Create a group."""
     group_cap = _cap(monthly_cap, "--monthly-cap")
     member_cap = _cap(member_monthly_cap, "--member-monthly-cap")
-    if context.current().remote:
-        body = {
-            "name": name,
-            "description": description,
-            "monthly_cap": monthly_cap if group_cap is not None else None,
-            "member_monthly_cap": member_monthly_cap if member_cap is not None else None,
-        }
-        data = context.api("POST", "/api/groups", json=body)
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            group = await users_service.create_group(
-                session,
-                actor,
-                name=name,
-                description=description,
-                monthly_cap_micros=group_cap,
-                member_monthly_cap_micros=member_cap,
-            )
-            return _read(group, 0)
-
-        data = context.run_local(run)
+    body = {
+        "name": name,
+        "description": description,
+        "monthly_cap": monthly_cap if group_cap is not None else None,
+        "member_monthly_cap": member_monthly_cap if member_cap is not None else None,
+    }
+    data = transport.api("POST", "/api/groups", json=body)
     _show(data, as_json)
 
 
@@ -113,20 +90,9 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List groups with their member counts and budgets."""
-    if context.current().remote:
-        page = context.api(
-            "GET", "/api/groups", params={"q": search, "limit": limit, "cursor": cursor}
-        )
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            result = await users_service.list_groups(
-                session, actor, text=search, limit=limit, cursor=cursor
-            )
-            counts = result.extra.get("member_counts", {})
-            return items([_read(g, counts.get(g.id, 0)) for g in result.items], result.next_cursor)
-
-        page = context.run_local(run)
+    page = transport.api(
+        "GET", "/api/groups", params={"q": search, "limit": limit, "cursor": cursor}
+    )
     show_list(page, as_json=as_json, columns=LIST_COLUMNS, title="Groups")
 
 
@@ -135,14 +101,7 @@ def show(
     name: Annotated[str, typer.Argument(help="The group's name.")], as_json: JsonOpt = False
 ) -> None:
     """Show one group."""
-    if context.current().remote:
-        data = context.api("GET", group_path(name))
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            return _read(await users_service.get_group(session, actor, group=name))
-
-        data = context.run_local(run)
+    data = transport.api("GET", group_path(name))
     _show(data, as_json)
 
 
@@ -169,26 +128,16 @@ def update(
         caps["monthly_cap_micros"] = _cap(monthly_cap, "--monthly-cap")
     if member_monthly_cap is not None:
         caps["member_monthly_cap_micros"] = _cap(member_monthly_cap, "--member-monthly-cap")
-    if context.current().remote:
-        body: dict[str, Any] = {}
-        if new_name is not None:
-            body["name"] = new_name
-        if description is not None:
-            body["description"] = description
-        if "monthly_cap_micros" in caps:
-            body["monthly_cap"] = monthly_cap if caps["monthly_cap_micros"] is not None else None
-        if "member_monthly_cap_micros" in caps:
-            body["member_monthly_cap"] = (
-                member_monthly_cap if caps["member_monthly_cap_micros"] is not None else None
-            )
-        data = context.api("PATCH", group_path(name), json=body)
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            group = await users_service.update_group(
-                session, actor, group=name, name=new_name, description=description, **caps
-            )
-            return _read(group)
-
-        data = context.run_local(run)
+    body: dict[str, Any] = {}
+    if new_name is not None:
+        body["name"] = new_name
+    if description is not None:
+        body["description"] = description
+    if "monthly_cap_micros" in caps:
+        body["monthly_cap"] = monthly_cap if caps["monthly_cap_micros"] is not None else None
+    if "member_monthly_cap_micros" in caps:
+        body["member_monthly_cap"] = (
+            member_monthly_cap if caps["member_monthly_cap_micros"] is not None else None
+        )
+    data = transport.api("PATCH", group_path(name), json=body)
     _show(data, as_json)

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
-from spectra.audit.actor import Actor
-from spectra.cli import context
-from spectra.cli.output import console, fail, items, show_list, show_object
-from spectra.db.session import Session
-from spectra.keys import service as keys_service
-from spectra.keys.schemas import KeyCreated, KeyRead, parse_expiry
+from spectra.cli import transport
+from spectra.cli.output import console, fail, show_list, show_object
 
 keys_app = typer.Typer(help="Members' API keys for the gateway.", no_args_is_help=True)
 
@@ -62,6 +58,8 @@ def parse_id(raw: str, what: str) -> uuid.UUID:
 def parse_date(raw: str | None) -> datetime | None:
     if raw is None:
         return None
+    from spectra.keys.schemas import parse_expiry
+
     try:
         value = parse_expiry(raw)
         return value if isinstance(value, datetime) else datetime.fromisoformat(value)
@@ -103,34 +101,18 @@ def create(
 ) -> None:
     """Create a key; prints the secret once (--json: "secret")."""
     expires_at = parse_date(expires)
-    if context.current().remote:
-        body = {
-            "user_email": user,
-            "name": name,
-            "scopes": scope or [],
-            "ip_allowlist": allow_ip or [],
-            "expires_at": expires_at.isoformat() if expires_at else None,
-            "expires_after_first_use_days": expires_after_first_use,
-        }
-        data = context.api("POST", "/api/keys", json=body)
-    else:
-        if user is None:
-            fail("Name the member with --user EMAIL.", 2)
+    if user is None and not transport.remote():
+        fail("Name the member with --user EMAIL.", 2)
 
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            key, secret = await keys_service.create_key(
-                session,
-                actor,
-                user_email=user,
-                name=name,
-                scopes=scope or [],
-                ip_allowlist=allow_ip or [],
-                expires_at=expires_at,
-                expires_after_first_use_days=expires_after_first_use,
-            )
-            return KeyCreated.with_secret(key, secret).model_dump(mode="json")
-
-        data = context.run_local(run)
+    body = {
+        "user_email": user,
+        "name": name,
+        "scopes": scope or [],
+        "ip_allowlist": allow_ip or [],
+        "expires_at": expires_at.isoformat() if expires_at else None,
+        "expires_after_first_use_days": expires_after_first_use,
+    }
+    data = transport.api("POST", "/api/keys", json=body)
     _show_created(data, as_json=as_json, what="API key")
 
 
@@ -147,23 +129,11 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List keys, newest first."""
-    if context.current().remote:
-        page = context.api(
-            "GET",
-            "/api/keys",
-            params={"user_email": user, "status": status, "limit": limit, "cursor": cursor},
-        )
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            result = await keys_service.list_keys(
-                session, actor, user_email=user, status=status, limit=limit, cursor=cursor
-            )
-            return items(
-                (KeyRead.of(k).model_dump(mode="json") for k in result.items), result.next_cursor
-            )
-
-        page = context.run_local(run)
+    page = transport.api(
+        "GET",
+        "/api/keys",
+        params={"user_email": user, "status": status, "limit": limit, "cursor": cursor},
+    )
     show_list(page, as_json=as_json, columns=LIST_COLUMNS, title="API keys")
 
 
@@ -173,16 +143,7 @@ def show(
 ) -> None:
     """Show one key."""
     kid = parse_id(key_id, "key")
-    if context.current().remote:
-        data = context.api("GET", f"/api/keys/{kid}")
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            return KeyRead.of(await keys_service.get_key(session, actor, key_id=kid)).model_dump(
-                mode="json"
-            )
-
-        data = context.run_local(run)
+    data = transport.api("GET", f"/api/keys/{kid}")
     show_object(data, as_json=as_json, fields=SHOW_FIELDS)
 
 
@@ -196,15 +157,7 @@ def revoke(
 ) -> None:
     """Revoke a key now; every gateway process stops accepting it within a second."""
     kid = parse_id(key_id, "key")
-    if context.current().remote:
-        data = context.api("POST", f"/api/keys/{kid}/revoke", json={"reason": reason})
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            key = await keys_service.revoke_key(session, actor, key_id=kid, reason=reason)
-            return KeyRead.of(key).model_dump(mode="json")
-
-        data = context.run_local(run)
+    data = transport.api("POST", f"/api/keys/{kid}/revoke", json={"reason": reason})
     show_object(data, as_json=as_json, fields=SHOW_FIELDS)
 
 
@@ -218,15 +171,5 @@ def rotate(
 ) -> None:
     """Issue a new secret for a key (printed once); the old one works for the grace period."""
     kid = parse_id(key_id, "key")
-    if context.current().remote:
-        data = context.api("POST", f"/api/keys/{kid}/rotate", json={"grace_hours": grace_hours})
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            key, secret = await keys_service.rotate_key(
-                session, actor, key_id=kid, grace=timedelta(hours=grace_hours)
-            )
-            return KeyCreated.with_secret(key, secret).model_dump(mode="json")
-
-        data = context.run_local(run)
+    data = transport.api("POST", f"/api/keys/{kid}/rotate", json={"grace_hours": grace_hours})
     _show_created(data, as_json=as_json, what="New API key")

@@ -8,8 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from spectra.audit.actor import Actor
-from spectra.cli import context
+from spectra.cli import transport
 from spectra.cli.output import (
     console,
     err_console,
@@ -19,13 +18,9 @@ from spectra.cli.output import (
     show_list,
     show_object,
 )
-from spectra.db.session import Session
 from spectra.errors import SpectraError
 from spectra.kit.ids import uuid7
 from spectra.kit.money import Micros, format_amount, parse_amount
-from spectra.ledger import schemas
-from spectra.ledger import service as ledger_service
-from spectra.ledger.schemas import AccountRead, TransactionRead
 
 app = typer.Typer(
     help="The ledger: balances, recharges, approvals, adjustments, transfers, refunds.",
@@ -56,13 +51,6 @@ def _wallet(user: str | None, group: str | None) -> dict[str, str | None]:
     return {"user_email": user, "group_name": group}
 
 
-async def _ids(session: Session, ref: dict[str, str | None]) -> dict[str, uuid.UUID | None]:
-    user_id, group_id = await ledger_service.resolve_owner(
-        session, user_email=ref["user_email"], group_name=ref["group_name"]
-    )
-    return {"user_id": user_id, "group_id": group_id}
-
-
 def _show_outcome(data: dict[str, Any], as_json: bool, fields: list[str]) -> None:
     """A written transaction, or the approval it waits for (`ledger approvals`)."""
     if data.get("status") == "pending_approval":
@@ -88,30 +76,15 @@ def recharge(
 ) -> None:
     """Credit a user's or a group's wallet (above the four-eyes threshold: waits for approval)."""
     ref = _wallet(user, group)
-    micros = _amount(amount)
+    _amount(amount)
     if not memo.strip():
         fail("--memo is required: say why the wallet is recharged.", 2)
     key = f"cli:{uuid7()}"
-    if context.current().remote:
-        data: dict[str, Any] = context.api(
-            "POST",
-            "/api/ledger/recharges",
-            json={**ref, "amount": amount, "memo": memo, "idempotency_key": key},
-        )
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            outcome = await ledger_service.recharge(
-                session,
-                actor,
-                **await _ids(session, ref),
-                amount=micros,
-                memo=memo,
-                idempotency_key=key,
-            )
-            return schemas.recharge_read(outcome).model_dump(mode="json")
-
-        data = context.run_local(go)
+    data: dict[str, Any] = transport.api(
+        "POST",
+        "/api/ledger/recharges",
+        json={**ref, "amount": amount, "memo": memo, "idempotency_key": key},
+    )
     if as_json:
         print_json(data)
     elif data["status"] == "credited":
@@ -126,31 +99,14 @@ def recharge(
 def balance(user: UserOpt = None, group: GroupOpt = None, as_json: JsonOpt = False) -> None:
     """Show a wallet's balance."""
     ref = _wallet(user, group)
-    if context.current().remote:
-        data: dict[str, Any] = context.api("GET", "/api/ledger/balance", params=ref)
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            wallet = await ledger_service.get_wallet(session, actor, **await _ids(session, ref))
-            return AccountRead.of(wallet).model_dump(mode="json")
-
-        data = context.run_local(go)
+    data: dict[str, Any] = transport.api("GET", "/api/ledger/balance", params=ref)
     show_object(data, as_json=as_json, fields=["kind", "owner_id", "balance"])
 
 
 @app.command("verify")
 def verify(as_json: JsonOpt = False) -> None:
     """Recompute every balance from postings and check every invariant; non-zero exit on any disagreement."""
-    if context.current().remote:
-        data: dict[str, Any] = context.api("GET", "/api/ledger/verify")
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            return schemas.verify_read(await ledger_service.verify(session, actor)).model_dump(
-                mode="json"
-            )
-
-        data = context.run_local(go)
+    data: dict[str, Any] = transport.api("GET", "/api/ledger/verify")
     if as_json:
         print_json(data)
     else:
@@ -177,26 +133,11 @@ def transactions(
     as_json: JsonOpt = False,
 ) -> None:
     """List ledger transactions, newest first."""
-    ref = {"user_email": user, "group_name": group}
-    if context.current().remote:
-        params: dict[str, Any] = {"kind": kind, "limit": limit, "cursor": cursor}
-        if user or group:
-            acct = context.api("GET", "/api/ledger/balance", params=_wallet(user, group))
-            params[f"{acct['kind'].split('_')[0]}_id"] = acct["owner_id"]
-        data: dict[str, Any] = context.api("GET", "/api/ledger/transactions", params=params)
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            ids: dict[str, Any] = await _ids(session, ref) if (user or group) else {}
-            page = await ledger_service.list_transactions(
-                session, actor, kind=kind, limit=limit, cursor=cursor, **ids
-            )
-            return {
-                "items": [TransactionRead.of(t).model_dump(mode="json") for t in page.items],
-                "next_cursor": page.next_cursor,
-            }
-
-        data = context.run_local(go)
+    params: dict[str, Any] = {"kind": kind, "limit": limit, "cursor": cursor}
+    if user or group:
+        acct = transport.api("GET", "/api/ledger/balance", params=_wallet(user, group))
+        params[f"{acct['kind'].split('_')[0]}_id"] = acct["owner_id"]
+    data: dict[str, Any] = transport.api("GET", "/api/ledger/transactions", params=params)
     data["items"] = [_txn_row(t) for t in data["items"]]
     show_list(
         data, as_json=as_json, columns=["id", "created_at", "kind", "amount", "memo", "actor_label"]
@@ -213,24 +154,11 @@ def approvals(
     as_json: JsonOpt = False,
 ) -> None:
     """List recharges waiting for (or past) a second approval."""
-    if context.current().remote:
-        data: dict[str, Any] = context.api(
-            "GET",
-            "/api/ledger/approvals",
-            params={"status": status, "limit": limit, "cursor": cursor},
-        )
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            page = await ledger_service.list_approvals(
-                session, actor, status=status, limit=limit, cursor=cursor
-            )
-            return {
-                "items": [schemas.approval_read(a).model_dump(mode="json") for a in page.items],
-                "next_cursor": page.next_cursor,
-            }
-
-        data = context.run_local(go)
+    data: dict[str, Any] = transport.api(
+        "GET",
+        "/api/ledger/approvals",
+        params={"status": status, "limit": limit, "cursor": cursor},
+    )
     show_list(
         data,
         as_json=as_json,
@@ -244,19 +172,9 @@ def _decide(approval_id: str, note: str, as_json: bool, *, approve: bool) -> Non
     except ValueError:
         fail(f"{approval_id!r} is not an approval id.", 2)
     verb = "approve" if approve else "reject"
-    if context.current().remote:
-        data: dict[str, Any] = context.api(
-            "POST", f"/api/ledger/approvals/{ident}/{verb}", json={"note": note}
-        )
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            fn = ledger_service.approve_recharge if approve else ledger_service.reject_recharge
-            return schemas.approval_read(
-                await fn(session, actor, approval_id=ident, note=note)
-            ).model_dump(mode="json")
-
-        data = context.run_local(go)
+    data: dict[str, Any] = transport.api(
+        "POST", f"/api/ledger/approvals/{ident}/{verb}", json={"note": note}
+    )
     show_object(
         data,
         as_json=as_json,
@@ -296,28 +214,13 @@ def adjust(
 ) -> None:
     """Credit or debit a wallet with a reason."""
     ref = _wallet(user, group)
-    micros = _amount(amount, signed=True)
+    _amount(amount, signed=True)
     key = f"cli:{uuid7()}"
-    if context.current().remote:
-        data: dict[str, Any] = context.api(
-            "POST",
-            "/api/ledger/adjustments",
-            json={**ref, "amount": amount, "reason": reason, "idempotency_key": key},
-        )
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            outcome = await ledger_service.adjust(
-                session,
-                actor,
-                **await _ids(session, ref),
-                amount=micros,
-                reason=reason,
-                idempotency_key=key,
-            )
-            return schemas.outcome_read(outcome)
-
-        data = context.run_local(go)
+    data: dict[str, Any] = transport.api(
+        "POST",
+        "/api/ledger/adjustments",
+        json={**ref, "amount": amount, "reason": reason, "idempotency_key": key},
+    )
     _show_outcome(data, as_json, ["id", "kind", "amount", "memo"])
 
 
@@ -333,38 +236,19 @@ def transfer(
 ) -> None:
     """Move money between two wallets."""
     source, target = _wallet(from_user, from_group), _wallet(to_user, to_group)
-    micros = _amount(amount)
+    _amount(amount)
     key = f"cli:{uuid7()}"
-    if context.current().remote:
-        data: dict[str, Any] = context.api(
-            "POST",
-            "/api/ledger/transfers",
-            json={
-                "source": source,
-                "target": target,
-                "amount": amount,
-                "memo": memo,
-                "idempotency_key": key,
-            },
-        )
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            s, t = await _ids(session, source), await _ids(session, target)
-            outcome = await ledger_service.transfer(
-                session,
-                actor,
-                from_user_id=s["user_id"],
-                from_group_id=s["group_id"],
-                to_user_id=t["user_id"],
-                to_group_id=t["group_id"],
-                amount=micros,
-                memo=memo,
-                idempotency_key=key,
-            )
-            return schemas.outcome_read(outcome)
-
-        data = context.run_local(go)
+    data: dict[str, Any] = transport.api(
+        "POST",
+        "/api/ledger/transfers",
+        json={
+            "source": source,
+            "target": target,
+            "amount": amount,
+            "memo": memo,
+            "idempotency_key": key,
+        },
+    )
     _show_outcome(data, as_json, ["id", "kind", "amount", "memo"])
 
 
@@ -382,31 +266,17 @@ def refund(
         ident = uuid.UUID(transaction_id)
     except ValueError:
         fail(f"{transaction_id!r} is not a transaction id.", 2)
-    micros = _amount(amount) if amount is not None else None
+    if amount is not None:
+        _amount(amount)
     key = f"cli:{uuid7()}"
-    if context.current().remote:
-        data: dict[str, Any] = context.api(
-            "POST",
-            "/api/ledger/refunds",
-            json={
-                "transaction_id": str(ident),
-                "amount": amount,
-                "reason": reason,
-                "idempotency_key": key,
-            },
-        )
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            outcome = await ledger_service.refund(
-                session,
-                actor,
-                transaction_id=ident,
-                amount=micros,
-                reason=reason,
-                idempotency_key=key,
-            )
-            return schemas.outcome_read(outcome)
-
-        data = context.run_local(go)
+    data: dict[str, Any] = transport.api(
+        "POST",
+        "/api/ledger/refunds",
+        json={
+            "transaction_id": str(ident),
+            "amount": amount,
+            "reason": reason,
+            "idempotency_key": key,
+        },
+    )
     _show_outcome(data, as_json, ["id", "kind", "amount", "memo", "reverses_id"])

@@ -13,23 +13,9 @@ from urllib.parse import quote
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from spectra.audit.actor import Actor
-from spectra.cli import context
-from spectra.cli.output import console, fail, fail_error, print_json, show_list, show_object
-from spectra.db.session import Session
-from spectra.errors import InvalidError, SpectraError
-from spectra.packages import service as packages_service
-from spectra.packages.errors import AssignmentImportRejectedError
+from spectra.cli import transport
+from spectra.cli.output import console, fail, print_json, show_list, show_object
 from spectra.packages.periods import Period
-from spectra.packages.schemas import (
-    PackageCreate,
-    PackageUpdate,
-    assignment_read,
-    holding_read,
-    package_read,
-    preview_read,
-    version_read,
-)
 
 packages_app = typer.Typer(help="Package catalog, assignments and periods.", no_args_is_help=True)
 
@@ -195,15 +181,7 @@ def create(
         "max_cost_per_request": max_cost,
         "list_price": list_price,
     }
-    if context.current().remote:
-        _show_package(context.api("POST", "/api/packages", json=body), as_json)
-        return
-    data = _validate(PackageCreate, body)
-
-    async def go(session: Session, actor: Actor) -> dict[str, Any]:
-        return _dump(package_read(await packages_service.create_package(session, actor, data=data)))
-
-    _show_package(context.run_local(go), as_json)
+    _show_package(transport.api("POST", "/api/packages", json=body), as_json)
 
 
 @packages_app.command("edit")
@@ -248,17 +226,7 @@ def edit(
         "list_price": list_price,
     }
     body = {k: v for k, v in given.items() if v is not None} | {"note": note}
-    if context.current().remote:
-        _show_package(context.api("PATCH", f"/api/packages/{name}", json=body), as_json)
-        return
-    data = _validate(PackageUpdate, body)
-
-    async def go(session: Session, actor: Actor) -> dict[str, Any]:
-        return _dump(
-            package_read(await packages_service.edit_package(session, actor, name=name, data=data))
-        )
-
-    _show_package(context.run_local(go), as_json)
+    _show_package(transport.api("PATCH", f"/api/packages/{name}", json=body), as_json)
 
 
 @packages_app.command("list")
@@ -269,22 +237,9 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List the catalog."""
-    if context.current().remote:
-        page = context.api(
-            "GET", "/api/packages", params={"status": status, "limit": limit, "cursor": cursor}
-        )
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            result = await packages_service.list_packages(
-                session, actor, status=status, limit=limit, cursor=cursor
-            )
-            return {
-                "items": [_dump(package_read(d)) for d in result.items],
-                "next_cursor": result.next_cursor,
-            }
-
-        page = context.run_local(go)
+    page = transport.api(
+        "GET", "/api/packages", params={"status": status, "limit": limit, "cursor": cursor}
+    )
     rows = [
         {
             **p,
@@ -305,28 +260,13 @@ def list_(
 @packages_app.command("show")
 def show(name: str, as_json: JsonOpt = False) -> None:
     """Show a package and its current terms."""
-    if context.current().remote:
-        _show_package(context.api("GET", f"/api/packages/{name}"), as_json)
-        return
-
-    async def go(session: Session, actor: Actor) -> dict[str, Any]:
-        return _dump(package_read(await packages_service.get_package(session, actor, name=name)))
-
-    _show_package(context.run_local(go), as_json)
+    _show_package(transport.api("GET", f"/api/packages/{name}"), as_json)
 
 
 @packages_app.command("versions")
 def versions(name: str, as_json: JsonOpt = False) -> None:
     """List every version of a package's terms."""
-    if context.current().remote:
-        page = context.api("GET", f"/api/packages/{name}/versions")
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            rows = await packages_service.list_versions(session, actor, name=name)
-            return {"items": [_dump(version_read(v)) for v in rows], "next_cursor": None}
-
-        page = context.run_local(go)
+    page = transport.api("GET", f"/api/packages/{name}/versions")
     show_list(
         page,
         as_json=as_json,
@@ -346,16 +286,7 @@ def versions(name: str, as_json: JsonOpt = False) -> None:
 @packages_app.command("archive")
 def archive(name: str, as_json: JsonOpt = False) -> None:
     """Stop assigning a package (current holders keep it until it ends or is cancelled)."""
-    if context.current().remote:
-        _show_package(context.api("POST", f"/api/packages/{name}/archive"), as_json)
-        return
-
-    async def go(session: Session, actor: Actor) -> dict[str, Any]:
-        return _dump(
-            package_read(await packages_service.archive_package(session, actor, name=name))
-        )
-
-    _show_package(context.run_local(go), as_json)
+    _show_package(transport.api("POST", f"/api/packages/{name}/archive"), as_json)
 
 
 @packages_app.command("assign")
@@ -398,38 +329,20 @@ def assign(
         return
     emails = [user] if user is not None else _split(users)
     target = {"group": group} if group is not None else {"emails": emails}
-    if context.current().remote:
-        body = {
-            **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in window.items()},
-            **target,
-        }
-        first = context.api(
-            "POST", f"/api/packages/{name}/assignments/bulk", json={**body, "preview": True}
-        )
-        _show_preview(first, as_json and preview)
-        if preview or not _confirm(first, yes):
-            return
-        _show_preview(
-            context.api("POST", f"/api/packages/{name}/assignments/bulk", json=body), as_json
-        )
-        return
+    body = {
+        **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in window.items()},
+        **target,
+    }
+    _preview_then_apply(
+        f"/api/packages/{name}/assignments/bulk", body, "assigning", preview, yes, as_json
+    )
 
-    async def run(
-        session: Session, actor: Actor, *, dry: bool, progress: Any = None
-    ) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {**window, "preview": dry, "progress": progress}
-        if group is not None:
-            result = await packages_service.assign_group(
-                session, actor, package=name, group=group, **kwargs
-            )
-        else:
-            found = await packages_service.resolve_users(session, emails=emails)
-            result = await packages_service.assign_many(
-                session, actor, package=name, users=found, **kwargs
-            )
-        return _dump(preview_read(result))
 
-    first = context.run_local(lambda s, a: run(s, a, dry=True))
+def _preview_then_apply(
+    path: str, body: dict[str, Any], label: str, preview: bool, yes: bool, as_json: bool
+) -> None:
+    """Show who would change; unless only previewing, confirm and apply with a progress bar."""
+    first = transport.api("POST", path, json={**body, "preview": True})
     if preview:
         _show_preview(first, as_json)
         return
@@ -437,27 +350,21 @@ def assign(
         _show_preview(first, False)
     if not _confirm(first, yes):
         return
-    with _progress("assigning") as tick:
-        done = context.run_local(lambda s, a: run(s, a, dry=False, progress=tick))
+    with _progress(label) as tick:
+        done = _with_progress(path, body, tick)
     _show_preview(done, as_json)
 
 
+def _with_progress(path: str, body: dict[str, Any], tick: Callable[[int, int], None]) -> Any:
+    try:
+        return transport.call_with_progress("POST", path, tick, json=body)
+    except transport.ApiError as exc:
+        exc.fail()
+
+
 def _assign_one(name: str, email: str, window: dict[str, Any], as_json: bool) -> None:
-    if context.current().remote:
-        body = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in window.items()}
-        data = context.api(
-            "POST", f"/api/packages/{name}/assignments", json={**body, "email": email}
-        )
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            (found,) = await packages_service.resolve_users(session, emails=[email])
-            detail = await packages_service.assign_package(
-                session, actor, package=name, user_id=found.id, **window
-            )
-            return _dump(assignment_read(detail))
-
-        data = context.run_local(go)
+    body = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in window.items()}
+    data = transport.api("POST", f"/api/packages/{name}/assignments", json={**body, "email": email})
     show_object(
         data,
         as_json=as_json,
@@ -485,41 +392,17 @@ def assignments(
     as_json: JsonOpt = False,
 ) -> None:
     """List package assignments."""
-    if context.current().remote:
-        page = context.api(
-            "GET",
-            "/api/package-assignments",
-            params={
-                "user": user,
-                "package": package,
-                "status": status,
-                "limit": limit,
-                "cursor": cursor,
-            },
-        )
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            uid = (
-                (await packages_service.resolve_users(session, emails=[user]))[0].id
-                if user
-                else None
-            )
-            result = await packages_service.list_assignments(
-                session,
-                actor,
-                user_id=uid,
-                package=package,
-                status=status,
-                limit=limit,
-                cursor=cursor,
-            )
-            return {
-                "items": [_dump(assignment_read(d)) for d in result.items],
-                "next_cursor": result.next_cursor,
-            }
-
-        page = context.run_local(go)
+    page = transport.api(
+        "GET",
+        "/api/package-assignments",
+        params={
+            "user": user,
+            "package": package,
+            "status": status,
+            "limit": limit,
+            "cursor": cursor,
+        },
+    )
     show_list(
         page,
         as_json=as_json,
@@ -549,21 +432,11 @@ def cancel(
 ) -> None:
     """Cancel an assignment at the end of its current period (default) or --now."""
     when: Literal["now", "period_end"] = "now" if now else "period_end"
-    if context.current().remote:
-        data = context.api(
-            "POST",
-            f"/api/package-assignments/{assignment_id}/cancel",
-            json={"when": when, "reason": reason},
-        )
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            detail = await packages_service.cancel_assignment(
-                session, actor, assignment_id=assignment_id, when=when, reason=reason
-            )
-            return _dump(assignment_read(detail))
-
-        data = context.run_local(go)
+    data = transport.api(
+        "POST",
+        f"/api/package-assignments/{assignment_id}/cancel",
+        json={"when": when, "reason": reason},
+    )
     show_object(
         data,
         as_json=as_json,
@@ -585,50 +458,7 @@ def migrate(
 ) -> None:
     """Move holders to another version (models and limits at once, allowance from the next period)."""
     body = {"to_version": to_version, "from_version": from_version, "reason": reason}
-    if context.current().remote:
-        first = context.api("POST", f"/api/packages/{name}/migrate", json={**body, "preview": True})
-        _show_preview(first, as_json and preview)
-        if preview or not _confirm(first, yes):
-            return
-        _show_preview(context.api("POST", f"/api/packages/{name}/migrate", json=body), as_json)
-        return
-
-    async def look(session: Session, actor: Actor) -> dict[str, Any]:
-        return _dump(
-            preview_read(
-                await packages_service.preview_migration(
-                    session, actor, package=name, to_version=to_version, from_version=from_version
-                )
-            )
-        )
-
-    first = context.run_local(look)
-    if preview:
-        _show_preview(first, as_json)
-        return
-    if not as_json:
-        _show_preview(first, False)
-    if not _confirm(first, yes):
-        return
-    with _progress("migrating") as tick:
-
-        async def apply(session: Session, actor: Actor) -> dict[str, Any]:
-            return _dump(
-                preview_read(
-                    await packages_service.migrate_assignments(
-                        session,
-                        actor,
-                        package=name,
-                        to_version=to_version,
-                        from_version=from_version,
-                        reason=reason,
-                        progress=tick,
-                    )
-                )
-            )
-
-        done = context.run_local(apply)
-    _show_preview(done, as_json)
+    _preview_then_apply(f"/api/packages/{name}/migrate", body, "migrating", preview, yes, as_json)
 
 
 @packages_app.command("import")
@@ -647,26 +477,13 @@ def import_(
 ) -> None:
     """Assign packages from a CSV: every line is checked first; one rejected line imports nothing."""
     text = file.read_text(encoding="utf-8")
-    if context.current().remote:
-        data = context.api(
-            "POST",
-            "/api/package-assignments/import",
-            json={"csv": text, "reason": reason, "preview": preview},
-        )
-        for item in data["items"]:
-            _show_preview(item, as_json)
-        return
+    body = {"csv": text, "reason": reason, "preview": preview}
     try:
         with _progress("importing") as tick:
-
-            async def go(session: Session, actor: Actor) -> list[dict[str, Any]]:
-                results = await packages_service.import_assignments(
-                    session, actor, csv_text=text, reason=reason, preview=preview, progress=tick
-                )
-                return [_dump(preview_read(r)) for r in results]
-
-            results = _run_raw(go)
-    except AssignmentImportRejectedError as exc:
+            data = transport.call_with_progress(
+                "POST", "/api/package-assignments/import", tick, json=body
+            )
+    except transport.ApiError as exc:
         if as_json:
             print_json(
                 {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
@@ -678,7 +495,8 @@ def import_(
                 columns=["line", "email", "package", "reason"],
                 title="rejected lines",
             )
-        fail_error(exc)
+        exc.fail()
+    results = data["items"]
     if as_json:
         print_json({"items": results, "next_cursor": None})
         return
@@ -693,15 +511,7 @@ def holdings(
 ) -> None:
     """What a member holds: allowance, used, remaining, next reset, models, limits (the member's own view)."""
 
-    async def go(session: Session, actor: Actor) -> dict[str, Any]:
-        (found,) = await packages_service.resolve_users(session, emails=[user])
-        rows = await packages_service.packages_of_user(session, actor, user_id=found.id)
-        return {"items": [_dump(holding_read(h)) for h in rows], "next_cursor": None}
-
-    if context.current().remote:
-        page = context.api("GET", f"/api/users/{quote(user.strip(), safe='@')}/packages")
-    else:
-        page = context.run_local(go)
+    page = transport.api("GET", f"/api/users/{quote(user.strip(), safe='@')}/packages")
     show_list(
         page,
         as_json=as_json,
@@ -726,55 +536,5 @@ def set_default_package(
 ) -> None:
     """Set the package that members who join GROUP later get (current members: `packages assign --group`)."""
     name = None if package.strip().lower() == "none" else package
-    if context.current().remote:
-        data = context.api("PUT", f"/api/groups/{group}/default-package", json={"package": name})
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            await packages_service.set_group_default_package(
-                session, actor, group=group, package=name
-            )
-            return {"group": group, "package": name}
-
-        data = context.run_local(go)
+    data = transport.api("PUT", f"/api/groups/{group}/default-package", json={"package": name})
     show_object(data, as_json=as_json)
-
-
-def _validate(model: Any, body: dict[str, Any]) -> Any:
-    from pydantic import ValidationError
-
-    try:
-        return model.model_validate(body)
-    except SpectraError as exc:
-        fail_error(exc)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        cause = first.get("ctx", {}).get("error")
-        if isinstance(cause, SpectraError):
-            fail_error(cause)
-        where = ".".join(str(p) for p in first["loc"])
-        fail_error(InvalidError(f"{where}: {first['msg']}."))
-
-
-def _run_raw(fn: Any) -> Any:
-    """Like context.run_local, but lets an import rejection through so its lines can be printed."""
-    import asyncio
-
-    from spectra.audit.actor import local_actor
-    from spectra.db.session import session_scope
-    from spectra.runtime import build_runtime, close_runtime
-
-    async def go() -> Any:
-        runtime = await build_runtime()
-        try:
-            async with session_scope(runtime.db) as session:
-                return await fn(session, local_actor())
-        finally:
-            await close_runtime(runtime)
-
-    try:
-        return asyncio.run(go())
-    except AssignmentImportRejectedError:
-        raise
-    except SpectraError as exc:
-        fail_error(exc)

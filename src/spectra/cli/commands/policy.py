@@ -7,15 +7,9 @@ import uuid
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
-from spectra.audit.actor import Actor
-from spectra.cli import context
+from spectra.cli import transport
 from spectra.cli.output import console, fail, print_json, show_list, show_object
-from spectra.db.session import Session
-from spectra.policy import drafts as drafts_service
-from spectra.policy import service as policy_service
-from spectra.policy.schemas import GroupPolicyChange
 
 policy_app = typer.Typer(help="Access decisions and group policy.", no_args_is_help=True)
 
@@ -44,22 +38,12 @@ def explain(
             key_id = uuid.UUID(key)
         except ValueError:
             fail(f"'{key}' is not a key id; `spectra keys list` shows them.", 2)
-    if context.current().remote:
-        params: dict[str, Any] = {"user": user, "model": model}
-        if key_id is not None:
-            params["key_id"] = str(key_id)
-        if client is not None:
-            params["client"] = client
-        data = context.api("GET", "/api/policy/explain", params=params)
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            decision = await policy_service.explain(
-                session, actor, user=user, model=model, key_id=key_id, client=client
-            )
-            return decision.as_json()
-
-        data = context.run_local(run)
+    params: dict[str, Any] = {"user": user, "model": model}
+    if key_id is not None:
+        params["key_id"] = str(key_id)
+    if client is not None:
+        params["client"] = client
+    data = transport.api("GET", "/api/policy/explain", params=params)
     if as_json:
         print_json(data)
         return
@@ -86,29 +70,11 @@ def set_funding(
     as_json: JsonOpt = False,
 ) -> None:
     """Turn a group's wallet fallbacks on or off (both on by default)."""
-    if context.current().remote:
-        data = context.api(
-            "PATCH",
-            f"/api/policy/groups/{group}",
-            json={"wallet_fallback": wallet, "group_wallet_fallback": group_wallet},
-        )
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            row = await policy_service.set_group_funding(
-                session,
-                actor,
-                group=group,
-                wallet_fallback=wallet,
-                group_wallet_fallback=group_wallet,
-            )
-            return {
-                "group": group,
-                "wallet_fallback": row.is_wallet_fallback,
-                "group_wallet_fallback": row.is_group_wallet_fallback,
-            }
-
-        data = context.run_local(run)
+    data = transport.api(
+        "PATCH",
+        f"/api/policy/groups/{group}",
+        json={"wallet_fallback": wallet, "group_wallet_fallback": group_wallet},
+    )
     if as_json:
         print_json(data)
     else:
@@ -125,14 +91,7 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show a group's policy: models, clients, limits, fallbacks, caps and default package."""
-    if context.current().remote:
-        data = context.api("GET", f"/api/policy/groups/{group}")
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            return await policy_service.get_group_policy(session, actor, group=group)
-
-        data = context.run_local(run)
+    data = transport.api("GET", f"/api/policy/groups/{group}")
     show_object(data, as_json=as_json, title=f"policy of {group}")
 
 
@@ -218,21 +177,7 @@ def draft(
     body: dict[str, Any] = {"group": group, "rollout": rollout, "cohort": cohort}
     if group is not None:
         body["changes"] = changes
-    if context.current().remote:
-        data = context.api("POST", "/api/policy/drafts", json=body)
-    else:
-        try:
-            change = GroupPolicyChange.model_validate(changes) if group is not None else None
-        except ValidationError as exc:
-            fail(f"Invalid change: {exc.errors()[0]['msg']}.", 2)
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            made = await drafts_service.create_draft(
-                session, actor, group=group, change=change, rollout=rollout, cohort=cohort
-            )
-            return drafts_service.draft_view(made)
-
-        data = context.run_local(run)
+    data = transport.api("POST", "/api/policy/drafts", json=body)
     if as_json:
         print_json(data)
         return
@@ -287,15 +232,7 @@ def dry_run(
 ) -> None:
     """Evaluate a draft against the last N days of requests; the result is stored on it."""
     did = _draft_id(draft_id)
-    if context.current().remote:
-        data = context.api("POST", f"/api/policy/drafts/{did}/dry-run", json={"days": days})
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            done = await drafts_service.dry_run(session, actor, draft_id=did, days=days)
-            return drafts_service.draft_view(done)
-
-        data = context.run_local(run)
+    data = transport.api("POST", f"/api/policy/drafts/{did}/dry-run", json={"days": days})
     if as_json:
         print_json(data)
     else:
@@ -313,21 +250,11 @@ def publish(
 ) -> None:
     """Apply a draft in one audited action (its dry-run summary goes into the audit event)."""
     did = _draft_id(draft_id)
-    if context.current().remote:
-        data = context.api(
-            "POST",
-            f"/api/policy/drafts/{did}/publish",
-            json={"confirm_without_dry_run": yes_without_dry_run},
-        )
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            done = await drafts_service.publish_draft(
-                session, actor, draft_id=did, confirm_without_dry_run=yes_without_dry_run
-            )
-            return drafts_service.draft_view(done, full=False)
-
-        data = context.run_local(run)
+    data = transport.api(
+        "POST",
+        f"/api/policy/drafts/{did}/publish",
+        json={"confirm_without_dry_run": yes_without_dry_run},
+    )
     if as_json:
         print_json(data)
     else:
@@ -344,19 +271,6 @@ def drafts(
     as_json: JsonOpt = False,
 ) -> None:
     """List policy drafts, newest first."""
-    if context.current().remote:
-        params = {k: v for k, v in (("status", status), ("limit", limit), ("cursor", cursor)) if v}
-        data = context.api("GET", "/api/policy/drafts", params=params)
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            page = await drafts_service.list_drafts(
-                session, actor, status=status, limit=limit, cursor=cursor
-            )
-            return {
-                "items": [drafts_service.draft_view(d, full=False) for d in page.items],
-                "next_cursor": page.next_cursor,
-            }
-
-        data = context.run_local(run)
+    params = {k: v for k, v in (("status", status), ("limit", limit), ("cursor", cursor)) if v}
+    data = transport.api("GET", "/api/policy/drafts", params=params)
     show_list(data, as_json=as_json, columns=("id", "kind", "target", "status", "dry_run_at"))

@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import typer
 
-from spectra.audit.actor import Actor
-from spectra.cli import context
+from spectra.cli import transport
 from spectra.cli.output import fail, print_json, show_list, show_object
-from spectra.db.session import Session
-from spectra.pool import service as pool_service
-from spectra.pool.models import PoolAccount
-from spectra.pool.probes import ProbeOutcome
-from spectra.pool.schemas import AccountCreate, AccountRead, AccountUpdate, TransitionRead
 
 pool_app = typer.Typer(help="The account pool: upstream provider accounts.", no_args_is_help=True)
 
@@ -91,27 +84,9 @@ def _key_from_env(var: str) -> str:
     return value.strip()
 
 
-def _account_json(account: PoolAccount, figures: dict[str, Any] | None = None) -> dict[str, Any]:
-    return AccountRead.of(account, figures).model_dump(mode="json")
-
-
-def _probe_json(outcome: ProbeOutcome) -> dict[str, Any]:
-    return {
-        "ok": outcome.ok,
-        "outcome": outcome.label,
-        "latency_ms": outcome.latency_ms,
-        "status": outcome.status,
-        "message": outcome.message,
-    }
-
-
 def _remote_id(name: str) -> str:
-    found = context.api("GET", f"/api/pool/accounts/by-name/{quote(name, safe='')}")
+    found = transport.api("GET", f"/api/pool/accounts/by-name/{quote(name, safe='')}")
     return str(found["id"])
-
-
-async def _local_id(session: Session, actor: Actor, name: str) -> uuid.UUID:
-    return (await pool_service.get_account_by_name(session, actor, name=name)).id
 
 
 @pool_app.command("add")
@@ -171,15 +146,7 @@ def add(
     }
     if fixed_monthly_cost is not None:
         payload.update(cost_basis="fixed_monthly", fixed_monthly_cost=fixed_monthly_cost)
-    if context.current().remote:
-        result = context.api("POST", "/api/pool/accounts", json=payload)
-    else:
-        data = _validate(AccountCreate, payload)
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            return _account_json(await pool_service.add_account(session, actor, data=data))
-
-        result = context.run_local(go)
+    result = transport.api("POST", "/api/pool/accounts", json=payload)
     show_object(result, as_json=as_json, title=f"Added {result['name']}", fields=_SHOW)
 
 
@@ -231,18 +198,7 @@ def edit(
         payload["groups"] = _split(groups)
     if tags is not None:
         payload["tags"] = _split(tags)
-    if context.current().remote:
-        result = context.api("PATCH", f"/api/pool/accounts/{_remote_id(name)}", json=payload)
-    else:
-        data = _validate(AccountUpdate, payload)
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            account_id = await _local_id(session, actor, name)
-            return _account_json(
-                await pool_service.update_account(session, actor, account_id=account_id, data=data)
-            )
-
-        result = context.run_local(go)
+    result = transport.api("PATCH", f"/api/pool/accounts/{_remote_id(name)}", json=payload)
     show_object(result, as_json=as_json, title=f"Updated {result['name']}", fields=_SHOW)
 
 
@@ -254,56 +210,23 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List the pool's accounts with their state and why."""
-    if context.current().remote:
-        page = context.api(
-            "GET", "/api/pool/accounts", params={"limit": limit, "cursor": cursor, "state": state}
-        )
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            result = await pool_service.list_accounts(
-                session, actor, limit=limit, cursor=cursor, state=state
-            )
-            return {
-                "items": [_account_json(a) for a in result.items],
-                "next_cursor": result.next_cursor,
-            }
-
-        page = context.run_local(go)
+    page = transport.api(
+        "GET", "/api/pool/accounts", params={"limit": limit, "cursor": cursor, "state": state}
+    )
     show_list(page, as_json=as_json, columns=_COLUMNS, title="Pool accounts")
 
 
 @pool_app.command("show")
 def show(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
     """Show one account: settings, state, last probe and figures (never the credential)."""
-    if context.current().remote:
-        result = context.api("GET", f"/api/pool/accounts/by-name/{quote(name, safe='')}")
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            account = await pool_service.get_account_by_name(session, actor, name=name)
-            figures = await pool_service.persisted_figures(session, actor, account_id=account.id)
-            return _account_json(account, figures)
-
-        result = context.run_local(go)
+    result = transport.api("GET", f"/api/pool/accounts/by-name/{quote(name, safe='')}")
     show_object(result, as_json=as_json, title=result["name"], fields=_SHOW)
 
 
 @pool_app.command("test")
 def probe_account(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
     """Send one cheap real request through the account; prints latency and outcome."""
-    if context.current().remote:
-        result = context.api("POST", f"/api/pool/accounts/{_remote_id(name)}/test")
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            account_id = await _local_id(session, actor, name)
-            account, outcome = await pool_service.test_account(
-                session, actor, account_id=account_id
-            )
-            return {"account": _account_json(account), "probe": _probe_json(outcome)}
-
-        result = context.run_local(go)
+    result = transport.api("POST", f"/api/pool/accounts/{_remote_id(name)}/test")
     if as_json:
         print_json(result)
         return
@@ -325,26 +248,8 @@ def probe_account(name: Annotated[str, typer.Argument()], as_json: JsonOpt = Fal
 
 
 def _state_command(name: str, action: str, as_json: bool, reason: str = "") -> None:
-    if context.current().remote:
-        body = {"reason": reason} if action == "disable" else None
-        result = context.api("POST", f"/api/pool/accounts/{_remote_id(name)}/{action}", json=body)
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            account_id = await _local_id(session, actor, name)
-            if action == "disable":
-                account = await pool_service.disable_account(
-                    session, actor, account_id=account_id, reason=reason
-                )
-            elif action == "enable":
-                account = await pool_service.enable_account(session, actor, account_id=account_id)
-            else:
-                account = await pool_service.reset_account_state(
-                    session, actor, account_id=account_id
-                )
-            return _account_json(account)
-
-        result = context.run_local(go)
+    body = {"reason": reason} if action == "disable" else None
+    result = transport.api("POST", f"/api/pool/accounts/{_remote_id(name)}/{action}", json=body)
     show_object(
         result,
         as_json=as_json,
@@ -393,25 +298,11 @@ def rotate_credential(
     key = _key_from_env(api_key_env) if api_key_env else sys.stdin.readline().strip()
     if not key:
         fail("No API key was given on stdin.", 2)
-    if context.current().remote:
-        result = context.api(
-            "POST",
-            f"/api/pool/accounts/{_remote_id(name)}/credential",
-            json={"api_key": key, "probe": probe},
-        )
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            account_id = await _local_id(session, actor, name)
-            account, outcome = await pool_service.rotate_credential(
-                session, actor, account_id=account_id, api_key=key, run_probe=probe
-            )
-            return {
-                "account": _account_json(account),
-                "probe": None if outcome is None else _probe_json(outcome),
-            }
-
-        result = context.run_local(go)
+    result = transport.api(
+        "POST",
+        f"/api/pool/accounts/{_remote_id(name)}/credential",
+        json={"api_key": key, "probe": probe},
+    )
     if as_json:
         print_json(result)
         return
@@ -435,27 +326,11 @@ def history(
     as_json: JsonOpt = False,
 ) -> None:
     """The account's state changes, newest first, with reasons."""
-    if context.current().remote:
-        page = context.api(
-            "GET",
-            f"/api/pool/accounts/{_remote_id(name)}/history",
-            params={"limit": limit, "cursor": cursor},
-        )
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            account_id = await _local_id(session, actor, name)
-            result = await pool_service.list_history(
-                session, actor, account_id=account_id, limit=limit, cursor=cursor
-            )
-            return {
-                "items": [
-                    TransitionRead.model_validate(t).model_dump(mode="json") for t in result.items
-                ],
-                "next_cursor": result.next_cursor,
-            }
-
-        page = context.run_local(go)
+    page = transport.api(
+        "GET",
+        f"/api/pool/accounts/{_remote_id(name)}/history",
+        params={"limit": limit, "cursor": cursor},
+    )
     show_list(
         page,
         as_json=as_json,
@@ -467,14 +342,7 @@ def history(
 @pool_app.command("status")
 def status(as_json: JsonOpt = False) -> None:
     """Per model: how many accounts serve it, how many are usable, whether the pool is degraded."""
-    if context.current().remote:
-        result = context.api("GET", "/api/pool/status")
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            return await pool_service.pool_status(session, actor)
-
-        result = context.run_local(go)
+    result = transport.api("GET", "/api/pool/status")
     if as_json:
         print_json(result)
         return
@@ -484,14 +352,3 @@ def status(as_json: JsonOpt = False) -> None:
         columns=["model", "accounts", "available", "degraded"],
         title="Pool status: degraded" if result["degraded"] else "Pool status: healthy",
     )
-
-
-def _validate(model: Any, payload: dict[str, Any]) -> Any:
-    from pydantic import ValidationError
-
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err.get("loc", ()))
-        fail(f"{field}: {err.get('msg', 'invalid')}", 2)

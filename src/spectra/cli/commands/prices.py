@@ -7,11 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from spectra.audit.actor import Actor
-from spectra.cli import context
+from spectra.cli import transport
 from spectra.cli.output import fail, show_list, show_object
-from spectra.db.session import Session
-from spectra.usage import service as usage_service
 
 app = typer.Typer(
     help="Model prices per million tokens in the workspace currency.", no_args_is_help=True
@@ -68,32 +65,15 @@ def set_(
 ) -> None:
     """Set a model's price from now (or --from); earlier prices stay in history."""
     when = parse_time(from_, "--from") if from_ else None
-    if context.current().remote:
-        body: dict[str, Any] = {
-            "model": model,
-            "input": input_price,
-            "output": output_price,
-            "cache_read": cache_read,
-            "cache_write": cache_write,
-            "effective_from": when.isoformat() if when else None,
-        }
-        data: dict[str, Any] = context.api("PUT", "/api/prices", json=body)
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            price = await usage_service.set_price(
-                session,
-                actor,
-                model=model,
-                input=input_price,
-                output=output_price,
-                cache_read=cache_read,
-                cache_write=cache_write,
-                effective_from=when,
-            )
-            return price.model_dump(mode="json")
-
-        data = context.run_local(go)
+    body: dict[str, Any] = {
+        "model": model,
+        "input": input_price,
+        "output": output_price,
+        "cache_read": cache_read,
+        "cache_write": cache_write,
+        "effective_from": when.isoformat() if when else None,
+    }
+    data: dict[str, Any] = transport.api("PUT", "/api/prices", json=body)
     show_object(data, as_json=as_json)
 
 
@@ -109,18 +89,8 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """Prices in force (and scheduled): admin overrides, optionally the defaults."""
-    if context.current().remote:
-        params = {"model": model, "defaults": defaults, "history": history}
-        data: dict[str, Any] = context.api("GET", "/api/prices", params=params)
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            rows = await usage_service.list_prices(
-                session, actor, model=model, include_defaults=defaults, include_history=history
-            )
-            return {"items": [r.model_dump(mode="json") for r in rows], "next_cursor": None}
-
-        data = context.run_local(go)
+    params = {"model": model, "defaults": defaults, "history": history}
+    data: dict[str, Any] = transport.api("GET", "/api/prices", params=params)
     if limit is not None:
         data["items"] = data["items"][:limit]
     show_list(data, as_json=as_json, columns=COLUMNS)

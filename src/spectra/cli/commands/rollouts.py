@@ -8,16 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
-from spectra.audit.actor import Actor
-from spectra.cli import context
+from spectra.cli import transport
 from spectra.cli.commands.policy import show_dry_run
 from spectra.cli.output import console, fail, print_json, show_list, show_object
-from spectra.db.session import Session
-from spectra.policy import drafts as drafts_service
-from spectra.policy import rollouts as rollouts_service
-from spectra.policy.schemas import RolloutCreate
 
 rollouts_app = typer.Typer(
     help="Staged rollouts: pilot -> wave 1 -> everyone.", no_args_is_help=True
@@ -95,20 +89,7 @@ def create(
         body["cohorts"] = loaded["cohorts"] if isinstance(loaded, dict) else loaded
     else:
         body["cohorts"] = [parse_cohort(c) for c in cohort or []]
-    if context.current().remote:
-        data = context.api("POST", "/api/rollouts", json=body)
-    else:
-        try:
-            spec = RolloutCreate.model_validate(body)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            fail(f"Invalid rollout ({'.'.join(map(str, first['loc']))}): {first['msg']}.", 2)
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            made = await rollouts_service.create_rollout(session, actor, data=spec)
-            return rollouts_service.detail_view(made)
-
-        data = context.run_local(run)
+    data = transport.api("POST", "/api/rollouts", json=body)
     _show(data, as_json)
 
 
@@ -131,15 +112,7 @@ def _show(data: dict[str, Any], as_json: bool) -> None:
 @rollouts_app.command("show")
 def show(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
     """Show a rollout and its cohorts."""
-    if context.current().remote:
-        data = context.api("GET", f"/api/rollouts/{name}")
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            found = await rollouts_service.get_rollout(session, actor, rollout=name)
-            return rollouts_service.detail_view(found)
-
-        data = context.run_local(run)
+    data = transport.api("GET", f"/api/rollouts/{name}")
     _show(data, as_json)
 
 
@@ -150,19 +123,8 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List rollouts, newest first."""
-    if context.current().remote:
-        params = {k: v for k, v in (("limit", limit), ("cursor", cursor)) if v}
-        data = context.api("GET", "/api/rollouts", params=params)
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            page = await rollouts_service.list_rollouts(session, actor, limit=limit, cursor=cursor)
-            return {
-                "items": [rollouts_service.rollout_view(r) for r in page.items],
-                "next_cursor": page.next_cursor,
-            }
-
-        data = context.run_local(run)
+    params = {k: v for k, v in (("limit", limit), ("cursor", cursor)) if v}
+    data = transport.api("GET", "/api/rollouts", params=params)
     show_list(data, as_json=as_json, columns=("name", "status", "goal", "created_at"))
 
 
@@ -183,48 +145,21 @@ def promote(
 ) -> None:
     """Promote the next cohort (its latest dry-run is published); --dry-run only evaluates it."""
     if dry_run:
-        if context.current().remote:
-            made = context.api(
-                "POST", "/api/policy/drafts", json={"rollout": name, "cohort": cohort}
-            )
-            data = context.api(
-                "POST", f"/api/policy/drafts/{made['id']}/dry-run", json={"days": days}
-            )
-        else:
-
-            async def run_dry(session: Session, actor: Actor) -> dict[str, Any]:
-                draft = await drafts_service.create_draft(
-                    session, actor, rollout=name, cohort=cohort
-                )
-                done = await drafts_service.dry_run(session, actor, draft_id=draft.id, days=days)
-                return drafts_service.draft_view(done)
-
-            data = context.run_local(run_dry)
+        made = transport.api("POST", "/api/policy/drafts", json={"rollout": name, "cohort": cohort})
+        data = transport.api(
+            "POST", f"/api/policy/drafts/{made['id']}/dry-run", json={"days": days}
+        )
         if as_json:
             print_json(data)
         else:
             show_dry_run(data)
             console.print(f"to apply: spectra rollouts promote {name}", markup=False)
         return
-    if context.current().remote:
-        data = context.api(
-            "POST",
-            f"/api/rollouts/{name}/promote",
-            json={"cohort": cohort, "confirm_without_dry_run": yes_without_dry_run},
-        )
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            done = await drafts_service.promote_cohort(
-                session,
-                actor,
-                rollout=name,
-                cohort=cohort,
-                confirm_without_dry_run=yes_without_dry_run,
-            )
-            return rollouts_service.cohort_view(done)
-
-        data = context.run_local(run)
+    data = transport.api(
+        "POST",
+        f"/api/rollouts/{name}/promote",
+        json={"cohort": cohort, "confirm_without_dry_run": yes_without_dry_run},
+    )
     if as_json:
         print_json(data)
     else:
@@ -240,15 +175,7 @@ def rollback(
     as_json: JsonOpt = False,
 ) -> None:
     """Reverse the last promoted cohort: its policy changes and package assignments."""
-    if context.current().remote:
-        data = context.api("POST", f"/api/rollouts/{name}/rollback", json={"cohort": cohort})
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            done = await rollouts_service.rollback(session, actor, rollout=name, cohort=cohort)
-            return rollouts_service.cohort_view(done)
-
-        data = context.run_local(run)
+    data = transport.api("POST", f"/api/rollouts/{name}/rollback", json={"cohort": cohort})
     if as_json:
         print_json(data)
     else:
@@ -262,14 +189,7 @@ def metrics(
     as_json: JsonOpt = False,
 ) -> None:
     """Per cohort: members, requests, spend vs cap, refusal and error rates, clients."""
-    if context.current().remote:
-        data = context.api("GET", f"/api/rollouts/{name}/metrics", params={"days": days})
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            return await rollouts_service.rollout_metrics(session, actor, rollout=name, days=days)
-
-        data = context.run_local(run)
+    data = transport.api("GET", f"/api/rollouts/{name}/metrics", params={"days": days})
     if as_json:
         print_json(data)
         return

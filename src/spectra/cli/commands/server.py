@@ -12,11 +12,8 @@ import typer
 
 from spectra.cli.output import console, fail, fail_error
 from spectra.config import get_settings, reset_settings
-from spectra.db import migrate as db_migrate
-from spectra.db.leases import release, try_acquire
 from spectra.errors import ConfigError, SpectraError
 from spectra.kit.files import private_dir
-from spectra.runtime import build_runtime, close_runtime
 
 
 class RedisUnreachableError(ConfigError):
@@ -30,6 +27,8 @@ def register(app: typer.Typer) -> None:
 
 def migrate() -> None:
     """Apply database migrations up to this version's schema."""
+    from spectra.db import migrate as db_migrate
+
     settings = get_settings()
     try:
         if settings.is_sqlite:
@@ -43,6 +42,9 @@ def migrate() -> None:
 async def _preflight() -> list[str]:
     """Everything that can stop start-up, checked before the server binds: URL, schema,
     secret, the serve lease, and the owner account (printing how to sign in, once)."""
+    from spectra.db.leases import release, try_acquire
+    from spectra.runtime import build_runtime, close_runtime
+
     runtime = await build_runtime()
     try:
         await runtime.take_serve_lease()

@@ -6,11 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from spectra.audit.actor import Actor
-from spectra.cli import context
+from spectra.cli import transport
 from spectra.cli.output import show_list, show_object
-from spectra.db.session import Session
-from spectra.workspace import service as workspace_service
 
 app = typer.Typer(
     help="Workspace settings: currency, time zone, thresholds, limits, webhooks.",
@@ -27,15 +24,7 @@ def register(root: typer.Typer) -> None:
 @app.command("show")
 def show(as_json: JsonOpt = False) -> None:
     """Show every setting with its value and whether it is the default."""
-    if context.current().remote:
-        data: dict[str, Any] = context.api("GET", "/api/settings")
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            rows = await workspace_service.list_settings(session, actor)
-            return {"items": [r.model_dump() for r in rows], "next_cursor": None}
-
-        data = context.run_local(go)
+    data: dict[str, Any] = transport.api("GET", "/api/settings")
     show_list(data, as_json=as_json, columns=["name", "value", "is_default", "description"])
 
 
@@ -46,14 +35,5 @@ def set_(
     as_json: JsonOpt = False,
 ) -> None:
     """Change one setting (owner only). Running servers pick it up within a second."""
-    if context.current().remote:
-        data: dict[str, Any] = context.api("PUT", f"/api/settings/{key}", json={"value": value})
-    else:
-
-        async def go(session: Session, actor: Actor) -> dict[str, Any]:
-            return (
-                await workspace_service.set_setting(session, actor, name=key, value=value)
-            ).model_dump()
-
-        data = context.run_local(go)
+    data: dict[str, Any] = transport.api("PUT", f"/api/settings/{key}", json={"value": value})
     show_object(data, as_json=as_json)

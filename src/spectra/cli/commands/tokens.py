@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from spectra.audit.actor import Actor
-from spectra.cli import context
+from spectra.cli import transport
 from spectra.cli.commands.keys import JsonOpt, parse_date, parse_id
-from spectra.cli.output import console, fail, items, show_list, show_object
-from spectra.db.session import Session
-from spectra.keys import service as keys_service
-from spectra.keys.schemas import TokenCreated, TokenRead
+from spectra.cli.output import console, fail, show_list, show_object
 
 tokens_app = typer.Typer(
     help="API tokens for the REST API and `spectra --server`.", no_args_is_help=True
@@ -51,30 +47,16 @@ def create(
 ) -> None:
     """Create an API token with your role; prints it once (--json: "secret")."""
     expires_at = parse_date(expires)
-    if context.current().remote:
-        body = {
-            "user_email": user,
-            "name": name,
-            "read_only": read_only,
-            "expires_at": expires_at.isoformat() if expires_at else None,
-        }
-        data = context.api("POST", "/api/tokens", json=body)
-    else:
-        if user is None:
-            fail("Name the user with --user EMAIL.", 2)
+    if user is None and not transport.remote():
+        fail("Name the user with --user EMAIL.", 2)
 
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            token, secret = await keys_service.create_token(
-                session,
-                actor,
-                user_email=user,
-                read_only=read_only,
-                expires_at=expires_at,
-                name=name,
-            )
-            return TokenCreated.with_secret(token, secret).model_dump(mode="json")
-
-        data = context.run_local(run)
+    body = {
+        "user_email": user,
+        "name": name,
+        "read_only": read_only,
+        "expires_at": expires_at.isoformat() if expires_at else None,
+    }
+    data = transport.api("POST", "/api/tokens", json=body)
     if as_json:
         show_object(data, as_json=True)
         return
@@ -93,21 +75,9 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List API tokens (your own; admins see everyone's)."""
-    if context.current().remote:
-        page = context.api(
-            "GET", "/api/tokens", params={"user_email": user, "limit": limit, "cursor": cursor}
-        )
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            result = await keys_service.list_tokens(
-                session, actor, user_email=user, limit=limit, cursor=cursor
-            )
-            return items(
-                (TokenRead.of(t).model_dump(mode="json") for t in result.items), result.next_cursor
-            )
-
-        page = context.run_local(run)
+    page = transport.api(
+        "GET", "/api/tokens", params={"user_email": user, "limit": limit, "cursor": cursor}
+    )
     show_list(page, as_json=as_json, columns=COLUMNS, title="API tokens")
 
 
@@ -117,14 +87,5 @@ def revoke(
 ) -> None:
     """Revoke an API token now."""
     tid = parse_id(token_id, "token")
-    if context.current().remote:
-        data = context.api("POST", f"/api/tokens/{tid}/revoke")
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            return TokenRead.of(
-                await keys_service.revoke_token(session, actor, token_id=tid)
-            ).model_dump(mode="json")
-
-        data = context.run_local(run)
+    data = transport.api("POST", f"/api/tokens/{tid}/revoke")
     show_object(data, as_json=as_json, fields=COLUMNS)

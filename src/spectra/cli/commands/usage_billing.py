@@ -6,24 +6,19 @@ streams a download to `--out FILE` (stdout by default) with a progress bar on st
 
 from __future__ import annotations
 
-import json
-import os
+import codecs
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-from spectra.audit.actor import local_actor
-from spectra.cli import context
+from spectra.cli import transport
 from spectra.cli.commands.usage import app
 from spectra.cli.output import console, err_console, fail, fail_error, print_json, show_list
-from spectra.db.session import ReadSession, read_scope
-from spectra.runtime import Runtime
-from spectra.usage import economics, exports, forecasts, render, statements
-from spectra.usage.errors import InvalidUsageFilterError
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 FromOpt = Annotated[
@@ -50,107 +45,46 @@ def _progress(show: bool, total: int | None) -> Progress:
     return Progress(*columns, console=err_console, disable=not show)
 
 
-def _open(out: Path | None) -> TextIO:
-    return out.open("w", encoding="utf-8", newline="") if out else sys.stdout
+def download(out: Path | None, path: str, params: Mapping[str, Any]) -> None:
+    """Stream a download answer of the API into `--out` (stdout by default), with a progress bar
+    on stderr when writing a file."""
+    target: list[TextIO] = []
+    with ExitStack() as stack:
+        progress = stack.enter_context(_progress(out is not None, None))
+        task = progress.add_task("export", total=None)
+        decoder = codecs.getincrementaldecoder("utf-8")()
 
+        def start(headers: Any) -> None:
+            opened = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
+            if out:
+                stack.callback(opened.close)
+            target.append(opened)
 
-def _write_local(
-    out: Path | None,
-    produce: Callable[[ReadSession], Awaitable[tuple[AsyncIterator[str], int | None]]],
-) -> None:
-    """Run `produce` on a local read session and write its chunks with a progress bar."""
-    target = _open(out)
+        def write(chunk: bytes) -> None:
+            text = decoder.decode(chunk)
+            target[0].write(text)
+            progress.advance(task, text.count("\n"))
 
-    async def go(runtime: Runtime) -> None:
-        async with read_scope(runtime.db) as session:
-            chunks, total = await produce(session)
-            with _progress(out is not None, total) as progress:
-                task = progress.add_task("export", total=total)
-                async for chunk in chunks:
-                    target.write(chunk)
-                    progress.advance(task, chunk.count("\n"))
-
-    try:
-        context.run_with_runtime(go)
-    finally:
-        if out:
-            target.close()
+        transport.stream("GET", path, write, on_start=start, params=dict(params))
     if out:
         err_console.print(f"Wrote {out}.")
-
-
-def _write_remote(out: Path | None, path: str, params: Mapping[str, Any]) -> None:
-    import httpx
-
-    ctx = context.current()
-    token = ctx.token or os.environ.get("SPECTRA_TOKEN")
-    if not token:
-        fail("--server needs an API token in SPECTRA_TOKEN.", 5)
-    clean = {k: v for k, v in params.items() if v is not None}
-    target = _open(out)
-    try:
-        with httpx.stream(
-            "GET",
-            f"{ctx.server}{path}",
-            params=clean,
-            headers={"authorization": f"Bearer {token}"},
-            timeout=None,
-        ) as response:
-            if response.status_code >= 400:
-                response.read()
-                context.api("GET", path, params=clean)  # raises with the server's sentence
-            with _progress(out is not None, None) as progress:
-                task = progress.add_task("export", total=None)
-                for text in response.iter_text():
-                    target.write(text)
-                    progress.advance(task, text.count("\n"))
-    finally:
-        if out:
-            target.close()
-    if out:
-        err_console.print(f"Wrote {out}.")
-
-
-def _fetch(
-    path: str, params: dict[str, Any], local: Callable[[ReadSession], Awaitable[Any]]
-) -> Any:
-    """JSON from the API (remote) or from the services (local, as the local actor)."""
-    if context.current().remote:
-        return context.api("GET", path, params=params)
-
-    async def go(runtime: Runtime) -> Any:
-        async with read_scope(runtime.db) as session:
-            return json.loads(json.dumps(await local(session), default=str))
-
-    return context.run_with_runtime(go)
-
-
-def rows_download(
-    fmt: str,
-    out: Path | None,
-    path: str,
-    params: dict[str, Any],
-    local: Callable[[ReadSession], Awaitable[dict[str, Any]]],
-    columns: tuple[str, ...],
-) -> None:
-    if context.current().remote:
-        _write_remote(out, path, {**params, "format": fmt})
-        return
-
-    async def produce(session: ReadSession) -> tuple[AsyncIterator[str], int | None]:
-        data = await local(session)
-        items = json.loads(json.dumps(data["items"], default=str))
-        return exports.stream_rows(items, fmt, columns), len(items)
-
-    _write_local(out, produce)
 
 
 def check_format(fmt: str | None, *, html: bool = False) -> None:
+    from spectra.usage import exports
+    from spectra.usage.errors import InvalidUsageFilterError
+
     if fmt is not None:
         try:
             exports.check_report_format(fmt, html=html)
         except InvalidUsageFilterError as exc:
             fail_error(exc)
+
+
+def _economics() -> Any:
+    from spectra.usage import economics
+
+    return economics
 
 
 @app.command("statement")
@@ -172,40 +106,10 @@ def statement(
         fail("Name exactly one of --user EMAIL or --group NAME.", 2)
     params: dict[str, Any] = {"user": user, "group": group, "since": since, "until": until}
 
-    async def build(session: ReadSession) -> statements.Statement:
-        who_user, who_group = await statements.resolve_subject(
-            session, user_email=user, group_name=group
-        )
-        start, end = await statements.resolve_period(session, since=since, until=until)
-        return await statements.build_statement(
-            session, local_actor(), user_id=who_user, group_id=who_group, since=start, until=end
-        )
-
     if fmt is not None and fmt != "json":
-        if context.current().remote:
-            _write_remote(
-                out, "/api/statements", {**params, "format": fmt, "include_usage": include_usage}
-            )
-            return
-
-        async def produce(session: ReadSession) -> tuple[AsyncIterator[str], int | None]:
-            st = await build(session)
-            if fmt == "html":
-
-                async def page() -> AsyncIterator[str]:
-                    yield await render.statement_html(session, st)
-
-                return page(), None
-            rows = render.statement_rows(session, st, include_usage=include_usage)
-            return exports.stream_rows(rows, fmt, render.STATEMENT_COLUMNS), None
-
-        _write_local(out, produce)
+        download(out, "/api/statements", {**params, "format": fmt, "include_usage": include_usage})
         return
-
-    async def local(session: ReadSession) -> dict[str, Any]:
-        return (await build(session)).as_json()
-
-    data = _fetch("/api/statements", params, local)
+    data = transport.api("GET", "/api/statements", params=params)
     if as_json or fmt == "json":
         print_json(data)
         return
@@ -240,25 +144,10 @@ def forecast(
     check_format(fmt)
     params: dict[str, Any] = {"user": user, "group": group, "window_days": window, "limit": top}
 
-    async def local(session: ReadSession) -> dict[str, Any]:
-        user_id = group_id = None
-        if user is not None or group is not None:
-            user_id, group_id = await statements.resolve_subject(
-                session, user_email=user, group_name=group
-            )
-        return await forecasts.forecast(
-            session,
-            local_actor(),
-            user_id=user_id,
-            group_id=group_id,
-            window_days=window,
-            limit=top,
-        )
-
     if fmt is not None and fmt != "json":
-        rows_download(fmt, out, "/api/usage/forecast", params, local, forecasts.FORECAST_COLUMNS)
+        download(out, "/api/usage/forecast", {**params, "format": fmt})
         return
-    data = _fetch("/api/usage/forecast", params, local)
+    data = transport.api("GET", "/api/usage/forecast", params=params)
     if as_json or fmt == "json":
         print_json(data)
         return
@@ -298,21 +187,17 @@ def economics_(
     check_format(fmt)
     params = _range_params(since, until)
 
-    async def local(session: ReadSession) -> dict[str, Any]:
-        start, end = await statements.resolve_period(session, since=since, until=until)
-        return await economics.pool_economics(session, local_actor(), since=start, until=end)
-
     if fmt is not None and fmt != "json":
-        rows_download(fmt, out, "/api/usage/economics", params, local, economics.ECONOMICS_COLUMNS)
+        download(out, "/api/usage/economics", {**params, "format": fmt})
         return
-    data = _fetch("/api/usage/economics", params, local)
+    data = transport.api("GET", "/api/usage/economics", params=params)
     if as_json or fmt == "json":
         print_json(data)
         return
     show_list(
         {"items": data["accounts"]},
         as_json=False,
-        columns=list(economics.ACCOUNT_COLUMNS),
+        columns=list(_economics().ACCOUNT_COLUMNS),
         title=f"Pool accounts ({data['since'][:10]} to {data['until'][:10]}, {data['time_zone']})",
     )
     show_list(
@@ -336,16 +221,10 @@ def reconcile_(
     check_format(fmt)
     params = _range_params(since, until)
 
-    async def local(session: ReadSession) -> dict[str, Any]:
-        start, end = await statements.resolve_period(
-            session, since=since, until=until, to_current_month=True
-        )
-        return await economics.reconcile(session, local_actor(), since=start, until=end)
-
     if fmt is not None and fmt != "json":
-        rows_download(fmt, out, "/api/usage/reconcile", params, local, economics.RECONCILE_COLUMNS)
+        download(out, "/api/usage/reconcile", {**params, "format": fmt})
         return
-    data = _fetch("/api/usage/reconcile", params, local)
+    data = transport.api("GET", "/api/usage/reconcile", params=params)
     if as_json or fmt == "json":
         print_json(data)
         return

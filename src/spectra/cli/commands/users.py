@@ -3,23 +3,15 @@ groups, passwords and setup links. Users are named by email."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import httpx
 import typer
 
-from spectra.audit.actor import Actor
-from spectra.cli import context
-from spectra.cli.output import console, err_console, fail, items, show_list, show_object
-from spectra.db.session import Session
-from spectra.users import service as users_service
-from spectra.users.errors import ImportRejectedError
-from spectra.users.schemas import UserRead
-from spectra.users.sessions import setup_path
+from spectra.cli import transport
+from spectra.cli.output import console, err_console, fail, show_list, show_object
 
 users_app = typer.Typer(
     help="Users: who exists, their role, group and status.", no_args_is_help=True
@@ -54,16 +46,6 @@ def _show_user(data: dict[str, Any], as_json: bool) -> None:
     show_object(data, as_json=as_json, fields=[f for f in SHOW_FIELDS if f in data])
 
 
-def _read(user: Any) -> dict[str, Any]:
-    return UserRead.of(user).model_dump(mode="json")
-
-
-def _local_base() -> str:
-    from spectra.config import get_settings
-
-    return get_settings().public_base()
-
-
 def _show_link(data: dict[str, Any], as_json: bool) -> None:
     if as_json:
         show_object(data, as_json=True)
@@ -91,24 +73,10 @@ def create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a user (in the group `default` unless --group names another)."""
-    if context.current().remote:
-        body = {"email": email, "name": name, "role": role, "group": group, "invite": invite}
-        data = context.api("POST", "/api/users", json=body)
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            fields: dict[str, Any] = {"email": email, "name": name, "role": role, "group": group}
-            if not invite:
-                return _read(await users_service.create_user(session, actor, **fields))
-            issued = await users_service.invite_user(session, actor, **fields)
-            link = {
-                "token": issued.token,
-                "url": _local_base() + setup_path(issued.token),
-                "expires_at": issued.expires_at.isoformat(),
-            }
-            return {**_read(issued.user), "setup_link": link}
-
-        data = context.run_local(run)
+    body = {"email": email, "name": name, "role": role, "group": group, "invite": invite}
+    data = transport.api("POST", "/api/users", json=body)
+    if data.get("setup_link") is None:
+        data.pop("setup_link", None)
     link = data.pop("setup_link", None) if not as_json else None
     _show_user(data, as_json)
     if link:
@@ -132,16 +100,7 @@ def set_password(
         fail(
             "No password on stdin; pipe it in (e.g. `spectra users set-password EMAIL < file`).", 2
         )
-    if context.current().remote:
-        data = context.api("POST", user_path(email, "/password"), json={"password": password})
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            return _read(
-                await users_service.set_password(session, actor, user=email, password=password)
-            )
-
-        data = context.run_local(run)
+    data = transport.api("POST", user_path(email, "/password"), json={"password": password})
     if as_json:
         show_object(data, as_json=True)
     else:
@@ -153,19 +112,7 @@ def setup_link(
     email: Annotated[str, typer.Argument(help="The user's email.")], as_json: JsonOpt = False
 ) -> None:
     """Print a one-time password-setup link for a user (valid 72 hours)."""
-    if context.current().remote:
-        data = context.api("POST", user_path(email, "/setup-link"))
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            issued = await users_service.create_setup_link(session, actor, user=email)
-            return {
-                "token": issued.token,
-                "url": _local_base() + setup_path(issued.token),
-                "expires_at": issued.expires_at.isoformat(),
-            }
-
-        data = context.run_local(run)
+    data = transport.api("POST", user_path(email, "/setup-link"))
     _show_link(data, as_json)
 
 
@@ -186,32 +133,15 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List users, newest first."""
-    if context.current().remote:
-        params = {
-            "status": status,
-            "role": role,
-            "group": group,
-            "q": search,
-            "limit": limit,
-            "cursor": cursor,
-        }
-        page = context.api("GET", "/api/users", params=params)
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            result = await users_service.list_users(
-                session,
-                actor,
-                status=status,
-                role=role,
-                group=group,
-                text=search,
-                limit=limit,
-                cursor=cursor,
-            )
-            return items([_read(u) for u in result.items], result.next_cursor)
-
-        page = context.run_local(run)
+    params = {
+        "status": status,
+        "role": role,
+        "group": group,
+        "q": search,
+        "limit": limit,
+        "cursor": cursor,
+    }
+    page = transport.api("GET", "/api/users", params=params)
     show_list(page, as_json=as_json, columns=LIST_COLUMNS, title="Users")
 
 
@@ -220,14 +150,7 @@ def show(
     email: Annotated[str, typer.Argument(help="The user's email.")], as_json: JsonOpt = False
 ) -> None:
     """Show one user."""
-    if context.current().remote:
-        data = context.api("GET", user_path(email))
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            return _read(await users_service.get_user(session, actor, user=email))
-
-        data = context.run_local(run)
+    data = transport.api("GET", user_path(email))
     _show_user(data, as_json)
 
 
@@ -239,43 +162,16 @@ def update(
     as_json: JsonOpt = False,
 ) -> None:
     """Change a user's display name or email."""
-    if context.current().remote:
-        data = context.api("PATCH", user_path(email), json={"name": name, "email": new_email})
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            return _read(
-                await users_service.update_user(
-                    session, actor, user=email, email=new_email, name=name
-                )
-            )
-
-        data = context.run_local(run)
+    data = transport.api("PATCH", user_path(email), json={"name": name, "email": new_email})
     _show_user(data, as_json)
 
 
 def _simple(
-    action: str, email: str, as_json: bool, *, body: dict[str, Any] | None = None, **kwargs: Any
+    action: str, email: str, as_json: bool, *, body: dict[str, Any] | None = None, **params: Any
 ) -> None:
-    """Run one status/role/group action locally or remotely and show the user."""
-    remote_routes = {
-        "suspend_user": ("POST", "/suspend"),
-        "reactivate_user": ("POST", "/reactivate"),
-        "remove_user": ("DELETE", ""),
-        "change_role": ("POST", "/role"),
-        "move_group": ("POST", "/group"),
-    }
-    if context.current().remote:
-        method, suffix = remote_routes[action]
-        params = {"reason": kwargs.get("reason")} if action == "remove_user" else None
-        data = context.api(method, user_path(email, suffix), json=body, params=params)
-    else:
-        fn = getattr(users_service, action)
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            return _read(await fn(session, actor, user=email, **kwargs))
-
-        data = context.run_local(run)
+    """Run one status/role/group action (`action` = method and path suffix) and show the user."""
+    method, _, suffix = action.partition(" ")
+    data = transport.api(method, user_path(email, suffix), json=body, params=params)
     _show_user(data, as_json)
 
 
@@ -288,7 +184,7 @@ def suspend(
     as_json: JsonOpt = False,
 ) -> None:
     """Suspend a user: sessions end and keys stop working within a second."""
-    _simple("suspend_user", email, as_json, body={"reason": reason}, reason=reason)
+    _simple("POST /suspend", email, as_json, body={"reason": reason})
 
 
 @users_app.command("reactivate")
@@ -296,7 +192,7 @@ def reactivate(
     email: Annotated[str, typer.Argument(help="The user's email.")], as_json: JsonOpt = False
 ) -> None:
     """Make a suspended or removed user active again."""
-    _simple("reactivate_user", email, as_json)
+    _simple("POST /reactivate", email, as_json)
 
 
 @users_app.command("remove")
@@ -306,7 +202,7 @@ def remove(
     as_json: JsonOpt = False,
 ) -> None:
     """Remove a user (soft: history, usage and ledger stay)."""
-    _simple("remove_user", email, as_json, reason=reason)
+    _simple("DELETE ", email, as_json, reason=reason)
 
 
 @users_app.command("set-role")
@@ -316,7 +212,7 @@ def set_role(
     as_json: JsonOpt = False,
 ) -> None:
     """Give a user another role (owners only)."""
-    _simple("change_role", email, as_json, body={"role": role}, role=role)
+    _simple("POST /role", email, as_json, body={"role": role})
 
 
 @users_app.command("move")
@@ -326,7 +222,7 @@ def move(
     as_json: JsonOpt = False,
 ) -> None:
     """Move a user to another home group."""
-    _simple("move_group", email, as_json, body={"group": group}, group=group)
+    _simple("POST /group", email, as_json, body={"group": group})
 
 
 def _print_rejections(rejected: list[dict[str, Any]]) -> None:
@@ -335,38 +231,6 @@ def _print_rejections(rejected: list[dict[str, Any]]) -> None:
         err_console.print(
             f"line {row['line']}{who}: {row['reason']}", markup=False, highlight=False
         )
-
-
-def _remote_import(text: str) -> dict[str, Any]:
-    """Like `context.api`, but a rejected file prints its report before failing."""
-    ctx = context.current()
-    token = ctx.token or os.environ.get("SPECTRA_TOKEN")
-    if not token:
-        fail(
-            "--server needs an API token in SPECTRA_TOKEN (create one with `spectra tokens create`).",
-            5,
-        )
-    try:
-        response = httpx.post(
-            f"{ctx.server}/api/users/import",
-            json={"csv": text},
-            headers={"authorization": f"Bearer {token}"},
-            timeout=300,
-        )
-    except httpx.HTTPError as exc:
-        fail(f"Cannot reach {ctx.server}: {exc}.", 9)
-    if response.status_code == 422:
-        error = response.json().get("error", {})
-        _print_rejections(error.get("details", {}).get("rejected", []))
-    if response.status_code >= 400:
-        try:
-            message = str(response.json()["error"]["message"])
-        except (ValueError, KeyError, TypeError):
-            message = f"{ctx.server} answered {response.status_code}."
-        codes = {401: 5, 403: 6, 404: 3, 409: 4, 422: 2, 429: 8, 503: 9}
-        fail(message, codes.get(response.status_code, 1))
-    result: dict[str, Any] = response.json()
-    return result
 
 
 @users_app.command("import")
@@ -381,19 +245,11 @@ def import_(
 ) -> None:
     """Import users from CSV, all or nothing; rejected lines are listed with the reason."""
     text = file.read_text(encoding="utf-8-sig")
-    if context.current().remote:
-        data = _remote_import(text)
-    else:
-
-        async def run(session: Session, actor: Actor) -> dict[str, Any]:
-            try:
-                created = await users_service.import_users(session, actor, csv_text=text)
-            except ImportRejectedError as exc:
-                _print_rejections(exc.details.get("rejected", []))
-                raise
-            return {"created": len(created), "users": [_read(u) for u in created]}
-
-        data = context.run_local(run)
+    try:
+        data = transport.call("POST", "/api/users/import", json={"csv": text})
+    except transport.ApiError as exc:
+        _print_rejections(exc.details.get("rejected", []))
+        exc.fail()
     if as_json:
         show_object(data, as_json=True)
         return

@@ -1,0 +1,200 @@
+"""Anthropic Messages streams: events read into neutral stream events, and written from them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from spectra.providers.types import Usage
+
+from .common import (
+    anthropic_id,
+    anthropic_stop,
+    anthropic_usage,
+    error_from_anthropic,
+    openai_signature,
+    truncated,
+    usage_from_anthropic,
+)
+from .ir import BlockStart, BlockStop, Delta, End, Failure, Start, StreamEvent
+
+_STATUS_OF_TYPE = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "overloaded_error": 529,
+}
+_DELTAS = {
+    "text_delta": ("text", "text"),
+    "input_json_delta": ("args", "partial_json"),
+    "thinking_delta": ("thinking", "thinking"),
+    "signature_delta": ("opaque", "signature"),
+}
+
+
+class AnthropicDecoder:
+    """Reads an upstream Anthropic stream, one event's JSON data at a time."""
+
+    def __init__(self) -> None:
+        self.usage: Usage | None = None
+        self._skipped: set[int] = set()
+        self._started = False
+        self._ended = False
+
+    def feed(self, event: dict[str, Any]) -> list[StreamEvent]:
+        kind = event.get("type")
+        if kind == "message_start":
+            msg = event.get("message") or {}
+            self._started = True
+            self.usage = usage_from_anthropic(msg.get("usage"))
+            return [Start(str(msg.get("id") or ""), str(msg.get("model") or ""), self.usage)]
+        index = event.get("index")
+        if kind == "content_block_start" and isinstance(index, int):
+            return self._block_start(index, event.get("content_block") or {})
+        if kind == "content_block_delta" and isinstance(index, int) and index not in self._skipped:
+            delta = event.get("delta") or {}
+            if delta.get("type") not in _DELTAS:
+                return []
+            ir_kind, key = _DELTAS[delta["type"]]
+            return [Delta(index, ir_kind, str(delta.get(key) or ""), "anthropic")]  # type: ignore[arg-type]
+        if kind == "content_block_stop" and isinstance(index, int) and index not in self._skipped:
+            return [BlockStop(index)]
+        if kind == "message_delta":
+            return self._message_delta(event)
+        if kind == "error":
+            self._ended = True
+            err = error_from_anthropic(0, event)
+            return [Failure(dataclasses.replace(err, status=_STATUS_OF_TYPE.get(err.type, 500)))]
+        return []
+
+    def _block_start(self, index: int, block: dict[str, Any]) -> list[StreamEvent]:
+        kind = block.get("type")
+        if kind == "text":
+            out: list[StreamEvent] = [BlockStart(index, "text")]
+            if block.get("text"):
+                out.append(Delta(index, "text", block["text"]))
+            return out
+        if kind == "tool_use":
+            out = [BlockStart(index, "tool", str(block.get("id")), str(block.get("name")))]
+            if block.get("input"):
+                out.append(Delta(index, "args", json.dumps(block["input"])))
+            return out
+        if kind == "thinking":
+            return [BlockStart(index, "reasoning")]
+        if kind == "redacted_thinking":
+            return [BlockStart(index, "reasoning", redacted_data=str(block.get("data") or ""))]
+        self._skipped.add(index)
+        return []
+
+    def _message_delta(self, event: dict[str, Any]) -> list[StreamEvent]:
+        raw = event.get("usage")
+        if isinstance(raw, dict):
+            base = self.usage or Usage()
+            fields = {
+                "input_tokens": "input_tokens",
+                "output_tokens": "output_tokens",
+                "cache_read_input_tokens": "cache_read_tokens",
+                "cache_creation_input_tokens": "cache_write_tokens",
+            }
+            changes = {
+                ours: raw[key] for key, ours in fields.items() if isinstance(raw.get(key), int)
+            }
+            self.usage = dataclasses.replace(base, **changes)
+        delta = event.get("delta") or {}
+        self._ended = True
+        stop_sequence = delta.get("stop_sequence")
+        return [
+            End(
+                anthropic_stop(delta.get("stop_reason")),
+                self.usage,
+                stop_sequence if isinstance(stop_sequence, str) else None,
+            )
+        ]
+
+    def finish(self) -> list[StreamEvent]:
+        if self._started and not self._ended:
+            self._ended = True
+            return [truncated()]
+        return []
+
+
+class AnthropicEncoder:
+    """Writes neutral stream events as the Anthropic Messages stream the anthropic SDK reads."""
+
+    def __init__(self) -> None:
+        self._index: dict[int, int] = {}
+
+    def feed(self, event: StreamEvent) -> list[dict[str, Any]]:
+        if isinstance(event, Start):
+            message: dict[str, Any] = {
+                "id": event.id,
+                "type": "message",
+                "role": "assistant",
+                "model": event.model,
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": anthropic_usage(event.usage or Usage()),
+            }
+            return [{"type": "message_start", "message": message}]
+        if isinstance(event, BlockStart):
+            index = self._index[event.index] = len(self._index)
+            return [{"type": "content_block_start", "index": index, "content_block": _block(event)}]
+        if isinstance(event, Delta):
+            if event.index not in self._index:
+                return []
+            return [
+                {
+                    "type": "content_block_delta",
+                    "index": self._index[event.index],
+                    "delta": _delta(event),
+                }
+            ]
+        if isinstance(event, BlockStop):
+            if event.index not in self._index:
+                return []
+            return [{"type": "content_block_stop", "index": self._index[event.index]}]
+        if isinstance(event, End):
+            delta = {"stop_reason": event.stop_reason, "stop_sequence": event.stop_sequence}
+            usage = anthropic_usage(event.usage or Usage())
+            return [
+                {"type": "message_delta", "delta": delta, "usage": usage},
+                {"type": "message_stop"},
+            ]
+        error = event.error
+        return [{"type": "error", "error": {"type": error.type, "message": error.message}}]
+
+    def finish(self) -> list[dict[str, Any]]:
+        return []
+
+
+def _block(event: BlockStart) -> dict[str, Any]:
+    if event.kind == "text":
+        return {"type": "text", "text": ""}
+    if event.kind == "tool":
+        return {
+            "type": "tool_use",
+            "id": anthropic_id(event.call_id),
+            "name": event.name,
+            "input": {},
+        }
+    if event.redacted_data is not None:
+        return {"type": "redacted_thinking", "data": event.redacted_data}
+    return {"type": "thinking", "thinking": "", "signature": ""}
+
+
+def _delta(event: Delta) -> dict[str, Any]:
+    if event.kind == "text":
+        return {"type": "text_delta", "text": event.value}
+    if event.kind == "args":
+        return {"type": "input_json_delta", "partial_json": event.value}
+    if event.kind == "thinking":
+        return {"type": "thinking_delta", "thinking": event.value}
+    signature = event.value
+    if event.origin == "openai":
+        signature = openai_signature(event.item_id or "", event.value)
+    return {"type": "signature_delta", "signature": signature}

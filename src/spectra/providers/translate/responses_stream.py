@@ -1,0 +1,332 @@
+"""OpenAI Responses streams: events read into neutral stream events, and written from them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spectra.providers.types import Usage
+
+from .common import (
+    encrypted_for,
+    error_from_openai,
+    openai_id,
+    reasoning_from_encrypted,
+    responses_status,
+    responses_stop,
+    responses_usage,
+    truncated,
+    usage_from_openai,
+)
+from .context import TranslationContext
+from .ir import BlockStart, BlockStop, Delta, End, Failure, Reasoning, Start, StreamEvent
+from .responses_request import flat_name
+from .responses_response import envelope, message_item
+
+_TEXT_DELTAS = ("response.output_text.delta", "response.refusal.delta")
+_ARG_DELTAS = ("response.function_call_arguments.delta", "response.custom_tool_call_input.delta")
+_THINKING_DELTAS = ("response.reasoning_summary_text.delta", "response.reasoning_text.delta")
+_FAILED_CODES = {
+    "rate_limit_error": "rate_limit_exceeded",
+    "invalid_request_error": "invalid_prompt",
+}
+
+
+class ResponsesDecoder:
+    """Reads an upstream Responses stream, one event's JSON data at a time."""
+
+    def __init__(self) -> None:
+        self.usage: Usage | None = None
+        self._open: set[int] = set()
+        self._args_seen: set[int] = set()
+        self._tool_seen = False
+        self._started = False
+        self._ended = False
+
+    def feed(self, event: dict[str, Any]) -> list[StreamEvent]:
+        kind = event.get("type")
+        index = event.get("output_index")
+        if kind in ("response.created", "response.in_progress") and not self._started:
+            resp = event.get("response") or {}
+            self._started = True
+            return [
+                Start(
+                    str(resp.get("id") or ""),
+                    str(resp.get("model") or ""),
+                    None,
+                    int(resp.get("created_at") or 0),
+                )
+            ]
+        if kind == "response.output_item.added" and isinstance(index, int):
+            return self._item_added(index, event.get("item") or {})
+        opens_text = kind == "response.content_part.added" or kind in _TEXT_DELTAS
+        if opens_text and isinstance(index, int) and index not in self._open:
+            # a text part opens its block; some servers skip straight to the first delta
+            self._open.add(index)
+            opened: list[StreamEvent] = [BlockStart(index, "text")]
+            if kind in _TEXT_DELTAS and event.get("delta"):
+                opened.append(Delta(index, "text", str(event["delta"])))
+            return opened
+        if not isinstance(index, int) or (
+            kind != "response.output_item.done" and index not in self._open
+        ):
+            return self._terminal(kind, event)
+        if kind in _TEXT_DELTAS:
+            return [Delta(index, "text", str(event.get("delta") or ""))]
+        if kind in _ARG_DELTAS:
+            self._args_seen.add(index)
+            return [Delta(index, "args", str(event.get("delta") or ""))]
+        if kind in _THINKING_DELTAS:
+            return [Delta(index, "thinking", str(event.get("delta") or ""))]
+        if kind == "response.reasoning_summary_part.added" and event.get("summary_index"):
+            return [Delta(index, "thinking", "\n\n")]
+        if kind == "response.output_item.done":
+            return self._item_done(index, event.get("item") or {})
+        return []
+
+    def _item_added(self, index: int, item: dict[str, Any]) -> list[StreamEvent]:
+        kind = item.get("type")
+        if kind in ("function_call", "custom_tool_call"):
+            self._open.add(index)
+            self._tool_seen = True
+            name = flat_name(item.get("namespace"), str(item.get("name") or ""))
+            return [
+                BlockStart(
+                    index, "tool", str(item.get("call_id") or ""), name, kind == "custom_tool_call"
+                )
+            ]
+        if kind == "reasoning":
+            self._open.add(index)
+            return [BlockStart(index, "reasoning")]
+        return []
+
+    def _item_done(self, index: int, item: dict[str, Any]) -> list[StreamEvent]:
+        if index not in self._open:
+            return []
+        self._open.discard(index)
+        out: list[StreamEvent] = []
+        kind = item.get("type")
+        if kind in ("function_call", "custom_tool_call") and index not in self._args_seen:
+            value = item.get("arguments") if kind == "function_call" else item.get("input")
+            if value:
+                out.append(Delta(index, "args", str(value)))
+        if kind == "reasoning" and item.get("encrypted_content"):
+            reasoning = reasoning_from_encrypted("", item["encrypted_content"], item.get("id"))
+            out.append(
+                Delta(index, "opaque", reasoning.opaque or "", reasoning.origin, reasoning.item_id)
+            )
+        out.append(BlockStop(index))
+        return out
+
+    def _terminal(self, kind: object, event: dict[str, Any]) -> list[StreamEvent]:
+        resp = event.get("response") or {}
+        if kind in ("response.completed", "response.incomplete"):
+            self._ended = True
+            self.usage, reasoning_tokens = usage_from_openai(resp.get("usage"))
+            stop = responses_stop(resp, has_tool_call=self._tool_seen)
+            return [End(stop, self.usage, reasoning_tokens=reasoning_tokens)]
+        if kind == "response.failed":
+            self._ended = True
+            error = resp.get("error") or {}
+            code = str(error.get("code") or "")
+            status = 429 if "rate_limit" in code else 500
+            return [Failure(error_from_openai(status, {"error": error}))]
+        if kind == "error":
+            self._ended = True
+            return [Failure(error_from_openai(500, {"error": event}))]
+        return []
+
+    def finish(self) -> list[StreamEvent]:
+        if self._started and not self._ended:
+            self._ended = True
+            return [truncated()]
+        return []
+
+
+class ResponsesEncoder:
+    """Writes neutral stream events as the Responses stream the openai SDK reads. The `.done`
+    events and `response.completed` repeat the whole item, so what was sent is kept."""
+
+    def __init__(self, ctx: TranslationContext) -> None:
+        self._created = ctx.created
+        self._seq = 0
+        self._resp: dict[str, Any] = {}
+        self._output: list[dict[str, Any]] = []
+        self._items: dict[int, dict[str, Any]] = {}
+
+    def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
+        event = {"type": kind, "sequence_number": self._seq, **fields}
+        self._seq += 1
+        return event
+
+    def feed(self, event: StreamEvent) -> list[dict[str, Any]]:
+        if isinstance(event, Start):
+            self._resp = envelope(event.id, event.model, event.created or self._created, [])
+            return [
+                self._event("response.created", response=dict(self._resp)),
+                self._event("response.in_progress", response=dict(self._resp)),
+            ]
+        if isinstance(event, BlockStart):
+            return self._start(event)
+        if isinstance(event, Delta):
+            return self._delta(event)
+        if isinstance(event, BlockStop):
+            return self._stop(event.index)
+        if isinstance(event, End):
+            status, details = responses_status(event.stop_reason)
+            resp = self._resp | {
+                "status": status,
+                "incomplete_details": details,
+                "output": self._output,
+            }
+            resp["usage"] = responses_usage(event.usage or Usage(), event.reasoning_tokens)
+            kind = "response.completed" if status == "completed" else "response.incomplete"
+            return [self._event(kind, response=resp)]
+        error = event.error
+        failed = {"code": _FAILED_CODES.get(error.type, "server_error"), "message": error.message}
+        resp = self._resp or envelope("", "", self._created, [])  # failed before it started
+        return [
+            self._event("response.failed", response=resp | {"status": "failed", "error": failed})
+        ]
+
+    def _start(self, event: BlockStart) -> list[dict[str, Any]]:
+        position = len(self._output) + len(self._items)
+        item: dict[str, Any]
+        if event.kind == "text":
+            item = message_item(f"msg_{self._resp.get('id', '')}_{position}", "", "in_progress")
+        elif event.kind == "tool":
+            call_id = openai_id(event.call_id)
+            item = {
+                "id": f"fc_{call_id}",
+                "call_id": call_id,
+                "name": event.name,
+                "status": "in_progress",
+            }
+            item |= (
+                {"type": "custom_tool_call", "input": ""}
+                if event.custom
+                else {"type": "function_call", "arguments": ""}
+            )
+            if event.namespace:
+                item["namespace"] = event.namespace
+        else:
+            item = {
+                "id": f"rs_{self._resp.get('id', '')}_{position}",
+                "type": "reasoning",
+                "summary": [],
+                "status": "in_progress",
+            }
+        item["_position"] = position
+        self._items[event.index] = item
+        added = {k: v for k, v in item.items() if k != "_position"}
+        if event.kind == "text":
+            added["content"] = []
+        out = [self._event("response.output_item.added", output_index=position, item=added)]
+        if event.kind == "text":
+            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+            out.append(self._part("response.content_part.added", item, part))
+        return out
+
+    def _part(self, kind: str, item: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
+        return self._event(
+            kind, item_id=item["id"], output_index=item["_position"], content_index=0, part=part
+        )
+
+    def _delta(self, event: Delta) -> list[dict[str, Any]]:
+        item = self._items.get(event.index)
+        if item is None:
+            return []
+        ids = {"item_id": item["id"], "output_index": item["_position"]}
+        if event.kind == "text":
+            item["content"][0]["text"] += event.value
+            return [
+                self._event(
+                    "response.output_text.delta",
+                    **ids,
+                    content_index=0,
+                    delta=event.value,
+                    logprobs=[],
+                )
+            ]
+        if event.kind == "args":
+            key = "input" if item["type"] == "custom_tool_call" else "arguments"
+            item[key] += event.value
+            kind = "custom_tool_call_input" if key == "input" else "function_call_arguments"
+            return [self._event(f"response.{kind}.delta", **ids, delta=event.value)]
+        if event.kind == "thinking":
+            out = []
+            if not item["summary"]:
+                item["summary"].append({"type": "summary_text", "text": ""})
+                out.append(
+                    self._event(
+                        "response.reasoning_summary_part.added",
+                        **ids,
+                        summary_index=0,
+                        part=dict(item["summary"][0]),
+                    )
+                )
+            item["summary"][0]["text"] += event.value
+            out.append(
+                self._event(
+                    "response.reasoning_summary_text.delta",
+                    **ids,
+                    summary_index=0,
+                    delta=event.value,
+                )
+            )
+            return out
+        reasoning = Reasoning("", event.origin, event.value, event.item_id)
+        item["encrypted_content"] = encrypted_for(reasoning)
+        return []
+
+    def _stop(self, index: int) -> list[dict[str, Any]]:
+        item = self._items.pop(index, None)
+        if item is None:
+            return []
+        ids = {"item_id": item["id"], "output_index": item["_position"]}
+        out = []
+        if item["type"] == "message":
+            text = item["content"][0]["text"]
+            out.append(
+                self._event(
+                    "response.output_text.done", **ids, content_index=0, text=text, logprobs=[]
+                )
+            )
+            out.append(self._part("response.content_part.done", item, dict(item["content"][0])))
+        elif item["type"] == "function_call":
+            out.append(
+                self._event(
+                    "response.function_call_arguments.done",
+                    **ids,
+                    arguments=item["arguments"],
+                    name=item["name"],
+                )
+            )
+        elif item["type"] == "custom_tool_call":
+            out.append(
+                self._event("response.custom_tool_call_input.done", **ids, input=item["input"])
+            )
+        elif item["summary"]:
+            text = item["summary"][0]["text"]
+            out.append(
+                self._event(
+                    "response.reasoning_summary_text.done", **ids, summary_index=0, text=text
+                )
+            )
+            out.append(
+                self._event(
+                    "response.reasoning_summary_part.done",
+                    **ids,
+                    summary_index=0,
+                    part=dict(item["summary"][0]),
+                )
+            )
+        item["status"] = "completed"
+        done = {k: v for k, v in item.items() if k != "_position"}
+        self._output.append(done)
+        out.append(
+            self._event("response.output_item.done", output_index=item["_position"], item=done)
+        )
+        return out
+
+    def finish(self) -> list[dict[str, Any]]:
+        return []

@@ -1,0 +1,184 @@
+"""Streamed answers translated event by event: upstream decoder -> tool adapter -> client encoder."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Protocol
+
+from spectra.providers.sse import SSEParser
+from spectra.providers.types import Usage, WireProtocol
+
+from .anthropic_stream import AnthropicDecoder, AnthropicEncoder
+from .chat_stream import ChatDecoder, ChatEncoder
+from .common import SHAPE_ERRORS
+from .context import TranslationContext
+from .custom_text import InputTextDecoder
+from .ir import BlockStart, BlockStop, Delta, StreamEvent
+from .responses_stream import ResponsesDecoder, ResponsesEncoder
+
+
+class _Decoder(Protocol):
+    usage: Usage | None
+
+    def feed(self, event: dict[str, Any]) -> list[StreamEvent]: ...
+    def finish(self) -> list[StreamEvent]: ...
+
+
+class _Encoder(Protocol):
+    def feed(self, event: StreamEvent) -> list[dict[str, Any]]: ...
+    def finish(self) -> list[dict[str, Any]]: ...
+
+
+class _ToolAdapter:
+    """Renames upstream tool calls to the caller's tools and converts, delta by delta, between
+    a custom tool's free text and its `{"input": ...}` function stand-in."""
+
+    def __init__(self, ctx: TranslationContext) -> None:
+        self._ctx = ctx
+        self._mode: dict[int, str] = {}
+        self._decoders: dict[int, InputTextDecoder] = {}
+        self._wrapped: set[int] = set()
+
+    def apply(self, event: StreamEvent) -> list[StreamEvent]:
+        if isinstance(event, BlockStart) and event.kind == "tool":
+            namespace, name, custom = self._ctx.client_tool(event.name)
+            if custom != event.custom:
+                self._mode[event.index] = "unwrap" if custom else "wrap"
+                if custom:
+                    self._decoders[event.index] = InputTextDecoder()
+            return [dataclasses.replace(event, name=name, custom=custom, namespace=namespace)]
+        mode = self._mode.get(getattr(event, "index", -1))
+        if mode is None:
+            return [event]
+        if isinstance(event, Delta) and event.kind == "args":
+            if mode == "unwrap":
+                text = self._decoders[event.index].feed(event.value)
+                return [dataclasses.replace(event, value=text)] if text else []
+            escaped = json.dumps(event.value, ensure_ascii=False)[1:-1]
+            if event.index not in self._wrapped:
+                self._wrapped.add(event.index)
+                escaped = '{"input": "' + escaped
+            return [dataclasses.replace(event, value=escaped)]
+        if isinstance(event, BlockStop):
+            del self._mode[event.index]
+            if mode == "unwrap":
+                rest = self._decoders.pop(event.index).finish()
+                return [Delta(event.index, "args", rest), event] if rest else [event]
+            tail = '"}' if event.index in self._wrapped else '{"input": ""}'
+            self._wrapped.discard(event.index)
+            return [Delta(event.index, "args", tail), event]
+        return [event]
+
+
+def _decoder(protocol: WireProtocol) -> _Decoder:
+    if protocol is WireProtocol.ANTHROPIC_MESSAGES:
+        return AnthropicDecoder()
+    if protocol is WireProtocol.OPENAI_CHAT:
+        return ChatDecoder()
+    return ResponsesDecoder()
+
+
+def _encoder(ctx: TranslationContext) -> _Encoder:
+    if ctx.client is WireProtocol.ANTHROPIC_MESSAGES:
+        return AnthropicEncoder()
+    if ctx.client is WireProtocol.OPENAI_CHAT:
+        return ChatEncoder(ctx)
+    return ResponsesEncoder(ctx)
+
+
+class StreamTranslator:
+    """Translates one streamed answer from `ctx.upstream` to `ctx.client`.
+
+    Feed each upstream event's parsed JSON `data`; each call returns the client events it
+    completes (possibly none), in order, as JSON-ready dicts. Call `finish()` at the end of
+    the upstream stream (a chat `[DONE]`, or the connection closing): it closes what is open,
+    or reports a truncated stream as an error event. `usage` is the upstream's own usage so
+    far, for billing.
+    """
+
+    def __init__(self, ctx: TranslationContext) -> None:
+        self._decoder = _decoder(ctx.upstream)
+        self._adapter = _ToolAdapter(ctx)
+        self._encoder = _encoder(ctx)
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._decoder.usage
+
+    def feed(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            events = self._decoder.feed(event)
+        except SHAPE_ERRORS:
+            return []  # an upstream event of the wrong shape carries nothing we can pass on
+        return self._encode(events)
+
+    def finish(self) -> list[dict[str, Any]]:
+        return self._encode(self._decoder.finish()) + self._encoder.finish()
+
+    def _encode(self, events: list[StreamEvent]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for event in events:
+            for adapted in self._adapter.apply(event):
+                out.extend(self._encoder.feed(adapted))
+        return out
+
+
+def encode_sse(
+    protocol: WireProtocol, events: list[dict[str, Any]], *, done: bool = False
+) -> bytes:
+    """Client events as SSE bytes: named events for Anthropic and Responses, bare `data:` for
+    chat, whose stream ends with `data: [DONE]` (`done`)."""
+    named = protocol is not WireProtocol.OPENAI_CHAT
+    chunks = []
+    for event in events:
+        data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        chunks.append(
+            f"event: {event['type']}\ndata: {data}\n\n"
+            if named and "type" in event
+            else f"data: {data}\n\n"
+        )
+    if done and not named:
+        chunks.append("data: [DONE]\n\n")
+    return "".join(chunks).encode()
+
+
+class SSEStreamTranslator:
+    """`StreamTranslator` over raw SSE bytes: upstream chunks in (split anywhere), client SSE
+    bytes out. Holds back only an incomplete upstream event."""
+
+    def __init__(self, ctx: TranslationContext) -> None:
+        self._ctx = ctx
+        self._parser = SSEParser()
+        self._translator = StreamTranslator(ctx)
+        self._finished = False
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._translator.usage
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self._translate(self._parser.feed(chunk))
+
+    def finish(self) -> bytes:
+        out = self._translate(self._parser.close())
+        if not self._finished:
+            self._finished = True
+            out += encode_sse(self._ctx.client, self._translator.finish(), done=True)
+        return out
+
+    def _translate(self, events: list[Any]) -> bytes:
+        out: list[dict[str, Any]] = []
+        for event in events:
+            if self._finished:
+                break
+            if event.data.strip() == "[DONE]":
+                self._finished = True
+                return encode_sse(self._ctx.client, out + self._translator.finish(), done=True)
+            try:
+                data = json.loads(event.data)
+            except ValueError:
+                continue
+            if isinstance(data, dict):
+                out.extend(self._translator.feed(data))
+        return encode_sse(self._ctx.client, out)

@@ -179,6 +179,37 @@ async def test_anthropic_sdk_on_a_chat_only_pool(
         assert record.cost_micros == expected_cost(40, 9, 8)
 
 
+async def test_openai_sdk_responses_on_an_anthropic_only_pool(
+    app: object, claude_only: World, fake: FakeUpstream
+) -> None:
+    fake.script(
+        Reply(text="answered", input_tokens=14, output_tokens=3),
+        Reply(text="streamed", pieces=2, input_tokens=14, output_tokens=3),
+    )
+    async with serve(app) as base:
+        client = openai.AsyncOpenAI(
+            base_url=f"{base}/v1", api_key=claude_only.secret, max_retries=0
+        )
+        try:
+            response = await client.responses.create(model=CLAUDE, input="hi")
+            assert response.output_text == "answered"
+            events = [
+                e
+                async for e in await client.responses.create(model=CLAUDE, input="hi", stream=True)
+            ]
+            assert events[-1].type == "response.completed"
+            deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+            assert deltas == "streamed"
+        finally:
+            await client.close()
+    assert [r.path for r in fake.requests] == ["/v1/messages"] * 2
+    await claude_only.settle()
+    records = await claude_only.records()
+    assert [(r.protocol, r.cost_micros) for r in records] == [
+        ("openai_responses", expected_cost(14, 3))
+    ] * 2
+
+
 async def test_a_429_from_the_translated_upstream_fails_over(
     client: httpx.AsyncClient, claude_only: World, fake: FakeUpstream
 ) -> None:

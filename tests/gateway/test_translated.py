@@ -210,6 +210,23 @@ async def test_openai_sdk_responses_on_an_anthropic_only_pool(
     ] * 2
 
 
+async def test_a_translated_stream_cut_by_the_upstream_ends_in_an_error_and_settles_partial(
+    client: httpx.AsyncClient, claude_only: World, fake: FakeUpstream
+) -> None:
+    fake.script(Reply(text="abcdef", pieces=3, input_tokens=10, output_tokens=3, cut_after=4))
+    resp = await _chat(client, claude_only, stream=True)
+    assert resp.status_code == 200
+    events = [json.loads(line[6:]) for line in resp.text.splitlines() if line.startswith("data: {")]
+    text = "".join(
+        e["choices"][0]["delta"].get("content") or "" for e in events if e.get("choices")
+    )
+    assert text and "abcdef".startswith(text)
+    assert "error" in events[-1]
+    await claude_only.settle()
+    (record,) = await claude_only.records()
+    assert record.status == "partial"
+
+
 async def test_a_429_from_the_translated_upstream_fails_over(
     client: httpx.AsyncClient, claude_only: World, fake: FakeUpstream
 ) -> None:

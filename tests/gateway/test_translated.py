@@ -220,7 +220,8 @@ async def test_a_translated_stream_cut_by_the_upstream_ends_in_an_error_and_sett
     text = "".join(
         e["choices"][0]["delta"].get("content") or "" for e in events if e.get("choices")
     )
-    assert text and "abcdef".startswith(text)
+    assert text
+    assert "abcdef".startswith(text)
     assert "error" in events[-1]
     await claude_only.settle()
     (record,) = await claude_only.records()

@@ -434,3 +434,36 @@ def _rate_limited() -> Any:
     from spectra.providers.errors import FailureType
 
     return FailureType.RATE_LIMITED
+
+
+class TestOtherProtocols:
+    async def test_an_account_of_another_protocol_serves_when_none_of_the_callers_does(
+        self, pool: Pool
+    ) -> None:
+        account = await pool.add(provider="anthropic", models=["claude-*"])
+        chosen = pool.scheduler.select("openai_chat", "claude-x", None, None)
+        assert (chosen.account_id, chosen.upstream_protocol) == (account.id, "anthropic_messages")
+        assert chosen.translated
+        with pytest.raises(ModelNotServedError):
+            pool.scheduler.select("openai_chat", "claude-x", None, None, translate=False)
+
+    async def test_a_usable_account_of_the_callers_protocol_comes_first(self, pool: Pool) -> None:
+        await pool.add(provider="openai_compatible", models=["claude-*"], priority=0)
+        own = await pool.add(provider="anthropic", models=["claude-*"], priority=9)
+        chosen = pool.scheduler.select("anthropic_messages", "claude-x", None, None)
+        assert (chosen.account_id, chosen.translated) == (own.id, False)
+        # Once the caller's own account is tried, the other protocol's takes the next attempt.
+        other = pool.scheduler.select(
+            "anthropic_messages", "claude-x", None, None, exclude={own.id}
+        )
+        assert other.upstream_protocol == "openai_chat"
+
+    async def test_listed_but_unusable_in_another_protocol_is_no_account_available(
+        self, pool: Pool
+    ) -> None:
+        account = await pool.add(provider="anthropic", models=["claude-*"])
+        with pytest.raises(NoAccountAvailableError) as caught:
+            pool.scheduler.select("openai_chat", "claude-x", None, None, exclude={account.id})
+        assert caught.value.details["skipped"] == [
+            {"account": account.name, "reason": "already tried for this request"}
+        ]

@@ -27,6 +27,12 @@ from spectra.providers import inspect_request, read_response_body
 from spectra.providers.bodies import RequestInfo
 from spectra.providers.errors import UpstreamFailure
 from spectra.providers.metering import Metered, estimate_tokens_from_chars, meter
+from spectra.providers.translate import (
+    SSEStreamTranslator,
+    TranslationRefusedError,
+    UnreadableAnswerError,
+    UnreadableBodyError,
+)
 from spectra.providers.types import WireProtocol
 from spectra.usage.clients import client_family
 
@@ -45,6 +51,7 @@ from .errors import (
 from .selection import Attempts, Forwarded, forward
 from .settlement import base_record
 from .streaming import decode_body, relay_stream, response_headers
+from .translation import body_headers_dropped, translated_answer
 from .wiring import Gateway, current
 
 log = logging.getLogger(__name__)
@@ -278,7 +285,13 @@ class GenerationEndpoint:
                 # A 1M-context beta only where long prompts are priced as the upstream bills them.
                 long_context=bool(admission.price.tiers),
             )
-        except (UpstreamFailure, NoAccountAvailableError, ModelNotServedError) as exc:
+        except (
+            UpstreamFailure,
+            NoAccountAvailableError,
+            ModelNotServedError,
+            TranslationRefusedError,
+            UnreadableBodyError,
+        ) as exc:
             await gw.settler.release(admission)
             if admission.lease is not None:
                 admission.lease.finish(0)
@@ -349,8 +362,10 @@ class GenerationEndpoint:
         except UpstreamFailure as exc:
             failure = exc
             raw = b""
+        ctx = fw.translation
+        decoded = decode_body(raw, resp.headers.get("content-encoding"))
         usage, served, chars = read_response_body(
-            self.protocol, decode_body(raw, resp.headers.get("content-encoding"))
+            self.protocol if ctx is None else ctx.upstream, decoded
         )
         # An answer without (sane) usage is billed on the estimate, as a stream would be.
         metered = (
@@ -363,15 +378,20 @@ class GenerationEndpoint:
             if failure is None
             else None
         )
+        headers = response_headers(resp, rid)
+        unreadable: UnreadableAnswerError | None = None
+        if ctx is not None and failure is None:
+            try:
+                raw = translated_answer(decoded, ctx)
+                headers = body_headers_dropped(headers)
+            except UnreadableAnswerError as exc:
+                unreadable, metered = exc, None
         if failure is None:
             resp.release()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": resp.status,
-                    "headers": response_headers(resp, rid),
-                }
-            )
+        if unreadable is not None:
+            await refusals.send_refusal(send, unreadable, anthropic=self.anthropic, request_id=rid)
+        elif failure is None:
+            await send({"type": "http.response.start", "status": resp.status, "headers": headers})
             await send({"type": "http.response.body", "body": raw, "more_body": False})
         else:
             await refusals.send_upstream_error(send, failure, request_id=rid)
@@ -382,8 +402,10 @@ class GenerationEndpoint:
             record,
             metered,
             started=started,
-            status="ok" if failure is None else "error",
-            error_type=failure.type.value if failure else None,
+            status="ok" if failure is None and unreadable is None else "error",
+            error_type=failure.type.value
+            if failure
+            else (unreadable.code if unreadable is not None else None),
             ttfb=fw.headers_at,
             served=served,
             failure=failure,
@@ -403,9 +425,10 @@ class GenerationEndpoint:
     ) -> None:
         result = await relay_stream(
             fw.response,
-            protocol=self.protocol,
+            protocol=self.protocol if fw.translation is None else fw.translation.upstream,
             withhold_usage=fw.injected_usage,
             request_id=rid,
+            translator=None if fw.translation is None else SSEStreamTranslator(fw.translation),
             receive=receive,
             send=send,
         )
@@ -565,6 +588,7 @@ class CountTokensEndpoint:
                 max_attempts=gw.settings.gateway_max_attempts,
                 attempts=Attempts(),
                 long_context=True,  # counting tokens is free
+                translate=False,  # no other protocol counts tokens the Anthropic way
             )
         except UpstreamFailure as failure:
             if failure.status is not None and failure.body:

@@ -6,6 +6,10 @@ streams, `stream_options.include_usage`, and sends. A failure the taxonomy marks
 `retryable_elsewhere` (rate limited, overloaded, auth, quota, 5xx, timeouts, connect errors)
 is reported to the pool and the next account is tried, up to `max_attempts`; nothing has
 reached the caller yet, so the caller sees one answer and is billed at most once.
+
+When only an account of another protocol serves the model, the attempt is translated
+(translation.py): the body is rewritten for that protocol and sent to its path, and an error
+is classified on the upstream's protocol, then handed to the caller in its own shape.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from spectra.providers.bodies import RequestInfo, rewrite_request
 from spectra.providers.client import Timeouts, UpstreamClient, UpstreamResponse
 from spectra.providers.errors import UpstreamFailure, classify_response
 from spectra.providers.headers import forward_query
+from spectra.providers.translate import TranslationContext
 from spectra.providers.types import WireProtocol
 
 from . import metrics
+from .translation import UPSTREAM_PATHS, translated_body, translated_failure
 
 SESSION_HEADERS = ("x-claude-code-session-id", "session-id", "x-session-id")
 
@@ -37,6 +43,8 @@ class Forwarded:
     sent_at: float
     headers_at: float
     injected_usage: bool
+    translation: TranslationContext | None = None
+    """Set when the account speaks another protocol: translate its answer with this."""
 
 
 @dataclass(slots=True)
@@ -74,11 +82,13 @@ async def forward(
     max_attempts: int,
     attempts: Attempts,
     long_context: bool = False,
+    translate: bool = True,
 ) -> Forwarded:
     """Send to the first account that answers with a success status.
 
     Raises `NoAccountAvailableError` when no account could even be tried, or the last
     `UpstreamFailure` (its body and status pass through to the caller) when every try failed.
+    `translate`: accounts of other protocols may serve (see translation.py).
     """
     tried: set[uuid.UUID] = set()
     inject = protocol is WireProtocol.OPENAI_CHAT and info.stream and not info.include_usage
@@ -87,7 +97,9 @@ async def forward(
     await scheduler.recall(affinity)
     while True:
         try:
-            selection = scheduler.select(protocol.value, model, group_id, affinity, exclude=tried)
+            selection = scheduler.select(
+                protocol.value, model, group_id, affinity, exclude=tried, translate=translate
+            )
         except NoAccountAvailableError:
             if attempts.failures:
                 raise attempts.failures[-1] from None
@@ -95,20 +107,29 @@ async def forward(
         await scheduler.remember(affinity, selection)
         tried.add(selection.account_id)
         attempts.count += 1
-        upstream_body = rewrite_request(
-            body,
-            model=selection.upstream_model if selection.upstream_model != model else None,
-            include_usage=inject,
-            parsed=info,
-        )
+        context: TranslationContext | None = None
+        if selection.translated:
+            try:
+                upstream_body, context = translated_body(info.fields, protocol, selection)
+            except BaseException:
+                scheduler.release(selection)
+                raise
+            url = selection.url(UPSTREAM_PATHS[WireProtocol(selection.upstream_protocol)])
+        else:
+            upstream_body = rewrite_request(
+                body,
+                model=selection.upstream_model if selection.upstream_model != model else None,
+                include_usage=inject,
+                parsed=info,
+            )
+            url = selection.url(path) + (f"?{query}" if query else "")
         send_headers = upstream_headers(
             Provider(selection.provider),
             list(headers),
             api_key=selection.credential.reveal(),
-            body_decompressed=body_decompressed,
+            body_decompressed=body_decompressed or context is not None,
             long_context=long_context,
         )
-        url = selection.url(path) + (f"?{query}" if query else "")
         sent_at = time.monotonic()
         try:
             response = await client.send(
@@ -126,9 +147,11 @@ async def forward(
             metrics.observe_upstream_error(failure.type.value, selection.account_name)
             scheduler.report(selection, failure)
             scheduler.release(selection)
+            if context is not None and failure.status is not None and failure.body:
+                failure = translated_failure(failure, context)
             attempts.failures.append(failure)
             if not failure.retryable_elsewhere or attempts.count >= max_attempts:
-                raise
+                raise failure
             continue
         return Forwarded(
             selection=selection,
@@ -136,5 +159,6 @@ async def forward(
             attempts=attempts.count,
             sent_at=sent_at,
             headers_at=time.monotonic(),
-            injected_usage=inject,
+            injected_usage=inject and context is None,
+            translation=context,
         )

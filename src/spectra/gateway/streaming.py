@@ -3,7 +3,9 @@
 Each upstream chunk is sent to the caller as it arrives (the OpenAI chat filter holds back at
 most one incomplete event, and only when it must withhold the usage chunk it asked for). While
 relaying, a watcher waits for the caller to go away: then the upstream request is closed at
-once (the upstream stops generating) and the request settles as partial.
+once (the upstream stops generating) and the request settles as partial. A translated
+stream goes through its `SSEStreamTranslator` chunk by chunk (it holds back only an
+incomplete upstream event) while the tap reads the upstream's own events for billing.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ from spectra.providers.errors import UpstreamFailure, classify_exception
 from spectra.providers.headers import forward_response_headers
 from spectra.providers.openai import OpenAIChatStreamFilter
 from spectra.providers.taps import StreamUsageTap
+from spectra.providers.translate import SSEStreamTranslator
 from spectra.providers.types import WireProtocol
+
+from .translation import body_headers_dropped
 
 
 @dataclass(slots=True)
@@ -87,8 +92,10 @@ async def relay_stream(
     request_id: str,
     receive: Receive,
     send: Send,
+    translator: SSEStreamTranslator | None = None,
 ) -> RelayResult:
-    """Relay a streamed (SSE) response chunk by chunk; never raises for upstream or caller faults."""
+    """Relay a streamed (SSE) response chunk by chunk; never raises for upstream or caller faults.
+    With a `translator`, `protocol` is the upstream's (the tap's) and the caller gets its output."""
     chat_filter = (
         OpenAIChatStreamFilter(withhold_usage=True)
         if protocol is WireProtocol.OPENAI_CHAT and withhold_usage
@@ -96,13 +103,10 @@ async def relay_stream(
     )
     tap = chat_filter.tap if chat_filter is not None else make_tap(protocol)
     decoder = _Decoder(resp.headers.get("content-encoding"))
-    await send(
-        {
-            "type": "http.response.start",
-            "status": resp.status,
-            "headers": response_headers(resp, request_id, body_changed=chat_filter is not None),
-        }
-    )
+    headers = response_headers(resp, request_id, body_changed=chat_filter is not None)
+    if translator is not None:
+        headers = body_headers_dropped(headers)
+    await send({"type": "http.response.start", "status": resp.status, "headers": headers})
     result = RelayResult(tap, None, False, None, 0)
     chunks = resp.iter_chunks()
 
@@ -139,6 +143,10 @@ async def relay_stream(
                 break
             if chat_filter is not None:
                 out = chat_filter.feed(chunk)
+            elif translator is not None:
+                plain = decoder.feed(chunk)
+                tap.feed(plain)
+                out = translator.feed(plain)
             else:
                 tap.feed(decoder.feed(chunk))
                 out = chunk
@@ -162,6 +170,8 @@ async def relay_stream(
     tail = chat_filter.close() if chat_filter is not None else b""
     if chat_filter is None:
         tap.close()
+    if translator is not None and not result.client_gone:
+        tail = translator.finish()
     if not result.client_gone:
         with contextlib.suppress(OSError):
             await send({"type": "http.response.body", "body": tail, "more_body": False})

@@ -11,7 +11,9 @@
 
 Candidates: accounts that speak the protocol, serve the model (after alias mapping), are open
 to the caller's group, are usable (`active`, or `cooling` past its time) and are under their
-caps. The lowest priority tier with a candidate wins; within it, a weighted random choice by
+caps. Only when no account of the caller's protocol is a candidate (and `translate` is on) are
+the accounts of the other protocols considered, in `PROTOCOL_PROVIDERS` order; the selection's
+`upstream_protocol` then says what to translate to (providers/translate). The lowest priority tier with a candidate wins; within it, a weighted random choice by
 weight × health. A session key sticks to its account for `affinity_ttl` while it stays a
 candidate.
 """
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -70,14 +71,21 @@ class Selection:
     """The model name to send upstream (alias mapped)."""
     requested_model: str
     protocol: str
+    """The caller's protocol."""
     priority: int
     sticky: bool
     """Chosen because the session key was bound to this account."""
     trace: list[Skip] = field(default_factory=list)
     """Candidates skipped on the way to this choice, with reasons."""
     selected_at: float = 0.0
+    upstream_protocol: str = ""
+    """The protocol the account is sent the request in; the caller's unless translated."""
     released: bool = False
     reported: bool = False
+
+    @property
+    def translated(self) -> bool:
+        return self.upstream_protocol != self.protocol
 
     def url(self, path: str) -> str:
         """The upstream URL for a protocol path such as `/v1/messages`."""
@@ -129,30 +137,34 @@ class Scheduler:
         group_id: uuid.UUID | str | None,
         session_key: str | None,
         exclude: set[uuid.UUID] | frozenset[uuid.UUID] = frozenset(),
+        *,
+        translate: bool = True,
     ) -> Selection:
-        """Choose an account and take a concurrency slot on it, or raise `NoAccountAvailableError`."""
+        """Choose an account and take a concurrency slot on it, or raise `NoAccountAvailableError`
+        (some account lists the model, none is usable now) or `ModelNotServedError` (none lists
+        it, in any protocol when `translate`)."""
         providers = PROTOCOL_PROVIDERS.get(protocol)
         if providers is None:
             raise ValueError(f"unknown protocol {protocol!r}")
         now = utc_now()
         group = None if group_id is None else str(group_id)
         trace: list[Skip] = []
-        usable: list[tuple[AccountRuntime, str]] = []
-        for runtime in self.state.accounts.values():
-            config = runtime.config
-            if config.provider not in providers:
-                continue
-            upstream = config.upstream_model(model)
-            if upstream is None:
-                continue
-            reason = self._unusable(runtime, group, now, exclude)
-            if reason is not None:
-                trace.append(Skip(config.id, config.name, reason))
-                continue
-            usable.append((runtime, upstream))
+        usable = self._candidates(providers, model, group, now, exclude, trace)
+        upstream_protocol = protocol
+        if not usable and translate:
+            seen = set(providers)
+            for other, kinds in PROTOCOL_PROVIDERS.items():
+                fresh = kinds - seen
+                if not fresh:
+                    continue
+                seen |= fresh
+                usable = self._candidates(fresh, model, group, now, exclude, trace)
+                if usable:
+                    upstream_protocol = other
+                    break
         if not usable:
             if not trace:
-                raise _not_served(self.state, providers, model, protocol)
+                raise _not_served(self.state, model, protocol, None if translate else providers)
             reasons = [f"{s.account_name}: {s.reason}" for s in trace]
             self.state.alert_no_account(model, protocol, reasons)
             raise NoAccountAvailableError(
@@ -185,7 +197,34 @@ class Scheduler:
             sticky=sticky,
             trace=trace,
             selected_at=monotonic(),
+            upstream_protocol=upstream_protocol,
         )
+
+    def _candidates(
+        self,
+        providers: frozenset[str] | set[str],
+        model: str,
+        group: str | None,
+        now: datetime,
+        exclude: set[uuid.UUID] | frozenset[uuid.UUID],
+        trace: list[Skip],
+    ) -> list[tuple[AccountRuntime, str]]:
+        """Usable accounts of `providers` serving `model` (with its upstream name); the ones
+        that serve it but cannot take it now are added to `trace`."""
+        usable: list[tuple[AccountRuntime, str]] = []
+        for runtime in self.state.accounts.values():
+            config = runtime.config
+            if config.provider not in providers:
+                continue
+            upstream = config.upstream_model(model)
+            if upstream is None:
+                continue
+            reason = self._unusable(runtime, group, now, exclude)
+            if reason is not None:
+                trace.append(Skip(config.id, config.name, reason))
+                continue
+            usable.append((runtime, upstream))
+        return usable
 
     def _unusable(
         self,
@@ -306,20 +345,20 @@ class Scheduler:
 
 
 def _not_served(
-    state: PoolState, providers: Iterable[str], model: str, protocol: str
+    state: PoolState, model: str, protocol: str, providers: frozenset[str] | None
 ) -> ModelNotServedError:
-    """The refusal for a model that no account of this protocol lists (aliases included)."""
-    kinds = set(providers)
+    """The refusal for a model that no account (of `providers`, else of any kind) lists,
+    aliases included."""
     served = sorted(
         {
             pattern
             for runtime in state.accounts.values()
-            if runtime.config.provider in kinds
+            if providers is None or runtime.config.provider in providers
             for pattern in runtime.config.models
         }
     )
     shown = ", ".join(served[:12]) + (", ..." if len(served) > 12 else "")
-    listing = f" Served here: {shown}." if served else " No account serves this protocol yet."
+    listing = f" Served here: {shown}." if served else " No account is set up yet."
     return ModelNotServedError(
         f"No account in this workspace serves {model}.{listing} "
         "Ask an admin to add it to an account, or choose a served model.",

@@ -518,7 +518,7 @@ def test_upstream_stream_error_reaches_each_client_in_its_shape() -> None:
     assert chat.finish() == []
 
 
-@pytest.mark.parametrize("upstream", [ANTHROPIC, CHAT, RESPONSES], ids=lambda p: p.value)
+@pytest.mark.parametrize("upstream", [CHAT, RESPONSES], ids=lambda p: p.value)
 def test_a_truncated_upstream_stream_ends_in_an_error_not_a_clean_stop(
     upstream: WireProtocol,
 ) -> None:

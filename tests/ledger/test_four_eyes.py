@@ -248,3 +248,27 @@ class TestCodeBatches:
         assert split.json()["error"]["code"] == "four_eyes_required"
         listed = (await client.get("/api/codes/batches")).json()["items"]
         assert [b["count"] for b in listed] == [2]
+
+    async def test_the_creator_of_a_code_cannot_redeem_it_into_their_own_wallet(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        # A batch under every threshold, redeemed by whoever issued it, is a recharge of their
+        # own wallet with no second approver; someone else may redeem it.
+        me = await _admin(runtime, role="billing")
+        act_as(me)
+        issued = await client.post("/api/codes/batches", json={"count": 2, "amount": "50"})
+        assert issued.status_code == 201, issued.text
+        first, second = issued.json()["codes"]
+        refused = await client.post("/api/codes/redeem", json={"code": first})
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "four_eyes_required"
+        assert await _balance(client, me.label) == "0.00"
+        other = await _admin(runtime, role="member")
+        act_as(other)
+        redeemed = await client.post("/api/codes/redeem", json={"code": first})
+        assert redeemed.status_code == 200, redeemed.text
+        act_as(me)
+        assert await _balance(client, other.label) == "50.00"
+        await _setting(runtime, "four_eyes_self_threshold", "none")
+        allowed = await client.post("/api/codes/redeem", json={"code": second})
+        assert allowed.status_code == 200, allowed.text

@@ -103,6 +103,18 @@ async def approval_rule(
     return None
 
 
+async def own_gain_waits(
+    session: AsyncSession, actor: Actor, *, amount: int, user_id: uuid.UUID | None
+) -> bool:
+    """Whether `amount` reaching user `user_id` by a path that cannot wait for an approver (a code
+    the actor issued and now redeems, a package the actor assigns to themselves) is money toward
+    the actor above `four_eyes_self_threshold`: then it is refused (`four_eyes_required`)."""
+    if actor.user_id is None or actor.user_id != user_id:
+        return False
+    own = (await workspace_settings(session)).four_eyes_self_threshold_micros
+    return own is not None and amount > own
+
+
 async def _toward(
     session: AsyncSession,
     actor: Actor,

@@ -272,3 +272,47 @@ class TestCodeBatches:
         await _setting(runtime, "four_eyes_self_threshold", "none")
         allowed = await client.post("/api/codes/redeem", json={"code": second})
         assert allowed.status_code == 200, allowed.text
+
+
+class TestPackagesTowardTheActor:
+    async def test_an_admin_cannot_give_themselves_a_package_allowance(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        # A package with any allowance, assigned to oneself, is money toward the actor: its first
+        # period is granted at once and spends like a recharge. Another admin may assign it.
+        me = await _admin(runtime)
+        act_as(me)
+        created = await client.post(
+            "/api/packages",
+            json={"name": "Mine", "allowance": "999999.00", "period": "monthly"},
+        )
+        assert created.status_code == 201, created.text
+        refused = await client.post("/api/packages/Mine/assignments", json={"email": me.label})
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "four_eyes_required"
+        bulk = await client.post("/api/packages/Mine/assignments/bulk", json={"emails": [me.label]})
+        assert bulk.status_code == 403, bulk.text
+        held = await client.get("/api/package-assignments", params={"user": me.label})
+        assert held.json()["items"] == []
+        act_as(await _admin(runtime))
+        given = await client.post("/api/packages/Mine/assignments", json={"email": me.label})
+        assert given.status_code == 201, given.text
+
+    async def test_an_admin_cannot_migrate_their_own_assignment_to_a_larger_allowance(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        me = await _admin(runtime)
+        act_as(me)
+        created = await client.post(
+            "/api/packages", json={"name": "Small", "allowance": "0", "period": "monthly"}
+        )
+        assert created.status_code == 201, created.text
+        assigned = await client.post("/api/packages/Small/assignments", json={"email": me.label})
+        assert assigned.status_code == 201, assigned.text
+        grown = await client.patch("/api/packages/Small", json={"allowance": "999999.00"})
+        assert grown.status_code == 200, grown.text
+        moved = await client.post("/api/packages/Small/migrate", json={})
+        assert moved.status_code == 403, moved.text
+        assert moved.json()["error"]["code"] == "four_eyes_required"
+        held = (await client.get("/api/package-assignments", params={"user": me.label})).json()
+        assert [a["version"] for a in held["items"]] == [1]

@@ -24,7 +24,11 @@ from spectra.audit.actor import Actor, ActorKind
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
 from spectra.ledger import repository as repo
-from spectra.ledger.errors import IdempotencyConflictError, RechargeLimitExceededError
+from spectra.ledger.errors import (
+    FourEyesRequiredError,
+    IdempotencyConflictError,
+    RechargeLimitExceededError,
+)
 from spectra.ledger.models import (
     AccountKind,
     ApprovalOperation,
@@ -103,16 +107,22 @@ async def approval_rule(
     return None
 
 
-async def own_gain_waits(
-    session: AsyncSession, actor: Actor, *, amount: int, user_id: uuid.UUID | None
-) -> bool:
-    """Whether `amount` reaching user `user_id` by a path that cannot wait for an approver (a code
-    the actor issued and now redeems, a package the actor assigns to themselves) is money toward
-    the actor above `four_eyes_self_threshold`: then it is refused (`four_eyes_required`)."""
+async def refuse_own_gain(
+    session: AsyncSession, actor: Actor, *, amount: int, user_id: uuid.UUID | None, why: str
+) -> None:
+    """Refuse (`four_eyes_required`, `own_wallet`) `amount` reaching user `user_id` by a path that
+    cannot wait for an approver (a code the actor issued and now redeems, a package allowance the
+    actor gives themselves) when that is money toward the actor above `four_eyes_self_threshold`.
+    `why` is the first sentence of the refusal."""
     if actor.user_id is None or actor.user_id != user_id:
-        return False
+        return
     own = (await workspace_settings(session)).four_eyes_self_threshold_micros
-    return own is not None and amount > own
+    if own is not None and amount > own:
+        raise FourEyesRequiredError(
+            f"{why} It would give you {format_amount(amount)} without a second approver; "
+            "ask another admin.",
+            reason="own_wallet",
+        )
 
 
 async def _toward(

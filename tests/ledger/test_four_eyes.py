@@ -76,6 +76,7 @@ class TestMoneyTowardTheActor:
         assert event.details is not None
         assert event.details["requested_by"] == me.label
         assert event.details["approved_by"] == second.label
+        assert event.details["approver_provenance"] == "self"
 
     async def test_a_transfer_from_a_member_to_the_actor_waits(
         self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
@@ -169,9 +170,34 @@ class TestIndependentApprover:
                 current_password="Correct-Horse-42!",
                 new_password="Mine-Alone-Now-77!",
             )
+        # Whoever set the password knows it, so "changing it yourself" may be the requester
+        # laundering it: the account is never independent of the one who issued its password.
+        still = await client.post(f"/api/ledger/approvals/{approval_id}/approve")
+        assert still.status_code == 403, still.text
+        assert still.json()["error"]["code"] == "approver_not_independent"
+        act_as(await _admin(runtime, role="billing"))
         approved = await client.post(f"/api/ledger/approvals/{approval_id}/approve")
         assert approved.status_code == 200, approved.text
         assert approved.json()["status"] == "approved"
+
+    async def test_a_puppet_setting_its_own_password_again_is_still_not_independent(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        requester, approval_id = await self._pending(runtime, client, act_as)
+        puppet = await _admin(runtime, role="admin")
+        assert puppet.user_id is not None
+        async with session_scope(runtime.db) as s:
+            await users_service.set_password(
+                s, requester, user=puppet.user_id, password="Correct-Horse-42!"
+            )
+        act_as(puppet)
+        again = await client.post(
+            f"/api/users/{puppet.label}/password", json={"password": "Mine-Alone-Now-77!"}
+        )
+        assert again.status_code in (200, 204), again.text
+        refused = await client.post(f"/api/ledger/approvals/{approval_id}/approve")
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "approver_not_independent"
 
     async def test_a_setup_link_issued_by_another_user_does_not_make_an_approver(
         self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]

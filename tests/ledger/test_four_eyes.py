@@ -342,3 +342,29 @@ class TestPackagesTowardTheActor:
         assert moved.json()["error"]["code"] == "four_eyes_required"
         held = (await client.get("/api/package-assignments", params={"user": me.label})).json()
         assert [a["version"] for a in held["items"]] == [1]
+
+    async def test_an_admin_cannot_join_a_group_whose_default_package_they_set(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        # The default is applied by `system` when a user joins, so setting it and then joining
+        # was a package allowance given to oneself with nobody asked.
+        me = await _admin(runtime)
+        act_as(me)
+        made = await client.post("/api/groups", json={"name": "Rich"})
+        assert made.status_code == 201, made.text
+        created = await client.post(
+            "/api/packages", json={"name": "Gold", "allowance": "999999.00", "period": "monthly"}
+        )
+        assert created.status_code == 201, created.text
+        default = await client.put("/api/groups/Rich/default-package", json={"package": "Gold"})
+        assert default.status_code == 200, default.text
+        moved = await client.post(f"/api/users/{me.label}/group", json={"group": "Rich"})
+        assert moved.status_code == 403, moved.text
+        assert moved.json()["error"]["code"] == "four_eyes_required"
+        held = await client.get("/api/package-assignments", params={"user": me.label})
+        assert held.json()["items"] == []
+        member = await _member(runtime)
+        joined = await client.post(f"/api/users/{member}/group", json={"group": "Rich"})
+        assert joined.status_code == 200, joined.text
+        theirs = await client.get("/api/package-assignments", params={"user": member})
+        assert [a["package_name"] for a in theirs.json()["items"]] == ["Gold"]

@@ -149,16 +149,21 @@ class TestIndependentApprover:
         assert answer.json()["status"] == "pending_approval"
         return requester, str(answer.json()["approval_id"])
 
-    async def test_a_password_set_by_the_requester_does_not_make_an_approver(
-        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
-    ) -> None:
-        requester, approval_id = await self._pending(runtime, client, act_as)
-        puppet = await _admin(runtime, role="billing")
+    async def _puppet(self, runtime: Runtime, requester: Actor, *, role: str) -> Actor:
+        """A user of `role` whose password the requester set."""
+        puppet = await _admin(runtime, role=role)
         assert puppet.user_id is not None
         async with session_scope(runtime.db) as s:
             await users_service.set_password(
                 s, requester, user=puppet.user_id, password="Correct-Horse-42!"
             )
+        return puppet
+
+    async def test_a_password_set_by_the_requester_does_not_make_an_approver(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        requester, approval_id = await self._pending(runtime, client, act_as)
+        puppet = await self._puppet(runtime, requester, role="billing")
         act_as(puppet)
         refused = await client.post(f"/api/ledger/approvals/{approval_id}/approve")
         assert refused.status_code == 403
@@ -184,12 +189,7 @@ class TestIndependentApprover:
         self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
     ) -> None:
         requester, approval_id = await self._pending(runtime, client, act_as)
-        puppet = await _admin(runtime, role="admin")
-        assert puppet.user_id is not None
-        async with session_scope(runtime.db) as s:
-            await users_service.set_password(
-                s, requester, user=puppet.user_id, password="Correct-Horse-42!"
-            )
+        puppet = await self._puppet(runtime, requester, role="admin")
         act_as(puppet)
         again = await client.post(
             f"/api/users/{puppet.label}/password", json={"password": "Mine-Alone-Now-77!"}

@@ -194,3 +194,33 @@ async def test_a_premium_service_tier_is_refused_not_billed_at_standard_price(
             path, headers=world.headers(), json={**body, "service_tier": allowed}
         )
         assert ok.status_code == 200, ok.text
+
+
+@pytest.mark.parametrize(
+    "audio",
+    [
+        {"modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "wav"}},
+        {"modalities": ["audio"]},
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "input_audio", "input_audio": {"data": "UklG", "format": "wav"}}
+                    ],
+                }
+            ]
+        },
+    ],
+)
+async def test_chat_audio_is_refused_not_billed_at_the_text_price(
+    client: httpx.AsyncClient, world: World, fake: FakeUpstream, audio: dict[str, Any]
+) -> None:
+    # Audio tokens cost several times text tokens and the catalog prices only text.
+    await _continuation_world(world, fake, "10")
+    body = {"model": OPENAI_MODEL, "messages": [{"role": "user", "content": "hi"}], **audio}
+    resp = await client.post("/v1/chat/completions", headers=world.headers(), json=body)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["code"] == "unbounded_cost"
+    assert "audio" in resp.json()["error"]["message"]
+    assert fake.requests == []

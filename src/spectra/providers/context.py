@@ -88,7 +88,21 @@ def _chat(body: dict[str, Any]) -> ServerContext:
     n = as_int(body.get("n"))
     tools = ("web_search_options",) if body.get("web_search_options") is not None else ()
     refs = ("input file",) if _mentions(body.get("messages"), 0) else ()
-    return ServerContext(refs, tools, min(max(n or 1, 1), MAX_CHOICES), _premium_tier(body))
+    unpriced = "audio" if _audio(body) else _premium_tier(body)
+    return ServerContext(refs, tools, min(max(n or 1, 1), MAX_CHOICES), unpriced)
+
+
+def _audio(body: dict[str, Any]) -> bool:
+    """Whether a chat request asks for or sends audio: audio tokens are billed at their own
+    prices, several times the text price the catalog holds."""
+    modalities = body.get("modalities")
+    if body.get("audio") is not None or (isinstance(modalities, list) and "audio" in modalities):
+        return True
+    return any(
+        part.get("type") == "input_audio"
+        for message in _dicts(body.get("messages"))
+        for part in _dicts(message.get("content"))
+    )
 
 
 def _premium_tier(body: dict[str, Any]) -> str | None:

@@ -167,3 +167,60 @@ async def test_background_responses_are_refused_with_a_reason(
     await world.settle()
     (record,) = await world.records()
     assert (record.status, record.refusal_reason) == ("refused", "unbounded_cost")
+
+
+@pytest.mark.parametrize(
+    ("path", "extra"),
+    [
+        ("/v1/responses", {"input": "hi"}),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}),
+    ],
+)
+@pytest.mark.parametrize("tier", ["priority", "scale"])
+async def test_a_premium_service_tier_is_refused_not_billed_at_standard_price(
+    client: httpx.AsyncClient, world: World, fake: FakeUpstream, path: str, extra: Any, tier: str
+) -> None:
+    # The upstream bills priority (and scale) processing above the standard price Spectra's
+    # catalog knows: charged at standard, a member would be spending the pool's money.
+    await _continuation_world(world, fake, "10")
+    body = {"model": OPENAI_MODEL, "service_tier": tier, **extra}
+    resp = await client.post(path, headers=world.headers(), json=body)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["code"] == "unbounded_cost"
+    assert "service_tier" in resp.json()["error"]["message"]
+    assert fake.requests == []
+    for allowed in ("auto", "default", "flex"):
+        ok = await client.post(
+            path, headers=world.headers(), json={**body, "service_tier": allowed}
+        )
+        assert ok.status_code == 200, ok.text
+
+
+@pytest.mark.parametrize(
+    "audio",
+    [
+        {"modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "wav"}},
+        {"modalities": ["audio"]},
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "input_audio", "input_audio": {"data": "UklG", "format": "wav"}}
+                    ],
+                }
+            ]
+        },
+    ],
+)
+async def test_chat_audio_is_refused_not_billed_at_the_text_price(
+    client: httpx.AsyncClient, world: World, fake: FakeUpstream, audio: dict[str, Any]
+) -> None:
+    # Audio tokens cost several times text tokens and the catalog prices only text.
+    await _continuation_world(world, fake, "10")
+    body = {"model": OPENAI_MODEL, "messages": [{"role": "user", "content": "hi"}], **audio}
+    resp = await client.post("/v1/chat/completions", headers=world.headers(), json=body)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["code"] == "unbounded_cost"
+    assert "audio" in resp.json()["error"]["message"]
+    assert fake.requests == []

@@ -76,6 +76,7 @@ class TestMoneyTowardTheActor:
         assert event.details is not None
         assert event.details["requested_by"] == me.label
         assert event.details["approved_by"] == second.label
+        assert event.details["approver_provenance"] == "self"
 
     async def test_a_transfer_from_a_member_to_the_actor_waits(
         self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
@@ -148,16 +149,21 @@ class TestIndependentApprover:
         assert answer.json()["status"] == "pending_approval"
         return requester, str(answer.json()["approval_id"])
 
-    async def test_a_password_set_by_the_requester_does_not_make_an_approver(
-        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
-    ) -> None:
-        requester, approval_id = await self._pending(runtime, client, act_as)
-        puppet = await _admin(runtime, role="billing")
+    async def _puppet(self, runtime: Runtime, requester: Actor, *, role: str) -> Actor:
+        """A user of `role` whose password the requester set."""
+        puppet = await _admin(runtime, role=role)
         assert puppet.user_id is not None
         async with session_scope(runtime.db) as s:
             await users_service.set_password(
                 s, requester, user=puppet.user_id, password="Correct-Horse-42!"
             )
+        return puppet
+
+    async def test_a_password_set_by_the_requester_does_not_make_an_approver(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        requester, approval_id = await self._pending(runtime, client, act_as)
+        puppet = await self._puppet(runtime, requester, role="billing")
         act_as(puppet)
         refused = await client.post(f"/api/ledger/approvals/{approval_id}/approve")
         assert refused.status_code == 403
@@ -169,9 +175,29 @@ class TestIndependentApprover:
                 current_password="Correct-Horse-42!",
                 new_password="Mine-Alone-Now-77!",
             )
+        # Whoever set the password knows it, so "changing it yourself" may be the requester
+        # laundering it: the account is never independent of the one who issued its password.
+        still = await client.post(f"/api/ledger/approvals/{approval_id}/approve")
+        assert still.status_code == 403, still.text
+        assert still.json()["error"]["code"] == "approver_not_independent"
+        act_as(await _admin(runtime, role="billing"))
         approved = await client.post(f"/api/ledger/approvals/{approval_id}/approve")
         assert approved.status_code == 200, approved.text
         assert approved.json()["status"] == "approved"
+
+    async def test_a_puppet_setting_its_own_password_again_is_still_not_independent(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        requester, approval_id = await self._pending(runtime, client, act_as)
+        puppet = await self._puppet(runtime, requester, role="admin")
+        act_as(puppet)
+        again = await client.post(
+            f"/api/users/{puppet.label}/password", json={"password": "Mine-Alone-Now-77!"}
+        )
+        assert again.status_code in (200, 204), again.text
+        refused = await client.post(f"/api/ledger/approvals/{approval_id}/approve")
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "approver_not_independent"
 
     async def test_a_setup_link_issued_by_another_user_does_not_make_an_approver(
         self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
@@ -248,3 +274,97 @@ class TestCodeBatches:
         assert split.json()["error"]["code"] == "four_eyes_required"
         listed = (await client.get("/api/codes/batches")).json()["items"]
         assert [b["count"] for b in listed] == [2]
+
+    async def test_the_creator_of_a_code_cannot_redeem_it_into_their_own_wallet(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        # A batch under every threshold, redeemed by whoever issued it, is a recharge of their
+        # own wallet with no second approver; someone else may redeem it.
+        me = await _admin(runtime, role="billing")
+        act_as(me)
+        issued = await client.post("/api/codes/batches", json={"count": 2, "amount": "50"})
+        assert issued.status_code == 201, issued.text
+        first, second = issued.json()["codes"]
+        refused = await client.post("/api/codes/redeem", json={"code": first})
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "four_eyes_required"
+        assert await _balance(client, me.label) == "0.00"
+        other = await _admin(runtime, role="member")
+        act_as(other)
+        redeemed = await client.post("/api/codes/redeem", json={"code": first})
+        assert redeemed.status_code == 200, redeemed.text
+        act_as(me)
+        assert await _balance(client, other.label) == "50.00"
+        await _setting(runtime, "four_eyes_self_threshold", "none")
+        allowed = await client.post("/api/codes/redeem", json={"code": second})
+        assert allowed.status_code == 200, allowed.text
+
+
+class TestPackagesTowardTheActor:
+    async def test_an_admin_cannot_give_themselves_a_package_allowance(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        # A package with any allowance, assigned to oneself, is money toward the actor: its first
+        # period is granted at once and spends like a recharge. Another admin may assign it.
+        me = await _admin(runtime)
+        act_as(me)
+        created = await client.post(
+            "/api/packages",
+            json={"name": "Mine", "allowance": "999999.00", "period": "monthly"},
+        )
+        assert created.status_code == 201, created.text
+        refused = await client.post("/api/packages/Mine/assignments", json={"email": me.label})
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "four_eyes_required"
+        bulk = await client.post("/api/packages/Mine/assignments/bulk", json={"emails": [me.label]})
+        assert bulk.status_code == 403, bulk.text
+        held = await client.get("/api/package-assignments", params={"user": me.label})
+        assert held.json()["items"] == []
+        act_as(await _admin(runtime))
+        given = await client.post("/api/packages/Mine/assignments", json={"email": me.label})
+        assert given.status_code == 201, given.text
+
+    async def test_an_admin_cannot_migrate_their_own_assignment_to_a_larger_allowance(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        me = await _admin(runtime)
+        act_as(me)
+        created = await client.post(
+            "/api/packages", json={"name": "Small", "allowance": "0", "period": "monthly"}
+        )
+        assert created.status_code == 201, created.text
+        assigned = await client.post("/api/packages/Small/assignments", json={"email": me.label})
+        assert assigned.status_code == 201, assigned.text
+        grown = await client.patch("/api/packages/Small", json={"allowance": "999999.00"})
+        assert grown.status_code == 200, grown.text
+        moved = await client.post("/api/packages/Small/migrate", json={})
+        assert moved.status_code == 403, moved.text
+        assert moved.json()["error"]["code"] == "four_eyes_required"
+        held = (await client.get("/api/package-assignments", params={"user": me.label})).json()
+        assert [a["version"] for a in held["items"]] == [1]
+
+    async def test_an_admin_cannot_join_a_group_whose_default_package_they_set(
+        self, runtime: Runtime, client: httpx.AsyncClient, act_as: Callable[[Actor], None]
+    ) -> None:
+        # The default is applied by `system` when a user joins, so setting it and then joining
+        # was a package allowance given to oneself with nobody asked.
+        me = await _admin(runtime)
+        act_as(me)
+        made = await client.post("/api/groups", json={"name": "Rich"})
+        assert made.status_code == 201, made.text
+        created = await client.post(
+            "/api/packages", json={"name": "Gold", "allowance": "999999.00", "period": "monthly"}
+        )
+        assert created.status_code == 201, created.text
+        default = await client.put("/api/groups/Rich/default-package", json={"package": "Gold"})
+        assert default.status_code == 200, default.text
+        moved = await client.post(f"/api/users/{me.label}/group", json={"group": "Rich"})
+        assert moved.status_code == 403, moved.text
+        assert moved.json()["error"]["code"] == "four_eyes_required"
+        held = await client.get("/api/package-assignments", params={"user": me.label})
+        assert held.json()["items"] == []
+        member = await _member(runtime)
+        joined = await client.post(f"/api/users/{member}/group", json={"group": "Rich"})
+        assert joined.status_code == 200, joined.text
+        theirs = await client.get("/api/package-assignments", params={"user": member})
+        assert [a["package_name"] for a in theirs.json()["items"]] == ["Gold"]

@@ -3,6 +3,7 @@ name, and turn a pydantic ValidationError or a SpectraError into per-field messa
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import Request
@@ -11,6 +12,8 @@ from pydantic import ValidationError
 from spectra.console.deps import CSRF_FIELD
 from spectra.errors import InvalidError, SpectraError
 from spectra.kit.money import Micros, parse_amount
+
+_WHOLE = re.compile(r"-?[0-9]{1,18}")
 
 
 class Form:
@@ -69,10 +72,13 @@ class Form:
         text = self.data.get(name, "").strip()
         if not text:
             return None
-        try:
-            return int(text)
-        except ValueError:
-            raise InvalidError(f"{label or name} must be a whole number.", field=name) from None
+        if _WHOLE.fullmatch(text) is None:
+            # ASCII digits only, and few enough to stay well inside a 64-bit column: Python's
+            # int() also takes "1_000", other scripts' digits and 10**30, which no column holds.
+            raise InvalidError(
+                f"{label or name} must be a whole number of at most 18 digits.", field=name
+            )
+        return int(text)
 
     def integer(self, name: str, default: int, *, label: str | None = None) -> int:
         value = self.optional_int(name, label=label)

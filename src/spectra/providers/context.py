@@ -23,6 +23,9 @@ stops a server-tool loop after 10 iterations with `pause_turn`)."""
 _RESPONSES_STATE_TOOLS = frozenset({"file_search", "code_interpreter", "mcp"})
 _ANTHROPIC_SERVER_TOOLS = ("web_search", "web_fetch", "code_execution", "tool_search")
 _MAX_DEPTH = 8
+_PREMIUM_TIERS = frozenset({"priority", "scale"})
+"""OpenAI `service_tier` values billed above the standard price the catalog knows: refused
+(`auto`, `default` and `flex` cost at most the standard price)."""
 MAX_CHOICES = 128
 """OpenAI's own limit on chat `n`; a larger one is held (and bounded) as this many."""
 
@@ -77,7 +80,7 @@ def _responses(body: dict[str, Any]) -> ServerContext:
             if isinstance(kind, str) and (kind in _RESPONSES_STATE_TOOLS or "search" in kind)
         }
     )
-    unbounded = "background" if body.get("background") is True else None
+    unbounded = "background" if body.get("background") is True else _premium_tier(body)
     return ServerContext(tuple(refs), tuple(server_tools), 1, unbounded)
 
 
@@ -85,7 +88,26 @@ def _chat(body: dict[str, Any]) -> ServerContext:
     n = as_int(body.get("n"))
     tools = ("web_search_options",) if body.get("web_search_options") is not None else ()
     refs = ("input file",) if _mentions(body.get("messages"), 0) else ()
-    return ServerContext(refs, tools, min(max(n or 1, 1), MAX_CHOICES))
+    unpriced = "audio" if _audio(body) else _premium_tier(body)
+    return ServerContext(refs, tools, min(max(n or 1, 1), MAX_CHOICES), unpriced)
+
+
+def _audio(body: dict[str, Any]) -> bool:
+    """Whether a chat request asks for or sends audio: audio tokens are billed at their own
+    prices, several times the text price the catalog holds."""
+    modalities = body.get("modalities")
+    if body.get("audio") is not None or (isinstance(modalities, list) and "audio" in modalities):
+        return True
+    return any(
+        part.get("type") == "input_audio"
+        for message in _dicts(body.get("messages"))
+        for part in _dicts(message.get("content"))
+    )
+
+
+def _premium_tier(body: dict[str, Any]) -> str | None:
+    tier = body.get("service_tier")
+    return "service_tier" if isinstance(tier, str) and tier in _PREMIUM_TIERS else None
 
 
 def _anthropic(body: dict[str, Any]) -> ServerContext:

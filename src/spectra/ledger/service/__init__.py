@@ -29,7 +29,7 @@ from .accounts import (
 )
 from .approvals import approve_recharge, get_approval, list_approvals, reject_recharge
 from .codes import BatchSummary, CreatedBatch, create_codes, list_batches, redeem_code, revoke_codes
-from .four_eyes import RechargeOutcome, approval_rule, scoped_key
+from .four_eyes import RechargeOutcome, approval_rule, refuse_own_gain, scoped_key
 from .post import BALANCE_CHANGE, post, post_spec
 from .post_batch import PostedSpec, post_specs
 from .recharge import recharge
@@ -92,6 +92,7 @@ __all__ = [
     "recharge",
     "redeem_code",
     "refund",
+    "refuse_own_gain",
     "reject_recharge",
     "reject_recharge_request",
     "resolve_owner",

@@ -79,7 +79,7 @@ async def approve_recharge(
         transaction_id=str(txn.id),
         requested_by=approval.requested_by_label,
         approved_by=actor.label,
-        approver_credential=credential,
+        approver_provenance=credential,
     )
     return approval
 
@@ -101,6 +101,12 @@ async def _independent(session: AsyncSession, actor: Actor, approval: RechargeAp
             f"Your password was set by {user.credential_issued_by}, not by you; change it "
             "yourself before you approve money.",
             credential=credential,
+        )
+    if await users_service.credential_issuer(session, user.id) == approval.requested_by_label:
+        raise ApproverNotIndependentError(
+            f"Your password descends from one {approval.requested_by_label} set for you; they "
+            "may still know it, so you cannot approve their request.",
+            credential=f"issued:{approval.requested_by_label}",
         )
     return credential
 

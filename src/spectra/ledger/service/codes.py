@@ -47,7 +47,7 @@ from spectra.users.permissions import Permission, ReadOnlyTokenError, require
 
 from ._common import positive, replayed
 from .accounts import get_or_create_account
-from .four_eyes import approval_rule, scoped_key
+from .four_eyes import approval_rule, refuse_own_gain, scoped_key
 from .post import post
 
 MAX_BATCH = 10_000
@@ -220,6 +220,14 @@ async def redeem_code(
     now = utc_now()
     if batch.expires_at is not None and batch.expires_at <= now:
         raise CodeExpiredError(f"That code expired on {batch.expires_at:%Y-%m-%d}.")
+    issued = await session.get(LedgerTransaction, batch.transaction_id)
+    await refuse_own_gain(
+        session,
+        actor,
+        amount=batch.value_micros,
+        user_id=issued.actor_user_id if issued is not None else None,
+        why="You issued this code, so you cannot redeem it into your own wallet.",
+    )
     if not await repo.claim_code(session, code_hash=digest, user_id=actor.user_id, at=now):
         raise CodeAlreadyRedeemedError("That code was already redeemed.")
     outstanding = await get_or_create_account(session, kind=AccountKind.CODES_OUTSTANDING)

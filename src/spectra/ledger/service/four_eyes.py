@@ -24,7 +24,11 @@ from spectra.audit.actor import Actor, ActorKind
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
 from spectra.ledger import repository as repo
-from spectra.ledger.errors import IdempotencyConflictError, RechargeLimitExceededError
+from spectra.ledger.errors import (
+    FourEyesRequiredError,
+    IdempotencyConflictError,
+    RechargeLimitExceededError,
+)
 from spectra.ledger.models import (
     AccountKind,
     ApprovalOperation,
@@ -101,6 +105,32 @@ async def approval_rule(
     if recent + amount > threshold:
         return "split"
     return None
+
+
+async def refuse_own_gain(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    amount: int,
+    user_id: uuid.UUID | None,
+    why: str,
+    by: uuid.UUID | None = None,
+) -> None:
+    """Refuse (`four_eyes_required`, `own_wallet`) `amount` reaching user `user_id` by a path that
+    cannot wait for an approver (a code the actor issued and now redeems, a package allowance the
+    actor gives themselves) when that is money toward the actor above `four_eyes_self_threshold`.
+    `why` is the first sentence of the refusal. `by`: whose decision the gain follows, when not
+    the actor's (a group default set earlier, applied by `system` when its setter joins)."""
+    decided_by = by or actor.user_id
+    if decided_by is None or decided_by != user_id:
+        return
+    own = (await workspace_settings(session)).four_eyes_self_threshold_micros
+    if own is not None and amount > own:
+        raise FourEyesRequiredError(
+            f"{why} It would give you {format_amount(amount)} without a second approver; "
+            "ask another admin.",
+            reason="own_wallet",
+        )
 
 
 async def _toward(

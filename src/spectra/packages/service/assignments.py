@@ -348,6 +348,13 @@ async def make_assignment(
             email=user.email,
             package=package.name,
         )
+    await ledger_service.refuse_own_gain(
+        session,
+        actor,
+        amount=version.allowance_micros,
+        user_id=user.id,
+        why=f"You cannot assign package '{package.name}' to yourself.",
+    )
     assignment_id = uuid7()
     account = await ledger_service.get_or_create_account(
         session, kind="allowance", owner_id=assignment_id

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from spectra.audit import service as audit_service
 from spectra.audit.actor import SYSTEM, Actor
 from spectra.kit.clock import utc_now
+from spectra.ledger import service as ledger_service
 from spectra.packages import repository
 from spectra.packages.errors import (
     AssignmentTargetNotFoundError,
@@ -95,6 +96,15 @@ async def assign_group_default(
         return None
     version = await _version(session, pkg, pkg.current_version)
     reason = f"default package of group {group.name if group else group_id}"
+    await ledger_service.refuse_own_gain(
+        session,
+        SYSTEM,
+        amount=version.allowance_micros,
+        user_id=user.id,
+        by=user.id if row.set_by == user.email else None,
+        why=f"You made '{pkg.name}' the default package of this group, so joining it cannot "
+        "give it to you.",
+    )
     return await make_assignment(
         session, SYSTEM, package=pkg, version=version, plan=Plan(user=user, reason=reason)
     )

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.changes import record_change
+from spectra.ledger import service as ledger_service
 from spectra.packages import repository
 from spectra.packages.models import (
     PackageVersion,
@@ -51,6 +52,14 @@ async def migrate_assignments(
     assignments = {
         a.user_id: a for a in await repository.active_assignments_of_package(session, pkg.id)
     }
+    for row in moved:
+        await ledger_service.refuse_own_gain(
+            session,
+            actor,
+            amount=max(0, row.allowance_after_micros - row.allowance_before_micros),
+            user_id=row.user_id,
+            why=f"You cannot move your own assignment of '{pkg.name}' to a larger allowance.",
+        )
     for done, row in enumerate(moved, start=1):
         assignment = assignments[row.user_id]
         assignment.version_id = target.id

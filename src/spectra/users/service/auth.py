@@ -6,9 +6,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import SYSTEM, Actor, user_actor
+from spectra.audit.models import AuditEvent
 from spectra.db.changes import record_change
 from spectra.kit.clock import utc_now
 from spectra.users import passwords, repository, throttle
@@ -87,7 +89,7 @@ async def set_password(
     issued_by = None if actor.user_id == target.id else actor.label
     await _store_password(session, target, password, issued_by=issued_by)
     await audit_user(
-        session, actor, "users.set_password", target, credential=_provenance(issued_by)
+        session, actor, "users.set_password", target, provenance=_provenance(issued_by)
     )
     return target
 
@@ -112,7 +114,7 @@ async def consume_setup_link(
     await _store_password(session, target, password, issued_by=issued_by)
     actor = _actor_for(target, via="setup_link").with_request(None, client_ip)
     await audit_user(
-        session, actor, "users.password_setup", target, credential=_provenance(issued_by)
+        session, actor, "users.password_setup", target, provenance=_provenance(issued_by)
     )
     return target
 
@@ -131,7 +133,7 @@ async def change_password(
     if not passwords.verify_password(target.password_hash, current_password):
         raise CurrentPasswordWrongError("The current password is wrong.")
     await _store_password(session, target, new_password, issued_by=None)
-    await audit_user(session, actor, "users.change_password", target, credential="self")
+    await audit_user(session, actor, "users.change_password", target, provenance="self")
     return target
 
 
@@ -143,6 +145,32 @@ def credential_provenance(user: User) -> str:
     """`self` when the user chose their current password, `issued:<label>` when someone else
     set it (or issued the setup link it was set through) and the user has not changed it since."""
     return _provenance(user.credential_issued_by)
+
+
+CREDENTIAL_EVENTS = ("users.set_password", "users.password_setup")
+"""The audit actions that give a user a password other than by changing their own."""
+
+
+async def credential_issuer(session: AsyncSession, user_id: uuid.UUID) -> str | None:
+    """Who issued the password the user's current one descends from: the label of the last other
+    user who set it or issued the setup link it was set through; None when nobody else ever did.
+    Whatever the user did since (changed it, set it again themselves, a link they issued
+    themselves) proves only knowledge of a password the issuer knew too, so it keeps the issuer:
+    the four-eyes rule never counts such an account as independent of its issuer."""
+    stmt = (
+        select(AuditEvent.details)
+        .where(
+            AuditEvent.target_type == "user",
+            AuditEvent.target_id == str(user_id),
+            AuditEvent.action.in_(CREDENTIAL_EVENTS),
+        )
+        .order_by(AuditEvent.id.desc())
+    )
+    for details in (await session.execute(stmt)).scalars():
+        provenance = str((details or {}).get("provenance") or "")
+        if provenance.startswith("issued:"):
+            return provenance.removeprefix("issued:")
+    return None
 
 
 def check_usable(user: User, *, allow_invited: bool = False) -> None:

@@ -173,6 +173,10 @@ EXEMPT: dict[tuple[str, str], str] = {
         "Editing a key's name/scopes/allowlist/expiry after creation is API/CLI only for now; "
         "the console sets them at creation, and rotate/revoke cover the rest."
     ),
+    ("POST", "/api/usage/rollup"): (
+        "Runs the rollup job now, for `spectra usage rollup`; the job also runs on its own "
+        "schedule in every serving process, so the console has no button for it."
+    ),
 }
 
 

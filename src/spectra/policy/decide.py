@@ -34,6 +34,7 @@ explain` from the database; both call this same function, so both show the same 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
@@ -199,65 +200,24 @@ class Decision:
         }
 
 
-def decide(inputs: PolicyInputs, model: str, *, now: datetime) -> Decision:
-    """Decide access to `model` and the funding order. Pure: same inputs, same answer."""
-    trace: list[TraceStep] = []
-    if inputs.key_scopes and not any(fnmatchcase(model, p) for p in inputs.key_scopes):
-        patterns = ", ".join(inputs.key_scopes)
-        trace.append(
-            TraceStep(
-                "key_scope",
-                "deny",
-                f"the key allows {patterns}, not {model}",
-                {"key_id": _s(inputs.key_id), "scopes": list(inputs.key_scopes), "model": model},
-            )
-        )
-        return _deny(
-            trace,
-            "key_scope",
-            ModelNotInKeyScopeError(
-                f"This key may only use models matching {patterns}, not {model}; "
-                "use another key or ask an admin to widen its scope.",
-                model=model,
-            ),
-        )
-    trace.append(
-        TraceStep(
-            "key_scope",
-            "pass",
-            "the key allows any model" if not inputs.key_scopes else f"the key allows {model}",
-            {"key_id": _s(inputs.key_id), "scopes": list(inputs.key_scopes), "model": model},
-        )
-    )
-    if inputs.user_status not in USABLE_USER_STATUSES:
-        trace.append(
-            TraceStep(
-                "user_status",
-                "deny",
-                f"{inputs.user_email} is {inputs.user_status}",
-                {"status": inputs.user_status},
-            )
-        )
-        return _deny(
-            trace,
-            "user_status",
-            UserNotActiveError(
-                f"This key's user is {inputs.user_status}; ask an admin to reactivate the account.",
-                user_status=inputs.user_status,
-            ),
-        )
-    trace.append(
-        TraceStep(
-            "user_status",
-            "pass",
-            f"{inputs.user_email} is {inputs.user_status}",
-            {"status": inputs.user_status},
-        )
-    )
-    refusal = _group_rules(inputs, model, trace)
-    if refusal is not None:
-        return _deny(trace, trace[-1].rule, refusal)
+Rule = Callable[[PolicyInputs, str, list[TraceStep]], SpectraError | None]
+"""One access rule: appends its trace step and answers the refusal, or None to go on."""
 
+
+def decide(inputs: PolicyInputs, model: str, *, now: datetime) -> Decision:
+    """Decide access to `model` and the funding order. Pure: same inputs, same answer.
+
+    The rules in `RULES` run in order and the first refusal decides; then the funding order."""
+    trace: list[TraceStep] = []
+    for rule in RULES:
+        refusal = rule(inputs, model, trace)
+        if refusal is not None:
+            return _deny(trace, trace[-1].rule, refusal)
+    return _fund(inputs, model, now, trace)
+
+
+def _fund(inputs: PolicyInputs, model: str, now: datetime, trace: list[TraceStep]) -> Decision:
+    """The last rule: who pays, in order (packages ending soonest, then the wallets)."""
     funding: list[FundingPick] = []
     allowing: list[PackageFacts] = []
     for pkg in sorted(inputs.packages, key=lambda p: (p.period_ends_at, str(p.assignment_id))):
@@ -351,8 +311,51 @@ def _matches(model: str, patterns: tuple[str, ...]) -> list[str]:
     return [p for p in patterns if fnmatchcase(model, p)]
 
 
-def _group_rules(inputs: PolicyInputs, model: str, trace: list[TraceStep]) -> SpectraError | None:
-    """Rules 3 to 8: the group's bound on what any source may pay for; the refusal or None."""
+def key_scope(inputs: PolicyInputs, model: str, trace: list[TraceStep]) -> SpectraError | None:
+    """Rule 1: the key's model scope."""
+    facts = {"key_id": _s(inputs.key_id), "scopes": list(inputs.key_scopes), "model": model}
+    if inputs.key_scopes and not any(fnmatchcase(model, p) for p in inputs.key_scopes):
+        patterns = ", ".join(inputs.key_scopes)
+        trace.append(
+            TraceStep("key_scope", "deny", f"the key allows {patterns}, not {model}", facts)
+        )
+        return ModelNotInKeyScopeError(
+            f"This key may only use models matching {patterns}, not {model}; "
+            "use another key or ask an admin to widen its scope.",
+            model=model,
+        )
+    trace.append(
+        TraceStep(
+            "key_scope",
+            "pass",
+            "the key allows any model" if not inputs.key_scopes else f"the key allows {model}",
+            facts,
+        )
+    )
+    return None
+
+
+def user_status(inputs: PolicyInputs, model: str, trace: list[TraceStep]) -> SpectraError | None:
+    """Rule 2: the key's user is active (or invited)."""
+    usable = inputs.user_status in USABLE_USER_STATUSES
+    trace.append(
+        TraceStep(
+            "user_status",
+            "pass" if usable else "deny",
+            f"{inputs.user_email} is {inputs.user_status}",
+            {"status": inputs.user_status},
+        )
+    )
+    if usable:
+        return None
+    return UserNotActiveError(
+        f"This key's user is {inputs.user_status}; ask an admin to reactivate the account.",
+        user_status=inputs.user_status,
+    )
+
+
+def group_deny(inputs: PolicyInputs, model: str, trace: list[TraceStep]) -> SpectraError | None:
+    """Rule 3: the group's denied models."""
     group = inputs.group_name
     denied = _matches(model, inputs.denied_models)
     facts: dict[str, Any] = {"denied": list(inputs.denied_models), "model": model}
@@ -376,38 +379,50 @@ def _group_rules(inputs: PolicyInputs, model: str, trace: list[TraceStep]) -> Sp
             facts,
         )
     )
+    return None
+
+
+def group_allow(inputs: PolicyInputs, model: str, trace: list[TraceStep]) -> SpectraError | None:
+    """Rule 4: the group's allowed models, or the member's own grants."""
+    group = inputs.group_name
     facts = {
         "allowed": list(inputs.allowed_models),
         "member_grants": list(inputs.member_models),
         "model": model,
         "default_package": inputs.default_package,
     }
-    if inputs.allowed_models:
-        by_group = _matches(model, inputs.allowed_models)
-        by_grant = _matches(model, inputs.member_models)
-        if not by_group and not by_grant:
-            trace.append(
-                TraceStep(
-                    "group_allow",
-                    "deny",
-                    f"group '{group}' allows {', '.join(inputs.allowed_models)}, not {model}",
-                    facts,
-                )
-            )
-            return ModelNotAllowedByGroupError(
-                f"Your group '{group}' allows {', '.join(inputs.allowed_models)}, not {model}; "
-                "ask an admin to enable it for you.",
-                model=model,
-                group=group,
-            )
-        why = (
-            f"group '{group}' allows {', '.join(by_group)}"
-            if by_group
-            else f"you were granted {', '.join(by_grant)}"
-        )
-        trace.append(TraceStep("group_allow", "pass", why, facts))
-    else:
+    if not inputs.allowed_models:
         trace.append(TraceStep("group_allow", "pass", f"group '{group}' allows any model", facts))
+        return None
+    by_group = _matches(model, inputs.allowed_models)
+    by_grant = _matches(model, inputs.member_models)
+    if not by_group and not by_grant:
+        trace.append(
+            TraceStep(
+                "group_allow",
+                "deny",
+                f"group '{group}' allows {', '.join(inputs.allowed_models)}, not {model}",
+                facts,
+            )
+        )
+        return ModelNotAllowedByGroupError(
+            f"Your group '{group}' allows {', '.join(inputs.allowed_models)}, not {model}; "
+            "ask an admin to enable it for you.",
+            model=model,
+            group=group,
+        )
+    why = (
+        f"group '{group}' allows {', '.join(by_group)}"
+        if by_group
+        else f"you were granted {', '.join(by_grant)}"
+    )
+    trace.append(TraceStep("group_allow", "pass", why, facts))
+    return None
+
+
+def client(inputs: PolicyInputs, model: str, trace: list[TraceStep]) -> SpectraError | None:
+    """Rule 5: the group's allowed clients (skipped where the client is not known)."""
+    group = inputs.group_name
     facts = {"allowed_clients": list(inputs.allowed_clients), "client": inputs.client}
     if not inputs.allowed_clients:
         trace.append(TraceStep("client", "pass", f"group '{group}' allows any client", facts))
@@ -428,50 +443,79 @@ def _group_rules(inputs: PolicyInputs, model: str, trace: list[TraceStep]) -> Sp
         )
     else:
         trace.append(TraceStep("client", "pass", f"group '{group}' allows {inputs.client}", facts))
-    for rule, cap, spent, whose in (
-        ("group_cap", inputs.group_cap_micros, inputs.group_spent_micros, f"group '{group}'"),
-        ("member_cap", inputs.member_cap_micros, inputs.member_spent_micros, "you"),
-    ):
-        facts = {
-            "cap_micros": cap,
-            "spent_micros": spent,
-            "remaining_micros": None if cap is None else cap - spent,
-        }
-        if cap is None:
-            trace.append(TraceStep(rule, "pass", f"no monthly cap for {whose}", facts))
-            continue
-        if spent >= cap:
-            trace.append(
-                TraceStep(
-                    rule,
-                    "deny",
-                    f"{whose} spent {_money(inputs, spent)} of the {_money(inputs, cap)} "
-                    "monthly cap",
-                    facts,
-                )
-            )
-            if rule == "group_cap":
-                return GroupCapReachedError(
-                    f"Your group '{group}' has used its {_money(inputs, cap)} monthly cap "
-                    f"({_money(inputs, spent)} spent this month); ask an admin to raise it.",
-                    cap_micros=cap,
-                    spent_micros=spent,
-                )
-            return MemberCapReachedError(
-                f"You have used your {_money(inputs, cap)} monthly cap in group '{group}' "
-                f"({_money(inputs, spent)} spent this month); ask an admin to raise it.",
-                cap_micros=cap,
-                spent_micros=spent,
-            )
+    return None
+
+
+def group_cap(inputs: PolicyInputs, model: str, trace: list[TraceStep]) -> SpectraError | None:
+    """Rule 6: the group's monthly cap."""
+    group = inputs.group_name
+    spent = inputs.group_spent_micros
+    cap = _reached(inputs, trace, "group_cap", inputs.group_cap_micros, spent, f"group '{group}'")
+    if cap is None:
+        return None
+    return GroupCapReachedError(
+        f"Your group '{group}' has used its {_money(inputs, cap)} monthly cap "
+        f"({_money(inputs, spent)} spent this month); ask an admin to raise it.",
+        cap_micros=cap,
+        spent_micros=spent,
+    )
+
+
+def member_cap(inputs: PolicyInputs, model: str, trace: list[TraceStep]) -> SpectraError | None:
+    """Rule 7: the member's monthly cap in the group."""
+    spent = inputs.member_spent_micros
+    cap = _reached(inputs, trace, "member_cap", inputs.member_cap_micros, spent, "you")
+    if cap is None:
+        return None
+    return MemberCapReachedError(
+        f"You have used your {_money(inputs, cap)} monthly cap in group '{inputs.group_name}' "
+        f"({_money(inputs, spent)} spent this month); ask an admin to raise it.",
+        cap_micros=cap,
+        spent_micros=spent,
+    )
+
+
+def _reached(
+    inputs: PolicyInputs,
+    trace: list[TraceStep],
+    rule: str,
+    cap: int | None,
+    spent: int,
+    whose: str,
+) -> int | None:
+    """Trace a monthly cap; the cap when `spent` has reached it, else None."""
+    facts = {
+        "cap_micros": cap,
+        "spent_micros": spent,
+        "remaining_micros": None if cap is None else cap - spent,
+    }
+    if cap is None:
+        trace.append(TraceStep(rule, "pass", f"no monthly cap for {whose}", facts))
+        return None
+    if spent >= cap:
         trace.append(
             TraceStep(
                 rule,
-                "pass",
-                f"{whose} spent {_money(inputs, spent)} of {_money(inputs, cap)}; "
-                f"{_money(inputs, cap - spent)} left this month",
+                "deny",
+                f"{whose} spent {_money(inputs, spent)} of the {_money(inputs, cap)} monthly cap",
                 facts,
             )
         )
+        return cap
+    trace.append(
+        TraceStep(
+            rule,
+            "pass",
+            f"{whose} spent {_money(inputs, spent)} of {_money(inputs, cap)}; "
+            f"{_money(inputs, cap - spent)} left this month",
+            facts,
+        )
+    )
+    return None
+
+
+def request_limits(inputs: PolicyInputs, model: str, trace: list[TraceStep]) -> SpectraError | None:
+    """Rule 8: the group's per-member request limits, shown (admission enforces them)."""
     limits = {"rpm": inputs.rpm, "tpm": inputs.tpm, "max_concurrent": inputs.max_concurrent}
     if any(v is not None for v in limits.values()):
         shown = ", ".join(f"{k} {v}" for k, v in limits.items() if v is not None)
@@ -479,6 +523,19 @@ def _group_rules(inputs: PolicyInputs, model: str, trace: list[TraceStep]) -> Sp
     else:
         trace.append(TraceStep("request_limits", "pass", "no group request limits", limits))
     return None
+
+
+RULES: tuple[Rule, ...] = (
+    key_scope,
+    user_status,
+    group_deny,
+    group_allow,
+    client,
+    group_cap,
+    member_cap,
+    request_limits,
+)
+"""The access rules, in order: the order is the policy (the first refusal decides)."""
 
 
 def insufficient_for_request(

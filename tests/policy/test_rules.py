@@ -1,4 +1,5 @@
-"""Each access rule alone, and the order of `RULES` (the order is the policy)."""
+"""Each access rule alone, and that an earlier rule decides first (the order of every step is
+pinned by test_decide_group.test_trace_lists_every_rule_in_order_with_inputs)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,6 @@ from spectra.policy import decide as policy
 from spectra.policy.decide import TraceStep
 
 from .test_decide import NOW, _inputs, _pkg
-
-
-def test_the_rules_run_in_the_documented_order() -> None:
-    assert [rule.__name__ for rule in policy.RULES] == [
-        "key_scope",
-        "user_status",
-        "group_deny",
-        "group_allow",
-        "client",
-        "group_cap",
-        "member_cap",
-        "request_limits",
-    ]
 
 
 def test_key_scope_alone_refuses_a_model_outside_the_scope() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,16 +17,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from spectra import __version__
+from spectra.api import handlers as api_handlers
+from spectra.api import router as api_router
 from spectra.config import Settings, get_settings
+from spectra.console import handlers as console_handlers
+from spectra.console import router as console_router
 from spectra.db import migrate
 from spectra.errors import SpectraError
+from spectra.gateway import refusals as gateway_refusals
+from spectra.gateway import router as gateway_router
 from spectra.logs import request_id_var
 from spectra.middleware import ConsoleHeadersMiddleware, RequestIdMiddleware, request_id_for
 from spectra.runtime import Runtime, build_runtime, close_runtime
 
 log = logging.getLogger(__name__)
 
-SURFACES = ("gateway", "api", "console")
+# Mounted in this order: the gateway's routes ahead of everything else.
+SURFACES = (gateway_router, api_router, console_router)
 
 GATEWAY_PREFIX = "/v1/"
 
@@ -197,9 +203,8 @@ def create_app(
         (runtime.settings if runtime else settings or get_settings()).trusted_proxy_list
     )
 
-    for name in SURFACES:
-        module = importlib.import_module(f"spectra.{name}.router")
-        module.install(app)
+    for surface in SURFACES:
+        surface.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -288,7 +293,7 @@ def serve_app() -> FastAPI:
 
 def _surface_for(path: str) -> Any:
     if path.startswith("/v1"):
-        return importlib.import_module("spectra.gateway.refusals")
+        return gateway_refusals
     if path.startswith("/console"):
-        return importlib.import_module("spectra.console.handlers")
-    return importlib.import_module("spectra.api.handlers")
+        return console_handlers
+    return api_handlers

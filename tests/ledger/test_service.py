@@ -16,6 +16,7 @@ from spectra.errors import InvalidAmountError
 from spectra.kit import clock as clock_module
 from spectra.ledger import service as ledger_service
 from spectra.ledger.errors import (
+    ApprovalNotPendingError,
     CodeAlreadyRedeemedError,
     CodeExpiredError,
     CodeNotFoundError,
@@ -194,6 +195,34 @@ class TestFourEyes:
         assert rejected.status == "rejected"
         assert rejected.transaction_id is None
         assert outcome.account.balance_micros == 0
+        events = await _audit(session, "ledger.recharge.reject")
+        assert [(e.before, e.after) for e in events] == [
+            ({"status": "pending"}, {"status": "rejected"})
+        ]
+
+    async def test_a_decided_approval_cannot_take_the_other_decision(
+        self, session: AsyncSession
+    ) -> None:
+        user = await make_user(session)
+        await _setting(session, "four_eyes_threshold", "1")
+        first = await ledger_service.recharge(
+            session, ADMIN, user_id=user.id, amount=5_000_000, memo="m", idempotency_key="a"
+        )
+        second = await ledger_service.recharge(
+            session, ADMIN, user_id=user.id, amount=7_000_000, memo="m", idempotency_key="b"
+        )
+        assert first.approval is not None
+        assert second.approval is not None
+        await ledger_service.approve_recharge(session, BILLING, approval_id=first.approval.id)
+        await ledger_service.reject_recharge(session, BILLING, approval_id=second.approval.id)
+        with pytest.raises(ApprovalNotPendingError) as refused:
+            await ledger_service.reject_recharge(session, BILLING, approval_id=first.approval.id)
+        assert refused.value.code == "recharge_approval_not_pending"
+        with pytest.raises(ApprovalNotPendingError):
+            await ledger_service.approve_recharge(session, BILLING, approval_id=second.approval.id)
+        assert await ledger_service.balance(session, first.account.id) == 5_000_000
+        assert len(await _audit(session, "ledger.recharge.approve")) == 1
+        assert len(await _audit(session, "ledger.recharge.reject")) == 1
 
 
 class TestRechargeRequests:

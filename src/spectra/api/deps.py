@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Header, Request
 
 from spectra.audit.actor import Actor, user_actor
+from spectra.db.hub import Hub
 from spectra.db.session import ReadSession, Session, read_scope, session_scope
 from spectra.errors import UnauthenticatedError
 from spectra.keys import service as keys_service
 from spectra.keys.secrets import is_member_key
-from spectra.runtime import Runtime
 from spectra.users import service as users_service
 from spectra.users.errors import CsrfError
 from spectra.users.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_matches
@@ -22,8 +22,8 @@ from spectra.users.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_matches
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
+def get_runtime(request: Request) -> Hub:
+    runtime: Hub = request.app.state.runtime
     return runtime
 
 
@@ -117,7 +117,7 @@ def _check_csrf(request: Request, session_token: str) -> None:
         )
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[Hub, Depends(get_runtime)]
 # "function" scope: the transaction commits before the answer is sent, so a client that acts on
 # the answer (a redirect, a follow-up GET) sees the write, and a failed commit is an error answer.
 SessionDep = Annotated[Session, Depends(_session, scope="function")]

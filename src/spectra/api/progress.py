@@ -19,9 +19,9 @@ from fastapi.encoders import jsonable_encoder
 from starlette.responses import StreamingResponse
 
 from spectra.api.handlers import STATUS_BY_KIND
+from spectra.db.hub import Hub
 from spectra.db.session import Session, session_scope
 from spectra.errors import SpectraError
-from spectra.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def wants_progress(request: Request) -> bool:
 
 async def answer(
     request: Request,
-    runtime: Runtime,
+    runtime: Hub,
     session: Session,
     work: Callable[[Session, Tick | None], Awaitable[Any]],
     *,
@@ -60,7 +60,7 @@ def _line(kind: str, value: Any) -> bytes:
     return (json.dumps({kind: jsonable_encoder(value)}, default=str) + "\n").encode()
 
 
-def progress_answer(runtime: Runtime, work: Work) -> StreamingResponse:
+def progress_answer(runtime: Hub, work: Work) -> StreamingResponse:
     """Run `work(session, tick)` in its own unit of work while streaming its progress."""
 
     async def lines() -> AsyncIterator[bytes]:

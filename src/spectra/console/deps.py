@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 
 from spectra.audit.actor import Actor, user_actor
+from spectra.db.hub import Hub
 from spectra.db.session import ReadSession, Session, read_scope, session_scope
 from spectra.errors import UnauthenticatedError
-from spectra.runtime import Runtime
 from spectra.users import service as users_service
 from spectra.users.errors import CsrfError
 from spectra.users.models import User
@@ -30,8 +30,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 
 
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
+def get_runtime(request: Request) -> Hub:
+    runtime: Hub = request.app.state.runtime
     return runtime
 
 
@@ -130,7 +130,7 @@ async def check_csrf(request: Request, session_token: str | None) -> None:
         raise CsrfError("This form has expired or was not sent from the console; reload the page.")
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[Hub, Depends(get_runtime)]
 # "function" scope: the transaction commits before the answer is sent, so a client that acts on
 # the answer (a redirect, a follow-up GET) sees the write, and a failed commit is an error answer.
 SessionDep = Annotated[Session, Depends(_session, scope="function")]

@@ -9,6 +9,7 @@ means "Redis cannot answer now" (callers fail closed or degrade, never guess).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -50,6 +51,13 @@ class SharedRedis:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def lua_script(package: str, *names: str) -> str:
+    """The Lua source of a Redis script: `<package>/lua/<name>.lua` for each name, joined in order
+    (a shared function file first, then the script that calls it). Package data, so a wheel has it."""
+    folder = resources.files(package).joinpath("lua")
+    return "".join(folder.joinpath(f"{name}.lua").read_text(encoding="utf-8") for name in names)
 
 
 def open_redis(url: str, prefix: str = "spectra:") -> SharedRedis:

@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from spectra.db.redis import REDIS_DOWN, SharedRedis
+from spectra.db.redis import REDIS_DOWN, SharedRedis, lua_script
 from spectra.db.session import Database, read_scope, session_scope
 from spectra.errors import InvalidError
 from spectra.kit.clock import utc_now
@@ -56,223 +56,27 @@ SWEEP_BATCH = 500
 SETTLED_HERE_MAX = 100_000
 """How many recently settled hold ids a process remembers locally (one per request, so bounded)."""
 
-_INIT = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'b', ARGV[1], 'h', '0', 'pt', '0', 'sg', '0', 'ws', '0')
-return 1
-"""
+_INIT = lua_script("spectra.ledger", "holds_init")
 
-_AVAILABLE = """
-local out = {}
-for i = 1, #KEYS do
-  local v = redis.call('HMGET', KEYS[i], 'b', 'h', 'pt')
-  if not v[1] then
-    out[i] = false
-  else
-    out[i] = string.format('%d', tonumber(v[1]) - tonumber(v[2]) - tonumber(v[3]))
-  end
-end
-return out
-"""
+_AVAILABLE = lua_script("spectra.ledger", "holds_available")
 
-# KEYS: holds zset, hold key, account keys (plan order). ARGV: amount, expiry ms, hold id,
-# then one cap per account (-1 = none). Returns {1, take...}, {0, coverable} or {-1, index}.
-_RESERVE = """
-local amount = tonumber(ARGV[1])
-local n = #KEYS - 2
-for i = 1, n do
-  if redis.call('EXISTS', KEYS[2 + i]) == 0 then return {-1, i} end
-end
-local remaining = amount
-local takes = {}
-for i = 1, n do
-  local v = redis.call('HMGET', KEYS[2 + i], 'b', 'h', 'pt')
-  local can = tonumber(v[1]) - tonumber(v[2]) - tonumber(v[3])
-  if can < 0 then can = 0 end
-  local cap = tonumber(ARGV[3 + i])
-  if cap >= 0 and cap < can then can = cap end
-  local take = math.min(can, remaining)
-  takes[i] = take
-  remaining = remaining - take
-end
-if remaining > 0 then return {0, string.format('%d', amount - remaining)} end
-local parts = {}
-local out = {1}
-for i = 1, n do
-  if takes[i] > 0 then
-    redis.call('HINCRBY', KEYS[2 + i], 'h', string.format('%d', takes[i]))
-    parts[#parts + 1] = KEYS[2 + i] .. '=' .. string.format('%d', takes[i])
-  end
-  out[#out + 1] = string.format('%d', takes[i])
-end
-redis.call('HSET', KEYS[2], 'parts', table.concat(parts, '|'), 'exp', ARGV[2])
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-return out
-"""
+_RESERVE = lua_script("spectra.ledger", "holds_reserve")
 
-_RELEASE_BODY = """
-local function release(holds, hold_key, hold_id)
-  local parts = redis.call('HGET', hold_key, 'parts')
-  if not parts then
-    redis.call('ZREM', holds, hold_id)
-    return 0
-  end
-  for key, take in string.gmatch(parts, '([^|=]+)=(%d+)') do
-    if redis.call('EXISTS', key) == 1 then
-      redis.call('HINCRBY', key, 'h', '-' .. take)
-    end
-  end
-  redis.call('DEL', hold_key)
-  redis.call('ZREM', holds, hold_id)
-  return 1
-end
-"""
 
 # KEYS: holds zset, hold key. ARGV: hold id.
-_RELEASE = _RELEASE_BODY + "return release(KEYS[1], KEYS[2], ARGV[1])\n"
+_RELEASE = lua_script("spectra.ledger", "holds_release_fn", "holds_release")
 
-# KEYS: holds zset. ARGV: now ms, batch size, hold key prefix.
-_EXPIRE = (
-    _RELEASE_BODY
-    + """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local n = 0
-for _, id in ipairs(ids) do
-  n = n + release(KEYS[1], ARGV[3] .. id, id)
-end
-return n
-"""
-)
+_EXPIRE = lua_script("spectra.ledger", "holds_release_fn", "holds_expire")
 
-# KEYS: holds zset, hold key, settled marker, account keys (plan order).
-# ARGV: cost, idempotency key, last index (1-based plan index that takes what is left),
-#       settled ttl, hold id, then per account: cap (-1 none), held part (0 if none).
-# Returns {1, charge...}, {-2} (already settled) or {-1, index} (account not loaded).
-_SETTLE = """
-local cost = tonumber(ARGV[1])
-local n = #KEYS - 3
-if redis.call('EXISTS', KEYS[3]) == 1 then return {-2} end
-for i = 1, n do
-  if redis.call('EXISTS', KEYS[3 + i]) == 0 then return {-1, i} end
-end
-local still_open = redis.call('EXISTS', KEYS[2]) == 1
-local charges = {}
-for i = 1, n do charges[i] = 0 end
-local remaining = cost
-if still_open then
-  for i = 1, n do
-    local take = tonumber(ARGV[5 + 2 * i])
-    if take > 0 then
-      redis.call('HINCRBY', KEYS[3 + i], 'h', string.format('%d', -take))
-      local charge = math.min(take, remaining)
-      charges[i] = charges[i] + charge
-      remaining = remaining - charge
-    end
-  end
-  redis.call('DEL', KEYS[2])
-  redis.call('ZREM', KEYS[1], ARGV[5])
-end
-if remaining > 0 then
-  for i = 1, n do
-    if remaining == 0 then break end
-    local v = redis.call('HMGET', KEYS[3 + i], 'b', 'h', 'pt')
-    local can = tonumber(v[1]) - tonumber(v[2]) - tonumber(v[3]) - charges[i]
-    if can < 0 then can = 0 end
-    local cap = tonumber(ARGV[4 + 2 * i])
-    if cap >= 0 then
-      local room = cap - charges[i]
-      if room < 0 then room = 0 end
-      if room < can then can = room end
-    end
-    local charge = math.min(can, remaining)
-    charges[i] = charges[i] + charge
-    remaining = remaining - charge
-  end
-end
-if remaining > 0 then
-  local last = tonumber(ARGV[3])
-  charges[last] = charges[last] + remaining
-end
-redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])
-local out = {1}
-for i = 1, n do
-  if cost > 0 and charges[i] > 0 then
-    local c = string.format('%d', charges[i])
-    redis.call('HINCRBY', KEYS[3 + i], 'p:' .. ARGV[2], c)
-    redis.call('HINCRBY', KEYS[3 + i], 'pt', c)
-    redis.call('HINCRBY', KEYS[3 + i], 'sg', 1)
-  end
-  out[#out + 1] = string.format('%d', charges[i])
-end
-return out
-"""
+_SETTLE = lua_script("spectra.ledger", "holds_settle")
 
-# KEYS: pairs (account key, written-log key). ARGV: idempotency key, log length, charges.
-_WRITTEN = """
-local key = ARGV[1]
-for i = 1, #KEYS / 2 do
-  local acct = KEYS[2 * i - 1]
-  local pending = redis.call('HGET', acct, 'p:' .. key)
-  if pending then
-    redis.call('HDEL', acct, 'p:' .. key)
-    redis.call('HINCRBY', acct, 'pt', '-' .. pending)
-    local charge = ARGV[2 + i]
-    redis.call('HINCRBY', acct, 'b', '-' .. charge)
-    local seq = redis.call('HINCRBY', acct, 'ws', 1)
-    redis.call('LPUSH', KEYS[2 * i], seq .. '|' .. charge .. '|' .. key)
-    redis.call('LTRIM', KEYS[2 * i], 0, tonumber(ARGV[2]) - 1)
-  end
-end
-return 1
-"""
+_WRITTEN = lua_script("spectra.ledger", "holds_written")
 
-# KEYS: account keys. ARGV: idempotency key.
-_DISCARD = """
-for i = 1, #KEYS do
-  local pending = redis.call('HGET', KEYS[i], 'p:' .. ARGV[1])
-  if pending then
-    redis.call('HDEL', KEYS[i], 'p:' .. ARGV[1])
-    redis.call('HINCRBY', KEYS[i], 'pt', '-' .. pending)
-  end
-end
-return 1
-"""
+_DISCARD = lua_script("spectra.ledger", "holds_discard")
 
-# KEYS: account key. Returns {ws, sg, pending keys...} or {} when not loaded.
-_SNAPSHOT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
-local out = {redis.call('HGET', KEYS[1], 'ws'), redis.call('HGET', KEYS[1], 'sg')}
-for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if string.sub(field, 1, 2) == 'p:' then out[#out + 1] = string.sub(field, 3) end
-end
-return out
-"""
+_SNAPSHOT = lua_script("spectra.ledger", "holds_snapshot")
 
-# KEYS: account key, written-log key. ARGV: fresh balance, ws at snapshot, sg at snapshot,
-# then the idempotency keys the database snapshot already has.
-# Returns 1 (applied), 0 (not loaded) or -1 (a settlement arrived meanwhile: read again).
-_RECONCILE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('HGET', KEYS[1], 'sg') ~= ARGV[3] then return -1 end
-local written = {}
-for i = 4, #ARGV do written[ARGV[i]] = true end
-local balance = tonumber(ARGV[1])
-local since = tonumber(ARGV[2])
-for _, entry in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
-  local seq, charge, key = string.match(entry, '^(%d+)|(%d+)|(.*)$')
-  if tonumber(seq) <= since then break end
-  if not written[key] then balance = balance - tonumber(charge) end
-end
-for key, _ in pairs(written) do
-  local pending = redis.call('HGET', KEYS[1], 'p:' .. key)
-  if pending then
-    redis.call('HDEL', KEYS[1], 'p:' .. key)
-    redis.call('HINCRBY', KEYS[1], 'pt', '-' .. pending)
-  end
-end
-redis.call('HSET', KEYS[1], 'b', string.format('%d', balance))
-return 1
-"""
+_RECONCILE = lua_script("spectra.ledger", "holds_reconcile")
 
 
 def _ms(at: datetime) -> int:

@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from spectra.db.redis import REDIS_DOWN, SharedRedis
+from spectra.db.redis import REDIS_DOWN, SharedRedis, lua_script
 from spectra.kit.clock import monotonic
 from spectra.kit.ids import uuid7
 from spectra.ledger.errors import RedeemRateLimitedError
@@ -83,35 +83,9 @@ class InProcessRedeemLimiter:
             self._ips.add(ip, now)
 
 
-# KEYS: sliding windows (sorted sets of attempt ids scored by ms). ARGV: window s, then one
-# limit per key. Returns the ms until the longest-blocked key has room again (0: allowed).
-_CHECK = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[1]) * 1000
-local wait = 0
-for i = 1, #KEYS do
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
-  local limit = tonumber(ARGV[i + 1])
-  local count = redis.call('ZCARD', KEYS[i])
-  if count >= limit then
-    local oldest = redis.call('ZRANGE', KEYS[i], count - limit, count - limit, 'WITHSCORES')
-    wait = math.max(wait, tonumber(oldest[2]) + window - now)
-  end
-end
-return wait
-"""
+_CHECK = lua_script("spectra.ledger", "ratelimit_check")
 
-# KEYS: the same windows. ARGV: window s, attempt id.
-_FAILED = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for i = 1, #KEYS do
-  redis.call('ZADD', KEYS[i], now, ARGV[2])
-  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[1]) * 1000)
-end
-return 0
-"""
+_FAILED = lua_script("spectra.ledger", "ratelimit_failed")
 
 
 class RedisRedeemLimiter:

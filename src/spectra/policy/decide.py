@@ -34,230 +34,58 @@ explain` from the database; both call this same function, so both show the same 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from spectra.errors import SpectraError
-from spectra.kit.money import display, format_amount
 
 from .errors import (
-    ClientNotAllowedError,
-    GroupCapReachedError,
-    MemberCapReachedError,
-    ModelDeniedByGroupError,
-    ModelNotAllowedByGroupError,
-    ModelNotInKeyScopeError,
     ModelNotInPackageError,
     NoFundingSourceError,
     PackageAllowanceExhaustedError,
-    UserNotActiveError,
     WalletEmptyError,
 )
+from .facts import (
+    ALLOWANCE,
+    GROUP_WALLET,
+    USER_WALLET,
+    Decision,
+    FundingPick,
+    PackageFacts,
+    PolicyInputs,
+    TraceStep,
+    WalletFacts,
+    money,
+)
+from .rules import RULES
 
-USABLE_USER_STATUSES = frozenset({"active", "invited"})
-ALLOWANCE = "allowance"
-USER_WALLET = "user_wallet"
-GROUP_WALLET = "group_wallet"
-
-
-@dataclass(frozen=True, slots=True)
-class PackageFacts:
-    """One active package assignment of the member, with what is left on its allowance."""
-
-    assignment_id: uuid.UUID
-    package_name: str
-    allowance_account_id: uuid.UUID
-    model_patterns: tuple[str, ...]
-    period_ends_at: datetime
-    available_micros: int
-    """What the allowance can still pay (balance minus open holds), micros."""
-    allowance_micros: int | None = None
-    """The allowance granted per period, micros (for the sentence "$X of $Y left")."""
-    max_cost_per_request_micros: int | None = None
-    rpm: int | None = None
-    tpm: int | None = None
-    max_concurrent: int | None = None
-
-    def allows(self, model: str) -> bool:
-        return any(fnmatchcase(model, pattern) for pattern in self.model_patterns)
-
-
-@dataclass(frozen=True, slots=True)
-class WalletFacts:
-    account_id: uuid.UUID | None
-    """None when the wallet was never created (nothing was ever paid into it)."""
-    available_micros: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyInputs:
-    """Everything the decision reads, as plain values."""
-
-    user_id: uuid.UUID
-    user_email: str
-    user_status: str
-    group_id: uuid.UUID
-    group_name: str
-    packages: tuple[PackageFacts, ...]
-    wallet: WalletFacts
-    group_wallet: WalletFacts
-    key_id: uuid.UUID | None = None
-    key_scopes: tuple[str, ...] = ()
-    wallet_fallback: bool = True
-    group_wallet_fallback: bool = True
-    offered: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    """Active packages of the catalog (name, model patterns): to say which package would do."""
-    currency: str = "USD"
-    time_zone: str = "UTC"
-    allowed_models: tuple[str, ...] = ()
-    """The group's allowed model patterns; empty = any model."""
-    member_models: tuple[str, ...] = ()
-    """Patterns granted to this member on top of the group's (a rollout cohort's models)."""
-    denied_models: tuple[str, ...] = ()
-    """The group's explicitly denied model patterns: they win over every allow."""
-    allowed_clients: tuple[str, ...] = ()
-    """Client families (spectra.usage.clients) the group allows; empty = any client."""
-    client: str | None = None
-    """The client family of the request; None when unknown (explain without --client)."""
-    group_cap_micros: int | None = None
-    group_spent_micros: int = 0
-    """The group's spend this month (workspace time zone), micros."""
-    member_cap_micros: int | None = None
-    member_spent_micros: int = 0
-    """The member's spend this month, micros."""
-    rpm: int | None = None
-    tpm: int | None = None
-    max_concurrent: int | None = None
-    """The group's per-member request limits (None = none from the group)."""
-    default_package: str | None = None
-    """The group's default package, shown in the trace as part of its policy."""
-
-
-@dataclass(frozen=True, slots=True)
-class TraceStep:
-    rule: str
-    outcome: str
-    """`pass`, `deny`, `pick` (a funding source chosen) or `skip`."""
-    detail: str
-    inputs: dict[str, Any] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "outcome": self.outcome,
-            "detail": self.detail,
-            "inputs": self.inputs,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class FundingPick:
-    """A funding source, in the order holds and charges use them."""
-
-    kind: str
-    account_id: uuid.UUID
-    label: str
-    available_micros: int
-    cap_micros: int | None = None
-    """The most this source may pay for one request (a package's max cost per request)."""
-    assignment_id: uuid.UUID | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "account_id": str(self.account_id),
-            "label": self.label,
-            "available": format_amount(self.available_micros),
-            "available_micros": self.available_micros,
-            "cap_micros": self.cap_micros,
-            "assignment_id": str(self.assignment_id) if self.assignment_id else None,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    allowed: bool
-    reason_code: str | None
-    message: str
-    deciding_rule: str
-    funding: tuple[FundingPick, ...]
-    trace: tuple[TraceStep, ...]
-    error: SpectraError | None = None
-    """The refusal to raise when not allowed."""
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "allowed": self.allowed,
-            "reason_code": self.reason_code,
-            "message": self.message,
-            "deciding_rule": self.deciding_rule,
-            "funding": [f.as_json() for f in self.funding],
-            "trace": [s.as_json() for s in self.trace],
-        }
+__all__ = [
+    "ALLOWANCE",
+    "Decision",
+    "PackageFacts",
+    "PolicyInputs",
+    "TraceStep",
+    "WalletFacts",
+    "decide",
+    "insufficient_for_request",
+]
 
 
 def decide(inputs: PolicyInputs, model: str, *, now: datetime) -> Decision:
-    """Decide access to `model` and the funding order. Pure: same inputs, same answer."""
-    trace: list[TraceStep] = []
-    if inputs.key_scopes and not any(fnmatchcase(model, p) for p in inputs.key_scopes):
-        patterns = ", ".join(inputs.key_scopes)
-        trace.append(
-            TraceStep(
-                "key_scope",
-                "deny",
-                f"the key allows {patterns}, not {model}",
-                {"key_id": _s(inputs.key_id), "scopes": list(inputs.key_scopes), "model": model},
-            )
-        )
-        return _deny(
-            trace,
-            "key_scope",
-            ModelNotInKeyScopeError(
-                f"This key may only use models matching {patterns}, not {model}; "
-                "use another key or ask an admin to widen its scope.",
-                model=model,
-            ),
-        )
-    trace.append(
-        TraceStep(
-            "key_scope",
-            "pass",
-            "the key allows any model" if not inputs.key_scopes else f"the key allows {model}",
-            {"key_id": _s(inputs.key_id), "scopes": list(inputs.key_scopes), "model": model},
-        )
-    )
-    if inputs.user_status not in USABLE_USER_STATUSES:
-        trace.append(
-            TraceStep(
-                "user_status",
-                "deny",
-                f"{inputs.user_email} is {inputs.user_status}",
-                {"status": inputs.user_status},
-            )
-        )
-        return _deny(
-            trace,
-            "user_status",
-            UserNotActiveError(
-                f"This key's user is {inputs.user_status}; ask an admin to reactivate the account.",
-                user_status=inputs.user_status,
-            ),
-        )
-    trace.append(
-        TraceStep(
-            "user_status",
-            "pass",
-            f"{inputs.user_email} is {inputs.user_status}",
-            {"status": inputs.user_status},
-        )
-    )
-    refusal = _group_rules(inputs, model, trace)
-    if refusal is not None:
-        return _deny(trace, trace[-1].rule, refusal)
+    """Decide access to `model` and the funding order. Pure: same inputs, same answer.
 
+    The rules in `RULES` run in order and the first refusal decides; then the funding order."""
+    trace: list[TraceStep] = []
+    for rule in RULES:
+        refusal = rule(inputs, model, trace)
+        if refusal is not None:
+            return _deny(trace, trace[-1].rule, refusal)
+    return _fund(inputs, model, now, trace)
+
+
+def _fund(inputs: PolicyInputs, model: str, now: datetime, trace: list[TraceStep]) -> Decision:
+    """The last rule: who pays, in order (packages ending soonest, then the wallets)."""
     funding: list[FundingPick] = []
     allowing: list[PackageFacts] = []
     for pkg in sorted(inputs.packages, key=lambda p: (p.period_ends_at, str(p.assignment_id))):
@@ -299,7 +127,7 @@ def decide(inputs: PolicyInputs, model: str, *, now: datetime) -> Decision:
             TraceStep(
                 "packages",
                 "pick",
-                f"'{pkg.package_name}' pays first with {_money(inputs, pkg.available_micros)} left",
+                f"'{pkg.package_name}' pays first with {money(inputs, pkg.available_micros)} left",
                 facts,
             )
         )
@@ -347,140 +175,6 @@ def decide(inputs: PolicyInputs, model: str, *, now: datetime) -> Decision:
     return _deny(trace, "funding", error)
 
 
-def _matches(model: str, patterns: tuple[str, ...]) -> list[str]:
-    return [p for p in patterns if fnmatchcase(model, p)]
-
-
-def _group_rules(inputs: PolicyInputs, model: str, trace: list[TraceStep]) -> SpectraError | None:
-    """Rules 3 to 8: the group's bound on what any source may pay for; the refusal or None."""
-    group = inputs.group_name
-    denied = _matches(model, inputs.denied_models)
-    facts: dict[str, Any] = {"denied": list(inputs.denied_models), "model": model}
-    if denied:
-        trace.append(
-            TraceStep("group_deny", "deny", f"group '{group}' denies {', '.join(denied)}", facts)
-        )
-        return ModelDeniedByGroupError(
-            f"Your group '{group}' does not allow {model} (it is explicitly denied); "
-            "ask an admin if you need it.",
-            model=model,
-            group=group,
-        )
-    trace.append(
-        TraceStep(
-            "group_deny",
-            "pass",
-            f"group '{group}' denies no pattern matching {model}"
-            if inputs.denied_models
-            else f"group '{group}' denies no model",
-            facts,
-        )
-    )
-    facts = {
-        "allowed": list(inputs.allowed_models),
-        "member_grants": list(inputs.member_models),
-        "model": model,
-        "default_package": inputs.default_package,
-    }
-    if inputs.allowed_models:
-        by_group = _matches(model, inputs.allowed_models)
-        by_grant = _matches(model, inputs.member_models)
-        if not by_group and not by_grant:
-            trace.append(
-                TraceStep(
-                    "group_allow",
-                    "deny",
-                    f"group '{group}' allows {', '.join(inputs.allowed_models)}, not {model}",
-                    facts,
-                )
-            )
-            return ModelNotAllowedByGroupError(
-                f"Your group '{group}' allows {', '.join(inputs.allowed_models)}, not {model}; "
-                "ask an admin to enable it for you.",
-                model=model,
-                group=group,
-            )
-        why = (
-            f"group '{group}' allows {', '.join(by_group)}"
-            if by_group
-            else f"you were granted {', '.join(by_grant)}"
-        )
-        trace.append(TraceStep("group_allow", "pass", why, facts))
-    else:
-        trace.append(TraceStep("group_allow", "pass", f"group '{group}' allows any model", facts))
-    facts = {"allowed_clients": list(inputs.allowed_clients), "client": inputs.client}
-    if not inputs.allowed_clients:
-        trace.append(TraceStep("client", "pass", f"group '{group}' allows any client", facts))
-    elif inputs.client is None:
-        trace.append(TraceStep("client", "skip", "the client is not known here", facts))
-    elif inputs.client not in inputs.allowed_clients:
-        clients = ", ".join(inputs.allowed_clients)
-        trace.append(
-            TraceStep(
-                "client", "deny", f"group '{group}' allows {clients}, not {inputs.client}", facts
-            )
-        )
-        return ClientNotAllowedError(
-            f"Your group '{group}' only allows requests from {clients}, and this one came from "
-            f"{inputs.client}; use one of those tools or ask an admin.",
-            client=inputs.client,
-            group=group,
-        )
-    else:
-        trace.append(TraceStep("client", "pass", f"group '{group}' allows {inputs.client}", facts))
-    for rule, cap, spent, whose in (
-        ("group_cap", inputs.group_cap_micros, inputs.group_spent_micros, f"group '{group}'"),
-        ("member_cap", inputs.member_cap_micros, inputs.member_spent_micros, "you"),
-    ):
-        facts = {
-            "cap_micros": cap,
-            "spent_micros": spent,
-            "remaining_micros": None if cap is None else cap - spent,
-        }
-        if cap is None:
-            trace.append(TraceStep(rule, "pass", f"no monthly cap for {whose}", facts))
-            continue
-        if spent >= cap:
-            trace.append(
-                TraceStep(
-                    rule,
-                    "deny",
-                    f"{whose} spent {_money(inputs, spent)} of the {_money(inputs, cap)} "
-                    "monthly cap",
-                    facts,
-                )
-            )
-            if rule == "group_cap":
-                return GroupCapReachedError(
-                    f"Your group '{group}' has used its {_money(inputs, cap)} monthly cap "
-                    f"({_money(inputs, spent)} spent this month); ask an admin to raise it.",
-                    cap_micros=cap,
-                    spent_micros=spent,
-                )
-            return MemberCapReachedError(
-                f"You have used your {_money(inputs, cap)} monthly cap in group '{group}' "
-                f"({_money(inputs, spent)} spent this month); ask an admin to raise it.",
-                cap_micros=cap,
-                spent_micros=spent,
-            )
-        trace.append(
-            TraceStep(
-                rule,
-                "pass",
-                f"{whose} spent {_money(inputs, spent)} of {_money(inputs, cap)}; "
-                f"{_money(inputs, cap - spent)} left this month",
-                facts,
-            )
-        )
-    limits = {"rpm": inputs.rpm, "tpm": inputs.tpm, "max_concurrent": inputs.max_concurrent}
-    if any(v is not None for v in limits.values()):
-        shown = ", ".join(f"{k} {v}" for k, v in limits.items() if v is not None)
-        trace.append(TraceStep("request_limits", "pass", f"per member: {shown}", limits))
-    else:
-        trace.append(TraceStep("request_limits", "pass", "no group request limits", limits))
-    return None
-
-
 def insufficient_for_request(
     inputs: PolicyInputs, decision: Decision, model: str, needed_micros: int
 ) -> SpectraError:
@@ -489,7 +183,7 @@ def insufficient_for_request(
         min(f.available_micros, f.cap_micros) if f.cap_micros is not None else f.available_micros
         for f in decision.funding
     )
-    need = _money(inputs, needed_micros)
+    need = money(inputs, needed_micros)
     first = decision.funding[0] if decision.funding else None
     pkg = _package(inputs, first.assignment_id) if first is not None else None
     if pkg is not None and len(decision.funding) == 1:
@@ -499,7 +193,7 @@ def insufficient_for_request(
         ):
             return PackageAllowanceExhaustedError(
                 f"This request would cost about {need}, more than the "
-                f"{_money(inputs, pkg.max_cost_per_request_micros)} per request that package "
+                f"{money(inputs, pkg.max_cost_per_request_micros)} per request that package "
                 f"'{pkg.package_name}' allows; ask for fewer output tokens or ask an admin.",
                 needed_micros=needed_micros,
             )
@@ -510,7 +204,7 @@ def insufficient_for_request(
             available_micros=available,
         )
     return WalletEmptyError(
-        f"Your funding sources have {_money(inputs, available)} available, and this request "
+        f"Your funding sources have {money(inputs, available)} available, and this request "
         f"needs about {need}. Ask an admin to recharge or request a top-up.",
         needed_micros=needed_micros,
         available_micros=available,
@@ -543,7 +237,7 @@ def _wallet_step(
     funding.append(FundingPick(kind, wallet.account_id, label, wallet.available_micros))
     trace.append(
         TraceStep(
-            rule, "pick", f"{label} pays next with {_money(inputs, wallet.available_micros)}", facts
+            rule, "pick", f"{label} pays next with {money(inputs, wallet.available_micros)}", facts
         )
     )
     return True
@@ -594,8 +288,8 @@ def _no_funding(
 
 
 def _allowance_phrase(inputs: PolicyInputs, pkg: PackageFacts) -> str:
-    left = _money(inputs, max(pkg.available_micros, 0))
-    of = f" of {_money(inputs, pkg.allowance_micros)}" if pkg.allowance_micros is not None else ""
+    left = money(inputs, max(pkg.available_micros, 0))
+    of = f" of {money(inputs, pkg.allowance_micros)}" if pkg.allowance_micros is not None else ""
     return (
         f"Package '{pkg.package_name}' has {left}{of} left until {_day(inputs, pkg.period_ends_at)}"
     )
@@ -626,10 +320,6 @@ def _deny(trace: list[TraceStep], rule: str, error: SpectraError) -> Decision:
         trace=tuple(trace),
         error=error,
     )
-
-
-def _money(inputs: PolicyInputs, micros: int) -> str:
-    return display(micros, inputs.currency)
 
 
 def _day(inputs: PolicyInputs, at: datetime) -> str:

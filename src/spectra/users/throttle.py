@@ -29,7 +29,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
-from spectra.db.redis import REDIS_DOWN, SharedRedis
+from spectra.db.redis import REDIS_DOWN, SharedRedis, lua_script
 from spectra.kit.clock import monotonic, utc_now
 from spectra.kit.ids import uuid7
 
@@ -146,23 +146,7 @@ class InProcessSignInThrottle:
         return locked
 
 
-# KEYS: failures (sorted set of attempt ids scored by ms), lock. ARGV: limit, window s, lock s,
-# attempt id. Returns 1 when this failure set the lock. Redis's own clock, so hosts need not
-# agree on the time.
-_FAIL = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[2]) * 1000
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-redis.call('ZADD', KEYS[1], now, ARGV[4])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[2], '1', 'PX', tonumber(ARGV[3]) * 1000)
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-redis.call('PEXPIRE', KEYS[1], window)
-return 0
-"""
+_FAIL = lua_script("spectra.users", "throttle_fail")
 
 
 class RedisSignInThrottle:

@@ -43,43 +43,73 @@ async def approve_recharge(
     independent: not the requester, and not signed in with a credential someone else set (see
     `users_service.credential_provenance`). Approving an approved one again returns it and
     moves nothing. Writes an audit event naming requester, approver and the credential."""
+    return await _decide(session, actor, approval_id, ApprovalStatus.APPROVED, note)
+
+
+async def reject_recharge(
+    session: AsyncSession, actor: Actor, *, approval_id: uuid.UUID, note: str = ""
+) -> RechargeApproval:
+    """Reject a pending recharge; nothing is credited. Rejecting a rejected one again returns it.
+    Writes an audit event."""
+    return await _decide(session, actor, approval_id, ApprovalStatus.REJECTED, note)
+
+
+_VERBS = {ApprovalStatus.APPROVED: "approve", ApprovalStatus.REJECTED: "reject"}
+
+
+async def _decide(
+    session: AsyncSession,
+    actor: Actor,
+    approval_id: uuid.UUID,
+    to: ApprovalStatus,
+    note: str,
+) -> RechargeApproval:
+    """The one transition out of pending: approved (the operation is applied) or rejected. The
+    same decision again is a no-op that returns the approval; any other is refused."""
     require(actor, Permission.LEDGER_APPROVE)
     approval = await _locked(session, approval_id)
-    if approval.status == ApprovalStatus.APPROVED:
+    if approval.status == to:
         return approval
     if approval.status != ApprovalStatus.PENDING:
         raise ApprovalNotPendingError(
             f"This request was already {approval.status}.", status=approval.status
         )
-    credential = await _independent(session, actor, approval)
-    metadata = {
-        "requested_by": approval.requested_by_label,
-        "approved_by": actor.label,
-        "approval_id": str(approval.id),
-    }
-    txn = await _apply(session, actor, approval, metadata)
-    approval.status = ApprovalStatus.APPROVED
+    details: dict[str, str]
+    if to == ApprovalStatus.APPROVED:
+        credential = await _independent(session, actor, approval)
+        metadata = {
+            "requested_by": approval.requested_by_label,
+            "approved_by": actor.label,
+            "approval_id": str(approval.id),
+        }
+        txn = await _apply(session, actor, approval, metadata)
+        approval.decided_by_credential = credential
+        approval.transaction_id = txn.id
+        details = {
+            "amount": format_amount(approval.amount_micros),
+            "transaction_id": str(txn.id),
+            "requested_by": approval.requested_by_label,
+            "approved_by": actor.label,
+            "approver_provenance": credential,
+        }
+    else:
+        details = {"note": note}
+    approval.status = to
     approval.decided_by_identity = actor.identity
     approval.decided_by_label = actor.label
-    approval.decided_by_credential = credential
     approval.decided_at = utc_now()
     approval.decision_note = note
-    approval.transaction_id = txn.id
     await session.flush()
     await audit_service.record(
         session,
         actor,
-        f"ledger.{approval.operation}.approve",
+        f"ledger.{approval.operation}.{_VERBS[to]}",
         target_type="recharge_approval",
         target_id=approval.id,
         target_label=approval.requested_by_label,
         before={"status": "pending"},
-        after={"status": "approved"},
-        amount=format_amount(approval.amount_micros),
-        transaction_id=str(txn.id),
-        requested_by=approval.requested_by_label,
-        approved_by=actor.label,
-        approver_provenance=credential,
+        after={"status": str(to)},
+        **details,
     )
     return approval
 
@@ -159,38 +189,6 @@ async def _apply(
         metadata=metadata,
         audit=False,
     )
-
-
-async def reject_recharge(
-    session: AsyncSession, actor: Actor, *, approval_id: uuid.UUID, note: str = ""
-) -> RechargeApproval:
-    """Reject a pending recharge; nothing is credited. Writes an audit event."""
-    require(actor, Permission.LEDGER_APPROVE)
-    approval = await _locked(session, approval_id)
-    if approval.status == ApprovalStatus.REJECTED:
-        return approval
-    if approval.status != ApprovalStatus.PENDING:
-        raise ApprovalNotPendingError(
-            f"This request was already {approval.status}.", status=approval.status
-        )
-    approval.status = ApprovalStatus.REJECTED
-    approval.decided_by_identity = actor.identity
-    approval.decided_by_label = actor.label
-    approval.decided_at = utc_now()
-    approval.decision_note = note
-    await session.flush()
-    await audit_service.record(
-        session,
-        actor,
-        f"ledger.{approval.operation}.reject",
-        target_type="recharge_approval",
-        target_id=approval.id,
-        target_label=approval.requested_by_label,
-        before={"status": "pending"},
-        after={"status": "rejected"},
-        note=note,
-    )
-    return approval
 
 
 async def list_approvals(

@@ -1,0 +1,1 @@
+return release(KEYS[1], KEYS[2], ARGV[1])

@@ -154,6 +154,9 @@ def cli(runtime: Runtime, settings: Settings, monkeypatch: pytest.MonkeyPatch) -
         "SPECTRA_DATA_DIR": str(settings.data_dir),
         "SPECTRA_SECRET_KEY": TEST_SECRET,
         "SPECTRA_AUTO_MIGRATE": "false",
+        # The test's own anchor file: the data directory outlives the test's emptied tables, and
+        # an earlier test's anchors would not match this test's chain.
+        "SPECTRA_AUDIT_ANCHOR_FILE": str(settings.audit_anchor_file),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -124,13 +124,16 @@ class Cli:
 
 
 def normalise(value: Any, names: list[str] | None = None) -> Any:
-    """`value` with ids, times, secrets, the actor and `names` (words) replaced by placeholders."""
+    """`value` with ids, times, secrets, the actor, probe results and `names` (words) replaced by
+    placeholders."""
     if isinstance(value, dict):
         return {
             k: "<secret>"
             if k in SECRET_FIELDS
             else "<actor>"
             if k in ACTOR_FIELDS
+            else "<probe>"
+            if k.startswith("last_probe")  # the served process's probe job runs on its own time
             else normalise(v, names)
             for k, v in value.items()
         }

@@ -50,11 +50,12 @@ def test_pool_commands_print_the_same_both_ways(
     cli.both(["pool", "history", "A1", "--json"])
     cli.both(["pool", "status", "--json"])
     key = ["--stdin", "--no-probe", "--json"]
+    secret = "sk-test-bbbbbbbbbbbbbbbb5e6f\n"
     cli.both(
         ["pool", "rotate-credential", "A1", *key],
         ["pool", "rotate-credential", "A2", *key],
         names=pair,
-        input="sk-test-bbbbbbbbbbbbbbbb5e6f\n",
+        input=secret,
     )
     local, remote = cli.local("pool", "test", "A1"), cli.remote("pool", "test", "A2")
     assert (local.code, remote.code) == (10, 10)

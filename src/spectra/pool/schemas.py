@@ -153,6 +153,11 @@ class AccountCreate(BaseModel):
     )
     tags: list[str] = Field(default_factory=list)
     notes: str = Field(default="", max_length=2000)
+    translate: bool = Field(
+        default=True,
+        description="May serve callers of another protocol, their requests translated (only "
+        "when no account of the caller's protocol can serve the model).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -206,6 +211,9 @@ class AccountUpdate(BaseModel):
     groups: list[str] | None = None
     tags: list[str] | None = None
     notes: str | None = Field(default=None, max_length=2000)
+    translate: bool | None = Field(
+        default=None, description="May serve callers of another protocol (translated)."
+    )
 
     @field_validator("name")
     @classmethod
@@ -280,6 +288,8 @@ class AccountRead(BaseModel):
     group_ids: list[str]
     tags: list[str]
     notes: str
+    translate: bool
+    """May serve callers of another protocol (their requests translated)."""
     state: str
     state_reason: str
     state_changed_at: datetime
@@ -315,6 +325,7 @@ class AccountRead(BaseModel):
             group_ids=list(account.group_ids),
             tags=list(account.tags),
             notes=account.notes,
+            translate=account.is_translation_allowed,
             state=account.state,
             state_reason=account.state_reason,
             state_changed_at=account.state_changed_at,

@@ -64,6 +64,8 @@ class AccountConfig:
     monthly_spend_cap_micros: int | None
     group_ids: frozenset[str]
     tags: tuple[str, ...]
+    translate: bool = True
+    """May serve callers of another protocol (translated); see `PoolAccount.is_translation_allowed`."""
 
     def upstream_model(self, model: str) -> str | None:
         """The upstream name this account uses for `model`, or None when it does not serve it."""
@@ -117,6 +119,7 @@ def config_of(row: PoolAccount, keys: ServerKeys) -> AccountConfig:
         monthly_spend_cap_micros=row.monthly_spend_cap_micros,
         group_ids=frozenset(row.group_ids or ()),
         tags=tuple(row.tags or ()),
+        translate=row.is_translation_allowed,
     )
 
 

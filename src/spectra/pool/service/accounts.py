@@ -45,6 +45,7 @@ _AUDITED = (
     "group_ids",
     "tags",
     "notes",
+    "is_translation_allowed",
 )
 
 
@@ -92,6 +93,7 @@ async def add_account(session: Session, actor: Actor, *, data: AccountCreate) ->
         fixed_monthly_cost_micros=data.fixed_monthly_cost,
         tags=list(data.tags),
         notes=data.notes,
+        is_translation_allowed=data.translate,
         state=str(AccountState.ACTIVE),
         state_reason="added",
         state_changed_at=utc_now(),
@@ -120,7 +122,8 @@ async def add_account(session: Session, actor: Actor, *, data: AccountCreate) ->
 async def update_account(
     session: Session, actor: Actor, *, account_id: uuid.UUID, data: AccountUpdate
 ) -> PoolAccount:
-    """Change an account's settings (only the fields given). Writes an audit event with before/after."""
+    """Change an account's settings (only the fields given), among them whether it takes
+    translated traffic. Writes an audit event with before/after of what changed."""
     require(actor, Permission.POOL_WRITE)
     account = await get_for_update(session, account_id)
     before = _view(account)
@@ -160,6 +163,8 @@ async def update_account(
         account.tags = data.tags or []
     if "notes" in given:
         account.notes = data.notes or ""
+    if "translate" in given and data.translate is not None:
+        account.is_translation_allowed = data.translate
     after = _view(account)
     changed = {k for k in after if after[k] != before[k]}
     await session.flush()

@@ -108,7 +108,9 @@ class TestService:
         account = await make_account(session, admin)
         assert account.is_translation_allowed is True
         assert AccountRead.of(account).translate is True
-        assert (await last_audit(session)).after["is_translation_allowed"] is True
+        after = (await last_audit(session)).after
+        assert after is not None
+        assert after["is_translation_allowed"] is True
 
     async def test_turning_it_off_is_audited_before_and_after(
         self, session: Session, admin: Actor

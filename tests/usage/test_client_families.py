@@ -100,5 +100,5 @@ def test_every_family_is_allowed_in_group_policy() -> None:
 
 
 def test_an_unknown_family_is_refused_naming_the_known_ones() -> None:
-    with pytest.raises(ValidationError, match="unknown client qwen-code; use .*qwen_code"):
+    with pytest.raises(ValidationError, match=r"unknown client qwen-code; use .*qwen_code"):
         GroupPolicyChange(allowed_clients=["qwen-code"])

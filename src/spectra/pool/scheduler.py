@@ -31,7 +31,7 @@ from spectra.providers.errors import UpstreamFailure
 
 from .affinity import RedisAffinity
 from .credentials import Credential
-from .errors import ModelNotServedError, NoAccountAvailableError
+from .errors import ModelNotServedError, NoAccountAvailableError, model_not_served
 from .state import PROTOCOL_PROVIDERS, AccountRuntime, PoolState
 from .states import AccountState, Failure, Success, Tick
 from .urls import upstream_url
@@ -368,7 +368,7 @@ def _not_served(
 ) -> ModelNotServedError:
     """The refusal for a model that no account the caller may reach lists, aliases included:
     the caller's protocol's accounts, and with `translate` the others that take translated
-    traffic. `translation_off`: some account of another protocol lists it but does not."""
+    traffic."""
     served = sorted(
         {
             pattern
@@ -377,16 +377,4 @@ def _not_served(
             for pattern in runtime.config.models
         }
     )
-    shown = ", ".join(served[:12]) + (", ..." if len(served) > 12 else "")
-    listing = f" Served here: {shown}." if served else " No account is set up yet."
-    why = (
-        f"Only accounts of another protocol serve {model}, and they do not take translated traffic."
-        if translation_off
-        else f"No account in this workspace serves {model}."
-    )
-    return ModelNotServedError(
-        f"{why}{listing} Ask an admin to add it to an account, or choose a served model.",
-        model=model,
-        protocol=protocol,
-        served=served[:50],
-    )
+    return model_not_served(model, protocol, served, translation_off=translation_off)

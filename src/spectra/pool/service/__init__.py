@@ -22,6 +22,7 @@ from .reads import (
     list_accounts,
     list_alerts,
     list_history,
+    model_coverage,
     persisted_figures,
     pool_status,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "list_accounts",
     "list_alerts",
     "list_history",
+    "model_coverage",
     "persisted_figures",
     "pool_status",
     "record_probe",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 from spectra.audit.actor import Actor
@@ -11,11 +12,12 @@ from spectra.db.session import ReadSession, Session
 from spectra.kit.clock import utc_now
 from spectra.kit.pagination import Page
 from spectra.pool import repository
-from spectra.pool.errors import AccountNotFoundError
+from spectra.pool.coverage import Coverage, coverage
+from spectra.pool.errors import AccountNotFoundError, ProtocolUnknownError
 from spectra.pool.models import PoolAccount, PoolAccountTransition, PoolAlert
-from spectra.pool.state import snapshot_of
+from spectra.pool.state import PROTOCOL_PROVIDERS, snapshot_of
 from spectra.pool.states import AccountState
-from spectra.users.permissions import Permission, require
+from spectra.users.permissions import Permission, allows, require
 
 
 async def get_account(
@@ -120,3 +122,36 @@ async def pool_status(session: ReadSession | Session, actor: Actor) -> dict[str,
         for model, (total, available) in sorted(counts.items())
     ]
     return {"degraded": any(m["degraded"] for m in models), "models": models}
+
+
+async def model_coverage(
+    session: ReadSession | Session,
+    actor: Actor,
+    *,
+    model: str,
+    protocol: str | None = None,
+    group_id: uuid.UUID | None = None,
+) -> Coverage:
+    """Which accounts could serve `model` for a member of `group_id` speaking `protocol` (any
+    when None), which protocol each speaks, and why the others would be skipped. Account names
+    are shown to those who may read everything; members see `account 1`, `account 2`, ..."""
+    require(actor, Permission.SELF)
+    if protocol is not None and protocol not in PROTOCOL_PROVIDERS:
+        raise ProtocolUnknownError(
+            f"There is no protocol '{protocol}'; use one of {', '.join(PROTOCOL_PROVIDERS)}.",
+            field="protocol",
+        )
+    rows = await repository.list_all_accounts(session)
+    found = coverage(
+        rows,
+        model,
+        protocol=protocol,
+        group_id=None if group_id is None else str(group_id),
+        now=utc_now(),
+    )
+    if allows(actor, Permission.READ_ALL):
+        return found
+    hidden = tuple(
+        replace(fit, account=f"account {n}") for n, fit in enumerate(found.accounts, start=1)
+    )
+    return replace(found, accounts=hidden)

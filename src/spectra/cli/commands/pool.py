@@ -24,6 +24,7 @@ _COLUMNS = [
     "priority",
     "weight",
     "models",
+    "translate",
     "credential_last4",
 ]
 _SHOW = [

@@ -34,6 +34,7 @@ from .counters import month_start
 from .decide import Decision, decide
 from .errors import PolicyKeyNotFoundError
 from .models import GroupPolicy, MemberGrant
+from .poolstep import with_pool_step
 from .repository import GroupRules
 from .schemas import GroupPolicyChange
 from .snapshot import GROUP_POLICY_CHANGE, MEMBER_GRANT_CHANGE, load_snapshot
@@ -47,10 +48,13 @@ async def explain(
     model: str,
     key_id: uuid.UUID | None = None,
     client: str | None = None,
+    protocol: str | None = None,
 ) -> Decision:
     """Decide, from the database, whether `user` (id or email) may use `model` now and who would
     pay; with `key_id`, through that key's scope; with `client` (a client family), as if that
-    tool sent it. A member may explain their own access."""
+    tool sent it. Then the pool step: which accounts could serve the model for a caller
+    speaking `protocol` (any when None) and why the others are skipped; a model no account
+    serves is refused as `model_not_served`. A member may explain their own access."""
     require(actor, Permission.SELF)
     member = await users_service.get_user(session, actor, user=user)
     scopes: tuple[str, ...] = ()
@@ -85,7 +89,10 @@ async def explain(
         client=client,
         spent=(groups.get(member.group_id, 0), members.get(member.id, 0)),
     )
-    return decide(inputs, model, now=now)
+    found = await pool_service.model_coverage(
+        ReadSession(session), actor, model=model, protocol=protocol, group_id=member.group_id
+    )
+    return with_pool_step(decide(inputs, model, now=now), found)
 
 
 async def set_group_funding(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     Float,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import true
 
 from spectra.db.base import Base, IdMixin, TimestampMixin
 from spectra.db.types import BigIntPK, MicrosType
@@ -84,6 +86,11 @@ class PoolAccount(IdMixin, TimestampMixin, Base):
     """Groups this account is dedicated to (uuid strings); empty = everyone."""
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     notes: Mapped[str] = mapped_column(String(2000), default="")
+    is_translation_allowed: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=true()
+    )
+    """Whether the account may serve callers of another protocol (their requests translated).
+    Only ever used when no account of the caller's own protocol can serve the model."""
 
     state: Mapped[str] = mapped_column(String(16), default="active")
     state_reason: Mapped[str] = mapped_column(String(500), default="")

@@ -1,17 +1,126 @@
-"""Pool input and output shapes shared by the API and the CLI. No output carries a credential."""
+"""Pool input and output shapes shared by the API, the console and the CLI, with the input
+rules (names, URLs, keys, models and aliases, cost basis). No output carries a credential.
+
+A rule that fails raises the pool's own error (`pool_account_invalid`, `pool_credential_missing`)
+rather than a `ValueError`: Pydantic lets it through unchanged, so every surface answers the same
+stable code whether the rule ran while parsing or inside the service.
+"""
 
 from __future__ import annotations
 
+import fnmatch
+import re
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from spectra.kit.schema import AmountIn, AmountOut, NonNegativeAmountIn
 
+from .errors import AccountInvalidError, CredentialMissingError
+from .urls import normalise_base_url
+
 ProviderName = Literal["anthropic", "openai", "openai_compatible"]
 CostBasis = Literal["list_price", "fixed_monthly"]
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+
+
+def clean_name(raw: str) -> str:
+    name = raw.strip()
+    if not _NAME_RE.match(name):
+        raise AccountInvalidError(
+            "An account name is 1-100 letters, digits, spaces, dots, dashes or underscores, starting with a letter "
+            "or digit.",
+            field="name",
+        )
+    return name
+
+
+def clean_api_key(raw: str) -> str:
+    key = raw.strip()
+    if not key:
+        raise CredentialMissingError(
+            "The API key is empty; pass the account's upstream API key.", field="api_key"
+        )
+    if len(key) < 8 or any(c.isspace() for c in key):
+        raise CredentialMissingError(
+            "That does not look like an API key (too short, or it contains spaces).",
+            field="api_key",
+        )
+    return key
+
+
+def clean_base_url(raw: str) -> str:
+    url = normalise_base_url(raw)
+    if url is None:
+        raise AccountInvalidError(
+            "The base URL must be an absolute http(s) URL without credentials, query or fragment, "
+            "e.g. https://api.anthropic.com.",
+            field="base_url",
+        )
+    return url
+
+
+def clean_list(values: list[str], what: str) -> list[str]:
+    """Stripped, de-duplicated items of 1-100 characters each."""
+    out: list[str] = []
+    for value in values:
+        item = value.strip()
+        if not item or len(item) > 100:
+            raise AccountInvalidError(f"Each {what} must be 1-100 characters.", field=f"{what}s")
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def clean_models(models: list[str]) -> list[str]:
+    patterns = clean_list(models, "model")
+    if not patterns:
+        raise AccountInvalidError(
+            "Name at least one model or pattern the account serves, e.g. claude-*.", field="models"
+        )
+    if any(c.isspace() for p in patterns for c in p):
+        raise AccountInvalidError("Model names and patterns cannot contain spaces.", field="models")
+    return patterns
+
+
+def clean_aliases(models: list[str], aliases: dict[str, str]) -> dict[str, str]:
+    """Aliases stripped, each pointing at a model the (already clean) `models` serve."""
+    clean: dict[str, str] = {}
+    for public, upstream in aliases.items():
+        public, upstream = public.strip(), upstream.strip()
+        if not public or not upstream:
+            raise AccountInvalidError(
+                "An alias maps a public model name to an upstream name; neither may be empty.",
+                field="aliases",
+            )
+        if not any(upstream == p or fnmatch.fnmatchcase(upstream, p) for p in models):
+            raise AccountInvalidError(
+                f"The alias {public} -> {upstream} points at a model this account does not serve; "
+                "add it to the models.",
+                field="aliases",
+            )
+        clean[public] = upstream
+    return clean
+
+
+def cost_basis_pair(basis: str, fixed: int | None) -> tuple[str, int | None]:
+    """The (basis, fixed monthly cost) pair, which must agree with each other."""
+    if basis == "fixed_monthly":
+        if fixed is None:
+            raise AccountInvalidError(
+                "A fixed monthly cost basis needs the monthly cost (fixed_monthly_cost).",
+                field="fixed_monthly_cost",
+            )
+        return basis, fixed
+    if fixed is not None:
+        raise AccountInvalidError(
+            "A fixed monthly cost only applies with cost basis fixed_monthly.",
+            field="fixed_monthly_cost",
+        )
+    return "list_price", None
 
 
 class AccountCreate(BaseModel):
@@ -44,6 +153,42 @@ class AccountCreate(BaseModel):
     )
     tags: list[str] = Field(default_factory=list)
     notes: str = Field(default="", max_length=2000)
+    translate: bool = Field(
+        default=True,
+        description="May serve callers of another protocol, their requests translated (only "
+        "when no account of the caller's protocol can serve the model).",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return clean_name(value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return clean_base_url(value)
+
+    @field_validator("api_key")
+    @classmethod
+    def _api_key(cls, value: SecretStr) -> SecretStr:
+        return SecretStr(clean_api_key(value.get_secret_value()))
+
+    @field_validator("models")
+    @classmethod
+    def _models(cls, value: list[str]) -> list[str]:
+        return clean_models(value)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        return clean_list(value, "tag")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        self.aliases = clean_aliases(self.models, self.aliases)
+        cost_basis_pair(self.cost_basis, self.fixed_monthly_cost)
+        return self
 
 
 class AccountUpdate(BaseModel):
@@ -66,12 +211,41 @@ class AccountUpdate(BaseModel):
     groups: list[str] | None = None
     tags: list[str] | None = None
     notes: str | None = Field(default=None, max_length=2000)
+    translate: bool | None = Field(
+        default=None, description="May serve callers of another protocol (translated)."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return None if value is None else clean_name(value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        return None if value is None else clean_base_url(value)
+
+    @field_validator("models")
+    @classmethod
+    def _models(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else clean_models(value)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else clean_list(value, "tag")
 
 
 class CredentialRotate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     api_key: SecretStr
+
+    @field_validator("api_key")
+    @classmethod
+    def _api_key(cls, value: SecretStr) -> SecretStr:
+        return SecretStr(clean_api_key(value.get_secret_value()))
+
     probe: bool = Field(
         default=True, description="Test the new credential at once (lifts needs_attention)."
     )
@@ -114,6 +288,8 @@ class AccountRead(BaseModel):
     group_ids: list[str]
     tags: list[str]
     notes: str
+    translate: bool
+    """May serve callers of another protocol (their requests translated)."""
     state: str
     state_reason: str
     state_changed_at: datetime
@@ -149,6 +325,7 @@ class AccountRead(BaseModel):
             group_ids=list(account.group_ids),
             tags=list(account.tags),
             notes=account.notes,
+            translate=account.is_translation_allowed,
             state=account.state,
             state_reason=account.state_reason,
             state_changed_at=account.state_changed_at,

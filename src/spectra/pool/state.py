@@ -45,6 +45,16 @@ PROTOCOL_PROVIDERS: dict[str, frozenset[str]] = {
 _ALERT_EVERY = timedelta(minutes=5)
 
 
+def upstream_model(models: Iterable[str], aliases: dict[str, str], model: str) -> str | None:
+    """The upstream name an account with these models and aliases uses for `model` (its alias
+    first), or None when it does not serve it."""
+    target = aliases.get(model, model)
+    for pattern in models:
+        if target == pattern or fnmatch.fnmatchcase(target, pattern):
+            return target
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class AccountConfig:
     """An account's configuration as the scheduler sees it (immutable; replaced on refresh)."""
@@ -64,14 +74,12 @@ class AccountConfig:
     monthly_spend_cap_micros: int | None
     group_ids: frozenset[str]
     tags: tuple[str, ...]
+    translate: bool = True
+    """May serve callers of another protocol (translated); see `PoolAccount.is_translation_allowed`."""
 
     def upstream_model(self, model: str) -> str | None:
         """The upstream name this account uses for `model`, or None when it does not serve it."""
-        target = self.aliases.get(model, model)
-        for pattern in self.models:
-            if target == pattern or fnmatch.fnmatchcase(target, pattern):
-                return target
-        return None
+        return upstream_model(self.models, self.aliases, model)
 
     def open_to(self, group_id: str | None) -> bool:
         return not self.group_ids or (group_id is not None and group_id in self.group_ids)
@@ -117,6 +125,7 @@ def config_of(row: PoolAccount, keys: ServerKeys) -> AccountConfig:
         monthly_spend_cap_micros=row.monthly_spend_cap_micros,
         group_ids=frozenset(row.group_ids or ()),
         tags=tuple(row.tags or ()),
+        translate=row.is_translation_allowed,
     )
 
 

@@ -30,10 +30,15 @@ async def explain(
     model: str,
     key_id: uuid.UUID | None = None,
     client: str | None = None,
+    protocol: str | None = None,
 ) -> dict[str, Any]:
-    """{"allowed", "reason_code", "message", "deciding_rule", "funding": [...], "trace": [...]}"""
+    """{"allowed", "reason_code", "message", "deciding_rule", "funding": [...], "trace": [...]}
+
+    The trace ends with the `pool` step: which accounts could serve the model for a caller
+    speaking `protocol` (anthropic_messages, openai_chat, openai_responses; any when absent)
+    and why the others are skipped (`inputs.accounts`)."""
     decision = await policy_service.explain(
-        session, actor, user=user, model=model, key_id=key_id, client=client
+        session, actor, user=user, model=model, key_id=key_id, client=client, protocol=protocol
     )
     return decision.as_json()
 

@@ -24,6 +24,7 @@ _COLUMNS = [
     "priority",
     "weight",
     "models",
+    "translate",
     "credential_last4",
 ]
 _SHOW = [
@@ -45,6 +46,7 @@ _SHOW = [
     "group_ids",
     "tags",
     "notes",
+    "translate",
     "state",
     "state_reason",
     "state_changed_at",
@@ -124,6 +126,13 @@ def add(
     ] = None,
     tags: Annotated[str | None, typer.Option(help="Tags, comma-separated.")] = None,
     notes: Annotated[str, typer.Option(help="Free-form notes.")] = "",
+    translate: Annotated[
+        bool,
+        typer.Option(
+            "--translate/--no-translate",
+            help="Serve callers of other protocols (translated) when theirs cannot.",
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Add an upstream account; the API key is read from --api-key-env, never from a flag."""
@@ -143,6 +152,7 @@ def add(
         "groups": _split(groups),
         "tags": _split(tags),
         "notes": notes,
+        "translate": translate,
     }
     if fixed_monthly_cost is not None:
         payload.update(cost_basis="fixed_monthly", fixed_monthly_cost=fixed_monthly_cost)
@@ -173,6 +183,13 @@ def edit(
     ] = None,
     tags: Annotated[str | None, typer.Option()] = None,
     notes: Annotated[str | None, typer.Option()] = None,
+    translate: Annotated[
+        bool | None,
+        typer.Option(
+            "--translate/--no-translate",
+            help="Whether it serves callers of other protocols (translated).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change an account's settings (only the options given)."""
@@ -187,6 +204,7 @@ def edit(
         ("tpm_cap", tpm),
         ("monthly_spend_cap", monthly_spend_cap),
         ("notes", notes),
+        ("translate", translate),
     ):
         if value is not None:
             payload[key] = value

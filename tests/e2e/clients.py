@@ -1,4 +1,4 @@
-"""Run the real Claude Code and Codex CLI binaries for one non-interactive turn, offline.
+"""Run the real Claude Code, Codex CLI and Qwen Code binaries for one non-interactive turn, offline.
 
 Each run gets a fresh HOME (and CODEX_HOME), an environment built from an allowlist (no keys,
 proxies or config leak in from the host) and a hard timeout that kills the whole process group.
@@ -81,9 +81,13 @@ def codex_bin() -> Path:
     return clients_dir() / "node_modules" / ".bin" / "codex"
 
 
+def qwen_bin() -> Path:
+    return clients_dir() / "node_modules" / ".bin" / "qwen"
+
+
 def clients_available() -> bool:
-    """Whether both binaries are installed (any version; ensure_clients() pins them)."""
-    return all(os.access(path, os.X_OK) for path in (claude_bin(), codex_bin()))
+    """Whether the binaries are installed (any version; ensure_clients() pins them)."""
+    return all(os.access(path, os.X_OK) for path in (claude_bin(), codex_bin(), qwen_bin()))
 
 
 def ensure_clients(timeout: float = 600) -> str:
@@ -197,6 +201,62 @@ def run_codex(
     return replace(result, final_text=final_text, events=events)
 
 
+QWEN_SETTINGS = {
+    # Otherwise a background "memory extractor" request follows every turn.
+    "memory": {"enableManagedAutoMemory": False, "enableManagedAutoDream": False},
+    "telemetry": {"enabled": False},
+    "privacy": {"usageStatisticsEnabled": False},
+}
+
+
+def run_qwen_code(
+    base_url: str,
+    api_key: str,
+    prompt: str,
+    *,
+    model: str,
+    workdir: Path,
+    timeout: float = 120,
+    extra_args: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
+) -> ClientResult:
+    """Run `qwen PROMPT --output-format json --auth-type openai --yolo` once against `base_url`.
+
+    Qwen Code speaks OpenAI Chat Completions (streamed, `stream_options.include_usage`) to
+    OPENAI_BASE_URL (`base_url` + /v1) with OPENAI_API_KEY as Bearer. `--yolo` approves its
+    shell tool (`run_shell_command`, input `{"command": str}`); settings in a fresh HOME turn off
+    its background memory requests and usage statistics.
+    """
+    provider_url = base_url.rstrip("/")
+    if not provider_url.endswith("/v1"):
+        provider_url += "/v1"
+    argv = [
+        str(qwen_bin()),
+        prompt,
+        "--output-format",
+        "json",
+        "--auth-type",
+        "openai",
+        "--yolo",
+        *extra_args,
+    ]
+    with tempfile.TemporaryDirectory(prefix="spectra-qwen-home-") as home:
+        (Path(home) / ".qwen").mkdir()
+        (Path(home) / ".qwen" / "settings.json").write_text(json.dumps(QWEN_SETTINGS))
+        env = _base_env(home) | {
+            "OPENAI_BASE_URL": provider_url,
+            "OPENAI_API_KEY": api_key,
+            "OPENAI_MODEL": model,
+            "QWEN_CODE_SUPPRESS_YOLO_WARNING": "1",
+        }
+        env |= extra_env or {}
+        result = _run(argv, env=env, cwd=workdir, timeout=timeout)
+    events = _parse_json_list(result.stdout)
+    final = next((e for e in reversed(events) if e.get("type") == "result"), None)
+    text = final.get("result") if final is not None else None
+    return replace(result, final_text=text if isinstance(text, str) else None, events=events)
+
+
 def _codex_config(provider_url: str) -> str:
     return (
         'model_provider = "spectra"\n'
@@ -278,6 +338,15 @@ def _parse_claude_output(stdout: str) -> tuple[list[Any], str | None]:
             text = obj.get("result")
             return [obj], text if isinstance(text, str) else None
     return [], None
+
+
+def _parse_json_list(stdout: str) -> list[dict[str, Any]]:
+    """Qwen Code's `--output-format json`: one JSON array of message objects."""
+    try:
+        parsed = json.loads(stdout)
+    except ValueError:
+        return []
+    return [e for e in parsed if isinstance(e, dict)] if isinstance(parsed, list) else []
 
 
 def _parse_jsonl(stdout: str) -> list[Any]:

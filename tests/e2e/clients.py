@@ -157,8 +157,15 @@ def run_codex(
     extra_args: Sequence[str] = (),
     extra_env: Mapping[str, str] | None = None,
     extra_config: str = "",
+    builtin_provider: bool = False,
 ) -> ClientResult:
     """Run `codex exec --json` once against `base_url` through a custom Responses provider.
+
+    With `builtin_provider`, Codex keeps its built-in `openai` provider with `openai_base_url`
+    moved to `base_url` and the key in OPENAI_API_KEY / CODEX_API_KEY: it then speaks its
+    "responses lite" wire (tools in an `additional_tools` input item, header
+    `x-openai-internal-codex-responses-lite`) after trying WebSocket upgrades on
+    `GET /v1/responses`.
 
     `base_url` is the server root or already ends in /v1 (Codex appends /responses to the
     provider's base_url). The key travels in SPECTRA_API_KEY and is sent as Authorization:
@@ -172,7 +179,10 @@ def run_codex(
     with tempfile.TemporaryDirectory(prefix="spectra-codex-home-") as home:
         codex_home = Path(home) / ".codex"
         codex_home.mkdir()
-        (codex_home / "config.toml").write_text(_codex_config(provider_url) + extra_config)
+        config = (
+            _codex_builtin_config(provider_url) if builtin_provider else _codex_config(provider_url)
+        )
+        (codex_home / "config.toml").write_text(config + extra_config)
         last_message = Path(home) / "last-message.txt"
         argv = [
             str(codex_bin()),
@@ -192,6 +202,8 @@ def run_codex(
             prompt,
         ]
         env = _base_env(home) | {"CODEX_HOME": str(codex_home), "SPECTRA_API_KEY": api_key}
+        if builtin_provider:
+            env |= {"OPENAI_API_KEY": api_key, "CODEX_API_KEY": api_key}
         env |= extra_env or {}
         result = _run(argv, env=env, cwd=workdir, timeout=timeout)
         final_text = last_message.read_text() if last_message.exists() else None
@@ -267,16 +279,28 @@ def _codex_config(provider_url: str) -> str:
         f"base_url = {json.dumps(provider_url)}\n"
         'env_key = "SPECTRA_API_KEY"\n'
         'wire_api = "responses"\n'
-        "\n"
-        "[analytics]\n"
-        "enabled = false\n"
-        "\n"
-        # Otherwise Codex syncs its plugin marketplace in the background (git fetch of
-        # github.com/openai/plugins, api.github.com): network traffic a hermetic run must not make.
-        "[features]\n"
-        "plugins = false\n"
-        "remote_plugin = false\n"
+        "\n" + _CODEX_QUIET
     )
+
+
+def _codex_builtin_config(provider_url: str) -> str:
+    return (
+        f"openai_base_url = {json.dumps(provider_url)}\n"
+        "check_for_update_on_startup = false\n"
+        "\n" + _CODEX_QUIET
+    )
+
+
+_CODEX_QUIET = (
+    "[analytics]\n"
+    "enabled = false\n"
+    "\n"
+    # Otherwise Codex syncs its plugin marketplace in the background (git fetch of
+    # github.com/openai/plugins, api.github.com): network traffic a hermetic run must not make.
+    "[features]\n"
+    "plugins = false\n"
+    "remote_plugin = false\n"
+)
 
 
 def _base_env(home: str) -> dict[str, str]:

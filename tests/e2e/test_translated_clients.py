@@ -19,11 +19,20 @@ import anthropic
 import openai
 import pytest
 from tests.fakes.upstream import FakeUpstream, RecordedRequest, Reply, ToolCall
-from tests.gateway.world import OWNER, UPSTREAM_KEY, World, build_world, expected_cost, serve
+from tests.gateway.world import (
+    OWNER,
+    PRICES,
+    UPSTREAM_KEY,
+    World,
+    build_world,
+    expected_cost,
+    serve,
+)
 
-from spectra.db.session import read_scope
+from spectra.db.session import read_scope, session_scope
 from spectra.ledger import service as ledger_service
 from spectra.runtime import Runtime
+from spectra.usage import service as usage_service
 
 from . import clients
 from .conftest import TOOL_COMMAND
@@ -63,12 +72,23 @@ def _script_tool_loop(fake: FakeUpstream, provider: str, call: ToolCall) -> list
     return usages
 
 
-async def _pool(runtime: Runtime, fake: FakeUpstream, provider: str) -> World:
-    """A workspace whose only account is `provider`'s, listing the model under its own name."""
+async def _pool(
+    runtime: Runtime, fake: FakeUpstream, provider: str, aliases: dict[str, str] | None = None
+) -> World:
+    """A workspace whose only account is `provider`'s, serving CLAUDE (and `aliases` of it)."""
     world = await build_world(runtime)
-    await world.add_account("only", provider=provider, base_url=fake.url, models=[CLAUDE])
+    await world.add_account(
+        "only", provider=provider, base_url=fake.url, models=[CLAUDE], aliases=aliases or {}
+    )
     await world.recharge("10")
     return world
+
+
+async def _price(world: World, model: str) -> None:
+    """Price `model` like the served one (a charge is at the asked model's price today)."""
+    async with session_scope(world.runtime.db) as session:
+        await usage_service.set_price(session, OWNER, model=model, **PRICES)
+    await world.sync()
 
 
 def _turns(fake: FakeUpstream, provider: str) -> list[RecordedRequest]:
@@ -90,7 +110,10 @@ def _tool_result_sent(provider: str, body: dict[str, Any], call_id: str) -> str:
             m for m in body["messages"] if m["role"] == "tool" and m.get("tool_call_id") == call_id
         ]
         calls = [
-            c["id"] for m in body["messages"] if m["role"] == "assistant" for c in m.get("tool_calls") or []
+            c["id"]
+            for m in body["messages"]
+            if m["role"] == "assistant"
+            for c in m.get("tool_calls") or []
         ]
         assert calls == [call_id], body["messages"]
     else:
@@ -157,13 +180,25 @@ async def test_claude_code_tool_turn_on_an_openai_only_pool(
         await _assert_charged(world, usages, "anthropic_messages")
 
 
+CODEX_LITE = "gpt-6.2-sol"
+"""Codex 0.171's default model: its bundled metadata puts Codex on the "responses lite" wire (no
+top-level `tools`; an `additional_tools` developer item, `x-openai-internal-codex-responses-lite`)."""
+
+
 @pytest.mark.usefixtures("installed_clients")
+@pytest.mark.parametrize("model", [CLAUDE, CODEX_LITE])
 async def test_codex_tool_turn_on_an_anthropic_only_pool(
-    runtime: Runtime, app: object, tmp_path: Path
+    runtime: Runtime, app: object, tmp_path: Path, model: str
 ) -> None:
     async with FakeUpstream(api_key=UPSTREAM_KEY) as fake:
-        world = await _pool(runtime, fake, "anthropic")
-        call = ToolCall(name="exec_command", arguments={"cmd": TOOL_COMMAND}, call_id="toolu_cx01")
+        world = await _pool(runtime, fake, "anthropic", aliases={CODEX_LITE: CLAUDE})
+        await _price(world, CODEX_LITE)
+        if model == CODEX_LITE:  # the shell is reached from the custom `exec` tool's JavaScript
+            script = f"text(await tools.exec_command({{cmd: {json.dumps(TOOL_COMMAND)}}}))"
+            name, arguments = "exec", {"input": script}
+        else:
+            name, arguments = "exec_command", {"cmd": TOOL_COMMAND}
+        call = ToolCall(name=name, arguments=arguments, call_id="toolu_cx01")
         usages = _script_tool_loop(fake, "anthropic", call)
         async with serve(app) as base:
             result = await asyncio.to_thread(
@@ -171,7 +206,7 @@ async def test_codex_tool_turn_on_an_anthropic_only_pool(
                 base,
                 world.secret,
                 "run the test command",
-                model=CLAUDE,
+                model=model,
                 workdir=tmp_path,
                 timeout=90,
             )
@@ -181,9 +216,12 @@ async def test_codex_tool_turn_on_an_anthropic_only_pool(
         turns = _turns(fake, "anthropic")
         assert len(turns) == 2, [r.path for r in fake.requests]
         first = turns[0].json()
-        assert "exec_command" in [t["name"] for t in first["tools"]]
+        assert first["model"] == CLAUDE
+        tools = {t["name"]: t for t in first["tools"]}
+        assert set(arguments) <= set(tools[name]["input_schema"]["properties"])
         assert TOOL_MARKER in _tool_result_sent("anthropic", turns[1].json(), "toolu_cx01")
         assert all(r.header("x-api-key") == UPSTREAM_KEY for r in turns)
+        assert all(r.header("x-openai-internal-codex-responses-lite") is None for r in turns)
         await _assert_charged(world, usages, "openai_responses")
 
 
@@ -243,7 +281,9 @@ async def test_openai_sdk_chat_tool_loop_on_an_anthropic_only_pool(
     async with FakeUpstream(api_key=UPSTREAM_KEY) as fake:
         world = await _pool(runtime, fake, "anthropic")
         usages = _script_tool_loop(
-            fake, "anthropic", ToolCall(name="Bash", arguments={"command": "ls"}, call_id="toolu_a1")
+            fake,
+            "anthropic",
+            ToolCall(name="Bash", arguments={"command": "ls"}, call_id="toolu_a1"),
         )
         third = _usage("anthropic", CALL_TURN, 7)
         fake.script(

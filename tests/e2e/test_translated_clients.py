@@ -47,16 +47,16 @@ PATHS = {
     "openai_compatible": "/v1/chat/completions",
     "openai": "/v1/responses",
 }
-CALL_TURN: dict[str, int] = {"input_tokens": 1200, "output_tokens": 40, "cache_read_tokens": 300}
-FINAL_TURN: dict[str, int] = {"input_tokens": 1500, "output_tokens": 12, "cache_read_tokens": 900}
+CALL_TURN: dict[str, Any] = {"input_tokens": 1200, "output_tokens": 40, "cache_read_tokens": 300}
+FINAL_TURN: dict[str, Any] = {"input_tokens": 1500, "output_tokens": 12, "cache_read_tokens": 900}
 
 
-def _usage(provider: str, turn: dict[str, int], cache_write: int) -> dict[str, int]:
+def _usage(provider: str, turn: dict[str, Any], cache_write: int) -> dict[str, Any]:
     """The usage the fake reports: OpenAI protocols have no cache-write count."""
     return dict(turn, cache_write_tokens=cache_write if provider == "anthropic" else 0)
 
 
-def _cost(usages: list[dict[str, int]]) -> int:
+def _cost(usages: list[dict[str, Any]]) -> int:
     return sum(
         expected_cost(
             u["input_tokens"], u["output_tokens"], u["cache_read_tokens"], u["cache_write_tokens"]
@@ -65,7 +65,7 @@ def _cost(usages: list[dict[str, int]]) -> int:
     )
 
 
-def _script_tool_loop(fake: FakeUpstream, provider: str, call: ToolCall) -> list[dict[str, int]]:
+def _script_tool_loop(fake: FakeUpstream, provider: str, call: ToolCall) -> list[dict[str, Any]]:
     """A tool call, then the final text; returns the two usages the fake will report."""
     usages = [_usage(provider, CALL_TURN, 50), _usage(provider, FINAL_TURN, 0)]
     fake.script(Reply(text="", tool_call=call, **usages[0]), Reply(text=FINAL_TEXT, **usages[1]))
@@ -87,7 +87,15 @@ async def _pool(
 async def _price(world: World, model: str) -> None:
     """Price `model` like the served one (a charge is at the asked model's price today)."""
     async with session_scope(world.runtime.db) as session:
-        await usage_service.set_price(session, OWNER, model=model, **PRICES)
+        await usage_service.set_price(
+            session,
+            OWNER,
+            model=model,
+            input=PRICES["input"],
+            output=PRICES["output"],
+            cache_read=PRICES["cache_read"],
+            cache_write=PRICES["cache_write"],
+        )
     await world.sync()
 
 
@@ -128,7 +136,7 @@ def _tool_result_sent(provider: str, body: dict[str, Any], call_id: str) -> str:
     return json.dumps(found[0])
 
 
-async def _assert_charged(world: World, usages: list[dict[str, int]], protocol: str) -> None:
+async def _assert_charged(world: World, usages: list[dict[str, Any]], protocol: str) -> None:
     await world.settle()
     records = await world.records()
     assert [(r.protocol, r.status, r.model_served) for r in records] == [

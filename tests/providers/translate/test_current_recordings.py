@@ -41,15 +41,17 @@ def current() -> dict[str, tuple[WireProtocol, JsonDict, JsonDict]]:
 
 
 def _body(name: str) -> JsonDict:
-    return json.loads(json.dumps(current()[name][2]))
+    body: JsonDict = json.loads(json.dumps(current()[name][2]))
+    return body
 
 
-DIRECTIONS = [
-    pytest.param(name, client, upstream, id=f"{name}-to-{upstream.value}")
+PAIRS = [
+    (name, client, upstream)
     for name, (client, _, _) in current().items()
     for upstream in (ANTHROPIC, CHAT, RESPONSES)
     if upstream is not client
 ]
+DIRECTIONS = [pytest.param(*pair, id=f"{pair[0]}-to-{pair[2].value}") for pair in PAIRS]
 
 
 def _responses_tools(tools: list[JsonDict], namespace: str | None, out: dict[ToolKey, Any]) -> None:
@@ -210,11 +212,7 @@ def test_qwen_code_tool_turn_reaches_anthropic_with_system_and_tool_result() -> 
 
 @pytest.mark.parametrize(
     ("name", "client", "upstream"),
-    [
-        pytest.param(n, c, u, id=f"{n}-via-{u.value}")
-        for n, c, u in (p.values for p in DIRECTIONS)
-        if c is not RESPONSES
-    ],
+    [pytest.param(n, c, u, id=f"{n}-via-{u.value}") for n, c, u in PAIRS if c is not RESPONSES],
 )
 def test_tools_and_tool_ids_survive_the_trip_there_and_back(
     name: str, client: WireProtocol, upstream: WireProtocol

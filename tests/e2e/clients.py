@@ -173,9 +173,7 @@ def run_codex(
     landlock, seccomp) depends on the container's kernel settings, and CI is the sandbox.
     `extra_config` is appended to config.toml as-is.
     """
-    provider_url = base_url.rstrip("/")
-    if not provider_url.endswith("/v1"):
-        provider_url += "/v1"
+    provider_url = _v1(base_url)
     with tempfile.TemporaryDirectory(prefix="spectra-codex-home-") as home:
         codex_home = Path(home) / ".codex"
         codex_home.mkdir()
@@ -239,9 +237,7 @@ def run_qwen_code(
     shell tool (`run_shell_command`, input `{"command": str}`); settings in a fresh HOME turn off
     its background memory requests and usage statistics.
     """
-    provider_url = base_url.rstrip("/")
-    if not provider_url.endswith("/v1"):
-        provider_url += "/v1"
+    provider_url = _v1(base_url)
     argv = [
         str(qwen_bin()),
         prompt,
@@ -267,6 +263,12 @@ def run_qwen_code(
     final = next((e for e in reversed(events) if e.get("type") == "result"), None)
     text = final.get("result") if final is not None else None
     return replace(result, final_text=text if isinstance(text, str) else None, events=events)
+
+
+def _v1(base_url: str) -> str:
+    """The server root (or a URL already ending in /v1) as the OpenAI-style base URL."""
+    url = base_url.rstrip("/")
+    return url if url.endswith("/v1") else url + "/v1"
 
 
 def _codex_config(provider_url: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ import anthropic
 import openai
 import pytest
 from tests.fakes.upstream import FakeUpstream, RecordedRequest, Reply, ToolCall
+from tests.gateway.test_translated import CLAUDE_TOOLS as ANTHROPIC_TOOLS
+from tests.gateway.test_translated import TOOLS as OPENAI_TOOLS
 from tests.gateway.world import (
     OWNER,
     PRICES,
@@ -40,6 +43,7 @@ from .conftest import TOOL_COMMAND
 pytestmark = [pytest.mark.e2e]
 
 CLAUDE = "claude-opus-4-8"
+PROMPT = "run the test command"
 FINAL_TEXT = "SPECTRA-FINAL"
 TOOL_MARKER = "spectra-tool-ok"
 PATHS = {
@@ -149,6 +153,25 @@ async def _assert_charged(world: World, usages: list[dict[str, Any]], protocol: 
     assert report.ok, report.problems
 
 
+async def _tool_turn(
+    app: object,
+    fake: FakeUpstream,
+    provider: str,
+    workdir: Path,
+    run: Callable[[str], clients.ClientResult],
+) -> tuple[clients.ClientResult, list[RecordedRequest]]:
+    """Serve Spectra, run the client against it (`run(base_url)`), check the turn completed
+    with the tool run, and return the result and the two upstream requests."""
+    async with serve(app) as base:
+        result = await asyncio.to_thread(run, base)
+    assert result.returncode == 0, result.describe()
+    assert result.final_text == FINAL_TEXT, result.describe()
+    assert (workdir / "tool-proof.txt").read_text().strip() == TOOL_MARKER
+    turns = _turns(fake, provider)
+    assert len(turns) == 2, [r.path for r in fake.requests]
+    return result, turns
+
+
 @pytest.mark.usefixtures("installed_clients")
 @pytest.mark.parametrize("provider", ["openai_compatible", "openai"])
 async def test_claude_code_tool_turn_on_an_openai_only_pool(
@@ -162,21 +185,16 @@ async def test_claude_code_tool_turn_on_an_openai_only_pool(
             call_id="call_cc01",
         )
         usages = _script_tool_loop(fake, provider, call)
-        async with serve(app) as base:
-            result = await asyncio.to_thread(
-                clients.run_claude_code,
-                base,
-                world.secret,
-                "run the test command",
-                workdir=tmp_path,
-                timeout=90,
-            )
-        assert result.returncode == 0, result.describe()
-        assert result.final_text == FINAL_TEXT, result.describe()
+        result, turns = await _tool_turn(
+            app,
+            fake,
+            provider,
+            tmp_path,
+            lambda base: clients.run_claude_code(
+                base, world.secret, PROMPT, workdir=tmp_path, timeout=90
+            ),
+        )
         assert result.events[0]["permission_denials"] == [], result.describe()
-        assert (tmp_path / "tool-proof.txt").read_text().strip() == TOOL_MARKER
-        turns = _turns(fake, provider)
-        assert len(turns) == 2, [r.path for r in fake.requests]
         first = turns[0].json()
         assert first["stream"] is True
         assert first["model"] == CLAUDE
@@ -208,21 +226,15 @@ async def test_codex_tool_turn_on_an_anthropic_only_pool(
             name, arguments = "exec_command", {"cmd": TOOL_COMMAND}
         call = ToolCall(name=name, arguments=arguments, call_id="toolu_cx01")
         usages = _script_tool_loop(fake, "anthropic", call)
-        async with serve(app) as base:
-            result = await asyncio.to_thread(
-                clients.run_codex,
-                base,
-                world.secret,
-                "run the test command",
-                model=model,
-                workdir=tmp_path,
-                timeout=90,
-            )
-        assert result.returncode == 0, result.describe()
-        assert result.final_text == FINAL_TEXT, result.describe()
-        assert (tmp_path / "tool-proof.txt").read_text().strip() == TOOL_MARKER
-        turns = _turns(fake, "anthropic")
-        assert len(turns) == 2, [r.path for r in fake.requests]
+        _, turns = await _tool_turn(
+            app,
+            fake,
+            "anthropic",
+            tmp_path,
+            lambda base: clients.run_codex(
+                base, world.secret, PROMPT, model=model, workdir=tmp_path, timeout=90
+            ),
+        )
         first = turns[0].json()
         assert first["model"] == CLAUDE
         tools = {t["name"]: t for t in first["tools"]}
@@ -243,43 +255,21 @@ async def test_qwen_code_tool_turn_on_an_anthropic_only_pool(
             name="run_shell_command", arguments={"command": TOOL_COMMAND}, call_id="toolu_qw01"
         )
         usages = _script_tool_loop(fake, "anthropic", call)
-        async with serve(app) as base:
-            result = await asyncio.to_thread(
-                clients.run_qwen_code,
-                base,
-                world.secret,
-                "run the test command",
-                model=CLAUDE,
-                workdir=tmp_path,
-                timeout=90,
-            )
-        assert result.returncode == 0, result.describe()
-        assert result.final_text == FINAL_TEXT, result.describe()
-        assert (tmp_path / "tool-proof.txt").read_text().strip() == TOOL_MARKER
-        turns = _turns(fake, "anthropic")
-        assert len(turns) == 2, [r.path for r in fake.requests]
+        _, turns = await _tool_turn(
+            app,
+            fake,
+            "anthropic",
+            tmp_path,
+            lambda base: clients.run_qwen_code(
+                base, world.secret, PROMPT, model=CLAUDE, workdir=tmp_path, timeout=90
+            ),
+        )
         first = turns[0].json()
         assert first["stream"] is True
         assert "run_shell_command" in [t["name"] for t in first["tools"]]
         assert isinstance(first["system"], list | str)  # Qwen's system message moved to `system`
         assert TOOL_MARKER in _tool_result_sent("anthropic", turns[1].json(), "toolu_qw01")
         await _assert_charged(world, usages, "openai_chat")
-
-
-OPENAI_TOOLS: list[Any] = [
-    {
-        "type": "function",
-        "function": {
-            "name": "Bash",
-            "description": "Run a shell command",
-            "parameters": {
-                "type": "object",
-                "properties": {"command": {"type": "string"}},
-                "required": ["command"],
-            },
-        },
-    }
-]
 
 
 async def test_openai_sdk_chat_tool_loop_on_an_anthropic_only_pool(
@@ -353,19 +343,6 @@ async def test_openai_sdk_chat_tool_loop_on_an_anthropic_only_pool(
         assert [t["name"] for t in turns[0].json()["tools"]] == ["Bash"]
         assert TOOL_MARKER in _tool_result_sent("anthropic", turns[1].json(), "toolu_a1")
         await _assert_charged(world, [*usages, third], "openai_chat")
-
-
-ANTHROPIC_TOOLS: list[Any] = [
-    {
-        "name": "Bash",
-        "description": "Run a shell command",
-        "input_schema": {
-            "type": "object",
-            "properties": {"command": {"type": "string"}},
-            "required": ["command"],
-        },
-    }
-]
 
 
 async def test_anthropic_sdk_tool_loop_on_a_chat_only_pool(runtime: Runtime, app: object) -> None:

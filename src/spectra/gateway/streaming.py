@@ -106,6 +106,7 @@ async def relay_stream(
     headers = response_headers(resp, request_id, body_changed=chat_filter is not None)
     if translator is not None:
         headers = body_headers_dropped(headers)
+        translator.observe(tap.on_event)  # one SSE parse for the tap and the translation
     await send({"type": "http.response.start", "status": resp.status, "headers": headers})
     result = RelayResult(tap, None, False, None, 0)
     chunks = resp.iter_chunks()
@@ -144,9 +145,7 @@ async def relay_stream(
             if chat_filter is not None:
                 out = chat_filter.feed(chunk)
             elif translator is not None:
-                plain = decoder.feed(chunk)
-                tap.feed(plain)
-                out = translator.feed(plain)
+                out = translator.feed(decoder.feed(chunk))
             else:
                 tap.feed(decoder.feed(chunk))
                 out = chunk
@@ -168,10 +167,10 @@ async def relay_stream(
         with contextlib.suppress(Exception):
             await chunks.aclose()
     tail = chat_filter.close() if chat_filter is not None else b""
-    if chat_filter is None:
+    if translator is not None:
+        tail = translator.finish()  # also shows the tap the last event
+    elif chat_filter is None:
         tap.close()
-    if translator is not None and not result.client_gone:
-        tail = translator.finish()
     if not result.client_gone:
         with contextlib.suppress(OSError):
             await send({"type": "http.response.body", "body": tail, "more_body": False})

@@ -14,7 +14,9 @@ to the caller's group, are usable (`active`, or `cooling` past its time) and are
 caps. Only when no account of the caller's protocol is a candidate (and `translate` is on) are
 the accounts of the other protocols considered, in `PROTOCOL_PROVIDERS` order, and only those
 whose admin lets them take translated traffic (`AccountConfig.translate`); the selection's
-`upstream_protocol` then says what to translate to (providers/translate). The lowest priority tier with a candidate wins; within it, a weighted random choice by
+`upstream_protocol` then says what to translate to (providers/translate; an account kind that
+speaks several protocols gets its `TRANSLATION_TARGETS` one). The lowest priority tier with a
+candidate wins; within it, a weighted random choice by
 weight × health. A session key sticks to its account for `affinity_ttl` while it stays a
 candidate.
 """
@@ -32,7 +34,7 @@ from spectra.providers.errors import UpstreamFailure
 from .affinity import RedisAffinity
 from .credentials import Credential
 from .errors import ModelNotServedError, NoAccountAvailableError, model_not_served
-from .state import PROTOCOL_PROVIDERS, AccountRuntime, PoolState
+from .state import PROTOCOL_PROVIDERS, TRANSLATION_TARGETS, AccountRuntime, PoolState
 from .states import AccountState, Failure, Success, Tick
 from .urls import upstream_url
 
@@ -181,6 +183,8 @@ class Scheduler:
                 skipped=[{"account": s.account_name, "reason": s.reason} for s in trace],
             )
         chosen, upstream, sticky = self._choose(usable, session_key, trace)
+        if upstream_protocol != protocol:
+            upstream_protocol = TRANSLATION_TARGETS.get(chosen.config.provider, upstream_protocol)
         if chosen.snapshot.state is AccountState.COOLING:
             self.state.apply_event(chosen.config.id, Tick(now), actor_label="gateway")
         chosen.figures.in_flight += 1

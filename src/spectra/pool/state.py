@@ -42,6 +42,15 @@ PROTOCOL_PROVIDERS: dict[str, frozenset[str]] = {
     "openai_responses": frozenset({"openai", "openai_compatible"}),
 }
 
+TRANSLATION_TARGETS: dict[str, str] = {
+    "anthropic": "anthropic_messages",
+    "openai": "openai_responses",
+    "openai_compatible": "openai_chat",
+}
+"""The protocol translated traffic speaks to an account of each kind, when the kind speaks more
+than one: OpenAI's own API takes Responses (reasoning items and encrypted reasoning survive
+there, not in Chat); OpenAI-compatible servers commonly implement only Chat Completions."""
+
 _ALERT_EVERY = timedelta(minutes=5)
 
 

@@ -79,7 +79,8 @@ class GenerationEndpoint:
                 try:
                     await run(ex)
                 finally:
-                    await ex.close()
+                    if ex.holding:
+                        await ex.close()
         finally:
             gw.leave()
 
@@ -98,20 +99,21 @@ class GenerationEndpoint:
             await refusals.send_refusal(send, exc, anthropic=self.anthropic, request_id=rid)
             return None
         headers = header_pairs(scope)
+        # Positional: a keyword call of this many fields costs microseconds on the hot path.
         return Exchange(
-            gw=gw,
-            protocol=self.protocol,
-            path=self.path,
-            scope=scope,
-            receive=receive,
-            send=send,
-            request_id=rid,
-            entry=entry,
-            info=info,
-            body=body,
-            decompressed=decompressed,
-            headers=headers,
-            client_family=client_family(header(scope, b"user-agent"), dict(headers)),
+            gw,
+            self.protocol,
+            self.path,
+            scope,
+            receive,
+            send,
+            rid,
+            entry,
+            info,
+            body,
+            decompressed,
+            headers,
+            client_family(header(scope, b"user-agent"), dict(headers)),
         )
 
 

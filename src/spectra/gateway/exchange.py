@@ -51,6 +51,13 @@ class Exchange:
     forwarded: Forwarded | None = None
     """The attempt that answered (its selection holds a pool slot until `close`)."""
     attempts: Attempts | None = None
+    """The current model's attempts (a fallback model starts afresh)."""
+    tries: int = 0
+    """Attempts over every model tried (the record's `attempts`)."""
+    fallback_reason: str | None = None
+    """Why the fallback chain was used (`fallbacks.trigger_of`)."""
+    fallback_trace: str | None = None
+    """The fallback models tried or skipped, and why."""
     started: float = 0.0
     """`time.monotonic()` when admission let the request through (latency's origin)."""
     first_byte_at: float | None = None

@@ -88,6 +88,7 @@ async def test_each_trigger_falls_back_and_charges_the_served_price(
     assert record.protocol == record.protocol_served == "anthropic_messages"
     assert record.fallback_reason == reason
     assert record.fallback_trace == f"tried {ANTHROPIC_MODEL}"
+    assert resp.headers["x-spectra-fallback"] == f"{reason}: tried {ANTHROPIC_MODEL}"
     assert record.attempts == 2
     # Charged at the fallback's price, not the asked (five times dearer) model's.
     assert record.cost_micros == expected_cost(100, 20)
@@ -151,6 +152,29 @@ async def test_a_chain_walks_on_until_a_model_answers(
     export = await client.get("/api/usage/export", params={"format": "jsonl"})
     (row,) = [json.loads(line) for line in export.text.splitlines() if line.strip()]
     assert (row["protocol_served"], row["fallback_reason"]) == ("openai_chat", "overloaded")
+
+
+async def test_no_free_account_for_a_fallback_moves_on_and_streams(
+    client: httpx.AsyncClient, pooled: World, fake: FakeUpstream
+) -> None:
+    # The overload cools the only Anthropic account: Sonnet finds no free account
+    # (no_account_available, itself a trigger), so gpt-5 serves, streamed and translated.
+    await set_chain(pooled, ASKED, [ANTHROPIC_MODEL, OPENAI_MODEL])
+    fake.script(Fail("overloaded"), Reply(text="streamed from gpt", pieces=3, output_tokens=4))
+    resp = await client.post(
+        "/v1/messages",
+        headers=pooled.headers(anthropic=True),
+        json={**body(), "stream": True},
+    )
+    assert resp.status_code == 200, resp.text
+    assert b"message_stop" in resp.content
+    trace = f"tried {ANTHROPIC_MODEL}; tried {OPENAI_MODEL}"
+    assert resp.headers["x-spectra-fallback"] == f"overloaded: {trace}"
+    await pooled.settle()
+    (record,) = await pooled.records()
+    assert (record.status, record.model_served) == ("ok", OPENAI_MODEL)
+    assert record.fallback_trace == trace
+    assert record.attempts == 2  # Sonnet never reached an account
 
 
 @pytest.fixture

@@ -273,6 +273,14 @@ async def _not_forwarded(ex: Exchange, exc: SpectraError) -> None:
         await refusals.send_refusal(ex.send, exc, anthropic=ex.anthropic, request_id=ex.request_id)
 
 
+def fallback_headers(ex: Exchange) -> list[tuple[bytes, bytes]]:
+    """`x-spectra-fallback` on an answer a fallback model gave: the models tried or skipped."""
+    if ex.fallback_reason is None or ex.fallback_trace is None:
+        return []
+    text = f"{ex.fallback_reason}: {ex.fallback_trace}"[:500]
+    return [(b"x-spectra-fallback", text.encode("latin-1", "replace"))]
+
+
 async def _relay_body(ex: Exchange) -> None:
     fw, admission = ex.forwarded, ex.admission
     assert fw is not None
@@ -299,6 +307,7 @@ async def _relay_body(ex: Exchange) -> None:
         else None
     )
     headers = response_headers(resp, ex.request_id)
+    headers.extend(fallback_headers(ex))
     unreadable: UnreadableAnswerError | None = None
     if ctx is not None and failure is None:
         try:
@@ -345,6 +354,7 @@ async def _relay_stream(ex: Exchange) -> None:
         translator=None if fw.translation is None else SSEStreamTranslator(fw.translation),
         receive=ex.receive,
         send=ex.send,
+        extra_headers=fallback_headers(ex),
     )
     tap = result.tap
     ex.first_byte_at = result.first_byte_at

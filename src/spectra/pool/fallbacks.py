@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
@@ -127,17 +128,7 @@ async def set_fallbacks(session: Session, actor: Actor, *, data: FallbackSet) ->
     row.updated_by = actor.label
     await session.flush()
     result = _read(row, group)
-    await audit_service.record(
-        session,
-        actor,
-        "pool.fallbacks.set",
-        target_type="model",
-        target_id=name,
-        target_label=name if group is None else f"{name} (group {group.name})",
-        before=before,
-        after=result.model_dump(mode="json"),
-    )
-    await record_change(session, CHANGE, name)
+    await _audited(session, actor, "set", name, group, before, result.model_dump(mode="json"))
     return result
 
 
@@ -157,18 +148,31 @@ async def clear_fallbacks(
     result = _read(row, found)
     await session.delete(row)
     await session.flush()
+    await _audited(session, actor, "clear", name, found, result.model_dump(mode="json"), None)
+    return result
+
+
+async def _audited(
+    session: Session,
+    actor: Actor,
+    verb: str,
+    model: str,
+    group: Group | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    """The audit event and the change-feed row of a chain's change (same transaction)."""
     await audit_service.record(
         session,
         actor,
-        "pool.fallbacks.clear",
+        f"pool.fallbacks.{verb}",
         target_type="model",
-        target_id=name,
-        target_label=name if found is None else f"{name} (group {found.name})",
-        before=result.model_dump(mode="json"),
-        after=None,
+        target_id=model,
+        target_label=model if group is None else f"{model} (group {group.name})",
+        before=before,
+        after=after,
     )
-    await record_change(session, CHANGE, name)
-    return result
+    await record_change(session, CHANGE, model)
 
 
 async def list_fallbacks(session: ReadSession, actor: Actor) -> list[FallbackRead]:

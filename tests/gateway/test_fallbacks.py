@@ -266,3 +266,18 @@ async def test_an_alias_is_charged_at_the_served_models_price(
     assert record.model_served == ASKED
     assert record.cost_micros == opus_cost(1000, 200)
     assert record.cost_micros != expected_cost(1000, 200)
+
+
+async def test_a_cleared_chain_stops_falling_back(
+    client: httpx.AsyncClient, pooled: World, fake: FakeUpstream
+) -> None:
+    await sonnet_account(pooled, fake)
+    await set_chain(pooled, ASKED, [ANTHROPIC_MODEL])
+    async with session_scope(pooled.runtime.db) as session:
+        await fallbacks_service.clear_fallbacks(session, OWNER, model=ASKED)
+    await pooled.sync()  # the change feed reloads the gateway's chains
+    fake.script(Fail("overloaded"))
+    resp = await client.post("/v1/messages", headers=pooled.headers(anthropic=True), json=body())
+    assert resp.status_code == 529
+    assert "x-spectra-fallback" not in resp.headers
+    assert [r.json()["model"] for r in fake.requests] == [ASKED]

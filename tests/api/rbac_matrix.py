@@ -41,6 +41,7 @@ class Fixtures(Protocol):
     async def key(self, user: Any) -> Any: ...
     async def token(self, user: Any) -> Any: ...
     async def pool_account(self) -> Any: ...
+    async def fallback_chain(self) -> str: ...
 
     caller: Any
     """The user behind the credential under test (None when calling anonymously)."""
@@ -173,6 +174,14 @@ async def _pool_by_name(fx: Fixtures) -> Call:
 
 
 POOL_WRITE = frozenset({"owner", "admin"})
+
+
+async def _fallback_set(fx: Fixtures) -> Call:
+    return Call(json={"model": f"rbac-model-{fx.unique()}", "chain": ["rbac-fallback"]})
+
+
+async def _fallback_clear(fx: Fixtures) -> Call:
+    return Call(params={"model": await fx.fallback_chain()})
 
 
 async def _explain_other(fx: Fixtures) -> Call:
@@ -487,6 +496,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/tokens/{token_id}/revoke"): Case(KEYS_WRITE_ANY, _others_token),
     # account pool (the member view is the redacted status)
     ("GET", "/api/pool/accounts"): Case(READ_ALL),
+    ("GET", "/api/fallbacks"): Case(READ_ALL),
+    ("PUT", "/api/fallbacks"): Case(POOL_WRITE, _fallback_set),
+    ("DELETE", "/api/fallbacks"): Case(POOL_WRITE, _fallback_clear),
     ("POST", "/api/pool/accounts"): Case(POOL_WRITE, _pool_add),
     ("GET", "/api/pool/accounts/by-name/{name}"): Case(READ_ALL, _pool_by_name),
     ("GET", "/api/pool/accounts/{account_id}"): Case(READ_ALL, _pool()),

@@ -93,6 +93,7 @@ async def relay_stream(
     receive: Receive,
     send: Send,
     translator: SSEStreamTranslator | None = None,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
 ) -> RelayResult:
     """Relay a streamed (SSE) response chunk by chunk; never raises for upstream or caller faults.
     With a `translator`, `protocol` is the upstream's (the tap's) and the caller gets its output."""
@@ -104,6 +105,8 @@ async def relay_stream(
     tap = chat_filter.tap if chat_filter is not None else make_tap(protocol)
     decoder = _Decoder(resp.headers.get("content-encoding"))
     headers = response_headers(resp, request_id, body_changed=chat_filter is not None)
+    if extra_headers:
+        headers.extend(extra_headers)
     if translator is not None:
         headers = body_headers_dropped(headers)
         translator.observe(tap.on_event)  # one SSE parse for the tap and the translation

@@ -179,3 +179,18 @@ class PoolAlert(IdMixin, Base):
 
 
 Index("ix_pool_alerts_created_at_id", PoolAlert.created_at, PoolAlert.id)
+
+
+class ModelFallback(IdMixin, TimestampMixin, Base):
+    """An admin's fallback chain for a model: when the model is overloaded, rate limited or the
+    prompt is too long for it, the gateway tries these models in order. `group_id` None is the
+    workspace's chain; a group's own chain replaces it for that group's members."""
+
+    __tablename__ = "model_fallbacks"
+    __table_args__ = (UniqueConstraint("model", "group_id"),)
+
+    model: Mapped[str] = mapped_column(String(200))
+    group_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    chain: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """The fallback models, in the order they are tried."""
+    updated_by: Mapped[str] = mapped_column(String(200), default="")

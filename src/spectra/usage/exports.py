@@ -55,6 +55,9 @@ EXPORT_COLUMNS = (
     "client_family",
     "ledger_transaction_id",
     "funding",
+    "protocol_served",
+    "fallback_reason",
+    "fallback_trace",
 )
 CHUNK = 1000
 

@@ -47,6 +47,9 @@ class UsageRecordCreate:
     funding: tuple[FundingSource, ...] = ()
     account_id: uuid.UUID | None = None
     model_served: str | None = None
+    protocol_served: str | None = None
+    fallback_reason: str | None = None
+    fallback_trace: str | None = None
     is_streamed: bool = False
     error_type: str | None = None
     refusal_reason: str | None = None
@@ -112,6 +115,9 @@ class UsageRecordRead(BaseModel):
     attempts: int
     client_family: str
     ledger_transaction_id: uuid.UUID | None
+    protocol_served: str | None = None
+    fallback_reason: str | None = None
+    fallback_trace: str | None = None
 
     @classmethod
     def of(cls, row: Any, *, user_email: str | None = None) -> UsageRecordRead:

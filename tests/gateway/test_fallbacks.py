@@ -139,19 +139,19 @@ async def test_a_chain_walks_on_until_a_model_answers(
     await pooled.settle()
     (record,) = await pooled.records()
     assert record.model_served == OPENAI_MODEL
-    assert record.protocol_served == "openai_chat"
+    assert record.protocol_served == "openai_responses"
     assert record.fallback_trace == f"tried {ANTHROPIC_MODEL}; tried {OPENAI_MODEL}"
     assert record.attempts == 3
     # The usage API and the export show asked and served, and the fallback.
     act_as(OWNER)
     (item,) = (await client.get("/api/usage")).json()["items"]
-    assert (item["protocol"], item["protocol_served"]) == ("anthropic_messages", "openai_chat")
+    assert (item["protocol"], item["protocol_served"]) == ("anthropic_messages", "openai_responses")
     assert (item["model_requested"], item["model_served"]) == (ASKED, OPENAI_MODEL)
     assert item["fallback_reason"] == "overloaded"
     assert item["fallback_trace"] == record.fallback_trace
     export = await client.get("/api/usage/export", params={"format": "jsonl"})
     (row,) = [json.loads(line) for line in export.text.splitlines() if line.strip()]
-    assert (row["protocol_served"], row["fallback_reason"]) == ("openai_chat", "overloaded")
+    assert (row["protocol_served"], row["fallback_reason"]) == ("openai_responses", "overloaded")
 
 
 async def test_no_free_account_for_a_fallback_moves_on_and_streams(

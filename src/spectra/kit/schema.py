@@ -16,6 +16,7 @@ from pydantic import (
     PlainSerializer,
     WithJsonSchema,
 )
+from pydantic_core import PydanticUndefined
 
 from spectra.errors import InvalidAmountError
 from spectra.kit.money import AMOUNT_PATTERN, Micros, format_amount, micros_of, parse_amount
@@ -87,13 +88,16 @@ class ReadModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-def renamed(source: str, name: str) -> Any:
-    """A read-model field whose source attribute has another name or sits one object down:
-    `renamed("requested_by_label", "requested_by")`, `renamed("assignment.status", "status")`.
+def renamed(source: str, name: str, *, default: Any = PydanticUndefined) -> Any:
+    """A read-model field whose source attribute has another name or sits further down:
+    `renamed("requested_by_label", "requested_by")`, `renamed("assignment.status", "status")`,
+    `renamed("problems.0", "first_problem", default=None)` (`default` when the path is absent).
     The answer's own JSON still reads back by `name`."""
-    path = source.split(".")
-    first: str | AliasPath = path[0] if len(path) == 1 else AliasPath(*path)
-    return Field(validation_alias=AliasChoices(first, name))
+    head, *rest = source.split(".")
+    first: str | AliasPath = (
+        AliasPath(head, *(int(p) if p.isdigit() else p for p in rest)) if rest else source
+    )
+    return Field(default=default, validation_alias=AliasChoices(first, name))
 
 
 def _iso(moment: datetime) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_serializer
 
 from spectra.kit.money import format_amount
-from spectra.kit.schema import AmountOut, NonNegativeAmountIn
+from spectra.kit.schema import AmountOut, NonNegativeAmountIn, ReadModel, money_pair, renamed
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +79,9 @@ class FundingSourceRead(BaseModel):
     amount_micros: int
 
 
-class UsageRecordRead(BaseModel):
+class UsageRecordRead(ReadModel):
+    """From a `UsageRecord` row; `user_email` is filled in by the list that looked emails up."""
+
     id: uuid.UUID
     created_at: datetime
     started_at: datetime | None
@@ -103,7 +105,7 @@ class UsageRecordRead(BaseModel):
     output_tokens: int
     cache_read_tokens: int
     cache_write_tokens: int
-    cost: AmountOut
+    cost: AmountOut = money_pair("cost")
     cost_micros: int
     is_estimated: bool
     price_version: str | None
@@ -112,11 +114,6 @@ class UsageRecordRead(BaseModel):
     attempts: int
     client_family: str
     ledger_transaction_id: uuid.UUID | None
-
-    @classmethod
-    def of(cls, row: Any, *, user_email: str | None = None) -> UsageRecordRead:
-        data = {name: getattr(row, name) for name in _READ_FIELDS}
-        return cls(**data, cost=row.cost_micros, user_email=user_email)
 
     @field_serializer("funding")
     def _funding(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -146,11 +143,11 @@ def _decimal_text(value: Decimal) -> str:
     return text
 
 
-class PriceTierRead(BaseModel):
+class PriceTierRead(ReadModel):
     """Prices for a request whose prompt (input + cache tokens) exceeds `above_prompt_tokens`:
     they apply to every token of such a request."""
 
-    above_prompt_tokens: int
+    above_prompt_tokens: int = renamed("above", "above_prompt_tokens")
     input: Decimal
     output: Decimal
     cache_read: Decimal
@@ -182,8 +179,3 @@ class PriceRead(BaseModel):
     @field_serializer("input", "output", "cache_read", "cache_write")
     def _price(self, value: Decimal) -> str:
         return _decimal_text(value)
-
-
-_READ_FIELDS = tuple(
-    name for name in UsageRecordRead.model_fields if name not in ("cost", "user_email")
-)

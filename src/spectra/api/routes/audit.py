@@ -120,4 +120,4 @@ async def export_events(
 @router.get("/verify")
 async def verify_chain(session: ReadSessionDep, actor: ActorDep) -> ChainReportRead:
     """Walk the hash chain and name the first event that was changed, removed or reordered."""
-    return ChainReportRead.of(await users_service.verify_audit_chain(session, actor))
+    return ChainReportRead.model_validate(await users_service.verify_audit_chain(session, actor))

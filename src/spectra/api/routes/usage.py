@@ -83,7 +83,9 @@ async def list_usage(
         cursor=cursor,
     )
     emails = page.extra.get("emails", {})
-    items = [UsageRecordRead.of(r, user_email=emails.get(r.user_id)) for r in page.items]
+    items = [UsageRecordRead.model_validate(r) for r in page.items]
+    for item in items:
+        item.user_email = emails.get(item.user_id)
     return ListResource(items=items, next_cursor=page.next_cursor)
 
 

@@ -57,10 +57,10 @@ async def create_user(
     fields = body.model_dump(exclude={"invite"})
     if body.invite:
         issued = await users_service.invite_user(session, actor, **fields)
-        read = UserRead.model_validate(issued.user).model_dump()
-        return UserCreated(**read, setup_link=_link(runtime, issued))
-    user = await users_service.create_user(session, actor, **fields)
-    return UserCreated(**UserRead.model_validate(user).model_dump())
+        created = UserCreated.model_validate(issued.user)
+        created.setup_link = _link(runtime, issued)
+        return created
+    return UserCreated.model_validate(await users_service.create_user(session, actor, **fields))
 
 
 @router.post("/import", status_code=201)

@@ -1,10 +1,12 @@
 """Read models of the usage reports, forecasts, pool economics, reconciliation and statements:
-the documented shapes of the JSON views those modules build (`as_json()` and dicts)."""
+the documented shapes of the JSON views those modules build (`as_json()` and dicts). A time the
+view holds as a `datetime` is a `datetime` here ("Z"); one it already wrote as text is `IsoTime`
+("+00:00"), so each answer keeps the bytes it had."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 from spectra.kit.schema import AmountOut, IsoTime, ViewRead, money_pair
 
@@ -31,11 +33,11 @@ class ReportRowRead(ViewRead):
 
 class UsageReportRead(ViewRead):
     by: str
-    since: IsoTime | None
-    until: IsoTime | None
+    since: datetime | None
+    until: datetime | None
     buckets: str
     """`hour` or `day`: the rollup buckets read."""
-    as_of: IsoTime | None
+    as_of: datetime | None
     """What the rollups have counted up to."""
     items: list[ReportRowRead]
     totals: ReportRowRead
@@ -43,7 +45,7 @@ class UsageReportRead(ViewRead):
 
 
 class _Bucket(ViewRead):
-    bucket_start: IsoTime
+    bucket_start: datetime
 
 
 class TimeseriesRowRead(ReportRowRead, _Bucket):

@@ -30,7 +30,9 @@ class ListResource(BaseModel, Generic[T]):
     """Every list answer: `{"items": [...], "next_cursor": "..." | null}`. Validates from a
     `Page` as it is (`ListResource[XRead].model_validate(page)`); null on the last page."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_serialization_defaults_required=True
+    )
 
     items: list[T]
     next_cursor: str | None = None

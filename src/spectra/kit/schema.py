@@ -83,9 +83,12 @@ def money(name: str, micros: int) -> dict[str, Any]:
 
 
 class ReadModel(BaseModel):
-    """A read answer, validated from a row or a domain object (`XRead.model_validate(row)`)."""
+    """A read answer, validated from a row or a domain object (`XRead.model_validate(row)`).
+    Every field is in every answer, so the document marks each one required."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_serialization_defaults_required=True
+    )
 
 
 def renamed(source: str, name: str, *, default: Any = PydanticUndefined) -> Any:
@@ -117,4 +120,6 @@ class ViewRead(ReadModel):
     """A read answer validated from a domain's JSON view (a dict). Every key the view writes must
     be a field (`extra="forbid"`), so the OpenAPI document cannot miss one."""
 
-    model_config = ConfigDict(from_attributes=True, extra="forbid")
+    model_config = ConfigDict(
+        from_attributes=True, extra="forbid", json_schema_serialization_defaults_required=True
+    )

@@ -10,7 +10,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_serializer
 
-from spectra.kit.money import format_amount
 from spectra.kit.schema import AmountOut, NonNegativeAmountIn, ReadModel, money_pair, renamed
 
 
@@ -72,11 +71,13 @@ class UsageRecordCreate:
     """Leave unset: the record is stamped when it is written (the rollup cursor relies on it)."""
 
 
-class FundingSourceRead(BaseModel):
+class FundingSourceRead(ReadModel):
+    """One ledger account a request was charged to (from the record's stored funding list)."""
+
     account_id: uuid.UUID
     kind: str
-    amount: AmountOut
     amount_micros: int
+    amount: AmountOut = money_pair("amount")
 
 
 class UsageRecordRead(ReadModel):
@@ -90,7 +91,7 @@ class UsageRecordRead(ReadModel):
     user_email: str | None = None
     key_id: uuid.UUID | None
     group_id: uuid.UUID | None
-    funding: list[dict[str, Any]]
+    funding: list[FundingSourceRead]
     account_id: uuid.UUID | None
     protocol: str
     model_requested: str
@@ -114,12 +115,6 @@ class UsageRecordRead(ReadModel):
     attempts: int
     client_family: str
     ledger_transaction_id: uuid.UUID | None
-
-    @field_serializer("funding")
-    def _funding(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [
-            {**item, "amount": format_amount(int(item.get("amount_micros", 0)))} for item in value
-        ]
 
 
 class PriceSet(BaseModel):

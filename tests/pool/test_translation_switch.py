@@ -107,7 +107,7 @@ class TestService:
     ) -> None:
         account = await make_account(session, admin)
         assert account.is_translation_allowed is True
-        assert AccountRead.of(account).translate is True
+        assert AccountRead.model_validate(account).translate is True
         after = (await last_audit(session)).after
         assert after is not None
         assert after["is_translation_allowed"] is True

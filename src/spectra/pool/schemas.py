@@ -16,7 +16,14 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from spectra.kit.schema import AmountIn, AmountOut, NonNegativeAmountIn
+from spectra.kit.schema import (
+    AmountIn,
+    AmountOut,
+    NonNegativeAmountIn,
+    ReadModel,
+    money_pair,
+    renamed,
+)
 
 from .errors import AccountInvalidError, CredentialMissingError
 from .urls import normalise_base_url
@@ -257,17 +264,17 @@ class AccountDisable(BaseModel):
     reason: str = Field(default="", max_length=300)
 
 
-class ProbeRead(BaseModel):
+class ProbeRead(ReadModel):
+    """From a `ProbeOutcome`."""
+
     ok: bool
-    outcome: str
+    outcome: str = renamed("label", "outcome")
     latency_ms: float
     status: int | None = None
     message: str = ""
 
 
-class AccountRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class AccountRead(ReadModel):
     id: uuid.UUID
     name: str
     provider: str
@@ -280,15 +287,15 @@ class AccountRead(BaseModel):
     max_concurrency: int | None
     rpm_cap: int | None
     tpm_cap: int | None
-    monthly_spend_cap: AmountOut | None
+    monthly_spend_cap: AmountOut | None = money_pair("monthly_spend_cap")
     monthly_spend_cap_micros: int | None
     cost_basis: str
-    fixed_monthly_cost: AmountOut | None
+    fixed_monthly_cost: AmountOut | None = money_pair("fixed_monthly_cost")
     fixed_monthly_cost_micros: int | None
     group_ids: list[str]
     tags: list[str]
     notes: str
-    translate: bool
+    translate: bool = renamed("is_translation_allowed", "translate")
     """May serve callers of another protocol (their requests translated)."""
     state: str
     state_reason: str
@@ -302,46 +309,16 @@ class AccountRead(BaseModel):
     figures: dict[str, Any] | None = None
     """Live figures from this server's memory (API only), or today's persisted figures."""
 
-    @classmethod
-    def of(cls, account: Any, figures: dict[str, Any] | None = None) -> AccountRead:
-        return cls(
-            id=account.id,
-            name=account.name,
-            provider=account.provider,
-            base_url=account.base_url,
-            credential_last4=account.credential_last4,
-            models=list(account.models),
-            aliases=dict(account.aliases),
-            priority=account.priority,
-            weight=account.weight,
-            max_concurrency=account.max_concurrency,
-            rpm_cap=account.rpm_cap,
-            tpm_cap=account.tpm_cap,
-            monthly_spend_cap=account.monthly_spend_cap_micros,
-            monthly_spend_cap_micros=account.monthly_spend_cap_micros,
-            cost_basis=account.cost_basis,
-            fixed_monthly_cost=account.fixed_monthly_cost_micros,
-            fixed_monthly_cost_micros=account.fixed_monthly_cost_micros,
-            group_ids=list(account.group_ids),
-            tags=list(account.tags),
-            notes=account.notes,
-            translate=account.is_translation_allowed,
-            state=account.state,
-            state_reason=account.state_reason,
-            state_changed_at=account.state_changed_at,
-            cooling_until=account.cooling_until,
-            last_probe_at=account.last_probe_at,
-            last_probe_outcome=account.last_probe_outcome,
-            last_probe_latency_ms=account.last_probe_latency_ms,
-            created_at=account.created_at,
-            updated_at=account.updated_at,
-            figures=figures,
-        )
-
 
 class AccountTestRead(BaseModel):
     account: AccountRead
     probe: ProbeRead
+
+
+class CredentialRotated(BaseModel):
+    account: AccountRead
+    probe: ProbeRead | None
+    """Null when the rotation asked for no probe."""
 
 
 class TransitionRead(BaseModel):

@@ -194,16 +194,7 @@ def _resolved_read(table: PriceTable, model: str, at: datetime) -> PriceRead | N
         currency=table.currency,
         effective_from=override.effective_from if override is not None else None,
         is_current=True,
-        tiers=[
-            PriceTierRead(
-                above_prompt_tokens=t.above,
-                input=t.input,
-                output=t.output,
-                cache_read=t.cache_read,
-                cache_write=t.cache_write,
-            )
-            for t in price.tiers
-        ],
+        tiers=[PriceTierRead.model_validate(t) for t in price.tiers],
     )
 
 

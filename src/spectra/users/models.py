@@ -69,6 +69,10 @@ class User(IdMixin, TimestampMixin, Base):
 
     group: Mapped[Group] = relationship(lazy="raise")
 
+    @property
+    def has_password(self) -> bool:
+        return self.password_hash is not None
+
 
 class UserSession(IdMixin, Base):
     """A console sign-in. Only a keyed hash of the session token is stored."""

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter
 
 from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
 from spectra.keys import service as keys_service
 from spectra.keys.schemas import TokenCreate, TokenCreated, TokenRead
+from spectra.kit.pagination import ListResource
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
@@ -29,11 +29,12 @@ async def list_tokens(
     user_email: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> ListResource[TokenRead]:
     page = await keys_service.list_tokens(
         session, actor, user_id=user_id, user_email=user_email, limit=limit, cursor=cursor
     )
-    return {"items": [TokenRead.of(t) for t in page.items], "next_cursor": page.next_cursor}
+    items = [TokenRead.of(t) for t in page.items]
+    return ListResource(items=items, next_cursor=page.next_cursor)
 
 
 @router.post("/{token_id}/revoke")

@@ -23,7 +23,7 @@ from spectra.kit.ids import uuid7
 from spectra.kit.money import display
 from spectra.ledger import service as ledger_service
 from spectra.ledger.models import TransactionKind
-from spectra.ledger.schemas import TransactionRead, verify_read
+from spectra.ledger.schemas import TransactionRead, VerifyRead
 
 router = APIRouter()
 
@@ -78,7 +78,7 @@ async def ledger(
         "ledger/index.html",
         title="Ledger",
         nav="Ledger",
-        transactions=[TransactionRead.of(t) for t in page.items],
+        transactions=[TransactionRead.model_validate(t) for t in page.items],
         next_cursor=page.next_cursor,
         kinds=KINDS,
         balance=balance,
@@ -92,7 +92,7 @@ async def ledger(
 @router.get("/ledger/verify")
 async def verify(request: Request, viewer: AdminDep, session: ReadSessionDep) -> Response:
     """Recompute every balance from postings and check every invariant."""
-    report = verify_read(await ledger_service.verify(session, viewer.actor))
+    report = VerifyRead.model_validate(await ledger_service.verify(session, viewer.actor))
     return render(
         request,
         viewer,

@@ -73,6 +73,22 @@ class Preview:
         return sum(1 for r in self.rows if r.change == change)
 
     @property
+    def gain(self) -> int:
+        return self.count("gain")
+
+    @property
+    def lose(self) -> int:
+        return self.count("lose")
+
+    @property
+    def change(self) -> int:
+        return self.count("change")
+
+    @property
+    def unchanged(self) -> int:
+        return self.count("unchanged")
+
+    @property
     def allowance_delta_micros(self) -> int:
         return sum(r.allowance_after_micros - r.allowance_before_micros for r in self.rows)
 

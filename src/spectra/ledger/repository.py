@@ -499,20 +499,6 @@ async def pg_advisory_lock(session: AsyncSession, key: int) -> None:
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
-# Users and groups: the users branch has no lookup-by-email service yet, so these two small reads
-# select from users.models directly (allowed: ledger sits above users). Swap for users' service later.
-async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
-    return (
-        await session.execute(select(User).where(User.email == email.strip().lower()))
-    ).scalar_one_or_none()
-
-
-async def find_group_by_name(session: AsyncSession, name: str) -> Group | None:
-    return (
-        await session.execute(select(Group).where(Group.name_key == name.strip().lower()))
-    ).scalar_one_or_none()
-
-
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
     return await session.get(User, user_id)
 

@@ -19,11 +19,11 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import SYSTEM, Actor
 from spectra.db.repository import paginate
+from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
 from spectra.kit.pagination import Page
@@ -58,9 +58,7 @@ class RolloutDetail:
     cohorts: list[RolloutCohort]
 
 
-async def create_rollout(
-    session: AsyncSession, actor: Actor, *, data: RolloutCreate
-) -> RolloutDetail:
+async def create_rollout(session: Session, actor: Actor, *, data: RolloutCreate) -> RolloutDetail:
     """Create a rollout with its cohorts in order; nothing is applied until a promotion.
     Writes an audit event."""
     require(actor, Permission.POLICY_WRITE)
@@ -83,7 +81,7 @@ async def create_rollout(
     await session.flush()
     cohorts = []
     for position, spec in enumerate(data.cohorts):
-        users = await packages_service.resolve_users(session, emails=spec.users)
+        users = await packages_service.resolve_users(session, actor, emails=spec.users)
         group_ids = []
         for name in spec.groups:
             group = await users_service.get_group(session, actor, group=name)
@@ -125,7 +123,7 @@ async def create_rollout(
     return RolloutDetail(rollout, cohorts)
 
 
-async def get_rollout(session: AsyncSession, actor: Actor, *, rollout: str) -> RolloutDetail:
+async def get_rollout(session: AnySession, actor: Actor, *, rollout: str) -> RolloutDetail:
     require(actor, Permission.READ_ALL)
     found = await repository.get_rollout(session, rollout)
     if found is None:
@@ -136,7 +134,7 @@ async def get_rollout(session: AsyncSession, actor: Actor, *, rollout: str) -> R
 
 
 async def list_rollouts(
-    session: AsyncSession, actor: Actor, *, limit: int | None = None, cursor: str | None = None
+    session: AnySession, actor: Actor, *, limit: int | None = None, cursor: str | None = None
 ) -> Page[Rollout]:
     require(actor, Permission.READ_ALL)
     return await paginate(
@@ -172,7 +170,7 @@ def find_cohort(
 
 
 async def cohort_targets(
-    session: AsyncSession, cohort: RolloutCohort
+    session: AnySession, cohort: RolloutCohort
 ) -> tuple[list[uuid.UUID], list[User], list[User]]:
     """(group ids, members of those groups, members named one by one outside them)."""
     if cohort.everyone:
@@ -214,7 +212,7 @@ def widened(rules: GroupRules, cohort: RolloutCohort) -> GroupRules:
     )
 
 
-async def cohort_proposal(session: AsyncSession, cohort: RolloutCohort) -> Proposal:
+async def cohort_proposal(session: AnySession, cohort: RolloutCohort) -> Proposal:
     """What promoting `cohort` would change (for the dry-run; `promote` applies the same)."""
     group_ids, in_groups, named = await cohort_targets(session, cohort)
     current = await repository.group_policies(session, group_ids)
@@ -250,7 +248,7 @@ async def cohort_proposal(session: AsyncSession, cohort: RolloutCohort) -> Propo
 
 
 async def check_gates(
-    session: AsyncSession, detail: RolloutDetail, cohort: RolloutCohort
+    session: AnySession, detail: RolloutDetail, cohort: RolloutCohort
 ) -> dict[str, Any]:
     """Refuse a promotion out of order or before its gates open; the gate facts when open."""
     earlier = [c for c in detail.cohorts if c.position < cohort.position]
@@ -299,7 +297,7 @@ async def check_gates(
 
 
 async def promote(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     rollout: str,
@@ -370,7 +368,7 @@ async def promote(
 
 
 async def rollback(
-    session: AsyncSession, actor: Actor, *, rollout: str, cohort: str | None = None
+    session: Session, actor: Actor, *, rollout: str, cohort: str | None = None
 ) -> RolloutCohort:
     """Reverse the last promoted cohort (or the named one, when no later cohort is promoted):
     restore its groups' rules, caps and default packages and its members' grants as they were,
@@ -434,7 +432,7 @@ async def rollback(
 
 
 async def rollout_metrics(
-    session: AsyncSession, actor: Actor, *, rollout: str, days: int = 7
+    session: AnySession, actor: Actor, *, rollout: str, days: int = 7
 ) -> dict[str, Any]:
     """Per cohort: members, active members, requests, spend against the caps, refusal and error
     rates, clients in use; for a promoted cohort, before and after its promotion (`days` each
@@ -466,7 +464,7 @@ async def rollout_metrics(
 
 
 async def _counts(
-    session: AsyncSession, user_ids: list[uuid.UUID], since: datetime, until: datetime
+    session: AnySession, user_ids: list[uuid.UUID], since: datetime, until: datetime
 ) -> dict[str, int]:
     if not user_ids:
         return {"requests": 0, "refused": 0, "errors": 0, "active": 0, "spend": 0}
@@ -496,7 +494,7 @@ def _case(status: str) -> Any:
 
 
 async def _window(
-    session: AsyncSession, user_ids: list[uuid.UUID], since: datetime, until: datetime
+    session: AnySession, user_ids: list[uuid.UUID], since: datetime, until: datetime
 ) -> dict[str, Any]:
     totals = await _counts(session, user_ids, since, until)
     clients: dict[str, int] = {}

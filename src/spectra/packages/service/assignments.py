@@ -12,11 +12,10 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.changes import record_change
+from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
 from spectra.kit.pagination import Page
@@ -39,6 +38,7 @@ from spectra.packages.models import (
 )
 from spectra.packages.service import periods as period_service
 from spectra.packages.service.catalog import _by_name, _version
+from spectra.users import service as users_service
 from spectra.users.models import Group, User
 from spectra.users.permissions import Permission, require
 
@@ -97,7 +97,7 @@ class Plan:
 
 
 async def get_assignment(
-    session: AsyncSession, actor: Actor, *, assignment_id: uuid.UUID
+    session: AnySession, actor: Actor, *, assignment_id: uuid.UUID
 ) -> AssignmentDetail:
     require(actor, Permission.READ_ALL)
     assignment = await _assignment(session, assignment_id)
@@ -105,7 +105,7 @@ async def get_assignment(
 
 
 async def list_assignments(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     user_id: uuid.UUID | None = None,
@@ -124,15 +124,21 @@ async def list_assignments(
 
 
 async def resolve_users(
-    session: AsyncSession, *, emails: Sequence[str] = (), user_ids: Sequence[uuid.UUID] = ()
+    session: AnySession,
+    actor: Actor,
+    *,
+    emails: Sequence[str] = (),
+    user_ids: Sequence[uuid.UUID] = (),
 ) -> list[User]:
-    """Users named by email or id, in the order given; unknown ones are one clear error."""
-    by_email = await repository.users_by_email(session, emails)
-    by_id = await repository.users_by_id(session, user_ids)
+    """Users named by email or id, in the order given; unknown ones are one clear error (a 403
+    instead to an actor who may not read everyone, so emails cannot be probed)."""
+    by_email = await users_service.users_by_email(session, emails)
+    by_id = await users_service.users_by_id(session, user_ids)
     missing = [e for e in emails if e.strip().lower() not in by_email] + [
         str(i) for i in user_ids if i not in by_id
     ]
     if missing:
+        users_service.hide_unknown(actor)
         raise AssignmentTargetNotFoundError(
             f"No user {', '.join(missing)}; `spectra users list` shows them.", missing=missing
         )
@@ -142,15 +148,18 @@ async def resolve_users(
     return list(seen.values())
 
 
-async def group_members(session: AsyncSession, *, group: str) -> tuple[Group, list[User]]:
-    found = await repository.find_group_by_name(session, group)
+async def group_members(
+    session: AnySession, actor: Actor, *, group: str
+) -> tuple[Group, list[User]]:
+    """A group named by name and its active members."""
+    found = await users_service.find_group(session, actor, name=group)
     if found is None:
         raise AssignmentTargetNotFoundError(f"There is no group named '{group}'.", group=group)
     return found, list(await repository.group_members(session, found.id))
 
 
 async def assign_package(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     package: str,
@@ -164,7 +173,7 @@ async def assign_package(
     Writes an audit event and a change-feed row."""
     require(actor, Permission.PACKAGES_WRITE)
     pkg, version = await assignable_version(session, package)
-    (user,) = await resolve_users(session, user_ids=[user_id])
+    (user,) = await resolve_users(session, actor, user_ids=[user_id])
     assignment = await make_assignment(
         session,
         actor,
@@ -178,7 +187,7 @@ async def assign_package(
 
 
 async def preview_assignment(
-    session: AsyncSession, actor: Actor, *, package: str, users: Sequence[User]
+    session: AnySession, actor: Actor, *, package: str, users: Sequence[User]
 ) -> Preview:
     """Who would gain the package (and its allowance) and who already holds it. Changes nothing."""
     require(actor, Permission.READ_ALL)
@@ -187,7 +196,7 @@ async def preview_assignment(
 
 
 async def assign_many(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     package: str,
@@ -243,7 +252,7 @@ async def assign_many(
 
 
 async def assign_group(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     package: str,
@@ -256,7 +265,7 @@ async def assign_group(
     progress: Progress | None = None,
 ) -> Preview:
     """Assign a package to every current (active) member of a group; see `assign_many`."""
-    found, members = await group_members(session, group=group)
+    found, members = await group_members(session, actor, group=group)
     return await assign_many(
         session,
         actor,
@@ -273,7 +282,7 @@ async def assign_group(
 
 
 async def cancel_assignment(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     assignment_id: uuid.UUID,
@@ -334,7 +343,7 @@ async def cancel_assignment(
 
 
 async def make_assignment(
-    session: AsyncSession, actor: Actor, *, package: Package, version: PackageVersion, plan: Plan
+    session: Session, actor: Actor, *, package: Package, version: PackageVersion, plan: Plan
 ) -> PackageAssignment:
     now = utc_now()
     time_zone = await period_service.workspace_time_zone(session)
@@ -403,7 +412,7 @@ async def make_assignment(
 
 
 async def preview_gains(
-    session: AsyncSession, pkg: Package, version: PackageVersion, users: Sequence[User]
+    session: AnySession, pkg: Package, version: PackageVersion, users: Sequence[User]
 ) -> Preview:
     held = {
         a.user_id: a
@@ -445,7 +454,7 @@ async def preview_gains(
     return result
 
 
-async def assignable_version(session: AsyncSession, name: str) -> tuple[Package, PackageVersion]:
+async def assignable_version(session: AnySession, name: str) -> tuple[Package, PackageVersion]:
     pkg = await _by_name(session, name)
     if pkg.status != PackageStatus.ACTIVE:
         raise PackageArchivedError(
@@ -454,7 +463,7 @@ async def assignable_version(session: AsyncSession, name: str) -> tuple[Package,
     return pkg, await _version(session, pkg, pkg.current_version)
 
 
-async def _assignment(session: AsyncSession, assignment_id: uuid.UUID) -> PackageAssignment:
+async def _assignment(session: AnySession, assignment_id: uuid.UUID) -> PackageAssignment:
     assignment = await repository.get_assignment(session, assignment_id)
     if assignment is None:
         raise AssignmentNotFoundError(
@@ -464,11 +473,11 @@ async def _assignment(session: AsyncSession, assignment_id: uuid.UUID) -> Packag
 
 
 async def _details(
-    session: AsyncSession, assignments: Sequence[PackageAssignment]
+    session: AnySession, assignments: Sequence[PackageAssignment]
 ) -> list[AssignmentDetail]:
     versions = await repository.versions_by_id(session, [a.version_id for a in assignments])
     packages = await repository.packages_by_id(session, [a.package_id for a in assignments])
-    users = await repository.users_by_id(session, [a.user_id for a in assignments])
+    users = await users_service.users_by_id(session, [a.user_id for a in assignments])
     return [
         AssignmentDetail(
             assignment=a,
@@ -480,7 +489,7 @@ async def _details(
     ]
 
 
-async def _label(session: AsyncSession, assignment: PackageAssignment) -> str:
+async def _label(session: AnySession, assignment: PackageAssignment) -> str:
     return (
         f"{(await _details(session, [assignment]))[0].package_name} for user {assignment.user_id}"
     )

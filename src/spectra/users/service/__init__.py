@@ -31,6 +31,18 @@ from .auth import (
 )
 from .groups import UNSET, create_group, get_group, list_groups, update_group
 from .importing import ImportLine, import_users, parse_csv
+from .lookup import (
+    Owner,
+    find_group,
+    find_user,
+    hide_unknown,
+    require_group,
+    require_user,
+    resolve_owner,
+    user_emails,
+    users_by_email,
+    users_by_id,
+)
 from .members import (
     IssuedSetupLink,
     change_role,
@@ -54,6 +66,7 @@ __all__ = [
     "ImportLine",
     "IssuedSetupLink",
     "NewSession",
+    "Owner",
     "UserRef",
     "active_user",
     "authenticate_password",
@@ -71,9 +84,12 @@ __all__ = [
     "end_session",
     "ensure_owner",
     "export_audit_events",
+    "find_group",
+    "find_user",
     "find_user_by_email",
     "get_group",
     "get_user",
+    "hide_unknown",
     "import_users",
     "invite_user",
     "list_audit_events",
@@ -84,11 +100,17 @@ __all__ = [
     "parse_csv",
     "reactivate_user",
     "remove_user",
+    "require_group",
+    "require_user",
+    "resolve_owner",
     "resolve_session",
     "set_password",
     "sign_in",
     "suspend_user",
     "update_group",
     "update_user",
+    "user_emails",
+    "users_by_email",
+    "users_by_id",
     "verify_audit_chain",
 ]

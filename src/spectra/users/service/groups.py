@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.changes import record_change
+from spectra.db.session import AnySession, Session
 from spectra.errors import InvalidAmountError
 from spectra.kit.pagination import Page
 from spectra.users import repository
-from spectra.users.errors import BuiltinGroupError, GroupNameTakenError
+from spectra.users.errors import BuiltinGroupError, GroupNameTakenError, GroupNotFoundError
 from spectra.users.models import Group
 from spectra.users.permissions import Permission, require
 
@@ -23,6 +23,7 @@ from ._common import (
     group_snapshot,
     load_group,
 )
+from .lookup import hide_unknown
 
 UNSET: object = object()
 """Marks a cap argument that was not given (None means "no cap")."""
@@ -36,16 +37,14 @@ def _check_cap(value: int | object | None, field: str) -> int | None:
     return value
 
 
-async def _name_free(
-    session: AsyncSession, name: str, *, except_group: Group | None = None
-) -> None:
+async def _name_free(session: AnySession, name: str, *, except_group: Group | None = None) -> None:
     if await repository.group_name_exists(
         session, name.lower(), except_id=except_group.id if except_group else None
     ):
         raise GroupNameTakenError(f"A group named '{name}' already exists.", name=name)
 
 
-async def _flush(session: AsyncSession, name: str) -> None:
+async def _flush(session: Session, name: str) -> None:
     try:
         async with session.begin_nested():
             await session.flush()
@@ -54,7 +53,7 @@ async def _flush(session: AsyncSession, name: str) -> None:
 
 
 async def create_group(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     name: str,
@@ -94,7 +93,7 @@ async def create_group(
 
 
 async def update_group(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     group: GroupRef,
@@ -147,16 +146,20 @@ async def update_group(
     return target
 
 
-async def get_group(session: AsyncSession, actor: Actor, *, group: GroupRef) -> Group:
+async def get_group(session: AnySession, actor: Actor, *, group: GroupRef) -> Group:
     """The group named by id or name; members may read their own group."""
     require(actor, Permission.SELF)
-    target = await load_group(session, group)
+    try:
+        target = await load_group(session, group)
+    except GroupNotFoundError:
+        hide_unknown(actor)
+        raise
     if actor.user_id is None or not await _is_member(session, actor, target):
         require(actor, Permission.READ_ALL)
     return target
 
 
-async def _is_member(session: AsyncSession, actor: Actor, group: Group) -> bool:
+async def _is_member(session: AnySession, actor: Actor, group: Group) -> bool:
     if actor.user_id is None:
         return False
     user = await repository.get_user(session, actor.user_id)
@@ -164,7 +167,7 @@ async def _is_member(session: AsyncSession, actor: Actor, group: Group) -> bool:
 
 
 async def list_groups(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     text: str | None = None,

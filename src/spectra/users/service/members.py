@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor
 from spectra.db import events
 from spectra.db.changes import record_change
+from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.kit.pagination import Page
 from spectra.users import repository
@@ -22,6 +22,7 @@ from spectra.users.errors import (
     EmailTakenError,
     LastOwnerError,
     SelfActionError,
+    UserNotFoundError,
     UserStatusError,
 )
 from spectra.users.events import UserJoinedGroup
@@ -44,6 +45,7 @@ from ._common import (
     parse_status,
     user_snapshot,
 )
+from .lookup import hide_unknown
 
 SETUP_LINK_TTL = timedelta(hours=72)
 
@@ -58,14 +60,14 @@ class IssuedSetupLink:
 
 
 async def _email_free(
-    session: AsyncSession, email: str, *, except_id: uuid.UUID | None = None
+    session: AnySession, email: str, *, except_id: uuid.UUID | None = None
 ) -> None:
     if await repository.email_exists(session, email, except_id=except_id):
         raise EmailTakenError(f"A user with the email {email} already exists.", email=email)
 
 
 async def _insert_user(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     email: str,
@@ -107,7 +109,7 @@ async def _insert_user(
 
 
 async def create_user(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     email: str,
@@ -126,7 +128,7 @@ async def create_user(
 
 
 async def invite_user(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     email: str,
@@ -144,7 +146,7 @@ async def invite_user(
     return await _issue_setup_link(session, actor, user)
 
 
-async def _issue_setup_link(session: AsyncSession, actor: Actor, user: User) -> IssuedSetupLink:
+async def _issue_setup_link(session: Session, actor: Actor, user: User) -> IssuedSetupLink:
     now = utc_now()
     await repository.retire_setup_links(session, user.id, at=now)
     token = new_token()
@@ -163,9 +165,7 @@ async def _issue_setup_link(session: AsyncSession, actor: Actor, user: User) -> 
     return IssuedSetupLink(user=user, token=token, expires_at=expires_at)
 
 
-async def create_setup_link(
-    session: AsyncSession, actor: Actor, *, user: UserRef
-) -> IssuedSetupLink:
+async def create_setup_link(session: Session, actor: Actor, *, user: UserRef) -> IssuedSetupLink:
     """Issue a one-time password-setup link for `user` (valid 72 hours; earlier unused links stop working).
 
     Needs a rank above the user's (`require_can_manage`): whoever holds the link becomes them.
@@ -182,7 +182,7 @@ async def create_setup_link(
 
 
 async def update_user(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     user: UserRef,
@@ -222,7 +222,7 @@ def _guard_self(actor: Actor, target: User, verb: str) -> None:
         raise SelfActionError(f"You cannot {verb} your own account; ask another admin.")
 
 
-async def _guard_last_owner(session: AsyncSession, target: User, verb: str) -> None:
+async def _guard_last_owner(session: Session, target: User, verb: str) -> None:
     if (
         target.role == Role.OWNER.value
         and target.status == "active"
@@ -235,7 +235,7 @@ async def _guard_last_owner(session: AsyncSession, target: User, verb: str) -> N
 
 
 async def _set_status(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     target: User,
     *,
@@ -261,7 +261,7 @@ async def _set_status(
     return target
 
 
-async def suspend_user(session: AsyncSession, actor: Actor, *, user: UserRef, reason: str) -> User:
+async def suspend_user(session: Session, actor: Actor, *, user: UserRef, reason: str) -> User:
     """Suspend a user: their sessions end and gateways drop their keys within a second (change feed).
 
     Refuses the last active owner. Writes an audit event.
@@ -279,7 +279,7 @@ async def suspend_user(session: AsyncSession, actor: Actor, *, user: UserRef, re
     )
 
 
-async def reactivate_user(session: AsyncSession, actor: Actor, *, user: UserRef) -> User:
+async def reactivate_user(session: Session, actor: Actor, *, user: UserRef) -> User:
     """Make a suspended or removed user active again. Writes an audit event."""
     require(actor, Permission.USERS_WRITE)
     target = await load_user(session, user)
@@ -294,7 +294,7 @@ async def reactivate_user(session: AsyncSession, actor: Actor, *, user: UserRef)
 
 
 async def remove_user(
-    session: AsyncSession, actor: Actor, *, user: UserRef, reason: str | None = None
+    session: Session, actor: Actor, *, user: UserRef, reason: str | None = None
 ) -> User:
     """Remove a user (soft: history, usage and ledger stay; the email stays reserved).
 
@@ -313,7 +313,7 @@ async def remove_user(
     )
 
 
-async def change_role(session: AsyncSession, actor: Actor, *, user: UserRef, role: str) -> User:
+async def change_role(session: Session, actor: Actor, *, user: UserRef, role: str) -> User:
     """Give a user another role (owners only). Refuses to leave no active owner. Writes an audit event."""
     require(actor, Permission.ROLES_WRITE)
     new_role = parse_role(role)
@@ -336,9 +336,7 @@ async def change_role(session: AsyncSession, actor: Actor, *, user: UserRef, rol
     return target
 
 
-async def move_group(
-    session: AsyncSession, actor: Actor, *, user: UserRef, group: GroupRef
-) -> User:
+async def move_group(session: Session, actor: Actor, *, user: UserRef, group: GroupRef) -> User:
     """Move a user to another home group. Publishes `UserJoinedGroup`; writes an audit event."""
     require(actor, Permission.USERS_WRITE)
     target = await load_user(session, user)
@@ -370,21 +368,25 @@ def _require_read(actor: Actor, target_id: uuid.UUID | None) -> None:
         require(actor, Permission.READ_ALL)
 
 
-async def get_user(session: AsyncSession, actor: Actor, *, user: UserRef) -> User:
+async def get_user(session: AnySession, actor: Actor, *, user: UserRef) -> User:
     """The user named by id or email; a user may read themselves, others need read access."""
     require(actor, Permission.SELF)
-    target = await load_user(session, user)
+    try:
+        target = await load_user(session, user)
+    except UserNotFoundError:
+        hide_unknown(actor)
+        raise
     _require_read(actor, target.id)
     return target
 
 
-async def find_user_by_email(session: AsyncSession, actor: Actor, *, email: str) -> User | None:
+async def find_user_by_email(session: AnySession, actor: Actor, *, email: str) -> User | None:
     require(actor, Permission.READ_ALL)
     return await repository.find_user_by_email(session, email.strip().lower())
 
 
 async def list_users(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     status: str | None = None,

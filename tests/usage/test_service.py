@@ -13,9 +13,10 @@ from spectra.db.session import Session
 from spectra.errors import InvalidAmountError
 from spectra.kit.clock import utc_now
 from spectra.usage import service as usage_service
-from spectra.usage.errors import InvalidPriceError, InvalidUsageFilterError, UsageUserNotFoundError
+from spectra.usage.errors import InvalidPriceError, InvalidUsageFilterError
 from spectra.usage.models import PriceOverride, UsageRecord
 from spectra.usage.table import PriceTable
+from spectra.users.errors import UserNotFoundError
 from spectra.users.permissions import PermissionDeniedError
 from spectra.workspace import service as workspace_service
 
@@ -283,8 +284,9 @@ class TestListUsage:
         assert len((await usage_service.list_usage(session, AUDITOR, until=now)).items) == 0
 
     async def test_unknown_user_and_bad_filters_are_refused(self, session: Session) -> None:
-        with pytest.raises(UsageUserNotFoundError):
+        with pytest.raises(UserNotFoundError) as caught:
             await usage_service.list_usage(session, AUDITOR, user_email="nobody@example.com")
+        assert caught.value.code == "user_not_found"
         with pytest.raises(InvalidUsageFilterError, match="client"):
             await usage_service.list_usage(session, AUDITOR, client="emacs")
         with pytest.raises(InvalidUsageFilterError, match="time zone"):

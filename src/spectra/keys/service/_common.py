@@ -83,19 +83,19 @@ def label(credential: MemberKey | AdminToken, owner: User) -> str:
 async def resolve_owner(
     session: AnySession, actor: Actor, *, user_id: uuid.UUID | None, user_email: str | None
 ) -> User:
-    """The user named by id or email, else the actor. An unknown email follows the users
-    service's rule (a 403 to an actor who may not read everyone)."""
+    """The user named by id or email, else the actor. Naming someone else follows the users
+    service's rule (`may_name`: refused before the lookup to an actor who may not read all)."""
     if user_id is None and not user_email:
         if actor.user_id is None:
             raise KeyOwnerRequiredError("Name the user (--user EMAIL).", field="user")
         user_id = actor.user_id
+    users_service.may_name(actor, user_id=user_id, email=user_email)
     user = (
         await repository.get_user(session, user_id)
         if user_id is not None
         else await users_service.find_user(session, actor, email=user_email or "")
     )
     if user is None:
-        users_service.hide_unknown(actor)
         raise KeyOwnerNotFoundError(
             f"No user {user_email or user_id} exists; create them first with `spectra users create`.",
             user=str(user_email or user_id),

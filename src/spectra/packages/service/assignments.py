@@ -132,13 +132,16 @@ async def resolve_users(
 ) -> list[User]:
     """Users named by email or id, in the order given; unknown ones are one clear error (a 403
     instead to an actor who may not read everyone, so emails cannot be probed)."""
+    for email in emails:
+        users_service.may_name(actor, email=email)
+    for user_id in user_ids:
+        users_service.may_name(actor, user_id=user_id)
     by_email = await users_service.users_by_email(session, emails)
     by_id = await users_service.users_by_id(session, user_ids)
     missing = [e for e in emails if e.strip().lower() not in by_email] + [
         str(i) for i in user_ids if i not in by_id
     ]
     if missing:
-        users_service.hide_unknown(actor)
         raise AssignmentTargetNotFoundError(
             f"No user {', '.join(missing)}; `spectra users list` shows them.", missing=missing
         )

@@ -11,7 +11,7 @@ from spectra.db.session import AnySession, Session
 from spectra.errors import InvalidAmountError
 from spectra.kit.pagination import Page
 from spectra.users import repository
-from spectra.users.errors import BuiltinGroupError, GroupNameTakenError, GroupNotFoundError
+from spectra.users.errors import BuiltinGroupError, GroupNameTakenError
 from spectra.users.models import Group
 from spectra.users.permissions import Permission, require
 
@@ -19,11 +19,12 @@ from ._common import (
     MAX_DESCRIPTION,
     MAX_GROUP_NAME,
     GroupRef,
+    as_uuid,
     clean_text,
     group_snapshot,
     load_group,
 )
-from .lookup import hide_unknown
+from .lookup import may_name_group
 
 UNSET: object = object()
 """Marks a cap argument that was not given (None means "no cap")."""
@@ -149,11 +150,9 @@ async def update_group(
 async def get_group(session: AnySession, actor: Actor, *, group: GroupRef) -> Group:
     """The group named by id or name; members may read their own group."""
     require(actor, Permission.SELF)
-    try:
-        target = await load_group(session, group)
-    except GroupNotFoundError:
-        hide_unknown(actor)
-        raise
+    group_id = as_uuid(group)
+    await may_name_group(session, actor, group_id=group_id, name=None if group_id else str(group))
+    target = await load_group(session, group)
     if actor.user_id is None or not await _is_member(session, actor, target):
         require(actor, Permission.READ_ALL)
     return target

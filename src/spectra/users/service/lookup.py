@@ -1,6 +1,7 @@
 """Looking users and groups up by email or name, for every domain and surface, with the rule
-that keeps emails from being probed: to an actor who may not read everyone, an unknown email or
-group answers like a known one they may not touch (403), never "not found" (404)."""
+that keeps emails from being probed: an actor who may not read everyone may name only themselves
+(and their own group); any other name is refused (403) before the lookup, so an unknown email
+answers exactly like a known one, never "not found" (404)."""
 
 from __future__ import annotations
 
@@ -13,36 +14,51 @@ from spectra.db.session import AnySession
 from spectra.users import repository
 from spectra.users.errors import GroupNotFoundError, UserNotFoundError
 from spectra.users.models import Group, User
-from spectra.users.permissions import Permission, PermissionDeniedError, allows
+from spectra.users.permissions import Permission, allows, require
 
 
-def hide_unknown(actor: Actor) -> None:
-    """Raise the 403 an actor who may not read everyone gets for a name that does not exist."""
-    if not allows(actor, Permission.READ_ALL):
-        raise PermissionDeniedError(
-            "You can only act on your own account or your group's; ask an admin."
-        )
+def may_name(actor: Actor, *, email: str | None = None, user_id: uuid.UUID | None = None) -> None:
+    """Refuse an actor who may not read everyone naming any user but themselves, before any
+    lookup, with the same `read.all` refusal whether or not that user exists."""
+    if allows(actor, Permission.READ_ALL):
+        return
+    if actor.user_id is not None and (
+        user_id == actor.user_id
+        or (email is not None and email.strip().lower() == actor.label.strip().lower())
+    ):
+        return
+    require(actor, Permission.READ_ALL)
+
+
+async def may_name_group(
+    session: AnySession, actor: Actor, *, name: str | None = None, group_id: uuid.UUID | None = None
+) -> None:
+    """`may_name` for groups: besides those who may read everyone, a member may name their own."""
+    if allows(actor, Permission.READ_ALL):
+        return
+    me = await repository.get_user(session, actor.user_id) if actor.user_id else None
+    if me is not None and (
+        group_id == me.group_id or (name is not None and name.strip().lower() == me.group.name_key)
+    ):
+        return
+    require(actor, Permission.READ_ALL)
 
 
 async def find_user(session: AnySession, actor: Actor, *, email: str) -> User | None:
-    """The user with this email (group loaded), or None. No permission check on a found user:
-    the caller's own rule decides; an unknown email is a 403 to an actor who may not read all."""
-    user = await repository.find_user_by_email(session, email.strip().lower())
-    if user is None:
-        hide_unknown(actor)
-    return user
+    """The user with this email (group loaded), or None. See `may_name`: an actor who may not
+    read everyone can only name themselves, so whether an email exists cannot be probed."""
+    may_name(actor, email=email)
+    return await repository.find_user_by_email(session, email.strip().lower())
 
 
 async def find_group(session: AnySession, actor: Actor, *, name: str) -> Group | None:
-    """The group with this name (case-insensitive), or None; the same rule as `find_user`."""
-    group = await repository.find_group_by_name(session, name)
-    if group is None:
-        hide_unknown(actor)
-    return group
+    """The group with this name (case-insensitive), or None; see `may_name_group`."""
+    await may_name_group(session, actor, name=name)
+    return await repository.find_group_by_name(session, name)
 
 
 async def require_user(session: AnySession, actor: Actor, *, email: str) -> User:
-    """The user with this email, or UserNotFoundError (403 instead to those who may not read all)."""
+    """The user with this email, or UserNotFoundError (to those who may read everyone)."""
     user = await find_user(session, actor, email=email)
     if user is None:
         raise UserNotFoundError(
@@ -52,7 +68,7 @@ async def require_user(session: AnySession, actor: Actor, *, email: str) -> User
 
 
 async def require_group(session: AnySession, actor: Actor, *, name: str) -> Group:
-    """The group with this name, or GroupNotFoundError (403 to those who may not read all)."""
+    """The group with this name, or GroupNotFoundError (to those who may read everyone)."""
     group = await find_group(session, actor, name=name)
     if group is None:
         raise GroupNotFoundError(f"No group is named {name.strip()[:100]}.", group=name[:100])
@@ -77,7 +93,7 @@ async def resolve_owner(
     group_id: uuid.UUID | None = None,
 ) -> Owner:
     """Turn an email or a group name (as typed in a form or on the command line) into ids; ids
-    given pass through. Unknown names follow `find_user`'s rule."""
+    given pass through. Names follow `may_name`'s rule."""
     if user_email is not None:
         user_id = (await require_user(session, actor, email=user_email)).id
     if group_name is not None:

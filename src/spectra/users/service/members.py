@@ -22,7 +22,6 @@ from spectra.users.errors import (
     EmailTakenError,
     LastOwnerError,
     SelfActionError,
-    UserNotFoundError,
     UserStatusError,
 )
 from spectra.users.events import UserJoinedGroup
@@ -35,6 +34,7 @@ from ._common import (
     MAX_REASON,
     GroupRef,
     UserRef,
+    as_uuid,
     audit_user,
     clean_email,
     clean_text,
@@ -45,7 +45,7 @@ from ._common import (
     parse_status,
     user_snapshot,
 )
-from .lookup import hide_unknown
+from .lookup import may_name
 
 SETUP_LINK_TTL = timedelta(hours=72)
 
@@ -371,11 +371,9 @@ def _require_read(actor: Actor, target_id: uuid.UUID | None) -> None:
 async def get_user(session: AnySession, actor: Actor, *, user: UserRef) -> User:
     """The user named by id or email; a user may read themselves, others need read access."""
     require(actor, Permission.SELF)
-    try:
-        target = await load_user(session, user)
-    except UserNotFoundError:
-        hide_unknown(actor)
-        raise
+    user_id = as_uuid(user)
+    may_name(actor, user_id=user_id, email=None if user_id else str(user))
+    target = await load_user(session, user)
     _require_read(actor, target.id)
     return target
 

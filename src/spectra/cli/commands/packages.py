@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from spectra.cli import transport
 from spectra.cli.output import console, fail, print_json, show_list, show_object
@@ -113,6 +112,8 @@ def _show_preview(data: dict[str, Any], as_json: bool) -> None:
 
 @contextmanager
 def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     with Progress(
         TextColumn(label), BarColumn(), MofNCompleteColumn(), console=console, transient=True
     ) as bar:

@@ -11,14 +11,16 @@ import sys
 from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from spectra.cli import transport
 from spectra.cli.commands.usage import app
 from spectra.cli.output import console, err_console, fail, fail_error, print_json, show_list
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 FromOpt = Annotated[
@@ -39,6 +41,8 @@ def register(root: typer.Typer) -> None:
 
 
 def _progress(show: bool, total: int | None) -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
     columns: list[Any] = [SpinnerColumn(), TextColumn("exporting"), BarColumn()]
     if total is not None:
         columns.append(MofNCompleteColumn())

@@ -1,13 +1,11 @@
-"""Assignments: to one user, many, a group's members, a CSV; cancel; migrate versions; group
-defaults. Bulk changes have a preview (who gains, loses or changes allowance) computed by the
-same code that applies them.
+"""Assignments: to one user, many, a group's members; cancel; read. Bulk changes have a preview
+(`previews`) computed by the same code that applies them; whom they reach is `targets`.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -25,7 +23,6 @@ from spectra.packages.errors import (
     AssignmentExistsError,
     AssignmentNotActiveError,
     AssignmentNotFoundError,
-    AssignmentTargetNotFoundError,
     PackageArchivedError,
     PackageTermsInvalidError,
 )
@@ -38,62 +35,41 @@ from spectra.packages.models import (
 )
 from spectra.packages.service import periods as period_service
 from spectra.packages.service.catalog import _by_name, _version
+from spectra.packages.service.previews import (
+    AssignmentDetail,
+    Change,
+    Plan,
+    Preview,
+    PreviewRow,
+    Progress,
+    preview_gains,
+)
+from spectra.packages.service.targets import group_members, resolve_users
 from spectra.users import service as users_service
-from spectra.users.models import Group, User
+from spectra.users.models import User
 from spectra.users.permissions import Permission, require
 
-Progress = Callable[[int, int], None]
-"""Called as (done, total) while a bulk change applies: the CLI draws its progress bar from it."""
-Change = Literal["gain", "lose", "change", "unchanged"]
-
-
-@dataclass(frozen=True, slots=True)
-class PreviewRow:
-    user_id: uuid.UUID
-    email: str
-    change: Change
-    from_version: int | None
-    to_version: int | None
-    allowance_before_micros: int
-    allowance_after_micros: int
-    """Allowance per period before and after, micros."""
-    note: str = ""
-
-
-@dataclass(slots=True)
-class Preview:
-    """Who a bulk change touches and how; `applied` says whether it was carried out."""
-
-    action: str
-    package: str
-    rows: list[PreviewRow] = field(default_factory=list)
-    applied: bool = False
-
-    def count(self, change: Change) -> int:
-        return sum(1 for r in self.rows if r.change == change)
-
-    @property
-    def allowance_delta_micros(self) -> int:
-        return sum(r.allowance_after_micros - r.allowance_before_micros for r in self.rows)
-
-
-@dataclass(frozen=True, slots=True)
-class AssignmentDetail:
-    assignment: PackageAssignment
-    package_name: str
-    version: int
-    email: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """Validated terms of one assignment to make."""
-
-    user: User
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    auto_renew: bool = True
-    reason: str = ""
+__all__ = [
+    "AssignmentDetail",
+    "Change",
+    "Plan",
+    "Preview",
+    "PreviewRow",
+    "Progress",
+    "assign_group",
+    "assign_many",
+    "assign_package",
+    "assignable_version",
+    "cancel_assignment",
+    "check_window",
+    "get_assignment",
+    "group_members",
+    "list_assignments",
+    "make_assignment",
+    "preview_assignment",
+    "preview_gains",
+    "resolve_users",
+]
 
 
 async def get_assignment(
@@ -121,44 +97,6 @@ async def list_assignments(
         session, user_id=user_id, package_id=package_id, status=status, limit=limit, cursor=cursor
     )
     return Page(items=await _details(session, page.items), next_cursor=page.next_cursor)
-
-
-async def resolve_users(
-    session: AnySession,
-    actor: Actor,
-    *,
-    emails: Sequence[str] = (),
-    user_ids: Sequence[uuid.UUID] = (),
-) -> list[User]:
-    """Users named by email or id, in the order given; unknown ones are one clear error (a 403
-    instead to an actor who may not read everyone, so emails cannot be probed)."""
-    for email in emails:
-        users_service.may_name(actor, email=email)
-    for user_id in user_ids:
-        users_service.may_name(actor, user_id=user_id)
-    by_email = await users_service.users_by_email(session, emails)
-    by_id = await users_service.users_by_id(session, user_ids)
-    missing = [e for e in emails if e.strip().lower() not in by_email] + [
-        str(i) for i in user_ids if i not in by_id
-    ]
-    if missing:
-        raise AssignmentTargetNotFoundError(
-            f"No user {', '.join(missing)}; `spectra users list` shows them.", missing=missing
-        )
-    seen: dict[uuid.UUID, User] = {}
-    for user in [by_email[e.strip().lower()] for e in emails] + [by_id[i] for i in user_ids]:
-        seen.setdefault(user.id, user)
-    return list(seen.values())
-
-
-async def group_members(
-    session: AnySession, actor: Actor, *, group: str
-) -> tuple[Group, list[User]]:
-    """A group named by name and its active members."""
-    found = await users_service.find_group(session, actor, name=group)
-    if found is None:
-        raise AssignmentTargetNotFoundError(f"There is no group named '{group}'.", group=group)
-    return found, list(await repository.group_members(session, found.id))
 
 
 async def assign_package(
@@ -412,49 +350,6 @@ async def make_assignment(
             session, assignment_id=assignment.id, now=now, actor=actor
         )
     return assignment
-
-
-async def preview_gains(
-    session: AnySession, pkg: Package, version: PackageVersion, users: Sequence[User]
-) -> Preview:
-    held = {
-        a.user_id: a
-        for a in await repository.active_assignments_of_package(
-            session, pkg.id, user_ids=[u.id for u in users]
-        )
-    }
-    versions = await repository.versions_by_id(session, [a.version_id for a in held.values()])
-    result = Preview(action="assign", package=pkg.name)
-    for user in users:
-        current = held.get(user.id)
-        if current is None:
-            result.rows.append(
-                PreviewRow(
-                    user.id,
-                    user.email,
-                    "gain",
-                    None,
-                    version.version,
-                    0,
-                    version.allowance_micros,
-                    "gains the package",
-                )
-            )
-        else:
-            have = versions[current.version_id]
-            result.rows.append(
-                PreviewRow(
-                    user.id,
-                    user.email,
-                    "unchanged",
-                    have.version,
-                    have.version,
-                    have.allowance_micros,
-                    have.allowance_micros,
-                    f"already holds version {have.version}",
-                )
-            )
-    return result
 
 
 async def assignable_version(session: AnySession, name: str) -> tuple[Package, PackageVersion]:

@@ -4,16 +4,17 @@ and the one issuing step (secret made, only its hash and prefix stored, audited)
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.session import AnySession, Session
+from spectra.errors import SpectraError
 from spectra.keys import repository
 from spectra.keys.errors import KeyOwnerNotFoundError, KeyOwnerRequiredError
 from spectra.keys.models import KEY_ACTIVE, AdminToken, MemberKey
-from spectra.keys.secrets import display_prefix, hash_secret
+from spectra.keys.secrets import display_prefix, hash_secret, matches
 from spectra.users import service as users_service
 from spectra.users.models import User
 from spectra.users.permissions import (
@@ -68,6 +69,25 @@ async def issue(
         **details,
     )
     return credential, secret
+
+
+async def find_by_secret(
+    secret: str,
+    *,
+    looks_right: Callable[[str], bool],
+    find: Callable[[str], Awaitable[Credential | None]],
+    wrong_kind: SpectraError,
+    unknown: SpectraError,
+) -> Credential:
+    """The stored credential whose hash matches `secret` (compared in constant time), or
+    `wrong_kind` for a secret of another shape and `unknown` for one nobody holds."""
+    if not looks_right(secret):
+        raise wrong_kind
+    digest = hash_secret(secret)
+    found = await find(digest)
+    if found is None or not matches(digest, found.hash):
+        raise unknown
+    return found
 
 
 def target_type(credential: MemberKey | AdminToken) -> str:

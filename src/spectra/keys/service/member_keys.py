@@ -31,12 +31,20 @@ from spectra.keys.rules import (
     clean_scopes,
     parse_networks,
 )
-from spectra.keys.secrets import hash_secret, is_member_key, matches, new_member_key
+from spectra.keys.secrets import is_member_key, new_member_key
 from spectra.keys.uses import FIRST_USE_CHANGE
 from spectra.kit.clock import utc_now
 from spectra.kit.pagination import Page
 
-from ._common import issue, label, list_owner, require_manage, require_read, resolve_owner
+from ._common import (
+    find_by_secret,
+    issue,
+    label,
+    list_owner,
+    require_manage,
+    require_read,
+    resolve_owner,
+)
 
 KEY_CHANGE = "keys.changed"
 DEFAULT_ROTATION_GRACE = timedelta(hours=24)
@@ -249,14 +257,17 @@ async def authenticate_key(
     API's member self-service (the gateway uses `KeyCache.lookup`). Raises invalid_api_key,
     key_revoked, key_expired, user_suspended, or ip_not_allowed (an allowlisted key with an
     unknown `client_ip` is refused). Records the use."""
-    if not is_member_key(secret):
-        raise InvalidApiKeyError("This is not a Spectra API key; keys start with 'sk-spectra-'.")
-    digest = hash_secret(secret)
-    key = await repository.find_key_by_hash(session, digest)
-    if key is None or not matches(digest, key.hash):
-        raise InvalidApiKeyError(
+    key = await find_by_secret(
+        secret,
+        looks_right=is_member_key,
+        find=lambda digest: repository.find_key_by_hash(session, digest),
+        wrong_kind=InvalidApiKeyError(
+            "This is not a Spectra API key; keys start with 'sk-spectra-'."
+        ),
+        unknown=InvalidApiKeyError(
             "This API key is not known; check it, or create a new one in the portal."
-        )
+        ),
+    )
     now = utc_now()
     check_usable(
         status=key.status,

@@ -24,7 +24,7 @@ from spectra.keys.errors import (
 )
 from spectra.keys.models import KEY_REVOKED, AdminToken
 from spectra.keys.rules import USABLE_USER_STATUSES, check_expiry, clean_name
-from spectra.keys.secrets import hash_secret, is_admin_token, matches, new_admin_token
+from spectra.keys.secrets import is_admin_token, new_admin_token
 from spectra.kit.clock import utc_now
 from spectra.kit.pagination import Page
 from spectra.users.permissions import (
@@ -35,7 +35,7 @@ from spectra.users.permissions import (
     require_can_manage,
 )
 
-from ._common import issue, label, list_owner, require_manage, resolve_owner
+from ._common import find_by_secret, issue, label, list_owner, require_manage, resolve_owner
 
 _TOKEN_TOUCH_EVERY = timedelta(seconds=60)
 
@@ -121,14 +121,17 @@ async def authenticate_token(session: Session, secret: str) -> AdminToken:
     """The token (with `.user` loaded) for an API token secret. Raises invalid_token,
     token_revoked, token_expired or user_suspended. Records the use (batched when a runtime
     is running, else at most once a minute in `session`)."""
-    if not is_admin_token(secret):
-        raise InvalidTokenError("This is not a Spectra API token; tokens start with 'st-spectra-'.")
-    digest = hash_secret(secret)
-    token = await repository.find_token_by_hash(session, digest)
-    if token is None or not matches(digest, token.hash):
-        raise InvalidTokenError(
+    token = await find_by_secret(
+        secret,
+        looks_right=is_admin_token,
+        find=lambda digest: repository.find_token_by_hash(session, digest),
+        wrong_kind=InvalidTokenError(
+            "This is not a Spectra API token; tokens start with 'st-spectra-'."
+        ),
+        unknown=InvalidTokenError(
             "This API token is not known; create one with `spectra tokens create`."
-        )
+        ),
+    )
     now = utc_now()
     if token.status == KEY_REVOKED:
         raise TokenRevokedError(

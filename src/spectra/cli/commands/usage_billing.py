@@ -175,8 +175,26 @@ def forecast(
     console.print(data["method"], style="dim")
 
 
-def _range_params(since: str | None, until: str | None) -> dict[str, Any]:
-    return {"since": since, "until": until}
+def _range_report(
+    path: str,
+    since: str | None,
+    until: str | None,
+    fmt: str | None,
+    out: Path | None,
+    as_json: bool,
+) -> dict[str, Any] | None:
+    """A report over a date range: a download (`--format`), JSON printed, or the data for a table
+    (None when nothing is left to print)."""
+    check_format(fmt)
+    params = {"since": since, "until": until}
+    if fmt is not None and fmt != "json":
+        download(out, path, {**params, "format": fmt})
+        return None
+    data: dict[str, Any] = transport.api("GET", path, params=params)
+    if as_json or fmt == "json":
+        print_json(data)
+        return None
+    return data
 
 
 @app.command("economics")
@@ -188,15 +206,8 @@ def economics_(
     as_json: JsonOpt = False,
 ) -> None:
     """Per pool account and model: served, charged, cost at list price; fixed-cost accounts."""
-    check_format(fmt)
-    params = _range_params(since, until)
-
-    if fmt is not None and fmt != "json":
-        download(out, "/api/usage/economics", {**params, "format": fmt})
-        return
-    data = transport.api("GET", "/api/usage/economics", params=params)
-    if as_json or fmt == "json":
-        print_json(data)
+    data = _range_report("/api/usage/economics", since, until, fmt, out, as_json)
+    if data is None:
         return
     show_list(
         {"items": data["accounts"]},
@@ -222,15 +233,8 @@ def reconcile_(
     as_json: JsonOpt = False,
 ) -> None:
     """Per month: members charged vs pool cost at list price vs fixed account costs."""
-    check_format(fmt)
-    params = _range_params(since, until)
-
-    if fmt is not None and fmt != "json":
-        download(out, "/api/usage/reconcile", {**params, "format": fmt})
-        return
-    data = transport.api("GET", "/api/usage/reconcile", params=params)
-    if as_json or fmt == "json":
-        print_json(data)
+    data = _range_report("/api/usage/reconcile", since, until, fmt, out, as_json)
+    if data is None:
         return
     show_list(
         data,

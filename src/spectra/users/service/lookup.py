@@ -6,15 +6,21 @@ answers exactly like a known one, never "not found" (404)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select
 
 from spectra.audit.actor import Actor
 from spectra.db.session import AnySession
+from spectra.kit.pagination import Page
 from spectra.users import repository
 from spectra.users.errors import GroupNotFoundError, UserNotFoundError
 from spectra.users.models import Group, User
 from spectra.users.permissions import Permission, allows, require
+
+from ._common import GroupRef, UserRef, as_uuid, load_group, load_user, parse_role, parse_status
 
 
 def may_name(actor: Actor, *, email: str | None = None, user_id: uuid.UUID | None = None) -> None:
@@ -121,3 +127,56 @@ async def user_emails(
             await users_by_id(session, {u for u in user_ids if u is not None})
         ).items()
     }
+
+
+def _require_read(actor: Actor, target_id: uuid.UUID | None) -> None:
+    if target_id is not None and actor.user_id == target_id:
+        require(actor, Permission.SELF)
+    else:
+        require(actor, Permission.READ_ALL)
+
+
+async def get_user(session: AnySession, actor: Actor, *, user: UserRef) -> User:
+    """The user named by id or email; a user may read themselves, others need read access."""
+    require(actor, Permission.SELF)
+    user_id = as_uuid(user)
+    may_name(actor, user_id=user_id, email=None if user_id else str(user))
+    target = await load_user(session, user)
+    _require_read(actor, target.id)
+    return target
+
+
+async def find_user_by_email(session: AnySession, actor: Actor, *, email: str) -> User | None:
+    require(actor, Permission.READ_ALL)
+    return await repository.find_user_by_email(session, email.strip().lower())
+
+
+async def list_users(
+    session: AnySession,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    role: str | None = None,
+    group: GroupRef | None = None,
+    text: str | None = None,
+    among: Sequence[Select[Any]] = (),
+    excluding: Sequence[Select[Any]] = (),
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page[User]:
+    """Users, newest first, filtered by status, role, group and text (email or name).
+    `among` / `excluding` are subqueries of user ids from a higher domain's filter (the holders
+    of a package, wallets below a balance), applied in the same paginated query."""
+    require(actor, Permission.READ_ALL)
+    group_id = (await load_group(session, group)).id if group else None
+    return await repository.list_users(
+        session,
+        status=parse_status(status) if status else None,
+        role=parse_role(role).value if role else None,
+        group_id=group_id,
+        text=text.strip()[:200] if text else None,
+        limit=limit,
+        cursor=cursor,
+        among=among,
+        excluding=excluding,
+    )

@@ -1,14 +1,12 @@
-"""Users: create, invite, update, suspend, reactivate, remove, change role, move group, read."""
+"""Users: create, invite, update, suspend, reactivate, remove, change role, move group (reads are
+in `lookup`)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 
 from spectra.audit.actor import Actor
@@ -16,7 +14,6 @@ from spectra.db import events
 from spectra.db.changes import record_change
 from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
-from spectra.kit.pagination import Page
 from spectra.users import repository
 from spectra.users.errors import (
     EmailTakenError,
@@ -34,7 +31,6 @@ from ._common import (
     MAX_REASON,
     GroupRef,
     UserRef,
-    as_uuid,
     audit_user,
     clean_email,
     clean_text,
@@ -42,10 +38,8 @@ from ._common import (
     load_group,
     load_user,
     parse_role,
-    parse_status,
     user_snapshot,
 )
-from .lookup import may_name
 
 SETUP_LINK_TTL = timedelta(hours=72)
 
@@ -359,56 +353,3 @@ async def move_group(session: Session, actor: Actor, *, user: UserRef, group: Gr
     await events.publish(session, UserJoinedGroup(user_id=target.id, group_id=new_group.id))
     await record_change(session, "users.group", target.id)
     return target
-
-
-def _require_read(actor: Actor, target_id: uuid.UUID | None) -> None:
-    if target_id is not None and actor.user_id == target_id:
-        require(actor, Permission.SELF)
-    else:
-        require(actor, Permission.READ_ALL)
-
-
-async def get_user(session: AnySession, actor: Actor, *, user: UserRef) -> User:
-    """The user named by id or email; a user may read themselves, others need read access."""
-    require(actor, Permission.SELF)
-    user_id = as_uuid(user)
-    may_name(actor, user_id=user_id, email=None if user_id else str(user))
-    target = await load_user(session, user)
-    _require_read(actor, target.id)
-    return target
-
-
-async def find_user_by_email(session: AnySession, actor: Actor, *, email: str) -> User | None:
-    require(actor, Permission.READ_ALL)
-    return await repository.find_user_by_email(session, email.strip().lower())
-
-
-async def list_users(
-    session: AnySession,
-    actor: Actor,
-    *,
-    status: str | None = None,
-    role: str | None = None,
-    group: GroupRef | None = None,
-    text: str | None = None,
-    among: Sequence[Select[Any]] = (),
-    excluding: Sequence[Select[Any]] = (),
-    limit: int | None = None,
-    cursor: str | None = None,
-) -> Page[User]:
-    """Users, newest first, filtered by status, role, group and text (email or name).
-    `among` / `excluding` are subqueries of user ids from a higher domain's filter (the holders
-    of a package, wallets below a balance), applied in the same paginated query."""
-    require(actor, Permission.READ_ALL)
-    group_id = (await load_group(session, group)).id if group else None
-    return await repository.list_users(
-        session,
-        status=parse_status(status) if status else None,
-        role=parse_role(role).value if role else None,
-        group_id=group_id,
-        text=text.strip()[:200] if text else None,
-        limit=limit,
-        cursor=cursor,
-        among=among,
-        excluding=excluding,
-    )

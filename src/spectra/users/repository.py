@@ -16,6 +16,9 @@ from spectra.kit.pagination import Page
 
 from .models import Group, PasswordSetupLink, User, UserSession
 
+_CHUNK = 500
+"""Ids or emails per IN list (well under every driver's bound-parameter limit)."""
+
 
 def _users() -> Select[User]:
     return select(User).options(joinedload(User.group))
@@ -26,7 +29,27 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
 
 
 async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
-    return (await session.execute(_users().where(User.email == email.lower()))).scalar_one_or_none()
+    stmt = _users().where(User.email == email.strip().lower())
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def users_by_email(session: AsyncSession, emails: set[str]) -> dict[str, User]:
+    """Users (group loaded) keyed by their stored (lower-case) email; `emails` already cleaned."""
+    found: dict[str, User] = {}
+    wanted = sorted(emails)
+    for start in range(0, len(wanted), _CHUNK):
+        rows = await session.execute(_users().where(User.email.in_(wanted[start : start + _CHUNK])))
+        found.update((user.email, user) for user in rows.scalars())
+    return found
+
+
+async def users_by_id(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, User]:
+    found: dict[uuid.UUID, User] = {}
+    wanted = sorted(ids)
+    for start in range(0, len(wanted), _CHUNK):
+        rows = await session.execute(_users().where(User.id.in_(wanted[start : start + _CHUNK])))
+        found.update((user.id, user) for user in rows.scalars())
+    return found
 
 
 async def email_exists(
@@ -40,9 +63,8 @@ async def email_exists(
 
 async def existing_emails(session: AsyncSession, emails: Sequence[str]) -> set[str]:
     found: set[str] = set()
-    chunk = 500
-    for start in range(0, len(emails), chunk):
-        part = list(emails[start : start + chunk])
+    for start in range(0, len(emails), _CHUNK):
+        part = list(emails[start : start + _CHUNK])
         rows = await session.execute(select(User.email).where(User.email.in_(part)))
         found.update(rows.scalars())
     return found

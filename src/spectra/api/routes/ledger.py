@@ -13,7 +13,6 @@ from pydantic import ValidationError
 
 from spectra.api.deps import ActorDep, IdempotencyHeader, ReadSessionDep, SessionDep
 from spectra.audit.actor import Actor
-from spectra.errors import NotFoundError
 from spectra.kit.ids import uuid7
 from spectra.kit.pagination import ListResource
 from spectra.ledger import service as ledger_service
@@ -37,7 +36,6 @@ from spectra.ledger.schemas import (
     VerifyRead,
     WalletRef,
 )
-from spectra.users.permissions import Permission, PermissionDeniedError, allows
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 
@@ -62,22 +60,15 @@ def _key(header: str | None, body: str | None) -> str:
 
 
 async def _owner(session: Any, actor: Actor, ref: WalletRef) -> dict[str, uuid.UUID | None]:
-    """The wallet owner named by `ref`. To a caller who may not read everyone's data, an unknown
-    name answers like a known one they may not touch (403), so emails cannot be probed."""
-    try:
-        user_id, group_id = await ledger_service.resolve_owner(
-            session,
-            user_email=ref.user_email,
-            group_name=ref.group_name,
-            user_id=ref.user_id,
-            group_id=ref.group_id,
-        )
-    except NotFoundError:
-        if not allows(actor, Permission.READ_ALL):
-            raise PermissionDeniedError(
-                "You can only act on your own wallet or your group's; ask an admin."
-            ) from None
-        raise
+    """The wallet owner named by `ref` (an unknown name is a 403 to those who may not read all)."""
+    user_id, group_id = await ledger_service.resolve_owner(
+        session,
+        actor,
+        user_email=ref.user_email,
+        group_name=ref.group_name,
+        user_id=ref.user_id,
+        group_id=ref.group_id,
+    )
     return {"user_id": user_id, "group_id": group_id}
 
 

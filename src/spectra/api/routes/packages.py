@@ -98,9 +98,7 @@ async def assign_package(
         user_id = body.user_id
     else:
         assert body.email is not None
-        # Check the right before looking the email up, so callers cannot probe for accounts.
-        require(actor, Permission.PACKAGES_WRITE)
-        (user,) = await packages_service.resolve_users(session, emails=[body.email])
+        (user,) = await packages_service.resolve_users(session, actor, emails=[body.email])
         user_id = user.id
     detail = await packages_service.assign_package(
         session,
@@ -163,7 +161,7 @@ async def _assign_bulk(
             raise InvalidError("Name users (emails or user_ids) or a group.")
         require(actor, Permission.READ_ALL if body.preview else Permission.PACKAGES_WRITE)
         users = await packages_service.resolve_users(
-            session, emails=body.emails, user_ids=body.user_ids
+            session, actor, emails=body.emails, user_ids=body.user_ids
         )
         result = await packages_service.assign_many(
             session, actor, package=name, users=users, **window
@@ -318,11 +316,9 @@ async def user_packages(
 
 
 async def _user_id(session: ReadSessionDep, actor: Actor, user: str) -> uuid.UUID:
-    """A user named by id or email; looking up someone else's email needs read rights first."""
+    """A user named by id or email (an unknown email is a 403 to those who may not read all)."""
     try:
         return uuid.UUID(user)
     except ValueError:
-        if user.strip().lower() != actor.label.lower():
-            require(actor, Permission.READ_ALL)
-        (found,) = await packages_service.resolve_users(session, emails=[user])
+        (found,) = await packages_service.resolve_users(session, actor, emails=[user])
         return found.id

@@ -42,7 +42,7 @@ async def get_statement(
     """A statement for a period (default: the current month in the workspace time zone)."""
     exports.check_report_format(format, html=True)
     who_user, who_group = await statements.resolve_subject(
-        session, user_email=user, group_name=group, user_id=user_id, group_id=group_id
+        session, actor, user_email=user, group_name=group, user_id=user_id, group_id=group_id
     )
     start, end = await statements.resolve_period(session, since=since, until=until)
     statement = await statements.build_statement(

@@ -18,7 +18,6 @@ from spectra.kit.pagination import ListResource
 from spectra.usage import economics, exports, forecasts, reports, statements
 from spectra.usage import jobs as usage_jobs
 from spectra.usage import service as usage_service
-from spectra.usage.errors import UsageUserNotFoundError
 from spectra.usage.reads import (
     AdoptionRowRead,
     EconomicsRead,
@@ -28,6 +27,7 @@ from spectra.usage.reads import (
     UsageReportRead,
 )
 from spectra.usage.schemas import UsageRecordRead
+from spectra.users import service as users_service
 from spectra.users.permissions import Permission, require
 
 router = APIRouter(prefix="/usage", tags=["usage"])
@@ -160,7 +160,7 @@ async def usage_forecast(
     user_id = group_id = None
     if user is not None or group is not None:
         user_id, group_id = await statements.resolve_subject(
-            session, user_email=user, group_name=group
+            session, actor, user_email=user, group_name=group
         )
     data = await forecasts.forecast(
         session, actor, user_id=user_id, group_id=group_id, window_days=window_days, limit=limit
@@ -228,9 +228,7 @@ async def export_usage(
 ) -> StreamingResponse:
     user_id = None
     if user is not None:
-        user_id = await usage_service.find_user_id(session, user)
-        if user_id is None:
-            raise UsageUserNotFoundError(f"There is no user {user}.", email=user)
+        user_id = (await users_service.require_user(session, actor, email=user)).id
     filters = exports.authorize_export(
         actor,
         fmt=format,

@@ -200,7 +200,7 @@ async def assign_one(
     name: str, request: Request, viewer: AdminDep, session: SessionDep
 ) -> Response:
     form = await Form.read(request)
-    (user,) = await packages_service.resolve_users(session, emails=[form["email"]])
+    (user,) = await packages_service.resolve_users(session, viewer.actor, emails=[form["email"]])
     await packages_service.assign_package(
         session,
         viewer.actor,
@@ -228,7 +228,7 @@ async def assign_bulk(
             session, viewer.actor, package=name, group=group, **window
         )
     elif emails:
-        users = await packages_service.resolve_users(session, emails=emails)
+        users = await packages_service.resolve_users(session, viewer.actor, emails=emails)
         result = await packages_service.assign_many(
             session, viewer.actor, package=name, users=users, **window
         )

@@ -24,6 +24,7 @@ from spectra.console.pages import (
     reports,
     rollouts,
     settings,
+    sso,
     usage,
     users,
 )
@@ -46,6 +47,7 @@ PAGES = (
     reports,
     rollouts,
     settings,
+    sso,
     usage,
     users,
 )

@@ -141,7 +141,17 @@ async def logout(request: Request, session: SessionDep, runtime: RuntimeDep) -> 
             post_logout_redirect_uri=f"{runtime.settings.public_base()}/console/login",
         )
         await users_service.end_session(session, token=token)
-    response = redirect(provider_logout or "/console/login", ok="You are signed out.")
+    response: Response = redirect("/console/login", ok="You are signed out.")
+    if provider_logout:
+        # A page that moves on by itself, not a redirect: the console's CSP (form-action 'self')
+        # forbids a form post from ending up at another origin.
+        response = render(
+            request,
+            None,
+            "auth/signed_out.html",
+            title="Signed out",
+            provider_logout=provider_logout,
+        )
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
     return response

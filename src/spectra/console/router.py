@@ -25,6 +25,7 @@ from spectra.console.pages import (
     rollouts,
     settings,
     sso,
+    sso_providers,
     usage,
     users,
 )
@@ -48,6 +49,7 @@ PAGES = (
     rollouts,
     settings,
     sso,
+    sso_providers,
     usage,
     users,
 )

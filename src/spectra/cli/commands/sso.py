@@ -11,6 +11,8 @@ import typer
 
 from spectra.cli import transport
 from spectra.cli.output import fail, show_list, show_object
+from spectra.users.sso.errors import SsoSettingInvalidError
+from spectra.users.sso.schemas import parse_mapping
 
 sso_app = typer.Typer(help="Single sign-on: OpenID Connect providers.", no_args_is_help=True)
 
@@ -57,11 +59,10 @@ def _split(value: str | None) -> list[str]:
 
 
 def _mapping(item: str) -> dict[str, str | None]:
-    claim, sep, target = item.partition("=")
-    group, _, role = target.partition(":")
-    if not sep or not claim.strip() or not (group.strip() or role.strip()):
-        fail(f"--map takes IDP_GROUP=GROUP:ROLE (either part may be empty), not '{item}'.", 2)
-    return {"claim": claim.strip(), "group": group.strip() or None, "role": role.strip() or None}
+    try:
+        return parse_mapping(item).model_dump()
+    except SsoSettingInvalidError as exc:
+        fail(exc.message, 2)
 
 
 @sso_app.command("add")

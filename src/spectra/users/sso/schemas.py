@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .errors import SsoSettingInvalidError
+
 DEFAULT_SCOPES = ["openid", "email", "profile"]
 
 
@@ -21,6 +23,18 @@ class GroupMapping(BaseModel):
     """The Spectra group a user with this IdP group is placed in (its default package follows)."""
     role: str | None = Field(default=None, max_length=16)
     """The role given; the highest role among a user's matching mappings wins."""
+
+
+def parse_mapping(item: str) -> GroupMapping:
+    """`IDP_GROUP=GROUP:ROLE` (either GROUP or ROLE may be empty), as the CLI and console take it."""
+    claim, sep, target = item.partition("=")
+    group, _, role = target.partition(":")
+    if not sep or not claim.strip() or not (group.strip() or role.strip()):
+        raise SsoSettingInvalidError(
+            f"A group mapping is IDP_GROUP=GROUP:ROLE (either part may be empty), not '{item[:100]}'.",
+            field="group_mappings",
+        )
+    return GroupMapping(claim=claim.strip(), group=group.strip() or None, role=role.strip() or None)
 
 
 class ProviderCreate(BaseModel):

@@ -274,3 +274,29 @@ class TestSignOut:
         assert query["client_id"] == [CLIENT_ID]
         assert query["post_logout_redirect_uri"][0].endswith("/console/login")
         assert (await client.get("/console/")).status_code == 303
+
+
+class TestTrustEmail:
+    async def test_a_provider_without_email_verified_needs_trust_email(
+        self, runtime: Runtime, client: httpx.AsyncClient, idp: FakeIdp, provider: SsoProvider
+    ) -> None:
+        idp.account.pop("email_verified")
+        await _refused(client, await _start(client, idp), "has not verified the email")
+        async with session_scope(runtime.db) as session:
+            row = await session.get(SsoProvider, provider.id)
+            assert row is not None
+            row.trust_email = True
+        client.cookies.clear()
+        response = await client.get(await _start(client, idp))
+        assert response.status_code == 303, response.text
+        assert await _user(runtime, "ada@example.com") is not None
+
+    async def test_an_explicit_false_is_refused_even_when_trusted(
+        self, runtime: Runtime, client: httpx.AsyncClient, idp: FakeIdp, provider: SsoProvider
+    ) -> None:
+        async with session_scope(runtime.db) as session:
+            row = await session.get(SsoProvider, provider.id)
+            assert row is not None
+            row.trust_email = True
+        idp.account["email_verified"] = False
+        await _refused(client, await _start(client, idp), "has not verified the email")

@@ -30,6 +30,7 @@ _SHOW = [
     "group_mappings",
     "require_sso",
     "break_glass_user_id",
+    "trust_email",
     "session_ttl_minutes",
     "is_enabled",
 ]
@@ -92,6 +93,12 @@ def add(
     break_glass_owner: Annotated[
         str | None, typer.Option(help="Owner email that may still use a password.")
     ] = None,
+    trust_email: Annotated[
+        bool,
+        typer.Option(
+            "--trust-email", help="Treat email as verified when no email_verified is sent."
+        ),
+    ] = False,
     session_minutes: Annotated[
         int | None, typer.Option(help="Console session lifetime after SSO sign-in.")
     ] = None,
@@ -112,6 +119,7 @@ def add(
         "group_mappings": [_mapping(m) for m in mapping or []],
         "require_sso": require_sso,
         "break_glass_owner": break_glass_owner,
+        "trust_email": trust_email,
         "session_ttl_minutes": session_minutes,
     }
     result = transport.api("POST", "/api/sso/providers", json=payload)

@@ -65,6 +65,7 @@ def _provider_form(form: Form, minutes: str | None) -> ProviderCreate:
         groups_claim=form.get("groups_claim"),
         group_mappings=[parse_mapping(line) for line in form.words("group_mappings")],
         require_sso=form.flag("require_sso"),
+        trust_email=form.flag("trust_email"),
         break_glass_owner=form.get("break_glass_owner"),
         session_ttl_minutes=int(minutes) if minutes and minutes.isdigit() else None,
     )

@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("group_mappings", sa.JSON(), nullable=False),
         sa.Column("require_sso", sa.Boolean(), nullable=False),
         sa.Column("break_glass_user_id", sa.Uuid(), nullable=True),
+        sa.Column("trust_email", sa.Boolean(), nullable=False),
         sa.Column("session_ttl_minutes", sa.Integer(), nullable=True),
         sa.Column("is_enabled", sa.Boolean(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),

@@ -39,6 +39,10 @@ class SsoProvider(IdMixin, TimestampMixin, Base):
     break_glass_user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+    trust_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Treat the provider's `email` as verified when it sends no `email_verified` (Entra ID
+    sends none; an owner asserts the directory owns its addresses). An explicit false still
+    refuses."""
     session_ttl_minutes: Mapped[int | None] = mapped_column(Integer)
     """Console session lifetime after an SSO sign-in; None = the server's default."""
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)

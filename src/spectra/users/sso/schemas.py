@@ -51,6 +51,8 @@ class ProviderCreate(BaseModel):
     require_sso: bool = False
     break_glass_owner: str | None = Field(default=None, max_length=320)
     """Email of the owner who may still sign in with a password when SSO is required."""
+    trust_email: bool = False
+    """Treat `email` as verified when the provider sends no `email_verified` (Entra ID)."""
     session_ttl_minutes: int | None = Field(default=None, ge=5, le=60 * 24 * 30)
 
 
@@ -70,6 +72,7 @@ class ProviderRead(BaseModel):
     group_mappings: list[GroupMapping]
     require_sso: bool
     break_glass_user_id: uuid.UUID | None
+    trust_email: bool
     session_ttl_minutes: int | None
     is_enabled: bool
     created_at: datetime

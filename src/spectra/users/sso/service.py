@@ -144,6 +144,7 @@ async def add_provider(session: AsyncSession, actor: Actor, *, data: ProviderCre
         group_mappings=await _clean_mappings(session, data),
         require_sso=data.require_sso,
         break_glass_user_id=break_glass_id,
+        trust_email=data.trust_email,
         session_ttl_minutes=data.session_ttl_minutes,
         is_enabled=True,
     )

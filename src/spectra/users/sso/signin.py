@@ -218,7 +218,8 @@ async def provision(session: AsyncSession, provider: SsoProvider, claims: dict[s
             raise SsoNotAllowedError(
                 f"{provider.name} sent no email address; add the 'email' scope and claim."
             )
-        if claims.get("email_verified") is not True:
+        verified = claims.get("email_verified", True if provider.trust_email else None)
+        if verified is not True:
             raise SsoNotAllowedError(
                 f"{provider.name} has not verified the email {email[:320]}; Spectra links and "
                 "creates accounts only for verified addresses."

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep, SessionDep
+from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep, SessionDep, Viewer
 from spectra.console.forms import Form, field_errors
 from spectra.console.render import redirect, render
 from spectra.users.sso import service as sso_service
@@ -71,29 +71,17 @@ def _provider_form(form: Form, minutes: str | None) -> ProviderCreate:
     )
 
 
-@router.get("/sso-providers/{name}")
-async def show_provider(
-    name: str, request: Request, viewer: AdminDep, session: ReadSessionDep, runtime: RuntimeDep
+async def _provider_page(
+    request: Request,
+    viewer: Viewer,
+    session: ReadSessionDep,
+    runtime: RuntimeDep,
+    name: str,
+    *,
+    run_test: bool,
 ) -> Response:
     provider = await sso_service.get_provider(session, viewer.actor, name=name)
-    return render(
-        request,
-        viewer,
-        "settings/sso_provider.html",
-        title=provider.name,
-        nav="Settings",
-        provider=provider,
-        callback=redirect_uri(runtime, provider.name),
-        report=None,
-    )
-
-
-@router.post("/sso-providers/{name}/test")
-async def test_provider(
-    name: str, request: Request, viewer: AdminDep, session: ReadSessionDep, runtime: RuntimeDep
-) -> Response:
-    provider = await sso_service.get_provider(session, viewer.actor, name=name)
-    report = await sso_service.test_provider(session, viewer.actor, name=name)
+    report = await sso_service.test_provider(session, viewer.actor, name=name) if run_test else None
     return render(
         request,
         viewer,
@@ -104,6 +92,21 @@ async def test_provider(
         callback=redirect_uri(runtime, provider.name),
         report=report,
     )
+
+
+@router.get("/sso-providers/{name}")
+async def show_provider(
+    name: str, request: Request, viewer: AdminDep, session: ReadSessionDep, runtime: RuntimeDep
+) -> Response:
+    return await _provider_page(request, viewer, session, runtime, name, run_test=False)
+
+
+@router.post("/sso-providers/{name}/test")
+async def test_provider(
+    name: str, request: Request, viewer: AdminDep, session: ReadSessionDep, runtime: RuntimeDep
+) -> Response:
+    """Fetch discovery and keys now and show the report on the provider's page."""
+    return await _provider_page(request, viewer, session, runtime, name, run_test=True)
 
 
 @router.post("/sso-providers/{name}/remove")

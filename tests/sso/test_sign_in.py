@@ -253,6 +253,12 @@ class TestRequireSso:
         assert "spectra_session" not in client.cookies
         allowed = await client.post("/console/login", data={"email": OWNER, "password": PASSWORD})
         assert allowed.status_code == 303
+        api = await client.post(
+            "/api/auth/login", json={"email": other.email, "password": PASSWORD}
+        )
+        assert api.status_code == 403
+        assert api.json()["error"]["code"] == "sso_required"
+        assert api.json()["error"]["details"]["providers"] == ["Acme"]
 
 
 class TestSignOut:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from spectra.errors import (
     ConflictError,
+    ForbiddenError,
     InvalidError,
     NotFoundError,
-    RefusedError,
     UnauthenticatedError,
     UpstreamError,
 )
@@ -54,5 +54,5 @@ class SsoNotAllowedError(SsoSignInError):
     code = "sso_not_allowed"
 
 
-class SsoRequiredError(RefusedError):
+class SsoRequiredError(ForbiddenError):
     code = "sso_required"

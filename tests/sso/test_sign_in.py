@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 import time
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -18,7 +19,7 @@ from spectra.db.session import session_scope
 from spectra.runtime import Runtime
 from spectra.users import passwords
 from spectra.users import repository as users_repository
-from spectra.users.models import User
+from spectra.users.models import User, UserSession
 from spectra.users.sso.models import SsoProvider
 
 from .conftest import OWNER, PASSWORD
@@ -306,3 +307,17 @@ class TestTrustEmail:
             row.trust_email = True
         idp.account["email_verified"] = False
         await _refused(client, await _start(client, idp), "has not verified the email")
+
+
+class TestSessionLifetime:
+    async def test_the_providers_session_lifetime_bounds_the_console_session(
+        self, runtime: Runtime, client: httpx.AsyncClient, idp: FakeIdp, provider: SsoProvider
+    ) -> None:
+        async with session_scope(runtime.db) as session:
+            row = await session.get(SsoProvider, provider.id)
+            assert row is not None
+            row.session_ttl_minutes = 30
+        await client.get(await _start(client, idp))
+        async with session_scope(runtime.db) as session:
+            opened = (await session.execute(select(UserSession))).scalar_one()
+        assert opened.expires_at - opened.created_at == timedelta(minutes=30)

@@ -42,6 +42,7 @@ class Fixtures(Protocol):
     async def token(self, user: Any) -> Any: ...
     async def pool_account(self) -> Any: ...
     async def fallback_chain(self) -> str: ...
+    async def sso_provider(self) -> Any: ...
 
     caller: Any
     """The user behind the credential under test (None when calling anonymously)."""
@@ -145,6 +146,21 @@ async def _own_token(fx: Fixtures) -> Call:
 
 async def _setting(fx: Fixtures) -> Call:
     return Call({"name": "time_zone"}, json={"value": "Europe/Berlin"})
+
+
+async def _sso_add(fx: Fixtures) -> Call:
+    return Call(
+        json={
+            "name": f"sso-{fx.unique()}",
+            "issuer": "http://127.0.0.1:9",
+            "client_id": "rbac",
+            "client_secret": "rbac-secret-0000",
+        }
+    )
+
+
+async def _sso_provider(fx: Fixtures) -> Call:
+    return Call({"name": (await fx.sso_provider()).name})
 
 
 def _new_pool_account(fx: Fixtures) -> Any:
@@ -532,6 +548,12 @@ MATRIX: dict[tuple[str, str], Case] = {
     # workspace settings
     ("GET", "/api/settings"): Case(READ_ALL),
     ("PUT", "/api/settings/{name}"): Case(SETTINGS_WRITE, _setting),
+    # single sign-on providers (a workspace setting; `test` only reads)
+    ("GET", "/api/sso/providers"): Case(READ_ALL),
+    ("POST", "/api/sso/providers"): Case(SETTINGS_WRITE, _sso_add),
+    ("GET", "/api/sso/providers/{name}"): Case(READ_ALL, _sso_provider),
+    ("DELETE", "/api/sso/providers/{name}"): Case(SETTINGS_WRITE, _sso_provider),
+    ("POST", "/api/sso/providers/{name}/test"): Case(READ_ALL, _sso_provider),
     # policy (explaining another member's access; a group's funding switches)
     ("GET", "/api/policy/explain"): Case(READ_ALL, _explain_other),
     ("PATCH", "/api/policy/groups/{group}"): Case(USERS_WRITE, _group_funding),

@@ -109,6 +109,22 @@ class Fixtures:
             )
         return model
 
+    async def sso_provider(self) -> Any:
+        from spectra.users.sso import service as sso_service
+        from spectra.users.sso.schemas import ProviderCreate
+
+        async with session_scope(self.runtime.db) as session:
+            return await sso_service.add_provider(
+                session,
+                local_actor(),
+                data=ProviderCreate(
+                    name=f"rbac-sso-{self.unique()}",
+                    issuer="http://127.0.0.1:9",
+                    client_id="rbac",
+                    client_secret="rbac-secret-0000",
+                ),
+            )
+
     async def pool_account(self) -> Any:
         from spectra.pool import service as pool_service
         from spectra.pool.schemas import AccountCreate

@@ -35,6 +35,7 @@ from spectra.users.permissions import (
     require_can_manage,
 )
 from spectra.users.sessions import csrf_for, hash_token, new_token
+from spectra.users.sso import rules as sso_rules
 
 from ._common import UserRef, audit_user, clean_email, default_group, load_user
 from .members import IssuedSetupLink, _insert_user, _issue_setup_link
@@ -287,6 +288,7 @@ async def sign_in(
 ) -> NewSession:
     """Check email and password, then open a session. Writes an `auth.sign_in` audit event."""
     user = await authenticate_password(session, email=email, password=password, ip=client_ip)
+    await sso_rules.check_password_sign_in(session, user)
     opened = await create_session(
         session, user=user, client_ip=client_ip, user_agent=user_agent, ttl=ttl
     )

@@ -427,10 +427,13 @@ async def revoke_token(session: Session, actor: Actor, *, token_id: uuid.UUID) -
     return token
 
 
-async def authenticate_token(session: AsyncSession, secret: str) -> AdminToken:
-    """The token (with `.user` loaded) for an API token secret. Raises invalid_token,
-    token_revoked, token_expired or user_suspended. Records the use (batched when a runtime
-    is running, else at most once a minute in `session`)."""
+async def authenticate_token(
+    session: AsyncSession, secret: str, *, scope: str | None = None
+) -> AdminToken:
+    """The token (with `.user` loaded) for an API token secret of `scope` (None: the REST API;
+    a token of another scope is refused). Raises invalid_token, token_revoked, token_expired or
+    user_suspended. Records the use (batched when a runtime is running, else at most once a
+    minute in `session`)."""
     if not is_admin_token(secret):
         raise InvalidTokenError("This is not a Spectra API token; tokens start with 'st-spectra-'.")
     digest = hash_secret(secret)
@@ -438,6 +441,11 @@ async def authenticate_token(session: AsyncSession, secret: str) -> AdminToken:
     if token is None or not matches(digest, token.hash):
         raise InvalidTokenError(
             "This API token is not known; create one with `spectra tokens create`."
+        )
+    if token.scope != scope:
+        raise InvalidTokenError(
+            f"This is a {token.scope or 'REST API'} token; it is not valid here.",
+            token_scope=token.scope or "api",
         )
     now = utc_now()
     if token.status == KEY_REVOKED:

@@ -66,6 +66,10 @@ class User(IdMixin, TimestampMixin, Base):
     status_reason: Mapped[str | None] = mapped_column(String(500))
     last_seen_at: Mapped[datetime | None] = mapped_column()
     """Last console sign-in (UTC)."""
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    """The identity provider's id for this user (SCIM `externalId`); unique when set."""
+    scim_user_name: Mapped[str | None] = mapped_column(String(320))
+    """SCIM `userName` when the provider's differs from the email; None = the email."""
 
     group: Mapped[Group] = relationship(lazy="raise")
 
@@ -105,6 +109,8 @@ class PasswordSetupLink(IdMixin, Base):
 
 
 Index("uq_users_email", User.email, unique=True)
+Index("uq_users_external_id", User.external_id, unique=True)
+Index("uq_users_scim_user_name", User.scim_user_name, unique=True)
 Index("ix_users_group_id", User.group_id)
 Index("ix_users_created_at_id", User.created_at, User.id)
 Index("ix_user_sessions_user_id", UserSession.user_id)

@@ -87,6 +87,4 @@ async def authenticate_scim_token(session: AsyncSession, secret: str) -> Actor:
 
 
 def scim_actor(user_id: uuid.UUID, email: str, role: str) -> Actor:
-    return Actor(
-        kind=ActorKind.USER, label=f"scim:{email}", user_id=user_id, role=role, via="scim"
-    )
+    return Actor(kind=ActorKind.USER, label=f"scim:{email}", user_id=user_id, role=role, via="scim")

@@ -1,4 +1,4 @@
-"""SCIM provisioning: users.external_id and users.scim_user_name, admin_tokens.scope
+"""SCIM provisioning: users.external_id, users.scim_user_name, groups.external_id, admin_tokens.scope
 
 Revision ID: 0015_scim
 Revises: 0014_audit_keyed_chain
@@ -24,6 +24,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("scim_user_name", sa.String(length=320), nullable=True))
     op.create_index("uq_users_external_id", "users", ["external_id"], unique=True)
     op.create_index("uq_users_scim_user_name", "users", ["scim_user_name"], unique=True)
+    with op.batch_alter_table("groups", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("external_id", sa.String(length=200), nullable=True))
+    op.create_index("uq_groups_external_id", "groups", ["external_id"], unique=True)
     with op.batch_alter_table("admin_tokens", schema=None) as batch_op:
         batch_op.add_column(sa.Column("scope", sa.String(length=16), nullable=True))
 
@@ -31,6 +34,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("admin_tokens", schema=None) as batch_op:
         batch_op.drop_column("scope")
+    op.drop_index("uq_groups_external_id", table_name="groups")
+    with op.batch_alter_table("groups", schema=None) as batch_op:
+        batch_op.drop_column("external_id")
     op.drop_index("uq_users_scim_user_name", table_name="users")
     op.drop_index("uq_users_external_id", table_name="users")
     with op.batch_alter_table("users", schema=None) as batch_op:

@@ -24,7 +24,9 @@ class Scim:
     owner_email: str
     token: str
 
-    async def call(self, method: str, path: str, body: object | None = None, **params: object) -> httpx.Response:
+    async def call(
+        self, method: str, path: str, body: object | None = None, **params: object
+    ) -> httpx.Response:
         return await self.client.request(
             method,
             SCIM + path,

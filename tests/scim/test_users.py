@@ -55,7 +55,10 @@ async def test_create_user_is_an_audited_member(scim: Scim, runtime: Runtime) ->
     assert body["meta"]["location"].endswith(f"/scim/v2/Users/{body['id']}")
     user = await _user(runtime, "ada@example.com")
     assert (user.role, user.status, user.name, user.external_id) == (
-        "member", "active", "Ada Lovelace", "ext-1"
+        "member",
+        "active",
+        "Ada Lovelace",
+        "ext-1",
     )
     actions = await _actions(runtime, "ada@example.com")
     assert ("users.create", "scim:owner@example.com") in actions
@@ -139,7 +142,10 @@ async def test_deactivation_ends_console_sessions(scim: Scim, runtime: Runtime) 
     user = await _user(runtime, "ada@example.com")
     async with session_scope(runtime.db) as session:
         await users_service.create_session(session, user=user)
-    off = {"schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "path": "active", "value": False}]}
+    off = {
+        "schemas": [PATCH_SCHEMA],
+        "Operations": [{"op": "replace", "path": "active", "value": False}],
+    }
     assert (await scim.call("PATCH", f"/Users/{created['id']}", off)).status_code == 200
     async with session_scope(runtime.db) as session:
         ends = (await session.execute(select(UserSession.ended_at))).scalars().all()

@@ -33,7 +33,7 @@ _USER_ATTRIBUTES = {
     "active": None,
     "groups": {"value", "display", "$ref", "type"},
 }
-_GROUP_ATTRIBUTES = {"displayName": None, "members": {"value"}}
+_GROUP_ATTRIBUTES = {"displayName": None, "members": {"value", "$ref"}}
 
 
 def service_provider_config(base: str) -> dict[str, Any]:

@@ -103,3 +103,10 @@ class ScimNotFoundError(SCIMException):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail=detail)
+
+
+class ScimNotImplementedError(SCIMException):
+    status = 501
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail=detail)

@@ -14,6 +14,7 @@ from scim2_models import (
     GroupMembership,
     Meta,
     Name,
+    ResponseParameters,
     User,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,7 +40,7 @@ def user_resource(user: models.User, base: str) -> User:
         user_name=user.scim_user_name or user.email,
         display_name=user.name or None,
         name=Name(formatted=user.name) if user.name else None,
-        emails=[Email(value=user.email, primary=True, type="work")],
+        emails=[Email(value=user.email)],
         active=user.status in _LIVE,
         groups=[
             GroupMembership(
@@ -63,11 +64,7 @@ def group_resource(group: models.Group, members: list[models.User], base: str) -
         id=str(group.id),
         external_id=group.external_id,
         display_name=group.name,
-        members=[
-            GroupMember(value=str(u.id), display=u.email, ref=f"{base}/Users/{u.id}", type="User")
-            for u in members
-        ]
-        or None,
+        members=[GroupMember(value=str(u.id), ref=f"{base}/Users/{u.id}") for u in members] or None,
         meta=Meta(
             resource_type="Group",
             created=group.created_at,
@@ -77,8 +74,13 @@ def group_resource(group: models.Group, members: list[models.User], base: str) -
     )
 
 
-def dump(resource: User | Group, ctx: Context = Context.RESOURCE_QUERY_RESPONSE) -> dict[str, Any]:
-    return resource.model_dump(scim_ctx=ctx)
+def dump(
+    resource: User | Group,
+    ctx: Context = Context.RESOURCE_QUERY_RESPONSE,
+    shown: ResponseParameters | None = None,
+) -> dict[str, Any]:
+    """The resource as JSON, with only the attributes the client asked for (RFC 7644 §3.4.2.5)."""
+    return resource.model_dump(scim_ctx=ctx, response_parameters=shown)
 
 
 def _email_of(resource: User) -> str | None:

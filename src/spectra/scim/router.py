@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from scim2_models import Context, Group, PatchOp, User
+from fastapi.routing import APIRoute
+from scim2_models import Context, Group, PatchOp, ResponseParameters, SearchRequest, User
 from starlette.responses import Response
 
 from spectra.audit.actor import Actor
@@ -22,7 +24,14 @@ from spectra.users import service as users_service
 from spectra.users.errors import GroupNotFoundError, UserNotFoundError
 
 from . import discovery, resources
-from .errors import ScimInvalidError, ScimNotFoundError, ScimResponse, ScimRoute
+from .errors import (
+    ScimInvalidError,
+    ScimNotFoundError,
+    ScimNotImplementedError,
+    ScimResponse,
+    ScimRoute,
+    scim_error,
+)
 
 PREFIX = "/scim/v2"
 _FILTER = re.compile(r'^\s*([A-Za-z][\w.]*)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$', re.IGNORECASE)
@@ -78,18 +87,54 @@ def _list(items: list[dict[str, Any]], total: int, start: int) -> ScimResponse:
     )
 
 
-def _page(request: Request) -> tuple[int, int]:
-    """RFC 7644 §3.4.2.4: startIndex below 1 is 1; count below 0 is 0; above the maximum, the maximum."""
+@dataclass(frozen=True)
+class _Query:
+    """What a list asks (RFC 7644 §3.4.2, from the query string or a SearchRequest body)."""
+
+    filter: str | None
+    start: int
+    count: int
+    shown: ResponseParameters
+
+
+def _query_from_params(request: Request) -> _Query:
+    params = request.query_params
     try:
-        start = int(request.query_params.get("startIndex", "1"))
-        count = int(request.query_params.get("count", str(discovery.MAX_RESULTS)))
+        start = int(params.get("startIndex", "1"))
+        count = int(params.get("count", str(discovery.MAX_RESULTS)))
     except ValueError:
         raise ScimInvalidError("startIndex and count are integers.") from None
-    return max(start, 1), min(max(count, 0), discovery.MAX_RESULTS)
+    return _Query(params.get("filter"), start, count, _shown(request))
 
 
-def _filter(request: Request, allowed: tuple[str, ...]) -> tuple[str, str] | None:
-    raw = request.query_params.get("filter")
+async def _query_from_body(request: Request) -> _Query:
+    search = SearchRequest.model_validate(await _body(request), scim_ctx=Context.SEARCH_REQUEST)
+    shown = ResponseParameters(
+        attributes=search.attributes, excluded_attributes=search.excluded_attributes
+    )
+    return _Query(
+        str(search.filter) if search.filter is not None else None,
+        search.start_index or 1,
+        discovery.MAX_RESULTS if search.count is None else search.count,
+        shown,
+    )
+
+
+def _shown(request: Request) -> ResponseParameters:
+    return ResponseParameters.model_validate(
+        {
+            "attributes": request.query_params.get("attributes"),
+            "excludedAttributes": request.query_params.get("excludedAttributes"),
+        }
+    )
+
+
+def _window(query: _Query) -> tuple[int, int]:
+    """RFC 7644 §3.4.2.4: startIndex below 1 is 1; count below 0 is 0; above the maximum, the maximum."""
+    return max(query.start, 1), min(max(query.count, 0), discovery.MAX_RESULTS)
+
+
+def _filter(raw: str | None, allowed: tuple[str, ...]) -> tuple[str, str] | None:
     if raw is None or not raw.strip():
         return None
     match = _FILTER.match(raw)
@@ -189,8 +234,17 @@ async def schema(schema_id: str, request: Request, actor: ScimActor) -> Response
 
 @router.get("/Users")
 async def list_users(request: Request, session: ScimSession, actor: ScimActor) -> Response:
-    start, count = _page(request)
-    where = _filter(request, ("userName", "externalId"))
+    return await _list_users(request, session, actor, _query_from_params(request))
+
+
+@router.post("/Users/.search")
+async def search_users(request: Request, session: ScimSession, actor: ScimActor) -> Response:
+    return await _list_users(request, session, actor, await _query_from_body(request))
+
+
+async def _list_users(request: Request, session: Session, actor: Actor, query: _Query) -> Response:
+    start, count = _window(query)
+    where = _filter(query.filter, ("userName", "externalId"))
     total, users = await users_service.list_directory_users(
         session,
         actor,
@@ -200,7 +254,8 @@ async def list_users(request: Request, session: ScimSession, actor: ScimActor) -
         limit=count,
     )
     base = _base(request)
-    return _list([resources.dump(resources.user_resource(u, base)) for u in users], total, start)
+    items = [resources.dump(resources.user_resource(u, base), shown=query.shown) for u in users]
+    return _list(items, total, start)
 
 
 @router.post("/Users")
@@ -220,7 +275,9 @@ async def get_user(
     user_id: str, request: Request, session: ScimSession, actor: ScimActor
 ) -> Response:
     user = await _user(session, actor, user_id)
-    return _answer(resources.dump(resources.user_resource(user, _base(request))))
+    return _answer(
+        resources.dump(resources.user_resource(user, _base(request)), shown=_shown(request))
+    )
 
 
 @router.put("/Users/{user_id}")
@@ -273,16 +330,71 @@ async def _group_view(session: Session, actor: Actor, group: models.Group, base:
     return resources.group_resource(group, members[group.id], base)
 
 
+@router.post("/.search")
+async def search_all(request: Request, session: ScimSession, actor: ScimActor) -> Response:
+    """RFC 7644 §3.4.3 at the root: users, then groups, one window over both."""
+    query = await _query_from_body(request)
+    start, count = _window(query)
+    user_filter = group_filter = query.filter
+    where = _filter(query.filter, ("userName", "externalId", "displayName"))
+    if where is not None:
+        user_filter, group_filter = (
+            (None, query.filter) if where[0] == "displayName" else (query.filter, None)
+        )
+    base = _base(request)
+    users_total = groups_total = 0
+    items: list[dict[str, Any]] = []
+    if where is None or user_filter is not None:
+        users_total, users = await users_service.list_directory_users(
+            session,
+            actor,
+            user_name=where[1] if where and where[0] == "userName" else None,
+            external_id=where[1] if where and where[0] == "externalId" else None,
+            offset=start - 1,
+            limit=count,
+        )
+        items = [resources.dump(resources.user_resource(u, base), shown=query.shown) for u in users]
+    if where is None or group_filter is not None:
+        offset = max(start - 1 - users_total, 0)
+        groups_total, groups = await users_service.list_directory_groups(
+            session,
+            actor,
+            display_name=where[1] if where else None,
+            offset=offset,
+            limit=max(count - len(items), 0),
+        )
+        members = await users_service.group_members(
+            session, actor, group_ids=[g.id for g in groups]
+        )
+        items += [
+            resources.dump(resources.group_resource(g, members[g.id], base), shown=query.shown)
+            for g in groups
+        ]
+    return _list(items, users_total + groups_total, start)
+
+
 @router.get("/Groups")
 async def list_groups(request: Request, session: ScimSession, actor: ScimActor) -> Response:
-    start, count = _page(request)
-    where = _filter(request, ("displayName",))
+    return await _list_groups(request, session, actor, _query_from_params(request))
+
+
+@router.post("/Groups/.search")
+async def search_groups(request: Request, session: ScimSession, actor: ScimActor) -> Response:
+    return await _list_groups(request, session, actor, await _query_from_body(request))
+
+
+async def _list_groups(request: Request, session: Session, actor: Actor, query: _Query) -> Response:
+    start, count = _window(query)
+    where = _filter(query.filter, ("displayName",))
     total, groups = await users_service.list_directory_groups(
         session, actor, display_name=where[1] if where else None, offset=start - 1, limit=count
     )
     members = await users_service.group_members(session, actor, group_ids=[g.id for g in groups])
     base = _base(request)
-    items = [resources.dump(resources.group_resource(g, members[g.id], base)) for g in groups]
+    items = [
+        resources.dump(resources.group_resource(g, members[g.id], base), shown=query.shown)
+        for g in groups
+    ]
     return _list(items, total, start)
 
 
@@ -309,7 +421,8 @@ async def get_group(
     group_id: str, request: Request, session: ScimSession, actor: ScimActor
 ) -> Response:
     group = await _group(session, actor, group_id)
-    return _answer(resources.dump(await _group_view(session, actor, group, _base(request))))
+    shown = await _group_view(session, actor, group, _base(request))
+    return _answer(resources.dump(shown, shown=_shown(request)))
 
 
 async def _apply_group(
@@ -354,6 +467,39 @@ async def patch_group(
         await _apply_group(session, actor, group, before, wanted)
     shown = await _group_view(session, actor, group, base)
     return _answer(resources.dump(shown, Context.RESOURCE_PATCH_RESPONSE))
+
+
+@router.delete("/Groups/{group_id}")
+async def delete_group(group_id: str, session: ScimSession, actor: ScimActor) -> Response:
+    """Spectra keeps a group (its wallet, budgets and history); an identity provider empties it
+    with a PATCH or PUT of its members instead."""
+    await _group(session, actor, group_id)
+    raise ScimNotImplementedError(
+        "Spectra does not delete groups (their wallets, budgets and history stay); "
+        "empty it by removing its members instead."
+    )
+
+
+@router.api_route(
+    "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+)
+async def unknown(path: str, request: Request) -> Response:
+    """RFC 7644 §3.12: an unknown endpoint is a 404, a known one asked with another method a
+    405, both in the SCIM error shape."""
+    allowed = sorted(
+        method
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.endpoint is not unknown
+        for method in route.methods or ()
+        if route.path_regex.match(request.url.path)
+    )
+    if allowed:
+        answer = scim_error(
+            405, f"{request.method} is not supported here; use {', '.join(allowed)}."
+        )
+        answer.headers["allow"] = ", ".join(allowed)
+        return answer
+    raise ScimNotFoundError(f"/scim/v2/{path[:100]} is not a SCIM endpoint of Spectra.")
 
 
 def install(app: FastAPI) -> None:

@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request, Response
@@ -13,10 +12,9 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from scim2_models import Error, SCIMException
 from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 
 from spectra.errors import ErrorKind, SpectraError
-
-log = logging.getLogger(__name__)
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 
@@ -65,27 +63,43 @@ def _from_scim(exc: SCIMException) -> ScimResponse:
     return scim_error(int(error.status or 400), str(error.detail or exc), error.scim_type)
 
 
+def _handle_spectra(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SpectraError)
+    return _from_spectra(exc)
+
+
+def _handle_scim(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SCIMException)
+    return _from_scim(exc)
+
+
+def _handle_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ValidationError)
+    first = exc.errors()[0] if exc.errors() else {"msg": "invalid", "loc": ()}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return scim_error(400, f"{where}: {first['msg']}".lstrip(": "), "invalidValue")
+
+
+def _handle_json(request: Request, exc: Exception) -> Response:
+    return scim_error(400, "The body is not valid JSON.", "invalidSyntax")
+
+
+_HANDLERS: dict[Any, Callable[[Request, Exception], Response]] = {
+    SpectraError: _handle_spectra,
+    SCIMException: _handle_scim,
+    ValidationError: _handle_validation,
+    json.JSONDecodeError: _handle_json,
+}
+
+
 class ScimRoute(APIRoute):
-    """Routes whose every error (Spectra's, SCIM's, a bad body) is a SCIM error response."""
+    """Routes whose every error (Spectra's, SCIM's, a bad body) is a SCIM error response. The
+    handlers are Starlette's, so an error still leaves the unit of work first (rolled back)."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
-        handler = super().get_route_handler()
-
-        async def scim_handler(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except SpectraError as exc:
-                return _from_spectra(exc)
-            except SCIMException as exc:
-                return _from_scim(exc)
-            except ValidationError as exc:
-                first = exc.errors()[0] if exc.errors() else {"msg": "invalid"}
-                where = ".".join(str(p) for p in first.get("loc", ()))
-                return scim_error(400, f"{where}: {first['msg']}".lstrip(": "), "invalidValue")
-            except json.JSONDecodeError:
-                return scim_error(400, "The body is not valid JSON.", "invalidSyntax")
-
-        return scim_handler
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        _, status_handlers = scope.get("starlette.exception_handlers", ({}, {}))
+        scope["starlette.exception_handlers"] = (_HANDLERS, status_handlers)
+        await super().handle(scope, receive, send)
 
 
 class ScimInvalidError(SCIMException):

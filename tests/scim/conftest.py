@@ -25,7 +25,7 @@ class Scim:
     token: str
 
     async def call(
-        self, method: str, path: str, body: object | None = None, **params: object
+        self, method: str, path: str, body: object | None = None, **params: str | int | None
     ) -> httpx.Response:
         return await self.client.request(
             method,

@@ -149,7 +149,8 @@ async def test_deactivation_ends_console_sessions(scim: Scim, runtime: Runtime) 
     assert (await scim.call("PATCH", f"/Users/{created['id']}", off)).status_code == 200
     async with session_scope(runtime.db) as session:
         ends = (await session.execute(select(UserSession.ended_at))).scalars().all()
-    assert ends and all(e is not None for e in ends)
+    assert ends
+    assert all(e is not None for e in ends)
 
 
 async def test_delete_removes_softly_and_then_404(scim: Scim, runtime: Runtime) -> None:

@@ -15,6 +15,7 @@ from scim2_models import (
     Group,
     Meta,
     Patch,
+    Required,
     ResourceType,
     Schema,
     ServiceProviderConfig,
@@ -60,9 +61,8 @@ def service_provider_config(base: str) -> dict[str, Any]:
 
 def resource_types(base: str) -> list[dict[str, Any]]:
     found = []
-    for model, endpoint in ((User, "/Users"), (Group, "/Groups")):
+    for model in (User, Group):
         rtype = ResourceType.from_resource(model)
-        rtype.endpoint = endpoint
         rtype.meta = Meta(resource_type="ResourceType", location=f"{base}/ResourceTypes/{rtype.id}")
         found.append(rtype.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
     return found
@@ -81,9 +81,9 @@ def schemas(base: str) -> list[dict[str, Any]]:
                 attribute.sub_attributes = [s for s in attribute.sub_attributes if s.name in subs]
             if attribute.name == "emails" and model is User:
                 # Spectra needs an email for every user.
-                attribute.required = True
+                attribute.required = Required.true
                 for sub in attribute.sub_attributes or []:
-                    sub.required = True
+                    sub.required = Required.true
             kept.append(attribute)
         schema.attributes = kept
         schema.meta = Meta(resource_type="Schema", location=f"{base}/Schemas/{schema.id}")

@@ -27,12 +27,16 @@ from spectra.users.models import DEFAULT_GROUP
 
 from .errors import ScimInvalidError
 
+ScimUser = User[Any]
+ScimGroup = Group
+Shown = ResponseParameters[Any]
+
 DEPROVISION_REASON = "Deprovisioned by the identity provider (SCIM)."
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _LIVE = ("active", "invited")
 
 
-def user_resource(user: models.User, base: str) -> User:
+def user_resource(user: models.User, base: str) -> ScimUser:
     """The SCIM view of a user; `groups` is the home group (Spectra's membership)."""
     return User(
         id=str(user.id),
@@ -59,7 +63,7 @@ def user_resource(user: models.User, base: str) -> User:
     )
 
 
-def group_resource(group: models.Group, members: list[models.User], base: str) -> Group:
+def group_resource(group: models.Group, members: list[models.User], base: str) -> ScimGroup:
     return Group(
         id=str(group.id),
         external_id=group.external_id,
@@ -75,15 +79,15 @@ def group_resource(group: models.Group, members: list[models.User], base: str) -
 
 
 def dump(
-    resource: User | Group,
+    resource: ScimUser | ScimGroup,
     ctx: Context = Context.RESOURCE_QUERY_RESPONSE,
-    shown: ResponseParameters | None = None,
+    shown: Shown | None = None,
 ) -> dict[str, Any]:
     """The resource as JSON, with only the attributes the client asked for (RFC 7644 §3.4.2.5)."""
     return resource.model_dump(scim_ctx=ctx, response_parameters=shown)
 
 
-def _email_of(resource: User) -> str | None:
+def _email_of(resource: ScimUser) -> str | None:
     emails = resource.emails or []
     chosen = next((e for e in emails if e.primary and e.value), None) or next(
         (e for e in emails if e.value), None
@@ -95,7 +99,7 @@ def _email_of(resource: User) -> str | None:
     return None
 
 
-def _name_of(resource: User) -> str | None:
+def _name_of(resource: ScimUser) -> str | None:
     if resource.display_name:
         return resource.display_name
     if resource.name is None:
@@ -106,7 +110,7 @@ def _name_of(resource: User) -> str | None:
     return " ".join(p for p in parts if p) or None
 
 
-async def create_user(session: AsyncSession, actor: Actor, wanted: User) -> models.User:
+async def create_user(session: AsyncSession, actor: Actor, wanted: ScimUser) -> models.User:
     """Create a member in the default group from a SCIM User: the email is the primary email,
     else a userName that is an email."""
     email = _email_of(wanted)
@@ -124,7 +128,7 @@ async def create_user(session: AsyncSession, actor: Actor, wanted: User) -> mode
 
 
 async def apply_user(
-    session: AsyncSession, actor: Actor, user: models.User, before: User, wanted: User
+    session: AsyncSession, actor: Actor, user: models.User, before: ScimUser, wanted: ScimUser
 ) -> models.User:
     """Bring `user` from `before` (its SCIM view) to `wanted`, through the users service:
     profile, directory identity, then status (active=false suspends; true reactivates)."""
@@ -143,7 +147,7 @@ async def apply_user(
     return await users_service.get_user(session, actor, user=user.id)
 
 
-def _changed_name(before: User, wanted: User) -> str | None:
+def _changed_name(before: ScimUser, wanted: ScimUser) -> str | None:
     if wanted.display_name != before.display_name:
         return wanted.display_name or ""
     if wanted.name != before.name:
@@ -156,7 +160,7 @@ async def apply_members(
     actor: Actor,
     group: models.Group,
     current: list[models.User],
-    wanted: Group,
+    wanted: ScimGroup,
 ) -> None:
     """Make the group's members those of `wanted`: a user joins by moving their home group here
     (the group's default package follows, as today); a user taken out moves to `default`."""

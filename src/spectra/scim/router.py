@@ -94,7 +94,7 @@ class _Query:
     filter: str | None
     start: int
     count: int
-    shown: ResponseParameters
+    shown: resources.Shown
 
 
 def _query_from_params(request: Request) -> _Query:
@@ -108,8 +108,10 @@ def _query_from_params(request: Request) -> _Query:
 
 
 async def _query_from_body(request: Request) -> _Query:
-    search = SearchRequest.model_validate(await _body(request), scim_ctx=Context.SEARCH_REQUEST)
-    shown = ResponseParameters(
+    search = SearchRequest[Any].model_validate(
+        await _body(request), scim_ctx=Context.SEARCH_REQUEST
+    )
+    shown = ResponseParameters[Any](
         attributes=search.attributes, excluded_attributes=search.excluded_attributes
     )
     return _Query(
@@ -120,8 +122,8 @@ async def _query_from_body(request: Request) -> _Query:
     )
 
 
-def _shown(request: Request) -> ResponseParameters:
-    return ResponseParameters.model_validate(
+def _shown(request: Request) -> resources.Shown:
+    return ResponseParameters[Any].model_validate(
         {
             "attributes": request.query_params.get("attributes"),
             "excludedAttributes": request.query_params.get("excludedAttributes"),
@@ -260,7 +262,9 @@ async def _list_users(request: Request, session: Session, actor: Actor, query: _
 
 @router.post("/Users")
 async def create_user(request: Request, session: ScimSession, actor: ScimActor) -> Response:
-    wanted = User.model_validate(await _body(request), scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+    wanted = User[Any].model_validate(
+        await _body(request), scim_ctx=Context.RESOURCE_CREATION_REQUEST
+    )
     user = await resources.create_user(session, actor, wanted)
     shown = resources.user_resource(user, _base(request))
     return _answer(
@@ -287,7 +291,7 @@ async def replace_user(
     user = await _user(session, actor, user_id)
     base = _base(request)
     before = resources.user_resource(user, base)
-    wanted = User.model_validate(
+    wanted = User[Any].model_validate(
         await _body(request), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
     )
     user = await resources.apply_user(session, actor, user, before, wanted)
@@ -303,7 +307,7 @@ async def patch_user(
     user = await _user(session, actor, user_id)
     base = _base(request)
     before = resources.user_resource(user, base)
-    patch = PatchOp[User].model_validate(
+    patch = PatchOp[User[Any]].model_validate(
         _normalise_patch(await _body(request)), scim_ctx=Context.RESOURCE_PATCH_REQUEST
     )
     wanted = before.model_copy(deep=True)
@@ -325,7 +329,9 @@ async def delete_user(user_id: str, session: ScimSession, actor: ScimActor) -> R
     return Response(status_code=204)
 
 
-async def _group_view(session: Session, actor: Actor, group: models.Group, base: str) -> Group:
+async def _group_view(
+    session: Session, actor: Actor, group: models.Group, base: str
+) -> resources.ScimGroup:
     members = await users_service.group_members(session, actor, group_ids=[group.id])
     return resources.group_resource(group, members[group.id], base)
 
@@ -426,7 +432,11 @@ async def get_group(
 
 
 async def _apply_group(
-    session: Session, actor: Actor, group: models.Group, before: Group, wanted: Group
+    session: Session,
+    actor: Actor,
+    group: models.Group,
+    before: resources.ScimGroup,
+    wanted: resources.ScimGroup,
 ) -> None:
     if wanted.display_name and wanted.display_name != group.name:
         await users_service.update_group(session, actor, group=group.id, name=wanted.display_name)

@@ -12,17 +12,12 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor, ActorKind
 from spectra.db.session import Session
-from spectra.kit.clock import utc_now
 from spectra.users.permissions import Permission, ReadOnlyTokenError, require
 
-from .errors import KeyOwnerInactiveError, TokenForOtherUserError
-from .models import KEY_ACTIVE, AdminToken
-from .rules import USABLE_USER_STATUSES, check_expiry, clean_name
-from .secrets import display_prefix, hash_secret, new_admin_token
-from .service import _resolve_owner, _token_label, authenticate_token
+from .models import AdminToken
+from .service import _resolve_owner, authenticate_token, create_token
 
 SCIM_SCOPE = "scim"
 
@@ -43,40 +38,17 @@ async def create_scim_token(
             "A SCIM token is created by an owner or admin signed in, or with a full API token."
         )
     owner = await _resolve_owner(session, actor, user_id=None, user_email=user_email)
-    if actor.kind != ActorKind.LOCAL and owner.id != actor.user_id:
-        raise TokenForOtherUserError(
-            "A SCIM token can only be created by its own user (or with the local `spectra scim token create --user`)."
-        )
     require(actor, Permission.USERS_WRITE)
     owner_actor = Actor(kind=ActorKind.USER, label=owner.email, user_id=owner.id, role=owner.role)
     require(owner_actor, Permission.USERS_WRITE)
-    if owner.status not in USABLE_USER_STATUSES:
-        raise KeyOwnerInactiveError(f"{owner.email} is {owner.status}; reactivate them first.")
-    check_expiry(expires_at, None, utc_now())
-    secret = new_admin_token()
-    token = AdminToken(
-        user_id=owner.id,
-        name=clean_name(name or "SCIM"),
-        prefix=display_prefix(secret),
-        hash=hash_secret(secret),
-        is_read_only=False,
-        scope=SCIM_SCOPE,
-        status=KEY_ACTIVE,
-        expires_at=expires_at,
-    )
-    token.user = owner
-    session.add(token)
-    await session.flush()
-    await audit_service.record(
+    return await create_token(
         session,
         actor,
-        "tokens.create_scim",
-        target_type="admin_token",
-        target_id=token.id,
-        target_label=_token_label(token, owner),
-        after=token.audit_view(),
+        user_id=owner.id,
+        expires_at=expires_at,
+        name=name or "SCIM",
+        scope=SCIM_SCOPE,
     )
-    return token, secret
 
 
 async def authenticate_scim_token(session: AsyncSession, secret: str) -> Actor:

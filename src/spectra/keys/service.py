@@ -342,10 +342,11 @@ async def create_token(
     read_only: bool = False,
     expires_at: datetime | None = None,
     name: str = "",
+    scope: str | None = None,
 ) -> tuple[AdminToken, str]:
     """Create an API token for the actor themselves (the local command may name any user); it
-    carries that user's role, narrowed to read-only when asked. Returns it and its secret
-    (shown once). Audited."""
+    carries that user's role, narrowed to read-only when asked, and works where `scope` says
+    (None: the REST API). Returns it and its secret (shown once). Audited."""
     if actor.read_only:
         raise ReadOnlyTokenError("This API token is read-only; it cannot create tokens.")
     if actor.via == "key":
@@ -370,6 +371,7 @@ async def create_token(
         prefix=display_prefix(secret),
         hash=hash_secret(secret),
         is_read_only=read_only,
+        scope=scope,
         status=KEY_ACTIVE,
         expires_at=expires_at,
     )

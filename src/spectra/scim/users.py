@@ -52,10 +52,7 @@ async def resource_types(request: Request, actor: ScimActor) -> Response:
 
 @router.get("/ResourceTypes/{name}")
 async def resource_type(name: str, request: Request, actor: ScimActor) -> Response:
-    for found in discovery.resource_types(base_url(request)):
-        if found["id"] == name:
-            return answer(found)
-    not_found("ResourceType", name)
+    return _by_id(discovery.resource_types(base_url(request)), name, "ResourceType")
 
 
 @router.get("/Schemas")
@@ -66,10 +63,14 @@ async def schemas(request: Request, actor: ScimActor) -> Response:
 
 @router.get("/Schemas/{schema_id}")
 async def schema(schema_id: str, request: Request, actor: ScimActor) -> Response:
-    for found in discovery.schemas(base_url(request)):
-        if found["id"] == schema_id:
-            return answer(found)
-    not_found("Schema", schema_id)
+    return _by_id(discovery.schemas(base_url(request)), schema_id, "Schema")
+
+
+def _by_id(found: list[dict[str, Any]], ref: str, kind: str) -> Response:
+    for one in found:
+        if one["id"] == ref:
+            return answer(one)
+    not_found(kind, ref)
 
 
 @router.get("/Users")

@@ -510,6 +510,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/tokens"): Case(EVERYONE),
     ("POST", "/api/tokens"): Case(SELF_WRITE - {"member_key"}, _own_token),
     ("POST", "/api/tokens/{token_id}/revoke"): Case(KEYS_WRITE_ANY, _others_token),
+    ("POST", "/api/tokens/scim"): Case(USERS_WRITE, _own_token),
     # account pool (the member view is the redacted status)
     ("GET", "/api/pool/accounts"): Case(READ_ALL),
     ("GET", "/api/fallbacks"): Case(READ_ALL),

@@ -207,3 +207,71 @@ async def retire_setup_links(session: AsyncSession, user_id: uuid.UUID, *, at: d
     for link in (await session.execute(stmt)).scalars():
         link.used_at = at
     await session.flush()
+
+
+async def directory_users(
+    session: AsyncSession,
+    *,
+    user_name: str | None,
+    external_id: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[User]]:
+    """Users that are not removed, oldest first, for SCIM: (total matching, one offset page)."""
+    where: list[Any] = [User.status != "removed"]
+    if user_name is not None:
+        name = user_name.strip().lower()
+        where.append(
+            or_(
+                func.lower(User.scim_user_name) == name,
+                (User.scim_user_name.is_(None)) & (User.email == name),
+            )
+        )
+    if external_id is not None:
+        where.append(User.external_id == external_id)
+    total = (await session.execute(select(func.count()).select_from(User).where(*where))).scalar()
+    stmt = _users().where(*where).order_by(User.created_at, User.id).offset(offset).limit(limit)
+    return int(total or 0), list((await session.execute(stmt)).scalars())
+
+
+async def directory_id_taken(
+    session: AsyncSession, *, external_id: str | None, user_name: str | None, except_id: uuid.UUID
+) -> bool:
+    clauses: list[Any] = []
+    if external_id is not None:
+        clauses.append(User.external_id == external_id)
+    if user_name is not None:
+        clauses.append(func.lower(User.scim_user_name) == user_name.lower())
+        clauses.append(User.email == user_name.lower())
+    if not clauses:
+        return False
+    stmt = select(User.id).where(or_(*clauses), User.id != except_id).limit(1)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def directory_groups(
+    session: AsyncSession, *, display_name: str | None, offset: int, limit: int
+) -> tuple[int, list[Group]]:
+    where: list[Any] = []
+    if display_name is not None:
+        where.append(Group.name_key == display_name.strip().lower())
+    total = (await session.execute(select(func.count()).select_from(Group).where(*where))).scalar()
+    stmt = select(Group).where(*where).order_by(Group.created_at, Group.id).offset(offset)
+    return int(total or 0), list((await session.execute(stmt.limit(limit))).scalars())
+
+
+async def group_members(
+    session: AsyncSession, group_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[User]]:
+    """The members (not removed) of each group, oldest first."""
+    found: dict[uuid.UUID, list[User]] = {gid: [] for gid in group_ids}
+    if not group_ids:
+        return found
+    stmt = (
+        _users()
+        .where(User.group_id.in_(list(group_ids)), User.status != "removed")
+        .order_by(User.created_at, User.id)
+    )
+    for user in (await session.execute(stmt)).scalars():
+        found[user.group_id].append(user)
+    return found

@@ -49,10 +49,11 @@ async def create_token(
     read_only: bool = False,
     expires_at: datetime | None = None,
     name: str = "",
+    scope: str | None = None,
 ) -> tuple[AdminToken, str]:
     """Create an API token for the actor themselves (the local command may name any user); it
-    carries that user's role, narrowed to read-only when asked. Returns it and its secret
-    (shown once). Audited."""
+    carries that user's role, narrowed to read-only when asked, and works where `scope` says
+    (None: the REST API). Returns it and its secret (shown once). Audited."""
     if actor.read_only:
         raise ReadOnlyTokenError("This API token is read-only; it cannot create tokens.")
     if actor.via == "key":
@@ -71,7 +72,11 @@ async def create_token(
         raise KeyOwnerInactiveError(f"{owner.email} is {owner.status}; reactivate them first.")
     check_expiry(expires_at, None, utc_now())
     token = AdminToken(
-        user_id=owner.id, name=clean_name(name), is_read_only=read_only, expires_at=expires_at
+        user_id=owner.id,
+        name=clean_name(name),
+        is_read_only=read_only,
+        scope=scope,
+        expires_at=expires_at,
     )
     return await issue(
         session, actor, token, owner=owner, new_secret=new_admin_token, action="tokens.create"
@@ -117,10 +122,13 @@ async def revoke_token(session: Session, actor: Actor, *, token_id: uuid.UUID) -
     return token
 
 
-async def authenticate_token(session: Session, secret: str) -> AdminToken:
-    """The token (with `.user` loaded) for an API token secret. Raises invalid_token,
-    token_revoked, token_expired or user_suspended. Records the use (batched when a runtime
-    is running, else at most once a minute in `session`)."""
+async def authenticate_token(
+    session: Session, secret: str, *, scope: str | None = None
+) -> AdminToken:
+    """The token (with `.user` loaded) for an API token secret of `scope` (None: the REST API;
+    a token of another scope is refused). Raises invalid_token, token_revoked, token_expired or
+    user_suspended. Records the use (batched when a runtime is running, else at most once a
+    minute in `session`)."""
     token = await find_by_secret(
         secret,
         looks_right=is_admin_token,
@@ -132,6 +140,11 @@ async def authenticate_token(session: Session, secret: str) -> AdminToken:
             "This API token is not known; create one with `spectra tokens create`."
         ),
     )
+    if token.scope != scope:
+        raise InvalidTokenError(
+            f"This is a {token.scope or 'REST API'} token; it is not valid here.",
+            token_scope=token.scope or "api",
+        )
     now = utc_now()
     if token.status == KEY_REVOKED:
         raise TokenRevokedError(

@@ -29,6 +29,13 @@ from .auth import (
     set_password,
     sign_in,
 )
+from .directory import (
+    group_members,
+    list_directory_groups,
+    list_directory_users,
+    set_directory_identity,
+    set_group_external_id,
+)
 from .groups import UNSET, create_group, get_group, list_groups, update_group
 from .importing import ImportLine, import_users, parse_csv
 from .lookup import (
@@ -90,9 +97,12 @@ __all__ = [
     "find_user_by_email",
     "get_group",
     "get_user",
+    "group_members",
     "import_users",
     "invite_user",
     "list_audit_events",
+    "list_directory_groups",
+    "list_directory_users",
     "list_groups",
     "list_users",
     "load_user",
@@ -106,6 +116,8 @@ __all__ = [
     "require_user",
     "resolve_owner",
     "resolve_session",
+    "set_directory_identity",
+    "set_group_external_id",
     "set_password",
     "sign_in",
     "suspend_user",

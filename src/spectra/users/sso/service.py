@@ -9,11 +9,11 @@ import uuid
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.serverkey import get_server_keys
+from spectra.db.session import AnySession, Session
 from spectra.kit import crypto
 from spectra.kit.ids import uuid7
 from spectra.kit.pagination import Page
@@ -79,9 +79,7 @@ def _clean_domains(domains: list[str]) -> list[str]:
     return out
 
 
-async def _clean_mappings(
-    session: AsyncSession, data: ProviderCreate
-) -> list[dict[str, str | None]]:
+async def _clean_mappings(session: Session, data: ProviderCreate) -> list[dict[str, str | None]]:
     if data.group_mappings and not (data.groups_claim or "").strip():
         raise _invalid("Group mappings need the name of the groups claim.", "groups_claim")
     out: list[dict[str, str | None]] = []
@@ -105,7 +103,7 @@ async def _clean_mappings(
     return out
 
 
-async def add_provider(session: AsyncSession, actor: Actor, *, data: ProviderCreate) -> SsoProvider:
+async def add_provider(session: Session, actor: Actor, *, data: ProviderCreate) -> SsoProvider:
     """Add an OIDC provider. Owners only (a workspace setting). Writes `sso.provider_add`."""
     require(actor, Permission.SETTINGS_WRITE)
     name = data.name.strip()
@@ -171,7 +169,7 @@ async def add_provider(session: AsyncSession, actor: Actor, *, data: ProviderCre
     return provider
 
 
-async def remove_provider(session: AsyncSession, actor: Actor, *, name: str) -> None:
+async def remove_provider(session: Session, actor: Actor, *, name: str) -> None:
     """Remove a provider; its users keep their accounts. Writes `sso.provider_remove`."""
     require(actor, Permission.SETTINGS_WRITE)
     provider = await _load(session, name)
@@ -187,7 +185,7 @@ async def remove_provider(session: AsyncSession, actor: Actor, *, name: str) -> 
     await session.flush()
 
 
-async def _load(session: AsyncSession, name: str) -> SsoProvider:
+async def _load(session: AnySession, name: str) -> SsoProvider:
     provider = await repository.find_provider_by_name(session, name)
     if provider is None:
         raise SsoProviderNotFoundError(
@@ -196,23 +194,23 @@ async def _load(session: AsyncSession, name: str) -> SsoProvider:
     return provider
 
 
-async def get_provider(session: AsyncSession, actor: Actor, *, name: str) -> SsoProvider:
+async def get_provider(session: AnySession, actor: Actor, *, name: str) -> SsoProvider:
     require(actor, Permission.READ_ALL)
     return await _load(session, name)
 
 
-async def list_providers(session: AsyncSession, actor: Actor) -> Page[SsoProvider]:
+async def list_providers(session: AnySession, actor: Actor) -> Page[SsoProvider]:
     """Every provider, by name (a workspace has a handful: one page)."""
     require(actor, Permission.READ_ALL)
     return Page(items=list(await repository.list_providers(session)))
 
 
-async def sign_in_choices(session: AsyncSession) -> list[str]:
+async def sign_in_choices(session: AnySession) -> list[str]:
     """The names of enabled providers, for the sign-in page's buttons (no permission: public)."""
     return [p.name for p in await repository.list_providers(session, enabled_only=True)]
 
 
-async def test_provider(session: AsyncSession, actor: Actor, *, name: str) -> ProviderTestRead:
+async def test_provider(session: AnySession, actor: Actor, *, name: str) -> ProviderTestRead:
     """Fetch the provider's discovery document and key set afresh and report what they say."""
     require(actor, Permission.READ_ALL)
     provider = await _load(session, name)

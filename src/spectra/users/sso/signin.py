@@ -9,11 +9,10 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit.actor import SYSTEM, Actor, user_actor
 from spectra.db.changes import record_change
 from spectra.db.serverkey import get_server_keys
+from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.kit.crypto import constant_time_equal, keyed_hash, random_token
 from spectra.users import repository as users_repository
@@ -47,7 +46,7 @@ def _state_hash(state: str) -> str:
     return _derived("state", state)
 
 
-async def _enabled(session: AsyncSession, name: str) -> SsoProvider:
+async def _enabled(session: AnySession, name: str) -> SsoProvider:
     provider = await repository.find_provider_by_name(session, name)
     if provider is None or not provider.is_enabled:
         raise SsoProviderNotFoundError(f"No sign-in provider '{name[:100]}' is configured.")
@@ -62,7 +61,7 @@ class Redirect:
 
 
 async def begin_sign_in(
-    session: AsyncSession, *, provider_name: str, redirect_uri: str, next_path: str
+    session: Session, *, provider_name: str, redirect_uri: str, next_path: str
 ) -> Redirect:
     """Start a sign-in: record a pending attempt and return the provider's authorization URL."""
     provider = await _enabled(session, provider_name)
@@ -93,7 +92,7 @@ async def begin_sign_in(
 
 
 async def claim_login(
-    session: AsyncSession, *, provider_name: str, state: str, browser_state: str | None
+    session: Session, *, provider_name: str, state: str, browser_state: str | None
 ) -> SsoLogin:
     """Spend the pending attempt behind `state` (the caller commits at once, so a replayed
     callback finds it spent even when the sign-in then fails)."""
@@ -115,7 +114,7 @@ async def claim_login(
 
 
 async def complete_sign_in(
-    session: AsyncSession,
+    session: Session,
     *,
     login: SsoLogin,
     state: str,
@@ -204,7 +203,7 @@ def _check_domain(provider: SsoProvider, email: str) -> None:
         )
 
 
-async def provision(session: AsyncSession, provider: SsoProvider, claims: dict[str, Any]) -> User:
+async def provision(session: Session, provider: SsoProvider, claims: dict[str, Any]) -> User:
     """The Spectra user behind validated claims: the user an earlier sign-in with the same `sub`
     linked, else the local user with the same VERIFIED email (linked now), else a new user
     (just-in-time), placed and ranked by the group mapping. Refuses disallowed domains."""
@@ -246,7 +245,7 @@ async def provision(session: AsyncSession, provider: SsoProvider, claims: dict[s
 
 
 async def logout_url(
-    session: AsyncSession, *, session_token: str, post_logout_redirect_uri: str
+    session: Session, *, session_token: str, post_logout_redirect_uri: str
 ) -> str | None:
     """Where to send the browser after ending a session opened by SSO: the provider's
     end_session_endpoint (RP-initiated logout) when its discovery has one, else None."""

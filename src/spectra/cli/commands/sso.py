@@ -11,8 +11,6 @@ import typer
 
 from spectra.cli import transport
 from spectra.cli.output import fail, show_list, show_object
-from spectra.users.sso.errors import SsoSettingInvalidError
-from spectra.users.sso.schemas import parse_mapping
 
 sso_app = typer.Typer(help="Single sign-on: OpenID Connect providers.", no_args_is_help=True)
 
@@ -60,6 +58,10 @@ def _split(value: str | None) -> list[str]:
 
 
 def _mapping(item: str) -> dict[str, str | None]:
+    # Imported here: the schemas pull in pydantic models that `spectra --help` need not load.
+    from spectra.users.sso.errors import SsoSettingInvalidError
+    from spectra.users.sso.schemas import parse_mapping
+
     try:
         return parse_mapping(item).model_dump()
     except SsoSettingInvalidError as exc:

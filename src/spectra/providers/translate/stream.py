@@ -14,6 +14,7 @@ from .chat_stream import ChatDecoder, ChatEncoder
 from .common import SHAPE_ERRORS
 from .context import TranslationContext
 from .custom_text import InputTextDecoder
+from .gemini_stream import GeminiDecoder, GeminiEncoder
 from .ir import BlockStart, BlockStop, Delta, StreamEvent
 from .responses_stream import ResponsesDecoder, ResponsesEncoder
 
@@ -76,6 +77,8 @@ def _decoder(protocol: WireProtocol) -> _Decoder:
         return AnthropicDecoder()
     if protocol is WireProtocol.OPENAI_CHAT:
         return ChatDecoder()
+    if protocol is WireProtocol.GEMINI:
+        return GeminiDecoder()
     return ResponsesDecoder()
 
 
@@ -84,6 +87,8 @@ def _encoder(ctx: TranslationContext) -> _Encoder:
         return AnthropicEncoder()
     if ctx.client is WireProtocol.OPENAI_CHAT:
         return ChatEncoder(ctx)
+    if ctx.client is WireProtocol.GEMINI:
+        return GeminiEncoder()
     return ResponsesEncoder(ctx)
 
 
@@ -128,8 +133,9 @@ def encode_sse(
     protocol: WireProtocol, events: list[dict[str, Any]], *, done: bool = False
 ) -> bytes:
     """Client events as SSE bytes: named events for Anthropic and Responses, bare `data:` for
-    chat, whose stream ends with `data: [DONE]` (`done`)."""
-    named = protocol is not WireProtocol.OPENAI_CHAT
+    chat, whose stream ends with `data: [DONE]` (`done`), and for Gemini, whose stream just
+    ends."""
+    named = protocol in (WireProtocol.ANTHROPIC_MESSAGES, WireProtocol.OPENAI_RESPONSES)
     chunks = []
     for event in events:
         data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
@@ -138,7 +144,7 @@ def encode_sse(
             if named and "type" in event
             else f"data: {data}\n\n"
         )
-    if done and not named:
+    if done and protocol is WireProtocol.OPENAI_CHAT:
         chunks.append("data: [DONE]\n\n")
     return "".join(chunks).encode()
 

@@ -98,7 +98,16 @@ def gemini_events(reply: Reply, model: str) -> list[bytes]:
 
 def gemini_error(kind: str) -> web.Response:
     status, name, message = GEMINI_ERRORS[kind]
-    body = {"error": {"code": status, "message": message, "status": name}}
+    error: JsonDict = {"code": status, "message": message, "status": name}
+    if kind == "auth_failed":
+        error["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+            }
+        ]
+    body = {"error": error}
     return web.json_response(body, status=status)
 
 

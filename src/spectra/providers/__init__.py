@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import anthropic, gemini, openai
+from . import anthropic, azure, bedrock, gemini, openai, vertex
 from .bodies import RequestInfo, estimate_input_tokens, inspect_request, rewrite_request
 from .client import ClientLimits, Timeouts, UpstreamClient, UpstreamResponse
 from .errors import (
@@ -111,6 +111,8 @@ __all__ = [
     "Usage",
     "WireProtocol",
     "anthropic",
+    "azure",
+    "bedrock",
     "classify_exception",
     "classify_response",
     "classify_stream_error",
@@ -124,4 +126,5 @@ __all__ = [
     "rewrite_request",
     "upstream_headers",
     "usage_from_body",
+    "vertex",
 ]

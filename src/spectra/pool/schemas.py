@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from spectra.kit.schema import AmountIn, AmountOut, NonNegativeAmountIn
 
-ProviderName = Literal["anthropic", "openai", "openai_compatible"]
+ProviderName = Literal[
+    "anthropic", "openai", "openai_compatible", "gemini", "azure_openai", "bedrock", "vertex"
+]
 CostBasis = Literal["list_price", "fixed_monthly"]
 
 
@@ -19,10 +21,19 @@ class AccountCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     provider: ProviderName
-    base_url: str = Field(min_length=1, max_length=500)
-    api_key: SecretStr = Field(
-        description="The upstream API key; stored encrypted, never shown again."
+    base_url: str = Field(
+        default="",
+        max_length=500,
+        description="Empty: the kind's own endpoint (Bedrock and Vertex from the region).",
     )
+    api_key: SecretStr = Field(
+        description="The upstream credential; stored encrypted, never shown again. An API key; "
+        "for bedrock ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]; for vertex the "
+        "service-account key file's JSON."
+    )
+    region: str | None = Field(default=None, max_length=40, description="bedrock, vertex")
+    project: str | None = Field(default=None, max_length=40, description="vertex")
+    api_version: str | None = Field(default=None, max_length=40, description="azure_openai")
     models: list[str] = Field(
         min_length=1, description="Model names or glob patterns, e.g. claude-*."
     )
@@ -99,6 +110,7 @@ class AccountRead(BaseModel):
     provider: str
     base_url: str
     credential_last4: str
+    settings: dict[str, str] = Field(default_factory=dict)
     models: list[str]
     aliases: dict[str, str]
     priority: int
@@ -134,6 +146,7 @@ class AccountRead(BaseModel):
             provider=account.provider,
             base_url=account.base_url,
             credential_last4=account.credential_last4,
+            settings=dict(account.settings or {}),
             models=list(account.models),
             aliases=dict(account.aliases),
             priority=account.priority,

@@ -27,7 +27,7 @@ from spectra.providers.client import UpstreamClient
 from spectra.users.models import Group
 from spectra.users.permissions import Permission, require
 
-from . import repository
+from . import kinds, repository
 from .credentials import Credential, last4, seal, unseal
 from .errors import (
     AccountDisabledError,
@@ -48,6 +48,7 @@ _AUDITED = (
     "name",
     "provider",
     "base_url",
+    "settings",
     "models",
     "aliases",
     "priority",
@@ -74,7 +75,16 @@ async def add_account(session: Session, actor: Actor, *, data: AccountCreate) ->
     Writes an audit event (without the credential) and a change-feed row.
     """
     require(actor, Permission.POOL_WRITE)
-    api_key = _clean_key(data.api_key.get_secret_value())
+    raw = data.api_key.get_secret_value()
+    clean = kinds.clean_credential(data.provider, raw)
+    api_key = clean.stored if clean else _clean_key(raw)
+    settings = kinds.clean_settings(
+        data.provider,
+        region=data.region,
+        project=data.project,
+        api_version=data.api_version,
+        credential=api_key,
+    )
     name = _clean_name(data.name)
     if await repository.find_by_name(session, name) is not None:
         raise AccountNameTakenError(
@@ -87,12 +97,13 @@ async def add_account(session: Session, actor: Actor, *, data: AccountCreate) ->
         name=name,
         name_key=name.lower(),
         provider=data.provider,
-        base_url=_clean_url(data.base_url),
+        base_url=_clean_url(data.base_url or kinds.default_base_url(data.provider, settings) or ""),
+        settings=settings,
         credential_ciphertext=seal(
             keys.credentials_key(), keys.credentials_version, account_id, api_key
         ),
         credential_key_version=keys.credentials_version,
-        credential_last4=last4(api_key),
+        credential_last4=clean.last4 if clean else last4(api_key),
         priority=data.priority,
         weight=data.weight,
         max_concurrency=data.max_concurrency,
@@ -216,15 +227,16 @@ async def rotate_credential(
     Writes an audit event naming only the old and new last four characters.
     """
     require(actor, Permission.POOL_WRITE)
-    key = _clean_key(api_key)
     account = await _get_for_update(session, account_id)
+    clean = kinds.clean_credential(account.provider, api_key)
+    key = clean.stored if clean else _clean_key(api_key)
     keys = get_server_keys()
     old_last4 = account.credential_last4
     account.credential_ciphertext = seal(
         keys.credentials_key(), keys.credentials_version, account.id, key
     )
     account.credential_key_version = keys.credentials_version
-    account.credential_last4 = last4(key)
+    account.credential_last4 = clean.last4 if clean else last4(key)
     await session.flush()
     await audit_service.record(
         session,

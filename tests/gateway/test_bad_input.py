@@ -9,7 +9,7 @@ import httpx
 import pytest
 from tests.fakes.upstream import FakeUpstream
 
-from spectra.gateway import routes
+from spectra.gateway import generation
 
 from .world import ANTHROPIC_MODEL, OPENAI_MODEL, World
 
@@ -162,7 +162,7 @@ async def test_an_internal_error_is_a_500_in_the_protocols_shape(
     async def broken(**_: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(routes, "admit", broken)
+    monkeypatch.setattr(generation, "admit", broken)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://spectra.test") as client:
         resp = await client.post(

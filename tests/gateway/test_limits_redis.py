@@ -13,8 +13,8 @@ from tests.support.redis import free_port, shared_redis
 
 from spectra.db.redis import SharedRedis, open_redis
 from spectra.errors import SpectraError
-from spectra.gateway.admission import Limit
 from spectra.gateway.errors import ConcurrencyLimitExceededError, RateLimitExceededError
+from spectra.gateway.limits import Limit
 from spectra.gateway.limits_redis import RedisRateLimiter
 from spectra.pool.affinity import RedisAffinity
 

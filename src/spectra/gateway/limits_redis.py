@@ -18,8 +18,8 @@ from spectra.db.redis import REDIS_DOWN, SharedRedis, lua_script
 from spectra.kit.ids import uuid7
 from spectra.ledger.errors import HoldStoreUnavailableError
 
-from .admission import Lease, Limit
 from .errors import ConcurrencyLimitExceededError, RateLimitExceededError
+from .limits import Lease, Limit
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ _FINISH = lua_script("spectra.gateway", "limits_finish")
 
 
 class RedisRateLimiter:
-    """The shared `Limiter`: the in-process rules (admission.RateLimiter) across processes."""
+    """The shared `Limiter`: the in-process rules (limits.RateLimiter) across processes."""
 
     def __init__(self, shared: SharedRedis) -> None:
         self.shared = shared

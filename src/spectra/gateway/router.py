@@ -7,12 +7,8 @@ from starlette.routing import Route, WebSocketRoute
 
 from spectra.providers.types import WireProtocol
 
-from .routes import (
-    CountTokensEndpoint,
-    GenerationEndpoint,
-    ModelsEndpoint,
-    ResponsesSocketEndpoint,
-)
+from .endpoints import CountTokensEndpoint, ModelsEndpoint, ResponsesSocketEndpoint
+from .generation import GenerationEndpoint
 
 
 def install(app: FastAPI) -> None:

@@ -26,7 +26,7 @@ from spectra.usage.table import PriceTable, price_table
 from spectra.workspace.cache import settings_cache
 from spectra.workspace.schemas import WorkspaceSettings
 
-from .admission import Limit, Limiter, RateLimiter
+from .limits import Limit, Limiter, RateLimiter
 from .limits_redis import RedisRateLimiter
 from .settlement import Settler
 

@@ -1,0 +1,411 @@
+"""The generation pipeline: POST /v1/chat/completions, /v1/responses and /v1/messages.
+
+Per request: key -> body -> access decision, price, rate limits, hold -> account, forward,
+failover before the first byte -> relay with usage tap -> settle (see settlement.py). The
+request's state travels in one `Exchange`; its `close` (called once, in `__call__`'s
+`finally`) gives back whatever the request still holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+
+from starlette.types import Receive, Scope, Send
+
+from spectra.errors import SpectraError
+from spectra.pool.errors import ModelNotServedError, NoAccountAvailableError
+from spectra.pool.scheduler import Succeeded
+from spectra.providers import inspect_request, read_response_body
+from spectra.providers.errors import UpstreamFailure
+from spectra.providers.metering import Metered, estimate_tokens_from_chars, meter
+from spectra.providers.translate import (
+    SSEStreamTranslator,
+    TranslationRefusedError,
+    UnreadableAnswerError,
+    UnreadableBodyError,
+)
+from spectra.providers.types import WireProtocol
+from spectra.usage.clients import client_family
+
+from . import metrics, refusals
+from .admission import AdmissionRefused, admit
+from .auth import authenticate
+from .body import client_ip, header, header_pairs, read_body, request_id_of
+from .errors import GatewayNotReadyError, ModelMissingError, ShuttingDownError
+from .exchange import Exchange
+from .selection import Attempts, forward
+from .settlement import base_record
+from .streaming import decode_body, relay_stream, response_headers
+from .translation import body_headers_dropped, translated_answer
+from .wiring import Gateway, current
+
+log = logging.getLogger(__name__)
+
+# What `forward` raises when no attempt answered: recorded, then told to the caller.
+_NOT_FORWARDED = (
+    UpstreamFailure,
+    NoAccountAvailableError,
+    ModelNotServedError,
+    TranslationRefusedError,
+    UnreadableBodyError,
+)
+
+
+class GenerationEndpoint:
+    """POST endpoints that generate (and cost money): chat, responses, messages."""
+
+    def __init__(self, protocol: WireProtocol, path: str) -> None:
+        self.protocol = protocol
+        self.path = path
+        self.anthropic = protocol is WireProtocol.ANTHROPIC_MESSAGES
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rid = request_id_of(scope)
+        gw = current()
+        if gw is None or not gw.accepting:
+            error: SpectraError = (
+                GatewayNotReadyError("The gateway is not running in this process.")
+                if gw is None
+                else ShuttingDownError("This server is shutting down; retry in a moment.")
+            )
+            await refusals.send_refusal(send, error, anthropic=self.anthropic, request_id=rid)
+            return
+        gw.enter()
+        try:
+            ex = await self._open(gw, scope, receive, send, rid)
+            if ex is not None:
+                try:
+                    await run(ex)
+                finally:
+                    await ex.close()
+        finally:
+            gw.leave()
+
+    async def _open(
+        self, gw: Gateway, scope: Scope, receive: Receive, send: Send, rid: str
+    ) -> Exchange | None:
+        """The key, the body and what it asks for, as an `Exchange`; None once refused."""
+        try:
+            entry = await authenticate(gw.keys, scope["headers"], client_ip(scope))
+            body, decompressed = await read_body(scope, receive, gw.settings.gateway_max_body_bytes)
+            info = inspect_request(self.protocol, body)
+            if not info.model:
+                raise ModelMissingError("The request names no model; set the 'model' field.")
+        except SpectraError as exc:
+            metrics.observe_request(self.protocol.value, "", "refused", exc.code)
+            await refusals.send_refusal(send, exc, anthropic=self.anthropic, request_id=rid)
+            return None
+        headers = header_pairs(scope)
+        return Exchange(
+            gw=gw,
+            protocol=self.protocol,
+            path=self.path,
+            scope=scope,
+            receive=receive,
+            send=send,
+            request_id=rid,
+            entry=entry,
+            info=info,
+            body=body,
+            decompressed=decompressed,
+            headers=headers,
+            client_family=client_family(header(scope, b"user-agent"), dict(headers)),
+        )
+
+
+async def run(ex: Exchange) -> None:
+    """Admit, forward, relay and settle one request (cleanup is the caller's `ex.close`)."""
+    if not await _admit(ex):
+        return
+    if not await _forward(ex):
+        return
+    if ex.info.stream:
+        await _relay_stream(ex)
+    else:
+        await _relay_body(ex)
+
+
+async def _admit(ex: Exchange) -> bool:
+    gw, entry = ex.gw, ex.entry
+    try:
+        ex.admission = await admit(
+            request_id=ex.request_id,
+            entry=entry,
+            info=ex.info,
+            model=ex.model,
+            cache=gw.policy,
+            view=gw.view,
+            prices=gw.prices,
+            limiter=gw.limiter,
+            settings=gw.workspace,
+            key_limits=gw.key_limits(str(entry.key_id)),
+            user_limits=gw.user_limits(str(entry.user_id)),
+            client=ex.client_family,
+            backlog=gw.committer,
+            backlog_wait=gw.settings.commit_backlog_wait,
+        )
+    except AdmissionRefused as refused:
+        metrics.observe_request(ex.protocol.value, ex.model, "refused", refused.error.code)
+        record = base_record(
+            request_id=ex.request_id,
+            protocol=ex.protocol.value,
+            model=ex.model,
+            admission=None,
+            client_family=ex.client_family,
+            user_id=entry.user_id,
+            key_id=entry.key_id,
+            group_id=entry.group_id,
+            streamed=ex.info.stream,
+        )
+        gw.settler.record(
+            replace(
+                record,
+                status="refused",
+                refusal_reason=refused.error.code,
+                refusal_rule=refused.rule,
+                refusal_message=refused.error.message[:500],
+            )
+        )
+        await refusals.send_refusal(
+            ex.send, refused.error, anthropic=ex.anthropic, request_id=ex.request_id
+        )
+        return False
+    # The admission's entry is the key's, and its start time the record's.
+    ex.record = base_record(
+        request_id=ex.request_id,
+        protocol=ex.protocol.value,
+        model=ex.model,
+        admission=ex.admission,
+        client_family=ex.client_family,
+        streamed=ex.info.stream,
+    )
+    return True
+
+
+async def _forward(ex: Exchange) -> bool:
+    gw, admission, record = ex.gw, ex.admission, ex.record
+    assert admission is not None
+    assert record is not None
+    ex.attempts = attempts = Attempts()
+    ex.started = time.monotonic()
+    try:
+        ex.forwarded = await forward(
+            scheduler=gw.scheduler,
+            client=gw.client,
+            protocol=ex.protocol,
+            path=ex.path,
+            query=ex.scope.get("query_string", b"").decode("latin-1"),
+            headers=ex.headers,
+            body=ex.body,
+            body_decompressed=ex.decompressed,
+            info=ex.info,
+            model=admission.model,
+            group_id=admission.entry.group_id,
+            timeouts=gw.timeouts,
+            max_attempts=gw.settings.gateway_max_attempts,
+            attempts=attempts,
+            # A 1M-context beta only where long prompts are priced as the upstream bills them.
+            long_context=bool(admission.price.tiers),
+        )
+    except _NOT_FORWARDED as exc:
+        # Nothing generated: the hold and the lease go back in `ex.close`.
+        failure = exc if isinstance(exc, UpstreamFailure) else None
+        latency = time.monotonic() - ex.started
+        metrics.observe_request(
+            ex.protocol.value,
+            admission.model,
+            "error" if failure is not None else "refused",
+            failure.type.value if failure is not None else exc.code,
+            latency=latency,
+        )
+        gw.settler.record(
+            replace(
+                record,
+                status="error" if failure is not None else "refused",
+                error_type=failure.type.value if failure is not None else None,
+                refusal_reason=None if failure is not None else exc.code,
+                refusal_rule=None if failure is not None else "pool",
+                refusal_message=None if failure is not None else exc.message[:500],
+                attempts=max(attempts.count, 1),
+                latency_ms=_ms(latency),
+            )
+        )
+        if failure is not None and failure.status is not None and failure.body:
+            await refusals.send_upstream_error(ex.send, failure, request_id=ex.request_id)
+        else:
+            await refusals.send_refusal(
+                ex.send, exc, anthropic=ex.anthropic, request_id=ex.request_id
+            )
+        return False
+    return True
+
+
+async def _relay_body(ex: Exchange) -> None:
+    fw, admission = ex.forwarded, ex.admission
+    assert fw is not None
+    assert admission is not None
+    resp = fw.response
+    failure: UpstreamFailure | None = None
+    try:
+        raw = await resp.read()
+    except UpstreamFailure as exc:
+        failure = exc
+        raw = b""
+    ctx = fw.translation
+    decoded = decode_body(raw, resp.headers.get("content-encoding"))
+    usage, served, chars = read_response_body(ex.upstream_protocol, decoded)
+    # An answer without (sane) usage is billed on the estimate, as a stream would be.
+    metered = (
+        meter(
+            usage,
+            input_estimate=ex.info.input_tokens_estimate,
+            output_estimate=estimate_tokens_from_chars(chars),
+            window=admission.window,
+        )
+        if failure is None
+        else None
+    )
+    headers = response_headers(resp, ex.request_id)
+    unreadable: UnreadableAnswerError | None = None
+    if ctx is not None and failure is None:
+        try:
+            raw = translated_answer(decoded, ctx)
+            headers = body_headers_dropped(headers)
+        except UnreadableAnswerError as exc:
+            unreadable, metered = exc, None
+    if failure is None:
+        resp.release()
+    send = ex.send
+    if unreadable is not None:
+        await refusals.send_refusal(
+            send, unreadable, anthropic=ex.anthropic, request_id=ex.request_id
+        )
+    elif failure is None:
+        await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+        await send({"type": "http.response.body", "body": raw, "more_body": False})
+    else:
+        await refusals.send_upstream_error(send, failure, request_id=ex.request_id)
+    ex.first_byte_at = fw.headers_at
+    if failure is not None:
+        error_type: str | None = failure.type.value
+    else:
+        error_type = unreadable.code if unreadable is not None else None
+    await _finish(
+        ex,
+        metered,
+        status="ok" if error_type is None else "error",
+        error_type=error_type,
+        served=served,
+        failure=failure,
+    )
+
+
+async def _relay_stream(ex: Exchange) -> None:
+    fw, admission = ex.forwarded, ex.admission
+    assert fw is not None
+    assert admission is not None
+    result = await relay_stream(
+        fw.response,
+        protocol=ex.upstream_protocol,
+        withhold_usage=fw.injected_usage,
+        request_id=ex.request_id,
+        translator=None if fw.translation is None else SSEStreamTranslator(fw.translation),
+        receive=ex.receive,
+        send=ex.send,
+    )
+    tap = result.tap
+    ex.first_byte_at = result.first_byte_at
+    complete = tap.finished and result.failure is None and not result.client_gone
+    # Partial: billed for what the upstream reported or, failing that, the estimate;
+    # nothing generated means nothing billed.
+    metered: Metered | None = (
+        tap.metered(input_tokens_estimate=ex.info.input_tokens_estimate, window=admission.window)
+        if complete or tap.saw_output
+        else None
+    )
+    if complete:
+        status, error_type = "ok", None
+    else:
+        status = "partial"
+        if result.client_gone:
+            error_type = "client_disconnected"
+        elif result.failure is not None:
+            error_type = result.failure.type.value
+        else:
+            error_type = "stream_broken"
+    await _finish(
+        ex, metered, status=status, error_type=error_type, served=tap.model, failure=result.failure
+    )
+
+
+async def _finish(
+    ex: Exchange,
+    metered: Metered | None,
+    *,
+    status: str,
+    error_type: str | None,
+    served: str | None,
+    failure: UpstreamFailure | None,
+) -> None:
+    """Settle the answered request and tell the pool how the account did."""
+    gw, admission, fw, record = ex.gw, ex.admission, ex.forwarded, ex.record
+    assert admission is not None
+    assert fw is not None
+    assert record is not None
+    now = time.monotonic()
+    started, ttfb = ex.started, ex.first_byte_at
+    final = replace(
+        record,
+        status=status,
+        error_type=error_type,
+        account_id=fw.selection.account_id,
+        model_served=served or fw.selection.upstream_model,
+        attempts=fw.attempts,
+        latency_ms=_ms(now - started),
+        ttfb_ms=_ms(ttfb - started) if ttfb is not None else None,
+    )
+    ex.record = final
+    metrics.observe_request(
+        ex.protocol.value,
+        admission.model,
+        status,
+        error_type or "",
+        latency=now - started,
+        ttfb=ttfb - started if ttfb is not None else None,
+    )
+    if failure is not None:
+        metrics.observe_upstream_error(failure.type.value, fw.selection.account_name)
+    cost = await gw.settler.settle(admission, final, metered)
+    usage = metered.usage if metered is not None else None
+    if metered is not None and metered.anomalies:
+        gw.scheduler.state.alert_usage_anomaly(
+            fw.selection.account_id,
+            request_id=admission.request_id,
+            model=final.model_served or admission.model,
+            anomalies=metered.anomalies,
+        )
+    if admission.lease is not None:
+        admission.lease.finish(usage.total_tokens if usage is not None else 0)
+    if failure is not None:
+        gw.scheduler.report(fw.selection, failure)
+    else:
+        gw.scheduler.report(
+            fw.selection,
+            Succeeded(
+                latency_ms=(now - fw.sent_at) * 1000,
+                ttfb_ms=(fw.headers_at - fw.sent_at) * 1000,
+                input_tokens=(
+                    usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+                )
+                if usage
+                else 0,
+                output_tokens=usage.output_tokens if usage else 0,
+                cost_micros=cost,
+            ),
+        )
+
+
+def _ms(seconds: float) -> int:
+    return max(int(seconds * 1000), 0)

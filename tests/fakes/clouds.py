@@ -258,6 +258,8 @@ class FakeVertex(_Fake):
         if request.match_info["project"] != self.project:
             return _google_error(403, "PERMISSION_DENIED", "Permission denied on resource project.")
         data = json.loads(body)
+        if request.match_info["call"] == "count-tokens:rawPredict" and "model" in data:
+            return web.json_response({"input_tokens": len(json.dumps(data["messages"])) // 4})
         if (
             not _known_version(data.get("anthropic_version"), "vertex-2023-10-16")
             or "model" in data
@@ -335,7 +337,15 @@ class FakeAzure(_Fake):
         app = web.Application()
         app.router.add_post("/openai/deployments/{deployment}/chat/completions", self._chat)
         app.router.add_post("/openai/responses", self._responses)
+        app.router.add_get("/openai/models", self._models)
         return app
+
+    async def _models(self, request: web.Request) -> web.Response:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        models = [{"id": m, "object": "model"} for m in sorted(set(self.deployments.values()))]
+        return web.json_response({"object": "list", "data": models})
 
     def _refusal(self, request: web.Request) -> web.Response | None:
         if request.headers.get("api-key") != self.api_key:

@@ -9,15 +9,19 @@ exchanged by google-auth, cached per account and refreshed before it expires.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+import google.auth.exceptions
 import google.auth.transport.requests
 from google.oauth2 import service_account
 
 from spectra.kit.clock import utc_now
+
+from .errors import FailureType, UpstreamFailure
 
 ANTHROPIC_VERSION = "vertex-2023-10-16"
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -54,6 +58,11 @@ def predict_url(base_url: str, *, project: str, region: str, model: str, stream:
     )
 
 
+def count_tokens_url(base_url: str, *, project: str, region: str) -> str:
+    """Vertex's token counter for Claude (the model goes in the body)."""
+    return predict_url(base_url, project=project, region=region, model="count-tokens", stream=False)
+
+
 def request_body(body: dict[str, Any]) -> bytes:
     out = {k: v for k, v in body.items() if k != "model"}
     out["anthropic_version"] = ANTHROPIC_VERSION
@@ -68,6 +77,19 @@ def service_account_credentials(info: dict[str, Any]) -> service_account.Credent
     return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call,no-any-return]
         info, scopes=[SCOPE]
     )
+
+
+_SHARED: dict[str, AccessTokens] = {}
+
+
+def tokens_for(key_json: str) -> AccessTokens:
+    """The shared `AccessTokens` of a stored service-account key (one per key, so every
+    request and probe through the account reuses its token)."""
+    digest = hashlib.sha256(key_json.encode()).hexdigest()
+    tokens = _SHARED.get(digest)
+    if tokens is None:
+        tokens = _SHARED[digest] = AccessTokens(json.loads(key_json))
+    return tokens
 
 
 class AccessTokens:
@@ -89,6 +111,20 @@ class AccessTokens:
         if not self._fresh():
             async with self._lock:
                 if not self._fresh():
-                    request = google.auth.transport.requests.Request()
-                    await asyncio.to_thread(self._credentials.refresh, request)
+                    await self._refresh()
         return str(self._credentials.token)
+
+    async def _refresh(self) -> None:
+        request = google.auth.transport.requests.Request()
+        try:
+            await asyncio.to_thread(self._credentials.refresh, request)
+        except google.auth.exceptions.RefreshError as exc:
+            raise UpstreamFailure(
+                FailureType.AUTH_FAILED,
+                "Google refused the service-account key (token exchange failed)",
+                provider_message=str(exc.args[0])[:200] if exc.args else "",
+            ) from exc
+        except google.auth.exceptions.TransportError as exc:
+            raise UpstreamFailure(
+                FailureType.CONNECT_ERROR, "The Google token endpoint could not be reached"
+            ) from exc

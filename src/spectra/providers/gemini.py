@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .headers import forward_request_headers
-from .metering import gemini_output_chars
+from .metering import body_field, gemini_output_chars
 from .sse import SSEEvent
 from .taps import StreamUsageTap
 from .types import Usage, token_count
@@ -65,11 +65,7 @@ def usage_from_dict(usage: Mapping[str, Any]) -> Usage:
 
 
 def usage_from_body(body: bytes) -> Usage | None:
-    try:
-        obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    usage = obj.get("usageMetadata") if isinstance(obj, dict) else None
+    usage = body_field(body, "usageMetadata")
     return usage_from_dict(usage) if isinstance(usage, dict) else None
 
 

@@ -90,6 +90,15 @@ def _clamp(usage: Usage, bound: int | None, anomalies: list[str]) -> Usage:
     )
 
 
+def body_field(body: bytes, key: str) -> Any:
+    """The top-level `key` of a JSON object body, or None (not JSON, not an object, absent)."""
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return obj.get(key) if isinstance(obj, dict) else None
+
+
 def body_output_chars(protocol: WireProtocol, body: dict[str, Any]) -> int:
     """Characters of what a non-streamed response generated (text, reasoning, tool calls), for
     the estimate when it carries no usage."""

@@ -1,7 +1,7 @@
 """Gemini generateContent request bodies read into, and written from, the neutral form.
 
 Gemini carries the model and streaming in the URL, not the body: the gateway passes them to
-`translate_request`. Calls without an id (older Gemini models) are paired with their
+`translate_request` (or sets `model` and `stream` in the parsed body, which are read too). Calls without an id (older Gemini models) are paired with their
 `functionResponse` by name and order; the id is made up from the position.
 """
 
@@ -14,9 +14,9 @@ from typing import Any, Literal
 from .common import (
     EFFORT_BUDGET,
     TranslationRefusedError,
-    custom_parameters,
     effort_for_budget,
     text_of,
+    tool_schema,
 )
 from .gemini_common import SKIP_SIGNATURE, call_args, read_call
 from .ir import Image, Message, Part, Reasoning, Request, Text, Tool, ToolChoice, ToolResult
@@ -55,7 +55,7 @@ def read_request(body: dict[str, Any]) -> Request:
             "cachedContent refers to state stored at Google; send the whole content",
             field="cachedContent",
         )
-    req = Request(model=str(body.get("model") or ""))
+    req = Request(model=str(body.get("model") or ""), stream=body.get("stream") is True)
     system = body.get("systemInstruction") or body.get("system_instruction")
     if isinstance(system, dict):
         req.system = [p for p in _parts(system.get("parts"), req, []) if isinstance(p, Text)]
@@ -286,9 +286,5 @@ def _write_tool(tool: Tool) -> dict[str, Any]:
     decl: dict[str, Any] = {"name": tool.name}
     if tool.description:
         decl["description"] = tool.description
-    decl["parametersJsonSchema"] = (
-        custom_parameters(None)
-        if tool.custom
-        else tool.parameters or {"type": "object", "properties": {}}
-    )
+    decl["parametersJsonSchema"] = tool_schema(tool)
     return decl

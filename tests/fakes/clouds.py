@@ -94,11 +94,13 @@ def _known_version(value: object, documented: str) -> bool:
     )
 
 
-class _Fake:
+class LocalFake:
+    """A scripted fake served on a local port (`async with`); `requests` keeps what it took."""
+
     def __init__(self, default: Reply | None = None) -> None:
         self.default = default or Reply()
         self.script: list[Reply | Fail] = []
-        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.requests: list[Any] = []
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -125,7 +127,7 @@ class _Fake:
             await self._runner.cleanup()
 
 
-class FakeBedrock(_Fake):
+class FakeBedrock(LocalFake):
     def __init__(
         self,
         *,
@@ -202,7 +204,7 @@ class FakeBedrock(_Fake):
         )
 
 
-class FakeVertex(_Fake):
+class FakeVertex(LocalFake):
     """Needs the service account's public key PEM (`public_pem`) to check assertions."""
 
     def __init__(
@@ -319,7 +321,7 @@ def service_account_info(token_uri: str, *, project: str = "acme-ai") -> tuple[J
     return info, public
 
 
-class FakeAzure(_Fake):
+class FakeAzure(LocalFake):
     def __init__(
         self,
         *,

@@ -11,11 +11,11 @@ Google's `{"error": {"code", "message", "status"}}` shape.
 from __future__ import annotations
 
 import json
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 
+from .clouds import LocalFake
 from .upstream import Fail, Reply, _split
 
 JsonDict = dict[str, Any]
@@ -111,18 +111,14 @@ def gemini_error(kind: str) -> web.Response:
     return web.json_response(body, status=status)
 
 
-class FakeGemini:
+class FakeGemini(LocalFake):
     """The Gemini API for one API key. Scripted like `FakeUpstream`: each generation takes the
     next behaviour (`Reply` or `Fail`), else the default reply; `requests` keeps (path, query,
     headers, body) of each."""
 
     def __init__(self, *, api_key: str = "AIza-fake-gemini-key", default: Reply | None = None):
+        super().__init__(default)
         self.api_key = api_key
-        self.default = default or Reply()
-        self.script: list[Reply | Fail] = []
-        self.requests: list[tuple[str, str, dict[str, str], JsonDict]] = []
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -160,7 +156,7 @@ class FakeGemini:
             return web.json_response({"totalTokens": len(json.dumps(body)) // 4})
         if not isinstance(body.get("contents"), list) or not body["contents"]:
             return gemini_error("invalid_request")
-        behaviour = self.script.pop(0) if self.script else self.default
+        behaviour = self.next()
         if isinstance(behaviour, Fail):
             return gemini_error(behaviour.kind)
         if method == "generateContent":
@@ -173,21 +169,3 @@ class FakeGemini:
             await response.write(event)
         await response.write_eof()
         return response
-
-    async def __aenter__(self) -> Self:
-        self._runner = web.AppRunner(self.app())
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 from starlette.types import Message, Receive, Scope, Send
 
 from spectra.errors import SpectraError
+from spectra.keys.cache import KeyEntry
 from spectra.providers import RequestInfo, estimate_input_tokens, inspect_request
 from spectra.providers.translate.gemini_common import STATUS_NAMES
 from spectra.providers.types import WireProtocol
@@ -28,7 +29,7 @@ from .auth import authenticate
 from .body import client_ip, read_body, request_id_of
 from .errors import GatewayNotReadyError
 from .generation import GenerationEndpoint
-from .wiring import current
+from .wiring import Gateway, current
 
 _NAMES = {**STATUS_NAMES, 402: "RESOURCE_EXHAUSTED"}
 """Google's status names; Spectra's 402 (no money left) reads as Google's quota refusal."""
@@ -108,27 +109,10 @@ class GeminiGenerationEndpoint(GenerationEndpoint):
         return replace(info, model=model, stream=self.stream)
 
 
-class GeminiCountTokensEndpoint:
-    """:countTokens, answered with the gateway's own estimate (no upstream call, no charge)."""
+class _KeyedEndpoint:
+    """A Gemini endpoint that only needs the caller's key (and maybe the body)."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope, send = with_query_key(scope), gemini_errors(send)
-        rid = request_id_of(scope)
-        gw = current()
-        try:
-            if gw is None:
-                raise GatewayNotReadyError("The gateway is not running in this process.")
-            await authenticate(gw.keys, scope["headers"], client_ip(scope))
-            body, _ = await read_body(scope, receive, gw.settings.gateway_max_body_bytes)
-            inspect_request(WireProtocol.GEMINI, body)
-        except SpectraError as exc:
-            await refusals.send_refusal(send, exc, anthropic=False, request_id=rid)
-            return
-        await _json(send, {"totalTokens": estimate_input_tokens(body)})
-
-
-class GeminiModelsEndpoint:
-    """GET /v1beta/models: what this caller may use, as Gemini lists models."""
+    read: bool = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope, send = with_query_key(scope), gemini_errors(send)
@@ -138,9 +122,39 @@ class GeminiModelsEndpoint:
             if gw is None:
                 raise GatewayNotReadyError("The gateway is not running in this process.")
             entry = await authenticate(gw.keys, scope["headers"], client_ip(scope))
+            body = b""
+            if self.read:
+                body, _ = await read_body(scope, receive, gw.settings.gateway_max_body_bytes)
+                inspect_request(WireProtocol.GEMINI, body)
         except SpectraError as exc:
             await refusals.send_refusal(send, exc, anthropic=False, request_id=rid)
             return
+        payload = await self.answer(gw, entry, body)
+        data = json.dumps(payload).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(data)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": data, "more_body": False})
+
+    async def answer(self, gw: Gateway, entry: KeyEntry, body: bytes) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class GeminiCountTokensEndpoint(_KeyedEndpoint):
+    """:countTokens, answered with the gateway's own estimate (no upstream call, no charge)."""
+
+    read = True
+
+    async def answer(self, gw: Gateway, entry: KeyEntry, body: bytes) -> dict[str, Any]:
+        return {"totalTokens": estimate_input_tokens(body)}
+
+
+class GeminiModelsEndpoint(_KeyedEndpoint):
+    """GET /v1beta/models: what this caller may use, as Gemini lists models."""
+
+    async def answer(self, gw: Gateway, entry: KeyEntry, body: bytes) -> dict[str, Any]:
         models = [
             {
                 "name": f"models/{model}",
@@ -149,11 +163,4 @@ class GeminiModelsEndpoint:
             }
             for model, _ in await models_list.usable_models(gw, entry)
         ]
-        await _json(send, {"models": models})
-
-
-async def _json(send: Send, payload: dict[str, Any]) -> None:
-    body = json.dumps(payload).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+        return {"models": models}

@@ -5,6 +5,7 @@ model list."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -13,9 +14,10 @@ import pytest
 import pytest_asyncio
 from google import genai
 from google.genai import types as gtypes
+from tests.fakes.gemini import FakeGemini
 from tests.fakes.upstream import FakeUpstream, Reply, ToolCall
 
-from .world import World, expected_cost, serve
+from .world import UPSTREAM_KEY, World, expected_cost, serve
 
 CLAUDE = "claude-sonnet-4-5"
 TOOL = gtypes.Tool(
@@ -149,3 +151,75 @@ async def test_genai_sdk_sees_a_refusal_as_its_client_error(
             await client.aio.models.generate_content(model=CLAUDE, contents="hi")
     assert caught.value.code == 401
     assert caught.value.status == "UNAUTHENTICATED"
+
+
+GEMINI_MODEL = "gemini-2.5-flash"
+
+
+@pytest_asyncio.fixture
+async def gemini_pool(world: World) -> AsyncIterator[tuple[World, FakeGemini]]:
+    """One Gemini (AI Studio) account on the fake Gemini API, serving gemini-* only."""
+    async with FakeGemini(api_key=UPSTREAM_KEY) as fake:
+        await world.add_account(
+            "gemini-a", provider="gemini", base_url=fake.url, models=["gemini-*"]
+        )
+        await world.recharge("10")
+        yield world, fake
+
+
+async def test_gemini_callers_reach_gemini_accounts_untranslated(
+    app: object, gemini_pool: tuple[World, FakeGemini]
+) -> None:
+    world, fake = gemini_pool
+    fake.default = Reply(text="Hello from Gemini.", pieces=3, **USAGE)
+    async with serve(app) as base:
+        client = _client(base, world.secret)
+        plain = await client.aio.models.generate_content(
+            model=GEMINI_MODEL, contents="hi", config=CONFIG
+        )
+        stream = await client.aio.models.generate_content_stream(
+            model=GEMINI_MODEL, contents="hi", config=CONFIG
+        )
+        chunks = [c async for c in stream]
+    assert plain.text == "Hello from Gemini."
+    assert "".join(c.text or "" for c in chunks) == "Hello from Gemini."
+    paths = [(path, query) for path, query, _, _ in fake.requests]
+    assert paths == [
+        (f"/v1beta/models/{GEMINI_MODEL}:generateContent", ""),
+        (f"/v1beta/models/{GEMINI_MODEL}:streamGenerateContent", "alt=sse"),
+    ]
+    for _, _, headers, body in fake.requests:
+        assert headers["x-goog-api-key"] == UPSTREAM_KEY  # the account's key, never the member's
+        assert "model" not in body
+        assert "stream" not in body
+    await world.settle()
+    records = await world.records()
+    assert [(r.protocol, r.status, r.input_tokens, r.output_tokens) for r in records] == [
+        ("gemini_generate_content", "ok", 30, 7)
+    ] * 2
+
+
+async def test_openai_callers_are_translated_to_gemini_accounts(
+    app: object, gemini_pool: tuple[World, FakeGemini]
+) -> None:
+    world, fake = gemini_pool
+    fake.default = Reply(text="Translated.", pieces=2, **USAGE)
+    async with serve(app) as base, httpx.AsyncClient(base_url=base) as http:
+        body = {"model": GEMINI_MODEL, "messages": [{"role": "user", "content": "hi"}]}
+        answer = await http.post("/v1/chat/completions", headers=world.headers(), json=body)
+        streamed = await http.post(
+            "/v1/chat/completions", headers=world.headers(), json=body | {"stream": True}
+        )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["choices"][0]["message"]["content"] == "Translated."
+    assert answer.json()["usage"]["prompt_tokens"] == 35
+    assert streamed.status_code == 200
+    assert '"content":"Transl' in streamed.text
+    assert streamed.text.rstrip().endswith("data: [DONE]")
+    assert [query for _, query, _, _ in fake.requests] == ["", "alt=sse"]
+    assert fake.requests[0][3]["contents"] == [{"role": "user", "parts": [{"text": "hi"}]}]
+    await world.settle()
+    records = await world.records()
+    assert [(r.protocol, r.status, r.cache_read_tokens) for r in records] == [
+        ("openai_chat", "ok", 5)
+    ] * 2

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from spectra.pool.errors import NoAccountAvailableError
 from spectra.pool.scheduler import Scheduler, Selection
-from spectra.providers import Provider, upstream_headers
+from spectra.providers import Provider, gemini, upstream_headers
 from spectra.providers.bodies import RequestInfo, rewrite_request
 from spectra.providers.client import Timeouts, UpstreamClient, UpstreamResponse
 from spectra.providers.errors import UpstreamFailure, classify_response
@@ -51,6 +51,11 @@ class Forwarded:
 class Attempts:
     count: int = 0
     failures: list[UpstreamFailure] = field(default_factory=list)
+
+
+def _gemini_url(selection: Selection, stream: bool) -> str:
+    path = gemini.generate_path(selection.upstream_model, stream=stream)
+    return selection.base_url.rstrip("/") + path
 
 
 def session_key(headers: Sequence[tuple[str, str]], info: RequestInfo) -> str | None:
@@ -114,7 +119,15 @@ async def forward(
             except BaseException:
                 scheduler.release(selection)
                 raise
-            url = selection.url(UPSTREAM_PATHS[WireProtocol(selection.upstream_protocol)])
+            upstream = WireProtocol(selection.upstream_protocol)
+            url = (
+                _gemini_url(selection, info.stream)
+                if upstream is WireProtocol.GEMINI
+                else selection.url(UPSTREAM_PATHS[upstream])
+            )
+        elif protocol is WireProtocol.GEMINI:
+            upstream_body = body  # the model (alias mapped) goes in the URL, not the body
+            url = _gemini_url(selection, info.stream)
         else:
             upstream_body = rewrite_request(
                 body,

@@ -40,8 +40,7 @@ PROTOCOL_PROVIDERS: dict[str, frozenset[str]] = {
     "anthropic_messages": frozenset({"anthropic"}),
     "openai_chat": frozenset({"openai", "openai_compatible"}),
     "openai_responses": frozenset({"openai", "openai_compatible"}),
-    # Gemini callers are served by translation until the gateway dispatches to gemini accounts.
-    "gemini_generate_content": frozenset(),
+    "gemini_generate_content": frozenset({"gemini"}),
 }
 
 _ALERT_EVERY = timedelta(minutes=5)

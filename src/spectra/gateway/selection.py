@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from spectra.pool.errors import NoAccountAvailableError
 from spectra.pool.scheduler import Scheduler, Selection
-from spectra.providers import Provider, gemini, upstream_headers
+from spectra.providers import Provider, azure, gemini, upstream_headers
 from spectra.providers.bodies import RequestInfo, rewrite_request
 from spectra.providers.client import Timeouts, UpstreamClient, UpstreamResponse
 from spectra.providers.errors import UpstreamFailure, classify_response
@@ -56,6 +56,20 @@ class Attempts:
 def _gemini_url(selection: Selection, stream: bool) -> str:
     path = gemini.generate_path(selection.upstream_model, stream=stream)
     return selection.base_url.rstrip("/") + path
+
+
+def _kind_url(selection: Selection, protocol: WireProtocol, stream: bool) -> str | None:
+    """The URL for kinds whose paths are not the protocol's `/v1/...` path, else None."""
+    if selection.provider == "azure_openai":
+        return azure.request_url(
+            selection.base_url,
+            protocol=protocol,
+            deployment=selection.upstream_model,
+            api_version=selection.settings.get("api_version", azure.DEFAULT_API_VERSION),
+        )
+    if protocol is WireProtocol.GEMINI:
+        return _gemini_url(selection, stream)
+    return None
 
 
 def session_key(headers: Sequence[tuple[str, str]], info: RequestInfo) -> str | None:
@@ -120,10 +134,8 @@ async def forward(
                 scheduler.release(selection)
                 raise
             upstream = WireProtocol(selection.upstream_protocol)
-            url = (
-                _gemini_url(selection, info.stream)
-                if upstream is WireProtocol.GEMINI
-                else selection.url(UPSTREAM_PATHS[upstream])
+            url = _kind_url(selection, upstream, info.stream) or selection.url(
+                UPSTREAM_PATHS[upstream]
             )
         elif protocol is WireProtocol.GEMINI:
             upstream_body = body  # the model (alias mapped) goes in the URL, not the body
@@ -135,7 +147,9 @@ async def forward(
                 include_usage=inject,
                 parsed=info,
             )
-            url = selection.url(path) + (f"?{query}" if query else "")
+            url = _kind_url(selection, protocol, info.stream) or (
+                selection.url(path) + (f"?{query}" if query else "")
+            )
         send_headers = upstream_headers(
             Provider(selection.provider),
             list(headers),

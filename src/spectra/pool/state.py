@@ -38,8 +38,8 @@ PersistHook = Callable[[PersistWork], None]
 
 PROTOCOL_PROVIDERS: dict[str, frozenset[str]] = {
     "anthropic_messages": frozenset({"anthropic"}),
-    "openai_chat": frozenset({"openai", "openai_compatible"}),
-    "openai_responses": frozenset({"openai", "openai_compatible"}),
+    "openai_chat": frozenset({"openai", "openai_compatible", "azure_openai"}),
+    "openai_responses": frozenset({"openai", "openai_compatible", "azure_openai"}),
     "gemini_generate_content": frozenset({"gemini"}),
 }
 
@@ -65,6 +65,8 @@ class AccountConfig:
     monthly_spend_cap_micros: int | None
     group_ids: frozenset[str]
     tags: tuple[str, ...]
+    settings: dict[str, str] = field(default_factory=dict)
+    """The kind's settings (`kinds.py`): region, project, api_version."""
 
     def upstream_model(self, model: str) -> str | None:
         """The upstream name this account uses for `model`, or None when it does not serve it."""
@@ -118,6 +120,7 @@ def config_of(row: PoolAccount, keys: ServerKeys) -> AccountConfig:
         monthly_spend_cap_micros=row.monthly_spend_cap_micros,
         group_ids=frozenset(row.group_ids or ()),
         tags=tuple(row.tags or ()),
+        settings=dict(row.settings or {}),
     )
 
 

@@ -84,6 +84,10 @@ def upstream_headers(
         return gemini.upstream_headers(
             caller_headers, api_key=api_key, body_decompressed=body_decompressed
         )
+    if provider is Provider.AZURE_OPENAI:
+        return azure.upstream_headers(
+            caller_headers, api_key=api_key, body_decompressed=body_decompressed
+        )
     if provider is Provider.ANTHROPIC:
         return anthropic.upstream_headers(
             caller_headers,

@@ -1,14 +1,16 @@
 """Accounts of the cloud kinds behind the gateway: Azure OpenAI deployments serve chat and
 Responses callers (and Anthropic callers, translated to chat), with the account's api-key and
-api-version, and the caller's key never leaving the gateway."""
+api-version; Vertex serves Claude with a token exchanged from the service-account key; the
+caller's key never leaves the gateway."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest_asyncio
-from tests.fakes.clouds import FakeAzure
+from tests.fakes.clouds import FakeAzure, FakeVertex, service_account_info
 from tests.fakes.upstream import Reply
 
 from .world import UPSTREAM_KEY, World, serve
@@ -64,4 +66,63 @@ async def test_azure_deployments_serve_each_protocol(
         ("openai_chat", "ok", 20),
         ("openai_responses", "ok", 20),
         ("anthropic_messages", "ok", 20),
+    ]
+
+
+@pytest_asyncio.fixture
+async def vertex_pool(world: World) -> AsyncIterator[tuple[World, FakeVertex]]:
+    async with FakeVertex(public_pem=b"", project="acme-ai") as fake:
+        info, fake.public_pem = service_account_info(f"{fake.url}/token", project="acme-ai")
+        await world.add_account(
+            "vertex-us",
+            provider="vertex",
+            base_url=fake.url,
+            api_key=json.dumps(info),
+            region="us-east5",
+            models=["claude-*"],
+        )
+        await world.recharge("10")
+        yield world, fake
+
+
+async def test_vertex_serves_claude_with_a_google_token(
+    app: object, vertex_pool: tuple[World, FakeVertex]
+) -> None:
+    world, fake = vertex_pool
+    fake.default = Reply(text="From Vertex.", pieces=2, input_tokens=20, output_tokens=5)
+    messages = [{"role": "user", "content": "hi"}]
+    claude = {"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": messages}
+    async with serve(app) as base, httpx.AsyncClient(base_url=base) as http:
+        plain = await http.post("/v1/messages", headers=world.headers(anthropic=True), json=claude)
+        streamed = await http.post(
+            "/v1/messages", headers=world.headers(anthropic=True), json=claude | {"stream": True}
+        )
+        chat = await http.post(
+            "/v1/chat/completions",
+            headers=world.headers(),
+            json={"model": "claude-sonnet-4-5", "messages": messages},
+        )
+    assert plain.status_code == 200, plain.text
+    assert plain.json()["content"][0]["text"] == "From Vertex."
+    assert streamed.status_code == 200
+    assert "message_stop" in streamed.text
+    assert chat.status_code == 200, chat.text
+    assert chat.json()["choices"][0]["message"]["content"] == "From Vertex."
+    prefix = "/v1/projects/acme-ai/locations/us-east5/publishers/anthropic/models/"
+    assert [path for path, _, _ in fake.requests] == [
+        prefix + "claude-sonnet-4-5@20250929:rawPredict",
+        prefix + "claude-sonnet-4-5@20250929:streamRawPredict",
+        prefix + "claude-sonnet-4-5@20250929:rawPredict",
+    ]
+    assert fake.token_requests == 1  # one exchange, the token reused
+    for _, headers, body in fake.requests:
+        assert headers["Authorization"] in {f"Bearer {t}" for t in fake.issued}
+        assert "x-api-key" not in {k.lower() for k in headers}
+        assert "model" not in json.loads(body)
+    await world.settle()
+    records = await world.records()
+    assert [(r.protocol, r.status, r.output_tokens) for r in records] == [
+        ("anthropic_messages", "ok", 5),
+        ("anthropic_messages", "ok", 5),
+        ("openai_chat", "ok", 5),
     ]

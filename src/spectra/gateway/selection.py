@@ -14,6 +14,7 @@ is classified on the upstream's protocol, then handed to the caller in its own s
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 
 from spectra.pool.errors import NoAccountAvailableError
 from spectra.pool.scheduler import Scheduler, Selection
-from spectra.providers import Provider, azure, gemini, upstream_headers
+from spectra.providers import Provider, azure, gemini, upstream_headers, vertex
 from spectra.providers.bodies import RequestInfo, rewrite_request
 from spectra.providers.client import Timeouts, UpstreamClient, UpstreamResponse
 from spectra.providers.errors import UpstreamFailure, classify_response
@@ -70,6 +71,23 @@ def _kind_url(selection: Selection, protocol: WireProtocol, stream: bool) -> str
     if protocol is WireProtocol.GEMINI:
         return _gemini_url(selection, stream)
     return None
+
+
+async def _vertex(
+    selection: Selection, body: bytes, headers: list[tuple[str, str]]
+) -> tuple[str, bytes, list[tuple[str, str]]]:
+    """A Messages request as Vertex's rawPredict takes it, with the account's bearer token
+    (cached; a key Google refuses raises an auth failure, which fails over)."""
+    token = await vertex.tokens_for(selection.credential.reveal()).token()
+    fields = json.loads(body)
+    url = vertex.predict_url(
+        selection.base_url,
+        project=selection.settings["project"],
+        region=selection.settings["region"],
+        model=vertex.model_id(str(fields.get("model") or selection.upstream_model)),
+        stream=fields.get("stream") is True,
+    )
+    return url, vertex.request_body(fields), [*headers, ("Authorization", f"Bearer {token}")]
 
 
 def session_key(headers: Sequence[tuple[str, str]], info: RequestInfo) -> str | None:
@@ -159,6 +177,10 @@ async def forward(
         )
         sent_at = time.monotonic()
         try:
+            if selection.provider == "vertex":
+                url, upstream_body, send_headers = await _vertex(
+                    selection, upstream_body, send_headers
+                )
             response = await client.send(
                 "POST", url, headers=send_headers, body=upstream_body, timeouts=timeouts
             )

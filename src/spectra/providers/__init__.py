@@ -84,6 +84,15 @@ def upstream_headers(
         return gemini.upstream_headers(
             caller_headers, api_key=api_key, body_decompressed=body_decompressed
         )
+    if provider in (Provider.BEDROCK, Provider.VERTEX):
+        # Anthropic's headers without a key: the request is signed or carries a bearer token.
+        headers = anthropic.upstream_headers(
+            caller_headers,
+            api_key="",
+            body_decompressed=body_decompressed,
+            long_context=long_context,
+        )
+        return [(k, v) for k, v in headers if k.lower() != "x-api-key"]
     if provider is Provider.AZURE_OPENAI:
         return azure.upstream_headers(
             caller_headers, api_key=api_key, body_decompressed=body_decompressed

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest_asyncio
-from tests.fakes.clouds import FakeAzure, FakeVertex, service_account_info
+from tests.fakes.clouds import FakeAzure, FakeBedrock, FakeVertex, service_account_info
 from tests.fakes.upstream import Reply
 
 from .world import UPSTREAM_KEY, World, serve
@@ -125,4 +125,64 @@ async def test_vertex_serves_claude_with_a_google_token(
         ("anthropic_messages", "ok", 5),
         ("anthropic_messages", "ok", 5),
         ("openai_chat", "ok", 5),
+    ]
+
+
+@pytest_asyncio.fixture
+async def bedrock_pool(world: World) -> AsyncIterator[tuple[World, FakeBedrock]]:
+    async with FakeBedrock(region="us-west-2") as fake:
+        await world.add_account(
+            "bedrock-us",
+            provider="bedrock",
+            base_url=fake.url,
+            api_key=f"{fake.keys.access_key}:{fake.keys.secret_key}",
+            region="us-west-2",
+            models=["claude-*"],
+        )
+        await world.recharge("10")
+        yield world, fake
+
+
+async def test_bedrock_serves_claude_signed_and_streams_through_its_event_stream(
+    app: object, bedrock_pool: tuple[World, FakeBedrock]
+) -> None:
+    world, fake = bedrock_pool
+    fake.default = Reply(
+        text="From Bedrock.", pieces=3, input_tokens=20, output_tokens=5, cache_write_tokens=4
+    )
+    messages = [{"role": "user", "content": "hi"}]
+    claude = {"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": messages}
+    headers = world.headers(anthropic=True) | {"anthropic-beta": "interleaved-thinking-2025-05-14"}
+    async with serve(app) as base, httpx.AsyncClient(base_url=base) as http:
+        plain = await http.post("/v1/messages", headers=headers, json=claude)
+        streamed = await http.post("/v1/messages", headers=headers, json=claude | {"stream": True})
+        chat = await http.post(
+            "/v1/chat/completions",
+            headers=world.headers(),
+            json={"model": "claude-sonnet-4-5", "messages": messages, "stream": True},
+        )
+    assert plain.status_code == 200, plain.text
+    assert plain.json()["content"][0]["text"] == "From Bedrock."
+    assert streamed.status_code == 200
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    assert "event: message_stop" in streamed.text
+    assert '"text_delta", "text": "From' in streamed.text
+    assert chat.status_code == 200
+    assert chat.text.rstrip().endswith("data: [DONE]")
+    assert fake.signatures_checked == 3  # every request signed, every signature valid
+    model = "anthropic.claude-sonnet-4-5-20250929-v1%3A0"
+    assert [path for path, _, _ in fake.requests] == [
+        f"/model/{model}/invoke",
+        f"/model/{model}/invoke-with-response-stream",
+        f"/model/{model}/invoke-with-response-stream",
+    ]
+    sent = json.loads(fake.requests[0][2])
+    assert sent["anthropic_version"] == "bedrock-2023-05-31"
+    assert sent["anthropic_beta"] == ["interleaved-thinking-2025-05-14"]
+    await world.settle()
+    records = await world.records()
+    assert [(r.protocol, r.status, r.cache_write_tokens) for r in records] == [
+        ("anthropic_messages", "ok", 4),
+        ("anthropic_messages", "ok", 4),
+        ("openai_chat", "ok", 4),
     ]

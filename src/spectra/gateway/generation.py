@@ -318,6 +318,7 @@ async def _relay_stream(ex: Exchange) -> None:
         translator=None if fw.translation is None else SSEStreamTranslator(fw.translation),
         receive=ex.receive,
         send=ex.send,
+        frames=fw.frames,
     )
     tap = result.tap
     ex.first_byte_at = result.first_byte_at

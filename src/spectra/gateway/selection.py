@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from spectra.pool.errors import NoAccountAvailableError
 from spectra.pool.scheduler import Scheduler, Selection
-from spectra.providers import Provider, azure, gemini, upstream_headers, vertex
+from spectra.providers import Provider, azure, bedrock, gemini, upstream_headers, vertex
 from spectra.providers.bodies import RequestInfo, rewrite_request
 from spectra.providers.client import Timeouts, UpstreamClient, UpstreamResponse
 from spectra.providers.errors import UpstreamFailure, classify_response
@@ -46,6 +46,8 @@ class Forwarded:
     injected_usage: bool
     translation: TranslationContext | None = None
     """Set when the account speaks another protocol: translate its answer with this."""
+    frames: Callable[[bytes], bytes] | None = None
+    """Turns the upstream's stream framing into SSE (Bedrock's event stream), if it needs it."""
 
 
 @dataclass(slots=True)
@@ -88,6 +90,29 @@ async def _vertex(
         stream=fields.get("stream") is True,
     )
     return url, vertex.request_body(fields), [*headers, ("Authorization", f"Bearer {token}")]
+
+
+def _bedrock(
+    selection: Selection, body: bytes, headers: list[tuple[str, str]]
+) -> tuple[str, bytes, list[tuple[str, str]]]:
+    """A Messages request as Bedrock's InvokeModel takes it, SigV4-signed with the account's
+    IAM key; the caller's `anthropic-beta` values move into the body."""
+    fields = json.loads(body)
+    region = selection.settings["region"]
+    stream = fields.get("stream") is True
+    model = bedrock.model_id(str(fields.get("model") or selection.upstream_model), region=region)
+    url = bedrock.invoke_url(selection.base_url, model, stream=stream)
+    betas = [
+        beta.strip()
+        for name, value in headers
+        if name.lower() == "anthropic-beta"
+        for beta in value.split(",")
+        if beta.strip()
+    ]
+    data = bedrock.request_body(fields, betas=betas)
+    keys = bedrock.AwsKeys.from_json(selection.credential.reveal())
+    signed = bedrock.signed_headers("POST", url, data, keys=keys, region=region, stream=stream)
+    return url, data, signed
 
 
 def session_key(headers: Sequence[tuple[str, str]], info: RequestInfo) -> str | None:
@@ -181,6 +206,8 @@ async def forward(
                 url, upstream_body, send_headers = await _vertex(
                     selection, upstream_body, send_headers
                 )
+            elif selection.provider == "bedrock":
+                url, upstream_body, send_headers = _bedrock(selection, upstream_body, send_headers)
             response = await client.send(
                 "POST", url, headers=send_headers, body=upstream_body, timeouts=timeouts
             )
@@ -210,4 +237,7 @@ async def forward(
             headers_at=time.monotonic(),
             injected_usage=inject and context is None,
             translation=context,
+            frames=bedrock.EventStreamToSSE().feed
+            if selection.provider == "bedrock" and info.stream
+            else None,
         )

@@ -37,7 +37,7 @@ PersistWork = Callable[[AsyncSession], Awaitable[Any]]
 PersistHook = Callable[[PersistWork], None]
 
 PROTOCOL_PROVIDERS: dict[str, frozenset[str]] = {
-    "anthropic_messages": frozenset({"anthropic", "vertex"}),
+    "anthropic_messages": frozenset({"anthropic", "bedrock", "vertex"}),
     "openai_chat": frozenset({"openai", "openai_compatible", "azure_openai"}),
     "openai_responses": frozenset({"openai", "openai_compatible", "azure_openai"}),
     "gemini_generate_content": frozenset({"gemini"}),

@@ -13,7 +13,10 @@ import pytest_asyncio
 from tests.fakes.clouds import FakeAzure, FakeBedrock, FakeVertex, service_account_info
 from tests.fakes.upstream import Reply
 
-from .world import UPSTREAM_KEY, World, serve
+from spectra.db.session import session_scope
+from spectra.usage import service as usage_service
+
+from .world import OWNER, UPSTREAM_KEY, World, expected_cost, serve
 
 
 @pytest_asyncio.fixture
@@ -147,6 +150,11 @@ async def test_bedrock_serves_claude_signed_and_streams_through_its_event_stream
     app: object, bedrock_pool: tuple[World, FakeBedrock]
 ) -> None:
     world, fake = bedrock_pool
+    async with session_scope(world.runtime.db) as session:
+        await usage_service.set_price(
+            session, OWNER, model="bedrock/claude-sonnet-4-5", input="3.3", output="16.5"
+        )
+    await world.runtime.feed.poll_once()
     fake.default = Reply(
         text="From Bedrock.", pieces=3, input_tokens=20, output_tokens=5, cache_write_tokens=4
     )
@@ -186,3 +194,7 @@ async def test_bedrock_serves_claude_signed_and_streams_through_its_event_stream
         ("anthropic_messages", "ok", 4),
         ("openai_chat", "ok", 4),
     ]
+    # Bedrock's own price (per million tokens, so micros per token): 20 in x 3.3 + 5 out x
+    # 16.5 + 4 cache writes at Bedrock's genai-prices cache-write price, 4.125.
+    assert {r.cost_micros for r in records} == {165}  # 66 + 82.5 + 16.5
+    assert {r.cost_micros for r in records} != {expected_cost(20, 5, 0, 4)}

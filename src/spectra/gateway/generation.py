@@ -43,6 +43,9 @@ from .wiring import Gateway, current
 
 log = logging.getLogger(__name__)
 
+# Account kinds whose provider has its own prices (usage/defaults.py PROVIDER_PRICES).
+_OWN_PRICES = frozenset({"bedrock", "vertex", "gemini", "azure_openai"})
+
 # What `forward` raises when no attempt answered: recorded, then told to the caller.
 _NOT_FORWARDED = (
     UpstreamFailure,
@@ -382,6 +385,13 @@ async def _finish(
     )
     if failure is not None:
         metrics.observe_upstream_error(failure.type.value, fw.selection.account_name)
+    if fw.selection.provider in _OWN_PRICES:
+        # Charged at the serving provider's price (e.g. Bedrock's regional price).
+        served_price = gw.prices.price_for(
+            admission.model, admission.started_at, provider=fw.selection.provider
+        )
+        if served_price is not None:
+            admission.price = served_price
     cost = await gw.settler.settle(admission, final, metered)
     usage = metered.usage if metered is not None else None
     if metered is not None and metered.anomalies:

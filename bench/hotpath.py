@@ -60,19 +60,14 @@ def scenarios(key: str, broke_key: str) -> list[Scenario]:
         (b"user-agent", b"claude-cli/1.0.0 (external, cli)"),
     ]
 
-    def chat(stream: bool) -> bytes:
+    def chat(stream: bool, model: str = world.OPENAI_MODEL) -> bytes:
         return json.dumps(
-            {"model": world.OPENAI_MODEL, "messages": prompt, "max_tokens": 256, "stream": stream}
+            {"model": model, "messages": prompt, "max_tokens": 256, "stream": stream}
         ).encode()
 
-    def messages(stream: bool) -> bytes:
+    def messages(stream: bool, model: str = world.ANTHROPIC_MODEL) -> bytes:
         return json.dumps(
-            {
-                "model": world.ANTHROPIC_MODEL,
-                "messages": prompt,
-                "max_tokens": 256,
-                "stream": stream,
-            }
+            {"model": model, "messages": prompt, "max_tokens": 256, "stream": stream}
         ).encode()
 
     broke = [(b"authorization", f"Bearer {broke_key}".encode())]
@@ -82,6 +77,14 @@ def scenarios(key: str, broke_key: str) -> list[Scenario]:
         Scenario("messages", "/v1/messages", messages(False), anthropic),
         Scenario("messages-stream", "/v1/messages", messages(True), anthropic),
         Scenario("refusal", "/v1/chat/completions", chat(False), broke),
+        # Translated: the model is served only by an account of the other protocol.
+        Scenario("chat>msgs", "/v1/chat/completions", chat(False, world.ANTHROPIC_MODEL), openai),
+        Scenario(
+            "chat>msgs-stream", "/v1/chat/completions", chat(True, world.ANTHROPIC_MODEL), openai
+        ),
+        Scenario("msgs>chat", "/v1/messages", messages(False, world.COMPAT_MODEL), anthropic),
+        Scenario("msgs>chat-stream", "/v1/messages", messages(True, world.COMPAT_MODEL), anthropic),
+        Scenario("msgs>resp-stream", "/v1/messages", messages(True, world.OPENAI_MODEL), anthropic),
     ]
 
 

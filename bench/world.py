@@ -32,6 +32,9 @@ from spectra.users.models import Group, User
 
 OPENAI_MODEL = "bench-gpt"
 ANTHROPIC_MODEL = "bench-claude"
+COMPAT_MODEL = "bench-compat"
+"""Served only by an OpenAI-compatible (Chat Completions) account: `/v1/messages` for it is
+translated to Chat, as `/v1/chat/completions` for ANTHROPIC_MODEL is translated to Messages."""
 UPSTREAM_KEY = "sk-bench-upstream"
 
 
@@ -71,7 +74,7 @@ async def seed(upstream: str, out: Path, hot_keys: int, hot_members: int) -> Non
             ]
             session.add_all([member, broke, *hot])
             await session.flush()
-            for model in (OPENAI_MODEL, ANTHROPIC_MODEL):
+            for model in (OPENAI_MODEL, ANTHROPIC_MODEL, COMPAT_MODEL):
                 await usage_service.set_price(
                     session,
                     owner,
@@ -81,7 +84,11 @@ async def seed(upstream: str, out: Path, hot_keys: int, hot_members: int) -> Non
                     cache_read="0.3",
                     cache_write="3.75",
                 )
-            for provider, model in (("openai", OPENAI_MODEL), ("anthropic", ANTHROPIC_MODEL)):
+            for provider, model in (
+                ("openai", OPENAI_MODEL),
+                ("anthropic", ANTHROPIC_MODEL),
+                ("openai_compatible", COMPAT_MODEL),
+            ):
                 await pool_service.add_account(
                     session,
                     owner,

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Install the pinned real AI coding clients (Claude Code, Codex CLI) that the e2e tests drive.
+# Install the pinned real AI coding clients (Claude Code, Codex CLI, Qwen Code) that the e2e
+# tests drive.
 #
-# Everything comes from the npm registry: both packages ship their native binary in a
+# Everything comes from the npm registry: Claude Code and Codex ship their native binary in a
 # platform-specific optional dependency (@anthropic-ai/claude-code-linux-x64,
-# @openai/codex@<v>-linux-x64), so nothing is downloaded from anywhere else.
+# @openai/codex@<v>-linux-x64); Qwen Code is a JavaScript bundle run by node. Nothing is
+# downloaded from anywhere else.
 # Idempotent and fast (no npm call) when the pinned versions are already in place.
 #
 #   SPECTRA_CLIENTS_DIR   install prefix (default: <repo>/.cache/clients)
@@ -13,6 +15,7 @@ set -euo pipefail
 
 CLAUDE_CODE_VERSION="2.1.197"
 CODEX_VERSION="0.171.0"
+QWEN_CODE_VERSION="0.24.4"
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 prefix="${SPECTRA_CLIENTS_DIR:-$repo_root/.cache/clients}"
@@ -28,7 +31,8 @@ binary_reports() { # <binary> <version> -> success when `<binary> --version` men
 }
 
 up_to_date() { # running the binaries proves the native parts are in place, not placeholders
-    binary_reports claude "$CLAUDE_CODE_VERSION" && binary_reports codex "$CODEX_VERSION"
+    binary_reports claude "$CLAUDE_CODE_VERSION" && binary_reports codex "$CODEX_VERSION" &&
+        binary_reports qwen "$QWEN_CODE_VERSION"
 }
 
 command -v node >/dev/null || { echo "install-clients: node is not on PATH" >&2; exit 1; }
@@ -44,7 +48,8 @@ if ! up_to_date; then
     # npmrc or NODE_ENV that omits them would leave only placeholders behind.
     npm install --prefix "$prefix" --no-save --no-audit --no-fund --no-package-lock \
         --include=optional --loglevel=error --update-notifier=false \
-        "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION" "@openai/codex@$CODEX_VERSION" >&2
+        "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION" "@openai/codex@$CODEX_VERSION" \
+        "@qwen-code/qwen-code@$QWEN_CODE_VERSION" >&2
     # Claude Code's postinstall (install.cjs) puts the native binary over the bin/claude.exe
     # placeholder. npm versions that hold back install scripts skip it, so run it ourselves.
     if ! binary_reports claude "$CLAUDE_CODE_VERSION"; then
@@ -54,6 +59,7 @@ if ! up_to_date; then
         echo "install-clients: installed, but the binaries do not report the pinned versions" >&2
         "$bin/claude" --version >&2 || true
         "$bin/codex" --version >&2 || true
+        "$bin/qwen" --version >&2 || true
         exit 1
     fi
     echo "install-clients: installed into $prefix in $((SECONDS - started))s" >&2
@@ -61,3 +67,4 @@ fi
 
 echo "claude: ${reported[claude]} ($bin/claude)"
 echo "codex: ${reported[codex]} ($bin/codex)"
+echo "qwen: ${reported[qwen]} ($bin/qwen)"

@@ -29,11 +29,12 @@ from spectra.gateway import router as gateway_router
 from spectra.logs import request_id_var
 from spectra.middleware import ConsoleHeadersMiddleware, RequestIdMiddleware, request_id_for
 from spectra.runtime import Runtime, build_runtime, close_runtime
+from spectra.scim import router as scim_router
 
 log = logging.getLogger(__name__)
 
 # Mounted in this order: the gateway's routes ahead of everything else.
-SURFACES = (gateway_router, api_router, console_router)
+SURFACES = (gateway_router, api_router, console_router, scim_router)
 
 GATEWAY_PREFIX = "/v1/"
 

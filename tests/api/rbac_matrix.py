@@ -41,6 +41,8 @@ class Fixtures(Protocol):
     async def key(self, user: Any) -> Any: ...
     async def token(self, user: Any) -> Any: ...
     async def pool_account(self) -> Any: ...
+    async def fallback_chain(self) -> str: ...
+    async def sso_provider(self) -> Any: ...
 
     caller: Any
     """The user behind the credential under test (None when calling anonymously)."""
@@ -146,6 +148,21 @@ async def _setting(fx: Fixtures) -> Call:
     return Call({"name": "time_zone"}, json={"value": "Europe/Berlin"})
 
 
+async def _sso_add(fx: Fixtures) -> Call:
+    return Call(
+        json={
+            "name": f"sso-{fx.unique()}",
+            "issuer": "http://127.0.0.1:9",
+            "client_id": "rbac",
+            "client_secret": "rbac-secret-0000",
+        }
+    )
+
+
+async def _sso_provider(fx: Fixtures) -> Call:
+    return Call({"name": (await fx.sso_provider()).name})
+
+
 def _new_pool_account(fx: Fixtures) -> Any:
     return {
         "name": f"acct-{fx.unique()}",
@@ -173,6 +190,14 @@ async def _pool_by_name(fx: Fixtures) -> Call:
 
 
 POOL_WRITE = frozenset({"owner", "admin"})
+
+
+async def _fallback_set(fx: Fixtures) -> Call:
+    return Call(json={"model": f"rbac-model-{fx.unique()}", "chain": ["rbac-fallback"]})
+
+
+async def _fallback_clear(fx: Fixtures) -> Call:
+    return Call(params={"model": await fx.fallback_chain()})
 
 
 async def _explain_other(fx: Fixtures) -> Call:
@@ -485,8 +510,12 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/tokens"): Case(EVERYONE),
     ("POST", "/api/tokens"): Case(SELF_WRITE - {"member_key"}, _own_token),
     ("POST", "/api/tokens/{token_id}/revoke"): Case(KEYS_WRITE_ANY, _others_token),
+    ("POST", "/api/tokens/scim"): Case(USERS_WRITE, _own_token),
     # account pool (the member view is the redacted status)
     ("GET", "/api/pool/accounts"): Case(READ_ALL),
+    ("GET", "/api/fallbacks"): Case(READ_ALL),
+    ("PUT", "/api/fallbacks"): Case(POOL_WRITE, _fallback_set),
+    ("DELETE", "/api/fallbacks"): Case(POOL_WRITE, _fallback_clear),
     ("POST", "/api/pool/accounts"): Case(POOL_WRITE, _pool_add),
     ("GET", "/api/pool/accounts/by-name/{name}"): Case(READ_ALL, _pool_by_name),
     ("GET", "/api/pool/accounts/{account_id}"): Case(READ_ALL, _pool()),
@@ -520,6 +549,12 @@ MATRIX: dict[tuple[str, str], Case] = {
     # workspace settings
     ("GET", "/api/settings"): Case(READ_ALL),
     ("PUT", "/api/settings/{name}"): Case(SETTINGS_WRITE, _setting),
+    # single sign-on providers (a workspace setting; `test` only reads)
+    ("GET", "/api/sso/providers"): Case(READ_ALL),
+    ("POST", "/api/sso/providers"): Case(SETTINGS_WRITE, _sso_add),
+    ("GET", "/api/sso/providers/{name}"): Case(READ_ALL, _sso_provider),
+    ("DELETE", "/api/sso/providers/{name}"): Case(SETTINGS_WRITE, _sso_provider),
+    ("POST", "/api/sso/providers/{name}/test"): Case(READ_ALL, _sso_provider),
     # policy (explaining another member's access; a group's funding switches)
     ("GET", "/api/policy/explain"): Case(READ_ALL, _explain_other),
     ("PATCH", "/api/policy/groups/{group}"): Case(USERS_WRITE, _group_funding),

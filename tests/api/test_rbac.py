@@ -97,6 +97,34 @@ class Fixtures:
             token, _ = await keys_service.create_token(session, local_actor(), user_id=user.id)
             return token
 
+    async def fallback_chain(self) -> str:
+        """A workspace fallback chain for a fresh model; returns the model."""
+        from spectra.pool import fallbacks
+        from spectra.pool.fallbacks import FallbackSet
+
+        model = f"rbac-chained-{self.unique()}"
+        async with session_scope(self.runtime.db) as session:
+            await fallbacks.set_fallbacks(
+                session, local_actor(), data=FallbackSet(model=model, chain=["rbac-next"])
+            )
+        return model
+
+    async def sso_provider(self) -> Any:
+        from spectra.users.sso import service as sso_service
+        from spectra.users.sso.schemas import ProviderCreate
+
+        async with session_scope(self.runtime.db) as session:
+            return await sso_service.add_provider(
+                session,
+                local_actor(),
+                data=ProviderCreate(
+                    name=f"rbac-sso-{self.unique()}",
+                    issuer="http://127.0.0.1:9",
+                    client_id="rbac",
+                    client_secret="rbac-secret-0000",
+                ),
+            )
+
     async def pool_account(self) -> Any:
         from spectra.pool import service as pool_service
         from spectra.pool.schemas import AccountCreate

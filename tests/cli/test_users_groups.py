@@ -126,3 +126,27 @@ def test_keys_and_tokens_print_the_same_both_ways(served: Cli) -> None:
     cli.both(["tokens", "list", "--user", OWNER, "--json"])
     assert cli.remote("tokens", "create", "--user", "m@example.com").code == 6
     cli.both(["tokens", "revoke", tl["id"], "--json"], ["tokens", "revoke", tr["id"], "--json"])
+
+
+def test_an_unknown_email_is_one_rule_both_ways(served: Cli) -> None:
+    """Owner (local or over HTTP): a clear "no such user". A member's token over HTTP: the same
+    refusal for an email that does not exist as for one that does."""
+    cli = served
+    cli.ok("users", "create", "m@example.com")
+    cli.ok("users", "create", "other@example.com")
+    nobody = "nobody-here@example.com"
+    for command in (("ledger", "balance"), ("keys", "list"), ("usage", "list")):
+        first, _ = cli.both_fail(*command, "--user", nobody)
+        assert nobody in first.err
+    cli.token = cli.ok("tokens", "create", "--user", "m@example.com", "--json")["secret"]
+    named: tuple[tuple[str, ...], ...] = (
+        ("ledger", "balance", "--user"),
+        ("keys", "list", "--user"),
+        ("usage", "list", "--user"),
+        ("users", "show"),
+    )
+    for words in named:
+        known = cli.remote(*words, "other@example.com")
+        unknown = cli.remote(*words, nobody)
+        assert known.code == unknown.code != 0
+        assert known.err == unknown.err.replace(nobody, "other@example.com")

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from spectra.db.batch import GroupCommitter, defer
 from spectra.db.leases import JobScheduler, release, try_acquire
 from spectra.db.models import ChangeFeedEntry, Lease
-from spectra.db.session import read_scope
+from spectra.db.session import Session, read_scope, session_scope
 from spectra.kit.clock import utc_now
 from spectra.runtime import Runtime
 
@@ -29,7 +29,7 @@ class TestGroupCommitter:
         await committer.start()
 
         def work(i: int):  # type: ignore[no-untyped-def]
-            async def run(session: AsyncSession) -> int:
+            async def run(session: Session) -> int:
                 await session.execute(
                     insert(ChangeFeedEntry).values(
                         kind="batch.test", entity_id=str(i), created_at=utc_now()
@@ -63,7 +63,7 @@ class TestGroupCommitter:
             )
 
         def work(i: int):  # type: ignore[no-untyped-def]
-            async def run(session: AsyncSession) -> int:
+            async def run(session: Session) -> int:
                 await defer(session, write_all, i)
                 return i
 
@@ -82,7 +82,7 @@ class TestGroupCommitter:
         async def record(_session: AsyncSession, values: list[str]) -> None:
             calls.append(values)
 
-        async with read_scope(runtime.db) as session:
+        async with session_scope(runtime.db) as session:
             await defer(session, record, "now")
         assert calls == [["now"]]
 

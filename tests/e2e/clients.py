@@ -1,4 +1,4 @@
-"""Run the real Claude Code and Codex CLI binaries for one non-interactive turn, offline.
+"""Run the real Claude Code, Codex CLI and Qwen Code binaries for one non-interactive turn, offline.
 
 Each run gets a fresh HOME (and CODEX_HOME), an environment built from an allowlist (no keys,
 proxies or config leak in from the host) and a hard timeout that kills the whole process group.
@@ -81,9 +81,13 @@ def codex_bin() -> Path:
     return clients_dir() / "node_modules" / ".bin" / "codex"
 
 
+def qwen_bin() -> Path:
+    return clients_dir() / "node_modules" / ".bin" / "qwen"
+
+
 def clients_available() -> bool:
-    """Whether both binaries are installed (any version; ensure_clients() pins them)."""
-    return all(os.access(path, os.X_OK) for path in (claude_bin(), codex_bin()))
+    """Whether the binaries are installed (any version; ensure_clients() pins them)."""
+    return all(os.access(path, os.X_OK) for path in (claude_bin(), codex_bin(), qwen_bin()))
 
 
 def ensure_clients(timeout: float = 600) -> str:
@@ -153,8 +157,15 @@ def run_codex(
     extra_args: Sequence[str] = (),
     extra_env: Mapping[str, str] | None = None,
     extra_config: str = "",
+    builtin_provider: bool = False,
 ) -> ClientResult:
     """Run `codex exec --json` once against `base_url` through a custom Responses provider.
+
+    With `builtin_provider`, Codex keeps its built-in `openai` provider with `openai_base_url`
+    moved to `base_url` and the key in OPENAI_API_KEY / CODEX_API_KEY: it then speaks its
+    "responses lite" wire (tools in an `additional_tools` input item, header
+    `x-openai-internal-codex-responses-lite`) after trying WebSocket upgrades on
+    `GET /v1/responses`.
 
     `base_url` is the server root or already ends in /v1 (Codex appends /responses to the
     provider's base_url). The key travels in SPECTRA_API_KEY and is sent as Authorization:
@@ -162,13 +173,14 @@ def run_codex(
     landlock, seccomp) depends on the container's kernel settings, and CI is the sandbox.
     `extra_config` is appended to config.toml as-is.
     """
-    provider_url = base_url.rstrip("/")
-    if not provider_url.endswith("/v1"):
-        provider_url += "/v1"
+    provider_url = _v1(base_url)
     with tempfile.TemporaryDirectory(prefix="spectra-codex-home-") as home:
         codex_home = Path(home) / ".codex"
         codex_home.mkdir()
-        (codex_home / "config.toml").write_text(_codex_config(provider_url) + extra_config)
+        config = (
+            _codex_builtin_config(provider_url) if builtin_provider else _codex_config(provider_url)
+        )
+        (codex_home / "config.toml").write_text(config + extra_config)
         last_message = Path(home) / "last-message.txt"
         argv = [
             str(codex_bin()),
@@ -188,6 +200,8 @@ def run_codex(
             prompt,
         ]
         env = _base_env(home) | {"CODEX_HOME": str(codex_home), "SPECTRA_API_KEY": api_key}
+        if builtin_provider:
+            env |= {"OPENAI_API_KEY": api_key, "CODEX_API_KEY": api_key}
         env |= extra_env or {}
         result = _run(argv, env=env, cwd=workdir, timeout=timeout)
         final_text = last_message.read_text() if last_message.exists() else None
@@ -195,6 +209,66 @@ def run_codex(
     if final_text is None:
         final_text = _last_codex_agent_message(events)
     return replace(result, final_text=final_text, events=events)
+
+
+QWEN_SETTINGS = {
+    # Otherwise a background "memory extractor" request follows every turn.
+    "memory": {"enableManagedAutoMemory": False, "enableManagedAutoDream": False},
+    "telemetry": {"enabled": False},
+    "privacy": {"usageStatisticsEnabled": False},
+}
+
+
+def run_qwen_code(
+    base_url: str,
+    api_key: str,
+    prompt: str,
+    *,
+    model: str,
+    workdir: Path,
+    timeout: float = 120,
+    extra_args: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
+) -> ClientResult:
+    """Run `qwen PROMPT --output-format json --auth-type openai --yolo` once against `base_url`.
+
+    Qwen Code speaks OpenAI Chat Completions (streamed, `stream_options.include_usage`) to
+    OPENAI_BASE_URL (`base_url` + /v1) with OPENAI_API_KEY as Bearer. `--yolo` approves its
+    shell tool (`run_shell_command`, input `{"command": str}`); settings in a fresh HOME turn off
+    its background memory requests and usage statistics.
+    """
+    provider_url = _v1(base_url)
+    argv = [
+        str(qwen_bin()),
+        prompt,
+        "--output-format",
+        "json",
+        "--auth-type",
+        "openai",
+        "--yolo",
+        *extra_args,
+    ]
+    with tempfile.TemporaryDirectory(prefix="spectra-qwen-home-") as home:
+        (Path(home) / ".qwen").mkdir()
+        (Path(home) / ".qwen" / "settings.json").write_text(json.dumps(QWEN_SETTINGS))
+        env = _base_env(home) | {
+            "OPENAI_BASE_URL": provider_url,
+            "OPENAI_API_KEY": api_key,
+            "OPENAI_MODEL": model,
+            "QWEN_CODE_SUPPRESS_YOLO_WARNING": "1",
+        }
+        env |= extra_env or {}
+        result = _run(argv, env=env, cwd=workdir, timeout=timeout)
+    events = _parse_json_list(result.stdout)
+    final = next((e for e in reversed(events) if e.get("type") == "result"), None)
+    text = final.get("result") if final is not None else None
+    return replace(result, final_text=text if isinstance(text, str) else None, events=events)
+
+
+def _v1(base_url: str) -> str:
+    """The server root (or a URL already ending in /v1) as the OpenAI-style base URL."""
+    url = base_url.rstrip("/")
+    return url if url.endswith("/v1") else url + "/v1"
 
 
 def _codex_config(provider_url: str) -> str:
@@ -207,16 +281,28 @@ def _codex_config(provider_url: str) -> str:
         f"base_url = {json.dumps(provider_url)}\n"
         'env_key = "SPECTRA_API_KEY"\n'
         'wire_api = "responses"\n'
-        "\n"
-        "[analytics]\n"
-        "enabled = false\n"
-        "\n"
-        # Otherwise Codex syncs its plugin marketplace in the background (git fetch of
-        # github.com/openai/plugins, api.github.com): network traffic a hermetic run must not make.
-        "[features]\n"
-        "plugins = false\n"
-        "remote_plugin = false\n"
+        "\n" + _CODEX_QUIET
     )
+
+
+def _codex_builtin_config(provider_url: str) -> str:
+    return (
+        f"openai_base_url = {json.dumps(provider_url)}\n"
+        "check_for_update_on_startup = false\n"
+        "\n" + _CODEX_QUIET
+    )
+
+
+_CODEX_QUIET = (
+    "[analytics]\n"
+    "enabled = false\n"
+    "\n"
+    # Otherwise Codex syncs its plugin marketplace in the background (git fetch of
+    # github.com/openai/plugins, api.github.com): network traffic a hermetic run must not make.
+    "[features]\n"
+    "plugins = false\n"
+    "remote_plugin = false\n"
+)
 
 
 def _base_env(home: str) -> dict[str, str]:
@@ -278,6 +364,15 @@ def _parse_claude_output(stdout: str) -> tuple[list[Any], str | None]:
             text = obj.get("result")
             return [obj], text if isinstance(text, str) else None
     return [], None
+
+
+def _parse_json_list(stdout: str) -> list[dict[str, Any]]:
+    """Qwen Code's `--output-format json`: one JSON array of message objects."""
+    try:
+        parsed = json.loads(stdout)
+    except ValueError:
+        return []
+    return [e for e in parsed if isinstance(e, dict)] if isinstance(parsed, list) else []
 
 
 def _parse_jsonl(stdout: str) -> list[Any]:

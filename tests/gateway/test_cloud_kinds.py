@@ -72,6 +72,28 @@ async def test_azure_deployments_serve_each_protocol(
     ]
 
 
+async def test_an_azure_deployment_is_charged_at_azures_price_for_the_model_it_serves(
+    app: object, azure_pool: tuple[World, FakeAzure]
+) -> None:
+    """One pricing path (`fallbacks.served_price`): the served model on the serving provider.
+    The deployment name (an alias) has no price, so the admitted model's Azure price applies."""
+    world, fake = azure_pool
+    async with session_scope(world.runtime.db) as session:
+        await usage_service.set_price(
+            session, OWNER, model="azure_openai/gpt-5", input="2", output="9"
+        )
+    await world.runtime.feed.poll_once()
+    fake.default = Reply(text="From Azure.", input_tokens=20, output_tokens=5)
+    chat = {"model": "gpt-5", "messages": [{"role": "user", "content": "hi"}]}
+    async with serve(app) as base, httpx.AsyncClient(base_url=base) as http:
+        answered = await http.post("/v1/chat/completions", headers=world.headers(), json=chat)
+    assert answered.status_code == 200, answered.text
+    await world.settle()
+    records = await world.records()
+    assert [(r.model_served, r.cost_micros) for r in records] == [("gpt-5", 85)]  # 40 + 45
+    assert records[0].cost_micros != expected_cost(20, 5, 0, 0)
+
+
 @pytest_asyncio.fixture
 async def vertex_pool(world: World) -> AsyncIterator[tuple[World, FakeVertex]]:
     async with FakeVertex(public_pem=b"", project="acme-ai") as fake:

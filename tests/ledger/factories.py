@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit.actor import Actor, ActorKind
+from spectra.db.session import Session
 from spectra.ledger import service as ledger_service
 from spectra.ledger.models import AccountKind, LedgerAccount, TransactionKind
 
@@ -22,7 +21,7 @@ def member(user_id: uuid.UUID, label: str = "member@example.com") -> Actor:
 
 
 async def fund(
-    session: AsyncSession, account: LedgerAccount, amount: int, *, key: str | None = None
+    session: Session, account: LedgerAccount, amount: int, *, key: str | None = None
 ) -> None:
     """Credit `account` from funding with a plain posting (no recharge controls)."""
     funding = await ledger_service.get_or_create_account(session, kind=AccountKind.FUNDING)

@@ -7,11 +7,10 @@ import uuid
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import GATEWAY
 from spectra.db.models import ChangeFeedEntry
-from spectra.db.session import session_scope
+from spectra.db.session import Session, session_scope
 from spectra.ledger import service as ledger_service
 from spectra.ledger.errors import IdempotencyConflictError, UnbalancedTransactionError
 from spectra.ledger.models import AccountKind, LedgerAccount, LedgerPosting, TransactionKind
@@ -20,7 +19,7 @@ from spectra.runtime import Runtime
 from .factories import SYSTEM_TEST
 
 
-async def _two(session: AsyncSession) -> tuple[LedgerAccount, LedgerAccount]:
+async def _two(session: Session) -> tuple[LedgerAccount, LedgerAccount]:
     a = await ledger_service.get_or_create_account(
         session, kind=AccountKind.ALLOWANCE, owner_id=uuid.uuid4()
     )
@@ -31,9 +30,7 @@ async def _two(session: AsyncSession) -> tuple[LedgerAccount, LedgerAccount]:
 
 
 class TestGetOrCreateAccount:
-    async def test_returns_the_same_row_for_the_same_kind_and_owner(
-        self, session: AsyncSession
-    ) -> None:
+    async def test_returns_the_same_row_for_the_same_kind_and_owner(self, session: Session) -> None:
         owner = uuid.uuid4()
         first = await ledger_service.get_or_create_account(
             session, kind=AccountKind.ALLOWANCE, owner_id=owner
@@ -44,7 +41,7 @@ class TestGetOrCreateAccount:
         assert first.id == again.id
         assert first.balance_micros == 0
 
-    async def test_singletons_exist_once(self, session: AsyncSession) -> None:
+    async def test_singletons_exist_once(self, session: Session) -> None:
         a = await ledger_service.get_or_create_account(session, kind=AccountKind.FUNDING)
         b = await ledger_service.get_or_create_account(session, kind=AccountKind.FUNDING)
         assert a.id == b.id
@@ -66,7 +63,7 @@ class TestGetOrCreateAccount:
 
 
 class TestPost:
-    async def test_moves_balances_by_the_postings(self, session: AsyncSession) -> None:
+    async def test_moves_balances_by_the_postings(self, session: Session) -> None:
         a, b = await _two(session)
         txn = await ledger_service.post(
             session,
@@ -88,7 +85,7 @@ class TestPost:
         "postings", [[(0, 5)], [(0, 5), (1, -4)], [(0, 0), (1, 0)], [(0, 5), (0, -5)]]
     )
     async def test_refuses_postings_that_do_not_balance(
-        self, session: AsyncSession, postings: list[tuple[int, int]]
+        self, session: Session, postings: list[tuple[int, int]]
     ) -> None:
         accounts = await _two(session)
         with pytest.raises(UnbalancedTransactionError):
@@ -104,9 +101,7 @@ class TestPost:
         ).scalar_one()
         assert count == 0
 
-    async def test_a_replay_returns_the_original_and_moves_nothing(
-        self, session: AsyncSession
-    ) -> None:
+    async def test_a_replay_returns_the_original_and_moves_nothing(self, session: Session) -> None:
         a, b = await _two(session)
         first = await ledger_service.post(
             session,
@@ -125,9 +120,7 @@ class TestPost:
         assert again.id == first.id
         assert await ledger_service.balance(session, b.id) == 7
 
-    async def test_a_replay_with_different_postings_is_a_conflict(
-        self, session: AsyncSession
-    ) -> None:
+    async def test_a_replay_with_different_postings_is_a_conflict(self, session: Session) -> None:
         a, b = await _two(session)
         await ledger_service.post(
             session,
@@ -146,9 +139,7 @@ class TestPost:
             )
         assert await ledger_service.balance(session, b.id) == 7
 
-    async def test_records_a_balance_change_except_for_the_gateway(
-        self, session: AsyncSession
-    ) -> None:
+    async def test_records_a_balance_change_except_for_the_gateway(self, session: Session) -> None:
         a, b = await _two(session)
 
         async def changes() -> int:

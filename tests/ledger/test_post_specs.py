@@ -8,10 +8,10 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import GATEWAY, local_actor
 from spectra.db.models import ChangeFeedEntry
+from spectra.db.session import Session
 from spectra.errors import SpectraError
 from spectra.ledger import service as ledger_service
 from spectra.ledger.holds import LedgerTransactionSpec
@@ -29,7 +29,7 @@ from spectra.workspace import service as workspace_service
 from .factories import SYSTEM_TEST, fund
 
 
-async def _wallet(session: AsyncSession, balance: int, threshold: int | None = None) -> uuid.UUID:
+async def _wallet(session: Session, balance: int, threshold: int | None = None) -> uuid.UUID:
     account = await ledger_service.get_or_create_account(
         session, kind=AccountKind.USER_WALLET, owner_id=uuid.uuid4()
     )
@@ -43,7 +43,7 @@ async def _wallet(session: AsyncSession, balance: int, threshold: int | None = N
     return account.id
 
 
-async def _sink(session: AsyncSession) -> uuid.UUID:
+async def _sink(session: Session) -> uuid.UUID:
     account = await ledger_service.get_or_create_account(
         session, kind=AccountKind.ALLOWANCE, owner_id=uuid.uuid4()
     )
@@ -62,11 +62,11 @@ def _spec(key: str, *debits: tuple[uuid.UUID, int], to: uuid.UUID) -> LedgerTran
     )
 
 
-async def _balance(session: AsyncSession, account_id: uuid.UUID) -> int:
+async def _balance(session: Session, account_id: uuid.UUID) -> int:
     return (await ledger_service.get_balances(session, [account_id]))[account_id]
 
 
-async def _notices(session: AsyncSession) -> list[tuple[uuid.UUID, str, int, int]]:
+async def _notices(session: Session) -> list[tuple[uuid.UUID, str, int, int]]:
     rows = (
         await session.execute(
             select(
@@ -81,7 +81,7 @@ async def _notices(session: AsyncSession) -> list[tuple[uuid.UUID, str, int, int
 
 
 class TestPostSpecs:
-    async def test_writes_each_spec_and_moves_balances_once(self, session: AsyncSession) -> None:
+    async def test_writes_each_spec_and_moves_balances_once(self, session: Session) -> None:
         a = await _wallet(session, 10_000)
         b = await _wallet(session, 10_000)
         sink = await _sink(session)
@@ -106,9 +106,7 @@ class TestPostSpecs:
         assert txn.actor_kind == "gateway"
         assert txn.meta == {"request_id": "k2"}
 
-    async def test_a_replay_across_batches_returns_the_original(
-        self, session: AsyncSession
-    ) -> None:
+    async def test_a_replay_across_batches_returns_the_original(self, session: Session) -> None:
         a = await _wallet(session, 10_000)
         sink = await _sink(session)
         first = await ledger_service.post_specs(session, GATEWAY, [_spec("k", (a, 100), to=sink)])
@@ -120,7 +118,7 @@ class TestPostSpecs:
         assert not again[1].replayed
         assert await _balance(session, a) == 9_899
 
-    async def test_a_replay_inside_one_batch_moves_money_once(self, session: AsyncSession) -> None:
+    async def test_a_replay_inside_one_batch_moves_money_once(self, session: Session) -> None:
         a = await _wallet(session, 10_000)
         sink = await _sink(session)
         posted = await ledger_service.post_specs(
@@ -136,7 +134,7 @@ class TestPostSpecs:
         )
         assert count == 1
 
-    async def test_a_conflicting_replay_is_refused_alone(self, session: AsyncSession) -> None:
+    async def test_a_conflicting_replay_is_refused_alone(self, session: Session) -> None:
         a = await _wallet(session, 10_000)
         sink = await _sink(session)
         await ledger_service.post_specs(session, GATEWAY, [_spec("old", (a, 100), to=sink)])
@@ -157,7 +155,7 @@ class TestPostSpecs:
         assert posted[0].transaction_id is None
         assert await _balance(session, a) == 9_890
 
-    async def test_a_missing_account_isolates_its_spec(self, session: AsyncSession) -> None:
+    async def test_a_missing_account_isolates_its_spec(self, session: Session) -> None:
         a = await _wallet(session, 10_000)
         sink = await _sink(session)
         ghost = uuid.uuid4()
@@ -180,9 +178,7 @@ class TestPostSpecs:
         assert "bad" not in keys
         assert {"g1", "g2"} <= keys
 
-    async def test_an_unbalanced_or_keyless_spec_isolates_itself(
-        self, session: AsyncSession
-    ) -> None:
+    async def test_an_unbalanced_or_keyless_spec_isolates_itself(self, session: Session) -> None:
         a = await _wallet(session, 10_000)
         sink = await _sink(session)
         unbalanced = LedgerTransactionSpec(
@@ -201,7 +197,7 @@ class TestPostSpecs:
         assert await _balance(session, a) == 9_997
 
     async def test_gateway_batches_record_no_change_rows_others_one_per_account(
-        self, session: AsyncSession
+        self, session: Session
     ) -> None:
         a = await _wallet(session, 10_000)
         sink = await _sink(session)
@@ -217,12 +213,12 @@ class TestPostSpecs:
         await ledger_service.post_specs(session, SYSTEM_TEST, specs)
         assert await changes() == before + 2
 
-    async def test_an_empty_batch_writes_nothing(self, session: AsyncSession) -> None:
+    async def test_an_empty_batch_writes_nothing(self, session: Session) -> None:
         assert await ledger_service.post_specs(session, GATEWAY, []) == []
 
 
 class TestLowBalanceInsideABatch:
-    async def test_fires_once_at_the_spec_that_crosses(self, session: AsyncSession) -> None:
+    async def test_fires_once_at_the_spec_that_crosses(self, session: Session) -> None:
         wallet = await _wallet(session, 10_000_000, threshold=5_000_000)
         sink = await _sink(session)
         await ledger_service.post_specs(
@@ -236,9 +232,7 @@ class TestLowBalanceInsideABatch:
         )
         assert await _notices(session) == [(wallet, "s2", 5_000_000, 4_000_000)]
 
-    async def test_fires_again_after_a_credit_lifts_the_wallet_back(
-        self, session: AsyncSession
-    ) -> None:
+    async def test_fires_again_after_a_credit_lifts_the_wallet_back(self, session: Session) -> None:
         wallet = await _wallet(session, 6_000_000, threshold=5_000_000)
         sink = await _sink(session)
         lift = LedgerTransactionSpec(
@@ -261,7 +255,7 @@ class TestLowBalanceInsideABatch:
         ]
 
     async def test_uses_the_workspace_default_and_skips_disabled_wallets(
-        self, session: AsyncSession
+        self, session: Session
     ) -> None:
         await workspace_service.set_setting(
             session, local_actor(), name="low_balance_threshold", value="1"
@@ -285,7 +279,7 @@ class _World:
     sink: uuid.UUID
 
 
-async def _world(session: AsyncSession) -> _World:
+async def _world(session: Session) -> _World:
     wallets = [
         await _wallet(session, 8_000_000, threshold=t)
         for t in (5_000_000, 2_000_000, 7_500_000, 1, None, 3_000_000)
@@ -329,7 +323,7 @@ def _specs(
     ]
 
 
-async def _state(session: AsyncSession, world: _World, prefix: str) -> dict[str, object]:
+async def _state(session: Session, world: _World, prefix: str) -> dict[str, object]:
     index = {a: i for i, a in enumerate([*world.wallets, world.sink])}
     balances = [await _balance(session, a) for a in [*world.wallets, world.sink]]
     rows = (
@@ -353,7 +347,7 @@ async def _state(session: AsyncSession, world: _World, prefix: str) -> dict[str,
 
 
 class TestBatchEqualsOneByOne:
-    async def test_same_balances_postings_notices_and_outcomes(self, session: AsyncSession) -> None:
+    async def test_same_balances_postings_notices_and_outcomes(self, session: Session) -> None:
         for seed in (1, 2, 3):
             table = _table(seed, 120)
             one, batch = await _world(session), await _world(session)
@@ -377,7 +371,7 @@ class TestBatchEqualsOneByOne:
 
 
 class TestVerifyAfterABigBatch:
-    async def test_thousands_of_specs_verify_clean(self, session: AsyncSession) -> None:
+    async def test_thousands_of_specs_verify_clean(self, session: Session) -> None:
         wallets = [await _wallet(session, 1_000_000_000, threshold=500_000_000) for _ in range(20)]
         sink = await _sink(session)
         rnd = random.Random(7)

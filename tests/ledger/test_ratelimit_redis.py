@@ -8,11 +8,11 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 from tests.factories import make_user
 from tests.support.redis import free_port, shared_redis
 
 from spectra.db.redis import SharedRedis, open_redis
+from spectra.db.session import Session
 from spectra.ledger import ratelimit
 from spectra.ledger import service as ledger_service
 from spectra.ledger.errors import CodeNotFoundError, RedeemRateLimitedError
@@ -63,9 +63,7 @@ class TestRedisRedeemLimiter:
             await down.close()
 
 
-async def test_redeem_code_counts_guesses_in_redis(
-    session: AsyncSession, redis: SharedRedis
-) -> None:
+async def test_redeem_code_counts_guesses_in_redis(session: Session, redis: SharedRedis) -> None:
     ratelimit.use(RedisRedeemLimiter(redis))
     try:
         user = await make_user(session)

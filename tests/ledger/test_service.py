@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from tests.factories import make_group, make_user
 
 from spectra.audit.actor import GATEWAY, Actor, ActorKind, local_actor, user_actor
 from spectra.audit.models import AuditEvent
+from spectra.db.session import Session
 from spectra.errors import InvalidAmountError
 from spectra.kit import clock as clock_module
 from spectra.ledger import service as ledger_service
@@ -51,7 +51,7 @@ BILLING = admin("billing@example.com", role="billing")
 ADMIN = admin()
 
 
-async def _audit(session: AsyncSession, action: str) -> list[AuditEvent]:
+async def _audit(session: Session, action: str) -> list[AuditEvent]:
     return list(
         (await session.execute(select(AuditEvent).where(AuditEvent.action == action)))
         .scalars()
@@ -66,14 +66,12 @@ def _read_only(user: User) -> Actor:
     )
 
 
-async def _setting(session: AsyncSession, name: str, value: str) -> None:
+async def _setting(session: Session, name: str, value: str) -> None:
     await workspace_service.set_setting(session, local_actor(), name=name, value=value)
 
 
 class TestRecharge:
-    async def test_credits_a_user_wallet_from_funding_and_audits(
-        self, session: AsyncSession
-    ) -> None:
+    async def test_credits_a_user_wallet_from_funding_and_audits(self, session: Session) -> None:
         user = await make_user(session)
         outcome = await ledger_service.recharge(
             session, ADMIN, user_id=user.id, amount=12_500_000, memo="pilot", idempotency_key="k"
@@ -86,7 +84,7 @@ class TestRecharge:
         assert event.after == {"balance": "12.50"}
         assert event.actor_label == ADMIN.label
 
-    async def test_a_double_submit_credits_once(self, session: AsyncSession) -> None:
+    async def test_a_double_submit_credits_once(self, session: Session) -> None:
         group = await make_group(session)
         for _ in range(2):
             outcome = await ledger_service.recharge(
@@ -100,9 +98,7 @@ class TestRecharge:
         assert outcome.account.balance_micros == 300_000_000
         assert len(await _audit(session, "ledger.recharge")) == 1
 
-    async def test_the_same_key_for_another_amount_is_a_conflict(
-        self, session: AsyncSession
-    ) -> None:
+    async def test_the_same_key_for_another_amount_is_a_conflict(self, session: Session) -> None:
         user = await make_user(session)
         await ledger_service.recharge(
             session, ADMIN, user_id=user.id, amount=1_000_000, memo="m", idempotency_key="k"
@@ -113,7 +109,7 @@ class TestRecharge:
             )
 
     async def test_needs_a_memo_a_positive_amount_and_the_permission(
-        self, session: AsyncSession
+        self, session: Session
     ) -> None:
         user = await make_user(session)
         with pytest.raises(MemoRequiredError):
@@ -129,7 +125,7 @@ class TestRecharge:
                 session, member(user.id), user_id=user.id, amount=1, memo="m", idempotency_key="c"
             )
 
-    async def test_refuses_more_than_the_maximum(self, session: AsyncSession) -> None:
+    async def test_refuses_more_than_the_maximum(self, session: Session) -> None:
         user = await make_user(session)
         await _setting(session, "max_recharge", "100")
         with pytest.raises(RechargeLimitExceededError, match=r"at most 100\.00"):
@@ -139,9 +135,7 @@ class TestRecharge:
 
 
 class TestFourEyes:
-    async def test_above_the_threshold_waits_for_a_second_person(
-        self, session: AsyncSession
-    ) -> None:
+    async def test_above_the_threshold_waits_for_a_second_person(self, session: Session) -> None:
         group = await make_group(session)
         await _setting(session, "four_eyes_threshold", "250")
         outcome = await ledger_service.recharge(
@@ -168,7 +162,7 @@ class TestFourEyes:
         assert await ledger_service.balance(session, wallet.id) == 500_000_000
         assert len(await _audit(session, "ledger.recharge.approve")) == 1
 
-    async def test_two_local_os_users_are_two_people(self, session: AsyncSession) -> None:
+    async def test_two_local_os_users_are_two_people(self, session: Session) -> None:
         user = await make_user(session)
         await _setting(session, "four_eyes_threshold", "1")
         alice = Actor(kind=ActorKind.LOCAL, label="local:alice")
@@ -182,7 +176,7 @@ class TestFourEyes:
         await ledger_service.approve_recharge(session, bob, approval_id=outcome.approval.id)
         assert outcome.account.balance_micros == 5_000_000
 
-    async def test_a_rejected_recharge_credits_nothing(self, session: AsyncSession) -> None:
+    async def test_a_rejected_recharge_credits_nothing(self, session: Session) -> None:
         user = await make_user(session)
         await _setting(session, "four_eyes_threshold", "1")
         outcome = await ledger_service.recharge(
@@ -201,7 +195,7 @@ class TestFourEyes:
         ]
 
     async def test_a_decided_approval_cannot_take_the_other_decision(
-        self, session: AsyncSession
+        self, session: Session
     ) -> None:
         user = await make_user(session)
         await _setting(session, "four_eyes_threshold", "1")
@@ -226,7 +220,7 @@ class TestFourEyes:
 
 
 class TestRechargeRequests:
-    async def test_member_asks_and_billing_approves(self, session: AsyncSession) -> None:
+    async def test_member_asks_and_billing_approves(self, session: Session) -> None:
         user = await make_user(session)
         me = member(user.id, user.email)
         request = await ledger_service.create_recharge_request(
@@ -243,7 +237,7 @@ class TestRechargeRequests:
         assert wallet.balance_micros == 20_000_000
         assert len(await _audit(session, "ledger.recharge_request.approve")) == 1
 
-    async def test_a_member_cannot_decide(self, session: AsyncSession) -> None:
+    async def test_a_member_cannot_decide(self, session: Session) -> None:
         user = await make_user(session)
         me = member(user.id)
         request = await ledger_service.create_recharge_request(
@@ -252,7 +246,7 @@ class TestRechargeRequests:
         with pytest.raises(PermissionDeniedError):
             await ledger_service.approve_recharge_request(session, me, request_id=request.id)
 
-    async def test_a_rejection_is_visible_to_the_member(self, session: AsyncSession) -> None:
+    async def test_a_rejection_is_visible_to_the_member(self, session: Session) -> None:
         user = await make_user(session)
         me = member(user.id)
         request = await ledger_service.create_recharge_request(
@@ -265,7 +259,7 @@ class TestRechargeRequests:
         assert seen.status == "rejected"
         assert seen.decision_note == "use your package"
 
-    async def test_a_read_only_token_cannot_ask(self, session: AsyncSession) -> None:
+    async def test_a_read_only_token_cannot_ask(self, session: Session) -> None:
         user = await make_user(session, role="owner")
         with pytest.raises(ReadOnlyTokenError):
             await ledger_service.create_recharge_request(
@@ -274,7 +268,7 @@ class TestRechargeRequests:
         assert (await session.execute(select(RechargeRequest))).scalars().all() == []
         assert await _audit(session, "ledger.recharge_request.create") == []
 
-    async def test_a_member_cannot_see_another_members_request(self, session: AsyncSession) -> None:
+    async def test_a_member_cannot_see_another_members_request(self, session: Session) -> None:
         asker, other = await make_user(session), await make_user(session)
         request = await ledger_service.create_recharge_request(
             session, member(asker.id), amount=1_000_000, reason="r"
@@ -288,7 +282,7 @@ class TestRechargeRequests:
 
 
 class TestAdjustAndTransfer:
-    async def test_debit_and_credit_with_a_reason(self, session: AsyncSession) -> None:
+    async def test_debit_and_credit_with_a_reason(self, session: Session) -> None:
         user = await make_user(session)
         await ledger_service.adjust(
             session,
@@ -318,7 +312,7 @@ class TestAdjustAndTransfer:
                 session, ADMIN, user_id=user.id, amount=-3_000_001, reason="x", idempotency_key="c"
             )
 
-    async def test_transfer_moves_money_between_wallets(self, session: AsyncSession) -> None:
+    async def test_transfer_moves_money_between_wallets(self, session: Session) -> None:
         group = await make_group(session)
         user = await make_user(session, group=group)
         await ledger_service.recharge(
@@ -354,7 +348,7 @@ class TestAdjustAndTransfer:
         assert event.details["amount"] == "4.00"
 
 
-async def _usage(session: AsyncSession, sources: list[tuple[uuid.UUID, int]]) -> LedgerTransaction:
+async def _usage(session: Session, sources: list[tuple[uuid.UUID, int]]) -> LedgerTransaction:
     expense = await ledger_service.get_or_create_account(session, kind=AccountKind.USAGE_EXPENSE)
     total = sum(m for _, m in sources)
     return await ledger_service.post(
@@ -367,7 +361,7 @@ async def _usage(session: AsyncSession, sources: list[tuple[uuid.UUID, int]]) ->
 
 
 class TestRefund:
-    async def test_partial_refunds_never_exceed_the_original(self, session: AsyncSession) -> None:
+    async def test_partial_refunds_never_exceed_the_original(self, session: Session) -> None:
         user = await make_user(session)
         wallet = await ledger_service.wallet_account(session, user_id=user.id)
         allowance = await ledger_service.get_or_create_account(
@@ -415,7 +409,7 @@ class TestRefund:
         assert len(await _audit(session, "ledger.refund")) == 2
         assert (await verify_ledger(session)).ok
 
-    async def test_only_usage_is_refundable(self, session: AsyncSession) -> None:
+    async def test_only_usage_is_refundable(self, session: Session) -> None:
         user = await make_user(session)
         outcome = await ledger_service.recharge(
             session, ADMIN, user_id=user.id, amount=5, memo="m", idempotency_key="k"
@@ -432,7 +426,7 @@ class TestRefund:
 
 
 class TestCodes:
-    async def test_a_batch_moves_value_and_stores_only_hashes(self, session: AsyncSession) -> None:
+    async def test_a_batch_moves_value_and_stores_only_hashes(self, session: Session) -> None:
         created = await ledger_service.create_codes(
             session, BILLING, count=3, amount=25_000_000, memo="hackathon"
         )
@@ -447,7 +441,7 @@ class TestCodes:
         [event] = await _audit(session, "codes.create")
         assert not any(code in str(event.after) + str(event.details) for code in created.codes)
 
-    async def test_redeem_credits_the_wallet_once(self, session: AsyncSession) -> None:
+    async def test_redeem_credits_the_wallet_once(self, session: Session) -> None:
         user = await make_user(session)
         created = await ledger_service.create_codes(session, BILLING, count=2, amount=10_000_000)
         txn = await ledger_service.redeem_code(
@@ -462,7 +456,7 @@ class TestCodes:
         summary = (await ledger_service.list_batches(session, BILLING)).items[0]
         assert (summary.redeemed, summary.unused) == (1, 1)
 
-    async def test_revoke_returns_unused_value_to_funding(self, session: AsyncSession) -> None:
+    async def test_revoke_returns_unused_value_to_funding(self, session: Session) -> None:
         user = await make_user(session)
         created = await ledger_service.create_codes(session, BILLING, count=3, amount=1_000_000)
         await ledger_service.redeem_code(session, member(user.id), code=created.codes[0])
@@ -476,7 +470,7 @@ class TestCodes:
         assert outstanding.balance_micros == 0
         assert (await verify_ledger(session)).ok
 
-    async def test_an_expired_code_is_refused(self, session: AsyncSession, clock: object) -> None:
+    async def test_an_expired_code_is_refused(self, session: Session, clock: object) -> None:
         user = await make_user(session)
         created = await ledger_service.create_codes(
             session,
@@ -489,7 +483,7 @@ class TestCodes:
         with pytest.raises(CodeExpiredError):
             await ledger_service.redeem_code(session, member(user.id), code=created.codes[0])
 
-    async def test_a_read_only_token_cannot_redeem(self, session: AsyncSession) -> None:
+    async def test_a_read_only_token_cannot_redeem(self, session: Session) -> None:
         user = await make_user(session, role="owner")
         created = await ledger_service.create_codes(session, BILLING, count=1, amount=1_000_000)
         with pytest.raises(ReadOnlyTokenError):
@@ -498,7 +492,7 @@ class TestCodes:
         assert code.status == "unused"
         assert await _audit(session, "codes.redeem") == []
 
-    async def test_guessing_is_rate_limited_per_user(self, session: AsyncSession) -> None:
+    async def test_guessing_is_rate_limited_per_user(self, session: Session) -> None:
         user = await make_user(session)
         for _ in range(10):
             with pytest.raises(CodeNotFoundError):
@@ -514,7 +508,7 @@ class TestCodes:
 
 
 class TestLowBalance:
-    async def test_crossing_a_threshold_records_one_notice(self, session: AsyncSession) -> None:
+    async def test_crossing_a_threshold_records_one_notice(self, session: Session) -> None:
         user = await make_user(session)
         await ledger_service.recharge(
             session, ADMIN, user_id=user.id, amount=10_000_000, memo="m", idempotency_key="r"
@@ -536,7 +530,7 @@ class TestLowBalance:
         assert len(await _audit(session, "ledger.threshold.set")) == 1
 
     async def test_the_workspace_default_applies_without_a_wallet_threshold(
-        self, session: AsyncSession
+        self, session: Session
     ) -> None:
         group = await make_group(session)
         await _setting(session, "low_balance_threshold", "1")
@@ -552,7 +546,7 @@ class TestLowBalance:
 
 
 class TestVerify:
-    async def test_a_clean_ledger_verifies(self, session: AsyncSession) -> None:
+    async def test_a_clean_ledger_verifies(self, session: Session) -> None:
         user = await make_user(session)
         await ledger_service.recharge(
             session, ADMIN, user_id=user.id, amount=1, memo="m", idempotency_key="r"
@@ -561,7 +555,7 @@ class TestVerify:
         assert report.ok
         assert report.transactions >= 1
 
-    async def test_approvals_list_shows_pending(self, session: AsyncSession) -> None:
+    async def test_approvals_list_shows_pending(self, session: Session) -> None:
         user = await make_user(session)
         await _setting(session, "four_eyes_threshold", "1")
         await ledger_service.recharge(

@@ -6,10 +6,10 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor, local_actor
 from spectra.audit.models import AuditEvent
+from spectra.db.session import Session
 from spectra.ledger import service as ledger_service
 from spectra.ledger.models import LedgerTransaction
 from spectra.packages import service as packages_service
@@ -19,7 +19,7 @@ OWNER: Actor = local_actor()
 UNIT = 1_000_000
 
 
-async def make_package(session: AsyncSession, **overrides: Any) -> packages_service.PackageDetail:
+async def make_package(session: Session, **overrides: Any) -> packages_service.PackageDetail:
     body: dict[str, Any] = {
         "name": f"pkg-{uuid.uuid4().hex[:6]}",
         "allowance": "20",
@@ -32,7 +32,7 @@ async def make_package(session: AsyncSession, **overrides: Any) -> packages_serv
     )
 
 
-async def spend(session: AsyncSession, account_id: uuid.UUID, micros: int) -> None:
+async def spend(session: Session, account_id: uuid.UUID, micros: int) -> None:
     """Charge usage to an allowance account, as the gateway's settlement would."""
     expense = await ledger_service.get_or_create_account(session, kind="usage_expense")
     await ledger_service.post(
@@ -44,9 +44,7 @@ async def spend(session: AsyncSession, account_id: uuid.UUID, micros: int) -> No
     )
 
 
-async def count_txns(
-    session: AsyncSession, kind: str, assignment_id: uuid.UUID | None = None
-) -> int:
+async def count_txns(session: Session, kind: str, assignment_id: uuid.UUID | None = None) -> int:
     rows = (
         (await session.execute(select(LedgerTransaction).where(LedgerTransaction.kind == kind)))
         .scalars()
@@ -57,10 +55,10 @@ async def count_txns(
     return sum(1 for r in rows if (r.meta or {}).get("assignment_id") == str(assignment_id))
 
 
-async def audit_actions(session: AsyncSession, action: str) -> list[AuditEvent]:
+async def audit_actions(session: Session, action: str) -> list[AuditEvent]:
     stmt = select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def audit_count(session: AsyncSession) -> int:
+async def audit_count(session: Session) -> int:
     return int((await session.execute(select(func.count()).select_from(AuditEvent))).scalar_one())

@@ -21,6 +21,9 @@ from spectra.runtime import Runtime
 class TestExplain:
     async def test_explains_wallet_funding(self, runtime: Runtime) -> None:
         world = await build_world(runtime)
+        await world.add_account(
+            "openai-a", provider="openai", base_url="http://127.0.0.1:9/v1", models=["gpt-*"]
+        )
         await world.recharge("5")
         async with read_scope(runtime.db) as session:
             decision = await policy_service.explain(session, OWNER, user=world.email, model="gpt-5")

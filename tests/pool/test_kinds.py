@@ -240,3 +240,46 @@ async def test_api_creates_a_vertex_account_and_never_returns_the_key(
     )
     assert refused.status_code == 422
     assert refused.json()["error"]["code"] == "pool_credential_missing"
+
+
+async def test_api_rotates_a_vertex_key_file_and_refuses_a_plain_key_for_it(
+    client: httpx.AsyncClient, act_as: Callable[[Actor], None], admin: Actor
+) -> None:
+    """The rotation body cannot know the kind, so the kind's rule runs in the service: a
+    key file as it sits on disk (indented, with spaces) passes, an API key does not."""
+    act_as(admin)
+    body = {"name": "Vertex US", "provider": "vertex", "api_key": _service_account()}
+    created = await client.post(
+        "/api/pool/accounts", json=body | {"region": "us-east5", "models": ["claude-*"]}
+    )
+    assert created.status_code == 201, created.text
+    account_id = created.json()["id"]
+    info = json.loads(_service_account()) | {"private_key_id": "rotated-key-9f3c"}
+    rotated = await client.post(
+        f"/api/pool/accounts/{account_id}/credential",
+        json={"api_key": json.dumps(info, indent=2), "probe": False},
+    )
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["account"]["credential_last4"] == "9f3c"
+    refused = await client.post(
+        f"/api/pool/accounts/{account_id}/credential",
+        json={"api_key": "sk-not-a-key-file", "probe": False},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "pool_credential_missing"
+    empty = await client.post(
+        f"/api/pool/accounts/{account_id}/credential", json={"api_key": "  ", "probe": False}
+    )
+    assert empty.json()["error"]["code"] == "pool_credential_missing"
+
+
+def test_every_kind_is_accepted_speaks_a_protocol_and_has_a_translation_target() -> None:
+    from typing import get_args
+
+    from spectra.pool.models import PROVIDERS
+    from spectra.pool.schemas import ProviderName
+    from spectra.pool.state import PROTOCOL_PROVIDERS, TRANSLATION_TARGETS
+
+    assert set(get_args(ProviderName)) == set(PROVIDERS) == set(TRANSLATION_TARGETS)
+    for kind in PROVIDERS:
+        assert kind in PROTOCOL_PROVIDERS[TRANSLATION_TARGETS[kind]], kind

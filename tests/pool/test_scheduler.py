@@ -458,6 +458,21 @@ class TestOtherProtocols:
         )
         assert other.upstream_protocol == "openai_chat"
 
+    async def test_translated_traffic_speaks_responses_to_openai_and_chat_to_compatible(
+        self, pool: Pool
+    ) -> None:
+        openai_account = await pool.add(provider="openai", models=["claude-*"], priority=0)
+        compatible = await pool.add(provider="openai_compatible", models=["claude-*"], priority=1)
+        chosen = pool.scheduler.select("anthropic_messages", "claude-x", None, None)
+        assert (chosen.account_id, chosen.upstream_protocol) == (
+            openai_account.id,
+            "openai_responses",
+        )
+        other = pool.scheduler.select(
+            "anthropic_messages", "claude-x", None, None, exclude={openai_account.id}
+        )
+        assert (other.account_id, other.upstream_protocol) == (compatible.id, "openai_chat")
+
     async def test_listed_but_unusable_in_another_protocol_is_no_account_available(
         self, pool: Pool
     ) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit.actor import Actor, ActorKind, local_actor
+from spectra.db.session import Session
 from spectra.kit import clock as clock_module
 from spectra.ledger import service as ledger_service
 from spectra.ledger.models import AccountKind, TransactionKind
@@ -23,7 +22,7 @@ M = 1_000_000
 
 class TestForecast:
     async def test_group_runway_projection_and_budget(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         group = await make_group(session, name="Platform", monthly_cap_micros=30 * M)
         await ledger_service.recharge(
@@ -70,7 +69,7 @@ class TestForecast:
         assert "UTC" in data["method"]
 
     async def test_workspace_view_lists_groups_and_spenders(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         group = await make_group(session)
         user_id = uuid.uuid4()

@@ -8,10 +8,9 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor, ActorKind
-from spectra.db.session import session_scope
+from spectra.db.session import Session, session_scope
 from spectra.runtime import Runtime
 from spectra.usage import exports, reports, rollups
 from spectra.usage import service as usage_service
@@ -24,7 +23,7 @@ from .factories import make_group, make_user, usage_record
 AUDITOR = Actor(kind=ActorKind.USER, label="auditor@example.com", role="auditor")
 
 
-async def _seed(session: AsyncSession) -> tuple[User, User]:
+async def _seed(session: Session) -> tuple[User, User]:
     team = await make_group(session, name="Platform")
     alice = await make_user(session, group=team, email="alice@example.com")
     bob = await make_user(session, email="bob@example.com")
@@ -65,7 +64,7 @@ async def _seed(session: AsyncSession) -> tuple[User, User]:
 
 class TestUsageReport:
     async def test_by_user_sorted_by_cost_with_rates(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         await _seed(session)
         await rollups.roll_up(session, now=clock, lag=timedelta(0))
@@ -78,7 +77,7 @@ class TestUsageReport:
         assert data["totals"]["cost_micros"] == 4_500_000
         assert data["as_of"] == clock
 
-    async def test_by_group_and_model_and_top(self, session: AsyncSession, clock: datetime) -> None:
+    async def test_by_group_and_model_and_top(self, session: Session, clock: datetime) -> None:
         await _seed(session)
         await rollups.roll_up(session, now=clock, lag=timedelta(0))
         by_group = await reports.usage_report(session, AUDITOR, by="group")
@@ -87,9 +86,7 @@ class TestUsageReport:
         assert [r.key for r in by_model.rows] == ["claude-sonnet-4-5"]
         assert by_model.totals.measures["requests"] == 4
 
-    async def test_time_range_excludes_other_days(
-        self, session: AsyncSession, clock: datetime
-    ) -> None:
+    async def test_time_range_excludes_other_days(self, session: Session, clock: datetime) -> None:
         await _seed(session)
         await rollups.roll_up(session, now=clock, lag=timedelta(0))
         day = rollups.day_of(clock)
@@ -108,7 +105,7 @@ class TestUsageReport:
         assert hourly.period == "hour"
         assert hourly.totals.measures["requests"] == 4
 
-    async def test_unknown_dimension_and_member_are_refused(self, session: AsyncSession) -> None:
+    async def test_unknown_dimension_and_member_are_refused(self, session: Session) -> None:
         with pytest.raises(InvalidUsageFilterError, match="Cannot report by"):
             await reports.usage_report(session, AUDITOR, by="planet")
         member = Actor(kind=ActorKind.USER, label="m@example.com", role="member")
@@ -117,7 +114,7 @@ class TestUsageReport:
 
 
 class TestAdoptionAndTimeseries:
-    async def test_counts_members_per_client(self, session: AsyncSession, clock: datetime) -> None:
+    async def test_counts_members_per_client(self, session: Session, clock: datetime) -> None:
         await _seed(session)
         await rollups.roll_up(session, now=clock, lag=timedelta(0))
         items = {i["client"]: i for i in await reports.adoption(session, AUDITOR)}
@@ -125,7 +122,7 @@ class TestAdoptionAndTimeseries:
         assert items["codex_cli"]["members"] == 1
         assert items["claude_code"]["share_of_members"] == "1.0000"
 
-    async def test_spend_per_hour(self, session: AsyncSession, clock: datetime) -> None:
+    async def test_spend_per_hour(self, session: Session, clock: datetime) -> None:
         await _seed(session)
         await rollups.roll_up(session, now=clock, lag=timedelta(0))
         series = await reports.timeseries(session, AUDITOR, period="hour")
@@ -134,7 +131,7 @@ class TestAdoptionAndTimeseries:
 
 class TestExports:
     async def test_csv_streams_every_record_in_pages(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         await usage_service.record_usage_batch(
             session, [usage_record(cost_micros=i) for i in range(25)]
@@ -147,7 +144,7 @@ class TestExports:
         assert rows[1]["cost"] == "0.000001"
 
     async def test_csv_neutralises_formulas_a_caller_chose(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         # the requested model is whatever a member's client sent
         chosen = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tx"]
@@ -160,7 +157,7 @@ class TestExports:
         assert sorted(r["model_requested"] for r in rows) == sorted("'" + m for m in chosen)
 
     async def test_a_report_csv_neutralises_a_members_name(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         rows = [{"user": "=cmd|' /C calc'!A0", "cost": "-1.50", "requests": 2}]
         text = "".join(
@@ -169,7 +166,7 @@ class TestExports:
         parsed = list(csv.DictReader(io.StringIO(text)))
         assert parsed == [{"user": "'=cmd|' /C calc'!A0", "cost": "-1.50", "requests": "2"}]
 
-    async def test_jsonl_and_member_scope(self, session: AsyncSession, clock: datetime) -> None:
+    async def test_jsonl_and_member_scope(self, session: Session, clock: datetime) -> None:
         alice, _bob = await _seed(session)
         member = Actor(
             kind=ActorKind.USER, label="alice@example.com", user_id=alice.id, role="member"

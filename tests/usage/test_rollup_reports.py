@@ -14,9 +14,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor, ActorKind
+from spectra.db.session import Session
 from spectra.usage import reports, rollups
 from spectra.usage import service as usage_service
 from spectra.usage.models import UsageRecord
@@ -43,7 +43,7 @@ RANGES = {
 }
 
 
-async def _seed(session: AsyncSession) -> None:
+async def _seed(session: Session) -> None:
     rng = random.Random(11)
     groups = [await make_group(session) for _ in range(2)]
     users = [await make_user(session, group=groups[i % 2]) for i in range(4)]
@@ -124,14 +124,14 @@ def _numbers(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k != "label"}
 
 
-async def _records(session: AsyncSession, since: datetime, until: datetime) -> list[UsageRecord]:
+async def _records(session: Session, since: datetime, until: datetime) -> list[UsageRecord]:
     stmt = select(UsageRecord).where(
         UsageRecord.created_at >= since, UsageRecord.created_at < until
     )
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def test_reports_from_rollups_equal_a_direct_aggregation(session: AsyncSession) -> None:
+async def test_reports_from_rollups_equal_a_direct_aggregation(session: Session) -> None:
     await _seed(session)
     for name, (since, until) in RANGES.items():
         records = await _records(session, since, until)

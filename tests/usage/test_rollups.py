@@ -12,9 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from spectra.db.base import Base
+from spectra.db.session import Session
 from spectra.usage import rollups
 from spectra.usage import service as usage_service
 from spectra.usage.models import UsageRecord, UsageRollup
@@ -111,7 +112,7 @@ def _stored(rows: list[UsageRollup]) -> dict[tuple[str, str, str, datetime], dic
     }
 
 
-async def _check(session: AsyncSession) -> None:
+async def _check(session: Session) -> None:
     at, last = await rollups.cursor_position(session)
     records_ = list((await session.execute(select(UsageRecord))).scalars().all())
     counted = [r for r in records_ if at is not None and (r.created_at, r.id) <= (at, last)]
@@ -128,7 +129,8 @@ async def _scenario(ops: list[Any]) -> None:
         maker = async_sessionmaker(engine, expire_on_commit=False)
         now = START
         for op in ops:
-            async with maker() as session:
+            async with maker() as raw:
+                session = Session(raw)
                 if op[0] == "insert":
                     batch = [
                         usage_record(
@@ -156,7 +158,8 @@ async def _scenario(ops: list[Any]) -> None:
                     )
                 await session.commit()
                 await _check(session)
-        async with maker() as session:
+        async with maker() as raw:
+            session = Session(raw)
             while await rollups.roll_up(session, now=now, lag=timedelta(0), batch=7):
                 pass
             await session.commit()
@@ -174,7 +177,7 @@ def test_rollups_equal_a_direct_aggregate(ops: list[Any]) -> None:
 
 class TestRollUp:
     async def test_on_this_database_rows_and_cursor_move_together(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         user = uuid.uuid4()
         await usage_service.record_usage_batch(
@@ -197,7 +200,7 @@ class TestRollUp:
         assert (row.requests, row.cost_micros, row.latency_ms_sum) == (5, 500, 50)
 
     async def test_an_absurd_older_record_does_not_stop_the_job(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         if session.get_bind().dialect.name == "postgresql":
             pytest.skip("PostgreSQL's INTEGER token columns cannot hold such a row")
@@ -217,9 +220,7 @@ class TestRollUp:
         ).scalar_one()
         assert row.input_tokens == 3 * (2**31 - 1) + 10  # each absurd row counts at most 2^31-1
 
-    async def test_records_inside_the_lag_wait(
-        self, session: AsyncSession, clock: datetime
-    ) -> None:
+    async def test_records_inside_the_lag_wait(self, session: Session, clock: datetime) -> None:
         await usage_service.record_usage_batch(session, [usage_record()])
         assert await rollups.roll_up(session, now=clock, lag=timedelta(seconds=30)) == 0
         assert await rollups.pending_records(session) == 1

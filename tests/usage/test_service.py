@@ -5,17 +5,18 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor, ActorKind, local_actor
 from spectra.audit.models import AuditEvent
 from spectra.db.models import ChangeFeedEntry
+from spectra.db.session import Session
 from spectra.errors import InvalidAmountError
 from spectra.kit.clock import utc_now
 from spectra.usage import service as usage_service
-from spectra.usage.errors import InvalidPriceError, InvalidUsageFilterError, UsageUserNotFoundError
+from spectra.usage.errors import InvalidPriceError, InvalidUsageFilterError
 from spectra.usage.models import PriceOverride, UsageRecord
 from spectra.usage.table import PriceTable
+from spectra.users.errors import UserNotFoundError
 from spectra.users.permissions import PermissionDeniedError
 from spectra.workspace import service as workspace_service
 
@@ -25,14 +26,14 @@ ADMIN = Actor(kind=ActorKind.USER, label="admin@example.com", role="admin")
 AUDITOR = Actor(kind=ActorKind.USER, label="auditor@example.com", role="auditor")
 
 
-async def _audit(session: AsyncSession, action: str) -> AuditEvent:
+async def _audit(session: Session, action: str) -> AuditEvent:
     stmt = select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id.desc())
     return (await session.execute(stmt)).scalars().first()  # type: ignore[return-value]
 
 
 class TestSetPrice:
     async def test_a_provider_price_fills_cache_prices_from_that_provider(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         price = await usage_service.set_price(
             session, ADMIN, model="bedrock/claude-sonnet-4-5", input="3.00", output="15"
@@ -42,7 +43,7 @@ class TestSetPrice:
         assert row.note == "cache read from genai-prices; cache write from genai-prices"
 
     async def test_admin_sets_a_price_and_it_is_audited(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         price = await usage_service.set_price(
             session,
@@ -81,7 +82,7 @@ class TestSetPrice:
         assert [c.entity_id for c in feed] == ["my-llama"]
 
     async def test_missing_cache_prices_come_from_genai_prices(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         price = await usage_service.set_price(
             session, ADMIN, model="claude-sonnet-4-6", input="2", output="10"
@@ -93,7 +94,7 @@ class TestSetPrice:
         assert event.before["source"] == "genai-prices"
 
     async def test_missing_cache_prices_of_an_unknown_model_are_the_input_price(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         price = await usage_service.set_price(
             session, ADMIN, model="my-llama", input="2", output="10"
@@ -102,7 +103,7 @@ class TestSetPrice:
         assert price.cache_write == Decimal(2)
 
     async def test_a_new_price_keeps_the_old_version(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         first = await usage_service.set_price(
             session, ADMIN, model="my-llama", input="2", output="10"
@@ -119,9 +120,7 @@ class TestSetPrice:
         count = (await session.execute(select(func.count()).select_from(PriceOverride))).scalar()
         assert count == 2
 
-    async def test_a_price_in_the_past_is_refused(
-        self, session: AsyncSession, clock: datetime
-    ) -> None:
+    async def test_a_price_in_the_past_is_refused(self, session: Session, clock: datetime) -> None:
         with pytest.raises(InvalidPriceError, match="past"):
             await usage_service.set_price(
                 session,
@@ -132,16 +131,16 @@ class TestSetPrice:
                 effective_from=clock - timedelta(days=1),
             )
 
-    async def test_more_than_six_decimals_is_refused(self, session: AsyncSession) -> None:
+    async def test_more_than_six_decimals_is_refused(self, session: Session) -> None:
         with pytest.raises(InvalidAmountError):
             await usage_service.set_price(session, ADMIN, model="m", input="0.0000001", output="1")
 
-    async def test_an_auditor_may_not_set_prices(self, session: AsyncSession) -> None:
+    async def test_an_auditor_may_not_set_prices(self, session: Session) -> None:
         with pytest.raises(PermissionDeniedError):
             await usage_service.set_price(session, AUDITOR, model="m", input="1", output="1")
 
     async def test_the_override_is_in_the_workspace_currency(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         await workspace_service.set_setting(session, local_actor(), name="currency", value="EUR")
         await workspace_service.set_setting(session, local_actor(), name="usd_rate", value="0.9")
@@ -154,7 +153,7 @@ class TestSetPrice:
 
 class TestListPrices:
     async def test_lists_overrides_in_force_and_scheduled(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         await usage_service.set_price(session, ADMIN, model="a-model", input="1", output="2")
         await usage_service.set_price(
@@ -168,32 +167,28 @@ class TestListPrices:
         items = await usage_service.list_prices(session, AUDITOR)
         assert [(p.input, p.is_current) for p in items] == [(Decimal(1), True), (Decimal(3), False)]
 
-    async def test_one_model_shows_its_default(
-        self, session: AsyncSession, clock: datetime
-    ) -> None:
+    async def test_one_model_shows_its_default(self, session: Session, clock: datetime) -> None:
         items = await usage_service.list_prices(session, AUDITOR, model="gpt-4o")
         assert len(items) == 1
         assert items[0].source == "genai-prices"
         assert items[0].tiers == []
 
     async def test_a_tiered_default_shows_its_long_context_tier(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         (item,) = await usage_service.list_prices(session, AUDITOR, model="claude-sonnet-4-5")
         (tier,) = item.tiers
         assert tier.above_prompt_tokens == 200_000
         assert (tier.input, tier.output) == (2 * item.input, Decimal("1.5") * item.output)
 
-    async def test_defaults_are_listed_on_request(
-        self, session: AsyncSession, clock: datetime
-    ) -> None:
+    async def test_defaults_are_listed_on_request(self, session: Session, clock: datetime) -> None:
         items = await usage_service.list_prices(session, AUDITOR, include_defaults=True)
         models = {p.model for p in items}
         assert {"claude-sonnet-4-6", "gpt-4o"} <= models
 
 
 class TestRecordUsage:
-    async def test_writes_one_record(self, session: AsyncSession, clock: datetime) -> None:
+    async def test_writes_one_record(self, session: Session, clock: datetime) -> None:
         user = await make_user(session)
         row = await usage_service.record_usage(
             session, record=usage_record(user_id=user.id, group_id=user.group_id, cost_micros=1234)
@@ -205,7 +200,7 @@ class TestRecordUsage:
         assert stored.funding[0]["amount_micros"] == 1234
         assert stored.funding[0]["kind"] == "user_wallet"
 
-    async def test_a_bad_status_is_refused_by_the_schema(self, session: AsyncSession) -> None:
+    async def test_a_bad_status_is_refused_by_the_schema(self, session: Session) -> None:
         from sqlalchemy.exc import IntegrityError
 
         with pytest.raises(IntegrityError):
@@ -214,7 +209,7 @@ class TestRecordUsage:
 
 class TestRecordUsageBatch:
     async def test_writes_many_records_in_one_insert(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         user = await make_user(session)
         records = [usage_record(user_id=user.id, cost_micros=i) for i in range(50)]
@@ -223,12 +218,12 @@ class TestRecordUsageBatch:
         total = (await session.execute(select(func.sum(UsageRecord.cost_micros)))).scalar()
         assert total == sum(range(50))
 
-    async def test_an_empty_batch_writes_nothing(self, session: AsyncSession) -> None:
+    async def test_an_empty_batch_writes_nothing(self, session: Session) -> None:
         assert await usage_service.record_usage_batch(session, []) == []
 
 
 class TestListUsage:
-    async def test_member_sees_only_their_own(self, session: AsyncSession, clock: datetime) -> None:
+    async def test_member_sees_only_their_own(self, session: Session, clock: datetime) -> None:
         alice = await make_user(session)
         bob = await make_user(session)
         await usage_service.record_usage_batch(
@@ -241,7 +236,7 @@ class TestListUsage:
             await usage_service.list_usage(session, member, user_id=bob.id)
 
     async def test_admin_filters_by_email_group_model_client_status(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         team = await make_group(session)
         alice = await make_user(session, group=team)
@@ -282,9 +277,7 @@ class TestListUsage:
         assert [r.user_id for r in refused.items] == [alice.id]
         assert refused.extra["emails"] == {alice.id: alice.email}
 
-    async def test_pages_by_cursor_newest_first(
-        self, session: AsyncSession, clock: datetime
-    ) -> None:
+    async def test_pages_by_cursor_newest_first(self, session: Session, clock: datetime) -> None:
         await usage_service.record_usage_batch(
             session, [usage_record(cost_micros=i) for i in range(5)]
         )
@@ -294,15 +287,16 @@ class TestListUsage:
         assert costs == [4, 3, 2, 1, 0]
         assert second.next_cursor is None
 
-    async def test_time_range(self, session: AsyncSession, clock: datetime) -> None:
+    async def test_time_range(self, session: Session, clock: datetime) -> None:
         await usage_service.record_usage_batch(session, [usage_record()])
         now = utc_now()
         assert len((await usage_service.list_usage(session, AUDITOR, since=now)).items) == 1
         assert len((await usage_service.list_usage(session, AUDITOR, until=now)).items) == 0
 
-    async def test_unknown_user_and_bad_filters_are_refused(self, session: AsyncSession) -> None:
-        with pytest.raises(UsageUserNotFoundError):
+    async def test_unknown_user_and_bad_filters_are_refused(self, session: Session) -> None:
+        with pytest.raises(UserNotFoundError) as caught:
             await usage_service.list_usage(session, AUDITOR, user_email="nobody@example.com")
+        assert caught.value.code == "user_not_found"
         with pytest.raises(InvalidUsageFilterError, match="client"):
             await usage_service.list_usage(session, AUDITOR, client="emacs")
         with pytest.raises(InvalidUsageFilterError, match="time zone"):

@@ -6,10 +6,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor, ActorKind, local_actor
 from spectra.db.serverkey import ServerKeys, set_server_keys
+from spectra.db.session import Session
 from spectra.kit import clock as clock_module
 from spectra.ledger import service as ledger_service
 from spectra.ledger.models import AccountKind, TransactionKind
@@ -35,7 +35,7 @@ def _keys() -> object:
 
 
 async def _usage(
-    session: AsyncSession,
+    session: Session,
     sources: list[tuple[uuid.UUID, int]],
     model: str,
 ) -> uuid.UUID:
@@ -65,7 +65,7 @@ class Scenario:
     allowance: uuid.UUID
 
 
-async def _scenario(session: AsyncSession) -> Scenario:
+async def _scenario(session: Session) -> Scenario:
     s = Scenario()
     group = await make_group(session, name=f"Platform-{uuid.uuid4().hex[:4]}")
     user = await make_user(session, group=group)
@@ -153,7 +153,7 @@ def _line(st: statements.Statement, category: str, model: str | None = None) -> 
 
 class TestBuildStatement:
     async def test_user_statement_has_every_line_and_reconciles(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         s = await _scenario(session)
         st = await statements.build_statement(
@@ -176,7 +176,7 @@ class TestBuildStatement:
         assert st.ledger_balance_micros is None  # the period ended before now
 
     async def test_consecutive_periods_chain_and_the_last_equals_the_ledger(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         s = await _scenario(session)
         nov = await statements.build_statement(
@@ -199,7 +199,7 @@ class TestBuildStatement:
             assert account.closing_micros == balances[account.account_id]
 
     async def test_group_statement_has_usage_and_both_transfer_directions(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         s = await _scenario(session)
         st = await statements.build_statement(
@@ -214,7 +214,7 @@ class TestBuildStatement:
         assert st.reconciles
 
     async def test_period_inside_a_day_splits_at_the_exact_instant(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         s = await _scenario(session)
         cut = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)
@@ -229,7 +229,7 @@ class TestBuildStatement:
         assert after.opening_micros == before.closing_micros
 
     async def test_entries_list_every_non_usage_transaction(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         s = await _scenario(session)
         st = await statements.build_statement(
@@ -255,7 +255,7 @@ class TestBuildStatement:
         assert moved == st.closing_micros - st.opening_micros
 
     async def test_a_member_reads_their_own_but_not_anothers(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         s = await _scenario(session)
         me = Actor(kind=ActorKind.USER, label="me", user_id=s.user_id, role="member")
@@ -269,13 +269,13 @@ class TestBuildStatement:
         with pytest.raises(PermissionDeniedError):
             await statements.build_statement(session, me, user_id=other.id, since=NOV, until=DEC)
 
-    async def test_an_empty_range_is_refused(self, session: AsyncSession, clock: datetime) -> None:
+    async def test_an_empty_range_is_refused(self, session: Session, clock: datetime) -> None:
         user = await make_user(session)
         with pytest.raises(InvalidUsageFilterError):
             await statements.build_statement(session, OWNER, user_id=user.id, since=DEC, until=NOV)
 
     async def test_a_user_without_accounts_has_a_zero_statement(
-        self, session: AsyncSession, clock: datetime
+        self, session: Session, clock: datetime
     ) -> None:
         user = await make_user(session)
         st = await statements.build_statement(session, OWNER, user_id=user.id, since=NOV, until=DEC)

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from spectra.audit.export import event_record
 from spectra.audit.models import AuditEvent
-from spectra.audit.service import ChainReport
+from spectra.kit.schema import ReadModel, renamed
 
 
 class AuditEventRead(BaseModel):
@@ -35,33 +35,21 @@ class AuditEventRead(BaseModel):
         return cls.model_validate(event_record(event))
 
 
-class ChainProblemRead(BaseModel):
+class ChainProblemRead(ReadModel):
     event_id: int
     problem: str
     action: str | None = None
     occurred_at: datetime | None = None
 
 
-class ChainReportRead(BaseModel):
+class ChainReportRead(ReadModel):
+    """From a `ChainReport`: the first problem found, and the latest anchor's head."""
+
     ok: bool
     checked: int
-    first_problem: ChainProblemRead | None
+    first_problem: ChainProblemRead | None = renamed("problems.0", "first_problem", default=None)
     head: int = 0
     """The newest event id found."""
-    anchor_seq: int | None = None
+    anchor_seq: int | None = renamed("anchor.seq", "anchor_seq", default=None)
     """The head that the latest anchor (kept outside the database) saw, if there is one."""
-    anchor_at: datetime | None = None
-
-    @classmethod
-    def of(cls, report: ChainReport) -> ChainReportRead:
-        first = report.problems[0] if report.problems else None
-        return cls(
-            ok=report.ok,
-            checked=report.checked,
-            first_problem=ChainProblemRead(event_id=first.event_id, problem=first.problem)
-            if first
-            else None,
-            head=report.head,
-            anchor_seq=report.anchor.seq if report.anchor else None,
-            anchor_at=report.anchor.at if report.anchor else None,
-        )
+    anchor_at: datetime | None = renamed("anchor.at", "anchor_at", default=None)

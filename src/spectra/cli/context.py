@@ -5,7 +5,6 @@ and `demo` hold the runtime themselves) run on the local data directory directly
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -21,6 +20,8 @@ T = TypeVar("T")
 
 def run_local(fn: Callable[[Session, Actor], Awaitable[T]]) -> T:
     """Run `fn` in one unit of work on the local database, as the local actor."""
+    import asyncio
+
     from spectra.audit.actor import local_actor
     from spectra.db.session import session_scope
     from spectra.runtime import build_runtime, close_runtime

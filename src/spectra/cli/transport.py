@@ -9,28 +9,31 @@ instance: no header, token or route of a served app can ever produce the local a
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json as jsonlib
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-import httpx
-
-from spectra.cli.asgi import StreamingASGITransport
 from spectra.cli.output import EXIT_BY_KIND, fail, fail_error
 from spectra.errors import ErrorKind, SpectraError
 
 if TYPE_CHECKING:
+    import asyncio
+
+    import httpx
+
     from spectra.audit.actor import Actor
     from spectra.runtime import Runtime
 
+# httpx, the in-process app and the event loop are loaded on the first API call, so `--help`
+# and argument errors stay fast (tests/cli/test_startup.py).
+
 LOCAL_BASE = "http://spectra.local"
 NDJSON = "application/x-ndjson"
-TIMEOUT = httpx.Timeout(300.0, connect=10.0)
+TIMEOUT_SECONDS, CONNECT_SECONDS = 300.0, 10.0
 KIND_BY_STATUS: dict[int, ErrorKind] = {
     401: ErrorKind.UNAUTHENTICATED,
     402: ErrorKind.REFUSED,
@@ -65,7 +68,7 @@ class Transport:
 
     server: str | None = None
     token: str | None = None
-    runner: asyncio.Runner = field(default_factory=asyncio.Runner)
+    runner: asyncio.Runner | None = None
     client: httpx.AsyncClient | None = None
     runtime: Runtime | None = None
 
@@ -75,12 +78,17 @@ class Transport:
 
     def run(self, make: Callable[[httpx.AsyncClient], Any]) -> Any:
         """Run `make(client)` (a coroutine) on this invocation's loop, opening the client once."""
+        import httpx
 
         async def go() -> Any:
             if self.client is None:
                 self.client = await self._open()
             return await make(self.client)
 
+        if self.runner is None:
+            import asyncio
+
+            self.runner = asyncio.Runner()
         try:
             return self.runner.run(go())
         except SpectraError as exc:
@@ -89,6 +97,9 @@ class Transport:
             fail(f"Cannot reach {self.where}: {exc}.", 9)
 
     async def _open(self) -> httpx.AsyncClient:
+        import httpx
+
+        timeout = httpx.Timeout(TIMEOUT_SECONDS, connect=CONNECT_SECONDS)
         if self.server is not None:
             token = self.token or os.environ.get("SPECTRA_TOKEN")
             if not token:
@@ -97,10 +108,11 @@ class Transport:
                     5,
                 )
             return httpx.AsyncClient(
-                base_url=self.server, headers={"authorization": f"Bearer {token}"}, timeout=TIMEOUT
+                base_url=self.server, headers={"authorization": f"Bearer {token}"}, timeout=timeout
             )
         from spectra.api.deps import get_actor
         from spectra.app import create_app
+        from spectra.cli.asgi import StreamingASGITransport
         from spectra.runtime import build_runtime
 
         self.runtime = await build_runtime()
@@ -108,10 +120,15 @@ class Transport:
         app = create_app(self.runtime)
         app.dependency_overrides[get_actor] = _local_caller
         return httpx.AsyncClient(
-            transport=StreamingASGITransport(app), base_url=LOCAL_BASE, timeout=TIMEOUT
+            transport=StreamingASGITransport(app), base_url=LOCAL_BASE, timeout=timeout
         )
 
     def close(self) -> None:
+        if self.runner is None:  # no call was made (`--help`, a refused argument)
+            self.client = self.runtime = None
+            return
+        import asyncio
+
         async def go() -> None:
             if self.client is not None:
                 await self.client.aclose()
@@ -131,6 +148,7 @@ class Transport:
             self.client = None
             self.runtime = None
             self.runner.close()
+            self.runner = None
 
 
 def _local_caller() -> Actor:

@@ -9,9 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit.actor import Actor
+from spectra.db.session import AnySession
 from spectra.kit.money import to_decimal
 from spectra.usage import reports
 
@@ -44,7 +43,7 @@ def _value(item: dict[str, Any], measure: str) -> float | int:
 
 
 async def series_chart(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     since: datetime,

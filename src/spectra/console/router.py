@@ -24,6 +24,8 @@ from spectra.console.pages import (
     reports,
     rollouts,
     settings,
+    sso,
+    sso_providers,
     usage,
     users,
 )
@@ -46,6 +48,8 @@ PAGES = (
     reports,
     rollouts,
     settings,
+    sso,
+    sso_providers,
     usage,
     users,
 )

@@ -28,18 +28,18 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from spectra.db.session import Database, session_scope
+from spectra.db.session import Database, Session, session_scope
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Work = Callable[[AsyncSession], Awaitable[Any]]
-BatchFn = Callable[[AsyncSession, list[Any]], Awaitable[Any]]
+Work = Callable[[Session], Awaitable[Any]]
+BatchFn = Callable[[Session, list[Any]], Awaitable[Any]]
 
 _DEFERRED = "spectra.batch.deferred"
 
 
-async def defer(session: AsyncSession, fn: BatchFn, value: Any) -> None:
+async def defer(session: Session, fn: BatchFn, value: Any) -> None:
     """Queue `value` for `fn(session, values)` at the end of this group-commit batch (same
     transaction, insertion order); run `fn(session, [value])` now when not inside a batch."""
     deferred: dict[BatchFn, list[Any]] | None = session.info.get(_DEFERRED)
@@ -49,7 +49,7 @@ async def defer(session: AsyncSession, fn: BatchFn, value: Any) -> None:
     deferred.setdefault(fn, []).append(value)
 
 
-async def _run_deferred(session: AsyncSession) -> None:
+async def _run_deferred(session: Session) -> None:
     deferred: dict[BatchFn, list[Any]] = session.info[_DEFERRED]
     while deferred:
         fn = next(iter(deferred))
@@ -143,7 +143,7 @@ class GroupCommitter:
         self._put(_Item(work, future))
         return future
 
-    async def submit(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def submit(self, work: Callable[[Session], Awaitable[T]]) -> T:
         """Queue `work` and wait until it is committed; returns its result."""
         result: T = await self.submit_nowait(work)
         return result

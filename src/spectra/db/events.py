@@ -8,15 +8,15 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from spectra.db.session import Session
 
 E = TypeVar("E")
-Handler = Callable[[AsyncSession, Any], Awaitable[None]]
+Handler = Callable[[Session, Any], Awaitable[None]]
 
 _handlers: dict[type[Any], list[Handler]] = defaultdict(list)
 
 
-def subscribe(event_type: type[E], handler: Callable[[AsyncSession, E], Awaitable[None]]) -> None:
+def subscribe(event_type: type[E], handler: Callable[[Session, E], Awaitable[None]]) -> None:
     """Register `handler` for `event_type` (idempotent)."""
     if handler not in _handlers[event_type]:
         _handlers[event_type].append(handler)
@@ -26,7 +26,7 @@ def clear() -> None:
     _handlers.clear()
 
 
-async def publish(session: AsyncSession, event: object) -> None:
+async def publish(session: Session, event: object) -> None:
     """Run every handler of the event's type now, inside the caller's transaction.
 
     A handler's exception propagates, so the whole unit of work rolls back.

@@ -2,7 +2,8 @@
 
 Services never commit. After-commit callbacks (cache refresh, notifications) are queued with
 `on_commit()` and dropped on rollback. `Session` is for writers; `ReadSession` for query-only
-code (on SQLite it comes from an engine that does not take the write lock).
+code (on SQLite it comes from an engine that does not take the write lock). A reader's signature
+says `AnySession` (it may run inside a writer's unit of work too); a writer's says `Session`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 
 Session = NewType("Session", AsyncSession)
 ReadSession = NewType("ReadSession", AsyncSession)
+AnySession = ReadSession | Session
+"""What query-only code takes: either session. Writers take `Session`, so a signature shows
+whether a function writes (mypy --strict refuses a `ReadSession` passed to a writer)."""
 
 AfterCommit = Callable[[], Awaitable[None] | None]
 

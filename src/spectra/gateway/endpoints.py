@@ -8,13 +8,20 @@ Responses WebSocket refusal.
 
 from __future__ import annotations
 
+import json
+import uuid
 from dataclasses import replace
+from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
 from spectra.errors import SpectraError
+from spectra.pool.errors import ModelNotServedError
+from spectra.pool.state import PROTOCOL_PROVIDERS
 from spectra.providers import inspect_request
 from spectra.providers.errors import UpstreamFailure
+from spectra.providers.metering import estimate_tokens_from_chars
+from spectra.providers.translate import translate_request
 from spectra.providers.types import WireProtocol
 
 from . import models_list, refusals
@@ -29,6 +36,8 @@ from .errors import (
 from .selection import Attempts, forward
 from .streaming import response_headers
 from .wiring import Gateway, current
+
+OPENAI_PROVIDERS = PROTOCOL_PROVIDERS[WireProtocol.OPENAI_CHAT.value]
 
 
 class CountTokensEndpoint:
@@ -91,7 +100,21 @@ class CountTokensEndpoint:
                 await refusals.send_refusal(send, failure, anthropic=True, request_id=rid)
             return
         except SpectraError as exc:
-            await refusals.send_refusal(send, exc, anthropic=True, request_id=rid)
+            estimate = (
+                estimate_elsewhere(gw, info.fields, info.model, entry.group_id)
+                if isinstance(exc, ModelNotServedError) and info.model
+                else None
+            )
+            if estimate is None:
+                await refusals.send_refusal(send, exc, anthropic=True, request_id=rid)
+            else:
+                await refusals.send_json(
+                    send,
+                    200,
+                    {"input_tokens": estimate},
+                    request_id=rid,
+                    extra=[(b"x-spectra-token-count", b"estimate; chars/4 of the translated body")],
+                )
             return
         resp = forwarded.response
         try:
@@ -107,6 +130,37 @@ class CountTokensEndpoint:
             }
         )
         await send({"type": "http.response.body", "body": raw, "more_body": False})
+
+
+def estimate_elsewhere(
+    gw: Gateway, fields: dict[str, Any], model: str, group_id: uuid.UUID
+) -> int | None:
+    """An estimate of the input tokens of a count_tokens body for a model only accounts of
+    another protocol serve (and that take translated traffic): the body translated to that protocol (OpenAI Chat), then
+    ceil(characters / 4) of its JSON without the model name (docs/gateway.md, "Counting
+    tokens"). None when no account on duty serves the model to this group."""
+    group = str(group_id)
+    served = any(
+        runtime.config.provider in OPENAI_PROVIDERS
+        and runtime.config.translate
+        and runtime.snapshot.state in models_list.ON_DUTY
+        and runtime.config.open_to(group)
+        and runtime.config.upstream_model(model) is not None
+        for runtime in gw.scheduler.state.accounts.values()
+    )
+    if not served:
+        return None
+    try:
+        out = translate_request(
+            {"max_tokens": 1, **fields},
+            client=WireProtocol.ANTHROPIC_MESSAGES,
+            upstream=WireProtocol.OPENAI_CHAT,
+        )
+    except SpectraError:
+        return None
+    body = {k: v for k, v in out.body.items() if k not in ("model", "max_completion_tokens")}
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return estimate_tokens_from_chars(len(text))
 
 
 class ModelsEndpoint:

@@ -6,6 +6,7 @@ attempt (the account's selection and its response), the usage record being built
 timings. `close` is the one place that gives back what the request took (the pool slot, the
 hold, the rate-limit lease): the endpoint calls it once, in a `finally`, on every exit path;
 each release is idempotent, so what settlement already settled is not released again.
+Fields are positional in the order below (the pipeline builds one per request, positionally).
 """
 
 from __future__ import annotations
@@ -50,6 +51,13 @@ class Exchange:
     forwarded: Forwarded | None = None
     """The attempt that answered (its selection holds a pool slot until `close`)."""
     attempts: Attempts | None = None
+    """The current model's attempts (a fallback model starts afresh)."""
+    tries: int = 0
+    """Attempts over every model tried (the record's `attempts`)."""
+    fallback_reason: str | None = None
+    """Why the fallback chain was used (`fallbacks.trigger_of`)."""
+    fallback_trace: str | None = None
+    """The fallback models tried or skipped, and why."""
     started: float = 0.0
     """`time.monotonic()` when admission let the request through (latency's origin)."""
     first_byte_at: float | None = None
@@ -72,6 +80,11 @@ class Exchange:
         """The protocol the answer arrives in (the caller's unless translated)."""
         ctx = self.translation
         return self.protocol if ctx is None else ctx.upstream
+
+    @property
+    def holding(self) -> bool:
+        """Admitted (a hold, a lease) or forwarded (a pool slot): `close` has work to do."""
+        return self.admission is not None or self.forwarded is not None
 
     async def close(self) -> None:
         """Give back the pool slot, the hold and the rate-limit lease, whichever are still held.

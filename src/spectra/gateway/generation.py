@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 
 from starlette.types import Receive, Scope, Send
 
 from spectra.errors import SpectraError
 from spectra.pool.errors import ModelNotServedError, NoAccountAvailableError
-from spectra.pool.scheduler import Succeeded
 from spectra.providers import RequestInfo, inspect_request, read_response_body
 from spectra.providers.errors import UpstreamFailure
 from spectra.providers.metering import Metered, estimate_tokens_from_chars, meter
@@ -29,22 +29,20 @@ from spectra.providers.translate import (
 from spectra.providers.types import WireProtocol
 from spectra.usage.clients import client_family
 
-from . import metrics, refusals
-from .admission import AdmissionRefused, admit
+from . import fallbacks, metrics, refusals
+from .admission import Admission, AdmissionRefused, admit
 from .auth import authenticate
 from .body import client_ip, header, header_pairs, read_body, request_id_of
 from .errors import GatewayNotReadyError, ModelMissingError, ShuttingDownError
 from .exchange import Exchange
-from .selection import Attempts, forward
+from .finish import finish, ms
+from .selection import Attempts, Forwarded, forward
 from .settlement import base_record
 from .streaming import decode_body, relay_stream, response_headers
 from .translation import body_headers_dropped, translated_answer
 from .wiring import Gateway, current
 
 log = logging.getLogger(__name__)
-
-# Account kinds whose provider has its own prices (usage/defaults.py PROVIDER_PRICES).
-_OWN_PRICES = frozenset({"bedrock", "vertex", "gemini", "azure_openai"})
 
 # What `forward` raises when no attempt answered: recorded, then told to the caller.
 _NOT_FORWARDED = (
@@ -82,7 +80,8 @@ class GenerationEndpoint:
                 try:
                     await run(ex)
                 finally:
-                    await ex.close()
+                    if ex.holding:
+                        await ex.close()
         finally:
             gw.leave()
 
@@ -105,20 +104,21 @@ class GenerationEndpoint:
             await refusals.send_refusal(send, exc, anthropic=self.anthropic, request_id=rid)
             return None
         headers = header_pairs(scope)
+        # Positional: a keyword call of this many fields costs microseconds on the hot path.
         return Exchange(
-            gw=gw,
-            protocol=self.protocol,
-            path=self.path,
-            scope=scope,
-            receive=receive,
-            send=send,
-            request_id=rid,
-            entry=entry,
-            info=info,
-            body=body,
-            decompressed=decompressed,
-            headers=headers,
-            client_family=client_family(header(scope, b"user-agent"), dict(headers)),
+            gw,
+            self.protocol,
+            self.path,
+            scope,
+            receive,
+            send,
+            rid,
+            entry,
+            info,
+            body,
+            decompressed,
+            headers,
+            client_family(header(scope, b"user-agent"), dict(headers)),
         )
 
 
@@ -192,61 +192,97 @@ async def _admit(ex: Exchange) -> bool:
 
 
 async def _forward(ex: Exchange) -> bool:
-    gw, admission, record = ex.gw, ex.admission, ex.record
+    """Send to an account (failover inside `forward`); on a fallback trigger, try the model's
+    fallback chain. False once the caller has been told no attempt answered."""
+    admission = ex.admission
+    assert admission is not None
+    ex.started = time.monotonic()
+    chain: Iterator[str] | None = None
+    notes: list[str] = []
+    while True:
+        ex.attempts = Attempts()
+        try:
+            ex.forwarded = await _send(ex, admission)
+        except _NOT_FORWARDED as exc:
+            ex.tries += ex.attempts.count
+            reason = fallbacks.trigger_of(exc)
+            if reason is not None:
+                if chain is None:
+                    chain = fallbacks.chain_of(ex)
+                    ex.fallback_reason = reason
+                if await fallbacks.next_model(ex, chain, notes):
+                    ex.fallback_trace = "; ".join(notes)
+                    continue
+            ex.fallback_trace = "; ".join(notes) or None
+            await _not_forwarded(ex, exc)
+            return False
+        ex.tries += ex.attempts.count
+        return True
+
+
+async def _send(ex: Exchange, admission: Admission) -> Forwarded:
+    gw = ex.gw
+    assert ex.attempts is not None
+    return await forward(
+        scheduler=gw.scheduler,
+        client=gw.client,
+        protocol=ex.protocol,
+        path=ex.path,
+        query=ex.scope.get("query_string", b"").decode("latin-1"),
+        headers=ex.headers,
+        body=ex.body,
+        body_decompressed=ex.decompressed,
+        info=ex.info,
+        model=admission.model,
+        group_id=admission.entry.group_id,
+        timeouts=gw.timeouts,
+        max_attempts=gw.settings.gateway_max_attempts,
+        attempts=ex.attempts,
+        # A 1M-context beta only where long prompts are priced as the upstream bills them.
+        long_context=bool(admission.price.tiers),
+    )
+
+
+async def _not_forwarded(ex: Exchange, exc: SpectraError) -> None:
+    """Record and answer a request no attempt answered (the hold goes back in `ex.close`)."""
+    admission, record = ex.admission, ex.record
     assert admission is not None
     assert record is not None
-    ex.attempts = attempts = Attempts()
-    ex.started = time.monotonic()
-    try:
-        ex.forwarded = await forward(
-            scheduler=gw.scheduler,
-            client=gw.client,
-            protocol=ex.protocol,
-            path=ex.path,
-            query=ex.scope.get("query_string", b"").decode("latin-1"),
-            headers=ex.headers,
-            body=ex.body,
-            body_decompressed=ex.decompressed,
-            info=ex.info,
-            model=admission.model,
-            group_id=admission.entry.group_id,
-            timeouts=gw.timeouts,
-            max_attempts=gw.settings.gateway_max_attempts,
-            attempts=attempts,
-            # A 1M-context beta only where long prompts are priced as the upstream bills them.
-            long_context=bool(admission.price.tiers),
+    failure = exc if isinstance(exc, UpstreamFailure) else None
+    latency = time.monotonic() - ex.started
+    metrics.observe_request(
+        ex.protocol.value,
+        admission.model,
+        "error" if failure is not None else "refused",
+        failure.type.value if failure is not None else exc.code,
+        latency=latency,
+    )
+    ex.gw.settler.record(
+        replace(
+            record,
+            status="error" if failure is not None else "refused",
+            error_type=failure.type.value if failure is not None else None,
+            refusal_reason=None if failure is not None else exc.code,
+            refusal_rule=None if failure is not None else "pool",
+            refusal_message=None if failure is not None else exc.message[:500],
+            attempts=max(ex.tries, 1),
+            latency_ms=ms(latency),
+            fallback_reason=ex.fallback_reason,
+            fallback_trace=ex.fallback_trace[:500] if ex.fallback_trace else None,
         )
-    except _NOT_FORWARDED as exc:
-        # Nothing generated: the hold and the lease go back in `ex.close`.
-        failure = exc if isinstance(exc, UpstreamFailure) else None
-        latency = time.monotonic() - ex.started
-        metrics.observe_request(
-            ex.protocol.value,
-            admission.model,
-            "error" if failure is not None else "refused",
-            failure.type.value if failure is not None else exc.code,
-            latency=latency,
-        )
-        gw.settler.record(
-            replace(
-                record,
-                status="error" if failure is not None else "refused",
-                error_type=failure.type.value if failure is not None else None,
-                refusal_reason=None if failure is not None else exc.code,
-                refusal_rule=None if failure is not None else "pool",
-                refusal_message=None if failure is not None else exc.message[:500],
-                attempts=max(attempts.count, 1),
-                latency_ms=_ms(latency),
-            )
-        )
-        if failure is not None and failure.status is not None and failure.body:
-            await refusals.send_upstream_error(ex.send, failure, request_id=ex.request_id)
-        else:
-            await refusals.send_refusal(
-                ex.send, exc, anthropic=ex.anthropic, request_id=ex.request_id
-            )
-        return False
-    return True
+    )
+    if failure is not None and failure.status is not None and failure.body:
+        await refusals.send_upstream_error(ex.send, failure, request_id=ex.request_id)
+    else:
+        await refusals.send_refusal(ex.send, exc, anthropic=ex.anthropic, request_id=ex.request_id)
+
+
+def fallback_headers(ex: Exchange) -> list[tuple[bytes, bytes]]:
+    """`x-spectra-fallback` on an answer a fallback model gave: the models tried or skipped."""
+    if ex.fallback_reason is None or ex.fallback_trace is None:
+        return []
+    text = f"{ex.fallback_reason}: {ex.fallback_trace}"[:500]
+    return [(b"x-spectra-fallback", text.encode("latin-1", "replace"))]
 
 
 async def _relay_body(ex: Exchange) -> None:
@@ -275,6 +311,7 @@ async def _relay_body(ex: Exchange) -> None:
         else None
     )
     headers = response_headers(resp, ex.request_id)
+    headers.extend(fallback_headers(ex))
     unreadable: UnreadableAnswerError | None = None
     if ctx is not None and failure is None:
         try:
@@ -299,7 +336,7 @@ async def _relay_body(ex: Exchange) -> None:
         error_type: str | None = failure.type.value
     else:
         error_type = unreadable.code if unreadable is not None else None
-    await _finish(
+    await finish(
         ex,
         metered,
         status="ok" if error_type is None else "error",
@@ -321,6 +358,7 @@ async def _relay_stream(ex: Exchange) -> None:
         translator=None if fw.translation is None else SSEStreamTranslator(fw.translation),
         receive=ex.receive,
         send=ex.send,
+        extra_headers=fallback_headers(ex),
         frames=fw.frames,
     )
     tap = result.tap
@@ -343,84 +381,6 @@ async def _relay_stream(ex: Exchange) -> None:
             error_type = result.failure.type.value
         else:
             error_type = "stream_broken"
-    await _finish(
+    await finish(
         ex, metered, status=status, error_type=error_type, served=tap.model, failure=result.failure
     )
-
-
-async def _finish(
-    ex: Exchange,
-    metered: Metered | None,
-    *,
-    status: str,
-    error_type: str | None,
-    served: str | None,
-    failure: UpstreamFailure | None,
-) -> None:
-    """Settle the answered request and tell the pool how the account did."""
-    gw, admission, fw, record = ex.gw, ex.admission, ex.forwarded, ex.record
-    assert admission is not None
-    assert fw is not None
-    assert record is not None
-    now = time.monotonic()
-    started, ttfb = ex.started, ex.first_byte_at
-    final = replace(
-        record,
-        status=status,
-        error_type=error_type,
-        account_id=fw.selection.account_id,
-        model_served=served or fw.selection.upstream_model,
-        attempts=fw.attempts,
-        latency_ms=_ms(now - started),
-        ttfb_ms=_ms(ttfb - started) if ttfb is not None else None,
-    )
-    ex.record = final
-    metrics.observe_request(
-        ex.protocol.value,
-        admission.model,
-        status,
-        error_type or "",
-        latency=now - started,
-        ttfb=ttfb - started if ttfb is not None else None,
-    )
-    if failure is not None:
-        metrics.observe_upstream_error(failure.type.value, fw.selection.account_name)
-    if fw.selection.provider in _OWN_PRICES:
-        # Charged at the serving provider's price (e.g. Bedrock's regional price).
-        served_price = gw.prices.price_for(
-            admission.model, admission.started_at, provider=fw.selection.provider
-        )
-        if served_price is not None:
-            admission.price = served_price
-    cost = await gw.settler.settle(admission, final, metered)
-    usage = metered.usage if metered is not None else None
-    if metered is not None and metered.anomalies:
-        gw.scheduler.state.alert_usage_anomaly(
-            fw.selection.account_id,
-            request_id=admission.request_id,
-            model=final.model_served or admission.model,
-            anomalies=metered.anomalies,
-        )
-    if admission.lease is not None:
-        admission.lease.finish(usage.total_tokens if usage is not None else 0)
-    if failure is not None:
-        gw.scheduler.report(fw.selection, failure)
-    else:
-        gw.scheduler.report(
-            fw.selection,
-            Succeeded(
-                latency_ms=(now - fw.sent_at) * 1000,
-                ttfb_ms=(fw.headers_at - fw.sent_at) * 1000,
-                input_tokens=(
-                    usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
-                )
-                if usage
-                else 0,
-                output_tokens=usage.output_tokens if usage else 0,
-                cost_micros=cost,
-            ),
-        )
-
-
-def _ms(seconds: float) -> int:
-    return max(int(seconds * 1000), 0)

@@ -1,18 +1,25 @@
 """GET /v1/models: the models this caller may use, in OpenAI's shape or Anthropic's.
 
-Candidates are what the pool serves: each account's concrete model names and aliases, and the
-priced models (genai-prices) its glob patterns match. A model is listed when the caller's
-key scope and packages or wallets allow it (a refusal only for lack of money still lists it).
+Candidates are what the pool serves now: each account that is not disabled or waiting for an
+admin (`needs_attention`) and is open to the caller's group contributes its concrete model names
+and aliases, and the priced models (genai-prices) its glob patterns match. Only chat-style
+generation models are listed (`CHAT_ONLY` leaves out image, realtime, audio, speech,
+transcription, embedding and moderation models, which the generation endpoints cannot serve).
+A model is listed when the caller's key scope, packages and group policy allow it (a refusal
+only for lack of money still lists it).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
+import uuid
 from typing import Any
 
 from spectra.keys.cache import KeyEntry
 from spectra.kit.clock import utc_now
 from spectra.policy.decide import Decision, decide
+from spectra.pool.states import AccountState
 from spectra.usage.defaults import known_models
 
 from .admission import policy_inputs
@@ -23,6 +30,13 @@ ACCESS_REASONS = frozenset(
     {"model_not_in_key_scope", "model_not_in_package", "no_funding_source", "user_suspended"}
 )
 _GLOB = set("*?[")
+ON_DUTY = frozenset(set(AccountState) - {AccountState.DISABLED, AccountState.NEEDS_ATTENTION})
+NOT_CHAT = re.compile(
+    r"image|dall-e|realtime|tts|transcribe|whisper|embed|audio|moderation|sora|(?:^|-)live"
+    r"|instruct|translate|computer-use|(?:^|-)search(?:-|$)|deep-research|:|\.ft-"
+    r"|^(?:ada|babbage|curie|davinci)|text-davinci"
+)
+"""Names of models the generation endpoints cannot serve (a model id containing any of these)."""
 
 
 async def decide_for(gw: Gateway, entry: KeyEntry, model: str) -> Decision:
@@ -30,12 +44,15 @@ async def decide_for(gw: Gateway, entry: KeyEntry, model: str) -> Decision:
     return decide(inputs, model, now=utc_now())
 
 
-def served_models(gw: Gateway) -> list[tuple[str, str]]:
-    """(model, provider) the pool can serve now, sorted."""
+def served_models(gw: Gateway, group_id: uuid.UUID | None = None) -> list[tuple[str, str]]:
+    """(model, provider) of chat-style models an account serves now (to `group_id`), sorted."""
     priced = known_models()
     out: dict[str, str] = {}
+    group = None if group_id is None else str(group_id)
     for runtime in gw.scheduler.state.accounts.values():
         config = runtime.config
+        if runtime.snapshot.state not in ON_DUTY or not config.open_to(group):
+            continue
         for alias in config.aliases:
             out.setdefault(alias, config.provider)
         for pattern in config.models:
@@ -45,14 +62,16 @@ def served_models(gw: Gateway) -> list[tuple[str, str]]:
             for _provider, model in priced:
                 if fnmatch.fnmatchcase(model, pattern):
                     out.setdefault(model, config.provider)
-    return sorted(out.items())
+    return sorted((m, p) for m, p in out.items() if not NOT_CHAT.search(m))
 
 
 async def usable_models(gw: Gateway, entry: KeyEntry) -> list[tuple[str, str]]:
     inputs = await policy_inputs(gw.policy, gw.view, entry, gw.workspace)
     now = utc_now()
     usable = []
-    for model, provider in served_models(gw):
+    for model, provider in served_models(gw, entry.group_id):
+        if gw.prices.price_for(model, now) is None:
+            continue  # admission would refuse it: model_unpriced
         decision = decide(inputs, model, now=now)
         if decision.allowed or decision.reason_code in MONEY_REASONS:
             usable.append((model, provider))

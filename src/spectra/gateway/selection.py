@@ -186,7 +186,7 @@ async def forward(
         else:
             upstream_body = rewrite_request(
                 body,
-                model=selection.upstream_model if selection.upstream_model != model else None,
+                model=selection.upstream_model if selection.upstream_model != info.model else None,
                 include_usage=inject,
                 parsed=info,
             )

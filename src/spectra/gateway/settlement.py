@@ -23,10 +23,9 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit.actor import GATEWAY
 from spectra.db.batch import GroupCommitter, defer
+from spectra.db.session import Session
 from spectra.errors import SpectraError
 from spectra.kit.clock import utc_now
 from spectra.ledger import service as ledger_service
@@ -133,7 +132,7 @@ class Settler:
         self._submit(record, None)
 
     def _submit(self, record: UsageRecordCreate, spec: LedgerTransactionSpec | None) -> None:
-        async def work(session: AsyncSession) -> _Settlement:
+        async def work(session: Session) -> _Settlement:
             item = _Settlement(record, spec)
             # Written once per batch, ledger first: see `_write_batch`.
             await defer(session, _write_batch, item)
@@ -197,7 +196,7 @@ class _Settlement:
     error: SpectraError | None = None
 
 
-async def _write_batch(session: AsyncSession, items: list[_Settlement]) -> None:
+async def _write_batch(session: Session, items: list[_Settlement]) -> None:
     """Write a batch's settlements: every ledger transaction first (one `post_specs`), then
     every usage record (one INSERT) carrying its transaction's id, so the foreign key always
     points at a row already written. A spec the ledger refuses (skip-and-report) writes neither

@@ -94,6 +94,7 @@ async def relay_stream(
     receive: Receive,
     send: Send,
     translator: SSEStreamTranslator | None = None,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
     frames: Callable[[bytes], bytes] | None = None,
 ) -> RelayResult:
     """Relay a streamed (SSE) response chunk by chunk; never raises for upstream or caller faults.
@@ -107,8 +108,11 @@ async def relay_stream(
     tap = chat_filter.tap if chat_filter is not None else make_tap(protocol)
     decoder = _Decoder(resp.headers.get("content-encoding"))
     headers = response_headers(resp, request_id, body_changed=chat_filter is not None)
+    if extra_headers:
+        headers.extend(extra_headers)
     if translator is not None:
         headers = body_headers_dropped(headers)
+        translator.observe(tap.on_event)  # one SSE parse for the tap and the translation
     if frames is not None:
         headers = [(k, v) for k, v in body_headers_dropped(headers) if k != b"content-type"]
         headers.append((b"content-type", b"text/event-stream; charset=utf-8"))
@@ -152,9 +156,7 @@ async def relay_stream(
             if chat_filter is not None:
                 out = chat_filter.feed(chunk)
             elif translator is not None:
-                plain = decoder.feed(chunk)
-                tap.feed(plain)
-                out = translator.feed(plain)
+                out = translator.feed(decoder.feed(chunk))
             else:
                 tap.feed(decoder.feed(chunk))
                 out = chunk
@@ -176,10 +178,10 @@ async def relay_stream(
         with contextlib.suppress(Exception):
             await chunks.aclose()
     tail = chat_filter.close() if chat_filter is not None else b""
-    if chat_filter is None:
+    if translator is not None:
+        tail = translator.finish()  # also shows the tap the last event
+    elif chat_filter is None:
         tap.close()
-    if translator is not None and not result.client_gone:
-        tail = translator.finish()
     if not result.client_gone:
         with contextlib.suppress(OSError):
             await send({"type": "http.response.body", "body": tail, "more_body": False})

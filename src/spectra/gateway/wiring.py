@@ -19,6 +19,8 @@ from spectra.ledger.holds import BalanceView
 from spectra.ledger.wiring import balance_view
 from spectra.policy.snapshot import PolicyCache
 from spectra.policy.snapshot import current_cache as current_policy
+from spectra.pool.fallbacks import CHANGE as FALLBACKS_CHANGE
+from spectra.pool.fallbacks import FallbackChains
 from spectra.pool.scheduler import Scheduler
 from spectra.pool.wiring import scheduler as pool_scheduler
 from spectra.providers.client import Timeouts, UpstreamClient
@@ -46,6 +48,8 @@ class Gateway:
         self._idle = asyncio.Event()
         self._idle.set()
         self._settler: Settler | None = None
+        self.fallbacks = FallbackChains()
+        """Model fallback chains, in memory (loaded at start, refreshed by the change feed)."""
 
     @property
     def keys(self) -> KeyCache:
@@ -147,9 +151,12 @@ def current() -> Gateway | None:
 def install(hub: Hub) -> None:
     global _current
     gateway = Gateway(hub.settings, hub.committer, hub.redis)
+    gateway.fallbacks.db = hub.db
     _current = gateway
+    hub.feed.subscribe(FALLBACKS_CHANGE, gateway.fallbacks.on_changes)
 
     async def start() -> None:
+        await gateway.fallbacks.load()
         gateway.accepting = True
 
     async def stop() -> None:

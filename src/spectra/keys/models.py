@@ -103,6 +103,8 @@ class AdminToken(IdMixin, TimestampMixin, Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     """HMAC-SHA256 of the secret under the server's key-hash subkey, hex."""
     is_read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    scope: Mapped[str | None] = mapped_column(String(16))
+    """None: the REST API with the user's role; `scim`: only /scim/v2 (directory provisioning)."""
     status: Mapped[str] = mapped_column(String(16), default=KEY_ACTIVE)
     expires_at: Mapped[datetime | None] = mapped_column()
     """When the token stops working (UTC); None = until revoked."""
@@ -124,7 +126,7 @@ class AdminToken(IdMixin, TimestampMixin, Base):
         return KEY_ACTIVE
 
     def audit_view(self) -> dict[str, Any]:
-        return {
+        view: dict[str, Any] = {
             "name": self.name,
             "prefix": self.prefix,
             "user_id": str(self.user_id),
@@ -132,6 +134,9 @@ class AdminToken(IdMixin, TimestampMixin, Base):
             "status": self.status,
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
         }
+        if self.scope is not None:
+            view["scope"] = self.scope
+        return view
 
 
 Index("ix_admin_tokens_user_id", AdminToken.user_id)

@@ -148,6 +148,8 @@ class TokenRead(BaseModel):
     name: str
     prefix: str
     read_only: bool
+    scope: str | None = None
+    """None: the REST API with the user's role; `scim`: only directory provisioning."""
     status: str
     created_at: datetime
     last_used_at: datetime | None
@@ -163,6 +165,7 @@ class TokenRead(BaseModel):
             name=token.name,
             prefix=token.prefix,
             read_only=token.is_read_only,
+            scope=token.scope,
             status=token.effective_status(utc_now()),
             created_at=token.created_at,
             last_used_at=token.last_used_at,
@@ -178,3 +181,12 @@ class TokenCreated(TokenRead):
     @classmethod
     def with_secret(cls, token: AdminToken, secret: str) -> TokenCreated:
         return cls(**TokenRead.of(token).model_dump(), secret=secret)
+
+
+class ScimTokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_email: str | None = Field(default=None, max_length=320)
+    """Over the API, only the caller (the default)."""
+    name: str = Field(default="", max_length=MAX_NAME)
+    expires_at: Expiry = None

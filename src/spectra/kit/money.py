@@ -71,6 +71,14 @@ def parse_amount(
     return Micros(micros)
 
 
+def micros_of(text: str) -> Micros:
+    """The micros an exact amount string stands for: the inverse of `format_amount`, for reading
+    back what Spectra wrote (no range or sign rule; a request's amount goes through `parse_amount`)."""
+    if _AMOUNT_RE.fullmatch(text) is None:
+        raise InvalidAmountError(f"'{text[:40]}' is not a decimal amount such as \"12.50\".")
+    return Micros(int(Decimal(text).scaleb(_MAX_DECIMALS)))
+
+
 def to_decimal(micros: int) -> Decimal:
     """Exact Decimal value in currency units."""
     return Decimal(micros).scaleb(-_MAX_DECIMALS)

@@ -1,4 +1,5 @@
-"""Cursor pagination: `Page[T]` and opaque cursors over (created_at, id) or any sort key."""
+"""Cursor pagination: `Page[T]` (what a service returns), `ListResource[T]` (the answer's
+envelope) and opaque cursors over (created_at, id) or any sort key."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
 
 from spectra.errors import InvalidCursorError, InvalidError
 
@@ -21,6 +24,18 @@ class Page(Generic[T]):
     items: Sequence[T]
     next_cursor: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ListResource(BaseModel, Generic[T]):
+    """Every list answer: `{"items": [...], "next_cursor": "..." | null}`. Validates from a
+    `Page` as it is (`ListResource[XRead].model_validate(page)`); null on the last page."""
+
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_serialization_defaults_required=True
+    )
+
+    items: list[T]
+    next_cursor: str | None = None
 
 
 def encode_cursor(values: Sequence[Any]) -> str:

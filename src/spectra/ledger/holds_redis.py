@@ -37,13 +37,13 @@ from spectra.errors import InvalidError
 from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
 from spectra.ledger import repository as repo
+from spectra.ledger.balance_view import FundingPlan, Hold, LedgerTransactionSpec, dedupe_plan
 from spectra.ledger.errors import (
     AccountNotFoundError,
     HoldNotOpenError,
     HoldStoreUnavailableError,
     InsufficientFundsError,
 )
-from spectra.ledger.holds import FundingPlan, Hold, LedgerTransactionSpec, dedupe_plan
 from spectra.ledger.models import AccountKind, TransactionKind
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from spectra.packages.models import (
     PackagePeriod,
     PackageVersion,
 )
-from spectra.users.models import Group, User
+from spectra.users.models import User
 
 
 async def find_package_by_name(session: AsyncSession, name: str) -> Package | None:
@@ -89,32 +89,6 @@ async def packages_by_id(
         return {}
     rows = (await session.execute(select(Package).where(Package.id.in_(wanted)))).scalars().all()
     return {row.id: row for row in rows}
-
-
-async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
-    stmt = select(User).where(User.email == email.strip().lower())
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def users_by_email(session: AsyncSession, emails: Iterable[str]) -> dict[str, User]:
-    wanted = {e.strip().lower() for e in emails}
-    if not wanted:
-        return {}
-    rows = (await session.execute(select(User).where(User.email.in_(wanted)))).scalars().all()
-    return {row.email: row for row in rows}
-
-
-async def users_by_id(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, User]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    rows = (await session.execute(select(User).where(User.id.in_(wanted)))).scalars().all()
-    return {row.id: row for row in rows}
-
-
-async def find_group_by_name(session: AsyncSession, name: str) -> Group | None:
-    stmt = select(Group).where(Group.name_key == name.strip().lower())
-    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def group_members(session: AsyncSession, group_id: uuid.UUID) -> Sequence[User]:

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from spectra.kit.schema import AmountIn, AmountOut, NonNegativeAmountIn
+from spectra.kit.schema import (
+    AmountIn,
+    AmountOut,
+    NonNegativeAmountIn,
+    ReadModel,
+    money_pair,
+    renamed,
+)
 from spectra.packages.periods import Period
-
-if TYPE_CHECKING:
-    from spectra.packages.models import PackageVersion
-    from spectra.packages.service.assignments import AssignmentDetail, Preview
-    from spectra.packages.service.catalog import PackageDetail
-    from spectra.packages.service.views import Holding
 
 PeriodName = Literal["monthly", "weekly", "daily", "one_time"]
 INT32_MAX = 2_147_483_647
@@ -64,9 +65,9 @@ class PackageUpdate(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
-class VersionRead(BaseModel):
+class VersionRead(ReadModel):
     version: int
-    allowance: AmountOut
+    allowance: AmountOut = money_pair("allowance")
     allowance_micros: int
     period: str
     valid_days: int | None
@@ -75,24 +76,26 @@ class VersionRead(BaseModel):
     rpm: int | None
     tpm: int | None
     max_concurrent: int | None
-    max_cost_per_request: AmountOut | None
+    max_cost_per_request: AmountOut | None = money_pair("max_cost_per_request")
     max_cost_per_request_micros: int | None
-    list_price: AmountOut
+    list_price: AmountOut = money_pair("list_price")
     list_price_micros: int
     note: str
     created_by: str
     created_at: datetime
 
 
-class PackageRead(BaseModel):
-    id: uuid.UUID
-    name: str
-    description: str
-    status: str
-    current_version: int
+class PackageRead(ReadModel):
+    """From a `PackageDetail`."""
+
+    id: uuid.UUID = renamed("package.id", "id")
+    name: str = renamed("package.name", "name")
+    description: str = renamed("package.description", "description")
+    status: str = renamed("package.status", "status")
+    current_version: int = renamed("package.current_version", "current_version")
     terms: VersionRead
     active_assignments: int
-    created_at: datetime
+    created_at: datetime = renamed("package.created_at", "created_at")
 
 
 class AssignmentWindow(BaseModel):
@@ -122,25 +125,30 @@ class BulkAssignmentCreate(AssignmentWindow):
     """Answer with who would gain what, and change nothing."""
 
 
-class AssignmentRead(BaseModel):
-    id: uuid.UUID
-    user_id: uuid.UUID
+class AssignmentRead(ReadModel):
+    """From an `AssignmentDetail`: the assignment row, with its package's name, version and
+    the user's email."""
+
+    id: uuid.UUID = renamed("assignment.id", "id")
+    user_id: uuid.UUID = renamed("assignment.user_id", "user_id")
     email: str | None
-    package_id: uuid.UUID
+    package_id: uuid.UUID = renamed("assignment.package_id", "package_id")
     package_name: str
     version: int
-    status: str
-    starts_at: datetime
-    ends_at: datetime | None
-    auto_renew: bool
-    cancel_at: datetime | None
-    period_starts_at: datetime | None
-    period_ends_at: datetime | None
-    closed_at: datetime | None
-    allowance_account_id: uuid.UUID
-    reason: str
-    assigned_by: str
-    created_at: datetime
+    status: str = renamed("assignment.status", "status")
+    starts_at: datetime = renamed("assignment.starts_at", "starts_at")
+    ends_at: datetime | None = renamed("assignment.ends_at", "ends_at")
+    auto_renew: bool = renamed("assignment.auto_renew", "auto_renew")
+    cancel_at: datetime | None = renamed("assignment.cancel_at", "cancel_at")
+    period_starts_at: datetime | None = renamed("assignment.period_starts_at", "period_starts_at")
+    period_ends_at: datetime | None = renamed("assignment.period_ends_at", "period_ends_at")
+    closed_at: datetime | None = renamed("assignment.closed_at", "closed_at")
+    allowance_account_id: uuid.UUID = renamed(
+        "assignment.allowance_account_id", "allowance_account_id"
+    )
+    reason: str = renamed("assignment.reason", "reason")
+    assigned_by: str = renamed("assignment.assigned_by", "assigned_by")
+    created_at: datetime = renamed("assignment.created_at", "created_at")
 
 
 class CancelIn(BaseModel):
@@ -177,20 +185,22 @@ class GroupDefaultIn(BaseModel):
     """Package name; null clears the default."""
 
 
-class PreviewRowRead(BaseModel):
+class PreviewRowRead(ReadModel):
     user_id: uuid.UUID
     email: str
     change: str
     from_version: int | None
     to_version: int | None
-    allowance_before: AmountOut
+    allowance_before: AmountOut = money_pair("allowance_before")
     allowance_before_micros: int
-    allowance_after: AmountOut
+    allowance_after: AmountOut = money_pair("allowance_after")
     allowance_after_micros: int
     note: str
 
 
-class PreviewRead(BaseModel):
+class PreviewRead(ReadModel):
+    """From a `Preview`: the counts by change, then each row."""
+
     action: str
     package: str
     applied: bool
@@ -198,7 +208,7 @@ class PreviewRead(BaseModel):
     lose: int
     change: int
     unchanged: int
-    allowance_delta: AmountOut
+    allowance_delta: AmountOut = money_pair("allowance_delta")
     allowance_delta_micros: int
     rows: list[PreviewRowRead]
 
@@ -210,150 +220,45 @@ class RejectedLineRead(BaseModel):
     reason: str
 
 
-class HoldingRead(BaseModel):
-    """One package a member holds, with the same numbers for the member and for admins."""
+class HoldingRead(ReadModel):
+    """One package a member holds, with the same numbers for the member and for admins; from a
+    `Holding`."""
 
-    assignment_id: uuid.UUID
-    package: str
+    assignment_id: uuid.UUID = renamed("assignment.id", "assignment_id")
+    package: str = renamed("package_name", "package")
     version: int
-    status: str
-    allowance: AmountOut
+    status: str = renamed("assignment.status", "status")
+    allowance: AmountOut = money_pair("allowance")
     allowance_micros: int
-    carried_in: AmountOut
+    carried_in: AmountOut = money_pair("carried_in")
     carried_in_micros: int
-    available: AmountOut
+    available: AmountOut = money_pair("available")
     available_micros: int
-    used: AmountOut
+    used: AmountOut = money_pair("used")
     used_micros: int
-    remaining: AmountOut
+    remaining: AmountOut = money_pair("remaining")
     remaining_micros: int
     period_starts_at: datetime | None
     period_ends_at: datetime | None
     next_reset_at: datetime | None
-    ends_at: datetime | None
-    models: list[str]
+    ends_at: datetime | None = renamed("assignment.ends_at", "ends_at")
+    models: list[str] = renamed("model_patterns", "models")
     rpm: int | None
     tpm: int | None
     max_concurrent: int | None
-    max_cost_per_request: AmountOut | None
+    max_cost_per_request: AmountOut | None = money_pair("max_cost_per_request")
     max_cost_per_request_micros: int | None
-    allowance_account_id: uuid.UUID
-
-
-def version_read(v: PackageVersion) -> VersionRead:
-    return VersionRead(
-        version=v.version,
-        allowance=v.allowance_micros,
-        allowance_micros=v.allowance_micros,
-        period=v.period,
-        valid_days=v.valid_days,
-        rollover_periods=v.rollover_periods,
-        model_patterns=list(v.model_patterns),
-        rpm=v.rpm,
-        tpm=v.tpm,
-        max_concurrent=v.max_concurrent,
-        max_cost_per_request=v.max_cost_per_request_micros,
-        max_cost_per_request_micros=v.max_cost_per_request_micros,
-        list_price=v.list_price_micros,
-        list_price_micros=v.list_price_micros,
-        note=v.note,
-        created_by=v.created_by,
-        created_at=v.created_at,
+    allowance_account_id: uuid.UUID = renamed(
+        "assignment.allowance_account_id", "allowance_account_id"
     )
 
 
-def package_read(d: PackageDetail) -> PackageRead:
-    p = d.package
-    return PackageRead(
-        id=p.id,
-        name=p.name,
-        description=p.description,
-        status=p.status,
-        current_version=p.current_version,
-        terms=version_read(d.terms),
-        active_assignments=d.active_assignments,
-        created_at=p.created_at,
-    )
+class GroupDefaultRead(ReadModel):
+    group: str
+    group_id: uuid.UUID
+    package: str
 
 
-def assignment_read(d: AssignmentDetail) -> AssignmentRead:
-    a = d.assignment
-    return AssignmentRead(
-        id=a.id,
-        user_id=a.user_id,
-        email=d.email,
-        package_id=a.package_id,
-        package_name=d.package_name,
-        version=d.version,
-        status=a.status,
-        starts_at=a.starts_at,
-        ends_at=a.ends_at,
-        auto_renew=a.auto_renew,
-        cancel_at=a.cancel_at,
-        period_starts_at=a.period_starts_at,
-        period_ends_at=a.period_ends_at,
-        closed_at=a.closed_at,
-        allowance_account_id=a.allowance_account_id,
-        reason=a.reason,
-        assigned_by=a.assigned_by,
-        created_at=a.created_at,
-    )
-
-
-def preview_read(p: Preview) -> PreviewRead:
-    return PreviewRead(
-        action=p.action,
-        package=p.package,
-        applied=p.applied,
-        gain=p.count("gain"),
-        lose=p.count("lose"),
-        change=p.count("change"),
-        unchanged=p.count("unchanged"),
-        allowance_delta=p.allowance_delta_micros,
-        allowance_delta_micros=p.allowance_delta_micros,
-        rows=[
-            PreviewRowRead(
-                user_id=r.user_id,
-                email=r.email,
-                change=r.change,
-                from_version=r.from_version,
-                to_version=r.to_version,
-                allowance_before=r.allowance_before_micros,
-                allowance_before_micros=r.allowance_before_micros,
-                allowance_after=r.allowance_after_micros,
-                allowance_after_micros=r.allowance_after_micros,
-                note=r.note,
-            )
-            for r in p.rows
-        ],
-    )
-
-
-def holding_read(h: Holding) -> HoldingRead:
-    return HoldingRead(
-        assignment_id=h.assignment.id,
-        package=h.package_name,
-        version=h.version,
-        status=h.assignment.status,
-        allowance=h.allowance_micros,
-        allowance_micros=h.allowance_micros,
-        carried_in=h.carried_in_micros,
-        carried_in_micros=h.carried_in_micros,
-        available=h.available_micros,
-        available_micros=h.available_micros,
-        used=h.used_micros,
-        used_micros=h.used_micros,
-        remaining=h.remaining_micros,
-        remaining_micros=h.remaining_micros,
-        period_starts_at=h.period_starts_at,
-        period_ends_at=h.period_ends_at,
-        next_reset_at=h.next_reset_at,
-        ends_at=h.assignment.ends_at,
-        models=h.model_patterns,
-        rpm=h.rpm,
-        tpm=h.tpm,
-        max_concurrent=h.max_concurrent,
-        max_cost_per_request=h.max_cost_per_request_micros,
-        max_cost_per_request_micros=h.max_cost_per_request_micros,
-        allowance_account_id=h.assignment.allowance_account_id,
-    )
+class GroupDefaultSet(BaseModel):
+    group: str
+    package: str | None

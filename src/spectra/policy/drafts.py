@@ -10,11 +10,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.repository import paginate
+from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.kit.pagination import Page
 from spectra.users import service as users_service
@@ -40,7 +39,7 @@ MAX_DAYS = 90
 
 
 async def create_draft(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     group: str | uuid.UUID | None = None,
@@ -91,7 +90,7 @@ async def create_draft(
     return draft
 
 
-async def get_draft(session: AsyncSession, actor: Actor, *, draft_id: uuid.UUID) -> PolicyDraft:
+async def get_draft(session: AnySession, actor: Actor, *, draft_id: uuid.UUID) -> PolicyDraft:
     require(actor, Permission.READ_ALL)
     draft = await repository.get_draft(session, draft_id)
     if draft is None:
@@ -103,7 +102,7 @@ async def get_draft(session: AsyncSession, actor: Actor, *, draft_id: uuid.UUID)
 
 
 async def list_drafts(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     status: str | None = None,
@@ -121,7 +120,7 @@ async def list_drafts(
     )
 
 
-async def _open(session: AsyncSession, actor: Actor, draft_id: uuid.UUID) -> PolicyDraft:
+async def _open(session: AnySession, actor: Actor, draft_id: uuid.UUID) -> PolicyDraft:
     draft = await get_draft(session, actor, draft_id=draft_id)
     if draft.status != DraftStatus.DRAFT:
         raise DraftNotOpenError(f"This draft is already {draft.status}.", status=draft.status)
@@ -129,7 +128,7 @@ async def _open(session: AsyncSession, actor: Actor, draft_id: uuid.UUID) -> Pol
 
 
 async def _group_proposal(
-    session: AsyncSession, draft: PolicyDraft
+    session: AnySession, draft: PolicyDraft
 ) -> tuple[dryrun.Proposal, GroupRules, GroupRules]:
     current = (await repository.group_policies(session, [draft.target_id])).get(
         draft.target_id, GroupRules()
@@ -146,7 +145,7 @@ async def _group_proposal(
     return proposal, current, after
 
 
-async def _cohort(session: AsyncSession, draft: PolicyDraft) -> RolloutCohort:
+async def _cohort(session: AnySession, draft: PolicyDraft) -> RolloutCohort:
     cohort = await repository.get_cohort(session, draft.target_id)
     if cohort is None:
         raise DraftNotOpenError("The cohort of this draft no longer exists.")
@@ -154,7 +153,7 @@ async def _cohort(session: AsyncSession, draft: PolicyDraft) -> RolloutCohort:
 
 
 async def dry_run(
-    session: AsyncSession, actor: Actor, *, draft_id: uuid.UUID, days: int = 7
+    session: Session, actor: Actor, *, draft_id: uuid.UUID, days: int = 7
 ) -> PolicyDraft:
     """Evaluate the draft against the recorded requests of the last `days` days and the current
     entitlements (see dryrun.py) and store the result on the draft. Audited (summary only)."""
@@ -195,7 +194,7 @@ async def dry_run(
 
 
 async def publish_draft(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     draft_id: uuid.UUID,
@@ -259,7 +258,7 @@ async def publish_draft(
     return draft
 
 
-async def discard_draft(session: AsyncSession, actor: Actor, *, draft_id: uuid.UUID) -> PolicyDraft:
+async def discard_draft(session: Session, actor: Actor, *, draft_id: uuid.UUID) -> PolicyDraft:
     """Drop a draft without applying it. Audited."""
     require(actor, Permission.POLICY_WRITE)
     draft = await _open(session, actor, draft_id)
@@ -278,7 +277,7 @@ async def discard_draft(session: AsyncSession, actor: Actor, *, draft_id: uuid.U
     return draft
 
 
-async def latest_dry_run_draft(session: AsyncSession, cohort_id: uuid.UUID) -> PolicyDraft | None:
+async def latest_dry_run_draft(session: AnySession, cohort_id: uuid.UUID) -> PolicyDraft | None:
     """The newest open promotion draft of a cohort that has a dry-run."""
     rows: list[PolicyDraft] = list(
         (
@@ -296,7 +295,7 @@ async def latest_dry_run_draft(session: AsyncSession, cohort_id: uuid.UUID) -> P
 
 
 async def promote_cohort(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     rollout: str,

@@ -20,8 +20,7 @@ from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from spectra.db.session import AnySession
 from spectra.kit.money import format_amount
 from spectra.ledger import service as ledger_service
 from spectra.packages.service import Entitlement
@@ -117,7 +116,7 @@ def _concrete(patterns: Iterable[str], known: Iterable[str], priced: Iterable[st
 
 
 async def run(
-    session: AsyncSession,
+    session: AnySession,
     proposal: Proposal,
     *,
     days: int,

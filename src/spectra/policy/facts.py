@@ -95,7 +95,8 @@ class PolicyInputs:
 class TraceStep:
     rule: str
     outcome: str
-    """`pass`, `deny`, `pick` (a funding source chosen) or `skip`."""
+    """`pass`, `deny`, `pick` (a funding source chosen), `skip`, or `warn` (the pool step: the
+    model is listed but no account can take it now)."""
     detail: str
     inputs: dict[str, Any] = field(default_factory=dict)
 

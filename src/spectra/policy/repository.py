@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.keys.models import MemberKey
@@ -291,3 +291,52 @@ async def priced_models(session: AsyncSession) -> list[str]:
     """Models with an admin price."""
     stmt = select(PriceOverride.model).distinct().order_by(PriceOverride.model)
     return list((await session.execute(stmt)).scalars())
+
+
+async def usage_counts(
+    session: AsyncSession, user_ids: list[uuid.UUID], since: datetime, until: datetime
+) -> dict[str, int]:
+    """Requests, refusals, errors, active members and spend of these users over [since, until)."""
+    if not user_ids:
+        return {"requests": 0, "refused": 0, "errors": 0, "active": 0, "spend": 0}
+    stmt = select(
+        func.count(),
+        func.sum(_is_status("refused")),
+        func.sum(_is_status("error")),
+        func.count(func.distinct(UsageRecord.user_id)),
+        func.sum(UsageRecord.cost_micros),
+    ).where(
+        UsageRecord.user_id.in_(user_ids),
+        UsageRecord.created_at >= since,
+        UsageRecord.created_at < until,
+    )
+    requests, refused, errors, active, spend = (await session.execute(stmt)).one()
+    return {
+        "requests": int(requests or 0),
+        "refused": int(refused or 0),
+        "errors": int(errors or 0),
+        "active": int(active or 0),
+        "spend": int(spend or 0),
+    }
+
+
+async def usage_clients(
+    session: AsyncSession, user_ids: list[uuid.UUID], since: datetime, until: datetime
+) -> dict[str, int]:
+    """Requests per client family of these users over [since, until)."""
+    if not user_ids:
+        return {}
+    stmt = (
+        select(UsageRecord.client_family, func.count())
+        .where(
+            UsageRecord.user_id.in_(user_ids),
+            UsageRecord.created_at >= since,
+            UsageRecord.created_at < until,
+        )
+        .group_by(UsageRecord.client_family)
+    )
+    return {c: int(n) for c, n in (await session.execute(stmt)).all()}
+
+
+def _is_status(status: str) -> Any:
+    return case((UsageRecord.status == status, 1), else_=0)

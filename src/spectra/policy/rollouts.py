@@ -7,60 +7,75 @@ named one by one get the models as a grant. What it changed, and the state befor
 cohort, so a rollback restores the groups' rules, defaults and grants exactly and cancels the
 assignments the promotion made (their unused allowance expires, as any cancellation).
 
-`from spectra.policy import rollouts as rollouts_service`.
+`from spectra.policy import rollouts as rollouts_service`. Who a cohort reaches is in
+`rollout_cohorts`, its gates and health in `rollout_gates`, its JSON in `rollout_views`.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit import service as audit_service
-from spectra.audit.actor import SYSTEM, Actor
+from spectra.audit.actor import Actor
 from spectra.db.repository import paginate
+from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
 from spectra.kit.pagination import Page
 from spectra.packages import service as packages_service
 from spectra.packages.models import AssignmentStatus, PackageAssignment
-from spectra.usage.models import UsageRecord
 from spectra.users import service as users_service
-from spectra.users.models import User
 from spectra.users.permissions import Permission, require
 
-from . import repository
+from . import repository, rollout_gates
 from . import service as policy_service
-from .dryrun import PackageGain, Proposal
 from .errors import (
-    CohortNotFoundError,
     CohortOrderError,
     PolicyChangeInvalidError,
     RolloutExistsError,
-    RolloutGateError,
     RolloutNotFoundError,
 )
 from .models import CohortStatus, Rollout, RolloutCohort, RolloutStatus
 from .repository import GroupRules
+from .rollout_cohorts import USABLE, cohort_proposal, cohort_targets, find_cohort, widened
+from .rollout_gates import check_gates
+from .rollout_views import (
+    RolloutDetail,
+    cohort_view,
+    detail_view,
+    rollout_view,
+    rules_from,
+    rules_json,
+)
 from .schemas import RolloutCreate, rate_bp
 
-USABLE = ("active", "invited")
+__all__ = [
+    "USABLE",
+    "RolloutDetail",
+    "check_gates",
+    "cohort_proposal",
+    "cohort_targets",
+    "cohort_view",
+    "create_rollout",
+    "detail_view",
+    "find_cohort",
+    "get_rollout",
+    "list_rollouts",
+    "promote",
+    "rollback",
+    "rollout_metrics",
+    "rollout_view",
+    "rules_from",
+    "rules_json",
+    "widened",
+]
 
 
-@dataclass(frozen=True, slots=True)
-class RolloutDetail:
-    rollout: Rollout
-    cohorts: list[RolloutCohort]
-
-
-async def create_rollout(
-    session: AsyncSession, actor: Actor, *, data: RolloutCreate
-) -> RolloutDetail:
+async def create_rollout(session: Session, actor: Actor, *, data: RolloutCreate) -> RolloutDetail:
     """Create a rollout with its cohorts in order; nothing is applied until a promotion.
     Writes an audit event."""
     require(actor, Permission.POLICY_WRITE)
@@ -83,7 +98,7 @@ async def create_rollout(
     await session.flush()
     cohorts = []
     for position, spec in enumerate(data.cohorts):
-        users = await packages_service.resolve_users(session, emails=spec.users)
+        users = await packages_service.resolve_users(session, actor, emails=spec.users)
         group_ids = []
         for name in spec.groups:
             group = await users_service.get_group(session, actor, group=name)
@@ -125,7 +140,7 @@ async def create_rollout(
     return RolloutDetail(rollout, cohorts)
 
 
-async def get_rollout(session: AsyncSession, actor: Actor, *, rollout: str) -> RolloutDetail:
+async def get_rollout(session: AnySession, actor: Actor, *, rollout: str) -> RolloutDetail:
     require(actor, Permission.READ_ALL)
     found = await repository.get_rollout(session, rollout)
     if found is None:
@@ -136,7 +151,7 @@ async def get_rollout(session: AsyncSession, actor: Actor, *, rollout: str) -> R
 
 
 async def list_rollouts(
-    session: AsyncSession, actor: Actor, *, limit: int | None = None, cursor: str | None = None
+    session: AnySession, actor: Actor, *, limit: int | None = None, cursor: str | None = None
 ) -> Page[Rollout]:
     require(actor, Permission.READ_ALL)
     return await paginate(
@@ -149,157 +164,8 @@ async def list_rollouts(
     )
 
 
-def find_cohort(
-    detail: RolloutDetail, name: str | None, *, for_rollback: bool = False
-) -> RolloutCohort:
-    """The named cohort; without a name, the next to promote (or the last promoted, to roll back)."""
-    if name is not None:
-        for cohort in detail.cohorts:
-            if cohort.name == name or str(cohort.id) == name:
-                return cohort
-        raise CohortNotFoundError(
-            f"Rollout '{detail.rollout.name}' has no cohort '{name}'.", cohort=name
-        )
-    if for_rollback:
-        promoted = [c for c in detail.cohorts if c.status == CohortStatus.PROMOTED]
-        if not promoted:
-            raise CohortOrderError(f"Rollout '{detail.rollout.name}' has no promoted cohort.")
-        return promoted[-1]
-    pending = [c for c in detail.cohorts if c.status != CohortStatus.PROMOTED]
-    if not pending:
-        raise CohortOrderError(f"Every cohort of rollout '{detail.rollout.name}' is promoted.")
-    return pending[0]
-
-
-async def cohort_targets(
-    session: AsyncSession, cohort: RolloutCohort
-) -> tuple[list[uuid.UUID], list[User], list[User]]:
-    """(group ids, members of those groups, members named one by one outside them)."""
-    if cohort.everyone:
-        group_ids = await repository.all_group_ids(session)
-    else:
-        group_ids = [uuid.UUID(g) for g in cohort.group_ids]
-    in_groups = [
-        u for u in await repository.users_in(session, group_ids=group_ids) if u.status in USABLE
-    ]
-    named = [
-        u
-        for u in await repository.users_in(
-            session, user_ids=[uuid.UUID(x) for x in cohort.user_ids]
-        )
-        if u.group_id not in set(group_ids) and u.status in USABLE
-    ]
-    return group_ids, in_groups, named
-
-
-def widened(rules: GroupRules, cohort: RolloutCohort) -> GroupRules:
-    """A group's rules once the cohort is promoted (pure)."""
-    models = tuple(cohort.models)
-    allowed = rules.allowed_models
-    if allowed:
-        allowed = allowed + tuple(m for m in models if m not in allowed)
-    return GroupRules(
-        **{
-            **asdict(rules),
-            "allowed_models": allowed,
-            "denied_models": tuple(d for d in rules.denied_models if d not in models),
-            "monthly_cap_micros": cohort.monthly_cap_micros
-            if cohort.monthly_cap_micros is not None
-            else rules.monthly_cap_micros,
-            "member_monthly_cap_micros": cohort.member_monthly_cap_micros
-            if cohort.member_monthly_cap_micros is not None
-            else rules.member_monthly_cap_micros,
-            "default_package": cohort.package or rules.default_package,
-        }
-    )
-
-
-async def cohort_proposal(session: AsyncSession, cohort: RolloutCohort) -> Proposal:
-    """What promoting `cohort` would change (for the dry-run; `promote` applies the same)."""
-    group_ids, in_groups, named = await cohort_targets(session, cohort)
-    current = await repository.group_policies(session, group_ids)
-    proposal = Proposal(users=in_groups + named, extra_models=tuple(cohort.models))
-    for gid in group_ids:
-        proposal.rules[gid] = widened(current.get(gid, GroupRules()), cohort)
-    grants = await repository.member_grants(session, [u.id for u in named])
-    for user in named:
-        have = grants.get(user.id, ())
-        proposal.grants[user.id] = have + tuple(m for m in cohort.models if m not in have)
-    if cohort.package:
-        found = await packages_service.get_package(session, SYSTEM, name=cohort.package)
-        pkg, version = found.package, found.terms
-        preview = await packages_service.preview_assignment(
-            session, SYSTEM, package=cohort.package, users=proposal.users
-        )
-        ends = utc_now() + timedelta(days=30)
-        for row in preview.rows:
-            if row.change == "gain":
-                proposal.packages[row.user_id] = PackageGain(
-                    package_id=pkg.id,
-                    package_name=pkg.name,
-                    version=version.version,
-                    model_patterns=tuple(version.model_patterns),
-                    allowance_micros=version.allowance_micros,
-                    max_cost_per_request_micros=version.max_cost_per_request_micros,
-                    rpm=version.rpm,
-                    tpm=version.tpm,
-                    max_concurrent=version.max_concurrent,
-                    period_ends_at=ends,
-                )
-    return proposal
-
-
-async def check_gates(
-    session: AsyncSession, detail: RolloutDetail, cohort: RolloutCohort
-) -> dict[str, Any]:
-    """Refuse a promotion out of order or before its gates open; the gate facts when open."""
-    earlier = [c for c in detail.cohorts if c.position < cohort.position]
-    if cohort.status == CohortStatus.PROMOTED:
-        raise CohortOrderError(f"Cohort '{cohort.name}' is already promoted.", cohort=cohort.name)
-    waiting = [c.name for c in earlier if c.status != CohortStatus.PROMOTED]
-    if waiting:
-        raise CohortOrderError(
-            f"Promote {', '.join(waiting)} before '{cohort.name}'; cohorts go in order.",
-            cohort=cohort.name,
-        )
-    facts: dict[str, Any] = {}
-    if not earlier:
-        return facts
-    previous = earlier[-1]
-    assert previous.promoted_at is not None
-    rollout = detail.rollout
-    now = utc_now()
-    days = (now - previous.promoted_at) / timedelta(days=1)
-    facts["days_since_previous"] = round(days, 2)
-    if rollout.min_days is not None and days < rollout.min_days:
-        raise RolloutGateError(
-            f"Cohort '{previous.name}' was promoted {days:.1f} days ago; the rollout waits "
-            f"{rollout.min_days} days before the next cohort.",
-            min_days=rollout.min_days,
-        )
-    if rollout.max_error_rate_bp is None and rollout.max_refusal_rate_bp is None:
-        return facts
-    _, in_groups, named = await cohort_targets(session, previous)
-    totals = await _counts(session, [u.id for u in in_groups + named], previous.promoted_at, now)
-    requests = totals["requests"]
-    for name, limit, part in (
-        ("error rate", rollout.max_error_rate_bp, totals["errors"]),
-        ("refusal rate", rollout.max_refusal_rate_bp, totals["refused"]),
-    ):
-        bp = part * 10_000 // requests if requests else 0
-        facts[name.replace(" ", "_") + "_bp"] = bp
-        if limit is not None and bp > limit:
-            raise RolloutGateError(
-                f"Cohort '{previous.name}' has a {name} of {bp / 100:.2f} % since its promotion, "
-                f"above the rollout's {limit / 100:.2f} %; look at its metrics first.",
-                rate_bp=bp,
-                max_bp=limit,
-            )
-    return facts
-
-
 async def promote(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     rollout: str,
@@ -370,7 +236,7 @@ async def promote(
 
 
 async def rollback(
-    session: AsyncSession, actor: Actor, *, rollout: str, cohort: str | None = None
+    session: Session, actor: Actor, *, rollout: str, cohort: str | None = None
 ) -> RolloutCohort:
     """Reverse the last promoted cohort (or the named one, when no later cohort is promoted):
     restore its groups' rules, caps and default packages and its members' grants as they were,
@@ -434,7 +300,7 @@ async def rollback(
 
 
 async def rollout_metrics(
-    session: AsyncSession, actor: Actor, *, rollout: str, days: int = 7
+    session: AnySession, actor: Actor, *, rollout: str, days: int = 7
 ) -> dict[str, Any]:
     """Per cohort: members, active members, requests, spend against the caps, refusal and error
     rates, clients in use; for a promoted cohort, before and after its promotion (`days` each
@@ -456,134 +322,14 @@ async def rollout_metrics(
         if cohort.promoted_at is not None:
             start = cohort.promoted_at
             end = cohort.rolled_back_at or now
-            row["before"] = await _window(session, members, start - timedelta(days=days), start)
-            row["after"] = await _window(session, members, start, end)
+            row["before"] = await rollout_gates.window(
+                session, members, start - timedelta(days=days), start
+            )
+            row["after"] = await rollout_gates.window(session, members, start, end)
         else:
-            row["before"] = await _window(session, members, now - timedelta(days=days), now)
+            row["before"] = await rollout_gates.window(
+                session, members, now - timedelta(days=days), now
+            )
             row["after"] = None
         out.append(row)
     return {"rollout": rollout_view(detail.rollout), "days": days, "cohorts": out}
-
-
-async def _counts(
-    session: AsyncSession, user_ids: list[uuid.UUID], since: datetime, until: datetime
-) -> dict[str, int]:
-    if not user_ids:
-        return {"requests": 0, "refused": 0, "errors": 0, "active": 0, "spend": 0}
-    stmt = select(
-        func.count(),
-        func.sum(_case("refused")),
-        func.sum(_case("error")),
-        func.count(func.distinct(UsageRecord.user_id)),
-        func.sum(UsageRecord.cost_micros),
-    ).where(
-        UsageRecord.user_id.in_(user_ids),
-        UsageRecord.created_at >= since,
-        UsageRecord.created_at < until,
-    )
-    requests, refused, errors, active, spend = (await session.execute(stmt)).one()
-    return {
-        "requests": int(requests or 0),
-        "refused": int(refused or 0),
-        "errors": int(errors or 0),
-        "active": int(active or 0),
-        "spend": int(spend or 0),
-    }
-
-
-def _case(status: str) -> Any:
-    return case((UsageRecord.status == status, 1), else_=0)
-
-
-async def _window(
-    session: AsyncSession, user_ids: list[uuid.UUID], since: datetime, until: datetime
-) -> dict[str, Any]:
-    totals = await _counts(session, user_ids, since, until)
-    clients: dict[str, int] = {}
-    if user_ids:
-        stmt = (
-            select(UsageRecord.client_family, func.count())
-            .where(
-                UsageRecord.user_id.in_(user_ids),
-                UsageRecord.created_at >= since,
-                UsageRecord.created_at < until,
-            )
-            .group_by(UsageRecord.client_family)
-        )
-        clients = {c: int(n) for c, n in (await session.execute(stmt)).all()}
-    requests = totals["requests"]
-    return {
-        "since": since.isoformat(),
-        "until": until.isoformat(),
-        "active_members": totals["active"],
-        "requests": requests,
-        "refused": totals["refused"],
-        "errors": totals["errors"],
-        "refusal_rate": _pct(totals["refused"], requests),
-        "error_rate": _pct(totals["errors"], requests),
-        "spend": format_amount(totals["spend"]),
-        "spend_micros": totals["spend"],
-        "clients": dict(sorted(clients.items(), key=lambda kv: (-kv[1], kv[0]))),
-    }
-
-
-def _pct(part: int, whole: int) -> str:
-    if not whole:
-        return "0.00"
-    return f"{part * 100 / whole:.2f}"
-
-
-def rules_json(rules: GroupRules) -> dict[str, Any]:
-    data = asdict(rules)
-    for name in ("allowed_models", "denied_models", "allowed_clients"):
-        data[name] = list(data[name])
-    return data
-
-
-def rules_from(data: dict[str, Any]) -> GroupRules:
-    values = dict(data)
-    for name in ("allowed_models", "denied_models", "allowed_clients"):
-        values[name] = tuple(values.get(name) or ())
-    return GroupRules(**values)
-
-
-def cohort_view(cohort: RolloutCohort) -> dict[str, Any]:
-    def money(name: str, micros: int | None) -> dict[str, Any]:
-        return {name: None if micros is None else format_amount(micros), f"{name}_micros": micros}
-
-    return {
-        "id": str(cohort.id),
-        "position": cohort.position,
-        "name": cohort.name,
-        "user_ids": list(cohort.user_ids),
-        "group_ids": list(cohort.group_ids),
-        "everyone": cohort.everyone,
-        "models": list(cohort.models),
-        "package": cohort.package,
-        **money("monthly_cap", cohort.monthly_cap_micros),
-        **money("member_monthly_cap", cohort.member_monthly_cap_micros),
-        "status": cohort.status,
-        "promoted_at": cohort.promoted_at.isoformat() if cohort.promoted_at else None,
-        "rolled_back_at": cohort.rolled_back_at.isoformat() if cohort.rolled_back_at else None,
-    }
-
-
-def rollout_view(rollout: Rollout) -> dict[str, Any]:
-    def pct(bp: int | None) -> str | None:
-        return None if bp is None else f"{bp / 100:.2f}"
-
-    return {
-        "id": str(rollout.id),
-        "name": rollout.name,
-        "goal": rollout.goal,
-        "status": rollout.status,
-        "min_days": rollout.min_days,
-        "max_error_rate": pct(rollout.max_error_rate_bp),
-        "max_refusal_rate": pct(rollout.max_refusal_rate_bp),
-        "created_at": rollout.created_at.isoformat(),
-        "created_by": rollout.created_by,
-    }
-
-
-def detail_view(detail: RolloutDetail) -> dict[str, Any]:
-    return {**rollout_view(detail.rollout), "cohorts": [cohort_view(c) for c in detail.cohorts]}

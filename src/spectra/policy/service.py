@@ -11,12 +11,10 @@ from dataclasses import replace
 from fnmatch import fnmatchcase
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit import service as audit_service
 from spectra.audit.actor import SYSTEM, Actor
 from spectra.db.changes import record_change
-from spectra.db.session import ReadSession
+from spectra.db.session import AnySession, ReadSession, Session
 from spectra.keys import service as keys_service
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
@@ -34,23 +32,27 @@ from .counters import month_start
 from .decide import Decision, decide
 from .errors import PolicyKeyNotFoundError
 from .models import GroupPolicy, MemberGrant
+from .poolstep import with_pool_step
 from .repository import GroupRules
 from .schemas import GroupPolicyChange
 from .snapshot import GROUP_POLICY_CHANGE, MEMBER_GRANT_CHANGE, load_snapshot
 
 
 async def explain(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     user: uuid.UUID | str,
     model: str,
     key_id: uuid.UUID | None = None,
     client: str | None = None,
+    protocol: str | None = None,
 ) -> Decision:
     """Decide, from the database, whether `user` (id or email) may use `model` now and who would
     pay; with `key_id`, through that key's scope; with `client` (a client family), as if that
-    tool sent it. A member may explain their own access."""
+    tool sent it. Then the pool step: which accounts could serve the model for a caller
+    speaking `protocol` (any when None) and why the others are skipped; a model no account
+    serves is refused as `model_not_served`. A member may explain their own access."""
     require(actor, Permission.SELF)
     member = await users_service.get_user(session, actor, user=user)
     scopes: tuple[str, ...] = ()
@@ -85,11 +87,14 @@ async def explain(
         client=client,
         spent=(groups.get(member.group_id, 0), members.get(member.id, 0)),
     )
-    return decide(inputs, model, now=now)
+    found = await pool_service.model_coverage(
+        ReadSession(session), actor, model=model, protocol=protocol, group_id=member.group_id
+    )
+    return with_pool_step(decide(inputs, model, now=now), found)
 
 
 async def set_group_funding(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     group: uuid.UUID | str,
@@ -128,7 +133,7 @@ async def set_group_funding(
 
 
 async def get_group_policy(
-    session: AsyncSession, actor: Actor, *, group: uuid.UUID | str
+    session: AnySession, actor: Actor, *, group: uuid.UUID | str
 ) -> dict[str, Any]:
     """A group's whole policy: allowed and denied models, clients, request limits, the funding
     switches, its caps with this month's spend, and its default package."""
@@ -188,7 +193,7 @@ def rules_after(rules: GroupRules, change: GroupPolicyChange) -> GroupRules:
 
 
 async def apply_group_rules(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     group_id: uuid.UUID,
@@ -223,7 +228,7 @@ async def apply_group_rules(
     await record_change(session, GROUP_POLICY_CHANGE, group_id)
 
 
-async def set_member_grant(session: AsyncSession, *, user_id: uuid.UUID, models: list[str]) -> None:
+async def set_member_grant(session: Session, *, user_id: uuid.UUID, models: list[str]) -> None:
     """Set the model patterns granted to one member (empty removes the grant). No audit: the
     rollout action that calls it records one event."""
     row = await repository.get_member_grant(session, user_id)
@@ -241,7 +246,7 @@ async def set_member_grant(session: AsyncSession, *, user_id: uuid.UUID, models:
 MONEY_REASONS = frozenset({"package_allowance_exhausted", "wallet_empty"})
 
 
-async def served_models(session: AsyncSession) -> list[str]:
+async def served_models(session: AnySession) -> list[str]:
     """Models the pool serves: concrete names and aliases, and priced models its globs match."""
     page = await pool_service.list_accounts(ReadSession(session), SYSTEM, limit=1000)
     priced = [m for _, m in known_models()]
@@ -257,7 +262,7 @@ async def served_models(session: AsyncSession) -> list[str]:
 
 
 async def member_view(
-    session: AsyncSession, actor: Actor, *, user_id: uuid.UUID, key_id: uuid.UUID | None = None
+    session: AnySession, actor: Actor, *, user_id: uuid.UUID, key_id: uuid.UUID | None = None
 ) -> dict[str, Any]:
     """What a member has: packages (allowance, used, left, reset), wallet and group wallet
     balances, and the models they may use (through `key_id`'s scope when given)."""

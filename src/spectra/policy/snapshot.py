@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.db.changes import Change
-from spectra.db.session import Database, read_scope
+from spectra.db.session import AnySession, Database, read_scope
 from spectra.kit.clock import utc_now
 from spectra.ledger.models import AccountKind
 from spectra.packages import service as packages_service
@@ -146,7 +146,7 @@ class Snapshot:
 
 
 async def load_snapshot(
-    session: AsyncSession,
+    session: AnySession,
     *,
     user_ids: list[uuid.UUID] | None = None,
     group_ids: list[uuid.UUID] | None = None,

@@ -1,5 +1,6 @@
 """What differs between account kinds: the credential's form, the settings each kind needs
-(region, project, api-version), the default base URL, the protocols it speaks.
+(region, project, api-version), the default base URL. The protocols each speaks are
+`state.PROTOCOL_PROVIDERS` (translated traffic: `state.TRANSLATION_TARGETS`).
 
 `anthropic`, `openai`, `openai_compatible`, `gemini` and `azure_openai` take an API key.
 `bedrock` takes an IAM access key: `{"access_key_id", "secret_access_key", "session_token"?}`
@@ -16,18 +17,9 @@ from dataclasses import dataclass
 
 from spectra.providers import azure, bedrock, gemini, vertex
 
+from .credentials import last4
 from .errors import AccountInvalidError, CredentialMissingError
 
-KIND_PROTOCOLS: dict[str, frozenset[str]] = {
-    "anthropic": frozenset({"anthropic_messages"}),
-    "openai": frozenset({"openai_chat", "openai_responses"}),
-    "openai_compatible": frozenset({"openai_chat", "openai_responses"}),
-    "gemini": frozenset({"gemini_generate_content"}),
-    "azure_openai": frozenset({"openai_chat", "openai_responses"}),
-    "bedrock": frozenset({"anthropic_messages"}),
-    "vertex": frozenset({"anthropic_messages"}),
-}
-"""The wire protocol(s) each kind serves (the gateway translates the others to one of them)."""
 SETTINGS: dict[str, frozenset[str]] = {
     "bedrock": frozenset({"region"}),
     "vertex": frozenset({"region", "project"}),
@@ -48,16 +40,33 @@ class CleanCredential:
     """The last four characters of what identifies it (key, access key id, key id)."""
 
 
-def clean_credential(kind: str, raw: str) -> CleanCredential | None:
-    """Check a Bedrock or Vertex credential; None for the kinds that take a plain API key.
-    Raises `CredentialMissingError` naming what is wrong, never echoing the secret."""
+def clean_credential(kind: str, raw: str) -> CleanCredential:
+    """Check a credential by its kind's rule and give its stored form. Idempotent (the stored
+    form passes again). Raises `CredentialMissingError` naming what is wrong, never echoing
+    the secret."""
     if kind == "bedrock":
         keys = _aws_keys(raw.strip())
         return CleanCredential(keys.to_json(), keys.access_key_id[-4:])
     if kind == "vertex":
         info = _service_account(raw)
         return CleanCredential(json.dumps(info), str(info.get("private_key_id") or "")[-4:])
-    return None
+    key = clean_api_key(raw)
+    return CleanCredential(key, last4(key))
+
+
+def clean_api_key(raw: str) -> str:
+    """The rule of the kinds that take a plain API key."""
+    key = raw.strip()
+    if not key:
+        raise CredentialMissingError(
+            "The API key is empty; pass the account's upstream API key.", field="api_key"
+        )
+    if len(key) < 8 or any(c.isspace() for c in key):
+        raise CredentialMissingError(
+            "That does not look like an API key (too short, or it contains spaces).",
+            field="api_key",
+        )
+    return key
 
 
 def _aws_keys(raw: str) -> bedrock.AwsKeys:

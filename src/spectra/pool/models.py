@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     Float,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import true
 
 from spectra.db.base import Base, IdMixin, TimestampMixin
 from spectra.db.types import BigIntPK, MicrosType
@@ -97,6 +99,11 @@ class PoolAccount(IdMixin, TimestampMixin, Base):
     """Kind settings (`pool/kinds.py`): region, project, api_version. Never a secret."""
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     notes: Mapped[str] = mapped_column(String(2000), default="")
+    is_translation_allowed: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=true()
+    )
+    """Whether the account may serve callers of another protocol (their requests translated).
+    Only ever used when no account of the caller's own protocol can serve the model."""
 
     state: Mapped[str] = mapped_column(String(16), default="active")
     state_reason: Mapped[str] = mapped_column(String(500), default="")
@@ -185,3 +192,18 @@ class PoolAlert(IdMixin, Base):
 
 
 Index("ix_pool_alerts_created_at_id", PoolAlert.created_at, PoolAlert.id)
+
+
+class ModelFallback(IdMixin, TimestampMixin, Base):
+    """An admin's fallback chain for a model: when the model is overloaded, rate limited or the
+    prompt is too long for it, the gateway tries these models in order. `group_id` None is the
+    workspace's chain; a group's own chain replaces it for that group's members."""
+
+    __tablename__ = "model_fallbacks"
+    __table_args__ = (UniqueConstraint("model", "group_id"),)
+
+    model: Mapped[str] = mapped_column(String(200))
+    group_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    chain: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """The fallback models, in the order they are tried."""
+    updated_by: Mapped[str] = mapped_column(String(200), default="")

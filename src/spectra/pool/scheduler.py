@@ -12,8 +12,11 @@
 Candidates: accounts that speak the protocol, serve the model (after alias mapping), are open
 to the caller's group, are usable (`active`, or `cooling` past its time) and are under their
 caps. Only when no account of the caller's protocol is a candidate (and `translate` is on) are
-the accounts of the other protocols considered, in `PROTOCOL_PROVIDERS` order; the selection's
-`upstream_protocol` then says what to translate to (providers/translate). The lowest priority tier with a candidate wins; within it, a weighted random choice by
+the accounts of the other protocols considered, in `PROTOCOL_PROVIDERS` order, and only those
+whose admin lets them take translated traffic (`AccountConfig.translate`); the selection's
+`upstream_protocol` then says what to translate to (providers/translate; an account kind that
+speaks several protocols gets its `TRANSLATION_TARGETS` one). The lowest priority tier with a
+candidate wins; within it, a weighted random choice by
 weight × health. A session key sticks to its account for `affinity_ttl` while it stays a
 candidate.
 """
@@ -30,12 +33,15 @@ from spectra.providers.errors import UpstreamFailure
 
 from .affinity import RedisAffinity
 from .credentials import Credential
-from .errors import ModelNotServedError, NoAccountAvailableError
-from .state import PROTOCOL_PROVIDERS, AccountRuntime, PoolState
+from .errors import ModelNotServedError, NoAccountAvailableError, model_not_served
+from .state import PROTOCOL_PROVIDERS, TRANSLATION_TARGETS, AccountRuntime, PoolState
 from .states import AccountState, Failure, Success, Tick
 from .urls import upstream_url
 
 PROTOCOLS = tuple(PROTOCOL_PROVIDERS)
+
+
+TRANSLATION_OFF = "does not take translated traffic (translation off)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,13 +166,16 @@ class Scheduler:
                 if not fresh:
                     continue
                 seen |= fresh
-                usable = self._candidates(fresh, model, group, now, exclude, trace)
+                usable = self._candidates(fresh, model, group, now, exclude, trace, translated=True)
                 if usable:
                     upstream_protocol = other
                     break
         if not usable:
-            if not trace:
-                raise _not_served(self.state, model, protocol, None if translate else providers)
+            if all(s.reason == TRANSLATION_OFF for s in trace):
+                # Configuration, not capacity: no alert, and the caller should not retry.
+                raise _not_served(
+                    self.state, model, protocol, providers, translate, translation_off=bool(trace)
+                )
             reasons = [f"{s.account_name}: {s.reason}" for s in trace]
             self.state.alert_no_account(model, protocol, reasons)
             raise NoAccountAvailableError(
@@ -176,6 +185,8 @@ class Scheduler:
                 skipped=[{"account": s.account_name, "reason": s.reason} for s in trace],
             )
         chosen, upstream, sticky = self._choose(usable, session_key, trace)
+        if upstream_protocol != protocol:
+            upstream_protocol = TRANSLATION_TARGETS.get(chosen.config.provider, upstream_protocol)
         if chosen.snapshot.state is AccountState.COOLING:
             self.state.apply_event(chosen.config.id, Tick(now), actor_label="gateway")
         chosen.figures.in_flight += 1
@@ -211,9 +222,12 @@ class Scheduler:
         now: datetime,
         exclude: set[uuid.UUID] | frozenset[uuid.UUID],
         trace: list[Skip],
+        *,
+        translated: bool = False,
     ) -> list[tuple[AccountRuntime, str]]:
         """Usable accounts of `providers` serving `model` (with its upstream name); the ones
-        that serve it but cannot take it now are added to `trace`."""
+        that serve it but cannot take it now (or, when `translated`, not translated) are added
+        to `trace`."""
         usable: list[tuple[AccountRuntime, str]] = []
         for runtime in self.state.accounts.values():
             config = runtime.config
@@ -221,6 +235,9 @@ class Scheduler:
                 continue
             upstream = config.upstream_model(model)
             if upstream is None:
+                continue
+            if translated and not config.translate:
+                trace.append(Skip(config.id, config.name, TRANSLATION_OFF))
                 continue
             reason = self._unusable(runtime, group, now, exclude)
             if reason is not None:
@@ -348,24 +365,23 @@ class Scheduler:
 
 
 def _not_served(
-    state: PoolState, model: str, protocol: str, providers: frozenset[str] | None
+    state: PoolState,
+    model: str,
+    protocol: str,
+    providers: frozenset[str],
+    translate: bool,
+    *,
+    translation_off: bool,
 ) -> ModelNotServedError:
-    """The refusal for a model that no account (of `providers`, else of any kind) lists,
-    aliases included."""
+    """The refusal for a model that no account the caller may reach lists, aliases included:
+    the caller's protocol's accounts, and with `translate` the others that take translated
+    traffic."""
     served = sorted(
         {
             pattern
             for runtime in state.accounts.values()
-            if providers is None or runtime.config.provider in providers
+            if runtime.config.provider in providers or (translate and runtime.config.translate)
             for pattern in runtime.config.models
         }
     )
-    shown = ", ".join(served[:12]) + (", ..." if len(served) > 12 else "")
-    listing = f" Served here: {shown}." if served else " No account is set up yet."
-    return ModelNotServedError(
-        f"No account in this workspace serves {model}.{listing} "
-        "Ask an admin to add it to an account, or choose a served model.",
-        model=model,
-        protocol=protocol,
-        served=served[:50],
-    )
+    return model_not_served(model, protocol, served, translation_off=translation_off)

@@ -43,7 +43,32 @@ PROTOCOL_PROVIDERS: dict[str, frozenset[str]] = {
     "gemini_generate_content": frozenset({"gemini"}),
 }
 
+TRANSLATION_TARGETS: dict[str, str] = {
+    "anthropic": "anthropic_messages",
+    "openai": "openai_responses",
+    "openai_compatible": "openai_chat",
+    "gemini": "gemini_generate_content",
+    "azure_openai": "openai_chat",
+    "bedrock": "anthropic_messages",
+    "vertex": "anthropic_messages",
+}
+"""The protocol translated traffic speaks to an account of each kind (one per kind in
+`PROTOCOL_PROVIDERS`), chosen when the kind speaks more than one: OpenAI's own API takes
+Responses (reasoning items and encrypted reasoning survive there, not in Chat);
+OpenAI-compatible servers commonly implement only Chat Completions, and Azure OpenAI serves
+Chat on every deployment and api-version (Responses only on recent ones)."""
+
 _ALERT_EVERY = timedelta(minutes=5)
+
+
+def upstream_model(models: Iterable[str], aliases: dict[str, str], model: str) -> str | None:
+    """The upstream name an account with these models and aliases uses for `model` (its alias
+    first), or None when it does not serve it."""
+    target = aliases.get(model, model)
+    for pattern in models:
+        if target == pattern or fnmatch.fnmatchcase(target, pattern):
+            return target
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +90,14 @@ class AccountConfig:
     monthly_spend_cap_micros: int | None
     group_ids: frozenset[str]
     tags: tuple[str, ...]
+    translate: bool = True
+    """May serve callers of another protocol (translated); see `PoolAccount.is_translation_allowed`."""
     settings: dict[str, str] = field(default_factory=dict)
     """The kind's settings (`kinds.py`): region, project, api_version."""
 
     def upstream_model(self, model: str) -> str | None:
         """The upstream name this account uses for `model`, or None when it does not serve it."""
-        target = self.aliases.get(model, model)
-        for pattern in self.models:
-            if target == pattern or fnmatch.fnmatchcase(target, pattern):
-                return target
-        return None
+        return upstream_model(self.models, self.aliases, model)
 
     def open_to(self, group_id: str | None) -> bool:
         return not self.group_ids or (group_id is not None and group_id in self.group_ids)
@@ -120,6 +143,7 @@ def config_of(row: PoolAccount, keys: ServerKeys) -> AccountConfig:
         monthly_spend_cap_micros=row.monthly_spend_cap_micros,
         group_ids=frozenset(row.group_ids or ()),
         tags=tuple(row.tags or ()),
+        translate=row.is_translation_allowed,
         settings=dict(row.settings or {}),
     )
 

@@ -21,9 +21,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit.actor import Actor
+from spectra.db.session import AnySession
 from spectra.kit.money import format_amount, round_micros
 from spectra.ledger.models import AccountKind
 from spectra.pool.models import PoolAccount
@@ -106,7 +105,7 @@ def list_cost(
 
 
 async def _served(
-    session: AsyncSession, since: datetime, until: datetime, ws: WorkspaceSettings
+    session: AnySession, since: datetime, until: datetime, ws: WorkspaceSettings
 ) -> dict[tuple[str, str], Cell]:
     rows = await repository.rollup_sums(
         session,
@@ -160,7 +159,7 @@ def prorated_fixed(
 
 
 async def pool_economics(
-    session: AsyncSession, actor: Actor, *, since: datetime, until: datetime
+    session: AnySession, actor: Actor, *, since: datetime, until: datetime
 ) -> dict[str, Any]:
     """Per pool account and model: what it served, what members were charged for it, its cost at
     list price; per account: fixed cost, cost per active member and idle share. Read-only."""
@@ -268,7 +267,7 @@ async def pool_economics(
 
 
 async def reconcile(
-    session: AsyncSession, actor: Actor, *, since: datetime, until: datetime
+    session: AnySession, actor: Actor, *, since: datetime, until: datetime
 ) -> dict[str, Any]:
     """Per calendar month (workspace time zone) in [since, until): what members were charged
     (ledger), what requests were priced at (records), the pool's cost at list price and the

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor
+from spectra.db.session import AnySession
 from spectra.kit import spreadsheet
 from spectra.kit.money import format_amount
 from spectra.usage import repository
@@ -55,6 +55,9 @@ EXPORT_COLUMNS = (
     "client_family",
     "ledger_transaction_id",
     "funding",
+    "protocol_served",
+    "fallback_reason",
+    "fallback_trace",
 )
 CHUNK = 1000
 
@@ -127,13 +130,13 @@ def _cell(value: Any) -> Any:
     return value
 
 
-async def count_records(session: AsyncSession, filters: dict[str, Any]) -> int:
+async def count_records(session: AnySession, filters: dict[str, Any]) -> int:
     stmt = repository.usage_query(**filters).with_only_columns(func.count()).order_by(None)
     return int((await session.execute(stmt)).scalar() or 0)
 
 
 async def stream_records(
-    session: AsyncSession, filters: dict[str, Any], *, fmt: str, chunk: int = CHUNK
+    session: AnySession, filters: dict[str, Any], *, fmt: str, chunk: int = CHUNK
 ) -> AsyncIterator[str]:
     """Yield the export text page by page (`filters` from `authorize_export`)."""
     base = repository.usage_query(**filters)

@@ -21,9 +21,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit.actor import Actor
+from spectra.db.session import AnySession
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount, round_micros
 from spectra.ledger.models import AccountKind
@@ -33,6 +32,7 @@ from spectra.usage.errors import (
     UsageGroupNotFoundError,
     UsageUserNotFoundError,
 )
+from spectra.users import service as users_service
 from spectra.users.models import Group, User
 from spectra.users.permissions import Permission, require
 from spectra.workspace import service as workspace_service
@@ -195,7 +195,7 @@ class Forecast:
 
 
 async def _funds(
-    session: AsyncSession, *, users: list[uuid.UUID], groups: list[uuid.UUID]
+    session: AnySession, *, users: list[uuid.UUID], groups: list[uuid.UUID]
 ) -> list[uuid.UUID]:
     ids: list[uuid.UUID] = []
     for user_id in users:
@@ -216,7 +216,7 @@ async def _funds(
 
 
 async def _forecast(
-    session: AsyncSession,
+    session: AnySession,
     w: Window,
     *,
     subject: str,
@@ -249,7 +249,7 @@ async def _forecast(
 
 
 async def _user_forecast(
-    session: AsyncSession, w: Window, user: User, group: Group | None
+    session: AnySession, w: Window, user: User, group: Group | None
 ) -> Forecast:
     return await _forecast(
         session,
@@ -264,7 +264,7 @@ async def _user_forecast(
     )
 
 
-async def _group_forecast(session: AsyncSession, w: Window, group: Group) -> Forecast:
+async def _group_forecast(session: AnySession, w: Window, group: Group) -> Forecast:
     return await _forecast(
         session,
         w,
@@ -279,7 +279,7 @@ async def _group_forecast(session: AsyncSession, w: Window, group: Group) -> For
 
 
 async def forecast(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     user_id: uuid.UUID | None = None,
@@ -301,7 +301,7 @@ async def forecast(
     all_groups = {g.id: g for g in await repository.groups(session)}
     items: list[Forecast] = []
     if user_id is not None:
-        user = (await repository.users_by_ids(session, [user_id])).get(user_id)
+        user = (await users_service.users_by_id(session, [user_id])).get(user_id)
         if user is None:
             raise UsageUserNotFoundError("That user does not exist.", user_id=str(user_id))
         items.append(await _user_forecast(session, w, user, all_groups.get(user.group_id)))
@@ -340,7 +340,7 @@ async def forecast(
             key=lambda r: -int(r.cost_micros or 0),
         )[:limit]
         ids = [uuid.UUID(r.value) for r in top]
-        users = await repository.users_by_ids(session, ids)
+        users = await users_service.users_by_id(session, ids)
         for uid in ids:
             if uid in users:
                 items.append(

@@ -112,6 +112,14 @@ class UsageRecord(IdMixin, Base):
     """`openai_chat`, `openai_responses`, `anthropic_messages`, ... (as the gateway names it)."""
     model_requested: Mapped[str] = mapped_column(String(200))
     model_served: Mapped[str | None] = mapped_column(String(200))
+    protocol_served: Mapped[str | None] = mapped_column(String(32))
+    """The protocol the serving account was sent the request in (`protocol` unless translated);
+    None when no account served it."""
+    fallback_reason: Mapped[str | None] = mapped_column(String(64))
+    """Why a fallback model was tried (`overloaded`, `rate_limited`, `context_too_long`,
+    `no_account_available`); None when the asked model's chain was not used."""
+    fallback_trace: Mapped[str | None] = mapped_column(String(500))
+    """What the fallback did: the models tried or skipped, and why."""
     is_streamed: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16))
     error_type: Mapped[str | None] = mapped_column(String(64))

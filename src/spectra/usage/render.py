@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from spectra.db.session import AnySession
 from spectra.kit.money import format_amount
 
 from . import periods
@@ -47,7 +47,7 @@ def period_label(statement: Statement) -> str:
 
 
 async def statement_rows(
-    session: AsyncSession, statement: Statement, *, include_usage: bool = False
+    session: AnySession, statement: Statement, *, include_usage: bool = False
 ) -> AsyncIterator[dict[str, Any]]:
     """Opening balance, one row per line, closing balance, then each transaction (streamed)."""
     tz = periods.zone(statement.time_zone)
@@ -77,7 +77,7 @@ async def statement_rows(
         }
 
 
-async def statement_html(session: AsyncSession, statement: Statement) -> str:
+async def statement_html(session: AnySession, statement: Statement) -> str:
     """The printable page (every non-usage transaction listed; usage summed per model)."""
     entries = [e async for e in iter_entries(session, statement)]
     tz = periods.zone(statement.time_zone)

@@ -14,15 +14,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor
+from spectra.db.session import AnySession
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
 from spectra.usage import rollups
 from spectra.usage.errors import InvalidUsageFilterError
 from spectra.usage.models import UsageRollup
-from spectra.users.models import Group, User
+from spectra.users import service as users_service
+from spectra.users.models import Group
 from spectra.users.permissions import Permission, require
 
 REPORT_DIMENSIONS = ("user", "group", "model", "account", "key", "client")
@@ -123,7 +124,7 @@ def _bucket_bounds(
 
 
 async def _sum(
-    session: AsyncSession,
+    session: AnySession,
     *,
     dimension: str,
     since: datetime | None,
@@ -150,7 +151,7 @@ async def _sum(
     return list((await session.execute(stmt)).all())
 
 
-async def labels(session: AsyncSession, dimension: str, keys: list[str]) -> dict[str, str]:
+async def labels(session: AnySession, dimension: str, keys: list[str]) -> dict[str, str]:
     """Human labels for dimension values: emails for users, names for groups."""
     ids = []
     for key in keys:
@@ -159,8 +160,8 @@ async def labels(session: AsyncSession, dimension: str, keys: list[str]) -> dict
         except ValueError:
             continue
     if dimension == "user" and ids:
-        rows = (await session.execute(select(User.id, User.email).where(User.id.in_(ids)))).all()
-        return {str(r[0]): r[1] for r in rows}
+        emails = await users_service.user_emails(session, ids)
+        return {str(user_id): email for user_id, email in emails.items()}
     if dimension == "group" and ids:
         rows = (await session.execute(select(Group.id, Group.name).where(Group.id.in_(ids)))).all()
         return {str(r[0]): r[1] for r in rows}
@@ -175,7 +176,7 @@ def _row_of(key: str, label: str, result: Any) -> ReportRow:
 
 
 async def usage_report(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     by: str,
@@ -211,7 +212,7 @@ async def usage_report(
 
 
 async def timeseries(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     period: str = "day",
@@ -247,7 +248,7 @@ async def timeseries(
 
 
 async def adoption(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     since: datetime | None = None,

@@ -314,13 +314,6 @@ async def groups(session: AsyncSession) -> list[Group]:
     return list((await session.execute(select(Group).order_by(Group.name_key))).scalars().all())
 
 
-async def users_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
-    if not ids:
-        return {}
-    stmt = select(User).where(User.id.in_(list(ids)))
-    return {u.id: u for u in (await session.execute(stmt)).scalars().all()}
-
-
 async def members_of(session: AsyncSession, group_id: uuid.UUID) -> list[User]:
     stmt = select(User).where(User.group_id == group_id).order_by(User.email)
     return list((await session.execute(stmt)).scalars().all())

@@ -30,8 +30,8 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.usage.models import UsageRecord, UsageRollup, UsageRollupCursor
 
@@ -251,7 +251,7 @@ def _upsert_range(
     )
 
 
-async def _cursor(session: AsyncSession) -> UsageRollupCursor:
+async def _cursor(session: Session) -> UsageRollupCursor:
     stmt = select(UsageRollupCursor).where(UsageRollupCursor.name == CURSOR_NAME)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
@@ -264,7 +264,7 @@ async def _cursor(session: AsyncSession) -> UsageRollupCursor:
 
 
 async def _range_end(
-    session: AsyncSession, low: tuple[datetime, Any] | None, horizon: datetime, batch: int
+    session: AnySession, low: tuple[datetime, Any] | None, horizon: datetime, batch: int
 ) -> tuple[datetime, Any, int] | None:
     """The key of the `batch`-th record after `low` up to `horizon` (or of the last one there),
     and how many records (low, end] holds; None when there are none."""
@@ -287,7 +287,7 @@ async def _range_end(
 
 
 async def roll_up(
-    session: AsyncSession,
+    session: Session,
     *,
     now: datetime | None = None,
     lag: timedelta = DEFAULT_LAG,
@@ -323,13 +323,13 @@ async def roll_up(
     return count
 
 
-async def cursor_position(session: AsyncSession) -> tuple[datetime | None, Any]:
+async def cursor_position(session: AnySession) -> tuple[datetime | None, Any]:
     """Where the rollups have read to: (created_at, id) of the last record counted."""
     row = await session.get(UsageRollupCursor, CURSOR_NAME)
     return (None, None) if row is None else (row.last_created_at, row.last_id)
 
 
-async def pending_records(session: AsyncSession) -> int:
+async def pending_records(session: AnySession) -> int:
     """How many records the rollups have not counted yet."""
     at, last = await cursor_position(session)
     stmt = select(func.count()).select_from(UsageRecord)

@@ -10,8 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_serializer
 
-from spectra.kit.money import format_amount
-from spectra.kit.schema import AmountOut, NonNegativeAmountIn
+from spectra.kit.schema import AmountOut, NonNegativeAmountIn, ReadModel, money_pair, renamed
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +46,9 @@ class UsageRecordCreate:
     funding: tuple[FundingSource, ...] = ()
     account_id: uuid.UUID | None = None
     model_served: str | None = None
+    protocol_served: str | None = None
+    fallback_reason: str | None = None
+    fallback_trace: str | None = None
     is_streamed: bool = False
     error_type: str | None = None
     refusal_reason: str | None = None
@@ -72,14 +74,18 @@ class UsageRecordCreate:
     """Leave unset: the record is stamped when it is written (the rollup cursor relies on it)."""
 
 
-class FundingSourceRead(BaseModel):
+class FundingSourceRead(ReadModel):
+    """One ledger account a request was charged to (from the record's stored funding list)."""
+
     account_id: uuid.UUID
     kind: str
-    amount: AmountOut
     amount_micros: int
+    amount: AmountOut = money_pair("amount")
 
 
-class UsageRecordRead(BaseModel):
+class UsageRecordRead(ReadModel):
+    """From a `UsageRecord` row; `user_email` is filled in by the list that looked emails up."""
+
     id: uuid.UUID
     created_at: datetime
     started_at: datetime | None
@@ -88,7 +94,7 @@ class UsageRecordRead(BaseModel):
     user_email: str | None = None
     key_id: uuid.UUID | None
     group_id: uuid.UUID | None
-    funding: list[dict[str, Any]]
+    funding: list[FundingSourceRead]
     account_id: uuid.UUID | None
     protocol: str
     model_requested: str
@@ -103,7 +109,7 @@ class UsageRecordRead(BaseModel):
     output_tokens: int
     cache_read_tokens: int
     cache_write_tokens: int
-    cost: AmountOut
+    cost: AmountOut = money_pair("cost")
     cost_micros: int
     is_estimated: bool
     price_version: str | None
@@ -112,17 +118,9 @@ class UsageRecordRead(BaseModel):
     attempts: int
     client_family: str
     ledger_transaction_id: uuid.UUID | None
-
-    @classmethod
-    def of(cls, row: Any, *, user_email: str | None = None) -> UsageRecordRead:
-        data = {name: getattr(row, name) for name in _READ_FIELDS}
-        return cls(**data, cost=row.cost_micros, user_email=user_email)
-
-    @field_serializer("funding")
-    def _funding(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [
-            {**item, "amount": format_amount(int(item.get("amount_micros", 0)))} for item in value
-        ]
+    protocol_served: str | None = None
+    fallback_reason: str | None = None
+    fallback_trace: str | None = None
 
 
 class PriceSet(BaseModel):
@@ -146,11 +144,11 @@ def _decimal_text(value: Decimal) -> str:
     return text
 
 
-class PriceTierRead(BaseModel):
+class PriceTierRead(ReadModel):
     """Prices for a request whose prompt (input + cache tokens) exceeds `above_prompt_tokens`:
     they apply to every token of such a request."""
 
-    above_prompt_tokens: int
+    above_prompt_tokens: int = renamed("above", "above_prompt_tokens")
     input: Decimal
     output: Decimal
     cache_read: Decimal
@@ -182,8 +180,3 @@ class PriceRead(BaseModel):
     @field_serializer("input", "output", "cache_read", "cache_write")
     def _price(self, value: Decimal) -> str:
         return _decimal_text(value)
-
-
-_READ_FIELDS = tuple(
-    name for name in UsageRecordRead.model_fields if name not in ("cost", "user_email")
-)

@@ -9,12 +9,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.changes import record_change
+from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
 from spectra.kit.money import parse_amount, to_decimal
@@ -25,13 +23,11 @@ from spectra.usage.errors import (
     InvalidPriceError,
     InvalidUsageFilterError,
     PriceNotFoundError,
-    UsageGroupNotFoundError,
-    UsageUserNotFoundError,
 )
 from spectra.usage.models import USAGE_STATUSES, PriceOverride, UsageRecord
 from spectra.usage.schemas import PriceRead, PriceTierRead, UsageRecordCreate
 from spectra.usage.table import OverrideView, PriceTable
-from spectra.users.models import Group, User
+from spectra.users import service as users_service
 from spectra.users.permissions import Permission, allows, require
 from spectra.workspace import service as workspace_service
 
@@ -48,7 +44,7 @@ def _parse_optional(value: Decimal | str | None, field: str) -> Decimal | None:
 
 
 async def set_price(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     model: str,
@@ -171,13 +167,13 @@ def _override_read(row: PriceOverride | OverrideView, *, current: bool) -> Price
     )
 
 
-async def _table(session: AsyncSession) -> PriceTable:
+async def _table(session: AnySession) -> PriceTable:
     table = PriceTable()
     await table.load(session)
     return table
 
 
-async def _current_read(session: AsyncSession, model: str, at: datetime) -> PriceRead | None:
+async def _current_read(session: AnySession, model: str, at: datetime) -> PriceRead | None:
     table = await _table(session)
     return _resolved_read(table, model, at)
 
@@ -198,20 +194,11 @@ def _resolved_read(table: PriceTable, model: str, at: datetime) -> PriceRead | N
         currency=table.currency,
         effective_from=override.effective_from if override is not None else None,
         is_current=True,
-        tiers=[
-            PriceTierRead(
-                above_prompt_tokens=t.above,
-                input=t.input,
-                output=t.output,
-                cache_read=t.cache_read,
-                cache_write=t.cache_write,
-            )
-            for t in price.tiers
-        ],
+        tiers=[PriceTierRead.model_validate(t) for t in price.tiers],
     )
 
 
-async def get_price(session: AsyncSession, actor: Actor, *, model: str) -> PriceRead:
+async def get_price(session: AnySession, actor: Actor, *, model: str) -> PriceRead:
     """The price in force for `model` now; raises PriceNotFoundError when it has none."""
     require(actor, Permission.SELF)
     table = await _table(session)
@@ -225,7 +212,7 @@ async def get_price(session: AsyncSession, actor: Actor, *, model: str) -> Price
 
 
 async def list_prices(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     model: str | None = None,
@@ -286,7 +273,7 @@ def _row(record: UsageRecordCreate, now: datetime) -> dict[str, Any]:
     return values
 
 
-async def record_usage(session: AsyncSession, *, record: UsageRecordCreate) -> UsageRecord:
+async def record_usage(session: Session, *, record: UsageRecordCreate) -> UsageRecord:
     """Write one usage record (no actor, no audit: settlement writes it beside its postings)."""
     values = _row(record, utc_now())
     row = UsageRecord(**values)
@@ -296,7 +283,7 @@ async def record_usage(session: AsyncSession, *, record: UsageRecordCreate) -> U
 
 
 async def record_usage_batch(
-    session: AsyncSession, records: Sequence[UsageRecordCreate]
+    session: Session, records: Sequence[UsageRecordCreate]
 ) -> list[uuid.UUID]:
     """Write many usage records in one multi-row INSERT; returns their ids in order.
 
@@ -309,7 +296,7 @@ async def record_usage_batch(
 
 
 async def list_usage(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     user_id: uuid.UUID | None = None,
@@ -332,16 +319,12 @@ async def list_usage(
     `user_email` names the user by email instead of id. The page's `extra["emails"]` maps the
     user ids on the page to emails, for display.
     """
-    if user_email is not None:
-        found = await find_user_id(session, user_email)
-        if found is None:
-            raise UsageUserNotFoundError(f"There is no user {user_email}.", email=user_email)
-        user_id = found
-    if group_name is not None:
-        group_found = await find_group_id(session, group_name)
-        if group_found is None:
-            raise UsageGroupNotFoundError(f"There is no group {group_name}.", group=group_name)
-        group_id = group_found
+    if user_email is not None or group_name is not None:
+        owner = await users_service.resolve_owner(
+            session, actor, user_email=user_email, group_name=group_name
+        )
+        user_id = owner.user_id or user_id
+        group_id = owner.group_id or group_id
     for label, moment in (("since", since), ("until", until)):
         if moment is not None and moment.tzinfo is None:
             raise InvalidUsageFilterError(
@@ -377,30 +360,5 @@ async def list_usage(
         until=until,
     )
     page = await repository.page_usage(session, stmt, limit=limit, cursor=cursor)
-    page.extra["emails"] = await user_emails(session, [r.user_id for r in page.items])
+    page.extra["emails"] = await users_service.user_emails(session, [r.user_id for r in page.items])
     return page
-
-
-async def user_emails(
-    session: AsyncSession, user_ids: Sequence[uuid.UUID | None]
-) -> dict[uuid.UUID, str]:
-    """Emails for display beside usage rows."""
-    ids = {u for u in user_ids if u is not None}
-    if not ids:
-        return {}
-    rows = (await session.execute(select(User.id, User.email).where(User.id.in_(ids)))).all()
-    return {row[0]: row[1] for row in rows}
-
-
-async def find_user_id(session: AsyncSession, email: str) -> uuid.UUID | None:
-    """A user's id by email (surfaces name users by email)."""
-    return (
-        await session.execute(select(User.id).where(User.email == email.strip().lower()))
-    ).scalar_one_or_none()
-
-
-async def find_group_id(session: AsyncSession, name: str) -> uuid.UUID | None:
-    """A group's id by name (case-insensitive)."""
-    return (
-        await session.execute(select(Group.id).where(Group.name_key == name.strip().lower()))
-    ).scalar_one_or_none()

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit.actor import Actor
+from spectra.db.session import AnySession
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
 from spectra.ledger.models import AccountKind
@@ -27,6 +26,7 @@ from spectra.usage.errors import (
     UsageGroupNotFoundError,
     UsageUserNotFoundError,
 )
+from spectra.users import service as users_service
 from spectra.users.permissions import Permission, PermissionDeniedError, allows, require
 from spectra.workspace import service as workspace_service
 
@@ -191,7 +191,7 @@ class Statement:
 
 
 async def _may_read(
-    session: AsyncSession, actor: Actor, *, user_id: uuid.UUID | None, group_id: uuid.UUID | None
+    session: AnySession, actor: Actor, *, user_id: uuid.UUID | None, group_id: uuid.UUID | None
 ) -> None:
     if allows(actor, Permission.READ_ALL):
         return
@@ -199,42 +199,42 @@ async def _may_read(
     if user_id is not None and actor.user_id == user_id:
         return
     if group_id is not None and actor.user_id is not None:
-        me = (await repository.users_by_ids(session, [actor.user_id])).get(actor.user_id)
+        me = (await users_service.users_by_id(session, [actor.user_id])).get(actor.user_id)
         if me is not None and me.group_id == group_id:
             return
     raise PermissionDeniedError("You can only see your own statement and your group's.")
 
 
 async def resolve_subject(
-    session: AsyncSession,
+    session: AnySession,
+    actor: Actor,
     *,
     user_email: str | None = None,
     group_name: str | None = None,
     user_id: uuid.UUID | None = None,
     group_id: uuid.UUID | None = None,
 ) -> tuple[uuid.UUID | None, uuid.UUID | None]:
-    """(user_id, group_id) from an email or a group name; exactly one must be named."""
-    from spectra.usage import service as usage_service
-
-    if user_email is not None:
-        user_id = await usage_service.find_user_id(session, user_email)
-        if user_id is None:
-            raise UsageUserNotFoundError(f"There is no user {user_email}.", email=user_email)
-    if group_name is not None:
-        group_id = await usage_service.find_group_id(session, group_name)
-        if group_id is None:
-            raise UsageGroupNotFoundError(f"There is no group {group_name}.", group=group_name)
-    if (user_id is None) == (group_id is None):
+    """(user_id, group_id) from an email or a group name; exactly one must be named. Unknown
+    names follow the users service's rule (403 to those who may not read everyone)."""
+    owner = await users_service.resolve_owner(
+        session,
+        actor,
+        user_email=user_email,
+        group_name=group_name,
+        user_id=user_id,
+        group_id=group_id,
+    )
+    if (owner.user_id is None) == (owner.group_id is None):
         raise InvalidUsageFilterError("Name exactly one of a user or a group.")
-    return user_id, group_id
+    return owner.user_id, owner.group_id
 
 
 async def _accounts(
-    session: AsyncSession, *, user_id: uuid.UUID | None, group_id: uuid.UUID | None
+    session: AnySession, *, user_id: uuid.UUID | None, group_id: uuid.UUID | None
 ) -> tuple[str, uuid.UUID, str, list[tuple[uuid.UUID, str, str]]]:
     out: list[tuple[uuid.UUID, str, str]] = []
     if user_id is not None:
-        user = (await repository.users_by_ids(session, [user_id])).get(user_id)
+        user = (await users_service.users_by_id(session, [user_id])).get(user_id)
         if user is None:
             raise UsageUserNotFoundError("That user does not exist.", user_id=str(user_id))
         wallet = await repository.find_owned_account(
@@ -260,7 +260,7 @@ async def _accounts(
 
 
 async def build_statement(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     user_id: uuid.UUID | None = None,
@@ -333,7 +333,7 @@ def _merge(lines: list[StatementLine]) -> list[StatementLine]:
 
 
 async def iter_entries(
-    session: AsyncSession, statement: Statement, *, include_usage: bool = False
+    session: AnySession, statement: Statement, *, include_usage: bool = False
 ) -> AsyncIterator[dict[str, Any]]:
     """The statement's transactions one by one, oldest first, read in keyset pages.
 
@@ -373,7 +373,7 @@ async def iter_entries(
 
 
 async def resolve_period(
-    session: AsyncSession, *, since: str | None, until: str | None, to_current_month: bool = False
+    session: AnySession, *, since: str | None, until: str | None, to_current_month: bool = False
 ) -> tuple[datetime, datetime]:
     """Typed bounds as UTC instants in the workspace time zone; the current calendar month by
     default. Given only `since`, the end is the end of that month, or with `to_current_month` the

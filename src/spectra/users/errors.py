@@ -114,3 +114,9 @@ class SessionInvalidError(UnauthenticatedError):
 
 class SignInLockedError(RateLimitedError):
     code = "sign_in_locked"
+
+
+class DirectoryIdTakenError(ConflictError):
+    """Another user already has this SCIM userName or externalId."""
+
+    code = "directory_id_taken"

@@ -41,6 +41,8 @@ class Group(IdMixin, TimestampMixin, Base):
     """Monthly spend cap for the whole group, micros of the workspace currency; None = no cap."""
     member_monthly_cap_micros: Mapped[int | None] = mapped_column(MicrosType)
     """Monthly spend cap per member of the group, micros; None = no cap."""
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    """The identity provider's id for this group (SCIM `externalId`); unique when set."""
 
 
 class User(IdMixin, TimestampMixin, Base):
@@ -66,8 +68,16 @@ class User(IdMixin, TimestampMixin, Base):
     status_reason: Mapped[str | None] = mapped_column(String(500))
     last_seen_at: Mapped[datetime | None] = mapped_column()
     """Last console sign-in (UTC)."""
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    """The identity provider's id for this user (SCIM `externalId`); unique when set."""
+    scim_user_name: Mapped[str | None] = mapped_column(String(320))
+    """SCIM `userName` when the provider's differs from the email; None = the email."""
 
     group: Mapped[Group] = relationship(lazy="raise")
+
+    @property
+    def has_password(self) -> bool:
+        return self.password_hash is not None
 
 
 class UserSession(IdMixin, Base):
@@ -105,7 +115,11 @@ class PasswordSetupLink(IdMixin, Base):
 
 
 Index("uq_users_email", User.email, unique=True)
+Index("uq_users_external_id", User.external_id, unique=True)
+Index("uq_users_scim_user_name", User.scim_user_name, unique=True)
 Index("ix_users_group_id", User.group_id)
+Index("uq_groups_external_id", Group.external_id, unique=True)
 Index("ix_users_created_at_id", User.created_at, User.id)
 Index("ix_user_sessions_user_id", UserSession.user_id)
 Index("ix_password_setup_links_user_id", PasswordSetupLink.user_id)
+from spectra.users.sso import models as _sso_models  # noqa: E402, F401  (Alembic and the mapper see SSO tables)

@@ -16,6 +16,9 @@ from spectra.kit.pagination import Page
 
 from .models import Group, PasswordSetupLink, User, UserSession
 
+_CHUNK = 500
+"""Ids or emails per IN list (well under every driver's bound-parameter limit)."""
+
 
 def _users() -> Select[User]:
     return select(User).options(joinedload(User.group))
@@ -26,7 +29,27 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
 
 
 async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
-    return (await session.execute(_users().where(User.email == email.lower()))).scalar_one_or_none()
+    stmt = _users().where(User.email == email.strip().lower())
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def users_by_email(session: AsyncSession, emails: set[str]) -> dict[str, User]:
+    """Users (group loaded) keyed by their stored (lower-case) email; `emails` already cleaned."""
+    found: dict[str, User] = {}
+    wanted = sorted(emails)
+    for start in range(0, len(wanted), _CHUNK):
+        rows = await session.execute(_users().where(User.email.in_(wanted[start : start + _CHUNK])))
+        found.update((user.email, user) for user in rows.scalars())
+    return found
+
+
+async def users_by_id(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, User]:
+    found: dict[uuid.UUID, User] = {}
+    wanted = sorted(ids)
+    for start in range(0, len(wanted), _CHUNK):
+        rows = await session.execute(_users().where(User.id.in_(wanted[start : start + _CHUNK])))
+        found.update((user.id, user) for user in rows.scalars())
+    return found
 
 
 async def email_exists(
@@ -40,9 +63,8 @@ async def email_exists(
 
 async def existing_emails(session: AsyncSession, emails: Sequence[str]) -> set[str]:
     found: set[str] = set()
-    chunk = 500
-    for start in range(0, len(emails), chunk):
-        part = list(emails[start : start + chunk])
+    for start in range(0, len(emails), _CHUNK):
+        part = list(emails[start : start + _CHUNK])
         rows = await session.execute(select(User.email).where(User.email.in_(part)))
         found.update(rows.scalars())
     return found
@@ -185,3 +207,71 @@ async def retire_setup_links(session: AsyncSession, user_id: uuid.UUID, *, at: d
     for link in (await session.execute(stmt)).scalars():
         link.used_at = at
     await session.flush()
+
+
+async def directory_users(
+    session: AsyncSession,
+    *,
+    user_name: str | None,
+    external_id: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[User]]:
+    """Users that are not removed, oldest first, for SCIM: (total matching, one offset page)."""
+    where: list[Any] = [User.status != "removed"]
+    if user_name is not None:
+        name = user_name.strip().lower()
+        where.append(
+            or_(
+                func.lower(User.scim_user_name) == name,
+                (User.scim_user_name.is_(None)) & (User.email == name),
+            )
+        )
+    if external_id is not None:
+        where.append(User.external_id == external_id)
+    total = (await session.execute(select(func.count()).select_from(User).where(*where))).scalar()
+    stmt = _users().where(*where).order_by(User.created_at, User.id).offset(offset).limit(limit)
+    return int(total or 0), list((await session.execute(stmt)).scalars())
+
+
+async def directory_id_taken(
+    session: AsyncSession, *, external_id: str | None, user_name: str | None, except_id: uuid.UUID
+) -> bool:
+    clauses: list[Any] = []
+    if external_id is not None:
+        clauses.append(User.external_id == external_id)
+    if user_name is not None:
+        clauses.append(func.lower(User.scim_user_name) == user_name.lower())
+        clauses.append(User.email == user_name.lower())
+    if not clauses:
+        return False
+    stmt = select(User.id).where(or_(*clauses), User.id != except_id).limit(1)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def directory_groups(
+    session: AsyncSession, *, display_name: str | None, offset: int, limit: int
+) -> tuple[int, list[Group]]:
+    where: list[Any] = []
+    if display_name is not None:
+        where.append(Group.name_key == display_name.strip().lower())
+    total = (await session.execute(select(func.count()).select_from(Group).where(*where))).scalar()
+    stmt = select(Group).where(*where).order_by(Group.created_at, Group.id).offset(offset)
+    return int(total or 0), list((await session.execute(stmt.limit(limit))).scalars())
+
+
+async def group_members(
+    session: AsyncSession, group_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[User]]:
+    """The members (not removed) of each group, oldest first."""
+    found: dict[uuid.UUID, list[User]] = {gid: [] for gid in group_ids}
+    if not group_ids:
+        return found
+    stmt = (
+        _users()
+        .where(User.group_id.in_(list(group_ids)), User.status != "removed")
+        .order_by(User.created_at, User.id)
+    )
+    for user in (await session.execute(stmt)).scalars():
+        found[user.group_id].append(user)
+    return found

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from spectra.kit.schema import AmountOut, NonNegativeAmountIn
+from spectra.kit.schema import AmountOut, NonNegativeAmountIn, ReadModel, money_pair, renamed
 
-from .models import Group, User
 from .permissions import Role
 
 Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320)]
@@ -93,37 +92,24 @@ class PasswordChange(_In):
     new_password: Password
 
 
-class GroupRead(BaseModel):
+class GroupRead(ReadModel):
     id: uuid.UUID
     name: str
     description: str
     is_builtin: bool
-    monthly_cap: AmountOut | None
+    monthly_cap: AmountOut | None = money_pair("monthly_cap")
     monthly_cap_micros: int | None
-    member_monthly_cap: AmountOut | None
+    member_monthly_cap: AmountOut | None = money_pair("member_monthly_cap")
     member_monthly_cap_micros: int | None
     member_count: int | None = None
+    """In lists and on creation (counted by the service); null elsewhere."""
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def of(cls, group: Group, *, member_count: int | None = None) -> GroupRead:
-        return cls(
-            id=group.id,
-            name=group.name,
-            description=group.description,
-            is_builtin=group.is_builtin,
-            monthly_cap=group.monthly_cap_micros,
-            monthly_cap_micros=group.monthly_cap_micros,
-            member_monthly_cap=group.member_monthly_cap_micros,
-            member_monthly_cap_micros=group.member_monthly_cap_micros,
-            member_count=member_count,
-            created_at=group.created_at,
-            updated_at=group.updated_at,
-        )
 
+class UserRead(ReadModel):
+    """Needs `user.group` loaded (the repository loads it)."""
 
-class UserRead(BaseModel):
     id: uuid.UUID
     email: str
     name: str
@@ -131,29 +117,11 @@ class UserRead(BaseModel):
     status: str
     status_reason: str | None
     group_id: uuid.UUID
-    group: str
+    group: str = renamed("group.name", "group")
     has_password: bool
     created_at: datetime
     updated_at: datetime
     last_seen_at: datetime | None
-
-    @classmethod
-    def of(cls, user: User) -> UserRead:
-        """Needs `user.group` loaded (the repository loads it)."""
-        return cls(
-            id=user.id,
-            email=user.email,
-            name=user.name,
-            role=user.role,
-            status=user.status,
-            status_reason=user.status_reason,
-            group_id=user.group_id,
-            group=user.group.name,
-            has_password=user.password_hash is not None,
-            created_at=user.created_at,
-            updated_at=user.updated_at,
-            last_seen_at=user.last_seen_at,
-        )
 
 
 class SetupLinkRead(BaseModel):
@@ -184,7 +152,3 @@ class SignInRead(BaseModel):
     csrf_token: str
     """Send it back as `x-csrf-token` on every state-changing request made with the cookie."""
     expires_at: datetime
-
-
-def page_body(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
-    return {"items": items, "next_cursor": next_cursor}

@@ -36,5 +36,11 @@ class SettingRead(BaseModel):
     description: str
 
 
+class SettingsRead(BaseModel):
+    """Every setting at once (never paged, so no `next_cursor`)."""
+
+    items: list[SettingRead]
+
+
 class SettingUpdate(BaseModel):
     value: str

@@ -11,11 +11,12 @@ from fastapi import APIRouter, Query
 from starlette.responses import StreamingResponse
 
 from spectra.api.deps import ActorDep, ReadSessionDep, RuntimeDep
+from spectra.api.media import CSV, NDJSON, alternatives
 from spectra.audit.schemas import AuditEventRead, ChainReportRead
 from spectra.audit.service import AuditFilter
 from spectra.db.session import read_scope
+from spectra.kit.pagination import ListResource
 from spectra.users import service as users_service
-from spectra.users.schemas import page_body
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -61,7 +62,7 @@ async def list_events(
     until: datetime | None = None,
     limit: int | None = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> ListResource[AuditEventRead]:
     """Audit events, newest first, filtered by actor, action, target and time range."""
     page = await users_service.list_audit_events(
         session,
@@ -70,10 +71,15 @@ async def list_events(
         limit=limit,
         cursor=cursor,
     )
-    return page_body([AuditEventRead.of(e) for e in page.items], page.next_cursor)
+    items = [AuditEventRead.of(e) for e in page.items]
+    return ListResource(items=items, next_cursor=page.next_cursor)
 
 
-@router.get("/export", response_class=StreamingResponse)
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses=alternatives(CSV, NDJSON, description="The events, streamed as CSV or JSON lines."),
+)
 async def export_events(
     actor: ActorDep,
     runtime: RuntimeDep,
@@ -103,7 +109,7 @@ async def export_events(
             async for line in lines:
                 yield line.encode()
 
-    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
+    media = f"{CSV}; charset=utf-8" if format == "csv" else NDJSON
     headers = {
         "content-disposition": f'attachment; filename="spectra-audit.{format}"',
         "x-total-count": str(total),
@@ -114,4 +120,4 @@ async def export_events(
 @router.get("/verify")
 async def verify_chain(session: ReadSessionDep, actor: ActorDep) -> ChainReportRead:
     """Walk the hash chain and name the first event that was changed, removed or reordered."""
-    return ChainReportRead.of(await users_service.verify_audit_chain(session, actor))
+    return ChainReportRead.model_validate(await users_service.verify_audit_chain(session, actor))

@@ -57,7 +57,9 @@ async def login(
     )
     response.headers["cache-control"] = "no-store"
     return SignInRead(
-        user=UserRead.of(opened.user), csrf_token=opened.csrf_token, expires_at=opened.expires_at
+        user=UserRead.model_validate(opened.user),
+        csrf_token=opened.csrf_token,
+        expires_at=opened.expires_at,
     )
 
 
@@ -81,4 +83,4 @@ async def setup_password(body: SetupIn, request: Request, session: SessionDep) -
     user = await users_service.consume_setup_link(
         session, token=body.token, password=body.password, client_ip=client_ip(request)
     )
-    return UserRead.of(user)
+    return UserRead.model_validate(user)

@@ -12,10 +12,12 @@ from starlette.responses import Response
 from spectra.api.deps import ActorDep, IdempotencyHeader, ReadSessionDep, SessionDep
 from spectra.kit import spreadsheet
 from spectra.kit.money import format_amount
-from spectra.ledger import schemas
+from spectra.kit.pagination import ListResource
 from spectra.ledger import service as ledger_service
 from spectra.ledger.schemas import (
     BatchCreated,
+    BatchRead,
+    BatchRevoked,
     CodeRedeem,
     CodesCreate,
     CodesRevoke,
@@ -44,7 +46,7 @@ async def create_batch(
         memo=body.memo,
         idempotency_key=idempotency_key or body.idempotency_key,
     )
-    batch = schemas.batch_read(created.batch)
+    batch = BatchRead.model_validate(created.batch)
     if format == "csv":
         out = io.StringIO()
         writer = spreadsheet.writer(out)
@@ -64,7 +66,7 @@ async def create_batch(
             media_type="text/csv",
             headers={"content-disposition": f'attachment; filename="codes-{batch.id}.csv"'},
         )
-    return BatchCreated(**dict(batch), codes=created.codes)
+    return BatchCreated.model_validate({**dict(batch), "codes": created.codes})
 
 
 @router.get("/batches")
@@ -73,26 +75,31 @@ async def list_batches(
     actor: ActorDep,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> ListResource[BatchRead]:
     page = await ledger_service.list_batches(session, actor, limit=limit, cursor=cursor)
     items = [
-        schemas.batch_read(
-            s.batch, redeemed=s.redeemed, unused=s.unused, revoked=s.revoked, expired=s.expired
-        ).model_dump(mode="json")
+        BatchRead.model_validate(s.batch).model_copy(
+            update={
+                "redeemed": s.redeemed,
+                "unused": s.unused,
+                "revoked": s.revoked,
+                "expired": s.expired,
+            }
+        )
         for s in page.items
     ]
-    return {"items": items, "next_cursor": page.next_cursor}
+    return ListResource(items=items, next_cursor=page.next_cursor)
 
 
 @router.post("/batches/{batch_id}/revoke")
 async def revoke_batch(
     batch_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: CodesRevoke | None = None
-) -> dict[str, Any]:
+) -> BatchRevoked:
     """Revoke the batch's unused codes (or the listed ones); their value returns to funding."""
     revoked = await ledger_service.revoke_codes(
         session, actor, batch_id=batch_id, code_ids=body.code_ids if body else None
     )
-    return {"batch_id": str(batch_id), "revoked": revoked}
+    return BatchRevoked(batch_id=batch_id, revoked=revoked)
 
 
 @router.post("/redeem")
@@ -101,6 +108,6 @@ async def redeem(
 ) -> TransactionRead:
     """Redeem a code into your own wallet."""
     client_ip = actor.client_ip or (request.client.host if request.client else None)
-    return TransactionRead.of(
+    return TransactionRead.model_validate(
         await ledger_service.redeem_code(session, actor, code=body.code, client_ip=client_ip)
     )

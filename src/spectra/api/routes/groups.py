@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query
 
 from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
+from spectra.kit.pagination import ListResource
 from spectra.users import service as users_service
-from spectra.users.schemas import GroupCreate, GroupRead, GroupUpdate, page_body
+from spectra.users.models import Group
+from spectra.users.schemas import GroupCreate, GroupRead, GroupUpdate
 
 router = APIRouter(prefix="/groups", tags=["groups"])
+
+
+def _counted(group: Group, member_count: int) -> GroupRead:
+    read = GroupRead.model_validate(group)
+    read.member_count = member_count
+    return read
 
 
 @router.get("")
@@ -20,12 +26,11 @@ async def list_groups(
     q: str | None = Query(default=None, max_length=100),
     limit: int | None = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> ListResource[GroupRead]:
     page = await users_service.list_groups(session, actor, text=q, limit=limit, cursor=cursor)
     counts = page.extra.get("member_counts", {})
-    return page_body(
-        [GroupRead.of(g, member_count=counts.get(g.id, 0)) for g in page.items], page.next_cursor
-    )
+    items = [_counted(g, counts.get(g.id, 0)) for g in page.items]
+    return ListResource(items=items, next_cursor=page.next_cursor)
 
 
 @router.post("", status_code=201)
@@ -39,12 +44,12 @@ async def create_group(body: GroupCreate, session: SessionDep, actor: ActorDep) 
         monthly_cap_micros=body.monthly_cap,
         member_monthly_cap_micros=body.member_monthly_cap,
     )
-    return GroupRead.of(group, member_count=0)
+    return _counted(group, 0)
 
 
 @router.get("/{group_ref}")
 async def get_group(group_ref: str, session: ReadSessionDep, actor: ActorDep) -> GroupRead:
-    return GroupRead.of(await users_service.get_group(session, actor, group=group_ref))
+    return GroupRead.model_validate(await users_service.get_group(session, actor, group=group_ref))
 
 
 @router.patch("/{group_ref}")
@@ -64,4 +69,4 @@ async def update_group(
         if "member_monthly_cap" in sent
         else users_service.UNSET,
     )
-    return GroupRead.of(group)
+    return GroupRead.model_validate(group)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
 
 from fastapi import APIRouter
 
 from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
 from spectra.keys import service as keys_service
 from spectra.keys.schemas import KeyCreate, KeyCreated, KeyRead, KeyRevoke, KeyRotate, KeyUpdate
+from spectra.kit.pagination import ListResource
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 
@@ -31,7 +31,7 @@ async def list_keys(
     status: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> ListResource[KeyRead]:
     page = await keys_service.list_keys(
         session,
         actor,
@@ -41,7 +41,7 @@ async def list_keys(
         limit=limit,
         cursor=cursor,
     )
-    return {"items": [KeyRead.of(k) for k in page.items], "next_cursor": page.next_cursor}
+    return ListResource(items=[KeyRead.of(k) for k in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/{key_id}")

@@ -13,10 +13,8 @@ from pydantic import ValidationError
 
 from spectra.api.deps import ActorDep, IdempotencyHeader, ReadSessionDep, SessionDep
 from spectra.audit.actor import Actor
-from spectra.errors import NotFoundError
 from spectra.kit.ids import uuid7
-from spectra.kit.money import format_amount
-from spectra.ledger import schemas
+from spectra.kit.pagination import ListResource
 from spectra.ledger import service as ledger_service
 from spectra.ledger.errors import WalletRefInvalidError
 from spectra.ledger.schemas import (
@@ -24,18 +22,20 @@ from spectra.ledger.schemas import (
     AdjustmentCreate,
     ApprovalRead,
     Decision,
+    NoticeRead,
+    PendingRead,
     RechargeCreate,
     RechargeRead,
     RechargeRequestCreate,
     RechargeRequestRead,
     RefundCreate,
+    ThresholdRead,
     ThresholdSet,
     TransactionRead,
     TransferCreate,
     VerifyRead,
     WalletRef,
 )
-from spectra.users.permissions import Permission, PermissionDeniedError, allows
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 
@@ -43,16 +43,16 @@ Limit = Annotated[int | None, Query(ge=1, le=500)]
 
 
 _PENDING: dict[int | str, dict[str, Any]] = {
-    202: {"model": schemas.PendingRead, "description": "Waits for a second approver."}
+    202: {"model": PendingRead, "description": "Waits for a second approver."}
 }
 
 
 def _answer(outcome: ledger_service.RechargeOutcome) -> Any:
     """The transaction written (201), or the approval it waits for (202)."""
     if outcome.transaction is not None:
-        return TransactionRead.of(outcome.transaction)
+        return TransactionRead.model_validate(outcome.transaction)
     assert outcome.approval is not None
-    return JSONResponse(schemas.pending_read(outcome.approval).model_dump(mode="json"), 202)
+    return JSONResponse(PendingRead.model_validate(outcome.approval).model_dump(mode="json"), 202)
 
 
 def _key(header: str | None, body: str | None) -> str:
@@ -60,22 +60,15 @@ def _key(header: str | None, body: str | None) -> str:
 
 
 async def _owner(session: Any, actor: Actor, ref: WalletRef) -> dict[str, uuid.UUID | None]:
-    """The wallet owner named by `ref`. To a caller who may not read everyone's data, an unknown
-    name answers like a known one they may not touch (403), so emails cannot be probed."""
-    try:
-        user_id, group_id = await ledger_service.resolve_owner(
-            session,
-            user_email=ref.user_email,
-            group_name=ref.group_name,
-            user_id=ref.user_id,
-            group_id=ref.group_id,
-        )
-    except NotFoundError:
-        if not allows(actor, Permission.READ_ALL):
-            raise PermissionDeniedError(
-                "You can only act on your own wallet or your group's; ask an admin."
-            ) from None
-        raise
+    """The wallet owner named by `ref` (an unknown name is a 403 to those who may not read all)."""
+    user_id, group_id = await ledger_service.resolve_owner(
+        session,
+        actor,
+        user_email=ref.user_email,
+        group_name=ref.group_name,
+        user_id=ref.user_id,
+        group_id=ref.group_id,
+    )
     return {"user_id": user_id, "group_id": group_id}
 
 
@@ -99,7 +92,7 @@ async def get_balance(
         raise WalletRefInvalidError(
             "Name exactly one wallet: a user (user_id or user_email) or a group (group_id or group_name)."
         ) from None
-    return AccountRead.of(
+    return AccountRead.model_validate(
         await ledger_service.get_wallet(session, actor, **await _owner(session, actor, ref))
     )
 
@@ -116,7 +109,7 @@ async def list_transactions(
     until: datetime | None = None,
     limit: Limit = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> ListResource[TransactionRead]:
     page = await ledger_service.list_transactions(
         session,
         actor,
@@ -129,17 +122,14 @@ async def list_transactions(
         limit=limit,
         cursor=cursor,
     )
-    return {
-        "items": [TransactionRead.of(t).model_dump(mode="json") for t in page.items],
-        "next_cursor": page.next_cursor,
-    }
+    return ListResource[TransactionRead].model_validate(page)
 
 
 @router.get("/transactions/{transaction_id}")
 async def get_transaction(
     transaction_id: uuid.UUID, session: ReadSessionDep, actor: ActorDep
 ) -> TransactionRead:
-    return TransactionRead.of(
+    return TransactionRead.model_validate(
         await ledger_service.get_transaction(session, actor, transaction_id=transaction_id)
     )
 
@@ -161,7 +151,7 @@ async def create_recharge(
         memo=body.memo,
         idempotency_key=_key(idempotency_key, body.idempotency_key),
     )
-    return schemas.recharge_read(outcome)
+    return RechargeRead.model_validate(outcome)
 
 
 @router.get("/approvals")
@@ -171,14 +161,11 @@ async def list_approvals(
     status: str | None = None,
     limit: Limit = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> ListResource[ApprovalRead]:
     page = await ledger_service.list_approvals(
         session, actor, status=status, limit=limit, cursor=cursor
     )
-    return {
-        "items": [schemas.approval_read(a).model_dump(mode="json") for a in page.items],
-        "next_cursor": page.next_cursor,
-    }
+    return ListResource[ApprovalRead].model_validate(page)
 
 
 @router.post("/approvals/{approval_id}/approve")
@@ -188,7 +175,7 @@ async def approve_recharge(
     approval = await ledger_service.approve_recharge(
         session, actor, approval_id=approval_id, note=body.note if body else ""
     )
-    return schemas.approval_read(approval)
+    return ApprovalRead.model_validate(approval)
 
 
 @router.post("/approvals/{approval_id}/reject")
@@ -198,7 +185,7 @@ async def reject_recharge(
     approval = await ledger_service.reject_recharge(
         session, actor, approval_id=approval_id, note=body.note if body else ""
     )
-    return schemas.approval_read(approval)
+    return ApprovalRead.model_validate(approval)
 
 
 @router.post("/recharge-requests", status_code=201)
@@ -210,7 +197,7 @@ async def create_recharge_request(
     request = await ledger_service.create_recharge_request(
         session, actor, amount=body.amount, reason=body.reason
     )
-    return schemas.request_read(request)
+    return RechargeRequestRead.model_validate(request)
 
 
 @router.get("/recharge-requests")
@@ -221,21 +208,18 @@ async def list_recharge_requests(
     mine: bool = False,
     limit: Limit = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> ListResource[RechargeRequestRead]:
     page = await ledger_service.list_recharge_requests(
         session, actor, status=status, mine=mine, limit=limit, cursor=cursor
     )
-    return {
-        "items": [schemas.request_read(r).model_dump(mode="json") for r in page.items],
-        "next_cursor": page.next_cursor,
-    }
+    return ListResource[RechargeRequestRead].model_validate(page)
 
 
 @router.get("/recharge-requests/{request_id}")
 async def get_recharge_request(
     request_id: uuid.UUID, session: ReadSessionDep, actor: ActorDep
 ) -> RechargeRequestRead:
-    return schemas.request_read(
+    return RechargeRequestRead.model_validate(
         await ledger_service.get_recharge_request(session, actor, request_id=request_id)
     )
 
@@ -247,7 +231,7 @@ async def approve_recharge_request(
     request = await ledger_service.approve_recharge_request(
         session, actor, request_id=request_id, note=body.note if body else ""
     )
-    return schemas.request_read(request)
+    return RechargeRequestRead.model_validate(request)
 
 
 @router.post("/recharge-requests/{request_id}/reject")
@@ -257,7 +241,7 @@ async def reject_recharge_request(
     request = await ledger_service.reject_recharge_request(
         session, actor, request_id=request_id, note=body.note if body else ""
     )
-    return schemas.request_read(request)
+    return RechargeRequestRead.model_validate(request)
 
 
 @router.post("/adjustments", status_code=201, response_model=TransactionRead, responses=_PENDING)
@@ -323,31 +307,23 @@ async def create_refund(
 
 
 @router.put("/thresholds")
-async def set_threshold(body: ThresholdSet, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+async def set_threshold(body: ThresholdSet, session: SessionDep, actor: ActorDep) -> ThresholdRead:
     await ledger_service.check_currency(session, body.currency)
     row = await ledger_service.set_low_balance_threshold(
         session, actor, **await _owner(session, actor, body), threshold=body.threshold
     )
-    micros = row.threshold_micros
-    return {
-        "account_id": str(row.account_id),
-        "threshold": None if micros is None else format_amount(micros),
-        "threshold_micros": micros,
-    }
+    return ThresholdRead.model_validate(row)
 
 
 @router.get("/notices")
 async def list_notices(
     session: ReadSessionDep, actor: ActorDep, limit: Limit = None, cursor: str | None = None
-) -> dict[str, Any]:
+) -> ListResource[NoticeRead]:
     page = await ledger_service.list_notices(session, actor, limit=limit, cursor=cursor)
-    return {
-        "items": [schemas.notice_read(n).model_dump(mode="json") for n in page.items],
-        "next_cursor": page.next_cursor,
-    }
+    return ListResource[NoticeRead].model_validate(page)
 
 
 @router.get("/verify")
 async def verify(session: ReadSessionDep, actor: ActorDep) -> VerifyRead:
     """Recompute every balance from postings and check every ledger invariant."""
-    return schemas.verify_read(await ledger_service.verify(session, actor))
+    return VerifyRead.model_validate(await ledger_service.verify(session, actor))

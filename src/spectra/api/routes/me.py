@@ -1,7 +1,7 @@
 """/api/me: the signed-in caller's own view (any role, any credential: session, token or key).
 
 To add to it (packages, balances, keys), extend `describe_me`: it is the one place that
-builds the answer of GET /api/me.
+builds the answer of GET /api/me; `MeRead` documents it (and refuses a key it does not list).
 """
 
 from __future__ import annotations
@@ -9,17 +9,32 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
+from pydantic import BaseModel
 
 from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
 from spectra.audit.actor import Actor
 from spectra.db.session import ReadSession
 from spectra.errors import UnauthenticatedError
 from spectra.policy import service as policy_service
+from spectra.policy.reads import MemberViewRead
 from spectra.users import service as users_service
 from spectra.users.schemas import GroupRead, PasswordChange, UserRead
 from spectra.users.sessions import CSRF_COOKIE, SESSION_COOKIE
 
 router = APIRouter(prefix="/me", tags=["me"])
+
+
+class _Caller(BaseModel):
+    user: UserRead
+    role: str
+    via: str | None
+    """The credential: `session`, `token` or `key`."""
+    read_only: bool
+    group: GroupRead
+
+
+class MeRead(MemberViewRead, _Caller):
+    """Who the caller is (`user`, `role`, `via`, `read_only`, `group`), then what they have."""
 
 
 async def describe_me(session: ReadSession, actor: Actor) -> dict[str, Any]:
@@ -28,18 +43,18 @@ async def describe_me(session: ReadSession, actor: Actor) -> dict[str, Any]:
         raise UnauthenticatedError("Only a signed-in user has a /api/me.")
     user = await users_service.get_user(session, actor, user=actor.user_id)
     return {
-        "user": UserRead.of(user).model_dump(mode="json"),
+        "user": UserRead.model_validate(user).model_dump(mode="json"),
         "role": actor.role,
         "via": actor.via,
         "read_only": actor.read_only,
-        "group": GroupRead.of(user.group).model_dump(mode="json"),
+        "group": GroupRead.model_validate(user.group).model_dump(mode="json"),
         **await policy_service.member_view(session, actor, user_id=user.id),
     }
 
 
 @router.get("")
-async def get_me(session: ReadSessionDep, actor: ActorDep) -> dict[str, Any]:
-    return await describe_me(session, actor)
+async def get_me(session: ReadSessionDep, actor: ActorDep) -> MeRead:
+    return MeRead.model_validate(await describe_me(session, actor))
 
 
 @router.post("/password", status_code=204)

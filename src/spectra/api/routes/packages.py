@@ -13,6 +13,7 @@ from spectra.api.progress import PROGRESS_RESPONSES, Tick, answer
 from spectra.audit.actor import Actor
 from spectra.db.session import Session
 from spectra.errors import InvalidError
+from spectra.kit.pagination import ListResource
 from spectra.packages import service as packages_service
 from spectra.packages.schemas import (
     AssignmentCreate,
@@ -20,17 +21,16 @@ from spectra.packages.schemas import (
     BulkAssignmentCreate,
     CancelIn,
     GroupDefaultIn,
+    GroupDefaultRead,
+    GroupDefaultSet,
+    HoldingRead,
     ImportIn,
     MigrateIn,
     PackageCreate,
     PackageRead,
     PackageUpdate,
     PreviewRead,
-    assignment_read,
-    holding_read,
-    package_read,
-    preview_read,
-    version_read,
+    VersionRead,
 )
 from spectra.users.permissions import Permission, require
 
@@ -44,21 +44,23 @@ async def list_packages(
     status: str | None = None,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> ListResource[PackageRead]:
     page = await packages_service.list_packages(
         session, actor, status=status, limit=limit, cursor=cursor
     )
-    return {"items": [package_read(d) for d in page.items], "next_cursor": page.next_cursor}
+    return ListResource[PackageRead].model_validate(page)
 
 
 @router.post("/packages", status_code=201)
 async def create_package(body: PackageCreate, session: SessionDep, actor: ActorDep) -> PackageRead:
-    return package_read(await packages_service.create_package(session, actor, data=body))
+    return PackageRead.model_validate(
+        await packages_service.create_package(session, actor, data=body)
+    )
 
 
 @router.get("/packages/{name}")
 async def get_package(name: str, session: ReadSessionDep, actor: ActorDep) -> PackageRead:
-    return package_read(await packages_service.get_package(session, actor, name=name))
+    return PackageRead.model_validate(await packages_service.get_package(session, actor, name=name))
 
 
 @router.patch("/packages/{name}")
@@ -66,18 +68,24 @@ async def edit_package(
     name: str, body: PackageUpdate, session: SessionDep, actor: ActorDep
 ) -> PackageRead:
     """Changing terms makes a new version; existing assignments keep theirs until migrated."""
-    return package_read(await packages_service.edit_package(session, actor, name=name, data=body))
+    return PackageRead.model_validate(
+        await packages_service.edit_package(session, actor, name=name, data=body)
+    )
 
 
 @router.post("/packages/{name}/archive")
 async def archive_package(name: str, session: SessionDep, actor: ActorDep) -> PackageRead:
-    return package_read(await packages_service.archive_package(session, actor, name=name))
+    return PackageRead.model_validate(
+        await packages_service.archive_package(session, actor, name=name)
+    )
 
 
 @router.get("/packages/{name}/versions")
-async def list_versions(name: str, session: ReadSessionDep, actor: ActorDep) -> dict[str, Any]:
+async def list_versions(
+    name: str, session: ReadSessionDep, actor: ActorDep
+) -> ListResource[VersionRead]:
     versions = await packages_service.list_versions(session, actor, name=name)
-    return {"items": [version_read(v) for v in versions], "next_cursor": None}
+    return ListResource[VersionRead].model_validate({"items": versions})
 
 
 @router.post("/packages/{name}/assignments", status_code=201)
@@ -90,9 +98,7 @@ async def assign_package(
         user_id = body.user_id
     else:
         assert body.email is not None
-        # Check the right before looking the email up, so callers cannot probe for accounts.
-        require(actor, Permission.PACKAGES_WRITE)
-        (user,) = await packages_service.resolve_users(session, emails=[body.email])
+        (user,) = await packages_service.resolve_users(session, actor, emails=[body.email])
         user_id = user.id
     detail = await packages_service.assign_package(
         session,
@@ -104,7 +110,7 @@ async def assign_package(
         auto_renew=body.auto_renew,
         reason=body.reason,
     )
-    return assignment_read(detail)
+    return AssignmentRead.model_validate(detail)
 
 
 @router.post(
@@ -155,12 +161,12 @@ async def _assign_bulk(
             raise InvalidError("Name users (emails or user_ids) or a group.")
         require(actor, Permission.READ_ALL if body.preview else Permission.PACKAGES_WRITE)
         users = await packages_service.resolve_users(
-            session, emails=body.emails, user_ids=body.user_ids
+            session, actor, emails=body.emails, user_ids=body.user_ids
         )
         result = await packages_service.assign_many(
             session, actor, package=name, users=users, **window
         )
-    return preview_read(result)
+    return PreviewRead.model_validate(result)
 
 
 @router.post("/packages/{name}/migrate", response_model=PreviewRead, responses=PROGRESS_RESPONSES)
@@ -200,10 +206,14 @@ async def _migrate(
             reason=body.reason,
             progress=progress,
         )
-    return preview_read(result)
+    return PreviewRead.model_validate(result)
 
 
-@router.post("/package-assignments/import", responses=PROGRESS_RESPONSES)
+@router.post(
+    "/package-assignments/import",
+    response_model=ListResource[PreviewRead],
+    responses=PROGRESS_RESPONSES,
+)
 async def import_assignments(
     body: ImportIn, request: Request, session: SessionDep, actor: ActorDep, runtime: RuntimeDep
 ) -> Any:
@@ -214,7 +224,7 @@ async def import_assignments(
 
 async def _import(
     session: Session, actor: Actor, body: ImportIn, progress: Tick | None = None
-) -> dict[str, Any]:
+) -> ListResource[PreviewRead]:
     results = await packages_service.import_assignments(
         session,
         actor,
@@ -223,7 +233,7 @@ async def _import(
         preview=body.preview,
         progress=progress,
     )
-    return {"items": [preview_read(r) for r in results], "next_cursor": None}
+    return ListResource[PreviewRead].model_validate({"items": results})
 
 
 @router.get("/package-assignments")
@@ -235,19 +245,19 @@ async def list_assignments(
     status: str | None = None,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> ListResource[AssignmentRead]:
     user_id = await _user_id(session, actor, user) if user else None
     page = await packages_service.list_assignments(
         session, actor, user_id=user_id, package=package, status=status, limit=limit, cursor=cursor
     )
-    return {"items": [assignment_read(d) for d in page.items], "next_cursor": page.next_cursor}
+    return ListResource[AssignmentRead].model_validate(page)
 
 
 @router.get("/package-assignments/{assignment_id}")
 async def get_assignment(
     assignment_id: uuid.UUID, session: ReadSessionDep, actor: ActorDep
 ) -> AssignmentRead:
-    return assignment_read(
+    return AssignmentRead.model_validate(
         await packages_service.get_assignment(session, actor, assignment_id=assignment_id)
     )
 
@@ -261,54 +271,54 @@ async def cancel_assignment(
     detail = await packages_service.cancel_assignment(
         session, actor, assignment_id=assignment_id, when=body.when, reason=body.reason
     )
-    return assignment_read(detail)
+    return AssignmentRead.model_validate(detail)
 
 
 @router.get("/group-default-packages")
-async def list_group_defaults(session: ReadSessionDep, actor: ActorDep) -> dict[str, Any]:
+async def list_group_defaults(
+    session: ReadSessionDep, actor: ActorDep
+) -> ListResource[GroupDefaultRead]:
     rows = await packages_service.list_group_defaults(session, actor)
-    return {
-        "items": [{"group": g.name, "group_id": str(g.id), "package": p.name} for g, p in rows],
-        "next_cursor": None,
-    }
+    items = [GroupDefaultRead(group=g.name, group_id=g.id, package=p.name) for g, p in rows]
+    return ListResource(items=items)
 
 
 @router.put("/groups/{group}/default-package")
 async def set_group_default(
     group: str, body: GroupDefaultIn, session: SessionDep, actor: ActorDep
-) -> dict[str, Any]:
+) -> GroupDefaultSet:
     """Members who join the group later get this package; `package: null` clears it."""
     await packages_service.set_group_default_package(
         session, actor, group=group, package=body.package
     )
-    return {"group": group, "package": body.package}
+    return GroupDefaultSet(group=group, package=body.package)
 
 
 @router.get("/me/packages")
-async def my_packages(session: ReadSessionDep, actor: ActorDep) -> dict[str, Any]:
+async def my_packages(session: ReadSessionDep, actor: ActorDep) -> ListResource[HoldingRead]:
     """The packages the signed-in member holds: allowance, used, remaining, next reset, models, limits."""
     if actor.user_id is None:
         raise InvalidError(
             "Only a signed-in member has packages; admins use /api/users/{user_id}/packages."
         )
     holdings = await packages_service.packages_of_user(session, actor, user_id=actor.user_id)
-    return {"items": [holding_read(h) for h in holdings], "next_cursor": None}
+    return ListResource[HoldingRead].model_validate({"items": holdings})
 
 
 @router.get("/users/{user}/packages")
-async def user_packages(user: str, session: ReadSessionDep, actor: ActorDep) -> dict[str, Any]:
+async def user_packages(
+    user: str, session: ReadSessionDep, actor: ActorDep
+) -> ListResource[HoldingRead]:
     """The same view as /api/me/packages, for any user named by id or email (admins and auditors)."""
     user_id = await _user_id(session, actor, user)
     holdings = await packages_service.packages_of_user(session, actor, user_id=user_id)
-    return {"items": [holding_read(h) for h in holdings], "next_cursor": None}
+    return ListResource[HoldingRead].model_validate({"items": holdings})
 
 
 async def _user_id(session: ReadSessionDep, actor: Actor, user: str) -> uuid.UUID:
-    """A user named by id or email; looking up someone else's email needs read rights first."""
+    """A user named by id or email (an unknown email is a 403 to those who may not read all)."""
     try:
         return uuid.UUID(user)
     except ValueError:
-        if user.strip().lower() != actor.label.lower():
-            require(actor, Permission.READ_ALL)
-        (found,) = await packages_service.resolve_users(session, emails=[user])
+        (found,) = await packages_service.resolve_users(session, actor, emails=[user])
         return found.id

@@ -12,10 +12,10 @@ from fastapi import APIRouter
 
 from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
 from spectra.kit.clock import utc_now
+from spectra.kit.pagination import ListResource
 from spectra.pool import service as pool_service
 from spectra.pool import wiring as pool_wiring
 from spectra.pool.models import PoolAccount
-from spectra.pool.probes import ProbeOutcome
 from spectra.pool.schemas import (
     AccountCreate,
     AccountDisable,
@@ -24,6 +24,7 @@ from spectra.pool.schemas import (
     AccountUpdate,
     AlertRead,
     CredentialRotate,
+    CredentialRotated,
     PoolStatusRead,
     ProbeRead,
     TransitionRead,
@@ -41,17 +42,10 @@ def _live_figures(account_id: uuid.UUID) -> dict[str, Any] | None:
 
 
 def _read(account: PoolAccount) -> AccountRead:
-    return AccountRead.of(account, _live_figures(account.id))
-
-
-def _probe(outcome: ProbeOutcome) -> ProbeRead:
-    return ProbeRead(
-        ok=outcome.ok,
-        outcome=outcome.label,
-        latency_ms=outcome.latency_ms,
-        status=outcome.status,
-        message=outcome.message,
-    )
+    """The account with this server's live figures (computed here, not stored on the row)."""
+    read = AccountRead.model_validate(account)
+    read.figures = _live_figures(account.id)
+    return read
 
 
 @router.get("/accounts")
@@ -61,17 +55,14 @@ async def list_accounts(
     limit: int | None = None,
     cursor: str | None = None,
     state: str | None = None,
-) -> dict[str, Any]:
+) -> ListResource[AccountRead]:
     page = await pool_service.list_accounts(session, actor, limit=limit, cursor=cursor, state=state)
-    return {
-        "items": [_read(a).model_dump(mode="json") for a in page.items],
-        "next_cursor": page.next_cursor,
-    }
+    return ListResource(items=[_read(a) for a in page.items], next_cursor=page.next_cursor)
 
 
 @router.post("/accounts", status_code=201)
 async def add_account(body: AccountCreate, session: SessionDep, actor: ActorDep) -> AccountRead:
-    return AccountRead.of(await pool_service.add_account(session, actor, data=body))
+    return AccountRead.model_validate(await pool_service.add_account(session, actor, data=body))
 
 
 @router.get("/accounts/by-name/{name}")
@@ -98,7 +89,7 @@ async def edit_account(
 @router.post("/accounts/{account_id}/credential")
 async def rotate_credential(
     account_id: uuid.UUID, body: CredentialRotate, session: SessionDep, actor: ActorDep
-) -> dict[str, Any]:
+) -> CredentialRotated:
     account, outcome = await pool_service.rotate_credential(
         session,
         actor,
@@ -106,10 +97,8 @@ async def rotate_credential(
         api_key=body.api_key.get_secret_value(),
         run_probe=body.probe,
     )
-    return {
-        "account": _read(account).model_dump(mode="json"),
-        "probe": None if outcome is None else _probe(outcome).model_dump(mode="json"),
-    }
+    probe = None if outcome is None else ProbeRead.model_validate(outcome)
+    return CredentialRotated(account=_read(account), probe=probe)
 
 
 @router.post("/accounts/{account_id}/test")
@@ -117,7 +106,7 @@ async def test_account(
     account_id: uuid.UUID, session: SessionDep, actor: ActorDep
 ) -> AccountTestRead:
     account, outcome = await pool_service.test_account(session, actor, account_id=account_id)
-    return AccountTestRead(account=_read(account), probe=_probe(outcome))
+    return AccountTestRead(account=_read(account), probe=ProbeRead.model_validate(outcome))
 
 
 @router.post("/accounts/{account_id}/disable")
@@ -151,14 +140,11 @@ async def account_history(
     actor: ActorDep,
     limit: int | None = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> ListResource[TransitionRead]:
     page = await pool_service.list_history(
         session, actor, account_id=account_id, limit=limit, cursor=cursor
     )
-    return {
-        "items": [TransitionRead.model_validate(t).model_dump(mode="json") for t in page.items],
-        "next_cursor": page.next_cursor,
-    }
+    return ListResource[TransitionRead].model_validate(page)
 
 
 @router.get("/alerts")
@@ -168,14 +154,11 @@ async def list_alerts(
     limit: int | None = None,
     cursor: str | None = None,
     open_only: bool = True,
-) -> dict[str, Any]:
+) -> ListResource[AlertRead]:
     page = await pool_service.list_alerts(
         session, actor, limit=limit, cursor=cursor, open_only=open_only
     )
-    return {
-        "items": [AlertRead.model_validate(a).model_dump(mode="json") for a in page.items],
-        "next_cursor": page.next_cursor,
-    }
+    return ListResource[AlertRead].model_validate(page)
 
 
 @router.get("/status")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query
 
 from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
 from spectra.kit.money import to_decimal
+from spectra.kit.pagination import ListResource
 from spectra.usage import service as usage_service
 from spectra.usage.schemas import PriceRead, PriceSet
 
@@ -21,7 +20,7 @@ async def list_prices(
     model: str | None = None,
     include_defaults: bool = Query(False, alias="defaults"),
     include_history: bool = Query(False, alias="history"),
-) -> dict[str, Any]:
+) -> ListResource[PriceRead]:
     items = await usage_service.list_prices(
         session,
         actor,
@@ -29,7 +28,7 @@ async def list_prices(
         include_defaults=include_defaults,
         include_history=include_history,
     )
-    return {"items": items, "next_cursor": None}
+    return ListResource(items=items)
 
 
 @router.get("/{model}")

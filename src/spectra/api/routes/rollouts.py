@@ -3,14 +3,21 @@ per-cohort metrics."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
+from spectra.kit.pagination import ListResource
 from spectra.policy import drafts as drafts_service
 from spectra.policy import rollouts as rollouts_service
+from spectra.policy.reads import (
+    CohortRead,
+    RolloutDetailRead,
+    RolloutMetricsRead,
+    RolloutRead,
+)
 from spectra.policy.schemas import RolloutCreate
 
 router = APIRouter(prefix="/rollouts", tags=["rollouts"])
@@ -34,33 +41,34 @@ class RollbackCreate(BaseModel):
 @router.post("", status_code=201)
 async def create_rollout(
     body: RolloutCreate, session: SessionDep, actor: ActorDep
-) -> dict[str, Any]:
+) -> RolloutDetailRead:
     detail = await rollouts_service.create_rollout(session, actor, data=body)
-    return rollouts_service.detail_view(detail)
+    return RolloutDetailRead.model_validate(rollouts_service.detail_view(detail))
 
 
 @router.get("")
 async def list_rollouts(
     session: ReadSessionDep, actor: ActorDep, limit: int | None = None, cursor: str | None = None
-) -> dict[str, Any]:
+) -> ListResource[RolloutRead]:
     page = await rollouts_service.list_rollouts(session, actor, limit=limit, cursor=cursor)
-    return {
-        "items": [rollouts_service.rollout_view(r) for r in page.items],
-        "next_cursor": page.next_cursor,
-    }
+    return ListResource[RolloutRead].model_validate(
+        {
+            "items": [rollouts_service.rollout_view(r) for r in page.items],
+            "next_cursor": page.next_cursor,
+        }
+    )
 
 
 @router.get("/{rollout}")
-async def get_rollout(rollout: str, session: ReadSessionDep, actor: ActorDep) -> dict[str, Any]:
-    return rollouts_service.detail_view(
-        await rollouts_service.get_rollout(session, actor, rollout=rollout)
-    )
+async def get_rollout(rollout: str, session: ReadSessionDep, actor: ActorDep) -> RolloutDetailRead:
+    detail = await rollouts_service.get_rollout(session, actor, rollout=rollout)
+    return RolloutDetailRead.model_validate(rollouts_service.detail_view(detail))
 
 
 @router.post("/{rollout}/promote")
 async def promote(
     rollout: str, session: SessionDep, actor: ActorDep, body: PromoteCreate | None = None
-) -> dict[str, Any]:
+) -> CohortRead:
     """Promote the cohort (its latest dry-run draft is published; without one, 409
     `dry_run_required` unless `confirm_without_dry_run`)."""
     body = body or PromoteCreate()
@@ -71,17 +79,17 @@ async def promote(
         cohort=body.cohort,
         confirm_without_dry_run=body.confirm_without_dry_run,
     )
-    return rollouts_service.cohort_view(cohort)
+    return CohortRead.model_validate(rollouts_service.cohort_view(cohort))
 
 
 @router.post("/{rollout}/rollback")
 async def rollback(
     rollout: str, session: SessionDep, actor: ActorDep, body: RollbackCreate | None = None
-) -> dict[str, Any]:
+) -> CohortRead:
     cohort = await rollouts_service.rollback(
         session, actor, rollout=rollout, cohort=(body or RollbackCreate()).cohort
     )
-    return rollouts_service.cohort_view(cohort)
+    return CohortRead.model_validate(rollouts_service.cohort_view(cohort))
 
 
 @router.get("/{rollout}/metrics")
@@ -90,5 +98,7 @@ async def metrics(
     session: ReadSessionDep,
     actor: ActorDep,
     days: Annotated[int, Query(ge=1, le=90)] = 7,
-) -> dict[str, Any]:
-    return await rollouts_service.rollout_metrics(session, actor, rollout=rollout, days=days)
+) -> RolloutMetricsRead:
+    return RolloutMetricsRead.model_validate(
+        await rollouts_service.rollout_metrics(session, actor, rollout=rollout, days=days)
+    )

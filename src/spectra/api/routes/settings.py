@@ -6,14 +6,14 @@ from fastapi import APIRouter
 
 from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
 from spectra.workspace import service as workspace_service
-from spectra.workspace.schemas import SettingRead, SettingUpdate
+from spectra.workspace.schemas import SettingRead, SettingsRead, SettingUpdate
 
 router = APIRouter(prefix="/settings", tags=["settings"])
 
 
 @router.get("")
-async def list_settings(session: ReadSessionDep, actor: ActorDep) -> dict[str, list[SettingRead]]:
-    return {"items": await workspace_service.list_settings(session, actor)}
+async def list_settings(session: ReadSessionDep, actor: ActorDep) -> SettingsRead:
+    return SettingsRead(items=await workspace_service.list_settings(session, actor))
 
 
 @router.put("/{name}")

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from spectra.api.deps import ActorDep, ReadSessionDep, RuntimeDep
+from spectra.api.media import CSV, HTML, NDJSON, alternatives
 from spectra.db.session import read_scope
 from spectra.usage import exports, render, statements
+from spectra.usage.reads import StatementRead
 
 router = APIRouter(prefix="/statements", tags=["usage"])
 
 
-@router.get("", response_model=None)
+@router.get(
+    "",
+    response_model=StatementRead,
+    responses=alternatives(
+        CSV, NDJSON, HTML, description="JSON; CSV or JSON lines (streamed); or a printable page."
+    ),
+)
 async def get_statement(
     runtime: RuntimeDep,
     session: ReadSessionDep,
@@ -31,18 +38,18 @@ async def get_statement(
     until: str | None = Query(None, description="End (exclusive), same forms as `since`."),
     format: str = Query("json", description="json, csv, jsonl or html (printable)."),
     include_usage: bool = Query(False, description="CSV/JSONL: one row per usage transaction."),
-) -> dict[str, Any] | HTMLResponse | StreamingResponse:
+) -> StatementRead | HTMLResponse | StreamingResponse:
     """A statement for a period (default: the current month in the workspace time zone)."""
     exports.check_report_format(format, html=True)
     who_user, who_group = await statements.resolve_subject(
-        session, user_email=user, group_name=group, user_id=user_id, group_id=group_id
+        session, actor, user_email=user, group_name=group, user_id=user_id, group_id=group_id
     )
     start, end = await statements.resolve_period(session, since=since, until=until)
     statement = await statements.build_statement(
         session, actor, user_id=who_user, group_id=who_group, since=start, until=end
     )
     if format == "json":
-        return statement.as_json()
+        return StatementRead.model_validate(statement.as_json())
     if format == "html":
         return HTMLResponse(await render.statement_html(session, statement))
 
@@ -54,6 +61,6 @@ async def get_statement(
                 yield chunk
 
     name = f"statement-{statement.subject_label}-{start.date()}.{format}".replace(" ", "_")
-    media = "text/csv" if format == "csv" else "application/x-ndjson"
+    media = CSV if format == "csv" else NDJSON
     headers = {"content-disposition": f'attachment; filename="{name}"'}
     return StreamingResponse(body(), media_type=media, headers=headers)

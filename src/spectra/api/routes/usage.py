@@ -12,12 +12,22 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from spectra.api.deps import ActorDep, ReadSessionDep, RuntimeDep
+from spectra.api.media import CSV, DOWNLOADS, NDJSON, alternatives
 from spectra.db.session import read_scope
+from spectra.kit.pagination import ListResource
 from spectra.usage import economics, exports, forecasts, reports, statements
 from spectra.usage import jobs as usage_jobs
 from spectra.usage import service as usage_service
-from spectra.usage.errors import UsageUserNotFoundError
+from spectra.usage.reads import (
+    AdoptionRowRead,
+    EconomicsRead,
+    ForecastReportRead,
+    ReconcileRead,
+    TimeseriesRowRead,
+    UsageReportRead,
+)
 from spectra.usage.schemas import UsageRecordRead
+from spectra.users import service as users_service
 from spectra.users.permissions import Permission, require
 
 router = APIRouter(prefix="/usage", tags=["usage"])
@@ -28,7 +38,7 @@ FormatQuery = Query("json", description="json, or csv / jsonl for a streamed dow
 def _download(
     items: list[dict[str, Any]], fmt: str, columns: tuple[str, ...], name: str
 ) -> StreamingResponse:
-    media = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    media = CSV if fmt == "csv" else NDJSON
     headers = {"content-disposition": f'attachment; filename="{name}.{fmt}"'}
     return StreamingResponse(
         exports.stream_rows(items, fmt, columns), media_type=media, headers=headers
@@ -53,7 +63,7 @@ async def list_usage(
     until: datetime | None = None,
     limit: int | None = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> ListResource[UsageRecordRead]:
     page = await usage_service.list_usage(
         session,
         actor,
@@ -73,11 +83,13 @@ async def list_usage(
         cursor=cursor,
     )
     emails = page.extra.get("emails", {})
-    items = [UsageRecordRead.of(r, user_email=emails.get(r.user_id)) for r in page.items]
-    return {"items": items, "next_cursor": page.next_cursor}
+    items = [UsageRecordRead.model_validate(r) for r in page.items]
+    for item in items:
+        item.user_email = emails.get(item.user_id)
+    return ListResource(items=items, next_cursor=page.next_cursor)
 
 
-@router.get("/report")
+@router.get("/report", response_model=UsageReportRead, responses=DOWNLOADS)
 async def usage_report(
     session: ReadSessionDep,
     actor: ActorDep,
@@ -95,10 +107,10 @@ async def usage_report(
     data = report.as_json()
     if format != "json":
         return _download(data["items"], format, exports.REPORT_COLUMNS, f"usage-by-{by}")
-    return data
+    return UsageReportRead.model_validate(data)
 
 
-@router.get("/timeseries")
+@router.get("/timeseries", response_model=ListResource[TimeseriesRowRead], responses=DOWNLOADS)
 async def usage_timeseries(
     session: ReadSessionDep,
     actor: ActorDep,
@@ -115,10 +127,10 @@ async def usage_timeseries(
     )
     if format != "json":
         return _download(items, format, exports.TIMESERIES_COLUMNS, "usage-timeseries")
-    return {"items": items, "next_cursor": None}
+    return ListResource[TimeseriesRowRead].model_validate({"items": items})
 
 
-@router.get("/adoption")
+@router.get("/adoption", response_model=ListResource[AdoptionRowRead], responses=DOWNLOADS)
 async def usage_adoption(
     session: ReadSessionDep,
     actor: ActorDep,
@@ -130,10 +142,10 @@ async def usage_adoption(
     items = await reports.adoption(session, actor, since=since, until=until)
     if format != "json":
         return _download(items, format, exports.ADOPTION_COLUMNS, "usage-adoption")
-    return {"items": items, "next_cursor": None}
+    return ListResource[AdoptionRowRead].model_validate({"items": items})
 
 
-@router.get("/forecast")
+@router.get("/forecast", response_model=ForecastReportRead, responses=DOWNLOADS)
 async def usage_forecast(
     session: ReadSessionDep,
     actor: ActorDep,
@@ -148,17 +160,17 @@ async def usage_forecast(
     user_id = group_id = None
     if user is not None or group is not None:
         user_id, group_id = await statements.resolve_subject(
-            session, user_email=user, group_name=group
+            session, actor, user_email=user, group_name=group
         )
     data = await forecasts.forecast(
         session, actor, user_id=user_id, group_id=group_id, window_days=window_days, limit=limit
     )
     if format != "json":
         return _download(data["items"], format, forecasts.FORECAST_COLUMNS, "usage-forecast")
-    return data
+    return ForecastReportRead.model_validate(data)
 
 
-@router.get("/economics")
+@router.get("/economics", response_model=EconomicsRead, responses=DOWNLOADS)
 async def usage_economics(
     session: ReadSessionDep,
     actor: ActorDep,
@@ -173,10 +185,10 @@ async def usage_economics(
     data = await economics.pool_economics(session, actor, since=start, until=end)
     if format != "json":
         return _download(data["items"], format, economics.ECONOMICS_COLUMNS, "pool-economics")
-    return data
+    return EconomicsRead.model_validate(data)
 
 
-@router.get("/reconcile")
+@router.get("/reconcile", response_model=ReconcileRead, responses=DOWNLOADS)
 async def usage_reconcile(
     session: ReadSessionDep,
     actor: ActorDep,
@@ -192,10 +204,16 @@ async def usage_reconcile(
     data = await economics.reconcile(session, actor, since=start, until=end)
     if format != "json":
         return _download(data["items"], format, economics.RECONCILE_COLUMNS, "reconcile")
-    return data
+    return ReconcileRead.model_validate(data)
 
 
-@router.get("/export")
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses=alternatives(
+        CSV, NDJSON, description="Usage records, streamed as CSV or JSON lines."
+    ),
+)
 async def export_usage(
     runtime: RuntimeDep,
     session: ReadSessionDep,
@@ -210,9 +228,7 @@ async def export_usage(
 ) -> StreamingResponse:
     user_id = None
     if user is not None:
-        user_id = await usage_service.find_user_id(session, user)
-        if user_id is None:
-            raise UsageUserNotFoundError(f"There is no user {user}.", email=user)
+        user_id = (await users_service.require_user(session, actor, email=user)).id
     filters = exports.authorize_export(
         actor,
         fmt=format,
@@ -230,7 +246,7 @@ async def export_usage(
             async for chunk in exports.stream_records(stream_session, filters, fmt=format):
                 yield chunk
 
-    media = "text/csv" if format == "csv" else "application/x-ndjson"
+    media = CSV if format == "csv" else NDJSON
     headers = {"content-disposition": f'attachment; filename="usage.{format}"'}
     return StreamingResponse(body(), media_type=media, headers=headers)
 

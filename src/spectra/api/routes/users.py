@@ -3,11 +3,10 @@ password and setup links. A user is named in the path by id or by email."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query
 
 from spectra.api.deps import ActorDep, ReadSessionDep, RuntimeDep, SessionDep
+from spectra.kit.pagination import ListResource
 from spectra.users import service as users_service
 from spectra.users.schemas import (
     GroupMove,
@@ -21,7 +20,6 @@ from spectra.users.schemas import (
     UserRead,
     UserSuspend,
     UserUpdate,
-    page_body,
 )
 from spectra.users.sessions import setup_path
 
@@ -43,11 +41,11 @@ async def list_users(
     q: str | None = Query(default=None, max_length=200, description="Text in the email or name."),
     limit: int | None = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> ListResource[UserRead]:
     page = await users_service.list_users(
         session, actor, status=status, role=role, group=group, text=q, limit=limit, cursor=cursor
     )
-    return page_body([UserRead.of(u) for u in page.items], page.next_cursor)
+    return ListResource[UserRead].model_validate(page)
 
 
 @router.post("", status_code=201)
@@ -59,10 +57,10 @@ async def create_user(
     fields = body.model_dump(exclude={"invite"})
     if body.invite:
         issued = await users_service.invite_user(session, actor, **fields)
-        read = UserRead.of(issued.user).model_dump()
-        return UserCreated(**read, setup_link=_link(runtime, issued))
-    user = await users_service.create_user(session, actor, **fields)
-    return UserCreated(**UserRead.of(user).model_dump())
+        created = UserCreated.model_validate(issued.user)
+        created.setup_link = _link(runtime, issued)
+        return created
+    return UserCreated.model_validate(await users_service.create_user(session, actor, **fields))
 
 
 @router.post("/import", status_code=201)
@@ -70,19 +68,19 @@ async def import_users(body: UserImport, session: SessionDep, actor: ActorDep) -
     """Import CSV lines `email,name,group,role`: all or nothing. A rejected file answers 422
     `import_rejected` with `details.rejected` = [{line, email, reason}]."""
     created = await users_service.import_users(session, actor, csv_text=body.csv)
-    return ImportReport(created=len(created), users=[UserRead.of(u) for u in created])
+    return ImportReport(created=len(created), users=[UserRead.model_validate(u) for u in created])
 
 
 @router.get("/{user_ref}")
 async def get_user(user_ref: str, session: ReadSessionDep, actor: ActorDep) -> UserRead:
-    return UserRead.of(await users_service.get_user(session, actor, user=user_ref))
+    return UserRead.model_validate(await users_service.get_user(session, actor, user=user_ref))
 
 
 @router.patch("/{user_ref}")
 async def update_user(
     user_ref: str, body: UserUpdate, session: SessionDep, actor: ActorDep
 ) -> UserRead:
-    return UserRead.of(
+    return UserRead.model_validate(
         await users_service.update_user(session, actor, user=user_ref, **body.model_dump())
     )
 
@@ -95,7 +93,7 @@ async def remove_user(
     reason: str | None = Query(default=None, max_length=500),
 ) -> UserRead:
     """Remove a user (soft: history, usage and ledger stay)."""
-    return UserRead.of(
+    return UserRead.model_validate(
         await users_service.remove_user(session, actor, user=user_ref, reason=reason)
     )
 
@@ -104,21 +102,23 @@ async def remove_user(
 async def suspend_user(
     user_ref: str, body: UserSuspend, session: SessionDep, actor: ActorDep
 ) -> UserRead:
-    return UserRead.of(
+    return UserRead.model_validate(
         await users_service.suspend_user(session, actor, user=user_ref, reason=body.reason)
     )
 
 
 @router.post("/{user_ref}/reactivate")
 async def reactivate_user(user_ref: str, session: SessionDep, actor: ActorDep) -> UserRead:
-    return UserRead.of(await users_service.reactivate_user(session, actor, user=user_ref))
+    return UserRead.model_validate(
+        await users_service.reactivate_user(session, actor, user=user_ref)
+    )
 
 
 @router.post("/{user_ref}/role")
 async def change_role(
     user_ref: str, body: RoleChange, session: SessionDep, actor: ActorDep
 ) -> UserRead:
-    return UserRead.of(
+    return UserRead.model_validate(
         await users_service.change_role(session, actor, user=user_ref, role=body.role.value)
     )
 
@@ -127,7 +127,7 @@ async def change_role(
 async def move_group(
     user_ref: str, body: GroupMove, session: SessionDep, actor: ActorDep
 ) -> UserRead:
-    return UserRead.of(
+    return UserRead.model_validate(
         await users_service.move_group(session, actor, user=user_ref, group=body.group)
     )
 
@@ -137,7 +137,7 @@ async def set_password(
     user_ref: str, body: PasswordSet, session: SessionDep, actor: ActorDep
 ) -> UserRead:
     """Set a user's password as an admin; ends the user's sessions."""
-    return UserRead.of(
+    return UserRead.model_validate(
         await users_service.set_password(session, actor, user=user_ref, password=body.password)
     )
 

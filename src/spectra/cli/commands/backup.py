@@ -9,8 +9,6 @@ import typer
 
 from spectra.cli import context
 from spectra.cli.output import console, fail_error, print_json
-from spectra.config import get_settings
-from spectra.db import backup as db_backup
 from spectra.errors import SpectraError
 
 if TYPE_CHECKING:
@@ -33,6 +31,9 @@ def backup(
     as_json: JsonOpt = False,
 ) -> None:
     """Back up the SQLite database (consistent while serving) and the secret key."""
+    from spectra.config import get_settings
+    from spectra.db import backup as db_backup
+
     settings = get_settings()
     try:
         summary = db_backup.create_backup(settings, path)
@@ -58,6 +59,9 @@ def restore(
     as_json: JsonOpt = False,
 ) -> None:
     """Restore the SQLite database and the secret key from a backup (stop the server first)."""
+    from spectra.config import get_settings
+    from spectra.db import backup as db_backup
+
     settings = get_settings()
     try:
         summary = db_backup.restore_backup(settings, path, force=force)

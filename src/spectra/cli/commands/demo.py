@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from spectra.cli.output import console, fail, fail_error
-from spectra.config import Settings, reset_settings
 from spectra.errors import SpectraError
+
+if TYPE_CHECKING:
+    from spectra.config import Settings
 
 DEFAULT_DATA_DIR = ".spectra-demo"
 
@@ -60,6 +60,10 @@ def demo(
         os.environ["SPECTRA_HOST"] = host
     if port:
         os.environ["SPECTRA_PORT"] = str(port)
+    import asyncio
+
+    from spectra.config import reset_settings
+
     settings = reset_settings()
     try:
         asyncio.run(
@@ -83,6 +87,8 @@ def demo(
 async def _run(
     settings: Settings, *, upstream_port: int, password: str, days: int, volume: float, serve: bool
 ) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from spectra.demo.seed import seed
     from spectra.demo.upstream import DemoUpstream
     from spectra.runtime import build_runtime, close_runtime

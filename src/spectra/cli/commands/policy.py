@@ -29,9 +29,17 @@ def explain(
         str | None,
         typer.Option("--client", help="As if sent by this client family (e.g. claude_code)."),
     ] = None,
+    protocol: Annotated[
+        str | None,
+        typer.Option(
+            "--protocol",
+            help="As if asked in this protocol: anthropic_messages, openai_chat, openai_responses.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Say whether USER may use MODEL now, who would pay, and every rule checked."""
+    """Say whether USER may use MODEL now, who would pay, every rule checked, and which pool
+    accounts could serve it (and why the others would not)."""
     key_id = None
     if key is not None:
         try:
@@ -43,6 +51,8 @@ def explain(
         params["key_id"] = str(key_id)
     if client is not None:
         params["client"] = client
+    if protocol is not None:
+        params["protocol"] = protocol
     data = transport.api("GET", "/api/policy/explain", params=params)
     if as_json:
         print_json(data)
@@ -53,6 +63,14 @@ def explain(
     if data["funding"]:
         show_list({"items": data["funding"]}, as_json=False, columns=("label", "kind", "available"))
     show_list({"items": data["trace"]}, as_json=False, columns=("rule", "outcome", "detail"))
+    pool = next((s for s in data["trace"] if s["rule"] == "pool"), None)
+    if pool is not None and pool["inputs"]["accounts"]:
+        show_list(
+            {"items": pool["inputs"]["accounts"]},
+            as_json=False,
+            columns=("account", "protocols", "upstream_model", "usable", "reason"),
+            title="Pool accounts for this model",
+        )
 
 
 @policy_app.command("set-funding")

@@ -25,6 +25,7 @@ _COLUMNS = [
     "priority",
     "weight",
     "models",
+    "translate",
     "credential_last4",
 ]
 _SHOW = [
@@ -47,6 +48,7 @@ _SHOW = [
     "group_ids",
     "tags",
     "notes",
+    "translate",
     "state",
     "state_reason",
     "state_changed_at",
@@ -165,6 +167,13 @@ def add(
             help="vertex: env var holding the path of the service-account key file.",
         ),
     ] = None,
+    translate: Annotated[
+        bool,
+        typer.Option(
+            "--translate/--no-translate",
+            help="Serve callers of other protocols (translated) when theirs cannot.",
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Add an upstream account; its credential is read from environment variables (and a
@@ -205,6 +214,7 @@ def add(
         "groups": _split(groups),
         "tags": _split(tags),
         "notes": notes,
+        "translate": translate,
     }
     if fixed_monthly_cost is not None:
         payload.update(cost_basis="fixed_monthly", fixed_monthly_cost=fixed_monthly_cost)
@@ -235,6 +245,13 @@ def edit(
     ] = None,
     tags: Annotated[str | None, typer.Option()] = None,
     notes: Annotated[str | None, typer.Option()] = None,
+    translate: Annotated[
+        bool | None,
+        typer.Option(
+            "--translate/--no-translate",
+            help="Whether it serves callers of other protocols (translated).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change an account's settings (only the options given)."""
@@ -249,6 +266,7 @@ def edit(
         ("tpm_cap", tpm),
         ("monthly_spend_cap", monthly_spend_cap),
         ("notes", notes),
+        ("translate", translate),
     ):
         if value is not None:
             payload[key] = value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import os
 import sys
@@ -11,7 +10,6 @@ from typing import Annotated
 import typer
 
 from spectra.cli.output import console, fail, fail_error
-from spectra.config import get_settings, reset_settings
 from spectra.errors import ConfigError, SpectraError
 from spectra.kit.files import private_dir
 
@@ -27,6 +25,9 @@ def register(app: typer.Typer) -> None:
 
 def migrate() -> None:
     """Apply database migrations up to this version's schema."""
+    import asyncio
+
+    from spectra.config import get_settings
     from spectra.db import migrate as db_migrate
 
     settings = get_settings()
@@ -42,6 +43,8 @@ def migrate() -> None:
 async def _preflight() -> list[str]:
     """Everything that can stop start-up, checked before the server binds: URL, schema,
     secret, the serve lease, and the owner account (printing how to sign in, once)."""
+    import asyncio
+
     from spectra.db.leases import release, try_acquire
     from spectra.runtime import build_runtime, close_runtime
 
@@ -101,6 +104,10 @@ def serve(
         os.environ["SPECTRA_PORT"] = str(port)
     if behind_proxy:
         os.environ["SPECTRA_BEHIND_PROXY"] = "true"
+    import asyncio
+
+    from spectra.config import reset_settings
+
     settings = reset_settings()
     if not _is_loopback(settings.host) and not settings.behind_proxy:
         # uvicorn has no header-read timeout: a client that sends headers a byte a minute

@@ -11,14 +11,16 @@ import sys
 from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from spectra.cli import transport
 from spectra.cli.commands.usage import app
 from spectra.cli.output import console, err_console, fail, fail_error, print_json, show_list
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 FromOpt = Annotated[
@@ -39,6 +41,8 @@ def register(root: typer.Typer) -> None:
 
 
 def _progress(show: bool, total: int | None) -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
     columns: list[Any] = [SpinnerColumn(), TextColumn("exporting"), BarColumn()]
     if total is not None:
         columns.append(MofNCompleteColumn())
@@ -171,8 +175,26 @@ def forecast(
     console.print(data["method"], style="dim")
 
 
-def _range_params(since: str | None, until: str | None) -> dict[str, Any]:
-    return {"since": since, "until": until}
+def _range_report(
+    path: str,
+    since: str | None,
+    until: str | None,
+    fmt: str | None,
+    out: Path | None,
+    as_json: bool,
+) -> dict[str, Any] | None:
+    """A report over a date range: a download (`--format`), JSON printed, or the data for a table
+    (None when nothing is left to print)."""
+    check_format(fmt)
+    params = {"since": since, "until": until}
+    if fmt is not None and fmt != "json":
+        download(out, path, {**params, "format": fmt})
+        return None
+    data: dict[str, Any] = transport.api("GET", path, params=params)
+    if as_json or fmt == "json":
+        print_json(data)
+        return None
+    return data
 
 
 @app.command("economics")
@@ -184,15 +206,8 @@ def economics_(
     as_json: JsonOpt = False,
 ) -> None:
     """Per pool account and model: served, charged, cost at list price; fixed-cost accounts."""
-    check_format(fmt)
-    params = _range_params(since, until)
-
-    if fmt is not None and fmt != "json":
-        download(out, "/api/usage/economics", {**params, "format": fmt})
-        return
-    data = transport.api("GET", "/api/usage/economics", params=params)
-    if as_json or fmt == "json":
-        print_json(data)
+    data = _range_report("/api/usage/economics", since, until, fmt, out, as_json)
+    if data is None:
         return
     show_list(
         {"items": data["accounts"]},
@@ -218,15 +233,8 @@ def reconcile_(
     as_json: JsonOpt = False,
 ) -> None:
     """Per month: members charged vs pool cost at list price vs fixed account costs."""
-    check_format(fmt)
-    params = _range_params(since, until)
-
-    if fmt is not None and fmt != "json":
-        download(out, "/api/usage/reconcile", {**params, "format": fmt})
-        return
-    data = transport.api("GET", "/api/usage/reconcile", params=params)
-    if as_json or fmt == "json":
-        print_json(data)
+    data = _range_report("/api/usage/reconcile", since, until, fmt, out, as_json)
+    if data is None:
         return
     show_list(
         data,

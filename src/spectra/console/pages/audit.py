@@ -67,7 +67,9 @@ async def audit(
 
 @router.get("/audit/verify")
 async def verify(request: Request, viewer: AdminDep, session: ReadSessionDep) -> Response:
-    report = ChainReportRead.of(await users_service.verify_audit_chain(session, viewer.actor))
+    report = ChainReportRead.model_validate(
+        await users_service.verify_audit_chain(session, viewer.actor)
+    )
     page = await users_service.list_audit_events(
         session, viewer.actor, where=AuditFilter(), limit=50
     )

@@ -1,6 +1,6 @@
 """Sign-in, sign-out, the password-setup page behind a one-time link, and password change.
 
-URLs: GET/POST /console/login, POST /console/logout, GET/POST /console/setup?token=...,
+URLs: GET/POST /console/login (with one button per SSO provider, see pages/sso.py), POST /console/logout, GET/POST /console/setup?token=...,
 GET /console/account, POST /console/account/password.
 """
 
@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from spectra.console.deps import (
+    ReadSessionDep,
     RuntimeDep,
     SessionDep,
     ViewerDep,
@@ -24,6 +25,8 @@ from spectra.console.render import redirect, render
 from spectra.errors import SpectraError
 from spectra.users import service as users_service
 from spectra.users.sessions import CSRF_COOKIE, SESSION_COOKIE
+from spectra.users.sso import service as sso_service
+from spectra.users.sso import signin as sso_signin
 
 router = APIRouter()
 
@@ -41,9 +44,17 @@ def _secure(request: Request, runtime: RuntimeDep) -> bool:
 
 
 @router.get("/login")
-async def login_page(request: Request, next: str | None = None) -> Response:
+async def login_page(
+    request: Request, session: ReadSessionDep, next: str | None = None
+) -> Response:
     return render(
-        request, None, "auth/login.html", title="Sign in", next=_safe_next(next), values={}
+        request,
+        None,
+        "auth/login.html",
+        title="Sign in",
+        next=_safe_next(next),
+        values={},
+        sso_providers=await sso_service.sign_in_choices(session),
     )
 
 
@@ -73,10 +84,19 @@ async def login(request: Request, session: SessionDep, runtime: RuntimeDep) -> R
             next=target,
             values={"email": form["email"]},
             error=exc.message,
+            sso_providers=await sso_service.sign_in_choices(session),
         )
     if opened.user.role == "member" and target == "/console/":
         target = "/console/me"
     response = redirect(target)
+    set_session_cookies(response, request, runtime, opened)
+    return response
+
+
+def set_session_cookies(
+    response: Response, request: Request, runtime: RuntimeDep, opened: users_service.NewSession
+) -> None:
+    """The HttpOnly session cookie and the readable CSRF cookie of a new console session."""
     secure = _secure(request, runtime)
     max_age = int((opened.expires_at - opened.row.created_at).total_seconds())
     response.set_cookie(
@@ -97,7 +117,6 @@ async def login(request: Request, session: SessionDep, runtime: RuntimeDep) -> R
         secure=secure,
         path="/",
     )
-    return response
 
 
 async def _same_origin(request: Request) -> None:
@@ -110,12 +129,29 @@ async def _same_origin(request: Request) -> None:
 
 
 @router.post("/logout")
-async def logout(request: Request, session: SessionDep) -> Response:
+async def logout(request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
+    """End the Spectra session; after an SSO sign-in, also the provider's (RP-initiated logout)."""
     token = request.cookies.get(SESSION_COOKIE)
+    provider_logout = None
     if token:
         await check_csrf(request, token)
+        provider_logout = await sso_signin.logout_url(
+            session,
+            session_token=token,
+            post_logout_redirect_uri=f"{runtime.settings.public_base()}/console/login",
+        )
         await users_service.end_session(session, token=token)
-    response = redirect("/console/login", ok="You are signed out.")
+    response: Response = redirect("/console/login", ok="You are signed out.")
+    if provider_logout:
+        # A page that moves on by itself, not a redirect: the console's CSP (form-action 'self')
+        # forbids a form post from ending up at another origin.
+        response = render(
+            request,
+            None,
+            "auth/signed_out.html",
+            title="Signed out",
+            provider_logout=provider_logout,
+        )
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
     return response

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from spectra.audit.actor import Actor
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
 from spectra.console.forms import Form
 from spectra.console.pages.recharges import wallet_label
@@ -23,7 +24,7 @@ from spectra.kit.ids import uuid7
 from spectra.kit.money import display
 from spectra.ledger import service as ledger_service
 from spectra.ledger.models import TransactionKind
-from spectra.ledger.schemas import TransactionRead, verify_read
+from spectra.ledger.schemas import TransactionRead, VerifyRead
 
 router = APIRouter()
 
@@ -31,12 +32,12 @@ KINDS = tuple(k.value for k in TransactionKind)
 
 
 async def _owner(
-    session: Any, form: Form, prefix: str = ""
+    session: Any, actor: Actor, form: Form, prefix: str = ""
 ) -> tuple[uuid.UUID | None, uuid.UUID | None]:
     user, group = form.get(f"{prefix}user"), form.get(f"{prefix}group")
     if bool(user) == bool(group):
         raise InvalidError("Name either a member (email) or a group for each wallet.")
-    return await ledger_service.resolve_owner(session, user_email=user, group_name=group)
+    return await ledger_service.resolve_owner(session, actor, user_email=user, group_name=group)
 
 
 @router.get("/ledger")
@@ -55,7 +56,7 @@ async def ledger(
     wallet = None
     if user or group:
         user_id, group_id = await ledger_service.resolve_owner(
-            session, user_email=user or None, group_name=None if user else group
+            session, actor, user_email=user or None, group_name=None if user else group
         )
         account = await ledger_service.get_wallet(
             session, actor, user_id=user_id, group_id=group_id
@@ -78,7 +79,7 @@ async def ledger(
         "ledger/index.html",
         title="Ledger",
         nav="Ledger",
-        transactions=[TransactionRead.of(t) for t in page.items],
+        transactions=[TransactionRead.model_validate(t) for t in page.items],
         next_cursor=page.next_cursor,
         kinds=KINDS,
         balance=balance,
@@ -92,7 +93,7 @@ async def ledger(
 @router.get("/ledger/verify")
 async def verify(request: Request, viewer: AdminDep, session: ReadSessionDep) -> Response:
     """Recompute every balance from postings and check every invariant."""
-    report = verify_read(await ledger_service.verify(session, viewer.actor))
+    report = VerifyRead.model_validate(await ledger_service.verify(session, viewer.actor))
     return render(
         request,
         viewer,
@@ -106,7 +107,7 @@ async def verify(request: Request, viewer: AdminDep, session: ReadSessionDep) ->
 @router.post("/ledger/adjust")
 async def adjust(request: Request, viewer: AdminDep, session: SessionDep) -> Response:
     form = await Form.read(request)
-    user_id, group_id = await _owner(session, form)
+    user_id, group_id = await _owner(session, viewer.actor, form)
     amount = form.amount("amount", label="Amount")
     if form["direction"] == "debit":
         amount = -amount  # type: ignore[assignment]
@@ -125,8 +126,8 @@ async def adjust(request: Request, viewer: AdminDep, session: SessionDep) -> Res
 @router.post("/ledger/transfer")
 async def transfer(request: Request, viewer: AdminDep, session: SessionDep) -> Response:
     form = await Form.read(request)
-    from_user, from_group = await _owner(session, form, "from_")
-    to_user, to_group = await _owner(session, form, "to_")
+    from_user, from_group = await _owner(session, viewer.actor, form, "from_")
+    to_user, to_group = await _owner(session, viewer.actor, form, "to_")
     amount = form.amount("amount", label="Amount")
     outcome = await ledger_service.transfer(
         session,
@@ -170,7 +171,7 @@ def _said(outcome: ledger_service.RechargeOutcome, done: str) -> str:
 @router.post("/ledger/threshold")
 async def threshold(request: Request, viewer: AdminDep, session: SessionDep) -> Response:
     form = await Form.read(request)
-    user_id, group_id = await _owner(session, form)
+    user_id, group_id = await _owner(session, viewer.actor, form)
     value = form.optional_amount("threshold", label="Threshold")
     await ledger_service.set_low_balance_threshold(
         session, viewer.actor, user_id=user_id, group_id=group_id, threshold=value

@@ -219,7 +219,7 @@ async def wallet(
     )
     rows = []
     for txn in page.items:
-        read = TransactionRead.of(txn)
+        read = TransactionRead.model_validate(txn)
         rows.append({"txn": read, "delta": _wallet_delta(read, {account.id})})
     requests = await ledger_service.list_recharge_requests(
         session, viewer.actor, mine=True, limit=10
@@ -245,7 +245,9 @@ async def redeem(request: Request, viewer: ViewerDep, session: SessionDep) -> Re
     txn = await ledger_service.redeem_code(
         session, viewer.actor, code=form["code"], client_ip=client_ip(request)
     )
-    credited = max((p.amount_micros for p in TransactionRead.of(txn).postings), default=0)
+    credited = max(
+        (p.amount_micros for p in TransactionRead.model_validate(txn).postings), default=0
+    )
     return redirect("/console/me/wallet", ok=f"The code added {display(credited)} to your wallet.")
 
 

@@ -23,7 +23,7 @@ from spectra.console.pages.users import group_options
 from spectra.console.render import redirect, render
 from spectra.errors import InvalidError, SpectraError
 from spectra.packages import service as packages_service
-from spectra.packages.schemas import PackageCreate, PackageUpdate, assignment_read, preview_read
+from spectra.packages.schemas import AssignmentRead, PackageCreate, PackageUpdate, PreviewRead
 
 router = APIRouter()
 
@@ -147,7 +147,7 @@ async def _show(
         nav="Packages",
         detail=detail,
         versions=versions,
-        holders=[assignment_read(d) for d in holders.items],
+        holders=[AssignmentRead.model_validate(d) for d in holders.items],
         next_cursor=holders.next_cursor,
         groups=await group_options(session, viewer.actor),
         periods=PERIODS,
@@ -200,7 +200,7 @@ async def assign_one(
     name: str, request: Request, viewer: AdminDep, session: SessionDep
 ) -> Response:
     form = await Form.read(request)
-    (user,) = await packages_service.resolve_users(session, emails=[form["email"]])
+    (user,) = await packages_service.resolve_users(session, viewer.actor, emails=[form["email"]])
     await packages_service.assign_package(
         session,
         viewer.actor,
@@ -228,13 +228,13 @@ async def assign_bulk(
             session, viewer.actor, package=name, group=group, **window
         )
     elif emails:
-        users = await packages_service.resolve_users(session, emails=emails)
+        users = await packages_service.resolve_users(session, viewer.actor, emails=emails)
         result = await packages_service.assign_many(
             session, viewer.actor, package=name, users=users, **window
         )
     else:
         raise InvalidError("Name users (emails) or a group.")
-    read = preview_read(result)
+    read = PreviewRead.model_validate(result)
     if preview:
         await session.rollback()
         return await _show(
@@ -274,7 +274,7 @@ async def migrate(name: str, request: Request, viewer: AdminDep, session: Sessio
             name,
             preview={
                 "kind": "migrate",
-                "result": preview_read(result),
+                "result": PreviewRead.model_validate(result),
                 "fields": {
                     "to_version": form["to_version"],
                     "from_version": form["from_version"],
@@ -341,7 +341,7 @@ async def import_assignments(request: Request, viewer: AdminDep, session: Sessio
             nav="Packages",
             csv=text,
             report=None,
-            previews=[preview_read(r) for r in results],
+            previews=[PreviewRead.model_validate(r) for r in results],
             reason=form["reason"],
         )
     applied = sum(len(r.rows) for r in results)

@@ -1,7 +1,7 @@
 """Policy: explain the access decision for any member and model (the gateway's own function,
 with its trace), and each group's funding switches (set on the group page).
 
-URLs: GET /console/policy?user=EMAIL&model=MODEL.
+URLs: GET /console/policy?user=EMAIL&model=MODEL[&protocol=PROTOCOL].
 """
 
 from __future__ import annotations
@@ -17,6 +17,12 @@ from spectra.users import service as users_service
 
 router = APIRouter()
 
+PROTOCOLS = (
+    ("anthropic_messages", "Anthropic Messages"),
+    ("openai_chat", "OpenAI Chat Completions"),
+    ("openai_responses", "OpenAI Responses"),
+)
+
 
 @router.get("/policy")
 async def policy(
@@ -25,12 +31,17 @@ async def policy(
     session: ReadSessionDep,
     user: str = "",
     model: str = "",
+    protocol: str = "",
 ) -> Response:
     decision = None
     if user.strip() and model.strip():
         decision = (
             await policy_service.explain(
-                session, viewer.actor, user=user.strip(), model=model.strip()
+                session,
+                viewer.actor,
+                user=user.strip(),
+                model=model.strip(),
+                protocol=protocol or None,
             )
         ).as_json()
     groups = await users_service.list_groups(session, viewer.actor, limit=100)
@@ -52,6 +63,8 @@ async def policy(
         nav="Policy",
         user=user,
         model=model,
+        protocol=protocol,
+        protocols=PROTOCOLS,
         decision=decision,
         models=await policy_service.served_models(session),
         switches=switches,

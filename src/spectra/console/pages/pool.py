@@ -138,6 +138,8 @@ def _common(form: Form) -> dict[str, Any]:
             values[name] = form[name]
     if form.get("cost_basis"):
         values["cost_basis"] = form["cost_basis"]
+    if form.get("translate") in ("on", "off"):
+        values["translate"] = form["translate"] == "on"
     return values
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from spectra.audit.actor import Actor
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
 from spectra.console.forms import Form, field_errors
 from spectra.console.render import redirect, render
@@ -47,12 +48,14 @@ async def wallet_label(session: Any, actor: Any, account: LedgerAccount) -> str:
     return f"{account.kind}:{account.owner_id}"
 
 
-async def _target(session: Any, form: Form) -> tuple[uuid.UUID | None, uuid.UUID | None, str]:
+async def _target(
+    session: Any, actor: Actor, form: Form
+) -> tuple[uuid.UUID | None, uuid.UUID | None, str]:
     user, group = form.get("user"), form.get("group")
     if bool(user) == bool(group):
         raise InvalidError("Name either a member (email) or a group, not both.", field="user")
     user_id, group_id = await ledger_service.resolve_owner(
-        session, user_email=user, group_name=group
+        session, actor, user_email=user, group_name=group
     )
     return user_id, group_id, (user or f"group {group}")
 
@@ -106,7 +109,7 @@ async def confirm(request: Request, viewer: AdminDep, session: SessionDep) -> Re
     """Check the form and ask for confirmation; the confirm form carries a fresh idempotency key."""
     form = await Form.read(request)
     try:
-        user_id, group_id, label = await _target(session, form)
+        user_id, group_id, label = await _target(session, viewer.actor, form)
         amount = form.amount("amount", label="Amount")
         await ledger_service.get_wallet(session, viewer.actor, user_id=user_id, group_id=group_id)
         if not form["memo"]:
@@ -137,7 +140,7 @@ async def confirm(request: Request, viewer: AdminDep, session: SessionDep) -> Re
 async def recharge(request: Request, viewer: AdminDep, session: SessionDep) -> Response:
     """Credit the wallet; the same idempotency key (a double submit) credits once."""
     form = await Form.read(request)
-    user_id, group_id, label = await _target(session, form)
+    user_id, group_id, label = await _target(session, viewer.actor, form)
     amount = form.amount("amount", label="Amount")
     key = form.get("idempotency_key") or str(uuid7())
     outcome = await ledger_service.recharge(

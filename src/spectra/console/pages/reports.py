@@ -33,7 +33,7 @@ async def statement(
     data = None
     if user.strip() or group.strip():
         who_user, who_group = await statements.resolve_subject(
-            session, user_email=user.strip() or None, group_name=group.strip() or None
+            session, viewer.actor, user_email=user.strip() or None, group_name=group.strip() or None
         )
         start, end = await statements.resolve_period(
             session, since=since.strip() or None, until=until.strip() or None
@@ -64,7 +64,7 @@ async def forecast(
     user_id = group_id = None
     if user.strip() or group.strip():
         user_id, group_id = await statements.resolve_subject(
-            session, user_email=user.strip() or None, group_name=group.strip() or None
+            session, viewer.actor, user_email=user.strip() or None, group_name=group.strip() or None
         )
     data = await forecasts.forecast(
         session, viewer.actor, user_id=user_id, group_id=group_id, window_days=window_days

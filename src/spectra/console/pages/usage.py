@@ -22,7 +22,7 @@ from spectra.db.session import read_scope
 from spectra.errors import InvalidError
 from spectra.usage import exports, reports
 from spectra.usage import service as usage_service
-from spectra.usage.errors import UsageUserNotFoundError
+from spectra.users import service as users_service
 
 router = APIRouter()
 
@@ -118,9 +118,7 @@ async def export(
     """The matching usage records, streamed (the same export as the API's)."""
     user_id = None
     if user:
-        user_id = await usage_service.find_user_id(session, user)
-        if user_id is None:
-            raise UsageUserNotFoundError(f"There is no user {user}.", email=user)
+        user_id = (await users_service.require_user(session, viewer.actor, email=user)).id
     filters = exports.authorize_export(
         viewer.actor,
         fmt=format,

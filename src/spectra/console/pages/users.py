@@ -196,7 +196,7 @@ def ledger_rows(ledger: packages_service.UserLedger) -> list[dict[str, Any]]:
     """Each transaction with what it did to the member's wallet and to their allowances."""
     rows = []
     for txn in ledger.page.items:
-        read = TransactionRead.of(txn)
+        read = TransactionRead.model_validate(txn)
         mine = [p for p in read.postings if p.account_id == ledger.wallet_id]
         allowance = [p for p in read.postings if p.account_id in ledger.allowance_ids]
         rows.append(

@@ -1,14 +1,14 @@
 """The ledger's service layer, one module per topic; import it as `ledger_service`.
 
+from spectra.db.session import AnySession
 from spectra.ledger import service as ledger_service
 await ledger_service.post(session, actor, kind=..., postings=[...], idempotency_key=...)
 """
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit.actor import Actor
+from spectra.db.session import AnySession
 from spectra.ledger.holds import BalanceView, Hold, InProcessBalanceView, LedgerTransactionSpec
 from spectra.ledger.models import AccountKind, LedgerAccount, LedgerTransaction, TransactionKind
 from spectra.ledger.verify import VerifyReport, verify_ledger
@@ -45,7 +45,7 @@ from .thresholds import list_notices, set_low_balance_threshold
 from .transfer import adjust, transfer
 
 
-async def verify(session: AsyncSession, actor: Actor) -> VerifyReport:
+async def verify(session: AnySession, actor: Actor) -> VerifyReport:
     """Recompute balances from postings and check every ledger invariant (read-only)."""
     require(actor, Permission.READ_ALL)
     return await verify_ledger(session)

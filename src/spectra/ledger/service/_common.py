@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from spectra.db.session import AnySession
 from spectra.errors import AmountOutOfRangeError, InvalidAmountError
 from spectra.kit.money import MAX_AMOUNT_MICROS, format_amount
 from spectra.ledger import repository as repo
@@ -13,12 +12,12 @@ from spectra.workspace import service as workspace_service
 from spectra.workspace.schemas import WorkspaceSettings
 
 
-async def workspace_settings(session: AsyncSession) -> WorkspaceSettings:
+async def workspace_settings(session: AnySession) -> WorkspaceSettings:
     """The one place the ledger reads workspace limits (max recharge, four-eyes, thresholds)."""
     return await workspace_service.get_settings(session)
 
 
-async def check_currency(session: AsyncSession, currency: str | None) -> None:
+async def check_currency(session: AnySession, currency: str | None) -> None:
     """Refuse an amount that names a currency other than the workspace's (nothing converts)."""
     if currency is None:
         return
@@ -48,6 +47,6 @@ def bounded(amount: int, field: str = "amount") -> int:
     return amount
 
 
-async def replayed(session: AsyncSession, key: str) -> LedgerTransaction | None:
+async def replayed(session: AnySession, key: str) -> LedgerTransaction | None:
     """The transaction already written under `key`, if any (so a replay is not audited twice)."""
     return await repo.get_transaction_by_key(session, key)

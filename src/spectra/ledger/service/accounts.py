@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor
+from spectra.db.session import AnySession, Session
 from spectra.errors import InvalidError
 from spectra.kit.pagination import Page
 from spectra.ledger import repository as repo
@@ -26,11 +26,13 @@ from spectra.ledger.models import (
     LedgerAccount,
     LedgerTransaction,
 )
+from spectra.users import service as users_service
+from spectra.users.errors import GroupNotFoundError, UserNotFoundError
 from spectra.users.permissions import Permission, PermissionDeniedError, allows, require
 
 
 async def get_or_create_account(
-    session: AsyncSession, *, kind: AccountKind | str, owner_id: uuid.UUID | None = None
+    session: Session, *, kind: AccountKind | str, owner_id: uuid.UUID | None = None
 ) -> LedgerAccount:
     """Return the account for (kind, owner), creating it if missing. Race-safe: unique in the schema
     and inserted with on-conflict-do-nothing, so concurrent callers get the same row."""
@@ -48,7 +50,7 @@ async def get_or_create_account(
 
 
 async def wallet_account(
-    session: AsyncSession, *, user_id: uuid.UUID | None = None, group_id: uuid.UUID | None = None
+    session: Session, *, user_id: uuid.UUID | None = None, group_id: uuid.UUID | None = None
 ) -> LedgerAccount:
     """The wallet of exactly one of a user or a group (created on first use); the owner must exist."""
     kind, owner_id = await _wallet_owner(session, user_id=user_id, group_id=group_id)
@@ -56,7 +58,7 @@ async def wallet_account(
 
 
 async def _find_wallet(
-    session: AsyncSession, *, user_id: uuid.UUID | None, group_id: uuid.UUID | None
+    session: AnySession, *, user_id: uuid.UUID | None, group_id: uuid.UUID | None
 ) -> LedgerAccount:
     """The wallet as it is, without writing: one that does not exist yet is answered as a
     transient, unsaved account with a zero balance and the id it will get when first used."""
@@ -74,7 +76,7 @@ async def _find_wallet(
 
 
 async def _wallet_owner(
-    session: AsyncSession, *, user_id: uuid.UUID | None, group_id: uuid.UUID | None
+    session: AnySession, *, user_id: uuid.UUID | None, group_id: uuid.UUID | None
 ) -> tuple[AccountKind, uuid.UUID]:
     """The wallet kind and owner for exactly one of a user or a group, which must exist."""
     if (user_id is None) == (group_id is None):
@@ -89,7 +91,7 @@ async def _wallet_owner(
     return AccountKind.GROUP_WALLET, group_id
 
 
-async def get_account(session: AsyncSession, account_id: uuid.UUID) -> LedgerAccount:
+async def get_account(session: AnySession, account_id: uuid.UUID) -> LedgerAccount:
     account = await repo.get_account(session, account_id)
     if account is None:
         raise AccountNotFoundError(
@@ -98,7 +100,7 @@ async def get_account(session: AsyncSession, account_id: uuid.UUID) -> LedgerAcc
     return account
 
 
-async def balance(session: AsyncSession, account_id: uuid.UUID) -> int:
+async def balance(session: AnySession, account_id: uuid.UUID) -> int:
     """The account's balance in micros (the cached sum of its postings)."""
     found = await repo.balances(session, [account_id])
     if account_id not in found:
@@ -109,36 +111,39 @@ async def balance(session: AsyncSession, account_id: uuid.UUID) -> int:
 
 
 async def get_balances(
-    session: AsyncSession, account_ids: Sequence[uuid.UUID]
+    session: AnySession, account_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, int]:
     """Balances in micros of the given accounts (missing ids are left out)."""
     return await repo.balances(session, account_ids)
 
 
 async def resolve_owner(
-    session: AsyncSession,
+    session: AnySession,
+    actor: Actor,
     *,
     user_email: str | None = None,
     group_name: str | None = None,
     user_id: uuid.UUID | None = None,
     group_id: uuid.UUID | None = None,
 ) -> tuple[uuid.UUID | None, uuid.UUID | None]:
-    """Turn an email or a group name (as typed on the command line) into (user_id, group_id)."""
-    if user_email is not None:
-        user = await repo.find_user_by_email(session, user_email)
-        if user is None:
-            raise WalletOwnerNotFoundError(f"No user has the email {user_email}.", email=user_email)
-        user_id = user.id
-    if group_name is not None:
-        group = await repo.find_group_by_name(session, group_name)
-        if group is None:
-            raise WalletOwnerNotFoundError(f"No group is named {group_name}.", group=group_name)
-        group_id = group.id
-    return user_id, group_id
+    """A wallet owner as (user_id, group_id) from an email or a group name (the users service's
+    lookup, so an unknown name is a 403 to an actor who may not read everyone)."""
+    try:
+        owner = await users_service.resolve_owner(
+            session,
+            actor,
+            user_email=user_email,
+            group_name=group_name,
+            user_id=user_id,
+            group_id=group_id,
+        )
+    except (UserNotFoundError, GroupNotFoundError) as exc:
+        raise WalletOwnerNotFoundError(exc.message, **exc.details) from None
+    return owner.user_id, owner.group_id
 
 
 async def _may_read_wallet(
-    session: AsyncSession, actor: Actor, *, user_id: uuid.UUID | None, group_id: uuid.UUID | None
+    session: AnySession, actor: Actor, *, user_id: uuid.UUID | None, group_id: uuid.UUID | None
 ) -> None:
     if allows(actor, Permission.READ_ALL):
         return
@@ -153,7 +158,7 @@ async def _may_read_wallet(
 
 
 async def get_wallet(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     user_id: uuid.UUID | None = None,
@@ -166,7 +171,7 @@ async def get_wallet(
 
 
 async def list_transactions(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     user_id: uuid.UUID | None = None,
@@ -205,7 +210,7 @@ async def list_transactions(
 
 
 async def get_transaction(
-    session: AsyncSession, actor: Actor, *, transaction_id: uuid.UUID
+    session: AnySession, actor: Actor, *, transaction_id: uuid.UUID
 ) -> LedgerTransaction:
     require(actor, Permission.READ_ALL)
     txn = await repo.get_transaction(session, transaction_id)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.repository import paginate
+from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
 from spectra.kit.pagination import Page
@@ -37,7 +37,7 @@ from .transfer import apply_adjust, apply_transfer
 
 
 async def approve_recharge(
-    session: AsyncSession, actor: Actor, *, approval_id: uuid.UUID, note: str = ""
+    session: Session, actor: Actor, *, approval_id: uuid.UUID, note: str = ""
 ) -> RechargeApproval:
     """Approve a pending money operation and apply it, as the approver. The approver must be
     independent: not the requester, and not signed in with a credential someone else set (see
@@ -47,7 +47,7 @@ async def approve_recharge(
 
 
 async def reject_recharge(
-    session: AsyncSession, actor: Actor, *, approval_id: uuid.UUID, note: str = ""
+    session: Session, actor: Actor, *, approval_id: uuid.UUID, note: str = ""
 ) -> RechargeApproval:
     """Reject a pending recharge; nothing is credited. Rejecting a rejected one again returns it.
     Writes an audit event."""
@@ -58,7 +58,7 @@ _VERBS = {ApprovalStatus.APPROVED: "approve", ApprovalStatus.REJECTED: "reject"}
 
 
 async def _decide(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     approval_id: uuid.UUID,
     to: ApprovalStatus,
@@ -114,7 +114,7 @@ async def _decide(
     return approval
 
 
-async def _independent(session: AsyncSession, actor: Actor, approval: RechargeApproval) -> str:
+async def _independent(session: AnySession, actor: Actor, approval: RechargeApproval) -> str:
     """The approver's credential provenance, or a refusal when they are not independent."""
     if actor.identity == approval.requested_by_identity:
         raise FourEyesRequiredError(
@@ -142,7 +142,7 @@ async def _independent(session: AsyncSession, actor: Actor, approval: RechargeAp
 
 
 async def _apply(
-    session: AsyncSession, actor: Actor, approval: RechargeApproval, metadata: dict[str, str]
+    session: Session, actor: Actor, approval: RechargeApproval, metadata: dict[str, str]
 ) -> LedgerTransaction:
     key = f"approval:{approval.id}"
     account = await get_account(session, approval.account_id)
@@ -192,7 +192,7 @@ async def _apply(
 
 
 async def list_approvals(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     status: str | None = None,
@@ -215,7 +215,7 @@ async def list_approvals(
 
 
 async def get_approval(
-    session: AsyncSession, actor: Actor, *, approval_id: uuid.UUID
+    session: AnySession, actor: Actor, *, approval_id: uuid.UUID
 ) -> RechargeApproval:
     require(actor, Permission.READ_ALL)
     approval = await session.get(RechargeApproval, approval_id)
@@ -226,7 +226,7 @@ async def get_approval(
     return approval
 
 
-async def _locked(session: AsyncSession, approval_id: uuid.UUID) -> RechargeApproval:
+async def _locked(session: Session, approval_id: uuid.UUID) -> RechargeApproval:
     approval = await repo.lock_approval(session, approval_id)
     if approval is None:
         raise ApprovalNotFoundError(

@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.serverkey import get_server_keys
+from spectra.db.session import AnySession, Session
 from spectra.errors import AmountOutOfRangeError, InvalidError
 from spectra.kit.clock import utc_now
 from spectra.kit.crypto import keyed_hash
@@ -89,7 +88,7 @@ def hash_code(code: str) -> str:
 
 
 async def create_codes(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     count: int,
@@ -193,7 +192,7 @@ async def create_codes(
 
 
 async def redeem_code(
-    session: AsyncSession, actor: Actor, *, code: str, client_ip: str | None = None
+    session: Session, actor: Actor, *, code: str, client_ip: str | None = None
 ) -> LedgerTransaction:
     """Credit the caller's wallet with a code's value; each code is redeemed at most once.
     Not with a read-only token. Failed attempts count against per-user and per-IP limits.
@@ -261,7 +260,7 @@ async def redeem_code(
 
 
 async def revoke_codes(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     batch_id: uuid.UUID,
@@ -303,7 +302,7 @@ async def revoke_codes(
 
 
 async def list_batches(
-    session: AsyncSession, actor: Actor, *, limit: int | None = None, cursor: str | None = None
+    session: AnySession, actor: Actor, *, limit: int | None = None, cursor: str | None = None
 ) -> Page[BatchSummary]:
     """Code batches, newest first, with redeemed / unused / revoked / expired counts."""
     require(actor, Permission.READ_ALL)

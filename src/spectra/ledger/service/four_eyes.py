@@ -17,10 +17,10 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor, ActorKind
+from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
 from spectra.ledger import repository as repo
@@ -63,7 +63,7 @@ def scoped_key(actor: Actor, operation: str, key: str) -> str:
 
 
 async def approval_rule(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     amount: int,
@@ -108,7 +108,7 @@ async def approval_rule(
 
 
 async def refuse_own_gain(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     amount: int,
@@ -134,7 +134,7 @@ async def refuse_own_gain(
 
 
 async def _toward(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     targets: Sequence[LedgerAccount],
 ) -> bool:
@@ -154,7 +154,7 @@ async def _toward(
 
 
 async def hold_for_approval(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     operation: ApprovalOperation,
@@ -197,7 +197,7 @@ async def hold_for_approval(
 
 
 async def pending_by_key(
-    session: AsyncSession, key: str, *, account_id: uuid.UUID | None, amount: int
+    session: AnySession, key: str, *, account_id: uuid.UUID | None, amount: int
 ) -> RechargeApproval | None:
     """The approval already opened under `key`, if any; a different request under the same key
     is an `idempotency_conflict`."""
@@ -214,7 +214,7 @@ async def pending_by_key(
 
 
 async def open_approval(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     operation: ApprovalOperation,

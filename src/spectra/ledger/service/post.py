@@ -12,10 +12,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit.actor import Actor, ActorKind
 from spectra.db.changes import record_change
+from spectra.db.session import Session
 from spectra.errors import InvalidError
 from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
@@ -36,7 +35,7 @@ BALANCE_CHANGE = "ledger.balance"
 
 
 async def post(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     kind: TransactionKind | str,
@@ -105,7 +104,7 @@ async def post(
 
 
 async def post_spec(
-    session: AsyncSession, actor: Actor, spec: LedgerTransactionSpec
+    session: Session, actor: Actor, spec: LedgerTransactionSpec
 ) -> LedgerTransaction:
     """Write a transaction prepared by a balance view's `settle` (the gateway's settlement path)."""
     return await post(
@@ -128,7 +127,7 @@ def clean_key(raw: str) -> str:
 
 
 async def notice_low_balances(
-    session: AsyncSession,
+    session: Session,
     written: Sequence[tuple[uuid.UUID, Sequence[tuple[uuid.UUID, int]]]],
     kinds: dict[uuid.UUID, str],
     start: dict[uuid.UUID, int],

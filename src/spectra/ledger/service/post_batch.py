@@ -15,10 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit.actor import Actor, ActorKind
 from spectra.db.changes import record_change
+from spectra.db.session import Session
 from spectra.errors import InvalidError, SpectraError
 from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
@@ -53,7 +52,7 @@ class _Valid:
 
 
 async def post_specs(
-    session: AsyncSession, actor: Actor, specs: Sequence[LedgerTransactionSpec]
+    session: Session, actor: Actor, specs: Sequence[LedgerTransactionSpec]
 ) -> list[PostedSpec]:
     """Write `specs` as `post_spec` would, one by one in order, in a few statements per batch.
 
@@ -79,7 +78,7 @@ async def post_specs(
 
 
 async def _write(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     specs: Sequence[LedgerTransactionSpec],
     valid: list[_Valid],

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
+from spectra.db.session import Session
 from spectra.kit.money import format_amount
 from spectra.ledger.errors import MemoRequiredError
 from spectra.ledger.models import (
@@ -26,7 +25,7 @@ from .post import post
 
 
 async def recharge(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     user_id: uuid.UUID | None = None,
@@ -71,7 +70,7 @@ async def recharge(
 
 
 async def apply_recharge(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     wallet: LedgerAccount,

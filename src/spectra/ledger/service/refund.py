@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
+from spectra.db.session import Session
 from spectra.errors import InvalidError
 from spectra.kit.money import format_amount
 from spectra.ledger import repository as repo
@@ -26,7 +25,7 @@ from .post import post
 
 
 async def refund(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     transaction_id: uuid.UUID,
@@ -77,7 +76,7 @@ async def refund(
 
 
 async def apply_refund(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     transaction_id: uuid.UUID,
@@ -118,7 +117,7 @@ async def apply_refund(
 
 
 async def _plan(
-    session: AsyncSession, transaction_id: uuid.UUID, amount: int | None
+    session: Session, transaction_id: uuid.UUID, amount: int | None
 ) -> tuple[LedgerTransaction, list[tuple[uuid.UUID, int]], int]:
     """The original usage, the refund's postings (sources credited last-charged first, then the
     expense debited) and what was left to refund before it."""

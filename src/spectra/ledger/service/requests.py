@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.repository import paginate
+from spectra.db.session import AnySession, Session
 from spectra.errors import InvalidError
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
@@ -28,7 +28,7 @@ from .recharge import recharge
 
 
 async def create_recharge_request(
-    session: AsyncSession, actor: Actor, *, amount: int, reason: str
+    session: Session, actor: Actor, *, amount: int, reason: str
 ) -> RechargeRequest:
     """A signed-in member asks for a recharge of their own wallet (not with a read-only token).
     Writes an audit event."""
@@ -60,7 +60,7 @@ async def create_recharge_request(
 
 
 async def list_recharge_requests(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     status: str | None = None,
@@ -87,7 +87,7 @@ async def list_recharge_requests(
 
 
 async def get_recharge_request(
-    session: AsyncSession, actor: Actor, *, request_id: uuid.UUID
+    session: AnySession, actor: Actor, *, request_id: uuid.UUID
 ) -> RechargeRequest:
     request = await session.get(RechargeRequest, request_id)
     if request is None or not (
@@ -100,7 +100,7 @@ async def get_recharge_request(
 
 
 async def approve_recharge_request(
-    session: AsyncSession, actor: Actor, *, request_id: uuid.UUID, note: str = ""
+    session: Session, actor: Actor, *, request_id: uuid.UUID, note: str = ""
 ) -> RechargeRequest:
     """Approve a member's request: recharge their wallet through the normal controls (above the
     four-eyes threshold that opens an approval for a second person). Writes an audit event."""
@@ -143,7 +143,7 @@ async def approve_recharge_request(
 
 
 async def reject_recharge_request(
-    session: AsyncSession, actor: Actor, *, request_id: uuid.UUID, note: str = ""
+    session: Session, actor: Actor, *, request_id: uuid.UUID, note: str = ""
 ) -> RechargeRequest:
     """Reject a member's request with a note they will see. Writes an audit event."""
     require(actor, Permission.LEDGER_APPROVE)
@@ -172,7 +172,7 @@ async def reject_recharge_request(
     return request
 
 
-async def _locked(session: AsyncSession, request_id: uuid.UUID) -> RechargeRequest:
+async def _locked(session: Session, request_id: uuid.UUID) -> RechargeRequest:
     request = await repo.lock_request(session, request_id)
     if request is None:
         raise RechargeRequestNotFoundError(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.repository import paginate
+from spectra.db.session import AnySession, Session
 from spectra.errors import InvalidAmountError
 from spectra.kit.money import format_amount
 from spectra.kit.pagination import Page
@@ -20,7 +20,7 @@ from .accounts import wallet_account
 
 
 async def set_low_balance_threshold(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     user_id: uuid.UUID | None = None,
@@ -57,7 +57,7 @@ async def set_low_balance_threshold(
 
 
 async def list_notices(
-    session: AsyncSession, actor: Actor, *, limit: int | None = None, cursor: str | None = None
+    session: AnySession, actor: Actor, *, limit: int | None = None, cursor: str | None = None
 ) -> Page[LowBalanceNotice]:
     require(actor, Permission.READ_ALL)
     page: Page[LowBalanceNotice] = await paginate(

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
+from spectra.db.session import Session
 from spectra.errors import InvalidAmountError, InvalidError
 from spectra.kit.money import format_amount
 from spectra.ledger import repository as repo
@@ -28,7 +27,7 @@ from .post import post
 
 
 async def adjust(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     user_id: uuid.UUID | None = None,
@@ -70,7 +69,7 @@ async def adjust(
 
 
 async def apply_adjust(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     wallet: LedgerAccount,
@@ -120,7 +119,7 @@ async def apply_adjust(
 
 
 async def transfer(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     from_user_id: uuid.UUID | None = None,
@@ -165,7 +164,7 @@ async def transfer(
 
 
 async def apply_transfer(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     source: LedgerAccount,

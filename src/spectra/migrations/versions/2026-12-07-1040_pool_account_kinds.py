@@ -1,7 +1,7 @@
 """pool accounts: the gemini, azure_openai, bedrock and vertex kinds, and their settings
 
-Revision ID: 0015_pool_account_kinds
-Revises: 0014_audit_keyed_chain
+Revision ID: 0019_pool_account_kinds
+Revises: 0018_scim
 Create Date: 2026-12-07 10:40:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015_pool_account_kinds"
-down_revision: str | Sequence[str] | None = "0014_audit_keyed_chain"
+revision: str = "0019_pool_account_kinds"
+down_revision: str | Sequence[str] | None = "0018_scim"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,22 +1,19 @@
-"""Assignments: to one user, many, a group's members, a CSV; cancel; migrate versions; group
-defaults. Bulk changes have a preview (who gains, loses or changes allowance) computed by the
-same code that applies them.
+"""Assignments: to one user, many, a group's members; cancel; read. Bulk changes have a preview
+(`previews`) computed by the same code that applies them; whom they reach is `targets`.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.changes import record_change
+from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
 from spectra.kit.pagination import Page
@@ -26,7 +23,6 @@ from spectra.packages.errors import (
     AssignmentExistsError,
     AssignmentNotActiveError,
     AssignmentNotFoundError,
-    AssignmentTargetNotFoundError,
     PackageArchivedError,
     PackageTermsInvalidError,
 )
@@ -39,65 +35,45 @@ from spectra.packages.models import (
 )
 from spectra.packages.service import periods as period_service
 from spectra.packages.service.catalog import _by_name, _version
-from spectra.users.models import Group, User
+from spectra.packages.service.previews import (
+    AssignmentDetail,
+    Change,
+    Plan,
+    Preview,
+    PreviewRow,
+    Progress,
+    preview_gains,
+)
+from spectra.packages.service.targets import group_members, resolve_users
+from spectra.users import service as users_service
+from spectra.users.models import User
 from spectra.users.permissions import Permission, require
 
-Progress = Callable[[int, int], None]
-"""Called as (done, total) while a bulk change applies: the CLI draws its progress bar from it."""
-Change = Literal["gain", "lose", "change", "unchanged"]
-
-
-@dataclass(frozen=True, slots=True)
-class PreviewRow:
-    user_id: uuid.UUID
-    email: str
-    change: Change
-    from_version: int | None
-    to_version: int | None
-    allowance_before_micros: int
-    allowance_after_micros: int
-    """Allowance per period before and after, micros."""
-    note: str = ""
-
-
-@dataclass(slots=True)
-class Preview:
-    """Who a bulk change touches and how; `applied` says whether it was carried out."""
-
-    action: str
-    package: str
-    rows: list[PreviewRow] = field(default_factory=list)
-    applied: bool = False
-
-    def count(self, change: Change) -> int:
-        return sum(1 for r in self.rows if r.change == change)
-
-    @property
-    def allowance_delta_micros(self) -> int:
-        return sum(r.allowance_after_micros - r.allowance_before_micros for r in self.rows)
-
-
-@dataclass(frozen=True, slots=True)
-class AssignmentDetail:
-    assignment: PackageAssignment
-    package_name: str
-    version: int
-    email: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """Validated terms of one assignment to make."""
-
-    user: User
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    auto_renew: bool = True
-    reason: str = ""
+__all__ = [
+    "AssignmentDetail",
+    "Change",
+    "Plan",
+    "Preview",
+    "PreviewRow",
+    "Progress",
+    "assign_group",
+    "assign_many",
+    "assign_package",
+    "assignable_version",
+    "cancel_assignment",
+    "check_window",
+    "get_assignment",
+    "group_members",
+    "list_assignments",
+    "make_assignment",
+    "preview_assignment",
+    "preview_gains",
+    "resolve_users",
+]
 
 
 async def get_assignment(
-    session: AsyncSession, actor: Actor, *, assignment_id: uuid.UUID
+    session: AnySession, actor: Actor, *, assignment_id: uuid.UUID
 ) -> AssignmentDetail:
     require(actor, Permission.READ_ALL)
     assignment = await _assignment(session, assignment_id)
@@ -105,7 +81,7 @@ async def get_assignment(
 
 
 async def list_assignments(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     user_id: uuid.UUID | None = None,
@@ -123,34 +99,8 @@ async def list_assignments(
     return Page(items=await _details(session, page.items), next_cursor=page.next_cursor)
 
 
-async def resolve_users(
-    session: AsyncSession, *, emails: Sequence[str] = (), user_ids: Sequence[uuid.UUID] = ()
-) -> list[User]:
-    """Users named by email or id, in the order given; unknown ones are one clear error."""
-    by_email = await repository.users_by_email(session, emails)
-    by_id = await repository.users_by_id(session, user_ids)
-    missing = [e for e in emails if e.strip().lower() not in by_email] + [
-        str(i) for i in user_ids if i not in by_id
-    ]
-    if missing:
-        raise AssignmentTargetNotFoundError(
-            f"No user {', '.join(missing)}; `spectra users list` shows them.", missing=missing
-        )
-    seen: dict[uuid.UUID, User] = {}
-    for user in [by_email[e.strip().lower()] for e in emails] + [by_id[i] for i in user_ids]:
-        seen.setdefault(user.id, user)
-    return list(seen.values())
-
-
-async def group_members(session: AsyncSession, *, group: str) -> tuple[Group, list[User]]:
-    found = await repository.find_group_by_name(session, group)
-    if found is None:
-        raise AssignmentTargetNotFoundError(f"There is no group named '{group}'.", group=group)
-    return found, list(await repository.group_members(session, found.id))
-
-
 async def assign_package(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     package: str,
@@ -164,7 +114,7 @@ async def assign_package(
     Writes an audit event and a change-feed row."""
     require(actor, Permission.PACKAGES_WRITE)
     pkg, version = await assignable_version(session, package)
-    (user,) = await resolve_users(session, user_ids=[user_id])
+    (user,) = await resolve_users(session, actor, user_ids=[user_id])
     assignment = await make_assignment(
         session,
         actor,
@@ -178,7 +128,7 @@ async def assign_package(
 
 
 async def preview_assignment(
-    session: AsyncSession, actor: Actor, *, package: str, users: Sequence[User]
+    session: AnySession, actor: Actor, *, package: str, users: Sequence[User]
 ) -> Preview:
     """Who would gain the package (and its allowance) and who already holds it. Changes nothing."""
     require(actor, Permission.READ_ALL)
@@ -187,7 +137,7 @@ async def preview_assignment(
 
 
 async def assign_many(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     package: str,
@@ -243,7 +193,7 @@ async def assign_many(
 
 
 async def assign_group(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     package: str,
@@ -256,7 +206,7 @@ async def assign_group(
     progress: Progress | None = None,
 ) -> Preview:
     """Assign a package to every current (active) member of a group; see `assign_many`."""
-    found, members = await group_members(session, group=group)
+    found, members = await group_members(session, actor, group=group)
     return await assign_many(
         session,
         actor,
@@ -273,7 +223,7 @@ async def assign_group(
 
 
 async def cancel_assignment(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     assignment_id: uuid.UUID,
@@ -334,7 +284,7 @@ async def cancel_assignment(
 
 
 async def make_assignment(
-    session: AsyncSession, actor: Actor, *, package: Package, version: PackageVersion, plan: Plan
+    session: Session, actor: Actor, *, package: Package, version: PackageVersion, plan: Plan
 ) -> PackageAssignment:
     now = utc_now()
     time_zone = await period_service.workspace_time_zone(session)
@@ -402,50 +352,7 @@ async def make_assignment(
     return assignment
 
 
-async def preview_gains(
-    session: AsyncSession, pkg: Package, version: PackageVersion, users: Sequence[User]
-) -> Preview:
-    held = {
-        a.user_id: a
-        for a in await repository.active_assignments_of_package(
-            session, pkg.id, user_ids=[u.id for u in users]
-        )
-    }
-    versions = await repository.versions_by_id(session, [a.version_id for a in held.values()])
-    result = Preview(action="assign", package=pkg.name)
-    for user in users:
-        current = held.get(user.id)
-        if current is None:
-            result.rows.append(
-                PreviewRow(
-                    user.id,
-                    user.email,
-                    "gain",
-                    None,
-                    version.version,
-                    0,
-                    version.allowance_micros,
-                    "gains the package",
-                )
-            )
-        else:
-            have = versions[current.version_id]
-            result.rows.append(
-                PreviewRow(
-                    user.id,
-                    user.email,
-                    "unchanged",
-                    have.version,
-                    have.version,
-                    have.allowance_micros,
-                    have.allowance_micros,
-                    f"already holds version {have.version}",
-                )
-            )
-    return result
-
-
-async def assignable_version(session: AsyncSession, name: str) -> tuple[Package, PackageVersion]:
+async def assignable_version(session: AnySession, name: str) -> tuple[Package, PackageVersion]:
     pkg = await _by_name(session, name)
     if pkg.status != PackageStatus.ACTIVE:
         raise PackageArchivedError(
@@ -454,7 +361,7 @@ async def assignable_version(session: AsyncSession, name: str) -> tuple[Package,
     return pkg, await _version(session, pkg, pkg.current_version)
 
 
-async def _assignment(session: AsyncSession, assignment_id: uuid.UUID) -> PackageAssignment:
+async def _assignment(session: AnySession, assignment_id: uuid.UUID) -> PackageAssignment:
     assignment = await repository.get_assignment(session, assignment_id)
     if assignment is None:
         raise AssignmentNotFoundError(
@@ -464,11 +371,11 @@ async def _assignment(session: AsyncSession, assignment_id: uuid.UUID) -> Packag
 
 
 async def _details(
-    session: AsyncSession, assignments: Sequence[PackageAssignment]
+    session: AnySession, assignments: Sequence[PackageAssignment]
 ) -> list[AssignmentDetail]:
     versions = await repository.versions_by_id(session, [a.version_id for a in assignments])
     packages = await repository.packages_by_id(session, [a.package_id for a in assignments])
-    users = await repository.users_by_id(session, [a.user_id for a in assignments])
+    users = await users_service.users_by_id(session, [a.user_id for a in assignments])
     return [
         AssignmentDetail(
             assignment=a,
@@ -480,7 +387,7 @@ async def _details(
     ]
 
 
-async def _label(session: AsyncSession, assignment: PackageAssignment) -> str:
+async def _label(session: AnySession, assignment: PackageAssignment) -> str:
     return (
         f"{(await _details(session, [assignment]))[0].package_name} for user {assignment.user_id}"
     )

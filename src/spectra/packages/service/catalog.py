@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
+from spectra.db.session import AnySession, Session
 from spectra.kit.ids import uuid7
 from spectra.kit.pagination import Page
 from spectra.packages import repository
@@ -65,19 +65,19 @@ def _check(version: PackageVersion) -> None:
     validate_terms(Period(version.period), version.valid_days, version.rollover_periods)
 
 
-async def get_package(session: AsyncSession, actor: Actor, *, name: str) -> PackageDetail:
+async def get_package(session: AnySession, actor: Actor, *, name: str) -> PackageDetail:
     """The package named `name` (any case) with its current terms, or PackageNotFoundError."""
     require(actor, Permission.READ_ALL)
     package = await _by_name(session, name)
     return await _detail(session, package)
 
 
-async def find_package(session: AsyncSession, name: str) -> Package | None:
+async def find_package(session: AnySession, name: str) -> Package | None:
     return await repository.find_package_by_name(session, name)
 
 
 async def list_packages(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     status: str | None = None,
@@ -89,15 +89,13 @@ async def list_packages(
     return Page(items=[await _detail(session, p) for p in page.items], next_cursor=page.next_cursor)
 
 
-async def list_versions(session: AsyncSession, actor: Actor, *, name: str) -> list[PackageVersion]:
+async def list_versions(session: AnySession, actor: Actor, *, name: str) -> list[PackageVersion]:
     require(actor, Permission.READ_ALL)
     package = await _by_name(session, name)
     return list(await repository.list_versions(session, package.id))
 
 
-async def create_package(
-    session: AsyncSession, actor: Actor, *, data: PackageCreate
-) -> PackageDetail:
+async def create_package(session: Session, actor: Actor, *, data: PackageCreate) -> PackageDetail:
     """Add a package to the catalog with version 1 of its terms. Writes an audit event."""
     require(actor, Permission.PACKAGES_WRITE)
     name = data.name.strip()
@@ -154,7 +152,7 @@ async def create_package(
 
 
 async def edit_package(
-    session: AsyncSession, actor: Actor, *, name: str, data: PackageUpdate
+    session: Session, actor: Actor, *, name: str, data: PackageUpdate
 ) -> PackageDetail:
     """Change a package. New terms make a new version; existing assignments keep theirs until
     migrated. A description-only change makes no version. Writes an audit event."""
@@ -220,7 +218,7 @@ async def edit_package(
 
 
 async def archive_package(
-    session: AsyncSession, actor: Actor, *, name: str, reason: str = ""
+    session: Session, actor: Actor, *, name: str, reason: str = ""
 ) -> PackageDetail:
     """Stop assigning a package. Existing assignments run on until they end or are cancelled.
     Writes an audit event."""
@@ -244,7 +242,7 @@ async def archive_package(
     return await _detail(session, package)
 
 
-async def _by_name(session: AsyncSession, name: str) -> Package:
+async def _by_name(session: AnySession, name: str) -> Package:
     package = await repository.find_package_by_name(session, name)
     if package is None:
         raise PackageNotFoundError(
@@ -253,7 +251,7 @@ async def _by_name(session: AsyncSession, name: str) -> Package:
     return package
 
 
-async def _version(session: AsyncSession, package: Package, version: int) -> PackageVersion:
+async def _version(session: AnySession, package: Package, version: int) -> PackageVersion:
     row = await repository.get_version(session, package.id, version)
     if row is None:
         raise PackageVersionNotFoundError(
@@ -262,7 +260,7 @@ async def _version(session: AsyncSession, package: Package, version: int) -> Pac
     return row
 
 
-async def _detail(session: AsyncSession, package: Package) -> PackageDetail:
+async def _detail(session: AnySession, package: Package) -> PackageDetail:
     terms = await _version(session, package, package.current_version)
     count = await repository.count_active_assignments(session, package.id)
     return PackageDetail(package=package, terms=terms, active_assignments=count)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit import service as audit_service
 from spectra.audit.actor import SYSTEM, Actor
+from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.ledger import service as ledger_service
 from spectra.packages import repository
@@ -22,17 +21,18 @@ from spectra.packages.models import (
 )
 from spectra.packages.service.assignments import Plan, assignable_version, make_assignment
 from spectra.packages.service.catalog import _version
+from spectra.users import service as users_service
 from spectra.users.models import Group, User
 from spectra.users.permissions import Permission, require
 
 
 async def set_group_default_package(
-    session: AsyncSession, actor: Actor, *, group: str, package: str | None
+    session: Session, actor: Actor, *, group: str, package: str | None
 ) -> GroupDefaultPackage | None:
     """Set (or with None, clear) the package members get when they join `group` later.
     Current members are not changed (`assign_group` does that). Writes an audit event."""
     require(actor, Permission.PACKAGES_WRITE)
-    found = await repository.find_group_by_name(session, group)
+    found = await users_service.find_group(session, actor, name=group)
     if found is None:
         raise AssignmentTargetNotFoundError(f"There is no group named '{group}'.", group=group)
     row = await repository.get_group_default(session, found.id)
@@ -66,7 +66,7 @@ async def set_group_default_package(
     return result
 
 
-async def list_group_defaults(session: AsyncSession, actor: Actor) -> list[tuple[Group, Package]]:
+async def list_group_defaults(session: AnySession, actor: Actor) -> list[tuple[Group, Package]]:
     require(actor, Permission.READ_ALL)
     out: list[tuple[Group, Package]] = []
     for row in await repository.list_group_defaults(session):
@@ -80,7 +80,7 @@ async def list_group_defaults(session: AsyncSession, actor: Actor) -> list[tuple
 
 
 async def assign_group_default(
-    session: AsyncSession, *, user_id: uuid.UUID, group_id: uuid.UUID
+    session: Session, *, user_id: uuid.UUID, group_id: uuid.UUID
 ) -> PackageAssignment | None:
     """Give a user who joined `group_id` the group's default package, if it has an active one and
     the user does not hold it already. Runs as `system` in the joining unit of work; audited."""

@@ -8,10 +8,9 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
+from spectra.db.session import Session
 from spectra.errors import SpectraError
 from spectra.kit.clock import utc_now
 from spectra.packages import repository
@@ -33,11 +32,12 @@ from spectra.packages.service.assignments import (
     make_assignment,
     preview_gains,
 )
+from spectra.users import service as users_service
 from spectra.users.permissions import Permission, require
 
 
 async def import_assignments(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     csv_text: str,
@@ -67,7 +67,7 @@ async def import_assignments(
         raise AssignmentImportRejectedError(
             f"The file is not valid CSV (line {reader.line_num}: {exc}).", rejected=[]
         ) from None
-    users = await repository.users_by_email(
+    users = await users_service.users_by_email(
         session, [r["email"] for _, r in rows if r.get("email")]
     )
     rejected: list[dict[str, Any]] = []

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.changes import record_change
+from spectra.db.session import AnySession, Session
 from spectra.ledger import service as ledger_service
 from spectra.packages import repository
 from spectra.packages.models import (
@@ -15,11 +14,12 @@ from spectra.packages.models import (
 from spectra.packages.service import periods as period_service
 from spectra.packages.service.assignments import Change, Preview, PreviewRow, Progress
 from spectra.packages.service.catalog import _by_name, _version
+from spectra.users import service as users_service
 from spectra.users.permissions import Permission, require
 
 
 async def preview_migration(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     package: str,
@@ -32,7 +32,7 @@ async def preview_migration(
 
 
 async def migrate_assignments(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     package: str,
@@ -84,7 +84,7 @@ async def migrate_assignments(
 
 
 async def _migration(
-    session: AsyncSession, package: str, to_version: int | None, from_version: int | None
+    session: AnySession, package: str, to_version: int | None, from_version: int | None
 ) -> Preview:
     pkg = await _by_name(session, package)
     target = await _version(session, pkg, to_version or pkg.current_version)
@@ -92,7 +92,7 @@ async def _migration(
         await _version(session, pkg, from_version)
     assignments = await repository.active_assignments_of_package(session, pkg.id)
     versions = await repository.versions_by_id(session, [a.version_id for a in assignments])
-    users = await repository.users_by_id(session, [a.user_id for a in assignments])
+    users = await users_service.users_by_id(session, [a.user_id for a in assignments])
     result = Preview(action="migrate", package=pkg.name)
     for a in assignments:
         have = versions[a.version_id]

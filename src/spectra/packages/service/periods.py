@@ -12,11 +12,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit import service as audit_service
 from spectra.audit.actor import SYSTEM, Actor
 from spectra.db.changes import record_change
+from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
 from spectra.ledger import service as ledger_service
@@ -51,7 +50,7 @@ def expire_key(assignment_id: uuid.UUID, starts_at: datetime) -> str:
     return f"packages.expire:{assignment_id}:{starts_at.isoformat()}"
 
 
-async def workspace_time_zone(session: AsyncSession) -> str:
+async def workspace_time_zone(session: AnySession) -> str:
     """The workspace time zone (IANA) that new assignments' periods follow."""
     return (await workspace_service.get_settings(session)).time_zone
 
@@ -82,7 +81,7 @@ def stops_after_current(assignment: PackageAssignment) -> bool:
 
 
 async def renew_assignment(
-    session: AsyncSession,
+    session: Session,
     *,
     assignment_id: uuid.UUID,
     now: datetime | None = None,
@@ -137,7 +136,7 @@ async def renew_assignment(
 
 
 async def grant_period(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     assignment: PackageAssignment,
@@ -193,7 +192,7 @@ async def grant_period(
 
 
 async def close_current_period(
-    session: AsyncSession, actor: Actor, *, assignment: PackageAssignment, final: bool, at: datetime
+    session: Session, actor: Actor, *, assignment: PackageAssignment, final: bool, at: datetime
 ) -> PackagePeriod | None:
     """Settle the current period: a positive balance rolls over (capped) or expires; a negative one
     stays on the account and reduces the next period (never forgiven). Idempotent."""
@@ -238,7 +237,7 @@ async def close_current_period(
 
 
 async def end_assignment(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     assignment: PackageAssignment,
@@ -275,7 +274,7 @@ def _make_current(assignment: PackageAssignment, period: PackagePeriod) -> None:
     assignment.period_ends_at = period.ends_at
 
 
-async def _version(session: AsyncSession, version_id: uuid.UUID) -> PackageVersion:
+async def _version(session: AnySession, version_id: uuid.UUID) -> PackageVersion:
     version = await session.get(PackageVersion, version_id)
     assert version is not None  # a foreign key
     return version

@@ -10,9 +10,9 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from sqlalchemy import Select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor
+from spectra.db.session import AnySession
 from spectra.kit.pagination import Page
 from spectra.ledger import service as ledger_service
 from spectra.ledger.models import LedgerTransaction
@@ -79,7 +79,7 @@ class Holding:
 
 
 async def entitlements_for_users(
-    session: AsyncSession, user_ids: Sequence[uuid.UUID] | None = None
+    session: AnySession, user_ids: Sequence[uuid.UUID] | None = None
 ) -> list[Entitlement]:
     """Entitlements of `user_ids` (every user when None): active assignments whose first period
     was granted, ordered by user, then soonest period end. For cache loading; no permission check."""
@@ -119,7 +119,7 @@ async def entitlements_for_users(
 
 
 async def packages_of_user(
-    session: AsyncSession, actor: Actor, *, user_id: uuid.UUID
+    session: AnySession, actor: Actor, *, user_id: uuid.UUID
 ) -> list[Holding]:
     """The packages a user holds now (active assignments), with allowance, used, remaining (the
     ledger balance), next reset, models and limits. A member may read their own; admins anyone's."""
@@ -179,7 +179,7 @@ class UserLedger:
 
 
 async def user_ledger(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     user_id: uuid.UUID,

@@ -17,7 +17,7 @@ from .common import (
     truncated,
     usage_from_anthropic,
 )
-from .ir import BlockStart, BlockStop, Delta, End, Failure, Start, StreamEvent
+from .ir import BlockStart, BlockStop, Delta, End, Failure, Start, StreamEvent, Templated
 
 _STATUS_OF_TYPE = {
     "invalid_request_error": 400,
@@ -122,6 +122,14 @@ class AnthropicDecoder:
         return []
 
 
+_DELTA_FIELDS = {
+    "text": ("text_delta", "text"),
+    "args": ("input_json_delta", "partial_json"),
+    "thinking": ("thinking_delta", "thinking"),
+}
+"""Delta kinds whose events differ only in one string (see `Templated`)."""
+
+
 class AnthropicEncoder:
     """Writes neutral stream events as the Anthropic Messages stream the anthropic SDK reads."""
 
@@ -147,13 +155,22 @@ class AnthropicEncoder:
         if isinstance(event, Delta):
             if event.index not in self._index:
                 return []
-            return [
-                {
-                    "type": "content_block_delta",
-                    "index": self._index[event.index],
-                    "delta": _delta(event),
-                }
-            ]
+            index = self._index[event.index]
+            field = _DELTA_FIELDS.get(event.kind)
+            if field is not None:
+                kind, name = field
+                return [
+                    Templated(
+                        (index, kind),
+                        event.value,
+                        lambda v: {
+                            "type": "content_block_delta",
+                            "index": index,
+                            "delta": {"type": kind, name: v},
+                        },
+                    )
+                ]
+            return [{"type": "content_block_delta", "index": index, "delta": _delta(event)}]
         if isinstance(event, BlockStop):
             if event.index not in self._index:
                 return []

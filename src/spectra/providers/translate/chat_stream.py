@@ -17,7 +17,17 @@ from .common import (
     usage_from_openai,
 )
 from .context import TranslationContext
-from .ir import BlockStart, BlockStop, Delta, End, Failure, Start, StopReason, StreamEvent
+from .ir import (
+    BlockStart,
+    BlockStop,
+    Delta,
+    End,
+    Failure,
+    Start,
+    StopReason,
+    StreamEvent,
+    Templated,
+)
 
 
 class ChatDecoder:
@@ -134,6 +144,15 @@ class ChatEncoder:
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
         return self._head | {"choices": [choice]}
 
+    def _text(self, value: str) -> dict[str, Any]:
+        return self._chunk({"content": value})
+
+    def _thinking(self, value: str) -> dict[str, Any]:
+        return self._chunk({"reasoning_content": value})
+
+    def _arguments(self, position: int, value: str) -> dict[str, Any]:
+        return self._chunk({"tool_calls": [{"index": position, "function": {"arguments": value}}]})
+
     def feed(self, event: StreamEvent) -> list[dict[str, Any]]:
         if isinstance(event, Start):
             self._head |= {
@@ -155,12 +174,16 @@ class ChatEncoder:
             return [self._chunk({"tool_calls": [call]})]
         if isinstance(event, Delta):
             if event.kind == "text":
-                return [self._chunk({"content": event.value})]
+                return [Templated(("text",), event.value, self._text)]
             if event.kind == "thinking":
-                return [self._chunk({"reasoning_content": event.value})]
+                return [Templated(("thinking",), event.value, self._thinking)]
             if event.kind == "args" and event.index in self._tools:
-                call = {"index": self._tools[event.index], "function": {"arguments": event.value}}
-                return [self._chunk({"tool_calls": [call]})]
+                position = self._tools[event.index]
+                return [
+                    Templated(
+                        ("args", position), event.value, lambda v: self._arguments(position, v)
+                    )
+                ]
             return []
         if isinstance(event, BlockStop):
             return []

@@ -7,6 +7,7 @@ no mapping exists twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -191,3 +192,18 @@ class Failure:
 
 
 StreamEvent = Start | BlockStart | Delta | BlockStop | End | Failure
+
+
+class Templated(dict[str, Any]):
+    """A client stream event that differs from the others with the same `key` only in one string,
+    `value` (a text, arguments or thinking delta): the SSE writer serialises it from a template
+    made once per key, encoding just that string, instead of the whole event each time. It is the
+    event itself too (a dict), for callers that read events rather than bytes."""
+
+    __slots__ = ("build", "key", "value")
+
+    def __init__(self, key: tuple[Any, ...], value: str, build: Callable[[str], dict[str, Any]]):
+        super().__init__(build(value))
+        self.key = key
+        self.value = value
+        self.build = build

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
+from json.encoder import encode_basestring
 from typing import Any, Protocol
 
-from spectra.providers.sse import SSEParser
+from spectra.providers.sse import SSEEvent, SSEParser
 from spectra.providers.types import Usage, WireProtocol
 
 from .anthropic_stream import AnthropicDecoder, AnthropicEncoder
@@ -15,7 +17,7 @@ from .common import SHAPE_ERRORS
 from .context import TranslationContext
 from .custom_text import InputTextDecoder
 from .gemini_stream import GeminiDecoder, GeminiEncoder
-from .ir import BlockStart, BlockStop, Delta, StreamEvent
+from .ir import BlockStart, BlockStop, Delta, StreamEvent, Templated
 from .responses_stream import ResponsesDecoder, ResponsesEncoder
 
 
@@ -129,21 +131,51 @@ class StreamTranslator:
         return out
 
 
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""`json.dumps(..., ensure_ascii=False, separators=...)` without building an encoder per call."""
+_HOLE = "\x00spectra-template\x00"
+_HOLE_JSON = encode_basestring(_HOLE)
+
+Templates = dict[tuple[Any, ...], tuple[str, str] | None]
+
+
+def _sse(named: bool, event: dict[str, Any]) -> str:
+    data = _dumps(event)
+    if named and "type" in event:
+        return f"event: {event['type']}\ndata: {data}\n\n"
+    return f"data: {data}\n\n"
+
+
+def _templated(named: bool, event: Templated, templates: Templates) -> str:
+    if event.key not in templates:
+        head, hole, tail = _sse(named, event.build(_HOLE)).partition(_HOLE_JSON)
+        templates[event.key] = (head, tail) if hole and _HOLE_JSON not in tail else None
+    template = templates[event.key]
+    if template is None:
+        return _sse(named, event)
+    return template[0] + encode_basestring(event.value) + template[1]
+
+
 def encode_sse(
-    protocol: WireProtocol, events: list[dict[str, Any]], *, done: bool = False
+    protocol: WireProtocol,
+    events: list[dict[str, Any]],
+    *,
+    done: bool = False,
+    templates: Templates | None = None,
 ) -> bytes:
     """Client events as SSE bytes: named events for Anthropic and Responses, bare `data:` for
     chat, whose stream ends with `data: [DONE]` (`done`), and for Gemini, whose stream just
-    ends."""
+    ends. With `templates` (one dict per stream), `Templated` events are written from their
+    key's template."""
+    if not events and not done:
+        return b""
     named = protocol in (WireProtocol.ANTHROPIC_MESSAGES, WireProtocol.OPENAI_RESPONSES)
-    chunks = []
-    for event in events:
-        data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
-        chunks.append(
-            f"event: {event['type']}\ndata: {data}\n\n"
-            if named and "type" in event
-            else f"data: {data}\n\n"
-        )
+    chunks = [
+        _templated(named, event, templates)
+        if templates is not None and type(event) is Templated
+        else _sse(named, event)
+        for event in events
+    ]
     if done and protocol is WireProtocol.OPENAI_CHAT:
         chunks.append("data: [DONE]\n\n")
     return "".join(chunks).encode()
@@ -158,6 +190,13 @@ class SSEStreamTranslator:
         self._parser = SSEParser()
         self._translator = StreamTranslator(ctx)
         self._finished = False
+        self._observer: Callable[[SSEEvent], object] | None = None
+        self._templates: Templates = {}
+
+    def observe(self, observer: Callable[[SSEEvent], object]) -> None:
+        """Show every upstream event (`finish` included) to `observer`, a usage tap's
+        `on_event`, so the stream is parsed once for both."""
+        self._observer = observer
 
     @property
     def usage(self) -> Usage | None:
@@ -170,21 +209,27 @@ class SSEStreamTranslator:
         out = self._translate(self._parser.close())
         if not self._finished:
             self._finished = True
-            out += encode_sse(self._ctx.client, self._translator.finish(), done=True)
+            out += self._sse(self._translator.finish(), done=True)
         return out
 
-    def _translate(self, events: list[Any]) -> bytes:
+    def _translate(self, events: list[SSEEvent]) -> bytes:
+        if self._observer is not None:
+            for event in events:
+                self._observer(event)
         out: list[dict[str, Any]] = []
         for event in events:
             if self._finished:
                 break
             if event.data.strip() == "[DONE]":
                 self._finished = True
-                return encode_sse(self._ctx.client, out + self._translator.finish(), done=True)
+                return self._sse(out + self._translator.finish(), done=True)
             try:
                 data = json.loads(event.data)
             except ValueError:
                 continue
             if isinstance(data, dict):
                 out.extend(self._translator.feed(data))
-        return encode_sse(self._ctx.client, out)
+        return self._sse(out)
+
+    def _sse(self, events: list[dict[str, Any]], *, done: bool = False) -> bytes:
+        return encode_sse(self._ctx.client, events, done=done, templates=self._templates)

@@ -6,10 +6,9 @@ import re
 import uuid
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit import service as audit_service
 from spectra.audit.actor import SYSTEM, Actor
+from spectra.db.session import AnySession, Session
 from spectra.users import repository
 from spectra.users.errors import (
     FieldRequiredError,
@@ -89,7 +88,7 @@ def as_uuid(ref: UserRef | GroupRef) -> uuid.UUID | None:
         return None
 
 
-async def load_user(session: AsyncSession, ref: UserRef) -> User:
+async def load_user(session: AnySession, ref: UserRef) -> User:
     """The user named by id or email (group loaded), or UserNotFoundError. No permission check."""
     user_id = as_uuid(ref)
     user = (
@@ -102,7 +101,7 @@ async def load_user(session: AsyncSession, ref: UserRef) -> User:
     return user
 
 
-async def load_group(session: AsyncSession, ref: GroupRef) -> Group:
+async def load_group(session: AnySession, ref: GroupRef) -> Group:
     group_id = as_uuid(ref)
     group = (
         await repository.get_group(session, group_id)
@@ -117,7 +116,7 @@ async def load_group(session: AsyncSession, ref: GroupRef) -> Group:
     return group
 
 
-async def default_group(session: AsyncSession) -> Group:
+async def default_group(session: Session) -> Group:
     """The built-in `default` group, created (and audited as `system`) the first time it is needed."""
     group = await repository.find_group_by_name(session, DEFAULT_GROUP)
     if group is not None:
@@ -165,7 +164,7 @@ def group_snapshot(group: Group) -> dict[str, Any]:
 
 
 async def audit_user(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     action: str,
     user: User,

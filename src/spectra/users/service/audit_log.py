@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit import anchors as audit_anchors
 from spectra.audit import export as audit_export
 from spectra.audit import service as audit_service
@@ -15,6 +13,7 @@ from spectra.audit import verify as audit_verify
 from spectra.audit.actor import Actor
 from spectra.audit.models import AuditEvent
 from spectra.audit.service import AuditFilter, ChainReport
+from spectra.db.session import AnySession
 from spectra.errors import InvalidError
 from spectra.kit.pagination import Page
 from spectra.users.permissions import Permission, require
@@ -31,7 +30,7 @@ def _check(where: AuditFilter) -> None:
 
 
 async def list_audit_events(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     where: AuditFilter,
@@ -45,7 +44,7 @@ async def list_audit_events(
 
 
 async def export_audit_events(
-    session: AsyncSession, actor: Actor, *, where: AuditFilter, fmt: audit_export.ExportFormat
+    session: AnySession, actor: Actor, *, where: AuditFilter, fmt: audit_export.ExportFormat
 ) -> AsyncIterator[str]:
     """Check the permission now, then return the export's lines (oldest first), streamed.
 
@@ -58,13 +57,13 @@ async def export_audit_events(
     return audit_export.lines(audit_service.stream_events(session, where=where), fmt)
 
 
-async def count_audit_events(session: AsyncSession, actor: Actor, *, where: AuditFilter) -> int:
+async def count_audit_events(session: AnySession, actor: Actor, *, where: AuditFilter) -> int:
     require(actor, Permission.AUDIT_READ)
     _check(where)
     return await audit_service.count_events(session, where=where)
 
 
-async def verify_audit_chain(session: AsyncSession, actor: Actor) -> ChainReport:
+async def verify_audit_chain(session: AnySession, actor: Actor) -> ChainReport:
     """Walk the whole hash chain (streamed) and name the first event changed, removed or
     reordered, or missing after the end the latest anchor saw; anchor the head when intact."""
     require(actor, Permission.AUDIT_READ)

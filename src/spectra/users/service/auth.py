@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import SYSTEM, Actor, user_actor
 from spectra.audit.models import AuditEvent
 from spectra.db.changes import record_change
+from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.users import passwords, repository, throttle
 from spectra.users.errors import (
@@ -35,6 +35,7 @@ from spectra.users.permissions import (
     require_can_manage,
 )
 from spectra.users.sessions import csrf_for, hash_token, new_token
+from spectra.users.sso import rules as sso_rules
 
 from ._common import UserRef, audit_user, clean_email, default_group, load_user
 from .members import IssuedSetupLink, _insert_user, _issue_setup_link
@@ -53,7 +54,7 @@ def _actor_for(user: User, *, via: str) -> Actor:
 
 
 async def _store_password(
-    session: AsyncSession, user: User, password: str, *, issued_by: str | None
+    session: Session, user: User, password: str, *, issued_by: str | None
 ) -> None:
     """Store a new password with its provenance: `issued_by` is the label of whoever set it
     when that was not the user (then the account is no independent approver until the user
@@ -72,9 +73,7 @@ async def _store_password(
     await session.flush()
 
 
-async def set_password(
-    session: AsyncSession, actor: Actor, *, user: UserRef, password: str
-) -> User:
+async def set_password(session: Session, actor: Actor, *, user: UserRef, password: str) -> User:
     """Set a user's password as an admin (or from `spectra users set-password`).
 
     Ends the user's sessions and unused setup links; activates an invited user. Needs a rank
@@ -95,7 +94,7 @@ async def set_password(
 
 
 async def consume_setup_link(
-    session: AsyncSession, *, token: str, password: str, client_ip: str | None = None
+    session: Session, *, token: str, password: str, client_ip: str | None = None
 ) -> User:
     """Set a password through a one-time link: unknown, used or expired links are refused.
 
@@ -120,7 +119,7 @@ async def consume_setup_link(
 
 
 async def change_password(
-    session: AsyncSession, actor: Actor, *, current_password: str, new_password: str
+    session: Session, actor: Actor, *, current_password: str, new_password: str
 ) -> User:
     """Change the signed-in user's own password, checking the current one. Ends every session
     of the user (sign in again). Writes an audit event."""
@@ -151,7 +150,7 @@ CREDENTIAL_EVENTS = ("users.set_password", "users.password_setup")
 """The audit actions that give a user a password other than by changing their own."""
 
 
-async def credential_issuer(session: AsyncSession, user_id: uuid.UUID) -> str | None:
+async def credential_issuer(session: AnySession, user_id: uuid.UUID) -> str | None:
     """Who issued the password the user's current one descends from: the label of the last other
     user who set it or issued the setup link it was set through; None when nobody else ever did.
     Whatever the user did since (changed it, set it again themselves, a link they issued
@@ -190,7 +189,7 @@ def check_usable(user: User, *, allow_invited: bool = False) -> None:
 
 
 async def active_user(
-    session: AsyncSession, user_id: uuid.UUID, *, allow_invited: bool = False
+    session: AnySession, user_id: uuid.UUID, *, allow_invited: bool = False
 ) -> User:
     """The user behind a credential, if they may act now (for authentication; no permission check)."""
     user = await repository.get_user(session, user_id)
@@ -201,7 +200,7 @@ async def active_user(
 
 
 async def authenticate_password(
-    session: AsyncSession, *, email: str, password: str, ip: str | None
+    session: Session, *, email: str, password: str, ip: str | None
 ) -> User:
     """The user whose email and password match, or a refusal. Rate limited per email and per IP
     (see `users/throttle.py`); a suspended user learns why only with the right password."""
@@ -254,7 +253,7 @@ class NewSession:
 
 
 async def create_session(
-    session: AsyncSession,
+    session: Session,
     *,
     user: User,
     client_ip: str | None = None,
@@ -279,7 +278,7 @@ async def create_session(
 
 
 async def sign_in(
-    session: AsyncSession,
+    session: Session,
     *,
     email: str,
     password: str,
@@ -289,6 +288,7 @@ async def sign_in(
 ) -> NewSession:
     """Check email and password, then open a session. Writes an `auth.sign_in` audit event."""
     user = await authenticate_password(session, email=email, password=password, ip=client_ip)
+    await sso_rules.check_password_sign_in(session, user)
     opened = await create_session(
         session, user=user, client_ip=client_ip, user_agent=user_agent, ttl=ttl
     )
@@ -297,7 +297,7 @@ async def sign_in(
     return opened
 
 
-async def resolve_session(session: AsyncSession, *, token: str) -> tuple[UserSession, User]:
+async def resolve_session(session: AnySession, *, token: str) -> tuple[UserSession, User]:
     """The live session and its usable user for a cookie token, or a refusal."""
     row = await repository.find_session_by_hash(session, hash_token(token))
     if row is None or row.ended_at is not None:
@@ -307,7 +307,7 @@ async def resolve_session(session: AsyncSession, *, token: str) -> tuple[UserSes
     return row, await active_user(session, row.user_id)
 
 
-async def end_session(session: AsyncSession, *, token: str) -> None:
+async def end_session(session: Session, *, token: str) -> None:
     """Sign out: end the session behind `token` (idempotent)."""
     row = await repository.find_session_by_hash(session, hash_token(token))
     if row is not None and row.ended_at is None:
@@ -315,7 +315,7 @@ async def end_session(session: AsyncSession, *, token: str) -> None:
         await session.flush()
 
 
-async def ensure_owner(session: AsyncSession, *, email: str) -> IssuedSetupLink | None:
+async def ensure_owner(session: Session, *, email: str) -> IssuedSetupLink | None:
     """First start: make sure the `default` group exists and that there is an owner.
 
     When there is none, create `email` as an invited owner and return a one-time setup link to

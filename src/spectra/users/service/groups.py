@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.changes import record_change
+from spectra.db.session import AnySession, Session
 from spectra.errors import InvalidAmountError
 from spectra.kit.pagination import Page
 from spectra.users import repository
@@ -19,10 +19,12 @@ from ._common import (
     MAX_DESCRIPTION,
     MAX_GROUP_NAME,
     GroupRef,
+    as_uuid,
     clean_text,
     group_snapshot,
     load_group,
 )
+from .lookup import may_name_group
 
 UNSET: object = object()
 """Marks a cap argument that was not given (None means "no cap")."""
@@ -36,16 +38,14 @@ def _check_cap(value: int | object | None, field: str) -> int | None:
     return value
 
 
-async def _name_free(
-    session: AsyncSession, name: str, *, except_group: Group | None = None
-) -> None:
+async def _name_free(session: AnySession, name: str, *, except_group: Group | None = None) -> None:
     if await repository.group_name_exists(
         session, name.lower(), except_id=except_group.id if except_group else None
     ):
         raise GroupNameTakenError(f"A group named '{name}' already exists.", name=name)
 
 
-async def _flush(session: AsyncSession, name: str) -> None:
+async def _flush(session: Session, name: str) -> None:
     try:
         async with session.begin_nested():
             await session.flush()
@@ -54,7 +54,7 @@ async def _flush(session: AsyncSession, name: str) -> None:
 
 
 async def create_group(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     name: str,
@@ -94,7 +94,7 @@ async def create_group(
 
 
 async def update_group(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     group: GroupRef,
@@ -147,16 +147,18 @@ async def update_group(
     return target
 
 
-async def get_group(session: AsyncSession, actor: Actor, *, group: GroupRef) -> Group:
+async def get_group(session: AnySession, actor: Actor, *, group: GroupRef) -> Group:
     """The group named by id or name; members may read their own group."""
     require(actor, Permission.SELF)
+    group_id = as_uuid(group)
+    await may_name_group(session, actor, group_id=group_id, name=None if group_id else str(group))
     target = await load_group(session, group)
     if actor.user_id is None or not await _is_member(session, actor, target):
         require(actor, Permission.READ_ALL)
     return target
 
 
-async def _is_member(session: AsyncSession, actor: Actor, group: Group) -> bool:
+async def _is_member(session: AnySession, actor: Actor, group: Group) -> bool:
     if actor.user_id is None:
         return False
     user = await repository.get_user(session, actor.user_id)
@@ -164,7 +166,7 @@ async def _is_member(session: AsyncSession, actor: Actor, group: Group) -> bool:
 
 
 async def list_groups(
-    session: AsyncSession,
+    session: AnySession,
     actor: Actor,
     *,
     text: str | None = None,

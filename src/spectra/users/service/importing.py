@@ -11,10 +11,9 @@ import csv
 import io
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
+from spectra.db.session import Session
 from spectra.errors import SpectraError
 from spectra.users import repository
 from spectra.users.errors import FieldRequiredError, ImportRejectedError
@@ -82,7 +81,7 @@ def parse_csv(text: str) -> tuple[list[ImportLine], list[Rejection]]:
     return lines, rejected
 
 
-async def import_users(session: AsyncSession, actor: Actor, *, csv_text: str) -> list[User]:
+async def import_users(session: Session, actor: Actor, *, csv_text: str) -> list[User]:
     """Create every user of the CSV, or none: any rejected line refuses the whole file with a
     report (`ImportRejectedError.details["rejected"]`: line, email, reason).
 

@@ -1,22 +1,19 @@
-"""Users: create, invite, update, suspend, reactivate, remove, change role, move group, read."""
+"""Users: create, invite, update, suspend, reactivate, remove, change role, move group (reads are
+in `lookup`)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor
 from spectra.db import events
 from spectra.db.changes import record_change
+from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
-from spectra.kit.pagination import Page
 from spectra.users import repository
 from spectra.users.errors import (
     EmailTakenError,
@@ -41,7 +38,6 @@ from ._common import (
     load_group,
     load_user,
     parse_role,
-    parse_status,
     user_snapshot,
 )
 
@@ -58,14 +54,14 @@ class IssuedSetupLink:
 
 
 async def _email_free(
-    session: AsyncSession, email: str, *, except_id: uuid.UUID | None = None
+    session: AnySession, email: str, *, except_id: uuid.UUID | None = None
 ) -> None:
     if await repository.email_exists(session, email, except_id=except_id):
         raise EmailTakenError(f"A user with the email {email} already exists.", email=email)
 
 
 async def _insert_user(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     email: str,
@@ -107,7 +103,7 @@ async def _insert_user(
 
 
 async def create_user(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     email: str,
@@ -126,7 +122,7 @@ async def create_user(
 
 
 async def invite_user(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     email: str,
@@ -144,7 +140,7 @@ async def invite_user(
     return await _issue_setup_link(session, actor, user)
 
 
-async def _issue_setup_link(session: AsyncSession, actor: Actor, user: User) -> IssuedSetupLink:
+async def _issue_setup_link(session: Session, actor: Actor, user: User) -> IssuedSetupLink:
     now = utc_now()
     await repository.retire_setup_links(session, user.id, at=now)
     token = new_token()
@@ -163,9 +159,7 @@ async def _issue_setup_link(session: AsyncSession, actor: Actor, user: User) -> 
     return IssuedSetupLink(user=user, token=token, expires_at=expires_at)
 
 
-async def create_setup_link(
-    session: AsyncSession, actor: Actor, *, user: UserRef
-) -> IssuedSetupLink:
+async def create_setup_link(session: Session, actor: Actor, *, user: UserRef) -> IssuedSetupLink:
     """Issue a one-time password-setup link for `user` (valid 72 hours; earlier unused links stop working).
 
     Needs a rank above the user's (`require_can_manage`): whoever holds the link becomes them.
@@ -182,7 +176,7 @@ async def create_setup_link(
 
 
 async def update_user(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     *,
     user: UserRef,
@@ -222,7 +216,7 @@ def _guard_self(actor: Actor, target: User, verb: str) -> None:
         raise SelfActionError(f"You cannot {verb} your own account; ask another admin.")
 
 
-async def _guard_last_owner(session: AsyncSession, target: User, verb: str) -> None:
+async def _guard_last_owner(session: Session, target: User, verb: str) -> None:
     if (
         target.role == Role.OWNER.value
         and target.status == "active"
@@ -235,7 +229,7 @@ async def _guard_last_owner(session: AsyncSession, target: User, verb: str) -> N
 
 
 async def _set_status(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     target: User,
     *,
@@ -261,7 +255,7 @@ async def _set_status(
     return target
 
 
-async def suspend_user(session: AsyncSession, actor: Actor, *, user: UserRef, reason: str) -> User:
+async def suspend_user(session: Session, actor: Actor, *, user: UserRef, reason: str) -> User:
     """Suspend a user: their sessions end and gateways drop their keys within a second (change feed).
 
     Refuses the last active owner. Writes an audit event.
@@ -279,7 +273,7 @@ async def suspend_user(session: AsyncSession, actor: Actor, *, user: UserRef, re
     )
 
 
-async def reactivate_user(session: AsyncSession, actor: Actor, *, user: UserRef) -> User:
+async def reactivate_user(session: Session, actor: Actor, *, user: UserRef) -> User:
     """Make a suspended or removed user active again. Writes an audit event."""
     require(actor, Permission.USERS_WRITE)
     target = await load_user(session, user)
@@ -294,7 +288,7 @@ async def reactivate_user(session: AsyncSession, actor: Actor, *, user: UserRef)
 
 
 async def remove_user(
-    session: AsyncSession, actor: Actor, *, user: UserRef, reason: str | None = None
+    session: Session, actor: Actor, *, user: UserRef, reason: str | None = None
 ) -> User:
     """Remove a user (soft: history, usage and ledger stay; the email stays reserved).
 
@@ -313,7 +307,7 @@ async def remove_user(
     )
 
 
-async def change_role(session: AsyncSession, actor: Actor, *, user: UserRef, role: str) -> User:
+async def change_role(session: Session, actor: Actor, *, user: UserRef, role: str) -> User:
     """Give a user another role (owners only). Refuses to leave no active owner. Writes an audit event."""
     require(actor, Permission.ROLES_WRITE)
     new_role = parse_role(role)
@@ -336,9 +330,7 @@ async def change_role(session: AsyncSession, actor: Actor, *, user: UserRef, rol
     return target
 
 
-async def move_group(
-    session: AsyncSession, actor: Actor, *, user: UserRef, group: GroupRef
-) -> User:
+async def move_group(session: Session, actor: Actor, *, user: UserRef, group: GroupRef) -> User:
     """Move a user to another home group. Publishes `UserJoinedGroup`; writes an audit event."""
     require(actor, Permission.USERS_WRITE)
     target = await load_user(session, user)
@@ -361,54 +353,3 @@ async def move_group(
     await events.publish(session, UserJoinedGroup(user_id=target.id, group_id=new_group.id))
     await record_change(session, "users.group", target.id)
     return target
-
-
-def _require_read(actor: Actor, target_id: uuid.UUID | None) -> None:
-    if target_id is not None and actor.user_id == target_id:
-        require(actor, Permission.SELF)
-    else:
-        require(actor, Permission.READ_ALL)
-
-
-async def get_user(session: AsyncSession, actor: Actor, *, user: UserRef) -> User:
-    """The user named by id or email; a user may read themselves, others need read access."""
-    require(actor, Permission.SELF)
-    target = await load_user(session, user)
-    _require_read(actor, target.id)
-    return target
-
-
-async def find_user_by_email(session: AsyncSession, actor: Actor, *, email: str) -> User | None:
-    require(actor, Permission.READ_ALL)
-    return await repository.find_user_by_email(session, email.strip().lower())
-
-
-async def list_users(
-    session: AsyncSession,
-    actor: Actor,
-    *,
-    status: str | None = None,
-    role: str | None = None,
-    group: GroupRef | None = None,
-    text: str | None = None,
-    among: Sequence[Select[Any]] = (),
-    excluding: Sequence[Select[Any]] = (),
-    limit: int | None = None,
-    cursor: str | None = None,
-) -> Page[User]:
-    """Users, newest first, filtered by status, role, group and text (email or name).
-    `among` / `excluding` are subqueries of user ids from a higher domain's filter (the holders
-    of a package, wallets below a balance), applied in the same paginated query."""
-    require(actor, Permission.READ_ALL)
-    group_id = (await load_group(session, group)).id if group else None
-    return await repository.list_users(
-        session,
-        status=parse_status(status) if status else None,
-        role=parse_role(role).value if role else None,
-        group_id=group_id,
-        text=text.strip()[:200] if text else None,
-        limit=limit,
-        cursor=cursor,
-        among=among,
-        excluding=excluding,
-    )

@@ -1,0 +1,52 @@
+"""Whom an assignment reaches: users named by email or id, or a group's active members, looked
+up through the users service (so an actor who may not read everyone cannot probe emails)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from spectra.audit.actor import Actor
+from spectra.db.session import AnySession
+from spectra.packages import repository
+from spectra.packages.errors import AssignmentTargetNotFoundError
+from spectra.users import service as users_service
+from spectra.users.models import Group, User
+
+
+async def resolve_users(
+    session: AnySession,
+    actor: Actor,
+    *,
+    emails: Sequence[str] = (),
+    user_ids: Sequence[uuid.UUID] = (),
+) -> list[User]:
+    """Users named by email or id, in the order given; unknown ones are one clear error (a 403
+    instead to an actor who may not read everyone, so emails cannot be probed)."""
+    for email in emails:
+        users_service.may_name(actor, email=email)
+    for user_id in user_ids:
+        users_service.may_name(actor, user_id=user_id)
+    by_email = await users_service.users_by_email(session, emails)
+    by_id = await users_service.users_by_id(session, user_ids)
+    missing = [e for e in emails if e.strip().lower() not in by_email] + [
+        str(i) for i in user_ids if i not in by_id
+    ]
+    if missing:
+        raise AssignmentTargetNotFoundError(
+            f"No user {', '.join(missing)}; `spectra users list` shows them.", missing=missing
+        )
+    seen: dict[uuid.UUID, User] = {}
+    for user in [by_email[e.strip().lower()] for e in emails] + [by_id[i] for i in user_ids]:
+        seen.setdefault(user.id, user)
+    return list(seen.values())
+
+
+async def group_members(
+    session: AnySession, actor: Actor, *, group: str
+) -> tuple[Group, list[User]]:
+    """A group named by name and its active members."""
+    found = await users_service.find_group(session, actor, name=group)
+    if found is None:
+        raise AssignmentTargetNotFoundError(f"There is no group named '{group}'.", group=group)
+    return found, list(await repository.group_members(session, found.id))

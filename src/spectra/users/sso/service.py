@@ -1,0 +1,236 @@
+"""Admin actions on SSO providers: add, list, show, test, remove. Each change writes its audit
+event in the same transaction; the client secret is sealed under the credential subkey."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import uuid
+from urllib.parse import urlsplit
+
+from sqlalchemy.exc import IntegrityError
+
+from spectra.audit import service as audit_service
+from spectra.audit.actor import Actor
+from spectra.db.serverkey import get_server_keys
+from spectra.db.session import AnySession, Session
+from spectra.kit import crypto
+from spectra.kit.ids import uuid7
+from spectra.kit.pagination import Page
+from spectra.users import repository as users_repository
+from spectra.users.permissions import Permission, Role, require
+
+from . import oidc, repository
+from .errors import (
+    SsoDiscoveryError,
+    SsoProviderNameTakenError,
+    SsoProviderNotFoundError,
+    SsoSettingInvalidError,
+)
+from .models import SsoProvider
+from .schemas import ProviderCreate, ProviderTestRead, snapshot
+
+
+def seal_secret(provider_id: uuid.UUID, secret: str) -> tuple[str, int]:
+    keys = get_server_keys()
+    version = keys.credentials_version
+    sealed = crypto.encrypt(
+        keys.credentials_key(version), secret, version=version, associated=provider_id.bytes
+    )
+    return sealed, version
+
+
+def unseal_secret(provider: SsoProvider) -> str:
+    key = get_server_keys().credentials_key(provider.secret_key_version)
+    return crypto.decrypt(key, provider.client_secret_ciphertext, associated=provider.id.bytes)
+
+
+def _invalid(message: str, field: str) -> SsoSettingInvalidError:
+    return SsoSettingInvalidError(message, field=field)
+
+
+def clean_issuer(issuer: str) -> str:
+    """An https URL, or http on a loopback host (a provider on the same machine)."""
+    value = issuer.strip()
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    loopback = host == "localhost"
+    with contextlib.suppress(ValueError):
+        loopback = loopback or ipaddress.ip_address(host).is_loopback
+    if parts.scheme not in ("https", "http") or not host or parts.query or parts.fragment:
+        raise _invalid(f"'{value[:200]}' is not an issuer URL (https://...).", "issuer")
+    if parts.scheme == "http" and not loopback:
+        raise _invalid(
+            "The issuer must use https (http only for a provider on localhost).", "issuer"
+        )
+    return value
+
+
+def _clean_domains(domains: list[str]) -> list[str]:
+    out: list[str] = []
+    for raw in domains:
+        domain = raw.strip().lower().lstrip("@")
+        if not domain or "." not in domain or "@" in domain or " " in domain:
+            raise _invalid(
+                f"'{raw[:100]}' is not an email domain (like example.com).", "allowed_domains"
+            )
+        if domain not in out:
+            out.append(domain)
+    return out
+
+
+async def _clean_mappings(session: Session, data: ProviderCreate) -> list[dict[str, str | None]]:
+    if data.group_mappings and not (data.groups_claim or "").strip():
+        raise _invalid("Group mappings need the name of the groups claim.", "groups_claim")
+    out: list[dict[str, str | None]] = []
+    known_roles = {r.value for r in Role}
+    for mapping in data.group_mappings:
+        role = mapping.role.strip().lower() if mapping.role else None
+        if role is not None and role not in known_roles:
+            raise _invalid(
+                f"'{role}' is not a role; use one of {', '.join(sorted(known_roles))}.",
+                "group_mappings",
+            )
+        group = mapping.group.strip() if mapping.group else None
+        if group is not None and await users_repository.find_group_by_name(session, group) is None:
+            raise _invalid(f"No group '{group}' exists; create it first.", "group_mappings")
+        if group is None and role is None:
+            raise _invalid(
+                f"The mapping for '{mapping.claim}' gives neither a group nor a role.",
+                "group_mappings",
+            )
+        out.append({"claim": mapping.claim.strip(), "group": group, "role": role})
+    return out
+
+
+async def add_provider(session: Session, actor: Actor, *, data: ProviderCreate) -> SsoProvider:
+    """Add an OIDC provider. Owners only (a workspace setting). Writes `sso.provider_add`."""
+    require(actor, Permission.SETTINGS_WRITE)
+    name = data.name.strip()
+    if not name:
+        raise _invalid("The provider needs a name.", "name")
+    if await repository.find_provider_by_name(session, name) is not None:
+        raise SsoProviderNameTakenError(f"A provider named '{name}' exists already.", name=name)
+    scopes = [s.strip() for s in data.scopes if s.strip()]
+    if "openid" not in scopes:
+        raise _invalid("The scopes must include 'openid'.", "scopes")
+    break_glass_id: uuid.UUID | None = None
+    if data.break_glass_owner:
+        owner = await users_repository.find_user_by_email(session, data.break_glass_owner.strip())
+        if owner is None or owner.role != Role.OWNER.value or owner.status != "active":
+            raise _invalid(
+                f"'{data.break_glass_owner[:320]}' is not an active owner; the break-glass "
+                "account must be one.",
+                "break_glass_owner",
+            )
+        break_glass_id = owner.id
+    if data.require_sso and break_glass_id is None:
+        raise _invalid(
+            "Requiring SSO needs a named break-glass owner who may still sign in with a password.",
+            "break_glass_owner",
+        )
+    provider = SsoProvider(
+        id=uuid7(),
+        name=name,
+        name_key=name.lower(),
+        issuer=clean_issuer(data.issuer),
+        client_id=data.client_id.strip(),
+        client_secret_last4=data.client_secret[-4:],
+        scopes=scopes,
+        allowed_domains=_clean_domains(data.allowed_domains),
+        groups_claim=(data.groups_claim or "").strip() or None,
+        group_mappings=await _clean_mappings(session, data),
+        require_sso=data.require_sso,
+        break_glass_user_id=break_glass_id,
+        trust_email=data.trust_email,
+        session_ttl_minutes=data.session_ttl_minutes,
+        is_enabled=True,
+    )
+    provider.client_secret_ciphertext, provider.secret_key_version = seal_secret(
+        provider.id, data.client_secret
+    )
+    session.add(provider)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise SsoProviderNameTakenError(
+            f"A provider named '{name}' exists already.", name=name
+        ) from None
+    await audit_service.record(
+        session,
+        actor,
+        "sso.provider_add",
+        target_type="sso_provider",
+        target_id=provider.id,
+        target_label=provider.name,
+        after=snapshot(data.model_dump(mode="json")),
+    )
+    return provider
+
+
+async def remove_provider(session: Session, actor: Actor, *, name: str) -> None:
+    """Remove a provider; its users keep their accounts. Writes `sso.provider_remove`."""
+    require(actor, Permission.SETTINGS_WRITE)
+    provider = await _load(session, name)
+    await audit_service.record(
+        session,
+        actor,
+        "sso.provider_remove",
+        target_type="sso_provider",
+        target_id=provider.id,
+        target_label=provider.name,
+    )
+    await session.delete(provider)
+    await session.flush()
+
+
+async def _load(session: AnySession, name: str) -> SsoProvider:
+    provider = await repository.find_provider_by_name(session, name)
+    if provider is None:
+        raise SsoProviderNotFoundError(
+            f"No SSO provider '{name[:100]}' exists (spectra sso list).", name=name[:100]
+        )
+    return provider
+
+
+async def get_provider(session: AnySession, actor: Actor, *, name: str) -> SsoProvider:
+    require(actor, Permission.READ_ALL)
+    return await _load(session, name)
+
+
+async def list_providers(session: AnySession, actor: Actor) -> Page[SsoProvider]:
+    """Every provider, by name (a workspace has a handful: one page)."""
+    require(actor, Permission.READ_ALL)
+    return Page(items=list(await repository.list_providers(session)))
+
+
+async def sign_in_choices(session: AnySession) -> list[str]:
+    """The names of enabled providers, for the sign-in page's buttons (no permission: public)."""
+    return [p.name for p in await repository.list_providers(session, enabled_only=True)]
+
+
+async def test_provider(session: AnySession, actor: Actor, *, name: str) -> ProviderTestRead:
+    """Fetch the provider's discovery document and key set afresh and report what they say."""
+    require(actor, Permission.READ_ALL)
+    provider = await _load(session, name)
+    try:
+        found = await oidc.discover(provider.issuer, refresh=True)
+    except SsoDiscoveryError as exc:
+        return ProviderTestRead.failed(provider.issuer, exc.message)
+    methods = found.code_challenge_methods
+    pkce = None if methods is None else "S256" in methods
+    message = f"Discovery and key set fetched: {len(found.key_ids)} signing key(s)."
+    if pkce is False:
+        message += " The provider does not announce PKCE S256 support."
+    return ProviderTestRead(
+        ok=bool(found.key_ids) and pkce is not False,
+        issuer=found.issuer,
+        authorization_endpoint=found.authorization_endpoint,
+        token_endpoint=found.token_endpoint,
+        jwks_uri=found.jwks_uri,
+        end_session_endpoint=found.end_session_endpoint,
+        key_ids=found.key_ids,
+        supports_pkce_s256=pkce,
+        message=message,
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from tests.fakes.gemini import gemini_body, gemini_events
 from tests.fakes.upstream import (
     Reply,
     ToolCall,
@@ -41,6 +42,8 @@ def _stream(protocol: WireProtocol, reply: Reply) -> bytes:
         return b"".join(anthropic_events(reply, "claude-sonnet-4-5"))
     if protocol is WireProtocol.OPENAI_CHAT:
         return b"".join(chat_events(reply, "gpt-5", include_usage=True))
+    if protocol is WireProtocol.GEMINI:
+        return b"".join(gemini_events(reply, "gemini-2.5-pro"))
     return b"".join(responses_events(reply, "gpt-5"))
 
 
@@ -57,6 +60,7 @@ def _feed_split(tap: StreamUsageTap, data: bytes, cut: int) -> StreamUsageTap:
         (WireProtocol.ANTHROPIC_MESSAGES, EXPECTED, "claude-sonnet-4-5"),
         (WireProtocol.OPENAI_CHAT, EXPECTED_OPENAI, "gpt-5"),
         (WireProtocol.OPENAI_RESPONSES, EXPECTED_OPENAI, "gpt-5"),
+        (WireProtocol.GEMINI, EXPECTED_OPENAI, "gemini-2.5-pro"),
     ],
 )
 def test_tap_reads_usage_at_every_split(
@@ -92,8 +96,11 @@ def test_stream_cut_before_usage_is_estimated_from_relayed_text(protocol: WirePr
         WireProtocol.ANTHROPIC_MESSAGES: anthropic_events(reply, "m"),
         WireProtocol.OPENAI_CHAT: chat_events(reply, "m", include_usage=True),
         WireProtocol.OPENAI_RESPONSES: responses_events(reply, "m"),
+        WireProtocol.GEMINI: gemini_events(reply, "m"),
     }[protocol]
-    cut_at = next(i for i, e in enumerate(events) if b"delta" in e and b"f" * 40 in e)
+    cut_at = next(
+        i for i, e in enumerate(events) if (b"delta" in e or b"parts" in e) and b"f" * 40 in e
+    )
     # five 40-character deltas (a..e) were relayed before the cut
     tap = make_tap(protocol)
     tap.feed(b"".join(events[:cut_at]))
@@ -198,6 +205,7 @@ def test_responses_incomplete_and_failed_end_the_stream_with_usage() -> None:
         (WireProtocol.ANTHROPIC_MESSAGES, anthropic_body(REPLY, "m"), EXPECTED),
         (WireProtocol.OPENAI_CHAT, chat_body(REPLY, "m"), EXPECTED_OPENAI),
         (WireProtocol.OPENAI_RESPONSES, responses_body(REPLY, "m"), EXPECTED_OPENAI),
+        (WireProtocol.GEMINI, gemini_body(REPLY, "m"), EXPECTED_OPENAI),
     ],
 )
 def test_non_streamed_body_usage(protocol: WireProtocol, body: bytes, expected: Usage) -> None:
@@ -216,3 +224,30 @@ def test_deepseek_style_cache_hit_tokens() -> None:
     assert usage_from_body(WireProtocol.OPENAI_CHAT, body) == Usage(
         input_tokens=40, output_tokens=5, cache_read_tokens=60
     )
+
+
+def test_gemini_thoughts_and_tool_prompt_tokens_are_billed() -> None:
+    """Thinking is output beside the candidates; tool-use prompt tokens are input; the
+    cached part of the prompt is cache reads."""
+    chunk = {
+        "candidates": [{"content": {"parts": [{"text": "ok"}]}, "finishReason": "STOP"}],
+        "usageMetadata": {
+            "promptTokenCount": 1000,
+            "toolUsePromptTokenCount": 50,
+            "cachedContentTokenCount": 600,
+            "candidatesTokenCount": 20,
+            "thoughtsTokenCount": 300,
+        },
+    }
+    tap = make_tap(WireProtocol.GEMINI)
+    tap.feed(f"data: {json.dumps(chunk)}\r\n\r\n".encode())
+    assert tap.finished
+    assert tap.usage == Usage(input_tokens=450, output_tokens=320, cache_read_tokens=600)
+
+
+def test_gemini_error_chunk_is_kept_and_does_not_finish() -> None:
+    error = {"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}
+    tap = make_tap(WireProtocol.GEMINI)
+    tap.feed(f"data: {json.dumps(error)}\n\n".encode())
+    assert tap.error == error
+    assert not tap.finished

@@ -32,6 +32,16 @@ async def _audit(session: Session, action: str) -> AuditEvent:
 
 
 class TestSetPrice:
+    async def test_a_provider_price_fills_cache_prices_from_that_provider(
+        self, session: Session, clock: datetime
+    ) -> None:
+        price = await usage_service.set_price(
+            session, ADMIN, model="bedrock/claude-sonnet-4-5", input="3.00", output="15"
+        )
+        assert (price.cache_read, price.cache_write) == (Decimal("0.33"), Decimal("4.125"))
+        row = (await session.execute(select(PriceOverride))).scalars().one()
+        assert row.note == "cache read from genai-prices; cache write from genai-prices"
+
     async def test_admin_sets_a_price_and_it_is_audited(
         self, session: Session, clock: datetime
     ) -> None:

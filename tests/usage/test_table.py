@@ -102,3 +102,62 @@ class TestPriceFor:
         )
         assert table.price_for("My-Local-Llama", NOW) is not None
         assert table.price_for("my-local-llama", NOW - timedelta(seconds=1)) is None
+
+
+class TestPricesFollowTheProvider:
+    """The same model costs what the serving provider charges (genai-prices per provider)."""
+
+    def test_bedrock_charges_its_regional_price(self) -> None:
+        table = PriceTable()
+        direct = table.price_for("claude-sonnet-4-5", NOW)
+        on_bedrock = table.price_for("claude-sonnet-4-5", NOW, provider="bedrock")
+        assert direct is not None
+        assert on_bedrock is not None
+        assert (on_bedrock.input, on_bedrock.output) == (Decimal("3.3"), Decimal("16.5"))
+        assert (on_bedrock.cache_read, on_bedrock.cache_write) == (
+            Decimal("0.33"),
+            Decimal("4.125"),
+        )
+        assert on_bedrock.input > direct.input
+        assert "aws/" in on_bedrock.version_id
+        by_id = table.price_for(
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0", NOW, provider="bedrock"
+        )
+        assert by_id is not None
+        assert by_id.input == on_bedrock.input
+
+    def test_vertex_and_gemini_use_google_prices_with_their_tiers(self) -> None:
+        table = PriceTable()
+        vertex = table.price_for("claude-sonnet-4-5@20250929", NOW, provider="vertex")
+        assert vertex is not None
+        assert "google/claude-sonnet-4-5" in vertex.version_id
+        gemini = table.price_for("gemini-2.5-pro", NOW, provider="gemini")
+        assert gemini is not None
+        assert (gemini.input, gemini.output, gemini.cache_read) == (
+            Decimal("1.25"),
+            Decimal(10),
+            Decimal("0.125"),
+        )
+        assert [t.above for t in gemini.tiers] == [200000]
+
+    def test_a_model_the_provider_does_not_list_falls_back(self) -> None:
+        table = PriceTable()
+        azure = table.price_for("gpt-4o", NOW, provider="azure_openai")
+        openai = table.price_for("gpt-4o", NOW)
+        assert azure is not None
+        assert openai is not None
+        assert azure.version_id == openai.version_id
+
+    def test_a_provider_override_wins_for_that_provider_only(self) -> None:
+        table = PriceTable()
+        table.replace(
+            [_override("bedrock/claude-sonnet-4-5", "2.5", at=NOW - timedelta(days=1))],
+            currency="USD",
+            usd_rate=Decimal(1),
+        )
+        on_bedrock = table.require_price("claude-sonnet-4-5", NOW, provider="bedrock")
+        assert on_bedrock.input == Decimal("2.5")
+        direct = table.require_price("claude-sonnet-4-5", NOW)
+        assert direct.input == Decimal(3)
+        on_vertex = table.require_price("claude-sonnet-4-5", NOW, provider="vertex")
+        assert on_vertex.input == Decimal(3)

@@ -1,4 +1,5 @@
-"""Caller auth: the member key from `Authorization: Bearer` or `x-api-key`, checked against the
+"""Caller auth: the member key from `Authorization: Bearer`, `x-api-key` or (Gemini's clients)
+`x-goog-api-key`, checked against the
 in-memory key cache (no database round trip; a key the cache has not seen yet is read from the
 database once before it is refused — see `KeyCache.lookup_fresh`)."""
 
@@ -11,10 +12,11 @@ from .errors import MissingApiKeyError
 
 
 def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """The secret the caller sent: `x-api-key`, else a Bearer token (the SDKs use either)."""
+    """The secret the caller sent: `x-api-key` (or `x-goog-api-key`), else a Bearer token (the
+    SDKs use either)."""
     bearer = api_key = None
     for name, value in headers:
-        if name == b"x-api-key":
+        if name in (b"x-api-key", b"x-goog-api-key"):
             api_key = value.decode("latin-1").strip()
         elif name == b"authorization":
             scheme, _, rest = value.decode("latin-1").partition(" ")

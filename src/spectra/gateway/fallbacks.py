@@ -8,9 +8,10 @@ must allow it (the same `decide` as admission), it must be priced, and a new hol
 estimate must fit (the asked model's hold is released first). A model that does not qualify
 is skipped, and the record's `fallback_trace` says why.
 
-Billing is at the price of the model served: an account alias (`claude-sonnet-4-5` sent
-upstream as `deepseek-chat`) is charged at the upstream model's price when it has one
-(`served_price`).
+Billing is at the price of the model served, on the provider serving it: an account alias
+(`claude-sonnet-4-5` sent upstream as `deepseek-chat`) is charged at the upstream model's price
+when it has one, and a cloud kind (Bedrock, Vertex, Gemini, Azure OpenAI) at its provider's
+price (`served_price`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from .exchange import Exchange
 from .wiring import Gateway
 
 log = logging.getLogger(__name__)
+
+OWN_PRICES = frozenset({"bedrock", "vertex", "gemini", "azure_openai"})
+"""Account kinds whose provider has its own prices (`usage.defaults.PROVIDER_PRICES`)."""
 
 _TRIGGERS = frozenset(
     {FailureType.OVERLOADED, FailureType.RATE_LIMITED, FailureType.CONTEXT_TOO_LONG}
@@ -94,10 +98,21 @@ async def next_model(ex: Exchange, chain: Iterator[str], notes: list[str]) -> st
 
 
 def served_price(gw: Gateway, admission: Admission, selection: Selection) -> Price:
-    """The price to charge: the upstream model's when an alias sent another (priced) model,
-    else the admitted model's."""
+    """The price to charge: the served model's on the serving provider. The model is the
+    upstream one when an alias sent another (priced) model, else the admitted one. An account
+    kind with its own prices (`OWN_PRICES`) charges its provider's price, an override named
+    `<kind>/<model>` first: Bedrock's regional price, or Azure's for the model a freely named
+    deployment (an alias) serves, which falls back to the admitted model's price there."""
     upstream = selection.upstream_model
-    if upstream == admission.model:
-        return admission.price
-    price = gw.prices.price_for(upstream, admission.started_at)
-    return price if price is not None else admission.price
+    provider = selection.provider if selection.provider in OWN_PRICES else None
+    if provider is None:
+        if upstream == admission.model:
+            return admission.price
+        models: tuple[str, ...] = (upstream,)
+    else:
+        models = tuple(dict.fromkeys((upstream, admission.model)))
+    for model in models:
+        price = gw.prices.price_for(model, admission.started_at, provider=provider)
+        if price is not None:
+            return price
+    return admission.price

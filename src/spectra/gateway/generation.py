@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from spectra.errors import SpectraError
 from spectra.pool.errors import ModelNotServedError, NoAccountAvailableError
-from spectra.providers import inspect_request, read_response_body
+from spectra.providers import RequestInfo, inspect_request, read_response_body
 from spectra.providers.errors import UpstreamFailure
 from spectra.providers.metering import Metered, estimate_tokens_from_chars, meter
 from spectra.providers.translate import (
@@ -85,6 +85,10 @@ class GenerationEndpoint:
         finally:
             gw.leave()
 
+    def inspect(self, scope: Scope, body: bytes) -> RequestInfo:
+        """What the body asks for (Gemini's endpoints add the model and stream of the URL)."""
+        return inspect_request(self.protocol, body)
+
     async def _open(
         self, gw: Gateway, scope: Scope, receive: Receive, send: Send, rid: str
     ) -> Exchange | None:
@@ -92,7 +96,7 @@ class GenerationEndpoint:
         try:
             entry = await authenticate(gw.keys, scope["headers"], client_ip(scope))
             body, decompressed = await read_body(scope, receive, gw.settings.gateway_max_body_bytes)
-            info = inspect_request(self.protocol, body)
+            info = self.inspect(scope, body)
             if not info.model:
                 raise ModelMissingError("The request names no model; set the 'model' field.")
         except SpectraError as exc:
@@ -355,6 +359,7 @@ async def _relay_stream(ex: Exchange) -> None:
         receive=ex.receive,
         send=ex.send,
         extra_headers=fallback_headers(ex),
+        frames=fw.frames,
     )
     tap = result.tap
     ex.first_byte_at = result.first_byte_at

@@ -8,6 +8,11 @@ from starlette.routing import Route, WebSocketRoute
 from spectra.providers.types import WireProtocol
 
 from .endpoints import CountTokensEndpoint, ModelsEndpoint, ResponsesSocketEndpoint
+from .gemini import (
+    GeminiCountTokensEndpoint,
+    GeminiGenerationEndpoint,
+    GeminiModelsEndpoint,
+)
 from .generation import GenerationEndpoint
 
 
@@ -34,5 +39,17 @@ def install(app: FastAPI) -> None:
         ),
         Route("/v1/messages/count_tokens", CountTokensEndpoint(), methods=["POST"]),
         Route("/v1/models", ModelsEndpoint(), methods=["GET"]),
+        Route(
+            "/v1beta/models/{model}:generateContent",
+            GeminiGenerationEndpoint(stream=False),
+            methods=["POST"],
+        ),
+        Route(
+            "/v1beta/models/{model}:streamGenerateContent",
+            GeminiGenerationEndpoint(stream=True),
+            methods=["POST"],
+        ),
+        Route("/v1beta/models/{model}:countTokens", GeminiCountTokensEndpoint(), methods=["POST"]),
+        Route("/v1beta/models", GeminiModelsEndpoint(), methods=["GET"]),
     ]
     app.router.routes[0:0] = routes

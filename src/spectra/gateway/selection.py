@@ -14,14 +14,15 @@ is classified on the upstream's protocol, then handed to the caller in its own s
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from spectra.pool.errors import NoAccountAvailableError
 from spectra.pool.scheduler import Scheduler, Selection
-from spectra.providers import Provider, upstream_headers
+from spectra.providers import Provider, azure, bedrock, gemini, upstream_headers, vertex
 from spectra.providers.bodies import RequestInfo, rewrite_request
 from spectra.providers.client import Timeouts, UpstreamClient, UpstreamResponse
 from spectra.providers.errors import UpstreamFailure, classify_response
@@ -45,12 +46,73 @@ class Forwarded:
     injected_usage: bool
     translation: TranslationContext | None = None
     """Set when the account speaks another protocol: translate its answer with this."""
+    frames: Callable[[bytes], bytes] | None = None
+    """Turns the upstream's stream framing into SSE (Bedrock's event stream), if it needs it."""
 
 
 @dataclass(slots=True)
 class Attempts:
     count: int = 0
     failures: list[UpstreamFailure] = field(default_factory=list)
+
+
+def _gemini_url(selection: Selection, stream: bool) -> str:
+    path = gemini.generate_path(selection.upstream_model, stream=stream)
+    return selection.base_url.rstrip("/") + path
+
+
+def _kind_url(selection: Selection, protocol: WireProtocol, stream: bool) -> str | None:
+    """The URL for kinds whose paths are not the protocol's `/v1/...` path, else None."""
+    if selection.provider == "azure_openai":
+        return azure.request_url(
+            selection.base_url,
+            protocol=protocol,
+            deployment=selection.upstream_model,
+            api_version=selection.settings.get("api_version", azure.DEFAULT_API_VERSION),
+        )
+    if protocol is WireProtocol.GEMINI:
+        return _gemini_url(selection, stream)
+    return None
+
+
+async def _vertex(
+    selection: Selection, body: bytes, headers: list[tuple[str, str]]
+) -> tuple[str, bytes, list[tuple[str, str]]]:
+    """A Messages request as Vertex's rawPredict takes it, with the account's bearer token
+    (cached; a key Google refuses raises an auth failure, which fails over)."""
+    token = await vertex.tokens_for(selection.credential.reveal()).token()
+    fields = json.loads(body)
+    url = vertex.predict_url(
+        selection.base_url,
+        project=selection.settings["project"],
+        region=selection.settings["region"],
+        model=vertex.model_id(str(fields.get("model") or selection.upstream_model)),
+        stream=fields.get("stream") is True,
+    )
+    return url, vertex.request_body(fields), [*headers, ("Authorization", f"Bearer {token}")]
+
+
+def _bedrock(
+    selection: Selection, body: bytes, headers: list[tuple[str, str]]
+) -> tuple[str, bytes, list[tuple[str, str]]]:
+    """A Messages request as Bedrock's InvokeModel takes it, SigV4-signed with the account's
+    IAM key; the caller's `anthropic-beta` values move into the body."""
+    fields = json.loads(body)
+    region = selection.settings["region"]
+    stream = fields.get("stream") is True
+    model = bedrock.model_id(str(fields.get("model") or selection.upstream_model), region=region)
+    url = bedrock.invoke_url(selection.base_url, model, stream=stream)
+    betas = [
+        beta.strip()
+        for name, value in headers
+        if name.lower() == "anthropic-beta"
+        for beta in value.split(",")
+        if beta.strip()
+    ]
+    data = bedrock.request_body(fields, betas=betas)
+    keys = bedrock.AwsKeys.from_json(selection.credential.reveal())
+    signed = bedrock.signed_headers("POST", url, data, keys=keys, region=region, stream=stream)
+    return url, data, signed
 
 
 def session_key(headers: Sequence[tuple[str, str]], info: RequestInfo) -> str | None:
@@ -114,7 +176,13 @@ async def forward(
             except BaseException:
                 scheduler.release(selection)
                 raise
-            url = selection.url(UPSTREAM_PATHS[WireProtocol(selection.upstream_protocol)])
+            upstream = WireProtocol(selection.upstream_protocol)
+            url = _kind_url(selection, upstream, info.stream) or selection.url(
+                UPSTREAM_PATHS[upstream]
+            )
+        elif protocol is WireProtocol.GEMINI:
+            upstream_body = body  # the model (alias mapped) goes in the URL, not the body
+            url = _gemini_url(selection, info.stream)
         else:
             upstream_body = rewrite_request(
                 body,
@@ -122,7 +190,9 @@ async def forward(
                 include_usage=inject,
                 parsed=info,
             )
-            url = selection.url(path) + (f"?{query}" if query else "")
+            url = _kind_url(selection, protocol, info.stream) or (
+                selection.url(path) + (f"?{query}" if query else "")
+            )
         send_headers = upstream_headers(
             Provider(selection.provider),
             list(headers),
@@ -132,6 +202,12 @@ async def forward(
         )
         sent_at = time.monotonic()
         try:
+            if selection.provider == "vertex":
+                url, upstream_body, send_headers = await _vertex(
+                    selection, upstream_body, send_headers
+                )
+            elif selection.provider == "bedrock":
+                url, upstream_body, send_headers = _bedrock(selection, upstream_body, send_headers)
             response = await client.send(
                 "POST", url, headers=send_headers, body=upstream_body, timeouts=timeouts
             )
@@ -161,4 +237,7 @@ async def forward(
             headers_at=time.monotonic(),
             injected_usage=inject and context is None,
             translation=context,
+            frames=bedrock.EventStreamToSSE().feed
+            if selection.provider == "bedrock" and info.stream
+            else None,
         )

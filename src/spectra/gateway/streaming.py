@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,9 +95,11 @@ async def relay_stream(
     send: Send,
     translator: SSEStreamTranslator | None = None,
     extra_headers: list[tuple[bytes, bytes]] | None = None,
+    frames: Callable[[bytes], bytes] | None = None,
 ) -> RelayResult:
     """Relay a streamed (SSE) response chunk by chunk; never raises for upstream or caller faults.
-    With a `translator`, `protocol` is the upstream's (the tap's) and the caller gets its output."""
+    With a `translator`, `protocol` is the upstream's (the tap's) and the caller gets its output.
+    `frames` turns a non-SSE framing (Bedrock's event stream) into SSE first."""
     chat_filter = (
         OpenAIChatStreamFilter(withhold_usage=True)
         if protocol is WireProtocol.OPENAI_CHAT and withhold_usage
@@ -110,6 +113,9 @@ async def relay_stream(
     if translator is not None:
         headers = body_headers_dropped(headers)
         translator.observe(tap.on_event)  # one SSE parse for the tap and the translation
+    if frames is not None:
+        headers = [(k, v) for k, v in body_headers_dropped(headers) if k != b"content-type"]
+        headers.append((b"content-type", b"text/event-stream; charset=utf-8"))
     await send({"type": "http.response.start", "status": resp.status, "headers": headers})
     result = RelayResult(tap, None, False, None, 0)
     chunks = resp.iter_chunks()
@@ -145,6 +151,8 @@ async def relay_stream(
                 break
             if gone():
                 break
+            if frames is not None:
+                chunk = frames(chunk)
             if chat_filter is not None:
                 out = chat_filter.feed(chunk)
             elif translator is not None:

@@ -55,14 +55,20 @@ async def run_probes(
                 list(a.models),
                 a.credential_key_version,
                 a.credential_ciphertext,
+                dict(a.settings or {}),
             )
             for a in due
         ]
     results: dict[uuid.UUID, ProbeOutcome] = {}
-    for account_id, provider, base_url, models, version, ciphertext in targets:
+    for account_id, provider, base_url, models, version, ciphertext, settings in targets:
         credential = unseal(state.keys.credentials_key(version), account_id, ciphertext)
         outcome = await probe(
-            client, provider=provider, base_url=base_url, credential=credential, models=models
+            client,
+            provider=provider,
+            base_url=base_url,
+            credential=credential,
+            models=models,
+            settings=settings,
         )
         results[account_id] = outcome
         async with session_scope(db) as session:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import true
@@ -27,7 +28,15 @@ from spectra.db.base import Base, IdMixin, TimestampMixin
 from spectra.db.types import BigIntPK, MicrosType
 from spectra.kit.clock import utc_now
 
-PROVIDERS = ("anthropic", "openai", "openai_compatible")
+PROVIDERS = (
+    "anthropic",
+    "openai",
+    "openai_compatible",
+    "gemini",
+    "azure_openai",
+    "bedrock",
+    "vertex",
+)
 STATES = ("active", "cooling", "failing", "needs_attention", "disabled")
 COST_BASES = ("list_price", "fixed_monthly")
 
@@ -84,6 +93,10 @@ class PoolAccount(IdMixin, TimestampMixin, Base):
     """What the account costs per month when `cost_basis` is `fixed_monthly`, micros (reporting only)."""
     group_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     """Groups this account is dedicated to (uuid strings); empty = everyone."""
+    settings: Mapped[dict[str, str]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
+    """Kind settings (`pool/kinds.py`): region, project, api_version. Never a secret."""
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     notes: Mapped[str] = mapped_column(String(2000), default="")
     is_translation_allowed: Mapped[bool] = mapped_column(

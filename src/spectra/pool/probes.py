@@ -1,5 +1,6 @@
 """Cheap real requests through an account: Anthropic `POST /v1/messages/count_tokens` (or
-`GET /v1/models` when the account names no exact model), OpenAI `GET /v1/models`."""
+`GET /v1/models` when the account names no exact model), OpenAI `GET /v1/models`; for the
+cloud kinds see `cloud_probes.py`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from spectra.providers import anthropic, openai
 from spectra.providers.client import Timeouts, UpstreamClient
 from spectra.providers.errors import UpstreamFailure, classify_exception
 
+from .cloud_probes import CLOUD_KINDS, cloud_request
 from .credentials import Credential
 from .urls import upstream_url
 
@@ -45,10 +47,20 @@ async def probe(
     credential: Credential,
     models: list[str] | tuple[str, ...],
     timeouts: Timeouts = PROBE_TIMEOUTS,
+    settings: dict[str, str] | None = None,
 ) -> ProbeOutcome:
     """Send one cheap request and classify its outcome; never raises for upstream trouble."""
     model = probe_model(models)
     body: bytes | None = None
+    started = time.perf_counter()
+    if provider in CLOUD_KINDS:
+        try:
+            method, url, headers, body = await cloud_request(
+                provider, base_url, credential, model, settings or {}
+            )
+        except Exception as exc:  # a key google-auth could not exchange, ...
+            return _failed(classify_exception(exc, after_headers=False), started)
+        return await _send(client, method, url, headers, body, provider, timeouts, started)
     if provider == "anthropic":
         headers = anthropic.upstream_headers([], api_key=credential.reveal())
         if model is not None:
@@ -62,11 +74,22 @@ async def probe(
     else:
         headers = openai.upstream_headers([], api_key=credential.reveal())
         method, path = "GET", "/v1/models"
-    started = time.perf_counter()
+    url = upstream_url(base_url, path)
+    return await _send(client, method, url, headers, body, provider, timeouts, started)
+
+
+async def _send(
+    client: UpstreamClient,
+    method: str,
+    url: str,
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+    provider: str,
+    timeouts: Timeouts,
+    started: float,
+) -> ProbeOutcome:
     try:
-        response = await client.send(
-            method, upstream_url(base_url, path), headers=headers, body=body, timeouts=timeouts
-        )
+        response = await client.send(method, url, headers=headers, body=body, timeouts=timeouts)
         async with response:
             await response.raise_for_failure(provider)
             await response.read()

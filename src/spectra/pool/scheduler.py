@@ -88,6 +88,8 @@ class Selection:
     """The protocol the account is sent the request in; the caller's unless translated."""
     released: bool = False
     reported: bool = False
+    settings: dict[str, str] = field(default_factory=dict)
+    """The account kind's settings (region, project, api_version)."""
 
     @property
     def translated(self) -> bool:
@@ -209,6 +211,7 @@ class Scheduler:
             trace=trace,
             selected_at=monotonic(),
             upstream_protocol=upstream_protocol,
+            settings=config.settings,
         )
 
     def _candidates(

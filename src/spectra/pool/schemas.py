@@ -1,5 +1,6 @@
 """Pool input and output shapes shared by the API, the console and the CLI, with the input
-rules (names, URLs, keys, models and aliases, cost basis). No output carries a credential.
+rules (names, URLs, models and aliases, cost basis; each kind's credential and settings rules
+are in `kinds`). No output carries a credential.
 
 A rule that fails raises the pool's own error (`pool_account_invalid`, `pool_credential_missing`)
 rather than a `ValueError`: Pydantic lets it through unchanged, so every surface answers the same
@@ -14,7 +15,15 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from spectra.kit.schema import (
     AmountIn,
@@ -25,10 +34,13 @@ from spectra.kit.schema import (
     renamed,
 )
 
+from . import kinds
 from .errors import AccountInvalidError, CredentialMissingError
 from .urls import normalise_base_url
 
-ProviderName = Literal["anthropic", "openai", "openai_compatible"]
+ProviderName = Literal[
+    "anthropic", "openai", "openai_compatible", "gemini", "azure_openai", "bedrock", "vertex"
+]
 CostBasis = Literal["list_price", "fixed_monthly"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
@@ -43,20 +55,6 @@ def clean_name(raw: str) -> str:
             field="name",
         )
     return name
-
-
-def clean_api_key(raw: str) -> str:
-    key = raw.strip()
-    if not key:
-        raise CredentialMissingError(
-            "The API key is empty; pass the account's upstream API key.", field="api_key"
-        )
-    if len(key) < 8 or any(c.isspace() for c in key):
-        raise CredentialMissingError(
-            "That does not look like an API key (too short, or it contains spaces).",
-            field="api_key",
-        )
-    return key
 
 
 def clean_base_url(raw: str) -> str:
@@ -135,10 +133,19 @@ class AccountCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     provider: ProviderName
-    base_url: str = Field(min_length=1, max_length=500)
-    api_key: SecretStr = Field(
-        description="The upstream API key; stored encrypted, never shown again."
+    base_url: str = Field(
+        default="",
+        max_length=500,
+        description="Empty: the kind's own endpoint (Bedrock and Vertex from the region).",
     )
+    api_key: SecretStr = Field(
+        description="The upstream credential; stored encrypted, never shown again. An API key; "
+        "for bedrock ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]; for vertex the "
+        "service-account key file's JSON."
+    )
+    region: str | None = Field(default=None, max_length=40, description="bedrock, vertex")
+    project: str | None = Field(default=None, max_length=40, description="vertex")
+    api_version: str | None = Field(default=None, max_length=40, description="azure_openai")
     models: list[str] = Field(
         min_length=1, description="Model names or glob patterns, e.g. claude-*."
     )
@@ -174,12 +181,16 @@ class AccountCreate(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        return clean_base_url(value)
+        return clean_base_url(value) if value.strip() else ""
 
     @field_validator("api_key")
     @classmethod
-    def _api_key(cls, value: SecretStr) -> SecretStr:
-        return SecretStr(clean_api_key(value.get_secret_value()))
+    def _api_key(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        """Checked by the kind's rule (`kinds.clean_credential`), then its stored form."""
+        provider = info.data.get("provider")
+        if provider is None:  # the provider itself was refused; that error is enough
+            return value
+        return SecretStr(kinds.clean_credential(provider, value.get_secret_value()).stored)
 
     @field_validator("models")
     @classmethod
@@ -246,12 +257,19 @@ class AccountUpdate(BaseModel):
 class CredentialRotate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    api_key: SecretStr
+    api_key: SecretStr = Field(
+        description="The new credential, in the form the account's kind takes (see AccountCreate)."
+    )
 
     @field_validator("api_key")
     @classmethod
     def _api_key(cls, value: SecretStr) -> SecretStr:
-        return SecretStr(clean_api_key(value.get_secret_value()))
+        """Only presence here: the kind's rule runs in `rotate_credential`, which knows it."""
+        if not value.get_secret_value().strip():
+            raise CredentialMissingError(
+                "The credential is empty; pass the account's new credential.", field="api_key"
+            )
+        return value
 
     probe: bool = Field(
         default=True, description="Test the new credential at once (lifts needs_attention)."
@@ -280,6 +298,8 @@ class AccountRead(ReadModel):
     provider: str
     base_url: str
     credential_last4: str
+    settings: dict[str, str]
+    """The kind's settings (region, project, api_version); never a secret."""
     models: list[str]
     aliases: dict[str, str]
     priority: int

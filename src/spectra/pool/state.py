@@ -37,19 +37,26 @@ PersistWork = Callable[[AsyncSession], Awaitable[Any]]
 PersistHook = Callable[[PersistWork], None]
 
 PROTOCOL_PROVIDERS: dict[str, frozenset[str]] = {
-    "anthropic_messages": frozenset({"anthropic"}),
-    "openai_chat": frozenset({"openai", "openai_compatible"}),
-    "openai_responses": frozenset({"openai", "openai_compatible"}),
+    "anthropic_messages": frozenset({"anthropic", "bedrock", "vertex"}),
+    "openai_chat": frozenset({"openai", "openai_compatible", "azure_openai"}),
+    "openai_responses": frozenset({"openai", "openai_compatible", "azure_openai"}),
+    "gemini_generate_content": frozenset({"gemini"}),
 }
 
 TRANSLATION_TARGETS: dict[str, str] = {
     "anthropic": "anthropic_messages",
     "openai": "openai_responses",
     "openai_compatible": "openai_chat",
+    "gemini": "gemini_generate_content",
+    "azure_openai": "openai_chat",
+    "bedrock": "anthropic_messages",
+    "vertex": "anthropic_messages",
 }
-"""The protocol translated traffic speaks to an account of each kind, when the kind speaks more
-than one: OpenAI's own API takes Responses (reasoning items and encrypted reasoning survive
-there, not in Chat); OpenAI-compatible servers commonly implement only Chat Completions."""
+"""The protocol translated traffic speaks to an account of each kind (one per kind in
+`PROTOCOL_PROVIDERS`), chosen when the kind speaks more than one: OpenAI's own API takes
+Responses (reasoning items and encrypted reasoning survive there, not in Chat);
+OpenAI-compatible servers commonly implement only Chat Completions, and Azure OpenAI serves
+Chat on every deployment and api-version (Responses only on recent ones)."""
 
 _ALERT_EVERY = timedelta(minutes=5)
 
@@ -85,6 +92,8 @@ class AccountConfig:
     tags: tuple[str, ...]
     translate: bool = True
     """May serve callers of another protocol (translated); see `PoolAccount.is_translation_allowed`."""
+    settings: dict[str, str] = field(default_factory=dict)
+    """The kind's settings (`kinds.py`): region, project, api_version."""
 
     def upstream_model(self, model: str) -> str | None:
         """The upstream name this account uses for `model`, or None when it does not serve it."""
@@ -135,6 +144,7 @@ def config_of(row: PoolAccount, keys: ServerKeys) -> AccountConfig:
         group_ids=frozenset(row.group_ids or ()),
         tags=tuple(row.tags or ()),
         translate=row.is_translation_allowed,
+        settings=dict(row.settings or {}),
     )
 
 

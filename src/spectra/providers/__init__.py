@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import anthropic, openai
+from . import anthropic, azure, bedrock, gemini, openai, vertex
 from .bodies import RequestInfo, estimate_input_tokens, inspect_request, rewrite_request
 from .client import ClientLimits, Timeouts, UpstreamClient, UpstreamResponse
 from .errors import (
@@ -28,6 +28,8 @@ def make_tap(protocol: WireProtocol) -> StreamUsageTap:
         return anthropic.AnthropicMessagesTap()
     if protocol is WireProtocol.OPENAI_CHAT:
         return openai.OpenAIChatTap()
+    if protocol is WireProtocol.GEMINI:
+        return gemini.GeminiTap()
     return openai.OpenAIResponsesTap()
 
 
@@ -37,6 +39,8 @@ def usage_from_body(protocol: WireProtocol, body: bytes) -> Usage | None:
         return anthropic.usage_from_body(body)
     if protocol is WireProtocol.OPENAI_CHAT:
         return openai.chat_usage_from_body(body)
+    if protocol is WireProtocol.GEMINI:
+        return gemini.usage_from_body(body)
     return openai.responses_usage_from_body(body)
 
 
@@ -49,11 +53,14 @@ def read_response_body(protocol: WireProtocol, body: bytes) -> tuple[Usage | Non
         return None, None, 0
     if not isinstance(obj, dict):
         return None, None, 0
-    model = obj.get("model")
-    raw = obj.get("usage")
+    gemini_body = protocol is WireProtocol.GEMINI
+    model = obj.get("modelVersion" if gemini_body else "model")
+    raw = obj.get("usageMetadata" if gemini_body else "usage")
     usage: Usage | None = None
     if isinstance(raw, dict):
-        if protocol is WireProtocol.ANTHROPIC_MESSAGES:
+        if gemini_body:
+            usage = gemini.usage_from_dict(raw)
+        elif protocol is WireProtocol.ANTHROPIC_MESSAGES:
             usage = anthropic.usage_from_dict(raw)
         elif protocol is WireProtocol.OPENAI_CHAT:
             usage = openai.chat_usage_from_dict(raw)
@@ -73,6 +80,23 @@ def upstream_headers(
 ) -> list[tuple[str, str]]:
     """Headers to send to an upstream of `provider` (see `headers.py` for the rules).
     `long_context`: the model's price has long-context tiers, so `context-1m` may pass."""
+    if provider is Provider.GEMINI:
+        return gemini.upstream_headers(
+            caller_headers, api_key=api_key, body_decompressed=body_decompressed
+        )
+    if provider in (Provider.BEDROCK, Provider.VERTEX):
+        # Anthropic's headers without a key: the request is signed or carries a bearer token.
+        headers = anthropic.upstream_headers(
+            caller_headers,
+            api_key="",
+            body_decompressed=body_decompressed,
+            long_context=long_context,
+        )
+        return [(k, v) for k, v in headers if k.lower() != "x-api-key"]
+    if provider is Provider.AZURE_OPENAI:
+        return azure.upstream_headers(
+            caller_headers, api_key=api_key, body_decompressed=body_decompressed
+        )
     if provider is Provider.ANTHROPIC:
         return anthropic.upstream_headers(
             caller_headers,
@@ -100,10 +124,13 @@ __all__ = [
     "Usage",
     "WireProtocol",
     "anthropic",
+    "azure",
+    "bedrock",
     "classify_exception",
     "classify_response",
     "classify_stream_error",
     "estimate_input_tokens",
+    "gemini",
     "inspect_request",
     "make_tap",
     "meter",
@@ -112,4 +139,5 @@ __all__ = [
     "rewrite_request",
     "upstream_headers",
     "usage_from_body",
+    "vertex",
 ]

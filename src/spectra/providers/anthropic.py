@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .headers import ANTHROPIC_REQUEST, forward_request_headers, header_value
+from .metering import body_field
 from .sse import SSEEvent
 from .taps import StreamUsageTap
 from .types import Usage, token_count
@@ -67,20 +68,12 @@ def usage_from_dict(usage: Mapping[str, Any]) -> Usage:
 
 def usage_from_body(body: bytes) -> Usage | None:
     """Usage of a non-streamed Messages response, or None when it carries none."""
-    try:
-        obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    usage = obj.get("usage") if isinstance(obj, dict) else None
+    usage = body_field(body, "usage")
     return usage_from_dict(usage) if isinstance(usage, dict) else None
 
 
 def model_from_body(body: bytes) -> str | None:
-    try:
-        obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    model = obj.get("model") if isinstance(obj, dict) else None
+    model = body_field(body, "model")
     return model if isinstance(model, str) else None
 
 

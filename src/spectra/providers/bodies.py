@@ -148,10 +148,12 @@ _TOKEN_FIELDS: dict[WireProtocol, tuple[str, ...]] = {
     WireProtocol.ANTHROPIC_MESSAGES: ("max_tokens",),
     WireProtocol.OPENAI_CHAT: ("max_completion_tokens", "max_tokens"),
     WireProtocol.OPENAI_RESPONSES: ("max_output_tokens",),
+    WireProtocol.GEMINI: (),
 }
 _LIST_FIELDS: dict[WireProtocol, str] = {
     WireProtocol.ANTHROPIC_MESSAGES: "messages",
     WireProtocol.OPENAI_CHAT: "messages",
+    WireProtocol.GEMINI: "contents",
 }
 
 
@@ -188,6 +190,11 @@ def inspect_request(protocol: WireProtocol, body: bytes) -> RequestInfo:
         limit = _token_limit(obj, name)
         if max_tokens is None:
             max_tokens = limit
+    if protocol is WireProtocol.GEMINI:
+        config = obj.get("generationConfig")
+        if config is not None and not isinstance(config, dict):
+            raise _bad_field("generationConfig", "an object")
+        max_tokens = _token_limit(config or {}, "maxOutputTokens")
     listed = _LIST_FIELDS.get(protocol)
     if listed is not None and obj.get(listed) is not None and not isinstance(obj[listed], list):
         raise _bad_field(listed, "a list")

@@ -13,9 +13,10 @@
           connect_error    refused, DNS, TLS, reset before the response headers
           stream_broken    the connection failed after the response headers
 
-The type comes from the status code and the provider's error `type`/`code` fields, never
-from message text, with one documented exception: Anthropic signals "prompt is too long"
-and "credit balance is too low" only in the message of a plain `invalid_request_error`.
+The type comes from the status code and the provider's error `type`/`code` fields (Google's
+`status` and AWS's exception name, read by `cloud_errors`), never from message text, with
+documented exceptions: Anthropic signals "prompt is too long" and "credit balance is too
+low" only in the message of a plain `invalid_request_error`, and `cloud_errors` names two.
 Foreign exceptions are translated by `classify_exception`, always raised `from exc`.
 """
 
@@ -35,6 +36,8 @@ import aiohttp
 
 from spectra.errors import UpstreamError
 from spectra.kit.clock import utc_now
+
+from .cloud_errors import foreign_signal
 
 
 class FailureType(StrEnum):
@@ -158,6 +161,8 @@ def classify_response(
         return None
     pairs = _pairs(headers)
     err_type, err_code, message = _error_fields(body)
+    if err_type is None and err_code is None:
+        err_type = _foreign_type(pairs, body)
     failure_type = _decide(status, err_type, err_code, message)
     retry_after = parse_retry_after(pairs)
     provider_message = _provider_message(body)
@@ -320,6 +325,15 @@ def _error_fields(body: bytes) -> tuple[str | None, str | None, str]:
         err_code if isinstance(err_code, str) else None,
         message if isinstance(message, str) else "",
     )
+
+
+def _foreign_type(pairs: list[tuple[str, str]], body: bytes) -> str | None:
+    """A Google or AWS error's type, in the vocabulary `_decide` reads (`cloud_errors`)."""
+    try:
+        obj = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        obj = None
+    return foreign_signal(pairs, obj)[0]
 
 
 def _provider_message(body: bytes) -> str:

@@ -90,9 +90,20 @@ def _clamp(usage: Usage, bound: int | None, anomalies: list[str]) -> Usage:
     )
 
 
+def body_field(body: bytes, key: str) -> Any:
+    """The top-level `key` of a JSON object body, or None (not JSON, not an object, absent)."""
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return obj.get(key) if isinstance(obj, dict) else None
+
+
 def body_output_chars(protocol: WireProtocol, body: dict[str, Any]) -> int:
     """Characters of what a non-streamed response generated (text, reasoning, tool calls), for
     the estimate when it carries no usage."""
+    if protocol is WireProtocol.GEMINI:
+        return gemini_output_chars(body)
     if protocol is WireProtocol.ANTHROPIC_MESSAGES:
         parts = [_block_text(block) for block in _dicts(body.get("content"))]
     elif protocol is WireProtocol.OPENAI_CHAT:
@@ -130,3 +141,16 @@ def _item_text(item: dict[str, Any]) -> str:
     for part in _dicts(item.get("content")) + _dicts(item.get("summary")):
         text += "".join(_strings(part, "text", "refusal"))
     return text
+
+
+def gemini_output_chars(body: dict[str, Any]) -> int:
+    """Characters a Gemini response (or stream chunk) generated: text, thoughts and calls."""
+    total = 0
+    for candidate in _dicts(body.get("candidates")):
+        content = candidate.get("content")
+        for part in _dicts(content.get("parts") if isinstance(content, dict) else None):
+            total += sum(len(text) for text in _strings(part, "text"))
+            call = part.get("functionCall")
+            if isinstance(call, dict):
+                total += len(str(call.get("name") or "")) + len(json.dumps(call.get("args") or {}))
+    return total

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .headers import OPENAI_REQUEST, forward_request_headers
+from .metering import body_field
 from .sse import SSEEvent, SSEParser
 from .taps import StreamUsageTap
 from .types import Usage, token_count
@@ -73,11 +74,7 @@ def responses_usage_from_dict(usage: Mapping[str, Any]) -> Usage:
 
 
 def _body_usage(body: bytes) -> dict[str, Any] | None:
-    try:
-        obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    usage = obj.get("usage") if isinstance(obj, dict) else None
+    usage = body_field(body, "usage")
     return usage if isinstance(usage, dict) else None
 
 

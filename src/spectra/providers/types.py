@@ -11,14 +11,19 @@ class Provider(StrEnum):
     ANTHROPIC = "anthropic"
     OPENAI = "openai"
     OPENAI_COMPATIBLE = "openai_compatible"
+    GEMINI = "gemini"
+    AZURE_OPENAI = "azure_openai"
+    BEDROCK = "bedrock"
+    VERTEX = "vertex"
 
 
 class WireProtocol(StrEnum):
-    """The three request/response dialects the gateway relays."""
+    """The request/response dialects the gateway relays."""
 
     ANTHROPIC_MESSAGES = "anthropic_messages"
     OPENAI_CHAT = "openai_chat"
     OPENAI_RESPONSES = "openai_responses"
+    GEMINI = "gemini_generate_content"
 
 
 @dataclass(frozen=True, slots=True)

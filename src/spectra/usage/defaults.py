@@ -4,6 +4,11 @@ Model names match exactly first, then by genai-prices' own matching, which maps 
 (`claude-sonnet-4-5-20250929`) and suffixed ones (`gpt-5-codex`) to their priced model. Anthropic
 and OpenAI are searched first, then any provider genai-prices knows the model from.
 
+A price follows the provider that serves the request: for an account kind with its own
+genai-prices provider (`PROVIDER_PRICES`: Bedrock is `aws`, Vertex and Gemini are `google`,
+Azure OpenAI is `azure`) that provider's price comes first (Bedrock's regional endpoints cost
+more than Anthropic's own API); a model it does not list falls back to the search above.
+
 Where a model has tiered (long-context) prices, they are kept as the price's tiers (see
 `pricing.Price.rates`): a request whose prompt crosses a threshold pays that tier's prices for
 every token. An admin override (`spectra prices set`) is one flat price without tiers.
@@ -21,9 +26,19 @@ from typing import Any
 from genai_prices import data_snapshot
 from genai_prices import types as gp
 
+from spectra.providers import bedrock
 from spectra.usage.pricing import Price, PriceTier
 
 PREFERRED_PROVIDERS = ("anthropic", "openai")
+PROVIDER_PRICES: dict[str, str] = {
+    "anthropic": "anthropic",
+    "openai": "openai",
+    "bedrock": "aws",
+    "vertex": "google",
+    "gemini": "google",
+    "azure_openai": "azure",
+}
+"""Account kind -> the genai-prices provider whose prices it charges."""
 GENAI_PRICES_VERSION = version("genai-prices")
 
 
@@ -99,6 +114,28 @@ def _find(model_ref: str) -> tuple[gp.Provider, gp.ModelInfo] | None:
         return None
 
 
+@lru_cache(maxsize=4096)
+def _find_at(kind: str, model_ref: str) -> tuple[gp.Provider, gp.ModelInfo] | None:
+    """The model in the genai-prices provider of account kind `kind` (Bedrock by its Bedrock
+    model id), or None when that provider does not list it."""
+    provider_id = PROVIDER_PRICES.get(kind)
+    snapshot = data_snapshot.get_snapshot()
+    provider = next((p for p in snapshot.providers if p.id == provider_id), None)
+    if provider is None:
+        return None
+    ref = model_ref.lower()
+    if kind == "bedrock" and "anthropic." not in ref:
+        ref = bedrock.model_id(ref, region="us-east-1").lower()
+    exact = next((m for m in provider.models if m.id == ref), None)
+    return (provider, exact) if exact is not None else _found(provider, provider.find_model(ref))
+
+
+def _found(
+    provider: gp.Provider, info: gp.ModelInfo | None
+) -> tuple[gp.Provider, gp.ModelInfo] | None:
+    return None if info is None else (provider, info)
+
+
 def canonical_model(model_ref: str) -> str | None:
     """The genai-prices model id a name matches (e.g. the undated id of a dated variant)."""
     found = _find(model_ref)
@@ -157,12 +194,15 @@ def _tiers(prices: Any) -> tuple[PriceTier, ...]:
     return tuple(tiers)
 
 
-def default_price(model_ref: str, at: datetime) -> DefaultPrice | None:
-    """The genai-prices price (USD per million tokens) for `model_ref` at `at`, or None."""
-    found = _find(model_ref)
+def default_price(
+    model_ref: str, at: datetime, *, provider: str | None = None
+) -> DefaultPrice | None:
+    """The genai-prices price (USD per million tokens) for `model_ref` at `at`, or None.
+    `provider` (an account kind) prefers the price of the provider that serves it."""
+    found = (_find_at(provider, model_ref) if provider else None) or _find(model_ref)
     if found is None:
         return None
-    provider, info = found
+    source, info = found
     prices = info.get_prices(at)
     variant = 0
     if isinstance(info.prices, list):
@@ -173,7 +213,7 @@ def default_price(model_ref: str, at: datetime) -> DefaultPrice | None:
         return None
     return DefaultPrice(
         model_id=info.id,
-        provider_id=provider.id,
+        provider_id=source.id,
         input=input_price,
         output=output_price,
         cache_read=_flat(getattr(prices, "cache_read_mtok", None)),

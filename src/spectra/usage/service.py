@@ -82,7 +82,11 @@ async def set_price(
     settings = await workspace_service.get_settings(session)
     notes = []
     if read is None or write is None:
-        known = defaults.default_price(name, when)
+        kind, _, bare = name.rpartition("/")
+        if kind in defaults.PROVIDER_PRICES:  # `bedrock/claude-sonnet-4-5`: that provider's price
+            known = defaults.default_price(bare, when, provider=kind)
+        else:
+            known = defaults.default_price(name, when)
         converted = (
             known.in_currency(name, currency=settings.currency, usd_rate=settings.usd_rate_decimal)
             if known is not None

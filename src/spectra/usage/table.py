@@ -99,8 +99,16 @@ class PriceTable:
         rows = await repository.all_overrides(session)
         self.replace(rows, currency=settings.currency, usd_rate=settings.usd_rate_decimal)
 
-    def override_for(self, model: str, at: datetime) -> OverrideView | None:
-        """The override in force for `model` at `at`: by exact name, then its genai-prices id."""
+    def override_for(
+        self, model: str, at: datetime, *, provider: str | None = None
+    ) -> OverrideView | None:
+        """The override in force for `model` at `at`: by exact name, then its genai-prices id.
+        With `provider` (an account kind), an override named `<provider>/<model>` (the price
+        on that provider, e.g. `bedrock/claude-sonnet-4-5`) comes first."""
+        if provider is not None:
+            row = self.override_for(f"{provider}/{model}", at)
+            if row is not None:
+                return row
         key = model.lower()
         history = self._overrides.get(key)
         row = history.at(at) if history is not None else None
@@ -113,19 +121,20 @@ class PriceTable:
                 return history.at(at)
         return None
 
-    def price_for(self, model: str, at: datetime) -> Price | None:
-        """The price of `model` at `at`: override in force, else the genai-prices default, else None."""
-        row = self.override_for(model, at)
+    def price_for(self, model: str, at: datetime, *, provider: str | None = None) -> Price | None:
+        """The price of `model` at `at`: override in force, else the genai-prices default, else
+        None. `provider` (the serving account's kind) picks that provider's prices."""
+        row = self.override_for(model, at, provider=provider)
         if row is not None:
             return row.price(model)
-        default = defaults.default_price(model, at)
+        default = defaults.default_price(model, at, provider=provider)
         if default is None:
             return None
         return default.in_currency(model, currency=self.currency, usd_rate=self.usd_rate)
 
-    def require_price(self, model: str, at: datetime) -> Price:
+    def require_price(self, model: str, at: datetime, *, provider: str | None = None) -> Price:
         """Like `price_for`, but an unpriced model raises `ModelUnpricedError` (`model_unpriced`)."""
-        price = self.price_for(model, at)
+        price = self.price_for(model, at, provider=provider)
         if price is None:
             raise ModelUnpricedError.for_model(model)
         return price

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -33,6 +34,7 @@ _SHOW = [
     "provider",
     "base_url",
     "credential_last4",
+    "settings",
     "models",
     "aliases",
     "priority",
@@ -86,6 +88,14 @@ def _key_from_env(var: str) -> str:
     return value.strip()
 
 
+def _file_from_env(var: str) -> str:
+    path = _key_from_env(var)
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"Cannot read the key file named by {var}: {exc.strerror}.", 2)
+
+
 def _remote_id(name: str) -> str:
     found = transport.api("GET", f"/api/pool/accounts/by-name/{quote(name, safe='')}")
     return str(found["id"])
@@ -95,11 +105,11 @@ def _remote_id(name: str) -> str:
 def add(
     name: Annotated[str, typer.Option("--name", help="A unique name for the account.")],
     provider: Annotated[
-        str, typer.Option("--provider", help="anthropic | openai | openai_compatible")
-    ],
-    base_url: Annotated[str, typer.Option("--base-url", help="e.g. https://api.anthropic.com")],
-    api_key_env: Annotated[
-        str, typer.Option("--api-key-env", help="Environment variable holding the API key.")
+        str,
+        typer.Option(
+            "--provider",
+            help="anthropic | openai | openai_compatible | gemini | bedrock | vertex | azure_openai",
+        ),
     ],
     models: Annotated[
         str, typer.Option("--models", help="Model names or glob patterns, comma-separated.")
@@ -126,6 +136,37 @@ def add(
     ] = None,
     tags: Annotated[str | None, typer.Option(help="Tags, comma-separated.")] = None,
     notes: Annotated[str, typer.Option(help="Free-form notes.")] = "",
+    base_url: Annotated[
+        str,
+        typer.Option("--base-url", help="e.g. https://api.anthropic.com; empty: the kind's own."),
+    ] = "",
+    api_key_env: Annotated[
+        str | None,
+        typer.Option("--api-key-env", help="Environment variable holding the API key."),
+    ] = None,
+    region: Annotated[str | None, typer.Option(help="bedrock, vertex: the region.")] = None,
+    project: Annotated[str | None, typer.Option(help="vertex: the Google Cloud project.")] = None,
+    api_version: Annotated[
+        str | None, typer.Option("--api-version", help="azure_openai: the api-version.")
+    ] = None,
+    aws_access_key_id_env: Annotated[
+        str | None, typer.Option("--aws-access-key-id-env", help="bedrock: env var of the key id.")
+    ] = None,
+    aws_secret_access_key_env: Annotated[
+        str | None,
+        typer.Option("--aws-secret-access-key-env", help="bedrock: env var of the secret key."),
+    ] = None,
+    aws_session_token_env: Annotated[
+        str | None,
+        typer.Option("--aws-session-token-env", help="bedrock: env var of a session token."),
+    ] = None,
+    service_account_file_env: Annotated[
+        str | None,
+        typer.Option(
+            "--service-account-file-env",
+            help="vertex: env var holding the path of the service-account key file.",
+        ),
+    ] = None,
     translate: Annotated[
         bool,
         typer.Option(
@@ -135,12 +176,33 @@ def add(
     ] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add an upstream account; the API key is read from --api-key-env, never from a flag."""
+    """Add an upstream account; its credential is read from environment variables (and a
+    key file), never from a flag."""
+    if aws_access_key_id_env or aws_secret_access_key_env:
+        if not (aws_access_key_id_env and aws_secret_access_key_env):
+            fail("Give both --aws-access-key-id-env and --aws-secret-access-key-env.", 2)
+        parts = [_key_from_env(aws_access_key_id_env), _key_from_env(aws_secret_access_key_env)]
+        if aws_session_token_env:
+            parts.append(_key_from_env(aws_session_token_env))
+        credential = ":".join(parts)
+    elif service_account_file_env:
+        credential = _file_from_env(service_account_file_env)
+    elif api_key_env:
+        credential = _key_from_env(api_key_env)
+    else:
+        fail(
+            "Give the credential: --api-key-env, the --aws-*-env pair (bedrock) or "
+            "--service-account-file-env (vertex).",
+            2,
+        )
     payload: dict[str, Any] = {
         "name": name,
         "provider": provider,
         "base_url": base_url,
-        "api_key": _key_from_env(api_key_env),
+        "api_key": credential,
+        "region": region,
+        "project": project,
+        "api_version": api_version,
         "models": _split(models),
         "aliases": _aliases(alias),
         "priority": priority,

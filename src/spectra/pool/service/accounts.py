@@ -17,11 +17,17 @@ from spectra.db.serverkey import get_server_keys
 from spectra.db.session import Session
 from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
-from spectra.pool import repository
-from spectra.pool.credentials import last4, seal
+from spectra.pool import kinds, repository
+from spectra.pool.credentials import seal
 from spectra.pool.errors import AccountInvalidError, AccountNameTakenError
 from spectra.pool.models import PoolAccount
-from spectra.pool.schemas import AccountCreate, AccountUpdate, clean_aliases, cost_basis_pair
+from spectra.pool.schemas import (
+    AccountCreate,
+    AccountUpdate,
+    clean_aliases,
+    clean_base_url,
+    cost_basis_pair,
+)
 from spectra.pool.states import AccountState
 from spectra.users.models import Group
 from spectra.users.permissions import Permission, require
@@ -32,6 +38,7 @@ _AUDITED = (
     "name",
     "provider",
     "base_url",
+    "settings",
     "models",
     "aliases",
     "priority",
@@ -60,12 +67,24 @@ def _name_taken(name: str) -> AccountNameTakenError:
 
 
 async def add_account(session: Session, actor: Actor, *, data: AccountCreate) -> PoolAccount:
-    """Add an upstream account; its credential is sealed with AES-GCM and never shown again.
+    """Add an upstream account; its credential (checked by its kind's rule, with the kind's
+    settings and, when no base URL is given, the kind's own endpoint) is sealed with AES-GCM and
+    never shown again.
 
     Writes an audit event (without the credential) and a change-feed row.
     """
     require(actor, Permission.POOL_WRITE)
-    api_key = data.api_key.get_secret_value()
+    credential = kinds.clean_credential(data.provider, data.api_key.get_secret_value())
+    settings = kinds.clean_settings(
+        data.provider,
+        region=data.region,
+        project=data.project,
+        api_version=data.api_version,
+        credential=credential.stored,
+    )
+    base_url = clean_base_url(
+        data.base_url or kinds.default_base_url(data.provider, settings) or ""
+    )
     if await repository.find_by_name(session, data.name) is not None:
         raise _name_taken(data.name)
     keys = get_server_keys()
@@ -75,12 +94,13 @@ async def add_account(session: Session, actor: Actor, *, data: AccountCreate) ->
         name=data.name,
         name_key=data.name.lower(),
         provider=data.provider,
-        base_url=data.base_url,
+        base_url=base_url,
+        settings=settings,
         credential_ciphertext=seal(
-            keys.credentials_key(), keys.credentials_version, account_id, api_key
+            keys.credentials_key(), keys.credentials_version, account_id, credential.stored
         ),
         credential_key_version=keys.credentials_version,
-        credential_last4=last4(api_key),
+        credential_last4=credential.last4,
         models=list(data.models),
         aliases=dict(data.aliases),
         priority=data.priority,

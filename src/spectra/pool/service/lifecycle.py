@@ -170,6 +170,7 @@ async def probe_and_record(
                 base_url=account.base_url,
                 credential=credential,
                 models=account.models,
+                settings=account.settings,
             )
     else:
         outcome = await probe(
@@ -178,6 +179,7 @@ async def probe_and_record(
             base_url=account.base_url,
             credential=credential,
             models=account.models,
+            settings=account.settings,
         )
     await _record_outcome(session, account, outcome, by_admin=by_admin, actor_label=actor.label)
     return outcome

@@ -10,11 +10,10 @@ from spectra.db import serverkey
 from spectra.db.changes import record_change
 from spectra.db.serverkey import get_server_keys
 from spectra.db.session import Session
-from spectra.pool import repository
-from spectra.pool.credentials import Credential, last4, seal, unseal
+from spectra.pool import kinds, repository
+from spectra.pool.credentials import Credential, seal, unseal
 from spectra.pool.models import PoolAccount
 from spectra.pool.probes import ProbeOutcome
-from spectra.pool.schemas import clean_api_key
 from spectra.pool.states import AccountState
 from spectra.providers.client import UpstreamClient
 from spectra.users.permissions import Permission, require
@@ -38,15 +37,16 @@ async def rotate_credential(
     Writes an audit event naming only the old and new last four characters.
     """
     require(actor, Permission.POOL_WRITE)
-    key = clean_api_key(api_key)
     account = await get_for_update(session, account_id)
+    credential = kinds.clean_credential(account.provider, api_key)
+    key = credential.stored
     keys = get_server_keys()
     old_last4 = account.credential_last4
     account.credential_ciphertext = seal(
         keys.credentials_key(), keys.credentials_version, account.id, key
     )
     account.credential_key_version = keys.credentials_version
-    account.credential_last4 = last4(key)
+    account.credential_last4 = credential.last4
     await session.flush()
     await audit_service.record(
         session,

@@ -1,4 +1,5 @@
-"""Translation between Anthropic Messages, OpenAI Chat Completions and OpenAI Responses.
+"""Translation between Anthropic Messages, OpenAI Chat Completions, OpenAI Responses and
+Gemini generateContent.
 
 Pure functions over parsed bodies and stream events, no I/O. A request is translated once
 (`translate_request`), which returns the body to send and a `TranslationContext`; the answer
@@ -22,6 +23,8 @@ from . import (
     anthropic_response,
     chat_request,
     chat_response,
+    gemini_request,
+    gemini_response,
     responses_request,
     responses_response,
 )
@@ -36,32 +39,42 @@ from .common import (
     openai_error,
 )
 from .context import TranslationContext
+from .gemini_common import error_from_gemini, gemini_error
 from .ir import Request, Response
 from .stream import SSEStreamTranslator, StreamTranslator, encode_sse
 
 _ANTHROPIC = WireProtocol.ANTHROPIC_MESSAGES
 _CHAT = WireProtocol.OPENAI_CHAT
+_GEMINI = WireProtocol.GEMINI
 
 _READ_REQUEST: dict[WireProtocol, Callable[[dict[str, Any]], Request]] = {
     _ANTHROPIC: anthropic_request.read_request,
     _CHAT: chat_request.read_request,
     WireProtocol.OPENAI_RESPONSES: responses_request.read_request,
+    _GEMINI: gemini_request.read_request,
 }
 _WRITE_REQUEST: dict[WireProtocol, Callable[[Request], dict[str, Any]]] = {
     _ANTHROPIC: anthropic_request.write_request,
     _CHAT: chat_request.write_request,
     WireProtocol.OPENAI_RESPONSES: responses_request.write_request,
+    _GEMINI: gemini_request.write_request,
 }
 _READ_RESPONSE: dict[WireProtocol, Callable[[dict[str, Any]], Response]] = {
     _ANTHROPIC: anthropic_response.read_response,
     _CHAT: chat_response.read_response,
     WireProtocol.OPENAI_RESPONSES: responses_response.read_response,
+    _GEMINI: gemini_response.read_response,
 }
 _WRITE_RESPONSE: dict[WireProtocol, Callable[[Response, TranslationContext], dict[str, Any]]] = {
     _ANTHROPIC: anthropic_response.write_response,
     _CHAT: chat_response.write_response,
     WireProtocol.OPENAI_RESPONSES: responses_response.write_response,
+    _GEMINI: gemini_response.write_response,
 }
+
+
+_READ_ERROR = {_ANTHROPIC: error_from_anthropic, _GEMINI: error_from_gemini}
+_WRITE_ERROR = {_ANTHROPIC: anthropic_error, _GEMINI: gemini_error}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +83,10 @@ class TranslatedRequest:
     """The request body to send upstream (JSON-ready)."""
     context: TranslationContext
     """Pass to every translation of the answer."""
+    model: str = ""
+    """The model asked of the upstream (Gemini carries it in the URL, not the body)."""
+    stream: bool = False
+    """Whether the answer streams (Gemini: `:streamGenerateContent?alt=sse`)."""
 
 
 def translate_request(
@@ -79,6 +96,7 @@ def translate_request(
     upstream: WireProtocol,
     model: str | None = None,
     created: int = 0,
+    stream: bool | None = None,
 ) -> TranslatedRequest:
     """Translate a parsed request body from the caller's protocol to the upstream's.
 
@@ -86,7 +104,8 @@ def translate_request(
     caller's clock) stamps answers whose upstream gives no time. Raises `TranslationRefusedError`
     (code `translation_unsupported`) for what the upstream protocol cannot express at all;
     what it can only approximate is listed in `context.degraded`. Same-protocol traffic is
-    relayed untouched, never translated: `client` and `upstream` must differ.
+    relayed untouched, never translated: `client` and `upstream` must differ. A Gemini
+    caller's model and streaming come from its URL: pass them as `model` and `stream`.
     """
     if client is upstream:
         raise ValueError("translate_request needs two different protocols")
@@ -94,6 +113,8 @@ def translate_request(
         req = _READ_REQUEST[client](body)
         if model is not None:
             req.model = model
+        if stream is not None:
+            req.stream = stream
         out = _WRITE_REQUEST[upstream](req)
     except SHAPE_ERRORS as exc:
         raise UnreadableBodyError(
@@ -109,7 +130,7 @@ def translate_request(
         degraded=tuple(dict.fromkeys(req.degraded)),
         created=created,
     )
-    return TranslatedRequest(out, context)
+    return TranslatedRequest(out, context, req.model, req.stream)
 
 
 def translate_response(body: dict[str, Any], context: TranslationContext) -> dict[str, Any]:
@@ -133,18 +154,16 @@ def translate_error(
 ) -> tuple[int, dict[str, Any]]:
     """Translate an upstream error (status and body, parsed or raw) into the caller's error
     shape and status. The upstream status is kept, except that Anthropic's 529 (overloaded)
-    reaches OpenAI callers as 503."""
+    reaches OpenAI and Gemini callers as 503."""
     parsed: object = body
     if isinstance(body, bytes):
         try:
             parsed = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             parsed = body.decode("utf-8", "replace")
-    read = error_from_anthropic if context.upstream is _ANTHROPIC else error_from_openai
+    read = _READ_ERROR.get(context.upstream, error_from_openai)
     error = read(status, parsed)
-    if context.client is _ANTHROPIC:
-        return anthropic_error(error)
-    return openai_error(error)
+    return _WRITE_ERROR.get(context.client, openai_error)(error)
 
 
 __all__ = [

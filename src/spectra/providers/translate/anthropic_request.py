@@ -11,9 +11,9 @@ from .common import (
     anthropic_id,
     cache_key_for,
     custom_input,
-    custom_parameters,
     effort_for_budget,
     reasoning_from_signature,
+    tool_schema,
 )
 from .ir import (
     Image,
@@ -283,10 +283,7 @@ def _image_source(image: Image) -> dict[str, Any]:
 
 
 def _write_tool(tool: Tool) -> dict[str, Any]:
-    schema = tool.parameters
-    if tool.custom or not isinstance(schema, dict):
-        schema = custom_parameters(None) if tool.custom else {"type": "object", "properties": {}}
-    out: dict[str, Any] = {"name": tool.name, "input_schema": schema}
+    out: dict[str, Any] = {"name": tool.name, "input_schema": tool_schema(tool)}
     if tool.description:
         out["description"] = tool.description
     if tool.cache:

@@ -7,10 +7,10 @@ from typing import Any
 from .common import (
     TranslationRefusedError,
     custom_arguments,
-    custom_parameters,
     openai_id,
     short_user,
     text_of,
+    tool_schema,
 )
 from .ir import (
     Image,
@@ -299,11 +299,7 @@ def _write_tool(tool: Tool) -> dict[str, Any]:
     fn: dict[str, Any] = {"name": tool.name}
     if tool.description:
         fn["description"] = tool.description
-    fn["parameters"] = (
-        custom_parameters(None)
-        if tool.custom
-        else tool.parameters or {"type": "object", "properties": {}}
-    )
+    fn["parameters"] = tool_schema(tool)
     if tool.strict is not None and not tool.custom:
         fn["strict"] = tool.strict
     return {"type": "function", "function": fn}

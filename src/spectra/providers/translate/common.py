@@ -11,7 +11,7 @@ from typing import Any
 from spectra.errors import InvalidError, UpstreamError
 from spectra.providers.types import Usage, as_int
 
-from .ir import Error, Failure, Reasoning, StopReason, Text
+from .ir import Error, Failure, Reasoning, StopReason, Text, Tool
 
 
 class TranslationRefusedError(InvalidError):
@@ -249,6 +249,16 @@ def custom_parameters(description: str | None) -> dict[str, Any]:
     if description:
         field["description"] = description
     return {"type": "object", "properties": {"input": field}, "required": ["input"]}
+
+
+def tool_schema(tool: Tool) -> dict[str, Any]:
+    """A tool's parameter schema: the free-text stand-in for a custom tool, an empty object
+    schema for a tool that declared none."""
+    if tool.custom:
+        return custom_parameters(None)
+    if isinstance(tool.parameters, dict) and tool.parameters:
+        return tool.parameters
+    return {"type": "object", "properties": {}}
 
 
 def custom_input(arguments: str) -> str:

@@ -16,6 +16,7 @@ from .chat_stream import ChatDecoder, ChatEncoder
 from .common import SHAPE_ERRORS
 from .context import TranslationContext
 from .custom_text import InputTextDecoder
+from .gemini_stream import GeminiDecoder, GeminiEncoder
 from .ir import BlockStart, BlockStop, Delta, StreamEvent, Templated
 from .responses_stream import ResponsesDecoder, ResponsesEncoder
 
@@ -78,6 +79,8 @@ def _decoder(protocol: WireProtocol) -> _Decoder:
         return AnthropicDecoder()
     if protocol is WireProtocol.OPENAI_CHAT:
         return ChatDecoder()
+    if protocol is WireProtocol.GEMINI:
+        return GeminiDecoder()
     return ResponsesDecoder()
 
 
@@ -86,6 +89,8 @@ def _encoder(ctx: TranslationContext) -> _Encoder:
         return AnthropicEncoder()
     if ctx.client is WireProtocol.OPENAI_CHAT:
         return ChatEncoder(ctx)
+    if ctx.client is WireProtocol.GEMINI:
+        return GeminiEncoder()
     return ResponsesEncoder(ctx)
 
 
@@ -159,18 +164,19 @@ def encode_sse(
     templates: Templates | None = None,
 ) -> bytes:
     """Client events as SSE bytes: named events for Anthropic and Responses, bare `data:` for
-    chat, whose stream ends with `data: [DONE]` (`done`). With `templates` (one dict per
-    stream), `Templated` events are written from their key's template."""
+    chat, whose stream ends with `data: [DONE]` (`done`), and for Gemini, whose stream just
+    ends. With `templates` (one dict per stream), `Templated` events are written from their
+    key's template."""
     if not events and not done:
         return b""
-    named = protocol is not WireProtocol.OPENAI_CHAT
+    named = protocol in (WireProtocol.ANTHROPIC_MESSAGES, WireProtocol.OPENAI_RESPONSES)
     chunks = [
         _templated(named, event, templates)
         if templates is not None and type(event) is Templated
         else _sse(named, event)
         for event in events
     ]
-    if done and not named:
+    if done and protocol is WireProtocol.OPENAI_CHAT:
         chunks.append("data: [DONE]\n\n")
     return "".join(chunks).encode()
 

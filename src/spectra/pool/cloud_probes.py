@@ -1,0 +1,46 @@
+"""The probe request of each cloud kind: Gemini `GET /v1beta/models`, Azure OpenAI
+`GET /openai/models`, Vertex's Claude token counter (after the service-account token
+exchange), and for Bedrock, which has no free call, an InvokeModel of at most one output
+token (a few tokens' cost per probe)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+from spectra.providers import azure, bedrock, gemini, vertex
+
+from .credentials import Credential
+
+CLOUD_KINDS = frozenset({"gemini", "azure_openai", "bedrock", "vertex"})
+_PING = {"max_tokens": 1, "messages": [{"role": "user", "content": "ping"}]}
+
+
+async def cloud_request(
+    kind: str, base_url: str, credential: Credential, model: str | None, settings: dict[str, str]
+) -> tuple[str, str, list[tuple[str, str]], bytes | None]:
+    """(method, url, headers, body) of the probe of a `kind` account."""
+    base = base_url.rstrip("/")
+    if kind == "gemini":
+        headers = gemini.upstream_headers([], api_key=credential.reveal())
+        return "GET", f"{base}/v1beta/models", headers, None
+    if kind == "azure_openai":
+        query = urlencode({"api-version": settings.get("api_version", azure.DEFAULT_API_VERSION)})
+        headers = azure.upstream_headers([], api_key=credential.reveal())
+        return "GET", f"{base}/openai/models?{query}", headers, None
+    if kind == "vertex":
+        token = await vertex.tokens_for(credential.reveal()).token()
+        url = vertex.count_tokens_url(base, project=settings["project"], region=settings["region"])
+        body = json.dumps(_PING | {"model": vertex.model_id(model or "claude-haiku-4-5")})
+        headers = [("Authorization", f"Bearer {token}"), ("content-type", "application/json")]
+        return "POST", url, headers, body.encode()
+    region = settings["region"]
+    url = bedrock.invoke_url(
+        base, bedrock.model_id(model or "claude-haiku-4-5", region=region), stream=False
+    )
+    body_bytes = bedrock.request_body(_PING)
+    keys = bedrock.AwsKeys.from_json(credential.reveal())
+    headers = bedrock.signed_headers(
+        "POST", url, body_bytes, keys=keys, region=region, stream=False
+    )
+    return "POST", url, headers, body_bytes

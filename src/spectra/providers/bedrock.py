@@ -1,0 +1,132 @@
+"""Anthropic models on AWS Bedrock: InvokeModel / InvokeModelWithResponseStream.
+
+The body is Anthropic's Messages body without `model` and `stream`, with
+`anthropic_version: bedrock-2023-05-31` (and `anthropic-beta` headers as `anthropic_beta`).
+Requests are signed with SigV4 by botocore's signer (service `bedrock`). A streamed answer
+comes in AWS event-stream framing, decoded with botocore's parser: each `chunk` event carries
+one Anthropic stream event (base64 in `bytes`), re-emitted here as the SSE the rest of the
+gateway reads; an exception message becomes an Anthropic `error` event. Errors outside a
+stream name their type in `x-amzn-ErrorType` (see `cloud_errors.py`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.eventstream import EventStreamBuffer
+
+from .cloud_errors import AWS_ANTHROPIC_TYPES
+
+ANTHROPIC_VERSION = "bedrock-2023-05-31"
+SERVICE = "bedrock"
+MODEL_IDS: dict[str, str] = {
+    "claude-opus-4-5": "anthropic.claude-opus-4-5-20251101-v1:0",
+    "claude-opus-4-1": "anthropic.claude-opus-4-1-20250805-v1:0",
+    "claude-opus-4": "anthropic.claude-opus-4-20250514-v1:0",
+    "claude-sonnet-4-5": "anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "claude-sonnet-4": "anthropic.claude-sonnet-4-20250514-v1:0",
+    "claude-haiku-4-5": "anthropic.claude-haiku-4-5-20251001-v1:0",
+    "claude-3-7-sonnet": "anthropic.claude-3-7-sonnet-20250219-v1:0",
+    "claude-3-5-haiku": "anthropic.claude-3-5-haiku-20241022-v1:0",
+}
+"""Public model name -> Bedrock model id. An account's aliases override it (for example an
+inference profile such as `us.anthropic.claude-sonnet-4-5-20250929-v1:0`)."""
+_GEOGRAPHY = {"us": "us", "eu": "eu", "ap": "apac", "ca": "us", "sa": "us"}
+
+
+@dataclass(frozen=True, slots=True)
+class AwsKeys:
+    """An IAM access key (and the session token of temporary credentials)."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+
+    @classmethod
+    def from_json(cls, text: str) -> AwsKeys:
+        """Read the stored credential: `{"access_key_id", "secret_access_key", "session_token"?}`."""
+        raw = json.loads(text)
+        token = raw.get("session_token")
+        return cls(str(raw["access_key_id"]), str(raw["secret_access_key"]), token or None)
+
+    def to_json(self) -> str:
+        data = {"access_key_id": self.access_key_id, "secret_access_key": self.secret_access_key}
+        if self.session_token:
+            data["session_token"] = self.session_token
+        return json.dumps(data)
+
+
+def model_id(model: str, *, region: str, cross_region: bool = False) -> str:
+    """The Bedrock model id of a public model name (unknown names pass as given). With
+    `cross_region`, the geography's inference profile (`us.`, `eu.`, `apac.`)."""
+    base = MODEL_IDS.get(model, model)
+    if cross_region and base.startswith("anthropic."):
+        return f"{_GEOGRAPHY.get(region.split('-')[0], 'us')}.{base}"
+    return base
+
+
+def endpoint(region: str) -> str:
+    return f"https://bedrock-runtime.{region}.amazonaws.com"
+
+
+def invoke_url(base_url: str, model: str, *, stream: bool) -> str:
+    action = "invoke-with-response-stream" if stream else "invoke"
+    return f"{base_url.rstrip('/')}/model/{quote(model, safe='')}/{action}"
+
+
+def request_body(body: dict[str, Any], *, betas: list[str] | None = None) -> bytes:
+    """A Messages body as InvokeModel takes it."""
+    out = {k: v for k, v in body.items() if k not in ("model", "stream")}
+    out["anthropic_version"] = ANTHROPIC_VERSION
+    if betas:
+        out["anthropic_beta"] = betas
+    return json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def signed_headers(
+    method: str, url: str, body: bytes, *, keys: AwsKeys, region: str, stream: bool
+) -> list[tuple[str, str]]:
+    """The headers of a SigV4-signed Bedrock runtime request (Authorization, X-Amz-Date,
+    X-Amz-Security-Token for temporary credentials, content and accept types)."""
+    accept = "application/vnd.amazon.eventstream" if stream else "application/json"
+    request = AWSRequest(
+        method=method,
+        url=url,
+        data=body,
+        headers={"Content-Type": "application/json", "Accept": accept},
+    )
+    credentials = Credentials(keys.access_key_id, keys.secret_access_key, keys.session_token)
+    SigV4Auth(credentials, SERVICE, region).add_auth(request)
+    return [(str(k), str(v)) for k, v in request.headers.items()]
+
+
+class EventStreamToSSE:
+    """Bedrock's event-stream bytes in (split anywhere), Anthropic SSE bytes out."""
+
+    def __init__(self) -> None:
+        self._buffer = EventStreamBuffer()
+
+    def feed(self, chunk: bytes) -> bytes:
+        self._buffer.add_data(chunk)
+        return b"".join(_sse(message) for message in self._buffer)
+
+
+def _sse(message: Any) -> bytes:
+    headers = message.headers
+    payload = json.loads(message.payload or b"{}")
+    if headers.get(":message-type") == "event" and headers.get(":event-type") == "chunk":
+        event = json.loads(base64.b64decode(payload.get("bytes") or b""))
+        return f"event: {event.get('type')}\ndata: {json.dumps(event)}\n\n".encode()
+    if headers.get(":message-type") in ("exception", "error"):
+        name = headers.get(":exception-type") or headers.get(":error-code") or ""
+        kind = AWS_ANTHROPIC_TYPES.get(name.lower(), "api_error")
+        error = {"type": "error", "error": {"type": kind, "message": payload.get("message", "")}}
+        return f"event: error\ndata: {json.dumps(error)}\n\n".encode()
+    return b""

@@ -1,0 +1,320 @@
+"""The cloud upstreams (Bedrock, Vertex, Azure OpenAI, Gemini API): each fake accepts what
+the provider's official client sends, Spectra's requests pass the same checks (a SigV4
+signature botocore verifies, a bearer token the fake issued for a JWT assertion, the api-key
+and api-version), and each provider's errors land in the typed taxonomy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anthropic
+import boto3
+import httpx2
+import openai
+import pytest
+from tests.fakes.clouds import FakeAzure, FakeBedrock, FakeVertex, service_account_info
+from tests.fakes.gemini import FakeGemini
+from tests.fakes.upstream import Fail, Reply, ToolCall
+
+from spectra.kit import clock as clock_module
+from spectra.providers import (
+    FailureType,
+    UpstreamClient,
+    WireProtocol,
+    azure,
+    bedrock,
+    classify_response,
+    classify_stream_error,
+    gemini,
+    make_tap,
+    vertex,
+)
+from spectra.providers.anthropic import AnthropicMessagesTap
+
+REPLY = Reply(
+    text="Listing.",
+    pieces=3,
+    input_tokens=40,
+    output_tokens=6,
+    cache_read_tokens=8,
+    cache_write_tokens=2,
+    tool_call=ToolCall(name="Bash", arguments={"command": "ls"}),
+)
+MESSAGES = {"max_tokens": 100, "messages": [{"role": "user", "content": "list"}]}
+KEYS = bedrock.AwsKeys("AKIAFAKEFAKEFAKE0001", "fake/secret/key/of/forty/characters/0001")
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[UpstreamClient]:
+    async with UpstreamClient() as upstream:
+        yield upstream
+
+
+async def _send(
+    client: UpstreamClient, url: str, headers: list[tuple[str, str]], body: bytes
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    response = await client.send("POST", url, headers=headers, body=body)
+    async with response:
+        return response.status, response.header_pairs(), await response.read()
+
+
+async def _bedrock(
+    client: UpstreamClient, fake: FakeBedrock, *, stream: bool, keys: bedrock.AwsKeys = KEYS
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    model = bedrock.model_id("claude-sonnet-4-5", region="us-east-1")
+    url = bedrock.invoke_url(fake.url, model, stream=stream)
+    body = bedrock.request_body(MESSAGES | {"model": "claude-sonnet-4-5", "stream": stream})
+    headers = bedrock.signed_headers(
+        "POST", url, body, keys=keys, region="us-east-1", stream=stream
+    )
+    return await _send(client, url, headers, body)
+
+
+async def test_boto3_bedrock_runtime_accepts_the_fake() -> None:
+    async with FakeBedrock(default=REPLY) as fake:
+        runtime = boto3.client(
+            "bedrock-runtime",
+            region_name="us-east-1",
+            endpoint_url=fake.url,
+            aws_access_key_id=KEYS.access_key_id,
+            aws_secret_access_key=KEYS.secret_access_key,
+        )
+        model = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+        body = json.dumps(MESSAGES | {"anthropic_version": "bedrock-2023-05-31"})
+
+        def invoke() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            plain = json.loads(runtime.invoke_model(modelId=model, body=body)["body"].read())
+            streamed = runtime.invoke_model_with_response_stream(modelId=model, body=body)
+            events = [json.loads(e["chunk"]["bytes"]) for e in streamed["body"]]
+            return plain, events
+
+        plain, events = await asyncio.to_thread(invoke)
+    assert plain["usage"]["input_tokens"] == 40
+    assert events[0]["type"] == "message_start"
+    assert events[-1]["type"] == "message_stop"
+    assert fake.signatures_checked == 2
+    assert fake.requests[0][0] == "/model/anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke"
+
+
+async def test_spectra_signs_bedrock_requests_botocore_verifies(client: UpstreamClient) -> None:
+    async with FakeBedrock(default=REPLY) as fake:
+        status, _, body = await _bedrock(client, fake, stream=False)
+        assert status == 200
+        assert json.loads(body)["content"][1]["input"] == {"command": "ls"}
+        status, headers, raw = await _bedrock(client, fake, stream=True)
+    assert status == 200
+    assert ("content-type", "application/vnd.amazon.eventstream") in [
+        (k.lower(), v) for k, v in headers
+    ]
+    sent = json.loads(fake.requests[-1][2])
+    assert sent["anthropic_version"] == "bedrock-2023-05-31"
+    assert "model" not in sent
+    assert "stream" not in sent
+    # the event stream, split at awkward places, becomes the Anthropic stream the tap reads
+    decoder = bedrock.EventStreamToSSE()
+    sse = b"".join(decoder.feed(raw[i : i + 37]) for i in range(0, len(raw), 37))
+    tap = AnthropicMessagesTap()
+    tap.feed(sse)
+    tap.close()
+    assert tap.finished
+    assert tap.usage is not None
+    assert (tap.usage.input_tokens, tap.usage.output_tokens) == (40, 6)
+    assert (tap.usage.cache_read_tokens, tap.usage.cache_write_tokens) == (8, 2)
+
+
+async def test_bedrock_errors_are_typed(client: UpstreamClient) -> None:
+    wrong = bedrock.AwsKeys(KEYS.access_key_id, "not/the/secret/key/of/forty/characters/01")
+    expected = {
+        "rate_limited": FailureType.RATE_LIMITED,
+        "overloaded": FailureType.OVERLOADED,
+        "context_too_long": FailureType.CONTEXT_TOO_LONG,
+        "invalid_request": FailureType.INVALID_REQUEST,
+        "permission_denied": FailureType.AUTH_FAILED,
+    }
+    async with FakeBedrock(default=REPLY) as fake:
+        status, headers, body = await _bedrock(client, fake, stream=False, keys=wrong)
+        failure = classify_response("bedrock", status, headers, body)
+        assert failure is not None
+        assert failure.type is FailureType.AUTH_FAILED
+        for kind, failure_type in expected.items():
+            fake.script.append(Fail(kind))
+            status, headers, body = await _bedrock(client, fake, stream=False)
+            failure = classify_response("bedrock", status, headers, body)
+            assert failure is not None
+            assert failure.type is failure_type, kind
+
+
+def test_bedrock_stream_exception_becomes_a_typed_error_event() -> None:
+    from tests.fakes.clouds import bedrock_chunk, bedrock_exception
+
+    start = {"type": "message_start", "message": {"usage": {"input_tokens": 5}}}
+    raw = bedrock_chunk(start) + bedrock_exception("throttlingException", "slow down")
+    sse = bedrock.EventStreamToSSE().feed(raw)
+    tap = AnthropicMessagesTap()
+    tap.feed(sse)
+    assert tap.error is not None
+    assert classify_stream_error("bedrock", tap.error).type is FailureType.RATE_LIMITED
+
+
+def test_bedrock_model_ids_follow_the_region() -> None:
+    assert bedrock.model_id("claude-sonnet-4-5", region="eu-west-1", cross_region=True) == (
+        "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    )
+    assert bedrock.model_id("claude-haiku-4-5", region="us-west-2") == (
+        "anthropic.claude-haiku-4-5-20251001-v1:0"
+    )
+    assert (
+        bedrock.endpoint("ap-northeast-1") == "https://bedrock-runtime.ap-northeast-1.amazonaws.com"
+    )
+
+
+@pytest.fixture
+def real_clock() -> Iterator[None]:
+    clock_module.freeze(datetime.now(UTC))
+    yield
+    clock_module.unfreeze()
+
+
+async def test_vertex_token_exchange_cache_and_refresh(
+    client: UpstreamClient, real_clock: None
+) -> None:
+    async with FakeVertex(public_pem=b"", default=REPLY) as fake:
+        info, public = service_account_info(f"{fake.url}/token")
+        fake.public_pem = public
+        tokens = vertex.AccessTokens(info)
+        first = await tokens.token()
+        assert await tokens.token() == first  # cached
+        assert fake.token_requests == 1
+        clock_module.advance(timedelta(minutes=56))  # within the refresh margin
+        second = await tokens.token()
+        assert second != first
+        assert fake.token_requests == 2
+        url = vertex.predict_url(
+            fake.url,
+            project="acme-ai",
+            region="us-east5",
+            model="claude-sonnet-4-5@20250929",
+            stream=True,
+        )
+        body = vertex.request_body(MESSAGES | {"model": "claude-sonnet-4-5", "stream": True})
+        headers = [("Authorization", f"Bearer {second}"), ("content-type", "application/json")]
+        status, _, raw = await _send(client, url, headers, body)
+        assert status == 200
+        tap = make_tap(WireProtocol.ANTHROPIC_MESSAGES)
+        tap.feed(raw)
+        assert tap.usage is not None
+        assert tap.usage.cache_write_tokens == 2
+        status, headers_back, error = await _send(
+            client, url, [("Authorization", "Bearer ya29.forged")], body
+        )
+        failure = classify_response("vertex", status, headers_back, error)
+        assert failure is not None
+        assert failure.type is FailureType.AUTH_FAILED
+        fake.script.append(Fail("rate_limited"))
+        status, headers_back, error = await _send(client, url, headers, body)
+        failure = classify_response("vertex", status, headers_back, error)
+        assert failure is not None
+        assert failure.type is FailureType.RATE_LIMITED
+
+
+async def test_anthropic_vertex_client_accepts_the_fake(real_clock: None) -> None:
+    async with FakeVertex(public_pem=b"", default=REPLY) as fake:
+        info, fake.public_pem = service_account_info(f"{fake.url}/token")
+        token = await vertex.AccessTokens(info).token()
+        sdk = anthropic.AsyncAnthropicVertex(
+            region="us-east5",
+            project_id="acme-ai",
+            access_token=token,
+            base_url=f"{fake.url}/v1",
+            http_client=httpx2.AsyncClient(),
+        )
+        message = await sdk.messages.create(
+            model="claude-sonnet-4-5@20250929",
+            max_tokens=100,
+            messages=[{"role": "user", "content": "list"}],
+        )
+    assert message.usage.input_tokens == 40
+    path = fake.requests[-1][0]
+    assert path.endswith("/publishers/anthropic/models/claude-sonnet-4-5@20250929:rawPredict")
+
+
+async def test_azure_openai_client_and_spectra_requests(client: UpstreamClient) -> None:
+    async with FakeAzure(default=REPLY) as fake:
+        sdk = openai.AsyncAzureOpenAI(
+            api_key=fake.api_key,
+            api_version="2025-04-01-preview",
+            azure_endpoint=fake.url,
+            http_client=httpx2.AsyncClient(),
+        )
+        chat = await sdk.chat.completions.create(
+            model="gpt5-prod", messages=[{"role": "user", "content": "list"}]
+        )
+        assert chat.usage is not None
+        assert chat.usage.prompt_tokens == 48
+        response = await sdk.responses.create(model="gpt5-prod", input="list")
+        assert response.usage is not None
+        sdk_paths = [p for p, _, _ in fake.requests]
+        for protocol in (WireProtocol.OPENAI_CHAT, WireProtocol.OPENAI_RESPONSES):
+            url = azure.request_url(
+                fake.url,
+                protocol=protocol,
+                deployment="gpt5-prod",
+                api_version="2025-04-01-preview",
+            )
+            headers = azure.upstream_headers(
+                [("content-type", "application/json")], api_key=fake.api_key
+            )
+            body = {"model": "gpt5-prod", "messages": [{"role": "user", "content": "x"}]}
+            status, _, _ = await _send(client, url, headers, json.dumps(body).encode())
+            assert status == 200
+        assert [p for p, _, _ in fake.requests[2:]] == sdk_paths
+        fake.script.append(Fail("content_filter"))
+        status, back, error = await _send(client, url, headers, json.dumps(body).encode())
+        failure = classify_response("azure_openai", status, back, error)
+        assert failure is not None
+        assert failure.type is FailureType.INVALID_REQUEST  # the prompt's fault, not the account's
+        fake.script.append(Fail("rate_limited"))
+        status, back, error = await _send(client, url, headers, json.dumps(body).encode())
+        failure = classify_response("azure_openai", status, back, error)
+        assert failure is not None
+        assert (failure.type, failure.retry_after) == (FailureType.RATE_LIMITED, 7.0)
+        bad = azure.upstream_headers([], api_key="wrong")
+        status, back, error = await _send(client, url, bad, json.dumps(body).encode())
+        failure = classify_response("azure_openai", status, back, error)
+        assert failure is not None
+        assert failure.type is FailureType.AUTH_FAILED
+
+
+async def test_gemini_upstream_requests_and_errors(client: UpstreamClient) -> None:
+    async with FakeGemini(default=REPLY) as fake:
+        url = fake.url + gemini.generate_path("gemini-2.5-pro", stream=True)
+        headers = gemini.upstream_headers(
+            [("content-type", "application/json")], api_key=fake.api_key
+        )
+        body = json.dumps({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}).encode()
+        status, _, raw = await _send(client, url, headers, body)
+        assert status == 200
+        tap = make_tap(WireProtocol.GEMINI)
+        tap.feed(raw)
+        assert tap.finished
+        assert tap.usage is not None
+        assert (tap.usage.input_tokens, tap.usage.cache_read_tokens) == (40, 8)
+        bad = gemini.upstream_headers([], api_key="AIza-wrong")
+        status, back, error = await _send(client, url, bad, body)
+        failure = classify_response("gemini", status, back, error)
+        assert failure is not None
+        assert (status, failure.type) == (400, FailureType.AUTH_FAILED)
+        for kind, failure_type in (
+            ("rate_limited", FailureType.RATE_LIMITED),
+            ("overloaded", FailureType.OVERLOADED),
+            ("context_too_long", FailureType.CONTEXT_TOO_LONG),
+        ):
+            fake.script.append(Fail(kind))
+            status, back, error = await _send(client, url, headers, body)
+            failure = classify_response("gemini", status, back, error)
+            assert failure is not None
+            assert failure.type is failure_type, kind

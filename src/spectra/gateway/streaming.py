@@ -109,7 +109,7 @@ async def relay_stream(
         headers.extend(extra_headers)
     if translator is not None:
         headers = body_headers_dropped(headers)
-        translator.observe(tap.on_event)  # one SSE parse for the tap and the translation
+        translator.observe(tap)  # one SSE and JSON parse for the tap and the translation
     await send({"type": "http.response.start", "status": resp.status, "headers": headers})
     result = RelayResult(tap, None, False, None, 0)
     chunks = resp.iter_chunks()

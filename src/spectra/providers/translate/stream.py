@@ -240,12 +240,12 @@ class SSEStreamTranslator:
         if not events:
             return b""
         out: list[str] = []
-        observer = self._observer
+        observer, direct, loads = self._observer, self._direct, json.loads
         for event in events:
             data = event.data
-            done = data[-1:] != "}" and data.strip() == "[DONE]"
+            done = not data.endswith("}") and data.strip() == "[DONE]"
             try:
-                obj: Any = _UNPARSED if done else json.loads(data)
+                obj: Any = _UNPARSED if done else loads(data)
             except ValueError:
                 obj = _UNPARSED
             if observer is not None:
@@ -253,17 +253,17 @@ class SSEStreamTranslator:
                     observer.on_event(event)
                 else:
                     observer.on_parsed(event, obj)
-            if self._finished or not (done or isinstance(obj, dict)):
+            if self._finished or not (done or type(obj) is dict):
                 continue
             if done:
                 self._finished = True
                 out.append(self._sse_text(self._translator.finish(), done=True))
-            else:
-                text = self._direct(obj)
-                if text is None:
-                    self._direct_templates.clear()
-                    text = self._sse_text(self._translator.feed(obj))
-                out.append(text)
+                continue
+            text = direct(obj)
+            if text is None:
+                self._direct_templates.clear()
+                text = self._sse_text(self._translator.feed(obj))
+            out.append(text)
         return (out[0] if len(out) == 1 else "".join(out)).encode()
 
     def _direct(self, obj: dict[str, Any]) -> str | None:

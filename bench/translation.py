@@ -69,7 +69,7 @@ def one(case: Case, answer: bytes | list[bytes]) -> None:
         translated_answer(answer, out.context)
         return
     translator = SSEStreamTranslator(out.context)
-    translator.observe(TAPS[case.upstream]().on_event)
+    translator.observe(TAPS[case.upstream]())
     for event in answer:
         translator.feed(event)
     translator.finish()

@@ -112,7 +112,7 @@ async def relay_stream(
         headers.extend(extra_headers)
     if translator is not None:
         headers = body_headers_dropped(headers)
-        translator.observe(tap.on_event)  # one SSE parse for the tap and the translation
+        translator.observe(tap)  # one SSE and JSON parse for the tap and the translation
     if frames is not None:
         headers = [(k, v) for k, v in body_headers_dropped(headers) if k != b"content-type"]
         headers.append((b"content-type", b"text/event-stream; charset=utf-8"))

@@ -82,14 +82,17 @@ class AnthropicMessagesTap(StreamUsageTap):
     `output_tokens` is cumulative); per field the latest non-null value wins."""
 
     def on_event(self, event: SSEEvent) -> bool:
-        name = event.event
-        if name == "ping":
+        if event.event == "ping":
             return False
         try:
             obj = json.loads(event.data)
         except ValueError:
             return False
-        if not isinstance(obj, dict):
+        return self.on_parsed(event, obj)
+
+    def on_parsed(self, event: SSEEvent, obj: object) -> bool:
+        name = event.event
+        if name == "ping" or not isinstance(obj, dict):
             return False
         if not name:
             kind = obj.get("type")

@@ -78,6 +78,9 @@ class GeminiTap(StreamUsageTap):
             obj = json.loads(event.data)
         except ValueError:
             return False
+        return self.on_parsed(event, obj)
+
+    def on_parsed(self, event: SSEEvent, obj: object) -> bool:
         if not isinstance(obj, dict):
             return False
         model = obj.get("modelVersion")

@@ -101,6 +101,9 @@ class OpenAIChatTap(StreamUsageTap):
             obj = json.loads(data)
         except ValueError:
             return False
+        return self.on_parsed(event, obj)
+
+    def on_parsed(self, event: SSEEvent, obj: object) -> bool:
         if not isinstance(obj, dict):
             return False
         if self.model is None:
@@ -163,6 +166,9 @@ class OpenAIResponsesTap(StreamUsageTap):
             obj = json.loads(event.data)
         except ValueError:
             return False
+        return self.on_parsed(event, obj)
+
+    def on_parsed(self, event: SSEEvent, obj: object) -> bool:
         if not isinstance(obj, dict):
             return False
         kind = obj.get("type")

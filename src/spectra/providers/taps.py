@@ -54,6 +54,11 @@ class StreamUsageTap:
         """Handle one event; return True when it is the OpenAI chat usage-only chunk."""
         raise NotImplementedError
 
+    def on_parsed(self, event: SSEEvent, obj: object) -> bool:
+        """`on_event` for an event whose data a caller has already parsed (`obj`, what
+        `json.loads(event.data)` gave), so one parse serves the tap and a translator."""
+        raise NotImplementedError
+
     @property
     def usage(self) -> Usage | None:
         """The latest usage the upstream reported, or None if it reported none."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from typing import Any
 
@@ -34,6 +35,8 @@ _DELTAS = {
     "thinking_delta": ("thinking", "thinking"),
     "signature_delta": ("opaque", "signature"),
 }
+
+_PLAIN_DELTAS = {k: v for k, v in _DELTAS.items() if k != "signature_delta"}
 
 
 class AnthropicDecoder:
@@ -70,6 +73,19 @@ class AnthropicDecoder:
             err = error_from_anthropic(0, event)
             return [Failure(dataclasses.replace(err, status=_STATUS_OF_TYPE.get(err.type, 500)))]
         return []
+
+    def delta_of(self, event: dict[str, Any]) -> tuple[int, str, str] | None:
+        """`(index, kind, value)` when `event` is a text, arguments or thinking delta that
+        `feed` would read as just that `Delta`; None for anything else (then call `feed`)."""
+        if event.get("type") != "content_block_delta":
+            return None
+        index, delta = event.get("index"), event.get("delta")
+        if not isinstance(index, int) or index in self._skipped or not isinstance(delta, dict):
+            return None
+        kind = delta.get("type")
+        field = _PLAIN_DELTAS.get(kind) if isinstance(kind, str) else None
+        value = None if field is None else delta.get(field[1])
+        return (index, field[0], value) if field is not None and isinstance(value, str) else None
 
     def _block_start(self, index: int, block: dict[str, Any]) -> list[StreamEvent]:
         kind = block.get("type")
@@ -128,6 +144,7 @@ _DELTA_FIELDS = {
     "thinking": ("thinking_delta", "thinking"),
 }
 """Delta kinds whose events differ only in one string (see `Templated`)."""
+_DELTA_NAMES = dict(_DELTA_FIELDS.values())
 
 
 class AnthropicEncoder:
@@ -155,21 +172,10 @@ class AnthropicEncoder:
         if isinstance(event, Delta):
             if event.index not in self._index:
                 return []
+            key = self.delta_key(event.index, event.kind)
+            if key is not None:
+                return [Templated(key, event.value, functools.partial(self.delta_event, key))]
             index = self._index[event.index]
-            field = _DELTA_FIELDS.get(event.kind)
-            if field is not None:
-                kind, name = field
-                return [
-                    Templated(
-                        (index, kind),
-                        event.value,
-                        lambda v: {
-                            "type": "content_block_delta",
-                            "index": index,
-                            "delta": {"type": kind, name: v},
-                        },
-                    )
-                ]
             return [{"type": "content_block_delta", "index": index, "delta": _delta(event)}]
         if isinstance(event, BlockStop):
             if event.index not in self._index:
@@ -184,6 +190,23 @@ class AnthropicEncoder:
             ]
         error = event.error
         return [{"type": "error", "error": {"type": error.type, "message": error.message}}]
+
+    def delta_key(self, index: int, kind: str) -> tuple[int, str] | None:
+        """The template key of a text, arguments or thinking delta into upstream block `index`
+        (events with one key differ only in their string, see `Templated`), or None."""
+        position = self._index.get(index)
+        field = _DELTA_FIELDS.get(kind)
+        return None if position is None or field is None else (position, field[0])
+
+    @staticmethod
+    def delta_event(key: tuple[Any, ...], value: str) -> dict[str, Any]:
+        """The delta event of `delta_key` `key` carrying `value`."""
+        position, kind = key
+        return {
+            "type": "content_block_delta",
+            "index": position,
+            "delta": {"type": kind, _DELTA_NAMES[kind]: value},
+        }
 
     def finish(self) -> list[dict[str, Any]]:
         return []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from spectra.providers.types import Usage
@@ -28,6 +29,9 @@ from .ir import (
     StreamEvent,
     Templated,
 )
+
+_TEXT_BLOCK = ("text", -1)
+_REASONING = ("reasoning", -1)
 
 
 class ChatDecoder:
@@ -80,6 +84,50 @@ class ChatDecoder:
                 out.append(End(self._stop, self.usage, reasoning_tokens=self._reasoning_tokens))
         return out
 
+    def delta_of(self, chunk: dict[str, Any]) -> tuple[int, str, str] | None:
+        """`(index, kind, value)` when `chunk` carries only more text, reasoning or arguments
+        for the block already open, which `feed` would read as just that `Delta`; None for
+        anything else (then call `feed`)."""
+        choices = chunk.get("choices")
+        if (
+            not self._started
+            or not isinstance(choices, list)
+            or not choices
+            or not isinstance(choices[0], dict)
+            or isinstance(chunk.get("usage"), dict)
+            or isinstance(chunk.get("error"), dict)
+        ):
+            return None
+        choice = choices[0]
+        delta = choice.get("delta")
+        if choice.get("finish_reason") or not isinstance(delta, dict):
+            return None
+        content = delta.get("content")
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        calls = delta.get("tool_calls")
+        if isinstance(reasoning, str) and reasoning:
+            if calls or (isinstance(content, str) and content) or self._open != _REASONING:
+                return None
+            return self._blocks - 1, "thinking", reasoning
+        if isinstance(content, str) and content:
+            return (
+                None if calls or self._open != _TEXT_BLOCK else (self._blocks - 1, "text", content)
+            )
+        return self._arguments_of(calls)
+
+    def _arguments_of(self, calls: object) -> tuple[int, str, str] | None:
+        """The arguments delta of a lone call already open, as `delta_of` gives it."""
+        if not isinstance(calls, list) or len(calls) != 1 or not isinstance(calls[0], dict):
+            return None
+        call = calls[0]
+        fn, position, call_id = call.get("function"), call.get("index", 0), call.get("id")
+        if not isinstance(fn, dict) or not isinstance(position, int) or position not in self._tools:
+            return None
+        arguments = fn.get("arguments")
+        if (call_id and call_id != self._tool_ids[position]) or not isinstance(arguments, str):
+            return None
+        return (self._tools[position], "args", arguments) if arguments else None
+
     def _tool_delta(self, call: object) -> list[StreamEvent]:
         if not isinstance(call, dict):
             return []
@@ -131,6 +179,10 @@ class ChatDecoder:
         ]
 
 
+_TEXT = ("text",)
+_THINKING = ("thinking",)
+
+
 class ChatEncoder:
     """Writes neutral stream events as the chunks the openai SDK's chat stream reads."""
 
@@ -144,14 +196,26 @@ class ChatEncoder:
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
         return self._head | {"choices": [choice]}
 
-    def _text(self, value: str) -> dict[str, Any]:
-        return self._chunk({"content": value})
+    def delta_key(self, index: int, kind: str) -> tuple[Any, ...] | None:
+        """The template key of a text, thinking or arguments delta into upstream block `index`
+        (chunks with one key differ only in their string, see `Templated`), or None when the
+        delta writes nothing."""
+        if kind == "text":
+            return _TEXT
+        if kind == "thinking":
+            return _THINKING
+        if kind == "args" and index in self._tools:
+            return ("args", self._tools[index])
+        return None
 
-    def _thinking(self, value: str) -> dict[str, Any]:
-        return self._chunk({"reasoning_content": value})
-
-    def _arguments(self, position: int, value: str) -> dict[str, Any]:
-        return self._chunk({"tool_calls": [{"index": position, "function": {"arguments": value}}]})
+    def delta_event(self, key: tuple[Any, ...], value: str) -> dict[str, Any]:
+        """The chunk of `delta_key` `key` carrying `value`."""
+        if key[0] == "text":
+            return self._chunk({"content": value})
+        if key[0] == "thinking":
+            return self._chunk({"reasoning_content": value})
+        call = {"index": key[1], "function": {"arguments": value}}
+        return self._chunk({"tool_calls": [call]})
 
     def feed(self, event: StreamEvent) -> list[dict[str, Any]]:
         if isinstance(event, Start):
@@ -173,18 +237,10 @@ class ChatEncoder:
             }
             return [self._chunk({"tool_calls": [call]})]
         if isinstance(event, Delta):
-            if event.kind == "text":
-                return [Templated(("text",), event.value, self._text)]
-            if event.kind == "thinking":
-                return [Templated(("thinking",), event.value, self._thinking)]
-            if event.kind == "args" and event.index in self._tools:
-                position = self._tools[event.index]
-                return [
-                    Templated(
-                        ("args", position), event.value, lambda v: self._arguments(position, v)
-                    )
-                ]
-            return []
+            key = self.delta_key(event.index, event.kind)
+            if key is None:
+                return []
+            return [Templated(key, event.value, functools.partial(self.delta_event, key))]
         if isinstance(event, BlockStop):
             return []
         if isinstance(event, End):

@@ -44,6 +44,11 @@ class GeminiDecoder:
         self._started = False
         self._ended = False
 
+    def delta_of(self, chunk: dict[str, Any]) -> tuple[int, str, str] | None:
+        """Always None: a Gemini chunk may carry several parts, usage and a finish reason at
+        once, so every chunk takes the general path (`feed`)."""
+        return None
+
     def feed(self, chunk: dict[str, Any]) -> list[StreamEvent]:
         if self._ended:
             return []

@@ -83,6 +83,20 @@ class ResponsesDecoder:
             return self._item_done(index, event.get("item") or {})
         return []
 
+    def delta_of(self, event: dict[str, Any]) -> tuple[int, str, str] | None:
+        """`(index, kind, value)` when `event` is a text, arguments or thinking delta into an
+        open item, which `feed` would read as just that `Delta`; None for anything else (then
+        call `feed`)."""
+        kind, index, value = event.get("type"), event.get("output_index"), event.get("delta")
+        if not isinstance(index, int) or index not in self._open or not isinstance(value, str):
+            return None
+        if kind in _TEXT_DELTAS:
+            return index, "text", value
+        if kind in _ARG_DELTAS:
+            self._args_seen.add(index)
+            return index, "args", value
+        return (index, "thinking", value) if kind in _THINKING_DELTAS else None
+
     def _item_added(self, index: int, item: dict[str, Any]) -> list[StreamEvent]:
         kind = item.get("type")
         if kind in ("function_call", "custom_tool_call"):

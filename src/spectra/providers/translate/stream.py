@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
 from json.encoder import encode_basestring
 from typing import Any, Protocol
 
@@ -26,6 +25,14 @@ class _Decoder(Protocol):
 
     def feed(self, event: dict[str, Any]) -> list[StreamEvent]: ...
     def finish(self) -> list[StreamEvent]: ...
+    def delta_of(self, event: dict[str, Any]) -> tuple[int, str, str] | None: ...
+
+
+class _Observer(Protocol):
+    """A usage tap (`providers.taps.StreamUsageTap`)."""
+
+    def on_event(self, event: SSEEvent) -> bool: ...
+    def on_parsed(self, event: SSEEvent, obj: object) -> bool: ...
 
 
 class _Encoder(Protocol):
@@ -146,10 +153,16 @@ def _sse(named: bool, event: dict[str, Any]) -> str:
     return f"data: {data}\n\n"
 
 
+def _template(named: bool, event: dict[str, Any]) -> tuple[str, str] | None:
+    """`event` (built around `_HOLE`) as SSE text split at the hole, or None when the hole
+    is not found exactly once."""
+    head, hole, tail = _sse(named, event).partition(_HOLE_JSON)
+    return (head, tail) if hole and _HOLE_JSON not in tail else None
+
+
 def _templated(named: bool, event: Templated, templates: Templates) -> str:
     if event.key not in templates:
-        head, hole, tail = _sse(named, event.build(_HOLE)).partition(_HOLE_JSON)
-        templates[event.key] = (head, tail) if hole and _HOLE_JSON not in tail else None
+        templates[event.key] = _template(named, event.build(_HOLE))
     template = templates[event.key]
     if template is None:
         return _sse(named, event)
@@ -170,32 +183,57 @@ def encode_sse(
     if not events and not done:
         return b""
     named = protocol in (WireProtocol.ANTHROPIC_MESSAGES, WireProtocol.OPENAI_RESPONSES)
+    chat = protocol is WireProtocol.OPENAI_CHAT
+    return _sse_text(named, events, done, templates, chat=chat).encode()
+
+
+def _sse_text(
+    named: bool,
+    events: list[dict[str, Any]],
+    done: bool,
+    templates: Templates | None,
+    *,
+    chat: bool,
+) -> str:
     chunks = [
         _templated(named, event, templates)
         if templates is not None and type(event) is Templated
         else _sse(named, event)
         for event in events
     ]
-    if done and protocol is WireProtocol.OPENAI_CHAT:
+    if done and chat:
         chunks.append("data: [DONE]\n\n")
-    return "".join(chunks).encode()
+    return "".join(chunks)
 
 
 class SSEStreamTranslator:
     """`StreamTranslator` over raw SSE bytes: upstream chunks in (split anywhere), client SSE
-    bytes out. Holds back only an incomplete upstream event."""
+    bytes out. Holds back only an incomplete upstream event.
+
+    Each upstream event is parsed once, for the translation and for the usage tap shown it
+    (`observe`). A text, arguments or thinking delta into an open block that no tool adapter
+    rewrites (`delta_of`, the upstream decoder's reading) goes straight to the client's SSE
+    template for that block: the same bytes `StreamTranslator` and `encode_sse` give, without
+    the neutral event and the client event in between.
+    """
 
     def __init__(self, ctx: TranslationContext) -> None:
-        self._ctx = ctx
+        self._named = ctx.client in (WireProtocol.ANTHROPIC_MESSAGES, WireProtocol.OPENAI_RESPONSES)
+        self._chat = ctx.client is WireProtocol.OPENAI_CHAT
         self._parser = SSEParser()
-        self._translator = StreamTranslator(ctx)
+        self._translator = translator = StreamTranslator(ctx)
         self._finished = False
-        self._observer: Callable[[SSEEvent], object] | None = None
+        self._observer: _Observer | None = None
         self._templates: Templates = {}
+        encoder = translator._encoder
+        self._encoder = encoder if isinstance(encoder, AnthropicEncoder | ChatEncoder) else None
+        self._delta_of = translator._decoder.delta_of
+        self._adapted = translator._adapter._mode
+        self._direct_templates: dict[tuple[int, str], tuple[str, str]] = {}
 
-    def observe(self, observer: Callable[[SSEEvent], object]) -> None:
-        """Show every upstream event (`finish` included) to `observer`, a usage tap's
-        `on_event`, so the stream is parsed once for both."""
+    def observe(self, observer: _Observer) -> None:
+        """Show every upstream event (`finish` included) to `observer`, a usage tap, so the
+        stream is parsed once for both."""
         self._observer = observer
 
     @property
@@ -209,27 +247,72 @@ class SSEStreamTranslator:
         out = self._translate(self._parser.close())
         if not self._finished:
             self._finished = True
-            out += self._sse(self._translator.finish(), done=True)
+            out += self._sse_text(self._translator.finish(), done=True).encode()
         return out
 
     def _translate(self, events: list[SSEEvent]) -> bytes:
-        if self._observer is not None:
-            for event in events:
-                self._observer(event)
-        out: list[dict[str, Any]] = []
+        if not events:
+            return b""
+        out: list[str] = []
+        observer, direct, loads = self._observer, self._direct, json.loads
         for event in events:
-            if self._finished:
-                break
-            if event.data.strip() == "[DONE]":
-                self._finished = True
-                return self._sse(out + self._translator.finish(), done=True)
+            data = event.data
+            done = not data.endswith("}") and data.strip() == "[DONE]"
             try:
-                data = json.loads(event.data)
+                obj: Any = _UNPARSED if done else loads(data)
             except ValueError:
+                obj = _UNPARSED
+            if observer is not None:
+                if obj is _UNPARSED:
+                    observer.on_event(event)
+                else:
+                    observer.on_parsed(event, obj)
+            if self._finished or not (done or type(obj) is dict):
                 continue
-            if isinstance(data, dict):
-                out.extend(self._translator.feed(data))
-        return self._sse(out)
+            if done:
+                self._finished = True
+                out.append(self._sse_text(self._translator.finish(), done=True))
+                continue
+            text = direct(obj)
+            if text is None:
+                self._direct_templates.clear()
+                text = self._sse_text(self._translator.feed(obj))
+            out.append(text)
+        return (out[0] if len(out) == 1 else "".join(out)).encode()
 
-    def _sse(self, events: list[dict[str, Any]], *, done: bool = False) -> bytes:
-        return encode_sse(self._ctx.client, events, done=done, templates=self._templates)
+    def _direct(self, obj: dict[str, Any]) -> str | None:
+        """A plain delta's SSE text straight from its template; None when `obj` is anything
+        else. Templates are looked up by upstream block and delta kind, a lookup that is
+        forgotten whenever an event takes the general path (only those change the blocks)."""
+        try:
+            delta = self._delta_of(obj)
+        except SHAPE_ERRORS:
+            return None
+        if delta is None:
+            return None
+        index, kind, value = delta
+        template = self._direct_templates.get((index, kind))
+        if template is None:
+            template = self._direct_template(index, kind)
+            if template is None:
+                return None
+            self._direct_templates[index, kind] = template
+        return template[0] + encode_basestring(value) + template[1]
+
+    def _direct_template(self, index: int, kind: str) -> tuple[str, str] | None:
+        encoder = self._encoder
+        if encoder is None or index in self._adapted:
+            return None
+        key = encoder.delta_key(index, kind)
+        if key is None:
+            return None
+        if key not in self._templates:
+            self._templates[key] = _template(self._named, encoder.delta_event(key, _HOLE))
+        return self._templates[key]
+
+    def _sse_text(self, events: list[dict[str, Any]], *, done: bool = False) -> str:
+        return _sse_text(self._named, events, done, self._templates, chat=self._chat)
+
+
+_UNPARSED = object()
+"""An event's data that is not JSON."""

@@ -15,6 +15,7 @@ from spectra.runtime import Runtime
 
 ADMIN_PAGES = [
     "/console/pool",
+    "/console/fallbacks",
     "/console/users",
     "/console/groups",
     "/console/packages",

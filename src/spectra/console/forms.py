@@ -101,5 +101,10 @@ def field_errors(exc: Exception, *, default_field: str = "_form") -> dict[str, s
     raise exc
 
 
+def problems(exc: Exception) -> str:
+    """Every field's message on one line ("chain: ...; model: ..."), for a flash message."""
+    return "; ".join(f"{k}: {v}" for k, v in field_errors(exc).items())
+
+
 def as_dict(form: Form) -> dict[str, Any]:
     return dict(form.data)

@@ -3,7 +3,8 @@ history, redeem a code, request a recharge, my usage, my refusals and why, pool 
 
 URLs (all under /console): GET /me, GET/POST /me/keys, POST /me/keys/{id}/revoke,
 POST /me/keys/{id}/rotate, GET /me/wallet, POST /me/redeem, POST /me/recharge-request,
-GET /me/usage, GET /me/refusals, GET /me/explain, GET/POST /me/tokens, POST /me/tokens/{id}/revoke.
+GET /me/usage, GET /me/refusals, GET /me/explain, GET/POST /me/tokens, POST /me/tokens/{id}/revoke
+(POST /me/tokens/scim is in scim_tokens.py).
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ async def keys_page(
     )
 
 
-def _expiry(text: str | None) -> datetime | None:
+def expiry(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
@@ -138,7 +139,7 @@ async def create_key(
             name=form["name"],
             scopes=form.words("scopes"),
             ip_allowlist=form.words("ip_allowlist"),
-            expires_at=_expiry(form.get("expires_at")),
+            expires_at=expiry(form.get("expires_at")),
         )
         key, secret = await keys_service.create_key(
             session,
@@ -361,8 +362,15 @@ async def create_token(request: Request, viewer: ViewerDep, session: SessionDep)
         user_id=viewer.user_id,
         name=form["name"],
         read_only=form.flag("read_only"),
-        expires_at=_expiry(form.get("expires_at")),
+        expires_at=expiry(form.get("expires_at")),
     )
+    return await token_created(request, viewer, session, token, secret)
+
+
+async def token_created(
+    request: Request, viewer: Any, session: Any, token: Any, secret: str
+) -> Response:
+    """The tokens page with the new token's secret, shown this once (never stored in clear)."""
     page = await keys_service.list_tokens(session, viewer.actor, user_id=viewer.user_id, limit=50)
     return render(
         request,

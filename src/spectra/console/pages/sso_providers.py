@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep, SessionDep, Viewer
-from spectra.console.forms import Form, field_errors
+from spectra.console.forms import Form, problems
 from spectra.console.render import redirect, render
 from spectra.users.sso import service as sso_service
 from spectra.users.sso.schemas import ProviderCreate, parse_mapping
@@ -46,8 +46,9 @@ async def add_provider(request: Request, viewer: AdminDep, session: SessionDep) 
     try:
         data = _provider_form(form, minutes)
     except ValidationError as exc:
-        problems = "; ".join(f"{k}: {v}" for k, v in field_errors(exc).items())
-        return redirect("/console/sso-providers", error=f"The provider was not added: {problems}.")
+        return redirect(
+            "/console/sso-providers", error=f"The provider was not added: {problems(exc)}."
+        )
     provider = await sso_service.add_provider(session, viewer.actor, data=data)
     return redirect(
         f"/console/sso-providers/{quote(provider.name, safe='')}", ok=f"Added {provider.name}."

@@ -1,0 +1,57 @@
+"""Model fallback chains in the console: list, set and clear (admins with pool rights change them).
+
+URLs: GET/POST /console/fallbacks, POST /console/fallbacks/clear. The same service functions as
+`/api/fallbacks` and `spectra models fallbacks` (each writes its audit event).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
+from spectra.console.forms import Form, problems
+from spectra.console.render import redirect, render
+from spectra.pool import fallbacks as fallbacks_service
+from spectra.pool.fallbacks import MAX_CHAIN, FallbackSet
+
+router = APIRouter()
+
+
+@router.get("/fallbacks")
+async def fallbacks(request: Request, viewer: AdminDep, session: ReadSessionDep) -> Response:
+    chains = await fallbacks_service.list_fallbacks(session, viewer.actor)
+    return render(
+        request,
+        viewer,
+        "pool/fallbacks.html",
+        title="Model fallbacks",
+        nav="Pool",
+        chains=chains,
+        max_chain=MAX_CHAIN,
+    )
+
+
+@router.post("/fallbacks")
+async def set_fallbacks(request: Request, viewer: AdminDep, session: SessionDep) -> Response:
+    form = await Form.read(request)
+    try:
+        data = FallbackSet(model=form["model"], chain=form.words("chain"), group=form.get("group"))
+    except ValidationError as exc:
+        return redirect("/console/fallbacks", error=f"The chain was not set: {problems(exc)}")
+    chain = await fallbacks_service.set_fallbacks(session, viewer.actor, data=data)
+    where = f" for group {chain.group}" if chain.group else ""
+    return redirect(
+        "/console/fallbacks", ok=f"{chain.model}{where} falls back to {', '.join(chain.chain)}."
+    )
+
+
+@router.post("/fallbacks/clear")
+async def clear_fallbacks(request: Request, viewer: AdminDep, session: SessionDep) -> Response:
+    form = await Form.read(request)
+    chain = await fallbacks_service.clear_fallbacks(
+        session, viewer.actor, model=form["model"], group=form.get("group")
+    )
+    where = f" for group {chain.group}" if chain.group else ""
+    return redirect("/console/fallbacks", ok=f"Removed the fallback chain of {chain.model}{where}.")

@@ -7,7 +7,6 @@ part. Thinking (`thoughtsTokenCount`) is billed as output, beside `candidatesTok
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -72,13 +71,6 @@ def usage_from_body(body: bytes) -> Usage | None:
 class GeminiTap(StreamUsageTap):
     """Gemini SSE chunks: each may carry `usageMetadata` (cumulative; the latest wins); the
     chunk with a `finishReason` finishes the stream."""
-
-    def on_event(self, event: SSEEvent) -> bool:
-        try:
-            obj = json.loads(event.data)
-        except ValueError:
-            return False
-        return self.on_parsed(event, obj)
 
     def on_parsed(self, event: SSEEvent, obj: object) -> bool:
         if not isinstance(obj, dict):

@@ -161,13 +161,6 @@ class OpenAIResponsesTap(StreamUsageTap):
     """Responses events; `response.completed` / `.incomplete` / `.failed` carry
     `response.usage` and end the stream."""
 
-    def on_event(self, event: SSEEvent) -> bool:
-        try:
-            obj = json.loads(event.data)
-        except ValueError:
-            return False
-        return self.on_parsed(event, obj)
-
     def on_parsed(self, event: SSEEvent, obj: object) -> bool:
         if not isinstance(obj, dict):
             return False

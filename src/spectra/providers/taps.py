@@ -9,6 +9,7 @@ relayed; counts that are not sane are estimated or clamped (`metering.meter`).
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -51,8 +52,13 @@ class StreamUsageTap:
             self.on_event(event)
 
     def on_event(self, event: SSEEvent) -> bool:
-        """Handle one event; return True when it is the OpenAI chat usage-only chunk."""
-        raise NotImplementedError
+        """Handle one event; return True when it is the OpenAI chat usage-only chunk. Its data
+        is parsed here and read by `on_parsed`; data that is not JSON is passed over."""
+        try:
+            obj = json.loads(event.data)
+        except ValueError:
+            return False
+        return self.on_parsed(event, obj)
 
     def on_parsed(self, event: SSEEvent, obj: object) -> bool:
         """`on_event` for an event whose data a caller has already parsed (`obj`, what

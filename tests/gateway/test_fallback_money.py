@@ -172,7 +172,8 @@ async def test_a_chain_with_nothing_usable_names_each_model_in_the_callers_proto
     )
     assert resp.status_code == 429
     error = resp.json()["error"]
-    assert "type" in error and "code" in error  # OpenAI's shape
+    assert "type" not in resp.json()  # OpenAI's shape, not Anthropic's {"type": "error"}
+    assert set(error) >= {"message", "type", "code"}
     assert error["message"].endswith(
         f" Fallbacks for {OPENAI_MODEL}: gpt-unpriced skipped: model_unpriced; "
         f"{OPUS_MODEL} skipped: insufficient_funds."

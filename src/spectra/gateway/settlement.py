@@ -71,7 +71,7 @@ class Settler:
         """Charge `metered` usage (None = not billed) against the admission's hold; queue the
         record and the postings. Returns the cost in micros."""
         tokens = _tokens(metered.usage if metered is not None else None)
-        cost = int(cost_micros(tokens, admission.price)) if tokens.total_tokens else 0
+        cost = int(cost_micros(tokens, admission.price)) if tokens.billable else 0
         spec: LedgerTransactionSpec | None = None
         if admission.hold is not None:
             spec = await self.view.settle(
@@ -96,6 +96,8 @@ class Settler:
             output_tokens=tokens.output_tokens,
             cache_read_tokens=tokens.cache_read_tokens,
             cache_write_tokens=tokens.cache_write_tokens,
+            cache_write_1h_tokens=tokens.cache_write_1h_tokens,
+            web_search_calls=tokens.web_search_calls,
             cost_micros=cost,
             price_version=admission.price.version_id,
             funding=funding,
@@ -229,6 +231,8 @@ def _tokens(usage: Usage | None) -> TokenUsage:
         output_tokens=max(usage.output_tokens, 0),
         cache_read_tokens=max(usage.cache_read_tokens, 0),
         cache_write_tokens=max(usage.cache_write_tokens, 0),
+        cache_write_1h_tokens=min(max(usage.cache_write_1h_tokens, 0), usage.cache_write_tokens),
+        web_search_calls=max(usage.web_search_calls, 0),
     )
 
 

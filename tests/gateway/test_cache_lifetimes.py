@@ -214,3 +214,22 @@ def test_the_hold_covers_one_hour_writes_and_web_searches() -> None:
     # The window is held for server tools too; the per-call fees come on top of it.
     no_fees = replace(price, web_search=Decimal(0))
     assert with_searches - estimate(searching, no_fees, 100)[0] == SERVER_TOOL_TURNS * 10_000
+
+
+async def test_region_pinned_inference_is_refused_not_undercharged(
+    client: httpx.AsyncClient, pooled: World, fake: FakeUpstream
+) -> None:
+    body = {
+        "model": ANTHROPIC_MODEL,
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": "hi"}],
+        "inference_geo": "us",
+    }
+    resp = await client.post("/v1/messages", headers=pooled.headers(anthropic=True), json=body)
+    assert resp.status_code == 400, resp.text
+    assert "inference_geo" in resp.json()["error"]["message"]
+    assert fake.requests == []
+    fake.script(Reply(input_tokens=5, output_tokens=5))
+    body["inference_geo"] = "global"
+    resp = await client.post("/v1/messages", headers=pooled.headers(anthropic=True), json=body)
+    assert resp.status_code == 200, resp.text

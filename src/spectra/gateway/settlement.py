@@ -28,6 +28,7 @@ from spectra.db.batch import GroupCommitter, defer
 from spectra.db.session import Session
 from spectra.errors import SpectraError
 from spectra.kit.clock import utc_now
+from spectra.kit.ids import uuid7
 from spectra.ledger import service as ledger_service
 from spectra.ledger.holds import BalanceView, LedgerTransactionSpec
 from spectra.policy.counters import SpendCounters
@@ -39,6 +40,7 @@ from spectra.usage.schemas import FundingSource, UsageRecordCreate
 
 from .admission import Admission, funding_kind
 from .errors import SettlementBacklogError
+from .journal import SettlementJournal
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +53,12 @@ class Settler:
         committer: GroupCommitter,
         view: BalanceView,
         spend: SpendCounters | None = None,
+        journal: SettlementJournal | None = None,
     ) -> None:
         self.committer = committer
         self.view = view
+        self.journal = journal
+        """Each settlement is appended here before it is queued (`journal.py`)."""
         self.spend = spend
         """Month-to-date spend counters the cap rules read; each settled cost is added."""
         self._pending: set[asyncio.Future[Any]] = set()
@@ -92,6 +97,8 @@ class Settler:
             )
         record = replace(
             record,
+            # The id is the record's idempotency key when the journal is replayed.
+            id=record.id or uuid7(),
             input_tokens=tokens.input_tokens,
             output_tokens=tokens.output_tokens,
             cache_read_tokens=tokens.cache_read_tokens,
@@ -110,7 +117,8 @@ class Settler:
                 micros=cost,
                 at=utc_now(),
             )
-        self._submit(record, spec)
+        token = self.journal.append(record, spec) if self.journal is not None else None
+        self._submit(record, spec, token)
         return cost
 
     async def release(self, admission: Admission) -> None:
@@ -133,7 +141,9 @@ class Settler:
             return
         self._submit(record, None)
 
-    def _submit(self, record: UsageRecordCreate, spec: LedgerTransactionSpec | None) -> None:
+    def _submit(
+        self, record: UsageRecordCreate, spec: LedgerTransactionSpec | None, token: object = None
+    ) -> None:
         async def work(session: Session) -> _Settlement:
             item = _Settlement(record, spec)
             # Written once per batch, ledger first: see `_write_batch`.
@@ -144,20 +154,27 @@ class Settler:
             future = self.committer.submit_nowait(work)
         except RuntimeError:
             log.error(
-                "usage record %s not written: the group committer is stopped", record.request_id
+                "usage record %s not written: the group committer is stopped%s",
+                record.request_id,
+                "" if token is None else " (it stays in the settlement journal for the next start)",
             )
             if spec is not None:
                 self._later(self.view.discard(spec))
             return
         self._pending.add(future)
-        future.add_done_callback(lambda f: self._done(f, spec))
+        future.add_done_callback(lambda f: self._done(f, spec, token))
 
-    def _done(self, future: asyncio.Future[Any], spec: LedgerTransactionSpec | None) -> None:
+    def _done(
+        self, future: asyncio.Future[Any], spec: LedgerTransactionSpec | None, token: object
+    ) -> None:
         self._pending.discard(future)
         failed = future.cancelled() or future.exception() is not None
         if failed:
+            # Not written (the database failed): the journal keeps it, for the next start.
             log.error("a settlement batch item failed; its hold money was not taken")
         else:
+            if token is not None and self.journal is not None:
+                self.journal.done(token)  # written, or refused for good by the ledger
             item: _Settlement = future.result()
             if item.error is not None:
                 failed = True

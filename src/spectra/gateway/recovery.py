@@ -60,7 +60,7 @@ async def replay_orphans(db: Database, directory: Path) -> int:
 
 async def _replay(db: Database, entries: list[Entry]) -> int:
     async with session_scope(db) as session:
-        if session.bind.dialect.name == "postgresql":
+        if session.get_bind().dialect.name == "postgresql":
             await session.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_KEY}
             )

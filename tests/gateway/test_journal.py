@@ -141,3 +141,31 @@ async def test_committed_lines_are_truncated_and_rotated_files_deleted(
     finally:
         await journal.close()
     assert _files(tmp_path) == []
+
+
+async def test_a_failing_journal_disk_costs_crash_safety_not_the_request(
+    client: httpx.AsyncClient, pooled: World, fake: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = gateway_wiring.current()
+    assert gateway is not None
+    assert gateway.journal is not None
+
+    def full(record: UsageRecordCreate, spec: LedgerTransactionSpec | None) -> object:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(gateway.journal, "append", full)
+    fake.script(Reply(input_tokens=100, output_tokens=20))
+    resp = await client.post(
+        "/v1/messages",
+        headers=pooled.headers(anthropic=True),
+        json={
+            "model": ANTHROPIC_MODEL,
+            "max_tokens": 10,
+            "messages": [{"role": "user", "content": "hi"}],
+        },
+    )
+    assert resp.status_code == 200, resp.text
+    await pooled.settle()
+    (record,) = await pooled.records()
+    assert record.cost_micros > 0
+    assert gateway.settler.journal_failed == 1

@@ -64,6 +64,8 @@ class Settler:
         self._pending: set[asyncio.Future[Any]] = set()
         self._callbacks: set[asyncio.Task[None]] = set()
         self.failed = 0
+        self.journal_failed = 0
+        """Settlements the journal could not take (a disk error): not crash-safe, still written."""
         self.dropped = 0
         """`settlement_backlog` refusals not written as usage records."""
 
@@ -117,9 +119,24 @@ class Settler:
                 micros=cost,
                 at=utc_now(),
             )
-        token = self.journal.append(record, spec) if self.journal is not None else None
+        token = self._journal(record, spec)
         self._submit(record, spec, token)
         return cost
+
+    def _journal(self, record: UsageRecordCreate, spec: LedgerTransactionSpec | None) -> object:
+        """Append to the journal; a failing disk (full, read-only) costs the crash safety of
+        this settlement, never the request: it is logged and the committer still takes it."""
+        if self.journal is None:
+            return None
+        try:
+            return self.journal.append(record, spec)
+        except OSError as exc:
+            self.journal_failed += 1
+            if self.journal_failed % 1000 == 1:
+                log.error(
+                    "settlement journal write failed (%s); %d so far", exc, self.journal_failed
+                )
+            return None
 
     async def release(self, admission: Admission) -> None:
         if admission.hold is not None:

@@ -82,6 +82,15 @@ class Settings(BaseSettings):
         description="Settlements the group committer may hold uncommitted; at this depth the "
         "gateway admits new requests only as the backlog drains (the crash window bound).",
     )
+    settlement_journal: bool = Field(
+        default=True,
+        description="Write each settlement to a local journal file (in the data directory) "
+        "before the answer's last byte, replayed at start: a killed process loses no charge.",
+    )
+    journal_fsync_interval: float = Field(
+        default=1.0,
+        description="Seconds between fsyncs of the settlement journal (the power-loss window).",
+    )
     commit_backlog_wait: float = Field(
         default=2.0,
         description="Longest a request waits for the settlement backlog to drain below "

@@ -49,6 +49,12 @@ class Reply:
     output_tokens: int = 4
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    cache_creation: dict[str, int] | None = None
+    """Anthropic's `usage.cache_creation` breakdown by lifetime (`ephemeral_5m_input_tokens`,
+    `ephemeral_1h_input_tokens`), sent as given; None: not sent."""
+    web_search_requests: int | None = None
+    """Anthropic's `usage.server_tool_use.web_search_requests`; None: not sent. Responses: that
+    many `web_search_call` output items."""
     tool_call: ToolCall | None = None
     model: str | None = None
     """The served model; default: the request's."""
@@ -131,12 +137,24 @@ def _split(text: str, pieces: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
+def _anthropic_extra(reply: Reply, *, final: bool) -> JsonDict:
+    """The usage fields beyond the four counts: the cache-write breakdown (in `message_start`
+    and a whole body, as Anthropic sends it) and server tool calls (in the final usage)."""
+    extra: JsonDict = {}
+    if reply.cache_creation is not None:
+        extra["cache_creation"] = dict(reply.cache_creation)
+    if final and reply.web_search_requests is not None:
+        extra["server_tool_use"] = {"web_search_requests": reply.web_search_requests}
+    return extra
+
+
 def anthropic_events(reply: Reply, model: str) -> list[bytes]:
     start_usage = {
         "input_tokens": reply.input_tokens,
         "cache_creation_input_tokens": reply.cache_write_tokens,
         "cache_read_input_tokens": reply.cache_read_tokens,
         "output_tokens": 1,
+        **_anthropic_extra(reply, final=False),
     }
     message: JsonDict = {
         "id": "msg_fake01",
@@ -195,6 +213,7 @@ def anthropic_events(reply: Reply, model: str) -> list[bytes]:
         "cache_creation_input_tokens": reply.cache_write_tokens,
         "cache_read_input_tokens": reply.cache_read_tokens,
         "output_tokens": reply.output_tokens,
+        **({} if reply.web_search_requests is None else _anthropic_extra(reply, final=True)),
     }
     events.append(
         _sse(
@@ -232,6 +251,7 @@ def anthropic_body(reply: Reply, model: str) -> bytes:
             "cache_creation_input_tokens": reply.cache_write_tokens,
             "cache_read_input_tokens": reply.cache_read_tokens,
             "output_tokens": reply.output_tokens,
+            **_anthropic_extra(reply, final=True),
         },
     }
     return json.dumps(body).encode()
@@ -328,7 +348,16 @@ def responses_usage(reply: Reply) -> JsonDict:
 
 
 def _responses_output(reply: Reply) -> list[JsonDict]:
-    output: list[JsonDict] = []
+    output: list[JsonDict] = [
+        # OpenAI's web search tool: one `web_search_call` output item per search run.
+        {
+            "id": f"ws_fake{n:02d}",
+            "type": "web_search_call",
+            "status": "completed",
+            "action": {"type": "search", "query": "spectra"},
+        }
+        for n in range(reply.web_search_requests or 0)
+    ]
     if reply.text:
         part = {"type": "output_text", "text": reply.text, "annotations": []}
         output.append(

@@ -12,6 +12,7 @@ import pytest
 from tests.fakes.upstream import FakeUpstream, Reply
 
 from spectra.gateway import wiring as gateway_wiring
+from spectra.providers.context import SERVER_TOOL_TURNS
 
 from .world import ANTHROPIC_MODEL, OPENAI_MODEL, World, expected_cost
 
@@ -122,7 +123,9 @@ async def test_a_request_that_references_kept_input_holds_the_context_window(
         await asyncio.sleep(0.01)
     held = 100_000_000 - await gw.view.available(wallet)
     output = min(body.get("max_tokens") or OUTPUT_CAP, OUTPUT_CAP)
-    assert held == expected_cost(window, output)
+    # A search tool also holds its per-call fees: 10 turns of searches at $10 per 1,000.
+    searches = SERVER_TOOL_TURNS * 10_000 if "web_search" in str(body.get("tools")) else 0
+    assert held == expected_cost(window, output) + searches
     assert held >= expected_cost(window * 9 // 10, 0)
     gate.set()
     resp = await request

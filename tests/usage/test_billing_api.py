@@ -204,6 +204,42 @@ class TestEconomicsApi:
         assert float(fixed["idle_share"]) > 0.99
         assert accounts["anthropic-a"]["fixed_cost"] is None
 
+    async def test_long_context_tier_is_applied_per_request_not_per_hour(
+        self, client: httpx.AsyncClient, traffic: World, runtime: Runtime, fake: FakeUpstream
+    ) -> None:
+        """Two 150k-token prompts in one hour: neither crosses the 200k tier, their sum does.
+        Charging prices each at base rates; so must the list price (it priced the hour's sum
+        at the tier before, which doubled the input cost and turned margins negative). A request
+        crossing the tier on its own: tests/usage/test_pricing.py, `list_cost`."""
+        await traffic.recharge("50")
+        for tokens in (150_000, 150_000):
+            fake.script(Reply(text="a", input_tokens=tokens, output_tokens=100))
+            r = await client.post(
+                "/v1/messages",
+                headers=traffic.headers(anthropic=True),
+                json={
+                    "model": ANTHROPIC_MODEL,
+                    "max_tokens": 10,
+                    "messages": [{"role": "user", "content": "hi"}],
+                },
+            )
+            assert r.status_code == 200, r.text
+        await traffic.settle()
+        await usage_jobs.run_rollups(runtime.db, lag=timedelta(0))
+        r = await client.get("/api/usage/economics", params={"since": "2026-11-01"})
+        assert r.status_code == 200, r.text
+        items = {(i["account"], i["model"]): i for i in r.json()["items"]}
+        claude = items[("anthropic-a", ANTHROPIC_MODEL)]
+        assert claude["requests"] == 3
+        # $3 / $15 per million each (the hour's 301k prompt tokens at the tier: $6 / $22.50).
+        assert claude["list_price_cost_micros"] == (1000 * 3 + 200 * 15) + 2 * (
+            150_000 * 3 + 100 * 15
+        )
+        # The world charges members the same base prices, so the margin on these is exact.
+        records = await _records(runtime)
+        charged = sum(rec.cost_micros for rec in records if rec.model_requested == ANTHROPIC_MODEL)
+        assert claude["charged_micros"] == charged
+
     async def test_reconcile_month_matches_ledger_and_records(
         self, client: httpx.AsyncClient, traffic: World, runtime: Runtime
     ) -> None:

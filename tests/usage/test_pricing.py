@@ -10,6 +10,7 @@ from genai_prices import calc_price
 from hypothesis import given
 from hypothesis import strategies as st
 
+from spectra.providers.types import cache_writes
 from spectra.usage.defaults import default_price
 from spectra.usage.pricing import (
     Price,
@@ -205,3 +206,117 @@ class TestLongContextTiers:
 
 
 D1 = Decimal(1)
+
+
+class TestCacheWriteLifetimesAndWebSearches:
+    """1-hour writes are a part of all writes, priced apart; web searches per thousand calls."""
+
+    AT = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def _sonnet(self) -> Price:
+        found = default_price("claude-sonnet-4-5", self.AT)
+        assert found is not None
+        return found.in_currency("claude-sonnet-4-5", currency="USD", usd_rate=Decimal(1))
+
+    @given(
+        st.integers(0, 400_000),
+        st.integers(0, 50_000),
+        st.integers(0, 100_000),
+        st.integers(0, 100_000),
+        st.integers(0, 50),
+    )
+    def test_matches_genai_prices_with_one_hour_writes_and_searches(
+        self, uncached: int, output: int, five_m: int, one_h: int, searches: int
+    ) -> None:
+        price = self._sonnet()
+        usage = TokenUsage(
+            input_tokens=uncached,
+            output_tokens=output,
+            cache_write_tokens=five_m + one_h,
+            cache_write_1h_tokens=one_h,
+            web_search_calls=searches,
+        )
+        theirs = calc_price(
+            genai_prices.Usage(
+                input_tokens=uncached + five_m + one_h,
+                output_tokens=output,
+                cache_write_tokens=five_m + one_h,
+                cache_write_1h_tokens=one_h,
+                web_searches=searches,
+            ),
+            "claude-sonnet-4-5",
+            provider_id="anthropic",
+            genai_request_timestamp=self.AT,
+        ).total_price
+        assert Fraction(exact_cost_micros(usage, price)) == Fraction(theirs) * 1_000_000
+
+    def test_one_hour_writes_cost_twice_input_and_five_minute_ones_one_and_a_quarter(self) -> None:
+        price = self._sonnet()
+        assert price.write_1h == 2 * price.input
+        assert price.cache_write == Decimal("1.25") * price.input
+        one_h = TokenUsage(cache_write_tokens=100_000, cache_write_1h_tokens=100_000)
+        five_m = TokenUsage(cache_write_tokens=100_000)
+        assert cost_micros(one_h, price) == 600_000
+        assert cost_micros(five_m, price) == 375_000
+
+    def test_without_a_one_hour_price_it_is_twice_the_tier_input(self) -> None:
+        tier = PriceTier(above=10, input=Decimal(4), output=D1, cache_read=D1, cache_write=D1)
+        price = Price("m", D1, D1, D1, D1, "v", tiers=(tier,))
+        assert price.write_1h == 2
+        assert tier.write_1h == 8
+        usage = TokenUsage(cache_write_tokens=20, cache_write_1h_tokens=20)
+        assert exact_cost_micros(usage, price) == Decimal(20 * 8)
+
+    def test_the_one_hour_part_cannot_exceed_all_writes(self) -> None:
+        with pytest.raises(ValueError, match="part of cache_write_tokens"):
+            TokenUsage(cache_write_tokens=1, cache_write_1h_tokens=2)
+
+    def test_a_search_alone_is_billable(self) -> None:
+        usage = TokenUsage(web_search_calls=1)
+        assert usage.billable
+        assert usage.total_tokens == 0
+        assert cost_micros(usage, _price(D1, D1, D1, D1)) == 10_000  # $10 / 1,000
+
+
+@pytest.mark.parametrize(
+    ("total", "five_m", "one_h", "expected"),
+    [
+        (None, None, None, (None, 0)),
+        (1000, None, None, (1000, 0)),  # no breakdown: all 5-minute writes
+        (1000, 200, 300, (1000, 300)),  # the total beyond the breakdown: 5-minute writes
+        (100, 200, 300, (500, 300)),  # the breakdown beyond the total: the breakdown
+        (None, 0, 400, (400, 400)),
+    ],
+)
+def test_cache_writes_never_charge_less_than_either_report(
+    total: int | None, five_m: int | None, one_h: int | None, expected: tuple[int | None, int]
+) -> None:
+    assert cache_writes(total, five_m, one_h) == expected
+
+
+def test_list_cost_applies_the_long_context_tier_per_request() -> None:
+    """Pool economics' list price: the hour's totals at base rates, plus each request whose own
+    prompt crosses a tier at that tier (the tier applied to the hour's totals was the bug)."""
+    from spectra.usage.economics import list_cost
+    from spectra.workspace.schemas import WorkspaceSettings
+
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    ws = WorkspaceSettings()
+    small = TokenUsage(input_tokens=150_000, output_tokens=100)
+    big = TokenUsage(input_tokens=250_000, output_tokens=100)
+    hour = {
+        "input_tokens": 550_000,
+        "output_tokens": 300,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "cache_write_1h_tokens": 0,
+        "web_search_calls": 0,
+    }
+    price = default_price("claude-sonnet-4-5", at)
+    assert price is not None
+    usd = price.in_currency("claude-sonnet-4-5", currency="USD", usd_rate=Decimal(1))
+    per_request = 2 * cost_micros(small, usd) + cost_micros(big, usd)
+    assert per_request == 2 * (450_000 + 1500) + (1_500_000 + 2250)
+    assert list_cost("claude-sonnet-4-5", hour, at, ws, [big]) == per_request
+    # Without knowing which request was long, the totals price at base rates only.
+    assert list_cost("claude-sonnet-4-5", hour, at, ws) == 550_000 * 3 + 300 * 15

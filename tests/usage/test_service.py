@@ -40,7 +40,13 @@ class TestSetPrice:
         )
         assert (price.cache_read, price.cache_write) == (Decimal("0.33"), Decimal("4.125"))
         row = (await session.execute(select(PriceOverride))).scalars().one()
-        assert row.note == "cache read from genai-prices; cache write from genai-prices"
+        assert row.note == (
+            "cache read from genai-prices; cache write from genai-prices;"
+            " 1h cache write from genai-prices; web search at the default"
+        )
+        # Bedrock's 1-hour writes (genai-prices: aws) and the $10 per 1,000 searches default.
+        assert price.cache_write_1h == Decimal("6.6")
+        assert price.web_search == Decimal(10)
 
     async def test_admin_sets_a_price_and_it_is_audited(
         self, session: Session, clock: datetime

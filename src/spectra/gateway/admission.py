@@ -112,13 +112,23 @@ def estimate(info: RequestInfo, price: Price, output_cap: int, window: int = 0) 
     The cap keeps a client asking for a huge `max_tokens` (Claude Code asks for 64,000) from
     locking out a member with a small balance; a cost above the hold is still charged (the
     overspend bound).
+
+    A request that may write 1-hour cache entries (`info.cache_write_1h`) holds its input as
+    1-hour writes (2x input for Anthropic), the dearest class input can be billed as; one with
+    a server-side web search tool holds `context.turns` search calls.
     """
     output = min(info.max_tokens, output_cap) if info.max_tokens else output_cap
     input_tokens = info.input_tokens_estimate
     if info.context.keeps_input:
         input_tokens = max(input_tokens, window)
+    written = input_tokens if info.cache_write_1h else 0
+    searches = info.context.turns if any("search" in t for t in info.context.server_tools) else 0
     usage = TokenUsage(
-        input_tokens=input_tokens, output_tokens=max(output, 0) * info.context.choices
+        input_tokens=input_tokens - written,
+        output_tokens=max(output, 0) * info.context.choices,
+        cache_write_tokens=written,
+        cache_write_1h_tokens=written,
+        web_search_calls=searches,
     )
     return max(int(cost_micros(usage, price)), 1), usage.total_tokens
 

@@ -39,7 +39,7 @@ from .exchange import Exchange
 from .finish import finish, ms
 from .selection import Attempts, Forwarded, forward
 from .settlement import base_record
-from .streaming import decode_body, relay_stream, response_headers
+from .streaming import RelayResult, decode_body, relay_stream, response_headers
 from .translation import body_headers_dropped, translated_answer
 from .wiring import Gateway, current
 
@@ -333,20 +333,24 @@ async def _relay_body(ex: Exchange) -> None:
     if failure is None:
         resp.release()
     send = ex.send
+    ex.first_byte_at = fw.headers_at
+    if failure is not None:
+        error_type: str | None = failure.type.value
+    else:
+        error_type = unreadable.code if unreadable is not None else None
     if unreadable is not None:
         await refusals.send_refusal(
             send, unreadable, anthropic=ex.anthropic, request_id=ex.request_id
         )
     elif failure is None:
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+        # Settled (and journaled) before the body goes out: an answer the client received
+        # whole is never lost to a crash (gateway/journal.py).
+        await finish(ex, metered, status="ok", error_type=None, served=served, failure=None)
         await send({"type": "http.response.body", "body": raw, "more_body": False})
+        return
     else:
         await refusals.send_upstream_error(send, failure, request_id=ex.request_id)
-    ex.first_byte_at = fw.headers_at
-    if failure is not None:
-        error_type: str | None = failure.type.value
-    else:
-        error_type = unreadable.code if unreadable is not None else None
     await finish(
         ex,
         metered,
@@ -361,6 +365,13 @@ async def _relay_stream(ex: Exchange) -> None:
     fw, admission = ex.forwarded, ex.admission
     assert fw is not None
     assert admission is not None
+    settled = False
+
+    async def settle(result: RelayResult) -> None:
+        nonlocal settled
+        settled = True
+        await _finish_stream(ex, result)
+
     result = await relay_stream(
         fw.response,
         protocol=ex.upstream_protocol,
@@ -371,7 +382,17 @@ async def _relay_stream(ex: Exchange) -> None:
         send=ex.send,
         extra_headers=fallback_headers(ex),
         frames=fw.frames,
+        # Settled (and journaled) before the stream's last byte: a stream the client received
+        # whole is never lost to a crash (gateway/journal.py).
+        before_end=settle,
     )
+    if not settled:  # the client went away: no last byte to send
+        await _finish_stream(ex, result)
+
+
+async def _finish_stream(ex: Exchange, result: RelayResult) -> None:
+    admission = ex.admission
+    assert admission is not None
     tap = result.tap
     ex.first_byte_at = result.first_byte_at
     complete = tap.finished and result.failure is None and not result.client_gone

@@ -28,6 +28,7 @@ from spectra.db.batch import GroupCommitter, defer
 from spectra.db.session import Session
 from spectra.errors import SpectraError
 from spectra.kit.clock import utc_now
+from spectra.kit.ids import uuid7
 from spectra.ledger import service as ledger_service
 from spectra.ledger.holds import BalanceView, LedgerTransactionSpec
 from spectra.policy.counters import SpendCounters
@@ -39,6 +40,7 @@ from spectra.usage.schemas import FundingSource, UsageRecordCreate
 
 from .admission import Admission, funding_kind
 from .errors import SettlementBacklogError
+from .journal import SettlementJournal
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +53,19 @@ class Settler:
         committer: GroupCommitter,
         view: BalanceView,
         spend: SpendCounters | None = None,
+        journal: SettlementJournal | None = None,
     ) -> None:
         self.committer = committer
         self.view = view
+        self.journal = journal
+        """Each settlement is appended here before it is queued (`journal.py`)."""
         self.spend = spend
         """Month-to-date spend counters the cap rules read; each settled cost is added."""
         self._pending: set[asyncio.Future[Any]] = set()
         self._callbacks: set[asyncio.Task[None]] = set()
         self.failed = 0
+        self.journal_failed = 0
+        """Settlements the journal could not take (a disk error): not crash-safe, still written."""
         self.dropped = 0
         """`settlement_backlog` refusals not written as usage records."""
 
@@ -71,7 +78,7 @@ class Settler:
         """Charge `metered` usage (None = not billed) against the admission's hold; queue the
         record and the postings. Returns the cost in micros."""
         tokens = _tokens(metered.usage if metered is not None else None)
-        cost = int(cost_micros(tokens, admission.price)) if tokens.total_tokens else 0
+        cost = int(cost_micros(tokens, admission.price)) if tokens.billable else 0
         spec: LedgerTransactionSpec | None = None
         if admission.hold is not None:
             spec = await self.view.settle(
@@ -92,10 +99,14 @@ class Settler:
             )
         record = replace(
             record,
+            # The id is the record's idempotency key when the journal is replayed.
+            id=record.id or uuid7(),
             input_tokens=tokens.input_tokens,
             output_tokens=tokens.output_tokens,
             cache_read_tokens=tokens.cache_read_tokens,
             cache_write_tokens=tokens.cache_write_tokens,
+            cache_write_1h_tokens=tokens.cache_write_1h_tokens,
+            web_search_calls=tokens.web_search_calls,
             cost_micros=cost,
             price_version=admission.price.version_id,
             funding=funding,
@@ -108,8 +119,24 @@ class Settler:
                 micros=cost,
                 at=utc_now(),
             )
-        self._submit(record, spec)
+        token = self._journal(record, spec)
+        self._submit(record, spec, token)
         return cost
+
+    def _journal(self, record: UsageRecordCreate, spec: LedgerTransactionSpec | None) -> object:
+        """Append to the journal; a failing disk (full, read-only) costs the crash safety of
+        this settlement, never the request: it is logged and the committer still takes it."""
+        if self.journal is None:
+            return None
+        try:
+            return self.journal.append(record, spec)
+        except OSError as exc:
+            self.journal_failed += 1
+            if self.journal_failed % 1000 == 1:
+                log.error(
+                    "settlement journal write failed (%s); %d so far", exc, self.journal_failed
+                )
+            return None
 
     async def release(self, admission: Admission) -> None:
         if admission.hold is not None:
@@ -131,7 +158,9 @@ class Settler:
             return
         self._submit(record, None)
 
-    def _submit(self, record: UsageRecordCreate, spec: LedgerTransactionSpec | None) -> None:
+    def _submit(
+        self, record: UsageRecordCreate, spec: LedgerTransactionSpec | None, token: object = None
+    ) -> None:
         async def work(session: Session) -> _Settlement:
             item = _Settlement(record, spec)
             # Written once per batch, ledger first: see `_write_batch`.
@@ -142,20 +171,27 @@ class Settler:
             future = self.committer.submit_nowait(work)
         except RuntimeError:
             log.error(
-                "usage record %s not written: the group committer is stopped", record.request_id
+                "usage record %s not written: the group committer is stopped%s",
+                record.request_id,
+                "" if token is None else " (it stays in the settlement journal for the next start)",
             )
             if spec is not None:
                 self._later(self.view.discard(spec))
             return
         self._pending.add(future)
-        future.add_done_callback(lambda f: self._done(f, spec))
+        future.add_done_callback(lambda f: self._done(f, spec, token))
 
-    def _done(self, future: asyncio.Future[Any], spec: LedgerTransactionSpec | None) -> None:
+    def _done(
+        self, future: asyncio.Future[Any], spec: LedgerTransactionSpec | None, token: object
+    ) -> None:
         self._pending.discard(future)
         failed = future.cancelled() or future.exception() is not None
         if failed:
+            # Not written (the database failed): the journal keeps it, for the next start.
             log.error("a settlement batch item failed; its hold money was not taken")
         else:
+            if token is not None and self.journal is not None:
+                self.journal.done(token)  # written, or refused for good by the ledger
             item: _Settlement = future.result()
             if item.error is not None:
                 failed = True
@@ -229,6 +265,8 @@ def _tokens(usage: Usage | None) -> TokenUsage:
         output_tokens=max(usage.output_tokens, 0),
         cache_read_tokens=max(usage.cache_read_tokens, 0),
         cache_write_tokens=max(usage.cache_write_tokens, 0),
+        cache_write_1h_tokens=min(max(usage.cache_write_1h_tokens, 0), usage.cache_write_tokens),
+        web_search_calls=max(usage.web_search_calls, 0),
     )
 
 

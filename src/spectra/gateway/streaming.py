@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,10 +96,13 @@ async def relay_stream(
     translator: SSEStreamTranslator | None = None,
     extra_headers: list[tuple[bytes, bytes]] | None = None,
     frames: Callable[[bytes], bytes] | None = None,
+    before_end: Callable[[RelayResult], Awaitable[None]] | None = None,
 ) -> RelayResult:
     """Relay a streamed (SSE) response chunk by chunk; never raises for upstream or caller faults.
     With a `translator`, `protocol` is the upstream's (the tap's) and the caller gets its output.
-    `frames` turns a non-SSE framing (Bedrock's event stream) into SSE first."""
+    `frames` turns a non-SSE framing (Bedrock's event stream) into SSE first. `before_end` is
+    awaited with the result just before the last (empty or tail) body message, when the caller
+    is still there to receive it."""
     chat_filter = (
         OpenAIChatStreamFilter(withhold_usage=True)
         if protocol is WireProtocol.OPENAI_CHAT and withhold_usage
@@ -183,6 +186,8 @@ async def relay_stream(
     elif chat_filter is None:
         tap.close()
     if not result.client_gone:
+        if before_end is not None:
+            await before_end(result)
         with contextlib.suppress(OSError):
             await send({"type": "http.response.body", "body": tail, "more_body": False})
     if result.failure is None and not result.client_gone:

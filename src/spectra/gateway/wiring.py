@@ -28,8 +28,10 @@ from spectra.usage.table import PriceTable, price_table
 from spectra.workspace.cache import settings_cache
 from spectra.workspace.schemas import WorkspaceSettings
 
+from .journal import SettlementJournal
 from .limits import Limit, Limiter, RateLimiter
 from .limits_redis import RedisRateLimiter
+from .recovery import replay_orphans
 from .settlement import Settler
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,14 @@ class Gateway:
         self._idle = asyncio.Event()
         self._idle.set()
         self._settler: Settler | None = None
+        self.journal: SettlementJournal | None = (
+            SettlementJournal(
+                settings.data_dir / "journal", fsync_interval=settings.journal_fsync_interval
+            )
+            if settings.settlement_journal
+            else None
+        )
+        """Settlements are appended here before the answer's last byte (`journal.py`)."""
         self.fallbacks = FallbackChains()
         """Model fallback chains, in memory (loaded at start, refreshed by the change feed)."""
 
@@ -78,7 +88,9 @@ class Gateway:
     @property
     def settler(self) -> Settler:
         if self._settler is None:
-            self._settler = Settler(self.committer, self.view, self.policy.spend)
+            self._settler = Settler(
+                self.committer, self.view, self.policy.spend, journal=self.journal
+            )
         return self._settler
 
     @property
@@ -136,6 +148,8 @@ class Gateway:
         await self.drain(self.settings.gateway_shutdown_grace)
         if self._settler is not None:
             await self._settler.flush()
+        if self.journal is not None:
+            await self.journal.close()
         if isinstance(self.limiter, RedisRateLimiter):
             await self.limiter.flush()
         await self.client.close()
@@ -156,6 +170,10 @@ def install(hub: Hub) -> None:
     hub.feed.subscribe(FALLBACKS_CHANGE, gateway.fallbacks.on_changes)
 
     async def start() -> None:
+        if gateway.journal is not None:
+            # What a killed process settled but did not commit is written before serving.
+            await replay_orphans(hub.db, gateway.journal.directory)
+            gateway.journal.open()
         await gateway.fallbacks.load()
         gateway.accepting = True
 

@@ -65,7 +65,7 @@ def read_response_body(protocol: WireProtocol, body: bytes) -> tuple[Usage | Non
         elif protocol is WireProtocol.OPENAI_CHAT:
             usage = openai.chat_usage_from_dict(raw)
         else:
-            usage = openai.responses_usage_from_dict(raw)
+            usage = openai.responses_usage_of(obj)
     chars = body_output_chars(protocol, obj)
     return usage, model if isinstance(model, str) else None, chars
 

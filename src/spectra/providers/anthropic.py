@@ -2,6 +2,10 @@
 
 Anthropic's `input_tokens` already excludes cache reads (`cache_read_input_tokens`) and
 cache writes (`cache_creation_input_tokens`), so its usage maps onto `Usage` one to one.
+Cache writes by lifetime come in `cache_creation.ephemeral_5m_input_tokens` /
+`ephemeral_1h_input_tokens` (Bedrock and Vertex report the same); `types.cache_writes` states
+the rule when they disagree with the total. Server-side web searches:
+`server_tool_use.web_search_requests` (billed per call; web fetch has no per-call fee).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from .headers import ANTHROPIC_REQUEST, forward_request_headers, header_value
 from .metering import body_field
 from .sse import SSEEvent
 from .taps import StreamUsageTap
-from .types import Usage, token_count
+from .types import Usage, cache_writes, token_count
 
 DEFAULT_VERSION = "2023-06-01"
 
@@ -52,14 +56,36 @@ def _counts(usage: Mapping[str, Any], anomalies: list[str]) -> list[int | None]:
     return [token_count(usage.get(name), name, anomalies) for name in _FIELDS]
 
 
+def write_breakdown(usage: Mapping[str, Any], anomalies: list[str]) -> tuple[int | None, ...]:
+    """(5-minute, 1-hour) cache-write counts from `usage.cache_creation`, None when absent."""
+    creation = usage.get("cache_creation")
+    if not isinstance(creation, dict):
+        return None, None
+    return tuple(
+        token_count(creation.get(name), name, anomalies)
+        for name in ("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")
+    )
+
+
+def web_searches(usage: Mapping[str, Any], anomalies: list[str]) -> int | None:
+    """`server_tool_use.web_search_requests`, None when absent."""
+    tools = usage.get("server_tool_use")
+    if not isinstance(tools, dict):
+        return None
+    return token_count(tools.get("web_search_requests"), "web_search_requests", anomalies)
+
+
 def usage_from_dict(usage: Mapping[str, Any]) -> Usage:
     anomalies: list[str] = []
-    input_tokens, output_tokens, cache_read, cache_write = _counts(usage, anomalies)
+    input_tokens, output_tokens, cache_read, reported_write = _counts(usage, anomalies)
+    cache_write, write_1h = cache_writes(reported_write, *write_breakdown(usage, anomalies))
     return Usage(
         input_tokens=input_tokens or 0,
         output_tokens=output_tokens or 0,
         cache_read_tokens=cache_read or 0,
         cache_write_tokens=cache_write or 0,
+        cache_write_1h_tokens=write_1h,
+        web_search_calls=web_searches(usage, anomalies) or 0,
         input_missing=input_tokens is None,
         output_missing=output_tokens is None,
         anomalies=tuple(anomalies),
@@ -139,11 +165,15 @@ class AnthropicMessagesTap(StreamUsageTap):
             return
         counts = _counts(usage, self.anomalies)
         input_tokens, output_tokens, cache_read, cache_write = counts
+        five_m, one_h = write_breakdown(usage, self.anomalies)
         self._set_usage(
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             cache_read=cache_read,
             cache_write=cache_write,
+            cache_write_5m=five_m,
+            cache_write_1h=one_h,
+            web_searches=web_searches(usage, self.anomalies),
         )
         # A count sent but not a count makes that class unknown (estimated), not the
         # earlier event's value (`message_start` says output_tokens: 1).

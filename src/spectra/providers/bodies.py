@@ -74,6 +74,9 @@ class RequestInfo:
     """The body's top-level layout, so a rewrite does not parse it again."""
     context: ServerContext = field(default_factory=ServerContext)
     """Input the upstream keeps or fetches, server tools, `n` (see `context.py`)."""
+    cache_write_1h: bool = False
+    """An Anthropic request that may ask for 1-hour cache writes (`"ttl": "1h"` in its bytes; a
+    cheap, deliberately generous check): its input is held at the 1-hour write price."""
 
 
 def estimate_input_tokens(body: bytes) -> int:
@@ -214,6 +217,9 @@ def inspect_request(protocol: WireProtocol, body: bytes) -> RequestInfo:
         fields=obj,
         layout=layout,
         context=server_context(protocol, obj),
+        cache_write_1h=protocol is WireProtocol.ANTHROPIC_MESSAGES
+        and b'"ttl"' in body
+        and b'"1h"' in body,
     )
 
 

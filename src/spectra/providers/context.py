@@ -123,7 +123,15 @@ def _anthropic(body: dict[str, Any]) -> ServerContext:
             if isinstance(kind, str) and kind.startswith(_ANTHROPIC_SERVER_TOOLS)
         }
     )
-    return ServerContext(tuple(refs), tuple(server_tools))
+    return ServerContext(tuple(refs), tuple(server_tools), 1, _geo(body))
+
+
+def _geo(body: dict[str, Any]) -> str | None:
+    """Anthropic bills inference pinned to a region (`inference_geo` other than `global`, e.g.
+    US-only) at a multiple of the list price no price source carries: refused, never undercharged
+    (docs/gateway.md, "Billing policy")."""
+    geo = body.get("inference_geo")
+    return None if geo is None or geo == "global" else "inference_geo"
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:

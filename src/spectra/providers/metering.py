@@ -61,6 +61,8 @@ def meter(
         output_tokens=output_tokens,
         cache_read_tokens=reported.cache_read_tokens,
         cache_write_tokens=reported.cache_write_tokens,
+        cache_write_1h_tokens=reported.cache_write_1h_tokens,
+        web_search_calls=reported.web_search_calls,
     )
     usage = _clamp(filled, window, anomalies)
     estimated = reported.input_missing or reported.output_missing or bool(anomalies)
@@ -82,11 +84,15 @@ def _clamp(usage: Usage, bound: int | None, anomalies: list[str]) -> Usage:
     if output > window:
         anomalies.append(f"output_tokens: {output} is more than the model's window of {window}")
         output = window
+    writes = prompt["cache_write_tokens"]
     return Usage(
         input_tokens=prompt["input_tokens"],
         output_tokens=output,
         cache_read_tokens=prompt["cache_read_tokens"],
-        cache_write_tokens=prompt["cache_write_tokens"],
+        cache_write_tokens=writes,
+        # A clamped total keeps its 1-hour part inside it (the dearer writes count first).
+        cache_write_1h_tokens=min(usage.cache_write_1h_tokens, writes),
+        web_search_calls=min(usage.web_search_calls, MAX_TOKENS),
     )
 
 

@@ -5,12 +5,17 @@ cached tokens reported in `*_tokens_details.cached_tokens`. `Usage.input_tokens`
 the uncached part and `Usage.cache_read_tokens` the cached part. OpenAI does not bill cache
 writes, so `cache_write_tokens` is 0. DeepSeek-style `prompt_cache_hit_tokens` is read
 when no details are given. Reasoning tokens are part of `completion_tokens`/`output_tokens`.
+
+Server-side web searches (Responses): each `web_search_call` item in the response's `output` is
+one call, billed per call (`Usage.web_search_calls`; the stream's final `response` carries the
+same items).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from .headers import OPENAI_REQUEST, forward_request_headers
@@ -83,9 +88,32 @@ def chat_usage_from_body(body: bytes) -> Usage | None:
     return chat_usage_from_dict(usage) if usage is not None else None
 
 
+def web_search_calls(response: Mapping[str, Any]) -> int:
+    """The `web_search_call` items of a Responses `response` object."""
+    output = response.get("output")
+    if not isinstance(output, list):
+        return 0
+    return sum(
+        1 for item in output if isinstance(item, dict) and item.get("type") == "web_search_call"
+    )
+
+
+def responses_usage_of(response: Mapping[str, Any]) -> Usage | None:
+    """The usage of a parsed Responses `response` object (its web search calls counted)."""
+    usage = response.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    parsed = responses_usage_from_dict(usage)
+    searches = web_search_calls(response)
+    return replace(parsed, web_search_calls=searches) if searches else parsed
+
+
 def responses_usage_from_body(body: bytes) -> Usage | None:
-    usage = _body_usage(body)
-    return responses_usage_from_dict(usage) if usage is not None else None
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return responses_usage_of(obj) if isinstance(obj, dict) else None
 
 
 class OpenAIChatTap(StreamUsageTap):
@@ -200,6 +228,9 @@ class OpenAIResponsesTap(StreamUsageTap):
         usage = response.get("usage")
         if isinstance(usage, dict):
             self.take_usage(responses_usage_from_dict(usage))
+        searches = web_search_calls(response)
+        if searches:
+            self._web_searches = searches
 
 
 class OpenAIChatStreamFilter:

@@ -15,7 +15,7 @@ from typing import Any
 
 from .metering import CHARS_PER_TOKEN, Metered, estimate_tokens_from_chars, meter
 from .sse import SSEEvent, SSEParser
-from .types import Usage
+from .types import Usage, cache_writes
 
 __all__ = ["CHARS_PER_TOKEN", "StreamUsageTap", "estimate_tokens_from_chars"]
 
@@ -29,6 +29,9 @@ class StreamUsageTap:
         self._output: int | None = None
         self._cache_read: int | None = None
         self._cache_write: int | None = None
+        self._cache_write_5m: int | None = None
+        self._cache_write_1h: int | None = None
+        self._web_searches: int | None = None
         self.finished = False
         """The stream's own end marker was seen (message_stop, [DONE], response.completed)."""
         self.model: str | None = None
@@ -75,11 +78,16 @@ class StreamUsageTap:
             and not self.anomalies
         ):
             return None
+        cache_write, write_1h = cache_writes(
+            self._cache_write, self._cache_write_5m, self._cache_write_1h
+        )
         return Usage(
             input_tokens=self._input or 0,
             output_tokens=self._output or 0,
             cache_read_tokens=self._cache_read or 0,
-            cache_write_tokens=self._cache_write or 0,
+            cache_write_tokens=cache_write or 0,
+            cache_write_1h_tokens=write_1h,
+            web_search_calls=self._web_searches or 0,
             input_missing=self._input is None,
             output_missing=self._output is None,
             anomalies=tuple(dict.fromkeys(self.anomalies)),
@@ -115,6 +123,7 @@ class StreamUsageTap:
             output_tokens=None if usage.output_missing else usage.output_tokens,
             cache_read=usage.cache_read_tokens,
             cache_write=None,
+            web_searches=usage.web_search_calls or None,
         )
 
     def _set_usage(
@@ -124,8 +133,17 @@ class StreamUsageTap:
         output_tokens: int | None,
         cache_read: int | None,
         cache_write: int | None,
+        cache_write_5m: int | None = None,
+        cache_write_1h: int | None = None,
+        web_searches: int | None = None,
     ) -> None:
         """Keep the latest non-null value of each field."""
+        if cache_write_5m is not None:
+            self._cache_write_5m = cache_write_5m
+        if cache_write_1h is not None:
+            self._cache_write_1h = cache_write_1h
+        if web_searches is not None:
+            self._web_searches = web_searches
         if input_tokens is not None:
             self._input = input_tokens
         if output_tokens is not None:

@@ -39,6 +39,10 @@ class Usage:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    """The part of `cache_write_tokens` written with a 1-hour lifetime (`cache_writes`)."""
+    web_search_calls: int = 0
+    """Server-side web searches the upstream ran (billed per call)."""
     input_missing: bool = False
     """The upstream reported no valid (uncached) input count: settlement estimates it."""
     output_missing: bool = False
@@ -54,6 +58,24 @@ class Usage:
             + self.cache_read_tokens
             + self.cache_write_tokens
         )
+
+
+def cache_writes(
+    total: int | None, five_minutes: int | None, one_hour: int | None
+) -> tuple[int | None, int]:
+    """(all cache-write tokens, the 1-hour part) from a reported total and breakdown.
+
+    The safe rule when they disagree: never charge less than the reported total at the
+    5-minute rate, and never less than the breakdown. So the total billed is the larger of the
+    reported total and the breakdown's sum; the 1-hour part is the breakdown's 1-hour count; a
+    total above the breakdown's sum is billed as 5-minute writes. No breakdown (an upstream or
+    a translated path that cannot report lifetimes): every write is a 5-minute write.
+    """
+    one_h = one_hour or 0
+    breakdown = (five_minutes or 0) + one_h
+    if total is None and five_minutes is None and one_hour is None:
+        return None, 0
+    return max(total or 0, breakdown), one_h
 
 
 def as_int(value: object) -> int | None:

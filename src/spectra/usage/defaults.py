@@ -12,6 +12,9 @@ more than Anthropic's own API); a model it does not list falls back to the searc
 Where a model has tiered (long-context) prices, they are kept as the price's tiers (see
 `pricing.Price.rates`): a request whose prompt crosses a threshold pays that tier's prices for
 every token. An admin override (`spectra prices set`) is one flat price without tiers.
+
+1-hour cache writes and web search calls: genai-prices' `cache_write_1h_mtok` and
+`web_searches_kcount` where it has them; else the rules in `pricing` (2x input; $10 per 1,000).
 """
 
 from __future__ import annotations
@@ -27,7 +30,12 @@ from genai_prices import data_snapshot
 from genai_prices import types as gp
 
 from spectra.providers import bedrock
-from spectra.usage.pricing import Price, PriceTier
+from spectra.usage.pricing import (
+    DEFAULT_WEB_SEARCH_PER_THOUSAND_USD,
+    Price,
+    PriceTier,
+    resolve_cache_write_1h,
+)
 
 PREFERRED_PROVIDERS = ("anthropic", "openai")
 PROVIDER_PRICES: dict[str, str] = {
@@ -56,6 +64,9 @@ class DefaultPrice:
     """Which of the model's time-conditional prices applies (0 when it has one)."""
     tiers: tuple[PriceTier, ...] = ()
     """Long-context tiers in USD, cache prices already resolved (see `_tiers`)."""
+    cache_write_1h: Decimal | None = None
+    web_search: Decimal | None = None
+    """USD per thousand web search calls, None when genai-prices has none."""
 
     @property
     def version_id(self) -> str:
@@ -84,10 +95,20 @@ class DefaultPrice:
                     output=t.output * rate,
                     cache_read=t.cache_read * rate,
                     cache_write=t.cache_write * rate,
+                    cache_write_1h=t.write_1h * rate,
                 )
                 for t in self.tiers
             ),
+            cache_write_1h=_resolve_1h(self.input, self.cache_write_1h) * rate,
+            web_search=(
+                DEFAULT_WEB_SEARCH_PER_THOUSAND_USD if self.web_search is None else self.web_search
+            )
+            * rate,
         )
+
+
+def _resolve_1h(input_price: Decimal, value: Decimal | None) -> Decimal:
+    return resolve_cache_write_1h(input_price, value)
 
 
 @lru_cache(maxsize=4096)
@@ -172,14 +193,14 @@ def _tiers(prices: Any) -> tuple[PriceTier, ...]:
     follows the input price of the same tier (the documented rule for missing cache prices).
     """
     components = [getattr(prices, f"{n}_mtok", None) for n in ("input", "output")] + [
-        getattr(prices, f"cache_{n}_mtok", None) for n in ("read", "write")
+        getattr(prices, f"cache_{n}_mtok", None) for n in ("read", "write", "write_1h")
     ]
     starts = sorted(
         {t.start for c in components if isinstance(c, gp.TieredPrices) for t in c.tiers}
     )
     tiers = []
     for start in starts:
-        input_price, output_price, read, write = (_at(c, start) for c in components)
+        input_price, output_price, read, write, write_1h = (_at(c, start) for c in components)
         assert input_price is not None
         assert output_price is not None
         tiers.append(
@@ -189,6 +210,7 @@ def _tiers(prices: Any) -> tuple[PriceTier, ...]:
                 output=output_price,
                 cache_read=input_price if read is None else read,
                 cache_write=input_price if write is None else write,
+                cache_write_1h=write_1h,
             )
         )
     return tuple(tiers)
@@ -220,7 +242,28 @@ def default_price(
         cache_write=_flat(getattr(prices, "cache_write_mtok", None)),
         variant=variant,
         tiers=_tiers(prices),
+        cache_write_1h=_flat(getattr(prices, "cache_write_1h_mtok", None)),
+        web_search=_flat(getattr(prices, "web_searches_kcount", None)),
     )
+
+
+@lru_cache(maxsize=1)
+def lowest_tier_threshold() -> int:
+    """The smallest prompt size any genai-prices long-context tier starts above (a prompt at or
+    below it is priced at base rates by every model)."""
+    snapshot = data_snapshot.get_snapshot()
+    starts = [
+        tier.start
+        for provider in snapshot.providers
+        for model in provider.models
+        for prices in (
+            [c.prices for c in model.prices] if isinstance(model.prices, list) else [model.prices]
+        )
+        for value in vars(prices).values()
+        if isinstance(value, gp.TieredPrices)
+        for tier in value.tiers
+    ]
+    return min(starts, default=2**31 - 1)
 
 
 def known_models() -> list[tuple[str, str]]:

@@ -2,7 +2,9 @@
 
 - Cost at list price: the tokens an account served (hourly rollups by account × model) priced at
   the genai-prices list price of the requested model at each hour, in the workspace currency,
-  rounded once per hour bucket. A model genai-prices does not know is valued at what members were
+  rounded once per hour bucket. A long-context tier applies per request, as charging does: the
+  hour's totals are priced at base rates, and each request whose own prompt crosses a tier adds
+  its tier's difference (read from its usage record). A model genai-prices does not know is valued at what members were
   charged for it (the workspace price), and says so (`list_price_known: false`).
 - Fixed-cost accounts (`cost_basis = fixed_monthly`): the monthly cost is prorated by the share
   of each calendar month (workspace time zone) that falls in the range and that the account
@@ -16,7 +18,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,7 +31,7 @@ from spectra.ledger.models import AccountKind
 from spectra.pool.models import PoolAccount
 from spectra.usage import defaults, repository, rollups
 from spectra.usage.errors import InvalidUsageFilterError
-from spectra.usage.pricing import TokenUsage, cost_micros
+from spectra.usage.pricing import TokenUsage, exact_cost_micros
 from spectra.users.permissions import Permission, require
 from spectra.workspace import service as workspace_service
 from spectra.workspace.schemas import WorkspaceSettings
@@ -45,6 +48,8 @@ ECONOMICS_COLUMNS = (
     "output_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "web_search_calls",
     "charged",
     "list_price_cost",
     "list_price_known",
@@ -74,7 +79,14 @@ RECONCILE_COLUMNS = (
     "margin",
     "list_price_value_of_fixed_accounts",
 )
-_TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+_TOKENS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "web_search_calls",
+)
 _MEASURES = ("requests", *_TOKENS, "cost_micros")
 
 
@@ -94,14 +106,50 @@ class Cell:
 
 
 def list_cost(
-    model: str, tokens: dict[str, int], at: datetime, ws: WorkspaceSettings
+    model: str,
+    tokens: dict[str, int],
+    at: datetime,
+    ws: WorkspaceSettings,
+    long_requests: Sequence[TokenUsage] = (),
 ) -> int | None:
-    """The list price of `tokens` of `model` at `at` in the workspace currency, or None."""
+    """The list price in the workspace currency, or None, of `tokens` of `model` served in the
+    hour at `at`, of which `long_requests` are the requests whose prompt may cross a tier: the
+    totals at base rates plus each such request's tier difference, rounded once."""
     known = defaults.default_price(model, at)
     if known is None:
         return None
     price = known.in_currency(model, currency=ws.currency, usd_rate=ws.usd_rate_decimal)
-    return int(cost_micros(TokenUsage(**tokens), price))
+    flat = replace(price, tiers=())
+    total = exact_cost_micros(TokenUsage(**tokens), flat)
+    for usage in long_requests:
+        total += exact_cost_micros(usage, price) - exact_cost_micros(usage, flat)
+    return int(round_micros(total))
+
+
+def _hour_key(at: datetime) -> datetime:
+    return rollups.hour_of(at).replace(tzinfo=None)
+
+
+async def _long_requests(
+    session: AnySession, since: datetime, until: datetime
+) -> dict[tuple[str, str, datetime], list[TokenUsage]]:
+    """Per (account, model, hour): the usage of each request a long-context tier may price."""
+    rows = await repository.long_prompt_records(
+        session,
+        since=since,
+        until=until,
+        above=defaults.lowest_tier_threshold(),
+        counted=await rollups.counted_condition(session),
+    )
+    found: dict[tuple[str, str, datetime], list[TokenUsage]] = defaultdict(list)
+    for r in rows:
+        account = "" if r.account_id is None else str(r.account_id)
+        usage = TokenUsage(**{t: min(int(getattr(r, t) or 0), _MAX) for t in _TOKENS})
+        found[(account, r.model_requested, _hour_key(r.created_at))].append(usage)
+    return found
+
+
+_MAX = rollups.MAX_RECORD_TOKENS
 
 
 async def _served(
@@ -115,6 +163,7 @@ async def _served(
         measures=_MEASURES,
         by_bucket=True,
     )
+    long_requests = await _long_requests(session, rollups.hour_of(since), until)
     cells: dict[tuple[str, str], Cell] = defaultdict(Cell)
     for r in rows:
         account, _, model = r.value.partition("|")
@@ -125,7 +174,8 @@ async def _served(
             cell.tokens[t] += tokens[t]
         charged = int(r.cost_micros or 0)
         cell.charged += charged
-        priced = list_cost(model, tokens, r.bucket_start, ws)
+        long = long_requests.get((account, model, _hour_key(r.bucket_start)), ())
+        priced = list_cost(model, tokens, r.bucket_start, ws, long)
         if priced is None:
             cell.list_known = False
             priced = charged

@@ -58,6 +58,12 @@ class PriceOverride(IdMixin, Base):
     """Workspace currency units per million cache-read tokens (filled in at set time if omitted)."""
     cache_write_price: Mapped[Decimal] = mapped_column(DecimalText())
     """Workspace currency units per million cache-write tokens (filled in at set time if omitted)."""
+    cache_write_1h_price: Mapped[Decimal | None] = mapped_column(DecimalText(), nullable=True)
+    """Per million 1-hour cache-write tokens (`cache_write_price` is the 5-minute one); filled in
+    at set time if omitted, NULL on rows older than it (read as `pricing.resolve_cache_write_1h`)."""
+    web_search_price: Mapped[Decimal | None] = mapped_column(DecimalText(), nullable=True)
+    """Per THOUSAND server-side web search calls; filled in at set time, NULL on older rows
+    (read as `pricing.DEFAULT_WEB_SEARCH_PER_THOUSAND_USD` converted)."""
     currency: Mapped[str] = mapped_column(String(3))
     """The workspace currency when the price was set."""
     effective_from: Mapped[datetime] = mapped_column()
@@ -134,6 +140,11 @@ class UsageRecord(IdMixin, Base):
     output_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    """Every cache-write token, whatever its lifetime (5-minute ones = this - 1-hour ones)."""
+    cache_write_1h_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """The part of `cache_write_tokens` written with a 1-hour lifetime (priced apart)."""
+    web_search_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Server-side web searches the upstream ran and bills per call."""
     cost_micros: Mapped[int] = mapped_column(MicrosType, default=0)
     """What the member was charged, micros of the workspace currency (>= 0)."""
     is_estimated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -209,6 +220,8 @@ class UsageRollup(Base):
     output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     cache_read_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     cache_write_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_write_1h_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    web_search_calls: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     cost_micros: Mapped[int] = mapped_column(MicrosType, default=0)
     """Sum of what members were charged, micros of the workspace currency."""
     latency_ms_sum: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -26,6 +26,9 @@ class ReportRowRead(ViewRead):
     output_tokens: int
     cache_read_tokens: int
     cache_write_tokens: int
+    """All cache writes; 5-minute ones = this - `cache_write_1h_tokens`."""
+    cache_write_1h_tokens: int = 0
+    web_search_calls: int = 0
     cost: AmountOut = money_pair("cost")
     cost_micros: int
     avg_latency_ms: int | None
@@ -114,6 +117,8 @@ class EconomicsRowRead(ViewRead):
     output_tokens: int
     cache_read_tokens: int
     cache_write_tokens: int
+    cache_write_1h_tokens: int = 0
+    web_search_calls: int = 0
     charged: AmountOut = money_pair("charged")
     charged_micros: int
     list_price_cost: AmountOut = money_pair("list_price_cost")

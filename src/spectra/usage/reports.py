@@ -37,6 +37,8 @@ SUMMED = (
     "output_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "web_search_calls",
     "cost_micros",
     "latency_ms_sum",
     "latency_count",
@@ -66,6 +68,8 @@ class ReportRow:
             "output_tokens": m["output_tokens"],
             "cache_read_tokens": m["cache_read_tokens"],
             "cache_write_tokens": m["cache_write_tokens"],
+            "cache_write_1h_tokens": m["cache_write_1h_tokens"],
+            "web_search_calls": m["web_search_calls"],
             "cost": format_amount(m["cost_micros"]),
             "cost_micros": m["cost_micros"],
             "avg_latency_ms": (

@@ -319,6 +319,33 @@ async def members_of(session: AsyncSession, group_id: uuid.UUID) -> list[User]:
     return list((await session.execute(stmt)).scalars().all())
 
 
+async def long_prompt_records(
+    session: AsyncSession,
+    *,
+    since: datetime,
+    until: datetime,
+    above: int,
+    counted: Any,
+) -> list[Any]:
+    """Records created in [since, until), among those the rollups have counted (`counted`, a
+    condition on `UsageRecord`), whose prompt (input + cache tokens) exceeds `above` tokens: the
+    ones a long-context tier may price."""
+    r = UsageRecord
+    prompt = r.input_tokens + r.cache_read_tokens + r.cache_write_tokens
+    stmt = select(
+        r.created_at,
+        r.account_id,
+        r.model_requested,
+        r.input_tokens,
+        r.output_tokens,
+        r.cache_read_tokens,
+        r.cache_write_tokens,
+        r.cache_write_1h_tokens,
+        r.web_search_calls,
+    ).where(r.created_at >= since, r.created_at < until, prompt > above, counted)
+    return list((await session.execute(stmt)).all())
+
+
 async def rollup_sums(
     session: AsyncSession,
     *,

@@ -52,6 +52,8 @@ MEASURES = (
     "output_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "web_search_calls",
     "cost_micros",
     "latency_ms_sum",
     "latency_count",
@@ -152,6 +154,8 @@ def _fine(dialect: str, low: tuple[datetime, Any] | None, high: tuple[datetime, 
         r.output_tokens,
         r.cache_read_tokens,
         r.cache_write_tokens,
+        r.cache_write_1h_tokens,
+        r.web_search_calls,
         r.cost_micros,
         r.latency_ms,
     ).where(_up_to(*high))
@@ -171,6 +175,8 @@ def _fine(dialect: str, low: tuple[datetime, Any] | None, high: tuple[datetime, 
         "output_tokens": _bounded(src.c.output_tokens),
         "cache_read_tokens": _bounded(src.c.cache_read_tokens),
         "cache_write_tokens": _bounded(src.c.cache_write_tokens),
+        "cache_write_1h_tokens": _bounded(src.c.cache_write_1h_tokens),
+        "web_search_calls": _bounded(src.c.web_search_calls),
         "cost_micros": src.c.cost_micros,
         "latency_ms_sum": func.coalesce(src.c.latency_ms, 0),
         "latency_count": case((src.c.latency_ms.is_(None), 0), else_=1),
@@ -327,6 +333,12 @@ async def cursor_position(session: AnySession) -> tuple[datetime | None, Any]:
     """Where the rollups have read to: (created_at, id) of the last record counted."""
     row = await session.get(UsageRollupCursor, CURSOR_NAME)
     return (None, None) if row is None else (row.last_created_at, row.last_id)
+
+
+async def counted_condition(session: AnySession) -> ColumnElement[bool]:
+    """A condition on `UsageRecord` true for the records the rollups have counted."""
+    at, last = await cursor_position(session)
+    return _up_to(at, last) if at is not None else literal(False)
 
 
 async def pending_records(session: AnySession) -> int:

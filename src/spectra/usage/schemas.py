@@ -58,6 +58,9 @@ class UsageRecordCreate:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    """The part of `cache_write_tokens` with a 1-hour lifetime."""
+    web_search_calls: int = 0
     cost_micros: int = 0
     is_estimated: bool = False
     """Some of the tokens billed are Spectra's estimate (see `UsageRecord.is_estimated`)."""
@@ -109,6 +112,9 @@ class UsageRecordRead(ReadModel):
     output_tokens: int
     cache_read_tokens: int
     cache_write_tokens: int
+    """All cache-write tokens; 5-minute ones = this - `cache_write_1h_tokens`."""
+    cache_write_1h_tokens: int = 0
+    web_search_calls: int = 0
     cost: AmountOut = money_pair("cost")
     cost_micros: int
     is_estimated: bool
@@ -131,6 +137,11 @@ class PriceSet(BaseModel):
     output: NonNegativeAmountIn
     cache_read: NonNegativeAmountIn | None = None
     cache_write: NonNegativeAmountIn | None = None
+    """The 5-minute cache-write price."""
+    cache_write_1h: NonNegativeAmountIn | None = None
+    """The 1-hour cache-write price (genai-prices', else 2x input, when omitted)."""
+    web_search: NonNegativeAmountIn | None = None
+    """Per THOUSAND web search calls (genai-prices', else 10 USD converted, when omitted)."""
     effective_from: datetime | None = None
     """When it takes effect (UTC); now when omitted."""
 
@@ -153,8 +164,9 @@ class PriceTierRead(ReadModel):
     output: Decimal
     cache_read: Decimal
     cache_write: Decimal
+    cache_write_1h: Decimal = renamed("write_1h", "cache_write_1h")
 
-    @field_serializer("input", "output", "cache_read", "cache_write")
+    @field_serializer("input", "output", "cache_read", "cache_write", "cache_write_1h")
     def _price(self, value: Decimal) -> str:
         return _decimal_text(value)
 
@@ -170,6 +182,11 @@ class PriceRead(BaseModel):
     output: Decimal
     cache_read: Decimal
     cache_write: Decimal
+    """Per million 5-minute cache-write tokens."""
+    cache_write_1h: Decimal
+    """Per million 1-hour cache-write tokens."""
+    web_search: Decimal
+    """Per thousand web search calls."""
     currency: str
     effective_from: datetime | None = None
     created_by: str | None = None
@@ -177,6 +194,8 @@ class PriceRead(BaseModel):
     tiers: list[PriceTierRead] = Field(default_factory=list)
     """Long-context tiers (genai-prices defaults only; an override is one flat price)."""
 
-    @field_serializer("input", "output", "cache_read", "cache_write")
+    @field_serializer(
+        "input", "output", "cache_read", "cache_write", "cache_write_1h", "web_search"
+    )
     def _price(self, value: Decimal) -> str:
         return _decimal_text(value)

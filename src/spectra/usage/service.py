@@ -25,6 +25,7 @@ from spectra.usage.errors import (
     PriceNotFoundError,
 )
 from spectra.usage.models import USAGE_STATUSES, PriceOverride, UsageRecord
+from spectra.usage.pricing import resolve_cache_write_1h
 from spectra.usage.schemas import PriceRead, PriceTierRead, UsageRecordCreate
 from spectra.usage.table import OverrideView, PriceTable
 from spectra.users import service as users_service
@@ -53,6 +54,8 @@ async def set_price(
     cache_read: Decimal | str | None = None,
     cache_write: Decimal | str | None = None,
     effective_from: datetime | None = None,
+    cache_write_1h: Decimal | str | None = None,
+    web_search: Decimal | str | None = None,
 ) -> PriceRead:
     """Set a model's price per million tokens (workspace currency) from `effective_from` (now).
 
@@ -68,6 +71,8 @@ async def set_price(
     output_price = _parse_price(output, "output")
     read = _parse_optional(cache_read, "cache_read")
     write = _parse_optional(cache_write, "cache_write")
+    write_1h = _parse_optional(cache_write_1h, "cache_write_1h")
+    searches = _parse_optional(web_search, "web_search")
     now = utc_now()
     when = effective_from or now
     if when.tzinfo is None:
@@ -81,7 +86,7 @@ async def set_price(
     when = max(when, now)
     settings = await workspace_service.get_settings(session)
     notes = []
-    if read is None or write is None:
+    if read is None or write is None or write_1h is None or searches is None:
         kind, _, bare = name.rpartition("/")
         if kind in defaults.PROVIDER_PRICES:  # `bedrock/claude-sonnet-4-5`: that provider's price
             known = defaults.default_price(bare, when, provider=kind)
@@ -100,6 +105,21 @@ async def set_price(
             has = known is not None and known.cache_write is not None
             write = converted.cache_write if has and converted else input_price
             notes.append("cache write from genai-prices" if has else "cache write at input price")
+        if write_1h is None:
+            has = known is not None and known.cache_write_1h is not None
+            write_1h = (
+                converted.write_1h
+                if has and converted
+                else resolve_cache_write_1h(input_price, None)
+            )
+            notes.append(
+                "1h cache write from genai-prices" if has else "1h cache write at 2x input"
+            )
+        if searches is None:
+            has = known is not None and known.web_search is not None
+            default = PriceTable.web_search_default(settings.currency, settings.usd_rate_decimal)
+            searches = converted.web_search if has and converted else default
+            notes.append("web search from genai-prices" if has else "web search at the default")
     row = PriceOverride(
         id=uuid7(),
         model=name,
@@ -107,6 +127,8 @@ async def set_price(
         output_price=output_price,
         cache_read_price=read,
         cache_write_price=write,
+        cache_write_1h_price=write_1h,
+        web_search_price=searches,
         currency=settings.currency,
         effective_from=when,
         created_at=now,
@@ -116,7 +138,7 @@ async def set_price(
     previous = await _current_read(session, name, when)
     session.add(row)
     await session.flush()
-    result = _override_read(row, current=when <= now)
+    result = _override_read(row, current=when <= now, web_search_default=searches)
     await audit_service.record(
         session,
         actor,
@@ -144,13 +166,17 @@ def _audit_view(price: PriceRead | None) -> dict[str, Any] | None:
             "output",
             "cache_read",
             "cache_write",
+            "cache_write_1h",
+            "web_search",
             "currency",
             "effective_from",
         )
     }
 
 
-def _override_read(row: PriceOverride | OverrideView, *, current: bool) -> PriceRead:
+def _override_read(
+    row: PriceOverride | OverrideView, *, current: bool, web_search_default: Decimal
+) -> PriceRead:
     view = row if isinstance(row, OverrideView) else OverrideView.of(row)
     return PriceRead(
         model=view.model,
@@ -160,6 +186,8 @@ def _override_read(row: PriceOverride | OverrideView, *, current: bool) -> Price
         output=view.output,
         cache_read=view.cache_read,
         cache_write=view.cache_write,
+        cache_write_1h=resolve_cache_write_1h(view.input, view.cache_write_1h),
+        web_search=view.web_search if view.web_search is not None else web_search_default,
         currency=row.currency if isinstance(row, PriceOverride) else "",
         effective_from=view.effective_from,
         created_by=row.created_by if isinstance(row, PriceOverride) else None,
@@ -191,6 +219,8 @@ def _resolved_read(table: PriceTable, model: str, at: datetime) -> PriceRead | N
         output=price.output,
         cache_read=price.cache_read,
         cache_write=price.cache_write,
+        cache_write_1h=price.write_1h,
+        web_search=price.web_search,
         currency=table.currency,
         effective_from=override.effective_from if override is not None else None,
         is_current=True,
@@ -240,7 +270,11 @@ async def list_prices(
             if row.effective_from > now or include_history:
                 if current is not None and row.version_id == current.version_id:
                     continue
-                out.append(_override_read(row, current=False))
+                out.append(
+                    _override_read(
+                        row, current=False, web_search_default=table.default_web_search()
+                    )
+                )
         return out
     current_versions: dict[str, str] = {}
     for name in table.overridden_models():
@@ -250,7 +284,11 @@ async def list_prices(
     for row in rows:
         is_current = current_versions.get(row.model) == row.version_id
         if is_current or row.effective_from > now or include_history:
-            out.append(_override_read(row, current=is_current))
+            out.append(
+                _override_read(
+                    row, current=is_current, web_search_default=table.default_web_search()
+                )
+            )
     if include_defaults:
         overridden = set(current_versions)
         for _provider, model_id in defaults.known_models():

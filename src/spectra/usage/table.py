@@ -17,7 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from spectra.usage import defaults, repository
 from spectra.usage.errors import ModelUnpricedError
 from spectra.usage.models import PriceOverride
-from spectra.usage.pricing import Price
+from spectra.usage.pricing import (
+    DEFAULT_WEB_SEARCH_PER_THOUSAND_USD,
+    Price,
+    resolve_cache_write_1h,
+)
 from spectra.workspace import service as workspace_service
 
 
@@ -33,6 +37,10 @@ class OverrideView:
     cache_read: Decimal
     cache_write: Decimal
     version_id: str
+    cache_write_1h: Decimal | None = None
+    """None on rows older than the column: 2x input (`pricing.resolve_cache_write_1h`)."""
+    web_search: Decimal | None = None
+    """Per thousand calls; None on older rows: the default converted (`PriceTable.price_for`)."""
 
     @classmethod
     def of(cls, row: PriceOverride) -> OverrideView:
@@ -45,9 +53,11 @@ class OverrideView:
             cache_read=row.cache_read_price,
             cache_write=row.cache_write_price,
             version_id=row.version_id,
+            cache_write_1h=row.cache_write_1h_price,
+            web_search=row.web_search_price,
         )
 
-    def price(self, model: str) -> Price:
+    def price(self, model: str, *, web_search_default: Decimal) -> Price:
         return Price(
             model=model,
             input=self.input,
@@ -55,6 +65,8 @@ class OverrideView:
             cache_read=self.cache_read,
             cache_write=self.cache_write,
             version_id=self.version_id,
+            cache_write_1h=resolve_cache_write_1h(self.input, self.cache_write_1h),
+            web_search=web_search_default if self.web_search is None else self.web_search,
         )
 
 
@@ -126,11 +138,20 @@ class PriceTable:
         None. `provider` (the serving account's kind) picks that provider's prices."""
         row = self.override_for(model, at, provider=provider)
         if row is not None:
-            return row.price(model)
+            return row.price(model, web_search_default=self.default_web_search())
         default = defaults.default_price(model, at, provider=provider)
         if default is None:
             return None
         return default.in_currency(model, currency=self.currency, usd_rate=self.usd_rate)
+
+    def default_web_search(self) -> Decimal:
+        """The default web search fee per thousand calls in the workspace currency."""
+        return self.web_search_default(self.currency, self.usd_rate)
+
+    @staticmethod
+    def web_search_default(currency: str, usd_rate: Decimal) -> Decimal:
+        rate = Decimal(1) if currency.upper() == "USD" else usd_rate
+        return DEFAULT_WEB_SEARCH_PER_THOUSAND_USD * rate
 
     def require_price(self, model: str, at: datetime, *, provider: str | None = None) -> Price:
         """Like `price_for`, but an unpriced model raises `ModelUnpricedError` (`model_unpriced`)."""

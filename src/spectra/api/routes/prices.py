@@ -46,6 +46,8 @@ async def _set(body: PriceSet, session: SessionDep, actor: ActorDep) -> PriceRea
         cache_read=None if body.cache_read is None else to_decimal(body.cache_read),
         cache_write=None if body.cache_write is None else to_decimal(body.cache_write),
         effective_from=body.effective_from,
+        cache_write_1h=None if body.cache_write_1h is None else to_decimal(body.cache_write_1h),
+        web_search=None if body.web_search is None else to_decimal(body.web_search),
     )
 
 

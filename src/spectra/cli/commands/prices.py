@@ -22,6 +22,8 @@ COLUMNS = [
     "output",
     "cache_read",
     "cache_write",
+    "cache_write_1h",
+    "web_search",
     "currency",
     "effective_from",
     "is_current",
@@ -53,7 +55,22 @@ def set_(
         str | None, typer.Option("--cache-read", help="Per million cache-read tokens.")
     ] = None,
     cache_write: Annotated[
-        str | None, typer.Option("--cache-write", help="Per million cache-write tokens.")
+        str | None,
+        typer.Option("--cache-write", help="Per million cache-write tokens (5-minute lifetime)."),
+    ] = None,
+    cache_write_1h: Annotated[
+        str | None,
+        typer.Option(
+            "--cache-write-1h",
+            help="Per million 1-hour cache-write tokens (default: genai-prices, else 2x input).",
+        ),
+    ] = None,
+    web_search: Annotated[
+        str | None,
+        typer.Option(
+            "--web-search",
+            help="Per THOUSAND server-side web searches (default: genai-prices, else 10 USD).",
+        ),
     ] = None,
     from_: Annotated[
         str | None,
@@ -71,6 +88,8 @@ def set_(
         "output": output_price,
         "cache_read": cache_read,
         "cache_write": cache_write,
+        "cache_write_1h": cache_write_1h,
+        "web_search": web_search,
         "effective_from": when.isoformat() if when else None,
     }
     data: dict[str, Any] = transport.api("PUT", "/api/prices", json=body)

@@ -24,6 +24,8 @@ LIST_COLUMNS = [
     "output_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "web_search_calls",
     "cost",
     "client_family",
 ]

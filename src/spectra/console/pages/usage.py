@@ -160,5 +160,7 @@ async def set_price(request: Request, viewer: AdminDep, session: SessionDep) -> 
         cache_read=form.get("cache_read"),
         cache_write=form.get("cache_write"),
         effective_from=_since(form.get("effective_from")),
+        cache_write_1h=form.get("cache_write_1h"),
+        web_search=form.get("web_search"),
     )
     return redirect("/console/prices", ok=f"Price for {form['model']} is set.")

@@ -125,10 +125,11 @@ def test_anthropic_betas_keep_priced_features_only() -> None:
         "extended-cache-ttl-2025-04-11,files-api-2025-04-14,interleaved-thinking-2025-05-14"
     )
     assert anthropic_betas(value, long_context=True) == (
-        "claude-code-20250219,context-1m-2025-08-07,interleaved-thinking-2025-05-14"
+        "claude-code-20250219,context-1m-2025-08-07,extended-cache-ttl-2025-04-11,"
+        "interleaved-thinking-2025-05-14"
     )
     assert anthropic_betas(value, long_context=False) == (
-        "claude-code-20250219,interleaved-thinking-2025-05-14"
+        "claude-code-20250219,extended-cache-ttl-2025-04-11,interleaved-thinking-2025-05-14"
     )
     assert anthropic_betas("fast-mode-2026-02-01", long_context=True) is None
     # Claude Code 2.1.33x sends `defer_loading` tools: tool search is token-priced and passes,

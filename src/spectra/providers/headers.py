@@ -49,6 +49,7 @@ ANTHROPIC_BETAS = frozenset(
         "computer-use",
         "context-management",
         "effort",
+        "extended-cache-ttl",
         "fine-grained-tool-streaming",
         "interleaved-thinking",
         "mid-conversation-system",
@@ -64,8 +65,9 @@ ANTHROPIC_BETAS = frozenset(
 """`anthropic-beta` features (name without its date) that change only what the request's
 tokens buy, so token prices cover them. `context-1m` passes only where the model's price has
 long-context tiers (`long_context`). Any other value is dropped: an unknown feature could be
-billed in a way the price table does not know (fast mode, per-hour code execution, 1-hour cache
-writes, files stored in the pool's account). `advanced-tool-use` (tool search, `defer_loading`,
+billed in a way the price table does not know (fast mode, per-hour code execution, files stored
+in the pool's account). `extended-cache-ttl` passes: 1-hour cache writes are metered by
+lifetime and charged at their own price (usage.pricing). `advanced-tool-use` (tool search, `defer_loading`,
 tool input examples; Claude Code 2.1.33x sends `defer_loading` tools) is token-priced; its
 programmatic tool calling needs the code-execution tool, whose own beta stays dropped."""
 LONG_CONTEXT_BETA = "context-1m"

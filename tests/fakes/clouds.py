@@ -6,7 +6,9 @@
   `x-amzn-ErrorType`.
 - `FakeVertex`: a Google OAuth token endpoint that checks the service-account JWT assertion
   (signature against the key's public half, audience) and issues bearer tokens, and the
-  Vertex `:rawPredict` / `:streamRawPredict` endpoints that accept only those tokens.
+  Vertex `:rawPredict` / `:streamRawPredict` endpoints (Claude) and the Google publisher
+  models' `:generateContent` / `:streamGenerateContent` / `:countTokens` (Gemini, answered as
+  `gemini.FakeGemini` does) that accept only those tokens.
 - `FakeAzure`: Azure OpenAI deployments: `api-key`, `api-version`, the deployment in the path
   (chat) or in `model` (Responses), the content-filter error.
 Each keeps the requests it took (`requests`) and a script of `Reply` / `Fail`.
@@ -215,6 +217,8 @@ class FakeVertex(LocalFake):
         self.project = project
         self.issued: set[str] = set()
         self.token_requests = 0
+        self.signatures: set[str] = set()
+        """The Gemini thought signatures it has handed out."""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -223,7 +227,31 @@ class FakeVertex(LocalFake):
             "/v1/projects/{project}/locations/{region}/publishers/anthropic/models/{call}",
             self._predict,
         )
+        app.router.add_post(
+            "/v1/projects/{project}/locations/{region}/publishers/google/models/{call}",
+            self._generate,
+        )
         return app
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token not in self.issued:
+            return _google_error(
+                401, "UNAUTHENTICATED", "Request had invalid authentication credentials."
+            )
+        if request.match_info["project"] != self.project:
+            return _google_error(403, "PERMISSION_DENIED", "Permission denied on resource project.")
+        return None
+
+    async def _generate(self, request: web.Request) -> web.StreamResponse:
+        from .gemini import answer  # gemini.py builds on this module
+
+        body = await request.read()
+        self.requests.append((request.raw_path, dict(request.headers), body))
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        return await answer(self, self.signatures, request, json.loads(body))
 
     async def _token(self, request: web.Request) -> web.Response:
         self.token_requests += 1
@@ -252,13 +280,9 @@ class FakeVertex(LocalFake):
     async def _predict(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.requests.append((request.raw_path, dict(request.headers), body))
-        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if token not in self.issued:
-            return _google_error(
-                401, "UNAUTHENTICATED", "Request had invalid authentication credentials."
-            )
-        if request.match_info["project"] != self.project:
-            return _google_error(403, "PERMISSION_DENIED", "Permission denied on resource project.")
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
         data = json.loads(body)
         if request.match_info["call"] == "count-tokens:rawPredict" and "model" in data:
             return web.json_response({"input_tokens": len(json.dumps(data["messages"])) // 4})

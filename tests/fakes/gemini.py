@@ -179,31 +179,39 @@ class FakeGemini(LocalFake):
         return web.json_response({"models": models})
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:
-        model, _, method = request.match_info["call"].partition(":")
         body = await request.json()
         self.requests.append((request.path, request.query_string, dict(request.headers), body))
         if not self._authorised(request):
             return gemini_error("auth_failed")
-        if method not in ("generateContent", "streamGenerateContent", "countTokens"):
-            return gemini_error("invalid_request")
-        if method == "countTokens":
-            return web.json_response({"totalTokens": len(json.dumps(body)) // 4})
-        if not isinstance(body.get("contents"), list) or not body["contents"]:
-            return gemini_error("invalid_request")
-        if not signatures_ok(body["contents"], self.signatures):
-            return gemini_error("missing_signature")
-        behaviour = self.next()
-        if isinstance(behaviour, Fail):
-            return gemini_error(behaviour.kind)
-        if behaviour.tool_call is not None:
-            self.signatures.add(thought_signature(behaviour.tool_call.call_id))
-        if method == "generateContent":
-            return web.Response(body=gemini_body(behaviour, model), content_type="application/json")
-        if request.query.get("alt") != "sse":
-            return gemini_error("invalid_request")
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
-        await response.prepare(request)
-        for event in gemini_events(behaviour, model):
-            await response.write(event)
-        await response.write_eof()
-        return response
+        return await answer(self, self.signatures, request, body)
+
+
+async def answer(
+    fake: LocalFake, signatures: set[str], request: web.Request, body: JsonDict
+) -> web.StreamResponse:
+    """Answer an authorised `{model}:{method}` call (the route's `call`) with the fake's next
+    behaviour, as the Gemini API and Vertex AI's Google publisher models both do."""
+    model, _, method = request.match_info["call"].partition(":")
+    if method not in ("generateContent", "streamGenerateContent", "countTokens"):
+        return gemini_error("invalid_request")
+    if method == "countTokens":
+        return web.json_response({"totalTokens": len(json.dumps(body)) // 4})
+    if not isinstance(body.get("contents"), list) or not body["contents"]:
+        return gemini_error("invalid_request")
+    if not signatures_ok(body["contents"], signatures):
+        return gemini_error("missing_signature")
+    behaviour = fake.next()
+    if isinstance(behaviour, Fail):
+        return gemini_error(behaviour.kind)
+    if behaviour.tool_call is not None:
+        signatures.add(thought_signature(behaviour.tool_call.call_id))
+    if method == "generateContent":
+        return web.Response(body=gemini_body(behaviour, model), content_type="application/json")
+    if request.query.get("alt") != "sse":
+        return gemini_error("invalid_request")
+    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+    await response.prepare(request)
+    for event in gemini_events(behaviour, model):
+        await response.write(event)
+    await response.write_eof()
+    return response

@@ -13,9 +13,12 @@ from typing import Any
 
 import anthropic
 import boto3
+import google.oauth2.credentials
 import httpx2
 import openai
 import pytest
+from google import genai
+from google.genai import types as gtypes
 from tests.fakes.clouds import FakeAzure, FakeBedrock, FakeVertex, service_account_info
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.upstream import Fail, Reply, ToolCall
@@ -23,6 +26,7 @@ from tests.fakes.upstream import Fail, Reply, ToolCall
 from spectra.kit import clock as clock_module
 from spectra.providers import (
     FailureType,
+    Provider,
     UpstreamClient,
     WireProtocol,
     azure,
@@ -31,6 +35,7 @@ from spectra.providers import (
     classify_stream_error,
     gemini,
     make_tap,
+    upstream_headers,
     vertex,
 )
 from spectra.providers.anthropic import AnthropicMessagesTap
@@ -318,3 +323,74 @@ async def test_gemini_upstream_requests_and_errors(client: UpstreamClient) -> No
             failure = classify_response("gemini", status, back, error)
             assert failure is not None
             assert failure.type is failure_type, kind
+
+
+async def test_genai_vertex_client_and_spectra_requests_reach_gemini_on_vertex(
+    client: UpstreamClient, real_clock: None
+) -> None:
+    """google-genai's Vertex client (`vertexai=True`) gets Gemini answers, streamed and not,
+    and a token count from the fake; Spectra's request (same path, its own bearer token, no
+    key header) passes the same checks."""
+    async with FakeVertex(public_pem=b"", default=REPLY) as fake:
+        info, fake.public_pem = service_account_info(f"{fake.url}/token")
+        token = await vertex.AccessTokens(info).token()
+        options = gtypes.HttpOptions(
+            base_url=fake.url, api_version="v1", httpx_async_client=httpx2.AsyncClient()
+        )
+        sdk = genai.Client(
+            vertexai=True,
+            project="acme-ai",
+            location="us-central1",
+            credentials=google.oauth2.credentials.Credentials(token),  # type: ignore[no-untyped-call]
+            http_options=options,
+        )
+        plain = await sdk.aio.models.generate_content(model="gemini-2.5-pro", contents="list")
+        assert plain.text == "Listing."
+        assert [(f.name, f.args) for f in plain.function_calls or []] == [
+            ("Bash", {"command": "ls"})
+        ]
+        assert plain.usage_metadata is not None
+        assert plain.usage_metadata.cached_content_token_count == 8
+        stream = await sdk.aio.models.generate_content_stream(
+            model="gemini-2.5-pro", contents="list"
+        )
+        chunks = [c async for c in stream]
+        assert "".join(c.text or "" for c in chunks if c.candidates) == "Listing."
+        counted = await sdk.aio.models.count_tokens(model="gemini-2.5-pro", contents="list")
+        assert counted.total_tokens
+        prefix = (
+            "/v1/projects/acme-ai/locations/us-central1/publishers/google/models/gemini-2.5-pro"
+        )
+        assert [path for path, _, _ in fake.requests] == [
+            f"{prefix}:generateContent",
+            f"{prefix}:streamGenerateContent?alt=sse",
+            f"{prefix}:countTokens",
+        ]
+        url = vertex.generate_url(
+            fake.url, project="acme-ai", region="us-central1", model="gemini-2.5-pro", stream=True
+        )
+        assert url == fake.url + fake.requests[1][0]
+        body = json.dumps({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}).encode()
+        caller = [("content-type", "application/json"), ("x-goog-api-key", "member-key")]
+        headers = upstream_headers(
+            Provider.VERTEX, caller, api_key="", protocol=WireProtocol.GEMINI
+        ) + [("Authorization", f"Bearer {token}")]
+        assert "x-goog-api-key" not in {k.lower() for k, _ in headers}
+        status, _, raw = await _send(client, url, headers, body)
+        assert status == 200
+        tap = make_tap(WireProtocol.GEMINI)
+        tap.feed(raw)
+        assert tap.finished
+        assert tap.usage is not None
+        assert (tap.usage.input_tokens, tap.usage.cache_read_tokens) == (40, 8)
+        status, back, error = await _send(
+            client, url, [("Authorization", "Bearer ya29.forged")], body
+        )
+        failure = classify_response("vertex", status, back, error)
+        assert failure is not None
+        assert failure.type is FailureType.AUTH_FAILED
+        fake.script.append(Fail("rate_limited"))
+        status, back, error = await _send(client, url, headers, body)
+        failure = classify_response("vertex", status, back, error)
+        assert failure is not None
+        assert (status, failure.type) == (429, FailureType.RATE_LIMITED)

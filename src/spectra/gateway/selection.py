@@ -76,11 +76,21 @@ def _kind_url(selection: Selection, protocol: WireProtocol, stream: bool) -> str
 
 
 async def _vertex(
-    selection: Selection, body: bytes, headers: list[tuple[str, str]]
+    selection: Selection, body: bytes, headers: list[tuple[str, str]], stream: bool
 ) -> tuple[str, bytes, list[tuple[str, str]]]:
-    """A Messages request as Vertex's rawPredict takes it, with the account's bearer token
-    (cached; a key Google refuses raises an auth failure, which fails over)."""
+    """A Messages request as Vertex's rawPredict takes it, or a Gemini one as its
+    generateContent does, with the account's bearer token (cached; a key Google refuses raises
+    an auth failure, which fails over)."""
     token = await vertex.tokens_for(selection.credential.reveal()).token()
+    if selection.upstream_protocol == vertex.GEMINI_PROTOCOL:
+        url = vertex.generate_url(
+            selection.base_url,
+            project=selection.settings["project"],
+            region=selection.settings["region"],
+            model=selection.upstream_model,
+            stream=stream,
+        )
+        return url, body, [*headers, ("Authorization", f"Bearer {token}")]
     fields = json.loads(body)
     url = vertex.predict_url(
         selection.base_url,
@@ -199,12 +209,13 @@ async def forward(
             api_key=selection.credential.reveal(),
             body_decompressed=body_decompressed or context is not None,
             long_context=long_context,
+            protocol=WireProtocol(selection.upstream_protocol or protocol.value),
         )
         sent_at = time.monotonic()
         try:
             if selection.provider == "vertex":
                 url, upstream_body, send_headers = await _vertex(
-                    selection, upstream_body, send_headers
+                    selection, upstream_body, send_headers, info.stream
                 )
             elif selection.provider == "bedrock":
                 url, upstream_body, send_headers = _bedrock(selection, upstream_body, send_headers)

@@ -31,7 +31,16 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from google.auth import crypt, jwt
 
-from .upstream import Fail, Reply, anthropic_body, anthropic_events, chat_body, responses_body
+from .upstream import (
+    Fail,
+    Reply,
+    anthropic_body,
+    anthropic_events,
+    chat_body,
+    chat_events,
+    responses_body,
+    responses_events,
+)
 
 JsonDict = dict[str, Any]
 
@@ -358,6 +367,8 @@ class FakeAzure(LocalFake):
         self.deployments = deployments or {"gpt5-prod": "gpt-5"}
         """Deployment name -> the model it runs."""
         self.api_versions: list[str] = []
+        self.entra_tokens: set[str] = set()
+        """Bearer tokens it accepts instead of the api-key (a `FakeEntra`'s `issued`)."""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -374,7 +385,8 @@ class FakeAzure(LocalFake):
         return web.json_response({"object": "list", "data": models})
 
     def _refusal(self, request: web.Request) -> web.Response | None:
-        if request.headers.get("api-key") != self.api_key:
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if request.headers.get("api-key") != self.api_key and bearer not in self.entra_tokens:
             return _azure_error(
                 401, "401", "Access denied due to invalid subscription key or wrong API endpoint."
             )
@@ -384,7 +396,7 @@ class FakeAzure(LocalFake):
         self.api_versions.append(version)
         return None
 
-    async def _chat(self, request: web.Request) -> web.Response:
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.requests.append((request.path_qs, dict(request.headers), body))
         refusal = self._refusal(request)
@@ -395,9 +407,11 @@ class FakeAzure(LocalFake):
             return _azure_error(
                 404, "DeploymentNotFound", "The API deployment for this resource does not exist."
             )
-        return self._answer(self.deployments[deployment], chat=True)
+        return await self._answer(
+            self.deployments[deployment], chat=True, request=request, body=json.loads(body)
+        )
 
-    async def _responses(self, request: web.Request) -> web.Response:
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.requests.append((request.path_qs, dict(request.headers), body))
         refusal = self._refusal(request)
@@ -408,9 +422,14 @@ class FakeAzure(LocalFake):
             return _azure_error(
                 404, "DeploymentNotFound", "The API deployment for this resource does not exist."
             )
-        return self._answer(self.deployments[deployment], chat=False)
+        return await self._answer(
+            self.deployments[deployment], chat=False, request=request, body=json.loads(body)
+        )
 
-    def _answer(self, model: str, *, chat: bool) -> web.Response:
+    async def _answer(
+        self, model: str, *, chat: bool, request: web.Request, body: JsonDict
+    ) -> web.StreamResponse:
+        """The answer, streamed (SSE) when the body asks, as Azure does for both APIs."""
         behaviour = self.next()
         if isinstance(behaviour, Fail):
             if behaviour.kind == "content_filter":
@@ -426,8 +445,21 @@ class FakeAzure(LocalFake):
                 "Requests to the ChatCompletions_Create Operation have exceeded call rate limit.",
                 retry_after="7",
             )
-        body = chat_body(behaviour, model) if chat else responses_body(behaviour, model)
-        return web.Response(body=body, content_type="application/json")
+        if body.get("stream") is True:
+            options = body.get("stream_options") or {}
+            events = (
+                chat_events(behaviour, model, include_usage=options.get("include_usage") is True)
+                if chat
+                else responses_events(behaviour, model)
+            )
+            response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+            await response.prepare(request)
+            for event in events:
+                await response.write(event)
+            await response.write_eof()
+            return response
+        answer = chat_body(behaviour, model) if chat else responses_body(behaviour, model)
+        return web.Response(body=answer, content_type="application/json")
 
 
 def _azure_error(

@@ -102,6 +102,16 @@ async def _vertex(
     return url, vertex.request_body(fields), [*headers, ("Authorization", f"Bearer {token}")]
 
 
+async def _azure(selection: Selection, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """With Entra client credentials, the app's bearer token (cached; refused credentials
+    raise an auth failure, which fails over); an API key is already in `headers`."""
+    secret = selection.credential.reveal()
+    if not azure.is_entra(secret):
+        return headers
+    token = await azure.tokens_for(secret).token()
+    return [*headers, ("Authorization", f"Bearer {token}")]
+
+
 def _bedrock(
     selection: Selection, body: bytes, headers: list[tuple[str, str]]
 ) -> tuple[str, bytes, list[tuple[str, str]]]:
@@ -219,6 +229,8 @@ async def forward(
                 )
             elif selection.provider == "bedrock":
                 url, upstream_body, send_headers = _bedrock(selection, upstream_body, send_headers)
+            elif selection.provider == "azure_openai":
+                send_headers = await _azure(selection, send_headers)
             response = await client.send(
                 "POST", url, headers=send_headers, body=upstream_body, timeouts=timeouts
             )

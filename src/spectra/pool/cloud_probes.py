@@ -1,5 +1,5 @@
 """The probe request of each cloud kind: Gemini `GET /v1beta/models`, Azure OpenAI
-`GET /openai/models`, Vertex's Claude token counter, or a Gemini model's `countTokens` when the
+`GET /openai/models` (with the api-key, or an Entra ID token), Vertex's Claude token counter, or a Gemini model's `countTokens` when the
 probed model is one (after the service-account token exchange), and for Bedrock, which has no free call, an InvokeModel of at most one output
 token (a few tokens' cost per probe)."""
 
@@ -26,7 +26,11 @@ async def cloud_request(
         return "GET", f"{base}/v1beta/models", headers, None
     if kind == "azure_openai":
         query = urlencode({"api-version": settings.get("api_version", azure.DEFAULT_API_VERSION)})
-        headers = azure.upstream_headers([], api_key=credential.reveal())
+        secret = credential.reveal()
+        headers = azure.upstream_headers([], api_key=secret)
+        if azure.is_entra(secret):
+            token = await azure.tokens_for(secret).token()
+            headers.append(("Authorization", f"Bearer {token}"))
         return "GET", f"{base}/openai/models?{query}", headers, None
     if kind == "vertex":
         token = await vertex.tokens_for(credential.reveal()).token()

@@ -83,7 +83,15 @@ async def test_gemini_cli_tool_turn_on_a_gemini_account(
         world = await build_world(runtime)
         await world.add_account("gemini", provider="gemini", base_url=fake.url, models=["gemini-*"])
         async with session_scope(runtime.db) as session:
-            await usage_service.set_price(session, OWNER, model=f"gemini/{GEMINI}", **GEMINI_PRICE)
+            await usage_service.set_price(
+                session,
+                OWNER,
+                model=f"gemini/{GEMINI}",
+                input=GEMINI_PRICE["input"],
+                output=GEMINI_PRICE["output"],
+                cache_read=GEMINI_PRICE["cache_read"],
+                cache_write=GEMINI_PRICE["cache_write"],
+            )
         await world.recharge("10")
         fake.script.extend(
             [Reply(text="", tool_call=SHELL, **CALL_TURN), Reply(text=FINAL_TEXT, **FINAL_TURN)]

@@ -121,9 +121,7 @@ class FakeEntra:
         if form.get("client_id") != self.client_id:
             return _error(400, "unauthorized_client", "AADSTS700016: Application not found.")
         if form.get("client_secret") != self.client_secret:
-            return _error(
-                401, "invalid_client", "AADSTS7000215: Invalid client secret provided."
-            )
+            return _error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
         if form.get("scope") != SCOPE:
             return _error(400, "invalid_scope", "AADSTS70011: The provided scope is not valid.")
         token = f"eyJ0eXAiOiJKV1QifQ.fake-entra-{secrets.token_hex(8)}"

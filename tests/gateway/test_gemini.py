@@ -240,7 +240,8 @@ async def test_thought_signatures_round_trip_on_a_gemini_account(
         first = await client.aio.models.generate_content(
             model=GEMINI_MODEL, contents="list the files", config=CONFIG
         )
-        assert first.candidates and first.candidates[0].content
+        assert first.candidates
+        assert first.candidates[0].content
         model_turn = first.candidates[0].content
         (part,) = [p for p in model_turn.parts or [] if p.function_call]
         assert part.thought_signature == base64.b64decode(thought_signature("fc_1"))

@@ -71,7 +71,15 @@ async def vertex_pool(world: World) -> AsyncIterator[tuple[World, FakeVertex]]:
             models=["claude-*", "gemini-*"],
         )
         async with session_scope(world.runtime.db) as session:
-            await usage_service.set_price(session, OWNER, model=f"vertex/{GEMINI}", **PRICE)
+            await usage_service.set_price(
+                session,
+                OWNER,
+                model=f"vertex/{GEMINI}",
+                input=PRICE["input"],
+                output=PRICE["output"],
+                cache_read=PRICE["cache_read"],
+                cache_write=PRICE["cache_write"],
+            )
         await world.recharge("10")
         yield world, fake
 
@@ -97,7 +105,8 @@ async def test_gemini_callers_reach_gemini_on_vertex_with_thought_signatures(
         first = await client.aio.models.generate_content(
             model=GEMINI, contents="list the files", config=config
         )
-        assert first.candidates and first.candidates[0].content
+        assert first.candidates
+        assert first.candidates[0].content
         model_turn = first.candidates[0].content
         (part,) = [p for p in model_turn.parts or [] if p.function_call]
         assert part.thought_signature == base64.b64decode(thought_signature("fc_v1"))

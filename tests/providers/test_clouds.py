@@ -372,9 +372,10 @@ async def test_genai_vertex_client_and_spectra_requests_reach_gemini_on_vertex(
         assert url == fake.url + fake.requests[1][0]
         body = json.dumps({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}).encode()
         caller = [("content-type", "application/json"), ("x-goog-api-key", "member-key")]
-        headers = upstream_headers(
-            Provider.VERTEX, caller, api_key="", protocol=WireProtocol.GEMINI
-        ) + [("Authorization", f"Bearer {token}")]
+        headers = [
+            *upstream_headers(Provider.VERTEX, caller, api_key="", protocol=WireProtocol.GEMINI),
+            ("Authorization", f"Bearer {token}"),
+        ]
         assert "x-goog-api-key" not in {k.lower() for k, _ in headers}
         status, _, raw = await _send(client, url, headers, body)
         assert status == 200

@@ -205,6 +205,22 @@ def clean_settings(
     return given
 
 
+def changed_settings(
+    kind: str, current: dict[str, str], changes: dict[str, str | None]
+) -> dict[str, str]:
+    """An account's settings with `changes` applied (an empty value keeps the current one),
+    checked by the same rules as when it was added."""
+    merged: dict[str, str | None] = dict(current)
+    merged.update({k: v for k, v in changes.items() if v is not None and v.strip()})
+    return clean_settings(
+        kind,
+        region=merged.get("region"),
+        project=merged.get("project"),
+        api_version=merged.get("api_version"),
+        credential="{}",
+    )
+
+
 def _check(kind: str, settings: dict[str, str]) -> None:
     region = settings.get("region")
     if region is not None:

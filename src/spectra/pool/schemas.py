@@ -233,6 +233,9 @@ class AccountUpdate(BaseModel):
     translate: bool | None = Field(
         default=None, description="May serve callers of another protocol (translated)."
     )
+    region: str | None = Field(default=None, max_length=40, description="bedrock, vertex")
+    project: str | None = Field(default=None, max_length=40, description="vertex")
+    api_version: str | None = Field(default=None, max_length=40, description="azure_openai")
 
     @field_validator("name")
     @classmethod

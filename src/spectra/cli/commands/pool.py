@@ -291,6 +291,11 @@ def edit(
             help="Whether it serves callers of other protocols (translated).",
         ),
     ] = None,
+    region: Annotated[str | None, typer.Option(help="bedrock, vertex: the region.")] = None,
+    project: Annotated[str | None, typer.Option(help="vertex: the Google Cloud project.")] = None,
+    api_version: Annotated[
+        str | None, typer.Option("--api-version", help="azure_openai: the api-version.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change an account's settings (only the options given)."""
@@ -306,6 +311,9 @@ def edit(
         ("monthly_spend_cap", monthly_spend_cap),
         ("notes", notes),
         ("translate", translate),
+        ("region", region),
+        ("project", project),
+        ("api_version", api_version),
     ):
         if value is not None:
             payload[key] = value

@@ -85,6 +85,10 @@ def scenarios(key: str, broke_key: str) -> list[Scenario]:
         Scenario("msgs>chat", "/v1/messages", messages(False, world.COMPAT_MODEL), anthropic),
         Scenario("msgs>chat-stream", "/v1/messages", messages(True, world.COMPAT_MODEL), anthropic),
         Scenario("msgs>resp-stream", "/v1/messages", messages(True, world.OPENAI_MODEL), anthropic),
+        # A `bedrock` account: the Messages body rewritten for InvokeModel and SigV4-signed per
+        # request (botocore), the stream decoded from AWS event-stream framing.
+        Scenario("bedrock", "/v1/messages", messages(False, world.BEDROCK_MODEL), anthropic),
+        Scenario("bedrock-stream", "/v1/messages", messages(True, world.BEDROCK_MODEL), anthropic),
     ]
 
 

@@ -6,6 +6,8 @@ and api-version), and each provider's errors land in the typed taxonomy."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -395,3 +397,66 @@ async def test_genai_vertex_client_and_spectra_requests_reach_gemini_on_vertex(
         failure = classify_response("vertex", status, back, error)
         assert failure is not None
         assert (status, failure.type) == (429, FailureType.RATE_LIMITED)
+
+
+def test_the_event_stream_decoder_agrees_with_botocores_and_checks_checksums() -> None:
+    """Spectra's decoder against botocore's `EventStreamBuffer` on the same bytes (headers of
+    every type, split anywhere), and a flipped bit refused by either checksum."""
+    import struct
+    import uuid
+
+    from botocore.eventstream import EventStreamBuffer
+    from tests.fakes.clouds import bedrock_chunk, bedrock_exception
+
+    def typed_header_message() -> bytes:  # every header type, as the spec lists them
+        headers = b""
+        for name, kind, value in (
+            ("t", 0, b""),
+            ("f", 1, b""),
+            ("b", 2, b"\x07"),
+            ("s", 3, struct.pack("!h", 300)),
+            ("i", 4, struct.pack("!i", 70000)),
+            ("l", 5, struct.pack("!q", 2**40)),
+            ("x", 6, struct.pack("!H", 3) + b"\x00\x01\x02"),
+            ("ts", 8, struct.pack("!q", 1_700_000_000_000)),
+            ("u", 9, uuid.uuid4().bytes),
+            (":message-type", 7, struct.pack("!H", 5) + b"event"),
+            (":event-type", 7, struct.pack("!H", 5) + b"chunk"),
+        ):
+            headers += bytes([len(name)]) + name.encode() + bytes([kind]) + value
+        event = {"type": "ping"}
+        payload = json.dumps({"bytes": base64.b64encode(json.dumps(event).encode()).decode()})
+        total = 12 + len(headers) + len(payload) + 4
+        prelude = struct.pack("!II", total, len(headers))
+        prelude += struct.pack("!I", binascii.crc32(prelude))
+        message = prelude + headers + payload.encode()
+        return message + struct.pack("!I", binascii.crc32(message))
+
+    events = [
+        {"type": "message_start", "message": {"usage": {"input_tokens": 5}}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "é"}},
+    ]
+    raw = b"".join(bedrock_chunk(e) for e in events) + typed_header_message()
+    raw += bedrock_exception("throttlingException", "slow down")
+    reference = EventStreamBuffer()
+    reference.add_data(raw)
+    expected = [(m.headers.get(":message-type"), json.loads(m.payload or b"{}")) for m in reference]
+    assert len(expected) == 4
+    for step in (1, 7, 64, len(raw)):
+        decoder = bedrock.EventStreamToSSE()
+        sse = b"".join(decoder.feed(raw[i : i + step]) for i in range(0, len(raw), step))
+        blocks = [b for b in sse.decode().split("\n\n") if b]
+        assert [b.split("\n")[0] for b in blocks] == [
+            "event: message_start",
+            "event: content_block_delta",
+            "event: ping",
+            "event: error",
+        ]
+        datas = [json.loads(b.split("\n")[1].removeprefix("data: ")) for b in blocks]
+        assert datas[:3] == [json.loads(base64.b64decode(p["bytes"])) for kind, p in expected[:3]]
+        assert datas[3]["error"]["message"] == expected[3][1]["message"]
+    for flip in (5, 20, len(raw) // 2):  # in a prelude, in headers, in a payload
+        broken = bytearray(raw)
+        broken[flip] ^= 0x01
+        with pytest.raises(bedrock.EventStreamError):
+            bedrock.EventStreamToSSE().feed(bytes(broken))

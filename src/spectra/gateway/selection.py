@@ -130,7 +130,7 @@ def _bedrock(
         if beta.strip()
     ]
     data = bedrock.request_body(fields, betas=betas)
-    keys = bedrock.AwsKeys.from_json(selection.credential.reveal())
+    keys = bedrock.keys_of(selection.credential.reveal())
     signed = bedrock.signed_headers("POST", url, data, keys=keys, region=region, stream=stream)
     return url, data, signed
 

@@ -432,7 +432,7 @@ def test_the_event_stream_decoder_agrees_with_botocores_and_checks_checksums() -
         message = prelude + headers + payload.encode()
         return message + struct.pack("!I", binascii.crc32(message))
 
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "message_start", "message": {"usage": {"input_tokens": 5}}},
         {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "é"}},
     ]

@@ -185,7 +185,9 @@ async def update_account(
         account.notes = data.notes or ""
     if "translate" in given and data.translate is not None:
         account.is_translation_allowed = data.translate
-    changes = {k: getattr(data, k) for k in ("region", "project", "api_version") if k in given}
+    changes: dict[str, str | None] = {
+        k: getattr(data, k) for k in ("region", "project", "api_version") if k in given
+    }
     if changes:
         # An endpoint that was the kind's own for the old region follows the new one.
         old_default = kinds.default_base_url(account.provider, dict(account.settings))

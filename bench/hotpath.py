@@ -70,6 +70,11 @@ def scenarios(key: str, broke_key: str) -> list[Scenario]:
             {"model": model, "messages": prompt, "max_tokens": 256, "stream": stream}
         ).encode()
 
+    def responses(stream: bool, model: str = world.OPENAI_MODEL) -> bytes:
+        return json.dumps(
+            {"model": model, "input": prompt, "max_output_tokens": 256, "stream": stream}
+        ).encode()
+
     broke = [(b"authorization", f"Bearer {broke_key}".encode())]
     return [
         Scenario("chat", "/v1/chat/completions", chat(False), openai),
@@ -85,6 +90,11 @@ def scenarios(key: str, broke_key: str) -> list[Scenario]:
         Scenario("msgs>chat", "/v1/messages", messages(False, world.COMPAT_MODEL), anthropic),
         Scenario("msgs>chat-stream", "/v1/messages", messages(True, world.COMPAT_MODEL), anthropic),
         Scenario("msgs>resp-stream", "/v1/messages", messages(True, world.OPENAI_MODEL), anthropic),
+        # A Responses client (Codex), untranslated and on a Claude account.
+        Scenario("responses-stream", "/v1/responses", responses(True), openai),
+        Scenario(
+            "resp>msgs-stream", "/v1/responses", responses(True, world.ANTHROPIC_MODEL), openai
+        ),
         # A `bedrock` account: the Messages body rewritten for InvokeModel and SigV4-signed per
         # request (botocore), the stream decoded from AWS event-stream framing.
         Scenario("bedrock", "/v1/messages", messages(False, world.BEDROCK_MODEL), anthropic),

@@ -58,11 +58,18 @@ CASES = [
     Case("msgs>chat", WireProtocol.ANTHROPIC_MESSAGES, WireProtocol.OPENAI_CHAT, False),
     Case("msgs>chat-stream", WireProtocol.ANTHROPIC_MESSAGES, WireProtocol.OPENAI_CHAT, True),
     Case("msgs>resp-stream", WireProtocol.ANTHROPIC_MESSAGES, WireProtocol.OPENAI_RESPONSES, True),
+    # A Responses client (Codex) on a Claude or a Chat account.
+    Case("resp>msgs-stream", WireProtocol.OPENAI_RESPONSES, WireProtocol.ANTHROPIC_MESSAGES, True),
+    Case("resp>chat-stream", WireProtocol.OPENAI_RESPONSES, WireProtocol.OPENAI_CHAT, True),
 ]
 
 
 def one(case: Case, answer: bytes | list[bytes]) -> None:
-    body = {"model": "bench", "messages": PROMPT, "max_tokens": 256, "stream": case.stream}
+    body: dict[str, object] = {"model": "bench", "stream": case.stream}
+    if case.client is WireProtocol.OPENAI_RESPONSES:
+        body |= {"input": PROMPT, "max_output_tokens": 256}
+    else:
+        body |= {"messages": PROMPT, "max_tokens": 256}
     out = translate_request(body, client=case.client, upstream=case.upstream, created=1)
     json.dumps(out.body, ensure_ascii=False, separators=(",", ":")).encode()
     if isinstance(answer, bytes):

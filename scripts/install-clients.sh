@@ -13,7 +13,7 @@
 # Bump a version: change the pin below, run this script, run `pytest -m e2e`.
 set -euo pipefail
 
-CLAUDE_CODE_VERSION="2.1.197"
+CLAUDE_CODE_VERSION="2.1.332"
 CODEX_VERSION="0.171.0"
 QWEN_CODE_VERSION="0.24.4"
 GEMINI_CLI_VERSION="0.61.0"

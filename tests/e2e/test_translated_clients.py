@@ -23,6 +23,7 @@ from tests.fakes.upstream import FakeUpstream, RecordedRequest, Reply, ToolCall
 from tests.gateway.test_translated import CLAUDE_TOOLS as ANTHROPIC_TOOLS
 from tests.gateway.test_translated import TOOLS as OPENAI_TOOLS
 from tests.gateway.world import (
+    CLAUDE_CODE_MODEL,
     OWNER,
     PRICES,
     UPSTREAM_KEY,
@@ -42,7 +43,7 @@ from .conftest import TOOL_COMMAND
 
 pytestmark = [pytest.mark.e2e]
 
-CLAUDE = "claude-opus-4-8"
+CLAUDE = CLAUDE_CODE_MODEL  # what Claude Code asks for by default
 PROMPT = "run the test command"
 FINAL_TEXT = "SPECTRA-FINAL"
 TOOL_MARKER = "spectra-tool-ok"
@@ -201,6 +202,14 @@ async def test_claude_code_tool_turn_on_an_openai_only_pool(
         tools = first["tools"]
         names = [t["function"]["name"] if "function" in t else t.get("name") for t in tools]
         assert "Bash" in names
+        # What 2.1.33x adds: `output_config.effort` + adaptive thinking become the reasoning
+        # effort (no summaries: it sends `display: "omitted"`); `context_management` and
+        # `thinking` themselves have no OpenAI field and are not sent.
+        assert not {"context_management", "output_config", "thinking"} & set(first)
+        if provider == "openai":
+            assert first["reasoning"] == {"effort": "medium"}
+        else:
+            assert first["reasoning_effort"] == "medium"
         assert TOOL_MARKER in _tool_result_sent(provider, turns[1].json(), "call_cc01")
         assert all(r.header("authorization") == f"Bearer {UPSTREAM_KEY}" for r in turns)
         await _assert_charged(world, usages, "anthropic_messages")

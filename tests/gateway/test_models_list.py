@@ -4,7 +4,7 @@ duty and open to the caller's group serves (after aliases)."""
 from __future__ import annotations
 
 import httpx
-from tests.fakes.upstream import FakeUpstream
+from tests.fakes.upstream import FakeUpstream, Reply
 
 from spectra.db.session import session_scope
 from spectra.pool import service as pool_service
@@ -77,3 +77,41 @@ async def test_a_model_the_key_may_not_use_is_not_listed(
     ids = await listed(client, world)
     assert ANTHROPIC_MODEL in ids
     assert not {m for m in ids if m.startswith("gpt-")}
+
+
+# Names that say nothing about what the model makes: genai-prices prices voxtral per audio hour
+# and gemini-nano-banana per output image token.
+PRICED_NOT_CHAT = ("voxtral-mini-2602", "gemini-nano-banana-2.1", "text-embedding-3-small")
+# Open models an OpenAI-compatible server (Ollama, vLLM) serves under names a name filter
+# used to drop: an Ollama tag with a colon, a chat model called "instruct".
+OPEN_CHAT = ("qwen3-coder:30b", "qwen2.5-coder-32b-instruct")
+
+
+async def test_the_price_table_says_what_a_model_makes_and_open_chat_models_stay(
+    client: httpx.AsyncClient, world: World, fake: FakeUpstream
+) -> None:
+    from spectra.usage import service as usage_service
+    from spectra.usage.defaults import generation_kind
+
+    assert [generation_kind(m) for m in PRICED_NOT_CHAT] == ["audio", "image", "none"]
+    assert [generation_kind(m) for m in OPEN_CHAT] == [None, None]  # unknown: the name decides
+    await world.add_account(
+        "compatible",
+        provider="openai_compatible",
+        base_url=fake.url,
+        models=[*PRICED_NOT_CHAT, *OPEN_CHAT, "deepseek-chat"],
+    )
+    async with session_scope(world.runtime.db) as session:
+        for model in OPEN_CHAT:  # genai-prices does not know them: the admin prices them
+            await usage_service.set_price(session, OWNER, model=model, input="0.1", output="0.2")
+    await world.recharge("1")
+    await world.sync()
+    assert await listed(client, world) == {*OPEN_CHAT, "deepseek-chat"}
+    # Listed means servable: the generation endpoint takes a listed open model.
+    fake.script(Reply(text="hi"))
+    resp = await client.post(
+        "/v1/chat/completions",
+        headers=world.headers(),
+        json={"model": OPEN_CHAT[0], "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert resp.status_code == 200, resp.text

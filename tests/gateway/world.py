@@ -37,6 +37,8 @@ UNIT = 1_000_000
 PRICES = {"input": "3", "output": "15", "cache_read": "0.3", "cache_write": "3.75"}
 ANTHROPIC_MODEL = "claude-sonnet-4-5"
 OPENAI_MODEL = "gpt-5"
+CLAUDE_CODE_MODEL = "claude-opus-5-5"
+"""The model the pinned Claude Code (scripts/install-clients.sh) asks for when given none."""
 
 
 def expected_cost(
@@ -174,7 +176,13 @@ async def build_world(runtime: Runtime, *, scopes: list[str] | None = None) -> W
         key, secret = await keys_service.create_key(
             session, OWNER, user_id=user.id, name="test", scopes=scopes or []
         )
-        for model in (ANTHROPIC_MODEL, "claude-opus-4-8", OPENAI_MODEL, "gpt-5-codex"):
+        for model in (
+            ANTHROPIC_MODEL,
+            "claude-opus-4-8",
+            CLAUDE_CODE_MODEL,
+            OPENAI_MODEL,
+            "gpt-5-codex",
+        ):
             await usage_service.set_price(
                 session,
                 OWNER,

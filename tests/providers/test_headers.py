@@ -131,6 +131,11 @@ def test_anthropic_betas_keep_priced_features_only() -> None:
         "claude-code-20250219,interleaved-thinking-2025-05-14"
     )
     assert anthropic_betas("fast-mode-2026-02-01", long_context=True) is None
+    # Claude Code 2.1.33x sends `defer_loading` tools: tool search is token-priced and passes,
+    # the code-execution beta that programmatic tool calling needs does not.
+    assert anthropic_betas(
+        "advanced-tool-use-2025-11-20,code-execution-2025-08-25", long_context=False
+    ) == ("advanced-tool-use-2025-11-20")
     sent = upstream_headers(
         Provider.ANTHROPIC, [("anthropic-beta", "code-execution-2025-05-22")], api_key="k"
     )

@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from spectra.errors import SpectraError
 from spectra.pool.errors import ModelNotServedError
-from spectra.pool.state import PROTOCOL_PROVIDERS
+from spectra.pool.state import PROTOCOL_PROVIDERS, TRANSLATION_TARGETS
 from spectra.providers import inspect_request
 from spectra.providers.errors import UpstreamFailure
 from spectra.providers.metering import estimate_tokens_from_chars
@@ -37,7 +37,9 @@ from .selection import Attempts, forward
 from .streaming import response_headers
 from .wiring import Gateway, current
 
-OPENAI_PROVIDERS = PROTOCOL_PROVIDERS[WireProtocol.OPENAI_CHAT.value]
+ANTHROPIC_PROVIDERS = PROTOCOL_PROVIDERS[WireProtocol.ANTHROPIC_MESSAGES.value]
+_OUTPUT_CAPS = ("model", "max_completion_tokens", "max_output_tokens", "generationConfig")
+"""Left out of the estimated body: the model (in the URL for Gemini) and the output cap."""
 
 
 class CountTokensEndpoint:
@@ -108,12 +110,14 @@ class CountTokensEndpoint:
             if estimate is None:
                 await refusals.send_refusal(send, exc, anthropic=True, request_id=rid)
             else:
+                tokens, protocol = estimate
+                method = f"estimate; chars/4 of the body translated to {protocol.value}"
                 await refusals.send_json(
                     send,
                     200,
-                    {"input_tokens": estimate},
+                    {"input_tokens": tokens},
                     request_id=rid,
-                    extra=[(b"x-spectra-token-count", b"estimate; chars/4 of the translated body")],
+                    extra=[(b"x-spectra-token-count", method.encode())],
                 )
             return
         resp = forwarded.response
@@ -134,33 +138,37 @@ class CountTokensEndpoint:
 
 def estimate_elsewhere(
     gw: Gateway, fields: dict[str, Any], model: str, group_id: uuid.UUID
-) -> int | None:
+) -> tuple[int, WireProtocol] | None:
     """An estimate of the input tokens of a count_tokens body for a model only accounts of
-    another protocol serve (and that take translated traffic): the body translated to that protocol (OpenAI Chat), then
-    ceil(characters / 4) of its JSON without the model name (docs/gateway.md, "Counting
-    tokens"). None when no account on duty serves the model to this group."""
+    another protocol serve (and that take translated traffic), and the protocol it was measured
+    in: the body translated to the protocol the account the scheduler prefers is sent (its
+    priority tier first; `TRANSLATION_TARGETS`: Responses for OpenAI, Chat for OpenAI-compatible
+    and Azure, Gemini's for Gemini), then ceil(characters / 4) of its JSON without the model
+    and the output cap (docs/gateway.md, "Counting tokens"). None when no account on duty
+    serves the model to this group."""
     group = str(group_id)
-    served = any(
-        runtime.config.provider in OPENAI_PROVIDERS
+    serving = sorted(
+        (runtime.config.priority, TRANSLATION_TARGETS[runtime.config.provider])
+        for runtime in gw.scheduler.state.accounts.values()
+        if runtime.config.provider not in ANTHROPIC_PROVIDERS
+        and runtime.config.provider in TRANSLATION_TARGETS
         and runtime.config.translate
         and runtime.snapshot.state in models_list.ON_DUTY
         and runtime.config.open_to(group)
         and runtime.config.upstream_model(model) is not None
-        for runtime in gw.scheduler.state.accounts.values()
     )
-    if not served:
+    if not serving:
         return None
+    upstream = WireProtocol(serving[0][1])
     try:
         out = translate_request(
-            {"max_tokens": 1, **fields},
-            client=WireProtocol.ANTHROPIC_MESSAGES,
-            upstream=WireProtocol.OPENAI_CHAT,
+            {"max_tokens": 1, **fields}, client=WireProtocol.ANTHROPIC_MESSAGES, upstream=upstream
         )
     except SpectraError:
         return None
-    body = {k: v for k, v in out.body.items() if k not in ("model", "max_completion_tokens")}
+    body = {k: v for k, v in out.body.items() if k not in _OUTPUT_CAPS}
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    return estimate_tokens_from_chars(len(text))
+    return estimate_tokens_from_chars(len(text)), upstream
 
 
 class ModelsEndpoint:

@@ -16,13 +16,17 @@ price (`served_price`).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
 
+from spectra.errors import SpectraError
 from spectra.kit.clock import utc_now
 from spectra.ledger.errors import HoldStoreUnavailableError, InsufficientFundsError
-from spectra.policy.decide import decide
+from spectra.ledger.holds import Hold
+from spectra.policy.decide import Decision, decide, insufficient_for_request
 from spectra.pool.errors import NoAccountAvailableError
 from spectra.pool.scheduler import Selection
 from spectra.providers.errors import FailureType, UpstreamFailure
@@ -77,12 +81,7 @@ async def next_model(ex: Exchange, chain: Iterator[str], notes: list[str]) -> st
         micros, tokens = estimate(ex.info, price, gw.workspace.output_estimate_cap, window)
         await gw.settler.release(admission)
         try:
-            admission.hold = await gw.view.reserve(
-                admission.request_id,
-                [(pick.account_id, pick.cap_micros) for pick in decision.funding],
-                amount=micros,
-                expires_in=timedelta(seconds=gw.workspace.hold_expiry_seconds),
-            )
+            admission.hold = await _reserve(gw, admission.request_id, decision, micros)
         except (InsufficientFundsError, HoldStoreUnavailableError) as exc:
             notes.append(f"{model} skipped: {exc.code}")
             continue
@@ -95,6 +94,91 @@ async def next_model(ex: Exchange, chain: Iterator[str], notes: list[str]) -> st
         notes.append(f"tried {model}")
         return model
     return None
+
+
+async def _reserve(gw: Gateway, request_id: str, decision: Decision, micros: int) -> Hold:
+    return await gw.view.reserve(
+        request_id,
+        [(pick.account_id, pick.cap_micros) for pick in decision.funding],
+        amount=micros,
+        expires_in=timedelta(seconds=gw.workspace.hold_expiry_seconds),
+    )
+
+
+async def hold_served(ex: Exchange, selection: Selection) -> None:
+    """Before a request goes to `selection`: when the model it serves there is dearer than the
+    admitted one (an alias to a dearer upstream model, a cloud provider's own price), re-place
+    the hold at the served price, so the hold covers what settlement will charge.
+
+    Raises the member's funds refusal (`insufficient_for_request`, a `RefusedError`) when the
+    balance cannot hold it; the admitted hold is put back first, so another account serving
+    the model at its admitted price can still take the request (`forward` tries it)."""
+    admission = ex.admission
+    assert admission is not None
+    gw = ex.gw
+    held = admission.hold
+    served = selection.upstream_model or admission.model
+    model = served if served == admission.model else f"{admission.model} (as {served})"
+    if held is None:  # the admitted hold could not be put back after a refusal below
+        raise insufficient_for_request(
+            admission.inputs, admission.decision, model, admission.estimate_micros
+        )
+    price = served_price(gw, admission, selection)
+    if price is admission.price:
+        return
+    micros, _ = estimate(
+        ex.info, price, gw.workspace.output_estimate_cap, context_window(served, price)
+    )
+    if micros <= held.amount:
+        return
+    await gw.settler.release(admission)
+    try:
+        admission.hold = await _reserve(gw, admission.request_id, admission.decision, micros)
+    except (InsufficientFundsError, HoldStoreUnavailableError) as exc:
+        # Put the admitted hold back (if that no longer fits, no account is sent the request).
+        with contextlib.suppress(InsufficientFundsError):
+            admission.hold = await _reserve(
+                gw, admission.request_id, admission.decision, held.amount
+            )
+        if isinstance(exc, HoldStoreUnavailableError):
+            raise
+        raise insufficient_for_request(admission.inputs, admission.decision, model, micros) from exc
+    admission.estimate_micros = micros
+
+
+def exhausted(exc: SpectraError, asked: str, trace: str) -> SpectraError:
+    """What the caller is told when `asked` could not answer and no model of its chain did: the
+    same error (status, type, code, in the caller's protocol) with a sentence naming each
+    fallback model tried or skipped and why. An upstream error body (already in the caller's
+    protocol) keeps its shape; only its `error.message` gains the sentence."""
+    note = f" Fallbacks for {asked}: {trace}."
+    if not isinstance(exc, UpstreamFailure):
+        return type(exc)(exc.message + note, **exc.details)
+    body = _with_note(exc.body, note)
+    return UpstreamFailure(
+        exc.type,
+        exc.message + note,
+        status=exc.status,
+        retry_after=exc.retry_after,
+        provider_message=exc.provider_message,
+        body=body,
+        headers=exc.headers,
+        phase=exc.phase,
+    )
+
+
+def _with_note(body: bytes, note: str) -> bytes:
+    """`body` with `note` after its `error.message` (OpenAI, Anthropic and Gemini errors all
+    carry one); unchanged when it is not such a JSON error."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+        return body
+    error["message"] += note
+    return json.dumps(parsed, separators=(",", ":")).encode()
 
 
 def served_price(gw: Gateway, admission: Admission, selection: Selection) -> Price:

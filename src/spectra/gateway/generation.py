@@ -15,7 +15,8 @@ from dataclasses import replace
 
 from starlette.types import Receive, Scope, Send
 
-from spectra.errors import SpectraError
+from spectra.errors import RefusedError, SpectraError
+from spectra.ledger.errors import HoldStoreUnavailableError
 from spectra.pool.errors import ModelNotServedError, NoAccountAvailableError
 from spectra.providers import RequestInfo, inspect_request, read_response_body
 from spectra.providers.errors import UpstreamFailure
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 # What `forward` raises when no attempt answered: recorded, then told to the caller.
 _NOT_FORWARDED = (
     UpstreamFailure,
+    RefusedError,  # the hold at the served model's price does not fit (fallbacks.hold_served)
+    HoldStoreUnavailableError,
     NoAccountAvailableError,
     ModelNotServedError,
     TranslationRefusedError,
@@ -214,7 +217,10 @@ async def _forward(ex: Exchange) -> bool:
                     ex.fallback_trace = "; ".join(notes)
                     continue
             ex.fallback_trace = "; ".join(notes) or None
-            await _not_forwarded(ex, exc)
+            told: SpectraError = exc
+            if ex.fallback_trace is not None:
+                told = fallbacks.exhausted(exc, ex.model, ex.fallback_trace)
+            await _not_forwarded(ex, told)
             return False
         ex.tries += ex.attempts.count
         return True
@@ -240,6 +246,7 @@ async def _send(ex: Exchange, admission: Admission) -> Forwarded:
         attempts=ex.attempts,
         # A 1M-context beta only where long prompts are priced as the upstream bills them.
         long_context=bool(admission.price.tiers),
+        before_send=lambda selection: fallbacks.hold_served(ex, selection),
     )
 
 
@@ -263,7 +270,11 @@ async def _not_forwarded(ex: Exchange, exc: SpectraError) -> None:
             status="error" if failure is not None else "refused",
             error_type=failure.type.value if failure is not None else None,
             refusal_reason=None if failure is not None else exc.code,
-            refusal_rule=None if failure is not None else "pool",
+            refusal_rule=None
+            if failure is not None
+            else "hold"
+            if isinstance(exc, RefusedError | HoldStoreUnavailableError)
+            else "pool",
             refusal_message=None if failure is not None else exc.message[:500],
             attempts=max(ex.tries, 1),
             latency_ms=ms(latency),

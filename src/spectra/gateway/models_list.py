@@ -3,8 +3,10 @@
 Candidates are what the pool serves now: each account that is not disabled or waiting for an
 admin (`needs_attention`) and is open to the caller's group contributes its concrete model names
 and aliases, and the priced models (genai-prices) its glob patterns match. Only chat-style
-generation models are listed (`CHAT_ONLY` leaves out image, realtime, audio, speech,
-transcription, embedding and moderation models, which the generation endpoints cannot serve).
+generation models are listed (`is_chat`): what genai-prices prices as audio, image or
+input-only (embeddings) is left out, and so are names the price table cannot tell apart
+(`NOT_CHAT`: TTS and transcription priced per token, search and deep-research variants, legacy
+completions models, fine-tune and router ids), since the generation endpoints cannot serve them.
 A model is listed when the caller's key scope, packages and group policy allow it (a refusal
 only for lack of money still lists it).
 """
@@ -20,7 +22,7 @@ from spectra.keys.cache import KeyEntry
 from spectra.kit.clock import utc_now
 from spectra.policy.decide import Decision, decide
 from spectra.pool.states import AccountState
-from spectra.usage.defaults import known_models
+from spectra.usage.defaults import generation_kind, known_models
 
 from .admission import policy_inputs
 from .wiring import Gateway
@@ -33,10 +35,19 @@ _GLOB = set("*?[")
 ON_DUTY = frozenset(set(AccountState) - {AccountState.DISABLED, AccountState.NEEDS_ATTENTION})
 NOT_CHAT = re.compile(
     r"image|dall-e|realtime|tts|transcribe|whisper|embed|audio|moderation|sora|(?:^|-)live"
-    r"|instruct|translate|computer-use|(?:^|-)search(?:-|$)|deep-research|:|\.ft-"
-    r"|^(?:ada|babbage|curie|davinci)|text-davinci"
+    r"|translate|computer-use|(?:^|-)search(?:-|$)|deep-research|(?:^|-)ocr(?:-|$)"
+    r"|^ft:|\.ft-|:(?:extended|free|beta|online|nitro|floor|thinking)$"
+    r"|^(?:ada|babbage|curie|davinci)(?:-|$)|text-davinci|gpt-3\.5-turbo-instruct"
 )
-"""Names of models the generation endpoints cannot serve (a model id containing any of these)."""
+"""Names of models the generation endpoints cannot serve whatever their price says. Open models'
+own names stay listable: `qwen3-coder:30b` (an Ollama tag), `...-32b-instruct` (a chat model)."""
+
+
+def is_chat(model: str) -> bool:
+    """A chat-style generation model: genai-prices prices its output as text (or does not know
+    it), and its name is not one of `NOT_CHAT`."""
+    kind = generation_kind(model)
+    return kind in (None, "text") and not NOT_CHAT.search(model)
 
 
 async def decide_for(gw: Gateway, entry: KeyEntry, model: str) -> Decision:
@@ -62,7 +73,7 @@ def served_models(gw: Gateway, group_id: uuid.UUID | None = None) -> list[tuple[
             for _provider, model in priced:
                 if fnmatch.fnmatchcase(model, pattern):
                     out.setdefault(model, config.provider)
-    return sorted((m, p) for m, p in out.items() if not NOT_CHAT.search(m))
+    return sorted((m, p) for m, p in out.items() if is_chat(m))
 
 
 async def usable_models(gw: Gateway, entry: KeyEntry) -> list[tuple[str, str]]:

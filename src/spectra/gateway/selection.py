@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from spectra.errors import RefusedError
 from spectra.pool.errors import NoAccountAvailableError
 from spectra.pool.scheduler import Scheduler, Selection
 from spectra.providers import Provider, azure, bedrock, gemini, upstream_headers, vertex
@@ -165,14 +166,19 @@ async def forward(
     attempts: Attempts,
     long_context: bool = False,
     translate: bool = True,
+    before_send: Callable[[Selection], Awaitable[None]] | None = None,
 ) -> Forwarded:
     """Send to the first account that answers with a success status.
 
     Raises `NoAccountAvailableError` when no account could even be tried, or the last
     `UpstreamFailure` (its body and status pass through to the caller) when every try failed.
     `translate`: accounts of other protocols may serve (see translation.py).
+    `before_send(selection)` runs before anything is sent to an account (the hold at the served
+    model's price); a `RefusedError` from it skips that account, and is raised when no other
+    account could be tried.
     """
     tried: set[uuid.UUID] = set()
+    refused: RefusedError | None = None
     inject = protocol is WireProtocol.OPENAI_CHAT and info.stream and not info.include_usage
     query = forward_query(query, anthropic=protocol is WireProtocol.ANTHROPIC_MESSAGES)
     affinity = session_key(headers, info)
@@ -185,9 +191,21 @@ async def forward(
         except NoAccountAvailableError:
             if attempts.failures:
                 raise attempts.failures[-1] from None
+            if refused is not None:
+                raise refused from None
             raise
-        await scheduler.remember(affinity, selection)
         tried.add(selection.account_id)
+        if before_send is not None:
+            try:
+                await before_send(selection)
+            except RefusedError as exc:
+                scheduler.release(selection)
+                refused = exc
+                continue
+            except BaseException:
+                scheduler.release(selection)
+                raise
+        await scheduler.remember(affinity, selection)
         attempts.count += 1
         context: TranslationContext | None = None
         if selection.translated:

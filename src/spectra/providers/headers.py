@@ -44,6 +44,7 @@ _REQUEST_PREFIXES = ("x-stainless-",)
 
 ANTHROPIC_BETAS = frozenset(
     {
+        "advanced-tool-use",
         "claude-code",
         "computer-use",
         "context-management",
@@ -64,7 +65,9 @@ ANTHROPIC_BETAS = frozenset(
 tokens buy, so token prices cover them. `context-1m` passes only where the model's price has
 long-context tiers (`long_context`). Any other value is dropped: an unknown feature could be
 billed in a way the price table does not know (fast mode, per-hour code execution, 1-hour cache
-writes, files stored in the pool's account)."""
+writes, files stored in the pool's account). `advanced-tool-use` (tool search, `defer_loading`,
+tool input examples; Claude Code 2.1.33x sends `defer_loading` tools) is token-priced; its
+programmatic tool calling needs the code-execution tool, whose own beta stays dropped."""
 LONG_CONTEXT_BETA = "context-1m"
 _BETA_DATE = re.compile(r"-\d{4}-?\d{2}-?\d{2}$")
 

@@ -237,3 +237,28 @@ def context_window(model_ref: str) -> int | None:
     found = _find(model_ref)
     window = None if found is None else found[1].context_window
     return window if isinstance(window, int) and window > 0 else None
+
+
+_AUDIO_PRICES = ("output_audio_mtok", "audio_hours", "input_audio_hours", "input_mchars")
+_IMAGE_PRICES = ("output_image_mtok", "input_image_mtok", "cache_image_read_mtok")
+
+
+@lru_cache(maxsize=4096)
+def generation_kind(model_ref: str) -> str | None:
+    """What the model makes, read from how genai-prices prices it (it records no mode): "audio"
+    (speech out, audio hours, characters in: realtime, TTS, transcription), "image" (image tokens:
+    image generation), "none" (input priced, no output: embeddings, OCR, rerankers) or "text"
+    (output tokens: chat-style generation). None when it does not know the model or prices it at
+    nothing (free variants)."""
+    found = _find(model_ref)
+    if found is None:
+        return None
+    prices = found[1].prices
+    latest = prices[-1].prices if isinstance(prices, list) else prices
+    if any(getattr(latest, name, None) is not None for name in _AUDIO_PRICES):
+        return "audio"
+    if any(getattr(latest, name, None) is not None for name in _IMAGE_PRICES):
+        return "image"
+    if latest.output_mtok is not None:
+        return "text"
+    return "none" if latest.input_mtok is not None else None

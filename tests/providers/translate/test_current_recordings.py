@@ -1,4 +1,4 @@
-"""Request translation over whole bodies the pinned clients send today (Claude Code 2.1.197, Codex
+"""Request translation over whole bodies the pinned clients send today (Claude Code 2.1.332, Codex
 0.171.0 on its full and "responses lite" wires, Qwen Code 0.24.4, Gemini CLI 0.61.0), recorded by
 tests/e2e/record_clients.py with nothing trimmed but secrets: every tool reaches the other
 protocol with its own schema, and what each client adds to the wire is carried or named."""
@@ -100,7 +100,7 @@ def test_the_recordings_are_the_pinned_clients_on_their_current_wires() -> None:
     lite_headers = current()["codex-exec-lite-tool-0"][1]
     assert lite_headers["x-openai-internal-codex-responses-lite"] == "true"
     assert lite_headers["user-agent"].startswith("codex_exec/0.171.0")
-    assert current()["claude-code-tool-0"][1]["user-agent"].startswith("claude-cli/2.1.197")
+    assert current()["claude-code-tool-0"][1]["user-agent"].startswith("claude-cli/2.1.332")
     assert current()["qwen-code-tool-0"][1]["user-agent"].startswith("QwenCode/0.24.4")
     gemini = current()["gemini-cli-tool-0"][1]
     assert gemini["user-agent"].startswith("GeminiCLI-tui/0.61.0/")
@@ -152,7 +152,9 @@ def test_claude_code_system_message_reasoning_and_tool_result_reach_chat_and_res
     assert messages[3]["tool_calls"][0]["id"] == messages[4]["tool_call_id"] == use["id"]
     assert json.loads(messages[3]["tool_calls"][0]["function"]["arguments"]) == use["input"]
     assert messages[4]["content"] == "spectra-tool-ok"
-    assert chat.body["reasoning_effort"] == "high"  # thinking adaptive + output_config.effort
+    assert body["output_config"] == {"effort": "medium"}
+    assert body["thinking"] == {"type": "adaptive", "display": "omitted"}
+    assert chat.body["reasoning_effort"] == "medium"  # thinking adaptive + output_config.effort
     assert chat.body["max_completion_tokens"] == body["max_tokens"]
     assert "context_management has no equivalent and was dropped" in chat.context.degraded
     responses = translate_request(body, client=ANTHROPIC, upstream=RESPONSES).body
@@ -166,7 +168,8 @@ def test_claude_code_system_message_reasoning_and_tool_result_reach_chat_and_res
     assert items[1]["content"] == [{"type": "input_text", "text": note}]
     assert items[2]["call_id"] == items[3]["call_id"] == use["id"]
     assert items[3]["output"] == "spectra-tool-ok"
-    assert responses["reasoning"] == {"effort": "high", "summary": "auto"}
+    # display "omitted": the caller is not shown thinking text, so no summaries are asked for.
+    assert responses["reasoning"] == {"effort": "medium"}
     assert responses["instructions"].startswith("x-anthropic-billing-header")
     assert responses["user"] == chat.body["user"]  # metadata.user_id, hashed the same way
 
@@ -260,8 +263,9 @@ def _call_ids(protocol: WireProtocol, body: JsonDict) -> list[str]:
 
 
 def test_a_system_message_after_the_tool_result_stays_after_it() -> None:
-    """Claude Code 2.1.33x (newer than the pin) appends its `role: "system"` note after the tool
-    results instead of after the prompt: the same body with the note moved there."""
+    """Claude Code 2.1.33x may append its `role: "system"` note after the tool results (the
+    issue's observation; in the recorded one-tool turn it still follows the prompt): the same
+    body with the note moved there."""
     body = _body("claude-code-tool-1")
     note = body["messages"].pop(1)
     body["messages"].append(note)
@@ -275,6 +279,69 @@ def test_a_system_message_after_the_tool_result_stays_after_it() -> None:
         "function_call_output",
         "developer",
     ]
+
+
+CLAUDE_CODE_FIELDS = ("context_management", "output_config", "thinking")
+
+
+@pytest.mark.parametrize("n", [0, 1])
+@pytest.mark.parametrize("upstream", [CHAT, RESPONSES], ids=lambda p: p.value)
+def test_claude_code_2_1_33x_fields_are_carried_or_dropped_with_a_reason(
+    n: int, upstream: WireProtocol
+) -> None:
+    """What Claude Code 2.1.332 adds to the wire, in each direction: `output_config.effort` is the
+    reasoning effort; `thinking: adaptive` with `display: "omitted"` reasons without asking for
+    summaries; `context_management` (clearing old thinking) has no OpenAI equivalent and is
+    dropped with that reason; `defer_loading` tools are offered up front, said so."""
+    body = _body(f"claude-code-tool-{n}")
+    assert all(name in body for name in CLAUDE_CODE_FIELDS)
+    assert body["context_management"] == {
+        "edits": [{"type": "clear_thinking_20251015", "keep": "all"}]
+    }
+    out = translate_request(body, client=ANTHROPIC, upstream=upstream)
+    assert not any(name in out.body for name in CLAUDE_CODE_FIELDS)
+    if upstream is CHAT:
+        assert out.body["reasoning_effort"] == "medium"
+        assert (
+            "reasoning summaries are not returned by Chat Completions" not in out.context.degraded
+        )
+    else:
+        assert out.body["reasoning"] == {"effort": "medium"}
+        assert out.body["include"] == ["reasoning.encrypted_content"]
+    deferred = [t["name"] for t in body["tools"] if t.get("defer_loading")]
+    assert deferred == ["DeferredToolPlaceholder"]
+    assert set(out.context.degraded) >= {
+        "context_management has no equivalent and was dropped",
+        "tool 'DeferredToolPlaceholder': defer_loading dropped, offered up front",
+    }
+    # Back to Anthropic (what an OpenAI caller's request of the same turn becomes): the effort
+    # and the hidden thinking come back; on the tool-result turn thinking is off, because the
+    # earlier tool call carries no Anthropic thinking signature (said in `degraded`).
+    back = translate_request(out.body, client=upstream, upstream=ANTHROPIC)
+    assert back.body["output_config"] == body["output_config"]
+    assert "context_management" not in back.body
+    if n == 0:
+        # Neither OpenAI request says "thinking hidden" (no summary asked is also the default),
+        # so `display: "omitted"` comes back as the model's default display.
+        assert back.body["thinking"] == {"type": "adaptive"}
+    else:
+        assert "thinking" not in back.body
+        assert any(d.startswith("thinking off for this turn") for d in back.context.degraded)
+
+
+def test_claude_code_system_message_with_blocks_keeps_its_place_and_text() -> None:
+    """2.1.332's first request sends its mid-conversation `role: "system"` message as text
+    blocks (the second as a string): both reach OpenAI as a system/developer message in place."""
+    body = _body("claude-code-tool-0")
+    assert [m["role"] for m in body["messages"]] == ["user", "system"]
+    blocks = body["messages"][1]["content"]
+    text = "".join(b["text"] for b in blocks)
+    chat = translate_request(body, client=ANTHROPIC, upstream=CHAT).body["messages"]
+    assert [m["role"] for m in chat] == ["system", "user", "system"]
+    assert chat[-1]["content"] == text
+    responses = translate_request(body, client=ANTHROPIC, upstream=RESPONSES).body["input"]
+    assert responses[-1]["role"] == "developer"
+    assert "".join(p["text"] for p in responses[-1]["content"]) == text
 
 
 def test_gemini_cli_tool_turn_reaches_anthropic_with_system_call_and_result() -> None:

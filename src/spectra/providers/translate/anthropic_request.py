@@ -55,6 +55,11 @@ def read_request(body: dict[str, Any]) -> Request:
         if tool.get("type") not in (None, "custom"):
             req.degraded.append(f"server tool {tool.get('name')!r} ({tool.get('type')}) dropped")
             continue
+        if tool.get("defer_loading") is True:
+            # Claude Code 2.1.33x: tools loaded on demand through its ToolSearch tool.
+            req.degraded.append(
+                f"tool {tool.get('name')!r}: defer_loading dropped, offered up front"
+            )
         req.tools.append(
             Tool(
                 name=str(tool.get("name") or ""),
@@ -100,7 +105,9 @@ def _read_thinking(body: dict[str, Any], req: Request) -> None:
             req.effort = effort_for_budget(thinking["budget_tokens"])
         elif thinking.get("type") == "disabled":
             req.thinking_off = True
-        if thinking.get("type") != "disabled" and thinking.get("display") != "omitted":
+        if thinking.get("display") == "omitted":
+            req.thinking_hidden = True
+        elif thinking.get("type") != "disabled":
             req.thinking_summary = "auto"  # thinking text is shown: ask OpenAI for summaries
     config = body.get("output_config")
     if isinstance(config, dict):
@@ -325,5 +332,7 @@ def _write_reasoning_config(req: Request, body: dict[str, Any]) -> None:
         )
         return
     body["thinking"] = {"type": "adaptive"}
-    if req.thinking_summary:
+    if req.thinking_hidden:
+        body["thinking"]["display"] = "omitted"
+    elif req.thinking_summary:
         body["thinking"]["display"] = "summarized"

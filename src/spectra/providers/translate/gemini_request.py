@@ -219,7 +219,10 @@ def write_request(req: Request) -> dict[str, Any]:
         config["thinkingConfig"] = {"thinkingBudget": 0}
     elif req.effort is not None:
         budget = EFFORT_BUDGET.get(req.effort, EFFORT_BUDGET["high"])
-        config["thinkingConfig"] = {"thinkingBudget": budget, "includeThoughts": True}
+        config["thinkingConfig"] = {
+            "thinkingBudget": budget,
+            "includeThoughts": not req.thinking_hidden,
+        }
     elif req.thinking_summary:
         config["thinkingConfig"] = {"includeThoughts": True}
     if config:

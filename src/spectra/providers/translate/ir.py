@@ -115,6 +115,9 @@ class Request:
     """OpenAI reasoning effort (minimal/low/medium/high/...), or None for the default."""
     thinking_off: bool = False
     thinking_summary: str | None = None
+    thinking_hidden: bool = False
+    """The caller asked not to be shown the thinking text (Anthropic `display: "omitted"`, Claude
+    Code 2.1.33x): no reasoning summaries are asked for."""
     cache_key: str | None = None
     namespaces: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Flattened tool name -> (Responses namespace, name inside it)."""

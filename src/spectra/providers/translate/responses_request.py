@@ -224,7 +224,9 @@ def write_request(req: Request) -> dict[str, Any]:
     if req.metadata:
         body["metadata"] = dict(req.metadata)
     if req.effort and not req.thinking_off:
-        body["reasoning"] = {"effort": req.effort, "summary": req.thinking_summary or "auto"}
+        body["reasoning"] = {"effort": req.effort}
+        if not req.thinking_hidden:
+            body["reasoning"]["summary"] = req.thinking_summary or "auto"
         body["include"] = ["reasoning.encrypted_content"]
     if req.cache_key:
         body["prompt_cache_key"] = req.cache_key

@@ -156,6 +156,12 @@ class ResponsesDecoder:
         return []
 
 
+_ARGS_EVENTS = {
+    "function_call": "function_call_arguments",
+    "custom_tool_call": "custom_tool_call_input",
+}
+
+
 class ResponsesEncoder:
     """Writes neutral stream events as the Responses stream the openai SDK reads. The `.done`
     events and `response.completed` repeat the whole item, so what was sent is kept."""
@@ -171,6 +177,48 @@ class ResponsesEncoder:
         event = {"type": kind, "sequence_number": self._seq, **fields}
         self._seq += 1
         return event
+
+    def delta_key(self, index: int, kind: str) -> tuple[Any, ...] | None:
+        """The template key of a text, arguments or thinking delta into upstream block `index`
+        that writes exactly one event (a first thinking delta also opens its summary part:
+        None), or None. Events with one key differ only in their sequence number and string."""
+        item = self._items.get(index)
+        if item is None:
+            return None
+        if kind == "text" and item["type"] == "message":
+            field = "response.output_text.delta"
+        elif kind == "args" and item["type"] in _ARGS_EVENTS:
+            field = f"response.{_ARGS_EVENTS[item['type']]}.delta"
+        elif kind == "thinking" and item["type"] == "reasoning" and item["summary"]:
+            field = "response.reasoning_summary_text.delta"
+        else:
+            return None
+        return (field, item["id"], item["_position"])
+
+    @staticmethod
+    def delta_event(key: tuple[Any, ...], value: str, sequence: int) -> dict[str, Any]:
+        """The delta event of `delta_key` `key` carrying `value` as event number `sequence`."""
+        field, item_id, position = key
+        event = {"type": field, "sequence_number": sequence, "item_id": item_id}
+        event["output_index"] = position
+        if field == "response.output_text.delta":
+            return event | {"content_index": 0, "delta": value, "logprobs": []}
+        if field == "response.reasoning_summary_text.delta":
+            return event | {"summary_index": 0, "delta": value}
+        return event | {"delta": value}
+
+    def took(self, index: int, kind: str, value: str) -> int:
+        """Keep a delta written from its template (`delta_key`) for the `.done` events that
+        repeat the item, as `_delta` does; returns its sequence number."""
+        item = self._items[index]
+        if kind == "text":
+            item["content"][0]["text"] += value
+        elif kind == "thinking":
+            item["summary"][0]["text"] += value
+        else:
+            item["input" if item["type"] == "custom_tool_call" else "arguments"] += value
+        self._seq += 1
+        return self._seq - 1
 
     def feed(self, event: StreamEvent) -> list[dict[str, Any]]:
         if isinstance(event, Start):

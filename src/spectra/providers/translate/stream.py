@@ -142,6 +142,8 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 """`json.dumps(..., ensure_ascii=False, separators=...)` without building an encoder per call."""
 _HOLE = "\x00spectra-template\x00"
 _HOLE_JSON = encode_basestring(_HOLE)
+_SEQUENCE_HOLE = 7_346_199_058_136_470_451
+"""Stands for a Responses event's `sequence_number` in its template."""
 
 Templates = dict[tuple[Any, ...], tuple[str, str] | None]
 
@@ -227,9 +229,11 @@ class SSEStreamTranslator:
         self._templates: Templates = {}
         encoder = translator._encoder
         self._encoder = encoder if isinstance(encoder, AnthropicEncoder | ChatEncoder) else None
+        self._numbered = encoder if isinstance(encoder, ResponsesEncoder) else None
+        self._numbered_templates: dict[tuple[Any, ...], tuple[str, str, str] | None] = {}
         self._delta_of = translator._decoder.delta_of
         self._adapted = translator._adapter._mode
-        self._direct_templates: dict[tuple[int, str], tuple[str, str]] = {}
+        self._direct_templates: dict[tuple[int, str], tuple[str, ...]] = {}
 
     def observe(self, observer: _Observer) -> None:
         """Show every upstream event (`finish` included) to `observer`, a usage tap, so the
@@ -297,9 +301,16 @@ class SSEStreamTranslator:
             if template is None:
                 return None
             self._direct_templates[index, kind] = template
-        return template[0] + encode_basestring(value) + template[1]
+        numbered = self._numbered
+        if numbered is None:
+            return template[0] + encode_basestring(value) + template[1]
+        sequence = numbered.took(index, kind, value)
+        return template[0] + str(sequence) + template[1] + encode_basestring(value) + template[2]
 
-    def _direct_template(self, index: int, kind: str) -> tuple[str, str] | None:
+    def _direct_template(self, index: int, kind: str) -> tuple[str, ...] | None:
+        numbered = self._numbered
+        if numbered is not None:
+            return self._numbered_template(numbered, index, kind)
         encoder = self._encoder
         if encoder is None or index in self._adapted:
             return None
@@ -309,6 +320,25 @@ class SSEStreamTranslator:
         if key not in self._templates:
             self._templates[key] = _template(self._named, encoder.delta_event(key, _HOLE))
         return self._templates[key]
+
+    def _numbered_template(
+        self, encoder: ResponsesEncoder, index: int, kind: str
+    ) -> tuple[str, str, str] | None:
+        """A Responses delta's SSE text split at its two holes, the sequence number and the
+        string; None when the delta needs the general path or a hole is not found once."""
+        if index in self._adapted:
+            return None
+        key = encoder.delta_key(index, kind)
+        if key is None:
+            return None
+        if key not in self._numbered_templates:
+            text = _sse(self._named, encoder.delta_event(key, _HOLE, _SEQUENCE_HOLE))
+            head, hole, tail = text.partition(_HOLE_JSON)
+            pre, number, mid = head.partition(str(_SEQUENCE_HOLE))
+            whole = hole and number and _HOLE_JSON not in tail
+            once = whole and str(_SEQUENCE_HOLE) not in mid + tail
+            self._numbered_templates[key] = (pre, mid, tail) if once else None
+        return self._numbered_templates[key]
 
     def _sse_text(self, events: list[dict[str, Any]], *, done: bool = False) -> str:
         return _sse_text(self._named, events, done, self._templates, chat=self._chat)

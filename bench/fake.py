@@ -1,7 +1,9 @@
 """A fast fake upstream for the benchmark: raw asyncio + httptools on uvloop, HTTP/1.1 keep-alive.
 
 Serves `POST /v1/chat/completions`, `/v1/responses` and `/v1/messages`, streamed (`"stream":
-true`) or not, in the exact event shapes of tests/fakes/upstream.py (whose builders it reuses),
+true`) or not, and Bedrock's `/model/{id}/invoke` and `/invoke-with-response-stream` (the
+Messages answer, streamed in AWS event-stream framing; the signature is not checked here, the
+test suite's FakeBedrock does that), in the exact event shapes of tests/fakes/upstream.py (whose builders it reuses),
 prepared once per (path, model, stream, include_usage) and then written from memory. A body field
 `"bench_chunk_delay_ms": N` sleeps N ms between streamed events (the gateway passes unknown
 fields through untouched). Anything else answers 404.
@@ -18,6 +20,7 @@ import sys
 from typing import Any
 
 import httptools
+from tests.fakes.clouds import bedrock_chunk
 from tests.fakes.upstream import (
     Reply,
     anthropic_body,
@@ -148,7 +151,39 @@ class _Connection(asyncio.Protocol):
         self._drain()
 
 
+def _bedrock(path: bytes) -> tuple[bytes, list[bytes]]:
+    """InvokeModel / InvokeModelWithResponseStream of the model in the path."""
+    _, _, model, action = path.decode().split("/", 3)
+    key = (path, model, action != "invoke", False)
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit
+    if action == "invoke":
+        body = anthropic_body(REPLY, model)
+        head = (
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\n\r\n"
+        )
+        hit = (head, [body])
+    else:
+        messages = [
+            bedrock_chunk(json.loads(event.split(b"data: ", 1)[1]))
+            for event in anthropic_events(REPLY, model)
+        ]
+        head = (
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/vnd.amazon.eventstream\r\n"
+            b"transfer-encoding: chunked\r\n\r\n"
+        )
+        frames = [f"{len(m):x}\r\n".encode() + m + b"\r\n" for m in messages]
+        hit = (head, [*frames, b"0\r\n\r\n"])
+    _cache[key] = hit
+    return hit
+
+
 def _answer(path: bytes, body: bytes) -> tuple[bytes, list[bytes], float]:
+    if path.startswith(b"/model/") and path.count(b"/") == 3:
+        head, parts = _bedrock(path)
+        return head, parts, 0.0
     if path not in PATHS:
         return NOT_FOUND, [], 0.0
     try:

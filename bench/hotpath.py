@@ -95,6 +95,10 @@ def scenarios(key: str, broke_key: str) -> list[Scenario]:
         Scenario(
             "resp>msgs-stream", "/v1/responses", responses(True, world.ANTHROPIC_MODEL), openai
         ),
+        # A `bedrock` account: the Messages body rewritten for InvokeModel and SigV4-signed per
+        # request (botocore), the stream decoded from AWS event-stream framing.
+        Scenario("bedrock", "/v1/messages", messages(False, world.BEDROCK_MODEL), anthropic),
+        Scenario("bedrock-stream", "/v1/messages", messages(True, world.BEDROCK_MODEL), anthropic),
     ]
 
 

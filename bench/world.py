@@ -33,6 +33,9 @@ from spectra.users.models import Group, User
 OPENAI_MODEL = "bench-gpt"
 ANTHROPIC_MODEL = "bench-claude"
 COMPAT_MODEL = "bench-compat"
+BEDROCK_MODEL = "bench-bedrock"
+"""Served by a `bedrock` account only (on the same fake): every request SigV4-signed."""
+BEDROCK_KEYS = "AKIABENCHBENCHBENCH1:" + "b" * 40
 """Served only by an OpenAI-compatible (Chat Completions) account: `/v1/messages` for it is
 translated to Chat, as `/v1/chat/completions` for ANTHROPIC_MODEL is translated to Messages."""
 UPSTREAM_KEY = "sk-bench-upstream"
@@ -74,7 +77,7 @@ async def seed(upstream: str, out: Path, hot_keys: int, hot_members: int) -> Non
             ]
             session.add_all([member, broke, *hot])
             await session.flush()
-            for model in (OPENAI_MODEL, ANTHROPIC_MODEL, COMPAT_MODEL):
+            for model in (OPENAI_MODEL, ANTHROPIC_MODEL, COMPAT_MODEL, BEDROCK_MODEL):
                 await usage_service.set_price(
                     session,
                     owner,
@@ -102,6 +105,20 @@ async def seed(upstream: str, out: Path, hot_keys: int, hot_members: int) -> Non
                         }
                     ),
                 )
+            await pool_service.add_account(
+                session,
+                owner,
+                data=AccountCreate.model_validate(
+                    {
+                        "name": "bench-bedrock",
+                        "provider": "bedrock",
+                        "base_url": upstream,
+                        "api_key": BEDROCK_KEYS,
+                        "region": "us-east-1",
+                        "models": [BEDROCK_MODEL],
+                    }
+                ),
+            )
             await ledger_service.recharge(
                 session,
                 owner,

@@ -1,4 +1,5 @@
-"""Run the real Claude Code, Codex CLI and Qwen Code binaries for one non-interactive turn, offline.
+"""Run the real Claude Code, Codex CLI, Qwen Code and Gemini CLI binaries for one non-interactive
+turn, offline.
 
 Each run gets a fresh HOME (and CODEX_HOME), an environment built from an allowlist (no keys,
 proxies or config leak in from the host) and a hard timeout that kills the whole process group.
@@ -85,9 +86,14 @@ def qwen_bin() -> Path:
     return clients_dir() / "node_modules" / ".bin" / "qwen"
 
 
+def gemini_bin() -> Path:
+    return clients_dir() / "node_modules" / ".bin" / "gemini"
+
+
 def clients_available() -> bool:
     """Whether the binaries are installed (any version; ensure_clients() pins them)."""
-    return all(os.access(path, os.X_OK) for path in (claude_bin(), codex_bin(), qwen_bin()))
+    binaries = (claude_bin(), codex_bin(), qwen_bin(), gemini_bin())
+    return all(os.access(path, os.X_OK) for path in binaries)
 
 
 def ensure_clients(timeout: float = 600) -> str:
@@ -262,6 +268,61 @@ def run_qwen_code(
     events = _parse_json_list(result.stdout)
     final = next((e for e in reversed(events) if e.get("type") == "result"), None)
     text = final.get("result") if final is not None else None
+    return replace(result, final_text=text if isinstance(text, str) else None, events=events)
+
+
+GEMINI_SETTINGS = {
+    "privacy": {"usageStatisticsEnabled": False},
+    "telemetry": {"enabled": False},
+    "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
+    "security": {"auth": {"selectedType": "gemini-api-key"}},
+}
+"""No usage statistics (Clearcut), telemetry or update check: nothing but the base URL is called."""
+
+
+def run_gemini_cli(
+    base_url: str,
+    api_key: str,
+    prompt: str,
+    *,
+    model: str,
+    workdir: Path,
+    timeout: float = 120,
+    extra_args: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
+) -> ClientResult:
+    """Run `gemini -p PROMPT --output-format json --yolo --skip-trust -m MODEL` once.
+
+    Gemini CLI speaks the Gemini API (`streamGenerateContent?alt=sse` through its bundled
+    google-genai) to GOOGLE_GEMINI_BASE_URL (the server root) with GEMINI_API_KEY sent as
+    `x-goog-api-key`. `--yolo` approves its shell tool (`run_shell_command`, input
+    `{"command": str}`); `--skip-trust` because a headless run in an untrusted folder would
+    drop back to asking for approval; settings in a fresh HOME turn off statistics and updates.
+    """
+    argv = [
+        str(gemini_bin()),
+        "-p",
+        prompt,
+        "--output-format",
+        "json",
+        "--yolo",
+        "--skip-trust",
+        "-m",
+        model,
+        *extra_args,
+    ]
+    with tempfile.TemporaryDirectory(prefix="spectra-gemini-home-") as home:
+        (Path(home) / ".gemini").mkdir()
+        (Path(home) / ".gemini" / "settings.json").write_text(json.dumps(GEMINI_SETTINGS))
+        env = _base_env(home) | {"GOOGLE_GEMINI_BASE_URL": base_url, "GEMINI_API_KEY": api_key}
+        env |= extra_env or {}
+        result = _run(argv, env=env, cwd=workdir, timeout=timeout)
+    try:
+        output = json.loads(result.stdout)
+    except ValueError:
+        output = None
+    text = output.get("response") if isinstance(output, dict) else None
+    events = [output] if isinstance(output, dict) else []
     return replace(result, final_text=text if isinstance(text, str) else None, events=events)
 
 

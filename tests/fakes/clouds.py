@@ -6,7 +6,9 @@
   `x-amzn-ErrorType`.
 - `FakeVertex`: a Google OAuth token endpoint that checks the service-account JWT assertion
   (signature against the key's public half, audience) and issues bearer tokens, and the
-  Vertex `:rawPredict` / `:streamRawPredict` endpoints that accept only those tokens.
+  Vertex `:rawPredict` / `:streamRawPredict` endpoints (Claude) and the Google publisher
+  models' `:generateContent` / `:streamGenerateContent` / `:countTokens` (Gemini, answered as
+  `gemini.FakeGemini` does) that accept only those tokens.
 - `FakeAzure`: Azure OpenAI deployments: `api-key`, `api-version`, the deployment in the path
   (chat) or in `model` (Responses), the content-filter error.
 Each keeps the requests it took (`requests`) and a script of `Reply` / `Fail`.
@@ -29,7 +31,16 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from google.auth import crypt, jwt
 
-from .upstream import Fail, Reply, anthropic_body, anthropic_events, chat_body, responses_body
+from .upstream import (
+    Fail,
+    Reply,
+    anthropic_body,
+    anthropic_events,
+    chat_body,
+    chat_events,
+    responses_body,
+    responses_events,
+)
 
 JsonDict = dict[str, Any]
 
@@ -215,6 +226,8 @@ class FakeVertex(LocalFake):
         self.project = project
         self.issued: set[str] = set()
         self.token_requests = 0
+        self.signatures: set[str] = set()
+        """The Gemini thought signatures it has handed out."""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -223,7 +236,31 @@ class FakeVertex(LocalFake):
             "/v1/projects/{project}/locations/{region}/publishers/anthropic/models/{call}",
             self._predict,
         )
+        app.router.add_post(
+            "/v1/projects/{project}/locations/{region}/publishers/google/models/{call}",
+            self._generate,
+        )
         return app
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token not in self.issued:
+            return _google_error(
+                401, "UNAUTHENTICATED", "Request had invalid authentication credentials."
+            )
+        if request.match_info["project"] != self.project:
+            return _google_error(403, "PERMISSION_DENIED", "Permission denied on resource project.")
+        return None
+
+    async def _generate(self, request: web.Request) -> web.StreamResponse:
+        from .gemini import answer  # gemini.py builds on this module
+
+        body = await request.read()
+        self.requests.append((request.raw_path, dict(request.headers), body))
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        return await answer(self, self.signatures, request, json.loads(body))
 
     async def _token(self, request: web.Request) -> web.Response:
         self.token_requests += 1
@@ -252,13 +289,9 @@ class FakeVertex(LocalFake):
     async def _predict(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.requests.append((request.raw_path, dict(request.headers), body))
-        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if token not in self.issued:
-            return _google_error(
-                401, "UNAUTHENTICATED", "Request had invalid authentication credentials."
-            )
-        if request.match_info["project"] != self.project:
-            return _google_error(403, "PERMISSION_DENIED", "Permission denied on resource project.")
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
         data = json.loads(body)
         if request.match_info["call"] == "count-tokens:rawPredict" and "model" in data:
             return web.json_response({"input_tokens": len(json.dumps(data["messages"])) // 4})
@@ -334,6 +367,8 @@ class FakeAzure(LocalFake):
         self.deployments = deployments or {"gpt5-prod": "gpt-5"}
         """Deployment name -> the model it runs."""
         self.api_versions: list[str] = []
+        self.entra_tokens: set[str] = set()
+        """Bearer tokens it accepts instead of the api-key (a `FakeEntra`'s `issued`)."""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -350,7 +385,8 @@ class FakeAzure(LocalFake):
         return web.json_response({"object": "list", "data": models})
 
     def _refusal(self, request: web.Request) -> web.Response | None:
-        if request.headers.get("api-key") != self.api_key:
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if request.headers.get("api-key") != self.api_key and bearer not in self.entra_tokens:
             return _azure_error(
                 401, "401", "Access denied due to invalid subscription key or wrong API endpoint."
             )
@@ -360,7 +396,7 @@ class FakeAzure(LocalFake):
         self.api_versions.append(version)
         return None
 
-    async def _chat(self, request: web.Request) -> web.Response:
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.requests.append((request.path_qs, dict(request.headers), body))
         refusal = self._refusal(request)
@@ -371,9 +407,11 @@ class FakeAzure(LocalFake):
             return _azure_error(
                 404, "DeploymentNotFound", "The API deployment for this resource does not exist."
             )
-        return self._answer(self.deployments[deployment], chat=True)
+        return await self._answer(
+            self.deployments[deployment], chat=True, request=request, body=json.loads(body)
+        )
 
-    async def _responses(self, request: web.Request) -> web.Response:
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.requests.append((request.path_qs, dict(request.headers), body))
         refusal = self._refusal(request)
@@ -384,9 +422,14 @@ class FakeAzure(LocalFake):
             return _azure_error(
                 404, "DeploymentNotFound", "The API deployment for this resource does not exist."
             )
-        return self._answer(self.deployments[deployment], chat=False)
+        return await self._answer(
+            self.deployments[deployment], chat=False, request=request, body=json.loads(body)
+        )
 
-    def _answer(self, model: str, *, chat: bool) -> web.Response:
+    async def _answer(
+        self, model: str, *, chat: bool, request: web.Request, body: JsonDict
+    ) -> web.StreamResponse:
+        """The answer, streamed (SSE) when the body asks, as Azure does for both APIs."""
         behaviour = self.next()
         if isinstance(behaviour, Fail):
             if behaviour.kind == "content_filter":
@@ -402,8 +445,21 @@ class FakeAzure(LocalFake):
                 "Requests to the ChatCompletions_Create Operation have exceeded call rate limit.",
                 retry_after="7",
             )
-        body = chat_body(behaviour, model) if chat else responses_body(behaviour, model)
-        return web.Response(body=body, content_type="application/json")
+        if body.get("stream") is True:
+            options = body.get("stream_options") or {}
+            events = (
+                chat_events(behaviour, model, include_usage=options.get("include_usage") is True)
+                if chat
+                else responses_events(behaviour, model)
+            )
+            response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+            await response.prepare(request)
+            for event in events:
+                await response.write(event)
+            await response.write_eof()
+            return response
+        answer = chat_body(behaviour, model) if chat else responses_body(behaviour, model)
+        return web.Response(body=answer, content_type="application/json")
 
 
 def _azure_error(

@@ -6,10 +6,16 @@ one a whole response object, the last with `finishReason` and `usageMetadata` (w
 `promptTokenCount` includes `cachedContentTokenCount`). `FakeGemini` serves them on
 `/v1beta/models/{model}:...` (and `/v1/...`), checks `x-goog-api-key` (or `?key=`), and answers errors in
 Google's `{"error": {"code", "message", "status"}}` shape.
+
+Thought signatures: every `functionCall` part it answers carries a `thoughtSignature` of its
+own, and, as Gemini 3 does, it refuses a request whose model turn holds function calls without
+one of the signatures it issued (or the documented `skip_thought_signature_validator`) on the
+first call part: a client or gateway that drops or rewrites them fails here.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -20,6 +26,14 @@ from .upstream import Fail, Reply, _split
 
 JsonDict = dict[str, Any]
 GEMINI_MODELS = ("gemini-2.5-pro", "gemini-2.5-flash")
+
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+MISSING_SIGNATURE = (
+    "Function call is missing a thought_signature in functionCall parts. This is required for "
+    "tools to work correctly, and missing thought_signature may lead to degraded model "
+    "performance."
+)
+
 
 GEMINI_ERRORS: dict[str, tuple[int, str, str]] = {
     "rate_limited": (429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
@@ -33,6 +47,7 @@ GEMINI_ERRORS: dict[str, tuple[int, str, str]] = {
         "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
     ),
     "server_error": (500, "INTERNAL", "An internal error has occurred."),
+    "missing_signature": (400, "INVALID_ARGUMENT", MISSING_SIGNATURE),
     "quota_exhausted": (
         429,
         "RESOURCE_EXHAUSTED",
@@ -55,13 +70,30 @@ def gemini_usage(reply: Reply, thoughts: int = 0) -> JsonDict:
     return usage
 
 
+def thought_signature(call_id: str) -> str:
+    """The opaque signature the fake gives the call `call_id` (base64, like Google's)."""
+    return base64.b64encode(f"fake-thought:{call_id}".encode()).decode()
+
+
 def _call_part(reply: Reply) -> JsonDict:
     assert reply.tool_call is not None
     call = reply.tool_call
     return {
         "functionCall": {"id": call.call_id, "name": call.name, "args": call.arguments},
-        "thoughtSignature": "c2lnbmF0dXJl",
+        "thoughtSignature": thought_signature(call.call_id),
     }
+
+
+def signatures_ok(contents: list[Any], issued: set[str]) -> bool:
+    """Whether each model turn with function calls carries, on its first call part, a
+    signature the fake issued (or the documented skip value)."""
+    for content in contents:
+        if not isinstance(content, dict) or content.get("role") != "model":
+            continue
+        calls = [p for p in content.get("parts") or [] if "functionCall" in p]
+        if calls and calls[0].get("thoughtSignature") not in issued | {SKIP_SIGNATURE}:
+            return False
+    return True
 
 
 def _chunk(parts: list[JsonDict], model: str) -> JsonDict:
@@ -119,6 +151,8 @@ class FakeGemini(LocalFake):
     def __init__(self, *, api_key: str = "AIza-fake-gemini-key", default: Reply | None = None):
         super().__init__(default)
         self.api_key = api_key
+        self.signatures: set[str] = set()
+        """The thought signatures it has handed out."""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -145,27 +179,39 @@ class FakeGemini(LocalFake):
         return web.json_response({"models": models})
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:
-        model, _, method = request.match_info["call"].partition(":")
         body = await request.json()
         self.requests.append((request.path, request.query_string, dict(request.headers), body))
         if not self._authorised(request):
             return gemini_error("auth_failed")
-        if method not in ("generateContent", "streamGenerateContent", "countTokens"):
-            return gemini_error("invalid_request")
-        if method == "countTokens":
-            return web.json_response({"totalTokens": len(json.dumps(body)) // 4})
-        if not isinstance(body.get("contents"), list) or not body["contents"]:
-            return gemini_error("invalid_request")
-        behaviour = self.next()
-        if isinstance(behaviour, Fail):
-            return gemini_error(behaviour.kind)
-        if method == "generateContent":
-            return web.Response(body=gemini_body(behaviour, model), content_type="application/json")
-        if request.query.get("alt") != "sse":
-            return gemini_error("invalid_request")
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
-        await response.prepare(request)
-        for event in gemini_events(behaviour, model):
-            await response.write(event)
-        await response.write_eof()
-        return response
+        return await answer(self, self.signatures, request, body)
+
+
+async def answer(
+    fake: LocalFake, signatures: set[str], request: web.Request, body: JsonDict
+) -> web.StreamResponse:
+    """Answer an authorised `{model}:{method}` call (the route's `call`) with the fake's next
+    behaviour, as the Gemini API and Vertex AI's Google publisher models both do."""
+    model, _, method = request.match_info["call"].partition(":")
+    if method not in ("generateContent", "streamGenerateContent", "countTokens"):
+        return gemini_error("invalid_request")
+    if method == "countTokens":
+        return web.json_response({"totalTokens": len(json.dumps(body)) // 4})
+    if not isinstance(body.get("contents"), list) or not body["contents"]:
+        return gemini_error("invalid_request")
+    if not signatures_ok(body["contents"], signatures):
+        return gemini_error("missing_signature")
+    behaviour = fake.next()
+    if isinstance(behaviour, Fail):
+        return gemini_error(behaviour.kind)
+    if behaviour.tool_call is not None:
+        signatures.add(thought_signature(behaviour.tool_call.call_id))
+    if method == "generateContent":
+        return web.Response(body=gemini_body(behaviour, model), content_type="application/json")
+    if request.query.get("alt") != "sse":
+        return gemini_error("invalid_request")
+    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+    await response.prepare(request)
+    for event in gemini_events(behaviour, model):
+        await response.write(event)
+    await response.write_eof()
+    return response

@@ -5,6 +5,7 @@ model list."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 import pytest_asyncio
 from google import genai
 from google.genai import types as gtypes
-from tests.fakes.gemini import FakeGemini
+from tests.fakes.gemini import FakeGemini, thought_signature
 from tests.fakes.upstream import FakeUpstream, Reply, ToolCall
 
 from .world import UPSTREAM_KEY, World, expected_cost, serve
@@ -223,3 +224,49 @@ async def test_openai_callers_are_translated_to_gemini_accounts(
     assert [(r.protocol, r.status, r.cache_read_tokens) for r in records] == [
         ("openai_chat", "ok", 5)
     ] * 2
+
+
+async def test_thought_signatures_round_trip_on_a_gemini_account(
+    app: object, gemini_pool: tuple[World, FakeGemini]
+) -> None:
+    """The signature Gemini put on a function call reaches the SDK, and the SDK's next turn
+    carries it back upstream untouched; a turn that lost it is refused there (Gemini 3's 400,
+    passed to the caller)."""
+    world, fake = gemini_pool
+    call = ToolCall(name="run_shell_command", arguments={"command": "ls"}, call_id="fc_1")
+    fake.script.extend([Reply(text="", tool_call=call, **USAGE), Reply(text="Done.", **USAGE)])
+    async with serve(app) as base:
+        client = _client(base, world.secret)
+        first = await client.aio.models.generate_content(
+            model=GEMINI_MODEL, contents="list the files", config=CONFIG
+        )
+        assert first.candidates
+        assert first.candidates[0].content
+        model_turn = first.candidates[0].content
+        (part,) = [p for p in model_turn.parts or [] if p.function_call]
+        assert part.thought_signature == base64.b64decode(thought_signature("fc_1"))
+        answer = gtypes.Content(
+            role="user",
+            parts=[
+                gtypes.Part.from_function_response(
+                    name="run_shell_command", response={"output": "a.txt"}
+                )
+            ],
+        )
+        asked = gtypes.Content(role="user", parts=[gtypes.Part(text="list the files")])
+        stream = await client.aio.models.generate_content_stream(
+            model=GEMINI_MODEL, contents=[asked, model_turn, answer], config=CONFIG
+        )
+        assert "".join([c.text or "" async for c in stream]) == "Done."
+        part.thought_signature = None
+        with pytest.raises(genai.errors.ClientError) as caught:
+            await client.aio.models.generate_content(
+                model=GEMINI_MODEL, contents=[asked, model_turn, answer], config=CONFIG
+            )
+    assert caught.value.code == 400
+    echoed = fake.requests[1][3]["contents"][1]["parts"]
+    assert [p.get("thoughtSignature") for p in echoed] == [thought_signature("fc_1")]
+    assert len(fake.requests) == 3
+    await world.settle()
+    records = await world.records()
+    assert [r.status for r in records][:2] == ["ok", "ok"]

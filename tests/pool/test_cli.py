@@ -181,3 +181,36 @@ def test_pool_add_cloud_kinds_reads_credentials_from_env_and_files(  # type: ign
     for output in spectra.outputs:
         assert secret not in output
         assert private not in output
+
+
+def test_pool_add_azure_with_entra_id_reads_the_secret_from_env(  # type: ignore[no-untyped-def]
+    spectra,
+) -> None:
+    secret = "Entra~Client~Secret~SPECTRA~0123"
+    client = "0b6c5a3e-1d2f-4e5a-9b8c-7d6e5f4a3b21"
+    spectra.env.update(ENTRA_SECRET=secret)
+    added = spectra(
+        "pool", "add", "--name", "AzureEntra", "--provider", "azure_openai",
+        "--base-url", "https://acme-east.openai.azure.com", "--azure-tenant-id",
+        "contoso.onmicrosoft.com", "--azure-client-id", client,
+        "--azure-client-secret-env", "ENTRA_SECRET", "--models", "gpt5-prod", "--json",
+    )  # fmt: skip
+    partial = spectra(
+        "pool", "add", "--name", "Half", "--provider", "azure_openai",
+        "--base-url", "https://acme-east.openai.azure.com", "--azure-client-id", client,
+        "--models", "gpt5-prod", ok=False,
+    )  # fmt: skip
+    bad_client = spectra(
+        "pool", "add", "--name", "BadClient", "--provider", "azure_openai",
+        "--base-url", "https://acme-east.openai.azure.com", "--azure-tenant-id",
+        "contoso.onmicrosoft.com", "--azure-client-id", "nope",
+        "--azure-client-secret-env", "ENTRA_SECRET", "--models", "gpt5-prod", ok=False,
+    )  # fmt: skip
+    account = json.loads(added.stdout)
+    assert (account["provider"], account["credential_last4"]) == ("azure_openai", "3b21")
+    assert partial.returncode == 2
+    assert "--azure-client-secret-env" in partial.stderr
+    assert bad_client.returncode != 0
+    assert "GUID" in bad_client.stderr + bad_client.stdout
+    for output in spectra.outputs:
+        assert secret not in output

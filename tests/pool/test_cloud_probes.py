@@ -106,3 +106,25 @@ async def test_vertex_probe_exchanges_the_key_and_counts_tokens(real_clock: None
     assert ok.ok, ok.message
     assert fake.requests[0][0].endswith("/publishers/anthropic/models/count-tokens:rawPredict")
     assert (bad.ok, bad.failure_type) == (False, "auth_failed")
+
+
+async def test_a_gemini_only_vertex_account_is_probed_on_a_gemini_model(real_clock: None) -> None:
+    async with UpstreamClient() as client, FakeVertex(public_pem=b"") as fake:
+        info, fake.public_pem = service_account_info(f"{fake.url}/token")
+        outcomes = [
+            await probe(
+                client,
+                provider="vertex",
+                base_url=fake.url,
+                credential=Credential(json.dumps(info)),
+                models=models,
+                settings={"region": "us-central1", "project": "acme-ai"},
+            )
+            for models in (["gemini-*"], ["gemini-2.5-pro", "claude-*"])
+        ]
+    assert all(o.ok for o in outcomes), [o.message for o in outcomes]
+    google = "/v1/projects/acme-ai/locations/us-central1/publishers/google/models/"
+    assert [path for path, _, _ in fake.requests] == [
+        f"{google}gemini-2.5-flash:countTokens",
+        f"{google}gemini-2.5-pro:countTokens",
+    ]

@@ -283,3 +283,47 @@ def test_every_kind_is_accepted_speaks_a_protocol_and_has_a_translation_target()
     assert set(get_args(ProviderName)) == set(PROVIDERS) == set(TRANSLATION_TARGETS)
     for kind in PROVIDERS:
         assert kind in PROTOCOL_PROVIDERS[TRANSLATION_TARGETS[kind]], kind
+
+
+async def test_api_edits_a_cloud_accounts_settings_by_the_same_rules(
+    client: httpx.AsyncClient, act_as: Callable[[Actor], None], admin: Actor
+) -> None:
+    """PATCH region/project/api_version: checked as at creation, audited; the kind's own
+    endpoint follows the region, a custom one stays; a setting of another kind is refused."""
+    act_as(admin)
+    body = {
+        "name": "Vertex US",
+        "provider": "vertex",
+        "api_key": _service_account(),
+        "region": "us-east5",
+        "models": ["claude-*", "gemini-*"],
+    }
+    created = (await client.post("/api/pool/accounts", json=body)).json()
+    url = f"/api/pool/accounts/{created['id']}"
+    moved = await client.patch(url, json={"region": "europe-west4", "project": "acme-ai-eu"})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["settings"] == {"region": "europe-west4", "project": "acme-ai-eu"}
+    assert moved.json()["base_url"] == "https://europe-west4-aiplatform.googleapis.com"
+    bad = await client.patch(url, json={"region": "Mars One"})
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["error"]["code"] == "pool_account_invalid"
+    other = await client.patch(url, json={"api_version": "2024-10-21"})
+    assert other.status_code == 422
+    assert "takes no api_version" in other.json()["error"]["message"]
+    kept = await client.get(url)
+    assert kept.json()["settings"] == {"region": "europe-west4", "project": "acme-ai-eu"}
+    azure = await client.post(
+        "/api/pool/accounts",
+        json={
+            "name": "Azure",
+            "provider": "azure_openai",
+            "base_url": "https://acme.openai.azure.com",
+            "api_key": "azure-key-0123456789",
+            "models": ["gpt5-prod"],
+        },
+    )
+    versioned = await client.patch(
+        f"/api/pool/accounts/{azure.json()['id']}", json={"api_version": "2024-10-21"}
+    )
+    assert versioned.json()["settings"] == {"api_version": "2024-10-21"}
+    assert versioned.json()["base_url"] == "https://acme.openai.azure.com"

@@ -6,6 +6,8 @@ and api-version), and each provider's errors land in the typed taxonomy."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,9 +15,12 @@ from typing import Any
 
 import anthropic
 import boto3
+import google.oauth2.credentials
 import httpx2
 import openai
 import pytest
+from google import genai
+from google.genai import types as gtypes
 from tests.fakes.clouds import FakeAzure, FakeBedrock, FakeVertex, service_account_info
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.upstream import Fail, Reply, ToolCall
@@ -23,6 +28,7 @@ from tests.fakes.upstream import Fail, Reply, ToolCall
 from spectra.kit import clock as clock_module
 from spectra.providers import (
     FailureType,
+    Provider,
     UpstreamClient,
     WireProtocol,
     azure,
@@ -31,6 +37,7 @@ from spectra.providers import (
     classify_stream_error,
     gemini,
     make_tap,
+    upstream_headers,
     vertex,
 )
 from spectra.providers.anthropic import AnthropicMessagesTap
@@ -318,3 +325,138 @@ async def test_gemini_upstream_requests_and_errors(client: UpstreamClient) -> No
             failure = classify_response("gemini", status, back, error)
             assert failure is not None
             assert failure.type is failure_type, kind
+
+
+async def test_genai_vertex_client_and_spectra_requests_reach_gemini_on_vertex(
+    client: UpstreamClient, real_clock: None
+) -> None:
+    """google-genai's Vertex client (`vertexai=True`) gets Gemini answers, streamed and not,
+    and a token count from the fake; Spectra's request (same path, its own bearer token, no
+    key header) passes the same checks."""
+    async with FakeVertex(public_pem=b"", default=REPLY) as fake:
+        info, fake.public_pem = service_account_info(f"{fake.url}/token")
+        token = await vertex.AccessTokens(info).token()
+        options = gtypes.HttpOptions(
+            base_url=fake.url, api_version="v1", httpx_async_client=httpx2.AsyncClient()
+        )
+        sdk = genai.Client(
+            vertexai=True,
+            project="acme-ai",
+            location="us-central1",
+            credentials=google.oauth2.credentials.Credentials(token),  # type: ignore[no-untyped-call]
+            http_options=options,
+        )
+        plain = await sdk.aio.models.generate_content(model="gemini-2.5-pro", contents="list")
+        assert plain.text == "Listing."
+        assert [(f.name, f.args) for f in plain.function_calls or []] == [
+            ("Bash", {"command": "ls"})
+        ]
+        assert plain.usage_metadata is not None
+        assert plain.usage_metadata.cached_content_token_count == 8
+        stream = await sdk.aio.models.generate_content_stream(
+            model="gemini-2.5-pro", contents="list"
+        )
+        chunks = [c async for c in stream]
+        assert "".join(c.text or "" for c in chunks if c.candidates) == "Listing."
+        counted = await sdk.aio.models.count_tokens(model="gemini-2.5-pro", contents="list")
+        assert counted.total_tokens
+        prefix = (
+            "/v1/projects/acme-ai/locations/us-central1/publishers/google/models/gemini-2.5-pro"
+        )
+        assert [path for path, _, _ in fake.requests] == [
+            f"{prefix}:generateContent",
+            f"{prefix}:streamGenerateContent?alt=sse",
+            f"{prefix}:countTokens",
+        ]
+        url = vertex.generate_url(
+            fake.url, project="acme-ai", region="us-central1", model="gemini-2.5-pro", stream=True
+        )
+        assert url == fake.url + fake.requests[1][0]
+        body = json.dumps({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}).encode()
+        caller = [("content-type", "application/json"), ("x-goog-api-key", "member-key")]
+        headers = [
+            *upstream_headers(Provider.VERTEX, caller, api_key="", protocol=WireProtocol.GEMINI),
+            ("Authorization", f"Bearer {token}"),
+        ]
+        assert "x-goog-api-key" not in {k.lower() for k, _ in headers}
+        status, _, raw = await _send(client, url, headers, body)
+        assert status == 200
+        tap = make_tap(WireProtocol.GEMINI)
+        tap.feed(raw)
+        assert tap.finished
+        assert tap.usage is not None
+        assert (tap.usage.input_tokens, tap.usage.cache_read_tokens) == (40, 8)
+        status, back, error = await _send(
+            client, url, [("Authorization", "Bearer ya29.forged")], body
+        )
+        failure = classify_response("vertex", status, back, error)
+        assert failure is not None
+        assert failure.type is FailureType.AUTH_FAILED
+        fake.script.append(Fail("rate_limited"))
+        status, back, error = await _send(client, url, headers, body)
+        failure = classify_response("vertex", status, back, error)
+        assert failure is not None
+        assert (status, failure.type) == (429, FailureType.RATE_LIMITED)
+
+
+def test_the_event_stream_decoder_agrees_with_botocores_and_checks_checksums() -> None:
+    """Spectra's decoder against botocore's `EventStreamBuffer` on the same bytes (headers of
+    every type, split anywhere), and a flipped bit refused by either checksum."""
+    import struct
+    import uuid
+
+    from botocore.eventstream import EventStreamBuffer
+    from tests.fakes.clouds import bedrock_chunk, bedrock_exception
+
+    def typed_header_message() -> bytes:  # every header type, as the spec lists them
+        headers = b""
+        for name, kind, value in (
+            ("t", 0, b""),
+            ("f", 1, b""),
+            ("b", 2, b"\x07"),
+            ("s", 3, struct.pack("!h", 300)),
+            ("i", 4, struct.pack("!i", 70000)),
+            ("l", 5, struct.pack("!q", 2**40)),
+            ("x", 6, struct.pack("!H", 3) + b"\x00\x01\x02"),
+            ("ts", 8, struct.pack("!q", 1_700_000_000_000)),
+            ("u", 9, uuid.uuid4().bytes),
+            (":message-type", 7, struct.pack("!H", 5) + b"event"),
+            (":event-type", 7, struct.pack("!H", 5) + b"chunk"),
+        ):
+            headers += bytes([len(name)]) + name.encode() + bytes([kind]) + value
+        event = {"type": "ping"}
+        payload = json.dumps({"bytes": base64.b64encode(json.dumps(event).encode()).decode()})
+        total = 12 + len(headers) + len(payload) + 4
+        prelude = struct.pack("!II", total, len(headers))
+        prelude += struct.pack("!I", binascii.crc32(prelude))
+        message = prelude + headers + payload.encode()
+        return message + struct.pack("!I", binascii.crc32(message))
+
+    events: list[dict[str, Any]] = [
+        {"type": "message_start", "message": {"usage": {"input_tokens": 5}}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "é"}},
+    ]
+    raw = b"".join(bedrock_chunk(e) for e in events) + typed_header_message()
+    raw += bedrock_exception("throttlingException", "slow down")
+    reference = EventStreamBuffer()
+    reference.add_data(raw)
+    expected = [(m.headers.get(":message-type"), json.loads(m.payload or b"{}")) for m in reference]
+    assert len(expected) == 4
+    for step in (1, 7, 64, len(raw)):
+        decoder = bedrock.EventStreamToSSE()
+        sse = b"".join(decoder.feed(raw[i : i + step]) for i in range(0, len(raw), step))
+        blocks = [b for b in sse.decode().split("\n\n") if b]
+        assert [b.split("\n")[0] for b in blocks] == [
+            "event: message_start",
+            "event: content_block_delta",
+            "event: ping",
+            "event: error",
+        ]
+        datas = [json.loads(b.split("\n")[1].removeprefix("data: ")) for b in blocks]
+        assert datas[:3] == [json.loads(base64.b64decode(p["bytes"])) for kind, p in expected[:3]]
+        assert datas[3]["error"]["message"] == expected[3][1]["message"]
+    for flip in (5, 20, len(raw) // 2):  # in a prelude, in headers, in a payload
+        broken = bytearray(raw)
+        broken[flip] ^= 0x01
+        with pytest.raises(bedrock.EventStreamError):
+            bedrock.EventStreamToSSE().feed(bytes(broken))

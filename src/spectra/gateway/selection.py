@@ -77,11 +77,21 @@ def _kind_url(selection: Selection, protocol: WireProtocol, stream: bool) -> str
 
 
 async def _vertex(
-    selection: Selection, body: bytes, headers: list[tuple[str, str]]
+    selection: Selection, body: bytes, headers: list[tuple[str, str]], stream: bool
 ) -> tuple[str, bytes, list[tuple[str, str]]]:
-    """A Messages request as Vertex's rawPredict takes it, with the account's bearer token
-    (cached; a key Google refuses raises an auth failure, which fails over)."""
+    """A Messages request as Vertex's rawPredict takes it, or a Gemini one as its
+    generateContent does, with the account's bearer token (cached; a key Google refuses raises
+    an auth failure, which fails over)."""
     token = await vertex.tokens_for(selection.credential.reveal()).token()
+    if selection.upstream_protocol == vertex.GEMINI_PROTOCOL:
+        url = vertex.generate_url(
+            selection.base_url,
+            project=selection.settings["project"],
+            region=selection.settings["region"],
+            model=selection.upstream_model,
+            stream=stream,
+        )
+        return url, body, [*headers, ("Authorization", f"Bearer {token}")]
     fields = json.loads(body)
     url = vertex.predict_url(
         selection.base_url,
@@ -91,6 +101,16 @@ async def _vertex(
         stream=fields.get("stream") is True,
     )
     return url, vertex.request_body(fields), [*headers, ("Authorization", f"Bearer {token}")]
+
+
+async def _azure(selection: Selection, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """With Entra client credentials, the app's bearer token (cached; refused credentials
+    raise an auth failure, which fails over); an API key is already in `headers`."""
+    secret = selection.credential.reveal()
+    if not azure.is_entra(secret):
+        return headers
+    token = await azure.tokens_for(secret).token()
+    return [*headers, ("Authorization", f"Bearer {token}")]
 
 
 def _bedrock(
@@ -111,7 +131,7 @@ def _bedrock(
         if beta.strip()
     ]
     data = bedrock.request_body(fields, betas=betas)
-    keys = bedrock.AwsKeys.from_json(selection.credential.reveal())
+    keys = bedrock.keys_of(selection.credential.reveal())
     signed = bedrock.signed_headers("POST", url, data, keys=keys, region=region, stream=stream)
     return url, data, signed
 
@@ -217,15 +237,18 @@ async def forward(
             api_key=selection.credential.reveal(),
             body_decompressed=body_decompressed or context is not None,
             long_context=long_context,
+            protocol=WireProtocol(selection.upstream_protocol or protocol.value),
         )
         sent_at = time.monotonic()
         try:
             if selection.provider == "vertex":
                 url, upstream_body, send_headers = await _vertex(
-                    selection, upstream_body, send_headers
+                    selection, upstream_body, send_headers, info.stream
                 )
             elif selection.provider == "bedrock":
                 url, upstream_body, send_headers = _bedrock(selection, upstream_body, send_headers)
+            elif selection.provider == "azure_openai":
+                send_headers = await _azure(selection, send_headers)
             response = await client.send(
                 "POST", url, headers=send_headers, body=upstream_body, timeouts=timeouts
             )

@@ -1,6 +1,6 @@
 """The probe request of each cloud kind: Gemini `GET /v1beta/models`, Azure OpenAI
-`GET /openai/models`, Vertex's Claude token counter (after the service-account token
-exchange), and for Bedrock, which has no free call, an InvokeModel of at most one output
+`GET /openai/models` (with the api-key, or an Entra ID token), Vertex's Claude token counter, or a Gemini model's `countTokens` when the
+probed model is one (after the service-account token exchange), and for Bedrock, which has no free call, an InvokeModel of at most one output
 token (a few tokens' cost per probe)."""
 
 from __future__ import annotations
@@ -26,13 +26,22 @@ async def cloud_request(
         return "GET", f"{base}/v1beta/models", headers, None
     if kind == "azure_openai":
         query = urlencode({"api-version": settings.get("api_version", azure.DEFAULT_API_VERSION)})
-        headers = azure.upstream_headers([], api_key=credential.reveal())
+        secret = credential.reveal()
+        headers = azure.upstream_headers([], api_key=secret)
+        if azure.is_entra(secret):
+            token = await azure.tokens_for(secret).token()
+            headers.append(("Authorization", f"Bearer {token}"))
         return "GET", f"{base}/openai/models?{query}", headers, None
     if kind == "vertex":
         token = await vertex.tokens_for(credential.reveal()).token()
-        url = vertex.count_tokens_url(base, project=settings["project"], region=settings["region"])
-        body = json.dumps(_PING | {"model": vertex.model_id(model or "claude-haiku-4-5")})
         headers = [("Authorization", f"Bearer {token}"), ("content-type", "application/json")]
+        project, region = settings["project"], settings["region"]
+        if model is not None and vertex.is_gemini(model):
+            url = vertex.google_model_url(base, project=project, region=region, model=model)
+            body = json.dumps({"contents": [{"role": "user", "parts": [{"text": "ping"}]}]})
+            return "POST", f"{url}:countTokens", headers, body.encode()
+        url = vertex.count_tokens_url(base, project=project, region=region)
+        body = json.dumps(_PING | {"model": vertex.model_id(model or "claude-haiku-4-5")})
         return "POST", url, headers, body.encode()
     region = settings["region"]
     url = bedrock.invoke_url(

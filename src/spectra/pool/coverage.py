@@ -13,7 +13,7 @@ from typing import Any
 
 from .models import PoolAccount
 from .scheduler import TRANSLATION_OFF
-from .state import PROTOCOL_PROVIDERS, snapshot_of, upstream_model
+from .state import protocols_for, snapshot_of, upstream_model
 from .states import AccountState
 
 NOT_LISTED = "model not listed"
@@ -67,10 +67,6 @@ class Coverage:
     """The model names and patterns the accounts the caller can reach list (for a refusal)."""
 
 
-def protocols_of(provider: str) -> tuple[str, ...]:
-    return tuple(p for p, providers in PROTOCOL_PROVIDERS.items() if provider in providers)
-
-
 def coverage(
     accounts: Iterable[PoolAccount],
     model: str,
@@ -84,9 +80,9 @@ def coverage(
     fits: list[AccountFit] = []
     served: set[str] = set()
     for row in accounts:
-        speaks = protocols_of(row.provider)
-        translated = protocol is not None and protocol not in speaks
         upstream = upstream_model(row.models or (), dict(row.aliases or {}), model)
+        speaks = protocols_for(row.provider, upstream)
+        translated = protocol is not None and protocol not in speaks
         if not translated or row.is_translation_allowed:
             served.update(row.models or ())
         reason = _skip_reason(row, upstream, translated, group_id, now)

@@ -2,7 +2,9 @@
 (region, project, api-version), the default base URL. The protocols each speaks are
 `state.PROTOCOL_PROVIDERS` (translated traffic: `state.TRANSLATION_TARGETS`).
 
-`anthropic`, `openai`, `openai_compatible`, `gemini` and `azure_openai` take an API key.
+`anthropic`, `openai`, `openai_compatible`, `gemini` and `azure_openai` take an API key;
+`azure_openai` alternatively Entra ID client credentials as JSON (`{"tenant_id", "client_id",
+"client_secret", "authority"?}`).
 `bedrock` takes an IAM access key: `{"access_key_id", "secret_access_key", "session_token"?}`
 as JSON, or `ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]`. `vertex` takes a
 service-account key file's JSON. Each is checked here before it is sealed; the stored form
@@ -50,6 +52,9 @@ def clean_credential(kind: str, raw: str) -> CleanCredential:
     if kind == "vertex":
         info = _service_account(raw)
         return CleanCredential(json.dumps(info), str(info.get("private_key_id") or "")[-4:])
+    if kind == "azure_openai" and azure.is_entra(raw.strip()):
+        app = _entra_app(raw.strip())
+        return CleanCredential(app.to_json(), app.client_id[-4:])
     key = clean_api_key(raw)
     return CleanCredential(key, last4(key))
 
@@ -98,6 +103,41 @@ def _aws_keys(raw: str) -> bedrock.AwsKeys:
             field="api_key",
         )
     return keys
+
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_TENANT = re.compile(r"^[0-9A-Za-z.-]{1,128}$")
+_AUTHORITY = re.compile(r"^(https://)?[A-Za-z0-9.-]+(:\d{1,5})?/?$")
+
+
+def _entra_app(raw: str) -> azure.EntraApp:
+    hint = (
+        "Entra ID client credentials are JSON with tenant_id, client_id (a GUID) and "
+        "client_secret (and, outside the public cloud, authority)"
+    )
+    try:
+        app = azure.EntraApp.from_json(raw)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CredentialMissingError(
+            f"{hint}; this is not: {_reason(exc)}.", field="api_key"
+        ) from exc
+    if not _TENANT.match(app.tenant_id):
+        raise CredentialMissingError(
+            "The tenant id is a GUID or a domain (e.g. contoso.onmicrosoft.com).", field="api_key"
+        )
+    if not _GUID.match(app.client_id):
+        raise CredentialMissingError(f"{hint}; the client id is no GUID.", field="api_key")
+    if len(app.client_secret) < 8 or any(c.isspace() for c in app.client_secret):
+        raise CredentialMissingError(
+            "That does not look like a client secret (too short, or it contains spaces).",
+            field="api_key",
+        )
+    if app.authority and not _AUTHORITY.match(app.authority):
+        raise CredentialMissingError(
+            "The authority is the cloud's login host over https (e.g. login.microsoftonline.us).",
+            field="api_key",
+        )
+    return app
 
 
 def _service_account(raw: str) -> dict[str, object]:
@@ -163,6 +203,22 @@ def clean_settings(
         )
     _check(kind, given)
     return given
+
+
+def changed_settings(
+    kind: str, current: dict[str, str], changes: dict[str, str | None]
+) -> dict[str, str]:
+    """An account's settings with `changes` applied (an empty value keeps the current one),
+    checked by the same rules as when it was added."""
+    merged: dict[str, str | None] = dict(current)
+    merged.update({k: v for k, v in changes.items() if v is not None and v.strip()})
+    return clean_settings(
+        kind,
+        region=merged.get("region"),
+        project=merged.get("project"),
+        api_version=merged.get("api_version"),
+        credential="{}",
+    )
 
 
 def _check(kind: str, settings: dict[str, str]) -> None:

@@ -8,7 +8,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from spectra.providers import anthropic, openai
+from spectra.providers import anthropic, openai, vertex
 from spectra.providers.client import Timeouts, UpstreamClient
 from spectra.providers.errors import UpstreamFailure, classify_exception
 
@@ -51,6 +51,8 @@ async def probe(
 ) -> ProbeOutcome:
     """Send one cheap request and classify its outcome; never raises for upstream trouble."""
     model = probe_model(models)
+    if model is None and provider == "vertex" and models and all(map(vertex.is_gemini, models)):
+        model = "gemini-2.5-flash"  # a Gemini-only Vertex account: its Gemini token counter
     body: bytes | None = None
     started = time.perf_counter()
     if provider in CLOUD_KINDS:

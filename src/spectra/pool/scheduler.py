@@ -34,7 +34,14 @@ from spectra.providers.errors import UpstreamFailure
 from .affinity import RedisAffinity
 from .credentials import Credential
 from .errors import ModelNotServedError, NoAccountAvailableError, model_not_served
-from .state import PROTOCOL_PROVIDERS, TRANSLATION_TARGETS, AccountRuntime, PoolState
+from .state import (
+    MODEL_PROTOCOL_KINDS,
+    PROTOCOL_PROVIDERS,
+    TRANSLATION_TARGETS,
+    AccountRuntime,
+    PoolState,
+    serves_in,
+)
 from .states import AccountState, Failure, Success, Tick
 from .urls import upstream_url
 
@@ -157,16 +164,20 @@ class Scheduler:
         now = utc_now()
         group = None if group_id is None else str(group_id)
         trace: list[Skip] = []
-        usable = self._candidates(providers, model, group, now, exclude, trace)
+        usable = self._candidates(protocol, providers, model, group, now, exclude, trace)
         upstream_protocol = protocol
         if not usable and translate:
-            seen = set(providers)
+            # A kind is looked at under one protocol only, but a kind whose protocol follows
+            # the model (Vertex) under each: it serves any one model in only one of them.
+            seen = set(providers) - MODEL_PROTOCOL_KINDS
             for other, kinds in PROTOCOL_PROVIDERS.items():
                 fresh = kinds - seen
-                if not fresh:
+                if other == protocol or not fresh:
                     continue
-                seen |= fresh
-                usable = self._candidates(fresh, model, group, now, exclude, trace, translated=True)
+                seen |= fresh - MODEL_PROTOCOL_KINDS
+                usable = self._candidates(
+                    other, fresh, model, group, now, exclude, trace, translated=True
+                )
                 if usable:
                     upstream_protocol = other
                     break
@@ -185,7 +196,7 @@ class Scheduler:
                 skipped=[{"account": s.account_name, "reason": s.reason} for s in trace],
             )
         chosen, upstream, sticky = self._choose(usable, session_key, trace)
-        if upstream_protocol != protocol:
+        if upstream_protocol != protocol and chosen.config.provider not in MODEL_PROTOCOL_KINDS:
             upstream_protocol = TRANSLATION_TARGETS.get(chosen.config.provider, upstream_protocol)
         if chosen.snapshot.state is AccountState.COOLING:
             self.state.apply_event(chosen.config.id, Tick(now), actor_label="gateway")
@@ -216,6 +227,7 @@ class Scheduler:
 
     def _candidates(
         self,
+        protocol: str,
         providers: frozenset[str] | set[str],
         model: str,
         group: str | None,
@@ -234,7 +246,7 @@ class Scheduler:
             if config.provider not in providers:
                 continue
             upstream = config.upstream_model(model)
-            if upstream is None:
+            if upstream is None or not serves_in(config.provider, protocol, upstream):
                 continue
             if translated and not config.translate:
                 trace.append(Skip(config.id, config.name, TRANSLATION_OFF))

@@ -141,7 +141,8 @@ class AccountCreate(BaseModel):
     api_key: SecretStr = Field(
         description="The upstream credential; stored encrypted, never shown again. An API key; "
         "for bedrock ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]; for vertex the "
-        "service-account key file's JSON."
+        "service-account key file's JSON; for azure_openai the api-key or Entra ID client "
+        'credentials as JSON {"tenant_id", "client_id", "client_secret", "authority"?}.'
     )
     region: str | None = Field(default=None, max_length=40, description="bedrock, vertex")
     project: str | None = Field(default=None, max_length=40, description="vertex")
@@ -232,6 +233,9 @@ class AccountUpdate(BaseModel):
     translate: bool | None = Field(
         default=None, description="May serve callers of another protocol (translated)."
     )
+    region: str | None = Field(default=None, max_length=40, description="bedrock, vertex")
+    project: str | None = Field(default=None, max_length=40, description="vertex")
+    api_version: str | None = Field(default=None, max_length=40, description="azure_openai")
 
     @field_validator("name")
     @classmethod

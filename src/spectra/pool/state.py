@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from spectra.db.serverkey import ServerKeys
 from spectra.db.session import Database, read_scope
 from spectra.kit.clock import utc_now
+from spectra.providers import vertex
 
 from . import repository
 from .credentials import Credential, unseal
@@ -40,8 +41,11 @@ PROTOCOL_PROVIDERS: dict[str, frozenset[str]] = {
     "anthropic_messages": frozenset({"anthropic", "bedrock", "vertex"}),
     "openai_chat": frozenset({"openai", "openai_compatible", "azure_openai"}),
     "openai_responses": frozenset({"openai", "openai_compatible", "azure_openai"}),
-    "gemini_generate_content": frozenset({"gemini"}),
+    "gemini_generate_content": frozenset({"gemini", "vertex"}),
 }
+MODEL_PROTOCOL_KINDS = frozenset({"vertex"})
+"""Kinds listed under several protocols whose protocol follows the model: a Vertex account
+speaks Gemini's for Gemini models, Anthropic's for Claude (`vertex.protocol_of`)."""
 
 TRANSLATION_TARGETS: dict[str, str] = {
     "anthropic": "anthropic_messages",
@@ -59,6 +63,22 @@ OpenAI-compatible servers commonly implement only Chat Completions, and Azure Op
 Chat on every deployment and api-version (Responses only on recent ones)."""
 
 _ALERT_EVERY = timedelta(minutes=5)
+
+
+def serves_in(provider: str, protocol: str, upstream: str) -> bool:
+    """Whether an account of `provider` takes the upstream model `upstream` in `protocol`."""
+    if provider in MODEL_PROTOCOL_KINDS:
+        return vertex.protocol_of(upstream) == protocol
+    return provider in PROTOCOL_PROVIDERS.get(protocol, frozenset())
+
+
+def protocols_for(provider: str, upstream: str | None) -> tuple[str, ...]:
+    """The protocols an account of `provider` speaks (for `upstream`, when it is known)."""
+    return tuple(
+        p
+        for p, kinds in PROTOCOL_PROVIDERS.items()
+        if provider in kinds and (upstream is None or serves_in(provider, p, upstream))
+    )
 
 
 def upstream_model(models: Iterable[str], aliases: dict[str, str], model: str) -> str | None:

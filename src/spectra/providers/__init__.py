@@ -77,13 +77,20 @@ def upstream_headers(
     api_key: str,
     body_decompressed: bool = False,
     long_context: bool = False,
+    protocol: WireProtocol | None = None,
 ) -> list[tuple[str, str]]:
-    """Headers to send to an upstream of `provider` (see `headers.py` for the rules).
-    `long_context`: the model's price has long-context tiers, so `context-1m` may pass."""
+    """Headers to send to an upstream of `provider` in `protocol` (see `headers.py` for the
+    rules). `long_context`: the model's price has long-context tiers, so `context-1m` may pass."""
     if provider is Provider.GEMINI:
         return gemini.upstream_headers(
             caller_headers, api_key=api_key, body_decompressed=body_decompressed
         )
+    if provider is Provider.VERTEX and protocol is WireProtocol.GEMINI:
+        # Gemini's headers without a key: the request carries a bearer token.
+        headers = gemini.upstream_headers(
+            caller_headers, api_key="", body_decompressed=body_decompressed
+        )
+        return [(k, v) for k, v in headers if k.lower() != "x-goog-api-key"]
     if provider in (Provider.BEDROCK, Provider.VERTEX):
         # Anthropic's headers without a key: the request is signed or carries a bearer token.
         headers = anthropic.upstream_headers(

@@ -3,7 +3,7 @@
 The body is Anthropic's Messages body without `model` and `stream`, with
 `anthropic_version: bedrock-2023-05-31` (and `anthropic-beta` headers as `anthropic_beta`).
 Requests are signed with SigV4 by botocore's signer (service `bedrock`). A streamed answer
-comes in AWS event-stream framing, decoded with botocore's parser: each `chunk` event carries
+comes in AWS event-stream framing (decoded here, see `EventStreamToSSE`): each `chunk` event carries
 one Anthropic stream event (base64 in `bytes`), re-emitted here as the SSE the rest of the
 gateway reads; an exception message becomes an Anthropic `error` event. Errors outside a
 stream name their type in `x-amzn-ErrorType` (see `cloud_errors.py`).
@@ -12,7 +12,10 @@ stream name their type in `x-amzn-ErrorType` (see `cloud_errors.py`).
 from __future__ import annotations
 
 import base64
+import binascii
+import functools
 import json
+import struct
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -20,7 +23,6 @@ from urllib.parse import quote
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from botocore.eventstream import EventStreamBuffer
 
 from .cloud_errors import AWS_ANTHROPIC_TYPES
 
@@ -63,6 +65,20 @@ class AwsKeys:
         return json.dumps(data)
 
 
+@functools.lru_cache(maxsize=1024)
+def keys_of(stored: str) -> AwsKeys:
+    """The keys of a stored credential, parsed once per credential (the hot path signs every
+    request with them)."""
+    return AwsKeys.from_json(stored)
+
+
+@functools.lru_cache(maxsize=1024)
+def _signer(keys: AwsKeys, region: str) -> SigV4Auth:
+    """One botocore signer per key and region, reused by every request signed with them."""
+    credentials = Credentials(keys.access_key_id, keys.secret_access_key, keys.session_token)
+    return SigV4Auth(credentials, SERVICE, region)
+
+
 def model_id(model: str, *, region: str, cross_region: bool = False) -> str:
     """The Bedrock model id of a public model name (unknown names pass as given). With
     `cross_region`, the geography's inference profile (`us.`, `eu.`, `apac.`)."""
@@ -102,28 +118,85 @@ def signed_headers(
         data=body,
         headers={"Content-Type": "application/json", "Accept": accept},
     )
-    credentials = Credentials(keys.access_key_id, keys.secret_access_key, keys.session_token)
-    SigV4Auth(credentials, SERVICE, region).add_auth(request)
+    _signer(keys, region).add_auth(request)
     return [(str(k), str(v)) for k, v in request.headers.items()]
 
 
+class EventStreamError(ValueError):
+    """Bytes that are not AWS event-stream framing (bad length or checksum)."""
+
+
+_PRELUDE = struct.Struct("!III")
+_MAX_MESSAGE = 16 * 1024 * 1024
+_FIXED = {0: 0, 1: 0, 2: 1, 3: 2, 4: 4, 5: 8, 8: 8, 9: 16}
+"""Header value sizes by type (true, false, byte, short, int, long, timestamp, uuid); 6 (bytes)
+and 7 (string) carry a two-byte length."""
+
+
 class EventStreamToSSE:
-    """Bedrock's event-stream bytes in (split anywhere), Anthropic SSE bytes out."""
+    """Bedrock's event-stream bytes in (split anywhere), Anthropic SSE bytes out.
+
+    The framing (application/vnd.amazon.eventstream): a prelude of total length, headers length
+    and the prelude's CRC32, the headers, the payload, the message's CRC32. Decoded here (both
+    checksums checked) rather than by botocore's `EventStreamBuffer`, which costs ~50 µs per
+    event in pure Python: most of a streamed Bedrock request's extra CPU (bench/RESULTS.md);
+    `tests/providers/test_clouds.py` checks both agree."""
 
     def __init__(self) -> None:
-        self._buffer = EventStreamBuffer()
+        self._pending = b""
 
     def feed(self, chunk: bytes) -> bytes:
-        self._buffer.add_data(chunk)
-        return b"".join(_sse(message) for message in self._buffer)
+        data = self._pending + chunk if self._pending else chunk
+        out: list[bytes] = []
+        pos = 0
+        while len(data) - pos >= _PRELUDE.size:
+            total, headers_length, prelude_crc = _PRELUDE.unpack_from(data, pos)
+            if binascii.crc32(data[pos : pos + 8]) != prelude_crc:
+                raise EventStreamError("event-stream prelude checksum mismatch")
+            if not 16 + headers_length <= total <= _MAX_MESSAGE:
+                raise EventStreamError(f"event-stream message of {total} bytes")
+            if len(data) - pos < total:
+                break
+            end = pos + total
+            (crc,) = struct.unpack_from("!I", data, end - 4)
+            if binascii.crc32(data[pos : end - 4]) != crc:
+                raise EventStreamError("event-stream message checksum mismatch")
+            start = pos + _PRELUDE.size
+            headers = _headers(data, start, start + headers_length)
+            out.append(_sse(headers, data[start + headers_length : end - 4]))
+            pos = end
+        self._pending = data[pos:]
+        return b"".join(out)
 
 
-def _sse(message: Any) -> bytes:
-    headers = message.headers
-    payload = json.loads(message.payload or b"{}")
+def _headers(data: bytes, pos: int, end: int) -> dict[str, Any]:
+    """String headers by name (other types are skipped: Bedrock sends only strings)."""
+    headers: dict[str, Any] = {}
+    while pos < end:
+        size = data[pos]
+        name = data[pos + 1 : pos + 1 + size].decode()
+        kind = data[pos + 1 + size]
+        pos += 2 + size
+        if kind in (6, 7):
+            (length,) = struct.unpack_from("!H", data, pos)
+            if kind == 7:
+                headers[name] = data[pos + 2 : pos + 2 + length].decode()
+            pos += 2 + length
+        elif kind in _FIXED:
+            pos += _FIXED[kind]
+        else:
+            raise EventStreamError(f"event-stream header of unknown type {kind}")
+    if pos != end:
+        raise EventStreamError("event-stream headers overrun their length")
+    return headers
+
+
+def _sse(headers: dict[str, Any], raw: bytes) -> bytes:
+    payload = json.loads(raw or b"{}")
     if headers.get(":message-type") == "event" and headers.get(":event-type") == "chunk":
-        event = json.loads(base64.b64decode(payload.get("bytes") or b""))
-        return f"event: {event.get('type')}\ndata: {json.dumps(event)}\n\n".encode()
+        data = base64.b64decode(payload.get("bytes") or b"")
+        kind = json.loads(data).get("type")  # the event as Anthropic sent it, not re-encoded
+        return b"event: " + str(kind).encode() + b"\ndata: " + data.strip() + b"\n\n"
     if headers.get(":message-type") in ("exception", "error"):
         name = headers.get(":exception-type") or headers.get(":error-code") or ""
         kind = AWS_ANTHROPIC_TYPES.get(name.lower(), "api_error")

@@ -1,9 +1,12 @@
-"""Anthropic models on Google Vertex AI: `:rawPredict` / `:streamRawPredict`.
+"""Google Vertex AI: Anthropic models by `:rawPredict` / `:streamRawPredict`, Gemini models by
+`:generateContent` / `:streamGenerateContent?alt=sse`.
 
-The body is Anthropic's Messages body without `model`, with `anthropic_version:
-vertex-2023-10-16` (the stream flag stays). The URL names project, region and the Vertex
-model id (`claude-sonnet-4-5@20250929`). The bearer token comes from a service-account key
-exchanged by google-auth, cached per account and refreshed before it expires.
+Claude: the body is Anthropic's Messages body without `model`, with `anthropic_version:
+vertex-2023-10-16` (the stream flag stays); the URL names project, region and the Vertex model
+id (`claude-sonnet-4-5@20250929`) under `publishers/anthropic`. Gemini: the body is the Gemini
+API's, as is (the model is in the URL, under `publishers/google`), and so is the answer. Which
+one a model is follows its name (`protocol_of`). The bearer token comes from a service-account
+key exchanged by google-auth, cached per account and refreshed before it expires.
 """
 
 from __future__ import annotations
@@ -39,8 +42,22 @@ MODEL_IDS: dict[str, str] = {
 """Public model name -> Vertex model id; an account's aliases override it."""
 
 
+GEMINI_PROTOCOL = "gemini_generate_content"
+CLAUDE_PROTOCOL = "anthropic_messages"
+
+
 def model_id(model: str) -> str:
     return MODEL_IDS.get(model, model)
+
+
+def is_gemini(model: str) -> bool:
+    """Whether Vertex serves `model` (an upstream name) as a Google publisher model."""
+    return model.startswith(("gemini-", "gemma-"))
+
+
+def protocol_of(model: str) -> str:
+    """The wire protocol a Vertex account speaks for `model` (an upstream name)."""
+    return GEMINI_PROTOCOL if is_gemini(model) else CLAUDE_PROTOCOL
 
 
 def endpoint(region: str) -> str:
@@ -55,6 +72,19 @@ def predict_url(base_url: str, *, project: str, region: str, model: str, stream:
     return (
         f"{base_url.rstrip('/')}/v1/projects/{quote(project, safe='')}/locations/"
         f"{quote(region, safe='')}/publishers/anthropic/models/{quote(model, safe='@')}:{method}"
+    )
+
+
+def generate_url(base_url: str, *, project: str, region: str, model: str, stream: bool) -> str:
+    """A Gemini model's `generateContent`, or its SSE stream."""
+    method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+    return google_model_url(base_url, project=project, region=region, model=model) + f":{method}"
+
+
+def google_model_url(base_url: str, *, project: str, region: str, model: str) -> str:
+    return (
+        f"{base_url.rstrip('/')}/v1/projects/{quote(project, safe='')}/locations/"
+        f"{quote(region, safe='')}/publishers/google/models/{quote(model, safe='')}"
     )
 
 

@@ -1,5 +1,5 @@
 """Request translation over whole bodies the pinned clients send today (Claude Code 2.1.332, Codex
-0.171.0 on its full and "responses lite" wires, Qwen Code 0.24.4), recorded by
+0.171.0 on its full and "responses lite" wires, Qwen Code 0.24.4, Gemini CLI 0.61.0), recorded by
 tests/e2e/record_clients.py with nothing trimmed but secrets: every tool reaches the other
 protocol with its own schema, and what each client adds to the wire is carried or named."""
 
@@ -17,6 +17,8 @@ from spectra.providers.types import WireProtocol
 
 from .support import ANTHROPIC, CHAT, PATHS, RESPONSES, sdk_request, without_system_messages
 
+GEMINI = WireProtocol.GEMINI
+
 CURRENT = Path(__file__).parents[2] / "fixtures" / "client-recordings" / "current"
 JsonDict = dict[str, Any]
 ToolKey = tuple[str | None, str]
@@ -32,8 +34,9 @@ def current() -> dict[str, tuple[WireProtocol, JsonDict, JsonDict]]:
     for path in sorted(CURRENT.glob("*.jsonl")):
         for line in path.read_text().splitlines():
             record = json.loads(line)
+            gemini = record["path"].startswith("/v1beta/models/")
             out[f"{path.stem}-{record['n']}"] = (
-                PATHS[record["path"]],
+                GEMINI if gemini else PATHS[record["path"]],
                 record["headers"],
                 record["body"],
             )
@@ -72,6 +75,12 @@ def tools_of(protocol: WireProtocol, body: JsonDict) -> dict[ToolKey, Any]:
     body offers, wherever the protocol puts it (Codex lite: an `additional_tools` input item)."""
     if protocol is ANTHROPIC:
         return {(None, t["name"]): t["input_schema"] for t in body.get("tools") or []}
+    if protocol is GEMINI:
+        return {
+            (None, f["name"]): f.get("parametersJsonSchema") or f.get("parameters") or NO_PARAMETERS
+            for t in body.get("tools") or []
+            for f in t.get("functionDeclarations") or []
+        }
     if protocol is CHAT:
         return {
             (None, t["function"]["name"]): t["function"].get("parameters") or NO_PARAMETERS
@@ -93,8 +102,10 @@ def test_the_recordings_are_the_pinned_clients_on_their_current_wires() -> None:
     assert lite_headers["user-agent"].startswith("codex_exec/0.171.0")
     assert current()["claude-code-tool-0"][1]["user-agent"].startswith("claude-cli/2.1.332")
     assert current()["qwen-code-tool-0"][1]["user-agent"].startswith("QwenCode/0.24.4")
+    gemini = current()["gemini-cli-tool-0"][1]
+    assert gemini["user-agent"].startswith("GeminiCLI-tui/0.61.0/")
     for _, headers, _ in current().values():
-        for name in ("authorization", "x-api-key"):
+        for name in ("authorization", "x-api-key", "x-goog-api-key"):
             assert headers.get(name, "…").endswith("…"), "a credential was recorded whole"
 
 
@@ -228,6 +239,14 @@ def test_tools_and_tool_ids_survive_the_trip_there_and_back(
 
 
 def _call_ids(protocol: WireProtocol, body: JsonDict) -> list[str]:
+    if protocol is GEMINI:
+        return [
+            part[kind].get("id")
+            for content in body["contents"]
+            for part in content["parts"]
+            for kind in ("functionCall", "functionResponse")
+            if kind in part
+        ]
     if protocol is ANTHROPIC:
         return [
             b.get("id") or b.get("tool_use_id")
@@ -323,3 +342,26 @@ def test_claude_code_system_message_with_blocks_keeps_its_place_and_text() -> No
     responses = translate_request(body, client=ANTHROPIC, upstream=RESPONSES).body["input"]
     assert responses[-1]["role"] == "developer"
     assert "".join(p["text"] for p in responses[-1]["content"]) == text
+
+
+def test_gemini_cli_tool_turn_reaches_anthropic_with_system_call_and_result() -> None:
+    body = _body("gemini-cli-tool-1")
+    assert [c["role"] for c in body["contents"]] == ["user", "model", "user"]
+    out = translate_request(body, client=GEMINI, upstream=ANTHROPIC).body
+    system = out["system"] if isinstance(out["system"], str) else out["system"][0]["text"]
+    assert system == body["systemInstruction"]["parts"][0]["text"]
+    assert [m["role"] for m in out["messages"]] == ["user", "assistant", "user"]
+    (call,) = [p for p in body["contents"][1]["parts"] if "functionCall" in p]
+    assert call["thoughtSignature"]  # Gemini's own, meaningless to Claude: not sent there
+    (use,) = out["messages"][1]["content"]
+    assert (use["type"], use["id"], use["name"], use["input"]) == (
+        "tool_use",
+        call["functionCall"]["id"],
+        "run_shell_command",
+        call["functionCall"]["args"],
+    )
+    (result,) = out["messages"][2]["content"]
+    assert result["type"] == "tool_result"
+    assert result["tool_use_id"] == call["functionCall"]["id"]
+    assert "spectra-tool-ok" in json.dumps(result["content"])
+    assert "thoughtSignature" not in json.dumps(out)

@@ -3,6 +3,7 @@ history, status, alerts. Credentials are read from an environment variable or st
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -96,6 +97,18 @@ def _file_from_env(var: str) -> str:
         fail(f"Cannot read the key file named by {var}: {exc.strerror}.", 2)
 
 
+def _entra_credential(
+    tenant: str | None, client: str | None, secret_env: str | None, authority: str | None
+) -> str:
+    """Entra ID client credentials as the API takes them (JSON; the secret from the env)."""
+    if not (tenant and client and secret_env):
+        fail("Give all of --azure-tenant-id, --azure-client-id and --azure-client-secret-env.", 2)
+    fields = {"tenant_id": tenant, "client_id": client, "client_secret": _key_from_env(secret_env)}
+    if authority:
+        fields["authority"] = authority
+    return json.dumps(fields)
+
+
 def _remote_id(name: str) -> str:
     found = transport.api("GET", f"/api/pool/accounts/by-name/{quote(name, safe='')}")
     return str(found["id"])
@@ -167,6 +180,28 @@ def add(
             help="vertex: env var holding the path of the service-account key file.",
         ),
     ] = None,
+    azure_tenant_id: Annotated[
+        str | None,
+        typer.Option("--azure-tenant-id", help="azure_openai with Entra ID: the tenant."),
+    ] = None,
+    azure_client_id: Annotated[
+        str | None,
+        typer.Option("--azure-client-id", help="azure_openai with Entra ID: the app's client id."),
+    ] = None,
+    azure_client_secret_env: Annotated[
+        str | None,
+        typer.Option(
+            "--azure-client-secret-env",
+            help="azure_openai with Entra ID: env var holding the app's client secret.",
+        ),
+    ] = None,
+    azure_authority: Annotated[
+        str | None,
+        typer.Option(
+            "--azure-authority",
+            help="azure_openai with Entra ID outside the public cloud: the login host.",
+        ),
+    ] = None,
     translate: Annotated[
         bool,
         typer.Option(
@@ -187,12 +222,16 @@ def add(
         credential = ":".join(parts)
     elif service_account_file_env:
         credential = _file_from_env(service_account_file_env)
+    elif azure_tenant_id or azure_client_id or azure_client_secret_env:
+        credential = _entra_credential(
+            azure_tenant_id, azure_client_id, azure_client_secret_env, azure_authority
+        )
     elif api_key_env:
         credential = _key_from_env(api_key_env)
     else:
         fail(
-            "Give the credential: --api-key-env, the --aws-*-env pair (bedrock) or "
-            "--service-account-file-env (vertex).",
+            "Give the credential: --api-key-env, the --aws-*-env pair (bedrock), "
+            "--service-account-file-env (vertex) or the --azure-* Entra ID trio (azure_openai).",
             2,
         )
     payload: dict[str, Any] = {
@@ -252,6 +291,11 @@ def edit(
             help="Whether it serves callers of other protocols (translated).",
         ),
     ] = None,
+    region: Annotated[str | None, typer.Option(help="bedrock, vertex: the region.")] = None,
+    project: Annotated[str | None, typer.Option(help="vertex: the Google Cloud project.")] = None,
+    api_version: Annotated[
+        str | None, typer.Option("--api-version", help="azure_openai: the api-version.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change an account's settings (only the options given)."""
@@ -267,6 +311,9 @@ def edit(
         ("monthly_spend_cap", monthly_spend_cap),
         ("notes", notes),
         ("translate", translate),
+        ("region", region),
+        ("project", project),
+        ("api_version", api_version),
     ):
         if value is not None:
             payload[key] = value

@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, Response
 
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
 from spectra.console.forms import Form, field_errors
+from spectra.console.pages import pool_kinds
 from spectra.console.render import environment, redirect, render
 from spectra.errors import SpectraError
 from spectra.kit.clock import utc_now
@@ -28,11 +29,6 @@ from spectra.pool.schemas import AccountCreate, AccountUpdate
 
 router = APIRouter()
 
-PROVIDERS = (
-    ("anthropic", "Anthropic"),
-    ("openai", "OpenAI"),
-    ("openai_compatible", "OpenAI-compatible"),
-)
 DEFAULT_URLS = {"anthropic": "https://api.anthropic.com", "openai": "https://api.openai.com/v1"}
 STATES = ("active", "cooling", "failing", "needs_attention", "disabled")
 
@@ -99,8 +95,8 @@ async def _list(
         rows=rows,
         next_cursor=page.next_cursor,
         alerts=alerts.items,
-        providers=PROVIDERS,
         states=STATES,
+        **pool_kinds.kind_context(),
         errors=errors or {},
         values=values or {},
     )
@@ -152,7 +148,8 @@ async def add_account(request: Request, viewer: AdminDep, session: SessionDep) -
             name=form["name"],
             provider=provider,
             base_url=form.get("base_url") or DEFAULT_URLS.get(provider, ""),
-            api_key=SecretStr(form.data.get("api_key", "").strip()),
+            api_key=SecretStr((await pool_kinds.credential(request, form, provider)).strip()),
+            **pool_kinds.settings(form),
             models=form.words("models"),
             aliases=_aliases(form["aliases"]),
             groups=form.words("groups"),
@@ -163,7 +160,7 @@ async def add_account(request: Request, viewer: AdminDep, session: SessionDep) -
         account = await pool_service.add_account(session, viewer.actor, data=data)
     except (SpectraError, ValidationError) as exc:
         await session.rollback()
-        values = {k: v for k, v in form.data.items() if k != "api_key"}
+        values = pool_kinds.safe_values(form)
         return await _list(
             request, viewer, session, errors=field_errors(exc, default_field="name"), values=values
         )
@@ -200,6 +197,7 @@ async def show_account(
         success_rate=_success_rate(figures),
         aliases=", ".join(f"{k}={v}" for k, v in account.aliases.items()),
         errors={},
+        **pool_kinds.kind_context(),
     )
 
 
@@ -218,12 +216,13 @@ async def edit_account(
             "tags": form.words("tags"),
             "notes": form["notes"],
             **_common(form),
+            **{k: v for k, v in pool_kinds.settings(form).items() if v is not None},
         }
         for cap in ("max_concurrency", "rpm_cap", "tpm_cap", "monthly_spend_cap"):
             fields.setdefault(cap, None)
         data = AccountUpdate(**fields)
         await pool_service.update_account(session, viewer.actor, account_id=account_id, data=data)
-    except ValidationError as exc:
+    except (SpectraError, ValidationError) as exc:
         await session.rollback()
         first = next(iter(field_errors(exc).items()))
         return redirect(f"/console/pool/{account_id}", error=f"{first[0]}: {first[1]}")
@@ -235,11 +234,12 @@ async def rotate_credential(
     account_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
 ) -> Response:
     form = await Form.read(request)
+    current = await pool_service.get_account(session, viewer.actor, account_id=account_id)
     account, outcome = await pool_service.rotate_credential(
         session,
         viewer.actor,
         account_id=account_id,
-        api_key=form.data.get("api_key", "").strip(),
+        api_key=(await pool_kinds.credential(request, form, current.provider)).strip(),
         run_probe=True,
     )
     if outcome is not None and not outcome.ok:

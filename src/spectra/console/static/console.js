@@ -19,6 +19,22 @@
       form.dataset.sent = "1";
     }
   }, true);
+  // A form with data-kind-switch shows the fieldsets of the chosen provider only; the others
+  // are disabled, so their (possibly required) inputs are neither checked nor sent.
+  function showKinds(form) {
+    var select = form.querySelector('select[name="provider"]');
+    if (!select) { return; }
+    form.querySelectorAll("fieldset[data-kinds]").forEach(function (box) {
+      var on = box.getAttribute("data-kinds").split(" ").indexOf(select.value) >= 0;
+      box.hidden = !on;
+      box.disabled = !on;
+    });
+  }
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest && event.target.closest("form[data-kind-switch]");
+    if (form && event.target.name === "provider") { showKinds(form); }
+  });
+  document.querySelectorAll("form[data-kind-switch]").forEach(showKinds);
   document.addEventListener("htmx:configRequest", function (event) {
     event.detail.headers["x-csrf-token"] = token();
   });

@@ -185,6 +185,15 @@ async def update_account(
         account.notes = data.notes or ""
     if "translate" in given and data.translate is not None:
         account.is_translation_allowed = data.translate
+    changes: dict[str, str | None] = {
+        k: getattr(data, k) for k in ("region", "project", "api_version") if k in given
+    }
+    if changes:
+        # An endpoint that was the kind's own for the old region follows the new one.
+        old_default = kinds.default_base_url(account.provider, dict(account.settings))
+        account.settings = kinds.changed_settings(account.provider, dict(account.settings), changes)
+        if old_default is not None and account.base_url == old_default:
+            account.base_url = kinds.default_base_url(account.provider, account.settings) or ""
     after = _view(account)
     changed = {k for k in after if after[k] != before[k]}
     await session.flush()

@@ -6,7 +6,6 @@ from spectra.errors import (
     ConflictError,
     ForbiddenError,
     InvalidError,
-    NotFoundError,
     RateLimitedError,
     UnauthenticatedError,
 )
@@ -42,14 +41,6 @@ class MfaNotForSsoError(InvalidError):
     """SSO-only users prove themselves at the identity provider (it is their factor)."""
 
     code = "mfa_not_for_sso"
-
-
-class PasskeyInvalidError(UnauthenticatedError):
-    code = "passkey_invalid"
-
-
-class PasskeyNotFoundError(NotFoundError):
-    code = "passkey_not_found"
 
 
 class EnrolmentRequiredError(ForbiddenError):

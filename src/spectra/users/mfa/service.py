@@ -43,12 +43,11 @@ class Factors:
     """What a user has enrolled."""
 
     totp: bool
-    passkeys: int
     recovery_codes_left: int
 
     @property
     def any(self) -> bool:
-        return self.totp or self.passkeys > 0
+        return self.totp
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +63,6 @@ async def factors_of(session: AnySession, user_id: uuid.UUID) -> Factors:
     factor = await repository.find_totp(session, user_id)
     return Factors(
         totp=factor is not None and factor.confirmed_at is not None,
-        passkeys=await repository.count_passkeys(session, user_id),
         recovery_codes_left=await repository.recovery_codes_left(session, user_id),
     )
 
@@ -152,7 +150,7 @@ async def regenerate_recovery_codes(session: Session, actor: Actor) -> list[str]
     """Replace the acting user's recovery codes with ten new ones. Writes an audit event."""
     user = await _self(session, actor)
     if not (await factors_of(session, user.id)).any:
-        raise TotpNotStartedError("Enrol an authenticator app or a passkey first.")
+        raise TotpNotStartedError("Enrol an authenticator app first.")
     codes = await _new_recovery_codes(session, user)
     await audit_user(session, actor, "mfa.recovery_codes_renewed", user)
     return codes
@@ -313,7 +311,7 @@ async def step_up(
 
 
 async def reset_factors(session: Session, actor: Actor, *, user: UserRef) -> dict[str, int]:
-    """Remove every second factor of a user (lost phone): TOTP, passkeys and recovery codes.
+    """Remove every second factor of a user (lost phone): the authenticator app and the recovery codes.
     Needs a rank above the user's (as setting a password does). Writes `users.mfa_reset`."""
     require(actor, Permission.USERS_WRITE)
     target = await load_user(session, user)

@@ -186,3 +186,27 @@ class TestStepUp:
         clock_module.advance(timedelta(minutes=10))
         made = await me.post_form("/console/me/tokens", {"name": "soon"})
         assert made.status_code == 200
+
+
+async def test_an_admin_resets_factors_from_the_user_page(
+    runtime: Runtime, browser: OpenBrowser, clock: Any
+) -> None:
+    member = await browser(role="member")
+    await enrol_totp(member)
+    admin = await browser(role="admin")
+    page = await admin.get(f"/console/users/{member.user.id}")
+    assert 'id="reset-mfa-user"' in page.text
+    done = await admin.post_form(f"/console/users/{member.user.id}/mfa-reset")
+    assert done.status_code == 303
+    async with session_scope(runtime.db) as session:
+        assert (await session.execute(select(TotpFactor))).first() is None
+        actors = (
+            (
+                await session.execute(
+                    select(AuditEvent.actor_label).where(AuditEvent.action == "users.mfa_reset")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert actors == [admin.user.email]

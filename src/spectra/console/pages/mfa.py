@@ -3,18 +3,20 @@
 
 URLs: GET/POST /console/login/second-factor, GET /console/account/mfa,
 POST /console/account/mfa/totp, POST /console/account/mfa/totp/confirm,
-POST /console/account/mfa/recovery-codes, GET/POST /console/reauth?next=...
+POST /console/account/mfa/recovery-codes, GET/POST /console/reauth?next=...,
+POST /console/users/{id}/mfa-reset (admin).
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from markupsafe import Markup
 from starlette.responses import Response
 
-from spectra.console.deps import RuntimeDep, SessionDep, ViewerDep, client_ip
+from spectra.console.deps import AdminDep, RuntimeDep, SessionDep, ViewerDep, client_ip
 from spectra.console.forms import Form
 from spectra.console.render import redirect, render
 from spectra.errors import SpectraError, UnauthenticatedError
@@ -202,3 +204,12 @@ async def reauth(request: Request, viewer: ViewerDep, session: SessionDep) -> Re
         await session.rollback()
         return await _reauth(request, viewer, session, target, exc.message)
     return redirect(target, ok="Confirmed; send the form again.")
+
+
+@router.post("/users/{user_id}/mfa-reset")
+async def reset_factors(user_id: uuid.UUID, viewer: AdminDep, session: SessionDep) -> Response:
+    """An admin removes a user's second factors (lost phone); the same service as the API's."""
+    removed = await mfa_service.reset_factors(session, viewer.actor, user=user_id)
+    total = sum(removed.values())
+    message = "Second factors removed." if total else "This user had no second factor."
+    return redirect(f"/console/users/{user_id}", ok=message)

@@ -85,6 +85,7 @@ class TestReset:
         assert answer.json() == {
             "email": member.user.email,
             "totp": 1,
+            "passkeys": 0,
             "recovery_codes": 10,
         }
         async with session_scope(runtime.db) as session:

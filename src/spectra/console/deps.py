@@ -68,7 +68,7 @@ class Viewer:
     authenticated_at: datetime | None = None
     """When this session last proved who the user is (sign-in or step-up)."""
     sign_in_method: str | None = None
-    """`password`, `password+totp`, `sso`, ... (see UserSession.method)."""
+    """`password`, `password+totp`, `passkey`, `sso`, ... (see UserSession.method)."""
     has_password: bool = True
 
     @property
@@ -129,7 +129,7 @@ async def _check_mfa_policy(session: ReadSession, viewer: Viewer) -> None:
     if not await mfa_repository.has_factor(session, viewer.user_id):
         raise EnrolmentRequiredError(
             "This workspace requires a second factor for your role: enrol an authenticator app "
-            "to continue."
+            "or a passkey to continue."
         )
 
 

@@ -96,8 +96,8 @@ class UserSession(IdMixin, Base):
     client_ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
     method: Mapped[str | None] = mapped_column(String(32))
-    """How the user signed in: `password`, `password+totp`, `password+recovery_code` or
-    `sso`; None for sessions older than second factors."""
+    """How the user signed in: `password`, `password+totp`, `password+recovery_code`,
+    `password+passkey`, `passkey` or `sso`; None for sessions older than second factors."""
     second_factor_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     """The password was right and a second factor is still owed: the session opens no page but
     the second-factor step, and it lives only minutes."""

@@ -241,7 +241,7 @@ SPECS: dict[str, SettingSpec] = {
             "flag",
             False,
             "When on, owners, admins, billing admins and auditors who sign in with a password "
-            "must enrol a second factor (an authenticator app) before using the console "
+            "must enrol a second factor (authenticator app or passkey) before using the console "
             "(SSO sign-ins: the identity provider is the factor; API tokens are not affected).",
             _flag,
             _show_flag,

@@ -154,7 +154,7 @@ async def create_setup_link(
 
 @router.post("/{user_ref}/mfa/reset")
 async def reset_mfa(user_ref: str, session: SessionDep, actor: ActorDep) -> MfaResetRead:
-    """Remove every second factor of a user (authenticator app, recovery codes), so
+    """Remove every second factor of a user (authenticator app, passkeys, recovery codes), so
     they sign in with the password alone and may enrol again. Audited as `users.mfa_reset`."""
     user = await users_service.load_user(session, user_ref)
     removed = await mfa_service.reset_factors(session, actor, user=user.id)

@@ -115,14 +115,14 @@ users_app.add_typer(mfa_app, name="mfa")
 def mfa_reset(
     email: Annotated[str, typer.Argument(help="The user's email.")], as_json: JsonOpt = False
 ) -> None:
-    """Remove a user's second factors (authenticator app, recovery codes); audited."""
+    """Remove a user's second factors (authenticator app, passkeys, recovery codes); audited."""
     data = transport.api("POST", user_path(email, "/mfa/reset"))
     if as_json:
         show_object(data, as_json=True)
     else:
         console.print(
             f"Second factors of {data['email']} removed: {data['totp']} authenticator app, "
-            f"{data['recovery_codes']} recovery codes."
+            f"{data['passkeys']} passkeys, {data['recovery_codes']} recovery codes."
         )
 
 

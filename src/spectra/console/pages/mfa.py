@@ -4,7 +4,7 @@
 URLs: GET/POST /console/login/second-factor, GET /console/account/mfa,
 POST /console/account/mfa/totp, POST /console/account/mfa/totp/confirm,
 POST /console/account/mfa/recovery-codes, GET/POST /console/reauth?next=...,
-POST /console/users/{id}/mfa-reset (admin).
+POST /console/users/{id}/mfa-reset (admin). Passkeys (WebAuthn) are in pages/passkeys.py.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from spectra.console.deps import AdminDep, RuntimeDep, SessionDep, ViewerDep, cl
 from spectra.console.forms import Form
 from spectra.console.render import redirect, render
 from spectra.errors import SpectraError, UnauthenticatedError
+from spectra.users.mfa import repository as mfa_repository
 from spectra.users.mfa import service as mfa_service
 from spectra.users.sessions import SESSION_COOKIE
 from spectra.users.sso import signin as sso_signin
@@ -101,6 +102,7 @@ async def factors_page(request: Request, viewer: ViewerDep, session: SessionDep)
         "auth/mfa.html",
         title="Second factors",
         factors=await mfa_service.factors_of(session, viewer.user_id),
+        passkeys=await mfa_repository.list_passkeys(session, viewer.user_id),
         enrolment=None,
         codes=None,
         errors={},

@@ -1,4 +1,4 @@
-"""second factors: TOTP seeds and recovery codes; how and when a
+"""second factors: TOTP seeds, recovery codes, passkeys, WebAuthn challenges; how and when a
 session last authenticated; SSO step-up attempts
 
 Revision ID: 0025_mfa
@@ -57,6 +57,36 @@ def upgrade() -> None:
     op.create_index(
         "ix_user_recovery_codes_user_id", "user_recovery_codes", ["user_id"], unique=False
     )
+    op.create_table(
+        "user_passkeys",
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("credential_id", sa.String(length=1400), nullable=False),
+        sa.Column("public_key", sa.String(length=2000), nullable=False),
+        sa.Column("sign_count", sa.BigInteger(), nullable=False),
+        sa.Column("transports", sa.JSON(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("created_at", _TIME, nullable=False),
+        sa.Column("last_used_at", _TIME, nullable=True),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        _user_fk("user_passkeys"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_user_passkeys")),
+        sa.UniqueConstraint("credential_id", name=op.f("uq_user_passkeys_credential_id")),
+    )
+    op.create_index("ix_user_passkeys_user_id", "user_passkeys", ["user_id"], unique=False)
+    op.create_table(
+        "webauthn_challenges",
+        sa.Column("challenge_hash", sa.String(length=64), nullable=False),
+        sa.Column("purpose", sa.String(length=16), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=True),
+        sa.Column("created_at", _TIME, nullable=False),
+        sa.Column("expires_at", _TIME, nullable=False),
+        sa.Column("used_at", _TIME, nullable=True),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        _user_fk("webauthn_challenges"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webauthn_challenges")),
+        sa.UniqueConstraint("challenge_hash", name=op.f("uq_webauthn_challenges_challenge_hash")),
+    )
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("method", sa.String(length=32), nullable=True))
         batch_op.add_column(
@@ -82,6 +112,9 @@ def downgrade() -> None:
         batch_op.drop_column("authenticated_at")
         batch_op.drop_column("second_factor_pending")
         batch_op.drop_column("method")
+    op.drop_table("webauthn_challenges")
+    op.drop_index("ix_user_passkeys_user_id", table_name="user_passkeys")
+    op.drop_table("user_passkeys")
     op.drop_index("ix_user_recovery_codes_user_id", table_name="user_recovery_codes")
     op.drop_table("user_recovery_codes")
     op.drop_table("user_totp_factors")

@@ -1,1 +1,1 @@
-"""Second factors: TOTP with recovery codes, and step-up re-authentication."""
+"""Second factors: TOTP with recovery codes, passkeys (WebAuthn), and step-up re-authentication."""

@@ -6,6 +6,7 @@ from spectra.errors import (
     ConflictError,
     ForbiddenError,
     InvalidError,
+    NotFoundError,
     RateLimitedError,
     UnauthenticatedError,
 )
@@ -41,6 +42,14 @@ class MfaNotForSsoError(InvalidError):
     """SSO-only users prove themselves at the identity provider (it is their factor)."""
 
     code = "mfa_not_for_sso"
+
+
+class PasskeyInvalidError(UnauthenticatedError):
+    code = "passkey_invalid"
+
+
+class PasskeyNotFoundError(NotFoundError):
+    code = "passkey_not_found"
 
 
 class EnrolmentRequiredError(ForbiddenError):

@@ -11,4 +11,5 @@ class MfaResetRead(BaseModel):
     email: str
     totp: int
     """Authenticator apps removed (0 or 1)."""
+    passkeys: int
     recovery_codes: int

@@ -43,11 +43,12 @@ class Factors:
     """What a user has enrolled."""
 
     totp: bool
+    passkeys: int
     recovery_codes_left: int
 
     @property
     def any(self) -> bool:
-        return self.totp
+        return self.totp or self.passkeys > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,7 @@ async def factors_of(session: AnySession, user_id: uuid.UUID) -> Factors:
     factor = await repository.find_totp(session, user_id)
     return Factors(
         totp=factor is not None and factor.confirmed_at is not None,
+        passkeys=await repository.count_passkeys(session, user_id),
         recovery_codes_left=await repository.recovery_codes_left(session, user_id),
     )
 
@@ -86,7 +88,7 @@ def _recovery_hash(user_id: uuid.UUID, code: str) -> str:
     return crypto.keyed_hash(get_server_keys().session_key, f"recovery:{user_id}:{normalised}")
 
 
-async def _self(session: Session, actor: Actor) -> User:
+async def local_account(session: Session, actor: Actor) -> User:
     require(actor, Permission.SELF)
     if actor.user_id is None:
         raise MfaNotForSsoError("Only a signed-in user can enrol their own second factor.")
@@ -102,7 +104,7 @@ async def _self(session: Session, actor: Actor) -> User:
 async def start_totp(session: Session, actor: Actor) -> TotpEnrolment:
     """Begin enrolling an authenticator app for the acting user (a new seed each time, until a
     first code confirms one). Refused while a confirmed app is enrolled."""
-    user = await _self(session, actor)
+    user = await local_account(session, actor)
     factor = await repository.find_totp(session, user.id)
     if factor is not None and factor.confirmed_at is not None:
         raise TotpAlreadyEnrolledError(
@@ -121,7 +123,7 @@ async def start_totp(session: Session, actor: Actor) -> TotpEnrolment:
 
 async def pending_totp(session: Session, actor: Actor) -> TotpEnrolment | None:
     """The started, unconfirmed enrolment of the acting user (to show its QR code again)."""
-    user = await _self(session, actor)
+    user = await local_account(session, actor)
     factor = await repository.find_totp(session, user.id)
     if factor is None or factor.confirmed_at is not None:
         return None
@@ -135,7 +137,7 @@ async def confirm_totp(
 ) -> list[str]:
     """Confirm the started enrolment with a first code; returns ten new recovery codes (shown
     once, stored hashed, replacing any earlier ones). Writes `mfa.totp_enrolled`."""
-    user = await _self(session, actor)
+    user = await local_account(session, actor)
     factor = await repository.find_totp(session, user.id)
     if factor is None or factor.confirmed_at is not None:
         raise TotpNotStartedError("Start the enrolment first: scan a new QR code.")
@@ -148,9 +150,9 @@ async def confirm_totp(
 
 async def regenerate_recovery_codes(session: Session, actor: Actor) -> list[str]:
     """Replace the acting user's recovery codes with ten new ones. Writes an audit event."""
-    user = await _self(session, actor)
+    user = await local_account(session, actor)
     if not (await factors_of(session, user.id)).any:
-        raise TotpNotStartedError("Enrol an authenticator app first.")
+        raise TotpNotStartedError("Enrol an authenticator app or a passkey first.")
     codes = await _new_recovery_codes(session, user)
     await audit_user(session, actor, "mfa.recovery_codes_renewed", user)
     return codes
@@ -248,6 +250,13 @@ async def finish_sign_in(
     row.authenticated_at = now
     row.expires_at = now + ttl
     await session.flush()
+    await audit_sign_in(session, row, user, client_ip=client_ip)
+
+
+async def audit_sign_in(
+    session: Session, row: UserSession, user: User, *, client_ip: str | None
+) -> None:
+    """The `auth.sign_in` event of a session, with how the user signed in."""
     actor = user_actor(user_id=user.id, email=user.email, role=user.role, via="session")
     await audit_user(
         session,
@@ -311,7 +320,7 @@ async def step_up(
 
 
 async def reset_factors(session: Session, actor: Actor, *, user: UserRef) -> dict[str, int]:
-    """Remove every second factor of a user (lost phone): the authenticator app and the recovery codes.
+    """Remove every second factor of a user (lost phone): TOTP, passkeys and recovery codes.
     Needs a rank above the user's (as setting a password does). Writes `users.mfa_reset`."""
     require(actor, Permission.USERS_WRITE)
     target = await load_user(session, user)

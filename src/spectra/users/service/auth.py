@@ -328,7 +328,7 @@ async def resolve_session(session: AnySession, *, token: str) -> tuple[UserSessi
         raise SessionInvalidError("Your session has expired; sign in again.")
     if row.second_factor_pending:
         raise SecondFactorRequiredError(
-            "Enter the code from your authenticator app to finish signing in."
+            "Enter the code from your authenticator app, or use your passkey, to finish signing in."
         )
     return row, await active_user(session, row.user_id)
 

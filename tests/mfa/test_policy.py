@@ -211,3 +211,32 @@ async def test_an_admin_resets_factors_from_the_user_page(
             .all()
         )
     assert actors == [admin.user.email]
+
+
+class TestStepUpForMoney:
+    async def test_a_recharge_above_the_approval_threshold_needs_a_recent_sign_in(
+        self, runtime: Runtime, browser: OpenBrowser, clock: Any
+    ) -> None:
+        await _set(runtime, "four_eyes_threshold", "100")
+        admin = await browser(role="owner")
+        member = await browser(role="member")
+        clock_module.advance(timedelta(minutes=20))
+        small = {"user": member.user.email, "amount": "25", "memo": "small"}
+        assert (await admin.post_form("/console/recharges", small)).status_code == 303
+        big = {"user": member.user.email, "amount": "500", "memo": "big"}
+        refused = await admin.post_form("/console/recharges", big, referer="/console/recharges")
+        assert refused.status_code == 403
+        assert 'id="step-up-required"' in refused.text
+        await admin.post_form("/console/reauth", {"password": PASSWORD, "next": "/"})
+        assert (await admin.post_form("/console/recharges", big)).status_code == 303
+        async with session_scope(runtime.db) as session:
+            memos = (
+                (
+                    await session.execute(
+                        select(AuditEvent.action).where(AuditEvent.action == "auth.step_up")
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert memos == ["auth.step_up"]

@@ -5,17 +5,28 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from sqlalchemy import update
 from tests.console.conftest import csrf_of
 from tests.fakes.oidc import FakeIdp
 
-from spectra.kit import clock as clock_module
+from spectra.db.session import session_scope
+from spectra.kit.clock import utc_now
+from spectra.runtime import Runtime
+from spectra.users.models import UserSession
 from spectra.users.sso.models import SsoProvider
 
 from .test_sign_in import _start
+
+
+async def _age_sessions(runtime: Runtime) -> None:
+    """The sign-in happened 30 minutes ago (the ID token checks need the real clock)."""
+    async with session_scope(runtime.db) as session:
+        await session.execute(
+            update(UserSession).values(authenticated_at=utc_now() - timedelta(minutes=30))
+        )
 
 
 async def _reauth_callback(client: httpx.AsyncClient, idp: FakeIdp) -> tuple[str, dict[str, str]]:
@@ -31,10 +42,10 @@ async def _reauth_callback(client: httpx.AsyncClient, idp: FakeIdp) -> tuple[str
 
 
 async def test_an_sso_session_steps_up_by_logging_in_at_the_provider_again(
-    client: httpx.AsyncClient, idp: FakeIdp, provider: SsoProvider, clock: Any
+    runtime: Runtime, client: httpx.AsyncClient, idp: FakeIdp, provider: SsoProvider
 ) -> None:
     assert (await client.get(await _start(client, idp))).status_code == 303
-    clock_module.advance(timedelta(minutes=30))
+    await _age_sessions(runtime)
     csrf = csrf_of((await client.get("/console/account")).text)
     refused = await client.post(
         "/console/me/tokens",
@@ -57,12 +68,12 @@ async def test_an_sso_session_steps_up_by_logging_in_at_the_provider_again(
 
 
 async def test_a_provider_that_does_not_ask_again_is_refused(
-    client: httpx.AsyncClient, idp: FakeIdp, provider: SsoProvider, clock: Any
+    runtime: Runtime, client: httpx.AsyncClient, idp: FakeIdp, provider: SsoProvider
 ) -> None:
     assert (await client.get(await _start(client, idp))).status_code == 303
-    clock_module.advance(timedelta(minutes=30))
+    await _age_sessions(runtime)
     callback, _ = await _reauth_callback(client, idp)
-    idp.next_claims = {"auth_time": int((clock_module.utc_now() - timedelta(hours=2)).timestamp())}
+    idp.next_claims = {"auth_time": int(time.time()) - 7200}
     stale = await client.get(callback)
     assert stale.status_code == 400
     assert "did not ask for your login again" in stale.text

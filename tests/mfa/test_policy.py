@@ -15,6 +15,8 @@ from spectra.audit.actor import local_actor
 from spectra.audit.models import AuditEvent
 from spectra.db.session import session_scope
 from spectra.kit import clock as clock_module
+from spectra.pool import service as pool_service
+from spectra.pool.schemas import AccountCreate
 from spectra.runtime import Runtime
 from spectra.users.mfa.models import RecoveryCode, TotpFactor
 from spectra.workspace import service as workspace_service
@@ -240,3 +242,43 @@ class TestStepUpForMoney:
                 .all()
             )
         assert memos == ["auth.step_up"]
+
+
+async def test_rotating_an_upstream_credential_needs_a_recent_sign_in(
+    runtime: Runtime, browser: OpenBrowser, clock: Any
+) -> None:
+    async with session_scope(runtime.db) as session:
+        account = await pool_service.add_account(
+            session,
+            local_actor(),
+            data=AccountCreate.model_validate(
+                {
+                    "name": "main",
+                    "provider": "openai",
+                    "base_url": "http://127.0.0.1:9",
+                    "api_key": "sk-step-up-old-credential-0001",
+                    "models": ["gpt-4o"],
+                }
+            ),
+        )
+        account_id = account.id
+    admin = await browser(role="admin")
+    clock_module.advance(timedelta(minutes=20))
+    url = f"/console/pool/{account_id}/credential"
+    new_key = {"api_key": "sk-step-up-new-credential-0002"}
+    refused = await admin.post_form(url, new_key, referer=f"/console/pool/{account_id}")
+    assert refused.status_code == 403
+    assert 'id="step-up-required"' in refused.text
+    await admin.post_form("/console/reauth", {"password": PASSWORD, "next": "/console/pool"})
+    assert (await admin.post_form(url, new_key)).status_code == 303
+    async with session_scope(runtime.db) as session:
+        rotations = (
+            (
+                await session.execute(
+                    select(AuditEvent.action).where(AuditEvent.action.like("pool.%credential%"))
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(rotations) == 1

@@ -1,21 +1,25 @@
 """Passkeys in a real browser, with Chromium's virtual authenticator (DevTools protocol:
 WebAuthn.enable / WebAuthn.addVirtualAuthenticator): a member registers a passkey, then signs
-in with it alone (passwordless, a discoverable credential), and with it as the second step
-after the password. A captured passkey response cannot be replayed."""
+in with it alone (passwordless, a discoverable credential), with it as the second step after
+the password, and confirms a sensitive action with it (step-up). A captured passkey response
+cannot be replayed."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import httpx
 import pytest
 from playwright.async_api import Page, Request, expect
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from spectra.audit.models import AuditEvent
 from spectra.db.session import session_scope
+from spectra.kit.clock import utc_now
 from spectra.users.mfa.models import Passkey
+from spectra.users.models import UserSession
 
 from .conftest import PASSWORD, Site, shot
 
@@ -98,6 +102,22 @@ async def test_register_a_passkey_then_sign_in_with_it(site: Site, new_page: New
     await page.locator("#use-passkey").click()
     await expect(page.locator("#my-balance")).to_be_visible()
 
+    # Step-up with the passkey: the sign-in is made to look 30 minutes old.
+    async with session_scope(site.runtime.db) as session:
+        await session.execute(
+            update(UserSession).values(authenticated_at=utc_now() - timedelta(minutes=30))
+        )
+    await page.goto(f"{base}/console/me/tokens")
+    await page.get_by_label("Name").fill("ci")
+    await page.locator("#create-token").click()
+    await expect(page.locator("#step-up-required")).to_be_visible()
+    await page.locator("#confirm-identity").click()
+    await page.locator("#use-passkey").click()
+    await page.wait_for_url(f"{base}/console/me/tokens")
+    await page.get_by_label("Name").fill("ci")
+    await page.locator("#create-token").click()
+    await expect(page.locator("#new-token-secret")).to_be_visible()
+
     async with session_scope(site.runtime.db) as session:
         methods = [
             (e.details or {}).get("method")
@@ -107,4 +127,11 @@ async def test_register_a_passkey_then_sign_in_with_it(site: Site, new_page: New
         ]
     assert "passkey" in methods
     assert "password+passkey" in methods
+    async with session_scope(site.runtime.db) as session:
+        step_ups = (
+            (await session.execute(select(AuditEvent).where(AuditEvent.action == "auth.step_up")))
+            .scalars()
+            .all()
+        )
+    assert [(e.details or {}).get("method") for e in step_ups] == ["passkey"]
     assert json.loads(captured)["credential"]["id"] == stored.credential_id

@@ -491,6 +491,7 @@ MATRIX: dict[tuple[str, str], Case] = {
         USERS_WRITE, _user_call(json=lambda fx: {"password": fx.password})
     ),
     ("POST", "/api/users/{user_ref}/setup-link"): Case(USERS_WRITE, _user_call("invited")),
+    ("POST", "/api/users/{user_ref}/mfa/reset"): Case(USERS_WRITE, _user_call()),
     # groups (never the caller's own group)
     ("GET", "/api/groups"): Case(READ_ALL),
     ("POST", "/api/groups"): Case(USERS_WRITE, _new_group),
@@ -728,6 +729,7 @@ RANK_MATRIX: dict[tuple[str, str], RankCase] = {
         _with_self(_BELOW, _ADMINS), _on_user(lambda fx: {"password": STRONG_PASSWORD})
     ),
     ("POST", "/api/users/{user_ref}/setup-link"): RankCase(_with_self(_BELOW, _ADMINS), _on_user()),
+    ("POST", "/api/users/{user_ref}/mfa/reset"): RankCase(_with_self(_BELOW, _ADMINS), _on_user()),
     ("PATCH", "/api/users/{user_ref}#email"): RankCase(
         _with_self(_BELOW, _ADMINS),
         _on_user(lambda fx: {"email": f"moved-{fx.unique()}@example.com"}),

@@ -33,6 +33,7 @@ COVERAGE: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/api/users/{user_ref}/group"): ("POST", "/console/users/{user_id}/group"),
     ("POST", "/api/users/{user_ref}/password"): ("POST", "/console/users/{user_id}/password"),
     ("POST", "/api/users/{user_ref}/setup-link"): ("POST", "/console/users/{user_id}/setup-link"),
+    ("POST", "/api/users/{user_ref}/mfa/reset"): ("POST", "/console/users/{user_id}/mfa-reset"),
     ("GET", "/api/users/{user}/packages"): ("GET", "/console/users/{user_id}"),
     ("GET", "/api/groups"): ("GET", "/console/groups"),
     ("POST", "/api/groups"): ("POST", "/console/groups"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -20,11 +21,15 @@ from spectra.audit.actor import Actor, user_actor
 from spectra.db.hub import Hub
 from spectra.db.session import ReadSession, Session, read_scope, session_scope
 from spectra.errors import UnauthenticatedError
+from spectra.kit.clock import utc_now
 from spectra.users import service as users_service
 from spectra.users.errors import CsrfError
-from spectra.users.models import User
+from spectra.users.mfa import repository as mfa_repository
+from spectra.users.mfa.errors import EnrolmentRequiredError, StepUpRequiredError
+from spectra.users.models import User, UserSession
 from spectra.users.permissions import Manage, Permission, Role, allows, can_manage, require
 from spectra.users.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_for, csrf_matches
+from spectra.workspace import service as workspace_service
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
@@ -60,6 +65,11 @@ class Viewer:
     name: str
     role: str
     csrf_token: str
+    authenticated_at: datetime | None = None
+    """When this session last proved who the user is (sign-in or step-up)."""
+    sign_in_method: str | None = None
+    """`password`, `password+totp`, `passkey`, `sso`, ... (see UserSession.method)."""
+    has_password: bool = True
 
     @property
     def is_admin_viewer(self) -> bool:
@@ -91,15 +101,52 @@ async def get_viewer(request: Request) -> Viewer:
     if not token:
         raise UnauthenticatedError("Sign in to use the console.")
     async with read_scope(get_runtime(request).db) as session:
-        _, user = await users_service.resolve_session(session, token=token)
-        viewer = _viewer_for(user, token, request)
+        row, user = await users_service.resolve_session(session, token=token)
+        viewer = _viewer_for(user, token, request, row)
+        if not _may_enrol_here(request):
+            await _check_mfa_policy(session, viewer)
     if request.method not in SAFE_METHODS:
         await check_csrf(request, token)
     state["viewer"] = viewer
     return viewer
 
 
-def _viewer_for(user: User, token: str, request: Request) -> Viewer:
+ENROLMENT_PATHS = ("/console/account", "/console/logout")
+"""What an admin who owes a second factor may still open: their account (enrolment) and sign-out."""
+
+
+def _may_enrol_here(request: Request) -> bool:
+    return request.url.path.startswith(ENROLMENT_PATHS)
+
+
+async def _check_mfa_policy(session: ReadSession, viewer: Viewer) -> None:
+    """The workspace may require a second factor of every admin role (owner, admin, billing,
+    auditor) who signs in with a password; an SSO sign-in's factor is the identity provider's."""
+    if viewer.is_member or viewer.sign_in_method == "sso" or not viewer.has_password:
+        return
+    if not (await workspace_service.get_settings(session)).mfa_required_for_admins:
+        return
+    if not await mfa_repository.has_factor(session, viewer.user_id):
+        raise EnrolmentRequiredError(
+            "This workspace requires a second factor for your role: enrol an authenticator app "
+            "or a passkey to continue."
+        )
+
+
+async def require_recent_auth(session: ReadSession | Session, viewer: Viewer) -> None:
+    """Refuse a sensitive action when the viewer's last authentication is older than the
+    workspace's `step_up_minutes` (the console then asks to confirm it is you)."""
+    minutes = (await workspace_service.get_settings(session)).step_up_minutes
+    last = viewer.authenticated_at
+    if last is not None and utc_now() - last <= timedelta(minutes=minutes):
+        return
+    raise StepUpRequiredError(
+        f"This action needs a sign-in from the last {minutes} minutes; confirm it is you, "
+        "then send the form again."
+    )
+
+
+def _viewer_for(user: User, token: str, request: Request, row: UserSession | None = None) -> Viewer:
     actor = user_actor(user_id=user.id, email=user.email, role=user.role, via="console")
     state = request.scope.get("state", {})
     return Viewer(
@@ -109,6 +156,9 @@ def _viewer_for(user: User, token: str, request: Request) -> Viewer:
         name=user.name,
         role=user.role,
         csrf_token=csrf_for(token),
+        authenticated_at=None if row is None else (row.authenticated_at or row.created_at),
+        sign_in_method=None if row is None else row.method,
+        has_password=user.password_hash is not None,
     )
 
 

@@ -20,6 +20,11 @@ from spectra.console.deps import SAFE_METHODS, Viewer
 from spectra.console.render import back_url, redirect, render
 from spectra.errors import ErrorKind, SpectraError
 from spectra.users.errors import CsrfError
+from spectra.users.mfa.errors import (
+    EnrolmentRequiredError,
+    SecondFactorRequiredError,
+    StepUpRequiredError,
+)
 
 _STATUS = {
     ErrorKind.NOT_FOUND: 404,
@@ -37,7 +42,38 @@ def _escape(text: str) -> str:
     )
 
 
+def _second_factor(request: Request, exc: SpectraError) -> Response | None:
+    """The second-factor refusals: finish signing in, enrol first, or confirm it is you."""
+    hx = bool(request.headers.get("hx-request"))
+    target = None
+    if isinstance(exc, SecondFactorRequiredError):
+        target = "/console/login/second-factor"
+    elif isinstance(exc, EnrolmentRequiredError):
+        target = "/console/account/mfa"
+    if target is not None:
+        if hx:
+            response = Response(status_code=200)
+            response.headers["HX-Redirect"] = target
+            return response
+        return redirect(target, error=exc.message if target.endswith("mfa") else None)
+    if isinstance(exc, StepUpRequiredError) and not hx:
+        viewer: Viewer | None = request.scope.get("state", {}).get("viewer")
+        return render(
+            request,
+            viewer,
+            "auth/step_up.html",
+            status_code=403,
+            title="Confirm it is you",
+            message=exc.message,
+            next=back_url(request),
+        )
+    return None
+
+
 def render_error(request: Request, exc: SpectraError) -> Response:
+    special = _second_factor(request, exc)
+    if special is not None:
+        return special
     if exc.kind == ErrorKind.UNAUTHENTICATED:
         if request.headers.get("hx-request"):
             response = Response(status_code=200)

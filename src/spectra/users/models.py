@@ -95,6 +95,15 @@ class UserSession(IdMixin, Base):
     """When the user signed out or an admin action ended it (UTC); None while live."""
     client_ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
+    method: Mapped[str | None] = mapped_column(String(32))
+    """How the user signed in: `password`, `password+totp`, `password+recovery_code`,
+    `password+passkey`, `passkey` or `sso`; None for sessions older than second factors."""
+    second_factor_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The password was right and a second factor is still owed: the session opens no page but
+    the second-factor step, and it lives only minutes."""
+    authenticated_at: Mapped[datetime | None] = mapped_column()
+    """When the user last proved who they are in this session (sign-in or step-up, UTC); step-up
+    asks again once this is older than the workspace's `step_up_minutes`."""
 
 
 class PasswordSetupLink(IdMixin, Base):
@@ -122,4 +131,5 @@ Index("uq_groups_external_id", Group.external_id, unique=True)
 Index("ix_users_created_at_id", User.created_at, User.id)
 Index("ix_user_sessions_user_id", UserSession.user_id)
 Index("ix_password_setup_links_user_id", PasswordSetupLink.user_id)
+from spectra.users.mfa import models as _mfa_models  # noqa: E402, F401  (Alembic and the mapper see them)
 from spectra.users.sso import models as _sso_models  # noqa: E402, F401  (Alembic and the mapper see SSO tables)

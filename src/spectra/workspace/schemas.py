@@ -23,6 +23,8 @@ class WorkspaceSettings(BaseModel):
     key_rotation_grace_hours: int = 24
     usage_retention_days: int = 90
     hold_expiry_seconds: int = 900
+    mfa_required_for_admins: bool = False
+    step_up_minutes: int = 15
 
     @property
     def usd_rate_decimal(self) -> Decimal:

@@ -98,6 +98,26 @@ def _window_hours(text: str) -> int:
     return value
 
 
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise InvalidSettingError(f"'{text[:40]}' is not on or off.")
+
+
+def _show_flag(value: Any) -> str:
+    return "on" if value else "off"
+
+
+def _minutes(text: str) -> int:
+    value = _positive_int(text)
+    if value > 24 * 60:
+        raise InvalidSettingError("At most 1440 minutes (a day).")
+    return value
+
+
 def _url(text: str) -> str:
     parsed = urlparse(text.strip())
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -214,6 +234,26 @@ SPECS: dict[str, SettingSpec] = {
             90,
             "How long request-level usage records are kept.",
             _positive_int,
+            _show,
+        ),
+        SettingSpec(
+            "mfa_required_for_admins",
+            "flag",
+            False,
+            "When on, owners, admins, billing admins and auditors who sign in with a password "
+            "must enrol a second factor (authenticator app or passkey) before using the console "
+            "(SSO sign-ins: the identity provider is the factor; API tokens are not affected).",
+            _flag,
+            _show_flag,
+        ),
+        SettingSpec(
+            "step_up_minutes",
+            "int",
+            15,
+            "Sensitive console actions (approving, recharging above four_eyes_threshold, "
+            "rotating upstream credentials, creating API tokens) ask to confirm it is you once "
+            "the last sign-in is older than this many minutes (at most 1440).",
+            _minutes,
             _show,
         ),
         SettingSpec(

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from spectra.api.deps import RuntimeDep, SessionDep, client_ip
 from spectra.users import service as users_service
 from spectra.users.errors import CsrfError
+from spectra.users.mfa.errors import SecondFactorRequiredError
 from spectra.users.schemas import LoginIn, SetupIn, SignInRead, UserRead
 from spectra.users.sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, csrf_matches
 
@@ -26,7 +27,8 @@ async def login(
     body: LoginIn, request: Request, response: Response, session: SessionDep, runtime: RuntimeDep
 ) -> SignInRead:
     """Sign in with email and password: sets the HttpOnly session cookie and answers with the
-    CSRF token to send as `x-csrf-token` on state-changing requests."""
+    CSRF token to send as `x-csrf-token` on state-changing requests. An account with a second
+    factor is refused here (401 `second_factor_required`): it signs in through the console."""
     opened = await users_service.sign_in(
         session,
         email=body.email,
@@ -35,6 +37,12 @@ async def login(
         user_agent=request.headers.get("user-agent"),
         ttl=timedelta(hours=max(1, runtime.settings.session_ttl_hours)),
     )
+    if opened.row.second_factor_pending:
+        # The second step exists in the console only; the pending session rolls back with this.
+        raise SecondFactorRequiredError(
+            "This account has a second factor: sign in through the console, or call the API "
+            "with an API token."
+        )
     secure = _secure(request, runtime)
     max_age = int((opened.expires_at - opened.row.created_at).total_seconds())
     response.set_cookie(

@@ -1,5 +1,5 @@
 """/api/users: create, invite, import, read, update, suspend, reactivate, remove, role, group,
-password and setup links. A user is named in the path by id or by email."""
+password, setup links and second-factor reset. A user is named in the path by id or by email."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from fastapi import APIRouter, Query
 from spectra.api.deps import ActorDep, ReadSessionDep, RuntimeDep, SessionDep
 from spectra.kit.pagination import ListResource
 from spectra.users import service as users_service
+from spectra.users.mfa import service as mfa_service
+from spectra.users.mfa.schemas import MfaResetRead
 from spectra.users.schemas import (
     GroupMove,
     ImportReport,
@@ -148,3 +150,12 @@ async def create_setup_link(
 ) -> SetupLinkRead:
     """A one-time password-setup link (72 hours), shown this once; older unused links stop working."""
     return _link(runtime, await users_service.create_setup_link(session, actor, user=user_ref))
+
+
+@router.post("/{user_ref}/mfa/reset")
+async def reset_mfa(user_ref: str, session: SessionDep, actor: ActorDep) -> MfaResetRead:
+    """Remove every second factor of a user (authenticator app, passkeys, recovery codes), so
+    they sign in with the password alone and may enrol again. Audited as `users.mfa_reset`."""
+    user = await users_service.load_user(session, user_ref)
+    removed = await mfa_service.reset_factors(session, actor, user=user.id)
+    return MfaResetRead(email=user.email, **removed)

@@ -107,6 +107,25 @@ def set_password(
         console.print(f"Password set for {data['email']}; their sessions were ended.")
 
 
+mfa_app = typer.Typer(help="Second factors of users.", no_args_is_help=True)
+users_app.add_typer(mfa_app, name="mfa")
+
+
+@mfa_app.command("reset")
+def mfa_reset(
+    email: Annotated[str, typer.Argument(help="The user's email.")], as_json: JsonOpt = False
+) -> None:
+    """Remove a user's second factors (authenticator app, passkeys, recovery codes); audited."""
+    data = transport.api("POST", user_path(email, "/mfa/reset"))
+    if as_json:
+        show_object(data, as_json=True)
+    else:
+        console.print(
+            f"Second factors of {data['email']} removed: {data['totp']} authenticator app, "
+            f"{data['passkeys']} passkeys, {data['recovery_codes']} recovery codes."
+        )
+
+
 @users_app.command("setup-link")
 def setup_link(
     email: Annotated[str, typer.Argument(help="The user's email.")], as_json: JsonOpt = False

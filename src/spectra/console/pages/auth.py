@@ -86,7 +86,9 @@ async def login(request: Request, session: SessionDep, runtime: RuntimeDep) -> R
             error=exc.message,
             sso_providers=await sso_service.sign_in_choices(session),
         )
-    if opened.user.role == "member" and target == "/console/":
+    if opened.row.second_factor_pending:
+        target = f"/console/login/second-factor?next={quote(target)}"
+    elif opened.user.role == "member" and target == "/console/":
         target = "/console/me"
     response = redirect(target)
     set_session_cookies(response, request, runtime, opened)

@@ -18,7 +18,14 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from spectra.console.charts import series_chart
-from spectra.console.deps import ReadSessionDep, RuntimeDep, SessionDep, ViewerDep, client_ip
+from spectra.console.deps import (
+    ReadSessionDep,
+    RuntimeDep,
+    SessionDep,
+    ViewerDep,
+    client_ip,
+    require_recent_auth,
+)
 from spectra.console.forms import Form, field_errors
 from spectra.console.refusals import explain_reason
 from spectra.console.render import redirect, render
@@ -355,6 +362,7 @@ async def tokens(
 
 @router.post("/tokens")
 async def create_token(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
+    await require_recent_auth(session, viewer)
     form = await Form.read(request)
     token, secret = await keys_service.create_token(
         session,

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from pydantic import SecretStr, ValidationError
 from starlette.responses import HTMLResponse, Response
 
-from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
+from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, require_recent_auth
 from spectra.console.forms import Form, field_errors
 from spectra.console.pages import pool_kinds
 from spectra.console.render import environment, redirect, render
@@ -233,6 +233,7 @@ async def edit_account(
 async def rotate_credential(
     account_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
 ) -> Response:
+    await require_recent_auth(session, viewer)
     form = await Form.read(request)
     current = await pool_service.get_account(session, viewer.actor, account_id=account_id)
     account, outcome = await pool_service.rotate_credential(

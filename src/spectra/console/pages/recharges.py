@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from spectra.audit.actor import Actor
-from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
+from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, require_recent_auth
 from spectra.console.forms import Form, field_errors
 from spectra.console.render import redirect, render
 from spectra.errors import InvalidError, SpectraError
@@ -29,6 +29,7 @@ from spectra.kit.money import display, format_amount
 from spectra.ledger import service as ledger_service
 from spectra.ledger.models import LedgerAccount
 from spectra.users import service as users_service
+from spectra.workspace import service as workspace_service
 
 router = APIRouter()
 
@@ -142,6 +143,9 @@ async def recharge(request: Request, viewer: AdminDep, session: SessionDep) -> R
     form = await Form.read(request)
     user_id, group_id, label = await _target(session, viewer.actor, form)
     amount = form.amount("amount", label="Amount")
+    threshold = (await workspace_service.get_settings(session)).four_eyes_threshold_micros
+    if threshold is not None and amount > threshold:
+        await require_recent_auth(session, viewer)
     key = form.get("idempotency_key") or str(uuid7())
     outcome = await ledger_service.recharge(
         session,
@@ -164,6 +168,7 @@ async def recharge(request: Request, viewer: AdminDep, session: SessionDep) -> R
 async def approve(
     approval_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
 ) -> Response:
+    await require_recent_auth(session, viewer)
     form = await Form.read(request)
     approval = await ledger_service.approve_recharge(
         session, viewer.actor, approval_id=approval_id, note=form["note"]
@@ -188,6 +193,7 @@ async def reject(
 async def approve_request(
     request_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
 ) -> Response:
+    await require_recent_auth(session, viewer)
     form = await Form.read(request)
     row = await ledger_service.approve_recharge_request(
         session, viewer.actor, request_id=request_id, note=form["note"]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from spectra.console.deps import AdminDep, SessionDep
+from spectra.console.deps import AdminDep, SessionDep, require_recent_auth
 from spectra.console.forms import Form, problems
 from spectra.console.render import redirect
 from spectra.keys import scim as keys_scim
@@ -23,6 +23,7 @@ router = APIRouter()
 
 @router.post("/me/tokens/scim")
 async def create_scim_token(request: Request, viewer: AdminDep, session: SessionDep) -> Response:
+    await require_recent_auth(session, viewer)
     form = await Form.read(request)
     try:
         data = ScimTokenCreate(name=form["name"], expires_at=expiry(form.get("expires_at")))

@@ -47,14 +47,21 @@ def _refused(request: Request, message: str) -> Response:
 
 @router.get("/sso/{name}/start")
 async def start(
-    request: Request, name: str, session: SessionDep, runtime: RuntimeDep, next: str | None = None
+    request: Request,
+    name: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    next: str | None = None,
+    reauth: bool = False,
 ) -> Response:
+    """`reauth=1` is the step-up of an SSO session: the provider asks for the login again."""
     try:
         began = await sso_signin.begin_sign_in(
             session,
             provider_name=name,
             redirect_uri=redirect_uri(runtime, name),
             next_path=_safe_next(next),
+            reauth=reauth,
         )
     except SpectraError as exc:
         await session.rollback()

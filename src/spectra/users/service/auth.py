@@ -25,6 +25,8 @@ from spectra.users.errors import (
     UserRemovedError,
     UserSuspendedError,
 )
+from spectra.users.mfa import repository as mfa_repository
+from spectra.users.mfa.errors import SecondFactorRequiredError
 from spectra.users.models import User, UserSession
 from spectra.users.permissions import (
     Manage,
@@ -41,6 +43,8 @@ from ._common import UserRef, audit_user, clean_email, default_group, load_user
 from .members import IssuedSetupLink, _insert_user, _issue_setup_link
 
 SESSION_TTL = timedelta(hours=12)
+SECOND_FACTOR_TTL = timedelta(minutes=10)
+"""How long a password-checked session waits for its second factor."""
 _LOCKED_WHAT = {
     throttle.SCOPE_EMAIL_IP: "this email from your network address",
     throttle.SCOPE_IP: "your network address",
@@ -259,17 +263,23 @@ async def create_session(
     client_ip: str | None = None,
     user_agent: str | None = None,
     ttl: timedelta = SESSION_TTL,
+    method: str = "password",
+    second_factor_pending: bool = False,
 ) -> NewSession:
-    """Open a console session for an authenticated user; only the token's keyed hash is stored."""
+    """Open a console session for an authenticated user; only the token's keyed hash is stored.
+    A session that still owes its second factor lives `SECOND_FACTOR_TTL` and opens no page."""
     now = utc_now()
     token = new_token()
     row = UserSession(
         user_id=user.id,
         token_hash=hash_token(token),
         created_at=now,
-        expires_at=now + ttl,
+        expires_at=now + (SECOND_FACTOR_TTL if second_factor_pending else ttl),
         client_ip=client_ip,
         user_agent=(user_agent or "")[:MAX_USER_AGENT] or None,
+        method=method,
+        second_factor_pending=second_factor_pending,
+        authenticated_at=None if second_factor_pending else now,
     )
     session.add(row)
     user.last_seen_at = now
@@ -286,9 +296,21 @@ async def sign_in(
     user_agent: str | None = None,
     ttl: timedelta = SESSION_TTL,
 ) -> NewSession:
-    """Check email and password, then open a session. Writes an `auth.sign_in` audit event."""
+    """Check email and password, then open a session. Writes an `auth.sign_in` audit event.
+
+    A user with a second factor gets a pending session instead (`second_factor_pending`): the
+    sign-in is audited once the factor is given (`users.mfa.service.complete_sign_in`)."""
     user = await authenticate_password(session, email=email, password=password, ip=client_ip)
     await sso_rules.check_password_sign_in(session, user)
+    if await mfa_repository.has_factor(session, user.id):
+        return await create_session(
+            session,
+            user=user,
+            client_ip=client_ip,
+            user_agent=user_agent,
+            ttl=ttl,
+            second_factor_pending=True,
+        )
     opened = await create_session(
         session, user=user, client_ip=client_ip, user_agent=user_agent, ttl=ttl
     )
@@ -304,6 +326,10 @@ async def resolve_session(session: AnySession, *, token: str) -> tuple[UserSessi
         raise SessionInvalidError("Your session has ended; sign in again.")
     if row.expires_at <= utc_now():
         raise SessionInvalidError("Your session has expired; sign in again.")
+    if row.second_factor_pending:
+        raise SecondFactorRequiredError(
+            "Enter the code from your authenticator app, or use your passkey, to finish signing in."
+        )
     return row, await active_user(session, row.user_id)
 
 

@@ -73,6 +73,9 @@ class SsoLogin(IdMixin, Base):
     """The console session the sign-in opened: sign-out finds its provider through it."""
     subject: Mapped[str | None] = mapped_column(String(300))
     """The ID token's `sub` once validated."""
+    is_reauth: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A step-up re-authentication: asked with `prompt=login&max_age=0`, and the ID token's
+    `auth_time` must be no older than this attempt."""
 
 
 Index("ix_sso_logins_provider_id", SsoLogin.provider_id)

@@ -61,9 +61,15 @@ class Redirect:
 
 
 async def begin_sign_in(
-    session: Session, *, provider_name: str, redirect_uri: str, next_path: str
+    session: Session,
+    *,
+    provider_name: str,
+    redirect_uri: str,
+    next_path: str,
+    reauth: bool = False,
 ) -> Redirect:
-    """Start a sign-in: record a pending attempt and return the provider's authorization URL."""
+    """Start a sign-in: record a pending attempt and return the provider's authorization URL.
+    `reauth` (step-up) makes the provider ask for the login again (`prompt=login`, `max_age=0`)."""
     provider = await _enabled(session, provider_name)
     found = await oidc.discover(provider.issuer)
     state = random_token(32)
@@ -75,6 +81,7 @@ async def begin_sign_in(
             next_path=next_path[:500],
             created_at=now,
             expires_at=now + LOGIN_TTL,
+            is_reauth=reauth,
         )
     )
     await session.flush()
@@ -88,6 +95,8 @@ async def begin_sign_in(
         "code_challenge": oidc.pkce_challenge(_derived("pkce", state)),
         "code_challenge_method": "S256",
     }
+    if reauth:
+        query |= {"prompt": "login", "max_age": "0"}
     return Redirect(url=f"{found.authorization_endpoint}?{urlencode(query)}", state=state)
 
 
@@ -141,6 +150,8 @@ async def complete_sign_in(
     claims = await oidc.validate_id_token(
         found, id_token, client_id=provider.client_id, nonce=_derived("nonce", state)
     )
+    if login.is_reauth:
+        _check_fresh(claims, login)
     user = await provision(session, provider, claims)
     users_service.check_usable(user)
     ttl = (
@@ -149,7 +160,7 @@ async def complete_sign_in(
         else default_ttl
     )
     opened = await users_service.create_session(
-        session, user=user, client_ip=client_ip, user_agent=user_agent, ttl=ttl
+        session, user=user, client_ip=client_ip, user_agent=user_agent, ttl=ttl, method="sso"
     )
     login.user_id = user.id
     login.user_session_id = opened.row.id
@@ -165,6 +176,30 @@ async def complete_sign_in(
         provider=provider.name,
     )
     return opened
+
+
+REAUTH_SKEW_SECONDS = 30
+
+
+def _check_fresh(claims: dict[str, Any], login: SsoLogin) -> None:
+    """A step-up needs a login at the provider after it was asked for (OIDC `auth_time`)."""
+    auth_time = claims.get("auth_time")
+    started = login.created_at.timestamp() - REAUTH_SKEW_SECONDS
+    if not isinstance(auth_time, int | float) or auth_time < started:
+        raise SsoSignInError(
+            "The provider did not ask for your login again, so this cannot confirm it is you; "
+            "try again or ask an admin to check the provider's max_age support."
+        )
+
+
+async def provider_of_session(session: AnySession, *, session_token: str) -> str | None:
+    """The name of the enabled provider a console session was opened through, else None."""
+    row = await users_repository.find_session_by_hash(session, hash_token(session_token))
+    login = None if row is None else await repository.find_login_by_session(session, row.id)
+    if login is None:
+        return None
+    provider = await repository.get_provider(session, login.provider_id)
+    return provider.name if provider is not None and provider.is_enabled else None
 
 
 def _sso_actor(provider: SsoProvider) -> Actor:

@@ -1,0 +1,1 @@
+"""Second factors: TOTP with recovery codes, passkeys (WebAuthn), and step-up re-authentication."""

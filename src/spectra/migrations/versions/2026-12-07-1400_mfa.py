@@ -2,7 +2,7 @@
 session last authenticated; SSO step-up attempts
 
 Revision ID: 0025_mfa
-Revises: 0019_pool_account_kinds
+Revises: 0020_money
 Create Date: 2026-12-07 14:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import spectra.db.types
 
 revision: str = "0025_mfa"
-down_revision: str | Sequence[str] | None = "0019_pool_account_kinds"
+down_revision: str | Sequence[str] | None = "0020_money"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

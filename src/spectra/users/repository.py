@@ -144,9 +144,16 @@ async def group_name_exists(
 
 
 async def list_groups(
-    session: AsyncSession, *, text: str | None, limit: int | None, cursor: str | None
+    session: AsyncSession,
+    *,
+    text: str | None,
+    limit: int | None,
+    cursor: str | None,
+    ids: Sequence[uuid.UUID] | None = None,
 ) -> Page[Group]:
     stmt = select(Group)
+    if ids is not None:
+        stmt = stmt.where(Group.id.in_(list(ids)))
     if text:
         stmt = stmt.where(Group.name_key.like("%" + text.lower() + "%"))
     return await paginate(

@@ -254,18 +254,19 @@ async def sync_primary(session: Session, user: User) -> None:
 async def list_memberships(
     session: AnySession, actor: Actor, *, user: UserRef
 ) -> Page[MembershipView]:
-    """A user's groups, primary first: themselves, readers of everything, their leads."""
+    """A user's groups: the primary first, then the secondary ones, oldest first (for the user
+    themselves, readers of everything and their leads)."""
     from .lookup import get_user
 
     target = await get_user(session, actor, user=user)
     rows = await session.execute(
         select(GroupMembership, Group)
         .join(Group, Group.id == GroupMembership.group_id)
-        .where(GroupMembership.user_id == target.id)
+        .where(GroupMembership.user_id == target.id, GroupMembership.group_id != target.group_id)
+        .order_by(GroupMembership.created_at, GroupMembership.id)
     )
-    views = {g.id: MembershipView(g.id, g.name, m.is_primary) for m, g in rows.all()}
-    views[target.group_id] = MembershipView(target.group_id, target.group.name, True)
-    ordered = sorted(views.values(), key=lambda v: (not v.is_primary, v.group.lower()))
+    ordered = [MembershipView(target.group_id, target.group.name, True)]
+    ordered += [MembershipView(g.id, g.name, False) for _, g in rows.all()]
     return Page(items=ordered)
 
 

@@ -67,7 +67,8 @@ class TestSetLead:
         ).items
         assert (view.email, view.approval_limit_micros) == (team["lead"].email, 35_500_000)
         event = await last_audit(session, "groups.lead_set")
-        assert event.after is not None and event.after["approval_limit"] == "35.50"
+        assert event.after is not None
+        assert event.after["approval_limit"] == "35.50"
 
     async def test_only_members_of_the_group_can_lead_it(self, session: Session) -> None:
         group, outsider = await make_group(session), await make_user(session)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -24,6 +24,7 @@ from spectra.users import service as users_service
 from spectra.users.errors import CsrfError
 from spectra.users.models import User
 from spectra.users.permissions import Manage, Permission, Role, allows, can_manage, require
+from spectra.users.scope import led_groups
 from spectra.users.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_for, csrf_matches
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -60,6 +61,12 @@ class Viewer:
     name: str
     role: str
     csrf_token: str
+    led_groups: frozenset[uuid.UUID] = frozenset()
+    """The groups this viewer leads (team lead pages under /console/team)."""
+
+    @property
+    def is_lead(self) -> bool:
+        return bool(self.led_groups) and not self.is_admin_viewer
 
     @property
     def is_admin_viewer(self) -> bool:
@@ -93,6 +100,7 @@ async def get_viewer(request: Request) -> Viewer:
     async with read_scope(get_runtime(request).db) as session:
         _, user = await users_service.resolve_session(session, token=token)
         viewer = _viewer_for(user, token, request)
+        viewer = replace(viewer, led_groups=frozenset(await led_groups(session, viewer.actor)))
     if request.method not in SAFE_METHODS:
         await check_csrf(request, token)
     state["viewer"] = viewer

@@ -28,6 +28,7 @@ from spectra.console.pages import (
     settings,
     sso,
     sso_providers,
+    team,
     usage,
     users,
 )
@@ -54,6 +55,7 @@ PAGES = (
     settings,
     sso,
     sso_providers,
+    team,
     usage,
     users,
 )

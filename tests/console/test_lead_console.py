@@ -31,9 +31,13 @@ def _pages(app: Any) -> list[str]:
     for context in iter_route_contexts(app.routes):
         path = getattr(context, "path", "") or ""
         methods = getattr(context, "methods", None) or ()
-        if path.startswith("/console") and "GET" in methods and "{" not in path:
-            if not path.startswith(SKIP):
-                found.add(path)
+        if (
+            path.startswith("/console")
+            and "GET" in methods
+            and "{" not in path
+            and not path.startswith(SKIP)
+        ):
+            found.add(path)
     return sorted(found)
 
 

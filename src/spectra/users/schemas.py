@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from spectra.kit.money import Micros
 from spectra.kit.schema import AmountOut, NonNegativeAmountIn, ReadModel, money_pair, renamed
 
 from .permissions import Role
@@ -155,7 +156,7 @@ class SignInRead(BaseModel):
 
 
 class LeadSet(_In):
-    approval_limit: NonNegativeAmountIn = 0
+    approval_limit: NonNegativeAmountIn = Micros(0)
     """The most money the lead may approve or move at once inside the group; 0 = none."""
 
 

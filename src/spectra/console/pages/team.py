@@ -9,6 +9,7 @@ URLs: /console/team, /console/team/{name} and its POST actions. Admins manage gr
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -46,7 +47,7 @@ async def _page(
     viewer: ViewerDep,
     session: AnySession,
     name: str,
-    **extra: object,
+    **extra: Any,
 ) -> Response:
     actor = viewer.actor
     group = await users_service.group_for(session, actor, group=name)

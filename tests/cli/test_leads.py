@@ -25,6 +25,11 @@ def test_leads_and_secondary_groups_both_ways(served: Cli) -> None:
 
     added = cli.ok("users", "groups", "add", "lead@example.com", "web", "--json")
     assert (added["group"], added["is_primary"]) == ("web", False)
+    bound = cli.ok("keys", "create", "--user", "lead@example.com", "--group", "web", "--json")
+    assert bound["group_id"] == added["group_id"]
+    outside = cli.local("keys", "create", "--user", "lead@example.com", "--group", "default")
+    assert outside.code != 0
+    assert "not in the group default" in outside.err
     groups, _ = cli.both(["users", "groups", "list", "lead@example.com", "--json"])
     assert [(g["group"], g["is_primary"]) for g in groups["items"]] == [
         ("mobile", True),

@@ -205,6 +205,17 @@ class TestLeadScope:
         event = await last_audit(session, "users.suspend")
         assert (event.actor_label, event.target_id) == (team["lead"].email, str(team["member"].id))
 
+    async def test_a_leads_read_only_token_reads_the_team_and_changes_nothing(
+        self, session: Session
+    ) -> None:
+        team = await _team(session)
+        reader = actor_for(team["lead"], via="token", read_only=True)
+        found = await users_service.get_user(session, reader, user=team["member"].email)
+        assert found.id == team["member"].id
+        with pytest.raises(SpectraError) as refused:
+            await users_service.suspend_user(session, reader, user=found.id, reason="no")
+        assert refused.value.code == "read_only_token"
+
     async def test_an_unknown_email_is_refused_like_another_groups_member(
         self, session: Session
     ) -> None:

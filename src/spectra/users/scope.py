@@ -85,7 +85,7 @@ async def scope_for(session: AnySession, actor: Actor, permission: Permission) -
     if allows(actor, permission) or permission not in LEAD_PERMISSIONS:
         require(actor, permission)
         return EVERYWHERE
-    if actor.read_only:
+    if actor.read_only and permission is not Permission.READ_ALL:
         require(actor, permission)  # a read-only token writes nowhere, lead or not
     leads = await led_groups(session, actor)
     if not leads:

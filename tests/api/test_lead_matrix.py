@@ -161,6 +161,10 @@ LEAD_LISTS: dict[tuple[str, str], tuple[Callable[[Any], Awaitable[Any]], Finder]
         lambda fx: fx.group(),
         lambda page, group: group.name in {i["name"] for i in page["items"]},
     ),
+    ("GET", "/api/group-default-packages"): (
+        lambda fx: fx.package(),
+        lambda page, detail: detail.package.name in {i["package"] for i in page["items"]},
+    ),
     ("GET", "/api/ledger/recharge-requests"): (
         _target_request,
         lambda page, request: str(request.id) in {i["id"] for i in page["items"]},

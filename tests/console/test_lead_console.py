@@ -11,11 +11,13 @@ from typing import Any
 import httpx
 from fastapi.routing import iter_route_contexts
 from tests.factories import make_group, make_user
+from tests.packages.factories import make_package
 
 from spectra.audit.actor import local_actor, user_actor
 from spectra.db.session import session_scope
 from spectra.kit.money import parse_amount
 from spectra.ledger import service as ledger_service
+from spectra.packages import service as packages_service
 from spectra.runtime import Runtime
 from spectra.users import service as users_service
 
@@ -124,6 +126,23 @@ async def test_a_lead_runs_their_team_and_not_another(
     )
     assert invited.status_code == 200, invited.text
     assert 'id="setup-link"' in invited.text
+
+    keyed = await lead.post_form(f"/console/team/mobile/members/{member.id}/key")
+    assert keyed.status_code == 200, keyed.text
+    assert re.search(r'id="new-key-secret">sk-spectra-', keyed.text)
+    no_default = await lead.post_form(
+        f"/console/team/mobile/members/{member.id}/package", follow_redirects=True
+    )
+    assert "has no default package" in no_default.text
+    async with session_scope(runtime.db) as session:
+        package = await make_package(session, name="mobile-starter")
+        await packages_service.set_group_default_package(
+            session, local_actor(), group="mobile", package=package.package.name
+        )
+    given = await lead.post_form(
+        f"/console/team/mobile/members/{member.id}/package", follow_redirects=True
+    )
+    assert f"{member.email} has mobile-starter." in given.text
 
     suspended = await lead.post_form(f"/console/team/mobile/members/{member.id}/suspend")
     assert suspended.status_code == 303

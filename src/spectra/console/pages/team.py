@@ -18,7 +18,9 @@ from spectra.console.deps import ReadSessionDep, RuntimeDep, SessionDep, ViewerD
 from spectra.console.forms import Form
 from spectra.console.render import redirect, render
 from spectra.db.session import AnySession
+from spectra.keys import service as keys_service
 from spectra.ledger import service as ledger_service
+from spectra.packages import service as packages_service
 from spectra.users import service as users_service
 from spectra.users.models import Group
 from spectra.users.permissions import Permission, require
@@ -61,6 +63,7 @@ async def _page(
     requests = [r for r in pending.items if r.user_id in member_ids and r.user_id != viewer.user_id]
     emails = {u.id: u.email for u in members.items}
     mine = next((lead for lead in leads.items if lead.user_id == viewer.user_id), None)
+    defaults = {g.id: p.name for g, p in await packages_service.list_group_defaults(session, actor)}
     return render(
         request,
         viewer,
@@ -74,6 +77,7 @@ async def _page(
         requests=requests,
         emails=emails,
         my_limit=mine.approval_limit_micros if mine else None,
+        default_package=defaults.get(group.id),
         **extra,
     )
 
@@ -146,3 +150,32 @@ async def reject(
         session, viewer.actor, request_id=request_id, note=form.get("note") or ""
     )
     return redirect(f"/console/team/{name}", ok="The request is rejected.")
+
+
+@router.post("/team/{name}/members/{user_id}/key")
+async def create_key(
+    name: str, user_id: uuid.UUID, request: Request, viewer: ViewerDep, session: SessionDep
+) -> Response:
+    """A new key for a member (on their request); its secret is shown on the page once."""
+    form = await Form.read(request)
+    _, secret = await keys_service.create_key(
+        session, viewer.actor, user_id=user_id, name=form.get("name") or "from the team lead"
+    )
+    owner = await users_service.load_user(session, user_id)
+    return await _page(request, viewer, session, name, key_for=owner.email, key_secret=secret)
+
+
+@router.post("/team/{name}/members/{user_id}/package")
+async def give_default_package(
+    name: str, user_id: uuid.UUID, viewer: ViewerDep, session: SessionDep
+) -> Response:
+    """Give a member the group's default package (the one package a lead hands out)."""
+    group = await users_service.group_for(session, viewer.actor, group=name)
+    rows = await packages_service.list_group_defaults(session, viewer.actor)
+    package = next((p.name for g, p in rows if g.id == group.id), None)
+    if package is None:
+        return redirect(f"/console/team/{name}", error=f"{group.name} has no default package.")
+    detail = await packages_service.assign_package(
+        session, viewer.actor, package=package, user_id=user_id
+    )
+    return redirect(f"/console/team/{name}", ok=f"{detail.email} has {package}.")

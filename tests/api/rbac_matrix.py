@@ -458,6 +458,41 @@ def _rollout(json: Any = None, *, promoted: bool = False) -> Prepare:
     return prepare
 
 
+async def _lead_set(fx: Fixtures) -> Call:
+    # the user must belong to the group: a fresh member made in it
+    group = await fx.group()
+    user = await cast(Any, fx).user_in(group)
+    return Call({"group_ref": group.name, "user_ref": user.email}, json={"approval_limit": "25"})
+
+
+async def _lead_existing(fx: Fixtures) -> Call:
+    from spectra.audit.actor import local_actor
+    from spectra.db.session import session_scope
+    from spectra.users import service as users_service
+
+    group = await fx.group()
+    user = await cast(Any, fx).user_in(group)
+    async with session_scope(_runtime(fx).db) as session:
+        await users_service.set_lead(session, local_actor(), group=group.id, user=user.id)
+    return Call({"group_ref": group.name, "user_ref": user.email})
+
+
+async def _membership_add(fx: Fixtures) -> Call:
+    user, group = await fx.user(), await cast(Any, fx).fresh_group()
+    return Call({"user_ref": user.email}, json={"group": group.name})
+
+
+async def _membership_existing(fx: Fixtures) -> Call:
+    from spectra.audit.actor import local_actor
+    from spectra.db.session import session_scope
+    from spectra.users import service as users_service
+
+    user, group = await fx.user(), await cast(Any, fx).fresh_group()
+    async with session_scope(_runtime(fx).db) as session:
+        await users_service.add_membership(session, local_actor(), user=user.id, group=group.id)
+    return Call({"user_ref": user.email, "group_ref": group.name})
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/openapi.json"): Case(EVERYONE, public=True),
     ("GET", "/api/docs"): Case(EVERYONE, public=True),
@@ -497,6 +532,13 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/groups"): Case(USERS_WRITE, _new_group),
     ("GET", "/api/groups/{group_ref}"): Case(READ_ALL, _group_ref),
     ("PATCH", "/api/groups/{group_ref}"): Case(BUDGETS_WRITE, _group_budget),
+    # team leads (appointed by admins) and a user's secondary groups
+    ("GET", "/api/groups/{group_ref}/leads"): Case(READ_ALL, _group_ref),
+    ("PUT", "/api/groups/{group_ref}/leads/{user_ref}"): Case(USERS_WRITE, _lead_set),
+    ("DELETE", "/api/groups/{group_ref}/leads/{user_ref}"): Case(USERS_WRITE, _lead_existing),
+    ("GET", "/api/users/{user_ref}/groups"): Case(READ_ALL, _user_call()),
+    ("POST", "/api/users/{user_ref}/groups"): Case(USERS_WRITE, _membership_add),
+    ("DELETE", "/api/users/{user_ref}/groups/{group_ref}"): Case(USERS_WRITE, _membership_existing),
     # audit
     ("GET", "/api/audit/events"): Case(AUDIT_READ),
     ("GET", "/api/audit/export"): Case(AUDIT_READ),

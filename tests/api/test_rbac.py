@@ -80,6 +80,20 @@ class Fixtures:
         async with session_scope(self.runtime.db) as session:
             return await make_group(session, name=f"rbac-team-{self.unique()}")
 
+    async def fresh_group(self) -> Any:
+        """A new group (even where `group()` names a fixed one, as for team leads)."""
+        return await Fixtures.group(self)
+
+    async def user_in(self, group: Any) -> Any:
+        """A fresh active member whose primary group is `group`."""
+        async with session_scope(self.runtime.db) as session:
+            return await make_user(
+                session,
+                email=f"target-{self.unique()}-member@example.com",
+                group_id=group.id,
+                password_hash=self._hash,
+            )
+
     async def setup_token(self) -> str:
         async with session_scope(self.runtime.db) as session:
             issued = await users_service.invite_user(

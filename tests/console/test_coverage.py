@@ -44,6 +44,18 @@ COVERAGE: dict[tuple[str, str], tuple[str, str]] = {
         "/console/groups/{name}/default-package",
     ),
     ("GET", "/api/group-default-packages"): ("GET", "/console/packages"),
+    ("GET", "/api/groups/{group_ref}/leads"): ("GET", "/console/groups/{name}"),
+    ("PUT", "/api/groups/{group_ref}/leads/{user_ref}"): ("POST", "/console/groups/{name}/leads"),
+    ("DELETE", "/api/groups/{group_ref}/leads/{user_ref}"): (
+        "POST",
+        "/console/groups/{name}/leads/remove",
+    ),
+    ("GET", "/api/users/{user_ref}/groups"): ("GET", "/console/users/{user_id}"),
+    ("POST", "/api/users/{user_ref}/groups"): ("POST", "/console/users/{user_id}/groups"),
+    ("DELETE", "/api/users/{user_ref}/groups/{group_ref}"): (
+        "POST",
+        "/console/users/{user_id}/groups/remove",
+    ),
     ("POST", "/api/keys"): ("POST", "/console/me/keys"),
     ("GET", "/api/keys"): ("GET", "/console/me/keys"),
     ("GET", "/api/keys/{key_id}"): ("GET", "/console/users/{user_id}"),

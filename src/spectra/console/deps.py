@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -28,6 +28,7 @@ from spectra.users.mfa import repository as mfa_repository
 from spectra.users.mfa.errors import EnrolmentRequiredError, StepUpRequiredError
 from spectra.users.models import User, UserSession
 from spectra.users.permissions import Manage, Permission, Role, allows, can_manage, require
+from spectra.users.scope import led_groups
 from spectra.users.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_for, csrf_matches
 from spectra.workspace import service as workspace_service
 
@@ -70,6 +71,12 @@ class Viewer:
     sign_in_method: str | None = None
     """`password`, `password+totp`, `passkey`, `sso`, ... (see UserSession.method)."""
     has_password: bool = True
+    led_groups: frozenset[uuid.UUID] = frozenset()
+    """The groups this viewer leads (team lead pages under /console/team)."""
+
+    @property
+    def is_lead(self) -> bool:
+        return bool(self.led_groups) and not self.is_admin_viewer
 
     @property
     def is_admin_viewer(self) -> bool:
@@ -103,6 +110,7 @@ async def get_viewer(request: Request) -> Viewer:
     async with read_scope(get_runtime(request).db) as session:
         row, user = await users_service.resolve_session(session, token=token)
         viewer = _viewer_for(user, token, request, row)
+        viewer = replace(viewer, led_groups=frozenset(await led_groups(session, viewer.actor)))
         if not _may_enrol_here(request):
             await _check_mfa_policy(session, viewer)
     if request.method not in SAFE_METHODS:

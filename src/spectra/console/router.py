@@ -30,6 +30,7 @@ from spectra.console.pages import (
     settings,
     sso,
     sso_providers,
+    team,
     usage,
     users,
 )
@@ -58,6 +59,7 @@ PAGES = (
     settings,
     sso,
     sso_providers,
+    team,
     usage,
     users,
 )

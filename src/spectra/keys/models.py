@@ -33,6 +33,9 @@ class MemberKey(IdMixin, TimestampMixin, Base):
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    group_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("groups.id"))
+    """The group this key's spend is attributed to (one of the user's groups); None = the
+    user's primary group."""
     name: Mapped[str] = mapped_column(String(100), default="")
     prefix: Mapped[str] = mapped_column(String(40))
     """Display form (`sk-spectra-AbCd…wxYz`): never enough to rebuild the secret."""

@@ -7,13 +7,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, or_, select, update
+from sqlalchemy import Row, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from spectra.db.repository import paginate
 from spectra.kit.pagination import Page
-from spectra.users.models import User
+from spectra.users.models import GroupMembership, User
 
 from .models import KEY_ACTIVE, KEY_EXPIRED, KEY_REVOKED, AdminToken, MemberKey
 
@@ -105,8 +105,9 @@ CACHE_COLUMNS = (
     User.email,
     User.status,
     User.role,
-    User.group_id,
+    func.coalesce(GroupMembership.group_id, User.group_id),
 )
+"""The key's group is the one it is bound to while the user belongs to it, else the primary."""
 
 
 async def cache_rows(
@@ -117,7 +118,17 @@ async def cache_rows(
     hashes: Iterable[str] | None = None,
 ) -> Sequence[Row[Any]]:
     """One query: the columns the gateway cache needs, for all keys or the ones named."""
-    stmt = select(*CACHE_COLUMNS).join(User, User.id == MemberKey.user_id)
+    stmt = (
+        select(*CACHE_COLUMNS)
+        .join(User, User.id == MemberKey.user_id)
+        .outerjoin(
+            GroupMembership,
+            and_(
+                GroupMembership.user_id == MemberKey.user_id,
+                GroupMembership.group_id == MemberKey.group_id,
+            ),
+        )
+    )
     if hashes is not None:
         stmt = stmt.where(MemberKey.hash.in_(list(hashes)))
     if key_ids is not None:

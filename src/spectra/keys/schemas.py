@@ -48,6 +48,8 @@ class KeyCreate(BaseModel):
     """CIDRs the key may be used from; empty = anywhere."""
     expires_at: Expiry = None
     expires_after_first_use_days: int | None = Field(default=None, ge=1, le=MAX_FIRST_USE_DAYS)
+    group: str | None = Field(default=None, max_length=100)
+    """Bind the key to one of the user's groups (spend attributed there); default the primary."""
 
 
 class KeyUpdate(BaseModel):
@@ -79,6 +81,8 @@ class KeyRead(BaseModel):
     id: uuid.UUID
     user_id: uuid.UUID
     user_email: str
+    group_id: uuid.UUID | None
+    """The group the key is bound to (its spend is attributed there); null = the primary group."""
     name: str
     prefix: str
     scopes: list[str]
@@ -103,6 +107,7 @@ class KeyRead(BaseModel):
             id=key.id,
             user_id=key.user_id,
             user_email=key.user.email,
+            group_id=key.group_id,
             name=key.name,
             prefix=key.prefix,
             scopes=list(key.scopes),

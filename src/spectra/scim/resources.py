@@ -162,18 +162,36 @@ async def apply_members(
     current: list[models.User],
     wanted: ScimGroup,
 ) -> None:
-    """Make the group's members those of `wanted`: a user joins by moving their home group here
-    (the group's default package follows, as today); a user taken out moves to `default`."""
+    """Make the group's members those of `wanted` (the group's default package follows a user
+    who joins, as today). The rule for several groups (docs/identity.md): a user's FIRST group
+    from the directory becomes their primary group (they leave `default` for it); each further
+    group is added as a secondary group. Taken out of their primary group, a user's oldest
+    secondary group becomes primary (or `default` when they have none); taken out of a
+    secondary group, they just leave it."""
     wanted_ids = {m.value for m in wanted.members or [] if m.value}
     current_ids = {str(u.id) for u in current}
     for user_id in sorted(wanted_ids - current_ids):
         target = await _member(session, actor, user_id)
-        await users_service.move_group(session, actor, user=target.id, group=group.id)
+        if target.group.is_builtin:
+            await users_service.move_group(session, actor, user=target.id, group=group.id)
+        else:
+            await users_service.add_membership(session, actor, user=target.id, group=group.id)
     if group.is_builtin:
         return
     for user in current:
-        if str(user.id) not in wanted_ids:
-            await users_service.move_group(session, actor, user=user.id, group=DEFAULT_GROUP)
+        if str(user.id) in wanted_ids:
+            continue
+        if user.group_id != group.id:
+            await users_service.remove_membership(session, actor, user=user.id, group=group.id)
+            continue
+        others = [
+            m
+            for m in (await users_service.list_memberships(session, actor, user=user.id)).items
+            if not m.is_primary
+        ]
+        await users_service.move_group(
+            session, actor, user=user.id, group=others[0].group_id if others else DEFAULT_GROUP
+        )
 
 
 async def _member(session: Session, actor: Actor, user_id: str) -> models.User:

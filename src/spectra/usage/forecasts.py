@@ -32,9 +32,10 @@ from spectra.usage.errors import (
     UsageGroupNotFoundError,
     UsageUserNotFoundError,
 )
+from spectra.usage.statements import leads_subject
 from spectra.users import service as users_service
 from spectra.users.models import Group, User
-from spectra.users.permissions import Permission, require
+from spectra.users.permissions import Permission, allows, require
 from spectra.workspace import service as workspace_service
 
 from . import periods
@@ -288,8 +289,13 @@ async def forecast(
     limit: int = 50,
 ) -> dict[str, Any]:
     """Forecasts for one user, one group (and its members), or the workspace (with every group
-    and the `limit` users who spent most in the window). Read-only."""
-    require(actor, Permission.READ_ALL)
+    and the `limit` users who spent most in the window). Read-only. A team lead may ask for a
+    group they lead or one of its members, never the workspace."""
+    if not (
+        allows(actor, Permission.READ_ALL)
+        or await leads_subject(session, actor, user_id=user_id, group_id=group_id)
+    ):
+        require(actor, Permission.READ_ALL)
     if not 1 <= window_days <= 90:
         raise InvalidUsageFilterError("The window is 1 to 90 days.", window_days=window_days)
     settings = await workspace_service.get_settings(session)

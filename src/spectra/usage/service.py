@@ -27,9 +27,11 @@ from spectra.usage.errors import (
 from spectra.usage.models import USAGE_STATUSES, PriceOverride, UsageRecord
 from spectra.usage.pricing import resolve_cache_write_1h
 from spectra.usage.schemas import PriceRead, PriceTierRead, UsageRecordCreate
+from spectra.usage.statements import leads_subject
 from spectra.usage.table import OverrideView, PriceTable
 from spectra.users import service as users_service
 from spectra.users.permissions import Permission, allows, require
+from spectra.users.scope import led_groups
 from spectra.workspace import service as workspace_service
 
 PRICES_CHANGE = "usage.prices"
@@ -368,7 +370,15 @@ async def list_usage(
             raise InvalidUsageFilterError(
                 f"{label} needs a time zone (e.g. 2026-12-01T00:00:00Z).", field=label
             )
-    if not allows(actor, Permission.READ_ALL):
+    if (
+        not allows(actor, Permission.READ_ALL)
+        and ((user_id is not None and user_id != actor.user_id) or group_id is not None)
+        and await led_groups(session, actor)
+    ):
+        # a team lead: a group they lead, or a member of one (the role's refusal otherwise)
+        if not await leads_subject(session, actor, user_id=user_id, group_id=group_id):
+            require(actor, Permission.READ_ALL)
+    elif not allows(actor, Permission.READ_ALL):
         require(actor, Permission.SELF)
         if actor.user_id is None:
             require(actor, Permission.READ_ALL)

@@ -28,6 +28,7 @@ from spectra.usage.errors import (
 )
 from spectra.users import service as users_service
 from spectra.users.permissions import Permission, PermissionDeniedError, allows, require
+from spectra.users.scope import led_groups, require_read_user
 from spectra.workspace import service as workspace_service
 
 from . import periods
@@ -202,7 +203,25 @@ async def _may_read(
         me = (await users_service.users_by_id(session, [actor.user_id])).get(actor.user_id)
         if me is not None and me.group_id == group_id:
             return
+    if await leads_subject(session, actor, user_id=user_id, group_id=group_id):
+        return
     raise PermissionDeniedError("You can only see your own statement and your group's.")
+
+
+async def leads_subject(
+    session: AnySession, actor: Actor, *, user_id: uuid.UUID | None, group_id: uuid.UUID | None
+) -> bool:
+    """Whether `actor` reads this user's or group's figures as its team lead: a group they
+    lead, or a member of one (the role's refusal for another member, like an unknown one)."""
+    led = await led_groups(session, actor)
+    if not led:
+        return False
+    if group_id is not None:
+        return group_id in led
+    if user_id is not None:
+        await require_read_user(session, actor, user_id)
+        return True
+    return False
 
 
 async def resolve_subject(

@@ -42,6 +42,10 @@ class BuiltinGroupError(ConflictError):
     code = "group_builtin"
 
 
+class GroupRequiredError(InvalidError):
+    code = "group_required"
+
+
 class UnknownRoleError(InvalidError):
     code = "unknown_role"
 

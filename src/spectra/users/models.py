@@ -123,7 +123,44 @@ class PasswordSetupLink(IdMixin, Base):
     """When the link set a password (UTC), or when a newer link replaced it; None while usable."""
 
 
+class GroupMembership(IdMixin, Base):
+    """A user's membership of a group. The primary one mirrors `users.group_id` (it funds by
+    default); the others are secondary (a project team the member also works in)."""
+
+    __tablename__ = "group_memberships"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class GroupLead(IdMixin, Base):
+    """A user who leads a group: manages its members within the limit an admin set."""
+
+    __tablename__ = "group_leads"
+    __table_args__ = (
+        CheckConstraint("approval_limit_micros >= 0", name="approval_limit_nonnegative"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    approval_limit_micros: Mapped[int] = mapped_column(MicrosType, default=0)
+    """The most money (micros) this lead may approve or move at once; 0 = none."""
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    created_by: Mapped[str] = mapped_column(String(320))
+
+
 Index("uq_users_email", User.email, unique=True)
+Index(
+    "uq_group_memberships_user_group",
+    GroupMembership.user_id,
+    GroupMembership.group_id,
+    unique=True,
+)
+Index("ix_group_memberships_group_id", GroupMembership.group_id)
+Index("uq_group_leads_user_group", GroupLead.user_id, GroupLead.group_id, unique=True)
+Index("ix_group_leads_group_id", GroupLead.group_id)
 Index("uq_users_external_id", User.external_id, unique=True)
 Index("uq_users_scim_user_name", User.scim_user_name, unique=True)
 Index("ix_users_group_id", User.group_id)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 from spectra.db.repository import paginate
 from spectra.kit.pagination import Page
 
-from .models import Group, PasswordSetupLink, User, UserSession
+from .models import Group, GroupMembership, PasswordSetupLink, User, UserSession
 
 _CHUNK = 500
 """Ids or emails per IN list (well under every driver's bound-parameter limit)."""
@@ -144,9 +144,16 @@ async def group_name_exists(
 
 
 async def list_groups(
-    session: AsyncSession, *, text: str | None, limit: int | None, cursor: str | None
+    session: AsyncSession,
+    *,
+    text: str | None,
+    limit: int | None,
+    cursor: str | None,
+    ids: Sequence[uuid.UUID] | None = None,
 ) -> Page[Group]:
     stmt = select(Group)
+    if ids is not None:
+        stmt = stmt.where(Group.id.in_(list(ids)))
     if text:
         stmt = stmt.where(Group.name_key.like("%" + text.lower() + "%"))
     return await paginate(
@@ -263,15 +270,28 @@ async def directory_groups(
 async def group_members(
     session: AsyncSession, group_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[User]]:
-    """The members (not removed) of each group, oldest first."""
+    """The members (not removed) of each group, oldest first: those whose primary group it is
+    and those who belong to it as a secondary group."""
     found: dict[uuid.UUID, list[User]] = {gid: [] for gid in group_ids}
     if not group_ids:
         return found
+    wanted = list(group_ids)
+    secondary = select(GroupMembership.user_id).where(GroupMembership.group_id.in_(wanted))
     stmt = (
         _users()
-        .where(User.group_id.in_(list(group_ids)), User.status != "removed")
+        .where(or_(User.group_id.in_(wanted), User.id.in_(secondary)), User.status != "removed")
         .order_by(User.created_at, User.id)
     )
-    for user in (await session.execute(stmt)).scalars():
-        found[user.group_id].append(user)
+    users = list((await session.execute(stmt)).scalars())
+    rows = await session.execute(
+        select(GroupMembership.user_id, GroupMembership.group_id).where(
+            GroupMembership.group_id.in_(wanted)
+        )
+    )
+    extra: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for user_id, group_id in rows.all():
+        extra.setdefault(user_id, set()).add(group_id)
+    for user in users:
+        for group_id in {user.group_id, *extra.get(user.id, ())} & set(wanted):
+            found[group_id].append(user)
     return found

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from spectra.kit.money import Micros
 from spectra.kit.schema import AmountOut, NonNegativeAmountIn, ReadModel, money_pair, renamed
 
 from .permissions import Role
@@ -152,3 +153,30 @@ class SignInRead(BaseModel):
     csrf_token: str
     """Send it back as `x-csrf-token` on every state-changing request made with the cookie."""
     expires_at: datetime
+
+
+class LeadSet(_In):
+    approval_limit: NonNegativeAmountIn = Micros(0)
+    """The most money the lead may approve or move at once inside the group; 0 = none."""
+
+
+class LeadRead(ReadModel):
+    user_id: uuid.UUID
+    email: str
+    group_id: uuid.UUID
+    group: str
+    approval_limit: AmountOut = money_pair("approval_limit")
+    approval_limit_micros: int
+    created_at: datetime
+    created_by: str
+
+
+class MembershipAdd(_In):
+    group: GroupName
+
+
+class MembershipRead(ReadModel):
+    group_id: uuid.UUID
+    group: str
+    is_primary: bool
+    """The primary group funds by default; the others are secondary."""

@@ -8,7 +8,7 @@ from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
 from spectra.kit.pagination import ListResource
 from spectra.users import service as users_service
 from spectra.users.models import Group
-from spectra.users.schemas import GroupCreate, GroupRead, GroupUpdate
+from spectra.users.schemas import GroupCreate, GroupRead, GroupUpdate, LeadRead, LeadSet
 
 router = APIRouter(prefix="/groups", tags=["groups"])
 
@@ -70,3 +70,28 @@ async def update_group(
         else users_service.UNSET,
     )
     return GroupRead.model_validate(group)
+
+
+@router.get("/{group_ref}/leads")
+async def list_leads(
+    group_ref: str, session: ReadSessionDep, actor: ActorDep
+) -> ListResource[LeadRead]:
+    """The group's team leads and their approval limits (admins, and the group's own leads)."""
+    page = await users_service.list_leads(session, actor, group=group_ref)
+    return ListResource[LeadRead].model_validate(page)
+
+
+@router.put("/{group_ref}/leads/{user_ref}")
+async def set_lead(
+    group_ref: str, user_ref: str, body: LeadSet, session: SessionDep, actor: ActorDep
+) -> LeadRead:
+    """Make a member of the group its lead, or change their approval limit."""
+    lead = await users_service.set_lead(
+        session, actor, group=group_ref, user=user_ref, approval_limit_micros=body.approval_limit
+    )
+    return LeadRead.model_validate(lead)
+
+
+@router.delete("/{group_ref}/leads/{user_ref}", status_code=204)
+async def remove_lead(group_ref: str, user_ref: str, session: SessionDep, actor: ActorDep) -> None:
+    await users_service.remove_lead(session, actor, group=group_ref, user=user_ref)

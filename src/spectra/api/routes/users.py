@@ -13,6 +13,8 @@ from spectra.users.mfa.schemas import MfaResetRead
 from spectra.users.schemas import (
     GroupMove,
     ImportReport,
+    MembershipAdd,
+    MembershipRead,
     PasswordSet,
     RoleChange,
     SetupLinkRead,
@@ -159,3 +161,29 @@ async def reset_mfa(user_ref: str, session: SessionDep, actor: ActorDep) -> MfaR
     user = await users_service.load_user(session, user_ref)
     removed = await mfa_service.reset_factors(session, actor, user=user.id)
     return MfaResetRead(email=user.email, **removed)
+
+
+@router.get("/{user_ref}/groups")
+async def list_user_groups(
+    user_ref: str, session: ReadSessionDep, actor: ActorDep
+) -> ListResource[MembershipRead]:
+    """The user's groups: the primary one (funds by default) first, then the secondary ones."""
+    page = await users_service.list_memberships(session, actor, user=user_ref)
+    return ListResource[MembershipRead].model_validate(page)
+
+
+@router.post("/{user_ref}/groups", status_code=201)
+async def add_user_group(
+    user_ref: str, body: MembershipAdd, session: SessionDep, actor: ActorDep
+) -> MembershipRead:
+    """Add the user to another group (secondary; their primary group still funds by default)."""
+    view = await users_service.add_membership(session, actor, user=user_ref, group=body.group)
+    return MembershipRead.model_validate(view)
+
+
+@router.delete("/{user_ref}/groups/{group_ref}", status_code=204)
+async def remove_user_group(
+    user_ref: str, group_ref: str, session: SessionDep, actor: ActorDep
+) -> None:
+    """Take the user out of a secondary group (their keys bound to it fall back to the primary)."""
+    await users_service.remove_membership(session, actor, user=user_ref, group=group_ref)

@@ -97,6 +97,10 @@ def create(
         int | None,
         typer.Option("--expires-after-first-use", help="Days the key works after its first use."),
     ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option("--group", help="Bind the key to one of the member's groups (spend there)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a key; prints the secret once (--json: "secret")."""
@@ -112,6 +116,8 @@ def create(
         "expires_at": expires_at.isoformat() if expires_at else None,
         "expires_after_first_use_days": expires_after_first_use,
     }
+    if group is not None:
+        body["group"] = group
     data = transport.api("POST", "/api/keys", json=body)
     _show_created(data, as_json=as_json, what="API key")
 

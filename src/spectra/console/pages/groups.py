@@ -120,6 +120,7 @@ async def show_group(
     chart["datasets"][0]["label"] = "Spend per day"
     spend = sum(chart["datasets"][0]["data"])
     txns = await ledger_service.list_transactions(session, actor, group_id=group.id, limit=10)
+    leads = await users_service.list_leads(session, actor, group=group.id)
     return render(
         request,
         viewer,
@@ -137,6 +138,7 @@ async def show_group(
         chart=chart,
         spend=spend,
         transactions=txns.items,
+        leads=leads.items,
     )
 
 
@@ -193,3 +195,23 @@ async def set_funding(
         group_wallet_fallback=form.flag("group_wallet_fallback"),
     )
     return redirect(f"/console/groups/{name}", ok="Funding switches saved.")
+
+
+@router.post("/groups/{name}/leads")
+async def set_lead(name: str, request: Request, viewer: AdminDep, session: SessionDep) -> Response:
+    """Make a member of the group its lead (again: change their approval limit)."""
+    form = await Form.read(request)
+    limit = form.amount("approval_limit", label="approval limit", allow_zero=True)
+    lead = await users_service.set_lead(
+        session, viewer.actor, group=name, user=form["email"], approval_limit_micros=limit
+    )
+    return redirect(f"/console/groups/{name}", ok=f"{lead.email} leads {lead.group}.")
+
+
+@router.post("/groups/{name}/leads/remove")
+async def remove_lead(
+    name: str, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    form = await Form.read(request)
+    await users_service.remove_lead(session, viewer.actor, group=name, user=form["email"])
+    return redirect(f"/console/groups/{name}", ok=f"{form['email']} no longer leads {name}.")

@@ -240,6 +240,7 @@ async def user_page(
     )
     chart["datasets"][0]["label"] = "Spend per day"
     now = utc_now()
+    memberships = await users_service.list_memberships(session, actor, user=user.id)
     return render(
         request,
         viewer,
@@ -253,6 +254,7 @@ async def user_page(
         rows=ledger_rows(ledger),
         ledger_next=ledger.page.next_cursor,
         refusals=refusals.items,
+        memberships=memberships.items,
         audit=audit.items if audit else None,
         chart=chart,
         groups=await group_options(session, actor),
@@ -310,6 +312,29 @@ async def move_group(
     form = await Form.read(request)
     user = await users_service.move_group(session, viewer.actor, user=user_id, group=form["group"])
     return redirect(_back(user), ok=f"{user.email} moved to {form['group']}.")
+
+
+@router.post("/users/{user_id}/groups")
+async def add_group(
+    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    """Add the user to a secondary group (the primary one still funds by default)."""
+    form = await Form.read(request)
+    user = await users_service.load_user(session, user_id)
+    view = await users_service.add_membership(
+        session, viewer.actor, user=user_id, group=form["group"]
+    )
+    return redirect(_back(user), ok=f"{user.email} is also in {view.group}.")
+
+
+@router.post("/users/{user_id}/groups/remove")
+async def remove_group(
+    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    form = await Form.read(request)
+    user = await users_service.load_user(session, user_id)
+    await users_service.remove_membership(session, viewer.actor, user=user_id, group=form["group"])
+    return redirect(_back(user), ok=f"{user.email} left {form['group']}.")
 
 
 @router.post("/users/{user_id}/edit")

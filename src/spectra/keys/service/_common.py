@@ -25,6 +25,7 @@ from spectra.users.permissions import (
     require,
     require_can_manage,
 )
+from spectra.users.scope import require_over
 
 Credential = TypeVar("Credential", MemberKey, AdminToken)
 
@@ -109,6 +110,19 @@ async def resolve_owner(
         if actor.user_id is None:
             raise KeyOwnerRequiredError("Name the user (--user EMAIL).", field="user")
         user_id = actor.user_id
+    naming_self = actor.user_id is not None and (
+        user_id == actor.user_id or (user_email or "").strip().lower() == actor.label.lower()
+    )
+    if not naming_self and not allows(actor, Permission.READ_ALL):
+        # a team lead may name the members of their groups; anyone else gets the role's refusal
+        found = (
+            await repository.get_user(session, user_id)
+            if user_id is not None
+            else await users_service.find_user(session, actor, email=user_email or "")
+        )
+        await require_over(session, actor, Permission.READ_ALL, found)
+        assert found is not None
+        return found
     users_service.may_name(actor, user_id=user_id, email=user_email)
     user = (
         await repository.get_user(session, user_id)
@@ -130,7 +144,7 @@ async def list_owner(
     `read.all`) or the actor's own."""
     if user_id is not None or user_email:
         owner = await resolve_owner(session, actor, user_id=user_id, user_email=user_email)
-        require_read(actor, owner.id)
+        await may_read(session, actor, owner)
         return owner.id
     if allows(actor, Permission.READ_ALL):
         return None
@@ -155,3 +169,20 @@ def require_manage(actor: Actor, owner: User) -> None:
 
 def require_read(actor: Actor, owner_id: uuid.UUID) -> None:
     require(actor, Permission.SELF if is_own(actor, owner_id) else Permission.READ_ALL)
+
+
+async def may_read(session: AnySession, actor: Actor, owner: User) -> None:
+    """`require_read`, or a team lead reading a member of a group they lead."""
+    if is_own(actor, owner.id) or allows(actor, Permission.READ_ALL):
+        require_read(actor, owner.id)
+        return
+    await require_over(session, actor, Permission.READ_ALL, owner)
+
+
+async def may_manage_key(session: AnySession, actor: Actor, owner: User) -> None:
+    """`require_manage` for member keys, or a team lead managing a member of a group they lead
+    (leads never mint or revoke admin API tokens of others)."""
+    if actor.read_only or is_own(actor, owner.id) or allows(actor, Permission.KEYS_WRITE_ANY):
+        require_manage(actor, owner)
+        return
+    await require_over(session, actor, Permission.KEYS_WRITE_ANY, owner)

@@ -35,14 +35,15 @@ from spectra.keys.secrets import is_member_key, new_member_key
 from spectra.keys.uses import FIRST_USE_CHANGE
 from spectra.kit.clock import utc_now
 from spectra.kit.pagination import Page
+from spectra.users import service as users_service
 
 from ._common import (
     find_by_secret,
     issue,
     label,
     list_owner,
-    require_manage,
-    require_read,
+    may_manage_key,
+    may_read,
     resolve_owner,
 )
 
@@ -71,17 +72,22 @@ async def create_key(
     ip_allowlist: list[str] | None = None,
     expires_at: datetime | None = None,
     expires_after_first_use_days: int | None = None,
+    group: str | None = None,
 ) -> tuple[MemberKey, str]:
     """Create a key for a user (the actor's own when none is named); returns it and its secret,
-    which is never available again. Writes an audit event and a `keys.changed` change."""
+    which is never available again. `group` binds the key to one of the user's groups (its
+    spend is attributed there, and that group's wallet and policy apply); None = the user's
+    primary group. Writes an audit event and a `keys.changed` change."""
     owner = await resolve_owner(session, actor, user_id=user_id, user_email=user_email)
-    require_manage(actor, owner)
+    await may_manage_key(session, actor, owner)
     if owner.status == "removed":
         raise KeyOwnerInactiveError(f"{owner.email} was removed; they cannot get new keys.")
     now = utc_now()
     check_expiry(expires_at, expires_after_first_use_days, now)
+    bound = await users_service.group_of_user(session, owner, group) if group else None
     key = MemberKey(
         user_id=owner.id,
+        group_id=bound.id if bound else None,
         name=clean_name(name),
         scopes=clean_scopes(scopes or []),
         ip_allowlist=clean_allowlist(ip_allowlist or []),
@@ -117,7 +123,7 @@ async def list_keys(
 async def get_key(session: AnySession, actor: Actor, *, key_id: uuid.UUID) -> MemberKey:
     """One key (own, or anyone's with `read.all`); raises KeyNotFoundError."""
     key = await _get_key(session, key_id)
-    require_read(actor, key.user_id)
+    await may_read(session, actor, key.user)
     return key
 
 
@@ -127,7 +133,7 @@ async def revoke_key(
     """Stop a key now (also during a rotation grace period). Audited; reaches every gateway
     process through the change feed."""
     key = await _get_key(session, key_id)
-    require_manage(actor, key.user)
+    await may_manage_key(session, actor, key.user)
     if key.status == KEY_REVOKED:
         raise KeyNotActiveError("This key is already revoked.", key_id=str(key.id))
     before = key.audit_view()
@@ -160,7 +166,7 @@ async def rotate_key(
             f"The grace period must be between 0 and {MAX_ROTATION_GRACE.days} days.", field="grace"
         )
     old = await _get_key(session, key_id)
-    require_manage(actor, old.user)
+    await may_manage_key(session, actor, old.user)
     now = utc_now()
     if old.grace_until is not None:
         raise KeyAlreadyRotatedError(
@@ -177,6 +183,7 @@ async def rotate_key(
         actor,
         MemberKey(
             user_id=old.user_id,
+            group_id=old.group_id,
             name=old.name,
             scopes=list(old.scopes),
             ip_allowlist=list(old.ip_allowlist),
@@ -210,7 +217,7 @@ async def update_key(
 ) -> MemberKey:
     """Change a key's name, model scopes, IP allowlist or expiry. Audited (before/after)."""
     key = await _get_key(session, key_id)
-    require_manage(actor, key.user)
+    await may_manage_key(session, actor, key.user)
     if key.status == KEY_REVOKED:
         raise KeyNotActiveError("A revoked key cannot be changed.", key_id=str(key.id))
     now = utc_now()

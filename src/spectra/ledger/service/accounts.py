@@ -29,6 +29,7 @@ from spectra.ledger.models import (
 from spectra.users import service as users_service
 from spectra.users.errors import GroupNotFoundError, UserNotFoundError
 from spectra.users.permissions import Permission, PermissionDeniedError, allows, require
+from spectra.users.scope import led_groups, require_read_user
 
 
 async def get_or_create_account(
@@ -154,6 +155,13 @@ async def _may_read_wallet(
         me = await repo.get_user(session, actor.user_id)
         if me is not None and me.group_id == group_id:
             return
+    led = await led_groups(session, actor)
+    if led and group_id is not None and group_id in led:
+        return
+    if led and user_id is not None:
+        # a team lead reads the wallets of their groups' members (the role's refusal otherwise)
+        await require_read_user(session, actor, user_id)
+        return
     raise PermissionDeniedError("You can only see your own balance and your group's.")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
@@ -21,10 +21,21 @@ from spectra.ledger.errors import (
     RechargeRequestNotPendingError,
 )
 from spectra.ledger.models import ApprovalStatus, RechargeRequest
+from spectra.users import service as users_service
+from spectra.users.models import User
 from spectra.users.permissions import Permission, ReadOnlyTokenError, allows, require
+from spectra.users.scope import (
+    Scope,
+    deny,
+    lead_groups_over,
+    led_groups,
+    member_ids_in,
+    scope_for,
+)
 
 from ._common import positive
 from .recharge import recharge
+from .transfer import transfer
 
 
 async def create_recharge_request(
@@ -71,7 +82,16 @@ async def list_recharge_requests(
     """Members see their own requests; admins, billing and auditors see all (or theirs with `mine`)."""
     require(actor, Permission.SELF)
     stmt = select(RechargeRequest)
-    if mine or not allows(actor, Permission.READ_ALL):
+    led = {} if mine or allows(actor, Permission.READ_ALL) else await led_groups(session, actor)
+    if led:
+        # a team lead: their own and their groups' members' requests
+        stmt = stmt.where(
+            or_(
+                RechargeRequest.user_id == actor.user_id,
+                RechargeRequest.user_id.in_(member_ids_in(led)),
+            )
+        )
+    elif mine or not allows(actor, Permission.READ_ALL):
         stmt = stmt.where(RechargeRequest.user_id == actor.user_id)
     if status:
         stmt = stmt.where(RechargeRequest.status == status)
@@ -91,7 +111,9 @@ async def get_recharge_request(
 ) -> RechargeRequest:
     request = await session.get(RechargeRequest, request_id)
     if request is None or not (
-        allows(actor, Permission.READ_ALL) or request.user_id == actor.user_id
+        allows(actor, Permission.READ_ALL)
+        or request.user_id == actor.user_id
+        or await _leads_requester(session, actor, request)
     ):
         raise RechargeRequestNotFoundError(
             "That recharge request does not exist.", request_id=str(request_id)
@@ -104,8 +126,9 @@ async def approve_recharge_request(
 ) -> RechargeRequest:
     """Approve a member's request: recharge their wallet through the normal controls (above the
     four-eyes threshold that opens an approval for a second person). Writes an audit event."""
-    require(actor, Permission.LEDGER_APPROVE)
+    scope = await scope_for(session, actor, Permission.LEDGER_APPROVE)
     request = await _locked(session, request_id)
+    lead_group = None if scope.everywhere else await _lead_group(session, actor, scope, request)
     if request.status == ApprovalStatus.APPROVED:
         return request
     if request.status != ApprovalStatus.PENDING:
@@ -114,14 +137,26 @@ async def approve_recharge_request(
         )
     if actor.user_id is not None and actor.user_id == request.user_id:
         raise FourEyesRequiredError("You cannot approve your own recharge request.")
-    outcome = await recharge(
-        session,
-        actor,
-        user_id=request.user_id,
-        amount=request.amount_micros,
-        memo=f"Recharge request: {request.reason}",
-        idempotency_key=f"request:{request.id}",
-    )
+    if lead_group is None:
+        outcome = await recharge(
+            session,
+            actor,
+            user_id=request.user_id,
+            amount=request.amount_micros,
+            memo=f"Recharge request: {request.reason}",
+            idempotency_key=f"request:{request.id}",
+        )
+    else:
+        # a team lead pays from the group's budget (its wallet), never from new money
+        outcome = await transfer(
+            session,
+            actor,
+            from_group_id=lead_group,
+            to_user_id=request.user_id,
+            amount=request.amount_micros,
+            memo=f"Recharge request: {request.reason}",
+            idempotency_key=f"request:{request.id}",
+        )
     request.status = ApprovalStatus.APPROVED
     request.decided_by_label = actor.label
     request.decided_at = utc_now()
@@ -146,8 +181,10 @@ async def reject_recharge_request(
     session: Session, actor: Actor, *, request_id: uuid.UUID, note: str = ""
 ) -> RechargeRequest:
     """Reject a member's request with a note they will see. Writes an audit event."""
-    require(actor, Permission.LEDGER_APPROVE)
+    scope = await scope_for(session, actor, Permission.LEDGER_APPROVE)
     request = await _locked(session, request_id)
+    if not scope.everywhere:
+        await _lead_group(session, actor, scope, request)
     if request.status == ApprovalStatus.REJECTED:
         return request
     if request.status != ApprovalStatus.PENDING:
@@ -170,6 +207,32 @@ async def reject_recharge_request(
         note=note,
     )
     return request
+
+
+async def _requester(session: AnySession, request: RechargeRequest) -> User | None:
+    return (await users_service.users_by_id(session, [request.user_id])).get(request.user_id)
+
+
+async def _leads_requester(session: AnySession, actor: Actor, request: RechargeRequest) -> bool:
+    led = await led_groups(session, actor)
+    if not led:
+        return False
+    scope = Scope(groups=frozenset(led), limits=led)
+    requester = await _requester(session, request)
+    return requester is not None and bool(await lead_groups_over(session, scope, requester, actor))
+
+
+async def _lead_group(
+    session: AnySession, actor: Actor, scope: Scope, request: RechargeRequest
+) -> uuid.UUID:
+    """The group whose wallet pays when a team lead approves: the requester's primary group
+    when the actor leads it, else another group of theirs the actor leads (the role's refusal
+    for anyone else's request)."""
+    requester = await _requester(session, request)
+    groups = await lead_groups_over(session, scope, requester, actor) if requester else set()
+    if requester is None or not groups:
+        raise deny(actor, Permission.LEDGER_APPROVE)
+    return requester.group_id if requester.group_id in groups else min(groups, key=str)
 
 
 async def _locked(session: Session, request_id: uuid.UUID) -> RechargeRequest:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
-from spectra.db.session import Session
+from spectra.db.session import AnySession, Session
 from spectra.errors import InvalidAmountError, InvalidError
 from spectra.kit.money import format_amount
 from spectra.ledger import repository as repo
@@ -18,7 +19,9 @@ from spectra.ledger.models import (
     LedgerTransaction,
     TransactionKind,
 )
+from spectra.users import service as users_service
 from spectra.users.permissions import Permission, require
+from spectra.users.scope import Scope, deny, lead_groups_over, require_within_limit, scope_for
 
 from ._common import bounded, positive, replayed
 from .accounts import get_or_create_account, wallet_account
@@ -133,11 +136,19 @@ async def transfer(
     """Move money from one wallet to another; the source may not go below zero. Toward the
     actor's own wallet or group the four-eyes rule may make it wait for a second approver.
     Idempotent on `idempotency_key` (scoped to the actor). Writes an audit event."""
-    require(actor, Permission.LEDGER_ADJUST)
+    scope = await scope_for(session, actor, Permission.LEDGER_ADJUST)
     positive(amount)
     memo = memo.strip()
     if not memo:
         raise InvalidError("A transfer needs a memo.", field="memo")
+    if not scope.everywhere:
+        await lead_may_move(
+            session,
+            actor,
+            scope,
+            ends=[(from_user_id, from_group_id), (to_user_id, to_group_id)],
+            amount=amount,
+        )
     source = await wallet_account(session, user_id=from_user_id, group_id=from_group_id)
     target = await wallet_account(session, user_id=to_user_id, group_id=to_group_id)
     if source.id == target.id:
@@ -210,3 +221,28 @@ async def apply_transfer(
             **(metadata or {}),
         )
     return txn
+
+
+async def lead_may_move(
+    session: AnySession,
+    actor: Actor,
+    scope: Scope,
+    *,
+    ends: Sequence[tuple[uuid.UUID | None, uuid.UUID | None]],
+    amount: int,
+) -> None:
+    """A team lead moves money only inside one group they lead (its wallet and its members'
+    wallets) and up to their approval limit there; the role's refusal otherwise."""
+    common: set[uuid.UUID] | None = None
+    for user_id, group_id in ends:
+        if group_id is not None:
+            mine = {group_id} & set(scope.groups or ())
+        else:
+            user = (await users_service.users_by_id(session, [user_id] if user_id else [])).get(
+                user_id or uuid.UUID(int=0)
+            )
+            mine = await lead_groups_over(session, scope, user, actor) if user else set()
+        common = mine if common is None else common & mine
+    if not common:
+        raise deny(actor, Permission.LEDGER_ADJUST)
+    require_within_limit(scope, common, amount)

@@ -47,7 +47,14 @@ from spectra.packages.service.previews import (
 from spectra.packages.service.targets import group_members, resolve_users
 from spectra.users import service as users_service
 from spectra.users.models import User
-from spectra.users.permissions import Permission, require
+from spectra.users.permissions import Permission, PermissionDeniedError, require
+from spectra.users.scope import (
+    Scope,
+    lead_groups_over,
+    require_over,
+    require_read_user,
+    scope_for,
+)
 
 __all__ = [
     "AssignmentDetail",
@@ -75,8 +82,8 @@ __all__ = [
 async def get_assignment(
     session: AnySession, actor: Actor, *, assignment_id: uuid.UUID
 ) -> AssignmentDetail:
-    require(actor, Permission.READ_ALL)
     assignment = await _assignment(session, assignment_id)
+    await require_read_user(session, actor, assignment.user_id)
     return (await _details(session, [assignment]))[0]
 
 
@@ -90,8 +97,10 @@ async def list_assignments(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Page[AssignmentDetail]:
-    if user_id is None or user_id != actor.user_id:
+    if user_id is None:
         require(actor, Permission.READ_ALL)
+    else:
+        await require_read_user(session, actor, user_id)
     package_id = (await _by_name(session, package)).id if package else None
     page = await repository.list_assignments(
         session, user_id=user_id, package_id=package_id, status=status, limit=limit, cursor=cursor
@@ -112,9 +121,12 @@ async def assign_package(
 ) -> AssignmentDetail:
     """Give one user a package at its current version; a started first period is granted at once.
     Writes an audit event and a change-feed row."""
-    require(actor, Permission.PACKAGES_WRITE)
+    scope = await scope_for(session, actor, Permission.PACKAGES_WRITE)
     pkg, version = await assignable_version(session, package)
-    (user,) = await resolve_users(session, actor, user_ids=[user_id])
+    if scope.everywhere:
+        (user,) = await resolve_users(session, actor, user_ids=[user_id])
+    else:
+        user = await _lead_may_handle(session, actor, scope, user_id, pkg.id)
     assignment = await make_assignment(
         session,
         actor,
@@ -239,12 +251,14 @@ async def cancel_assignment(
     assignment whose first period has not started is cancelled at once either way.
     Writes an audit event and a change-feed row.
     """
-    require(actor, Permission.PACKAGES_WRITE)
+    scope = await scope_for(session, actor, Permission.PACKAGES_WRITE)
     assignment = await repository.get_assignment(session, assignment_id, lock=True)
     if assignment is None:
         raise AssignmentNotFoundError(
             f"No package assignment {assignment_id}.", assignment_id=str(assignment_id)
         )
+    if not scope.everywhere:
+        await _lead_may_handle(session, actor, scope, assignment.user_id, assignment.package_id)
     if assignment.status != AssignmentStatus.ACTIVE:
         raise AssignmentNotActiveError(
             f"This assignment is already {assignment.status}.", status=assignment.status
@@ -359,6 +373,24 @@ async def assignable_version(session: AnySession, name: str) -> tuple[Package, P
             f"Package '{pkg.name}' is archived; it cannot be assigned.", package=pkg.name
         )
     return pkg, await _version(session, pkg, pkg.current_version)
+
+
+async def _lead_may_handle(
+    session: AnySession, actor: Actor, scope: Scope, user_id: uuid.UUID, package_id: uuid.UUID
+) -> User:
+    """A team lead assigns or cancels only the default package of a group they lead, for a
+    member of that group (`spectra.users.scope`); the role's refusal otherwise."""
+    user = (await users_service.users_by_id(session, [user_id])).get(user_id)
+    await require_over(session, actor, Permission.PACKAGES_WRITE, user)
+    assert user is not None
+    for group_id in await lead_groups_over(session, scope, user, actor):
+        default = await repository.get_group_default(session, group_id)
+        if default is not None and default.package_id == package_id:
+            return user
+    raise PermissionDeniedError(
+        "As a team lead you may assign or cancel only the default package of a group you lead; "
+        "ask an admin for any other package."
+    )
 
 
 async def _assignment(session: AnySession, assignment_id: uuid.UUID) -> PackageAssignment:

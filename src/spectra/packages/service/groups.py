@@ -24,6 +24,7 @@ from spectra.packages.service.catalog import _version
 from spectra.users import service as users_service
 from spectra.users.models import Group, User
 from spectra.users.permissions import Permission, require
+from spectra.users.scope import scope_for
 
 
 async def set_group_default_package(
@@ -67,9 +68,13 @@ async def set_group_default_package(
 
 
 async def list_group_defaults(session: AnySession, actor: Actor) -> list[tuple[Group, Package]]:
-    require(actor, Permission.READ_ALL)
+    """Each group's default package: every group for readers of everything, the groups they
+    lead for a team lead."""
+    scope = await scope_for(session, actor, Permission.READ_ALL)
     out: list[tuple[Group, Package]] = []
     for row in await repository.list_group_defaults(session):
+        if scope.groups is not None and row.group_id not in scope.groups:
+            continue
         group, pkg = (
             await session.get(Group, row.group_id),
             await session.get(Package, row.package_id),

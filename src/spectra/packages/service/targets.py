@@ -12,6 +12,8 @@ from spectra.packages import repository
 from spectra.packages.errors import AssignmentTargetNotFoundError
 from spectra.users import service as users_service
 from spectra.users.models import Group, User
+from spectra.users.permissions import Permission, allows
+from spectra.users.scope import led_groups, require_over
 
 
 async def resolve_users(
@@ -23,6 +25,8 @@ async def resolve_users(
 ) -> list[User]:
     """Users named by email or id, in the order given; unknown ones are one clear error (a 403
     instead to an actor who may not read everyone, so emails cannot be probed)."""
+    if not allows(actor, Permission.READ_ALL) and await led_groups(session, actor):
+        return await _lead_resolves(session, actor, emails=emails, user_ids=user_ids)
     for email in emails:
         users_service.may_name(actor, email=email)
     for user_id in user_ids:
@@ -39,6 +43,25 @@ async def resolve_users(
     seen: dict[uuid.UUID, User] = {}
     for user in [by_email[e.strip().lower()] for e in emails] + [by_id[i] for i in user_ids]:
         seen.setdefault(user.id, user)
+    return list(seen.values())
+
+
+async def _lead_resolves(
+    session: AnySession, actor: Actor, *, emails: Sequence[str], user_ids: Sequence[uuid.UUID]
+) -> list[User]:
+    """`resolve_users` for a team lead: members of the groups they lead only; anyone else,
+    known or not, is the role's refusal (`spectra.users.scope`)."""
+    seen: dict[uuid.UUID, User] = {}
+    for email in emails:
+        user = await users_service.find_user(session, actor, email=email)
+        assert user is not None  # find_user refuses an unknown email to a lead
+        seen.setdefault(user.id, user)
+    by_id = await users_service.users_by_id(session, user_ids)
+    for user_id in user_ids:
+        found = by_id.get(user_id)
+        await require_over(session, actor, Permission.READ_ALL, found)
+        assert found is not None
+        seen.setdefault(found.id, found)
     return list(seen.values())
 
 

@@ -19,7 +19,7 @@ from spectra.ledger.models import LedgerTransaction
 from spectra.packages import repository
 from spectra.packages.models import PackageAssignment
 from spectra.packages.service.periods import period_window, stops_after_current
-from spectra.users.permissions import Permission, require
+from spectra.users.scope import require_read_user
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +123,7 @@ async def packages_of_user(
 ) -> list[Holding]:
     """The packages a user holds now (active assignments), with allowance, used, remaining (the
     ledger balance), next reset, models and limits. A member may read their own; admins anyone's."""
-    if actor.user_id != user_id:
-        require(actor, Permission.READ_ALL)
-    else:
-        require(actor, Permission.SELF)
+    await require_read_user(session, actor, user_id)
     assignments = await repository.active_assignments(session, user_ids=[user_id])
     versions = await repository.versions_by_id(session, [a.version_id for a in assignments])
     packages = await repository.packages_by_id(session, [a.package_id for a in assignments])
@@ -188,10 +185,7 @@ async def user_ledger(
 ) -> UserLedger:
     """All of a member's ledger activity, newest first: their wallet and the allowance accounts
     of every package they held (grants, usage, expiries). A member may read their own."""
-    if actor.user_id != user_id:
-        require(actor, Permission.READ_ALL)
-    else:
-        require(actor, Permission.SELF)
+    await require_read_user(session, actor, user_id)
     wallet = await ledger_service.get_wallet(session, actor, user_id=user_id)
     allowances = await repository.allowance_accounts_of(session, user_id)
     page = await ledger_service.list_transactions(

@@ -14,6 +14,7 @@ from spectra.users import repository
 from spectra.users.errors import BuiltinGroupError, GroupNameTakenError
 from spectra.users.models import Group
 from spectra.users.permissions import Permission, require
+from spectra.users.scope import scope_for
 
 from ._common import (
     MAX_DESCRIPTION,
@@ -154,7 +155,9 @@ async def get_group(session: AnySession, actor: Actor, *, group: GroupRef) -> Gr
     await may_name_group(session, actor, group_id=group_id, name=None if group_id else str(group))
     target = await load_group(session, group)
     if actor.user_id is None or not await _is_member(session, actor, target):
-        require(actor, Permission.READ_ALL)
+        scope = await scope_for(session, actor, Permission.READ_ALL)
+        if scope.groups is not None and target.id not in scope.groups:
+            require(actor, Permission.READ_ALL)
     return target
 
 
@@ -173,11 +176,16 @@ async def list_groups(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Page[Group]:
-    """Groups, oldest first (the built-in `default` leads); `page.extra["member_counts"]` maps
+    """Groups, oldest first (the built-in `default` first; a team lead sees the groups they
+    lead); `page.extra["member_counts"]` maps
     each group id to its members that are not removed."""
-    require(actor, Permission.READ_ALL)
+    scope = await scope_for(session, actor, Permission.READ_ALL)
     page = await repository.list_groups(
-        session, text=text.strip()[:100] if text else None, limit=limit, cursor=cursor
+        session,
+        text=text.strip()[:100] if text else None,
+        limit=limit,
+        cursor=cursor,
+        ids=None if scope.groups is None else sorted(scope.groups),
     )
     page.extra["member_counts"] = await repository.member_counts(
         session, [g.id for g in page.items]

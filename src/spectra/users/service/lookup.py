@@ -19,6 +19,7 @@ from spectra.users import repository
 from spectra.users.errors import GroupNotFoundError, UserNotFoundError
 from spectra.users.models import Group, User
 from spectra.users.permissions import Permission, allows, require
+from spectra.users.scope import led_groups, member_ids_in, require_over, require_user_ref, scope_for
 
 from ._common import GroupRef, UserRef, as_uuid, load_group, load_user, parse_role, parse_status
 
@@ -47,14 +48,40 @@ async def may_name_group(
         group_id == me.group_id or (name is not None and name.strip().lower() == me.group.name_key)
     ):
         return
+    led = await led_groups(session, actor)
+    if led and group_id is None and name is not None:
+        found = await repository.find_group_by_name(session, name)
+        group_id = found.id if found else None
+    if group_id is not None and group_id in led:
+        return
     require(actor, Permission.READ_ALL)
 
 
 async def find_user(session: AnySession, actor: Actor, *, email: str) -> User | None:
     """The user with this email (group loaded), or None. See `may_name`: an actor who may not
     read everyone can only name themselves, so whether an email exists cannot be probed."""
+    if not allows(actor, Permission.READ_ALL) and not _names_self(actor, email=email):
+        return await _lead_finds(session, actor, email)
     may_name(actor, email=email)
     return await repository.find_user_by_email(session, email.strip().lower())
+
+
+def _names_self(
+    actor: Actor, *, email: str | None = None, user_id: uuid.UUID | None = None
+) -> bool:
+    return actor.user_id is not None and (
+        user_id == actor.user_id
+        or (email is not None and email.strip().lower() == actor.label.strip().lower())
+    )
+
+
+async def _lead_finds(session: AnySession, actor: Actor, email: str) -> User:
+    """A lead naming a user: a member of a group they lead, or the role's refusal (the same
+    for an unknown email: see `spectra.users.scope`)."""
+    user = await repository.find_user_by_email(session, email.strip().lower())
+    await require_over(session, actor, Permission.READ_ALL, user)
+    assert user is not None  # require_over refuses None for a lead
+    return user
 
 
 async def find_group(session: AnySession, actor: Actor, *, name: str) -> Group | None:
@@ -140,7 +167,15 @@ async def get_user(session: AnySession, actor: Actor, *, user: UserRef) -> User:
     """The user named by id or email; a user may read themselves, others need read access."""
     require(actor, Permission.SELF)
     user_id = as_uuid(user)
-    may_name(actor, user_id=user_id, email=None if user_id else str(user))
+    email = None if user_id else str(user)
+    if not allows(actor, Permission.READ_ALL) and not _names_self(
+        actor, email=email, user_id=user_id
+    ):
+        target, _ = await require_user_ref(
+            session, actor, Permission.READ_ALL, lambda: load_user(session, user)
+        )
+        return target
+    may_name(actor, user_id=user_id, email=email)
     target = await load_user(session, user)
     _require_read(actor, target.id)
     return target
@@ -164,11 +199,18 @@ async def list_users(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Page[User]:
-    """Users, newest first, filtered by status, role, group and text (email or name).
+    """Users, newest first, filtered by status, role, group and text (email or name); a team
+    lead sees the members of the groups they lead, nobody else.
     `among` / `excluding` are subqueries of user ids from a higher domain's filter (the holders
     of a package, wallets below a balance), applied in the same paginated query."""
-    require(actor, Permission.READ_ALL)
+    scope = await scope_for(session, actor, Permission.READ_ALL)
+    if group:
+        await may_name_group(
+            session, actor, group_id=as_uuid(group), name=None if as_uuid(group) else str(group)
+        )
     group_id = (await load_group(session, group)).id if group else None
+    if scope.groups is not None:
+        among = [*among, member_ids_in(scope.groups)]
     return await repository.list_users(
         session,
         status=parse_status(status) if status else None,

@@ -17,13 +17,16 @@ from spectra.kit.clock import utc_now
 from spectra.users import repository
 from spectra.users.errors import (
     EmailTakenError,
+    GroupNotFoundError,
+    GroupRequiredError,
     LastOwnerError,
     SelfActionError,
     UserStatusError,
 )
 from spectra.users.events import UserJoinedGroup
-from spectra.users.models import PasswordSetupLink, User
+from spectra.users.models import Group, PasswordSetupLink, User
 from spectra.users.permissions import Manage, Permission, Role, require, require_can_manage
+from spectra.users.scope import deny, require_user_ref, scope_for
 from spectra.users.sessions import hash_token, new_token
 
 from ._common import (
@@ -40,6 +43,7 @@ from ._common import (
     parse_role,
     user_snapshot,
 )
+from .leads import sync_primary
 
 SETUP_LINK_TTL = timedelta(hours=72)
 
@@ -73,11 +77,14 @@ async def _insert_user(
     email = clean_email(email)
     name = clean_text(name, field="name", limit=MAX_NAME)
     parsed_role = parse_role(role)
-    require(actor, Permission.USERS_WRITE)
+    scope = await scope_for(session, actor, Permission.USERS_WRITE)
     if parsed_role is not Role.MEMBER:
         # Only owners hand out roles: an admin creating an admin would be a role change by another name.
         require(actor, Permission.ROLES_WRITE)
-    target_group = await load_group(session, group) if group else await default_group(session)
+    if scope.groups is not None:
+        target_group = await _led_group(session, actor, scope.groups, group)
+    else:
+        target_group = await load_group(session, group) if group else await default_group(session)
     await _email_free(session, email)
     user = User(
         email=email, name=name, role=parsed_role.value, status=status, group_id=target_group.id
@@ -91,6 +98,7 @@ async def _insert_user(
             f"A user with the email {email} already exists.", email=email
         ) from None
     user.group = target_group
+    await sync_primary(session, user)
     await audit_user(
         session,
         actor,
@@ -140,6 +148,36 @@ async def invite_user(
     return await _issue_setup_link(session, actor, user)
 
 
+async def _led_group(
+    session: Session, actor: Actor, led: frozenset[uuid.UUID], group: GroupRef | None
+) -> Group:
+    """The group a team lead adds a member to: one they lead (the only one when unnamed)."""
+    if group is None:
+        if len(led) != 1:
+            raise GroupRequiredError(
+                "You lead several groups; name the group the new member joins.", field="group"
+            )
+        return await load_group(session, next(iter(led)))
+    try:
+        found = await load_group(session, group)
+    except GroupNotFoundError:
+        raise deny(actor, Permission.USERS_WRITE) from None
+    if found.id not in led:
+        raise deny(actor, Permission.USERS_WRITE)
+    return found
+
+
+async def _target(session: Session, actor: Actor, user: UserRef, action: Manage) -> User:
+    """The user an action of the users permission is about: anyone below the actor's rank, or,
+    for a team lead, a member of a group they lead (`spectra.users.scope`)."""
+    target, scope = await require_user_ref(
+        session, actor, Permission.USERS_WRITE, lambda: load_user(session, user)
+    )
+    if scope.everywhere:
+        require_can_manage(actor, target, action)
+    return target
+
+
 async def _issue_setup_link(session: Session, actor: Actor, user: User) -> IssuedSetupLink:
     now = utc_now()
     await repository.retire_setup_links(session, user.id, at=now)
@@ -165,9 +203,7 @@ async def create_setup_link(session: Session, actor: Actor, *, user: UserRef) ->
     Needs a rank above the user's (`require_can_manage`): whoever holds the link becomes them.
     Writes an audit event (never the token).
     """
-    require(actor, Permission.USERS_WRITE)
-    target = await load_user(session, user)
-    require_can_manage(actor, target, Manage.CREDENTIALS)
+    target = await _target(session, actor, user, Manage.CREDENTIALS)
     if target.status == "removed":
         raise UserStatusError(
             f"{target.email} was removed; reactivate them first.", status=target.status
@@ -260,11 +296,12 @@ async def suspend_user(session: Session, actor: Actor, *, user: UserRef, reason:
 
     Refuses the last active owner. Writes an audit event.
     """
-    require(actor, Permission.USERS_WRITE)
+    require_scope = await scope_for(session, actor, Permission.USERS_WRITE)
     reason = clean_text(reason, field="reason", limit=MAX_REASON, required=True)
-    target = await load_user(session, user)
-    _guard_self(actor, target, "suspend")
-    require_can_manage(actor, target, Manage.STATUS)
+    if require_scope.everywhere:
+        target = await load_user(session, user)
+        _guard_self(actor, target, "suspend")
+    target = await _target(session, actor, user, Manage.STATUS)
     if target.status in ("suspended", "removed"):
         raise UserStatusError(f"{target.email} is already {target.status}.", status=target.status)
     await _guard_last_owner(session, target, "suspend")
@@ -275,9 +312,7 @@ async def suspend_user(session: Session, actor: Actor, *, user: UserRef, reason:
 
 async def reactivate_user(session: Session, actor: Actor, *, user: UserRef) -> User:
     """Make a suspended or removed user active again. Writes an audit event."""
-    require(actor, Permission.USERS_WRITE)
-    target = await load_user(session, user)
-    require_can_manage(actor, target, Manage.STATUS)
+    target = await _target(session, actor, user, Manage.STATUS)
     if target.status not in ("suspended", "removed"):
         raise UserStatusError(
             f"{target.email} is {target.status}, not suspended or removed.", status=target.status
@@ -342,6 +377,7 @@ async def move_group(session: Session, actor: Actor, *, user: UserRef, group: Gr
     target.group_id = new_group.id
     target.group = new_group
     await session.flush()
+    await sync_primary(session, target)
     await audit_user(
         session,
         actor,

@@ -11,6 +11,7 @@ from typing import Any
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
+from spectra.db import events
 from spectra.db.changes import record_change
 from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
@@ -19,6 +20,7 @@ from spectra.kit.money import parse_amount, to_decimal
 from spectra.kit.pagination import Page
 from spectra.usage import defaults, repository
 from spectra.usage.clients import CLIENT_FAMILIES
+from spectra.usage.events import UsageBatchRecorded
 from spectra.usage.errors import (
     InvalidPriceError,
     InvalidUsageFilterError,
@@ -292,6 +294,7 @@ async def record_usage_batch(
     now = utc_now()
     rows = [_row(record, now) for record in records]
     await repository.insert_records(session, rows)
+    await events.publish(session, UsageBatchRecorded(records))
     return [row["id"] for row in rows]
 
 

@@ -19,10 +19,23 @@ class WorkspaceSettings(BaseModel):
     four_eyes_window_hours: int = 24
     low_balance_threshold_micros: int | None = None
     webhook_url: str | None = None
+    alert_thresholds: str = "50,80,100"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_from: str | None = None
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    """Sealed (`kit.crypto` under the credential subkey); `workspace.service.smtp_password`
+    opens it."""
+    smtp_starttls: bool = True
     output_estimate_cap: int = 4096
     key_rotation_grace_hours: int = 24
     usage_retention_days: int = 90
     hold_expiry_seconds: int = 900
+
+    @property
+    def alert_threshold_list(self) -> tuple[int, ...]:
+        return tuple(int(p) for p in self.alert_thresholds.split(",") if p)
 
     @property
     def usd_rate_decimal(self) -> Decimal:

@@ -1,0 +1,483 @@
+"""Admin actions on alert channels and rules (audited), raising an alert (the outbox rows and
+inbox entries written in the caller's transaction), delivery history and the inbox."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from spectra.alerts import repository as repo
+from spectra.alerts.catalogue import EVENTS
+from spectra.alerts.errors import (
+    AlertChannelInvalidError,
+    AlertChannelNameTakenError,
+    AlertChannelNotFoundError,
+    AlertRuleInvalidError,
+    AlertRuleNotFoundError,
+)
+from spectra.alerts.models import Alert, AlertChannel, AlertDelivery, AlertRule, Notification
+from spectra.alerts.schemas import ChannelCreate, RuleCreate
+from spectra.audit import service as audit_service
+from spectra.audit.actor import Actor
+from spectra.db.repository import paginate
+from spectra.db.serverkey import get_server_keys
+from spectra.db.session import AnySession, Session, on_commit
+from spectra.kit import crypto
+from spectra.kit.clock import utc_now
+from spectra.kit.ids import uuid7
+from spectra.kit.pagination import Page
+from spectra.users.models import User
+from spectra.users.permissions import Permission, Role, require
+from spectra.users.service import lookup
+
+CHANNEL_KINDS = ("email", "slack", "teams", "webhook")
+INBOX_ROLES = (Role.OWNER.value, Role.ADMIN.value)
+"""Every alert lands in these roles' inboxes; a member also gets the alerts about them."""
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+_kick: Callable[[], None] | None = None
+
+
+def on_outbox_write(kick: Callable[[], None] | None) -> None:
+    """Install what wakes the delivery job after a commit that wrote deliveries (wiring)."""
+    global _kick
+    _kick = kick
+
+
+def _after_commit(session: Session) -> None:
+    if _kick is not None and not session.info.get("alerts_kick"):
+        session.info["alerts_kick"] = True
+        on_commit(session, _kick)
+
+
+def seal_target(channel_id: uuid.UUID, target: str) -> tuple[str, int]:
+    keys = get_server_keys()
+    version = keys.credentials_version
+    sealed = crypto.encrypt(
+        keys.credentials_key(version), target, version=version, associated=channel_id.bytes
+    )
+    return sealed, version
+
+
+def unseal_target(channel: AlertChannel) -> str:
+    key = get_server_keys().credentials_key(channel.key_version)
+    return crypto.decrypt(key, channel.target_ciphertext, associated=channel.id.bytes)
+
+
+def _check_target(kind: str, target: str) -> str:
+    value = target.strip()
+    if kind == "email":
+        if not _EMAIL.match(value):
+            raise AlertChannelInvalidError(f"'{value[:100]}' is not an email address.", field="target")
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AlertChannelInvalidError(
+            f"The {kind} channel needs an http(s) URL (its incoming-webhook address).",
+            field="target",
+        )
+    return value
+
+
+def _hint(kind: str, target: str) -> str:
+    if kind == "email":
+        return target
+    parts = urlsplit(target)
+    return f"{parts.scheme}://{parts.netloc}/…"
+
+
+async def add_channel(session: Session, actor: Actor, *, data: ChannelCreate) -> AlertChannel:
+    """Add a channel; the address or URL is sealed and never returned. Writes an audit event."""
+    require(actor, Permission.BUDGETS_WRITE)
+    kind = data.kind.strip().lower()
+    if kind not in CHANNEL_KINDS:
+        raise AlertChannelInvalidError(
+            f"'{data.kind}' is not a channel kind; use one of {', '.join(CHANNEL_KINDS)}.",
+            field="kind",
+        )
+    target = _check_target(kind, data.target)
+    name = data.name.strip()
+    if await session.scalar(select(AlertChannel.id).where(AlertChannel.name == name)):
+        raise AlertChannelNameTakenError(f"A channel named '{name}' exists already.", field="name")
+    channel_id = uuid7()
+    sealed, version = seal_target(channel_id, target)
+    channel = AlertChannel(
+        id=channel_id,
+        name=name,
+        kind=kind,
+        target_ciphertext=sealed,
+        key_version=version,
+        target_hint=_hint(kind, target),
+        is_enabled=True,
+    )
+    session.add(channel)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise AlertChannelNameTakenError(
+            f"A channel named '{name}' exists already.", field="name"
+        ) from None
+    await audit_service.record(
+        session,
+        actor,
+        "alerts.channel.add",
+        target_type="alert_channel",
+        target_id=str(channel.id),
+        target_label=name,
+        after={"kind": kind, "target": channel.target_hint},
+    )
+    return channel
+
+
+async def get_channel(session: AnySession, *, name: str) -> AlertChannel:
+    channel = await session.scalar(select(AlertChannel).where(AlertChannel.name == name.strip()))
+    if channel is None:
+        raise AlertChannelNotFoundError(f"There is no alert channel named '{name}'.")
+    return channel
+
+
+async def list_channels(session: AnySession, actor: Actor) -> Page[AlertChannel]:
+    require(actor, Permission.READ_ALL)
+    rows = (await session.execute(select(AlertChannel).order_by(AlertChannel.name))).scalars()
+    return Page(items=list(rows.all()))
+
+
+async def remove_channel(session: Session, actor: Actor, *, name: str) -> AlertChannel:
+    """Remove a channel and its rules (pending deliveries to it are dropped). Audited."""
+    require(actor, Permission.BUDGETS_WRITE)
+    channel = await get_channel(session, name=name)
+    for rule in (
+        await session.execute(select(AlertRule).where(AlertRule.channel_id == channel.id))
+    ).scalars():
+        await session.delete(rule)
+    await session.delete(channel)
+    await session.flush()
+    await audit_service.record(
+        session,
+        actor,
+        "alerts.channel.remove",
+        target_type="alert_channel",
+        target_id=str(channel.id),
+        target_label=channel.name,
+        before={"kind": channel.kind, "target": channel.target_hint},
+    )
+    return channel
+
+
+async def test_channel(session: Session, actor: Actor, *, name: str) -> AlertDelivery:
+    """Queue a test message to one channel through the outbox. Writes an audit event."""
+    require(actor, Permission.BUDGETS_WRITE)
+    channel = await get_channel(session, name=name)
+    alert = await raise_alert(
+        session,
+        event="test",
+        subject_kind="channel",
+        subject_id=str(channel.id),
+        dedupe_key=f"test:{uuid7()}",
+        title="Spectra test alert",
+        message=f"This is a test of the alert channel '{channel.name}', sent by {actor.label}.",
+        data={"channel": channel.name},
+        channels=[channel],
+        inbox=False,
+    )
+    assert alert is not None
+    delivery = await session.scalar(select(AlertDelivery).where(AlertDelivery.alert_id == alert.id))
+    assert delivery is not None
+    await audit_service.record(
+        session,
+        actor,
+        "alerts.channel.test",
+        target_type="alert_channel",
+        target_id=str(channel.id),
+        target_label=channel.name,
+    )
+    return delivery
+
+
+async def add_rule(session: Session, actor: Actor, *, data: RuleCreate) -> AlertRule:
+    """Add a rule: an event (optionally one threshold) to a channel and/or inboxes. Audited."""
+    require(actor, Permission.BUDGETS_WRITE)
+    spec = EVENTS.get(data.event)
+    if spec is None or data.event == "test":
+        known = ", ".join(name for name in EVENTS if name != "test")
+        raise AlertRuleInvalidError(
+            f"'{data.event}' is not an alert event; known events: {known}.", field="event"
+        )
+    if data.threshold_percent is not None and not spec.is_budget:
+        raise AlertRuleInvalidError(
+            f"Only budget events take a threshold; '{data.event}' has none.",
+            field="threshold_percent",
+        )
+    if (data.quiet_start_hour is None) != (data.quiet_end_hour is None):
+        raise AlertRuleInvalidError(
+            "Quiet hours need both a start and an end hour.", field="quiet_end_hour"
+        )
+    channel = await get_channel(session, name=data.channel) if data.channel else None
+    role = data.role.strip().lower() if data.role else None
+    if role is not None and role not in {r.value for r in Role}:
+        raise AlertRuleInvalidError(f"'{data.role}' is not a role.", field="role")
+    group = await lookup.require_group(session, actor, name=data.group) if data.group else None
+    user = await lookup.require_user(session, actor, email=data.user) if data.user else None
+    if channel is None and role is None and group is None and user is None:
+        raise AlertRuleInvalidError(
+            "A rule needs a recipient: a channel, a role, a group or a person.", field="channel"
+        )
+    rule = AlertRule(
+        event=data.event,
+        threshold_percent=data.threshold_percent,
+        channel_id=channel.id if channel else None,
+        role=role,
+        group_id=group.id if group else None,
+        user_id=user.id if user else None,
+        quiet_start_hour=data.quiet_start_hour,
+        quiet_end_hour=data.quiet_end_hour,
+    )
+    session.add(rule)
+    await session.flush()
+    await audit_service.record(
+        session,
+        actor,
+        "alerts.rule.add",
+        target_type="alert_rule",
+        target_id=str(rule.id),
+        target_label=data.event,
+        after=data.model_dump(),
+    )
+    return rule
+
+
+async def list_rules(session: AnySession, actor: Actor) -> Page[AlertRule]:
+    require(actor, Permission.READ_ALL)
+    rows = await session.execute(select(AlertRule).order_by(AlertRule.created_at, AlertRule.id))
+    rules = list(rows.scalars().all())
+    names = {c.id: c.name for c in (await session.execute(select(AlertChannel))).scalars()}
+    return Page(items=rules, extra={"channel_names": names})
+
+
+async def remove_rule(session: Session, actor: Actor, *, rule_id: uuid.UUID) -> AlertRule:
+    require(actor, Permission.BUDGETS_WRITE)
+    rule = await session.get(AlertRule, rule_id)
+    if rule is None:
+        raise AlertRuleNotFoundError(f"There is no alert rule {rule_id}.")
+    await session.delete(rule)
+    await session.flush()
+    await audit_service.record(
+        session,
+        actor,
+        "alerts.rule.remove",
+        target_type="alert_rule",
+        target_id=str(rule.id),
+        target_label=rule.event,
+        before={"event": rule.event, "threshold_percent": rule.threshold_percent},
+    )
+    return rule
+
+
+def _quiet_until(rule: AlertRule, now: datetime, time_zone: str) -> datetime:
+    """When a delivery under `rule` may go: now, or the end of its quiet hours."""
+    start, end = rule.quiet_start_hour, rule.quiet_end_hour
+    if start is None or end is None or start == end:
+        return now
+    local = now.astimezone(ZoneInfo(time_zone))
+    hour = local.hour
+    quiet = start <= hour < end if start < end else (hour >= start or hour < end)
+    if not quiet:
+        return now
+    until = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if until <= local:
+        until += timedelta(days=1)
+    return until.astimezone(now.tzinfo)
+
+
+async def raise_alert(
+    session: Session,
+    *,
+    event: str,
+    subject_kind: str,
+    subject_id: str | None,
+    dedupe_key: str,
+    title: str,
+    message: str,
+    data: dict[str, Any] | None = None,
+    threshold_percent: int | None = None,
+    member_id: uuid.UUID | None = None,
+    group_id: uuid.UUID | None = None,
+    channels: list[AlertChannel] | None = None,
+    inbox: bool = True,
+    time_zone: str = "UTC",
+) -> Alert | None:
+    """Record an alert once per `dedupe_key` and, in the same transaction, its outbox rows (one
+    per channel its rules name) and inbox entries (owners and admins, the member it is about,
+    and the roles, groups and people its rules name). None when the key exists already: two
+    processes that detect the same crossing write one alert between them."""
+    now = utc_now()
+    alert_id = uuid7()
+    inserted = await repo.insert_alert(
+        session,
+        {
+            "id": alert_id,
+            "event": event,
+            "subject_kind": subject_kind,
+            "subject_id": subject_id,
+            "dedupe_key": dedupe_key,
+            "threshold_percent": threshold_percent,
+            "title": title,
+            "message": message,
+            "data": data or {},
+            "member_id": member_id,
+            "group_id": group_id,
+            "created_at": now,
+        },
+    )
+    if not inserted:
+        return None
+    alert = await session.get(Alert, alert_id)
+    assert alert is not None
+    rules = [
+        r
+        for r in await repo.matching_rules(session, event)
+        if r.threshold_percent is None or r.threshold_percent == threshold_percent
+    ]
+    targets: dict[uuid.UUID, tuple[AlertChannel, datetime]] = {}
+    for channel in channels or []:
+        targets[channel.id] = (channel, now)
+    by_id = await repo.channels_by_id(session, [r.channel_id for r in rules if r.channel_id])
+    for rule in rules:
+        channel = by_id.get(rule.channel_id) if rule.channel_id else None
+        if channel is not None and channel.is_enabled and channel.id not in targets:
+            targets[channel.id] = (channel, _quiet_until(rule, now, time_zone))
+    for channel, at in targets.values():
+        session.add(
+            AlertDelivery(
+                alert_id=alert.id,
+                channel_id=channel.id,
+                kind=channel.kind,
+                subject=title[:300],
+                body=message,
+                next_attempt_at=at,
+                created_at=now,
+            )
+        )
+    if inbox:
+        await repo.add_notifications(
+            session, alert.id, await _inbox_users(session, alert, rules), now
+        )
+    await session.flush()
+    if targets:
+        _after_commit(session)
+    return alert
+
+
+async def _inbox_users(session: Session, alert: Alert, rules: list[AlertRule]) -> list[uuid.UUID]:
+    roles = set(INBOX_ROLES) | {r.role for r in rules if r.role}
+    groups = {r.group_id for r in rules if r.group_id}
+    stmt = select(User.id).where(User.status == "active")
+    by_role = (await session.execute(stmt.where(User.role.in_(sorted(roles))))).scalars().all()
+    ids = list(by_role)
+    if groups:
+        ids += (await session.execute(stmt.where(User.group_id.in_(list(groups))))).scalars().all()
+    ids += [r.user_id for r in rules if r.user_id]
+    if alert.member_id is not None:
+        ids.append(alert.member_id)
+    return ids
+
+
+async def queue_email(session: Session, *, to: str, subject: str, body: str) -> AlertDelivery:
+    """Queue one mail to one person (an invitation, a set-up or reset link) in the caller's
+    transaction; the delivery job sends it."""
+    delivery = AlertDelivery(
+        kind="email", recipient=to, subject=subject[:300], body=body, created_at=utc_now()
+    )
+    session.add(delivery)
+    await session.flush()
+    _after_commit(session)
+    return delivery
+
+
+async def list_alerts(
+    session: AnySession, actor: Actor, *, limit: int | None = None, cursor: str | None = None
+) -> Page[Alert]:
+    require(actor, Permission.READ_ALL)
+    return await paginate(
+        session,
+        select(Alert),
+        sort_time=Alert.created_at,
+        sort_id=Alert.id,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+async def list_deliveries(
+    session: AnySession,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page[AlertDelivery]:
+    """Every outbox row with its outcome, newest first."""
+    require(actor, Permission.READ_ALL)
+    stmt = select(AlertDelivery)
+    if status:
+        stmt = stmt.where(AlertDelivery.status == status)
+    return await paginate(
+        session,
+        stmt,
+        sort_time=AlertDelivery.created_at,
+        sort_id=AlertDelivery.id,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+async def inbox(
+    session: AnySession, actor: Actor, *, limit: int = 50
+) -> tuple[int, list[dict[str, Any]]]:
+    """The viewer's notification centre: (unread count, newest entries)."""
+    require(actor, Permission.SELF)
+    if actor.user_id is None:
+        return 0, []
+    rows = await session.execute(
+        select(Notification, Alert)
+        .join(Alert, Alert.id == Notification.alert_id)
+        .where(Notification.user_id == actor.user_id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(limit)
+    )
+    items = [
+        {
+            "id": n.id,
+            "alert_id": a.id,
+            "event": a.event,
+            "title": a.title,
+            "message": a.message,
+            "created_at": n.created_at,
+            "read_at": n.read_at,
+        }
+        for n, a in rows.all()
+    ]
+    return await repo.unread_count(session, actor.user_id), items
+
+
+async def unread_count(session: AnySession, actor: Actor) -> int:
+    if actor.user_id is None:
+        return 0
+    return await repo.unread_count(session, actor.user_id)
+
+
+async def mark_read(session: Session, actor: Actor, *, alert_id: uuid.UUID | None = None) -> int:
+    """Mark the viewer's own notifications read (one, or all). Their own inbox: not audited."""
+    require(actor, Permission.SELF)
+    if actor.user_id is None:
+        return 0
+    return await repo.mark_read(session, actor.user_id, at=utc_now(), alert_id=alert_id)

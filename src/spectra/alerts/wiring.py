@@ -1,0 +1,46 @@
+"""Start-up wiring: the outbox deliverer (kicked after each commit that queues deliveries,
+retried by a leased job) and the detection sweep (budgets, approvals waiting, keys expiring)."""
+
+from __future__ import annotations
+
+from spectra.alerts import deliver, detect
+from spectra.db.hub import Hub
+from spectra.db.session import session_scope
+from spectra.kit.clock import utc_now
+from spectra.workspace.cache import settings_cache
+
+DELIVER_JOB = "alerts.deliver"
+DETECT_JOB = "alerts.detect"
+DELIVER_SECONDS = 5.0
+DETECT_SECONDS = 60.0
+
+
+def install(hub: Hub) -> None:
+    deliverer = deliver.Deliverer(
+        db=hub.db, webhook_key=hub.keys.webhook_key, settings_of=lambda: settings_cache.current
+    )
+    deliver.install(deliverer)
+
+    async def deliver_job() -> None:
+        await deliverer.deliver_due()
+
+    async def detect_job() -> None:
+        await run_detection(hub)
+
+    async def stop() -> None:
+        await deliverer.wait_idle()
+
+    hub.on_stop.append(stop)
+    hub.jobs.register(DELIVER_JOB, DELIVER_SECONDS, deliver_job)
+    hub.jobs.register(DETECT_JOB, DETECT_SECONDS, detect_job)
+
+
+async def run_detection(hub: Hub) -> int:
+    """One pass of every periodic detector, in one transaction."""
+    settings = settings_cache.current
+    now = utc_now()
+    async with session_scope(hub.db) as session:
+        raised = await detect.sweep_budgets(session, settings, now)
+        raised += await detect.check_waiting(session, settings, now)
+        raised += await detect.check_keys_expiring(session, settings, now)
+    return raised

@@ -35,7 +35,7 @@ from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
 from spectra.kit.pagination import Page
 from spectra.users.models import User
-from spectra.users.permissions import Permission, Role, require
+from spectra.users.permissions import Permission, ReadOnlyTokenError, Role, require
 from spectra.users.service import lookup
 
 CHANNEL_KINDS = ("email", "slack", "teams", "webhook")
@@ -478,6 +478,8 @@ async def unread_count(session: AnySession, actor: Actor) -> int:
 async def mark_read(session: Session, actor: Actor, *, alert_id: uuid.UUID | None = None) -> int:
     """Mark the viewer's own notifications read (one, or all). Their own inbox: not audited."""
     require(actor, Permission.SELF)
+    if actor.read_only:
+        raise ReadOnlyTokenError("This API token is read-only; it cannot mark notifications read.")
     if actor.user_id is None:
         return 0
     return await repo.mark_read(session, actor.user_id, at=utc_now(), alert_id=alert_id)

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from spectra.alerts import repository as repo
@@ -155,12 +155,8 @@ async def remove_channel(session: Session, actor: Actor, *, name: str) -> AlertC
     """Remove a channel and its rules (pending deliveries to it are dropped). Audited."""
     require(actor, Permission.BUDGETS_WRITE)
     channel = await get_channel(session, name=name)
-    for rule in (
-        await session.execute(select(AlertRule).where(AlertRule.channel_id == channel.id))
-    ).scalars():
-        await session.delete(rule)
-    await session.delete(channel)
-    await session.flush()
+    await session.execute(delete(AlertRule).where(AlertRule.channel_id == channel.id))
+    await session.execute(delete(AlertChannel).where(AlertChannel.id == channel.id))
     await audit_service.record(
         session,
         actor,

@@ -148,7 +148,8 @@ class Deliverer:
         if channel is None:
             if delivery.recipient is None:
                 raise DeliveryFailed("The channel was removed.")
-            await send_email(smtp, delivery.recipient, delivery.subject, delivery.body)
+            body = service.delivery_body(delivery)
+            await send_email(smtp, delivery.recipient, delivery.subject, body)
             return
         target = service.unseal_target(channel)
         if channel.kind == "email":

@@ -96,6 +96,9 @@ class AlertDelivery(IdMixin, Base):
     the channel, sealed."""
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
+    body_sealed: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The body carries a secret (a set-up or reset link): sealed under the credential subkey,
+    bound to the delivery id, opened only to send it."""
     status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utc_now)

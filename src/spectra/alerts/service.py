@@ -73,6 +73,14 @@ def unseal_target(channel: AlertChannel) -> str:
     return crypto.decrypt(key, channel.target_ciphertext, associated=channel.id.bytes)
 
 
+def delivery_body(delivery: AlertDelivery) -> str:
+    """The text to send (opened when it was stored sealed)."""
+    if not delivery.body_sealed:
+        return delivery.body
+    key = get_server_keys().credentials_key(crypto.ciphertext_version(delivery.body))
+    return crypto.decrypt(key, delivery.body, associated=delivery.id.bytes)
+
+
 def _check_target(kind: str, target: str) -> str:
     value = target.strip()
     if kind == "email":
@@ -359,6 +367,7 @@ async def raise_alert(
                 kind=channel.kind,
                 subject=title[:300],
                 body=message,
+                body_sealed=False,
                 next_attempt_at=at,
                 created_at=now,
             )
@@ -387,11 +396,21 @@ async def _inbox_users(session: Session, alert: Alert, rules: list[AlertRule]) -
     return ids
 
 
-async def queue_email(session: Session, *, to: str, subject: str, body: str) -> AlertDelivery:
+async def queue_email(
+    session: Session, *, to: str, subject: str, body: str, secret: bool = False
+) -> AlertDelivery:
     """Queue one mail to one person (an invitation, a set-up or reset link) in the caller's
-    transaction; the delivery job sends it."""
+    transaction; the delivery job sends it. With `secret`, the body is stored sealed."""
+    delivery_id = uuid7()
+    stored = seal_target(delivery_id, body)[0] if secret else body
     delivery = AlertDelivery(
-        kind="email", recipient=to, subject=subject[:300], body=body, created_at=utc_now()
+        id=delivery_id,
+        kind="email",
+        recipient=to,
+        subject=subject[:300],
+        body=stored,
+        body_sealed=secret,
+        created_at=utc_now(),
     )
     session.add(delivery)
     await session.flush()

@@ -3,7 +3,7 @@ retried by a leased job) and the detection sweep (budgets, approvals waiting, ke
 
 from __future__ import annotations
 
-from spectra.alerts import deliver, detect
+from spectra.alerts import deliver, detect, handlers
 from spectra.db.hub import Hub
 from spectra.db.session import session_scope
 from spectra.kit.clock import utc_now
@@ -20,6 +20,7 @@ def install(hub: Hub) -> None:
         db=hub.db, webhook_key=hub.keys.webhook_key, settings_of=lambda: settings_cache.current
     )
     deliver.install(deliverer)
+    handlers.configure(public_base=hub.settings.public_base())
 
     async def deliver_job() -> None:
         await deliverer.deliver_due()

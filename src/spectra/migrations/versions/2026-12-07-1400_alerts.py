@@ -90,6 +90,7 @@ def upgrade() -> None:
         sa.Column("recipient", sa.String(length=320), nullable=True),
         sa.Column("subject", sa.String(length=300), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("body_sealed", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", _AT, nullable=False),

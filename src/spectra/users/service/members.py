@@ -21,7 +21,7 @@ from spectra.users.errors import (
     SelfActionError,
     UserStatusError,
 )
-from spectra.users.events import UserJoinedGroup
+from spectra.users.events import SetupLinkIssued, UserJoinedGroup
 from spectra.users.models import PasswordSetupLink, User
 from spectra.users.permissions import Manage, Permission, Role, require, require_can_manage
 from spectra.users.sessions import hash_token, new_token
@@ -51,6 +51,8 @@ class IssuedSetupLink:
     user: User
     token: str
     expires_at: datetime
+    mailed_to: str | None = None
+    """Set when the link was e-mailed (SMTP configured): the surfaces show only where it went."""
 
 
 async def _email_free(
@@ -155,8 +157,26 @@ async def _issue_setup_link(session: Session, actor: Actor, user: User) -> Issue
         )
     )
     await session.flush()
-    await audit_user(session, actor, "users.setup_link", user, expires_at=expires_at.isoformat())
-    return IssuedSetupLink(user=user, token=token, expires_at=expires_at)
+    issued = SetupLinkIssued(
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        token=token,
+        expires_at=expires_at,
+        invited=user.status == "invited",
+    )
+    await events.publish(session, issued)
+    await audit_user(
+        session,
+        actor,
+        "users.setup_link",
+        user,
+        expires_at=expires_at.isoformat(),
+        **({"mailed_to": issued.mailed_to} if issued.mailed_to else {}),
+    )
+    return IssuedSetupLink(
+        user=user, token=token, expires_at=expires_at, mailed_to=issued.mailed_to
+    )
 
 
 async def create_setup_link(session: Session, actor: Actor, *, user: UserRef) -> IssuedSetupLink:

@@ -17,6 +17,13 @@ from aiosmtpd.controller import Controller
 from tests.support.redis import free_port
 
 
+def text_of(message: Message) -> str:
+    """A received single-part message's text."""
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode()
+
+
 @dataclass
 class Mailbox:
     messages: list[Message] = field(default_factory=list)

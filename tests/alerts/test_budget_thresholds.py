@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import httpx
 from sqlalchemy import select
+from tests.gateway.world import OPENAI_MODEL, World, expected_cost
 
 from spectra.alerts import deliver
+from spectra.alerts import service as alerts_service
 from spectra.alerts.models import Alert, AlertDelivery, Notification
 from spectra.alerts.schemas import ChannelCreate, RuleCreate
-from spectra.alerts import service as alerts_service
 from spectra.audit.actor import local_actor, user_actor
 from spectra.db.session import read_scope, session_scope
 from spectra.runtime import Runtime
 from spectra.users import service as users_service
 from spectra.workspace.cache import settings_cache
-
-from tests.gateway.world import OPENAI_MODEL, World, expected_cost
 
 from .receivers import http_receiver, until
 
@@ -29,7 +28,11 @@ async def _chat(client: httpx.AsyncClient, world: World) -> httpx.Response:
     return await client.post(
         "/v1/chat/completions",
         headers=world.headers(),
-        json={"model": OPENAI_MODEL, "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]},
+        json={
+            "model": OPENAI_MODEL,
+            "max_tokens": 8,
+            "messages": [{"role": "user", "content": "hi"}],
+        },
     )
 
 
@@ -84,7 +87,9 @@ async def test_a_group_cap_crossed_at_50_80_and_100_percent_alerts_three_times_o
 async def test_a_member_sees_their_own_allowance_alert_in_their_inbox(
     runtime: Runtime, pooled: World, client: httpx.AsyncClient, act_as: object
 ) -> None:
-    await pooled.give_package("Starter", allowance=f"{10 * COST / 1_000_000:.6f}", patterns=["gpt-*"])
+    await pooled.give_package(
+        "Starter", allowance=f"{10 * COST / 1_000_000:.6f}", patterns=["gpt-*"]
+    )
     for _ in range(8):
         assert (await _chat(client, pooled)).status_code == 200
         await pooled.settle()
@@ -92,21 +97,23 @@ async def test_a_member_sees_their_own_allowance_alert_in_their_inbox(
     assert [a.threshold_percent for a in alerts] == [50, 80]
     assert alerts[1].member_id == pooled.user_id
     assert alerts[1].message.startswith("80% of your Starter allowance is used, it resets ")
-    member = user_actor(
-        user_id=pooled.user_id, email=pooled.email, role="member", via="session"
-    )
+    member = user_actor(user_id=pooled.user_id, email=pooled.email, role="member", via="session")
     act_as(member)  # type: ignore[operator]
     inbox = (await client.get("/api/me/notifications")).json()
     assert inbox["unread"] == 2
-    assert [i["message"] for i in inbox["items"]][0] == alerts[1].message
+    assert inbox["items"][0]["message"] == alerts[1].message
     marked = await client.post("/api/me/notifications/read", json={})
     assert marked.json() == {"marked": 2}
     assert (await client.get("/api/me/notifications")).json()["unread"] == 0
     async with read_scope(runtime.db) as session:
         own = (
-            await session.execute(
-                select(Notification).where(Notification.user_id == pooled.user_id)
+            (
+                await session.execute(
+                    select(Notification).where(Notification.user_id == pooled.user_id)
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     assert len(own) == 2
     assert settings_cache.current.alert_threshold_list == (50, 80, 100)

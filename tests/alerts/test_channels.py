@@ -21,7 +21,7 @@ from spectra.runtime import Runtime
 from spectra.workspace import service as workspace_service
 from spectra.workspace.models import WorkspaceSetting
 
-from .receivers import http_receiver, smtp_server
+from .receivers import http_receiver, smtp_server, text_of
 
 OWNER = local_actor()
 
@@ -99,9 +99,7 @@ async def test_every_channel_receives_its_documented_payload(runtime: Runtime) -
     mail = box.messages[0]
     assert mail["From"] == "spectra@example.com"
     assert mail["Subject"] == "An approval has waited 30 hours"
-    assert mail.get_payload(decode=True).decode().strip() == (
-        "An approval (x) has been waiting for 30 hours."
-    )
+    assert text_of(mail).strip() == ("An approval (x) has been waiting for 30 hours.")
     by_path = {h.path: h for h in hits}
     assert sorted(by_path) == ["/hook", "/services/T0/B0/XYZ", "/teams/workflow"]
     assert json.loads(by_path["/services/T0/B0/XYZ"].body) == {
@@ -113,7 +111,10 @@ async def test_every_channel_receives_its_documented_payload(runtime: Runtime) -
             },
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": "An approval (x) has been waiting for 30 hours."},
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "An approval (x) has been waiting for 30 hours.",
+                },
             },
         ],
     }
@@ -147,7 +148,9 @@ async def test_every_channel_receives_its_documented_payload(runtime: Runtime) -
         ],
     }
     hook = by_path["/hook"]
-    assert verify_signature(runtime.keys.webhook_key, hook.body, hook.headers["X-Spectra-Signature"])
+    assert verify_signature(
+        runtime.keys.webhook_key, hook.body, hook.headers["X-Spectra-Signature"]
+    )
     assert not verify_signature(b"other-key", hook.body, hook.headers["X-Spectra-Signature"])
     body = json.loads(hook.body)
     assert hook.headers["X-Spectra-Event"] == "alert.approvals_waiting"
@@ -193,7 +196,9 @@ async def test_a_failing_receiver_is_retried_with_backoff_then_given_up(
         assert len(hits) == deliverer.max_attempts
 
 
-async def test_quiet_hours_hold_a_delivery_until_they_end(runtime: Runtime, clock: datetime) -> None:
+async def test_quiet_hours_hold_a_delivery_until_they_end(
+    runtime: Runtime, clock: datetime
+) -> None:
     # The clock reads 10:00 UTC; the rule is quiet from 9 to 17 in Europe/Berlin (10:00 = 11:00).
     await _settings(runtime, time_zone="Europe/Berlin")
     async with http_receiver() as (hits, url):

@@ -8,14 +8,15 @@ import re
 
 import httpx
 from sqlalchemy import select
-from tests.users.test_api import PASSWORD, _user_with_token
+from tests.users.factories import PASSWORD
+from tests.users.test_api import _user_with_token
 
 from spectra.alerts import deliver
 from spectra.alerts.models import AlertDelivery
 from spectra.db.session import read_scope
 from spectra.runtime import Runtime
 
-from .receivers import smtp_server
+from .receivers import smtp_server, text_of
 from .test_channels import _settings
 
 
@@ -59,7 +60,7 @@ async def test_an_invitation_and_a_reset_link_are_mailed_and_the_admin_sees_only
         invitation = box.messages[0]
         assert invitation["To"] == "invitee@example.com"
         assert invitation["Subject"] == "You are invited to Spectra"
-        text = invitation.get_payload(decode=True).decode()
+        text = text_of(invitation)
         assert text.startswith("Hello Ivy,")
         token = _link(text)
         async with read_scope(runtime.db) as session:
@@ -80,7 +81,7 @@ async def test_an_invitation_and_a_reset_link_are_mailed_and_the_admin_sees_only
         await _drain()
         assert len(box.messages) == 2
         assert box.messages[1]["Subject"] == "Set your Spectra password"
-        second = _link(box.messages[1].get_payload(decode=True).decode())
+        second = _link(text_of(box.messages[1]))
         assert second != token
         ok = await client.post("/api/auth/setup", json={"token": second, "password": PASSWORD})
         assert ok.status_code == 200, ok.text

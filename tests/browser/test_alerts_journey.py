@@ -69,7 +69,9 @@ async def test_an_owner_wires_slack_and_a_member_reads_their_own_alert(
         await expect(member.locator("#unread-count")).to_have_text("1")
         await member.locator("#notifications-link").click()
         item = member.locator("#notifications li.unread")
-        await expect(item).to_contain_text("80% of your Starter allowance is used, it resets Jan 1.")
+        await expect(item).to_contain_text(
+            "80% of your Starter allowance is used, it resets Jan 1."
+        )
         await member.locator("#mark-all-read").click()
         await expect(member.locator("#inbox-unread")).to_have_text("0 unread")
         await expect(member.locator("#notifications li.read")).to_have_count(1)

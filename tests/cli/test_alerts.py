@@ -18,7 +18,7 @@ def receiver() -> Iterator[tuple[list[dict[str, object]], str]]:
     hits: list[dict[str, object]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["content-length"]))
             hits.append({"path": self.path, "body": json.loads(body)})
             self.send_response(200)
@@ -41,8 +41,30 @@ def test_alert_commands_print_the_same_both_ways(served: Cli) -> None:
     cli = served
     with receiver() as (hits, url):
         local, _ = cli.both(
-            ["alerts", "channels", "add", "--kind", "slack", "--target", f"{url}/a", "--name", "ops-a", "--json"],
-            ["alerts", "channels", "add", "--kind", "slack", "--target", f"{url}/b", "--name", "ops-b", "--json"],
+            [
+                "alerts",
+                "channels",
+                "add",
+                "--kind",
+                "slack",
+                "--target",
+                f"{url}/a",
+                "--name",
+                "ops-a",
+                "--json",
+            ],
+            [
+                "alerts",
+                "channels",
+                "add",
+                "--kind",
+                "slack",
+                "--target",
+                f"{url}/b",
+                "--name",
+                "ops-b",
+                "--json",
+            ],
             names=("ops-a", "ops-b"),
         )
         assert local["target_hint"].endswith("/…")
@@ -50,8 +72,30 @@ def test_alert_commands_print_the_same_both_ways(served: Cli) -> None:
         listed, _ = cli.both(["alerts", "channels", "list", "--json"])
         assert sorted(c["name"] for c in listed["items"]) == ["ops-a", "ops-b"]
         cli.both(
-            ["alerts", "rules", "add", "--event", "group_cap", "--threshold", "80", "--channel", "ops-a", "--json"],
-            ["alerts", "rules", "add", "--event", "group_cap", "--threshold", "80", "--channel", "ops-b", "--json"],
+            [
+                "alerts",
+                "rules",
+                "add",
+                "--event",
+                "group_cap",
+                "--threshold",
+                "80",
+                "--channel",
+                "ops-a",
+                "--json",
+            ],
+            [
+                "alerts",
+                "rules",
+                "add",
+                "--event",
+                "group_cap",
+                "--threshold",
+                "80",
+                "--channel",
+                "ops-b",
+                "--json",
+            ],
             names=("ops-a", "ops-b"),
         )
         rules = cli.ok("alerts", "rules", "list", "--json")["items"]
@@ -77,7 +121,9 @@ def test_alert_commands_print_the_same_both_ways(served: Cli) -> None:
         cli.both(["alerts", "history", "--alerts", "--json"])
     cli.both_fail("alerts", "channels", "add", "--kind", "pager", "--target", "x", "--name", "p")
     cli.both_fail("alerts", "rules", "add", "--event", "nope", "--channel", "ops-a")
-    cli.both_fail("alerts", "rules", "add", "--event", "runway_low", "--threshold", "5", "--role", "admin")
+    cli.both_fail(
+        "alerts", "rules", "add", "--event", "runway_low", "--threshold", "5", "--role", "admin"
+    )
     cli.both_fail("alerts", "channels", "remove", "nope")
     assert cli.local("alerts", "channels", "remove", "ops-a").code == 0
     assert cli.remote("alerts", "channels", "remove", "ops-b").code == 0

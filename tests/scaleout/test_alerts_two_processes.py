@@ -40,9 +40,12 @@ async def test_two_processes_alert_each_threshold_of_a_group_cap_exactly_once(
 ) -> None:
     require_redis()
     reply = Reply(input_tokens=12, output_tokens=4)
-    async with cluster(tmp_path, redis_url=REDIS_URL, default=reply) as cl, http_receiver() as (
-        hits,
-        url,
+    async with (
+        cluster(tmp_path, redis_url=REDIS_URL, default=reply) as cl,
+        http_receiver() as (
+            hits,
+            url,
+        ),
     ):
         await cl.world.recharge("5")
         async with session_scope(cl.runtime.db) as session:
@@ -80,12 +83,16 @@ async def test_two_processes_alert_each_threshold_of_a_group_cap_exactly_once(
                     select(func.count()).select_from(UsageRecord).where(UsageRecord.cost_micros > 0)
                 )
                 levels = (
-                    await session.execute(
-                        select(Alert.threshold_percent)
-                        .where(Alert.event == "group_cap")
-                        .order_by(Alert.threshold_percent)
+                    (
+                        await session.execute(
+                            select(Alert.threshold_percent)
+                            .where(Alert.event == "group_cap")
+                            .order_by(Alert.threshold_percent)
+                        )
                     )
-                ).scalars().all()
+                    .scalars()
+                    .all()
+                )
             return int(records or 0), [int(p or 0) for p in levels]
 
         deadline = time.monotonic() + DEADLINE_S
@@ -94,9 +101,9 @@ async def test_two_processes_alert_each_threshold_of_a_group_cap_exactly_once(
         assert await settled() == (10, [50, 80, 100])
         while len(hits) < 3 and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
-        async with read_scope(cl.runtime.db) as session:
+        async with read_scope(cl.runtime.db) as reader:
             while time.monotonic() < deadline:
-                statuses = (await session.execute(select(AlertDelivery.status))).scalars().all()
+                statuses = (await reader.execute(select(AlertDelivery.status))).scalars().all()
                 if statuses.count("delivered") == 3:
                     break
                 await asyncio.sleep(0.2)

@@ -28,7 +28,7 @@ class SmtpConfig:
     starttls: bool
 
 
-class DeliveryFailed(Exception):
+class DeliveryFailedError(Exception):
     """One attempt failed; the message (no secrets) is kept on the delivery."""
 
 
@@ -100,9 +100,9 @@ async def post_json(
             url, data=body, headers={"content-type": "application/json", **headers}
         ) as response:
             if not 200 <= response.status < 300:
-                raise DeliveryFailed(f"HTTP {response.status}")
+                raise DeliveryFailedError(f"HTTP {response.status}")
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise DeliveryFailed(f"{type(exc).__name__}: {exc}"[:300]) from None
+        raise DeliveryFailedError(f"{type(exc).__name__}: {exc}"[:300]) from None
 
 
 async def send_webhook(
@@ -124,7 +124,7 @@ async def send_webhook(
 
 async def send_email(smtp: SmtpConfig | None, to: str, subject: str, text: str) -> None:
     if smtp is None:
-        raise DeliveryFailed("SMTP is not configured (set smtp_host and smtp_from).")
+        raise DeliveryFailedError("SMTP is not configured (set smtp_host and smtp_from).")
     message = EmailMessage()
     message["From"] = smtp.sender
     message["To"] = to
@@ -141,4 +141,4 @@ async def send_email(smtp: SmtpConfig | None, to: str, subject: str, text: str) 
             timeout=15,
         )
     except (aiosmtplib.SMTPException, OSError) as exc:
-        raise DeliveryFailed(f"{type(exc).__name__}: {exc}"[:300]) from None
+        raise DeliveryFailedError(f"{type(exc).__name__}: {exc}"[:300]) from None

@@ -22,7 +22,7 @@ import aiohttp
 from spectra.alerts import repository as repo
 from spectra.alerts import service
 from spectra.alerts.channels import (
-    DeliveryFailed,
+    DeliveryFailedError,
     SmtpConfig,
     post_json,
     send_email,
@@ -111,7 +111,7 @@ class Deliverer:
                 try:
                     await self._send_one(http, smtp, delivery, alert, channel)
                     outcomes[delivery.id] = None
-                except DeliveryFailed as exc:
+                except DeliveryFailedError as exc:
                     outcomes[delivery.id] = str(exc)
                 except Exception as exc:
                     log.exception("alert delivery %s failed", delivery.id)
@@ -147,7 +147,7 @@ class Deliverer:
     ) -> None:
         if channel is None:
             if delivery.recipient is None:
-                raise DeliveryFailed("The channel was removed.")
+                raise DeliveryFailedError("The channel was removed.")
             body = service.delivery_body(delivery)
             await send_email(smtp, delivery.recipient, delivery.subject, body)
             return

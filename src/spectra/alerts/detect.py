@@ -187,7 +187,7 @@ async def _emails(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, str
     if not ids:
         return {}
     rows = await session.execute(select(User.id, User.email).where(User.id.in_(ids)))
-    return {u: e for u, e in rows.all()}
+    return dict(rows.tuples().all())
 
 
 async def _raise_new(
@@ -199,7 +199,10 @@ async def _raise_new(
         if key in seen:
             continue
         alert = await service.raise_alert(
-            session, dedupe_key=key, time_zone=time_zone, **fields  # type: ignore[arg-type]
+            session,
+            dedupe_key=key,
+            time_zone=time_zone,
+            **fields,  # type: ignore[arg-type]
         )
         raised += alert is not None
     return raised
@@ -210,12 +213,17 @@ async def sweep_budgets(session: Session, settings: WorkspaceSettings, now: date
     batches each saw only half of."""
     since = month_start(now, settings.time_zone)
     capped = (
-        await session.execute(
-            select(Group.id).where(
-                (Group.monthly_cap_micros.is_not(None)) | (Group.member_monthly_cap_micros.is_not(None))
+        (
+            await session.execute(
+                select(Group.id).where(
+                    (Group.monthly_cap_micros.is_not(None))
+                    | (Group.member_monthly_cap_micros.is_not(None))
+                )
             )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if not capped:
         return 0
     spenders = await session.execute(
@@ -294,4 +302,3 @@ async def check_keys_expiring(session: Session, settings: WorkspaceSettings, now
             )
         )
     return await _raise_new(session, candidates, settings.time_zone)
-

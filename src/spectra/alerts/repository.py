@@ -35,8 +35,10 @@ def _insert(session: AsyncSession, table: Any) -> Any:
 async def insert_alert(session: AsyncSession, values: dict[str, Any]) -> bool:
     """Insert an alert unless its dedupe key exists (here or in a concurrent transaction that
     commits first); True when this call inserted it."""
-    stmt = _insert(session, Alert).values(**values).on_conflict_do_nothing(
-        index_elements=["dedupe_key"]
+    stmt = (
+        _insert(session, Alert)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
     result = await session.execute(stmt)
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -50,7 +52,9 @@ async def existing_dedupe_keys(session: AsyncSession, keys: Sequence[str]) -> se
 
 
 async def matching_rules(session: AsyncSession, event: str) -> Sequence[AlertRule]:
-    return (await session.execute(select(AlertRule).where(AlertRule.event == event))).scalars().all()
+    return (
+        (await session.execute(select(AlertRule).where(AlertRule.event == event))).scalars().all()
+    )
 
 
 async def channels_by_id(
@@ -86,9 +90,7 @@ async def due_delivery_ids(session: AsyncSession, *, now: datetime, limit: int) 
     with SKIP LOCKED, so concurrent claimers each get different rows."""
     stmt: Select[Any] = (
         select(AlertDelivery.id)
-        .where(
-            AlertDelivery.status == DeliveryStatus.PENDING, AlertDelivery.next_attempt_at <= now
-        )
+        .where(AlertDelivery.status == DeliveryStatus.PENDING, AlertDelivery.next_attempt_at <= now)
         .order_by(AlertDelivery.next_attempt_at, AlertDelivery.id)
         .limit(limit)
     )

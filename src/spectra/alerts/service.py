@@ -85,7 +85,9 @@ def _check_target(kind: str, target: str) -> str:
     value = target.strip()
     if kind == "email":
         if not _EMAIL.match(value):
-            raise AlertChannelInvalidError(f"'{value[:100]}' is not an email address.", field="target")
+            raise AlertChannelInvalidError(
+                f"'{value[:100]}' is not an email address.", field="target"
+            )
         return value
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -356,9 +358,9 @@ async def raise_alert(
         targets[channel.id] = (channel, now)
     by_id = await repo.channels_by_id(session, [r.channel_id for r in rules if r.channel_id])
     for rule in rules:
-        channel = by_id.get(rule.channel_id) if rule.channel_id else None
-        if channel is not None and channel.is_enabled and channel.id not in targets:
-            targets[channel.id] = (channel, _quiet_until(rule, now, time_zone))
+        named = by_id.get(rule.channel_id) if rule.channel_id else None
+        if named is not None and named.is_enabled and named.id not in targets:
+            targets[named.id] = (named, _quiet_until(rule, now, time_zone))
     for channel, at in targets.values():
         session.add(
             AlertDelivery(

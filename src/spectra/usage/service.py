@@ -20,12 +20,12 @@ from spectra.kit.money import parse_amount, to_decimal
 from spectra.kit.pagination import Page
 from spectra.usage import defaults, repository
 from spectra.usage.clients import CLIENT_FAMILIES
-from spectra.usage.events import UsageBatchRecorded
 from spectra.usage.errors import (
     InvalidPriceError,
     InvalidUsageFilterError,
     PriceNotFoundError,
 )
+from spectra.usage.events import UsageBatchRecorded
 from spectra.usage.models import USAGE_STATUSES, PriceOverride, UsageRecord
 from spectra.usage.schemas import PriceRead, PriceTierRead, UsageRecordCreate
 from spectra.usage.table import OverrideView, PriceTable

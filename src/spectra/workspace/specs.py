@@ -255,7 +255,12 @@ SPECS: dict[str, SettingSpec] = {
             _show,
         ),
         SettingSpec(
-            "smtp_username", "text", None, "SMTP user name; none = no login.", _none_or(_text), _show
+            "smtp_username",
+            "text",
+            None,
+            "SMTP user name; none = no login.",
+            _none_or(_text),
+            _show,
         ),
         SettingSpec(
             "smtp_password",

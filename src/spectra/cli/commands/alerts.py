@@ -97,7 +97,7 @@ def channel_test(name: Annotated[str, typer.Argument()], as_json: JsonOpt = Fals
 
 
 @alerts_app.command("test")
-def test(channel: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
+def send_test(channel: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
     """Send a test message to a channel through the outbox."""
     _test(channel, as_json)
 
@@ -114,7 +114,9 @@ def rule_add(
     user: Annotated[str | None, typer.Option("--user", help="This person's inbox (email).")] = None,
     quiet: Annotated[
         str | None,
-        typer.Option("--quiet", help="Quiet hours START-END in the workspace time zone, e.g. 22-7."),
+        typer.Option(
+            "--quiet", help="Quiet hours START-END in the workspace time zone, e.g. 22-7."
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:

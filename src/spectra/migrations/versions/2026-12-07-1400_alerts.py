@@ -57,7 +57,10 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["group_id"], ["groups.id"], name=op.f("fk_alert_rules_group_id_groups"), ondelete="CASCADE"
+            ["group_id"],
+            ["groups.id"],
+            name=op.f("fk_alert_rules_group_id_groups"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_alert_rules_user_id_users"), ondelete="CASCADE"
@@ -115,9 +118,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_alert_deliveries_status_next", "alert_deliveries", ["status", "next_attempt_at"]
     )
-    op.create_index(
-        "ix_alert_deliveries_created_at_id", "alert_deliveries", ["created_at", "id"]
-    )
+    op.create_index("ix_alert_deliveries_created_at_id", "alert_deliveries", ["created_at", "id"])
     op.create_table(
         "notifications",
         sa.Column("user_id", sa.Uuid(), nullable=False),
@@ -126,7 +127,10 @@ def upgrade() -> None:
         sa.Column("created_at", _AT, nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_notifications_user_id_users"), ondelete="CASCADE"
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_notifications_user_id_users"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["alert_id"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -166,14 +167,10 @@ async def _issue_setup_link(session: Session, actor: Actor, user: User) -> Issue
         invited=user.status == "invited",
     )
     await events.publish(session, issued)
-    await audit_user(
-        session,
-        actor,
-        "users.setup_link",
-        user,
-        expires_at=expires_at.isoformat(),
-        **({"mailed_to": issued.mailed_to} if issued.mailed_to else {}),
-    )
+    details: dict[str, Any] = {"expires_at": expires_at.isoformat()}
+    if issued.mailed_to:
+        details["mailed_to"] = issued.mailed_to
+    await audit_user(session, actor, "users.setup_link", user, **details)
     return IssuedSetupLink(
         user=user, token=token, expires_at=expires_at, mailed_to=issued.mailed_to
     )

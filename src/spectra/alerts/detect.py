@@ -6,12 +6,13 @@ a dedupe key, so the same threshold in the same period alerts once, whichever pr
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from spectra.alerts import repository as repo
 from spectra.alerts import service
@@ -23,9 +24,11 @@ from spectra.ledger.models import ApprovalStatus, LedgerAccount, RechargeApprova
 from spectra.packages.models import Package, PackageAssignment
 from spectra.policy.counters import month_start
 from spectra.policy.repository import spend_since
+from spectra.pool.models import PoolAccount, PoolAccountTransition
 from spectra.users.models import Group, User
 from spectra.workspace.schemas import WorkspaceSettings
 
+_DEGRADED = ("needs_attention", "failing")
 APPROVALS_WAITING_HOURS = 24
 KEY_EXPIRING_DAYS = 7
 
@@ -244,7 +247,10 @@ async def check_waiting(session: Session, settings: WorkspaceSettings, now: date
     alert per waiting item."""
     before = now - timedelta(hours=APPROVALS_WAITING_HOURS)
     candidates: list[tuple[str, dict[str, object]]] = []
-    for model, label in ((RechargeApproval, "approval"), (RechargeRequest, "recharge request")):
+    for model, label in (
+        (RechargeApproval, "an approval"),
+        (RechargeRequest, "a recharge request"),
+    ):
         rows = await session.execute(
             select(model.id, model.created_at).where(
                 model.status == ApprovalStatus.PENDING, model.created_at < before
@@ -257,10 +263,11 @@ async def check_waiting(session: Session, settings: WorkspaceSettings, now: date
                     f"approvals_waiting:{item_id}",
                     {
                         "event": "approvals_waiting",
-                        "subject_kind": label.replace(" ", "_"),
+                        "subject_kind": label.split(" ", 1)[1].replace(" ", "_"),
                         "subject_id": str(item_id),
-                        "title": f"A {label} has waited {hours} hours",
-                        "message": f"A {label} ({item_id}) has been waiting for {hours} hours; "
+                        "title": f"{label.capitalize()} has waited {hours} hours",
+                        "message": f"{label.capitalize()} ({item_id}) has been waiting for "
+                        f"{hours} hours; "
                         "approve or reject it on the Recharges page.",
                         "data": {"hours": hours},
                     },
@@ -298,6 +305,85 @@ async def check_keys_expiring(session: Session, settings: WorkspaceSettings, now
                     "message": f"Your key {label} expires {when}; create a new one on the "
                     "Keys page before then.",
                     "data": {"expires_at": key.expires_at.isoformat()},
+                },
+            )
+        )
+    return await _raise_new(session, candidates, settings.time_zone)
+
+
+async def check_pool(session: Session, settings: WorkspaceSettings, now: datetime) -> int:
+    """Accounts that need an admin (auth failed, quota exhausted) or keep failing: one alert per
+    account per entry into that state."""
+    rows = await session.execute(
+        select(PoolAccount, func.max(PoolAccountTransition.id))
+        .join(PoolAccountTransition, PoolAccountTransition.account_id == PoolAccount.id)
+        .where(
+            PoolAccount.state.in_(_DEGRADED),
+            PoolAccountTransition.to_state == PoolAccount.state,
+        )
+        .group_by(PoolAccount.id)
+    )
+    candidates: list[tuple[str, dict[str, object]]] = []
+    for account, transition_id in rows.all():
+        needs = account.state == "needs_attention"
+        what = "needs attention" if needs else "is failing"
+        candidates.append(
+            (
+                f"pool_degraded:{account.id}:{transition_id}",
+                {
+                    "event": "pool_degraded",
+                    "subject_kind": "pool_account",
+                    "subject_id": str(account.id),
+                    "title": f"Pool account {account.name} {what}",
+                    "message": f"The pool account {account.name} {what}: "
+                    f"{account.state_reason or account.state}. Open it on the Pool page.",
+                    "data": {"state": account.state, "reason": account.state_reason},
+                },
+            )
+        )
+    return await _raise_new(session, candidates, settings.time_zone)
+
+
+async def wallet_low(
+    session: Session, notices: Sequence[dict[str, Any]], settings: WorkspaceSettings
+) -> int:
+    """The ledger's low-balance notices as `wallet_low` alerts (one per notice): the member sees
+    their own wallet's, owners and admins every one."""
+    accounts = {
+        a.id: a
+        for a in (
+            await session.execute(
+                select(LedgerAccount).where(
+                    LedgerAccount.id.in_([n["account_id"] for n in notices])
+                )
+            )
+        ).scalars()
+    }
+    candidates: list[tuple[str, dict[str, object]]] = []
+    for notice in notices:
+        account = accounts.get(notice["account_id"])
+        if account is None:
+            continue
+        is_user = account.kind == "user_wallet"
+        balance = _money(notice["balance_micros"], settings)
+        threshold = _money(notice["threshold_micros"], settings)
+        whose = "Your wallet" if is_user else "The group wallet"
+        candidates.append(
+            (
+                f"wallet_low:{notice['id']}",
+                {
+                    "event": "wallet_low",
+                    "subject_kind": account.kind,
+                    "subject_id": str(account.id),
+                    "member_id": account.owner_id if is_user else None,
+                    "group_id": account.owner_id if not is_user else None,
+                    "title": f"A wallet fell below {threshold}",
+                    "message": f"{whose} balance is {balance}, below {threshold}.",
+                    "data": {
+                        "balance_micros": notice["balance_micros"],
+                        "threshold_micros": notice["threshold_micros"],
+                        "transaction_id": str(notice["transaction_id"]),
+                    },
                 },
             )
         )

@@ -7,10 +7,11 @@ from __future__ import annotations
 import logging
 
 from spectra.alerts import service
-from spectra.alerts.detect import Touched, check_budgets
+from spectra.alerts.detect import Touched, check_budgets, wallet_low
 from spectra.db import events
 from spectra.db.session import Session
 from spectra.kit.clock import utc_now
+from spectra.ledger.events import LowBalancesNoticed
 from spectra.usage.events import UsageBatchRecorded
 from spectra.users.events import SetupLinkIssued
 from spectra.users.sessions import setup_path
@@ -45,6 +46,16 @@ async def on_usage_batch(session: Session, event: UsageBatchRecorded) -> None:
             await check_budgets(session, touched, settings_cache.current, utc_now())
     except Exception:
         log.exception("budget alert check failed for a settlement batch")
+
+
+async def on_low_balances(session: Session, event: LowBalancesNoticed) -> None:
+    """Each low-balance notice becomes a `wallet_low` alert, in a savepoint (never costs the
+    posting its money)."""
+    try:
+        async with session.begin_nested():
+            await wallet_low(session, event.notices, settings_cache.current)
+    except Exception:
+        log.exception("wallet_low alerts failed for %d notices", len(event.notices))
 
 
 _public_base: str | None = None
@@ -82,3 +93,4 @@ async def on_setup_link(session: Session, event: SetupLinkIssued) -> None:
 def register() -> None:
     events.subscribe(UsageBatchRecorded, on_usage_batch)
     events.subscribe(SetupLinkIssued, on_setup_link)
+    events.subscribe(LowBalancesNoticed, on_low_balances)

@@ -1,9 +1,13 @@
 """Start-up wiring: the outbox deliverer (kicked after each commit that queues deliveries,
-retried by a leased job) and the detection sweep (budgets, approvals waiting, keys expiring)."""
+retried by a leased job), the detection sweep (budgets, approvals waiting, keys expiring, pool
+accounts) and the audit chain's break (`audit.broken`) as an `audit_broken` alert."""
 
 from __future__ import annotations
 
-from spectra.alerts import deliver, detect, handlers
+from typing import Any
+
+from spectra.alerts import deliver, detect, handlers, service
+from spectra.audit import anchors as audit_anchors
 from spectra.db.hub import Hub
 from spectra.db.session import session_scope
 from spectra.kit.clock import utc_now
@@ -31,6 +35,25 @@ def install(hub: Hub) -> None:
     async def stop() -> None:
         await deliverer.wait_idle()
 
+    async def on_audit(event: str, body: dict[str, Any]) -> None:
+        if event != audit_anchors.BROKEN_EVENT:
+            return
+        problem = str(body.get("problem", ""))
+        async with session_scope(hub.db) as session:
+            await service.raise_alert(
+                session,
+                event="audit_broken",
+                subject_kind="audit_chain",
+                subject_id=str(body.get("event_id")),
+                dedupe_key=f"audit_broken:{body.get('event_id')}:{problem[:150]}",
+                title="The audit chain failed verification",
+                message=f"The audit chain failed verification: {problem} "
+                "Run `spectra audit verify` and see docs/operations.md.",
+                data={"event_id": str(body.get("event_id")), "problem": problem},
+                time_zone=settings_cache.current.time_zone,
+            )
+
+    audit_anchors.add_sink("alerts", on_audit)
     hub.on_stop.append(stop)
     hub.jobs.register(DELIVER_JOB, DELIVER_SECONDS, deliver_job)
     hub.jobs.register(DETECT_JOB, DETECT_SECONDS, detect_job)
@@ -44,4 +67,5 @@ async def run_detection(hub: Hub) -> int:
         raised = await detect.sweep_budgets(session, settings, now)
         raised += await detect.check_waiting(session, settings, now)
         raised += await detect.check_keys_expiring(session, settings, now)
+        raised += await detect.check_pool(session, settings, now)
     return raised

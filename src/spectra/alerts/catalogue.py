@@ -35,6 +35,8 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("key_budget", "A key's budget reached a threshold.", True),
         EventSpec("project_budget", "A project's budget reached a threshold.", True),
         EventSpec("wallet_low", "A wallet fell below its low-balance threshold."),
+        EventSpec("runway", "A group's balance lasts fewer than alert_runway_days days."),
+        EventSpec("digest", "The daily or weekly digest of spend vs budget per group."),
         EventSpec("approvals_waiting", "Approvals or member requests wait longer than N hours."),
         EventSpec("key_expiring", "A member key expires within N days."),
         EventSpec("pool_degraded", "An upstream account needs attention or the pool is degraded."),

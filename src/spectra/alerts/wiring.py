@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spectra.alerts import deliver, detect, handlers, service
+from spectra.alerts import deliver, detect, digest, handlers, service
 from spectra.audit import anchors as audit_anchors
 from spectra.db.hub import Hub
 from spectra.db.session import session_scope
@@ -17,6 +17,8 @@ DELIVER_JOB = "alerts.deliver"
 DETECT_JOB = "alerts.detect"
 DELIVER_SECONDS = 5.0
 DETECT_SECONDS = 60.0
+FORECAST_JOB = "alerts.forecast"
+FORECAST_SECONDS = 600.0
 
 
 def install(hub: Hub) -> None:
@@ -31,6 +33,9 @@ def install(hub: Hub) -> None:
 
     async def detect_job() -> None:
         await run_detection(hub)
+
+    async def forecast_job() -> None:
+        await run_forecast_alerts(hub)
 
     async def stop() -> None:
         await deliverer.wait_idle()
@@ -57,6 +62,7 @@ def install(hub: Hub) -> None:
     hub.on_stop.append(stop)
     hub.jobs.register(DELIVER_JOB, DELIVER_SECONDS, deliver_job)
     hub.jobs.register(DETECT_JOB, DETECT_SECONDS, detect_job)
+    hub.jobs.register(FORECAST_JOB, FORECAST_SECONDS, forecast_job)
 
 
 async def run_detection(hub: Hub) -> int:
@@ -69,3 +75,9 @@ async def run_detection(hub: Hub) -> int:
         raised += await detect.check_keys_expiring(session, settings, now)
         raised += await detect.check_pool(session, settings, now)
     return raised
+
+
+async def run_forecast_alerts(hub: Hub) -> int:
+    """Runway and digest (they read the forecast, so they run every ten minutes)."""
+    async with session_scope(hub.db) as session:
+        return await digest.check_forecasts(session, settings_cache.current, utc_now())

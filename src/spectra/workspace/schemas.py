@@ -20,6 +20,8 @@ class WorkspaceSettings(BaseModel):
     low_balance_threshold_micros: int | None = None
     webhook_url: str | None = None
     alert_thresholds: str = "50,80,100"
+    alert_runway_days: int | None = None
+    alert_digest: str | None = None
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_from: str | None = None

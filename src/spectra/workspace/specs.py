@@ -138,6 +138,13 @@ def _percents(text: str) -> str:
     return ",".join(str(v) for v in values)
 
 
+def _digest(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("daily", "weekly"):
+        raise InvalidSettingError("The digest is daily, weekly or none.")
+    return value
+
+
 def _show_secret(value: Any) -> str:
     return "none" if value is None else "set"
 
@@ -235,6 +242,22 @@ SPECS: dict[str, SettingSpec] = {
             "50,80,100",
             "Budget alert thresholds, in percent of a cap or allowance (each fires once per period).",
             _percents,
+            _show,
+        ),
+        SettingSpec(
+            "alert_runway_days",
+            "int",
+            None,
+            "Alert when a group's balance lasts fewer days than this at the recent rate; none = off.",
+            _none_or(_positive_int),
+            _show,
+        ),
+        SettingSpec(
+            "alert_digest",
+            "choice",
+            None,
+            "A digest of spend vs budget per group: daily, weekly or none.",
+            _none_or(_digest),
             _show,
         ),
         SettingSpec(

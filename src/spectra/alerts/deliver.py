@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,13 +40,16 @@ log = logging.getLogger(__name__)
 CLAIM_SECONDS = 120.0
 
 
-def smtp_config(settings: WorkspaceSettings) -> SmtpConfig | None:
-    """The SMTP settings, or None when mail is not configured."""
+def smtp_config(
+    settings: WorkspaceSettings, fallback_password: str | None = None
+) -> SmtpConfig | None:
+    """The SMTP settings, or None when mail is not configured. The password is the sealed
+    workspace setting, else the deployment's `SPECTRA_SMTP_PASSWORD` (`fallback_password`)."""
     if not settings.smtp_host or not settings.smtp_from:
         return None
     password = workspace_service.open_secret("smtp_password", settings.smtp_password)
     if password is None:
-        password = os.environ.get("SPECTRA_SMTP_PASSWORD") or None
+        password = fallback_password
     return SmtpConfig(
         host=settings.smtp_host,
         port=settings.smtp_port,
@@ -63,6 +65,7 @@ class Deliverer:
     db: Database
     webhook_key: bytes
     settings_of: Callable[[], WorkspaceSettings]
+    fallback_password: str | None = None
     max_attempts: int = 8
     backoff_base: float = 2.0
     backoff_cap: float = 3600.0
@@ -101,7 +104,7 @@ class Deliverer:
 
     async def _send_all(self, ids: list[uuid.UUID]) -> int:
         settings = self.settings_of()
-        smtp = smtp_config(settings)
+        smtp = smtp_config(settings, self.fallback_password)
         async with session_scope(self.db) as session:
             rows = await repo.deliveries_with_alerts(session, ids)
             session.expunge_all()

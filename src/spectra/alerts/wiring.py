@@ -22,8 +22,12 @@ FORECAST_SECONDS = 600.0
 
 
 def install(hub: Hub) -> None:
+    env_password = hub.settings.smtp_password
     deliverer = deliver.Deliverer(
-        db=hub.db, webhook_key=hub.keys.webhook_key, settings_of=lambda: settings_cache.current
+        db=hub.db,
+        webhook_key=hub.keys.webhook_key,
+        settings_of=lambda: settings_cache.current,
+        fallback_password=env_password.get_secret_value() if env_password else None,
     )
     deliver.install(deliverer)
     handlers.configure(public_base=hub.settings.public_base())

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
         description="Server secret (base64 or hex); default: generated into the data directory.",
     )
     secret_key_file: Path | None = None
+    smtp_password: SecretStr | None = Field(
+        default=None, description="SMTP password when the workspace setting smtp_password is none."
+    )
     auto_migrate: bool = True
     log_level: str = "INFO"
     log_json: bool = False

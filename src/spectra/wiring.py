@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from spectra.alerts import handlers as alerts_handlers
+from spectra.alerts import wiring as alerts_wiring
 from spectra.audit import wiring as audit_wiring
 from spectra.gateway import wiring as gateway_wiring
 from spectra.keys import wiring as keys_wiring
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from spectra.db.hub import Hub
 
 # Unit-of-work handlers, in layer order, low to high.
-HANDLERS = (packages_handlers,)
+HANDLERS = (packages_handlers, alerts_handlers)
 
 # Start-up hooks, in layer order, low to high.
 INSTALLS = (
@@ -39,6 +41,7 @@ INSTALLS = (
     packages_wiring,
     usage_wiring,
     policy_wiring,
+    alerts_wiring,
     gateway_wiring,
 )
 

@@ -43,6 +43,8 @@ class Fixtures(Protocol):
     async def pool_account(self) -> Any: ...
     async def fallback_chain(self) -> str: ...
     async def sso_provider(self) -> Any: ...
+    async def alert_channel(self) -> Any: ...
+    async def alert_rule(self) -> Any: ...
 
     caller: Any
     """The user behind the credential under test (None when calling anonymously)."""
@@ -157,6 +159,28 @@ async def _sso_add(fx: Fixtures) -> Call:
             "client_secret": "rbac-secret-0000",
         }
     )
+
+
+async def _mark_read(fx: Fixtures) -> Call:
+    return Call(json={})
+
+
+async def _alert_channel_add(fx: Fixtures) -> Call:
+    return Call(
+        json={"name": f"ch-{fx.unique()}", "kind": "slack", "target": "http://127.0.0.1:9/s"}
+    )
+
+
+async def _alert_channel(fx: Fixtures) -> Call:
+    return Call({"name": (await fx.alert_channel()).name})
+
+
+async def _alert_rule_add(fx: Fixtures) -> Call:
+    return Call(json={"event": "group_cap", "threshold_percent": 80, "role": "admin"})
+
+
+async def _alert_rule(fx: Fixtures) -> Call:
+    return Call({"rule_id": str((await fx.alert_rule()).id)})
 
 
 async def _sso_provider(fx: Fixtures) -> Call:
@@ -593,6 +617,18 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/settings"): Case(READ_ALL),
     ("PUT", "/api/settings/{name}"): Case(SETTINGS_WRITE, _setting),
     # single sign-on providers (a workspace setting; `test` only reads)
+    ("GET", "/api/alerts"): Case(READ_ALL),
+    ("GET", "/api/alerts/events"): Case(READ_ALL),
+    ("GET", "/api/alerts/deliveries"): Case(READ_ALL),
+    ("GET", "/api/alerts/channels"): Case(READ_ALL),
+    ("POST", "/api/alerts/channels"): Case(BUDGETS_WRITE, _alert_channel_add),
+    ("DELETE", "/api/alerts/channels/{name}"): Case(BUDGETS_WRITE, _alert_channel),
+    ("POST", "/api/alerts/channels/{name}/test"): Case(BUDGETS_WRITE, _alert_channel),
+    ("GET", "/api/alerts/rules"): Case(READ_ALL),
+    ("POST", "/api/alerts/rules"): Case(BUDGETS_WRITE, _alert_rule_add),
+    ("DELETE", "/api/alerts/rules/{rule_id}"): Case(BUDGETS_WRITE, _alert_rule),
+    ("GET", "/api/me/notifications"): Case(EVERYONE),
+    ("POST", "/api/me/notifications/read"): Case(SELF_WRITE, _mark_read),
     ("GET", "/api/sso/providers"): Case(READ_ALL),
     ("POST", "/api/sso/providers"): Case(SETTINGS_WRITE, _sso_add),
     ("GET", "/api/sso/providers/{name}"): Case(READ_ALL, _sso_provider),

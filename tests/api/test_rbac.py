@@ -123,6 +123,28 @@ class Fixtures:
             )
         return model
 
+    async def alert_channel(self) -> Any:
+        from spectra.alerts import service as alerts_service
+        from spectra.alerts.schemas import ChannelCreate
+
+        async with session_scope(self.runtime.db) as session:
+            return await alerts_service.add_channel(
+                session,
+                local_actor(),
+                data=ChannelCreate(
+                    name=f"rbac-ch-{self.unique()}", kind="webhook", target="http://127.0.0.1:9/h"
+                ),
+            )
+
+    async def alert_rule(self) -> Any:
+        from spectra.alerts import service as alerts_service
+        from spectra.alerts.schemas import RuleCreate
+
+        async with session_scope(self.runtime.db) as session:
+            return await alerts_service.add_rule(
+                session, local_actor(), data=RuleCreate(event="group_cap", role="admin")
+            )
+
     async def sso_provider(self) -> Any:
         from spectra.users.sso import service as sso_service
         from spectra.users.sso.schemas import ProviderCreate

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from spectra.api.routes import (
+    alerts,
     audit,
     auth,
     codes,
@@ -28,6 +29,7 @@ from spectra.api.routes import (
 )
 
 ROUTES = (
+    alerts,
     audit,
     auth,
     codes,

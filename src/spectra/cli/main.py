@@ -9,6 +9,7 @@ import typer
 
 from spectra.cli import transport
 from spectra.cli.commands import (
+    alerts,
     audit,
     backup,
     codes,
@@ -61,6 +62,7 @@ def _global(
 
 # In this order in `--help`.
 COMMANDS = (
+    alerts,
     audit,
     backup,
     codes,

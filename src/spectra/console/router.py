@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.staticfiles import StaticFiles
 
 from spectra.console.pages import (
+    alerts,
     audit,
     auth,
     drafts,
@@ -38,6 +39,7 @@ from spectra.console.pages import (
 STATIC_DIR = Path(__file__).parent / "static"
 
 PAGES = (
+    alerts,
     audit,
     auth,
     drafts,

@@ -11,6 +11,7 @@ from typing import Any
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
+from spectra.db import events
 from spectra.db.changes import record_change
 from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
@@ -24,6 +25,7 @@ from spectra.usage.errors import (
     InvalidUsageFilterError,
     PriceNotFoundError,
 )
+from spectra.usage.events import UsageBatchRecorded
 from spectra.usage.models import USAGE_STATUSES, PriceOverride, UsageRecord
 from spectra.usage.pricing import resolve_cache_write_1h
 from spectra.usage.schemas import PriceRead, PriceTierRead, UsageRecordCreate
@@ -332,6 +334,7 @@ async def record_usage_batch(
     now = utc_now()
     rows = [_row(record, now) for record in records]
     await repository.insert_records(session, rows)
+    await events.publish(session, UsageBatchRecorded(records))
     return [row["id"] for row in rows]
 
 

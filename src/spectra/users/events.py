@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,3 +13,18 @@ class UserJoinedGroup:
 
     user_id: uuid.UUID
     group_id: uuid.UUID
+
+
+@dataclass(slots=True)
+class SetupLinkIssued:
+    """A one-time password-setup link was issued (an invitation or a reset). A handler that
+    mails the link sets `mailed_to`; the surfaces then show only where it went. `token` lives
+    in this event and in the mail, never in the database in plaintext."""
+
+    user_id: uuid.UUID
+    email: str
+    name: str
+    token: str
+    expires_at: datetime
+    invited: bool
+    mailed_to: str | None = None

@@ -126,10 +126,12 @@ class UserRead(ReadModel):
 
 
 class SetupLinkRead(BaseModel):
-    """Shown once: the token is never stored in plaintext and cannot be shown again."""
+    """Shown once: the token is never stored in plaintext and cannot be shown again. When mail
+    is configured the link is e-mailed instead: `sent_to` names the address, no token or url."""
 
-    token: str
+    token: str | None = None
     url: str | None = None
+    sent_to: str | None = None
     expires_at: datetime
 
 

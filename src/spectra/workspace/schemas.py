@@ -19,12 +19,27 @@ class WorkspaceSettings(BaseModel):
     four_eyes_window_hours: int = 24
     low_balance_threshold_micros: int | None = None
     webhook_url: str | None = None
+    alert_thresholds: str = "50,80,100"
+    alert_runway_days: int | None = None
+    alert_digest: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_from: str | None = None
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    """Sealed (`kit.crypto` under the credential subkey); `workspace.service.smtp_password`
+    opens it."""
+    smtp_starttls: bool = True
     output_estimate_cap: int = 4096
     key_rotation_grace_hours: int = 24
     usage_retention_days: int = 90
     hold_expiry_seconds: int = 900
     mfa_required_for_admins: bool = False
     step_up_minutes: int = 15
+
+    @property
+    def alert_threshold_list(self) -> tuple[int, ...]:
+        return tuple(int(p) for p in self.alert_thresholds.split(",") if p)
 
     @property
     def usd_rate_decimal(self) -> Decimal:

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.changes import record_change
+from spectra.db.serverkey import get_server_keys
+from spectra.kit import crypto
 from spectra.users.permissions import Permission, require
 from spectra.workspace.models import WorkspaceSetting
 from spectra.workspace.schemas import SettingRead, WorkspaceSettings
@@ -52,6 +54,8 @@ async def set_setting(session: AsyncSession, actor: Actor, *, name: str, value: 
     require(actor, Permission.SETTINGS_WRITE)
     spec = spec_for(name)
     parsed = spec.parse(value)
+    if spec.kind == "secret" and parsed is not None:
+        parsed = _seal(name, parsed)
     row = await session.get(WorkspaceSetting, name)
     before = spec.show(row.value if row else spec.default)
     if row is None:
@@ -73,3 +77,19 @@ async def set_setting(session: AsyncSession, actor: Actor, *, name: str, value: 
     )
     await record_change(session, CHANGE_KIND, name)
     return SettingRead(name=name, value=after, is_default=False, description=spec.description)
+
+
+def _seal(name: str, secret: str) -> str:
+    keys = get_server_keys()
+    version = keys.credentials_version
+    return crypto.encrypt(
+        keys.credentials_key(version), secret, version=version, associated=name.encode()
+    )
+
+
+def open_secret(name: str, sealed: str | None) -> str | None:
+    """A `secret` setting's plain value (for the code that uses it; never shown or logged)."""
+    if sealed is None:
+        return None
+    key = get_server_keys().credentials_key(crypto.ciphertext_version(sealed))
+    return crypto.decrypt(key, sealed, associated=name.encode())

@@ -125,6 +125,50 @@ def _url(text: str) -> str:
     return text.strip()
 
 
+def _text(text: str) -> str:
+    value = text.strip()
+    if len(value) > 300 or any(c in value for c in "\r\n"):
+        raise InvalidSettingError("The value must be one line of at most 300 characters.")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise InvalidSettingError("A port is a number from 1 to 65535.")
+    return value
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "on", "yes", "1"):
+        return True
+    if value in ("false", "off", "no", "0"):
+        return False
+    raise InvalidSettingError(f"'{text[:40]}' is not true or false.")
+
+
+def _percents(text: str) -> str:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or not all(re.fullmatch(r"[0-9]{1,4}", p) for p in parts):
+        raise InvalidSettingError("Give percents separated by commas, such as 50,80,100.")
+    values = sorted({int(p) for p in parts})
+    if values[0] < 1 or values[-1] > 1000:
+        raise InvalidSettingError("Each percent is from 1 to 1000.")
+    return ",".join(str(v) for v in values)
+
+
+def _digest(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("daily", "weekly"):
+        raise InvalidSettingError("The digest is daily, weekly or none.")
+    return value
+
+
+def _show_secret(value: Any) -> str:
+    return "none" if value is None else "set"
+
+
 def _show_amount(value: Any) -> str:
     return "none" if value is None else format_amount(value)
 
@@ -210,6 +254,72 @@ SPECS: dict[str, SettingSpec] = {
             None,
             "Where signed webhook notices are POSTed; none = off.",
             _none_or(_url),
+            _show,
+        ),
+        SettingSpec(
+            "alert_thresholds",
+            "percents",
+            "50,80,100",
+            "Budget alert thresholds, in percent of a cap or allowance (each fires once per period).",
+            _percents,
+            _show,
+        ),
+        SettingSpec(
+            "alert_runway_days",
+            "int",
+            None,
+            "Alert when a group's balance lasts fewer days than this at the recent rate; none = off.",
+            _none_or(_positive_int),
+            _show,
+        ),
+        SettingSpec(
+            "alert_digest",
+            "choice",
+            None,
+            "A digest of spend vs budget per group: daily, weekly or none.",
+            _none_or(_digest),
+            _show,
+        ),
+        SettingSpec(
+            "smtp_host",
+            "text",
+            None,
+            "SMTP server for mail (alerts, invitations, set-up and reset links); none = no mail.",
+            _none_or(_text),
+            _show,
+        ),
+        SettingSpec("smtp_port", "int", 587, "SMTP server port.", _port, _show),
+        SettingSpec(
+            "smtp_from",
+            "text",
+            None,
+            "The From address of Spectra's mail.",
+            _none_or(_text),
+            _show,
+        ),
+        SettingSpec(
+            "smtp_username",
+            "text",
+            None,
+            "SMTP user name; none = no login.",
+            _none_or(_text),
+            _show,
+        ),
+        SettingSpec(
+            "smtp_password",
+            "secret",
+            None,
+            "SMTP password: stored sealed, shown only as set or none (SPECTRA_SMTP_PASSWORD is "
+            "used when none is set).",
+            _none_or(_text),
+            _show_secret,
+        ),
+        SettingSpec(
+            "smtp_starttls",
+            "bool",
+            True,
+            "Upgrade the SMTP connection with STARTTLS (true/false).",
+            _bool,
             _show,
         ),
         SettingSpec(

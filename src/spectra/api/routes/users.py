@@ -31,6 +31,9 @@ router = APIRouter(prefix="/users", tags=["users"])
 
 
 def _link(runtime: RuntimeDep, issued: users_service.IssuedSetupLink) -> SetupLinkRead:
+    if issued.mailed_to is not None:
+        # E-mailed through the outbox: the issuer sees where it went, never the link.
+        return SetupLinkRead(sent_to=issued.mailed_to, expires_at=issued.expires_at)
     url = runtime.settings.public_base() + setup_path(issued.token)
     return SetupLinkRead(token=issued.token, url=url, expires_at=issued.expires_at)
 

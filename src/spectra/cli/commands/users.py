@@ -50,6 +50,13 @@ def _show_link(data: dict[str, Any], as_json: bool) -> None:
     if as_json:
         show_object(data, as_json=True)
         return
+    if data.get("sent_to"):
+        console.print(
+            f"A one-time password-setup link was sent to {data['sent_to']} "
+            f"(valid until {data['expires_at']}).",
+            markup=False,
+        )
+        return
     console.print(
         f"One-time password-setup link (shown once, valid until {data['expires_at']}):",
         style="bold",

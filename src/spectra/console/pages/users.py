@@ -157,6 +157,7 @@ async def create_user(
             user=issued.user,
             link=runtime.settings.public_base() + setup_path(issued.token),
             expires_at=issued.expires_at,
+            sent_to=issued.mailed_to,
         )
     user = await users_service.create_user(session, viewer.actor, **fields)
     return redirect(f"/console/users/{user.id}", ok=f"{user.email} is created.")
@@ -367,6 +368,7 @@ async def setup_link(
         user=issued.user,
         link=runtime.settings.public_base() + setup_path(issued.token),
         expires_at=issued.expires_at,
+        sent_to=issued.mailed_to,
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from spectra.audit.actor import Actor, ActorKind
+from spectra.db import events
 from spectra.db.changes import record_change
 from spectra.db.session import Session
 from spectra.errors import InvalidError
@@ -21,6 +22,7 @@ from spectra.kit.ids import uuid7
 from spectra.ledger import repository as repo
 from spectra.ledger import webhooks
 from spectra.ledger.errors import AccountNotFoundError, IdempotencyConflictError
+from spectra.ledger.events import LowBalancesNoticed
 from spectra.ledger.holds import LedgerTransactionSpec
 from spectra.ledger.models import (
     WALLET_KINDS,
@@ -169,3 +171,4 @@ async def notice_low_balances(
     if notices:
         await repo.insert_notices_many(session, notices)
         webhooks.kick_after_commit(session)
+        await events.publish(session, LowBalancesNoticed(notices))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -23,7 +24,7 @@ from spectra.users.errors import (
     SelfActionError,
     UserStatusError,
 )
-from spectra.users.events import UserJoinedGroup
+from spectra.users.events import SetupLinkIssued, UserJoinedGroup
 from spectra.users.models import Group, PasswordSetupLink, User
 from spectra.users.permissions import Manage, Permission, Role, require, require_can_manage
 from spectra.users.scope import deny, require_user_ref, scope_for
@@ -55,6 +56,8 @@ class IssuedSetupLink:
     user: User
     token: str
     expires_at: datetime
+    mailed_to: str | None = None
+    """Set when the link was e-mailed (SMTP configured): the surfaces show only where it went."""
 
 
 async def _email_free(
@@ -193,8 +196,22 @@ async def _issue_setup_link(session: Session, actor: Actor, user: User) -> Issue
         )
     )
     await session.flush()
-    await audit_user(session, actor, "users.setup_link", user, expires_at=expires_at.isoformat())
-    return IssuedSetupLink(user=user, token=token, expires_at=expires_at)
+    issued = SetupLinkIssued(
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        token=token,
+        expires_at=expires_at,
+        invited=user.status == "invited",
+    )
+    await events.publish(session, issued)
+    details: dict[str, Any] = {"expires_at": expires_at.isoformat()}
+    if issued.mailed_to:
+        details["mailed_to"] = issued.mailed_to
+    await audit_user(session, actor, "users.setup_link", user, **details)
+    return IssuedSetupLink(
+        user=user, token=token, expires_at=expires_at, mailed_to=issued.mailed_to
+    )
 
 
 async def create_setup_link(session: Session, actor: Actor, *, user: UserRef) -> IssuedSetupLink:

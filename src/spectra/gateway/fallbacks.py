@@ -22,6 +22,7 @@ from datetime import timedelta
 
 from spectra.kit.clock import utc_now
 from spectra.ledger.errors import HoldStoreUnavailableError, InsufficientFundsError
+from spectra.policy.budget_rules import budget_subjects, over_budget
 from spectra.policy.decide import decide
 from spectra.pool.errors import NoAccountAvailableError
 from spectra.pool.scheduler import Selection
@@ -76,6 +77,13 @@ async def next_model(ex: Exchange, chain: Iterator[str], notes: list[str]) -> st
         window = context_window(model, price)
         micros, tokens = estimate(ex.info, price, gw.workspace.output_estimate_cap, window)
         await gw.settler.release(admission)
+        counters = gw.policy.spend.budgets
+        over = over_budget(admission.inputs, micros, counters, now)
+        if over is not None:
+            notes.append(f"{model} skipped: {over[1].code}")
+            continue
+        subjects = budget_subjects(admission.inputs)
+        counters.reserve(subjects, micros)
         try:
             admission.hold = await gw.view.reserve(
                 admission.request_id,
@@ -84,8 +92,10 @@ async def next_model(ex: Exchange, chain: Iterator[str], notes: list[str]) -> st
                 expires_in=timedelta(seconds=gw.workspace.hold_expiry_seconds),
             )
         except (InsufficientFundsError, HoldStoreUnavailableError) as exc:
+            counters.unreserve(subjects, micros)
             notes.append(f"{model} skipped: {exc.code}")
             continue
+        admission.budget_subjects = subjects
         admission.model = model
         admission.decision = decision
         admission.price = price

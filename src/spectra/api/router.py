@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 from spectra.api.routes import (
     audit,
     auth,
+    budgets,
     codes,
     fallbacks,
     groups,
@@ -18,6 +19,7 @@ from spectra.api.routes import (
     policy,
     pool,
     prices,
+    projects,
     rollouts,
     settings,
     sso,
@@ -30,6 +32,7 @@ from spectra.api.routes import (
 ROUTES = (
     audit,
     auth,
+    budgets,
     codes,
     fallbacks,
     groups,
@@ -40,6 +43,7 @@ ROUTES = (
     policy,
     pool,
     prices,
+    projects,
     rollouts,
     settings,
     sso,

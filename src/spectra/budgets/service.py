@@ -21,7 +21,7 @@ from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
 from spectra.kit.pagination import Page
 from spectra.usage.clients import CLIENT_FAMILIES
-from spectra.users.permissions import Permission, allows, require
+from spectra.users.permissions import Permission, ReadOnlyTokenError, allows, require
 
 from . import repository
 from .errors import (
@@ -166,6 +166,8 @@ async def request_extension(
     """Ask to spend `amount_micros` past an approval-mode budget of one's own key or of a
     project one belongs to. Audited; an admin approves it (with an expiry) or rejects it."""
     require(actor, Permission.SELF)
+    if actor.read_only:
+        raise ReadOnlyTokenError("This API token is read-only; it cannot ask for an extension.")
     if (key_id is None) == (project is None):
         raise InvalidBudgetError("Name either a key or a project.", field="key_id")
     row = BudgetExtension(

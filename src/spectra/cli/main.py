@@ -11,6 +11,7 @@ from spectra.cli import transport
 from spectra.cli.commands import (
     audit,
     backup,
+    budgets,
     codes,
     demo,
     groups,
@@ -22,6 +23,7 @@ from spectra.cli.commands import (
     policy,
     pool,
     prices,
+    projects,
     rollouts,
     scim,
     server,
@@ -62,6 +64,7 @@ def _global(
 COMMANDS = (
     audit,
     backup,
+    budgets,
     codes,
     demo,
     groups,
@@ -73,6 +76,7 @@ COMMANDS = (
     policy,
     pool,
     prices,
+    projects,
     rollouts,
     scim,
     server,

@@ -23,6 +23,7 @@ from spectra.gateway import wiring as gateway_wiring
 from spectra.kit import clock as clock_module
 from spectra.ledger.models import LedgerPosting
 from spectra.policy import service as policy_service
+from spectra.policy.budget_state import budget_states
 
 from .world import ANTHROPIC_MODEL, OWNER, World
 
@@ -147,6 +148,18 @@ async def test_a_soft_budget_allows_past_the_limit_and_the_trace_warns(
     assert decision.allowed
     steps = [s for s in decision.trace if s.rule == "key_budget"]
     assert [s.outcome for s in steps] == ["warn"]
+    gw = gateway_wiring.current()
+    assert gw is not None
+    [state] = budget_states(gw.policy, now=clock_module.utc_now())
+    assert (state.kind, state.subject_id, state.period, state.mode) == (
+        "key",
+        pooled.key_id,
+        "day",
+        "soft",
+    )
+    assert state.spent_micros == await _spent(pooled)
+    assert state.percent > 100
+    assert state.crossed() == (50, 80, 100)
 
 
 async def test_approval_mode_refuses_until_an_extension_is_approved_and_after_it_expires(

@@ -11,6 +11,7 @@ from starlette.staticfiles import StaticFiles
 from spectra.console.pages import (
     audit,
     auth,
+    budgets,
     drafts,
     fallbacks,
     group_policy,
@@ -37,6 +38,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 PAGES = (
     audit,
     auth,
+    budgets,
     drafts,
     fallbacks,
     group_policy,

@@ -24,6 +24,7 @@ from spectra.kit import clock as clock_module
 from spectra.ledger.models import LedgerPosting
 from spectra.policy import service as policy_service
 from spectra.policy.budget_state import budget_states
+from spectra.usage import exports, reports, rollups
 
 from .world import ANTHROPIC_MODEL, OWNER, World
 
@@ -252,6 +253,7 @@ async def test_usage_records_carry_the_keys_project_and_the_report_equals_the_le
     records = [r for r in await pooled.records() if r.status == "ok"]
     assert len(records) == 3
     assert {r.project_id for r in records} == {project_id}
+    assert exports.record_dict(records[0])["project_id"] == project_id
     async with read_scope(pooled.runtime.db) as session:
         report = await projects_service.project_report(session, OWNER, name="atlas")
         txns = [r.ledger_transaction_id for r in records]
@@ -267,6 +269,13 @@ async def test_usage_records_carry_the_keys_project_and_the_report_equals_the_le
     assert report.charged_micros == report.cost_micros == -int(debits)
     assert [line.label for line in report.by_user] == [pooled.email]
     assert report.by_model[0].cost_micros == report.cost_micros
+    async with session_scope(pooled.runtime.db) as session:
+        await rollups.roll_up(session, lag=timedelta(0))
+    async with read_scope(pooled.runtime.db) as session:
+        by_project = await reports.usage_report(session, OWNER, by="project")
+    assert [(r.key, r.label, r.measures["cost_micros"]) for r in by_project.rows] == [
+        (str(project_id), "atlas", report.cost_micros)
+    ]
 
 
 async def test_a_project_budget_refuses_once_the_project_has_spent_it(

@@ -20,6 +20,7 @@ from spectra.keys import service as keys_service
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
 from spectra.kit.pagination import Page
+from spectra.usage import reports
 from spectra.users import service as users_service
 from spectra.users.permissions import Permission, allows, require
 
@@ -28,6 +29,13 @@ from .errors import InvalidBudgetError, ProjectExistsError, ProjectNotFoundError
 from .models import Project, ProjectKey, ProjectMember
 
 PROJECT_CHANGE = "budgets.project"
+
+
+async def _project_labels(session: AnySession, ids: list[uuid.UUID]) -> dict[str, str]:
+    return {str(k): v for k, v in (await repository.project_names(session, ids)).items()}
+
+
+reports.register_labels("project", _project_labels)
 
 
 @dataclass(slots=True)

@@ -137,3 +137,8 @@ async def project_usage(
         fundings.append(list(funding or []))
         grouped[key] = (requests + 1, total + int(cost or 0), fundings)
     return [(k, r, c, f) for k, (r, c, f) in grouped.items()]
+
+
+async def project_names(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    stmt = select(Project.id, Project.name).where(Project.id.in_(list(ids)))
+    return {pid: name for pid, name in (await session.execute(stmt)).all()}

@@ -58,6 +58,7 @@ EXPORT_COLUMNS = (
     "protocol_served",
     "fallback_reason",
     "fallback_trace",
+    "project_id",
 )
 CHUNK = 1000
 

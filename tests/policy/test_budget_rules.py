@@ -142,6 +142,9 @@ def test_the_header_needs_membership_and_the_projects_consent() -> None:
     by_key = _inputs(terms, counters)
     assert (by_key.project_id, by_key.project_via) == (theirs, "key")
     assert _inputs(terms, counters, header="mine").project_refusal is not None
+    # Naming the key's own project is no attribution by header: nothing to refuse.
+    same = _inputs(terms, counters, header="theirs")
+    assert (same.project_refusal, same.project_id, same.project_via) == (None, theirs, "key")
 
 
 def test_periods_start_at_local_midnight_monday_and_the_first() -> None:

@@ -5,6 +5,7 @@ audit event and a `budgets.project` change in the same transaction.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,11 +83,16 @@ def _settings(row: Project) -> dict[str, Any]:
     }
 
 
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
 def _clean_name(name: str) -> str:
     clean = name.strip()
-    if not clean or len(clean) > 100 or any(c.isspace() for c in clean):
+    if _NAME.fullmatch(clean) is None:
         raise InvalidBudgetError(
-            "A project name is 1 to 100 characters without spaces.", field="name"
+            "A project name is 1 to 100 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit.",
+            field="name",
         )
     return clean
 

@@ -141,4 +141,5 @@ async def project_usage(
 
 async def project_names(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     stmt = select(Project.id, Project.name).where(Project.id.in_(list(ids)))
-    return {pid: name for pid, name in (await session.execute(stmt)).all()}
+    rows = (await session.execute(stmt)).tuples().all()
+    return dict(rows)

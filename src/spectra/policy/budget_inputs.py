@@ -58,7 +58,9 @@ def budget_inputs(
         named = terms.by_name.get(header)
         found = terms.projects.get(named) if named is not None else None
         refusal = None
-        if found is None or user_id not in found.members:
+        if found is not None and found.id == project_id:
+            pass
+        elif found is None or user_id not in found.members:
             refusal = (
                 f"You are not a member of a project named '{header[:100]}'; remove the "
                 "x-spectra-project header or ask an admin to add you to the project."
@@ -78,7 +80,8 @@ def budget_inputs(
             out["project_refusal"] = refusal
             return out
         assert found is not None
-        project_id, via = found.id, "header"
+        if found.id != project_id:
+            project_id, via = found.id, "header"
     if project_id is None:
         return out
     proj = terms.projects[project_id]

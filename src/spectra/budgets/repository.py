@@ -141,5 +141,4 @@ async def project_usage(
 
 async def project_names(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     stmt = select(Project.id, Project.name).where(Project.id.in_(list(ids)))
-    rows = (await session.execute(stmt)).tuples().all()
-    return dict(rows)
+    return {row.id: row.name for row in (await session.execute(stmt)).all()}

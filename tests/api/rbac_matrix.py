@@ -50,6 +50,9 @@ class Fixtures(Protocol):
     """The user behind the credential under test (None when calling anonymously)."""
 
     async def funded_user(self, amount: str = "50") -> Any: ...
+    async def budgeted_key(self, user: Any, mode: str = "approval") -> Any: ...
+    async def project(self) -> str: ...
+    async def pending_extension(self) -> Any: ...
     async def usage(self) -> Any: ...
     async def pending_approval(self) -> Any: ...
     async def recharge_request(self, user: Any = None) -> Any: ...
@@ -517,7 +520,71 @@ async def _membership_existing(fx: Fixtures) -> Call:
     return Call({"user_ref": user.email, "group_ref": group.name})
 
 
+async def _budgeted_other(fx: Fixtures) -> Call:
+    key = await fx.budgeted_key(await fx.user())
+    return Call({"key_id": str(key.id)})
+
+
+async def _budget_set(fx: Fixtures) -> Call:
+    key = await fx.key(await fx.user())
+    return Call({"key_id": str(key.id)}, json={"day": "5.00", "rpm": 30})
+
+
+async def _my_extension(fx: Fixtures) -> Call:
+    key = await fx.budgeted_key(fx.caller or await fx.user())
+    return Call(json={"key_id": str(key.id), "amount": "2.00", "reason": "rbac"})
+
+
+def _decide(approve: bool) -> Prepare:
+    async def prepare(fx: Fixtures) -> Call:
+        ext = await fx.pending_extension()
+        body = {"expires_at": "2099-01-01T00:00:00+00:00"} if approve else None
+        return Call({"extension_id": str(ext.id)}, json=body)
+
+    return prepare
+
+
+async def _new_project(fx: Fixtures) -> Call:
+    return Call(json={"name": f"new-project-{fx.unique()}", "budget": "100.00"})
+
+
+def _project(json: Callable[[Fixtures], Awaitable[Any]] | None = None) -> Prepare:
+    async def prepare(fx: Fixtures) -> Call:
+        name = await fx.project()
+        return Call({"name": name}, json=await json(fx) if json else None)
+
+    return prepare
+
+
+async def _project_member(fx: Fixtures) -> Any:
+    return {"email": (await fx.user()).email}
+
+
+async def _project_key(fx: Fixtures) -> Any:
+    return {"key_id": str((await fx.key(await fx.user())).id)}
+
+
+async def _project_budget(fx: Fixtures) -> Any:
+    return {"budget": "50.00", "mode": "soft"}
+
+
 MATRIX: dict[tuple[str, str], Case] = {
+    ("GET", "/api/budgets/keys"): Case(EVERYONE),
+    ("GET", "/api/budgets/keys/{key_id}"): Case(READ_ALL, _budgeted_other),
+    ("PATCH", "/api/budgets/keys/{key_id}"): Case(BUDGETS_WRITE, _budget_set),
+    ("DELETE", "/api/budgets/keys/{key_id}"): Case(BUDGETS_WRITE, _budgeted_other),
+    ("GET", "/api/budgets/extensions"): Case(EVERYONE),
+    ("POST", "/api/budgets/extensions"): Case(SELF_WRITE, _my_extension),
+    ("POST", "/api/budgets/extensions/{extension_id}/approve"): Case(BUDGETS_WRITE, _decide(True)),
+    ("POST", "/api/budgets/extensions/{extension_id}/reject"): Case(BUDGETS_WRITE, _decide(False)),
+    ("GET", "/api/projects"): Case(EVERYONE),
+    ("POST", "/api/projects"): Case(BUDGETS_WRITE, _new_project),
+    ("GET", "/api/projects/{name}"): Case(READ_ALL, _project()),
+    ("PATCH", "/api/projects/{name}"): Case(BUDGETS_WRITE, _project(_project_budget)),
+    ("DELETE", "/api/projects/{name}"): Case(BUDGETS_WRITE, _project()),
+    ("POST", "/api/projects/{name}/members"): Case(BUDGETS_WRITE, _project(_project_member)),
+    ("POST", "/api/projects/{name}/keys"): Case(BUDGETS_WRITE, _project(_project_key)),
+    ("GET", "/api/projects/{name}/report"): Case(READ_ALL, _project()),
     ("GET", "/api/openapi.json"): Case(EVERYONE, public=True),
     ("GET", "/api/docs"): Case(EVERYONE, public=True),
     # auth: signing in needs no credentials

@@ -183,6 +183,42 @@ class Fixtures:
     # ledger, codes and packages: everything made by the local command (owner rights), so the
     # caller under test is never the requester of what they decide on
 
+    async def budgeted_key(self, user: Any, mode: str = "approval") -> Any:
+        """A key of `user` with a daily budget in `mode`."""
+        from spectra.budgets import service as budgets_service
+        from spectra.budgets.schemas import KeyBudgetChange
+
+        key = await self.key(user)
+        async with session_scope(self.runtime.db) as session:
+            await budgets_service.set_key_budget(
+                session,
+                local_actor(),
+                key_id=key.id,
+                changes=KeyBudgetChange.model_validate({"day": "1.00", "mode": mode}),
+            )
+        return key
+
+    async def project(self) -> str:
+        """A fresh project the caller is not in; returns its name."""
+        from spectra.budgets import projects as projects_service
+
+        name = f"rbac-project-{self.unique()}"
+        async with session_scope(self.runtime.db) as session:
+            await projects_service.create_project(session, local_actor(), name=name)
+        return name
+
+    async def pending_extension(self) -> Any:
+        """An extension request by another member, on their approval-mode key."""
+        from spectra.budgets import service as budgets_service
+
+        user = await self.user()
+        key = await self.budgeted_key(user)
+        actor = user_actor(user_id=user.id, email=user.email, role="member", via="test")
+        async with session_scope(self.runtime.db) as session:
+            return await budgets_service.request_extension(
+                session, actor, key_id=key.id, amount_micros=1_000_000
+            )
+
     async def funded_user(self, amount: str = "50") -> Any:
         """A fresh member whose wallet holds `amount`."""
         user = await self.user()

@@ -102,6 +102,7 @@ def _key(record: UsageRecord, by: str) -> str:
         "account": record.account_id,
         "model": record.model_requested,
         "client": record.client_family,
+        "project": record.project_id,
     }[by]
     return "" if value is None else str(value)
 

@@ -16,6 +16,7 @@ from spectra.keys.cache import KeyEntry
 from spectra.kit.clock import utc_now
 from spectra.ledger.errors import HoldStoreUnavailableError, InsufficientFundsError
 from spectra.ledger.holds import BalanceView, Hold
+from spectra.policy.budget_rules import budget_subjects, over_budget
 from spectra.policy.decide import (
     ALLOWANCE,
     Decision,
@@ -55,6 +56,8 @@ class Admission:
     hold: Hold | None = None
     lease: Lease | None = None
     started_at: datetime = field(default_factory=utc_now)
+    budget_subjects: tuple[uuid.UUID, ...] = ()
+    """Keys and projects whose budgets hold `estimate_micros` until settlement or release."""
 
 
 class AdmissionRefused(Exception):  # noqa: N818 - carries a refusal plus what to record
@@ -73,9 +76,10 @@ async def policy_inputs(
     entry: KeyEntry,
     settings: WorkspaceSettings,
     client: str | None = None,
+    project: str | None = None,
 ) -> PolicyInputs:
     """The decision's inputs for this key's member, from memory (available = balance - holds,
-    month-to-date spend from the policy cache's counters)."""
+    month-to-date spend from the policy cache's counters); `project` = `x-spectra-project`."""
     snap = cache.snapshot
     available = await view.available_many(
         list(snap.funding_accounts(entry.user_id, entry.group_id))
@@ -92,6 +96,8 @@ async def policy_inputs(
         time_zone=settings.time_zone,
         client=client,
         spent=cache.spend.spent(group_id=entry.group_id, user_id=entry.user_id, now=utc_now()),
+        project_header=project,
+        budget_spend=cache.spend.budgets,
     )
 
 
@@ -131,6 +137,22 @@ def estimate(info: RequestInfo, price: Price, output_cap: int, window: int = 0) 
         web_search_calls=searches,
     )
     return max(int(cost_micros(usage, price)), 1), usage.total_tokens
+
+
+def with_key_limits(key_limits: Limit, inputs: PolicyInputs) -> Limit:
+    """The deployment's per-key limits, with the key budget's own where it sets them."""
+    if inputs.key_rpm is None and inputs.key_tpm is None and inputs.key_concurrency is None:
+        return key_limits
+    return Limit(
+        key_limits.scope,
+        key_limits.subject,
+        key_limits.label,
+        rpm=inputs.key_rpm if inputs.key_rpm is not None else key_limits.rpm,
+        tpm=inputs.key_tpm if inputs.key_tpm is not None else key_limits.tpm,
+        concurrency=(
+            inputs.key_concurrency if inputs.key_concurrency is not None else key_limits.concurrency
+        ),
+    )
 
 
 def limits_for(
@@ -204,6 +226,7 @@ async def admit(
     client: str | None = None,
     backlog: Backlog | None = None,
     backlog_wait: float = 0.0,
+    project: str | None = None,
 ) -> Admission:
     """Decide, price, rate-limit, estimate and hold; raises `AdmissionRefused`. `client` is the
     request's client family (for the group's allowed clients). With `backlog`, first wait for
@@ -212,7 +235,7 @@ async def admit(
         await wait_for_backlog(backlog, backlog_wait)
     now = utc_now()
     try:
-        inputs = await policy_inputs(cache, view, entry, settings, client)
+        inputs = await policy_inputs(cache, view, entry, settings, client, project)
     except HoldStoreUnavailableError as exc:
         raise AdmissionRefused(exc, "hold") from exc
     decision = decide(inputs, model, now=now)
@@ -234,10 +257,19 @@ async def admit(
     micros, tokens = estimate(info, price, settings.output_estimate_cap, window)
     try:
         lease = await limiter.acquire(
-            limits_for(entry, decision, inputs, key_limits, user_limits), tokens
+            limits_for(entry, decision, inputs, with_key_limits(key_limits, inputs), user_limits),
+            tokens,
         )
     except SpectraError as exc:
         raise AdmissionRefused(exc, "rate_limit", inputs) from exc
+    # Checked and reserved with no await in between: concurrent requests see each other.
+    counters = cache.spend.budgets
+    over = over_budget(inputs, micros, counters, utc_now())
+    if over is not None:
+        lease.finish(0)
+        raise AdmissionRefused(over[1], over[0], inputs)
+    subjects = budget_subjects(inputs)
+    counters.reserve(subjects, micros)
     plan = [(pick.account_id, pick.cap_micros) for pick in decision.funding]
     try:
         hold = await view.reserve(
@@ -247,13 +279,18 @@ async def admit(
             expires_in=timedelta(seconds=settings.hold_expiry_seconds),
         )
     except InsufficientFundsError as exc:
+        counters.unreserve(subjects, micros)
         lease.finish(0)
         raise AdmissionRefused(
             insufficient_for_request(inputs, decision, model, micros), "hold", inputs
         ) from exc
     except HoldStoreUnavailableError as exc:
+        counters.unreserve(subjects, micros)
         lease.finish(0)
         raise AdmissionRefused(exc, "hold", inputs) from exc
+    except BaseException:
+        counters.unreserve(subjects, micros)
+        raise
     return Admission(
         request_id=request_id,
         entry=entry,
@@ -267,6 +304,7 @@ async def admit(
         hold=hold,
         lease=lease,
         started_at=now,
+        budget_subjects=subjects,
     )
 
 

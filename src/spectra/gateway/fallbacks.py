@@ -26,6 +26,7 @@ from spectra.errors import SpectraError
 from spectra.kit.clock import utc_now
 from spectra.ledger.errors import HoldStoreUnavailableError, InsufficientFundsError
 from spectra.ledger.holds import Hold
+from spectra.policy.budget_rules import budget_subjects, over_budget
 from spectra.policy.decide import Decision, decide, insufficient_for_request
 from spectra.pool.errors import NoAccountAvailableError
 from spectra.pool.scheduler import Selection
@@ -80,11 +81,20 @@ async def next_model(ex: Exchange, chain: Iterator[str], notes: list[str]) -> st
         window = context_window(model, price)
         micros, tokens = estimate(ex.info, price, gw.workspace.output_estimate_cap, window)
         await gw.settler.release(admission)
+        counters = gw.policy.spend.budgets
+        over = over_budget(admission.inputs, micros, counters, now)
+        if over is not None:
+            notes.append(f"{model} skipped: {over[1].code}")
+            continue
+        subjects = budget_subjects(admission.inputs)
+        counters.reserve(subjects, micros)
         try:
             admission.hold = await _reserve(gw, admission.request_id, decision, micros)
         except (InsufficientFundsError, HoldStoreUnavailableError) as exc:
+            counters.unreserve(subjects, micros)
             notes.append(f"{model} skipped: {exc.code}")
             continue
+        admission.budget_subjects = subjects
         admission.model = model
         admission.decision = decision
         admission.price = price
@@ -131,18 +141,33 @@ async def hold_served(ex: Exchange, selection: Selection) -> None:
     )
     if micros <= held.amount:
         return
-    await gw.settler.release(admission)
+    admitted = admission.estimate_micros
+    await gw.settler.release(admission)  # the hold and the budget reservation, both
+    counters = gw.policy.spend.budgets
+    subjects = budget_subjects(admission.inputs)
+    over = over_budget(admission.inputs, micros, counters, utc_now())
     try:
-        admission.hold = await _reserve(gw, admission.request_id, admission.decision, micros)
-    except (InsufficientFundsError, HoldStoreUnavailableError) as exc:
-        # Put the admitted hold back (if that no longer fits, no account is sent the request).
+        if over is not None:
+            raise over[1]
+        counters.reserve(subjects, micros)
+        try:
+            admission.hold = await _reserve(gw, admission.request_id, admission.decision, micros)
+        except BaseException:
+            counters.unreserve(subjects, micros)
+            raise
+    except SpectraError as exc:
+        # Put the admitted hold and budget reservation back (if the hold no longer fits, no
+        # account is sent the request).
+        counters.reserve(subjects, admitted)
+        admission.budget_subjects = subjects
         with contextlib.suppress(InsufficientFundsError):
             admission.hold = await _reserve(
                 gw, admission.request_id, admission.decision, held.amount
             )
-        if isinstance(exc, HoldStoreUnavailableError):
+        if isinstance(exc, HoldStoreUnavailableError) or over is not None:
             raise
         raise insufficient_for_request(admission.inputs, admission.decision, model, micros) from exc
+    admission.budget_subjects = subjects
     admission.estimate_micros = micros
 
 

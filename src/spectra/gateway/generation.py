@@ -155,6 +155,7 @@ async def _admit(ex: Exchange) -> bool:
             client=ex.client_family,
             backlog=gw.committer,
             backlog_wait=gw.settings.commit_backlog_wait,
+            project=header(ex.scope, b"x-spectra-project"),
         )
     except AdmissionRefused as refused:
         metrics.observe_request(ex.protocol.value, ex.model, "refused", refused.error.code)

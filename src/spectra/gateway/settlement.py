@@ -112,13 +112,24 @@ class Settler:
             funding=funding,
             is_estimated=metered is not None and metered.estimated,
         )
-        if self.spend is not None and cost:
-            self.spend.add(
-                group_id=admission.entry.group_id,
-                user_id=admission.entry.user_id,
-                micros=cost,
-                at=utc_now(),
-            )
+        if self.spend is not None:
+            budgets = self.spend.budgets
+            budgets.unreserve(admission.budget_subjects, admission.estimate_micros)
+            admission.budget_subjects = ()
+            if cost:
+                now = utc_now()
+                self.spend.add(
+                    group_id=admission.entry.group_id,
+                    user_id=admission.entry.user_id,
+                    micros=cost,
+                    at=now,
+                )
+                budgets.add(
+                    key_id=admission.entry.key_id,
+                    project_id=admission.inputs.project_id,
+                    micros=cost,
+                    at=now,
+                )
         token = self._journal(record, spec)
         self._submit(record, spec, token)
         return cost
@@ -139,6 +150,9 @@ class Settler:
             return None
 
     async def release(self, admission: Admission) -> None:
+        if self.spend is not None and admission.budget_subjects:
+            self.spend.budgets.unreserve(admission.budget_subjects, admission.estimate_micros)
+            admission.budget_subjects = ()
         if admission.hold is not None:
             await self.view.release(admission.hold)
             admission.hold = None
@@ -291,6 +305,7 @@ def base_record(
         user_id=entry.user_id if entry else user_id,
         key_id=entry.key_id if entry else key_id,
         group_id=entry.group_id if entry else group_id,
+        project_id=admission.inputs.project_id if admission is not None else None,
         is_streamed=streamed,
         client_family=client_family,
         started_at=admission.started_at if admission is not None else utc_now(),

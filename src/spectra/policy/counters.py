@@ -17,13 +17,10 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
+from .budget_counters import BudgetCounters, month_start
 
-def month_start(at: datetime, time_zone: str) -> datetime:
-    """The first instant of `at`'s month in `time_zone`, as an aware datetime."""
-    local = at.astimezone(ZoneInfo(time_zone))
-    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+__all__ = ["SpendCounters", "month_start"]
 
 
 class SpendCounters:
@@ -36,6 +33,8 @@ class SpendCounters:
         self.members: dict[uuid.UUID, int] = defaultdict(int)
         self._span: tuple[datetime, str, datetime] | None = None
         """(month, time zone, next month's start) once computed: most calls fall inside it."""
+        self.budgets = BudgetCounters(time_zone)
+        """Spend per key and per project, and in-flight reservations (budget_counters.py)."""
 
     def _roll(self, now: datetime) -> None:
         span = self._span

@@ -13,15 +13,22 @@ Rules, in order (each leaves a step in `decision.trace`):
                     client that sent the request (not checked when the client is unknown).
 6. `group_cap`      the group's month-to-date spend must be below its monthly cap.
 7. `member_cap`     the member's month-to-date spend must be below the group's per-member cap.
-8. `request_limits` the group's per-member request limits (enforced by the gateway's limiter).
-9. `packages`       each active package that allows the model is a funding source, the
+8. `key_limits`     the key budget's allowed models and client families (its RPM, TPM and
+                    concurrency replace the deployment's per-key defaults in the limiter).
+9. `key_budget`     the key's daily, weekly and monthly spend budgets: hard and approval refuse
+                    at the budget (plus approved, unexpired extensions), soft warns and allows.
+10. `project`       the request's project: its key's, or `x-spectra-project` when the project
+                    allows the header and the member belongs to it; else `project_not_allowed`.
+11. `project_budget` the project's monthly budget, by the same modes.
+12. `request_limits` the group's per-member request limits (enforced by the gateway's limiter).
+13. `packages`      each active package that allows the model is a funding source, the
                     soonest-expiring first; one with nothing left is skipped.
-10. `wallet`        then the member's wallet, when the group allows that fallback (default on).
-11. `group_wallet`  then the home group's wallet, when the group allows it (default on).
-12. `funding`       allowed when at least one source has money available; else refused with the
+14. `wallet`        then the member's wallet, when the group allows that fallback (default on).
+15. `group_wallet`  then the home group's wallet, when the group allows it (default on).
+16. `funding`       allowed when at least one source has money available; else refused with the
                     reason that tells the member what happened and what to do.
 
-Rules 1 to 8 bound what any funding source may pay for; within that bound packages pay for the
+Rules 1 to 12 bound what any funding source may pay for; within that bound packages pay for the
 models they allow and wallets for the rest, where the group's fallback switches permit.
 Caps compare month-to-date spend (settled usage, in memory in the gateway) with the cap: at or
 over the cap is refused. A request admitted below the cap is charged in full, so a cap can be

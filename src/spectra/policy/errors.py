@@ -103,3 +103,23 @@ class CohortOrderError(ConflictError):
 
 class RolloutGateError(ConflictError):
     code = "rollout_gate_closed"
+
+
+class KeyBudgetExhaustedError(RefusedError):
+    code = "key_budget_exhausted"
+
+
+class ProjectBudgetExhaustedError(RefusedError):
+    code = "project_budget_exhausted"
+
+
+class ProjectNotAllowedError(ForbiddenError):
+    code = "project_not_allowed"
+
+
+class ModelNotAllowedForKeyError(ForbiddenError):
+    code = "model_not_allowed_for_key"
+
+
+class ClientNotAllowedForKeyError(ForbiddenError):
+    code = "client_not_allowed_for_key"

@@ -48,6 +48,32 @@ class WalletFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetFacts:
+    """A key's or a project's spend budget for one period, with what is spent against it."""
+
+    kind: str
+    """`key` or `project`."""
+    label: str
+    """For sentences: "this key", "project 'apollo'"."""
+    subject_id: uuid.UUID
+    period: str
+    """`day`, `week` or `month` (workspace time zone)."""
+    budget_micros: int
+    spent_micros: int
+    """Settled spend this period, micros."""
+    mode: str = "hard"
+    """`hard`, `soft` or `approval`."""
+    extension_micros: int = 0
+    """Approved, unexpired extensions on top of the budget, micros."""
+    pending_micros: int = 0
+    """Estimates of requests in flight (the gateway's; 0 in explain), micros."""
+
+    @property
+    def allowed_micros(self) -> int:
+        return self.budget_micros + self.extension_micros
+
+
+@dataclass(frozen=True, slots=True)
 class PolicyInputs:
     """Everything the decision reads, as plain values."""
 
@@ -89,6 +115,24 @@ class PolicyInputs:
     """The group's per-member request limits (None = none from the group)."""
     default_package: str | None = None
     """The group's default package, shown in the trace as part of its policy."""
+    key_budgets: tuple[BudgetFacts, ...] = ()
+    """The key's spend budgets (spectra.budgets), one per period that has one."""
+    key_models: tuple[str, ...] = ()
+    """Model patterns the key's budget allows; empty = no narrowing."""
+    key_clients: tuple[str, ...] = ()
+    """Client families the key's budget allows; empty = any."""
+    key_rpm: int | None = None
+    key_tpm: int | None = None
+    key_concurrency: int | None = None
+    """The key's own request limits (None = the deployment's default per-key limits)."""
+    project_id: uuid.UUID | None = None
+    """The project the request is attributed to (its key's, or the header's when allowed)."""
+    project_name: str | None = None
+    project_via: str | None = None
+    """`key` or `header`: how the project was chosen."""
+    project_refusal: str | None = None
+    """Why the `x-spectra-project` the request named may not be used (a sentence), or None."""
+    project_budget: BudgetFacts | None = None
 
 
 @dataclass(frozen=True, slots=True)

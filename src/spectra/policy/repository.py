@@ -138,6 +138,32 @@ async def spend_since(
     return groups, members
 
 
+async def key_spend_since(
+    session: AsyncSession, since: datetime, key_ids: Sequence[uuid.UUID] | None = None
+) -> dict[uuid.UUID, int]:
+    """Charged cost since `since` by key, micros (the key budgets' counters)."""
+    stmt = select(UsageRecord.key_id, func.sum(UsageRecord.cost_micros)).where(
+        UsageRecord.created_at >= since, UsageRecord.key_id.is_not(None)
+    )
+    if key_ids is not None:
+        stmt = stmt.where(UsageRecord.key_id.in_(list(key_ids)))
+    rows = (await session.execute(stmt.group_by(UsageRecord.key_id))).all()
+    return {k: int(total or 0) for k, total in rows if k is not None}
+
+
+async def project_spend_since(
+    session: AsyncSession, since: datetime, project_ids: Sequence[uuid.UUID] | None = None
+) -> dict[uuid.UUID, int]:
+    """Charged cost since `since` by project, micros (the project budgets' counters)."""
+    stmt = select(UsageRecord.project_id, func.sum(UsageRecord.cost_micros)).where(
+        UsageRecord.created_at >= since, UsageRecord.project_id.is_not(None)
+    )
+    if project_ids is not None:
+        stmt = stmt.where(UsageRecord.project_id.in_(list(project_ids)))
+    rows = (await session.execute(stmt.group_by(UsageRecord.project_id))).all()
+    return {p: int(total or 0) for p, total in rows if p is not None}
+
+
 async def users_in(
     session: AsyncSession,
     *,

@@ -10,6 +10,7 @@ from typing import Any
 
 from spectra.errors import SpectraError
 
+from .budget_rules import key_budget, key_limits, project, project_budget
 from .errors import (
     ClientNotAllowedError,
     GroupCapReachedError,
@@ -251,6 +252,10 @@ RULES: tuple[Rule, ...] = (
     client,
     group_cap,
     member_cap,
+    key_limits,
+    key_budget,
+    project,
+    project_budget,
     request_limits,
 )
 """The access rules, in order: the order is the policy (the first refusal decides)."""

@@ -28,6 +28,7 @@ from spectra.users.permissions import Permission, require
 from spectra.workspace import service as workspace_service
 
 from . import repository
+from .budget_counters import BudgetCounters
 from .counters import month_start
 from .decide import Decision, decide
 from .errors import PolicyKeyNotFoundError
@@ -35,7 +36,12 @@ from .models import GroupPolicy, MemberGrant
 from .poolstep import with_pool_step
 from .repository import GroupRules
 from .schemas import GroupPolicyChange
-from .snapshot import GROUP_POLICY_CHANGE, MEMBER_GRANT_CHANGE, load_snapshot
+from .snapshot import (
+    GROUP_POLICY_CHANGE,
+    MEMBER_GRANT_CHANGE,
+    load_budget_spend,
+    load_snapshot,
+)
 
 
 async def explain(
@@ -47,12 +53,14 @@ async def explain(
     key_id: uuid.UUID | None = None,
     client: str | None = None,
     protocol: str | None = None,
+    project: str | None = None,
 ) -> Decision:
     """Decide, from the database, whether `user` (id or email) may use `model` now and who would
     pay; with `key_id`, through that key's scope; with `client` (a client family), as if that
     tool sent it. Then the pool step: which accounts could serve the model for a caller
     speaking `protocol` (any when None) and why the others are skipped; a model no account
-    serves is refused as `model_not_served`. A member may explain their own access."""
+    serves is refused as `model_not_served`. With `project`, as if the request named that
+    project in `x-spectra-project`. A member may explain their own access."""
     require(actor, Permission.SELF)
     member = await users_service.get_user(session, actor, user=user)
     scopes: tuple[str, ...] = ()
@@ -74,6 +82,14 @@ async def explain(
         group_ids=[member.group_id],
         user_ids=[member.id],
     )
+    budget_spend = BudgetCounters()
+    await load_budget_spend(
+        session,
+        budget_spend,
+        settings.time_zone,
+        key_ids=[key_id] if key_id is not None else [],
+        project_ids=list(snap.budgets.projects),
+    )
     inputs = snap.inputs(
         user_id=member.id,
         user_email=member.email,
@@ -86,6 +102,9 @@ async def explain(
         time_zone=settings.time_zone,
         client=client,
         spent=(groups.get(member.group_id, 0), members.get(member.id, 0)),
+        project_header=project,
+        budget_spend=budget_spend,
+        now=now,
     )
     found = await pool_service.model_coverage(
         ReadSession(session), actor, model=model, protocol=protocol, group_id=member.group_id

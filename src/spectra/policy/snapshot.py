@@ -8,9 +8,11 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from spectra.budgets.terms import BudgetTerms, load_terms
 from spectra.db.changes import Change
 from spectra.db.session import AnySession, Database, read_scope
 from spectra.kit.clock import utc_now
@@ -21,6 +23,8 @@ from spectra.packages.service import Entitlement
 from spectra.workspace import service as workspace_service
 
 from . import repository
+from .budget_counters import PERIODS, BudgetCounters
+from .budget_inputs import budget_inputs
 from .counters import SpendCounters, month_start
 from .decide import PackageFacts, PolicyInputs, WalletFacts
 from .repository import GroupRules, VersionTerms
@@ -43,6 +47,8 @@ class Snapshot:
     group_names: dict[uuid.UUID, str] = field(default_factory=dict)
     wallets: dict[tuple[str, uuid.UUID], uuid.UUID] = field(default_factory=dict)
     wallet_owner: dict[uuid.UUID, tuple[str, uuid.UUID]] = field(default_factory=dict)
+    budgets: BudgetTerms = field(default_factory=BudgetTerms)
+    """Key budgets, projects and live extensions (spectra.budgets)."""
 
     @property
     def offered(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -83,8 +89,12 @@ class Snapshot:
         time_zone: str = "UTC",
         client: str | None = None,
         spent: tuple[int, int] = (0, 0),
+        project_header: str | None = None,
+        budget_spend: BudgetCounters | None = None,
+        now: datetime | None = None,
     ) -> PolicyInputs:
-        """The decision's inputs; `spent` = (group, member) month-to-date spend, micros."""
+        """The decision's inputs; `spent` = (group, member) month-to-date spend, micros;
+        `budget_spend` the key and project spend; `project_header` = `x-spectra-project`."""
         packages = []
         for e in self.entitlements.get(user_id, ()):
             terms = self.terms.get((e.package_id, e.version))
@@ -137,6 +147,14 @@ class Snapshot:
             tpm=rules.tpm,
             max_concurrent=rules.max_concurrent,
             default_package=rules.default_package,
+            **budget_inputs(
+                self.budgets,
+                budget_spend,
+                user_id=user_id,
+                key_id=key_id,
+                project_header=project_header,
+                now=now or utc_now(),
+            ),
         )
 
     def put_wallets(self, rows: Iterable[tuple[uuid.UUID, str, uuid.UUID]]) -> None:
@@ -161,6 +179,7 @@ async def load_snapshot(
     snap.group_names = await repository.group_names(session, group_ids)
     owners = None if user_ids is None else [*user_ids, *(group_ids or [])]
     snap.put_wallets(await repository.wallet_accounts(session, owner_ids=owners))
+    snap.budgets = await load_terms(session)
     return snap
 
 
@@ -187,15 +206,18 @@ class PolicyCache:
         groups, members = await repository.spend_since(session, month)
         self.spend.time_zone = time_zone
         self.spend.replace(groups, members, month)
+        await load_budget_spend(session, self.spend.budgets, time_zone)
 
     async def apply(self, changes: list[Change]) -> None:
         """Change-feed listener (`packages.`, `policy.`, `groups.`, `ledger.balance`)."""
         users: set[uuid.UUID] = set()
         accounts: set[uuid.UUID] = set()
-        reload_terms = reload_groups = False
+        reload_terms = reload_groups = reload_budgets = False
         for change in changes:
             entity = _uuid(change.entity_id)
-            if change.kind.startswith("packages."):
+            if change.kind.startswith("budgets."):
+                reload_budgets = True
+            elif change.kind.startswith("packages."):
                 reload_terms = True
                 if entity is not None:
                     users.add(entity)
@@ -207,7 +229,7 @@ class PolicyCache:
                 and entity not in self.snapshot.wallet_owner
             ):
                 accounts.add(entity)
-        if not (users or accounts or reload_terms or reload_groups):
+        if not (users or accounts or reload_terms or reload_groups or reload_budgets):
             return
         async with self._lock, read_scope(self.db) as session:
             snap = self.snapshot
@@ -226,10 +248,33 @@ class PolicyCache:
                 snap.grants = await repository.member_grants(session)
             if reload_groups:
                 snap.group_names = await repository.group_names(session)
+            if reload_budgets:
+                snap.budgets = await load_terms(session)
             if accounts:
                 snap.put_wallets(
                     await repository.wallet_accounts(session, account_ids=sorted(accounts))
                 )
+
+
+async def load_budget_spend(
+    session: AsyncSession,
+    counters: BudgetCounters,
+    time_zone: str,
+    *,
+    key_ids: list[uuid.UUID] | None = None,
+    project_ids: list[uuid.UUID] | None = None,
+) -> None:
+    """Key spend this day, week and month and project spend this month, from the usage
+    records (for everyone, or only the keys and projects named)."""
+    now = utc_now()
+    counters.time_zone = time_zone
+    starts = counters.starts(now)
+    keys = {
+        period: await repository.key_spend_since(session, starts[period], key_ids)
+        for period in PERIODS
+    }
+    projects = await repository.project_spend_since(session, starts["month"], project_ids)
+    counters.replace(keys, projects, now)
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:

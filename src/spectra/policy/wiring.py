@@ -10,7 +10,7 @@ from .snapshot import PolicyCache, set_current
 def install(hub: Hub) -> None:
     cache = PolicyCache(hub.db)
     set_current(cache)
-    for prefix in ("packages.", "policy.", "groups.", "ledger.balance"):
+    for prefix in ("packages.", "policy.", "groups.", "ledger.balance", "budgets."):
         hub.feed.subscribe(prefix, cache.apply)
 
     async def stop() -> None:

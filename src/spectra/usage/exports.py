@@ -60,6 +60,7 @@ EXPORT_COLUMNS = (
     "protocol_served",
     "fallback_reason",
     "fallback_trace",
+    "project_id",
 )
 CHUNK = 1000
 

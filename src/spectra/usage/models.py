@@ -110,6 +110,8 @@ class UsageRecord(IdMixin, Base):
     user_id: Mapped[uuid.UUID | None] = mapped_column()
     key_id: Mapped[uuid.UUID | None] = mapped_column()
     group_id: Mapped[uuid.UUID | None] = mapped_column()
+    project_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    """The project the request was attributed to (by its key or `x-spectra-project`)."""
     funding: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     """Funding sources charged: [{"account_id", "kind", "amount_micros"}], amounts in micros."""
     account_id: Mapped[uuid.UUID | None] = mapped_column()

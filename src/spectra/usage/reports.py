@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +27,17 @@ from spectra.users import service as users_service
 from spectra.users.models import Group
 from spectra.users.permissions import Permission, require
 
-REPORT_DIMENSIONS = ("user", "group", "model", "account", "key", "client")
+REPORT_DIMENSIONS = ("user", "group", "model", "account", "key", "client", "project")
+
+Labeler = Callable[[AnySession, list[uuid.UUID]], Awaitable[dict[str, str]]]
+_LABELERS: dict[str, Labeler] = {}
+
+
+def register_labels(dimension: str, labeler: Labeler) -> None:
+    """Let a higher domain name the values of a dimension it owns (budgets: project names)."""
+    _LABELERS[dimension] = labeler
+
+
 SUMMED = (
     "requests",
     "ok",
@@ -169,6 +180,9 @@ async def labels(session: AnySession, dimension: str, keys: list[str]) -> dict[s
     if dimension == "group" and ids:
         rows = (await session.execute(select(Group.id, Group.name).where(Group.id.in_(ids)))).all()
         return {str(r[0]): r[1] for r in rows}
+    labeler = _LABELERS.get(dimension)
+    if labeler is not None and ids:
+        return await labeler(session, ids)
     return {}
 
 

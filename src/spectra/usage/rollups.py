@@ -136,7 +136,8 @@ def _bounded(column: Any) -> ColumnElement[Any]:
 
 
 def _fine(dialect: str, low: tuple[datetime, Any] | None, high: tuple[datetime, Any]) -> Any:
-    """The range's records summed per (hour, day, user, group, key, account, model, client)."""
+    """The range's records summed per (hour, day, user, group, key, account, model, client,
+    project)."""
     r = UsageRecord
     hour, day = _buckets(dialect)
     rows = select(
@@ -148,6 +149,7 @@ def _fine(dialect: str, low: tuple[datetime, Any] | None, high: tuple[datetime, 
         r.account_id,
         r.model_requested,
         r.client_family,
+        r.project_id,
         r.status,
         r.is_streamed,
         r.input_tokens,
@@ -190,6 +192,7 @@ def _fine(dialect: str, low: tuple[datetime, Any] | None, high: tuple[datetime, 
         _id_text(src.c.account_id, dialect).label("account_v"),
         src.c.model_requested.label("model_v"),
         src.c.client_family.label("client_v"),
+        _id_text(src.c.project_id, dialect).label("project_v"),
         *(func.sum(e).label(m) for m, e in per_record.items()),
     ).group_by(
         src.c.bucket_hour,
@@ -200,6 +203,7 @@ def _fine(dialect: str, low: tuple[datetime, Any] | None, high: tuple[datetime, 
         src.c.account_id,
         src.c.model_requested,
         src.c.client_family,
+        src.c.project_id,
     )
     return stmt.cte("fine")
 
@@ -219,6 +223,7 @@ def _dimension_values(fine: Any) -> list[tuple[str, ColumnElement[str]]]:
         ("account", c.account_v),
         ("key", c.key_v),
         ("client", c.client_v),
+        ("project", c.project_v),
         ("user_client", pair(c.user_v, c.client_v)),
         ("user_model", pair(c.user_v, c.model_v)),
         ("group_model", pair(c.group_v, c.model_v)),

@@ -43,6 +43,7 @@ class UsageRecordCreate:
     user_id: uuid.UUID | None = None
     key_id: uuid.UUID | None = None
     group_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
     funding: tuple[FundingSource, ...] = ()
     account_id: uuid.UUID | None = None
     model_served: str | None = None

@@ -32,14 +32,23 @@ async def explain(
     key_id: uuid.UUID | None = None,
     client: str | None = None,
     protocol: str | None = None,
+    project: str | None = None,
 ) -> DecisionRead:
     """The decision the gateway would make for `user` and `model` now, and its trace.
 
     The trace ends with the `pool` step: which accounts could serve the model for a caller
     speaking `protocol` (anthropic_messages, openai_chat, openai_responses; any when absent)
-    and why the others are skipped (`inputs.accounts`)."""
+    and why the others are skipped (`inputs.accounts`). With `project`, as if the request
+    named that project in `x-spectra-project`."""
     decision = await policy_service.explain(
-        session, actor, user=user, model=model, key_id=key_id, client=client, protocol=protocol
+        session,
+        actor,
+        user=user,
+        model=model,
+        key_id=key_id,
+        client=client,
+        protocol=protocol,
+        project=project,
     )
     return DecisionRead.model_validate(decision)
 

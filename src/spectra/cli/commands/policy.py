@@ -36,6 +36,10 @@ def explain(
             help="As if asked in this protocol: anthropic_messages, openai_chat, openai_responses.",
         ),
     ] = None,
+    project: Annotated[
+        str | None,
+        typer.Option("--project", help="As if the request named this project (x-spectra-project)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Say whether USER may use MODEL now, who would pay, every rule checked, and which pool
@@ -53,6 +57,8 @@ def explain(
         params["client"] = client
     if protocol is not None:
         params["protocol"] = protocol
+    if project is not None:
+        params["project"] = project
     data = transport.api("GET", "/api/policy/explain", params=params)
     if as_json:
         print_json(data)

@@ -112,7 +112,9 @@ def _range(since: str | None, until: str | None) -> tuple[Any, Any]:
 
 @app.command("report")
 def report(
-    by: Annotated[str, typer.Option("--by", help="user, group, model, account, key or client.")],
+    by: Annotated[
+        str, typer.Option("--by", help="user, group, model, account, key, client or project.")
+    ],
     since: Annotated[str | None, typer.Option("--from", help="From this date (UTC).")] = None,
     until: Annotated[str | None, typer.Option("--to", help="Before this date (UTC).")] = None,
     top: Annotated[int | None, typer.Option("--top", help="Only the N largest rows.")] = None,

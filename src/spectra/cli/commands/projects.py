@@ -1,0 +1,151 @@
+"""`spectra projects ...`: projects with members and keys, a monthly budget, and a report."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import typer
+
+from spectra.cli import transport
+from spectra.cli.commands.keys import parse_id
+from spectra.cli.output import fail, show_list, show_object
+
+projects_app = typer.Typer(help="Projects: members, keys, budget, report.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+NameArg = Annotated[str, typer.Argument(help="The project's name.")]
+COLUMNS = ("name", "monthly_budget", "mode", "header_allowed", "members", "keys")
+FIELDS = ("id", "name", "monthly_budget", "mode", "header_allowed", "members", "keys")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(projects_app, name="projects")
+
+
+def _path(name: str) -> str:
+    return f"/api/projects/{quote(name.strip(), safe='')}"
+
+
+def _show(data: Any, as_json: bool) -> None:
+    show_object(data, as_json=as_json, fields=FIELDS)
+
+
+@projects_app.command("create")
+def create(
+    name: NameArg,
+    budget: Annotated[
+        str | None, typer.Option("--budget", help="Monthly budget, e.g. 500.00.")
+    ] = None,
+    mode: Annotated[str, typer.Option("--mode", help="hard, soft or approval.")] = "hard",
+    header: Annotated[
+        bool,
+        typer.Option("--header/--no-header", help="Members may attribute with x-spectra-project."),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a project."""
+    body = {"name": name, "budget": budget, "mode": mode, "header_allowed": header}
+    _show(transport.api("POST", "/api/projects", json=body), as_json)
+
+
+@projects_app.command("list")
+def list_projects(
+    limit: Annotated[int | None, typer.Option("--limit", help="At most N rows.")] = None,
+    cursor: Annotated[str | None, typer.Option("--cursor", help="Continue from here.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List projects (yours, unless you may read everyone's)."""
+    page = transport.api("GET", "/api/projects", params={"limit": limit, "cursor": cursor})
+    show_list(page, as_json=as_json, columns=COLUMNS, title="Projects")
+
+
+@projects_app.command("show")
+def show(name: NameArg, as_json: JsonOpt = False) -> None:
+    """Show a project with its members and keys."""
+    _show(transport.api("GET", _path(name)), as_json)
+
+
+@projects_app.command("add-member")
+def add_member(
+    name: NameArg,
+    email: Annotated[str, typer.Argument(help="The member's email.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a member (they may then attribute requests with x-spectra-project, if allowed)."""
+    _show(transport.api("POST", f"{_path(name)}/members", json={"email": email}), as_json)
+
+
+@projects_app.command("add-key")
+def add_key(
+    name: NameArg,
+    key_id: Annotated[str, typer.Argument(help="The key's id.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Attribute a key's requests to the project."""
+    body = {"key_id": str(parse_id(key_id, "key"))}
+    _show(transport.api("POST", f"{_path(name)}/keys", json=body), as_json)
+
+
+@projects_app.command("remove")
+def remove(
+    name: NameArg,
+    member: Annotated[str | None, typer.Option("--member", help="Remove this member.")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="Remove this key.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove a member or a key from the project, or (with neither) the project itself."""
+    if member is not None and key is not None:
+        fail("Give --member or --key, not both.", 2)
+    params: dict[str, Any] = {"member": member}
+    if key is not None:
+        params["key_id"] = str(parse_id(key, "key"))
+    _show(transport.api("DELETE", _path(name), params=params), as_json)
+
+
+@projects_app.command("budget")
+def budget(
+    name: NameArg,
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="Monthly budget; `none` removes it.")
+    ] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="hard, soft or approval.")] = None,
+    header: Annotated[
+        bool | None,
+        typer.Option("--header/--no-header", help="Members may attribute with x-spectra-project."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set the project's monthly budget, its mode, or the header switch."""
+    body: dict[str, Any] = {}
+    if amount is not None:
+        body["budget"] = None if amount.strip().lower() == "none" else amount.strip()
+    if mode is not None:
+        body["mode"] = mode
+    if header is not None:
+        body["header_allowed"] = header
+    if not body:
+        fail("Nothing to set: give --amount, --mode or --header/--no-header.", 2)
+    _show(transport.api("PATCH", _path(name), json=body), as_json)
+
+
+@projects_app.command("report")
+def report(
+    name: NameArg,
+    since: Annotated[
+        str | None, typer.Option("--from", help="Start, e.g. 2026-12-01T00:00:00+00:00.")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--to", help="End (exclusive).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The project's requests and cost by member and by model, exact from the usage records."""
+    data = transport.api("GET", f"{_path(name)}/report", params={"since": since, "until": until})
+    if as_json:
+        show_object(data, as_json=True)
+        return
+    show_object(
+        data, as_json=False, fields=("project", "since", "until", "requests", "cost", "charged")
+    )
+    columns = ("label", "requests", "cost")
+    show_list({"items": data["by_user"]}, as_json=False, columns=columns, title="By member")
+    show_list({"items": data["by_model"]}, as_json=False, columns=columns, title="By model")

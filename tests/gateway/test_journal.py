@@ -169,3 +169,28 @@ async def test_a_failing_journal_disk_costs_crash_safety_not_the_request(
     (record,) = await pooled.records()
     assert record.cost_micros > 0
     assert gateway.settler.journal_failed == 1
+
+
+def test_every_id_and_time_field_survives_the_journal(tmp_path: Path) -> None:
+    """A field added to UsageRecordCreate later (as project_id was) must encode without a
+    change here: every uuid and datetime field set to a distinct value comes back equal."""
+    from dataclasses import fields, replace
+    from datetime import UTC, datetime, timedelta
+    from typing import get_args, get_type_hints
+
+    hints = get_type_hints(UsageRecordCreate)
+    base = UsageRecordCreate(
+        request_id="req-1", protocol="anthropic", model_requested="m", status="success"
+    )
+    changes: dict[str, object] = {}
+    at = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    for i, f in enumerate(fields(UsageRecordCreate)):
+        kinds = (hints[f.name], *get_args(hints[f.name]))
+        if uuid.UUID in kinds:
+            changes[f.name] = uuid.UUID(int=i + 1)
+        elif datetime in kinds:
+            changes[f.name] = at + timedelta(seconds=i)
+    assert "project_id" in changes
+    assert "key_id" in changes
+    record = replace(base, **changes)  # type: ignore[arg-type]
+    assert decode(encode(record, None)) == (record, None)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 from spectra.ledger.balance_view import LedgerTransactionSpec
 from spectra.ledger.models import TransactionKind
@@ -51,9 +51,18 @@ PREFIX = "settle-"
 
 _FIELDS = tuple(f.name for f in fields(UsageRecordCreate))
 _GET = attrgetter(*_FIELDS)
-_UUIDS = frozenset({"user_id", "key_id", "group_id", "account_id", "ledger_transaction_id", "id"})
+
+
+def _fields_of(kind: type) -> frozenset[str]:
+    """The record's fields typed `kind` or `kind | None`, read from its annotations, so a field
+    added to UsageRecordCreate later is encoded right without touching this module."""
+    hints = get_type_hints(UsageRecordCreate)
+    return frozenset(n for n in _FIELDS if kind in (hints[n], *get_args(hints[n])))
+
+
+_UUIDS = _fields_of(uuid.UUID)
 _UUID_AT = tuple(i for i, name in enumerate(_FIELDS) if name in _UUIDS)
-_TIMES = frozenset({"started_at", "created_at"})
+_TIMES = _fields_of(datetime)
 _TIME_AT = tuple(i for i, name in enumerate(_FIELDS) if name in _TIMES)
 _FUNDING_AT = _FIELDS.index("funding")
 _dumps = json.dumps  # the default encoder: the C fast path (ids travel as 128-bit ints)

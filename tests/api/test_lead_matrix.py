@@ -108,6 +108,7 @@ LEAD_OWN: dict[tuple[str, str], Prepare | None] = {
     ("GET", "/api/groups/{group_ref}/leads"): None,
     ("POST", "/api/keys"): None,
     ("GET", "/api/keys/{key_id}"): None,
+    ("GET", "/api/budgets/keys/{key_id}"): None,
     ("POST", "/api/keys/{key_id}/revoke"): None,
     ("PATCH", "/api/keys/{key_id}"): None,
     ("POST", "/api/keys/{key_id}/rotate"): None,

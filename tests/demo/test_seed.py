@@ -139,3 +139,24 @@ class TestSeed:
 
         with pytest.raises(NotADemoWorkspaceError):
             await _seed(runtime, upstream)
+
+    async def test_restarts_after_the_newcomer_changed_the_demo(
+        self, clock: datetime, runtime: Runtime, upstream: DemoUpstream
+    ) -> None:
+        from spectra.db.session import session_scope
+
+        await _seed(runtime, upstream)
+        me = local_actor()
+        async with session_scope(runtime.db) as session:
+            await users_service.create_user(session, me, email="newcomer@example.com")
+            tom = await users_service.find_user_by_email(session, me, email=MEMBERS[6].email)
+            assert tom is not None
+            await users_service.suspend_user(session, me, user=tom.id, reason="trying things")
+
+        again = await _seed(runtime, upstream)
+
+        async with read_scope(runtime.db) as session:
+            users = await users_service.list_users(session, me, limit=100)
+        assert not again.fresh
+        assert again.quickstart_secret.startswith("sk-spectra-")
+        assert "newcomer@example.com" in {u.email for u in users.items}  # theirs to keep

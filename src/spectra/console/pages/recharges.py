@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from spectra.audit.actor import Actor
+from spectra.db.session import Session
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
 from spectra.console.forms import Form, field_errors
 from spectra.console.render import redirect, render
@@ -29,6 +30,7 @@ from spectra.kit.money import display, format_amount
 from spectra.ledger import service as ledger_service
 from spectra.ledger.models import LedgerAccount
 from spectra.users import service as users_service
+from spectra.workspace import service as workspace_service
 
 router = APIRouter()
 
@@ -111,7 +113,9 @@ async def confirm(request: Request, viewer: AdminDep, session: SessionDep) -> Re
     try:
         user_id, group_id, label = await _target(session, viewer.actor, form)
         amount = form.amount("amount", label="Amount")
-        await ledger_service.get_wallet(session, viewer.actor, user_id=user_id, group_id=group_id)
+        waits = await ledger_service.recharge_would_wait(
+            session, viewer.actor, user_id=user_id, group_id=group_id, amount=amount
+        )
         if not form["memo"]:
             raise InvalidError("Write a memo: it is what the ledger will say.", field="memo")
     except SpectraError as exc:
@@ -133,7 +137,31 @@ async def confirm(request: Request, viewer: AdminDep, session: SessionDep) -> Re
         amount=amount,
         values=form.data,
         idempotency_key=str(uuid7()),
+        outcome=await _outcome_sentence(session, waits),
+        waits=waits is not None,
     )
+
+
+async def _outcome_sentence(session: Session, waits: str | None) -> str:
+    """What confirming will do, by the same four-eyes rule the recharge itself applies."""
+    ws = await workspace_service.get_settings(session)
+    threshold = ws.four_eyes_threshold_micros
+    limit = f"the four-eyes threshold ({display(threshold)})" if threshold is not None else ""
+    if waits == "over_threshold":
+        return f"This is above {limit}: a second admin must approve it before it is credited."
+    if waits == "split":
+        return (
+            f"With what you created in the last {ws.four_eyes_window_hours} hours this goes above "
+            f"{limit}: a second admin must approve it before it is credited."
+        )
+    if waits == "own_wallet":
+        return (
+            "This credits your own wallet or group: a second admin must approve it before it is "
+            "credited."
+        )
+    if threshold is None:
+        return "No four-eyes threshold is set: it is credited at once when you confirm."
+    return f"This is within {limit}: it is credited at once when you confirm."
 
 
 @router.post("/recharges")

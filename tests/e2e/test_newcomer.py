@@ -42,8 +42,10 @@ def demo(tmp_path: Path) -> Iterator[dict[str, str]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTRA_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "spectra", "demo", "--port", str(port), "--days", "1"]
-        + ["--volume", "0.02", "--data-dir", str(tmp_path / "demo")],
+        [
+            *(sys.executable, "-m", "spectra", "demo", "--port", str(port), "--days", "1"),
+            *("--volume", "0.02", "--data-dir", str(tmp_path / "demo")),
+        ],
         env=env | {"COLUMNS": "400"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -90,9 +92,7 @@ def _run_printed(command: str, args: list[str], workdir: Path, **env: str) -> cl
         return clients._run(argv, env=_client_env(home), cwd=workdir, timeout=120)
 
 
-def test_the_commands_the_demo_prints_work_as_printed(
-    demo: dict[str, str], tmp_path: Path
-) -> None:
+def test_the_commands_the_demo_prints_work_as_printed(demo: dict[str, str], tmp_path: Path) -> None:
     assert "OPENAI_BASE_URL" not in demo["Codex CLI"]  # Codex ignores it
 
     claude = _run_printed(
@@ -137,5 +137,6 @@ async def test_a_mistyped_key_stops_claude_code_at_once(
         )
 
     assert posts == ["/v1/messages"], result.describe()  # one request: no retries
-    assert result.events and result.events[0]["is_error"], result.describe()
+    assert result.events, result.describe()
+    assert result.events[0]["is_error"], result.describe()
     assert "This API key is not known" in (result.final_text or ""), result.describe()

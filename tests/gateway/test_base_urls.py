@@ -82,5 +82,6 @@ async def test_a_mistyped_key_tells_the_client_not_to_retry(
 
 
 def test_rate_limits_and_outages_stay_retryable() -> None:
-    assert retry_headers(429) == [] and retry_headers(503) == []
+    assert retry_headers(429) == []
+    assert retry_headers(503) == []
     assert retry_headers(402) == [(b"x-should-retry", b"false")]

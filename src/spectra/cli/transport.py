@@ -118,7 +118,10 @@ class Transport:
         from spectra.runtime import build_runtime
 
         err_console.print(
-            workspace.describe(workspace.choose_local()), markup=False, highlight=False, soft_wrap=True
+            workspace.describe(workspace.choose_local()),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
         self.runtime = await build_runtime()
         await self.runtime.start(serve=False, run_jobs=False)

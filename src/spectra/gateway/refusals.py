@@ -38,6 +38,7 @@ times with backoff (a mistyped key looked like a hang) before it prints our sent
 def retry_headers(status: int) -> list[tuple[bytes, bytes]]:
     return [] if status in RETRYABLE_STATUSES else [(b"x-should-retry", b"false")]
 
+
 _ANTHROPIC_TYPES: dict[ErrorKind, str] = {
     ErrorKind.NOT_FOUND: "not_found_error",
     ErrorKind.UNAUTHENTICATED: "authentication_error",

@@ -19,10 +19,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from spectra.audit.actor import Actor
-from spectra.db.session import Session
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
 from spectra.console.forms import Form, field_errors
 from spectra.console.render import redirect, render
+from spectra.db.session import Session
 from spectra.errors import InvalidError, SpectraError
 from spectra.kit import spreadsheet
 from spectra.kit.ids import uuid7

@@ -101,3 +101,20 @@ def test_reset_refuses_a_real_workspace(tmp_path: Path, dialect: str) -> None:
     assert refused.returncode != 0
     assert "did not create (cfo@acme.example" in refused.stdout + refused.stderr
     assert (real / "spectra.db").exists()
+
+
+def test_tables_keep_their_full_width_when_piped(cli: Cli) -> None:
+    email = "a.very-long-address-for-a-table@subdomain.example-company.com"
+    cli.ok("users", "create", email, "--name", "Someone With A Rather Long Full Name")
+    table = cli.ok("users", "list")
+    assert email in table
+    assert "Someone With A Rather Long Full Name" in table
+    assert max(len(line) for line in table.splitlines()) > 80
+
+
+def test_tokens_create_help_says_what_it_asks_for(cli: Cli) -> None:
+    help_text = " ".join(cli.local("tokens", "create", "--help").out.split())
+    refused = cli.local("tokens", "create")
+    assert "required without --server" in help_text
+    assert refused.code == 2
+    assert "--user EMAIL" in refused.err

@@ -98,9 +98,7 @@ async def test_a_member_who_may_use_opus_keeps_claude_codes_defaults(
     assert "ANTHROPIC_MODEL" not in _snippet(page.text, "claude-code")
 
 
-async def test_every_tool_gets_a_snippet_on_the_public_base(
-    browser: Any, runtime: Runtime
-) -> None:
+async def test_every_tool_gets_a_snippet_on_the_public_base(browser: Any, runtime: Runtime) -> None:
     member = await _member_on(browser, runtime, ["claude-sonnet-*"])
     page = await member.get("/console/me/keys")
     base = runtime.settings.public_base()

@@ -114,15 +114,9 @@ class Transport:
         from spectra.app import create_app
         from spectra.cli import workspace
         from spectra.cli.asgi import StreamingASGITransport
-        from spectra.cli.output import err_console
         from spectra.runtime import build_runtime
 
-        err_console.print(
-            workspace.describe(workspace.choose_local()),
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+        workspace.announce()
         self.runtime = await build_runtime()
         await self.runtime.start(serve=False, run_jobs=False)
         await _follow_the_server(self.runtime)

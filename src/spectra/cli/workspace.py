@@ -44,3 +44,15 @@ def describe(how: str) -> str:
     else:
         where = str(Path(settings.data_dir).resolve())
     return f"Workspace: {where} ({how}), acting as {local_actor().label}."
+
+
+def announce(*, discover: bool = True) -> None:
+    """Choose the workspace (finding the demo's when `discover`) and say it on stderr."""
+    from spectra.cli.output import err_console
+
+    how = choose_local() if discover else "local"
+    try:
+        line = describe(how)
+    except Exception:  # bad settings: the command itself says what is wrong, in one sentence
+        return
+    err_console.print(line, markup=False, highlight=False, soft_wrap=True)

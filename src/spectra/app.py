@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 SURFACES = (gateway_router, api_router, console_router, scim_router)
 
 GATEWAY_PREFIX = "/v1/"
+UNVERSIONED = frozenset(
+    ("/messages", "/messages/count_tokens", "/chat/completions", "/responses", "/models")
+)
+"""Gateway paths also answered without /v1: AI-SDK-based tools (opencode, Kilo, ...) post to
+`/messages` or `/chat/completions` under whatever base URL they are given."""
 
 
 class SpectraApp(FastAPI):
@@ -63,6 +68,9 @@ class SpectraApp(FastAPI):
             await self._dispatch(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in UNVERSIONED:
+            path = "/v1" + scope["path"]
+            scope = {**scope, "path": path, "raw_path": path.encode()}
         if scope["type"] == "http" and scope["path"].startswith(GATEWAY_PREFIX):
             routes = self._gateway_routes
             if routes is None:

@@ -16,9 +16,11 @@ from spectra.db import migrate
 from spectra.db.batch import GroupCommitter
 from spectra.db.changes import ChangeFeed
 from spectra.db.leases import (
+    SERVE_INFO_PREFIX,
     SERVE_LEASE,
     JobScheduler,
     live_holders,
+    live_infos,
     process_holder,
     release,
     try_acquire,
@@ -85,6 +87,12 @@ class Runtime:
         self.started = False
 
     @property
+    def _serve_info(self) -> str:
+        # Where this process serves: the local `spectra` command builds links (set-up links,
+        # snippets) on the running server's address, not on its own default port.
+        return f"{SERVE_INFO_PREFIX}{self.settings.public_base()}"
+
+    @property
     def _serve_lease_name(self) -> str:
         # With shared state in Redis any number of processes may serve; each keeps its own row
         # (so `leases` lists who serves). Without it, one row: one process per database.
@@ -106,7 +114,7 @@ class Runtime:
             self._serve_lease_name,
             self.holder,
             self.settings.lease_ttl_seconds,
-            info="spectra serve",
+            info=self._serve_info,
         )
         if other is not None:
             raise AnotherProcessServingError(serving_refusal(other.holder))
@@ -123,10 +131,18 @@ class Runtime:
             self._serve_lease_name,
             self.holder,
             self.settings.lease_ttl_seconds,
-            info="spectra serve",
+            info=self._serve_info,
         )
         if other is not None:
             log.error("lost the serve lease to %s", other.holder)
+
+
+async def serving_public_url(runtime: Runtime) -> str | None:
+    """The public URL of a process serving this database (from its serve lease), if any."""
+    for info in await live_infos(runtime.db, SERVE_LEASE, prefix=True):
+        if info.startswith(SERVE_INFO_PREFIX):
+            return info.removeprefix(SERVE_INFO_PREFIX)
+    return None
 
 
 def serving_refusal(holder: str, *, shared: bool = False) -> str:

@@ -18,7 +18,15 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Dialog, Page, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Dialog,
+    Page,
+    Response,
+    async_playwright,
+    expect,
+)
 from tests.gateway.world import serve
 
 from spectra.app import create_app
@@ -64,6 +72,11 @@ async def browser() -> AsyncIterator[Browser]:
         await launched.close()
 
 
+SUBRESOURCES = frozenset({"image", "stylesheet", "script", "font", "media", "manifest", "other"})
+"""What a page loads by itself; a 404 among them fails the test (a page the test visits, or a
+request htmx makes, may answer 404 on purpose)."""
+
+
 @dataclass
 class Site:
     """Spectra on a real port, with the demo upstream; `owner` can sign in with PASSWORD."""
@@ -75,6 +88,8 @@ class Site:
     contexts: list[BrowserContext] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
     """Confirmation questions the pages asked (each accepted, as a person clicking OK)."""
+    missing: list[str] = field(default_factory=list)
+    """Resources a page asked for that answered 404 (a missing icon, script or stylesheet)."""
 
     async def settle(self) -> None:
         """Commit every pending settlement, roll usage up, and let caches catch up."""
@@ -160,7 +175,12 @@ async def new_page(browser: Browser, site: Site, request: pytest.FixtureRequest)
             site.dialogs.append(dialog.message)
             await dialog.accept()
 
+        def note(response: Response) -> None:
+            if response.status == 404 and response.request.resource_type in SUBRESOURCES:
+                site.missing.append(response.url)
+
         page.on("dialog", confirm)
+        page.on("response", note)
         pages.append(page)
         return page
 
@@ -169,6 +189,8 @@ async def new_page(browser: Browser, site: Site, request: pytest.FixtureRequest)
     if report is not None and report.failed:
         for number, page in enumerate(pages):
             await shot(page, f"FAILED-{request.node.name}-{number}")
+    elif report is not None:
+        assert not site.missing, f"pages asked for resources that are not there: {site.missing}"
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -156,6 +156,7 @@ class TestAdminChain:
         await recharge.get_by_label("Memo").fill("Welcome to the pilot")
         await admin.locator("#recharge-continue").click()
         await expect(admin.locator("#recharge-summary")).to_contain_text("25.00")
+        await expect(admin.locator("#recharge-outcome")).to_contain_text("credited at once")
         await admin.locator("#recharge-confirm").dblclick()
         await expect(admin.locator("#recharge-confirm")).to_have_count(0)
         assert await _wallet_balance(site, MEMBER) == parse_amount("25")
@@ -230,6 +231,9 @@ class TestFourEyes:
         await form.get_by_label("Amount").fill("500")
         await form.get_by_label("Memo").fill("Runway to quarter end")
         await owner.locator("#recharge-continue").click()
+        await expect(owner.locator("#recharge-outcome")).to_contain_text(
+            "a second admin must approve"
+        )
         await owner.locator("#recharge-confirm").click()
         await owner.goto("/console/recharges")
         await expect(owner.locator("#approvals")).to_contain_text("500.00")

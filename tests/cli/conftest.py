@@ -48,6 +48,8 @@ class Result:
     code: int
     out: str
     err: str
+    workspace: str = ""
+    """The line a local command starts stderr with ("Workspace: ..."), kept apart from `err`."""
 
     @property
     def json(self) -> Any:
@@ -68,6 +70,9 @@ class Cli:
         result = self.runner.invoke(cli_app, list(args), input=input)
         # The in-process app closes its runtime, which forgets this process's server keys.
         set_server_keys(self.runtime.keys)
+        first, _, rest = result.stderr.partition("\n")
+        if first.startswith("Workspace: "):
+            return Result(result.exit_code, result.stdout, rest, first)
         return Result(result.exit_code, result.stdout, result.stderr)
 
     def remote(self, *args: str, input: str | None = None) -> Result:

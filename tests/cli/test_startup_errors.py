@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,8 @@ def spectra(args: list[str], data_dir: Path, **env: str) -> subprocess.Completed
 def assert_one_sentence(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
     assert result.returncode != 0, result.stdout
     assert "Traceback" not in result.stderr, result.stderr
-    message = result.stderr.strip()
+    # A local command first names the workspace it acts on (one line), then the one sentence.
+    message = re.sub(r"\AWorkspace: [^\n]*\n", "", result.stderr).strip()
     assert message.count("\n") == 0, message
     for fragment in fragments:
         assert fragment in message, message

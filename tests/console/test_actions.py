@@ -144,6 +144,39 @@ class TestRecharges:
             ).scalar_one()
         assert count == 1
 
+    async def test_the_confirm_page_says_what_confirming_will_do(self, browser: Any) -> None:
+        owner = await browser(role="owner")
+        member = await browser(role="member")
+
+        async def outcome(amount: str) -> str:
+            page = await owner.post_form(
+                "/console/recharges/confirm",
+                {"user": member.user.email, "amount": amount, "memo": "pilot"},
+            )
+            assert page.status_code == 200, page.text
+            found = re.search(
+                r'<p id="recharge-outcome"[^>]*data-waits="(\w+)">(.*?)</p>', page.text
+            )
+            assert found, page.text
+            return f"{found.group(1)}: {re.sub('<[^>]+>', '', found.group(2))}"
+
+        unset = await outcome("5000")
+        await owner.post_form("/console/settings/four_eyes_threshold", {"value": "100"})
+        below, at, over = await outcome("40"), await outcome("100"), await outcome("100.01")
+
+        assert (
+            unset == "no: No four-eyes threshold is set: it is credited at once when you confirm."
+        )
+        assert (
+            below
+            == "no: This is within the four-eyes threshold ($100.00): it is credited at once when you confirm."
+        )
+        assert at == below  # "above" the threshold is what waits, as the recharge itself decides
+        assert over == (
+            "yes: This is above the four-eyes threshold ($100.00): a second admin must approve "
+            "it before it is credited."
+        )
+
     async def test_a_bad_amount_is_shown_next_to_the_field(self, browser: Any) -> None:
         b = await browser(role="admin")
         response = await b.post_form(

@@ -139,3 +139,44 @@ class TestSeed:
 
         with pytest.raises(NotADemoWorkspaceError):
             await _seed(runtime, upstream)
+
+    async def test_restarts_after_the_newcomer_changed_the_demo(
+        self, clock: datetime, runtime: Runtime, upstream: DemoUpstream
+    ) -> None:
+        from spectra.db.session import session_scope
+
+        await _seed(runtime, upstream)
+        me = local_actor()
+        async with session_scope(runtime.db) as session:
+            await users_service.create_user(session, me, email="newcomer@example.com")
+            tom = await users_service.find_user_by_email(session, me, email=MEMBERS[6].email)
+            assert tom is not None
+            await users_service.suspend_user(session, me, user=tom.id, reason="trying things")
+
+        again = await _seed(runtime, upstream)
+
+        async with read_scope(runtime.db) as session:
+            users = await users_service.list_users(session, me, limit=100)
+        assert not again.fresh
+        assert again.quickstart_secret.startswith("sk-spectra-")
+        assert "newcomer@example.com" in {u.email for u in users.items}  # theirs to keep
+
+    async def test_a_restart_serves_the_demo_even_when_a_step_no_longer_fits(
+        self, clock: datetime, runtime: Runtime, upstream: DemoUpstream
+    ) -> None:
+        from spectra.cli.commands import demo as demo_command
+        from spectra.db.session import session_scope
+
+        await _seed(runtime, upstream)
+        me = local_actor()
+        async with session_scope(runtime.db) as session:
+            priya = await users_service.find_user_by_email(session, me, email=MEMBERS[0].email)
+            assert priya is not None
+            await users_service.remove_user(session, me, user=priya.id, reason="trying things")
+
+        # The quickstart key cannot go to a removed member: the step is said, the demo still serves.
+        report = await demo_command._seed(
+            runtime, upstream_url=upstream.url, password="spectra-demo", days=30, volume=0.06
+        )
+
+        assert report is None, "removed: no quickstart key for priya"

@@ -190,7 +190,9 @@ async def test_model_not_in_package_names_the_package_that_has_it(
     error = _anthropic_error(resp)
     assert error["reason_code"] == "model_not_in_package"
     assert error["message"] == (
-        "Your package 'Starter' does not include claude-opus-4-8; Power does. Ask an admin."
+        "Your package 'Starter' does not include claude-opus-4-8; Power does. Choose a model "
+        "your package includes, such as claude-sonnet-5-5 (Claude Code: claude --model "
+        "claude-sonnet-5-5, or ANTHROPIC_MODEL), or ask an admin."
     )
     # The member's portal shows the same sentence: the record keeps it.
     await world.settle()

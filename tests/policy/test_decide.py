@@ -109,7 +109,9 @@ def test_model_not_in_package_names_another_package() -> None:
         now=NOW,
     )
     assert decision.message == (
-        "Your package 'Starter' does not include claude-opus-4-8; Power does. Ask an admin."
+        "Your package 'Starter' does not include claude-opus-4-8; Power does. Choose a model "
+        "your package includes, such as claude-sonnet-5-5 (Claude Code: claude --model "
+        "claude-sonnet-5-5, or ANTHROPIC_MODEL), or ask an admin."
     )
 
 

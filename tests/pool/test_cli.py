@@ -114,7 +114,11 @@ def test_pool_commands_end_to_end(spectra) -> None:  # type: ignore[no-untyped-d
 
     missing = spectra("pool", "show", "nope", ok=False)
     assert missing.returncode == 3
-    assert missing.stderr.strip().count("\n") == 0
+    # After the line naming the workspace a local command acts on: one sentence.
+    assert [line.startswith("Workspace: ") for line in missing.stderr.strip().splitlines()] == [
+        True,
+        False,
+    ]
 
     no_env = spectra(
         "pool",

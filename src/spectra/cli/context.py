@@ -34,6 +34,9 @@ def run_local(fn: Callable[[Session, Actor], Awaitable[T]]) -> T:
         finally:
             await close_runtime(runtime)
 
+    from spectra.cli.workspace import announce
+
+    announce()
     try:
         return asyncio.run(go())
     except SpectraError as exc:

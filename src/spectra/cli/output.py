@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NoReturn
@@ -25,8 +26,19 @@ EXIT_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.UPSTREAM: 10,
 }
 
-console = Console()
-err_console = Console(stderr=True)
+PIPED_WIDTH = 4096
+"""Width when the output is not a terminal: tables at their full width, never cut to rich's
+default 80 columns (COLUMNS still decides when set)."""
+
+
+def _width(stream: Any) -> int | None:
+    if os.environ.get("COLUMNS") or stream.isatty():
+        return None
+    return PIPED_WIDTH
+
+
+console = Console(width=_width(sys.stdout))
+err_console = Console(stderr=True, width=_width(sys.stderr))
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -112,11 +112,14 @@ class Transport:
             )
         from spectra.api.deps import get_actor
         from spectra.app import create_app
+        from spectra.cli import workspace
         from spectra.cli.asgi import StreamingASGITransport
         from spectra.runtime import build_runtime
 
+        workspace.announce()
         self.runtime = await build_runtime()
         await self.runtime.start(serve=False, run_jobs=False)
+        await _follow_the_server(self.runtime)
         app = create_app(self.runtime)
         app.dependency_overrides[get_actor] = _local_caller
         return httpx.AsyncClient(
@@ -149,6 +152,18 @@ class Transport:
             self.runtime = None
             self.runner.close()
             self.runner = None
+
+
+async def _follow_the_server(runtime: Runtime) -> None:
+    """Links the in-process app prints (set-up links, snippets) name the server that runs on
+    this database, not this command's own default address."""
+    from spectra.runtime import serving_public_url
+
+    if runtime.settings.public_url:
+        return
+    url = await serving_public_url(runtime)
+    if url:
+        runtime.settings = runtime.settings.model_copy(update={"public_url": url})
 
 
 def _local_caller() -> Actor:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from starlette.responses import RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 from spectra.console.pages import (
@@ -78,4 +79,10 @@ def build_router() -> APIRouter:
 
 def install(app: FastAPI) -> None:
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> RedirectResponse:
+        """Browsers ask for /favicon.ico on every page without an icon link (/api/docs)."""
+        return RedirectResponse("/console/static/favicon.svg", status_code=301)
+
     app.include_router(build_router())

@@ -28,6 +28,7 @@ from spectra.kit.clock import utc_now
 log = logging.getLogger(__name__)
 
 SERVE_LEASE = "serve"
+SERVE_INFO_PREFIX = "spectra serve at "
 
 
 def process_holder() -> str:
@@ -105,6 +106,19 @@ async def live_holders(
             await session.execute(select(Lease.holder).where(match, Lease.expires_at >= utc_now()))
         ).scalars()
         return [h for h in rows if h != exclude and not _holder_is_dead_local_process(h)]
+
+
+async def live_infos(db: Database, name: str, *, prefix: bool = False) -> list[str]:
+    """The `info` of each unexpired lease `name` (or every lease starting with it) whose holder
+    is alive."""
+    match = Lease.name.startswith(name, autoescape=True) if prefix else Lease.name == name
+    async with session_scope(db) as session:
+        rows = (
+            await session.execute(
+                select(Lease.holder, Lease.info).where(match, Lease.expires_at >= utc_now())
+            )
+        ).all()
+    return [info or "" for holder, info in rows if not _holder_is_dead_local_process(holder)]
 
 
 async def release(db: Database, name: str, holder: str) -> None:

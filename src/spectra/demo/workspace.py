@@ -153,9 +153,21 @@ def actor() -> Actor:
     return local_actor()
 
 
-async def check_demo_database(runtime: Runtime, *, owner_email: str) -> None:
-    """Refuse a database holding users the demo did not create (a real workspace)."""
+async def seeded_before(session: Session) -> bool:
+    """Whether the demo has seeded this database before (one of its members exists)."""
+    for member in MEMBERS:
+        if await users_service.find_user_by_email(session, actor(), email=member.email):
+            return True
+    return False
+
+
+async def check_demo_database(runtime: Runtime, *, owner_email: str) -> bool:
+    """Refuse a database holding users the demo did not create (a real workspace), unless the
+    demo seeded it first: whatever a newcomer added to the demo since is theirs to keep, and the
+    demo still starts. Returns whether the demo seeded it before."""
     async with session_scope(runtime.db) as session:
+        if await seeded_before(session):
+            return True
         page = await users_service.list_users(session, actor(), limit=200)
     strangers = [
         u.email for u in page.items if u.email != owner_email and not u.email.endswith(f"@{DOMAIN}")
@@ -165,6 +177,7 @@ async def check_demo_database(runtime: Runtime, *, owner_email: str) -> None:
             f"This database already holds a workspace the demo did not create ({strangers[0]}, ...); "
             "run the demo on an empty data directory (spectra demo --data-dir DIR)."
         )
+    return False
 
 
 async def ensure_workspace(

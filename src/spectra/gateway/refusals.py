@@ -29,6 +29,16 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
 
 STATUS_BY_CODE: dict[str, int] = {"request_too_large": 413, "websocket_not_supported": 426}
 
+RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
+"""What the Anthropic and OpenAI SDKs retry on their own. Every other refusal carries
+`x-should-retry: false`, which both SDKs obey: without it Claude Code retries a 401 about ten
+times with backoff (a mistyped key looked like a hang) before it prints our sentence."""
+
+
+def retry_headers(status: int) -> list[tuple[bytes, bytes]]:
+    return [] if status in RETRYABLE_STATUSES else [(b"x-should-retry", b"false")]
+
+
 _ANTHROPIC_TYPES: dict[ErrorKind, str] = {
     ErrorKind.NOT_FOUND: "not_found_error",
     ErrorKind.UNAUTHENTICATED: "authentication_error",
@@ -85,6 +95,7 @@ def render_error(request: Request, exc: SpectraError) -> JSONResponse:
     status = STATUS_BY_KIND.get(exc.kind, 400)
     headers = {"x-spectra-request-id": rid} if rid else {}
     headers["x-spectra-reason"] = exc.code
+    headers.update((k.decode(), v.decode()) for k, v in retry_headers(status))
     retry_after = exc.details.get("retry_after")
     if retry_after is not None:
         headers["retry-after"] = str(int(retry_after))
@@ -147,7 +158,7 @@ async def send_json(
 async def send_refusal(send: Any, exc: SpectraError, *, anthropic: bool, request_id: str) -> None:
     """A Spectra refusal in the caller's protocol, with `x-spectra-reason` and `retry-after`."""
     status = STATUS_BY_CODE.get(exc.code) or STATUS_BY_KIND.get(exc.kind, 400)
-    extra = [(b"x-spectra-reason", exc.code.encode())]
+    extra = [(b"x-spectra-reason", exc.code.encode()), *retry_headers(status)]
     retry_after = exc.details.get("retry_after")
     if retry_after is not None:
         extra.append((b"retry-after", str(int(retry_after)).encode()))

@@ -1,4 +1,5 @@
-"""Mount the gateway's routes under /v1 (plain ASGI endpoints on the hot path)."""
+"""Mount the gateway's routes under /v1 (plain ASGI endpoints on the hot path); any other
+/v1 path answers `unknown_path` in the caller's protocol."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from .gemini import (
     GeminiModelsEndpoint,
 )
 from .generation import GenerationEndpoint
+from .unknown import UnknownPathEndpoint
+
+ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def install(app: FastAPI) -> None:
@@ -51,5 +55,7 @@ def install(app: FastAPI) -> None:
         ),
         Route("/v1beta/models/{model}:countTokens", GeminiCountTokensEndpoint(), methods=["POST"]),
         Route("/v1beta/models", GeminiModelsEndpoint(), methods=["GET"]),
+        # Last: any other path under /v1 is a wrong base URL, said in the caller's protocol.
+        Route("/v1/{rest:path}", UnknownPathEndpoint(), methods=ANY_METHOD),
     ]
     app.router.routes[0:0] = routes

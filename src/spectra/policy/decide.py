@@ -46,6 +46,8 @@ from fnmatch import fnmatchcase
 from zoneinfo import ZoneInfo
 
 from spectra.errors import SpectraError
+from spectra.kit.model_choice import best
+from spectra.usage.defaults import known_models
 
 from .errors import (
     ModelNotInPackageError,
@@ -278,7 +280,8 @@ def _no_funding(
         tail = f"; {' and '.join(others)} {'does' if len(others) == 1 else 'do'}" if others else ""
         verb = "does" if len(inputs.packages) == 1 else "do"
         return ModelNotInPackageError(
-            f"Your {noun} {names} {verb} not include {model}{tail}. Ask an admin.",
+            f"Your {noun} {names} {verb} not include {model}{tail}. "
+            f"{_choose(inputs.packages, model, noun)}",
             model=model,
         )
     if not wallet_ok and not group_ok:
@@ -292,6 +295,25 @@ def _no_funding(
         "ask an admin to recharge it or request a top-up.",
         model=model,
     )
+
+
+def _choose(packages: tuple[PackageFacts, ...], model: str, noun: str) -> str:
+    """Name the models to choose instead (Claude Code asks for Opus unless told otherwise)."""
+    vendor = model.split("-")[0]
+    included = best(
+        m
+        for _, m in known_models()
+        if m.split("-")[0] == vendor and any(p.allows(m) for p in packages)
+    )
+    if not included:
+        return "Ask an admin."
+    names = " or ".join(included)
+    how = (
+        f" (Claude Code: claude --model {included[0]}, or ANTHROPIC_MODEL)"
+        if vendor == "claude"
+        else ""
+    )
+    return f"Choose a model your {noun} {'includes' if noun == 'package' else 'include'}, such as {names}{how}, or ask an admin."
 
 
 def _allowance_phrase(inputs: PolicyInputs, pkg: PackageFacts) -> str:

@@ -31,9 +31,11 @@ def backup(
     as_json: JsonOpt = False,
 ) -> None:
     """Back up the SQLite database (consistent while serving) and the secret key."""
+    from spectra.cli.workspace import announce
     from spectra.config import get_settings
     from spectra.db import backup as db_backup
 
+    announce()
     settings = get_settings()
     try:
         summary = db_backup.create_backup(settings, path)
@@ -59,9 +61,11 @@ def restore(
     as_json: JsonOpt = False,
 ) -> None:
     """Restore the SQLite database and the secret key from a backup (stop the server first)."""
+    from spectra.cli.workspace import announce
     from spectra.config import get_settings
     from spectra.db import backup as db_backup
 
+    announce(discover=False)
     settings = get_settings()
     try:
         summary = db_backup.restore_backup(settings, path, force=force)

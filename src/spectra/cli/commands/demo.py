@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from spectra.cli.output import console, fail, fail_error
+from spectra.cli.workspace import DEMO_DATA_DIR as DEFAULT_DATA_DIR
 from spectra.errors import SpectraError
 
 if TYPE_CHECKING:
     from spectra.config import Settings
-
-DEFAULT_DATA_DIR = ".spectra-demo"
+    from spectra.demo.seed import SeedReport
+    from spectra.runtime import Runtime
 
 
 def register(app: typer.Typer) -> None:
@@ -46,11 +47,17 @@ def demo(
     seed_only: Annotated[
         bool, typer.Option("--seed-only", help="Seed the workspace, print how to sign in, exit.")
     ] = False,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset", help="Start over: remove the demo's database first, then seed a new one."
+        ),
+    ] = False,
 ) -> None:
     """Start Spectra with a fake upstream, the scenarios' workspace and 30 days of usage.
 
-    Idempotent: a second run on the same data directory seeds nothing twice. Refuses a database
-    that holds a real workspace.
+    Idempotent: a second run on the same data directory seeds nothing twice and keeps what you
+    changed in the demo; `--reset` starts over. Refuses a database that holds a real workspace.
     """
     if data_dir is not None:
         os.environ["SPECTRA_DATA_DIR"] = str(data_dir)
@@ -74,6 +81,7 @@ def demo(
                 days=days,
                 volume=volume,
                 serve=not seed_only,
+                reset=reset,
             )
         )
     except SpectraError as exc:
@@ -85,42 +93,31 @@ def demo(
 
 
 async def _run(
-    settings: Settings, *, upstream_port: int, password: str, days: int, volume: float, serve: bool
+    settings: Settings,
+    *,
+    upstream_port: int,
+    password: str,
+    days: int,
+    volume: float,
+    serve: bool,
+    reset: bool = False,
 ) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from spectra.demo.seed import seed
     from spectra.demo.upstream import DemoUpstream
     from spectra.runtime import build_runtime, close_runtime
 
+    if reset:
+        await _reset(settings)
     async with DemoUpstream(port=upstream_port) as upstream:
         runtime = await build_runtime(settings)
         try:
             await runtime.start(serve=False, run_jobs=False)
-            with Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                transient=False,
-            ) as bar:
-                tasks: dict[str, int] = {}
-
-                def progress(what: str, done: int, total: int) -> None:
-                    if what not in tasks:
-                        tasks[what] = bar.add_task(what, total=total)
-                    bar.update(tasks[what], completed=done, total=total)  # type: ignore[arg-type]
-
-                report = await seed(
-                    runtime,
-                    upstream_url=upstream.url,
-                    owner_email=os.environ.get("SPECTRA_OWNER_EMAIL", "owner@spectra.local"),
-                    password=password,
-                    days=days,
-                    volume=volume,
-                    progress=progress,
-                )
+            report = await _seed(
+                runtime,
+                upstream_url=upstream.url,
+                password=password,
+                days=days,
+                volume=volume,
+            )
         finally:
             await close_runtime(runtime)
         _announce(settings, upstream.url, report)
@@ -128,30 +125,136 @@ async def _run(
             await _serve(settings)
 
 
-def _announce(settings: Settings, upstream_url: str, report: object) -> None:
-    from spectra.demo.seed import SeedReport
+async def _seed(
+    runtime: Runtime, *, upstream_url: str, password: str, days: int, volume: float
+) -> SeedReport | None:
+    """Seed with a progress bar. On a database the demo seeded before, a step that no longer
+    fits what the newcomer changed since is said in one line, and the demo serves what is there
+    (None): a restart always works."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    assert isinstance(report, SeedReport)
-    base = settings.public_base()
-    done = (
-        f"Seeded {report.sent} requests of history since {report.start:%Y-%m-%d}."
-        if report.sent
-        else "The demo workspace was already seeded; nothing was added."
+    from spectra.demo.seed import seed
+    from spectra.demo.workspace import check_demo_database
+
+    owner_email = os.environ.get("SPECTRA_OWNER_EMAIL", "owner@spectra.local")
+    before = await check_demo_database(runtime, owner_email=owner_email)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(what: str, done: int, total: int) -> None:
+            if what not in tasks:
+                tasks[what] = bar.add_task(what, total=total)
+            bar.update(tasks[what], completed=done, total=total)  # type: ignore[arg-type]
+
+        try:
+            return await seed(
+                runtime,
+                upstream_url=upstream_url,
+                owner_email=owner_email,
+                password=password,
+                days=days,
+                volume=volume,
+                progress=progress,
+            )
+        except SpectraError as exc:
+            if not before:
+                raise
+            console.print(
+                f"The demo workspace was not topped up ({exc.message}); it serves as you left "
+                "it. `spectra demo --reset` starts over.",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            return None
+
+
+async def _reset(settings: Settings) -> None:
+    """Remove the demo's database, after making sure it is the demo's (never a real workspace)."""
+    from spectra.demo.workspace import check_demo_database
+    from spectra.runtime import build_runtime, close_runtime
+
+    if settings.database_url:
+        fail(
+            "--reset removes the demo's SQLite database in its data directory; with "
+            "SPECTRA_DATABASE_URL set, drop and create that database yourself, then run the demo.",
+            2,
+        )
+    database = settings.data_dir / "spectra.db"
+    if database.exists():
+        runtime = await build_runtime(settings)
+        try:
+            await check_demo_database(runtime, owner_email="owner@spectra.local")
+        finally:
+            await close_runtime(runtime)
+    for path in (
+        database,
+        database.with_name("spectra.db-wal"),
+        database.with_name("spectra.db-shm"),
+        settings.resolved_audit_anchor_file,
+        settings.data_dir / "owner-setup-link.txt",
+    ):
+        path.unlink(missing_ok=True)
+    console.print(f"Removed the demo workspace in {settings.data_dir.resolve()}; seeding anew.")
+
+
+def codex_command(base: str, secret: str) -> str:
+    """Codex ignores OPENAI_BASE_URL: its custom provider is set with `-c` (the same keys as in
+    ~/.codex/config.toml, README "Codex CLI")."""
+    provider = (
+        f'{{name="Spectra",base_url="{base}/v1",env_key="SPECTRA_API_KEY",wire_api="responses"}}'
     )
+    return (
+        f"SPECTRA_API_KEY={secret} codex -c model_provider=spectra "
+        f"-c 'model_providers.spectra={provider}'"
+    )
+
+
+def claude_command(base: str, secret: str) -> str:
+    return f"ANTHROPIC_BASE_URL={base} ANTHROPIC_API_KEY={secret} claude"
+
+
+def _announce(settings: Settings, upstream_url: str, report: SeedReport | None) -> None:
+    base = settings.public_base()
+    if report is None:
+        done = "Nothing was seeded this time."
+    elif report.sent:
+        done = f"Seeded {report.sent} requests of history since {report.start:%Y-%m-%d}."
+    else:
+        done = "The demo workspace was already seeded; nothing was added."
+    owner = report.owner_email if report else "owner@spectra.local"
     lines = [
         "",
         done,
         f"Fake upstream (no model behind it): {upstream_url}",
         "",
-        f"Sign in at {base}/console/ as {report.owner_email} with the password "
-        f"'{report.password}' (unless you changed it).",
+        f"Sign in at {base}/console/ as {owner} with the password "
+        f"'{report.password if report else 'spectra-demo'}' (unless you changed it).",
         "Members priya@ and tom@demo.spectra.local and the admin sam@demo.spectra.local use it too.",
-        "",
-        f"A key for {report.quickstart_email} (shown once):",
-        f"  Claude Code: ANTHROPIC_BASE_URL={base} ANTHROPIC_API_KEY={report.quickstart_secret} claude",
-        f"  Codex CLI:   OPENAI_BASE_URL={base}/v1 OPENAI_API_KEY={report.quickstart_secret} codex",
     ]
-    if report.codes:
+    if report is not None and report.quickstart_secret:
+        lines += [
+            "",
+            f"A key for {report.quickstart_email} (shown once):",
+            f"  Claude Code: {claude_command(base, report.quickstart_secret)}",
+            f"  Codex CLI:   {codex_command(base, report.quickstart_secret)}",
+        ]
+    if settings.database_url:
+        lines += ["", "The spectra command acts on this demo with the same SPECTRA_DATABASE_URL."]
+    else:
+        lines += [
+            "",
+            "The spectra command acts on this demo (another terminal, or a script) with:",
+            f"  export SPECTRA_DATA_DIR={settings.data_dir.resolve()}",
+        ]
+    if report is not None and report.codes:
         lines += ["", "Unused redemption codes worth 10.00 each (shown once):"]
         lines += [f"  {code}" for code in report.codes]
     for line in lines:

@@ -27,9 +27,11 @@ def migrate() -> None:
     """Apply database migrations up to this version's schema."""
     import asyncio
 
+    from spectra.cli.workspace import announce
     from spectra.config import get_settings
     from spectra.db import migrate as db_migrate
 
+    announce()
     settings = get_settings()
     try:
         if settings.is_sqlite:

@@ -34,7 +34,11 @@ def register(app: typer.Typer) -> None:
 def create(
     user: Annotated[
         str | None,
-        typer.Option("--user", help="Whose token (local command only; default yourself)."),
+        typer.Option(
+            "--user",
+            help="Whose token, by email: required without --server (the local command may name "
+            "anyone); with --server only yourself, the default.",
+        ),
     ] = None,
     read_only: Annotated[
         bool, typer.Option("--read-only", help="The token can read but not change anything.")
@@ -45,10 +49,18 @@ def create(
     name: Annotated[str, typer.Option("--name", help="A label for the token.")] = "",
     as_json: JsonOpt = False,
 ) -> None:
-    """Create an API token with your role; prints it once (--json: "secret")."""
+    """Create an API token carrying its user's role (narrowed by --read-only); prints it once
+    (--json: "secret").
+
+    Without --server: `spectra tokens create --user EMAIL`. With --server: your own token.
+    """
     expires_at = parse_date(expires)
     if user is None and not transport.remote():
-        fail("Name the user with --user EMAIL.", 2)
+        fail(
+            "Without --server, name the token's user with --user EMAIL (with --server the token "
+            "is yours).",
+            2,
+        )
 
     body = {
         "user_email": user,

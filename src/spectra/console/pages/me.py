@@ -29,7 +29,7 @@ from spectra.console.deps import (
 from spectra.console.forms import Form, field_errors
 from spectra.console.refusals import explain_reason
 from spectra.console.render import redirect, render
-from spectra.console.snippets import snippets
+from spectra.console.snippets import MemberModels, member_models, snippets
 from spectra.errors import InvalidError, SpectraError
 from spectra.keys import service as keys_service
 from spectra.keys.schemas import KeyCreate
@@ -118,7 +118,10 @@ async def keys_page(
         nav="Me",
         errors={},
         values={},
-        snippets=snippets(runtime.settings.public_base()),
+        snippets=snippets(
+            runtime.settings.public_base(),
+            models=await member_models(session, viewer.actor, viewer.user_id),
+        ),
         **await _keys_context(session, viewer, cursor),
     )
 
@@ -167,14 +170,25 @@ async def create_key(
             nav="Me",
             errors=field_errors(exc, default_field="name"),
             values=form.data,
-            snippets=snippets(runtime.settings.public_base()),
+            snippets=snippets(
+                runtime.settings.public_base(),
+                models=await member_models(session, viewer.actor, viewer.user_id),
+            ),
             **await _keys_context(session, viewer, None),
         )
-    return _secret_page(request, viewer, runtime, key, secret, rotated=False)
+    models = await member_models(session, viewer.actor, viewer.user_id)
+    return _secret_page(request, viewer, runtime, key, secret, rotated=False, models=models)
 
 
 def _secret_page(
-    request: Request, viewer: Any, runtime: Any, key: Any, secret: str, *, rotated: bool
+    request: Request,
+    viewer: Any,
+    runtime: Any,
+    key: Any,
+    secret: str,
+    *,
+    rotated: bool,
+    models: MemberModels,
 ) -> Response:
     return render(
         request,
@@ -185,7 +199,7 @@ def _secret_page(
         key=key,
         secret=secret,
         rotated=rotated,
-        snippets=snippets(runtime.settings.public_base(), secret),
+        snippets=snippets(runtime.settings.public_base(), secret, models),
     )
 
 
@@ -209,7 +223,8 @@ async def rotate_key(
     runtime: RuntimeDep,
 ) -> Response:
     key, secret = await keys_service.rotate_key(session, viewer.actor, key_id=key_id)
-    return _secret_page(request, viewer, runtime, key, secret, rotated=True)
+    models = await member_models(session, viewer.actor, viewer.user_id)
+    return _secret_page(request, viewer, runtime, key, secret, rotated=True, models=models)
 
 
 def _wallet_delta(txn: Any, account_ids: set[uuid.UUID]) -> int:

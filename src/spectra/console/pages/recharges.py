@@ -22,6 +22,7 @@ from spectra.audit.actor import Actor
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, require_recent_auth
 from spectra.console.forms import Form, field_errors
 from spectra.console.render import redirect, render
+from spectra.db.session import Session
 from spectra.errors import InvalidError, SpectraError
 from spectra.kit import spreadsheet
 from spectra.kit.ids import uuid7
@@ -112,7 +113,9 @@ async def confirm(request: Request, viewer: AdminDep, session: SessionDep) -> Re
     try:
         user_id, group_id, label = await _target(session, viewer.actor, form)
         amount = form.amount("amount", label="Amount")
-        await ledger_service.get_wallet(session, viewer.actor, user_id=user_id, group_id=group_id)
+        waits = await ledger_service.recharge_would_wait(
+            session, viewer.actor, user_id=user_id, group_id=group_id, amount=amount
+        )
         if not form["memo"]:
             raise InvalidError("Write a memo: it is what the ledger will say.", field="memo")
     except SpectraError as exc:
@@ -134,7 +137,31 @@ async def confirm(request: Request, viewer: AdminDep, session: SessionDep) -> Re
         amount=amount,
         values=form.data,
         idempotency_key=str(uuid7()),
+        outcome=await _outcome_sentence(session, waits),
+        waits=waits is not None,
     )
+
+
+async def _outcome_sentence(session: Session, waits: str | None) -> str:
+    """What confirming will do, by the same four-eyes rule the recharge itself applies."""
+    ws = await workspace_service.get_settings(session)
+    threshold = ws.four_eyes_threshold_micros
+    limit = f"the four-eyes threshold ({display(threshold)})" if threshold is not None else ""
+    if waits == "over_threshold":
+        return f"This is above {limit}: a second admin must approve it before it is credited."
+    if waits == "split":
+        return (
+            f"With what you created in the last {ws.four_eyes_window_hours} hours this goes above "
+            f"{limit}: a second admin must approve it before it is credited."
+        )
+    if waits == "own_wallet":
+        return (
+            "This credits your own wallet or group: a second admin must approve it before it is "
+            "credited."
+        )
+    if threshold is None:
+        return "No four-eyes threshold is set: it is credited at once when you confirm."
+    return f"This is within {limit}: it is credited at once when you confirm."
 
 
 @router.post("/recharges")

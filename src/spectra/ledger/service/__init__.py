@@ -32,7 +32,7 @@ from .codes import BatchSummary, CreatedBatch, create_codes, list_batches, redee
 from .four_eyes import RechargeOutcome, approval_rule, refuse_own_gain, scoped_key
 from .post import BALANCE_CHANGE, post, post_spec
 from .post_batch import PostedSpec, post_specs
-from .recharge import recharge
+from .recharge import recharge, recharge_would_wait
 from .refund import refund
 from .requests import (
     approve_recharge_request,
@@ -90,6 +90,7 @@ __all__ = [
     "post_spec",
     "post_specs",
     "recharge",
+    "recharge_would_wait",
     "redeem_code",
     "refund",
     "refuse_own_gain",

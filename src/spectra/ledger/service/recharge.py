@@ -19,9 +19,28 @@ from spectra.ledger.models import (
 from spectra.users.permissions import Permission, require
 
 from ._common import positive, replayed
-from .accounts import get_or_create_account, wallet_account
-from .four_eyes import RechargeOutcome, hold_for_approval, scoped_key
+from .accounts import get_or_create_account, get_wallet, wallet_account
+from .four_eyes import RechargeOutcome, approval_rule, hold_for_approval, scoped_key
 from .post import post
+
+
+async def recharge_would_wait(
+    session: Session,
+    actor: Actor,
+    *,
+    user_id: uuid.UUID | None = None,
+    group_id: uuid.UUID | None = None,
+    amount: int,
+) -> str | None:
+    """What `recharge` would do with `amount` now, for a confirmation step: why it would wait for
+    a second approver (`over_threshold`, `own_wallet`, `split`), or None when it would be credited
+    at once. Raises what `recharge` would raise for the amount (`max_recharge`). Writes nothing."""
+    require(actor, Permission.LEDGER_RECHARGE)
+    positive(amount)
+    wallet = await get_wallet(session, actor, user_id=user_id, group_id=group_id)
+    return await approval_rule(
+        session, actor, amount=amount, creates=True, targets=[wallet], capped=True
+    )
 
 
 async def recharge(

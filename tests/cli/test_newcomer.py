@@ -103,7 +103,8 @@ def test_reset_refuses_a_real_workspace(tmp_path: Path, dialect: str) -> None:
     assert (real / "spectra.db").exists()
 
 
-def test_tables_keep_their_full_width_when_piped(cli: Cli) -> None:
+def test_tables_keep_their_full_width_when_piped(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)  # COLUMNS decides when set (xdist sets 80)
     email = "a.very-long-address-for-a-table@subdomain.example-company.com"
     cli.ok("users", "create", email, "--name", "Someone With A Rather Long Full Name")
     table = cli.ok("users", "list")

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
 from spectra.errors import ErrorKind, SpectraError
@@ -31,14 +31,32 @@ PIPED_WIDTH = 4096
 default 80 columns (COLUMNS still decides when set)."""
 
 
-def _width(stream: Any) -> int | None:
-    if os.environ.get("COLUMNS") or stream.isatty():
-        return None
-    return PIPED_WIDTH
+class _Console(Console):
+    """A console that decides its width when it prints, not when the module is imported: the
+    stream behind it (a pipe, a test runner's capture) and COLUMNS may change between the two."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        super().__init__(stderr=stderr)
+        self._width = None  # rich pins COLUMNS here; `size` reads it at print time instead
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        dimensions = super().size
+        if self._width is None:
+            columns = os.environ.get("COLUMNS", "")
+            if columns.isdigit():
+                return ConsoleDimensions(int(columns), dimensions.height)
+            if not self.file.isatty():
+                return ConsoleDimensions(PIPED_WIDTH, dimensions.height)
+        return dimensions
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
 
 
-console = Console(width=_width(sys.stdout))
-err_console = Console(stderr=True, width=_width(sys.stderr))
+console = _Console()
+err_console = _Console(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -92,6 +92,8 @@ class RolloutRead(ViewRead):
     max_error_rate: str | None
     """Percent, two decimals."""
     max_refusal_rate: str | None
+    holdout: str | None = None
+    """Percent of members kept out of every percentage cohort, two decimals."""
     created_at: IsoTime
     created_by: str
 
@@ -103,6 +105,10 @@ class CohortRead(ViewRead):
     user_ids: list[str]
     group_ids: list[str]
     everyone: bool
+    percent: str | None = None
+    """A percentage cohort's share of its groups' (or everyone's) members, two decimals."""
+    exclude_user_ids: list[str] = []
+    exclude_group_ids: list[str] = []
     models: list[str]
     package: str | None
     monthly_cap: AmountOut | None = money_pair("monthly_cap")

@@ -42,6 +42,9 @@ def cohort_view(cohort: RolloutCohort) -> dict[str, Any]:
         "user_ids": list(cohort.user_ids),
         "group_ids": list(cohort.group_ids),
         "everyone": cohort.everyone,
+        "percent": None if cohort.percent_bp is None else f"{cohort.percent_bp / 100:.2f}",
+        "exclude_user_ids": list(cohort.exclude_user_ids or ()),
+        "exclude_group_ids": list(cohort.exclude_group_ids or ()),
         "models": list(cohort.models),
         "package": cohort.package,
         **money("monthly_cap", cohort.monthly_cap_micros),
@@ -64,6 +67,7 @@ def rollout_view(rollout: Rollout) -> dict[str, Any]:
         "min_days": rollout.min_days,
         "max_error_rate": pct(rollout.max_error_rate_bp),
         "max_refusal_rate": pct(rollout.max_refusal_rate_bp),
+        "holdout": pct(rollout.holdout_bp or 0),
         "created_at": rollout.created_at.isoformat(),
         "created_by": rollout.created_by,
     }

@@ -84,6 +84,13 @@ class CohortCreate(BaseModel):
     groups: list[str] = Field(default_factory=list)
     """Groups by name."""
     everyone: bool = False
+    percent: Decimal | None = None
+    """A percentage cohort: this share (e.g. 10 = 10 %) of the groups' or everyone's members,
+    picked by a stable hash; growing it later keeps those already in."""
+    exclude_users: list[str] = Field(default_factory=list)
+    """Members (by email) a percentage cohort never picks."""
+    exclude_groups: list[str] = Field(default_factory=list)
+    """Groups (by name) whose members a percentage cohort never picks."""
     models: list[str] = Field(default_factory=list)
     package: str | None = None
     monthly_cap: NonNegativeAmountIn | None = None
@@ -120,3 +127,5 @@ class RolloutCreate(BaseModel):
     max_error_rate: Decimal | None = None
     """Percent, e.g. 5 = 5 %."""
     max_refusal_rate: Decimal | None = None
+    holdout: Decimal | None = None
+    """Percent of members kept out of every percentage cohort (a lasting baseline)."""

@@ -20,7 +20,8 @@ rollouts_app = typer.Typer(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 COHORT_HELP = (
     "NAME:key=value;... with groups=A,B users=a@x,b@x models=P,Q package=NAME "
-    "monthly-cap=AMOUNT member-cap=AMOUNT everyone (repeat, in order)"
+    "monthly-cap=AMOUNT member-cap=AMOUNT everyone percent=N exclude-users=a@x "
+    "exclude-groups=A,B (repeat, in order)"
 )
 
 
@@ -39,13 +40,16 @@ def parse_cohort(spec: str) -> dict[str, Any]:
         "package": "package",
         "monthly-cap": "monthly_cap",
         "member-cap": "member_monthly_cap",
+        "percent": "percent",
+        "exclude-users": "exclude_users",
+        "exclude-groups": "exclude_groups",
     }
     for part in filter(None, (p.strip() for p in rest.split(";"))):
         key, eq, value = part.partition("=")
         key = key.strip()
         if key == "everyone" and not eq:
             cohort["everyone"] = True
-        elif key in ("groups", "users", "models"):
+        elif key in ("groups", "users", "models", "exclude-users", "exclude-groups"):
             cohort[keys[key]] = [v.strip() for v in value.split(",") if v.strip()]
         elif key in keys:
             cohort[keys[key]] = value.strip()
@@ -68,6 +72,10 @@ def create(
     max_refusal_rate: Annotated[
         str | None, typer.Option("--max-refusal-rate", help="Gate: percent, e.g. 10.")
     ] = None,
+    holdout: Annotated[
+        str | None,
+        typer.Option("--holdout", help="Percent kept out of every percentage cohort, e.g. 5."),
+    ] = None,
     file: Annotated[
         Path | None, typer.Option("--file", help="A JSON file with the cohorts instead.")
     ] = None,
@@ -80,6 +88,7 @@ def create(
         "min_days": min_days,
         "max_error_rate": max_error_rate,
         "max_refusal_rate": max_refusal_rate,
+        "holdout": holdout,
     }
     if file is not None:
         try:
@@ -105,7 +114,16 @@ def _show(data: dict[str, Any], as_json: bool) -> None:
     show_list(
         {"items": data["cohorts"]},
         as_json=False,
-        columns=("position", "name", "models", "package", "monthly_cap", "status", "promoted_at"),
+        columns=(
+            "position",
+            "name",
+            "percent",
+            "models",
+            "package",
+            "monthly_cap",
+            "status",
+            "promoted_at",
+        ),
     )
 
 

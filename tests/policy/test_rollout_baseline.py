@@ -35,7 +35,9 @@ def test_a_cohort_as_healthy_as_its_baseline_holds_even_if_the_baseline_is_bad()
     cohort = Facts(requests=500, errors=110)  # 22 % vs 20 %: within 3 points
     r = evaluate(Bound("error_rate", 300), cohort, bad, min_requests=100)
     assert r.outcome == "held"
-    assert r.explanation.startswith("error rate 22.00% vs baseline 20.00%, 2.00 points above, within")
+    assert r.explanation.startswith(
+        "error rate 22.00% vs baseline 20.00%, 2.00 points above, within"
+    )
 
 
 def test_spend_per_member_compares_micros_per_active_member() -> None:

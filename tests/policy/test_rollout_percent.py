@@ -60,7 +60,8 @@ def test_holdout_is_the_same_people_in_every_cohort_and_never_chosen() -> None:
         assert not set(s.chosen) & set(s.held_out)
         held = held or set(s.held_out)
         assert set(s.held_out) == held
-    assert held and all(in_holdout(ROLLOUT, m, 500) for m in held)
+    assert held
+    assert all(in_holdout(ROLLOUT, m, 500) for m in held)
     full = sample(ROLLOUT, pool, percent_bp=10_000, holdout_bp=500)
     assert len(full.chosen) + len(full.held_out) == len(pool)
 
@@ -76,9 +77,9 @@ def test_exclusions_win_over_the_percentage() -> None:
 
 
 def test_percentages_out_of_range_are_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="basis points"):
         sample(ROLLOUT, _pool(3), percent_bp=10_001)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="basis points"):
         sample(ROLLOUT, _pool(3), percent_bp=10, holdout_bp=-1)
 
 

@@ -93,7 +93,8 @@ async def test_growing_a_percentage_keeps_the_first_wave_and_rollback_is_exact(
     assert ten <= forty <= everyone
     assert len(ten) < len(forty) < len(everyone)
     held = {u for u in ids if in_holdout(rollout_id, u, 1_000)}
-    assert held and not held & everyone
+    assert held
+    assert not held & everyone
     assert ids[0] not in everyone
     assert everyone == set(ids) - held - {ids[0]}
     async with read_scope(runtime.db) as session:

@@ -157,9 +157,7 @@ class Verdict:
 _RANK: dict[Outcome, int] = {"held": 0, "waiting": 1, "breached": 2, "rollback": 3}
 
 
-def verdict(
-    bounds: list[Bound], cohort: Facts, baseline: Facts, *, min_requests: int
-) -> Verdict:
+def verdict(bounds: list[Bound], cohort: Facts, baseline: Facts, *, min_requests: int) -> Verdict:
     results = tuple(evaluate(b, cohort, baseline, min_requests=min_requests) for b in bounds)
     worst: Outcome = "held"
     for r in results:

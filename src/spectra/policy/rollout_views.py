@@ -68,6 +68,8 @@ def rollout_view(rollout: Rollout) -> dict[str, Any]:
         "max_error_rate": pct(rollout.max_error_rate_bp),
         "max_refusal_rate": pct(rollout.max_refusal_rate_bp),
         "holdout": pct(rollout.holdout_bp or 0),
+        "autopilot": bool(rollout.autopilot),
+        "autopilot_settings": dict(rollout.autopilot_settings or {}),
         "created_at": rollout.created_at.isoformat(),
         "created_by": rollout.created_by,
     }

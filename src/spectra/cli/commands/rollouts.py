@@ -249,3 +249,57 @@ def metrics(
             "clients",
         ),
     )
+
+
+@rollouts_app.command("autopilot")
+def autopilot(
+    state: Annotated[str, typer.Argument(help="on or off.")],
+    name: Annotated[str, typer.Argument(help="The rollout.")],
+    settings: Annotated[
+        Path | None,
+        typer.Option(
+            "--settings",
+            help="A JSON file of autopilot settings (window_hours, min_requests, "
+            "error_rate_pause, ..., start_hour, end_hour, days, freezes, approval_above).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Let the rollout promote, pause and roll back by itself (on), or stop it (off)."""
+    if state not in ("on", "off"):
+        fail("Say `on` or `off`.", 2)
+    body: dict[str, Any] = {"on": state == "on"}
+    if settings is not None:
+        try:
+            body["settings"] = json.loads(settings.read_text())
+        except (OSError, ValueError) as exc:
+            fail(f"Could not read {settings}: {exc}.", 2)
+    data = transport.api("PUT", f"/api/rollouts/{name}/autopilot", json=body)
+    if as_json:
+        print_json(data)
+    else:
+        console.print(f"autopilot {state} for {name} (status {data['status']})", markup=False)
+
+
+@rollouts_app.command("approve")
+def approve(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
+    """Approve the next wave for the autopilot (needed above its approval size)."""
+    data = transport.api("POST", f"/api/rollouts/{name}/approve")
+    if as_json:
+        print_json(data)
+    else:
+        console.print(f"approved cohort '{data['cohort']}' of {name}", markup=False)
+
+
+@rollouts_app.command("timeline")
+def timeline(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
+    """Waves, gate readings over time, and each decision with who or what made it."""
+    data = transport.api("GET", f"/api/rollouts/{name}/timeline")
+    if as_json:
+        print_json(data)
+        return
+    show_list(
+        {"items": data["events"]},
+        as_json=False,
+        columns=("at", "cohort", "kind", "actor", "outcome", "explanation"),
+    )

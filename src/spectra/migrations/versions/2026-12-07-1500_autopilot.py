@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from alembic import op
 
 import spectra.db.types
-from alembic import op
 
 revision: str = "0028_autopilot"
 down_revision: str | Sequence[str] | None = "0019_pool_account_kinds"
@@ -37,9 +37,7 @@ def upgrade() -> None:
     with op.batch_alter_table("rollout_cohorts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("percent_bp", sa.Integer(), nullable=True))
         batch_op.add_column(
-            sa.Column(
-                "exclude_user_ids", sa.JSON(), server_default=sa.text("'[]'"), nullable=False
-            )
+            sa.Column("exclude_user_ids", sa.JSON(), server_default=sa.text("'[]'"), nullable=False)
         )
         batch_op.add_column(
             sa.Column(

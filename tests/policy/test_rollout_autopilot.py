@@ -120,9 +120,9 @@ async def test_three_waves_promote_pause_and_roll_back_by_themselves(
     w2, w2_key = await _member(runtime, None)
     w3, _ = await _member(runtime, None)
     package = f"Opus-{uuid.uuid4().hex[:4]}"
-    async with session_scope(runtime.db) as session:
+    async with session_scope(runtime.db) as writer:
         await packages_service.create_package(
-            session,
+            writer,
             OWNER,
             data=PackageCreate.model_validate(
                 {"name": package, "allowance": "5", "period": "monthly", "model_patterns": ["*"]}

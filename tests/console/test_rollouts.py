@@ -94,3 +94,27 @@ async def test_promote_is_refused_without_csrf(browser: Any, runtime: Runtime) -
     )
     assert response.status_code == 403
     assert await _status(runtime) == "pending"
+
+
+async def test_autopilot_switch_and_timeline_on_the_rollout_page(
+    browser: Any, runtime: Runtime
+) -> None:
+    await _rollout(runtime)
+    b = await browser(role="admin")
+    page = await b.get("/console/rollouts/opus")
+    assert 'id="timeline"' in page.text
+    assert "Turn autopilot on" in page.text
+    response = await b.post_form("/console/rollouts/opus/autopilot", {"state": "on"})
+    assert response.status_code == 303, response.text
+    page = await b.get(response.headers["location"])
+    assert "Autopilot is on." in page.text
+    assert '<tr data-kind="autopilot_on">' in page.text
+    assert "Turn autopilot off" in page.text
+    await b.post_form("/console/rollouts/opus/autopilot", {"state": "off"})
+    async with session_scope(runtime.db) as session:
+        actions = (
+            await session.execute(
+                select(AuditEvent.action).where(AuditEvent.action == "rollouts.autopilot")
+            )
+        ).scalars()
+        assert len(list(actions)) == 2

@@ -258,3 +258,44 @@ async def test_three_waves_promote_pause_and_roll_back_by_themselves(
         "rolled_back",
         "pending",
     ]
+
+
+async def test_a_large_wave_waits_for_a_persons_approval(
+    client: httpx.AsyncClient, runtime: Runtime, app: object, clock: datetime, act_as: Any
+) -> None:
+    world = await build_world(runtime)
+    w1, _ = await _member(runtime, None)
+    w2, _ = await _member(runtime, None)
+    act_as(OWNER)
+    name = "approved rollout"
+    cohorts = [
+        {"name": "wave 1", "groups": [w1], "models": [OPUS]},
+        {"name": "wave 2", "groups": [w2], "models": [OPUS]},
+    ]
+    assert (await client.post("/api/rollouts", json={"name": name, "cohorts": cohorts})).is_success
+    settings = {
+        "window_hours": 1,
+        "error_rate_pause": None,
+        "refusal_rate_pause": None,
+        "days": [0, 1, 2, 3, 4, 5, 6],
+        "start_hour": 0,
+        "end_hour": 24,
+        "approval_above": 0,
+    }
+    resp = await client.put(
+        f"/api/rollouts/{name}/autopilot", json={"on": True, "settings": settings}
+    )
+    assert resp.status_code == 200, resp.text
+    await client.post(f"/api/rollouts/{name}/promote", json={"confirm_without_dry_run": True})
+    clock_module.advance(timedelta(hours=2))
+    assert await _tick(runtime, world) == ["approval_needed"]
+    assert await _tick(runtime, world) == []
+    resp = await client.post(f"/api/rollouts/{name}/approve")
+    assert resp.status_code == 200, resp.text
+    assert (resp.json()["kind"], resp.json()["cohort"]) == ("approved", "wave 2")
+    resp = await client.post(f"/api/rollouts/{name}/approve")
+    assert resp.status_code == 422
+    assert await _tick(runtime, world) == ["promote"]
+    shown = (await client.get(f"/api/rollouts/{name}")).json()
+    assert [c["status"] for c in shown["cohorts"]] == ["promoted", "promoted"]
+    assert shown["status"] == "completed"

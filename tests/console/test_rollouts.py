@@ -118,3 +118,28 @@ async def test_autopilot_switch_and_timeline_on_the_rollout_page(
             )
         ).scalars()
         assert len(list(actions)) == 2
+
+
+async def test_a_member_sees_the_wave_that_reached_them(browser: Any, runtime: Runtime) -> None:
+    async with session_scope(runtime.db) as session:
+        group = await make_group(session, name="Mobile")
+    member = await browser(role="member", group=group)
+    before = await member.get("/console/me")
+    assert 'id="my-rollouts"' not in before.text
+    async with session_scope(runtime.db) as session:
+        data = RolloutCreate.model_validate(
+            {
+                "name": "Opus",
+                "cohorts": [
+                    {"name": "pilot", "users": [member.user.email], "models": ["claude-opus-*"]},
+                    {"name": "mobile", "groups": ["Mobile"], "models": ["claude-opus-*"]},
+                ],
+            }
+        )
+        await rollouts_service.create_rollout(session, local_actor(), data=data)
+    admin = await browser(role="admin")
+    await admin.post_form(
+        "/console/rollouts/Opus/promote", {"cohort": "pilot", "confirm_without_dry_run": "on"}
+    )
+    page = await member.get("/console/me")
+    assert "you are in wave 1 (pilot) of the Opus rollout" in page.text

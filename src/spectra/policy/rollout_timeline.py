@@ -5,6 +5,7 @@ automatic decision (`on_decision`; the alerts work subscribes there to notify ow
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -17,8 +18,10 @@ from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.users.permissions import Permission, require
 
+from . import repository
 from .errors import PolicyChangeInvalidError
 from .models import CohortStatus, Rollout, RolloutEvent, RolloutStatus
+from .rollout_cohorts import cohort_targets
 from .rollouts import get_rollout
 from .schemas import AutopilotSettings
 
@@ -184,3 +187,30 @@ def event_view(event: RolloutEvent) -> dict[str, Any]:
         "explanation": event.explanation,
         "gates": event.gates,
     }
+
+
+async def member_waves(session: AnySession, user_id: uuid.UUID) -> list[dict[str, Any]]:
+    """For a member's portal: each promoted wave that reached them ("you are in wave 2 of the
+    Opus rollout"), with its models and when. Reads the member's own standing only."""
+    out = []
+    rollouts = (await session.execute(select(Rollout).order_by(Rollout.created_at))).scalars()
+    for rollout in list(rollouts):
+        for cohort in await repository.cohorts_of(session, rollout.id):
+            if cohort.status != CohortStatus.PROMOTED:
+                continue
+            _, in_groups, named = await cohort_targets(session, cohort)
+            if any(u.id == user_id for u in in_groups + named):
+                out.append(
+                    {
+                        "rollout": rollout.name,
+                        "wave": cohort.position + 1,
+                        "cohort": cohort.name,
+                        "models": list(cohort.models),
+                        "package": cohort.package,
+                        "since": cohort.promoted_at,
+                        "why": f"you are in wave {cohort.position + 1} ({cohort.name}) of the "
+                        f"{rollout.name} rollout",
+                    }
+                )
+                break
+    return out

@@ -273,6 +273,15 @@ async def test_a_large_wave_waits_for_a_persons_approval(
         {"name": "wave 2", "groups": [w2], "models": [OPUS]},
     ]
     assert (await client.post("/api/rollouts", json={"name": name, "cohorts": cohorts})).is_success
+    for bad in (
+        {"error_rate_pause": "5", "error_rate_rollback": "2"},
+        {"error_rate_pause": "1.234"},
+    ):
+        resp = await client.put(
+            f"/api/rollouts/{name}/autopilot", json={"on": True, "settings": bad}
+        )
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["error"]["code"] == "policy_change_invalid"
     settings = {
         "window_hours": 1,
         "error_rate_pause": None,

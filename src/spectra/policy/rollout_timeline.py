@@ -23,7 +23,7 @@ from .errors import PolicyChangeInvalidError
 from .models import CohortStatus, Rollout, RolloutEvent, RolloutStatus
 from .rollout_cohorts import cohort_targets
 from .rollouts import get_rollout
-from .schemas import AutopilotSettings
+from .schemas import AutopilotSettings, rate_bp
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,13 @@ async def set_autopilot(
     if settings is not None:
         if settings.end_hour <= settings.start_hour:
             raise PolicyChangeInvalidError("The allowed hours must end after they start.")
+        for field in ("error_rate", "refusal_rate"):
+            pause = rate_bp(getattr(settings, f"{field}_pause"), f"{field}_pause")
+            back = rate_bp(getattr(settings, f"{field}_rollback"), f"{field}_rollback")
+            if pause is not None and back is not None and back < pause:
+                raise PolicyChangeInvalidError(
+                    f"{field}_rollback must be at least {field}_pause (it is the wider bound)."
+                )
         found.autopilot_settings = settings.model_dump(mode="json")
     before = {"autopilot": found.autopilot, "status": found.status}
     found.autopilot = on

@@ -110,6 +110,10 @@ async def test_autopilot_switch_and_timeline_on_the_rollout_page(
     assert "Autopilot is on." in page.text
     assert '<tr data-kind="autopilot_on">' in page.text
     assert "Turn autopilot off" in page.text
+    approved = await b.post_form("/console/rollouts/opus/approve", {})
+    page = await b.get(approved.headers["location"])
+    assert "Cohort wave-1 is approved for the autopilot." in page.text
+    assert '<tr data-kind="approved">' in page.text
     await b.post_form("/console/rollouts/opus/autopilot", {"state": "off"})
     async with session_scope(runtime.db) as session:
         actions = (

@@ -4,7 +4,8 @@ same service functions as /api/rollouts.
 
 URLs: GET /console/rollouts, GET /console/rollouts-new (the create form), POST /console/rollouts,
 GET /console/rollouts/{rollout} (with its autopilot timeline), POST /console/rollouts/{rollout}/promote,
-POST /console/rollouts/{rollout}/rollback, POST /console/rollouts/{rollout}/autopilot (on/off).
+POST /console/rollouts/{rollout}/rollback, POST /console/rollouts/{rollout}/autopilot (on/off),
+POST /console/rollouts/{rollout}/approve (the next wave, for the autopilot).
 """
 
 from __future__ import annotations
@@ -110,6 +111,16 @@ async def autopilot(
     on = form.get("state") == "on"
     await rollout_timeline.set_autopilot(session, viewer.actor, rollout=rollout, on=on)
     return redirect(_back(rollout), ok=f"Autopilot is {'on' if on else 'off'}.")
+
+
+@router.post("/rollouts/{rollout}/approve")
+async def approve(
+    request: Request, viewer: AdminDep, session: SessionDep, rollout: str
+) -> Response:
+    """Approve the next wave for the autopilot (needed above its approval size)."""
+    await Form.read(request)
+    event = await rollout_timeline.approve_next(session, viewer.actor, rollout=rollout)
+    return redirect(_back(rollout), ok=f"Cohort {event.cohort} is approved for the autopilot.")
 
 
 COHORT_SLOTS = 4

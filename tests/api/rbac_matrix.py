@@ -782,6 +782,9 @@ MATRIX: dict[tuple[str, str], Case] = {
         POLICY_WRITE, _rollout({"confirm_without_dry_run": True})
     ),
     ("POST", "/api/rollouts/{rollout}/rollback"): Case(POLICY_WRITE, _rollout(promoted=True)),
+    ("PUT", "/api/rollouts/{rollout}/autopilot"): Case(POLICY_WRITE, _rollout({"on": True})),
+    ("POST", "/api/rollouts/{rollout}/approve"): Case(POLICY_WRITE, _rollout()),
+    ("GET", "/api/rollouts/{rollout}/timeline"): Case(READ_ALL, _rollout()),
 }
 
 

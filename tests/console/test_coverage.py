@@ -221,6 +221,12 @@ COVERAGE: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/api/rollouts/{rollout}/metrics"): ("GET", "/console/rollouts/{rollout}"),
     ("POST", "/api/rollouts/{rollout}/promote"): ("POST", "/console/rollouts/{rollout}/promote"),
     ("POST", "/api/rollouts/{rollout}/rollback"): ("POST", "/console/rollouts/{rollout}/rollback"),
+    ("GET", "/api/rollouts/{rollout}/timeline"): ("GET", "/console/rollouts/{rollout}"),
+    ("POST", "/api/rollouts/{rollout}/approve"): ("POST", "/console/rollouts/{rollout}/approve"),
+    ("PUT", "/api/rollouts/{rollout}/autopilot"): (
+        "POST",
+        "/console/rollouts/{rollout}/autopilot",
+    ),
 }
 
 # API routes with no console counterpart, each with the reason.

@@ -94,3 +94,56 @@ async def test_promote_is_refused_without_csrf(browser: Any, runtime: Runtime) -
     )
     assert response.status_code == 403
     assert await _status(runtime) == "pending"
+
+
+async def test_autopilot_switch_and_timeline_on_the_rollout_page(
+    browser: Any, runtime: Runtime
+) -> None:
+    await _rollout(runtime)
+    b = await browser(role="admin")
+    page = await b.get("/console/rollouts/opus")
+    assert 'id="timeline"' in page.text
+    assert "Turn autopilot on" in page.text
+    response = await b.post_form("/console/rollouts/opus/autopilot", {"state": "on"})
+    assert response.status_code == 303, response.text
+    page = await b.get(response.headers["location"])
+    assert "Autopilot is on." in page.text
+    assert '<tr data-kind="autopilot_on">' in page.text
+    assert "Turn autopilot off" in page.text
+    approved = await b.post_form("/console/rollouts/opus/approve", {})
+    page = await b.get(approved.headers["location"])
+    assert "Cohort wave-1 is approved for the autopilot." in page.text
+    assert '<tr data-kind="approved">' in page.text
+    await b.post_form("/console/rollouts/opus/autopilot", {"state": "off"})
+    async with session_scope(runtime.db) as session:
+        actions = (
+            await session.execute(
+                select(AuditEvent.action).where(AuditEvent.action == "rollouts.autopilot")
+            )
+        ).scalars()
+        assert len(list(actions)) == 2
+
+
+async def test_a_member_sees_the_wave_that_reached_them(browser: Any, runtime: Runtime) -> None:
+    async with session_scope(runtime.db) as session:
+        group = await make_group(session, name="Mobile")
+    member = await browser(role="member", group=group)
+    before = await member.get("/console/me")
+    assert 'id="my-rollouts"' not in before.text
+    async with session_scope(runtime.db) as session:
+        data = RolloutCreate.model_validate(
+            {
+                "name": "Opus",
+                "cohorts": [
+                    {"name": "pilot", "users": [member.user.email], "models": ["claude-opus-*"]},
+                    {"name": "mobile", "groups": ["Mobile"], "models": ["claude-opus-*"]},
+                ],
+            }
+        )
+        await rollouts_service.create_rollout(session, local_actor(), data=data)
+    admin = await browser(role="admin")
+    await admin.post_form(
+        "/console/rollouts/Opus/promote", {"cohort": "pilot", "confirm_without_dry_run": "on"}
+    )
+    page = await member.get("/console/me")
+    assert "you are in wave 1 (pilot) of the Opus rollout" in page.text

@@ -71,6 +71,8 @@ class MemberGrant(Base):
 
 class RolloutStatus:
     ACTIVE = "active"
+    PAUSED = "paused"
+    """Autopilot stopped on a breached gate; a person resumes it (`autopilot on`)."""
     COMPLETED = "completed"
 
 
@@ -95,6 +97,7 @@ class Rollout(IdMixin, Base):
             "(max_refusal_rate_bp >= 0 AND max_refusal_rate_bp <= 10000)",
             name="max_refusal_rate_range",
         ),
+        CheckConstraint("holdout_bp >= 0 AND holdout_bp <= 10000", name="holdout_range"),
     )
 
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -106,6 +109,13 @@ class Rollout(IdMixin, Base):
     """Gate: the previous cohort's error rate since its promotion, in basis points (1/100 %)."""
     max_refusal_rate_bp: Mapped[int | None] = mapped_column(Integer)
     """Gate: the previous cohort's refusal rate since its promotion, in basis points."""
+    holdout_bp: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Share of members (basis points, by the rollout's stable hash) left out of every
+    percentage cohort, as a lasting baseline."""
+    autopilot: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    """Promote, pause and roll back by itself (rollout_autopilot); off by default."""
+    autopilot_settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Window, minimum requests, gate bounds, allowed hours and days, freezes, approval size."""
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     created_by: Mapped[str] = mapped_column(String(320))
 
@@ -118,6 +128,9 @@ class RolloutCohort(IdMixin, Base):
         UniqueConstraint("rollout_id", "position"),
         UniqueConstraint("rollout_id", "name"),
         CheckConstraint("status IN ('pending', 'promoted', 'rolled_back')", name="status"),
+        CheckConstraint(
+            "percent_bp IS NULL OR (percent_bp > 0 AND percent_bp <= 10000)", name="percent_range"
+        ),
         CheckConstraint(
             "monthly_cap_micros IS NULL OR monthly_cap_micros >= 0", name="monthly_cap_nonnegative"
         ),
@@ -135,6 +148,12 @@ class RolloutCohort(IdMixin, Base):
     group_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     everyone: Mapped[bool] = mapped_column(Boolean, default=False)
     """The cohort is every group of the workspace (at promotion time)."""
+    percent_bp: Mapped[int | None] = mapped_column(Integer)
+    """A percentage cohort: this share (basis points) of its groups' (or everyone's) members,
+    picked by the rollout's stable hash; they get the models as grants, the groups are left as
+    they are. None = whole groups."""
+    exclude_user_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    exclude_group_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     models: Mapped[list[str]] = mapped_column(JSON, default=list)
     """Model patterns the cohort gets (added to its groups' allowed models, or granted)."""
     package: Mapped[str | None] = mapped_column(String(100))
@@ -148,6 +167,25 @@ class RolloutCohort(IdMixin, Base):
     rolled_back_at: Mapped[datetime | None] = mapped_column()
     undo: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """What the promotion changed and the state before it, so a rollback reverses it exactly."""
+
+
+class RolloutEvent(IdMixin, Base):
+    """One row of a rollout's timeline: a gate reading, a decision, who or what made it. An
+    automatic step carries a `step_key` unique per rollout, so it happens once across processes."""
+
+    __tablename__ = "rollout_events"
+    __table_args__ = (UniqueConstraint("rollout_id", "step_key"),)
+
+    rollout_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rollouts.id", ondelete="CASCADE"))
+    cohort: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32))
+    """gates, promote, pause, rollback, scheduled, approval_needed, approved, autopilot_on/off."""
+    step_key: Mapped[str | None] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(320))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    explanation: Mapped[str] = mapped_column(String(2000), default="")
+    gates: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
 
 
 class DraftStatus:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from pydantic import Field
+
 from spectra.kit.schema import AmountOut, IsoTime, ReadModel, ViewRead, money_pair, renamed
 
 
@@ -92,6 +94,11 @@ class RolloutRead(ViewRead):
     max_error_rate: str | None
     """Percent, two decimals."""
     max_refusal_rate: str | None
+    holdout: str | None = None
+    """Percent of members kept out of every percentage cohort, two decimals."""
+    autopilot: bool = False
+    autopilot_settings: dict[str, Any] = Field(default_factory=dict)
+    """The AutopilotSettings stored (defaults apply to what is missing)."""
     created_at: IsoTime
     created_by: str
 
@@ -103,6 +110,10 @@ class CohortRead(ViewRead):
     user_ids: list[str]
     group_ids: list[str]
     everyone: bool
+    percent: str | None = None
+    """A percentage cohort's share of its groups' (or everyone's) members, two decimals."""
+    exclude_user_ids: list[str] = Field(default_factory=list)
+    exclude_group_ids: list[str] = Field(default_factory=list)
     models: list[str]
     package: str | None
     monthly_cap: AmountOut | None = money_pair("monthly_cap")
@@ -116,6 +127,22 @@ class CohortRead(ViewRead):
 
 class RolloutDetailRead(RolloutRead):
     cohorts: list[CohortRead]
+
+
+class TimelineEventRead(ViewRead):
+    at: IsoTime
+    cohort: str | None
+    kind: str
+    """gates, promote, pause, rollback, scheduled, approval_needed, approved, autopilot_on/off."""
+    actor: str
+    outcome: str | None
+    explanation: str
+    gates: dict[str, Any]
+
+
+class RolloutTimelineRead(ViewRead):
+    rollout: RolloutDetailRead
+    events: list[TimelineEventRead]
 
 
 class WindowRead(ViewRead):

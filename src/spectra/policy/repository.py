@@ -366,3 +366,42 @@ async def usage_clients(
 
 def _is_status(status: str) -> Any:
     return case((UsageRecord.status == status, 1), else_=0)
+
+
+async def usage_latencies(
+    session: AsyncSession,
+    user_ids: list[uuid.UUID],
+    since: datetime,
+    until: datetime,
+    *,
+    limit: int = 50_000,
+) -> list[int]:
+    """Latencies (ms) of these users' records over [since, until) that have one, newest first."""
+    if not user_ids:
+        return []
+    stmt = (
+        select(UsageRecord.latency_ms)
+        .where(
+            UsageRecord.user_id.in_(user_ids),
+            UsageRecord.created_at >= since,
+            UsageRecord.created_at < until,
+            UsageRecord.latency_ms.is_not(None),
+        )
+        .order_by(UsageRecord.created_at.desc())
+        .limit(limit)
+    )
+    return [int(v) for v in (await session.execute(stmt)).scalars() if v is not None]
+
+
+async def usable_user_ids(session: AsyncSession, statuses: Sequence[str]) -> list[uuid.UUID]:
+    stmt = select(User.id).where(User.status.in_(list(statuses)))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def autopilot_rollout_ids(session: AsyncSession) -> list[uuid.UUID]:
+    stmt = (
+        select(Rollout.id)
+        .where(Rollout.autopilot.is_(True), Rollout.status != "completed")
+        .order_by(Rollout.created_at)
+    )
+    return list((await session.execute(stmt)).scalars())

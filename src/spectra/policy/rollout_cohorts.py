@@ -13,10 +13,10 @@ from spectra.kit.clock import utc_now
 from spectra.packages import service as packages_service
 from spectra.users.models import User
 
-from . import repository
+from . import repository, rollout_percent
 from .dryrun import PackageGain, Proposal
 from .errors import CohortNotFoundError, CohortOrderError
-from .models import CohortStatus, RolloutCohort
+from .models import CohortStatus, Rollout, RolloutCohort
 from .repository import GroupRules
 from .rollout_views import RolloutDetail
 
@@ -48,7 +48,8 @@ def find_cohort(
 async def cohort_targets(
     session: AnySession, cohort: RolloutCohort
 ) -> tuple[list[uuid.UUID], list[User], list[User]]:
-    """(group ids, members of those groups, members named one by one outside them)."""
+    """(group ids, members of those groups, members named one by one outside them). A
+    percentage cohort widens no group: its sample of members comes back as named members."""
     if cohort.everyone:
         group_ids = await repository.all_group_ids(session)
     else:
@@ -56,6 +57,18 @@ async def cohort_targets(
     in_groups = [
         u for u in await repository.users_in(session, group_ids=group_ids) if u.status in USABLE
     ]
+    if cohort.percent_bp is not None:
+        rollout = await session.get(Rollout, cohort.rollout_id)
+        picked = rollout_percent.sample(
+            cohort.rollout_id,
+            in_groups,
+            percent_bp=cohort.percent_bp,
+            holdout_bp=rollout.holdout_bp if rollout is not None else 0,
+            exclude_users={uuid.UUID(x) for x in cohort.exclude_user_ids},
+            exclude_groups={uuid.UUID(x) for x in cohort.exclude_group_ids},
+        )
+        chosen = set(picked.chosen)
+        return [], [], [u for u in in_groups if u.id in chosen]
     named = [
         u
         for u in await repository.users_in(

@@ -91,6 +91,7 @@ async def create_rollout(session: Session, actor: Actor, *, data: RolloutCreate)
         min_days=data.min_days,
         max_error_rate_bp=rate_bp(data.max_error_rate, "max_error_rate"),
         max_refusal_rate_bp=rate_bp(data.max_refusal_rate, "max_refusal_rate"),
+        holdout_bp=rate_bp(data.holdout, "holdout") or 0,
         created_by=actor.label,
         created_at=utc_now(),
     )
@@ -109,6 +110,26 @@ async def create_rollout(session: Session, actor: Actor, *, data: RolloutCreate)
             )
         if spec.package is not None:
             await packages_service.get_package(session, actor, name=spec.package)
+        percent_bp = rate_bp(spec.percent, f"cohort '{spec.name}' percent")
+        if percent_bp == 0:
+            raise PolicyChangeInvalidError(f"Cohort '{spec.name}' percent must be above 0.")
+        if percent_bp is None and (spec.exclude_users or spec.exclude_groups):
+            raise PolicyChangeInvalidError(
+                f"Cohort '{spec.name}' excludes members but takes whole groups; give it a "
+                "percent (100 for all of them) to exclude members or groups."
+            )
+        if percent_bp is not None and users:
+            raise PolicyChangeInvalidError(
+                f"Cohort '{spec.name}' is a percentage of groups or everyone; name members "
+                "in a cohort of their own."
+            )
+        excluded_users = await packages_service.resolve_users(
+            session, actor, emails=spec.exclude_users
+        )
+        excluded_groups = [
+            str((await users_service.get_group(session, actor, group=name)).id)
+            for name in spec.exclude_groups
+        ]
         cohort = RolloutCohort(
             rollout_id=rollout.id,
             position=position,
@@ -116,6 +137,9 @@ async def create_rollout(session: Session, actor: Actor, *, data: RolloutCreate)
             user_ids=[str(u.id) for u in users],
             group_ids=group_ids,
             everyone=spec.everyone,
+            percent_bp=percent_bp,
+            exclude_user_ids=[str(u.id) for u in excluded_users],
+            exclude_group_ids=excluded_groups,
             models=spec.models,
             package=spec.package,
             monthly_cap_micros=spec.monthly_cap,

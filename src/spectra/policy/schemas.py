@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from spectra.kit.money import format_amount
 from spectra.kit.schema import NonNegativeAmountIn
@@ -84,6 +84,13 @@ class CohortCreate(BaseModel):
     groups: list[str] = Field(default_factory=list)
     """Groups by name."""
     everyone: bool = False
+    percent: Decimal | None = None
+    """A percentage cohort: this share (e.g. 10 = 10 %) of the groups' or everyone's members,
+    picked by a stable hash; growing it later keeps those already in."""
+    exclude_users: list[str] = Field(default_factory=list)
+    """Members (by email) a percentage cohort never picks."""
+    exclude_groups: list[str] = Field(default_factory=list)
+    """Groups (by name) whose members a percentage cohort never picks."""
     models: list[str] = Field(default_factory=list)
     package: str | None = None
     monthly_cap: NonNegativeAmountIn | None = None
@@ -120,3 +127,47 @@ class RolloutCreate(BaseModel):
     max_error_rate: Decimal | None = None
     """Percent, e.g. 5 = 5 %."""
     max_refusal_rate: Decimal | None = None
+    holdout: Decimal | None = None
+    """Percent of members kept out of every percentage cohort (a lasting baseline)."""
+
+
+class Freeze(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class AutopilotSettings(BaseModel):
+    """How a rollout runs itself. Bounds are over the baseline (the members not yet in the
+    rollout, same period): rates in percentage points, spend per member in currency, p95 latency
+    in milliseconds; `*_pause` pauses the rollout, the wider `*_rollback` rolls the wave back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window_hours: int = Field(default=24, ge=1, le=24 * 90)
+    """The current wave's gates must hold this long after its promotion."""
+    min_requests: int = Field(default=100, ge=1)
+    """A gate counts only once the wave has made this many requests."""
+    error_rate_pause: Decimal | None = Decimal(2)
+    error_rate_rollback: Decimal | None = Decimal(10)
+    refusal_rate_pause: Decimal | None = Decimal(3)
+    refusal_rate_rollback: Decimal | None = None
+    spend_per_member_pause: NonNegativeAmountIn | None = None
+    spend_per_member_rollback: NonNegativeAmountIn | None = None
+    p95_latency_pause_ms: int | None = Field(default=None, ge=0)
+    p95_latency_rollback_ms: int | None = Field(default=None, ge=0)
+    start_hour: int = Field(default=9, ge=0, le=23)
+    end_hour: int = Field(default=17, ge=1, le=24)
+    days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+    """Weekdays promotions may happen on, Monday = 0, in the workspace time zone."""
+    freezes: list[Freeze] = Field(default_factory=list)
+    approval_above: int | None = Field(default=None, ge=0)
+    """A wave with more members than this waits for a person's approval."""
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[int]) -> list[int]:
+        if not value or any(not 0 <= d <= 6 for d in value):
+            raise ValueError("days are weekdays 0 (Monday) to 6 (Sunday), at least one")
+        return sorted(set(value))

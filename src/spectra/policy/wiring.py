@@ -1,9 +1,11 @@
-"""Start-up: load the policy snapshot and keep it fresh from the change feed."""
+"""Start-up: load the policy snapshot and keep it fresh from the change feed; the rollout
+autopilot job."""
 
 from __future__ import annotations
 
 from spectra.db.hub import Hub
 
+from . import rollout_autopilot
 from .snapshot import PolicyCache, set_current
 
 
@@ -16,5 +18,9 @@ def install(hub: Hub) -> None:
     async def stop() -> None:
         set_current(None)
 
+    async def autopilot() -> None:
+        await rollout_autopilot.run_autopilot(hub.db)
+
+    hub.jobs.register(rollout_autopilot.JOB_NAME, rollout_autopilot.INTERVAL_SECONDS, autopilot)
     hub.on_start.append(cache.load)
     hub.on_stop.append(stop)

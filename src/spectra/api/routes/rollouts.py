@@ -11,14 +11,17 @@ from pydantic import BaseModel, ConfigDict
 from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
 from spectra.kit.pagination import ListResource
 from spectra.policy import drafts as drafts_service
+from spectra.policy import rollout_timeline
 from spectra.policy import rollouts as rollouts_service
 from spectra.policy.reads import (
     CohortRead,
     RolloutDetailRead,
     RolloutMetricsRead,
     RolloutRead,
+    RolloutTimelineRead,
+    TimelineEventRead,
 )
-from spectra.policy.schemas import RolloutCreate
+from spectra.policy.schemas import AutopilotSettings, RolloutCreate
 
 router = APIRouter(prefix="/rollouts", tags=["rollouts"])
 
@@ -101,4 +104,39 @@ async def metrics(
 ) -> RolloutMetricsRead:
     return RolloutMetricsRead.model_validate(
         await rollouts_service.rollout_metrics(session, actor, rollout=rollout, days=days)
+    )
+
+
+class AutopilotChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    on: bool
+    settings: AutopilotSettings | None = None
+    """Replaces the stored settings; left out, they stay as they are."""
+
+
+@router.put("/{rollout}/autopilot")
+async def set_autopilot(
+    rollout: str, body: AutopilotChange, session: SessionDep, actor: ActorDep
+) -> RolloutRead:
+    """Switch the rollout's autopilot on (resuming it when paused) or off."""
+    found = await rollout_timeline.set_autopilot(
+        session, actor, rollout=rollout, on=body.on, settings=body.settings
+    )
+    return RolloutRead.model_validate(rollouts_service.rollout_view(found))
+
+
+@router.post("/{rollout}/approve")
+async def approve(rollout: str, session: SessionDep, actor: ActorDep) -> TimelineEventRead:
+    """Approve the next wave for the autopilot (needed above its `approval_above` size)."""
+    event = await rollout_timeline.approve_next(session, actor, rollout=rollout)
+    return TimelineEventRead.model_validate(rollout_timeline.event_view(event))
+
+
+@router.get("/{rollout}/timeline")
+async def timeline(rollout: str, session: ReadSessionDep, actor: ActorDep) -> RolloutTimelineRead:
+    """Waves, gate readings over time and each decision with who or what made it."""
+    data = await rollout_timeline.timeline(session, actor, rollout=rollout)
+    return RolloutTimelineRead.model_validate(
+        {"rollout": rollouts_service.detail_view(data["rollout"]), "events": data["events"]}
     )

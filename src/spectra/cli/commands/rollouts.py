@@ -20,7 +20,8 @@ rollouts_app = typer.Typer(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 COHORT_HELP = (
     "NAME:key=value;... with groups=A,B users=a@x,b@x models=P,Q package=NAME "
-    "monthly-cap=AMOUNT member-cap=AMOUNT everyone (repeat, in order)"
+    "monthly-cap=AMOUNT member-cap=AMOUNT everyone percent=N exclude-users=a@x "
+    "exclude-groups=A,B (repeat, in order)"
 )
 
 
@@ -39,13 +40,16 @@ def parse_cohort(spec: str) -> dict[str, Any]:
         "package": "package",
         "monthly-cap": "monthly_cap",
         "member-cap": "member_monthly_cap",
+        "percent": "percent",
+        "exclude-users": "exclude_users",
+        "exclude-groups": "exclude_groups",
     }
     for part in filter(None, (p.strip() for p in rest.split(";"))):
         key, eq, value = part.partition("=")
         key = key.strip()
         if key == "everyone" and not eq:
             cohort["everyone"] = True
-        elif key in ("groups", "users", "models"):
+        elif key in ("groups", "users", "models", "exclude-users", "exclude-groups"):
             cohort[keys[key]] = [v.strip() for v in value.split(",") if v.strip()]
         elif key in keys:
             cohort[keys[key]] = value.strip()
@@ -68,6 +72,10 @@ def create(
     max_refusal_rate: Annotated[
         str | None, typer.Option("--max-refusal-rate", help="Gate: percent, e.g. 10.")
     ] = None,
+    holdout: Annotated[
+        str | None,
+        typer.Option("--holdout", help="Percent kept out of every percentage cohort, e.g. 5."),
+    ] = None,
     file: Annotated[
         Path | None, typer.Option("--file", help="A JSON file with the cohorts instead.")
     ] = None,
@@ -80,6 +88,7 @@ def create(
         "min_days": min_days,
         "max_error_rate": max_error_rate,
         "max_refusal_rate": max_refusal_rate,
+        "holdout": holdout,
     }
     if file is not None:
         try:
@@ -105,7 +114,16 @@ def _show(data: dict[str, Any], as_json: bool) -> None:
     show_list(
         {"items": data["cohorts"]},
         as_json=False,
-        columns=("position", "name", "models", "package", "monthly_cap", "status", "promoted_at"),
+        columns=(
+            "position",
+            "name",
+            "percent",
+            "models",
+            "package",
+            "monthly_cap",
+            "status",
+            "promoted_at",
+        ),
     )
 
 
@@ -230,4 +248,58 @@ def metrics(
             "error %",
             "clients",
         ),
+    )
+
+
+@rollouts_app.command("autopilot")
+def autopilot(
+    state: Annotated[str, typer.Argument(help="on or off.")],
+    name: Annotated[str, typer.Argument(help="The rollout.")],
+    settings: Annotated[
+        Path | None,
+        typer.Option(
+            "--settings",
+            help="A JSON file of autopilot settings (window_hours, min_requests, "
+            "error_rate_pause, ..., start_hour, end_hour, days, freezes, approval_above).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Let the rollout promote, pause and roll back by itself (on), or stop it (off)."""
+    if state not in ("on", "off"):
+        fail("Say `on` or `off`.", 2)
+    body: dict[str, Any] = {"on": state == "on"}
+    if settings is not None:
+        try:
+            body["settings"] = json.loads(settings.read_text())
+        except (OSError, ValueError) as exc:
+            fail(f"Could not read {settings}: {exc}.", 2)
+    data = transport.api("PUT", f"/api/rollouts/{name}/autopilot", json=body)
+    if as_json:
+        print_json(data)
+    else:
+        console.print(f"autopilot {state} for {name} (status {data['status']})", markup=False)
+
+
+@rollouts_app.command("approve")
+def approve(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
+    """Approve the next wave for the autopilot (needed above its approval size)."""
+    data = transport.api("POST", f"/api/rollouts/{name}/approve")
+    if as_json:
+        print_json(data)
+    else:
+        console.print(f"approved cohort '{data['cohort']}' of {name}", markup=False)
+
+
+@rollouts_app.command("timeline")
+def timeline(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
+    """Waves, gate readings over time, and each decision with who or what made it."""
+    data = transport.api("GET", f"/api/rollouts/{name}/timeline")
+    if as_json:
+        print_json(data)
+        return
+    show_list(
+        {"items": data["events"]},
+        as_json=False,
+        columns=("at", "cohort", "kind", "actor", "outcome", "explanation"),
     )

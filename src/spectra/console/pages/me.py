@@ -37,6 +37,7 @@ from spectra.kit.clock import utc_now
 from spectra.kit.money import display
 from spectra.ledger import service as ledger_service
 from spectra.ledger.schemas import TransactionRead
+from spectra.policy import rollout_timeline
 from spectra.policy import service as policy_service
 from spectra.pool import service as pool_service
 from spectra.usage import reports
@@ -88,6 +89,7 @@ async def home(request: Request, viewer: ViewerDep, session: ReadSessionDep) -> 
         pool=status,
         chart=chart,
         refusals=await _my_refusals(session, viewer),
+        waves=await rollout_timeline.member_waves(session, viewer.user_id),
     )
 
 

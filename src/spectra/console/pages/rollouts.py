@@ -3,8 +3,9 @@ after each promotion), and the promote / roll back actions (confirmed, CSRF-chec
 same service functions as /api/rollouts.
 
 URLs: GET /console/rollouts, GET /console/rollouts-new (the create form), POST /console/rollouts,
-GET /console/rollouts/{rollout}, POST /console/rollouts/{rollout}/promote,
-POST /console/rollouts/{rollout}/rollback.
+GET /console/rollouts/{rollout} (with its autopilot timeline), POST /console/rollouts/{rollout}/promote,
+POST /console/rollouts/{rollout}/rollback, POST /console/rollouts/{rollout}/autopilot (on/off),
+POST /console/rollouts/{rollout}/approve (the next wave, for the autopilot).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from spectra.console.render import redirect, render
 from spectra.db.session import ReadSession
 from spectra.errors import ErrorKind, SpectraError
 from spectra.policy import drafts as drafts_service
+from spectra.policy import rollout_timeline
 from spectra.policy import rollouts as rollouts_service
 from spectra.policy.errors import RolloutExistsError
 from spectra.policy.schemas import RolloutCreate, rate_bp
@@ -54,6 +56,7 @@ async def show_rollout(
     metrics = await rollouts_service.rollout_metrics(
         session, viewer.actor, rollout=rollout, days=days
     )
+    history = await rollout_timeline.timeline(session, viewer.actor, rollout=rollout)
     return render(
         request,
         viewer,
@@ -63,6 +66,7 @@ async def show_rollout(
         rollout=metrics["rollout"],
         cohorts=metrics["cohorts"],
         days=days,
+        events=list(reversed(history["events"])),
     )
 
 
@@ -95,6 +99,28 @@ async def rollback(
         session, viewer.actor, rollout=rollout, cohort=form.get("cohort") or None
     )
     return redirect(_back(rollout), ok=f"Cohort {cohort.name} is rolled back.")
+
+
+@router.post("/rollouts/{rollout}/autopilot")
+async def autopilot(
+    request: Request, viewer: AdminDep, session: SessionDep, rollout: str
+) -> Response:
+    """Switch the autopilot on (resuming a paused rollout) or off; its settings stay as set
+    through the API or CLI."""
+    form = await Form.read(request)
+    on = form.get("state") == "on"
+    await rollout_timeline.set_autopilot(session, viewer.actor, rollout=rollout, on=on)
+    return redirect(_back(rollout), ok=f"Autopilot is {'on' if on else 'off'}.")
+
+
+@router.post("/rollouts/{rollout}/approve")
+async def approve(
+    request: Request, viewer: AdminDep, session: SessionDep, rollout: str
+) -> Response:
+    """Approve the next wave for the autopilot (needed above its approval size)."""
+    await Form.read(request)
+    event = await rollout_timeline.approve_next(session, viewer.actor, rollout=rollout)
+    return redirect(_back(rollout), ok=f"Cohort {event.cohort} is approved for the autopilot.")
 
 
 COHORT_SLOTS = 4

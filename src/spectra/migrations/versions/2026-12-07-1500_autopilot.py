@@ -1,7 +1,7 @@
 """rollouts: percentage cohorts (share, exclusions), a holdout, autopilot and a timeline
 
 Revision ID: 0028_autopilot
-Revises: 0019_pool_account_kinds
+Revises: 0024_budgets
 Create Date: 2026-12-07 15:00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import spectra.db.types
 
 revision: str = "0028_autopilot"
-down_revision: str | Sequence[str] | None = "0019_pool_account_kinds"
+down_revision: str | Sequence[str] | None = "0024_budgets"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

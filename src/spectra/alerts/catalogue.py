@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 BUDGET_EVENTS = ("group_cap", "member_cap", "package_allowance", "key_budget", "project_budget")
-"""Budget thresholds, by subject kind. `key_budget` and `project_budget` are detected by the
-budgets work when those budgets exist; the catalogue and the rules accept them already."""
+"""Budget thresholds, by subject kind. Group and member caps and package allowances are checked
+on each settlement batch (detect.check_budgets); key and project budgets by the detection sweep
+(budget_detect), per period."""
 
 DEFAULT_THRESHOLDS = (50, 80, 100)
 

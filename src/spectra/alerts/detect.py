@@ -42,12 +42,12 @@ class Touched:
     allowance_accounts: frozenset[uuid.UUID]
 
 
-def _day(at: datetime, time_zone: str) -> str:
+def day_label(at: datetime, time_zone: str) -> str:
     local = at.astimezone(ZoneInfo(time_zone))
     return f"{local:%b} {local.day}"
 
 
-def _money(micros: int, settings: WorkspaceSettings) -> str:
+def money_label(micros: int, settings: WorkspaceSettings) -> str:
     return f"{format_amount(micros)} {settings.currency}"
 
 
@@ -59,7 +59,7 @@ async def check_budgets(
     thresholds = settings.alert_threshold_list
     tz = settings.time_zone
     since = month_start(now, tz)
-    resets = _day(month_start(since + timedelta(days=32), tz), tz)
+    resets = day_label(month_start(since + timedelta(days=32), tz), tz)
     period = since.date().isoformat()
     group_ids = set(touched.group_ids) | {g for _, g in touched.members}
     groups = {
@@ -95,7 +95,7 @@ async def check_budgets(
                             "group_id": gid,
                             "title": f"Group {group.name} reached {p}% of its monthly cap",
                             "message": f"{p}% of the {group.name} group's monthly cap is used "
-                            f"({_money(spent, settings)} of {_money(cap, settings)}), "
+                            f"({money_label(spent, settings)} of {money_label(cap, settings)}), "
                             f"it resets {resets}.",
                             "data": {"spent_micros": spent, "cap_micros": cap, "period": period},
                         },
@@ -118,14 +118,14 @@ async def check_budgets(
                             "group_id": gid,
                             "title": f"{emails.get(uid, uid)} reached {p}% of the member cap",
                             "message": f"{p}% of your monthly spending cap is used "
-                            f"({_money(spent, settings)} of {_money(cap, settings)}), "
+                            f"({money_label(spent, settings)} of {money_label(cap, settings)}), "
                             f"it resets {resets}.",
                             "data": {"spent_micros": spent, "cap_micros": cap, "period": period},
                         },
                     )
                 )
     candidates += await _allowance_candidates(session, touched.allowance_accounts, settings)
-    return await _raise_new(session, candidates, tz)
+    return await raise_new(session, candidates, tz)
 
 
 async def _allowance_candidates(
@@ -158,7 +158,7 @@ async def _allowance_candidates(
         used = opening - balance
         period = assignment.period_starts_at.date().isoformat()
         resets = (
-            f", it resets {_day(assignment.period_ends_at, settings.time_zone)}"
+            f", it resets {day_label(assignment.period_ends_at, settings.time_zone)}"
             if assignment.period_ends_at
             else ""
         )
@@ -193,7 +193,7 @@ async def _emails(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, str
     return dict(rows.tuples().all())
 
 
-async def _raise_new(
+async def raise_new(
     session: Session, candidates: list[tuple[str, dict[str, object]]], time_zone: str
 ) -> int:
     seen = await repo.existing_dedupe_keys(session, [k for k, _ in candidates])
@@ -273,7 +273,7 @@ async def check_waiting(session: Session, settings: WorkspaceSettings, now: date
                     },
                 )
             )
-    return await _raise_new(session, candidates, settings.time_zone)
+    return await raise_new(session, candidates, settings.time_zone)
 
 
 async def check_keys_expiring(session: Session, settings: WorkspaceSettings, now: datetime) -> int:
@@ -291,7 +291,7 @@ async def check_keys_expiring(session: Session, settings: WorkspaceSettings, now
     candidates: list[tuple[str, dict[str, object]]] = []
     for key in rows.scalars():
         assert key.expires_at is not None
-        when = _day(key.expires_at, settings.time_zone)
+        when = day_label(key.expires_at, settings.time_zone)
         label = key.name or key.prefix
         candidates.append(
             (
@@ -308,7 +308,7 @@ async def check_keys_expiring(session: Session, settings: WorkspaceSettings, now
                 },
             )
         )
-    return await _raise_new(session, candidates, settings.time_zone)
+    return await raise_new(session, candidates, settings.time_zone)
 
 
 async def check_pool(session: Session, settings: WorkspaceSettings, now: datetime) -> int:
@@ -341,7 +341,7 @@ async def check_pool(session: Session, settings: WorkspaceSettings, now: datetim
                 },
             )
         )
-    return await _raise_new(session, candidates, settings.time_zone)
+    return await raise_new(session, candidates, settings.time_zone)
 
 
 async def wallet_low(
@@ -365,8 +365,8 @@ async def wallet_low(
         if account is None:
             continue
         is_user = account.kind == "user_wallet"
-        balance = _money(notice["balance_micros"], settings)
-        threshold = _money(notice["threshold_micros"], settings)
+        balance = money_label(notice["balance_micros"], settings)
+        threshold = money_label(notice["threshold_micros"], settings)
         whose = "Your wallet" if is_user else "The group wallet"
         candidates.append(
             (
@@ -387,4 +387,4 @@ async def wallet_low(
                 },
             )
         )
-    return await _raise_new(session, candidates, settings.time_zone)
+    return await raise_new(session, candidates, settings.time_zone)

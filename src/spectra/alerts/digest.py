@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from spectra.alerts.detect import _raise_new
+from spectra.alerts.detect import raise_new
 from spectra.audit.actor import SYSTEM
 from spectra.db.session import Session
 from spectra.usage import forecasts
@@ -29,7 +29,7 @@ async def check_forecasts(session: Session, settings: WorkspaceSettings, now: da
         candidates += _runway(groups, settings, local, report["currency"])
     if settings.alert_digest is not None:
         candidates.append(_digest(groups, settings.alert_digest, local, report["currency"]))
-    return await _raise_new(session, candidates, settings.time_zone)
+    return await raise_new(session, candidates, settings.time_zone)
 
 
 def _runway(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spectra.alerts import deliver, detect, digest, handlers, service
+from spectra.alerts import budget_detect, deliver, detect, digest, handlers, service
 from spectra.audit import anchors as audit_anchors
 from spectra.db.hub import Hub
 from spectra.db.session import session_scope
@@ -78,6 +78,9 @@ async def run_detection(hub: Hub) -> int:
         raised += await detect.check_waiting(session, settings, now)
         raised += await detect.check_keys_expiring(session, settings, now)
         raised += await detect.check_pool(session, settings, now)
+        budgets = await budget_detect.key_budget_candidates(session, settings, now)
+        budgets += await budget_detect.project_budget_candidates(session, settings, now)
+        raised += await detect.raise_new(session, budgets, settings.time_zone)
     return raised
 
 

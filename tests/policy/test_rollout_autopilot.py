@@ -15,6 +15,7 @@ from tests.factories import make_group, make_user
 from tests.fakes.upstream import Fail, FakeUpstream
 from tests.gateway.world import OWNER, UPSTREAM_KEY, World, build_world
 
+from spectra.alerts.models import Alert
 from spectra.audit.models import AuditEvent
 from spectra.db.session import Session, read_scope, session_scope
 from spectra.keys import service as keys_service
@@ -240,6 +241,21 @@ async def test_three_waves_promote_pause_and_roll_back_by_themselves(
     assert "error rate 66.66% vs baseline 0.00%" in gate["explanation"]
     assert heard == ["promote", "pause", "rollback"]
     remove()
+    async with read_scope(runtime.db) as session:
+        raised = (
+            await session.execute(
+                select(Alert.event, Alert.title)
+                .where(Alert.event.like("rollout_%"))
+                .order_by(Alert.created_at)
+            )
+        ).all()
+    # each decision reaches the alert channels and inboxes once
+    assert [event for event, _ in raised] == [
+        "rollout_promoted",
+        "rollout_paused",
+        "rollout_rolled_back",
+    ]
+    assert "wave 2" in raised[0][1]
 
     resp = await client.get(f"/api/rollouts/{name}/timeline")
     assert resp.status_code == 200, resp.text

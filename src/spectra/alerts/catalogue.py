@@ -43,6 +43,10 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("pool_degraded", "An upstream account needs attention or the pool is degraded."),
         EventSpec("settlement_backlog", "Settlements wait to be written (the gateway refuses)."),
         EventSpec("audit_broken", "The audit chain failed verification."),
+        EventSpec("rollout_promoted", "The rollout autopilot promoted a wave."),
+        EventSpec("rollout_paused", "The rollout autopilot paused a rollout (a gate breached)."),
+        EventSpec("rollout_rolled_back", "The rollout autopilot rolled a wave back."),
+        EventSpec("rollout_approval_needed", "A rollout wave waits for a person's approval."),
         EventSpec("test", "A test message sent by an admin."),
     )
 }

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from spectra.alerts import budget_detect, deliver, detect, digest, handlers, service
+from spectra.alerts import budget_detect, deliver, detect, digest, handlers, rollouts, service
 from spectra.audit import anchors as audit_anchors
 from spectra.db.hub import Hub
 from spectra.db.session import session_scope
 from spectra.kit.clock import utc_now
+from spectra.policy import rollout_timeline
 from spectra.workspace.cache import settings_cache
 
 DELIVER_JOB = "alerts.deliver"
@@ -41,7 +42,10 @@ def install(hub: Hub) -> None:
     async def forecast_job() -> None:
         await run_forecast_alerts(hub)
 
+    stop_listening = rollout_timeline.on_decision(rollouts.rollout_decided)
+
     async def stop() -> None:
+        stop_listening()
         await deliverer.wait_idle()
 
     async def on_audit(event: str, body: dict[str, Any]) -> None:

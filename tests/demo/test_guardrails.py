@@ -92,9 +92,12 @@ class TestDemoGuardrails:
             mobile = await users_service.get_group(session, me, group=guardrails.CAP_GROUP)
             view = await rollout_timeline.timeline(session, me, rollout=guardrails.ROLLOUT)
         # The project: a monthly budget, its members' keys, and the history's requests on it.
-        assert project.monthly_budget_micros is not None and project.monthly_budget_micros > 0
+        assert project.monthly_budget_micros is not None
+        assert project.monthly_budget_micros > 0
         assert project.mode == "soft"
-        assert sorted(project.members) == sorted(f"{h}@{DOMAIN}" for h in guardrails.PROJECT_MEMBERS)
+        assert sorted(project.members) == sorted(
+            f"{h}@{DOMAIN}" for h in guardrails.PROJECT_MEMBERS
+        )
         senders = {t.handle for t in plan(seeded.start, days=30, volume=0.06)}
         assert len(project.keys) == len(senders & set(guardrails.PROJECT_MEMBERS)) > 0
         assert carried > 0

@@ -33,7 +33,7 @@ from spectra.runtime import Runtime
 from spectra.users import service as users_service
 from spectra.workspace.cache import settings_cache
 
-from .workspace import DOMAIN, DemoWorkspace, actor
+from .workspace import DOMAIN, actor
 
 PROJECT = "mobile-app"
 PROJECT_MEMBERS = ("tom", "aisha", "diego", "yuki")
@@ -147,32 +147,34 @@ async def ensure_rollout(session: Session) -> None:
 def _sized(spent: int, share: int) -> int:
     """The limit that `spent` is about `share`% of, rounded up to the cent (integer math)."""
     exact = -(-spent * 100 // share)
-    return max(-(-exact // _CENT) * _CENT, _CENT)
+    return -(-exact // _CENT) * _CENT
 
 
 async def size_budgets(runtime: Runtime) -> None:
-    """Set the Mobile cap and the project budget from this month's spend, unless already set."""
+    """Set the Mobile cap and the project budget from this month's spend, unless already set.
+    Without spend this month yet (a demo started on the 1st), both wait for a later run: a cap
+    sized from nothing would refuse the group's first request."""
     me = actor()
     settings = settings_cache.current
     since = month_start(utc_now(), settings.time_zone)
     async with session_scope(runtime.db) as session:
         group = await users_service.get_group(session, me, group=CAP_GROUP)
-        if group.monthly_cap_micros is None:
-            by_group, _ = await spend_since(session, since, group_ids=[group.id])
-            cap = _sized(by_group.get(group.id, 0), CAP_SHARE)
-            await users_service.update_group(
-                session, me, group=group.id, monthly_cap_micros=cap
-            )
+        by_group, _ = await spend_since(session, since, group_ids=[group.id])
+        spent = by_group.get(group.id, 0)
+        if group.monthly_cap_micros is None and spent > 0:
+            cap = _sized(spent, CAP_SHARE)
+            await users_service.update_group(session, me, group=group.id, monthly_cap_micros=cap)
         try:
             project = await projects.get_project(session, me, name=PROJECT)
         except ProjectNotFoundError:
             project = None
         if project is not None and project.monthly_budget_micros is None:
             report = await projects.project_report(session, me, name=PROJECT, since=since)
-            budget = _sized(report.cost_micros, PROJECT_SHARE)
-            await projects.set_project_budget(
-                session, me, name=PROJECT, fields={"budget"}, budget_micros=budget
-            )
+            if report.cost_micros > 0:
+                budget = _sized(report.cost_micros, PROJECT_SHARE)
+                await projects.set_project_budget(
+                    session, me, name=PROJECT, fields={"budget"}, budget_micros=budget
+                )
     await runtime.feed.poll_once()
 
 

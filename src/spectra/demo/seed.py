@@ -311,7 +311,7 @@ def _milestones(
 
     return [
         Milestone(at(2, 9), "code batch", code_batch),
-        Milestone(at(days - 6, 10), "Opus rollout pilot on autopilot", rollout),
+        Milestone(at(max(days - 6, 0), 10), "Opus rollout pilot on autopilot", rollout),
         Milestone(at(days - 3, 15), "four-eyes recharge", four_eyes_recharge),
         Milestone(at(days - 2, 11), "member recharge request", member_request),
     ]

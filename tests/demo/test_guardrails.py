@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
+from urllib.parse import quote
 
+import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
@@ -21,7 +24,7 @@ from spectra.demo import guardrails
 from spectra.demo.history import plan
 from spectra.demo.seed import SeedReport, seed
 from spectra.demo.upstream import DemoUpstream
-from spectra.demo.workspace import DOMAIN
+from spectra.demo.workspace import DEFAULT_PASSWORD, DOMAIN
 from spectra.policy import rollout_timeline
 from spectra.policy.models import RolloutEvent
 from spectra.runtime import Runtime
@@ -153,3 +156,27 @@ class TestDemoGuardrails:
                 session, local_actor(), rollout=guardrails.ROLLOUT
             )
         assert rollouts["rollout"].rollout.autopilot is True
+
+    async def test_the_owner_sees_them_in_the_console(
+        self, clock: datetime, runtime: Runtime, app: Any, upstream: DemoUpstream
+    ) -> None:
+        await _seed(runtime, upstream)
+
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://spectra.test") as web:
+            signed_in = await web.post(
+                "/console/login", data={"email": OWNER, "password": DEFAULT_PASSWORD}
+            )
+            assert signed_in.status_code == 303, signed_in.text
+            centre = await web.get("/console/notifications")
+            rollout = await web.get(f"/console/rollouts/{quote(guardrails.ROLLOUT)}")
+            project = await web.get(f"/console/projects/{guardrails.PROJECT}")
+
+        assert centre.status_code == 200, centre.text
+        assert "Group Mobile reached 80% of its monthly cap" in centre.text
+        assert f"Project {guardrails.PROJECT} reached 50% of its monthly budget" in centre.text
+        assert rollout.status_code == 200, rollout.text
+        assert '<dd id="rollout-autopilot">on</dd>' in rollout.text
+        assert 'data-kind="autopilot_on"' in rollout.text
+        assert project.status_code == 200, project.text
+        assert "tom@demo.spectra.local" in project.text

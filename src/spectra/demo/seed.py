@@ -28,6 +28,7 @@ from spectra.users import service as users_service
 from spectra.users.errors import GroupNotFoundError
 from spectra.workspace import service as workspace_service
 
+from . import guardrails
 from .history import Milestone, ProgressFn, Turn, plan, replay, request_prefix
 from .workspace import (
     DEFAULT_PASSWORD,
@@ -107,6 +108,7 @@ async def seed(
             runtime, upstream_url=upstream_url, owner_email=owner_email, password=password
         )
         await _four_eyes(runtime)
+        await _guardrails(runtime)
         _step(progress, "Creating the workspace", 1, 1)
         turns = [t for t in plan(start, days=days, volume=volume) if t.at < now]
         todo = await _not_yet_sent(runtime, turns, start)
@@ -122,10 +124,15 @@ async def seed(
             progress=progress,
         )
         lent.give_back()
+        await _rollout(runtime)  # a database seeded before the rollout existed gets it now
         await run_renewals(runtime.db)
         _step(progress, "Rolling usage up", 0, 1)
         await run_rollups(runtime.db, lag=timedelta(0))
         _step(progress, "Rolling usage up", 1, 1)
+        _step(progress, "Checking budgets for alerts", 0, 1)
+        await guardrails.size_budgets(runtime)
+        await guardrails.detect_once(runtime)
+        _step(progress, "Checking budgets for alerts", 1, 1)
         secret = await _quickstart_key(runtime, workspace)
     return SeedReport(
         owner_email=owner_email,
@@ -182,6 +189,20 @@ async def _four_eyes(runtime: Runtime) -> None:
     await runtime.feed.poll_once()
 
 
+async def _guardrails(runtime: Runtime) -> None:
+    """The project (before the history, so its keys' requests carry it) and the alert rules."""
+    async with session_scope(runtime.db) as session:
+        await guardrails.ensure_project(session)
+        await guardrails.ensure_rules(session)
+    await runtime.feed.poll_once()
+
+
+async def _rollout(runtime: Runtime) -> None:
+    async with session_scope(runtime.db) as session:
+        await guardrails.ensure_rollout(session)
+    await runtime.feed.poll_once()
+
+
 async def _renewals(runtime: Runtime) -> None:
     await run_renewals(runtime.db)
 
@@ -205,13 +226,14 @@ class _Keys:
             )
             existing = next((k for k in page.items if k.name == KEY_NAME), None)
             if existing is None:
-                _, secret = await keys_service.create_key(
+                key, secret = await keys_service.create_key(
                     session, actor(), user_id=user_id, name=KEY_NAME
                 )
             else:
-                _, secret = await keys_service.rotate_key(
+                key, secret = await keys_service.rotate_key(
                     session, actor(), key_id=existing.id, grace=timedelta(0)
                 )
+            await guardrails.attribute_key(session, handle, key.id)
         await self.runtime.feed.poll_once()
         self.secrets[handle] = secret
         return secret
@@ -284,8 +306,12 @@ def _milestones(
     def at(day: int, hour: int) -> datetime:
         return start + timedelta(days=min(day, days - 1), hours=hour)
 
+    async def rollout() -> None:
+        await _rollout(runtime)
+
     return [
         Milestone(at(2, 9), "code batch", code_batch),
+        Milestone(at(max(days - 6, 0), 10), "Opus rollout pilot on autopilot", rollout),
         Milestone(at(days - 3, 15), "four-eyes recharge", four_eyes_recharge),
         Milestone(at(days - 2, 11), "member recharge request", member_request),
     ]

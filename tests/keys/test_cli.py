@@ -68,7 +68,7 @@ def test_keys_create_prints_the_secret_once_and_list_never_does(data_dir: Path) 
         "keys", "create", "--user", email, "--name", "laptop", "--scope", "claude-*", "--json"
     )
     assert created.exit_code == 0, created.output
-    body = json.loads(created.output)
+    body = json.loads(created.stdout)
     assert body["secret"].startswith("sk-spectra-")
     assert body["user_email"] == email
     table = spectra("keys", "create", "--user", email)
@@ -76,7 +76,7 @@ def test_keys_create_prints_the_secret_once_and_list_never_does(data_dir: Path) 
     assert "shown once" in table.output
     assert "sk-spectra-" in table.output
     listed = spectra("keys", "list", "--user", email, "--json")
-    page = json.loads(listed.output)
+    page = json.loads(listed.stdout)
     assert len(page["items"]) == 2
     assert page["next_cursor"] is None
     assert body["secret"] not in listed.output
@@ -87,15 +87,15 @@ def test_keys_create_prints_the_secret_once_and_list_never_does(data_dir: Path) 
 
 def test_keys_revoke_and_rotate(data_dir: Path) -> None:
     email = make_cli_user()
-    first = json.loads(spectra("keys", "create", "--user", email, "--json").output)
+    first = json.loads(spectra("keys", "create", "--user", email, "--json").stdout)
     rotated = spectra("keys", "rotate", first["id"], "--grace-hours", "0", "--json")
     assert rotated.exit_code == 0, rotated.output
-    new = json.loads(rotated.output)
+    new = json.loads(rotated.stdout)
     assert new["secret"] != first["secret"]
     assert new["rotated_from_id"] == first["id"]
     revoked = spectra("keys", "revoke", new["id"], "--reason", "test", "--json")
     assert revoked.exit_code == 0
-    assert json.loads(revoked.output)["status"] == "revoked"
+    assert json.loads(revoked.stdout)["status"] == "revoked"
     statuses = {str(k.id): k.status for k in rows(MemberKey)}
     assert statuses[new["id"]] == "revoked"
     again = spectra("keys", "revoke", new["id"])
@@ -109,15 +109,15 @@ def test_tokens_create_list_and_revoke(data_dir: Path) -> None:
         "tokens", "create", "--user", email, "--read-only", "--expires", "2099-12-31", "--json"
     )
     assert created.exit_code == 0, created.output
-    body = json.loads(created.output)
+    body = json.loads(created.stdout)
     assert body["secret"].startswith("st-spectra-")
     assert body["read_only"] is True
     assert body["expires_at"].startswith("2100-01-01")
     listed = spectra("tokens", "list", "--json")
-    assert [t["id"] for t in json.loads(listed.output)["items"]] == [body["id"]]
+    assert [t["id"] for t in json.loads(listed.stdout)["items"]] == [body["id"]]
     assert body["secret"] not in listed.output
     revoked = spectra("tokens", "revoke", body["id"], "--json")
-    assert json.loads(revoked.output)["status"] == "revoked"
+    assert json.loads(revoked.stdout)["status"] == "revoked"
     [stored] = rows(AdminToken)
     assert stored.status == "revoked"
     assert stored.is_read_only

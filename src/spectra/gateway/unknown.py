@@ -9,6 +9,7 @@ only a wrong guess beyond those (such as /v1 twice) ends here.
 
 from __future__ import annotations
 
+from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
 from spectra.errors import ErrorKind, SpectraError
@@ -47,6 +48,15 @@ def unknown_path_sentence(method: str, path: str, base: str) -> str:
 
 class UnknownPathEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # A known path asked with another method (GET /v1/messages) is a 405, as before this
+        # catch-all existed: the route ahead of it that matches the path answers it.
+        router = getattr(scope.get("app"), "router", None)
+        for route in getattr(router, "routes", ()):
+            if getattr(route, "endpoint", None) is self:
+                break
+            if route.matches(scope)[0] is Match.PARTIAL:
+                await route.handle(scope, receive, send)
+                return
         path = scope["path"]
         error = UnknownPathError(unknown_path_sentence(scope["method"], path, _base(scope)))
         await refusals.send_refusal(

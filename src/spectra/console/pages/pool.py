@@ -16,9 +16,9 @@ from fastapi import APIRouter, Request
 from pydantic import SecretStr, ValidationError
 from starlette.responses import HTMLResponse, Response
 
+from spectra.console import pool_kinds
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, require_recent_auth
 from spectra.console.forms import Form, field_errors
-from spectra.console.pages import pool_kinds
 from spectra.console.render import environment, redirect, render
 from spectra.errors import SpectraError
 from spectra.kit.clock import utc_now

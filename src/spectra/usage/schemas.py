@@ -145,6 +145,9 @@ class PriceSet(BaseModel):
     """Per THOUSAND web search calls (genai-prices', else 10 USD converted, when omitted)."""
     effective_from: datetime | None = None
     """When it takes effect (UTC); now when omitted."""
+    account: str | None = Field(default=None, min_length=1, max_length=100)
+    """A pool account's name: the price applies only when that account serves the model (its
+    override is named `@<account>/<model>`)."""
 
 
 def _decimal_text(value: Decimal) -> str:

@@ -18,6 +18,8 @@ from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
 from spectra.kit.money import parse_amount, to_decimal
 from spectra.kit.pagination import Page
+from spectra.pool import repository as pool_repository
+from spectra.pool.errors import AccountNotFoundError
 from spectra.usage import defaults, repository
 from spectra.usage.clients import CLIENT_FAMILIES
 from spectra.usage.errors import (
@@ -30,7 +32,13 @@ from spectra.usage.models import USAGE_STATUSES, PriceOverride, UsageRecord
 from spectra.usage.pricing import resolve_cache_write_1h
 from spectra.usage.schemas import PriceRead, PriceTierRead, UsageRecordCreate
 from spectra.usage.statements import leads_subject
-from spectra.usage.table import OverrideView, PriceTable
+from spectra.usage.table import (
+    ACCOUNT_PREFIX,
+    OverrideView,
+    PriceTable,
+    account_key,
+    split_account_key,
+)
 from spectra.users import service as users_service
 from spectra.users.permissions import Permission, allows, require
 from spectra.users.scope import led_groups
@@ -60,8 +68,13 @@ async def set_price(
     effective_from: datetime | None = None,
     cache_write_1h: Decimal | str | None = None,
     web_search: Decimal | str | None = None,
+    account: str | None = None,
 ) -> PriceRead:
     """Set a model's price per million tokens (workspace currency) from `effective_from` (now).
+
+    With `account` (a pool account's name), the price applies only when that account serves
+    the model (an override named `@<account>/<model>`, before the provider's and the default);
+    an unknown account raises `pool_account_not_found`.
 
     A new price version: earlier ones stay in history. Omitted cache prices are filled in now,
     from genai-prices when it knows the model, else at the input price (see
@@ -71,6 +84,20 @@ async def set_price(
     name = model.strip().lower()
     if not name or len(name) > 200 or any(c.isspace() for c in name):
         raise InvalidPriceError("The model name must be one word of at most 200 characters.")
+    provider_kind: str | None = None
+    if name.startswith(ACCOUNT_PREFIX):
+        raise InvalidPriceError(
+            "A model name cannot start with '@'; set an account's price with --account NAME.",
+            field="model",
+        )
+    if account is not None:
+        found = await pool_repository.find_by_name(session, account)
+        if found is None:
+            raise AccountNotFoundError(f"No pool account is named '{account}'.", account=account)
+        provider_kind = found.provider
+        name = account_key(found.name_key, name)
+        if len(name) > 200:
+            raise InvalidPriceError("The account and model names together are too long.")
     input_price = _parse_price(input, "input")
     output_price = _parse_price(output, "output")
     read = _parse_optional(cache_read, "cache_read")
@@ -91,11 +118,14 @@ async def set_price(
     settings = await workspace_service.get_settings(session)
     notes = []
     if read is None or write is None or write_1h is None or searches is None:
-        kind, _, bare = name.rpartition("/")
+        plain = split_account_key(name)[1]
+        kind, _, bare = plain.rpartition("/")
+        if provider_kind is not None and not kind:  # an account's price: its provider's default
+            kind = provider_kind
         if kind in defaults.PROVIDER_PRICES:  # `bedrock/claude-sonnet-4-5`: that provider's price
             known = defaults.default_price(bare, when, provider=kind)
         else:
-            known = defaults.default_price(name, when)
+            known = defaults.default_price(plain, when)
         converted = (
             known.in_currency(name, currency=settings.currency, usd_rate=settings.usd_rate_decimal)
             if known is not None

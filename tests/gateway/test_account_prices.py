@@ -15,7 +15,11 @@ from spectra.usage import service as usage_service
 
 from .world import ANTHROPIC_MODEL, OWNER, World, expected_cost
 
-BODY = {"model": ANTHROPIC_MODEL, "max_tokens": 1000, "messages": [{"role": "user", "content": "hi"}]}
+BODY = {
+    "model": ANTHROPIC_MODEL,
+    "max_tokens": 1000,
+    "messages": [{"role": "user", "content": "hi"}],
+}
 # World prices Sonnet at 3/15 per million: the hold for 1000 output tokens is about $0.015.
 # The negotiated account's 9/45 holds about $0.045; a $0.03 balance covers only the others.
 THIN = "0.03"

@@ -24,7 +24,6 @@ from spectra.usage.pricing import (
 )
 from spectra.workspace import service as workspace_service
 
-
 ACCOUNT_PREFIX = "@"
 """An override named `@<account>/<model>` prices `model` only when that pool account serves it
 (account names have no `@` or `/`; plain model names may not start with `@`)."""
@@ -200,9 +199,16 @@ class PriceTable:
         rate = Decimal(1) if currency.upper() == "USD" else usd_rate
         return DEFAULT_WEB_SEARCH_PER_THOUSAND_USD * rate
 
-    def require_price(self, model: str, at: datetime, *, provider: str | None = None) -> Price:
+    def require_price(
+        self,
+        model: str,
+        at: datetime,
+        *,
+        provider: str | None = None,
+        account: str | None = None,
+    ) -> Price:
         """Like `price_for`, but an unpriced model raises `ModelUnpricedError` (`model_unpriced`)."""
-        price = self.price_for(model, at, provider=provider)
+        price = self.price_for(model, at, provider=provider, account=account)
         if price is None:
             raise ModelUnpricedError.for_model(model)
         return price

@@ -34,11 +34,11 @@ async def test_an_admin_sets_one_hour_cache_write_and_web_search_prices(
     row = admin.locator("#prices tr", has_text="claude-browser-test")
     await expect(row).to_be_visible()
     cells = row.locator("td")
-    # Model, source, input, output, cache read, 5-minute write, 1-hour write, web search.
-    await expect(cells.nth(6)).to_have_text(re.compile(r"^\s*6\.50*\s*$"))
-    await expect(cells.nth(7)).to_have_text(re.compile(r"^\s*12(\.0*)?\s*$"))
+    # Model, account, source, input, output, cache read, 5-minute write, 1-hour write, web search.
+    await expect(cells.nth(7)).to_have_text(re.compile(r"^\s*6\.50*\s*$"))
+    await expect(cells.nth(8)).to_have_text(re.compile(r"^\s*12(\.0*)?\s*$"))
     # Omitted: the 5-minute write falls back to the input price (no genai-prices entry).
-    await expect(cells.nth(5)).to_have_text(re.compile(r"^\s*3(\.0*)?\s*$"))
+    await expect(cells.nth(6)).to_have_text(re.compile(r"^\s*3(\.0*)?\s*$"))
     await expect(admin.locator("#prices thead")).to_contain_text("Cache write 1h")
     await shot(admin, "prices-one-hour-cache-write")
     await admin.goto("/console/usage")
@@ -78,9 +78,10 @@ async def test_an_admin_sets_a_price_for_one_pool_account(site: Site, new_page: 
     await form.get_by_label("Output per 1M").fill("8")
     await form.get_by_label("Pool account (optional)").fill("Azure EU")
     await form.get_by_role("button", name="Set price").click()
-    row = admin.locator("#prices tr", has_text="@azure eu/gpt-5")
+    row = admin.locator("#prices tr", has_text="Azure EU")
     await expect(row).to_be_visible()
-    await expect(row.locator("td").nth(3)).to_have_text(re.compile(r"^\s*8(\.0*)?\s*$"))
+    await expect(row.locator("td").nth(0)).to_have_text("gpt-5")
+    await expect(row.locator("td").nth(4)).to_have_text(re.compile(r"^\s*8(\.0*)?\s*$"))
     await shot(admin, "prices-account-override")
 
 

@@ -188,17 +188,19 @@ def test_a_price_for_one_pool_account_both_ways(
     cli.ok("pool", "add", "--name", "azure-us", *add)
     price = ["--input", "2", "--output", "8", "--json"]
     local, _ = cli.both(
-        ["prices", "set", "gpt-5", "--account", "Azure EU", *price],
+        ["prices", "set", "gpt-5", "--account", "azure eu", *price],
         ["prices", "set", "gpt-5", "--account", "azure-us", *price],
-        names=("@azure eu/gpt-5", "@azure-us/gpt-5"),
+        names=("Azure EU", "azure-us"),
     )
-    assert (local["model"], local["input"], local["source"]) == (
-        "@azure eu/gpt-5",
-        "2.00",
-        "override",
-    )
-    listed = cli.ok("prices", "list", "--model", "@azure eu/gpt-5", "--json")["items"]
-    assert [(p["model"], p["output"]) for p in listed] == [("@azure eu/gpt-5", "8.00")]
+    assert (local["model"], local["account"], local["input"]) == ("gpt-5", "Azure EU", "2.00")
+    # The price follows the account when it is renamed (it is keyed by the account's id).
+    cli.ok("pool", "edit", "Azure EU", "--name", "Azure West")
+    listed = cli.ok("prices", "list", "--model", "gpt-5", "--json")["items"]
+    assert sorted((p["account"] or "", p["output"]) for p in listed if p["account"]) == [
+        ("Azure West", "8.00"),
+        ("azure-us", "8.00"),
+    ]
+    assert [p["source"] for p in listed if not p["account"]] == ["genai-prices"]
     refused, _ = cli.both_fail("prices", "set", "gpt-5", "--account", "nobody", *price)
     assert "nobody" in refused.err
     at, _ = cli.both_fail("prices", "set", "@azure-us/gpt-5", *price)

@@ -212,10 +212,10 @@ def served_price(gw: Gateway, admission: Admission, selection: Selection) -> Pri
     kind with its own prices (`OWN_PRICES`) charges its provider's price, an override named
     `<kind>/<model>` first: Bedrock's regional price, or Azure's for the model a freely named
     deployment (an alias) serves, which falls back to the admitted model's price there. An
-    override for the serving account (`@<account>/<model>`, a negotiated price) comes before
+    override for the serving account (`@<account id>/<model>`, a negotiated price) comes before
     all of these, for the upstream model, then the admitted one."""
     upstream = selection.upstream_model
-    account = selection.account_name
+    account = selection.account_id
     for model in dict.fromkeys((upstream, admission.model)):
         row = gw.prices.account_override(account, model, admission.started_at)
         if row is not None:

@@ -17,6 +17,7 @@ app = typer.Typer(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 COLUMNS = [
     "model",
+    "account",
     "source",
     "input",
     "output",
@@ -90,7 +91,7 @@ def set_(
     """Set a model's price from now (or --from); earlier prices stay in history.
 
     With --account, the price applies only when that pool account serves the model, before
-    the provider's price and the default; it is listed as @ACCOUNT/MODEL."""
+    the provider's price and the default (it follows the account if renamed)."""
     when = parse_time(from_, "--from") if from_ else None
     body: dict[str, Any] = {
         "model": model,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from tests.cli.conftest import Cli
 
 PAIR = ("P1", "P2")
@@ -174,3 +175,33 @@ def test_prices_and_settings_print_the_same_both_ways(served: Cli) -> None:
     cli.both(["settings", "set", "time_zone", "Europe/Paris", "--json"])
     cli.both(["settings", "show"])
     cli.both_fail("settings", "set", "nope", "1")
+
+
+def test_a_price_for_one_pool_account_both_ways(
+    served: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = served
+    monkeypatch.setenv("POOL_KEY", "sk-test-aaaaaaaaaaaaaaaa1234")
+    add = ["--provider", "openai", "--base-url", "http://127.0.0.1:9/v1"]
+    add += ["--api-key-env", "POOL_KEY", "--models", "gpt-5", "--json"]
+    cli.ok("pool", "add", "--name", "Azure EU", *add)
+    cli.ok("pool", "add", "--name", "azure-us", *add)
+    price = ["--input", "2", "--output", "8", "--json"]
+    local, _ = cli.both(
+        ["prices", "set", "gpt-5", "--account", "azure eu", *price],
+        ["prices", "set", "gpt-5", "--account", "azure-us", *price],
+        names=("Azure EU", "azure-us"),
+    )
+    assert (local["model"], local["account"], local["input"]) == ("gpt-5", "Azure EU", "2.00")
+    # The price follows the account when it is renamed (it is keyed by the account's id).
+    cli.ok("pool", "edit", "Azure EU", "--name", "Azure West")
+    listed = cli.ok("prices", "list", "--model", "gpt-5", "--json")["items"]
+    assert sorted((p["account"] or "", p["output"]) for p in listed if p["account"]) == [
+        ("Azure West", "8.00"),
+        ("azure-us", "8.00"),
+    ]
+    assert [p["source"] for p in listed if not p["account"]] == ["genai-prices"]
+    refused, _ = cli.both_fail("prices", "set", "gpt-5", "--account", "nobody", *price)
+    assert "nobody" in refused.err
+    at, _ = cli.both_fail("prices", "set", "@azure-us/gpt-5", *price)
+    assert "--account" in at.err

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -8,7 +9,7 @@ import pytest
 from spectra.kit.ids import uuid7
 from spectra.usage.errors import ModelUnpricedError
 from spectra.usage.models import PriceOverride
-from spectra.usage.table import PriceTable
+from spectra.usage.table import PriceTable, account_key, split_account_key
 
 NOW = datetime(2026, 11, 15, 10, 0, tzinfo=UTC)
 
@@ -161,3 +162,32 @@ class TestPricesFollowTheProvider:
         assert direct.input == Decimal(3)
         on_vertex = table.require_price("claude-sonnet-4-5", NOW, provider="vertex")
         assert on_vertex.input == Decimal(3)
+
+    def test_an_account_override_wins_for_that_account_only(self) -> None:
+        table = PriceTable()
+        day = NOW - timedelta(days=1)
+        ours, theirs = uuid.uuid4(), uuid.uuid4()
+        table.replace(
+            [
+                _override("bedrock/claude-sonnet-4-5", "2.5", at=day),
+                _override("claude-sonnet-4-5", "2.8", at=day),
+                _override(account_key(ours, "Claude-Sonnet-4-5"), "1.9", at=day),
+            ],
+            currency="USD",
+            usd_rate=Decimal(1),
+        )
+        assert account_key(ours, "Claude-Sonnet-4-5") == f"@{ours}/claude-sonnet-4-5"
+        mine = table.require_price("claude-sonnet-4-5", NOW, provider="bedrock", account=ours)
+        assert mine.input == Decimal("1.9")
+        # Its dated variant too, as for a plain override.
+        dated = table.require_price("claude-sonnet-4-5-20250929", NOW, account=ours)
+        assert dated.input == Decimal("1.9")
+        other = table.require_price("claude-sonnet-4-5", NOW, provider="bedrock", account=theirs)
+        assert other.input == Decimal("2.5")
+        assert table.require_price("claude-sonnet-4-5", NOW, account=theirs).input == Decimal("2.8")
+        assert table.account_override(theirs, "claude-sonnet-4-5", NOW) is None
+        assert split_account_key(f"@{ours}/claude-sonnet-4-5") == (str(ours), "claude-sonnet-4-5")
+        assert split_account_key("bedrock/claude-sonnet-4-5") == (
+            None,
+            "bedrock/claude-sonnet-4-5",
+        )

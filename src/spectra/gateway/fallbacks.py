@@ -211,8 +211,15 @@ def served_price(gw: Gateway, admission: Admission, selection: Selection) -> Pri
     upstream one when an alias sent another (priced) model, else the admitted one. An account
     kind with its own prices (`OWN_PRICES`) charges its provider's price, an override named
     `<kind>/<model>` first: Bedrock's regional price, or Azure's for the model a freely named
-    deployment (an alias) serves, which falls back to the admitted model's price there."""
+    deployment (an alias) serves, which falls back to the admitted model's price there. An
+    override for the serving account (`@<account id>/<model>`, a negotiated price) comes before
+    all of these, for the upstream model, then the admitted one."""
     upstream = selection.upstream_model
+    account = selection.account_id
+    for model in dict.fromkeys((upstream, admission.model)):
+        row = gw.prices.account_override(account, model, admission.started_at)
+        if row is not None:
+            return row.price(model, web_search_default=gw.prices.default_web_search())
     provider = selection.provider if selection.provider in OWN_PRICES else None
     if provider is None:
         if upstream == admission.model:

@@ -207,6 +207,14 @@ class StatementLineRead(ViewRead):
     amount: AmountOut = money_pair("amount")
     amount_micros: int
     """Signed, from the subject's point of view: + money in, - money out."""
+    input_tokens: int | None = None
+    """On usage lines, the tokens behind the amount (None on other lines)."""
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_5m_tokens: int | None = None
+    """Cache writes with the 5-minute lifetime (priced at the cache-write price)."""
+    cache_write_1h_tokens: int | None = None
+    """Cache writes with the 1-hour lifetime (priced at the 1-hour cache-write price)."""
 
 
 class StatementAccountRead(ViewRead):

@@ -12,7 +12,7 @@ from spectra.db.session import AnySession
 from spectra.kit.money import format_amount
 
 from . import periods
-from .statements import Statement, iter_entries
+from .statements import TOKEN_COLUMNS, Statement, iter_entries
 
 STATEMENT_COLUMNS = (
     "section",
@@ -24,6 +24,7 @@ STATEMENT_COLUMNS = (
     "count",
     "amount",
     "amount_micros",
+    *TOKEN_COLUMNS,
 )
 
 _env = Environment(

@@ -210,6 +210,61 @@ async def movements(
     return list((await session.execute(stmt)).all())
 
 
+async def usage_tokens(
+    session: AsyncSession, account_ids: Sequence[uuid.UUID], since: datetime, until: datetime
+) -> dict[str | None, tuple[int, int, int, int, int]]:
+    """Per model (as `movements` names it): the tokens of the usage transactions on
+    `account_ids` in [since, until), each request once however many accounts funded it:
+    (input, output, cache read, cache write, of which 1-hour cache write)."""
+    if not account_ids:
+        return {}
+    txns = (
+        select(LedgerPosting.transaction_id.label("txn_id"))
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerPosting.transaction_id)
+        .where(
+            LedgerPosting.account_id.in_(list(account_ids)),
+            LedgerPosting.created_at >= since,
+            LedgerPosting.created_at < until,
+            LedgerTransaction.kind == "usage",
+        )
+        .distinct()
+        .subquery()
+    )
+    per_record = (
+        select(
+            func.coalesce(
+                LedgerTransaction.meta["model"].as_string(), UsageRecord.model_requested
+            ).label("model"),
+            UsageRecord.input_tokens,
+            UsageRecord.output_tokens,
+            UsageRecord.cache_read_tokens,
+            UsageRecord.cache_write_tokens,
+            UsageRecord.cache_write_1h_tokens,
+        )
+        .join(txns, txns.c.txn_id == UsageRecord.ledger_transaction_id)
+        .join(LedgerTransaction, LedgerTransaction.id == UsageRecord.ledger_transaction_id)
+        .subquery()
+    )
+    stmt = select(
+        per_record.c.model,
+        func.sum(per_record.c.input_tokens),
+        func.sum(per_record.c.output_tokens),
+        func.sum(per_record.c.cache_read_tokens),
+        func.sum(per_record.c.cache_write_tokens),
+        func.sum(per_record.c.cache_write_1h_tokens),
+    ).group_by(per_record.c.model)
+    return {
+        row[0]: (
+            int(row[1] or 0),
+            int(row[2] or 0),
+            int(row[3] or 0),
+            int(row[4] or 0),
+            int(row[5] or 0),
+        )
+        for row in (await session.execute(stmt)).all()
+    }
+
+
 async def statement_entries(
     session: AsyncSession,
     account_ids: Sequence[uuid.UUID],

@@ -145,6 +145,9 @@ class PriceSet(BaseModel):
     """Per THOUSAND web search calls (genai-prices', else 10 USD converted, when omitted)."""
     effective_from: datetime | None = None
     """When it takes effect (UTC); now when omitted."""
+    account: str | None = Field(default=None, min_length=1, max_length=100)
+    """A pool account's name: the price applies only when that account serves the model (its
+    override is named `@<account id>/<model>`, so it follows a renamed account)."""
 
 
 def _decimal_text(value: Decimal) -> str:
@@ -178,6 +181,8 @@ class PriceRead(BaseModel):
     model: str
     source: str
     """`override` (set by an admin) or `genai-prices` (the package default)."""
+    account: str | None = None
+    """The pool account (its name now) an account's price applies to; None for every account."""
     version_id: str
     input: Decimal
     output: Decimal

@@ -18,6 +18,8 @@ from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
 from spectra.kit.money import parse_amount, to_decimal
 from spectra.kit.pagination import Page
+from spectra.pool import repository as pool_repository
+from spectra.pool.errors import AccountNotFoundError
 from spectra.usage import defaults, repository
 from spectra.usage.clients import CLIENT_FAMILIES
 from spectra.usage.errors import (
@@ -30,7 +32,13 @@ from spectra.usage.models import USAGE_STATUSES, PriceOverride, UsageRecord
 from spectra.usage.pricing import resolve_cache_write_1h
 from spectra.usage.schemas import PriceRead, PriceTierRead, UsageRecordCreate
 from spectra.usage.statements import leads_subject
-from spectra.usage.table import OverrideView, PriceTable
+from spectra.usage.table import (
+    ACCOUNT_PREFIX,
+    OverrideView,
+    PriceTable,
+    account_key,
+    split_account_key,
+)
 from spectra.users import service as users_service
 from spectra.users.permissions import Permission, allows, require
 from spectra.users.scope import led_groups
@@ -60,8 +68,13 @@ async def set_price(
     effective_from: datetime | None = None,
     cache_write_1h: Decimal | str | None = None,
     web_search: Decimal | str | None = None,
+    account: str | None = None,
 ) -> PriceRead:
     """Set a model's price per million tokens (workspace currency) from `effective_from` (now).
+
+    With `account` (a pool account's name), the price applies only when that account serves
+    the model (an override named `@<account id>/<model>`, before the provider's and the
+    default; it follows a renamed account); an unknown account raises `pool_account_not_found`.
 
     A new price version: earlier ones stay in history. Omitted cache prices are filled in now,
     from genai-prices when it knows the model, else at the input price (see
@@ -71,6 +84,24 @@ async def set_price(
     name = model.strip().lower()
     if not name or len(name) > 200 or any(c.isspace() for c in name):
         raise InvalidPriceError("The model name must be one word of at most 200 characters.")
+    provider_kind: str | None = None
+    names: dict[str, str] = {}
+    label = name
+    if name.startswith(ACCOUNT_PREFIX):
+        raise InvalidPriceError(
+            "A model name cannot start with '@'; set an account's price with --account NAME.",
+            field="model",
+        )
+    if account is not None:
+        found = await pool_repository.find_by_name(session, account)
+        if found is None:
+            raise AccountNotFoundError(f"No pool account is named '{account}'.", account=account)
+        provider_kind = found.provider
+        names[str(found.id)] = found.name
+        label = f"{name} on {found.name}"
+        name = account_key(found.id, name)
+        if len(name) > 200:
+            raise InvalidPriceError("The account and model names together are too long.")
     input_price = _parse_price(input, "input")
     output_price = _parse_price(output, "output")
     read = _parse_optional(cache_read, "cache_read")
@@ -91,11 +122,14 @@ async def set_price(
     settings = await workspace_service.get_settings(session)
     notes = []
     if read is None or write is None or write_1h is None or searches is None:
-        kind, _, bare = name.rpartition("/")
+        plain = split_account_key(name)[1]
+        kind, _, bare = plain.rpartition("/")
+        if provider_kind is not None and not kind:  # an account's price: its provider's default
+            kind = provider_kind
         if kind in defaults.PROVIDER_PRICES:  # `bedrock/claude-sonnet-4-5`: that provider's price
             known = defaults.default_price(bare, when, provider=kind)
         else:
-            known = defaults.default_price(name, when)
+            known = defaults.default_price(plain, when)
         converted = (
             known.in_currency(name, currency=settings.currency, usd_rate=settings.usd_rate_decimal)
             if known is not None
@@ -139,17 +173,17 @@ async def set_price(
         created_by=actor.label,
         note="; ".join(notes),
     )
-    previous = await _current_read(session, name, when)
+    previous = await _current_read(session, name, when, names)
     session.add(row)
     await session.flush()
-    result = _override_read(row, current=when <= now, web_search_default=searches)
+    result = _override_read(row, current=when <= now, web_search_default=searches, names=names)
     await audit_service.record(
         session,
         actor,
         "prices.set",
         target_type="model",
         target_id=name,
-        target_label=name,
+        target_label=label,
         before=_audit_view(previous),
         after=_audit_view(result),
     )
@@ -179,11 +213,17 @@ def _audit_view(price: PriceRead | None) -> dict[str, Any] | None:
 
 
 def _override_read(
-    row: PriceOverride | OverrideView, *, current: bool, web_search_default: Decimal
+    row: PriceOverride | OverrideView,
+    *,
+    current: bool,
+    web_search_default: Decimal,
+    names: dict[str, str],
 ) -> PriceRead:
     view = row if isinstance(row, OverrideView) else OverrideView.of(row)
+    account, model = split_account_key(view.model)
     return PriceRead(
-        model=view.model,
+        model=model,
+        account=_account_name(account, names),
         source="override",
         version_id=view.version_id,
         input=view.input,
@@ -205,18 +245,33 @@ async def _table(session: AnySession) -> PriceTable:
     return table
 
 
-async def _current_read(session: AnySession, model: str, at: datetime) -> PriceRead | None:
+def _account_name(account: str | None, names: dict[str, str]) -> str | None:
+    """An account price's account by its name now (its id when it is no longer in the pool)."""
+    return None if account is None else names.get(account, account)
+
+
+async def _account_names(session: AnySession) -> dict[str, str]:
+    return {str(a.id): a.name for a in await pool_repository.list_all_accounts(session)}
+
+
+async def _current_read(
+    session: AnySession, model: str, at: datetime, names: dict[str, str]
+) -> PriceRead | None:
     table = await _table(session)
-    return _resolved_read(table, model, at)
+    return _resolved_read(table, model, at, names)
 
 
-def _resolved_read(table: PriceTable, model: str, at: datetime) -> PriceRead | None:
+def _resolved_read(
+    table: PriceTable, model: str, at: datetime, names: dict[str, str]
+) -> PriceRead | None:
     override = table.override_for(model, at)
     price = table.price_for(model, at)
     if price is None:
         return None
+    account, plain = split_account_key(model)
     return PriceRead(
-        model=model,
+        model=plain,
+        account=_account_name(account, names),
         source="override" if override is not None else "genai-prices",
         version_id=price.version_id,
         input=price.input,
@@ -236,7 +291,7 @@ async def get_price(session: AnySession, actor: Actor, *, model: str) -> PriceRe
     """The price in force for `model` now; raises PriceNotFoundError when it has none."""
     require(actor, Permission.SELF)
     table = await _table(session)
-    found = _resolved_read(table, model.strip().lower(), utc_now())
+    found = _resolved_read(table, model.strip().lower(), utc_now(), {})
     if found is None:
         raise PriceNotFoundError(
             f"Model {model} has no price; set one with `spectra prices set {model} --input PRICE --output PRICE`.",
@@ -255,30 +310,37 @@ async def list_prices(
 ) -> list[PriceRead]:
     """Prices in force now (and scheduled ones): overrides, optionally the genai-prices defaults.
 
-    With `model`, that model's price in force plus, with `include_history`, every override
-    version it has had. Any signed-in user may read prices.
+    With `model`, that model's price in force (and each pool account's for it) plus, with
+    `include_history`, every override version they have had. Any signed-in user may read prices.
     """
     require(actor, Permission.SELF)
     now = utc_now()
     table = await _table(session)
     rows = await repository.all_overrides(session)
+    names = await _account_names(session) if any(r.model[:1] == "@" for r in rows) else {}
+    web_search = table.default_web_search()
     out: list[PriceRead] = []
     if model is not None:
         name = model.strip().lower()
-        current = _resolved_read(table, name, now)
-        if current is not None:
-            out.append(current)
-        for row in rows:
-            if row.model != name:
-                continue
-            if row.effective_from > now or include_history:
-                if current is not None and row.version_id == current.version_id:
+        accounts = {
+            r.model for r in rows if r.model[:1] == "@" and split_account_key(r.model)[1] == name
+        }
+        keys = [name, *sorted(accounts)]
+        for key in keys:
+            current = _resolved_read(table, key, now, names)
+            if current is not None:
+                out.append(current)
+            for row in rows:
+                if row.model != key:
                     continue
-                out.append(
-                    _override_read(
-                        row, current=False, web_search_default=table.default_web_search()
+                if row.effective_from > now or include_history:
+                    if current is not None and row.version_id == current.version_id:
+                        continue
+                    out.append(
+                        _override_read(
+                            row, current=False, web_search_default=web_search, names=names
+                        )
                     )
-                )
         return out
     current_versions: dict[str, str] = {}
     for name in table.overridden_models():
@@ -289,16 +351,14 @@ async def list_prices(
         is_current = current_versions.get(row.model) == row.version_id
         if is_current or row.effective_from > now or include_history:
             out.append(
-                _override_read(
-                    row, current=is_current, web_search_default=table.default_web_search()
-                )
+                _override_read(row, current=is_current, web_search_default=web_search, names=names)
             )
     if include_defaults:
         overridden = set(current_versions)
         for _provider, model_id in defaults.known_models():
             if model_id in overridden:
                 continue
-            resolved = _resolved_read(table, model_id, now)
+            resolved = _resolved_read(table, model_id, now, names)
             if resolved is not None:
                 out.append(resolved)
     return out

@@ -60,6 +60,14 @@ _BY_KIND = {
 }
 ENTRY_COLUMNS = ("created_at", "local_date", "kind", "category", "model", "memo", "amount", "by")
 _PAGE = 1000
+TOKEN_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+)
+"""A usage line's token figures (None on other lines), cache writes by lifetime."""
 
 
 def category_of(kind: str, direction: str) -> str:
@@ -75,6 +83,8 @@ class StatementLine:
     count: int
     amount_micros: int
     """Signed, from the subject's point of view: + money in, - money out."""
+    tokens: UsageTokens | None = None
+    """A usage line's tokens (None on other lines)."""
 
     @property
     def label(self) -> str:
@@ -89,6 +99,34 @@ class StatementLine:
             "count": self.count,
             "amount": format_amount(self.amount_micros),
             "amount_micros": self.amount_micros,
+            **(self.tokens.as_json() if self.tokens else dict.fromkeys(TOKEN_COLUMNS)),
+        }
+
+
+@dataclass(frozen=True)
+class UsageTokens:
+    """The tokens behind a usage line, cache writes by lifetime (priced apart: 5-minute writes
+    at the cache-write price, 1-hour ones at the 1-hour price)."""
+
+    input: int
+    output: int
+    cache_read: int
+    cache_write_5m: int
+    cache_write_1h: int
+
+    @classmethod
+    def of(cls, sums: tuple[int, int, int, int, int]) -> UsageTokens:
+        """From (input, output, cache read, all cache writes, 1-hour cache writes)."""
+        input_, output, read, write, write_1h = sums
+        return cls(input_, output, read, write - write_1h, write_1h)
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input,
+            "output_tokens": self.output,
+            "cache_read_tokens": self.cache_read,
+            "cache_write_5m_tokens": self.cache_write_5m,
+            "cache_write_1h_tokens": self.cache_write_1h,
         }
 
 
@@ -311,6 +349,10 @@ async def build_statement(
         for row in await repository.movements(session, ids, since, until)
     ]
     lines = _merge(lines)
+    tokens = await repository.usage_tokens(session, ids, since, until)
+    for line in lines:
+        if line.category == "usage" and line.model in tokens:
+            line.tokens = UsageTokens.of(tokens[line.model])
     now = utc_now()
     ledger_balance = None
     if until >= now:

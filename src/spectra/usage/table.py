@@ -7,6 +7,7 @@ Loaded at start-up and refreshed through the change feed (`usage.prices` for ove
 from __future__ import annotations
 
 import bisect
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,23 @@ from spectra.usage.pricing import (
     resolve_cache_write_1h,
 )
 from spectra.workspace import service as workspace_service
+
+ACCOUNT_PREFIX = "@"
+"""An override named `@<account id>/<model>` prices `model` only when that pool account serves
+it (by id, so renaming the account keeps its price; plain model names may not start with `@`)."""
+
+
+def account_key(account: uuid.UUID | str, model: str) -> str:
+    """The override name for `model` served by the pool account `account` (its id)."""
+    return f"{ACCOUNT_PREFIX}{str(account).strip().lower()}/{model.strip().lower()}"
+
+
+def split_account_key(name: str) -> tuple[str | None, str]:
+    """`(account id, model)` of an override name; the account is None for a plain one."""
+    if not name.startswith(ACCOUNT_PREFIX) or "/" not in name:
+        return None, name
+    account, _, model = name[len(ACCOUNT_PREFIX) :].partition("/")
+    return account, model
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +130,21 @@ class PriceTable:
         self.replace(rows, currency=settings.currency, usd_rate=settings.usd_rate_decimal)
 
     def override_for(
-        self, model: str, at: datetime, *, provider: str | None = None
+        self,
+        model: str,
+        at: datetime,
+        *,
+        provider: str | None = None,
+        account: uuid.UUID | str | None = None,
     ) -> OverrideView | None:
         """The override in force for `model` at `at`: by exact name, then its genai-prices id.
         With `provider` (an account kind), an override named `<provider>/<model>` (the price
-        on that provider, e.g. `bedrock/claude-sonnet-4-5`) comes first."""
+        on that provider, e.g. `bedrock/claude-sonnet-4-5`) comes first; with `account` (a pool
+        account's id), one named `@<account id>/<model>` (`account_key`) comes before that."""
+        if account is not None:
+            row = self.account_override(account, model, at)
+            if row is not None:
+                return row
         if provider is not None:
             row = self.override_for(f"{provider}/{model}", at)
             if row is not None:
@@ -133,10 +161,31 @@ class PriceTable:
                 return history.at(at)
         return None
 
-    def price_for(self, model: str, at: datetime, *, provider: str | None = None) -> Price | None:
+    def account_override(
+        self, account: uuid.UUID | str, model: str, at: datetime
+    ) -> OverrideView | None:
+        """The override for `model` (or its genai-prices id) when the pool account `account`
+        (its id) serves it, in force at `at`; None when that account has none."""
+        canonical = defaults.canonical_model(model.lower())
+        for name in dict.fromkeys((model, canonical or model)):
+            history = self._overrides.get(account_key(account, name))
+            row = history.at(at) if history is not None else None
+            if row is not None:
+                return row
+        return None
+
+    def price_for(
+        self,
+        model: str,
+        at: datetime,
+        *,
+        provider: str | None = None,
+        account: uuid.UUID | str | None = None,
+    ) -> Price | None:
         """The price of `model` at `at`: override in force, else the genai-prices default, else
-        None. `provider` (the serving account's kind) picks that provider's prices."""
-        row = self.override_for(model, at, provider=provider)
+        None. `provider` (the serving account's kind) picks that provider's prices, `account`
+        (the serving account's id) that account's override before them."""
+        row = self.override_for(model, at, provider=provider, account=account)
         if row is not None:
             return row.price(model, web_search_default=self.default_web_search())
         default = defaults.default_price(model, at, provider=provider)
@@ -153,9 +202,16 @@ class PriceTable:
         rate = Decimal(1) if currency.upper() == "USD" else usd_rate
         return DEFAULT_WEB_SEARCH_PER_THOUSAND_USD * rate
 
-    def require_price(self, model: str, at: datetime, *, provider: str | None = None) -> Price:
+    def require_price(
+        self,
+        model: str,
+        at: datetime,
+        *,
+        provider: str | None = None,
+        account: uuid.UUID | str | None = None,
+    ) -> Price:
         """Like `price_for`, but an unpriced model raises `ModelUnpricedError` (`model_unpriced`)."""
-        price = self.price_for(model, at, provider=provider)
+        price = self.price_for(model, at, provider=provider, account=account)
         if price is None:
             raise ModelUnpricedError.for_model(model)
         return price

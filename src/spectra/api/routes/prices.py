@@ -48,6 +48,7 @@ async def _set(body: PriceSet, session: SessionDep, actor: ActorDep) -> PriceRea
         effective_from=body.effective_from,
         cache_write_1h=None if body.cache_write_1h is None else to_decimal(body.cache_write_1h),
         web_search=None if body.web_search is None else to_decimal(body.web_search),
+        account=body.account,
     )
 
 

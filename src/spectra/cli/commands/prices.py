@@ -17,6 +17,7 @@ app = typer.Typer(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 COLUMNS = [
     "model",
+    "account",
     "source",
     "input",
     "output",
@@ -78,9 +79,19 @@ def set_(
             "--from", help="When it takes effect (UTC unless a zone is given); now by default."
         ),
     ] = None,
+    account: Annotated[
+        str | None,
+        typer.Option(
+            "--account",
+            help="Only when this pool account serves the model (e.g. a negotiated price).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Set a model's price from now (or --from); earlier prices stay in history."""
+    """Set a model's price from now (or --from); earlier prices stay in history.
+
+    With --account, the price applies only when that pool account serves the model, before
+    the provider's price and the default (it follows the account if renamed)."""
     when = parse_time(from_, "--from") if from_ else None
     body: dict[str, Any] = {
         "model": model,
@@ -91,6 +102,7 @@ def set_(
         "cache_write_1h": cache_write_1h,
         "web_search": web_search,
         "effective_from": when.isoformat() if when else None,
+        "account": account,
     }
     data: dict[str, Any] = transport.api("PUT", "/api/prices", json=body)
     show_object(data, as_json=as_json)

@@ -120,7 +120,16 @@ def statement(
     show_list(
         {"items": data["lines"]},
         as_json=False,
-        columns=["label", "count", "amount"],
+        columns=[
+            "label",
+            "count",
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_write_5m_tokens",
+            "cache_write_1h_tokens",
+            "amount",
+        ],
         title=f"Statement for {data['subject']} {data['subject_label']}"
         f" ({data['since_local'][:16]} to {data['until_local'][:16]}, {data['time_zone']})",
     )

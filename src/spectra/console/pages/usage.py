@@ -162,5 +162,7 @@ async def set_price(request: Request, viewer: AdminDep, session: SessionDep) -> 
         effective_from=_since(form.get("effective_from")),
         cache_write_1h=form.get("cache_write_1h"),
         web_search=form.get("web_search"),
+        account=form.get("account") or None,
     )
-    return redirect("/console/prices", ok=f"Price for {form['model']} is set.")
+    on = f" on {form['account']}" if form.get("account") else ""
+    return redirect("/console/prices", ok=f"Price for {form['model']}{on} is set.")

@@ -83,6 +83,12 @@ async def _make_pg_database(base_url: str, name: str) -> str:
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{name}"')
+        # A test stuck on a row lock, or a connection a test leaked mid-transaction, turns into an
+        # error naming the lock instead of a run that stalls until CI's hard limit.
+        await conn.execute(f"ALTER DATABASE \"{name}\" SET lock_timeout = '60s'")
+        await conn.execute(
+            f"ALTER DATABASE \"{name}\" SET idle_in_transaction_session_timeout = '180s'"
+        )
     finally:
         await conn.close()
     head, _, _ = url.rpartition("/")

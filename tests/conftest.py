@@ -59,8 +59,26 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+def _uses_the_database(item: pytest.Item) -> bool:
+    return (
+        "database_url" in getattr(item, "fixturenames", ())
+        or "database" in item.keywords
+        or "postgres_only" in item.keywords
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if PG_URL:
+        # The PostgreSQL pass runs what touches the database. A test that never opens it (a
+        # translator, a price table, a CLI on its own SQLite file) runs the same in both passes
+        # and already ran in the SQLite one. SPECTRA_TEST_EVERYTHING=1 keeps them all.
+        if os.environ.get("SPECTRA_TEST_EVERYTHING") == "1":
+            return
+        kept = [item for item in items if _uses_the_database(item)]
+        dropped = [item for item in items if not _uses_the_database(item)]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL (set SPECTRA_TEST_DATABASE_URL)")
     for item in items:

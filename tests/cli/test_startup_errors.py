@@ -84,7 +84,7 @@ def test_a_database_from_a_newer_version_is_one_sentence(tmp_path: Path) -> None
     assert_one_sentence(result, "newer version")
 
 
-@pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL")
+@pytest.mark.postgres_only
 def test_a_wrong_postgres_database_name_is_one_sentence(tmp_path: Path) -> None:
     assert PG_URL is not None
     url = PG_URL.rsplit("/", 1)[0] + "/no_such_database_spectra"

@@ -29,7 +29,8 @@ from spectra.runtime import build_runtime, close_runtime
 from .world import ANTHROPIC_MODEL, OPENAI_MODEL, UPSTREAM_KEY, World, build_world
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.slow
+# Its `spectra serve` runs on the PostgreSQL test server when there is one.
+pytestmark = [pytest.mark.slow, pytest.mark.database]
 
 
 class Serve:

@@ -85,7 +85,8 @@ async def test_a_new_device_is_mailed_and_a_known_one_is_not(runtime: Runtime, a
         rows = (await session.execute(select(KnownDevice))).scalars().all()
     assert sorted(r.label for r in rows) == ["Chrome on Linux", "Firefox on Linux"]
     device_id = cookie.rpartition(".")[0]
-    assert all(device_id not in r.device_hash and len(r.device_hash) == 64 for r in rows)
+    assert all(device_id not in r.device_hash for r in rows)
+    assert all(len(r.device_hash) == 64 for r in rows)
 
 
 async def test_the_same_cookie_in_another_browser_family_is_a_new_device(

@@ -26,9 +26,7 @@ def _add(cli: Cli, name: str) -> None:
     )
 
 
-def test_sso_update_prints_the_same_both_ways(
-    served: Cli, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_sso_update_prints_the_same_both_ways(served: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     cli = served
     monkeypatch.setenv("SSO_SECRET", "first-secret-1234")
     _add(cli, "Okta")

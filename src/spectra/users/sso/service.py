@@ -188,7 +188,7 @@ async def update_provider(
 ) -> SsoProvider:
     """Change a provider's settings (only the fields sent), checked as when adding. A new
     client secret is sealed like the first; the audit event `sso.provider_update` records the
-    changed settings before and after, and of the secret only that it was replaced."""
+    changed settings before and after, and of a new secret only its last four characters."""
     require(actor, Permission.SETTINGS_WRITE)
     provider = await _load(session, name)
     changes = data.changes()
@@ -224,7 +224,7 @@ async def update_provider(
     await session.flush()
     after = {k: _current(provider, k) for k in changes if k != "client_secret"}
     if "client_secret" in changes:
-        after["client_credential"] = "replaced"
+        after["new_client_key_ending"] = provider.client_secret_last4
     await audit_service.record(
         session,
         actor,

@@ -38,6 +38,7 @@ class Fixtures(Protocol):
     async def user(self, *, status: str = "active", role: str = "member") -> Any: ...
     async def group(self) -> Any: ...
     async def setup_token(self) -> str: ...
+    async def mfa_challenge(self) -> tuple[str, str]: ...
     async def key(self, user: Any) -> Any: ...
     async def token(self, user: Any) -> Any: ...
     async def pool_account(self) -> Any: ...
@@ -115,6 +116,15 @@ async def _new_group(fx: Fixtures) -> Call:
 async def _login(fx: Fixtures) -> Call:
     user = await fx.user()
     return Call(json={"email": user.email, "password": fx.password})
+
+
+async def _second_factor(fx: Fixtures) -> Call:
+    challenge, code = await fx.mfa_challenge()
+    return Call(json={"challenge": challenge, "code": code})
+
+
+async def _sso_update(fx: Fixtures) -> Call:
+    return Call({"name": (await fx.sso_provider()).name}, json={"client_id": "rbac-2"})
 
 
 async def _setup(fx: Fixtures) -> Call:
@@ -589,6 +599,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/docs"): Case(EVERYONE, public=True),
     # auth: signing in needs no credentials
     ("POST", "/api/auth/login"): Case(EVERYONE, _login, public=True),
+    ("POST", "/api/auth/login/second-factor"): Case(EVERYONE, _second_factor, public=True),
     ("POST", "/api/auth/logout"): Case(EVERYONE, public=True),
     ("POST", "/api/auth/setup"): Case(EVERYONE, _setup, public=True),
     # me
@@ -699,6 +710,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/sso/providers"): Case(READ_ALL),
     ("POST", "/api/sso/providers"): Case(SETTINGS_WRITE, _sso_add),
     ("GET", "/api/sso/providers/{name}"): Case(READ_ALL, _sso_provider),
+    ("PATCH", "/api/sso/providers/{name}"): Case(SETTINGS_WRITE, _sso_update),
     ("DELETE", "/api/sso/providers/{name}"): Case(SETTINGS_WRITE, _sso_provider),
     ("POST", "/api/sso/providers/{name}/test"): Case(READ_ALL, _sso_provider),
     # policy (explaining another member's access; a group's funding switches)

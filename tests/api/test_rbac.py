@@ -8,6 +8,7 @@ import itertools
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 from fastapi.routing import iter_route_contexts
 from tests.factories import make_group, make_user
@@ -15,6 +16,7 @@ from tests.factories import make_group, make_user
 from spectra.audit.actor import GATEWAY, local_actor, user_actor
 from spectra.db.session import session_scope
 from spectra.keys import service as keys_service
+from spectra.kit.clock import utc_now
 from spectra.kit.money import parse_amount
 from spectra.ledger import service as ledger_service
 from spectra.packages import service as packages_service
@@ -22,6 +24,8 @@ from spectra.packages.schemas import PackageCreate, PackageUpdate
 from spectra.runtime import Runtime
 from spectra.users import passwords
 from spectra.users import service as users_service
+from spectra.users.mfa import service as mfa_service
+from spectra.users.mfa.models import TotpFactor
 from spectra.workspace import service as workspace_service
 
 from .rbac_matrix import (
@@ -100,6 +104,27 @@ class Fixtures:
                 session, local_actor(), email=f"inv-{self.unique()}@example.com"
             )
             return issued.token
+
+    async def mfa_challenge(self) -> tuple[str, str]:
+        """A member with a confirmed authenticator app, past the password step: the challenge
+        token and the current code."""
+        seed = pyotp.random_base32()
+        user = await self.user()
+        async with session_scope(self.runtime.db) as session:
+            sealed, version = mfa_service._seal(user.id, seed)
+            session.add(
+                TotpFactor(
+                    user_id=user.id,
+                    seed_ciphertext=sealed,
+                    key_version=version,
+                    confirmed_at=utc_now(),
+                )
+            )
+            row = await users_service.get_user(session, local_actor(), user=user.id)
+            pending = await users_service.create_session(
+                session, user=row, second_factor_pending=True
+            )
+        return pending.token, pyotp.TOTP(seed).at(utc_now())
 
     async def key(self, user: Any) -> Any:
         async with session_scope(self.runtime.db) as session:

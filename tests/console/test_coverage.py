@@ -16,6 +16,7 @@ from spectra.app import create_app
 # (API method, API path) -> (console method, console path)
 COVERAGE: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/api/auth/login"): ("POST", "/console/login"),
+    ("POST", "/api/auth/login/second-factor"): ("POST", "/console/login/second-factor"),
     ("POST", "/api/auth/logout"): ("POST", "/console/logout"),
     ("POST", "/api/auth/setup"): ("POST", "/console/setup"),
     ("GET", "/api/me"): ("GET", "/console/me"),
@@ -107,6 +108,7 @@ COVERAGE: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/api/sso/providers"): ("GET", "/console/sso-providers"),
     ("POST", "/api/sso/providers"): ("POST", "/console/sso-providers"),
     ("GET", "/api/sso/providers/{name}"): ("GET", "/console/sso-providers/{name}"),
+    ("PATCH", "/api/sso/providers/{name}"): ("POST", "/console/sso-providers/{name}/edit"),
     ("DELETE", "/api/sso/providers/{name}"): ("POST", "/console/sso-providers/{name}/remove"),
     ("POST", "/api/sso/providers/{name}/test"): ("POST", "/console/sso-providers/{name}/test"),
     ("GET", "/api/pool/accounts"): ("GET", "/console/pool"),

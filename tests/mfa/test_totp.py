@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
-from tests.console.conftest import BASE, PASSWORD, Browser
+from tests.console.conftest import BASE, Browser
 
 from spectra.audit.models import AuditEvent
 from spectra.db.session import session_scope
@@ -168,28 +168,3 @@ async def test_a_pending_sign_in_expires(app: Any, browser: OpenBrowser, clock: 
         late = await code_step(client, code_at(seed))
         assert late.status_code == 303
         assert late.headers["location"] == "/console/login"
-
-
-async def test_the_api_password_sign_in_refuses_an_account_with_a_second_factor(
-    runtime: Runtime, app: Any, browser: OpenBrowser, clock: Any
-) -> None:
-    me = await browser(role="member")
-    await enrol_totp(me)
-    async with _new_client(app) as client:
-        answer = await client.post(
-            "/api/auth/login", json={"email": me.user.email, "password": PASSWORD}
-        )
-        assert answer.status_code == 401
-        assert answer.json()["error"]["code"] == "second_factor_required"
-        assert "spectra_session" not in answer.cookies
-    async with session_scope(runtime.db) as session:
-        pending = (
-            (
-                await session.execute(
-                    select(UserSession).where(UserSession.second_factor_pending.is_(True))
-                )
-            )
-            .scalars()
-            .all()
-        )
-    assert pending == []

@@ -68,3 +68,59 @@ async def test_leaving_a_secondary_group_keeps_the_primary(scim: Scim, runtime: 
     put = {"schemas": [GROUP_SCHEMA], "displayName": "Mobile", "members": []}
     assert (await scim.call("PUT", f"/Groups/{mobile['id']}", put)).status_code == 200
     assert await _groups_of(runtime, ada) == [("Platform", True)]
+
+
+async def _user_groups(scim: Scim, user_id: str) -> list[str]:
+    shown = await scim.call("GET", f"/Users/{user_id}")
+    assert shown.status_code == 200, shown.text
+    return [g["display"] for g in shown.json().get("groups", [])]
+
+
+async def test_the_user_resource_lists_every_group_primary_first(scim: Scim) -> None:
+    ada = await _member_id(scim, "ada@example.com", "e1")
+    bob = await _member_id(scim, "bob@example.com", "e2")
+    platform = await _group(scim, "Platform", [ada, bob])
+    mobile = await _group(scim, "Mobile", [ada])
+    data = await _group(scim, "Data", [ada])
+    assert await _user_groups(scim, ada) == ["Platform", "Mobile", "Data"]
+    assert await _user_groups(scim, bob) == ["Platform"]
+    listed = (await scim.call("GET", "/Users", filter='userName eq "ada@example.com"')).json()
+    groups = listed["Resources"][0]["groups"]
+    assert [g["value"] for g in groups] == [platform["id"], mobile["id"], data["id"]]
+    assert groups[1]["$ref"].endswith(f"/Groups/{mobile['id']}")
+
+
+async def test_patching_a_secondary_group_leaves_the_primary_alone(
+    scim: Scim, runtime: Runtime
+) -> None:
+    ada = await _member_id(scim, "ada@example.com", "e1")
+    await _group(scim, "Platform", [ada])
+    mobile = await _group(scim, "Mobile", [])
+    data = await _group(scim, "Data", [])
+    for group in (mobile, data):
+        add = {
+            "schemas": [PATCH_SCHEMA],
+            "Operations": [{"op": "Add", "path": "members", "value": [{"value": ada}]}],
+        }
+        response = await scim.call("PATCH", f"/Groups/{group['id']}", add)
+        assert response.status_code == 200, response.text
+    assert await _groups_of(runtime, ada) == [
+        ("Platform", True),
+        ("Mobile", False),
+        ("Data", False),
+    ]
+    # Adding again is no change; removing from one secondary group leaves the rest as it was.
+    again = {
+        "schemas": [PATCH_SCHEMA],
+        "Operations": [{"op": "add", "path": "members", "value": [{"value": ada}]}],
+    }
+    assert (await scim.call("PATCH", f"/Groups/{mobile['id']}", again)).status_code == 200
+    remove = {
+        "schemas": [PATCH_SCHEMA],
+        "Operations": [{"op": "remove", "path": f'members[value eq "{ada}"]'}],
+    }
+    assert (await scim.call("PATCH", f"/Groups/{mobile['id']}", remove)).status_code == 200
+    assert await _groups_of(runtime, ada) == [("Platform", True), ("Data", False)]
+    assert await _home(runtime, "ada@example.com") == "Platform"
+    assert await _user_groups(scim, ada) == ["Platform", "Data"]
+    assert await _members(scim, mobile["id"]) == set()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import pytest_asyncio
 from argon2 import PasswordHasher
+from tests.console.conftest import browser
 from tests.factories import make_group, make_user
 from tests.fakes.oidc import CLIENT_ID, CLIENT_SECRET, ISSUER, FakeIdp
 
@@ -21,6 +22,8 @@ from spectra.users.sso import service as sso_service
 from spectra.users.sso.models import SsoProvider
 from spectra.users.sso.schemas import GroupMapping, ProviderCreate
 from spectra.users.throttle import throttle
+
+__all__ = ["browser"]
 
 PASSWORD = "correct horse battery staple"
 OWNER = "owner@example.com"

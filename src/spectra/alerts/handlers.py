@@ -1,6 +1,7 @@
 """Unit-of-work handlers: budget thresholds are checked on each settlement batch, in its
 transaction (so the alert and its outbox rows commit with the spend that caused them); a
-set-up or reset link is e-mailed through the outbox when mail is configured."""
+set-up or reset link, and a sign-in from a new device, are e-mailed through the outbox when
+mail is configured."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from spectra.db.session import Session
 from spectra.kit.clock import utc_now
 from spectra.ledger.events import LowBalancesNoticed
 from spectra.usage.events import UsageBatchRecorded
-from spectra.users.events import SetupLinkIssued
+from spectra.users.events import NewDeviceSignIn, SetupLinkIssued
 from spectra.users.sessions import setup_path
 from spectra.workspace.cache import settings_cache
 
@@ -90,7 +91,33 @@ async def on_setup_link(session: Session, event: SetupLinkIssued) -> None:
     event.mailed_to = event.email
 
 
+SESSIONS_PATH = "/console/account/sessions"
+
+
+async def on_new_device(session: Session, event: NewDeviceSignIn) -> None:
+    """Tell the user about a sign-in from a device they had not used (when SMTP is configured):
+    when, from where, with what, and the page to review and end their sessions."""
+    settings = settings_cache.current
+    if not settings.smtp_host or not settings.smtp_from or _public_base is None:
+        return
+    hello = f"Hello {event.name}," if event.name else "Hello,"
+    body = (
+        f"{hello}\n\nYour Spectra account was just signed in to from a device it had not "
+        f"been used from before.\n\n"
+        f"  Time:       {event.at.strftime('%Y-%m-%d %H:%M:%S UTC')}\n"
+        f"  IP address: {event.client_ip or 'unknown'}\n"
+        f"  Device:     {event.device}\n"
+        f"  User agent: {(event.user_agent or 'none sent')[:300]}\n\n"
+        "If this was you, there is nothing to do. If not, review your sessions, sign the "
+        f"others out and change your password:\n\n{_public_base}{SESSIONS_PATH}\n"
+    )
+    await service.queue_email(
+        session, to=event.email, subject="New sign-in to your Spectra account", body=body
+    )
+
+
 def register() -> None:
     events.subscribe(UsageBatchRecorded, on_usage_batch)
     events.subscribe(SetupLinkIssued, on_setup_link)
+    events.subscribe(NewDeviceSignIn, on_new_device)
     events.subscribe(LowBalancesNoticed, on_low_balances)

@@ -201,6 +201,13 @@ async def group_view(
     return resources.group_resource(group, members[group.id], base)
 
 
+async def user_view(
+    session: Session, actor: Actor, user: models.User, base: str
+) -> resources.ScimUser:
+    memberships = await users_service.memberships_of(session, actor, users=[user])
+    return resources.user_resource(user, base, memberships[user.id])
+
+
 async def users_page(
     session: Session,
     actor: Actor,
@@ -219,7 +226,11 @@ async def users_page(
         offset=window[0],
         limit=window[1],
     )
-    return total, [resources.dump(resources.user_resource(u, base), shown=shown) for u in users]
+    memberships = await users_service.memberships_of(session, actor, users=users)
+    return total, [
+        resources.dump(resources.user_resource(u, base, memberships[u.id]), shown=shown)
+        for u in users
+    ]
 
 
 async def groups_page(

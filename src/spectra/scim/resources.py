@@ -36,8 +36,11 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _LIVE = ("active", "invited")
 
 
-def user_resource(user: models.User, base: str) -> ScimUser:
-    """The SCIM view of a user; `groups` is the home group (Spectra's membership)."""
+def user_resource(
+    user: models.User, base: str, memberships: list[users_service.MembershipView]
+) -> ScimUser:
+    """The SCIM view of a user; `groups` lists every group they belong to, the primary one
+    first (read-only in SCIM: memberships change through the Group resource)."""
     return User(
         id=str(user.id),
         external_id=user.external_id,
@@ -48,11 +51,12 @@ def user_resource(user: models.User, base: str) -> ScimUser:
         active=user.status in _LIVE,
         groups=[
             GroupMembership(
-                value=str(user.group_id),
-                display=user.group.name,
-                ref=f"{base}/Groups/{user.group_id}",
+                value=str(m.group_id),
+                display=m.group,
+                ref=f"{base}/Groups/{m.group_id}",
                 type="direct",
             )
+            for m in memberships
         ],
         meta=Meta(
             resource_type="User",

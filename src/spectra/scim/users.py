@@ -32,6 +32,7 @@ from .http import (
     query_from_params,
     read_body,
     shown_of,
+    user_view,
     users_page,
     window,
 )
@@ -98,7 +99,7 @@ async def create_user(request: Request, session: ScimSession, actor: ScimActor) 
         await read_body(request), scim_ctx=Context.RESOURCE_CREATION_REQUEST
     )
     user = await resources.create_user(session, actor, wanted)
-    shown = resources.user_resource(user, base_url(request))
+    shown = await user_view(session, actor, user, base_url(request))
     return answer(
         resources.dump(shown, Context.RESOURCE_CREATION_RESPONSE),
         201,
@@ -112,7 +113,9 @@ async def get_user(
 ) -> Response:
     user = await find_user(session, actor, user_id)
     return answer(
-        resources.dump(resources.user_resource(user, base_url(request)), shown=shown_of(request))
+        resources.dump(
+            await user_view(session, actor, user, base_url(request)), shown=shown_of(request)
+        )
     )
 
 
@@ -122,13 +125,15 @@ async def replace_user(
 ) -> Response:
     user = await find_user(session, actor, user_id)
     base = base_url(request)
-    before = resources.user_resource(user, base)
+    before = await user_view(session, actor, user, base)
     wanted = User[Any].model_validate(
         await read_body(request), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
     )
     user = await resources.apply_user(session, actor, user, before, wanted)
     return answer(
-        resources.dump(resources.user_resource(user, base), Context.RESOURCE_REPLACEMENT_RESPONSE)
+        resources.dump(
+            await user_view(session, actor, user, base), Context.RESOURCE_REPLACEMENT_RESPONSE
+        )
     )
 
 
@@ -138,7 +143,7 @@ async def patch_user(
 ) -> Response:
     user = await find_user(session, actor, user_id)
     base = base_url(request)
-    before = resources.user_resource(user, base)
+    before = await user_view(session, actor, user, base)
     patch = PatchOp[User[Any]].model_validate(
         normalise_patch(await read_body(request)), scim_ctx=Context.RESOURCE_PATCH_REQUEST
     )
@@ -146,7 +151,7 @@ async def patch_user(
     if patch.patch(wanted):
         user = await resources.apply_user(session, actor, user, before, wanted)
     return answer(
-        resources.dump(resources.user_resource(user, base), Context.RESOURCE_PATCH_RESPONSE)
+        resources.dump(await user_view(session, actor, user, base), Context.RESOURCE_PATCH_RESPONSE)
     )
 
 

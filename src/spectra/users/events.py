@@ -28,3 +28,17 @@ class SetupLinkIssued:
     expires_at: datetime
     invited: bool
     mailed_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewDeviceSignIn:
+    """A user signed in from a device they had not used before (the alerts domain mails them)."""
+
+    user_id: uuid.UUID
+    email: str
+    name: str
+    at: datetime
+    client_ip: str | None
+    user_agent: str | None
+    device: str
+    """The user-agent family, e.g. `Firefox on Linux`."""

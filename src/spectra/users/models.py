@@ -1,4 +1,4 @@
-"""Users, groups, console sign-in sessions and one-time password-setup links."""
+"""Users, groups, console sign-in sessions, known devices and one-time password-setup links."""
 
 from __future__ import annotations
 
@@ -104,6 +104,22 @@ class UserSession(IdMixin, Base):
     authenticated_at: Mapped[datetime | None] = mapped_column()
     """When the user last proved who they are in this session (sign-in or step-up, UTC); step-up
     asks again once this is older than the workspace's `step_up_minutes`."""
+
+
+class KnownDevice(IdMixin, Base):
+    """A device a user signed in from: a keyed hash of (user, the browser's device cookie, the
+    user-agent family). A sign-in from a device not in this table is mailed to the user."""
+
+    __tablename__ = "user_known_devices"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    device_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100))
+    """The user-agent family, e.g. `Firefox on Linux` (what the mail and the sessions page say)."""
+    first_seen_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
 class PasswordSetupLink(IdMixin, Base):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 from spectra.db.repository import paginate
 from spectra.kit.pagination import Page
 
-from .models import Group, GroupMembership, PasswordSetupLink, User, UserSession
+from .models import Group, GroupMembership, KnownDevice, PasswordSetupLink, User, UserSession
 
 _CHUNK = 500
 """Ids or emails per IN list (well under every driver's bound-parameter limit)."""
@@ -295,3 +295,30 @@ async def group_members(
         for group_id in {user.group_id, *extra.get(user.id, ())} & set(wanted):
             found[group_id].append(user)
     return found
+
+
+async def find_known_device(session: AsyncSession, device_hash: str) -> KnownDevice | None:
+    stmt = select(KnownDevice).where(KnownDevice.device_hash == device_hash)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def has_known_device(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    stmt = select(KnownDevice.id).where(KnownDevice.user_id == user_id).limit(1)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def live_sessions(
+    session: AsyncSession, user_id: uuid.UUID, *, now: datetime
+) -> list[UserSession]:
+    """The user's signed-in sessions that have not ended or expired, newest first."""
+    stmt = (
+        select(UserSession)
+        .where(
+            UserSession.user_id == user_id,
+            UserSession.ended_at.is_(None),
+            UserSession.expires_at > now,
+            UserSession.second_factor_pending.is_(False),
+        )
+        .order_by(UserSession.created_at.desc(), UserSession.id.desc())
+    )
+    return list((await session.execute(stmt)).scalars())

@@ -83,6 +83,13 @@ class LoginIn(_In):
     password: Password
 
 
+class SecondFactorIn(_In):
+    challenge: Token
+    """The challenge token from the `mfa_required` answer of `POST /api/auth/login`."""
+    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    """The current code from the authenticator app, or an unused recovery code."""
+
+
 class SetupIn(_In):
     token: Token
     password: Password

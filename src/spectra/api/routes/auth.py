@@ -6,12 +6,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
+from starlette.responses import JSONResponse
 
 from spectra.api.deps import RuntimeDep, SessionDep, client_ip
+from spectra.api.handlers import error_body
+from spectra.kit.clock import utc_now
 from spectra.users import service as users_service
+from spectra.users.devices import DEVICE_COOKIE, DEVICE_COOKIE_DAYS
 from spectra.users.errors import CsrfError
-from spectra.users.mfa.errors import SecondFactorRequiredError
-from spectra.users.schemas import LoginIn, SetupIn, SignInRead, UserRead
+from spectra.users.mfa import service as mfa_service
+from spectra.users.mfa.errors import MfaRequiredError
+from spectra.users.models import User
+from spectra.users.schemas import LoginIn, SecondFactorIn, SetupIn, SignInRead, UserRead
 from spectra.users.sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, csrf_matches
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -22,47 +28,107 @@ def _secure(request: Request, runtime: RuntimeDep) -> bool:
     return configured if configured is not None else request.url.scheme == "https"
 
 
-@router.post("/login")
+@router.post("/login", response_model=SignInRead)
 async def login(
     body: LoginIn, request: Request, response: Response, session: SessionDep, runtime: RuntimeDep
-) -> SignInRead:
+) -> Response | SignInRead:
     """Sign in with email and password: sets the HttpOnly session cookie and answers with the
-    CSRF token to send as `x-csrf-token` on state-changing requests. An account with a second
-    factor is refused here (401 `second_factor_required`): it signs in through the console."""
+    CSRF token to send as `x-csrf-token` on state-changing requests.
+
+    An account with a second factor gets no session here: the answer is 401 `mfa_required`
+    with `details.challenge`, a token to send to `POST /api/auth/login/second-factor` with a
+    code within `details.expires_at` (10 minutes)."""
     opened = await users_service.sign_in(
         session,
         email=body.email,
         password=body.password,
         client_ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
-        ttl=timedelta(hours=max(1, runtime.settings.session_ttl_hours)),
+        ttl=_ttl(runtime),
     )
     if opened.row.second_factor_pending:
-        # The second step exists in the console only; the pending session rolls back with this.
-        raise SecondFactorRequiredError(
-            "This account has a second factor: sign in through the console, or call the API "
-            "with an API token."
+        refusal = MfaRequiredError(
+            "This account has a second factor: send the challenge with the current code from "
+            "your authenticator app, or a recovery code, to /api/auth/login/second-factor."
         )
-    secure = _secure(request, runtime)
-    max_age = int((opened.expires_at - opened.row.created_at).total_seconds())
+        details = {"challenge": opened.token, "expires_at": opened.expires_at.isoformat()}
+        return JSONResponse(
+            error_body(refusal.code, refusal.message, details),
+            status_code=401,
+            headers={"cache-control": "no-store", "www-authenticate": "Bearer"},
+        )
+    await _note_device(request, response, session, runtime, opened.user)
+    return _signed_in(request, response, runtime, opened)
+
+
+@router.post("/login/second-factor")
+async def login_second_factor(
+    body: SecondFactorIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> SignInRead:
+    """The second step of an API sign-in: the challenge from `mfa_required` and a TOTP code or
+    a recovery code. Wrong codes are rate limited as in the console (401 `second_factor_wrong`,
+    `second_factor_replayed`, then 429 `second_factor_locked`); an unknown or expired challenge
+    is 401 `session_invalid` (sign in again)."""
+    opened = await mfa_service.complete_challenge(
+        session,
+        challenge=body.challenge,
+        code=body.code,
+        ttl=_ttl(runtime),
+        client_ip=client_ip(request),
+    )
+    await _note_device(request, response, session, runtime, opened.user)
+    return _signed_in(request, response, runtime, opened)
+
+
+async def _note_device(
+    request: Request, response: Response, session: SessionDep, runtime: RuntimeDep, user: User
+) -> None:
+    """Recognise the client of a completed sign-in (a new device is mailed to the user); a
+    script keeps the device cookie as it keeps the session cookie."""
+    cookie = await users_service.recognise_device(
+        session,
+        user=user,
+        device_cookie=request.cookies.get(DEVICE_COOKIE),
+        user_agent=request.headers.get("user-agent"),
+        client_ip=client_ip(request),
+    )
     response.set_cookie(
-        SESSION_COOKIE,
-        opened.token,
-        max_age=max_age,
+        DEVICE_COOKIE,
+        cookie,
+        max_age=DEVICE_COOKIE_DAYS * 86400,
         httponly=True,
         samesite="lax",
-        secure=secure,
+        secure=_secure(request, runtime),
         path="/",
     )
-    response.set_cookie(
-        CSRF_COOKIE,
-        opened.csrf_token,
-        max_age=max_age,
-        httponly=False,
-        samesite="lax",
-        secure=secure,
-        path="/",
-    )
+
+
+def _ttl(runtime: RuntimeDep) -> timedelta:
+    return timedelta(hours=max(1, runtime.settings.session_ttl_hours))
+
+
+def _signed_in(
+    request: Request, response: Response, runtime: RuntimeDep, opened: users_service.NewSession
+) -> SignInRead:
+    secure = _secure(request, runtime)
+    max_age = int((opened.expires_at - utc_now()).total_seconds())
+    for name, value, httponly in (
+        (SESSION_COOKIE, opened.token, True),
+        (CSRF_COOKIE, opened.csrf_token, False),
+    ):
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            httponly=httponly,
+            samesite="lax",
+            secure=secure,
+            path="/",
+        )
     response.headers["cache-control"] = "no-store"
     return SignInRead(
         user=UserRead.model_validate(opened.user),

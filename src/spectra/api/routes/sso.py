@@ -7,7 +7,13 @@ from fastapi import APIRouter
 
 from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
 from spectra.users.sso import service as sso_service
-from spectra.users.sso.schemas import ProviderCreate, ProviderList, ProviderRead, ProviderTestRead
+from spectra.users.sso.schemas import (
+    ProviderCreate,
+    ProviderList,
+    ProviderRead,
+    ProviderTestRead,
+    ProviderUpdate,
+)
 
 router = APIRouter(prefix="/sso", tags=["sso"])
 
@@ -28,6 +34,16 @@ async def add_provider(body: ProviderCreate, session: SessionDep, actor: ActorDe
 @router.get("/providers/{name}")
 async def show_provider(name: str, session: ReadSessionDep, actor: ActorDep) -> ProviderRead:
     return ProviderRead.model_validate(await sso_service.get_provider(session, actor, name=name))
+
+
+@router.patch("/providers/{name}")
+async def update_provider(
+    name: str, body: ProviderUpdate, session: SessionDep, actor: ActorDep
+) -> ProviderRead:
+    """Change a provider's settings: only the fields sent change; a new client secret is sealed
+    and, like the first, never returned (only its last four characters)."""
+    provider = await sso_service.update_provider(session, actor, name=name, data=body)
+    return ProviderRead.model_validate(provider)
 
 
 @router.delete("/providers/{name}", status_code=204)

@@ -1,4 +1,5 @@
-"""`spectra sso ...`: OpenID Connect providers for console sign-in: add, list, show, test, remove.
+"""`spectra sso ...`: OpenID Connect providers for console sign-in: add, update, list, show, test,
+remove.
 The client secret is read from an environment variable, never from a flag."""
 
 from __future__ import annotations
@@ -107,9 +108,7 @@ def add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add an OpenID Connect provider; redirect URI: <server>/console/sso/<name>/callback."""
-    secret = os.environ.get(client_secret_env, "").strip()
-    if not secret:
-        fail(f"The environment variable {client_secret_env} is not set or empty.", 2)
+    secret = _secret_from(client_secret_env)
     payload: dict[str, Any] = {
         "name": name,
         "issuer": issuer,
@@ -126,6 +125,72 @@ def add(
     }
     result = transport.api("POST", "/api/sso/providers", json=payload)
     show_object(result, as_json=as_json, title=f"Added {result['name']}", fields=_SHOW)
+
+
+def _secret_from(env: str) -> str:
+    secret = os.environ.get(env, "").strip()
+    if not secret:
+        fail(f"The environment variable {env} is not set or empty.", 2)
+    return secret
+
+
+@sso_app.command("update")
+def update(
+    name: Annotated[str, typer.Argument(help="The provider to change.")],
+    issuer: Annotated[str | None, typer.Option("--issuer")] = None,
+    client_id: Annotated[str | None, typer.Option("--client-id")] = None,
+    client_secret_env: Annotated[
+        str | None,
+        typer.Option("--client-secret-env", help="Environment variable holding a new secret."),
+    ] = None,
+    scopes: Annotated[str | None, typer.Option(help="Scopes, comma-separated.")] = None,
+    allowed_domains: Annotated[
+        str | None, typer.Option(help="Email domains, comma-separated ('' = any).")
+    ] = None,
+    groups_claim: Annotated[str | None, typer.Option(help="'' clears it.")] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="IDP_GROUP=GROUP:ROLE; replaces all mappings (repeatable)."),
+    ] = None,
+    clear_maps: Annotated[bool, typer.Option("--clear-maps", help="Remove all mappings.")] = False,
+    require_sso: Annotated[bool | None, typer.Option("--require-sso/--no-require-sso")] = None,
+    break_glass_owner: Annotated[str | None, typer.Option(help="'' clears it.")] = None,
+    trust_email: Annotated[bool | None, typer.Option("--trust-email/--no-trust-email")] = None,
+    session_minutes: Annotated[
+        int | None, typer.Option(help="Session lifetime after SSO sign-in; 0 = server default.")
+    ] = None,
+    enabled: Annotated[bool | None, typer.Option("--enable/--disable")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a provider's settings; only the options given change. A new client secret is read
+    from an environment variable and never shown again."""
+    payload: dict[str, Any] = {}
+    for key, value in (
+        ("issuer", issuer),
+        ("client_id", client_id),
+        ("require_sso", require_sso),
+        ("trust_email", trust_email),
+        ("is_enabled", enabled),
+    ):
+        if value is not None:
+            payload[key] = value
+    if client_secret_env is not None:
+        payload["client_secret"] = _secret_from(client_secret_env)
+    if scopes is not None:
+        payload["scopes"] = _split(scopes)
+    if allowed_domains is not None:
+        payload["allowed_domains"] = _split(allowed_domains)
+    for key, text in (("groups_claim", groups_claim), ("break_glass_owner", break_glass_owner)):
+        if text is not None:
+            payload[key] = text.strip() or None
+    if mapping or clear_maps:
+        payload["group_mappings"] = [_mapping(m) for m in mapping or []]
+    if session_minutes is not None:
+        payload["session_ttl_minutes"] = session_minutes or None
+    if not payload:
+        fail("Nothing to change: give at least one option (spectra sso update --help).", 2)
+    result = transport.api("PATCH", _path(name), json=payload)
+    show_object(result, as_json=as_json, title=f"Updated {result['name']}", fields=_SHOW)
 
 
 @sso_app.command("list")

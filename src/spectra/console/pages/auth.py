@@ -1,7 +1,8 @@
 """Sign-in, sign-out, the password-setup page behind a one-time link, and password change.
 
 URLs: GET/POST /console/login (with one button per SSO provider, see pages/sso.py), POST /console/logout, GET/POST /console/setup?token=...,
-GET /console/account, POST /console/account/password.
+GET /console/account, GET /console/account/sessions, POST /console/account/sessions/end-others,
+POST /console/account/password.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from spectra.console.forms import Form, field_errors
 from spectra.console.render import redirect, render
 from spectra.errors import SpectraError
 from spectra.users import service as users_service
-from spectra.users.sessions import CSRF_COOKIE, SESSION_COOKIE
+from spectra.users.devices import DEVICE_COOKIE, DEVICE_COOKIE_DAYS
+from spectra.users.models import User
+from spectra.users.sessions import CSRF_COOKIE, SESSION_COOKIE, hash_token
 from spectra.users.sso import service as sso_service
 from spectra.users.sso import signin as sso_signin
 
@@ -92,7 +95,32 @@ async def login(request: Request, session: SessionDep, runtime: RuntimeDep) -> R
         target = "/console/me"
     response = redirect(target)
     set_session_cookies(response, request, runtime, opened)
+    if not opened.row.second_factor_pending:
+        await note_device(request, response, session, runtime, opened.user)
     return response
+
+
+async def note_device(
+    request: Request, response: Response, session: SessionDep, runtime: RuntimeDep, user: User
+) -> None:
+    """After a completed sign-in: recognise the browser (a new device is mailed to the user)
+    and keep its long-lived device cookie."""
+    cookie = await users_service.recognise_device(
+        session,
+        user=user,
+        device_cookie=request.cookies.get(DEVICE_COOKIE),
+        user_agent=request.headers.get("user-agent"),
+        client_ip=client_ip(request),
+    )
+    response.set_cookie(
+        DEVICE_COOKIE,
+        cookie,
+        max_age=DEVICE_COOKIE_DAYS * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request, runtime),
+        path="/",
+    )
 
 
 def set_session_cookies(
@@ -197,6 +225,32 @@ async def setup(request: Request, session: SessionDep) -> Response:
 @router.get("/account")
 async def account(request: Request, viewer: ViewerDep) -> Response:
     return render(request, viewer, "auth/account.html", title="Your account", errors={})
+
+
+@router.get("/account/sessions")
+async def sessions_page(request: Request, viewer: ViewerDep, session: ReadSessionDep) -> Response:
+    """Where a new-device mail leads: the live sessions (when, from where, with what)."""
+    rows = await users_service.own_sessions(session, viewer.actor)
+    current = request.cookies.get(SESSION_COOKIE, "")
+    return render(
+        request,
+        viewer,
+        "auth/sessions.html",
+        title="Your sessions",
+        sessions=rows,
+        current_hash=hash_token(current) if current else "",
+    )
+
+
+@router.post("/account/sessions/end-others")
+async def end_other_sessions(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
+    ended = await users_service.end_other_sessions(
+        session, viewer.actor, current_token=request.cookies.get(SESSION_COOKIE, "")
+    )
+    return redirect(
+        "/console/account/sessions",
+        ok=f"Signed out {ended} other session{'s' if ended != 1 else ''}.",
+    )
 
 
 @router.post("/account/password")

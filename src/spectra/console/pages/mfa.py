@@ -25,7 +25,7 @@ from spectra.users.mfa import service as mfa_service
 from spectra.users.sessions import SESSION_COOKIE
 from spectra.users.sso import signin as sso_signin
 
-from .auth import _safe_next, _same_origin
+from .auth import _safe_next, _same_origin, note_device
 
 router = APIRouter()
 
@@ -91,7 +91,9 @@ async def second_factor(request: Request, session: SessionDep, runtime: RuntimeD
             factors=await mfa_service.factors_of(session, pending_user.id),
             error=exc.message,
         )
-    return redirect(landing(user.role, target))
+    response = redirect(landing(user.role, target))
+    await note_device(request, response, session, runtime, user)
+    return response
 
 
 @router.get("/account/mfa")

@@ -26,7 +26,7 @@ from spectra.users.service import auth as users_auth
 from spectra.users.sessions import SESSION_COOKIE
 from spectra.users.sso import rules as sso_rules
 
-from .auth import _safe_next, _same_origin, set_session_cookies
+from .auth import _safe_next, _same_origin, note_device, set_session_cookies
 from .mfa import landing, session_ttl
 
 router = APIRouter()
@@ -137,6 +137,7 @@ async def passwordless(request: Request, session: SessionDep, runtime: RuntimeDe
         {"redirect": landing(user.role, _safe_next(str(body.get("next") or "")))}
     )
     set_session_cookies(response, request, runtime, opened)
+    await note_device(request, response, session, runtime, user)
     return response
 
 
@@ -185,7 +186,11 @@ async def second_factor(request: Request, session: SessionDep, runtime: RuntimeD
     except SpectraError as exc:
         await session.rollback()
         return _failed(exc)
-    return JSONResponse({"redirect": landing(user.role, _safe_next(str(body.get("next") or "")))})
+    response = JSONResponse(
+        {"redirect": landing(user.role, _safe_next(str(body.get("next") or "")))}
+    )
+    await note_device(request, response, session, runtime, user)
+    return response
 
 
 @router.post("/reauth/passkey/options")

@@ -18,7 +18,7 @@ from spectra.errors import SpectraError
 from spectra.users.sso import service as sso_service
 from spectra.users.sso import signin as sso_signin
 
-from .auth import _safe_next, set_session_cookies
+from .auth import _safe_next, note_device, set_session_cookies
 
 router = APIRouter()
 
@@ -119,5 +119,6 @@ async def callback(
         target = "/console/me"
     response = redirect(target)
     set_session_cookies(response, request, runtime, opened)
+    await note_device(request, response, session, runtime, opened.user)
     response.delete_cookie(sso_signin.STATE_COOKIE, path="/console/sso")
     return response

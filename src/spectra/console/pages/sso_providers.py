@@ -1,7 +1,9 @@
-"""Single sign-on providers in the console: list, add, show, test, remove (owners change them).
+"""Single sign-on providers in the console: list, add, show, edit, test, remove (owners change
+them).
 
 URLs: GET/POST /console/sso-providers, GET /console/sso-providers/{name},
-POST /console/sso-providers/{name}/test, POST /console/sso-providers/{name}/remove.
+POST /console/sso-providers/{name}/edit, POST /console/sso-providers/{name}/test,
+POST /console/sso-providers/{name}/remove.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from starlette.responses import Response
 from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep, SessionDep, Viewer
 from spectra.console.forms import Form, problems
 from spectra.console.render import redirect, render
+from spectra.users import service as users_service
 from spectra.users.sso import service as sso_service
-from spectra.users.sso.schemas import ProviderCreate, parse_mapping
+from spectra.users.sso.schemas import ProviderCreate, ProviderUpdate, parse_mapping
 
 from .sso import redirect_uri
 
@@ -83,6 +86,12 @@ async def _provider_page(
 ) -> Response:
     provider = await sso_service.get_provider(session, viewer.actor, name=name)
     report = await sso_service.test_provider(session, viewer.actor, name=name) if run_test else None
+    break_glass = ""
+    if provider.break_glass_user_id is not None:
+        owner = await users_service.get_user(
+            session, viewer.actor, user=provider.break_glass_user_id
+        )
+        break_glass = owner.email
     return render(
         request,
         viewer,
@@ -92,6 +101,11 @@ async def _provider_page(
         provider=provider,
         callback=redirect_uri(runtime, provider.name),
         report=report,
+        break_glass=break_glass,
+        mappings="\n".join(
+            f"{m['claim']}={m.get('group') or ''}:{m.get('role') or ''}"
+            for m in provider.group_mappings
+        ),
     )
 
 
@@ -100,6 +114,35 @@ async def show_provider(
     name: str, request: Request, viewer: AdminDep, session: ReadSessionDep, runtime: RuntimeDep
 ) -> Response:
     return await _provider_page(request, viewer, session, runtime, name, run_test=False)
+
+
+@router.post("/sso-providers/{name}/edit")
+async def edit_provider(
+    name: str, request: Request, viewer: AdminDep, session: SessionDep
+) -> Response:
+    """Save the edit form: every setting as shown; an empty client secret keeps the sealed one."""
+    form = await Form.read(request)
+    page = f"/console/sso-providers/{quote(name, safe='')}"
+    minutes = form.get("session_ttl_minutes")
+    try:
+        data = ProviderUpdate(
+            issuer=form["issuer"],
+            client_id=form["client_id"],
+            scopes=form.words("scopes") or ["openid", "email", "profile"],
+            allowed_domains=form.words("allowed_domains"),
+            groups_claim=form.get("groups_claim"),
+            group_mappings=[parse_mapping(line) for line in form.words("group_mappings")],
+            require_sso=form.flag("require_sso"),
+            trust_email=form.flag("trust_email"),
+            is_enabled=form.flag("is_enabled"),
+            break_glass_owner=form.get("break_glass_owner"),
+            session_ttl_minutes=int(minutes) if minutes and minutes.isdigit() else None,
+            client_secret=form.get("client_secret"),  # None (empty) keeps the sealed one
+        )
+    except ValidationError as exc:
+        return redirect(page, error=f"The provider was not changed: {problems(exc)}.")
+    await sso_service.update_provider(session, viewer.actor, name=name, data=data)
+    return redirect(page, ok=f"Saved {name}.")
 
 
 @router.post("/sso-providers/{name}/test")

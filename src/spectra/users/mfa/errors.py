@@ -18,6 +18,13 @@ class SecondFactorRequiredError(UnauthenticatedError):
     code = "second_factor_required"
 
 
+class MfaRequiredError(UnauthenticatedError):
+    """The REST API's password step for an account with a second factor: the answer carries a
+    challenge token to send back with a code (`POST /api/auth/login/second-factor`)."""
+
+    code = "mfa_required"
+
+
 class SecondFactorWrongError(UnauthenticatedError):
     code = "second_factor_wrong"
 

@@ -23,8 +23,8 @@ from spectra.users.errors import CurrentPasswordWrongError, SessionInvalidError
 from spectra.users.models import User, UserSession
 from spectra.users.permissions import Manage, Permission, require, require_can_manage
 from spectra.users.service._common import UserRef, audit_user, load_user
-from spectra.users.service.auth import active_user
-from spectra.users.sessions import hash_token
+from spectra.users.service.auth import NewSession, active_user
+from spectra.users.sessions import csrf_for, hash_token, new_token
 
 from . import repository, totp
 from .errors import (
@@ -276,6 +276,21 @@ async def complete_sign_in(
     method = await verify_code(session, user, code=code, client_ip=client_ip)
     await finish_sign_in(session, row, user, method=method, ttl=ttl, client_ip=client_ip)
     return user
+
+
+async def complete_challenge(
+    session: Session, *, challenge: str, code: str, ttl: timedelta, client_ip: str | None
+) -> NewSession:
+    """The REST API's second step: the challenge token of a password sign-in and a TOTP or
+    recovery code. The challenge is spent: the signed-in session gets a fresh token, so the
+    token that travelled in a JSON body never becomes a session cookie."""
+    row, user = await pending_sign_in(session, token=challenge)
+    method = await verify_code(session, user, code=code, client_ip=client_ip)
+    await finish_sign_in(session, row, user, method=method, ttl=ttl, client_ip=client_ip)
+    token = new_token()
+    row.token_hash = hash_token(token)
+    await session.flush()
+    return NewSession(row=row, user=user, token=token, csrf_token=csrf_for(token))
 
 
 def authenticated_at(row: UserSession) -> datetime:

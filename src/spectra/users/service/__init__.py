@@ -29,6 +29,7 @@ from .auth import (
     set_password,
     sign_in,
 )
+from .devices import end_other_sessions, own_sessions, recognise_device
 from .directory import (
     group_members,
     list_directory_groups,
@@ -47,6 +48,7 @@ from .leads import (
     lead_groups_page,
     list_leads,
     list_memberships,
+    memberships_of,
     remove_lead,
     remove_membership,
     set_lead,
@@ -106,6 +108,7 @@ __all__ = [
     "create_user",
     "credential_issuer",
     "credential_provenance",
+    "end_other_sessions",
     "end_session",
     "ensure_owner",
     "export_audit_events",
@@ -130,9 +133,12 @@ __all__ = [
     "load_user",
     "may_name",
     "may_name_group",
+    "memberships_of",
     "move_group",
+    "own_sessions",
     "parse_csv",
     "reactivate_user",
+    "recognise_device",
     "remove_lead",
     "remove_membership",
     "remove_user",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -259,15 +260,35 @@ async def list_memberships(
     from .lookup import get_user
 
     target = await get_user(session, actor, user=user)
+    return Page(items=(await _memberships(session, [target]))[target.id])
+
+
+async def memberships_of(
+    session: AnySession, actor: Actor, *, users: Sequence[User]
+) -> dict[uuid.UUID, list[MembershipView]]:
+    """Each user's groups, as `list_memberships` orders them, in one query (a SCIM page of
+    users shows every user's groups). For readers of everything."""
+    require(actor, Permission.READ_ALL)
+    return await _memberships(session, users)
+
+
+async def _memberships(
+    session: AnySession, users: Sequence[User]
+) -> dict[uuid.UUID, list[MembershipView]]:
+    found = {u.id: [MembershipView(u.group_id, u.group.name, True)] for u in users}
+    if not users:
+        return found
     rows = await session.execute(
-        select(GroupMembership, Group)
+        select(GroupMembership.user_id, Group)
         .join(Group, Group.id == GroupMembership.group_id)
-        .where(GroupMembership.user_id == target.id, GroupMembership.group_id != target.group_id)
+        .where(GroupMembership.user_id.in_(list(found)))
         .order_by(GroupMembership.created_at, GroupMembership.id)
     )
-    ordered = [MembershipView(target.group_id, target.group.name, True)]
-    ordered += [MembershipView(g.id, g.name, False) for _, g in rows.all()]
-    return Page(items=ordered)
+    homes = {u.id: u.group_id for u in users}
+    for user_id, group in rows.all():
+        if group.id != homes[user_id]:
+            found[user_id].append(MembershipView(group.id, group.name, False))
+    return found
 
 
 async def add_membership(

@@ -56,6 +56,34 @@ class ProviderCreate(BaseModel):
     session_ttl_minutes: int | None = Field(default=None, ge=5, le=60 * 24 * 30)
 
 
+class ProviderUpdate(BaseModel):
+    """A change of a provider's settings: only the fields sent change (`null` clears the
+    optional ones). A new `client_secret` replaces the sealed one; it is never returned."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    issuer: str | None = Field(default=None, min_length=1, max_length=500)
+    client_id: str | None = Field(default=None, min_length=1, max_length=300)
+    client_secret: str | None = Field(default=None, min_length=1, max_length=1000)
+    scopes: list[str] | None = None
+    allowed_domains: list[str] | None = None
+    groups_claim: str | None = Field(default=None, max_length=100)
+    group_mappings: list[GroupMapping] | None = None
+    require_sso: bool | None = None
+    break_glass_owner: str | None = Field(default=None, max_length=320)
+    trust_email: bool | None = None
+    session_ttl_minutes: int | None = Field(default=None, ge=5, le=60 * 24 * 30)
+    is_enabled: bool | None = None
+    """A disabled provider keeps its settings but shows no button and signs nobody in."""
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent; `null` only where it means "clear" (not for required settings)."""
+        required = {"issuer", "client_id", "client_secret", "scopes", "allowed_domains"}
+        required |= {"group_mappings", "require_sso", "trust_email", "is_enabled"}
+        sent = self.model_dump(include=self.model_fields_set)
+        return {k: v for k, v in sent.items() if v is not None or k not in required}
+
+
 class ProviderRead(BaseModel):
     """A provider's settings; the client secret shows only its last four characters."""
 

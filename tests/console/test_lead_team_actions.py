@@ -196,7 +196,8 @@ async def test_a_lead_decides_their_members_budget_extensions_within_the_limit(
         "pending",
     ]
     expires = rows[small.id].expires_at
-    assert expires is not None and expires > datetime.now(UTC) + timedelta(days=6)
+    assert expires is not None
+    assert expires > datetime.now(UTC) + timedelta(days=6)
     assert rows[small.id].decided_by_label == lead.user.email
     assert len(await _actions(runtime, "budgets.extension_approve")) == 1
     assert len(await _actions(runtime, "budgets.extension_reject")) == 1

@@ -113,7 +113,7 @@ async def test_lead_console_matrix(
             memo="matrix: group budget",
             idempotency_key=f"matrix-fund:{group.id}",
         )
-    wrong = []
+    wrong: list[str] = []
     for method, path in _team_routes(app):
         url = path.replace("{name}", OWN_GROUP if run == "own" else OTHER_GROUP)
         for param, build in BUILDERS.items():

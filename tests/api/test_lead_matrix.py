@@ -93,6 +93,10 @@ async def _group_balance(fx: Any) -> Call:
     return Call(params={"group_name": fx.target.name})
 
 
+async def _group_report(fx: Any) -> Call:
+    return Call(params={"by": "user", "group": fx.target.name})
+
+
 async def _members_request(fx: Any) -> Call:
     return Call({"request_id": str((await fx.recharge_request()).id)})
 
@@ -124,6 +128,11 @@ LEAD_OWN: dict[tuple[str, str], Prepare | None] = {
     ("GET", "/api/statements"): None,
     ("GET", "/api/policy/explain"): None,
     ("GET", "/api/usage/forecast"): _group_forecast,
+    ("GET", "/api/usage/report"): _group_report,
+    ("GET", "/api/usage/timeseries"): _group_forecast,
+    ("GET", "/api/usage/adoption"): _group_forecast,
+    ("POST", "/api/budgets/extensions/{extension_id}/approve"): None,
+    ("POST", "/api/budgets/extensions/{extension_id}/reject"): None,
 }
 """Routes a lead may use on their own group's members (with the RBAC matrix's `prepare`, whose
 targets the fixtures put in the run's group, unless one is given here)."""
@@ -153,6 +162,10 @@ async def _target_request(fx: Any) -> Any:
     return await fx.recharge_request()
 
 
+async def _target_extension(fx: Any) -> Any:
+    return await fx.pending_extension()
+
+
 LEAD_LISTS: dict[tuple[str, str], tuple[Callable[[Any], Awaitable[Any]], Finder]] = {
     ("GET", "/api/users"): (
         _target_user,
@@ -169,6 +182,10 @@ LEAD_LISTS: dict[tuple[str, str], tuple[Callable[[Any], Awaitable[Any]], Finder]
     ("GET", "/api/ledger/recharge-requests"): (
         _target_request,
         lambda page, request: str(request.id) in {i["id"] for i in page["items"]},
+    ),
+    ("GET", "/api/budgets/extensions"): (
+        _target_extension,
+        lambda page, extension: str(extension.id) in {i["id"] for i in page["items"]},
     ),
 }
 """Lists a lead may read: filtered to their groups (the target shows in the own run only)."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.db.repository import paginate
@@ -94,11 +95,20 @@ async def page_extensions(
     requested_by_id: uuid.UUID | None,
     limit: int | None,
     cursor: str | None,
+    requested_by_among: Select[Any] | None = None,
 ) -> Page[BudgetExtension]:
+    """`requested_by_among` (a subquery of user ids) widens `requested_by_id` to those too."""
     stmt = select(BudgetExtension)
     if status is not None:
         stmt = stmt.where(BudgetExtension.status == status)
-    if requested_by_id is not None:
+    if requested_by_among is not None:
+        stmt = stmt.where(
+            or_(
+                BudgetExtension.requested_by_id == requested_by_id,
+                BudgetExtension.requested_by_id.in_(requested_by_among),
+            )
+        )
+    elif requested_by_id is not None:
         stmt = stmt.where(BudgetExtension.requested_by_id == requested_by_id)
     if key_ids is not None:
         stmt = stmt.where(BudgetExtension.key_id.in_(list(key_ids)))

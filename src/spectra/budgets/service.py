@@ -22,6 +22,15 @@ from spectra.kit.money import format_amount
 from spectra.kit.pagination import Page
 from spectra.usage.clients import CLIENT_FAMILIES
 from spectra.users.permissions import Permission, ReadOnlyTokenError, allows, require
+from spectra.users.scope import (
+    deny,
+    lead_groups_over,
+    led_groups,
+    member_ids_in,
+    require_over,
+    require_within_limit,
+    scope_for,
+)
 
 from . import repository
 from .errors import (
@@ -226,11 +235,17 @@ async def decide_extension(
     expires_at: datetime | None = None,
 ) -> BudgetExtension:
     """Approve (until `expires_at`, in the future) or reject a pending extension; never the
-    requester's own. Audited, with a `budgets.extension` change."""
-    require(actor, Permission.BUDGETS_WRITE)
+    requester's own. A team lead decides extensions of their groups' members' keys, approving
+    up to their approval limit (`_require_decider`). Audited, with a `budgets.extension`
+    change."""
+    scope = await scope_for(session, actor, Permission.BUDGETS_WRITE)
     row = await session.get(BudgetExtension, extension_id)
     if row is None:
+        if not scope.everywhere:
+            raise deny(actor, Permission.BUDGETS_WRITE)  # anti-probing, as for users
         raise ExtensionNotFoundError("No such budget extension.", id=str(extension_id))
+    if not scope.everywhere:
+        await _require_lead_over(session, actor, row, approve=approve)
     if row.status != "pending":
         raise ExtensionDecidedError(f"That extension was already {row.status}.")
     if (actor.user_id is not None and actor.user_id == row.requested_by_id) or (
@@ -262,6 +277,21 @@ async def decide_extension(
     return row
 
 
+async def _require_lead_over(
+    session: AnySession, actor: Actor, row: BudgetExtension, *, approve: bool
+) -> None:
+    """A lead decides an extension of a key whose owner is a member of a group they lead
+    (never a project's: projects span groups), approving no more than their limit there."""
+    if row.key_id is None:
+        raise deny(actor, Permission.BUDGETS_WRITE)
+    key = await keys_service.find_key(session, key_id=row.key_id)
+    owner = None if key is None else key.user
+    scope = await require_over(session, actor, Permission.BUDGETS_WRITE, owner)
+    if approve and owner is not None:
+        groups = await lead_groups_over(session, scope, owner, actor)
+        require_within_limit(scope, groups, row.amount_micros)
+
+
 async def list_extensions(
     session: AnySession,
     actor: Actor,
@@ -270,11 +300,19 @@ async def list_extensions(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Page[BudgetExtension]:
-    """Extension requests, newest first: all (with `read.all`) or the actor's own."""
+    """Extension requests, newest first: all (with `read.all`), or the actor's own and, for a
+    team lead, those of the members of the groups they lead."""
     require(actor, Permission.SELF)
     mine = None if allows(actor, Permission.READ_ALL) else actor.user_id
     if mine is None and not allows(actor, Permission.READ_ALL):
         require(actor, Permission.READ_ALL)
+    led = await led_groups(session, actor) if mine is not None else {}
     return await repository.page_extensions(
-        session, status=status, key_ids=None, requested_by_id=mine, limit=limit, cursor=cursor
+        session,
+        status=status,
+        key_ids=None,
+        requested_by_id=mine,
+        limit=limit,
+        cursor=cursor,
+        requested_by_among=member_ids_in(led) if led else None,
     )

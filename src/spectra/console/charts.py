@@ -52,6 +52,7 @@ async def series_chart(
     top: int = 6,
     measure: str = "cost",
     value: str | None = None,
+    group: str | None = None,
 ) -> dict[str, Any]:
     """Spend (or tokens, requests, errors) per day over [since, until): one stacked series per
     top value of `dimension` (group, model, client, user), or one series for `all`/`value`."""
@@ -60,19 +61,26 @@ async def series_chart(
     labels = [b.strftime("%m-%d") for b in buckets]
     series: list[tuple[str, str | None, str]] = []
     if dimension == "all":
-        series.append(("all", None, "Workspace"))
+        series.append(("all", None, "Workspace" if group is None else group))
     elif value is not None:
         series.append((dimension, value, value))
     else:
         report = await reports.usage_report(
-            session, actor, by=dimension, since=since, until=until, limit=top
+            session, actor, by=dimension, since=since, until=until, limit=top, group=group
         )
         for row in report.rows:
             series.append((dimension, row.key, row.label))
     datasets = []
     for dim, val, label in series:
         items = await reports.timeseries(
-            session, actor, period=period, since=since, until=until, dimension=dim, value=val
+            session,
+            actor,
+            period=period,
+            since=since,
+            until=until,
+            dimension=dim,
+            value=val,
+            group=group,
         )
         by_bucket = {item["bucket_start"]: _value(item, measure) for item in items}
         datasets.append({"label": label, "data": [by_bucket.get(b, 0) for b in buckets]})

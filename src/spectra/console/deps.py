@@ -196,6 +196,13 @@ ReadSessionDep = Annotated[ReadSession, Depends(_read_session)]
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 
+def refusals_as_pages(request: Request) -> None:
+    """A router dependency: a refused action there (`permission_denied`) answers with the 403
+    error page and its stable code, not a flash back on the form's page (the team pages, where
+    a lead acting outside the groups they lead must be told so plainly; see handlers.py)."""
+    request.state.refusals_as_pages = True
+
+
 async def get_admin_viewer(request: Request) -> Viewer:
     """A viewer who may see the admin pages (owner, admin, billing, auditor); members get a 403."""
     viewer = await get_viewer(request)

@@ -2,6 +2,8 @@
 
 - not signed in (or session ended/expired): the sign-in page, remembering where you were going;
 - a refused CSRF check: a 403 page (nothing changed);
+- a refused action (`permission_denied`) on a router with `refusals_as_pages` (the team
+  pages): the 403 error page with its code;
 - any other failure of a form post: back to the form's page with the service's sentence as a
   flash message (pages that show the error next to the field catch it themselves);
 - an htmx request: a small alert fragment (status 200, so htmx swaps it in);
@@ -90,10 +92,20 @@ def render_error(request: Request, exc: SpectraError) -> Response:
     viewer: Viewer | None = request.scope.get("state", {}).get("viewer")
     if isinstance(exc, CsrfError):
         return render(request, viewer, "error.html", status_code=403, message=exc.message)
-    if request.method not in SAFE_METHODS:
+    if request.method not in SAFE_METHODS and not _refusal_page(request, exc):
         return redirect(back_url(request), error=exc.message)
     status = _STATUS.get(exc.kind, 400)
-    return render(request, viewer, "error.html", status_code=status, message=exc.message)
+    return render(
+        request, viewer, "error.html", status_code=status, message=exc.message, code=exc.code
+    )
+
+
+def _refusal_page(request: Request, exc: SpectraError) -> bool:
+    """A refused action on routes that ask for it (`refusals_as_pages`): the 403 page with the
+    stable code instead of a flash on the page the form came from."""
+    return exc.code == "permission_denied" and bool(
+        getattr(request.state, "refusals_as_pages", False)
+    )
 
 
 def render_validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -34,6 +34,8 @@ from spectra.console.pages import (
     sso,
     sso_providers,
     team,
+    team_members,
+    team_usage,
     usage,
     users,
 )
@@ -65,6 +67,8 @@ PAGES = (
     sso,
     sso_providers,
     team,
+    team_members,
+    team_usage,
     usage,
     users,
 )

@@ -20,14 +20,17 @@ from spectra.audit.actor import Actor
 from spectra.db.session import AnySession
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
-from spectra.usage import rollups
+from spectra.usage import rollups, scoped
 from spectra.usage.errors import InvalidUsageFilterError
 from spectra.usage.models import UsageRollup
 from spectra.users import service as users_service
 from spectra.users.models import Group
-from spectra.users.permissions import Permission, require
+from spectra.users.permissions import Permission, allows, require
+from spectra.users.scope import led_groups
 
 REPORT_DIMENSIONS = ("user", "group", "model", "account", "key", "client", "project")
+LEAD_HIDDEN = frozenset({"account", "account_model", "account_user"})
+"""Dimensions a team lead may not report by: the pool's accounts are no business of a lead."""
 
 Labeler = Callable[[AnySession, list[uuid.UUID]], Awaitable[dict[str, str]]]
 _LABELERS: dict[str, Labeler] = {}
@@ -147,7 +150,20 @@ async def _sum(
     period: str,
     group_by_bucket: bool = False,
     value: str | None = None,
+    groups: frozenset[uuid.UUID] | None = None,
 ) -> list[Any]:
+    if groups is not None:
+        return await scoped.sum_records(
+            session,
+            groups=groups,
+            dimension=dimension,
+            since=since,
+            until=until,
+            period=period,
+            names=SUMMED,
+            group_by_bucket=group_by_bucket,
+            value=value,
+        )
     cols = [func.sum(getattr(UsageRollup, name)).label(name) for name in SUMMED]
     keys: list[Any] = [UsageRollup.value]
     if group_by_bucket:
@@ -186,6 +202,30 @@ async def labels(session: AnySession, dimension: str, keys: list[str]) -> dict[s
     return {}
 
 
+async def report_groups(
+    session: AnySession,
+    actor: Actor,
+    *,
+    group: str | uuid.UUID | None = None,
+    dimension: str = "all",
+) -> frozenset[uuid.UUID] | None:
+    """Whose spend `actor` may read in a report: None for the whole workspace (readers of
+    everything who name no group), else the groups it covers: the one named, or every group a
+    team lead leads. A lead naming another group (or an unknown one), or reporting by pool
+    account, gets the role's own refusal; so does anyone else who may not read everything."""
+    if group is not None:
+        found = await users_service.group_for(session, actor, group=group)
+        if not allows(actor, Permission.READ_ALL) and dimension in LEAD_HIDDEN:
+            require(actor, Permission.READ_ALL)
+        return frozenset({found.id})
+    if allows(actor, Permission.READ_ALL):
+        return None
+    led = await led_groups(session, actor)
+    if not led or dimension in LEAD_HIDDEN:
+        require(actor, Permission.READ_ALL)
+    return frozenset(led)
+
+
 def _row_of(key: str, label: str, result: Any) -> ReportRow:
     row = ReportRow(key=key, label=label)
     for name in SUMMED:
@@ -202,19 +242,23 @@ async def usage_report(
     until: datetime | None = None,
     limit: int | None = None,
     sort: str = "cost",
+    group: str | uuid.UUID | None = None,
 ) -> Report:
     """Usage grouped by user, group, model, account, key or client over [since, until).
 
     Rows sorted by cost (or `requests`), largest first; `limit` keeps the top N (top users).
+    Narrowed to `group`, or for a team lead to the groups they lead (`report_groups`).
     """
-    require(actor, Permission.READ_ALL)
+    groups = await report_groups(session, actor, group=group, dimension=by)
     if by not in REPORT_DIMENSIONS:
         raise InvalidUsageFilterError(
             f"Cannot report by '{by}'; use one of {', '.join(REPORT_DIMENSIONS)}.", by=by
         )
     _check_range(since, until)
     period = _period_for(since, until)
-    results = await _sum(session, dimension=by, since=since, until=until, period=period)
+    results = await _sum(
+        session, dimension=by, since=since, until=until, period=period, groups=groups
+    )
     names = await labels(session, by, [r.value for r in results])
     rows = [_row_of(r.value, names.get(r.value, r.value or "(none)"), r) for r in results]
     measure = "requests" if sort == "requests" else "cost_micros"
@@ -238,13 +282,21 @@ async def timeseries(
     until: datetime | None = None,
     dimension: str = "all",
     value: str | None = None,
+    group: str | uuid.UUID | None = None,
 ) -> list[dict[str, Any]]:
     """Spend and tokens per hour or day bucket (UTC), for the workspace or one dimension value.
-    A member may read their own series (`dimension="user"`, `value` = their id)."""
-    if dimension == "user" and actor.user_id is not None and value == str(actor.user_id):
+    A member may read their own series (`dimension="user"`, `value` = their id); a team lead
+    reads the groups they lead (or the one of them named by `group`)."""
+    groups: frozenset[uuid.UUID] | None = None
+    if (
+        group is None
+        and dimension == "user"
+        and actor.user_id is not None
+        and value == str(actor.user_id)
+    ):
         require(actor, Permission.SELF)
     else:
-        require(actor, Permission.READ_ALL)
+        groups = await report_groups(session, actor, group=group, dimension=dimension)
     if period not in ("hour", "day"):
         raise InvalidUsageFilterError("period must be 'hour' or 'day'.", period=period)
     _check_range(since, until)
@@ -256,6 +308,7 @@ async def timeseries(
         period=period,
         group_by_bucket=True,
         value="" if dimension == "all" else value,
+        groups=groups,
     )
     merged: dict[datetime, ReportRow] = {}
     for r in results:
@@ -271,12 +324,21 @@ async def adoption(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    group: str | uuid.UUID | None = None,
 ) -> list[dict[str, Any]]:
-    """Per client family: how many members used it, and their requests, over [since, until)."""
-    require(actor, Permission.READ_ALL)
+    """Per client family: how many members used it, and their requests, over [since, until)
+    (narrowed like `usage_report`)."""
+    groups = await report_groups(session, actor, group=group, dimension="user_client")
     _check_range(since, until)
     period = _period_for(since, until)
-    results = await _sum(session, dimension="user_client", since=since, until=until, period=period)
+    results = await _sum(
+        session,
+        dimension="user_client",
+        since=since,
+        until=until,
+        period=period,
+        groups=groups,
+    )
     users: dict[str, set[str]] = defaultdict(set)
     requests: dict[str, int] = defaultdict(int)
     cost: dict[str, int] = defaultdict(int)

@@ -92,7 +92,7 @@ def _up_to(at: datetime, last: Any) -> ColumnElement[bool]:
     )
 
 
-def _buckets(dialect: str) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+def buckets(dialect: str) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     """The UTC hour and UTC day of `created_at`, as the column stores them.
 
     SQLite stores naive UTC text `YYYY-MM-DD HH:MM:SS.ffffff`, so truncating the text is exact
@@ -113,7 +113,7 @@ def _buckets(dialect: str) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     )
 
 
-def _id_text(column: Any, dialect: str) -> ColumnElement[str]:
+def id_text(column: Any, dialect: str) -> ColumnElement[str]:
     """An id as `str(uuid)` writes it (lower-case, hyphenated), "" for None."""
     if dialect == "postgresql":
         return func.coalesce(func.cast(column, String), "")
@@ -135,11 +135,35 @@ def _bounded(column: Any) -> ColumnElement[Any]:
     return case((column > MAX_RECORD_TOKENS, MAX_RECORD_TOKENS), else_=column)
 
 
+def record_measures(c: Any) -> dict[str, ColumnElement[Any]]:
+    """Each measure's value for one record, over columns named like `UsageRecord`'s (`c` is the
+    record class itself or a subquery's `.c`): what the rollups add up, and the lead's scoped
+    reports too (`reports`), so both count a record the same way."""
+    status = c.status
+    return {
+        "requests": literal(1),
+        "ok": case((status == "ok", 1), else_=0),
+        "refused": case((status == "refused", 1), else_=0),
+        "errors": case((status.in_(tuple(_STATUS_MEASURE)), 0), else_=1),
+        "partial": case((status == "partial", 1), else_=0),
+        "streamed": case((c.is_streamed.is_(True), 1), else_=0),
+        "input_tokens": _bounded(c.input_tokens),
+        "output_tokens": _bounded(c.output_tokens),
+        "cache_read_tokens": _bounded(c.cache_read_tokens),
+        "cache_write_tokens": _bounded(c.cache_write_tokens),
+        "cache_write_1h_tokens": _bounded(c.cache_write_1h_tokens),
+        "web_search_calls": _bounded(c.web_search_calls),
+        "cost_micros": c.cost_micros,
+        "latency_ms_sum": func.coalesce(c.latency_ms, 0),
+        "latency_count": case((c.latency_ms.is_(None), 0), else_=1),
+    }
+
+
 def _fine(dialect: str, low: tuple[datetime, Any] | None, high: tuple[datetime, Any]) -> Any:
     """The range's records summed per (hour, day, user, group, key, account, model, client,
     project)."""
     r = UsageRecord
-    hour, day = _buckets(dialect)
+    hour, day = buckets(dialect)
     rows = select(
         hour.label("bucket_hour"),
         day.label("bucket_day"),
@@ -165,34 +189,17 @@ def _fine(dialect: str, low: tuple[datetime, Any] | None, high: tuple[datetime, 
         rows = rows.where(_after(*low))
     src = rows.subquery("range_records")
 
-    status = src.c.status
-    per_record: dict[str, ColumnElement[Any]] = {
-        "requests": literal(1),
-        "ok": case((status == "ok", 1), else_=0),
-        "refused": case((status == "refused", 1), else_=0),
-        "errors": case((status.in_(tuple(_STATUS_MEASURE)), 0), else_=1),
-        "partial": case((status == "partial", 1), else_=0),
-        "streamed": case((src.c.is_streamed.is_(True), 1), else_=0),
-        "input_tokens": _bounded(src.c.input_tokens),
-        "output_tokens": _bounded(src.c.output_tokens),
-        "cache_read_tokens": _bounded(src.c.cache_read_tokens),
-        "cache_write_tokens": _bounded(src.c.cache_write_tokens),
-        "cache_write_1h_tokens": _bounded(src.c.cache_write_1h_tokens),
-        "web_search_calls": _bounded(src.c.web_search_calls),
-        "cost_micros": src.c.cost_micros,
-        "latency_ms_sum": func.coalesce(src.c.latency_ms, 0),
-        "latency_count": case((src.c.latency_ms.is_(None), 0), else_=1),
-    }
+    per_record = record_measures(src.c)
     stmt = select(
         src.c.bucket_hour,
         src.c.bucket_day,
-        _id_text(src.c.user_id, dialect).label("user_v"),
-        _id_text(src.c.group_id, dialect).label("group_v"),
-        _id_text(src.c.key_id, dialect).label("key_v"),
-        _id_text(src.c.account_id, dialect).label("account_v"),
+        id_text(src.c.user_id, dialect).label("user_v"),
+        id_text(src.c.group_id, dialect).label("group_v"),
+        id_text(src.c.key_id, dialect).label("key_v"),
+        id_text(src.c.account_id, dialect).label("account_v"),
         src.c.model_requested.label("model_v"),
         src.c.client_family.label("client_v"),
-        _id_text(src.c.project_id, dialect).label("project_v"),
+        id_text(src.c.project_id, dialect).label("project_v"),
         *(func.sum(e).label(m) for m, e in per_record.items()),
     ).group_by(
         src.c.bucket_hour,
@@ -208,7 +215,7 @@ def _fine(dialect: str, low: tuple[datetime, Any] | None, high: tuple[datetime, 
     return stmt.cte("fine")
 
 
-def _dimension_values(fine: Any) -> list[tuple[str, ColumnElement[str]]]:
+def dimension_values(fine: Any) -> list[tuple[str, ColumnElement[str]]]:
     """Per dimension, the value a fine row counts towards (pairs are "<first>|<second>")."""
     c = fine.c
 
@@ -239,7 +246,7 @@ def _upsert_range(
     fine = _fine(dialect, low, high)
     parts = []
     for period, bucket in (("hour", fine.c.bucket_hour), ("day", fine.c.bucket_day)):
-        for dimension, value in _dimension_values(fine):
+        for dimension, value in dimension_values(fine):
             parts.append(
                 select(
                     literal(period).label("period"),

@@ -38,6 +38,7 @@ LEAD_PERMISSIONS = frozenset(
         Permission.PACKAGES_WRITE,
         Permission.LEDGER_APPROVE,
         Permission.LEDGER_ADJUST,
+        Permission.BUDGETS_WRITE,
     }
 )
 """What a lead may do within their groups (each service decides which of its actions apply)."""

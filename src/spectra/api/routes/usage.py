@@ -98,11 +98,13 @@ async def usage_report(
     until: datetime | None = None,
     limit: int | None = None,
     sort: str = "cost",
+    group: str | None = None,
     format: str = FormatQuery,
 ) -> Any:
+    """Usage by a dimension; a team lead sees the groups they lead (`group` narrows to one)."""
     exports.check_report_format(format)
     report = await reports.usage_report(
-        session, actor, by=by, since=since, until=until, limit=limit, sort=sort
+        session, actor, by=by, since=since, until=until, limit=limit, sort=sort, group=group
     )
     data = report.as_json()
     if format != "json":
@@ -119,11 +121,19 @@ async def usage_timeseries(
     until: datetime | None = None,
     dimension: str = "all",
     value: str | None = None,
+    group: str | None = None,
     format: str = FormatQuery,
 ) -> Any:
     exports.check_report_format(format)
     items = await reports.timeseries(
-        session, actor, period=period, since=since, until=until, dimension=dimension, value=value
+        session,
+        actor,
+        period=period,
+        since=since,
+        until=until,
+        dimension=dimension,
+        value=value,
+        group=group,
     )
     if format != "json":
         return _download(items, format, exports.TIMESERIES_COLUMNS, "usage-timeseries")
@@ -136,10 +146,11 @@ async def usage_adoption(
     actor: ActorDep,
     since: datetime | None = None,
     until: datetime | None = None,
+    group: str | None = None,
     format: str = FormatQuery,
 ) -> Any:
     exports.check_report_format(format)
-    items = await reports.adoption(session, actor, since=since, until=until)
+    items = await reports.adoption(session, actor, since=since, until=until, group=group)
     if format != "json":
         return _download(items, format, exports.ADOPTION_COLUMNS, "usage-adoption")
     return ListResource[AdoptionRowRead].model_validate({"items": items})

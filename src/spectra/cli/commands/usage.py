@@ -103,6 +103,11 @@ REPORT_COLUMNS = [
 ]
 
 
+GroupOpt = Annotated[
+    str | None, typer.Option("--group", help="Only this group's spend (a lead: one they lead).")
+]
+
+
 def _range(since: str | None, until: str | None) -> tuple[Any, Any]:
     return (
         parse_time(since, "--from") if since else None,
@@ -118,19 +123,22 @@ def report(
     since: Annotated[str | None, typer.Option("--from", help="From this date (UTC).")] = None,
     until: Annotated[str | None, typer.Option("--to", help="Before this date (UTC).")] = None,
     top: Annotated[int | None, typer.Option("--top", help="Only the N largest rows.")] = None,
+    group: GroupOpt = None,
     fmt: Annotated[
         str | None, typer.Option("--format", help="csv or jsonl: a download (see --out).")
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the download here.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Spend, tokens, error and refusal rates grouped by one dimension (from the rollups)."""
+    """Spend, tokens, error and refusal rates grouped by one dimension (from the rollups); a
+    team lead sees the groups they lead."""
     start, end = _range(since, until)
     params = {
         "by": by,
         "since": start.isoformat() if start else None,
         "until": end.isoformat() if end else None,
         "limit": top,
+        "group": group,
     }
     if fmt is not None and fmt != "json":
         from spectra.cli.commands import usage_billing
@@ -155,13 +163,15 @@ def report(
 def adoption_(
     since: Annotated[str | None, typer.Option("--from", help="From this date (UTC).")] = None,
     until: Annotated[str | None, typer.Option("--to", help="Before this date (UTC).")] = None,
+    group: GroupOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """How many members use Claude Code, Codex CLI and the others."""
+    """How many members use Claude Code, Codex CLI and the others (a lead: in their groups)."""
     start, end = _range(since, until)
     params = {
         "since": start.isoformat() if start else None,
         "until": end.isoformat() if end else None,
+        "group": group,
     }
     data: dict[str, Any] = transport.api("GET", "/api/usage/adoption", params=params)
     show_list(

@@ -11,10 +11,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from spectra.console.deps import ReadSessionDep, RuntimeDep, SessionDep, ViewerDep
+from spectra.budgets import service as budgets_service
+from spectra.console.deps import (
+    ReadSessionDep,
+    RuntimeDep,
+    SessionDep,
+    ViewerDep,
+    refusals_as_pages,
+)
 from spectra.console.forms import Form
 from spectra.console.render import redirect, render
 from spectra.db.session import AnySession
@@ -26,7 +33,9 @@ from spectra.users.models import Group
 from spectra.users.permissions import Permission, require
 from spectra.users.sessions import setup_path
 
-router = APIRouter()
+from .team_members import EXTENSION_DAYS
+
+router = APIRouter(dependencies=[Depends(refusals_as_pages)])
 
 
 def _team_url(group: Group) -> str:
@@ -61,6 +70,14 @@ async def _page(
         session, actor, status="pending", limit=200
     )
     requests = [r for r in pending.items if r.user_id in member_ids and r.user_id != viewer.user_id]
+    asked = await budgets_service.list_extensions(session, actor, status="pending", limit=200)
+    extensions = [
+        x
+        for x in asked.items
+        if x.key_id is not None
+        and x.requested_by_id in member_ids
+        and x.requested_by_id != viewer.user_id
+    ]
     emails = {u.id: u.email for u in members.items}
     mine = next((lead for lead in leads.items if lead.user_id == viewer.user_id), None)
     defaults = {g.id: p.name for g, p in await packages_service.list_group_defaults(session, actor)}
@@ -78,6 +95,8 @@ async def _page(
         emails=emails,
         my_limit=mine.approval_limit_micros if mine else None,
         default_package=defaults.get(group.id),
+        extensions=extensions,
+        extension_days=EXTENSION_DAYS,
         **extra,
     )
 

@@ -127,6 +127,12 @@ async def get_key(session: AnySession, actor: Actor, *, key_id: uuid.UUID) -> Me
     return key
 
 
+async def find_key(session: AnySession, *, key_id: uuid.UUID) -> MemberKey | None:
+    """A key with its owner loaded, or None; no access check (for a higher domain's own rule,
+    e.g. a team lead deciding a budget extension)."""
+    return await repository.get_key(session, key_id)
+
+
 async def revoke_key(
     session: Session, actor: Actor, *, key_id: uuid.UUID, reason: str | None = None
 ) -> MemberKey:

@@ -75,6 +75,8 @@ class RedisBudgetCounters(BudgetCounters):
         *,
         ttl_seconds: int = 900,
     ) -> BudgetRefusal | None:
+        if not checks and not subjects:
+            return None  # no budget on this key or project: no Redis call
         starts = self.starts(now)
         keys = [self._spent_key(c.period, starts[c.period], c.subject_id) for c in checks]
         keys += [self._reserved_key(c.subject_id) for c in checks]

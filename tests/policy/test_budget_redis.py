@@ -1,21 +1,26 @@
 """The Redis budget counters on the machine's Redis (a fresh key prefix per test) and the test
 database: the atomic check-and-add across two stores standing for two processes, settle and
-release, and the cold start that rebuilds a counter from the usage records."""
+release, the cold start that rebuilds a counter from the usage records, and an outage (a
+private redis-server paused for writes): checks fail closed, a settlement is replayed once."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import pytest
 import pytest_asyncio
+import redis.asyncio as aioredis
 from tests.console.factories import make_usage
 from tests.factories import make_user
-from tests.support.redis import shared_redis
+from tests.support.redis import new_prefix, private_redis, shared_redis
 
-from spectra.db.redis import SharedRedis
+from spectra.db.redis import SharedRedis, open_redis
 from spectra.db.session import session_scope
 from spectra.kit.clock import utc_now
+from spectra.ledger.errors import HoldStoreUnavailableError
 from spectra.policy.budget_counters import BudgetCheck
 from spectra.policy.budget_redis import RedisBudgetCounters
 from spectra.runtime import Runtime
@@ -63,6 +68,9 @@ async def test_settle_turns_the_reservation_into_spend_and_release_drops_it(
     assert await a.reserve_within("r1", [_check()], (KEY,), 600_000, now) is None
     assert await a.reserve_within("r2", [_check()], (KEY,), 300_000, now) is None
     a.settle("r1", (KEY,), 600_000, key_id=KEY, project_id=None, micros=450_000, at=now)
+    await a.flush()
+    # The same settlement again (a replay after a timeout that had reached Redis): counted once.
+    a.settle("r1", (KEY,), 600_000, key_id=KEY, project_id=None, micros=450_000, at=now)
     await a.release("r2", (KEY,), 300_000)
     await a.flush()
     # b sees a's settled cost and no reservation: 550,000 fit, 550,001 would not.
@@ -95,3 +103,31 @@ async def test_a_cold_counter_is_rebuilt_from_the_usage_records(
     refused = await counters.reserve_within("r3", [_check()], (KEY,), 1, now)
     assert refused is not None
     assert (refused.spent_micros, refused.pending_micros) == (800_000, 200_000)
+
+
+async def test_an_outage_fails_closed_and_the_missed_settlement_is_replayed_once(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    with private_redis(tmp_path) as server:
+        shared = open_redis(server.url, new_prefix())
+        admin = aioredis.Redis.from_url(server.url)
+        try:
+            counters = RedisBudgetCounters(runtime.db, shared)
+            now = utc_now()
+            assert await counters.reserve_within("r1", [_check()], (KEY,), 600_000, now) is None
+            await admin.execute_command("CLIENT", "PAUSE", 30_000, "WRITE")
+            with pytest.raises(HoldStoreUnavailableError):
+                await counters.reserve_within("r2", [_check()], (KEY,), 1, now)
+            counters.settle(
+                "r1", (KEY,), 600_000, key_id=KEY, project_id=None, micros=500_000, at=now
+            )
+            await counters.flush()
+            await admin.execute_command("CLIENT", "UNPAUSE")
+            # The replay runs first: the cost counts once, the reservation is gone.
+            refused = await counters.reserve_within("r3", [_check()], (KEY,), 500_001, now)
+            assert refused is not None
+            assert (refused.spent_micros, refused.pending_micros) == (500_000, 0)
+            assert await counters.reserve_within("r4", [_check()], (KEY,), 500_000, now) is None
+        finally:
+            await admin.aclose()
+            await shared.close()

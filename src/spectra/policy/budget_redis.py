@@ -5,6 +5,7 @@ Keys (prefix P):
     P bud:s:<period>:<period start, epoch s>:<subject>  spend this period, micros; expires a
                                                        day after the period ends
     P bud:r:<subject>  sorted set of reservations "<request id>|<micros>" by expiry (ms)
+    P bud:done:<request id>  this request's cost was counted (a day): a replay counts it once
 
 `reserve_within` is one Lua script: it checks every hard budget (spend + reservations in flight
 + this estimate <= budget) and adds the reservation, atomically, so two processes cannot both
@@ -18,7 +19,9 @@ own settlements and take the shared totals Redis returns at each check.
 
 Outage: `reserve_within` fails closed (`hold_store_unavailable`, like the hold it precedes);
 `release` is best effort (the reservation lapses); a settlement Redis missed is queued and
-replayed before the next check that reaches Redis.
+replayed before the next check that reaches Redis (counted once even if the first attempt did
+reach Redis before timing out). A reservation whose script ran although the call timed out is
+never released by its refused request; it lapses after `ttl_seconds` (errs toward refusing).
 """
 
 from __future__ import annotations
@@ -171,6 +174,7 @@ class RedisBudgetCounters(BudgetCounters):
             return
         starts = self.starts(at)
         keys = [self._reserved_key(s) for s in subjects]
+        keys.append(self.shared.key("bud", "done", request_id))
         if key_id is not None and key_id in subjects:
             keys += [self._spent_key(p, starts[p], key_id) for p in PERIODS]
         if project_id is not None and project_id in subjects:

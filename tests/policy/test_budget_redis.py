@@ -115,14 +115,14 @@ async def test_an_outage_fails_closed_and_the_missed_settlement_is_replayed_once
             counters = RedisBudgetCounters(runtime.db, shared)
             now = utc_now()
             assert await counters.reserve_within("r1", [_check()], (KEY,), 600_000, now) is None
-            await admin.execute_command("CLIENT", "PAUSE", 30_000, "WRITE")
+            await admin.client_pause(30_000, all=False)  # writes (and scripts) wait
             with pytest.raises(HoldStoreUnavailableError):
                 await counters.reserve_within("r2", [_check()], (KEY,), 1, now)
             counters.settle(
                 "r1", (KEY,), 600_000, key_id=KEY, project_id=None, micros=500_000, at=now
             )
             await counters.flush()
-            await admin.execute_command("CLIENT", "UNPAUSE")
+            await admin.client_unpause()
             # The replay runs first: the cost counts once, the reservation is gone.
             refused = await counters.reserve_within("r3", [_check()], (KEY,), 500_001, now)
             assert refused is not None

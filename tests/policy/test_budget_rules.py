@@ -12,7 +12,7 @@ import pytest
 from spectra.budgets.terms import BudgetTerms, KeyTerms, ProjectTerms
 from spectra.policy.budget_counters import BudgetCounters, period_start
 from spectra.policy.budget_inputs import budget_inputs
-from spectra.policy.budget_rules import budget_subjects, over_budget
+from spectra.policy.budget_rules import budget_subjects, reserve_budget
 from spectra.policy.decide import decide
 from spectra.policy.facts import PolicyInputs, WalletFacts
 
@@ -105,18 +105,19 @@ def test_key_models_and_clients() -> None:
     assert decide(_inputs(terms, counters, client="claude_code"), "claude-x", now=NOW).allowed
 
 
-def test_the_estimate_check_counts_reservations_in_flight() -> None:
+async def test_the_estimate_check_counts_reservations_in_flight() -> None:
     counters = _spent(400_000)
     inputs = _inputs(_terms(), counters)
-    assert over_budget(inputs, 600_000, counters, NOW) is None
-    counters.reserve(budget_subjects(inputs), 600_000)
-    refused = over_budget(inputs, 1, counters, NOW)
+    assert await reserve_budget(inputs, "r1", 600_000, counters, NOW) is None
+    assert counters.pending(KEY) == 600_000
+    refused = await reserve_budget(inputs, "r2", 1, counters, NOW)
     assert refused is not None
     assert (refused[0], refused[1].code) == ("key_budget", "key_budget_exhausted")
-    counters.unreserve(budget_subjects(inputs), 600_000)
-    assert over_budget(inputs, 600_000, counters, NOW) is None
+    assert counters.pending(KEY) == 600_000  # a refusal reserves nothing
+    await counters.release("r1", budget_subjects(inputs), 600_000)
+    assert await reserve_budget(inputs, "r3", 600_000, counters, NOW) is None
     soft = _inputs(_terms("soft"), counters)
-    assert over_budget(soft, 10_000_000, counters, NOW) is None
+    assert await reserve_budget(soft, "r4", 10_000_000, counters, NOW) is None
 
 
 def test_the_header_needs_membership_and_the_projects_consent() -> None:

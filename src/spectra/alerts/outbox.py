@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from spectra.alerts import repository as repo
 from spectra.alerts.models import Alert, AlertChannel, AlertDelivery, AlertRule
-from spectra.db.serverkey import get_server_keys
+from spectra.db.serverkey import ServerKeys, get_server_keys
 from spectra.db.session import Session, on_commit
 from spectra.kit import crypto
 from spectra.kit.clock import utc_now
@@ -38,8 +38,10 @@ def _after_commit(session: Session) -> None:
         on_commit(session, _kick)
 
 
-def seal_target(channel_id: uuid.UUID, target: str) -> tuple[str, int]:
-    keys = get_server_keys()
+def seal_target(
+    channel_id: uuid.UUID, target: str, keys: ServerKeys | None = None
+) -> tuple[str, int]:
+    keys = keys or get_server_keys()
     version = keys.credentials_version
     sealed = crypto.encrypt(
         keys.credentials_key(version), target, version=version, associated=channel_id.bytes
@@ -50,6 +52,27 @@ def seal_target(channel_id: uuid.UUID, target: str) -> tuple[str, int]:
 def unseal_target(channel: AlertChannel) -> str:
     key = get_server_keys().credentials_key(channel.key_version)
     return crypto.decrypt(key, channel.target_ciphertext, associated=channel.id.bytes)
+
+
+async def reseal_targets(session: Session, keys: ServerKeys) -> tuple[str, int]:
+    """Re-encrypt every channel's target and every sealed body still to be sent under `keys`'
+    credential subkey, in the caller's transaction (`spectra secret rotate-credentials`).
+    Returns ("alert_channels", how many channels)."""
+    channels = (await session.execute(select(AlertChannel).with_for_update())).scalars().all()
+    for channel in channels:
+        target = unseal_target(channel)
+        channel.target_ciphertext, channel.key_version = seal_target(channel.id, target, keys)
+    sealed = (
+        await session.execute(
+            select(AlertDelivery)
+            .where(AlertDelivery.body_sealed.is_(True), AlertDelivery.delivered_at.is_(None))
+            .with_for_update()
+        )
+    ).scalars()
+    for delivery in sealed:
+        delivery.body = seal_target(delivery.id, delivery_body(delivery), keys)[0]
+    await session.flush()
+    return "alert_channels", len(channels)
 
 
 def delivery_body(delivery: AlertDelivery) -> str:

@@ -16,7 +16,7 @@ from spectra.keys.cache import KeyEntry
 from spectra.kit.clock import utc_now
 from spectra.ledger.errors import HoldStoreUnavailableError, InsufficientFundsError
 from spectra.ledger.holds import BalanceView, Hold
-from spectra.policy.budget_rules import budget_subjects, over_budget
+from spectra.policy.budget_rules import budget_subjects, reserve_budget
 from spectra.policy.decide import (
     ALLOWANCE,
     Decision,
@@ -262,14 +262,24 @@ async def admit(
         )
     except SpectraError as exc:
         raise AdmissionRefused(exc, "rate_limit", inputs) from exc
-    # Checked and reserved with no await in between: concurrent requests see each other.
+    # One atomic check-and-add (in this process, or in Redis for every process).
     counters = cache.spend.budgets
-    over = over_budget(inputs, micros, counters, utc_now())
+    subjects = budget_subjects(inputs)
+    try:
+        over = await reserve_budget(
+            inputs,
+            request_id,
+            micros,
+            counters,
+            utc_now(),
+            ttl_seconds=settings.hold_expiry_seconds,
+        )
+    except HoldStoreUnavailableError as exc:
+        lease.finish(0)
+        raise AdmissionRefused(exc, "hold", inputs) from exc
     if over is not None:
         lease.finish(0)
         raise AdmissionRefused(over[1], over[0], inputs)
-    subjects = budget_subjects(inputs)
-    counters.reserve(subjects, micros)
     plan = [(pick.account_id, pick.cap_micros) for pick in decision.funding]
     try:
         hold = await view.reserve(
@@ -279,17 +289,17 @@ async def admit(
             expires_in=timedelta(seconds=settings.hold_expiry_seconds),
         )
     except InsufficientFundsError as exc:
-        counters.unreserve(subjects, micros)
+        await counters.release(request_id, subjects, micros)
         lease.finish(0)
         raise AdmissionRefused(
             insufficient_for_request(inputs, decision, model, micros), "hold", inputs
         ) from exc
     except HoldStoreUnavailableError as exc:
-        counters.unreserve(subjects, micros)
+        await counters.release(request_id, subjects, micros)
         lease.finish(0)
         raise AdmissionRefused(exc, "hold", inputs) from exc
     except BaseException:
-        counters.unreserve(subjects, micros)
+        await counters.release(request_id, subjects, micros)
         raise
     return Admission(
         request_id=request_id,

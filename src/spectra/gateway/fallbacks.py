@@ -26,7 +26,7 @@ from spectra.errors import SpectraError
 from spectra.kit.clock import utc_now
 from spectra.ledger.errors import HoldStoreUnavailableError, InsufficientFundsError
 from spectra.ledger.holds import Hold
-from spectra.policy.budget_rules import budget_subjects, over_budget
+from spectra.policy.budget_rules import budget_subjects, reserve_budget
 from spectra.policy.decide import Decision, decide, insufficient_for_request
 from spectra.pool.errors import NoAccountAvailableError
 from spectra.pool.scheduler import Selection
@@ -82,16 +82,19 @@ async def next_model(ex: Exchange, chain: Iterator[str], notes: list[str]) -> st
         micros, tokens = estimate(ex.info, price, gw.workspace.output_estimate_cap, window)
         await gw.settler.release(admission)
         counters = gw.policy.spend.budgets
-        over = over_budget(admission.inputs, micros, counters, now)
+        subjects = budget_subjects(admission.inputs)
+        try:
+            over = await _reserve_budget(gw, admission, micros)
+        except HoldStoreUnavailableError as exc:
+            notes.append(f"{model} skipped: {exc.code}")
+            continue
         if over is not None:
             notes.append(f"{model} skipped: {over[1].code}")
             continue
-        subjects = budget_subjects(admission.inputs)
-        counters.reserve(subjects, micros)
         try:
             admission.hold = await _reserve(gw, admission.request_id, decision, micros)
         except (InsufficientFundsError, HoldStoreUnavailableError) as exc:
-            counters.unreserve(subjects, micros)
+            await counters.release(admission.request_id, subjects, micros)
             notes.append(f"{model} skipped: {exc.code}")
             continue
         admission.budget_subjects = subjects
@@ -104,6 +107,19 @@ async def next_model(ex: Exchange, chain: Iterator[str], notes: list[str]) -> st
         notes.append(f"tried {model}")
         return model
     return None
+
+
+async def _reserve_budget(
+    gw: Gateway, admission: Admission, micros: int
+) -> tuple[str, SpectraError] | None:
+    return await reserve_budget(
+        admission.inputs,
+        admission.request_id,
+        micros,
+        gw.policy.spend.budgets,
+        utc_now(),
+        ttl_seconds=gw.workspace.hold_expiry_seconds,
+    )
 
 
 async def _reserve(gw: Gateway, request_id: str, decision: Decision, micros: int) -> Hold:
@@ -145,20 +161,28 @@ async def hold_served(ex: Exchange, selection: Selection) -> None:
     await gw.settler.release(admission)  # the hold and the budget reservation, both
     counters = gw.policy.spend.budgets
     subjects = budget_subjects(admission.inputs)
-    over = over_budget(admission.inputs, micros, counters, utc_now())
+    over = None
     try:
+        over = await _reserve_budget(gw, admission, micros)
         if over is not None:
             raise over[1]
-        counters.reserve(subjects, micros)
         try:
             admission.hold = await _reserve(gw, admission.request_id, admission.decision, micros)
         except BaseException:
-            counters.unreserve(subjects, micros)
+            await counters.release(admission.request_id, subjects, micros)
             raise
     except SpectraError as exc:
-        # Put the admitted hold and budget reservation back (if the hold no longer fits, no
-        # account is sent the request).
-        counters.reserve(subjects, admitted)
+        # Put the admitted hold and budget reservation back, unchecked (if the hold no longer
+        # fits, no account is sent the request).
+        with contextlib.suppress(HoldStoreUnavailableError):
+            await counters.reserve_within(
+                admission.request_id,
+                (),
+                subjects,
+                admitted,
+                utc_now(),
+                ttl_seconds=gw.workspace.hold_expiry_seconds,
+            )
         admission.budget_subjects = subjects
         with contextlib.suppress(InsufficientFundsError):
             admission.hold = await _reserve(

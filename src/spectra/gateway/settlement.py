@@ -113,20 +113,21 @@ class Settler:
             is_estimated=metered is not None and metered.estimated,
         )
         if self.spend is not None:
-            budgets = self.spend.budgets
-            budgets.unreserve(admission.budget_subjects, admission.estimate_micros)
+            now = utc_now()
+            self.spend.budgets.settle(
+                admission.request_id,
+                admission.budget_subjects,
+                admission.estimate_micros,
+                key_id=admission.entry.key_id,
+                project_id=admission.inputs.project_id,
+                micros=cost,
+                at=now,
+            )
             admission.budget_subjects = ()
             if cost:
-                now = utc_now()
                 self.spend.add(
                     group_id=admission.entry.group_id,
                     user_id=admission.entry.user_id,
-                    micros=cost,
-                    at=now,
-                )
-                budgets.add(
-                    key_id=admission.entry.key_id,
-                    project_id=admission.inputs.project_id,
                     micros=cost,
                     at=now,
                 )
@@ -151,8 +152,10 @@ class Settler:
 
     async def release(self, admission: Admission) -> None:
         if self.spend is not None and admission.budget_subjects:
-            self.spend.budgets.unreserve(admission.budget_subjects, admission.estimate_micros)
-            admission.budget_subjects = ()
+            subjects, admission.budget_subjects = admission.budget_subjects, ()
+            await self.spend.budgets.release(
+                admission.request_id, subjects, admission.estimate_micros
+            )
         if admission.hold is not None:
             await self.view.release(admission.hold)
             admission.hold = None

@@ -6,14 +6,19 @@ Admission reserves a request's estimate against its key's and project's budgets 
 hold (`reserve`) and settlement turns the reservation into spend (`settle`), so concurrent
 requests cannot pass a hard budget together: a budget is exceeded by at most the cost of the
 admitted requests above their estimates (the same excess the hold's overspend bound allows).
-Per process, like the cap counters: with several processes each counts its own settlements
-and reservations since it started (docs/budgets.md).
+
+This class is the single-process store (SQLite, or PostgreSQL without Redis): its
+`reserve_within` checks and reserves with no await in between, so coroutines see each other.
+With Redis configured, `budget_redis.RedisBudgetCounters` keeps the same counters in Redis for
+every process (docs/budgets.md).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -40,6 +45,25 @@ def period_end(period: str, start: datetime, time_zone: str) -> datetime:
         return month_start(start + timedelta(days=32), time_zone)
     days = 7 if period == "week" else 1
     return period_start(period, start + timedelta(days=days, hours=12), time_zone)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetCheck:
+    """One hard budget a request's estimate must fit: `kind` is `key` or `project`."""
+
+    kind: str
+    subject_id: uuid.UUID
+    period: str
+    allowed_micros: int
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetRefusal:
+    """Which check refused (index into the checks) and what it saw."""
+
+    index: int
+    spent_micros: int
+    pending_micros: int
 
 
 class BudgetCounters:
@@ -115,3 +139,52 @@ class BudgetCounters:
         self._roll(now)
         self.keys = {p: defaultdict(int, keys.get(p, {})) for p in PERIODS}
         self.projects = defaultdict(int, projects)
+
+    def spent_for(self, check: BudgetCheck, now: datetime) -> int:
+        if check.kind == "key":
+            return self.key_spent(check.subject_id, now)[check.period]
+        return self.project_spent(check.subject_id, now)
+
+    async def reserve_within(
+        self,
+        request_id: str,
+        checks: Sequence[BudgetCheck],
+        subjects: tuple[uuid.UUID, ...],
+        micros: int,
+        now: datetime,
+        *,
+        ttl_seconds: int = 900,
+    ) -> BudgetRefusal | None:
+        """Reserve `micros` against `subjects` when every check has room for it on top of what
+        is spent and in flight (atomic check-and-add); else the first check that refuses."""
+        del request_id, ttl_seconds
+        for index, check in enumerate(checks):
+            spent, pending = self.spent_for(check, now), self.pending(check.subject_id)
+            if spent + pending + micros > check.allowed_micros:
+                return BudgetRefusal(index, spent, pending)
+        self.reserve(subjects, micros)
+        return None
+
+    async def release(self, request_id: str, subjects: tuple[uuid.UUID, ...], micros: int) -> None:
+        """Drop a reservation (the request was refused or ended unbilled)."""
+        del request_id
+        self.unreserve(subjects, micros)
+
+    def settle(
+        self,
+        request_id: str,
+        subjects: tuple[uuid.UUID, ...],
+        reserved: int,
+        *,
+        key_id: uuid.UUID | None,
+        project_id: uuid.UUID | None,
+        micros: int,
+        at: datetime,
+    ) -> None:
+        """Turn a reservation of `reserved` into spend of `micros` (the settled cost)."""
+        del request_id
+        self.unreserve(subjects, reserved)
+        self.add(key_id=key_id, project_id=project_id, micros=micros, at=at)
+
+    async def flush(self) -> None:
+        """Wait for queued writes (none here; Redis queues its settlements)."""

@@ -14,7 +14,7 @@ from fnmatch import fnmatchcase
 
 from spectra.errors import SpectraError
 
-from .budget_counters import BudgetCounters
+from .budget_counters import BudgetCheck, BudgetCounters
 from .errors import (
     ClientNotAllowedForKeyError,
     KeyBudgetExhaustedError,
@@ -189,34 +189,44 @@ def project_budget(inputs: PolicyInputs, model: str, trace: list[TraceStep]) -> 
     return None
 
 
-def over_budget(
-    inputs: PolicyInputs, estimate_micros: int, counters: BudgetCounters, now: datetime
+async def reserve_budget(
+    inputs: PolicyInputs,
+    request_id: str,
+    estimate_micros: int,
+    counters: BudgetCounters,
+    now: datetime,
+    *,
+    ttl_seconds: int = 900,
 ) -> tuple[str, SpectraError] | None:
-    """(rule, refusal) when a request's estimate would pass a hard or approval budget on top of
-    what is spent and in flight now (read afresh from `counters`); None when every budget has
-    room (soft ones always do). Synchronous, so the gateway checks and reserves with no await
-    in between (budget_counters.py)."""
+    """Reserve a request's estimate against its key's and project's budgets when it fits every
+    hard or approval budget on top of what is spent and in flight now (one atomic
+    check-and-add in `counters`: in this process, or in Redis for every process); else
+    (rule, refusal) and nothing is reserved. Soft budgets always have room."""
     budgets = [*inputs.key_budgets]
     if inputs.project_budget is not None:
         budgets.append(inputs.project_budget)
-    for budget in budgets:
-        if budget.mode == "soft":
-            continue
-        if budget.kind == "key":
-            spent = counters.key_spent(budget.subject_id, now)[budget.period]
-        else:
-            spent = counters.project_spent(budget.subject_id, now)
-        pending = counters.pending(budget.subject_id)
-        if spent + pending + estimate_micros > budget.allowed_micros:
-            rule = "key_budget" if budget.kind == "key" else "project_budget"
-            fresh = replace(budget, spent_micros=spent, pending_micros=pending)
-            left = max(budget.allowed_micros - spent - pending, 0)
-            then = (
-                f"this request would cost about {money(inputs, estimate_micros)} and "
-                f"{money(inputs, left)} is left"
-            )
-            return rule, _exhausted(inputs, fresh, then)
-    return None
+    budgets = [b for b in budgets if b.mode != "soft"]
+    checks = [BudgetCheck(b.kind, b.subject_id, b.period, b.allowed_micros) for b in budgets]
+    refused = await counters.reserve_within(
+        request_id,
+        checks,
+        budget_subjects(inputs),
+        estimate_micros,
+        now,
+        ttl_seconds=ttl_seconds,
+    )
+    if refused is None:
+        return None
+    budget = budgets[refused.index]
+    spent, pending = refused.spent_micros, refused.pending_micros
+    rule = "key_budget" if budget.kind == "key" else "project_budget"
+    fresh = replace(budget, spent_micros=spent, pending_micros=pending)
+    left = max(budget.allowed_micros - spent - pending, 0)
+    then = (
+        f"this request would cost about {money(inputs, estimate_micros)} and "
+        f"{money(inputs, left)} is left"
+    )
+    return rule, _exhausted(inputs, fresh, then)
 
 
 def budget_subjects(inputs: PolicyInputs) -> tuple[uuid.UUID, ...]:

@@ -42,7 +42,8 @@ class BudgetState:
 
 
 def budget_states(cache: PolicyCache, *, now: datetime) -> list[BudgetState]:
-    """Every key and project budget with its spend this period (this process's counters)."""
+    """Every key and project budget with its spend this period (this process's counters: with
+    Redis, the shared totals as of its last budget check plus its own settlements since)."""
     terms = cache.snapshot.budgets
     counters: BudgetCounters = cache.spend.budgets
     starts = counters.starts(now)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.changes import record_change
-from spectra.db.serverkey import get_server_keys
+from spectra.db.serverkey import ServerKeys, get_server_keys
 from spectra.kit import crypto
 from spectra.users.permissions import Permission, require
 from spectra.workspace.models import WorkspaceSetting
@@ -79,12 +79,39 @@ async def set_setting(session: AsyncSession, actor: Actor, *, name: str, value: 
     return SettingRead(name=name, value=after, is_default=False, description=spec.description)
 
 
-def _seal(name: str, secret: str) -> str:
-    keys = get_server_keys()
+def _seal(name: str, secret: str, keys: ServerKeys | None = None) -> str:
+    keys = keys or get_server_keys()
     version = keys.credentials_version
     return crypto.encrypt(
         keys.credentials_key(version), secret, version=version, associated=name.encode()
     )
+
+
+async def reseal_secrets(session: AsyncSession, keys: ServerKeys) -> tuple[str, int]:
+    """Re-encrypt every stored `secret` setting (the SMTP password) under `keys`' credential
+    subkey, in the caller's transaction (`spectra secret rotate-credentials`). Returns
+    ("settings", how many)."""
+    names = [name for name, spec in SPECS.items() if spec.kind == "secret"]
+    rows = (
+        (
+            await session.execute(
+                select(WorkspaceSetting).where(WorkspaceSetting.key.in_(names)).with_for_update()
+            )
+        )
+        .scalars()
+        .all()
+    )
+    count = 0
+    for row in rows:
+        plain = open_secret(row.key, row.value)
+        if plain is None:
+            continue
+        row.value = _seal(row.key, plain, keys)
+        count += 1
+    await session.flush()
+    for row in rows:
+        await record_change(session, CHANGE_KIND, row.key)
+    return "settings", count
 
 
 def open_secret(name: str, sealed: str | None) -> str | None:

@@ -88,16 +88,21 @@ def restore(
 
 @secret_app.command("rotate-credentials")
 def rotate_credentials(as_json: JsonOpt = False) -> None:
-    """Move credential encryption to a new subkey and re-encrypt every upstream credential
-    (member keys and tokens are not touched). Restart running servers afterwards."""
+    """Move credential encryption to a new subkey and re-encrypt, in one transaction, every
+    upstream credential, alert channel target and sealed setting (the SMTP password); member
+    keys and tokens are not touched. Restart running servers afterwards."""
 
-    from spectra.pool import service as pool_service
+    from spectra.alerts.rotation import rotate_secrets
 
-    async def go(session: Session, actor: Actor) -> int:
-        return await pool_service.rotate_credential_key(session, actor)
+    async def go(session: Session, actor: Actor) -> dict[str, int]:
+        return await rotate_secrets(session, actor)
 
-    count = context.run_local(go)
+    counts = context.run_local(go)
     if as_json:
-        print_json({"reencrypted": count})
+        print_json({"reencrypted": counts["credentials"], **counts})
         return
-    console.print(f"Re-encrypted {count} upstream credentials under the new subkey.")
+    console.print(
+        f"Re-encrypted {counts['credentials']} upstream credentials, "
+        f"{counts['alert_channels']} alert channels and {counts['settings']} sealed settings "
+        "under the new subkey."
+    )

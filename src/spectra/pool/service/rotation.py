@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db import serverkey
 from spectra.db.changes import record_change
-from spectra.db.serverkey import get_server_keys
+from spectra.db.serverkey import ServerKeys, get_server_keys
 from spectra.db.session import Session
 from spectra.pool import kinds, repository
 from spectra.pool.credentials import Credential, seal, unseal
@@ -67,10 +68,19 @@ async def rotate_credential(
     return account, outcome
 
 
-async def rotate_credential_key(session: Session, actor: Actor) -> int:
+Resealer = Callable[[Session, ServerKeys], Awaitable[tuple[str, int]]]
+"""Re-encrypts another domain's sealed values under the new keys in the same transaction and
+returns (what, how many) for the audit event (alerts.rotation passes the alert channels' and
+the sealed settings')."""
+
+
+async def rotate_credential_key(
+    session: Session, actor: Actor, *, also: Sequence[Resealer] = ()
+) -> int:
     """Move the credential-encryption subkey to its next version and re-encrypt every pool
-    account's credential under it (one transaction). Member-key and token hashes use another
-    subkey and are not touched. Returns how many credentials were re-encrypted. Audited."""
+    account's credential under it, and what each of `also` reseals (one transaction).
+    Member-key and token hashes use another subkey and are not touched. Returns how many
+    credentials were re-encrypted. Audited."""
     require(actor, Permission.SETTINGS_WRITE)
     old = get_server_keys()
     accounts = await repository.all_accounts_for_update(session)
@@ -86,6 +96,7 @@ async def rotate_credential_key(session: Session, actor: Actor) -> int:
         )
         account.credential_key_version = keys.credentials_version
     await session.flush()
+    resealed = dict([await reseal(session, keys) for reseal in also])
     await audit_service.record(
         session,
         actor,
@@ -96,6 +107,7 @@ async def rotate_credential_key(session: Session, actor: Actor) -> int:
         before={"version": old.credentials_version},
         after={"version": keys.credentials_version},
         accounts=len(accounts),
+        **resealed,
     )
     for account in accounts:
         await record_change(session, "pool.account", account.id)

@@ -164,6 +164,7 @@ async def test_settlement_backlog_refusals_reach_the_sweep_through_the_counters(
     assert await _counters(runtime) == {runtime.jobs.holder: 3, "other-host:1:abc": 5}
     assert await run_detection(runtime) == 1
     first, second = await _alerts(runtime, "settlement_backlog")
+    assert first.id == alert.id
     assert second.message.startswith("Since Nov 15 10:16 1 gateway process refused ")
 
     # A process that stopped reporting long ago is forgotten.

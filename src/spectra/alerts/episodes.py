@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
@@ -88,7 +89,9 @@ async def check_refusals(session: Session, settings: WorkspaceSettings, now: dat
         ).scalars()
         for model in list(active):
 
-            async def since(after: datetime, model: str = model) -> Activity | None:
+            async def since(
+                after: datetime, model: str = model, refused: Any = refused
+            ) -> Activity | None:
                 first, last, count = (
                     await session.execute(
                         select(

@@ -28,8 +28,10 @@ async def statement(
     group: str = "",
     since: str = "",
     until: str = "",
+    by: str = "",
 ) -> Response:
-    """The form; with a user or a group named, their statement for the period."""
+    """The form; with a user or a group named, their statement for the period (with
+    `by=project`, also its usage per project)."""
     data = None
     if user.strip() or group.strip():
         who_user, who_group = await statements.resolve_subject(
@@ -39,7 +41,13 @@ async def statement(
             session, since=since.strip() or None, until=until.strip() or None
         )
         built = await statements.build_statement(
-            session, viewer.actor, user_id=who_user, group_id=who_group, since=start, until=end
+            session,
+            viewer.actor,
+            user_id=who_user,
+            group_id=who_group,
+            since=start,
+            until=end,
+            by=by.strip() or None,
         )
         data = built.as_json()
     return render(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from spectra.audit.actor import Actor
 from spectra.budgets import projects as projects_service
 from spectra.db.session import session_scope
 from spectra.ledger import service as ledger_service
+from spectra.usage import rollups
 from spectra.usage.by_project import NO_PROJECT
 
 __all__ = ["fake", "pooled", "world"]
@@ -126,3 +128,51 @@ async def test_the_console_shows_the_statement_by_project(
     assert "sum to the usage and refunds lines: yes" in page.text
     plain = await admin.get("/console/usage/statements", params={"user": pooled.email})
     assert 'id="statement-by-project"' not in plain.text
+
+
+async def test_the_forecast_by_project_sums_to_the_workspace(
+    client: httpx.AsyncClient,
+    pooled: World,
+    spent: dict[str, Any],
+    act_as: Callable[[Actor], None],
+    browser: Any,
+) -> None:
+    async with session_scope(pooled.runtime.db) as session:
+        await projects_service.set_project_budget(
+            session,
+            OWNER,
+            name="gemini",
+            fields={"budget"},
+            budget_micros=spent["records"][777].cost_micros,
+        )
+        await rollups.roll_up(session, lag=timedelta(0))
+    act_as(OWNER)
+    resp = await client.get("/api/usage/forecast", params={"by": "project"})
+    assert resp.status_code == 200, resp.text
+    workspace, *projects = resp.json()["items"]
+    assert workspace["subject"] == "workspace"
+    assert [p["label"] for p in projects] == ["apollo", "gemini", NO_PROJECT]
+    assert {p["subject"] for p in projects} == {"project"}
+    records = spent["records"]
+    by_label = {p["label"]: p for p in projects}
+    assert by_label["apollo"]["month_to_date_micros"] == (
+        records[1000].cost_micros + records[3000].cost_micros
+    )
+    assert by_label[NO_PROJECT]["month_to_date_micros"] == records[12345].cost_micros
+    for measure in ("month_to_date_micros", "window_spend_micros", "projected_month_spend_micros"):
+        assert sum(p[measure] for p in projects) == workspace[measure], measure
+    assert workspace["month_to_date_micros"] == sum(r.cost_micros for r in records.values())
+    gemini = by_label["gemini"]
+    assert gemini["budget_micros"] == records[777].cost_micros
+    assert gemini["budget_reached_on"] is not None
+    assert gemini["runway_days"] is None
+    assert gemini["summary"].startswith("Project gemini is projected to spend ")
+    assert by_label["apollo"]["budget_micros"] is None
+
+    one = await client.get("/api/usage/forecast", params={"by": "project", "user": pooled.email})
+    assert one.status_code == 422
+
+    admin = await browser(role="admin")
+    page = await admin.get("/console/usage/forecast", params={"by": "project"})
+    assert page.status_code == 200, page.text
+    assert "Project gemini is projected to spend" in page.text

@@ -1,4 +1,5 @@
-"""A statement's usage and refunds grouped by project (`--by project`).
+"""Grouping by project (`--by project`): a statement's usage and refunds, and (forecasts.py) the
+forecast per project.
 
 Each usage transaction takes the project of its usage record; a refund takes the project of the
 usage it reverses; a transaction with no record or no project goes to "(no project)". The
@@ -9,7 +10,7 @@ so the groups sum exactly to those lines' totals (`Statement.by_project_reconcil
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,20 @@ from spectra.usage.models import UsageRecord
 
 GROUPINGS = ("project",)
 NO_PROJECT = "(no project)"
+
+BudgetLookup = Callable[[AnySession, list[uuid.UUID]], Awaitable[dict[uuid.UUID, int | None]]]
+_budgets: list[BudgetLookup] = []
+
+
+def register_budgets(lookup: BudgetLookup) -> None:
+    """Let the budgets domain (which owns projects) give each project's monthly budget."""
+    _budgets[:] = [lookup]
+
+
+async def project_budgets(session: AnySession, ids: list[uuid.UUID]) -> dict[uuid.UUID, int | None]:
+    if not ids or not _budgets:
+        return {}
+    return await _budgets[0](session, ids)
 
 
 def check_by(by: str | None) -> str | None:

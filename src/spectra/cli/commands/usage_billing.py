@@ -171,13 +171,23 @@ def forecast(
     group: Annotated[str | None, typer.Option("--group", help="One group and its members.")] = None,
     window: Annotated[int, typer.Option("--window", help="Days of history the rate uses.")] = 7,
     top: Annotated[int, typer.Option("--top", help="Workspace view: the N top spenders.")] = 50,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="project: the workspace and each project (they sum to it)."),
+    ] = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Burn rate, projected month spend against budgets, and runway (the method is printed)."""
     check_format(fmt)
-    params: dict[str, Any] = {"user": user, "group": group, "window_days": window, "limit": top}
+    params: dict[str, Any] = {
+        "user": user,
+        "group": group,
+        "window_days": window,
+        "limit": top,
+        "by": by,
+    }
 
     if fmt is not None and fmt != "json":
         download(out, "/api/usage/forecast", {**params, "format": fmt})

@@ -68,6 +68,7 @@ async def forecast(
     user: str = "",
     group: str = "",
     window_days: int = 7,
+    by: str = "",
 ) -> Response:
     user_id = group_id = None
     if user.strip() or group.strip():
@@ -75,7 +76,12 @@ async def forecast(
             session, viewer.actor, user_email=user.strip() or None, group_name=group.strip() or None
         )
     data = await forecasts.forecast(
-        session, viewer.actor, user_id=user_id, group_id=group_id, window_days=window_days
+        session,
+        viewer.actor,
+        user_id=user_id,
+        group_id=group_id,
+        window_days=window_days,
+        by=by.strip() or None,
     )
     return render(
         request,

@@ -97,7 +97,7 @@ async def test_a_model_without_a_price_alerts_once(
     await _refused(client, pooled, "claude-nobody-knows-2", 402)
     assert await run_detection(runtime) == 2
     assert await run_detection(runtime) == 0
-    alerts = {a.subject_id: a for a in await _alerts(runtime, "model_unpriced")}
+    alerts = {str(a.subject_id): a for a in await _alerts(runtime, "model_unpriced")}
     assert sorted(alerts) == ["claude-nobody-knows-1", "claude-nobody-knows-2"]
     alert = alerts["claude-nobody-knows-1"]
     assert alert.title == "claude-nobody-knows-1 has no price"

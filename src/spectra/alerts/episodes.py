@@ -216,5 +216,5 @@ def _describe(event: str, activity: Activity, time_zone: str) -> tuple[str, str]
         "The gateway refuses requests: settlement backlog",
         f"Since {when} {processes} refused requests with settlement_backlog ({n} so far): "
         "finished requests are written to the database more slowly than they arrive. Check the "
-        "database's latency and load, and SPECTRA_COMMIT_MAX_QUEUE (docs/operations.md).",
+        "database's latency and load, and SPECTRA_COMMIT_MAX_QUEUE (docs/gateway.md).",
     )

@@ -41,6 +41,8 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("approvals_waiting", "Approvals or member requests wait longer than N hours."),
         EventSpec("key_expiring", "A member key expires within N days."),
         EventSpec("pool_degraded", "An upstream account needs attention or the pool is degraded."),
+        EventSpec("model_not_served", "Requests were refused: no pool account serves the model."),
+        EventSpec("model_unpriced", "Requests were refused: the requested model has no price."),
         EventSpec("settlement_backlog", "Settlements wait to be written (the gateway refuses)."),
         EventSpec("audit_broken", "The audit chain failed verification."),
         EventSpec("rollout_promoted", "The rollout autopilot promoted a wave."),

@@ -29,8 +29,6 @@ from spectra.users.models import Group, User
 from spectra.workspace.schemas import WorkspaceSettings
 
 _DEGRADED = ("needs_attention", "failing")
-APPROVALS_WAITING_HOURS = 24
-KEY_EXPIRING_DAYS = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,9 +241,9 @@ async def sweep_budgets(session: Session, settings: WorkspaceSettings, now: date
 
 
 async def check_waiting(session: Session, settings: WorkspaceSettings, now: datetime) -> int:
-    """Approvals and member recharge requests pending longer than APPROVALS_WAITING_HOURS; one
-    alert per waiting item."""
-    before = now - timedelta(hours=APPROVALS_WAITING_HOURS)
+    """Approvals and member recharge requests pending longer than the workspace setting
+    `alert_approvals_waiting_hours`; one alert per waiting item."""
+    before = now - timedelta(hours=settings.alert_approvals_waiting_hours)
     candidates: list[tuple[str, dict[str, object]]] = []
     for model, label in (
         (RechargeApproval, "an approval"),
@@ -277,9 +275,9 @@ async def check_waiting(session: Session, settings: WorkspaceSettings, now: date
 
 
 async def check_keys_expiring(session: Session, settings: WorkspaceSettings, now: datetime) -> int:
-    """Active member keys whose expiry falls within KEY_EXPIRING_DAYS; one alert per key and
-    expiry, to the key's owner and the admins."""
-    horizon = now + timedelta(days=KEY_EXPIRING_DAYS)
+    """Active member keys whose expiry falls within the workspace setting
+    `alert_key_expiring_days`; one alert per key and expiry, to the key's owner and the admins."""
+    horizon = now + timedelta(days=settings.alert_key_expiring_days)
     rows = await session.execute(
         select(MemberKey).where(
             MemberKey.status == "active",

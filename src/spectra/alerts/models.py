@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from spectra.db.base import Base, IdMixin, TimestampMixin
@@ -124,3 +124,24 @@ class Notification(IdMixin, Base):
 
 Index("ix_notifications_user_id_read_at", Notification.user_id, Notification.read_at)
 Index("uq_notifications_user_alert", Notification.user_id, Notification.alert_id, unique=True)
+
+
+class GatewayCounter(Base):
+    """A gateway process's counter of an event it does not persist per request (a
+    `settlement_backlog` refusal is not written, see gateway/settlement.py). Each process writes
+    its own rows at most once per reporting interval, and only when a value changed, so the
+    detection sweep in any process sees every process's counts."""
+
+    __tablename__ = "gateway_counters"
+
+    process: Mapped[str] = mapped_column(String(200), primary_key=True)
+    """The process's lease holder name (host, pid, random tag)."""
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+    """The count since the process started."""
+    changed_at: Mapped[datetime] = mapped_column()
+    """The report in which the value last went up."""
+    reported_at: Mapped[datetime] = mapped_column()
+
+
+Index("ix_gateway_counters_name_changed_at", GatewayCounter.name, GatewayCounter.changed_at)

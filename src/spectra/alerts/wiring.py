@@ -1,12 +1,21 @@
 """Start-up wiring: the outbox deliverer (kicked after each commit that queues deliveries,
 retried by a leased job), the detection sweep (budgets, approvals waiting, keys expiring, pool
-accounts) and the audit chain's break (`audit.broken`) as an `audit_broken` alert."""
+accounts, models refused as not served or unpriced, the settlement backlog) and the audit chain's break (`audit.broken`) as an `audit_broken` alert."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from spectra.alerts import budget_detect, deliver, detect, digest, handlers, rollouts, service
+from spectra.alerts import (
+    budget_detect,
+    deliver,
+    detect,
+    digest,
+    episodes,
+    handlers,
+    rollouts,
+    service,
+)
 from spectra.audit import anchors as audit_anchors
 from spectra.db.hub import Hub
 from spectra.db.session import session_scope
@@ -82,6 +91,8 @@ async def run_detection(hub: Hub) -> int:
         raised += await detect.check_waiting(session, settings, now)
         raised += await detect.check_keys_expiring(session, settings, now)
         raised += await detect.check_pool(session, settings, now)
+        raised += await episodes.check_refusals(session, settings, now)
+        raised += await episodes.check_backlog(session, settings, now)
         budgets = await budget_detect.key_budget_candidates(session, settings, now)
         budgets += await budget_detect.project_budget_candidates(session, settings, now)
         raised += await detect.raise_new(session, budgets, settings.time_zone)

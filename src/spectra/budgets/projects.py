@@ -21,7 +21,7 @@ from spectra.keys import service as keys_service
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
 from spectra.kit.pagination import Page
-from spectra.usage import reports
+from spectra.usage import by_project, reports
 from spectra.users import service as users_service
 from spectra.users.permissions import Permission, allows, require
 
@@ -37,6 +37,7 @@ async def _project_labels(session: AnySession, ids: list[uuid.UUID]) -> dict[str
 
 
 reports.register_labels("project", _project_labels)
+by_project.register_budgets(repository.project_budgets)
 
 
 @dataclass(slots=True)

@@ -152,3 +152,11 @@ async def project_usage(
 async def project_names(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     stmt = select(Project.id, Project.name).where(Project.id.in_(list(ids)))
     return {row.id: row.name for row in (await session.execute(stmt)).all()}
+
+
+async def project_budgets(
+    session: AsyncSession, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int | None]:
+    """Each project's monthly budget (None: no budget)."""
+    stmt = select(Project.id, Project.monthly_budget_micros).where(Project.id.in_(list(ids)))
+    return {row.id: row.monthly_budget_micros for row in (await session.execute(stmt)).all()}

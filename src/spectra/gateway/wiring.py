@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 
+from spectra.alerts import episodes as alert_episodes
 from spectra.config import Settings
 from spectra.db.batch import GroupCommitter
 from spectra.db.hub import Hub
 from spectra.db.redis import SharedRedis
+from spectra.db.session import Database, session_scope
 from spectra.keys.cache import KeyCache
 from spectra.keys.cache import current_cache as current_keys
+from spectra.kit.clock import utc_now
 from spectra.ledger.holds import BalanceView
 from spectra.ledger.wiring import balance_view
 from spectra.policy.snapshot import PolicyCache
@@ -35,6 +39,10 @@ from .recovery import replay_orphans
 from .settlement import Settler
 
 log = logging.getLogger(__name__)
+
+COUNTERS_JOB = "gateway.counters"
+COUNTERS_SECONDS = 10.0
+"""Each process writes its counters (`alerts.episodes.report_counters`) at most this often."""
 
 
 class Gateway:
@@ -60,6 +68,7 @@ class Gateway:
         """Settlements are appended here before the answer's last byte (`journal.py`)."""
         self.fallbacks = FallbackChains()
         """Model fallback chains, in memory (loaded at start, refreshed by the change feed)."""
+        self._reported: dict[str, int] = {}
 
     @property
     def keys(self) -> KeyCache:
@@ -124,6 +133,19 @@ class Gateway:
             s.gateway_user_concurrency,
         )
 
+    async def report_counters(self, db: Database, process: str) -> int:
+        """Write this process's counts of what it does not record per request (the
+        `settlement_backlog` refusals) for the detection sweep in any process: one write when a
+        count changed since the last report, none otherwise. Returns the rows written."""
+        dropped = self._settler.dropped if self._settler is not None else 0
+        values = {alert_episodes.BACKLOG_COUNTER: dropped}
+        if values == self._reported:
+            return 0
+        async with session_scope(db) as session:
+            written = await alert_episodes.report_counters(session, process, values, utc_now())
+        self._reported = values
+        return written
+
     def enter(self) -> None:
         self.in_flight += 1
         self._idle.clear()
@@ -177,11 +199,20 @@ def install(hub: Hub) -> None:
         await gateway.fallbacks.load()
         gateway.accepting = True
 
+    async def report_counters() -> None:
+        await gateway.report_counters(hub.db, hub.jobs.holder)
+
     async def stop() -> None:
         global _current
         await gateway.stop()
+        try:
+            await report_counters()
+        except Exception:
+            log.exception("the gateway's last counter report failed")
         if _current is gateway:
             _current = None
 
     hub.on_start.append(start)
     hub.on_stop.append(stop)
+    # A lease of its own per process: every process reports its own counters.
+    hub.jobs.register(f"{COUNTERS_JOB}:{uuid.uuid4().hex[:16]}", COUNTERS_SECONDS, report_counters)

@@ -26,7 +26,8 @@ from spectra.db.session import AnySession
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount, round_micros
 from spectra.ledger.models import AccountKind
-from spectra.usage import repository, rollups
+from spectra.usage import reports, repository, rollups
+from spectra.usage.by_project import NO_PROJECT, check_by, project_budgets
 from spectra.usage.errors import (
     InvalidUsageFilterError,
     UsageGroupNotFoundError,
@@ -95,6 +96,8 @@ class Forecast:
     balance_micros: int
     funds_used_micros: int
     w: Window
+    has_funds: bool = True
+    """False for a project: it spends its members' funds and has no balance or runway."""
 
     @property
     def burn_rate_micros(self) -> int:
@@ -115,6 +118,8 @@ class Forecast:
 
     @property
     def runway_days(self) -> Decimal | None:
+        if not self.has_funds:
+            return None
         if self.balance_micros <= 0:
             return Decimal(0)
         if self.funds_rate <= 0:
@@ -142,7 +147,13 @@ class Forecast:
             self.subject, self.label
         )
         runway = self.runway_days
-        if self.balance_micros <= 0:
+        if not self.has_funds:
+            text = (
+                f"Project {self.label} is projected to spend "
+                f"{format_amount(self.projected_micros)} this month at the last {self.w.days} "
+                "days' rate"
+            )
+        elif self.balance_micros <= 0:
             text = f"{who} has no balance left"
         elif runway is None:
             text = f"{who}'s balance is not being drawn on (no usage charged to it in the last {self.w.days} days)"
@@ -279,6 +290,33 @@ async def _group_forecast(session: AnySession, w: Window, group: Group) -> Forec
     )
 
 
+async def _project_forecasts(session: AnySession, w: Window) -> list[Forecast]:
+    """One forecast per project with spend in the window or this month, and "(no project)"."""
+    since = min(w.start, rollups.hour_of(w.month_start))
+    values = {
+        r.value for r in await repository.rollup_sums(session, dimension="project", since=since)
+    }
+    named = sorted(v for v in values if v)
+    names = await reports.labels(session, "project", named)
+    budgets = await project_budgets(session, [uuid.UUID(v) for v in named])
+    out: list[Forecast] = []
+    for value in [*sorted(named, key=lambda v: names.get(v, v)), *([""] if "" in values else [])]:
+        item = await _forecast(
+            session,
+            w,
+            subject="project",
+            subject_id=value,
+            label=names.get(value, value) if value else NO_PROJECT,
+            dimension="project",
+            value=value,
+            budget=budgets.get(uuid.UUID(value)) if value else None,
+            funds=[],
+        )
+        item.has_funds = False
+        out.append(item)
+    return out
+
+
 async def forecast(
     session: AnySession,
     actor: Actor,
@@ -287,10 +325,17 @@ async def forecast(
     group_id: uuid.UUID | None = None,
     window_days: int = 7,
     limit: int = 50,
+    by: str | None = None,
 ) -> dict[str, Any]:
     """Forecasts for one user, one group (and its members), or the workspace (with every group
-    and the `limit` users who spent most in the window). Read-only. A team lead may ask for a
-    group they lead or one of its members, never the workspace."""
+    and the `limit` users who spent most in the window; with `by="project"` every project and
+    "(no project)" instead, which sum to the workspace's figures). Read-only. A team lead may
+    ask for a group they lead or one of its members, never the workspace."""
+    by = check_by(by)
+    if by is not None and (user_id is not None or group_id is not None):
+        raise InvalidUsageFilterError(
+            "A forecast by project covers the workspace; leave out the user and the group."
+        )
     if not (
         allows(actor, Permission.READ_ALL)
         or await leads_subject(session, actor, user_id=user_id, group_id=group_id)
@@ -336,6 +381,9 @@ async def forecast(
                 funds=everyone,
             )
         )
+        if by is not None:
+            items.extend(await _project_forecasts(session, w))
+    if user_id is None and group_id is None and by is None:
         for group in all_groups.values():
             items.append(await _group_forecast(session, w, group))
         spenders = await repository.rollup_sums(

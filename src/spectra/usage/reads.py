@@ -227,6 +227,19 @@ class StatementAccountRead(ViewRead):
     closing_micros: int
 
 
+class ProjectSpendRead(ViewRead):
+    project_id: uuid.UUID | None
+    """None: requests attributed to no project."""
+    label: str
+    requests: int
+    usage: AmountOut = money_pair("usage")
+    usage_micros: int
+    refunds: AmountOut = money_pair("refunds")
+    refunds_micros: int
+    net: AmountOut = money_pair("net")
+    net_micros: int
+
+
 class StatementRead(ViewRead):
     subject: str
     """`user` or `group`."""
@@ -249,4 +262,7 @@ class StatementRead(ViewRead):
     lines: list[StatementLineRead]
     by_category: list[CategoryTotalRead]
     accounts: list[StatementAccountRead]
+    by_project: list[ProjectSpendRead] | None = None
+    """With `by=project`: the usage and refunds lines per project (they sum to those lines)."""
+    by_project_reconciles: bool | None = None
     method: str

@@ -21,6 +21,7 @@ from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
 from spectra.ledger.models import AccountKind
 from spectra.usage import repository
+from spectra.usage.by_project import ProjectSpend, check_by, spend_by_project
 from spectra.usage.errors import (
     InvalidUsageFilterError,
     UsageGroupNotFoundError,
@@ -168,6 +169,17 @@ class Statement:
     ledger_balance_micros: int | None = None
     """The ledger's cached balance of the accounts, when the period ends at or after now."""
     totals: dict[str, int] = field(default_factory=dict)
+    by_project: list[ProjectSpend] | None = None
+    """With `by="project"`: the usage and refunds lines regrouped by project."""
+
+    @property
+    def by_project_reconciles(self) -> bool | None:
+        """The project groups sum exactly to the usage and refunds lines."""
+        if self.by_project is None:
+            return None
+        return sum(p.usage_micros for p in self.by_project) == self.category_total("usage") and sum(
+            p.refunds_micros for p in self.by_project
+        ) == self.category_total("refunds")
 
     @property
     def account_ids(self) -> list[uuid.UUID]:
@@ -221,6 +233,10 @@ class Statement:
             "lines": [line.as_json() for line in self.lines],
             "by_category": by_category,
             "accounts": [a.as_json() for a in self.accounts],
+            "by_project": (
+                None if self.by_project is None else [p.as_json() for p in self.by_project]
+            ),
+            "by_project_reconciles": self.by_project_reconciles,
             "method": (
                 "Every figure is a sum of ledger postings on the accounts listed, over"
                 f" [since, until) with date bounds at local midnight in {self.time_zone};"
@@ -324,10 +340,13 @@ async def build_statement(
     group_id: uuid.UUID | None = None,
     since: datetime,
     until: datetime,
+    by: str | None = None,
 ) -> Statement:
     """A user's or a group's statement over [since, until) (UTC instants; see `periods` for how
-    typed dates become them). Members may read their own and their group's. Read-only."""
+    typed dates become them); with `by="project"` also its usage and refunds per project.
+    Members may read their own and their group's. Read-only."""
     await _may_read(session, actor, user_id=user_id, group_id=group_id)
+    by = check_by(by)
     if since.tzinfo is None or until.tzinfo is None:
         raise InvalidUsageFilterError("A statement's bounds need a time zone.")
     if until <= since:
@@ -374,6 +393,7 @@ async def build_statement(
         opening_micros=sum(opening.values()),
         closing_micros=sum(closing.values()),
         ledger_balance_micros=ledger_balance,
+        by_project=(await spend_by_project(session, ids, since, until) if by else None),
     )
 
 

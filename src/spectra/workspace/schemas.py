@@ -22,6 +22,8 @@ class WorkspaceSettings(BaseModel):
     alert_thresholds: str = "50,80,100"
     alert_runway_days: int | None = None
     alert_digest: str | None = None
+    alert_approvals_waiting_hours: int = 24
+    alert_key_expiring_days: int = 7
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_from: str | None = None

@@ -98,6 +98,13 @@ def _window_hours(text: str) -> int:
     return value
 
 
+def _days_ahead(text: str) -> int:
+    value = _positive_int(text)
+    if value > 366:
+        raise InvalidSettingError("The horizon is at most 366 days (a year).")
+    return value
+
+
 def _flag(text: str) -> bool:
     value = text.strip().lower()
     if value in ("on", "true", "yes", "1"):
@@ -270,6 +277,23 @@ SPECS: dict[str, SettingSpec] = {
             None,
             "Alert when a group's balance lasts fewer days than this at the recent rate; none = off.",
             _none_or(_positive_int),
+            _show,
+        ),
+        SettingSpec(
+            "alert_approvals_waiting_hours",
+            "int",
+            24,
+            "Alert when an approval or member request has waited longer than this many hours "
+            "(at most 8784).",
+            _window_hours,
+            _show,
+        ),
+        SettingSpec(
+            "alert_key_expiring_days",
+            "int",
+            7,
+            "Alert when a member key expires within this many days (at most 366).",
+            _days_ahead,
             _show,
         ),
         SettingSpec(

@@ -38,6 +38,9 @@ async def get_statement(
     until: str | None = Query(None, description="End (exclusive), same forms as `since`."),
     format: str = Query("json", description="json, csv, jsonl or html (printable)."),
     include_usage: bool = Query(False, description="CSV/JSONL: one row per usage transaction."),
+    by: str | None = Query(
+        None, description="project: also the usage and refunds per project (in the JSON)."
+    ),
 ) -> StatementRead | HTMLResponse | StreamingResponse:
     """A statement for a period (default: the current month in the workspace time zone)."""
     exports.check_report_format(format, html=True)
@@ -46,7 +49,7 @@ async def get_statement(
     )
     start, end = await statements.resolve_period(session, since=since, until=until)
     statement = await statements.build_statement(
-        session, actor, user_id=who_user, group_id=who_group, since=start, until=end
+        session, actor, user_id=who_user, group_id=who_group, since=start, until=end, by=by
     )
     if format == "json":
         return StatementRead.model_validate(statement.as_json())

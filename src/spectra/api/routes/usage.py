@@ -165,6 +165,9 @@ async def usage_forecast(
     window_days: int = 7,
     limit: int = 50,
     format: str = FormatQuery,
+    by: str | None = Query(
+        None, description="project: the workspace and each project (instead of groups and users)."
+    ),
 ) -> Any:
     """Burn rate, projected month spend against budgets, and runway; `method` says how."""
     exports.check_report_format(format)
@@ -174,7 +177,13 @@ async def usage_forecast(
             session, actor, user_email=user, group_name=group
         )
     data = await forecasts.forecast(
-        session, actor, user_id=user_id, group_id=group_id, window_days=window_days, limit=limit
+        session,
+        actor,
+        user_id=user_id,
+        group_id=group_id,
+        window_days=window_days,
+        limit=limit,
+        by=by,
     )
     if format != "json":
         return _download(data["items"], format, forecasts.FORECAST_COLUMNS, "usage-forecast")

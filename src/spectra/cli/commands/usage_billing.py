@@ -102,13 +102,22 @@ def statement(
     include_usage: Annotated[
         bool, typer.Option("--include-usage", help="csv/jsonl: one row per usage transaction.")
     ] = False,
+    by: Annotated[
+        str | None, typer.Option("--by", help="project: also the usage and refunds per project.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """A statement that reconciles exactly with the ledger (default: this month, workspace zone)."""
     check_format(fmt, html=True)
     if (user is None) == (group is None):
         fail("Name exactly one of --user EMAIL or --group NAME.", 2)
-    params: dict[str, Any] = {"user": user, "group": group, "since": since, "until": until}
+    params: dict[str, Any] = {
+        "user": user,
+        "group": group,
+        "since": since,
+        "until": until,
+        "by": by,
+    }
 
     if fmt is not None and fmt != "json":
         download(out, "/api/statements", {**params, "format": fmt, "include_usage": include_usage})
@@ -133,6 +142,19 @@ def statement(
         title=f"Statement for {data['subject']} {data['subject_label']}"
         f" ({data['since_local'][:16]} to {data['until_local'][:16]}, {data['time_zone']})",
     )
+    if data.get("by_project") is not None:
+        show_list(
+            {"items": data["by_project"]},
+            as_json=False,
+            columns=["label", "requests", "usage", "refunds", "net"],
+            title="Usage by project",
+        )
+        console.print(
+            "projects sum to the usage and refunds lines"
+            if data["by_project_reconciles"]
+            else "projects DO NOT sum to the usage and refunds lines",
+            style="green" if data["by_project_reconciles"] else "bold red",
+        )
     console.print(f"opening balance  {data['opening_balance']}")
     console.print(f"closing balance  {data['closing_balance']}")
     if data["ledger_balance"] is not None:
@@ -149,13 +171,23 @@ def forecast(
     group: Annotated[str | None, typer.Option("--group", help="One group and its members.")] = None,
     window: Annotated[int, typer.Option("--window", help="Days of history the rate uses.")] = 7,
     top: Annotated[int, typer.Option("--top", help="Workspace view: the N top spenders.")] = 50,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="project: the workspace and each project (they sum to it)."),
+    ] = None,
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Burn rate, projected month spend against budgets, and runway (the method is printed)."""
     check_format(fmt)
-    params: dict[str, Any] = {"user": user, "group": group, "window_days": window, "limit": top}
+    params: dict[str, Any] = {
+        "user": user,
+        "group": group,
+        "window_days": window,
+        "limit": top,
+        "by": by,
+    }
 
     if fmt is not None and fmt != "json":
         download(out, "/api/usage/forecast", {**params, "format": fmt})

@@ -28,8 +28,10 @@ async def statement(
     group: str = "",
     since: str = "",
     until: str = "",
+    by: str = "",
 ) -> Response:
-    """The form; with a user or a group named, their statement for the period."""
+    """The form; with a user or a group named, their statement for the period (with
+    `by=project`, also its usage per project)."""
     data = None
     if user.strip() or group.strip():
         who_user, who_group = await statements.resolve_subject(
@@ -39,7 +41,13 @@ async def statement(
             session, since=since.strip() or None, until=until.strip() or None
         )
         built = await statements.build_statement(
-            session, viewer.actor, user_id=who_user, group_id=who_group, since=start, until=end
+            session,
+            viewer.actor,
+            user_id=who_user,
+            group_id=who_group,
+            since=start,
+            until=end,
+            by=by.strip() or None,
         )
         data = built.as_json()
     return render(
@@ -60,6 +68,7 @@ async def forecast(
     user: str = "",
     group: str = "",
     window_days: int = 7,
+    by: str = "",
 ) -> Response:
     user_id = group_id = None
     if user.strip() or group.strip():
@@ -67,7 +76,12 @@ async def forecast(
             session, viewer.actor, user_email=user.strip() or None, group_name=group.strip() or None
         )
     data = await forecasts.forecast(
-        session, viewer.actor, user_id=user_id, group_id=group_id, window_days=window_days
+        session,
+        viewer.actor,
+        user_id=user_id,
+        group_id=group_id,
+        window_days=window_days,
+        by=by.strip() or None,
     )
     return render(
         request,

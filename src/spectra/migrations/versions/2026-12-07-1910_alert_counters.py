@@ -2,7 +2,7 @@
 request (settlement_backlog refusals), for the detection sweep
 
 Revision ID: 0030_alert_counters
-Revises: 0028_autopilot
+Revises: 0033_known_devices
 Create Date: 2026-12-07 18:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import spectra.db.types
 
 revision: str = "0030_alert_counters"
-down_revision: str | Sequence[str] | None = "0028_autopilot"
+down_revision: str | Sequence[str] | None = "0033_known_devices"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

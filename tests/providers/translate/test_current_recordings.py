@@ -320,9 +320,13 @@ def test_claude_code_2_1_33x_fields_are_carried_or_dropped_with_a_reason(
     back = translate_request(out.body, client=upstream, upstream=ANTHROPIC)
     assert back.body["output_config"] == body["output_config"]
     assert "context_management" not in back.body
-    if n == 0:
-        # Neither OpenAI request says "thinking hidden" (no summary asked is also the default),
-        # so `display: "omitted"` comes back as the model's default display.
+    if n == 0 and upstream is RESPONSES:
+        # reasoning without `summary` says "no thinking text": `display: "omitted"` round-trips
+        assert (
+            back.body["thinking"] == body["thinking"] == {"type": "adaptive", "display": "omitted"}
+        )
+    elif n == 0:
+        # Chat has no way to say "thinking hidden", so it comes back as the default display.
         assert back.body["thinking"] == {"type": "adaptive"}
     else:
         assert "thinking" not in back.body

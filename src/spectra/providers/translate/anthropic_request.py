@@ -113,7 +113,8 @@ class _TurnControl:
             return
         if msg["role"] != "system":
             return
-        for block in msg.get("content") if isinstance(msg.get("content"), list) else []:
+        content = msg.get("content")
+        for block in content if isinstance(content, list) else []:
             tool = block.get("tool") if isinstance(block, dict) else None
             if isinstance(tool, dict) and block.get("type") in _TOOL_CHANGES:
                 self.removed[str(tool.get("name") or "")] = block["type"] == "tool_removal"

@@ -428,7 +428,7 @@ class ResponsesEncoder:
         if item is None:
             return []
         ids = {"item_id": item["id"], "output_index": item["_position"]}
-        out = []
+        out: list[dict[str, Any]] = []
         if item["type"] == "message":
             holes = (item["id"], item["_position"], item["content"][0]["text"])
             out.append(Spliced(("text done",), _text_done, (self._next(), *holes)))

@@ -373,16 +373,43 @@ class SSEStreamTranslator:
         if key is None:
             return None
         if key not in self._numbered_templates:
-            text = _sse(self._named, encoder.delta_event(key, _HOLE, _SEQUENCE_HOLE))
-            head, hole, tail = text.partition(_HOLE_JSON)
-            pre, number, mid = head.partition(str(_SEQUENCE_HOLE))
-            whole = hole and number and _HOLE_JSON not in tail
-            once = whole and str(_SEQUENCE_HOLE) not in mid + tail
-            self._numbered_templates[key] = (pre, mid, tail) if once else None
+            field, item_id, position = key
+            if (field, position) not in _NUMBERED:
+                _NUMBERED[field, position] = _numbered_shape(self._named, encoder, key)
+            shape = _NUMBERED[field, position]
+            self._numbered_templates[key] = (
+                None
+                if shape is None
+                else (shape[0], shape[1] + _hole(item_id) + shape[2], shape[3])
+            )
         return self._numbered_templates[key]
 
     def _sse_text(self, events: list[dict[str, Any]], *, done: bool = False) -> str:
         return _sse_text(self._named, events, done, self._templates, chat=self._chat)
+
+
+_ITEM_HOLE = _HOLE + "item"
+_NUMBERED: dict[tuple[str, int], tuple[str, str, str, str] | None] = {}
+"""Responses delta templates by event type and output position, for the process: the text
+around the sequence number, the item id and the string (`_numbered_shape`)."""
+
+
+def _numbered_shape(
+    named: bool, encoder: ResponsesEncoder, key: tuple[Any, ...]
+) -> tuple[str, str, str, str] | None:
+    """A Responses delta's SSE text split at its three holes, in this order: the sequence
+    number, the item id, the string; None when they are not each found once, in that order."""
+    event = encoder.delta_event((key[0], _ITEM_HOLE, key[2]), _HOLE, _SEQUENCE_HOLE)
+    text = _sse(named, event)
+    marks = (str(_SEQUENCE_HOLE), encode_basestring(_ITEM_HOLE), _HOLE_JSON)
+    if any(text.count(mark) != 1 for mark in marks):
+        return None
+    pre, _, rest = text.partition(marks[0])
+    between, _, rest = rest.partition(marks[1])
+    after_id, _, tail = rest.partition(marks[2])
+    if marks[1] in pre or marks[2] in pre + between:  # not in that order
+        return None
+    return pre, between, after_id, tail
 
 
 _UNPARSED = object()

@@ -137,6 +137,13 @@ def test_anthropic_betas_keep_priced_features_only() -> None:
     assert anthropic_betas(
         "advanced-tool-use-2025-11-20,code-execution-2025-08-25", long_context=False
     ) == ("advanced-tool-use-2025-11-20")
+    # ... and the per-turn effort and mid-conversation tool changes its bodies use, whole
+    recorded = (
+        "claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27,"
+        "per-turn-control-2026-07-01,mid-conversation-tool-changes-2026-07-01,"
+        "thinking-token-count-2026-05-13,advanced-tool-use-2025-11-20,effort-2025-11-24"
+    )
+    assert anthropic_betas(recorded, long_context=False) == recorded
     sent = upstream_headers(
         Provider.ANTHROPIC, [("anthropic-beta", "code-execution-2025-05-22")], api_key="k"
     )

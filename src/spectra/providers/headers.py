@@ -53,7 +53,9 @@ ANTHROPIC_BETAS = frozenset(
         "fine-grained-tool-streaming",
         "interleaved-thinking",
         "mid-conversation-system",
+        "mid-conversation-tool-changes",
         "output-128k",
+        "per-turn-control",
         "prompt-caching",
         "prompt-caching-scope",
         "structured-outputs",
@@ -69,7 +71,11 @@ billed in a way the price table does not know (fast mode, per-hour code executio
 in the pool's account). `extended-cache-ttl` passes: 1-hour cache writes are metered by
 lifetime and charged at their own price (usage.pricing). `advanced-tool-use` (tool search, `defer_loading`,
 tool input examples; Claude Code 2.1.33x sends `defer_loading` tools) is token-priced; its
-programmatic tool calling needs the code-execution tool, whose own beta stays dropped."""
+programmatic tool calling needs the code-execution tool, whose own beta stays dropped.
+`mid-conversation-tool-changes` (`tool_addition` / `tool_removal` blocks in a `role: "system"`
+message) and `per-turn-control` (a system message's own `output_config`, e.g. the next turn's
+effort) pass: Claude Code 2.1.33x sends both with bodies that use them, which Anthropic refuses
+without the beta, and they change only which tools and how much thinking the tokens buy."""
 LONG_CONTEXT_BETA = "context-1m"
 _BETA_DATE = re.compile(r"-\d{4}-?\d{2}-?\d{2}$")
 

@@ -320,9 +320,13 @@ def test_claude_code_2_1_33x_fields_are_carried_or_dropped_with_a_reason(
     back = translate_request(out.body, client=upstream, upstream=ANTHROPIC)
     assert back.body["output_config"] == body["output_config"]
     assert "context_management" not in back.body
-    if n == 0:
-        # Neither OpenAI request says "thinking hidden" (no summary asked is also the default),
-        # so `display: "omitted"` comes back as the model's default display.
+    if n == 0 and upstream is RESPONSES:
+        # reasoning without `summary` says "no thinking text": `display: "omitted"` round-trips
+        assert (
+            back.body["thinking"] == body["thinking"] == {"type": "adaptive", "display": "omitted"}
+        )
+    elif n == 0:
+        # Chat has no way to say "thinking hidden", so it comes back as the default display.
         assert back.body["thinking"] == {"type": "adaptive"}
     else:
         assert "thinking" not in back.body
@@ -365,3 +369,38 @@ def test_gemini_cli_tool_turn_reaches_anthropic_with_system_call_and_result() ->
     assert result["tool_use_id"] == call["functionCall"]["id"]
     assert "spectra-tool-ok" in json.dumps(result["content"])
     assert "thoughtSignature" not in json.dumps(out)
+
+
+@pytest.mark.parametrize("upstream", [CHAT, RESPONSES], ids=lambda p: p.value)
+def test_claude_code_tool_changes_and_turn_effort_carry_to_openai(upstream: WireProtocol) -> None:
+    """`mid-conversation-tool-changes`: the last change of each tool wins (Skill removed then
+    added back is offered; Write removed is not); `per-turn-control`: the effort of the system
+    message after the last assistant turn is the request's, an earlier one is not."""
+    body = _body("claude-code-tool-1")
+    assert body["messages"][1]["output_config"] == {"effort": "medium"}  # before the assistant
+    body["messages"][1]["output_config"] = {"effort": "max"}  # that turn is over: not used
+
+    def change(kind: str, name: str) -> JsonDict:
+        return {"type": kind, "tool": {"type": "tool_reference", "name": name}}
+
+    body["messages"] += [
+        {"role": "system", "content": [change("tool_removal", "Skill")]},
+        {
+            "role": "system",
+            "content": [change("tool_removal", "Write"), change("tool_addition", "Skill")],
+            "output_config": {"effort": "low"},
+        },
+    ]
+    out = translate_request(body, client=ANTHROPIC, upstream=upstream)
+    tools = out.body["tools"]
+    names = {t.get("name") or t["function"]["name"] for t in tools}
+    assert "Skill" in names
+    assert "Write" not in names
+    assert len(names) == len(body["tools"]) - 1
+    effort = out.body["reasoning_effort"] if upstream is CHAT else out.body["reasoning"]["effort"]
+    assert effort == "low"
+    assert "tools removed mid-conversation not offered at all: Write" in out.context.degraded
+    # two system messages that only changed tools are not sent as empty ones
+    text = json.dumps(out.body)
+    assert "tool_removal" not in text
+    assert "tool_addition" not in text

@@ -90,7 +90,8 @@ def test_codex_lite_additional_tools_flatten_for_anthropic() -> None:
     assert out.context.custom_tools == frozenset({"exec"})
     assert out.context.namespaces["exec"] == ("functions", "exec")
     assert out.context.namespaces["clock__clock_status"] == ("clock", "clock_status")
-    assert out.body["thinking"] == {"type": "adaptive"}
+    # it asks for reasoning without summaries: it is shown no thinking text on Anthropic either
+    assert out.body["thinking"] == {"type": "adaptive", "display": "omitted"}
     assert out.body["output_config"] == {"effort": "low"}  # from its configuration_update item
     assert out.body["system"][0]["text"].startswith("You are Codex")
 

@@ -46,9 +46,13 @@ def read_request(body: dict[str, Any]) -> Request:
             for b in system
             if isinstance(b, dict) and b.get("type") == "text"
         ]
+    turns = _TurnControl()
     for msg in body.get("messages") or []:
         if isinstance(msg, dict) and msg.get("role") in ("user", "assistant", "system"):
-            req.messages.append(Message(msg["role"], _read_parts(msg.get("content"), req)))
+            parts = _read_parts(msg.get("content"), req)
+            if parts or msg["role"] != "system":  # not one that only changed tools
+                req.messages.append(Message(msg["role"], parts))
+            turns.read(msg)
     for tool in body.get("tools") or []:
         if not isinstance(tool, dict):
             continue
@@ -79,12 +83,57 @@ def read_request(body: dict[str, Any]) -> Request:
     if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
         req.user = metadata["user_id"]
     _read_thinking(body, req)
+    turns.apply(req)
     for name in _DROPPED_FIELDS:
         if name in body:
             req.degraded.append(f"{name} has no equivalent and was dropped")
     if body.get("cache_control") or _has_cache_marks(req):
         req.cache_key = cache_key_for(req.system, [t.name for t in req.tools])
     return req
+
+
+class _TurnControl:
+    """What Claude Code's `role: "system"` messages change for the turns after them, applied to
+    the whole translated request (OpenAI has no per-message tool set or effort):
+
+    - `mid-conversation-tool-changes`: `tool_removal` / `tool_addition` blocks (a `tool_reference`
+      by name) take a tool out of, or back into, what the model may call. The last change of each
+      tool wins; a removed tool is not offered upstream (deferred tools are offered up front, so
+      an addition needs nothing more).
+    - `per-turn-control`: a system message's own `output_config.effort` sets the effort of the
+      next assistant turn; the one after the last assistant message is the answer's effort."""
+
+    def __init__(self) -> None:
+        self.removed: dict[str, bool] = {}
+        self.effort: str | None = None
+
+    def read(self, msg: dict[str, Any]) -> None:
+        if msg["role"] == "assistant":
+            self.effort = None  # that turn has been taken
+            return
+        if msg["role"] != "system":
+            return
+        content = msg.get("content")
+        for block in content if isinstance(content, list) else []:
+            tool = block.get("tool") if isinstance(block, dict) else None
+            if isinstance(tool, dict) and block.get("type") in _TOOL_CHANGES:
+                self.removed[str(tool.get("name") or "")] = block["type"] == "tool_removal"
+        config = msg.get("output_config")
+        effort = config.get("effort") if isinstance(config, dict) else None
+        if isinstance(effort, str) and effort in ANTHROPIC_TO_OPENAI_EFFORT:
+            self.effort = ANTHROPIC_TO_OPENAI_EFFORT[effort]
+
+    def apply(self, req: Request) -> None:
+        if self.effort is not None:
+            req.effort = self.effort
+        removed = {name for name, gone in self.removed.items() if gone}
+        if removed:
+            req.tools = [t for t in req.tools if t.name not in removed]
+            names = ", ".join(sorted(removed))
+            req.degraded.append(f"tools removed mid-conversation not offered at all: {names}")
+
+
+_TOOL_CHANGES = ("tool_addition", "tool_removal")
 
 
 def _read_choice(choice: object, req: Request) -> None:
@@ -161,6 +210,8 @@ def _read_parts(content: object, req: Request) -> list[Part]:
                     str(block.get("thinking") or ""), str(block.get("signature") or "")
                 )
             )
+        elif kind in _TOOL_CHANGES:
+            continue  # read by `_TurnControl`
         elif kind == "redacted_thinking":
             parts.append(Reasoning("", "anthropic", str(block.get("data") or ""), redacted=True))
         else:

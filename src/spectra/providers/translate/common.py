@@ -20,6 +20,10 @@ class TranslationRefusedError(InvalidError):
     code = "translation_unsupported"
 
 
+compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""`json.dumps(..., ensure_ascii=False, separators=...)` without building an encoder per call:
+how every client event is serialised."""
+
 SHAPE_ERRORS = (AttributeError, KeyError, IndexError, TypeError, ValueError)
 """What reading JSON of the wrong shape raises. Readers check types where a value matters and
 leave odd shapes to the boundaries in `__init__` and `stream`, which catch exactly these."""

@@ -182,6 +182,8 @@ def _read_config(config: dict[str, Any], req: Request) -> None:
             req.effort = _LEVEL_EFFORT[level.lower()]
         if thinking.get("includeThoughts") is True:
             req.thinking_summary = "auto"
+        elif thinking.get("includeThoughts") is False and req.effort and not req.thinking_off:
+            req.thinking_hidden = True  # as the Gemini writer says `display: "omitted"`
     for name in _DROPPED_CONFIG:
         if config.get(name) is not None:
             req.degraded.append(f"generationConfig.{name} has no equivalent and was dropped")

@@ -82,6 +82,10 @@ def read_request(body: dict[str, Any]) -> Request:
             req.thinking_off = reasoning["effort"] == "none"
         if isinstance(reasoning.get("summary"), str):
             req.thinking_summary = reasoning["summary"]
+        elif req.effort and not req.thinking_off:
+            # reasoning without summaries: the caller is shown no thinking text (Anthropic
+            # `display: "omitted"`, which the Responses writer turns into exactly this)
+            req.thinking_hidden = True
     key = body.get("prompt_cache_key")
     req.cache_key = key if isinstance(key, str) else None
     for name in _DROPPED_FIELDS:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from spectra.providers.types import Usage
 
 from .common import (
+    compact_json,
     encrypted_for,
     error_from_openai,
     openai_id,
@@ -18,7 +20,17 @@ from .common import (
     usage_from_openai,
 )
 from .context import TranslationContext
-from .ir import BlockStart, BlockStop, Delta, End, Failure, Reasoning, Start, StreamEvent
+from .ir import (
+    BlockStart,
+    BlockStop,
+    Delta,
+    End,
+    Failure,
+    Reasoning,
+    Spliced,
+    Start,
+    StreamEvent,
+)
 from .responses_request import flat_name
 from .responses_response import envelope, message_item
 
@@ -156,6 +168,73 @@ class ResponsesDecoder:
         return []
 
 
+def _response_event(kind: str, seq: int, response: dict[str, Any]) -> dict[str, Any]:
+    return {"type": kind, "sequence_number": seq, "response": response}
+
+
+def _item_added(kind: str, seq: int, position: int, item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": kind, "sequence_number": seq, "output_index": position, "item": item}
+
+
+def _message_added(seq: int, position: int, item_id: str) -> dict[str, Any]:
+    item = message_item(item_id, "", "in_progress") | {"content": []}
+    return _item_added("response.output_item.added", seq, position, item)
+
+
+def _part(kind: str, seq: int, item_id: str, position: int, text: str) -> dict[str, Any]:
+    part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+    return {
+        "type": kind,
+        "sequence_number": seq,
+        "item_id": item_id,
+        "output_index": position,
+        "content_index": 0,
+        "part": part,
+    }
+
+
+def _text_done(seq: int, item_id: str, position: int, text: str) -> dict[str, Any]:
+    return {
+        "type": "response.output_text.done",
+        "sequence_number": seq,
+        "item_id": item_id,
+        "output_index": position,
+        "content_index": 0,
+        "text": text,
+        "logprobs": [],
+    }
+
+
+def _final(
+    kind: str,
+    seq: int,
+    resp_id: str,
+    model: str,
+    created: int,
+    status: str,
+    details: object,
+    output: list[dict[str, Any]],
+    usage: dict[str, Any],
+) -> dict[str, Any]:
+    """`response.completed` / `.incomplete`: the envelope of `Start` with the answer's output."""
+    whole = envelope(resp_id, model, created, output, status)
+    whole["incomplete_details"] = details
+    whole["usage"] = usage
+    return _response_event(kind, seq, whole)
+
+
+# Builders of `Spliced` events (whose type is part of the key, not a hole).
+_STARTED = {
+    kind: functools.partial(_response_event, kind)
+    for kind in ("response.created", "response.in_progress")
+}
+_FINAL = {
+    kind: functools.partial(_final, kind) for kind in ("response.completed", "response.incomplete")
+}
+_PART_ADDED = functools.partial(_part, "response.content_part.added")
+_PART_DONE = functools.partial(_part, "response.content_part.done")
+_ITEM_DONE = functools.partial(_item_added, "response.output_item.done")
+
 _ARGS_EVENTS = {
     "function_call": "function_call_arguments",
     "custom_tool_call": "custom_tool_call_input",
@@ -172,6 +251,12 @@ class ResponsesEncoder:
         self._resp: dict[str, Any] = {}
         self._output: list[dict[str, Any]] = []
         self._items: dict[int, dict[str, Any]] = {}
+        self._done: list[str] = []
+        """`_output`'s items serialised."""
+
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq - 1
 
     def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
         event = {"type": kind, "sequence_number": self._seq, **fields}
@@ -223,9 +308,10 @@ class ResponsesEncoder:
     def feed(self, event: StreamEvent) -> list[dict[str, Any]]:
         if isinstance(event, Start):
             self._resp = envelope(event.id, event.model, event.created or self._created, [])
+            raw = {1: compact_json(self._resp)}  # the same envelope twice, serialised once
             return [
-                self._event("response.created", response=dict(self._resp)),
-                self._event("response.in_progress", response=dict(self._resp)),
+                Spliced(("started", kind), build, (self._next(), dict(self._resp)), raw)
+                for kind, build in _STARTED.items()
             ]
         if isinstance(event, BlockStart):
             return self._start(event)
@@ -235,14 +321,16 @@ class ResponsesEncoder:
             return self._stop(event.index)
         if isinstance(event, End):
             status, details = responses_status(event.stop_reason)
-            resp = self._resp | {
-                "status": status,
-                "incomplete_details": details,
-                "output": self._output,
-            }
-            resp["usage"] = responses_usage(event.usage or Usage(), event.reasoning_tokens)
+            usage = responses_usage(event.usage or Usage(), event.reasoning_tokens)
             kind = "response.completed" if status == "completed" else "response.incomplete"
-            return [self._event(kind, response=resp)]
+            if not self._resp:  # ended before it started
+                resp = {"status": status, "incomplete_details": details, "output": self._output}
+                return [self._event(kind, response=resp | {"usage": usage})]
+            head = (self._resp["id"], self._resp["model"], self._resp["created_at"], status)
+            holes = (self._next(), *head, details, self._output, usage)
+            # the items as their `output_item.done` events wrote them
+            output = "[" + ",".join(self._done) + "]"
+            return [Spliced(("final", kind), _FINAL[kind], holes, {6: output})]
         error = event.error
         failed = {"code": _FAILED_CODES.get(error.type, "server_error"), "message": error.message}
         resp = self._resp or envelope("", "", self._created, [])  # failed before it started
@@ -279,19 +367,14 @@ class ResponsesEncoder:
             }
         item["_position"] = position
         self._items[event.index] = item
+        if event.kind == "text":
+            item_id = item["id"]
+            return [
+                Spliced(("message added",), _message_added, (self._next(), position, item_id)),
+                Spliced(("part added",), _PART_ADDED, (self._next(), item_id, position, "")),
+            ]
         added = {k: v for k, v in item.items() if k != "_position"}
-        if event.kind == "text":
-            added["content"] = []
-        out = [self._event("response.output_item.added", output_index=position, item=added)]
-        if event.kind == "text":
-            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-            out.append(self._part("response.content_part.added", item, part))
-        return out
-
-    def _part(self, kind: str, item: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
-        return self._event(
-            kind, item_id=item["id"], output_index=item["_position"], content_index=0, part=part
-        )
+        return [self._event("response.output_item.added", output_index=position, item=added)]
 
     def _delta(self, event: Delta) -> list[dict[str, Any]]:
         item = self._items.get(event.index)
@@ -345,15 +428,11 @@ class ResponsesEncoder:
         if item is None:
             return []
         ids = {"item_id": item["id"], "output_index": item["_position"]}
-        out = []
+        out: list[dict[str, Any]] = []
         if item["type"] == "message":
-            text = item["content"][0]["text"]
-            out.append(
-                self._event(
-                    "response.output_text.done", **ids, content_index=0, text=text, logprobs=[]
-                )
-            )
-            out.append(self._part("response.content_part.done", item, dict(item["content"][0])))
+            holes = (item["id"], item["_position"], item["content"][0]["text"])
+            out.append(Spliced(("text done",), _text_done, (self._next(), *holes)))
+            out.append(Spliced(("part done",), _PART_DONE, (self._next(), *holes)))
         elif item["type"] == "function_call":
             out.append(
                 self._event(
@@ -385,9 +464,9 @@ class ResponsesEncoder:
         item["status"] = "completed"
         done = {k: v for k, v in item.items() if k != "_position"}
         self._output.append(done)
-        out.append(
-            self._event("response.output_item.done", output_index=item["_position"], item=done)
-        )
+        self._done.append(compact_json(done))
+        holes = (self._next(), item["_position"], done)
+        out.append(Spliced(("item done",), _ITEM_DONE, holes, {2: self._done[-1]}))
         return out
 
     def finish(self) -> list[dict[str, Any]]:

@@ -12,11 +12,11 @@ from spectra.providers.types import Usage, WireProtocol
 
 from .anthropic_stream import AnthropicDecoder, AnthropicEncoder
 from .chat_stream import ChatDecoder, ChatEncoder
-from .common import SHAPE_ERRORS
+from .common import SHAPE_ERRORS, compact_json
 from .context import TranslationContext
 from .custom_text import InputTextDecoder
 from .gemini_stream import GeminiDecoder, GeminiEncoder
-from .ir import BlockStart, BlockStop, Delta, StreamEvent, Templated
+from .ir import BlockStart, BlockStop, Delta, Spliced, StreamEvent, Templated
 from .responses_stream import ResponsesDecoder, ResponsesEncoder
 
 
@@ -138,8 +138,7 @@ class StreamTranslator:
         return out
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-"""`json.dumps(..., ensure_ascii=False, separators=...)` without building an encoder per call."""
+_dumps = compact_json
 _HOLE = "\x00spectra-template\x00"
 _HOLE_JSON = encode_basestring(_HOLE)
 _SEQUENCE_HOLE = 7_346_199_058_136_470_451
@@ -171,6 +170,46 @@ def _templated(named: bool, event: Templated, templates: Templates) -> str:
     return template[0] + encode_basestring(event.value) + template[1]
 
 
+_SPLICED: dict[tuple[Any, ...], tuple[list[str], list[int]] | None] = {}
+"""`Spliced` templates by key, for the process: the text between the holes, and which hole
+comes at each gap (keys name event shapes, a handful per protocol)."""
+
+
+def _splice_template(named: bool, event: Spliced) -> tuple[list[str], list[int]] | None:
+    marks = [encode_basestring(f"{_HOLE}{i}") for i in range(len(event.holes))]
+    text = _sse(named, event.build(*(f"{_HOLE}{i}" for i in range(len(marks)))))
+    found = sorted((text.find(mark), i) for i, mark in enumerate(marks))
+    if any(at < 0 or text.count(marks[i]) != 1 for at, i in found):
+        return None
+    pieces, start = [], 0
+    for at, i in found:
+        pieces.append(text[start:at])
+        start = at + len(marks[i])
+    pieces.append(text[start:])
+    return pieces, [i for _, i in found]
+
+
+def _hole(value: Any) -> str:
+    if type(value) is str:
+        return encode_basestring(value)
+    return str(value) if type(value) is int else _dumps(value)
+
+
+def _spliced(named: bool, event: Spliced) -> str:
+    if event.key not in _SPLICED:
+        _SPLICED[event.key] = _splice_template(named, event)
+    template = _SPLICED[event.key]
+    if template is None:
+        return _sse(named, event)
+    pieces, order = template
+    holes, raw = event.holes, event.raw or {}
+    out = [pieces[0]]
+    for i, piece in zip(order, pieces[1:], strict=True):
+        out.append(raw[i] if i in raw else _hole(holes[i]))
+        out.append(piece)
+    return "".join(out)
+
+
 def encode_sse(
     protocol: WireProtocol,
     events: list[dict[str, Any]],
@@ -198,7 +237,9 @@ def _sse_text(
     chat: bool,
 ) -> str:
     chunks = [
-        _templated(named, event, templates)
+        _spliced(named, event)
+        if type(event) is Spliced
+        else _templated(named, event, templates)
         if templates is not None and type(event) is Templated
         else _sse(named, event)
         for event in events
@@ -332,16 +373,43 @@ class SSEStreamTranslator:
         if key is None:
             return None
         if key not in self._numbered_templates:
-            text = _sse(self._named, encoder.delta_event(key, _HOLE, _SEQUENCE_HOLE))
-            head, hole, tail = text.partition(_HOLE_JSON)
-            pre, number, mid = head.partition(str(_SEQUENCE_HOLE))
-            whole = hole and number and _HOLE_JSON not in tail
-            once = whole and str(_SEQUENCE_HOLE) not in mid + tail
-            self._numbered_templates[key] = (pre, mid, tail) if once else None
+            field, item_id, position = key
+            if (field, position) not in _NUMBERED:
+                _NUMBERED[field, position] = _numbered_shape(self._named, encoder, key)
+            shape = _NUMBERED[field, position]
+            self._numbered_templates[key] = (
+                None
+                if shape is None
+                else (shape[0], shape[1] + _hole(item_id) + shape[2], shape[3])
+            )
         return self._numbered_templates[key]
 
     def _sse_text(self, events: list[dict[str, Any]], *, done: bool = False) -> str:
         return _sse_text(self._named, events, done, self._templates, chat=self._chat)
+
+
+_ITEM_HOLE = _HOLE + "item"
+_NUMBERED: dict[tuple[str, int], tuple[str, str, str, str] | None] = {}
+"""Responses delta templates by event type and output position, for the process: the text
+around the sequence number, the item id and the string (`_numbered_shape`)."""
+
+
+def _numbered_shape(
+    named: bool, encoder: ResponsesEncoder, key: tuple[Any, ...]
+) -> tuple[str, str, str, str] | None:
+    """A Responses delta's SSE text split at its three holes, in this order: the sequence
+    number, the item id, the string; None when they are not each found once, in that order."""
+    event = encoder.delta_event((key[0], _ITEM_HOLE, key[2]), _HOLE, _SEQUENCE_HOLE)
+    text = _sse(named, event)
+    marks = (str(_SEQUENCE_HOLE), encode_basestring(_ITEM_HOLE), _HOLE_JSON)
+    if any(text.count(mark) != 1 for mark in marks):
+        return None
+    pre, _, rest = text.partition(marks[0])
+    between, _, rest = rest.partition(marks[1])
+    after_id, _, tail = rest.partition(marks[2])
+    if marks[1] in pre or marks[2] in pre + between:  # not in that order
+        return None
+    return pre, between, after_id, tail
 
 
 _UNPARSED = object()

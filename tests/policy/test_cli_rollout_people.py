@@ -1,52 +1,69 @@
 """`spectra rollouts owner NAME --user EMAIL | --clear` and `spectra rollouts watch add|remove|list
-NAME --user EMAIL`, on a local data dir."""
+NAME --user EMAIL`, in process on the test database (actor local:<os user>)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from collections.abc import Iterator
+
+import pytest
+from tests.conftest import TEST_SECRET
+from typer.testing import CliRunner
+
+from spectra.cli.main import app as cli_app
+from spectra.config import Settings, reset_settings
+from spectra.db.serverkey import set_server_keys
+from spectra.runtime import Runtime
 
 
-def test_cli_owner_and_watchers(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTRA_")}
-    env["SPECTRA_DATA_DIR"] = str(tmp_path)
+@pytest.fixture
+def cli(
+    runtime: Runtime, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CliRunner]:
+    """The CLI pointed at the test database (tables are emptied after the test by `runtime`)."""
+    monkeypatch.setenv("SPECTRA_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("SPECTRA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("SPECTRA_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("SPECTRA_AUTO_MIGRATE", "false")
+    monkeypatch.delenv("SPECTRA_SERVER", raising=False)
+    reset_settings()
+    yield CliRunner()
+    reset_settings()
+    set_server_keys(runtime.keys)
 
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "spectra", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if ok:
-            assert result.returncode == 0, result.stderr
-        return result
 
-    run("groups", "create", "Platform")
-    run("users", "create", "ana@example.com", "--group", "Platform")
-    run("users", "create", "bo@example.com", "--group", "Platform")
-    run("rollouts", "create", "Opus", "--cohort", "all:groups=Platform;models=claude-opus-*")
+def _run(cli: CliRunner, *args: str, ok: bool = True) -> tuple[int, str, str]:
+    result = cli.invoke(cli_app, list(args))
+    if ok:
+        assert result.exit_code == 0, result.stderr
+    return result.exit_code, result.stdout, result.stderr
 
-    owned = json.loads(
-        run("rollouts", "owner", "Opus", "--user", "ana@example.com", "--json").stdout
+
+def test_cli_owner_and_watchers(cli: CliRunner) -> None:
+    _run(cli, "groups", "create", "Platform")
+    _run(cli, "users", "create", "ana@example.com", "--group", "Platform")
+    _run(cli, "users", "create", "bo@example.com", "--group", "Platform")
+    _run(cli, "rollouts", "create", "Opus", "--cohort", "all:groups=Platform;models=claude-opus-*")
+
+    _, out, _ = _run(cli, "rollouts", "owner", "Opus", "--user", "ana@example.com", "--json")
+    assert json.loads(out)["owner"]["email"] == "ana@example.com"
+    _, out, _ = _run(cli, "rollouts", "watch", "add", "Opus", "--user", "bo@example.com", "--json")
+    assert [w["email"] for w in json.loads(out)["watchers"]] == ["bo@example.com"]
+    _, out, _ = _run(cli, "rollouts", "watch", "list", "Opus")
+    assert "owner ana@example.com" in out
+    assert "bo@example.com" in out
+    _, out, _ = _run(
+        cli, "rollouts", "watch", "remove", "Opus", "--user", "bo@example.com", "--json"
     )
-    assert owned["owner"]["email"] == "ana@example.com"
-    watched = json.loads(
-        run("rollouts", "watch", "add", "Opus", "--user", "bo@example.com", "--json").stdout
+    assert json.loads(out)["watchers"] == []
+    code, _, err = _run(
+        cli, "rollouts", "watch", "remove", "Opus", "--user", "bo@example.com", ok=False
     )
-    assert [w["email"] for w in watched["watchers"]] == ["bo@example.com"]
-    shown = run("rollouts", "watch", "list", "Opus").stdout
-    assert "owner ana@example.com" in shown and "bo@example.com" in shown
-    gone = json.loads(
-        run("rollouts", "watch", "remove", "Opus", "--user", "bo@example.com", "--json").stdout
-    )
-    assert gone["watchers"] == []
-    refused = run("rollouts", "watch", "remove", "Opus", "--user", "bo@example.com", ok=False)
-    assert refused.returncode != 0
-    assert "does not watch" in refused.stderr
-    cleared = json.loads(run("rollouts", "owner", "Opus", "--clear", "--json").stdout)
-    assert cleared["owner"] is None
+    assert code != 0
+    assert "does not watch" in err
+    _, out, _ = _run(cli, "rollouts", "owner", "Opus", "--clear", "--json")
+    assert json.loads(out)["owner"] is None
+    _, out, _ = _run(cli, "audit", "list", "--json", "--limit", "50")
+    actions = [e["action"] for e in json.loads(out)["items"]]
+    for action in ("rollouts.owner", "rollouts.watch.add", "rollouts.watch.remove"):
+        assert action in actions

@@ -89,10 +89,12 @@ async def test_the_timeline_chart_draws_the_gate_readings_the_autopilot_recorded
     assert "the highest is 60.00%" in html
     wave_line = re.search(r'class="series-wave" points="([^"]+)"', html)
     base_line = re.search(r'class="series-baseline" points="([^"]+)"', html)
-    assert wave_line is not None and base_line is not None
+    assert wave_line is not None
+    assert base_line is not None
     points = [tuple(map(float, p.split(","))) for p in wave_line.group(1).split()]
     # two readings, left to right; 60 % is the top of the chart, 20 % a third of the way up
-    assert len(points) == 2 and points[0][0] < points[1][0]
+    assert len(points) == 2
+    assert points[0][0] < points[1][0]
     assert [y for _, y in points] == [92.0, 12.0]
     assert {float(p.split(",")[1]) for p in base_line.group(1).split()} == {132.0}
     assert 'class="marker marker-pause"' in html

@@ -40,9 +40,8 @@ def _run(cli: CliRunner, *args: str, ok: bool = True) -> tuple[int, str, str]:
 
 
 def test_cli_owner_and_watchers(cli: CliRunner) -> None:
-    _run(cli, "groups", "create", "Platform")
-    _run(cli, "users", "create", "ana@example.com", "--group", "Platform")
-    _run(cli, "rollouts", "create", "Opus", "--cohort", "all:groups=Platform;models=claude-opus-*")
+    _run(cli, "users", "create", "ana@example.com")
+    _run(cli, "rollouts", "create", "Opus", "--cohort", "all:groups=default;models=claude-opus-*")
 
     _, out, _ = _run(cli, "rollouts", "owner", "Opus", "--user", "ana@example.com", "--json")
     assert json.loads(out)["owner"]["email"] == "ana@example.com"

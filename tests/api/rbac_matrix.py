@@ -495,6 +495,22 @@ def _rollout(json: Any = None, *, promoted: bool = False) -> Prepare:
     return prepare
 
 
+async def _rollout_person(fx: Fixtures) -> Call:
+    user = await fx.user()
+    return Call({"rollout": await _a_rollout(fx)}, json={"user": user.email})
+
+
+async def _rollout_watcher(fx: Fixtures) -> Call:
+    from spectra.audit.actor import local_actor
+    from spectra.db.session import session_scope
+    from spectra.policy import rollout_people
+
+    name, user = await _a_rollout(fx), await fx.user()
+    async with session_scope(_runtime(fx).db) as session:
+        await rollout_people.add_watcher(session, local_actor(), rollout=name, user=user.email)
+    return Call({"rollout": name, "user": user.email})
+
+
 async def _lead_set(fx: Fixtures) -> Call:
     # the user must belong to the group: a fresh member made in it
     group = await fx.group()
@@ -797,6 +813,10 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("PUT", "/api/rollouts/{rollout}/autopilot"): Case(POLICY_WRITE, _rollout({"on": True})),
     ("POST", "/api/rollouts/{rollout}/approve"): Case(POLICY_WRITE, _rollout()),
     ("GET", "/api/rollouts/{rollout}/timeline"): Case(READ_ALL, _rollout()),
+    ("GET", "/api/rollouts/{rollout}/people"): Case(READ_ALL, _rollout()),
+    ("PUT", "/api/rollouts/{rollout}/owner"): Case(POLICY_WRITE, _rollout_person),
+    ("POST", "/api/rollouts/{rollout}/watchers"): Case(POLICY_WRITE, _rollout_person),
+    ("DELETE", "/api/rollouts/{rollout}/watchers/{user}"): Case(POLICY_WRITE, _rollout_watcher),
 }
 
 

@@ -229,6 +229,16 @@ COVERAGE: dict[tuple[str, str], tuple[str, str]] = {
         "POST",
         "/console/rollouts/{rollout}/autopilot",
     ),
+    ("GET", "/api/rollouts/{rollout}/people"): ("GET", "/console/rollouts/{rollout}"),
+    ("PUT", "/api/rollouts/{rollout}/owner"): ("POST", "/console/rollouts/{rollout}/owner"),
+    ("POST", "/api/rollouts/{rollout}/watchers"): (
+        "POST",
+        "/console/rollouts/{rollout}/watchers",
+    ),
+    ("DELETE", "/api/rollouts/{rollout}/watchers/{user}"): (
+        "POST",
+        "/console/rollouts/{rollout}/watchers",
+    ),
 }
 
 # API routes with no console counterpart, each with the reason.

@@ -38,6 +38,11 @@ def _after_commit(session: Session) -> None:
         on_commit(session, _kick)
 
 
+def wake_after_commit(session: Session) -> None:
+    """Wake the delivery job once the caller's transaction, which wrote deliveries, commits."""
+    _after_commit(session)
+
+
 def seal_target(
     channel_id: uuid.UUID, target: str, keys: ServerKeys | None = None
 ) -> tuple[str, int]:

@@ -20,7 +20,7 @@ from spectra.audit import anchors as audit_anchors
 from spectra.db.hub import Hub
 from spectra.db.session import session_scope
 from spectra.kit.clock import utc_now
-from spectra.policy import rollout_timeline
+from spectra.policy import rollout_autopilot, rollout_timeline
 from spectra.workspace.cache import settings_cache
 
 DELIVER_JOB = "alerts.deliver"
@@ -52,9 +52,11 @@ def install(hub: Hub) -> None:
         await run_forecast_alerts(hub)
 
     stop_listening = rollout_timeline.on_decision(rollouts.rollout_decided)
+    stop_budget_gate = rollout_autopilot.on_budget_alerts(rollouts.budget_alerts_for)
 
     async def stop() -> None:
         stop_listening()
+        stop_budget_gate()
         await deliverer.wait_idle()
 
     async def on_audit(event: str, body: dict[str, Any]) -> None:

@@ -123,3 +123,7 @@ class ModelNotAllowedForKeyError(ForbiddenError):
 
 class ClientNotAllowedForKeyError(ForbiddenError):
     code = "client_not_allowed_for_key"
+
+
+class RolloutWatcherNotFoundError(NotFoundError):
+    code = "rollout_watcher_not_found"

@@ -118,6 +118,20 @@ class Rollout(IdMixin, Base):
     """Window, minimum requests, gate bounds, allowed hours and days, freezes, approval size."""
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     created_by: Mapped[str] = mapped_column(String(320))
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    """The person who answers for the rollout; hears of each automatic decision."""
+
+
+class RolloutWatcher(IdMixin, Base):
+    """A person who hears of each automatic decision of a rollout (inbox and email)."""
+
+    __tablename__ = "rollout_watchers"
+    __table_args__ = (UniqueConstraint("rollout_id", "user_id"),)
+
+    rollout_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rollouts.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    created_by: Mapped[str] = mapped_column(String(320))
 
 
 class RolloutCohort(IdMixin, Base):

@@ -101,6 +101,20 @@ class RolloutRead(ViewRead):
     """The AutopilotSettings stored (defaults apply to what is missing)."""
     created_at: IsoTime
     created_by: str
+    owner_id: uuid.UUID | None = None
+    """The rollout's owner (GET /api/rollouts/{name}/people names them and the watchers)."""
+
+
+class PersonRead(ViewRead):
+    id: uuid.UUID
+    email: str
+    name: str
+
+
+class RolloutPeopleRead(ViewRead):
+    rollout: str
+    owner: PersonRead | None
+    watchers: list[PersonRead]
 
 
 class CohortRead(ViewRead):

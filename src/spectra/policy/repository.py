@@ -16,7 +16,7 @@ from spectra.keys.models import MemberKey
 from spectra.ledger.models import AccountKind, LedgerAccount
 from spectra.packages.models import GroupDefaultPackage, Package, PackageVersion
 from spectra.usage.models import PriceOverride, UsageRecord
-from spectra.users.models import Group, User
+from spectra.users.models import Group, GroupMembership, User
 
 from .models import GroupPolicy, MemberGrant, PolicyDraft, Rollout, RolloutCohort
 
@@ -179,6 +179,21 @@ async def users_in(
     if group_ids:
         cond.append(User.group_id.in_(list(group_ids)))
     stmt = select(User).where(or_(*cond)).order_by(User.email)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def members_of(session: AsyncSession, group_ids: Sequence[uuid.UUID]) -> list[User]:
+    """Every member of the groups (any status), by email: those whose primary group it is and
+    those who belong to it as one of their other groups (a member may be in several)."""
+    if not group_ids:
+        return []
+    wanted = list(group_ids)
+    secondary = select(GroupMembership.user_id).where(GroupMembership.group_id.in_(wanted))
+    stmt = (
+        select(User)
+        .where(or_(User.group_id.in_(wanted), User.id.in_(secondary)))
+        .order_by(User.email)
+    )
     return list((await session.execute(stmt)).scalars().all())
 
 

@@ -5,7 +5,9 @@ against the baseline (every usable member not in a promoted cohort) over the sam
 from its promotion to now (rollout_baseline):
 - past a `*_rollback` bound: the wave is rolled back (access and packages restored exactly) and
   the rollout pauses;
-- past a `*_pause` bound: the rollout pauses (a person resumes it with `autopilot on`);
+- past a `*_pause` bound, or on a budget alert raised for the wave's members or groups since
+  its promotion (`budget_alerts_pause`): the rollout pauses (a person resumes it with
+  `autopilot on`);
 - held for `window_hours` since the promotion: the next cohort is promoted by the system actor
   at the next allowed time (rollout_schedule), after a person's approval when it is larger than
   `approval_above`, with a dry-run recorded first.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -42,6 +45,20 @@ log = logging.getLogger(__name__)
 
 JOB_NAME = "rollouts.autopilot"
 INTERVAL_SECONDS = 60.0
+
+BudgetAlertSource = Callable[
+    [Session, list[uuid.UUID], list[uuid.UUID], datetime, datetime], Awaitable[list[str]]
+]
+"""(session, member ids, group ids, since, until) -> the titles of the budget alerts raised for
+those members or groups in [since, until], oldest first."""
+_budget_sources: list[BudgetAlertSource] = []
+
+
+def on_budget_alerts(source: BudgetAlertSource) -> Callable[[], None]:
+    """Install what reads budget alerts for the budget-alert gate (the alerts domain sits above
+    policy, so it registers at start-up). Returns a function that removes it."""
+    _budget_sources.append(source)
+    return lambda: _budget_sources.remove(source)
 
 
 def bounds(settings: AutopilotSettings) -> list[Bound]:
@@ -95,7 +112,7 @@ async def evaluate(
 ) -> Verdict:
     """The current wave against the members not in any promoted cohort, since its promotion."""
     assert current.promoted_at is not None
-    _, in_groups, named = await cohort_targets(session, current)
+    group_ids, in_groups, named = await cohort_targets(session, current)
     wave = [u.id for u in in_groups + named]
     inside: set[uuid.UUID] = set()
     for cohort in cohorts:
@@ -107,7 +124,15 @@ async def evaluate(
     latency = any(b.gate == "p95_latency" for b in gates)
     mine = await facts(session, wave, current.promoted_at, now, latency)
     theirs = await facts(session, baseline, current.promoted_at, now, latency)
-    return rollout_baseline.verdict(gates, mine, theirs, min_requests=settings.min_requests)
+    found = rollout_baseline.verdict(gates, mine, theirs, min_requests=settings.min_requests)
+    if not settings.budget_alerts_pause:
+        return found
+    titles: list[str] = []
+    for source in list(_budget_sources):
+        titles += await source(session, wave, group_ids, current.promoted_at, now)
+    return rollout_baseline.with_result(
+        found, rollout_baseline.budget_alert_result(titles, mine.requests)
+    )
 
 
 def _epoch(cohort: RolloutCohort) -> str:

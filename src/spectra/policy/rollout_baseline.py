@@ -19,7 +19,7 @@ from typing import Literal
 from spectra.kit.money import format_amount
 
 Outcome = Literal["waiting", "held", "breached", "rollback"]
-GATES = ("error_rate", "refusal_rate", "spend_per_member", "p95_latency")
+GATES = ("error_rate", "refusal_rate", "spend_per_member", "p95_latency", "budget_alerts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,9 @@ def value_of(gate: str, facts: Facts) -> int | None:
     raise ValueError(f"unknown gate {gate!r}")
 
 
-def _show(gate: str, value: int) -> str:
+def show_value(gate: str, value: int) -> str:
+    if gate == "budget_alerts":
+        return f"{value} alert{'' if value == 1 else 's'}"
     if gate.endswith("_rate"):
         return f"{value / 100:.2f}%"
     if gate == "spend_per_member":
@@ -93,7 +95,7 @@ def _show(gate: str, value: int) -> str:
 def _show_over(gate: str, over: int) -> str:
     if gate.endswith("_rate"):
         return f"{over / 100:.2f} points"
-    return _show(gate, over)
+    return show_value(gate, over)
 
 
 def evaluate(bound: Bound, cohort: Facts, baseline: Facts, *, min_requests: int) -> GateResult:
@@ -129,7 +131,7 @@ def evaluate(bound: Bound, cohort: Facts, baseline: Facts, *, min_requests: int)
         base,
         over,
         cohort.requests,
-        f"{label} {_show(bound.gate, mine)} vs baseline {_show(bound.gate, base)}, "
+        f"{label} {show_value(bound.gate, mine)} vs baseline {show_value(bound.gate, base)}, "
         f"{_show_over(bound.gate, sign)} above, {word} {_show_over(bound.gate, limit)}, "
         f"{cohort.requests} requests",
     )
@@ -173,3 +175,31 @@ def p95(latencies: list[int]) -> int | None:
     ordered = sorted(latencies)
     rank = -(-95 * len(ordered) // 100)  # ceil(0.95 n), exact in integers
     return ordered[max(rank, 1) - 1]
+
+
+def budget_alert_result(titles: list[str], requests: int) -> GateResult:
+    """The budget-alert gate: any budget alert raised for the wave since its promotion breaches
+    it (no baseline, no minimum of requests: an alert is a fact, not a rate)."""
+    if not titles:
+        return GateResult(
+            "budget_alerts", "held", 0, 0, 0, requests, "budget alerts: none since the promotion"
+        )
+    shown = "; ".join(titles[:3]) + (f"; and {len(titles) - 3} more" if len(titles) > 3 else "")
+    return GateResult(
+        "budget_alerts",
+        "breached",
+        len(titles),
+        0,
+        len(titles),
+        requests,
+        f"budget alerts: {len(titles)} since the promotion ({shown})",
+    )
+
+
+def with_result(before: Verdict, result: GateResult) -> Verdict:
+    """The verdict with one more gate's result (the worst outcome still wins)."""
+    results = (*before.results, result)
+    worst: Outcome = before.outcome
+    if _RANK[result.outcome] > _RANK[worst]:
+        worst = result.outcome
+    return Verdict(worst, results)

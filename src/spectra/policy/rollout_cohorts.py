@@ -48,33 +48,40 @@ def find_cohort(
 async def cohort_targets(
     session: AnySession, cohort: RolloutCohort
 ) -> tuple[list[uuid.UUID], list[User], list[User]]:
-    """(group ids, members of those groups, members named one by one outside them). A
+    """(group ids, members whose primary group is one of them, members reached one by one). A
+    group's members include those in it as one of their other groups: group rules follow the
+    primary group, so those members come back as named members (they get a grant). A
     percentage cohort widens no group: its sample of members comes back as named members."""
     if cohort.everyone:
         group_ids = await repository.all_group_ids(session)
     else:
         group_ids = [uuid.UUID(g) for g in cohort.group_ids]
-    in_groups = [
-        u for u in await repository.users_in(session, group_ids=group_ids) if u.status in USABLE
-    ]
+    wanted = set(group_ids)
+    members = [u for u in await repository.members_of(session, group_ids) if u.status in USABLE]
+    in_groups = [u for u in members if u.group_id in wanted]
+    also = [u for u in members if u.group_id not in wanted]
     if cohort.percent_bp is not None:
         rollout = await session.get(Rollout, cohort.rollout_id)
+        excluded_groups = [uuid.UUID(x) for x in cohort.exclude_group_ids]
+        excluded = {uuid.UUID(x) for x in cohort.exclude_user_ids}
+        excluded.update(u.id for u in await repository.members_of(session, excluded_groups))
         picked = rollout_percent.sample(
             cohort.rollout_id,
-            in_groups,
+            members,
             percent_bp=cohort.percent_bp,
             holdout_bp=rollout.holdout_bp if rollout is not None else 0,
-            exclude_users={uuid.UUID(x) for x in cohort.exclude_user_ids},
-            exclude_groups={uuid.UUID(x) for x in cohort.exclude_group_ids},
+            exclude_users=excluded,
+            exclude_groups=set(excluded_groups),
         )
         chosen = set(picked.chosen)
-        return [], [], [u for u in in_groups if u.id in chosen]
-    named = [
+        return [], [], [u for u in members if u.id in chosen]
+    seen = {u.id for u in members}
+    named = also + [
         u
         for u in await repository.users_in(
             session, user_ids=[uuid.UUID(x) for x in cohort.user_ids]
         )
-        if u.group_id not in set(group_ids) and u.status in USABLE
+        if u.group_id not in wanted and u.id not in seen and u.status in USABLE
     ]
     return group_ids, in_groups, named
 

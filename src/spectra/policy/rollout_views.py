@@ -72,6 +72,7 @@ def rollout_view(rollout: Rollout) -> dict[str, Any]:
         "autopilot_settings": dict(rollout.autopilot_settings or {}),
         "created_at": rollout.created_at.isoformat(),
         "created_by": rollout.created_by,
+        "owner_id": str(rollout.owner_id) if rollout.owner_id else None,
     }
 
 

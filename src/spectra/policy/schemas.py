@@ -157,6 +157,9 @@ class AutopilotSettings(BaseModel):
     spend_per_member_rollback: NonNegativeAmountIn | None = None
     p95_latency_pause_ms: int | None = Field(default=None, ge=0)
     p95_latency_rollback_ms: int | None = Field(default=None, ge=0)
+    budget_alerts_pause: bool = False
+    """Pause when a budget alert (cap, allowance, key budget) is raised for a member of the
+    current wave, or for one of its groups, since its promotion."""
     start_hour: int = Field(default=9, ge=0, le=23)
     end_hour: int = Field(default=17, ge=1, le=24)
     days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])

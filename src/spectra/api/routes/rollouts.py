@@ -9,14 +9,17 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from spectra.api.deps import ActorDep, ReadSessionDep, SessionDep
+from spectra.audit.actor import Actor
+from spectra.db.session import AnySession
 from spectra.kit.pagination import ListResource
 from spectra.policy import drafts as drafts_service
-from spectra.policy import rollout_timeline
+from spectra.policy import rollout_people, rollout_timeline
 from spectra.policy import rollouts as rollouts_service
 from spectra.policy.reads import (
     CohortRead,
     RolloutDetailRead,
     RolloutMetricsRead,
+    RolloutPeopleRead,
     RolloutRead,
     RolloutTimelineRead,
     TimelineEventRead,
@@ -140,3 +143,54 @@ async def timeline(rollout: str, session: ReadSessionDep, actor: ActorDep) -> Ro
     return RolloutTimelineRead.model_validate(
         {"rollout": rollouts_service.detail_view(data["rollout"]), "events": data["events"]}
     )
+
+
+class OwnerChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: str | None
+    """The owner's email (or id); null clears it."""
+
+
+class WatcherCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: str
+    """The watcher's email (or id)."""
+
+
+async def _people(session: AnySession, actor: Actor, rollout: str) -> RolloutPeopleRead:
+    return RolloutPeopleRead.model_validate(
+        await rollout_people.people(session, actor, rollout=rollout)
+    )
+
+
+@router.get("/{rollout}/people")
+async def people(rollout: str, session: ReadSessionDep, actor: ActorDep) -> RolloutPeopleRead:
+    """The rollout's owner and watchers: they hear of each automatic decision."""
+    return await _people(session, actor, rollout)
+
+
+@router.put("/{rollout}/owner")
+async def set_owner(
+    rollout: str, body: OwnerChange, session: SessionDep, actor: ActorDep
+) -> RolloutPeopleRead:
+    await rollout_people.set_owner(session, actor, rollout=rollout, user=body.user)
+    return await _people(session, actor, rollout)
+
+
+@router.post("/{rollout}/watchers")
+async def add_watcher(
+    rollout: str, body: WatcherCreate, session: SessionDep, actor: ActorDep
+) -> RolloutPeopleRead:
+    """Add a watcher (adding one who watches already changes nothing)."""
+    await rollout_people.add_watcher(session, actor, rollout=rollout, user=body.user)
+    return await _people(session, actor, rollout)
+
+
+@router.delete("/{rollout}/watchers/{user}")
+async def remove_watcher(
+    rollout: str, user: str, session: SessionDep, actor: ActorDep
+) -> RolloutPeopleRead:
+    await rollout_people.remove_watcher(session, actor, rollout=rollout, user=user)
+    return await _people(session, actor, rollout)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 
@@ -23,6 +24,12 @@ COHORT_HELP = (
     "monthly-cap=AMOUNT member-cap=AMOUNT everyone percent=N exclude-users=a@x "
     "exclude-groups=A,B (repeat, in order)"
 )
+
+
+watch_app = typer.Typer(
+    help="Who hears of each automatic decision of a rollout.", no_args_is_help=True
+)
+rollouts_app.add_typer(watch_app, name="watch")
 
 
 def register(app: typer.Typer) -> None:
@@ -303,3 +310,65 @@ def timeline(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -
         as_json=False,
         columns=("at", "cohort", "kind", "actor", "outcome", "explanation"),
     )
+
+
+UserOpt = Annotated[str, typer.Option("--user", help="The person's email.")]
+
+
+def _show_people(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(data)
+        return
+    owner = data["owner"]["email"] if data["owner"] else "—"
+    console.print(f"{data['rollout']}: owner {owner}", markup=False)
+    show_list({"items": data["watchers"]}, as_json=False, columns=("email", "name"))
+
+
+@rollouts_app.command("owner")
+def owner(
+    name: Annotated[str, typer.Argument(help="The rollout.")],
+    user: Annotated[str | None, typer.Option("--user", help="The owner's email.")] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Leave the rollout without an owner.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set the rollout's owner (`--user EMAIL`), clear it (`--clear`), or show it and the
+    watchers (neither)."""
+    if user is not None and clear:
+        fail("Give --user or --clear, not both.", 2)
+    if user is None and not clear:
+        data = transport.api("GET", f"/api/rollouts/{name}/people")
+    else:
+        data = transport.api("PUT", f"/api/rollouts/{name}/owner", json={"user": user})
+    _show_people(data, as_json)
+
+
+@watch_app.command("add")
+def watch_add(
+    name: Annotated[str, typer.Argument(help="The rollout.")],
+    user: UserOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a watcher: they hear of each promotion, pause, rollback and approval wait."""
+    data = transport.api("POST", f"/api/rollouts/{name}/watchers", json={"user": user})
+    _show_people(data, as_json)
+
+
+@watch_app.command("remove")
+def watch_remove(
+    name: Annotated[str, typer.Argument(help="The rollout.")],
+    user: UserOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove a watcher."""
+    data = transport.api("DELETE", f"/api/rollouts/{name}/watchers/{quote(user, safe='')}")
+    _show_people(data, as_json)
+
+
+@watch_app.command("list")
+def watch_list(
+    name: Annotated[str, typer.Argument(help="The rollout.")], as_json: JsonOpt = False
+) -> None:
+    """The rollout's owner and watchers."""
+    _show_people(transport.api("GET", f"/api/rollouts/{name}/people"), as_json)

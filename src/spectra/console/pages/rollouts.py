@@ -5,7 +5,9 @@ same service functions as /api/rollouts.
 URLs: GET /console/rollouts, GET /console/rollouts-new (the create form), POST /console/rollouts,
 GET /console/rollouts/{rollout} (with its autopilot timeline), POST /console/rollouts/{rollout}/promote,
 POST /console/rollouts/{rollout}/rollback, POST /console/rollouts/{rollout}/autopilot (on/off),
-POST /console/rollouts/{rollout}/approve (the next wave, for the autopilot).
+POST /console/rollouts/{rollout}/approve (the next wave, for the autopilot),
+POST /console/rollouts/{rollout}/owner, POST /console/rollouts/{rollout}/watchers (add or remove).
+The timeline's gate readings are drawn as inline SVG charts (console/rollout_chart.py).
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, Viewer
 from spectra.console.forms import Form, field_errors
 from spectra.console.pages.users import group_options, package_options
 from spectra.console.render import redirect, render
+from spectra.console.rollout_chart import gate_charts
 from spectra.db.session import ReadSession
 from spectra.errors import ErrorKind, SpectraError
 from spectra.policy import drafts as drafts_service
-from spectra.policy import rollout_timeline
+from spectra.policy import rollout_people, rollout_timeline
 from spectra.policy import rollouts as rollouts_service
 from spectra.policy.errors import RolloutExistsError
 from spectra.policy.schemas import RolloutCreate, rate_bp
@@ -57,6 +60,7 @@ async def show_rollout(
         session, viewer.actor, rollout=rollout, days=days
     )
     history = await rollout_timeline.timeline(session, viewer.actor, rollout=rollout)
+    name = metrics["rollout"]["name"]
     return render(
         request,
         viewer,
@@ -67,6 +71,8 @@ async def show_rollout(
         cohorts=metrics["cohorts"],
         days=days,
         events=list(reversed(history["events"])),
+        charts=gate_charts(history["events"], name),
+        people=await rollout_people.people(session, viewer.actor, rollout=rollout),
     )
 
 
@@ -121,6 +127,31 @@ async def approve(
     await Form.read(request)
     event = await rollout_timeline.approve_next(session, viewer.actor, rollout=rollout)
     return redirect(_back(rollout), ok=f"Cohort {event.cohort} is approved for the autopilot.")
+
+
+@router.post("/rollouts/{rollout}/owner")
+async def set_owner(
+    request: Request, viewer: AdminDep, session: SessionDep, rollout: str
+) -> Response:
+    """Set the owner by email; a blank email clears it."""
+    form = await Form.read(request)
+    email = form.get("user") or None
+    await rollout_people.set_owner(session, viewer.actor, rollout=rollout, user=email)
+    return redirect(_back(rollout), ok=f"The owner is {email}." if email else "No owner now.")
+
+
+@router.post("/rollouts/{rollout}/watchers")
+async def watchers(
+    request: Request, viewer: AdminDep, session: SessionDep, rollout: str
+) -> Response:
+    """Add a watcher by email, or remove one (`action=remove`)."""
+    form = await Form.read(request)
+    email = form.get("user") or ""
+    if form.get("action") == "remove":
+        await rollout_people.remove_watcher(session, viewer.actor, rollout=rollout, user=email)
+        return redirect(_back(rollout), ok=f"{email} no longer watches this rollout.")
+    await rollout_people.add_watcher(session, viewer.actor, rollout=rollout, user=email)
+    return redirect(_back(rollout), ok=f"{email} watches this rollout.")
 
 
 COHORT_SLOTS = 4

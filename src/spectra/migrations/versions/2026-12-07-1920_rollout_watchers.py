@@ -1,7 +1,7 @@
 """rollouts: an owner and watchers (who hear of each automatic decision)
 
 Revision ID: 0029_rollout_watchers
-Revises: 0028_autopilot
+Revises: 0030_alert_counters
 Create Date: 2026-12-07 18:00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import spectra.db.types
 
 revision: str = "0029_rollout_watchers"
-down_revision: str | Sequence[str] | None = "0028_autopilot"
+down_revision: str | Sequence[str] | None = "0030_alert_counters"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 from sqlalchemy import select
 from tests.factories import make_user
 from tests.fakes.oidc import CLIENT_ID, ISSUER, FakeIdp, _key
@@ -20,6 +21,7 @@ from spectra.runtime import Runtime
 from spectra.users import passwords
 from spectra.users import repository as users_repository
 from spectra.users.models import User, UserSession
+from spectra.users.sso import oidc
 from spectra.users.sso.models import SsoProvider
 
 from .conftest import OWNER, PASSWORD
@@ -144,14 +146,31 @@ class TestCallback:
         assert await _user(runtime, "eve@elsewhere.org") is None
 
     async def test_a_rotated_key_is_fetched_when_its_kid_is_unknown(
-        self, client: httpx.AsyncClient, idp: FakeIdp, provider: SsoProvider
+        self,
+        client: httpx.AsyncClient,
+        idp: FakeIdp,
+        provider: SsoProvider,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
+        monkeypatch.setattr(oidc, "KEYS_REFETCH_SECONDS", 0.0)  # the last fetch is a minute old
         callback = await _start(client, idp)
         fetched = idp.jwks_fetches
         idp.rotate()
         response = await client.get(callback)
         assert response.status_code == 303, response.text
         assert idp.jwks_fetches == fetched + 1
+
+    async def test_unknown_kids_refetch_the_key_set_at_most_once_a_minute(
+        self, client: httpx.AsyncClient, idp: FakeIdp, provider: SsoProvider
+    ) -> None:
+        idp.sign_with = _key("forged")
+        callback = await _start(client, idp)  # discovery fetches the key set here
+        fetched = idp.jwks_fetches
+        assert fetched >= 1
+        await _refused(client, callback, "a key the provider does not publish")
+        for _ in range(2):
+            await _refused(client, await _start(client, idp), "a key the provider does not publish")
+        assert idp.jwks_fetches == fetched
 
     async def test_next_path_is_followed(
         self, client: httpx.AsyncClient, idp: FakeIdp, provider: SsoProvider

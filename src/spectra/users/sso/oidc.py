@@ -1,5 +1,6 @@
 """The OpenID Connect client side: discovery, the key set (refetched on an unknown `kid`, which
-is how providers rotate keys), PKCE, the code exchange and ID token validation by joserfc.
+is how providers rotate keys, at most once a minute so forged `kid`s cannot make us hammer the
+provider), PKCE, the code exchange and ID token validation by joserfc.
 
 Network calls go through one httpx client; tests point `use_transport` at a fake provider that
 speaks the documented wire format, or at a real `oidc-provider`.
@@ -24,6 +25,8 @@ from .errors import SsoDiscoveryError, SsoTokenExchangeError, SsoTokenInvalidErr
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
 DISCOVERY_TTL = 3600.0
+KEYS_REFETCH_SECONDS = 60.0
+"""A key set fetched this recently already holds the provider's current keys: not refetched."""
 LEEWAY_SECONDS = 60
 TIMEOUT = httpx.Timeout(10.0)
 
@@ -48,6 +51,7 @@ class Discovery:
     fetched_at: float
     keys: KeySet | None = None
     key_ids: list[str] = field(default_factory=list)
+    keys_fetched_at: float = 0.0
 
 
 _cache: dict[str, Discovery] = {}
@@ -112,6 +116,7 @@ async def _load_keys(found: Discovery) -> None:
     except (jose_errors.JoseError, ValueError, TypeError, KeyError) as exc:
         raise SsoDiscoveryError(f"The provider's key set at {found.jwks_uri} is unusable.") from exc
     found.key_ids = [str(key.kid) for key in found.keys.keys if key.kid]
+    found.keys_fetched_at = time.monotonic()
 
 
 def pkce_challenge(verifier: str) -> str:
@@ -167,14 +172,16 @@ async def validate_id_token(
 ) -> dict[str, Any]:
     """The ID token's claims after joserfc checked signature, issuer, audience, expiry and nonce.
 
-    An unknown `kid` refetches the key set once: the provider may have rotated its keys."""
+    An unknown `kid` refetches the key set once, unless it was fetched within
+    `KEYS_REFETCH_SECONDS`: the provider may have rotated its keys."""
     for attempt in (0, 1):
         assert found.keys is not None
         try:
             token = jwt.decode(id_token, found.keys, algorithms=ALGORITHMS)
             break
         except jose_errors.InvalidKeyIdError:
-            if attempt:
+            fresh = time.monotonic() - found.keys_fetched_at < KEYS_REFETCH_SECONDS
+            if attempt or fresh:
                 raise SsoTokenInvalidError(
                     "The ID token was signed with a key the provider does not publish."
                 ) from None

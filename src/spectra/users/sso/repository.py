@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import SsoLogin, SsoProvider
@@ -54,3 +55,16 @@ async def find_linked_user_id(
         .limit(1)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def delete_spent_logins(session: AsyncSession, older_than: datetime) -> int:
+    """Delete sign-in attempts that expired before `older_than` and hold nothing any more: never
+    finished, or finished without a console session still open (sign-out reads the provider off
+    a live session's attempt, so those stay). Returns how many were deleted."""
+    result = await session.execute(
+        delete(SsoLogin).where(
+            SsoLogin.expires_at < older_than,
+            or_(SsoLogin.used_at.is_(None), SsoLogin.user_session_id.is_(None)),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -5,14 +5,14 @@ and the session it opens, and sign-out (RP-initiated logout when the provider of
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from spectra.audit.actor import SYSTEM, Actor, user_actor
 from spectra.db.changes import record_change
 from spectra.db.serverkey import get_server_keys
-from spectra.db.session import AnySession, Session
+from spectra.db.session import AnySession, Database, Session, session_scope
 from spectra.kit.clock import utc_now
 from spectra.kit.crypto import constant_time_equal, keyed_hash, random_token
 from spectra.users import repository as users_repository
@@ -33,6 +33,10 @@ from .models import SsoLogin, SsoProvider
 from .service import unseal_secret
 
 LOGIN_TTL = timedelta(minutes=10)
+LOGIN_KEEP = timedelta(days=1)
+"""How long an expired sign-in attempt is kept before housekeeping deletes it (for support)."""
+PURGE_JOB = "users.sso.purge"
+PURGE_SECONDS = 3600.0
 STATE_COOKIE = "spectra_sso_state"
 _RANK = {"owner": 4, "admin": 3, "billing": 2, "auditor": 2, "member": 1}
 
@@ -299,3 +303,10 @@ async def logout_url(
         return None
     query = {"client_id": provider.client_id, "post_logout_redirect_uri": post_logout_redirect_uri}
     return f"{found.end_session_endpoint}?{urlencode(query)}"
+
+
+async def purge_spent_logins(db: Database, *, now: datetime | None = None) -> int:
+    """Housekeeping: delete sign-in attempts a day past their expiry that hold nothing any more,
+    so abandoned redirects (bots, closed tabs) don't pile up. Returns how many went."""
+    async with session_scope(db) as session:
+        return await repository.delete_spent_logins(session, (now or utc_now()) - LOGIN_KEEP)

@@ -15,7 +15,7 @@ from tests.factories import make_group, make_user
 from tests.fakes.upstream import Fail, FakeUpstream
 from tests.gateway.world import OWNER, UPSTREAM_KEY, World, build_world
 
-from spectra.alerts.models import Alert
+from spectra.alerts.models import Alert, AlertDelivery, Notification
 from spectra.audit.models import AuditEvent
 from spectra.db.session import Session, read_scope, session_scope
 from spectra.keys import service as keys_service
@@ -31,6 +31,7 @@ from spectra.policy import service as policy_service
 from spectra.policy.models import Rollout, RolloutEvent
 from spectra.policy.schemas import GroupPolicyChange
 from spectra.runtime import Runtime
+from spectra.users.models import User
 
 OPUS = "claude-opus-4-8"
 SONNET = "claude-sonnet-4-5"
@@ -150,6 +151,11 @@ async def test_three_waves_promote_pause_and_roll_back_by_themselves(
         },
     )
     assert resp.status_code == 201, resp.text
+    watcher = f"watcher-{uuid.uuid4().hex[:6]}@example.com"
+    async with session_scope(runtime.db) as writer:
+        await make_user(writer, email=watcher, role="member")
+    resp = await client.post(f"/api/rollouts/{name}/watchers", json={"user": watcher})
+    assert resp.status_code in (200, 201), resp.text
     settings = {
         "window_hours": 1,
         "min_requests": 5,
@@ -256,6 +262,28 @@ async def test_three_waves_promote_pause_and_roll_back_by_themselves(
         "rollout_rolled_back",
     ]
     assert "wave 2" in raised[0][1]
+    # ... and the watcher hears each of them once, the rollback included: inbox and mail
+    async with read_scope(runtime.db) as session:
+        inbox = (
+            await session.execute(
+                select(Alert.event)
+                .join(Notification, Notification.alert_id == Alert.id)
+                .join(User, User.id == Notification.user_id)
+                .where(User.email == watcher)
+                .order_by(Alert.created_at, Alert.id)
+            )
+        ).scalars()
+        mails = (
+            await session.execute(
+                select(AlertDelivery.subject)
+                .where(AlertDelivery.recipient == watcher)
+                .order_by(AlertDelivery.created_at, AlertDelivery.id)
+            )
+        ).scalars()
+        inbox_events, mail_subjects = list(inbox), list(mails)
+    assert inbox_events == ["rollout_promoted", "rollout_paused", "rollout_rolled_back"]
+    assert len(mail_subjects) == 3
+    assert "rolled back" in mail_subjects[2].lower()
 
     resp = await client.get(f"/api/rollouts/{name}/timeline")
     assert resp.status_code == 200, resp.text

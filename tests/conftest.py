@@ -67,7 +67,16 @@ def _uses_the_database(item: pytest.Item) -> bool:
     )
 
 
+# Tests whose first run installs pinned tools from npm (the real clients, oidc-provider): a fresh
+# machine spends minutes in that install, which is set-up, not a hung test.
+INSTALLS_TOOLS = ("tests/e2e/", "tests/cli/test_sso.py", "tests/browser/test_sso_journey.py")
+INSTALL_TIMEOUT = 1200
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(INSTALLS_TOOLS) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(INSTALL_TIMEOUT))
     if PG_URL:
         # The PostgreSQL pass runs what touches the database. A test that never opens it (a
         # translator, a price table, a CLI on its own SQLite file) runs the same in both passes

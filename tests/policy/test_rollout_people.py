@@ -13,6 +13,7 @@ from sqlalchemy import select
 from tests.factories import make_group, make_user
 from tests.gateway.world import OWNER, World, build_world
 
+from spectra.alerts import rollouts as alert_rollouts
 from spectra.alerts import service as alerts_service
 from spectra.alerts.models import Alert, AlertDelivery, Notification
 from spectra.audit.models import AuditEvent
@@ -167,6 +168,12 @@ async def test_budget_alert_pauses_and_owner_and_watchers_hear_each_decision_onc
     w3, _, _ = await _group_with_member(runtime, "w3")
     outsider = (await _group_with_member(runtime, "out"))[2]
     owner, watcher, gone = [await _person(runtime, t) for t in ("owner", "watcher", "gone")]
+    # A second runtime in this process (the in-process CLI does this) installs the same reader
+    # and listener again: an alert still counts once and each person is still told once.
+    again = [
+        rollout_autopilot.on_budget_alerts(alert_rollouts.budget_alerts_for),
+        rollout_timeline.on_decision(alert_rollouts.rollout_decided),
+    ]
     act_as(OWNER)
     name = "budget rollout"
     await _rollout(client, name, [w1, w2, w3], approval_above=0, budget_alerts_pause=True)
@@ -210,6 +217,8 @@ async def test_budget_alert_pauses_and_owner_and_watchers_hear_each_decision_onc
         assert "waits for an approval" in mails[0]
         assert "paused" in mails[2]
     assert await _told(runtime, gone) == ([], [])
+    for remove in again:
+        remove()
 
 
 async def test_budget_alerts_do_not_pause_when_the_gate_is_off(

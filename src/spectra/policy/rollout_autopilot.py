@@ -128,7 +128,9 @@ async def evaluate(
     if not settings.budget_alerts_pause:
         return found
     titles: list[str] = []
-    for source in list(_budget_sources):
+    # Each distinct reader once: a process that builds several runtimes (the in-process CLI,
+    # tests) installs the same reader more than once, and an alert must not count twice.
+    for source in dict.fromkeys(_budget_sources):
         titles += await source(session, wave, group_ids, current.promoted_at, now)
     return rollout_baseline.with_result(
         found, rollout_baseline.budget_alert_result(titles, mine.requests)

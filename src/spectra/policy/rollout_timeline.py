@@ -87,7 +87,8 @@ async def record(
             cohort=cohort,
             gates=gates or {},
         )
-        for listener in list(_listeners):
+        # Each distinct listener once, however many runtimes of this process installed it.
+        for listener in dict.fromkeys(_listeners):
             await listener(session, rollout, event)
     return event
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from spectra.api.deps import ActorDep, ReadSessionDep, RuntimeDep
 from spectra.api.media import CSV, DOWNLOADS, NDJSON, alternatives
-from spectra.db.session import read_scope
+from spectra.db.session import ReadSession
 from spectra.kit.pagination import ListResource
 from spectra.usage import economics, exports, forecasts, reports, statements
 from spectra.usage import jobs as usage_jobs
@@ -29,6 +29,7 @@ from spectra.usage.reads import (
 from spectra.usage.schemas import UsageRecordRead
 from spectra.users import service as users_service
 from spectra.users.permissions import Permission, require
+from spectra.web.downloads import streamed_lines
 
 router = APIRouter(prefix="/usage", tags=["usage"])
 
@@ -260,15 +261,13 @@ async def export_usage(
         until=until,
     )
 
-    async def body() -> AsyncIterator[str]:
-        # Its own read session: the request's closes before a streamed body is sent.
-        async with read_scope(runtime.db) as stream_session:
-            async for chunk in exports.stream_records(stream_session, filters, fmt=format):
-                yield chunk
+    async def open_lines(stream_session: ReadSession) -> AsyncIterator[str]:
+        return exports.stream_records(stream_session, filters, fmt=format)
 
+    body = await streamed_lines(runtime, open_lines)
     media = CSV if format == "csv" else NDJSON
     headers = {"content-disposition": f'attachment; filename="usage.{format}"'}
-    return StreamingResponse(body(), media_type=media, headers=headers)
+    return StreamingResponse(body, media_type=media, headers=headers)
 
 
 class RollupRead(BaseModel):

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack
 from datetime import datetime
+from typing import Protocol
 
 from spectra.db.hub import Hub
 from spectra.db.session import ReadSession, read_scope
@@ -37,9 +38,18 @@ async def streamed_lines(
     return body()
 
 
-def codes_csv(
-    codes: Iterable[str], *, value_micros: int, expires_at: datetime | None, batch_id: uuid.UUID
-) -> str:
+class CodeBatch(Protocol):
+    """A batch of recharge codes as either surface holds it (its row, or its read model)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def value_micros(self) -> int: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+
+
+def codes_csv(codes: Iterable[str], batch: CodeBatch) -> str:
     """One row per code of a batch: the code, its value, when it expires, the batch."""
     out = io.StringIO()
     writer = spreadsheet.writer(out)
@@ -48,9 +58,9 @@ def codes_csv(
         writer.writerow(
             [
                 code,
-                format_amount(value_micros),
-                expires_at.isoformat() if expires_at else "",
-                str(batch_id),
+                format_amount(batch.value_micros),
+                batch.expires_at.isoformat() if batch.expires_at else "",
+                str(batch.id),
             ]
         )
     return out.getvalue()

@@ -50,6 +50,9 @@ _ACTION = Query(
     default=None, max_length=100, description="An action (`users.create`) or a prefix (`ledger.*`)."
 )
 
+_TARGET_TYPE = Query(default=None, max_length=50)
+_TARGET_ID = Query(default=None, max_length=64)
+
 
 @router.get("/events")
 async def list_events(
@@ -57,8 +60,8 @@ async def list_events(
     actor: ActorDep,
     by: str | None = _ACTOR,
     action: str | None = _ACTION,
-    target_type: str | None = Query(default=None, max_length=50),
-    target_id: str | None = Query(default=None, max_length=64),
+    target_type: str | None = _TARGET_TYPE,
+    target_id: str | None = _TARGET_ID,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int | None = None,
@@ -87,8 +90,8 @@ async def export_events(
     format: Literal["csv", "jsonl"] = "jsonl",
     by: str | None = _ACTOR,
     action: str | None = _ACTION,
-    target_type: str | None = Query(default=None, max_length=50),
-    target_id: str | None = Query(default=None, max_length=64),
+    target_type: str | None = _TARGET_TYPE,
+    target_id: str | None = _TARGET_ID,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> StreamingResponse:

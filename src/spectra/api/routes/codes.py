@@ -46,12 +46,7 @@ async def create_batch(
     )
     batch = BatchRead.model_validate(created.batch)
     if format == "csv":
-        text = codes_csv(
-            created.codes,
-            value_micros=batch.value_micros,
-            expires_at=batch.expires_at,
-            batch_id=batch.id,
-        )
+        text = codes_csv(created.codes, batch)
         return Response(
             text,
             status_code=201,

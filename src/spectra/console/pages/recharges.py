@@ -282,12 +282,7 @@ async def create_codes(request: Request, viewer: AdminDep, session: SessionDep) 
         idempotency_key=form.get("idempotency_key") or None,
     )
     batch = created.batch
-    text = codes_csv(
-        created.codes,
-        value_micros=batch.value_micros,
-        expires_at=batch.expires_at,
-        batch_id=batch.id,
-    )
+    text = codes_csv(created.codes, batch)
     return Response(
         text,
         media_type="text/csv",

@@ -22,24 +22,6 @@ from spectra.web.downloads import streamed_lines
 router = APIRouter(prefix="/audit", tags=["audit"])
 
 
-def _filter(
-    actor: str | None,
-    action: str | None,
-    target_type: str | None,
-    target_id: str | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> AuditFilter:
-    return AuditFilter(
-        actor=actor,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        since=since,
-        until=until,
-    )
-
-
 _ACTOR = Query(
     default=None,
     max_length=320,
@@ -50,9 +32,6 @@ _ACTION = Query(
     default=None, max_length=100, description="An action (`users.create`) or a prefix (`ledger.*`)."
 )
 
-_TARGET_TYPE = Query(default=None, max_length=50)
-_TARGET_ID = Query(default=None, max_length=64)
-
 
 @router.get("/events")
 async def list_events(
@@ -60,8 +39,8 @@ async def list_events(
     actor: ActorDep,
     by: str | None = _ACTOR,
     action: str | None = _ACTION,
-    target_type: str | None = _TARGET_TYPE,
-    target_id: str | None = _TARGET_ID,
+    target_type: str | None = Query(default=None, max_length=50),
+    target_id: str | None = Query(default=None, max_length=64),
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int | None = None,
@@ -71,7 +50,7 @@ async def list_events(
     page = await users_service.list_audit_events(
         session,
         actor,
-        where=_filter(by, action, target_type, target_id, since, until),
+        where=AuditFilter(by, action, target_type, target_id, since, until),
         limit=limit,
         cursor=cursor,
     )
@@ -90,14 +69,14 @@ async def export_events(
     format: Literal["csv", "jsonl"] = "jsonl",
     by: str | None = _ACTOR,
     action: str | None = _ACTION,
-    target_type: str | None = _TARGET_TYPE,
-    target_id: str | None = _TARGET_ID,
+    target_type: str | None = Query(default=None, max_length=50),
+    target_id: str | None = Query(default=None, max_length=64),
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> StreamingResponse:
     """The matching events, oldest first, streamed as CSV or JSON lines; `x-total-count` says
     how many events match (for a progress bar)."""
-    where = _filter(by, action, target_type, target_id, since, until)
+    where = AuditFilter(by, action, target_type, target_id, since, until)
     total = 0
 
     async def open_lines(session: ReadSession) -> AsyncIterator[str]:

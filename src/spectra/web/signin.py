@@ -75,3 +75,9 @@ async def note_device(
         secure=cookie_secure(request, runtime),
         path="/",
     )
+
+
+def clear_session_cookies(response: Response) -> None:
+    """Sign-out, or a password change that ended every session: the browser forgets both."""
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")

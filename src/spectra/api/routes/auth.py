@@ -14,8 +14,8 @@ from spectra.users.errors import CsrfError
 from spectra.users.mfa import service as mfa_service
 from spectra.users.mfa.errors import MfaRequiredError
 from spectra.users.schemas import LoginIn, SecondFactorIn, SetupIn, SignInRead, UserRead
-from spectra.users.sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, csrf_matches
-from spectra.web.signin import note_device, session_ttl, set_session_cookies
+from spectra.users.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_matches
+from spectra.web.signin import clear_session_cookies, note_device, session_ttl, set_session_cookies
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -98,8 +98,7 @@ async def logout(request: Request, session: SessionDep) -> Response:
             raise CsrfError(f"Signing out needs the {CSRF_HEADER} header from sign-in.")
         await users_service.end_session(session, token=token)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    clear_session_cookies(response)
     return response
 
 

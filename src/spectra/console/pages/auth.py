@@ -24,10 +24,10 @@ from spectra.console.forms import Form, field_errors
 from spectra.console.render import redirect, render
 from spectra.errors import SpectraError
 from spectra.users import service as users_service
-from spectra.users.sessions import CSRF_COOKIE, SESSION_COOKIE, hash_token
+from spectra.users.sessions import SESSION_COOKIE, hash_token
 from spectra.users.sso import service as sso_service
 from spectra.users.sso import signin as sso_signin
-from spectra.web.signin import note_device, session_ttl, set_session_cookies
+from spectra.web.signin import clear_session_cookies, note_device, session_ttl, set_session_cookies
 
 router = APIRouter()
 
@@ -139,8 +139,7 @@ async def logout(request: Request, session: SessionDep, runtime: RuntimeDep) -> 
             title="Signed out",
             provider_logout=provider_logout,
         )
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    clear_session_cookies(response)
     return response
 
 
@@ -233,7 +232,6 @@ async def change_password(request: Request, viewer: ViewerDep, session: SessionD
             response = redirect(
                 "/console/login", ok="Your password is changed; sign in again with the new one."
             )
-            response.delete_cookie(SESSION_COOKIE, path="/")
-            response.delete_cookie(CSRF_COOKIE, path="/")
+            clear_session_cookies(response)
             return response
     return render(request, viewer, "auth/account.html", title="Your account", errors=errors)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import console, err_console, fail, print_json, show_list
 
 if TYPE_CHECKING:
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ActorOpt = Annotated[
     str | None, typer.Option("--actor", help="Actor label (email, local:NAME, system) or user id.")
 ]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from spectra.cli import context
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import console, fail_error, print_json
 from spectra.errors import SpectraError
 
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
     from spectra.audit.actor import Actor
     from spectra.db.session import Session
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 secret_app = typer.Typer(help="The server secret and its subkeys.", no_args_is_help=True)
 

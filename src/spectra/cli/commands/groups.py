@@ -9,11 +9,11 @@ from urllib.parse import quote
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import fail, show_list, show_object
 from spectra.errors import InvalidAmountError
 from spectra.kit.money import parse_amount
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 LIST_COLUMNS = ("name", "member_count", "monthly_cap", "member_monthly_cap", "description")
 SHOW_FIELDS = (
     "id",

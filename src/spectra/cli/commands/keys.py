@@ -9,11 +9,11 @@ from typing import Annotated, Any
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import console, fail, show_list, show_object
 
 keys_app = typer.Typer(help="Members' API keys for the gateway.", no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 LIST_COLUMNS = (
     "id",
     "user_email",

@@ -15,7 +15,6 @@ import typer
 from spectra.cli import transport
 from spectra.cli.commands.packages import (
     CursorOpt,
-    JsonOpt,
     LimitOpt,
     confirm_preview,
     groups_app,
@@ -25,6 +24,7 @@ from spectra.cli.commands.packages import (
     show_preview,
     split_words,
 )
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import fail, print_json, show_list, show_object
 
 

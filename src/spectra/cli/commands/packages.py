@@ -11,12 +11,12 @@ from typing import Annotated, Any
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import console, fail, print_json, show_list, show_object
 from spectra.packages.periods import Period
 
 packages_app = typer.Typer(help="Package catalog, assignments and periods.", no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", help="At most N items.")]
 CursorOpt = Annotated[str | None, typer.Option("--cursor", help="Continue from this cursor.")]
 

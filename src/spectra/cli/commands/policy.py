@@ -9,11 +9,10 @@ from typing import Annotated, Any
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import console, fail, print_json, show_list, show_object
 
 policy_app = typer.Typer(help="Access decisions and group policy.", no_args_is_help=True)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def register(app: typer.Typer) -> None:

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import fail, show_list, show_object
 
 app = typer.Typer(
     help="Model prices per million tokens in the workspace currency.", no_args_is_help=True
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 COLUMNS = [
     "model",
     "account",

@@ -9,11 +9,11 @@ import typer
 
 from spectra.cli import transport
 from spectra.cli.commands.keys import parse_id
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import fail, show_list, show_object
 
 projects_app = typer.Typer(help="Projects: members, keys, budget, report.", no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 NameArg = Annotated[str, typer.Argument(help="The project's name.")]
 COLUMNS = ("name", "monthly_budget", "mode", "header_allowed", "members", "keys")
 FIELDS = ("id", "name", "monthly_budget", "mode", "header_allowed", "members", "keys")

@@ -12,13 +12,13 @@ import typer
 
 from spectra.cli import transport
 from spectra.cli.commands.policy import show_dry_run
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import console, fail, print_json, show_list, show_object
 
 rollouts_app = typer.Typer(
     help="Staged rollouts: pilot -> wave 1 -> everyone.", no_args_is_help=True
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 COHORT_HELP = (
     "NAME:key=value;... with groups=A,B users=a@x,b@x models=P,Q package=NAME "
     "monthly-cap=AMOUNT member-cap=AMOUNT everyone percent=N exclude-users=a@x "

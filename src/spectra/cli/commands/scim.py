@@ -7,8 +7,9 @@ from typing import Annotated
 import typer
 
 from spectra.cli import transport
-from spectra.cli.commands.keys import JsonOpt, parse_date
+from spectra.cli.commands.keys import parse_date
 from spectra.cli.commands.tokens import COLUMNS
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import console, fail, show_object
 
 scim_app = typer.Typer(help="Directory provisioning (SCIM 2.0 at /scim/v2).", no_args_is_help=True)

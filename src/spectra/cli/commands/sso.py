@@ -11,11 +11,11 @@ from urllib.parse import quote
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import fail, show_list, show_object
 
 sso_app = typer.Typer(help="Single sign-on: OpenID Connect providers.", no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 _COLUMNS = ["name", "issuer", "client_id", "require_sso", "is_enabled"]
 _SHOW = [
     "id",

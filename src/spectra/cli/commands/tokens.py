@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from spectra.cli import transport
-from spectra.cli.commands.keys import JsonOpt, parse_date, parse_id
+from spectra.cli.commands.keys import parse_date, parse_id
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import console, fail, show_list, show_object
 
 tokens_app = typer.Typer(

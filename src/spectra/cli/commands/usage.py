@@ -10,11 +10,11 @@ import typer
 
 from spectra.cli import transport
 from spectra.cli.commands.prices import parse_time
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import console, fail, print_json, show_list
 
 app = typer.Typer(help="Usage records, reports and exports.", no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 LIST_COLUMNS = [
     "created_at",
     "user_email",

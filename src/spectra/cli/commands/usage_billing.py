@@ -17,12 +17,12 @@ import typer
 
 from spectra.cli import transport
 from spectra.cli.commands.usage import app
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import console, err_console, fail, fail_error, print_json, show_list
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 FromOpt = Annotated[
     str | None,
     typer.Option("--from", help="Start: a date (midnight in the workspace time zone) or a time."),

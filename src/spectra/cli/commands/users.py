@@ -11,13 +11,13 @@ from urllib.parse import quote
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import console, err_console, fail, show_list, show_object
 
 users_app = typer.Typer(
     help="Users: who exists, their role, group and status.", no_args_is_help=True
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 LIST_COLUMNS = ("email", "name", "role", "status", "group", "created_at")
 SHOW_FIELDS = (
     "id",

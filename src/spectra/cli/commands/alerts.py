@@ -10,7 +10,7 @@ from urllib.parse import quote
 import typer
 
 from spectra.cli import transport
-from spectra.cli.options import JsonOpt
+from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt
 from spectra.cli.output import fail, show_list, show_object
 
 alerts_app = typer.Typer(help="Alerts: channels, rules, tests, history.", no_args_is_help=True)
@@ -170,8 +170,8 @@ def history(
     status: Annotated[
         str | None, typer.Option(help="pending, delivered or failed (deliveries).")
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit")] = None,
-    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Every delivery with its outcome, newest first (or, with --alerts, the alerts raised)."""

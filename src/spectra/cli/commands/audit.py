@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal
 import typer
 
 from spectra.cli import transport
-from spectra.cli.options import JsonOpt
+from spectra.cli.options import CursorOpt, JsonOpt
 from spectra.cli.output import console, err_console, fail, print_json, show_list
 
 if TYPE_CHECKING:
@@ -94,9 +94,7 @@ def list_(
     since: FromOpt = None,
     until: ToOpt = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most N events.")] = None,
-    cursor: Annotated[
-        str | None, typer.Option("--cursor", help="Continue from a previous page.")
-    ] = None,
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List audit events, newest first."""

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from spectra.cli import transport
-from spectra.cli.options import JsonOpt
+from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt
 from spectra.cli.output import console, fail, show_list, show_object
 
 keys_app = typer.Typer(help="Members' API keys for the gateway.", no_args_is_help=True)
@@ -130,8 +130,8 @@ def list_(
     status: Annotated[
         str | None, typer.Option("--status", help="active, revoked or expired.")
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit")] = None,
-    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List keys, newest first."""

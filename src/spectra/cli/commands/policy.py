@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from spectra.cli import transport
-from spectra.cli.options import JsonOpt
+from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt
 from spectra.cli.output import console, fail, print_json, show_list, show_object
 
 policy_app = typer.Typer(help="Access decisions and group policy.", no_args_is_help=True)
@@ -289,8 +289,8 @@ def drafts(
     status: Annotated[
         str | None, typer.Option("--status", help="draft, published, discarded")
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit")] = None,
-    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List policy drafts, newest first."""

@@ -12,7 +12,7 @@ import typer
 
 from spectra.cli import transport
 from spectra.cli.commands.policy import show_dry_run
-from spectra.cli.options import JsonOpt
+from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt
 from spectra.cli.output import console, fail, print_json, show_list, show_object
 
 rollouts_app = typer.Typer(
@@ -143,8 +143,8 @@ def show(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> No
 
 @rollouts_app.command("list")
 def list_(
-    limit: Annotated[int | None, typer.Option("--limit")] = None,
-    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List rollouts, newest first."""

@@ -8,7 +8,7 @@ import typer
 
 from spectra.cli import transport
 from spectra.cli.commands.keys import parse_date, parse_id
-from spectra.cli.options import JsonOpt
+from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt
 from spectra.cli.output import console, fail, show_list, show_object
 
 tokens_app = typer.Typer(
@@ -83,8 +83,8 @@ def list_(
     user: Annotated[
         str | None, typer.Option("--user", help="Only this user's tokens (email).")
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit")] = None,
-    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List API tokens (your own; admins see everyone's)."""

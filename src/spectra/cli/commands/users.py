@@ -11,7 +11,7 @@ from urllib.parse import quote
 import typer
 
 from spectra.cli import transport
-from spectra.cli.options import JsonOpt
+from spectra.cli.options import CursorOpt, JsonOpt
 from spectra.cli.output import console, err_console, fail, show_list, show_object
 
 users_app = typer.Typer(
@@ -153,9 +153,7 @@ def list_(
         str | None, typer.Option("--search", help="Text in the email or name.")
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most N users.")] = None,
-    cursor: Annotated[
-        str | None, typer.Option("--cursor", help="Continue from a previous page.")
-    ] = None,
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List users, newest first."""

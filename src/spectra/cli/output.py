@@ -122,3 +122,11 @@ def _cell(value: Any) -> str:
 
 def items(rows: Iterable[Mapping[str, Any]], next_cursor: str | None = None) -> dict[str, Any]:
     return {"items": list(rows), "next_cursor": next_cursor}
+
+
+def show_done(data: Any, *, as_json: bool, message: str) -> None:
+    """A change's answer: the API's JSON with `--json`, else one line saying what was done."""
+    if as_json:
+        print_json(data)
+    else:
+        console.print(message, markup=False)

@@ -58,6 +58,13 @@ _SHOW = [
 ]
 
 
+RegionOpt = Annotated[str | None, typer.Option(help="bedrock, vertex: the region.")]
+ProjectOpt = Annotated[str | None, typer.Option(help="vertex: the Google Cloud project.")]
+ApiVersionOpt = Annotated[
+    str | None, typer.Option("--api-version", help="azure_openai: the api-version.")
+]
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(pool_app, name="pool")
 
@@ -120,11 +127,9 @@ def add(
         str | None,
         typer.Option("--api-key-env", help="Environment variable holding the API key."),
     ] = None,
-    region: Annotated[str | None, typer.Option(help="bedrock, vertex: the region.")] = None,
-    project: Annotated[str | None, typer.Option(help="vertex: the Google Cloud project.")] = None,
-    api_version: Annotated[
-        str | None, typer.Option("--api-version", help="azure_openai: the api-version.")
-    ] = None,
+    region: RegionOpt = None,
+    project: ProjectOpt = None,
+    api_version: ApiVersionOpt = None,
     aws_access_key_id_env: Annotated[
         str | None, typer.Option("--aws-access-key-id-env", help="bedrock: env var of the key id.")
     ] = None,
@@ -244,11 +249,9 @@ def edit(
             help="Whether it serves callers of other protocols (translated).",
         ),
     ] = None,
-    region: Annotated[str | None, typer.Option(help="bedrock, vertex: the region.")] = None,
-    project: Annotated[str | None, typer.Option(help="vertex: the Google Cloud project.")] = None,
-    api_version: Annotated[
-        str | None, typer.Option("--api-version", help="azure_openai: the api-version.")
-    ] = None,
+    region: RegionOpt = None,
+    project: ProjectOpt = None,
+    api_version: ApiVersionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change an account's settings (only the options given)."""

@@ -10,7 +10,7 @@ import typer
 
 from spectra.cli import transport
 from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt
-from spectra.cli.output import console, fail, show_list, show_object
+from spectra.cli.output import fail, show_list, show_object, show_secret
 
 keys_app = typer.Typer(help="Members' API keys for the gateway.", no_args_is_help=True)
 
@@ -68,12 +68,8 @@ def parse_date(raw: str | None) -> datetime | None:
 
 
 def _show_created(data: dict[str, Any], *, as_json: bool, what: str) -> None:
-    if as_json:
-        show_object(data, as_json=True)
-        return
-    show_object(data, as_json=False, fields=[f for f in SHOW_FIELDS if f in data])
-    console.print(f"\n{what} (shown once, store it now):", style="bold")
-    console.print(data["secret"], markup=False, highlight=False, soft_wrap=True)
+    heading = f"{what} (shown once, store it now):"
+    show_secret(data, as_json=as_json, fields=SHOW_FIELDS, heading=heading)
 
 
 @keys_app.command("create")

@@ -1,4 +1,6 @@
-"""create_app(): mounts the gateway (/v1), the REST API (/api) and the console (/console)."""
+"""create_app(): mounts the gateway (/v1), the REST API (/api), the console (/console) and SCIM
+(/scim/v2). Each surface is imported when an app mounts it: the CLI's in-process app mounts the
+REST API alone, so a local command never loads the console, the gateway or SCIM."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,24 +19,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from spectra import __version__
-from spectra.api import handlers as api_handlers
-from spectra.api import router as api_router
 from spectra.config import Settings, get_settings
-from spectra.console import handlers as console_handlers
-from spectra.console import router as console_router
-from spectra.db import migrate
 from spectra.errors import SpectraError
-from spectra.gateway import refusals as gateway_refusals
-from spectra.gateway import router as gateway_router
 from spectra.logs import request_id_var
 from spectra.middleware import ConsoleHeadersMiddleware, RequestIdMiddleware, request_id_for
 from spectra.runtime import Runtime, build_runtime, close_runtime
-from spectra.scim import router as scim_router
 
 log = logging.getLogger(__name__)
 
-# Mounted in this order: the gateway's routes ahead of everything else.
-SURFACES = (gateway_router, api_router, console_router, scim_router)
+Surface = Literal["gateway", "api", "console", "scim"]
+SURFACES: tuple[Surface, ...] = ("gateway", "api", "console", "scim")
+"""Mounted in this order: the gateway's routes ahead of everything else."""
 
 GATEWAY_PREFIX = "/v1/"
 UNVERSIONED = frozenset(
@@ -174,11 +169,36 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def _install(app: FastAPI, surface: Surface) -> None:
+    """Import one surface and mount it (imported here, so an app without it never loads it)."""
+    if surface == "gateway":
+        from spectra.gateway import router as gateway_router
+
+        gateway_router.install(app)
+    elif surface == "api":
+        from spectra.api import router as api_router
+
+        api_router.install(app)
+    elif surface == "console":
+        from spectra.console import router as console_router
+
+        console_router.install(app)
+    else:
+        from spectra.scim import router as scim_router
+
+        scim_router.install(app)
+
+
 def create_app(
-    runtime: Runtime | None = None, *, settings: Settings | None = None, serve: bool = False
+    runtime: Runtime | None = None,
+    *,
+    settings: Settings | None = None,
+    serve: bool = False,
+    surfaces: tuple[Surface, ...] = SURFACES,
 ) -> SpectraApp:
     """Build the ASGI app. With `runtime`, the caller owns its lifetime (tests); otherwise the
-    lifespan builds one, and with `serve` takes the serve lease.
+    lifespan builds one, and with `serve` takes the serve lease. `surfaces` names what it mounts
+    (all of them unless told: the CLI's in-process app mounts only "api").
     """
     owns_runtime = runtime is None
 
@@ -212,8 +232,8 @@ def create_app(
         (runtime.settings if runtime else settings or get_settings()).trusted_proxy_list
     )
 
-    for surface in SURFACES:
-        surface.install(app)
+    for surface in surfaces:
+        _install(app, surface)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -230,6 +250,8 @@ def create_app(
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
         if checks["database"] == "ok":
+            from spectra.db import migrate
+
             try:
                 checks["migrations"] = (
                     "ok" if await migrate.check_schema(rt.db.url) == "ok" else "behind"
@@ -301,8 +323,16 @@ def serve_app() -> FastAPI:
 
 
 def _surface_for(path: str) -> Any:
+    """The module that renders an error for `path` (`render_error`, `render_validation_error`,
+    and for the gateway `render_unexpected`): imported only when an error needs it."""
     if path.startswith("/v1"):
-        return gateway_refusals
+        from spectra.gateway import refusals
+
+        return refusals
     if path.startswith("/console"):
+        from spectra.console import handlers as console_handlers
+
         return console_handlers
+    from spectra.api import handlers as api_handlers
+
     return api_handlers

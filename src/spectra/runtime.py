@@ -186,10 +186,13 @@ async def build_runtime(
     if settings.is_sqlite:
         private_dir(settings.data_dir)
     should_migrate = settings.auto_migrate if migrate_schema is None else migrate_schema
+    # An up-to-date schema skips alembic's upgrade, which would import every domain's models to
+    # do nothing (most of a local CLI command's start-up).
+    state = await migrate.check_schema(url)
     if should_migrate:
-        await migrate.upgrade(url)
+        if state != "ok":
+            await migrate.upgrade(url)
     else:
-        state = await migrate.check_schema(url)
         if state != "ok":
             raise ConfigError(
                 "The database schema is not up to date; run `spectra migrate` first "

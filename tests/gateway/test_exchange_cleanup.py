@@ -14,7 +14,7 @@ import httpx
 import pytest
 from tests.fakes.upstream import Fail, FakeUpstream, Reply
 
-from spectra.gateway import generation
+from spectra.gateway import relay
 from spectra.gateway import wiring as gateway_wiring
 from spectra.gateway.wiring import Gateway
 
@@ -209,7 +209,7 @@ async def test_a_bug_mid_request_still_releases_once(
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(generation, "read_response_body", broken)
+    monkeypatch.setattr(relay, "read_response_body", broken)  # a whole body is read in relay.py
     fake.script(Reply(text="hello", input_tokens=10, output_tokens=5))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://spectra.test") as http:

@@ -122,3 +122,24 @@ def _cell(value: Any) -> str:
 
 def items(rows: Iterable[Mapping[str, Any]], next_cursor: str | None = None) -> dict[str, Any]:
     return {"items": list(rows), "next_cursor": next_cursor}
+
+
+def show_done(data: Any, *, as_json: bool, message: str) -> None:
+    """A change's answer: the API's JSON with `--json`, else one line saying what was done."""
+    if as_json:
+        print_json(data)
+    else:
+        console.print(message, markup=False)
+
+
+def show_secret(
+    data: Mapping[str, Any], *, as_json: bool, fields: Sequence[str], heading: str
+) -> None:
+    """A created credential: with `--json` the whole answer ("secret" included), else its
+    `fields`, then the secret, shown this once, under `heading`."""
+    if as_json:
+        show_object(data, as_json=True)
+        return
+    show_object(data, as_json=False, fields=[f for f in fields if f in data])
+    console.print(f"\n{heading}", style="bold")
+    console.print(data["secret"], markup=False, highlight=False, soft_wrap=True)

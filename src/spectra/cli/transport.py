@@ -120,7 +120,7 @@ class Transport:
         self.runtime = await build_runtime()
         await self.runtime.start(serve=False, run_jobs=False)
         await _follow_the_server(self.runtime)
-        app = create_app(self.runtime)
+        app = create_app(self.runtime, surfaces=("api",))  # what the CLI calls, and no more
         app.dependency_overrides[get_actor] = _local_caller
         return httpx.AsyncClient(
             transport=StreamingASGITransport(app), base_url=LOCAL_BASE, timeout=timeout

@@ -10,7 +10,6 @@ the rule when they disagree with the total. Server-side web searches:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -108,13 +107,7 @@ class AnthropicMessagesTap(StreamUsageTap):
     `output_tokens` is cumulative); per field the latest non-null value wins."""
 
     def on_event(self, event: SSEEvent) -> bool:
-        if event.event == "ping":
-            return False
-        try:
-            obj = json.loads(event.data)
-        except ValueError:
-            return False
-        return self.on_parsed(event, obj)
+        return event.event != "ping" and super().on_event(event)
 
     def on_parsed(self, event: SSEEvent, obj: object) -> bool:
         name = event.event

@@ -17,14 +17,16 @@ import functools
 import json
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
 from .cloud_errors import AWS_ANTHROPIC_TYPES
+
+if TYPE_CHECKING:
+    from botocore.auth import SigV4Auth
+
+# botocore (~0.3 s to import) loads with the first signed request, not with every process that
+# imports the providers (a local `spectra` command never signs one).
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
 SERVICE = "bedrock"
@@ -75,6 +77,9 @@ def keys_of(stored: str) -> AwsKeys:
 @functools.lru_cache(maxsize=1024)
 def _signer(keys: AwsKeys, region: str) -> SigV4Auth:
     """One botocore signer per key and region, reused by every request signed with them."""
+    from botocore.auth import SigV4Auth
+    from botocore.credentials import Credentials
+
     credentials = Credentials(keys.access_key_id, keys.secret_access_key, keys.session_token)
     return SigV4Auth(credentials, SERVICE, region)
 
@@ -111,6 +116,8 @@ def signed_headers(
 ) -> list[tuple[str, str]]:
     """The headers of a SigV4-signed Bedrock runtime request (Authorization, X-Amz-Date,
     X-Amz-Security-Token for temporary credentials, content and accept types)."""
+    from botocore.awsrequest import AWSRequest
+
     accept = "application/vnd.amazon.eventstream" if stream else "application/json"
     request = AWSRequest(
         method=method,

@@ -15,7 +15,7 @@ from .headers import forward_request_headers
 from .metering import body_field, gemini_output_chars
 from .sse import SSEEvent
 from .taps import StreamUsageTap
-from .types import Usage, token_count
+from .types import Usage, token_count, usage_cached_within_input
 
 GEMINI_REQUEST = frozenset({"accept", "content-type", "user-agent", "x-goog-api-client"})
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -45,21 +45,15 @@ def usage_from_dict(usage: Mapping[str, Any]) -> Usage:
     cached = token_count(usage.get("cachedContentTokenCount"), "cachedContentTokenCount", anomalies)
     out = token_count(usage.get("candidatesTokenCount"), "candidatesTokenCount", anomalies)
     thoughts = token_count(usage.get("thoughtsTokenCount"), "thoughtsTokenCount", anomalies)
-    cached_tokens = cached or 0
     total_input = None if prompt is None else prompt + (tool or 0)
-    if total_input is not None and cached_tokens > total_input:
-        anomalies.append(
-            f"cachedContentTokenCount: {cached_tokens} is more than the prompt {total_input}"
-        )
-        cached_tokens = total_input
     output = None if out is None and thoughts is None else (out or 0) + (thoughts or 0)
-    return Usage(
-        input_tokens=max((total_input or 0) - cached_tokens, 0),
-        output_tokens=output or 0,
-        cache_read_tokens=cached_tokens,
-        input_missing=total_input is None,
-        output_missing=output is None,
-        anomalies=tuple(anomalies),
+    return usage_cached_within_input(
+        total_input,
+        cached,
+        output,
+        anomalies,
+        cached_name="cachedContentTokenCount",
+        input_name="prompt",
     )
 
 

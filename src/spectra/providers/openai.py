@@ -22,7 +22,7 @@ from .headers import OPENAI_REQUEST, forward_request_headers
 from .metering import body_field
 from .sse import SSEEvent, SSEParser
 from .taps import StreamUsageTap
-from .types import Usage, token_count
+from .types import Usage, token_count, usage_cached_within_input
 
 
 def upstream_headers(
@@ -36,23 +36,6 @@ def upstream_headers(
     return headers
 
 
-def _normalise(
-    total_input: int | None, cached: int | None, output: int | None, anomalies: list[str]
-) -> Usage:
-    cached_tokens = cached or 0
-    if total_input is not None and cached_tokens > total_input:
-        anomalies.append(f"cached_tokens: {cached_tokens} is more than the input {total_input}")
-        cached_tokens = total_input
-    return Usage(
-        input_tokens=max((total_input or 0) - cached_tokens, 0),
-        output_tokens=output or 0,
-        cache_read_tokens=cached_tokens,
-        input_missing=total_input is None,
-        output_missing=output is None,
-        anomalies=tuple(anomalies),
-    )
-
-
 def _cached(usage: Mapping[str, Any], details_key: str, anomalies: list[str]) -> int | None:
     details = usage.get(details_key)
     if isinstance(details, dict) and details.get("cached_tokens") is not None:
@@ -62,7 +45,7 @@ def _cached(usage: Mapping[str, Any], details_key: str, anomalies: list[str]) ->
 
 def _usage(usage: Mapping[str, Any], input_key: str, output_key: str, details: str) -> Usage:
     anomalies: list[str] = []
-    return _normalise(
+    return usage_cached_within_input(
         token_count(usage.get(input_key), input_key, anomalies),
         _cached(usage, details, anomalies),
         token_count(usage.get(output_key), output_key, anomalies),

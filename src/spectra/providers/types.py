@@ -109,3 +109,30 @@ def token_count(value: object, name: str, anomalies: list[str]) -> int | None:
 def _shown(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def usage_cached_within_input(
+    total_input: int | None,
+    cached: int | None,
+    output: int | None,
+    anomalies: list[str],
+    *,
+    cached_name: str = "cached_tokens",
+    input_name: str = "input",
+) -> Usage:
+    """Usage from a count of input tokens that includes the cached ones (OpenAI, Gemini): the
+    cached part is clamped to the input (an anomaly when it was more) and the rest is input."""
+    cached_tokens = cached or 0
+    if total_input is not None and cached_tokens > total_input:
+        anomalies.append(
+            f"{cached_name}: {cached_tokens} is more than the {input_name} {total_input}"
+        )
+        cached_tokens = total_input
+    return Usage(
+        input_tokens=max((total_input or 0) - cached_tokens, 0),
+        output_tokens=output or 0,
+        cache_read_tokens=cached_tokens,
+        input_missing=total_input is None,
+        output_missing=output is None,
+        anomalies=tuple(anomalies),
+    )

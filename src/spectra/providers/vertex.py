@@ -15,16 +15,20 @@ import asyncio
 import hashlib
 import json
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import google.auth.exceptions
-import google.auth.transport.requests
-from google.oauth2 import service_account
+from google.auth import exceptions as google_errors
 
 from spectra.kit.clock import utc_now
 
 from .errors import FailureType, UpstreamFailure
+
+if TYPE_CHECKING:
+    from google.oauth2 import service_account
+
+# google-auth's service-account and transport modules (requests, urllib3, ~0.1 s) load with the
+# first Vertex account, not with every process that imports the providers.
 
 ANTHROPIC_VERSION = "vertex-2023-10-16"
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -102,6 +106,8 @@ def request_body(body: dict[str, Any]) -> bytes:
 def service_account_credentials(info: dict[str, Any]) -> service_account.Credentials:
     """google-auth credentials for a service-account key; raises ValueError when the key is
     not one (wrong type, unreadable private key, missing fields)."""
+    from google.oauth2 import service_account
+
     if info.get("type") != "service_account":
         raise ValueError("the key is not a service-account key (type must be service_account)")
     return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call,no-any-return]
@@ -145,16 +151,18 @@ class AccessTokens:
         return str(self._credentials.token)
 
     async def _refresh(self) -> None:
-        request = google.auth.transport.requests.Request()
+        from google.auth.transport.requests import Request
+
+        request = Request()
         try:
             await asyncio.to_thread(self._credentials.refresh, request)
-        except google.auth.exceptions.RefreshError as exc:
+        except google_errors.RefreshError as exc:
             raise UpstreamFailure(
                 FailureType.AUTH_FAILED,
                 "Google refused the service-account key (token exchange failed)",
                 provider_message=str(exc.args[0])[:200] if exc.args else "",
             ) from exc
-        except google.auth.exceptions.TransportError as exc:
+        except google_errors.TransportError as exc:
             raise UpstreamFailure(
                 FailureType.CONNECT_ERROR, "The Google token endpoint could not be reached"
             ) from exc

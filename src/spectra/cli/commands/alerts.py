@@ -10,6 +10,7 @@ from urllib.parse import quote
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt
 from spectra.cli.output import fail, show_list, show_object
 
 alerts_app = typer.Typer(help="Alerts: channels, rules, tests, history.", no_args_is_help=True)
@@ -18,7 +19,6 @@ rules_app = typer.Typer(help="Who receives which event.", no_args_is_help=True)
 alerts_app.add_typer(channels_app, name="channels")
 alerts_app.add_typer(rules_app, name="rules")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 _CHANNEL = ["id", "name", "kind", "target_hint", "is_enabled", "created_at"]
 _RULE = [
     "id",
@@ -170,8 +170,8 @@ def history(
     status: Annotated[
         str | None, typer.Option(help="pending, delivered or failed (deliveries).")
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit")] = None,
-    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Every delivery with its outcome, newest first (or, with --alerts, the alerts raised)."""

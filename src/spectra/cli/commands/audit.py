@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import CursorOpt, JsonOpt
 from spectra.cli.output import console, err_console, fail, print_json, show_list
 
 if TYPE_CHECKING:
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ActorOpt = Annotated[
     str | None, typer.Option("--actor", help="Actor label (email, local:NAME, system) or user id.")
 ]
@@ -94,9 +94,7 @@ def list_(
     since: FromOpt = None,
     until: ToOpt = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most N events.")] = None,
-    cursor: Annotated[
-        str | None, typer.Option("--cursor", help="Continue from a previous page.")
-    ] = None,
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List audit events, newest first."""

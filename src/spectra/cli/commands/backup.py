@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from spectra.cli import context
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import console, fail_error, print_json
 from spectra.errors import SpectraError
 
 if TYPE_CHECKING:
     from spectra.audit.actor import Actor
+    from spectra.db.backup import BackupSummary
     from spectra.db.session import Session
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 secret_app = typer.Typer(help="The server secret and its subkeys.", no_args_is_help=True)
 
@@ -42,13 +43,7 @@ def backup(
     except SpectraError as exc:
         fail_error(exc)
     if as_json:
-        print_json(
-            {
-                "path": str(summary.path),
-                "database": summary.has_database,
-                "created_at": summary.created_at,
-            }
-        )
+        print_json(_summary(summary))
         return
     console.print(f"Backup written to {summary.path} (keep it private: it holds the secret key).")
     if not summary.has_database:
@@ -72,13 +67,7 @@ def restore(
     except SpectraError as exc:
         fail_error(exc)
     if as_json:
-        print_json(
-            {
-                "path": str(summary.path),
-                "database": summary.has_database,
-                "created_at": summary.created_at,
-            }
-        )
+        print_json(_summary(summary))
         return
     console.print(
         f"Restored the backup of {summary.created_at}; run `spectra migrate` if this "
@@ -106,3 +95,12 @@ def rotate_credentials(as_json: JsonOpt = False) -> None:
         f"{counts['alert_channels']} alert channels and {counts['settings']} sealed settings "
         "under the new subkey."
     )
+
+
+def _summary(summary: BackupSummary) -> dict[str, Any]:
+    """A backup's `--json` answer (`create_backup` and `restore_backup` both describe one)."""
+    return {
+        "path": str(summary.path),
+        "database": summary.has_database,
+        "created_at": summary.created_at,
+    }

@@ -11,6 +11,7 @@ import typer
 from spectra.cli import transport
 from spectra.cli.commands.groups import group_path
 from spectra.cli.commands.keys import parse_id
+from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt
 from spectra.cli.output import fail, show_list, show_object
 
 budgets_app = typer.Typer(help="Key budgets, limits and extensions.", no_args_is_help=True)
@@ -18,9 +19,6 @@ extensions_app = typer.Typer(
     help="Requests to spend past an approval budget.", no_args_is_help=True
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-LimitOpt = Annotated[int | None, typer.Option("--limit", help="At most N rows.")]
-CursorOpt = Annotated[str | None, typer.Option("--cursor", help="Continue from here.")]
 LIST_COLUMNS = ("key_id", "day", "week", "month", "mode", "rpm", "tpm", "concurrency", "models")
 EXT_COLUMNS = ("id", "key_id", "project_id", "amount", "status", "requested_by", "expires_at")
 

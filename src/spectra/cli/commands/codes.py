@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt
 from spectra.cli.output import console, fail, fail_error, print_json, show_list, show_object
 from spectra.errors import SpectraError
 from spectra.kit import spreadsheet
@@ -19,8 +20,6 @@ app = typer.Typer(
     help="Redemption codes: batches of prepaid value members redeem into their wallets.",
     no_args_is_help=True,
 )
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def register(root: typer.Typer) -> None:
@@ -94,8 +93,8 @@ def create(
 
 @app.command("list")
 def list_(
-    limit: Annotated[int | None, typer.Option("--limit")] = None,
-    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List code batches with redeemed, unused, revoked and expired counts."""

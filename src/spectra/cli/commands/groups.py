@@ -9,11 +9,11 @@ from urllib.parse import quote
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import CursorOpt, JsonOpt
 from spectra.cli.output import fail, show_list, show_object
 from spectra.errors import InvalidAmountError
 from spectra.kit.money import parse_amount
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 LIST_COLUMNS = ("name", "member_count", "monthly_cap", "member_monthly_cap", "description")
 SHOW_FIELDS = (
     "id",
@@ -84,9 +84,7 @@ def create(
 def list_(
     search: Annotated[str | None, typer.Option("--search", help="Text in the name.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most N groups.")] = None,
-    cursor: Annotated[
-        str | None, typer.Option("--cursor", help="Continue from a previous page.")
-    ] = None,
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List groups with their member counts and budgets."""

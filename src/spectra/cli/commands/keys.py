@@ -9,11 +9,11 @@ from typing import Annotated, Any
 import typer
 
 from spectra.cli import transport
-from spectra.cli.output import console, fail, show_list, show_object
+from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt
+from spectra.cli.output import fail, show_list, show_object, show_secret
 
 keys_app = typer.Typer(help="Members' API keys for the gateway.", no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 LIST_COLUMNS = (
     "id",
     "user_email",
@@ -68,12 +68,8 @@ def parse_date(raw: str | None) -> datetime | None:
 
 
 def _show_created(data: dict[str, Any], *, as_json: bool, what: str) -> None:
-    if as_json:
-        show_object(data, as_json=True)
-        return
-    show_object(data, as_json=False, fields=[f for f in SHOW_FIELDS if f in data])
-    console.print(f"\n{what} (shown once, store it now):", style="bold")
-    console.print(data["secret"], markup=False, highlight=False, soft_wrap=True)
+    heading = f"{what} (shown once, store it now):"
+    show_secret(data, as_json=as_json, fields=SHOW_FIELDS, heading=heading)
 
 
 @keys_app.command("create")
@@ -130,8 +126,8 @@ def list_(
     status: Annotated[
         str | None, typer.Option("--status", help="active, revoked or expired.")
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit")] = None,
-    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List keys, newest first."""

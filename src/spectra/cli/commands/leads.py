@@ -11,11 +11,11 @@ import typer
 from spectra.cli import transport
 from spectra.cli.commands.groups import group_path, groups_app
 from spectra.cli.commands.users import user_path, users_app
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import fail, show_list, show_object
 from spectra.errors import InvalidAmountError
 from spectra.kit.money import parse_amount
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 GroupArg = Annotated[str, typer.Argument(help="The group's name.")]
 EmailArg = Annotated[str, typer.Argument(help="The user's email.")]
 LEAD_COLUMNS = ("email", "group", "approval_limit", "created_by", "created_at")

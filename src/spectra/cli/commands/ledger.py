@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import CursorOpt, GroupOpt, JsonOpt, LimitOpt, UserOpt
 from spectra.cli.output import (
     console,
     err_console,
@@ -26,12 +27,6 @@ app = typer.Typer(
     help="The ledger: balances, recharges, approvals, adjustments, transfers, refunds.",
     no_args_is_help=True,
 )
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-UserOpt = Annotated[str | None, typer.Option("--user", help="The user's email.")]
-GroupOpt = Annotated[str | None, typer.Option("--group", help="The group's name.")]
-LimitOpt = Annotated[int | None, typer.Option("--limit", help="At most this many rows.")]
-CursorOpt = Annotated[str | None, typer.Option("--cursor", help="Continue from a previous page.")]
 
 
 def register(root: typer.Typer) -> None:

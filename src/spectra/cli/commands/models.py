@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import JsonOpt, LimitOpt
 from spectra.cli.output import show_list, show_object
 
 app = typer.Typer(help="Models: fallback chains.", no_args_is_help=True)
@@ -17,7 +18,6 @@ fallbacks = typer.Typer(
 )
 app.add_typer(fallbacks, name="fallbacks")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 GroupOpt = Annotated[
     str | None, typer.Option("--group", help="Only for this group's members (name or id).")
 ]
@@ -44,7 +44,7 @@ def set_(
 
 @fallbacks.command("list")
 def list_(
-    limit: Annotated[int | None, typer.Option("--limit", help="At most N rows.")] = None,
+    limit: LimitOpt = None,
     cursor: Annotated[str | None, typer.Option("--cursor", help="Unused: one page.")] = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -14,17 +14,14 @@ import typer
 
 from spectra.cli import transport
 from spectra.cli.commands.packages import (
-    CursorOpt,
-    JsonOpt,
-    LimitOpt,
     confirm_preview,
     groups_app,
     packages_app,
     parse_when,
     progress_bar,
     show_preview,
-    split_words,
 )
+from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt, ReasonOpt, split_list
 from spectra.cli.output import fail, print_json, show_list, show_object
 
 
@@ -51,7 +48,7 @@ def assign(
     no_renew: Annotated[
         bool, typer.Option("--no-renew", help="One period only (unless --ends).")
     ] = False,
-    reason: Annotated[str, typer.Option(help="Why (shown in the audit log).")] = "",
+    reason: ReasonOpt = "",
     preview: Annotated[bool, typer.Option("--preview", help="Only show who would change.")] = False,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Apply a bulk change without asking.")
@@ -70,7 +67,7 @@ def assign(
     if user is not None and not preview:
         _assign_one(name, user, window, as_json)
         return
-    emails = [user] if user is not None else split_words(users)
+    emails = [user] if user is not None else split_list(users)
     target = {"group": group} if group is not None else {"emails": emails}
     body = {
         **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in window.items()},
@@ -170,7 +167,7 @@ def cancel(
     now: Annotated[
         bool, typer.Option("--now", help="Cancel at once: unused allowance expires now.")
     ] = False,
-    reason: Annotated[str, typer.Option(help="Why (shown in the audit log).")] = "",
+    reason: ReasonOpt = "",
     as_json: JsonOpt = False,
 ) -> None:
     """Cancel an assignment at the end of its current period (default) or --now."""
@@ -194,7 +191,7 @@ def migrate(
         int | None, typer.Option(help="Target version (default: current).")
     ] = None,
     from_version: Annotated[int | None, typer.Option(help="Only holders of this version.")] = None,
-    reason: Annotated[str, typer.Option(help="Why (shown in the audit log).")] = "",
+    reason: ReasonOpt = "",
     preview: Annotated[bool, typer.Option("--preview", help="Only show who would change.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     as_json: JsonOpt = False,
@@ -212,7 +209,7 @@ def import_(
             help="CSV with email,package[,starts_at,ends_at,reason].", exists=True, dir_okay=False
         ),
     ],
-    reason: Annotated[str, typer.Option(help="Why (shown in the audit log).")] = "",
+    reason: ReasonOpt = "",
     preview: Annotated[
         bool, typer.Option("--preview", help="Validate and show, change nothing.")
     ] = False,

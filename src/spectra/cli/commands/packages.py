@@ -11,14 +11,11 @@ from typing import Annotated, Any
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt, split_list
 from spectra.cli.output import console, fail, print_json, show_list, show_object
 from spectra.packages.periods import Period
 
 packages_app = typer.Typer(help="Package catalog, assignments and periods.", no_args_is_help=True)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-LimitOpt = Annotated[int | None, typer.Option("--limit", help="At most N items.")]
-CursorOpt = Annotated[str | None, typer.Option("--cursor", help="Continue from this cursor.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -38,10 +35,6 @@ def groups_app(app: typer.Typer) -> typer.Typer:
 def dump(model: Any) -> dict[str, Any]:
     data: dict[str, Any] = model.model_dump(mode="json")
     return data
-
-
-def split_words(text: str | None) -> list[str]:
-    return [p.strip() for p in (text or "").split(",") if p.strip()]
 
 
 def parse_when(text: str | None, name: str) -> datetime | None:
@@ -172,7 +165,7 @@ def create(
         "period": period.value,
         "valid_days": valid_days,
         "rollover_periods": rollover,
-        "model_patterns": split_words(models) if models else ["*"],
+        "model_patterns": split_list(models) if models else ["*"],
         "rpm": rpm,
         "tpm": tpm,
         "max_concurrent": max_concurrent,
@@ -214,7 +207,7 @@ def edit(
         "allowance": allowance,
         "period": period.value if period else None,
         "valid_days": valid_days,
-        "model_patterns": split_words(models) if models is not None else None,
+        "model_patterns": split_list(models) if models is not None else None,
         "description": description,
         "rollover_periods": rollover,
         "rpm": rpm,

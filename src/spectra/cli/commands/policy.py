@@ -9,11 +9,10 @@ from typing import Annotated, Any
 import typer
 
 from spectra.cli import transport
-from spectra.cli.output import console, fail, print_json, show_list, show_object
+from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt
+from spectra.cli.output import console, fail, print_json, show_done, show_list, show_object
 
 policy_app = typer.Typer(help="Access decisions and group policy.", no_args_is_help=True)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -99,14 +98,12 @@ def set_funding(
         f"/api/policy/groups/{group}",
         json={"wallet_fallback": wallet, "group_wallet_fallback": group_wallet},
     )
-    if as_json:
-        print_json(data)
-    else:
-        console.print(
-            f"{group}: wallet fallback {'on' if data['wallet_fallback'] else 'off'}, "
-            f"group wallet fallback {'on' if data['group_wallet_fallback'] else 'off'}",
-            markup=False,
-        )
+    show_done(
+        data,
+        as_json=as_json,
+        message=f"{group}: wallet fallback {'on' if data['wallet_fallback'] else 'off'}, "
+        f"group wallet fallback {'on' if data['group_wallet_fallback'] else 'off'}",
+    )
 
 
 @policy_app.command("show")
@@ -279,10 +276,7 @@ def publish(
         f"/api/policy/drafts/{did}/publish",
         json={"confirm_without_dry_run": yes_without_dry_run},
     )
-    if as_json:
-        print_json(data)
-    else:
-        console.print(f"published {data['target']}", markup=False)
+    show_done(data, as_json=as_json, message=f"published {data['target']}")
 
 
 @policy_app.command("drafts")
@@ -290,8 +284,8 @@ def drafts(
     status: Annotated[
         str | None, typer.Option("--status", help="draft, published, discarded")
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit")] = None,
-    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List policy drafts, newest first."""

@@ -1,23 +1,20 @@
-"""`spectra pool ...`: add, edit, list, show, test, disable, enable, reset, rotate-credential,
-history, status, alerts. Credentials are read from an environment variable or stdin, never a flag."""
+"""`spectra pool ...`: add, edit, list, show (the account's state and health: `pool_health`).
+Credentials are read from an environment variable or stdin, never a flag."""
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import typer
 
 from spectra.cli import transport
-from spectra.cli.output import fail, print_json, show_list, show_object
+from spectra.cli.credentials import account_credential
+from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt, split_list
+from spectra.cli.output import fail, show_list, show_object
 
 pool_app = typer.Typer(help="The account pool: upstream provider accounts.", no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 _COLUMNS = [
     "name",
     "provider",
@@ -61,12 +58,15 @@ _SHOW = [
 ]
 
 
+RegionOpt = Annotated[str | None, typer.Option(help="bedrock, vertex: the region.")]
+ProjectOpt = Annotated[str | None, typer.Option(help="vertex: the Google Cloud project.")]
+ApiVersionOpt = Annotated[
+    str | None, typer.Option("--api-version", help="azure_openai: the api-version.")
+]
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(pool_app, name="pool")
-
-
-def _split(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
 def _aliases(values: list[str] | None) -> dict[str, str]:
@@ -79,37 +79,7 @@ def _aliases(values: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _key_from_env(var: str) -> str:
-    value = os.environ.get(var)
-    if not value or not value.strip():
-        fail(
-            f"The environment variable {var} is not set or empty; export the API key in it first.",
-            2,
-        )
-    return value.strip()
-
-
-def _file_from_env(var: str) -> str:
-    path = _key_from_env(var)
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        fail(f"Cannot read the key file named by {var}: {exc.strerror}.", 2)
-
-
-def _entra_credential(
-    tenant: str | None, client: str | None, secret_env: str | None, authority: str | None
-) -> str:
-    """Entra ID client credentials as the API takes them (JSON; the secret from the env)."""
-    if not (tenant and client and secret_env):
-        fail("Give all of --azure-tenant-id, --azure-client-id and --azure-client-secret-env.", 2)
-    fields = {"tenant_id": tenant, "client_id": client, "client_secret": _key_from_env(secret_env)}
-    if authority:
-        fields["authority"] = authority
-    return json.dumps(fields)
-
-
-def _remote_id(name: str) -> str:
+def remote_id(name: str) -> str:
     found = transport.api("GET", f"/api/pool/accounts/by-name/{quote(name, safe='')}")
     return str(found["id"])
 
@@ -157,11 +127,9 @@ def add(
         str | None,
         typer.Option("--api-key-env", help="Environment variable holding the API key."),
     ] = None,
-    region: Annotated[str | None, typer.Option(help="bedrock, vertex: the region.")] = None,
-    project: Annotated[str | None, typer.Option(help="vertex: the Google Cloud project.")] = None,
-    api_version: Annotated[
-        str | None, typer.Option("--api-version", help="azure_openai: the api-version.")
-    ] = None,
+    region: RegionOpt = None,
+    project: ProjectOpt = None,
+    api_version: ApiVersionOpt = None,
     aws_access_key_id_env: Annotated[
         str | None, typer.Option("--aws-access-key-id-env", help="bedrock: env var of the key id.")
     ] = None,
@@ -213,27 +181,17 @@ def add(
 ) -> None:
     """Add an upstream account; its credential is read from environment variables (and a
     key file), never from a flag."""
-    if aws_access_key_id_env or aws_secret_access_key_env:
-        if not (aws_access_key_id_env and aws_secret_access_key_env):
-            fail("Give both --aws-access-key-id-env and --aws-secret-access-key-env.", 2)
-        parts = [_key_from_env(aws_access_key_id_env), _key_from_env(aws_secret_access_key_env)]
-        if aws_session_token_env:
-            parts.append(_key_from_env(aws_session_token_env))
-        credential = ":".join(parts)
-    elif service_account_file_env:
-        credential = _file_from_env(service_account_file_env)
-    elif azure_tenant_id or azure_client_id or azure_client_secret_env:
-        credential = _entra_credential(
-            azure_tenant_id, azure_client_id, azure_client_secret_env, azure_authority
-        )
-    elif api_key_env:
-        credential = _key_from_env(api_key_env)
-    else:
-        fail(
-            "Give the credential: --api-key-env, the --aws-*-env pair (bedrock), "
-            "--service-account-file-env (vertex) or the --azure-* Entra ID trio (azure_openai).",
-            2,
-        )
+    credential = account_credential(
+        api_key_env=api_key_env,
+        aws_access_key_id_env=aws_access_key_id_env,
+        aws_secret_access_key_env=aws_secret_access_key_env,
+        aws_session_token_env=aws_session_token_env,
+        service_account_file_env=service_account_file_env,
+        azure_tenant_id=azure_tenant_id,
+        azure_client_id=azure_client_id,
+        azure_client_secret_env=azure_client_secret_env,
+        azure_authority=azure_authority,
+    )
     payload: dict[str, Any] = {
         "name": name,
         "provider": provider,
@@ -242,7 +200,7 @@ def add(
         "region": region,
         "project": project,
         "api_version": api_version,
-        "models": _split(models),
+        "models": split_list(models),
         "aliases": _aliases(alias),
         "priority": priority,
         "weight": weight,
@@ -250,8 +208,8 @@ def add(
         "rpm_cap": rpm,
         "tpm_cap": tpm,
         "monthly_spend_cap": monthly_spend_cap,
-        "groups": _split(groups),
-        "tags": _split(tags),
+        "groups": split_list(groups),
+        "tags": split_list(tags),
         "notes": notes,
         "translate": translate,
     }
@@ -291,11 +249,9 @@ def edit(
             help="Whether it serves callers of other protocols (translated).",
         ),
     ] = None,
-    region: Annotated[str | None, typer.Option(help="bedrock, vertex: the region.")] = None,
-    project: Annotated[str | None, typer.Option(help="vertex: the Google Cloud project.")] = None,
-    api_version: Annotated[
-        str | None, typer.Option("--api-version", help="azure_openai: the api-version.")
-    ] = None,
+    region: RegionOpt = None,
+    project: ProjectOpt = None,
+    api_version: ApiVersionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change an account's settings (only the options given)."""
@@ -318,22 +274,22 @@ def edit(
         if value is not None:
             payload[key] = value
     if models is not None:
-        payload["models"] = _split(models)
+        payload["models"] = split_list(models)
     if alias:
         payload["aliases"] = _aliases(alias)
     if groups is not None:
-        payload["groups"] = _split(groups)
+        payload["groups"] = split_list(groups)
     if tags is not None:
-        payload["tags"] = _split(tags)
-    result = transport.api("PATCH", f"/api/pool/accounts/{_remote_id(name)}", json=payload)
+        payload["tags"] = split_list(tags)
+    result = transport.api("PATCH", f"/api/pool/accounts/{remote_id(name)}", json=payload)
     show_object(result, as_json=as_json, title=f"Updated {result['name']}", fields=_SHOW)
 
 
 @pool_app.command("list")
 def list_(
     state: Annotated[str | None, typer.Option(help="Only accounts in this state.")] = None,
-    limit: Annotated[int | None, typer.Option()] = None,
-    cursor: Annotated[str | None, typer.Option()] = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List the pool's accounts with their state and why."""
@@ -348,134 +304,3 @@ def show(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> No
     """Show one account: settings, state, last probe and figures (never the credential)."""
     result = transport.api("GET", f"/api/pool/accounts/by-name/{quote(name, safe='')}")
     show_object(result, as_json=as_json, title=result["name"], fields=_SHOW)
-
-
-@pool_app.command("test")
-def probe_account(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
-    """Send one cheap real request through the account; prints latency and outcome."""
-    result = transport.api("POST", f"/api/pool/accounts/{_remote_id(name)}/test")
-    if as_json:
-        print_json(result)
-        return
-    probe = result["probe"]
-    account = result["account"]
-    verdict = "ok" if probe["ok"] else f"failed: {probe['outcome']}"
-    show_object(
-        {
-            "account": account["name"],
-            "result": verdict,
-            "latency_ms": probe["latency_ms"],
-            "message": probe["message"] or None,
-            "state": account["state"],
-        },
-        as_json=False,
-    )
-    if not probe["ok"]:
-        raise typer.Exit(10)
-
-
-def _state_command(name: str, action: str, as_json: bool, reason: str = "") -> None:
-    body = {"reason": reason} if action == "disable" else None
-    result = transport.api("POST", f"/api/pool/accounts/{_remote_id(name)}/{action}", json=body)
-    show_object(
-        result,
-        as_json=as_json,
-        title=result["name"],
-        fields=["name", "state", "state_reason", "state_changed_at"],
-    )
-
-
-@pool_app.command("disable")
-def disable(
-    name: Annotated[str, typer.Argument()],
-    reason: Annotated[str, typer.Option(help="Why (shown in the history).")] = "",
-    as_json: JsonOpt = False,
-) -> None:
-    """Stop sending traffic to the account until it is enabled."""
-    _state_command(name, "disable", as_json, reason)
-
-
-@pool_app.command("enable")
-def enable(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
-    """Return a disabled account to service."""
-    _state_command(name, "enable", as_json)
-
-
-@pool_app.command("reset")
-def reset(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
-    """Clear cooling, failures and needs-attention: the account is active again."""
-    _state_command(name, "reset", as_json)
-
-
-@pool_app.command("rotate-credential")
-def rotate_credential(
-    name: Annotated[str, typer.Argument()],
-    api_key_env: Annotated[
-        str | None, typer.Option("--api-key-env", help="Environment variable with the new key.")
-    ] = None,
-    stdin: Annotated[bool, typer.Option("--stdin", help="Read the new key from stdin.")] = False,
-    probe: Annotated[
-        bool, typer.Option("--probe/--no-probe", help="Test the new key at once.")
-    ] = True,
-    as_json: JsonOpt = False,
-) -> None:
-    """Replace the account's API key (from --api-key-env or stdin, never a flag) and test it."""
-    if (api_key_env is None) == (not stdin):
-        fail("Give exactly one of --api-key-env VAR or --stdin.", 2)
-    key = _key_from_env(api_key_env) if api_key_env else sys.stdin.readline().strip()
-    if not key:
-        fail("No API key was given on stdin.", 2)
-    result = transport.api(
-        "POST",
-        f"/api/pool/accounts/{_remote_id(name)}/credential",
-        json={"api_key": key, "probe": probe},
-    )
-    if as_json:
-        print_json(result)
-        return
-    probe_result = result["probe"]
-    show_object(
-        {
-            "account": result["account"]["name"],
-            "credential_last4": result["account"]["credential_last4"],
-            "probe": None if probe_result is None else probe_result["outcome"],
-            "state": result["account"]["state"],
-        },
-        as_json=False,
-    )
-
-
-@pool_app.command("history")
-def history(
-    name: Annotated[str, typer.Argument()],
-    limit: Annotated[int | None, typer.Option()] = None,
-    cursor: Annotated[str | None, typer.Option()] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """The account's state changes, newest first, with reasons."""
-    page = transport.api(
-        "GET",
-        f"/api/pool/accounts/{_remote_id(name)}/history",
-        params={"limit": limit, "cursor": cursor},
-    )
-    show_list(
-        page,
-        as_json=as_json,
-        columns=["occurred_at", "from_state", "to_state", "reason", "actor_label"],
-        title=f"History of {name}",
-    )
-
-
-@pool_app.command("status")
-def status(as_json: JsonOpt = False) -> None:
-    """Per model: how many accounts serve it, how many are usable, whether the pool is degraded."""
-    result = transport.api("GET", "/api/pool/status")
-    if as_json:
-        print_json(result)
-        return
-    show_list(
-        {"items": result["models"]},
-        as_json=False,
-        columns=["model", "accounts", "available", "degraded"],
-        title="Pool status: degraded" if result["degraded"] else "Pool status: healthy",
-    )

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import JsonOpt, LimitOpt
 from spectra.cli.output import fail, show_list, show_object
 
 app = typer.Typer(
     help="Model prices per million tokens in the workspace currency.", no_args_is_help=True
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 COLUMNS = [
     "model",
     "account",
@@ -115,7 +115,7 @@ def list_(
         bool, typer.Option("--defaults", help="Include genai-prices defaults.")
     ] = False,
     history: Annotated[bool, typer.Option("--history", help="Include earlier versions.")] = False,
-    limit: Annotated[int | None, typer.Option("--limit", help="At most N rows.")] = None,
+    limit: LimitOpt = None,
     cursor: Annotated[str | None, typer.Option("--cursor", help="Unused: one page.")] = None,
     as_json: JsonOpt = False,
 ) -> None:

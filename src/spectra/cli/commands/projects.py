@@ -9,11 +9,11 @@ import typer
 
 from spectra.cli import transport
 from spectra.cli.commands.keys import parse_id
+from spectra.cli.options import JsonOpt, LimitOpt
 from spectra.cli.output import fail, show_list, show_object
 
 projects_app = typer.Typer(help="Projects: members, keys, budget, report.", no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 NameArg = Annotated[str, typer.Argument(help="The project's name.")]
 COLUMNS = ("name", "monthly_budget", "mode", "header_allowed", "members", "keys")
 FIELDS = ("id", "name", "monthly_budget", "mode", "header_allowed", "members", "keys")
@@ -51,7 +51,7 @@ def create(
 
 @projects_app.command("list")
 def list_projects(
-    limit: Annotated[int | None, typer.Option("--limit", help="At most N rows.")] = None,
+    limit: LimitOpt = None,
     cursor: Annotated[str | None, typer.Option("--cursor", help="Continue from here.")] = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -12,13 +12,13 @@ import typer
 
 from spectra.cli import transport
 from spectra.cli.commands.policy import show_dry_run
-from spectra.cli.output import console, fail, print_json, show_list, show_object
+from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt
+from spectra.cli.output import console, fail, print_json, show_done, show_list, show_object
 
 rollouts_app = typer.Typer(
     help="Staged rollouts: pilot -> wave 1 -> everyone.", no_args_is_help=True
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 COHORT_HELP = (
     "NAME:key=value;... with groups=A,B users=a@x,b@x models=P,Q package=NAME "
     "monthly-cap=AMOUNT member-cap=AMOUNT everyone percent=N exclude-users=a@x "
@@ -143,8 +143,8 @@ def show(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> No
 
 @rollouts_app.command("list")
 def list_(
-    limit: Annotated[int | None, typer.Option("--limit")] = None,
-    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List rollouts, newest first."""
@@ -185,10 +185,7 @@ def promote(
         f"/api/rollouts/{name}/promote",
         json={"cohort": cohort, "confirm_without_dry_run": yes_without_dry_run},
     )
-    if as_json:
-        print_json(data)
-    else:
-        console.print(f"promoted cohort '{data['name']}' of {name}", markup=False)
+    show_done(data, as_json=as_json, message=f"promoted cohort '{data['name']}' of {name}")
 
 
 @rollouts_app.command("rollback")
@@ -201,10 +198,7 @@ def rollback(
 ) -> None:
     """Reverse the last promoted cohort: its policy changes and package assignments."""
     data = transport.api("POST", f"/api/rollouts/{name}/rollback", json={"cohort": cohort})
-    if as_json:
-        print_json(data)
-    else:
-        console.print(f"rolled back cohort '{data['name']}' of {name}", markup=False)
+    show_done(data, as_json=as_json, message=f"rolled back cohort '{data['name']}' of {name}")
 
 
 @rollouts_app.command("metrics")
@@ -282,20 +276,16 @@ def autopilot(
         except (OSError, ValueError) as exc:
             fail(f"Could not read {settings}: {exc}.", 2)
     data = transport.api("PUT", f"/api/rollouts/{name}/autopilot", json=body)
-    if as_json:
-        print_json(data)
-    else:
-        console.print(f"autopilot {state} for {name} (status {data['status']})", markup=False)
+    show_done(
+        data, as_json=as_json, message=f"autopilot {state} for {name} (status {data['status']})"
+    )
 
 
 @rollouts_app.command("approve")
 def approve(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
     """Approve the next wave for the autopilot (needed above its approval size)."""
     data = transport.api("POST", f"/api/rollouts/{name}/approve")
-    if as_json:
-        print_json(data)
-    else:
-        console.print(f"approved cohort '{data['cohort']}' of {name}", markup=False)
+    show_done(data, as_json=as_json, message=f"approved cohort '{data['cohort']}' of {name}")
 
 
 @rollouts_app.command("timeline")

@@ -7,9 +7,10 @@ from typing import Annotated
 import typer
 
 from spectra.cli import transport
-from spectra.cli.commands.keys import JsonOpt, parse_date
+from spectra.cli.commands.keys import parse_date
 from spectra.cli.commands.tokens import COLUMNS
-from spectra.cli.output import console, fail, show_object
+from spectra.cli.options import JsonOpt
+from spectra.cli.output import fail, show_secret
 
 scim_app = typer.Typer(help="Directory provisioning (SCIM 2.0 at /scim/v2).", no_args_is_help=True)
 token_app = typer.Typer(help="SCIM tokens for an identity provider.", no_args_is_help=True)
@@ -42,13 +43,8 @@ def create(
         "expires_at": expires_at.isoformat() if expires_at else None,
     }
     data = transport.api("POST", "/api/tokens/scim", json=body)
-    if as_json:
-        show_object(data, as_json=True)
-        return
-    show_object(data, as_json=False, fields=[c for c in (*COLUMNS, "scope") if c in data])
-    console.print(
-        "\nSCIM token (shown once; paste it into the identity provider with the URL "
-        "<server>/scim/v2):",
-        style="bold",
+    heading = (
+        "SCIM token (shown once; paste it into the identity provider with the URL "
+        "<server>/scim/v2):"
     )
-    console.print(data["secret"], markup=False, highlight=False, soft_wrap=True)
+    show_secret(data, as_json=as_json, fields=(*COLUMNS, "scope"), heading=heading)

@@ -7,14 +7,13 @@ from typing import Annotated, Any
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import JsonOpt
 from spectra.cli.output import show_list, show_object
 
 app = typer.Typer(
     help="Workspace settings: currency, time zone, thresholds, limits, webhooks.",
     no_args_is_help=True,
 )
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def register(root: typer.Typer) -> None:

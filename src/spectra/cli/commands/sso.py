@@ -11,11 +11,11 @@ from urllib.parse import quote
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import JsonOpt, split_list
 from spectra.cli.output import fail, show_list, show_object
 
 sso_app = typer.Typer(help="Single sign-on: OpenID Connect providers.", no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 _COLUMNS = ["name", "issuer", "client_id", "require_sso", "is_enabled"]
 _SHOW = [
     "id",
@@ -52,10 +52,6 @@ def register(app: typer.Typer) -> None:
 
 def _path(name: str) -> str:
     return f"/api/sso/providers/{quote(name.strip(), safe='')}"
-
-
-def _split(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
 def _mapping(item: str) -> dict[str, str | None]:
@@ -114,8 +110,8 @@ def add(
         "issuer": issuer,
         "client_id": client_id,
         "client_secret": secret,
-        "scopes": _split(scopes),
-        "allowed_domains": _split(allowed_domains),
+        "scopes": split_list(scopes),
+        "allowed_domains": split_list(allowed_domains),
         "groups_claim": groups_claim,
         "group_mappings": [_mapping(m) for m in mapping or []],
         "require_sso": require_sso,
@@ -177,9 +173,9 @@ def update(
     if client_secret_env is not None:
         payload["client_secret"] = _secret_from(client_secret_env)
     if scopes is not None:
-        payload["scopes"] = _split(scopes)
+        payload["scopes"] = split_list(scopes)
     if allowed_domains is not None:
-        payload["allowed_domains"] = _split(allowed_domains)
+        payload["allowed_domains"] = split_list(allowed_domains)
     for key, text in (("groups_claim", groups_claim), ("break_glass_owner", break_glass_owner)):
         if text is not None:
             payload[key] = text.strip() or None

@@ -7,8 +7,9 @@ from typing import Annotated
 import typer
 
 from spectra.cli import transport
-from spectra.cli.commands.keys import JsonOpt, parse_date, parse_id
-from spectra.cli.output import console, fail, show_list, show_object
+from spectra.cli.commands.keys import parse_date, parse_id
+from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt
+from spectra.cli.output import fail, show_list, show_object, show_secret
 
 tokens_app = typer.Typer(
     help="API tokens for the REST API and `spectra --server`.", no_args_is_help=True
@@ -69,12 +70,8 @@ def create(
         "expires_at": expires_at.isoformat() if expires_at else None,
     }
     data = transport.api("POST", "/api/tokens", json=body)
-    if as_json:
-        show_object(data, as_json=True)
-        return
-    show_object(data, as_json=False, fields=[c for c in COLUMNS if c in data])
-    console.print("\nAPI token (shown once; use it as SPECTRA_TOKEN with --server):", style="bold")
-    console.print(data["secret"], markup=False, highlight=False, soft_wrap=True)
+    heading = "API token (shown once; use it as SPECTRA_TOKEN with --server):"
+    show_secret(data, as_json=as_json, fields=COLUMNS, heading=heading)
 
 
 @tokens_app.command("list")
@@ -82,8 +79,8 @@ def list_(
     user: Annotated[
         str | None, typer.Option("--user", help="Only this user's tokens (email).")
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit")] = None,
-    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List API tokens (your own; admins see everyone's)."""

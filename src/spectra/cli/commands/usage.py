@@ -10,11 +10,11 @@ import typer
 
 from spectra.cli import transport
 from spectra.cli.commands.prices import parse_time
+from spectra.cli.options import GroupOpt, JsonOpt, ModelOpt, SinceOpt, StatusOpt, UntilOpt, UserOpt
 from spectra.cli.output import console, fail, print_json, show_list
 
 app = typer.Typer(help="Usage records, reports and exports.", no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 LIST_COLUMNS = [
     "created_at",
     "user_email",
@@ -37,24 +37,18 @@ def register(root: typer.Typer) -> None:
 
 @app.command("list")
 def list_(
-    user: Annotated[str | None, typer.Option("--user", help="The user's email.")] = None,
-    group: Annotated[str | None, typer.Option("--group", help="The group's name.")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Model as requested.")] = None,
+    user: UserOpt = None,
+    group: GroupOpt = None,
+    model: ModelOpt = None,
     client: Annotated[
         str | None, typer.Option("--client", help="claude_code, codex_cli, ...")
     ] = None,
-    status: Annotated[
-        str | None, typer.Option("--status", help="ok, refused, error, partial.")
-    ] = None,
+    status: StatusOpt = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Refusal reason code.")] = None,
     key: Annotated[str | None, typer.Option("--key", help="Key id.")] = None,
     account: Annotated[str | None, typer.Option("--account", help="Pool account id.")] = None,
-    since: Annotated[
-        str | None, typer.Option("--from", help="From this date or time (UTC).")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option("--to", help="Before this date or time (UTC).")
-    ] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most N records.")] = None,
     cursor: Annotated[
         str | None, typer.Option("--cursor", help="Continue after this cursor.")
@@ -103,7 +97,7 @@ REPORT_COLUMNS = [
 ]
 
 
-GroupOpt = Annotated[
+SpendGroupOpt = Annotated[
     str | None, typer.Option("--group", help="Only this group's spend (a lead: one they lead).")
 ]
 
@@ -123,7 +117,7 @@ def report(
     since: Annotated[str | None, typer.Option("--from", help="From this date (UTC).")] = None,
     until: Annotated[str | None, typer.Option("--to", help="Before this date (UTC).")] = None,
     top: Annotated[int | None, typer.Option("--top", help="Only the N largest rows.")] = None,
-    group: GroupOpt = None,
+    group: SpendGroupOpt = None,
     fmt: Annotated[
         str | None, typer.Option("--format", help="csv or jsonl: a download (see --out).")
     ] = None,
@@ -163,7 +157,7 @@ def report(
 def adoption_(
     since: Annotated[str | None, typer.Option("--from", help="From this date (UTC).")] = None,
     until: Annotated[str | None, typer.Option("--to", help="Before this date (UTC).")] = None,
-    group: GroupOpt = None,
+    group: SpendGroupOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """How many members use Claude Code, Codex CLI and the others (a lead: in their groups)."""
@@ -192,18 +186,12 @@ def export(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write to this file (default stdout).")
     ] = None,
-    user: Annotated[str | None, typer.Option("--user", help="The user's email.")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Model as requested.")] = None,
+    user: UserOpt = None,
+    model: ModelOpt = None,
     client: Annotated[str | None, typer.Option("--client", help="Client family.")] = None,
-    status: Annotated[
-        str | None, typer.Option("--status", help="ok, refused, error, partial.")
-    ] = None,
-    since: Annotated[
-        str | None, typer.Option("--from", help="From this date or time (UTC).")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option("--to", help="Before this date or time (UTC).")
-    ] = None,
+    status: StatusOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
 ) -> None:
     """Export usage records, streamed page by page, with a progress bar when writing a file."""
     from spectra.cli.commands import usage_billing

@@ -17,12 +17,12 @@ import typer
 
 from spectra.cli import transport
 from spectra.cli.commands.usage import app
+from spectra.cli.options import GroupOpt, JsonOpt, UserOpt
 from spectra.cli.output import console, err_console, fail, fail_error, print_json, show_list
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 FromOpt = Annotated[
     str | None,
     typer.Option("--from", help="Start: a date (midnight in the workspace time zone) or a time."),
@@ -93,8 +93,8 @@ def _economics() -> Any:
 
 @app.command("statement")
 def statement(
-    user: Annotated[str | None, typer.Option("--user", help="The user's email.")] = None,
-    group: Annotated[str | None, typer.Option("--group", help="The group's name.")] = None,
+    user: UserOpt = None,
+    group: GroupOpt = None,
     since: FromOpt = None,
     until: ToOpt = None,
     fmt: FormatOpt = None,

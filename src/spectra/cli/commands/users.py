@@ -11,13 +11,13 @@ from urllib.parse import quote
 import typer
 
 from spectra.cli import transport
+from spectra.cli.options import CursorOpt, JsonOpt
 from spectra.cli.output import console, err_console, fail, show_list, show_object
 
 users_app = typer.Typer(
     help="Users: who exists, their role, group and status.", no_args_is_help=True
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 LIST_COLUMNS = ("email", "name", "role", "status", "group", "created_at")
 SHOW_FIELDS = (
     "id",
@@ -153,9 +153,7 @@ def list_(
         str | None, typer.Option("--search", help="Text in the email or name.")
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most N users.")] = None,
-    cursor: Annotated[
-        str | None, typer.Option("--cursor", help="Continue from a previous page.")
-    ] = None,
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List users, newest first."""

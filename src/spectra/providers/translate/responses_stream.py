@@ -13,15 +13,7 @@ from .common import (
     truncated,
     usage_from_openai,
 )
-from .ir import (
-    BlockStart,
-    BlockStop,
-    Delta,
-    End,
-    Failure,
-    Start,
-    StreamEvent,
-)
+from .ir import BlockStart, BlockStop, Delta, End, Failure, Start, StreamEvent
 from .responses_request import flat_name
 
 _TEXT_DELTAS = ("response.output_text.delta", "response.refusal.delta")

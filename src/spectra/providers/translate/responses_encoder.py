@@ -100,6 +100,8 @@ class ResponsesEncoder:
         self._created = ctx.created
         self._seq = 0
         self._resp: dict[str, Any] = {}
+        self._opened = ""
+        """`_resp` serialised, as `response.created` showed it."""
         self._items: dict[int, _Item] = {}
         self._done: list[str] = []
         """The closed items, serialised."""
@@ -127,7 +129,8 @@ class ResponsesEncoder:
     def feed(self, event: StreamEvent) -> str:
         if isinstance(event, Start):
             self._resp = envelope(event.id, event.model, event.created or self._created, [])
-            response = '"response":' + compact_json(self._resp)  # serialised once for both
+            self._opened = compact_json(self._resp)
+            response = '"response":' + self._opened  # serialised once for both
             created = self._event("response.created", response)
             return created + self._event("response.in_progress", response)
         if isinstance(event, BlockStart):
@@ -152,12 +155,15 @@ class ResponsesEncoder:
         if not self._resp:  # ended before it started
             bare = f'"status":{_str(status)},"incomplete_details":{compact_json(details)}'
             return self._event(kind, f'"response":{{{bare},"output":{output},"usage":{usage}}}')
-        resp = self._resp
-        whole = envelope(resp["id"], resp["model"], resp["created_at"], [], status)
-        whole["incomplete_details"] = details
-        # no JSON string holds an unescaped quote, so the first `"output":[]` is the envelope's
-        text = compact_json(whole).replace('"output":[]', f'"output":{output}', 1)
-        return self._event(kind, f'"response":{text[:-1]},"usage":{usage}}}')
+        # the opening envelope with its status, output and details changed: no JSON string
+        # holds an unescaped quote, so the first `"status":` and `"output":` are its own
+        text = self._opened.replace('"status":"in_progress"', f'"status":"{status}"', 1)
+        text = text.replace('"output":[]', f'"output":{output}', 1)
+        text = text.removesuffix('"incomplete_details":null}')
+        ending = "null" if details is None else compact_json(details)
+        return self._event(
+            kind, f'"response":{text}"incomplete_details":{ending},"usage":{usage}}}'
+        )
 
     def _start(self, event: BlockStart) -> str:
         position = len(self._done) + len(self._items)

@@ -133,8 +133,8 @@ def _check(
     raw = _wire(upstream, events)
     bounds = sorted({0, len(raw), *(c % (len(raw) + 1) for c in cuts)})
     translator = SSEStreamTranslator(ctx)
-    general = StreamTranslator.feed
-    with mock.patch.object(StreamTranslator, "feed", autospec=True, side_effect=general) as spy:
+    general = StreamTranslator.feed_sse
+    with mock.patch.object(StreamTranslator, "feed_sse", autospec=True, side_effect=general) as spy:
         out = b"".join(translator.feed(raw[a:b]) for a, b in itertools.pairwise(bounds))
         out += translator.finish()
     assert out == _general(ctx, events)

@@ -41,7 +41,9 @@ from .common import (
 from .context import TranslationContext
 from .gemini_common import error_from_gemini, gemini_error
 from .ir import Request, Response
-from .stream import SSEStreamTranslator, StreamTranslator, encode_sse
+from .sse_stream import SSEStreamTranslator
+from .sse_text import encode_sse
+from .stream import StreamTranslator
 
 _ANTHROPIC = WireProtocol.ANTHROPIC_MESSAGES
 _CHAT = WireProtocol.OPENAI_CHAT

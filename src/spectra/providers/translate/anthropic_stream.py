@@ -109,17 +109,20 @@ class AnthropicDecoder:
     def _message_delta(self, event: dict[str, Any]) -> list[StreamEvent]:
         raw = event.get("usage")
         if isinstance(raw, dict):
+            # counts given here replace those of `message_start` (the only other source of
+            # `self.usage`, which sets just these four)
             base = self.usage or Usage()
-            fields = {
-                "input_tokens": "input_tokens",
-                "output_tokens": "output_tokens",
-                "cache_read_input_tokens": "cache_read_tokens",
-                "cache_creation_input_tokens": "cache_write_tokens",
-            }
-            changes = {
-                ours: raw[key] for key, ours in fields.items() if isinstance(raw.get(key), int)
-            }
-            self.usage = dataclasses.replace(base, **changes)
+
+            def count(key: str, old: int) -> int:
+                value = raw.get(key)
+                return value if isinstance(value, int) else old
+
+            self.usage = Usage(
+                input_tokens=count("input_tokens", base.input_tokens),
+                output_tokens=count("output_tokens", base.output_tokens),
+                cache_read_tokens=count("cache_read_input_tokens", base.cache_read_tokens),
+                cache_write_tokens=count("cache_creation_input_tokens", base.cache_write_tokens),
+            )
         delta = event.get("delta") or {}
         self._ended = True
         stop_sequence = delta.get("stop_sequence")

@@ -210,26 +210,3 @@ class Templated(dict[str, Any]):
         self.key = key
         self.value = value
         self.build = build
-
-
-class Spliced(dict[str, Any]):
-    """A client stream event written from a template per `key` that outlives the stream: the
-    event built once by `build` around placeholders, split at them, then each event's `holes`
-    spliced in (strings encoded, integers written, `raw[i]` inserted as the JSON it already is,
-    anything else serialised). Unlike `Templated`, `key` names only the event's shape, so its
-    ids, numbers and texts are all holes. It is the event itself too (a dict)."""
-
-    __slots__ = ("build", "holes", "key", "raw")
-
-    def __init__(
-        self,
-        key: tuple[Any, ...],
-        build: Callable[..., dict[str, Any]],
-        holes: tuple[Any, ...],
-        raw: dict[int, str] | None = None,
-    ):
-        super().__init__(build(*holes))
-        self.key = key
-        self.build = build
-        self.holes = holes
-        self.raw = raw

@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
-from spectra.db.repository import paginate
+from spectra.db.repository import paginate_by_created
 from spectra.db.session import AnySession, Session
 from spectra.errors import InvalidError
 from spectra.kit.clock import utc_now
@@ -95,15 +95,7 @@ async def list_recharge_requests(
         stmt = stmt.where(RechargeRequest.user_id == actor.user_id)
     if status:
         stmt = stmt.where(RechargeRequest.status == status)
-    page: Page[RechargeRequest] = await paginate(
-        session,
-        stmt,
-        sort_time=RechargeRequest.created_at,
-        sort_id=RechargeRequest.id,
-        limit=limit,
-        cursor=cursor,
-    )
-    return page
+    return await paginate_by_created(session, stmt, RechargeRequest, limit=limit, cursor=cursor)
 
 
 async def get_recharge_request(

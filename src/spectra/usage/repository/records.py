@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Select, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from spectra.db.repository import paginate
+from spectra.db.repository import paginate_by_created
 from spectra.kit.pagination import Page
 from spectra.pool.models import PoolAccount
 from spectra.usage.models import PriceOverride, UsageRecord, UsageRollup
@@ -79,14 +79,7 @@ async def page_usage(
     limit: int | None,
     cursor: str | None,
 ) -> Page[UsageRecord]:
-    return await paginate(
-        session,
-        stmt,
-        sort_time=UsageRecord.created_at,
-        sort_id=UsageRecord.id,
-        limit=limit,
-        cursor=cursor,
-    )
+    return await paginate_by_created(session, stmt, UsageRecord, limit=limit, cursor=cursor)
 
 
 async def pool_accounts(session: AsyncSession) -> list[PoolAccount]:

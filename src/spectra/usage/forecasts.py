@@ -45,21 +45,12 @@ __all__ = ["FORECAST_COLUMNS", "Forecast", "Window", "forecast", "method_text"]
 async def _funds(
     session: AnySession, *, users: list[uuid.UUID], groups: list[uuid.UUID]
 ) -> list[uuid.UUID]:
-    ids: list[uuid.UUID] = []
-    for user_id in users:
-        wallet = await repository.find_owned_account(
-            session, kind=AccountKind.USER_WALLET, owner_id=user_id
-        )
-        if wallet is not None:
-            ids.append(wallet.id)
+    ids = await repository.owned_account_ids(session, kind=AccountKind.USER_WALLET, owner_ids=users)
     for allowances in (await repository.allowance_accounts(session, users)).values():
         ids.extend(a for a, _ in allowances)
-    for group_id in groups:
-        wallet = await repository.find_owned_account(
-            session, kind=AccountKind.GROUP_WALLET, owner_id=group_id
-        )
-        if wallet is not None:
-            ids.append(wallet.id)
+    ids += await repository.owned_account_ids(
+        session, kind=AccountKind.GROUP_WALLET, owner_ids=groups
+    )
     return ids
 
 

@@ -120,6 +120,14 @@ async def resolve_subject(
     return owner.user_id, owner.group_id
 
 
+async def _wallet(
+    session: AnySession, kind: AccountKind, owner_id: uuid.UUID, label: str
+) -> list[tuple[uuid.UUID, str, str]]:
+    """The owner's wallet as a statement account (none when it has no wallet yet)."""
+    ids = await repository.owned_account_ids(session, kind=kind, owner_ids=[owner_id])
+    return [(a, kind.value, label) for a in ids]
+
+
 async def _accounts(
     session: AnySession, *, user_id: uuid.UUID | None, group_id: uuid.UUID | None
 ) -> tuple[str, uuid.UUID, str, list[tuple[uuid.UUID, str, str]]]:
@@ -128,11 +136,7 @@ async def _accounts(
         user = (await users_service.users_by_id(session, [user_id])).get(user_id)
         if user is None:
             raise UsageUserNotFoundError("That user does not exist.", user_id=str(user_id))
-        wallet = await repository.find_owned_account(
-            session, kind=AccountKind.USER_WALLET, owner_id=user_id
-        )
-        if wallet is not None:
-            out.append((wallet.id, AccountKind.USER_WALLET.value, "wallet"))
+        out += await _wallet(session, AccountKind.USER_WALLET, user_id, "wallet")
         for account_id, package in (await repository.allowance_accounts(session, [user_id])).get(
             user_id, []
         ):
@@ -142,11 +146,7 @@ async def _accounts(
     group = next((g for g in await repository.groups(session) if g.id == group_id), None)
     if group is None:
         raise UsageGroupNotFoundError("That group does not exist.", group_id=str(group_id))
-    wallet = await repository.find_owned_account(
-        session, kind=AccountKind.GROUP_WALLET, owner_id=group_id
-    )
-    if wallet is not None:
-        out.append((wallet.id, AccountKind.GROUP_WALLET.value, "group wallet"))
+    out += await _wallet(session, AccountKind.GROUP_WALLET, group_id, "group wallet")
     return "group", group_id, group.name, out
 
 

@@ -59,6 +59,14 @@ async def find_owned_account(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def owned_account_ids(
+    session: AsyncSession, *, kind: str, owner_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """The ids of the `kind` accounts (wallets) of `owner_ids` that exist, in their order."""
+    found = [await find_owned_account(session, kind=kind, owner_id=o) for o in owner_ids]
+    return [a.id for a in found if a is not None]
+
+
 async def allowance_accounts(
     session: AsyncSession, user_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[tuple[uuid.UUID, str]]]:
@@ -122,9 +130,7 @@ async def movements(
         )
         .join(LedgerTransaction, LedgerTransaction.id == LedgerPosting.transaction_id)
         .outerjoin(original, original.id == LedgerTransaction.reverses_id)
-        .where(
-            *_posted_on(account_ids, since, until),
-        )
+        .where(*_posted_on(account_ids, since, until))
         .group_by(LedgerTransaction.id, LedgerTransaction.kind, "model")
         .subquery()
     )
@@ -204,31 +210,18 @@ async def statement_entries(
     """One page of the transactions touching `account_ids` in [since, until), oldest first, with
     their net amount on those accounts (keyset on (created_at, id))."""
     original, model = _model_expr()
+    t = LedgerTransaction
+    columns = (t.id, t.created_at, t.kind, t.memo, t.actor_label, t.reverses_id)
     stmt = (
         select(
-            LedgerTransaction.id,
-            LedgerTransaction.created_at,
-            LedgerTransaction.kind,
-            LedgerTransaction.memo,
-            LedgerTransaction.actor_label,
-            LedgerTransaction.reverses_id,
+            *columns,
             model.label("model"),
             func.sum(LedgerPosting.amount_micros).label("net"),
         )
         .join(LedgerTransaction, LedgerTransaction.id == LedgerPosting.transaction_id)
         .outerjoin(original, original.id == LedgerTransaction.reverses_id)
-        .where(
-            *_posted_on(account_ids, since, until),
-        )
-        .group_by(
-            LedgerTransaction.id,
-            LedgerTransaction.created_at,
-            LedgerTransaction.kind,
-            LedgerTransaction.memo,
-            LedgerTransaction.actor_label,
-            LedgerTransaction.reverses_id,
-            "model",
-        )
+        .where(*_posted_on(account_ids, since, until))
+        .group_by(*columns, "model")
         .order_by(LedgerTransaction.created_at, LedgerTransaction.id)
         .limit(limit)
     )

@@ -261,11 +261,11 @@ async def credit_waits(
     session: Session,
     actor: Actor,
     *,
-    operation: ApprovalOperation,
     wallet: LedgerAccount,
     amount: int,
-    memo: str,
+    operation: ApprovalOperation,
     key: str,
+    memo: str,
 ) -> RechargeOutcome | None:
     """`hold_for_approval` for money created into one wallet (a recharge, a credit adjustment),
     capped by the largest recharge."""

@@ -15,6 +15,7 @@ from spectra.db.repository import paginate_by_created
 from spectra.kit.pagination import Page
 from spectra.pool.models import PoolAccount
 from spectra.usage.models import PriceOverride, UsageRecord, UsageRollup
+from spectra.usage.pricing import TOKEN_FIELDS
 from spectra.users.models import Group, User
 
 
@@ -113,12 +114,7 @@ async def long_prompt_records(
         r.created_at,
         r.account_id,
         r.model_requested,
-        r.input_tokens,
-        r.output_tokens,
-        r.cache_read_tokens,
-        r.cache_write_tokens,
-        r.cache_write_1h_tokens,
-        r.web_search_calls,
+        *(getattr(r, name) for name in TOKEN_FIELDS),
     ).where(r.created_at >= since, r.created_at < until, prompt > above, counted)
     return list((await session.execute(stmt)).all())
 

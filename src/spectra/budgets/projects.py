@@ -118,6 +118,29 @@ async def _views(session: AnySession, rows: list[Project]) -> list[ProjectView]:
     ]
 
 
+async def _changed(
+    session: Session,
+    actor: Actor,
+    row: Project,
+    action: str,
+    *,
+    label: str | None = None,
+    **detail: Any,
+) -> ProjectView:
+    """Audit `action` on the project and note the change; the project as it reads now."""
+    await audit_service.record(
+        session,
+        actor,
+        action,
+        target_type="project",
+        target_id=row.id,
+        target_label=row.name if label is None else label,
+        **detail,
+    )
+    await record_change(session, PROJECT_CHANGE, row.id)
+    return (await _views(session, [row]))[0]
+
+
 async def is_member(session: AnySession, project_id: uuid.UUID, user_id: uuid.UUID | None) -> bool:
     if user_id is None:
         return False
@@ -185,17 +208,7 @@ async def create_project(
         raise ProjectExistsError(
             f"A project named '{clean}' exists (or existed) already.", project=clean
         ) from None
-    await audit_service.record(
-        session,
-        actor,
-        "projects.create",
-        target_type="project",
-        target_id=row.id,
-        target_label=row.name,
-        after=_settings(row),
-    )
-    await record_change(session, PROJECT_CHANGE, row.id)
-    return (await _views(session, [row]))[0]
+    return await _changed(session, actor, row, "projects.create", after=_settings(row))
 
 
 async def set_project_budget(
@@ -220,18 +233,9 @@ async def set_project_budget(
         row.is_header_allowed = header_allowed
     row.updated_at = utc_now()
     await session.flush()
-    await audit_service.record(
-        session,
-        actor,
-        "projects.budget",
-        target_type="project",
-        target_id=row.id,
-        target_label=row.name,
-        before=before,
-        after=_settings(row),
+    return await _changed(
+        session, actor, row, "projects.budget", before=before, after=_settings(row)
     )
-    await record_change(session, PROJECT_CHANGE, row.id)
-    return (await _views(session, [row]))[0]
 
 
 async def add_member(session: Session, actor: Actor, *, name: str, email: str) -> ProjectView:
@@ -242,17 +246,7 @@ async def add_member(session: Session, actor: Actor, *, name: str, email: str) -
     if not await is_member(session, row.id, user.id):
         session.add(ProjectMember(project_id=row.id, user_id=user.id))
         await session.flush()
-    await audit_service.record(
-        session,
-        actor,
-        "projects.add_member",
-        target_type="project",
-        target_id=row.id,
-        target_label=row.name,
-        member=user.email,
-    )
-    await record_change(session, PROJECT_CHANGE, row.id)
-    return (await _views(session, [row]))[0]
+    return await _changed(session, actor, row, "projects.add_member", member=user.email)
 
 
 async def add_key(session: Session, actor: Actor, *, name: str, key_id: uuid.UUID) -> ProjectView:
@@ -267,18 +261,14 @@ async def add_key(session: Session, actor: Actor, *, name: str, key_id: uuid.UUI
     else:
         link.project_id = row.id
     await session.flush()
-    await audit_service.record(
+    return await _changed(
         session,
         actor,
+        row,
         "projects.add_key",
-        target_type="project",
-        target_id=row.id,
-        target_label=row.name,
         key_id=str(key.id),
         previous_project_id=None if previous is None else str(previous),
     )
-    await record_change(session, PROJECT_CHANGE, row.id)
-    return (await _views(session, [row]))[0]
 
 
 async def remove(
@@ -314,17 +304,7 @@ async def remove(
         row.name = f"{row.name}~{row.id.hex[:8]}"
         row.updated_at = utc_now()
     await session.flush()
-    await audit_service.record(
-        session,
-        actor,
-        "projects.remove",
-        target_type="project",
-        target_id=row.id,
-        target_label=name.strip(),
-        **detail,
-    )
-    await record_change(session, PROJECT_CHANGE, row.id)
-    return (await _views(session, [row]))[0]
+    return await _changed(session, actor, row, "projects.remove", label=name.strip(), **detail)
 
 
 async def project_report(

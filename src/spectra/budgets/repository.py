@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from spectra.db.repository import paginate
+from spectra.db.repository import paginate_by_created
 from spectra.kit.pagination import Page
 from spectra.usage.models import UsageRecord
 
@@ -51,14 +51,8 @@ async def page_projects(
     if user_id is not None:
         members = select(ProjectMember.project_id).where(ProjectMember.user_id == user_id)
         stmt = stmt.where(Project.id.in_(members))
-    return await paginate(
-        session,
-        stmt,
-        sort_time=Project.created_at,
-        sort_id=Project.id,
-        limit=limit,
-        cursor=cursor,
-        descending=False,
+    return await paginate_by_created(
+        session, stmt, Project, limit=limit, cursor=cursor, descending=False
     )
 
 
@@ -112,14 +106,7 @@ async def page_extensions(
         stmt = stmt.where(BudgetExtension.requested_by_id == requested_by_id)
     if key_ids is not None:
         stmt = stmt.where(BudgetExtension.key_id.in_(list(key_ids)))
-    return await paginate(
-        session,
-        stmt,
-        sort_time=BudgetExtension.created_at,
-        sort_id=BudgetExtension.id,
-        limit=limit,
-        cursor=cursor,
-    )
+    return await paginate_by_created(session, stmt, BudgetExtension, limit=limit, cursor=cursor)
 
 
 async def project_usage(

@@ -16,6 +16,7 @@ from spectra.audit.actor import Actor
 from spectra.db.changes import record_change
 from spectra.db.session import AnySession, Session
 from spectra.keys import service as keys_service
+from spectra.keys.models import MemberKey
 from spectra.keys.rules import clean_scopes
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
@@ -104,19 +105,25 @@ async def set_key_budget(
     if "clients" in given:
         row.clients = _clients(changes.clients or [])
     row.updated_at = utc_now()
+    await _key_changed(session, actor, key, "budgets.key_set", before=before, after=_view(row))
+    return row
+
+
+async def _key_changed(
+    session: Session, actor: Actor, key: MemberKey, action: str, **detail: Any
+) -> None:
+    """Flush, audit `action` on the key's budget and note the change."""
     await session.flush()
     await audit_service.record(
         session,
         actor,
-        "budgets.key_set",
+        action,
         target_type="member_key",
         target_id=key.id,
         target_label=key.name or str(key.id),
-        before=before,
-        after=_view(row),
+        **detail,
     )
     await record_change(session, KEY_BUDGET_CHANGE, key.id)
-    return row
 
 
 async def clear_key_budget(session: Session, actor: Actor, *, key_id: uuid.UUID) -> None:
@@ -128,17 +135,7 @@ async def clear_key_budget(session: Session, actor: Actor, *, key_id: uuid.UUID)
         raise KeyBudgetNotFoundError("That key has no budget to clear.", key_id=str(key_id))
     before = _view(row)
     await session.delete(row)
-    await session.flush()
-    await audit_service.record(
-        session,
-        actor,
-        "budgets.key_clear",
-        target_type="member_key",
-        target_id=key.id,
-        target_label=key.name or str(key.id),
-        before=before,
-    )
-    await record_change(session, KEY_BUDGET_CHANGE, key.id)
+    await _key_changed(session, actor, key, "budgets.key_clear", before=before)
 
 
 async def get_key_budget(session: AnySession, actor: Actor, *, key_id: uuid.UUID) -> KeyBudget:

@@ -72,3 +72,24 @@ async def paginate(
             [getattr(last, sort_time.key).isoformat(), getattr(last, sort_id.key)]
         )
     return Page(items=rows, next_cursor=next_cursor)
+
+
+async def paginate_by_created(
+    session: AsyncSession,
+    stmt: Select[Any],
+    model: Any,
+    *,
+    limit: int | None,
+    cursor: str | None,
+    descending: bool = True,
+) -> Page[Any]:
+    """`paginate` by the model's (created_at, id): the order of most lists."""
+    return await paginate(
+        session,
+        stmt,
+        sort_time=model.created_at,
+        sort_id=model.id,
+        limit=limit,
+        cursor=cursor,
+        descending=descending,
+    )

@@ -13,11 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from spectra.db.changes import Change
-from spectra.db.session import Database, read_scope, session_scope
-from spectra.errors import InvalidError
+from spectra.db.session import Database
 from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
-from spectra.ledger import repository as repo
+from spectra.ledger import hold_rules as rules
 from spectra.ledger.balance_view import (
     BalanceView,
     FundingPlan,
@@ -25,8 +24,7 @@ from spectra.ledger.balance_view import (
     LedgerTransactionSpec,
     dedupe_plan,
 )
-from spectra.ledger.errors import AccountNotFoundError, HoldNotOpenError, InsufficientFundsError
-from spectra.ledger.models import AccountKind, TransactionKind
+from spectra.ledger.errors import HoldNotOpenError
 
 __all__ = [
     "BalanceView",
@@ -114,15 +112,7 @@ class InProcessBalanceView:
         self, request_id: str, plan: FundingPlan, *, amount: int, expires_in: timedelta
     ) -> Hold:
         """Reserve `amount` across `plan` in order, or raise `InsufficientFundsError` reserving nothing."""
-        if amount <= 0:
-            raise InvalidError("A hold must be for more than zero.", amount=amount)
-        ordered = dedupe_plan(plan)
-        if not ordered:
-            raise InsufficientFundsError(
-                "No funding source may pay for this request.",
-                needed_micros=amount,
-                available_micros=0,
-            )
+        ordered = rules.check_reserve(plan, amount)
         await self._ensure([a for a, _ in ordered])
         # No await from here on: the decision and the reservation are one atomic step.
         parts: list[tuple[uuid.UUID, int]] = []
@@ -138,20 +128,16 @@ class InProcessBalanceView:
                 parts.append((account_id, take))
                 remaining -= take
         if remaining > 0:
-            raise InsufficientFundsError(
-                "The balance available to this request does not cover its estimated cost.",
-                needed_micros=amount,
-                available_micros=amount - remaining,
-            )
+            raise rules.not_covered(amount, amount - remaining)
         for account_id, take in parts:
             self._accounts[account_id].held += take
         now = utc_now()
-        hold = Hold(
-            id=uuid7(),
-            request_id=request_id,
+        hold = rules.new_hold(
+            uuid7(),
+            request_id,
+            ordered,
             amount=amount,
-            parts=tuple(parts),
-            plan=tuple(ordered),
+            parts=parts,
             created_at=now,
             expires_at=now + expires_in,
         )
@@ -171,8 +157,7 @@ class InProcessBalanceView:
 
         A hold already released (or swept) still settles: all of its cost is then excess.
         """
-        if actual_cost < 0:
-            raise InvalidError("A cost cannot be negative.", actual_cost=actual_cost)
+        rules.check_cost(actual_cost)
         if hold.id in self._settled:
             raise HoldNotOpenError("This hold was already settled.", hold_id=str(hold.id))
         await self._ensure([a for a, _ in hold.plan])
@@ -184,13 +169,7 @@ class InProcessBalanceView:
         if still_open:
             for account_id, take in hold.parts:
                 self._accounts[account_id].held -= take
-        charges: dict[uuid.UUID, int] = {}
-        remaining = actual_cost
-        for account_id, take in hold.parts if still_open else ():
-            charge = min(take, remaining)
-            if charge:
-                charges[account_id] = charges.get(account_id, 0) + charge
-                remaining -= charge
+        charges, remaining = rules.charge_held(hold.parts if still_open else (), actual_cost)
         if remaining > 0:
             for account_id, cap in hold.plan:
                 if remaining == 0:
@@ -202,25 +181,21 @@ class InProcessBalanceView:
                 if charge:
                     charges[account_id] = charges.get(account_id, 0) + charge
                     remaining -= charge
-        if remaining > 0:
-            last = hold.parts[-1][0] if hold.parts else hold.plan[0][0]
-            charges[last] = charges.get(last, 0) + remaining
+        rules.charge_rest_to_last(hold, charges, remaining)
         if actual_cost == 0:
             return None
         key = idempotency_key or f"usage:{hold.id}"
         for account_id, charge in charges.items():
             self._accounts[account_id].add_pending(key, charge)
         self._settle_gen += 1
-        order = [a for a, _ in hold.plan]
-        postings = [(a, -charges[a]) for a in order if charges.get(a)]
-        postings.append((self.expense_account_id, actual_cost))
-        return LedgerTransactionSpec(
-            kind=TransactionKind.USAGE,
-            postings=tuple(postings),
+        return rules.usage_spec(
+            hold,
+            charges,
+            actual_cost,
+            expense_account_id=self.expense_account_id,
             idempotency_key=key,
             memo=memo,
-            metadata=dict(metadata or {}),
-            hold_id=hold.id,
+            metadata=metadata,
         )
 
     async def release(self, hold: Hold) -> bool:
@@ -261,14 +236,7 @@ class InProcessBalanceView:
 
     async def on_changes(self, changes: list[Change]) -> None:
         """Change-feed listener for `ledger.balance`: refresh the accounts this view knows."""
-        ids: set[uuid.UUID] = set()
-        for change in changes:
-            if change.entity_id is None:
-                continue
-            with contextlib.suppress(ValueError):
-                account_id = uuid.UUID(change.entity_id)
-                if account_id in self._accounts:
-                    ids.add(account_id)
+        ids = {a for a in rules.changed_accounts(changes) if a in self._accounts}
         if ids:
             await self.refresh(sorted(ids))
 
@@ -282,7 +250,7 @@ class InProcessBalanceView:
                 for a in ids:
                     self._accounts[a].refresh_log = {}
                 try:
-                    fresh, written = await self._read(ids, keys)
+                    fresh, written = await rules.read_balances(self.db, ids, keys)
                 except BaseException:
                     for a in ids:
                         self._accounts[a].refresh_log = None
@@ -307,14 +275,6 @@ class InProcessBalanceView:
                     account.balance = balance
                 return
 
-    async def _read(
-        self, ids: Sequence[uuid.UUID], keys: Sequence[str]
-    ) -> tuple[dict[uuid.UUID, int], set[str]]:
-        async with read_scope(self.db) as session:
-            if self.db.dialect == "postgresql":
-                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            return await repo.balances_with_keys(session, ids, keys)
-
     async def _ensure(self, account_ids: Sequence[uuid.UUID]) -> None:
         if all(a in self._accounts for a in account_ids):
             return
@@ -322,21 +282,13 @@ class InProcessBalanceView:
             missing = sorted({a for a in account_ids if a not in self._accounts})
             if not missing:
                 return
-            fresh, _ = await self._read(missing, [])
+            fresh, _ = await rules.read_balances(self.db, missing, [])
             for account_id in missing:
-                if account_id not in fresh:
-                    raise AccountNotFoundError(
-                        "A funding source names a ledger account that does not exist.",
-                        account_id=str(account_id),
-                    )
+                rules.require_found(fresh, [account_id])
                 self._accounts[account_id] = _Account(balance=fresh[account_id])
 
     async def _ensure_expense(self) -> None:
-        from spectra.ledger.service.accounts import get_or_create_account
-
-        async with session_scope(self.db) as session:
-            account = await get_or_create_account(session, kind=AccountKind.USAGE_EXPENSE)
-            self.expense_account_id = account.id
+        self.expense_account_id = await rules.usage_expense_account(self.db)
 
     async def _sweep(self, every: float) -> None:
         while True:

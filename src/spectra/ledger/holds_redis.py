@@ -22,35 +22,25 @@ in order as soon as Redis answers again.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
-from collections import deque
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from spectra.db.redis import REDIS_DOWN, SharedRedis, lua_script
-from spectra.db.session import Database, read_scope, session_scope
-from spectra.errors import InvalidError
+from spectra.db.session import Database
 from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
-from spectra.ledger import repository as repo
-from spectra.ledger.balance_view import FundingPlan, Hold, LedgerTransactionSpec, dedupe_plan
-from spectra.ledger.errors import (
-    AccountNotFoundError,
-    HoldNotOpenError,
-    HoldStoreUnavailableError,
-    InsufficientFundsError,
-)
-from spectra.ledger.models import AccountKind, TransactionKind
+from spectra.ledger import hold_rules as rules
+from spectra.ledger.balance_view import FundingPlan, Hold, LedgerTransactionSpec
+from spectra.ledger.errors import HoldNotOpenError
+from spectra.ledger.holds_outage import Repairs, degraded_charges, unavailable
 
 log = logging.getLogger(__name__)
 
 SETTLED_TTL_SECONDS = 86_400
 WRITTEN_LOG_LENGTH = 1000
-REPAIR_EVERY_SECONDS = 0.5
 SWEEP_BATCH = 500
 
 SETTLED_HERE_MAX = 100_000
@@ -105,9 +95,7 @@ class RedisBalanceView:
         """Holds this process settled recently (a fast local guard; the settle script's own
         "already settled" answer is the real one). Bounded: oldest dropped first."""
         self._degraded: set[str] = set()
-        self._repairs: deque[tuple[str, Any]] = deque()
-        self._repair_task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
+        self._repairs = Repairs(self._repair)
 
     def _acct(self, account_id: uuid.UUID) -> str:
         return self.shared.key("a", str(account_id))
@@ -126,16 +114,10 @@ class RedisBalanceView:
         """Find the usage expense account and start replaying what an outage left undone.
         Expired holds are swept by the `ledger.holds.expire` job (one process at a time)."""
         await self._ensure_expense()
-        self._repair_task = asyncio.create_task(self._repair_loop(), name="ledger-hold-repair")
+        self._repairs.start()
 
     async def stop(self) -> None:
-        if self._repair_task is not None:
-            self._repair_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._repair_task
-            self._repair_task = None
-        with contextlib.suppress(*REDIS_DOWN):
-            await self._replay()
+        await self._repairs.stop()
 
     @property
     def backlog(self) -> int:
@@ -146,7 +128,7 @@ class RedisBalanceView:
         try:
             return int(await self.shared.client.zcard(self._holds))
         except REDIS_DOWN as exc:
-            raise _unavailable() from exc
+            raise unavailable() from exc
 
     async def available(self, account_id: uuid.UUID) -> int:
         return (await self.available_many([account_id]))[account_id]
@@ -164,7 +146,7 @@ class RedisBalanceView:
                     return {a: int(v) for a, v in zip(ids, values, strict=True)}
                 await self._load(missing)
         except REDIS_DOWN as exc:
-            raise _unavailable() from exc
+            raise unavailable() from exc
         raise RuntimeError("balance accounts vanished from Redis while loading")
 
     async def reserve(
@@ -172,15 +154,7 @@ class RedisBalanceView:
     ) -> Hold:
         """Reserve `amount` across `plan` in order, or raise `InsufficientFundsError` reserving
         nothing; `HoldStoreUnavailableError` when Redis cannot answer."""
-        if amount <= 0:
-            raise InvalidError("A hold must be for more than zero.", amount=amount)
-        ordered = dedupe_plan(plan)
-        if not ordered:
-            raise InsufficientFundsError(
-                "No funding source may pay for this request.",
-                needed_micros=amount,
-                available_micros=0,
-            )
+        ordered = rules.check_reserve(plan, amount)
         now = utc_now()
         hold_id = uuid7()
         expires_at = now + expires_in
@@ -195,21 +169,17 @@ class RedisBalanceView:
                     continue
                 break
         except REDIS_DOWN as exc:
-            raise _unavailable() from exc
+            raise unavailable() from exc
         if int(result[0]) != 1:
-            raise InsufficientFundsError(
-                "The balance available to this request does not cover its estimated cost.",
-                needed_micros=amount,
-                available_micros=int(result[1]) if int(result[0]) == 0 else 0,
-            )
+            raise rules.not_covered(amount, int(result[1]) if int(result[0]) == 0 else 0)
         takes = [int(t) for t in result[1:]]
-        parts = tuple((a, t) for (a, _), t in zip(ordered, takes, strict=True) if t > 0)
-        return Hold(
-            id=hold_id,
-            request_id=request_id,
+        parts = ((a, t) for (a, _), t in zip(ordered, takes, strict=True) if t > 0)
+        return rules.new_hold(
+            hold_id,
+            request_id,
+            ordered,
             amount=amount,
             parts=parts,
-            plan=tuple(ordered),
             created_at=now,
             expires_at=expires_at,
         )
@@ -225,8 +195,7 @@ class RedisBalanceView:
     ) -> LedgerTransactionSpec | None:
         """Turn a hold into the usage transaction to write (None when the cost is zero).
         Never fails for Redis: an outage degrades to the hold's own parts (see the module)."""
-        if actual_cost < 0:
-            raise InvalidError("A cost cannot be negative.", actual_cost=actual_cost)
+        rules.check_cost(actual_cost)
         if hold.id in self._settled_here:
             raise HoldNotOpenError("This hold was already settled.", hold_id=str(hold.id))
         if self.expense_account_id is None:
@@ -262,8 +231,8 @@ class RedisBalanceView:
                 exc,
                 hold.id,
             )
-            charges = _degraded_charges(hold, actual_cost)
-            self._queue("release", hold)
+            charges = degraded_charges(hold, actual_cost)
+            self._repairs.add("release", hold)
             if actual_cost:
                 self._degraded.add(key)
         self._settled_here[hold.id] = None
@@ -271,15 +240,14 @@ class RedisBalanceView:
             del self._settled_here[next(iter(self._settled_here))]
         if actual_cost == 0:
             return None
-        postings = [(a, -charges[a]) for a in order if charges.get(a)]
-        postings.append((self.expense_account_id, actual_cost))
-        return LedgerTransactionSpec(
-            kind=TransactionKind.USAGE,
-            postings=tuple(postings),
+        return rules.usage_spec(
+            hold,
+            charges,
+            actual_cost,
+            expense_account_id=self.expense_account_id,
             idempotency_key=key,
             memo=memo,
-            metadata=dict(metadata or {}),
-            hold_id=hold.id,
+            metadata=metadata,
         )
 
     async def release(self, hold: Hold) -> bool:
@@ -288,7 +256,7 @@ class RedisBalanceView:
         try:
             return bool(await self._release_now(hold.id))
         except REDIS_DOWN:
-            self._queue("release", hold)
+            self._repairs.add("release", hold)
             return True
 
     async def _release_now(self, hold_id: uuid.UUID) -> int:
@@ -300,12 +268,12 @@ class RedisBalanceView:
         """The spec is committed: its pending debits become part of the balance."""
         if spec.idempotency_key in self._degraded:
             self._degraded.discard(spec.idempotency_key)
-            self._queue("refresh", sorted(spec.charges))
+            self._repairs.add("refresh", sorted(spec.charges))
             return
         try:
             await self._written_now(spec)
         except REDIS_DOWN:
-            self._queue("written", spec)
+            self._repairs.add("written", spec)
 
     async def _written_now(self, spec: LedgerTransactionSpec) -> None:
         charges = spec.charges
@@ -323,7 +291,7 @@ class RedisBalanceView:
         try:
             await self._discard_now(spec)
         except REDIS_DOWN:
-            self._queue("discard", spec)
+            self._repairs.add("discard", spec)
 
     async def _discard_now(self, spec: LedgerTransactionSpec) -> None:
         await self._discard(keys=[self._acct(a) for a in spec.charges], args=[spec.idempotency_key])
@@ -344,18 +312,13 @@ class RedisBalanceView:
 
     async def on_changes(self, changes: list[Any]) -> None:
         """Change-feed listener for `ledger.balance`: refresh the accounts Redis holds."""
-        ids: set[uuid.UUID] = set()
-        for change in changes:
-            if change.entity_id is None:
-                continue
-            with contextlib.suppress(ValueError):
-                ids.add(uuid.UUID(change.entity_id))
+        ids = rules.changed_accounts(changes)
         if not ids:
             return
         try:
             await self.refresh(sorted(ids))
         except REDIS_DOWN:
-            self._queue("refresh", sorted(ids))
+            self._repairs.add("refresh", sorted(ids))
 
     async def refresh(self, account_ids: Sequence[uuid.UUID]) -> None:
         """Re-read balances from the database and reconcile them with pending settlements
@@ -366,7 +329,7 @@ class RedisBalanceView:
                 if not snap:
                     break
                 ws, sg, pending = snap[0], snap[1], list(snap[2:])
-                fresh, written = await self._read([account_id], pending)
+                fresh, written = await rules.read_balances(self.db, [account_id], pending)
                 if account_id not in fresh:
                     break
                 applied = int(
@@ -380,84 +343,22 @@ class RedisBalanceView:
                 if attempt == 4:
                     log.warning("balance refresh of %s kept racing settlements", account_id)
 
-    async def _read(
-        self, ids: Sequence[uuid.UUID], keys: Sequence[str]
-    ) -> tuple[dict[uuid.UUID, int], set[str]]:
-        async with read_scope(self.db) as session:
-            if self.db.dialect == "postgresql":
-                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            return await repo.balances_with_keys(session, ids, keys)
-
     async def _load(self, account_ids: Sequence[uuid.UUID]) -> None:
-        fresh, _ = await self._read(sorted(set(account_ids)), [])
+        fresh, _ = await rules.read_balances(self.db, sorted(set(account_ids)), [])
         for account_id in account_ids:
-            if account_id not in fresh:
-                raise AccountNotFoundError(
-                    "A funding source names a ledger account that does not exist.",
-                    account_id=str(account_id),
-                )
+            rules.require_found(fresh, [account_id])
             await self._init(keys=[self._acct(account_id)], args=[fresh[account_id]])
 
     async def _ensure_expense(self) -> None:
-        from spectra.ledger.service.accounts import get_or_create_account
+        self.expense_account_id = await rules.usage_expense_account(self.db)
 
-        async with session_scope(self.db) as session:
-            account = await get_or_create_account(session, kind=AccountKind.USAGE_EXPENSE)
-            self.expense_account_id = account.id
-
-    def _queue(self, op: str, item: Any) -> None:
-        self._repairs.append((op, item))
-        self._wake.set()
-
-    async def _replay(self) -> None:
-        """Apply queued operations in order; stops (keeping the rest) at the first failure."""
-        while self._repairs:
-            op, item = self._repairs[0]
-            if op == "release":
-                await self._release_now(item.id)
-            elif op == "written":
-                await self._written_now(item)
-            elif op == "discard":
-                await self._discard_now(item)
-            else:
-                await self.refresh(item)
-            self._repairs.popleft()
-
-    async def _repair_loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            try:
-                await self._replay()
-            except REDIS_DOWN:
-                await asyncio.sleep(REPAIR_EVERY_SECONDS)
-                continue
-            except Exception:
-                log.exception("replaying hold operations failed")
-                await asyncio.sleep(REPAIR_EVERY_SECONDS)
-                continue
-            if not self._repairs:
-                self._wake.clear()
-
-
-def _degraded_charges(hold: Hold, actual_cost: int) -> dict[uuid.UUID, int]:
-    """Charges without Redis: each part up to what it held, the excess to the last source the
-    hold used (the first of the plan if none) — the overspend bound's own worst case."""
-    charges: dict[uuid.UUID, int] = {}
-    remaining = actual_cost
-    for account_id, take in hold.parts:
-        charge = min(take, remaining)
-        if charge:
-            charges[account_id] = charges.get(account_id, 0) + charge
-            remaining -= charge
-    if remaining > 0:
-        last = hold.parts[-1][0] if hold.parts else hold.plan[0][0]
-        charges[last] = charges.get(last, 0) + remaining
-    return charges
-
-
-def _unavailable() -> HoldStoreUnavailableError:
-    return HoldStoreUnavailableError(
-        "The shared hold store (Redis) is not answering, so no request can reserve money right "
-        "now; retry in a few seconds.",
-        retry_after=2,
-    )
+    async def _repair(self, op: str, item: Any) -> None:
+        """Replay one operation an outage left undone (`Repairs` calls it in order)."""
+        if op == "release":
+            await self._release_now(item.id)
+        elif op == "written":
+            await self._written_now(item)
+        elif op == "discard":
+            await self._discard_now(item)
+        else:
+            await self.refresh(item)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from spectra.db.repository import paginate
+from spectra.db.repository import paginate_by_created
 from spectra.kit.pagination import Page
 from spectra.packages.models import (
     AssignmentStatus,
@@ -38,14 +38,8 @@ async def list_packages(
     stmt = select(Package)
     if status is not None:
         stmt = stmt.where(Package.status == status)
-    return await paginate(
-        session,
-        stmt,
-        sort_time=Package.created_at,
-        sort_id=Package.id,
-        limit=limit,
-        cursor=cursor,
-        descending=False,
+    return await paginate_by_created(
+        session, stmt, Package, limit=limit, cursor=cursor, descending=False
     )
 
 
@@ -156,14 +150,7 @@ async def list_assignments(
         stmt = stmt.where(PackageAssignment.package_id == package_id)
     if status is not None:
         stmt = stmt.where(PackageAssignment.status == status)
-    return await paginate(
-        session,
-        stmt,
-        sort_time=PackageAssignment.created_at,
-        sort_id=PackageAssignment.id,
-        limit=limit,
-        cursor=cursor,
-    )
+    return await paginate_by_created(session, stmt, PackageAssignment, limit=limit, cursor=cursor)
 
 
 async def due_assignment_ids(

@@ -31,7 +31,7 @@ from spectra.ledger.models import AccountKind
 from spectra.pool.models import PoolAccount
 from spectra.usage import defaults, repository, rollups
 from spectra.usage.errors import InvalidUsageFilterError
-from spectra.usage.pricing import TokenUsage, exact_cost_micros
+from spectra.usage.pricing import TOKEN_FIELDS, TokenUsage, exact_cost_micros
 from spectra.users.permissions import Permission, require
 from spectra.workspace import service as workspace_service
 from spectra.workspace.schemas import WorkspaceSettings
@@ -44,12 +44,7 @@ ECONOMICS_COLUMNS = (
     "cost_basis",
     "model",
     "requests",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "web_search_calls",
+    *TOKEN_FIELDS,
     "charged",
     "list_price_cost",
     "list_price_known",
@@ -79,14 +74,7 @@ RECONCILE_COLUMNS = (
     "margin",
     "list_price_value_of_fixed_accounts",
 )
-_TOKENS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "web_search_calls",
-)
+_TOKENS = TOKEN_FIELDS
 _MEASURES = ("requests", *_TOKENS, "cost_micros")
 
 

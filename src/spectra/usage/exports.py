@@ -21,6 +21,7 @@ from spectra.kit.money import format_amount
 from spectra.usage import repository
 from spectra.usage.errors import InvalidUsageFilterError
 from spectra.usage.models import UsageRecord
+from spectra.usage.pricing import TOKEN_FIELDS
 from spectra.users.permissions import Permission, allows, require
 
 FORMATS = ("csv", "jsonl")
@@ -42,12 +43,7 @@ EXPORT_COLUMNS = (
     "refusal_reason",
     "refusal_rule",
     "refusal_message",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "web_search_calls",
+    *TOKEN_FIELDS,
     "cost",
     "cost_micros",
     "price_version",
@@ -224,12 +220,7 @@ REPORT_COLUMNS = (
     "partial",
     "error_rate",
     "refusal_rate",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "web_search_calls",
+    *TOKEN_FIELDS,
     "cost",
     "cost_micros",
     "avg_latency_ms",

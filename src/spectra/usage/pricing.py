@@ -38,6 +38,16 @@ CACHE_WRITE_1H_MULTIPLIER = Decimal(2)
 DEFAULT_WEB_SEARCH_PER_THOUSAND_USD = Decimal(10)
 """$10 per 1,000 web searches (Anthropic's price page) where a source has no price for it."""
 
+TOKEN_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "web_search_calls",
+)
+"""The token counts of a request (and of every sum of requests), in the order columns show them."""
+
 
 @dataclass(frozen=True, slots=True)
 class TokenUsage:
@@ -52,14 +62,7 @@ class TokenUsage:
     web_search_calls: int = 0
 
     def __post_init__(self) -> None:
-        for name in (
-            "input_tokens",
-            "output_tokens",
-            "cache_read_tokens",
-            "cache_write_tokens",
-            "cache_write_1h_tokens",
-            "web_search_calls",
-        ):
+        for name in TOKEN_FIELDS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, not {value!r}")

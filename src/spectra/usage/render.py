@@ -12,7 +12,8 @@ from spectra.db.session import AnySession
 from spectra.kit.money import format_amount
 
 from . import periods
-from .statements import TOKEN_COLUMNS, Statement, iter_entries
+from .statement_view import TOKEN_COLUMNS, Statement
+from .statements import iter_entries
 
 STATEMENT_COLUMNS = (
     "section",

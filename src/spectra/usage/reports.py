@@ -23,6 +23,7 @@ from spectra.kit.money import format_amount
 from spectra.usage import rollups, scoped
 from spectra.usage.errors import InvalidUsageFilterError
 from spectra.usage.models import UsageRollup
+from spectra.usage.pricing import TOKEN_FIELDS
 from spectra.users import service as users_service
 from spectra.users.models import Group
 from spectra.users.permissions import Permission, allows, require
@@ -47,12 +48,7 @@ SUMMED = (
     "refused",
     "errors",
     "partial",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "web_search_calls",
+    *TOKEN_FIELDS,
     "cost_micros",
     "latency_ms_sum",
     "latency_count",

@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.usage.models import UsageRecord, UsageRollup, UsageRollupCursor
+from spectra.usage.pricing import TOKEN_FIELDS
 
 CURSOR_NAME = "rollups"
 DEFAULT_LAG = timedelta(seconds=30)
@@ -48,12 +49,7 @@ MEASURES = (
     "errors",
     "partial",
     "streamed",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "web_search_calls",
+    *TOKEN_FIELDS,
     "cost_micros",
     "latency_ms_sum",
     "latency_count",
@@ -176,12 +172,7 @@ def _fine(dialect: str, low: tuple[datetime, Any] | None, high: tuple[datetime, 
         r.project_id,
         r.status,
         r.is_streamed,
-        r.input_tokens,
-        r.output_tokens,
-        r.cache_read_tokens,
-        r.cache_write_tokens,
-        r.cache_write_1h_tokens,
-        r.web_search_calls,
+        *(getattr(r, name) for name in TOKEN_FIELDS),
         r.cost_micros,
         r.latency_ms,
     ).where(_up_to(*high))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,11 +20,22 @@ from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
 from spectra.ledger.models import AccountKind
 from spectra.usage import repository
-from spectra.usage.by_project import ProjectSpend, check_by, spend_by_project
+from spectra.usage.by_project import check_by, spend_by_project
 from spectra.usage.errors import (
     InvalidUsageFilterError,
     UsageGroupNotFoundError,
     UsageUserNotFoundError,
+)
+from spectra.usage.statement_view import (
+    CATEGORIES,
+    ENTRY_COLUMNS,
+    TOKEN_COLUMNS,
+    Statement,
+    StatementAccount,
+    StatementLine,
+    UsageTokens,
+    category_of,
+    merge_lines,
 )
 from spectra.users import service as users_service
 from spectra.users.permissions import Permission, PermissionDeniedError, allows, require
@@ -34,215 +44,23 @@ from spectra.workspace import service as workspace_service
 
 from . import periods
 
-CATEGORIES: tuple[tuple[str, str], ...] = (
-    ("recharges", "Recharges"),
-    ("redemptions", "Code redemptions"),
-    ("grants", "Package grants"),
-    ("usage", "Usage"),
-    ("refunds", "Refunds"),
-    ("adjustments", "Adjustments"),
-    ("transfers_in", "Transfers in"),
-    ("transfers_out", "Transfers out"),
-    ("expiries", "Expired allowance"),
-    ("reversals", "Reversals"),
-    ("other", "Other"),
-)
-_LABELS = dict(CATEGORIES)
-_ORDER = {name: i for i, (name, _) in enumerate(CATEGORIES)}
-_BY_KIND = {
-    "recharge": "recharges",
-    "redeem": "redemptions",
-    "grant": "grants",
-    "usage": "usage",
-    "refund": "refunds",
-    "adjustment": "adjustments",
-    "expire": "expiries",
-    "reversal": "reversals",
-}
-ENTRY_COLUMNS = ("created_at", "local_date", "kind", "category", "model", "memo", "amount", "by")
+__all__ = [
+    "CATEGORIES",
+    "ENTRY_COLUMNS",
+    "TOKEN_COLUMNS",
+    "Statement",
+    "StatementAccount",
+    "StatementLine",
+    "UsageTokens",
+    "build_statement",
+    "category_of",
+    "iter_entries",
+    "leads_subject",
+    "resolve_period",
+    "resolve_subject",
+]
+
 _PAGE = 1000
-TOKEN_COLUMNS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_5m_tokens",
-    "cache_write_1h_tokens",
-)
-"""A usage line's token figures (None on other lines), cache writes by lifetime."""
-
-
-def category_of(kind: str, direction: str) -> str:
-    if kind == "transfer":
-        return "transfers_in" if direction == "in" else "transfers_out"
-    return _BY_KIND.get(kind, "other")
-
-
-@dataclass
-class StatementLine:
-    category: str
-    model: str | None
-    count: int
-    amount_micros: int
-    """Signed, from the subject's point of view: + money in, - money out."""
-    tokens: UsageTokens | None = None
-    """A usage line's tokens (None on other lines)."""
-
-    @property
-    def label(self) -> str:
-        base = _LABELS[self.category]
-        return f"{base}: {self.model}" if self.model else base
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "category": self.category,
-            "label": self.label,
-            "model": self.model,
-            "count": self.count,
-            "amount": format_amount(self.amount_micros),
-            "amount_micros": self.amount_micros,
-            **(self.tokens.as_json() if self.tokens else dict.fromkeys(TOKEN_COLUMNS)),
-        }
-
-
-@dataclass(frozen=True)
-class UsageTokens:
-    """The tokens behind a usage line, cache writes by lifetime (priced apart: 5-minute writes
-    at the cache-write price, 1-hour ones at the 1-hour price)."""
-
-    input: int
-    output: int
-    cache_read: int
-    cache_write_5m: int
-    cache_write_1h: int
-
-    @classmethod
-    def of(cls, sums: tuple[int, int, int, int, int]) -> UsageTokens:
-        """From (input, output, cache read, all cache writes, 1-hour cache writes)."""
-        input_, output, read, write, write_1h = sums
-        return cls(input_, output, read, write - write_1h, write_1h)
-
-    def as_json(self) -> dict[str, int]:
-        return {
-            "input_tokens": self.input,
-            "output_tokens": self.output,
-            "cache_read_tokens": self.cache_read,
-            "cache_write_5m_tokens": self.cache_write_5m,
-            "cache_write_1h_tokens": self.cache_write_1h,
-        }
-
-
-@dataclass
-class StatementAccount:
-    account_id: uuid.UUID
-    kind: str
-    label: str
-    opening_micros: int
-    closing_micros: int
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "account_id": str(self.account_id),
-            "kind": self.kind,
-            "label": self.label,
-            "opening": format_amount(self.opening_micros),
-            "opening_micros": self.opening_micros,
-            "closing": format_amount(self.closing_micros),
-            "closing_micros": self.closing_micros,
-        }
-
-
-@dataclass
-class Statement:
-    subject: str
-    """`user` or `group`."""
-    subject_id: uuid.UUID
-    subject_label: str
-    currency: str
-    time_zone: str
-    since: datetime
-    until: datetime
-    generated_at: datetime
-    accounts: list[StatementAccount]
-    lines: list[StatementLine]
-    opening_micros: int
-    closing_micros: int
-    ledger_balance_micros: int | None = None
-    """The ledger's cached balance of the accounts, when the period ends at or after now."""
-    totals: dict[str, int] = field(default_factory=dict)
-    by_project: list[ProjectSpend] | None = None
-    """With `by="project"`: the usage and refunds lines regrouped by project."""
-
-    @property
-    def by_project_reconciles(self) -> bool | None:
-        """The project groups sum exactly to the usage and refunds lines."""
-        if self.by_project is None:
-            return None
-        return sum(p.usage_micros for p in self.by_project) == self.category_total("usage") and sum(
-            p.refunds_micros for p in self.by_project
-        ) == self.category_total("refunds")
-
-    @property
-    def account_ids(self) -> list[uuid.UUID]:
-        return [a.account_id for a in self.accounts]
-
-    @property
-    def reconciles(self) -> bool:
-        moved = sum(line.amount_micros for line in self.lines)
-        ok = self.opening_micros + moved == self.closing_micros
-        if self.ledger_balance_micros is not None:
-            ok = ok and self.closing_micros == self.ledger_balance_micros
-        return ok
-
-    def category_total(self, category: str) -> int:
-        return sum(line.amount_micros for line in self.lines if line.category == category)
-
-    def as_json(self) -> dict[str, Any]:
-        tz = periods.zone(self.time_zone)
-        by_category = [
-            {
-                "category": name,
-                "label": label,
-                "amount": format_amount(self.category_total(name)),
-                "amount_micros": self.category_total(name),
-            }
-            for name, label in CATEGORIES
-            if any(line.category == name for line in self.lines)
-        ]
-        return {
-            "subject": self.subject,
-            "subject_id": str(self.subject_id),
-            "subject_label": self.subject_label,
-            "currency": self.currency,
-            "time_zone": self.time_zone,
-            "since": self.since.isoformat(),
-            "until": self.until.isoformat(),
-            "since_local": self.since.astimezone(tz).isoformat(),
-            "until_local": self.until.astimezone(tz).isoformat(),
-            "generated_at": self.generated_at.isoformat(),
-            "opening_balance": format_amount(self.opening_micros),
-            "opening_balance_micros": self.opening_micros,
-            "closing_balance": format_amount(self.closing_micros),
-            "closing_balance_micros": self.closing_micros,
-            "ledger_balance": (
-                None
-                if self.ledger_balance_micros is None
-                else format_amount(self.ledger_balance_micros)
-            ),
-            "ledger_balance_micros": self.ledger_balance_micros,
-            "reconciles": self.reconciles,
-            "lines": [line.as_json() for line in self.lines],
-            "by_category": by_category,
-            "accounts": [a.as_json() for a in self.accounts],
-            "by_project": (
-                None if self.by_project is None else [p.as_json() for p in self.by_project]
-            ),
-            "by_project_reconciles": self.by_project_reconciles,
-            "method": (
-                "Every figure is a sum of ledger postings on the accounts listed, over"
-                f" [since, until) with date bounds at local midnight in {self.time_zone};"
-                " opening balance + lines = closing balance."
-            ),
-        }
 
 
 async def _may_read(
@@ -302,6 +120,14 @@ async def resolve_subject(
     return owner.user_id, owner.group_id
 
 
+async def _wallet(
+    session: AnySession, kind: AccountKind, owner_id: uuid.UUID, label: str
+) -> list[tuple[uuid.UUID, str, str]]:
+    """The owner's wallet as a statement account (none when it has no wallet yet)."""
+    ids = await repository.owned_account_ids(session, kind=kind, owner_ids=[owner_id])
+    return [(a, kind.value, label) for a in ids]
+
+
 async def _accounts(
     session: AnySession, *, user_id: uuid.UUID | None, group_id: uuid.UUID | None
 ) -> tuple[str, uuid.UUID, str, list[tuple[uuid.UUID, str, str]]]:
@@ -310,11 +136,7 @@ async def _accounts(
         user = (await users_service.users_by_id(session, [user_id])).get(user_id)
         if user is None:
             raise UsageUserNotFoundError("That user does not exist.", user_id=str(user_id))
-        wallet = await repository.find_owned_account(
-            session, kind=AccountKind.USER_WALLET, owner_id=user_id
-        )
-        if wallet is not None:
-            out.append((wallet.id, AccountKind.USER_WALLET.value, "wallet"))
+        out += await _wallet(session, AccountKind.USER_WALLET, user_id, "wallet")
         for account_id, package in (await repository.allowance_accounts(session, [user_id])).get(
             user_id, []
         ):
@@ -324,11 +146,7 @@ async def _accounts(
     group = next((g for g in await repository.groups(session) if g.id == group_id), None)
     if group is None:
         raise UsageGroupNotFoundError("That group does not exist.", group_id=str(group_id))
-    wallet = await repository.find_owned_account(
-        session, kind=AccountKind.GROUP_WALLET, owner_id=group_id
-    )
-    if wallet is not None:
-        out.append((wallet.id, AccountKind.GROUP_WALLET.value, "group wallet"))
+    out += await _wallet(session, AccountKind.GROUP_WALLET, group_id, "group wallet")
     return "group", group_id, group.name, out
 
 
@@ -367,7 +185,7 @@ async def build_statement(
         )
         for row in await repository.movements(session, ids, since, until)
     ]
-    lines = _merge(lines)
+    lines = merge_lines(lines)
     tokens = await repository.usage_tokens(session, ids, since, until)
     for line in lines:
         if line.category == "usage" and line.model in tokens:
@@ -394,22 +212,6 @@ async def build_statement(
         closing_micros=sum(closing.values()),
         ledger_balance_micros=ledger_balance,
         by_project=(await spend_by_project(session, ids, since, until) if by else None),
-    )
-
-
-def _merge(lines: list[StatementLine]) -> list[StatementLine]:
-    """One line per (category, model), in statement order (adjustment credits and debits net)."""
-    merged: dict[tuple[str, str | None], StatementLine] = {}
-    for line in lines:
-        key = (line.category, line.model)
-        found = merged.get(key)
-        if found is None:
-            merged[key] = StatementLine(line.category, line.model, line.count, line.amount_micros)
-        else:
-            found.count += line.count
-            found.amount_micros += line.amount_micros
-    return sorted(
-        merged.values(), key=lambda x: (_ORDER[x.category], x.amount_micros, x.model or "")
     )
 
 

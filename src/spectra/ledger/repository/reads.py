@@ -12,7 +12,7 @@ from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from spectra.db.repository import paginate
+from spectra.db.repository import paginate_by_created
 from spectra.kit.pagination import Page
 from spectra.ledger.models import (
     AccountKind,
@@ -115,15 +115,7 @@ async def list_transactions(
         stmt = stmt.where(LedgerTransaction.created_at >= since)
     if until is not None:
         stmt = stmt.where(LedgerTransaction.created_at < until)
-    page: Page[LedgerTransaction] = await paginate(
-        session,
-        stmt,
-        sort_time=LedgerTransaction.created_at,
-        sort_id=LedgerTransaction.id,
-        limit=limit,
-        cursor=cursor,
-    )
-    return page
+    return await paginate_by_created(session, stmt, LedgerTransaction, limit=limit, cursor=cursor)
 
 
 async def accounts_by_ids(

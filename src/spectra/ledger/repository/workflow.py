@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from spectra.db.repository import paginate
+from spectra.db.repository import paginate_by_created
 from spectra.kit.pagination import Page
 from spectra.ledger.models import (
     CodeBatch,
@@ -109,15 +109,9 @@ async def batch_counts(
 async def list_batches(
     session: AsyncSession, *, limit: int | None, cursor: str | None
 ) -> Page[CodeBatch]:
-    page: Page[CodeBatch] = await paginate(
-        session,
-        select(CodeBatch),
-        sort_time=CodeBatch.created_at,
-        sort_id=CodeBatch.id,
-        limit=limit,
-        cursor=cursor,
+    return await paginate_by_created(
+        session, select(CodeBatch), CodeBatch, limit=limit, cursor=cursor
     )
-    return page
 
 
 async def due_notices(

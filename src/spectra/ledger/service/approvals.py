@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
-from spectra.db.repository import paginate
+from spectra.db.repository import paginate_by_created
 from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
@@ -203,15 +203,7 @@ async def list_approvals(
     stmt = select(RechargeApproval)
     if status:
         stmt = stmt.where(RechargeApproval.status == status)
-    page: Page[RechargeApproval] = await paginate(
-        session,
-        stmt,
-        sort_time=RechargeApproval.created_at,
-        sort_id=RechargeApproval.id,
-        limit=limit,
-        cursor=cursor,
-    )
-    return page
+    return await paginate_by_created(session, stmt, RechargeApproval, limit=limit, cursor=cursor)
 
 
 async def get_approval(

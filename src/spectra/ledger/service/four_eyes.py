@@ -255,3 +255,29 @@ async def open_approval(
         memo=memo,
     )
     return approval
+
+
+async def credit_waits(
+    session: Session,
+    actor: Actor,
+    *,
+    wallet: LedgerAccount,
+    amount: int,
+    operation: ApprovalOperation,
+    key: str,
+    memo: str,
+) -> RechargeOutcome | None:
+    """`hold_for_approval` for money created into one wallet (a recharge, a credit adjustment),
+    capped by the largest recharge."""
+    return await hold_for_approval(
+        session,
+        actor,
+        operation=operation,
+        account=wallet,
+        amount=amount,
+        memo=memo,
+        key=key,
+        creates=True,
+        targets=[wallet],
+        capped=True,
+    )

@@ -20,7 +20,7 @@ from spectra.users.permissions import Permission, require
 
 from ._common import positive, replayed
 from .accounts import get_or_create_account, get_wallet, wallet_account
-from .four_eyes import RechargeOutcome, approval_rule, hold_for_approval, scoped_key
+from .four_eyes import RechargeOutcome, approval_rule, credit_waits, scoped_key
 from .post import post
 
 
@@ -62,17 +62,14 @@ async def recharge(
         raise MemoRequiredError("A recharge needs a memo that says why.")
     wallet = await wallet_account(session, user_id=user_id, group_id=group_id)
     key = scoped_key(actor, "recharge", idempotency_key)
-    waits = await hold_for_approval(
+    waits = await credit_waits(
         session,
         actor,
         operation=ApprovalOperation.RECHARGE,
-        account=wallet,
+        wallet=wallet,
         amount=amount,
         memo=memo,
         key=key,
-        creates=True,
-        targets=[wallet],
-        capped=True,
     )
     if waits is not None:
         return waits

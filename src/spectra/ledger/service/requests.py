@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
-from spectra.db.repository import paginate
+from spectra.db.repository import paginate_by_created
 from spectra.db.session import AnySession, Session
 from spectra.errors import InvalidError
 from spectra.kit.clock import utc_now
@@ -95,15 +95,7 @@ async def list_recharge_requests(
         stmt = stmt.where(RechargeRequest.user_id == actor.user_id)
     if status:
         stmt = stmt.where(RechargeRequest.status == status)
-    page: Page[RechargeRequest] = await paginate(
-        session,
-        stmt,
-        sort_time=RechargeRequest.created_at,
-        sort_id=RechargeRequest.id,
-        limit=limit,
-        cursor=cursor,
-    )
-    return page
+    return await paginate_by_created(session, stmt, RechargeRequest, limit=limit, cursor=cursor)
 
 
 async def get_recharge_request(
@@ -129,12 +121,8 @@ async def approve_recharge_request(
     scope = await scope_for(session, actor, Permission.LEDGER_APPROVE)
     request = await _locked(session, request_id)
     lead_group = None if scope.everywhere else await _lead_group(session, actor, scope, request)
-    if request.status == ApprovalStatus.APPROVED:
+    if not _pending(request, ApprovalStatus.APPROVED):
         return request
-    if request.status != ApprovalStatus.PENDING:
-        raise RechargeRequestNotPendingError(
-            f"This request was already {request.status}.", status=request.status
-        )
     if actor.user_id is not None and actor.user_id == request.user_id:
         raise FourEyesRequiredError("You cannot approve your own recharge request.")
     if lead_group is None:
@@ -157,24 +145,11 @@ async def approve_recharge_request(
             memo=f"Recharge request: {request.reason}",
             idempotency_key=f"request:{request.id}",
         )
-    request.status = ApprovalStatus.APPROVED
-    request.decided_by_label = actor.label
-    request.decided_at = utc_now()
-    request.decision_note = note
     request.transaction_id = outcome.transaction.id if outcome.transaction else None
     request.approval_id = outcome.approval.id if outcome.approval else None
-    await session.flush()
-    await audit_service.record(
-        session,
-        actor,
-        "ledger.recharge_request.approve",
-        target_type="recharge_request",
-        target_id=request.id,
-        before={"status": "pending"},
-        after={"status": "approved", "outcome": outcome.status},
-        note=note,
+    return await _decide(
+        session, actor, request, ApprovalStatus.APPROVED, note=note, outcome=outcome.status
     )
-    return request
 
 
 async def reject_recharge_request(
@@ -185,13 +160,37 @@ async def reject_recharge_request(
     request = await _locked(session, request_id)
     if not scope.everywhere:
         await _lead_group(session, actor, scope, request)
-    if request.status == ApprovalStatus.REJECTED:
+    if not _pending(request, ApprovalStatus.REJECTED):
         return request
+    return await _decide(session, actor, request, ApprovalStatus.REJECTED, note=note)
+
+
+_VERBS = {ApprovalStatus.APPROVED: "approve", ApprovalStatus.REJECTED: "reject"}
+
+
+def _pending(request: RechargeRequest, to: ApprovalStatus) -> bool:
+    """Whether the request still waits for a decision: False when it already has `to` (a replay
+    changes nothing); any other decision refuses."""
+    if request.status == to:
+        return False
     if request.status != ApprovalStatus.PENDING:
         raise RechargeRequestNotPendingError(
             f"This request was already {request.status}.", status=request.status
         )
-    request.status = ApprovalStatus.REJECTED
+    return True
+
+
+async def _decide(
+    session: Session,
+    actor: Actor,
+    request: RechargeRequest,
+    to: ApprovalStatus,
+    *,
+    note: str,
+    **after: str,
+) -> RechargeRequest:
+    """Record the decision `to` on the request and audit it."""
+    request.status = to
     request.decided_by_label = actor.label
     request.decided_at = utc_now()
     request.decision_note = note
@@ -199,11 +198,11 @@ async def reject_recharge_request(
     await audit_service.record(
         session,
         actor,
-        "ledger.recharge_request.reject",
+        f"ledger.recharge_request.{_VERBS[to]}",
         target_type="recharge_request",
         target_id=request.id,
         before={"status": "pending"},
-        after={"status": "rejected"},
+        after={"status": str(to), **after},
         note=note,
     )
     return request

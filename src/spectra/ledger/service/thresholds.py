@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
-from spectra.db.repository import paginate
+from spectra.db.repository import paginate_by_created
 from spectra.db.session import AnySession, Session
 from spectra.errors import InvalidAmountError
 from spectra.kit.money import format_amount
@@ -60,15 +60,9 @@ async def list_notices(
     session: AnySession, actor: Actor, *, limit: int | None = None, cursor: str | None = None
 ) -> Page[LowBalanceNotice]:
     require(actor, Permission.READ_ALL)
-    page: Page[LowBalanceNotice] = await paginate(
-        session,
-        select(LowBalanceNotice),
-        sort_time=LowBalanceNotice.created_at,
-        sort_id=LowBalanceNotice.id,
-        limit=limit,
-        cursor=cursor,
+    return await paginate_by_created(
+        session, select(LowBalanceNotice), LowBalanceNotice, limit=limit, cursor=cursor
     )
-    return page
 
 
 def _show(micros: int | None) -> str:

@@ -25,7 +25,7 @@ from spectra.users.scope import Scope, deny, lead_groups_over, require_within_li
 
 from ._common import bounded, positive, replayed
 from .accounts import get_or_create_account, wallet_account
-from .four_eyes import RechargeOutcome, hold_for_approval, scoped_key
+from .four_eyes import RechargeOutcome, credit_waits, hold_for_approval, scoped_key
 from .post import post
 
 
@@ -53,17 +53,14 @@ async def adjust(
     wallet = await wallet_account(session, user_id=user_id, group_id=group_id)
     key = scoped_key(actor, "adjust", idempotency_key)
     if amount > 0:
-        waits = await hold_for_approval(
+        waits = await credit_waits(
             session,
             actor,
             operation=ApprovalOperation.ADJUST,
-            account=wallet,
+            wallet=wallet,
             amount=amount,
             memo=reason,
             key=key,
-            creates=True,
-            targets=[wallet],
-            capped=True,
         )
         if waits is not None:
             return waits

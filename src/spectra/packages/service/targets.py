@@ -1,5 +1,6 @@
 """Whom an assignment reaches: users named by email or id, or a group's active members, looked
-up through the users service (so an actor who may not read everyone cannot probe emails)."""
+up through the users service (so an actor who may not read everyone cannot probe emails); and
+whom a team lead may assign to or cancel for."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from spectra.packages import repository
 from spectra.packages.errors import AssignmentTargetNotFoundError
 from spectra.users import service as users_service
 from spectra.users.models import Group, User
-from spectra.users.permissions import Permission, allows
-from spectra.users.scope import led_groups, require_over
+from spectra.users.permissions import Permission, PermissionDeniedError, allows
+from spectra.users.scope import Scope, lead_groups_over, led_groups, require_over
 
 
 async def resolve_users(
@@ -73,3 +74,21 @@ async def group_members(
     if found is None:
         raise AssignmentTargetNotFoundError(f"There is no group named '{group}'.", group=group)
     return found, list(await repository.group_members(session, found.id))
+
+
+async def lead_may_handle(
+    session: AnySession, actor: Actor, scope: Scope, user_id: uuid.UUID, package_id: uuid.UUID
+) -> User:
+    """A team lead assigns or cancels only the default package of a group they lead, for a
+    member of that group (`spectra.users.scope`); the role's refusal otherwise."""
+    user = (await users_service.users_by_id(session, [user_id])).get(user_id)
+    await require_over(session, actor, Permission.PACKAGES_WRITE, user)
+    assert user is not None
+    for group_id in await lead_groups_over(session, scope, user, actor):
+        default = await repository.get_group_default(session, group_id)
+        if default is not None and default.package_id == package_id:
+            return user
+    raise PermissionDeniedError(
+        "As a team lead you may assign or cancel only the default package of a group you lead; "
+        "ask an admin for any other package."
+    )

@@ -1,4 +1,6 @@
-"""Queries and inserts for usage records and price overrides."""
+"""Read-only sums over the ledger, packages and pool tables (lower layers) that statements,
+forecasts and economics need, read directly like the ledger reads users: the aggregates they
+need have no service."""
 
 from __future__ import annotations
 
@@ -7,95 +9,24 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, insert, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from spectra.db.repository import paginate
-from spectra.kit.pagination import Page
 from spectra.ledger.models import LedgerAccount, LedgerPosting, LedgerTransaction
 from spectra.packages.models import Package, PackageAssignment
-from spectra.pool.models import PoolAccount
-from spectra.usage.models import PriceOverride, UsageRecord, UsageRollup
-from spectra.users.models import Group, User
+from spectra.usage.models import UsageRecord
 
 
-async def insert_records(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """One multi-row INSERT (executemany), no ORM unit-of-work bookkeeping."""
-    if rows:
-        await session.execute(insert(UsageRecord), list(rows))
-
-
-async def all_overrides(session: AsyncSession) -> Sequence[PriceOverride]:
-    stmt = select(PriceOverride).order_by(PriceOverride.model, PriceOverride.effective_from)
-    return (await session.execute(stmt)).scalars().all()
-
-
-async def overrides_for(session: AsyncSession, model: str) -> Sequence[PriceOverride]:
-    stmt = (
-        select(PriceOverride)
-        .where(PriceOverride.model == model)
-        .order_by(PriceOverride.effective_from, PriceOverride.created_at)
+def _posted_on(
+    account_ids: Sequence[uuid.UUID], since: datetime, until: datetime
+) -> tuple[ColumnElement[bool], ...]:
+    """Postings on `account_ids` created in [since, until)."""
+    return (
+        LedgerPosting.account_id.in_(list(account_ids)),
+        LedgerPosting.created_at >= since,
+        LedgerPosting.created_at < until,
     )
-    return (await session.execute(stmt)).scalars().all()
-
-
-def usage_query(
-    *,
-    user_id: uuid.UUID | None = None,
-    group_id: uuid.UUID | None = None,
-    key_id: uuid.UUID | None = None,
-    model: str | None = None,
-    account_id: uuid.UUID | None = None,
-    client: str | None = None,
-    status: str | None = None,
-    refusal_reason: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> Select[Any]:
-    stmt = select(UsageRecord)
-    if user_id is not None:
-        stmt = stmt.where(UsageRecord.user_id == user_id)
-    if group_id is not None:
-        stmt = stmt.where(UsageRecord.group_id == group_id)
-    if key_id is not None:
-        stmt = stmt.where(UsageRecord.key_id == key_id)
-    if model is not None:
-        stmt = stmt.where(UsageRecord.model_requested == model)
-    if account_id is not None:
-        stmt = stmt.where(UsageRecord.account_id == account_id)
-    if client is not None:
-        stmt = stmt.where(UsageRecord.client_family == client)
-    if status is not None:
-        stmt = stmt.where(UsageRecord.status == status)
-    if refusal_reason is not None:
-        stmt = stmt.where(UsageRecord.refusal_reason == refusal_reason)
-    if since is not None:
-        stmt = stmt.where(UsageRecord.created_at >= since)
-    if until is not None:
-        stmt = stmt.where(UsageRecord.created_at < until)
-    return stmt
-
-
-async def page_usage(
-    session: AsyncSession,
-    stmt: Select[Any],
-    *,
-    limit: int | None,
-    cursor: str | None,
-) -> Page[UsageRecord]:
-    return await paginate(
-        session,
-        stmt,
-        sort_time=UsageRecord.created_at,
-        sort_id=UsageRecord.id,
-        limit=limit,
-        cursor=cursor,
-    )
-
-
-# Statements, forecasts and economics read the ledger, packages and pool tables (lower layers)
-# directly, read-only, like the ledger reads users: the aggregates they need have no service.
 
 
 def _model_expr() -> Any:
@@ -126,6 +57,14 @@ async def find_owned_account(
         LedgerAccount.kind == kind, LedgerAccount.owner_key == str(owner_id)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def owned_account_ids(
+    session: AsyncSession, *, kind: str, owner_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """The ids of the `kind` accounts (wallets) of `owner_ids` that exist, in their order."""
+    found = [await find_owned_account(session, kind=kind, owner_id=o) for o in owner_ids]
+    return [a.id for a in found if a is not None]
 
 
 async def allowance_accounts(
@@ -191,11 +130,7 @@ async def movements(
         )
         .join(LedgerTransaction, LedgerTransaction.id == LedgerPosting.transaction_id)
         .outerjoin(original, original.id == LedgerTransaction.reverses_id)
-        .where(
-            LedgerPosting.account_id.in_(list(account_ids)),
-            LedgerPosting.created_at >= since,
-            LedgerPosting.created_at < until,
-        )
+        .where(*_posted_on(account_ids, since, until))
         .group_by(LedgerTransaction.id, LedgerTransaction.kind, "model")
         .subquery()
     )
@@ -222,9 +157,7 @@ async def usage_tokens(
         select(LedgerPosting.transaction_id.label("txn_id"))
         .join(LedgerTransaction, LedgerTransaction.id == LedgerPosting.transaction_id)
         .where(
-            LedgerPosting.account_id.in_(list(account_ids)),
-            LedgerPosting.created_at >= since,
-            LedgerPosting.created_at < until,
+            *_posted_on(account_ids, since, until),
             LedgerTransaction.kind == "usage",
         )
         .distinct()
@@ -277,33 +210,18 @@ async def statement_entries(
     """One page of the transactions touching `account_ids` in [since, until), oldest first, with
     their net amount on those accounts (keyset on (created_at, id))."""
     original, model = _model_expr()
+    t = LedgerTransaction
+    columns = (t.id, t.created_at, t.kind, t.memo, t.actor_label, t.reverses_id)
     stmt = (
         select(
-            LedgerTransaction.id,
-            LedgerTransaction.created_at,
-            LedgerTransaction.kind,
-            LedgerTransaction.memo,
-            LedgerTransaction.actor_label,
-            LedgerTransaction.reverses_id,
+            *columns,
             model.label("model"),
             func.sum(LedgerPosting.amount_micros).label("net"),
         )
         .join(LedgerTransaction, LedgerTransaction.id == LedgerPosting.transaction_id)
         .outerjoin(original, original.id == LedgerTransaction.reverses_id)
-        .where(
-            LedgerPosting.account_id.in_(list(account_ids)),
-            LedgerPosting.created_at >= since,
-            LedgerPosting.created_at < until,
-        )
-        .group_by(
-            LedgerTransaction.id,
-            LedgerTransaction.created_at,
-            LedgerTransaction.kind,
-            LedgerTransaction.memo,
-            LedgerTransaction.actor_label,
-            LedgerTransaction.reverses_id,
-            "model",
-        )
+        .where(*_posted_on(account_ids, since, until))
+        .group_by(*columns, "model")
         .order_by(LedgerTransaction.created_at, LedgerTransaction.id)
         .limit(limit)
     )
@@ -346,10 +264,8 @@ async def usage_outflow(
         select(func.coalesce(func.sum(LedgerPosting.amount_micros), 0))
         .join(LedgerTransaction, LedgerTransaction.id == LedgerPosting.transaction_id)
         .where(
-            LedgerPosting.account_id.in_(list(account_ids)),
+            *_posted_on(account_ids, since, until),
             LedgerTransaction.kind.in_(("usage", "refund")),
-            LedgerPosting.created_at >= since,
-            LedgerPosting.created_at < until,
         )
     )
     return -int((await session.execute(stmt)).scalar_one())
@@ -358,72 +274,3 @@ async def usage_outflow(
 async def accounts_of_kinds(session: AsyncSession, kinds: Sequence[str]) -> list[uuid.UUID]:
     stmt = select(LedgerAccount.id).where(LedgerAccount.kind.in_(list(kinds)))
     return list((await session.execute(stmt)).scalars().all())
-
-
-async def pool_accounts(session: AsyncSession) -> list[PoolAccount]:
-    stmt = select(PoolAccount).order_by(PoolAccount.name_key)
-    return list((await session.execute(stmt)).scalars().all())
-
-
-async def groups(session: AsyncSession) -> list[Group]:
-    return list((await session.execute(select(Group).order_by(Group.name_key))).scalars().all())
-
-
-async def members_of(session: AsyncSession, group_id: uuid.UUID) -> list[User]:
-    stmt = select(User).where(User.group_id == group_id).order_by(User.email)
-    return list((await session.execute(stmt)).scalars().all())
-
-
-async def long_prompt_records(
-    session: AsyncSession,
-    *,
-    since: datetime,
-    until: datetime,
-    above: int,
-    counted: Any,
-) -> list[Any]:
-    """Records created in [since, until), among those the rollups have counted (`counted`, a
-    condition on `UsageRecord`), whose prompt (input + cache tokens) exceeds `above` tokens: the
-    ones a long-context tier may price."""
-    r = UsageRecord
-    prompt = r.input_tokens + r.cache_read_tokens + r.cache_write_tokens
-    stmt = select(
-        r.created_at,
-        r.account_id,
-        r.model_requested,
-        r.input_tokens,
-        r.output_tokens,
-        r.cache_read_tokens,
-        r.cache_write_tokens,
-        r.cache_write_1h_tokens,
-        r.web_search_calls,
-    ).where(r.created_at >= since, r.created_at < until, prompt > above, counted)
-    return list((await session.execute(stmt)).all())
-
-
-async def rollup_sums(
-    session: AsyncSession,
-    *,
-    dimension: str,
-    since: datetime,
-    until: datetime | None = None,
-    values: Sequence[str] | None = None,
-    period: str = "hour",
-    measures: Sequence[str] = ("cost_micros",),
-    by_bucket: bool = False,
-) -> list[Any]:
-    """Sums of `measures` per dimension value (and bucket) over buckets starting in [since, until)."""
-    keys: list[Any] = [UsageRollup.value]
-    if by_bucket:
-        keys.append(UsageRollup.bucket_start)
-    cols = [func.sum(getattr(UsageRollup, m)).label(m) for m in measures]
-    stmt = select(*keys, *cols).where(
-        UsageRollup.period == period,
-        UsageRollup.dimension == dimension,
-        UsageRollup.bucket_start >= since,
-    )
-    if until is not None:
-        stmt = stmt.where(UsageRollup.bucket_start < until)
-    if values is not None:
-        stmt = stmt.where(UsageRollup.value.in_(list(values)))
-    return list((await session.execute(stmt.group_by(*keys))).all())

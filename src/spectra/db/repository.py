@@ -72,3 +72,25 @@ async def paginate(
             [getattr(last, sort_time.key).isoformat(), getattr(last, sort_id.key)]
         )
     return Page(items=rows, next_cursor=next_cursor)
+
+
+async def page_rows(
+    session: AsyncSession,
+    model: type[M],
+    *where: Any,
+    limit: int | None,
+    cursor: str | None,
+    descending: bool = True,
+) -> Page[M]:
+    """A keyset page of `model`'s rows matching every `where` clause, by (created_at, id), newest
+    first unless `descending=False`: `paginate` for the common case of one filtered table."""
+    table: Any = model  # the columns are the table's own, which the Base type does not name
+    return await paginate(
+        session,
+        select(model).where(*where),
+        sort_time=table.created_at,
+        sort_id=table.id,
+        limit=limit,
+        cursor=cursor,
+        descending=descending,
+    )

@@ -142,14 +142,8 @@ async def default_group(session: Session) -> Group:
     )
     session.add(group)
     await session.flush()
-    await audit_service.record(
-        session,
-        SYSTEM,
-        "groups.create",
-        target_type="group",
-        target_id=group.id,
-        target_label=group.name,
-        after=group_snapshot(group),
+    await audit_service.record_on(
+        session, SYSTEM, "groups.create", "group", group, after=group_snapshot(group)
     )
     return group
 

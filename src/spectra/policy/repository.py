@@ -10,16 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from spectra.db.repository import page_rows
 from spectra.keys.models import MemberKey
+from spectra.kit.pagination import Page
 from spectra.ledger.models import AccountKind, LedgerAccount
 from spectra.packages.models import GroupDefaultPackage, Package, PackageVersion
 from spectra.usage.models import PriceOverride, UsageRecord
 from spectra.users.models import Group, GroupMembership, User
 
-from .models import GroupPolicy, MemberGrant, PolicyDraft, Rollout, RolloutCohort
+from .models import DraftStatus, GroupPolicy, MemberGrant, PolicyDraft, Rollout, RolloutCohort
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,19 +252,37 @@ async def get_cohort(session: AsyncSession, cohort_id: uuid.UUID) -> RolloutCoho
     return await session.get(RolloutCohort, cohort_id)
 
 
-def rollouts_query() -> Select[Any]:
-    return select(Rollout)
+async def page_rollouts(
+    session: AsyncSession, *, limit: int | None, cursor: str | None
+) -> Page[Rollout]:
+    return await page_rows(session, Rollout, limit=limit, cursor=cursor)
 
 
 async def get_draft(session: AsyncSession, draft_id: uuid.UUID) -> PolicyDraft | None:
     return await session.get(PolicyDraft, draft_id)
 
 
-def drafts_query(status: str | None = None) -> Select[Any]:
-    stmt = select(PolicyDraft)
-    if status is not None:
-        stmt = stmt.where(PolicyDraft.status == status)
-    return stmt
+async def page_drafts(
+    session: AsyncSession, *, status: str | None, limit: int | None, cursor: str | None
+) -> Page[PolicyDraft]:
+    where = [PolicyDraft.status == status] if status is not None else []
+    return await page_rows(session, PolicyDraft, *where, limit=limit, cursor=cursor)
+
+
+async def open_drafts(
+    session: AsyncSession, *, kind: str, target_id: uuid.UUID
+) -> list[PolicyDraft]:
+    """The drafts of `kind` about `target_id` still waiting for a decision, newest first."""
+    stmt = (
+        select(PolicyDraft)
+        .where(
+            PolicyDraft.status == DraftStatus.DRAFT,
+            PolicyDraft.kind == kind,
+            PolicyDraft.target_id == target_id,
+        )
+        .order_by(PolicyDraft.created_at.desc())
+    )
+    return list((await session.execute(stmt)).scalars())
 
 
 async def group_names(

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Select, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor
 from spectra.audit.chain import GENESIS, chain_hash, event_payload, scrub
@@ -17,7 +16,7 @@ from spectra.audit.models import AuditEvent
 from spectra.audit.verify import ChainReport as ChainReport
 from spectra.audit.verify import verify_chain as verify_chain
 from spectra.db.serverkey import get_server_keys
-from spectra.db.session import AnySession
+from spectra.db.session import AnySession, Session
 from spectra.errors import InvalidCursorError
 from spectra.kit.clock import utc_now
 from spectra.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
@@ -36,7 +35,7 @@ class Named(Protocol):
 
 
 async def record(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     action: str,
     *,
@@ -92,7 +91,7 @@ async def record(
 
 
 async def record_on(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     action: str,
     target_type: str,

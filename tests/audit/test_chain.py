@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import SYSTEM, local_actor
 from spectra.audit.models import AuditEvent
+from spectra.db.session import Session
 
 
-async def _record_many(session: AsyncSession, n: int) -> list[AuditEvent]:
+async def _record_many(session: Session, n: int) -> list[AuditEvent]:
     events = []
     for i in range(n):
         events.append(
@@ -26,12 +26,12 @@ async def _record_many(session: AsyncSession, n: int) -> list[AuditEvent]:
 
 
 class TestRecord:
-    async def test_events_chain_by_hash(self, session: AsyncSession) -> None:
+    async def test_events_chain_by_hash(self, session: Session) -> None:
         first, second = await _record_many(session, 2)
         assert second.prev_hash == first.hash
         assert second.id == first.id + 1
 
-    async def test_secret_fields_never_enter_the_log(self, session: AsyncSession) -> None:
+    async def test_secret_fields_never_enter_the_log(self, session: Session) -> None:
         event = await audit_service.record(
             session,
             SYSTEM,
@@ -44,13 +44,13 @@ class TestRecord:
 
 
 class TestVerifyChain:
-    async def test_an_untouched_chain_verifies(self, session: AsyncSession) -> None:
+    async def test_an_untouched_chain_verifies(self, session: Session) -> None:
         await _record_many(session, 5)
         report = await audit_service.verify_chain(session)
         assert report.ok
         assert report.checked >= 5
 
-    async def test_an_edited_row_is_named(self, session: AsyncSession) -> None:
+    async def test_an_edited_row_is_named(self, session: Session) -> None:
         events = await _record_many(session, 5)
         await session.execute(
             text("UPDATE audit_events SET target_label = 'evil@example.com' WHERE id = :id"),
@@ -62,7 +62,7 @@ class TestVerifyChain:
         assert report.problems[0].event_id == events[2].id
         assert "changed" in report.problems[0].problem
 
-    async def test_a_removed_row_is_named(self, session: AsyncSession) -> None:
+    async def test_a_removed_row_is_named(self, session: Session) -> None:
         events = await _record_many(session, 5)
         await session.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": events[1].id})
         session.expire_all()
@@ -70,7 +70,7 @@ class TestVerifyChain:
         assert report.problems[0].event_id == events[2].id
         assert "missing" in report.problems[0].problem
 
-    async def test_swapped_rows_are_caught(self, session: AsyncSession) -> None:
+    async def test_swapped_rows_are_caught(self, session: Session) -> None:
         events = await _record_many(session, 4)
         a, b = events[1], events[2]
         await session.execute(
@@ -88,7 +88,7 @@ class TestVerifyChain:
         report = await audit_service.verify_chain(session)
         assert report.problems[0].event_id == a.id
 
-    async def test_verification_streams_in_batches(self, session: AsyncSession) -> None:
+    async def test_verification_streams_in_batches(self, session: Session) -> None:
         await _record_many(session, 30)
         report = await audit_service.verify_chain(session, batch=7)
         assert report.ok

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor, ActorKind, local_actor
 from spectra.audit.models import AuditEvent
+from spectra.db.session import Session
 from spectra.users.permissions import PermissionDeniedError
 from spectra.workspace import service as workspace_service
 from spectra.workspace.specs import InvalidSettingError, UnknownSettingError
@@ -14,7 +14,7 @@ ADMIN = Actor(kind=ActorKind.USER, label="admin@example.com", role="admin")
 
 
 class TestGetSettings:
-    async def test_defaults_when_nothing_is_stored(self, session: AsyncSession) -> None:
+    async def test_defaults_when_nothing_is_stored(self, session: Session) -> None:
         ws = await workspace_service.get_settings(session)
         assert ws.currency == "USD"
         assert ws.time_zone == "UTC"
@@ -22,7 +22,7 @@ class TestGetSettings:
 
 
 class TestSetSetting:
-    async def test_owner_changes_a_setting_and_it_is_audited(self, session: AsyncSession) -> None:
+    async def test_owner_changes_a_setting_and_it_is_audited(self, session: Session) -> None:
         result = await workspace_service.set_setting(
             session, local_actor(), name="four_eyes_threshold", value="250"
         )
@@ -37,7 +37,7 @@ class TestSetSetting:
         assert event.before == {"value": "none"}
         assert event.after == {"value": "250.00"}
 
-    async def test_an_admin_may_not_change_settings(self, session: AsyncSession) -> None:
+    async def test_an_admin_may_not_change_settings(self, session: Session) -> None:
         with pytest.raises(PermissionDeniedError, match="role 'admin'"):
             await workspace_service.set_setting(session, ADMIN, name="currency", value="EUR")
 
@@ -56,7 +56,7 @@ class TestSetSetting:
         with pytest.raises(error):
             spec_for(name).parse(value)
 
-    async def test_none_clears_an_optional_setting(self, session: AsyncSession) -> None:
+    async def test_none_clears_an_optional_setting(self, session: Session) -> None:
         await workspace_service.set_setting(
             session, local_actor(), name="max_recharge", value="500"
         )

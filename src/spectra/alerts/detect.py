@@ -49,6 +49,23 @@ def money_label(micros: int, settings: WorkspaceSettings) -> str:
     return f"{format_amount(micros)} {settings.currency}"
 
 
+def _threshold_alert(
+    event: str, subject_id: uuid.UUID, period: str, percent: int, **fields: object
+) -> tuple[str, dict[str, object]]:
+    """A budget event's crossing of one threshold as (dedupe key, `raise_alert` fields): the
+    subject is the capped thing, the key says it fires once per period and threshold."""
+    return (
+        budget_dedupe_key(event, str(subject_id), period, percent),
+        {
+            "event": event,
+            "subject_kind": event,
+            "subject_id": str(subject_id),
+            "threshold_percent": percent,
+            **fields,
+        },
+    )
+
+
 async def check_budgets(
     session: Session, touched: Touched, settings: WorkspaceSettings, now: datetime
 ) -> int:
@@ -83,20 +100,17 @@ async def check_budgets(
             spent = by_group.get(gid, 0)
             for p in threshold_levels(spent, cap, thresholds):
                 candidates.append(
-                    (
-                        budget_dedupe_key("group_cap", str(gid), period, p),
-                        {
-                            "event": "group_cap",
-                            "subject_kind": "group_cap",
-                            "subject_id": str(gid),
-                            "threshold_percent": p,
-                            "group_id": gid,
-                            "title": f"Group {group.name} reached {p}% of its monthly cap",
-                            "message": f"{p}% of the {group.name} group's monthly cap is used "
-                            f"({money_label(spent, settings)} of {money_label(cap, settings)}), "
-                            f"it resets {resets}.",
-                            "data": {"spent_micros": spent, "cap_micros": cap, "period": period},
-                        },
+                    _threshold_alert(
+                        "group_cap",
+                        gid,
+                        period,
+                        p,
+                        group_id=gid,
+                        title=f"Group {group.name} reached {p}% of its monthly cap",
+                        message=f"{p}% of the {group.name} group's monthly cap is used "
+                        f"({money_label(spent, settings)} of {money_label(cap, settings)}), "
+                        f"it resets {resets}.",
+                        data={"spent_micros": spent, "cap_micros": cap, "period": period},
                     )
                 )
         emails = await _emails(session, [u for u, _ in members])
@@ -105,21 +119,18 @@ async def check_budgets(
             spent = by_member.get(uid, 0)
             for p in threshold_levels(spent, cap, thresholds):
                 candidates.append(
-                    (
-                        budget_dedupe_key("member_cap", str(uid), period, p),
-                        {
-                            "event": "member_cap",
-                            "subject_kind": "member_cap",
-                            "subject_id": str(uid),
-                            "threshold_percent": p,
-                            "member_id": uid,
-                            "group_id": gid,
-                            "title": f"{emails.get(uid, uid)} reached {p}% of the member cap",
-                            "message": f"{p}% of your monthly spending cap is used "
-                            f"({money_label(spent, settings)} of {money_label(cap, settings)}), "
-                            f"it resets {resets}.",
-                            "data": {"spent_micros": spent, "cap_micros": cap, "period": period},
-                        },
+                    _threshold_alert(
+                        "member_cap",
+                        uid,
+                        period,
+                        p,
+                        member_id=uid,
+                        group_id=gid,
+                        title=f"{emails.get(uid, uid)} reached {p}% of the member cap",
+                        message=f"{p}% of your monthly spending cap is used "
+                        f"({money_label(spent, settings)} of {money_label(cap, settings)}), "
+                        f"it resets {resets}.",
+                        data={"spent_micros": spent, "cap_micros": cap, "period": period},
                     )
                 )
     candidates += await _allowance_candidates(session, touched.allowance_accounts, settings)
@@ -162,22 +173,19 @@ async def _allowance_candidates(
         )
         for p in threshold_levels(used, opening, settings.alert_threshold_list):
             out.append(
-                (
-                    budget_dedupe_key("package_allowance", str(assignment.id), period, p),
-                    {
-                        "event": "package_allowance",
-                        "subject_kind": "package_allowance",
-                        "subject_id": str(assignment.id),
-                        "threshold_percent": p,
-                        "member_id": assignment.user_id,
-                        "title": f"{p}% of a {name} allowance is used",
-                        "message": f"{p}% of your {name} allowance is used{resets}.",
-                        "data": {
-                            "used_micros": used,
-                            "allowance_micros": opening,
-                            "package": name,
-                            "period": period,
-                        },
+                _threshold_alert(
+                    "package_allowance",
+                    assignment.id,
+                    period,
+                    p,
+                    member_id=assignment.user_id,
+                    title=f"{p}% of a {name} allowance is used",
+                    message=f"{p}% of your {name} allowance is used{resets}.",
+                    data={
+                        "used_micros": used,
+                        "allowance_micros": opening,
+                        "package": name,
+                        "period": period,
                     },
                 )
             )

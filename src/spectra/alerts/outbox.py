@@ -15,7 +15,6 @@ from spectra.alerts import repository as repo
 from spectra.alerts.models import Alert, AlertChannel, AlertDelivery, AlertRule
 from spectra.db.serverkey import ServerKeys, get_server_keys
 from spectra.db.session import Session, on_commit
-from spectra.kit import crypto
 from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
 from spectra.users.models import User
@@ -46,17 +45,13 @@ def wake_after_commit(session: Session) -> None:
 def seal_target(
     channel_id: uuid.UUID, target: str, keys: ServerKeys | None = None
 ) -> tuple[str, int]:
-    keys = keys or get_server_keys()
-    version = keys.credentials_version
-    sealed = crypto.encrypt(
-        keys.credentials_key(version), target, version=version, associated=channel_id.bytes
-    )
-    return sealed, version
+    return (keys or get_server_keys()).seal(target, associated=channel_id.bytes)
 
 
 def unseal_target(channel: AlertChannel) -> str:
-    key = get_server_keys().credentials_key(channel.key_version)
-    return crypto.decrypt(key, channel.target_ciphertext, associated=channel.id.bytes)
+    return get_server_keys().unseal(
+        channel.target_ciphertext, associated=channel.id.bytes, version=channel.key_version
+    )
 
 
 async def reseal_targets(session: Session, keys: ServerKeys) -> tuple[str, int]:
@@ -84,8 +79,7 @@ def delivery_body(delivery: AlertDelivery) -> str:
     """The text to send (opened when it was stored sealed)."""
     if not delivery.body_sealed:
         return delivery.body
-    key = get_server_keys().credentials_key(crypto.ciphertext_version(delivery.body))
-    return crypto.decrypt(key, delivery.body, associated=delivery.id.bytes)
+    return get_server_keys().unseal(delivery.body, associated=delivery.id.bytes)
 
 
 def _quiet_until(rule: AlertRule, now: datetime, time_zone: str) -> datetime:

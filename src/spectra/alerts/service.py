@@ -32,7 +32,7 @@ from spectra.alerts.outbox import (
 from spectra.alerts.schemas import ChannelCreate, RuleCreate
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
-from spectra.db.repository import paginate
+from spectra.db.repository import page_rows
 from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
@@ -78,6 +78,34 @@ def _hint(kind: str, target: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/…"
 
 
+def _name_taken(name: str) -> AlertChannelNameTakenError:
+    return AlertChannelNameTakenError(f"A channel named '{name}' exists already.", field="name")
+
+
+def _channel_view(channel: AlertChannel) -> dict[str, Any]:
+    """What the audit log keeps of a channel: its kind and hint, never the sealed target."""
+    return {"kind": channel.kind, "target": channel.target_hint}
+
+
+async def _audit(
+    session: Session, actor: Actor, action: str, target: AlertChannel | AlertRule, **details: Any
+) -> None:
+    """Audit an action on a channel (labelled by its name) or a rule (by its event)."""
+    if isinstance(target, AlertChannel):
+        kind, label = "alert_channel", target.name
+    else:
+        kind, label = "alert_rule", target.event
+    await audit_service.record(
+        session,
+        actor,
+        action,
+        target_type=kind,
+        target_id=str(target.id),
+        target_label=label,
+        **details,
+    )
+
+
 async def add_channel(session: Session, actor: Actor, *, data: ChannelCreate) -> AlertChannel:
     """Add a channel; the address or URL is sealed and never returned. Writes an audit event."""
     require(actor, Permission.BUDGETS_WRITE)
@@ -90,7 +118,7 @@ async def add_channel(session: Session, actor: Actor, *, data: ChannelCreate) ->
     target = _check_target(kind, data.target)
     name = data.name.strip()
     if await session.scalar(select(AlertChannel.id).where(AlertChannel.name == name)):
-        raise AlertChannelNameTakenError(f"A channel named '{name}' exists already.", field="name")
+        raise _name_taken(name)
     channel_id = uuid7()
     sealed, version = seal_target(channel_id, target)
     channel = AlertChannel(
@@ -106,17 +134,13 @@ async def add_channel(session: Session, actor: Actor, *, data: ChannelCreate) ->
     try:
         await session.flush()
     except IntegrityError:
-        raise AlertChannelNameTakenError(
-            f"A channel named '{name}' exists already.", field="name"
-        ) from None
-    await audit_service.record(
+        raise _name_taken(name) from None
+    await _audit(
         session,
         actor,
         "alerts.channel.add",
-        target_type="alert_channel",
-        target_id=str(channel.id),
-        target_label=name,
-        after={"kind": kind, "target": channel.target_hint},
+        channel,
+        after=_channel_view(channel),
     )
     return channel
 
@@ -140,14 +164,12 @@ async def remove_channel(session: Session, actor: Actor, *, name: str) -> AlertC
     channel = await get_channel(session, name=name)
     await session.execute(delete(AlertRule).where(AlertRule.channel_id == channel.id))
     await session.execute(delete(AlertChannel).where(AlertChannel.id == channel.id))
-    await audit_service.record(
+    await _audit(
         session,
         actor,
         "alerts.channel.remove",
-        target_type="alert_channel",
-        target_id=str(channel.id),
-        target_label=channel.name,
-        before={"kind": channel.kind, "target": channel.target_hint},
+        channel,
+        before=_channel_view(channel),
     )
     return channel
 
@@ -171,14 +193,7 @@ async def test_channel(session: Session, actor: Actor, *, name: str) -> AlertDel
     assert alert is not None
     delivery = await session.scalar(select(AlertDelivery).where(AlertDelivery.alert_id == alert.id))
     assert delivery is not None
-    await audit_service.record(
-        session,
-        actor,
-        "alerts.channel.test",
-        target_type="alert_channel",
-        target_id=str(channel.id),
-        target_label=channel.name,
-    )
+    await _audit(session, actor, "alerts.channel.test", channel)
     return delivery
 
 
@@ -222,15 +237,7 @@ async def add_rule(session: Session, actor: Actor, *, data: RuleCreate) -> Alert
     )
     session.add(rule)
     await session.flush()
-    await audit_service.record(
-        session,
-        actor,
-        "alerts.rule.add",
-        target_type="alert_rule",
-        target_id=str(rule.id),
-        target_label=data.event,
-        after=data.model_dump(),
-    )
+    await _audit(session, actor, "alerts.rule.add", rule, after=data.model_dump())
     return rule
 
 
@@ -249,13 +256,11 @@ async def remove_rule(session: Session, actor: Actor, *, rule_id: uuid.UUID) -> 
         raise AlertRuleNotFoundError(f"There is no alert rule {rule_id}.")
     await session.delete(rule)
     await session.flush()
-    await audit_service.record(
+    await _audit(
         session,
         actor,
         "alerts.rule.remove",
-        target_type="alert_rule",
-        target_id=str(rule.id),
-        target_label=rule.event,
+        rule,
         before={"event": rule.event, "threshold_percent": rule.threshold_percent},
     )
     return rule
@@ -265,14 +270,7 @@ async def list_alerts(
     session: AnySession, actor: Actor, *, limit: int | None = None, cursor: str | None = None
 ) -> Page[Alert]:
     require(actor, Permission.READ_ALL)
-    return await paginate(
-        session,
-        select(Alert),
-        sort_time=Alert.created_at,
-        sort_id=Alert.id,
-        limit=limit,
-        cursor=cursor,
-    )
+    return await page_rows(session, Alert, limit=limit, cursor=cursor)
 
 
 async def list_deliveries(
@@ -285,17 +283,8 @@ async def list_deliveries(
 ) -> Page[AlertDelivery]:
     """Every outbox row with its outcome, newest first."""
     require(actor, Permission.READ_ALL)
-    stmt = select(AlertDelivery)
-    if status:
-        stmt = stmt.where(AlertDelivery.status == status)
-    return await paginate(
-        session,
-        stmt,
-        sort_time=AlertDelivery.created_at,
-        sort_id=AlertDelivery.id,
-        limit=limit,
-        cursor=cursor,
-    )
+    where = [AlertDelivery.status == status] if status else []
+    return await page_rows(session, AlertDelivery, *where, limit=limit, cursor=cursor)
 
 
 async def inbox(

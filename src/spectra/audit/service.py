@@ -6,10 +6,9 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit.actor import Actor
 from spectra.audit.chain import GENESIS, chain_hash, event_payload, scrub
@@ -17,6 +16,7 @@ from spectra.audit.models import AuditEvent
 from spectra.audit.verify import ChainReport as ChainReport
 from spectra.audit.verify import verify_chain as verify_chain
 from spectra.db.serverkey import get_server_keys
+from spectra.db.session import AnySession, Session
 from spectra.errors import InvalidCursorError
 from spectra.kit.clock import utc_now
 from spectra.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
@@ -24,8 +24,18 @@ from spectra.kit.pagination import Page, clamp_limit, decode_cursor, encode_curs
 _PG_CHAIN_LOCK = 7_202_611_001
 
 
+class Named(Protocol):
+    """A row an action is about that has an id and a name (a group, an account, a rollout...)."""
+
+    @property
+    def id(self) -> object: ...
+
+    @property
+    def name(self) -> str: ...
+
+
 async def record(
-    session: AsyncSession,
+    session: Session,
     actor: Actor,
     action: str,
     *,
@@ -80,8 +90,33 @@ async def record(
     return event
 
 
+async def record_on(
+    session: Session,
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target: Named,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    **details: Any,
+) -> AuditEvent:
+    """`record` an action about a named row: its id and name are the event's target."""
+    return await record(
+        session,
+        actor,
+        action,
+        target_type=target_type,
+        target_id=target.id,
+        target_label=target.name,
+        before=before,
+        after=after,
+        **details,
+    )
+
+
 async def iter_events(
-    session: AsyncSession, *, since: datetime | None = None
+    session: AnySession, *, since: datetime | None = None
 ) -> AsyncIterator[AuditEvent]:
     stmt = select(AuditEvent).order_by(AuditEvent.id)
     if since is not None:
@@ -135,7 +170,7 @@ def _filtered(stmt: Select[AuditEvent], where: AuditFilter) -> Select[AuditEvent
 
 
 async def list_events(
-    session: AsyncSession,
+    session: AnySession,
     *,
     where: AuditFilter,
     limit: int | None = None,
@@ -161,13 +196,13 @@ async def list_events(
     return Page(items=rows, next_cursor=next_cursor)
 
 
-async def count_events(session: AsyncSession, *, where: AuditFilter) -> int:
+async def count_events(session: AnySession, *, where: AuditFilter) -> int:
     stmt = _filtered(select(AuditEvent), where).with_only_columns(func.count()).order_by(None)
     return int((await session.execute(stmt)).scalar_one())
 
 
 async def stream_events(
-    session: AsyncSession, *, where: AuditFilter, batch: int = 2000
+    session: AnySession, *, where: AuditFilter, batch: int = 2000
 ) -> AsyncIterator[AuditEvent]:
     """Events matching `where`, oldest first, read in keyset batches (never all at once)."""
     after_id = 0

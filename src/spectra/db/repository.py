@@ -93,3 +93,24 @@ async def paginate_by_created(
         cursor=cursor,
         descending=descending,
     )
+
+
+async def page_rows(
+    session: AsyncSession,
+    model: type[M],
+    *where: Any,
+    limit: int | None,
+    cursor: str | None,
+    descending: bool = True,
+) -> Page[M]:
+    """A keyset page of `model`'s rows matching every `where` clause, by (created_at, id), newest
+    first unless `descending=False`: `paginate_by_created` for the common case of one table."""
+    page: Page[M] = await paginate_by_created(
+        session,
+        select(model).where(*where),
+        model,
+        limit=limit,
+        cursor=cursor,
+        descending=descending,
+    )
+    return page

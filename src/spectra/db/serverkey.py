@@ -43,6 +43,18 @@ class ServerKeys:
             self.secret, crypto.PURPOSE_CREDENTIALS, version or self.credentials_version
         )
 
+    def seal(self, plaintext: str, *, associated: bytes) -> tuple[str, int]:
+        """Encrypt a stored secret under the current credentials key, bound to `associated` (the
+        id or name of the row that holds it): (sealed text, key version)."""
+        version = self.credentials_version
+        key = self.credentials_key(version)
+        return crypto.encrypt(key, plaintext, version=version, associated=associated), version
+
+    def unseal(self, sealed: str, *, associated: bytes, version: int | None = None) -> str:
+        """Open a value from `seal` (the key version: `version`, else the one `sealed` names)."""
+        key = self.credentials_key(version or crypto.ciphertext_version(sealed))
+        return crypto.decrypt(key, sealed, associated=associated)
+
     @property
     def hash_key(self) -> bytes:
         return crypto.derive_subkey(self.secret, crypto.PURPOSE_KEY_HASH, self.hash_version)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,21 +27,58 @@ async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
     return result.scalar_one_or_none()
 
 
-async def get_key(session: AsyncSession, key_id: uuid.UUID) -> MemberKey | None:
-    result = await session.execute(
-        select(MemberKey).options(joinedload(MemberKey.user)).where(MemberKey.id == key_id)
+_Held = TypeVar("_Held", MemberKey, AdminToken)
+"""A credential a user holds: member keys and admin tokens share the columns read here."""
+
+
+async def _one(
+    session: AsyncSession, model: type[_Held], where: Any, *, fresh: bool = False
+) -> _Held | None:
+    """The one credential matching `where`, its user loaded (`fresh`: re-read the row as it is
+    now, not the copy the session already holds)."""
+    stmt = select(model).options(joinedload(model.user)).where(where)
+    if fresh:
+        stmt = stmt.execution_options(populate_existing=True)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def _page(
+    session: AsyncSession,
+    model: type[_Held],
+    *,
+    user_id: uuid.UUID | None,
+    where: Sequence[Any] = (),
+    limit: int | None,
+    cursor: str | None,
+) -> Page[_Held]:
+    """A page of credentials (of one user when `user_id` is set), newest first, users loaded."""
+    stmt: Select[Any] = select(model).options(joinedload(model.user)).where(*where)
+    if user_id is not None:
+        stmt = stmt.where(model.user_id == user_id)
+    return await paginate(
+        session, stmt, sort_time=model.created_at, sort_id=model.id, limit=limit, cursor=cursor
     )
-    return result.scalar_one_or_none()
+
+
+async def _touch(
+    session: AsyncSession, model: type[_Held], uses: dict[uuid.UUID, datetime]
+) -> None:
+    """Move each credential's last use forward to its time in `uses` (never back)."""
+    for row_id, at in uses.items():
+        await session.execute(
+            update(model)
+            .where(model.id == row_id, or_(model.last_used_at.is_(None), model.last_used_at < at))
+            .values(last_used_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def get_key(session: AsyncSession, key_id: uuid.UUID) -> MemberKey | None:
+    return await _one(session, MemberKey, MemberKey.id == key_id)
 
 
 async def find_key_by_hash(session: AsyncSession, digest: str) -> MemberKey | None:
-    result = await session.execute(
-        select(MemberKey)
-        .options(joinedload(MemberKey.user))
-        .where(MemberKey.hash == digest)
-        .execution_options(populate_existing=True)
-    )
-    return result.scalar_one_or_none()
+    return await _one(session, MemberKey, MemberKey.hash == digest, fresh=True)
 
 
 async def page_keys(
@@ -53,19 +90,8 @@ async def page_keys(
     limit: int | None,
     cursor: str | None,
 ) -> Page[MemberKey]:
-    stmt: Select[Any] = select(MemberKey).options(joinedload(MemberKey.user))
-    if user_id is not None:
-        stmt = stmt.where(MemberKey.user_id == user_id)
-    if status is not None:
-        stmt = stmt.where(_key_status_clause(status, now))
-    return await paginate(
-        session,
-        stmt,
-        sort_time=MemberKey.created_at,
-        sort_id=MemberKey.id,
-        limit=limit,
-        cursor=cursor,
-    )
+    where = [_key_status_clause(status, now)] if status is not None else []
+    return await _page(session, MemberKey, user_id=user_id, where=where, limit=limit, cursor=cursor)
 
 
 def _key_status_clause(status: str, now: datetime) -> Any:
@@ -154,59 +180,22 @@ async def record_first_use(
 
 
 async def touch_keys(session: AsyncSession, uses: dict[uuid.UUID, datetime]) -> None:
-    for key_id, at in uses.items():
-        await session.execute(
-            update(MemberKey)
-            .where(
-                MemberKey.id == key_id,
-                or_(MemberKey.last_used_at.is_(None), MemberKey.last_used_at < at),
-            )
-            .values(last_used_at=at)
-            .execution_options(synchronize_session=False)
-        )
+    await _touch(session, MemberKey, uses)
 
 
 async def touch_tokens(session: AsyncSession, uses: dict[uuid.UUID, datetime]) -> None:
-    for token_id, at in uses.items():
-        await session.execute(
-            update(AdminToken)
-            .where(
-                AdminToken.id == token_id,
-                or_(AdminToken.last_used_at.is_(None), AdminToken.last_used_at < at),
-            )
-            .values(last_used_at=at)
-            .execution_options(synchronize_session=False)
-        )
+    await _touch(session, AdminToken, uses)
 
 
 async def get_token(session: AsyncSession, token_id: uuid.UUID) -> AdminToken | None:
-    result = await session.execute(
-        select(AdminToken).options(joinedload(AdminToken.user)).where(AdminToken.id == token_id)
-    )
-    return result.scalar_one_or_none()
+    return await _one(session, AdminToken, AdminToken.id == token_id)
 
 
 async def find_token_by_hash(session: AsyncSession, digest: str) -> AdminToken | None:
-    result = await session.execute(
-        select(AdminToken)
-        .options(joinedload(AdminToken.user))
-        .where(AdminToken.hash == digest)
-        .execution_options(populate_existing=True)
-    )
-    return result.scalar_one_or_none()
+    return await _one(session, AdminToken, AdminToken.hash == digest, fresh=True)
 
 
 async def page_tokens(
     session: AsyncSession, *, user_id: uuid.UUID | None, limit: int | None, cursor: str | None
 ) -> Page[AdminToken]:
-    stmt: Select[Any] = select(AdminToken).options(joinedload(AdminToken.user))
-    if user_id is not None:
-        stmt = stmt.where(AdminToken.user_id == user_id)
-    return await paginate(
-        session,
-        stmt,
-        sort_time=AdminToken.created_at,
-        sort_id=AdminToken.id,
-        limit=limit,
-        cursor=cursor,
-    )
+    return await _page(session, AdminToken, user_id=user_id, limit=limit, cursor=cursor)

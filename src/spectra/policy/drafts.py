@@ -12,7 +12,6 @@ from typing import Any
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
-from spectra.db.repository import paginate
 from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.kit.pagination import Page
@@ -110,14 +109,7 @@ async def list_drafts(
     cursor: str | None = None,
 ) -> Page[PolicyDraft]:
     require(actor, Permission.READ_ALL)
-    return await paginate(
-        session,
-        repository.drafts_query(status),
-        sort_time=PolicyDraft.created_at,
-        sort_id=PolicyDraft.id,
-        limit=limit,
-        cursor=cursor,
-    )
+    return await repository.page_drafts(session, status=status, limit=limit, cursor=cursor)
 
 
 async def _open(session: AnySession, actor: Actor, draft_id: uuid.UUID) -> PolicyDraft:
@@ -279,16 +271,7 @@ async def discard_draft(session: Session, actor: Actor, *, draft_id: uuid.UUID) 
 
 async def latest_dry_run_draft(session: AnySession, cohort_id: uuid.UUID) -> PolicyDraft | None:
     """The newest open promotion draft of a cohort that has a dry-run."""
-    rows: list[PolicyDraft] = list(
-        (
-            await session.execute(
-                repository.drafts_query(DraftStatus.DRAFT)
-                .where(PolicyDraft.kind == PROMOTION, PolicyDraft.target_id == cohort_id)
-                .order_by(PolicyDraft.created_at.desc())
-            )
-        ).scalars()
-    )
-    for draft in rows:
+    for draft in await repository.open_drafts(session, kind=PROMOTION, target_id=cohort_id):
         if draft.dry_run is not None:
             return draft
     return None

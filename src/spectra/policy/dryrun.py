@@ -149,16 +149,12 @@ async def run(
         client: str | None = None,
     ) -> PolicyInputs:
         scopes = keys.get(key_id, (user.id, ()))[1] if key_id is not None else ()
-        return snap.inputs(
-            user_id=user.id,
-            user_email=user.email,
-            user_status=user.status,
-            group_id=user.group_id,
-            available=balances,
+        return snap.member_inputs(
+            user,
+            balances,
+            settings,
             key_id=key_id,
             key_scopes=scopes,
-            currency=settings.currency,
-            time_zone=settings.time_zone,
             client=client,
             spent=(groups_spent.get(user.group_id, 0), members_spent.get(user.id, 0)),
         )

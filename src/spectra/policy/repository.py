@@ -1,5 +1,6 @@
 """Policy queries: its own table, plus the read-only facts the decision snapshot needs from the
-tables of lower domains (wallet accounts, group names, package terms), read in bulk."""
+tables of lower domains (wallet accounts, group names, package terms), read in bulk (the
+rollout gates' usage measures are in `rollout_queries`)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from spectra.db.repository import page_rows
 from spectra.keys.models import MemberKey
+from spectra.kit.pagination import Page
 from spectra.ledger.models import AccountKind, LedgerAccount
 from spectra.packages.models import GroupDefaultPackage, Package, PackageVersion
 from spectra.usage.models import PriceOverride, UsageRecord
 from spectra.users.models import Group, GroupMembership, User
 
-from .models import GroupPolicy, MemberGrant, PolicyDraft, Rollout, RolloutCohort
+from .models import DraftStatus, GroupPolicy, MemberGrant, PolicyDraft, Rollout, RolloutCohort
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,19 @@ async def get_member_grant(session: AsyncSession, user_id: uuid.UUID) -> MemberG
     return await session.get(MemberGrant, user_id)
 
 
+async def _spend_by(
+    session: AsyncSession, column: Any, since: datetime, ids: Sequence[uuid.UUID] | None
+) -> dict[uuid.UUID, int]:
+    """Charged cost since `since` by `column` (a usage record's owner id), micros."""
+    stmt = select(column, func.sum(UsageRecord.cost_micros)).where(
+        UsageRecord.created_at >= since, column.is_not(None)
+    )
+    if ids is not None:
+        stmt = stmt.where(column.in_(list(ids)))
+    rows = (await session.execute(stmt.group_by(column))).all()
+    return {k: int(total or 0) for k, total in rows if k is not None}
+
+
 async def spend_since(
     session: AsyncSession,
     since: datetime,
@@ -115,26 +131,8 @@ async def spend_since(
     user_ids: Sequence[uuid.UUID] | None = None,
 ) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, int]]:
     """Charged cost since `since` from usage records: (by group, by member), micros."""
-    by_group = select(UsageRecord.group_id, func.sum(UsageRecord.cost_micros)).where(
-        UsageRecord.created_at >= since, UsageRecord.group_id.is_not(None)
-    )
-    if group_ids is not None:
-        by_group = by_group.where(UsageRecord.group_id.in_(list(group_ids)))
-    by_user = select(UsageRecord.user_id, func.sum(UsageRecord.cost_micros)).where(
-        UsageRecord.created_at >= since, UsageRecord.user_id.is_not(None)
-    )
-    if user_ids is not None:
-        by_user = by_user.where(UsageRecord.user_id.in_(list(user_ids)))
-    groups = {
-        g: int(total or 0)
-        for g, total in (await session.execute(by_group.group_by(UsageRecord.group_id))).all()
-        if g is not None
-    }
-    members = {
-        u: int(total or 0)
-        for u, total in (await session.execute(by_user.group_by(UsageRecord.user_id))).all()
-        if u is not None
-    }
+    groups = await _spend_by(session, UsageRecord.group_id, since, group_ids)
+    members = await _spend_by(session, UsageRecord.user_id, since, user_ids)
     return groups, members
 
 
@@ -142,26 +140,14 @@ async def key_spend_since(
     session: AsyncSession, since: datetime, key_ids: Sequence[uuid.UUID] | None = None
 ) -> dict[uuid.UUID, int]:
     """Charged cost since `since` by key, micros (the key budgets' counters)."""
-    stmt = select(UsageRecord.key_id, func.sum(UsageRecord.cost_micros)).where(
-        UsageRecord.created_at >= since, UsageRecord.key_id.is_not(None)
-    )
-    if key_ids is not None:
-        stmt = stmt.where(UsageRecord.key_id.in_(list(key_ids)))
-    rows = (await session.execute(stmt.group_by(UsageRecord.key_id))).all()
-    return {k: int(total or 0) for k, total in rows if k is not None}
+    return await _spend_by(session, UsageRecord.key_id, since, key_ids)
 
 
 async def project_spend_since(
     session: AsyncSession, since: datetime, project_ids: Sequence[uuid.UUID] | None = None
 ) -> dict[uuid.UUID, int]:
     """Charged cost since `since` by project, micros (the project budgets' counters)."""
-    stmt = select(UsageRecord.project_id, func.sum(UsageRecord.cost_micros)).where(
-        UsageRecord.created_at >= since, UsageRecord.project_id.is_not(None)
-    )
-    if project_ids is not None:
-        stmt = stmt.where(UsageRecord.project_id.in_(list(project_ids)))
-    rows = (await session.execute(stmt.group_by(UsageRecord.project_id))).all()
-    return {p: int(total or 0) for p, total in rows if p is not None}
+    return await _spend_by(session, UsageRecord.project_id, since, project_ids)
 
 
 async def users_in(
@@ -266,19 +252,37 @@ async def get_cohort(session: AsyncSession, cohort_id: uuid.UUID) -> RolloutCoho
     return await session.get(RolloutCohort, cohort_id)
 
 
-def rollouts_query() -> Select[Any]:
-    return select(Rollout)
+async def page_rollouts(
+    session: AsyncSession, *, limit: int | None, cursor: str | None
+) -> Page[Rollout]:
+    return await page_rows(session, Rollout, limit=limit, cursor=cursor)
 
 
 async def get_draft(session: AsyncSession, draft_id: uuid.UUID) -> PolicyDraft | None:
     return await session.get(PolicyDraft, draft_id)
 
 
-def drafts_query(status: str | None = None) -> Select[Any]:
-    stmt = select(PolicyDraft)
-    if status is not None:
-        stmt = stmt.where(PolicyDraft.status == status)
-    return stmt
+async def page_drafts(
+    session: AsyncSession, *, status: str | None, limit: int | None, cursor: str | None
+) -> Page[PolicyDraft]:
+    where = [PolicyDraft.status == status] if status is not None else []
+    return await page_rows(session, PolicyDraft, *where, limit=limit, cursor=cursor)
+
+
+async def open_drafts(
+    session: AsyncSession, *, kind: str, target_id: uuid.UUID
+) -> list[PolicyDraft]:
+    """The drafts of `kind` about `target_id` still waiting for a decision, newest first."""
+    stmt = (
+        select(PolicyDraft)
+        .where(
+            PolicyDraft.status == DraftStatus.DRAFT,
+            PolicyDraft.kind == kind,
+            PolicyDraft.target_id == target_id,
+        )
+        .order_by(PolicyDraft.created_at.desc())
+    )
+    return list((await session.execute(stmt)).scalars())
 
 
 async def group_names(
@@ -331,92 +335,4 @@ async def package_terms(session: AsyncSession) -> list[VersionTerms]:
 async def priced_models(session: AsyncSession) -> list[str]:
     """Models with an admin price."""
     stmt = select(PriceOverride.model).distinct().order_by(PriceOverride.model)
-    return list((await session.execute(stmt)).scalars())
-
-
-async def usage_counts(
-    session: AsyncSession, user_ids: list[uuid.UUID], since: datetime, until: datetime
-) -> dict[str, int]:
-    """Requests, refusals, errors, active members and spend of these users over [since, until)."""
-    if not user_ids:
-        return {"requests": 0, "refused": 0, "errors": 0, "active": 0, "spend": 0}
-    stmt = select(
-        func.count(),
-        func.sum(_is_status("refused")),
-        func.sum(_is_status("error")),
-        func.count(func.distinct(UsageRecord.user_id)),
-        func.sum(UsageRecord.cost_micros),
-    ).where(
-        UsageRecord.user_id.in_(user_ids),
-        UsageRecord.created_at >= since,
-        UsageRecord.created_at < until,
-    )
-    requests, refused, errors, active, spend = (await session.execute(stmt)).one()
-    return {
-        "requests": int(requests or 0),
-        "refused": int(refused or 0),
-        "errors": int(errors or 0),
-        "active": int(active or 0),
-        "spend": int(spend or 0),
-    }
-
-
-async def usage_clients(
-    session: AsyncSession, user_ids: list[uuid.UUID], since: datetime, until: datetime
-) -> dict[str, int]:
-    """Requests per client family of these users over [since, until)."""
-    if not user_ids:
-        return {}
-    stmt = (
-        select(UsageRecord.client_family, func.count())
-        .where(
-            UsageRecord.user_id.in_(user_ids),
-            UsageRecord.created_at >= since,
-            UsageRecord.created_at < until,
-        )
-        .group_by(UsageRecord.client_family)
-    )
-    return {c: int(n) for c, n in (await session.execute(stmt)).all()}
-
-
-def _is_status(status: str) -> Any:
-    return case((UsageRecord.status == status, 1), else_=0)
-
-
-async def usage_latencies(
-    session: AsyncSession,
-    user_ids: list[uuid.UUID],
-    since: datetime,
-    until: datetime,
-    *,
-    limit: int = 50_000,
-) -> list[int]:
-    """Latencies (ms) of these users' records over [since, until) that have one, newest first."""
-    if not user_ids:
-        return []
-    stmt = (
-        select(UsageRecord.latency_ms)
-        .where(
-            UsageRecord.user_id.in_(user_ids),
-            UsageRecord.created_at >= since,
-            UsageRecord.created_at < until,
-            UsageRecord.latency_ms.is_not(None),
-        )
-        .order_by(UsageRecord.created_at.desc())
-        .limit(limit)
-    )
-    return [int(v) for v in (await session.execute(stmt)).scalars() if v is not None]
-
-
-async def usable_user_ids(session: AsyncSession, statuses: Sequence[str]) -> list[uuid.UUID]:
-    stmt = select(User.id).where(User.status.in_(list(statuses)))
-    return list((await session.execute(stmt)).scalars())
-
-
-async def autopilot_rollout_ids(session: AsyncSession) -> list[uuid.UUID]:
-    stmt = (
-        select(Rollout.id)
-        .where(Rollout.autopilot.is_(True), Rollout.status != "completed")
-        .order_by(Rollout.created_at)
-    )
     return list((await session.execute(stmt)).scalars())

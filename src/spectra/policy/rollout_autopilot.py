@@ -32,7 +32,7 @@ from spectra.errors import SpectraError
 from spectra.kit.clock import utc_now
 from spectra.workspace import service as workspace_service
 
-from . import drafts, repository, rollout_baseline
+from . import drafts, rollout_baseline, rollout_queries
 from . import rollout_timeline as timeline
 from .models import CohortStatus, Rollout, RolloutCohort, RolloutEvent, RolloutStatus
 from .rollout_baseline import Bound, Facts, Verdict
@@ -87,11 +87,11 @@ def bounds(settings: AutopilotSettings) -> list[Bound]:
 async def facts(
     session: Session, user_ids: list[uuid.UUID], since: datetime, until: datetime, latency: bool
 ) -> Facts:
-    totals = await repository.usage_counts(session, user_ids, since, until)
+    totals = await rollout_queries.usage_counts(session, user_ids, since, until)
     p95 = None
     if latency:
         p95 = rollout_baseline.p95(
-            await repository.usage_latencies(session, user_ids, since, until)
+            await rollout_queries.usage_latencies(session, user_ids, since, until)
         )
     return Facts(
         requests=totals["requests"],
@@ -119,7 +119,9 @@ async def evaluate(
         if cohort.status == CohortStatus.PROMOTED:
             _, g, n = await cohort_targets(session, cohort)
             inside.update(u.id for u in g + n)
-    baseline = [u for u in await repository.usable_user_ids(session, USABLE) if u not in inside]
+    baseline = [
+        u for u in await rollout_queries.usable_user_ids(session, USABLE) if u not in inside
+    ]
     gates = bounds(settings)
     latency = any(b.gate == "p95_latency" for b in gates)
     mine = await facts(session, wave, current.promoted_at, now, latency)
@@ -295,7 +297,7 @@ async def run_autopilot(db: Database, *, now: datetime | None = None) -> list[Ro
     """One step for every rollout on autopilot, each in its own transaction; the decisions."""
     moment = now or utc_now()
     async with read_scope(db) as session:
-        ids = await repository.autopilot_rollout_ids(session)
+        ids = await rollout_queries.autopilot_rollout_ids(session)
     made = []
     for rollout_id in ids:
         try:

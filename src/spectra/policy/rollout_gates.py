@@ -11,7 +11,7 @@ from spectra.db.session import AnySession
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
 
-from . import repository
+from . import rollout_queries
 from .errors import CohortOrderError, RolloutGateError
 from .models import CohortStatus, RolloutCohort
 from .rollout_cohorts import cohort_targets
@@ -49,7 +49,7 @@ async def check_gates(
     if rollout.max_error_rate_bp is None and rollout.max_refusal_rate_bp is None:
         return facts
     _, in_groups, named = await cohort_targets(session, previous)
-    totals = await repository.usage_counts(
+    totals = await rollout_queries.usage_counts(
         session, [u.id for u in in_groups + named], previous.promoted_at, now
     )
     requests = totals["requests"]
@@ -73,8 +73,8 @@ async def window(
     session: AnySession, user_ids: list[uuid.UUID], since: datetime, until: datetime
 ) -> dict[str, Any]:
     """A cohort's members' usage over [since, until): activity, rates, spend, clients."""
-    totals = await repository.usage_counts(session, user_ids, since, until)
-    clients = await repository.usage_clients(session, user_ids, since, until)
+    totals = await rollout_queries.usage_counts(session, user_ids, since, until)
+    clients = await rollout_queries.usage_clients(session, user_ids, since, until)
     requests = totals["requests"]
     return {
         "since": since.isoformat(),

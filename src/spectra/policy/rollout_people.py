@@ -29,15 +29,7 @@ def _person(user: User | None) -> dict[str, Any] | None:
 
 
 async def _audit(session: Session, actor: Actor, rollout: Rollout, action: str, **kw: Any) -> None:
-    await audit_service.record(
-        session,
-        actor,
-        action,
-        target_type="rollout",
-        target_id=rollout.id,
-        target_label=rollout.name,
-        **kw,
-    )
+    await audit_service.record_on(session, actor, action, "rollout", rollout, **kw)
 
 
 async def set_owner(session: Session, actor: Actor, *, rollout: str, user: str | None) -> Rollout:

@@ -123,13 +123,12 @@ async def set_autopilot(
         found.status = RolloutStatus.ACTIVE
     await session.flush()
     current = AutopilotSettings.model_validate(found.autopilot_settings or {})
-    await audit_service.record(
+    await audit_service.record_on(
         session,
         actor,
         "rollouts.autopilot",
-        target_type="rollout",
-        target_id=found.id,
-        target_label=found.name,
+        "rollout",
+        found,
         before=before,
         after={
             "autopilot": on,

@@ -21,7 +21,6 @@ from sqlalchemy.exc import IntegrityError
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
-from spectra.db.repository import paginate
 from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.kit.money import format_amount
@@ -152,13 +151,12 @@ async def create_rollout(session: Session, actor: Actor, *, data: RolloutCreate)
         await session.flush()
     except IntegrityError as exc:
         raise RolloutExistsError(f"A rollout named '{data.name}' exists.", name=data.name) from exc
-    await audit_service.record(
+    await audit_service.record_on(
         session,
         actor,
         "rollouts.create",
-        target_type="rollout",
-        target_id=rollout.id,
-        target_label=rollout.name,
+        "rollout",
+        rollout,
         after={"goal": rollout.goal, "cohorts": [cohort_view(c) for c in cohorts]},
     )
     return RolloutDetail(rollout, cohorts)
@@ -178,14 +176,7 @@ async def list_rollouts(
     session: AnySession, actor: Actor, *, limit: int | None = None, cursor: str | None = None
 ) -> Page[Rollout]:
     require(actor, Permission.READ_ALL)
-    return await paginate(
-        session,
-        repository.rollouts_query(),
-        sort_time=Rollout.created_at,
-        sort_id=Rollout.id,
-        limit=limit,
-        cursor=cursor,
-    )
+    return await repository.page_rollouts(session, limit=limit, cursor=cursor)
 
 
 async def promote(

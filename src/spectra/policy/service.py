@@ -24,8 +24,10 @@ from spectra.packages import service as packages_service
 from spectra.pool import service as pool_service
 from spectra.usage.defaults import known_models
 from spectra.users import service as users_service
+from spectra.users.models import User
 from spectra.users.permissions import Permission, require
 from spectra.workspace import service as workspace_service
+from spectra.workspace.schemas import WorkspaceSettings
 
 from . import repository
 from .budget_counters import BudgetCounters
@@ -39,9 +41,21 @@ from .schemas import GroupPolicyChange
 from .snapshot import (
     GROUP_POLICY_CHANGE,
     MEMBER_GRANT_CHANGE,
+    Snapshot,
     load_budget_spend,
     load_snapshot,
 )
+
+
+async def _member_facts(
+    session: AnySession, member: User
+) -> tuple[Snapshot, dict[uuid.UUID, int], WorkspaceSettings]:
+    """What deciding for one member reads: the snapshot of them and their group, the balances
+    of the accounts that could fund them, the workspace settings."""
+    snap = await load_snapshot(session, user_ids=[member.id], group_ids=[member.group_id])
+    accounts = snap.funding_accounts(member.id, member.group_id)
+    balances = await ledger_service.get_balances(session, accounts)
+    return snap, balances, await workspace_service.get_settings(session)
 
 
 async def explain(
@@ -71,10 +85,7 @@ async def explain(
                 f"That key does not belong to {member.email}.", key_id=str(key_id)
             )
         scopes = tuple(key.scopes or ())
-    snap = await load_snapshot(session, user_ids=[member.id], group_ids=[member.group_id])
-    accounts = snap.funding_accounts(member.id, member.group_id)
-    balances = await ledger_service.get_balances(session, accounts)
-    settings = await workspace_service.get_settings(session)
+    snap, balances, settings = await _member_facts(session, member)
     now = utc_now()
     groups, members = await repository.spend_since(
         session,
@@ -90,16 +101,12 @@ async def explain(
         key_ids=[key_id] if key_id is not None else [],
         project_ids=list(snap.budgets.projects),
     )
-    inputs = snap.inputs(
-        user_id=member.id,
-        user_email=member.email,
-        user_status=member.status,
-        group_id=member.group_id,
-        available=balances,
+    inputs = snap.member_inputs(
+        member,
+        balances,
+        settings,
         key_id=key_id,
         key_scopes=scopes,
-        currency=settings.currency,
-        time_zone=settings.time_zone,
         client=client,
         spent=(groups.get(member.group_id, 0), members.get(member.id, 0)),
         project_header=project,
@@ -137,15 +144,8 @@ async def set_group_funding(
         row.is_group_wallet_fallback = group_wallet_fallback
     row.updated_at = utc_now()
     await session.flush()
-    await audit_service.record(
-        session,
-        actor,
-        "policy.group_funding",
-        target_type="group",
-        target_id=target.id,
-        target_label=target.name,
-        before=before,
-        after=_view(row),
+    await audit_service.record_on(
+        session, actor, "policy.group_funding", "group", target, before=before, after=_view(row)
     )
     await record_change(session, GROUP_POLICY_CHANGE, target.id)
     return row
@@ -288,25 +288,12 @@ async def member_view(
     require(actor, Permission.SELF)
     member = await users_service.get_user(session, actor, user=user_id)
     holdings = await packages_service.packages_of_user(session, actor, user_id=member.id)
-    snap = await load_snapshot(session, user_ids=[member.id], group_ids=[member.group_id])
-    accounts = snap.funding_accounts(member.id, member.group_id)
-    balances = await ledger_service.get_balances(session, accounts)
-    settings = await workspace_service.get_settings(session)
+    snap, balances, settings = await _member_facts(session, member)
     scopes: tuple[str, ...] = ()
     if key_id is not None:
         key = await keys_service.get_key(session, actor, key_id=key_id)
         scopes = tuple(key.scopes or ())
-    inputs = snap.inputs(
-        user_id=member.id,
-        user_email=member.email,
-        user_status=member.status,
-        group_id=member.group_id,
-        available=balances,
-        key_id=key_id,
-        key_scopes=scopes,
-        currency=settings.currency,
-        time_zone=settings.time_zone,
-    )
+    inputs = snap.member_inputs(member, balances, settings, key_id=key_id, key_scopes=scopes)
     now = utc_now()
     models = []
     for model in await served_models(session):

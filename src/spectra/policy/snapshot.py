@@ -9,8 +9,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TypedDict, Unpack
 
 from spectra.budgets.terms import BudgetTerms, load_terms
 from spectra.db.changes import Change
@@ -20,7 +19,9 @@ from spectra.ledger.models import AccountKind
 from spectra.packages import service as packages_service
 from spectra.packages.models import PackageStatus
 from spectra.packages.service import Entitlement
+from spectra.users.models import User
 from spectra.workspace import service as workspace_service
+from spectra.workspace.schemas import WorkspaceSettings
 
 from . import repository
 from .budget_counters import PERIODS, BudgetCounters
@@ -35,6 +36,18 @@ GROUP_POLICY_CHANGE = "policy.group"
 MEMBER_GRANT_CHANGE = "policy.member"
 _NO_RULES = GroupRules()
 """A group without a policy row (frozen, so one instance serves every request)."""
+
+
+class MoreInputs(TypedDict, total=False):
+    """The optional facts of `Snapshot.inputs` besides the member and the money."""
+
+    key_id: uuid.UUID | None
+    key_scopes: Iterable[str]
+    client: str | None
+    spent: tuple[int, int]
+    project_header: str | None
+    budget_spend: BudgetCounters | None
+    now: datetime | None
 
 
 @dataclass(slots=True)
@@ -74,6 +87,25 @@ class Snapshot:
             if account is not None:
                 ids.append(account)
         return ids
+
+    def member_inputs(
+        self,
+        member: User,
+        available: Mapping[uuid.UUID, int],
+        settings: WorkspaceSettings,
+        **more: Unpack[MoreInputs],
+    ) -> PolicyInputs:
+        """`inputs` for a member read from the database, in the workspace's currency and zone."""
+        return self.inputs(
+            user_id=member.id,
+            user_email=member.email,
+            user_status=member.status,
+            group_id=member.group_id,
+            available=available,
+            currency=settings.currency,
+            time_zone=settings.time_zone,
+            **more,
+        )
 
     def inputs(
         self,
@@ -199,7 +231,7 @@ class PolicyCache:
             await self.load_spend(session)
             self.loaded = True
 
-    async def load_spend(self, session: AsyncSession) -> None:
+    async def load_spend(self, session: AnySession) -> None:
         """This month's spend per group and member, from the usage records (see counters.py)."""
         time_zone = (await workspace_service.get_settings(session)).time_zone
         month = month_start(utc_now(), time_zone)
@@ -257,7 +289,7 @@ class PolicyCache:
 
 
 async def load_budget_spend(
-    session: AsyncSession,
+    session: AnySession,
     counters: BudgetCounters,
     time_zone: str,
     *,

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.db.changes import record_change
-from spectra.db.repository import paginate
+from spectra.db.repository import page_rows, paginate
 from spectra.kit.clock import utc_now
 from spectra.kit.pagination import Page
 
@@ -58,17 +58,9 @@ async def find_by_name(
 async def page_accounts(
     session: AsyncSession, *, limit: int | None, cursor: str | None, state: str | None = None
 ) -> Page[PoolAccount]:
-    stmt = select(PoolAccount)
-    if state is not None:
-        stmt = stmt.where(PoolAccount.state == state)
-    return await paginate(
-        session,
-        stmt,
-        sort_time=PoolAccount.created_at,
-        sort_id=PoolAccount.id,
-        limit=limit,
-        cursor=cursor,
-        descending=False,
+    where = [PoolAccount.state == state] if state is not None else []
+    return await page_rows(
+        session, PoolAccount, *where, limit=limit, cursor=cursor, descending=False
     )
 
 
@@ -89,17 +81,8 @@ async def page_transitions(
 async def page_alerts(
     session: AsyncSession, *, limit: int | None, cursor: str | None, open_only: bool = True
 ) -> Page[PoolAlert]:
-    stmt = select(PoolAlert)
-    if open_only:
-        stmt = stmt.where(PoolAlert.resolved_at.is_(None))
-    return await paginate(
-        session,
-        stmt,
-        sort_time=PoolAlert.created_at,
-        sort_id=PoolAlert.id,
-        limit=limit,
-        cursor=cursor,
-    )
+    where = [PoolAlert.resolved_at.is_(None)] if open_only else []
+    return await page_rows(session, PoolAlert, *where, limit=limit, cursor=cursor)
 
 
 async def add_transition(

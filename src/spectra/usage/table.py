@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from spectra.db.session import AnySession
 from spectra.usage import defaults, repository
 from spectra.usage.errors import ModelUnpricedError
 from spectra.usage.models import PriceOverride
@@ -123,7 +122,7 @@ class PriceTable:
         self.currency = currency
         self.usd_rate = usd_rate
 
-    async def load(self, session: AsyncSession) -> None:
+    async def load(self, session: AnySession) -> None:
         """Read overrides and the currency settings from the database."""
         settings = await workspace_service.get_settings(session)
         rows = await repository.all_overrides(session)

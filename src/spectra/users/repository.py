@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from spectra.db.repository import paginate
+from spectra.db.repository import page_rows, paginate
 from spectra.kit.pagination import Page
 
 from .models import Group, GroupMembership, KnownDevice, PasswordSetupLink, User, UserSession
@@ -151,20 +151,12 @@ async def list_groups(
     cursor: str | None,
     ids: Sequence[uuid.UUID] | None = None,
 ) -> Page[Group]:
-    stmt = select(Group)
+    where = []
     if ids is not None:
-        stmt = stmt.where(Group.id.in_(list(ids)))
+        where.append(Group.id.in_(list(ids)))
     if text:
-        stmt = stmt.where(Group.name_key.like("%" + text.lower() + "%"))
-    return await paginate(
-        session,
-        stmt,
-        sort_time=Group.created_at,
-        sort_id=Group.id,
-        limit=limit,
-        cursor=cursor,
-        descending=False,
-    )
+        where.append(Group.name_key.like("%" + text.lower() + "%"))
+    return await page_rows(session, Group, *where, limit=limit, cursor=cursor, descending=False)
 
 
 async def member_counts(

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.changes import record_change
 from spectra.db.serverkey import ServerKeys, get_server_keys
-from spectra.kit import crypto
+from spectra.db.session import AnySession, Session
 from spectra.users.permissions import Permission, require
 from spectra.workspace.models import WorkspaceSetting
 from spectra.workspace.schemas import SettingRead, WorkspaceSettings
@@ -24,18 +23,18 @@ def _field(name: str) -> str:
     return f"{name}_micros" if SPECS[name].kind == "amount" else name
 
 
-async def _stored(session: AsyncSession) -> dict[str, Any]:
+async def _stored(session: AnySession) -> dict[str, Any]:
     rows = (await session.execute(select(WorkspaceSetting))).scalars().all()
     return {row.key: row.value for row in rows if row.key in SPECS}
 
 
-async def get_settings(session: AsyncSession) -> WorkspaceSettings:
+async def get_settings(session: AnySession) -> WorkspaceSettings:
     """All settings with defaults filled in (no permission needed: every domain reads them)."""
     stored = await _stored(session)
     return WorkspaceSettings(**{_field(k): v for k, v in stored.items()})
 
 
-async def list_settings(session: AsyncSession, actor: Actor) -> list[SettingRead]:
+async def list_settings(session: AnySession, actor: Actor) -> list[SettingRead]:
     require(actor, Permission.READ_ALL)
     stored = await _stored(session)
     return [
@@ -49,7 +48,7 @@ async def list_settings(session: AsyncSession, actor: Actor) -> list[SettingRead
     ]
 
 
-async def set_setting(session: AsyncSession, actor: Actor, *, name: str, value: str) -> SettingRead:
+async def set_setting(session: Session, actor: Actor, *, name: str, value: str) -> SettingRead:
     """Change one setting from its text form. Owner only. Writes an audit event."""
     require(actor, Permission.SETTINGS_WRITE)
     spec = spec_for(name)
@@ -80,14 +79,11 @@ async def set_setting(session: AsyncSession, actor: Actor, *, name: str, value: 
 
 
 def _seal(name: str, secret: str, keys: ServerKeys | None = None) -> str:
-    keys = keys or get_server_keys()
-    version = keys.credentials_version
-    return crypto.encrypt(
-        keys.credentials_key(version), secret, version=version, associated=name.encode()
-    )
+    sealed, _ = (keys or get_server_keys()).seal(secret, associated=name.encode())
+    return sealed
 
 
-async def reseal_secrets(session: AsyncSession, keys: ServerKeys) -> tuple[str, int]:
+async def reseal_secrets(session: Session, keys: ServerKeys) -> tuple[str, int]:
     """Re-encrypt every stored `secret` setting (the SMTP password) under `keys`' credential
     subkey, in the caller's transaction (`spectra secret rotate-credentials`). Returns
     ("settings", how many)."""
@@ -118,5 +114,4 @@ def open_secret(name: str, sealed: str | None) -> str | None:
     """A `secret` setting's plain value (for the code that uses it; never shown or logged)."""
     if sealed is None:
         return None
-    key = get_server_keys().credentials_key(crypto.ciphertext_version(sealed))
-    return crypto.decrypt(key, sealed, associated=name.encode())
+    return get_server_keys().unseal(sealed, associated=name.encode())

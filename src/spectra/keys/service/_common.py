@@ -53,23 +53,39 @@ async def issue(
     session.add(credential)
     await session.flush()
     subject = replaces if replaces is not None else credential
-    details = (
+    details: dict[str, Any] = (
         {"new_key_id": str(credential.id), "new_prefix": credential.prefix}
         if replaces is not None
         else {}
     )
+    await audit_credential(session, actor, action, subject, owner=owner, before=before, **details)
+    return credential, secret
+
+
+async def audit_credential(
+    session: Session,
+    actor: Actor,
+    action: str,
+    credential: MemberKey | AdminToken,
+    *,
+    owner: User | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    **details: Any,
+) -> None:
+    """Audit an action on a key or token (its owner: `.user` unless given); `after` defaults to
+    the credential as it is now."""
     await audit_service.record(
         session,
         actor,
         action,
-        target_type=target_type(subject),
-        target_id=subject.id,
-        target_label=label(subject, owner),
+        target_type=target_type(credential),
+        target_id=credential.id,
+        target_label=label(credential, owner or credential.user),
         before=before,
-        after=subject.audit_view(),
+        after=credential.audit_view() if after is None else after,
         **details,
     )
-    return credential, secret
 
 
 async def find_by_secret(

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Final, Literal
 
-from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.changes import record_change
 from spectra.db.session import AnySession, Session
@@ -38,9 +37,9 @@ from spectra.kit.pagination import Page
 from spectra.users import service as users_service
 
 from ._common import (
+    audit_credential,
     find_by_secret,
     issue,
-    label,
     list_owner,
     may_manage_key,
     may_read,
@@ -147,16 +146,8 @@ async def revoke_key(
     key.revoked_at = utc_now()
     key.revoked_reason = (reason or "").strip()[:500] or None
     await session.flush()
-    await audit_service.record(
-        session,
-        actor,
-        "keys.revoke",
-        target_type="member_key",
-        target_id=key.id,
-        target_label=label(key, key.user),
-        before=before,
-        after=key.audit_view(),
-        reason=key.revoked_reason,
+    await audit_credential(
+        session, actor, "keys.revoke", key, before=before, reason=key.revoked_reason
     )
     await record_change(session, KEY_CHANGE, key.id)
     return key
@@ -249,16 +240,7 @@ async def update_key(
     if after == before:
         return key
     await session.flush()
-    await audit_service.record(
-        session,
-        actor,
-        "keys.update",
-        target_type="member_key",
-        target_id=key.id,
-        target_label=label(key, key.user),
-        before=before,
-        after=after,
-    )
+    await audit_credential(session, actor, "keys.update", key, before=before, after=after)
     await record_change(session, KEY_CHANGE, key.id)
     return key
 

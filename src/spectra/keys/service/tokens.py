@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor, ActorKind
 from spectra.db.session import AnySession, Session
 from spectra.keys import repository
@@ -35,7 +34,14 @@ from spectra.users.permissions import (
     require_can_manage,
 )
 
-from ._common import find_by_secret, issue, label, list_owner, require_manage, resolve_owner
+from ._common import (
+    audit_credential,
+    find_by_secret,
+    issue,
+    list_owner,
+    require_manage,
+    resolve_owner,
+)
 
 _TOKEN_TOUCH_EVERY = timedelta(seconds=60)
 
@@ -109,16 +115,7 @@ async def revoke_token(session: Session, actor: Actor, *, token_id: uuid.UUID) -
     token.status = KEY_REVOKED
     token.revoked_at = utc_now()
     await session.flush()
-    await audit_service.record(
-        session,
-        actor,
-        "tokens.revoke",
-        target_type="admin_token",
-        target_id=token.id,
-        target_label=label(token, token.user),
-        before=before,
-        after=token.audit_view(),
-    )
+    await audit_credential(session, actor, "tokens.revoke", token, before=before)
     return token
 
 

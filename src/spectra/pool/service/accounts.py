@@ -8,13 +8,12 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.changes import record_change
 from spectra.db.serverkey import get_server_keys
-from spectra.db.session import Session
+from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
 from spectra.pool import kinds, repository
@@ -126,14 +125,8 @@ async def add_account(session: Session, actor: Actor, *, data: AccountCreate) ->
         await session.flush()
     except IntegrityError as exc:
         raise _name_taken(data.name) from exc
-    await audit_service.record(
-        session,
-        actor,
-        "pool.account_added",
-        target_type="pool_account",
-        target_id=account.id,
-        target_label=account.name,
-        after=_view(account),
+    await audit_service.record_on(
+        session, actor, "pool.account_added", "pool_account", account, after=_view(account)
     )
     await record_change(session, "pool.account", account.id)
     return account
@@ -197,13 +190,12 @@ async def update_account(
     after = _view(account)
     changed = {k for k in after if after[k] != before[k]}
     await session.flush()
-    await audit_service.record(
+    await audit_service.record_on(
         session,
         actor,
         "pool.account_updated",
-        target_type="pool_account",
-        target_id=account.id,
-        target_label=account.name,
+        "pool_account",
+        account,
         before={k: before[k] for k in changed},
         after={k: after[k] for k in changed},
     )
@@ -211,7 +203,7 @@ async def update_account(
     return account
 
 
-async def _resolve_groups(session: AsyncSession, refs: list[str]) -> list[str]:
+async def _resolve_groups(session: AnySession, refs: list[str]) -> list[str]:
     """Group names or ids -> group ids (strings); an unknown group is a clear error."""
     ids: list[str] = []
     for ref in refs:

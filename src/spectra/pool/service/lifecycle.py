@@ -7,13 +7,11 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.changes import record_change
 from spectra.db.serverkey import get_server_keys
-from spectra.db.session import Session
+from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.pool import repository
 from spectra.pool.credentials import Credential, unseal
@@ -98,13 +96,12 @@ async def test_account(
     outcome = await probe_and_record(
         session, account, credential, by_admin=True, actor=actor, client=client
     )
-    await audit_service.record(
+    await audit_service.record_on(
         session,
         actor,
         "pool.account_tested",
-        target_type="pool_account",
-        target_id=account.id,
-        target_label=account.name,
+        "pool_account",
+        account,
         outcome=outcome.label,
         latency_ms=outcome.latency_ms,
     )
@@ -139,13 +136,12 @@ async def _admin_event(
             await repository.resolve_alerts(
                 session, kind="account_needs_attention", subject=account.name
             )
-    await audit_service.record(
+    await audit_service.record_on(
         session,
         actor,
         action,
-        target_type="pool_account",
-        target_id=account.id,
-        target_label=account.name,
+        "pool_account",
+        account,
         before=before,
         after={"state": account.state, "state_reason": account.state_reason},
     )
@@ -162,31 +158,27 @@ async def probe_and_record(
     actor: Actor,
     client: UpstreamClient | None,
 ) -> ProbeOutcome:
-    if client is None:
-        async with UpstreamClient() as own:
-            outcome = await probe(
-                own,
-                provider=account.provider,
-                base_url=account.base_url,
-                credential=credential,
-                models=account.models,
-                settings=account.settings,
-            )
-    else:
-        outcome = await probe(
-            client,
+    async def probe_with(upstream: UpstreamClient) -> ProbeOutcome:
+        return await probe(
+            upstream,
             provider=account.provider,
             base_url=account.base_url,
             credential=credential,
             models=account.models,
             settings=account.settings,
         )
+
+    if client is None:
+        async with UpstreamClient() as own:
+            outcome = await probe_with(own)
+    else:
+        outcome = await probe_with(client)
     await _record_outcome(session, account, outcome, by_admin=by_admin, actor_label=actor.label)
     return outcome
 
 
 async def _record_outcome(
-    session: AsyncSession,
+    session: Session,
     account: PoolAccount,
     outcome: ProbeOutcome,
     *,
@@ -224,7 +216,7 @@ async def _record_outcome(
 
 
 async def due_for_probe(
-    session: AsyncSession,
+    session: AnySession,
     *,
     idle_after: timedelta,
     retry_every: timedelta,

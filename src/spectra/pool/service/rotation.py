@@ -49,13 +49,12 @@ async def rotate_credential(
     account.credential_key_version = keys.credentials_version
     account.credential_last4 = credential.last4
     await session.flush()
-    await audit_service.record(
+    await audit_service.record_on(
         session,
         actor,
         "pool.credential_rotated",
-        target_type="pool_account",
-        target_id=account.id,
-        target_label=account.name,
+        "pool_account",
+        account,
         previous_last4=old_last4,
         new_last4=account.credential_last4,
     )

@@ -70,17 +70,13 @@ async def factors_of(session: AnySession, user_id: uuid.UUID) -> Factors:
 
 
 def _seal(user_id: uuid.UUID, seed: str) -> tuple[str, int]:
-    keys = get_server_keys()
-    version = keys.credentials_version
-    sealed = crypto.encrypt(
-        keys.credentials_key(version), seed, version=version, associated=user_id.bytes
-    )
-    return sealed, version
+    return get_server_keys().seal(seed, associated=user_id.bytes)
 
 
 def _unseal(factor: TotpFactor) -> str:
-    key = get_server_keys().credentials_key(factor.key_version)
-    return crypto.decrypt(key, factor.seed_ciphertext, associated=factor.user_id.bytes)
+    return get_server_keys().unseal(
+        factor.seed_ciphertext, associated=factor.user_id.bytes, version=factor.key_version
+    )
 
 
 def _recovery_hash(user_id: uuid.UUID, code: str) -> str:

@@ -72,16 +72,13 @@ from .lookup import (
 )
 from .members import (
     IssuedSetupLink,
-    change_role,
     create_setup_link,
     create_user,
     invite_user,
     move_group,
-    reactivate_user,
-    remove_user,
-    suspend_user,
     update_user,
 )
+from .status import change_role, reactivate_user, remove_user, suspend_user
 
 __all__ = [
     "UNSET",

@@ -8,6 +8,7 @@ from typing import Any
 
 from spectra.audit import service as audit_service
 from spectra.audit.actor import SYSTEM, Actor
+from spectra.db.changes import record_change
 from spectra.db.session import AnySession, Session
 from spectra.users import repository
 from spectra.users.errors import (
@@ -20,7 +21,8 @@ from spectra.users.errors import (
     UserNotFoundError,
 )
 from spectra.users.models import DEFAULT_GROUP, STATUSES, Group, User
-from spectra.users.permissions import Role
+from spectra.users.permissions import Manage, Permission, Role, require_can_manage
+from spectra.users.scope import require_user_ref
 
 UserRef = uuid.UUID | str
 """A user named by id or by email."""
@@ -116,6 +118,17 @@ async def load_group(session: AnySession, ref: GroupRef) -> Group:
     return group
 
 
+async def managed_target(session: Session, actor: Actor, user: UserRef, action: Manage) -> User:
+    """The user an action of the users permission is about: anyone below the actor's rank, or,
+    for a team lead, a member of a group they lead (`spectra.users.scope`)."""
+    target, scope = await require_user_ref(
+        session, actor, Permission.USERS_WRITE, lambda: load_user(session, user)
+    )
+    if scope.everywhere:
+        require_can_manage(actor, target, action)
+    return target
+
+
 async def default_group(session: Session) -> Group:
     """The built-in `default` group, created (and audited as `system`) the first time it is needed."""
     group = await repository.find_group_by_name(session, DEFAULT_GROUP)
@@ -129,20 +142,14 @@ async def default_group(session: Session) -> Group:
     )
     session.add(group)
     await session.flush()
-    await audit_service.record(
-        session,
-        SYSTEM,
-        "groups.create",
-        target_type="group",
-        target_id=group.id,
-        target_label=group.name,
-        after=group_snapshot(group),
+    await audit_service.record_on(
+        session, SYSTEM, "groups.create", "group", group, after=group_snapshot(group)
     )
     return group
 
 
-def user_snapshot(user: User, *, group_name: str | None = None) -> dict[str, Any]:
-    """What the audit log keeps of a user: never the password hash."""
+def user_snapshot(user: User) -> dict[str, Any]:
+    """What the audit log keeps of a user (its group loaded): never the password hash."""
     return {
         "email": user.email,
         "name": user.name,
@@ -150,7 +157,7 @@ def user_snapshot(user: User, *, group_name: str | None = None) -> dict[str, Any
         "status": user.status,
         "status_reason": user.status_reason,
         "group_id": str(user.group_id),
-        "group": group_name,
+        "group": user.group.name,
     }
 
 
@@ -184,3 +191,13 @@ async def audit_user(
         after=after,
         **details,
     )
+
+
+async def save_audited(
+    session: Session, actor: Actor, user: User, before: dict[str, Any], *, action: str, feed: str
+) -> User:
+    """Flush a change to `user`, audit it with before/after and tell the change feed `feed`."""
+    await session.flush()
+    await audit_user(session, actor, action, user, before=before, after=user_snapshot(user))
+    await record_change(session, feed, user.id)
+    return user

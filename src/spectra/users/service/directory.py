@@ -131,13 +131,12 @@ async def set_group_external_id(
         raise DirectoryIdTakenError(
             "Another group already has this externalId.", external_id=ext
         ) from None
-    await audit_service.record(
+    await audit_service.record_on(
         session,
         actor,
         "groups.set_directory_identity",
-        target_type="group",
-        target_id=target.id,
-        target_label=target.name,
+        "group",
+        target,
         before=before,
         after={"external_id": target.external_id},
     )

@@ -82,14 +82,8 @@ async def create_group(
     await _name_free(session, clean_name)
     session.add(group)
     await _flush(session, clean_name)
-    await audit_service.record(
-        session,
-        actor,
-        "groups.create",
-        target_type="group",
-        target_id=group.id,
-        target_label=group.name,
-        after=group_snapshot(group),
+    await audit_service.record_on(
+        session, actor, "groups.create", "group", group, after=group_snapshot(group)
     )
     return group
 
@@ -134,15 +128,8 @@ async def update_group(
     await _flush(session, target.name)
     after = group_snapshot(target)
     if after != before:
-        await audit_service.record(
-            session,
-            actor,
-            "groups.update",
-            target_type="group",
-            target_id=target.id,
-            target_label=target.name,
-            before=before,
-            after=after,
+        await audit_service.record_on(
+            session, actor, "groups.update", "group", target, before=before, after=after
         )
         await record_change(session, "groups.updated", target.id)
     return target

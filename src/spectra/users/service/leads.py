@@ -80,15 +80,8 @@ async def _audit_group(
     before: dict[str, object] | None = None,
     after: dict[str, object] | None = None,
 ) -> None:
-    await audit_service.record(
-        session,
-        actor,
-        action,
-        target_type="group",
-        target_id=group.id,
-        target_label=group.name,
-        before=before,
-        after=after,
+    await audit_service.record_on(
+        session, actor, action, "group", group, before=before, after=after
     )
 
 

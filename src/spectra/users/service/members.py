@@ -1,5 +1,5 @@
-"""Users: create, invite, update, suspend, reactivate, remove, change role, move group (reads are
-in `lookup`)."""
+"""Users: create, invite, setup links, update, move group (status and role changes are in
+`status`, reads in `lookup`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 
 from spectra.audit.actor import Actor
 from spectra.db import events
-from spectra.db.changes import record_change
 from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.users import repository
@@ -20,19 +19,16 @@ from spectra.users.errors import (
     EmailTakenError,
     GroupNotFoundError,
     GroupRequiredError,
-    LastOwnerError,
-    SelfActionError,
     UserStatusError,
 )
 from spectra.users.events import SetupLinkIssued, UserJoinedGroup
 from spectra.users.models import Group, PasswordSetupLink, User
 from spectra.users.permissions import Manage, Permission, Role, require, require_can_manage
-from spectra.users.scope import deny, require_user_ref, scope_for
+from spectra.users.scope import deny, scope_for
 from spectra.users.sessions import hash_token, new_token
 
 from ._common import (
     MAX_NAME,
-    MAX_REASON,
     GroupRef,
     UserRef,
     audit_user,
@@ -41,7 +37,9 @@ from ._common import (
     default_group,
     load_group,
     load_user,
+    managed_target,
     parse_role,
+    save_audited,
     user_snapshot,
 )
 from .leads import sync_primary
@@ -60,11 +58,24 @@ class IssuedSetupLink:
     """Set when the link was e-mailed (SMTP configured): the surfaces show only where it went."""
 
 
+def _email_taken(email: str) -> EmailTakenError:
+    return EmailTakenError(f"A user with the email {email} already exists.", email=email)
+
+
 async def _email_free(
     session: AnySession, email: str, *, except_id: uuid.UUID | None = None
 ) -> None:
     if await repository.email_exists(session, email, except_id=except_id):
-        raise EmailTakenError(f"A user with the email {email} already exists.", email=email)
+        raise _email_taken(email)
+
+
+async def _flush_unique_email(session: Session, email: str) -> None:
+    """Flush, answering a race on the unique email as EmailTakenError."""
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise _email_taken(email) from None
 
 
 async def _insert_user(
@@ -93,22 +104,10 @@ async def _insert_user(
         email=email, name=name, role=parsed_role.value, status=status, group_id=target_group.id
     )
     session.add(user)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise EmailTakenError(
-            f"A user with the email {email} already exists.", email=email
-        ) from None
+    await _flush_unique_email(session, email)
     user.group = target_group
     await sync_primary(session, user)
-    await audit_user(
-        session,
-        actor,
-        "users.create",
-        user,
-        after=user_snapshot(user, group_name=target_group.name),
-    )
+    await audit_user(session, actor, "users.create", user, after=user_snapshot(user))
     await events.publish(session, UserJoinedGroup(user_id=user.id, group_id=target_group.id))
     return user
 
@@ -170,17 +169,6 @@ async def _led_group(
     return found
 
 
-async def _target(session: Session, actor: Actor, user: UserRef, action: Manage) -> User:
-    """The user an action of the users permission is about: anyone below the actor's rank, or,
-    for a team lead, a member of a group they lead (`spectra.users.scope`)."""
-    target, scope = await require_user_ref(
-        session, actor, Permission.USERS_WRITE, lambda: load_user(session, user)
-    )
-    if scope.everywhere:
-        require_can_manage(actor, target, action)
-    return target
-
-
 async def _issue_setup_link(session: Session, actor: Actor, user: User) -> IssuedSetupLink:
     now = utc_now()
     await repository.retire_setup_links(session, user.id, at=now)
@@ -220,7 +208,7 @@ async def create_setup_link(session: Session, actor: Actor, *, user: UserRef) ->
     Needs a rank above the user's (`require_can_manage`): whoever holds the link becomes them.
     Writes an audit event (never the token).
     """
-    target = await _target(session, actor, user, Manage.CREDENTIALS)
+    target = await managed_target(session, actor, user, Manage.CREDENTIALS)
     if target.status == "removed":
         raise UserStatusError(
             f"{target.email} was removed; reactivate them first.", status=target.status
@@ -243,7 +231,7 @@ async def update_user(
     require_can_manage(actor, target, Manage.PROFILE)
     if email is not None and clean_email(email) != target.email:
         require_can_manage(actor, target, Manage.IDENTITY)
-    before = user_snapshot(target, group_name=target.group.name)
+    before = user_snapshot(target)
     if email is not None:
         new_email = clean_email(email)
         if new_email != target.email:
@@ -251,134 +239,10 @@ async def update_user(
             target.email = new_email
     if name is not None:
         target.name = clean_text(name, field="name", limit=MAX_NAME)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise EmailTakenError(
-            f"A user with the email {target.email} already exists.", email=target.email
-        ) from None
-    after = user_snapshot(target, group_name=target.group.name)
+    await _flush_unique_email(session, target.email)
+    after = user_snapshot(target)
     if after != before:
         await audit_user(session, actor, "users.update", target, before=before, after=after)
-    return target
-
-
-def _guard_self(actor: Actor, target: User, verb: str) -> None:
-    if actor.user_id is not None and actor.user_id == target.id:
-        raise SelfActionError(f"You cannot {verb} your own account; ask another admin.")
-
-
-async def _guard_last_owner(session: Session, target: User, verb: str) -> None:
-    if (
-        target.role == Role.OWNER.value
-        and target.status == "active"
-        and await repository.count_active_owners(session, lock=True) <= 1
-    ):
-        raise LastOwnerError(
-            f"{target.email} is the last active owner; make someone else an owner before you {verb} them.",
-            user=target.email,
-        )
-
-
-async def _set_status(
-    session: Session,
-    actor: Actor,
-    target: User,
-    *,
-    status: str,
-    reason: str | None,
-    action: str,
-) -> User:
-    before = user_snapshot(target, group_name=target.group.name)
-    target.status = status
-    target.status_reason = reason
-    await session.flush()
-    if status in ("suspended", "removed"):
-        await repository.end_sessions(session, target.id, at=utc_now())
-    await audit_user(
-        session,
-        actor,
-        action,
-        target,
-        before=before,
-        after=user_snapshot(target, group_name=target.group.name),
-    )
-    await record_change(session, "users.status", target.id)
-    return target
-
-
-async def suspend_user(session: Session, actor: Actor, *, user: UserRef, reason: str) -> User:
-    """Suspend a user: their sessions end and gateways drop their keys within a second (change feed).
-
-    Refuses the last active owner. Writes an audit event.
-    """
-    require_scope = await scope_for(session, actor, Permission.USERS_WRITE)
-    reason = clean_text(reason, field="reason", limit=MAX_REASON, required=True)
-    if require_scope.everywhere:
-        target = await load_user(session, user)
-        _guard_self(actor, target, "suspend")
-    target = await _target(session, actor, user, Manage.STATUS)
-    if target.status in ("suspended", "removed"):
-        raise UserStatusError(f"{target.email} is already {target.status}.", status=target.status)
-    await _guard_last_owner(session, target, "suspend")
-    return await _set_status(
-        session, actor, target, status="suspended", reason=reason, action="users.suspend"
-    )
-
-
-async def reactivate_user(session: Session, actor: Actor, *, user: UserRef) -> User:
-    """Make a suspended or removed user active again. Writes an audit event."""
-    target = await _target(session, actor, user, Manage.STATUS)
-    if target.status not in ("suspended", "removed"):
-        raise UserStatusError(
-            f"{target.email} is {target.status}, not suspended or removed.", status=target.status
-        )
-    return await _set_status(
-        session, actor, target, status="active", reason=None, action="users.reactivate"
-    )
-
-
-async def remove_user(
-    session: Session, actor: Actor, *, user: UserRef, reason: str | None = None
-) -> User:
-    """Remove a user (soft: history, usage and ledger stay; the email stays reserved).
-
-    Refuses the last active owner. Writes an audit event.
-    """
-    require(actor, Permission.USERS_WRITE)
-    clean_reason = clean_text(reason, field="reason", limit=MAX_REASON) if reason else None
-    target = await load_user(session, user)
-    _guard_self(actor, target, "remove")
-    require_can_manage(actor, target, Manage.STATUS)
-    if target.status == "removed":
-        raise UserStatusError(f"{target.email} is already removed.", status=target.status)
-    await _guard_last_owner(session, target, "remove")
-    return await _set_status(
-        session, actor, target, status="removed", reason=clean_reason, action="users.remove"
-    )
-
-
-async def change_role(session: Session, actor: Actor, *, user: UserRef, role: str) -> User:
-    """Give a user another role (owners only). Refuses to leave no active owner. Writes an audit event."""
-    require(actor, Permission.ROLES_WRITE)
-    new_role = parse_role(role)
-    target = await load_user(session, user)
-    if target.role == new_role.value:
-        return target
-    await _guard_last_owner(session, target, "demote")
-    before = user_snapshot(target, group_name=target.group.name)
-    target.role = new_role.value
-    await session.flush()
-    await audit_user(
-        session,
-        actor,
-        "users.change_role",
-        target,
-        before=before,
-        after=user_snapshot(target, group_name=target.group.name),
-    )
-    await record_change(session, "users.role", target.id)
     return target
 
 
@@ -390,19 +254,12 @@ async def move_group(session: Session, actor: Actor, *, user: UserRef, group: Gr
     new_group = await load_group(session, group)
     if target.group_id == new_group.id:
         return target
-    before = user_snapshot(target, group_name=target.group.name)
+    before = user_snapshot(target)
     target.group_id = new_group.id
     target.group = new_group
-    await session.flush()
-    await sync_primary(session, target)
-    await audit_user(
-        session,
-        actor,
-        "users.move_group",
-        target,
-        before=before,
-        after=user_snapshot(target, group_name=new_group.name),
+    await save_audited(
+        session, actor, target, before, action="users.move_group", feed="users.group"
     )
+    await sync_primary(session, target)
     await events.publish(session, UserJoinedGroup(user_id=target.id, group_id=new_group.id))
-    await record_change(session, "users.group", target.id)
     return target

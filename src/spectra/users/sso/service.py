@@ -14,7 +14,6 @@ from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.serverkey import get_server_keys
 from spectra.db.session import AnySession, Session
-from spectra.kit import crypto
 from spectra.kit.ids import uuid7
 from spectra.kit.pagination import Page
 from spectra.users import repository as users_repository
@@ -32,17 +31,15 @@ from .schemas import GroupMapping, ProviderCreate, ProviderTestRead, ProviderUpd
 
 
 def seal_secret(provider_id: uuid.UUID, secret: str) -> tuple[str, int]:
-    keys = get_server_keys()
-    version = keys.credentials_version
-    sealed = crypto.encrypt(
-        keys.credentials_key(version), secret, version=version, associated=provider_id.bytes
-    )
-    return sealed, version
+    return get_server_keys().seal(secret, associated=provider_id.bytes)
 
 
 def unseal_secret(provider: SsoProvider) -> str:
-    key = get_server_keys().credentials_key(provider.secret_key_version)
-    return crypto.decrypt(key, provider.client_secret_ciphertext, associated=provider.id.bytes)
+    return get_server_keys().unseal(
+        provider.client_secret_ciphertext,
+        associated=provider.id.bytes,
+        version=provider.secret_key_version,
+    )
 
 
 def _invalid(message: str, field: str) -> SsoSettingInvalidError:
@@ -171,13 +168,12 @@ async def add_provider(session: Session, actor: Actor, *, data: ProviderCreate) 
         raise SsoProviderNameTakenError(
             f"A provider named '{name}' exists already.", name=name
         ) from None
-    await audit_service.record(
+    await audit_service.record_on(
         session,
         actor,
         "sso.provider_add",
-        target_type="sso_provider",
-        target_id=provider.id,
-        target_label=provider.name,
+        "sso_provider",
+        provider,
         after=snapshot(data.model_dump(mode="json")),
     )
     return provider
@@ -225,15 +221,8 @@ async def update_provider(
     after = {k: _current(provider, k) for k in changes if k != "client_secret"}
     if "client_secret" in changes:
         after["new_client_key_ending"] = provider.client_secret_last4
-    await audit_service.record(
-        session,
-        actor,
-        "sso.provider_update",
-        target_type="sso_provider",
-        target_id=provider.id,
-        target_label=provider.name,
-        before=before,
-        after=after,
+    await audit_service.record_on(
+        session, actor, "sso.provider_update", "sso_provider", provider, before=before, after=after
     )
     return provider
 
@@ -250,14 +239,7 @@ async def remove_provider(session: Session, actor: Actor, *, name: str) -> None:
     """Remove a provider; its users keep their accounts. Writes `sso.provider_remove`."""
     require(actor, Permission.SETTINGS_WRITE)
     provider = await _load(session, name)
-    await audit_service.record(
-        session,
-        actor,
-        "sso.provider_remove",
-        target_type="sso_provider",
-        target_id=provider.id,
-        target_label=provider.name,
-    )
+    await audit_service.record_on(session, actor, "sso.provider_remove", "sso_provider", provider)
     await session.delete(provider)
     await session.flush()
 

@@ -11,7 +11,7 @@ from sqlalchemy import Row, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from spectra.db.repository import paginate
+from spectra.db.repository import contains_pattern, paginate
 from spectra.kit.pagination import Page
 from spectra.users.models import GroupMembership, User
 
@@ -52,12 +52,21 @@ async def page_keys(
     now: datetime,
     limit: int | None,
     cursor: str | None,
+    text: str | None = None,
 ) -> Page[MemberKey]:
     stmt: Select[Any] = select(MemberKey).options(joinedload(MemberKey.user))
     if user_id is not None:
         stmt = stmt.where(MemberKey.user_id == user_id)
     if status is not None:
         stmt = stmt.where(_key_status_clause(status, now))
+    if text:
+        pattern = contains_pattern(text)
+        stmt = stmt.where(
+            or_(
+                func.lower(MemberKey.prefix).like(pattern, escape="\\"),
+                func.lower(MemberKey.name).like(pattern, escape="\\"),
+            )
+        )
     return await paginate(
         session,
         stmt,

@@ -79,6 +79,20 @@
       results.innerHTML = "";
     }
   });
+  // A table wider than the page scrolls in its wrapper; the wrapper takes keyboard focus then,
+  // so the arrow keys can scroll it.
+  function focusableScrollers() {
+    document.querySelectorAll(".table-wrap, pre").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        if (!box.hasAttribute("tabindex")) { box.setAttribute("tabindex", "0"); }
+      } else if (box.getAttribute("tabindex") === "0") {
+        box.removeAttribute("tabindex");
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", focusableScrollers);
+  document.addEventListener("htmx:afterSettle", focusableScrollers);
+  window.addEventListener("resize", focusableScrollers);
   document.addEventListener("htmx:configRequest", function (event) {
     event.detail.headers["x-csrf-token"] = token();
   });

@@ -42,11 +42,14 @@ def money(micros: int | None, currency: str | None = None) -> Markup:
     return Markup('<span class="money" title="{}">{}</span>').format(exact, shown)
 
 
-def percent(value: float | int | Decimal | None, digits: int = 0) -> str:
-    """A share already in percent (42.5) as "43%"; `digits` keeps decimals ("42.5%")."""
-    if value is None:
+def percent(value: float | int | str | Decimal | None, digits: int | None = None) -> str:
+    """A share already in percent (42.5, "42.5") as "42.5%" (one decimal at most, none when
+    whole: "5%"); `digits` fixes the decimals."""
+    if value is None or value == "":
         return "—"
-    return f"{float(value):.{digits}f}%"
+    if digits is not None:
+        return f"{float(value):.{digits}f}%"
+    return f"{float(value):.1f}".rstrip("0").rstrip(".") + "%"
 
 
 def _utc(value: datetime) -> datetime:

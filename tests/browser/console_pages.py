@@ -9,6 +9,9 @@ from pathlib import Path
 from playwright.async_api import Page
 
 from spectra.console.navigation import NAVIGATION
+from spectra.demo.seed import SeedReport, seed
+
+from .conftest import Site
 
 AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
 OTHER_PAGES = (
@@ -30,6 +33,22 @@ DETAILS = (  # (list page, the link to its first item)
     ("/console/packages", "main table tbody a"),
     ("/console/pool", "#accounts tbody a"),
 )
+
+
+async def demo_workspace(site: Site, *, days: int = 35, volume: float = 0.05) -> SeedReport:
+    """The demo workspace on `site` (its owner signs in with the usual PASSWORD), settled.
+    35 days, not the default 30: a monthly package assigned 30 days ago renews today at 08:00,
+    so on many days its current period would hold no usage yet."""
+    report = await seed(
+        site.runtime,
+        upstream_url=site.upstream.url,
+        owner_email=site.owner_email,
+        password="spectra-demo",
+        days=days,
+        volume=volume,
+    )
+    await site.settle()
+    return report
 
 
 async def every_page(page: Page) -> list[str]:

@@ -8,10 +8,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 from playwright.async_api import Page, expect
 
-from spectra.demo.seed import seed
-
 from .conftest import Site, sign_in
-from .console_pages import every_page, serious_violations
+from .console_pages import demo_workspace, every_page, serious_violations
 
 pytestmark = pytest.mark.slow
 NewPage = Callable[..., Awaitable[Page]]
@@ -21,15 +19,7 @@ VARIANTS = [(1440, "light"), (1440, "dark"), (390, "light"), (390, "dark")]
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize(("width", "theme"), VARIANTS, ids=[f"{w}-{t}" for w, t in VARIANTS])
 async def test_every_page_passes_axe(site: Site, new_page: NewPage, width: int, theme: str) -> None:
-    await seed(
-        site.runtime,
-        upstream_url=site.upstream.url,
-        owner_email=site.owner_email,
-        password="spectra-demo",
-        days=3,
-        volume=0.02,
-    )
-    await site.settle()
+    await demo_workspace(site, days=3, volume=0.02)
     page = await new_page(width=width, height=900, color_scheme=theme, bypass_csp=True)
     await sign_in(page, site.owner_email)
     problems: list[str] = []

@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page
 
-from spectra.demo.seed import seed
-
 from .conftest import Site, sign_in
-from .console_pages import every_page
+from .console_pages import demo_workspace, every_page
 
 pytestmark = pytest.mark.slow
 NewPage = Callable[..., Awaitable[Page]]
@@ -32,16 +30,8 @@ def _name(number: int, path: str) -> str:
 @pytest.mark.timeout(3600)
 async def test_screenshots_of_every_page(site: Site, new_page: NewPage) -> None:
     assert TARGET is not None
-    report = await seed(
-        site.runtime,
-        upstream_url=site.upstream.url,
-        owner_email=site.owner_email,
-        password="spectra-demo",
-        days=35,
-        volume=0.05,
-    )
+    report = await demo_workspace(site)
     assert report.sent > 0
-    await site.settle()
     for theme, width, height in VARIANTS:
         folder = Path(TARGET) / f"{theme}-{width}"
         folder.mkdir(parents=True, exist_ok=True)

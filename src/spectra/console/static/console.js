@@ -46,9 +46,11 @@
   // before the first paint).
   var root = document.documentElement;
   var darkQuery = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+  function remembered() {
+    try { return window.localStorage.getItem("spectra-theme"); } catch (e) { return null; }
+  }
   function isDark() {
-    var chosen = root.getAttribute("data-theme");
-    return chosen ? chosen === "dark" : !!(darkQuery && darkQuery.matches);
+    return root.getAttribute("data-theme") === "dark";
   }
   function showTheme() {
     var button = document.getElementById("theme-toggle");
@@ -68,7 +70,13 @@
     if (!target) { return; }
     if (target.id === "nav-toggle") { toggleNav(target); } else { switchTheme(); }
   });
-  if (darkQuery && darkQuery.addEventListener) { darkQuery.addEventListener("change", showTheme); }
+  if (darkQuery && darkQuery.addEventListener) {
+    darkQuery.addEventListener("change", function () {
+      if (remembered()) { return; }
+      root.setAttribute("data-theme", darkQuery.matches ? "dark" : "light");
+      showTheme();
+    });
+  }
   document.addEventListener("DOMContentLoaded", showTheme);
   // Header search: Escape empties the results list.
   document.addEventListener("keydown", function (event) {

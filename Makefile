@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-pg check fmt bench demo migration ci clean
+.PHONY: run test test-pg check fmt bench demo migration ci clean screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ migration: $(STAMP)
 
 ci:
 	bash .ci/run
+
+# `make screenshots`: every console page of the demo workspace in light and dark, at 1440 and
+# 390 px, into ./screenshots/ (needs chromium, like the browser tests).
+screenshots: $(STAMP)
+	SPECTRA_SCREENSHOTS=$(CURDIR)/screenshots $(BIN)/pytest -q tests/browser/test_review_screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

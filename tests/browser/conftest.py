@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ import pytest_asyncio
 from playwright.async_api import (
     Browser,
     BrowserContext,
+    ConsoleMessage,
     Dialog,
     Page,
     Response,
@@ -90,6 +92,10 @@ class Site:
     """Confirmation questions the pages asked (each accepted, as a person clicking OK)."""
     missing: list[str] = field(default_factory=list)
     """Resources a page asked for that answered 404 (a missing icon, script or stylesheet)."""
+    console_errors: list[str] = field(default_factory=list)
+    """Errors a page wrote to the browser console (a script error, a CSP violation): each fails
+    the test. "Failed to load resource" is not among them: a page or an htmx request may answer
+    4xx on purpose, and a missing asset is already in `missing`."""
 
     async def settle(self) -> None:
         """Commit every pending settlement, roll usage up, and let caches catch up."""
@@ -163,9 +169,10 @@ async def new_page(browser: Browser, site: Site, request: pytest.FixtureRequest)
 
     pages: list[Page] = []
 
-    async def make(*, width: int = 1280, height: int = 860) -> Page:
+    async def make(*, width: int = 1280, height: int = 860, **options: Any) -> Page:
+        """`options` go to the browser context (`color_scheme="dark"`, `bypass_csp=True`)."""
         context = await browser.new_context(
-            base_url=site.url, viewport={"width": width, "height": height}
+            base_url=site.url, viewport={"width": width, "height": height}, **options
         )
         context.set_default_timeout(TIMEOUT_MS)
         site.contexts.append(context)
@@ -179,8 +186,14 @@ async def new_page(browser: Browser, site: Site, request: pytest.FixtureRequest)
             if response.status == 404 and response.request.resource_type in SUBRESOURCES:
                 site.missing.append(response.url)
 
+        def console(message: ConsoleMessage) -> None:
+            if message.type == "error" and not message.text.startswith("Failed to load resource"):
+                site.console_errors.append(f"{page.url}: {message.text}")
+
         page.on("dialog", confirm)
         page.on("response", note)
+        page.on("console", console)
+        page.on("pageerror", lambda error: site.console_errors.append(f"{page.url}: {error}"))
         pages.append(page)
         return page
 
@@ -191,6 +204,7 @@ async def new_page(browser: Browser, site: Site, request: pytest.FixtureRequest)
             await shot(page, f"FAILED-{request.node.name}-{number}")
     elif report is not None:
         assert not site.missing, f"pages asked for resources that are not there: {site.missing}"
+        assert not site.console_errors, "console errors:\n" + "\n".join(site.console_errors)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -8,9 +8,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 from playwright.async_api import Page, expect
 
-from spectra.demo.seed import seed
-
 from .conftest import Site, shot, sign_in
+from .console_pages import demo_workspace
 
 pytestmark = pytest.mark.slow
 NewPage = Callable[..., Awaitable[Page]]
@@ -33,18 +32,8 @@ MEMBER_PAGES = {
 
 
 async def test_main_pages_of_the_demo_workspace(site: Site, new_page: NewPage) -> None:
-    report = await seed(
-        site.runtime,
-        upstream_url=site.upstream.url,
-        owner_email=site.owner_email,
-        password="spectra-demo",
-        # 35 days, not the default 30: a monthly package assigned 30 days ago renews today at
-        # 08:00, so on many days its current period would hold no usage yet ("Power was used").
-        days=35,
-        volume=0.05,
-    )
+    report = await demo_workspace(site)
     assert report.sent > 0
-    await site.settle()
 
     owner = await new_page()
     await sign_in(owner, site.owner_email)

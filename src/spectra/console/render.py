@@ -19,14 +19,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from spectra import __version__
 from spectra.console.deps import CSRF_FIELD, Viewer
-from spectra.kit.money import display, format_amount
+from spectra.console.formats import FILTERS
+from spectra.console.navigation import crumbs, current, navigation
+from spectra.kit.money import format_amount
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 FLASH_COOKIE = "spectra_flash"
-
-
-def _money(micros: int | None, currency: str = "USD") -> str:
-    return "—" if micros is None else display(int(micros), currency)
 
 
 def _amount(micros: int | None) -> str:
@@ -70,11 +68,12 @@ environment = Environment(
     lstrip_blocks=True,
     enable_async=False,
 )
-environment.filters["money"] = _money
+environment.filters.update(FILTERS)
 environment.filters["amount"] = _amount
 environment.filters["when"] = _when
 environment.filters["iso"] = _iso
 environment.globals["json_script"] = _json_script
+environment.globals.update(navigation=navigation, current_nav=current, breadcrumbs=crumbs)
 environment.globals["query"] = _query
 environment.globals["version"] = __version__
 environment.globals["csrf_field"] = CSRF_FIELD

@@ -41,6 +41,13 @@ class Repository(Generic[M]):
         return obj
 
 
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (escape character backslash) matching any text that contains `text`,
+    lower-cased, with its own % and _ taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 async def paginate(
     session: AsyncSession,
     stmt: Select[Any],

@@ -11,7 +11,7 @@ from sqlalchemy import Row, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from spectra.db.repository import paginate
+from spectra.db.repository import contains_pattern, paginate
 from spectra.kit.pagination import Page
 from spectra.users.models import GroupMembership, User
 
@@ -89,8 +89,17 @@ async def page_keys(
     now: datetime,
     limit: int | None,
     cursor: str | None,
+    text: str | None = None,
 ) -> Page[MemberKey]:
     where = [_key_status_clause(status, now)] if status is not None else []
+    if text:
+        pattern = contains_pattern(text)
+        where.append(
+            or_(
+                func.lower(MemberKey.prefix).like(pattern, escape="\\"),
+                func.lower(MemberKey.name).like(pattern, escape="\\"),
+            )
+        )
     return await _page(session, MemberKey, user_id=user_id, where=where, limit=limit, cursor=cursor)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from spectra.db.repository import page_rows, paginate
+from spectra.db.repository import contains_pattern, page_rows, paginate
 from spectra.kit.pagination import Page
 
 from .models import Group, GroupMembership, KnownDevice, PasswordSetupLink, User, UserSession
@@ -107,9 +107,7 @@ async def list_users(
     if group_id is not None:
         stmt = stmt.where(User.group_id == group_id)
     if text:
-        pattern = (
-            "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
+        pattern = contains_pattern(text)
         stmt = stmt.where(
             or_(
                 User.email.like(pattern, escape="\\"),

@@ -35,6 +35,72 @@
     if (form && event.target.name === "provider") { showKinds(form); }
   });
   document.querySelectorAll("form[data-kind-switch]").forEach(showKinds);
+  // The left navigation folds behind "Menu" on a phone.
+  function toggleNav(button) {
+    var nav = document.getElementById(button.getAttribute("aria-controls"));
+    var open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    if (nav) { nav.classList.toggle("open", open); }
+  }
+  // Dark mode: the system's choice until the person picks one (remembered; theme.js applies it
+  // before the first paint).
+  var root = document.documentElement;
+  var darkQuery = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+  function remembered() {
+    try { return window.localStorage.getItem("spectra-theme"); } catch (e) { return null; }
+  }
+  function isDark() {
+    return root.getAttribute("data-theme") === "dark";
+  }
+  function showTheme() {
+    var button = document.getElementById("theme-toggle");
+    if (!button) { return; }
+    var dark = isDark();
+    button.setAttribute("aria-pressed", dark ? "true" : "false");
+    button.textContent = dark ? "Light mode" : "Dark mode";
+  }
+  function switchTheme() {
+    var next = isDark() ? "light" : "dark";
+    root.setAttribute("data-theme", next);
+    try { window.localStorage.setItem("spectra-theme", next); } catch (e) { /* private mode */ }
+    showTheme();
+  }
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest && event.target.closest("#nav-toggle, #theme-toggle");
+    if (!target) { return; }
+    if (target.id === "nav-toggle") { toggleNav(target); } else { switchTheme(); }
+  });
+  if (darkQuery && darkQuery.addEventListener) {
+    darkQuery.addEventListener("change", function () {
+      if (remembered()) { return; }
+      root.setAttribute("data-theme", darkQuery.matches ? "dark" : "light");
+      showTheme();
+    });
+  }
+  document.addEventListener("DOMContentLoaded", showTheme);
+  // Header search: Escape empties the results list.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    var results = document.getElementById("search-results");
+    if (!results) { return; }
+    if (results.contains(document.activeElement) || event.target.id === "f-search-q") {
+      results.innerHTML = "";
+    }
+  });
+  // A table wider than the page scrolls in its wrapper; the wrapper takes keyboard focus then,
+  // so the arrow keys can scroll it.
+  function focusableScrollers() {
+    document.querySelectorAll(".table-wrap, pre").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        if (!box.hasAttribute("tabindex")) { box.setAttribute("tabindex", "0"); }
+      } else if (box.getAttribute("tabindex") === "0") {
+        box.removeAttribute("tabindex");
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", focusableScrollers);
+  document.addEventListener("htmx:afterSettle", focusableScrollers);
+  window.addEventListener("resize", focusableScrollers);
   document.addEventListener("htmx:configRequest", function (event) {
     event.detail.headers["x-csrf-token"] = token();
   });
@@ -62,6 +128,9 @@
         set.borderColor = set.borderColor || palette[i % palette.length];
       });
       canvas.dataset.drawn = "1";
+      var style = window.getComputedStyle(document.documentElement);
+      window.Chart.defaults.color = style.getPropertyValue("--muted").trim() || "#5b6470";
+      window.Chart.defaults.borderColor = style.getPropertyValue("--line").trim() || "#d9dde3";
       new window.Chart(canvas, {
         type: spec.type || "bar",
         data: { labels: spec.labels, datasets: spec.datasets },

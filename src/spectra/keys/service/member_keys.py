@@ -109,13 +109,21 @@ async def list_keys(
     status: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
+    text: str | None = None,
 ) -> Page[MemberKey]:
-    """Keys newest first: the actor's own, or (with `read.all`) anyone's or one user's."""
+    """Keys newest first: the actor's own, or (with `read.all`) anyone's or one user's; `text`
+    keeps those whose prefix or name contains it."""
     if status is not None and status not in KEY_STATUSES:
         raise InvalidError(f"Key status must be one of {', '.join(KEY_STATUSES)}.", field="status")
     owner_id = await list_owner(session, actor, user_id=user_id, user_email=user_email)
     return await repository.page_keys(
-        session, user_id=owner_id, status=status, now=utc_now(), limit=limit, cursor=cursor
+        session,
+        user_id=owner_id,
+        status=status,
+        now=utc_now(),
+        limit=limit,
+        cursor=cursor,
+        text=text.strip()[:100] if text else None,
     )
 
 

@@ -17,11 +17,60 @@ from spectra.audit.schemas import ChainReportRead
 from spectra.audit.service import AuditFilter
 from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep
 from spectra.console.render import render
+from spectra.console.tables import Column, Table
 from spectra.db.session import read_scope
 from spectra.errors import InvalidError
 from spectra.users import service as users_service
 
 router = APIRouter()
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(_shown(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_shown(v)}" for k, v in value.items()) or "none"
+    return str(value)
+
+
+def changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[dict[str, str]]:
+    """An event's before/after as readable lines: each field that changed, old -> new (a field
+    only before was removed, only after was set); unchanged fields are left out."""
+    before, after = before or {}, after or {}
+    lines = []
+    for name in list(before) + [k for k in after if k not in before]:
+        old, new = before.get(name), after.get(name)
+        if name in before and name in after and old == new:
+            continue
+        lines.append(
+            {
+                "field": name.replace("_", " "),
+                "old": _shown(old) if name in before else "",
+                "new": _shown(new) if name in after else "",
+            }
+        )
+    return lines
+
+
+def _changes_text(event: Any) -> str:
+    return "; ".join(
+        f"{c['field']}: {c['old'] or '(none)'} -> {c['new'] or '(removed)'}"
+        for c in changes(event.before, event.after)
+    )
+
+
+AUDIT_COLUMNS = (
+    Column("id", "#", kind="num"),
+    Column("occurred_at", "When", kind="when"),
+    Column("who", "Who", "actor_label"),
+    Column("action", "Action"),
+    Column("target", "Target", lambda e: f"{e.target_type or ''} {e.target_label or ''}".strip()),
+    Column("changes", "Changes", _changes_text),
+)
 
 
 def _date(text: str | None) -> datetime | None:
@@ -52,16 +101,28 @@ async def audit(
     page = await users_service.list_audit_events(
         session, viewer.actor, where=_filter(request.query_params), limit=50, cursor=cursor
     )
-    return render(
+    table = _table(request, page.items, page.next_cursor)
+    return table.csv() or render(
         request,
         viewer,
         "audit/index.html",
         title="Audit log",
         nav="Audit",
-        events=page.items,
-        next_cursor=page.next_cursor,
+        table=table,
         export_query=request.url.query,
+        audit_changes=changes,
         report=None,
+    )
+
+
+def _table(request: Request, events: Any, next_cursor: str | None) -> Table:
+    return Table.build(
+        request,
+        "audit-events",
+        AUDIT_COLUMNS,
+        events,
+        empty="No events match: widen the filter or clear it.",
+        next_cursor=next_cursor,
     )
 
 
@@ -79,9 +140,9 @@ async def verify(request: Request, viewer: AdminDep, session: ReadSessionDep) ->
         "audit/index.html",
         title="Audit log",
         nav="Audit",
-        events=page.items,
-        next_cursor=page.next_cursor,
+        table=_table(request, page.items, page.next_cursor),
         export_query="",
+        audit_changes=changes,
         report=report,
     )
 

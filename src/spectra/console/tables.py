@@ -81,6 +81,29 @@ class Column:
         return str(value)
 
 
+@dataclass(frozen=True)
+class TableSpec:
+    """A page's table, described once at module level: its id, columns and empty state (what
+    to do, e.g. "No usage yet: create a key."); `prefix` when a page shows several tables."""
+
+    id: str
+    columns: Sequence[Column]
+    empty: str = "Nothing here yet."
+    prefix: str = ""
+
+    def build(self, request: Request, rows: Sequence[Any], next_cursor: str | None = None) -> Table:
+        """The view of `rows` (what the service returned) by the URL's sort, filter and page."""
+        return Table.build(
+            request,
+            self.id,
+            self.columns,
+            rows,
+            prefix=self.prefix,
+            empty=self.empty,
+            next_cursor=next_cursor,
+        )
+
+
 def _sort_key(value: Any) -> tuple[int, Any]:
     if value is None:
         return (2, "")

@@ -7,7 +7,6 @@ URLs: GET /console/audit, GET /console/audit/export, GET /console/audit/verify.
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -17,10 +16,11 @@ from spectra.audit.schemas import ChainReportRead
 from spectra.audit.service import AuditFilter
 from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep
 from spectra.console.render import render
-from spectra.console.tables import Column, Table
+from spectra.console.tables import Column, TableSpec
 from spectra.db.session import read_scope
-from spectra.errors import InvalidError
 from spectra.users import service as users_service
+
+from .usage import parse_date
 
 router = APIRouter()
 
@@ -71,16 +71,9 @@ AUDIT_COLUMNS = (
     Column("target", "Target", lambda e: f"{e.target_type or ''} {e.target_label or ''}".strip()),
     Column("changes", "Changes", _changes_text),
 )
-
-
-def _date(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidError("Dates look like 2026-11-01.") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+AUDIT_EVENTS = TableSpec(
+    "audit-events", AUDIT_COLUMNS, empty="No events match: widen the filter or clear it."
+)
 
 
 def _filter(params: Any) -> AuditFilter:
@@ -89,8 +82,8 @@ def _filter(params: Any) -> AuditFilter:
         action=params.get("action") or None,
         target_type=params.get("target_type") or None,
         target_id=params.get("target_id") or None,
-        since=_date(params.get("since")),
-        until=_date(params.get("until")),
+        since=parse_date(params.get("since")),
+        until=parse_date(params.get("until")),
     )
 
 
@@ -98,10 +91,30 @@ def _filter(params: Any) -> AuditFilter:
 async def audit(
     request: Request, viewer: AdminDep, session: ReadSessionDep, cursor: str | None = None
 ) -> Response:
+    return await _page(request, viewer, session, cursor=cursor)
+
+
+@router.get("/audit/verify")
+async def verify(request: Request, viewer: AdminDep, session: ReadSessionDep) -> Response:
+    """The log's first page, with the chain's verification above it."""
+    report = ChainReportRead.model_validate(
+        await users_service.verify_audit_chain(session, viewer.actor)
+    )
+    return await _page(request, viewer, session, report=report)
+
+
+async def _page(
+    request: Request,
+    viewer: Any,
+    session: Any,
+    *,
+    cursor: str | None = None,
+    report: ChainReportRead | None = None,
+) -> Response:
     page = await users_service.list_audit_events(
         session, viewer.actor, where=_filter(request.query_params), limit=50, cursor=cursor
     )
-    table = _table(request, page.items, page.next_cursor)
+    table = AUDIT_EVENTS.build(request, page.items, page.next_cursor)
     return table.csv() or render(
         request,
         viewer,
@@ -110,38 +123,6 @@ async def audit(
         nav="Audit",
         table=table,
         export_query=request.url.query,
-        audit_changes=changes,
-        report=None,
-    )
-
-
-def _table(request: Request, events: Any, next_cursor: str | None) -> Table:
-    return Table.build(
-        request,
-        "audit-events",
-        AUDIT_COLUMNS,
-        events,
-        empty="No events match: widen the filter or clear it.",
-        next_cursor=next_cursor,
-    )
-
-
-@router.get("/audit/verify")
-async def verify(request: Request, viewer: AdminDep, session: ReadSessionDep) -> Response:
-    report = ChainReportRead.model_validate(
-        await users_service.verify_audit_chain(session, viewer.actor)
-    )
-    page = await users_service.list_audit_events(
-        session, viewer.actor, where=AuditFilter(), limit=50
-    )
-    return render(
-        request,
-        viewer,
-        "audit/index.html",
-        title="Audit log",
-        nav="Audit",
-        table=_table(request, page.items, page.next_cursor),
-        export_query="",
         audit_changes=changes,
         report=report,
     )

@@ -19,7 +19,7 @@ from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
 from spectra.console.forms import Form
 from spectra.console.pages.recharges import wallet_label
 from spectra.console.render import redirect, render
-from spectra.console.tables import Column, Table
+from spectra.console.tables import Column, TableSpec
 from spectra.errors import InvalidError
 from spectra.kit.ids import uuid7
 from spectra.kit.money import display
@@ -43,6 +43,11 @@ TRANSACTION_COLUMNS = (
     Column("by", "By", "t.actor_label"),
     Column("postings", "Wallets", _postings_text),
     Column("id", "Id", "t.id"),
+)
+TRANSACTIONS = TableSpec(
+    "transactions",
+    TRANSACTION_COLUMNS,
+    empty="No transactions match: recharge a member or a group to start the ledger.",
 )
 
 
@@ -115,14 +120,7 @@ async def ledger(
         }
         for t in transactions
     ]
-    table = Table.build(
-        request,
-        "transactions",
-        TRANSACTION_COLUMNS,
-        rows,
-        empty="No transactions match: recharge a member or a group to start the ledger.",
-        next_cursor=page.next_cursor,
-    )
+    table = TRANSACTIONS.build(request, rows, page.next_cursor)
     return table.csv() or render(
         request,
         viewer,

@@ -21,7 +21,7 @@ from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
 from spectra.console.forms import Form, field_errors
 from spectra.console.pages.users import group_options
 from spectra.console.render import redirect, render
-from spectra.console.tables import Column, Table
+from spectra.console.tables import Column, TableSpec
 from spectra.errors import InvalidError, SpectraError
 from spectra.packages import service as packages_service
 from spectra.packages.schemas import AssignmentRead, PackageCreate, PackageUpdate, PreviewRead
@@ -72,6 +72,11 @@ PACKAGE_COLUMNS = (
     Column("rpm", "RPM", "terms.rpm", kind="num"),
     Column("holders", "Holders", "active_assignments", kind="num"),
 )
+PACKAGES = TableSpec(
+    "packages",
+    PACKAGE_COLUMNS,
+    empty="No packages yet: create one below, then assign it to a group.",
+)
 
 
 async def _catalog(
@@ -88,14 +93,7 @@ async def _catalog(
         session, viewer.actor, status=status, limit=50, cursor=cursor
     )
     defaults = await packages_service.list_group_defaults(session, viewer.actor)
-    table = Table.build(
-        request,
-        "packages",
-        PACKAGE_COLUMNS,
-        page.items,
-        empty="No packages yet: create one below, then assign it to a group.",
-        next_cursor=page.next_cursor,
-    )
+    table = PACKAGES.build(request, page.items, page.next_cursor)
     return table.csv() or render(
         request,
         viewer,

@@ -20,7 +20,7 @@ from spectra.console import pool_kinds
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, require_recent_auth
 from spectra.console.forms import Form, field_errors
 from spectra.console.render import environment, redirect, render
-from spectra.console.tables import Column, Table
+from spectra.console.tables import Column, TableSpec
 from spectra.errors import SpectraError
 from spectra.kit.clock import utc_now
 from spectra.pool import service as pool_service
@@ -45,6 +45,7 @@ ACCOUNT_COLUMNS = (
     Column("key", "Key", lambda r: f"…{r['account'].credential_last4}", sortable=False),
     Column("test", "Test", kind="action"),
 )
+ACCOUNTS = TableSpec("accounts", ACCOUNT_COLUMNS, empty="No accounts yet: add one below.")
 
 
 async def figures_of(session: Any, actor: Any, account: PoolAccount) -> dict[str, Any]:
@@ -100,14 +101,7 @@ async def _list(
             }
         )
     alerts = await pool_service.list_alerts(session, viewer.actor, limit=20, open_only=True)
-    table = Table.build(
-        request,
-        "accounts",
-        ACCOUNT_COLUMNS,
-        rows,
-        empty="No accounts yet: add one below.",
-        next_cursor=page.next_cursor,
-    )
+    table = ACCOUNTS.build(request, rows, page.next_cursor)
     return table.csv() or render(
         request,
         viewer,

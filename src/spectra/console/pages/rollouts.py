@@ -24,7 +24,7 @@ from spectra.console.forms import Form, field_errors
 from spectra.console.pages.users import group_options, package_options
 from spectra.console.render import redirect, render
 from spectra.console.rollout_chart import gate_charts
-from spectra.console.tables import Column, Table
+from spectra.console.tables import Column, TableSpec
 from spectra.db.session import ReadSession
 from spectra.errors import ErrorKind, SpectraError
 from spectra.policy import drafts as drafts_service
@@ -45,6 +45,9 @@ ROLLOUT_COLUMNS = (
     Column("created_at", "Created", kind="when"),
     Column("created_by", "By"),
 )
+ROLLOUTS = TableSpec(
+    "rollouts", ROLLOUT_COLUMNS, empty="No rollouts yet: start one with New rollout."
+)
 
 
 @router.get("/rollouts")
@@ -52,13 +55,8 @@ async def list_rollouts(
     request: Request, viewer: AdminDep, session: ReadSessionDep, cursor: str | None = None
 ) -> Response:
     page = await rollouts_service.list_rollouts(session, viewer.actor, limit=50, cursor=cursor)
-    table = Table.build(
-        request,
-        "rollouts",
-        ROLLOUT_COLUMNS,
-        [rollouts_service.rollout_view(r) for r in page.items],
-        empty="No rollouts yet: start one with New rollout.",
-        next_cursor=page.next_cursor,
+    table = ROLLOUTS.build(
+        request, [rollouts_service.rollout_view(r) for r in page.items], page.next_cursor
     )
     return table.csv() or render(
         request, viewer, "rollouts/list.html", title="Rollouts", nav="Rollouts", table=table

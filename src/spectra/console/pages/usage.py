@@ -19,7 +19,7 @@ from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep, SessionDe
 from spectra.console.forms import Form
 from spectra.console.refusals import explain_reason
 from spectra.console.render import redirect, render
-from spectra.console.tables import Column, Table
+from spectra.console.tables import Column, Table, TableSpec
 from spectra.db.session import read_scope
 from spectra.errors import InvalidError
 from spectra.usage import exports, reports
@@ -55,7 +55,7 @@ REPORT_COLUMNS = (
 def report_table(request: Request, report: dict[str, Any], by: str, empty: str) -> Table:
     """The usage report by `by` as a table (the admin's usage page and a lead's team usage)."""
     columns = (Column("label", by.capitalize()), *REPORT_COLUMNS[1:])
-    table = Table.build(request, "usage-report", columns, report["items"], prefix="r", empty=empty)
+    table = TableSpec("usage-report", columns, empty, prefix="r").build(request, report["items"])
     table.totals = {**report["totals"], "label": "Total"} if report.get("totals") else None
     return table
 
@@ -67,7 +67,8 @@ def _days(text: str | None) -> int:
         return 30
 
 
-def _since(text: str | None) -> datetime | None:
+def parse_date(text: str | None) -> datetime | None:
+    """A date (or date and time) from a form or query; UTC when no zone is given."""
     if not text:
         return None
     try:
@@ -161,8 +162,8 @@ async def export(
         model=model or None,
         client=client or None,
         status=status or None,
-        since=_since(since),
-        until=_since(until),
+        since=parse_date(since),
+        until=parse_date(until),
     )
 
     async def body() -> AsyncIterator[str]:
@@ -194,7 +195,7 @@ async def set_price(request: Request, viewer: AdminDep, session: SessionDep) -> 
         output=form["output"],
         cache_read=form.get("cache_read"),
         cache_write=form.get("cache_write"),
-        effective_from=_since(form.get("effective_from")),
+        effective_from=parse_date(form.get("effective_from")),
         cache_write_1h=form.get("cache_write_1h"),
         web_search=form.get("web_search"),
         account=form.get("account") or None,

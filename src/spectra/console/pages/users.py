@@ -11,7 +11,7 @@ POST /console/keys/{id}/revoke.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -269,84 +269,90 @@ def _back(user: User) -> str:
     return f"/console/users/{user.id}"
 
 
-@router.post("/users/{user_id}/suspend")
-async def suspend(
-    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
-) -> Response:
-    form = await Form.read(request)
-    user = await users_service.suspend_user(
-        session, viewer.actor, user=user_id, reason=form["reason"] or "suspended by an admin"
-    )
-    return redirect(_back(user), ok=f"{user.email} is suspended.")
+Action = Callable[[Any, Any, uuid.UUID, Form], Awaitable[tuple[User, str]]]
 
 
-@router.post("/users/{user_id}/reactivate")
-async def reactivate(user_id: uuid.UUID, viewer: AdminDep, session: SessionDep) -> Response:
-    user = await users_service.reactivate_user(session, viewer.actor, user=user_id)
-    return redirect(_back(user), ok=f"{user.email} is active again.")
+async def _suspend(session: Any, actor: Any, user_id: uuid.UUID, form: Form) -> tuple[User, str]:
+    reason = form["reason"] or "suspended by an admin"
+    user = await users_service.suspend_user(session, actor, user=user_id, reason=reason)
+    return user, f"{user.email} is suspended."
 
 
-@router.post("/users/{user_id}/remove")
-async def remove(
-    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
-) -> Response:
-    form = await Form.read(request)
-    user = await users_service.remove_user(
-        session, viewer.actor, user=user_id, reason=form.get("reason")
-    )
-    return redirect(_back(user), ok=f"{user.email} is removed; their history stays.")
+async def _reactivate(session: Any, actor: Any, user_id: uuid.UUID, _: Form) -> tuple[User, str]:
+    user = await users_service.reactivate_user(session, actor, user=user_id)
+    return user, f"{user.email} is active again."
 
 
-@router.post("/users/{user_id}/role")
-async def change_role(
-    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
-) -> Response:
-    form = await Form.read(request)
-    user = await users_service.change_role(session, viewer.actor, user=user_id, role=form["role"])
-    return redirect(_back(user), ok=f"{user.email} is now {user.role}.")
+async def _remove(session: Any, actor: Any, user_id: uuid.UUID, form: Form) -> tuple[User, str]:
+    reason = form.get("reason")
+    user = await users_service.remove_user(session, actor, user=user_id, reason=reason)
+    return user, f"{user.email} is removed; their history stays."
 
 
-@router.post("/users/{user_id}/group")
-async def move_group(
-    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
-) -> Response:
-    form = await Form.read(request)
-    user = await users_service.move_group(session, viewer.actor, user=user_id, group=form["group"])
-    return redirect(_back(user), ok=f"{user.email} moved to {form['group']}.")
+async def _role(session: Any, actor: Any, user_id: uuid.UUID, form: Form) -> tuple[User, str]:
+    user = await users_service.change_role(session, actor, user=user_id, role=form["role"])
+    return user, f"{user.email} is now {user.role}."
 
 
-@router.post("/users/{user_id}/groups")
-async def add_group(
-    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
-) -> Response:
+async def _group(session: Any, actor: Any, user_id: uuid.UUID, form: Form) -> tuple[User, str]:
+    user = await users_service.move_group(session, actor, user=user_id, group=form["group"])
+    return user, f"{user.email} moved to {form['group']}."
+
+
+async def _add_group(session: Any, actor: Any, user_id: uuid.UUID, form: Form) -> tuple[User, str]:
     """Add the user to a secondary group (the primary one still funds by default)."""
-    form = await Form.read(request)
     user = await users_service.load_user(session, user_id)
-    view = await users_service.add_membership(
-        session, viewer.actor, user=user_id, group=form["group"]
-    )
-    return redirect(_back(user), ok=f"{user.email} is also in {view.group}.")
+    view = await users_service.add_membership(session, actor, user=user_id, group=form["group"])
+    return user, f"{user.email} is also in {view.group}."
 
 
-@router.post("/users/{user_id}/groups/remove")
-async def remove_group(
-    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
-) -> Response:
-    form = await Form.read(request)
+async def _leave(session: Any, actor: Any, user_id: uuid.UUID, form: Form) -> tuple[User, str]:
     user = await users_service.load_user(session, user_id)
-    await users_service.remove_membership(session, viewer.actor, user=user_id, group=form["group"])
-    return redirect(_back(user), ok=f"{user.email} left {form['group']}.")
+    await users_service.remove_membership(session, actor, user=user_id, group=form["group"])
+    return user, f"{user.email} left {form['group']}."
 
 
-@router.post("/users/{user_id}/edit")
-async def edit(
-    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
-) -> Response:
-    form = await Form.read(request)
-    user = await users_service.update_user(
-        session, viewer.actor, user=user_id, email=form.get("email"), name=form.get("name")
+async def _edit(session: Any, actor: Any, user_id: uuid.UUID, form: Form) -> tuple[User, str]:
+    email, name = form.get("email"), form.get("name")
+    user = await users_service.update_user(session, actor, user=user_id, email=email, name=name)
+    return user, "Saved."
+
+
+async def _password(session: Any, actor: Any, user_id: uuid.UUID, form: Form) -> tuple[User, str]:
+    password = form.data.get("password", "")
+    user = await users_service.set_password(session, actor, user=user_id, password=password)
+    return user, f"{user.email}'s password is set; their sessions ended."
+
+
+USER_ACTIONS: dict[str, Action] = {
+    "suspend": _suspend,
+    "reactivate": _reactivate,
+    "remove": _remove,
+    "role": _role,
+    "group": _group,
+    "groups": _add_group,
+    "groups/remove": _leave,
+    "edit": _edit,
+    "password": _password,
+}
+"""The user page's one-form actions: POST /console/users/{id}/<name> runs the action and
+returns to the user page with its sentence."""
+
+
+def _user_action(action: Action) -> Callable[..., Awaitable[Response]]:
+    async def handle(
+        user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+    ) -> Response:
+        user, said = await action(session, viewer.actor, user_id, await Form.read(request))
+        return redirect(_back(user), ok=said)
+
+    return handle
+
+
+for _name, _action in USER_ACTIONS.items():
+    router.add_api_route(
+        f"/users/{{user_id}}/{_name}", _user_action(_action), methods=["POST"], name=_name
     )
-    return redirect(_back(user), ok="Saved.")
 
 
 @router.post("/users/{user_id}/setup-link")
@@ -370,17 +376,6 @@ async def setup_link(
         expires_at=issued.expires_at,
         sent_to=issued.mailed_to,
     )
-
-
-@router.post("/users/{user_id}/password")
-async def set_password(
-    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
-) -> Response:
-    form = await Form.read(request)
-    user = await users_service.set_password(
-        session, viewer.actor, user=user_id, password=form.data.get("password", "")
-    )
-    return redirect(_back(user), ok=f"{user.email}'s password is set; their sessions ended.")
 
 
 @router.post("/users/{user_id}/package")

@@ -90,6 +90,8 @@ class TableSpec:
     columns: Sequence[Column]
     empty: str = "Nothing here yet."
     prefix: str = ""
+    filterable: bool = True
+    """False where the page's own form filters on the server (users): no second filter box."""
 
     def build(self, request: Request, rows: Sequence[Any], next_cursor: str | None = None) -> Table:
         """The view of `rows` (what the service returned) by the URL's sort, filter and page."""
@@ -101,6 +103,7 @@ class TableSpec:
             prefix=self.prefix,
             empty=self.empty,
             next_cursor=next_cursor,
+            filterable=self.filterable,
         )
 
 
@@ -142,6 +145,7 @@ class Table:
     filtered_from: int = 0
     hidden: Sequence[str] = field(default_factory=tuple)
     totals: Any = None
+    filterable: bool = True
 
     @classmethod
     def build(
@@ -158,13 +162,14 @@ class Table:
         default_sort: str = "",
         per: int = 50,
         hidden: Sequence[str] = (),
+        filterable: bool = True,
     ) -> Table:
         params = request.query_params
         by_key = {c.key: c for c in columns}
         sort = params.get(f"{prefix}sort") or default_sort
         desc = sort.startswith("-")
         key = sort.lstrip("-")
-        q = (params.get(f"{prefix}q") or "").strip()
+        q = (params.get(f"{prefix}q") or "").strip() if filterable else ""
         chosen = list(rows)
         if q:
             needle = q.casefold()
@@ -196,6 +201,7 @@ class Table:
             next_cursor=next_cursor,
             filtered_from=len(rows),
             hidden=tuple(hidden),
+            filterable=filterable,
         )
 
     @property

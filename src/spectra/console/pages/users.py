@@ -24,6 +24,8 @@ from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep, SessionDe
 from spectra.console.forms import Form
 from spectra.console.refusals import explain_reason
 from spectra.console.render import back_url, redirect, render
+from spectra.console.tables import Column, TableSpec
+from spectra.console.user_actions import USER_ACTIONS, Action
 from spectra.errors import InvalidError, SpectraError
 from spectra.keys import service as keys_service
 from spectra.kit.clock import utc_now
@@ -42,6 +44,20 @@ router = APIRouter()
 
 STATUSES = ("active", "invited", "suspended", "removed")
 ROLES = tuple(r.value for r in Role)
+USERS = TableSpec(
+    "users",
+    (
+        Column("email", "Email"),
+        Column("name", "Name"),
+        Column("role", "Role"),
+        Column("group", "Group", "group.name"),
+        Column("status", "Status"),
+        Column("last_seen", "Last seen", "last_seen_at", kind="when"),
+        Column("created", "Created", "created_at", kind="when"),
+    ),
+    empty="No user matches: clear the filters, or add a user below.",
+    filterable=False,
+)
 
 
 async def group_options(session: Any, actor: Any) -> list[tuple[str, str]]:
@@ -95,14 +111,14 @@ async def list_users(
             cursor=cursor,
         )
         users, next_cursor = page.items, page.next_cursor
-    return render(
+    table = USERS.build(request, users, next_cursor)
+    return table.csv() or render(
         request,
         viewer,
         "users/list.html",
         title="Users",
         nav="Users",
-        users=users,
-        next_cursor=next_cursor,
+        table=table,
         errors=errors,
         groups=await group_options(session, viewer.actor),
         packages=await package_options(session, viewer.actor),
@@ -267,76 +283,6 @@ async def user_page(
 
 def _back(user: User) -> str:
     return f"/console/users/{user.id}"
-
-
-Action = Callable[[Any, Any, uuid.UUID, Form], Awaitable[tuple[User, str]]]
-
-
-async def _suspend(session: Any, actor: Any, user_id: uuid.UUID, form: Form) -> tuple[User, str]:
-    reason = form["reason"] or "suspended by an admin"
-    user = await users_service.suspend_user(session, actor, user=user_id, reason=reason)
-    return user, f"{user.email} is suspended."
-
-
-async def _reactivate(session: Any, actor: Any, user_id: uuid.UUID, _: Form) -> tuple[User, str]:
-    user = await users_service.reactivate_user(session, actor, user=user_id)
-    return user, f"{user.email} is active again."
-
-
-async def _remove(session: Any, actor: Any, user_id: uuid.UUID, form: Form) -> tuple[User, str]:
-    reason = form.get("reason")
-    user = await users_service.remove_user(session, actor, user=user_id, reason=reason)
-    return user, f"{user.email} is removed; their history stays."
-
-
-async def _role(session: Any, actor: Any, user_id: uuid.UUID, form: Form) -> tuple[User, str]:
-    user = await users_service.change_role(session, actor, user=user_id, role=form["role"])
-    return user, f"{user.email} is now {user.role}."
-
-
-async def _group(session: Any, actor: Any, user_id: uuid.UUID, form: Form) -> tuple[User, str]:
-    user = await users_service.move_group(session, actor, user=user_id, group=form["group"])
-    return user, f"{user.email} moved to {form['group']}."
-
-
-async def _add_group(session: Any, actor: Any, user_id: uuid.UUID, form: Form) -> tuple[User, str]:
-    """Add the user to a secondary group (the primary one still funds by default)."""
-    user = await users_service.load_user(session, user_id)
-    view = await users_service.add_membership(session, actor, user=user_id, group=form["group"])
-    return user, f"{user.email} is also in {view.group}."
-
-
-async def _leave(session: Any, actor: Any, user_id: uuid.UUID, form: Form) -> tuple[User, str]:
-    user = await users_service.load_user(session, user_id)
-    await users_service.remove_membership(session, actor, user=user_id, group=form["group"])
-    return user, f"{user.email} left {form['group']}."
-
-
-async def _edit(session: Any, actor: Any, user_id: uuid.UUID, form: Form) -> tuple[User, str]:
-    email, name = form.get("email"), form.get("name")
-    user = await users_service.update_user(session, actor, user=user_id, email=email, name=name)
-    return user, "Saved."
-
-
-async def _password(session: Any, actor: Any, user_id: uuid.UUID, form: Form) -> tuple[User, str]:
-    password = form.data.get("password", "")
-    user = await users_service.set_password(session, actor, user=user_id, password=password)
-    return user, f"{user.email}'s password is set; their sessions ended."
-
-
-USER_ACTIONS: dict[str, Action] = {
-    "suspend": _suspend,
-    "reactivate": _reactivate,
-    "remove": _remove,
-    "role": _role,
-    "group": _group,
-    "groups": _add_group,
-    "groups/remove": _leave,
-    "edit": _edit,
-    "password": _password,
-}
-"""The user page's one-form actions: POST /console/users/{id}/<name> runs the action and
-returns to the user page with its sentence."""
 
 
 def _user_action(action: Action) -> Callable[..., Awaitable[Response]]:

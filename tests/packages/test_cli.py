@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from functools import partial
@@ -15,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete
+from tests.support.cli import Done, run_spectra
 
 from spectra.db.base import Base
 from spectra.db.session import open_database, session_scope, set_database
@@ -23,23 +21,15 @@ from spectra.users.models import Group, User
 SECRET = "a" * 64  # tests/conftest.py's TEST_SECRET: the database remembers its fingerprint
 
 
-def _cli(data_dir: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(data_dir: Path, url: str, *args: str) -> Done:
     env = {
-        **os.environ,
         "SPECTRA_DATA_DIR": str(data_dir),
         "SPECTRA_DATABASE_URL": url,
         "SPECTRA_SECRET_KEY": SECRET,
         "SPECTRA_AUTO_MIGRATE": "false",
         "COLUMNS": "200",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "spectra", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_spectra(list(args), env)
 
 
 def _sql(url: str, fn: Any) -> Any:

@@ -4,24 +4,16 @@ with a settings file, `rollouts timeline --json`, on a local data dir."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.support.cli import Done, run_spectra
 
 
 def test_cli_percentages_autopilot_and_timeline(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTRA_")}
-    env["SPECTRA_DATA_DIR"] = str(tmp_path)
+    env = {"SPECTRA_DATA_DIR": str(tmp_path)}
 
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "spectra", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+    def run(*args: str, ok: bool = True) -> Done:
+        result = run_spectra(list(args), env)
         if ok:
             assert result.returncode == 0, result.stderr
         return result

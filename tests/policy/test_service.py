@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 from sqlalchemy import select
 from tests.gateway.world import OWNER, World, build_world
+from tests.support.cli import Done, run_spectra
 
 from spectra.audit.models import AuditEvent
 from spectra.db.session import read_scope, session_scope
@@ -92,17 +90,10 @@ async def test_api_explain(
 
 
 def test_cli_explain_json(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTRA_")}
-    env["SPECTRA_DATA_DIR"] = str(tmp_path)
+    env = {"SPECTRA_DATA_DIR": str(tmp_path)}
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "spectra", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+    def run(*args: str) -> Done:
+        return run_spectra(list(args), env)
 
     assert run("users", "create", "tom@example.com").returncode == 0
     result = run("policy", "explain", "--user", "tom@example.com", "--model", "gpt-5", "--json")

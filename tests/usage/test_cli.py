@@ -1,29 +1,19 @@
-"""`spectra prices ...` and `spectra usage list` in local mode, as a real subprocess."""
+"""`spectra prices ...` and `spectra usage list` in local mode (tests/support/cli.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.support.cli import Done, run_spectra
 
 PG_URL = os.environ.get("SPECTRA_TEST_DATABASE_URL")
 
 
-def spectra(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTRA_")}
-    env["SPECTRA_DATA_DIR"] = str(data_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "spectra", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+def spectra(args: list[str], data_dir: Path) -> Done:
+    return run_spectra(args, {"SPECTRA_DATA_DIR": str(data_dir)})
 
 
 @pytest.fixture(scope="module")

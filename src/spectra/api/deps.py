@@ -3,42 +3,26 @@ caller (`ActorDep`), authenticated here for every /api route."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Header, Request
 
 from spectra.audit.actor import Actor, user_actor
-from spectra.db.hub import Hub
-from spectra.db.session import ReadSession, Session, read_scope, session_scope
+from spectra.db.session import read_scope, session_scope
 from spectra.errors import UnauthenticatedError
 from spectra.keys import service as keys_service
 from spectra.keys.secrets import is_member_key
 from spectra.users import service as users_service
 from spectra.users.errors import CsrfError
 from spectra.users.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_matches
+from spectra.web.deps import ReadSessionDep as ReadSessionDep
+from spectra.web.deps import RuntimeDep as RuntimeDep
+from spectra.web.deps import SessionDep as SessionDep
+from spectra.web.deps import client_ip as client_ip
+from spectra.web.deps import get_runtime as get_runtime
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def get_runtime(request: Request) -> Hub:
-    runtime: Hub = request.app.state.runtime
-    return runtime
-
-
-async def _session(request: Request) -> AsyncIterator[Session]:
-    async with session_scope(get_runtime(request).db) as session:
-        yield session
-
-
-async def _read_session(request: Request) -> AsyncIterator[ReadSession]:
-    async with read_scope(get_runtime(request).db) as session:
-        yield session
-
-
-def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def _presented_secret(request: Request) -> str | None:
@@ -117,11 +101,6 @@ def _check_csrf(request: Request, session_token: str) -> None:
         )
 
 
-RuntimeDep = Annotated[Hub, Depends(get_runtime)]
-# "function" scope: the transaction commits before the answer is sent, so a client that acts on
-# the answer (a redirect, a follow-up GET) sees the write, and a failed commit is an error answer.
-SessionDep = Annotated[Session, Depends(_session, scope="function")]
-ReadSessionDep = Annotated[ReadSession, Depends(_read_session)]
 IdempotencyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=150)]
 """A client's key for a write it may retry: the retry then changes nothing twice."""
 ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -9,7 +9,6 @@ htmx requests carry).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -18,8 +17,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 
 from spectra.audit.actor import Actor, user_actor
-from spectra.db.hub import Hub
-from spectra.db.session import ReadSession, Session, read_scope, session_scope
+from spectra.db.session import ReadSession, Session, read_scope
 from spectra.errors import UnauthenticatedError
 from spectra.kit.clock import utc_now
 from spectra.users import service as users_service
@@ -30,29 +28,15 @@ from spectra.users.models import User, UserSession
 from spectra.users.permissions import Manage, Permission, Role, allows, can_manage, require
 from spectra.users.scope import led_groups
 from spectra.users.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_for, csrf_matches
+from spectra.web.deps import ReadSessionDep as ReadSessionDep
+from spectra.web.deps import RuntimeDep as RuntimeDep
+from spectra.web.deps import SessionDep as SessionDep
+from spectra.web.deps import client_ip as client_ip
+from spectra.web.deps import get_runtime as get_runtime
 from spectra.workspace import service as workspace_service
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
-
-
-def get_runtime(request: Request) -> Hub:
-    runtime: Hub = request.app.state.runtime
-    return runtime
-
-
-async def _session(request: Request) -> AsyncIterator[Session]:
-    async with session_scope(get_runtime(request).db) as session:
-        yield session
-
-
-async def _read_session(request: Request) -> AsyncIterator[ReadSession]:
-    async with read_scope(get_runtime(request).db) as session:
-        yield session
-
-
-def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,11 +172,6 @@ async def check_csrf(request: Request, session_token: str | None) -> None:
         raise CsrfError("This form has expired or was not sent from the console; reload the page.")
 
 
-RuntimeDep = Annotated[Hub, Depends(get_runtime)]
-# "function" scope: the transaction commits before the answer is sent, so a client that acts on
-# the answer (a redirect, a follow-up GET) sees the write, and a failed commit is an error answer.
-SessionDep = Annotated[Session, Depends(_session, scope="function")]
-ReadSessionDep = Annotated[ReadSession, Depends(_read_session)]
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 

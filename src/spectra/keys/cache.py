@@ -353,7 +353,9 @@ def current_cache() -> KeyCache:
 
 
 def current_recorder() -> UseRecorder | None:
-    return _recorder
+    """The running recorder of this process's uses; None when none runs (then a use is written
+    directly, not queued where nothing would flush it)."""
+    return _recorder if _recorder is not None and _recorder.running else None
 
 
 def set_current(cache: KeyCache | None, recorder: UseRecorder | None) -> None:

@@ -82,6 +82,12 @@ class UseRecorder:
                 "could not record last-used times of %d keys and tokens", len(keys) + len(tokens)
             )
 
+    @property
+    def running(self) -> bool:
+        """Whether its flush loop runs: a runtime built but never started (a one-shot command)
+        installs a recorder nobody would ever flush."""
+        return self._task is not None
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="keys-last-used")
 

@@ -24,12 +24,13 @@ from .http import (
     ScimSession,
     answer,
     base_url,
+    created,
     find_group,
     group_view,
     groups_page,
     list_answer,
-    normalise_patch,
     parse_filter,
+    patched,
     query_from_body,
     query_from_params,
     read_body,
@@ -76,12 +77,7 @@ async def create_group(request: Request, session: ScimSession, actor: ScimActor)
         session, actor, group=group.id, external_id=wanted.external_id
     )
     await resources.apply_members(session, actor, group, [], wanted)
-    shown = await group_view(session, actor, group, base_url(request))
-    return answer(
-        resources.dump(shown, Context.RESOURCE_CREATION_RESPONSE),
-        201,
-        shown.meta.location if shown.meta else None,
-    )
+    return created(await group_view(session, actor, group, base_url(request)))
 
 
 @router.get("/Groups/{group_id}")
@@ -131,11 +127,8 @@ async def patch_group(
     group = await find_group(session, actor, group_id)
     base = base_url(request)
     before = await group_view(session, actor, group, base)
-    patch = PatchOp[Group].model_validate(
-        normalise_patch(await read_body(request)), scim_ctx=Context.RESOURCE_PATCH_REQUEST
-    )
-    wanted = before.model_copy(deep=True)
-    if patch.patch(wanted):
+    wanted = await patched(request, PatchOp[Group], before)
+    if wanted is not None:
         await _apply_group(session, actor, group, before, wanted)
     shown = await group_view(session, actor, group, base)
     return answer(resources.dump(shown, Context.RESOURCE_PATCH_RESPONSE))

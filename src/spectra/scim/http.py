@@ -5,21 +5,20 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 from fastapi import Depends, Request
-from scim2_models import Context, ResponseParameters, SearchRequest
+from scim2_models import Context, PatchOp, ResponseParameters, SearchRequest
 
 from spectra.audit.actor import Actor
-from spectra.db.hub import Hub
 from spectra.db.session import Session, session_scope
 from spectra.errors import UnauthenticatedError
 from spectra.keys import scim as keys_scim
 from spectra.users import models
 from spectra.users import service as users_service
 from spectra.users.errors import GroupNotFoundError, UserNotFoundError
+from spectra.web.deps import SessionDep, client_ip, get_runtime
 
 from . import discovery, resources
 from .errors import (
@@ -33,29 +32,18 @@ _FILTER = re.compile(r'^\s*([A-Za-z][\w.]*)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$', re.
 _TRUTH = {"true": True, "false": False}
 
 
-def _runtime(request: Request) -> Hub:
-    hub: Hub = request.app.state.runtime
-    return hub
-
-
 async def _actor(request: Request) -> Actor:
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise UnauthenticatedError("Send the SCIM token as 'Authorization: Bearer <token>'.")
-    async with session_scope(_runtime(request).db) as session:
+    async with session_scope(get_runtime(request).db) as session:
         actor = await keys_scim.authenticate_scim_token(session, secret.strip())
-    client = request.client.host if request.client else None
-    return actor.with_request(request.scope.get("state", {}).get("request_id"), client)
-
-
-async def _session(request: Request) -> AsyncIterator[Session]:
-    async with session_scope(_runtime(request).db) as session:
-        yield session
+    return actor.with_request(request.scope.get("state", {}).get("request_id"), client_ip(request))
 
 
 ScimActor = Annotated[Actor, Depends(_actor)]
-ScimSession = Annotated[Session, Depends(_session, scope="function")]
+ScimSession = SessionDep
 
 
 def base_url(request: Request) -> str:
@@ -192,6 +180,27 @@ def normalise_patch(body: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(value, dict) and isinstance(value.get("active"), str):
             value["active"] = _TRUTH.get(value["active"].lower(), value["active"])
     return body
+
+
+_Resource = TypeVar("_Resource", resources.ScimUser, resources.ScimGroup)
+
+
+async def patched(request: Request, op: type[PatchOp[Any]], before: _Resource) -> _Resource | None:
+    """The resource as the request's PATCH leaves it, or None when the patch changes nothing."""
+    patch = op.model_validate(
+        normalise_patch(await read_body(request)), scim_ctx=Context.RESOURCE_PATCH_REQUEST
+    )
+    wanted = before.model_copy(deep=True)
+    return wanted if patch.patch(wanted) else None
+
+
+def created(shown: resources.ScimUser | resources.ScimGroup) -> ScimResponse:
+    """201 with the new resource and where it lives (`location`)."""
+    return answer(
+        resources.dump(shown, Context.RESOURCE_CREATION_RESPONSE),
+        201,
+        shown.meta.location if shown.meta else None,
+    )
 
 
 async def group_view(

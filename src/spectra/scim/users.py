@@ -22,12 +22,13 @@ from .http import (
     ScimSession,
     answer,
     base_url,
+    created,
     find_user,
     groups_page,
     list_answer,
-    normalise_patch,
     not_found,
     parse_filter,
+    patched,
     query_from_body,
     query_from_params,
     read_body,
@@ -99,12 +100,7 @@ async def create_user(request: Request, session: ScimSession, actor: ScimActor) 
         await read_body(request), scim_ctx=Context.RESOURCE_CREATION_REQUEST
     )
     user = await resources.create_user(session, actor, wanted)
-    shown = await user_view(session, actor, user, base_url(request))
-    return answer(
-        resources.dump(shown, Context.RESOURCE_CREATION_RESPONSE),
-        201,
-        shown.meta.location if shown.meta else None,
-    )
+    return created(await user_view(session, actor, user, base_url(request)))
 
 
 @router.get("/Users/{user_id}")
@@ -144,11 +140,8 @@ async def patch_user(
     user = await find_user(session, actor, user_id)
     base = base_url(request)
     before = await user_view(session, actor, user, base)
-    patch = PatchOp[User[Any]].model_validate(
-        normalise_patch(await read_body(request)), scim_ctx=Context.RESOURCE_PATCH_REQUEST
-    )
-    wanted = before.model_copy(deep=True)
-    if patch.patch(wanted):
+    wanted = await patched(request, PatchOp[User[Any]], before)
+    if wanted is not None:
         user = await resources.apply_user(session, actor, user, before, wanted)
     return answer(
         resources.dump(await user_view(session, actor, user, base), Context.RESOURCE_PATCH_RESPONSE)

@@ -3,9 +3,9 @@ The log itself is append-only: no route edits or deletes it."""
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Query
 from starlette.responses import StreamingResponse
@@ -14,29 +14,12 @@ from spectra.api.deps import ActorDep, ReadSessionDep, RuntimeDep
 from spectra.api.media import CSV, NDJSON, alternatives
 from spectra.audit.schemas import AuditEventRead, ChainReportRead
 from spectra.audit.service import AuditFilter
-from spectra.db.session import read_scope
+from spectra.db.session import ReadSession
 from spectra.kit.pagination import ListResource
 from spectra.users import service as users_service
+from spectra.web.downloads import streamed_lines
 
 router = APIRouter(prefix="/audit", tags=["audit"])
-
-
-def _filter(
-    actor: str | None,
-    action: str | None,
-    target_type: str | None,
-    target_id: str | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> AuditFilter:
-    return AuditFilter(
-        actor=actor,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        since=since,
-        until=until,
-    )
 
 
 _ACTOR = Query(
@@ -67,7 +50,7 @@ async def list_events(
     page = await users_service.list_audit_events(
         session,
         actor,
-        where=_filter(by, action, target_type, target_id, since, until),
+        where=AuditFilter(by, action, target_type, target_id, since, until),
         limit=limit,
         cursor=cursor,
     )
@@ -93,28 +76,21 @@ async def export_events(
 ) -> StreamingResponse:
     """The matching events, oldest first, streamed as CSV or JSON lines; `x-total-count` says
     how many events match (for a progress bar)."""
-    where = _filter(by, action, target_type, target_id, since, until)
-    stack = AsyncExitStack()
-    # The export outlives this function: its read session closes when the stream ends.
-    session = await stack.enter_async_context(read_scope(runtime.db))
-    try:
+    where = AuditFilter(by, action, target_type, target_id, since, until)
+    total = 0
+
+    async def open_lines(session: ReadSession) -> AsyncIterator[str]:
+        nonlocal total
         total = await users_service.count_audit_events(session, actor, where=where)
-        lines = await users_service.export_audit_events(session, actor, where=where, fmt=format)
-    except BaseException:
-        await stack.aclose()
-        raise
+        return await users_service.export_audit_events(session, actor, where=where, fmt=format)
 
-    async def body() -> Any:
-        async with stack:
-            async for line in lines:
-                yield line.encode()
-
+    body = await streamed_lines(runtime, open_lines)
     media = f"{CSV}; charset=utf-8" if format == "csv" else NDJSON
     headers = {
         "content-disposition": f'attachment; filename="spectra-audit.{format}"',
         "x-total-count": str(total),
     }
-    return StreamingResponse(body(), media_type=media, headers=headers)
+    return StreamingResponse(body, media_type=media, headers=headers)
 
 
 @router.get("/verify")

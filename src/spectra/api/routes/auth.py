@@ -3,8 +3,6 @@ one-time link. Sign-in is rate limited per email and per client IP."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Request, Response
 from starlette.responses import JSONResponse
 
@@ -12,20 +10,14 @@ from spectra.api.deps import RuntimeDep, SessionDep, client_ip
 from spectra.api.handlers import error_body
 from spectra.kit.clock import utc_now
 from spectra.users import service as users_service
-from spectra.users.devices import DEVICE_COOKIE, DEVICE_COOKIE_DAYS
 from spectra.users.errors import CsrfError
 from spectra.users.mfa import service as mfa_service
 from spectra.users.mfa.errors import MfaRequiredError
-from spectra.users.models import User
 from spectra.users.schemas import LoginIn, SecondFactorIn, SetupIn, SignInRead, UserRead
-from spectra.users.sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, csrf_matches
+from spectra.users.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_matches
+from spectra.web.signin import clear_session_cookies, note_device, session_ttl, set_session_cookies
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-
-
-def _secure(request: Request, runtime: RuntimeDep) -> bool:
-    configured = runtime.settings.cookie_secure
-    return configured if configured is not None else request.url.scheme == "https"
 
 
 @router.post("/login", response_model=SignInRead)
@@ -44,7 +36,7 @@ async def login(
         password=body.password,
         client_ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
-        ttl=_ttl(runtime),
+        ttl=session_ttl(runtime),
     )
     if opened.row.second_factor_pending:
         refusal = MfaRequiredError(
@@ -57,7 +49,7 @@ async def login(
             status_code=401,
             headers={"cache-control": "no-store", "www-authenticate": "Bearer"},
         )
-    await _note_device(request, response, session, runtime, opened.user)
+    await note_device(request, response, session, runtime, opened.user)
     return _signed_in(request, response, runtime, opened)
 
 
@@ -77,58 +69,18 @@ async def login_second_factor(
         session,
         challenge=body.challenge,
         code=body.code,
-        ttl=_ttl(runtime),
+        ttl=session_ttl(runtime),
         client_ip=client_ip(request),
     )
-    await _note_device(request, response, session, runtime, opened.user)
+    await note_device(request, response, session, runtime, opened.user)
     return _signed_in(request, response, runtime, opened)
-
-
-async def _note_device(
-    request: Request, response: Response, session: SessionDep, runtime: RuntimeDep, user: User
-) -> None:
-    """Recognise the client of a completed sign-in (a new device is mailed to the user); a
-    script keeps the device cookie as it keeps the session cookie."""
-    cookie = await users_service.recognise_device(
-        session,
-        user=user,
-        device_cookie=request.cookies.get(DEVICE_COOKIE),
-        user_agent=request.headers.get("user-agent"),
-        client_ip=client_ip(request),
-    )
-    response.set_cookie(
-        DEVICE_COOKIE,
-        cookie,
-        max_age=DEVICE_COOKIE_DAYS * 86400,
-        httponly=True,
-        samesite="lax",
-        secure=_secure(request, runtime),
-        path="/",
-    )
-
-
-def _ttl(runtime: RuntimeDep) -> timedelta:
-    return timedelta(hours=max(1, runtime.settings.session_ttl_hours))
 
 
 def _signed_in(
     request: Request, response: Response, runtime: RuntimeDep, opened: users_service.NewSession
 ) -> SignInRead:
-    secure = _secure(request, runtime)
     max_age = int((opened.expires_at - utc_now()).total_seconds())
-    for name, value, httponly in (
-        (SESSION_COOKIE, opened.token, True),
-        (CSRF_COOKIE, opened.csrf_token, False),
-    ):
-        response.set_cookie(
-            name,
-            value,
-            max_age=max_age,
-            httponly=httponly,
-            samesite="lax",
-            secure=secure,
-            path="/",
-        )
+    set_session_cookies(response, request, runtime, opened, max_age=max_age)
     response.headers["cache-control"] = "no-store"
     return SignInRead(
         user=UserRead.model_validate(opened.user),
@@ -146,8 +98,7 @@ async def logout(request: Request, session: SessionDep) -> Response:
             raise CsrfError(f"Signing out needs the {CSRF_HEADER} header from sign-in.")
         await users_service.end_session(session, token=token)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    clear_session_cookies(response)
     return response
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import uuid
 from typing import Annotated, Any
 
@@ -10,8 +9,6 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from spectra.api.deps import ActorDep, IdempotencyHeader, ReadSessionDep, SessionDep
-from spectra.kit import spreadsheet
-from spectra.kit.money import format_amount
 from spectra.kit.pagination import ListResource
 from spectra.ledger import service as ledger_service
 from spectra.ledger.schemas import (
@@ -23,6 +20,7 @@ from spectra.ledger.schemas import (
     CodesRevoke,
     TransactionRead,
 )
+from spectra.web.downloads import codes_csv, codes_disposition
 
 router = APIRouter(prefix="/codes", tags=["codes"])
 
@@ -48,23 +46,12 @@ async def create_batch(
     )
     batch = BatchRead.model_validate(created.batch)
     if format == "csv":
-        out = io.StringIO()
-        writer = spreadsheet.writer(out)
-        writer.writerow(["code", "value", "expires_at", "batch_id"])
-        for code in created.codes:
-            writer.writerow(
-                [
-                    code,
-                    format_amount(batch.value_micros),
-                    batch.expires_at.isoformat() if batch.expires_at else "",
-                    str(batch.id),
-                ]
-            )
+        text = codes_csv(created.codes, batch)
         return Response(
-            out.getvalue(),
+            text,
             status_code=201,
             media_type="text/csv",
-            headers={"content-disposition": f'attachment; filename="codes-{batch.id}.csv"'},
+            headers={"content-disposition": codes_disposition(batch.id)},
         )
     return BatchCreated.model_validate({**dict(batch), "codes": created.codes})
 

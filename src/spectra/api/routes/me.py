@@ -19,7 +19,7 @@ from spectra.policy import service as policy_service
 from spectra.policy.reads import MemberViewRead
 from spectra.users import service as users_service
 from spectra.users.schemas import GroupRead, PasswordChange, UserRead
-from spectra.users.sessions import CSRF_COOKIE, SESSION_COOKIE
+from spectra.web.signin import clear_session_cookies
 
 router = APIRouter(prefix="/me", tags=["me"])
 
@@ -64,6 +64,5 @@ async def change_password(body: PasswordChange, session: SessionDep, actor: Acto
         session, actor, current_password=body.current_password, new_password=body.new_password
     )
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    clear_session_cookies(response)
     return response

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from spectra.api.deps import ActorDep, ReadSessionDep, RuntimeDep
 from spectra.api.media import CSV, DOWNLOADS, NDJSON, alternatives
-from spectra.db.session import read_scope
+from spectra.db.session import ReadSession
 from spectra.kit.pagination import ListResource
 from spectra.usage import economics, exports, forecasts, reports, statements
 from spectra.usage import jobs as usage_jobs
@@ -29,6 +29,7 @@ from spectra.usage.reads import (
 from spectra.usage.schemas import UsageRecordRead
 from spectra.users import service as users_service
 from spectra.users.permissions import Permission, require
+from spectra.web.downloads import streamed_lines
 
 router = APIRouter(prefix="/usage", tags=["usage"])
 
@@ -43,6 +44,15 @@ def _download(
     return StreamingResponse(
         exports.stream_rows(items, fmt, columns), media_type=media, headers=headers
     )
+
+
+def _report(
+    fmt: str, data: dict[str, Any], columns: tuple[str, ...], name: str, read: type[BaseModel]
+) -> Any:
+    """A report as JSON (`read`), or its rows as a streamed CSV / JSON-lines download."""
+    if fmt != "json":
+        return _download(data["items"], fmt, columns, name)
+    return read.model_validate(data)
 
 
 @router.get("")
@@ -106,10 +116,9 @@ async def usage_report(
     report = await reports.usage_report(
         session, actor, by=by, since=since, until=until, limit=limit, sort=sort, group=group
     )
-    data = report.as_json()
-    if format != "json":
-        return _download(data["items"], format, exports.REPORT_COLUMNS, f"usage-by-{by}")
-    return UsageReportRead.model_validate(data)
+    return _report(
+        format, report.as_json(), exports.REPORT_COLUMNS, f"usage-by-{by}", UsageReportRead
+    )
 
 
 @router.get("/timeseries", response_model=ListResource[TimeseriesRowRead], responses=DOWNLOADS)
@@ -135,9 +144,13 @@ async def usage_timeseries(
         value=value,
         group=group,
     )
-    if format != "json":
-        return _download(items, format, exports.TIMESERIES_COLUMNS, "usage-timeseries")
-    return ListResource[TimeseriesRowRead].model_validate({"items": items})
+    return _report(
+        format,
+        {"items": items},
+        exports.TIMESERIES_COLUMNS,
+        "usage-timeseries",
+        ListResource[TimeseriesRowRead],
+    )
 
 
 @router.get("/adoption", response_model=ListResource[AdoptionRowRead], responses=DOWNLOADS)
@@ -151,9 +164,13 @@ async def usage_adoption(
 ) -> Any:
     exports.check_report_format(format)
     items = await reports.adoption(session, actor, since=since, until=until, group=group)
-    if format != "json":
-        return _download(items, format, exports.ADOPTION_COLUMNS, "usage-adoption")
-    return ListResource[AdoptionRowRead].model_validate({"items": items})
+    return _report(
+        format,
+        {"items": items},
+        exports.ADOPTION_COLUMNS,
+        "usage-adoption",
+        ListResource[AdoptionRowRead],
+    )
 
 
 @router.get("/forecast", response_model=ForecastReportRead, responses=DOWNLOADS)
@@ -185,9 +202,7 @@ async def usage_forecast(
         limit=limit,
         by=by,
     )
-    if format != "json":
-        return _download(data["items"], format, forecasts.FORECAST_COLUMNS, "usage-forecast")
-    return ForecastReportRead.model_validate(data)
+    return _report(format, data, forecasts.FORECAST_COLUMNS, "usage-forecast", ForecastReportRead)
 
 
 @router.get("/economics", response_model=EconomicsRead, responses=DOWNLOADS)
@@ -203,9 +218,7 @@ async def usage_economics(
     exports.check_report_format(format)
     start, end = await statements.resolve_period(session, since=since, until=until)
     data = await economics.pool_economics(session, actor, since=start, until=end)
-    if format != "json":
-        return _download(data["items"], format, economics.ECONOMICS_COLUMNS, "pool-economics")
-    return EconomicsRead.model_validate(data)
+    return _report(format, data, economics.ECONOMICS_COLUMNS, "pool-economics", EconomicsRead)
 
 
 @router.get("/reconcile", response_model=ReconcileRead, responses=DOWNLOADS)
@@ -222,9 +235,7 @@ async def usage_reconcile(
         session, since=since, until=until, to_current_month=True
     )
     data = await economics.reconcile(session, actor, since=start, until=end)
-    if format != "json":
-        return _download(data["items"], format, economics.RECONCILE_COLUMNS, "reconcile")
-    return ReconcileRead.model_validate(data)
+    return _report(format, data, economics.RECONCILE_COLUMNS, "reconcile", ReconcileRead)
 
 
 @router.get(
@@ -260,15 +271,13 @@ async def export_usage(
         until=until,
     )
 
-    async def body() -> AsyncIterator[str]:
-        # Its own read session: the request's closes before a streamed body is sent.
-        async with read_scope(runtime.db) as stream_session:
-            async for chunk in exports.stream_records(stream_session, filters, fmt=format):
-                yield chunk
+    async def open_lines(stream_session: ReadSession) -> AsyncIterator[str]:
+        return exports.stream_records(stream_session, filters, fmt=format)
 
+    body = await streamed_lines(runtime, open_lines)
     media = CSV if format == "csv" else NDJSON
     headers = {"content-disposition": f'attachment; filename="usage.{format}"'}
-    return StreamingResponse(body(), media_type=media, headers=headers)
+    return StreamingResponse(body, media_type=media, headers=headers)
 
 
 class RollupRead(BaseModel):

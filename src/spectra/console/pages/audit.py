@@ -6,7 +6,7 @@ URLs: GET /console/audit, GET /console/audit/export, GET /console/audit/verify.
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -17,8 +17,9 @@ from spectra.audit.service import AuditFilter
 from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep
 from spectra.console.render import render
 from spectra.console.tables import Column, TableSpec
-from spectra.db.session import read_scope
+from spectra.db.session import ReadSession
 from spectra.users import service as users_service
+from spectra.web.downloads import streamed_lines
 
 from .usage import parse_date
 
@@ -135,21 +136,14 @@ async def export(
     runtime: RuntimeDep,
     format: Literal["csv", "jsonl"] = "csv",
 ) -> Response:
-    stack = AsyncExitStack()
-    session = await stack.enter_async_context(read_scope(runtime.db))
-    try:
-        lines = await users_service.export_audit_events(
-            session, viewer.actor, where=_filter(request.query_params), fmt=format
+    where = _filter(request.query_params)
+
+    async def open_lines(session: ReadSession) -> AsyncIterator[str]:
+        return await users_service.export_audit_events(
+            session, viewer.actor, where=where, fmt=format
         )
-    except BaseException:
-        await stack.aclose()
-        raise
 
-    async def body() -> Any:
-        async with stack:
-            async for line in lines:
-                yield line.encode()
-
+    body = await streamed_lines(runtime, open_lines)
     media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
     disposition = f'attachment; filename="spectra-audit.{format}"'
-    return StreamingResponse(body(), media_type=media, headers={"content-disposition": disposition})
+    return StreamingResponse(body, media_type=media, headers={"content-disposition": disposition})

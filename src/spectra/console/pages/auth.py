@@ -7,7 +7,6 @@ POST /console/account/password.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -25,11 +24,10 @@ from spectra.console.forms import Form, field_errors
 from spectra.console.render import redirect, render
 from spectra.errors import SpectraError
 from spectra.users import service as users_service
-from spectra.users.devices import DEVICE_COOKIE, DEVICE_COOKIE_DAYS
-from spectra.users.models import User
-from spectra.users.sessions import CSRF_COOKIE, SESSION_COOKIE, hash_token
+from spectra.users.sessions import SESSION_COOKIE, hash_token
 from spectra.users.sso import service as sso_service
 from spectra.users.sso import signin as sso_signin
+from spectra.web.signin import clear_session_cookies, note_device, session_ttl, set_session_cookies
 
 router = APIRouter()
 
@@ -39,11 +37,6 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith("/console") and not target.startswith("//"):
         return target
     return "/console/"
-
-
-def _secure(request: Request, runtime: RuntimeDep) -> bool:
-    configured = runtime.settings.cookie_secure
-    return configured if configured is not None else request.url.scheme == "https"
 
 
 @router.get("/login")
@@ -74,7 +67,7 @@ async def login(request: Request, session: SessionDep, runtime: RuntimeDep) -> R
             password=form.data.get("password", ""),
             client_ip=client_ip(request),
             user_agent=request.headers.get("user-agent"),
-            ttl=timedelta(hours=max(1, runtime.settings.session_ttl_hours)),
+            ttl=session_ttl(runtime),
         )
     except SpectraError as exc:
         await session.rollback()
@@ -91,62 +84,26 @@ async def login(request: Request, session: SessionDep, runtime: RuntimeDep) -> R
         )
     if opened.row.second_factor_pending:
         target = f"/console/login/second-factor?next={quote(target)}"
-    elif opened.user.role == "member" and target == "/console/":
-        target = "/console/me"
+    else:
+        target = landing(opened.user.role, target)
     response = redirect(target)
-    set_session_cookies(response, request, runtime, opened)
+    set_console_session(response, request, runtime, opened)
     if not opened.row.second_factor_pending:
         await note_device(request, response, session, runtime, opened.user)
     return response
 
 
-async def note_device(
-    request: Request, response: Response, session: SessionDep, runtime: RuntimeDep, user: User
-) -> None:
-    """After a completed sign-in: recognise the browser (a new device is mailed to the user)
-    and keep its long-lived device cookie."""
-    cookie = await users_service.recognise_device(
-        session,
-        user=user,
-        device_cookie=request.cookies.get(DEVICE_COOKIE),
-        user_agent=request.headers.get("user-agent"),
-        client_ip=client_ip(request),
-    )
-    response.set_cookie(
-        DEVICE_COOKIE,
-        cookie,
-        max_age=DEVICE_COOKIE_DAYS * 86400,
-        httponly=True,
-        samesite="lax",
-        secure=_secure(request, runtime),
-        path="/",
-    )
+def landing(user_role: str, target: str) -> str:
+    """Where a completed sign-in goes: a member asked for the console's front page gets theirs."""
+    return "/console/me" if user_role == "member" and target == "/console/" else target
 
 
-def set_session_cookies(
+def set_console_session(
     response: Response, request: Request, runtime: RuntimeDep, opened: users_service.NewSession
 ) -> None:
-    """The HttpOnly session cookie and the readable CSRF cookie of a new console session."""
-    secure = _secure(request, runtime)
+    """The session cookies of a new console session: they live as long as the session."""
     max_age = int((opened.expires_at - opened.row.created_at).total_seconds())
-    response.set_cookie(
-        SESSION_COOKIE,
-        opened.token,
-        max_age=max_age,
-        httponly=True,
-        samesite="lax",
-        secure=secure,
-        path="/",
-    )
-    response.set_cookie(
-        CSRF_COOKIE,
-        opened.csrf_token,
-        max_age=max_age,
-        httponly=False,
-        samesite="lax",
-        secure=secure,
-        path="/",
-    )
+    set_session_cookies(response, request, runtime, opened, max_age=max_age)
 
 
 async def _same_origin(request: Request) -> None:
@@ -182,8 +139,7 @@ async def logout(request: Request, session: SessionDep, runtime: RuntimeDep) -> 
             title="Signed out",
             provider_logout=provider_logout,
         )
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    clear_session_cookies(response)
     return response
 
 
@@ -276,7 +232,6 @@ async def change_password(request: Request, viewer: ViewerDep, session: SessionD
             response = redirect(
                 "/console/login", ok="Your password is changed; sign in again with the new one."
             )
-            response.delete_cookie(SESSION_COOKIE, path="/")
-            response.delete_cookie(CSRF_COOKIE, path="/")
+            clear_session_cookies(response)
             return response
     return render(request, viewer, "auth/account.html", title="Your account", errors=errors)

@@ -10,7 +10,6 @@ POST /console/users/{id}/mfa-reset (admin). Passkeys (WebAuthn) are in pages/pas
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from markupsafe import Markup
@@ -24,14 +23,11 @@ from spectra.users.mfa import repository as mfa_repository
 from spectra.users.mfa import service as mfa_service
 from spectra.users.sessions import SESSION_COOKIE
 from spectra.users.sso import signin as sso_signin
+from spectra.web.signin import note_device, session_ttl
 
-from .auth import _safe_next, _same_origin, note_device
+from .auth import _safe_next, _same_origin, landing
 
 router = APIRouter()
-
-
-def session_ttl(runtime: RuntimeDep) -> timedelta:
-    return timedelta(hours=max(1, runtime.settings.session_ttl_hours))
 
 
 def _token(request: Request) -> str:
@@ -39,10 +35,6 @@ def _token(request: Request) -> str:
     if not token:
         raise UnauthenticatedError("Sign in to use the console.")
     return token
-
-
-def landing(user_role: str, target: str) -> str:
-    return "/console/me" if user_role == "member" and target == "/console/" else target
 
 
 @router.get("/login/second-factor")

@@ -25,9 +25,9 @@ from spectra.users.mfa.errors import PasskeyInvalidError
 from spectra.users.service import auth as users_auth
 from spectra.users.sessions import SESSION_COOKIE
 from spectra.users.sso import rules as sso_rules
+from spectra.web.signin import note_device, session_ttl
 
-from .auth import _safe_next, _same_origin, note_device, set_session_cookies
-from .mfa import landing, session_ttl
+from .auth import _safe_next, _same_origin, landing, set_console_session
 
 router = APIRouter()
 
@@ -136,7 +136,7 @@ async def passwordless(request: Request, session: SessionDep, runtime: RuntimeDe
     response = JSONResponse(
         {"redirect": landing(user.role, _safe_next(str(body.get("next") or "")))}
     )
-    set_session_cookies(response, request, runtime, opened)
+    set_console_session(response, request, runtime, opened)
     await note_device(request, response, session, runtime, user)
     return response
 

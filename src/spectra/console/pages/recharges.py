@@ -10,7 +10,6 @@ POST /console/codes/{batch_id}/revoke.
 
 from __future__ import annotations
 
-import io
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -24,12 +23,12 @@ from spectra.console.forms import Form, field_errors
 from spectra.console.render import redirect, render
 from spectra.db.session import Session
 from spectra.errors import InvalidError, SpectraError
-from spectra.kit import spreadsheet
 from spectra.kit.ids import uuid7
-from spectra.kit.money import display, format_amount
+from spectra.kit.money import display
 from spectra.ledger import service as ledger_service
 from spectra.ledger.models import LedgerAccount
 from spectra.users import service as users_service
+from spectra.web.downloads import codes_csv, codes_disposition
 from spectra.workspace import service as workspace_service
 
 router = APIRouter()
@@ -283,23 +282,12 @@ async def create_codes(request: Request, viewer: AdminDep, session: SessionDep) 
         idempotency_key=form.get("idempotency_key") or None,
     )
     batch = created.batch
-    out = io.StringIO()
-    writer = spreadsheet.writer(out)
-    writer.writerow(["code", "value", "expires_at", "batch_id"])
-    for code in created.codes:
-        writer.writerow(
-            [
-                code,
-                format_amount(batch.value_micros),
-                batch.expires_at.isoformat() if batch.expires_at else "",
-                str(batch.id),
-            ]
-        )
+    text = codes_csv(created.codes, batch)
     return Response(
-        out.getvalue(),
+        text,
         media_type="text/csv",
         headers={
-            "content-disposition": f'attachment; filename="codes-{batch.id}.csv"',
+            "content-disposition": codes_disposition(batch.id),
             "cache-control": "no-store",
         },
     )

@@ -6,7 +6,6 @@ A refused callback renders one clear page (status 400) and never opens a session
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -17,8 +16,9 @@ from spectra.console.render import redirect, render
 from spectra.errors import SpectraError
 from spectra.users.sso import service as sso_service
 from spectra.users.sso import signin as sso_signin
+from spectra.web.signin import note_device, session_ttl
 
-from .auth import _safe_next, note_device, set_session_cookies
+from .auth import _safe_next, landing, set_console_session
 
 router = APIRouter()
 
@@ -109,16 +109,13 @@ async def callback(
             redirect_uri=redirect_uri(runtime, name),
             client_ip=client_ip(request),
             user_agent=request.headers.get("user-agent"),
-            default_ttl=timedelta(hours=max(1, runtime.settings.session_ttl_hours)),
+            default_ttl=session_ttl(runtime),
         )
     except SpectraError as exc:
         await session.rollback()
         return _refused(request, exc.message)
-    target = login.next_path
-    if opened.user.role == "member" and target == "/console/":
-        target = "/console/me"
-    response = redirect(target)
-    set_session_cookies(response, request, runtime, opened)
+    response = redirect(landing(opened.user.role, login.next_path))
+    set_console_session(response, request, runtime, opened)
     await note_device(request, response, session, runtime, opened.user)
     response.delete_cookie(sso_signin.STATE_COOKIE, path="/console/sso")
     return response

@@ -21,8 +21,34 @@ from spectra.alerts.schemas import ChannelCreate, RuleCreate
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, ViewerDep
 from spectra.console.forms import Form, problems
 from spectra.console.render import redirect, render
+from spectra.console.tables import Column, TableSpec
 
 router = APIRouter()
+
+RAISED = TableSpec(
+    "alerts-list",
+    (
+        Column("when", "When", "created_at", kind="when"),
+        Column("event", "Event"),
+        Column("alert", "Alert", lambda a: f"{a.title}: {a.message}"),
+    ),
+    empty="No alert yet: add a rule below to be told when one fires.",
+    prefix="a",
+)
+DELIVERIES = TableSpec(
+    "alert-deliveries",
+    (
+        Column("queued", "Queued", "created_at", kind="when"),
+        Column("kind", "Kind", lambda d: f"{d.kind} to {d.recipient}" if d.recipient else d.kind),
+        Column("subject", "Subject"),
+        Column("status", "Status"),
+        Column("attempts", "Attempts", kind="num"),
+        Column("last_error", "Last error"),
+        Column("delivered", "Delivered", "delivered_at", kind="when"),
+    ),
+    empty="Nothing sent yet: a channel's Test button sends one.",
+    prefix="d",
+)
 
 
 @router.get("/alerts")
@@ -37,19 +63,24 @@ async def alerts_page(request: Request, viewer: AdminDep, session: ReadSessionDe
         limit=100,
         cursor=request.query_params.get("cursor") or None,
     )
-    return render(
-        request,
-        viewer,
-        "alerts/index.html",
-        title="Alerts",
-        nav="Settings",
-        channels=channels.items,
-        rules=rules.items,
-        channel_names=rules.extra["channel_names"],
-        alerts=alerts.items,
-        deliveries=deliveries.items,
-        next_cursor=deliveries.next_cursor,
-        events=[e for e in EVENTS.values() if e.name != "test"],
+    raised = RAISED.build(request, alerts.items)
+    sent = DELIVERIES.build(request, deliveries.items, deliveries.next_cursor)
+    return (
+        raised.csv()
+        or sent.csv()
+        or render(
+            request,
+            viewer,
+            "alerts/index.html",
+            title="Alerts",
+            nav="Settings",
+            channels=channels.items,
+            rules=rules.items,
+            channel_names=rules.extra["channel_names"],
+            raised=raised,
+            sent=sent,
+            events=[e for e in EVENTS.values() if e.name != "test"],
+        )
     )
 
 

@@ -7,7 +7,6 @@ URLs: GET /console/audit, GET /console/audit/export, GET /console/audit/verify.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -17,22 +16,65 @@ from spectra.audit.schemas import ChainReportRead
 from spectra.audit.service import AuditFilter
 from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep
 from spectra.console.render import render
+from spectra.console.tables import Column, TableSpec
 from spectra.db.session import ReadSession
-from spectra.errors import InvalidError
 from spectra.users import service as users_service
 from spectra.web.downloads import streamed_lines
+
+from .usage import parse_date
 
 router = APIRouter()
 
 
-def _date(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidError("Dates look like 2026-11-01.") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _shown(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(_shown(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_shown(v)}" for k, v in value.items()) or "none"
+    return str(value)
+
+
+def changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[dict[str, str]]:
+    """An event's before/after as readable lines: each field that changed, old -> new (a field
+    only before was removed, only after was set); unchanged fields are left out."""
+    before, after = before or {}, after or {}
+    lines = []
+    for name in list(before) + [k for k in after if k not in before]:
+        old, new = before.get(name), after.get(name)
+        if name in before and name in after and old == new:
+            continue
+        lines.append(
+            {
+                "field": name.replace("_", " "),
+                "old": _shown(old) if name in before else "",
+                "new": _shown(new) if name in after else "",
+            }
+        )
+    return lines
+
+
+def _changes_text(event: Any) -> str:
+    return "; ".join(
+        f"{c['field']}: {c['old'] or '(none)'} -> {c['new'] or '(removed)'}"
+        for c in changes(event.before, event.after)
+    )
+
+
+AUDIT_COLUMNS = (
+    Column("id", "#", kind="num"),
+    Column("occurred_at", "When", kind="when"),
+    Column("who", "Who", "actor_label"),
+    Column("action", "Action"),
+    Column("target", "Target", lambda e: f"{e.target_type or ''} {e.target_label or ''}".strip()),
+    Column("changes", "Changes", _changes_text),
+)
+AUDIT_EVENTS = TableSpec(
+    "audit-events", AUDIT_COLUMNS, empty="No events match: widen the filter or clear it."
+)
 
 
 def _filter(params: Any) -> AuditFilter:
@@ -41,8 +83,8 @@ def _filter(params: Any) -> AuditFilter:
         action=params.get("action") or None,
         target_type=params.get("target_type") or None,
         target_id=params.get("target_id") or None,
-        since=_date(params.get("since")),
-        until=_date(params.get("until")),
+        since=parse_date(params.get("since")),
+        until=parse_date(params.get("until")),
     )
 
 
@@ -50,39 +92,39 @@ def _filter(params: Any) -> AuditFilter:
 async def audit(
     request: Request, viewer: AdminDep, session: ReadSessionDep, cursor: str | None = None
 ) -> Response:
-    page = await users_service.list_audit_events(
-        session, viewer.actor, where=_filter(request.query_params), limit=50, cursor=cursor
-    )
-    return render(
-        request,
-        viewer,
-        "audit/index.html",
-        title="Audit log",
-        nav="Audit",
-        events=page.items,
-        next_cursor=page.next_cursor,
-        export_query=request.url.query,
-        report=None,
-    )
+    return await _page(request, viewer, session, cursor=cursor)
 
 
 @router.get("/audit/verify")
 async def verify(request: Request, viewer: AdminDep, session: ReadSessionDep) -> Response:
+    """The log's first page, with the chain's verification above it."""
     report = ChainReportRead.model_validate(
         await users_service.verify_audit_chain(session, viewer.actor)
     )
+    return await _page(request, viewer, session, report=report)
+
+
+async def _page(
+    request: Request,
+    viewer: Any,
+    session: Any,
+    *,
+    cursor: str | None = None,
+    report: ChainReportRead | None = None,
+) -> Response:
     page = await users_service.list_audit_events(
-        session, viewer.actor, where=AuditFilter(), limit=50
+        session, viewer.actor, where=_filter(request.query_params), limit=50, cursor=cursor
     )
-    return render(
+    table = AUDIT_EVENTS.build(request, page.items, page.next_cursor)
+    return table.csv() or render(
         request,
         viewer,
         "audit/index.html",
         title="Audit log",
         nav="Audit",
-        events=page.items,
-        next_cursor=page.next_cursor,
-        export_query="",
+        table=table,
+        export_query=request.url.query,
+        audit_changes=changes,
         report=report,
     )
 

@@ -19,6 +19,7 @@ from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
 from spectra.console.forms import Form
 from spectra.console.pages.recharges import wallet_label
 from spectra.console.render import redirect, render
+from spectra.console.tables import Column, TableSpec
 from spectra.errors import InvalidError
 from spectra.kit.ids import uuid7
 from spectra.kit.money import display
@@ -29,6 +30,35 @@ from spectra.ledger.schemas import TransactionRead, VerifyRead
 router = APIRouter()
 
 KINDS = tuple(k.value for k in TransactionKind)
+
+
+def _postings_text(row: dict[str, Any]) -> str:
+    return ", ".join(f"{p['wallet']} {p['amount']}" for p in row["postings"])
+
+
+TRANSACTION_COLUMNS = (
+    Column("created_at", "When", "t.created_at", kind="when"),
+    Column("kind", "Kind", "t.kind"),
+    Column("memo", "Memo", "t.memo"),
+    Column("by", "By", "t.actor_label"),
+    Column("postings", "Wallets", _postings_text),
+    Column("id", "Id", "t.id"),
+)
+TRANSACTIONS = TableSpec(
+    "transactions",
+    TRANSACTION_COLUMNS,
+    empty="No transactions match: recharge a member or a group to start the ledger.",
+)
+
+
+async def wallet_names(session: Any, actor: Actor, account_ids: Any) -> dict[uuid.UUID, str]:
+    """Whose wallet each ledger account is (`alice@example.com`, `group Platform`, `revenue`)."""
+    names: dict[uuid.UUID, str] = {}
+    for account_id in account_ids:
+        if account_id not in names:
+            account = await ledger_service.get_account(session, account_id)
+            names[account_id] = await wallet_label(session, actor, account)
+    return names
 
 
 async def _owner(
@@ -73,14 +103,32 @@ async def ledger(
         cursor=cursor,
     )
     notices = await ledger_service.list_notices(session, actor, limit=10)
-    return render(
+    transactions = [TransactionRead.model_validate(t) for t in page.items]
+    names = await wallet_names(
+        session,
+        actor,
+        [p.account_id for t in transactions for p in t.postings]
+        + [n.account_id for n in notices.items],
+    )
+    rows = [
+        {
+            "t": t,
+            "postings": [
+                {"wallet": names[p.account_id], "amount": display(p.amount_micros), "p": p}
+                for p in t.postings
+            ],
+        }
+        for t in transactions
+    ]
+    table = TRANSACTIONS.build(request, rows, page.next_cursor)
+    return table.csv() or render(
         request,
         viewer,
         "ledger/index.html",
         title="Ledger",
         nav="Ledger",
-        transactions=[TransactionRead.model_validate(t) for t in page.items],
-        next_cursor=page.next_cursor,
+        table=table,
+        wallet_names=names,
         kinds=KINDS,
         balance=balance,
         wallet=wallet,

@@ -24,12 +24,12 @@ from spectra.console.deps import (
     SessionDep,
     ViewerDep,
     client_ip,
-    require_recent_auth,
 )
 from spectra.console.forms import Form, field_errors
 from spectra.console.refusals import explain_reason
 from spectra.console.render import redirect, render
 from spectra.console.snippets import MemberModels, member_models, snippets
+from spectra.console.tables import Column, TableSpec
 from spectra.errors import InvalidError, SpectraError
 from spectra.keys import service as keys_service
 from spectra.keys.schemas import KeyCreate
@@ -93,15 +93,20 @@ async def home(request: Request, viewer: ViewerDep, session: ReadSessionDep) -> 
     )
 
 
-async def _keys_context(session: Any, viewer: Any, cursor: str | None) -> dict[str, Any]:
-    page = await keys_service.list_keys(
-        session, viewer.actor, user_id=viewer.user_id, limit=50, cursor=cursor
-    )
-    now = utc_now()
-    return {
-        "keys": [{"key": k, "status": k.effective_status(now)} for k in page.items],
-        "next_cursor": page.next_cursor,
-    }
+KEYS = TableSpec(
+    "keys",
+    (
+        Column("name", "Name", "key.name"),
+        Column("prefix", "Key", "key.prefix"),
+        Column("status", "Status"),
+        Column("models", "Models", lambda r: ", ".join(r["key"].scopes) or "any"),
+        Column("last_used", "Last used", "key.last_used_at", kind="when"),
+        Column("expires", "Expires", "key.expires_at", kind="when"),
+        Column("created", "Created", "key.created_at", kind="when"),
+        Column("actions", "Actions", kind="action"),
+    ),
+    empty="No keys yet: create one above, then paste its snippet into your tool.",
+)
 
 
 @router.get("/keys")
@@ -112,19 +117,37 @@ async def keys_page(
     runtime: RuntimeDep,
     cursor: str | None = None,
 ) -> Response:
-    return render(
+    return await _keys_page(request, viewer, session, runtime, cursor=cursor)
+
+
+async def _keys_page(
+    request: Request,
+    viewer: Any,
+    session: Any,
+    runtime: Any,
+    *,
+    cursor: str | None = None,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+) -> Response:
+    """The keys table (or its CSV), the create form (with its errors) and the set-up snippets."""
+    page = await keys_service.list_keys(
+        session, viewer.actor, user_id=viewer.user_id, limit=50, cursor=cursor
+    )
+    now = utc_now()
+    rows = [{"key": k, "status": k.effective_status(now)} for k in page.items]
+    table = KEYS.build(request, rows, page.next_cursor)
+    models = await member_models(session, viewer.actor, viewer.user_id)
+    return table.csv() or render(
         request,
         viewer,
         "me/keys.html",
         title="My keys",
         nav="Me",
-        errors={},
-        values={},
-        snippets=snippets(
-            runtime.settings.public_base(),
-            models=await member_models(session, viewer.actor, viewer.user_id),
-        ),
-        **await _keys_context(session, viewer, cursor),
+        errors=errors or {},
+        values=values or {},
+        snippets=snippets(runtime.settings.public_base(), models=models),
+        table=table,
     )
 
 
@@ -164,20 +187,8 @@ async def create_key(
         )
     except (SpectraError, ValidationError) as exc:
         await session.rollback()
-        return render(
-            request,
-            viewer,
-            "me/keys.html",
-            title="My keys",
-            nav="Me",
-            errors=field_errors(exc, default_field="name"),
-            values=form.data,
-            snippets=snippets(
-                runtime.settings.public_base(),
-                models=await member_models(session, viewer.actor, viewer.user_id),
-            ),
-            **await _keys_context(session, viewer, None),
-        )
+        errors = field_errors(exc, default_field="name")
+        return await _keys_page(request, viewer, session, runtime, errors=errors, values=form.data)
     models = await member_models(session, viewer.actor, viewer.user_id)
     return _secret_page(request, viewer, runtime, key, secret, rotated=False, models=models)
 
@@ -356,61 +367,3 @@ async def explain(
         model=model,
         decision=decision.as_json() if decision else None,
     )
-
-
-@router.get("/tokens")
-async def tokens(
-    request: Request, viewer: ViewerDep, session: ReadSessionDep, cursor: str | None = None
-) -> Response:
-    page = await keys_service.list_tokens(
-        session, viewer.actor, user_id=viewer.user_id, limit=50, cursor=cursor
-    )
-    return render(
-        request,
-        viewer,
-        "me/tokens.html",
-        title="My API tokens",
-        nav="Me",
-        tokens=page.items,
-        next_cursor=page.next_cursor,
-        secret=None,
-    )
-
-
-@router.post("/tokens")
-async def create_token(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
-    await require_recent_auth(session, viewer)
-    form = await Form.read(request)
-    token, secret = await keys_service.create_token(
-        session,
-        viewer.actor,
-        user_id=viewer.user_id,
-        name=form["name"],
-        read_only=form.flag("read_only"),
-        expires_at=expiry(form.get("expires_at")),
-    )
-    return await token_created(request, viewer, session, token, secret)
-
-
-async def token_created(
-    request: Request, viewer: Any, session: Any, token: Any, secret: str
-) -> Response:
-    """The tokens page with the new token's secret, shown this once (never stored in clear)."""
-    page = await keys_service.list_tokens(session, viewer.actor, user_id=viewer.user_id, limit=50)
-    return render(
-        request,
-        viewer,
-        "me/tokens.html",
-        title="My API tokens",
-        nav="Me",
-        tokens=page.items,
-        next_cursor=page.next_cursor,
-        secret=secret,
-        created=token,
-    )
-
-
-@router.post("/tokens/{token_id}/revoke")
-async def revoke_token(token_id: uuid.UUID, viewer: ViewerDep, session: SessionDep) -> Response:
-    await keys_service.revoke_token(session, viewer.actor, token_id=token_id)
-    return redirect("/console/me/tokens", ok="The token is revoked.")

@@ -1,6 +1,9 @@
-"""The overview: pool health by state with reasons, spend today and this month against group
-caps, active members, refusals in the last hour by reason, and alerts (failing accounts, low
-balances, pending approvals and recharge requests). Members land on their portal instead.
+"""The overview: a lead's morning questions at a glance. Spend today and this month against the
+groups' caps with the forecast to the month's end (a burn-down chart), spend per day by model
+(stacked area), the top members and models (bars), pool health by state with reasons and each
+account's last 24 hours (sparklines), active members, refusals in the last hour by reason, and
+alerts (failing accounts, low balances, pending approvals and recharge requests). All from the
+usage reports, the pool and the ledger services. Members land on their portal instead.
 
 URL: GET /console/.
 """
@@ -14,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from spectra.console import charts
 from spectra.console.deps import ReadSessionDep, ViewerDep
 from spectra.console.refusals import explain_reason
 from spectra.console.render import redirect, render
@@ -72,6 +76,36 @@ async def overview(request: Request, viewer: ViewerDep, session: ReadSessionDep)
         session, actor, status="pending", limit=50
     )
     notices = await ledger_service.list_notices(session, actor, limit=10)
+    caps = [g.monthly_cap_micros for g in groups.items if g.monthly_cap_micros]
+    budget = sum(caps) if caps else None
+    month_end = (month_start + timedelta(days=32)).replace(day=1)
+    burn = await charts.budget_burn(
+        session,
+        actor,
+        month_start=month_start,
+        month_end=month_end,
+        today=today,
+        budget_micros=budget,
+    )
+    area = charts.as_area(
+        await charts.series_chart(
+            session, actor, since=today - timedelta(days=13), until=end, dimension="model", top=5
+        )
+    )
+    hour = rollups.hour_of(now) + timedelta(hours=1)
+    sparklines = [
+        {
+            "account": account,
+            "chart": await charts.account_sparkline(
+                session,
+                actor,
+                account_id=str(account.id),
+                since=hour - timedelta(hours=24),
+                until=hour,
+            ),
+        }
+        for account in accounts.items[:30]
+    ]
     return render(
         request,
         viewer,
@@ -93,4 +127,11 @@ async def overview(request: Request, viewer: ViewerDep, session: ReadSessionDep)
         approvals=len(approvals.items),
         requests=len(requests.items),
         notices=notices.items,
+        budget=budget,
+        projected=burn["projected_micros"],
+        chart=burn,
+        area=area,
+        top_members=await charts.top_bars(session, actor, by="user", since=month_start, until=end),
+        top_models=await charts.top_bars(session, actor, by="model", since=month_start, until=end),
+        sparklines=sparklines,
     )

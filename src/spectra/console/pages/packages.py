@@ -21,6 +21,7 @@ from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
 from spectra.console.forms import Form, field_errors
 from spectra.console.pages.users import group_options
 from spectra.console.render import redirect, render
+from spectra.console.tables import Column, TableSpec
 from spectra.errors import InvalidError, SpectraError
 from spectra.packages import service as packages_service
 from spectra.packages.schemas import AssignmentRead, PackageCreate, PackageUpdate, PreviewRead
@@ -61,6 +62,23 @@ def _terms(form: Form, *, partial: bool) -> dict[str, Any]:
     return out
 
 
+PACKAGE_COLUMNS = (
+    Column("name", "Package", "package.name"),
+    Column("status", "Status", "package.status"),
+    Column("version", "Version", "package.current_version", kind="num"),
+    Column("allowance", "Allowance", "terms.allowance_micros", kind="money"),
+    Column("period", "Period", "terms.period"),
+    Column("models", "Models", lambda d: ", ".join(d.terms.model_patterns) or "all"),
+    Column("rpm", "RPM", "terms.rpm", kind="num"),
+    Column("holders", "Holders", "active_assignments", kind="num"),
+)
+PACKAGES = TableSpec(
+    "packages",
+    PACKAGE_COLUMNS,
+    empty="No packages yet: create one below, then assign it to a group.",
+)
+
+
 async def _catalog(
     request: Request,
     viewer: Any,
@@ -75,14 +93,14 @@ async def _catalog(
         session, viewer.actor, status=status, limit=50, cursor=cursor
     )
     defaults = await packages_service.list_group_defaults(session, viewer.actor)
-    return render(
+    table = PACKAGES.build(request, page.items, page.next_cursor)
+    return table.csv() or render(
         request,
         viewer,
         "packages/list.html",
         title="Packages",
         nav="Packages",
-        packages=page.items,
-        next_cursor=page.next_cursor,
+        table=table,
         defaults=defaults,
         periods=PERIODS,
         errors=errors or {},

@@ -20,6 +20,7 @@ from spectra.console import pool_kinds
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, require_recent_auth
 from spectra.console.forms import Form, field_errors
 from spectra.console.render import environment, redirect, render
+from spectra.console.tables import Column, TableSpec
 from spectra.errors import SpectraError
 from spectra.kit.clock import utc_now
 from spectra.pool import service as pool_service
@@ -31,6 +32,20 @@ router = APIRouter()
 
 DEFAULT_URLS = {"anthropic": "https://api.anthropic.com", "openai": "https://api.openai.com/v1"}
 STATES = ("active", "cooling", "failing", "needs_attention", "disabled")
+ACCOUNT_COLUMNS = (
+    Column("name", "Account", "account.name"),
+    Column("provider", "Provider", "account.provider"),
+    Column("state", "State", "account.state"),
+    Column("since", "Since", "account.state_changed_at", kind="when"),
+    Column("tier", "Tier", "account.priority", kind="num"),
+    Column("utilisation", "Utilisation", kind="num"),
+    Column("latency", "Latency p50", "figures.latency_p50_ms", kind="num"),
+    Column("success", "Success today", "success_rate"),
+    Column("requests", "Requests today", "figures.requests_today", kind="num"),
+    Column("key", "Key", lambda r: f"…{r['account'].credential_last4}", sortable=False),
+    Column("test", "Test", kind="action"),
+)
+ACCOUNTS = TableSpec("accounts", ACCOUNT_COLUMNS, empty="No accounts yet: add one below.")
 
 
 async def figures_of(session: Any, actor: Any, account: PoolAccount) -> dict[str, Any]:
@@ -86,14 +101,14 @@ async def _list(
             }
         )
     alerts = await pool_service.list_alerts(session, viewer.actor, limit=20, open_only=True)
-    return render(
+    table = ACCOUNTS.build(request, rows, page.next_cursor)
+    return table.csv() or render(
         request,
         viewer,
         "pool/list.html",
         title="Account pool",
         nav="Pool",
-        rows=rows,
-        next_cursor=page.next_cursor,
+        table=table,
         alerts=alerts.items,
         states=STATES,
         **pool_kinds.kind_context(),

@@ -9,6 +9,8 @@ GET /console/usage/reconcile.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -83,14 +85,8 @@ async def forecast(
         window_days=window_days,
         by=by.strip() or None,
     )
-    return render(
-        request,
-        viewer,
-        "reports/forecast.html",
-        title="Forecast",
-        nav="Usage",
-        data=data,
-        columns=forecasts.FORECAST_COLUMNS,
+    return _report(
+        request, viewer, "forecast", "Forecast", data, columns=forecasts.FORECAST_COLUMNS
     )
 
 
@@ -102,13 +98,12 @@ async def pool_economics(
         session, since=since.strip() or None, until=until.strip() or None
     )
     data = await economics.pool_economics(session, viewer.actor, since=start, until=end)
-    return render(
+    return _report(
         request,
         viewer,
-        "reports/economics.html",
-        title="Pool economics",
-        nav="Usage",
-        data=data,
+        "economics",
+        "Pool economics",
+        data,
         columns=economics.ECONOMICS_COLUMNS,
         account_columns=economics.ACCOUNT_COLUMNS,
     )
@@ -122,12 +117,15 @@ async def reconcile(
         session, since=since.strip() or None, until=until.strip() or None, to_current_month=True
     )
     data = await economics.reconcile(session, viewer.actor, since=start, until=end)
+    return _report(
+        request, viewer, "reconcile", "Reconciliation", data, columns=economics.RECONCILE_COLUMNS
+    )
+
+
+def _report(
+    request: Request, viewer: Any, name: str, title: str, data: Any, **context: Any
+) -> Response:
+    """A billing report page under Usage: reports/<name>.html with its data and columns."""
     return render(
-        request,
-        viewer,
-        "reports/reconcile.html",
-        title="Reconciliation",
-        nav="Usage",
-        data=data,
-        columns=economics.RECONCILE_COLUMNS,
+        request, viewer, f"reports/{name}.html", title=title, nav="Usage", data=data, **context
     )

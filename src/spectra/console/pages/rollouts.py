@@ -24,6 +24,7 @@ from spectra.console.forms import Form, field_errors
 from spectra.console.pages.users import group_options, package_options
 from spectra.console.render import redirect, render
 from spectra.console.rollout_chart import gate_charts
+from spectra.console.tables import Column, TableSpec
 from spectra.db.session import ReadSession
 from spectra.errors import ErrorKind, SpectraError
 from spectra.policy import drafts as drafts_service
@@ -34,20 +35,31 @@ from spectra.policy.schemas import RolloutCreate, rate_bp
 
 router = APIRouter()
 
+ROLLOUT_COLUMNS = (
+    Column("name", "Name"),
+    Column("status", "Status"),
+    Column("goal", "Goal"),
+    Column("min_days", "Min days", kind="num"),
+    Column("max_error_rate", "Max error %", kind="num"),
+    Column("max_refusal_rate", "Max refusal %", kind="num"),
+    Column("created_at", "Created", kind="when"),
+    Column("created_by", "By"),
+)
+ROLLOUTS = TableSpec(
+    "rollouts", ROLLOUT_COLUMNS, empty="No rollouts yet: start one with New rollout."
+)
+
 
 @router.get("/rollouts")
 async def list_rollouts(
     request: Request, viewer: AdminDep, session: ReadSessionDep, cursor: str | None = None
 ) -> Response:
     page = await rollouts_service.list_rollouts(session, viewer.actor, limit=50, cursor=cursor)
-    return render(
-        request,
-        viewer,
-        "rollouts/list.html",
-        title="Rollouts",
-        nav="Rollouts",
-        rollouts=[rollouts_service.rollout_view(r) for r in page.items],
-        next_cursor=page.next_cursor,
+    table = ROLLOUTS.build(
+        request, [rollouts_service.rollout_view(r) for r in page.items], page.next_cursor
+    )
+    return table.csv() or render(
+        request, viewer, "rollouts/list.html", title="Rollouts", nav="Rollouts", table=table
     )
 
 

@@ -16,7 +16,8 @@ from spectra.console.render import redirect
 from spectra.keys import scim as keys_scim
 from spectra.keys.schemas import ScimTokenCreate
 
-from .me import expiry, token_created
+from .me import expiry
+from .me_tokens import token_created
 
 router = APIRouter()
 

@@ -16,7 +16,7 @@ from spectra.console.render import render
 from spectra.usage import exports, reports
 from spectra.users import service as users_service
 
-from .usage import RANGES, _days
+from .usage import RANGES, _days, report_table
 
 router = APIRouter(dependencies=[Depends(refusals_as_pages)])
 
@@ -55,7 +55,11 @@ async def team_usage(
         session, actor, since=since, until=until, dimension=by, measure=measure, group=group.name
     )
     adoption = await reports.adoption(session, actor, since=since, until=until, group=group.id)
-    return render(
+    report_json = report.as_json()
+    table = report_table(
+        request, report_json, by, "No usage in this range yet: invite a member to create a key."
+    )
+    return table.csv() or render(
         request,
         viewer,
         "team/usage.html",
@@ -63,7 +67,8 @@ async def team_usage(
         nav="Team" if viewer.is_lead else "Groups",
         group=group,
         chart=chart,
-        report=report.as_json(),
+        report=report_json,
+        report_table=table,
         adoption=adoption,
         dimensions=TEAM_DIMENSIONS,
         measures=[(k, v[1]) for k, v in MEASURES.items()],

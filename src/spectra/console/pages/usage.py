@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
@@ -18,6 +19,7 @@ from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep, SessionDe
 from spectra.console.forms import Form
 from spectra.console.refusals import explain_reason
 from spectra.console.render import redirect, render
+from spectra.console.tables import Column, Table, TableSpec
 from spectra.db.session import read_scope
 from spectra.errors import InvalidError
 from spectra.usage import exports, reports
@@ -30,6 +32,34 @@ DIMENSIONS = ("group", "model", "client", "user", "account", "key")
 RANGES = (("7", "last 7 days"), ("30", "last 30 days"), ("90", "last 90 days"))
 
 
+REPORT_COLUMNS = (
+    Column("label", "Name"),
+    Column("requests", "Requests", kind="num"),
+    Column("cost_micros", "Spend", kind="money"),
+    Column("input_tokens", "Input tokens", kind="num"),
+    Column("output_tokens", "Output tokens", kind="num"),
+    Column(
+        "cache_writes",
+        "Cache writes 5m/1h",
+        lambda r: (
+            f"{r['cache_write_tokens'] - r['cache_write_1h_tokens']} / {r['cache_write_1h_tokens']}"
+        ),
+        sortable=False,
+    ),
+    Column("error_rate", "Error rate", kind="num"),
+    Column("refusal_rate", "Refusal rate", kind="num"),
+    Column("avg_latency_ms", "Avg latency", kind="num"),
+)
+
+
+def report_table(request: Request, report: dict[str, Any], by: str, empty: str) -> Table:
+    """The usage report by `by` as a table (the admin's usage page and a lead's team usage)."""
+    columns = (Column("label", by.capitalize()), *REPORT_COLUMNS[1:])
+    table = TableSpec("usage-report", columns, empty, prefix="r").build(request, report["items"])
+    table.totals = {**report["totals"], "label": "Total"} if report.get("totals") else None
+    return table
+
+
 def _days(text: str | None) -> int:
     try:
         return max(1, min(366, int(text or "30")))
@@ -37,7 +67,8 @@ def _days(text: str | None) -> int:
         return 30
 
 
-def _since(text: str | None) -> datetime | None:
+def parse_date(text: str | None) -> datetime | None:
+    """A date (or date and time) from a form or query; UTC when no zone is given."""
     if not text:
         return None
     try:
@@ -82,14 +113,19 @@ async def usage(
         limit=50,
         cursor=cursor,
     )
-    return render(
+    report_json = report.as_json()
+    table = report_table(
+        request, report_json, by, "No usage in this range yet: create a key and send a request."
+    )
+    return table.csv() or render(
         request,
         viewer,
         "usage/index.html",
         title="Usage and billing",
         nav="Usage",
         chart=chart,
-        report=report.as_json(),
+        report=report_json,
+        report_table=table,
         adoption=adoption,
         records=records.items,
         emails=records.extra.get("emails", {}),
@@ -126,8 +162,8 @@ async def export(
         model=model or None,
         client=client or None,
         status=status or None,
-        since=_since(since),
-        until=_since(until),
+        since=parse_date(since),
+        until=parse_date(until),
     )
 
     async def body() -> AsyncIterator[str]:
@@ -159,7 +195,7 @@ async def set_price(request: Request, viewer: AdminDep, session: SessionDep) -> 
         output=form["output"],
         cache_read=form.get("cache_read"),
         cache_write=form.get("cache_write"),
-        effective_from=_since(form.get("effective_from")),
+        effective_from=parse_date(form.get("effective_from")),
         cache_write_1h=form.get("cache_write_1h"),
         web_search=form.get("web_search"),
         account=form.get("account") or None,

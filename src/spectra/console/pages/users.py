@@ -11,7 +11,7 @@ POST /console/keys/{id}/revoke.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,6 +24,8 @@ from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep, SessionDe
 from spectra.console.forms import Form
 from spectra.console.refusals import explain_reason
 from spectra.console.render import back_url, redirect, render
+from spectra.console.tables import Column, TableSpec
+from spectra.console.user_actions import USER_ACTIONS, Action
 from spectra.errors import InvalidError, SpectraError
 from spectra.keys import service as keys_service
 from spectra.kit.clock import utc_now
@@ -42,6 +44,20 @@ router = APIRouter()
 
 STATUSES = ("active", "invited", "suspended", "removed")
 ROLES = tuple(r.value for r in Role)
+USERS = TableSpec(
+    "users",
+    (
+        Column("email", "Email"),
+        Column("name", "Name"),
+        Column("role", "Role"),
+        Column("group", "Group", "group.name"),
+        Column("status", "Status"),
+        Column("last_seen", "Last seen", "last_seen_at", kind="when"),
+        Column("created", "Created", "created_at", kind="when"),
+    ),
+    empty="No user matches: clear the filters, or add a user below.",
+    filterable=False,
+)
 
 
 async def group_options(session: Any, actor: Any) -> list[tuple[str, str]]:
@@ -95,14 +111,14 @@ async def list_users(
             cursor=cursor,
         )
         users, next_cursor = page.items, page.next_cursor
-    return render(
+    table = USERS.build(request, users, next_cursor)
+    return table.csv() or render(
         request,
         viewer,
         "users/list.html",
         title="Users",
         nav="Users",
-        users=users,
-        next_cursor=next_cursor,
+        table=table,
         errors=errors,
         groups=await group_options(session, viewer.actor),
         packages=await package_options(session, viewer.actor),
@@ -269,84 +285,20 @@ def _back(user: User) -> str:
     return f"/console/users/{user.id}"
 
 
-@router.post("/users/{user_id}/suspend")
-async def suspend(
-    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
-) -> Response:
-    form = await Form.read(request)
-    user = await users_service.suspend_user(
-        session, viewer.actor, user=user_id, reason=form["reason"] or "suspended by an admin"
+def _user_action(action: Action) -> Callable[..., Awaitable[Response]]:
+    async def handle(
+        user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
+    ) -> Response:
+        user, said = await action(session, viewer.actor, user_id, await Form.read(request))
+        return redirect(_back(user), ok=said)
+
+    return handle
+
+
+for _name, _action in USER_ACTIONS.items():
+    router.add_api_route(
+        f"/users/{{user_id}}/{_name}", _user_action(_action), methods=["POST"], name=_name
     )
-    return redirect(_back(user), ok=f"{user.email} is suspended.")
-
-
-@router.post("/users/{user_id}/reactivate")
-async def reactivate(user_id: uuid.UUID, viewer: AdminDep, session: SessionDep) -> Response:
-    user = await users_service.reactivate_user(session, viewer.actor, user=user_id)
-    return redirect(_back(user), ok=f"{user.email} is active again.")
-
-
-@router.post("/users/{user_id}/remove")
-async def remove(
-    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
-) -> Response:
-    form = await Form.read(request)
-    user = await users_service.remove_user(
-        session, viewer.actor, user=user_id, reason=form.get("reason")
-    )
-    return redirect(_back(user), ok=f"{user.email} is removed; their history stays.")
-
-
-@router.post("/users/{user_id}/role")
-async def change_role(
-    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
-) -> Response:
-    form = await Form.read(request)
-    user = await users_service.change_role(session, viewer.actor, user=user_id, role=form["role"])
-    return redirect(_back(user), ok=f"{user.email} is now {user.role}.")
-
-
-@router.post("/users/{user_id}/group")
-async def move_group(
-    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
-) -> Response:
-    form = await Form.read(request)
-    user = await users_service.move_group(session, viewer.actor, user=user_id, group=form["group"])
-    return redirect(_back(user), ok=f"{user.email} moved to {form['group']}.")
-
-
-@router.post("/users/{user_id}/groups")
-async def add_group(
-    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
-) -> Response:
-    """Add the user to a secondary group (the primary one still funds by default)."""
-    form = await Form.read(request)
-    user = await users_service.load_user(session, user_id)
-    view = await users_service.add_membership(
-        session, viewer.actor, user=user_id, group=form["group"]
-    )
-    return redirect(_back(user), ok=f"{user.email} is also in {view.group}.")
-
-
-@router.post("/users/{user_id}/groups/remove")
-async def remove_group(
-    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
-) -> Response:
-    form = await Form.read(request)
-    user = await users_service.load_user(session, user_id)
-    await users_service.remove_membership(session, viewer.actor, user=user_id, group=form["group"])
-    return redirect(_back(user), ok=f"{user.email} left {form['group']}.")
-
-
-@router.post("/users/{user_id}/edit")
-async def edit(
-    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
-) -> Response:
-    form = await Form.read(request)
-    user = await users_service.update_user(
-        session, viewer.actor, user=user_id, email=form.get("email"), name=form.get("name")
-    )
-    return redirect(_back(user), ok="Saved.")
 
 
 @router.post("/users/{user_id}/setup-link")
@@ -370,17 +322,6 @@ async def setup_link(
         expires_at=issued.expires_at,
         sent_to=issued.mailed_to,
     )
-
-
-@router.post("/users/{user_id}/password")
-async def set_password(
-    user_id: uuid.UUID, request: Request, viewer: AdminDep, session: SessionDep
-) -> Response:
-    form = await Form.read(request)
-    user = await users_service.set_password(
-        session, viewer.actor, user=user_id, password=form.data.get("password", "")
-    )
-    return redirect(_back(user), ok=f"{user.email}'s password is set; their sessions ended.")
 
 
 @router.post("/users/{user_id}/package")

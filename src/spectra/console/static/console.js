@@ -131,14 +131,18 @@
       var style = window.getComputedStyle(document.documentElement);
       window.Chart.defaults.color = style.getPropertyValue("--muted").trim() || "#5b6470";
       window.Chart.defaults.borderColor = style.getPropertyValue("--line").trim() || "#d9dde3";
+      // indexAxis "y" draws horizontal bars; a sparkline has neither axes nor legend.
+      var spark = !!spec.sparkline;
       new window.Chart(canvas, {
         type: spec.type || "bar",
         data: { labels: spec.labels, datasets: spec.datasets },
         options: {
           responsive: true, maintainAspectRatio: false, animation: false,
-          scales: { x: { stacked: !!spec.stacked }, y: { stacked: !!spec.stacked, beginAtZero: true,
+          indexAxis: spec.indexAxis || "x",
+          scales: { x: { display: !spark, stacked: !!spec.stacked }, y: { display: !spark, stacked: !!spec.stacked, beginAtZero: true,
             title: { display: !!spec.yTitle, text: spec.yTitle || "" } } },
-          plugins: { legend: { position: "bottom" } }
+          plugins: { legend: { display: !spark && spec.legend !== false, position: "bottom" },
+            tooltip: { enabled: !spark } }
         }
       });
     });

@@ -64,7 +64,7 @@ class TestForecast:
         assert item["runway_days"] == "43.0"
         assert item["runs_out_on"] == "2027-01-03"
         assert item["summary"].startswith(
-            "Group Platform's balance lasts until about Jan 3 at the last 7 days' rate"
+            "Group Platform's balance lasts until about Jan 3, 2027 at the last 7 days' rate"
         )
         assert "UTC" in data["method"]
 

@@ -129,10 +129,12 @@ class Forecast:
         elif runway is None:
             text = f"{who}'s balance is not being drawn on (no usage charged to it in the last {self.w.days} days)"
         else:
-            day = self.w.now + timedelta(days=float(runway))
+            day = (self.w.now + timedelta(days=float(runway))).astimezone(self.w.tz)
+            # The year only when it is not this one: "Jan 3, 2027", never "Nov 24" for 2040.
+            year = "" if day.year == self.w.now.astimezone(self.w.tz).year else f", {day.year}"
             text = (
-                f"{who}'s balance lasts until about {day.astimezone(self.w.tz):%b} "
-                f"{day.astimezone(self.w.tz).day} at the last {self.w.days} days' rate"
+                f"{who}'s balance lasts until about {day:%b} {day.day}{year}"
+                f" at the last {self.w.days} days' rate"
             )
         if self.budget_micros is not None and self.projected_micros > self.budget_micros:
             text += (

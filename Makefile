@@ -19,10 +19,10 @@ demo: $(STAMP)
 	$(BIN)/spectra demo $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/pytest -n auto -q $(ARGS)
+	$(BIN)/pytest -n auto --dist worksteal -q $(ARGS)
 
 test-pg: $(STAMP)
-	SPECTRA_TEST_DATABASE_URL=$${SPECTRA_TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} $(BIN)/pytest -n auto -q $(ARGS)
+	SPECTRA_TEST_DATABASE_URL=$${SPECTRA_TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} $(BIN)/pytest -n auto --dist worksteal -q $(ARGS)
 
 check: $(STAMP)
 	$(BIN)/ruff format --check src tests

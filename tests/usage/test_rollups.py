@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from spectra.db.base import Base
 from spectra.db.session import Session
 from spectra.usage import rollups
 from spectra.usage import service as usage_service
-from spectra.usage.models import UsageRecord, UsageRollup
+from spectra.usage.models import UsageRecord, UsageRollup, UsageRollupCursor
 
 from .factories import usage_record
 
@@ -226,3 +226,18 @@ class TestRollUp:
         assert await rollups.roll_up(session, now=clock, lag=timedelta(seconds=30)) == 0
         assert await rollups.pending_records(session) == 1
         assert await rollups.roll_up(session, now=clock + timedelta(seconds=30)) == 1
+
+
+async def test_two_processes_first_roll_up_both_succeed(runtime: Any) -> None:
+    """The serving process's job and a command may both find the cursor missing on a fresh
+    database: both roll-ups succeed (the second creates nothing and waits for the first)."""
+    from spectra.db.session import session_scope
+
+    async def once() -> int:
+        async with session_scope(runtime.db) as session:
+            return await rollups.roll_up(session, lag=timedelta(0))
+
+    for _ in range(5):
+        assert list(await asyncio.gather(once(), once())) == [0, 0]
+        async with session_scope(runtime.db) as session:
+            await session.execute(delete(UsageRollupCursor))

@@ -261,14 +261,22 @@ def _upsert_range(
 
 
 async def _cursor(session: Session) -> UsageRollupCursor:
+    """The rollup cursor, locked for this transaction. The first roll-up creates it; two
+    processes may both find it missing (the serving process's job and a command), so it is
+    created with ON CONFLICT DO NOTHING and then read (and locked) like an existing one."""
     stmt = select(UsageRollupCursor).where(UsageRollupCursor.name == CURSOR_NAME)
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         stmt = stmt.with_for_update()
     cursor = (await session.execute(stmt)).scalar_one_or_none()
     if cursor is None:
-        cursor = UsageRollupCursor(name=CURSOR_NAME)
-        session.add(cursor)
-        await session.flush()
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        await session.execute(
+            insert(UsageRollupCursor)
+            .values(name=CURSOR_NAME, updated_at=utc_now())
+            .on_conflict_do_nothing(index_elements=[UsageRollupCursor.name])
+        )
+        cursor = (await session.execute(stmt)).scalar_one()
     return cursor
 
 

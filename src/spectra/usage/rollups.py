@@ -251,13 +251,17 @@ def _upsert_range(
     columns = ["period", "dimension", "value", "bucket_start", *MEASURES]
     # `WHERE true`: SQLite's parser needs it to read ON CONFLICT after INSERT … SELECT.
     source = select(*(cells.c[name] for name in columns)).where(true())
-    insert_fn: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert_fn(UsageRollup).from_select(columns, source)
+    stmt = _insert(dialect)(UsageRollup).from_select(columns, source)
     table = UsageRollup.__table__
     return stmt.on_conflict_do_update(
         index_elements=["period", "dimension", "value", "bucket_start"],
         set_={name: table.c[name] + stmt.excluded[name] for name in MEASURES},
     )
+
+
+def _insert(dialect: str) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 async def _cursor(session: Session) -> UsageRollupCursor:
@@ -270,9 +274,8 @@ async def _cursor(session: Session) -> UsageRollupCursor:
         stmt = stmt.with_for_update()
     cursor = (await session.execute(stmt)).scalar_one_or_none()
     if cursor is None:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         await session.execute(
-            insert(UsageRollupCursor)
+            _insert(dialect)(UsageRollupCursor)
             .values(name=CURSOR_NAME, updated_at=utc_now())
             .on_conflict_do_nothing(index_elements=[UsageRollupCursor.name])
         )

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from spectra.api.deps import ActorDep, IdempotencyHeader, ReadSessionDep, SessionDep
+from spectra.api.routing import decision_routes
 from spectra.audit.actor import Actor
 from spectra.kit.ids import uuid7
 from spectra.kit.pagination import ListResource
@@ -21,7 +22,6 @@ from spectra.ledger.schemas import (
     AccountRead,
     AdjustmentCreate,
     ApprovalRead,
-    Decision,
     NoticeRead,
     PendingRead,
     RechargeCreate,
@@ -168,24 +168,14 @@ async def list_approvals(
     return ListResource[ApprovalRead].model_validate(page)
 
 
-@router.post("/approvals/{approval_id}/approve")
-async def approve_recharge(
-    approval_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: Decision | None = None
-) -> ApprovalRead:
-    approval = await ledger_service.approve_recharge(
-        session, actor, approval_id=approval_id, note=body.note if body else ""
-    )
-    return ApprovalRead.model_validate(approval)
-
-
-@router.post("/approvals/{approval_id}/reject")
-async def reject_recharge(
-    approval_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: Decision | None = None
-) -> ApprovalRead:
-    approval = await ledger_service.reject_recharge(
-        session, actor, approval_id=approval_id, note=body.note if body else ""
-    )
-    return ApprovalRead.model_validate(approval)
+decision_routes(
+    router,
+    "/approvals/{approval_id}",
+    ApprovalRead,
+    name="recharge",
+    approve=ledger_service.approve_recharge,
+    reject=ledger_service.reject_recharge,
+)
 
 
 @router.post("/recharge-requests", status_code=201)
@@ -224,24 +214,14 @@ async def get_recharge_request(
     )
 
 
-@router.post("/recharge-requests/{request_id}/approve")
-async def approve_recharge_request(
-    request_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: Decision | None = None
-) -> RechargeRequestRead:
-    request = await ledger_service.approve_recharge_request(
-        session, actor, request_id=request_id, note=body.note if body else ""
-    )
-    return RechargeRequestRead.model_validate(request)
-
-
-@router.post("/recharge-requests/{request_id}/reject")
-async def reject_recharge_request(
-    request_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: Decision | None = None
-) -> RechargeRequestRead:
-    request = await ledger_service.reject_recharge_request(
-        session, actor, request_id=request_id, note=body.note if body else ""
-    )
-    return RechargeRequestRead.model_validate(request)
+decision_routes(
+    router,
+    "/recharge-requests/{request_id}",
+    RechargeRequestRead,
+    name="recharge_request",
+    approve=ledger_service.approve_recharge_request,
+    reject=ledger_service.reject_recharge_request,
+)
 
 
 @router.post("/adjustments", status_code=201, response_model=TransactionRead, responses=_PENDING)

@@ -3,8 +3,10 @@ group it is."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
-from scim2_models import Context, Group, PatchOp
+from scim2_models import Context, Group
 from starlette.responses import Response
 
 from spectra.audit.actor import Actor
@@ -19,50 +21,59 @@ from .errors import (
     ScimRoute,
 )
 from .http import (
-    Query,
     ScimActor,
     ScimSession,
-    answer,
     base_url,
     created,
     find_group,
     group_view,
     groups_page,
-    list_answer,
-    parse_filter,
-    patched,
-    query_from_body,
-    query_from_params,
     read_body,
-    shown_of,
-    window,
 )
+from .kinds import ScimKind, item_routes, list_routes
 
 router = APIRouter(route_class=ScimRoute)
 
 
-@router.get("/Groups")
-async def list_groups(request: Request, session: ScimSession, actor: ScimActor) -> Response:
-    return await _list_groups(request, session, actor, query_from_params(request))
+async def _groups_page(
+    session: Session,
+    actor: Actor,
+    where: tuple[str, str] | None,
+    window: tuple[int, int],
+    base: str,
+    shown: resources.Shown,
+) -> tuple[int, list[dict[str, Any]]]:
+    return await groups_page(session, actor, where[1] if where else None, window, base, shown)
 
 
-@router.post("/Groups/.search")
-async def search_groups(request: Request, session: ScimSession, actor: ScimActor) -> Response:
-    return await _list_groups(request, session, actor, await query_from_body(request))
-
-
-async def _list_groups(request: Request, session: Session, actor: Actor, query: Query) -> Response:
-    start, count = window(query)
-    where = parse_filter(query.filter, ("displayName",))
-    total, items = await groups_page(
-        session,
-        actor,
-        where[1] if where else None,
-        (start - 1, count),
-        base_url(request),
-        query.shown,
+async def _apply_group(
+    session: Session,
+    actor: Actor,
+    group: models.Group,
+    before: resources.ScimGroup,
+    wanted: resources.ScimGroup,
+) -> models.Group:
+    if wanted.display_name and wanted.display_name != group.name:
+        await users_service.update_group(session, actor, group=group.id, name=wanted.display_name)
+    await users_service.set_group_external_id(
+        session, actor, group=group.id, external_id=wanted.external_id
     )
-    return list_answer(items, total, start)
+    current = await users_service.group_members(session, actor, group_ids=[group.id])
+    await resources.apply_members(session, actor, group, current[group.id], wanted)
+    return group
+
+
+GROUPS: ScimKind[models.Group, resources.ScimGroup] = ScimKind(
+    path="Groups",
+    noun="group",
+    model=Group,
+    filters=("displayName",),
+    find=find_group,
+    view=group_view,
+    page=_groups_page,
+    apply=_apply_group,
+)
+list_routes(router, GROUPS)
 
 
 @router.post("/Groups")
@@ -80,58 +91,7 @@ async def create_group(request: Request, session: ScimSession, actor: ScimActor)
     return created(await group_view(session, actor, group, base_url(request)))
 
 
-@router.get("/Groups/{group_id}")
-async def get_group(
-    group_id: str, request: Request, session: ScimSession, actor: ScimActor
-) -> Response:
-    group = await find_group(session, actor, group_id)
-    shown = await group_view(session, actor, group, base_url(request))
-    return answer(resources.dump(shown, shown=shown_of(request)))
-
-
-async def _apply_group(
-    session: Session,
-    actor: Actor,
-    group: models.Group,
-    before: resources.ScimGroup,
-    wanted: resources.ScimGroup,
-) -> None:
-    if wanted.display_name and wanted.display_name != group.name:
-        await users_service.update_group(session, actor, group=group.id, name=wanted.display_name)
-    await users_service.set_group_external_id(
-        session, actor, group=group.id, external_id=wanted.external_id
-    )
-    current = await users_service.group_members(session, actor, group_ids=[group.id])
-    await resources.apply_members(session, actor, group, current[group.id], wanted)
-
-
-@router.put("/Groups/{group_id}")
-async def replace_group(
-    group_id: str, request: Request, session: ScimSession, actor: ScimActor
-) -> Response:
-    group = await find_group(session, actor, group_id)
-    base = base_url(request)
-    before = await group_view(session, actor, group, base)
-    wanted = Group.model_validate(
-        await read_body(request), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
-    )
-    await _apply_group(session, actor, group, before, wanted)
-    shown = await group_view(session, actor, group, base)
-    return answer(resources.dump(shown, Context.RESOURCE_REPLACEMENT_RESPONSE))
-
-
-@router.patch("/Groups/{group_id}")
-async def patch_group(
-    group_id: str, request: Request, session: ScimSession, actor: ScimActor
-) -> Response:
-    group = await find_group(session, actor, group_id)
-    base = base_url(request)
-    before = await group_view(session, actor, group, base)
-    wanted = await patched(request, PatchOp[Group], before)
-    if wanted is not None:
-        await _apply_group(session, actor, group, before, wanted)
-    shown = await group_view(session, actor, group, base)
-    return answer(resources.dump(shown, Context.RESOURCE_PATCH_RESPONSE))
+item_routes(router, GROUPS)
 
 
 @router.delete("/Groups/{group_id}")

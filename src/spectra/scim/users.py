@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from scim2_models import Context, PatchOp, User
+from scim2_models import Context, User
 from starlette.responses import Response
 
-from spectra.audit.actor import Actor
-from spectra.db.session import Session
+from spectra.users import models
 from spectra.users import service as users_service
 
 from . import discovery, resources
@@ -17,7 +16,6 @@ from .errors import (
     ScimRoute,
 )
 from .http import (
-    Query,
     ScimActor,
     ScimSession,
     answer,
@@ -28,15 +26,13 @@ from .http import (
     list_answer,
     not_found,
     parse_filter,
-    patched,
     query_from_body,
-    query_from_params,
     read_body,
-    shown_of,
     user_view,
     users_page,
     window,
 )
+from .kinds import ScimKind, item_routes, list_routes
 
 router = APIRouter(route_class=ScimRoute)
 
@@ -75,23 +71,17 @@ def _by_id(found: list[dict[str, Any]], ref: str, kind: str) -> Response:
     not_found(kind, ref)
 
 
-@router.get("/Users")
-async def list_users(request: Request, session: ScimSession, actor: ScimActor) -> Response:
-    return await _list_users(request, session, actor, query_from_params(request))
-
-
-@router.post("/Users/.search")
-async def search_users(request: Request, session: ScimSession, actor: ScimActor) -> Response:
-    return await _list_users(request, session, actor, await query_from_body(request))
-
-
-async def _list_users(request: Request, session: Session, actor: Actor, query: Query) -> Response:
-    start, count = window(query)
-    where = parse_filter(query.filter, ("userName", "externalId"))
-    total, items = await users_page(
-        session, actor, where, (start - 1, count), base_url(request), query.shown
-    )
-    return list_answer(items, total, start)
+USERS: ScimKind[models.User, resources.ScimUser] = ScimKind(
+    path="Users",
+    noun="user",
+    model=User[Any],
+    filters=("userName", "externalId"),
+    find=find_user,
+    view=user_view,
+    page=users_page,
+    apply=resources.apply_user,
+)
+list_routes(router, USERS)
 
 
 @router.post("/Users")
@@ -103,49 +93,7 @@ async def create_user(request: Request, session: ScimSession, actor: ScimActor) 
     return created(await user_view(session, actor, user, base_url(request)))
 
 
-@router.get("/Users/{user_id}")
-async def get_user(
-    user_id: str, request: Request, session: ScimSession, actor: ScimActor
-) -> Response:
-    user = await find_user(session, actor, user_id)
-    return answer(
-        resources.dump(
-            await user_view(session, actor, user, base_url(request)), shown=shown_of(request)
-        )
-    )
-
-
-@router.put("/Users/{user_id}")
-async def replace_user(
-    user_id: str, request: Request, session: ScimSession, actor: ScimActor
-) -> Response:
-    user = await find_user(session, actor, user_id)
-    base = base_url(request)
-    before = await user_view(session, actor, user, base)
-    wanted = User[Any].model_validate(
-        await read_body(request), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
-    )
-    user = await resources.apply_user(session, actor, user, before, wanted)
-    return answer(
-        resources.dump(
-            await user_view(session, actor, user, base), Context.RESOURCE_REPLACEMENT_RESPONSE
-        )
-    )
-
-
-@router.patch("/Users/{user_id}")
-async def patch_user(
-    user_id: str, request: Request, session: ScimSession, actor: ScimActor
-) -> Response:
-    user = await find_user(session, actor, user_id)
-    base = base_url(request)
-    before = await user_view(session, actor, user, base)
-    wanted = await patched(request, PatchOp[User[Any]], before)
-    if wanted is not None:
-        user = await resources.apply_user(session, actor, user, before, wanted)
-    return answer(
-        resources.dump(await user_view(session, actor, user, base), Context.RESOURCE_PATCH_RESPONSE)
-    )
+item_routes(router, USERS)
 
 
 @router.delete("/Users/{user_id}", status_code=204)

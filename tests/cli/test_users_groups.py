@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import httpx
 from tests.cli.conftest import OWNER, Cli
 
 
@@ -106,8 +108,12 @@ def test_keys_and_tokens_print_the_same_both_ways(served: Cli) -> None:
     cli.ok("users", "create", "m@example.com")
     local, remote = cli.both(["keys", "create", "--user", "m@example.com", "--name", "k", "--json"])
     assert local["secret"] != remote["secret"]
-    cli.both(["keys", "list", "--user", "m@example.com", "--json"])
-    cli.both(["keys", "show", local["id"], "--json"])
+    _, listed = cli.both(["keys", "list", "--user", "m@example.com", "--json"])
+    _, shown = cli.both(["keys", "show", local["id"], "--json"])
+    # The CLI parses answers into the API's read models and prints them back: exactly the API's
+    # own JSON, field for field.
+    assert shown == _api(cli, f"/api/keys/{local['id']}")
+    assert listed == _api(cli, "/api/keys", user_email="m@example.com")
     cli.both(
         ["keys", "rotate", local["id"], "--grace-hours", "1", "--json"],
         ["keys", "rotate", remote["id"], "--grace-hours", "1", "--json"],
@@ -123,7 +129,8 @@ def test_keys_and_tokens_print_the_same_both_ways(served: Cli) -> None:
         ["tokens", "create", "--user", OWNER, "--read-only", "--json"],
         ["tokens", "create", "--read-only", "--json"],
     )
-    cli.both(["tokens", "list", "--user", OWNER, "--json"])
+    _, tokens = cli.both(["tokens", "list", "--user", OWNER, "--json"])
+    assert tokens == _api(cli, "/api/tokens", user_email=OWNER)
     assert cli.remote("tokens", "create", "--user", "m@example.com").code == 6
     cli.both(["tokens", "revoke", tl["id"], "--json"], ["tokens", "revoke", tr["id"], "--json"])
 
@@ -150,3 +157,13 @@ def test_an_unknown_email_is_one_rule_both_ways(served: Cli) -> None:
         unknown = cli.remote(*words, nobody)
         assert known.code == unknown.code != 0
         assert known.err == unknown.err.replace(nobody, "other@example.com")
+
+
+def _api(cli: Cli, path: str, **params: str) -> Any:
+    """The served API's own JSON answer to `GET path` (the CLI's token)."""
+    assert cli.server is not None
+    response = httpx.get(
+        cli.server + path, params=params, headers={"authorization": f"Bearer {cli.token}"}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()

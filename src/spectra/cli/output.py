@@ -73,13 +73,25 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
 
 
+def plain(data: Any) -> Any:
+    """A read model (`transport.read`) as the JSON the API wrote for it: the model's own
+    serialisation, so money shows as its display string and times as the API writes them;
+    anything else as it is."""
+    if hasattr(data, "model_dump"):
+        return data.model_dump(mode="json", by_alias=True)
+    return data
+
+
 def show_object(
-    data: Mapping[str, Any],
+    data: Any,
     *,
     as_json: bool,
     title: str | None = None,
     fields: Sequence[str] | None = None,
 ) -> None:
+    """One answer (a read model or its JSON) as `--json` or as a two-column table of `fields`
+    (default: every field but the `_micros` halves of money pairs)."""
+    data = plain(data)
     if as_json:
         print_json(data)
         return
@@ -92,9 +104,11 @@ def show_object(
 
 
 def show_list(
-    page: Mapping[str, Any], *, as_json: bool, columns: Sequence[str], title: str | None = None
+    page: Any, *, as_json: bool, columns: Sequence[str], title: str | None = None
 ) -> None:
-    """Print `{"items": [...], "next_cursor": ...}` as JSON or as a table with `columns`."""
+    """Print a `ListResource` (or its JSON, `{"items": [...], "next_cursor": ...}`) as JSON or
+    as a table with `columns`."""
+    page = plain(page)
     if as_json:
         print_json({"items": page.get("items", []), "next_cursor": page.get("next_cursor")})
         return
@@ -127,16 +141,15 @@ def items(rows: Iterable[Mapping[str, Any]], next_cursor: str | None = None) -> 
 def show_done(data: Any, *, as_json: bool, message: str) -> None:
     """A change's answer: the API's JSON with `--json`, else one line saying what was done."""
     if as_json:
-        print_json(data)
+        print_json(plain(data))
     else:
         console.print(message, markup=False)
 
 
-def show_secret(
-    data: Mapping[str, Any], *, as_json: bool, fields: Sequence[str], heading: str
-) -> None:
-    """A created credential: with `--json` the whole answer ("secret" included), else its
-    `fields`, then the secret, shown this once, under `heading`."""
+def show_secret(data: Any, *, as_json: bool, fields: Sequence[str], heading: str) -> None:
+    """A created credential (a read model or its JSON): with `--json` the whole answer
+    ("secret" included), else its `fields`, then the secret, shown this once, under `heading`."""
+    data = plain(data)
     if as_json:
         show_object(data, as_json=True)
         return

@@ -15,7 +15,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from spectra.cli.output import EXIT_BY_KIND, fail, fail_error
 from spectra.errors import ErrorKind, SpectraError
@@ -24,9 +24,13 @@ if TYPE_CHECKING:
     import asyncio
 
     import httpx
+    from pydantic import BaseModel
 
     from spectra.audit.actor import Actor
+    from spectra.kit.pagination import ListResource
     from spectra.runtime import Runtime
+
+    M = TypeVar("M", bound=BaseModel)
 
 # httpx, the in-process app and the event loop are loaded on the first API call, so `--help`
 # and argument errors stay fast (tests/cli/test_startup.py).
@@ -246,6 +250,19 @@ def api(method: str, path: str, **options: Any) -> Any:
         return call(method, path, **options)
     except ApiError as exc:
         exc.fail()
+
+
+def read(model: type[M], method: str, path: str, **options: Any) -> M:
+    """`api` (same options), its answer parsed into `model`: the response model the route
+    declares, so the command reads typed attributes and a drifted answer fails here."""
+    return model.model_validate(api(method, path, **options))
+
+
+def read_page(model: type[M], path: str, **options: Any) -> ListResource[M]:
+    """`GET path` (same options as `api`), a list answer parsed into `ListResource[model]`."""
+    from spectra.kit.pagination import ListResource
+
+    return ListResource[model].model_validate(api("GET", path, **options))  # type: ignore[valid-type]
 
 
 def stream(method: str, path: str, on_chunk: Callable[[bytes], None], **options: Any) -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from spectra.cli import transport
 from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt
 from spectra.cli.output import fail, show_list, show_object, show_secret
+
+if TYPE_CHECKING:
+    from spectra.keys.schemas import KeyCreated
 
 keys_app = typer.Typer(help="Members' API keys for the gateway.", no_args_is_help=True)
 
@@ -67,7 +70,7 @@ def parse_date(raw: str | None) -> datetime | None:
         fail(f"'{raw}' is not a date; write it as YYYY-MM-DD (or an ISO time with a zone).", 2)
 
 
-def _show_created(data: dict[str, Any], *, as_json: bool, what: str) -> None:
+def _show_created(data: KeyCreated, *, as_json: bool, what: str) -> None:
     heading = f"{what} (shown once, store it now):"
     show_secret(data, as_json=as_json, fields=SHOW_FIELDS, heading=heading)
 
@@ -114,7 +117,9 @@ def create(
     }
     if group is not None:
         body["group"] = group
-    data = transport.api("POST", "/api/keys", json=body)
+    from spectra.keys.schemas import KeyCreated
+
+    data = transport.read(KeyCreated, "POST", "/api/keys", json=body)
     _show_created(data, as_json=as_json, what="API key")
 
 
@@ -131,8 +136,10 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List keys, newest first."""
-    page = transport.api(
-        "GET",
+    from spectra.keys.schemas import KeyRead
+
+    page = transport.read_page(
+        KeyRead,
         "/api/keys",
         params={"user_email": user, "status": status, "limit": limit, "cursor": cursor},
     )
@@ -144,8 +151,10 @@ def show(
     key_id: Annotated[str, typer.Argument(help="The key's id.")], as_json: JsonOpt = False
 ) -> None:
     """Show one key."""
+    from spectra.keys.schemas import KeyRead
+
     kid = parse_id(key_id, "key")
-    data = transport.api("GET", f"/api/keys/{kid}")
+    data = transport.read(KeyRead, "GET", f"/api/keys/{kid}")
     show_object(data, as_json=as_json, fields=SHOW_FIELDS)
 
 
@@ -158,8 +167,10 @@ def revoke(
     as_json: JsonOpt = False,
 ) -> None:
     """Revoke a key now; every gateway process stops accepting it within a second."""
+    from spectra.keys.schemas import KeyRead
+
     kid = parse_id(key_id, "key")
-    data = transport.api("POST", f"/api/keys/{kid}/revoke", json={"reason": reason})
+    data = transport.read(KeyRead, "POST", f"/api/keys/{kid}/revoke", json={"reason": reason})
     show_object(data, as_json=as_json, fields=SHOW_FIELDS)
 
 
@@ -172,6 +183,9 @@ def rotate(
     as_json: JsonOpt = False,
 ) -> None:
     """Issue a new secret for a key (printed once); the old one works for the grace period."""
+    from spectra.keys.schemas import KeyCreated
+
     kid = parse_id(key_id, "key")
-    data = transport.api("POST", f"/api/keys/{kid}/rotate", json={"grace_hours": grace_hours})
+    body = {"grace_hours": grace_hours}
+    data = transport.read(KeyCreated, "POST", f"/api/keys/{kid}/rotate", json=body)
     _show_created(data, as_json=as_json, what="New API key")

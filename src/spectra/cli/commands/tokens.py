@@ -69,7 +69,9 @@ def create(
         "read_only": read_only,
         "expires_at": expires_at.isoformat() if expires_at else None,
     }
-    data = transport.api("POST", "/api/tokens", json=body)
+    from spectra.keys.schemas import TokenCreated
+
+    data = transport.read(TokenCreated, "POST", "/api/tokens", json=body)
     heading = "API token (shown once; use it as SPECTRA_TOKEN with --server):"
     show_secret(data, as_json=as_json, fields=COLUMNS, heading=heading)
 
@@ -84,9 +86,10 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List API tokens (your own; admins see everyone's)."""
-    page = transport.api(
-        "GET", "/api/tokens", params={"user_email": user, "limit": limit, "cursor": cursor}
-    )
+    from spectra.keys.schemas import TokenRead
+
+    params = {"user_email": user, "limit": limit, "cursor": cursor}
+    page = transport.read_page(TokenRead, "/api/tokens", params=params)
     show_list(page, as_json=as_json, columns=COLUMNS, title="API tokens")
 
 
@@ -95,6 +98,8 @@ def revoke(
     token_id: Annotated[str, typer.Argument(help="The token's id.")], as_json: JsonOpt = False
 ) -> None:
     """Revoke an API token now."""
+    from spectra.keys.schemas import TokenRead
+
     tid = parse_id(token_id, "token")
-    data = transport.api("POST", f"/api/tokens/{tid}/revoke")
+    data = transport.read(TokenRead, "POST", f"/api/tokens/{tid}/revoke")
     show_object(data, as_json=as_json, fields=COLUMNS)

@@ -10,7 +10,7 @@ import typer
 
 from spectra.cli import transport
 from spectra.cli.options import CursorOpt, JsonOpt
-from spectra.cli.output import fail, show_list, show_object
+from spectra.cli.output import fail, plain, show_list, show_object
 from spectra.errors import InvalidAmountError
 from spectra.kit.money import parse_amount
 
@@ -50,7 +50,8 @@ def _cap(raw: str | None, option: str) -> int | None:
         fail(exc.message, 2)
 
 
-def _show(data: dict[str, Any], as_json: bool) -> None:
+def _show(group: Any, as_json: bool) -> None:
+    data = plain(group)
     show_object(data, as_json=as_json, fields=[f for f in SHOW_FIELDS if f in data])
 
 
@@ -76,8 +77,9 @@ def create(
         "monthly_cap": monthly_cap if group_cap is not None else None,
         "member_monthly_cap": member_monthly_cap if member_cap is not None else None,
     }
-    data = transport.api("POST", "/api/groups", json=body)
-    _show(data, as_json)
+    from spectra.users.schemas import GroupRead
+
+    _show(transport.read(GroupRead, "POST", "/api/groups", json=body), as_json)
 
 
 @groups_app.command("list")
@@ -88,9 +90,10 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List groups with their member counts and budgets."""
-    page = transport.api(
-        "GET", "/api/groups", params={"q": search, "limit": limit, "cursor": cursor}
-    )
+    from spectra.users.schemas import GroupRead
+
+    params = {"q": search, "limit": limit, "cursor": cursor}
+    page = transport.read_page(GroupRead, "/api/groups", params=params)
     show_list(page, as_json=as_json, columns=LIST_COLUMNS, title="Groups")
 
 
@@ -99,8 +102,9 @@ def show(
     name: Annotated[str, typer.Argument(help="The group's name.")], as_json: JsonOpt = False
 ) -> None:
     """Show one group."""
-    data = transport.api("GET", group_path(name))
-    _show(data, as_json)
+    from spectra.users.schemas import GroupRead
+
+    _show(transport.read(GroupRead, "GET", group_path(name)), as_json)
 
 
 @groups_app.command("update")
@@ -137,5 +141,6 @@ def update(
         body["member_monthly_cap"] = (
             member_monthly_cap if caps["member_monthly_cap_micros"] is not None else None
         )
-    data = transport.api("PATCH", group_path(name), json=body)
-    _show(data, as_json)
+    from spectra.users.schemas import GroupRead
+
+    _show(transport.read(GroupRead, "PATCH", group_path(name), json=body), as_json)

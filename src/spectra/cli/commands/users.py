@@ -12,7 +12,7 @@ import typer
 
 from spectra.cli import transport
 from spectra.cli.options import CursorOpt, JsonOpt
-from spectra.cli.output import console, err_console, fail, show_list, show_object
+from spectra.cli.output import console, err_console, fail, plain, show_list, show_object
 
 users_app = typer.Typer(
     help="Users: who exists, their role, group and status.", no_args_is_help=True
@@ -42,7 +42,8 @@ def user_path(email: str, suffix: str = "") -> str:
     return f"/api/users/{quote(email.strip(), safe='@')}{suffix}"
 
 
-def _show_user(data: dict[str, Any], as_json: bool) -> None:
+def _show_user(user: Any, as_json: bool) -> None:
+    data = plain(user)
     show_object(data, as_json=as_json, fields=[f for f in SHOW_FIELDS if f in data])
 
 
@@ -81,7 +82,9 @@ def create(
 ) -> None:
     """Create a user (in the group `default` unless --group names another)."""
     body = {"email": email, "name": name, "role": role, "group": group, "invite": invite}
-    data = transport.api("POST", "/api/users", json=body)
+    from spectra.users.schemas import UserCreated
+
+    data = plain(transport.read(UserCreated, "POST", "/api/users", json=body))
     if data.get("setup_link") is None:
         data.pop("setup_link", None)
     link = data.pop("setup_link", None) if not as_json else None
@@ -107,11 +110,14 @@ def set_password(
         fail(
             "No password on stdin; pipe it in (e.g. `spectra users set-password EMAIL < file`).", 2
         )
-    data = transport.api("POST", user_path(email, "/password"), json={"password": password})
+    from spectra.users.schemas import UserRead
+
+    path = user_path(email, "/password")
+    user = transport.read(UserRead, "POST", path, json={"password": password})
     if as_json:
-        show_object(data, as_json=True)
+        show_object(user, as_json=True)
     else:
-        console.print(f"Password set for {data['email']}; their sessions were ended.")
+        console.print(f"Password set for {user.email}; their sessions were ended.")
 
 
 mfa_app = typer.Typer(help="Second factors of users.", no_args_is_help=True)
@@ -123,13 +129,15 @@ def mfa_reset(
     email: Annotated[str, typer.Argument(help="The user's email.")], as_json: JsonOpt = False
 ) -> None:
     """Remove a user's second factors (authenticator app, passkeys, recovery codes); audited."""
-    data = transport.api("POST", user_path(email, "/mfa/reset"))
+    from spectra.users.mfa.schemas import MfaResetRead
+
+    reset = transport.read(MfaResetRead, "POST", user_path(email, "/mfa/reset"))
     if as_json:
-        show_object(data, as_json=True)
+        show_object(reset, as_json=True)
     else:
         console.print(
-            f"Second factors of {data['email']} removed: {data['totp']} authenticator app, "
-            f"{data['passkeys']} passkeys, {data['recovery_codes']} recovery codes."
+            f"Second factors of {reset.email} removed: {reset.totp} authenticator app, "
+            f"{reset.passkeys} passkeys, {reset.recovery_codes} recovery codes."
         )
 
 
@@ -165,7 +173,9 @@ def list_(
         "limit": limit,
         "cursor": cursor,
     }
-    page = transport.api("GET", "/api/users", params=params)
+    from spectra.users.schemas import UserRead
+
+    page = transport.read_page(UserRead, "/api/users", params=params)
     show_list(page, as_json=as_json, columns=LIST_COLUMNS, title="Users")
 
 
@@ -174,8 +184,9 @@ def show(
     email: Annotated[str, typer.Argument(help="The user's email.")], as_json: JsonOpt = False
 ) -> None:
     """Show one user."""
-    data = transport.api("GET", user_path(email))
-    _show_user(data, as_json)
+    from spectra.users.schemas import UserRead
+
+    _show_user(transport.read(UserRead, "GET", user_path(email)), as_json)
 
 
 @users_app.command("update")
@@ -186,17 +197,18 @@ def update(
     as_json: JsonOpt = False,
 ) -> None:
     """Change a user's display name or email."""
-    data = transport.api("PATCH", user_path(email), json={"name": name, "email": new_email})
-    _show_user(data, as_json)
+    _simple("PATCH ", email, as_json, body={"name": name, "email": new_email})
 
 
 def _simple(
     action: str, email: str, as_json: bool, *, body: dict[str, Any] | None = None, **params: Any
 ) -> None:
     """Run one status/role/group action (`action` = method and path suffix) and show the user."""
+    from spectra.users.schemas import UserRead
+
     method, _, suffix = action.partition(" ")
-    data = transport.api(method, user_path(email, suffix), json=body, params=params)
-    _show_user(data, as_json)
+    path = user_path(email, suffix)
+    _show_user(transport.read(UserRead, method, path, json=body, params=params), as_json)
 
 
 @users_app.command("suspend")
@@ -270,11 +282,14 @@ def import_(
     """Import users from CSV, all or nothing; rejected lines are listed with the reason."""
     text = file.read_text(encoding="utf-8-sig")
     try:
-        data = transport.call("POST", "/api/users/import", json={"csv": text})
+        answer = transport.call("POST", "/api/users/import", json={"csv": text})
     except transport.ApiError as exc:
         _print_rejections(exc.details.get("rejected", []))
         exc.fail()
+    from spectra.users.schemas import ImportReport
+
+    report = ImportReport.model_validate(answer)
     if as_json:
-        show_object(data, as_json=True)
+        show_object(report, as_json=True)
         return
-    console.print(f"Imported {data['created']} users.")
+    console.print(f"Imported {report.created} users.")

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from spectra.db.base import Base, IdMixin, TimestampMixin
+from spectra.kit.clock import utc_now
 
 if TYPE_CHECKING:
     from spectra.users.models import User
@@ -66,6 +67,16 @@ class MemberKey(IdMixin, TimestampMixin, Base):
     def effective_expires_at(self) -> datetime | None:
         return _earliest(self.expires_at, self.use_expires_at)
 
+    @property
+    def effective_expiry(self) -> datetime | None:
+        """`effective_expires_at()`, as an attribute for read models."""
+        return self.effective_expires_at()
+
+    @property
+    def status_now(self) -> str:
+        """`effective_status` at this moment (what a read answer shows)."""
+        return self.effective_status(utc_now())
+
     def effective_status(self, now: datetime) -> str:
         """`active`, `revoked` (also a rotated key past its grace) or `expired`, at `now`."""
         if self.status == KEY_REVOKED or (self.grace_until is not None and self.grace_until <= now):
@@ -120,6 +131,11 @@ class AdminToken(IdMixin, TimestampMixin, Base):
     @property
     def read_only(self) -> bool:
         return self.is_read_only
+
+    @property
+    def status_now(self) -> str:
+        """`effective_status` at this moment (what a read answer shows)."""
+        return self.effective_status(utc_now())
 
     def effective_status(self, now: datetime) -> str:
         if self.status == KEY_REVOKED:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from spectra.kit.clock import utc_now
+from spectra.kit.schema import renamed
 
 from .models import AdminToken, MemberKey
 from .rules import (
@@ -77,53 +77,33 @@ class KeyRotate(BaseModel):
     """How long the old secret keeps working."""
 
 
+# Read models validate from a row (its user loaded: `KeyRead.model_validate(key)`) or read back
+# from their own JSON (the CLI). Comments, not docstrings: a docstring would enter OpenAPI.
 class KeyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     user_id: uuid.UUID
-    user_email: str
+    user_email: str = renamed("user.email", "user_email")
     group_id: uuid.UUID | None
     """The group the key is bound to (its spend is attributed there); null = the primary group."""
     name: str
     prefix: str
     scopes: list[str]
     ip_allowlist: list[str]
-    status: str
+    status: str = renamed("status_now", "status")
     """`active`, `revoked` (also a rotated key after its grace period) or `expired`, now."""
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None
     expires_after_first_use_days: int | None
     first_used_at: datetime | None
-    effective_expires_at: datetime | None
+    effective_expires_at: datetime | None = renamed("effective_expiry", "effective_expires_at")
     """The earlier of `expires_at` and first use + `expires_after_first_use_days`."""
     rotated_from_id: uuid.UUID | None
     grace_until: datetime | None
     revoked_at: datetime | None
     revoked_reason: str | None
-
-    @classmethod
-    def of(cls, key: MemberKey) -> KeyRead:
-        return cls(
-            id=key.id,
-            user_id=key.user_id,
-            user_email=key.user.email,
-            group_id=key.group_id,
-            name=key.name,
-            prefix=key.prefix,
-            scopes=list(key.scopes),
-            ip_allowlist=list(key.ip_allowlist),
-            status=key.effective_status(utc_now()),
-            created_at=key.created_at,
-            last_used_at=key.last_used_at,
-            expires_at=key.expires_at,
-            expires_after_first_use_days=key.expires_after_first_use_days,
-            first_used_at=key.first_used_at,
-            effective_expires_at=key.effective_expires_at(),
-            rotated_from_id=key.rotated_from_id,
-            grace_until=key.grace_until,
-            revoked_at=key.revoked_at,
-            revoked_reason=key.revoked_reason,
-        )
 
 
 class KeyCreated(KeyRead):
@@ -132,7 +112,7 @@ class KeyCreated(KeyRead):
 
     @classmethod
     def with_secret(cls, key: MemberKey, secret: str) -> KeyCreated:
-        return cls(**KeyRead.of(key).model_dump(), secret=secret)
+        return cls(**KeyRead.model_validate(key).model_dump(), secret=secret)
 
 
 class TokenCreate(BaseModel):
@@ -147,36 +127,21 @@ class TokenCreate(BaseModel):
 
 
 class TokenRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     user_id: uuid.UUID
-    user_email: str
+    user_email: str = renamed("user.email", "user_email")
     name: str
     prefix: str
     read_only: bool
     scope: str | None = None
     """None: the REST API with the user's role; `scim`: only directory provisioning."""
-    status: str
+    status: str = renamed("status_now", "status")
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None
     revoked_at: datetime | None
-
-    @classmethod
-    def of(cls, token: AdminToken) -> TokenRead:
-        return cls(
-            id=token.id,
-            user_id=token.user_id,
-            user_email=token.user.email,
-            name=token.name,
-            prefix=token.prefix,
-            read_only=token.is_read_only,
-            scope=token.scope,
-            status=token.effective_status(utc_now()),
-            created_at=token.created_at,
-            last_used_at=token.last_used_at,
-            expires_at=token.expires_at,
-            revoked_at=token.revoked_at,
-        )
 
 
 class TokenCreated(TokenRead):
@@ -185,7 +150,7 @@ class TokenCreated(TokenRead):
 
     @classmethod
     def with_secret(cls, token: AdminToken, secret: str) -> TokenCreated:
-        return cls(**TokenRead.of(token).model_dump(), secret=secret)
+        return cls(**TokenRead.model_validate(token).model_dump(), secret=secret)
 
 
 class ScimTokenCreate(BaseModel):

@@ -41,12 +41,14 @@ async def list_keys(
         limit=limit,
         cursor=cursor,
     )
-    return ListResource(items=[KeyRead.of(k) for k in page.items], next_cursor=page.next_cursor)
+    return ListResource(
+        items=[KeyRead.model_validate(k) for k in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.get("/{key_id}")
 async def get_key(key_id: uuid.UUID, session: ReadSessionDep, actor: ActorDep) -> KeyRead:
-    return KeyRead.of(await keys_service.get_key(session, actor, key_id=key_id))
+    return KeyRead.model_validate(await keys_service.get_key(session, actor, key_id=key_id))
 
 
 @router.post("/{key_id}/revoke")
@@ -54,7 +56,9 @@ async def revoke_key(
     key_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: KeyRevoke | None = None
 ) -> KeyRead:
     reason = body.reason if body is not None else None
-    return KeyRead.of(await keys_service.revoke_key(session, actor, key_id=key_id, reason=reason))
+    return KeyRead.model_validate(
+        await keys_service.revoke_key(session, actor, key_id=key_id, reason=reason)
+    )
 
 
 @router.post("/{key_id}/rotate", status_code=201)
@@ -76,4 +80,6 @@ async def update_key(
     for field, empty in (("name", ""), ("scopes", []), ("ip_allowlist", [])):
         if field in sent and sent[field] is None:
             sent[field] = empty
-    return KeyRead.of(await keys_service.update_key(session, actor, key_id=key_id, **sent))
+    return KeyRead.model_validate(
+        await keys_service.update_key(session, actor, key_id=key_id, **sent)
+    )

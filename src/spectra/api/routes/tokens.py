@@ -34,13 +34,15 @@ async def list_tokens(
     page = await keys_service.list_tokens(
         session, actor, user_id=user_id, user_email=user_email, limit=limit, cursor=cursor
     )
-    items = [TokenRead.of(t) for t in page.items]
+    items = [TokenRead.model_validate(t) for t in page.items]
     return ListResource(items=items, next_cursor=page.next_cursor)
 
 
 @router.post("/{token_id}/revoke")
 async def revoke_token(token_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> TokenRead:
-    return TokenRead.of(await keys_service.revoke_token(session, actor, token_id=token_id))
+    return TokenRead.model_validate(
+        await keys_service.revoke_token(session, actor, token_id=token_id)
+    )
 
 
 @router.post("/scim", status_code=201)

@@ -9,7 +9,7 @@ balance views re-read it; a wallet falling below its low-balance threshold recor
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from spectra.audit.actor import Actor, ActorKind
@@ -21,17 +21,24 @@ from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
 from spectra.ledger import repository as repo
 from spectra.ledger import webhooks
-from spectra.ledger.errors import AccountNotFoundError, IdempotencyConflictError
+from spectra.ledger.errors import (
+    AccountNotFoundError,
+    IdempotencyConflictError,
+    InsufficientBalanceError,
+)
 from spectra.ledger.events import LowBalancesNoticed
 from spectra.ledger.holds import LedgerTransactionSpec
 from spectra.ledger.models import (
     WALLET_KINDS,
+    LedgerAccount,
     LedgerTransaction,
     NoticeDelivery,
     TransactionKind,
 )
 from spectra.ledger.postings import check_in_range, check_postings, same_postings
 from spectra.workspace import service as workspace_service
+
+from ._common import replayed
 
 BALANCE_CHANGE = "ledger.balance"
 
@@ -118,6 +125,46 @@ async def post_spec(
         memo=spec.memo,
         metadata=dict(spec.metadata) if spec.metadata else None,
     )
+
+
+async def post_between(
+    session: Session,
+    actor: Actor,
+    *,
+    kind: TransactionKind,
+    source: LedgerAccount,
+    target: LedgerAccount,
+    amount: int,
+    memo: str,
+    key: str,
+    metadata: dict[str, str] | None = None,
+    guarded: LedgerAccount | None = None,
+    refusal: Callable[[int], str] | None = None,
+) -> tuple[LedgerTransaction, bool]:
+    """Move `amount` from `source` to `target` (a recharge, an adjustment, a transfer): the one
+    posting path of the two-account operations. `guarded` (the account that pays) may not go
+    below zero: under both accounts' locks its balance is read and a shortfall is refused with
+    `refusal(available)`. Returns the transaction and whether it is new (False: a replay of
+    `key`, which the caller does not audit again)."""
+    again = await replayed(session, key)
+    if again is None and guarded is not None:
+        await repo.lock_accounts(session, [source.id, target.id])
+        available = (await repo.balances(session, [guarded.id]))[guarded.id]
+        if available < abs(amount):
+            assert refusal is not None
+            raise InsufficientBalanceError(
+                refusal(available), balance_micros=available, amount_micros=amount
+            )
+    txn = await post(
+        session,
+        actor,
+        kind=kind,
+        postings=[(source.id, -amount), (target.id, amount)],
+        idempotency_key=key,
+        memo=memo,
+        metadata=metadata,
+    )
+    return txn, again is None
 
 
 def clean_key(raw: str) -> str:

@@ -18,10 +18,10 @@ from spectra.ledger.models import (
 )
 from spectra.users.permissions import Permission, require
 
-from ._common import positive, replayed
+from ._common import positive
 from .accounts import get_or_create_account, get_wallet, wallet_account
 from .four_eyes import RechargeOutcome, approval_rule, credit_waits, scoped_key
-from .post import post
+from .post import post_between
 
 
 async def recharge_would_wait(
@@ -97,18 +97,19 @@ async def apply_recharge(
     audit: bool = True,
 ) -> LedgerTransaction:
     """Write the recharge (funding -> wallet); audited once, not on a replay of `key`."""
-    again = await replayed(session, key)
     funding = await get_or_create_account(session, kind=AccountKind.FUNDING)
-    txn = await post(
+    txn, new = await post_between(
         session,
         actor,
         kind=TransactionKind.RECHARGE,
-        postings=[(funding.id, -amount), (wallet.id, amount)],
-        idempotency_key=key,
+        source=funding,
+        target=wallet,
+        amount=amount,
         memo=memo,
+        key=key,
         metadata=metadata,
     )
-    if again is None and audit:
+    if new and audit:
         await audit_service.record(
             session,
             actor,

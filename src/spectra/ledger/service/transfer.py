@@ -10,8 +10,7 @@ from spectra.audit.actor import Actor
 from spectra.db.session import AnySession, Session
 from spectra.errors import InvalidAmountError, InvalidError
 from spectra.kit.money import format_amount
-from spectra.ledger import repository as repo
-from spectra.ledger.errors import InsufficientBalanceError, TransferInvalidError
+from spectra.ledger.errors import TransferInvalidError
 from spectra.ledger.models import (
     AccountKind,
     ApprovalOperation,
@@ -23,10 +22,10 @@ from spectra.users import service as users_service
 from spectra.users.permissions import Permission, require
 from spectra.users.scope import Scope, deny, lead_groups_over, require_within_limit, scope_for
 
-from ._common import bounded, positive, replayed
+from ._common import bounded, positive
 from .accounts import get_or_create_account, wallet_account
 from .four_eyes import RechargeOutcome, credit_waits, hold_for_approval, scoped_key
-from .post import post
+from .post import post_between
 
 
 async def adjust(
@@ -80,27 +79,23 @@ async def apply_adjust(
 ) -> LedgerTransaction:
     """Write the adjustment; a debit may not take the wallet below zero. Audited once."""
     adjustments = await get_or_create_account(session, kind=AccountKind.ADJUSTMENTS)
-    again = await replayed(session, key)
-    if again is None and amount < 0:
-        await repo.lock_accounts(session, [wallet.id, adjustments.id])
-        available = (await repo.balances(session, [wallet.id]))[wallet.id]
-        if available + amount < 0:
-            raise InsufficientBalanceError(
-                f"The wallet holds {format_amount(available)}; a debit of {format_amount(-amount)} would take it below zero.",
-                balance_micros=available,
-                amount_micros=amount,
-            )
     before = wallet.balance_micros
-    txn = await post(
+    txn, new = await post_between(
         session,
         actor,
         kind=TransactionKind.ADJUSTMENT,
-        postings=[(adjustments.id, -amount), (wallet.id, amount)],
-        idempotency_key=key,
+        source=adjustments,
+        target=wallet,
+        amount=amount,
         memo=reason,
+        key=key,
         metadata=metadata,
+        guarded=wallet if amount < 0 else None,
+        refusal=lambda available: (
+            f"The wallet holds {format_amount(available)}; a debit of {format_amount(-amount)} would take it below zero."
+        ),
     )
-    if again is None:
+    if new:
         await audit_service.record(
             session,
             actor,
@@ -183,26 +178,22 @@ async def apply_transfer(
     metadata: dict[str, str] | None = None,
 ) -> LedgerTransaction:
     """Write the transfer; the source may not go below zero. Audited once."""
-    again = await replayed(session, key)
-    if again is None:
-        await repo.lock_accounts(session, [source.id, target.id])
-        available = (await repo.balances(session, [source.id]))[source.id]
-        if available < amount:
-            raise InsufficientBalanceError(
-                f"The source wallet holds {format_amount(available)}, less than {format_amount(amount)}.",
-                balance_micros=available,
-                amount_micros=amount,
-            )
-    txn = await post(
+    txn, new = await post_between(
         session,
         actor,
         kind=TransactionKind.TRANSFER,
-        postings=[(source.id, -amount), (target.id, amount)],
-        idempotency_key=key,
+        source=source,
+        target=target,
+        amount=amount,
         memo=memo,
+        key=key,
         metadata=metadata,
+        guarded=source,
+        refusal=lambda available: (
+            f"The source wallet holds {format_amount(available)}, less than {format_amount(amount)}."
+        ),
     )
-    if again is None:
+    if new:
         await audit_service.record(
             session,
             actor,

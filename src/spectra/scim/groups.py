@@ -3,8 +3,6 @@ group it is."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from scim2_models import Context, Group
 from starlette.responses import Response
@@ -35,17 +33,6 @@ from .kinds import ScimKind, item_routes, list_routes
 router = APIRouter(route_class=ScimRoute)
 
 
-async def _groups_page(
-    session: Session,
-    actor: Actor,
-    where: tuple[str, str] | None,
-    window: tuple[int, int],
-    base: str,
-    shown: resources.Shown,
-) -> tuple[int, list[dict[str, Any]]]:
-    return await groups_page(session, actor, where[1] if where else None, window, base, shown)
-
-
 async def _apply_group(
     session: Session,
     actor: Actor,
@@ -70,7 +57,7 @@ GROUPS: ScimKind[models.Group, resources.ScimGroup] = ScimKind(
     filters=("displayName",),
     find=find_group,
     view=group_view,
-    page=_groups_page,
+    page=groups_page,
     apply=_apply_group,
 )
 list_routes(router, GROUPS)

@@ -245,12 +245,14 @@ async def users_page(
 async def groups_page(
     session: Session,
     actor: Actor,
-    display_name: str | None,
+    where: tuple[str, str] | None,
     window: tuple[int, int],
     base: str,
     shown: resources.Shown,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """(total, one page of groups as JSON, members included); `window` = (offset, limit)."""
+    """(total, one page of groups as JSON, members included) for a `displayName` filter or
+    none; `window` = (offset, limit)."""
+    display_name = where[1] if where else None
     total, groups = await users_service.list_directory_groups(
         session, actor, display_name=display_name, offset=window[0], limit=window[1]
     )

@@ -130,7 +130,7 @@ async def search_all(request: Request, session: ScimSession, actor: ScimActor) -
         groups_total, found = await groups_page(
             session,
             actor,
-            where[1] if where else None,
+            where,
             (offset, max(count - len(items), 0)),
             base,
             query.shown,

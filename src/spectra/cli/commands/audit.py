@@ -99,9 +99,10 @@ def list_(
 ) -> None:
     """List audit events, newest first."""
     where = _filter(actor, action, target_type, target_id, since, until)
-    page = transport.api(
-        "GET", "/api/audit/events", params={**_params(where), "limit": limit, "cursor": cursor}
-    )
+    from spectra.audit.schemas import AuditEventRead
+
+    params = {**_params(where), "limit": limit, "cursor": cursor}
+    page = transport.read_page(AuditEventRead, "/api/audit/events", params=params)
     show_list(page, as_json=as_json, columns=LIST_COLUMNS, title="Audit log")
 
 

@@ -4,13 +4,13 @@ group's monthly budget through the same `set`, and budget extension requests."""
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import typer
 
 from spectra.cli import transport
 from spectra.cli.commands.groups import group_path
 from spectra.cli.commands.keys import parse_id
+from spectra.cli.commands.projects import project_path
 from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt
 from spectra.cli.output import fail, show_list, show_object
 
@@ -82,9 +82,11 @@ def set_budget(
             fail("A group's cap is always hard; leave out --mode.", 2)
         if amount is None:
             fail("Give the group's monthly cap with --amount (`none` removes it).", 2)
+        from spectra.users.schemas import GroupRead
+
+        cap = {"monthly_cap": value}
         show_object(
-            transport.api("PATCH", group_path(group), json={"monthly_cap": value}),
-            as_json=as_json,
+            transport.read(GroupRead, "PATCH", group_path(group), json=cap), as_json=as_json
         )
         return
     if project is not None:
@@ -93,7 +95,10 @@ def set_budget(
             body["budget"] = value
         if mode is not None:
             body["mode"] = mode
-        show_object(transport.api("PATCH", _project(project), json=body), as_json=as_json)
+        from spectra.budgets.schemas import ProjectRead
+
+        path = project_path(project)
+        show_object(transport.read(ProjectRead, "PATCH", path, json=body), as_json=as_json)
         return
     assert key is not None
     change: dict[str, Any] = {}
@@ -111,12 +116,23 @@ def set_budget(
             change[name] = given
     if not change:
         fail("Nothing to set: give --amount, --mode or a limit.", 2)
-    data = transport.api("PATCH", f"/api/budgets/keys/{parse_id(key, 'key')}", json=change)
-    show_object(data, as_json=as_json)
+    _key_budget("PATCH", key, as_json=as_json, json=change)
 
 
-def _project(name: str) -> str:
-    return f"/api/projects/{quote(name.strip(), safe='')}"
+def _key_budget(method: str, key: str, *, as_json: bool, **options: Any) -> None:
+    """Call the key budget route of `key` (an id) and show the `KeyBudgetRead` it answers."""
+    from spectra.budgets.schemas import KeyBudgetRead
+
+    path = f"/api/budgets/keys/{parse_id(key, 'key')}"
+    show_object(transport.read(KeyBudgetRead, method, path, **options), as_json=as_json)
+
+
+def _extension(method: str, path: str, *, as_json: bool, **options: Any) -> None:
+    """Call an extension route and show the `ExtensionRead` it answers."""
+    from spectra.budgets.schemas import ExtensionRead
+
+    path = f"/api/budgets/extensions{path}"
+    show_object(transport.read(ExtensionRead, method, path, **options), as_json=as_json)
 
 
 @budgets_app.command("list")
@@ -124,7 +140,10 @@ def list_budgets(
     limit: LimitOpt = None, cursor: CursorOpt = None, as_json: JsonOpt = False
 ) -> None:
     """List key budgets (yours, unless you may read everyone's)."""
-    page = transport.api("GET", "/api/budgets/keys", params={"limit": limit, "cursor": cursor})
+    from spectra.budgets.schemas import KeyBudgetRead
+
+    params = {"limit": limit, "cursor": cursor}
+    page = transport.read_page(KeyBudgetRead, "/api/budgets/keys", params=params)
     show_list(page, as_json=as_json, columns=LIST_COLUMNS, title="Key budgets")
 
 
@@ -133,7 +152,7 @@ def show(
     key: Annotated[str, typer.Option("--key", help="A member key's id.")], as_json: JsonOpt = False
 ) -> None:
     """Show a key's budget and limits."""
-    show_object(transport.api("GET", f"/api/budgets/keys/{parse_id(key, 'key')}"), as_json=as_json)
+    _key_budget("GET", key, as_json=as_json)
 
 
 @budgets_app.command("clear")
@@ -141,9 +160,7 @@ def clear(
     key: Annotated[str, typer.Option("--key", help="A member key's id.")], as_json: JsonOpt = False
 ) -> None:
     """Remove a key's budget and limits (the deployment's defaults apply again)."""
-    show_object(
-        transport.api("DELETE", f"/api/budgets/keys/{parse_id(key, 'key')}"), as_json=as_json
-    )
+    _key_budget("DELETE", key, as_json=as_json)
 
 
 @extensions_app.command("request")
@@ -160,7 +177,7 @@ def request(
         body["key_id"] = str(parse_id(key, "key"))
     if project is not None:
         body["project"] = project
-    show_object(transport.api("POST", "/api/budgets/extensions", json=body), as_json=as_json)
+    _extension("POST", "", json=body, as_json=as_json)
 
 
 @extensions_app.command("list")
@@ -173,11 +190,10 @@ def list_extensions(
     as_json: JsonOpt = False,
 ) -> None:
     """List extension requests, newest first."""
-    page = transport.api(
-        "GET",
-        "/api/budgets/extensions",
-        params={"status": status, "limit": limit, "cursor": cursor},
-    )
+    from spectra.budgets.schemas import ExtensionRead
+
+    params = {"status": status, "limit": limit, "cursor": cursor}
+    page = transport.read_page(ExtensionRead, "/api/budgets/extensions", params=params)
     show_list(page, as_json=as_json, columns=EXT_COLUMNS, title="Budget extensions")
 
 
@@ -191,10 +207,7 @@ def approve(
 ) -> None:
     """Approve an extension until --expires."""
     eid = parse_id(extension_id, "extension")
-    data = transport.api(
-        "POST", f"/api/budgets/extensions/{eid}/approve", json={"expires_at": expires}
-    )
-    show_object(data, as_json=as_json)
+    _extension("POST", f"/{eid}/approve", json={"expires_at": expires}, as_json=as_json)
 
 
 @extensions_app.command("reject")
@@ -204,4 +217,4 @@ def reject(
 ) -> None:
     """Reject an extension request."""
     eid = parse_id(extension_id, "extension")
-    show_object(transport.api("POST", f"/api/budgets/extensions/{eid}/reject"), as_json=as_json)
+    _extension("POST", f"/{eid}/reject", as_json=as_json)

@@ -5,13 +5,21 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from spectra.cli import transport
 from spectra.cli.options import CursorOpt, JsonOpt, LimitOpt
-from spectra.cli.output import console, fail, fail_error, print_json, show_list, show_object
+from spectra.cli.output import (
+    console,
+    fail,
+    fail_error,
+    plain,
+    print_json,
+    show_list,
+    show_object,
+)
 from spectra.errors import SpectraError
 from spectra.kit import spreadsheet
 from spectra.kit.money import format_amount, parse_amount
@@ -63,7 +71,10 @@ def create(
     except SpectraError as exc:
         fail_error(exc)
     expires_at = _expiry(expires)
-    data: dict[str, Any] = transport.api(
+    from spectra.ledger.schemas import BatchCreated
+
+    batch = transport.read(
+        BatchCreated,
         "POST",
         "/api/codes/batches",
         json={
@@ -74,20 +85,21 @@ def create(
             "idempotency_key": idempotency_key,
         },
     )
+    data = plain(batch)
     if csv_path is not None:
         with csv_path.open("x", newline="") as fh:
             writer = spreadsheet.writer(fh)
             writer.writerow(["code", "value", "expires_at", "batch_id"])
-            for code in data["codes"]:
+            for code in batch.codes:
                 writer.writerow([code, data["value"], data["expires_at"] or "", data["id"]])
     if as_json:
         print_json(data)
         return
     console.print(
-        f"Batch {data['id']}: {count} codes of {format_amount(micros)} each. "
+        f"Batch {batch.id}: {count} codes of {format_amount(micros)} each. "
         "They are shown only now; store them safely."
     )
-    for code in data["codes"]:
+    for code in batch.codes:
         console.print(code, markup=False, highlight=False)
 
 
@@ -98,11 +110,11 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List code batches with redeemed, unused, revoked and expired counts."""
-    data: dict[str, Any] = transport.api(
-        "GET", "/api/codes/batches", params={"limit": limit, "cursor": cursor}
-    )
+    from spectra.ledger.schemas import BatchRead
+
+    params = {"limit": limit, "cursor": cursor}
     show_list(
-        data,
+        transport.read_page(BatchRead, "/api/codes/batches", params=params),
         as_json=as_json,
         columns=[
             "id",
@@ -127,5 +139,7 @@ def revoke(
         ident = uuid.UUID(batch_id)
     except ValueError:
         fail(f"{batch_id!r} is not a batch id.", 2)
-    data: dict[str, Any] = transport.api("POST", f"/api/codes/batches/{ident}/revoke", json={})
-    show_object(data, as_json=as_json)
+    from spectra.ledger.schemas import BatchRevoked
+
+    path = f"/api/codes/batches/{ident}/revoke"
+    show_object(transport.read(BatchRevoked, "POST", path, json={}), as_json=as_json)

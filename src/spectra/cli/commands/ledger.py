@@ -4,7 +4,7 @@ adjust | transfer | refund | threshold`."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +15,8 @@ from spectra.cli.output import (
     err_console,
     fail,
     fail_error,
+    items,
+    plain,
     print_json,
     show_list,
     show_object,
@@ -22,6 +24,9 @@ from spectra.cli.output import (
 from spectra.errors import SpectraError
 from spectra.kit.ids import uuid7
 from spectra.kit.money import Micros, format_amount, parse_amount
+
+if TYPE_CHECKING:
+    from spectra.ledger.schemas import AccountRead, TransactionRead
 
 app = typer.Typer(
     help="The ledger: balances, recharges, approvals, adjustments, transfers, refunds.",
@@ -75,46 +80,52 @@ def recharge(
     if not memo.strip():
         fail("--memo is required: say why the wallet is recharged.", 2)
     key = f"cli:{uuid7()}"
-    data: dict[str, Any] = transport.api(
-        "POST",
-        "/api/ledger/recharges",
-        json={**ref, "amount": amount, "memo": memo, "idempotency_key": key},
-    )
+    from spectra.ledger.schemas import RechargeRead
+
+    body = {**ref, "amount": amount, "memo": memo, "idempotency_key": key}
+    done = transport.read(RechargeRead, "POST", "/api/ledger/recharges", json=body)
     if as_json:
-        print_json(data)
-    elif data["status"] == "credited":
-        console.print(f"Credited {amount}; the wallet now holds {data['account']['balance']}.")
+        print_json(plain(done))
+    elif done.status == "credited":
+        console.print(f"Credited {amount}; the wallet now holds {plain(done.account)['balance']}.")
     else:
         console.print(
-            f"Recharge of {amount} waits for a second approver (approval {data['approval_id']})."
+            f"Recharge of {amount} waits for a second approver (approval {done.approval_id})."
         )
 
 
 @app.command("balance")
 def balance(user: UserOpt = None, group: GroupOpt = None, as_json: JsonOpt = False) -> None:
     """Show a wallet's balance."""
-    ref = _wallet(user, group)
-    data: dict[str, Any] = transport.api("GET", "/api/ledger/balance", params=ref)
-    show_object(data, as_json=as_json, fields=["kind", "owner_id", "balance"])
+    show_object(_balance(user, group), as_json=as_json, fields=["kind", "owner_id", "balance"])
+
+
+def _balance(user: str | None, group: str | None) -> AccountRead:
+    """The wallet of --user or --group (exactly one)."""
+    from spectra.ledger.schemas import AccountRead
+
+    return transport.read(AccountRead, "GET", "/api/ledger/balance", params=_wallet(user, group))
 
 
 @app.command("verify")
 def verify(as_json: JsonOpt = False) -> None:
     """Recompute every balance from postings and check every invariant; non-zero exit on any disagreement."""
-    data: dict[str, Any] = transport.api("GET", "/api/ledger/verify")
+    from spectra.ledger.schemas import VerifyRead
+
+    report = transport.read(VerifyRead, "GET", "/api/ledger/verify")
     if as_json:
-        print_json(data)
+        print_json(plain(report))
     else:
-        for problem in data["problems"]:
-            err_console.print(problem["message"], markup=False, highlight=False, soft_wrap=True)
-        if data["ok"]:
+        for problem in report.problems:
+            err_console.print(problem.message, markup=False, highlight=False, soft_wrap=True)
+        if report.ok:
             console.print(
-                f"Ledger verified: {data['accounts']} accounts, {data['transactions']} transactions, "
-                f"{data['postings']} postings; every balance equals its postings."
+                f"Ledger verified: {report.accounts} accounts, {report.transactions} transactions, "
+                f"{report.postings} postings; every balance equals its postings."
             )
-    if not data["ok"]:
+    if not report.ok:
         if not as_json:
-            err_console.print(f"{len(data['problems'])} disagreement(s) found.", markup=False)
+            err_console.print(f"{len(report.problems)} disagreement(s) found.", markup=False)
         raise typer.Exit(1)
 
 
@@ -128,15 +139,24 @@ def transactions(
     as_json: JsonOpt = False,
 ) -> None:
     """List ledger transactions, newest first."""
+    from spectra.ledger.schemas import TransactionRead
+
     params: dict[str, Any] = {"kind": kind, "limit": limit, "cursor": cursor}
     if user or group:
-        acct = transport.api("GET", "/api/ledger/balance", params=_wallet(user, group))
-        params[f"{acct['kind'].split('_')[0]}_id"] = acct["owner_id"]
-    data: dict[str, Any] = transport.api("GET", "/api/ledger/transactions", params=params)
-    data["items"] = [_txn_row(t) for t in data["items"]]
+        acct = _balance(user, group)
+        params[f"{acct.kind.split('_')[0]}_id"] = str(acct.owner_id)
+    page = transport.read_page(TransactionRead, "/api/ledger/transactions", params=params)
+    rows = [{**plain(t), "amount": format_amount(_credit(t))} for t in page.items]
     show_list(
-        data, as_json=as_json, columns=["id", "created_at", "kind", "amount", "memo", "actor_label"]
+        items(rows, page.next_cursor),
+        as_json=as_json,
+        columns=["id", "created_at", "kind", "amount", "memo", "actor_label"],
     )
+
+
+def _credit(txn: TransactionRead) -> int:
+    """What a transaction moves: the sum of its credits."""
+    return sum(p.amount_micros for p in txn.postings if p.amount_micros > 0)
 
 
 @app.command("approvals")
@@ -149,13 +169,11 @@ def approvals(
     as_json: JsonOpt = False,
 ) -> None:
     """List recharges waiting for (or past) a second approval."""
-    data: dict[str, Any] = transport.api(
-        "GET",
-        "/api/ledger/approvals",
-        params={"status": status, "limit": limit, "cursor": cursor},
-    )
+    from spectra.ledger.schemas import ApprovalRead
+
+    params = {"status": status, "limit": limit, "cursor": cursor}
     show_list(
-        data,
+        transport.read_page(ApprovalRead, "/api/ledger/approvals", params=params),
         as_json=as_json,
         columns=["id", "operation", "amount", "memo", "status", "requested_by", "decided_by"],
     )
@@ -167,11 +185,11 @@ def _decide(approval_id: str, note: str, as_json: bool, *, approve: bool) -> Non
     except ValueError:
         fail(f"{approval_id!r} is not an approval id.", 2)
     verb = "approve" if approve else "reject"
-    data: dict[str, Any] = transport.api(
-        "POST", f"/api/ledger/approvals/{ident}/{verb}", json={"note": note}
-    )
+    from spectra.ledger.schemas import ApprovalRead
+
+    path = f"/api/ledger/approvals/{ident}/{verb}"
     show_object(
-        data,
+        transport.read(ApprovalRead, "POST", path, json={"note": note}),
         as_json=as_json,
         fields=["id", "amount", "status", "requested_by", "decided_by", "transaction_id"],
     )

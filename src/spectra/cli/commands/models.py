@@ -8,7 +8,7 @@ import typer
 
 from spectra.cli import transport
 from spectra.cli.options import JsonOpt, LimitOpt
-from spectra.cli.output import show_list, show_object
+from spectra.cli.output import plain, show_list, show_object
 
 app = typer.Typer(help="Models: fallback chains.", no_args_is_help=True)
 fallbacks = typer.Typer(
@@ -38,8 +38,9 @@ def set_(
     """Set (or replace) a model's fallback chain."""
     chain = [name.strip() for name in to.split(",") if name.strip()]
     body: dict[str, Any] = {"model": model, "chain": chain, "group": group}
-    data: dict[str, Any] = transport.api("PUT", "/api/fallbacks", json=body)
-    show_object(data, as_json=as_json)
+    from spectra.pool.fallbacks import FallbackRead
+
+    show_object(transport.read(FallbackRead, "PUT", "/api/fallbacks", json=body), as_json=as_json)
 
 
 @fallbacks.command("list")
@@ -49,7 +50,9 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """Every fallback chain: the workspace's, then each group's."""
-    data: dict[str, Any] = transport.api("GET", "/api/fallbacks")
+    from spectra.pool.fallbacks import FallbackList
+
+    data = plain(transport.read(FallbackList, "GET", "/api/fallbacks"))
     if limit is not None:
         data["items"] = data["items"][:limit]
     if not as_json:
@@ -65,7 +68,9 @@ def clear(
     as_json: JsonOpt = False,
 ) -> None:
     """Remove a model's fallback chain (the workspace's, or --group's)."""
-    data: dict[str, Any] = transport.api(
-        "DELETE", "/api/fallbacks", params={"model": model, "group": group}
+    from spectra.pool.fallbacks import FallbackRead
+
+    params = {"model": model, "group": group}
+    show_object(
+        transport.read(FallbackRead, "DELETE", "/api/fallbacks", params=params), as_json=as_json
     )
-    show_object(data, as_json=as_json)

@@ -104,8 +104,9 @@ def set_(
         "effective_from": when.isoformat() if when else None,
         "account": account,
     }
-    data: dict[str, Any] = transport.api("PUT", "/api/prices", json=body)
-    show_object(data, as_json=as_json)
+    from spectra.usage.schemas import PriceRead
+
+    show_object(transport.read(PriceRead, "PUT", "/api/prices", json=body), as_json=as_json)
 
 
 @app.command("list")
@@ -121,7 +122,9 @@ def list_(
 ) -> None:
     """Prices in force (and scheduled): admin overrides, optionally the defaults."""
     params = {"model": model, "defaults": defaults, "history": history}
-    data: dict[str, Any] = transport.api("GET", "/api/prices", params=params)
+    from spectra.usage.schemas import PriceRead
+
+    page = transport.read_page(PriceRead, "/api/prices", params=params)
     if limit is not None:
-        data["items"] = data["items"][:limit]
-    show_list(data, as_json=as_json, columns=COLUMNS)
+        page.items = page.items[:limit]
+    show_list(page, as_json=as_json, columns=COLUMNS)

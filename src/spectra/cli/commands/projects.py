@@ -10,7 +10,7 @@ import typer
 from spectra.cli import transport
 from spectra.cli.commands.keys import parse_id
 from spectra.cli.options import JsonOpt, LimitOpt
-from spectra.cli.output import fail, show_list, show_object
+from spectra.cli.output import fail, plain, show_list, show_object
 
 projects_app = typer.Typer(help="Projects: members, keys, budget, report.", no_args_is_help=True)
 
@@ -23,12 +23,16 @@ def register(app: typer.Typer) -> None:
     app.add_typer(projects_app, name="projects")
 
 
-def _path(name: str) -> str:
+def project_path(name: str) -> str:
     return f"/api/projects/{quote(name.strip(), safe='')}"
 
 
-def _show(data: Any, as_json: bool) -> None:
-    show_object(data, as_json=as_json, fields=FIELDS)
+def _show(method: str, path: str, *, as_json: bool, **options: Any) -> None:
+    """Call a project route and show the project it answers (a `ProjectRead`)."""
+    from spectra.budgets.schemas import ProjectRead
+
+    project = transport.read(ProjectRead, method, path, **options)
+    show_object(project, as_json=as_json, fields=FIELDS)
 
 
 @projects_app.command("create")
@@ -46,7 +50,7 @@ def create(
 ) -> None:
     """Create a project."""
     body = {"name": name, "budget": budget, "mode": mode, "header_allowed": header}
-    _show(transport.api("POST", "/api/projects", json=body), as_json)
+    _show("POST", "/api/projects", json=body, as_json=as_json)
 
 
 @projects_app.command("list")
@@ -56,14 +60,17 @@ def list_projects(
     as_json: JsonOpt = False,
 ) -> None:
     """List projects (yours, unless you may read everyone's)."""
-    page = transport.api("GET", "/api/projects", params={"limit": limit, "cursor": cursor})
+    from spectra.budgets.schemas import ProjectRead
+
+    params = {"limit": limit, "cursor": cursor}
+    page = transport.read_page(ProjectRead, "/api/projects", params=params)
     show_list(page, as_json=as_json, columns=COLUMNS, title="Projects")
 
 
 @projects_app.command("show")
 def show(name: NameArg, as_json: JsonOpt = False) -> None:
     """Show a project with its members and keys."""
-    _show(transport.api("GET", _path(name)), as_json)
+    _show("GET", project_path(name), as_json=as_json)
 
 
 @projects_app.command("add-member")
@@ -73,7 +80,7 @@ def add_member(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a member (they may then attribute requests with x-spectra-project, if allowed)."""
-    _show(transport.api("POST", f"{_path(name)}/members", json={"email": email}), as_json)
+    _show("POST", f"{project_path(name)}/members", json={"email": email}, as_json=as_json)
 
 
 @projects_app.command("add-key")
@@ -84,7 +91,7 @@ def add_key(
 ) -> None:
     """Attribute a key's requests to the project."""
     body = {"key_id": str(parse_id(key_id, "key"))}
-    _show(transport.api("POST", f"{_path(name)}/keys", json=body), as_json)
+    _show("POST", f"{project_path(name)}/keys", json=body, as_json=as_json)
 
 
 @projects_app.command("remove")
@@ -100,7 +107,7 @@ def remove(
     params: dict[str, Any] = {"member": member}
     if key is not None:
         params["key_id"] = str(parse_id(key, "key"))
-    _show(transport.api("DELETE", _path(name), params=params), as_json)
+    _show("DELETE", project_path(name), params=params, as_json=as_json)
 
 
 @projects_app.command("budget")
@@ -126,7 +133,7 @@ def budget(
         body["header_allowed"] = header
     if not body:
         fail("Nothing to set: give --amount, --mode or --header/--no-header.", 2)
-    _show(transport.api("PATCH", _path(name), json=body), as_json)
+    _show("PATCH", project_path(name), json=body, as_json=as_json)
 
 
 @projects_app.command("report")
@@ -139,10 +146,14 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """The project's requests and cost by member and by model, exact from the usage records."""
-    data = transport.api("GET", f"{_path(name)}/report", params={"since": since, "until": until})
+    from spectra.budgets.schemas import ProjectReportRead
+
+    params = {"since": since, "until": until}
+    found = transport.read(ProjectReportRead, "GET", f"{project_path(name)}/report", params=params)
     if as_json:
-        show_object(data, as_json=True)
+        show_object(found, as_json=True)
         return
+    data = plain(found)
     show_object(
         data, as_json=False, fields=("project", "since", "until", "requests", "cost", "charged")
     )

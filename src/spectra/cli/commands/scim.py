@@ -42,7 +42,9 @@ def create(
         "name": name,
         "expires_at": expires_at.isoformat() if expires_at else None,
     }
-    data = transport.api("POST", "/api/tokens/scim", json=body)
+    from spectra.keys.schemas import TokenCreated
+
+    data = transport.read(TokenCreated, "POST", "/api/tokens/scim", json=body)
     heading = (
         "SCIM token (shown once; paste it into the identity provider with the URL "
         "<server>/scim/v2):"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -23,8 +23,10 @@ def register(root: typer.Typer) -> None:
 @app.command("show")
 def show(as_json: JsonOpt = False) -> None:
     """Show every setting with its value and whether it is the default."""
-    data: dict[str, Any] = transport.api("GET", "/api/settings")
-    show_list(data, as_json=as_json, columns=["name", "value", "is_default", "description"])
+    from spectra.workspace.schemas import SettingsRead
+
+    settings = transport.read(SettingsRead, "GET", "/api/settings")
+    show_list(settings, as_json=as_json, columns=["name", "value", "is_default", "description"])
 
 
 @app.command("set")
@@ -34,5 +36,7 @@ def set_(
     as_json: JsonOpt = False,
 ) -> None:
     """Change one setting (owner only). Running servers pick it up within a second."""
-    data: dict[str, Any] = transport.api("PUT", f"/api/settings/{key}", json={"value": value})
-    show_object(data, as_json=as_json)
+    from spectra.workspace.schemas import SettingRead
+
+    path = f"/api/settings/{key}"
+    show_object(transport.read(SettingRead, "PUT", path, json={"value": value}), as_json=as_json)

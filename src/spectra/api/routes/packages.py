@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 
 from spectra.api.deps import ActorDep, ReadSessionDep, RuntimeDep, SessionDep
 from spectra.api.progress import PROGRESS_RESPONSES, Tick, answer
+from spectra.api.routing import previewed_route
 from spectra.audit.actor import Actor
 from spectra.db.session import Session
 from spectra.errors import InvalidError
@@ -113,28 +114,6 @@ async def assign_package(
     return AssignmentRead.model_validate(detail)
 
 
-@router.post(
-    "/packages/{name}/assignments/bulk", response_model=PreviewRead, responses=PROGRESS_RESPONSES
-)
-async def assign_bulk(
-    name: str,
-    body: BulkAssignmentCreate,
-    request: Request,
-    session: SessionDep,
-    actor: ActorDep,
-    runtime: RuntimeDep,
-) -> Any:
-    """Assign to many users or a group's current members; `preview: true` changes nothing.
-    With `Accept: application/x-ndjson` the change streams its progress (see `api.progress`)."""
-    return await answer(
-        request,
-        runtime,
-        session,
-        lambda s, tick: _assign_bulk(s, actor, name, body, tick),
-        streamable=not body.preview,
-    )
-
-
 async def _assign_bulk(
     session: Session,
     actor: Actor,
@@ -142,6 +121,8 @@ async def _assign_bulk(
     body: BulkAssignmentCreate,
     progress: Tick | None = None,
 ) -> PreviewRead:
+    """Assign to many users or a group's current members; `preview: true` changes nothing.
+    With `Accept: application/x-ndjson` the change streams its progress (see `api.progress`)."""
     window: dict[str, Any] = {
         "starts_at": body.starts_at,
         "ends_at": body.ends_at,
@@ -169,29 +150,20 @@ async def _assign_bulk(
     return PreviewRead.model_validate(result)
 
 
-@router.post("/packages/{name}/migrate", response_model=PreviewRead, responses=PROGRESS_RESPONSES)
-async def migrate_version(
-    name: str,
-    body: MigrateIn,
-    request: Request,
-    session: SessionDep,
-    actor: ActorDep,
-    runtime: RuntimeDep,
-) -> Any:
-    """Move assignments to another version; `preview: true` shows who changes and how.
-    With `Accept: application/x-ndjson` the change streams its progress (see `api.progress`)."""
-    return await answer(
-        request,
-        runtime,
-        session,
-        lambda s, tick: _migrate(s, actor, name, body, tick),
-        streamable=not body.preview,
-    )
+previewed_route(
+    router,
+    "/packages/{name}/assignments/bulk",
+    BulkAssignmentCreate,
+    _assign_bulk,
+    name="assign_bulk",
+)
 
 
 async def _migrate(
     session: Session, actor: Actor, name: str, body: MigrateIn, progress: Tick | None = None
 ) -> PreviewRead:
+    """Move assignments to another version; `preview: true` shows who changes and how.
+    With `Accept: application/x-ndjson` the change streams its progress (see `api.progress`)."""
     if body.preview:
         result = await packages_service.preview_migration(
             session, actor, package=name, to_version=body.to_version, from_version=body.from_version
@@ -207,6 +179,9 @@ async def _migrate(
             progress=progress,
         )
     return PreviewRead.model_validate(result)
+
+
+previewed_route(router, "/packages/{name}/migrate", MigrateIn, _migrate, name="migrate_version")
 
 
 @router.post(

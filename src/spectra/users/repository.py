@@ -11,7 +11,9 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from spectra.db.listing import Sorting, page_sorted
 from spectra.db.repository import contains_pattern, page_rows, paginate
+from spectra.kit.listing import ListQuery
 from spectra.kit.pagination import Page
 
 from .models import Group, GroupMembership, KnownDevice, PasswordSetupLink, User, UserSession
@@ -83,6 +85,26 @@ async def any_owner(session: AsyncSession) -> User | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+USER_SORTING = Sorting(
+    keys={
+        "email": User.email,
+        "name": func.lower(User.name),
+        "role": User.role,
+        "group": select(func.lower(Group.name))
+        .where(Group.id == User.group_id)
+        .correlate(User)
+        .scalar_subquery(),
+        "status": User.status,
+        "last_seen": User.last_seen_at,
+        "created": User.created_at,
+    },
+    default="-created",
+    tiebreak=User.id,
+    search=(User.email, User.name),
+)
+"""The users table: its sort keys (newest first by default); its text filter is `text`."""
+
+
 async def list_users(
     session: AsyncSession,
     *,
@@ -94,6 +116,7 @@ async def list_users(
     cursor: str | None,
     among: Sequence[Select[Any]] = (),
     excluding: Sequence[Select[Any]] = (),
+    listing: ListQuery | None = None,
 ) -> Page[User]:
     stmt = _users()
     for ids in among:
@@ -114,6 +137,8 @@ async def list_users(
                 func.lower(User.name).like(pattern, escape="\\"),
             )
         )
+    if listing is not None:
+        return await page_sorted(session, stmt, listing, USER_SORTING)
     return await paginate(
         session, stmt, sort_time=User.created_at, sort_id=User.id, limit=limit, cursor=cursor
     )

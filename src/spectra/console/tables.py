@@ -105,6 +105,8 @@ class TableSpec:
     """(href, text) of what to do when the table is empty: ("/console/keys", "Create a key")."""
     hidden: Sequence[str] = ()
     """Columns hidden until the viewer shows them (the CSV without `cols` still holds them)."""
+    css: str = ""
+    """Classes of the table element: "condensed" for wide tables that must fit at 1440 px."""
 
     def query(self, request: Request) -> ListQuery:
         """The URL's view of this table as the service's `ListQuery`: the sort only when it
@@ -147,6 +149,7 @@ class TableSpec:
             empty_link=self.empty_link,
             filtered_from=total,
             hidden=tuple(self.hidden),
+            css=self.css,
             filterable=self.filterable,
             everything=items,
         )
@@ -164,6 +167,7 @@ class TableSpec:
             next_cursor=next_cursor,
             filterable=self.filterable,
             hidden=self.hidden,
+            css=self.css,
         )
 
 
@@ -211,6 +215,7 @@ class Table:
     hidden: Sequence[str] = field(default_factory=tuple)
     totals: Any = None
     filterable: bool = True
+    css: str = ""
     everything: list[Any] = field(default_factory=list)
     """Every row of the filtered, sorted set the CSV holds (to `EXPORT_CAP` and one more)."""
 
@@ -230,6 +235,7 @@ class Table:
         per: int = 50,
         hidden: Sequence[str] = (),
         filterable: bool = True,
+        css: str = "",
     ) -> Table:
         params = request.query_params
         by_key = {c.key: c for c in columns}
@@ -269,6 +275,7 @@ class Table:
             hidden=tuple(hidden),
             filterable=filterable,
             everything=chosen,
+            css=css,
         )
 
     @property

@@ -166,6 +166,25 @@ async def group_name_exists(
     return (await session.execute(stmt.limit(1))).first() is not None
 
 
+GROUP_SORTING = Sorting(
+    keys={
+        "name": Group.name_key,
+        "description": func.lower(Group.description),
+        "members": select(func.count())
+        .where(User.group_id == Group.id, User.status != "removed")
+        .correlate(Group)
+        .scalar_subquery(),
+        "monthly_cap": Group.monthly_cap_micros,
+        "member_cap": Group.member_monthly_cap_micros,
+        "created": Group.created_at,
+    },
+    default="created",
+    tiebreak=Group.id,
+    search=(Group.name, Group.description),
+)
+"""The groups table: oldest first by default (the built-in `default` first)."""
+
+
 async def list_groups(
     session: AsyncSession,
     *,
@@ -173,12 +192,15 @@ async def list_groups(
     limit: int | None,
     cursor: str | None,
     ids: Sequence[uuid.UUID] | None = None,
+    listing: ListQuery | None = None,
 ) -> Page[Group]:
     where = []
     if ids is not None:
         where.append(Group.id.in_(list(ids)))
     if text:
-        where.append(Group.name_key.like("%" + text.lower() + "%"))
+        where.append(Group.name_key.like(contains_pattern(text), escape="\\"))
+    if listing is not None:
+        return await page_sorted(session, select(Group).where(*where), listing, GROUP_SORTING)
     return await page_rows(session, Group, *where, limit=limit, cursor=cursor, descending=False)
 
 

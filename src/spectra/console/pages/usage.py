@@ -86,6 +86,7 @@ RECORDS = TableSpec(
     prefix="u",
     empty_link=("/console/users", "Create a key from a member's page"),
     hidden=("request",),
+    css="condensed",
 )
 """The admin's usage records: sorted, filtered and paged by the usage service in SQL."""
 

@@ -24,6 +24,7 @@ from spectra.console import tables
 from spectra.db.session import session_scope
 from spectra.ledger import service as ledger_service
 from spectra.runtime import Runtime
+from spectra.usage import service as usage_service
 
 from .conftest import Browser
 from .factories import make_usage
@@ -49,7 +50,12 @@ def _order_key(kind: str, text: str) -> Any:
 
 
 def _assert_ordered(values: list[str], kind: str, descending: bool) -> None:
-    """In order by `kind`, empty cells (nulls) last ascending and first descending."""
+    """In order by `kind`, empty cells (nulls) last ascending and first descending; an empty
+    text is the smallest text (the seeds hold no null text)."""
+    if kind == "text":
+        keys = [v.lower() for v in values]
+        assert keys == sorted(keys, reverse=descending), values
+        return
     present = [v for v in values if v != ""]
     blanks = len(values) - len(present)
     if descending:
@@ -340,3 +346,53 @@ async def test_a_leads_member_csv_holds_only_the_groups_they_lead(
     assert other.status_code == 403
     assert "stranger" not in other.text
     assert teams.bob.email not in other.text
+
+
+async def test_groups_sort_every_column_over_every_page(
+    runtime: Runtime, browser: BrowserFactory
+) -> None:
+    admin = await browser(role="admin")
+    async with session_scope(runtime.db) as session:
+        for i in range(30):
+            group = await make_group(
+                session,
+                name=f"{('Ops', 'design', 'Backend')[i % 3]}-{(i * 11) % 30:02d}",
+                description=("Keeps the lights on", "pixels", "")[i % 3],
+                monthly_cap_micros=None if i % 4 == 0 else (i * 7_919) % 50 * 1_000_000,
+                member_monthly_cap_micros=None if i % 5 == 0 else i * 250_000,
+            )
+            for j in range(i % 4):
+                await make_user(session, email=f"g{i}m{j}@groups.example.com", group_id=group.id)
+    await _check_every_sort(
+        admin,
+        "/console/groups",
+        table="groups",
+        prefix="",
+        row_key=r'<tr data-group="([^"]+)">',
+        csv_key="Group",
+        sorts={
+            "name": ("Group", "text"),
+            "description": ("Description", "text"),
+            "members": ("Members", "num"),
+            "monthly_cap": ("Monthly cap", "money"),
+            "member_cap": ("Per-member cap", "money"),
+        },
+    )
+    found = _csv(
+        (await admin.get("/console/groups", params={"q": "PIXELS", "export": "groups"})).text
+    )
+    assert len(found) - 1 == 10
+    assert {r[1] for r in found[1:]} == {"pixels"}
+
+
+async def test_prices_sort_as_numbers(runtime: Runtime, browser: BrowserFactory) -> None:
+    admin = await browser(role="admin")
+    async with session_scope(runtime.db) as session:
+        for model, price in (("m-nine", "9"), ("m-ten", "10"), ("m-half", "0.5"), ("m-big", "120")):
+            await usage_service.set_price(
+                session, local_actor(), model=model, input=price, output=price
+            )
+    download = await admin.get("/console/prices", params={"sort": "-input", "export": "prices"})
+    rows = _csv(download.text)
+    assert rows[0][:4] == ["Model", "Account", "Source", "Input"]
+    assert [r[0] for r in rows[1:]] == ["m-big", "m-ten", "m-nine", "m-half"]

@@ -25,6 +25,7 @@ import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -174,7 +175,7 @@ class TableSpec:
 def _sort_key(value: Any) -> tuple[int, Any]:
     if value is None:
         return (2, "")
-    if isinstance(value, bool | int | float):
+    if isinstance(value, bool | int | float | Decimal):
         return (0, value)
     if isinstance(value, datetime):
         return (0, value.timestamp())

@@ -230,12 +230,36 @@ async def export(
     return StreamingResponse(body(), media_type=media, headers=headers)
 
 
+PRICES = TableSpec(
+    "prices",
+    (
+        Column("model", "Model"),
+        Column("account", "Account"),
+        Column("source", "Source"),
+        Column("input", "Input", kind="num"),
+        Column("output", "Output", kind="num"),
+        Column("cache_read", "Cache read", kind="num"),
+        Column("cache_write", "Cache write 5m", kind="num"),
+        Column("cache_write_1h", "Cache write 1h", kind="num"),
+        Column("web_search", "Web search / 1K", kind="num"),
+        Column("effective_from", "From", kind="when"),
+        Column("created_by", "By"),
+    ),
+    empty="No overrides: every model is charged at the genai-prices defaults (show them above), "
+    "or set a price below.",
+)
+"""Prices in force: the usage service answers the whole list, so the table sorts it in memory."""
+
+
 @router.get("/prices")
 async def prices(
     request: Request, viewer: AdminDep, session: ReadSessionDep, defaults: bool = False
 ) -> Response:
     items = await usage_service.list_prices(session, viewer.actor, include_defaults=defaults)
-    return render(request, viewer, "usage/prices.html", title="Prices", nav="Usage", prices=items)
+    table = PRICES.build(request, items)
+    return table.csv() or render(
+        request, viewer, "usage/prices.html", title="Prices", nav="Usage", table=table
+    )
 
 
 @router.post("/prices")

@@ -396,3 +396,28 @@ async def test_prices_sort_as_numbers(runtime: Runtime, browser: BrowserFactory)
     rows = _csv(download.text)
     assert rows[0][:4] == ["Model", "Account", "Source", "Input"]
     assert [r[0] for r in rows[1:]] == ["m-big", "m-ten", "m-nine", "m-half"]
+
+
+async def test_a_members_usage_csv_holds_only_their_records(
+    runtime: Runtime, browser: BrowserFactory
+) -> None:
+    member = await browser(role="member")
+    async with session_scope(runtime.db) as session:
+        other = await make_user(session, email="other@records.example.com")
+        for i in range(30):
+            await make_usage(session, user_id=member.user.id, model_requested=f"mine-{i:02d}")
+            await make_usage(session, user_id=other.id, model_requested=f"theirs-{i:02d}")
+    page = await member.get("/console/me/usage", params={"uper": PER, "usort": "model"})
+    assert "Rows 1–25 of 30" in page.text
+    download = await member.get(
+        "/console/me/usage", params={"usort": "-model", "export": "usage-records"}
+    )
+    rows = _csv(download.text)
+    assert "Member" not in rows[0]
+    models = [r[rows[0].index("Model")] for r in rows[1:]]
+    assert models == [f"mine-{i:02d}" for i in reversed(range(30))]
+    assert "theirs" not in download.text
+    searched = await member.get(
+        "/console/me/usage", params={"uq": "theirs", "export": "usage-records"}
+    )
+    assert _csv(searched.text)[1:] == []

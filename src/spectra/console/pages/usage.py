@@ -90,6 +90,17 @@ RECORDS = TableSpec(
 )
 """The admin's usage records: sorted, filtered and paged by the usage service in SQL."""
 
+MY_RECORDS = TableSpec(
+    "usage-records",
+    tuple(c for c in RECORDS.columns if c.key != "member"),
+    empty="No usage yet: create a key under Keys and point your tool at Spectra.",
+    prefix="u",
+    empty_link=("/console/me/keys", "Create a key"),
+    hidden=("request",),
+    css="condensed",
+)
+"""A member's own usage records (the member portal), the same table without the member."""
+
 
 def record_rows(records: Sequence[Any], emails: dict[Any, str]) -> list[dict[str, Any]]:
     """The records as table rows: each with its member's email and why it was refused."""

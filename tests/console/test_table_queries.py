@@ -421,3 +421,37 @@ async def test_a_members_usage_csv_holds_only_their_records(
         "/console/me/usage", params={"uq": "theirs", "export": "usage-records"}
     )
     assert _csv(searched.text)[1:] == []
+
+
+def test_every_sortable_column_of_a_paged_table_is_a_sort_key_of_its_service() -> None:
+    """A sortable column the service does not know would silently sort by the default."""
+    from spectra.audit.service import EVENT_SORTING
+    from spectra.budgets.repository import EXTENSION_SORTING
+    from spectra.console.pages.audit import AUDIT_EVENTS
+    from spectra.console.pages.budgets import EXTENSIONS
+    from spectra.console.pages.drafts import DRAFTS
+    from spectra.console.pages.groups import GROUPS
+    from spectra.console.pages.ledger import TRANSACTIONS
+    from spectra.console.pages.team import MEMBERS
+    from spectra.console.pages.usage import MY_RECORDS, RECORDS
+    from spectra.console.pages.users import USERS
+    from spectra.ledger.repository.reads import TRANSACTION_SORTING
+    from spectra.policy.repository import DRAFT_SORTING
+    from spectra.usage.repository.records import RECORD_SORTING
+    from spectra.users.repository import GROUP_SORTING, USER_SORTING
+
+    pairs = [
+        (TRANSACTIONS, TRANSACTION_SORTING),
+        (AUDIT_EVENTS, EVENT_SORTING),
+        (USERS, USER_SORTING),
+        (MEMBERS, USER_SORTING),
+        (GROUPS, GROUP_SORTING),
+        (RECORDS, RECORD_SORTING),
+        (MY_RECORDS, RECORD_SORTING),
+        (DRAFTS, DRAFT_SORTING),
+        (EXTENSIONS, EXTENSION_SORTING),
+    ]
+    for spec, sorting in pairs:
+        sortable = {c.key for c in spec.columns if c.sortable}
+        assert sortable <= set(sorting.keys), (spec.id, sortable - set(sorting.keys))
+        assert sorting.default.lstrip("-") in sorting.keys

@@ -15,10 +15,12 @@ from spectra.audit.chain import GENESIS, chain_hash, event_payload, scrub
 from spectra.audit.models import AuditEvent
 from spectra.audit.verify import ChainReport as ChainReport
 from spectra.audit.verify import verify_chain as verify_chain
+from spectra.db.listing import Sorting, page_sorted
 from spectra.db.serverkey import get_server_keys
 from spectra.db.session import AnySession, Session
 from spectra.errors import InvalidCursorError
 from spectra.kit.clock import utc_now
+from spectra.kit.listing import ListQuery
 from spectra.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
 
 _PG_CHAIN_LOCK = 7_202_611_001
@@ -169,16 +171,47 @@ def _filtered(stmt: Select[AuditEvent], where: AuditFilter) -> Select[AuditEvent
     return stmt
 
 
+EVENT_SORTING = Sorting(
+    keys={
+        "id": AuditEvent.id,
+        "occurred_at": AuditEvent.occurred_at,
+        "who": func.lower(AuditEvent.actor_label),
+        "action": AuditEvent.action,
+        "target": func.lower(
+            func.coalesce(AuditEvent.target_type, "")
+            + " "
+            + func.coalesce(AuditEvent.target_label, "")
+        ),
+    },
+    default="-id",
+    tiebreak=AuditEvent.id,
+    search=(
+        AuditEvent.actor_label,
+        AuditEvent.action,
+        AuditEvent.target_type,
+        AuditEvent.target_label,
+        AuditEvent.before,
+        AuditEvent.after,
+    ),
+)
+"""The audit log's table: its sort keys, newest first by default, filtered by who, action,
+target or the text of what changed."""
+
+
 async def list_events(
     session: AnySession,
     *,
     where: AuditFilter,
     limit: int | None = None,
     cursor: str | None = None,
+    listing: ListQuery | None = None,
 ) -> Page[AuditEvent]:
-    """Events matching `where`, newest first, in keyset pages over the chain order (id)."""
+    """Events matching `where`, newest first, in keyset pages over the chain order (id); with
+    `listing`, one offset page in its sort and text filter (the console's table)."""
     size = clamp_limit(limit)
     stmt = _filtered(select(AuditEvent), where)
+    if listing is not None:
+        return await page_sorted(session, stmt, listing, EVENT_SORTING)
     if cursor:
         values = decode_cursor(cursor)
         if len(values) != 1 or not isinstance(values[0], int):

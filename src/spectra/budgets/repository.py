@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from spectra.db.listing import Sorting, page_sorted
 from spectra.db.repository import paginate_by_created
+from spectra.kit.listing import ListQuery
 from spectra.kit.pagination import Page
 from spectra.usage.models import UsageRecord
 
@@ -81,6 +83,25 @@ async def approved_extensions(session: AsyncSession, now: datetime) -> Sequence[
     return (await session.execute(stmt)).scalars().all()
 
 
+EXTENSION_SORTING = Sorting(
+    keys={
+        "asked": BudgetExtension.created_at,
+        "by": func.lower(BudgetExtension.requested_by_label),
+        "amount": BudgetExtension.amount_micros,
+        "reason": func.lower(BudgetExtension.reason),
+        "status": BudgetExtension.status,
+    },
+    default="-asked",
+    tiebreak=BudgetExtension.id,
+    search=(
+        BudgetExtension.requested_by_label,
+        BudgetExtension.reason,
+        BudgetExtension.status,
+    ),
+)
+"""The extension requests table: newest first by default."""
+
+
 async def page_extensions(
     session: AsyncSession,
     *,
@@ -90,8 +111,10 @@ async def page_extensions(
     limit: int | None,
     cursor: str | None,
     requested_by_among: Select[Any] | None = None,
+    listing: ListQuery | None = None,
 ) -> Page[BudgetExtension]:
-    """`requested_by_among` (a subquery of user ids) widens `requested_by_id` to those too."""
+    """`requested_by_among` (a subquery of user ids) widens `requested_by_id` to those too;
+    `listing` answers one offset page in its sort and text filter instead of a keyset page."""
     stmt = select(BudgetExtension)
     if status is not None:
         stmt = stmt.where(BudgetExtension.status == status)
@@ -106,6 +129,8 @@ async def page_extensions(
         stmt = stmt.where(BudgetExtension.requested_by_id == requested_by_id)
     if key_ids is not None:
         stmt = stmt.where(BudgetExtension.key_id.in_(list(key_ids)))
+    if listing is not None:
+        return await page_sorted(session, stmt, listing, EXTENSION_SORTING)
     return await paginate_by_created(session, stmt, BudgetExtension, limit=limit, cursor=cursor)
 
 

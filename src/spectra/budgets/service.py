@@ -19,6 +19,7 @@ from spectra.keys import service as keys_service
 from spectra.keys.models import MemberKey
 from spectra.keys.rules import clean_scopes
 from spectra.kit.clock import utc_now
+from spectra.kit.listing import ListQuery
 from spectra.kit.money import format_amount
 from spectra.kit.pagination import Page
 from spectra.usage.clients import CLIENT_FAMILIES
@@ -296,9 +297,11 @@ async def list_extensions(
     status: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
+    listing: ListQuery | None = None,
 ) -> Page[BudgetExtension]:
     """Extension requests, newest first: all (with `read.all`), or the actor's own and, for a
-    team lead, those of the members of the groups they lead."""
+    team lead, those of the members of the groups they lead. With `listing`, one offset page
+    in its sort and text filter."""
     require(actor, Permission.SELF)
     mine = None if allows(actor, Permission.READ_ALL) else actor.user_id
     if mine is None and not allows(actor, Permission.READ_ALL):
@@ -312,4 +315,5 @@ async def list_extensions(
         limit=limit,
         cursor=cursor,
         requested_by_among=member_ids_in(led) if led else None,
+        listing=listing,
     )

@@ -1,30 +1,40 @@
 """One table component for the console's list pages: sort, filter, page, choose columns, CSV.
 
-A page describes its columns once (`Column`: a label and how to read a row's value) and hands
-`Table.build` the rows its service returned; the table reads its state from the URL query
-(`sort`=key or -key, `q`=filter text, `page`, `per`; prefixed when a page has several tables),
-so a link shares exactly the view. `?export=<table id>` answers the same rows as CSV: the same
-filter, sort and page, the columns shown (`cols`, kept by static/tables.js from the column
-choice remembered in localStorage), money in full precision. The template partial
-`_table.html` draws the chrome and calls back the page for each row's cells, so rows keep their
-ids, data attributes and buttons. Scoping comes from the service: a table never sees a row the
-viewer may not read, so neither does its CSV.
+A page describes its columns once (`Column`: a label and how to read a row's value) in a
+`TableSpec`; the table reads its state from the URL query (`sort`=key or -key, `q`=filter text,
+`page`, `per`; prefixed when a page has several tables), so a link shares exactly the view.
+
+Lists that can grow past one page are sorted, filtered and paged by their service in SQL:
+`spec.query(request)` turns the URL into a typed `ListQuery` (a sort key that is not one of the
+table's sortable columns falls back to the service's default order), the service answers one
+page with the total (`db.listing.page_sorted`), and `spec.show(request, page)` draws it. Small
+lists that a service returns whole go through `spec.build(request, rows)`, which sorts and
+filters them in memory. Either way `?export=<table id>` answers the whole filtered, sorted set
+as CSV (not only the page shown), at most `EXPORT_CAP` rows with a closing line when cut, in the
+columns shown (`cols`, kept by static/tables.js from the column choice remembered in
+localStorage), money in full precision. The template partial `_table.html` draws the chrome and
+calls back the page for each row's cells, so rows keep their ids, data attributes and buttons.
+Scoping comes from the service: a table never sees a row the viewer may not read, so neither
+does its CSV.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
+from spectra.kit.listing import EXPORT_CAP, ListQuery
 from spectra.kit.money import format_amount
+from spectra.kit.pagination import Page
 
 PER_PAGE = (25, 50, 100, 200)
 
@@ -92,6 +102,58 @@ class TableSpec:
     prefix: str = ""
     filterable: bool = True
     """False where the page's own form filters on the server (users): no second filter box."""
+    empty_link: tuple[str, str] | None = None
+    """(href, text) of what to do when the table is empty: ("/console/keys", "Create a key")."""
+    hidden: Sequence[str] = ()
+    """Columns hidden until the viewer shows them (the CSV without `cols` still holds them)."""
+    css: str = ""
+    """Classes of the table element: "condensed" for wide tables that must fit at 1440 px."""
+
+    def query(self, request: Request) -> ListQuery:
+        """The URL's view of this table as the service's `ListQuery`: the sort only when it
+        names a sortable column (anything else: the service's default order), the page as an
+        offset, and the whole set (to `EXPORT_CAP`) when the URL asks for this table's CSV."""
+        params = request.query_params
+        sort = params.get(f"{self.prefix}sort") or ""
+        descending = sort.startswith("-")
+        key = sort.lstrip("-")
+        if key not in {c.key for c in self.columns if c.sortable}:
+            key, descending = "", False
+        q = (params.get(f"{self.prefix}q") or "").strip() if self.filterable else ""
+        if params.get("export") == self.id:
+            return ListQuery.everything(key, descending, q, cap=EXPORT_CAP)
+        per = _per(params.get(f"{self.prefix}per"))
+        page = max(1, _int(params.get(f"{self.prefix}page"), 1))
+        return ListQuery(sort=key, descending=descending, q=q, offset=(page - 1) * per, limit=per)
+
+    def show(self, request: Request, page: Page[Any], rows: Sequence[Any] | None = None) -> Table:
+        """The view of one page a service sorted, filtered and paged by `self.query(request)`;
+        `rows` when the page turns the service's items into display rows (same order)."""
+        query = self.query(request)
+        items = list(page.items if rows is None else rows)
+        exporting = request.query_params.get("export") == self.id
+        per = _per(request.query_params.get(f"{self.prefix}per"))
+        total = page.total if page.total is not None else len(items)
+        return Table(
+            id=self.id,
+            columns=self.columns,
+            rows=items[:per] if exporting else items,
+            total=total,
+            request=request,
+            prefix=self.prefix,
+            sort=query.sort,
+            desc=query.descending,
+            q=query.q,
+            page=1 if exporting else page.offset // per + 1,
+            per=per,
+            empty=self.empty,
+            empty_link=self.empty_link,
+            filtered_from=total,
+            hidden=tuple(self.hidden),
+            css=self.css,
+            filterable=self.filterable,
+            everything=items,
+        )
 
     def build(self, request: Request, rows: Sequence[Any], next_cursor: str | None = None) -> Table:
         """The view of `rows` (what the service returned) by the URL's sort, filter and page."""
@@ -102,15 +164,18 @@ class TableSpec:
             rows,
             prefix=self.prefix,
             empty=self.empty,
+            empty_link=self.empty_link,
             next_cursor=next_cursor,
             filterable=self.filterable,
+            hidden=self.hidden,
+            css=self.css,
         )
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
     if value is None:
         return (2, "")
-    if isinstance(value, bool | int | float):
+    if isinstance(value, bool | int | float | Decimal):
         return (0, value)
     if isinstance(value, datetime):
         return (0, value.timestamp())
@@ -122,6 +187,11 @@ def _int(text: str | None, default: int) -> int:
         return int(text) if text else default
     except ValueError:
         return default
+
+
+def _per(text: str | None, default: int = 50) -> int:
+    per = _int(text, default)
+    return per if per in PER_PAGE else default
 
 
 @dataclass
@@ -146,6 +216,9 @@ class Table:
     hidden: Sequence[str] = field(default_factory=tuple)
     totals: Any = None
     filterable: bool = True
+    css: str = ""
+    everything: list[Any] = field(default_factory=list)
+    """Every row of the filtered, sorted set the CSV holds (to `EXPORT_CAP` and one more)."""
 
     @classmethod
     def build(
@@ -163,6 +236,7 @@ class Table:
         per: int = 50,
         hidden: Sequence[str] = (),
         filterable: bool = True,
+        css: str = "",
     ) -> Table:
         params = request.query_params
         by_key = {c.key: c for c in columns}
@@ -180,8 +254,7 @@ class Table:
             chosen.sort(key=lambda r: _sort_key(column.get(r)), reverse=desc)
         else:
             key, desc = "", False
-        per = _int(params.get(f"{prefix}per"), per)
-        per = per if per in PER_PAGE else 50
+        per = _per(params.get(f"{prefix}per"), per)
         pages = max(1, -(-len(chosen) // per))
         page = min(max(1, _int(params.get(f"{prefix}page"), 1)), pages)
         return cls(
@@ -202,6 +275,8 @@ class Table:
             filtered_from=len(rows),
             hidden=tuple(hidden),
             filterable=filterable,
+            everything=chosen,
+            css=css,
         )
 
     @property
@@ -247,24 +322,52 @@ class Table:
     def csv_href(self) -> str:
         return self.href(export=self.id)
 
+    @property
+    def export_cap(self) -> int:
+        return EXPORT_CAP
+
+    @property
+    def capped(self) -> bool:
+        """Whether the CSV would hold only the first `EXPORT_CAP` rows of the set."""
+        return max(self.total, len(self.everything)) > EXPORT_CAP
+
     def csv(self) -> Response | None:
-        """The CSV answer when the URL asks for this table's export, else None."""
+        """The CSV answer when the URL asks for this table's export, else None: every row of
+        the filtered, sorted set (not only this page), cut at `EXPORT_CAP` with a closing line
+        that says so."""
         if self.request.query_params.get("export") != self.id:
             return None
         wanted = [k for k in (self.request.query_params.get("cols") or "").split(",") if k]
         columns = [
             c for c in self.columns if c.kind != "action" and (not wanted or c.key in wanted)
         ]
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([c.label for c in columns])
-        for row in self.rows:
-            writer.writerow([c.cell(row) for c in columns])
-        return Response(
-            out.getvalue(),
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "content-disposition": f'attachment; filename="spectra-{self.id}.csv"',
-                "cache-control": "no-store",
-            },
-        )
+        rows = self.everything[:EXPORT_CAP]
+        capped = self.capped
+        total = max(self.total, len(self.everything))
+
+        def lines() -> Iterator[str]:
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow([c.label for c in columns])
+            for start in range(0, len(rows), 500):
+                for row in rows[start : start + 500]:
+                    writer.writerow([c.cell(row) for c in columns])
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+            if capped:
+                writer.writerow(
+                    [
+                        f"Only the first {EXPORT_CAP} of {total} rows: "
+                        "filter the table to export the rest."
+                    ]
+                )
+            yield out.getvalue()
+
+        headers = {
+            "content-disposition": f'attachment; filename="spectra-{self.id}.csv"',
+            "cache-control": "no-store",
+        }
+        if capped:
+            headers["x-spectra-export-capped"] = f"{EXPORT_CAP} of {total}"
+        return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers=headers)

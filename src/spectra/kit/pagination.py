@@ -24,6 +24,10 @@ class Page(Generic[T]):
     items: Sequence[T]
     next_cursor: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    total: int | None = None
+    """How many rows match in all, for offset-paged views (`db.listing.page_sorted`)."""
+    offset: int = 0
+    """Where this page starts in the sorted set (offset-paged views)."""
 
 
 class ListResource(BaseModel, Generic[T]):

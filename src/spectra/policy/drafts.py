@@ -14,6 +14,7 @@ from spectra.audit import service as audit_service
 from spectra.audit.actor import Actor
 from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
+from spectra.kit.listing import ListQuery
 from spectra.kit.pagination import Page
 from spectra.users import service as users_service
 from spectra.users.permissions import Permission, require
@@ -107,9 +108,13 @@ async def list_drafts(
     status: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
+    listing: ListQuery | None = None,
 ) -> Page[PolicyDraft]:
+    """Drafts, newest first (or one offset page in `listing`'s sort and text filter)."""
     require(actor, Permission.READ_ALL)
-    return await repository.page_drafts(session, status=status, limit=limit, cursor=cursor)
+    return await repository.page_drafts(
+        session, status=status, limit=limit, cursor=cursor, listing=listing
+    )
 
 
 async def _open(session: AnySession, actor: Actor, draft_id: uuid.UUID) -> PolicyDraft:

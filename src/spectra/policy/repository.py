@@ -13,8 +13,10 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from spectra.db.listing import Sorting, page_sorted
 from spectra.db.repository import page_rows
 from spectra.keys.models import MemberKey
+from spectra.kit.listing import ListQuery
 from spectra.kit.pagination import Page
 from spectra.ledger.models import AccountKind, LedgerAccount
 from spectra.packages.models import GroupDefaultPackage, Package, PackageVersion
@@ -262,10 +264,33 @@ async def get_draft(session: AsyncSession, draft_id: uuid.UUID) -> PolicyDraft |
     return await session.get(PolicyDraft, draft_id)
 
 
+DRAFT_SORTING = Sorting(
+    keys={
+        "target": func.lower(PolicyDraft.target_label),
+        "kind": PolicyDraft.kind,
+        "status": PolicyDraft.status,
+        "dry_run_at": PolicyDraft.dry_run_at,
+        "created_at": PolicyDraft.created_at,
+        "by": func.lower(PolicyDraft.created_by),
+    },
+    default="-created_at",
+    tiebreak=PolicyDraft.id,
+    search=(PolicyDraft.target_label, PolicyDraft.kind, PolicyDraft.created_by),
+)
+"""The drafts table: newest first by default, filtered by target, kind or author."""
+
+
 async def page_drafts(
-    session: AsyncSession, *, status: str | None, limit: int | None, cursor: str | None
+    session: AsyncSession,
+    *,
+    status: str | None,
+    limit: int | None,
+    cursor: str | None,
+    listing: ListQuery | None = None,
 ) -> Page[PolicyDraft]:
     where = [PolicyDraft.status == status] if status is not None else []
+    if listing is not None:
+        return await page_sorted(session, select(PolicyDraft).where(*where), listing, DRAFT_SORTING)
     return await page_rows(session, PolicyDraft, *where, limit=limit, cursor=cursor)
 
 

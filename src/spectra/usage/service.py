@@ -14,6 +14,7 @@ from spectra.db import events
 from spectra.db.session import AnySession, Session
 from spectra.kit.clock import utc_now
 from spectra.kit.ids import uuid7
+from spectra.kit.listing import ListQuery
 from spectra.kit.pagination import Page
 from spectra.usage import repository
 from spectra.usage.clients import CLIENT_FAMILIES
@@ -90,8 +91,10 @@ async def list_usage(
     until: datetime | None = None,
     limit: int | None = None,
     cursor: str | None = None,
+    listing: ListQuery | None = None,
 ) -> Page[UsageRecord]:
     """Usage records, newest first. Members see only their own; admins, auditors, billing all.
+    With `listing`, one offset page in its sort and text filter (the console's table).
 
     `user_email` names the user by email instead of id. The page's `extra["emails"]` maps the
     user ids on the page to emails, for display.
@@ -144,6 +147,6 @@ async def list_usage(
         since=since,
         until=until,
     )
-    page = await repository.page_usage(session, stmt, limit=limit, cursor=cursor)
+    page = await repository.page_usage(session, stmt, limit=limit, cursor=cursor, listing=listing)
     page.extra["emails"] = await users_service.user_emails(session, [r.user_id for r in page.items])
     return page

@@ -11,7 +11,9 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from spectra.db.listing import Sorting, page_sorted
 from spectra.db.repository import contains_pattern, page_rows, paginate
+from spectra.kit.listing import ListQuery
 from spectra.kit.pagination import Page
 
 from .models import Group, GroupMembership, KnownDevice, PasswordSetupLink, User, UserSession
@@ -83,6 +85,26 @@ async def any_owner(session: AsyncSession) -> User | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+USER_SORTING = Sorting(
+    keys={
+        "email": User.email,
+        "name": func.lower(User.name),
+        "role": User.role,
+        "group": select(func.lower(Group.name))
+        .where(Group.id == User.group_id)
+        .correlate(User)
+        .scalar_subquery(),
+        "status": User.status,
+        "last_seen": User.last_seen_at,
+        "created": User.created_at,
+    },
+    default="-created",
+    tiebreak=User.id,
+    search=(User.email, User.name),
+)
+"""The users table: its sort keys (newest first by default); its text filter is `text`."""
+
+
 async def list_users(
     session: AsyncSession,
     *,
@@ -94,6 +116,7 @@ async def list_users(
     cursor: str | None,
     among: Sequence[Select[Any]] = (),
     excluding: Sequence[Select[Any]] = (),
+    listing: ListQuery | None = None,
 ) -> Page[User]:
     stmt = _users()
     for ids in among:
@@ -114,6 +137,8 @@ async def list_users(
                 func.lower(User.name).like(pattern, escape="\\"),
             )
         )
+    if listing is not None:
+        return await page_sorted(session, stmt, listing, USER_SORTING)
     return await paginate(
         session, stmt, sort_time=User.created_at, sort_id=User.id, limit=limit, cursor=cursor
     )
@@ -141,6 +166,25 @@ async def group_name_exists(
     return (await session.execute(stmt.limit(1))).first() is not None
 
 
+GROUP_SORTING = Sorting(
+    keys={
+        "name": Group.name_key,
+        "description": func.lower(Group.description),
+        "members": select(func.count())
+        .where(User.group_id == Group.id, User.status != "removed")
+        .correlate(Group)
+        .scalar_subquery(),
+        "monthly_cap": Group.monthly_cap_micros,
+        "member_cap": Group.member_monthly_cap_micros,
+        "created": Group.created_at,
+    },
+    default="created",
+    tiebreak=Group.id,
+    search=(Group.name, Group.description),
+)
+"""The groups table: oldest first by default (the built-in `default` first)."""
+
+
 async def list_groups(
     session: AsyncSession,
     *,
@@ -148,12 +192,15 @@ async def list_groups(
     limit: int | None,
     cursor: str | None,
     ids: Sequence[uuid.UUID] | None = None,
+    listing: ListQuery | None = None,
 ) -> Page[Group]:
     where = []
     if ids is not None:
         where.append(Group.id.in_(list(ids)))
     if text:
-        where.append(Group.name_key.like("%" + text.lower() + "%"))
+        where.append(Group.name_key.like(contains_pattern(text), escape="\\"))
+    if listing is not None:
+        return await page_sorted(session, select(Group).where(*where), listing, GROUP_SORTING)
     return await page_rows(session, Group, *where, limit=limit, cursor=cursor, descending=False)
 
 

@@ -70,7 +70,7 @@ AUDIT_COLUMNS = (
     Column("who", "Who", "actor_label"),
     Column("action", "Action"),
     Column("target", "Target", lambda e: f"{e.target_type or ''} {e.target_label or ''}".strip()),
-    Column("changes", "Changes", _changes_text),
+    Column("changes", "Changes", _changes_text, sortable=False),
 )
 AUDIT_EVENTS = TableSpec(
     "audit-events", AUDIT_COLUMNS, empty="No events match: widen the filter or clear it."
@@ -89,10 +89,8 @@ def _filter(params: Any) -> AuditFilter:
 
 
 @router.get("/audit")
-async def audit(
-    request: Request, viewer: AdminDep, session: ReadSessionDep, cursor: str | None = None
-) -> Response:
-    return await _page(request, viewer, session, cursor=cursor)
+async def audit(request: Request, viewer: AdminDep, session: ReadSessionDep) -> Response:
+    return await _page(request, viewer, session)
 
 
 @router.get("/audit/verify")
@@ -109,13 +107,15 @@ async def _page(
     viewer: Any,
     session: Any,
     *,
-    cursor: str | None = None,
     report: ChainReportRead | None = None,
 ) -> Response:
     page = await users_service.list_audit_events(
-        session, viewer.actor, where=_filter(request.query_params), limit=50, cursor=cursor
+        session,
+        viewer.actor,
+        where=_filter(request.query_params),
+        listing=AUDIT_EVENTS.query(request),
     )
-    table = AUDIT_EVENTS.build(request, page.items, page.next_cursor)
+    table = AUDIT_EVENTS.show(request, page)
     return table.csv() or render(
         request,
         viewer,

@@ -26,6 +26,7 @@ from spectra.budgets.schemas import KeyBudgetChange, KeyBudgetRead, ProjectRepor
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, ViewerDep
 from spectra.console.forms import Form, problems
 from spectra.console.render import redirect, render
+from spectra.console.tables import Column, TableSpec
 from spectra.kit.pagination import Page
 
 router = APIRouter()
@@ -54,21 +55,66 @@ def _when(text: str | None) -> datetime | None:
     return moment
 
 
+KEY_BUDGETS = TableSpec(
+    "key-budgets",
+    (
+        Column("key", "Key", "key_id"),
+        Column("day", "Day", "day_micros", kind="money"),
+        Column("week", "Week", "week_micros", kind="money"),
+        Column("month", "Month", "month_micros", kind="money"),
+        Column("mode", "Mode"),
+        Column("rpm", "RPM", kind="num"),
+        Column("tpm", "TPM", kind="num"),
+        Column("open", "Open", "concurrency", kind="num"),
+        Column("models", "Models", lambda b: ", ".join(b.models) or "any"),
+        Column("clients", "Clients", lambda b: ", ".join(b.clients) or "any"),
+        Column("actions", "", kind="action"),
+    ),
+    empty="No key budget yet: set one below with the key's id (from the member's page).",
+    prefix="k",
+)
+"""Key budgets: the budgets service answers them whole (up to 500), sorted here in memory."""
+
+EXTENSIONS = TableSpec(
+    "extensions",
+    (
+        Column("asked", "Asked", "created_at", kind="when"),
+        Column("by", "By", "requested_by_label"),
+        Column("for", "For", lambda e: str(e.key_id or e.project_id or ""), sortable=False),
+        Column("amount", "Amount", "amount_micros", kind="money"),
+        Column("reason", "Reason"),
+        Column("status", "Status"),
+        Column("actions", "", kind="action"),
+    ),
+    empty="No extension requests: members ask from their budgets page when a budget stops them.",
+    prefix="x",
+)
+"""Budget extension requests, sorted, filtered and paged by the budgets service."""
+
+
 @router.get("/budgets")
 async def budgets(request: Request, viewer: AdminDep, session: ReadSessionDep) -> Response:
-    rows = await budgets_service.list_key_budgets(session, viewer.actor, limit=100)
+    rows = await budgets_service.list_key_budgets(session, viewer.actor, limit=500)
     extensions = await budgets_service.list_extensions(
-        session, viewer.actor, limit=100, cursor=request.query_params.get("cursor")
+        session, viewer.actor, listing=EXTENSIONS.query(request)
     )
-    return render(
-        request,
-        viewer,
-        "budgets/index.html",
-        title="Budgets",
-        nav="Budgets",
-        budgets=[KeyBudgetRead.model_validate(r) for r in rows.items],
-        extensions=extensions,
-        modes=BUDGET_MODES,
+    budgets_table = KEY_BUDGETS.build(
+        request, [KeyBudgetRead.model_validate(r) for r in rows.items]
+    )
+    extensions_table = EXTENSIONS.show(request, extensions)
+    return (
+        budgets_table.csv()
+        or extensions_table.csv()
+        or render(
+            request,
+            viewer,
+            "budgets/index.html",
+            title="Budgets",
+            nav="Budgets",
+            budgets_table=budgets_table,
+            extensions_table=extensions_table,
+            modes=BUDGET_MODES,
+        )
     )
 
 

@@ -22,6 +22,7 @@ from spectra.console.forms import Form, field_errors
 from spectra.console.pages.group_policy import SWITCHES, policy_change, render_group_policy
 from spectra.console.pages.users import group_options
 from spectra.console.render import redirect, render
+from spectra.console.tables import Column, TableSpec
 from spectra.db.session import ReadSession
 from spectra.errors import ErrorKind, SpectraError
 from spectra.policy import drafts as drafts_service
@@ -34,20 +35,39 @@ router = APIRouter()
 STATUSES = ("draft", "published", "discarded")
 
 
+DRAFTS = TableSpec(
+    "drafts",
+    (
+        Column("target", "Target"),
+        Column("kind", "Kind"),
+        Column("status", "Status"),
+        Column("dry_run_at", "Dry-run"),
+        Column("created_at", "Created"),
+        Column("by", "By", "created_by"),
+    ),
+    empty="No drafts yet: open a group's policy above and save a change as a draft.",
+)
+"""Policy drafts, sorted, filtered and paged by the drafts service."""
+
+
 async def _list(
     request: Request,
     viewer: Viewer,
     session: ReadSession,
     *,
     status: str = "",
-    cursor: str | None = None,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     page = await drafts_service.list_drafts(
-        session, viewer.actor, status=status or None, limit=50, cursor=cursor
+        session, viewer.actor, status=status or None, listing=DRAFTS.query(request)
     )
+    table = DRAFTS.show(
+        request, page, [drafts_service.draft_view(d, full=False) for d in page.items]
+    )
+    if (answer := table.csv()) is not None:
+        return answer
     rollouts = await rollouts_service.list_rollouts(session, viewer.actor, limit=100)
     return render(
         request,
@@ -56,8 +76,7 @@ async def _list(
         status_code=status_code,
         title="Policy drafts",
         nav="Policy",
-        drafts=[drafts_service.draft_view(d, full=False) for d in page.items],
-        next_cursor=page.next_cursor,
+        table=table,
         statuses=STATUSES,
         status=status,
         rollouts=[r.name for r in rollouts.items if r.status == "active"],
@@ -73,9 +92,8 @@ async def list_drafts(
     viewer: AdminDep,
     session: ReadSessionDep,
     status: str = "",
-    cursor: str | None = None,
 ) -> Response:
-    return await _list(request, viewer, session, status=status, cursor=cursor)
+    return await _list(request, viewer, session, status=status)
 
 
 @router.post("/policy/drafts")

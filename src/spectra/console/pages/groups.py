@@ -17,6 +17,7 @@ from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
 from spectra.console.forms import Form, field_errors
 from spectra.console.pages.users import package_options
 from spectra.console.render import redirect, render
+from spectra.console.tables import Column, TableSpec
 from spectra.errors import SpectraError
 from spectra.ledger import service as ledger_service
 from spectra.packages import service as packages_service
@@ -27,33 +28,48 @@ from spectra.users import service as users_service
 
 router = APIRouter()
 
+GROUPS = TableSpec(
+    "groups",
+    (
+        Column("name", "Group", "group.name"),
+        Column("description", "Description", "group.description"),
+        Column("members", "Members", kind="num"),
+        Column("default", "Default package", sortable=False),
+        Column("monthly_cap", "Monthly cap", "group.monthly_cap_micros", kind="money"),
+        Column("member_cap", "Per-member cap", "group.member_monthly_cap_micros", kind="money"),
+    ),
+    empty="No groups match: clear the filter, or create a group below.",
+)
+"""Groups, sorted, filtered and paged by the users service."""
+
 
 async def _list(
     request: Request,
     viewer: Any,
     session: Any,
     *,
-    q: str | None = None,
-    cursor: str | None = None,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
 ) -> Response:
-    page = await users_service.list_groups(session, viewer.actor, text=q, limit=50, cursor=cursor)
+    page = await users_service.list_groups(session, viewer.actor, listing=GROUPS.query(request))
     counts = page.extra.get("member_counts", {})
     defaults = {
         g.id: p.name for g, p in await packages_service.list_group_defaults(session, viewer.actor)
     }
+    rows = [
+        {"group": g, "members": counts.get(g.id, 0), "default": defaults.get(g.id) or ""}
+        for g in page.items
+    ]
+    table = GROUPS.show(request, page, rows)
+    if (answer := table.csv()) is not None:
+        return answer
     return render(
         request,
         viewer,
         "groups/list.html",
         title="Groups",
         nav="Groups",
-        groups=[
-            {"group": g, "members": counts.get(g.id, 0), "default": defaults.get(g.id)}
-            for g in page.items
-        ],
-        next_cursor=page.next_cursor,
+        table=table,
         errors=errors or {},
         values=values or {},
     )
@@ -64,10 +80,8 @@ async def list_groups(
     request: Request,
     viewer: AdminDep,
     session: ReadSessionDep,
-    q: str | None = None,
-    cursor: str | None = None,
 ) -> Response:
-    return await _list(request, viewer, session, q=q or None, cursor=cursor)
+    return await _list(request, viewer, session)
 
 
 @router.post("/groups")

@@ -41,7 +41,7 @@ TRANSACTION_COLUMNS = (
     Column("kind", "Kind", "t.kind"),
     Column("memo", "Memo", "t.memo"),
     Column("by", "By", "t.actor_label"),
-    Column("postings", "Wallets", _postings_text),
+    Column("postings", "Wallets", _postings_text, sortable=False),
     Column("id", "Id", "t.id"),
 )
 TRANSACTIONS = TableSpec(
@@ -78,7 +78,6 @@ async def ledger(
     user: str | None = None,
     group: str | None = None,
     kind: str | None = None,
-    cursor: str | None = None,
 ) -> Response:
     actor = viewer.actor
     user_id = group_id = None
@@ -99,8 +98,7 @@ async def ledger(
         user_id=user_id,
         group_id=group_id,
         kind=kind or None,
-        limit=50,
-        cursor=cursor,
+        listing=TRANSACTIONS.query(request),
     )
     notices = await ledger_service.list_notices(session, actor, limit=10)
     transactions = [TransactionRead.model_validate(t) for t in page.items]
@@ -120,7 +118,7 @@ async def ledger(
         }
         for t in transactions
     ]
-    table = TRANSACTIONS.build(request, rows, page.next_cursor)
+    table = TRANSACTIONS.show(request, page, rows)
     return table.csv() or render(
         request,
         viewer,

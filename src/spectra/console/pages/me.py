@@ -43,6 +43,8 @@ from spectra.pool import service as pool_service
 from spectra.usage import reports
 from spectra.usage import service as usage_service
 
+from .usage import MY_RECORDS, record_rows
+
 router = APIRouter(prefix="/me")
 
 
@@ -305,7 +307,6 @@ async def usage(
     model: str | None = None,
     status: str | None = None,
     client: str | None = None,
-    cursor: str | None = None,
 ) -> Response:
     page = await usage_service.list_usage(
         session,
@@ -314,18 +315,16 @@ async def usage(
         model=model or None,
         status=status or None,
         client=client or None,
-        limit=50,
-        cursor=cursor,
+        listing=MY_RECORDS.query(request),
     )
-    return render(
+    table = MY_RECORDS.show(request, page, record_rows(page.items, {}))
+    return table.csv() or render(
         request,
         viewer,
         "me/usage.html",
         title="My usage",
         nav="Me",
-        records=page.items,
-        next_cursor=page.next_cursor,
-        explain_reason=explain_reason,
+        records_table=table,
     )
 
 

@@ -21,6 +21,7 @@ from spectra.audit.actor import Actor
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, require_recent_auth
 from spectra.console.forms import Form, field_errors
 from spectra.console.render import redirect, render
+from spectra.console.tables import Column, TableSpec
 from spectra.db.session import Session
 from spectra.errors import InvalidError, SpectraError
 from spectra.kit.ids import uuid7
@@ -61,6 +62,37 @@ async def _target(
     return user_id, group_id, (user or f"group {group}")
 
 
+APPROVALS = TableSpec(
+    "approvals",
+    (
+        Column("asked", "Asked", "approval.created_at", kind="when"),
+        Column("what", "What", "approval.operation"),
+        Column("wallet", "Wallet"),
+        Column("amount", "Amount", "approval.amount_micros", kind="money"),
+        Column("memo", "Memo", "approval.memo"),
+        Column("by", "Requested by", "approval.requested_by_label"),
+        Column("decide", "Decide", kind="action"),
+    ),
+    empty="Nothing waits: recharges above the four-eyes threshold show up here.",
+    prefix="a",
+)
+"""Pending four-eyes approvals: a queue the ledger service answers whole (up to 500)."""
+
+REQUESTS = TableSpec(
+    "recharge-requests",
+    (
+        Column("asked", "Asked", "request.created_at", kind="when"),
+        Column("member", "Member", "email"),
+        Column("amount", "Amount", "request.amount_micros", kind="money"),
+        Column("reason", "Reason", "request.reason"),
+        Column("decide", "Decide", kind="action"),
+    ),
+    empty="No open requests: members ask for a recharge from their wallet page.",
+    prefix="r",
+)
+"""Members' pending recharge requests, answered whole (up to 500)."""
+
+
 async def _page(
     request: Request,
     viewer: Any,
@@ -70,19 +102,23 @@ async def _page(
     errors: dict[str, str] | None = None,
 ) -> Response:
     actor = viewer.actor
-    approvals = await ledger_service.list_approvals(session, actor, status="pending", limit=50)
+    approvals = await ledger_service.list_approvals(session, actor, status="pending", limit=500)
     approval_rows = []
     for a in approvals.items:
         account = await ledger_service.get_account(session, a.account_id)
         approval_rows.append({"approval": a, "wallet": await wallet_label(session, actor, account)})
     requests = await ledger_service.list_recharge_requests(
-        session, actor, status="pending", limit=50
+        session, actor, status="pending", limit=500
     )
     request_rows = []
     for r in requests.items:
         who = await users_service.get_user(session, actor, user=r.user_id)
         request_rows.append({"request": r, "email": who.email})
     recent = await ledger_service.list_approvals(session, actor, limit=10)
+    approvals_table = APPROVALS.build(request, approval_rows)
+    requests_table = REQUESTS.build(request, request_rows)
+    if (answer := approvals_table.csv() or requests_table.csv()) is not None:
+        return answer
     values = dict(values or {})
     values.setdefault("user", request.query_params.get("user", ""))
     values.setdefault("group", request.query_params.get("group", ""))
@@ -94,8 +130,8 @@ async def _page(
         nav="Recharges",
         values=values,
         errors=errors or {},
-        approvals=approval_rows,
-        requests=request_rows,
+        approvals_table=approvals_table,
+        requests_table=requests_table,
         recent=recent.items,
     )
 

@@ -24,6 +24,7 @@ from spectra.console.deps import (
 )
 from spectra.console.forms import Form
 from spectra.console.render import redirect, render
+from spectra.console.tables import Column, TableSpec
 from spectra.db.session import AnySession
 from spectra.keys import service as keys_service
 from spectra.ledger import service as ledger_service
@@ -36,6 +37,20 @@ from spectra.users.sessions import setup_path
 from .team_members import EXTENSION_DAYS
 
 router = APIRouter(dependencies=[Depends(refusals_as_pages)])
+
+
+MEMBERS = TableSpec(
+    "team-members",
+    (
+        Column("email", "Email"),
+        Column("name", "Name"),
+        Column("status", "Status"),
+        Column("actions", "", kind="action"),
+    ),
+    empty="No members yet: invite one above.",
+    prefix="m",
+)
+"""The group's members (without the lead), sorted, filtered and paged by the users service."""
 
 
 def _team_url(group: Group) -> str:
@@ -79,6 +94,16 @@ async def _page(
         and x.requested_by_id != viewer.user_id
     ]
     emails = {u.id: u.email for u in members.items}
+    shown = await users_service.list_users(
+        session,
+        actor,
+        group=group.id,
+        excluding=[users_service.these_users(viewer.user_id)] if viewer.user_id else [],
+        listing=MEMBERS.query(request),
+    )
+    table = MEMBERS.show(request, shown)
+    if (answer := table.csv()) is not None:
+        return answer
     mine = next((lead for lead in leads.items if lead.user_id == viewer.user_id), None)
     defaults = {g.id: p.name for g, p in await packages_service.list_group_defaults(session, actor)}
     return render(
@@ -88,7 +113,8 @@ async def _page(
         title=f"Team {group.name}",
         nav="Team" if viewer.is_lead else "Groups",
         group=group,
-        members=[u for u in members.items if u.id != viewer.user_id],
+        members_table=table,
+        team_size=sum(1 for u in members.items if u.id != viewer.user_id),
         leads=leads.items,
         balance=wallet.balance_micros,
         requests=requests,

@@ -7,7 +7,7 @@ URLs: GET /console/usage, GET /console/usage/export, GET /console/prices, POST /
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +52,68 @@ REPORT_COLUMNS = (
 )
 
 
+RECORDS = TableSpec(
+    "usage-records",
+    (
+        Column("created_at", "When", "r.created_at", kind="when"),
+        Column("member", "Member", "email"),
+        Column("model", "Model", "r.model_requested"),
+        Column("client", "Client", "r.client_family"),
+        Column("status", "Status", "r.status"),
+        Column(
+            "tokens",
+            "Tokens in/out",
+            lambda x: f"{x['r'].input_tokens} / {x['r'].output_tokens}",
+            kind="num",
+        ),
+        Column(
+            "cache_writes",
+            "Cache writes 5m/1h",
+            lambda x: (
+                f"{x['r'].cache_write_tokens - x['r'].cache_write_1h_tokens}"
+                f" / {x['r'].cache_write_1h_tokens}"
+            ),
+            kind="num",
+            sortable=False,
+        ),
+        Column("searches", "Searches", "r.web_search_calls", kind="num"),
+        Column("cost", "Cost", "r.cost_micros", kind="money"),
+        Column("latency", "Latency (ms)", "r.latency_ms", kind="num"),
+        Column("why", "Why refused", "why", sortable=False),
+        Column("request", "Request id", "r.request_id", sortable=False),
+    ),
+    empty="No usage yet: create a key for a member and send a first request.",
+    prefix="u",
+    empty_link=("/console/users", "Create a key from a member's page"),
+    hidden=("request",),
+    css="condensed",
+)
+"""The admin's usage records: sorted, filtered and paged by the usage service in SQL."""
+
+MY_RECORDS = TableSpec(
+    "usage-records",
+    tuple(c for c in RECORDS.columns if c.key != "member"),
+    empty="No usage yet: create a key under Keys and point your tool at Spectra.",
+    prefix="u",
+    empty_link=("/console/me/keys", "Create a key"),
+    hidden=("request",),
+    css="condensed",
+)
+"""A member's own usage records (the member portal), the same table without the member."""
+
+
+def record_rows(records: Sequence[Any], emails: dict[Any, str]) -> list[dict[str, Any]]:
+    """The records as table rows: each with its member's email and why it was refused."""
+    return [
+        {
+            "r": r,
+            "email": emails.get(r.user_id, ""),
+            "why": explain_reason(r.refusal_reason, r.refusal_rule, r.refusal_message) or "",
+        }
+        for r in records
+    ]
+
+
 def report_table(request: Request, report: dict[str, Any], by: str, empty: str) -> Table:
     """The usage report by `by` as a table (the admin's usage page and a lead's team usage)."""
     columns = (Column("label", by.capitalize()), *REPORT_COLUMNS[1:])
@@ -91,7 +153,6 @@ async def usage(
     model: str | None = None,
     client: str | None = None,
     status: str | None = None,
-    cursor: str | None = None,
 ) -> Response:
     actor = viewer.actor
     by = by if by in DIMENSIONS else "group"
@@ -110,31 +171,35 @@ async def usage(
         model=model or None,
         client=client or None,
         status=status or None,
-        limit=50,
-        cursor=cursor,
+        listing=RECORDS.query(request),
+    )
+    records_table = RECORDS.show(
+        request, records, record_rows(records.items, records.extra.get("emails", {}))
     )
     report_json = report.as_json()
     table = report_table(
         request, report_json, by, "No usage in this range yet: create a key and send a request."
     )
-    return table.csv() or render(
-        request,
-        viewer,
-        "usage/index.html",
-        title="Usage and billing",
-        nav="Usage",
-        chart=chart,
-        report=report_json,
-        report_table=table,
-        adoption=adoption,
-        records=records.items,
-        emails=records.extra.get("emails", {}),
-        next_cursor=records.next_cursor,
-        dimensions=DIMENSIONS,
-        measures=[(k, v[1]) for k, v in MEASURES.items()],
-        ranges=RANGES,
-        by=by,
-        explain_reason=explain_reason,
+    return (
+        table.csv()
+        or records_table.csv()
+        or render(
+            request,
+            viewer,
+            "usage/index.html",
+            title="Usage and billing",
+            nav="Usage",
+            chart=chart,
+            report=report_json,
+            report_table=table,
+            adoption=adoption,
+            records_table=records_table,
+            dimensions=DIMENSIONS,
+            measures=[(k, v[1]) for k, v in MEASURES.items()],
+            ranges=RANGES,
+            by=by,
+            explain_reason=explain_reason,
+        )
     )
 
 
@@ -176,12 +241,36 @@ async def export(
     return StreamingResponse(body(), media_type=media, headers=headers)
 
 
+PRICES = TableSpec(
+    "prices",
+    (
+        Column("model", "Model"),
+        Column("account", "Account"),
+        Column("source", "Source"),
+        Column("input", "Input", kind="num"),
+        Column("output", "Output", kind="num"),
+        Column("cache_read", "Cache read", kind="num"),
+        Column("cache_write", "Cache write 5m", kind="num"),
+        Column("cache_write_1h", "Cache write 1h", kind="num"),
+        Column("web_search", "Web search / 1K", kind="num"),
+        Column("effective_from", "From", kind="when"),
+        Column("created_by", "By"),
+    ),
+    empty="No overrides: every model is charged at the genai-prices defaults (show them above), "
+    "or set a price below.",
+)
+"""Prices in force: the usage service answers the whole list, so the table sorts it in memory."""
+
+
 @router.get("/prices")
 async def prices(
     request: Request, viewer: AdminDep, session: ReadSessionDep, defaults: bool = False
 ) -> Response:
     items = await usage_service.list_prices(session, viewer.actor, include_defaults=defaults)
-    return render(request, viewer, "usage/prices.html", title="Prices", nav="Usage", prices=items)
+    table = PRICES.build(request, items)
+    return table.csv() or render(
+        request, viewer, "usage/prices.html", title="Prices", nav="Usage", table=table
+    )
 
 
 @router.post("/prices")

@@ -11,7 +11,7 @@ POST /console/keys/{id}/revoke.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -30,6 +30,7 @@ from spectra.errors import InvalidError, SpectraError
 from spectra.keys import service as keys_service
 from spectra.kit.clock import utc_now
 from spectra.kit.money import parse_amount
+from spectra.kit.pagination import Page
 from spectra.ledger import service as ledger_service
 from spectra.ledger.schemas import TransactionRead
 from spectra.packages import service as packages_service
@@ -82,7 +83,6 @@ async def list_users(
     package: str | None = None,
     balance: str | None = None,
     below: str | None = None,
-    cursor: str | None = None,
 ) -> Response:
     """Filters run in the one paginated query: a package's holders and a wallet balance (below
     an amount, zero or negative) are subqueries of the packages and ledger services."""
@@ -91,8 +91,7 @@ async def list_users(
         detail = await packages_service.get_package(session, viewer.actor, name=package)
         among.append(packages_service.holders_of(detail.package.id))
     errors: dict[str, str] = {}
-    users: Sequence[User] = ()
-    next_cursor = None
+    page: Page[User] = Page(items=[], total=0)
     try:
         more, excluding = _balance_filter(balance or "", below or "")
     except SpectraError as exc:
@@ -107,11 +106,9 @@ async def list_users(
             text=q or None,
             among=[*among, *more],
             excluding=excluding,
-            limit=50,
-            cursor=cursor,
+            listing=USERS.query(request),
         )
-        users, next_cursor = page.items, page.next_cursor
-    table = USERS.build(request, users, next_cursor)
+    table = USERS.show(request, page)
     return table.csv() or render(
         request,
         viewer,

@@ -12,7 +12,9 @@ from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from spectra.db.listing import Sorting, page_sorted
 from spectra.db.repository import paginate_by_created
+from spectra.kit.listing import ListQuery
 from spectra.kit.pagination import Page
 from spectra.ledger.models import (
     AccountKind,
@@ -91,6 +93,21 @@ async def refunded_by_account(
     return {row[0]: int(row[1]) for row in (await session.execute(stmt)).all()}
 
 
+TRANSACTION_SORTING = Sorting(
+    keys={
+        "created_at": LedgerTransaction.created_at,
+        "kind": LedgerTransaction.kind,
+        "memo": func.lower(LedgerTransaction.memo),
+        "by": func.lower(LedgerTransaction.actor_label),
+        "id": LedgerTransaction.id,
+    },
+    default="-created_at",
+    tiebreak=LedgerTransaction.id,
+    search=(LedgerTransaction.kind, LedgerTransaction.memo, LedgerTransaction.actor_label),
+)
+"""The ledger's table: its sort keys, newest first by default, filtered by kind, memo or who."""
+
+
 async def list_transactions(
     session: AsyncSession,
     *,
@@ -100,6 +117,7 @@ async def list_transactions(
     until: datetime | None,
     limit: int | None,
     cursor: str | None,
+    listing: ListQuery | None = None,
 ) -> Page[LedgerTransaction]:
     stmt: Select[Any] = select(LedgerTransaction).options(selectinload(LedgerTransaction.postings))
     if account_ids is not None:
@@ -115,6 +133,8 @@ async def list_transactions(
         stmt = stmt.where(LedgerTransaction.created_at >= since)
     if until is not None:
         stmt = stmt.where(LedgerTransaction.created_at < until)
+    if listing is not None:
+        return await page_sorted(session, stmt, listing, TRANSACTION_SORTING)
     return await paginate_by_created(session, stmt, LedgerTransaction, limit=limit, cursor=cursor)
 
 

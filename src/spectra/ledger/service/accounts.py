@@ -12,6 +12,7 @@ from sqlalchemy import Select
 from spectra.audit.actor import Actor
 from spectra.db.session import AnySession, Session
 from spectra.errors import InvalidError
+from spectra.kit.listing import ListQuery
 from spectra.kit.pagination import Page
 from spectra.ledger import repository as repo
 from spectra.ledger.errors import (
@@ -191,8 +192,10 @@ async def list_transactions(
     until: datetime | None = None,
     limit: int | None = None,
     cursor: str | None = None,
+    listing: ListQuery | None = None,
 ) -> Page[LedgerTransaction]:
-    """Transactions, newest first, filtered by wallet owner, account, kind and time.
+    """Transactions, newest first, filtered by wallet owner, account, kind and time; with
+    `listing`, one offset page in its sort and text filter instead (the console's table).
     `also_accounts` widens the owner's wallet to more accounts of the same owner (a member's
     allowances); the caller vouches that they are the owner's."""
     account_ids: list[uuid.UUID] | None = None
@@ -214,6 +217,7 @@ async def list_transactions(
         until=until,
         limit=limit,
         cursor=cursor,
+        listing=listing,
     )
 
 

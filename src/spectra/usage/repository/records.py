@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import Select, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from spectra.db.listing import Sorting, page_sorted
 from spectra.db.repository import paginate_by_created
+from spectra.kit.listing import ListQuery
 from spectra.kit.pagination import Page
 from spectra.pool.models import PoolAccount
 from spectra.usage.models import PriceOverride, UsageRecord, UsageRollup
@@ -73,13 +75,49 @@ def usage_query(
     return stmt
 
 
+_MEMBER_EMAIL = (
+    select(User.email)
+    .where(User.id == UsageRecord.user_id)
+    .correlate(UsageRecord)
+    .scalar_subquery()
+)
+
+RECORD_SORTING = Sorting(
+    keys={
+        "created_at": UsageRecord.created_at,
+        "member": func.lower(_MEMBER_EMAIL),
+        "model": func.lower(UsageRecord.model_requested),
+        "client": func.lower(UsageRecord.client_family),
+        "status": UsageRecord.status,
+        "tokens": UsageRecord.input_tokens + UsageRecord.output_tokens,
+        "searches": UsageRecord.web_search_calls,
+        "cost": UsageRecord.cost_micros,
+        "latency": UsageRecord.latency_ms,
+    },
+    default="-created_at",
+    tiebreak=UsageRecord.id,
+    search=(
+        _MEMBER_EMAIL,
+        UsageRecord.model_requested,
+        UsageRecord.client_family,
+        UsageRecord.status,
+        UsageRecord.refusal_reason,
+    ),
+)
+"""The usage records table: its sort keys (newest first by default), filtered by member,
+model, client, status or refusal reason."""
+
+
 async def page_usage(
     session: AsyncSession,
     stmt: Select[Any],
     *,
     limit: int | None,
     cursor: str | None,
+    listing: ListQuery | None = None,
 ) -> Page[UsageRecord]:
+    if listing is not None:
+        return await page_sorted(session, stmt, listing, RECORD_SORTING)
     return await paginate_by_created(session, stmt, UsageRecord, limit=limit, cursor=cursor)
 
 

@@ -15,6 +15,7 @@ from spectra.audit.models import AuditEvent
 from spectra.audit.service import AuditFilter, ChainReport
 from spectra.db.session import AnySession
 from spectra.errors import InvalidError
+from spectra.kit.listing import ListQuery
 from spectra.kit.pagination import Page
 from spectra.users.permissions import Permission, require
 
@@ -36,11 +37,15 @@ async def list_audit_events(
     where: AuditFilter,
     limit: int | None = None,
     cursor: str | None = None,
+    listing: ListQuery | None = None,
 ) -> Page[AuditEvent]:
-    """Audit events matching `where`, newest first (auditors, admins, billing, owners)."""
+    """Audit events matching `where`, newest first (auditors, admins, billing, owners); with
+    `listing`, one offset page in its sort and text filter."""
     require(actor, Permission.AUDIT_READ)
     _check(where)
-    return await audit_service.list_events(session, where=where, limit=limit, cursor=cursor)
+    return await audit_service.list_events(
+        session, where=where, limit=limit, cursor=cursor, listing=listing
+    )
 
 
 async def export_audit_events(

@@ -9,6 +9,7 @@ from spectra.audit.actor import Actor
 from spectra.db.changes import record_change
 from spectra.db.session import AnySession, Session
 from spectra.errors import InvalidAmountError
+from spectra.kit.listing import ListQuery
 from spectra.kit.pagination import Page
 from spectra.users import repository
 from spectra.users.errors import BuiltinGroupError, GroupNameTakenError
@@ -162,10 +163,12 @@ async def list_groups(
     text: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
+    listing: ListQuery | None = None,
 ) -> Page[Group]:
     """Groups, oldest first (the built-in `default` first; a team lead sees the groups they
     lead); `page.extra["member_counts"]` maps
-    each group id to its members that are not removed."""
+    each group id to its members that are not removed. With `listing`, one offset page in its
+    sort and text filter instead."""
     scope = await scope_for(session, actor, Permission.READ_ALL)
     page = await repository.list_groups(
         session,
@@ -173,6 +176,7 @@ async def list_groups(
         limit=limit,
         cursor=cursor,
         ids=None if scope.groups is None else sorted(scope.groups),
+        listing=listing,
     )
     page.extra["member_counts"] = await repository.member_counts(
         session, [g.id for g in page.items]

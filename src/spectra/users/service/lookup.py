@@ -10,10 +10,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 
 from spectra.audit.actor import Actor
 from spectra.db.session import AnySession
+from spectra.kit.listing import ListQuery
 from spectra.kit.pagination import Page
 from spectra.users import repository
 from spectra.users.errors import GroupNotFoundError, UserNotFoundError
@@ -186,6 +187,12 @@ async def find_user_by_email(session: AnySession, actor: Actor, *, email: str) -
     return await repository.find_user_by_email(session, email.strip().lower())
 
 
+def these_users(*user_ids: uuid.UUID) -> Select[Any]:
+    """Subquery: exactly these user ids (for `list_users(excluding=...)`: everyone but the
+    viewer)."""
+    return select(User.id).where(User.id.in_(user_ids))
+
+
 async def list_users(
     session: AnySession,
     actor: Actor,
@@ -198,9 +205,11 @@ async def list_users(
     excluding: Sequence[Select[Any]] = (),
     limit: int | None = None,
     cursor: str | None = None,
+    listing: ListQuery | None = None,
 ) -> Page[User]:
     """Users, newest first, filtered by status, role, group and text (email or name); a team
-    lead sees the members of the groups they lead, nobody else.
+    lead sees the members of the groups they lead, nobody else. With `listing`, one offset
+    page in its sort (and its text, where `text` is not given) instead.
     `among` / `excluding` are subqueries of user ids from a higher domain's filter (the holders
     of a package, wallets below a balance), applied in the same paginated query."""
     scope = await scope_for(session, actor, Permission.READ_ALL)
@@ -221,4 +230,5 @@ async def list_users(
         cursor=cursor,
         among=among,
         excluding=excluding,
+        listing=listing,
     )

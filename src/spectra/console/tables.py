@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from starlette.responses import Response
 
+from spectra.console.i18n import N_
 from spectra.kit.money import format_amount
 
 PER_PAGE = (25, 50, 100, 200)
@@ -88,7 +89,7 @@ class TableSpec:
 
     id: str
     columns: Sequence[Column]
-    empty: str = "Nothing here yet."
+    empty: str = N_("Nothing here yet.")
     prefix: str = ""
     filterable: bool = True
     """False where the page's own form filters on the server (users): no second filter box."""
@@ -139,7 +140,7 @@ class Table:
     q: str = ""
     page: int = 1
     per: int = 50
-    empty: str = "Nothing here yet."
+    empty: str = N_("Nothing here yet.")
     empty_link: tuple[str, str] | None = None
     next_cursor: str | None = None
     filtered_from: int = 0

@@ -25,6 +25,7 @@ from spectra.budgets.models import BUDGET_MODES
 from spectra.budgets.schemas import KeyBudgetChange, KeyBudgetRead, ProjectReportRead
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, ViewerDep
 from spectra.console.forms import Form, problems
+from spectra.console.i18n import _
 from spectra.console.render import redirect, render
 from spectra.kit.pagination import Page
 
@@ -64,7 +65,7 @@ async def budgets(request: Request, viewer: AdminDep, session: ReadSessionDep) -
         request,
         viewer,
         "budgets/index.html",
-        title="Budgets",
+        title=_("Budgets"),
         nav="Budgets",
         budgets=[KeyBudgetRead.model_validate(r) for r in rows.items],
         extensions=extensions,
@@ -86,16 +87,21 @@ async def set_key_budget(request: Request, viewer: AdminDep, session: SessionDep
     try:
         change = KeyBudgetChange.model_validate(raw)
     except ValidationError as exc:
-        return redirect("/console/budgets", error=f"The budget was not set: {problems(exc)}")
+        return redirect(
+            "/console/budgets",
+            error=_("The budget was not set: %(problems)s", problems=problems(exc)),
+        )
     key_id = _key_id(form["key_id"])
     await budgets_service.set_key_budget(session, viewer.actor, key_id=key_id, changes=change)
-    return redirect("/console/budgets", ok=f"Set the budget of key {key_id}.")
+    return redirect("/console/budgets", ok=_("Set the budget of key %(key_id)s.", key_id=key_id))
 
 
 @router.post("/budgets/keys/{key_id}/clear")
 async def clear_key_budget(key_id: uuid.UUID, viewer: AdminDep, session: SessionDep) -> Response:
     await budgets_service.clear_key_budget(session, viewer.actor, key_id=key_id)
-    return redirect("/console/budgets", ok=f"Removed the budget of key {key_id}.")
+    return redirect(
+        "/console/budgets", ok=_("Removed the budget of key %(key_id)s.", key_id=key_id)
+    )
 
 
 @router.post("/budgets/extensions/{extension_id}/approve")
@@ -110,7 +116,13 @@ async def approve_extension(
         approve=True,
         expires_at=_when(form.get("expires_at")),
     )
-    return redirect("/console/budgets", ok=f"Approved until {row.expires_at:%Y-%m-%d %H:%M} UTC.")
+    return redirect(
+        "/console/budgets",
+        ok=_(
+            "Approved until %(expires_at)s UTC.",
+            expires_at=format(row.expires_at, "%Y-%m-%d %H:%M"),
+        ),
+    )
 
 
 @router.post("/budgets/extensions/{extension_id}/reject")
@@ -120,7 +132,7 @@ async def reject_extension(
     await budgets_service.decide_extension(
         session, viewer.actor, extension_id=extension_id, approve=False
     )
-    return redirect("/console/budgets", ok="Rejected the extension request.")
+    return redirect("/console/budgets", ok=_("Rejected the extension request."))
 
 
 @router.get("/projects")
@@ -132,7 +144,7 @@ async def projects(request: Request, viewer: AdminDep, session: ReadSessionDep) 
         request,
         viewer,
         "budgets/projects.html",
-        title="Projects",
+        title=_("Projects"),
         nav="Budgets",
         page=page,
         modes=BUDGET_MODES,
@@ -150,7 +162,9 @@ async def create_project(request: Request, viewer: AdminDep, session: SessionDep
         mode=_mode(form.get("mode")),
         header_allowed=form.flag("header_allowed"),
     )
-    return redirect(f"/console/projects/{view.name}", ok=f"Created project {view.name}.")
+    return redirect(
+        f"/console/projects/{view.name}", ok=_("Created project %(name)s.", name=view.name)
+    )
 
 
 def _mode(text: str | None) -> str:
@@ -170,7 +184,7 @@ async def project(
         request,
         viewer,
         "budgets/project.html",
-        title=f"Project {view.name}",
+        title=_("Project %(name)s", name=view.name),
         nav="Budgets",
         project=view,
         report=ProjectReportRead.model_validate(report),
@@ -192,7 +206,7 @@ async def project_budget(
         mode=_mode(form.get("mode")),
         header_allowed=form.flag("header_allowed"),
     )
-    return redirect(f"/console/projects/{name}", ok="Saved the project's budget.")
+    return redirect(f"/console/projects/{name}", ok=_("Saved the project's budget."))
 
 
 @router.post("/projects/{name}/members")
@@ -201,7 +215,9 @@ async def add_member(
 ) -> Response:
     form = await Form.read(request)
     await projects_service.add_member(session, viewer.actor, name=name, email=form["email"])
-    return redirect(f"/console/projects/{name}", ok=f"Added {form['email'].strip()}.")
+    return redirect(
+        f"/console/projects/{name}", ok=_("Added %(form)s.", form=form["email"].strip())
+    )
 
 
 @router.post("/projects/{name}/keys")
@@ -209,7 +225,10 @@ async def add_key(name: str, request: Request, viewer: AdminDep, session: Sessio
     form = await Form.read(request)
     key_id = _key_id(form["key_id"])
     await projects_service.add_key(session, viewer.actor, name=name, key_id=key_id)
-    return redirect(f"/console/projects/{name}", ok=f"Key {key_id} now belongs to {name}.")
+    return redirect(
+        f"/console/projects/{name}",
+        ok=_("Key %(key_id)s now belongs to %(name)s.", key_id=key_id, name=name),
+    )
 
 
 @router.post("/projects/{name}/remove")
@@ -224,8 +243,8 @@ async def remove(name: str, request: Request, viewer: AdminDep, session: Session
         key_id=_key_id(key_text) if key_text else None,
     )
     if form.get("email") or key_text:
-        return redirect(f"/console/projects/{name}", ok="Removed it from the project.")
-    return redirect("/console/projects", ok=f"Removed project {name}.")
+        return redirect(f"/console/projects/{name}", ok=_("Removed it from the project."))
+    return redirect("/console/projects", ok=_("Removed project %(name)s.", name=name))
 
 
 @router.get("/me/budgets")
@@ -237,7 +256,7 @@ async def my_budgets(request: Request, viewer: ViewerDep, session: ReadSessionDe
         request,
         viewer,
         "me/budgets.html",
-        title="My budgets",
+        title=_("My budgets"),
         nav="Me",
         budgets=[KeyBudgetRead.model_validate(r) for r in rows.items],
         projects=mine.items,
@@ -257,4 +276,4 @@ async def request_extension(request: Request, viewer: ViewerDep, session: Sessio
         project=form.get("project") or None,
         reason=form.get("reason") or "",
     )
-    return redirect("/console/me/budgets", ok="Asked for an extension; an admin will decide.")
+    return redirect("/console/me/budgets", ok=_("Asked for an extension; an admin will decide."))

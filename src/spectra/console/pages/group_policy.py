@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from spectra.console.deps import AdminDep, ReadSessionDep, Viewer
 from spectra.console.forms import Form
+from spectra.console.i18n import _
 from spectra.console.render import redirect, render
 from spectra.db.session import ReadSession
 from spectra.policy import service as policy_service
@@ -95,7 +96,7 @@ async def render_group_policy(
         viewer,
         "groups/policy.html",
         status_code=status_code,
-        title=f"Policy of {policy['group']}",
+        title=_("Policy of %(policy)s", policy=policy["group"]),
         nav="Groups",
         policy=policy,
         values=values if values is not None else form_values(policy),
@@ -116,5 +117,5 @@ async def group_policy(
 async def pick_group(viewer: AdminDep, group: str = "") -> Response:
     """The drafts page's group picker: on to that group's policy page."""
     if not group.strip():
-        return redirect("/console/policy/drafts", error="Pick a group.")
+        return redirect("/console/policy/drafts", error=_("Pick a group."))
     return redirect(f"/console/groups/{quote(group.strip(), safe='')}/policy")

@@ -26,6 +26,7 @@ from spectra.console.deps import (
     client_ip,
 )
 from spectra.console.forms import Form, field_errors
+from spectra.console.i18n import N_, _
 from spectra.console.refusals import explain_reason
 from spectra.console.render import redirect, render
 from spectra.console.snippets import MemberModels, member_models, snippets
@@ -83,7 +84,7 @@ async def home(request: Request, viewer: ViewerDep, session: ReadSessionDep) -> 
         request,
         viewer,
         "me/home.html",
-        title="My portal",
+        title=_("My portal"),
         nav="Me",
         view=view,
         pool=status,
@@ -105,7 +106,7 @@ KEYS = TableSpec(
         Column("created", "Created", "key.created_at", kind="when"),
         Column("actions", "Actions", kind="action"),
     ),
-    empty="No keys yet: create one above, then paste its snippet into your tool.",
+    empty=N_("No keys yet: create one above, then paste its snippet into your tool."),
 )
 
 
@@ -142,7 +143,7 @@ async def _keys_page(
         request,
         viewer,
         "me/keys.html",
-        title="My keys",
+        title=_("My keys"),
         nav="Me",
         errors=errors or {},
         values=values or {},
@@ -207,7 +208,7 @@ def _secret_page(
         request,
         viewer,
         "me/key_created.html",
-        title="Your new key",
+        title=_("Your new key"),
         nav="Me",
         key=key,
         secret=secret,
@@ -224,7 +225,7 @@ async def revoke_key(
     key = await keys_service.revoke_key(
         session, viewer.actor, key_id=key_id, reason=form.get("reason")
     )
-    return redirect("/console/me/keys", ok=f"Key {key.name or key.prefix} is revoked.")
+    return redirect("/console/me/keys", ok=_("Key %(key)s is revoked.", key=key.name or key.prefix))
 
 
 @router.post("/keys/{key_id}/rotate")
@@ -264,7 +265,7 @@ async def wallet(
         request,
         viewer,
         "me/wallet.html",
-        title="My balance",
+        title=_("My balance"),
         nav="Me",
         balance=balance,
         rows=rows,
@@ -284,7 +285,10 @@ async def redeem(request: Request, viewer: ViewerDep, session: SessionDep) -> Re
     credited = max(
         (p.amount_micros for p in TransactionRead.model_validate(txn).postings), default=0
     )
-    return redirect("/console/me/wallet", ok=f"The code added {display(credited)} to your wallet.")
+    return redirect(
+        "/console/me/wallet",
+        ok=_("The code added %(display)s to your wallet.", display=display(credited)),
+    )
 
 
 @router.post("/recharge-request")
@@ -294,7 +298,7 @@ async def request_recharge(request: Request, viewer: ViewerDep, session: Session
     await ledger_service.create_recharge_request(
         session, viewer.actor, amount=amount, reason=form["reason"]
     )
-    return redirect("/console/me/wallet", ok="Your recharge request is sent to the admins.")
+    return redirect("/console/me/wallet", ok=_("Your recharge request is sent to the admins."))
 
 
 @router.get("/usage")
@@ -321,7 +325,7 @@ async def usage(
         request,
         viewer,
         "me/usage.html",
-        title="My usage",
+        title=_("My usage"),
         nav="Me",
         records=page.items,
         next_cursor=page.next_cursor,
@@ -340,7 +344,7 @@ async def refusals(
         request,
         viewer,
         "me/refusals.html",
-        title="My refusals",
+        title=_("My refusals"),
         nav="Me",
         records=page.items,
         next_cursor=page.next_cursor,
@@ -362,7 +366,7 @@ async def explain(
         request,
         viewer,
         "me/explain.html",
-        title="Explain my access",
+        title=_("Explain my access"),
         nav="Me",
         model=model,
         decision=decision.as_json() if decision else None,

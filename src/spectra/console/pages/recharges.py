@@ -20,6 +20,7 @@ from starlette.responses import Response
 from spectra.audit.actor import Actor
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, require_recent_auth
 from spectra.console.forms import Form, field_errors
+from spectra.console.i18n import _
 from spectra.console.render import redirect, render
 from spectra.db.session import Session
 from spectra.errors import InvalidError, SpectraError
@@ -90,7 +91,7 @@ async def _page(
         request,
         viewer,
         "recharges/index.html",
-        title="Recharges",
+        title=_("Recharges"),
         nav="Recharges",
         values=values,
         errors=errors or {},
@@ -130,7 +131,7 @@ async def confirm(request: Request, viewer: AdminDep, session: SessionDep) -> Re
         request,
         viewer,
         "recharges/confirm.html",
-        title="Confirm the recharge",
+        title=_("Confirm the recharge"),
         nav="Recharges",
         label=label,
         amount=amount,
@@ -183,10 +184,17 @@ async def recharge(request: Request, viewer: AdminDep, session: SessionDep) -> R
         idempotency_key=f"console:{key}",
     )
     if outcome.status == "credited":
-        return redirect("/console/recharges", ok=f"Credited {display(amount)} to {label}.")
+        return redirect(
+            "/console/recharges",
+            ok=_("Credited %(display)s to %(label)s.", display=display(amount), label=label),
+        )
     return redirect(
         "/console/recharges",
-        ok=f"{display(amount)} for {label} waits for a second admin's approval.",
+        ok=_(
+            "%(display)s for %(label)s waits for a second admin's approval.",
+            display=display(amount),
+            label=label,
+        ),
     )
 
 
@@ -200,7 +208,8 @@ async def approve(
         session, viewer.actor, approval_id=approval_id, note=form["note"]
     )
     return redirect(
-        "/console/recharges", ok=f"Approved: {display(approval.amount_micros)} is credited."
+        "/console/recharges",
+        ok=_("Approved: %(display)s is credited.", display=display(approval.amount_micros)),
     )
 
 
@@ -212,7 +221,7 @@ async def reject(
     await ledger_service.reject_recharge(
         session, viewer.actor, approval_id=approval_id, note=form["note"]
     )
-    return redirect("/console/recharges", ok="Rejected.")
+    return redirect("/console/recharges", ok=_("Rejected."))
 
 
 @router.post("/recharge-requests/{request_id}/approve")
@@ -240,7 +249,7 @@ async def reject_request(
     await ledger_service.reject_recharge_request(
         session, viewer.actor, request_id=request_id, note=form["note"]
     )
-    return redirect("/console/recharges", ok="Request rejected.")
+    return redirect("/console/recharges", ok=_("Request rejected."))
 
 
 @router.get("/codes")
@@ -252,7 +261,7 @@ async def codes(
         request,
         viewer,
         "recharges/codes.html",
-        title="Redemption codes",
+        title=_("Redemption codes"),
         nav="Recharges",
         batches=page.items,
         next_cursor=page.next_cursor,
@@ -296,4 +305,6 @@ async def create_codes(request: Request, viewer: AdminDep, session: SessionDep) 
 @router.post("/codes/{batch_id}/revoke")
 async def revoke_codes(batch_id: uuid.UUID, viewer: AdminDep, session: SessionDep) -> Response:
     revoked = await ledger_service.revoke_codes(session, viewer.actor, batch_id=batch_id)
-    return redirect("/console/codes", ok=f"{revoked} unused codes are revoked.")
+    return redirect(
+        "/console/codes", ok=_("%(revoked)s unused codes are revoked.", revoked=revoked)
+    )

@@ -23,6 +23,7 @@ from spectra.console.deps import (
     refusals_as_pages,
 )
 from spectra.console.forms import Form
+from spectra.console.i18n import _
 from spectra.console.render import redirect, render
 from spectra.db.session import AnySession
 from spectra.keys import service as keys_service
@@ -50,7 +51,7 @@ async def teams(request: Request, viewer: ViewerDep, session: ReadSessionDep) ->
     groups = await users_service.lead_groups_page(session, viewer.actor)
     if len(groups) == 1:
         return redirect(_team_url(groups[0]))
-    return render(request, viewer, "team/list.html", title="My team", nav="Team", groups=groups)
+    return render(request, viewer, "team/list.html", title=_("My team"), nav="Team", groups=groups)
 
 
 async def _page(
@@ -85,7 +86,7 @@ async def _page(
         request,
         viewer,
         "team/show.html",
-        title=f"Team {group.name}",
+        title=_("Team %(name)s", name=group.name),
         nav="Team" if viewer.is_lead else "Groups",
         group=group,
         members=[u for u in members.items if u.id != viewer.user_id],
@@ -138,7 +139,7 @@ async def suspend(
         user=user_id,
         reason=form.get("reason") or "Suspended by the team lead.",
     )
-    return redirect(f"/console/team/{name}", ok=f"{user.email} is suspended.")
+    return redirect(f"/console/team/{name}", ok=_("%(email)s is suspended.", email=user.email))
 
 
 @router.post("/team/{name}/members/{user_id}/reactivate")
@@ -146,7 +147,7 @@ async def reactivate(
     name: str, user_id: uuid.UUID, viewer: ViewerDep, session: SessionDep
 ) -> Response:
     user = await users_service.reactivate_user(session, viewer.actor, user=user_id)
-    return redirect(f"/console/team/{name}", ok=f"{user.email} is active again.")
+    return redirect(f"/console/team/{name}", ok=_("%(email)s is active again.", email=user.email))
 
 
 @router.post("/team/{name}/requests/{request_id}/approve")
@@ -157,7 +158,7 @@ async def approve(
     await ledger_service.approve_recharge_request(
         session, viewer.actor, request_id=request_id, note=form.get("note") or ""
     )
-    return redirect(f"/console/team/{name}", ok="The request is approved.")
+    return redirect(f"/console/team/{name}", ok=_("The request is approved."))
 
 
 @router.post("/team/{name}/requests/{request_id}/reject")
@@ -168,7 +169,7 @@ async def reject(
     await ledger_service.reject_recharge_request(
         session, viewer.actor, request_id=request_id, note=form.get("note") or ""
     )
-    return redirect(f"/console/team/{name}", ok="The request is rejected.")
+    return redirect(f"/console/team/{name}", ok=_("The request is rejected."))
 
 
 @router.post("/team/{name}/members/{user_id}/key")
@@ -193,8 +194,13 @@ async def give_default_package(
     rows = await packages_service.list_group_defaults(session, viewer.actor)
     package = next((p.name for g, p in rows if g.id == group.id), None)
     if package is None:
-        return redirect(f"/console/team/{name}", error=f"{group.name} has no default package.")
+        return redirect(
+            f"/console/team/{name}", error=_("%(name)s has no default package.", name=group.name)
+        )
     detail = await packages_service.assign_package(
         session, viewer.actor, package=package, user_id=user_id
     )
-    return redirect(f"/console/team/{name}", ok=f"{detail.email} has {package}.")
+    return redirect(
+        f"/console/team/{name}",
+        ok=_("%(email)s has %(package)s.", email=detail.email, package=package),
+    )

@@ -17,6 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from spectra.console.charts import MEASURES, series_chart
 from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep, SessionDep
 from spectra.console.forms import Form
+from spectra.console.i18n import _
 from spectra.console.refusals import explain_reason
 from spectra.console.render import redirect, render
 from spectra.console.tables import Column, Table, TableSpec
@@ -121,7 +122,7 @@ async def usage(
         request,
         viewer,
         "usage/index.html",
-        title="Usage and billing",
+        title=_("Usage and billing"),
         nav="Usage",
         chart=chart,
         report=report_json,
@@ -181,7 +182,9 @@ async def prices(
     request: Request, viewer: AdminDep, session: ReadSessionDep, defaults: bool = False
 ) -> Response:
     items = await usage_service.list_prices(session, viewer.actor, include_defaults=defaults)
-    return render(request, viewer, "usage/prices.html", title="Prices", nav="Usage", prices=items)
+    return render(
+        request, viewer, "usage/prices.html", title=_("Prices"), nav="Usage", prices=items
+    )
 
 
 @router.post("/prices")
@@ -201,4 +204,6 @@ async def set_price(request: Request, viewer: AdminDep, session: SessionDep) -> 
         account=form.get("account") or None,
     )
     on = f" on {form['account']}" if form.get("account") else ""
-    return redirect("/console/prices", ok=f"Price for {form['model']}{on} is set.")
+    return redirect(
+        "/console/prices", ok=_("Price for %(form)s%(on)s is set.", form=form["model"], on=on)
+    )

@@ -50,7 +50,7 @@ screenshots: $(STAMP)
 # tests/console/test_i18n.py fails on any left untranslated). Keywords match that test's.
 LOCALES_DIR := src/spectra/console/locale
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F src/spectra/console/babel.cfg -k N_ -k n_:1,2 -k Column:2 \
+	$(BIN)/pybabel extract -F src/spectra/console/babel.cfg -k N_ -k n_:1,2 -k Column:2 -k SettingSpec:4 \
 		--no-location --sort-output --omit-header -o $(LOCALES_DIR)/messages.pot .
 	$(BIN)/pybabel update -i $(LOCALES_DIR)/messages.pot -d $(LOCALES_DIR) -l zh_CN \
 		--init-missing --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date

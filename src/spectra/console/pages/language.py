@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse
 
 from spectra.console.i18n import LANG_COOKIE, LOCALES
+from spectra.console.render import back_url
 
 router = APIRouter()
 
@@ -13,10 +14,16 @@ ONE_YEAR = 365 * 24 * 3600
 
 
 @router.get("/language/{locale}")
-async def switch_language(locale: str, next: str = "/console/") -> RedirectResponse:
-    """`/console/language/zh_CN?next=/console/users`: the console in that language from now on
-    (an unknown language or a `next` outside the console changes nothing it should not)."""
-    target = next if next.startswith("/console") and not next.startswith("//") else "/console/"
+async def switch_language(
+    request: Request, locale: str, next: str | None = None
+) -> RedirectResponse:
+    """`/console/language/zh_CN`: the console in that language from now on, back on the page
+    the switch was clicked on (the Referer, same-origin; or `next`). An unknown language
+    changes nothing, and neither can send anyone outside the console."""
+    if next is None:
+        target = back_url(request)
+    else:
+        target = next if next.startswith("/console") and not next.startswith("//") else "/console/"
     response = RedirectResponse(target, status_code=303)
     if locale in LOCALES:
         response.set_cookie(

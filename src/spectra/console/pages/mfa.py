@@ -42,7 +42,7 @@ def _token(request: Request) -> str:
 async def second_factor_page(
     request: Request, session: SessionDep, next: str | None = None
 ) -> Response:
-    _, user = await mfa_service.pending_sign_in(session, token=_token(request))
+    _pending, user = await mfa_service.pending_sign_in(session, token=_token(request))
     factors = await mfa_service.factors_of(session, user.id)
     return render(
         request,
@@ -74,7 +74,7 @@ async def second_factor(request: Request, session: SessionDep, runtime: RuntimeD
         await session.rollback()
         if exc.code == "session_invalid":
             return redirect("/console/login", error=exc.message)
-        _, pending_user = await mfa_service.pending_sign_in(session, token=token)
+        _pending, pending_user = await mfa_service.pending_sign_in(session, token=token)
         return render(
             request,
             None,

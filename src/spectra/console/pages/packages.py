@@ -33,7 +33,7 @@ PERIODS = (
     ("monthly", "monthly"),
     ("weekly", "weekly"),
     ("daily", "daily"),
-    ("one_time", "one time"),
+    ("one_time", N_("one time")),
 )
 _TERMS = (
     "allowance",

@@ -134,7 +134,7 @@ def _aliases(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for part in text.replace("\n", ",").split(","):
         if "=" in part:
-            public, _, upstream = part.partition("=")
+            public, _sep, upstream = part.partition("=")
             if public.strip() and upstream.strip():
                 out[public.strip()] = upstream.strip()
     return out

@@ -178,7 +178,7 @@ async def create_key(
 ) -> Response:
     """A new key for a member (on their request); its secret is shown on the page once."""
     form = await Form.read(request)
-    _, secret = await keys_service.create_key(
+    _key, secret = await keys_service.create_key(
         session, viewer.actor, user_id=user_id, name=form.get("name") or "from the team lead"
     )
     owner = await users_service.load_user(session, user_id)

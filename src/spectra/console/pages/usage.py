@@ -17,7 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from spectra.console.charts import MEASURES, series_chart
 from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep, SessionDep
 from spectra.console.forms import Form
-from spectra.console.i18n import _
+from spectra.console.i18n import N_, _
 from spectra.console.refusals import explain_reason
 from spectra.console.render import redirect, render
 from spectra.console.tables import Column, Table, TableSpec
@@ -30,7 +30,7 @@ from spectra.users import service as users_service
 router = APIRouter()
 
 DIMENSIONS = ("group", "model", "client", "user", "account", "key")
-RANGES = (("7", "last 7 days"), ("30", "last 30 days"), ("90", "last 90 days"))
+RANGES = (("7", N_("last 7 days")), ("30", N_("last 30 days")), ("90", N_("last 90 days")))
 
 
 REPORT_COLUMNS = (
@@ -57,7 +57,7 @@ def report_table(request: Request, report: dict[str, Any], by: str, empty: str) 
     """The usage report by `by` as a table (the admin's usage page and a lead's team usage)."""
     columns = (Column("label", by.capitalize()), *REPORT_COLUMNS[1:])
     table = TableSpec("usage-report", columns, empty, prefix="r").build(request, report["items"])
-    table.totals = {**report["totals"], "label": "Total"} if report.get("totals") else None
+    table.totals = {**report["totals"], "label": _("Total")} if report.get("totals") else None
     return table
 
 

@@ -130,7 +130,11 @@ async def list_users(
     )
 
 
-BALANCE_FILTERS = (("below", "below an amount"), ("zero", "zero"), ("negative", "negative"))
+BALANCE_FILTERS = (
+    ("below", N_("below an amount")),
+    ("zero", N_("zero")),
+    ("negative", N_("negative")),
+)
 
 
 def _balance_filter(balance: str, below: str) -> tuple[list[Select[Any]], list[Select[Any]]]:

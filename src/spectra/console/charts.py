@@ -10,15 +10,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from spectra.audit.actor import Actor
+from spectra.console.i18n import N_, gettext
 from spectra.db.session import AnySession
 from spectra.kit.money import to_decimal
 from spectra.usage import reports
 
 MEASURES = {
-    "cost": ("cost_micros", "Spend"),
-    "tokens": ("tokens", "Tokens"),
-    "requests": ("requests", "Requests"),
-    "errors": ("errors", "Errors and refusals"),
+    "cost": ("cost_micros", N_("Spend")),
+    "tokens": ("tokens", N_("Tokens")),
+    "requests": ("requests", N_("Requests")),
+    "errors": ("errors", N_("Errors and refusals")),
 }
 
 
@@ -89,7 +90,7 @@ async def series_chart(
         "labels": labels,
         "datasets": datasets,
         "stacked": True,
-        "yTitle": MEASURES.get(measure, MEASURES["cost"])[1],
+        "yTitle": gettext(MEASURES.get(measure, MEASURES["cost"])[1]),
     }
 
 
@@ -161,7 +162,7 @@ async def budget_burn(
             projected = spent + rate * ((day - today).days)
             actual.append(None)
             forecast.append(_left(budget_micros, round(projected)))
-    name = "Budget left" if budget_micros else "Spent this month"
+    name = gettext("Budget left") if budget_micros else gettext("Spent this month")
     ahead = len([d for d in days if d > today])
     return {
         "spent_micros": spent,

@@ -1,6 +1,10 @@
 """Numbers for people, as Jinja filters: money with the workspace currency's two decimals (the
 exact amount on hover), percentages, relative times and short dates (the exact time on hover).
 
+English keeps the console's own forms ("$0.12", "Dec 7", "3 hours ago"); another locale gets
+Babel's (Chinese: "US$0.12", "12月7日", "3小时前"). Money is formatted from the exact decimal
+string of the micro-units (never a float).
+
 Each answers markup (a `<span>` or `<time>` with a `title`); `money_text` is the plain exact
 amount for attributes (a confirmation question) and exports.
 """
@@ -10,10 +14,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from babel.dates import format_skeleton, format_timedelta
+from babel.numbers import format_currency, format_decimal
 from markupsafe import Markup, escape
 
+from spectra.console.i18n import DEFAULT, _, babel_locale, current_locale
 from spectra.kit.clock import utc_now
-from spectra.kit.money import MICROS_PER_UNIT, display
+from spectra.kit.money import MICROS_PER_UNIT, display, format_amount
 from spectra.workspace.cache import settings_cache
 
 CENT = MICROS_PER_UNIT // 100
@@ -24,21 +31,34 @@ def _currency(currency: str | None) -> str:
     return currency or settings_cache.current.currency
 
 
+def _display(micros: int, currency: str) -> str:
+    """The amount with its currency in the request's locale, every digit of the micro-units."""
+    locale = current_locale()
+    if locale == DEFAULT:
+        return display(micros, currency)
+    return format_currency(
+        Decimal(format_amount(micros)),
+        currency.upper(),
+        locale=babel_locale(locale),
+        decimal_quantization=False,
+    )
+
+
 def money_text(micros: int | None, currency: str | None = None) -> str:
     """The exact amount ("$0.123456"), plain text."""
-    return "—" if micros is None else display(int(micros), _currency(currency))
+    return "—" if micros is None else _display(int(micros), _currency(currency))
 
 
 def money(micros: int | None, currency: str | None = None) -> Markup:
     """Two decimals ("$0.12"); when that rounds, the exact amount is the title."""
     if micros is None:
         return DASH
-    exact = display(int(micros), _currency(currency))
+    exact = _display(int(micros), _currency(currency))
     cents = Decimal(int(micros)) / CENT
     rounded = int(cents.quantize(Decimal(1), rounding=ROUND_HALF_UP)) * CENT
     if rounded == int(micros):
         return Markup(escape(exact))
-    shown = display(rounded, _currency(currency))
+    shown = _display(rounded, _currency(currency))
     return Markup('<span class="money" title="{}">{}</span>').format(exact, shown)
 
 
@@ -48,8 +68,15 @@ def percent(value: float | int | str | Decimal | None, digits: int | None = None
     if value is None or value == "":
         return "—"
     if digits is not None:
-        return f"{float(value):.{digits}f}%"
-    return f"{float(value):.1f}".rstrip("0").rstrip(".") + "%"
+        text = f"{float(value):.{digits}f}"
+    else:
+        text = f"{float(value):.1f}".rstrip("0").rstrip(".")
+    locale = current_locale()
+    if locale != DEFAULT:
+        text = format_decimal(
+            Decimal(text), locale=babel_locale(locale), decimal_quantization=False
+        )
+    return text + "%"
 
 
 def _utc(value: datetime) -> datetime:
@@ -63,6 +90,10 @@ def _exact(value: datetime) -> str:
 def short_date(value: datetime, now: datetime | None = None) -> str:
     """ "Dec 7" this year, "Nov 24, 2040" any other year."""
     value, now = _utc(value), _utc(now or utc_now())
+    locale = current_locale()
+    if locale != DEFAULT:
+        skeleton = "MMMd" if value.year == now.year else "yMMMd"
+        return format_skeleton(skeleton, value, locale=babel_locale(locale))
     text = f"{value:%b} {value.day}"
     return text if value.year == now.year else f"{text}, {value.year}"
 
@@ -71,7 +102,18 @@ def _relative(value: datetime, now: datetime) -> str:
     seconds = (now - value).total_seconds()
     future, seconds = seconds < 0, abs(seconds)
     if seconds < 60:
-        return "just now"
+        return _("just now")
+    locale = current_locale()
+    if locale != DEFAULT:
+        if seconds > 30 * 86_400:
+            return short_date(value, now)
+        return format_timedelta(
+            value - now,
+            add_direction=True,
+            threshold=1,
+            format="long",
+            locale=babel_locale(locale),
+        )
     for size, unit in ((86_400, "day"), (3_600, "hour"), (60, "minute")):
         if seconds >= size:
             count = int(seconds // size)

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from spectra.console.deps import SAFE_METHODS, Viewer
+from spectra.console.i18n import _
 from spectra.console.render import back_url, redirect, render
 from spectra.errors import ErrorKind, SpectraError
 from spectra.users.errors import CsrfError
@@ -65,7 +66,7 @@ def _second_factor(request: Request, exc: SpectraError) -> Response | None:
             viewer,
             "auth/step_up.html",
             status_code=403,
-            title="Confirm it is you",
+            title=_("Confirm it is you"),
             message=exc.message,
             next=back_url(request),
         )

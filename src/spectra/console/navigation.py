@@ -1,6 +1,6 @@
 """The console's left navigation, grouped by job, and the breadcrumbs it gives every page.
 
-One table: each group lists its pages with who may open them (`admin`: owner, admin, billing,
+One table (labels in English, marked for the catalogue and translated when shown): each group lists its pages with who may open them (`admin`: owner, admin, billing,
 auditor; `lead`: a team lead who is not an admin; `anyone` signed in). The current page is the
 item whose address is the longest prefix of the request's path.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from spectra.console.deps import Viewer
+from spectra.console.i18n import N_, gettext
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,63 +34,65 @@ class Crumb:
 
 
 NAVIGATION = (
-    Group("Home", (Item("Overview", "/console/"),)),
-    Group("Pool", (Item("Pool", "/console/pool"), Item("Fallbacks", "/console/fallbacks"))),
+    Group(N_("Home"), (Item(N_("Overview"), "/console/"),)),
     Group(
-        "People",
+        N_("Pool"), (Item(N_("Pool"), "/console/pool"), Item(N_("Fallbacks"), "/console/fallbacks"))
+    ),
+    Group(
+        N_("People"),
         (
-            Item("Users", "/console/users"),
-            Item("Groups", "/console/groups"),
-            Item("My team", "/console/team", who="lead", id="nav-team"),
+            Item(N_("Users"), "/console/users"),
+            Item(N_("Groups"), "/console/groups"),
+            Item(N_("My team"), "/console/team", who="lead", id="nav-team"),
         ),
     ),
     Group(
-        "Money",
+        N_("Money"),
         (
-            Item("Recharges", "/console/recharges"),
-            Item("Codes", "/console/codes"),
-            Item("Ledger", "/console/ledger"),
-            Item("Budgets", "/console/budgets"),
-            Item("Prices", "/console/prices"),
+            Item(N_("Recharges"), "/console/recharges"),
+            Item(N_("Codes"), "/console/codes"),
+            Item(N_("Ledger"), "/console/ledger"),
+            Item(N_("Budgets"), "/console/budgets"),
+            Item(N_("Prices"), "/console/prices"),
         ),
     ),
     Group(
-        "Usage",
+        N_("Usage"),
         (
-            Item("Usage", "/console/usage"),
-            Item("Statements", "/console/usage/statements"),
-            Item("Forecast", "/console/usage/forecast"),
-            Item("Economics", "/console/usage/economics"),
-            Item("Reconciliation", "/console/usage/reconcile"),
+            Item(N_("Usage"), "/console/usage"),
+            Item(N_("Statements"), "/console/usage/statements"),
+            Item(N_("Forecast"), "/console/usage/forecast"),
+            Item(N_("Economics"), "/console/usage/economics"),
+            Item(N_("Reconciliation"), "/console/usage/reconcile"),
         ),
     ),
     Group(
-        "Policy",
+        N_("Policy"),
         (
-            Item("Packages", "/console/packages"),
-            Item("Policy", "/console/policy"),
-            Item("Drafts", "/console/policy/drafts"),
-            Item("Rollouts", "/console/rollouts"),
+            Item(N_("Packages"), "/console/packages"),
+            Item(N_("Policy"), "/console/policy"),
+            Item(N_("Drafts"), "/console/policy/drafts"),
+            Item(N_("Rollouts"), "/console/rollouts"),
         ),
     ),
     Group(
-        "Settings",
+        N_("Settings"),
         (
-            Item("Settings", "/console/settings"),
-            Item("Alerts", "/console/alerts"),
-            Item("Single sign-on", "/console/sso-providers"),
-            Item("Audit", "/console/audit"),
+            Item(N_("Settings"), "/console/settings"),
+            Item(N_("Alerts"), "/console/alerts"),
+            Item(N_("Single sign-on"), "/console/sso-providers"),
+            Item(N_("Audit"), "/console/audit"),
         ),
     ),
     Group(
-        "Me",
+        N_("Me"),
         (
-            Item("My portal", "/console/me", who="anyone"),
-            Item("My keys", "/console/me/keys", who="anyone"),
-            Item("My wallet", "/console/me/wallet", who="anyone"),
-            Item("My usage", "/console/me/usage", who="anyone"),
-            Item("API tokens", "/console/me/tokens", who="anyone"),
-            Item("Account", "/console/account", who="anyone"),
+            Item(N_("My portal"), "/console/me", who="anyone"),
+            Item(N_("My keys"), "/console/me/keys", who="anyone"),
+            Item(N_("My wallet"), "/console/me/wallet", who="anyone"),
+            Item(N_("My usage"), "/console/me/usage", who="anyone"),
+            Item(N_("API tokens"), "/console/me/tokens", who="anyone"),
+            Item(N_("Account"), "/console/account", who="anyone"),
         ),
     ),
 )
@@ -138,8 +141,8 @@ def crumbs(groups: list[Group], path: str, title: str | None) -> list[Crumb]:
             if item.href != active or item.href == "/console/":
                 continue
             if group.label != item.label:
-                trail.append(Crumb(group.label, None))
-            trail.append(Crumb(item.label, item.href))
+                trail.append(Crumb(gettext(group.label), None))
+            trail.append(Crumb(gettext(item.label), item.href))
     if title and title != trail[-1].label:
         trail.append(Crumb(title, None))
     return trail

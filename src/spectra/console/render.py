@@ -20,6 +20,16 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from spectra import __version__
 from spectra.console.deps import CSRF_FIELD, Viewer
 from spectra.console.formats import FILTERS
+from spectra.console.i18n import (
+    HTML_LANG,
+    LANGUAGE_NAMES,
+    LOCALES,
+    activate,
+    current_locale,
+    gettext,
+    locale_for,
+    ngettext,
+)
 from spectra.console.navigation import crumbs, current, navigation
 from spectra.kit.money import format_amount
 
@@ -67,7 +77,11 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     enable_async=False,
+    extensions=["jinja2.ext.i18n"],
 )
+# New-style gettext (`_("… %(name)s", name=x)` escapes `x`); the callables read the request's
+# locale from a context variable, so one environment serves every language at once.
+environment.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
 environment.filters.update(FILTERS)
 environment.filters["amount"] = _amount
 environment.filters["when"] = _when
@@ -77,6 +91,13 @@ environment.globals.update(navigation=navigation, current_nav=current, breadcrum
 environment.globals["query"] = _query
 environment.globals["version"] = __version__
 environment.globals["csrf_field"] = CSRF_FIELD
+# `tr(value)`: a label held in a variable (navigation, table columns, stored values such as a
+# role), translated when the catalogue has it and never used as a format string.
+environment.globals["tr"] = gettext
+environment.globals["locales"] = LOCALES
+environment.globals["language_names"] = LANGUAGE_NAMES
+environment.globals["html_lang"] = HTML_LANG
+environment.globals["current_locale"] = current_locale
 
 
 def take_flash(request: Request) -> tuple[str, str] | None:
@@ -98,6 +119,7 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     flash = take_flash(request)
+    activate(locale_for(request))
     page = environment.get_template(template).render(
         request=request, viewer=viewer, flash=flash, **context
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from starlette.responses import RedirectResponse
 from starlette.staticfiles import StaticFiles
 
+from spectra.console.i18n import use_locale
 from spectra.console.pages import (
     alerts,
     audit,
@@ -18,6 +19,7 @@ from spectra.console.pages import (
     fallbacks,
     group_policy,
     groups,
+    language,
     ledger,
     me,
     me_tokens,
@@ -53,6 +55,7 @@ PAGES = (
     fallbacks,
     group_policy,
     groups,
+    language,
     ledger,
     me,
     me_tokens,
@@ -79,7 +82,9 @@ PAGES = (
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/console", include_in_schema=False)
+    router = APIRouter(
+        prefix="/console", include_in_schema=False, dependencies=[Depends(use_locale)]
+    )
     for module in PAGES:
         router.include_router(module.router)
     return router

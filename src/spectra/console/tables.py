@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
+from spectra.console.i18n import N_
 from spectra.kit.listing import EXPORT_CAP, ListQuery
 from spectra.kit.money import format_amount
 from spectra.kit.pagination import Page
@@ -98,7 +99,7 @@ class TableSpec:
 
     id: str
     columns: Sequence[Column]
-    empty: str = "Nothing here yet."
+    empty: str = N_("Nothing here yet.")
     prefix: str = ""
     filterable: bool = True
     """False where the page's own form filters on the server (users): no second filter box."""
@@ -209,7 +210,7 @@ class Table:
     q: str = ""
     page: int = 1
     per: int = 50
-    empty: str = "Nothing here yet."
+    empty: str = N_("Nothing here yet.")
     empty_link: tuple[str, str] | None = None
     next_cursor: str | None = None
     filtered_from: int = 0

@@ -20,6 +20,7 @@ from spectra.alerts.catalogue import EVENTS
 from spectra.alerts.schemas import ChannelCreate, RuleCreate
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, ViewerDep
 from spectra.console.forms import Form, problems
+from spectra.console.i18n import N_, _
 from spectra.console.render import redirect, render
 from spectra.console.tables import Column, TableSpec
 
@@ -32,7 +33,7 @@ RAISED = TableSpec(
         Column("event", "Event"),
         Column("alert", "Alert", lambda a: f"{a.title}: {a.message}"),
     ),
-    empty="No alert yet: add a rule below to be told when one fires.",
+    empty=N_("No alert yet: add a rule below to be told when one fires."),
     prefix="a",
 )
 DELIVERIES = TableSpec(
@@ -46,7 +47,7 @@ DELIVERIES = TableSpec(
         Column("last_error", "Last error"),
         Column("delivered", "Delivered", "delivered_at", kind="when"),
     ),
-    empty="Nothing sent yet: a channel's Test button sends one.",
+    empty=N_("Nothing sent yet: a channel's Test button sends one."),
     prefix="d",
 )
 
@@ -72,7 +73,7 @@ async def alerts_page(request: Request, viewer: AdminDep, session: ReadSessionDe
             request,
             viewer,
             "alerts/index.html",
-            title="Alerts",
+            title=_("Alerts"),
             nav="Settings",
             channels=channels.items,
             rules=rules.items,
@@ -90,23 +91,27 @@ async def add_channel(request: Request, viewer: AdminDep, session: SessionDep) -
     try:
         data = ChannelCreate(name=form["name"], kind=form["kind"], target=form["target"])
     except ValidationError as exc:
-        return redirect("/console/alerts", error=f"The channel was not added: {problems(exc)}.")
+        return redirect(
+            "/console/alerts",
+            error=_("The channel was not added: %(problems)s.", problems=problems(exc)),
+        )
     channel = await alerts_service.add_channel(session, viewer.actor, data=data)
-    return redirect("/console/alerts", ok=f"Added the channel {channel.name}.")
+    return redirect("/console/alerts", ok=_("Added the channel %(name)s.", name=channel.name))
 
 
 @router.post("/alerts/channels/{name}/test")
 async def test_channel(name: str, viewer: AdminDep, session: SessionDep) -> Response:
     await alerts_service.test_channel(session, viewer.actor, name=name)
     return redirect(
-        "/console/alerts", ok=f"A test message to {name} is queued; its outcome shows below."
+        "/console/alerts",
+        ok=_("A test message to %(name)s is queued; its outcome shows below.", name=name),
     )
 
 
 @router.post("/alerts/channels/{name}/remove")
 async def remove_channel(name: str, viewer: AdminDep, session: SessionDep) -> Response:
     await alerts_service.remove_channel(session, viewer.actor, name=name)
-    return redirect("/console/alerts", ok=f"Removed the channel {name}.")
+    return redirect("/console/alerts", ok=_("Removed the channel %(name)s.", name=name))
 
 
 def _hour(form: Form, name: str) -> int | None:
@@ -130,15 +135,18 @@ async def add_rule(request: Request, viewer: AdminDep, session: SessionDep) -> R
             quiet_end_hour=_hour(form, "quiet_end_hour"),
         )
     except ValidationError as exc:
-        return redirect("/console/alerts", error=f"The rule was not added: {problems(exc)}.")
+        return redirect(
+            "/console/alerts",
+            error=_("The rule was not added: %(problems)s.", problems=problems(exc)),
+        )
     await alerts_service.add_rule(session, viewer.actor, data=data)
-    return redirect("/console/alerts", ok=f"Added a rule for {data.event}.")
+    return redirect("/console/alerts", ok=_("Added a rule for %(event)s.", event=data.event))
 
 
 @router.post("/alerts/rules/{rule_id}/remove")
 async def remove_rule(rule_id: uuid.UUID, viewer: AdminDep, session: SessionDep) -> Response:
     await alerts_service.remove_rule(session, viewer.actor, rule_id=rule_id)
-    return redirect("/console/alerts", ok="Removed the rule.")
+    return redirect("/console/alerts", ok=_("Removed the rule."))
 
 
 @router.get("/notifications")
@@ -148,7 +156,7 @@ async def notifications(request: Request, viewer: ViewerDep, session: ReadSessio
         request,
         viewer,
         "alerts/notifications.html",
-        title="Notifications",
+        title=_("Notifications"),
         nav="Notifications",
         unread=unread,
         items=items,
@@ -170,6 +178,6 @@ async def mark_read(request: Request, viewer: ViewerDep, session: SessionDep) ->
     try:
         alert_id = uuid.UUID(raw) if raw else None
     except ValueError:
-        return redirect("/console/notifications", error="That is not a notification.")
+        return redirect("/console/notifications", error=_("That is not a notification."))
     marked = await alerts_service.mark_read(session, viewer.actor, alert_id=alert_id)
-    return redirect("/console/notifications", ok=f"Marked {marked} read.")
+    return redirect("/console/notifications", ok=_("Marked %(marked)s read.", marked=marked))

@@ -15,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from spectra.audit.schemas import ChainReportRead
 from spectra.audit.service import AuditFilter
 from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep
+from spectra.console.i18n import N_, _
 from spectra.console.render import render
 from spectra.console.tables import Column, TableSpec
 from spectra.db.session import ReadSession
@@ -73,7 +74,7 @@ AUDIT_COLUMNS = (
     Column("changes", "Changes", _changes_text, sortable=False),
 )
 AUDIT_EVENTS = TableSpec(
-    "audit-events", AUDIT_COLUMNS, empty="No events match: widen the filter or clear it."
+    "audit-events", AUDIT_COLUMNS, empty=N_("No events match: widen the filter or clear it.")
 )
 
 
@@ -120,7 +121,7 @@ async def _page(
         request,
         viewer,
         "audit/index.html",
-        title="Audit log",
+        title=_("Audit log"),
         nav="Audit",
         table=table,
         export_query=request.url.query,

@@ -21,6 +21,7 @@ from spectra.console.deps import (
     client_ip,
 )
 from spectra.console.forms import Form, field_errors
+from spectra.console.i18n import _
 from spectra.console.render import redirect, render
 from spectra.errors import SpectraError
 from spectra.users import service as users_service
@@ -47,7 +48,7 @@ async def login_page(
         request,
         None,
         "auth/login.html",
-        title="Sign in",
+        title=_("Sign in"),
         next=_safe_next(next),
         values={},
         sso_providers=await sso_service.sign_in_choices(session),
@@ -76,7 +77,7 @@ async def login(request: Request, session: SessionDep, runtime: RuntimeDep) -> R
             None,
             "auth/login.html",
             status_code=200,
-            title="Sign in",
+            title=_("Sign in"),
             next=target,
             values={"email": form["email"]},
             error=exc.message,
@@ -128,7 +129,7 @@ async def logout(request: Request, session: SessionDep, runtime: RuntimeDep) -> 
             post_logout_redirect_uri=f"{runtime.settings.public_base()}/console/login",
         )
         await users_service.end_session(session, token=token)
-    response: Response = redirect("/console/login", ok="You are signed out.")
+    response: Response = redirect("/console/login", ok=_("You are signed out."))
     if provider_logout:
         # A page that moves on by itself, not a redirect: the console's CSP (form-action 'self')
         # forbids a form post from ending up at another origin.
@@ -136,7 +137,7 @@ async def logout(request: Request, session: SessionDep, runtime: RuntimeDep) -> 
             request,
             None,
             "auth/signed_out.html",
-            title="Signed out",
+            title=_("Signed out"),
             provider_logout=provider_logout,
         )
     clear_session_cookies(response)
@@ -145,7 +146,7 @@ async def logout(request: Request, session: SessionDep, runtime: RuntimeDep) -> 
 
 @router.get("/setup")
 async def setup_page(request: Request, token: str = "") -> Response:
-    return render(request, None, "auth/setup.html", title="Choose your password", token=token)
+    return render(request, None, "auth/setup.html", title=_("Choose your password"), token=token)
 
 
 @router.post("/setup")
@@ -157,7 +158,7 @@ async def setup(request: Request, session: SessionDep) -> Response:
     password = form.data.get("password", "")
     errors: dict[str, str] = {}
     if password != form.data.get("password_again", ""):
-        errors["password_again"] = "The two passwords differ."
+        errors["password_again"] = _("The two passwords differ.")
     else:
         try:
             user = await users_service.consume_setup_link(
@@ -171,16 +172,21 @@ async def setup(request: Request, session: SessionDep) -> Response:
         else:
             return redirect(
                 f"/console/login?email={quote(user.email)}",
-                ok="Your password is set; sign in with it.",
+                ok=_("Your password is set; sign in with it."),
             )
     return render(
-        request, None, "auth/setup.html", title="Choose your password", token=token, errors=errors
+        request,
+        None,
+        "auth/setup.html",
+        title=_("Choose your password"),
+        token=token,
+        errors=errors,
     )
 
 
 @router.get("/account")
 async def account(request: Request, viewer: ViewerDep) -> Response:
-    return render(request, viewer, "auth/account.html", title="Your account", errors={})
+    return render(request, viewer, "auth/account.html", title=_("Your account"), errors={})
 
 
 @router.get("/account/sessions")
@@ -192,7 +198,7 @@ async def sessions_page(request: Request, viewer: ViewerDep, session: ReadSessio
         request,
         viewer,
         "auth/sessions.html",
-        title="Your sessions",
+        title=_("Your sessions"),
         sessions=rows,
         current_hash=hash_token(current) if current else "",
     )
@@ -205,7 +211,7 @@ async def end_other_sessions(request: Request, viewer: ViewerDep, session: Sessi
     )
     return redirect(
         "/console/account/sessions",
-        ok=f"Signed out {ended} other session{'s' if ended != 1 else ''}.",
+        ok=_("Signed out %(ended)s other session%(s)s.", ended=ended, s="s" if ended != 1 else ""),
     )
 
 
@@ -214,7 +220,7 @@ async def change_password(request: Request, viewer: ViewerDep, session: SessionD
     form = await Form.read(request)
     errors: dict[str, str] = {}
     if form.data.get("new_password", "") != form.data.get("new_password_again", ""):
-        errors["new_password_again"] = "The two new passwords differ."
+        errors["new_password_again"] = _("The two new passwords differ.")
     else:
         try:
             await users_service.change_password(
@@ -230,8 +236,8 @@ async def change_password(request: Request, viewer: ViewerDep, session: SessionD
                 errors = {"current_password": exc.message}
         else:
             response = redirect(
-                "/console/login", ok="Your password is changed; sign in again with the new one."
+                "/console/login", ok=_("Your password is changed; sign in again with the new one.")
             )
             clear_session_cookies(response)
             return response
-    return render(request, viewer, "auth/account.html", title="Your account", errors=errors)
+    return render(request, viewer, "auth/account.html", title=_("Your account"), errors=errors)

@@ -25,6 +25,7 @@ from spectra.budgets.models import BUDGET_MODES
 from spectra.budgets.schemas import KeyBudgetChange, KeyBudgetRead, ProjectReportRead
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, ViewerDep
 from spectra.console.forms import Form, problems
+from spectra.console.i18n import N_, _
 from spectra.console.render import redirect, render
 from spectra.console.tables import Column, TableSpec
 from spectra.kit.pagination import Page
@@ -70,7 +71,7 @@ KEY_BUDGETS = TableSpec(
         Column("clients", "Clients", lambda b: ", ".join(b.clients) or "any"),
         Column("actions", "", kind="action"),
     ),
-    empty="No key budget yet: set one below with the key's id (from the member's page).",
+    empty=N_("No key budget yet: set one below with the key's id (from the member's page)."),
     prefix="k",
 )
 """Key budgets: the budgets service answers them whole (up to 500), sorted here in memory."""
@@ -86,7 +87,9 @@ EXTENSIONS = TableSpec(
         Column("status", "Status"),
         Column("actions", "", kind="action"),
     ),
-    empty="No extension requests: members ask from their budgets page when a budget stops them.",
+    empty=N_(
+        "No extension requests: members ask from their budgets page when a budget stops them."
+    ),
     prefix="x",
 )
 """Budget extension requests, sorted, filtered and paged by the budgets service."""
@@ -109,7 +112,7 @@ async def budgets(request: Request, viewer: AdminDep, session: ReadSessionDep) -
             request,
             viewer,
             "budgets/index.html",
-            title="Budgets",
+            title=_("Budgets"),
             nav="Budgets",
             budgets_table=budgets_table,
             extensions_table=extensions_table,
@@ -132,16 +135,21 @@ async def set_key_budget(request: Request, viewer: AdminDep, session: SessionDep
     try:
         change = KeyBudgetChange.model_validate(raw)
     except ValidationError as exc:
-        return redirect("/console/budgets", error=f"The budget was not set: {problems(exc)}")
+        return redirect(
+            "/console/budgets",
+            error=_("The budget was not set: %(problems)s", problems=problems(exc)),
+        )
     key_id = _key_id(form["key_id"])
     await budgets_service.set_key_budget(session, viewer.actor, key_id=key_id, changes=change)
-    return redirect("/console/budgets", ok=f"Set the budget of key {key_id}.")
+    return redirect("/console/budgets", ok=_("Set the budget of key %(key_id)s.", key_id=key_id))
 
 
 @router.post("/budgets/keys/{key_id}/clear")
 async def clear_key_budget(key_id: uuid.UUID, viewer: AdminDep, session: SessionDep) -> Response:
     await budgets_service.clear_key_budget(session, viewer.actor, key_id=key_id)
-    return redirect("/console/budgets", ok=f"Removed the budget of key {key_id}.")
+    return redirect(
+        "/console/budgets", ok=_("Removed the budget of key %(key_id)s.", key_id=key_id)
+    )
 
 
 @router.post("/budgets/extensions/{extension_id}/approve")
@@ -156,7 +164,13 @@ async def approve_extension(
         approve=True,
         expires_at=_when(form.get("expires_at")),
     )
-    return redirect("/console/budgets", ok=f"Approved until {row.expires_at:%Y-%m-%d %H:%M} UTC.")
+    return redirect(
+        "/console/budgets",
+        ok=_(
+            "Approved until %(expires_at)s UTC.",
+            expires_at=format(row.expires_at, "%Y-%m-%d %H:%M"),
+        ),
+    )
 
 
 @router.post("/budgets/extensions/{extension_id}/reject")
@@ -166,7 +180,7 @@ async def reject_extension(
     await budgets_service.decide_extension(
         session, viewer.actor, extension_id=extension_id, approve=False
     )
-    return redirect("/console/budgets", ok="Rejected the extension request.")
+    return redirect("/console/budgets", ok=_("Rejected the extension request."))
 
 
 @router.get("/projects")
@@ -178,7 +192,7 @@ async def projects(request: Request, viewer: AdminDep, session: ReadSessionDep) 
         request,
         viewer,
         "budgets/projects.html",
-        title="Projects",
+        title=_("Projects"),
         nav="Budgets",
         page=page,
         modes=BUDGET_MODES,
@@ -196,7 +210,9 @@ async def create_project(request: Request, viewer: AdminDep, session: SessionDep
         mode=_mode(form.get("mode")),
         header_allowed=form.flag("header_allowed"),
     )
-    return redirect(f"/console/projects/{view.name}", ok=f"Created project {view.name}.")
+    return redirect(
+        f"/console/projects/{view.name}", ok=_("Created project %(name)s.", name=view.name)
+    )
 
 
 def _mode(text: str | None) -> str:
@@ -216,7 +232,7 @@ async def project(
         request,
         viewer,
         "budgets/project.html",
-        title=f"Project {view.name}",
+        title=_("Project %(name)s", name=view.name),
         nav="Budgets",
         project=view,
         report=ProjectReportRead.model_validate(report),
@@ -238,7 +254,7 @@ async def project_budget(
         mode=_mode(form.get("mode")),
         header_allowed=form.flag("header_allowed"),
     )
-    return redirect(f"/console/projects/{name}", ok="Saved the project's budget.")
+    return redirect(f"/console/projects/{name}", ok=_("Saved the project's budget."))
 
 
 @router.post("/projects/{name}/members")
@@ -247,7 +263,9 @@ async def add_member(
 ) -> Response:
     form = await Form.read(request)
     await projects_service.add_member(session, viewer.actor, name=name, email=form["email"])
-    return redirect(f"/console/projects/{name}", ok=f"Added {form['email'].strip()}.")
+    return redirect(
+        f"/console/projects/{name}", ok=_("Added %(form)s.", form=form["email"].strip())
+    )
 
 
 @router.post("/projects/{name}/keys")
@@ -255,7 +273,10 @@ async def add_key(name: str, request: Request, viewer: AdminDep, session: Sessio
     form = await Form.read(request)
     key_id = _key_id(form["key_id"])
     await projects_service.add_key(session, viewer.actor, name=name, key_id=key_id)
-    return redirect(f"/console/projects/{name}", ok=f"Key {key_id} now belongs to {name}.")
+    return redirect(
+        f"/console/projects/{name}",
+        ok=_("Key %(key_id)s now belongs to %(name)s.", key_id=key_id, name=name),
+    )
 
 
 @router.post("/projects/{name}/remove")
@@ -270,8 +291,8 @@ async def remove(name: str, request: Request, viewer: AdminDep, session: Session
         key_id=_key_id(key_text) if key_text else None,
     )
     if form.get("email") or key_text:
-        return redirect(f"/console/projects/{name}", ok="Removed it from the project.")
-    return redirect("/console/projects", ok=f"Removed project {name}.")
+        return redirect(f"/console/projects/{name}", ok=_("Removed it from the project."))
+    return redirect("/console/projects", ok=_("Removed project %(name)s.", name=name))
 
 
 @router.get("/me/budgets")
@@ -283,7 +304,7 @@ async def my_budgets(request: Request, viewer: ViewerDep, session: ReadSessionDe
         request,
         viewer,
         "me/budgets.html",
-        title="My budgets",
+        title=_("My budgets"),
         nav="Me",
         budgets=[KeyBudgetRead.model_validate(r) for r in rows.items],
         projects=mine.items,
@@ -303,4 +324,4 @@ async def request_extension(request: Request, viewer: ViewerDep, session: Sessio
         project=form.get("project") or None,
         reason=form.get("reason") or "",
     )
-    return redirect("/console/me/budgets", ok="Asked for an extension; an admin will decide.")
+    return redirect("/console/me/budgets", ok=_("Asked for an extension; an admin will decide."))

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, Viewer
 from spectra.console.forms import Form, field_errors
+from spectra.console.i18n import N_, _
 from spectra.console.pages.group_policy import SWITCHES, policy_change, render_group_policy
 from spectra.console.pages.users import group_options
 from spectra.console.render import redirect, render
@@ -45,7 +46,7 @@ DRAFTS = TableSpec(
         Column("created_at", "Created"),
         Column("by", "By", "created_by"),
     ),
-    empty="No drafts yet: open a group's policy above and save a change as a draft.",
+    empty=N_("No drafts yet: open a group's policy above and save a change as a draft."),
 )
 """Policy drafts, sorted, filtered and paged by the drafts service."""
 
@@ -74,7 +75,7 @@ async def _list(
         viewer,
         "drafts/list.html",
         status_code=status_code,
-        title="Policy drafts",
+        title=_("Policy drafts"),
         nav="Policy",
         table=table,
         statuses=STATUSES,
@@ -144,7 +145,7 @@ async def create_draft(request: Request, viewer: AdminDep, session: SessionDep) 
         return await _list(
             request, viewer, ReadSession(session), errors=errors, values=form.data, status_code=422
         )
-    return redirect(_back(draft.id), ok="The draft is saved; dry-run it, then publish.")
+    return redirect(_back(draft.id), ok=_("The draft is saved; dry-run it, then publish."))
 
 
 @router.get("/policy/drafts/{draft_id}")
@@ -156,7 +157,7 @@ async def show_draft(
         request,
         viewer,
         "drafts/show.html",
-        title="Policy draft",
+        title=_("Policy draft"),
         nav="Policy",
         draft=drafts_service.draft_view(draft),
     )
@@ -173,7 +174,7 @@ async def dry_run(
     form = await Form.read(request)
     days = form.integer("days", 7, label="Days")
     await drafts_service.dry_run(session, viewer.actor, draft_id=draft_id, days=days)
-    return redirect(_back(draft_id), ok="The dry-run is done.")
+    return redirect(_back(draft_id), ok=_("The dry-run is done."))
 
 
 @router.post("/policy/drafts/{draft_id}/publish")
@@ -187,7 +188,7 @@ async def publish(
         draft_id=draft_id,
         confirm_without_dry_run=form.flag("confirm_without_dry_run"),
     )
-    return redirect(_back(draft_id), ok="The draft is published.")
+    return redirect(_back(draft_id), ok=_("The draft is published."))
 
 
 @router.post("/policy/drafts/{draft_id}/discard")
@@ -196,4 +197,4 @@ async def discard(
 ) -> Response:
     await Form.read(request)
     await drafts_service.discard_draft(session, viewer.actor, draft_id=draft_id)
-    return redirect(_back(draft_id), ok="The draft is discarded.")
+    return redirect(_back(draft_id), ok=_("The draft is discarded."))

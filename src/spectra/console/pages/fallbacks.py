@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
 from spectra.console.forms import Form, problems
+from spectra.console.i18n import _
 from spectra.console.render import redirect, render
 from spectra.pool import fallbacks as fallbacks_service
 from spectra.pool.fallbacks import MAX_CHAIN, FallbackSet
@@ -26,7 +27,7 @@ async def fallbacks(request: Request, viewer: AdminDep, session: ReadSessionDep)
         request,
         viewer,
         "pool/fallbacks.html",
-        title="Model fallbacks",
+        title=_("Model fallbacks"),
         nav="Pool",
         chains=chains,
         max_chain=MAX_CHAIN,
@@ -39,11 +40,20 @@ async def set_fallbacks(request: Request, viewer: AdminDep, session: SessionDep)
     try:
         data = FallbackSet(model=form["model"], chain=form.words("chain"), group=form.get("group"))
     except ValidationError as exc:
-        return redirect("/console/fallbacks", error=f"The chain was not set: {problems(exc)}")
+        return redirect(
+            "/console/fallbacks",
+            error=_("The chain was not set: %(problems)s", problems=problems(exc)),
+        )
     chain = await fallbacks_service.set_fallbacks(session, viewer.actor, data=data)
     where = f" for group {chain.group}" if chain.group else ""
     return redirect(
-        "/console/fallbacks", ok=f"{chain.model}{where} falls back to {', '.join(chain.chain)}."
+        "/console/fallbacks",
+        ok=_(
+            "%(model)s%(where)s falls back to %(join)s.",
+            model=chain.model,
+            where=where,
+            join=", ".join(chain.chain),
+        ),
     )
 
 
@@ -54,4 +64,7 @@ async def clear_fallbacks(request: Request, viewer: AdminDep, session: SessionDe
         session, viewer.actor, model=form["model"], group=form.get("group")
     )
     where = f" for group {chain.group}" if chain.group else ""
-    return redirect("/console/fallbacks", ok=f"Removed the fallback chain of {chain.model}{where}.")
+    return redirect(
+        "/console/fallbacks",
+        ok=_("Removed the fallback chain of %(model)s%(where)s.", model=chain.model, where=where),
+    )

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from spectra.console.deps import AdminDep, ReadSessionDep, Viewer
 from spectra.console.forms import Form
+from spectra.console.i18n import N_, _, gettext
 from spectra.console.render import redirect, render
 from spectra.db.session import ReadSession
 from spectra.policy import service as policy_service
@@ -29,14 +30,14 @@ LIMITS = ("rpm", "tpm", "max_concurrent")
 SWITCHES = ("wallet_fallback", "group_wallet_fallback")
 CAPS = ("monthly_cap", "member_monthly_cap")
 LABELS = {
-    "allowed_models": "Allowed models",
-    "denied_models": "Denied models",
-    "allowed_clients": "Allowed clients",
-    "rpm": "Requests per minute",
-    "tpm": "Tokens per minute",
-    "max_concurrent": "Open requests",
-    "monthly_cap": "Group monthly cap",
-    "member_monthly_cap": "Per-member monthly cap",
+    "allowed_models": N_("Allowed models"),
+    "denied_models": N_("Denied models"),
+    "allowed_clients": N_("Allowed clients"),
+    "rpm": N_("Requests per minute"),
+    "tpm": N_("Tokens per minute"),
+    "max_concurrent": N_("Open requests"),
+    "monthly_cap": N_("Group monthly cap"),
+    "member_monthly_cap": N_("Per-member monthly cap"),
 }
 
 
@@ -95,13 +96,13 @@ async def render_group_policy(
         viewer,
         "groups/policy.html",
         status_code=status_code,
-        title=f"Policy of {policy['group']}",
+        title=_("Policy of %(policy)s", policy=policy["group"]),
         nav="Groups",
         policy=policy,
         values=values if values is not None else form_values(policy),
         errors=errors or {},
         clients=CLIENT_FAMILIES,
-        labels=LABELS,
+        labels={key: gettext(label) for key, label in LABELS.items()},
     )
 
 
@@ -116,5 +117,5 @@ async def group_policy(
 async def pick_group(viewer: AdminDep, group: str = "") -> Response:
     """The drafts page's group picker: on to that group's policy page."""
     if not group.strip():
-        return redirect("/console/policy/drafts", error="Pick a group.")
+        return redirect("/console/policy/drafts", error=_("Pick a group."))
     return redirect(f"/console/groups/{quote(group.strip(), safe='')}/policy")

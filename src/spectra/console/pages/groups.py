@@ -15,6 +15,7 @@ from starlette.responses import Response
 from spectra.console.charts import series_chart
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
 from spectra.console.forms import Form, field_errors
+from spectra.console.i18n import N_, _
 from spectra.console.pages.users import package_options
 from spectra.console.render import redirect, render
 from spectra.console.tables import Column, TableSpec
@@ -38,7 +39,7 @@ GROUPS = TableSpec(
         Column("monthly_cap", "Monthly cap", "group.monthly_cap_micros", kind="money"),
         Column("member_cap", "Per-member cap", "group.member_monthly_cap_micros", kind="money"),
     ),
-    empty="No groups match: clear the filter, or create a group below.",
+    empty=N_("No groups match: clear the filter, or create a group below."),
 )
 """Groups, sorted, filtered and paged by the users service."""
 
@@ -67,7 +68,7 @@ async def _list(
         request,
         viewer,
         "groups/list.html",
-        title="Groups",
+        title=_("Groups"),
         nav="Groups",
         table=table,
         errors=errors or {},
@@ -107,7 +108,9 @@ async def create_group(request: Request, viewer: AdminDep, session: SessionDep) 
             errors=field_errors(exc, default_field="name"),
             values=form.data,
         )
-    return redirect(f"/console/groups/{group.name}", ok=f"Group {group.name} is created.")
+    return redirect(
+        f"/console/groups/{group.name}", ok=_("Group %(name)s is created.", name=group.name)
+    )
 
 
 @router.get("/groups/{name}")
@@ -139,7 +142,7 @@ async def show_group(
         request,
         viewer,
         "groups/show.html",
-        title=f"Group {group.name}",
+        title=_("Group %(name)s", name=group.name),
         nav="Groups",
         group=group,
         members=members.items,
@@ -180,7 +183,7 @@ async def edit_group(
             name=form.get("name"),
             description=form.data.get("description"),
         )
-    return redirect(f"/console/groups/{group.name}", ok="Saved.")
+    return redirect(f"/console/groups/{group.name}", ok=_("Saved."))
 
 
 @router.post("/groups/{name}/default-package")
@@ -208,7 +211,7 @@ async def set_funding(
         wallet_fallback=form.flag("wallet_fallback"),
         group_wallet_fallback=form.flag("group_wallet_fallback"),
     )
-    return redirect(f"/console/groups/{name}", ok="Funding switches saved.")
+    return redirect(f"/console/groups/{name}", ok=_("Funding switches saved."))
 
 
 @router.post("/groups/{name}/leads")
@@ -219,7 +222,10 @@ async def set_lead(name: str, request: Request, viewer: AdminDep, session: Sessi
     lead = await users_service.set_lead(
         session, viewer.actor, group=name, user=form["email"], approval_limit_micros=limit
     )
-    return redirect(f"/console/groups/{name}", ok=f"{lead.email} leads {lead.group}.")
+    return redirect(
+        f"/console/groups/{name}",
+        ok=_("%(email)s leads %(group)s.", email=lead.email, group=lead.group),
+    )
 
 
 @router.post("/groups/{name}/leads/remove")
@@ -228,4 +234,7 @@ async def remove_lead(
 ) -> Response:
     form = await Form.read(request)
     await users_service.remove_lead(session, viewer.actor, group=name, user=form["email"])
-    return redirect(f"/console/groups/{name}", ok=f"{form['email']} no longer leads {name}.")
+    return redirect(
+        f"/console/groups/{name}",
+        ok=_("%(form)s no longer leads %(name)s.", form=form["email"], name=name),
+    )

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from spectra.audit.actor import Actor
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
 from spectra.console.forms import Form
+from spectra.console.i18n import N_, _
 from spectra.console.pages.recharges import wallet_label
 from spectra.console.render import redirect, render
 from spectra.console.tables import Column, TableSpec
@@ -47,7 +48,7 @@ TRANSACTION_COLUMNS = (
 TRANSACTIONS = TableSpec(
     "transactions",
     TRANSACTION_COLUMNS,
-    empty="No transactions match: recharge a member or a group to start the ledger.",
+    empty=N_("No transactions match: recharge a member or a group to start the ledger."),
 )
 
 
@@ -123,7 +124,7 @@ async def ledger(
         request,
         viewer,
         "ledger/index.html",
-        title="Ledger",
+        title=_("Ledger"),
         nav="Ledger",
         table=table,
         wallet_names=names,
@@ -144,7 +145,7 @@ async def verify(request: Request, viewer: AdminDep, session: ReadSessionDep) ->
         request,
         viewer,
         "ledger/verify.html",
-        title="Ledger verification",
+        title=_("Ledger verification"),
         nav="Ledger",
         report=report,
     )

@@ -26,6 +26,7 @@ from spectra.console.deps import (
     client_ip,
 )
 from spectra.console.forms import Form, field_errors
+from spectra.console.i18n import N_, _
 from spectra.console.refusals import explain_reason
 from spectra.console.render import redirect, render
 from spectra.console.snippets import MemberModels, member_models, snippets
@@ -85,7 +86,7 @@ async def home(request: Request, viewer: ViewerDep, session: ReadSessionDep) -> 
         request,
         viewer,
         "me/home.html",
-        title="My portal",
+        title=_("My portal"),
         nav="Me",
         view=view,
         pool=status,
@@ -107,7 +108,7 @@ KEYS = TableSpec(
         Column("created", "Created", "key.created_at", kind="when"),
         Column("actions", "Actions", kind="action"),
     ),
-    empty="No keys yet: create one above, then paste its snippet into your tool.",
+    empty=N_("No keys yet: create one above, then paste its snippet into your tool."),
 )
 
 
@@ -144,7 +145,7 @@ async def _keys_page(
         request,
         viewer,
         "me/keys.html",
-        title="My keys",
+        title=_("My keys"),
         nav="Me",
         errors=errors or {},
         values=values or {},
@@ -209,7 +210,7 @@ def _secret_page(
         request,
         viewer,
         "me/key_created.html",
-        title="Your new key",
+        title=_("Your new key"),
         nav="Me",
         key=key,
         secret=secret,
@@ -226,7 +227,7 @@ async def revoke_key(
     key = await keys_service.revoke_key(
         session, viewer.actor, key_id=key_id, reason=form.get("reason")
     )
-    return redirect("/console/me/keys", ok=f"Key {key.name or key.prefix} is revoked.")
+    return redirect("/console/me/keys", ok=_("Key %(key)s is revoked.", key=key.name or key.prefix))
 
 
 @router.post("/keys/{key_id}/rotate")
@@ -266,7 +267,7 @@ async def wallet(
         request,
         viewer,
         "me/wallet.html",
-        title="My balance",
+        title=_("My balance"),
         nav="Me",
         balance=balance,
         rows=rows,
@@ -286,7 +287,10 @@ async def redeem(request: Request, viewer: ViewerDep, session: SessionDep) -> Re
     credited = max(
         (p.amount_micros for p in TransactionRead.model_validate(txn).postings), default=0
     )
-    return redirect("/console/me/wallet", ok=f"The code added {display(credited)} to your wallet.")
+    return redirect(
+        "/console/me/wallet",
+        ok=_("The code added %(display)s to your wallet.", display=display(credited)),
+    )
 
 
 @router.post("/recharge-request")
@@ -296,7 +300,7 @@ async def request_recharge(request: Request, viewer: ViewerDep, session: Session
     await ledger_service.create_recharge_request(
         session, viewer.actor, amount=amount, reason=form["reason"]
     )
-    return redirect("/console/me/wallet", ok="Your recharge request is sent to the admins.")
+    return redirect("/console/me/wallet", ok=_("Your recharge request is sent to the admins."))
 
 
 @router.get("/usage")
@@ -322,7 +326,7 @@ async def usage(
         request,
         viewer,
         "me/usage.html",
-        title="My usage",
+        title=_("My usage"),
         nav="Me",
         records_table=table,
     )
@@ -339,7 +343,7 @@ async def refusals(
         request,
         viewer,
         "me/refusals.html",
-        title="My refusals",
+        title=_("My refusals"),
         nav="Me",
         records=page.items,
         next_cursor=page.next_cursor,
@@ -361,7 +365,7 @@ async def explain(
         request,
         viewer,
         "me/explain.html",
-        title="Explain my access",
+        title=_("Explain my access"),
         nav="Me",
         model=model,
         decision=decision.as_json() if decision else None,

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from spectra.console.deps import ReadSessionDep, SessionDep, ViewerDep, require_recent_auth
 from spectra.console.forms import Form
+from spectra.console.i18n import _
 from spectra.console.render import redirect, render
 from spectra.keys import service as keys_service
 
@@ -61,7 +62,7 @@ async def token_created(
         request,
         viewer,
         "me/tokens.html",
-        title="My API tokens",
+        title=_("My API tokens"),
         nav="Me",
         tokens=page.items,
         next_cursor=page.next_cursor,
@@ -73,4 +74,4 @@ async def token_created(
 @router.post("/tokens/{token_id}/revoke")
 async def revoke_token(token_id: uuid.UUID, viewer: ViewerDep, session: SessionDep) -> Response:
     await keys_service.revoke_token(session, viewer.actor, token_id=token_id)
-    return redirect("/console/me/tokens", ok="The token is revoked.")
+    return redirect("/console/me/tokens", ok=_("The token is revoked."))

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from spectra.console.deps import AdminDep, RuntimeDep, SessionDep, ViewerDep, client_ip
 from spectra.console.forms import Form
+from spectra.console.i18n import _
 from spectra.console.render import redirect, render
 from spectra.errors import SpectraError, UnauthenticatedError
 from spectra.users.mfa import repository as mfa_repository
@@ -41,13 +42,13 @@ def _token(request: Request) -> str:
 async def second_factor_page(
     request: Request, session: SessionDep, next: str | None = None
 ) -> Response:
-    _, user = await mfa_service.pending_sign_in(session, token=_token(request))
+    _pending, user = await mfa_service.pending_sign_in(session, token=_token(request))
     factors = await mfa_service.factors_of(session, user.id)
     return render(
         request,
         None,
         "auth/second_factor.html",
-        title="Second factor",
+        title=_("Second factor"),
         next=_safe_next(next),
         factors=factors,
         error=None,
@@ -73,12 +74,12 @@ async def second_factor(request: Request, session: SessionDep, runtime: RuntimeD
         await session.rollback()
         if exc.code == "session_invalid":
             return redirect("/console/login", error=exc.message)
-        _, pending_user = await mfa_service.pending_sign_in(session, token=token)
+        _pending, pending_user = await mfa_service.pending_sign_in(session, token=token)
         return render(
             request,
             None,
             "auth/second_factor.html",
-            title="Second factor",
+            title=_("Second factor"),
             next=target,
             factors=await mfa_service.factors_of(session, pending_user.id),
             error=exc.message,
@@ -94,7 +95,7 @@ async def factors_page(request: Request, viewer: ViewerDep, session: SessionDep)
         request,
         viewer,
         "auth/mfa.html",
-        title="Second factors",
+        title=_("Second factors"),
         factors=await mfa_service.factors_of(session, viewer.user_id),
         passkeys=await mfa_repository.list_passkeys(session, viewer.user_id),
         enrolment=None,
@@ -114,7 +115,7 @@ async def _enrol_page(
         request,
         viewer,
         "auth/totp_enrol.html",
-        title="Enrol an authenticator app",
+        title=_("Enrol an authenticator app"),
         enrolment=enrolment,
         qr=Markup(enrolment.qr_svg) if enrolment else None,
         errors=errors,
@@ -142,7 +143,7 @@ async def confirm_totp(request: Request, viewer: ViewerDep, session: SessionDep)
         request,
         viewer,
         "auth/recovery_codes.html",
-        title="Your recovery codes",
+        title=_("Your recovery codes"),
         codes=codes,
         enrolled=True,
     )
@@ -155,7 +156,7 @@ async def renew_codes(request: Request, viewer: ViewerDep, session: SessionDep) 
         request,
         viewer,
         "auth/recovery_codes.html",
-        title="Your recovery codes",
+        title=_("Your recovery codes"),
         codes=codes,
         enrolled=False,
     )
@@ -175,7 +176,7 @@ async def _reauth(
         request,
         viewer,
         "auth/reauth.html",
-        title="Confirm it is you",
+        title=_("Confirm it is you"),
         next=target,
         factors=await mfa_service.factors_of(session, viewer.user_id),
         sso_provider=await sso_signin.provider_of_session(session, session_token=_token(request)),
@@ -199,7 +200,7 @@ async def reauth(request: Request, viewer: ViewerDep, session: SessionDep) -> Re
     except SpectraError as exc:
         await session.rollback()
         return await _reauth(request, viewer, session, target, exc.message)
-    return redirect(target, ok="Confirmed; send the form again.")
+    return redirect(target, ok=_("Confirmed; send the form again."))
 
 
 @router.post("/users/{user_id}/mfa-reset")

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from spectra.console import charts
 from spectra.console.deps import ReadSessionDep, ViewerDep
+from spectra.console.i18n import _
 from spectra.console.refusals import explain_reason
 from spectra.console.render import redirect, render
 from spectra.kit.clock import utc_now
@@ -110,7 +111,7 @@ async def overview(request: Request, viewer: ViewerDep, session: ReadSessionDep)
         request,
         viewer,
         "overview.html",
-        title="Overview",
+        title=_("Overview"),
         nav="Overview",
         accounts_total=len(accounts.items),
         by_state=sorted(by_state.items()),

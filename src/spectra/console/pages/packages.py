@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
 from spectra.console.forms import Form, field_errors
+from spectra.console.i18n import N_, _
 from spectra.console.pages.users import group_options
 from spectra.console.render import redirect, render
 from spectra.console.tables import Column, TableSpec
@@ -32,7 +33,7 @@ PERIODS = (
     ("monthly", "monthly"),
     ("weekly", "weekly"),
     ("daily", "daily"),
-    ("one_time", "one time"),
+    ("one_time", N_("one time")),
 )
 _TERMS = (
     "allowance",
@@ -75,7 +76,7 @@ PACKAGE_COLUMNS = (
 PACKAGES = TableSpec(
     "packages",
     PACKAGE_COLUMNS,
-    empty="No packages yet: create one below, then assign it to a group.",
+    empty=N_("No packages yet: create one below, then assign it to a group."),
 )
 
 
@@ -98,7 +99,7 @@ async def _catalog(
         request,
         viewer,
         "packages/list.html",
-        title="Packages",
+        title=_("Packages"),
         nav="Packages",
         table=table,
         defaults=defaults,
@@ -137,7 +138,8 @@ async def create_package(request: Request, viewer: AdminDep, session: SessionDep
             values=form.data,
         )
     return redirect(
-        f"/console/packages/{detail.package.name}", ok=f"Package {detail.package.name} is created."
+        f"/console/packages/{detail.package.name}",
+        ok=_("Package %(name)s is created.", name=detail.package.name),
     )
 
 
@@ -161,7 +163,7 @@ async def _show(
         request,
         viewer,
         "packages/show.html",
-        title=f"Package {detail.package.name}",
+        title=_("Package %(name)s", name=detail.package.name),
         nav="Packages",
         detail=detail,
         versions=versions,
@@ -203,14 +205,18 @@ async def edit_package(
         )
     return redirect(
         f"/console/packages/{detail.package.name}",
-        ok=f"Saved; {detail.package.name} is at version {detail.package.current_version}.",
+        ok=_(
+            "Saved; %(name)s is at version %(current_version)s.",
+            name=detail.package.name,
+            current_version=detail.package.current_version,
+        ),
     )
 
 
 @router.post("/packages/{name}/archive")
 async def archive_package(name: str, viewer: AdminDep, session: SessionDep) -> Response:
     await packages_service.archive_package(session, viewer.actor, name=name)
-    return redirect(f"/console/packages/{name}", ok=f"{name} is archived.")
+    return redirect(f"/console/packages/{name}", ok=_("%(name)s is archived.", name=name))
 
 
 @router.post("/packages/{name}/assign")
@@ -226,7 +232,10 @@ async def assign_one(
         user_id=user.id,
         reason=form["reason"] or "assigned in the console",
     )
-    return redirect(f"/console/packages/{name}", ok=f"{name} is assigned to {user.email}.")
+    return redirect(
+        f"/console/packages/{name}",
+        ok=_("%(name)s is assigned to %(email)s.", name=name, email=user.email),
+    )
 
 
 @router.post("/packages/{name}/bulk")
@@ -272,7 +281,12 @@ async def assign_bulk(
         )
     return redirect(
         f"/console/packages/{name}",
-        ok=f"Assigned: {read.gain} gained, {read.change} changed, {read.unchanged} unchanged.",
+        ok=_(
+            "Assigned: %(gain)s gained, %(change)s changed, %(unchanged)s unchanged.",
+            gain=read.gain,
+            change=read.change,
+            unchanged=read.unchanged,
+        ),
     )
 
 
@@ -308,7 +322,10 @@ async def migrate(name: str, request: Request, viewer: AdminDep, session: Sessio
         from_version=from_version,
         reason=form["reason"] or "migrated in the console",
     )
-    return redirect(f"/console/packages/{name}", ok=f"Migrated {len(result.rows)} assignments.")
+    return redirect(
+        f"/console/packages/{name}",
+        ok=_("Migrated %(result)s assignments.", result=len(result.rows)),
+    )
 
 
 @router.get("/packages-import")
@@ -317,7 +334,7 @@ async def import_page(request: Request, viewer: AdminDep) -> Response:
         request,
         viewer,
         "packages/import.html",
-        title="Import package assignments",
+        title=_("Import package assignments"),
         nav="Packages",
         csv="",
         report=None,
@@ -344,7 +361,7 @@ async def import_assignments(request: Request, viewer: AdminDep, session: Sessio
             request,
             viewer,
             "packages/import.html",
-            title="Import package assignments",
+            title=_("Import package assignments"),
             nav="Packages",
             csv=text,
             report={"error": exc.message, "rejected": exc.details.get("rejected", [])},
@@ -355,7 +372,7 @@ async def import_assignments(request: Request, viewer: AdminDep, session: Sessio
             request,
             viewer,
             "packages/import.html",
-            title="Import package assignments",
+            title=_("Import package assignments"),
             nav="Packages",
             csv=text,
             report=None,
@@ -363,7 +380,9 @@ async def import_assignments(request: Request, viewer: AdminDep, session: Sessio
             reason=form["reason"],
         )
     applied = sum(len(r.rows) for r in results)
-    return redirect("/console/packages", ok=f"Imported: {applied} assignments applied.")
+    return redirect(
+        "/console/packages", ok=_("Imported: %(applied)s assignments applied.", applied=applied)
+    )
 
 
 @router.post("/assignments/{assignment_id}/cancel")
@@ -377,5 +396,9 @@ async def cancel_assignment(
     )
     return redirect(
         f"/console/users/{detail.assignment.user_id}",
-        ok=f"{detail.package_name} is cancelled ({'now' if when == 'now' else 'at period end'}).",
+        ok=_(
+            "%(package_name)s is cancelled (%(now)s).",
+            package_name=detail.package_name,
+            now="now" if when == "now" else "at period end",
+        ),
     )

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from spectra.console.deps import AdminDep, ReadSessionDep
+from spectra.console.i18n import _
 from spectra.console.render import render
 from spectra.policy import repository as policy_repository
 from spectra.policy import service as policy_service
@@ -59,7 +60,7 @@ async def policy(
         request,
         viewer,
         "policy/index.html",
-        title="Policy",
+        title=_("Policy"),
         nav="Policy",
         user=user,
         model=model,

@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, Response
 from spectra.console import pool_kinds
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, require_recent_auth
 from spectra.console.forms import Form, field_errors
+from spectra.console.i18n import N_, _
 from spectra.console.render import environment, redirect, render
 from spectra.console.tables import Column, TableSpec
 from spectra.errors import SpectraError
@@ -45,7 +46,7 @@ ACCOUNT_COLUMNS = (
     Column("key", "Key", lambda r: f"…{r['account'].credential_last4}", sortable=False),
     Column("test", "Test", kind="action"),
 )
-ACCOUNTS = TableSpec("accounts", ACCOUNT_COLUMNS, empty="No accounts yet: add one below.")
+ACCOUNTS = TableSpec("accounts", ACCOUNT_COLUMNS, empty=N_("No accounts yet: add one below."))
 
 
 async def figures_of(session: Any, actor: Any, account: PoolAccount) -> dict[str, Any]:
@@ -106,7 +107,7 @@ async def _list(
         request,
         viewer,
         "pool/list.html",
-        title="Account pool",
+        title=_("Account pool"),
         nav="Pool",
         table=table,
         alerts=alerts.items,
@@ -133,7 +134,7 @@ def _aliases(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for part in text.replace("\n", ",").split(","):
         if "=" in part:
-            public, _, upstream = part.partition("=")
+            public, _sep, upstream = part.partition("=")
             if public.strip() and upstream.strip():
                 out[public.strip()] = upstream.strip()
     return out
@@ -181,7 +182,7 @@ async def add_account(request: Request, viewer: AdminDep, session: SessionDep) -
         )
     return redirect(
         f"/console/pool/{account.id}",
-        ok=f"Account {account.name} is added; test it to see it answer.",
+        ok=_("Account %(name)s is added; test it to see it answer.", name=account.name),
     )
 
 
@@ -202,7 +203,7 @@ async def show_account(
         request,
         viewer,
         "pool/show.html",
-        title=f"Account {account.name}",
+        title=_("Account %(name)s", name=account.name),
         nav="Pool",
         account=account,
         history=history.items,
@@ -240,8 +241,11 @@ async def edit_account(
     except (SpectraError, ValidationError) as exc:
         await session.rollback()
         first = next(iter(field_errors(exc).items()))
-        return redirect(f"/console/pool/{account_id}", error=f"{first[0]}: {first[1]}")
-    return redirect(f"/console/pool/{account_id}", ok="Saved.")
+        return redirect(
+            f"/console/pool/{account_id}",
+            error=_("%(first)s: %(first2)s", first=first[0], first2=first[1]),
+        )
+    return redirect(f"/console/pool/{account_id}", ok=_("Saved."))
 
 
 @router.post("/pool/{account_id}/credential")
@@ -261,10 +265,14 @@ async def rotate_credential(
     if outcome is not None and not outcome.ok:
         return redirect(
             f"/console/pool/{account_id}",
-            error=f"The new credential is stored, but the test failed: {outcome.message or outcome.label}.",
+            error=_(
+                "The new credential is stored, but the test failed: %(outcome)s.",
+                outcome=outcome.message or outcome.label,
+            ),
         )
     return redirect(
-        f"/console/pool/{account_id}", ok=f"Credential rotated; {account.name} is {account.state}."
+        f"/console/pool/{account_id}",
+        ok=_("Credential rotated; %(name)s is %(state)s.", name=account.name, state=account.state),
     )
 
 
@@ -297,16 +305,19 @@ async def disable_account(
     account = await pool_service.disable_account(
         session, viewer.actor, account_id=account_id, reason=form["reason"]
     )
-    return redirect(f"/console/pool/{account_id}", ok=f"{account.name} is disabled.")
+    return redirect(f"/console/pool/{account_id}", ok=_("%(name)s is disabled.", name=account.name))
 
 
 @router.post("/pool/{account_id}/enable")
 async def enable_account(account_id: uuid.UUID, viewer: AdminDep, session: SessionDep) -> Response:
     account = await pool_service.enable_account(session, viewer.actor, account_id=account_id)
-    return redirect(f"/console/pool/{account_id}", ok=f"{account.name} is enabled.")
+    return redirect(f"/console/pool/{account_id}", ok=_("%(name)s is enabled.", name=account.name))
 
 
 @router.post("/pool/{account_id}/reset")
 async def reset_account(account_id: uuid.UUID, viewer: AdminDep, session: SessionDep) -> Response:
     account = await pool_service.reset_account_state(session, viewer.actor, account_id=account_id)
-    return redirect(f"/console/pool/{account_id}", ok=f"{account.name} is back to {account.state}.")
+    return redirect(
+        f"/console/pool/{account_id}",
+        ok=_("%(name)s is back to %(state)s.", name=account.name, state=account.state),
+    )

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from spectra.audit.actor import Actor
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, require_recent_auth
 from spectra.console.forms import Form, field_errors
+from spectra.console.i18n import N_, _
 from spectra.console.render import redirect, render
 from spectra.console.tables import Column, TableSpec
 from spectra.db.session import Session
@@ -73,7 +74,7 @@ APPROVALS = TableSpec(
         Column("by", "Requested by", "approval.requested_by_label"),
         Column("decide", "Decide", kind="action"),
     ),
-    empty="Nothing waits: recharges above the four-eyes threshold show up here.",
+    empty=N_("Nothing waits: recharges above the four-eyes threshold show up here."),
     prefix="a",
 )
 """Pending four-eyes approvals: a queue the ledger service answers whole (up to 500)."""
@@ -87,7 +88,7 @@ REQUESTS = TableSpec(
         Column("reason", "Reason", "request.reason"),
         Column("decide", "Decide", kind="action"),
     ),
-    empty="No open requests: members ask for a recharge from their wallet page.",
+    empty=N_("No open requests: members ask for a recharge from their wallet page."),
     prefix="r",
 )
 """Members' pending recharge requests, answered whole (up to 500)."""
@@ -126,7 +127,7 @@ async def _page(
         request,
         viewer,
         "recharges/index.html",
-        title="Recharges",
+        title=_("Recharges"),
         nav="Recharges",
         values=values,
         errors=errors or {},
@@ -166,7 +167,7 @@ async def confirm(request: Request, viewer: AdminDep, session: SessionDep) -> Re
         request,
         viewer,
         "recharges/confirm.html",
-        title="Confirm the recharge",
+        title=_("Confirm the recharge"),
         nav="Recharges",
         label=label,
         amount=amount,
@@ -219,10 +220,17 @@ async def recharge(request: Request, viewer: AdminDep, session: SessionDep) -> R
         idempotency_key=f"console:{key}",
     )
     if outcome.status == "credited":
-        return redirect("/console/recharges", ok=f"Credited {display(amount)} to {label}.")
+        return redirect(
+            "/console/recharges",
+            ok=_("Credited %(display)s to %(label)s.", display=display(amount), label=label),
+        )
     return redirect(
         "/console/recharges",
-        ok=f"{display(amount)} for {label} waits for a second admin's approval.",
+        ok=_(
+            "%(display)s for %(label)s waits for a second admin's approval.",
+            display=display(amount),
+            label=label,
+        ),
     )
 
 
@@ -236,7 +244,8 @@ async def approve(
         session, viewer.actor, approval_id=approval_id, note=form["note"]
     )
     return redirect(
-        "/console/recharges", ok=f"Approved: {display(approval.amount_micros)} is credited."
+        "/console/recharges",
+        ok=_("Approved: %(display)s is credited.", display=display(approval.amount_micros)),
     )
 
 
@@ -248,7 +257,7 @@ async def reject(
     await ledger_service.reject_recharge(
         session, viewer.actor, approval_id=approval_id, note=form["note"]
     )
-    return redirect("/console/recharges", ok="Rejected.")
+    return redirect("/console/recharges", ok=_("Rejected."))
 
 
 @router.post("/recharge-requests/{request_id}/approve")
@@ -276,7 +285,7 @@ async def reject_request(
     await ledger_service.reject_recharge_request(
         session, viewer.actor, request_id=request_id, note=form["note"]
     )
-    return redirect("/console/recharges", ok="Request rejected.")
+    return redirect("/console/recharges", ok=_("Request rejected."))
 
 
 @router.get("/codes")
@@ -288,7 +297,7 @@ async def codes(
         request,
         viewer,
         "recharges/codes.html",
-        title="Redemption codes",
+        title=_("Redemption codes"),
         nav="Recharges",
         batches=page.items,
         next_cursor=page.next_cursor,
@@ -332,4 +341,6 @@ async def create_codes(request: Request, viewer: AdminDep, session: SessionDep) 
 @router.post("/codes/{batch_id}/revoke")
 async def revoke_codes(batch_id: uuid.UUID, viewer: AdminDep, session: SessionDep) -> Response:
     revoked = await ledger_service.revoke_codes(session, viewer.actor, batch_id=batch_id)
-    return redirect("/console/codes", ok=f"{revoked} unused codes are revoked.")
+    return redirect(
+        "/console/codes", ok=_("%(revoked)s unused codes are revoked.", revoked=revoked)
+    )

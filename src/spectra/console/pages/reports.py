@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from spectra.console.deps import AdminDep, ReadSessionDep
+from spectra.console.i18n import _
 from spectra.console.render import render
 from spectra.usage import economics, forecasts, statements
 
@@ -56,7 +57,7 @@ async def statement(
         request,
         viewer,
         "reports/statement.html",
-        title="Statements",
+        title=_("Statements"),
         nav="Usage",
         statement=data,
     )

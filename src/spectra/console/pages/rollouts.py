@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep, Viewer
 from spectra.console.forms import Form, field_errors
+from spectra.console.i18n import N_, _
 from spectra.console.pages.users import group_options, package_options
 from spectra.console.render import redirect, render
 from spectra.console.rollout_chart import gate_charts
@@ -46,7 +47,7 @@ ROLLOUT_COLUMNS = (
     Column("created_by", "By"),
 )
 ROLLOUTS = TableSpec(
-    "rollouts", ROLLOUT_COLUMNS, empty="No rollouts yet: start one with New rollout."
+    "rollouts", ROLLOUT_COLUMNS, empty=N_("No rollouts yet: start one with New rollout.")
 )
 
 
@@ -59,7 +60,7 @@ async def list_rollouts(
         request, [rollouts_service.rollout_view(r) for r in page.items], page.next_cursor
     )
     return table.csv() or render(
-        request, viewer, "rollouts/list.html", title="Rollouts", nav="Rollouts", table=table
+        request, viewer, "rollouts/list.html", title=_("Rollouts"), nav="Rollouts", table=table
     )
 
 
@@ -77,7 +78,7 @@ async def show_rollout(
         request,
         viewer,
         "rollouts/show.html",
-        title=f"Rollout {metrics['rollout']['name']}",
+        title=_("Rollout %(metrics)s", metrics=metrics["rollout"]["name"]),
         nav="Rollouts",
         rollout=metrics["rollout"],
         cohorts=metrics["cohorts"],
@@ -105,7 +106,7 @@ async def promote(
         cohort=form.get("cohort") or None,
         confirm_without_dry_run=form.flag("confirm_without_dry_run"),
     )
-    return redirect(_back(rollout), ok=f"Cohort {cohort.name} is promoted.")
+    return redirect(_back(rollout), ok=_("Cohort %(name)s is promoted.", name=cohort.name))
 
 
 @router.post("/rollouts/{rollout}/rollback")
@@ -116,7 +117,7 @@ async def rollback(
     cohort = await rollouts_service.rollback(
         session, viewer.actor, rollout=rollout, cohort=form.get("cohort") or None
     )
-    return redirect(_back(rollout), ok=f"Cohort {cohort.name} is rolled back.")
+    return redirect(_back(rollout), ok=_("Cohort %(name)s is rolled back.", name=cohort.name))
 
 
 @router.post("/rollouts/{rollout}/autopilot")
@@ -128,7 +129,7 @@ async def autopilot(
     form = await Form.read(request)
     on = form.get("state") == "on"
     await rollout_timeline.set_autopilot(session, viewer.actor, rollout=rollout, on=on)
-    return redirect(_back(rollout), ok=f"Autopilot is {'on' if on else 'off'}.")
+    return redirect(_back(rollout), ok=_("Autopilot is %(on)s.", on="on" if on else "off"))
 
 
 @router.post("/rollouts/{rollout}/approve")
@@ -138,7 +139,10 @@ async def approve(
     """Approve the next wave for the autopilot (needed above its approval size)."""
     await Form.read(request)
     event = await rollout_timeline.approve_next(session, viewer.actor, rollout=rollout)
-    return redirect(_back(rollout), ok=f"Cohort {event.cohort} is approved for the autopilot.")
+    return redirect(
+        _back(rollout),
+        ok=_("Cohort %(cohort)s is approved for the autopilot.", cohort=event.cohort),
+    )
 
 
 @router.post("/rollouts/{rollout}/owner")
@@ -161,9 +165,11 @@ async def watchers(
     email = form.get("user") or ""
     if form.get("action") == "remove":
         await rollout_people.remove_watcher(session, viewer.actor, rollout=rollout, user=email)
-        return redirect(_back(rollout), ok=f"{email} no longer watches this rollout.")
+        return redirect(
+            _back(rollout), ok=_("%(email)s no longer watches this rollout.", email=email)
+        )
     await rollout_people.add_watcher(session, viewer.actor, rollout=rollout, user=email)
-    return redirect(_back(rollout), ok=f"{email} watches this rollout.")
+    return redirect(_back(rollout), ok=_("%(email)s watches this rollout.", email=email))
 
 
 COHORT_SLOTS = 4
@@ -254,7 +260,7 @@ async def _create_page(
         viewer,
         "rollouts/new.html",
         status_code=status_code,
-        title="New rollout",
+        title=_("New rollout"),
         nav="Rollouts",
         slots=range(COHORT_SLOTS),
         filled={
@@ -301,5 +307,6 @@ async def create_rollout(request: Request, viewer: AdminDep, session: SessionDep
         )
     name = detail.rollout.name
     return redirect(
-        _back(name), ok=f"Rollout {name} is created; nothing applies until a promotion."
+        _back(name),
+        ok=_("Rollout %(name)s is created; nothing applies until a promotion.", name=name),
     )

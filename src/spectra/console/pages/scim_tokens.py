@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from spectra.console.deps import AdminDep, SessionDep, require_recent_auth
 from spectra.console.forms import Form, problems
+from spectra.console.i18n import _
 from spectra.console.render import redirect
 from spectra.keys import scim as keys_scim
 from spectra.keys.schemas import ScimTokenCreate
@@ -30,7 +31,8 @@ async def create_scim_token(request: Request, viewer: AdminDep, session: Session
         data = ScimTokenCreate(name=form["name"], expires_at=expiry(form.get("expires_at")))
     except ValidationError as exc:
         return redirect(
-            "/console/me/tokens", error=f"The SCIM token was not created: {problems(exc)}"
+            "/console/me/tokens",
+            error=_("The SCIM token was not created: %(problems)s", problems=problems(exc)),
         )
     token, secret = await keys_scim.create_scim_token(
         session, viewer.actor, name=data.name, expires_at=data.expires_at

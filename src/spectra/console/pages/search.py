@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from spectra.console.deps import ReadSessionDep, Viewer, ViewerDep
+from spectra.console.i18n import _
 from spectra.console.render import render
 from spectra.db.session import ReadSession
 from spectra.keys import service as keys_service
@@ -123,4 +124,6 @@ async def search(request: Request, viewer: ViewerDep, session: ReadSessionDep) -
     results = await search_all(session, viewer, q)
     if request.headers.get("hx-request") == "true":
         return render(request, viewer, "search/_results.html", results=results)
-    return render(request, viewer, "search/index.html", title="Search", results=results, search_q=q)
+    return render(
+        request, viewer, "search/index.html", title=_("Search"), results=results, search_q=q
+    )

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from spectra.console.deps import AdminDep, ReadSessionDep, SessionDep
 from spectra.console.forms import Form
+from spectra.console.i18n import _
 from spectra.console.render import redirect, render
 from spectra.workspace import service as workspace_service
 
@@ -21,7 +22,7 @@ router = APIRouter()
 async def settings(request: Request, viewer: AdminDep, session: ReadSessionDep) -> Response:
     items = await workspace_service.list_settings(session, viewer.actor)
     return render(
-        request, viewer, "settings/index.html", title="Settings", nav="Settings", items=items
+        request, viewer, "settings/index.html", title=_("Settings"), nav="Settings", items=items
     )
 
 
@@ -33,4 +34,6 @@ async def set_setting(
     read = await workspace_service.set_setting(
         session, viewer.actor, name=name, value=form["value"]
     )
-    return redirect("/console/settings", ok=f"{read.name} is now {read.value}.")
+    return redirect(
+        "/console/settings", ok=_("%(name)s is now %(value)s.", name=read.name, value=read.value)
+    )

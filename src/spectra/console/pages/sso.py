@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from spectra.console.deps import ReadSessionDep, RuntimeDep, SessionDep, client_ip
+from spectra.console.i18n import _
 from spectra.console.render import redirect, render
 from spectra.errors import SpectraError
 from spectra.users.sso import service as sso_service
@@ -38,7 +39,7 @@ def _refused(request: Request, message: str) -> Response:
         None,
         "auth/sso_refused.html",
         status_code=400,
-        title="Sign-in refused",
+        title=_("Sign-in refused"),
         message=message,
     )
     response.delete_cookie(sso_signin.STATE_COOKIE, path="/console/sso")

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep, SessionDep, Viewer
 from spectra.console.forms import Form, problems
+from spectra.console.i18n import _
 from spectra.console.render import redirect, render
 from spectra.users import service as users_service
 from spectra.users.sso import service as sso_service
@@ -35,7 +36,7 @@ async def providers(
         request,
         viewer,
         "settings/sso.html",
-        title="Single sign-on",
+        title=_("Single sign-on"),
         nav="Settings",
         providers=page.items,
         callback_example=redirect_uri(runtime, "NAME"),
@@ -50,11 +51,13 @@ async def add_provider(request: Request, viewer: AdminDep, session: SessionDep) 
         data = _provider_form(form, minutes)
     except ValidationError as exc:
         return redirect(
-            "/console/sso-providers", error=f"The provider was not added: {problems(exc)}."
+            "/console/sso-providers",
+            error=_("The provider was not added: %(problems)s.", problems=problems(exc)),
         )
     provider = await sso_service.add_provider(session, viewer.actor, data=data)
     return redirect(
-        f"/console/sso-providers/{quote(provider.name, safe='')}", ok=f"Added {provider.name}."
+        f"/console/sso-providers/{quote(provider.name, safe='')}",
+        ok=_("Added %(name)s.", name=provider.name),
     )
 
 
@@ -140,9 +143,11 @@ async def edit_provider(
             client_secret=form.get("client_secret"),  # None (empty) keeps the sealed one
         )
     except ValidationError as exc:
-        return redirect(page, error=f"The provider was not changed: {problems(exc)}.")
+        return redirect(
+            page, error=_("The provider was not changed: %(problems)s.", problems=problems(exc))
+        )
     await sso_service.update_provider(session, viewer.actor, name=name, data=data)
-    return redirect(page, ok=f"Saved {name}.")
+    return redirect(page, ok=_("Saved %(name)s.", name=name))
 
 
 @router.post("/sso-providers/{name}/test")
@@ -156,4 +161,4 @@ async def test_provider(
 @router.post("/sso-providers/{name}/remove")
 async def remove_provider(name: str, viewer: AdminDep, session: SessionDep) -> Response:
     await sso_service.remove_provider(session, viewer.actor, name=name)
-    return redirect("/console/sso-providers", ok=f"Removed {name}.")
+    return redirect("/console/sso-providers", ok=_("Removed %(name)s.", name=name))

@@ -23,6 +23,7 @@ from spectra.console.deps import (
     refusals_as_pages,
 )
 from spectra.console.forms import Form
+from spectra.console.i18n import N_, _
 from spectra.console.render import redirect, render
 from spectra.console.tables import Column, TableSpec
 from spectra.db.session import AnySession
@@ -47,7 +48,7 @@ MEMBERS = TableSpec(
         Column("status", "Status"),
         Column("actions", "", kind="action"),
     ),
-    empty="No members yet: invite one above.",
+    empty=N_("No members yet: invite one above."),
     prefix="m",
 )
 """The group's members (without the lead), sorted, filtered and paged by the users service."""
@@ -65,7 +66,7 @@ async def teams(request: Request, viewer: ViewerDep, session: ReadSessionDep) ->
     groups = await users_service.lead_groups_page(session, viewer.actor)
     if len(groups) == 1:
         return redirect(_team_url(groups[0]))
-    return render(request, viewer, "team/list.html", title="My team", nav="Team", groups=groups)
+    return render(request, viewer, "team/list.html", title=_("My team"), nav="Team", groups=groups)
 
 
 async def _page(
@@ -110,7 +111,7 @@ async def _page(
         request,
         viewer,
         "team/show.html",
-        title=f"Team {group.name}",
+        title=_("Team %(name)s", name=group.name),
         nav="Team" if viewer.is_lead else "Groups",
         group=group,
         members_table=table,
@@ -164,7 +165,7 @@ async def suspend(
         user=user_id,
         reason=form.get("reason") or "Suspended by the team lead.",
     )
-    return redirect(f"/console/team/{name}", ok=f"{user.email} is suspended.")
+    return redirect(f"/console/team/{name}", ok=_("%(email)s is suspended.", email=user.email))
 
 
 @router.post("/team/{name}/members/{user_id}/reactivate")
@@ -172,7 +173,7 @@ async def reactivate(
     name: str, user_id: uuid.UUID, viewer: ViewerDep, session: SessionDep
 ) -> Response:
     user = await users_service.reactivate_user(session, viewer.actor, user=user_id)
-    return redirect(f"/console/team/{name}", ok=f"{user.email} is active again.")
+    return redirect(f"/console/team/{name}", ok=_("%(email)s is active again.", email=user.email))
 
 
 @router.post("/team/{name}/requests/{request_id}/approve")
@@ -183,7 +184,7 @@ async def approve(
     await ledger_service.approve_recharge_request(
         session, viewer.actor, request_id=request_id, note=form.get("note") or ""
     )
-    return redirect(f"/console/team/{name}", ok="The request is approved.")
+    return redirect(f"/console/team/{name}", ok=_("The request is approved."))
 
 
 @router.post("/team/{name}/requests/{request_id}/reject")
@@ -194,7 +195,7 @@ async def reject(
     await ledger_service.reject_recharge_request(
         session, viewer.actor, request_id=request_id, note=form.get("note") or ""
     )
-    return redirect(f"/console/team/{name}", ok="The request is rejected.")
+    return redirect(f"/console/team/{name}", ok=_("The request is rejected."))
 
 
 @router.post("/team/{name}/members/{user_id}/key")
@@ -203,7 +204,7 @@ async def create_key(
 ) -> Response:
     """A new key for a member (on their request); its secret is shown on the page once."""
     form = await Form.read(request)
-    _, secret = await keys_service.create_key(
+    _key, secret = await keys_service.create_key(
         session, viewer.actor, user_id=user_id, name=form.get("name") or "from the team lead"
     )
     owner = await users_service.load_user(session, user_id)
@@ -219,8 +220,13 @@ async def give_default_package(
     rows = await packages_service.list_group_defaults(session, viewer.actor)
     package = next((p.name for g, p in rows if g.id == group.id), None)
     if package is None:
-        return redirect(f"/console/team/{name}", error=f"{group.name} has no default package.")
+        return redirect(
+            f"/console/team/{name}", error=_("%(name)s has no default package.", name=group.name)
+        )
     detail = await packages_service.assign_package(
         session, viewer.actor, package=package, user_id=user_id
     )
-    return redirect(f"/console/team/{name}", ok=f"{detail.email} has {package}.")
+    return redirect(
+        f"/console/team/{name}",
+        ok=_("%(email)s has %(package)s.", email=detail.email, package=package),
+    )

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from spectra.budgets import service as budgets_service
 from spectra.console.deps import ReadSessionDep, SessionDep, ViewerDep, refusals_as_pages
 from spectra.console.forms import Form
+from spectra.console.i18n import _
 from spectra.console.render import redirect, render
 from spectra.keys import service as keys_service
 from spectra.kit.clock import utc_now
@@ -49,7 +50,7 @@ async def member(
         request,
         viewer,
         "team/member.html",
-        title=f"{user.email} in {group.name}",
+        title=_("%(email)s in %(name)s", email=user.email, name=group.name),
         nav="Team" if viewer.is_lead else "Groups",
         group=group,
         member=user,
@@ -67,7 +68,8 @@ async def revoke_key(
         session, viewer.actor, key_id=key_id, reason=form.get("reason") or "Revoked by the lead."
     )
     return redirect(
-        f"/console/team/{name}/members/{key.user_id}", ok=f"Key {key.prefix} is revoked."
+        f"/console/team/{name}/members/{key.user_id}",
+        ok=_("Key %(prefix)s is revoked.", prefix=key.prefix),
     )
 
 
@@ -85,7 +87,11 @@ async def cancel_assignment(
     )
     return redirect(
         f"/console/team/{name}/members/{detail.assignment.user_id}",
-        ok=f"{detail.package_name} of {detail.email} is cancelled.",
+        ok=_(
+            "%(package_name)s of %(email)s is cancelled.",
+            package_name=detail.package_name,
+            email=detail.email,
+        ),
     )
 
 
@@ -99,7 +105,11 @@ async def approve_extension(
         session, viewer.actor, extension_id=extension_id, approve=True, expires_at=until
     )
     return redirect(
-        f"/console/team/{name}", ok=f"Approved until {row.expires_at:%Y-%m-%d %H:%M} UTC."
+        f"/console/team/{name}",
+        ok=_(
+            "Approved until %(expires_at)s UTC.",
+            expires_at=format(row.expires_at, "%Y-%m-%d %H:%M"),
+        ),
     )
 
 
@@ -110,4 +120,4 @@ async def reject_extension(
     await budgets_service.decide_extension(
         session, viewer.actor, extension_id=extension_id, approve=False
     )
-    return redirect(f"/console/team/{name}", ok="The extension request is rejected.")
+    return redirect(f"/console/team/{name}", ok=_("The extension request is rejected."))

@@ -12,6 +12,7 @@ from starlette.responses import Response, StreamingResponse
 
 from spectra.console.charts import MEASURES, series_chart
 from spectra.console.deps import ReadSessionDep, ViewerDep, refusals_as_pages
+from spectra.console.i18n import _
 from spectra.console.render import render
 from spectra.usage import exports, reports
 from spectra.users import service as users_service
@@ -63,7 +64,7 @@ async def team_usage(
         request,
         viewer,
         "team/usage.html",
-        title=f"Usage of {group.name}",
+        title=_("Usage of %(name)s", name=group.name),
         nav="Team" if viewer.is_lead else "Groups",
         group=group,
         chart=chart,

@@ -17,6 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from spectra.console.charts import MEASURES, series_chart
 from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep, SessionDep
 from spectra.console.forms import Form
+from spectra.console.i18n import N_, _
 from spectra.console.refusals import explain_reason
 from spectra.console.render import redirect, render
 from spectra.console.tables import Column, Table, TableSpec
@@ -29,7 +30,7 @@ from spectra.users import service as users_service
 router = APIRouter()
 
 DIMENSIONS = ("group", "model", "client", "user", "account", "key")
-RANGES = (("7", "last 7 days"), ("30", "last 30 days"), ("90", "last 90 days"))
+RANGES = (("7", N_("last 7 days")), ("30", N_("last 30 days")), ("90", N_("last 90 days")))
 
 
 REPORT_COLUMNS = (
@@ -82,9 +83,9 @@ RECORDS = TableSpec(
         Column("why", "Why refused", "why", sortable=False),
         Column("request", "Request id", "r.request_id", sortable=False),
     ),
-    empty="No usage yet: create a key for a member and send a first request.",
+    empty=N_("No usage yet: create a key for a member and send a first request."),
     prefix="u",
-    empty_link=("/console/users", "Create a key from a member's page"),
+    empty_link=("/console/users", N_("Create a key from a member's page")),
     hidden=("request",),
     css="condensed",
 )
@@ -93,9 +94,9 @@ RECORDS = TableSpec(
 MY_RECORDS = TableSpec(
     "usage-records",
     tuple(c for c in RECORDS.columns if c.key != "member"),
-    empty="No usage yet: create a key under Keys and point your tool at Spectra.",
+    empty=N_("No usage yet: create a key under Keys and point your tool at Spectra."),
     prefix="u",
-    empty_link=("/console/me/keys", "Create a key"),
+    empty_link=("/console/me/keys", N_("Create a key")),
     hidden=("request",),
     css="condensed",
 )
@@ -118,7 +119,7 @@ def report_table(request: Request, report: dict[str, Any], by: str, empty: str) 
     """The usage report by `by` as a table (the admin's usage page and a lead's team usage)."""
     columns = (Column("label", by.capitalize()), *REPORT_COLUMNS[1:])
     table = TableSpec("usage-report", columns, empty, prefix="r").build(request, report["items"])
-    table.totals = {**report["totals"], "label": "Total"} if report.get("totals") else None
+    table.totals = {**report["totals"], "label": _("Total")} if report.get("totals") else None
     return table
 
 
@@ -187,7 +188,7 @@ async def usage(
             request,
             viewer,
             "usage/index.html",
-            title="Usage and billing",
+            title=_("Usage and billing"),
             nav="Usage",
             chart=chart,
             report=report_json,
@@ -256,8 +257,10 @@ PRICES = TableSpec(
         Column("effective_from", "From", kind="when"),
         Column("created_by", "By"),
     ),
-    empty="No overrides: every model is charged at the genai-prices defaults (show them above), "
-    "or set a price below.",
+    empty=N_(
+        "No overrides: every model is charged at the genai-prices defaults (show them above), "
+        "or set a price below."
+    ),
 )
 """Prices in force: the usage service answers the whole list, so the table sorts it in memory."""
 
@@ -269,7 +272,7 @@ async def prices(
     items = await usage_service.list_prices(session, viewer.actor, include_defaults=defaults)
     table = PRICES.build(request, items)
     return table.csv() or render(
-        request, viewer, "usage/prices.html", title="Prices", nav="Usage", table=table
+        request, viewer, "usage/prices.html", title=_("Prices"), nav="Usage", table=table
     )
 
 
@@ -290,4 +293,6 @@ async def set_price(request: Request, viewer: AdminDep, session: SessionDep) -> 
         account=form.get("account") or None,
     )
     on = f" on {form['account']}" if form.get("account") else ""
-    return redirect("/console/prices", ok=f"Price for {form['model']}{on} is set.")
+    return redirect(
+        "/console/prices", ok=_("Price for %(form)s%(on)s is set.", form=form["model"], on=on)
+    )

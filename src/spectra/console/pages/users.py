@@ -22,6 +22,7 @@ from spectra.audit.service import AuditFilter
 from spectra.console.charts import series_chart
 from spectra.console.deps import AdminDep, ReadSessionDep, RuntimeDep, SessionDep
 from spectra.console.forms import Form
+from spectra.console.i18n import N_, _
 from spectra.console.refusals import explain_reason
 from spectra.console.render import back_url, redirect, render
 from spectra.console.tables import Column, TableSpec
@@ -56,7 +57,7 @@ USERS = TableSpec(
         Column("last_seen", "Last seen", "last_seen_at", kind="when"),
         Column("created", "Created", "created_at", kind="when"),
     ),
-    empty="No user matches: clear the filters, or add a user below.",
+    empty=N_("No user matches: clear the filters, or add a user below."),
     filterable=False,
 )
 
@@ -113,7 +114,7 @@ async def list_users(
         request,
         viewer,
         "users/list.html",
-        title="Users",
+        title=_("Users"),
         nav="Users",
         table=table,
         errors=errors,
@@ -126,7 +127,11 @@ async def list_users(
     )
 
 
-BALANCE_FILTERS = (("below", "below an amount"), ("zero", "zero"), ("negative", "negative"))
+BALANCE_FILTERS = (
+    ("below", N_("below an amount")),
+    ("zero", N_("zero")),
+    ("negative", N_("negative")),
+)
 
 
 def _balance_filter(balance: str, below: str) -> tuple[list[Select[Any]], list[Select[Any]]]:
@@ -165,7 +170,7 @@ async def create_user(
             request,
             viewer,
             "users/link.html",
-            title="Setup link",
+            title=_("Setup link"),
             nav="Users",
             user=issued.user,
             link=runtime.settings.public_base() + setup_path(issued.token),
@@ -173,7 +178,7 @@ async def create_user(
             sent_to=issued.mailed_to,
         )
     user = await users_service.create_user(session, viewer.actor, **fields)
-    return redirect(f"/console/users/{user.id}", ok=f"{user.email} is created.")
+    return redirect(f"/console/users/{user.id}", ok=_("%(email)s is created.", email=user.email))
 
 
 @router.post("/users/import")
@@ -192,7 +197,7 @@ async def import_users(request: Request, viewer: AdminDep, session: SessionDep) 
             request,
             viewer,
             "users/list.html",
-            title="Users",
+            title=_("Users"),
             nav="Users",
             users=[],
             next_cursor=None,
@@ -203,7 +208,7 @@ async def import_users(request: Request, viewer: AdminDep, session: SessionDep) 
             balances=BALANCE_FILTERS,
             report={"error": exc.message, "rejected": exc.details.get("rejected", []), "csv": text},
         )
-    return redirect("/console/users", ok=f"Imported {len(created)} users.")
+    return redirect("/console/users", ok=_("Imported %(created)s users.", created=len(created)))
 
 
 def ledger_rows(ledger: packages_service.UserLedger) -> list[dict[str, Any]]:
@@ -312,7 +317,7 @@ async def setup_link(
         request,
         viewer,
         "users/link.html",
-        title="Setup link",
+        title=_("Setup link"),
         nav="Users",
         user=issued.user,
         link=runtime.settings.public_base() + setup_path(issued.token),
@@ -333,7 +338,9 @@ async def assign_package(
         user_id=user_id,
         reason=form["reason"] or "assigned in the console",
     )
-    return redirect(f"/console/users/{user_id}", ok=f"Package {form['package']} is assigned.")
+    return redirect(
+        f"/console/users/{user_id}", ok=_("Package %(form)s is assigned.", form=form["package"])
+    )
 
 
 @router.post("/keys/{key_id}/revoke")
@@ -345,4 +352,4 @@ async def revoke_key(
     key = await keys_service.revoke_key(
         session, viewer.actor, key_id=key_id, reason=form.get("reason")
     )
-    return redirect(back_url(request, f"/console/users/{key.user_id}"), ok="The key is revoked.")
+    return redirect(back_url(request, f"/console/users/{key.user_id}"), ok=_("The key is revoked."))

@@ -57,7 +57,7 @@
     if (!button) { return; }
     var dark = isDark();
     button.setAttribute("aria-pressed", dark ? "true" : "false");
-    button.textContent = dark ? "Light mode" : "Dark mode";
+    button.textContent = dark ? (button.getAttribute("data-light-label") || "Light mode") : (button.getAttribute("data-dark-label") || "Dark mode");
   }
   function switchTheme() {
     var next = isDark() ? "light" : "dark";
@@ -111,7 +111,7 @@
     if (!source || !navigator.clipboard) { return; }
     navigator.clipboard.writeText(source.textContent.trim()).then(function () {
       var label = button.textContent;
-      button.textContent = "Copied";
+      button.textContent = document.documentElement.getAttribute("data-copied-label") || "Copied";
       setTimeout(function () { button.textContent = label; }, 1500);
     });
   });

@@ -62,16 +62,30 @@ class Snapshot:
     wallet_owner: dict[uuid.UUID, tuple[str, uuid.UUID]] = field(default_factory=dict)
     budgets: BudgetTerms = field(default_factory=BudgetTerms)
     """Key budgets, projects and live extensions (spectra.budgets)."""
+    static: dict[tuple[int, str, str | None, str | None], tuple[object, bool]] = field(
+        default_factory=dict
+    )
+    """The gateway's cached outcome of the decision's static rules (`decide.STATIC_RULES`) per
+    (id of the key entry, model, client, project header): (the entry, whether they pass).
+    The entry is kept so a recycled id cannot match; `changed` empties it."""
+    _offered: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+
+    def changed(self) -> None:
+        """Forget what was computed from the snapshot's facts (call after changing them)."""
+        self.static.clear()
+        self._offered = None
 
     @property
     def offered(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
-        return tuple(
-            sorted(
-                (t.package_name, t.model_patterns)
-                for t in self.terms.values()
-                if t.is_current and t.package_status == PackageStatus.ACTIVE
+        if self._offered is None:
+            self._offered = tuple(
+                sorted(
+                    (t.package_name, t.model_patterns)
+                    for t in self.terms.values()
+                    if t.is_current and t.package_status == PackageStatus.ACTIVE
+                )
             )
-        )
+        return self._offered
 
     def wallet_of(self, kind: str, owner_id: uuid.UUID) -> uuid.UUID | None:
         return self.wallets.get((kind, owner_id))
@@ -193,6 +207,7 @@ class Snapshot:
         for account_id, kind, owner in rows:
             self.wallets[(kind, owner)] = account_id
             self.wallet_owner[account_id] = (kind, owner)
+        self.changed()
 
 
 async def load_snapshot(
@@ -286,6 +301,7 @@ class PolicyCache:
                 snap.put_wallets(
                     await repository.wallet_accounts(session, account_ids=sorted(accounts))
                 )
+            snap.changed()
 
 
 async def load_budget_spend(

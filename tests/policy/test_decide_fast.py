@@ -4,6 +4,7 @@ snapshot) must answer exactly what `decide` (explain, dry runs) answers, for eve
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -20,7 +21,9 @@ from spectra.policy.decide import (
     static_refusal,
 )
 from spectra.policy.facts import BudgetFacts
+from spectra.policy.repository import GroupRules
 from spectra.policy.rules import RULES
+from spectra.policy.snapshot import Snapshot
 
 NOW = datetime(2026, 11, 15, 10, tzinfo=UTC)
 MODELS = ("claude-sonnet-4-5", "claude-opus-4-8", "gpt-5", "gemini-2.5-pro")
@@ -153,3 +156,21 @@ def test_a_stale_static_outcome_is_never_trusted_for_an_allow() -> None:
     fast = decide_fast(facts, "gpt-5", now=NOW, static_ok=True)
     assert not fast.allowed
     assert fast.deciding_rule == "member_cap"
+
+
+def test_a_proposed_snapshot_shares_no_cache_with_the_gateways() -> None:
+    """The dry run builds its proposal with `dataclasses.replace`: it must neither read the
+    gateway's cached member facts nor leave its own in the gateway's snapshot."""
+    group, user = uuid.UUID(int=4), uuid.UUID(int=3)
+    current = Snapshot(policies={group: GroupRules(allowed_models=("gpt-*",))})
+    assert current.member(user, group).rules.allowed_models == ("gpt-*",)
+    current.static[(1, "gpt-5", None, None)] = (object(), True)
+    proposed = replace(current, policies={group: GroupRules(denied_models=("gpt-5",))})
+    assert not proposed.static
+    assert proposed.member(user, group).rules.denied_models == ("gpt-5",)
+    assert current.member(user, group).rules.allowed_models == ("gpt-*",)
+    assert current.member(user, group).rules.denied_models == ()
+    current.policies[group] = GroupRules()
+    current.changed()
+    assert current.member(user, group).rules == GroupRules()
+    assert not current.static

@@ -82,9 +82,7 @@ async def policy_inputs(
     """The decision's inputs for this key's member, from memory (available = balance - holds,
     month-to-date spend from the policy cache's counters); `project` = `x-spectra-project`."""
     snap = cache.snapshot
-    available = await view.available_many(
-        list(snap.funding_accounts(entry.user_id, entry.group_id))
-    )
+    available = await view.available_many(snap.member(entry.user_id, entry.group_id).accounts)
     return snap.inputs(
         user_id=entry.user_id,
         user_email=entry.user_email,

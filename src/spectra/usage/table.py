@@ -41,6 +41,7 @@ def split_account_key(name: str) -> tuple[str | None, str]:
     account, _, model = name[len(ACCOUNT_PREFIX) :].partition("/")
     return account, model
 
+
 MAX_PRICES = 4096
 """Built `Price` objects kept by a `PriceTable` (it starts over beyond that)."""
 

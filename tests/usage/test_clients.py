@@ -4,8 +4,10 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from spectra.usage.clients import CLIENT_FAMILIES, client_family
+from spectra.usage.clients import CLIENT_FAMILIES, client_family, client_family_of
 
 RECORDINGS = Path("/work/shared/fixtures/client-recordings")
 
@@ -61,3 +63,53 @@ class TestClientFamily:
                 continue
             seen.add(client_family(headers.get("user-agent"), headers))
         assert seen == {family}
+
+
+_NAMES = (
+    "user-agent",
+    "x-app",
+    "originator",
+    "x-title",
+    "http-referer",
+    "x-kilocode-version",
+    "x-cline-version",
+    "x-continue-unique-id",
+    "x-cursor-client-version",
+    "content-type",
+)
+_VALUES = (
+    "claude-cli/2.1.197 (external, cli)",
+    "cli",
+    "codex_cli_rs",
+    "Cline",
+    " Kilo Code ",
+    "aider",
+    "https://aider.chat",
+    "OpenAI/Python 1.54.0",
+    "OpenCode/1.0",
+    "Cursor/1.2.3",
+    "1.0",
+    "",
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_NAMES), st.sampled_from(_VALUES)), max_size=6))
+def test_the_remembered_family_of_header_pairs_is_client_family(
+    pairs: list[tuple[str, str]],
+) -> None:
+    """What the gateway asks (`client_family_of`, cached) equals `client_family` of the first
+    user agent and the headers, whatever the headers."""
+    user_agent = next((v for k, v in pairs if k == "user-agent"), None)
+    assert client_family_of(pairs) == client_family(user_agent, dict(pairs))
+    assert client_family_of(pairs) == client_family(user_agent, dict(pairs))
+
+
+def test_the_last_referer_counts_as_in_a_dict() -> None:
+    pairs = [
+        ("user-agent", "OpenAI/Python 1.54.0"),
+        ("http-referer", "https://aider.chat"),
+        ("http-referer", "https://example.com"),
+    ]
+    assert client_family_of(pairs) == client_family("OpenAI/Python 1.54.0", dict(pairs))
+    assert client_family_of(pairs[:2]) == "aider"

@@ -191,3 +191,40 @@ class TestPricesFollowTheProvider:
             None,
             "bedrock/claude-sonnet-4-5",
         )
+
+
+class TestBuiltPricesAreKept:
+    """A price version is built once; a new version, currency or rate is seen at once."""
+
+    def test_the_same_version_is_the_same_object(self) -> None:
+        table = PriceTable()
+        table.replace([_override("gpt-5", "2", at=NOW)], currency="USD", usd_rate=Decimal(1))
+        first = table.require_price("gpt-5", NOW)
+        assert table.require_price("gpt-5", NOW) is first
+        assert table.require_price("claude-sonnet-4-6", NOW) is table.require_price(
+            "claude-sonnet-4-6", NOW
+        )
+
+    def test_a_later_override_is_priced_from_its_start(self) -> None:
+        table = PriceTable()
+        rows = [
+            _override("gpt-5", "2", at=NOW - timedelta(days=1)),
+            _override("gpt-5", "4", at=NOW + timedelta(hours=1)),
+        ]
+        table.replace(rows, currency="USD", usd_rate=Decimal(1))
+        assert table.require_price("gpt-5", NOW).input == Decimal(2)
+        assert table.require_price("gpt-5", NOW + timedelta(hours=2)).input == Decimal(4)
+        assert table.require_price("gpt-5", NOW).input == Decimal(2)
+
+    def test_replacing_the_rows_or_the_rate_rebuilds(self) -> None:
+        table = PriceTable()
+        table.replace([_override("gpt-5", "2", at=NOW)], currency="USD", usd_rate=Decimal(1))
+        old = table.require_price("gpt-5", NOW)
+        table.replace([_override("gpt-5", "3", at=NOW)], currency="USD", usd_rate=Decimal(1))
+        assert table.require_price("gpt-5", NOW).input == Decimal(3)
+        assert old.input == Decimal(2)
+        default_usd = table.require_price("claude-sonnet-4-6", NOW)
+        table.replace([], currency="EUR", usd_rate=Decimal("0.5"))
+        default_eur = table.require_price("claude-sonnet-4-6", NOW)
+        assert default_eur.input == default_usd.input * Decimal("0.5")
+        assert default_eur.version_id != default_usd.version_id

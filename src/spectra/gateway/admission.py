@@ -21,8 +21,9 @@ from spectra.policy.decide import (
     ALLOWANCE,
     Decision,
     PolicyInputs,
-    decide,
+    decide_fast,
     insufficient_for_request,
+    static_refusal,
 )
 from spectra.policy.snapshot import PolicyCache
 from spectra.providers.bodies import RequestInfo
@@ -81,9 +82,7 @@ async def policy_inputs(
     """The decision's inputs for this key's member, from memory (available = balance - holds,
     month-to-date spend from the policy cache's counters); `project` = `x-spectra-project`."""
     snap = cache.snapshot
-    available = await view.available_many(
-        list(snap.funding_accounts(entry.user_id, entry.group_id))
-    )
+    available = await view.available_many(snap.member(entry.user_id, entry.group_id).accounts)
     return snap.inputs(
         user_id=entry.user_id,
         user_email=entry.user_email,
@@ -189,6 +188,33 @@ def limits_for(
     return out
 
 
+STATIC_CACHE_SIZE = 8192
+"""At most this many (key, model, client, project) outcomes per snapshot; then it starts over."""
+
+
+def static_ok(
+    cache: PolicyCache,
+    entry: KeyEntry,
+    inputs: PolicyInputs,
+    model: str,
+    client: str | None,
+    project: str | None,
+) -> bool:
+    """Whether the decision's static rules pass, computed once per key entry, model, client
+    and project header for the snapshot (which empties the cache whenever its facts change;
+    a key change, a suspension or a revocation makes a new `KeyEntry`, so a new key here)."""
+    static = cache.snapshot.static
+    slot = (id(entry), model, client, project)
+    hit = static.get(slot)
+    if hit is not None and hit[0] is entry:
+        return hit[1]
+    ok = not static_refusal(inputs, model)
+    if len(static) >= STATIC_CACHE_SIZE:
+        static.clear()
+    static[slot] = (entry, ok)
+    return ok
+
+
 class Backlog(Protocol):
     """The settlement backlog admission waits on (the group committer)."""
 
@@ -238,7 +264,9 @@ async def admit(
         inputs = await policy_inputs(cache, view, entry, settings, client, project)
     except HoldStoreUnavailableError as exc:
         raise AdmissionRefused(exc, "hold") from exc
-    decision = decide(inputs, model, now=now)
+    decision = decide_fast(
+        inputs, model, now=now, static_ok=static_ok(cache, entry, inputs, model, client, project)
+    )
     if not decision.allowed:
         assert decision.error is not None
         raise AdmissionRefused(decision.error, decision.deciding_rule, inputs)

@@ -25,7 +25,7 @@ from spectra.providers.translate import (
     UnreadableBodyError,
 )
 from spectra.providers.types import WireProtocol
-from spectra.usage.clients import client_family
+from spectra.usage.clients import client_family_of
 
 from . import fallbacks, metrics, refusals
 from .admission import Admission, AdmissionRefused, admit
@@ -117,7 +117,7 @@ class GenerationEndpoint:
             body,
             decompressed,
             headers,
-            client_family(header(scope, b"user-agent"), dict(headers)),
+            client_family_of(headers),
         )
 
 

@@ -49,6 +49,7 @@ from spectra.errors import SpectraError
 from spectra.kit.model_choice import best
 from spectra.usage.defaults import known_models
 
+from .budget_rules import key_budget, project_budget
 from .errors import (
     ModelNotInPackageError,
     NoFundingSourceError,
@@ -67,7 +68,7 @@ from .facts import (
     WalletFacts,
     money,
 )
-from .rules import RULES
+from .rules import RULES, Rule, group_cap, member_cap
 
 __all__ = [
     "ALLOWANCE",
@@ -77,8 +78,17 @@ __all__ = [
     "TraceStep",
     "WalletFacts",
     "decide",
+    "decide_fast",
     "insufficient_for_request",
+    "static_refusal",
 ]
+
+STATIC_RULES: tuple[Rule, ...] = tuple(
+    r for r in RULES if r not in (group_cap, member_cap, key_budget, project_budget)
+)
+"""The rules whose outcome is a function of the snapshot, the key, the model, the client and
+the project header alone (not of money, spend or time): the gateway caches their outcome per
+snapshot (`Snapshot.static`) and runs only the others per request (`decide_fast`)."""
 
 
 def decide(inputs: PolicyInputs, model: str, *, now: datetime) -> Decision:
@@ -91,6 +101,92 @@ def decide(inputs: PolicyInputs, model: str, *, now: datetime) -> Decision:
         if refusal is not None:
             return _deny(trace, trace[-1].rule, refusal)
     return _fund(inputs, model, now, trace)
+
+
+def static_refusal(inputs: PolicyInputs, model: str) -> bool:
+    """True when a rule of `STATIC_RULES` refuses `model` to these inputs (the same rule code
+    `decide` runs, so the cached outcome cannot disagree with it)."""
+    scratch: list[TraceStep] = []
+    return any(rule(inputs, model, scratch) is not None for rule in STATIC_RULES)
+
+
+def decide_fast(inputs: PolicyInputs, model: str, *, now: datetime, static_ok: bool) -> Decision:
+    """`decide` without the trace, for the gateway: `static_ok` is the cached outcome of
+    `STATIC_RULES` for these inputs (`not static_refusal(inputs, model)`); only the caps, the
+    budgets and the funding order are checked here. Anything refused is decided again by
+    `decide` (refusals are rare and must say exactly what `explain` says), so the answer equals
+    `decide`'s but for an empty `trace` (tests/policy/test_decide_fast.py)."""
+    if not static_ok or not _money_rules_pass(inputs):
+        return decide(inputs, model, now=now)
+    funding = _picks(inputs, model, now)
+    if not funding:
+        return decide(inputs, model, now=now)
+    order = ", then ".join(f.label for f in funding)
+    return Decision(True, None, f"Allowed: {model} is paid by {order}.", "funding", funding, ())
+
+
+def _money_rules_pass(inputs: PolicyInputs) -> bool:
+    """Rules 6, 7, 9 and 11 (caps and budgets) all pass: the same tests as `_reached` and
+    `_budget_step`."""
+    cap = inputs.group_cap_micros
+    if cap is not None and inputs.group_spent_micros >= cap:
+        return False
+    cap = inputs.member_cap_micros
+    if cap is not None and inputs.member_spent_micros >= cap:
+        return False
+    for budget in inputs.key_budgets:
+        if (
+            budget.mode != "soft"
+            and budget.spent_micros + budget.pending_micros >= budget.allowed_micros
+        ):
+            return False
+    project = inputs.project_budget
+    return (
+        project is None
+        or project.mode == "soft"
+        or project.spent_micros + project.pending_micros < project.allowed_micros
+    )
+
+
+def _picks(inputs: PolicyInputs, model: str, now: datetime) -> tuple[FundingPick, ...]:
+    """The funding order `_fund` picks, without its trace."""
+    funding: list[FundingPick] = []
+    packages = inputs.packages
+    if len(packages) > 1:
+        packages = tuple(sorted(packages, key=lambda p: (p.period_ends_at, str(p.assignment_id))))
+    for pkg in packages:
+        if pkg.period_ends_at <= now or pkg.available_micros <= 0 or not pkg.allows(model):
+            continue
+        funding.append(
+            FundingPick(
+                ALLOWANCE,
+                pkg.allowance_account_id,
+                f"package '{pkg.package_name}'",
+                pkg.available_micros,
+                cap_micros=pkg.max_cost_per_request_micros,
+                assignment_id=pkg.assignment_id,
+            )
+        )
+    wallet = inputs.wallet
+    if inputs.wallet_fallback and wallet.account_id is not None and wallet.available_micros > 0:
+        funding.append(
+            FundingPick(USER_WALLET, wallet.account_id, "your wallet", wallet.available_micros)
+        )
+    wallet = inputs.group_wallet
+    if (
+        inputs.group_wallet_fallback
+        and wallet.account_id is not None
+        and wallet.available_micros > 0
+    ):
+        funding.append(
+            FundingPick(
+                GROUP_WALLET,
+                wallet.account_id,
+                f"group wallet '{inputs.group_name}'",
+                wallet.available_micros,
+            )
+        )
+    return tuple(funding)
 
 
 def _fund(inputs: PolicyInputs, model: str, now: datetime, trace: list[TraceStep]) -> Decision:

@@ -38,6 +38,27 @@ _NO_RULES = GroupRules()
 """A group without a policy row (frozen, so one instance serves every request)."""
 
 
+_USER_WALLET = AccountKind.USER_WALLET.value
+_GROUP_WALLET = AccountKind.GROUP_WALLET.value
+MAX_MEMBERS = 16384
+"""At most this many members' facts per snapshot (it starts over beyond that)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFacts:
+    """The snapshot's facts about one member in one group (`Snapshot.member`)."""
+
+    entitlements: tuple[tuple[Entitlement, int | None], ...]
+    """Active package assignments, each with its version's allowance per period (micros)."""
+    wallet: uuid.UUID | None
+    group_wallet: uuid.UUID | None
+    accounts: tuple[uuid.UUID, ...]
+    """Every account whose available amount the decision reads (allowances, then wallets)."""
+    rules: GroupRules
+    group_name: str
+    grants: tuple[str, ...]
+
+
 class MoreInputs(TypedDict, total=False):
     """The optional facts of `Snapshot.inputs` besides the member and the money."""
 
@@ -62,31 +83,77 @@ class Snapshot:
     wallet_owner: dict[uuid.UUID, tuple[str, uuid.UUID]] = field(default_factory=dict)
     budgets: BudgetTerms = field(default_factory=BudgetTerms)
     """Key budgets, projects and live extensions (spectra.budgets)."""
+    static: dict[tuple[int, str, str | None, str | None], tuple[object, bool]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """The gateway's cached outcome of the decision's static rules (`decide.STATIC_RULES`) per
+    (id of the key entry, model, client, project header): (the entry, whether they pass).
+    The entry is kept so a recycled id cannot match; `changed` empties it."""
+    _offered: tuple[tuple[str, tuple[str, ...]], ...] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    members: dict[tuple[uuid.UUID, uuid.UUID], MemberFacts] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """`member` per (user, group), built once per snapshot. The caches are not `init`
+    fields, so `dataclasses.replace` (the dry run's proposed snapshot) starts with none."""
+
+    def changed(self) -> None:
+        """Forget what was computed from the snapshot's facts (call after changing them)."""
+        self.static.clear()
+        self.members.clear()
+        self._offered = None
 
     @property
     def offered(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
-        return tuple(
-            sorted(
-                (t.package_name, t.model_patterns)
-                for t in self.terms.values()
-                if t.is_current and t.package_status == PackageStatus.ACTIVE
+        if self._offered is None:
+            self._offered = tuple(
+                sorted(
+                    (t.package_name, t.model_patterns)
+                    for t in self.terms.values()
+                    if t.is_current and t.package_status == PackageStatus.ACTIVE
+                )
             )
-        )
+        return self._offered
 
     def wallet_of(self, kind: str, owner_id: uuid.UUID) -> uuid.UUID | None:
         return self.wallets.get((kind, owner_id))
 
+    def member(self, user_id: uuid.UUID, group_id: uuid.UUID) -> MemberFacts:
+        """What the snapshot says about this member in this group, built once per snapshot
+        (`changed` forgets it)."""
+        slot = (user_id, group_id)
+        found = self.members.get(slot)
+        if found is None:
+            if len(self.members) >= MAX_MEMBERS:
+                self.members.clear()
+            found = self.members[slot] = self._member(user_id, group_id)
+        return found
+
+    def _member(self, user_id: uuid.UUID, group_id: uuid.UUID) -> MemberFacts:
+        entitlements = tuple(
+            (e, terms.allowance_micros if terms is not None else None)
+            for e in self.entitlements.get(user_id, ())
+            for terms in (self.terms.get((e.package_id, e.version)),)
+        )
+        wallet = self.wallet_of(_USER_WALLET, user_id)
+        group_wallet = self.wallet_of(_GROUP_WALLET, group_id)
+        accounts = [e.allowance_account_id for e, _ in entitlements]
+        accounts += [a for a in (wallet, group_wallet) if a is not None]
+        return MemberFacts(
+            entitlements,
+            wallet,
+            group_wallet,
+            tuple(accounts),
+            self.policies.get(group_id, _NO_RULES),
+            self.group_names.get(group_id, "your group"),
+            self.grants.get(user_id, ()),
+        )
+
     def funding_accounts(self, user_id: uuid.UUID, group_id: uuid.UUID) -> list[uuid.UUID]:
         """Every account whose available amount the decision needs for this member."""
-        ids = [e.allowance_account_id for e in self.entitlements.get(user_id, ())]
-        for kind, owner in (
-            (AccountKind.USER_WALLET, user_id),
-            (AccountKind.GROUP_WALLET, group_id),
-        ):
-            account = self.wallet_of(kind.value, owner)
-            if account is not None:
-                ids.append(account)
-        return ids
+        return list(self.member(user_id, group_id).accounts)
 
     def member_inputs(
         self,
@@ -127,34 +194,31 @@ class Snapshot:
     ) -> PolicyInputs:
         """The decision's inputs; `spent` = (group, member) month-to-date spend, micros;
         `budget_spend` the key and project spend; `project_header` = `x-spectra-project`."""
-        packages = []
-        for e in self.entitlements.get(user_id, ()):
-            terms = self.terms.get((e.package_id, e.version))
-            packages.append(
-                PackageFacts(
-                    assignment_id=e.assignment_id,
-                    package_name=e.package_name,
-                    allowance_account_id=e.allowance_account_id,
-                    model_patterns=e.model_patterns,
-                    period_ends_at=e.period_ends_at,
-                    available_micros=available.get(e.allowance_account_id, 0),
-                    allowance_micros=terms.allowance_micros if terms is not None else None,
-                    max_cost_per_request_micros=e.max_cost_per_request_micros,
-                    rpm=e.rpm,
-                    tpm=e.tpm,
-                    max_concurrent=e.max_concurrent,
-                )
+        member = self.member(user_id, group_id)
+        packages = tuple(
+            PackageFacts(
+                e.assignment_id,
+                e.package_name,
+                e.allowance_account_id,
+                e.model_patterns,
+                e.period_ends_at,
+                available.get(e.allowance_account_id, 0),
+                allowance,
+                e.max_cost_per_request_micros,
+                e.rpm,
+                e.tpm,
+                e.max_concurrent,
             )
-        wallet = self.wallet_of(AccountKind.USER_WALLET.value, user_id)
-        group_wallet = self.wallet_of(AccountKind.GROUP_WALLET.value, group_id)
-        rules = self.policies.get(group_id, _NO_RULES)
+            for e, allowance in member.entitlements
+        )
+        wallet, group_wallet, rules = member.wallet, member.group_wallet, member.rules
         return PolicyInputs(
             user_id=user_id,
             user_email=user_email,
             user_status=user_status,
             group_id=group_id,
-            group_name=self.group_names.get(group_id, "your group"),
-            packages=tuple(packages),
+            group_name=member.group_name,
+            packages=packages,
             wallet=WalletFacts(wallet, available.get(wallet, 0) if wallet else 0),
             group_wallet=WalletFacts(
                 group_wallet, available.get(group_wallet, 0) if group_wallet else 0
@@ -167,7 +231,7 @@ class Snapshot:
             currency=currency,
             time_zone=time_zone,
             allowed_models=rules.allowed_models,
-            member_models=self.grants.get(user_id, ()),
+            member_models=member.grants,
             denied_models=rules.denied_models,
             allowed_clients=rules.allowed_clients,
             client=client,
@@ -193,6 +257,7 @@ class Snapshot:
         for account_id, kind, owner in rows:
             self.wallets[(kind, owner)] = account_id
             self.wallet_owner[account_id] = (kind, owner)
+        self.changed()
 
 
 async def load_snapshot(
@@ -286,6 +351,7 @@ class PolicyCache:
                 snap.put_wallets(
                     await repository.wallet_accounts(session, account_ids=sorted(accounts))
                 )
+            snap.changed()
 
 
 async def load_budget_spend(

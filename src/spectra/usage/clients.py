@@ -18,7 +18,8 @@ What cannot be told apart, and shows as the SDK underneath:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Final
 
 CLIENT_FAMILIES: Final = (
@@ -126,3 +127,35 @@ def client_family(user_agent: str | None, headers: Mapping[str, str] | None = No
         if pattern.match(ua):
             return family
     return "other"
+
+
+_PRESENCE: Final = frozenset(
+    {"x-kilocode-version", "x-cline-version", "x-continue-unique-id", "x-cursor-client-version"}
+)
+"""Headers whose presence alone `client_family` reads."""
+_VALUED: Final = frozenset({"originator", "x-app", "x-title"})
+
+
+def client_family_of(pairs: Iterable[tuple[str, str]]) -> str:
+    """`client_family` of a request's header pairs (as the gateway reads them), remembered per
+    distinct user agent and deciding headers: the gateway asks this for every request, and
+    its clients send a handful of distinct user agents."""
+    user_agent: str | None = None
+    signals: list[tuple[str, str]] = []
+    for name, value in pairs:
+        key = name.lower()
+        if key == "user-agent":
+            if user_agent is None:  # the first, as `gateway.body.header` reads it
+                user_agent = value
+        elif key in _PRESENCE:
+            signals.append((key, ""))
+        elif key in _VALUED:
+            signals.append((key, value))
+        elif key == "http-referer":  # the last one counts, as in `dict(pairs)`
+            signals.append((key, "aider.chat" if "aider.chat" in value.lower() else ""))
+    return _family(user_agent, tuple(signals))
+
+
+@lru_cache(maxsize=2048)
+def _family(user_agent: str | None, signals: tuple[tuple[str, str], ...]) -> str:
+    return client_family(user_agent, dict(signals))

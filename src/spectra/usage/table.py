@@ -42,6 +42,10 @@ def split_account_key(name: str) -> tuple[str | None, str]:
     return account, model
 
 
+MAX_PRICES = 4096
+"""Built `Price` objects kept by a `PriceTable` (it starts over beyond that)."""
+
+
 @dataclass(frozen=True, slots=True)
 class OverrideView:
     """A detached copy of one override row (the table never holds ORM objects)."""
@@ -104,6 +108,10 @@ class PriceTable:
         self.currency = "USD"
         self.usd_rate = Decimal(1)
         self._overrides: dict[str, _History] = {}
+        self._prices: dict[tuple[object, str], Price] = {}
+        """Built prices by (id of an override row, or a genai-prices default; model name): a price version
+        is immutable, so the hot path builds and validates each `Price` once. Emptied by
+        `replace` (new rows, or a new currency or rate)."""
 
     def replace(
         self, overrides: Iterable[PriceOverride], *, currency: str, usd_rate: Decimal
@@ -121,6 +129,7 @@ class PriceTable:
         self._overrides = fresh
         self.currency = currency
         self.usd_rate = usd_rate
+        self._prices = {}
 
     async def load(self, session: AnySession) -> None:
         """Read overrides and the currency settings from the database."""
@@ -184,13 +193,26 @@ class PriceTable:
         """The price of `model` at `at`: override in force, else the genai-prices default, else
         None. `provider` (the serving account's kind) picks that provider's prices, `account`
         (the serving account's id) that account's override before them."""
-        row = self.override_for(model, at, provider=provider, account=account)
-        if row is not None:
-            return row.price(model, web_search_default=self.default_web_search())
-        default = defaults.default_price(model, at, provider=provider)
-        if default is None:
-            return None
-        return default.in_currency(model, currency=self.currency, usd_rate=self.usd_rate)
+        source: OverrideView | defaults.DefaultPrice | None
+        source = self.override_for(model, at, provider=provider, account=account)
+        if source is None:
+            source = defaults.default_price(model, at, provider=provider)
+            if source is None:
+                return None
+        prices = self._prices
+        # An override row lives as long as the cache (both are replaced together): its id
+        # names it; a genai-prices default is a fresh value each time: it names itself.
+        slot = (id(source) if isinstance(source, OverrideView) else source, model)
+        price = prices.get(slot)
+        if price is None:
+            if len(prices) >= MAX_PRICES:
+                prices.clear()
+            if isinstance(source, OverrideView):
+                price = source.price(model, web_search_default=self.default_web_search())
+            else:
+                price = source.in_currency(model, currency=self.currency, usd_rate=self.usd_rate)
+            prices[slot] = price
+        return price
 
     def default_web_search(self) -> Decimal:
         """The default web search fee per thousand calls in the workspace currency."""

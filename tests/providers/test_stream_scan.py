@@ -5,6 +5,7 @@ usage, errors or tool calls sent in an unexpected event."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -81,10 +82,8 @@ def both(protocol: WireProtocol, events: list[SSEEvent]) -> tuple[tuple[object, 
     for ev in events:
         scanned.on_event(ev)
         if ev.event != "ping" and ev.data != "[DONE]":
-            try:
+            with contextlib.suppress(ValueError):
                 parsed.on_parsed(ev, json.loads(ev.data))
-            except ValueError:
-                pass
         elif ev.data == "[DONE]":
             parsed.finished = True
     return state(scanned), state(parsed)

@@ -24,8 +24,10 @@ async def finish(
     error_type: str | None,
     served: str | None,
     failure: UpstreamFailure | None,
+    http_status: int | None = None,
 ) -> None:
-    """Settle the answered request and tell the pool how the account did."""
+    """Settle the answered request and tell the pool how the account did. `http_status` is
+    what the caller was answered (for the access log)."""
     gw, admission, fw, record = ex.gw, ex.admission, ex.forwarded, ex.record
     assert admission is not None
     assert fw is not None
@@ -57,7 +59,7 @@ async def finish(
     if failure is not None:
         metrics.observe_upstream_error(failure.type.value, fw.selection.account_name)
     admission.price = served_price(gw, admission, fw.selection)
-    cost = await gw.settler.settle(admission, final, metered)
+    cost = await gw.settler.settle(admission, final, metered, http_status)
     usage = metered.usage if metered is not None else None
     if metered is not None and metered.anomalies:
         gw.scheduler.state.alert_usage_anomaly(

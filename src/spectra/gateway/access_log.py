@@ -1,0 +1,201 @@
+"""The access log: one JSON line per generation request, written off the event loop.
+
+Each request the gateway answers or refuses leaves one line (`SPECTRA_ACCESS_LOG`: `stderr`, the
+default, a file path, or `off`): time, request id, protocol, user, key prefix (never the key),
+model asked and served, pool account, outcome (`ok`, `partial`, `error`, `refused`) with its
+code, HTTP status where the gateway answered it, tokens, cost (integer micro-units and the
+display form), latency and time to first byte in ms.
+
+Cost on the request path: the settled record (already built for the ledger) is appended to a
+list. A timer on the loop hands the batch to a writer thread every `interval` seconds; the thread
+formats the lines and writes them, so a slow disk or a full stderr pipe never stalls the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import queue
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from spectra.kit.money import display
+from spectra.usage.schemas import UsageRecordCreate
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL = 0.2
+"""Seconds between hand-overs to the writer thread (the most a line waits on a live process)."""
+
+Entry = tuple[float, UsageRecordCreate | None, str | None, int | None, dict[str, Any] | None]
+"""(unix time, settled record or None, key prefix, HTTP status, fields of a record-less line)."""
+
+
+class AccessLog:
+    """Buffered JSON-lines access log; `write`/`refused` are the per-request calls."""
+
+    def __init__(self, out: TextIO, *, owned: bool, interval: float = FLUSH_INTERVAL) -> None:
+        self._out = out
+        self._owned = owned
+        self._interval = interval
+        self._batch: list[Entry] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._queue: queue.Queue[tuple[list[Entry], str] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self.prefix_of: Callable[[uuid.UUID], str | None] = lambda key_id: None
+        """Resolves a record's key id to its prefix when the caller had no entry at hand."""
+        self.currency: Callable[[], str] = lambda: "USD"
+
+    @classmethod
+    def open(cls, target: str) -> AccessLog | None:
+        """`stderr` / `stdout` / a file path (appended to) / `off`: None."""
+        value = target.strip()
+        if value.lower() in ("off", "none", "false", "0", ""):
+            return None
+        if value.lower() == "stderr":
+            return cls(sys.stderr, owned=False)
+        if value.lower() == "stdout":
+            return cls(sys.stdout, owned=False)
+        path = Path(value).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return cls(path.open("a", encoding="utf-8"), owned=True)
+
+    def write(
+        self, record: UsageRecordCreate, *, key_prefix: str | None, http_status: int | None
+    ) -> None:
+        """The line of a recorded request (settled or refused after the key was known)."""
+        self._batch.append((time.time(), record, key_prefix, http_status, None))
+        if self._timer is None:
+            self._schedule()
+
+    def refused(
+        self,
+        *,
+        request_id: str,
+        protocol: str,
+        code: str,
+        http_status: int,
+        key_prefix: str | None = None,
+        user_id: object = None,
+    ) -> None:
+        """The line of a request refused before it had a usage record (key, body, model)."""
+        fields = {
+            "request_id": request_id,
+            "protocol": protocol,
+            "user": str(user_id) if user_id is not None else None,
+            "key": key_prefix,
+            "status": "refused",
+            "code": code,
+            "http": http_status,
+        }
+        self._batch.append((time.time(), None, None, None, fields))
+        if self._timer is None:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._timer = loop.call_later(self._interval, self.flush)
+
+    def flush(self) -> None:
+        """Hand the batch to the writer thread (started on first use)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        # Resolved here, on the loop: the key cache and the workspace settings are the loop's.
+        resolved = [
+            (at, rec, prefix or self.prefix_of(rec.key_id), http, fields)
+            if rec is not None and prefix is None and rec.key_id is not None
+            else (at, rec, prefix, http, fields)
+            for at, rec, prefix, http, fields in batch
+        ]
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="spectra-access-log", daemon=True
+            )
+            self._thread.start()
+        self._queue.put((resolved, self.currency()))
+
+    def drain(self) -> None:
+        """Flush and wait until every line handed over is written (tests, shutdown)."""
+        self.flush()
+        if self._thread is not None:
+            self._queue.join()
+
+    def close(self) -> None:
+        self.drain()
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._owned:
+            with contextlib.suppress(OSError):
+                self._out.close()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                batch, currency = item
+                text = "".join(_line(entry, currency) for entry in batch)
+                try:
+                    self._out.write(text)
+                    self._out.flush()
+                except (OSError, ValueError) as exc:  # a full disk, a closed stream
+                    log.warning("access log write failed: %s", exc)
+            finally:
+                self._queue.task_done()
+
+
+def _line(entry: Entry, currency: str) -> str:
+    at, record, prefix, http, fields = entry
+    ts = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if record is None:
+        return json.dumps({"ts": ts, **(fields or {})}, separators=(",", ":")) + "\n"
+    return (
+        json.dumps(
+            {
+                "ts": ts,
+                "request_id": record.request_id,
+                "protocol": record.protocol,
+                "user": str(record.user_id) if record.user_id is not None else None,
+                "key": prefix,
+                "model": record.model_requested,
+                "served": record.model_served,
+                "account": str(record.account_id) if record.account_id is not None else None,
+                "status": record.status,
+                "code": record.refusal_reason or record.error_type,
+                "http": http,
+                "stream": record.is_streamed,
+                "input_tokens": record.input_tokens,
+                "output_tokens": record.output_tokens,
+                "cache_read_tokens": record.cache_read_tokens,
+                "cache_write_tokens": record.cache_write_tokens,
+                "estimated": record.is_estimated,
+                "cost_micros": record.cost_micros,
+                "cost": display(record.cost_micros, currency),
+                "latency_ms": record.latency_ms,
+                "ttfb_ms": record.ttfb_ms,
+                "attempts": record.attempts,
+            },
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        + "\n"
+    )

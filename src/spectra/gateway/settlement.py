@@ -42,6 +42,7 @@ from .access_log import AccessLog
 from .admission import Admission, funding_kind
 from .errors import SettlementBacklogError
 from .journal import SettlementJournal
+from .tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,13 @@ class Settler:
         spend: SpendCounters | None = None,
         journal: SettlementJournal | None = None,
         access: AccessLog | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.committer = committer
         self.access = access
         """Each settled or recorded request's line goes here (`access_log.py`)."""
+        self.tracing = tracing
+        """Traces a recorded (unanswered) request when `SPECTRA_OTEL` is on (`tracing.py`)."""
         self.view = view
         self.journal = journal
         """Each settlement is appended here before it is queued (`journal.py`)."""
@@ -175,6 +179,8 @@ class Settler:
         refused for. It is counted (`dropped`, and the requests metric by reason) and logged."""
         if self.access is not None:
             self.access.write(record, key_prefix=None, http_status=None)
+        if self.tracing is not None:
+            self.tracing.recorded(record)
         if record.refusal_reason == SettlementBacklogError.code:
             self.dropped += 1
             if self.dropped % 1000 == 1:

@@ -38,6 +38,7 @@ from .limits import Limit, Limiter, RateLimiter
 from .limits_redis import RedisRateLimiter
 from .recovery import replay_orphans
 from .settlement import Settler
+from .tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class Gateway:
         self._reported: dict[str, int] = {}
         self.access = AccessLog.open(settings.access_log)
         """One line per request (`access_log.py`); None when `SPECTRA_ACCESS_LOG=off`."""
+        self.tracing = Tracing.start() if settings.otel else None
+        """OpenTelemetry spans of each request (`tracing.py`); None unless `SPECTRA_OTEL`."""
         if self.access is not None:
             self.access.prefix_of = self._key_prefix
             self.access.currency = lambda: self.workspace.currency
@@ -113,6 +116,7 @@ class Gateway:
                 self.policy.spend,
                 journal=self.journal,
                 access=self.access,
+                tracing=self.tracing,
             )
         return self._settler
 
@@ -191,6 +195,8 @@ class Gateway:
         await self.client.close()
         if self.access is not None:
             self.access.close()
+        if self.tracing is not None:
+            self.tracing.shutdown()
 
 
 _current: Gateway | None = None

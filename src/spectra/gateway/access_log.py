@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from spectra.kit.money import display
 from spectra.usage.schemas import UsageRecordCreate
@@ -39,10 +39,18 @@ Entry = tuple[float, UsageRecordCreate | None, str | None, int | None, dict[str,
 """(unix time, settled record or None, key prefix, HTTP status, fields of a record-less line)."""
 
 
+class Sink(Protocol):
+    """Where the lines go: an unbuffered binary file, or a text stream (`_TextOut`)."""
+
+    def write(self, data: bytes, /) -> Any: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
 class AccessLog:
     """Buffered JSON-lines access log; `write`/`refused` are the per-request calls."""
 
-    def __init__(self, out: TextIO, *, owned: bool, interval: float = FLUSH_INTERVAL) -> None:
+    def __init__(self, out: Sink, *, owned: bool, interval: float = FLUSH_INTERVAL) -> None:
         self._out = out
         self._owned = owned
         self._interval = interval
@@ -61,12 +69,14 @@ class AccessLog:
         if value.lower() in ("off", "none", "false", "0", ""):
             return None
         if value.lower() == "stderr":
-            return cls(sys.stderr, owned=False)
+            return cls(_TextOut(sys.stderr), owned=False)
         if value.lower() == "stdout":
-            return cls(sys.stdout, owned=False)
+            return cls(_TextOut(sys.stdout), owned=False)
         path = Path(value).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
-        return cls(path.open("a", encoding="utf-8"), owned=True)
+        # Unbuffered appends: each batch is one write(2) of whole lines, so several processes
+        # appending to one file never interleave inside a line.
+        return cls(path.open("ab", buffering=0), owned=True)
 
     def write(
         self, record: UsageRecordCreate, *, key_prefix: str | None, http_status: int | None
@@ -153,14 +163,31 @@ class AccessLog:
                 if item is None:
                     return
                 batch, currency = item
-                text = "".join(_line(entry, currency) for entry in batch)
+                data = "".join(_line(entry, currency) for entry in batch).encode()
                 try:
-                    self._out.write(text)
+                    self._out.write(data)
                     self._out.flush()
                 except (OSError, ValueError) as exc:  # a full disk, a closed stream
                     log.warning("access log write failed: %s", exc)
             finally:
                 self._queue.task_done()
+
+
+class _TextOut:
+    """A text stream (stderr) as the bytes sink the writer uses; the lines are ASCII (JSON
+    escapes), so any stream encoding takes them."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes) -> int:
+        return self._stream.write(data.decode("ascii"))
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def close(self) -> None:
+        pass
 
 
 def _line(entry: Entry, currency: str) -> str:
@@ -195,7 +222,6 @@ def _line(entry: Entry, currency: str) -> str:
                 "attempts": record.attempts,
             },
             separators=(",", ":"),
-            ensure_ascii=False,
         )
         + "\n"
     )

@@ -23,7 +23,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -31,6 +30,8 @@ from spectra.kit.money import display
 from spectra.usage.schemas import UsageRecordCreate
 
 log = logging.getLogger(__name__)
+
+_encode: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 FLUSH_INTERVAL = 0.2
 """Seconds between hand-overs to the writer thread (the most a line waits on a live process)."""
@@ -191,37 +192,40 @@ class _TextOut:
 
 
 def _line(entry: Entry, currency: str) -> str:
+    """One JSON line. Built by hand (this runs for every request): strings go through the
+    json module's own ASCII string encoder, numbers and booleans are written as they are."""
     at, record, prefix, http, fields = entry
-    ts = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    seconds = int(at)
+    ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    ts = f"{ts}.{int((at - seconds) * 1000):03d}Z"
     if record is None:
         return json.dumps({"ts": ts, **(fields or {})}, separators=(",", ":")) + "\n"
+    code = record.refusal_reason or record.error_type
     return (
-        json.dumps(
-            {
-                "ts": ts,
-                "request_id": record.request_id,
-                "protocol": record.protocol,
-                "user": str(record.user_id) if record.user_id is not None else None,
-                "key": prefix,
-                "model": record.model_requested,
-                "served": record.model_served,
-                "account": str(record.account_id) if record.account_id is not None else None,
-                "status": record.status,
-                "code": record.refusal_reason or record.error_type,
-                "http": http,
-                "stream": record.is_streamed,
-                "input_tokens": record.input_tokens,
-                "output_tokens": record.output_tokens,
-                "cache_read_tokens": record.cache_read_tokens,
-                "cache_write_tokens": record.cache_write_tokens,
-                "estimated": record.is_estimated,
-                "cost_micros": record.cost_micros,
-                "cost": display(record.cost_micros, currency),
-                "latency_ms": record.latency_ms,
-                "ttfb_ms": record.ttfb_ms,
-                "attempts": record.attempts,
-            },
-            separators=(",", ":"),
-        )
-        + "\n"
+        f'{{"ts":"{ts}","request_id":{_s(record.request_id)},"protocol":{_s(record.protocol)}'
+        f',"user":{_id(record.user_id)},"key":{_s(prefix)},"model":{_s(record.model_requested)}'
+        f',"served":{_s(record.model_served)},"account":{_id(record.account_id)}'
+        f',"status":{_s(record.status)},"code":{_s(code)},"http":{_n(http)}'
+        f',"stream":{_b(record.is_streamed)},"input_tokens":{record.input_tokens}'
+        f',"output_tokens":{record.output_tokens},"cache_read_tokens":{record.cache_read_tokens}'
+        f',"cache_write_tokens":{record.cache_write_tokens},"estimated":{_b(record.is_estimated)}'
+        f',"cost_micros":{record.cost_micros},"cost":{_s(display(record.cost_micros, currency))}'
+        f',"latency_ms":{_n(record.latency_ms)},"ttfb_ms":{_n(record.ttfb_ms)}'
+        f',"attempts":{record.attempts}}}\n'
     )
+
+
+def _s(value: str | None) -> str:
+    return "null" if value is None else _encode(value)
+
+
+def _id(value: uuid.UUID | None) -> str:
+    return "null" if value is None else f'"{value}"'
+
+
+def _n(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
+
+
+def _b(value: bool) -> str:
+    return "true" if value else "false"

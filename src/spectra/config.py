@@ -94,6 +94,16 @@ class Settings(BaseSettings):
         default=1.0,
         description="Seconds between fsyncs of the settlement journal (the power-loss window).",
     )
+    access_log: str = Field(
+        default="stderr",
+        description="Gateway access log, one JSON line per request: `stderr`, `stdout`, a file "
+        "path (appended to), or `off`.",
+    )
+    otel: bool = Field(
+        default=False,
+        description="Export OpenTelemetry traces of gateway requests (OTLP over HTTP; the "
+        "standard OTEL_EXPORTER_OTLP_* variables configure the exporter). Needs spectra[otel].",
+    )
     commit_backlog_wait: float = Field(
         default=2.0,
         description="Longest a request waits for the settlement backlog to drain below "

@@ -10,6 +10,8 @@ from dataclasses import replace
 from spectra.pool.scheduler import Succeeded
 from spectra.providers.errors import UpstreamFailure
 from spectra.providers.metering import Metered
+from spectra.providers.types import Usage
+from spectra.usage.schemas import UsageRecordCreate
 
 from . import metrics
 from .exchange import Exchange
@@ -24,8 +26,10 @@ async def finish(
     error_type: str | None,
     served: str | None,
     failure: UpstreamFailure | None,
+    http_status: int | None = None,
 ) -> None:
-    """Settle the answered request and tell the pool how the account did."""
+    """Settle the answered request and tell the pool how the account did. `http_status` is
+    what the caller was answered (for the access log)."""
     gw, admission, fw, record = ex.gw, ex.admission, ex.forwarded, ex.record
     assert admission is not None
     assert fw is not None
@@ -57,8 +61,10 @@ async def finish(
     if failure is not None:
         metrics.observe_upstream_error(failure.type.value, fw.selection.account_name)
     admission.price = served_price(gw, admission, fw.selection)
-    cost = await gw.settler.settle(admission, final, metered)
+    cost = await gw.settler.settle(admission, final, metered, http_status)
     usage = metered.usage if metered is not None else None
+    if gw.tracing is not None:
+        _trace(ex, final, usage, cost, relayed_at=now)
     if metered is not None and metered.anomalies:
         gw.scheduler.state.alert_usage_anomaly(
             fw.selection.account_id,
@@ -85,6 +91,30 @@ async def finish(
                 cost_micros=cost,
             ),
         )
+
+
+def _trace(
+    ex: Exchange, record: UsageRecordCreate, usage: Usage | None, cost: int, *, relayed_at: float
+) -> None:
+    gw, fw = ex.gw, ex.forwarded
+    assert gw.tracing is not None
+    assert fw is not None
+    if usage is not None:
+        record = replace(
+            record,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+        )
+    gw.tracing.answered(
+        replace(record, cost_micros=cost),
+        admitted_at=ex.started,
+        sent_at=fw.sent_at,
+        first_byte_at=ex.first_byte_at,
+        relayed_at=relayed_at,
+        settled_at=time.monotonic(),
+    )
 
 
 def ms(seconds: float) -> int:

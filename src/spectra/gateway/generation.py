@@ -100,6 +100,13 @@ class GenerationEndpoint:
                 raise ModelMissingError("The request names no model; set the 'model' field.")
         except SpectraError as exc:
             metrics.observe_request(self.protocol.value, "", "refused", exc.code)
+            if gw.access is not None:
+                gw.access.refused(
+                    request_id=rid,
+                    protocol=self.protocol.value,
+                    code=exc.code,
+                    http_status=refusals.status_of(exc),
+                )
             await refusals.send_refusal(send, exc, anthropic=self.anthropic, request_id=rid)
             return None
         headers = header_pairs(scope)

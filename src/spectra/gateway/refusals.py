@@ -155,9 +155,14 @@ async def send_json(
     await send({"type": f"{prefix}http.response.body", "body": payload, "more_body": False})
 
 
+def status_of(exc: SpectraError) -> int:
+    """The HTTP status a refusal is answered with."""
+    return STATUS_BY_CODE.get(exc.code) or STATUS_BY_KIND.get(exc.kind, 400)
+
+
 async def send_refusal(send: Any, exc: SpectraError, *, anthropic: bool, request_id: str) -> None:
     """A Spectra refusal in the caller's protocol, with `x-spectra-reason` and `retry-after`."""
-    status = STATUS_BY_CODE.get(exc.code) or STATUS_BY_KIND.get(exc.kind, 400)
+    status = status_of(exc)
     extra = [(b"x-spectra-reason", exc.code.encode()), *retry_headers(status)]
     retry_after = exc.details.get("retry_after")
     if retry_after is not None:

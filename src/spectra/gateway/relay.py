@@ -74,7 +74,15 @@ async def relay_body_answer(ex: Exchange) -> None:
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
         # Settled (and journaled) before the body goes out: an answer the client received
         # whole is never lost to a crash (gateway/journal.py).
-        await finish(ex, metered, status="ok", error_type=None, served=served, failure=None)
+        await finish(
+            ex,
+            metered,
+            status="ok",
+            error_type=None,
+            served=served,
+            failure=None,
+            http_status=resp.status,
+        )
         await send({"type": "http.response.body", "body": raw, "more_body": False})
         return
     else:
@@ -86,6 +94,11 @@ async def relay_body_answer(ex: Exchange) -> None:
         error_type=error_type,
         served=served,
         failure=failure,
+        http_status=refusals.status_of(unreadable)
+        if unreadable is not None
+        else (failure.status or 502)
+        if failure is not None
+        else None,
     )
 
 
@@ -142,5 +155,11 @@ async def _finish_stream(ex: Exchange, result: RelayResult) -> None:
         else:
             error_type = "stream_broken"
     await finish(
-        ex, metered, status=status, error_type=error_type, served=tap.model, failure=result.failure
+        ex,
+        metered,
+        status=status,
+        error_type=error_type,
+        served=tap.model,
+        failure=result.failure,
+        http_status=ex.forwarded.response.status if ex.forwarded is not None else None,
     )

@@ -38,9 +38,11 @@ from spectra.usage import service as usage_service
 from spectra.usage.pricing import TokenUsage, cost_micros
 from spectra.usage.schemas import FundingSource, UsageRecordCreate
 
+from .access_log import AccessLog
 from .admission import Admission, funding_kind
 from .errors import SettlementBacklogError
 from .journal import SettlementJournal
+from .tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +56,14 @@ class Settler:
         view: BalanceView,
         spend: SpendCounters | None = None,
         journal: SettlementJournal | None = None,
+        access: AccessLog | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.committer = committer
+        self.access = access
+        """Each settled or recorded request's line goes here (`access_log.py`)."""
+        self.tracing = tracing
+        """Traces a recorded (unanswered) request when `SPECTRA_OTEL` is on (`tracing.py`)."""
         self.view = view
         self.journal = journal
         """Each settlement is appended here before it is queued (`journal.py`)."""
@@ -74,9 +82,11 @@ class Settler:
         admission: Admission,
         record: UsageRecordCreate,
         metered: Metered | None,
+        http_status: int | None = None,
     ) -> int:
         """Charge `metered` usage (None = not billed) against the admission's hold; queue the
-        record and the postings. Returns the cost in micros."""
+        record and the postings. Returns the cost in micros. `http_status` (what the caller was
+        answered) is for the access log only."""
         tokens = _tokens(metered.usage if metered is not None else None)
         cost = int(cost_micros(tokens, admission.price)) if tokens.billable else 0
         spec: LedgerTransactionSpec | None = None
@@ -133,6 +143,8 @@ class Settler:
                 )
         token = self._journal(record, spec)
         self._submit(record, spec, token)
+        if self.access is not None:
+            self.access.write(record, key_prefix=admission.entry.prefix, http_status=http_status)
         return cost
 
     def _journal(self, record: UsageRecordCreate, spec: LedgerTransactionSpec | None) -> object:
@@ -165,6 +177,10 @@ class Settler:
 
         A `settlement_backlog` refusal is not queued: writing it would grow the backlog it was
         refused for. It is counted (`dropped`, and the requests metric by reason) and logged."""
+        if self.access is not None:
+            self.access.write(record, key_prefix=None, http_status=None)
+        if self.tracing is not None:
+            self.tracing.recorded(record)
         if record.refusal_reason == SettlementBacklogError.code:
             self.dropped += 1
             if self.dropped % 1000 == 1:

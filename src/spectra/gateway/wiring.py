@@ -32,11 +32,13 @@ from spectra.usage.table import PriceTable, price_table
 from spectra.workspace.cache import settings_cache
 from spectra.workspace.schemas import WorkspaceSettings
 
+from .access_log import AccessLog
 from .journal import SettlementJournal
 from .limits import Limit, Limiter, RateLimiter
 from .limits_redis import RedisRateLimiter
 from .recovery import replay_orphans
 from .settlement import Settler
+from .tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,17 @@ class Gateway:
         self.fallbacks = FallbackChains()
         """Model fallback chains, in memory (loaded at start, refreshed by the change feed)."""
         self._reported: dict[str, int] = {}
+        self.access = AccessLog.open(settings.access_log)
+        """One line per request (`access_log.py`); None when `SPECTRA_ACCESS_LOG=off`."""
+        self.tracing = Tracing.start() if settings.otel else None
+        """OpenTelemetry spans of each request (`tracing.py`); None unless `SPECTRA_OTEL`."""
+        if self.access is not None:
+            self.access.prefix_of = self._key_prefix
+            self.access.currency = lambda: self.workspace.currency
+
+    def _key_prefix(self, key_id: uuid.UUID) -> str | None:
+        entry = self.keys.get(key_id)
+        return entry.prefix if entry is not None else None
 
     @property
     def keys(self) -> KeyCache:
@@ -98,7 +111,12 @@ class Gateway:
     def settler(self) -> Settler:
         if self._settler is None:
             self._settler = Settler(
-                self.committer, self.view, self.policy.spend, journal=self.journal
+                self.committer,
+                self.view,
+                self.policy.spend,
+                journal=self.journal,
+                access=self.access,
+                tracing=self.tracing,
             )
         return self._settler
 
@@ -175,6 +193,10 @@ class Gateway:
         if isinstance(self.limiter, RedisRateLimiter):
             await self.limiter.flush()
         await self.client.close()
+        if self.access is not None:
+            self.access.close()
+        if self.tracing is not None:
+            self.tracing.shutdown()
 
 
 _current: Gateway | None = None

@@ -15,6 +15,7 @@ from typing import Any
 
 from .headers import ANTHROPIC_REQUEST, forward_request_headers, header_value
 from .metering import body_field
+from .scan import MESSAGES_TEXT_DELTA
 from .sse import SSEEvent
 from .taps import StreamUsageTap
 from .types import Usage, cache_writes, token_count
@@ -107,7 +108,16 @@ class AnthropicMessagesTap(StreamUsageTap):
     `output_tokens` is cumulative); per field the latest non-null value wins."""
 
     def on_event(self, event: SSEEvent) -> bool:
-        return event.event != "ping" and super().on_event(event)
+        name = event.event
+        if name == "content_block_delta" or not name:
+            delta = MESSAGES_TEXT_DELTA(event.data)  # most events: no parse (scan.py)
+            if delta is not None:
+                text = delta.group(1)
+                if text:
+                    self.saw_output = True
+                    self.output_chars += len(text)
+                return False
+        return name != "ping" and super().on_event(event)
 
     def on_parsed(self, event: SSEEvent, obj: object) -> bool:
         name = event.event

@@ -20,6 +20,7 @@ from typing import Any
 
 from .headers import OPENAI_REQUEST, forward_request_headers
 from .metering import body_field
+from .scan import CHAT_TEXT_DELTA, RESPONSES_TEXT_DELTA
 from .sse import SSEEvent, SSEParser
 from .taps import StreamUsageTap
 from .types import Usage, token_count, usage_cached_within_input
@@ -108,6 +109,15 @@ class OpenAIChatTap(StreamUsageTap):
         if data == "[DONE]":
             self.finished = True
             return False
+        delta = CHAT_TEXT_DELTA(data)  # most events: their text's length without a parse
+        if delta is not None:
+            model, text = delta.groups()
+            if text:
+                self.saw_output = True
+                self.output_chars += len(text)
+            if self.model is None and model:
+                self.model = model
+            return False
         try:
             obj = json.loads(data)
         except ValueError:
@@ -171,6 +181,16 @@ _RESPONSES_ENDS = frozenset({"response.completed", "response.incomplete", "respo
 class OpenAIResponsesTap(StreamUsageTap):
     """Responses events; `response.completed` / `.incomplete` / `.failed` carry
     `response.usage` and end the stream."""
+
+    def on_event(self, event: SSEEvent) -> bool:
+        delta = RESPONSES_TEXT_DELTA(event.data)  # most events: no parse (scan.py)
+        if delta is None:
+            return super().on_event(event)
+        text = delta.group(2)
+        if text:
+            self.saw_output = True
+            self.output_chars += len(text)
+        return False
 
     def on_parsed(self, event: SSEEvent, obj: object) -> bool:
         if not isinstance(obj, dict):

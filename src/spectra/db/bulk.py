@@ -16,6 +16,7 @@ CONFLICT: a duplicate key fails the statement, and the transaction, as a plain I
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, insert, select
@@ -55,17 +56,21 @@ class _Plan:
         ]
 
     def records(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
-        keys, processors, defaults = self.keys, self.processors, self.defaults
+        # Most columns need no conversion: take the row's values in one C call and convert
+        # only the few that do (UTC datetimes, JSON, booleans), not every value of every row.
+        take = itemgetter(*self.keys) if len(self.keys) > 1 else None
+        convert = [(i, p) for i, p in enumerate(self.processors) if p is not None]
+        defaults = self.defaults
         out: list[tuple[Any, ...]] = []
         for row in rows:
-            values = [row[key] for key in keys]
-            values.extend(arg(None) if call else arg for _, call, arg in defaults)
-            out.append(
-                tuple(
-                    value if process is None or value is None else process(value)
-                    for value, process in zip(values, processors, strict=True)
-                )
-            )
+            values: list[Any] = list(take(row)) if take is not None else [row[self.keys[0]]]
+            if defaults:
+                values.extend(arg(None) if call else arg for _, call, arg in defaults)
+            for i, process in convert:
+                value = values[i]
+                if value is not None:
+                    values[i] = process(value)
+            out.append(tuple(values))
         return out
 
 

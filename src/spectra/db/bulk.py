@@ -10,7 +10,8 @@ CPU. What the INSERT would have done per value is done here too: each column's b
 (a `TypeDecorator`'s `process_bind_param`, JSON serialisation) runs, and a column absent from the
 rows that has a Python-side scalar or zero-argument default gets it (server defaults and
 identity/serial columns are left to the server, as the INSERT would leave them). COPY has no ON
-CONFLICT: a duplicate key fails the statement, and the transaction, as a plain INSERT would.
+CONFLICT: a duplicate key fails the statement, and the transaction, as a plain INSERT would, with
+the same `sqlalchemy.exc.IntegrityError`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Table, insert, select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 Processor = Callable[[Any], Any] | None
@@ -103,6 +106,10 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
         # SQLAlchemy's asyncpg adapter opens the transaction (BEGIN) lazily, at the first
         # statement it runs: run one, so the COPY cannot land outside it (autocommitted).
         await session.execute(select(1))
-    await driver.copy_records_to_table(
-        table.name, records=records, columns=plan.columns, schema_name=table.schema
-    )
+    try:
+        await driver.copy_records_to_table(
+            table.name, records=records, columns=plan.columns, schema_name=table.schema
+        )
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        # What the INSERT would have raised through SQLAlchemy (callers catch this one).
+        raise IntegrityError(f"COPY {table.name}", None, exc) from exc

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import json
 import os
 import time
@@ -35,12 +36,15 @@ from spectra.gateway import wiring as gateway_wiring
 from spectra.gateway.admission import admit
 from spectra.gateway.settlement import base_record
 from spectra.providers.bodies import RequestInfo
+from spectra.providers.metering import Metered
 from spectra.providers.types import Usage
 from spectra.runtime import build_runtime, close_runtime
 from spectra.usage.models import UsageRecord
 
 
-async def run(count: int, scratch: Path, window: float) -> dict[str, Any]:
+async def run(
+    count: int, scratch: Path, window: float, profile: str | None = None
+) -> dict[str, Any]:
     out = scratch / "world.json"
     await world.seed("http://127.0.0.1:9", out, hot_keys=0, hot_members=0)
     secret = json.loads(out.read_text())["key"]
@@ -59,6 +63,7 @@ async def run(count: int, scratch: Path, window: float) -> dict[str, Any]:
         )
         entry = gw.keys.lookup(secret, None)
         usage = Usage(input_tokens=120, output_tokens=40)
+        metered = Metered(usage, estimated=False)
         t0 = time.perf_counter()
         for i in range(count):
             rid = f"req_ledger_{i}"
@@ -82,16 +87,22 @@ async def run(count: int, scratch: Path, window: float) -> dict[str, Any]:
                 admission=admission,
                 client_family="other",
             )
-            await gw.settler.settle(admission, replace(record, status="ok"), usage)
+            await gw.settler.settle(admission, replace(record, status="ok"), metered)
             if admission.lease is not None:
                 admission.lease.finish(usage.total_tokens)
         t1 = time.perf_counter()
         cpu1 = time.process_time()
+        profiler = cProfile.Profile() if profile else None
+        if profiler is not None:
+            profiler.enable()
         # The durable rate: what reached the database within the window (the rest is dropped).
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(gw.settler.flush(), timeout=window)
         t2 = time.perf_counter()
         cpu2 = time.process_time()
+        if profiler is not None and profile:
+            profiler.disable()
+            profiler.dump_stats(profile)
         async with read_scope(runtime.db) as session:
             written = (
                 await session.execute(
@@ -123,10 +134,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=5_000)
     parser.add_argument("--window", type=float, default=30.0, help="seconds to wait for commits")
+    parser.add_argument("--profile", help="write a cProfile of the draining phase to this file")
     args = parser.parse_args()
     settings = reset_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(run(args.count, settings.data_dir, args.window))
+    asyncio.run(run(args.count, settings.data_dir, args.window, args.profile))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ Environment:
   BENCH_REDIS_URL=...    Redis for the shared-state targets (default redis://127.0.0.1:6379/0;
                          keys under a prefix of this run, deleted before and after);
                          BENCH_REDIS=0 skips them
-  BENCH_ONLY=a,b         only scenarios whose name contains one of these words
+  BENCH_ONLY=a,b         only scenarios whose name contains one of these words (`reports`,
+                         `ledger`, `crash` name the side benchmarks)
   BENCH_TARGETS=a,b      only these targets (direct, bare, spectra-sqlite, spectra-pg,
                          spectra-pg-redis, spectra-pg-redis-x2; default all that are reachable)
   BENCH_DRAIN_SECONDS=N  after each Spectra run, wait up to N s for its settlements to be
@@ -756,6 +757,8 @@ def main() -> None:
     ratios(rows)
     if not ONLY or any(w in ("reports", "ledger") for w in ONLY):
         rows += side_benchmarks(scratch, use_pg, pg_dbs)
+    if not ONLY or "crash" in ONLY:
+        rows += crash_benchmarks(scratch, use_pg, pg_dbs)
     for name in pg_dbs:
         drop_pg(name)
     load1 = os.getloadavg()
@@ -843,6 +846,40 @@ def side_benchmarks(scratch: Path, use_pg: bool, pg_dbs: list[str]) -> list[Row]
                     f"{'5,000' if label == 'sqlite' else '10,000'}/s",
                 )
             )
+    return rows
+
+
+def crash_benchmarks(scratch: Path, use_pg: bool, pg_dbs: list[str]) -> list[Row]:
+    """`kill -9` of `spectra serve` under c16 load (bench/crash.py), SQLite and PostgreSQL:
+    requests in flight and completed answers not yet written at the kill, and whether the
+    restart's journal replay left every completed answer charged and the ledger verified."""
+    rows: list[Row] = []
+    dbs: list[tuple[str, str | None]] = [("sqlite", None)]
+    if use_pg:
+        name = f"spectra_bench_crash_{os.getpid()}"
+        pg_dbs.append(name)
+        dbs.append(("pg", scratch_pg(name)))
+    for label, url in dbs:
+        data = python_json(
+            "bench.crash",
+            "--seconds",
+            str(4 if QUICK else 10),
+            env=spectra_env(scratch / f"crash-{label}", url),
+        )
+        verdict = "every completed answer charged" if data["ok"] else "**CHARGES LOST**"
+        rows.append(
+            Row(
+                "crash: kill -9 under load c16",
+                label,
+                errors=data["missing_after_restart"] + data["uncharged_after_restart"],
+                note=f"{data['completed_before_kill']:,} answers completed, "
+                f"{data['in_flight_at_kill']} in flight and {data['unsettled_at_kill']} "
+                f"completed but not yet in the database at the kill; after restart: "
+                f"{data['missing_after_restart']} missing, {data['uncharged_after_restart']} "
+                f"uncharged, ledger verify {'ok' if data['ledger_verify_ok'] else 'FAILED'}; "
+                f"{verdict}",
+            )
+        )
     return rows
 
 

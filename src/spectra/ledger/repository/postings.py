@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from spectra.db.bulk import insert_rows
 from spectra.ledger.models import (
     SINGLETON_OWNER_KEY,
     LedgerAccount,
@@ -163,16 +164,15 @@ async def transactions_by_keys(
 
 
 async def insert_transactions_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """One executemany INSERT of transaction rows (Core, column names: `metadata`, not `meta`).
-    No on-conflict clause: the caller looked the keys up under the account locks, and a key
-    written meanwhile by another process fails the batch (the committer then retries alone)."""
-    if rows:
-        await session.execute(insert(TXN), list(rows))
+    """Transaction rows in one bulk write (`db.bulk`: COPY on PostgreSQL, executemany on
+    SQLite; Core column names: `metadata`, not `meta`). No on-conflict clause: the caller looked
+    the keys up under the account locks, and a key written meanwhile by another process fails
+    the batch (the committer then retries alone)."""
+    await insert_rows(session, TXN, rows)
 
 
 async def insert_postings_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(POSTING), list(rows))
+    await insert_rows(session, POSTING, rows)
 
 
 async def add_to_balances(

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from spectra.db.bulk import insert_rows
 from spectra.db.listing import Sorting, page_sorted
 from spectra.db.repository import paginate_by_created
 from spectra.kit.listing import ListQuery
@@ -22,9 +23,9 @@ from spectra.users.models import Group, User
 
 
 async def insert_records(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """One multi-row INSERT (executemany), no ORM unit-of-work bookkeeping."""
-    if rows:
-        await session.execute(insert(UsageRecord), list(rows))
+    """One bulk write (`db.bulk`: COPY on PostgreSQL, executemany on SQLite), no ORM
+    unit-of-work bookkeeping."""
+    await insert_rows(session, UsageRecord.__table__, rows)  # type: ignore[arg-type]
 
 
 async def all_overrides(session: AsyncSession) -> Sequence[PriceOverride]:

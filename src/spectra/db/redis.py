@@ -72,6 +72,7 @@ class ScriptBatcher:
     client: aioredis.Redis
     _queue: list[_Call] = field(default_factory=list)
     _scheduled: bool = False
+    _timer: asyncio.TimerHandle | None = None
     _sending: set[asyncio.Task[None]] = field(default_factory=set)
 
     def run(self, script: AsyncScript, keys: list[str], args: list[Any]) -> asyncio.Future[Any]:
@@ -84,8 +85,29 @@ class ScriptBatcher:
             loop.call_soon(self._flush)
         return future
 
+    def later(
+        self, script: AsyncScript, keys: list[str], args: list[Any], within: float
+    ) -> asyncio.Future[Any]:
+        """Queue a call no one waits on: it rides in the next batch, or goes `within` seconds
+        from now if no other call comes first (one pipeline instead of a round trip each)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((script, keys, args, future))
+        if not self._scheduled and self._timer is None:
+            self._timer = loop.call_later(within, self._flush)
+        return future
+
+    async def drain(self) -> None:
+        """Send what is queued now and wait for every batch in flight (shutdown, tests)."""
+        self._flush()
+        if self._sending:
+            await asyncio.gather(*list(self._sending), return_exceptions=True)
+
     def _flush(self) -> None:
         self._scheduled = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         batch, self._queue = self._queue, []
         if batch:
             task = asyncio.ensure_future(self._send(batch))

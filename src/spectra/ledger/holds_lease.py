@@ -79,6 +79,10 @@ LEASE_REQUESTS = 8
 HINT_SECONDS = 1.0
 """How long `available` trusts what Redis said about an account outside this process's lease."""
 
+WRITTEN_WITHIN = 0.05
+"""`written` (pending settlement -> balance, which changes no available figure) rides in the next
+settlement's pipeline, or goes on its own after this many seconds."""
+
 _GROW = lua_script("spectra.ledger", "holds_lease_grow")
 _SHRINK = lua_script("spectra.ledger", "holds_lease_shrink")
 _RENEW = lua_script("spectra.ledger", "holds_lease_renew")
@@ -153,6 +157,7 @@ class LeasedBalanceView(RedisBalanceView):
             with contextlib.suppress(*REDIS_DOWN):
                 await self._give_back(lease, lease.free)
         self._leases.clear()
+        await self._batcher.drain()
         await super().stop()
 
     def crash(self) -> None:
@@ -521,7 +526,7 @@ class LeasedBalanceView(RedisBalanceView):
         for account_id in charges:
             keys += [self._acct(account_id), self._wlog(account_id)]
         args: list[Any] = [spec.idempotency_key, WRITTEN_LOG_LENGTH, *charges.values()]
-        await self._batcher.run(self._written, keys, args)
+        await self._batcher.later(self._written, keys, args, WRITTEN_WITHIN)
 
     async def on_changes(self, changes: list[Any]) -> None:
         for account_id in rules.changed_accounts(changes):

@@ -10,6 +10,11 @@ group committer does not write, so the number is the request path alone, not the
     PYTHONPATH=. .venv/bin/python -m bench.hotpath                # all scenarios, SQLite scratch
     PYTHONPATH=. .venv/bin/python -m bench.hotpath -n 5000 --only chat,chat-stream
     PYTHONPATH=. .venv/bin/python -m bench.hotpath --profile chat   # cProfile, top 40 by tottime
+    PYTHONPATH=. .venv/bin/python -m bench.hotpath --redis redis://127.0.0.1:6379/0 --only chat
+
+With `--redis URL` the runtime shares its hot-path state (holds, limits, budgets, affinity) in
+that Redis, as `spectra serve` does with SPECTRA_REDIS_URL, under a key prefix of its own that is
+deleted afterwards (never the whole database): the CPU figure then includes redis-py's work.
 
 Prints one line per scenario: CPU µs/request (time.process_time: the least and the median of
 the rounds; less sensitive to a shared machine than wall time, the least the least so) and
@@ -266,16 +271,40 @@ def main() -> None:
     parser.add_argument("--profile", metavar="SCENARIO", help="cProfile one scenario instead")
     parser.add_argument("--sort", default="tottime", help="pstats sort key with --profile")
     parser.add_argument("--dump", help="with --profile, also write the pstats file here")
+    parser.add_argument("--redis", metavar="URL", help="share hot-path state in this Redis")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="spectra-hotpath-"))
     os.environ["SPECTRA_DATA_DIR"] = str(scratch)  # a scratch SQLite database
     os.environ.pop("SPECTRA_DATABASE_URL", None)
     os.environ["SPECTRA_LOG_LEVEL"] = "WARNING"
     os.environ["SPECTRA_OWNER_EMAIL"] = "owner@bench.local"
+    prefix = f"spectra-hotpath:{os.getpid()}:{time.time_ns()}:"
+    if args.redis:
+        os.environ["SPECTRA_REDIS_URL"] = args.redis
+        os.environ["SPECTRA_REDIS_PREFIX"] = prefix
+    else:
+        os.environ.pop("SPECTRA_REDIS_URL", None)
     import uvloop
 
     uvloop.install()
-    asyncio.run(run(args, scratch))
+    try:
+        asyncio.run(run(args, scratch))
+    finally:
+        if args.redis:
+            _delete_prefix(args.redis, prefix)
+
+
+def _delete_prefix(url: str, prefix: str) -> None:
+    """Delete this run's keys (a SCAN of its own prefix; other users of the Redis keep theirs)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        batch_keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        for i in range(0, len(batch_keys), 1000):
+            client.delete(*batch_keys[i : i + 1000])
+    finally:
+        client.close()
 
 
 if __name__ == "__main__":

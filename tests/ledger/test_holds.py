@@ -19,6 +19,7 @@ from spectra.kit import clock as clock_module
 from spectra.ledger import service as ledger_service
 from spectra.ledger.errors import HoldNotOpenError, InsufficientFundsError
 from spectra.ledger.holds import BalanceView, Hold, InProcessBalanceView, LedgerTransactionSpec
+from spectra.ledger.holds_lease import LeasedBalanceView
 from spectra.ledger.holds_redis import RedisBalanceView
 from spectra.ledger.models import AccountKind, LedgerAccount
 from spectra.ledger.verify import verify_ledger
@@ -45,7 +46,7 @@ async def _wallets(runtime: Runtime, *amounts: int) -> list[LedgerAccount]:
 ViewFactory = Callable[[], Awaitable[BalanceView]]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "leased"])
 async def make_view(request: pytest.FixtureRequest, runtime: Runtime) -> AsyncIterator[ViewFactory]:
     """Builds the view under test; the Redis one gets its own key prefix, cleaned afterwards."""
     async with contextlib.AsyncExitStack() as stack:
@@ -53,9 +54,10 @@ async def make_view(request: pytest.FixtureRequest, runtime: Runtime) -> AsyncIt
 
         async def make() -> BalanceView:
             view: BalanceView
-            if request.param == "redis":
+            if request.param in ("redis", "leased"):
                 shared = await stack.enter_async_context(shared_redis())
-                view = RedisBalanceView(runtime.db, shared)
+                kind = RedisBalanceView if request.param == "redis" else LeasedBalanceView
+                view = kind(runtime.db, shared)
             else:
                 view = InProcessBalanceView(runtime.db)
             await view.start()

@@ -8,13 +8,17 @@ means "Redis cannot answer now" (callers fail closed or degrade, never guess).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from importlib import resources
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 REDIS_DOWN: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
@@ -51,6 +55,94 @@ class SharedRedis:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+_Call = tuple[AsyncScript, list[str], list[Any], "asyncio.Future[Any]"]
+
+
+@dataclass
+class ScriptBatcher:
+    """Runs script calls made during one turn of the event loop as ONE pipeline (one write, one
+    read, one pooled connection): redis-py's fixed cost per call (pool, retry, observability
+    hooks) is most of what a short script costs the client, so under concurrency N calls cost
+    little more than one. Each caller awaits its own result, in the order it queued; a call's
+    Redis error is raised to that caller only, a connection failure to every caller of the
+    batch (they are `REDIS_DOWN` as for a direct call)."""
+
+    client: aioredis.Redis
+    _queue: list[_Call] = field(default_factory=list)
+    _scheduled: bool = False
+    _timer: asyncio.TimerHandle | None = None
+    _sending: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def run(self, script: AsyncScript, keys: list[str], args: list[Any]) -> asyncio.Future[Any]:
+        """Queue one call; the future resolves with its result after the batch's round trip."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((script, keys, args, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return future
+
+    def later(
+        self, script: AsyncScript, keys: list[str], args: list[Any], within: float
+    ) -> asyncio.Future[Any]:
+        """Queue a call no one waits on: it rides in the next batch, or goes `within` seconds
+        from now if no other call comes first (one pipeline instead of a round trip each)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((script, keys, args, future))
+        if not self._scheduled and self._timer is None:
+            self._timer = loop.call_later(within, self._flush)
+        return future
+
+    async def drain(self) -> None:
+        """Send what is queued now and wait for every batch in flight (shutdown, tests)."""
+        self._flush()
+        if self._sending:
+            await asyncio.gather(*list(self._sending), return_exceptions=True)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._queue = self._queue, []
+        if batch:
+            task = asyncio.ensure_future(self._send(batch))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[_Call]) -> None:
+        futures = [future for *_, future in batch]
+        try:
+            if len(batch) == 1:
+                script, keys, args, _ = batch[0]
+                results: list[Any] = [await script(keys=keys, args=args)]
+            else:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for script, keys, args, _ in batch:
+                        pipe.evalsha(script.sha, len(keys), *keys, *args)
+                    results = await pipe.execute(raise_on_error=False)
+                for i, result in enumerate(results):
+                    if isinstance(result, NoScriptError):  # Redis restarted: load, run alone
+                        script, keys, args, _ = batch[i]
+                        results[i] = await script(keys=keys, args=args)
+        except BaseException as exc:
+            for future in futures:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for future, result in zip(futures, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
 
 
 def lua_script(package: str, *names: str) -> str:

@@ -14,6 +14,7 @@ from spectra.db.hub import Hub
 from spectra.kit.clock import utc_now
 from spectra.ledger import ratelimit, webhooks
 from spectra.ledger.holds import BalanceView, InProcessBalanceView
+from spectra.ledger.holds_lease import LeasedBalanceView
 from spectra.ledger.holds_redis import RedisBalanceView
 from spectra.ledger.jobs import webhook_job
 from spectra.ledger.service.post import BALANCE_CHANGE
@@ -37,7 +38,7 @@ def install(hub: Hub) -> None:
     global _view
     view: BalanceView
     if hub.redis is not None:
-        shared = RedisBalanceView(hub.db, hub.redis)
+        shared = LeasedBalanceView(hub.db, hub.redis)
         view = shared
         hub.jobs.register("ledger.holds.expire", HOLD_SWEEP_SECONDS, _sweep(shared))
     else:

@@ -258,5 +258,9 @@ def _run_granian(app: Any, count: int, host: str, port: int) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, embedded.stop)
         await embedded.serve()
+        if embedded.interrupt_children:
+            # The worker ended on its own (start-up failed): exit non-zero, as granian's
+            # process mode and uvicorn do, so a service manager sees the failure.
+            raise SystemExit(1)
 
     uvloop.run(main())

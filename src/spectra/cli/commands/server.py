@@ -114,13 +114,13 @@ def serve(
         ),
     ] = False,
     server: Annotated[
-        HttpServer,
+        HttpServer | None,
         typer.Option(
             "--server",
-            envvar="SPECTRA_SERVER",
-            help="HTTP server: uvicorn, or granian (optional: pip install 'spectra[granian]').",
+            help="HTTP server: uvicorn (default), or granian (optional: pip install "
+            "'spectra[granian]'); also SPECTRA_SERVER.",
         ),
-    ] = HttpServer.uvicorn,
+    ] = None,
 ) -> None:
     """Start Spectra: gateway (/v1), REST API (/api) and console (/console)."""
     if host:
@@ -129,6 +129,8 @@ def serve(
         os.environ["SPECTRA_PORT"] = str(port)
     if behind_proxy:
         os.environ["SPECTRA_BEHIND_PROXY"] = "true"
+    if server:
+        os.environ["SPECTRA_SERVER"] = server.value
     import asyncio
 
     from spectra.config import reset_settings
@@ -152,7 +154,8 @@ def serve(
             "SPECTRA_REDIS_URL (see docs/deployment.md) or run one worker.",
             2,
         )
-    if server is HttpServer.granian and not _granian_installed():
+    chosen = HttpServer(settings.server)
+    if chosen is HttpServer.granian and not _granian_installed():
         fail(
             "--server granian needs the optional granian package: pip install "
             "'spectra[granian]' (or start with --server uvicorn).",
@@ -178,7 +181,7 @@ def serve(
     )
     # Flush now: under a pipe or a service manager stdout is block-buffered.
     sys.stdout.flush()
-    if server is HttpServer.granian:
+    if chosen is HttpServer.granian:
         _run_granian(app, count, settings.host, settings.port)
     else:
         _run_uvicorn(app, count, settings.host, settings.port)

@@ -455,11 +455,11 @@ def ratios(rows: list[Row]) -> None:
             if row.rps and ref.rps:
                 parts.append(f"{row.rps / ref.rps:.2f}x rps")
             if row.p50 is not None and ref.p50 is not None:
-                parts.append(f"+{row.p50 - ref.p50:.2f}/+{(row.p99 or 0) - (ref.p99 or 0):.2f} ms")
+                parts.append(f"{row.p50 - ref.p50:+.2f}/{(row.p99 or 0) - (ref.p99 or 0):+.2f} ms")
             if row.ttfb50 is not None and ref.ttfb50 is not None:
-                parts.append(f"ttfb +{row.ttfb50 - ref.ttfb50:.2f}")
+                parts.append(f"ttfb {row.ttfb50 - ref.ttfb50:+.2f}")
             if row.gap99 is not None and ref.gap99 is not None:
-                parts.append(f"gap99 +{row.gap99 - ref.gap99:.2f}")
+                parts.append(f"gap99 {row.gap99 - ref.gap99:+.2f}")
             setattr(row, attr, ", ".join(parts))
         peer = by.get((row.scenario, "litellm"))
         if peer is not None:

@@ -89,8 +89,13 @@ def _start(data_dir: Path, server: str, port: int) -> subprocess.Popen[str]:
         text=True,
         env=_env(data_dir, server),
     )
-    # A first start migrates a new database: minutes on a 2-core box running other suites.
-    wait_ready(f"http://127.0.0.1:{port}", proc, deadline=300)
+    try:
+        # A first start migrates a new database: minutes on a 2-core box running other suites.
+        wait_ready(f"http://127.0.0.1:{port}", proc, deadline=300)
+    except BaseException:
+        proc.kill()  # a server that never became ready must not outlive the test
+        proc.wait(10)
+        raise
     return proc
 
 

@@ -16,8 +16,12 @@ Environment:
                          BENCH_REDIS=0 skips them
   BENCH_ONLY=a,b         only scenarios whose name contains one of these words (`reports`,
                          `ledger`, `crash` name the side benchmarks)
-  BENCH_TARGETS=a,b      only these targets (direct, bare, spectra-sqlite, spectra-pg,
-                         spectra-pg-redis, spectra-pg-redis-x2; default all that are reachable)
+  BENCH_TARGETS=a,b      only these targets (direct, bare, litellm, spectra-sqlite,
+                         spectra-sqlite-granian, spectra-pg, spectra-pg-redis,
+                         spectra-pg-redis-x2; default all that are reachable)
+  BENCH_LITELLM=0        skip the LiteLLM peer (bench/peer_litellm.py: its proxy, installed
+                         once from PyPI into BENCH_LITELLM_VENV, default
+                         ~/.cache/spectra-bench/litellm-venv; one worker, no database)
   BENCH_DRAIN_SECONDS=N  after each Spectra run, wait up to N s for its settlements to be
                          written (default 20; quick 3); CPU per request includes that wait
   BENCH_QUIET_SECONDS=N  before each run, wait up to N s until every Spectra process is idle
@@ -59,7 +63,9 @@ REDIS_BASE = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 TARGET_NAMES = (
     "direct",
     "bare",
+    "litellm",
     "spectra-sqlite",
+    "spectra-sqlite-granian",
     "spectra-pg",
     "spectra-pg-redis",
     "spectra-pg-redis-x2",
@@ -161,6 +167,8 @@ class Target:
     evenly across `child` and these, and CPU and RSS are summed over all of them."""
     shared_only: bool = False
     """Runs only the scenarios marked `shared`."""
+    key: str | None = None
+    """The client key of a peer gateway (LiteLLM's master key); None: the upstream's key."""
 
     @property
     def processes(self) -> list[procs.Child]:
@@ -175,7 +183,7 @@ class Target:
     def runs(self, scenario: Scenario) -> bool:
         if scenario.spectra_only and not self.spectra:
             return False
-        if scenario.open_streams and self.name == "direct":
+        if scenario.open_streams and self.name in ("direct", "litellm"):
             return False
         return scenario.shared or not self.shared_only
 
@@ -198,7 +206,7 @@ class Target:
     def auth(self, scenario: Scenario) -> tuple[str, str, str]:
         """(header, value, prefix for rotated keys)."""
         anthropic = scenario.path == "/v1/messages"
-        secret = UPSTREAM_KEY
+        secret = self.key or UPSTREAM_KEY
         if self.spectra:
             secret = self.world["broke_key"] if scenario.broke else self.world["key"]
         if anthropic:
@@ -222,6 +230,7 @@ class Row:
     note: str = ""
     vs_bare: str = ""
     vs_direct: str = ""
+    vs_litellm: str = ""
 
 
 def measure(target: Target, scenario: Scenario, scratch: Path) -> Row:
@@ -447,12 +456,32 @@ def ratios(rows: list[Row]) -> None:
             if row.rps and ref.rps:
                 parts.append(f"{row.rps / ref.rps:.2f}x rps")
             if row.p50 is not None and ref.p50 is not None:
-                parts.append(f"+{row.p50 - ref.p50:.2f}/+{(row.p99 or 0) - (ref.p99 or 0):.2f} ms")
+                parts.append(f"{row.p50 - ref.p50:+.2f}/{(row.p99 or 0) - (ref.p99 or 0):+.2f} ms")
             if row.ttfb50 is not None and ref.ttfb50 is not None:
-                parts.append(f"ttfb +{row.ttfb50 - ref.ttfb50:.2f}")
+                parts.append(f"ttfb {row.ttfb50 - ref.ttfb50:+.2f}")
             if row.gap99 is not None and ref.gap99 is not None:
-                parts.append(f"gap99 +{row.gap99 - ref.gap99:.2f}")
+                parts.append(f"gap99 {row.gap99 - ref.gap99:+.2f}")
             setattr(row, attr, ", ".join(parts))
+        peer = by.get((row.scenario, "litellm"))
+        if peer is not None:
+            row.vs_litellm = versus_peer(row, peer)
+
+
+def versus_peer(row: Row, peer: Row) -> str:
+    """Spectra against a peer gateway: rps as a multiple of the peer's, latency (p50/p99, time
+    to first byte) as a signed difference (negative: Spectra is faster), CPU per request as a
+    fraction of the peer's."""
+    parts = []
+    if row.rps and peer.rps:
+        parts.append(f"{row.rps / peer.rps:.1f}x rps")
+    if row.p50 is not None and peer.p50 is not None:
+        parts.append(f"{row.p50 - peer.p50:+.2f}/{(row.p99 or 0) - (peer.p99 or 0):+.2f} ms")
+    if row.ttfb50 is not None and peer.ttfb50 is not None:
+        parts.append(f"ttfb {row.ttfb50 - peer.ttfb50:+.2f}")
+    if row.cpu_ms and peer.cpu_ms:
+        # CPU per request holds up on a loaded machine, where rps and latency do not.
+        parts.append(f"{row.cpu_ms / peer.cpu_ms:.3f}x cpu/req")
+    return ", ".join(parts)
 
 
 def fmt(value: float | None, digits: int = 2) -> str:
@@ -475,6 +504,7 @@ def table(rows: list[Row]) -> str:
         "err/non-2xx",
         "Spectra/bare",
         "Spectra/direct",
+        "Spectra/LiteLLM",
         "note",
     )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -492,6 +522,7 @@ def table(rows: list[Row]) -> str:
             f"{r.errors}/{r.non_2xx}" if r.errors or r.non_2xx else "",
             r.vs_bare,
             r.vs_direct,
+            r.vs_litellm,
             r.note,
         )
         lines.append("| " + " | ".join(cells) + " |")
@@ -612,10 +643,13 @@ def start_spectra(
     redis_prefix: str | None = None,
     processes: int = 1,
     running: list[procs.Child] | None = None,
+    server: str | None = None,
 ) -> Target:
     data_dir = scratch / label
     data_dir.mkdir()
     env = spectra_env(data_dir, db_url, redis_prefix)
+    if server:
+        env["SPECTRA_SERVER"] = server
     world_file = data_dir / "world.json"
     subprocess.run(
         [
@@ -649,6 +683,37 @@ def start_spectra(
         others=children[1:],
         shared_only=redis_prefix is not None,
     )
+
+
+def granian_available() -> bool:
+    """granian is Spectra's optional server (`pip install 'spectra[granian]'`)."""
+    import importlib.util
+
+    if importlib.util.find_spec("granian") is None:
+        print("granian is not installed; skipping spectra-sqlite-granian", file=sys.stderr)
+        return False
+    return True
+
+
+def start_peers(scratch: Path, fake: procs.Child, running: list[procs.Child]) -> list[Target]:
+    """Other gateways on the same fake upstream, driven by the same scenarios: LiteLLM's proxy
+    in its lightest mode (bench/peer_litellm.py). Skipped with a note when not wanted, disabled
+    (BENCH_LITELLM=0), or when it cannot be installed or started."""
+    from bench import peer_litellm
+
+    if not wanted("litellm") or not peer_litellm.enabled():
+        return []
+    why = peer_litellm.ensure_installed(scratch / "litellm-install.log")
+    if why is None:
+        try:
+            child, key = peer_litellm.start(fake.url, scratch, procs.free_port())
+        except RuntimeError as exc:
+            why = f"LiteLLM did not start ({exc}; see {scratch / 'litellm.log'})"
+        else:
+            running.append(child)
+            return [Target("litellm", child, key=key)]
+    print(f"skipping the litellm target: {why}", file=sys.stderr)
+    return []
 
 
 def _terminate(signum: int, _frame: object) -> None:
@@ -691,8 +756,20 @@ def main() -> None:
             )
             running.append(bare)
             targets.append(Target("bare", bare))
+        targets += start_peers(scratch, fake, running)
         if wanted("spectra-sqlite"):
             targets.append(start_spectra("spectra-sqlite", scratch, fake, None, running=running))
+        if wanted("spectra-sqlite-granian") and granian_available():
+            targets.append(
+                start_spectra(
+                    "spectra-sqlite-granian",
+                    scratch,
+                    fake,
+                    None,
+                    running=running,
+                    server="granian",
+                )
+            )
         pg_targets: list[tuple[str, str | None, int]] = [("spectra-pg", None, 1)]
         if use_redis:
             # One Redis prefix per deployment, both under this run's prefix (cleared at the end).

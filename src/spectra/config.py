@@ -10,7 +10,7 @@ import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         "X-Forwarded-Proto are believed; default none (the TCP peer is the client).",
     )
     workers: int = 1
+    server: Literal["uvicorn", "granian"] = Field(
+        default="uvicorn",
+        description="HTTP server of `spectra serve`; granian needs `pip install "
+        "'spectra[granian]'` (see docs/deployment.md).",
+    )
     public_url: str | None = Field(
         default=None, description="How people reach this server (links, snippets)."
     )

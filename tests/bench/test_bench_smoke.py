@@ -15,7 +15,7 @@ import pytest
 from bench.bare_proxy import BareProxy
 from tests.gateway.world import serve
 
-from bench import fake, loadgen, run
+from bench import fake, loadgen, peer_litellm, run
 
 
 @contextlib.asynccontextmanager
@@ -139,3 +139,81 @@ def test_table_has_ratios_against_bare_and_direct() -> None:
     text = run.table(rows)
     assert text.count("\n") == 4
     assert "spectra-sqlite" in text
+
+
+def test_spectra_rows_compare_with_the_litellm_peer() -> None:
+    rows = [
+        run.Row("chat c16", "litellm", rps=100.0, p50=10.0, p99=30.0, cpu_ms=12.0),
+        run.Row("chat c16", "spectra-sqlite", rps=1500.0, p50=8.0, p99=35.0, cpu_ms=0.6),
+        run.Row("chat c1", "spectra-sqlite", rps=900.0, p50=1.0, p99=2.0),
+    ]
+    run.ratios(rows)
+    assert rows[1].vs_litellm == "15.0x rps, -2.00/+5.00 ms, 0.050x cpu/req"
+    assert rows[0].vs_litellm == ""  # the peer is not compared with itself
+    assert rows[2].vs_litellm == ""  # no LiteLLM row in that scenario
+    text = run.table(rows)
+    assert "Spectra/LiteLLM" in text.splitlines()[0]
+    assert "15.0x rps" in text
+
+
+def test_litellm_config_names_both_models_on_the_fake_upstream() -> None:
+    config = json.loads(peer_litellm.config_text("http://127.0.0.1:9/", "sk-master"))
+    assert config["general_settings"]["master_key"] == "sk-master"
+    params = {m["model_name"]: m["litellm_params"] for m in config["model_list"]}
+    assert params[run.chat(False)["model"]]["model"] == "openai/bench-gpt"
+    assert params[run.chat(False)["model"]]["api_base"] == "http://127.0.0.1:9/v1"
+    assert params[run.messages(False)["model"]]["model"] == "anthropic/bench-claude"
+    assert params[run.messages(False)["model"]]["api_base"] == "http://127.0.0.1:9"
+    assert {p["api_key"] for p in params.values()} == {run.UPSTREAM_KEY}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (peer_litellm.VENV / ".spectra-bench-installed").exists(),
+    reason="LiteLLM's proxy is installed by `make bench` (bench/peer_litellm.py) on first use",
+)
+def test_litellm_gets_2xx_answers_from_the_fake(tmp_path: Path) -> None:
+    """LiteLLM goes through the openai and anthropic SDKs: the fake must answer them as the
+    real APIs do, or the peer's numbers would be error paths."""
+    import asyncio
+
+    from bench import procs
+
+    fake_child = procs.start_module(
+        "fake", "bench.fake", marker="BENCH_FAKE_URL", log=tmp_path / "fake.log"
+    )
+    try:
+        peer, key = peer_litellm.start(fake_child.url, tmp_path, procs.free_port())
+    except BaseException:
+        fake_child.stop()
+        raise
+
+    async def ask() -> list[tuple[int, bytes]]:
+        answers = []
+        anthropic = {"x-api-key": key, "anthropic-version": "2023-06-01"}
+        for path, body, headers in (
+            ("/v1/chat/completions", run.chat(False), {"authorization": f"Bearer {key}"}),
+            ("/v1/chat/completions", run.chat(True), {"authorization": f"Bearer {key}"}),
+            ("/v1/messages", run.messages(True), anthropic),
+            ("/v1/chat/completions", run.chat(False), {"authorization": "Bearer sk-wrong"}),
+        ):
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(peer.url + path, json=body, headers=headers) as resp,
+            ):
+                answers.append((resp.status, await resp.read()))
+        return answers
+
+    try:
+        answers = asyncio.run(ask())
+    finally:
+        peer.stop()
+        fake_child.stop()
+    (chat_status, chat), (stream_status, stream), (msg_status, msg), (bad_key, _) = answers
+    assert chat_status == 200
+    assert json.loads(chat)["usage"]["completion_tokens"] > 0
+    assert stream_status == 200
+    assert stream.rstrip().endswith(b"data: [DONE]")
+    assert msg_status == 200
+    assert b"event: message_stop" in msg
+    assert bad_key in (400, 401, 403), "the master key is enforced"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,6 +17,20 @@ from spectra.kit.files import private_dir
 
 class RedisUnreachableError(ConfigError):
     code = "redis_unreachable"
+
+
+class HttpServer(enum.StrEnum):
+    """The HTTP server under the app. uvicorn (uvloop + httptools) is the default; granian
+    (Rust HTTP, uvloop) is an optional dependency: `pip install 'spectra[granian]'`."""
+
+    uvicorn = "uvicorn"
+    granian = "granian"
+
+
+GRACE_SECONDS = 30
+"""How long a stopping server lets requests in flight (streams) finish."""
+KEEP_ALIVE_SECONDS = 5
+"""An idle kept-alive connection closes after this."""
 
 
 def register(app: typer.Typer) -> None:
@@ -98,6 +113,14 @@ def serve(
             help="A reverse proxy bounds slow clients; needed to listen beyond loopback.",
         ),
     ] = False,
+    server: Annotated[
+        HttpServer | None,
+        typer.Option(
+            "--server",
+            help="HTTP server: uvicorn (default), or granian (optional: pip install "
+            "'spectra[granian]'); also SPECTRA_SERVER.",
+        ),
+    ] = None,
 ) -> None:
     """Start Spectra: gateway (/v1), REST API (/api) and console (/console)."""
     if host:
@@ -106,6 +129,8 @@ def serve(
         os.environ["SPECTRA_PORT"] = str(port)
     if behind_proxy:
         os.environ["SPECTRA_BEHIND_PROXY"] = "true"
+    if server:
+        os.environ["SPECTRA_SERVER"] = server.value
     import asyncio
 
     from spectra.config import reset_settings
@@ -129,12 +154,17 @@ def serve(
             "SPECTRA_REDIS_URL (see docs/deployment.md) or run one worker.",
             2,
         )
+    chosen = HttpServer(settings.server)
+    if chosen is HttpServer.granian and not _granian_installed():
+        fail(
+            "--server granian needs the optional granian package: pip install "
+            "'spectra[granian]' (or start with --server uvicorn).",
+            2,
+        )
     try:
         lines = asyncio.run(_preflight())
     except SpectraError as exc:
         fail_error(exc)
-    import uvicorn
-
     from spectra import logs
     from spectra.app import create_app
 
@@ -151,20 +181,89 @@ def serve(
     )
     # Flush now: under a pipe or a service manager stdout is block-buffered.
     sys.stdout.flush()
+    if chosen is HttpServer.granian:
+        _run_granian(app, count, settings.host, settings.port)
+    else:
+        _run_uvicorn(app, count, settings.host, settings.port)
+
+
+def _run_uvicorn(app: Any, count: int, host: str, port: int) -> None:
+    import uvicorn
+
     uvicorn.run(
-        app,  # type: ignore[arg-type]
+        app,
         factory=count > 1,
         workers=count if count > 1 else None,
-        host=settings.host,
-        port=settings.port,
+        host=host,
+        port=port,
         loop="uvloop",
         http="httptools",
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=GRACE_SECONDS,
         # The app applies SPECTRA_TRUSTED_PROXIES itself; uvicorn's default would trust
         # X-Forwarded-For from 127.0.0.1 (anyone on this host could pick their client IP).
         proxy_headers=False,
-        timeout_keep_alive=5,  # an idle kept-alive connection closes after 5 s
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         server_header=False,
     )
+
+
+def _granian_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("granian") is not None
+
+
+def _run_granian(app: Any, count: int, host: str, port: int) -> None:
+    """granian (Rust HTTP/1.1, no proxy-header handling of its own: the app applies
+    SPECTRA_TRUSTED_PROXIES). One worker runs embedded in this process on uvloop, so that the
+    process that was started is the one serving (signals, CPU readings, the serve lease); several
+    are granian's worker processes, each building its app from `spectra.app:serve_app`."""
+    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.http import HTTP1Settings
+
+    # hyper's header-read timeout also bounds an idle kept-alive connection's wait for the next
+    # request, so it plays uvicorn's timeout_keep_alive.
+    http1 = HTTP1Settings(header_read_timeout=KEEP_ALIVE_SECONDS * 1000)
+    common: dict[str, Any] = {
+        "address": host,
+        "port": port,
+        "interface": Interfaces.ASGI,
+        "http": HTTPModes.http1,
+        "websockets": False,
+        "http1_settings": http1,
+        "log_enabled": False,
+        "log_access": False,
+    }
+    if count > 1:
+        from granian.server import Server
+
+        Server(
+            "spectra.app:serve_app",
+            factory=True,
+            workers=count,
+            loop=Loops.uvloop,
+            workers_kill_timeout=GRACE_SECONDS,
+            **common,
+        ).serve()
+        return
+    import asyncio
+    import signal
+
+    import uvloop
+    from granian.server.embed import Server as Embedded
+
+    async def main() -> None:
+        embedded = Embedded(app, **common)
+        embedded.workers_kill_timeout = GRACE_SECONDS  # not a constructor argument here
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, embedded.stop)
+        await embedded.serve()
+        if embedded.interrupt_children:
+            # The worker ended on its own (start-up failed): exit non-zero, as granian's
+            # process mode and uvicorn do, so a service manager sees the failure.
+            raise SystemExit(1)
+
+    uvloop.run(main())

@@ -148,6 +148,18 @@ def _money_rules_pass(inputs: PolicyInputs) -> bool:
     )
 
 
+def _allowance(pkg: PackageFacts) -> FundingPick:
+    """A package's allowance as a funding source (`_picks` and `_fund` alike)."""
+    return FundingPick(
+        ALLOWANCE,
+        pkg.allowance_account_id,
+        f"package '{pkg.package_name}'",
+        pkg.available_micros,
+        cap_micros=pkg.max_cost_per_request_micros,
+        assignment_id=pkg.assignment_id,
+    )
+
+
 def _picks(inputs: PolicyInputs, model: str, now: datetime) -> tuple[FundingPick, ...]:
     """The funding order `_fund` picks, without its trace."""
     funding: list[FundingPick] = []
@@ -157,16 +169,7 @@ def _picks(inputs: PolicyInputs, model: str, now: datetime) -> tuple[FundingPick
     for pkg in packages:
         if pkg.period_ends_at <= now or pkg.available_micros <= 0 or not pkg.allows(model):
             continue
-        funding.append(
-            FundingPick(
-                ALLOWANCE,
-                pkg.allowance_account_id,
-                f"package '{pkg.package_name}'",
-                pkg.available_micros,
-                cap_micros=pkg.max_cost_per_request_micros,
-                assignment_id=pkg.assignment_id,
-            )
-        )
+        funding.append(_allowance(pkg))
     wallet = inputs.wallet
     if inputs.wallet_fallback and wallet.account_id is not None and wallet.available_micros > 0:
         funding.append(
@@ -218,16 +221,7 @@ def _fund(inputs: PolicyInputs, model: str, now: datetime, trace: list[TraceStep
                 TraceStep("packages", "skip", f"'{pkg.package_name}' has nothing left", facts)
             )
             continue
-        funding.append(
-            FundingPick(
-                ALLOWANCE,
-                pkg.allowance_account_id,
-                f"package '{pkg.package_name}'",
-                pkg.available_micros,
-                cap_micros=pkg.max_cost_per_request_micros,
-                assignment_id=pkg.assignment_id,
-            )
-        )
+        funding.append(_allowance(pkg))
         trace.append(
             TraceStep(
                 "packages",
